@@ -1,0 +1,58 @@
+# raycourse: `make lab` to learn, `make test` to check everything. See README.md.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.raycourse-installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+PORT   ?= 8888
+# Quiet, offline test runs (see raycourse/runtime.py for what each does).
+TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=tiny RAY_DATA_DISABLE_PROGRESS_BARS=1 \
+            RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
+            TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+            HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
+
+.PHONY: lab test setup standins prefetch labs bench lock clean-outputs help
+
+help:
+	@echo "make lab       set up (first time: ~3 min) and start JupyterLab on the course"
+	@echo "make test      set up, then run the whole test suite offline (tiny profile)"
+	@echo "make labs      regenerate labs/ from solutions/"
+	@echo "make bench     time every notebook (median of BENCH_RUNS runs)"
+	@echo "make prefetch  download the gpu profile's models (needs internet)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "raycourse needs Python 3.11 (found %d.%d): set PYTHON=/path/to/python3.11" % v)'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml | $(BIN)/python
+	$(PIP) install -r requirements.txt -c constraints.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) standins
+
+standins: $(STAMP)
+	@RAYCOURSE_PROFILE=tiny HF_HUB_OFFLINE=1 $(BIN)/python -m raycourse standins
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(LAB_ARGS)
+
+test: setup
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+labs: $(STAMP)
+	$(BIN)/python -m raycourse.authoring labs
+
+bench: setup
+	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
+
+prefetch: $(STAMP)
+	RAYCOURSE_PROFILE=gpu $(BIN)/python -m raycourse prefetch
+
+lock: $(STAMP)
+	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \
+	   echo "# Regenerate with 'make lock' after changing requirements.txt."; \
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; } > constraints.txt
+
+clean-outputs:
+	find notebooks labs solutions -maxdepth 2 -type d -name outputs -exec rm -rf {} +

@@ -1,0 +1,40 @@
+"""raycourse: the helper package of the "Ray Data AI Pipelines" course.
+
+Typical first cell of a notebook::
+
+    import raycourse
+    raycourse.init()
+
+Then ``raycourse.model_id(role)`` says what to load with ``from_pretrained``,
+``raycourse.data_path(role)`` where to read data, ``raycourse.resources(...)``
+which resources a ``map_batches`` stage asks for, ``raycourse.output_dir(name)``
+where a notebook writes, and ``raycourse.show_images(...)`` draws an image grid.
+"""
+
+from .config import MODEL_ROLES, PROFILES, profile
+from .data import data_path, data_root
+from .display import show_images
+from .errors import CourseError
+from .metrics import load_metric
+from .models import ensure_standins, model_id, prefetch
+from .outputs import output_dir
+from .runtime import init, resources
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CourseError",
+    "MODEL_ROLES",
+    "PROFILES",
+    "data_path",
+    "data_root",
+    "ensure_standins",
+    "init",
+    "load_metric",
+    "model_id",
+    "output_dir",
+    "prefetch",
+    "profile",
+    "resources",
+    "show_images",
+]

@@ -1,0 +1,42 @@
+"""Command line: ``python -m raycourse {info,standins,prefetch}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import config, models
+from .errors import CourseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m raycourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="show the profile and what each model role resolves to")
+    sub.add_parser("standins", help="build the tiny profile's model stand-ins (cached)")
+    pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
+    pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            print(f"profile: {config.profile()}")
+            for role in config.MODEL_ROLES:
+                print(f"  {role:<10}{models.describe(role)}")
+        elif args.command == "standins":
+            for role in config.MODEL_ROLES:
+                start = time.perf_counter()
+                path = models.ensure_standin(role)
+                size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+                print(f"  {role:<10}{path}  ({size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
+        elif args.command == "prefetch":
+            for role, where in models.prefetch(args.roles or None).items():
+                print(f"  {role:<10}{where}")
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

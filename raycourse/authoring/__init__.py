@@ -1,0 +1,1 @@
+"""Authoring tools: generate labs from solutions, clean notebooks, benchmark them."""

@@ -1,0 +1,1 @@
+"""Automatic checks for the labs: one module per lab, one function per exercise."""

@@ -1,0 +1,85 @@
+"""Profiles and model roles: which model (and which data) a notebook gets.
+
+A *profile* decides what every model role and data role resolves to:
+
+* ``gpu`` -- the real models from the workshop seeds, loaded from the Hugging Face
+  cache (run ``make prefetch`` once, with internet, before a workshop), and the
+  seeds' public data sets.
+* ``tiny`` -- tiny, randomly initialised stand-ins of the *same architectures*,
+  built locally by :mod:`raycourse.standins`, and the small sample data in
+  ``data/``. Nothing touches the network. Results are meaningless but have the
+  real shapes, so every notebook runs on a 2-core laptop in seconds.
+
+The profile comes from ``RAYCOURSE_PROFILE``; when it is unset the default is
+``gpu`` on a machine with an NVIDIA GPU and ``tiny`` everywhere else.
+A single model can be swapped without editing any notebook by setting
+``RAYCOURSE_MODEL_<ROLE>`` (for example ``RAYCOURSE_MODEL_LLM=Qwen/Qwen2.5-1.5B-Instruct``)
+to a Hub id or a local directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import CourseError
+
+PROFILES = ("tiny", "gpu")
+PROFILE_ENV = "RAYCOURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class ModelRole:
+    name: str
+    hub_id: str  # what the gpu profile loads: the seeds' model
+    purpose: str
+    loader: str  # the class a notebook loads it with, for messages and docs
+
+    @property
+    def override_env(self) -> str:
+        return f"RAYCOURSE_MODEL_{self.name.upper()}"
+
+
+MODEL_ROLES: dict[str, ModelRole] = {
+    r.name: r
+    for r in (
+        ModelRole("image_gen", "stabilityai/sdxl-turbo", "image generation", "AutoPipelineForText2Image"),
+        ModelRole("llm", "Qwen/Qwen2.5-0.5B-Instruct", "prompt enhancement", 'pipeline("text-generation")'),
+        ModelRole("vit", "google/vit-base-patch16-224-in21k", "fine-tuning base", "ViTForImageClassification"),
+        ModelRole("clip", "openai/clip-vit-base-patch32", "image embeddings", "CLIPModel / CLIPProcessor"),
+    )
+}
+
+
+@lru_cache(maxsize=1)
+def gpu_count() -> int:
+    """Number of NVIDIA GPUs visible to this process (0 without CUDA)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a course dependency
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def profile() -> str:
+    """The active profile: ``RAYCOURSE_PROFILE``, else ``gpu`` with a GPU and ``tiny`` without."""
+    value = os.environ.get(PROFILE_ENV, "").strip().lower()
+    if not value:
+        return "gpu" if gpu_count() > 0 else "tiny"
+    if value not in PROFILES:
+        raise CourseError(
+            f"Unknown profile {value!r} in {PROFILE_ENV}.",
+            f"Set {PROFILE_ENV} to one of {', '.join(PROFILES)} (or unset it: the default is "
+            "'gpu' on a machine with a GPU and 'tiny' elsewhere).",
+        )
+    return value
+
+
+def require_role(role: str) -> ModelRole:
+    try:
+        return MODEL_ROLES[role]
+    except KeyError:
+        raise CourseError(
+            f"Unknown model role {role!r}.", f"Use one of: {', '.join(MODEL_ROLES)}."
+        ) from None

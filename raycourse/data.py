@@ -1,0 +1,72 @@
+"""Data roles: where a notebook reads each data set from, for the active profile.
+
+``tiny`` reads the small sample data shipped in ``data/`` (see ``data/README.md``);
+``gpu`` reads the seeds' public data sets where there are any. The animals and
+outfits tables are the course's own and are read from ``data/`` in both profiles.
+``RAYCOURSE_DATA`` points the course at another copy of ``data/`` (for example one
+on shared storage such as ``/mnt/cluster_storage`` on a multi-node cluster).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import config
+from .errors import CourseError
+
+DATA_ENV = "RAYCOURSE_DATA"
+_IMAGENETTE = "s3://anonymous@air-example-data-2/imagenette2"
+
+# role -> (tiny: path(s) relative to the data root, gpu: public location(s) or None = same as tiny)
+DATA_ROLES: dict[str, tuple[object, object]] = {
+    "animals": ("animals.csv", None),
+    "outfits": ("outfits.csv", None),
+    "images_train": (
+        ["images/train/stripes_horizontal", "images/train/stripes_vertical"],
+        [f"{_IMAGENETTE}/train/n02102040", f"{_IMAGENETTE}/train/n01440764"],
+    ),
+    "images_val": (
+        ["images/val/stripes_horizontal", "images/val/stripes_vertical"],
+        [f"{_IMAGENETTE}/val/n02102040", f"{_IMAGENETTE}/val/n01440764"],
+    ),
+    "labels": ("images/labels.csv", "gpu/imagenette_labels.csv"),
+    "embedding_images": ("images/train", "s3://doggos-dataset/train"),
+    "text": ("text/reviews.jsonl", None),
+}
+
+
+def data_root() -> Path:
+    """The folder with the course's sample data (``RAYCOURSE_DATA`` or the repository's ``data/``)."""
+    env = os.environ.get(DATA_ENV, "").strip()
+    root = Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "data"
+    if not root.is_dir():
+        raise CourseError(
+            f"The course data folder {root} does not exist.",
+            f"Point {DATA_ENV} at a copy of the repository's data/ folder, or unset it; "
+            "`python tools/make_data.py` regenerates data/ in a clone.",
+        )
+    return root
+
+
+def _local(rel: str) -> str:
+    path = data_root() / rel
+    if not path.exists():
+        raise CourseError(
+            f"Missing course data file: {path}.",
+            "Restore it with `git checkout -- data/` or regenerate everything with "
+            "`python tools/make_data.py`.",
+        )
+    return str(path)
+
+
+def data_path(role: str):
+    """Path (or list of paths, one per class folder) for a data role under the active profile."""
+    try:
+        tiny, gpu = DATA_ROLES[role]
+    except KeyError:
+        raise CourseError(f"Unknown data role {role!r}.", f"Use one of: {', '.join(DATA_ROLES)}.") from None
+    spec = tiny if config.profile() == "tiny" or gpu is None else gpu
+    if isinstance(spec, list):
+        return [s if "://" in s else _local(s) for s in spec]
+    return spec if "://" in spec else _local(spec)

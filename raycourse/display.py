@@ -1,0 +1,33 @@
+"""Pictures for notebooks: an image grid on top of matplotlib."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Iterable, Sequence
+
+
+def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols: int = 4,
+                size: float = 2.6, wrap: int = 28):
+    """Show images (PIL images or HxW[xC] NumPy arrays) in a grid with optional titles."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    images = list(images)
+    if not images:
+        raise ValueError("show_images() got no images")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    ncols = max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        array = np.asarray(images[i])
+        ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
+        if titles is not None:
+            ax.set_title(textwrap.fill(str(titles[i]), wrap), fontsize=8)
+    fig.tight_layout()
+    plt.show()

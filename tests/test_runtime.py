@@ -1,0 +1,110 @@
+"""raycourse.init(), resources(), metrics and pictures, with one real local Ray."""
+
+import os
+
+import pytest
+
+import raycourse
+from raycourse import runtime
+from raycourse.errors import CourseError
+
+
+def test_init_twice_reuses_ray_and_prints_a_summary(ray_session, capsys):
+    import ray
+
+    again = raycourse.init()
+    out = capsys.readouterr().out
+    assert ray.is_initialized()
+    assert again.profile == ray_session.profile == "tiny"
+    for text in ("Profile   tiny", f"Ray       {ray.__version__}", "CPUs", "GPUs", "llm", "Data"):
+        assert text in out
+    assert str(os.getpid()) not in out  # no PIDs in a learner's cell
+
+
+def test_init_applies_the_quiet_and_small_machine_settings(ray_session):
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    assert ctx.default_hash_shuffle_parallelism == 4
+    assert ctx.enable_progress_bars is False  # RAYCOURSE_TEST=1
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # tiny profile: offline
+    assert ray_session.cpus >= runtime.MIN_LOCAL_CPUS
+
+
+def test_gpu_profile_without_a_gpu_stops_with_advice(ray_session, monkeypatch):
+    if ray_session.gpus:
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
+    with pytest.raises(CourseError, match="needs a GPU") as err:
+        raycourse.init(quiet=True)
+    assert "RAYCOURSE_PROFILE=tiny" in err.value.fix
+
+
+def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
+    import ray
+
+    def fake_init(**kwargs):  # what ray.init says when connecting with num_cpus
+        assert kwargs["address"] == "ray://head:10001"
+        raise ValueError("When connecting to an existing cluster, num_cpus and num_gpus must not be provided.")
+
+    monkeypatch.setattr(ray, "init", fake_init)
+    with pytest.raises(CourseError, match="rejects num_cpus=8") as err:
+        runtime._start_ray(8, "ray://head:10001")
+    assert "without num_cpus" in err.value.fix
+
+
+def test_resources_without_gpu_ask_for_cpus(ray_session, monkeypatch):
+    import ray.data
+
+    args = raycourse.resources(gpus=0.6, actors=2)
+    assert args["num_cpus"] == 1 and "num_gpus" not in args
+    assert isinstance(args["compute"], ray.data.ActorPoolStrategy)
+    assert args["compute"].max_size == 2
+    big = raycourse.resources(gpus=1, actors=64)["compute"]
+    assert big.max_size == ray_session.cpus - 1  # one CPU stays free for tasks
+    assert raycourse.resources(gpus=1) == {"num_cpus": 1}
+
+
+def test_resources_with_gpus_ask_for_fractions(monkeypatch):
+    import ray.data
+
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(runtime, "cluster_gpus", lambda: 2.0)
+    assert raycourse.resources(gpus=0.4) == {"num_gpus": 0.4}
+    args = raycourse.resources(gpus=0.4, actors=8)
+    assert args["num_gpus"] == 0.4 and args["compute"].max_size == 5  # 2 GPUs / 0.4
+    with pytest.raises(ValueError):
+        raycourse.resources(gpus=-1)
+
+
+def test_accuracy_metric_offline_in_another_directory(ray_session, tmp_path, monkeypatch):
+    import ray
+
+    monkeypatch.chdir(tmp_path)
+    metric = raycourse.load_metric("accuracy")
+    assert metric.compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0]) == {"accuracy": 0.75}
+
+    @ray.remote
+    def in_worker():  # like a Ray Train worker: other process, other working directory
+        os.chdir("/")
+        return raycourse.load_metric("accuracy").compute(predictions=[1, 1], references=[1, 0])
+
+    assert ray.get(in_worker.remote()) == {"accuracy": 0.5}
+    with pytest.raises(CourseError, match="no metric called 'bleu'"):
+        raycourse.load_metric("bleu")
+
+
+def test_show_images_draws_a_grid(monkeypatch):
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
+    images = [Image.new("RGB", (32, 32), "red"), np.zeros((16, 16), dtype=np.uint8), np.ones((8, 8, 3))]
+    raycourse.show_images(images, titles=["a", "b", "c"], ncols=2)
+    fig = shown[0]
+    assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes[:3]] == ["a", "b", "c"]
+    with pytest.raises(ValueError):
+        raycourse.show_images(images, titles=["a"])
+    plt.close("all")
