@@ -11,13 +11,14 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=tiny RAY_DATA_DISABLE_PROGRESS_BA
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test setup standins prefetch labs bench lock clean-outputs help
+.PHONY: lab test setup standins prefetch labs record bench lock clean-outputs help
 
 help:
 	@echo "make lab       set up (first time: ~3 min) and start JupyterLab on the course"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile)"
 	@echo "make labs      regenerate labs/ from solutions/"
-	@echo "make bench     time every notebook (median of BENCH_RUNS runs)"
+	@echo "make record    re-run notebooks and store the outputs that nbval compares"
+	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
 	@echo "make prefetch  download the gpu profile's models (needs internet)"
 
 $(BIN)/python:
@@ -41,6 +42,10 @@ test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 labs: $(STAMP)
+	$(BIN)/python -m raycourse.authoring labs
+
+record: setup
+	$(TEST_ENV) $(BIN)/python -m raycourse.authoring record
 	$(BIN)/python -m raycourse.authoring labs
 
 bench: setup

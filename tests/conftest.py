@@ -6,19 +6,7 @@ import os
 
 import pytest
 
-os.environ.setdefault("RAYCOURSE_TEST", "1")
-os.environ.setdefault("RAYCOURSE_PROFILE", "tiny")
-for _key, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_EVALUATE_OFFLINE": "1",
-    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "MPLBACKEND": "agg",
-}.items():
-    os.environ.setdefault(_key, _value)
+# The environment (tiny profile, offline, quiet) is set in the root conftest.py.
 
 
 @pytest.fixture

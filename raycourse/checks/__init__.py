@@ -1,1 +1,21 @@
-"""Automatic checks for the labs: one module per lab, one function per exercise."""
+"""Automatic checks for the labs.
+
+Each lab has a module here (``raycourse.checks.lab01``) with one check per
+exercise. A check cell in a lab calls it with the learner's objects::
+
+    check.exercise_1(prompts, out_dir)
+
+and prints one of three verdicts:
+
+* ``✅ Exercise 1 passed: ...``
+* ``⏳ Exercise 1 not solved yet: ...`` -- the placeholder ``...`` is still there
+* ``❌ Exercise 1 not right yet: <what is wrong>`` and a ``Hint:`` line
+
+A check never crashes the notebook: an unexpected error in the learner's objects
+becomes a ``❌`` verdict that names the error. ``check.exercise_1.result(...)``
+returns the :class:`Verdict` instead of printing it (used by the unit tests).
+"""
+
+from ._core import NotSolved, Verdict, Wrong, exercise
+
+__all__ = ["NotSolved", "Verdict", "Wrong", "exercise"]

@@ -1,0 +1,73 @@
+"""Test-wide settings and the notebook checks that nbval alone cannot do.
+
+``make test`` runs pytest with nbval over notebooks/, solutions/ and labs/. On top
+of nbval (every cell runs; cells tagged ``nbval-check-output`` match their recorded
+output) this file asserts what each exercise check printed: in ``solutions/`` every
+check cell must pass, in ``labs/`` (placeholders still in place) every check cell
+must say "not solved yet" -- and nothing else. And no cell may write to stderr
+(warnings, deprecations, Ray log lines), unless it is tagged ``stderr-ok``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Every notebook kernel inherits this environment: tiny profile, offline, quiet.
+TEST_ENV = {
+    "RAYCOURSE_TEST": "1",
+    "RAYCOURSE_PROFILE": "tiny",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_EVALUATE_OFFLINE": "1",
+    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+    "RAY_DATA_LOG_LEVEL": "ERROR",
+    "RAY_LOG_TO_DRIVER": "0",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "MPLBACKEND": "agg",
+}
+for _key, _value in TEST_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+CHECK_TAG = "check"
+EXPECTED = {"solutions": "passed", "labs": "not solved yet"}
+VERDICT_MARKS = ("✅", "⏳", "❌")
+
+
+def _cell_text(outputs) -> str:
+    parts = []
+    for out in outputs or []:
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif "data" in out:
+            parts.append(out["data"].get("text/plain", ""))
+        elif out.get("output_type") == "error":
+            parts.append("\n".join(out.get("traceback", [])))
+    return "".join(parts)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item):
+    cell = getattr(item, "cell", None)
+    if cell is None or item.test_outputs is None:
+        return
+    cell_tags = cell.get("metadata", {}).get("tags", [])
+    if "stderr-ok" not in cell_tags:
+        stderr = "".join(o.get("text", "") for o in item.test_outputs
+                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        assert not stderr.strip(), f"the cell wrote to stderr (a learner would see this):\n{stderr}"
+    if CHECK_TAG not in cell_tags:
+        return
+    folder = Path(str(item.fspath)).parent.name
+    expected = EXPECTED.get(folder)
+    if expected is None:
+        return
+    text = _cell_text(item.test_outputs)
+    verdicts = [line for line in text.splitlines() if line.startswith(VERDICT_MARKS)]
+    assert verdicts, f"check cell printed no verdict:\n{text}"
+    wrong = [v for v in verdicts if expected not in v.split(":")[0]]
+    assert not wrong, f"expected every check in {folder}/ to say '{expected}', got:\n" + "\n".join(wrong)

@@ -1,0 +1,58 @@
+"""Authoring commands: ``python -m raycourse.authoring {labs,clean,check,record,bench}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import bench, labs, notebooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m raycourse.authoring")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_labs = sub.add_parser("labs", help="generate labs/ from solutions/")
+    p_labs.add_argument("--force", action="store_true", help="overwrite labs with uncommitted changes")
+    for name, text in [("clean", "store notebooks clean"), ("check", "list notebooks that are not clean"),
+                       ("record", "run notebooks and record the outputs that nbval compares"),
+                       ("bench", "time every notebook")]:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
+        if name == "bench":
+            p.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in getattr(args, "paths", [])] or notebooks.course_notebooks()
+
+    if args.command == "labs":
+        from ..errors import CourseError
+
+        try:
+            written = labs.generate(force=args.force)
+        except (CourseError, labs.MarkerError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(f"wrote {path.relative_to(notebooks.ROOT)}")
+        print(f"{len(written)} lab(s) regenerated" if written else "labs are up to date")
+    elif args.command == "clean":
+        for path in paths:
+            notebooks.write(notebooks.clean(notebooks.read(path)), path)
+    elif args.command == "check":
+        bad = {p: notebooks.problems(p) for p in paths}
+        for path, found in bad.items():
+            for problem in found:
+                print(f"{path.relative_to(notebooks.ROOT)}: {problem}")
+        return 1 if any(bad.values()) else 0
+    elif args.command == "record":
+        for path in paths:
+            if any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
+                print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
+                notebooks.record(path)
+    elif args.command == "bench":
+        bench.bench(paths, runs=args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Generate ``labs/`` from ``solutions/``: the solution notebook is the single source.
+
+Markers, in code cells of a solution notebook (the convention of otter-grader's
+``otter assign``, so course authors may already know it):
+
+* ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` -- the lines between become a
+  placeholder. Text after ``BEGIN SOLUTION:`` tells the learner what to write
+  there (``# BEGIN SOLUTION: build the prompt column with map_batches``).
+* ``name = <expression>  # SOLUTION`` -- becomes ``name = ...  # TODO: your code``.
+
+Cells tagged ``solution-only`` are dropped from the lab. Everything else, checks
+included, is copied as it is, and the lab is written in the stored (clean) form.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+from . import notebooks
+
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*))?$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+INLINE = re.compile(r"^(?P<head>\s*[\w\[\]\.\"', ]+?\s*=\s*).+?\s*# SOLUTION\s*$")
+SOLUTION_ONLY = "solution-only"
+
+
+class MarkerError(ValueError):
+    pass
+
+
+def lab_source(source: str, where: str = "") -> str:
+    """Replace the solution regions of one cell's source with placeholders."""
+    out: list[str] = []
+    region: dict | None = None
+    for lineno, line in enumerate(source.splitlines(), 1):
+        begin, end = BEGIN.match(line), END.match(line)
+        if begin:
+            if region is not None:
+                raise MarkerError(f"{where} line {lineno}: BEGIN SOLUTION inside another solution region")
+            region = begin.groupdict()
+            continue
+        if end:
+            if region is None:
+                raise MarkerError(f"{where} line {lineno}: END SOLUTION without BEGIN SOLUTION")
+            indent = region["indent"]
+            what = region["what"] or "your code"
+            out.append(f"{indent}# TODO: {what}")
+            out.append(f"{indent}...")
+            region = None
+            continue
+        if region is not None:
+            continue
+        inline = INLINE.match(line)
+        if inline:
+            out.append(f"{inline.group('head')}...  # TODO: your code")
+        elif line.rstrip().endswith("# SOLUTION"):
+            raise MarkerError(f"{where} line {lineno}: '# SOLUTION' only works on an assignment: {line.strip()}")
+        else:
+            out.append(line)
+    if region is not None:
+        raise MarkerError(f"{where}: BEGIN SOLUTION without END SOLUTION")
+    return "\n".join(out)
+
+
+def has_solution(source: str) -> bool:
+    return any(BEGIN.match(l) or l.rstrip().endswith("# SOLUTION") for l in source.splitlines())
+
+
+def make_lab(solution_nb):
+    """The lab notebook for a solution notebook (a new object; the input is untouched)."""
+    nb = copy.deepcopy(solution_nb)
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        if SOLUTION_ONLY in notebooks.tags(cell):
+            continue
+        if cell.cell_type == "code":
+            cell.source = lab_source(cell.source, where=f"cell {i}")
+            # outputs recorded in a solution do not belong in the learner's copy
+            if notebooks.COMPARED in notebooks.tags(cell):
+                cell.metadata["tags"] = [t for t in notebooks.tags(cell) if t != notebooks.COMPARED]
+        cells.append(cell)
+    nb.cells = cells
+    if not any(has_solution(c.source) for c in solution_nb.cells if c.cell_type == "code"):
+        raise MarkerError("the solution notebook has no solution regions")
+    return notebooks.clean(nb, keep_compared=False)
+
+
+def lab_path(solution: Path, root: Path = notebooks.ROOT) -> Path:
+    return root / "labs" / solution.name
+
+
+def expected_lab_text(solution: Path) -> str:
+    return notebooks.dumps(make_lab(notebooks.read(solution)))
+
+
+def locally_modified(path: Path) -> bool:
+    """True when git says ``path`` differs from the last commit (a learner's work, perhaps)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", path.name], cwd=path.parent,
+                                capture_output=True)
+    except FileNotFoundError:  # no git: be careful
+        return True
+    return result.returncode == 1
+
+
+def generate(root: Path = notebooks.ROOT, *, force: bool = False) -> list[Path]:
+    """Write every lab from its solution; returns the labs written.
+
+    A lab with uncommitted changes is never overwritten (it may hold a learner's
+    answers) unless ``force``; the error names the files.
+    """
+    plan = []
+    for solution in sorted((root / "solutions").glob("*.ipynb")):
+        target = lab_path(solution, root)
+        text = expected_lab_text(solution)
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            plan.append((target, text))
+    blocked = [t for t, _ in plan if t.exists() and not force and locally_modified(t)]
+    if blocked:
+        from ..errors import CourseError
+
+        raise CourseError(
+            "These labs have uncommitted changes, which regenerating would overwrite: "
+            + ", ".join(str(b.relative_to(root)) for b in blocked),
+            "Save your work elsewhere (or commit it), then run `make labs` again; "
+            "authors who mean to overwrite run `python -m raycourse.authoring labs --force`.",
+        )
+    (root / "labs").mkdir(exist_ok=True)
+    for target, text in plan:
+        target.write_text(text, encoding="utf-8")
+    return [t for t, _ in plan]

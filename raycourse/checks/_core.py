@@ -1,0 +1,88 @@
+"""The check machinery shared by all labs."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class NotSolved(Exception):
+    """The exercise still holds its placeholder (or was skipped)."""
+
+
+class Wrong(AssertionError):
+    """The answer is there but not right; ``hint`` points the way without giving it away."""
+
+    def __init__(self, problem: str, hint: str = ""):
+        self.problem = problem
+        self.hint = hint
+        super().__init__(problem)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    exercise: str
+    status: str  # "passed", "not solved", "wrong"
+    message: str
+    hint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def __str__(self) -> str:
+        if self.status == "passed":
+            return f"✅ {self.exercise} passed: {self.message}"
+        if self.status == "not solved":
+            return f"⏳ {self.exercise} not solved yet: {self.message}"
+        text = f"❌ {self.exercise} not right yet: {self.message}"
+        return text + (f"\n   Hint: {self.hint}" if self.hint else "")
+
+
+def placeholder(value: Any) -> bool:
+    """True for the ``...`` a generated lab leaves where the learner's code goes."""
+    return value is Ellipsis
+
+
+def require(name: str, value: Any, what: str) -> None:
+    """Raise :class:`NotSolved` when ``value`` is still the placeholder."""
+    if placeholder(value):
+        raise NotSolved(f"`{name}` is still `...`; replace it with {what}.")
+
+
+class Exercise:
+    """A check function turned into a notebook check (see :func:`exercise`)."""
+
+    def __init__(self, title: str, fn: Callable[..., str]):
+        self.title = title
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def result(self, *args, **kwargs) -> Verdict:
+        try:
+            summary = self.fn(*args, **kwargs)
+        except NotSolved as exc:
+            return Verdict(self.title, "not solved", str(exc))
+        except Wrong as exc:
+            return Verdict(self.title, "wrong", exc.problem, exc.hint)
+        except Exception as exc:  # the learner's object broke in a way the check did not foresee
+            return Verdict(
+                self.title,
+                "wrong",
+                f"the check could not use your answer: {exc.__class__.__name__}: {exc}",
+                "Run your exercise cell again and look at its error; then re-run this check.",
+            )
+        return Verdict(self.title, "passed", summary or "well done.")
+
+    def __call__(self, *args, **kwargs) -> None:
+        print(self.result(*args, **kwargs))
+
+
+def exercise(title: str) -> Callable[[Callable[..., str]], Exercise]:
+    """Decorate a function that raises :class:`NotSolved`/:class:`Wrong` or returns a summary."""
+
+    def wrap(fn: Callable[..., str]) -> Exercise:
+        return Exercise(title, fn)
+
+    return wrap
