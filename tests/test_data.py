@@ -1,0 +1,198 @@
+"""Checks of the bundled sample data under ``data/`` (the ``tiny`` profile).
+
+Fast and Ray-free: the files match ``data/manifest.json``, the generator
+``tools/make_data.py`` reproduces them byte for byte, and their content has the
+shape the course relies on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+GENERATOR = ROOT / "tools" / "make_data.py"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("make_data", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    _load_generator().generate(out)
+    return out
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _image_files(split: str, cls: str) -> list[Path]:
+    return sorted(p for p in (DATA / "images" / split / cls).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+# --------------------------------------------------------------------------------------
+# Integrity and reproducibility
+# --------------------------------------------------------------------------------------
+
+
+def test_manifest_files_exist_and_hashes_match(manifest):
+    assert manifest["license"] == "CC0-1.0"
+    assert manifest["files"], "manifest lists no files"
+    for entry in manifest["files"]:
+        path = DATA / entry["path"]
+        assert path.is_file(), f"missing {entry['path']}"
+        data = path.read_bytes()
+        assert len(data) == entry["bytes"], f"size of {entry['path']} changed"
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], f"{entry['path']} differs from the manifest"
+
+
+def test_no_stray_images(manifest):
+    listed = {e["path"] for e in manifest["files"] if e["role"] == "image"}
+    on_disk = {
+        p.relative_to(DATA).as_posix() for p in (DATA / "images").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+    }
+    assert on_disk == listed
+
+
+def test_generator_is_deterministic(regenerated):
+    produced = sorted(p.relative_to(regenerated).as_posix() for p in regenerated.rglob("*") if p.is_file())
+    assert "manifest.json" in produced
+    for rel in produced:
+        assert (DATA / rel).is_file(), f"generator writes {rel}, which is not in data/"
+        assert (regenerated / rel).read_bytes() == (DATA / rel).read_bytes(), f"{rel} is not reproduced byte for byte"
+
+
+def test_total_size_is_small(manifest):
+    assert sum(e["bytes"] for e in manifest["files"]) < 2 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------
+
+
+def test_animals_csv():
+    columns, rows = _read_csv(DATA / "animals.csv")
+    assert columns == ["id", "animal"]
+    ids = [int(r["id"]) for r in rows]
+    assert len(ids) == len(set(ids)) >= 20
+    assert ids == sorted(ids)
+    for r in rows:
+        assert r["animal"].startswith(("A ", "An ")) and " of " in r["animal"], r["animal"]
+
+
+def test_outfits_csv():
+    columns, rows = _read_csv(DATA / "outfits.csv")
+    assert columns == ["id", "outfit"]
+    ids = [int(r["id"]) for r in rows]
+    assert len(ids) == len(set(ids)) >= 15
+    assert ids == sorted(ids)
+    assert all(r["outfit"].strip() for r in rows)
+
+
+def test_join_has_unmatched_rows_on_both_sides():
+    animal_ids = {int(r["id"]) for r in _read_csv(DATA / "animals.csv")[1]}
+    outfit_ids = {int(r["id"]) for r in _read_csv(DATA / "outfits.csv")[1]}
+    assert len(animal_ids - outfit_ids) >= 3, "left outer join should find animals without an outfit"
+    assert len(outfit_ids - animal_ids) >= 2, "some outfits should match no animal"
+    assert len(animal_ids & outfit_ids) >= 15
+
+
+def test_gpu_labels():
+    columns, rows = _read_csv(DATA / "gpu" / "imagenette_labels.csv")
+    assert columns == ["label"]
+    assert [r["label"] for r in rows] == ["dog"] * 200 + ["fish"] * 200
+
+
+# --------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def images(manifest) -> dict[str, dict[str, list[Path]]]:
+    return {split: {cls: _image_files(split, cls) for cls in manifest["classes"]} for split in ("train", "val")}
+
+
+def test_both_splits_have_both_classes(manifest, images):
+    assert len(manifest["classes"]) == 2
+    for split, per_class in images.items():
+        for cls, files in per_class.items():
+            assert len(files) == manifest["image_counts"][split][cls] > 0, (split, cls)
+
+
+def test_images_open_with_varied_sizes_and_some_grayscale(images):
+    for split, per_class in images.items():
+        sizes, modes, aspect = set(), [], set()
+        for files in per_class.values():
+            for path in files:
+                with Image.open(path) as im:
+                    im.load()
+                    sizes.add(im.size)
+                    modes.append(im.mode)
+                    aspect.add(im.width == im.height)
+                    arr = np.asarray(im)
+                    assert arr.ndim == (2 if im.mode == "L" else 3)
+        assert set(modes) == {"RGB", "L"}, split
+        n_gray = modes.count("L")
+        assert 0 < n_gray <= 0.1 * len(modes), (split, n_gray)
+        assert len(sizes) >= 5, split
+        assert aspect == {True, False}, f"{split}: want square and non-square images"
+
+
+def test_file_names_sort_numerically(images):
+    for per_class in images.values():
+        for files in per_class.values():
+            numbers = [int(p.stem.rsplit("_", 1)[1]) for p in files]
+            assert numbers == sorted(numbers) == list(range(len(files)))
+
+
+@pytest.mark.parametrize("split,name", [("train", "labels.csv"), ("val", "val_labels.csv")])
+def test_labels_follow_union_order(manifest, images, split, name):
+    columns, rows = _read_csv(DATA / "images" / name)
+    assert columns == ["label"]
+    expected = [cls for cls in manifest["classes"] for _ in images[split][cls]]
+    assert [r["label"] for r in rows] == expected
+
+
+# --------------------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------------------
+
+
+def test_reviews_jsonl():
+    lines = (DATA / "text" / "reviews.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) >= 50
+    fields = {"id", "product", "pet", "text", "stars", "label"}
+    for r in records:
+        assert set(r) == fields, r
+        assert isinstance(r["text"], str) and r["text"].strip()
+        assert r["label"] in {"positive", "negative"}
+        assert 1 <= r["stars"] <= 5
+        assert (r["stars"] >= 4) == (r["label"] == "positive")
+    assert [r["id"] for r in records] == list(range(1, len(records) + 1))
+    assert len({r["text"] for r in records}) == len(records), "duplicate review texts"
+    assert {r["label"] for r in records} == {"positive", "negative"}

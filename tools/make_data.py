@@ -1,0 +1,490 @@
+#!/usr/bin/env python
+"""Regenerate the bundled sample data of the ``tiny`` profile.
+
+Usage::
+
+    python tools/make_data.py [--out data]
+
+Everything under ``data/`` is produced by this script: no third-party data, no
+downloads.  The output is deterministic (fixed seeds, fixed encoder settings, no
+timestamps), so running it twice gives byte-identical files with the pinned
+Pillow/NumPy releases.  ``data/manifest.json`` records the sha256 of every file
+so that ``tests/test_data.py`` catches an edited or corrupted file.
+
+Files written (paths relative to ``--out``):
+
+* ``animals.csv``, ``outfits.csv``     -- prompts and outfits, joinable on ``id``
+* ``images/{train,val}/<class>/*``     -- procedurally drawn striped images
+* ``images/labels.csv``                -- train labels, all class-A files (sorted) then all class-B
+* ``images/val_labels.csv``            -- the same for the val split
+* ``text/reviews.jsonl``               -- short pet-outfit shop reviews with sentiment
+* ``gpu/imagenette_labels.csv``        -- labels for the ``gpu`` profile (imagenette dog/fish)
+* ``README.md``                        -- provenance, licence, columns and counts
+* ``manifest.json``                    -- every file above with role, counts and sha256
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SEED = 20240611
+LICENSE = "CC0-1.0"
+
+# --------------------------------------------------------------------------------------
+# Tables: animals and outfits
+# --------------------------------------------------------------------------------------
+
+# Each value names a medium and an animal; the course builds
+# ``animal + " wearing a " + outfit`` and renames ``animal`` -> ``prompt``.
+ANIMALS: list[tuple[int, str]] = [
+    (1, "A cinematic photo of a raccoon"),
+    (2, "A watercolor painting of a red fox"),
+    (3, "An oil painting of a barn owl"),
+    (4, "A pencil sketch of a hedgehog"),
+    (5, "A studio portrait photo of a golden retriever"),
+    (6, "A 3D render of a penguin"),
+    (7, "A children's book illustration of a brown bear"),
+    (8, "A pixel art image of a tabby cat"),
+    (9, "A charcoal drawing of a giraffe"),
+    (10, "A vintage film photo of a llama"),
+    (11, "A low-poly illustration of a sea otter"),
+    (12, "A ukiyo-e woodblock print of a red-crowned crane"),
+    (13, "A claymation still of a koala"),
+    (14, "A stained glass portrait of a peacock"),
+    (15, "A macro photo of a tree frog"),
+    (16, "An anime illustration of a red panda"),
+    (17, "A linocut print of a hare"),
+    (18, "A comic book panel of a gorilla"),
+    (19, "A pastel drawing of a flamingo"),
+    (20, "A wildlife documentary photo of a snow leopard"),
+    (21, "A Roman mosaic of a sea turtle"),
+    (22, "An isometric illustration of a capybara"),
+    (23, "A gouache painting of a dachshund"),
+    (24, "A neon sign of an octopus"),
+]
+
+# Animal ids 4, 9, 13, 18 and 22 have no outfit (left-outer-join lab);
+# outfit ids 25 and 26 match no animal (right/full outer joins differ).
+OUTFITS: list[tuple[int, str]] = [
+    (1, "yellow raincoat"),
+    (2, "traditional Italian priest robe"),
+    (3, "tuxedo with a bow tie"),
+    (5, "knitted Christmas sweater"),
+    (6, "bright orange space suit"),
+    (7, "pirate hat and an eye patch"),
+    (8, "chef's apron and a tall white toque"),
+    (10, "Hawaiian shirt covered in hibiscus flowers"),
+    (11, "shiny suit of medieval armour"),
+    (12, "pink ballerina tutu"),
+    (14, "cowboy hat and a leather vest"),
+    (15, "Victorian ball gown"),
+    (16, "wizard robe with a pointed hat"),
+    (17, "scuba diving suit with flippers"),
+    (19, "tweed jacket with elbow patches"),
+    (20, "red superhero cape"),
+    (21, "kimono with a cherry blossom pattern"),
+    (23, "firefighter's uniform and helmet"),
+    (24, "velvet tracksuit with gold chains"),
+    (25, "lab coat and safety goggles"),
+    (26, "graduation gown and a mortarboard"),
+]
+
+# --------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------
+
+# Class A comes first in the union (and in labels.csv), class B second.
+CLASSES = ["stripes_horizontal", "stripes_vertical"]
+SPLITS = {"train": 80, "val": 20}  # images per class
+GRAY_EVERY = 20  # every 20th image (index % 20 == 7) is grayscale: 4 + 4 train, 1 + 1 val
+GRAY_OFFSET = 7
+PNG_EVERY = 4  # every 4th image is a PNG, the rest JPEG
+JPEG_QUALITY = 85
+SIZES = [48, 64, 80, 96, 112, 128, 144, 160]
+
+
+def _rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng([SEED, *key])
+
+
+def _two_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two random RGB colours that differ clearly in brightness."""
+    while True:
+        a = rng.integers(0, 256, size=3).astype(np.float32)
+        b = rng.integers(0, 256, size=3).astype(np.float32)
+        luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if abs(float(luma @ (a - b))) >= 70:
+            return a, b
+
+
+def draw_stripes(rng: np.random.Generator, horizontal: bool, noise: float = 8.0) -> np.ndarray:
+    """An HxWx3 uint8 image of (slightly tilted) stripes in two random colours.
+
+    Colours, stripe width, duty cycle, phase, tilt, image size and a distracting
+    blob are drawn from the same distributions for both classes; only the stripe
+    orientation differs.
+    """
+    w = int(rng.choice(SIZES))
+    h = int(rng.choice(SIZES)) if rng.random() < 0.6 else w
+    c1, c2 = _two_colours(rng)
+    # The stripe period is chosen relative to the axis it varies along, so that
+    # after resizing to 224 px the period is 10-28 px (a ViT patch is 16 px).
+    axis_len = h if horizontal else w
+    period = max(2.5, axis_len * rng.uniform(10, 28) / 224)
+    duty = rng.uniform(0.35, 0.65)
+    phase = rng.uniform(0, 1)
+    tilt = np.deg2rad(rng.uniform(-10, 10))
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if horizontal:
+        t = yy * np.cos(tilt) + xx * np.sin(tilt)
+    else:
+        t = xx * np.cos(tilt) + yy * np.sin(tilt)
+    mask = ((t / period + phase) % 1.0) < duty
+    img = np.where(mask[..., None], c1, c2)
+
+    # A distracting filled ellipse of a third random colour, present in both classes.
+    if rng.random() < 0.7:
+        c3 = rng.integers(0, 256, size=3).astype(np.float32)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(0.08, 0.25) * h, rng.uniform(0.08, 0.25) * w
+        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        img = np.where(blob[..., None], c3, img)
+
+    if noise > 0:
+        img = img + rng.normal(0, noise, size=img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _encode(img: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "jpg":
+        img.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False, subsampling=2)
+    else:
+        img.save(buf, format="PNG", optimize=False, compress_level=9)
+    return buf.getvalue()
+
+
+def make_images(out: Path) -> tuple[list[dict], dict[str, dict[str, int]]]:
+    """Write the image tree; return per-file metadata and counts per split/class."""
+    entries: list[dict] = []
+    counts: dict[str, dict[str, int]] = {}
+    for s_idx, (split, n_per_class) in enumerate(SPLITS.items()):
+        counts[split] = {}
+        for c_idx, cls in enumerate(CLASSES):
+            folder = out / "images" / split / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n_per_class):
+                rng = _rng(s_idx, c_idx, i)
+                fmt = "png" if i % PNG_EVERY == 1 else "jpg"
+                # PNGs are clean "digital" images (noise would make them large);
+                # JPEGs carry sensor-like noise and compression artefacts.
+                noise = 0.0 if fmt == "png" else 8.0
+                arr = draw_stripes(rng, horizontal=(cls == "stripes_horizontal"), noise=noise)
+                img = Image.fromarray(arr)
+                if i % GRAY_EVERY == GRAY_OFFSET:
+                    img = img.convert("L")
+                name = f"{cls}_{split}_{i:03d}.{fmt}"
+                (folder / name).write_bytes(_encode(img, fmt))
+                entries.append(
+                    {
+                        "path": f"images/{split}/{cls}/{name}",
+                        "split": split,
+                        "label": cls,
+                        "mode": img.mode,
+                        "width": img.width,
+                        "height": img.height,
+                    }
+                )
+            counts[split][cls] = n_per_class
+    return entries, counts
+
+
+# --------------------------------------------------------------------------------------
+# Text: pet-outfit shop reviews
+# --------------------------------------------------------------------------------------
+
+PETS = ["beagle", "tabby cat", "rabbit", "ferret", "guinea pig", "dachshund", "parrot", "husky", "hamster", "corgi"]
+
+POSITIVE = [
+    "The {product} fits my {pet} perfectly and looks adorable.",
+    "Great quality {product}. My {pet} wore it all afternoon without any fuss.",
+    "Fast delivery, and the {product} is even nicer than in the photos.",
+    "My {pet} gets compliments every time we go out in the {product}.",
+    "Soft fabric and sturdy seams; the {product} was worth every penny.",
+    "Bought the {product} for a costume party and my {pet} stole the show.",
+]
+
+NEGATIVE = [
+    "The {product} ran two sizes small and my {pet} could barely move in it.",
+    "Cheap material: the {product} tore after a single wash.",
+    "My {pet} hated the {product} and chewed it to pieces within an hour.",
+    "The {product} arrived late and the colour looked nothing like the picture.",
+    "Sent the {product} back because the fastening kept coming undone on my {pet}.",
+    "Far too warm for my {pet}, and the {product} smelled of chemicals.",
+]
+
+N_REVIEWS = 60
+
+
+def make_reviews() -> list[dict]:
+    products = [o for _, o in OUTFITS]
+    rng = _rng(99)
+    labels = ["positive"] * (N_REVIEWS // 2) + ["negative"] * (N_REVIEWS // 2)
+    order = rng.permutation(N_REVIEWS)
+    records = []
+    for rid, k in enumerate(order, start=1):
+        label = labels[k]
+        templates = POSITIVE if label == "positive" else NEGATIVE
+        j = int(k) % (N_REVIEWS // 2)
+        template = templates[j % len(templates)]
+        product = products[(j * 5 + (3 if label == "negative" else 0)) % len(products)]
+        pet = PETS[(j * 3 + int(k >= N_REVIEWS // 2)) % len(PETS)]
+        stars = (5 - int(rng.integers(0, 2))) if label == "positive" else (1 + int(rng.integers(0, 2)))
+        text = template.format(product=product, pet=pet)
+        text = text[0].upper() + text[1:]
+        records.append({"id": rid, "product": product, "pet": pet, "text": text, "stars": stars, "label": label})
+    return records
+
+
+# --------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------
+
+
+def _write_csv(path: Path, header: list[str], rows: list[tuple]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+README_TEMPLATE = """\
+# Bundled sample data (`tiny` profile)
+
+Everything in this folder is generated by `python tools/make_data.py` (run from the
+repository root; `--out DIR` writes elsewhere). The script is deterministic: fixed seeds,
+fixed encoder settings and no timestamps, so a re-run gives byte-identical files.
+`manifest.json` lists every file with its role, counts and sha256; `tests/test_data.py`
+checks the files against it and regenerates the data into a temporary folder to confirm
+that it is reproducible.
+
+## Provenance and licence
+
+All of it is synthetic and produced by `tools/make_data.py`: the table rows and review
+templates are hand-written in the script, the images are drawn procedurally with NumPy
+and Pillow. No third-party data is included. The data is released under
+**CC0-1.0** (public domain dedication).
+
+## Files
+
+| path | what it is | columns / content | count |
+| --- | --- | --- | --- |
+| `animals.csv` | image prompts naming a medium and an animal | `id` (int, unique), `animal` (str) | {n_animals} rows |
+| `outfits.csv` | clothing for the animals, joinable on `id` | `id` (int, unique), `outfit` (str) | {n_outfits} rows |
+| `images/train/<class>/` | training images, two classes | PNG and JPEG files | {n_train} images ({train_per_class} per class) |
+| `images/val/<class>/` | validation images, same classes | PNG and JPEG files | {n_val} images ({val_per_class} per class) |
+| `images/labels.csv` | labels of the train images in union order | `label` (str) | {n_train} rows |
+| `images/val_labels.csv` | labels of the val images in union order | `label` (str) | {n_val} rows |
+| `text/reviews.jsonl` | short pet-outfit shop reviews, JSON lines | `id`, `product`, `pet`, `text`, `stars` (1-5), `label` (`positive`/`negative`) | {n_reviews} records |
+| `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
+| `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
+
+### Animals and outfits
+
+`animals.csv` and `outfits.csv` join on `id`. Animal ids {no_outfit} have **no** outfit
+(a left outer join shows them with an empty `outfit`), and outfit ids {no_animal} match
+**no** animal (so right and full outer joins differ from left and inner joins). An inner
+join gives {n_inner} rows. The course builds `animal + " wearing a " + outfit` and renames
+`animal` to `prompt`. The `gpu` profile uses the same two CSVs.
+
+### Images
+
+Two classes, named for what is drawn:
+
+* `stripes_horizontal` (class A, first in the union and in `labels.csv`)
+* `stripes_vertical` (class B)
+
+Each image shows stripes in two random colours, tilted by up to 10 degrees, with a
+random stripe width, duty cycle and phase, usually with a blob of a third random colour.
+JPEG files also carry Gaussian pixel noise; PNG files are clean. Sizes are between 48
+and 160 px per side, often not square. Colours are drawn from the same distribution for both classes, so the mean
+colour says nothing about the class; only the stripe orientation does. A tiny ViT
+(224 px input, patch 16, 2 layers, hidden size 48) learns it from scratch in well under
+a minute on a CPU.
+
+Every 20th image is saved in grayscale (PIL mode `L`): {gray_train} in train and {gray_val} in val.
+Decoded on its own such an image is a 2-D array. Note that with Ray 2.60, when a block
+mixes it with RGB images, `ray.data.read_images` returns it with shape `(1, H, W)`, so
+its `ndim` is 3 as well; count and filter them with
+`image.ndim == 3 and image.shape[-1] == 3`, or read with `mode="RGB"` to convert them.
+Every 4th image is a PNG, the rest are JPEG (quality {jpeg_quality}).
+
+File names are zero-padded (`stripes_horizontal_train_000.jpg`, ...), so sorted order is
+numeric order. `labels.csv` lists the label of every train image, class by class as in
+the source workshop: all {train_per_class} `stripes_horizontal` rows (files in sorted name
+order), then all {train_per_class} `stripes_vertical` rows. `val_labels.csv` does the same
+for the val split. With Ray 2.60, `read_images(A).union(read_images(B))` interleaves the
+blocks of its two inputs (even with `preserve_order`), so `zip`ping `labels.csv` to such a
+union mislabels rows. Reading both folders in one call,
+`read_images([".../stripes_horizontal", ".../stripes_vertical"])` with
+`DataContext.get_current().execution_options.preserve_order = True`, keeps the
+class-A-then-class-B order that `labels.csv` follows. The more robust way needs no
+CSV: the class is the parent folder's name, so `read_images(..., include_paths=True)`
+plus `path.rsplit("/", 3)[-2]` labels every image.
+
+### Reviews
+
+`text/reviews.jsonl` holds {n_reviews} one-sentence reviews ({n_pos} positive, {n_neg} negative)
+of the outfits above, combined deterministically from hand-written templates, for the
+tokenisation and LLM batch-inference examples.
+
+## The `gpu` profile
+
+The `gpu` profile reads real data instead of the images above:
+
+* fine-tuning (imagenette, as in the source workshop): train images from
+  `s3://anonymous@air-example-data-2/imagenette2/train/n02102040` (English springer, "dog")
+  and `s3://anonymous@air-example-data-2/imagenette2/train/n01440764` (tench, "fish"),
+  and for testing the `/val/` equivalents
+  `s3://anonymous@air-example-data-2/imagenette2/val/n02102040` and
+  `s3://anonymous@air-example-data-2/imagenette2/val/n01440764`;
+* embeddings: `s3://doggos-dataset/train`, labelled from the paths.
+
+The workshop's own labels file is not public, so `gpu/imagenette_labels.csv` stands in
+for it: a `label` column with 200 rows `dog` followed by 200 rows `fish`, matching
+`read_images(dog).limit(200).union(read_images(fish).limit(200))` as the workshop intends.
+The union caveat above applies here too (Ray 2.60 interleaves the union's blocks), so
+labelling from the folder name (`n02102040` = dog, `n01440764` = fish) is the safer
+route. Animals and outfits are the bundled CSVs in both profiles.
+"""
+
+
+def generate(out: Path) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Remove previously generated images so stale files cannot linger.
+    for split in SPLITS:
+        shutil.rmtree(out / "images" / split, ignore_errors=True)
+
+    files: list[dict] = []
+
+    def add(rel: str, role: str, **extra) -> None:
+        files.append({"path": rel, "role": role, **extra})
+
+    # Tables
+    _write_csv(out / "animals.csv", ["id", "animal"], ANIMALS)
+    add("animals.csv", "table: image prompts (id, animal)", rows=len(ANIMALS), columns=["id", "animal"])
+    _write_csv(out / "outfits.csv", ["id", "outfit"], OUTFITS)
+    add("outfits.csv", "table: outfits joinable on id (id, outfit)", rows=len(OUTFITS), columns=["id", "outfit"])
+
+    # Images and labels
+    image_entries, counts = make_images(out)
+    for e in image_entries:
+        rel = e.pop("path")
+        add(rel, "image", **e)
+    for split, name in (("train", "labels.csv"), ("val", "val_labels.csv")):
+        rows = []
+        for cls in CLASSES:
+            names = sorted(p.name for p in (out / "images" / split / cls).iterdir())
+            rows += [(cls,)] * len(names)
+        _write_csv(out / "images" / name, ["label"], rows)
+        add(
+            f"images/{name}",
+            f"labels of the {split} images: all class-A files (sorted), then all class-B",
+            rows=len(rows),
+            columns=["label"],
+            split=split,
+        )
+
+    # Text
+    reviews = make_reviews()
+    (out / "text").mkdir(parents=True, exist_ok=True)
+    with (out / "text" / "reviews.jsonl").open("w", encoding="utf-8", newline="\n") as f:
+        for r in reviews:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    add(
+        "text/reviews.jsonl",
+        "text: pet-outfit shop reviews (JSON lines)",
+        rows=len(reviews),
+        columns=["id", "product", "pet", "text", "stars", "label"],
+    )
+
+    # gpu profile labels
+    _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
+    add(
+        "gpu/imagenette_labels.csv",
+        "gpu profile: imagenette labels, 200 dog then 200 fish",
+        rows=400,
+        columns=["label"],
+    )
+
+    # README
+    animal_ids = {i for i, _ in ANIMALS}
+    outfit_ids = {i for i, _ in OUTFITS}
+    gray = {s: sum(1 for e in files if e.get("split") == s and e.get("mode") == "L") for s in SPLITS}
+    readme = README_TEMPLATE.format(
+        n_animals=len(ANIMALS),
+        n_outfits=len(OUTFITS),
+        n_train=SPLITS["train"] * len(CLASSES),
+        n_val=SPLITS["val"] * len(CLASSES),
+        train_per_class=SPLITS["train"],
+        val_per_class=SPLITS["val"],
+        n_reviews=len(reviews),
+        n_pos=sum(r["label"] == "positive" for r in reviews),
+        n_neg=sum(r["label"] == "negative" for r in reviews),
+        no_outfit=", ".join(str(i) for i in sorted(animal_ids - outfit_ids)),
+        no_animal=", ".join(str(i) for i in sorted(outfit_ids - animal_ids)),
+        n_inner=len(animal_ids & outfit_ids),
+        gray_train=gray["train"],
+        gray_val=gray["val"],
+        jpeg_quality=JPEG_QUALITY,
+    )
+    (out / "README.md").write_text(readme, encoding="utf-8", newline="\n")
+    add("README.md", "documentation: provenance, licence, columns and counts")
+
+    for e in files:
+        p = out / e["path"]
+        e["bytes"] = p.stat().st_size
+        e["sha256"] = _sha256(p)
+
+    manifest = {
+        "generator": "tools/make_data.py",
+        "license": LICENSE,
+        "seed": SEED,
+        "classes": CLASSES,
+        "image_counts": counts,
+        "grayscale_counts": gray,
+        "files": files,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8", newline="\n")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="data", help="output folder (default: data)")
+    args = parser.parse_args(argv)
+    manifest = generate(Path(args.out))
+    total = sum(f["bytes"] for f in manifest["files"])
+    print(f"wrote {len(manifest['files'])} files ({total / 1024:.0f} KiB) + manifest.json to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
