@@ -71,3 +71,11 @@ def pytest_runtest_call(item):
     assert verdicts, f"check cell printed no verdict:\n{text}"
     wrong = [v for v in verdicts if expected not in v.split(":")[0]]
     assert not wrong, f"expected every check in {folder}/ to say '{expected}', got:\n" + "\n".join(wrong)
+
+
+def pytest_collection_modifyitems(items):
+    # nbval waits only 5 s for a cell's output messages after the cell finishes; on a
+    # busy 2-core machine that is too short and fails cells that ran fine.
+    for item in items:
+        if hasattr(item, "output_timeout"):
+            item.output_timeout = 60

@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 
@@ -91,25 +90,23 @@ def apply_environment() -> None:
 
 
 @contextlib.contextmanager
-def _stderr_to_file():
-    """Catch what Ray's C++ core writes to file descriptor 2 while it starts.
+def _quiet_fd2():
+    """Keep what Ray's C++ core writes to file descriptor 2 while it starts out of the cell.
 
-    In Jupyter, fd 2 is forwarded into the cell; Ray prints a log-level line there at start-up.
-    The text is kept so that a failed start can show it.
+    In Jupyter, fd 2 is forwarded into the cell, and Ray prints a log-level line there at
+    start-up. Python-level errors still arrive as exceptions.
     """
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        captured = {"text": ""}
-        try:
-            yield captured
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            captured["text"] = tmp.read().decode(errors="replace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _start_ray(num_cpus: int | None, ray_address: str | None):
@@ -129,7 +126,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
-    with _stderr_to_file() as captured:
+    with _quiet_fd2():
         try:
             ray.init(**kwargs)
         except ValueError as exc:
@@ -147,8 +144,14 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
                 "to let raycourse start a local Ray.",
             ) from exc
         except Exception as exc:
-            detail = captured.get("text", "").strip()[-2000:]
-            raise RuntimeError(f"Ray failed to start. Ray said:\n{detail}") from exc
+            if "timed out during startup" in str(exc):
+                raise CourseError(
+                    "Ray did not start in time: this machine is too busy (every open notebook runs "
+                    "its own Ray).",
+                    "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), "
+                    "then restart this kernel and run the cell again.",
+                ) from exc
+            raise
 
 
 def _configure_data_context() -> None:

@@ -5,7 +5,9 @@ Markers, in code cells of a solution notebook (the convention of otter-grader's
 
 * ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` -- the lines between become a
   placeholder. Text after ``BEGIN SOLUTION:`` tells the learner what to write
-  there (``# BEGIN SOLUTION: build the prompt column with map_batches``).
+  there (``# BEGIN SOLUTION: build the prompt column with map_batches``). Every
+  variable the region assigns at its top level becomes ``name = ...``, so the check
+  cell after it finds the name (and reports "not solved yet").
 * ``name = <expression>  # SOLUTION`` -- becomes ``name = ...  # TODO: your code``.
 
 Cells tagged ``solution-only`` are dropped from the lab. Everything else, checks
@@ -30,6 +32,23 @@ class MarkerError(ValueError):
     pass
 
 
+def assigned_names(lines: list[str]) -> list[str]:
+    """Variables assigned at the top level of a solution region, in order (functions and classes excluded)."""
+    import ast
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and name.id not in names:
+                    names.append(name.id)
+    return names
+
+
 def lab_source(source: str, where: str = "") -> str:
     """Replace the solution regions of one cell's source with placeholders."""
     out: list[str] = []
@@ -39,7 +58,7 @@ def lab_source(source: str, where: str = "") -> str:
         if begin:
             if region is not None:
                 raise MarkerError(f"{where} line {lineno}: BEGIN SOLUTION inside another solution region")
-            region = begin.groupdict()
+            region = dict(begin.groupdict(), lines=[])
             continue
         if end:
             if region is None:
@@ -47,10 +66,14 @@ def lab_source(source: str, where: str = "") -> str:
             indent = region["indent"]
             what = region["what"] or "your code"
             out.append(f"{indent}# TODO: {what}")
-            out.append(f"{indent}...")
+            names = assigned_names(region["lines"])
+            out.extend(f"{indent}{name} = ..." for name in names)
+            if not names:
+                out.append(f"{indent}...")
             region = None
             continue
         if region is not None:
+            region["lines"].append(line)
             continue
         inline = INLINE.match(line)
         if inline:

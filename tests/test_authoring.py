@@ -1,0 +1,140 @@
+"""Labs are generated from solutions, and every notebook is stored clean."""
+
+import nbformat
+import pytest
+
+from raycourse.authoring import labs, notebooks
+from raycourse.checks import NotSolved, Wrong, exercise
+
+SOLUTIONS = sorted((notebooks.ROOT / "solutions").glob("*.ipynb"))
+ALL_NOTEBOOKS = notebooks.course_notebooks()
+
+
+def test_every_module_has_a_lesson_a_solution_and_a_lab():
+    lessons = {p.stem for p in (notebooks.ROOT / "notebooks").glob("*.ipynb")}
+    assert "00_environment_check" in lessons
+    for solution in SOLUTIONS:
+        assert solution.stem.removesuffix("_lab") in lessons, solution.name
+        assert labs.lab_path(solution).exists(), f"missing lab for {solution.name}: run `make labs`"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_lab_is_in_step_with_its_solution(solution):
+    lab = labs.lab_path(solution)
+    assert lab.read_text(encoding="utf-8") == labs.expected_lab_text(solution), (
+        f"{lab.name} is out of step with solutions/{solution.name}: run `make labs`")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_is_stored_clean(path):
+    assert notebooks.problems(path) == []
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_has_checks_and_no_answers_leak_into_the_lab(solution):
+    nb = notebooks.read(solution)
+    checks = [c for c in nb.cells if "check" in notebooks.tags(c)]
+    assert checks, "a lab needs check cells"
+    lab_text = "\n".join(c.source for c in labs.make_lab(nb).cells)
+    assert "BEGIN SOLUTION" not in lab_text and "# SOLUTION" not in lab_text
+    assert "# TODO" in lab_text
+
+
+def test_solution_regions_become_placeholders():
+    source = "\n".join([
+        "import ray",
+        "    # BEGIN SOLUTION: build `ds` and `n`",
+        "    ds = ray.data.range(3)",
+        "    n, m = ds.count(), 1",
+        "    # END SOLUTION",
+        "x = compute(1)  # SOLUTION",
+        "print(x)",
+    ])
+    assert labs.lab_source(source).splitlines() == [
+        "import ray",
+        "    # TODO: build `ds` and `n`",
+        "    ds = ...",
+        "    n = ...",
+        "    m = ...",
+        "x = ...  # TODO: your code",
+        "print(x)",
+    ]
+
+
+def test_region_without_assignments_becomes_an_ellipsis():
+    source = "# BEGIN SOLUTION\ndef f():\n    pass\nds.write_parquet('x')\n# END SOLUTION"
+    assert labs.lab_source(source) == "# TODO: your code\n..."
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("# BEGIN SOLUTION\nx = 1", "without END"),
+    ("x = 1\n# END SOLUTION", "without BEGIN"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
+    ("print(1)  # SOLUTION", "only works on an assignment"),
+])
+def test_marker_mistakes_are_reported(bad, message):
+    with pytest.raises(labs.MarkerError, match=message):
+        labs.lab_source(bad)
+
+
+def test_make_lab_drops_solution_only_cells_and_outputs():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("this is the solution", metadata={"tags": ["solution-only"]}),
+        nbformat.v4.new_code_cell("y = 2  # SOLUTION", metadata={"tags": ["nbval-check-output"]},
+                                  outputs=[nbformat.v4.new_output("stream", text="2\n")], execution_count=3),
+    ])
+    lab = labs.make_lab(nb)
+    assert [c.source for c in lab.cells] == ["y = ...  # TODO: your code"]
+    assert lab.cells[0].outputs == [] and lab.cells[0].execution_count is None
+    assert "nbval-check-output" not in notebooks.tags(lab.cells[0])
+
+
+def test_generate_never_overwrites_a_lab_with_uncommitted_changes(tmp_path, monkeypatch):
+    (tmp_path / "solutions").mkdir()
+    solution = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1  # SOLUTION")])
+    notebooks.write(solution, tmp_path / "solutions" / "09_x_lab.ipynb")
+    assert labs.generate(tmp_path) == [tmp_path / "labs" / "09_x_lab.ipynb"]
+    assert labs.generate(tmp_path) == []  # up to date
+    lab = tmp_path / "labs" / "09_x_lab.ipynb"
+    lab.write_text(lab.read_text().replace("x = ...", "x = 42"))  # a learner's answer
+    monkeypatch.setattr(labs, "locally_modified", lambda path: True)
+    from raycourse.errors import CourseError
+
+    with pytest.raises(CourseError, match="uncommitted changes"):
+        labs.generate(tmp_path)
+    assert "x = 42" in lab.read_text()
+    assert labs.generate(tmp_path, force=True) == [lab]
+
+
+def test_clean_strips_outputs_but_keeps_compared_ones():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"},
+                                                                       execution_count=1)], execution_count=1),
+        nbformat.v4.new_code_cell("2", metadata={"tags": ["nbval-check-output"], "collapsed": True},
+                                  outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"},
+                                                                  execution_count=2)], execution_count=2),
+    ], metadata={"widgets": {"state": {}}, "kernelspec": {"name": "python3"}})
+    clean = notebooks.clean(nb)
+    assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
+    assert clean.cells[1].outputs[0]["data"]["text/plain"] == "2"
+    assert clean.cells[1].outputs[0]["execution_count"] is None
+    assert clean.cells[1].metadata == {"tags": ["nbval-check-output"]}
+    assert set(clean.metadata) == {"kernelspec"}
+
+
+def test_check_verdicts():
+    @exercise("Exercise 9")
+    def check(value):
+        if value is Ellipsis:
+            raise NotSolved("`x` is still `...`.")
+        if value < 0:
+            raise Wrong("x is negative.", "Think about signs.")
+        if value == 0:
+            raise ZeroDivisionError("boom")
+        return "x is fine."
+
+    assert str(check.result(...)) == "⏳ Exercise 9 not solved yet: `x` is still `...`."
+    assert str(check.result(-1)) == "❌ Exercise 9 not right yet: x is negative.\n   Hint: Think about signs."
+    crashed = check.result(0)
+    assert crashed.status == "wrong" and "ZeroDivisionError: boom" in crashed.message
+    assert check.result(1).passed and str(check.result(1)) == "✅ Exercise 9 passed: x is fine."

@@ -1,0 +1,126 @@
+"""Lab 01 checks: pass any correct answer, reject placeholders and plausible mistakes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import raycourse
+from raycourse.checks import lab01
+
+
+@pytest.fixture(scope="module")
+def animals(ray_session):
+    import ray
+
+    return ray.data.read_csv(raycourse.data_path("animals")).materialize()
+
+
+@pytest.fixture(scope="module")
+def prompts(animals):
+    return animals.rename_columns({"animal": "prompt"}).materialize()
+
+
+def _photos_pandas(batch: pd.DataFrame) -> pd.DataFrame:  # a different, pandas-based correct answer
+    keep = batch[batch["prompt"].str.lower().str.contains("photo")].copy()
+    keep["n_words"] = keep["prompt"].str.split().str.len()
+    return keep
+
+
+@pytest.fixture(scope="module")
+def photos(prompts):
+    return prompts.map_batches(_photos_pandas, batch_format="pandas").materialize()
+
+
+def verdict(check, *args):
+    return check.result(*args)
+
+
+# Exercise 1 ---------------------------------------------------------------------------------
+
+def test_ex1_placeholder_is_not_solved():
+    v = verdict(lab01.exercise_1, ...)
+    assert v.status == "not solved" and "`prompts` is still `...`" in v.message
+
+
+def test_ex1_accepts_rename_and_an_equivalent_select(animals, prompts):
+    assert verdict(lab01.exercise_1, prompts).passed
+    other = animals.map_batches(lambda b: {"id": b["id"], "prompt": b["animal"]})
+    assert verdict(lab01.exercise_1, other).passed
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda a: a, "still has a column called `animal`"),
+    (lambda a: a.rename_columns({"animal": "prompts"}), "has no `prompt` column"),
+    (lambda a: a.rename_columns({"animal": "prompt"}).limit(5), "has 5 rows"),
+    (lambda a: a.rename_columns({"animal": "prompt"}).add_column("x", lambda b: b["id"]), "exactly the columns"),
+    (lambda a: a.rename_columns({"animal": "prompt"}).to_pandas(), "not a Ray Dataset"),
+    (lambda a: a.rename_columns({"animal": "prompt"}).map_batches(
+        lambda b: {"id": b["id"], "prompt": np.char.upper(b["prompt"].astype(str))}), "text differs"),
+])
+def test_ex1_rejects_mistakes(animals, mistake, message):
+    v = verdict(lab01.exercise_1, mistake(animals))
+    assert v.status == "wrong" and message in v.message and v.hint
+
+
+# Exercise 2 ---------------------------------------------------------------------------------
+
+def test_ex2_placeholder_is_not_solved():
+    assert verdict(lab01.exercise_2, ...).status == "not solved"
+
+
+def test_ex2_accepts_different_correct_answers(prompts, photos):
+    assert verdict(lab01.exercise_2, photos).passed
+    numpy_way = prompts.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
+        lambda b: {**b, "n_words": np.char.count(b["prompt"].astype(str), " ") + 1})
+    assert verdict(lab01.exercise_2, numpy_way).passed
+    assert len(lab01.expected_photos()) == 5
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda p: p.map_batches(lambda b: {**b, "n_words": np.zeros(len(b["id"]), int) + 3}), "not photos"),
+    (lambda p: p.filter(lambda r: "photo" in r["prompt"]), "no `n_words` column"),
+    (lambda p: p.filter(lambda r: " photo " in r["prompt"]).map_batches(_photos_pandas, batch_format="pandas"),
+     "misses"),
+    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").map_batches(
+        lambda b: {**b, "n_words": b["n_words"] + 1}), "`n_words` is"),
+    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").drop_columns(["id"]), "lacks the column"),
+    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").union(
+        p.map_batches(_photos_pandas, batch_format="pandas")), "duplicate rows"),
+])
+def test_ex2_rejects_mistakes(prompts, mistake, message):
+    v = verdict(lab01.exercise_2, mistake(prompts))
+    assert v.status == "wrong" and message in v.message, v
+
+
+# Exercise 3 ---------------------------------------------------------------------------------
+
+def test_ex3_placeholder_and_empty_folder_are_not_solved(tmp_path):
+    assert verdict(lab01.exercise_3, ...).status == "not solved"
+    assert verdict(lab01.exercise_3, tmp_path).status == "not solved"
+
+
+def test_ex3_accepts_ray_and_pandas_writers(tmp_path, photos):
+    photos.write_parquet(str(tmp_path / "a" / "photos"))
+    assert verdict(lab01.exercise_3, tmp_path / "a").passed
+    (tmp_path / "b" / "photos").mkdir(parents=True)
+    photos.to_pandas().to_parquet(tmp_path / "b" / "photos" / "part.parquet")
+    assert verdict(lab01.exercise_3, tmp_path / "b").passed
+
+
+def test_ex3_rejects_mistakes(tmp_path, prompts, photos):
+    photos.write_parquet(str(tmp_path / "wrong_place" / "out"))
+    v = verdict(lab01.exercise_3, tmp_path / "wrong_place")
+    assert v.status == "wrong" and "not in photos/" in v.message
+
+    prompts.write_parquet(str(tmp_path / "all" / "photos"))
+    v = verdict(lab01.exercise_3, tmp_path / "all")
+    assert v.status == "wrong" and "no `n_words` column" in v.message
+
+    prompts.map_batches(_photos_pandas, batch_format="pandas").limit(2).write_parquet(str(tmp_path / "few" / "photos"))
+    v = verdict(lab01.exercise_3, tmp_path / "few")
+    assert v.status == "wrong" and "hold 2 rows" in v.message
+
+
+def test_check_cells_print_one_verdict_line(capsys):
+    lab01.exercise_1(...)
+    assert capsys.readouterr().out.startswith("⏳ Exercise 1 not solved yet")
