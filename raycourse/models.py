@@ -22,10 +22,17 @@ def cache_root() -> Path:
 
 
 def standin_path(role: str) -> Path:
-    from .standins import STANDIN_VERSION
+    """Cache folder of a stand-in, keyed by the builder's version and source code.
+
+    A change to :mod:`raycourse.standins` therefore never reuses a stale build.
+    """
+    import hashlib
+
+    from . import standins
 
     config.require_role(role)
-    return cache_root() / "standins" / f"{role}-v{STANDIN_VERSION}"
+    digest = hashlib.sha256(Path(standins.__file__).read_bytes()).hexdigest()[:10]
+    return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{digest}"
 
 
 def ensure_standin(role: str) -> Path:

@@ -144,6 +144,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
                 "to let raycourse start a local Ray.",
             ) from exc
         except Exception as exc:
+            ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
             if "timed out during startup" in str(exc):
                 raise CourseError(
                     "Ray did not start in time: this machine is too busy (every open notebook runs "

@@ -1,0 +1,679 @@
+"""Tiny, randomly initialised stand-ins for the course's models.
+
+Why stand-ins?
+--------------
+The course notebooks use four pre-trained models from the Hugging Face Hub:
+
+=============  ==========================================  =============================
+role           real model                                  loaded with
+=============  ==========================================  =============================
+``image_gen``  ``stabilityai/sdxl-turbo``                  ``diffusers.AutoPipelineForText2Image``
+``llm``        ``Qwen/Qwen2.5-0.5B-Instruct``              ``transformers.pipeline("text-generation")``
+``vit``        ``google/vit-base-patch16-224-in21k``       ``ViTForImageClassification`` + ``ViTImageProcessor``
+``clip``       ``openai/clip-vit-base-patch32``            ``CLIPModel`` + ``CLIPProcessor``
+=============  ==========================================  =============================
+
+Together they are several GB and SDXL needs a GPU to be usable.  In CI and on
+laptops there is no GPU and often no Hub access, yet the notebooks still have to
+run end to end so that the *Ray Data pipeline code* (the thing the course teaches)
+is exercised.  The ``tiny`` profile therefore swaps each model for a stand-in that
+
+* has the **same architecture classes, config layout, tokenizer type and file
+  layout** as the real checkpoint, so the notebooks call exactly the same loading
+  and inference code (``from_pretrained(path)``, pipelines, processors);
+* produces outputs of the **same shapes and types** (512x512 PIL images, chat
+  strings, ``(n, 512)`` CLIP embeddings, ViT logits);
+* is **tiny** (a few MB, random weights) and fast on a CPU;
+* is **built locally and deterministically** in seconds - no network access is
+  ever attempted (tokenizers are trained with the ``tokenizers`` library on a
+  small built-in English corpus), and the same ``role`` + ``seed`` always gives
+  byte-identical weight and tokenizer files.
+
+The outputs are meaningless, of course: the images are coloured noise, the
+LLM writes random course words, the CLIP embeddings carry no semantics.  The
+ViT stand-in can still be fine-tuned on a simple visual task, so training
+notebooks show a falling loss.
+
+Usage::
+
+    from raycourse.standins import build_standin
+    path = build_standin("llm", "/tmp/standins/llm")   # -> pathlib.Path
+    pipe = transformers.pipeline("text-generation", model=str(path))
+
+Each built directory also holds ``standin.json`` (role, seed, version and the
+real model it imitates).  Bump :data:`STANDIN_VERSION` whenever a builder
+changes so that caches keyed on it are rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import warnings
+from typing import Callable, Iterator
+
+__all__ = ["STANDIN_VERSION", "ROLES", "REAL_MODELS", "build_standin"]
+
+#: Bump when any builder changes (used in cache directory names).
+STANDIN_VERSION: int = 1
+
+#: The model roles that have a stand-in.
+ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
+
+#: The real Hub model each stand-in imitates.
+REAL_MODELS: dict[str, str] = {
+    "image_gen": "stabilityai/sdxl-turbo",
+    "llm": "Qwen/Qwen2.5-0.5B-Instruct",
+    "vit": "google/vit-base-patch16-224-in21k",
+    "clip": "openai/clip-vit-base-patch32",
+}
+
+# ---------------------------------------------------------------------------
+# Built-in corpus for training the tokenizers
+# ---------------------------------------------------------------------------
+
+_ANIMALS = (
+    "cat dog raccoon red fox barn owl hedgehog rabbit bunny bear panda koala "
+    "penguin otter squirrel deer horse pony cow pig sheep goat llama alpaca "
+    "duck goose chicken parrot eagle swan frog turtle lizard snake dolphin whale "
+    "seal walrus lion tiger leopard cheetah zebra giraffe elephant hippo monkey "
+    "gorilla kangaroo mouse hamster badger beaver moose wolf puppy kitten"
+).split()
+_CLOTHES = (
+    "raincoat sweater scarf hat cap beanie jacket coat hoodie shirt dress skirt "
+    "tuxedo bow tie suit vest robe cloak cape boots shoes sneakers socks gloves "
+    "mittens sunglasses glasses necklace crown tiara helmet apron pajamas kimono "
+    "poncho overalls jeans shorts uniform costume armor backpack umbrella"
+).split()
+_COLORS = (
+    "red orange yellow green blue purple pink brown black white grey gray gold "
+    "silver beige teal navy crimson pastel bright dark light colorful striped"
+).split()
+_SEASONS = (
+    "spring summer autumn fall winter snow rain sunny cloudy windy storm morning "
+    "evening night sunset sunrise Christmas Halloween holiday festival birthday"
+).split()
+_STYLES = (
+    "photo photograph cinematic portrait painting watercolor oil pencil sketch "
+    "drawing illustration cartoon anime digital art pixel poster studio lighting "
+    "close up wide angle detailed realistic vintage impressionist charcoal ink "
+    "pastel canvas gallery museum camera lens focus bokeh frame composition"
+).split()
+_PLACES = (
+    "forest garden park beach mountain river lake city street kitchen library "
+    "cafe shop market meadow field desert island castle village farm studio"
+).split()
+_WORDS = (
+    "the a an of in on with and or to is are was for at by from this that it "
+    "wearing sitting standing running playing looking smiling happy cute funny "
+    "small big little old young tiny fluffy elegant cozy warm cold soft "
+    "traditional modern classic fancy Italian French Japanese knitted woolen "
+    "leather cotton silk review product customer quality fits size great good "
+    "bad love like nice perfect poor cheap expensive recommend would buy again "
+    "image picture model pipeline data batch label class train test score"
+).split()
+
+
+def _corpus() -> list[str]:
+    """A deterministic, built-in English corpus of course-related sentences."""
+    lines = []
+    n = 0
+    for i, animal in enumerate(_ANIMALS):
+        for j in range(6):
+            style = _STYLES[(i * 7 + j * 3) % len(_STYLES)]
+            color = _COLORS[(i * 5 + j) % len(_COLORS)]
+            cloth = _CLOTHES[(i * 3 + j * 5) % len(_CLOTHES)]
+            season = _SEASONS[(i + j * 7) % len(_SEASONS)]
+            place = _PLACES[(i * 2 + j) % len(_PLACES)]
+            word = _WORDS[n % len(_WORDS)]
+            n += 1
+            lines.append(
+                f"A {style} of a {animal} wearing a {color} {cloth} in {season}, "
+                f"{word} {place}."
+            )
+            lines.append(
+                f"The {animal} is {_WORDS[(n * 7) % len(_WORDS)]} a {cloth}. "
+                f"{color.capitalize()} {style}, {season} {place}!"
+            )
+    everything = _ANIMALS + _CLOTHES + _COLORS + _SEASONS + _STYLES + _PLACES + _WORDS
+    lines.append(" ".join(everything))
+    lines.append(" ".join(w.capitalize() for w in everything))
+    lines.append("0 1 2 3 4 5 6 7 8 9 10 100 2024 3.5 ? ! , . : ; ' \" ( ) - + = / * % $ # @")
+    lines.append("You are a helpful assistant. Describe the image. Write a short caption.")
+    return lines
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2 / CLIP / Qwen byte-to-printable-unicode table (same order as theirs)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    bs += list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def _train_bpe(backend, vocab_size: int, suffix: str = "") -> list[tuple[str, str]]:
+    """Learn BPE merges on the built-in corpus, deterministically.
+
+    The text is split exactly as ``backend`` (the real tokenizer's normalizer and
+    pre-tokenizer) splits it. The merges are learned here rather than with
+    ``tokenizers.trainers.BpeTrainer``, whose order among equally frequent pairs
+    changes from run to run, which made two builds differ. Ties go to the
+    lexicographically smallest pair, so the same corpus always gives the same merges.
+    """
+    from collections import Counter
+
+    words: Counter = Counter()
+    for line in _corpus():
+        text = backend.normalizer.normalize_str(line) if backend.normalizer else line
+        for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text):
+            symbols = list(piece)
+            if suffix:
+                symbols[-1] += suffix
+            words[tuple(symbols)] += 1
+    alphabet = 256 * (2 if suffix else 1)
+    merges: list[tuple[str, str]] = []
+    while len(merges) < vocab_size - alphabet:
+        pairs: Counter = Counter()
+        for word, count in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best, count = min(pairs.items(), key=lambda item: (-item[1], item[0]))
+        if count < 2:
+            break
+        merges.append(best)
+        merged: Counter = Counter()
+        for word, n in words.items():
+            out, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    out.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            merged[tuple(out)] += n
+        words = merged
+    return merges
+
+
+def _build_vocab(merges: list[tuple[str, str]], suffix: str = "") -> dict[str, int]:
+    """Vocab laid out like the real ones: bytes, (bytes + suffix), merged tokens."""
+    base = list(_bytes_to_unicode().values())
+    tokens = base + ([c + suffix for c in base] if suffix else [])
+    seen = set(tokens)
+    for a, b in merges:
+        t = a + b
+        if t not in seen:
+            seen.add(t)
+            tokens.append(t)
+    return {t: i for i, t in enumerate(tokens)}
+
+
+# ---------------------------------------------------------------------------
+# Tokenizers
+# ---------------------------------------------------------------------------
+
+QWEN_CHAT_TEMPLATE = (
+    "{%- if tools %}\n"
+    "    {{- '<|im_start|>system\\n' }}\n"
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- messages[0]['content'] }}\n"
+    "    {%- else %}\n"
+    "        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n"
+    "    {%- endif %}\n"
+    "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
+    "    {%- for tool in tools %}\n"
+    "        {{- \"\\n\" }}\n"
+    "        {{- tool | tojson }}\n"
+    "    {%- endfor %}\n"
+    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and "
+    "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, "
+    "\\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n"
+    "{%- else %}\n"
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
+    "    {%- else %}\n"
+    "        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+    "assistant.<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or "
+    "(message.role == \"assistant\" and not message.tool_calls) %}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
+    "    {%- elif message.role == \"assistant\" %}\n"
+    "        {{- '<|im_start|>' + message.role }}\n"
+    "        {%- if message.content %}\n"
+    "            {{- '\\n' + message.content }}\n"
+    "        {%- endif %}\n"
+    "        {%- for tool_call in message.tool_calls %}\n"
+    "            {%- if tool_call.function is defined %}\n"
+    "                {%- set tool_call = tool_call.function %}\n"
+    "            {%- endif %}\n"
+    "            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n"
+    "            {{- tool_call.name }}\n"
+    "            {{- '\", \"arguments\": ' }}\n"
+    "            {{- tool_call.arguments | tojson }}\n"
+    "            {{- '}\\n</tool_call>' }}\n"
+    "        {%- endfor %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- elif message.role == \"tool\" %}\n"
+    "        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n"
+    "            {{- '<|im_start|>user' }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\\n<tool_response>\\n' }}\n"
+    "        {{- message.content }}\n"
+    "        {{- '\\n</tool_response>' }}\n"
+    "        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n"
+    "            {{- '<|im_end|>\\n' }}\n"
+    "        {%- endif %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "{%- endif %}\n"
+)
+"""Qwen2.5-Instruct's ChatML chat template (verbatim)."""
+
+_QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+
+def _qwen_tokenizer(vocab_size: int = 1024):
+    """A byte-level BPE ``Qwen2Tokenizer`` (fast) with Qwen's specials and chat template."""
+    from tokenizers import AddedToken
+    from transformers import Qwen2Tokenizer
+
+    n_merges_room = vocab_size - 256 - len(_QWEN_SPECIALS)
+    merges = _train_bpe(Qwen2Tokenizer().backend_tokenizer, 256 + n_merges_room)
+    vocab = _build_vocab(merges)
+    for tok in _QWEN_SPECIALS:
+        vocab[tok] = len(vocab)
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        model_max_length=32768,
+        padding_side="left",  # decoder-only: left padding for batched generation
+        clean_up_tokenization_spaces=False,
+        errors="replace",
+        split_special_tokens=False,
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
+    )
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in _QWEN_SPECIALS])
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    return tokenizer
+
+
+def _clip_tokenizer(vocab_size: int = 1024):
+    """A CLIP-style byte-level BPE tokenizer (``</w>`` word suffix, lower-cased)."""
+    from transformers import CLIPTokenizer
+
+    merges = _train_bpe(CLIPTokenizer().backend_tokenizer, vocab_size - 2, suffix="</w>")
+    vocab = _build_vocab(merges, suffix="</w>")
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch's CPU RNG for model init without disturbing the caller's RNG state."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence transformers/diffusers info logging and progress bars while building.
+
+    The previous settings are restored afterwards.  The progress-bar flags are
+    set directly because ``transformers.logging.enable_progress_bar()`` would
+    also re-enable huggingface_hub's bars, overriding the caller's choice.
+    """
+    import diffusers.utils.logging as d_logging
+    import transformers.utils.logging as t_logging
+
+    saved = (
+        t_logging.get_verbosity(),
+        d_logging.get_verbosity(),
+        getattr(t_logging, "_tqdm_active", None),
+        getattr(d_logging, "_tqdm_active", None),
+    )
+    t_logging.set_verbosity_error()
+    d_logging.set_verbosity_error()
+    for mod in (t_logging, d_logging):
+        if hasattr(mod, "_tqdm_active"):
+            mod._tqdm_active = False
+    try:
+        with warnings.catch_warnings():
+            # diffusers' schedulers call np.array(torch_tensor) in __init__, which
+            # NumPy 2 flags with a DeprecationWarning about torch's __array__
+            # not taking `copy=`; harmless and not ours to fix.
+            warnings.filterwarnings(
+                "ignore", message=r"__array__ implementation doesn't accept a copy keyword",
+                category=DeprecationWarning,
+            )
+            yield
+    finally:
+        t_logging.set_verbosity(saved[0])
+        d_logging.set_verbosity(saved[1])
+        if saved[2] is not None:
+            t_logging._tqdm_active = saved[2]
+        if saved[3] is not None:
+            d_logging._tqdm_active = saved[3]
+
+
+def _write_json(path: pathlib.Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Builders: each writes a complete model directory into `out` (an empty dir)
+# ---------------------------------------------------------------------------
+
+
+def _build_llm(out: pathlib.Path, seed: int) -> None:
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tok = _qwen_tokenizer()
+    pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
+    im_start = tok.convert_tokens_to_ids("<|im_start|>")
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    vocab_size = ((len(tok) + 63) // 64) * 64  # padded, like Qwen's 151936
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        tie_word_embeddings=True,
+        use_sliding_window=False,
+        bos_token_id=pad_id,
+        eos_token_id=im_end,
+        pad_token_id=pad_id,
+    )
+    with _seeded(seed):
+        model = Qwen2ForCausalLM(config)
+    # A random LM spreads probability evenly over the vocab, so it happily emits
+    # whitespace, partial UTF-8 bytes and special tokens and the decoded answer
+    # looks empty.  Suppress every token that does not decode to visible text,
+    # keep <|im_end|> as EOS but forbid it as the first token.
+    invisible = []
+    for i in range(vocab_size):
+        text = tok.decode([i]) if i < len(tok) else ""
+        if i >= len(tok) or i in (pad_id, im_start) or not text.strip() or "\ufffd" in text:
+            invisible.append(i)
+        elif not text.strip().isprintable():
+            invisible.append(i)
+    gen = GenerationConfig(
+        bos_token_id=pad_id,
+        pad_token_id=pad_id,
+        eos_token_id=[im_end, pad_id],
+        # Qwen2.5-0.5B-Instruct's sampling defaults:
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.8,
+        top_k=20,
+        repetition_penalty=1.1,
+        # stand-in specific:
+        max_new_tokens=24,
+        suppress_tokens=invisible,
+        begin_suppress_tokens=[im_end],
+    )
+    model.generation_config = gen
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+
+
+def _build_clip(out: pathlib.Path, seed: int) -> None:
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTextConfig,
+        CLIPVisionConfig,
+    )
+
+    tok = _clip_tokenizer()
+    text_config = CLIPTextConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        hidden_act="quick_gelu",
+        projection_dim=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    vision_config = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=224,
+        patch_size=32,
+        hidden_act="quick_gelu",
+        projection_dim=512,
+    )
+    config = CLIPConfig(
+        text_config=text_config.to_dict(),
+        vision_config=vision_config.to_dict(),
+        projection_dim=512,
+    )
+    with _seeded(seed):
+        model = CLIPModel(config)
+    # Same preprocessing as openai/clip-vit-base-patch32 (the class defaults).
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
+    )
+    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tok)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def _build_vit(out: pathlib.Path, seed: int) -> None:
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        image_size=224,
+        patch_size=16,
+        num_channels=3,
+        qkv_bias=True,
+    )
+    with _seeded(seed):
+        model = ViTModel(config, add_pooling_layer=True)
+    # Same preprocessing as google/vit-base-patch16-224-in21k.
+    image_processor = ViTImageProcessor(
+        do_resize=True,
+        size={"height": 224, "width": 224},
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    model.save_pretrained(out)
+    image_processor.save_pretrained(out)
+
+
+def _build_image_gen(out: pathlib.Path, seed: int) -> None:
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tok = _clip_tokenizer()
+
+    def text_config(act: str) -> CLIPTextConfig:
+        return CLIPTextConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            hidden_act=act,
+            projection_dim=32,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+
+    with _seeded(seed):
+        text_encoder = CLIPTextModel(text_config("quick_gelu"))
+        text_encoder_2 = CLIPTextModelWithProjection(text_config("gelu"))
+        # 3 levels at 64/32/16 latent pixels, cross-attention only at the deepest
+        # level (plus the mid block): ~0.1 s per 512 px image on a laptop CPU.
+        unet = UNet2DConditionModel(
+            sample_size=64,  # x vae_scale_factor 8 -> 512 px default, like sdxl-turbo
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(16, 32, 32),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4, 4),
+            transformer_layers_per_block=1,
+            cross_attention_dim=64,  # hidden_size(text_encoder) + hidden_size(text_encoder_2)
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + 32,  # 6 time ids + pooled text_embeds
+            norm_num_groups=8,
+        )
+        # 4 levels -> vae_scale_factor 8, like SDXL's VAE.
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            block_out_channels=(8, 16, 16, 16),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=1,
+            norm_num_groups=4,
+            sample_size=512,
+            scaling_factor=0.13025,
+            force_upcast=True,
+            mid_block_add_attention=False,
+        )
+        # A randomly initialised decoder outputs values close to 0 (a flat grey
+        # image).  Scale up its output layer so that the random images show
+        # coloured structure instead.
+        with torch.no_grad():
+            vae.decoder.conv_out.weight.mul_(4.0)
+    scheduler = EulerAncestralDiscreteScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type="epsilon",
+        timestep_spacing="trailing",
+        steps_offset=1,
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tok,
+        tokenizer_2=tok,
+        unet=unet,
+        scheduler=scheduler,
+        force_zeros_for_empty_prompt=True,
+    )
+    pipe.save_pretrained(out, safe_serialization=True)
+
+
+_BUILDERS: dict[str, Callable[[pathlib.Path, int], None]] = {
+    "image_gen": _build_image_gen,
+    "llm": _build_llm,
+    "vit": _build_vit,
+    "clip": _build_clip,
+}
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def build_standin(role: str, path: str | os.PathLike, seed: int = 0) -> pathlib.Path:
+    """Build the stand-in for ``role`` into directory ``path`` and return it.
+
+    ``path`` is created; it must not exist or be an empty directory.  The model is
+    built in a temporary sibling directory and moved into place with
+    :func:`os.replace`, so a crash never leaves a half-built model at ``path``.
+    No network access is made.  Deterministic: the same ``role`` and ``seed``
+    give byte-identical weight (safetensors) and tokenizer files.
+
+    Raises ``ValueError`` for an unknown role and ``FileExistsError`` if ``path``
+    is a non-empty directory (or a file).
+    """
+    if role not in _BUILDERS:
+        raise ValueError(f"unknown stand-in role {role!r}; known roles: {', '.join(ROLES)}")
+    path = pathlib.Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(f"{path} exists and is not an empty directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
+    try:
+        with _quiet():
+            _BUILDERS[role](tmp, seed)
+        _write_json(
+            tmp / "standin.json",
+            {
+                "role": role,
+                "seed": seed,
+                "standin_version": STANDIN_VERSION,
+                "imitates": REAL_MODELS[role],
+                "note": "tiny randomly initialised stand-in built by raycourse.standins",
+            },
+        )
+        # mkdtemp creates 0700 and transformers writes weights 0600: make the
+        # tree world-readable like a normal checkout/cache.
+        os.chmod(tmp, 0o755)
+        for sub in tmp.rglob("*"):
+            os.chmod(sub, 0o755 if sub.is_dir() else 0o644)
+        if path.is_dir():  # existing *empty* dir: os.replace may replace it on POSIX
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
