@@ -13,13 +13,14 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
     import numpy as np
 
     images = list(images)
+    titles = None if titles is None else list(titles)  # NumPy arrays of prompts work too
     if not images:
         raise ValueError("show_images() got no images")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles else 0)),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles is not None else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -118,6 +118,7 @@ def test_clean_strips_outputs_but_keeps_compared_ones():
     assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
     assert clean.cells[1].outputs[0]["data"]["text/plain"] == "2"
     assert clean.cells[1].outputs[0]["execution_count"] is None
+    assert clean.cells[1].execution_count == 2  # nbval compares only cells with a count
     assert clean.cells[1].metadata == {"tags": ["nbval-check-output"]}
     assert set(clean.metadata) == {"kernelspec"}
 

@@ -1,8 +1,8 @@
 """Notebook hygiene: the stored form of every course notebook.
 
 Notebooks are stored *clean*: no outputs and no execution counts, except the
-outputs of cells tagged ``nbval-check-output``, which nbval compares on every test
-run. Those outputs come from a real run (``python -m raycourse.authoring record``),
+outputs (and execution count, which nbval needs to compare them) of cells tagged
+``nbval-check-output``, which nbval compares on every test run. Those outputs come from a real run (``python -m raycourse.authoring record``),
 never from hand editing.
 """
 
@@ -39,13 +39,15 @@ def clean(nb, *, keep_compared: bool = True):
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        cell.execution_count = None
-        if keep_compared and COMPARED in tags(cell):
+        if keep_compared and COMPARED in tags(cell) and cell.outputs:
+            # nbval compares only cells with an execution count ("run" reference cells);
+            # the count is the one from the recording run, which executes cells in order.
             for out in cell.outputs:
                 if "execution_count" in out:
                     out.execution_count = None
                 out.pop("metadata", None) if not out.get("metadata") else None
         else:
+            cell.execution_count = None
             cell.outputs = []
     nb.nbformat, nb.nbformat_minor = 4, 4
     return nb
@@ -70,8 +72,10 @@ def problems(path: Path) -> list[str]:
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            if cell.execution_count is not None:
+            if cell.execution_count is not None and COMPARED not in tags(cell):
                 found.append(f"cell {i}: execution count {cell.execution_count}")
+            if COMPARED in tags(cell) and cell.outputs and cell.execution_count is None:
+                found.append(f"cell {i}: recorded output without an execution count (nbval would not compare it)")
             if cell.outputs and COMPARED not in tags(cell):
                 found.append(f"cell {i}: stored output in a cell that nbval does not compare")
             if COMPARED in tags(cell) and not cell.outputs:

@@ -1,0 +1,261 @@
+"""Checks for lab 03 (batch image generation): images to Parquet, images to PNG files.
+
+Both checks look only at what is on disk, so any way of producing it passes: Ray
+Data's ``write_parquet``/``write_images`` (the intended answers), pyarrow, pandas or
+PIL in a loop. They take the folder the exercise names and the ``prompts`` Dataset
+the images were made from (or just the expected number of images)::
+
+    check.exercise_1(out_dir / "images_parquet", prompts)
+    check.exercise_2(out_dir / "png", prompts)
+
+Nothing written anywhere under the folder's parent (``out_dir``) means "not solved
+yet"; files of the right kind in another folder are a wrong answer.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from ._core import NotSolved, Wrong, exercise, require
+
+IMAGE_SHAPE = (512, 512, 3)  # what SDXL-Turbo and its tiny stand-in draw: 512x512 RGB
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+RERUN_HINT = ("Ray's write methods add files to a folder that already has some: re-run the setup cell "
+              "(it empties out_dir), then run your exercise cell once.")
+
+
+# helpers ----------------------------------------------------------------------------------------
+
+def _expected(prompts) -> tuple[int, list[str] | None]:
+    """(number of images, prompt texts or None) from the prompts Dataset, a list of prompts or a count."""
+    require("prompts", prompts, "the prompts Dataset from the setup cell")
+    if isinstance(prompts, bool):
+        raise TypeError("expected the prompts Dataset or a number of prompts, got a bool")
+    if isinstance(prompts, int):
+        return prompts, None
+    if isinstance(prompts, (list, tuple)):
+        return len(prompts), [str(p) for p in prompts]
+    rows = prompts.take_all()  # a Ray Dataset: a few rows, cheap
+    return len(rows), [str(r["prompt"]) for r in rows] if rows and "prompt" in rows[0] else None
+
+
+def _folder(path) -> Path:
+    require("the folder", path, "the folder the exercise names")
+    return Path(path).expanduser()
+
+
+def _where(folder: Path, out_dir: Path) -> str:
+    """A folder named the way the notebook names it: out_dir / "x", never an absolute path."""
+    if folder == out_dir:
+        return "out_dir itself"
+    try:
+        rel = folder.relative_to(out_dir)
+    except ValueError:
+        return folder.name + "/"
+    return "out_dir / " + " / ".join(f'"{part}"' for part in rel.parts)
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files under ``folder`` (recursively), without hidden ones such as the course's marker file."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _stray(target: Path, suffixes: set[str]) -> list[Path]:
+    """Files with one of ``suffixes`` under the target's parent (out_dir) but outside the target."""
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    return [p for p in _visible_files(parent)
+            if p.suffix.lower() in suffixes and target != p and target not in p.parents]
+
+
+def _not_there(target: Path, suffixes: set[str], kind: str, what: str):
+    """Raise Wrong when files of this kind went to another folder, NotSolved when nothing was written."""
+    stray = _stray(target, suffixes)
+    if stray:
+        folders = sorted({_where(p.parent, target.parent) for p in stray})
+        raise Wrong(f"found {len(stray)} {kind} file(s) in {', '.join(folders)}, but none in "
+                    f"{_where(target, target.parent)}.",
+                    f"Write into exactly the folder the exercise names: out_dir / \"{target.name}\".")
+    raise NotSolved(f"nothing written to out_dir / \"{target.name}\" yet; {what}.")
+
+
+def _describe(files: list[Path]) -> str:
+    """What a folder holds, by kind: "3 .csv files" (file names from Ray are long and random)."""
+    from collections import Counter
+
+    kinds = Counter(p.suffix.lower() or "extension-less" for p in files)
+    return ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in kinds.most_common())
+
+
+def _pickled(column_type) -> bool:
+    """True for Ray's column of pickled Python objects (what a list of PIL images becomes)."""
+    name = type(column_type).__name__ + str(getattr(column_type, "extension_name", ""))
+    return "PythonObject" in name or "pickled" in name
+
+
+def _as_array(value):
+    """One stored image as a NumPy array: a tensor cell, nested lists or encoded image bytes."""
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(value, dict) and "bytes" in value:  # {"bytes": ..., "path": ...} as some libraries store it
+        value = value["bytes"]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        with Image.open(io.BytesIO(bytes(value))) as image:
+            return np.asarray(image)
+    if isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "__array__"):
+        return np.asarray(value)
+    raise ValueError(f"a value of type {type(value).__name__}")
+
+
+def _shape_problem(array) -> str | None:
+    """What is wrong with one decoded image, or None when it is a 512x512 RGB uint8 array."""
+    if array.dtype == object or array.ndim == 0:
+        return "is not an array of pixels"
+    if tuple(array.shape) != IMAGE_SHAPE:
+        if array.ndim == 3 and array.shape[0] == 3 and tuple(array.shape[1:]) == IMAGE_SHAPE[:2]:
+            return f"has the shape {tuple(array.shape)}: colour channels first instead of last"
+        return f"has the shape {tuple(array.shape)}, not {IMAGE_SHAPE}"
+    if str(array.dtype) != "uint8":
+        return f"has pixels of type {array.dtype}, not uint8"
+    return None
+
+
+# Exercise 1 -------------------------------------------------------------------------------------
+
+@exercise("Exercise 1")
+def exercise_1(folder, prompts):
+    """Prompts and images written as Parquet into ``folder`` (``out_dir / "images_parquet"``)."""
+    target = _folder(folder)
+    n_expected, expected_prompts = _expected(prompts)
+    import pyarrow.parquet as pq
+    import ray.data  # noqa: F401  (registers Ray's tensor column type, so image cells read back as arrays)
+
+    if not target.exists():
+        _not_there(target, {".parquet"}, "parquet", "generate the images and write them there as Parquet")
+    if not target.is_dir():
+        raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
+                    "A Ray Data write method takes the folder to write its files into.")
+    files = [p for p in _visible_files(target) if p.suffix.lower() == ".parquet"]
+    if not files:
+        others = _visible_files(target)
+        found = f" (it holds {_describe(others)})" if others else " (it is empty)"
+        raise Wrong(f"out_dir / \"{target.name}\" holds no .parquet files{found}.",
+                    "Look for the Dataset write method that writes the Parquet format.")
+    try:
+        table = pq.ParquetDataset([str(p) for p in files]).read()
+    except Exception as exc:  # e.g. files of two different runs with different columns
+        raise Wrong(f"the parquet files in out_dir / \"{target.name}\" cannot be read as one table "
+                    f"({exc.__class__.__name__}: {str(exc)[:120]}).", RERUN_HINT) from None
+    columns = table.column_names
+    if "prompt" not in columns:
+        raise Wrong(f"the parquet files have no `prompt` column (their columns: {columns}).",
+                    "Write the Dataset that holds both the prompts and the images, with its column names.")
+    if table.num_rows != n_expected:
+        if table.num_rows > n_expected:
+            raise Wrong(f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.",
+                        RERUN_HINT)
+        raise Wrong(f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.",
+                    "Write one row per prompt: the whole generated Dataset, not a sample of it.")
+    got_prompts = [str(p) for p in table.column("prompt").to_pylist()]
+    if expected_prompts is not None and sorted(got_prompts) != sorted(expected_prompts):
+        odd = next(p for p in got_prompts if p not in expected_prompts) if set(got_prompts) - set(
+            expected_prompts) else None
+        detail = f" (for example {odd!r})" if odd else ""
+        raise Wrong(f"the `prompt` column does not hold the prompts of `prompts`{detail}.",
+                    "Generate the images from `prompts` and keep its `prompt` column unchanged.")
+
+    candidates = (["image"] if "image" in columns else []) + [c for c in columns if c not in ("image", "prompt")]
+    tried = []
+    for name in candidates:
+        column = table.column(name)
+        if _pickled(column.type):
+            if name == "image":
+                raise Wrong("the `image` column holds pickled Python objects (PIL images?), not pixel arrays.",
+                            "Ray stores what your batch holds: put NumPy uint8 arrays (height x width x 3) "
+                            "in the batch's image column, as the lesson's ImageGen does.")
+            continue
+        values = column.to_pylist()
+        try:
+            arrays = [_as_array(v) for v in values]
+        except Exception:
+            tried.append(type(values[0]).__name__ if values else "no")
+            if name == "image":
+                break
+            continue
+        problems = [(i, p) for i, p in enumerate(_shape_problem(a) for a in arrays) if p]
+        if not problems:
+            return (f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
+                    f"in {len(files)} parquet file(s) under out_dir / \"{target.name}\".")
+        if name == "image" or arrays[0].ndim >= 2:
+            i, problem = problems[0]
+            raise Wrong(f"the image in row {i} of column `{name}` {problem}.",
+                        "Store each generated image as it comes from the model, converted with np.asarray: "
+                        f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels, uint8.")
+    if "image" not in columns:
+        raise Wrong(f"the parquet files have no image column (their columns: {columns}).",
+                    "Write the Dataset after the image generation step, the one with the images in it.")
+    raise Wrong(f"the `image` column holds {tried[0]} values, which cannot be read back as images.",
+                "Put the images in the batch as NumPy uint8 arrays (height x width x 3).")
+
+
+# Exercise 2 -------------------------------------------------------------------------------------
+
+@exercise("Exercise 2")
+def exercise_2(folder, prompts):
+    """One PNG file per prompt in ``folder`` (``out_dir / "png"``), each a 512x512 RGB image."""
+    target = _folder(folder)
+    n_expected, _ = _expected(prompts)
+    from PIL import Image
+
+    if not target.exists():
+        _not_there(target, IMAGE_SUFFIXES, "image", "write one PNG file per image there")
+    if not target.is_dir():
+        raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
+                    "Write the image files into the folder the exercise names.")
+    files = _visible_files(target)
+    if not files:
+        raise Wrong(f"out_dir / \"{target.name}\" exists but is empty.",
+                    "Write the images into it; a Dataset write method runs the whole pipeline.")
+    other_images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES - {".png"}]
+    if other_images:
+        kinds = sorted({p.suffix.lower() for p in other_images})
+        raise Wrong(f"found {len(other_images)} {'/'.join(kinds)} file(s) in out_dir / \"{target.name}\"; "
+                    "the exercise asks for PNG.",
+                    "The image write method has an argument that chooses the file format.")
+    pngs = [p for p in files if p.suffix.lower() == ".png"]
+    if not pngs:
+        raise Wrong(f"out_dir / \"{target.name}\" holds no .png files (it holds {_describe(files)}).",
+                    "Write the images themselves, one image file per row, not a table of them.")
+    if len(pngs) != n_expected:
+        if len(pngs) > n_expected:
+            raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.", RERUN_HINT)
+        raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.",
+                    "Write one file per generated image: all rows, not a sample.")
+    unreadable, not_png, wrong_size = [], [], []
+    for path in pngs:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                fmt, size, mode = image.format, image.size, image.mode
+        except Exception:
+            unreadable.append(path)
+            continue
+        if fmt != "PNG":
+            not_png.append(fmt)
+        elif size != IMAGE_SHAPE[1::-1] or mode != "RGB":
+            wrong_size.append(f"{size[0]}x{size[1]} {mode}")
+    if unreadable:
+        raise Wrong(f"{len(unreadable)} of the {len(pngs)} .png files do not open as images.",
+                    "Write the files with an image writer, from NumPy uint8 arrays.")
+    if not_png:
+        raise Wrong(f"{len(not_png)} of the {len(pngs)} files are named .png but hold {not_png[0]} images.",
+                    "Choose the format when you write, instead of renaming files.")
+    if wrong_size:
+        raise Wrong(f"{len(wrong_size)} of the {len(pngs)} PNG files are {wrong_size[0]} images, not "
+                    f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB.",
+                    "Write the generated images as they are: uint8 arrays of height x width x 3.")
+    return f"{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / \"{target.name}\"."

@@ -1,0 +1,219 @@
+"""Lab 03 checks: pass any correct answer, reject placeholders and plausible mistakes.
+
+No model runs here: the "generated" images are seeded random pixels of the real shape,
+so the tests are fast and exercise only what the checks look at (files on disk).
+"""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import raycourse
+from raycourse.checks import lab03
+
+N = 6
+SHAPE = lab03.IMAGE_SHAPE
+
+
+def _noise(ids, shape=SHAPE, dtype=np.uint8):
+    """One seeded random image per id, like ImageGen's per-row seeds."""
+    return np.stack([np.random.default_rng(int(i)).integers(0, 256, shape).astype(dtype) for i in ids])
+
+
+@pytest.fixture(scope="module")
+def prompts(ray_session):
+    import ray
+
+    return (ray.data.read_csv(raycourse.data_path("animals")).rename_columns({"animal": "prompt"})
+            .limit(N).materialize())
+
+
+@pytest.fixture(scope="module")
+def images(prompts):
+    return prompts.map_batches(lambda b: {**b, "image": _noise(b["id"])}, batch_size=3).materialize()
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    """An output folder as raycourse.output_dir makes it: empty but for the marker file."""
+    (tmp_path / ".raycourse-output").write_text("marker\n")
+    return tmp_path
+
+
+def _png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _wrong(verdict, message):
+    assert verdict.status == "wrong", verdict
+    assert message in verdict.message, verdict.message
+    assert verdict.hint
+    assert str(verdict.hint) not in ("", "None")
+
+
+# Exercise 1 ---------------------------------------------------------------------------------
+
+def test_ex1_nothing_written_is_not_solved(out_dir, prompts):
+    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    assert v.status == "not solved" and "images_parquet" in v.message
+    assert lab03.exercise_1.result(out_dir / "images_parquet", ...).status == "not solved"
+    assert lab03.exercise_1.result(out_dir / "missing" / "images_parquet", N).status == "not solved"
+
+
+def test_ex1_accepts_ray_parquet(out_dir, prompts, images):
+    images.write_parquet(str(out_dir / "images_parquet"))
+    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    assert v.passed, v
+    assert "6 rows" in v.message
+
+
+def test_ex1_accepts_png_bytes_written_with_pyarrow(out_dir, images):
+    """A different correct answer: pyarrow, the images encoded as PNG bytes in a column of another name."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batch = images.take_batch(N)
+    table = pa.table({"prompt": batch["prompt"].tolist(),
+                      "png": [_png_bytes(a) for a in batch["image"]]})
+    (out_dir / "images_parquet").mkdir()
+    pq.write_table(table, out_dir / "images_parquet" / "all.parquet")
+    v = lab03.exercise_1.result(str(out_dir / "images_parquet"), N)
+    assert v.passed, v
+    assert "`png`" in v.message
+
+
+def test_ex1_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, images):
+    images.map_batches(lambda b: {**b, "seconds": np.ones(len(b["id"]))}).write_parquet(
+        str(out_dir / "images_parquet"))
+    expected = [r["prompt"] for r in prompts.take_all()]
+    assert lab03.exercise_1.result(out_dir / "images_parquet", expected).passed
+
+
+def test_ex1_rejects_the_wrong_folder(out_dir, prompts, images):
+    images.write_parquet(str(out_dir / "images"))
+    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    _wrong(v, 'in out_dir / "images", but none in out_dir / "images_parquet"')
+
+
+def test_ex1_rejects_files_directly_in_out_dir(out_dir, prompts, images):
+    images.repartition(1).write_parquet(str(out_dir))
+    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), "in out_dir itself")
+
+
+def test_ex1_rejects_another_format(out_dir, prompts):
+    prompts.write_csv(str(out_dir / "images_parquet"))
+    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    _wrong(v, "holds no .parquet files (it holds ")
+    assert ".csv file" in v.message
+
+
+def test_ex1_rejects_an_empty_folder(out_dir, prompts):
+    (out_dir / "images_parquet").mkdir()
+    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), "it is empty")
+
+
+def _pil_images(batch):
+    batch["image"] = [Image.fromarray(a) for a in _noise(batch["id"])]
+    return batch
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda ds: ds.rename_columns({"prompt": "animal"}), "no `prompt` column"),
+    (lambda ds: ds.limit(3), "hold 3 rows, but there are 6 prompts"),
+    (lambda ds: ds.drop_columns(["image"]), "no image column"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": np.array([str(p) for p in b["prompt"]])}),
+     "holds str values, which cannot be read back as images"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}),
+     "has the shape (64, 64, 3), not (512, 512, 3)"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}),
+     "colour channels first"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"].astype(np.float32) / 255}),
+     "pixels of type float32"),
+    (lambda ds: ds.map_batches(_pil_images), "pickled Python objects"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "prompt": np.char.upper(b["prompt"].astype(str))}),
+     "does not hold the prompts of `prompts`"),
+])
+def test_ex1_rejects_mistakes(out_dir, prompts, images, mistake, message):
+    mistake(images).write_parquet(str(out_dir / "images_parquet"))
+    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), message)
+
+
+def test_ex1_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
+    images.write_parquet(str(out_dir / "images_parquet"))
+    images.write_parquet(str(out_dir / "images_parquet"))
+    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    _wrong(v, "hold 12 rows, but there are 6 prompts")
+    assert "re-run the setup cell" in v.hint
+
+
+# Exercise 2 ---------------------------------------------------------------------------------
+
+def test_ex2_nothing_written_is_not_solved(out_dir, prompts, images):
+    assert lab03.exercise_2.result(out_dir / "png", prompts).status == "not solved"
+    images.write_parquet(str(out_dir / "images_parquet"))  # exercise 1's files are not a wrong answer here
+    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    assert v.status == "not solved" and '"png"' in v.message
+
+
+def test_ex2_accepts_write_images(out_dir, prompts, images):
+    images.write_images(str(out_dir / "png"), column="image", file_format="png")
+    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    assert v.passed, v
+    assert "6 PNG files" in v.message
+
+
+def test_ex2_accepts_pil_files_saved_in_a_loop(out_dir, images):
+    (out_dir / "png").mkdir()
+    for row in images.take_all():
+        Image.fromarray(row["image"]).save(out_dir / "png" / f"{row['id']:03d}.PNG")
+    assert lab03.exercise_2.result(str(out_dir / "png"), N).passed
+
+
+def test_ex2_rejects_the_wrong_folder(out_dir, prompts, images):
+    images.write_images(str(out_dir / "images"), column="image", file_format="png")
+    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), 'in out_dir / "images", but none in out_dir / "png"')
+
+
+def test_ex2_rejects_jpeg(out_dir, prompts, images):
+    images.write_images(str(out_dir / "png"), column="image", file_format="jpeg")
+    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    _wrong(v, "the exercise asks for PNG")
+    assert ".jp" in v.message
+
+
+def test_ex2_rejects_jpeg_content_named_png(out_dir, prompts, images):
+    (out_dir / "png").mkdir()
+    for row in images.take_all():
+        Image.fromarray(row["image"]).save(out_dir / "png" / f"{row['id']}.png", format="JPEG")
+    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), "named .png but hold JPEG images")
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda ds: ds.limit(3), "found 3 PNG files, but there are 6 prompts"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}), "6 of the 6 PNG files are 64x64 RGB images"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"][..., 0]}), "are 512x512 L images"),
+])
+def test_ex2_rejects_mistakes(out_dir, prompts, images, mistake, message):
+    mistake(images).write_images(str(out_dir / "png"), column="image", file_format="png")
+    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), message)
+
+
+def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
+    for _ in range(2):
+        images.write_images(str(out_dir / "png"), column="image", file_format="png")
+    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    _wrong(v, "found 12 PNG files")
+    assert "re-run the setup cell" in v.hint
+
+
+def test_ex2_rejects_an_empty_folder_and_a_table(out_dir, prompts, images):
+    (out_dir / "png").mkdir()
+    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), "exists but is empty")
+    images.write_parquet(str(out_dir / "png"))
+    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    _wrong(v, "holds no .png files (it holds ")
+    assert ".parquet file" in v.message
