@@ -1,0 +1,265 @@
+"""Contract tests for :mod:`raycourse.standins` (offline, CPU, ~30 s on 2 cores).
+
+Each stand-in is built once into a temporary folder and then loaded through the
+same class and call the notebooks use with the real Hub model.  The module turns
+DeprecationWarning and FutureWarning into errors, so a stand-in that makes
+transformers/diffusers complain fails here rather than in front of a learner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Same values as the root conftest.py; set here too so the file also runs alone.
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from raycourse import standins  # noqa: E402
+
+pytestmark = [
+    pytest.mark.filterwarnings("error::DeprecationWarning"),
+    pytest.mark.filterwarnings("error::FutureWarning"),
+]
+
+PROMPTS = ["A watercolor painting of a red fox", "A cinematic photo of a raccoon in a yellow raincoat"]
+CHATS = [
+    [{"role": "system", "content": "Enhance the image prompt."}, {"role": "user", "content": p}]
+    for p in PROMPTS
+]
+# diffusers' schedulers call np.array(torch_tensor) in __init__; NumPy 2 answers with a
+# DeprecationWarning about torch's __array__ signature. Third-party internals, harmless.
+DIFFUSERS_NUMPY_WARNING = r"__array__ implementation doesn't accept a copy keyword"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """Every stand-in, built once for this module (build times are reported on failure)."""
+    root = tmp_path_factory.mktemp("standins")
+    paths, seconds = {}, {}
+    for role in standins.ROLES:
+        start = time.perf_counter()
+        paths[role] = standins.build_standin(role, root / role)
+        seconds[role] = round(time.perf_counter() - start, 2)
+    print("build seconds:", seconds)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def pil_images() -> list[Image.Image]:
+    rng = np.random.default_rng(0)
+    return [Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)) for _ in range(3)]
+
+
+def _digests(path: Path) -> dict[str, str]:
+    return {
+        str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.rglob("*"))
+        if f.is_file()
+    }
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# --- the API ---------------------------------------------------------------------
+
+
+def test_unknown_role_is_a_value_error_that_lists_the_roles(tmp_path):
+    with pytest.raises(ValueError) as info:
+        standins.build_standin("whisper", tmp_path / "x")
+    assert all(role in str(info.value) for role in standins.ROLES)
+    assert not (tmp_path / "x").exists()
+
+
+def test_roles_and_version():
+    assert standins.ROLES == ("image_gen", "llm", "vit", "clip")
+    assert isinstance(standins.STANDIN_VERSION, int) and standins.STANDIN_VERSION >= 1
+
+
+def test_builds_into_an_empty_dir_but_never_over_a_non_empty_one(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert standins.build_standin("vit", empty) == empty
+    assert (empty / "config.json").is_file() and (empty / "model.safetensors").is_file()
+    with pytest.raises(FileExistsError):
+        standins.build_standin("vit", empty)
+    # the build happens in a temporary sibling that is moved into place: nothing left over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_every_standin_is_small_and_says_what_it_imitates(built):
+    import json
+
+    for role, path in built.items():
+        assert _size(path) < 5_000_000, f"{role}: {_size(path) / 1e6:.1f} MB"
+        meta = json.loads((path / "standin.json").read_text())
+        assert meta["role"] == role and meta["standin_version"] == standins.STANDIN_VERSION
+        assert meta["imitates"] == standins.REAL_MODELS[role]
+
+
+@pytest.mark.parametrize("role", ["llm", "clip", "vit"])
+def test_same_seed_gives_identical_files(built, role, tmp_path):
+    again = standins.build_standin(role, tmp_path / role)
+    assert _digests(again) == _digests(built[role])
+    assert any(name.endswith(".safetensors") for name in _digests(again))
+
+
+def test_another_seed_gives_other_weights(built, tmp_path):
+    other = standins.build_standin("llm", tmp_path / "llm", seed=1)
+    assert _digests(other)["model.safetensors"] != _digests(built["llm"])["model.safetensors"]
+    assert _digests(other)["tokenizer.json"] == _digests(built["llm"])["tokenizer.json"]
+
+
+def test_building_leaves_the_callers_random_state_alone(tmp_path):
+    torch.manual_seed(1234)
+    expected = torch.rand(4)
+    torch.manual_seed(1234)
+    standins.build_standin("vit", tmp_path / "vit")
+    assert torch.equal(torch.rand(4), expected)
+
+
+# --- image_gen: stabilityai/sdxl-turbo --------------------------------------------
+
+
+def test_image_gen_is_an_sdxl_pipeline_that_paints_512px_images(built):
+    from diffusers import (
+        AutoencoderKL,
+        AutoPipelineForText2Image,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    with warnings.catch_warnings():
+        # raised both when the scheduler is built and by its set_timesteps() in every call
+        warnings.filterwarnings("ignore", message=DIFFUSERS_NUMPY_WARNING, category=DeprecationWarning)
+        pipe = AutoPipelineForText2Image.from_pretrained(str(built["image_gen"]), dtype=torch.float32)
+        pipe.set_progress_bar_config(disable=True)
+        start = time.perf_counter()
+        images = pipe(prompt=PROMPTS, num_inference_steps=1, guidance_scale=0.0).images
+        seconds = time.perf_counter() - start
+    print(f"image_gen: {seconds:.2f} s for 2 images")
+    assert isinstance(pipe, StableDiffusionXLPipeline)
+    assert isinstance(pipe.text_encoder, CLIPTextModel)
+    assert isinstance(pipe.text_encoder_2, CLIPTextModelWithProjection)
+    assert isinstance(pipe.tokenizer, CLIPTokenizer) and isinstance(pipe.tokenizer_2, CLIPTokenizer)
+    assert isinstance(pipe.unet, UNet2DConditionModel) and isinstance(pipe.vae, AutoencoderKL)
+    assert isinstance(pipe.scheduler, EulerAncestralDiscreteScheduler)
+    assert len(images) == 2
+    assert all(isinstance(im, Image.Image) and im.size == (512, 512) and im.mode == "RGB" for im in images)
+    assert np.asarray(images[0]).std() > 10, "the random image should not be flat grey"
+
+
+# --- llm: Qwen/Qwen2.5-0.5B-Instruct -----------------------------------------------
+
+
+def test_llm_tokenizer_is_qwen_style_with_chatml(built):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(built["llm"]))
+    assert type(tok).__name__ == "Qwen2Tokenizer" and tok.is_fast
+    assert tok.padding_side == "left"
+    assert (tok.pad_token, tok.eos_token) == ("<|endoftext|>", "<|im_end|>")
+    for special in ("<|im_start|>", "<|im_end|>", "<|endoftext|>"):
+        assert len(tok(special, add_special_tokens=False).input_ids) == 1
+    text = tok.apply_chat_template(CHATS[0], tokenize=False, add_generation_prompt=True)
+    assert text == (
+        "<|im_start|>system\nEnhance the image prompt.<|im_end|>\n"
+        f"<|im_start|>user\n{PROMPTS[0]}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    # Qwen's default system prompt when none is given
+    text = tok.apply_chat_template(CHATS[0][1:], tokenize=False, add_generation_prompt=True)
+    assert text.startswith("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud.")
+    assert tok.decode(tok(PROMPTS[1]).input_ids) == PROMPTS[1]
+
+
+def test_llm_chats_in_visible_words_without_warnings(built):
+    import transformers
+    from transformers import pipeline
+
+    chat = pipeline("text-generation", model=str(built["llm"]), device="cpu")
+    assert type(chat.model).__name__ == "Qwen2ForCausalLM"
+
+    # Capture what transformers logs at WARNING level during a run (e.g. about
+    # generation flags or padding); its loggers do not propagate to root.
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setLevel(logging.WARNING)
+    root = transformers.logging.get_logger()
+    level = transformers.logging.get_verbosity()
+    root.addHandler(handler)
+    transformers.logging.set_verbosity_warning()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = chat(CHATS, batch_size=2)
+    finally:
+        root.removeHandler(handler)
+        transformers.logging.set_verbosity(level)
+
+    answers = [o[0]["generated_text"][-1]["content"] for o in out]
+    assert len(answers) == 2
+    assert all(isinstance(a, str) and a.strip() and a.strip().isprintable() for a in answers), answers
+    assert log.getvalue() == ""
+
+
+# --- vit: google/vit-base-patch16-224-in21k ---------------------------------------
+
+
+def test_vit_loads_with_a_new_classifier_head(built, pil_images):
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    path = str(built["vit"])
+    config = ViTConfig.from_pretrained(path)
+    assert (config.image_size, config.patch_size, config.architectures) == (224, 16, ["ViTModel"])
+    processor = ViTImageProcessor.from_pretrained(path)
+    model = ViTForImageClassification.from_pretrained(path, num_labels=3)
+    pixels = processor(images=pil_images, return_tensors="pt")["pixel_values"]
+    assert tuple(pixels.shape) == (3, 3, 224, 224)
+    with torch.inference_mode():
+        assert tuple(model(pixel_values=pixels).logits.shape) == (3, 3)
+
+
+# --- clip: openai/clip-vit-base-patch32 ---------------------------------------------
+
+
+def test_clip_embeds_images_and_text_in_512_numbers(built, pil_images):
+    from transformers import CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    path = str(built["clip"])
+    model, processor = CLIPModel.from_pretrained(path), CLIPProcessor.from_pretrained(path)
+    assert isinstance(processor.tokenizer, CLIPTokenizer)
+    assert (model.config.vision_config.image_size, model.config.vision_config.patch_size) == (224, 32)
+    with torch.inference_mode():
+        image_out = model.get_image_features(**processor(images=pil_images, return_tensors="pt"))
+        text_out = model.get_text_features(**processor(text=PROMPTS, return_tensors="pt", padding=True))
+    # transformers 5 returns an output object; the projected embedding is pooler_output
+    assert tuple(image_out.pooler_output.shape) == (3, 512)
+    assert tuple(text_out.pooler_output.shape) == (2, 512)
+    assert torch.isfinite(image_out.pooler_output).all() and torch.isfinite(text_out.pooler_output).all()
+    tok = CLIPTokenizer.from_pretrained(path)
+    ids = tok("A photo of a cat!").input_ids
+    assert (ids[0], ids[-1]) == (tok.bos_token_id, tok.eos_token_id) == (
+        model.config.text_config.bos_token_id, model.config.text_config.eos_token_id)
+    assert tok.decode(ids, skip_special_tokens=True) == "a photo of a cat !"
+    assert tok.model_max_length == 77
