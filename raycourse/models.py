@@ -133,10 +133,12 @@ def describe(role: str) -> str:
     return spec.hub_id
 
 
-# What `make prefetch` downloads for each role: the diffusers/transformers files the
-# course loads (sdxl-turbo's fp16 variant, as the seed uses, not the single-file checkpoints).
+# What `make prefetch` downloads for each role: the diffusers/transformers files that
+# `from_pretrained(model_id, dtype=...)` loads (the notebooks pass no `variant`, so the
+# same call works for the stand-ins; the single-file checkpoints are skipped).
 PREFETCH_PATTERNS = {
-    "image_gen": ["*.json", "*.txt", "*/*.json", "*/*.txt", "*/*.fp16.safetensors", "tokenizer*/*"],
+    "image_gen": ["*.json", "*.txt", "*/*.json", "*/*.txt", "*/diffusion_pytorch_model.safetensors",
+                  "*/model.safetensors", "tokenizer*/*"],
     "llm": ["*.json", "*.txt", "*.safetensors", "merges.txt", "vocab.json"],
     "vit": ["*.json", "*.safetensors"],
     "clip": ["*.json", "*.txt", "*.safetensors"],

@@ -1,0 +1,306 @@
+"""Lab 04 checks: pass any correct answer, reject placeholders and plausible mistakes.
+
+Exercise 1 gets Enhancer classes that load the tiny stand-in LLM in this process (fast).
+Exercise 2 gets small pipelines whose stages are cheap fakes: its check looks at the
+dataset's plan and rows, not at which models made them.
+"""
+
+import random
+import sys
+
+import numpy as np
+import pytest
+import ray.cloudpickle
+
+import raycourse
+from raycourse.checks import lab04
+
+# Ray workers cannot import this test module: send its classes and functions by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+SEASONS = ["winter", "spring", "summer", "autumn"]
+
+
+def _messages(prompt, season):
+    return [{"role": "system", "content": f"Add two short touches of {season}. One sentence."},
+            {"role": "user", "content": prompt}]
+
+
+def _season(row_id):
+    return random.Random(f"7-{row_id}").choice(SEASONS)
+
+
+def _load(model_id):
+    from transformers import pipeline
+
+    return pipeline("text-generation", model=model_id, device="cpu")
+
+
+def _replies(pipe, prompts, ids):
+    chats = [_messages(p, _season(i)) for p, i in zip(prompts, ids)]
+    return [out[0]["generated_text"][-1]["content"].strip() for out in pipe(chats, max_new_tokens=8, batch_size=2)]
+
+
+# ----------------------------------------------------------------------------- Exercise 1: right answers
+
+class SolutionEnhancer:  # as in the solution notebook
+    def __init__(self, model_id, prompt_column):
+        self.pipe = _load(model_id)
+        self.prompt_column = prompt_column
+
+    def __call__(self, batch):
+        prompts = batch[self.prompt_column]
+        batch["original_prompt"] = prompts
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array(_replies(self.pipe, prompts, batch["id"]))
+        return batch
+
+
+class ModelAndTokenizerEnhancer:
+    """Written differently: no pipeline, lazy loading, a new dict, a list column, extra defaults."""
+
+    def __init__(self, model_id=None, prompt_column="prompt", max_new_tokens=6):
+        self.model_id, self.column, self.max_new_tokens = model_id, prompt_column, max_new_tokens
+        self.model = None
+
+    def __call__(self, batch):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self.model is None:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_id)
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_id)
+        texts = []
+        for prompt, row_id in zip(batch[self.column], batch["id"]):
+            enc = self.tokenizer.apply_chat_template(_messages(prompt, _season(row_id)), add_generation_prompt=True,
+                                                     return_tensors="pt", return_dict=True)
+            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens)
+            texts.append("Enhanced: " + self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:],
+                                                             skip_special_tokens=True))
+        return {**batch, self.column: texts}
+
+
+@pytest.mark.parametrize("answer", [SolutionEnhancer, ModelAndTokenizerEnhancer])
+def test_exercise_1_accepts_correct_classes(answer):
+    verdict = lab04.exercise_1.result(answer)
+    assert verdict.passed, verdict
+    assert "'description'" in verdict.message
+
+
+def test_exercise_1_placeholder_is_not_solved():
+    verdict = lab04.exercise_1.result(...)
+    assert verdict.status == "not solved"
+    assert "Enhancer" in verdict.message
+
+
+# ----------------------------------------------------------------------------- Exercise 1: wrong answers
+
+def enhance_function(batch):  # a function, not a class
+    return batch
+
+
+class NoCall:
+    def __init__(self, model_id, prompt_column):
+        self.model_id = model_id
+
+
+class OldSignature:  # the lesson's class, unchanged
+    def __init__(self):
+        self.pipe = _load(raycourse.model_id("llm"))
+
+    def __call__(self, batch):
+        batch["prompt"] = np.array(_replies(self.pipe, batch["prompt"], batch["id"]))
+        return batch
+
+
+class OtherNames:
+    def __init__(self, model_name, column):
+        self.pipe, self.column = _load(model_name), column
+
+    def __call__(self, batch):
+        return batch
+
+
+class HardCodedColumn(SolutionEnhancer):
+    def __call__(self, batch):
+        batch["prompt"] = np.array(_replies(self.pipe, batch["prompt"], batch["id"]))
+        return batch
+
+
+class WritesToPrompt(SolutionEnhancer):  # reads the right column, writes a fixed one
+    def __call__(self, batch):
+        batch["prompt"] = np.array(_replies(self.pipe, batch[self.prompt_column], batch["id"]))
+        return batch
+
+
+class DropsTheColumn(SolutionEnhancer):
+    def __call__(self, batch):
+        return {"id": batch["id"], "enhanced": np.array(_replies(self.pipe, batch[self.prompt_column], batch["id"]))}
+
+
+class IgnoresModelId(SolutionEnhancer):
+    def __init__(self, model_id, prompt_column):
+        super().__init__(raycourse.model_id("llm"), prompt_column)
+
+
+class Unchanged(SolutionEnhancer):
+    def __call__(self, batch):
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        return batch
+
+
+class RawOutputs(SolutionEnhancer):  # forgets to pick the reply out of the pipeline's result
+    def __call__(self, batch):
+        chats = [_messages(p, "winter") for p in batch[self.prompt_column]]
+        outputs = self.pipe(chats, max_new_tokens=4)
+        batch[self.prompt_column] = [out[0]["generated_text"] for out in outputs]
+        return batch
+
+
+class ReturnsNothing(SolutionEnhancer):
+    def __call__(self, batch):
+        batch[self.prompt_column] = np.array(_replies(self.pipe, batch[self.prompt_column], batch["id"]))
+
+
+class OneRowOnly(SolutionEnhancer):
+    def __call__(self, batch):
+        return {self.prompt_column: np.array(_replies(self.pipe, batch[self.prompt_column][:1], batch["id"][:1]))}
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (enhance_function, "not a class"),
+    (NoCall, "no `__call__`"),
+    (OldSignature, "failed: "),
+    (OtherNames, "unexpected keyword argument 'model_id'"),
+    (HardCodedColumn, "read the column 'prompt'"),
+    (WritesToPrompt, "new text went to 'prompt'"),
+    (DropsTheColumn, "has no 'description' column"),
+    (IgnoresModelId, "ignores `model_id`"),
+    (Unchanged, "came back unchanged"),
+    (RawOutputs, "one string per row; one value is a list"),
+    (ReturnsNothing, "returned a NoneType"),
+    (OneRowOnly, "came back with 1 value(s)"),
+])
+def test_exercise_1_rejects_wrong_classes(answer, expected):
+    verdict = lab04.exercise_1.result(answer)
+    assert verdict.status == "wrong", verdict
+    assert expected in verdict.message, verdict
+    assert verdict.hint
+
+
+# ----------------------------------------------------------------------------- Exercise 2: fake stages
+
+class FakeEnhancer:
+    def __init__(self, model_id, prompt_column):
+        self.model_id, self.column = model_id, prompt_column
+
+    def __call__(self, batch):
+        batch["original_prompt"] = batch[self.column]
+        batch[self.column] = np.array([f"{p}, snow on the ground, a frosted pine" for p in batch[self.column]])
+        return batch
+
+
+class FakeEnhancerWithDefaults(FakeEnhancer):
+    def __init__(self, model_id="some-model", prompt_column="prompt"):
+        super().__init__(model_id, prompt_column)
+
+
+def fake_images(batch):  # a function stage: tasks, no actor start-up
+    batch["image"] = np.zeros((len(batch["prompt"]), 32, 48, 3), dtype=np.uint8)
+    return batch
+
+
+class FakeImageGen:
+    def __call__(self, batch):
+        return fake_images(batch)
+
+
+def gray_images(batch):
+    batch["image"] = np.zeros((len(batch["prompt"]), 32, 32), dtype=np.uint8)
+    return batch
+
+
+def float_images(batch):
+    batch["image"] = np.zeros((len(batch["prompt"]), 32, 32, 3), dtype=np.float32)
+    return batch
+
+
+ENHANCER_ARGS = {"model_id": "some-model", "prompt_column": "prompt"}
+ACTOR = {"compute": ray.data.ActorPoolStrategy(size=1)}
+
+
+@pytest.fixture(scope="module")
+def prompts(ray_session):
+    """Four joined prompts, built as the lab builds them."""
+    import pandas as pd
+
+    animals = pd.read_csv(raycourse.data_path("animals"))
+    outfits = pd.read_csv(raycourse.data_path("outfits"))
+    joined = animals.merge(outfits, on="id").head(4)
+    joined["prompt"] = joined["animal"] + " wearing a " + joined["outfit"]
+    return ray.data.from_pandas(joined).materialize()
+
+
+def _enhanced(prompts):
+    return prompts.map_batches(FakeEnhancer, batch_size=4, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
+
+
+def test_exercise_2_accepts_a_correct_pipeline(prompts):
+    verdict = lab04.exercise_2.result(_enhanced(prompts).map_batches(fake_images, batch_size=8), "prompt")
+    assert verdict.passed, verdict
+    assert "32x48" in verdict.message
+
+
+def test_exercise_2_accepts_constructor_args_given_by_position(prompts):
+    ds = (prompts.map_batches(FakeEnhancer, fn_constructor_args=("some-model", "prompt"), **ACTOR)
+          .map_batches(fake_images))
+    verdict = lab04.exercise_2.result(ds)
+    assert verdict.passed, verdict
+
+
+def test_exercise_2_placeholder_is_not_solved():
+    verdict = lab04.exercise_2.result(..., "prompt")
+    assert verdict.status == "not solved"
+
+
+def test_exercise_2_rejects_a_batch_instead_of_a_dataset(prompts):
+    verdict = lab04.exercise_2.result(prompts.take_batch(2), "prompt")
+    assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message
+
+
+def test_exercise_2_rejects_an_enhancer_without_constructor_arguments(prompts):
+    ds = prompts.map_batches(FakeEnhancerWithDefaults, **ACTOR).map_batches(fake_images)
+    verdict = lab04.exercise_2.result(ds, "prompt")
+    assert verdict.status == "wrong" and "gets constructor arguments" in verdict.message
+    assert "fn_constructor_kwargs" in verdict.hint
+
+
+def test_exercise_2_rejects_images_drawn_before_enhancing(prompts):
+    ds = prompts.map_batches(FakeImageGen, **ACTOR).map_batches(
+        FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
+    verdict = lab04.exercise_2.result(ds, "prompt")
+    assert verdict.status == "wrong" and "FakeImageGen runs before FakeEnhancer" in verdict.message
+
+
+def test_exercise_2_rejects_a_pipeline_without_images(prompts):
+    verdict = lab04.exercise_2.result(_enhanced(prompts), "prompt")
+    assert verdict.status == "wrong" and "no 'image' column" in verdict.message
+
+
+def test_exercise_2_rejects_unenhanced_prompts(prompts):
+    verdict = lab04.exercise_2.result(prompts.map_batches(fake_images), "prompt")
+    assert verdict.status == "wrong" and "still hold the joined prompt" in verdict.message
+
+
+@pytest.mark.parametrize("images, expected", [(gray_images, "shape (height, width, 3)"),
+                                              (float_images, "dtype float32")])
+def test_exercise_2_rejects_wrong_images(prompts, images, expected):
+    verdict = lab04.exercise_2.result(_enhanced(prompts).map_batches(images), "prompt")
+    assert verdict.status == "wrong" and expected in verdict.message, verdict
+
+
+def test_exercise_2_rejects_an_empty_dataset(prompts):
+    from ray.data.expressions import col
+
+    ds = _enhanced(prompts.filter(expr=col("id") < 0)).map_batches(fake_images)
+    verdict = lab04.exercise_2.result(ds, "prompt")
+    assert verdict.status == "wrong" and "no rows" in verdict.message
