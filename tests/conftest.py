@@ -26,10 +26,6 @@ def ray_session():
 
     import raycourse
 
-    # Test helpers defined at module level are pickled by reference: let Ray's workers
-    # import the test modules too (the workers inherit this environment).
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p)
     session = raycourse.init(quiet=True)
     yield session
     ray.shutdown()

@@ -113,7 +113,8 @@ def test_clean_strips_outputs_but_keeps_compared_ones():
         nbformat.v4.new_code_cell("2", metadata={"tags": ["nbval-check-output"], "collapsed": True},
                                   outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"},
                                                                   execution_count=2)], execution_count=2),
-    ], metadata={"widgets": {"state": {}}, "kernelspec": {"name": "python3"}})
+    ])
+    nb.metadata = {"widgets": {"state": {}}, "kernelspec": {"name": "python3"}}  # as JupyterLab saves it
     clean = notebooks.clean(nb)
     assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
     assert clean.cells[1].outputs[0]["data"]["text/plain"] == "2"
