@@ -46,6 +46,8 @@ def exercise_1(prompts):
     require("prompts", prompts, "a Dataset built from `animals`")
     _require_dataset("prompts", prompts)
     columns = prompts.columns()
+    if columns is None:  # an empty Dataset has no schema
+        raise Wrong("`prompts` is empty.", "Renaming keeps every row: start from the full animals Dataset.")
     if "animal" in columns:
         raise Wrong("`prompts` still has a column called `animal`.",
                     "A Dataset method renames columns from a {old: new} mapping.")
@@ -74,6 +76,9 @@ def exercise_2(photos):
     require("photos", photos, "a Dataset of the photo prompts with an `n_words` column")
     _require_dataset("photos", photos)
     columns = photos.columns()
+    if columns is None:  # an empty Dataset has no schema
+        raise Wrong(f"`photos` is empty: it misses all {len(expected_photos())} photo prompts.",
+                    "Is your test case-sensitive, or does it look for the whole word only?")
     missing = [c for c in ("id", "prompt") if c not in columns]
     if missing:
         raise Wrong(f"`photos` lacks the column(s) {missing} (it has {columns}).",
