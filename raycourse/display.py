@@ -29,6 +29,7 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
         array = np.asarray(images[i])
         ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
         if titles is not None:
-            ax.set_title(textwrap.fill(str(titles[i]), wrap), fontsize=8)
+            # parse_math=False: a "$" in a prompt is text, not the start of a formula
+            ax.set_title(textwrap.fill(str(titles[i]), wrap), fontsize=8, parse_math=False)
     fig.tight_layout()
     plt.show()

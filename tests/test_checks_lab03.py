@@ -5,6 +5,7 @@ so the tests are fast and exercise only what the checks look at (files on disk).
 """
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,11 @@ from PIL import Image
 
 import raycourse
 from raycourse.checks import lab03
+
+# Ray's workers cannot import this test module: send its functions by value.
+import ray.cloudpickle  # noqa: E402
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 N = 6
 SHAPE = lab03.IMAGE_SHAPE

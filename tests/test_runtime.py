@@ -102,9 +102,9 @@ def test_show_images_draws_a_grid(monkeypatch):
     shown = []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
     images = [Image.new("RGB", (32, 32), "red"), np.zeros((16, 16), dtype=np.uint8), np.ones((8, 8, 3))]
-    raycourse.show_images(images, titles=["a", "b", "c"], ncols=2)
+    raycourse.show_images(images, titles=["a", "b", "$x$o$"], ncols=2)  # "$" is not math
     fig = shown[0]
-    assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes[:3]] == ["a", "b", "c"]
+    assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes[:3]] == ["a", "b", "$x$o$"]
     with pytest.raises(ValueError):
         raycourse.show_images(images, titles=["a"])
     plt.close("all")
