@@ -36,7 +36,7 @@ standins: $(STAMP)
 	@RAYCOURSE_PROFILE=tiny HF_HUB_OFFLINE=1 $(BIN)/python -m raycourse standins
 
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
