@@ -37,9 +37,15 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # letting it keep more of them around made a first small join 10x faster here.
 SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
-# A local Ray gets at least this many logical CPUs, so that a pipeline with two actor
-# stages (one CPU each) still has a CPU left for its read and map tasks on a 2-core laptop.
-MIN_LOCAL_CPUS = 4
+# A local Ray gets at least this many logical CPUs. Every actor of a Ray Data pool
+# reserves one CPU, GPU actors included, unless told otherwise: with 4 logical CPUs,
+# module 04's shape (2 actors at num_gpus=0.6 + 2 at 0.4, plus read tasks) waited
+# forever; with 8 it finishes. Logical CPUs are a scheduling budget, not cores.
+MIN_LOCAL_CPUS = 8
+# Logical GPUs of a local Ray in the tiny profile on a machine without one: the
+# original workshop's two-GPU cluster. Ray only schedules them; torch still sees
+# no CUDA inside the actors, so model code runs on the CPU.
+TINY_LOGICAL_GPUS = 2
 
 
 @dataclass
@@ -126,6 +132,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
+        kwargs["num_gpus"] = local_gpus()
     with _quiet_fd2():
         try:
             ray.init(**kwargs)
@@ -176,6 +183,14 @@ def _in_notebook() -> bool:
         return False
     ip = shell.get_ipython()
     return ip is not None and ip.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def local_gpus() -> int:
+    """GPUs a local Ray declares: the real ones, or the tiny profile's logical ones without any."""
+    real = config.gpu_count()
+    if real == 0 and config.profile() == "tiny":
+        return TINY_LOGICAL_GPUS
+    return real
 
 
 def cluster_gpus() -> float:
