@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.raycourse-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT   ?= 8888
+DASHBOARD_PORT ?= 8265
 # Quiet, offline test runs (see raycourse/runtime.py for what each does).
 TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=tiny RAY_DATA_DISABLE_PROGRESS_BARS=1 \
             RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
@@ -14,7 +15,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=tiny RAY_DATA_DISABLE_PROGRESS_BA
 .PHONY: lab test setup standins prefetch labs record bench lock clean-outputs help
 
 help:
-	@echo "make lab       set up (first time: ~3 min) and start JupyterLab on the course"
+	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile)"
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
@@ -35,8 +36,10 @@ setup: $(STAMP) standins
 standins: $(STAMP)
 	@RAYCOURSE_PROFILE=tiny HF_HUB_OFFLINE=1 $(BIN)/python -m raycourse standins
 
+# One Ray for the whole session (dashboard on DASHBOARD_PORT), then JupyterLab with
+# RAY_ADDRESS pointing at it; both stop together when JupyterLab exits.
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

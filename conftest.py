@@ -6,6 +6,11 @@ output) this file asserts what each exercise check printed: in ``solutions/`` ev
 check cell must pass, in ``labs/`` (placeholders still in place) every check cell
 must say "not solved yet" -- and nothing else. And no cell may write to stderr
 (warnings, deprecations, Ray log lines), unless it is tagged ``stderr-ok``.
+
+Like ``make lab``, a test run starts one Ray (``raycourse.cluster.start``) and every
+notebook kernel and test connects to it through ``RAY_ADDRESS``; it is stopped at the
+end of the run. ``RAY_ADDRESS`` set by the caller (a cluster of your own) is used as
+it is.
 """
 
 from __future__ import annotations
@@ -71,6 +76,38 @@ def pytest_runtest_call(item):
     assert verdicts, f"check cell printed no verdict:\n{text}"
     wrong = [v for v in verdicts if expected not in v.split(":")[0]]
     assert not wrong, f"expected every check in {folder}/ to say '{expected}', got:\n" + "\n".join(wrong)
+
+
+_SHARED_RAY = None
+
+
+def _needs_ray(item) -> bool:
+    return hasattr(item, "cell") or "ray_session" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_finish(session):
+    """Start the run's one Ray if anything collected needs it (notebooks, Ray tests)."""
+    global _SHARED_RAY
+    if os.environ.get("RAY_ADDRESS") or not any(_needs_ray(i) for i in session.items):
+        return
+    import tempfile
+
+    from raycourse import cluster
+
+    temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
+    _SHARED_RAY = cluster.start(dashboard=False, temp_dir=temp_dir)
+    os.environ["RAY_ADDRESS"] = _SHARED_RAY.address
+
+
+def pytest_sessionfinish(session, exitstatus):
+    global _SHARED_RAY
+    if _SHARED_RAY is not None:
+        import shutil
+
+        os.environ.pop("RAY_ADDRESS", None)
+        _SHARED_RAY.stop()
+        shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
+        _SHARED_RAY = None
 
 
 def pytest_collection_modifyitems(items):

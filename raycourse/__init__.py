@@ -6,8 +6,7 @@ Typical first cell of a notebook::
     raycourse.init()
 
 Then ``raycourse.model_id(role)`` says what to load with ``from_pretrained``,
-``raycourse.data_path(role)`` where to read data, ``raycourse.resources(...)``
-which resources a ``map_batches`` stage asks for, ``raycourse.output_dir(name)``
+``raycourse.data_path(role)`` where to read data, ``raycourse.output_dir(name)``
 where a notebook writes, and ``raycourse.show_images(...)`` draws an image grid.
 """
 
@@ -18,7 +17,7 @@ from .errors import CourseError
 from .metrics import load_metric
 from .models import ensure_standins, model_id, prefetch
 from .outputs import output_dir
-from .runtime import init, resources
+from .runtime import init
 
 __version__ = "0.1.0"
 
@@ -35,6 +34,5 @@ __all__ = [
     "output_dir",
     "prefetch",
     "profile",
-    "resources",
     "show_images",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,lab}``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,24 @@ from .errors import CourseError
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lab"]:  # everything after `lab` goes to `jupyter lab` as it is
+        from .cluster import run_lab
+
+        try:
+            return run_lab(argv[1:])
+        except CourseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     parser = argparse.ArgumentParser(prog="python -m raycourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show the profile and what each model role resolves to")
     sub.add_parser("standins", help="build the tiny profile's model stand-ins (cached)")
     pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
+    lab = sub.add_parser("lab", help="start one Ray for the session (dashboard on), then JupyterLab; "
+                         "stop both together (what `make lab` runs)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":

@@ -59,15 +59,22 @@ class Session:
     gpus: float
     models: dict = field(default_factory=dict)
     data_root: str = ""
+    dashboard: str | None = None
+    logical_gpus: bool = False  # GPUs that Ray schedules but that no process can compute on
+    notes: list = field(default_factory=list)
 
     def __str__(self) -> str:
+        gpus = f"{self.gpus:g} GPUs" + (" (logical: Ray schedules them, models run on the CPU)"
+                                         if self.logical_gpus and self.gpus else "")
         lines = [
             f"Profile   {self.profile}",
-            f"Ray       {self.ray_version} ({self.address}): {self.cpus:g} CPUs, {self.gpus:g} GPUs",
+            f"Ray       {self.ray_version} ({self.address}): {self.cpus:g} CPUs, {gpus}",
+            f"Dashboard {self.dashboard or 'off'}",
             "Models",
         ]
         lines += [f"  {role:<10}{desc}" for role, desc in self.models.items()]
         lines.append(f"Data      {self.data_root}")
+        lines += [f"Note      {note}" for note in self.notes]
         return "\n".join(lines)
 
     def _repr_pretty_(self, p, cycle):  # IPython shows the summary, not the dataclass
@@ -115,51 +122,84 @@ def _quiet_fd2():
         os.close(devnull)
 
 
+# Variables a job on an existing Ray cluster passes to its workers (runtime_env), so
+# that actors resolve the same profile, models, data and output folders as the notebook.
+PROPAGATED_PREFIXES = ("RAYCOURSE_", "HF_", "TRANSFORMERS_", "DIFFUSERS_")
+PROPAGATED_KEYS = ("TOKENIZERS_PARALLELISM", "PYTHONWARNINGS")
+
+_dashboard_url: str | None = None
+_owns_ray = False  # True when init() started a local Ray for this process alone
+
+
+def _propagated_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k.startswith(PROPAGATED_PREFIXES) or k in PROPAGATED_KEYS}
+
+
+def find_running_ray() -> str | None:
+    """The address of a Ray started with ``ray start`` on this machine (``make lab``), if it is alive."""
+    try:
+        from ray._private import services
+
+        bootstrap = services.find_bootstrap_address(None)
+        if bootstrap and bootstrap in services.find_gcs_addresses():
+            return bootstrap
+    except Exception:  # private API: on any change, just start a local Ray
+        return None
+    return None
+
+
 def _start_ray(num_cpus: int | None, ray_address: str | None):
+    global _dashboard_url, _owns_ray
     import ray
 
     kwargs = dict(
         log_to_driver=os.environ.get("RAY_LOG_TO_DRIVER", "0") not in ("0", ""),
         logging_level=logging.ERROR,
-        include_dashboard=False,
         ignore_reinit_error=True,
     )
     if ray_address:
         kwargs["address"] = ray_address
+        kwargs["runtime_env"] = {"env_vars": _propagated_env()}
         if num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
     else:
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
+        kwargs["address"] = "local"  # never Ray's guess from a stale /tmp/ray/ray_current_cluster
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
+        kwargs["include_dashboard"] = not testing()  # a test run has no one to look at it
     with _quiet_fd2():
         try:
-            ray.init(**kwargs)
+            context = ray.init(**kwargs)
         except ValueError as exc:
             if ray_address and "num_cpus" in str(exc):
                 raise CourseError(
-                    f"The Ray cluster at RAY_ADDRESS={ray_address} was started with its own resources "
+                    f"The Ray cluster at {ray_address} was started with its own resources "
                     f"and rejects num_cpus={num_cpus}.",
                     "Call raycourse.init() without num_cpus, or unset RAY_ADDRESS to start a local Ray.",
                 ) from exc
             raise
         except ConnectionError as exc:
             raise CourseError(
-                f"Could not connect to the Ray cluster at RAY_ADDRESS={ray_address}.",
-                "Start the cluster (`ray start --head`), fix the address, or unset RAY_ADDRESS "
+                f"Could not connect to the Ray cluster at {ray_address}.",
+                "Start the cluster (`make lab` or `ray start --head`), fix RAY_ADDRESS, or unset it "
                 "to let raycourse start a local Ray.",
             ) from exc
         except Exception as exc:
             ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
             if "timed out during startup" in str(exc):
                 raise CourseError(
-                    "Ray did not start in time: this machine is too busy (every open notebook runs "
-                    "its own Ray).",
+                    "Ray did not start in time: this machine is too busy (every notebook opened "
+                    "outside `make lab` runs its own Ray).",
                     "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), "
-                    "then restart this kernel and run the cell again.",
+                    "or start the course with `make lab` (one Ray for all notebooks), then run the "
+                    "cell again.",
                 ) from exc
             raise
+    _owns_ray = not ray_address
+    url = getattr(context, "dashboard_url", None)
+    _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
 
 
 def _configure_data_context() -> None:
@@ -193,22 +233,14 @@ def local_gpus() -> int:
     return real
 
 
-def cluster_gpus() -> float:
-    """GPUs that Ray can schedule on (the local GPU count before Ray starts)."""
-    import ray
-
-    if ray.is_initialized():
-        return float(ray.cluster_resources().get("GPU", 0))
-    return float(config.gpu_count())
-
-
 def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
-    """Start (or reuse) Ray with the course settings and print a summary.
+    """Connect to the session's Ray, or start one, with the course settings; print a summary.
 
-    ``num_cpus`` is the number of logical CPUs for a *local* Ray (default: at least
-    4, so small pipelines with actor stages never starve). Leave it out when
-    ``RAY_ADDRESS`` points to an existing cluster. Safe to call twice: the second call
-    reuses the running Ray and prints the summary again.
+    Where it connects, in order: ``RAY_ADDRESS`` (a cluster, or the Ray that ``make lab``
+    started), else a Ray started with ``ray start`` on this machine, else it starts a
+    local Ray for this notebook alone. ``num_cpus`` sets the logical CPUs of that local
+    Ray (default: at least 8, so that no course pipeline waits for a CPU). Safe to call
+    twice: the second call reuses the running Ray and prints the summary again.
     """
     global _session
     import ray
@@ -217,8 +249,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
 
     profile = config.profile()  # validates RAYCOURSE_PROFILE first
     apply_environment()
+    address = None
     if not ray.is_initialized():
-        _start_ray(num_cpus, os.environ.get("RAY_ADDRESS") or None)
+        address = os.environ.get("RAY_ADDRESS") or find_running_ray()
+        _start_ray(num_cpus, address)
     _configure_data_context()
     resources = ray.cluster_resources()
     gpus = float(resources.get("GPU", 0))
@@ -228,45 +262,23 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
             "Run on a GPU machine, or use the laptop profile: set RAYCOURSE_PROFILE=tiny "
             "(or unset it) and restart the kernel.",
         )
+    notes = []
+    if gpus == 0:
+        notes.append("Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
+                     "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones).")
+    where = ray.get_runtime_context().gcs_address
     _session = Session(
         profile=profile,
         ray_version=ray.__version__,
-        address="local" if not os.environ.get("RAY_ADDRESS") else os.environ["RAY_ADDRESS"],
+        address=f"{where}, started by this notebook" if _owns_ray else f"{where}, shared",
         cpus=float(resources.get("CPU", 0)),
         gpus=gpus,
         models={role: models.describe(role) for role in config.MODEL_ROLES},
         data_root=str(data.data_root()),
+        dashboard=_dashboard_url,
+        logical_gpus=profile == "tiny" and config.gpu_count() == 0,
+        notes=notes,
     )
     if not quiet:
         print(_session)
     return _session
-
-
-def resources(gpus: float = 1.0, *, cpus: float = 1.0, actors: int | None = None) -> dict:
-    """The ``map_batches`` resource arguments for one stage, for this profile and hardware.
-
-    With GPUs in the cluster (``gpu`` profile) the stage asks for ``gpus`` GPUs per
-    worker -- a fraction such as 0.5 lets two models share one GPU. Without a GPU it
-    asks for ``cpus`` CPUs instead, so no pipeline ever waits for a GPU that is not
-    there. ``actors`` adds ``compute=ActorPoolStrategy(size=...)``, capped at what the
-    cluster can run at once.
-
-    >>> ds.map_batches(ImageGen, batch_size=8, **raycourse.resources(gpus=0.4, actors=2))
-    """
-    import ray.data
-
-    if gpus < 0 or cpus <= 0 or (actors is not None and actors < 1):
-        raise ValueError("gpus must be >= 0, cpus > 0 and actors >= 1")
-    use_gpu = gpus > 0 and config.profile() == "gpu" and cluster_gpus() > 0
-    args: dict = {"num_gpus": gpus} if use_gpu else {"num_cpus": cpus}
-    if actors is not None:
-        if use_gpu:
-            capacity = int(cluster_gpus() / gpus + 1e-9) or 1  # 2 GPUs / 0.4 = 5 actors
-        else:
-            import ray as _ray
-
-            total = _ray.cluster_resources().get("CPU", 1) if _ray.is_initialized() else (os.cpu_count() or 1)
-            # keep one CPU free for the read and map tasks that feed the actors
-            capacity = int((total - 1) / cpus + 1e-9) or 1
-        args["compute"] = ray.data.ActorPoolStrategy(size=min(actors, capacity))
-    return args

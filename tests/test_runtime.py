@@ -1,4 +1,4 @@
-"""raycourse.init(), resources(), metrics and pictures, with one real local Ray."""
+"""raycourse.init(), metrics and pictures, with the test run's one Ray."""
 
 import os
 
@@ -32,12 +32,43 @@ def test_init_applies_the_quiet_and_small_machine_settings(ray_session):
 
 
 def test_gpu_profile_without_a_gpu_stops_with_advice(ray_session, monkeypatch):
-    if ray_session.gpus:
-        pytest.skip("this machine has a GPU")
+    import ray
+
     monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0})  # a Ray without GPUs
     with pytest.raises(CourseError, match="needs a GPU") as err:
         raycourse.init(quiet=True)
     assert "RAYCOURSE_PROFILE=tiny" in err.value.fix
+
+
+def test_tiny_profile_declares_logical_gpus_without_a_real_one(ray_session, monkeypatch):
+    monkeypatch.setattr(runtime.config, "gpu_count", lambda: 0)
+    assert runtime.local_gpus() == runtime.TINY_LOGICAL_GPUS == 2
+    monkeypatch.setattr(runtime.config, "gpu_count", lambda: 1)
+    assert runtime.local_gpus() == 1  # a real GPU is used as it is
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(runtime.config, "gpu_count", lambda: 0)
+    assert runtime.local_gpus() == 0  # the gpu profile never pretends
+    assert ray_session.gpus == 2 and ray_session.logical_gpus
+    assert "2 GPUs (logical" in str(ray_session)
+
+
+def test_a_ray_without_gpus_gets_a_note(ray_session, monkeypatch, capsys):
+    import ray
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0})
+    session = raycourse.init()
+    assert "Ray has no GPUs" in capsys.readouterr().out and session.gpus == 0
+
+
+def test_jobs_on_a_cluster_pass_the_course_settings_to_their_workers(monkeypatch):
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    monkeypatch.setenv("RAYCOURSE_OUTPUTS", "/shared/outputs")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("UNRELATED", "x")
+    env = runtime._propagated_env()
+    assert env["RAYCOURSE_PROFILE"] == "tiny" and env["RAYCOURSE_OUTPUTS"] == "/shared/outputs"
+    assert env["HF_HUB_OFFLINE"] == "1" and "UNRELATED" not in env
 
 
 def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
@@ -51,30 +82,6 @@ def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
     with pytest.raises(CourseError, match="rejects num_cpus=8") as err:
         runtime._start_ray(8, "ray://head:10001")
     assert "without num_cpus" in err.value.fix
-
-
-def test_resources_without_gpu_ask_for_cpus(ray_session, monkeypatch):
-    import ray.data
-
-    args = raycourse.resources(gpus=0.6, actors=2)
-    assert args["num_cpus"] == 1 and "num_gpus" not in args
-    assert isinstance(args["compute"], ray.data.ActorPoolStrategy)
-    assert args["compute"].max_size == 2
-    big = raycourse.resources(gpus=1, actors=64)["compute"]
-    assert big.max_size == ray_session.cpus - 1  # one CPU stays free for tasks
-    assert raycourse.resources(gpus=1) == {"num_cpus": 1}
-
-
-def test_resources_with_gpus_ask_for_fractions(monkeypatch):
-    import ray.data
-
-    monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
-    monkeypatch.setattr(runtime, "cluster_gpus", lambda: 2.0)
-    assert raycourse.resources(gpus=0.4) == {"num_gpus": 0.4}
-    args = raycourse.resources(gpus=0.4, actors=8)
-    assert args["num_gpus"] == 0.4 and args["compute"].max_size == 5  # 2 GPUs / 0.4
-    with pytest.raises(ValueError):
-        raycourse.resources(gpus=-1)
 
 
 def test_accuracy_metric_offline_in_another_directory(ray_session, tmp_path, monkeypatch):

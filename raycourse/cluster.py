@@ -1,0 +1,240 @@
+"""One local Ray for a whole course session, shared by every notebook.
+
+``make lab`` (``python -m raycourse lab``) starts a Ray head node with Ray's own
+``ray start --head --block``, dashboard on, then JupyterLab with ``RAY_ADDRESS``
+pointing at it: every notebook kernel's ``raycourse.init()`` connects to that Ray
+instead of starting its own, so notebooks opened side by side share one set of
+(logical) GPUs, one dashboard and one object store. The test suite uses the same
+shape. When JupyterLab exits, the head node is stopped and nothing is left
+behind: ``ray start --block`` stops its processes on SIGTERM, and the whole
+process group is killed after that as a last resort.
+
+Nothing here is a cluster manager: on a real cluster (KubeRay, Anyscale,
+``ray up``) set ``RAY_ADDRESS`` and ``raycourse.init()`` connects to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config
+from .errors import CourseError
+
+DEFAULT_DASHBOARD_PORT = 8265
+STARTED_LINE = "Ray runtime started."
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (a closed connection's TIME_WAIT does not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def ray_environment(base: dict | None = None) -> dict:
+    """The environment of the Ray processes: the course's quiet, offline, small-machine settings."""
+    from . import runtime
+
+    env = dict(os.environ if base is None else base)
+    settings = dict(runtime.QUIET_ENV, **runtime.SMALL_MACHINE_ENV)
+    if config.profile() == "tiny":
+        settings.update(runtime.OFFLINE_ENV)
+    for key, value in settings.items():
+        env.setdefault(key, value)
+    env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
+    return env
+
+
+@dataclass
+class LocalRay:
+    """A Ray head node started by :func:`start`; ``stop()`` ends it and everything it started."""
+
+    address: str
+    dashboard_url: str | None
+    process: subprocess.Popen
+    log_path: Path
+    ports: dict = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # ray start --block stops its processes
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # anything still alive in the head node's process group goes too
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        _forget_address(self.address)
+
+    def leftover_processes(self) -> list[str]:
+        """Command lines of processes that still belong to this Ray (empty after ``stop()``)."""
+        import psutil
+
+        gcs_port = self.address.rsplit(":", 1)[1]
+        pattern = re.compile(rf"(gcs[-_]address[= ][^ ]*:{gcs_port}\b|gcs_server_port={gcs_port}\b)")
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                cmdline = " ".join(proc.info["cmdline"] or [])
+            except psutil.Error:
+                continue
+            if pattern.search(cmdline):
+                found.append(cmdline[:200])
+        return found
+
+
+def _forget_address(address: str) -> None:
+    """Remove Ray's note of "the latest cluster" (/tmp/ray/ray_current_cluster) if it is this one.
+
+    ``ray stop`` does this; a head node stopped by a signal does not, and a stale note
+    makes a later ``ray.init()`` try to connect to a Ray that is gone.
+    """
+    try:
+        from ray._common.utils import reset_ray_address
+        from ray._private.utils import read_ray_address
+
+        noted = read_ray_address()
+        if noted and noted.rsplit(":", 1)[-1] == address.rsplit(":", 1)[-1]:
+            reset_ray_address()
+    except Exception:  # private API: the note is a convenience, never an error
+        pass
+
+
+def start(
+    *,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    dashboard: bool = True,
+    dashboard_port: int | None = None,
+    temp_dir: str | None = None,
+    log_path: Path | None = None,
+    timeout: float = 120,
+) -> LocalRay:
+    """Start a local Ray head node with the course's settings and wait until it answers.
+
+    CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
+    8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
+    """
+    from . import runtime
+
+    num_cpus = num_cpus or max(runtime.MIN_LOCAL_CPUS, os.cpu_count() or 1)
+    num_gpus = runtime.local_gpus() if num_gpus is None else num_gpus
+    gcs_port = free_port()
+    ports = {"gcs": gcs_port, "client": free_port(), "agent": free_port()}
+    cmd = [
+        str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+        f"--port={gcs_port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
+        f"--ray-client-server-port={ports['client']}", f"--dashboard-agent-listen-port={ports['agent']}",
+        "--disable-usage-stats",
+    ]
+    dashboard_url = None
+    if dashboard:
+        port = dashboard_port or DEFAULT_DASHBOARD_PORT
+        if not port_is_free(port):
+            port = free_port()
+        ports["dashboard"] = port
+        cmd += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={port}"]
+        dashboard_url = f"http://127.0.0.1:{port}"
+    else:
+        cmd += ["--include-dashboard=false"]
+    if temp_dir:
+        cmd.append(f"--temp-dir={temp_dir}")
+    if not Path(cmd[0]).exists():
+        cmd[0:1] = [sys.executable, "-m", "ray.scripts.scripts"]
+    log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=ray_environment(), start_new_session=True)
+    started = threading.Event()
+
+    def pump():  # copy Ray's output to the log file; note when the head node is up
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            if STARTED_LINE in line:
+                started.set()
+        log.close()
+
+    threading.Thread(target=pump, daemon=True).start()
+    cluster = LocalRay(f"127.0.0.1:{gcs_port}", dashboard_url, process, log_path, ports)
+    deadline = time.monotonic() + timeout
+    while not started.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            cluster.stop()
+            raise CourseError(
+                f"Ray's head node did not start (see {log_path}).",
+                "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
+            )
+    if dashboard_url:
+        _wait_for_http(dashboard_url, deadline)
+    return cluster
+
+
+def _wait_for_http(url: str, deadline: float) -> bool:
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/api/version", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def run_lab(jupyter_args: list[str]) -> int:
+    """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together."""
+    print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
+    cluster = start(dashboard=True, dashboard_port=int(os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT))
+    print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
+    env = dict(os.environ, RAY_ADDRESS=cluster.address)
+    jupyter = str(Path(sys.executable).with_name("jupyter"))
+    lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+
+    def forward(signum, frame):  # `kill` of make lab stops JupyterLab, then Ray
+        lab.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    try:
+        while True:
+            try:
+                code = lab.wait()
+                break
+            except KeyboardInterrupt:  # Ctrl-C reaches JupyterLab too; it asks or shuts down
+                continue
+    finally:
+        print("Stopping Ray ...", flush=True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        cluster.stop()
+        left = cluster.leftover_processes()
+        print("Ray stopped." if not left else f"Ray processes left behind: {left}", flush=True)
+    return code

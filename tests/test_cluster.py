@@ -1,0 +1,218 @@
+"""One Ray per course session: a notebook alone, `make lab`, and the largest pipeline shape.
+
+These tests start Ray processes of their own (a notebook's local Ray, the Ray of
+`python -m raycourse lab`), apart from the test run's shared one, and check that
+they stop without leaving a process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from raycourse import cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env_without_ray(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(extra)
+    return env
+
+
+# Module 04's shape, the largest pipeline of the course so far: read tasks, then two
+# actor pools on fractional GPUs, 2 x 0.6 + 2 x 0.4 = the 2 logical GPUs, each actor
+# also holding a CPU. With 4 logical CPUs this waited forever; it must finish.
+ALONE_SCRIPT = textwrap.dedent(
+    """
+    import json, time
+    import numpy as np, ray, raycourse
+    from ray.data.expressions import col
+
+    session = raycourse.init(quiet=True)
+
+    class Stage:
+        def __init__(self, name):
+            self.name = name
+            time.sleep(0.5)  # a model load
+
+        def __call__(self, batch):
+            ctx = ray.get_runtime_context()
+            gpu = ctx.get_accelerator_ids()["GPU"]
+            share = ctx.get_assigned_resources().get("GPU", 0)
+            batch[self.name] = np.array([f"{ctx.get_actor_id()}|{gpu}|{share}"] * len(batch["id"]))
+            time.sleep(0.1)  # the model's work
+            return batch
+
+    ds = (
+        ray.data.read_csv(raycourse.data_path("animals"))
+        .filter(expr=col("id") <= 12)
+        .map_batches(Stage, batch_size=2, fn_constructor_args=("enhancer",), num_gpus=0.6,
+                     compute=ray.data.ActorPoolStrategy(size=2))
+        .map_batches(Stage, batch_size=2, fn_constructor_args=("image_gen",), num_gpus=0.4,
+                     compute=ray.data.ActorPoolStrategy(size=2))
+    )
+    start = time.perf_counter()
+    rows = ds.take_all()
+    print("RESULT", json.dumps({
+        "address": session.address, "gpus": session.gpus, "cpus": session.cpus,
+        "summary": str(session), "rows": len(rows), "seconds": time.perf_counter() - start,
+        "enhancer": sorted({r["enhancer"] for r in rows}), "image_gen": sorted({r["image_gen"] for r in rows}),
+    }))
+    """
+)
+
+
+def test_a_notebook_alone_starts_its_own_tiny_ray_and_module_04_shape_finishes(tmp_path):
+    script = tmp_path / "alone.py"
+    script.write_text(ALONE_SCRIPT)
+    try:
+        done = subprocess.run([sys.executable, str(script)], env=_env_without_ray(), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail("module 04's pipeline shape did not finish in 5 minutes on the tiny Ray (starved?)")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert "started by this notebook" in result["address"]
+    assert result["gpus"] == 2 and result["cpus"] >= 8
+    assert "2 GPUs (logical" in result["summary"]
+    assert result["rows"] == 12
+    for stage, share in (("enhancer", "0.6"), ("image_gen", "0.4")):
+        actors = {v.split("|")[0] for v in result[stage]}
+        shares = {v.split("|")[2] for v in result[stage]}
+        assert len(actors) <= 2 and shares == {share}, result[stage]
+    gpus_used = {v.split("|")[1] for stage in ("enhancer", "image_gen") for v in result[stage]}
+    assert gpus_used <= {"['0']", "['1']"}
+
+
+# --- make lab -------------------------------------------------------------------------------
+
+KERNEL_CODE = (
+    "import ray, raycourse\n"
+    "s = raycourse.init(quiet=True)\n"
+    "print('GCS', ray.get_runtime_context().gcs_address, 'JOB', ray.get_runtime_context().get_job_id(), "
+    "'GPUS', s.gpus, 'DASH', s.dashboard)\n"
+)
+
+
+async def _run_in_kernel(base: str, token: str, kernel_id: str, code: str, timeout: float = 180) -> str:
+    """Execute code in a JupyterLab kernel over its websocket, as the browser does; return stdout."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels"
+    conn = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    msg_id = uuid.uuid4().hex
+    await conn.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    out, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = await asyncio.wait_for(conn.read_message(), timeout=deadline - time.monotonic())
+        if raw is None:
+            break
+        msg = json.loads(raw)
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = msg["header"]["msg_type"]
+        if kind == "stream":
+            out.append(msg["content"]["text"])
+        elif kind == "error":
+            out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+        elif kind == "execute_reply":
+            break
+    conn.close()
+    return "".join(out)
+
+
+def _api(base: str, token: str, path: str, body: dict | None = None, method: str | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method or ("POST" if data else "GET"),
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def _wait_for(predicate, timeout: float, what: str, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the process exited with {process.returncode} while waiting for {what}")
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_path):
+    for name in ("a.ipynb", "b.ipynb"):
+        (tmp_path / name).write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    port, dashboard_port, token = cluster.free_port(), cluster.free_port(), uuid.uuid4().hex
+    log = (tmp_path / "lab.log").open("w")
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "raycourse", "lab", "--no-browser", f"--port={port}", "--allow-root",
+         f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}"],
+        env=_env_without_ray(DASHBOARD_PORT=str(dashboard_port)), cwd=ROOT, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: _api(base, token, "/api/status"), 180, "JupyterLab to answer", lab)
+        printed = (tmp_path / "lab.log").read_text()
+        match = re.search(r"Ray: (\S+)\s+dashboard: (\S+)", printed)
+        assert match, printed
+        address, dashboard = match.groups()
+        assert dashboard == f"http://127.0.0.1:{dashboard_port}"
+        with urllib.request.urlopen(dashboard + "/api/version", timeout=10) as response:
+            assert json.loads(response.read())["ray_version"]
+
+        # Two notebooks opened in JupyterLab: two sessions, two kernels, one Ray.
+        outputs = []
+        for name in ("a.ipynb", "b.ipynb"):
+            session = _api(base, token, "/api/sessions",
+                           {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}})
+            outputs.append(asyncio.run(_run_in_kernel(base, token, session["kernel"]["id"], KERNEL_CODE)))
+        found = [re.search(r"GCS (\S+) JOB (\S+) GPUS (\S+) DASH (\S+)", out) for out in outputs]
+        assert all(found), outputs
+        (gcs_a, job_a, gpus_a, dash_a), (gcs_b, job_b, gpus_b, dash_b) = (m.groups() for m in found)
+        assert gcs_a.endswith(address.rsplit(":", 1)[1]) and gcs_b == gcs_a  # the lab's Ray, both
+        assert job_a != job_b  # two drivers (jobs) in one Ray
+        assert gpus_a == gpus_b == "2.0" and dash_a == dash_b == dashboard
+        with urllib.request.urlopen(dashboard + "/api/jobs/", timeout=10) as response:
+            drivers = [j for j in json.loads(response.read()) if j.get("type") == "DRIVER" and j.get("status") == "RUNNING"]
+        assert len(drivers) >= 2
+    finally:
+        lab.send_signal(signal.SIGTERM)  # what stopping `make lab` does
+        try:
+            lab.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            pytest.fail("make lab did not stop in 2 minutes")
+        log.close()
+    printed = (tmp_path / "lab.log").read_text()
+    assert "Ray stopped." in printed, printed[-2000:]
+    gcs_port = address.rsplit(":", 1)[1]
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [line for line in left.splitlines() if f":{gcs_port}" in line or f"--port={port}" in line]
+    assert cluster.port_is_free(port) and cluster.port_is_free(dashboard_port)
