@@ -10,7 +10,7 @@ must say "not solved yet" -- and nothing else. And no cell may write to stderr
 Like ``make lab``, a test run starts one Ray (``raycourse.cluster.start``) and every
 notebook kernel and test connects to it through ``RAY_ADDRESS``; it is stopped at the
 end of the run. ``RAY_ADDRESS`` set by the caller (a cluster of your own) is used as
-it is.
+it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def pytest_collection_finish(session):
     """Start the run's one Ray if anything collected needs it (notebooks, Ray tests)."""
     global _SHARED_RAY
     if os.environ.get("RAY_ADDRESS") or not any(_needs_ray(i) for i in session.items):
+        return
+    if os.environ.get("RAYCOURSE_SHARED_RAY", "1") == "0":  # a Ray per notebook, to compare times
         return
     import tempfile
 

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
         if name == "bench":
             p.add_argument("--runs", type=int, default=3)
+            p.add_argument("--own-ray", action="store_true", help="a Ray per notebook instead of one for all")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in getattr(args, "paths", [])] or notebooks.course_notebooks()
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
                 notebooks.record(path)
     elif args.command == "bench":
-        bench.bench(paths, runs=args.runs)
+        bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
     return 0
 
 

@@ -1,4 +1,10 @@
-"""Wall time of every course notebook: ``make bench`` (``--runs N`` for a median of N)."""
+"""Wall time of every course notebook: ``make bench`` (``--runs N`` for a median of N).
+
+Like ``make lab``, the notebooks run against one Ray for the whole benchmark (unless
+``RAY_ADDRESS`` names one already), so the times are those a learner sees in a
+session, without Ray's start-up in every notebook. ``--own-ray`` gives each notebook
+a Ray of its own instead (the time of a notebook opened outside ``make lab``).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,26 @@ def run_once(path: Path, timeout: int = 900) -> float:
     return time.perf_counter() - start
 
 
-def bench(paths: list[Path], runs: int = 3) -> list[tuple[Path, list[float]]]:
+def bench(paths: list[Path], runs: int = 3, own_ray: bool = False) -> list[tuple[Path, list[float]]]:
+    import os
+
+    shared = None
+    if own_ray:
+        os.environ.pop("RAY_ADDRESS", None)
+    elif not os.environ.get("RAY_ADDRESS"):
+        from .. import cluster
+
+        shared = cluster.start(dashboard=False)
+        os.environ["RAY_ADDRESS"] = shared.address
+    try:
+        return _bench(paths, runs)
+    finally:
+        if shared is not None:
+            os.environ.pop("RAY_ADDRESS", None)
+            shared.stop()
+
+
+def _bench(paths: list[Path], runs: int) -> list[tuple[Path, list[float]]]:
     results = []
     for path in paths:
         times = [run_once(path) for _ in range(runs)]
