@@ -1,11 +1,13 @@
 """Lab 01 checks: pass any correct answer, reject placeholders and plausible mistakes."""
 
+import re
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import ray.cloudpickle
+from ray.data.expressions import col
 
 import raycourse
 from raycourse.checks import lab01
@@ -74,12 +76,43 @@ def test_ex2_placeholder_is_not_solved():
     assert verdict(lab01.exercise_2, ...).status == "not solved"
 
 
-def test_ex2_accepts_different_correct_answers(prompts, photos):
+def _add_word_count(batch):  # the solution's batch function
+    batch["n_words"] = np.array([len(p.split()) for p in batch["prompt"]])
+    return batch
+
+
+def _capitalized(batch):  # also changes the prompt text (invisible on the animals table)
+    batch = _add_word_count(batch)
+    batch["prompt"] = np.array([p.capitalize() for p in batch["prompt"]], dtype=object)
+    return batch
+
+
+def test_ex2_accepts_different_correct_answers(animals, prompts, photos):
     assert verdict(lab01.exercise_2, photos).passed
     numpy_way = prompts.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
         lambda b: {**b, "n_words": np.char.count(b["prompt"].astype(str), " ") + 1})
     assert verdict(lab01.exercise_2, numpy_way).passed
     assert len(lab01.expected_photos()) == 5
+
+
+@pytest.mark.parametrize("answer", [
+    # the solution: an expression filter, then a batch function
+    lambda a, p: p.filter(expr=col("prompt").str.contains("photo", ignore_case=True)).map_batches(_add_word_count),
+    # a whole-word regular expression, ignoring case
+    lambda a, p: p.filter(lambda r: re.search(r"\bphoto\b", r["prompt"], re.IGNORECASE) is not None)
+    .map_batches(_add_word_count),
+    # filter the animals first, rename afterwards
+    lambda a, p: a.filter(expr=col("animal").str.lower().str.contains("photo")).rename_columns(
+        {"animal": "prompt"}).map_batches(_add_word_count),
+    # the word counts as whole numbers stored as floats
+    lambda a, p: p.filter(lambda r: "photo" in r["prompt"].casefold()).map_batches(
+        lambda b: {**b, "n_words": np.char.count(b["prompt"].astype(str), " ") + 1.0}),
+    # materialized: the check can no longer replay the steps, and judges the rows alone
+    lambda a, p: p.map_batches(_photos_pandas, batch_format="pandas").materialize(),
+])
+def test_ex2_accepts_more_correct_answers(animals, prompts, answer):
+    v = verdict(lab01.exercise_2, answer(animals, prompts))
+    assert v.passed, v
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -92,15 +125,35 @@ def test_ex2_accepts_different_correct_answers(prompts, photos):
     (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").drop_columns(["id"]), "lacks the column"),
     (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").union(
         p.map_batches(_photos_pandas, batch_format="pandas")), "duplicate rows"),
+    # case-sensitive matches: right for the animals table (every "photo" is lower case), wrong in general
+    (lambda p: p.filter(lambda r: "photo" in r["prompt"]).map_batches(_add_word_count),
+     "drop the prompt 'A PHOTO OF A WOLF IN THE SNOW'"),
+    (lambda p: p.filter(expr=col("prompt").str.contains("photo")).map_batches(_add_word_count),
+     "drop the prompt 'A PHOTO OF A WOLF IN THE SNOW'"),
+    # the photo rows picked by their ids
+    (lambda p: p.filter(lambda r: r["id"] in (1, 5, 10, 15, 20)).map_batches(_add_word_count),
+     "drop the prompt"),
+    # n_words as text
+    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
+        lambda b: {**b, "n_words": np.array([str(len(t.split())) for t in b["prompt"]])}),
+     "`n_words` holds str values"),
+    # the batch function also changes the prompt
+    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(_capitalized),
+     "turn the prompt 'A PHOTO OF A WOLF IN THE SNOW' into 'A photo of a wolf in the snow'"),
+    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
+        lambda b: {**b, "prompt": np.char.strip(b["prompt"].astype(str), "A "),
+                   "n_words": np.array([len(t.split()) for t in b["prompt"]])}),
+     "the prompt of id"),
 ])
 def test_ex2_rejects_mistakes(prompts, mistake, message):
     v = verdict(lab01.exercise_2, mistake(prompts))
     assert v.status == "wrong" and message in v.message, v
+    assert v.hint
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
 
-def test_ex3_placeholder_and_empty_folder_are_not_solved(tmp_path):
+def test_ex3_placeholder_and_nothing_written_are_not_solved(tmp_path):
     assert verdict(lab01.exercise_3, ...).status == "not solved"
     assert verdict(lab01.exercise_3, tmp_path).status == "not solved"
 
@@ -111,6 +164,9 @@ def test_ex3_accepts_ray_and_pandas_writers(tmp_path, photos):
     (tmp_path / "b" / "photos").mkdir(parents=True)
     photos.to_pandas().to_parquet(tmp_path / "b" / "photos" / "part.parquet")
     assert verdict(lab01.exercise_3, tmp_path / "b").passed
+    (tmp_path / "c" / "photos").mkdir(parents=True)  # a parquet file without the usual suffix
+    photos.to_pandas().to_parquet(tmp_path / "c" / "photos" / "part-0")
+    assert verdict(lab01.exercise_3, tmp_path / "c").passed
 
 
 def test_ex3_rejects_mistakes(tmp_path, prompts, photos):
@@ -125,6 +181,25 @@ def test_ex3_rejects_mistakes(tmp_path, prompts, photos):
     prompts.map_batches(_photos_pandas, batch_format="pandas").limit(2).write_parquet(str(tmp_path / "few" / "photos"))
     v = verdict(lab01.exercise_3, tmp_path / "few")
     assert v.status == "wrong" and "hold 2 rows" in v.message
+
+
+@pytest.mark.parametrize("write, message", [
+    # one parquet file where the folder should be
+    (lambda ds, d: ds.to_pandas().to_parquet(d / "photos"), "is a single file, not a folder"),
+    # another format in the folder
+    (lambda ds, d: ds.write_csv(str(d / "photos")), "holds no parquet files (it holds 1 .csv file"),
+    (lambda ds, d: ds.write_json(str(d / "photos")), "holds no parquet files (it holds 1 .json file"),
+    # an empty folder
+    (lambda ds, d: (d / "photos").mkdir(), "exists but is empty"),
+    # parquet files, and a stray file beside them
+    (lambda ds, d: (ds.write_parquet(str(d / "photos")), ds.write_csv(str(d / "photos"))),
+     "holds 1 .csv file beside the parquet files"),
+])
+def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, photos, write, message):
+    write(photos.repartition(1), tmp_path)
+    v = verdict(lab01.exercise_3, tmp_path)
+    assert v.status == "wrong" and message in v.message, v
+    assert v.hint
 
 
 def test_check_cells_print_one_verdict_line(capsys):

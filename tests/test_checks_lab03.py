@@ -1,7 +1,8 @@
 """Lab 03 checks: pass any correct answer, reject placeholders and plausible mistakes.
 
-No model runs here: the "generated" images are seeded random pixels of the real shape,
-so the tests are fast and exercise only what the checks look at (files on disk).
+No model runs here: the "generated" images are seeded random pixels of the real shape
+(as PIL images where the lab's ImageGen returns PIL images), so the tests are fast and
+exercise only what the checks look at: the Dataset's rows and types, files on disk.
 """
 
 import io
@@ -15,6 +16,7 @@ import raycourse
 from raycourse.checks import lab03
 
 # Ray's workers cannot import this test module: send its functions by value.
+import ray  # noqa: E402
 import ray.cloudpickle  # noqa: E402
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -61,23 +63,99 @@ def _wrong(verdict, message):
     assert str(verdict.hint) not in ("", "None")
 
 
+def _pil_images(batch):
+    batch["image"] = [Image.fromarray(a) for a in _noise(batch["id"])]
+    return batch
+
+
+@pytest.fixture(scope="module")
+def pictures(prompts):
+    """What the lab's ImageGen gives: the prompts with a list of PIL images (a pickled column)."""
+    return prompts.map_batches(_pil_images, batch_size=3).materialize()
+
+
+def _to_pixels(batch):  # the solution's conversion
+    batch["image"] = np.stack([np.asarray(image) for image in batch["image"]])
+    return batch
+
+
+def _to_pyarrow_tensor(batch):  # a pyarrow Table with pyarrow's own fixed-shape tensor type
+    import pyarrow as pa
+
+    pixels = np.stack([np.asarray(image) for image in batch["image"]])
+    return pa.table({"id": batch["id"], "prompt": batch["prompt"],
+                     "image": pa.FixedShapeTensorArray.from_numpy_ndarray(pixels)})
+
+
+def _zeros(batch):
+    batch["image"] = np.zeros((len(batch["id"]), *SHAPE), dtype=np.uint8)
+    return batch
+
+
+class PixelImageGen:  # the learner's own edit: the generator returns arrays itself
+    def __call__(self, batch):
+        batch["image"] = _noise(batch["id"])
+        return batch
+
+
 # Exercise 1 ---------------------------------------------------------------------------------
 
-def test_ex1_nothing_written_is_not_solved(out_dir, prompts):
-    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+def test_ex1_placeholder_is_not_solved(prompts):
+    v = lab03.exercise_1.result(..., prompts)
+    assert v.status == "not solved" and "`images` is still `...`" in v.message
+
+
+@pytest.mark.parametrize("answer", [
+    lambda pics, p: pics.map_batches(_to_pixels),  # the solution, lazy
+    lambda pics, p: pics.map_batches(_to_pixels, batch_size=2).materialize(),
+    lambda pics, p: pics.map_batches(lambda b: {**b, "image": [np.asarray(i) for i in b["image"]]}),  # a list
+    lambda pics, p: pics.map_batches(_to_pyarrow_tensor),  # pyarrow's fixed-shape tensor column
+    lambda pics, p: p.map_batches(PixelImageGen, compute=ray.data.ActorPoolStrategy(size=1)),
+])
+def test_ex1_accepts_pixel_arrays(prompts, pictures, answer):
+    v = lab03.exercise_1.result(answer(pictures, prompts), prompts)
+    assert v.passed, v
+    assert "tensor column" in v.message
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda pics: pics, "holds PIL images, which Ray can only keep as pickled Python objects"),
+    (lambda pics: pics.map_batches(lambda b: b, batch_format="pandas"), "holds PIL images"),
+    # one array per row in a pandas column: still pickled objects, not a tensor column
+    (lambda pics: pics.map_batches(lambda df: df.assign(image=df["image"].map(np.asarray)), batch_format="pandas"),
+     "holds Python objects (ndarray)"),
+    (lambda pics: pics.map_batches(_to_pixels).map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
+    (lambda pics: pics.map_batches(_to_pixels).map_batches(
+        lambda b: {**b, "image": (b["image"] / 255).astype(np.uint8)}), "is blank: all its pixels lie between 0 and"),
+    (lambda pics: pics.map_batches(_to_pixels).map_batches(
+        lambda b: {**b, "image": b["image"].astype(np.float32) / 255}), "pixels of type float32"),
+    (lambda pics: pics.map_batches(_to_pixels).map_batches(
+        lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}), "colour channels first"),
+    (lambda pics: pics.map_batches(_to_pixels).rename_columns({"image": "pixels"}), "has no `image` column"),
+    (lambda pics: pics.map_batches(_to_pixels).limit(2), "has 2 rows, but there are 6 prompts"),
+    (lambda pics: pics.map_batches(_to_pixels).take_batch(6), "not a Ray Dataset"),
+])
+def test_ex1_rejects_mistakes(prompts, pictures, mistake, message):
+    _wrong(lab03.exercise_1.result(mistake(pictures), prompts), message)
+
+
+# Exercise 2 ---------------------------------------------------------------------------------
+
+def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.status == "not solved" and "images_parquet" in v.message
-    assert lab03.exercise_1.result(out_dir / "images_parquet", ...).status == "not solved"
-    assert lab03.exercise_1.result(out_dir / "missing" / "images_parquet", N).status == "not solved"
+    assert lab03.exercise_2.result(out_dir / "images_parquet", ...).status == "not solved"
+    assert lab03.exercise_2.result(out_dir / "missing" / "images_parquet", N).status == "not solved"
 
 
-def test_ex1_accepts_ray_parquet(out_dir, prompts, images):
+def test_ex2_accepts_ray_parquet(out_dir, prompts, images):
     images.write_parquet(str(out_dir / "images_parquet"))
-    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.passed, v
     assert "6 rows" in v.message
 
 
-def test_ex1_accepts_png_bytes_written_with_pyarrow(out_dir, images):
+def test_ex2_accepts_png_bytes_written_with_pyarrow(out_dir, images):
     """A different correct answer: pyarrow, the images encoded as PNG bytes in a column of another name."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -87,44 +165,56 @@ def test_ex1_accepts_png_bytes_written_with_pyarrow(out_dir, images):
                       "png": [_png_bytes(a) for a in batch["image"]]})
     (out_dir / "images_parquet").mkdir()
     pq.write_table(table, out_dir / "images_parquet" / "all.parquet")
-    v = lab03.exercise_1.result(str(out_dir / "images_parquet"), N)
+    v = lab03.exercise_2.result(str(out_dir / "images_parquet"), N)
     assert v.passed, v
     assert "`png`" in v.message
 
 
-def test_ex1_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, images):
+def test_ex2_accepts_a_pyarrow_fixed_shape_tensor_column(out_dir, prompts, images):
+    images.map_batches(_to_pyarrow_tensor).write_parquet(str(out_dir / "images_parquet"))
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
+    assert v.passed, v
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batch = images.take_batch(N)  # the same, written by pyarrow alone
+    table = pa.table({"prompt": batch["prompt"].tolist(),
+                      "image": pa.FixedShapeTensorArray.from_numpy_ndarray(batch["image"])})
+    (out_dir / "b" / "images_parquet").mkdir(parents=True)
+    pq.write_table(table, out_dir / "b" / "images_parquet" / "all.parquet")
+    v = lab03.exercise_2.result(out_dir / "b" / "images_parquet", prompts)
+    assert v.passed, v
+
+
+def test_ex2_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, images):
     images.map_batches(lambda b: {**b, "seconds": np.ones(len(b["id"]))}).write_parquet(
         str(out_dir / "images_parquet"))
     expected = [r["prompt"] for r in prompts.take_all()]
-    assert lab03.exercise_1.result(out_dir / "images_parquet", expected).passed
+    assert lab03.exercise_2.result(out_dir / "images_parquet", expected).passed
 
 
-def test_ex1_rejects_the_wrong_folder(out_dir, prompts, images):
+def test_ex2_rejects_the_wrong_folder(out_dir, prompts, images):
     images.write_parquet(str(out_dir / "images"))
-    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     _wrong(v, 'in out_dir / "images", but none in out_dir / "images_parquet"')
 
 
-def test_ex1_rejects_files_directly_in_out_dir(out_dir, prompts, images):
+def test_ex2_rejects_files_directly_in_out_dir(out_dir, prompts, images):
     images.repartition(1).write_parquet(str(out_dir))
-    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), "in out_dir itself")
+    _wrong(lab03.exercise_2.result(out_dir / "images_parquet", prompts), "in out_dir itself")
 
 
-def test_ex1_rejects_another_format(out_dir, prompts):
+def test_ex2_rejects_another_format(out_dir, prompts):
     prompts.write_csv(str(out_dir / "images_parquet"))
-    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     _wrong(v, "holds no .parquet files (it holds ")
     assert ".csv file" in v.message
 
 
-def test_ex1_rejects_an_empty_folder(out_dir, prompts):
+def test_ex2_rejects_an_empty_folder(out_dir, prompts):
     (out_dir / "images_parquet").mkdir()
-    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), "it is empty")
-
-
-def _pil_images(batch):
-    batch["image"] = [Image.fromarray(a) for a in _noise(batch["id"])]
-    return batch
+    _wrong(lab03.exercise_2.result(out_dir / "images_parquet", prompts), "it is empty")
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -140,86 +230,101 @@ def _pil_images(batch):
     (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"].astype(np.float32) / 255}),
      "pixels of type float32"),
     (lambda ds: ds.map_batches(_pil_images), "pickled Python objects"),
+    (lambda ds: ds.map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] // 255).astype(np.uint8)}), "is blank"),
     (lambda ds: ds.map_batches(lambda b: {**b, "prompt": np.char.upper(b["prompt"].astype(str))}),
      "does not hold the prompts of `prompts`"),
 ])
-def test_ex1_rejects_mistakes(out_dir, prompts, images, mistake, message):
+def test_ex2_rejects_mistakes(out_dir, prompts, images, mistake, message):
     mistake(images).write_parquet(str(out_dir / "images_parquet"))
-    _wrong(lab03.exercise_1.result(out_dir / "images_parquet", prompts), message)
+    _wrong(lab03.exercise_2.result(out_dir / "images_parquet", prompts), message)
 
 
-def test_ex1_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
+def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
     images.write_parquet(str(out_dir / "images_parquet"))
     images.write_parquet(str(out_dir / "images_parquet"))
-    v = lab03.exercise_1.result(out_dir / "images_parquet", prompts)
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     _wrong(v, "hold 12 rows, but there are 6 prompts")
     assert "re-run the setup cell" in v.hint
 
 
-# Exercise 2 ---------------------------------------------------------------------------------
+# Exercise 3 ---------------------------------------------------------------------------------
 
-def test_ex2_nothing_written_is_not_solved(out_dir, prompts, images):
-    assert lab03.exercise_2.result(out_dir / "png", prompts).status == "not solved"
-    images.write_parquet(str(out_dir / "images_parquet"))  # exercise 1's files are not a wrong answer here
-    v = lab03.exercise_2.result(out_dir / "png", prompts)
+def test_ex3_nothing_written_is_not_solved(out_dir, prompts, images):
+    assert lab03.exercise_3.result(out_dir / "png", prompts).status == "not solved"
+    images.write_parquet(str(out_dir / "images_parquet"))  # exercise 2's files are not a wrong answer here
+    v = lab03.exercise_3.result(out_dir / "png", prompts)
     assert v.status == "not solved" and '"png"' in v.message
 
 
-def test_ex2_accepts_write_images(out_dir, prompts, images):
+def test_ex3_accepts_write_images(out_dir, prompts, images):
     images.write_images(str(out_dir / "png"), column="image", file_format="png")
-    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    v = lab03.exercise_3.result(out_dir / "png", prompts)
     assert v.passed, v
     assert "6 PNG files" in v.message
 
 
-def test_ex2_accepts_pil_files_saved_in_a_loop(out_dir, images):
+def test_ex3_accepts_pil_files_saved_in_a_loop(out_dir, images):
     (out_dir / "png").mkdir()
     for row in images.take_all():
         Image.fromarray(row["image"]).save(out_dir / "png" / f"{row['id']:03d}.PNG")
-    assert lab03.exercise_2.result(str(out_dir / "png"), N).passed
+    assert lab03.exercise_3.result(str(out_dir / "png"), N).passed
 
 
-def test_ex2_rejects_the_wrong_folder(out_dir, prompts, images):
+def test_ex3_rejects_the_wrong_folder(out_dir, prompts, images):
     images.write_images(str(out_dir / "images"), column="image", file_format="png")
-    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), 'in out_dir / "images", but none in out_dir / "png"')
+    _wrong(lab03.exercise_3.result(out_dir / "png", prompts), 'in out_dir / "images", but none in out_dir / "png"')
 
 
-def test_ex2_rejects_jpeg(out_dir, prompts, images):
+def test_ex3_rejects_jpeg(out_dir, prompts, images):
     images.write_images(str(out_dir / "png"), column="image", file_format="jpeg")
-    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    v = lab03.exercise_3.result(out_dir / "png", prompts)
     _wrong(v, "the exercise asks for PNG")
     assert ".jp" in v.message
 
 
-def test_ex2_rejects_jpeg_content_named_png(out_dir, prompts, images):
+def test_ex3_rejects_jpeg_content_named_png(out_dir, prompts, images):
     (out_dir / "png").mkdir()
     for row in images.take_all():
         Image.fromarray(row["image"]).save(out_dir / "png" / f"{row['id']}.png", format="JPEG")
-    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), "named .png but hold JPEG images")
+    _wrong(lab03.exercise_3.result(out_dir / "png", prompts), "named .png but hold JPEG images")
 
 
 @pytest.mark.parametrize("mistake, message", [
     (lambda ds: ds.limit(3), "found 3 PNG files, but there are 6 prompts"),
     (lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}), "6 of the 6 PNG files are 64x64 RGB images"),
     (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"][..., 0]}), "are 512x512 L images"),
+    (lambda ds: ds.map_batches(_zeros), "6 of the 6 PNG files hold no picture"),
+    (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] / 255).astype(np.uint8)}), "is blank"),
 ])
-def test_ex2_rejects_mistakes(out_dir, prompts, images, mistake, message):
+def test_ex3_rejects_mistakes(out_dir, prompts, images, mistake, message):
     mistake(images).write_images(str(out_dir / "png"), column="image", file_format="png")
-    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), message)
+    _wrong(lab03.exercise_3.result(out_dir / "png", prompts), message)
 
 
-def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
+def test_ex3_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
     for _ in range(2):
         images.write_images(str(out_dir / "png"), column="image", file_format="png")
-    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    v = lab03.exercise_3.result(out_dir / "png", prompts)
     _wrong(v, "found 12 PNG files")
     assert "re-run the setup cell" in v.hint
 
 
-def test_ex2_rejects_an_empty_folder_and_a_table(out_dir, prompts, images):
+def test_ex3_rejects_an_empty_folder_and_a_table(out_dir, prompts, images):
     (out_dir / "png").mkdir()
-    _wrong(lab03.exercise_2.result(out_dir / "png", prompts), "exists but is empty")
+    _wrong(lab03.exercise_3.result(out_dir / "png", prompts), "exists but is empty")
     images.write_parquet(str(out_dir / "png"))
-    v = lab03.exercise_2.result(out_dir / "png", prompts)
+    v = lab03.exercise_3.result(out_dir / "png", prompts)
     _wrong(v, "holds no .png files (it holds ")
     assert ".parquet file" in v.message
+
+
+@pytest.mark.parametrize("stray, message", [
+    (lambda d, ds: (d / "notes.txt").write_text("my notes"), "holds 1 .txt file beside the PNG files"),
+    (lambda d, ds: ds.write_parquet(str(d)), "holds 1 .parquet file beside the PNG files"),
+    (lambda d, ds: ds.to_pandas()[["id", "prompt"]].to_csv(d / "prompts.csv"), ".csv file beside the PNG files"),
+])
+def test_ex3_rejects_stray_files_beside_the_pngs(out_dir, prompts, images, stray, message):
+    images.write_images(str(out_dir / "png"), column="image", file_format="png")
+    stray(out_dir / "png", images.repartition(1))
+    _wrong(lab03.exercise_3.result(out_dir / "png", prompts), message)

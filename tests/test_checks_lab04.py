@@ -9,6 +9,7 @@ import random
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import ray.cloudpickle
 
@@ -38,7 +39,8 @@ def _load(model_id):
 
 def _replies(pipe, prompts, ids):
     chats = [_messages(p, _season(i)) for p, i in zip(prompts, ids)]
-    return [out[0]["generated_text"][-1]["content"].strip() for out in pipe(chats, max_new_tokens=8, batch_size=2)]
+    return [out[0]["generated_text"][-1]["content"].strip()
+            for out in pipe(chats, max_new_tokens=8, do_sample=False, batch_size=2)]
 
 
 # ----------------------------------------------------------------------------- Exercise 1: right answers
@@ -76,14 +78,61 @@ class ModelAndTokenizerEnhancer:
             out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens)
             texts.append("Enhanced: " + self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:],
                                                              skip_special_tokens=True))
-        return {**batch, self.column: texts}
+        return {**batch, self.column: texts, "season": [_season(i) for i in batch["id"]]}
 
 
-@pytest.mark.parametrize("answer", [SolutionEnhancer, ModelAndTokenizerEnhancer])
+class PandasEnhancer:
+    """Written for `batch_format="pandas"`: DataFrame methods in, a DataFrame out."""
+
+    def __init__(self, model_id, prompt_column):
+        self.pipe, self.column = _load(model_id), prompt_column
+
+    def __call__(self, df):
+        df = df.assign(season=df["id"].map(_season), original_prompt=df[self.column])
+        replies = _replies(self.pipe, df[self.column].tolist(), df["id"].tolist())
+        return df.assign(**{self.column: replies})
+
+
+class ReturnsDataFrame(SolutionEnhancer):  # a dict of arrays in, a DataFrame out
+    def __call__(self, batch):
+        return pd.DataFrame(super().__call__(batch))
+
+
+class NewTextOnly(SolutionEnhancer):  # asks the pipeline for the new text only
+    def __call__(self, batch):
+        chats = [_messages(p, _season(i)) for p, i in zip(batch[self.prompt_column], batch["id"])]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False, return_full_text=False)
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array([out[0]["generated_text"].strip() for out in outputs])
+        return batch
+
+
+def _instruction(prompt, season):  # one plain-text prompt instead of a chat
+    return f"Rewrite this image description with two touches of {season}: {prompt}\nRewritten:"
+
+
+class PlainTextPrompts(SolutionEnhancer):
+    def __call__(self, batch):
+        seasons = [_season(i) for i in batch["id"]]
+        texts = [_instruction(p, s) for p, s in zip(batch[self.prompt_column], seasons)]
+        outputs = self.pipe(texts, max_new_tokens=8, do_sample=False, return_full_text=False)
+        batch["season"] = np.array(seasons)
+        batch[self.prompt_column] = np.array([out[0]["generated_text"].strip() or "-" for out in outputs])
+        return batch
+
+
+@pytest.mark.parametrize("answer", [SolutionEnhancer, ModelAndTokenizerEnhancer, PandasEnhancer, ReturnsDataFrame,
+                                    NewTextOnly, PlainTextPrompts])
 def test_exercise_1_accepts_correct_classes(answer):
-    verdict = lab04.exercise_1.result(answer)
+    verdict = lab04.exercise_1.result(answer, _season)
     assert verdict.passed, verdict
-    assert "'description'" in verdict.message
+    assert "'description'" in verdict.message and "its row's season" in verdict.message
+
+
+def test_exercise_1_checks_seasons_only_when_given_season_for():
+    verdict = lab04.exercise_1.result(SolutionEnhancer)
+    assert verdict.passed, verdict
+    assert "season" not in verdict.message
 
 
 def test_exercise_1_placeholder_is_not_solved():
@@ -166,6 +215,80 @@ class OneRowOnly(SolutionEnhancer):
         return {self.prompt_column: np.array(_replies(self.pipe, batch[self.prompt_column][:1], batch["id"][:1]))}
 
 
+def _pick(pick):
+    """An Enhancer like the solution's that takes `pick(conversation)` as the reply."""
+
+    class Picks(SolutionEnhancer):
+        def __call__(self, batch):
+            chats = [_messages(p, _season(i)) for p, i in zip(batch[self.prompt_column], batch["id"])]
+            outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+            batch["season"] = np.array([_season(i) for i in batch["id"]])
+            batch[self.prompt_column] = np.array([pick(out[0]["generated_text"]) for out in outputs])
+            return batch
+
+    return Picks
+
+
+class UserOnlyConversationAsText(SolutionEnhancer):  # no system message; the whole chat as the reply
+    def __call__(self, batch):
+        chats = [[{"role": "user", "content": f"Add {_season(i)}: {p}"}]
+                 for p, i in zip(batch[self.prompt_column], batch["id"])]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array([str(out[0]["generated_text"]) for out in outputs])
+        return batch
+
+
+class PlainTextWithTheInstruction(SolutionEnhancer):  # plain-text prompts, full text kept (the default)
+    def __call__(self, batch):
+        seasons = [_season(i) for i in batch["id"]]
+        texts = [_instruction(p, s) for p, s in zip(batch[self.prompt_column], seasons)]
+        outputs = self.pipe(texts, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array(seasons)
+        batch[self.prompt_column] = np.array([out[0]["generated_text"] for out in outputs])
+        return batch
+
+
+class NoSeasonColumn(SolutionEnhancer):
+    def __call__(self, batch):
+        batch[self.prompt_column] = np.array(_replies(self.pipe, batch[self.prompt_column], batch["id"]))
+        return batch
+
+
+class OneSeasonForAll(SolutionEnhancer):  # every chat gets the first row's season
+    def __call__(self, batch):
+        season = _season(batch["id"][0])
+        chats = [_messages(p, season) for p in batch[self.prompt_column]]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+        return batch
+
+
+class FixedSeasonColumn(SolutionEnhancer):
+    def __call__(self, batch):
+        batch = super().__call__(batch)
+        batch["season"] = np.array([_season(batch["id"][0])] * len(batch["id"]))
+        return batch
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (_pick(lambda chat: chat[0]["content"]), "contains the system message sent to the model"),
+    (_pick(lambda chat: str(chat)), "contains the system message sent to the model"),
+    (_pick(lambda chat: " ".join(m["content"] for m in chat)), "contains the system message sent to the model"),
+    (UserOnlyConversationAsText, "is a whole conversation written out as text"),
+    (PlainTextWithTheInstruction, "contains the whole text sent to the model"),
+    (NoSeasonColumn, "has no 'season' column"),
+    (OneSeasonForAll, "does not name its season"),
+    (FixedSeasonColumn, "came back with the season"),
+])
+def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
+    verdict = lab04.exercise_1.result(answer, _season)
+    assert verdict.status == "wrong", verdict
+    assert expected in verdict.message, verdict
+    assert verdict.hint
+
+
 @pytest.mark.parametrize("answer, expected", [
     (enhance_function, "not a class"),
     (NoCall, "no `__call__`"),
@@ -195,8 +318,20 @@ class FakeEnhancer:
 
     def __call__(self, batch):
         batch["original_prompt"] = batch[self.column]
+        batch["season"] = np.array(["winter"] * len(batch[self.column]))
         batch[self.column] = np.array([f"{p}, snow on the ground, a frosted pine" for p in batch[self.column]])
         return batch
+
+
+class FakePandasEnhancer(FakeEnhancer):  # batch_format="pandas", returns a DataFrame
+    def __call__(self, df):
+        return df.assign(original_prompt=df[self.column], season="winter",
+                         **{self.column: df[self.column] + ", snow on the ground"})
+
+
+class FakeEnhancerWithoutSeason(FakeEnhancer):
+    def __call__(self, batch):
+        return {k: v for k, v in super().__call__(batch).items() if k != "season"}
 
 
 class FakeEnhancerWithDefaults(FakeEnhancer):
@@ -212,6 +347,17 @@ def fake_images(batch):  # a function stage: tasks, no actor start-up
 class FakeImageGen:
     def __call__(self, batch):
         return fake_images(batch)
+
+
+class Painter(FakeImageGen):  # an image stage whose name does not say "image"
+    pass
+
+
+def tensor_images(batch):  # the images as pyarrow's own fixed-shape tensor column
+    import pyarrow as pa
+
+    pixels = np.zeros((len(batch["prompt"]), 32, 48, 3), dtype=np.uint8)
+    return pa.table({**{k: v for k, v in batch.items()}, "image": pa.FixedShapeTensorArray.from_numpy_ndarray(pixels)})
 
 
 def gray_images(batch):
@@ -274,11 +420,32 @@ def test_exercise_2_rejects_an_enhancer_without_constructor_arguments(prompts):
     assert "fn_constructor_kwargs" in verdict.hint
 
 
-def test_exercise_2_rejects_images_drawn_before_enhancing(prompts):
-    ds = prompts.map_batches(FakeImageGen, **ACTOR).map_batches(
-        FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
+@pytest.mark.parametrize("ds", [
+    lambda p: p.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
+    .map_batches(fake_images),
+    lambda p: _enhanced(p).map_batches(tensor_images),
+])
+def test_exercise_2_accepts_other_batch_formats(prompts, ds):
+    verdict = lab04.exercise_2.result(ds(prompts), "prompt")
+    assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize("first, name", [(FakeImageGen, "FakeImageGen"), (Painter, "Painter"),
+                                         (fake_images, "fake_images")])
+def test_exercise_2_rejects_images_drawn_before_enhancing(prompts, first, name):
+    stage = ACTOR if isinstance(first, type) else {}
+    ds = prompts.map_batches(first, **stage).map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
     verdict = lab04.exercise_2.result(ds, "prompt")
-    assert verdict.status == "wrong" and "FakeImageGen runs before FakeEnhancer" in verdict.message
+    assert verdict.status == "wrong", verdict
+    assert f"{name} draws the images (column 'image') before FakeEnhancer runs" in verdict.message, verdict
+    assert verdict.hint
+
+
+def test_exercise_2_rejects_rows_without_their_season(prompts):
+    ds = prompts.map_batches(FakeEnhancerWithoutSeason, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR).map_batches(
+        fake_images)
+    verdict = lab04.exercise_2.result(ds, "prompt")
+    assert verdict.status == "wrong" and "no 'season' column" in verdict.message, verdict
 
 
 def test_exercise_2_rejects_a_pipeline_without_images(prompts):

@@ -1,7 +1,9 @@
 """Checks for lab 01 (ingest and transform): rename, filter + map_batches, write parquet.
 
 The expected answers are computed from the course's animals table, so the checks
-stay right if the sample data changes.
+stay right if the sample data changes. That table cannot test every rule (all its
+"photo"s are lower case), so Exercise 2 also runs the learner's own steps on a few
+probe prompts of its own (see :func:`_probe`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,111 @@ def exercise_1(prompts):
     return f"{len(rows)} prompts with columns id and prompt."
 
 
+# Probe prompts for Exercise 2: the rule is "contains photo, in any capitalisation", and the
+# animals table only ever writes it in lower case. (No probe is ambiguous: none holds
+# "photo" inside a longer word, none has repeated spaces.)
+PROBE_PROMPTS = {
+    901: "A PHOTO OF A WOLF IN THE SNOW",
+    902: "Photo of a sleeping hedgehog",
+    903: "A blurry Photo of a heron",
+    904: "A cinematic photo of a mole",
+    905: "An ink drawing of a heron",
+    906: "A PAINTING OF A MOOSE",
+}
+
+
+def _keeps(text: str) -> bool:
+    return PHOTO_WORD in text.lower()
+
+
+def _plan_source(ds):
+    """The single source operator of ``ds``'s plan, or None (a join, a union, an unreadable plan)."""
+    try:
+        dag = ds._logical_plan.dag
+        sources = [op for op in dag.post_order_iter() if not op.input_dependencies]
+    except Exception:  # Ray internals: without them the probe is skipped, never failed
+        return None
+    return sources[0] if len(sources) == 1 and sources[0] is not dag else None
+
+
+FILTER_HINT = (f"Keep a row whenever its prompt contains '{PHOTO_WORD}', in any capitalisation (PHOTO, Photo, "
+               "photo), and leave the prompt text as it is.")
+COUNT_HINT = "Count the words that splitting on whitespace gives, for whatever prompt the batch holds."
+
+
+def _probe(photos) -> tuple[str, str] | None:
+    """Run the steps that built ``photos`` on probe prompts; return (problem, hint), or None if right.
+
+    The plan of a Ray Dataset keeps the learner's steps (rename, filter, map_batches, ...)
+    after its source (the CSV read, or a materialized Dataset). The probe swaps that source
+    for a small table of the same columns whose prompts are :data:`PROBE_PROMPTS`, runs the
+    same steps and compares. Only the steps after the source are tested: if the source
+    already holds only photo prompts (a materialized result), the filter is not probed; if
+    it already has `n_words`, the count is not. Anything the probe cannot run is skipped.
+    """
+    import pandas as pd
+    import ray.data
+    from ray.data._internal.logical.interfaces import LogicalPlan
+
+    source = _plan_source(photos)
+    if source is None:
+        return None
+    try:
+        source_ds = ray.data.Dataset._from_parent(photos, LogicalPlan(source, photos.context))
+        source_rows = source_ds.take_all()
+    except Exception:
+        return None
+    if not source_rows:
+        return None
+    text_column = next((c for c in ("animal", "prompt") if c in source_rows[0]), None)
+    if text_column is None or "id" not in source_rows[0]:
+        return None
+    probes_filter = any(not _keeps(str(r[text_column])) for r in source_rows)
+    probes_count = "n_words" not in source_rows[0]
+    if not (probes_filter or probes_count):
+        return None
+    template = source_rows[0]
+    probe = pd.DataFrame([{**template, "id": i, text_column: text} for i, text in PROBE_PROMPTS.items()])
+    probe = probe.astype({"id": pd.Series([template["id"]]).dtype})
+    try:
+        probe_ds = ray.data.from_pandas(probe)
+        replay = photos._logical_plan.dag._apply_transform(
+            lambda op: probe_ds._logical_plan.dag if op is source else op)
+        rows = ray.data.Dataset._from_parent(probe_ds, LogicalPlan(replay, photos.context)).take_all()
+    except Exception:
+        return None
+    if rows and not all(c in rows[0] for c in ("id", "prompt")):
+        return None
+    got = {int(r["id"]): r for r in rows}
+    wanted = {i for i, text in PROBE_PROMPTS.items() if _keeps(text)}
+    if probes_filter:
+        dropped = sorted(wanted - set(got))
+        if dropped:
+            return (f"your steps drop the prompt {PROBE_PROMPTS[dropped[0]]!r}, which contains the word "
+                    f"'{PHOTO_WORD}'.", FILTER_HINT)
+        kept = sorted(set(got) - wanted)
+        if kept:
+            return f"your steps keep the prompt {PROBE_PROMPTS[kept[0]]!r}, which is not a photo.", FILTER_HINT
+    for i, row in sorted(got.items()):
+        if i in PROBE_PROMPTS and str(row["prompt"]) != PROBE_PROMPTS[i]:
+            return f"your steps turn the prompt {PROBE_PROMPTS[i]!r} into {row['prompt']!r}.", FILTER_HINT
+        if probes_count and i in PROBE_PROMPTS and "n_words" in row:
+            n = len(PROBE_PROMPTS[i].split())
+            if _integer(row["n_words"]) != n:
+                return (f"your steps give `n_words` = {row['n_words']!r} for {PROBE_PROMPTS[i]!r}, which has "
+                        f"{n} words.", COUNT_HINT)
+    return None
+
+
+def _integer(value):
+    """``value`` as an int when it is a whole number (int or float, not text or bool), else None."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
 @exercise("Exercise 2")
 def exercise_2(photos):
     """`photos`: only the prompts that mention a photo, with a word count column `n_words`."""
@@ -98,12 +205,53 @@ def exercise_2(photos):
     if lacking:
         raise Wrong(f"`photos` misses {len(lacking)} photo prompt(s) (ids {sorted(lacking)[:3]}).",
                     "Is your test case-sensitive, or does it look for the whole word only?")
-    wrong_counts = [int(r["id"]) for r in rows if int(r["n_words"]) != expected[int(r["id"])][1]]
+    changed = [r for r in rows if r["prompt"] != expected[int(r["id"])][0]]
+    if changed:
+        r = changed[0]
+        raise Wrong(f"the prompt of id {int(r['id'])} is {r['prompt']!r}, but `prompts` has "
+                    f"{expected[int(r['id'])][0]!r}.",
+                    "Your batch function should only add `n_words`: return the prompts as they came in.")
+    not_numbers = [r for r in rows if _integer(r["n_words"]) is None]
+    if not_numbers:
+        r = not_numbers[0]
+        raise Wrong(f"`n_words` holds {type(r['n_words']).__name__} values such as {r['n_words']!r}, not "
+                    "whole numbers.",
+                    "A word count is a number: store integers (what `len` gives), not text.")
+    wrong_counts = [int(r["id"]) for r in rows if _integer(r["n_words"]) != expected[int(r["id"])][1]]
     if wrong_counts:
         r = next(r for r in rows if int(r["id"]) == wrong_counts[0])
         raise Wrong(f"`n_words` is {r['n_words']} for {r['prompt']!r}; it has {expected[wrong_counts[0]][1]} words.",
                     "Count the words that splitting on whitespace gives.")
+    probed = _probe(photos)
+    if probed:
+        problem, hint = probed
+        raise Wrong(f"right for the animals table, but the check also ran your steps on prompts of its own, "
+                    f"and {problem}", hint)
     return f"{len(rows)} photo prompts with their word counts."
+
+
+PARQUET_MAGIC = b"PAR1"  # the first (and last) four bytes of every parquet file
+
+
+def _is_parquet(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files under ``folder``, without hidden ones (such as a notebook's checkpoints)."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _kinds(files: list[Path]) -> str:
+    from collections import Counter
+
+    kinds = Counter(p.suffix.lower() or "extension-less" for p in files)
+    return ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in kinds.most_common())
 
 
 @exercise("Exercise 3")
@@ -112,15 +260,38 @@ def exercise_3(out_dir):
     require("out_dir", out_dir, "the output folder from the setup cell")
     import pyarrow.parquet as pq
 
-    target = Path(out_dir) / "photos"
-    files = sorted(target.glob("*.parquet")) if target.is_dir() else []
-    if not files:
-        elsewhere = sorted(p for p in Path(out_dir).rglob("*.parquet") if target not in p.parents)
+    out_dir = Path(out_dir)
+    target = out_dir / "photos"
+    if target.is_file():
+        raise Wrong("`out_dir / \"photos\"` is a single file, not a folder of parquet files.",
+                    "Give the Dataset's parquet writer the folder: it writes one or more files into it.")
+    if not target.is_dir():
+        elsewhere = [p for p in _visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
         if elsewhere:
-            raise Wrong(f"found parquet files in {elsewhere[0].parent.name}/, not in photos/.",
+            folder = elsewhere[0].parent
+            where = "out_dir itself" if folder == out_dir else f"{folder.relative_to(out_dir)}/"
+            raise Wrong(f"found parquet files in {where}, not in photos/.",
                         "Write to the folder `out_dir / \"photos\"` (pass it as a string).")
         raise NotSolved("no parquet files in `out_dir / \"photos\"` yet; write the `photos` Dataset there.")
-    table = pq.read_table(target).to_pandas()
+    present = _visible_files(target)
+    if not present:
+        raise Wrong("`out_dir / \"photos\"` exists but is empty.",
+                    "Write the `photos` Dataset into it with the Dataset's parquet writer.")
+    files = [p for p in present if _is_parquet(p)]
+    if not files:
+        raise Wrong(f"`out_dir / \"photos\"` holds no parquet files (it holds {_kinds(present)}).",
+                    "Look for the Dataset write method for the parquet format.")
+    others = [p for p in present if p not in files]
+    if others:
+        raise Wrong(f"`out_dir / \"photos\"` holds {_kinds(others)} beside the parquet files.",
+                    "Write only the parquet files there: re-run the setup cell (it empties out_dir), "
+                    "then run your exercise cell once.")
+    try:
+        table = pq.ParquetDataset([str(p) for p in files]).read().to_pandas()
+    except Exception as exc:  # e.g. files of two runs with different columns
+        raise Wrong(f"the parquet files in photos/ cannot be read as one table ({exc.__class__.__name__}: "
+                    f"{str(exc)[:120]}).",
+                    "Re-run the setup cell (it empties out_dir), then run your exercise cell once.") from None
     expected = expected_photos()
     for column in ("id", "prompt", "n_words"):
         if column not in table.columns:

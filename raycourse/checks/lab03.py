@@ -1,13 +1,20 @@
-"""Checks for lab 03 (batch image generation): images to Parquet, images to PNG files.
+"""Checks for lab 03 (batch image generation): pixels, not PIL images; Parquet; PNG files.
 
-Both checks look only at what is on disk, so any way of producing it passes: Ray
-Data's ``write_parquet``/``write_images`` (the intended answers), pyarrow, pandas or
-PIL in a loop. They take the folder the exercise names and the ``prompts`` Dataset
-the images were made from (or just the expected number of images)::
+Exercise 1 looks at the learner's Dataset ``images``: the lab's ``ImageGen`` returns
+PIL images, which Ray can only keep as pickled Python objects, and the learner turns
+them into uint8 pixel arrays (a tensor column). Exercises 2 and 3 look only at what
+is on disk, so any way of producing it passes: Ray Data's ``write_parquet`` /
+``write_images`` (the intended answers), pyarrow, pandas or PIL in a loop. Each check
+takes what the exercise names and the ``prompts`` Dataset the images were made from
+(or a list of the prompts, or just the expected number of images)::
 
-    check.exercise_1(out_dir / "images_parquet", prompts)
-    check.exercise_2(out_dir / "png", prompts)
+    check.exercise_1(images, prompts)
+    check.exercise_2(out_dir / "images_parquet", prompts)
+    check.exercise_3(out_dir / "png", prompts)
 
+Every image must be a 512x512 RGB uint8 array that is not blank: the random stand-in
+model draws noise and SDXL-Turbo draws pictures, and neither is one flat colour, while
+a conversion that scales pixels to 0..1 before a uint8 cast leaves only 0s and 1s.
 Nothing written anywhere under the folder's parent (``out_dir``) means "not solved
 yet"; files of the right kind in another folder are a wrong answer.
 """
@@ -20,6 +27,7 @@ from pathlib import Path
 from ._core import NotSolved, Wrong, exercise, require
 
 IMAGE_SHAPE = (512, 512, 3)  # what SDXL-Turbo and its tiny stand-in draw: 512x512 RGB
+MIN_PIXEL_RANGE = 8  # a drawn image spans more than this many grey levels; a blank one does not
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 RERUN_HINT = ("Ray's write methods add files to a folder that already has some: re-run the setup cell "
               "(it empties out_dir), then run your exercise cell once.")
@@ -111,6 +119,15 @@ def _as_array(value):
     raise ValueError(f"a value of type {type(value).__name__}")
 
 
+def _column_arrays(column) -> list:
+    """The images of one Parquet column as NumPy arrays (raises ValueError when they are not images)."""
+    import pyarrow as pa
+
+    if isinstance(column.type, pa.FixedShapeTensorType):  # pyarrow's own tensor type: one array for all rows
+        return list(column.combine_chunks().to_numpy_ndarray())
+    return [_as_array(v) for v in column.to_pylist()]
+
+
 def _shape_problem(array) -> str | None:
     """What is wrong with one decoded image, or None when it is a 512x512 RGB uint8 array."""
     if array.dtype == object or array.ndim == 0:
@@ -124,18 +141,102 @@ def _shape_problem(array) -> str | None:
     return None
 
 
+def _blank_problem(array) -> str | None:
+    """What is wrong with a well-shaped image that holds (almost) no picture, or None."""
+    low, high = int(array.min()), int(array.max())
+    if high - low < MIN_PIXEL_RANGE:
+        return (f"is blank: all its pixels lie between {low} and {high}, where a drawn image uses the range "
+                "0 to 255")
+    return None
+
+
+BLANK_HINT = ("Keep the pixel values the model drew (0 to 255) as they are: convert with np.asarray, without "
+              "scaling them to 0..1 or making new arrays.")
+
+
+def _image_problem(array) -> tuple[str, str] | None:
+    """(problem, hint) for one decoded image, or None when it is a real 512x512 RGB uint8 image."""
+    problem = _shape_problem(array)
+    if problem:
+        return problem, ("Store each generated image as it comes from the model, converted with np.asarray: "
+                         f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels, uint8.")
+    problem = _blank_problem(array)
+    return (problem, BLANK_HINT) if problem else None
+
+
 # Exercise 1 -------------------------------------------------------------------------------------
 
+PIXELS_HINT = ("Add a step after ImageGen (or change ImageGen) that replaces batch[\"image\"] with one NumPy "
+               "uint8 array for the whole batch: each image through np.asarray, stacked.")
+
+
+def _what_objects(values) -> str:
+    """A name for the Python objects in a pickled column: "PIL images", "Python objects (ndarray)", ..."""
+    from PIL import Image
+
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, Image.Image):
+        return "PIL images"
+    return f"Python objects ({type(first).__name__})"
+
+
 @exercise("Exercise 1")
-def exercise_1(folder, prompts):
+def exercise_1(images, prompts):
+    """``images``: the prompts with an ``image`` column of 512x512x3 uint8 arrays (a tensor column)."""
+    require("images", images, "the Dataset of the prompts and their images as pixel arrays")
+    n_expected, expected_prompts = _expected(prompts)
+    import ray.data
+
+    if not isinstance(images, ray.data.Dataset):
+        raise Wrong(f"`images` is a {type(images).__name__}, not a Ray Dataset.",
+                    "Build `images` with `map_batches` calls on `prompts`; `materialize()` keeps it a Dataset.")
+    ds = images.materialize()  # runs the pipeline once if it is still lazy
+    schema = ds.schema()
+    if schema is None or ds.count() == 0:
+        raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")
+    columns = list(schema.names)
+    for name, hint in (("image", "Keep the column name `image` that ImageGen writes."),
+                       ("prompt", "Keep the `prompt` column beside the images.")):
+        if name not in columns:
+            raise Wrong(f"`images` has no `{name}` column (its columns: {columns}).", hint)
+    rows = ds.take_all()
+    if len(rows) != n_expected:
+        raise Wrong(f"`images` has {len(rows)} rows, but there are {n_expected} prompts.",
+                    "Make one image per prompt: map the whole `prompts` Dataset, without limit or filter.")
+    got_prompts = [str(r["prompt"]) for r in rows]
+    if expected_prompts is not None and sorted(got_prompts) != sorted(expected_prompts):
+        raise Wrong("the `prompt` column does not hold the prompts of `prompts`.",
+                    "Convert the images only; leave the other columns as they are.")
+    values = [r["image"] for r in rows]
+    column_type = schema.types[columns.index("image")]
+    if _pickled(column_type):
+        raise Wrong(f"the `image` column holds {_what_objects(values)}, which Ray can only keep as pickled "
+                    "Python objects, not as a tensor column of pixels.", PIXELS_HINT)
+    for i, value in enumerate(values):
+        try:
+            array = _as_array(value)
+        except ValueError:
+            raise Wrong(f"the `image` of row {i} is a {type(value).__name__}, not an array of pixels.",
+                        PIXELS_HINT) from None
+        found = _image_problem(array)
+        if found:
+            raise Wrong(f"the image in row {i} {found[0]}.", found[1])
+    return (f"{len(rows)} rows; `image` is a tensor column of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB uint8 pixels "
+            "per row.")
+
+
+# Exercise 2 -------------------------------------------------------------------------------------
+
+@exercise("Exercise 2")
+def exercise_2(folder, prompts):
     """Prompts and images written as Parquet into ``folder`` (``out_dir / "images_parquet"``)."""
     target = _folder(folder)
-    n_expected, expected_prompts = _expected(prompts)
     import pyarrow.parquet as pq
     import ray.data  # noqa: F401  (registers Ray's tensor column type, so image cells read back as arrays)
 
     if not target.exists():
-        _not_there(target, {".parquet"}, "parquet", "generate the images and write them there as Parquet")
+        _not_there(target, {".parquet"}, "parquet", "write the images of Exercise 1 there as Parquet")
+    n_expected, expected_prompts = _expected(prompts)
     if not target.is_dir():
         raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
                     "A Ray Data write method takes the folder to write its files into.")
@@ -175,26 +276,24 @@ def exercise_1(folder, prompts):
         if _pickled(column.type):
             if name == "image":
                 raise Wrong("the `image` column holds pickled Python objects (PIL images?), not pixel arrays.",
-                            "Ray stores what your batch holds: put NumPy uint8 arrays (height x width x 3) "
-                            "in the batch's image column, as the lesson's ImageGen does.")
+                            "Write the Dataset of Exercise 1, whose `image` column holds NumPy uint8 arrays "
+                            "(height x width x 3).")
             continue
-        values = column.to_pylist()
         try:
-            arrays = [_as_array(v) for v in values]
+            arrays = _column_arrays(column)
         except Exception:
+            values = column.to_pylist()
             tried.append(type(values[0]).__name__ if values else "no")
             if name == "image":
                 break
             continue
-        problems = [(i, p) for i, p in enumerate(_shape_problem(a) for a in arrays) if p]
+        problems = [(i, p) for i, p in enumerate(_image_problem(a) for a in arrays) if p]
         if not problems:
             return (f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
                     f"in {len(files)} parquet file(s) under out_dir / \"{target.name}\".")
         if name == "image" or arrays[0].ndim >= 2:
-            i, problem = problems[0]
-            raise Wrong(f"the image in row {i} of column `{name}` {problem}.",
-                        "Store each generated image as it comes from the model, converted with np.asarray: "
-                        f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels, uint8.")
+            i, (problem, hint) = problems[0]
+            raise Wrong(f"the image in row {i} of column `{name}` {problem}.", hint)
     if "image" not in columns:
         raise Wrong(f"the parquet files have no image column (their columns: {columns}).",
                     "Write the Dataset after the image generation step, the one with the images in it.")
@@ -202,17 +301,17 @@ def exercise_1(folder, prompts):
                 "Put the images in the batch as NumPy uint8 arrays (height x width x 3).")
 
 
-# Exercise 2 -------------------------------------------------------------------------------------
+# Exercise 3 -------------------------------------------------------------------------------------
 
-@exercise("Exercise 2")
-def exercise_2(folder, prompts):
+@exercise("Exercise 3")
+def exercise_3(folder, prompts):
     """One PNG file per prompt in ``folder`` (``out_dir / "png"``), each a 512x512 RGB image."""
     target = _folder(folder)
-    n_expected, _ = _expected(prompts)
     from PIL import Image
 
     if not target.exists():
         _not_there(target, IMAGE_SUFFIXES, "image", "write one PNG file per image there")
+    n_expected, _ = _expected(prompts)
     if not target.is_dir():
         raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
                     "Write the image files into the folder the exercise names.")
@@ -230,17 +329,26 @@ def exercise_2(folder, prompts):
     if not pngs:
         raise Wrong(f"out_dir / \"{target.name}\" holds no .png files (it holds {_describe(files)}).",
                     "Write the images themselves, one image file per row, not a table of them.")
+    stray = [p for p in files if p not in pngs]
+    if stray:
+        raise Wrong(f"out_dir / \"{target.name}\" holds {_describe(stray)} beside the PNG files; the exercise "
+                    "asks for the images and nothing else.",
+                    "Write only the images into this folder (other files belong elsewhere in out_dir); "
+                    "re-run the setup cell to empty out_dir, then run your exercise cell once.")
     if len(pngs) != n_expected:
         if len(pngs) > n_expected:
             raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.", RERUN_HINT)
         raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.",
                     "Write one file per generated image: all rows, not a sample.")
-    unreadable, not_png, wrong_size = [], [], []
+    import numpy as np
+
+    unreadable, not_png, wrong_size, blank = [], [], [], []
     for path in pngs:
         try:
             with Image.open(path) as image:
                 image.load()
                 fmt, size, mode = image.format, image.size, image.mode
+                pixels = np.asarray(image)
         except Exception:
             unreadable.append(path)
             continue
@@ -248,6 +356,10 @@ def exercise_2(folder, prompts):
             not_png.append(fmt)
         elif size != IMAGE_SHAPE[1::-1] or mode != "RGB":
             wrong_size.append(f"{size[0]}x{size[1]} {mode}")
+        else:
+            problem = _blank_problem(pixels)
+            if problem:
+                blank.append((path, problem))
     if unreadable:
         raise Wrong(f"{len(unreadable)} of the {len(pngs)} .png files do not open as images.",
                     "Write the files with an image writer, from NumPy uint8 arrays.")
@@ -258,4 +370,8 @@ def exercise_2(folder, prompts):
         raise Wrong(f"{len(wrong_size)} of the {len(pngs)} PNG files are {wrong_size[0]} images, not "
                     f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB.",
                     "Write the generated images as they are: uint8 arrays of height x width x 3.")
+    if blank:
+        path, problem = blank[0]
+        raise Wrong(f"{len(blank)} of the {len(pngs)} PNG files hold no picture: {path.name} {problem}.",
+                    "Write the images of Exercise 1, whose pixels are the ones the model drew. " + BLANK_HINT)
     return f"{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / \"{target.name}\"."

@@ -5,7 +5,20 @@ lab never uses, so that a class that only *looks* parameterised fails:
 
 * ``Enhancer(model_id=<the course LLM>, prompt_column="description")`` is called on
   a batch with the columns ``id`` and ``description`` only (no ``prompt``). A class
-  that reads or writes a hard-coded ``"prompt"`` column fails here, by name.
+  that reads or writes a hard-coded ``"prompt"`` column fails here, by name. The
+  batch is a dict of NumPy arrays, as Ray hands it by default; a class written for
+  ``batch_format="pandas"`` gets the same batch as a DataFrame when the dict fails,
+  and may return a dict, a DataFrame or a pyarrow Table, as Ray accepts all three.
+* While the class runs, the check notes what it sends to the model (every chat
+  that goes through a tokenizer's chat template, every plain-text prompt given to a
+  text-generation pipeline). The model's reply is then the new text only: a value
+  that contains the system message, a printed conversation or the whole text sent
+  is a wrong pick from the pipeline's output. The random tiny model writes nothing
+  a check could read, so these properties are what the check can verify.
+* Given ``season_for`` (the lab's function), each row must come back with its own
+  season in a ``season`` column, and the conversation sent for that row must name
+  that season. The probe rows are chosen to have different seasons, so one season
+  for the whole batch shows.
 * ``Enhancer(model_id=<a path that does not exist>, prompt_column="description")``
   must then fail. A missing path is the one model id that no correct class can
   load, so an error proves the class loads what it is given, whatever it calls its
@@ -14,13 +27,15 @@ lab never uses, so that a class that only *looks* parameterised fails:
   same batch successfully, so the error cannot come from the column or the batch.
 
 Exercise 2 looks at the learner's dataset: its plan (a class stage that gets
-constructor arguments, the enhancer before the image generator, where the plan says
-so) and a few rows (``take_batch``): an enhanced prompt, not one of the joined
-prompts, and an image array per row.
+constructor arguments; no image made before it, found by running the part of the
+plan in front of that stage, whatever the image stage is called) and a few rows
+(``take_batch``): an enhanced prompt, not one of the joined prompts, its season, and
+an image array per row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import tempfile
@@ -36,13 +51,26 @@ PROBE_PROMPTS = (
 )
 PROBE_IDS = (1, 2)
 MAPPER_DOCS = "https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.map_batches.html"
+REPLY_HINT = ("For each conversation the text-generation pipeline returns the whole conversation with the "
+              "model's reply appended as its last message: keep only the content of that last message.")
 
 
-def _probe_batch() -> dict:
+def _probe_ids(season_for) -> tuple[int, int]:
+    """Two row ids; with ``season_for``, two whose seasons differ (so one season for all rows shows)."""
+    if season_for is None:
+        return PROBE_IDS
+    first = season_for(PROBE_IDS[0])
+    for other in range(PROBE_IDS[1], PROBE_IDS[1] + 100):
+        if season_for(other) != first:
+            return PROBE_IDS[0], other
+    return PROBE_IDS
+
+
+def _probe_batch(ids=PROBE_IDS) -> dict:
     """A batch as Ray hands it to a class: NumPy arrays, strings as an object array."""
     import numpy as np
 
-    return {"id": np.array(PROBE_IDS, dtype=np.int64), PROBE_COLUMN: np.array(PROBE_PROMPTS, dtype=object)}
+    return {"id": np.array(ids, dtype=np.int64), PROBE_COLUMN: np.array(PROBE_PROMPTS, dtype=object)}
 
 
 def _release() -> None:
@@ -55,6 +83,54 @@ def _release() -> None:
             torch.cuda.empty_cache()
     except ImportError:  # pragma: no cover - torch is a course dependency
         pass
+
+
+def _text(content) -> str:
+    """A message's content as text (plain text, or the text parts of a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text(part.get("text", "")) if isinstance(part, Mapping) else _text(part)
+                        for part in content)
+    return str(content)
+
+
+@contextlib.contextmanager
+def _recording():
+    """Note what goes to the model while the block runs: [("chat", messages) or ("text", prompt)]."""
+    sent: list = []
+    try:
+        from transformers import PreTrainedTokenizerBase
+        from transformers.pipelines.text_generation import TextGenerationPipeline
+    except ImportError:  # pragma: no cover - transformers is a course dependency
+        yield sent
+        return
+    template, preprocess = PreTrainedTokenizerBase.apply_chat_template, TextGenerationPipeline.preprocess
+
+    def note_chats(conversation):
+        chats = conversation if conversation and isinstance(conversation[0], (list, tuple)) else [conversation]
+        for chat in chats:
+            messages = [m for m in chat if isinstance(m, Mapping)]
+            if messages:
+                sent.append(("chat", messages))
+
+    def recording_template(self, conversation, *args, **kwargs):
+        with contextlib.suppress(Exception):
+            note_chats(list(conversation))
+        return template(self, conversation, *args, **kwargs)
+
+    def recording_preprocess(self, prompt_text, *args, **kwargs):
+        if isinstance(prompt_text, str):
+            sent.append(("text", prompt_text))
+        return preprocess(self, prompt_text, *args, **kwargs)
+
+    PreTrainedTokenizerBase.apply_chat_template = recording_template
+    TextGenerationPipeline.preprocess = recording_preprocess
+    try:
+        yield sent
+    finally:
+        PreTrainedTokenizerBase.apply_chat_template = template
+        TextGenerationPipeline.preprocess = preprocess
 
 
 def _construct(cls, model_id: str):
@@ -71,37 +147,133 @@ def _construct(cls, model_id: str):
         raise
 
 
-def _call(instance, batch):
+def _missing_column(exc: KeyError, batch) -> Wrong:
+    key = exc.args[0] if exc.args else exc
+    if key == "prompt":
+        return Wrong(
+            f"your Enhancer read the column 'prompt', but it was built with "
+            f"prompt_column={PROBE_COLUMN!r} and the batch had no 'prompt' column.",
+            "Remember the column name the constructor receives (on `self`) and read the prompts from "
+            "that column in `__call__`, instead of a fixed name.",
+        )
+    return Wrong(
+        f"your Enhancer looked for the column {key!r}, which is not in the batch (it had {sorted(batch)}).",
+        "Read the prompts from the column named by `prompt_column`.",
+    )
+
+
+def _call(instance, batch: dict):
+    """``instance(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame.
+
+    Returns (output, the format that worked).
+    """
+    import pandas as pd
+
     try:
-        return instance(batch)
+        return instance(dict(batch)), "numpy"
     except KeyError as exc:
-        key = exc.args[0] if exc.args else exc
-        if key == "prompt":
-            raise Wrong(
-                f"your Enhancer read the column 'prompt', but it was built with "
-                f"prompt_column={PROBE_COLUMN!r} and the batch had no 'prompt' column.",
-                "Remember the column name the constructor receives (on `self`) and read the prompts from "
-                "that column in `__call__`, instead of a fixed name.",
-            ) from None
-        raise Wrong(
-            f"your Enhancer looked for the column {key!r}, which is not in the batch "
-            f"(it had {sorted(batch)}).",
-            "Read the prompts from the column named by `prompt_column`.",
-        ) from None
+        raise _missing_column(exc, batch) from None
+    except Exception as numpy_error:
+        try:
+            return instance(pd.DataFrame(batch)), "pandas"
+        except KeyError as exc:
+            raise _missing_column(exc, batch) from None
+        except Exception:
+            raise numpy_error from None
 
 
-def _new_text(column) -> bool:
-    """A column of one string per probe row, other than the probe prompts."""
+def _batch_format_input(batch: dict, fmt: str):
+    import pandas as pd
+
+    return pd.DataFrame(batch) if fmt == "pandas" else dict(batch)
+
+
+def _as_columns(out):
+    """The learner's returned batch as {column: list of values}, or None when it is not a batch."""
+    import pandas as pd
+
+    if isinstance(out, pd.DataFrame):
+        return {str(c): list(out[c]) for c in out.columns}
+    if type(out).__module__.startswith("pyarrow") and hasattr(out, "to_pydict"):
+        return {str(c): list(v) for c, v in out.to_pydict().items()}
+    if isinstance(out, Mapping):
+        return {c: ([v] if isinstance(v, str) else list(v)) if _iterable(v) else [v] for c, v in out.items()}
+    return None
+
+
+def _iterable(value) -> bool:
     try:
-        values = list(column)
+        iter(value)
     except TypeError:
         return False
+    return True
+
+
+def _new_text(values) -> bool:
+    """A column of one string per probe row, other than the probe prompts."""
     return (len(values) == len(PROBE_PROMPTS) and all(isinstance(v, str) for v in values)
             and any(v.strip() not in PROBE_PROMPTS for v in values))
 
 
+def _reply_problem(value: str, sent: list) -> str | None:
+    """What shows that ``value`` is not the model's reply alone, or None."""
+    for kind, item in sent:
+        if kind == "chat":
+            for message in item:
+                content = _text(message.get("content", "")).strip()
+                if message.get("role") == "system" and len(content) >= 20 and content in value:
+                    return f"contains the system message sent to the model ({content[:60]!r}...)"
+        elif len(item.strip()) >= 20 and item.strip() not in PROBE_PROMPTS and item.strip() in value:
+            return f"contains the whole text sent to the model ({item.strip()[:60]!r}...)"
+    if ("'role'" in value or '"role"' in value) and ("'content'" in value or '"content"' in value):
+        return "is a whole conversation written out as text (it has 'role' and 'content' keys)"
+    return None
+
+
+def _sent_for(prompt: str, sent: list) -> list[str]:
+    """The texts of what was sent to the model for one prompt (chats as the text of all their messages)."""
+    texts = []
+    for kind, item in sent:
+        text = " ".join(_text(m.get("content", "")) for m in item) if kind == "chat" else item
+        if prompt in text:
+            texts.append(text)
+    return texts
+
+
+def _check_seasons(columns: dict, ids, season_for, sent: list) -> None:
+    """Every row has its own season in a `season` column and in the conversation sent for it."""
+    if "season" not in columns:
+        raise Wrong(
+            f"the returned batch has no 'season' column (its columns: {sorted(columns)}).",
+            "Keep the season of each row beside the enhanced prompt, as the lesson's Enhancer does: "
+            "`batch[\"season\"]`, one season per row.",
+        )
+    seasons = [str(s) for s in columns["season"]]
+    if len(seasons) != len(ids):
+        raise Wrong(f"the 'season' column came back with {len(seasons)} value(s) for {len(ids)} rows.",
+                    "Store one season per row of the batch.")
+    if season_for is None:
+        return
+    for row_id, prompt, season in zip(ids, PROBE_PROMPTS, seasons):
+        expected = str(season_for(int(row_id)))
+        if season != expected:
+            raise Wrong(
+                f"the row with id {row_id} came back with the season {season!r}, but season_for({row_id}) "
+                f"is {expected!r}.",
+                "Give every row its own season: season_for(row id), for each id of the batch.",
+            )
+        texts = _sent_for(prompt, sent)
+        if texts and not any(expected.lower() in t.lower() for t in texts):
+            raise Wrong(
+                f"the conversation sent to the model for the row with id {row_id} does not name its season "
+                f"{expected!r}, so the reply cannot be about it.",
+                "Build each row's conversation from that row's own prompt and season "
+                "(chat_messages(prompt, season), row by row).",
+            )
+
+
 @exercise("Exercise 1")
-def exercise_1(Enhancer) -> str:
+def exercise_1(Enhancer, season_for=None) -> str:
     """``Enhancer`` takes ``model_id`` and ``prompt_column`` and honours both (see the module docstring)."""
     require("Enhancer", Enhancer, "your parameterised Enhancer class")
     if not inspect.isclass(Enhancer):
@@ -114,24 +286,27 @@ def exercise_1(Enhancer) -> str:
         raise Wrong("`Enhancer` has no `__call__` method.", "Ray calls `instance(batch)` for every batch.")
     import raycourse
 
+    ids = _probe_ids(season_for)
     try:
-        out = _call(_construct(Enhancer, raycourse.model_id("llm")), _probe_batch())
+        with _recording() as sent:
+            out, fmt = _call(_construct(Enhancer, raycourse.model_id("llm")), _probe_batch(ids))
     finally:
         _release()
-    if not isinstance(out, Mapping):
+    columns = _as_columns(out)
+    if columns is None:
         raise Wrong(
-            f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns).",
+            f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns or a "
+            "DataFrame).",
             "Put the enhanced prompts into the batch and `return batch`.",
         )
-    if PROBE_COLUMN not in out:
+    if PROBE_COLUMN not in columns:
         raise Wrong(
             f"with prompt_column={PROBE_COLUMN!r} the returned batch has no {PROBE_COLUMN!r} column "
-            f"(its columns: {sorted(map(str, out))}).",
+            f"(its columns: {sorted(columns)}).",
             "Write the enhanced text back into the column named by `prompt_column`, so the stages after "
             "the Enhancer find it where the prompt was.",
         )
-    column = out[PROBE_COLUMN]
-    values = [column] if isinstance(column, str) else list(column)
+    values = columns[PROBE_COLUMN]
     if len(values) != len(PROBE_PROMPTS):
         raise Wrong(
             f"for a batch of {len(PROBE_PROMPTS)} rows the {PROBE_COLUMN!r} column came back with "
@@ -147,17 +322,22 @@ def exercise_1(Enhancer) -> str:
             "the whole conversation; the reply is the content of its last message.",
         )
     if all(v.strip() == p for v, p in zip(values, PROBE_PROMPTS)):
-        elsewhere = [str(c) for c in out if c not in (PROBE_COLUMN, "id") and _new_text(out[c])]
+        elsewhere = [c for c in columns if c not in (PROBE_COLUMN, "id") and _new_text(columns[c])]
         raise Wrong(
             f"the {PROBE_COLUMN!r} column came back unchanged: the prompts were not replaced by the "
             "model's output" + (f" (new text went to {elsewhere[0]!r} instead)." if elsewhere else "."),
             "Write the LLM's replies into the column named by `prompt_column` (keep the originals in "
             "another column if you want to compare).",
         )
+    for i, value in enumerate(values):
+        problem = _reply_problem(value, sent)
+        if problem:
+            raise Wrong(f"the enhanced prompt of row {i} {problem}: that is not the model's reply.", REPLY_HINT)
+    _check_seasons(columns, ids, season_for, sent)
 
     missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
     try:  # the same call as above, which worked: only the model id differs
-        Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN)(_probe_batch())
+        Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN)(_batch_format_input(_probe_batch(ids), fmt))
     except Exception:  # what a class that really loads `model_id` does with a missing model
         pass
     else:
@@ -169,8 +349,9 @@ def exercise_1(Enhancer) -> str:
         )
     finally:
         _release()
-    return (f"Enhancer read {PROBE_COLUMN!r}, wrote {len(values)} enhanced prompts into it and refused a "
-            "model path that does not exist: both constructor arguments are honoured.")
+    seasons = ", each with its row's season" if season_for is not None else ""
+    return (f"Enhancer read {PROBE_COLUMN!r}, wrote {len(values)} model replies back into it{seasons}, and "
+            "refused a model path that does not exist: both constructor arguments are honoured.")
 
 
 def _plan_ops(ds) -> list:
@@ -193,6 +374,51 @@ def _class_stages(ds) -> list:
     return [op for op in _plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))]
 
 
+def _stage_name(op) -> str:
+    fn = getattr(op, "fn", None)
+    return getattr(fn, "__name__", None) or getattr(op, "name", type(op).__name__)
+
+
+def _image_columns(batch) -> list[str]:
+    """Columns of a batch that hold images: arrays of at least 2 dimensions per row."""
+    import numpy as np
+
+    found = []
+    for name, values in batch.items():
+        try:
+            first = np.asarray(values[0])
+        except Exception:
+            continue
+        if first.dtype != object and first.ndim >= 2:
+            found.append(str(name))
+    return found
+
+
+def _images_before(ds, stage):
+    """(image columns, stage) already present in the rows that reach ``stage``, or None.
+
+    Runs the part of the plan in front of ``stage`` for one row: in a correct pipeline
+    that is only the prompts (cheap); in a wrong one, it finds images whatever the stage
+    that drew them is called, a class or a function.
+    """
+    import ray.data
+    from ray.data._internal.logical.interfaces import LogicalPlan
+
+    inputs = getattr(stage, "input_dependencies", None) or []
+    if len(inputs) != 1:
+        return None
+    try:
+        before = ray.data.Dataset._from_parent(ds, LogicalPlan(inputs[0], ds.context))
+        batch = before.take_batch(1)
+    except Exception:  # an internal API, or a plan that cannot run in parts: the row checks remain
+        return None
+    columns = _image_columns(batch)
+    if not columns:
+        return None
+    drawn_by = next((op for op in reversed(_plan_ops(before)) if getattr(op, "fn", None) is not None), None)
+    return columns, drawn_by
+
+
 def _joined_prompts() -> set[str]:
     """Every prompt the lab's join builds (and the bare animal texts): what an unenhanced row holds."""
     import pandas as pd
@@ -207,7 +433,7 @@ def _joined_prompts() -> set[str]:
 
 @exercise("Exercise 2")
 def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) -> str:
-    """``seasonal_images`` yields rows with an enhanced prompt and an HxWx3 uint8 image."""
+    """``seasonal_images`` yields rows with an enhanced prompt, its season and an HxWx3 uint8 image."""
     require("seasonal_images", seasonal_images, "the Dataset of your Enhancer + ImageGen pipeline")
     import numpy as np
     import ray.data
@@ -228,14 +454,17 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
                 "know the model or the prompt column.",
                 f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
             )
-        enhancer = with_args[0]
-        image_stages = [op for op in stages if "image" in op.fn.__name__.lower()]
-        if image_stages and stages.index(image_stages[0]) < stages.index(enhancer):
-            raise Wrong(
-                f"{image_stages[0].fn.__name__} runs before {enhancer.fn.__name__}, so the images are "
-                "drawn from the original prompts, not the enhanced ones.",
-                "The order of the `map_batches` calls is the order of the stages.",
-            )
+        for enhancer in with_args:
+            early = _images_before(seasonal_images, enhancer)
+            if early:
+                columns, drawn_by = early
+                who = f"{_stage_name(drawn_by)} draws" if drawn_by is not None else "the rows already hold"
+                raise Wrong(
+                    f"{who} the images (column {columns[0]!r}) before {enhancer.fn.__name__} runs, so they "
+                    "are drawn from the original prompts, not the enhanced ones.",
+                    "The order of the `map_batches` calls is the order of the stages: enhance first, then "
+                    "draw.",
+                )
     no_rows = Wrong("`seasonal_images` yields no rows.", "Start from the lab's `prompts` dataset and keep its rows.")
     try:
         batch = seasonal_images.take_batch(rows)
@@ -270,6 +499,11 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             "Enhancer did not run on them.",
             "Put the Enhancer stage (with its constructor arguments) between the prompts and ImageGen.",
         )
+    if "season" not in batch:
+        raise Wrong(
+            f"the rows have no 'season' column (they have {sorted(batch)}).",
+            "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced prompt.",
+        )
     for i, image in enumerate(batch["image"]):
         arr = np.asarray(image)
         if arr.dtype == object or arr.ndim != 3 or arr.shape[-1] != 3 or min(arr.shape[:2]) < 8:
@@ -282,4 +516,4 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             raise Wrong(f"row {i}: the image array has dtype {arr.dtype}, expected uint8.",
                         "Keep the lab's ImageGen stage as it is.")
     h, w = np.asarray(batch["image"][0]).shape[:2]
-    return f"{n} rows, each with an enhanced {prompt_column!r} and a {h}x{w} RGB image."
+    return f"{n} rows, each with an enhanced {prompt_column!r}, its season and a {h}x{w} RGB image."
