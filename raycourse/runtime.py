@@ -148,9 +148,38 @@ def find_running_ray() -> str | None:
     return None
 
 
+# Ray's raylet tells every driver when a node runs 4x more Python workers than its *physical* cores
+# ("... worker processes have been started on node ... maximum expected startup concurrency").
+# The course's local Ray declares more logical CPUs than a laptop has cores, on purpose (GPU actors
+# must not starve the read tasks), and several notebooks share it, so that warning would print into
+# learners' cells in normal runs, again at every further multiple. It is dropped; every other message
+# from Ray (failed tasks, dead actors, out of memory) still reaches the cell.
+WORKER_POOL_WARNING = "maximum expected startup concurrency"
+
+
+def drop_worker_pool_warning() -> None:
+    """Filter the worker-pool size warning out of what Ray prints into this driver (idempotent)."""
+    from ray._private import worker
+
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "raycourse_filter", False):
+        return  # another Ray version, or already done
+
+    def print_to_stdstream(data, ignore_prefix):
+        lines = data.get("lines") or []
+        if data.get("pid") == "raylet" and any(WORKER_POOL_WARNING in str(line) for line in lines):
+            return None
+        return original(data, ignore_prefix)
+
+    print_to_stdstream.raycourse_filter = True
+    worker.print_to_stdstream = print_to_stdstream
+
+
 def _start_ray(num_cpus: int | None, ray_address: str | None):
     global _dashboard_url, _owns_ray
     import ray
+
+    drop_worker_pool_warning()
 
     kwargs = dict(
         log_to_driver=os.environ.get("RAY_LOG_TO_DRIVER", "0") not in ("0", ""),

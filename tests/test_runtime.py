@@ -115,3 +115,19 @@ def test_show_images_draws_a_grid(monkeypatch):
     with pytest.raises(ValueError):
         raycourse.show_images(images, titles=["a"])
     plt.close("all")
+
+
+def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, capsys):
+    from ray._private import worker
+
+    monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
+    runtime.drop_worker_pool_warning()
+    runtime.drop_worker_pool_warning()  # a second init must not wrap it twice
+    assert worker.print_to_stdstream.raycourse_filter
+    size = ("WARNING: 8 PYTHON worker processes have been started on node: abc with address: 1.2.3.4, which is "
+            "4x the maximum expected startup concurrency (2).")
+    for message in [size, "A worker died or was killed while executing a task."]:
+        worker.print_to_stdstream({"lines": [message], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    out = capsys.readouterr().out
+    assert "worker died" in out
+    assert "startup concurrency" not in out

@@ -45,7 +45,8 @@ def clean(nb, *, keep_compared: bool = True):
             for out in cell.outputs:
                 if "execution_count" in out:
                     out.execution_count = None
-                out.pop("metadata", None) if not out.get("metadata") else None
+                if out.output_type in ("execute_result", "display_data"):
+                    out.metadata = {}  # required by nbformat; what it held varies between runs
         else:
             cell.execution_count = None
             cell.outputs = []
@@ -80,6 +81,10 @@ def problems(path: Path) -> list[str]:
                 found.append(f"cell {i}: stored output in a cell that nbval does not compare")
             if COMPARED in tags(cell) and not cell.outputs:
                 found.append(f"cell {i}: tagged {COMPARED} but has no recorded output (run `make record`)")
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        found.append(f"not a valid notebook: {exc.message}")
     if set(nb.metadata) - set(KEEP_METADATA):
         found.append(f"notebook metadata beyond {KEEP_METADATA}: {sorted(set(nb.metadata) - set(KEEP_METADATA))}")
     if text != dumps(clean(nbformat.reads(text, as_version=4))):
