@@ -6,13 +6,17 @@ STAMP  := $(VENV)/.raycourse-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT   ?= 8888
 DASHBOARD_PORT ?= 8265
-# Quiet, offline test runs (see raycourse/runtime.py for what each does).
-TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=tiny RAY_DATA_DISABLE_PROGRESS_BARS=1 \
+# The profile the tests run in: RAYCOURSE_PROFILE from the environment, else tiny
+# (`make test-gpu` is the gpu profile).
+TEST_PROFILE := $(or $(RAYCOURSE_PROFILE),tiny)
+# Quiet, offline test runs (see raycourse/runtime.py for what each does). Offline in
+# both profiles: the gpu profile loads its pinned models from the cache (make prefetch).
+TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_PROGRESS_BARS=1 \
             RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test setup standins prefetch labs record bench lock clean-outputs help
+.PHONY: lab test test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
 
 help:
 	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
@@ -20,7 +24,9 @@ help:
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
 	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
-	@echo "make prefetch  download the gpu profile's models (needs internet)"
+	@echo "make test-gpu  the whole suite in the gpu profile, on a GPU machine, after make prefetch"
+	@echo "make prefetch  download the gpu profile's pinned models (needs internet)"
+	@echo "make pins      show the pinned models, their sizes and licences"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "raycourse needs Python 3.11 (found %d.%d): set PYTHON=/path/to/python3.11" % v)'
@@ -42,7 +48,11 @@ lab: setup
 	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
+	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-gpu:
+	@$(MAKE) --no-print-directory test RAYCOURSE_PROFILE=gpu
 
 labs: $(STAMP)
 	$(BIN)/python -m raycourse.authoring labs
@@ -56,6 +66,9 @@ bench: setup
 
 prefetch: $(STAMP)
 	RAYCOURSE_PROFILE=gpu $(BIN)/python -m raycourse prefetch
+
+pins: $(STAMP)
+	@$(BIN)/python -m raycourse pins
 
 lock: $(STAMP)
 	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \

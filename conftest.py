@@ -113,8 +113,14 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_collection_modifyitems(items):
-    # nbval waits only 5 s for a cell's output messages after the cell finishes; on a
-    # busy 2-core machine that is too short and fails cells that ran fine.
+    gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
     for item in items:
+        # nbval waits only 5 s for a cell's output messages after the cell finishes; on a
+        # busy 2-core machine that is too short and fails cells that ran fine.
         if hasattr(item, "output_timeout"):
             item.output_timeout = 60
+        # Recorded outputs are the tiny profile's (its stand-ins' shapes and words); in the
+        # gpu profile every cell still runs and every check must pass, but nothing is
+        # compared with the recording.
+        if gpu_profile and getattr(item, "options", None) is not None and "check" in item.options:
+            item.options["check"] = False

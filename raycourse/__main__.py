@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("standins", help="build the tiny profile's model stand-ins (cached)")
     pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
+    sub.add_parser("check-profile", help="exit 1 with advice when the profile cannot run here "
+                   "(the gpu profile without a GPU or without its cached models)")
+    pins = sub.add_parser("pins", help="show the gpu profile's pinned models (raycourse/models.toml); move a pin")
+    pins.add_argument("--move", nargs="+", metavar=("ROLE", "COMMIT"),
+                      help="point ROLE at COMMIT (default: the Hub's current main); needs internet")
     lab = sub.add_parser("lab", help="start one Ray for the session (dashboard on), then JupyterLab; "
                          "stop both together (what `make lab` runs)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
@@ -41,6 +46,22 @@ def main(argv: list[str] | None = None) -> int:
                 path = models.ensure_standin(role)
                 size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
                 print(f"  {role:<10}{path}  ({size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
+        elif args.command == "check-profile":
+            print(models.check_profile())
+        elif args.command == "pins":
+            if args.move:
+                role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
+                print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models.toml)")
+                return 0
+            total = 0
+            for role, spec in config.MODEL_ROLES.items():
+                size = sum(spec.sizes.values())
+                total += size
+                unknown = len([f for f in spec.files if f not in spec.sizes])
+                print(f"  {role:<10}{spec.hub_id} @ {spec.revision}  {len(spec.files)} files, "
+                      f"{size / 1e9:.2f} GB" + (f" (+{unknown} small files of unrecorded size)" if unknown else ""))
+                print(f"  {'':<10}licence: {spec.licence}")
+            print(f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`")
         elif args.command == "prefetch":
             for role, where in models.prefetch(args.roles or None).items():
                 print(f"  {role:<10}{where}")

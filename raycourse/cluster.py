@@ -215,7 +215,9 @@ def run_lab(jupyter_args: list[str]) -> int:
     print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
     cluster = start(dashboard=True, dashboard_port=int(os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT))
     print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
-    env = dict(os.environ, RAY_ADDRESS=cluster.address)
+    # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
+    # which must not make a notebook pick the gpu profile.
+    env = dict(os.environ, RAY_ADDRESS=cluster.address, RAYCOURSE_PROFILE=config.profile())
     jupyter = str(Path(sys.executable).with_name("jupyter"))
     lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
 

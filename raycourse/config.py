@@ -20,13 +20,20 @@ to a Hub id or a local directory.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+import tomllib
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from .errors import CourseError
 
 PROFILES = ("tiny", "gpu")
 PROFILE_ENV = "RAYCOURSE_PROFILE"
+
+
+PINS_FILE = Path(__file__).with_name("models.toml")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -35,21 +42,44 @@ class ModelRole:
     hub_id: str  # what the gpu profile loads: the seeds' model
     purpose: str
     loader: str  # the class a notebook loads it with, for messages and docs
+    revision: str = ""  # the pinned commit (models.toml)
+    files: tuple = ()  # exactly the files from_pretrained loads at that commit
+    sizes: dict = field(default_factory=dict, hash=False, compare=False)  # bytes per file, where known
+    variant: str | None = None  # the weights variant the gpu profile loads ("fp16")
+    licence: str = ""
 
     @property
     def override_env(self) -> str:
         return f"RAYCOURSE_MODEL_{self.name.upper()}"
 
 
-MODEL_ROLES: dict[str, ModelRole] = {
-    r.name: r
-    for r in (
-        ModelRole("image_gen", "stabilityai/sdxl-turbo", "image generation", "AutoPipelineForText2Image"),
-        ModelRole("llm", "Qwen/Qwen2.5-0.5B-Instruct", "prompt enhancement", 'pipeline("text-generation")'),
-        ModelRole("vit", "google/vit-base-patch16-224-in21k", "fine-tuning base", "ViTForImageClassification"),
-        ModelRole("clip", "openai/clip-vit-base-patch32", "image embeddings", "CLIPModel / CLIPProcessor"),
-    )
-}
+_ROLES = (
+    ("image_gen", "image generation", "AutoPipelineForText2Image"),
+    ("llm", "prompt enhancement", 'pipeline("text-generation")'),
+    ("vit", "fine-tuning base", "ViTForImageClassification"),
+    ("clip", "image embeddings", "CLIPModel / CLIPProcessor"),
+)
+
+
+def load_pins(path: Path = PINS_FILE) -> dict[str, ModelRole]:
+    """Read the pinned models (``models.toml``): one place for prefetch and every load."""
+    with open(path, "rb") as f:
+        pins = tomllib.load(f)
+    roles = {}
+    for name, purpose, loader in _ROLES:
+        pin = pins.get(name)
+        if not pin or not _SHA.match(str(pin.get("revision", ""))) or not pin.get("files"):
+            raise CourseError(
+                f"{path.name} has no valid pin for the model role '{name}' (a repo, a 40-hex revision "
+                "and its files).",
+                f"Restore {path} from git, or move the pin with `python -m raycourse pins --move {name}`.",
+            )
+        roles[name] = ModelRole(name, pin["repo"], purpose, loader, pin["revision"], tuple(pin["files"]),
+                                dict(pin.get("sizes", {})), pin.get("variant"), pin.get("licence", ""))
+    return roles
+
+
+MODEL_ROLES: dict[str, ModelRole] = load_pins()
 
 
 @lru_cache(maxsize=1)

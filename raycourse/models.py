@@ -60,66 +60,66 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith((".", "/", "~")) or value.count("/") > 1
 
 
-def _hub_cached(repo_id: str) -> bool:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+def pinned_snapshot(spec: config.ModelRole, cache_dir: str | None = None) -> tuple[Path | None, list[str]]:
+    """The local folder of a role's pinned commit in the Hugging Face cache, and the files it lacks.
 
-    try:
-        snapshot_download(repo_id, local_files_only=True)
-        return True
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
-        return False
+    Only the cache is read (``try_to_load_from_cache``): no network, no Hub call, whatever
+    ``HF_HUB_OFFLINE`` says. The folder is usable when no file is missing.
+    """
+    from huggingface_hub import try_to_load_from_cache
 
-
-def _hub_reachable(repo_id: str) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", ""):
-        return False
-    from huggingface_hub import model_info
-
-    try:
-        model_info(repo_id, timeout=10)
-        return True
-    except Exception:
-        return False
+    missing, folder = [], None
+    for filename in spec.files:
+        found = try_to_load_from_cache(spec.hub_id, filename, revision=spec.revision, cache_dir=cache_dir)
+        if isinstance(found, str):
+            folder = Path(found).parents[len(Path(filename).parts) - 1]
+        else:
+            missing.append(filename)
+    return folder, missing
 
 
-def _check_available(role: config.ModelRole, model: str) -> None:
-    """A Hub id must be in the local cache or downloadable; a path must exist."""
-    if Path(model).expanduser().exists():
-        return
-    if _looks_like_path(model):
+def _check_path(role: config.ModelRole, model: str) -> None:
+    if _looks_like_path(model) and not Path(model).expanduser().exists():
         raise CourseError(
             f"The model for role '{role.name}' is set to the path {model!r}, which does not exist.",
             f"Fix {role.override_env}, or unset it to use the profile's model.",
         )
-    if _hub_cached(model) or _hub_reachable(model):
-        return
-    raise CourseError(
-        f"The model {model!r} ({role.purpose}) is not in the Hugging Face cache, and the Hub "
-        "cannot be reached from here.",
-        "Run `make prefetch` once on a machine with internet (it downloads the gpu profile's "
-        f"models into the cache), set {role.override_env} to a local copy, or use "
-        "RAYCOURSE_PROFILE=tiny.",
-    )
+
+
+def _resolve_pinned(spec: config.ModelRole) -> str:
+    folder, missing = pinned_snapshot(spec)
+    if missing:
+        raise CourseError(
+            f"The model for role '{spec.name}' ({spec.purpose}: {spec.hub_id} at commit {spec.revision[:12]}) "
+            f"is not in the Hugging Face cache: {len(missing)} of its {len(spec.files)} files are missing "
+            f"(for example {missing[0]}).",
+            "Run `make prefetch` once on a machine with internet (it downloads the gpu profile's pinned "
+            f"models into the cache; on a cluster, into a cache every node sees), set {spec.override_env} "
+            "to a local copy, or use RAYCOURSE_PROFILE=tiny.",
+        )
+    return str(folder)
 
 
 def model_id(role: str, *, check: bool = True) -> str:
     """What to pass to ``from_pretrained`` for a model role.
 
     ``tiny``: the local directory of the stand-in (built on first use).
-    ``gpu``: the seeds' Hub id. ``RAYCOURSE_MODEL_<ROLE>`` overrides both.
+    ``gpu``: the local folder of the seeds' model at its pinned commit in the Hugging
+    Face cache (``make prefetch`` fills it), so loading needs no network and always
+    gets the pinned files. With ``check=False`` it is the Hub id instead, unchecked.
+    ``RAYCOURSE_MODEL_<ROLE>`` (a Hub id or a local folder) overrides both.
     """
     spec = config.require_role(role)
     override = os.environ.get(spec.override_env, "").strip()
     if override:
         if check:
-            _check_available(spec, override)
+            _check_path(spec, override)
         return str(Path(override).expanduser()) if Path(override).expanduser().exists() else override
     if config.profile() == "tiny":
         return str(ensure_standin(role))
-    if check:
-        _check_available(spec, spec.hub_id)
-    return spec.hub_id
+    if not check:
+        return spec.hub_id
+    return _resolve_pinned(spec)
 
 
 def describe(role: str) -> str:
@@ -130,39 +130,102 @@ def describe(role: str) -> str:
         return f"{override}  (from {spec.override_env})"
     if config.profile() == "tiny":
         return f"tiny stand-in of {spec.hub_id}"
-    return spec.hub_id
-
-
-# What `make prefetch` downloads for each role: the diffusers/transformers files that
-# `from_pretrained(model_id, dtype=...)` loads (the notebooks pass no `variant`, so the
-# same call works for the stand-ins; the single-file checkpoints are skipped).
-PREFETCH_PATTERNS = {
-    "image_gen": ["*.json", "*.txt", "*/*.json", "*/*.txt", "*/diffusion_pytorch_model.safetensors",
-                  "*/model.safetensors", "tokenizer*/*"],
-    "llm": ["*.json", "*.txt", "*.safetensors", "merges.txt", "vocab.json"],
-    "vit": ["*.json", "*.safetensors"],
-    "clip": ["*.json", "*.txt", "*.safetensors"],
-}
+    return f"{spec.hub_id} @ {spec.revision[:12]}"
 
 
 def prefetch(roles: list[str] | None = None) -> dict[str, str]:
-    """Download the ``gpu`` profile's models into the Hugging Face cache."""
+    """Download the ``gpu`` profile's pinned models into the Hugging Face cache: exactly their files."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import RevisionNotFoundError
 
     done = {}
     for role in roles or list(config.MODEL_ROLES):
         spec = config.require_role(role)
-        model = os.environ.get(spec.override_env, "").strip() or spec.hub_id
-        if Path(model).expanduser().exists():
-            done[role] = model
+        override = os.environ.get(spec.override_env, "").strip()
+        if override:
+            print(f"  {role:<10}skipped: {spec.override_env}={override}", flush=True)
+            done[role] = override
             continue
-        print(f"Downloading {model} ({spec.purpose}) ...", flush=True)
+        folder, missing = pinned_snapshot(spec)
+        if not missing:
+            done[role] = str(folder)
+            continue
+        known = sum(spec.sizes.get(f, 0) for f in missing)
+        print(f"Downloading {spec.hub_id} @ {spec.revision[:12]} ({spec.purpose}): {len(missing)} files"
+              + (f", {known / 1e9:.2f} GB" if known else "") + " ...", flush=True)
         try:
-            done[role] = snapshot_download(model, allow_patterns=PREFETCH_PATTERNS.get(role))
+            snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=list(spec.files))
+        except RevisionNotFoundError as exc:
+            raise CourseError(
+                f"The pin of role '{role}' does not exist: {spec.hub_id} has no commit {spec.revision}.",
+                f"Move the pin to a commit that exists: `python -m raycourse pins --move {role}` "
+                "(see README, 'Before a GPU workshop').",
+            ) from exc
         except Exception as exc:
             raise CourseError(
-                f"Could not download {model!r}: {exc.__class__.__name__}: {exc}",
+                f"Could not download {spec.hub_id!r}: {exc.__class__.__name__}: {exc}",
                 "Check the internet connection and that HF_HUB_OFFLINE is not set, then run "
                 "`make prefetch` again.",
             ) from exc
+        folder, missing = pinned_snapshot(spec)
+        if missing:
+            raise CourseError(
+                f"{spec.hub_id} at commit {spec.revision[:12]} has no file {missing[0]} "
+                f"({len(missing)} pinned file(s) missing), so role '{role}' cannot load.",
+                f"Fix the file list of '{role}' in raycourse/models.toml, or move the pin with "
+                f"`python -m raycourse pins --move {role}`.",
+            )
+        done[role] = str(folder)
     return done
+
+
+def move_pin(role: str, revision: str | None = None, path: Path | None = None) -> str:
+    """Point a role at another commit (default: the Hub's current ``main``); rewrite models.toml.
+
+    Every pinned file must exist at the new commit; their sizes are recorded from the Hub.
+    """
+    from huggingface_hub import model_info
+
+    spec = config.require_role(role)
+    info = model_info(spec.hub_id, revision=revision or "main", files_metadata=True)
+    present = {s.rfilename: s.size for s in info.siblings or []}
+    missing = [f for f in spec.files if f not in present]
+    if missing:
+        raise CourseError(
+            f"{spec.hub_id} at {info.sha} lacks {missing}, which role '{role}' loads.",
+            "Pick another commit, or change the role's file list in raycourse/models.toml by hand.",
+        )
+    path = path or config.PINS_FILE
+    text = path.read_text()
+    text = text.replace(f'revision = "{spec.revision}"', f'revision = "{info.sha}"')
+    head, sep, rest = text.partition(f"[{role}.sizes]")
+    body_end = rest.find("\n[")
+    body = "".join(f'"{f}" = {present[f]}\n' for f in spec.files if present.get(f))
+    line_end = rest.index("\n") + 1
+    rest = rest[:line_end] + body + ("\n" + rest[body_end + 1:] if body_end >= 0 else "")
+    path.write_text(head + sep + rest)
+    return info.sha
+
+
+def check_profile() -> str:
+    """Say whether this machine can run the active profile; raise CourseError with advice if not.
+
+    ``tiny`` runs anywhere. ``gpu`` needs an NVIDIA GPU here (the test suite's notebooks
+    load models in this machine's processes) and every pinned model in the cache.
+    """
+    profile = config.profile()
+    if profile == "tiny":
+        return "profile tiny: runs on any machine, offline"
+    if config.gpu_count() == 0:
+        raise CourseError(
+            "The gpu profile needs an NVIDIA GPU on this machine, and torch sees none.",
+            "Run `make test-gpu` on a GPU machine (after `make prefetch`); here, run `make test` (tiny profile).",
+        )
+    missing = [role for role, spec in config.MODEL_ROLES.items()
+               if not os.environ.get(spec.override_env) and pinned_snapshot(spec)[1]]
+    if missing:
+        raise CourseError(
+            f"The gpu profile's models for {', '.join(missing)} are not in the Hugging Face cache.",
+            "Run `make prefetch` once with internet (see README, 'Before a GPU workshop').",
+        )
+    return f"profile gpu: {config.gpu_count()} GPU(s), every pinned model in the cache"

@@ -254,6 +254,15 @@ def _in_notebook() -> bool:
     return ip is not None and ip.__class__.__name__ == "ZMQInteractiveShell"
 
 
+def has_real_gpus(resources: dict) -> bool:
+    """Whether a cluster's GPUs are hardware: Ray labels detected GPUs ``accelerator_type:<model>``.
+
+    GPUs declared by hand (``ray start --num-gpus=2`` on a CPU machine, the tiny profile's
+    logical ones) carry no such label.
+    """
+    return resources.get("GPU", 0) > 0 and any(k.startswith("accelerator_type:") for k in resources)
+
+
 def local_gpus() -> int:
     """GPUs a local Ray declares: the real ones, or the tiny profile's logical ones without any."""
     real = config.gpu_count()
@@ -277,6 +286,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     from . import data, models
 
     profile = config.profile()  # validates RAYCOURSE_PROFILE first
+    chosen = bool(os.environ.get(config.PROFILE_ENV, "").strip())
     apply_environment()
     address = None
     if not ray.is_initialized():
@@ -285,6 +295,11 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     _configure_data_context()
     resources = ray.cluster_resources()
     gpus = float(resources.get("GPU", 0))
+    if not chosen and profile == "tiny" and has_real_gpus(resources):
+        # The default follows the cluster, not the driver: a head node without a GPU
+        # in front of GPU workers still runs the real models.
+        profile = "gpu"
+        os.environ[config.PROFILE_ENV] = profile
     if profile == "gpu" and gpus == 0:
         raise CourseError(
             "The 'gpu' profile needs a GPU, but Ray sees none.",

@@ -622,7 +622,11 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
         scheduler=scheduler,
         force_zeros_for_empty_prompt=True,
     )
-    pipe.save_pretrained(out, safe_serialization=True)
+    # Saved as sdxl-turbo's fp16 variant files (`*.fp16.safetensors`), the files the gpu
+    # profile loads: notebooks pass `variant="fp16"` in both profiles, and a CPU load
+    # with dtype=torch.float32 casts the half-precision weights up.
+    pipe.to(torch.float16)
+    pipe.save_pretrained(out, safe_serialization=True, variant="fp16")
 
 
 _BUILDERS: dict[str, Callable[[pathlib.Path, int], None]] = {

@@ -152,7 +152,8 @@ def test_image_gen_is_an_sdxl_pipeline_that_paints_512px_images(built):
     with warnings.catch_warnings():
         # raised both when the scheduler is built and by its set_timesteps() in every call
         warnings.filterwarnings("ignore", message=DIFFUSERS_NUMPY_WARNING, category=DeprecationWarning)
-        pipe = AutoPipelineForText2Image.from_pretrained(str(built["image_gen"]), dtype=torch.float32)
+        pipe = AutoPipelineForText2Image.from_pretrained(str(built["image_gen"]), dtype=torch.float32,
+                                                         variant="fp16")
         pipe.set_progress_bar_config(disable=True)
         start = time.perf_counter()
         images = pipe(prompt=PROMPTS, num_inference_steps=1, guidance_scale=0.0).images

@@ -1,0 +1,218 @@
+"""The gpu profile's pinned models: the pins file, offline resolution, prefetch, moving a pin.
+
+Nothing here reaches the network: the Hub's answers are stood in for with monkeypatch,
+and the cache is the rehearsal's (tiny stand-ins under the real repos' file names).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import raycourse
+from raycourse import config, models, rehearsal
+from raycourse.errors import CourseError
+
+
+@pytest.fixture(scope="module")
+def rehearsal_cache(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("hf-cache")
+    rehearsal.build_cache(cache)
+    return cache
+
+
+@pytest.fixture
+def gpu_cache(course_env, rehearsal_cache):
+    """The gpu profile, offline, reading the rehearsal cache."""
+    import huggingface_hub.constants as hub_constants
+
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    course_env.setenv("HF_HUB_OFFLINE", "1")
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(rehearsal_cache))
+    return rehearsal_cache
+
+
+def test_every_role_is_pinned_to_exact_files_at_a_commit():
+    assert set(config.MODEL_ROLES) == {"image_gen", "llm", "vit", "clip"}
+    for spec in config.MODEL_ROLES.values():
+        assert re.fullmatch(r"[0-9a-f]{40}", spec.revision), spec.name
+        assert spec.files and len(set(spec.files)) == len(spec.files), spec.name
+        assert not any(ch in f for f in spec.files for ch in "*?["), "exact file names, no patterns"
+        assert set(spec.sizes) <= set(spec.files) and spec.licence
+    sdxl = config.MODEL_ROLES["image_gen"]
+    weights = [f for f in sdxl.files if f.endswith(".safetensors")]
+    assert sdxl.variant == "fp16" and len(weights) == 4 and all(".fp16." in f for f in weights)
+    assert not any(f.startswith("sd_xl_turbo") or f.endswith((".onnx", ".onnx_data")) for f in sdxl.files)
+    assert "pytorch_model.bin" in config.MODEL_ROLES["clip"].files  # its main branch has no safetensors
+
+
+def test_a_broken_pins_file_says_how_to_restore_it(tmp_path):
+    broken = tmp_path / "models.toml"
+    broken.write_text(config.PINS_FILE.read_text().replace(config.MODEL_ROLES["vit"].revision, "main"))
+    with pytest.raises(CourseError, match="no valid pin for the model role 'vit'") as err:
+        config.load_pins(broken)
+    assert "pins --move vit" in err.value.fix
+
+
+def test_gpu_profile_loads_the_pinned_snapshot_from_the_cache(gpu_cache):
+    for role, spec in config.MODEL_ROLES.items():
+        path = Path(raycourse.model_id(role))
+        assert path == gpu_cache / f"models--{spec.hub_id.replace('/', '--')}" / "snapshots" / spec.revision
+        assert all((path / f).is_file() for f in spec.files)
+        assert spec.revision[:12] in models.describe(role)
+    assert raycourse.model_id("llm", check=False) == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_a_missing_model_names_the_role_and_make_prefetch(course_env, tmp_path):
+    import huggingface_hub.constants as hub_constants
+
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CourseError, match="role 'clip'") as err:
+        raycourse.model_id("clip")
+    assert "make prefetch" in err.value.fix and "RAYCOURSE_PROFILE=tiny" in err.value.fix
+
+
+@pytest.mark.parametrize("role, left_out", [
+    ("image_gen", "tokenizer_2/vocab.json"),
+    ("image_gen", "unet/config.json"),
+    ("llm", "tokenizer_config.json"),  # the chat template lives there
+    ("vit", "preprocessor_config.json"),
+    ("clip", "pytorch_model.bin"),
+])
+def test_a_pin_without_one_of_its_files_cannot_load(course_env, tmp_path, monkeypatch, role, left_out):
+    """What the rehearsal guards: a file missing from a pin is a failed load, before a workshop."""
+    import huggingface_hub.constants as hub_constants
+
+    rehearsal.build_cache(tmp_path, [role], leave_out={role: [left_out]})
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CourseError, match=re.escape(left_out)):
+        raycourse.model_id(role)
+    # ... and had the pin forgotten the file, the model itself would not load from the snapshot:
+    spec = config.MODEL_ROLES[role]
+    trimmed = config.ModelRole(**{**spec.__dict__, "files": tuple(f for f in spec.files if f != left_out)})
+    monkeypatch.setitem(config.MODEL_ROLES, role, trimmed)
+    folder = Path(raycourse.model_id(role))
+    with pytest.raises(Exception):
+        _load(role, folder)
+
+
+def _load(role: str, folder: Path):
+    """Load a role the way the notebooks do (CPU, float32)."""
+    import torch
+
+    if role == "image_gen":
+        from diffusers import AutoPipelineForText2Image
+
+        return AutoPipelineForText2Image.from_pretrained(str(folder), dtype=torch.float32, variant="fp16")
+    if role == "llm":
+        from transformers import pipeline
+
+        chat = pipeline("text-generation", model=str(folder), device="cpu")
+        return chat([{"role": "user", "content": "hi"}], max_new_tokens=2)
+    if role == "vit":
+        from transformers import ViTForImageClassification, ViTImageProcessor
+
+        return ViTImageProcessor.from_pretrained(str(folder)), ViTForImageClassification.from_pretrained(
+            str(folder), num_labels=2)
+    from transformers import CLIPModel, CLIPProcessor
+
+    return CLIPProcessor.from_pretrained(str(folder)), CLIPModel.from_pretrained(str(folder))
+
+
+@pytest.mark.parametrize("role", list(config.MODEL_ROLES))
+def test_the_rehearsal_snapshot_loads_like_the_real_repo(gpu_cache, role):
+    assert _load(role, Path(raycourse.model_id(role))) is not None
+
+
+def test_prefetch_downloads_exactly_the_pinned_files(course_env, tmp_path, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.constants as hub_constants
+
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    calls = []
+
+    def fake_download(repo_id, revision=None, allow_patterns=None, **kwargs):  # what the Hub would do
+        calls.append((repo_id, revision, allow_patterns))
+        rehearsal.build_cache(tmp_path, ["vit"])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    spec = config.MODEL_ROLES["vit"]
+    assert models.prefetch(["vit"]) == {"vit": str(tmp_path / "models--google--vit-base-patch16-224-in21k"
+                                                        / "snapshots" / spec.revision)}
+    assert calls == [(spec.hub_id, spec.revision, list(spec.files))]
+    models.prefetch(["vit"])  # already cached: nothing is downloaded again
+    assert len(calls) == 1
+
+
+def test_prefetch_fails_clearly_on_a_pin_that_does_not_exist(course_env, tmp_path, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.constants as hub_constants
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+
+    def no_such_commit(*args, **kwargs):
+        raise RevisionNotFoundError("404 Client Error: Revision Not Found", response=SimpleNamespace(
+            headers={}, status_code=404, request=None, url="", text=""))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_such_commit)
+    with pytest.raises(CourseError, match="pin of role 'llm' does not exist") as err:
+        models.prefetch(["llm"])
+    assert "pins --move llm" in err.value.fix
+
+
+def test_prefetch_fails_when_the_commit_lacks_a_pinned_file(course_env, tmp_path, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.constants as hub_constants
+
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: rehearsal.build_cache(
+        tmp_path, ["clip"], leave_out={"clip": ["pytorch_model.bin"]}))
+    with pytest.raises(CourseError, match="has no file pytorch_model.bin"):
+        models.prefetch(["clip"])
+
+
+def test_moving_a_pin_checks_the_files_and_rewrites_the_pins_file(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    pins = tmp_path / "models.toml"
+    shutil.copy(config.PINS_FILE, pins)
+    spec = config.MODEL_ROLES["vit"]
+    new = "0123456789abcdef0123456789abcdef01234567"
+    siblings = [SimpleNamespace(rfilename=f, size=1000 + i) for i, f in enumerate(spec.files)]
+    monkeypatch.setattr(huggingface_hub, "model_info",
+                        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings))
+    assert models.move_pin("vit", path=pins) == new
+    moved = config.load_pins(pins)
+    assert moved["vit"].revision == new and moved["vit"].sizes == {f: 1000 + i for i, f in enumerate(spec.files)}
+    assert moved["clip"] == config.MODEL_ROLES["clip"] and moved["clip"].sizes == config.MODEL_ROLES["clip"].sizes
+    monkeypatch.setattr(huggingface_hub, "model_info",
+                        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings[1:]))
+    with pytest.raises(CourseError, match="lacks"):
+        models.move_pin("vit", path=pins)
+
+
+def test_the_gpu_profile_on_a_machine_without_a_gpu_says_so(course_env, monkeypatch):
+    assert "tiny" in models.check_profile()
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 0)
+    with pytest.raises(CourseError, match="needs an NVIDIA GPU") as err:
+        models.check_profile()
+    assert "make test" in err.value.fix
+
+
+def test_the_gpu_profile_without_its_models_says_make_prefetch(course_env, monkeypatch, tmp_path):
+    import huggingface_hub.constants as hub_constants
+
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    with pytest.raises(CourseError, match="image_gen, llm, vit, clip") as err:
+        models.check_profile()
+    assert "make prefetch" in err.value.fix
