@@ -53,15 +53,21 @@ def main(argv: list[str] | None = None) -> int:
                 role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
                 print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models.toml)")
                 return 0
-            total = 0
+            total, unrecorded = 0, []
             for role, spec in config.MODEL_ROLES.items():
                 size = sum(spec.sizes.values())
                 total += size
-                unknown = len([f for f in spec.files if f not in spec.sizes])
+                unknown = [f for f in spec.files if f not in spec.sizes]
+                weights = [f for f in unknown if f.endswith((".safetensors", ".bin"))]
+                unrecorded += [f"{spec.hub_id}/{f}" for f in weights]
+                note = [f"size not recorded: {', '.join(weights)}"] if weights else []
+                if len(unknown) > len(weights):
+                    note.append(f"+{len(unknown) - len(weights)} small text files")
                 print(f"  {role:<10}{spec.hub_id} @ {spec.revision}  {len(spec.files)} files, "
-                      f"{size / 1e9:.2f} GB" + (f" (+{unknown} small files of unrecorded size)" if unknown else ""))
+                      f"{size / 1e9:.2f} GB" + (f" ({'; '.join(note)})" if note else ""))
                 print(f"  {'':<10}licence: {spec.licence}")
-            print(f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`")
+            print(f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`"
+                  + (f", plus {', '.join(unrecorded)}" if unrecorded else ""))
         elif args.command == "prefetch":
             for role, where in models.prefetch(args.roles or None).items():
                 print(f"  {role:<10}{where}")

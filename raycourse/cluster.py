@@ -62,6 +62,8 @@ def ray_environment(base: dict | None = None) -> dict:
     for key, value in settings.items():
         env.setdefault(key, value)
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
+    if config.uses_standins():
+        env.pop("CUDA_VISIBLE_DEVICES", None)  # else Ray refuses 2 logical GPUs where it lists fewer
     return env
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from .errors import CourseError
 
 PROFILES = ("tiny", "gpu")
+REHEARSAL_ENV = "RAYCOURSE_REHEARSAL"  # set by the rehearsal only (raycourse.rehearsal)
 PROFILE_ENV = "RAYCOURSE_PROFILE"
 
 
@@ -84,12 +85,34 @@ MODEL_ROLES: dict[str, ModelRole] = load_pins()
 
 @lru_cache(maxsize=1)
 def gpu_count() -> int:
-    """Number of NVIDIA GPUs visible to this process (0 without CUDA)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a course dependency
+    """Number of NVIDIA GPUs this process may use (0 without any), found without starting CUDA.
+
+    Asked through NVML, as Ray asks, not through torch: once torch has initialised CUDA in a
+    process, ``CUDA_VISIBLE_DEVICES`` no longer changes what it sees, and the tiny profile
+    must still be able to hide a real GPU from its stand-ins (see ``runtime.hide_real_gpus``).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1", "NoDevFiles"):
         return 0
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        from ray._private.accelerators import NvidiaGPUAcceleratorManager
+
+        found = NvidiaGPUAcceleratorManager.get_current_node_num_accelerators()
+    except Exception:  # Ray's layout changed: ask torch instead
+        import torch
+
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return min(found, len(visible.split(","))) if visible else found
+
+
+def rehearsal() -> bool:
+    """Whether this is the gpu profile's rehearsal: its code path, with stand-ins under the real names."""
+    return os.environ.get(REHEARSAL_ENV, "").strip() not in ("", "0")
+
+
+def uses_standins() -> bool:
+    """Whether the models loaded are tiny random stand-ins (the tiny profile, or the gpu rehearsal)."""
+    return profile() == "tiny" or rehearsal()
 
 
 def profile() -> str:

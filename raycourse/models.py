@@ -218,7 +218,7 @@ def check_profile() -> str:
         return "profile tiny: runs on any machine, offline"
     if config.gpu_count() == 0:
         raise CourseError(
-            "The gpu profile needs an NVIDIA GPU on this machine, and torch sees none.",
+            "The gpu profile needs an NVIDIA GPU on this machine, and none is visible here.",
             "Run `make test-gpu` on a GPU machine (after `make prefetch`); here, run `make test` (tiny profile).",
         )
     missing = [role for role, spec in config.MODEL_ROLES.items()

@@ -46,6 +46,12 @@ MIN_LOCAL_CPUS = 8
 # original workshop's two-GPU cluster. Ray only schedules them; torch still sees
 # no CUDA inside the actors, so model code runs on the CPU.
 TINY_LOGICAL_GPUS = 2
+# Where stand-ins run on a machine with real GPUs (a GPU runner's tiny smoke test, the rehearsal),
+# the GPUs are hidden from them: their random weights are meant for float32 on a CPU, and the
+# course's model code would put them on CUDA in float16. Ray still grants its logical GPUs
+# (get_assigned_resources() shows each actor's share) but, told not to, leaves CUDA_VISIBLE_DEVICES
+# empty, so get_accelerator_ids() has no device ids to report there.
+HIDE_GPUS_ENV = {"CUDA_VISIBLE_DEVICES": "", "RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES": "1"}
 
 
 @dataclass
@@ -175,11 +181,12 @@ def drop_worker_pool_warning() -> None:
     worker.print_to_stdstream = print_to_stdstream
 
 
-def _start_ray(num_cpus: int | None, ray_address: str | None):
+def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False):
     global _dashboard_url, _owns_ray
     import ray
 
     drop_worker_pool_warning()
+    job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
 
     kwargs = dict(
         log_to_driver=os.environ.get("RAY_LOG_TO_DRIVER", "0") not in ("0", ""),
@@ -188,7 +195,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
     )
     if ray_address:
         kwargs["address"] = ray_address
-        kwargs["runtime_env"] = {"env_vars": _propagated_env()}
+        kwargs["runtime_env"] = {"env_vars": {**_propagated_env(), **job_env}}
         if num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
     else:
@@ -198,7 +205,10 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
         kwargs["include_dashboard"] = not testing()  # a test run has no one to look at it
-    with _quiet_fd2():
+        if job_env:
+            kwargs["runtime_env"] = {"env_vars": job_env}
+    hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
+    with _quiet_fd2(), hidden:
         try:
             context = ray.init(**kwargs)
         except ValueError as exc:
@@ -227,6 +237,8 @@ def _start_ray(num_cpus: int | None, ray_address: str | None):
                 ) from exc
             raise
     _owns_ray = not ray_address
+    if hide_gpus:
+        os.environ.update(CUDA_VISIBLE_DEVICES="")  # the notebook's own process too (module 00 loads models)
     url = getattr(context, "dashboard_url", None)
     _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
 
@@ -264,11 +276,24 @@ def has_real_gpus(resources: dict) -> bool:
 
 
 def local_gpus() -> int:
-    """GPUs a local Ray declares: the real ones, or the tiny profile's logical ones without any."""
-    real = config.gpu_count()
-    if real == 0 and config.profile() == "tiny":
-        return TINY_LOGICAL_GPUS
-    return real
+    """GPUs a local Ray declares: the machine's in the gpu profile, 2 logical ones for stand-ins."""
+    return TINY_LOGICAL_GPUS if config.uses_standins() else config.gpu_count()
+
+
+def hide_real_gpus() -> bool:
+    """Whether stand-ins would otherwise run on this machine's real GPUs (see HIDE_GPUS_ENV)."""
+    return config.uses_standins() and config.gpu_count() > 0
+
+
+@contextlib.contextmanager
+def _raylet_sees_all_gpus():
+    """Start a local Ray with 2 logical GPUs even where CUDA_VISIBLE_DEVICES lists fewer (Ray would refuse)."""
+    saved = os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = saved
 
 
 def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
@@ -291,7 +316,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     address = None
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS") or find_running_ray()
-        _start_ray(num_cpus, address)
+        _start_ray(num_cpus, address, hide_gpus=hide_real_gpus())
+        if address and config.uses_standins() and not hide_real_gpus() and has_real_gpus(ray.cluster_resources()):
+            ray.shutdown()  # a cluster's GPU workers behind a head without one: hide them from the stand-ins
+            _start_ray(num_cpus, address, hide_gpus=True)
     _configure_data_context()
     resources = ray.cluster_resources()
     gpus = float(resources.get("GPU", 0))
@@ -320,7 +348,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
         models={role: models.describe(role) for role in config.MODEL_ROLES},
         data_root=str(data.data_root()),
         dashboard=_dashboard_url,
-        logical_gpus=profile == "tiny" and config.gpu_count() == 0,
+        logical_gpus=config.uses_standins() or not has_real_gpus(resources),
         notes=notes,
     )
     if not quiet:

@@ -45,10 +45,13 @@ def test_tiny_profile_declares_logical_gpus_without_a_real_one(ray_session, monk
     monkeypatch.setattr(runtime.config, "gpu_count", lambda: 0)
     assert runtime.local_gpus() == runtime.TINY_LOGICAL_GPUS == 2
     monkeypatch.setattr(runtime.config, "gpu_count", lambda: 1)
-    assert runtime.local_gpus() == 1  # a real GPU is used as it is
+    assert runtime.local_gpus() == 2 and runtime.hide_real_gpus()  # stand-ins never use a real GPU
     monkeypatch.setenv("RAYCOURSE_PROFILE", "gpu")
+    assert runtime.local_gpus() == 1 and not runtime.hide_real_gpus()  # real models use the real ones
     monkeypatch.setattr(runtime.config, "gpu_count", lambda: 0)
-    assert runtime.local_gpus() == 0  # the gpu profile never pretends
+    assert runtime.local_gpus() == 0  # the gpu profile never pretends...
+    monkeypatch.setenv("RAYCOURSE_REHEARSAL", "1")
+    assert runtime.local_gpus() == 2  # ...except in its rehearsal, whose models are stand-ins
     assert ray_session.gpus == 2 and ray_session.logical_gpus
     assert "2 GPUs (logical" in str(ray_session)
 
@@ -131,3 +134,33 @@ def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, cap
     out = capsys.readouterr().out
     assert "worker died" in out
     assert "startup concurrency" not in out
+
+
+def test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda(ray_session, monkeypatch):
+    """A GPU runner's tiny smoke test: Ray grants its GPUs as usual, CUDA stays hidden from the stand-ins."""
+    import ray
+
+    monkeypatch.setattr(runtime.config, "gpu_count", lambda: 1)  # NVML would say: one real GPU here
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    # The run's shared Ray (joined, as under make lab), or a local one (RAYCOURSE_SHARED_RAY=0).
+    address = None if runtime._owns_ray else ray.get_runtime_context().gcs_address
+    ray.shutdown()
+    try:
+        runtime._start_ray(None, address, hide_gpus=runtime.hide_real_gpus())
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ""  # the notebook's own process
+
+        @ray.remote(num_gpus=1)
+        class Probe:
+            def seen(self):
+                import torch
+
+                granted = ray.get_runtime_context().get_assigned_resources().get("GPU")
+                return os.environ.get("CUDA_VISIBLE_DEVICES"), granted, torch.cuda.is_available()
+
+        # Ray's books still hold the GPU for the actor; its process sees no CUDA device.
+        visible, granted, cuda = ray.get(Probe.remote().seen.remote())
+        assert (visible, granted, cuda) == ("", 1.0, False)
+    finally:
+        ray.shutdown()
+        monkeypatch.undo()
+        runtime._start_ray(None, address)
