@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols: int = 4,
                 size: float = 2.6, wrap: int = 28):
-    """Show images (PIL images or HxW[xC] NumPy arrays) in a grid with optional titles."""
+    """Show images (PIL images, or NumPy arrays HxW, HxWxC or 1xHxW) in a grid with optional titles."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -27,6 +27,8 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
         if i >= len(images):
             continue
         array = np.asarray(images[i])
+        if array.ndim == 3 and array.shape[0] == 1:  # a grayscale image from a mixed Ray Data block: (1, H, W)
+            array = array[0]
         ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
         if titles is not None:
             # parse_math=False: a "$" in a prompt is text, not the start of a formula

@@ -96,6 +96,9 @@ def test_data_roles_use_public_locations_in_gpu(course_env):
     assert raycourse.data_path("embedding_images").startswith("s3://")
     assert Path(raycourse.data_path("animals")).exists()  # the course's own table in both profiles
     assert Path(raycourse.data_path("labels")).name == "imagenette_labels.csv"
+    course_env.setenv("RAYCOURSE_REHEARSAL", "1")  # the offline rehearsal: gpu models, the course's data
+    assert all(Path(p).is_dir() for p in raycourse.data_path("images_train"))
+    assert Path(raycourse.data_path("labels")).name == "labels.csv"
 
 
 def test_missing_data_file_says_how_to_restore_it(course_env, tmp_path):

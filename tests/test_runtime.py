@@ -111,12 +111,14 @@ def test_show_images_draws_a_grid(monkeypatch):
 
     shown = []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
-    images = [Image.new("RGB", (32, 32), "red"), np.zeros((16, 16), dtype=np.uint8), np.ones((8, 8, 3))]
-    raycourse.show_images(images, titles=["a", "b", "$x$o$"], ncols=2)  # "$" is not math
+    images = [Image.new("RGB", (32, 32), "red"), np.zeros((16, 16), dtype=np.uint8), np.ones((8, 8, 3)),
+              np.full((1, 6, 4), 200, dtype=np.uint8)]  # grayscale as Ray Data returns it in a mixed block
+    raycourse.show_images(images, titles=["a", "b", "$x$o$", "gray"], ncols=2)  # "$" is not math
     fig = shown[0]
-    assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes[:3]] == ["a", "b", "$x$o$"]
+    assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes] == ["a", "b", "$x$o$", "gray"]
+    assert fig.axes[3].get_images()[0].get_array().shape == (6, 4)
     with pytest.raises(ValueError):
-        raycourse.show_images(images, titles=["a"])
+        raycourse.show_images(images[:3], titles=["a"])
     plt.close("all")
 
 
