@@ -1,9 +1,9 @@
 """Data roles: where a notebook reads each data set from, for the active profile.
 
 ``tiny`` reads the small sample data shipped in ``data/`` (see ``data/README.md``);
-``gpu`` reads the seeds' public data sets where there are any (its offline rehearsal
-reads ``data/``). The animals and
-outfits tables are the course's own and are read from ``data/`` in both profiles.
+``gpu`` reads the seeds' public data sets where there are any; its offline rehearsal,
+which runs the stand-ins, reads ``data/`` like ``tiny``. The animals and outfits tables
+are the course's own and are read from ``data/`` in both profiles.
 ``RAYCOURSE_DATA`` points the course at another copy of ``data/`` (for example one
 on shared storage such as ``/mnt/cluster_storage`` on a multi-node cluster).
 """
@@ -67,8 +67,7 @@ def data_path(role: str):
         tiny, gpu = DATA_ROLES[role]
     except KeyError:
         raise CourseError(f"Unknown data role {role!r}.", f"Use one of: {', '.join(DATA_ROLES)}.") from None
-    # The rehearsal (raycourse.rehearsal) plays the gpu profile offline: its models, the course's data.
-    spec = tiny if config.profile() == "tiny" or gpu is None or config.rehearsal() else gpu
+    spec = tiny if gpu is None or config.uses_standins() else gpu  # stand-ins: tiny or the gpu rehearsal
     if isinstance(spec, list):
         return [s if "://" in s else _local(s) for s in spec]
     return spec if "://" in spec else _local(spec)
