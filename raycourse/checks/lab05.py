@@ -1,0 +1,397 @@
+"""Checks for lab 05 (fine-tuning a ViT): labels from paths, reports from Ray Train, batched inference.
+
+Exercise 1 reads the learner's Dataset ``train_images`` (path, label and the shape of
+each image, a batch at a time) and compares it with the class folders: every image of
+each folder (at most ``PER_CLASS``), no image twice, every image ``(H, W, 3)`` and every
+label the class of the folder in its path. The likely mistakes get their own hints:
+labels paired by row order (the union interleaves the classes), grayscale images kept
+as they came (``(1, H, W)`` or ``(H, W)``) or dropped instead of converted.
+
+Exercise 2 reads the ``Result`` of ``TorchTrainer.fit()``: one report per checkpoint, at
+every ``settings["every"]`` steps up to ``settings["max_steps"]``, each with the
+validation accuracy, and a Hugging Face checkpoint in the last one. Any way of
+getting there passes (``eval_steps``/``save_steps``, an ``IntervalStrategy``, ...).
+
+Exercise 3 calls the learner's ``ImageClassifier`` in this process on a few validation
+images, the way Ray would, while it counts the model loads (``from_pretrained``) and the
+forward passes of the ViT: one load, in ``__init__``, and one forward pass per batch,
+not one per image. A checkpoint path that does not exist must fail (so the class loads
+what it is given). Then it reads the plan of ``predictions``: a stage of that class with
+the checkpoint in its constructor arguments, ``num_gpus=1`` and an actor pool of two (Ray
+itself refuses GPU stages without a ``batch_size``). It does not run the pipeline: the cell after it does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections import Counter
+from pathlib import Path
+
+from ._core import NotSolved, Wrong, exercise, require
+
+PER_CLASS = 200  # the lesson's limit(200) per class
+READABLE = {"n02102040": "dog", "n01440764": "fish"}  # as in the notebooks: imagenette's WordNet ids
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}  # what read_images reads
+PROBE_IMAGES = 6  # validation images in the probe batch of Exercise 3
+CONVERT_HINT = ("Read the images with mode=\"RGB\" (read_images converts every image to three channels), "
+                "as the lesson's section 2 does.")
+PATH_LABEL_HINT = ("Take each image's label from its own path: the name of the folder it came from "
+                   "(Path(path).parent.name, made readable with READABLE), in map_batches.")
+
+
+def class_name(folder: str) -> str:
+    """The class of a folder (or of a file's parent folder name): readable names for imagenette's ids."""
+    return READABLE.get(folder, folder)
+
+
+# Exercise 1 -------------------------------------------------------------------------------------
+
+def _name(path: str) -> str:
+    """A file or folder's own name, for local paths and URIs alike."""
+    return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _parent_name(path: str) -> str:
+    return _name(str(path).rsplit("/", 1)[0])
+
+
+def _image_files(folder: str) -> list[str]:
+    """The names of the image files in one class folder (local or on object storage)."""
+    if "://" not in str(folder):
+        return sorted(p.name for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    from pyarrow.fs import FileSelector, FileSystem
+
+    fs, root = FileSystem.from_uri(str(folder))
+    infos = fs.get_file_info(FileSelector(root, recursive=False))
+    return sorted(_name(i.path) for i in infos if Path(i.path).suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _layout(shape) -> str:
+    shape = tuple(shape)
+    if len(shape) == 3 and shape[-1] == 3:
+        return "colour"
+    if len(shape) == 2:
+        return "(H, W)"
+    if len(shape) == 3 and shape[0] == 1:
+        return "(1, H, W)"
+    return str(shape)
+
+
+def _rows(ds) -> tuple[list[str], list, list[str]]:
+    """(paths, labels, image layouts) of every row, a batch at a time (the images are not kept)."""
+    columns = list(ds.schema().names) if ds.schema() is not None else []
+    for name, hint in (("path", "Read with include_paths=True: the path column says where each image came "
+                                "from, and the check uses it."),
+                       ("label", "Add a column called `label` with each image's class."),
+                       ("image", "Keep the `image` column that read_images makes.")):
+        if name not in columns:
+            raise Wrong(f"`train_images` has no `{name}` column (its columns: {columns}).", hint)
+    paths, labels, layouts = [], [], []
+    for batch in ds.iter_batches(batch_size=64, batch_format="numpy"):
+        paths += [str(p) for p in batch["path"]]
+        labels += list(batch["label"])
+        layouts += [_layout(getattr(image, "shape", ())) for image in batch["image"]]
+    return paths, labels, layouts
+
+
+@exercise("Exercise 1")
+def exercise_1(train_images, folders):
+    """``train_images``: every image of the class ``folders``, in colour, labelled from its path."""
+    require("train_images", train_images, "the Dataset of labelled training images")
+    import ray.data
+
+    if not isinstance(train_images, ray.data.Dataset):
+        raise Wrong(f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
+                    "Build it from ray.data.read_images calls.")
+    folders = [str(f) for f in folders]
+    paths, labels, layouts = _rows(train_images)
+    if not paths:
+        raise Wrong("`train_images` is empty.", "Read both class folders.")
+    by_folder = {_name(f): f for f in folders}
+    stray = [p for p in paths if _parent_name(p) not in by_folder]
+    if stray:
+        raise Wrong(f"{len(stray)} images come from other folders (for example {stray[0]}).",
+                    "Read the two folders of `train_folders`, nothing else.")
+    twice = [p for p, n in Counter(paths).items() if n > 1]
+    if twice:
+        raise Wrong(f"{len(twice)} images are in `train_images` more than once (for example {_name(twice[0])}).",
+                    "Read each class folder once and put the two reads together with union.")
+
+    odd = Counter(layout for layout in layouts if layout != "colour")
+    if odd:
+        kinds = ", ".join(f"{n} of shape {kind}" for kind, n in odd.most_common())
+        raise Wrong(f"{sum(odd.values())} images are not (H, W, 3) colour images ({kinds}): grayscale images "
+                    "kept as they are; a ViT needs three channels.", CONVERT_HINT)
+
+    per_folder = Counter(_parent_name(p) for p in paths)
+    for name, folder in by_folder.items():
+        expected = min(PER_CLASS, len(_image_files(folder)))
+        got = per_folder.get(name, 0)
+        if got == 0:
+            raise Wrong(f"no image of the folder {name} is in `train_images`.", "Read both class folders.")
+        if got < expected:
+            raise Wrong(f"{expected - got} of the {expected} images of {name} are missing: dropped rather than "
+                        "converted? A grayscale photo of a dog is still a good example of a dog.",
+                        "Keep every image: " + CONVERT_HINT)
+        if got > expected:
+            raise Wrong(f"{got} images of {name}, more than the lesson's {PER_CLASS} per class.",
+                        f"Keep at most {PER_CLASS} images of each class with limit({PER_CLASS}).")
+
+    wanted = [class_name(_parent_name(p)) for p in paths]
+    as_text = [str(label.decode() if isinstance(label, bytes) else label) for label in labels]
+    if not all(isinstance(label, (str, bytes)) for label in labels):
+        raise Wrong(f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
+                    f"Label each image with its class name, one of {sorted(set(wanted))}.")
+    wrong = sum(a != b for a, b in zip(as_text, wanted))
+    if wrong:
+        example = next(i for i, (a, b) in enumerate(zip(as_text, wanted)) if a != b)
+        raise Wrong(f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
+                    f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
+                    f"{as_text[example]!r}). Labels paired with the rows by position go wrong: union "
+                    "interleaves the blocks of the two reads.", PATH_LABEL_HINT)
+    counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
+    return f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder."
+
+
+# Exercise 2 -------------------------------------------------------------------------------------
+
+REPORT_HINT = ("RayTrainReportCallback reports to Ray Train each time the Trainer saves a checkpoint: save "
+               "(save_strategy=\"steps\", save_steps) and evaluate (eval_strategy=\"steps\", eval_steps) every "
+               "config[\"every\"] steps.")
+
+
+@exercise("Exercise 2")
+def exercise_2(result, settings):
+    """``result`` of ``trainer.fit()``: a report with the validation accuracy every ``settings["every"]`` steps."""
+    if result is None:
+        raise NotSolved("there is no `result` yet: complete train_func, then run the training cell.")
+    require("result", result, "the Result of trainer.fit()")
+    every, max_steps = int(settings["every"]), int(settings["max_steps"])
+    if getattr(result, "error", None) is not None:
+        raise Wrong(f"the training failed: {str(result.error).splitlines()[0][:200]}",
+                    "Read the error above the check, fix train_func, and run the training cell again.")
+    frame = getattr(result, "metrics_dataframe", None)
+    if frame is None or len(frame) == 0:
+        raise Wrong("Ray Train got no report from the training: no metrics and no checkpoint.",
+                    "Add RayTrainReportCallback() to the Trainer (trainer.add_callback), and " + REPORT_HINT)
+    steps = [int(s) for s in frame["step"]] if "step" in frame else []
+    expected = list(range(every, max_steps + 1, every)) + ([max_steps] if max_steps % every else [])
+    if "eval_accuracy" not in frame or frame["eval_accuracy"].isna().any():
+        raise Wrong(f"the reports (at steps {steps}) have no validation accuracy (eval_accuracy).",
+                    "Evaluate at every report: eval_strategy=\"steps\" with eval_steps equal to save_steps; "
+                    "the Trainer then runs compute_metrics on the validation shard.")
+    if steps != expected:
+        raise Wrong(f"Ray Train got reports at steps {steps}, not every {every} steps ({expected}).", REPORT_HINT)
+    checkpoint = getattr(result, "checkpoint", None)
+    if checkpoint is None:
+        raise Wrong("the result has no checkpoint.", REPORT_HINT)
+    from ray.train.huggingface.transformers import RayTrainReportCallback
+
+    folder = Path(checkpoint.path) / RayTrainReportCallback.CHECKPOINT_NAME
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise Wrong(f"the last checkpoint ({folder}) holds no model (config.json and weights).",
+                    "Let the Trainer save the whole model: save_strategy=\"steps\" (save_only_model=True is fine).")
+    accuracy = ", ".join(f"{a:.2f}" for a in frame["eval_accuracy"])
+    return (f"{len(steps)} reports, at steps {', '.join(map(str, steps))}; validation accuracy {accuracy}; "
+            "the model is in the last checkpoint.")
+
+
+# Exercise 3 -------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _counting():
+    """Count model loads (any from_pretrained of a transformers model) and ViT forward passes."""
+    from transformers import PreTrainedModel, ViTForImageClassification
+
+    counts = Counter()
+    load, forward = PreTrainedModel.from_pretrained.__func__, ViTForImageClassification.forward
+
+    def counted_load(cls, *args, **kwargs):
+        counts["load"] += 1
+        return load(cls, *args, **kwargs)
+
+    def counted_forward(self, *args, **kwargs):
+        counts["forward"] += 1
+        return forward(self, *args, **kwargs)
+
+    PreTrainedModel.from_pretrained = classmethod(counted_load)
+    ViTForImageClassification.forward = counted_forward
+    try:
+        yield counts
+    finally:
+        PreTrainedModel.from_pretrained = classmethod(load)
+        ViTForImageClassification.forward = forward
+
+
+def _probe_batch() -> dict:
+    """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
+
+    Local sample images in every profile: the probe counts loads and forward passes, and
+    any image does for that (the gpu profile's own images are on object storage).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from ..data import data_root
+
+    paths = []
+    for folder in sorted(p for p in (data_root() / "images" / "val").iterdir() if p.is_dir()):
+        paths += [str(Path(folder) / name) for name in _image_files(folder)[: PROBE_IMAGES // 2]]
+    images = [np.array(Image.open(p).convert("RGB")) for p in paths]  # writable, as Ray hands them
+    column = np.empty(len(images), dtype=object)
+    column[:] = images
+    if len({i.shape for i in images}) == 1:
+        column = np.stack(images)
+    return {"image": column, "path": np.array(paths),
+            "label": np.array([class_name(_parent_name(p)) for p in paths])}
+
+
+def _output_column(out, classes, n: int) -> list:
+    """The predicted class names in the learner's output batch (the column of class names)."""
+    import pandas as pd
+
+    if isinstance(out, pd.DataFrame):
+        out = {c: out[c] for c in out.columns}
+    if not hasattr(out, "keys"):
+        raise Wrong(f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
+                    "Return a dict of columns, for example {\"path\": ..., \"label\": ..., \"predicted\": ...}.")
+    if "predicted" not in out:
+        raise Wrong(f"the batch `ImageClassifier` returned has no `predicted` column (its columns: {sorted(out)}).",
+                    "Put each image's predicted class name in a column called `predicted`.")
+    predicted = [str(v.decode() if isinstance(v, bytes) else v) for v in list(out["predicted"])]
+    if len(predicted) != n:
+        raise Wrong(f"`predicted` has {len(predicted)} values for a batch of {n} images.",
+                    "Return one prediction per image of the batch.")
+    odd = [p for p in predicted if p not in classes]
+    if odd:
+        raise Wrong(f"`predicted` holds {odd[0]!r}, not a class name ({classes}).",
+                    "Turn each output index into its name with model.config.id2label.")
+    return predicted
+
+
+def _call(classifier, batch: dict):
+    """``classifier(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame."""
+    import pandas as pd
+
+    try:
+        return classifier({k: v.copy() for k, v in batch.items()})
+    except Exception as numpy_error:
+        frame = pd.DataFrame({"image": list(batch["image"]), "path": batch["path"], "label": batch["label"]})
+        try:
+            return classifier(frame)
+        except Exception:
+            raise numpy_error from None
+
+
+def _checkpoint_classes(checkpoint_path) -> list[str]:
+    import json
+
+    config = Path(checkpoint_path) / "config.json"
+    if not config.is_file():
+        raise Wrong(f"{checkpoint_path} holds no model (no config.json).",
+                    "checkpoint_path = Path(result.checkpoint.path) / RayTrainReportCallback.CHECKPOINT_NAME.")
+    return sorted(json.loads(config.read_text()).get("id2label", {}).values())
+
+
+def _check_class(ImageClassifier, checkpoint_path) -> str:
+    import numpy as np
+
+    classes = _checkpoint_classes(checkpoint_path)
+    batch = _probe_batch()
+    n = len(batch["path"])
+    with _counting() as counts:
+        try:
+            classifier = ImageClassifier(checkpoint_path=str(checkpoint_path))
+        except TypeError as exc:
+            if "argument" in str(exc):
+                raise Wrong(f"`ImageClassifier(checkpoint_path=...)` failed: {exc}",
+                            "fn_constructor_kwargs={\"checkpoint_path\": ...} passes checkpoint_path to __init__: "
+                            "give __init__ a parameter with that name.") from None
+            raise
+        loads_in_init = counts["load"]
+        if loads_in_init == 0:
+            raise Wrong("`ImageClassifier.__init__` loads no model.",
+                        "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
+                        "checkpoint_path): once per actor.")
+        out = _call(classifier, batch)
+        second = _call(classifier, batch)
+    if counts["load"] > loads_in_init:
+        raise Wrong(f"`ImageClassifier` loaded a model {counts['load'] - loads_in_init} times while classifying "
+                    "2 batches: a model loaded per batch.",
+                    "Load the model and the image processor once, in __init__, and keep them on self; __call__ "
+                    "only uses them.")
+    predicted = _output_column(out, classes, n)
+    _output_column(second, classes, n)
+    if counts["forward"] == 0:
+        raise Wrong("the fine-tuned ViT never ran on the batch.",
+                    "Call the model on the processed batch: model(**inputs).logits.")
+    if counts["forward"] >= 2 * n:
+        raise Wrong(f"the model ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
+                    "Process the whole batch at once: processor(list(batch[\"image\"]), return_tensors=\"pt\"), "
+                    "then one model(**inputs) call, then argmax over the logits of every row.")
+    try:
+        ImageClassifier(checkpoint_path=str(Path(checkpoint_path) / "no-such-checkpoint"))
+    except Exception:
+        pass
+    else:
+        raise Wrong("`ImageClassifier(checkpoint_path=<a folder that does not exist>)` loaded a model anyway: it "
+                    "does not load the checkpoint it is given.",
+                    "Load the model from the checkpoint_path argument, not from a fixed name.")
+    if set(batch["label"]) <= set(classes):
+        return f"{int(np.sum(np.array(predicted) == batch['label']))} of {n} probe images right"
+    return f"{n} probe images"
+
+
+def _stage(predictions, ImageClassifier):
+    """The plan's stage that runs ImageClassifier (or a class stage, when it has another name)."""
+    from .lab04 import _plan_ops
+
+    stages = [op for op in _plan_ops(predictions) if inspect.isclass(getattr(op, "fn", None))]
+    ours = [op for op in stages if op.fn is ImageClassifier or op.fn.__name__ == "ImageClassifier"]
+    if ours:
+        return ours[-1]
+    if stages:
+        return stages[-1]
+    raise Wrong("`predictions` has no stage that runs the ImageClassifier class.",
+                "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
+                "per actor, so the model is loaded once per actor.")
+
+
+def _check_stage(op, checkpoint_path) -> None:
+    from ray.data import ActorPoolStrategy
+
+    args = list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())
+    if str(checkpoint_path) not in [str(a) for a in args]:
+        raise Wrong("the ImageClassifier stage is not given the checkpoint's path.",
+                    "fn_constructor_kwargs={\"checkpoint_path\": str(checkpoint_path)}.")
+    gpus = (op.ray_remote_args or {}).get("num_gpus")
+    if gpus != 1:
+        raise Wrong(f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
+                    "Give the stage num_gpus=1.")
+    compute = op.compute
+    if not isinstance(compute, ActorPoolStrategy) or not (compute.min_size == compute.max_size == 2):
+        raise Wrong(f"the stage runs with {compute}, not a pool of 2 actors.",
+                    "compute=ray.data.ActorPoolStrategy(size=2).")
+
+
+@exercise("Exercise 3")
+def exercise_3(ImageClassifier, predictions, checkpoint_path):
+    """``ImageClassifier`` from the checkpoint, batched; ``predictions``: its stage with GPUs and an actor pool."""
+    if checkpoint_path is None:
+        raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
+    require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
+    if not inspect.isclass(ImageClassifier):
+        raise Wrong(f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
+                    "Write `class ImageClassifier:` with __init__(self, checkpoint_path) and __call__(self, batch).")
+    probe = _check_class(ImageClassifier, checkpoint_path)
+    require("predictions", predictions, "the Dataset of predictions for val_images")
+    import ray.data
+
+    if not isinstance(predictions, ray.data.Dataset):
+        raise Wrong(f"`predictions` is a {type(predictions).__name__}, not a Ray Dataset.",
+                    "Build it with val_images.map_batches(ImageClassifier, ...); the next cell runs it.")
+    op = _stage(predictions, ImageClassifier)
+    _check_stage(op, checkpoint_path)
+    return (f"ImageClassifier loads the checkpoint once and runs one forward pass per batch ({probe}); the stage "
+            f"runs it on 2 actors with one GPU each, {op.batch_size} images per batch.")
