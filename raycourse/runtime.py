@@ -35,7 +35,11 @@ QUIET_ENV = {
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
 # Small machines: Ray starts new worker processes for shuffles (joins, groupby);
 # letting it keep more of them around made a first small join 10x faster here.
-SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16"}
+# Every new worker costs seconds of CPU (`import ray` alone is 2.7 s on 2 cores), and
+# by default Ray starts as many at once as it has logical CPUs (8): they fight for the
+# cores, and more of them get started than the work needs. Two at a time took module
+# 05 from 168 s to 128 s here, with the same 8 logical CPUs.
+SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
 # A local Ray gets at least this many logical CPUs. Every actor of a Ray Data pool
 # reserves one CPU, GPU actors included, unless told otherwise: with 4 logical CPUs,
