@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -86,3 +87,24 @@ def exercise(title: str) -> Callable[[Callable[..., str]], Exercise]:
         return Exercise(title, fn)
 
     return wrap
+
+
+def plan_ops(ds) -> list:
+    """The logical operators of ``ds`` from source to sink ([] if the plan cannot be read)."""
+    try:
+        ops, order, stack = {}, [], [ds._logical_plan.dag]
+        while stack:
+            op = stack.pop()
+            if id(op) in ops:
+                continue
+            ops[id(op)] = op
+            order.append(op)
+            stack.extend(getattr(op, "input_dependencies", []) or [])
+        return list(reversed(order))
+    except Exception:  # an internal API; the row checks below still run without it
+        return []
+
+
+def class_stages(ds) -> list:
+    """The stages of ``ds`` that run a callable class (in an actor pool), from source to sink."""
+    return [op for op in plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))]

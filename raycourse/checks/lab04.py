@@ -42,7 +42,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._core import Wrong, exercise, require
+from ._core import Wrong, class_stages as _class_stages, exercise, plan_ops as _plan_ops, require
 
 PROBE_COLUMN = "description"
 PROBE_PROMPTS = (
@@ -352,26 +352,6 @@ def exercise_1(Enhancer, season_for=None) -> str:
     seasons = ", each with its row's season" if season_for is not None else ""
     return (f"Enhancer read {PROBE_COLUMN!r}, wrote {len(values)} model replies back into it{seasons}, and "
             "refused a model path that does not exist: both constructor arguments are honoured.")
-
-
-def _plan_ops(ds) -> list:
-    """The logical operators of ``ds`` from source to sink ([] if the plan cannot be read)."""
-    try:
-        ops, order, stack = {}, [], [ds._logical_plan.dag]
-        while stack:
-            op = stack.pop()
-            if id(op) in ops:
-                continue
-            ops[id(op)] = op
-            order.append(op)
-            stack.extend(getattr(op, "input_dependencies", []) or [])
-        return list(reversed(order))
-    except Exception:  # an internal API; the row checks below still run without it
-        return []
-
-
-def _class_stages(ds) -> list:
-    return [op for op in _plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))]
 
 
 def _stage_name(op) -> str:

@@ -28,7 +28,7 @@ import inspect
 from collections import Counter
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, exercise, require
+from ._core import NotSolved, Wrong, class_stages, exercise, require
 
 PER_CLASS = 200  # the lesson's limit(200) per class
 READABLE = {"n02102040": "dog", "n01440764": "fish"}  # as in the notebooks: imagenette's WordNet ids
@@ -345,9 +345,7 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
 
 def _stage(predictions, ImageClassifier):
     """The plan's stage that runs ImageClassifier (or a class stage, when it has another name)."""
-    from .lab04 import _plan_ops
-
-    stages = [op for op in _plan_ops(predictions) if inspect.isclass(getattr(op, "fn", None))]
+    stages = class_stages(predictions)
     ours = [op for op in stages if op.fn is ImageClassifier or op.fn.__name__ == "ImageClassifier"]
     if ours:
         return ours[-1]
