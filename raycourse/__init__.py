@@ -12,7 +12,7 @@ where a notebook writes, and ``raycourse.show_images(...)`` draws an image grid.
 
 from .config import MODEL_ROLES, PROFILES, profile
 from .data import data_path, data_root
-from .display import show_images
+from .display import show_images, stats_table
 from .errors import CourseError
 from .metrics import load_metric
 from .models import ensure_standins, model_id, prefetch
@@ -35,4 +35,5 @@ __all__ = [
     "prefetch",
     "profile",
     "show_images",
+    "stats_table",
 ]

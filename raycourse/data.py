@@ -32,7 +32,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
         [f"{_IMAGENETTE}/val/n02102040", f"{_IMAGENETTE}/val/n01440764"],
     ),
     "labels": ("images/labels.csv", "gpu/imagenette_labels.csv"),
-    "embedding_images": ("images/train", "s3://doggos-dataset/train"),
+    "embedding_images": ("images/train", "s3://anonymous@doggos-dataset/train"),
     "text": ("text/reviews.jsonl", None),
 }
 

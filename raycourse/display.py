@@ -1,4 +1,4 @@
-"""Pictures for notebooks: an image grid on top of matplotlib."""
+"""Pictures and tables for notebooks: an image grid on top of matplotlib, a table of a run's stats."""
 
 from __future__ import annotations
 
@@ -35,3 +35,34 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
             ax.set_title(textwrap.fill(str(titles[i]), wrap), fontsize=8, parse_math=False)
     fig.tight_layout()
     plt.show()
+
+
+
+def stats_table(stats: str):
+    """The per-operator lines of ``Dataset.stats()`` as a table: operator, tasks, blocks, rows out.
+
+    ``ds.stats()`` is the notebook's view of what the Ray dashboard's Ray Data panel shows for a run;
+    this keeps the counts and leaves the timings (which change from run to run) to the full text.
+    """
+    import re
+
+    import pandas as pd
+
+    operator = re.compile(r"^Operator \d+ (?P<name>.+?): (?P<tasks>\d+) tasks? executed, "
+                          r"(?P<blocks>\d+) blocks? produced")
+    rows_total = re.compile(r"^\* Output num rows per block: .*?(?P<rows>\d+) total")
+    rows = []
+    for line in str(stats).splitlines():
+        line = line.strip()
+        match = operator.match(line)
+        if match:
+            rows.append({"operator": match["name"], "tasks": int(match["tasks"]),
+                         "blocks": int(match["blocks"]), "rows out": None})
+            continue
+        match = rows_total.match(line)
+        if match and rows and rows[-1]["rows out"] is None:
+            rows[-1]["rows out"] = int(match["rows"])
+    if not rows:
+        raise ValueError("no operator lines in these stats: pass the text of ds.stats() after the dataset ran "
+                         "(for example ds.materialize().stats())")
+    return pd.DataFrame(rows)

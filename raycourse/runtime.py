@@ -39,7 +39,11 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # by default Ray starts as many at once as it has logical CPUs (8): they fight for the
 # cores, and more of them get started than the work needs. Two at a time took module
 # 05 from 168 s to 128 s here, with the same 8 logical CPUs.
-SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2"}
+# Ray 2.60's parquet reader (datasource V2) starts RAY_DATA_PARQUET_FOOTER_NUM_ACTORS actors (32)
+# for every read_parquet to read the files' footers; on 2 cores, 4 small files took 20-29 s to
+# list that way (each actor a new process) and 1 s with one actor.
+SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
+                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
 # A local Ray gets at least this many logical CPUs. Every actor of a Ray Data pool
 # reserves one CPU, GPU actors included, unless told otherwise: with 4 logical CPUs,

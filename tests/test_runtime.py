@@ -166,3 +166,39 @@ def test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda(ray_session, mo
         ray.shutdown()
         monkeypatch.undo()
         runtime._start_ray(None, address)
+
+
+def test_stats_table_keeps_each_operators_tasks_blocks_and_rows(ray_session):
+    import ray
+
+    ds = ray.data.range(40, override_num_blocks=4).map_batches(lambda b: b).limit(25).materialize()
+    table = raycourse.stats_table(ds.stats())
+    assert list(table.columns) == ["operator", "tasks", "blocks", "rows out"]
+    assert table["rows out"].iloc[-1] == 25
+    assert (table["tasks"] >= 1).all() and (table["blocks"] >= 1).all()
+    with pytest.raises(ValueError, match="materialize"):
+        raycourse.stats_table("nothing ran")
+
+
+def test_readers_take_concurrency_while_transforms_log_its_deprecation(ray_session, caplog):
+    """What module 06 teaches about Ray 2.60: concurrency= on a reader, compute= on a transform."""
+    import logging
+
+    import ray
+
+    root = raycourse.data_path("embedding_images")
+    with caplog.at_level(logging.WARNING, logger="ray.data"):
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        try:
+            four = ray.data.read_images(root, override_num_blocks=4, concurrency=2)
+            assert four.materialize().num_blocks() == 4
+            assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+            ray.data.range(4, override_num_blocks=2).map(lambda row: row, concurrency=2).materialize()
+        finally:
+            logging.getLogger("ray.data").setLevel(logging.ERROR)
+    assert any("``concurrency`` is deprecated" in r.getMessage() for r in caplog.records)
+
+
+def test_small_machines_read_parquet_footers_with_one_actor():
+    # Ray 2.60 starts 32 footer-reading actors per read_parquet by default: 20-29 s for 4 files on 2 cores.
+    assert runtime.SMALL_MACHINE_ENV["RAY_DATA_PARQUET_FOOTER_NUM_ACTORS"] == "1"

@@ -364,7 +364,7 @@ The `gpu` profile reads real data instead of the images above:
   and for testing the `/val/` equivalents
   `s3://anonymous@air-example-data-2/imagenette2/val/n02102040` and
   `s3://anonymous@air-example-data-2/imagenette2/val/n01440764`;
-* embeddings: `s3://doggos-dataset/train`, labelled from the paths.
+* embeddings: `s3://anonymous@doggos-dataset/train` (the public bucket of Ray's multimodal "doggos" example, read without credentials), labelled from the paths.
 
 The workshop's own labels file is not public, so `gpu/imagenette_labels.csv` stands in
 for it: a `label` column with 200 rows `dog` followed by 200 rows `fish`, matching
