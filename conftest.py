@@ -98,7 +98,7 @@ def pytest_collection_finish(session):
 
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
     _SHARED_RAY = cluster.start(dashboard=False, temp_dir=temp_dir)
-    os.environ["RAY_ADDRESS"] = _SHARED_RAY.address
+    os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -106,7 +106,8 @@ def pytest_sessionfinish(session, exitstatus):
     if _SHARED_RAY is not None:
         import shutil
 
-        os.environ.pop("RAY_ADDRESS", None)
+        for key in _SHARED_RAY.client_env():
+            os.environ.pop(key, None)
         _SHARED_RAY.stop()
         shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
         _SHARED_RAY = None

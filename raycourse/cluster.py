@@ -59,6 +59,7 @@ def ray_environment(base: dict | None = None) -> dict:
     settings = dict(runtime.QUIET_ENV, **runtime.SMALL_MACHINE_ENV)
     if config.profile() == "tiny":
         settings.update(runtime.OFFLINE_ENV)
+    settings[config.PROFILE_ENV] = config.profile()  # the profile the notebooks that join it get
     for key, value in settings.items():
         env.setdefault(key, value)
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
@@ -76,6 +77,13 @@ class LocalRay:
     process: subprocess.Popen
     log_path: Path
     ports: dict = field(default_factory=dict)
+    env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
+
+    def client_env(self) -> dict:
+        """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match)."""
+        from . import runtime
+
+        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest}
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -172,8 +180,9 @@ def start(
     log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
+    env = ray_environment()
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=ray_environment(), start_new_session=True)
+                               env=env, start_new_session=True)
     started = threading.Event()
 
     def pump():  # copy Ray's output to the log file; note when the head node is up
@@ -185,7 +194,7 @@ def start(
         log.close()
 
     threading.Thread(target=pump, daemon=True).start()
-    cluster = LocalRay(f"127.0.0.1:{gcs_port}", dashboard_url, process, log_path, ports)
+    cluster = LocalRay(f"127.0.0.1:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env))
     deadline = time.monotonic() + timeout
     while not started.wait(0.2):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -219,7 +228,7 @@ def run_lab(jupyter_args: list[str]) -> int:
     print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
     # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
     # which must not make a notebook pick the gpu profile.
-    env = dict(os.environ, RAY_ADDRESS=cluster.address, RAYCOURSE_PROFILE=config.profile())
+    env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env())
     jupyter = str(Path(sys.executable).with_name("jupyter"))
     lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
 

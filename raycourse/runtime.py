@@ -145,8 +145,24 @@ _dashboard_url: str | None = None
 _owns_ray = False  # True when init() started a local Ray for this process alone
 
 
-def _propagated_env() -> dict:
-    return {k: v for k, v in os.environ.items() if k.startswith(PROPAGATED_PREFIXES) or k in PROPAGATED_KEYS}
+# Set by whoever starts the course's own Ray (``make lab``, a test run) for the notebooks that join it:
+# a digest of the course settings that Ray's processes were started with. A notebook whose settings
+# match needs no runtime_env, and without one Ray starts each worker directly; with one, every worker
+# goes through Ray's setup_worker first, which cost 10-30 s of CPU per notebook on 2 cores.
+RAY_ENV_DIGEST = "RAYCOURSE_RAY_ENV"
+
+
+def _propagated_env(env=None) -> dict:
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items()
+            if (k.startswith(PROPAGATED_PREFIXES) or k in PROPAGATED_KEYS) and k != RAY_ENV_DIGEST}
+
+
+def env_digest(env=None) -> str:
+    """A digest of the course settings in ``env`` (default: this process) that travel to Ray's workers."""
+    import hashlib
+
+    return hashlib.sha256(repr(sorted(_propagated_env(env).items())).encode()).hexdigest()[:16]
 
 
 def find_running_ray() -> str | None:
@@ -203,7 +219,11 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     )
     if ray_address:
         kwargs["address"] = ray_address
-        kwargs["runtime_env"] = {"env_vars": {**_propagated_env(), **job_env}}
+        if os.environ.get(RAY_ENV_DIGEST):  # the course's own Ray on this machine: the small-machine
+            for key, value in SMALL_MACHINE_ENV.items():  # settings that Ray Data reads in the driver too
+                os.environ.setdefault(key, value)
+        if job_env or os.environ.get(RAY_ENV_DIGEST) != env_digest():  # a cluster: the settings travel
+            kwargs["runtime_env"] = {"env_vars": {**_propagated_env(), **job_env}}
         if num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
     else:

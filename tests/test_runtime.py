@@ -74,6 +74,32 @@ def test_jobs_on_a_cluster_pass_the_course_settings_to_their_workers(monkeypatch
     assert env["HF_HUB_OFFLINE"] == "1" and "UNRELATED" not in env
 
 
+def _init_kwargs(monkeypatch):
+    import ray
+
+    calls = []
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
+    runtime._start_ray(None, "127.0.0.1:6379")
+    return calls[0]
+
+
+def test_a_notebook_joining_the_courses_own_ray_with_its_settings_needs_no_runtime_env(monkeypatch):
+    """No runtime_env: Ray starts workers directly (setup_worker per worker cost 10-30 s per notebook)."""
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    monkeypatch.setenv(runtime.RAY_ENV_DIGEST, runtime.env_digest())
+    assert "runtime_env" not in _init_kwargs(monkeypatch)
+
+
+def test_a_notebook_with_other_settings_or_on_another_cluster_sends_them(monkeypatch):
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    monkeypatch.setenv(runtime.RAY_ENV_DIGEST, runtime.env_digest())
+    monkeypatch.setenv("RAYCOURSE_OUTPUTS", "/shared/outputs")  # changed after the Ray started
+    assert _init_kwargs(monkeypatch)["runtime_env"]["env_vars"]["RAYCOURSE_OUTPUTS"] == "/shared/outputs"
+    monkeypatch.delenv(runtime.RAY_ENV_DIGEST)  # a cluster of one's own: no digest
+    assert _init_kwargs(monkeypatch)["runtime_env"]["env_vars"]["RAYCOURSE_PROFILE"] == "tiny"
+
+
 def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
     import ray
 
