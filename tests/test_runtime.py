@@ -228,3 +228,19 @@ def test_readers_take_concurrency_while_transforms_log_its_deprecation(ray_sessi
 def test_small_machines_read_parquet_footers_with_one_actor():
     # Ray 2.60 starts 32 footer-reading actors per read_parquet by default: 20-29 s for 4 files on 2 cores.
     assert runtime.SMALL_MACHINE_ENV["RAY_DATA_PARQUET_FOOTER_NUM_ACTORS"] == "1"
+
+
+def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
+    """A kernel that make lab starts (profile set, then raycourse.init's defaults) matches the lab's Ray."""
+    from raycourse import cluster, config
+
+    for key in list(os.environ):
+        if key.startswith(runtime.PROPAGATED_PREFIXES) or key in runtime.PROPAGATED_KEYS:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    lab_ray = runtime.env_digest(cluster.ray_environment())
+    for key in list(runtime.QUIET_ENV) + list(runtime.OFFLINE_ENV):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RAYCOURSE_PROFILE", config.profile())
+    runtime.apply_environment()
+    assert runtime.env_digest() == lab_ray
