@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -108,3 +110,45 @@ def plan_ops(ds) -> list:
 def class_stages(ds) -> list:
     """The stages of ``ds`` that run a callable class (in an actor pool), from source to sink."""
     return [op for op in plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))]
+
+
+@contextlib.contextmanager
+def counting(model_class, method: str):
+    """Count model loads (any ``from_pretrained`` of a transformers model) and calls of ``model_class.method``.
+
+    The checks of model stages use it to tell a model loaded once from one loaded per batch,
+    and one forward pass per batch from one per image.
+    """
+    from transformers import PreTrainedModel
+
+    counts = Counter()
+    load, original = PreTrainedModel.from_pretrained.__func__, getattr(model_class, method)
+
+    def counted_load(cls, *args, **kwargs):
+        counts["load"] += 1
+        return load(cls, *args, **kwargs)
+
+    def counted(self, *args, **kwargs):
+        counts["forward"] += 1
+        return original(self, *args, **kwargs)
+
+    PreTrainedModel.from_pretrained = classmethod(counted_load)
+    setattr(model_class, method, counted)
+    try:
+        yield counts
+    finally:
+        PreTrainedModel.from_pretrained = classmethod(load)
+        setattr(model_class, method, original)
+
+
+def call_as_ray(stage, batch: dict):
+    """``stage(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame."""
+    import pandas as pd
+
+    try:
+        return stage({k: v.copy() for k, v in batch.items()})
+    except Exception as numpy_error:
+        try:
+            return stage(pd.DataFrame({k: list(v) for k, v in batch.items()}))
+        except Exception:
+            raise numpy_error from None

@@ -23,12 +23,11 @@ itself refuses GPU stages without a ``batch_size``). It does not run the pipelin
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 from collections import Counter
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, class_stages, exercise, require
+from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, require
 
 PER_CLASS = 200  # the lesson's limit(200) per class
 READABLE = {"n02102040": "dog", "n01440764": "fish"}  # as in the notebooks: imagenette's WordNet ids
@@ -199,31 +198,6 @@ def exercise_2(result, settings):
 
 # Exercise 3 -------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _counting():
-    """Count model loads (any from_pretrained of a transformers model) and ViT forward passes."""
-    from transformers import PreTrainedModel, ViTForImageClassification
-
-    counts = Counter()
-    load, forward = PreTrainedModel.from_pretrained.__func__, ViTForImageClassification.forward
-
-    def counted_load(cls, *args, **kwargs):
-        counts["load"] += 1
-        return load(cls, *args, **kwargs)
-
-    def counted_forward(self, *args, **kwargs):
-        counts["forward"] += 1
-        return forward(self, *args, **kwargs)
-
-    PreTrainedModel.from_pretrained = classmethod(counted_load)
-    ViTForImageClassification.forward = counted_forward
-    try:
-        yield counts
-    finally:
-        PreTrainedModel.from_pretrained = classmethod(load)
-        ViTForImageClassification.forward = forward
-
-
 def _probe_batch() -> dict:
     """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
 
@@ -270,20 +244,6 @@ def _output_column(out, classes, n: int) -> list:
     return predicted
 
 
-def _call(classifier, batch: dict):
-    """``classifier(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame."""
-    import pandas as pd
-
-    try:
-        return classifier({k: v.copy() for k, v in batch.items()})
-    except Exception as numpy_error:
-        frame = pd.DataFrame({"image": list(batch["image"]), "path": batch["path"], "label": batch["label"]})
-        try:
-            return classifier(frame)
-        except Exception:
-            raise numpy_error from None
-
-
 def _checkpoint_classes(checkpoint_path) -> list[str]:
     import json
 
@@ -300,7 +260,9 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
     classes = _checkpoint_classes(checkpoint_path)
     batch = _probe_batch()
     n = len(batch["path"])
-    with _counting() as counts:
+    from transformers import ViTForImageClassification
+
+    with counting(ViTForImageClassification, "forward") as counts:
         try:
             classifier = ImageClassifier(checkpoint_path=str(checkpoint_path))
         except TypeError as exc:
@@ -314,8 +276,8 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
             raise Wrong("`ImageClassifier.__init__` loads no model.",
                         "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
                         "checkpoint_path): once per actor.")
-        out = _call(classifier, batch)
-        second = _call(classifier, batch)
+        out = call_as_ray(classifier, batch)
+        second = call_as_ray(classifier, batch)
     if counts["load"] > loads_in_init:
         raise Wrong(f"`ImageClassifier` loaded a model {counts['load'] - loads_in_init} times while classifying "
                     "2 batches: a model loaded per batch.",

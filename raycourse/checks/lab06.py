@@ -23,12 +23,10 @@ paths or a list of ``(path, score)`` pairs all pass.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections import Counter
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, class_stages, exercise, require
+from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, require
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}  # what read_images reads
 PROBE_IMAGES = 6  # sample images in the probe batch of Exercise 1
@@ -110,31 +108,6 @@ def _same_path(a: str, b: str) -> bool:
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _counting():
-    """Count model loads (any from_pretrained of a transformers model) and CLIP image forward passes."""
-    from transformers import CLIPModel, PreTrainedModel
-
-    counts = Counter()
-    load, image_features = PreTrainedModel.from_pretrained.__func__, CLIPModel.get_image_features
-
-    def counted_load(cls, *args, **kwargs):
-        counts["load"] += 1
-        return load(cls, *args, **kwargs)
-
-    def counted_features(self, *args, **kwargs):
-        counts["forward"] += 1
-        return image_features(self, *args, **kwargs)
-
-    PreTrainedModel.from_pretrained = classmethod(counted_load)
-    CLIPModel.get_image_features = counted_features
-    try:
-        yield counts
-    finally:
-        PreTrainedModel.from_pretrained = classmethod(load)
-        CLIPModel.get_image_features = image_features
-
-
 def _probe_batch() -> dict:
     """A few of the course's sample images, as Ray hands them to a stage: a dict of NumPy arrays."""
     import numpy as np
@@ -152,20 +125,6 @@ def _probe_batch() -> dict:
     if len({i.shape for i in images}) == 1:
         column = np.stack(images)
     return {"image": column, "path": np.array(paths), "class": np.array([Path(p).parent.name for p in paths])}
-
-
-def _call(generator, batch: dict):
-    """``generator(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame."""
-    import pandas as pd
-
-    try:
-        return generator({k: v.copy() for k, v in batch.items()})
-    except Exception as numpy_error:
-        frame = pd.DataFrame({"image": list(batch["image"]), "path": batch["path"], "class": batch["class"]})
-        try:
-            return generator(frame)
-        except Exception:
-            raise numpy_error from None
 
 
 def _embedding_rows(out, n: int) -> tuple["np.ndarray", list]:  # noqa: F821
@@ -223,7 +182,9 @@ def exercise_1(EmbeddingGenerator):
     batch = _probe_batch()
     n = len(batch["path"])
     reference = _image_embeddings(list(batch["image"]))
-    with _counting() as counts:
+    from transformers import CLIPModel
+
+    with counting(CLIPModel, "get_image_features") as counts:
         try:
             generator = EmbeddingGenerator(model_id=_model_id())
         except TypeError as exc:
@@ -236,8 +197,8 @@ def exercise_1(EmbeddingGenerator):
         if loads_in_init == 0:
             raise Wrong("`EmbeddingGenerator.__init__` loads no model.",
                         "Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor.")
-        out = _call(generator, batch)
-        second = _call(generator, batch)
+        out = call_as_ray(generator, batch)
+        second = call_as_ray(generator, batch)
     if counts["load"] > loads_in_init:
         raise Wrong(f"`EmbeddingGenerator` loaded a model {counts['load'] - loads_in_init} times while embedding "
                     "2 batches: a model loaded per batch.",
