@@ -34,6 +34,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "labels": ("images/labels.csv", "gpu/imagenette_labels.csv"),
     "embedding_images": ("images/train", "s3://anonymous@doggos-dataset/train"),
     "text": ("text/reviews.jsonl", None),
+    "product_photos": ("products", None),
 }
 
 

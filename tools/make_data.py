@@ -210,6 +210,25 @@ def make_images(out: Path) -> tuple[list[dict], dict[str, dict[str, int]]]:
     return entries, counts
 
 
+def make_product_photos(out: Path) -> list[dict]:
+    """One catalogue photo per outfit, named by the outfit's id (``products/07.png``).
+
+    Drawn like the sample images (a striped fabric swatch, clean PNG), from a seed per
+    product id, so the multimodal module can attach an image to every product row.
+    """
+    folder = out / "products"
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for pid, outfit in OUTFITS:
+        arr = draw_stripes(_rng(7, pid), horizontal=pid % 2 == 0, noise=0.0)
+        img = Image.fromarray(arr)
+        name = f"{pid:02d}.png"
+        (folder / name).write_bytes(_encode(img, "png"))
+        entries.append({"path": f"products/{name}", "product_id": pid, "outfit": outfit,
+                        "mode": img.mode, "width": img.width, "height": img.height})
+    return entries
+
+
 # --------------------------------------------------------------------------------------
 # Text: pet-outfit shop reviews
 # --------------------------------------------------------------------------------------
@@ -301,6 +320,7 @@ and Pillow. No third-party data is included. The data is released under
 | `images/val/<class>/` | validation images, same classes | PNG and JPEG files | {n_val} images ({val_per_class} per class) |
 | `images/labels.csv` | labels of the train images in union order | `label` (str) | {n_train} rows |
 | `images/val_labels.csv` | labels of the val images in union order | `label` (str) | {n_val} rows |
+| `products/<id>.png` | one catalogue photo per outfit, named by its `id` (`07.png`) | PNG files (a striped fabric swatch) | {n_products} images |
 | `text/reviews.jsonl` | short pet-outfit shop reviews, JSON lines | `id`, `product`, `pet`, `text`, `stars` (1-5), `label` (`positive`/`negative`) | {n_reviews} records |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
@@ -352,7 +372,11 @@ plus `path.rsplit("/", 3)[-2]` labels every image.
 
 `text/reviews.jsonl` holds {n_reviews} one-sentence reviews ({n_pos} positive, {n_neg} negative)
 of the outfits above, combined deterministically from hand-written templates, for the
-tokenisation and LLM batch-inference examples.
+tokenisation and LLM batch-inference examples. Every review names its product in
+`product`, which is an `outfit` of `outfits.csv`; the outfit's `id` names the product's
+photo in `products/` (for example `products/05.png`). Module 07 joins the three into one
+row per review: text, table fields and an image. The photos are drawn like the sample
+images and say nothing about the reviews.
 
 ## The `gpu` profile
 
@@ -381,6 +405,7 @@ def generate(out: Path) -> dict:
     # Remove previously generated images so stale files cannot linger.
     for split in SPLITS:
         shutil.rmtree(out / "images" / split, ignore_errors=True)
+    shutil.rmtree(out / "products", ignore_errors=True)
 
     files: list[dict] = []
 
@@ -411,6 +436,10 @@ def generate(out: Path) -> dict:
             columns=["label"],
             split=split,
         )
+
+    for e in make_product_photos(out):
+        rel = e.pop("path")
+        add(rel, "image: product photo", **e)
 
     # Text
     reviews = make_reviews()
@@ -446,6 +475,7 @@ def generate(out: Path) -> dict:
         train_per_class=SPLITS["train"],
         val_per_class=SPLITS["val"],
         n_reviews=len(reviews),
+        n_products=len(OUTFITS),
         n_pos=sum(r["label"] == "positive" for r in reviews),
         n_neg=sum(r["label"] == "negative" for r in reviews),
         no_outfit=", ".join(str(i) for i in sorted(animal_ids - outfit_ids)),
