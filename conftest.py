@@ -39,7 +39,7 @@ for _key, _value in TEST_ENV.items():
     os.environ.setdefault(_key, _value)
 
 CHECK_TAG = "check"
-EXPECTED = {"solutions": "passed", "labs": "not solved yet"}
+EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
 
 
