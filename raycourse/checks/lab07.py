@@ -1,0 +1,230 @@
+"""Checks of lab 07: feed a starved model stage, and an ``iter_torch_batches`` training loop.
+
+Exercise 1 runs the learner's pipeline itself and measures it, as the lesson does, from the
+encoder's stopwatch columns: every row must come out once, with the features the given models
+give (so no stage may skip or change work), and the encoder pool must compute at least
+``BUSY_THRESHOLD`` of its time on duty. A noisy machine gets a second run.
+Exercise 2 calls the learner's ``train_epoch`` on a small problem with a known answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+from collections import Counter
+
+import numpy as np
+
+from ._core import NotSolved, Wrong, exercise, plan_ops, require
+
+BUSY_THRESHOLD = 0.70  # the lesson's fed encoder reaches 0.85-0.95 here; its starved one 0.2-0.5
+ENCODER = "ReviewEncoder"
+MAX_TOKENS = 64
+ATTEMPTS = 2
+
+
+def busy_share(table) -> float:
+    """The lesson's measure: computing time over time on duty, for every actor of the pool."""
+    batches = table.drop_duplicates(["actor", "started"])
+    busy = (batches["finished"] - batches["started"]).sum()
+    on_duty = batches["finished"].max() - batches["started"].min()
+    return float(busy / (on_duty * batches["actor"].nunique()))
+
+
+def _encoder_stage(ds):
+    stages = [op for op in plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))
+              and getattr(op.fn, "__name__", "") == ENCODER]
+    if not stages:
+        raise Wrong("the pipeline has no ReviewEncoder stage.",
+                    "Keep the given ReviewEncoder as the last stage: tune how it is run, not what it is.")
+    return stages[-1]
+
+
+def _reference_features(rows) -> dict[int, np.ndarray]:
+    """The features the given models give these rows (the lesson's three stages, run here)."""
+    import torch
+    from PIL import Image
+    from torchvision.transforms import v2
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+    from .. import model_id
+
+    text_id, image_id = model_id("llm"), model_id("vit")
+    config = AutoImageProcessor.from_pretrained(image_id)
+    size = config.size["height"]
+    tokens = AutoTokenizer.from_pretrained(text_id)(list(rows["text"]), padding="max_length", truncation=True,
+                                                    max_length=MAX_TOKENS, return_tensors="pt")
+    to_pixels = v2.Compose([v2.PILToTensor(), v2.Resize(size), v2.CenterCrop(size)])
+    normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)])
+    pixels = normalize(torch.stack([to_pixels(Image.open(p).convert("RGB")) for p in rows["photo"]]))
+    with torch.inference_mode():
+        hidden = AutoModel.from_pretrained(text_id).eval()(**tokens).last_hidden_state
+        weights = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        text = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+        image = AutoModel.from_pretrained(image_id).eval()(pixel_values=pixels).last_hidden_state[:, 0]
+    features = torch.cat([text, image], dim=1).numpy()
+    return dict(zip(rows["id"].tolist(), features))
+
+
+def judge_run(table, source, reference) -> float:
+    """Everything but the timing: one output row per input row, with the given models' features."""
+    expected = Counter(source["id"].tolist())
+    got = Counter(table["id"].tolist()) if "id" in table else Counter()
+    if got != expected:
+        lost, extra = sum((expected - got).values()), sum((got - expected).values())
+        raise Wrong(f"the run gave {len(table)} rows for {sum(expected.values())} in `day` "
+                    f"({lost} missing, {extra} extra).",
+                    "Tune batch sizes and pools, but let every row of `day` through every stage once.")
+    missing = {"features", "actor", "started", "finished"} - set(table.columns)
+    if missing:
+        raise Wrong(f"the output has no {sorted(missing)} column.",
+                    "Keep the given ReviewEncoder unchanged: its stopwatch is what the check measures.")
+    for rid, want in reference.items():
+        rows = table[table["id"] == rid]
+        for got_features in rows["features"]:
+            if np.shape(got_features) != want.shape or not np.allclose(got_features, want, atol=1e-4, rtol=1e-3):
+                raise Wrong(f"review {rid} came out with other features than the given models give it.",
+                            "Keep Tokenize's max_length, the image size and the models as given: the work "
+                            "itself must not change, only how it is batched and spread.")
+    return busy_share(table)
+
+
+@exercise("Exercise 1 · feed the model stage")
+def exercise_1(tuned, day) -> str:
+    require("tuned", tuned, "your tuned pipeline: a Dataset built from `day` that ends in the ReviewEncoder stage")
+    if not hasattr(tuned, "map_batches"):
+        raise Wrong(f"`tuned` is a {type(tuned).__name__}, not a Dataset.",
+                    "Build it lazily from `day`, as `starved(day)` is built; do not run it yourself.")
+    _encoder_stage(tuned)
+    source = day.to_pandas()
+    sample = source.drop_duplicates("id").sort_values("id").head(6)
+    reference = _reference_features(sample)
+    shares = []
+    for _ in range(ATTEMPTS):
+        shares.append(judge_run(tuned.to_pandas(), source, reference))
+        if shares[-1] >= BUSY_THRESHOLD:
+            break
+    best = max(shares)
+    if best < BUSY_THRESHOLD:
+        raise Wrong(f"the encoder pool computed {best:.0%} of its time on duty (best of {len(shares)} runs); "
+                    f"the target is {BUSY_THRESHOLD:.0%}.",
+                    "Look at what makes it wait: batches of one row in the CPU stages, tiny GPU batches, "
+                    "more actors than the input keeps busy.")
+    return (f"every row of `day` once, with the given models' features, and the encoder pool busy {best:.0%} "
+            f"of its time (target {BUSY_THRESHOLD:.0%}; {len(shares)} run(s)).")
+
+
+# ----------------------------------------------------------------------------- Exercise 2
+
+def _problem(n=96, features=6, seed=0):
+    """A separable two-class problem: the class is the sign of a fixed direction."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    y = (x @ np.linspace(1, -1, features) > 0).astype(np.int64)
+    x[:, 0] += np.arange(n) * 1e-3  # row i is recognisable by its first feature
+    return x, y
+
+
+class _Recorder:
+    """Wraps a model: records every row it sees in training mode."""
+
+    def __init__(self, torch):
+        self.seen = []
+        self.net = torch.nn.Linear(6, 2)
+
+    def hook(self, module, inputs):
+        if module.training:
+            self.seen.append(inputs[0].detach().numpy().copy())
+
+
+@contextlib.contextmanager
+def _counting_iterators():
+    import ray.data
+
+    calls = Counter()
+    original = ray.data.Dataset.iter_torch_batches
+
+    def counted(self, *args, **kwargs):
+        calls["iter_torch_batches"] += 1
+        return original(self, *args, **kwargs)
+
+    ray.data.Dataset.iter_torch_batches = counted
+    try:
+        yield calls
+    finally:
+        ray.data.Dataset.iter_torch_batches = original
+
+
+@exercise("Exercise 2 · an iter_torch_batches training loop")
+def exercise_2(train_epoch) -> str:
+    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
+    if not callable(train_epoch):
+        raise Wrong("`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ...")
+    import ray
+    import torch
+
+    x, y = _problem()
+    dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
+    torch.manual_seed(0)
+    recorder = _Recorder(torch)
+    model = recorder.net
+    model.register_forward_pre_hook(recorder.hook)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    steps, zeroed = Counter(), Counter()
+    step, zero_grad = optimizer.step, optimizer.zero_grad
+
+    def counted_step(*args, **kwargs):
+        steps["step"] += 1
+        return step(*args, **kwargs)
+
+    def counted_zero(*args, **kwargs):
+        zeroed["zero"] += 1
+        return zero_grad(*args, **kwargs)
+
+    optimizer.step, optimizer.zero_grad = counted_step, counted_zero
+    model_zero = model.zero_grad
+
+    def counted_model_zero(*args, **kwargs):
+        zeroed["zero"] += 1
+        return model_zero(*args, **kwargs)
+
+    model.zero_grad = counted_model_zero
+    with torch.no_grad():
+        before = torch.nn.functional.cross_entropy(model(torch.as_tensor(x)), torch.as_tensor(y)).item()
+    losses = []
+    with _counting_iterators() as calls:
+        for epoch in range(4):
+            recorder.seen.clear()
+            model.train()
+            losses.append(train_epoch(model, optimizer, dataset))
+            seen = np.concatenate(recorder.seen) if recorder.seen else np.zeros((0, x.shape[1]))
+            if len(seen) != len(x) or not np.allclose(np.sort(seen[:, 0]), np.sort(x[:, 0]), atol=1e-6):
+                raise Wrong(f"epoch {epoch + 1} trained on {len(seen)} rows; the dataset has {len(x)}.",
+                            "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
+                            "and keep the last, smaller batch.")
+    if calls["iter_torch_batches"] == 0:
+        raise Wrong("the loop did not read the dataset with iter_torch_batches.",
+                    "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
+    if steps["step"] == 0:
+        raise Wrong("the optimizer never took a step.", "Call optimizer.step() after loss.backward().")
+    if zeroed["zero"] < steps["step"]:
+        raise Wrong(f"{steps['step']} optimizer steps but the gradients were reset only {zeroed['zero']} times: "
+                    "each step adds up the gradients of all earlier batches.",
+                    "Call optimizer.zero_grad() once per batch, before loss.backward().")
+    if not all(isinstance(v, (float, int)) and np.isfinite(v) for v in losses):
+        raise Wrong(f"train_epoch returned {losses[-1]!r}, not the mean loss as a number.",
+                    "Collect loss.item() for every batch and return their mean as a float.")
+    with torch.no_grad():
+        logits = model(torch.as_tensor(x))
+        after = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).item()
+        accuracy = (logits.argmax(1).numpy() == y).mean()
+    if not after < before * 0.8 or accuracy < 0.85:
+        raise Wrong(f"after 4 epochs the loss went from {before:.3f} to {after:.3f} (accuracy {accuracy:.0%}) on a "
+                    "problem a linear model learns at once.",
+                    "Use cross-entropy on the model's output for batch['features'] against batch['target'].")
+    if not losses[-1] < losses[0] <= before * 1.5:
+        raise Wrong(f"train_epoch returned {losses}, which is not the mean training loss of each epoch.",
+                    "Return the mean of the batches' loss.item().")
+    return (f"every row once per epoch, {steps['step'] // 4} steps per epoch, loss {before:.2f} -> {after:.2f}, "
+            f"accuracy {accuracy:.0%} after 4 epochs.")

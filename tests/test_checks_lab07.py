@@ -1,0 +1,246 @@
+"""Lab 07 checks: pass any correct answer, reject placeholders and the likely mistakes.
+
+Exercise 1's judgement (rows, features, busy share) is tested on tables made here, with the
+stopwatch columns set to a known busy share; the solution notebook runs the real pipeline
+through the whole check. Exercise 2 gets training functions, right and wrong, and runs them.
+"""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+import ray.cloudpickle
+import torch
+
+from raycourse.checks import lab07
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this module
+
+
+def _wrong(verdict, message):
+    assert verdict.status == "wrong", verdict
+    assert message in verdict.message, verdict.message
+    assert verdict.hint
+
+
+# ----------------------------------------------------------------------------- Exercise 1
+
+def _run(share, actors=("a",), ids=range(1, 9), batch=4, copies=2):
+    """An encoder's output: `copies` of each id, batches of `batch` rows, busy `share` of the time."""
+    rows = [rid for rid in ids for _ in range(copies)]
+    table = pd.DataFrame({"id": rows, "features": [np.full(3, rid, np.float32) for rid in rows]})
+    batch_no = np.arange(len(table)) // batch
+    table["actor"] = [actors[b % len(actors)] for b in batch_no]
+    slot = batch_no // len(actors)  # each actor computes `share` of every 1-second slot
+    table["started"] = slot * 1.0
+    table["finished"] = slot * 1.0 + share
+    return table
+
+
+SOURCE = pd.DataFrame({"id": [rid for rid in range(1, 9) for _ in range(2)]})
+REFERENCE = {rid: np.full(3, rid, np.float32) for rid in (1, 2)}
+
+
+@pytest.mark.parametrize("share, actors", [(0.9, ("a",)), (0.8, ("a", "b")), (0.5, ("a",))])
+def test_busy_share_is_computing_time_over_time_on_duty(share, actors):
+    # every actor computes `share` of each slot; the last slot ends `share` into it
+    table = _run(share, actors)
+    slots = (len(table) // 4 + len(actors) - 1) // len(actors)
+    expected = share * slots / (slots - 1 + share)
+    assert lab07.busy_share(table) == pytest.approx(expected)
+
+
+def test_ex1_judge_accepts_every_row_with_the_models_features():
+    assert lab07.judge_run(_run(0.9), SOURCE, REFERENCE) == pytest.approx(lab07.busy_share(_run(0.9)))
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda t: t.iloc[:-2], "2 missing"),
+    (lambda t: t.drop_duplicates("id"), "8 missing"),
+    (lambda t: pd.concat([t, t.iloc[:3]]), "3 extra"),
+    (lambda t: t.drop(columns=["started"]), "no ['started'] column"),
+    (lambda t: t.assign(features=[f * 0.5 for f in t["features"]]), "other features"),
+    (lambda t: t.assign(features=[f[:2] for f in t["features"]]), "other features"),
+])
+def test_ex1_judge_rejects_a_run_that_skipped_or_changed_work(spoil, message):
+    verdict = lab07.exercise_1.result  # the judge raises what the exercise reports
+    with pytest.raises(lab07.Wrong) as caught:
+        lab07.judge_run(spoil(_run(0.9)), SOURCE, REFERENCE)
+    assert message in caught.value.problem
+    assert caught.value.hint
+    assert verdict
+
+
+def test_ex1_waits_for_the_placeholder():
+    assert lab07.exercise_1.result(..., None).status == "not solved"
+
+
+def test_ex1_rejects_what_is_not_a_pipeline(ray_session):
+    _wrong(lab07.exercise_1.result(pd.DataFrame(), None), "not a Dataset")
+
+
+def test_ex1_rejects_a_pipeline_without_the_given_encoder(ray_session):
+    class OtherEncoder:
+        def __call__(self, batch):
+            return batch
+
+    ds = ray.data.from_items([{"id": 1}]).map_batches(OtherEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=1))
+    _wrong(lab07.exercise_1.result(ds, None), "no ReviewEncoder stage")
+
+
+def test_ex1_rejects_a_pool_that_still_waits(ray_session, monkeypatch):
+    class ReviewEncoder:
+        def __call__(self, batch):
+            return batch
+
+    ds = ray.data.from_items([{"id": 1}]).map_batches(ReviewEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=1))
+    day = ray.data.from_pandas(SOURCE)
+    monkeypatch.setattr(lab07, "_reference_features", lambda rows: REFERENCE)
+    monkeypatch.setattr(type(ds), "to_pandas", lambda self, *a, **k: SOURCE if self is day else _run(0.4))
+    verdict = lab07.exercise_1.result(ds, day)
+    _wrong(verdict, "computed 47% of its time")  # 4 slots busy 0.4 s: 1.6 s of 3.4 s
+    assert "best of 2 runs" in verdict.message
+
+
+def test_ex1_reference_features_are_the_lessons(ray_session):
+    import raycourse
+
+    rows = pd.DataFrame({"id": [1, 2], "text": ["A fine coat.", "It tore at once and my dog hated it."],
+                         "photo": [f"{raycourse.data_path('product_photos')}/{i:02d}.png" for i in (1, 2)]})
+    features = lab07._reference_features(rows)
+    assert set(features) == {1, 2}
+    assert features[1].shape == features[2].shape and features[1].ndim == 1
+    assert not np.allclose(features[1], features[2])
+
+
+# ----------------------------------------------------------------------------- Exercise 2
+
+DTYPES = {"features": torch.float32, "target": torch.int64}
+
+
+def solution(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=16, dtypes=DTYPES, prefetch_batches=2,
+                                            local_shuffle_buffer_size=32):
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def with_collate_fn(model, optimizer, dataset):
+    from ray.data.collate_fn import NumpyBatchCollateFn
+
+    class Pair(NumpyBatchCollateFn):
+        def __call__(self, batch):
+            return torch.tensor(batch["features"], dtype=torch.float32), torch.tensor(batch["target"])
+
+    total, count = 0.0, 0
+    for features, target in dataset.iter_torch_batches(batch_size=7, collate_fn=Pair()):
+        model.zero_grad(set_to_none=True)
+        loss = torch.nn.CrossEntropyLoss()(model(features), target)
+        loss.backward()
+        optimizer.step()
+        total, count = total + loss.item(), count + 1
+    return total / count
+
+
+def without_shuffle_one_batch(model, optimizer, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=1000):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"].float()), batch["target"].long())
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("fn", [solution, with_collate_fn, without_shuffle_one_batch])
+def test_ex2_accepts_different_correct_loops(ray_session, fn):
+    verdict = lab07.exercise_2.result(fn)
+    assert verdict.passed, verdict
+
+
+def drops_the_last_batch(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=10, dtypes=DTYPES, drop_last=True):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def never_zeroes(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def never_steps(model, optimizer, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"]).backward()
+    return 0.5
+
+
+def through_pandas(model, optimizer, dataset):
+    table = dataset.to_pandas()
+    features = torch.tensor(np.stack(table["features"]), dtype=torch.float32)
+    optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(features), torch.tensor(table["target"].to_numpy()))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def returns_nothing(model, optimizer, dataset):
+    solution(model, optimizer, dataset)
+
+
+def returns_the_sum(model, optimizer, dataset):
+    total = 0.0
+    for batch in dataset.iter_torch_batches(batch_size=4, dtypes=DTYPES):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total
+
+
+def wrong_target(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), 1 - batch["target"])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (drops_the_last_batch, "trained on 90 rows"),
+    (never_zeroes, "reset only 0 times"),
+    (never_steps, "never took a step"),
+    (through_pandas, "did not read the dataset with iter_torch_batches"),
+    (returns_nothing, "not the mean loss"),
+    (returns_the_sum, "not the mean training loss"),
+    (wrong_target, "loss went from"),
+])
+def test_ex2_rejects_the_likely_mistakes(ray_session, fn, message):
+    _wrong(lab07.exercise_2.result(fn), message)
+
+
+def test_ex2_waits_for_the_placeholder():
+    assert lab07.exercise_2.result(...).status == "not solved"
+    _wrong(lab07.exercise_2.result(42), "not a function")
