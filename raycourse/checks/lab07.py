@@ -126,16 +126,15 @@ def _problem(n=96, features=6, seed=0):
     return x, y
 
 
-class _Recorder:
-    """Wraps a model: records every row it sees in training mode."""
+def _count_calls(obj, name: str, counts: Counter, key: str) -> None:
+    """Replace ``obj.name`` (on this object only) by a wrapper that counts its calls in ``counts[key]``."""
+    original = getattr(obj, name)
 
-    def __init__(self, torch):
-        self.seen = []
-        self.net = torch.nn.Linear(6, 2)
+    def counted(*args, **kwargs):
+        counts[key] += 1
+        return original(*args, **kwargs)
 
-    def hook(self, module, inputs):
-        if module.training:
-            self.seen.append(inputs[0].detach().numpy().copy())
+    setattr(obj, name, counted)
 
 
 @contextlib.contextmanager
@@ -167,49 +166,35 @@ def exercise_2(train_epoch) -> str:
     x, y = _problem()
     dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
     torch.manual_seed(0)
-    recorder = _Recorder(torch)
-    model = recorder.net
-    model.register_forward_pre_hook(recorder.hook)
+    model = torch.nn.Linear(x.shape[1], 2)
+    seen = []  # the rows the model saw in training mode, batch by batch
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().numpy().copy())
+                                    if module.training else None)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    steps, zeroed = Counter(), Counter()
-    step, zero_grad = optimizer.step, optimizer.zero_grad
-
-    def counted_step(*args, **kwargs):
-        steps["step"] += 1
-        return step(*args, **kwargs)
-
-    def counted_zero(*args, **kwargs):
-        zeroed["zero"] += 1
-        return zero_grad(*args, **kwargs)
-
-    optimizer.step, optimizer.zero_grad = counted_step, counted_zero
-    model_zero = model.zero_grad
-
-    def counted_model_zero(*args, **kwargs):
-        zeroed["zero"] += 1
-        return model_zero(*args, **kwargs)
-
-    model.zero_grad = counted_model_zero
+    counts = Counter()
+    _count_calls(optimizer, "step", counts, "step")
+    _count_calls(optimizer, "zero_grad", counts, "zero")  # either way of resetting the gradients counts
+    _count_calls(model, "zero_grad", counts, "zero")
     with torch.no_grad():
         before = torch.nn.functional.cross_entropy(model(torch.as_tensor(x)), torch.as_tensor(y)).item()
     losses = []
     with _counting_iterators() as calls:
         for epoch in range(4):
-            recorder.seen.clear()
+            seen.clear()
             model.train()
             losses.append(train_epoch(model, optimizer, dataset))
-            seen = np.concatenate(recorder.seen) if recorder.seen else np.zeros((0, x.shape[1]))
-            if len(seen) != len(x) or not np.allclose(np.sort(seen[:, 0]), np.sort(x[:, 0]), atol=1e-6):
-                raise Wrong(f"epoch {epoch + 1} trained on {len(seen)} rows; the dataset has {len(x)}.",
+            rows = np.concatenate(seen) if seen else np.zeros((0, x.shape[1]))
+            if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
+                raise Wrong(f"epoch {epoch + 1} trained on {len(rows)} rows; the dataset has {len(x)}.",
                             "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
                             "and keep the last, smaller batch.")
     if calls["iter_torch_batches"] == 0:
         raise Wrong("the loop did not read the dataset with iter_torch_batches.",
                     "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
-    if steps["step"] == 0:
+    if counts["step"] == 0:
         raise Wrong("the optimizer never took a step.", "Call optimizer.step() after loss.backward().")
-    if zeroed["zero"] < steps["step"]:
-        raise Wrong(f"{steps['step']} optimizer steps but the gradients were reset only {zeroed['zero']} times: "
+    if counts["zero"] < counts["step"]:
+        raise Wrong(f"{counts['step']} optimizer steps but the gradients were reset only {counts['zero']} times: "
                     "each step adds up the gradients of all earlier batches.",
                     "Call optimizer.zero_grad() once per batch, before loss.backward().")
     if not all(isinstance(v, (float, int)) and np.isfinite(v) for v in losses):
@@ -226,5 +211,5 @@ def exercise_2(train_epoch) -> str:
     if not losses[-1] < losses[0] <= before * 1.5:
         raise Wrong(f"train_epoch returned {losses}, which is not the mean training loss of each epoch.",
                     "Return the mean of the batches' loss.item().")
-    return (f"every row once per epoch, {steps['step'] // 4} steps per epoch, loss {before:.2f} -> {after:.2f}, "
+    return (f"every row once per epoch, {counts['step'] // 4} steps per epoch, loss {before:.2f} -> {after:.2f}, "
             f"accuracy {accuracy:.0%} after 4 epochs.")
