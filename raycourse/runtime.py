@@ -42,8 +42,10 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # Ray 2.60's parquet reader (datasource V2) starts RAY_DATA_PARQUET_FOOTER_NUM_ACTORS actors (32)
 # for every read_parquet to read the files' footers; on 2 cores, 4 small files took 20-29 s to
 # list that way (each actor a new process) and 1 s with one actor.
+# Ray Train's controller looks at its workers every 2 s, so it notices a started or finished run up to
+# 2 s late, more than once per fit(); every 0.5 s took a one-step fit from 15 s to 11-12 s here.
 SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
-                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1"}
+                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
 # A local Ray gets at least this many logical CPUs. Every actor of a Ray Data pool
 # reserves one CPU, GPU actors included, unless told otherwise: with 4 logical CPUs,

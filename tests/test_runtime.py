@@ -225,6 +225,17 @@ def test_readers_take_concurrency_while_transforms_log_its_deprecation(ray_sessi
     assert any("``concurrency`` is deprecated" in r.getMessage() for r in caplog.records)
 
 
+def test_rays_workers_run_with_the_small_machine_settings(ray_session):
+    """Ray Train's controller and Ray Data's workers read these in their own processes, not the driver's."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def settings():
+        return {key: os.environ.get(key) for key in runtime.SMALL_MACHINE_ENV}
+
+    assert ray.get(settings.remote()) == runtime.SMALL_MACHINE_ENV
+
+
 def test_small_machines_read_parquet_footers_with_one_actor():
     # Ray 2.60 starts 32 footer-reading actors per read_parquet by default: 20-29 s for 4 files on 2 cores.
     assert runtime.SMALL_MACHINE_ENV["RAY_DATA_PARQUET_FOOTER_NUM_ACTORS"] == "1"
