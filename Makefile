@@ -1,5 +1,11 @@
 # raycourse: `make lab` to learn, `make test` to check everything. See README.md.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Pythons that every locked package has a wheel for, on Linux x86_64 and macOS arm64 (14+):
+# tests/test_environment.py resolves the lock for each. 3.10 is out (diffusers 0.42 needs 3.11),
+# and so is 3.11 before 3.11.5 (soupsieve). The venv gets the first of python3.11 ... python3.14,
+# python3 that is one of them (3.11 first: the lock is made and CI runs on it); PYTHON=... overrides.
+PYTHONS := 3.11 3.12 3.13 3.14
+SUPPORTED := import sys; v = sys.version_info; sys.exit(not ((3, 11, 5) <= v[:3] and v[:2] <= (3, 14)))
+PYTHON ?= $(or $(firstword $(foreach p,$(PYTHONS:%=python%) python3,$(shell $(p) -c '$(SUPPORTED)' 2>/dev/null && command -v $(p)))),python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.raycourse-installed
@@ -29,7 +35,7 @@ help:
 	@echo "make pins      show the pinned models, their sizes and licences"
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "raycourse needs Python 3.11 (found %d.%d): set PYTHON=/path/to/python3.11" % v)'
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "raycourse needs Python 3.11.5+, 3.12, 3.13 or 3.14, and $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo "not found"). Install one (python.org, your package manager, or 'uv python install 3.12'), then run make again, or set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml | $(BIN)/python

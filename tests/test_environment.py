@@ -1,6 +1,9 @@
 """The environment files agree with each other."""
 
+import os
 import re
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +42,63 @@ def test_issue_pins():
     for name in ["jupyterlab", "ipywidgets", "transformers", "diffusers", "datasets", "evaluate",
                  "accelerate", "polars", "matplotlib", "nbval", "pytest", "pandas", "pyarrow", "pillow"]:
         assert name in req, name
+
+
+# The lock is made on Linux with Python 3.11 (make lock). A learner may have another supported Python, or a Mac:
+# resolve the same requirements and lock for each, wheels only, without installing (uv resolves for any target).
+PLATFORMS = {"Linux x86_64": "x86_64-manylinux_2_28", "macOS arm64": "aarch64-apple-darwin"}
+MACOS = "14.0"  # torch 2.14's oldest macOS wheel
+# Packages a platform needs that the Linux lock cannot pin (pip freeze on Linux never sees them).
+NOT_ON_LINUX = {"appnope"}
+
+
+def _supported_pythons():
+    text = (ROOT / "Makefile").read_text()
+    versions = re.search(r"^PYTHONS := (.+)$", text, re.M).group(1).split()
+    assert "(3, 11, 5) <= v[:3] and v[:2] <= (3, 14)" in text  # the venv's check says the same
+    return ["3.11.5" if v == "3.11" else v for v in versions]
+
+
+def test_supported_pythons_agree():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert _supported_pythons() == ["3.11.5", "3.12", "3.13", "3.14"]
+    assert project["requires-python"] == ">=3.11.5,<3.15"
+
+
+def _resolve(python, platform, out):
+    import subprocess
+
+    import uv
+
+    return subprocess.run(
+        [uv.find_uv_bin(), "pip", "compile", "requirements.txt", "-c", "constraints.txt", "--python-version",
+         python, "--python-platform", platform, "--only-binary", ":all:", "--no-header", "--quiet", "-o", out],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MACOSX_DEPLOYMENT_TARGET": MACOS, "UV_NO_CONFIG": "1"},
+    )
+
+
+def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    targets = [(py, name, platform) for py in _supported_pythons() for name, platform in PLATFORMS.items()]
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda t: _resolve(t[0], t[2], str(tmp_path / f"{t[0]}-{t[2]}.txt")), targets))
+    if all(r.returncode and ("Failed to fetch" in r.stderr or "dns error" in r.stderr) for r in runs):
+        pytest.skip("the Python package index cannot be reached from here: nothing to resolve against")
+    problems = []
+    for (python, name, platform), run in zip(targets, runs):
+        if run.returncode:
+            problems.append(f"Python {python} on {name}: {run.stderr.strip()[:600]}")
+            continue
+        resolved = _pins((tmp_path / f"{python}-{platform}.txt").read_text().splitlines())
+        assert {"ray", "torch", "torchvision", "diffusers"} <= set(resolved)
+        unpinned = set(resolved) - set(lock) - NOT_ON_LINUX
+        if unpinned:
+            problems.append(f"Python {python} on {name} needs packages the lock does not pin: {sorted(unpinned)}")
+        moved = {n: v for n, v in resolved.items() if n in lock and lock[n] != v}
+        assert not moved, moved  # constraints are exact: a locked package never moves
+    assert not problems, "\n".join(problems)
