@@ -221,6 +221,32 @@ def _wait_for_http(url: str, deadline: float) -> bool:
     return False
 
 
+# The course's JupyterLab keeps its own settings and workspaces (in .jupyter/ where `make lab` runs), not the
+# learner's global ones: it opens on the course, with the course's defaults. Those defaults are written once,
+# into a settings file that does not exist yet; a change the learner makes there later is kept.
+LAB_DIR = ".jupyter"
+LAB_DEFAULTS = {
+    # No "Would you like to get notified about official Jupyter news?" pop-up over the first notebook, and no
+    # check for a newer JupyterLab: the course pins its version.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+}
+
+
+def lab_environment(base: Path) -> dict:
+    """JUPYTERLAB_SETTINGS_DIR / _WORKSPACES_DIR under ``base``, with the course's defaults where none are set."""
+    import json
+
+    settings, workspaces = base / LAB_DIR / "user-settings", base / LAB_DIR / "workspaces"
+    for name, values in LAB_DEFAULTS.items():
+        path = settings / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values, indent=2) + "\n")
+    workspaces.mkdir(parents=True, exist_ok=True)
+    return {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(workspaces)}
+
+
 def run_lab(jupyter_args: list[str]) -> int:
     """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together."""
     print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
@@ -228,7 +254,7 @@ def run_lab(jupyter_args: list[str]) -> int:
     print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
     # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
     # which must not make a notebook pick the gpu profile.
-    env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env())
+    env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(), **lab_environment(Path.cwd()))
     jupyter = str(Path(sys.executable).with_name("jupyter"))
     lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
 

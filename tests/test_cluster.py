@@ -174,7 +174,7 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
     lab = subprocess.Popen(
         [sys.executable, "-m", "raycourse", "lab", "--no-browser", f"--port={port}", "--allow-root",
          f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}"],
-        env=_env_without_ray(DASHBOARD_PORT=str(dashboard_port)), cwd=ROOT, stdout=log,
+        env=_env_without_ray(DASHBOARD_PORT=str(dashboard_port)), cwd=tmp_path, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -202,6 +202,11 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         with urllib.request.urlopen(dashboard + "/api/jobs/", timeout=10) as response:
             drivers = [j for j in json.loads(response.read()) if j.get("type") == "DRIVER" and j.get("status") == "RUNNING"]
         assert len(drivers) >= 2
+
+        # The course's own settings: no news pop-up over the first notebook, no update check.
+        news = _api(base, token, "/lab/api/settings/@jupyterlab/apputils-extension:notification")["settings"]
+        assert news["fetchNews"] == "false" and news["checkForUpdates"] is False
+        assert (tmp_path / ".jupyter" / "user-settings").is_dir()
     finally:
         lab.send_signal(signal.SIGTERM)  # what stopping `make lab` does
         try:
@@ -216,3 +221,14 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in left.splitlines() if f":{gcs_port}" in line or f"--port={port}" in line]
     assert cluster.port_is_free(port) and cluster.port_is_free(dashboard_port)
+
+
+def test_the_course_jupyterlab_has_its_own_settings_and_keeps_the_learners_changes(tmp_path):
+    env = cluster.lab_environment(tmp_path)
+    news = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    assert json.loads(news.read_text()) == {"fetchNews": "false", "checkForUpdates": False}
+    assert Path(env["JUPYTERLAB_WORKSPACES_DIR"]).is_dir()
+    assert str(tmp_path / ".jupyter") in env["JUPYTERLAB_SETTINGS_DIR"]
+    news.write_text('{"fetchNews": "true"}')  # the learner turned the news on
+    cluster.lab_environment(tmp_path)
+    assert json.loads(news.read_text()) == {"fetchNews": "true"}
