@@ -3,7 +3,11 @@
 import nbformat
 import pytest
 
+from pathlib import Path
+
 from raycourse.authoring import labs, notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
 from raycourse.checks import NotSolved, Wrong, exercise
 
 SOLUTIONS = sorted((notebooks.ROOT / "solutions").glob("*.ipynb"))
@@ -119,7 +123,7 @@ def test_clean_strips_outputs_but_keeps_compared_ones():
     assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
     assert clean.cells[1].outputs[0]["data"]["text/plain"] == "2"
     assert clean.cells[1].outputs[0]["execution_count"] is None
-    assert clean.cells[1].execution_count == 2  # nbval compares only cells with a count
+    assert clean.cells[1].execution_count is None  # the test run gives compared cells a count (conftest.py)
     assert clean.cells[1].metadata == {"tags": ["nbval-check-output"]}
     assert set(clean.metadata) == {"kernelspec"}
 
@@ -140,3 +144,23 @@ def test_check_verdicts():
     crashed = check.result(0)
     assert crashed.status == "wrong" and "ZeroDivisionError: boom" in crashed.message
     assert check.result(1).passed and str(check.result(1)) == "✅ Exercise 9 passed: x is fine."
+
+
+def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_counts(tmp_path):
+    """Stored notebooks have no execution counts; the root conftest.py makes nbval compare them anyway."""
+    import os
+    import subprocess
+    import sys
+
+    for name, recorded in (("right.ipynb", "2\n"), ("wrong.ipynb", "3\n")):
+        cell = nbformat.v4.new_code_cell("print(1 + 1)", metadata={"tags": ["nbval-check-output"]},
+                                         outputs=[nbformat.v4.new_output("stream", name="stdout", text=recorded)])
+        notebooks.write(notebooks.clean(nbformat.v4.new_notebook(cells=[cell])), tmp_path / name)
+        assert notebooks.problems(tmp_path / name) == []
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval-lax", "-q", "-rf", "."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAYCOURSE_SHARED_RAY": "0"},
+    )
+    assert "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]
+    assert "FAILED wrong.ipynb" in run.stdout
