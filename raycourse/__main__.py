@@ -1,4 +1,4 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch,lab}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,lab}``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     pins = sub.add_parser("pins", help="show the gpu profile's pinned models (raycourse/models.toml); move a pin")
     pins.add_argument("--move", nargs="+", metavar=("ROLE", "COMMIT"),
                       help="point ROLE at COMMIT (default: the Hub's current main); needs internet")
+    reset = sub.add_parser("reset-lab", help="a fresh copy of a lab; the learner's copy moves to my-work/")
+    reset.add_argument("lab", help="module number (03) or the lab's file name")
     lab = sub.add_parser("lab", help="start one Ray for the session (dashboard on), then JupyterLab; "
                          "stop both together (what `make lab` runs)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
@@ -46,6 +48,16 @@ def main(argv: list[str] | None = None) -> int:
                 path = models.ensure_standin(role)
                 size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
                 print(f"  {role:<10}{path}  ({size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
+        elif args.command == "reset-lab":
+            from .labreset import reset_lab
+
+            lab, saved = reset_lab(args.lab)
+            where = lab.relative_to(lab.parents[1])
+            if saved is None:
+                print(f"{where} is already as the course ships it: nothing to reset.")
+            else:
+                print(f"Your work is kept in {saved.relative_to(lab.parents[1])}; {where} is fresh.\n"
+                      "In JupyterLab: File > Reload Notebook from Disk (or close the tab and open it again).")
         elif args.command == "check-profile":
             print(models.check_profile())
         elif args.command == "pins":
