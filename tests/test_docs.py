@@ -1,0 +1,38 @@
+"""The README and the instructor's guide stay true: links resolve, the schedule uses the notebooks' own times."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+GUIDE = ROOT / "docs" / "instructor.md"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(doc):
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+        if "://" in target or target.startswith(("#", "mailto:")):
+            continue
+        assert (doc.parent / target.split("#")[0]).exists(), f"{doc.name}: broken link {target}"
+
+
+def _estimated_minutes(path: Path) -> int:
+    return int(re.search(r"Estimated time:\*\* (\d+) minutes", path.read_text()).group(1))
+
+
+def test_the_schedule_gives_each_module_the_time_its_notebooks_state():
+    guide = GUIDE.read_text()
+    for lesson in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
+        number = lesson.name[:2]
+        lab = ROOT / "labs" / f"{lesson.stem}_lab.ipynb"
+        row = re.search(rf"\| {number} [^|]*: lesson (\d+) min, lab (\d+) min", guide)
+        assert row, f"module {number} is missing from the schedule"
+        assert (int(row.group(1)), int(row.group(2))) == (_estimated_minutes(lesson), _estimated_minutes(lab))
+
+
+def test_the_guide_has_a_measured_time_for_every_lesson_and_solved_lab():
+    guide = GUIDE.read_text()
+    for lesson in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        assert re.search(rf"\| {lesson.name[:2]} [^|\n]*\| [\d.]+ s \|", guide), lesson.name
