@@ -113,17 +113,16 @@ def pytest_sessionfinish(session, exitstatus):
         _SHARED_RAY = None
 
 
-COMPARED_TAG = "nbval-check-output"
-
-
 def pytest_collection_modifyitems(items):
+    from raycourse.authoring.notebooks import COMPARED, tags
+
     gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
     for item in items:
         # Stored notebooks carry no execution counts (a learner sees `[ ]` on every cell), and nbval
         # treats a cell without one as never run: it would not compare the recorded output. Here, a
         # cell tagged for comparison gets a count, so nbval compares it.
         cell = getattr(item, "cell", None)
-        if cell is not None and COMPARED_TAG in cell.get("metadata", {}).get("tags", []) and cell.outputs:
+        if cell is not None and COMPARED in tags(cell) and cell.outputs:
             cell.execution_count = 1
         # nbval waits only 5 s for a cell's output messages after the cell finishes; on a
         # busy 2-core machine that is too short and fails cells that ran fine.

@@ -136,6 +136,12 @@ def _forget_address(address: str) -> None:
         pass
 
 
+def ray_cli() -> list[str]:
+    """The command that runs Ray's CLI (``ray start``, ...) of this environment."""
+    ray = Path(sys.executable).with_name("ray")
+    return [str(ray)] if ray.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
+
+
 def start(
     *,
     num_cpus: int | None = None,
@@ -158,7 +164,7 @@ def start(
     gcs_port = free_port()
     ports = {"gcs": gcs_port, "client": free_port(), "agent": free_port()}
     cmd = [
-        str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+        *ray_cli(), "start", "--head", "--block",
         f"--port={gcs_port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
         f"--ray-client-server-port={ports['client']}", f"--dashboard-agent-listen-port={ports['agent']}",
         "--disable-usage-stats",
@@ -175,8 +181,6 @@ def start(
         cmd += ["--include-dashboard=false"]
     if temp_dir:
         cmd.append(f"--temp-dir={temp_dir}")
-    if not Path(cmd[0]).exists():
-        cmd[0:1] = [sys.executable, "-m", "ray.scripts.scripts"]
     log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")

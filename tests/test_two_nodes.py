@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,11 +30,6 @@ OUTPUTS = {"05_vit_fine_tuning": "vit/checkpoint_*/checkpoint/model.safetensors"
            "06_clip_embeddings": "embeddings/*.parquet"}
 
 
-def _ray_cli() -> list[str]:
-    ray = Path(sys.executable).with_name("ray")
-    return [str(ray)] if ray.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
-
-
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory):
     from ray.util.state import list_nodes
@@ -50,7 +44,7 @@ def two_nodes(tmp_path_factory):
                          temp_dir=temp_dir)
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
-        [*_ray_cli(), "start", f"--address={head.address}", "--num-cpus=4", "--num-gpus=1", "--block",
+        [*cluster.ray_cli(), "start", f"--address={head.address}", "--num-cpus=4", "--num-gpus=1", "--block",
          f"--dashboard-agent-listen-port={cluster.free_port()}", "--disable-usage-stats"],
         env=cluster.ray_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

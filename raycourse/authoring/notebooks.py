@@ -39,18 +39,17 @@ def clean(nb, *, keep_compared: bool = True):
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
+        # No execution count on any cell or output: a learner who opens the notebook sees `[ ]`
+        # on every cell, not `[7]` on the few whose recorded output the tests compare. nbval
+        # compares only cells with a count; the root conftest.py gives those cells one.
+        cell.execution_count = None
         if keep_compared and COMPARED in tags(cell) and cell.outputs:
-            # No execution count, here or on the outputs: a learner who opens the notebook sees
-            # `[ ]` on every cell, not `[7]` on the few whose recorded output the tests compare.
-            # nbval compares only cells with a count; the root conftest.py gives them one.
-            cell.execution_count = None
             for out in cell.outputs:
                 if "execution_count" in out:
                     out.execution_count = None
                 if out.output_type in ("execute_result", "display_data"):
                     out.metadata = {}  # required by nbformat; what it held varies between runs
         else:
-            cell.execution_count = None
             cell.outputs = []
     nb.nbformat, nb.nbformat_minor = 4, 4
     return nb
