@@ -20,21 +20,10 @@ from pathlib import Path
 
 import pytest
 
-# Every notebook kernel inherits this environment: tiny profile, offline, quiet.
-TEST_ENV = {
-    "RAYCOURSE_TEST": "1",
-    "RAYCOURSE_PROFILE": "tiny",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_EVALUATE_OFFLINE": "1",
-    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
-    "RAY_DATA_LOG_LEVEL": "ERROR",
-    "RAY_LOG_TO_DRIVER": "0",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "MPLBACKEND": "agg",
-}
+from raycourse.runtime import TEST_ENV
+
+# Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
+# the tests and the grader: raycourse.runtime.TEST_ENV).
 for _key, _value in TEST_ENV.items():
     os.environ.setdefault(_key, _value)
 

@@ -47,6 +47,19 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
                      "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
+# The environment of a test run (root conftest.py; the Makefile's TEST_ENV is the same for the shell) and,
+# without its profile, of a graded notebook (raycourse.grading): the tiny profile, offline, quiet.
+TEST_ENV = {
+    TEST_ENV_FLAG: "1",
+    "RAYCOURSE_PROFILE": "tiny",
+    **OFFLINE_ENV,
+    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+    "RAY_DATA_LOG_LEVEL": "ERROR",
+    "RAY_LOG_TO_DRIVER": "0",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "MPLBACKEND": "agg",
+}
 # A local Ray gets at least this many logical CPUs. Every actor of a Ray Data pool
 # reserves one CPU, GPU actors included, unless told otherwise: with 4 logical CPUs,
 # module 04's shape (2 actors at num_gpus=0.6 + 2 at 0.4, plus read tasks) waited
