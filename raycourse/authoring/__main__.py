@@ -1,4 +1,4 @@
-"""Authoring commands: ``python -m raycourse.authoring {labs,clean,check,record,bench}``."""
+"""Authoring commands: ``python -m raycourse.authoring {labs,quizzes,clean,check,record,bench}``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_labs = sub.add_parser("labs", help="generate labs/ from solutions/")
     p_labs.add_argument("--force", action="store_true", help="overwrite labs with uncommitted changes")
+    sub.add_parser("quizzes", help="write each lesson's quiz cells from raycourse/checks/quizNN.py")
     for name, text in [("clean", "store notebooks clean"), ("check", "list notebooks that are not clean"),
                        ("record", "run notebooks and record the outputs that nbval compares"),
                        ("bench", "time every notebook")]:
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path.relative_to(notebooks.ROOT)}")
         print(f"{len(written)} lab(s) regenerated" if written else "labs are up to date")
+    elif args.command == "quizzes":
+        from . import quizzes
+
+        written = quizzes.write_all()
+        for path in written:
+            print(f"wrote {path.relative_to(notebooks.ROOT)}")
+        print(f"{len(written)} lesson(s) updated" if written else "quizzes are up to date")
     elif args.command == "clean":
         for path in paths:
             notebooks.write(notebooks.clean(notebooks.read(path)), path)
