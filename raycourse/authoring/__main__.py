@@ -1,4 +1,4 @@
-"""Authoring commands: ``python -m raycourse.authoring {labs,quizzes,clean,check,record,bench}``."""
+"""Authoring commands: ``python -m raycourse.authoring {labs,quizzes,new-module,clean,check,record,bench}``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     p_labs = sub.add_parser("labs", help="generate labs/ from solutions/")
     p_labs.add_argument("--force", action="store_true", help="overwrite labs with uncommitted changes")
     sub.add_parser("quizzes", help="write each lesson's quiz cells from raycourse/checks/quizNN.py")
+    p_new = sub.add_parser("new-module", help="scaffold a new module (lesson, quiz, solution, checks, tests)")
+    p_new.add_argument("number", help="two digits, such as 08")
+    p_new.add_argument("title", help="the module's title, such as \"Serving embeddings\"")
     for name, text in [("clean", "store notebooks clean"), ("check", "list notebooks that are not clean"),
                        ("record", "run notebooks and record the outputs that nbval compares"),
                        ("bench", "time every notebook")]:
@@ -37,6 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path.relative_to(notebooks.ROOT)}")
         print(f"{len(written)} lab(s) regenerated" if written else "labs are up to date")
+    elif args.command == "new-module":
+        from ..errors import CourseError
+        from . import scaffold
+
+        try:
+            written = scaffold.new_module(args.number, args.title)
+        except CourseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(f"wrote {path.relative_to(notebooks.ROOT)}")
+        print("next: `make labs` writes the lab from the solution; fill in every TODO; `make test`.")
     elif args.command == "quizzes":
         from . import quizzes
 

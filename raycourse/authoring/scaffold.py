@@ -1,0 +1,230 @@
+"""``python -m raycourse.authoring new-module 08 "Serving embeddings"``: a new module from the template.
+
+It writes the five files every module has, each already in the course's shape:
+
+- ``notebooks/08_serving_embeddings.ipynb``: the lesson, with every section of the template
+  (``template.py``): title, promise, prerequisites, time, a first section with two try-its, the
+  quiz cells, key concepts, the lab link and what's next;
+- ``raycourse/checks/quiz08.py``: the lesson's quiz (four questions to rewrite);
+- ``solutions/08_serving_embeddings_lab.ipynb``: the lab's single source, with one exercise (a
+  ``# BEGIN SOLUTION`` region and its check cell), a stretch exercise and the progress cell;
+- ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style;
+- ``tests/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
+  placeholder and a wrong one.
+
+Then run ``make labs`` (the lab from the solution) and ``python -m raycourse.authoring quizzes``.
+Every ``TODO`` marks text to write; the scaffold runs as it is (tests/test_template.py runs it),
+so an author starts from a module that passes, and fills it in. Nothing existing is overwritten.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ..errors import CourseError
+from . import notebooks
+
+KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+          "language_info": {"name": "python"}}
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+
+
+def _previous_lesson(root: Path, number: str) -> Path | None:
+    earlier = [p for p in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")) if p.name[:2] < number]
+    return earlier[-1] if earlier else None
+
+
+def _quiz_cells(number: str, title: str):
+    """The lesson's quiz cells, from the quiz module this scaffold writes (not yet importable)."""
+    from .quizzes import ANSWER_TAG, TEXT_TAG
+
+    namespace: dict = {}
+    exec(quiz_module(number, title).replace("from .quiz import", "from raycourse.checks.quiz import"), namespace)
+    quiz = namespace["QUIZ"]
+    return (new_markdown_cell(quiz.markdown(), metadata={"tags": [TEXT_TAG]}),
+            new_code_cell(quiz.answer_cell(), metadata={"tags": [ANSWER_TAG]}))
+
+
+def lesson(number: str, title: str, name: str, previous: Path | None):
+    prereq = (f"[{previous.name[:2]} · {previous.stem[3:].replace('_', ' ')}]({previous.name})"
+              if previous else "the course environment (`make lab`)")
+    quiz_text, quiz_answers = _quiz_cells(number, title)
+    cells = [
+        new_markdown_cell(
+            f"# {number} · {title}\n\n"
+            "TODO: one paragraph: what this module builds, and why a data or ML engineer needs it.\n\n"
+            "**After this module you will be able to**\n\n"
+            "- TODO: a skill, as a verb the learner can be checked on (build, explain, choose, measure);\n"
+            "- TODO: a second skill.\n\n"
+            f"**Prerequisites:** {prereq}. **Estimated time:** 30 minutes."),
+        new_code_cell("import ray\n\nimport raycourse\n\nraycourse.init()"),
+        new_markdown_cell(
+            "## 1. TODO: the first idea\n\n"
+            "TODO: *why* before *how*: the problem this step solves, then the API that solves it."),
+        new_code_cell("ds = ray.data.range(8)  # TODO: a short cell that shows the idea\nds.count()"),
+        new_markdown_cell(
+            "> **Try it.** TODO: ask the learner to predict, then change one thing in the cell above. Change "
+            "`range(8)` to `range(3)`: what will `count()` say? You should see `3`."),
+        new_markdown_cell("TODO: what the result shows, and the next step."),
+        new_code_cell("ds.take(2)  # TODO"),
+        new_markdown_cell(
+            "> **Try it.** TODO: a second prompt. Ask for `ds.take(5)` instead: how many rows come back? "
+            "You should see five."),
+        quiz_text,
+        quiz_answers,
+        new_markdown_cell(
+            "## Key concepts and APIs\n\n"
+            "| concept | API |\n| --- | --- |\n| TODO: a concept | `TODO: its API` |\n\n"
+            f"**Lab:** [labs/{name}_lab.ipynb](../labs/{name}_lab.ipynb): TODO: what the learner builds.\n\n"
+            "**What's next:** TODO: the next module, or where to go from here."),
+    ]
+    return new_notebook(cells=cells, metadata=KERNEL)
+
+
+def solution(number: str, title: str, name: str):
+    cells = [
+        new_markdown_cell(
+            f"# Lab {number} · {title}\n\n"
+            "TODO: what the learner builds in this lab. Each exercise ends with a **check** cell: run it after "
+            "your code, and it tells you at once whether the exercise is solved, or what is still wrong.\n\n"
+            "**How to work:** replace each `...` under a `# TODO` line with your code, run the cell, then run the "
+            "check below it. Run the setup cell first. **Estimated time:** 20 minutes."),
+        new_markdown_cell(
+            f"> **This is the solution notebook.** The lab with placeholders is `labs/{name}_lab.ipynb`;\n"
+            "> try it before you read on.", metadata={"tags": ["solution-only"]}),
+        new_code_cell(f"import ray\n\nimport raycourse\nfrom raycourse.checks import lab{number} as check\n\n"
+                      "raycourse.init()"),
+        new_markdown_cell("## Exercise 1: TODO\n\nTODO: the task. Build a Dataset `evens` with the even numbers "
+                          "below 10 from `ray.data.range(10)`."),
+        new_code_cell("# BEGIN SOLUTION: build `evens`\n"
+                      "evens = ray.data.range(10).filter(expr=ray.data.expressions.col(\"id\") % 2 == 0)\n"
+                      "# END SOLUTION"),
+        new_code_cell("check.exercise_1(evens)", metadata={"tags": ["check"]}),
+        new_markdown_cell("## Stretch: TODO\n\nFor fast finishers. TODO: a harder variation. Count `evens` "
+                          "into `n_evens`."),
+        new_code_cell("# BEGIN SOLUTION: count `evens`\nn_evens = evens.count()\n# END SOLUTION"),
+        new_code_cell("check.stretch(n_evens)", metadata={"tags": ["check"]}),
+        new_markdown_cell(
+            "## Your progress\n\nEvery exercise of this lab, with the verdict its check cell gave when you last ran "
+            "it in this session; this cell runs no check itself."),
+        new_code_cell("check.progress()"),
+    ]
+    return new_notebook(cells=cells, metadata=KERNEL)
+
+
+def checks_module(number: str, title: str) -> str:
+    return f'''"""Lab {number} checks ({title}): pass any correct answer, reject placeholders and plausible mistakes."""
+
+from __future__ import annotations
+
+from ._core import Wrong, exercise, progress_of, require
+
+progress = progress_of(__name__)  # the lab's last cell: check.progress()
+
+
+@exercise("Exercise 1 · TODO")
+def exercise_1(evens) -> str:
+    require("evens", evens, "a Dataset of the even numbers below 10")
+    found = sorted(row["id"] for row in evens.take_all())
+    if found != [0, 2, 4, 6, 8]:
+        raise Wrong(f"`evens` holds {{found}}.", "Keep the rows whose id divides by 2 (`col(\\"id\\") % 2 == 0`).")
+    return "five even numbers."
+
+
+@exercise("Stretch · TODO")
+def stretch(n_evens) -> str:
+    require("n_evens", n_evens, "the number of rows in `evens`")
+    if n_evens != 5:
+        raise Wrong(f"`n_evens` is {{n_evens!r}}.", "Count the rows of `evens` with `count()`.")
+    return "5 rows."
+'''
+
+
+def quiz_module(number: str, title: str) -> str:
+    questions = []
+    for n in range(1, 5):
+        questions.append(f'''    Question(
+        "TODO: question {n}: a concept of this lesson, asked as a situation the learner meets.",
+        {{
+            "a": ("TODO: the right answer.", "TODO: why this is right, in the lesson's own terms ({n})."),
+            "b": ("TODO: a common misconception.", "TODO: why this is wrong and what actually happens ({n})."),
+            "c": ("TODO: another misconception.", "TODO: why this one is wrong too, and where the lesson shows it ({n})."),
+        }},
+        right="a",
+    ),''')
+    body = "\n".join(questions)
+    return (f'"""The quiz of lesson {number} ({title})."""\n\nfrom .quiz import Question, Quiz\n\n'
+            f'QUIZ = Quiz("{number}", [\n{body}\n])\n\ncheck = QUIZ.check\n')
+
+
+def check_tests(number: str) -> str:
+    return f'''"""Lab {number} checks: pass any correct answer, reject placeholders and plausible mistakes."""
+
+import pytest
+
+from raycourse.checks import lab{number}
+
+
+@pytest.fixture(scope="module")
+def ray_data(ray_session):
+    import ray
+
+    return ray.data
+
+
+def test_ex1_placeholder_is_not_solved():
+    assert lab{number}.exercise_1.result(...).status == "not solved"
+
+
+def test_ex1_accepts_a_filter_and_a_range_with_a_step(ray_data):
+    from ray.data.expressions import col
+
+    assert lab{number}.exercise_1.result(ray_data.range(10).filter(expr=col("id") % 2 == 0)).passed
+    assert lab{number}.exercise_1.result(ray_data.from_items([{{"id": i}} for i in range(0, 10, 2)])).passed
+
+
+def test_ex1_rejects_the_odd_numbers(ray_data):
+    from ray.data.expressions import col
+
+    verdict = lab{number}.exercise_1.result(ray_data.range(10).filter(expr=col("id") % 2 == 1))
+    assert verdict.status == "wrong" and "% 2 == 0" in verdict.hint
+
+
+def test_stretch_counts():
+    assert lab{number}.stretch.result(...).status == "not solved"
+    assert lab{number}.stretch.result(5).passed
+    assert lab{number}.stretch.result(10).status == "wrong"
+'''
+
+
+def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Path]:
+    """Write a new module's files under ``root``; return them. Refuses to overwrite anything."""
+    if not re.fullmatch(r"\d\d", number):
+        raise CourseError(f"{number!r} is not a two-digit module number.", "Name it like 08.")
+    name = f"{number}_{slug(title)}"
+    files = {
+        root / "notebooks" / f"{name}.ipynb": None,
+        root / "raycourse" / "checks" / f"quiz{number}.py": quiz_module(number, title),
+        root / "solutions" / f"{name}_lab.ipynb": None,
+        root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
+        root / "tests" / f"test_checks_lab{number}.py": check_tests(number),
+    }
+    taken = [p for p in files if p.exists()] + sorted((root / "notebooks").glob(f"{number}_*.ipynb"))
+    if taken:
+        raise CourseError(f"module {number} exists already: {', '.join(str(p.relative_to(root)) for p in taken)}.",
+                          "Pick the next free number, or edit the existing files.")
+    previous = _previous_lesson(root, number)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+    lesson_path, solution_path = list(files)[0], list(files)[2]
+    notebooks.write(notebooks.clean(lesson(number, title, name, previous)), lesson_path)
+    notebooks.write(notebooks.clean(solution(number, title, name)), solution_path)
+    return list(files)
