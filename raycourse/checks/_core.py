@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -23,24 +25,36 @@ class Wrong(AssertionError):
         super().__init__(problem)
 
 
+# What a verdict line starts with. The first three are the check cells' own; "error" and "not checked"
+# come from a whole-notebook grading (``python -m raycourse grade``) and the lab's progress cell.
+MARKS = {"passed": "✅", "not solved": "⏳", "wrong": "❌", "error": "💥", "not checked": "⬜"}
+HEADS = {"passed": "passed", "not solved": "not solved yet", "wrong": "not right yet",
+         "error": "could not be checked", "not checked": "not checked"}
+
+
 @dataclass(frozen=True)
 class Verdict:
     exercise: str
-    status: str  # "passed", "not solved", "wrong"
+    status: str  # one of MARKS: "passed", "not solved", "wrong"; "error", "not checked" when grading
     message: str
     hint: str = ""
+    error: str = ""  # grading: the error a cell of this exercise raised ("NameError: name 'x' is not defined")
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
 
     def __str__(self) -> str:
-        if self.status == "passed":
-            return f"✅ {self.exercise} passed: {self.message}"
-        if self.status == "not solved":
-            return f"⏳ {self.exercise} not solved yet: {self.message}"
-        text = f"❌ {self.exercise} not right yet: {self.message}"
-        return text + (f"\n   Hint: {self.hint}" if self.hint else "")
+        text = f"{MARKS[self.status]} {self.exercise} {HEADS[self.status]}: {self.message}"
+        if self.error:
+            text += f"\n   Error: {self.error}"
+        if self.hint and self.status != "passed":
+            text += f"\n   Hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"exercise": self.exercise, "status": self.status, "message": self.message,
+                "hint": self.hint, "error": self.error}
 
 
 def placeholder(value: Any) -> bool:
@@ -79,7 +93,10 @@ class Exercise:
         return Verdict(self.title, "passed", summary or "well done.")
 
     def __call__(self, *args, **kwargs) -> None:
-        print(self.result(*args, **kwargs))
+        """What a check cell runs: print the verdict and note it for the lab's progress."""
+        verdict = self.result(*args, **kwargs)
+        record(self.__module__, verdict)
+        print(verdict)
 
 
 def exercise(title: str) -> Callable[[Callable[..., str]], Exercise]:
@@ -89,6 +106,91 @@ def exercise(title: str) -> Callable[[Callable[..., str]], Exercise]:
         return Exercise(title, fn)
 
     return wrap
+
+
+# The verdicts of the check cells run in this process (a notebook's kernel): checks module -> exercise
+# title -> (order in which it was recorded, latest verdict). The lab's progress cell reads it, and so does
+# ``python -m raycourse grade`` after every cell; nothing here runs a check again.
+_RESULTS: dict[str, dict[str, tuple[int, Verdict]]] = {}
+_ORDER = itertools.count(1)
+
+
+def record(module: str, verdict: Verdict) -> None:
+    _RESULTS.setdefault(module, {})[verdict.exercise] = (next(_ORDER), verdict)
+
+
+def recorded(module: str) -> dict[str, Verdict]:
+    """The latest verdict of each exercise of ``module`` (``"raycourse.checks.lab03"``) checked in this process."""
+    return {title: verdict for title, (_, verdict) in _RESULTS.get(module, {}).items()}
+
+
+def results_json(module: str) -> str:
+    """The recorded verdicts of ``module`` as JSON, each with the order in which it was recorded (for grading)."""
+    import json
+
+    return json.dumps({title: dict(verdict.to_dict(), order=order)
+                       for title, (order, verdict) in _RESULTS.get(module, {}).items()}, ensure_ascii=False)
+
+
+def exercises(module: str) -> list[Exercise]:
+    """The exercises of a checks module, in the order the module defines them (the lab's order)."""
+    import importlib
+
+    return [value for value in vars(importlib.import_module(module)).values()
+            if isinstance(value, Exercise) and value.__module__ == module]
+
+
+def lab_label(module: str) -> str:
+    """ "Lab 03" for raycourse.checks.lab03, "Lesson 07" for raycourse.checks.lesson07."""
+    name = module.rsplit(".", 1)[-1]
+    match = re.fullmatch(r"([a-z]+?)_?(\d+)", name)
+    return f"{match.group(1).capitalize()} {match.group(2)}" if match else name
+
+
+NOT_RUN = "its check cell has not run in this session."
+
+
+def progress_verdicts(module: str) -> list[Verdict]:
+    """One verdict per exercise of ``module``: the latest one recorded, or "not checked"."""
+    seen = recorded(module)
+    return [seen.get(ex.title) or Verdict(ex.title, "not checked", NOT_RUN) for ex in exercises(module)]
+
+
+def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> str:
+    """ "Lab 03: 2 of 3 exercises passed" (``so_far``: "Lab 03 so far: ...")."""
+    passed = sum(v.passed for v in verdicts)
+    noun = "exercise" if len(verdicts) == 1 else "exercises"
+    return f"{label}{' so far' if so_far else ''}: {passed} of {len(verdicts)} {noun} passed"
+
+
+def _notebook_of(module: str) -> str:
+    """Where the course keeps the notebook of a checks module ("labs/03_image_generation_lab.ipynb")."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    kind, _, number = lab_label(module).lower().partition(" ")
+    pattern = f"labs/{number}_*_lab.ipynb" if kind == "lab" else f"notebooks/{number}_*.ipynb"
+    found = sorted(root.glob(pattern))
+    return str(found[0].relative_to(root)) if found else "<notebook>.ipynb"
+
+
+def progress_of(module: str) -> Callable[[], None]:
+    """The ``progress()`` of a checks module: the last cell of its lab calls ``check.progress()``."""
+
+    def progress() -> None:
+        """Print this lab's progress from the check cells already run in this session (runs no check)."""
+        verdicts = progress_verdicts(module)
+        lines = [total_line(lab_label(module), verdicts, so_far=True)]
+        lines += ["  " + str(v).replace("\n", "\n  ") for v in verdicts]
+        if all(v.passed for v in verdicts):
+            lines.append("Every exercise of this lab passed: well done.")
+        elif any(v.status == "not checked" for v in verdicts):
+            lines.append("Only the checks run in this kernel count (a restart forgets them). To grade the saved "
+                         f"notebook from the top, in a terminal: python -m raycourse grade {_notebook_of(module)}")
+        print("\n".join(lines))
+
+    progress.__module__ = module
+    return progress
 
 
 def plan_ops(ds) -> list:

@@ -42,7 +42,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._core import Wrong, class_stages as _class_stages, exercise, plan_ops as _plan_ops, require
+from ._core import Wrong, class_stages as _class_stages, exercise, plan_ops as _plan_ops, progress_of, require
+
+progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
 PROBE_COLUMN = "description"
 PROBE_PROMPTS = (
