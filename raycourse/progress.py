@@ -133,6 +133,7 @@ def _manager_class():
             self._name = " → ".join(op.name for op in ops) or "Dataset"
             self._total = OperatorBar(self._name, None)
             self._ops = {}
+            self._actors = {}  # the most actors seen running, per actor-pool stage
             for state in topology.values():
                 op = state.op
                 if isinstance(op, InputDataBuffer):
@@ -168,8 +169,9 @@ def _manager_class():
                 return
             op = opstate.op
             bar.update_absolute(op.metrics.row_outputs_taken, op.num_output_rows_total())
-            running = _running_actors(op)
-            if running:  # the last count stays on the bar when the pool shuts down
+            running = max(_running_actors(op), self._actors.get(opstate, 0))
+            if running:  # the most that ran stays on the bar while the pool shuts down
+                self._actors[opstate] = running
                 bar.set_description(f"{op.name} · {running} actor{'s' if running > 1 else ''}")
 
     return CourseProgressManager

@@ -24,7 +24,7 @@ class Slow:
         return batch
 
 ray.data.range(40, override_num_blocks=4).map_batches(
-    Slow, batch_size=10, compute=ray.data.ActorPoolStrategy(size=1)).count()
+    Slow, batch_size=10, compute=ray.data.ActorPoolStrategy(size=2)).count()
 """
 LONG, SHORT, OWN_BARS = 1, 3, 6  # indexes of the cells the tests read
 
@@ -74,7 +74,7 @@ def test_a_step_longer_than_the_delay_draws_a_bar_for_the_run_and_its_actor_stag
     assert widgets(cell) == 2, cell.outputs
     assert cell.outputs[-1]["data"]["text/plain"] == "40"
     texts = descriptions(notebook)
-    assert "MapBatches(Slow) · 1 actor" in texts, texts
+    assert "MapBatches(Slow) · 2 actors" in texts, texts  # the pool's size, not the last one to stop
     assert any(t.startswith("ReadRange → MapBatches(Slow)") for t in texts), texts
     assert all(len(t) <= progress.MAX_DESC and "\n" not in t for t in texts), texts
     assert not any("Queued blocks" in t or "Resources" in t for t in texts), texts
