@@ -65,6 +65,81 @@ def test_solution_regions_become_placeholders():
     ]
 
 
+def test_an_outline_region_keeps_classes_and_functions_with_their_signatures_and_docstrings():
+    source = "\n".join([
+        "# BEGIN SOLUTION OUTLINE: write class Stage and helper(batch, k=5)",
+        "class Stage:",
+        '    """Loads once, runs per batch."""',
+        "",
+        "    def __init__(self, model_id,",
+        "                 column):",
+        "        self.model = load(model_id)",
+        "",
+        "    def __call__(self, batch):",
+        "        return self.model(batch)",
+        "",
+        "",
+        "def helper(batch: dict, k: int = 5) -> dict:",
+        '    """Keep k rows."""',
+        "    return batch",
+        "",
+        "",
+        "stage_ds = ds.map_batches(Stage)",
+        "# END SOLUTION",
+    ])
+    assert labs.lab_source(source).splitlines() == [
+        "# TODO: write class Stage and helper(batch, k=5)",
+        "class Stage:",
+        '    """Loads once, runs per batch."""',
+        "",
+        "    def __init__(self, model_id,",
+        "                 column):",
+        "        ...  # TODO: your code",
+        "",
+        "    def __call__(self, batch):",
+        "        ...  # TODO: your code",
+        "",
+        "",
+        "def helper(batch: dict, k: int = 5) -> dict:",
+        '    """Keep k rows."""',
+        "    ...  # TODO: your code",
+        "",
+        "",
+        "stage_ds = ...",
+    ]
+
+
+def test_a_check_calls_an_outline_not_solved_until_every_body_is_written():
+    from raycourse.checks._core import require
+
+    namespace = {}
+    exec(labs.lab_source("# BEGIN SOLUTION OUTLINE\nclass Stage:\n    def __init__(self):\n        self.x = 1\n\n"
+                         "    def __call__(self, batch):\n        return batch\n\n\ndef f(x):\n    return x\n"
+                         "# END SOLUTION"), namespace)
+    with pytest.raises(NotSolved, match=r"`Stage.__init__` still has only `...`.*`__init__` and `__call__`"):
+        require("Stage", namespace["Stage"], "your class")
+    with pytest.raises(NotSolved, match=r"`f` still has only `...`"):
+        require("f", namespace["f"], "your function")
+
+    class Half:
+        def __init__(self):
+            self.x = 1
+
+        def __call__(self, batch):
+            ...
+
+    with pytest.raises(NotSolved, match=r"`Half.__call__`"):
+        require("Half", Half, "your class")
+
+    class Done:
+        """Written."""
+
+        def __call__(self, batch):
+            return batch
+
+    require("Done", Done, "your class")  # passes: nothing left to write
+
+
 def test_region_without_assignments_becomes_an_ellipsis():
     source = "# BEGIN SOLUTION\ndef f():\n    pass\nds.write_parquet('x')\n# END SOLUTION"
     assert labs.lab_source(source) == "# TODO: your code\n..."

@@ -8,6 +8,10 @@ Markers, in code cells of a solution notebook (the convention of otter-grader's
   there (``# BEGIN SOLUTION: build the prompt column with map_batches``). Every
   variable the region assigns at its top level becomes ``name = ...``, so the check
   cell after it finds the name (and reports "not solved yet").
+* ``# BEGIN SOLUTION OUTLINE`` ... ``# END SOLUTION`` -- for a whole class or function to write:
+  the lab keeps its outline (the ``class``/``def`` lines with their signatures and docstrings,
+  and each method), with every body replaced by ``...``; other statements in the region become
+  placeholders as above. The checks report an outline not yet filled in as "not solved yet".
 * ``name = <expression>  # SOLUTION`` -- becomes ``name = ...  # TODO: your code``.
 
 Cells tagged ``solution-only`` are dropped from the lab. Everything else, checks
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from . import notebooks
 
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*))?$")
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<outline> OUTLINE)?(?::\s*(?P<what>.*))?$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 INLINE = re.compile(r"^(?P<head>\s*[\w\[\]\.\"', ]+?\s*=\s*).+?\s*# SOLUTION\s*$")
 SOLUTION_ONLY = "solution-only"
@@ -49,6 +53,52 @@ def assigned_names(lines: list[str]) -> list[str]:
     return names
 
 
+def outline(lines: list[str]) -> list[str]:
+    """The skeleton of a solution region: classes and functions with their signatures, docstrings and
+    methods (as written in the solution), every body ``...``; any other top-level statement becomes
+    ``name = ...``."""
+    import ast
+    import textwrap
+
+    source = textwrap.dedent("\n".join(lines)).splitlines()
+    tree = ast.parse("\n".join(source))
+    out: list[str] = []
+
+    def text(first: int, last: int) -> list[str]:  # 1-based, inclusive
+        return source[first - 1:last]
+
+    def skeleton(node) -> None:
+        if node.decorator_list:
+            raise MarkerError(f"an OUTLINE region cannot outline the decorated {node.name}")
+        body = node.body
+        has_doc = ast.get_docstring(node, clean=False) is not None
+        out.extend(text(node.lineno, body[0].lineno - 1))  # the class/def line(s), signature included
+        if has_doc:
+            out.extend(text(body[0].lineno, body[0].end_lineno))
+        pad = " " * (body[0].col_offset)
+        if isinstance(node, ast.ClassDef):
+            methods = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            for method in methods:
+                out.append("")
+                skeleton(method)
+            if not methods:
+                out.append(pad + "...")
+        else:
+            out.append(pad + "...  # TODO: your code")
+
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            if out:
+                out += ["", ""]
+            skeleton(node)
+        else:
+            names = assigned_names(text(node.lineno, node.end_lineno))
+            if names and out and not out[-1].endswith("= ..."):
+                out += ["", ""]
+            out.extend(f"{name} = ..." for name in names)
+    return out
+
+
 def lab_source(source: str, where: str = "") -> str:
     """Replace the solution regions of one cell's source with placeholders."""
     out: list[str] = []
@@ -66,6 +116,10 @@ def lab_source(source: str, where: str = "") -> str:
             indent = region["indent"]
             what = region["what"] or "your code"
             out.append(f"{indent}# TODO: {what}")
+            if region["outline"]:
+                out.extend(indent + line if line else line for line in outline(region["lines"]))
+                region = None
+                continue
             names = assigned_names(region["lines"])
             out.extend(f"{indent}{name} = ..." for name in names)
             if not names:

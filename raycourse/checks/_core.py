@@ -62,10 +62,44 @@ def placeholder(value: Any) -> bool:
     return value is Ellipsis
 
 
+_STUB_BODIES = ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+
+
+def is_stub(fn: Any) -> bool:
+    """True for a function whose body is only ``...`` (and perhaps a docstring): an outline not yet written."""
+    import dis
+
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    ops = [(i.opname, i.argval) for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP", "CACHE")]
+    return ops in _STUB_BODIES
+
+
+def written(value: Any) -> bool:
+    """Whether the learner has written ``value``: not the placeholder ``...``, not an outline with empty bodies."""
+    try:
+        require("value", value, "")
+    except NotSolved:
+        return False
+    return True
+
+
 def require(name: str, value: Any, what: str) -> None:
-    """Raise :class:`NotSolved` when ``value`` is still the placeholder."""
+    """Raise :class:`NotSolved` when ``value`` is still the placeholder, or an outline still to fill in.
+
+    A lab can give a class or function as an outline (its signatures, bodies ``...``): while a
+    method (or the function) still has only ``...``, the exercise is not solved yet.
+    """
     if placeholder(value):
         raise NotSolved(f"`{name}` is still `...`; replace it with {what}.")
+    if inspect.isclass(value):
+        stubs = [m for m, fn in vars(value).items() if inspect.isfunction(fn) and is_stub(fn)]
+        if stubs:
+            raise NotSolved(f"`{name}.{stubs[0]}` still has only `...` as its body: write "
+                            f"{' and '.join(f'`{m}`' for m in stubs)} ({what}).")
+    elif inspect.isfunction(value) and is_stub(value):
+        raise NotSolved(f"`{name}` still has only `...` as its body: write it ({what}).")
 
 
 class Exercise:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require
+from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require, written
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
