@@ -1,7 +1,7 @@
 """Lab 03 checks: pass any correct answer, reject placeholders and plausible mistakes.
 
 No model runs here: the "generated" images are seeded random pixels of the real shape
-(as PIL images where the lab's ImageGen returns PIL images), so the tests are fast and
+(as PIL images where the lab's PILImageGen returns PIL images), so the tests are fast and
 exercise only what the checks look at: the Dataset's rows and types, files on disk.
 """
 
@@ -70,7 +70,7 @@ def _pil_images(batch):
 
 @pytest.fixture(scope="module")
 def pictures(prompts):
-    """What the lab's ImageGen gives: the prompts with a list of PIL images (a pickled column)."""
+    """What the lab's PILImageGen gives: the prompts with a list of PIL images (a pickled column)."""
     return prompts.map_batches(_pil_images, batch_size=3).materialize()
 
 

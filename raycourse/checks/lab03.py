@@ -1,6 +1,6 @@
 """Checks for lab 03 (batch image generation): pixels, not PIL images; Parquet; PNG files.
 
-Exercise 1 looks at the learner's Dataset ``images``: the lab's ``ImageGen`` returns
+Exercise 1 looks at the learner's Dataset ``images``: the lab's ``PILImageGen`` returns
 PIL images, which Ray can only keep as pickled Python objects, and the learner turns
 them into uint8 pixel arrays (a tensor column). Exercises 2 and 3 look only at what
 is on disk, so any way of producing it passes: Ray Data's ``write_parquet`` /
@@ -168,7 +168,7 @@ def _image_problem(array) -> tuple[str, str] | None:
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-PIXELS_HINT = ("Add a step after ImageGen (or change ImageGen) that replaces batch[\"image\"] with one NumPy "
+PIXELS_HINT = ("Add a step after PILImageGen (or change PILImageGen) that replaces batch[\"image\"] with one NumPy "
                "uint8 array for the whole batch: each image through np.asarray, stacked.")
 
 
@@ -197,7 +197,7 @@ def exercise_1(images, prompts):
     if schema is None or ds.count() == 0:
         raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")
     columns = list(schema.names)
-    for name, hint in (("image", "Keep the column name `image` that ImageGen writes."),
+    for name, hint in (("image", "Keep the column name `image` that PILImageGen writes."),
                        ("prompt", "Keep the `prompt` column beside the images.")):
         if name not in columns:
             raise Wrong(f"`images` has no `{name}` column (its columns: {columns}).", hint)
