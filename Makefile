@@ -22,11 +22,12 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
+.PHONY: lab test grade test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
 
 help:
 	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile)"
+	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
 	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
@@ -56,6 +57,11 @@ lab: setup
 test: setup
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Grade your labs: a copy of each runs from the top in a fresh kernel (offline, at most 600 s each);
+# one line per exercise and a total per lab. GRADE_ARGS=--timeout=900 gives each more time.
+grade: setup
+	$(BIN)/python -m raycourse grade labs/*_lab.ipynb $(GRADE_ARGS)
 
 test-gpu:
 	@$(MAKE) --no-print-directory test RAYCOURSE_PROFILE=gpu

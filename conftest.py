@@ -1,11 +1,12 @@
 """Test-wide settings and the notebook checks that nbval alone cannot do.
 
-``make test`` runs pytest with nbval over notebooks/, solutions/ and labs/. On top
-of nbval (every cell runs; cells tagged ``nbval-check-output`` match their recorded
-output) this file asserts what each exercise check printed: in ``solutions/`` every
-check cell must pass, in ``labs/`` (placeholders still in place) every check cell
-must say "not solved yet" -- and nothing else. And no cell may write to stderr
-(warnings, deprecations, Ray log lines), unless it is tagged ``stderr-ok``.
+``make test`` runs pytest with nbval over the lessons in notebooks/ (the labs and their solutions are
+graded instead, by tests/test_grading.py: each solution must pass every exercise, each lab say "not
+solved yet", and neither may have an error or stderr output in any cell). On top of nbval (every cell
+runs; cells tagged ``nbval-check-output`` match their recorded output) this file asserts that every
+check cell of a lesson printed a passing verdict, and that no cell writes to stderr (warnings,
+deprecations, Ray log lines), unless it is tagged ``stderr-ok``. The same rules hold for any notebook
+of solutions/ or labs/ given to pytest by path.
 
 Like ``make lab``, a test run starts one Ray (``raycourse.cluster.start``) and every
 notebook kernel and test connects to it through ``RAY_ADDRESS``; it is stopped at the
@@ -71,7 +72,8 @@ _SHARED_RAY = None
 
 
 def _needs_ray(item) -> bool:
-    return hasattr(item, "cell") or "ray_session" in getattr(item, "fixturenames", ())
+    """Notebook cells (nbval), in-process Ray tests (ray_session), notebooks run in kernels (kernels_ray)."""
+    return hasattr(item, "cell") or bool({"ray_session", "kernels_ray"} & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_finish(session):

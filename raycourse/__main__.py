@@ -1,13 +1,15 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,lab}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,grade,grade-class,lab}``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from . import config, models
 from .errors import CourseError
+from .grading import DEFAULT_TIMEOUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +35,31 @@ def main(argv: list[str] | None = None) -> int:
                       help="point ROLE at COMMIT (default: the Hub's current main); needs internet")
     reset = sub.add_parser("reset-lab", help="a fresh copy of a lab; the learner's copy moves to my-work/")
     reset.add_argument("lab", help="module number (03) or the lab's file name")
+    grade = sub.add_parser(
+        "grade", help="grade lab notebooks: run a copy of each from the top, print every exercise's verdict and a total",
+        description="Run a copy of each lab notebook from the top in a fresh kernel (the file and your outputs are "
+        "not touched) and print the verdict of every exercise, as its check cell would, and the lab's total. A cell "
+        "that raises stops nothing. This runs the notebook's code, as you, offline. Exit status: 0 when every "
+        "notebook was graded (whatever its score), 1 when one could not be (not a lab notebook, unreadable), "
+        "2 for a wrong command line.")
+    grade.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="lab notebooks (.ipynb)")
+    class_ = sub.add_parser(
+        "grade-class", help="grade a class: every learner's lab notebooks in a folder, into grades.csv and grades.md",
+        description="Grade every learner's lab notebooks in FOLDER: a notebook per learner (alice.ipynb) or a "
+        "folder per learner (bob/, with lab notebooks anywhere inside). Writes grades.csv and grades.md (learner x "
+        "exercise, totals, the share of learners who passed each exercise) and prints the table. A file that "
+        "cannot be graded is a note in its learner's row. This runs the learners' code, as you, offline: grade "
+        "only notebooks you would run yourself. Exit status: 0 when the report was written, 2 for a wrong "
+        "command line.")
+    class_.add_argument("folder", type=Path, metavar="FOLDER", help="the class folder")
+    class_.add_argument("--out", type=Path, metavar="DIR", help="where to write grades.csv and grades.md "
+                        "(default: FOLDER itself)")
+    class_.add_argument("--lab", action="append", metavar="NN", dest="labs",
+                        help="grade only this lab (03); repeat for more (default: every lab found)")
+    for p in (grade, class_):
+        p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                       help=f"time limit per notebook in seconds (default: {DEFAULT_TIMEOUT}); when reached, the "
+                       "kernel is stopped and the exercises not checked by then are reported as such")
     lab = sub.add_parser("lab", help="start one Ray for the session (dashboard on), then JupyterLab; "
                          "stop both together (what `make lab` runs)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
@@ -58,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"Your work is kept in {saved.relative_to(lab.parents[1])}; {where} is fresh.\n"
                       "In JupyterLab: File > Reload Notebook from Disk (or close the tab and open it again).")
+        elif args.command == "grade":
+            return _grade(args.notebooks, args.timeout)
+        elif args.command == "grade-class":
+            return _grade_class(parser, args)
         elif args.command == "check-profile":
             print(models.check_profile())
         elif args.command == "pins":
@@ -86,6 +117,52 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _grade(paths: list[Path], timeout: float) -> int:
+    from .grading import Grader
+
+    grades = []
+    with Grader(timeout) as grader:
+        for i, path in enumerate(paths):
+            print(("\n" if i else "") + f"Grading {path} (a copy, from the top, at most {timeout:g} s) ...", flush=True)
+            grade = grader.grade(path)
+            grades.append(grade)
+            print(grade.report(), flush=True)
+    if len(grades) > 1:
+        print("\nTotal:")
+        for grade in grades:
+            print(f"  {grade.total_line() if grade.graded else 'not graded'}  ({grade.path})")
+    return 0 if all(g.graded for g in grades) else 1
+
+
+def _grade_class(parser, args) -> int:
+    import os
+
+    from .grading import grade_class
+
+    folder = args.folder
+    if not folder.is_dir():
+        parser.error(f"{folder} is not a folder (give the folder that holds the learners' notebooks)")
+    labs = []
+    for lab in args.labs or []:
+        digits = lab.removeprefix("lab").lstrip("0") or "0"
+        if not digits.isdigit():
+            parser.error(f"--lab {lab}: give a lab's number, such as 03")
+        labs.append(f"lab{int(digits):02d}")
+    known = {p.stem for p in Path(__file__).with_name("checks").glob("lab[0-9]*.py")}
+    if set(labs) - known:
+        parser.error(f"there is no {', '.join(sorted(set(labs) - known))}; the labs are {', '.join(sorted(known))}")
+    out = args.out or folder
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("Note: you are root, so the learners' code runs as root too. Grade as an ordinary user where you can.",
+              file=sys.stderr)
+    report = grade_class(folder, timeout=args.timeout, labs=labs or None, skip=(out,) if args.out else ())
+    csv_path, md_path = report.write(out)
+    print()
+    print(report.summary())
+    print(f"\nWrote {csv_path} and {md_path}")
     return 0
 
 

@@ -29,3 +29,13 @@ def ray_session():
     session = raycourse.init(quiet=True)
     yield session
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def kernels_ray():
+    """The run's one Ray for notebook kernels (RAY_ADDRESS, set by the root conftest.py), or None.
+
+    Asking for it is what makes the root conftest.py start that Ray; None under
+    ``RAYCOURSE_SHARED_RAY=0``, where whoever runs the kernels starts a Ray of its own.
+    """
+    return os.environ.get("RAY_ADDRESS")
