@@ -36,3 +36,14 @@ def test_the_guide_has_a_measured_time_for_every_lesson_and_solved_lab():
     guide = GUIDE.read_text()
     for lesson in sorted((ROOT / "notebooks").glob("0*.ipynb")):
         assert re.search(rf"\| {lesson.name[:2]} [^|\n]*\| [\d.]+ s \|", guide), lesson.name
+
+
+def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():
+    from raycourse import grading
+
+    readme, guide = (ROOT / "README.md").read_text(), GUIDE.read_text()
+    assert "python -m raycourse grade labs/" in readme and "make grade" in readme
+    assert "python -m raycourse grade-class " in guide
+    assert "Grading runs your notebook's code" in readme and "Grading runs the learners' code" in guide
+    for doc in (readme, guide):
+        assert f"at most {grading.DEFAULT_TIMEOUT} s" in doc
