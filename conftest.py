@@ -29,6 +29,7 @@ for _key, _value in TEST_ENV.items():
     os.environ.setdefault(_key, _value)
 
 CHECK_TAG = "check"
+QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
 
@@ -55,9 +56,16 @@ def pytest_runtest_call(item):
         stderr = "".join(o.get("text", "") for o in item.test_outputs
                          if o.get("output_type") == "stream" and o.get("name") == "stderr")
         assert not stderr.strip(), f"the cell wrote to stderr (a learner would see this):\n{stderr}"
+    folder = Path(str(item.fspath)).parent.name
+    if QUIZ_TAG in cell_tags and folder == "notebooks":  # a lesson ships its quiz unanswered
+        lines = _cell_text(item.test_outputs).splitlines()
+        answers = [line for line in lines if line.startswith(VERDICT_MARKS)]
+        assert answers and all(" not answered yet: " in line for line in answers), \
+            "the quiz as shipped must say 'not answered yet' for every question:\n" + "\n".join(lines)
+        assert lines[-1].endswith(f": 0 of {len(answers)} right"), lines[-1]
+        return
     if CHECK_TAG not in cell_tags:
         return
-    folder = Path(str(item.fspath)).parent.name
     expected = EXPECTED.get(folder)
     if expected is None:
         return
