@@ -196,13 +196,14 @@ class Lab:
         """Open the notebook, Run > Run All Cells, wait until the kernel is done, save it, read it, screenshot it."""
         self.driver.get(self.url(path))
         code_cells = sum(c["cell_type"] == "code" for c in json.loads((self.root / path).read_text())["cells"])
-        _wait(lambda: len(self.state()["prompts"]) == code_cells, 60, f"{path} to open")
-        self._wait_until_idle(30, f"{path}'s kernel to start", settle=1)
+        # Generous waits: on a busy 2-core machine the first page load and kernel start take long.
+        _wait(lambda: len(self.state()["prompts"]) == code_cells, 180, f"{path} to open")
+        self._wait_until_idle(120, f"{path}'s kernel to start", settle=1)
         started = time.monotonic()
         self.click_menu("Run", "runmenu:run-all")
         # Running: a cell shows [*]: or has a count. Done: no [*]: left and the kernel idle, for 2 s in a row (a run
         # that stops at an error leaves the cells after it with [ ]:).
-        _wait(lambda: any(p != "[ ]:" for p in self.state()["prompts"]), 30, f"{path} to start running", 0.2)
+        _wait(lambda: any(p != "[ ]:" for p in self.state()["prompts"]), 120, f"{path} to start running", 0.2)
         self._wait_until_idle(NOTEBOOK_TIMEOUT, f"{path} to finish running (Run All Cells)")
         seconds = time.monotonic() - started
         cells = self.driver.execute_script(PAGE_JS)
