@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -229,7 +230,10 @@ class Lab:
         self.click_menu("File", "docmanager:save")
 
         def saved():
-            notebook = _api(self.base, self.token, f"/api/contents/{urllib.parse.quote(path)}?content=1")["content"]
+            try:
+                notebook = _api(self.base, self.token, f"/api/contents/{urllib.parse.quote(path)}?content=1")["content"]
+            except urllib.error.HTTPError:  # read while the server is still writing the file: ask again
+                return None
             counts = [c.get("execution_count") for c in notebook["cells"] if c["cell_type"] == "code"]
             return notebook if counts == shown else None
 
