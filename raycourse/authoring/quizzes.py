@@ -37,7 +37,11 @@ def quiz_of(number: str):
 
 
 def expected_cells(number: str):
-    quiz = quiz_of(number)
+    return cells_for(quiz_of(number))
+
+
+def cells_for(quiz):
+    """The quiz text cell and answer cell a lesson shows for ``quiz``."""
     return (new_markdown_cell(quiz.markdown(), metadata={"tags": [TEXT_TAG]}),
             new_code_cell(quiz.answer_cell(), metadata={"tags": [ANSWER_TAG]}))
 

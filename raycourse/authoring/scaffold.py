@@ -42,13 +42,11 @@ def _previous_lesson(root: Path, number: str) -> Path | None:
 
 def _quiz_cells(number: str, title: str):
     """The lesson's quiz cells, from the quiz module this scaffold writes (not yet importable)."""
-    from .quizzes import ANSWER_TAG, TEXT_TAG
+    from .quizzes import cells_for
 
     namespace: dict = {}
     exec(quiz_module(number, title).replace("from .quiz import", "from raycourse.checks.quiz import"), namespace)
-    quiz = namespace["QUIZ"]
-    return (new_markdown_cell(quiz.markdown(), metadata={"tags": [TEXT_TAG]}),
-            new_code_cell(quiz.answer_cell(), metadata={"tags": [ANSWER_TAG]}))
+    return cells_for(namespace["QUIZ"])
 
 
 def lesson(number: str, title: str, name: str, previous: Path | None):
