@@ -522,12 +522,12 @@ class ClassReport:
             passed = 0
             for module, title in self.exercises:
                 verdict = self.verdict(learner, module, title)
-                passed += bool(verdict and verdict.passed)
+                passed += bool(verdict and verdict.passed and not _core.is_stretch(title))
                 status = verdict.status if verdict else None
                 row[self.column(module, title)] = (_core.MARKS[status] if status else MISSING_MARK) if marks \
                     else WORDS[status]
             row["passed"] = passed
-            row["of"] = len(self.exercises)
+            row["of"] = sum(not _core.is_stretch(title) for _, title in self.exercises)
             row["notes"] = "; ".join(learner.notes)
             rows.append(row)
         share = {"learner": "passed by (share of learners)"}
@@ -554,7 +554,8 @@ class ClassReport:
         lines = [f"# Grades: {self.folder.name}", "",
                  f"{len(self.learners)} learners, graded with `python -m raycourse grade-class` on "
                  f"{time.strftime('%Y-%m-%d %H:%M')}: every lab notebook run from the top in a fresh kernel, "
-                 f"at most {self.timeout:g} s each. `passed` counts the exercises passed out of `of`.", "",
+                 f"at most {self.timeout:g} s each. `passed` counts the exercises passed out of `of`; "
+                 f"a lab's optional stretch exercise has its own column but is not counted.", "",
                  self.summary(), "", "## Every verdict", ""]
         for learner in self.learners:
             lines += [f"### {learner.name}", ""]

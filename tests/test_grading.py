@@ -162,13 +162,16 @@ def _assert_statuses(grade: grading.Grade, expected: list, solution: Path) -> No
     titles = [ex.title for ex in _core.exercises(_module(solution))]
     assert [v.exercise for v in grade.verdicts] == titles
     assert [v.status for v in grade.verdicts] == expected, grade.report()
-    passed = expected.count(P)
+    # The total counts the exercises everyone does; an optional stretch exercise passed is named after it.
+    counted = [s for title, s in zip(titles, expected) if not _core.is_stretch(title)]
+    stretch = any(_core.is_stretch(title) and s == P for title, s in zip(titles, expected))
+    total = f"{counted.count(P)} of {len(counted)} exercises passed" + (", and the stretch exercise" if stretch else "")
     label = f"Lab {_number(solution)}"
-    assert grade.total_line() == f"{label}: {passed} of {len(expected)} exercises passed"
+    assert grade.total_line() == f"{label}: {total}"
     assert grade.report().splitlines()[-1] == grade.total_line()
     progress = _text(grade.notebook.cells[-1])
     assert grade.notebook.cells[-1].source == "check.progress()"
-    assert progress.startswith(f"{label} so far: {passed} of {len(expected)} exercises passed\n"), progress
+    assert progress.startswith(f"{label} so far: {total}\n"), progress
 
 
 def _check_cells(grade: grading.Grade) -> list:
@@ -476,3 +479,55 @@ def test_grading_verdicts_read_like_the_check_cells():
             "   Hint: Run the notebook from the top.")
     assert str(_core.Verdict("Exercise 3", "not checked", "the time limit (600 s) was reached before its check ran.")) \
         == "⬜ Exercise 3 not checked: the time limit (600 s) was reached before its check ran."
+
+
+def test_a_stretch_exercise_is_graded_and_shown_but_not_counted_in_the_total(capsys, monkeypatch):
+    """A lab's optional stretch exercise (title "Stretch"): its own verdict and column, outside the total."""
+    import types
+
+    module = types.ModuleType("raycourse.checks.lab98")
+    for title, name in (("Exercise 1", "exercise_1"), (_core.STRETCH, "stretch")):
+        def check(value, title=title):
+            if value is ...:
+                raise _core.NotSolved(f"{title}: still `...`.")
+            return "fine."
+        check.__module__ = module.__name__
+        setattr(module, name, _core.exercise(title)(check))
+    module.progress = _core.progress_of(module.__name__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(_core, "_RESULTS", {})
+
+    module.exercise_1(1)
+    module.stretch(...)
+    module.progress()
+    assert capsys.readouterr().out.splitlines()[-4:] == [
+        "Lab 98 so far: 1 of 1 exercise passed",
+        "  ✅ Exercise 1 passed: fine.",
+        "  ⏳ Stretch not solved yet: Stretch: still `...`.",
+        "Every exercise of this lab passed: well done. Done early? Try the stretch exercise.",
+    ]
+    module.stretch(2)
+    module.progress()
+    assert capsys.readouterr().out.splitlines()[-4:] == [
+        "Lab 98 so far: 1 of 1 exercise passed, and the stretch exercise",
+        "  ✅ Exercise 1 passed: fine.",
+        "  ✅ Stretch passed: fine.",
+        "Every exercise of this lab passed: well done.",
+    ]
+    # Not solved and not even tried: the total is the same, and the progress cell says only what is missing.
+    _core._RESULTS.clear()
+    module.exercise_1(...)
+    module.progress()
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[-3] == "Lab 98 so far: 0 of 1 exercise passed"
+    assert shown[-1] == "  ⬜ Stretch not checked: its check cell has not run in this session."
+
+    # The class report: a column of its own, its share of learners, but not in `passed` / `of`.
+    verdicts = [_core.Verdict("Exercise 1", "passed", "fine."), _core.Verdict(_core.STRETCH, "passed", "fine.")]
+    learners = [grading.Learner("ann", {module.__name__: grading.Grade(Path("a.ipynb"), module.__name__, verdicts)}),
+                grading.Learner("ben", {module.__name__: grading.Grade(Path("b.ipynb"), module.__name__, verdicts[:1])})]
+    report = grading.ClassReport(Path("class"), learners, [(module.__name__, "Exercise 1"), (module.__name__, "Stretch")])
+    table = report.table()
+    assert list(table.columns) == ["learner", "Lab 98 · Ex 1", "Lab 98 · Stretch", "passed", "of", "notes"]
+    assert table[["passed", "of"]].values.tolist()[:2] == [[1, 1], [1, 1]]
+    assert table.iloc[2]["Lab 98 · Stretch"] == "50%"

@@ -190,11 +190,30 @@ def progress_verdicts(module: str) -> list[Verdict]:
     return [seen.get(ex.title) or Verdict(ex.title, "not checked", NOT_RUN) for ex in exercises(module)]
 
 
+# A lab's last exercise may be a stretch: optional, for those who finish early. It has a check like the others,
+# but the lab's total counts only the exercises everyone is asked to do.
+STRETCH = "Stretch"
+
+
+def is_stretch(title: str) -> bool:
+    return title == STRETCH
+
+
+def required(verdicts: list[Verdict]) -> list[Verdict]:
+    """The verdicts that count towards a lab's total: all but the stretch exercise's."""
+    return [v for v in verdicts if not is_stretch(v.exercise)]
+
+
 def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> str:
-    """ "Lab 03: 2 of 3 exercises passed" (``so_far``: "Lab 03 so far: ...")."""
-    passed = sum(v.passed for v in verdicts)
-    noun = "exercise" if len(verdicts) == 1 else "exercises"
-    return f"{label}{' so far' if so_far else ''}: {passed} of {len(verdicts)} {noun} passed"
+    """ "Lab 03: 2 of 3 exercises passed" (``so_far``: "Lab 03 so far: ..."), "..., and the stretch exercise"
+    when the optional stretch passed too."""
+    counted = required(verdicts)
+    passed = sum(v.passed for v in counted)
+    noun = "exercise" if len(counted) == 1 else "exercises"
+    line = f"{label}{' so far' if so_far else ''}: {passed} of {len(counted)} {noun} passed"
+    if any(v.passed and is_stretch(v.exercise) for v in verdicts):
+        line += ", and the stretch exercise"
+    return line
 
 
 def _notebook_of(module: str) -> str:
@@ -216,9 +235,11 @@ def progress_of(module: str) -> Callable[[], None]:
         verdicts = progress_verdicts(module)
         lines = [total_line(lab_label(module), verdicts, so_far=True)]
         lines += ["  " + str(v).replace("\n", "\n  ") for v in verdicts]
-        if all(v.passed for v in verdicts):
-            lines.append("Every exercise of this lab passed: well done.")
-        elif any(v.status == "not checked" for v in verdicts):
+        counted = required(verdicts)
+        if all(v.passed for v in counted):
+            lines.append("Every exercise of this lab passed: well done." + (
+                "" if all(v.passed for v in verdicts) else " Done early? Try the stretch exercise."))
+        elif any(v.status == "not checked" for v in counted):
             lines.append("Only the checks run in this kernel count (a restart forgets them). To grade the saved "
                          f"notebook from the top, in a terminal: python -m raycourse grade {_notebook_of(module)}")
         print("\n".join(lines))
