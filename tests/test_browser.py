@@ -93,6 +93,9 @@ return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell => ({{
 """
 
 
+SAVE_ATTEMPTS = 3  # File > Save Notebook, waiting 20, 40 and 60 s
+
+
 @dataclass
 class NotebookRun:
     """One notebook after Run All Cells: the page's code cells and the notebook as JupyterLab saved it."""
@@ -225,19 +228,41 @@ class Lab:
         _wait(idle, timeout, what, 0.25)
 
     def _save(self, path: str, prompts: list) -> dict:
-        """File > Save Notebook, then the file once it holds this run (its execution counts match the page's)."""
+        """File > Save Notebook, then the file once it holds this run (its execution counts match the page's).
+
+        A loaded machine has lost a save (CI once waited 30 s for it in vain): the save is tried again, a
+        JupyterLab dialog in the way ("File Changed", ...) is answered as a learner would (its accept button),
+        and a failure says what the file held, what the page showed and which dialogs there were.
+        """
+        from selenium.webdriver.common.by import By
+
         shown = [int(p[1:-2]) if re.fullmatch(r"\[\d+\]:", p) else None for p in prompts]
-        self.click_menu("File", "docmanager:save")
+        read, dialogs = [None], []
 
         def saved():
             try:
                 notebook = _api(self.base, self.token, f"/api/contents/{urllib.parse.quote(path)}?content=1")["content"]
-            except urllib.error.HTTPError:  # read while the server is still writing the file: ask again
+            except OSError as exc:  # e.g. HTTP 500, read while the server is still writing the file: ask again
+                read[0] = f"{type(exc).__name__}: {exc}"
                 return None
-            counts = [c.get("execution_count") for c in notebook["cells"] if c["cell_type"] == "code"]
-            return notebook if counts == shown else None
+            read[0] = [c.get("execution_count") for c in notebook["cells"] if c["cell_type"] == "code"]
+            return notebook if read[0] == shown else None
 
-        return _wait(saved, 30, f"{path} to be saved with this run's outputs")
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            for dialog in self.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog"):
+                dialogs.append(dialog.text.replace("\n", " | ")[:300])
+                for button in dialog.find_elements(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-accept"):
+                    button.click()
+            self.click_menu("File", "docmanager:save")
+            deadline = time.monotonic() + 20 * attempt
+            while time.monotonic() < deadline:
+                if notebook := saved():
+                    return notebook
+                time.sleep(0.5)
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{Path(path).stem}-not-saved.png"))
+        pytest.fail(f"{path} was not saved with this run's outputs after {SAVE_ATTEMPTS} tries of File > Save "
+                    f"Notebook: the page shows execution counts {shown}, the file holds {read[0]}; dialogs seen: "
+                    f"{dialogs or 'none'}; JupyterLab's log ends:\n{self.log_path.read_text()[-2000:]}")
 
     def _screenshots(self, stem: str, limit: int = 40) -> list[Path]:
         """The notebook after its run, a window at a time, from the top."""

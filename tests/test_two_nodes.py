@@ -39,6 +39,10 @@ def two_nodes(tmp_path_factory):
     patch.setenv("RAYCOURSE_OUTPUTS", str(shared / "outputs"))  # before the nodes start: they carry it
     patch.delenv("RAY_ADDRESS", raising=False)  # not the test run's shared Ray
     patch.delenv(runtime.RAY_ENV_DIGEST, raising=False)
+    # Every actor pool starts all its actors before it takes input (Ray Data's wait_for_min_actors_s, read in
+    # the kernels' drivers): otherwise, on this small data, one actor may do all the work while the other still
+    # waits for its node (CI once saw module 06's second actor never placed), and the test could not tell.
+    patch.setenv("RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S", "300")
     temp_dir = tempfile.mkdtemp(prefix="rc2-", dir="/tmp")  # short: Ray's socket paths must fit
     head = cluster.start(num_cpus=4, num_gpus=1, dashboard=True, dashboard_port=cluster.free_port(),
                          temp_dir=temp_dir)
