@@ -196,7 +196,8 @@ STRETCH = "Stretch"
 
 
 def is_stretch(title: str) -> bool:
-    return title == STRETCH
+    """ "Stretch", or a titled one ("Stretch · a second seed")."""
+    return title == STRETCH or title.startswith(f"{STRETCH} ")
 
 
 def required(verdicts: list[Verdict]) -> list[Verdict]:
