@@ -509,6 +509,8 @@ class ClassReport:
     def column(self, module: str, title: str) -> str:
         match = re.match(r"(Exercise|Checkpoint)\s+(\d+)", title)
         short = f"{'Ex' if match.group(1) == 'Exercise' else 'Cp'} {match.group(2)}" if match else title
+        if _core.is_stretch(title):
+            short = _core.STRETCH
         return f"{_core.lab_label(module)} · {short}"
 
     def table(self, marks: bool = False):

@@ -205,3 +205,30 @@ def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, photos, write
 def test_check_cells_print_one_verdict_line(capsys):
     lab01.exercise_1(...)
     assert capsys.readouterr().out.startswith("⏳ Exercise 1 not solved yet")
+
+
+# Stretch: photo prompts per word count ------------------------------------------------------------------
+
+
+def test_stretch_placeholder_is_not_solved():
+    assert lab01.stretch.result(...).status == "not solved"
+
+
+def test_stretch_accepts_a_groupby_count_a_pandas_table_and_rows(photos):
+    assert lab01.stretch.result(photos.groupby("n_words").count()).passed
+    counted = photos.to_pandas().groupby("n_words").size().reset_index(name="prompts")
+    assert lab01.stretch.result(counted).passed
+    assert lab01.stretch.result(counted.to_dict("records")).passed
+
+
+def test_stretch_rejects_every_prompt_counted_and_a_missing_key(prompts, photos):
+    table = prompts.to_pandas()
+    every = table.assign(n_words=[len(p.split()) for p in table["prompt"]]).groupby("n_words").size().reset_index()
+    verdict = lab01.stretch.result(every)
+    assert verdict.status == "wrong" and "not only the photo prompts" in verdict.message
+    verdict = lab01.stretch.result(photos.groupby("prompt").count())
+    assert verdict.status == "wrong" and "no `n_words` column" in verdict.message
+    off_by_one = photos.to_pandas().groupby("n_words").size().reset_index(name="n").assign(n=lambda t: t["n"] + 1)
+    verdict = lab01.stretch.result(off_by_one)
+    assert verdict.status == "wrong" and "photo prompt(s) have" in verdict.message
+    assert lab01.stretch.result(42).status == "wrong"

@@ -202,3 +202,25 @@ def test_ex2_rejects_a_different_joiner_and_a_full_outer_join(left, frames):
 def test_check_cells_print_one_verdict_line(capsys):
     lab02.exercise_2(...)
     assert capsys.readouterr().out.startswith("⏳ Exercise 2 not solved yet")
+
+
+# Stretch: outfits nobody wears ------------------------------------------------------------------------
+
+
+def test_stretch_placeholder_is_not_solved():
+    assert lab02.stretch.result(...).status == "not solved"
+
+
+def test_stretch_accepts_an_anti_join_a_semi_join_complement_and_pandas(animals, outfits, frames):
+    assert lab02.stretch.result(outfits.join(animals, join_type="left_anti", num_partitions=2, on=("id",))).passed
+    assert lab02.stretch.result(animals.join(outfits, join_type="right_anti", num_partitions=2, on=("id",))).passed
+    animal_table, outfit_table = frames
+    assert lab02.stretch.result(outfit_table[~outfit_table["id"].isin(animal_table["id"])]).passed
+
+
+def test_stretch_rejects_the_wrong_side_and_a_semi_join(animals, outfits):
+    verdict = lab02.stretch.result(animals.join(outfits, join_type="left_anti", num_partitions=2, on=("id",)))
+    assert verdict.status == "wrong" and "not the outfits without an animal" in verdict.message
+    verdict = lab02.stretch.result(outfits.join(animals, join_type="left_semi", num_partitions=2, on=("id",)))
+    assert verdict.status == "wrong" and "which an animal wears" in verdict.message
+    assert lab02.stretch.result(2).status == "wrong"

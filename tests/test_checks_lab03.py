@@ -328,3 +328,46 @@ def test_ex3_rejects_stray_files_beside_the_pngs(out_dir, prompts, images, stray
     images.write_images(str(out_dir / "png"), column="image", file_format="png")
     stray(out_dir / "png", images.repartition(1))
     _wrong(lab03.exercise_3.result(out_dir / "png", prompts), message)
+
+
+# Stretch: thumbnails in a CPU stage -------------------------------------------------------------------
+
+
+def _thumbs_pil(batch):  # the solution's way
+    from PIL import Image
+
+    batch["thumb"] = np.stack([np.asarray(Image.fromarray(i).resize((128, 128))) for i in batch["image"]])
+    return batch
+
+
+def _thumbs_stride(batch):  # another honest way: every fourth pixel
+    batch["thumb"] = np.ascontiguousarray(batch["image"][:, ::4, ::4, :])
+    return batch
+
+
+def _thumbs_dark(batch):  # the right shape, but not a copy of the image
+    batch["thumb"] = np.zeros((len(batch["image"]), 128, 128, 3), dtype=np.uint8)
+    return batch
+
+
+def _thumbs_full_size(batch):
+    batch["thumb"] = batch["image"]
+    return batch
+
+
+def test_stretch_placeholder_is_not_solved(images):
+    assert lab03.stretch.result(..., images).status == "not solved"
+
+
+def test_stretch_accepts_a_pil_resize_and_a_stride(images):
+    assert lab03.stretch.result(images.map_batches(_thumbs_pil), images).passed
+    assert lab03.stretch.result(images.map_batches(_thumbs_stride), images).passed
+
+
+def test_stretch_rejects_blank_and_full_size_thumbnails(images):
+    verdict = lab03.stretch.result(images.map_batches(_thumbs_dark), images)
+    assert verdict.status == "wrong" and "another mean colour" in verdict.message
+    verdict = lab03.stretch.result(images.map_batches(_thumbs_full_size), images)
+    assert verdict.status == "wrong" and "(512, 512, 3), not (128, 128, 3)" in verdict.message
+    verdict = lab03.stretch.result(images, images)
+    assert verdict.status == "wrong" and "no `thumb` column" in verdict.message

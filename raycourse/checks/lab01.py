@@ -304,3 +304,58 @@ def exercise_3(out_dir):
                     "Write the filtered `photos` Dataset, not `prompts` or `animals`; re-run the setup "
                     "cell to clear old files.")
     return f"{len(table)} rows in {len(files)} parquet file(s) under photos/."
+
+
+def _table_rows(value) -> list[dict] | None:
+    """Rows of a Dataset, a pandas DataFrame or a list of row dicts; None for anything else."""
+    import pandas as pd
+    import ray.data
+
+    if isinstance(value, ray.data.Dataset):
+        return value.take_all()
+    if isinstance(value, pd.DataFrame):
+        return value.to_dict("records")
+    if isinstance(value, list) and all(isinstance(r, dict) for r in value):
+        return value
+    return None
+
+
+@exercise("Stretch · photo prompts per word count")
+def stretch(per_length):
+    """`per_length`: one row per word count of the photo prompts, with the number of prompts of that length."""
+    from collections import Counter
+
+    require("per_length", per_length, "a Dataset with one row per `n_words` and its number of photo prompts")
+    rows = _table_rows(per_length)
+    if rows is None:
+        raise Wrong(f"`per_length` is a {type(per_length).__name__}, not a Dataset or a table.",
+                    "Group `photos` by a column, then count each group: the result is a Dataset.")
+    expected = Counter(n for _, n in expected_photos().values())
+    if not rows:
+        raise Wrong("`per_length` is empty.", "Start from `photos`, the Dataset of exercise 2.")
+    if "n_words" not in rows[0]:
+        raise Wrong(f"`per_length` has no `n_words` column (it has {list(rows[0])}).",
+                    "Group by the word-count column, so that each group is one prompt length.")
+    counts = [c for c in rows[0] if c != "n_words"]
+    if len(counts) != 1:
+        raise Wrong(f"`per_length` should have `n_words` and one count column, not {list(rows[0])}.",
+                    "After grouping, count the rows of each group (and keep no other column).")
+    got = {}
+    for row in rows:
+        length = _integer(row["n_words"])
+        if length in got:
+            raise Wrong(f"`per_length` has {length} words in more than one row.",
+                        "Group by `n_words`: one row per word count.")
+        got[length] = _integer(row[counts[0]])
+    if got != dict(expected):
+        all_prompts = Counter(len(a.split()) for a in _animals()["animal"])
+        if got == dict(all_prompts):
+            raise Wrong("`per_length` counts every prompt, not only the photo prompts.",
+                        "Group `photos` (exercise 2), not `prompts`.")
+        wrong = sorted(set(got) ^ set(expected) or {n for n in got if got[n] != expected[n]})[0]
+        raise Wrong(f"`per_length` says {got.get(wrong, 0)} photo prompt(s) have {wrong} words; "
+                    f"`photos` has {expected.get(wrong, 0)}.",
+                    "Count the rows of each `n_words` group of `photos`.")
+    top = max(expected, key=lambda n: (expected[n], -n))
+    return (f"{len(expected)} prompt lengths; the most common is {top} words "
+            f"({expected[top]} of {sum(expected.values())} photo prompts).")

@@ -256,3 +256,36 @@ def exercise_2(prompts):
                         "stand-in outfit.")
     return (f"{len(ids)} prompts: {len(with_outfit)} with an outfit, "
             f"{len(no_outfit)} animals without one kept as they are.")
+
+
+# Stretch ---------------------------------------------------------------------------------------------
+
+def expected_unworn() -> dict[int, str]:
+    """id -> outfit for every outfit whose id has no animal."""
+    animals, outfits = _tables()
+    have = set(animals["id"].astype(int))
+    return {int(r.id): r.outfit for r in outfits.itertuples() if int(r.id) not in have}
+
+
+@exercise("Stretch · outfits nobody wears")
+def stretch(unworn):
+    """`unworn`: the outfits whose id matches no animal, with the columns `id` and `outfit`."""
+    df = _frame("unworn", unworn, "a Dataset of the outfits that no animal wears")
+    _require_columns("unworn", df, ("id",), "Keep the key `id` of each outfit.")
+    ids = _ids("unworn", df)
+    _no_duplicates("unworn", ids)
+    expected = expected_unworn()
+    if set(ids) == set(expected_no_outfit()):
+        raise Wrong("`unworn` holds the animals without an outfit (exercise 1), not the outfits without an animal.",
+                    "Which table is on the left decides whose rows an anti join keeps.")
+    if set(ids) != set(expected):
+        extra, lacking = set(ids) - set(expected), set(expected) - set(ids)
+        problem = (f"`unworn` has the outfit(s) {_preview(extra)}, which an animal wears" if extra
+                   else f"`unworn` misses the outfit(s) {_preview(lacking)}, which no animal wears")
+        raise Wrong(f"{problem}.", "Keep exactly the outfits whose `id` has no row in `animals`.")
+    _require_columns("unworn", df, ("outfit",), "Keep the outfit's text, the `outfit` column.")
+    texts = {int(i): t for i, t in zip(df["id"], df["outfit"])}
+    if texts != expected:
+        raise Wrong("the `outfit` text of `unworn` differs from the outfits table.",
+                    "Keep the outfits' own rows: an anti join adds no columns from the other side.")
+    return f"{len(expected)} outfits nobody wears: {', '.join(sorted(expected.values()))}."

@@ -377,3 +377,55 @@ def exercise_3(folder, prompts):
         raise Wrong(f"{len(blank)} of the {len(pngs)} PNG files hold no picture: {path.name} {problem}.",
                     "Write the images of Exercise 1, whose pixels are the ones the model drew. " + BLANK_HINT)
     return f"{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / \"{target.name}\"."
+
+
+# Stretch ---------------------------------------------------------------------------------------------
+
+THUMB_SHAPE = (128, 128, 3)
+MAX_MEAN_SHIFT = 12  # grey levels: any honest downscale keeps an image's mean colour (a crop of noise does too)
+
+
+@exercise("Stretch · thumbnails in a CPU stage")
+def stretch(thumbs, images):
+    """``thumbs``: ``images`` with a ``thumb`` column, each image shrunk to 128x128 RGB uint8."""
+    import numpy as np
+    import ray.data
+
+    require("thumbs", thumbs, "the Dataset of `images` with a `thumb` column")
+    require("images", images, "the Dataset of exercise 1")
+    if not isinstance(thumbs, ray.data.Dataset):
+        raise Wrong(f"`thumbs` is a {type(thumbs).__name__}, not a Ray Dataset.",
+                    "Build `thumbs` with `map_batches` on `images`.")
+    rows = thumbs.take_all()
+    originals = {str(r["prompt"]): _as_array(r["image"]) for r in images.take_all()}
+    if len(rows) != len(originals):
+        raise Wrong(f"`thumbs` has {len(rows)} rows; `images` has {len(originals)}.",
+                    "Shrink every image once: one row in, one row out.")
+    if rows and "thumb" not in rows[0]:
+        raise Wrong(f"`thumbs` has no `thumb` column (its columns: {list(rows[0])}).",
+                    "Add the small image as a new column `thumb`, beside `prompt`.")
+    if rows and "prompt" not in rows[0]:
+        raise Wrong("`thumbs` has no `prompt` column.", "Keep the prompt beside its thumbnail.")
+    for row in rows:
+        try:
+            thumb = _as_array(row["thumb"])
+        except ValueError:
+            raise Wrong(f"a `thumb` is a {type(row['thumb']).__name__}, not an array of pixels.",
+                        "Return the thumbnails as one uint8 NumPy array per batch, like the images.") from None
+        if thumb.dtype == object or tuple(thumb.shape) != THUMB_SHAPE:
+            raise Wrong(f"a `thumb` has the shape {tuple(thumb.shape)}, not {THUMB_SHAPE}.",
+                        "Resize each image to 128x128 pixels (PIL's `Image.resize`, or a NumPy stride), "
+                        "keeping its 3 colour channels last.")
+        if str(thumb.dtype) != "uint8":
+            raise Wrong(f"a `thumb` has pixels of type {thumb.dtype}, not uint8.",
+                        "Keep pixels in 0..255 as uint8, as the images are.")
+        image = originals.get(str(row["prompt"]))
+        if image is None:
+            raise Wrong(f"`thumbs` has the prompt {row['prompt']!r}, which `images` does not.",
+                        "Start from `images` and leave `prompt` as it is.")
+        shift = float(np.abs(thumb.reshape(-1, 3).mean(0) - image.reshape(-1, 3).mean(0)).max())
+        if shift > MAX_MEAN_SHIFT:
+            raise Wrong(f"the thumbnail of {row['prompt']!r} has another mean colour than its image (off by "
+                        f"{shift:.0f} grey levels): it is not a smaller copy of it.",
+                        "Shrink the image of the same row; do not scale, invert or blank its pixels.")
+    return f"{len(rows)} thumbnails of {THUMB_SHAPE[0]}x{THUMB_SHAPE[1]} pixels, each a smaller copy of its image."
