@@ -471,3 +471,54 @@ def test_exercise_2_rejects_an_empty_dataset(prompts):
     ds = _enhanced(prompts.filter(expr=col("id") < 0)).map_batches(fake_images)
     verdict = lab04.exercise_2.result(ds, "prompt")
     assert verdict.status == "wrong" and "no rows" in verdict.message
+
+
+# Stretch: what the LLM reads, in tokens ---------------------------------------------------------------
+
+
+class TokenCounter:  # the solution's way: an actor that loads the tokenizer once
+    def __init__(self, model_id):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+
+    def __call__(self, batch):
+        chats = [_messages(p, _season(i)) for p, i in zip(batch["prompt"], batch["id"])]
+        ids = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True)["input_ids"] for c in chats]
+        batch["n_tokens"] = np.array([len(i) for i in ids])
+        return batch
+
+
+def _count_by_text(df: pd.DataFrame) -> pd.DataFrame:  # another way: the template as text, then tokenize it
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
+    texts = [tokenizer.apply_chat_template(_messages(p, _season(i)), tokenize=False, add_generation_prompt=True)
+             for p, i in zip(df["prompt"], df["id"])]
+    return df.assign(n_tokens=[len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
+
+
+def _prompt_only(df: pd.DataFrame) -> pd.DataFrame:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
+    return df.assign(n_tokens=[len(tokenizer(p)["input_ids"]) for p in df["prompt"]])
+
+
+def test_stretch_placeholder_is_not_solved():
+    assert lab04.stretch.result(..., _messages, _season).status == "not solved"
+
+
+def test_stretch_accepts_a_tokenizer_actor_and_a_pandas_stage(prompts):
+    actors = prompts.map_batches(TokenCounter, fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
+                                 compute=ray.data.ActorPoolStrategy(size=1))
+    assert lab04.stretch.result(actors, _messages, _season).passed
+    assert lab04.stretch.result(prompts.map_batches(_count_by_text, batch_format="pandas"), _messages, _season).passed
+
+
+def test_stretch_rejects_the_prompt_alone_and_character_counts(prompts):
+    verdict = lab04.stretch.result(prompts.map_batches(_prompt_only, batch_format="pandas"), _messages, _season)
+    assert verdict.status == "wrong" and "the tokens of the prompt alone" in verdict.message
+    characters = prompts.to_pandas().assign(n_tokens=lambda t: t["prompt"].str.len())
+    verdict = lab04.stretch.result(characters, _messages, _season)
+    assert verdict.status == "wrong" and "the chat the Enhancer sends for it is" in verdict.message

@@ -279,3 +279,42 @@ def test_ex3_rejects_stage_mistakes(ray_session, checkpoint, options, message):
 def test_ex3_rejects_a_pipeline_without_the_class(ray_session, checkpoint):
     tasks = ray.data.from_items([{"path": "x"}]).map_batches(lambda batch: batch)
     _wrong(lab05.exercise_3.result(Batched, tasks, checkpoint), "no stage that runs")
+
+
+# Stretch: accuracy per class --------------------------------------------------------------------------
+
+# Six dogs (four predicted right) and four fish (one right): 67% and 25%.
+_PREDICTED = pd.DataFrame({"label": ["dog"] * 6 + ["fish"] * 4,
+                           "predicted": ["dog"] * 4 + ["fish"] * 2 + ["fish"] + ["dog"] * 3})
+
+
+def _mark(batch):
+    batch["correct"] = (batch["predicted"] == batch["label"]).astype(np.int64)
+    return batch
+
+
+@pytest.fixture(scope="module")
+def scored(ray_session):
+    return ray.data.from_pandas(_PREDICTED).materialize()
+
+
+def test_stretch_placeholder_is_not_solved(scored):
+    assert lab05.stretch.result(..., scored).status == "not solved"
+
+
+def test_stretch_accepts_a_groupby_mean_and_a_pandas_table(scored):
+    assert lab05.stretch.result(scored.map_batches(_mark).groupby("label").mean("correct"), scored).passed
+    table = _PREDICTED.assign(accuracy=_PREDICTED["label"] == _PREDICTED["predicted"])
+    verdict = lab05.stretch.result(table.groupby("label")["accuracy"].mean().reset_index(), scored)
+    assert verdict.passed and "dog: 67% of 6, fish: 25% of 4" in verdict.message
+
+
+def test_stretch_rejects_sums_grouping_by_prediction_and_one_accuracy(scored):
+    verdict = lab05.stretch.result(scored.map_batches(_mark).groupby("label").sum("correct"), scored)
+    assert verdict.status == "wrong" and "not their share" in verdict.message
+    by_prediction = scored.map_batches(_mark).groupby("predicted").mean("correct")
+    verdict = lab05.stretch.result(by_prediction, scored)
+    assert verdict.status == "wrong" and "no `label` column" in verdict.message
+    swapped = pd.DataFrame({"label": ["dog", "fish"], "accuracy": [0.25, 0.67]})
+    verdict = lab05.stretch.result(swapped, scored)
+    assert verdict.status == "wrong" and "are predicted right" in verdict.message

@@ -499,3 +499,59 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
                         "Keep the lab's ImageGen stage as it is.")
     h, w = np.asarray(batch["image"][0]).shape[:2]
     return f"{n} rows, each with an enhanced {prompt_column!r}, its season and a {h}x{w} RGB image."
+
+
+# Stretch ---------------------------------------------------------------------------------------------
+
+def _chat_tokens(tokenizer, chat) -> int:
+    ids = tokenizer.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
+    return len(ids["input_ids"] if isinstance(ids, Mapping) else ids)
+
+
+@exercise("Stretch · what the LLM reads, in tokens")
+def stretch(costs, chat_messages=None, season_for=None) -> str:
+    """``costs``: the lab's prompts with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row."""
+    import pandas as pd
+    import ray.data
+    from transformers import AutoTokenizer
+
+    import raycourse
+
+    require("costs", costs, "the Dataset of `prompts` with an `n_tokens` column")
+    if chat_messages is None or season_for is None:
+        raise TypeError("call it as check.stretch(costs, chat_messages, season_for)")
+    if isinstance(costs, ray.data.Dataset):
+        rows = costs.take_all()
+    elif isinstance(costs, pd.DataFrame):
+        rows = costs.to_dict("records")
+    else:
+        raise Wrong(f"`costs` is a {type(costs).__name__}, not a Ray Dataset.",
+                    "Build `costs` with `map_batches` on `prompts`.")
+    if not rows:
+        raise Wrong("`costs` is empty.", "Start from the lab's `prompts`: one row per prompt.")
+    lacking = [c for c in ("id", "prompt", "n_tokens") if c not in rows[0]]
+    if lacking:
+        raise Wrong(f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
+                    "Keep `id` and `prompt` and add the count as `n_tokens`.")
+    joined = _joined_prompts()
+    if any(str(r["prompt"]) not in joined for r in rows):
+        raise Wrong("`costs` holds prompts that the LLM has already rewritten.",
+                    "Count the tokens of the prompts before the Enhancer: start from `prompts` (that also runs "
+                    "no model but the tokenizer).")
+    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
+    for row in rows:
+        prompt, season = str(row["prompt"]), season_for(row["id"])
+        want = _chat_tokens(tokenizer, chat_messages(prompt, season))
+        got = row["n_tokens"]
+        if got == want:
+            continue
+        if got == len(tokenizer(prompt)["input_ids"]):
+            raise Wrong(f"`n_tokens` of {prompt!r} is {got}: the tokens of the prompt alone.",
+                        "The model reads the whole conversation of `chat_messages` (the system message too) in its "
+                        "chat template, ready for its answer: count that.")
+        raise Wrong(f"`n_tokens` of {prompt!r} is {got!r}; the chat the Enhancer sends for it is {want} tokens.",
+                    "Apply the tokenizer's chat template to `chat_messages(prompt, season_for(id))`, with the "
+                    "generation prompt, and count the token ids.")
+    counts = [int(r["n_tokens"]) for r in rows]
+    return (f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the prompt, is "
+            "most of what the LLM reads.")

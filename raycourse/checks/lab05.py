@@ -357,3 +357,50 @@ def exercise_3(ImageClassifier, predictions, checkpoint_path):
     _check_stage(op, checkpoint_path)
     return (f"ImageClassifier loads the checkpoint once and runs one forward pass per batch ({probe}); the stage "
             f"runs it on 2 actors with one GPU each, {op.batch_size} images per batch.")
+
+
+# Stretch -----------------------------------------------------------------------------------------------
+
+@exercise("Stretch · accuracy per class")
+def stretch(per_class, predictions):
+    """``per_class``: one row per true ``label``, with the share of that class's images predicted right."""
+    import numbers
+
+    import pandas as pd
+    import ray.data
+
+    require("per_class", per_class, "a Dataset with one row per label and its accuracy")
+    require("predictions", predictions, "the Dataset of predictions of Exercise 3")
+    if isinstance(per_class, ray.data.Dataset):
+        rows = per_class.take_all()
+    elif isinstance(per_class, pd.DataFrame):
+        rows = per_class.to_dict("records")
+    else:
+        raise Wrong(f"`per_class` is a {type(per_class).__name__}, not a Ray Dataset.",
+                    "Group the predictions by their true label and aggregate each group.")
+    table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
+    expected = (table["predicted"] == table["label"]).groupby(table["label"]).mean().to_dict()
+    if not rows or "label" not in rows[0]:
+        raise Wrong(f"`per_class` has no `label` column (its columns: {list(rows[0]) if rows else []}).",
+                    "Group by the true class, `label`: one row per class.")
+    values = [c for c in rows[0] if c != "label"]
+    if len(values) != 1 or not isinstance(rows[0][values[0]], numbers.Real):
+        raise Wrong(f"`per_class` should have `label` and one number per class, not the columns {list(rows[0])}.",
+                    "Aggregate one column per group: the mean of a 0/1 `correct` column is the class's accuracy.")
+    got = {r["label"]: float(r[values[0]]) for r in rows}
+    if len(got) != len(rows):
+        raise Wrong("`per_class` has a label in more than one row.", "Group by `label`: one row per class.")
+    if set(got) != set(expected):
+        raise Wrong(f"`per_class` has the labels {sorted(got)}; the validation images have {sorted(expected)}.",
+                    "Group by the true `label`, not by `predicted`.")
+    counts = table.groupby("label").size().to_dict()
+    for label, share in expected.items():
+        if abs(got[label] - share) < 1e-6:
+            continue
+        if abs(got[label] - share * counts[label]) < 1e-6:
+            raise Wrong(f"`per_class` gives {got[label]:g} for {label!r}: the number of images predicted right, "
+                        "not their share.", "Take the mean of `correct` (0 or 1) per class, not its sum.")
+        raise Wrong(f"`per_class` gives {got[label]:.3f} for {label!r}; {share:.1%} of its "
+                    f"{counts[label]} images are predicted right.",
+                    "Mark each row right or wrong (`predicted == label`), then average that per true `label`.")
+    return ", ".join(f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items())) + "."
