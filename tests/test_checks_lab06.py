@@ -359,3 +359,44 @@ def test_ex3_rejects_mistakes(index, stored, name, message):
 def test_ex3_waits_for_the_placeholder_and_the_embeddings(index, tmp_path):
     assert lab06.exercise_3.result(..., tmp_path).status == "not solved"
     assert lab06.exercise_3.result(_searches(index)["solution"], tmp_path / "nothing").status == "not solved"
+
+
+# Stretch: every image's nearest neighbour ------------------------------------------------------------
+
+
+def _neighbours(index, *, keep_self=False, worst=False):
+    """The right answer as a DataFrame (or a mistake: each image its own neighbour, the least similar one)."""
+    table, vectors = index
+    paths = table["path"].to_numpy()
+    scores = vectors @ vectors.T
+    if not keep_self:
+        np.fill_diagonal(scores, np.inf if worst else -np.inf)
+    best = scores.argmin(axis=1) if worst else scores.argmax(axis=1)
+    return pd.DataFrame({"path": paths, "neighbor": paths[best], "score": scores[np.arange(len(paths)), best]})
+
+
+def test_stretch_waits_for_the_placeholder_and_the_embeddings(tmp_path):
+    assert lab06.stretch.result(..., tmp_path).status == "not solved"
+    assert lab06.stretch.result(pd.DataFrame(), tmp_path / "none").status == "not solved"
+
+
+def test_stretch_accepts_a_dataframe_and_a_ray_map_batches(index, stored, ray_session):
+    assert lab06.stretch.result(_neighbours(index), stored).passed
+    table, vectors = index
+    paths = table["path"].to_numpy()
+
+    def nearest_other(batch):
+        scores = np.stack(batch["embedding"]) @ vectors.T
+        scores[np.equal.outer(batch["path"], paths)] = -np.inf
+        return {"path": batch["path"], "neighbor": paths[scores.argmax(axis=1)], "score": scores.max(axis=1)}
+
+    assert lab06.stretch.result(ray.data.read_parquet(str(stored)).map_batches(nearest_other), stored).passed
+
+
+def test_stretch_rejects_itself_the_least_similar_and_missing_rows(index, stored):
+    verdict = lab06.stretch.result(_neighbours(index, keep_self=True), stored)
+    assert verdict.status == "wrong" and "its own nearest neighbour" in verdict.message
+    verdict = lab06.stretch.result(_neighbours(index, worst=True), stored)
+    assert verdict.status == "wrong" and "is not the image most similar" in verdict.message
+    verdict = lab06.stretch.result(_neighbours(index).head(3), stored)
+    assert verdict.status == "wrong" and "stored images" in verdict.message

@@ -228,3 +228,82 @@ def test_ex2_rejects_the_likely_mistakes(ray_session, fn, message):
 def test_ex2_waits_for_the_placeholder():
     assert lab07.exercise_2.result(...).status == "not solved"
     _wrong(lab07.exercise_2.result(42), "not a function")
+
+
+# Stretch: an evaluation loop ---------------------------------------------------------------------------
+
+
+def evaluate_right(model, dataset):  # the solution's way
+    model.eval()
+    right = rows = 0
+    with torch.no_grad():
+        batches = dataset.iter_torch_batches(batch_size=16, dtypes={"features": torch.float32, "target": torch.int64})
+        for batch in batches:
+            right += (model(batch["features"]).argmax(dim=1) == batch["target"]).sum().item()
+            rows += len(batch["target"])
+    return right / rows
+
+
+def evaluate_inference_mode(model, dataset):  # another way: one batch per block, inference mode, NumPy at the end
+    model.eval()
+    predicted, targets = [], []
+    with torch.inference_mode():
+        for batch in dataset.iter_torch_batches(batch_size=None):
+            predicted.append(model(batch["features"].float()).argmax(1).numpy())
+            targets.append(batch["target"].numpy())
+    return float((np.concatenate(predicted) == np.concatenate(targets)).mean())
+
+
+def evaluate_training_mode(model, dataset):
+    with torch.no_grad():
+        right = sum((model(b["features"]).argmax(1) == b["target"]).sum().item()
+                    for b in dataset.iter_torch_batches(batch_size=16))
+    return right / dataset.count()
+
+
+def evaluate_with_gradients(model, dataset):
+    model.eval()
+    right = sum((model(b["features"]).argmax(1) == b["target"]).sum().item()
+                for b in dataset.iter_torch_batches(batch_size=16))
+    return right / dataset.count()
+
+
+def evaluate_drop_last(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        scores = [(model(b["features"]).argmax(1) == b["target"]).float().mean().item()
+                  for b in dataset.iter_torch_batches(batch_size=16, drop_last=True)]
+    return sum(scores) / len(scores)
+
+
+def evaluate_mean_of_batches(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        scores = [(model(b["features"]).argmax(1) == b["target"]).float().mean().item()
+                  for b in dataset.iter_torch_batches(batch_size=16)]
+    return sum(scores) / len(scores)
+
+
+def test_stretch_placeholder_and_outline_are_not_solved():
+    def outline(model, dataset):
+        ...
+
+    assert lab07.stretch.result(...).status == "not solved"
+    assert lab07.stretch.result(outline).status == "not solved"
+
+
+@pytest.mark.parametrize("evaluate", [evaluate_right, evaluate_inference_mode])
+def test_stretch_accepts_correct_loops(ray_session, evaluate):
+    verdict = lab07.stretch.result(evaluate)
+    assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize("evaluate, message", [
+    (evaluate_training_mode, "training mode"),
+    (evaluate_with_gradients, "recorded gradients"),
+    (evaluate_drop_last, "rows; the dataset has 101"),
+    (evaluate_mean_of_batches, "of the rows right"),
+])
+def test_stretch_rejects_mistakes(ray_session, evaluate, message):
+    verdict = lab07.stretch.result(evaluate)
+    assert verdict.status == "wrong" and message in verdict.message, verdict

@@ -52,16 +52,16 @@ class Plan:
 
 
 PLANS = {
-    "01": Plan({1}, [P, N, N], 2, "print(prompt.count())", {1, 2, 3}, [P, E, N], "name 'prompt' is not defined"),
-    "02": Plan({1}, [P, N], 1, "print(outfit.schema())", {1, 2}, [E, P], "name 'outfit' is not defined"),
-    "03": Plan({1}, [P, N, N], 1, "print(prompt.count())", {1, 2, 3}, [E, N, N], "name 'prompt' is not defined"),
-    "04": Plan({1}, [P, N], 1, "print(enhancer_model_id)", {1, 2}, [E, E], "name 'enhancer_model_id' is not defined"),
+    "01": Plan({1}, [P, N, N, N], 2, "print(prompt.count())", {1, 2, 3}, [P, E, N, N], "name 'prompt' is not defined"),
+    "02": Plan({1}, [P, N, N], 1, "print(outfit.schema())", {1, 2}, [E, P, N], "name 'outfit' is not defined"),
+    "03": Plan({1}, [P, N, N, N], 1, "print(prompt.count())", {1, 2, 3}, [E, N, N, E], "name 'prompt' is not defined"),
+    "04": Plan({1}, [P, N, N], 1, "print(enhancer_model_id)", {1, 2}, [E, E, N], "name 'enhancer_model_id' is not defined"),
     # Lab 05: half-solved trains once more (exercise 2 needs exercise 1's images); broken trains not at all.
-    "05": Plan({1, 2}, [P, P, N], 2, "print(CLASS)", {1, 2}, [P, E, E], "name 'CLASS' is not defined"),
-    "06": Plan({1}, [P, N, N], 1, "print(MODEL)", {1, 2, 3}, [E, E, N], "name 'MODEL' is not defined"),
+    "05": Plan({1, 2}, [P, P, N, N], 2, "print(CLASS)", {1, 2}, [P, E, E, N], "name 'CLASS' is not defined"),
+    "06": Plan({1}, [P, N, N, N], 1, "print(MODEL)", {1, 2, 3}, [E, E, N, N], "name 'MODEL' is not defined"),
     # Lab 07: exercise 2 (a training loop on a small problem) is cheap; exercise 1 runs the tuned pipeline.
     # The copies leave out the run of the "starved" pipeline (about 30 s; the solved and unsolved copies run it).
-    "07": Plan({2}, [N, P], 1, "print(days.count())", {1, 2}, [E, P], "name 'days' is not defined",
+    "07": Plan({2}, [N, P, N], 1, "print(days.count())", {1, 2}, [E, P, N], "name 'days' is not defined",
                trim='print(f"starved: '),
 }
 
@@ -253,7 +253,7 @@ def test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked(kernels_ray, 
     with grading.Grader(timeout=8) as grader:
         grade = _grade(grader, nb, tmp_path, "slow.ipynb")
     assert grade.timed_out and grade.seconds < 30
-    assert [v.status for v in grade.verdicts] == [N, C, C]
+    assert [v.status for v in grade.verdicts] == [N, C, C, C]
     assert grade.verdicts[1].message == "the time limit (8 s) was reached before its check ran."
     assert "Note: time limit of 8 s reached: the kernel was stopped." in grade.report()
     assert grade.total_line() == "Lab 01: 0 of 3 exercises passed"
@@ -267,9 +267,9 @@ def test_a_dead_kernel_missing_check_cells_and_a_renamed_import(kernels_ray, tmp
         died = _grade(grader, nb, tmp_path, "anything.ipynb")
         nb.cells[2].source = "x = 1"
         missing = _grade(grader, nb, tmp_path, "missing.ipynb")
-    assert [v.status for v in died.verdicts] == [N, C, C]
+    assert [v.status for v in died.verdicts] == [N, C, C, C]
     assert died.verdicts[1].message.startswith("the kernel died before its check ran")
-    assert [v.status for v in missing.verdicts] == [N, E, C]  # photos was never defined
+    assert [v.status for v in missing.verdicts] == [N, E, C, C]  # photos was never defined
     assert missing.verdicts[1].message == "its check cell raised NameError: name 'photos' is not defined"
     assert missing.verdicts[2].message == "the notebook has no check cell for it (`grader_check.exercise_3(...)`)."
 
@@ -357,18 +357,20 @@ def test_a_class_report_has_every_verdict_total_and_share(class_report):
     run, out = class_report
     assert run.returncode == 0, run.stderr[-3000:]
     table = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype=str)
-    columns = ["Lab 01 · Ex 1", "Lab 01 · Ex 2", "Lab 01 · Ex 3", "Lab 02 · Ex 1", "Lab 02 · Ex 2"]
+    columns = ["Lab 01 · Ex 1", "Lab 01 · Ex 2", "Lab 01 · Ex 3", "Lab 01 · Stretch",
+               "Lab 02 · Ex 1", "Lab 02 · Ex 2", "Lab 02 · Stretch"]
     assert list(table.columns) == ["learner", *columns, "passed", "of", "notes"]
     rows = {r["learner"]: r for r in table.to_dict("records")}
     assert list(rows) == ["alice", "bob", "carol", "dave", "erin", "passed by (share of learners)"]
     verdicts = {name: [rows[name][c] for c in columns] for name in rows}
-    assert verdicts["alice"] == [P, P, P, "missing", "missing"]
-    assert verdicts["bob"] == [P, N, N, N, N]
+    assert verdicts["alice"] == [P, P, P, P, "missing", "missing", "missing"]
+    assert verdicts["bob"] == [P, N, N, N, N, N, N]
     for name in ("carol", "dave", "erin"):
-        assert verdicts[name] == ["missing"] * 5
+        assert verdicts[name] == ["missing"] * 7
+    # `of`: the five exercises everyone does; the stretch has its column, outside the total
     assert [(rows[n]["passed"], rows[n]["of"]) for n in ("alice", "bob", "carol", "dave", "erin")] == \
         [("3", "5"), ("1", "5"), ("0", "5"), ("0", "5"), ("0", "5")]
-    assert verdicts["passed by (share of learners)"] == ["40%", "20%", "20%", "0%", "0%"]
+    assert verdicts["passed by (share of learners)"] == ["40%", "20%", "20%", "20%", "0%", "0%", "0%"]
     assert rows["alice"]["notes"] == ""
     assert rows["bob"]["notes"] == "bob/scratch.ipynb: not a lab notebook: it never imports a lab's checks " \
                                    "(`from raycourse.checks import labNN as check`)"
@@ -380,10 +382,10 @@ def test_a_class_report_has_every_verdict_total_and_share(class_report):
 def test_a_class_report_is_printed_and_written_as_a_readable_table(class_report):
     run, out = class_report
     markdown = (out / "grades.md").read_text(encoding="utf-8")
-    table = "| alice | ✅ | ✅ | ✅ | — | — | 3 | 5 |  |"
+    table = "| alice | ✅ | ✅ | ✅ | ✅ | — | — | — | 3 | 5 |  |"
     assert table in run.stdout and table in markdown
-    assert "| bob | ✅ | ⏳ | ⏳ | ⏳ | ⏳ | 1 | 5 |" in markdown
-    assert "| passed by (share of learners) | 40% | 20% | 20% | 0% | 0% |  |  |  |" in markdown
+    assert "| bob | ✅ | ⏳ | ⏳ | ⏳ | ⏳ | ⏳ | ⏳ | 1 | 5 |" in markdown
+    assert "| passed by (share of learners) | 40% | 20% | 20% | 20% | 0% | 0% | 0% |  |  |  |" in markdown
     assert grading.LEGEND in run.stdout and grading.LEGEND in markdown
     assert "bob: grading bob/my lab one.ipynb (Lab 01) ... Lab 01: 1 of 3 exercises passed" in run.stdout
     assert "dave: dave.ipynb: not graded: not a notebook: invalid JSON" in run.stdout
@@ -406,6 +408,8 @@ def test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_gr
         "have no outfit.",
         "⏳ Exercise 2 not solved yet: `prompts` is still `...`; replace it with a Dataset with a `prompt` for every "
         "animal.",
+        "⏳ Stretch · outfits nobody wears not solved yet: `unworn` is still `...`; replace it with a Dataset of the "
+        "outfits that no animal wears.",
         "Lab 02: 0 of 2 exercises passed",
         "",
         f"Grading {bad} (a copy, from the top, at most 600 s) ...",
@@ -430,6 +434,7 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
         "Lab 02 so far: 0 of 2 exercises passed",
         "  ⬜ Exercise 1 not checked: its check cell has not run in this session.",
         "  ⬜ Exercise 2 not checked: its check cell has not run in this session.",
+        "  ⬜ Stretch · outfits nobody wears not checked: its check cell has not run in this session.",
         "Only the checks run in this kernel count (a restart forgets them). To grade the saved notebook from the "
         "top, in a terminal: python -m raycourse grade labs/02_joins_and_prompts_lab.ipynb",
     ]
@@ -454,13 +459,15 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
         "Lab 02 so far: 2 of 2 exercises passed",
         "  ✅ Exercise 1 passed: fine.",
         "  ✅ Exercise 2 passed: fine.",
-        "Every exercise of this lab passed: well done.",
+        "  ⬜ Stretch · outfits nobody wears not checked: its check cell has not run in this session.",
+        "Every exercise of this lab passed: well done. Done early? Try the stretch exercise.",
     ]
     assert json.loads(_core.results_json("raycourse.checks.lab02"))["Exercise 1"]["status"] == "passed"
 
 
 def test_the_exercises_of_a_lab_come_from_its_checks_module_in_order():
-    assert [e.title for e in _core.exercises("raycourse.checks.lab05")] == ["Exercise 1", "Exercise 2", "Exercise 3"]
+    assert [e.title for e in _core.exercises("raycourse.checks.lab05")] == [
+        "Exercise 1", "Exercise 2", "Exercise 3", "Stretch · accuracy per class"]
     assert _core.lab_label("raycourse.checks.lab05") == "Lab 05"
     assert _core.lab_label("raycourse.checks.lesson07") == "Lesson 07"
     for solution in SOLUTIONS:

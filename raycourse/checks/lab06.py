@@ -388,3 +388,58 @@ def exercise_3(search, embeddings_dir):
     first, second = (answers[(q, KS[-1])] for q in QUERIES[:2])
     return (f"{len(QUERIES)} new queries, k = {' and '.join(map(str, KS))}: the same hits as a reference search "
             f"over the {len(paths)} stored embeddings" + ("." if first != second else " (these queries share hits)."))
+
+
+# Stretch -----------------------------------------------------------------------------------------------
+
+@exercise("Stretch · every image's nearest neighbour")
+def stretch(nearest, embeddings_dir):
+    """``nearest``: for every stored image, the most similar *other* stored image and their cosine similarity."""
+    import numpy as np
+    import pandas as pd
+    import ray.data
+
+    require("nearest", nearest, "a Dataset with `path`, `neighbor` and `score` for every stored image")
+    try:
+        table = _stored(embeddings_dir)
+    except NotSolved:
+        raise NotSolved("there are no stored embeddings yet: solve Exercise 2 first.") from None
+    if isinstance(nearest, ray.data.Dataset):
+        got = nearest.to_pandas()
+    elif isinstance(nearest, pd.DataFrame):
+        got = nearest
+    else:
+        raise Wrong(f"`nearest` is a {type(nearest).__name__}, not a Ray Dataset.",
+                    "Build it with `map_batches` over the stored embeddings (`ray.data.read_parquet`).")
+    lacking = [c for c in ("path", "neighbor", "score") if c not in got.columns]
+    if lacking:
+        raise Wrong(f"`nearest` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: "
+                    f"{list(got.columns)}).", "One row per stored image: its `path`, its `neighbor`, their `score`.")
+    paths = [str(p) for p in table["path"]]
+    vectors = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in table["embedding"]])
+    similarity = vectors @ vectors.T
+    if sorted(map(str, got["path"])) != sorted(paths):
+        raise Wrong(f"`nearest` has {len(got)} rows for {got['path'].nunique()} paths; there are {len(paths)} "
+                    "stored images.", "One row for every stored image, each once.")
+    index = {p: i for i, p in enumerate(paths)}
+    if all(str(p) == str(n) for p, n in zip(got["path"], got["neighbor"])):
+        raise Wrong("every image is its own nearest neighbour.",
+                    "An image is always most similar to itself (score 1): leave it out of its own candidates.")
+    np.fill_diagonal(similarity, -np.inf)
+    for path, neighbor, score in zip(got["path"], got["neighbor"], got["score"]):
+        i, j = index[str(path)], index.get(str(neighbor))
+        if j is None or j == i:
+            raise Wrong(f"the neighbour of {path!r} is {neighbor!r}, not another stored image.",
+                        "Pick the neighbour among the other stored images.")
+        best = similarity[i].max()
+        if similarity[i, j] < best - 1e-5:
+            raise Wrong(f"{neighbor!r} is not the image most similar to {path!r} (its cosine similarity is "
+                        f"{similarity[i, j]:.4f}; the best is {best:.4f}).",
+                        "Score the image against all stored embeddings with a dot product and take the highest, "
+                        "itself left out.")
+        if abs(float(score) - similarity[i, j]) > 1e-3:
+            raise Wrong(f"the score of {path!r} and its neighbour is {float(score):.4f}; their cosine similarity is "
+                        f"{similarity[i, j]:.4f}.", "The embeddings have length 1: their dot product is the score.")
+    mutual = sum(str(got.set_index("path").loc[str(n), "neighbor"]) == str(p)
+                 for p, n in zip(got["path"], got["neighbor"]))
+    return f"{len(paths)} images, each with its nearest other image; {mutual} of them are each other's nearest."

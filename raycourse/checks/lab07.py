@@ -215,3 +215,52 @@ def exercise_2(train_epoch) -> str:
                     "Return the mean of the batches' loss.item().")
     return (f"every row once per epoch, {counts['step'] // 4} steps per epoch, loss {before:.2f} -> {after:.2f}, "
             f"accuracy {accuracy:.0%} after 4 epochs.")
+
+
+@exercise("Stretch · an evaluation loop")
+def stretch(evaluate) -> str:
+    """``evaluate(model, dataset)``: the accuracy over every row, in eval mode, without gradients or updates."""
+    require("evaluate", evaluate, "a function evaluate(model, dataset) returning the accuracy")
+    if not callable(evaluate):
+        raise Wrong("`evaluate` is not a function.", "Define it with def evaluate(model, dataset): ...")
+    import ray
+    import torch
+
+    x, y = _problem(n=101, seed=1)  # 101 rows: a batch size that divides it is unlikely
+    dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2))
+    model.train()  # as a training loop leaves it
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    seen, modes, grads = [], set(), []
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().numpy().copy()))
+    def watch(module, inputs, output):  # returns None: the output stays as it is
+        modes.add(module.training)
+        grads.append(torch.is_grad_enabled())
+
+    model.register_forward_hook(watch)
+    with _counting_iterators() as calls:
+        accuracy = evaluate(model, dataset)
+    rows = np.concatenate(seen) if seen else np.zeros((0, x.shape[1]))
+    if calls["iter_torch_batches"] == 0:
+        raise Wrong("evaluate did not read the dataset with iter_torch_batches.",
+                    "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
+    if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
+        raise Wrong(f"evaluate scored {len(rows)} rows; the dataset has {len(x)}.",
+                    "Score every batch once, the last, smaller one too (no drop_last).")
+    if any(k for k in modes):
+        raise Wrong("the model ran in training mode: its dropout still drops features at random.",
+                    "Call model.eval() before the loop.")
+    if any(grads):
+        raise Wrong("the forward passes recorded gradients, which evaluation never uses.",
+                    "Run the loop under torch.no_grad() (or torch.inference_mode()).")
+    if any(not torch.equal(state[k], v) for k, v in model.state_dict().items()):
+        raise Wrong("evaluate changed the model's weights.", "Evaluation only predicts: no loss.backward(), no step.")
+    with torch.no_grad():
+        model.eval()
+        want = float((model(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+    if not isinstance(accuracy, (float, int, np.floating)) or abs(float(accuracy) - want) > 1e-6:
+        raise Wrong(f"evaluate returned {accuracy!r}; the model classifies {want:.4f} of the rows right.",
+                    "Count the rows whose argmax matches `target` over all batches, divide by the number of rows "
+                    "(not the mean of per-batch accuracies: the last batch is smaller).")
+    return f"all {len(x)} rows scored once, in eval mode without gradients: accuracy {want:.1%}, weights untouched."
