@@ -393,6 +393,27 @@ def test_stretch_accepts_a_dataframe_and_a_ray_map_batches(index, stored, ray_se
     assert lab06.stretch.result(ray.data.read_parquet(str(stored)).map_batches(nearest_other), stored).passed
 
 
+def test_stretch_accepts_a_list_of_rows_from_another_method(index, stored):
+    """The second-best of each row's sort (the best is the image itself), as the rows `take_all` gives."""
+    table, vectors = index
+    paths = table["path"].to_numpy()
+    scores = vectors @ vectors.T
+    second = np.argsort(-scores, axis=1)[:, 1]
+    rows = [{"path": p, "neighbor": paths[j], "score": float(scores[i, j])}
+            for i, (p, j) in enumerate(zip(paths, second))]
+    verdict = lab06.stretch.result(rows, stored)
+    assert verdict.passed, verdict
+
+
+def test_stretch_rejects_scores_that_are_not_the_cosine_and_other_types(index, stored):
+    answer = _neighbours(index)
+    answer["score"] = 1 - answer["score"]  # a distance, not the similarity
+    verdict = lab06.stretch.result(answer, stored)
+    assert verdict.status == "wrong" and "their cosine similarity is" in verdict.message, verdict
+    verdict = lab06.stretch.result(list(_neighbours(index)["neighbor"]), stored)
+    assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message, verdict
+
+
 def test_stretch_rejects_itself_the_least_similar_and_missing_rows(index, stored):
     verdict = lab06.stretch.result(_neighbours(index, keep_self=True), stored)
     assert verdict.status == "wrong" and "its own nearest neighbour" in verdict.message

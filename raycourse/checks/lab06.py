@@ -19,6 +19,12 @@ Exercise 3 calls the learner's ``search`` with queries the lab never uses and se
 embeddings: the same images, best first (ties in either order), and, where the learner
 returns scores, the cosine similarities. A DataFrame with a ``path`` column, a list of
 paths or a list of ``(path, score)`` pairs all pass.
+
+The stretch (optional) reads ``nearest``, a Dataset (or a DataFrame, or a list of rows from
+``take_all``) with ``path``, ``neighbor`` and ``score``, and compares it with the check's own
+similarity matrix of the stored embeddings: one row for every stored image, each once; its
+neighbour another stored image (never itself) with the highest cosine similarity (either one of
+a tie); the score that cosine.
 """
 
 from __future__ import annotations
@@ -408,6 +414,8 @@ def stretch(nearest, embeddings_dir):
         got = nearest.to_pandas()
     elif isinstance(nearest, pd.DataFrame):
         got = nearest
+    elif isinstance(nearest, list) and nearest and all(isinstance(r, dict) for r in nearest):
+        got = pd.DataFrame(nearest)  # the rows of `nearest.take_all()`
     else:
         raise Wrong(f"`nearest` is a {type(nearest).__name__}, not a Ray Dataset.",
                     "Build it with `map_batches` over the stored embeddings (`ray.data.read_parquet`).")

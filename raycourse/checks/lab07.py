@@ -5,6 +5,12 @@ encoder's stopwatch columns: every row must come out once, with the features the
 give (so no stage may skip or change work), and the encoder pool must compute at least
 ``BUSY_THRESHOLD`` of its time on duty. A noisy machine gets a second run.
 Exercise 2 calls the learner's ``train_epoch`` on a small problem with a known answer.
+
+The stretch (optional) calls the learner's ``evaluate`` on a model with dropout, left in
+training mode, over 101 rows (a batch size rarely divides them): it must read the dataset with
+``iter_torch_batches``, score every row once (the last, smaller batch too), in eval mode, with
+no gradients recorded and the weights untouched, and return the accuracy the check computes
+itself over all rows (not the mean of per-batch accuracies).
 """
 
 from __future__ import annotations
