@@ -21,12 +21,19 @@ from pathlib import Path
 
 import pytest
 
-from raycourse.runtime import TEST_ENV
+from raycourse.runtime import RAY_NOTICES_ENV, TEST_ENV
 
 # Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
 # the tests and the grader: raycourse.runtime.TEST_ENV).
 for _key, _value in TEST_ENV.items():
     os.environ.setdefault(_key, _value)
+
+# Ray's notices of tasks it runs again after their worker died go to this file, not into cells
+# (raycourse.runtime.RETRY_NOTICE); the end of the run lists them.
+if not os.environ.get(RAY_NOTICES_ENV):
+    import tempfile
+
+    os.environ[RAY_NOTICES_ENV] = os.path.join(tempfile.mkdtemp(prefix="rc-notices-"), "ray-retries.log")
 
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
@@ -110,6 +117,17 @@ def pytest_sessionfinish(session, exitstatus):
         _SHARED_RAY.stop()
         shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
         _SHARED_RAY = None
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Ray's task-retry notices of the run (a worker died and Ray ran its task again): kept out of the
+    cells, which still checked every result, and listed here so that a machine's trouble is not hidden."""
+    path = Path(os.environ.get(RAY_NOTICES_ENV, ""))
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
+    if lines:
+        terminalreporter.section(f"Ray ran {len(lines)} failed task(s) again (raycourse.runtime.RETRY_NOTICE)")
+        for line in lines:
+            terminalreporter.line(line)
 
 
 def pytest_collection_modifyitems(items):

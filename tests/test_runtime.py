@@ -164,6 +164,26 @@ def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, cap
     assert "startup concurrency" not in out
 
 
+def test_a_task_retry_notice_reaches_a_learners_cell_and_a_test_runs_file(monkeypatch, capsys, tmp_path):
+    from ray._private import worker
+
+    monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
+    runtime.drop_worker_pool_warning()
+    retry = ("Task _map_task failed. There are infinite retries remaining, so the task will be retried. "
+             "Error: The worker died unexpectedly.")
+    monkeypatch.delenv(runtime.RAY_NOTICES_ENV, raising=False)  # a learner's run
+    worker.print_to_stdstream({"lines": [retry], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    assert "so the task will be retried" in capsys.readouterr().out
+    notices = tmp_path / "notices.log"
+    monkeypatch.setenv(runtime.RAY_NOTICES_ENV, str(notices))  # a test run
+    worker.print_to_stdstream({"lines": [retry], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    worker.print_to_stdstream({"lines": ["A worker died or was killed."], "pid": "raylet", "is_err": False},
+                              ignore_prefix=False)
+    out = capsys.readouterr().out
+    assert "retried" not in out and "A worker died or was killed." in out  # every other message still shows
+    assert notices.read_text() == retry + "\n"
+
+
 def test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda(ray_session, monkeypatch):
     """A GPU runner's tiny smoke test: Ray grants its GPUs as usual, CUDA stays hidden from the stand-ins."""
     import ray
