@@ -198,7 +198,8 @@ def find_running_ray() -> str | None:
 # The course's local Ray declares more logical CPUs than a laptop has cores, on purpose (GPU actors
 # must not starve the read tasks), and several notebooks share it, so that warning would print into
 # learners' cells in normal runs, again at every further multiple. It is dropped; every other message
-# from Ray (failed tasks, dead actors, out of memory) still reaches the cell.
+# from Ray (failed tasks, dead actors, out of memory) still reaches the cell, except the retry notices
+# of a test run (below).
 WORKER_POOL_WARNING = "maximum expected startup concurrency"
 # Since Ray 2.50 the driver also hears of every task that failed with a system error (its worker process
 # died) and that Ray runs again: "Task _map_task failed. There are infinite retries remaining, so the task
@@ -220,14 +221,15 @@ def drop_worker_pool_warning() -> None:
         return  # another Ray version, or already done
 
     def print_to_stdstream(data, ignore_prefix):
-        lines = data.get("lines") or []
-        if data.get("pid") == "raylet" and any(WORKER_POOL_WARNING in str(line) for line in lines):
-            return None
-        notices = os.environ.get(RAY_NOTICES_ENV)
-        if notices and data.get("pid") == "raylet" and any(RETRY_NOTICE in str(line) for line in lines):
-            with open(notices, "a", encoding="utf-8") as log:
-                log.writelines(f"{line}\n" for line in lines)
-            return None
+        if data.get("pid") == "raylet":
+            text = "\n".join(str(line) for line in data.get("lines") or [])
+            if WORKER_POOL_WARNING in text:
+                return None
+            notices = os.environ.get(RAY_NOTICES_ENV)
+            if notices and RETRY_NOTICE in text:
+                with open(notices, "a", encoding="utf-8") as log:
+                    log.write(text + "\n")
+                return None
         return original(data, ignore_prefix)
 
     print_to_stdstream.raycourse_filter = True
