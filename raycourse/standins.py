@@ -59,7 +59,7 @@ from typing import Callable, Iterator
 __all__ = ["STANDIN_VERSION", "ROLES", "REAL_MODELS", "build_standin"]
 
 #: Bump when any builder changes (used in cache directory names).
-STANDIN_VERSION: int = 2
+STANDIN_VERSION: int = 3
 
 #: The model roles that have a stand-in.
 ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
@@ -396,6 +396,7 @@ def _write_json(path: pathlib.Path, obj: dict) -> None:
 
 
 def _build_llm(out: pathlib.Path, seed: int) -> None:
+    import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     tok = _qwen_tokenizer()
@@ -448,6 +449,11 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
         begin_suppress_tokens=[im_end],
     )
     model.generation_config = gen
+    # Saved in bfloat16 with ``dtype: bfloat16`` in its config, as Qwen2.5 ships: transformers 5 loads
+    # with dtype="auto" by default, so code that meets the real model in bfloat16 (``.numpy()`` on a
+    # bf16 tensor fails, features differ from a float32 run) meets it in tiny too.
+    model.config.dtype = torch.bfloat16
+    model.to(torch.bfloat16)
     model.save_pretrained(out)
     tok.save_pretrained(out)
 
