@@ -88,6 +88,8 @@ _SHARED_RAY = None
 
 def _needs_ray(item) -> bool:
     """Notebook cells (nbval), in-process Ray tests (ray_session), notebooks run in kernels (kernels_ray)."""
+    if item.get_closest_marker("skip"):  # e.g. a tiny-only test under make test-gpu
+        return False
     return hasattr(item, "cell") or bool({"ray_session", "kernels_ray"} & set(getattr(item, "fixturenames", ())))
 
 
@@ -130,11 +132,75 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.line(line)
 
 
+# Tests that prove something about the tiny profile only, by file (every test in it) or by file and test name.
+# `make test-gpu` (the gpu profile, on a GPU machine) skips them; `tests/test_gpu_selection.py` holds this list
+# to existing tests. Anything not listed runs in both profiles.
+TINY_ONLY = {
+    "tests/test_checks_lab01.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab02.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab03.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab04.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab05.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab06.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab07.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lesson07.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_standins.py": "the stand-ins themselves",
+    "tests/test_model_standins.py": "the stand-ins themselves",
+    "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins and logical GPUs",
+    "tests/test_two_nodes.py": "two nodes on one machine with a logical GPU each (they would share one real GPU)",
+    "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
+    "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
+    "tests/test_progress.py": "progress bars, with stand-in stages",
+    "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
+    ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_half_solved_lab_passes_its_solved_exercises"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_broken_lab_reports_the_error_and_grades_the_rest"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_dead_kernel_missing_check_cells_and_a_renamed_import"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_class_report_has_every_verdict_total_and_share"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_grading.py", "test_a_class_report_is_printed_and_written_as_a_readable_table"):
+        "the grader's logic, which does not depend on the profile",
+    ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
+    ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
+    ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
+    ("tests/test_runtime.py", "test_readers_take_concurrency_while_transforms_log_its_deprecation"):
+        "the sample images (the gpu profile reads them from S3)",
+}
+
+
+def _tiny_only(item) -> str | None:
+    """Why ``item`` proves something about the tiny profile only (TINY_ONLY), or None."""
+    path = Path(str(item.fspath)).resolve()
+    try:
+        rel = path.relative_to(Path(__file__).resolve().parent).as_posix()
+    except ValueError:
+        return None
+    name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, name))
+
+
 def pytest_collection_modifyitems(items):
     from raycourse.authoring.notebooks import COMPARED, tags
 
     gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
+    # `make test-gpu` keeps what means something on a GPU machine: the lessons under nbval and the solved labs
+    # graded with the real models, and the tests that do not depend on the profile. A test marked tiny_only proves
+    # something about the tiny profile (stand-ins, the sample data's paths, Ray's logical GPUs, the CPU rehearsal
+    # of the gpu path, the grader's logic on tiny copies): there it would test nothing, or fail for the wrong reason.
     for item in items:
+        why = _tiny_only(item)
+        if gpu_profile and why:
+            item.add_marker(pytest.mark.skip(reason=f"tiny profile only: {why}"))
         # Stored notebooks carry no execution counts (a learner sees `[ ]` on every cell), and nbval
         # treats a cell without one as never run: it would not compare the recorded output. Here, a
         # cell tagged for comparison gets a count, so nbval compares it.

@@ -221,6 +221,15 @@ def check_profile() -> str:
             "The gpu profile needs an NVIDIA GPU on this machine, and none is visible here.",
             "Run `make test-gpu` on a GPU machine (after `make prefetch`); here, run `make test` (tiny profile).",
         )
+    gpus = torch_gpus()
+    if not gpus["usable"]:
+        raise CourseError(
+            f"NVML sees {config.gpu_count()} NVIDIA GPU(s) ({gpus['name'] or 'name unknown'}, driver "
+            f"{gpus['driver'] or 'unknown'}), but torch {gpus['torch']} (built for CUDA {gpus['cuda'] or 'none'}) "
+            f"cannot use them: {gpus['error'] or 'torch.cuda.is_available() is False'}.",
+            "torch's CUDA 13 wheels need NVIDIA driver 580 or newer (`nvidia-smi` shows the driver): update the "
+            "driver, or install the torch build for the CUDA version your driver supports, then run this again.",
+        )
     missing = [role for role, spec in config.MODEL_ROLES.items()
                if not os.environ.get(spec.override_env) and pinned_snapshot(spec)[1]]
     if missing:
@@ -228,4 +237,67 @@ def check_profile() -> str:
             f"The gpu profile's models for {', '.join(missing)} are not in the Hugging Face cache.",
             "Run `make prefetch` once with internet (see README, 'Before a GPU workshop').",
         )
-    return f"profile gpu: {config.gpu_count()} GPU(s), every pinned model in the cache"
+    return (f"profile gpu: {gpus['count']} GPU(s) that torch can use ({gpus['name']}, driver {gpus['driver']}, "
+            f"torch {gpus['torch']} for CUDA {gpus['cuda']}), every pinned model in the cache")
+
+
+_TORCH_PROBE = """
+import json, torch
+info = {"torch": torch.__version__, "cuda": torch.version.cuda, "usable": False, "count": 0, "name": "", "error": ""}
+try:
+    info["usable"] = torch.cuda.is_available()
+    if info["usable"]:
+        info["count"] = torch.cuda.device_count()
+        info["name"] = torch.cuda.get_device_name(0)
+        torch.ones(1, device="cuda").add_(1).item()  # a kernel runs: the driver and the build agree
+except Exception as exc:
+    info["usable"], info["error"] = False, f"{type(exc).__name__}: {exc}"
+print(json.dumps(info))
+"""
+
+
+def torch_gpus() -> dict:
+    """What torch can do with this machine's GPUs, asked in a fresh process, and the NVIDIA driver's version.
+
+    NVML (which Ray and :func:`config.gpu_count` ask) sees a GPU whenever the driver is loaded, even one that
+    this torch build cannot use (a driver older than its CUDA needs); only torch itself can say, and asking it
+    here would start CUDA in this process, so a subprocess asks.
+    """
+    import json
+    import subprocess
+    import sys
+
+    try:
+        run = subprocess.run([sys.executable, "-c", _TORCH_PROBE], capture_output=True, text=True, timeout=300)
+        info = json.loads(run.stdout.strip().splitlines()[-1])
+    except Exception as exc:  # torch missing or broken: say what happened
+        info = {"torch": "?", "cuda": None, "usable": False, "count": 0, "name": "",
+                "error": f"the torch probe failed ({type(exc).__name__}: {exc})"}
+    info["driver"] = _driver_version()
+    return info
+
+
+def _driver_version() -> str:
+    """The NVIDIA driver's version (``nvidia-smi``, else NVML through Ray's copy of pynvml), or ''."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=60).stdout.split()
+            if out:
+                return out[0]
+        except Exception:
+            pass
+    try:
+        from ray._private.thirdparty import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:
+        return ""

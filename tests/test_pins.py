@@ -207,12 +207,32 @@ def test_the_gpu_profile_on_a_machine_without_a_gpu_says_so(course_env, monkeypa
     assert "make test" in err.value.fix
 
 
+def test_a_gpu_that_torch_cannot_use_names_the_driver_and_what_to_do(course_env, monkeypatch):
+    """NVML sees a GPU, but this torch build cannot use it (a driver older than its CUDA): stop, say why."""
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    monkeypatch.setattr(models, "_driver_version", lambda: "535.104.05")
+    with pytest.raises(CourseError, match="driver 535.104.05") as err:
+        models.check_profile()  # here torch (in a fresh process) finds no CUDA, as with a too-old driver
+    assert "cannot use them" in str(err.value) and "580" in err.value.fix
+
+
+def test_the_torch_probe_asks_a_fresh_process_and_reports_this_torch():
+    import torch
+
+    info = models.torch_gpus()
+    assert info["torch"] == torch.__version__ and info["usable"] is torch.cuda.is_available()
+    assert info["count"] == (torch.cuda.device_count() if info["usable"] else 0)
+
+
 def test_the_gpu_profile_without_its_models_says_make_prefetch(course_env, monkeypatch, tmp_path):
     import huggingface_hub.constants as hub_constants
 
     course_env.setenv("RAYCOURSE_PROFILE", "gpu")
     course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    monkeypatch.setattr(models, "torch_gpus", lambda: {"usable": True, "count": 1, "name": "NVIDIA L4",
+                                                       "driver": "580.1", "torch": "2.14.1", "cuda": "13.0"})
     with pytest.raises(CourseError, match="image_gen, llm, vit, clip") as err:
         models.check_profile()
     assert "make prefetch" in err.value.fix

@@ -1,0 +1,66 @@
+"""What `make test-gpu` runs: the lessons and solved labs with the real models, and every test that does not
+depend on the profile; the tests of the tiny profile (root conftest.py's TINY_ONLY) are skipped, with why."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_root_conftest():
+    """The root conftest.py as a module of its own name (tests/conftest.py is 'conftest' too)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("raycourse_root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+root_conftest = _load_root_conftest()
+
+
+def _item(rel: str, name: str):
+    return SimpleNamespace(fspath=ROOT / rel, originalname=name, name=name)
+
+
+def test_every_tiny_only_entry_names_a_test_that_exists():
+    for key in root_conftest.TINY_ONLY:
+        rel, name = key if isinstance(key, tuple) else (key, None)
+        if rel == "tests/test_ddp.py" and not (ROOT / rel).exists():
+            continue
+        assert (ROOT / rel).is_file(), rel
+        if name:
+            tree = ast.parse((ROOT / rel).read_text())
+            assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}, (rel, name)
+
+
+def test_lessons_solved_labs_and_profile_free_tests_run_on_a_gpu_and_tiny_tests_do_not():
+    kept = [_item("notebooks/05_vit_fine_tuning.ipynb", "Cell 3"),
+            _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
+            _item("tests/test_pins.py", "anything"), _item("tests/test_profiles.py", "anything")]
+    assert [root_conftest._tiny_only(item) for item in kept] == [None] * len(kept)
+    for rel, name in [("tests/test_checks_lab05.py", "test_anything"), ("tests/test_two_nodes.py", "t"),
+                      ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
+                      ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one")]:
+        assert root_conftest._tiny_only(_item(rel, name)), (rel, name)
+
+
+def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_ray():
+    """As under make test-gpu (collected and skipped: no Ray starts for them, no GPU is needed)."""
+    env = {**os.environ, "RAYCOURSE_PROFILE": "gpu"}
+    env.pop("RAY_ADDRESS", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                          "tests/test_checks_lab01.py", "tests/test_two_nodes.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert "skipped" in last and "passed" not in last and "failed" not in last, last
+    assert "tiny profile only: the checks' unit tests run on the sample data" in run.stdout
+    assert "two nodes on one machine" in run.stdout
