@@ -8,12 +8,14 @@ file, a load without ``variant="fp16"``, or a model resolved anywhere but the pi
 fails a notebook here. It runs nbval in a second pytest, with the same checks as the main run
 (every cell runs, nothing on stderr), joined to this run's Ray.
 
-It runs the lesson notebooks that load a model (``raycourse.model_id``): between them they load
-every role, in the notebook's own process (module 00), in Ray Data actors (04, 06) and in Ray Train
-workers (05). Module 03 is left out: its load is module 04's, in the same kind of actor. Labs and
-solutions write the same loads (``test_every_model_load_is_written_the_same_way`` holds them
-to it), so running them again would prove nothing new about pins, files or variants and
-would add about three minutes to every ``make test``.
+It runs every lesson notebook that loads a model (``raycourse.model_id``): between them they load every
+role, in the notebook's own process (module 00), in Ray Data actors (03, 04, 06, 07) and in Ray Train workers
+(05, 07). They run on a Ray of their own with **one** logical GPU, the smallest machine the gpu profile supports
+(an instructor's single L4, A10G or T4): every pool and trainer must size itself from the cluster, and Ray's
+state API shows what each notebook built (``tests/actor_sizes.py``); a pool or trainer that asked for two GPUs
+would wait forever or leave an actor pending, and fails here. The two-node test shows the same notebooks on two
+GPUs. Labs and solutions write the same loads (``test_every_model_load_is_written_the_same_way`` holds them to
+it), so running them again would prove nothing new about pins, files or variants.
 """
 
 from __future__ import annotations
@@ -31,14 +33,8 @@ from raycourse import config, rehearsal
 ROOT = Path(__file__).resolve().parent.parent
 ALL_NOTEBOOKS = sorted(p.relative_to(ROOT) for folder in ("notebooks", "labs", "solutions")
                        for p in (ROOT / folder).glob("*.ipynb"))
-# Module 03 loads image_gen in a Ray Data actor exactly as module 04 does (same call, same kind of
-# stage, checked by test_every_model_load_is_written_the_same_way), so the rehearsal runs 04 only:
-# 90 s less on every `make test`.
-# Module 07 loads the llm and vit roles from the same pinned files as modules 04 and 05 (tokenizer,
-# config, weights), with AutoModel in a Ray Data actor as module 06 loads CLIP: about 150 s saved.
-SAME_LOADS_AS_ANOTHER = {"03_image_generation.ipynb", "07_multimodal_pipeline.ipynb"}
-NOTEBOOKS = [p for p in ALL_NOTEBOOKS if p.parts[0] == "notebooks" and "raycourse.model_id(" in (ROOT / p).read_text()
-             and p.name not in SAME_LOADS_AS_ANOTHER]
+NOTEBOOKS = [p for p in ALL_NOTEBOOKS if p.parts[0] == "notebooks" and "raycourse.model_id(" in (ROOT / p).read_text()]
+REHEARSAL_GPUS = 1
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +65,38 @@ def test_the_cache_holds_every_pinned_file_under_its_commit(cache):
         assert sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if not p.is_dir()) == sorted(spec.files)
 
 
-def test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache(cache, ray_session):
-    """Joined to this run's Ray (ray_session), so the notebooks find its two logical GPUs."""
-    import ray
+@pytest.fixture(scope="module")
+def one_gpu_ray(cache):
+    """A Ray of the rehearsal's own, with one logical GPU and its dashboard (Ray's state API reads from it).
+
+    Started with the rehearsal's settings, as ``make lab`` would start it for the gpu profile, so the notebooks
+    that join it need no runtime_env (each worker would go through Ray's setup_worker first).
+    """
+    import tempfile
+
+    from raycourse import cluster
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key in set(os.environ) - set(rehearsal_env(cache)):
+            patch.delenv(key)
+        for key, value in rehearsal_env(cache).items():
+            patch.setenv(key, value)
+        ray_cluster = cluster.start(num_gpus=REHEARSAL_GPUS, dashboard=True, dashboard_port=cluster.free_port(),
+                                    temp_dir=tempfile.mkdtemp(prefix="rc1-", dir="/tmp"))
+    try:
+        yield ray_cluster
+    finally:
+        ray_cluster.stop()
+        left = ray_cluster.leftover_processes()
+        assert not left, f"Ray processes left behind: {left}"
+
+
+def test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu(cache, one_gpu_ray):
+    from actor_sizes import built, oversized
 
     env = rehearsal_env(cache)
-    env["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+    env.pop("RAY_ADDRESS", None)
+    env.update(one_gpu_ray.client_env())
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *map(str, NOTEBOOKS)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
@@ -82,6 +104,14 @@ def test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache(ca
     assert run.returncode == 0, "the gpu-profile rehearsal failed:\n" + run.stdout[-8000:] + run.stderr[-2000:]
     summary = run.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "skipped" not in summary, summary
+    jobs = built(one_gpu_ray.dashboard_url)
+    assert not oversized(jobs, REHEARSAL_GPUS), oversized(jobs, REHEARSAL_GPUS)
+    stages = {stage for stages in jobs.values() for stage in stages}
+    # Modules 03, 04, 06 and 07 run GPU stages, modules 05 and 07 train: each built them on the one GPU.
+    assert {"MapWorker(MapBatches(ImageGen))", "MapWorker(MapBatches(Enhancer))",
+            "MapWorker(MapBatches(EmbeddingGenerator))", "MapWorker(MapBatches(ReviewEncoder))",
+            "RayTrainWorker"} <= stages, jobs
+    assert sum("RayTrainWorker" in s for s in jobs.values()) >= 2, jobs  # lessons 05 and 07
 
 
 def _code_cells(path: Path):

@@ -3,9 +3,9 @@
 A head node and a worker node, each with its own 4 logical CPUs and 1 logical GPU, started with Ray's own
 ``ray start`` (the head through ``raycourse.cluster.start``, which ``make lab`` uses too). The notebooks run
 unchanged with ``RAY_ADDRESS`` pointing at the head and ``RAYCOURSE_OUTPUTS`` on a folder both nodes share,
-as on a cluster with shared storage. Every GPU stage of the course asks for a whole GPU per actor in a pool
-of two (module 04: 0.6 + 0.4 per pair), so with one GPU per node its actors must land on both nodes: Ray's
-state API says where each actor ran. The test stops what it started and checks that nothing is left.
+as on a cluster with shared storage. Every GPU stage of the course sizes its pool to the cluster's GPUs, a whole
+GPU per actor (module 04: 0.6 + 0.4 per pair), so with one GPU per node its actors must land on both nodes: Ray's
+state API says where each actor ran, and how many each pool and trainer asked for (``tests/actor_sizes.py``). The test stops what it started and checks that nothing is left.
 """
 
 from __future__ import annotations
@@ -82,8 +82,11 @@ def _actors(address: str) -> dict:
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_a_gpu_module_runs_on_both_nodes_of_a_two_node_ray(two_nodes, name):
+    from actor_sizes import built
+
     head, node_ids, outputs = two_nodes
     before = _actors(head.dashboard_url)
+    jobs_before = set(built(head.dashboard_url))
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
@@ -97,6 +100,11 @@ def test_a_gpu_module_runs_on_both_nodes_of_a_two_node_ray(two_nodes, name):
     # (featurizer, tokenizer), Ray Train's workers.
     used = {a.node_id for a in started if a.node_id}
     assert used == node_ids, f"{name}: its actors ran on {len(used)} of the 2 nodes: {[a.class_name for a in started]}"
+    # The notebook sized every GPU pool and its trainer from the cluster: two GPUs, two actors or workers each
+    # (the rehearsal shows the same notebooks building one of each on one GPU).
+    stages = {stage: n for job, built_stages in built(head.dashboard_url).items() if job not in jobs_before
+              for stage, n in built_stages.items()}
+    assert stages and set(stages.values()) == {2}, f"{name} built {stages} on 2 GPUs"
     if name in OUTPUTS:
         folder = outputs / "notebooks" / name  # RAYCOURSE_OUTPUTS/<notebook folder>/<output name>
         assert list(folder.glob(OUTPUTS[name])), f"{name} wrote nothing under {folder}"
