@@ -34,6 +34,7 @@ help:
 	@echo "make test-gpu  the whole suite in the gpu profile, on a GPU machine, after make prefetch"
 	@echo "make prefetch  download the gpu profile's pinned models (needs internet)"
 	@echo "make pins      show the pinned models, their sizes and licences"
+	@echo "make verify-gpu  every module's model stages at full size: load time, peak memory, rows/s (VERIFY_ARGS=...)"
 
 $(BIN)/python:
 	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "raycourse needs Python 3.11.5+, 3.12, 3.13 or 3.14, and $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo "not found"). Install one (python.org, your package manager, or 'uv python install 3.12'), then run make again, or set PYTHON=/path/to/python3.12"; exit 1; }
@@ -81,6 +82,14 @@ prefetch: $(STAMP)
 
 pins: $(STAMP)
 	@$(BIN)/python -m raycourse pins
+
+# Every module's model stages at full size, in process (no Ray), one process per stage: load time, peak memory
+# (CUDA: also whether it fits 24 GB and 16 GB cards), rows/s, busy share. Full-size random-weight models are
+# built on first use (python -m raycourse standins --full-size); VERIFY_ARGS=--real uses the prefetched weights.
+# On a CPU only CLIP, ViT and Qwen2.5 run. Writes outputs/verify-gpu.json.
+.PHONY: verify-gpu
+verify-gpu: $(STAMP)
+	$(BIN)/python -m raycourse verify-gpu $(VERIFY_ARGS)
 
 lock: $(STAMP)
 	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \

@@ -1,4 +1,4 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,grade,grade-class,lab}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,grade,grade-class,lab,verify-gpu}``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,35 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raycourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show the profile and what each model role resolves to")
-    sub.add_parser("standins", help="build the tiny profile's model stand-ins (cached)")
+    standins = sub.add_parser("standins", help="build the tiny profile's model stand-ins (cached); with --full-size, "
+                              "random-weight models of the real sizes into a Hugging Face cache")
+    standins.add_argument("--full-size", action="store_true",
+                          help="build the gpu profile's pinned models at their real sizes and dtypes, with random "
+                          "weights, from the real configs in raycourse/fullsize/configs (no download)")
+    standins.add_argument("--roles", type=_roles, metavar="ROLE,...",
+                          help=f"with --full-size: which roles (default: all of {', '.join(config.MODEL_ROLES)})")
+    standins.add_argument("--cache", type=Path, metavar="DIR", help="with --full-size: the Hugging Face cache to "
+                          "build into (default: ~/.cache/raycourse/fullsize/hub, or RAYCOURSE_CACHE/fullsize/hub)")
+    verify = sub.add_parser(
+        "verify-gpu", help="run every module's model stages at full size and measure them (make verify-gpu)",
+        description="Run every module's model stages at full size, in process (no Ray), one process per stage, "
+        "and print per stage: load time, peak memory (CUDA: max_memory_allocated, and whether the stage fits a "
+        "24 GB and a 16 GB card, emulated with set_per_process_memory_fraction; CPU: peak RSS), rows per second "
+        "and the model's busy share (with torch.cuda.utilization() beside it on CUDA). On a CPU only CLIP, ViT "
+        "and Qwen2.5 run. The models are full-size random-weight builds (standins --full-size; built on first "
+        "use) unless --real.")
+    verify.add_argument("--roles", type=_roles, metavar="ROLE,...",
+                        help="roles to run (default: all on CUDA; clip,vit,llm on a CPU)")
+    verify.add_argument("--modules", type=lambda s: [m.strip().zfill(2) for m in s.split(",") if m.strip()],
+                        metavar="NN,...", help="only these modules' stages (00,03,04,05,06,07)")
+    verify.add_argument("--cache", type=Path, metavar="DIR", help="the full-size build's Hugging Face cache "
+                        "(default as for standins --full-size)")
+    verify.add_argument("--real", action="store_true", help="use the real weights in the Hugging Face cache "
+                        "(after make prefetch) instead of the full-size random-weight build")
+    verify.add_argument("--size", choices=("gpu", "cpu", "small"), help="rows per stage (default: gpu on CUDA, "
+                        "cpu on a CPU; small is one batch each)")
+    verify.add_argument("--json", type=Path, default=Path("outputs/verify-gpu.json"), metavar="PATH",
+                        help="where to write the measures (default: outputs/verify-gpu.json)")
     pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
     sub.add_parser("check-profile", help="exit 1 with advice when the profile cannot run here "
@@ -69,7 +97,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"profile: {config.profile()}")
             for role in config.MODEL_ROLES:
                 print(f"  {role:<10}{models.describe(role)}")
+        elif args.command == "standins" and args.full_size:
+            from . import fullsize
+
+            start = time.perf_counter()
+            built = fullsize.build(args.roles, args.cache, log=print)
+            for role, info in built.items():
+                took = "already built" if info["kept"] else f"{info['seconds']:.1f} s"
+                print(f"  {role:<10}{info['snapshot']}  ({info['bytes'] / 1e9:.2f} GB, {took})")
+            cache = args.cache or fullsize.default_cache()
+            print(f"Built in {time.perf_counter() - start:.1f} s. In the gpu profile, HF_HUB_CACHE={cache} makes "
+                  "raycourse.model_id() load these (tokenizers: the tiny stand-ins').")
         elif args.command == "standins":
+            if args.roles or args.cache:
+                parser.error("--roles and --cache go with --full-size")
             for role in config.MODEL_ROLES:
                 start = time.perf_counter()
                 path = models.ensure_standin(role)
@@ -111,6 +152,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {'':<10}licence: {spec.licence}")
             print(f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`"
                   + (f", plus {', '.join(unrecorded)}" if unrecorded else ""))
+        elif args.command == "verify-gpu":
+            from .fullsize.verify import verify as run_verify
+
+            report = run_verify(args.roles, args.cache, real=args.real, size=args.size, modules=args.modules,
+                                out=args.json)
+            gpu = f" ({report['gpu']})" if report["gpu"] else ""
+            print(f"\nFull-size model stages on {report['device']}{gpu}, {report['machine']}; "
+                  f"models: {report['models']}; rows: {report['sizes']['name']} sizes\n")
+            print(report["table"])
+            print(f"\nWrote {args.json}")
+            failed = [s for s in report["stages"] if s.get("runs", {}).get("full", {}).get("status") not in (None, "ok")]
+            return 1 if failed else 0
         elif args.command == "prefetch":
             for role, where in models.prefetch(args.roles or None).items():
                 print(f"  {role:<10}{where}")
@@ -118,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _roles(text: str) -> list[str]:
+    roles = [r.strip() for r in text.split(",") if r.strip()]
+    unknown = [r for r in roles if r not in config.MODEL_ROLES]
+    if unknown or not roles:
+        named = ", ".join(unknown) or repr(text)
+        raise argparse.ArgumentTypeError(f"unknown role(s) {named}; the roles are {', '.join(config.MODEL_ROLES)}")
+    return roles
 
 
 def _grade(paths: list[Path], timeout: float) -> int:

@@ -1,0 +1,142 @@
+"""The full-size build (``standins --full-size``) and ``make verify-gpu``, on a CPU.
+
+Costs here (2 cores): the parameter counts ~10 s (meta device, nothing allocated); the
+ViT + CLIP build and its loads in the gpu profile ~40 s; ``verify-gpu`` on module 05
+with one batch ~35 s. The full-size builds are at most 1 GB on disk, in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raycourse import config
+from raycourse import fullsize
+from raycourse.__main__ import main
+
+# Parameters per weight file, from the real model cards and checkpoints: SDXL's UNet 2.57 B,
+# its text encoders 123 M (CLIP ViT-L/14 text) and 695 M (OpenCLIP ViT-bigG/14 text), its
+# VAE 83.7 M; Qwen2.5-0.5B 0.49 B (tied embeddings); ViT-B/16 86.4 M; CLIP ViT-B/32 151.3 M.
+REAL_PARAMS = {
+    "image_gen": {
+        "text_encoder/model.fp16.safetensors": 123_060_480,
+        "text_encoder_2/model.fp16.safetensors": 694_659_840,
+        "unet/diffusion_pytorch_model.fp16.safetensors": 2_567_463_684,
+        "vae/diffusion_pytorch_model.fp16.safetensors": 83_653_863,
+    },
+    "llm": {"model.safetensors": 494_032_768},
+    "vit": {"model.safetensors": 86_389_248},
+    "clip": {"pytorch_model.bin": 151_277_313},
+}
+BYTES_PER_PARAM = {"image_gen": 2, "llm": 2, "vit": 4, "clip": 4}
+
+
+def test_the_configs_give_the_real_parameter_counts_and_file_sizes():
+    for role, expected in REAL_PARAMS.items():
+        assert fullsize.param_count(role) == expected, role
+        # Where models.toml records a weight file's size (the Hub's figure at the pin), the
+        # parameters in the checkpoint's dtype fill it but for the file's header (< 0.1 %).
+        for name, params in expected.items():
+            recorded = config.MODEL_ROLES[role].sizes.get(name)
+            if recorded:
+                assert 0 <= recorded - params * BYTES_PER_PARAM[role] < recorded * 1e-3, (role, name)
+    # Config files whose size the pin records are the real files, byte for byte.
+    checked = 0
+    for role, spec in config.MODEL_ROLES.items():
+        for name, size in spec.sizes.items():
+            if name.endswith(".json") and "token" not in name and "vocab" not in name:  # tokenizers: the tiny ones
+                assert (fullsize.CONFIGS / role / name).stat().st_size == size, (role, name)
+                checked += 1
+    assert checked == 4  # model_index.json, Qwen's config.json and generation_config.json, ViT's config.json
+
+
+def test_the_configs_hold_the_real_shapes():
+    read = lambda *p: json.loads(fullsize.CONFIGS.joinpath(*p).read_text())  # noqa: E731
+    qwen = read("llm", "config.json")
+    assert (qwen["hidden_size"], qwen["num_hidden_layers"], qwen["num_attention_heads"], qwen["num_key_value_heads"],
+            qwen["intermediate_size"], qwen["vocab_size"], qwen["tie_word_embeddings"], qwen["torch_dtype"],
+            qwen["rope_theta"]) == (896, 24, 14, 2, 4864, 151936, True, "bfloat16", 1e6)
+    vit = read("vit", "config.json")
+    assert (vit["hidden_size"], vit["num_hidden_layers"], vit["num_attention_heads"], vit["intermediate_size"],
+            vit["patch_size"]) == (768, 12, 12, 3072, 16)
+    clip = read("clip", "config.json")
+    text, vision = clip["text_config"], clip["vision_config"]
+    assert (text["hidden_size"], text["num_hidden_layers"], text["num_attention_heads"]) == (512, 12, 8)
+    assert (vision["hidden_size"], vision["num_hidden_layers"], vision["num_attention_heads"],
+            vision["patch_size"], clip["projection_dim"]) == (768, 12, 12, 32, 512)
+    unet = read("image_gen", "unet", "config.json")
+    assert (unet["sample_size"], unet["cross_attention_dim"], unet["addition_embed_type"]) == (64, 2048, "text_time")
+    # Every pinned config file of every role is in the folder (nothing else is needed to build).
+    for role, spec in config.MODEL_ROLES.items():
+        pinned = {f for f in spec.files if f.endswith(".json") and "token" not in f and "vocab" not in f}
+        assert pinned <= {str(p.relative_to(fullsize.CONFIGS / role))
+                          for p in (fullsize.CONFIGS / role).rglob("*.json")}, role
+
+
+def test_roles_and_cache_go_with_full_size_only(capsys):
+    with pytest.raises(SystemExit):
+        main(["standins", "--roles", "vit"])
+    assert "--full-size" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["standins", "--full-size", "--roles", "vit,sdxl"])
+    assert "unknown role(s) sdxl" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("fullsize") / "hub"
+    assert main(["standins", "--full-size", "--roles", "vit,clip", "--cache", str(cache)]) == 0
+    return cache
+
+
+def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
+    capsys.readouterr()
+    assert main(["standins", "--full-size", "--roles", "vit,clip", "--cache", str(built)]) == 0
+    assert capsys.readouterr().out.count("already built") == 2  # written once, then kept
+    code = (
+        "import json, raycourse, torch\n"
+        "from transformers import CLIPModel, CLIPProcessor, ViTForImageClassification, ViTImageProcessor\n"
+        "vit_id, clip_id = raycourse.model_id('vit'), raycourse.model_id('clip')\n"
+        "vit = ViTForImageClassification.from_pretrained(vit_id, num_labels=2)\n"
+        "clip = CLIPModel.from_pretrained(clip_id)\n"
+        "ViTImageProcessor.from_pretrained(vit_id); CLIPProcessor.from_pretrained(clip_id)\n"
+        "count = lambda m: sum(p.numel() for p in m.parameters())\n"
+        "print(json.dumps({'vit_id': vit_id, 'clip_id': clip_id, 'vit': count(vit.vit), 'clip': count(clip),\n"
+        "                  'dtypes': [str(vit.dtype), str(clip.dtype)]}))\n"
+    )
+    env = dict(os.environ, RAYCOURSE_PROFILE="gpu", HF_HUB_CACHE=str(built), HF_HUB_OFFLINE="1",
+               TRANSFORMERS_VERBOSITY="error", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    for role in ("IMAGE_GEN", "LLM", "VIT", "CLIP"):
+        env.pop(f"RAYCOURSE_MODEL_{role}", None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    for role in ("vit", "clip"):
+        spec = config.MODEL_ROLES[role]
+        assert Path(got[f"{role}_id"]) == built / f"models--{spec.hub_id.replace('/', '--')}" / "snapshots" / spec.revision
+    # The classifier takes ViTModel without its pooler (768 x 768 + 768), which the in21k checkpoint also holds.
+    assert got["vit"] == REAL_PARAMS["vit"]["model.safetensors"] - 768 * 768 - 768
+    assert got["clip"] == REAL_PARAMS["clip"]["pytorch_model.bin"]
+    assert got["dtypes"] == ["torch.float32", "torch.float32"]  # as their checkpoints ship
+
+
+def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, capsys):
+    out = tmp_path / "verify.json"
+    code = main(["verify-gpu", "--roles", "vit", "--modules", "05", "--size", "small", "--cache", str(built),
+                 "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    report = json.loads(out.read_text())
+    stages = {f"{s['module']} {s['name']}": s for s in report["stages"]}
+    train = stages["05 ViT training"]["runs"]["full"]
+    assert train["status"] == "ok" and train["rows"] == 2 and train["work_s"] > 0 and 0 < train["busy_share"] <= 1
+    if report["device"] == "cpu":
+        assert train["peak_rss_gb"] > train["base_rss_gb"] + 0.3  # the ViT and its gradients, at full size
+    assert stages["06 CLIP embeddings"]["skipped"] == "not selected"
+    assert stages["05 ViT inference"]["runs"]["full"]["status"] == "ok"
+    assert "| 05 | ViT training |" in printed and "| 05 | ViT inference |" in printed
