@@ -98,19 +98,77 @@ def test_cpu_workflow_runs_make_test_on_every_push_and_pull_request():
     assert _runs(doc) == ["make test"]
 
 
-def test_gpu_workflow_prefetches_the_pins_into_a_cache_then_runs_make_test_gpu():
+def test_gpu_workflow_prefetches_the_pins_into_a_cache_then_runs_make_test_gpu_and_verify_gpu():
     doc = _load("gpu.yml")
     (job,) = doc["jobs"].values()
-    assert job["timeout-minutes"] == 60
+    # venv + prefetch + the gpu suite (~60 min on one GPU) + verify-gpu (~20 min): 60 minutes cut it short
+    assert 120 <= job["timeout-minutes"] <= 240
     assert "self-hosted" in job["runs-on"] and "gpu" in job["runs-on"]
     assert {"push", "workflow_dispatch", "schedule"} <= set(doc["on"])
     runs = _runs(doc)
-    assert "nvidia-smi" in runs
-    assert runs.index("make prefetch") < runs.index("make test-gpu") == len(runs) - 1
-    caches = [s for s in _steps(doc) if s.get("uses", "").startswith("actions/cache")]
+    assert runs.index("make prefetch") < runs.index("make test-gpu") < len(runs) - 1
+    verify = runs.index('make verify-gpu VERIFY_ARGS="--real --json outputs/verify-gpu.json"')
+    assert verify > runs.index("make test-gpu")
+    step = next(s for s in _steps(doc) if s.get("run", "").startswith("make verify-gpu"))
+    assert "steps.prefetch.outcome == 'success'" in step["if"]  # measured even when a test failed
+    upload = next(s for s in _steps(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "outputs/verify-gpu.json"
+    caches = [s for s in _steps(doc) if s.get("uses", "").startswith("actions/cache") and s["with"]["path"] != ".venv"]
     assert caches and all(s["with"]["key"] == "hf-${{ hashFiles('raycourse/models.toml') }}"
                           and s["with"]["path"] == "~/.cache/huggingface/hub" for s in caches)
     assert any("HF_HOME=$HOME/.cache/huggingface" in r for r in runs)
+
+
+def test_gpu_workflow_checks_the_gpu_and_driver_before_anything_else():
+    doc = _load("gpu.yml")
+    steps = _steps(doc)
+    check = next(s for s in steps if "nvidia-smi" in s.get("run", ""))
+    assert steps.index(check) < min(i for i, s in enumerate(steps) if s.get("run", "").startswith("make"))
+    script = check["run"]
+    assert "command -v nvidia-smi" in script and "::error::" in script and "-lt 580" in script
+    if shutil.which("bash") is None:
+        pytest.skip("no bash here")
+    for smi, verdict in [(None, "no NVIDIA driver"), ("", "sees no GPU"), ("NVIDIA L4,570.86.15", "older than 580"),
+                         ("NVIDIA L4,580.65.06\nNVIDIA L4,580.65.06", None)]:
+        result = _run_with_fake_nvidia_smi(script, smi)
+        if verdict is None:
+            assert result.returncode == 0 and "GPUs: 2; driver: 580.65.06" in result.stdout, result.stdout
+        else:
+            assert result.returncode == 1 and verdict in result.stdout, (smi, result.stdout)
+
+
+def _run_with_fake_nvidia_smi(script: str, answer: str | None) -> subprocess.CompletedProcess:
+    """The step's script under bash, with an nvidia-smi that prints ``answer`` as name,driver lines (None: absent)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if answer is not None:
+            fake = Path(tmp) / "nvidia-smi"
+            fake.write_text(
+                "#!/bin/bash\n"
+                f"lines=$'{answer}'\n"
+                'case "$*" in\n'
+                '  *query-gpu=name*) [ -n "$lines" ] && printf "%s\\n" "$lines" | cut -d, -f1 ;;\n'
+                '  *query-gpu=driver_version*) [ -n "$lines" ] && printf "%s\\n" "$lines" | cut -d, -f2 ;;\n'
+                '  *) echo "fake nvidia-smi" ;;\n'
+                "esac\n"
+            )
+            fake.chmod(0o755)
+        env = dict(os.environ, PATH=f"{tmp}:/usr/bin:/bin")
+        return subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_gpu_workflow_keeps_the_venv_keyed_on_the_lock():
+    doc = _load("gpu.yml")
+    steps = _steps(doc)
+    venv = next(s for s in steps if s.get("uses", "").startswith("actions/cache") and s["with"]["path"] == ".venv")
+    key = venv["with"]["key"]
+    assert "hashFiles('requirements.txt', 'constraints.txt', 'pyproject.toml')" in key
+    assert "steps.python.outputs.python-version" in key
+    mark = next(s for s in steps if s.get("run", "").strip() == "touch .venv/.raycourse-installed")
+    assert mark["if"] == f"steps.{venv['id']}.outputs.cache-hit == 'true'"
+    assert steps.index(venv) < steps.index(mark) < min(
+        i for i, s in enumerate(steps) if s.get("run", "").startswith("make"))
 
 
 def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_failure():
