@@ -275,3 +275,64 @@ def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
     monkeypatch.setenv("RAYCOURSE_PROFILE", config.profile())
     runtime.apply_environment()
     assert runtime.env_digest() == lab_ray
+
+
+def _sdxl_notices(record) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, FutureWarning) and "upcast_vae" in str(w.message)]
+
+
+def test_the_float16_sdxl_decode_notice_is_dropped_in_the_notebook_and_only_it():
+    """A float16 SDXL run (as on a GPU) upcasts sdxl-turbo's VAE for every decode, through diffusers' deprecated
+    upcast_vae(): its FutureWarning would land in the cell. The course drops that one notice and keeps the upcast.
+
+    torch runs float16 convolutions on the CPU, so the tiny stand-in (whose VAE config says force_upcast: true, as
+    sdxl-turbo's) goes through the same decode path as SDXL-Turbo on a GPU.
+    """
+    import warnings
+
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(raycourse.model_id("image_gen"), variant="fp16",
+                                                     dtype=torch.float16)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.vae.config.force_upcast and pipe.vae.dtype == torch.float16
+
+    def draw():
+        return pipe(prompt=["a fox"], num_inference_steps=1, guidance_scale=0.0, height=64, width=64,
+                    generator=[torch.Generator().manual_seed(0)], output_type="np").images
+
+    with warnings.catch_warnings(record=True) as without_filter:
+        warnings.simplefilter("always")
+        draw()
+    assert _sdxl_notices(without_filter), "diffusers no longer warns: the filter may go"
+    with warnings.catch_warnings(record=True) as course:
+        warnings.simplefilter("always")
+        runtime.apply_environment()
+        images = draw()
+        warnings.warn("another API is deprecated", FutureWarning)  # the filter is narrow
+    assert not _sdxl_notices(course)
+    assert [str(w.message) for w in course if issubclass(w.category, FutureWarning)] == ["another API is deprecated"]
+    assert images.shape == (1, 64, 64, 3) and pipe.vae.dtype == torch.float16  # upcast for the decode, then back
+
+
+def test_ray_workers_drop_the_float16_sdxl_decode_notice_through_pythonwarnings():
+    """Ray's workers get the course's PYTHONWARNINGS (QUIET_ENV): its -W entry matches diffusers' message."""
+    import subprocess
+    import sys
+
+    code = ("import types, torch\n"
+            "from diffusers import StableDiffusionXLPipeline\n"
+            "StableDiffusionXLPipeline.upcast_vae(types.SimpleNamespace(vae=torch.nn.Linear(1, 1)))\n"
+            "import warnings; warnings.warn('another API is deprecated', FutureWarning)\n")
+
+    def stderr(pythonwarnings):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+        env.update({"PYTHONWARNINGS": pythonwarnings} if pythonwarnings else {})
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              check=True).stderr
+
+    assert "FutureWarning: `upcast_vae` is deprecated" in stderr(None)
+    course = stderr(runtime.QUIET_ENV["PYTHONWARNINGS"])
+    assert "upcast_vae" not in course and "Invalid -W option" not in course
+    assert "FutureWarning: another API is deprecated" in course
