@@ -22,11 +22,12 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test grade test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
+.PHONY: lab test test-fast grade test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
 
 help:
 	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
-	@echo "make test      set up, then run the whole test suite offline (tiny profile)"
+	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks"
+	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
@@ -55,9 +56,14 @@ standins: $(STAMP)
 lab: setup
 	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# NOTEBOOKS=05 (or "03 05"): only those modules' lessons and the grading of their labs (solved and unsolved).
 test: setup
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
+
+# For authors: the unit tests and the checks' tests, no notebook run and no Ray but the run's one.
+test-fast: setup
+	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # Grade your labs: a copy of each runs from the top in a fresh kernel (offline, at most 600 s each);
 # one line per exercise and a total per lab. GRADE_ARGS=--timeout=900 gives each more time.

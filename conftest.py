@@ -178,23 +178,88 @@ TINY_ONLY = {
 }
 
 
-def _tiny_only(item) -> str | None:
-    """Why ``item`` proves something about the tiny profile only (TINY_ONLY), or None."""
-    path = Path(str(item.fspath)).resolve()
+# What `make test-fast` leaves out (RAYCOURSE_FAST=1): every test that runs a whole notebook, starts a Ray of
+# its own or asks the package index, by file or by file and test name. What stays is the unit tests and the
+# checks' tests (on the run's one Ray), for an author's edit-test loop.
+SLOW_RUNS = {
+    "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
+    "tests/test_rehearsal.py": "test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu",
+    "tests/test_two_nodes.py": None,
+    "tests/test_browser.py": None,
+    "tests/test_cluster.py": None,
+    "tests/test_progress.py": None,
+    "tests/test_ddp.py": None,
+    "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
+                              "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
+                              "test_a_half_solved_lab_passes_its_solved_exercises",
+                              "test_a_broken_lab_reports_the_error_and_grades_the_rest",
+                              "test_a_class_report_has_every_verdict_total_and_share",
+                              "test_a_class_report_is_printed_and_written_as_a_readable_table",
+                              "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"},
+}
+# The lab-grading tests that take one lab each: `make test NOTEBOOKS=05` keeps those of lab 05 (and lesson 05).
+GRADED_PER_LAB = SLOW_RUNS["tests/test_grading.py"] - {
+    "test_a_class_report_has_every_verdict_total_and_share",
+    "test_a_class_report_is_printed_and_written_as_a_readable_table",
+    "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"}
+
+
+def _rel(item) -> str | None:
     try:
-        rel = path.relative_to(Path(__file__).resolve().parent).as_posix()
+        return Path(str(item.fspath)).resolve().relative_to(Path(__file__).resolve().parent).as_posix()
     except ValueError:
         return None
-    name = getattr(item, "originalname", None) or item.name.split("[")[0]
-    return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, name))
 
 
-def pytest_collection_modifyitems(items):
+def _name(item) -> str:
+    return getattr(item, "originalname", None) or item.name.split("[")[0]
+
+
+def _slow(item) -> bool:
+    if hasattr(item, "cell"):  # an nbval cell of a lesson
+        return True
+    names = SLOW_RUNS.get(_rel(item), ())
+    return names is None or _name(item) == names or _name(item) in names
+
+
+def _in_modules(item, modules: set) -> bool:
+    """Whether ``item`` runs a notebook of one of ``modules`` ("05"): a lesson's cell or a lab's grading."""
+    rel = _rel(item) or ""
+    if hasattr(item, "cell"):
+        return Path(rel).name[:2] in modules
+    if rel == "tests/test_grading.py" and _name(item) in GRADED_PER_LAB:
+        return item.name.split("[")[-1].rstrip("]") in modules
+    return False
+
+
+def _tiny_only(item) -> str | None:
+    """Why ``item`` proves something about the tiny profile only (TINY_ONLY), or None."""
+    rel = _rel(item)
+    return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test-fast` (RAYCOURSE_FAST=1): no notebook runs; `make test NOTEBOOKS=05` (RAYCOURSE_NOTEBOOKS=05):
+    only module 05's lesson and the grading of its lab."""
+    # Read once and taken out of the environment: a test that runs pytest again (the rehearsal, the tests of
+    # this file's own rules) must collect what it names.
+    modules = {m.strip().zfill(2) for m in os.environ.pop("RAYCOURSE_NOTEBOOKS", "").replace(",", " ").split()}
+    fast = os.environ.pop("RAYCOURSE_FAST", "") not in ("", "0")
+    if modules or fast:
+        keep = [i for i in items if (_in_modules(i, modules) if modules else not _slow(i))]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+    _mark_items(items)
+
+
+def _mark_items(items):
     from raycourse.authoring.notebooks import COMPARED, tags
 
     gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
     # `make test-gpu` keeps what means something on a GPU machine: the lessons under nbval and the solved labs
-    # graded with the real models, and the tests that do not depend on the profile. A test marked tiny_only proves
+    # graded with the real models, and the tests that do not depend on the profile. A test listed in TINY_ONLY proves
     # something about the tiny profile (stand-ins, the sample data's paths, Ray's logical GPUs, the CPU rehearsal
     # of the gpu path, the grader's logic on tiny copies): there it would test nothing, or fail for the wrong reason.
     for item in items:

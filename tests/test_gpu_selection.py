@@ -1,5 +1,6 @@
-"""What `make test-gpu` runs: the lessons and solved labs with the real models, and every test that does not
-depend on the profile; the tests of the tiny profile (root conftest.py's TINY_ONLY) are skipped, with why."""
+"""What the make targets select (root conftest.py). `make test-gpu`: the lessons and solved labs with the real
+models, and every test that does not depend on the profile; the tests of the tiny profile (TINY_ONLY) are
+skipped, with why. `make test-fast`: no notebook run (SLOW_RUNS). `make test NOTEBOOKS=05`: one module's notebooks."""
 
 from __future__ import annotations
 
@@ -64,3 +65,30 @@ def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_
     assert "skipped" in last and "passed" not in last and "failed" not in last, last
     assert "tiny profile only: the checks' unit tests run on the sample data" in run.stdout
     assert "two nodes on one machine" in run.stdout
+
+
+def test_test_fast_leaves_out_every_notebook_run_and_keeps_the_checks_tests():
+    lesson_cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={})
+    slow = [lesson_cell, _item("tests/test_rehearsal.py",
+                               "test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu"),
+            _item("tests/test_two_nodes.py", "any"),
+            _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise")]
+    fast = [_item("tests/test_checks_lab05.py", "test_ex1_accepts_the_read_images_pipeline"),
+            _item("tests/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),
+            _item("tests/test_grading.py", "test_grading_verdicts_read_like_the_check_cells")]
+    assert all(root_conftest._slow(i) for i in slow) and not any(root_conftest._slow(i) for i in fast)
+
+
+def test_notebooks_05_keeps_lesson_05_and_the_grading_of_lab_05_only():
+    def graded(name, lab):
+        return SimpleNamespace(fspath=ROOT / "tests/test_grading.py", originalname=name, name=f"{name}[{lab}]")
+
+    def cell(path):
+        return SimpleNamespace(fspath=ROOT / path, name="Cell 1", cell={})
+
+    keep = [cell("notebooks/05_vit_fine_tuning.ipynb"), graded("test_a_solved_lab_passes_every_exercise", "05"),
+            graded("test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors", "05")]
+    drop = [cell("notebooks/04_llm_prompt_enhancement.ipynb"), graded("test_a_solved_lab_passes_every_exercise", "04"),
+            _item("tests/test_checks_lab05.py", "anything")]
+    assert all(root_conftest._in_modules(i, {"05"}) for i in keep)
+    assert not any(root_conftest._in_modules(i, {"05"}) for i in drop)
