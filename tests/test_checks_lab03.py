@@ -139,6 +139,29 @@ def test_ex1_rejects_mistakes(prompts, pictures, mistake, message):
     _wrong(lab03.exercise_1.result(mistake(pictures), prompts), message)
 
 
+def _gpu_pool(prompts, size):
+    """The lab's stage with pixels from the start: a pool of `size` actors with a GPU each."""
+    return prompts.map_batches(PixelImageGen, batch_size=2, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=size))
+
+
+@pytest.mark.parametrize("size", ["one actor", "one per GPU"])
+def test_ex1_accepts_a_gpu_pool_of_one_actor_up_to_the_clusters_gpus(ray_session, prompts, size):
+    actors = 1 if size == "one actor" else int(ray.cluster_resources()["GPU"])
+    assert lab03.exercise_1.result(_gpu_pool(prompts, actors), prompts).passed  # lazy: the check reads the plan
+    ran = _gpu_pool(prompts, actors).materialize()  # as the lab asks: the plan is gone, Ray's actor table says
+    assert lab03.exercise_1.result(ran, prompts).passed
+
+
+def test_ex1_rejects_a_gpu_pool_larger_than_the_cluster(ray_session, prompts):
+    gpus = int(ray.cluster_resources()["GPU"])
+    too_large = f"has {gpus + 1} GPU actors, more than the cluster's {gpus} GPU(s) can hold"
+    verdict = lab03.exercise_1.result(_gpu_pool(prompts, gpus + 1), prompts)
+    _wrong(verdict, too_large)
+    assert "ray.cluster_resources()" in verdict.hint
+    ran = _gpu_pool(prompts, gpus + 1).materialize()  # runs: one actor waits for a GPU until the pool ends
+    _wrong(lab03.exercise_1.result(ran, prompts), f"{too_large}: 1 of them never started")
+
+
 # Exercise 2 ---------------------------------------------------------------------------------
 
 def test_ex2_nothing_written_is_not_solved(out_dir, prompts):

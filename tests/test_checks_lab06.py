@@ -199,7 +199,7 @@ def _write(frame, folder, files=3):
 
 def _stage(ray_session, cls=Solution, **overrides):
     options = dict(fn_constructor_kwargs={"model_id": MODEL_ID}, batch_size=32, num_gpus=1,
-                   compute=ray.data.ActorPoolStrategy(size=2))
+                   compute=ray.data.ActorPoolStrategy(size=1))
     options.update(overrides)
     return ray.data.from_items([{"x": 1}]).map_batches(cls, **options).drop_columns(["x"])
 
@@ -265,6 +265,23 @@ def test_ex2_rejects_a_stage_without_its_settings(ray_session, correct, image_ro
     stage = _stage(ray_session, **options) if "num_gpus" not in overrides else ray.data.from_items([{"x": 1}]).map_batches(
         Solution, fn_constructor_kwargs={"model_id": MODEL_ID}, batch_size=32, compute=ray.data.ActorPoolStrategy(size=2))
     _wrong(lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root), message)
+
+
+@pytest.mark.parametrize("size", ["one actor", "one per GPU"])
+def test_ex2_accepts_a_pool_of_one_actor_up_to_the_clusters_gpus(ray_session, correct, image_root, tmp_path, size):
+    actors = 1 if size == "one actor" else int(ray.cluster_resources()["GPU"])
+    stage = _stage(ray_session, compute=ray.data.ActorPoolStrategy(size=actors))
+    assert lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root).passed
+
+
+def test_ex2_rejects_a_pool_larger_than_the_cluster(ray_session, correct, image_root, tmp_path):
+    gpus = int(ray.cluster_resources()["GPU"])
+    stage = _stage(ray_session, compute=ray.data.ActorPoolStrategy(size=gpus + 1))
+    verdict = lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root)
+    _wrong(verdict, f"a pool of {gpus + 1} actors with 1 GPU each, more than the cluster's {gpus} GPU(s) can hold")
+    assert "ray.cluster_resources()" in verdict.hint
+    half = _stage(ray_session, num_gpus=0.5, compute=ray.data.ActorPoolStrategy(size=2 * gpus))  # two per GPU fit
+    assert lab06.exercise_2.result(half, _write(correct, tmp_path / "h"), image_root).passed
 
 
 def test_ex2_rejects_a_pipeline_without_a_class_stage(ray_session, correct, image_root, tmp_path):

@@ -12,6 +12,12 @@ takes what the exercise names and the ``prompts`` Dataset the images were made f
     check.exercise_2(out_dir / "images_parquet", prompts)
     check.exercise_3(out_dir / "png", prompts)
 
+Exercise 1 also asks for a pool of GPU actors, one per GPU of the cluster: any pool of 1 to the
+cluster's GPUs passes, and a larger one is wrong, because its extra actors wait for a GPU that never
+frees up, with no error. The check reads the pool from the plan of ``images`` when it is still lazy;
+after ``materialize()`` the plan is gone, and Ray's actor table shows the pool that made it (its actors,
+and those that never started).
+
 Every image must be a 512x512 RGB uint8 array that is not blank: the random stand-in
 model draws noise and SDXL-Turbo draws pictures, and neither is one flat colour, while
 a conversion that scales pixels to 0..1 before a uint8 cast leaves only 0s and 1s.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, exercise, progress_of, require
+from ._core import NotSolved, Wrong, class_stages, exercise, progress_of, require
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -182,6 +188,97 @@ def _what_objects(values) -> str:
     return f"Python objects ({type(first).__name__})"
 
 
+def _cluster_gpus() -> float:
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+
+
+def _planned_pools(ds) -> list[tuple[str, int, float]]:
+    """(stage, actors, GPUs per actor) of every fixed actor pool in the plan of a lazy Dataset."""
+    from ray.data import ActorPoolStrategy
+
+    pools = []
+    for op in class_stages(ds):
+        if isinstance(op.compute, ActorPoolStrategy):
+            gpus = float((op.ray_remote_args or {}).get("num_gpus") or 0)
+            pools.append((op.fn.__name__, int(op.compute.min_size or 1), gpus))
+    return pools
+
+
+def _operator_names(stats) -> set[str]:
+    """The operators (``MapBatches(PILImageGen)``, ...) that a Dataset's stats say made it."""
+    names, stack = set(), [stats]
+    while stack:
+        current = stack.pop()
+        names.update((getattr(current, "metadata", None) or {}).keys())
+        stack.extend(getattr(current, "parents", None) or [])
+    return names
+
+
+def _ran_pools(ds) -> list[tuple[str, int, int]]:
+    """(stage, actors, actors that never started) of the last run of each actor pool that made ``ds``.
+
+    A materialized Dataset keeps no plan; Ray's actor table still lists the pool's actors
+    (``MapWorker(<operator>)``, one entry per actor, those that never got their resources with no start time).
+    Internal APIs: on any change, no pools are reported and the row checks still run.
+    """
+    try:
+        import ray
+        from ray._private import state
+
+        operators = _operator_names(ds._raw_stats())
+        job = ray.get_runtime_context().get_job_id()
+        workers = [a for a in state.actors().values() if a.get("JobID") == job]
+    except Exception:
+        return []
+    pools = []
+    for operator in sorted(o for o in operators if "(" in o):
+        actors = [a for a in workers if a.get("ActorClassName") == f"MapWorker({operator})"]
+        if not actors:
+            continue
+        last_end = max(a.get("EndTime") or 0 for a in actors)  # a pool's actors end together, when it shuts down
+        run = [a for a in actors if abs((a.get("EndTime") or 0) - last_end) < 2000]  # milliseconds
+        pools.append((operator, len(run), sum(1 for a in run if not a.get("StartTime"))))
+    return pools
+
+
+def _check_planned_pools(images) -> bool:
+    """Wrong when a pool in the plan of ``images`` has more GPU actors than the cluster can hold; True when
+    the plan shows its pools (a lazy Dataset), False when it cannot (a materialized one)."""
+    gpus = _cluster_gpus()
+    planned = _planned_pools(images)
+    for stage, actors, per_actor in planned:
+        if gpus > 0 and per_actor > 0 and actors > _room(per_actor, gpus):
+            _too_many(stage, actors, gpus, waiting=None)
+    return bool(planned)
+
+
+def _check_ran_pools(ran) -> None:
+    """Wrong when a pool that made the materialized ``ran`` had more actors than GPUs and some never started."""
+    gpus = _cluster_gpus()
+    for stage, actors, never_started in _ran_pools(ran) if gpus > 0 else []:
+        if actors > gpus and never_started:
+            _too_many(stage, actors, gpus, waiting=never_started)
+
+
+def _room(per_actor: float, gpus: float) -> int:
+    """How many actors that each ask for ``per_actor`` GPUs the cluster's GPUs can hold at once."""
+    import math
+
+    if per_actor <= 1:
+        return int(gpus) * int(1 / per_actor + 1e-9)  # a share never spans two GPUs
+    return int(gpus // math.ceil(per_actor))
+
+
+def _too_many(stage: str, actors: int, gpus: float, waiting: int | None):
+    never = f"{waiting} of them never started" if waiting else "the extra ones would never start"
+    raise Wrong(f"the pool of {stage} has {actors} GPU actors, more than the cluster's {gpus:g} GPU(s) can hold: "
+                f"{never}, waiting for a GPU that never frees up (Ray raises no error).",
+                "Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
+                "compute=ray.data.ActorPoolStrategy(size=GPUS), one actor per GPU.")
+
+
 @exercise("Exercise 1")
 def exercise_1(images, prompts):
     """``images``: the prompts with an ``image`` column of 512x512x3 uint8 arrays (a tensor column)."""
@@ -192,7 +289,10 @@ def exercise_1(images, prompts):
     if not isinstance(images, ray.data.Dataset):
         raise Wrong(f"`images` is a {type(images).__name__}, not a Ray Dataset.",
                     "Build `images` with `map_batches` calls on `prompts`; `materialize()` keeps it a Dataset.")
+    planned = _check_planned_pools(images)  # before the run: a pool too large never gets all its GPUs
     ds = images.materialize()  # runs the pipeline once if it is still lazy
+    if not planned:
+        _check_ran_pools(ds)
     schema = ds.schema()
     if schema is None or ds.count() == 0:
         raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")

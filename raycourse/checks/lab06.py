@@ -12,7 +12,9 @@ Exercise 2 reads what is on disk: parquet files with a ``path`` and an ``embeddi
 column and no ``image``, one row for every image file of the folder (none missing, none
 twice), every embedding of length 1 and CLIP's embedding of the image at its path (checked
 on a sample). Then it reads the plan of ``embeddings``: a stage of a callable class given
-the model id as a constructor argument, with GPUs and an actor pool.
+the model id as a constructor argument, with GPUs and an actor pool of any size from one actor to
+what the cluster's GPUs hold (one per GPU at ``num_gpus=1``); a larger pool is wrong, since its extra
+actors would wait for a GPU forever without an error.
 
 Exercise 3 calls the learner's ``search`` with queries the lab never uses and several
 ``k`` and compares the hits with a top-k search the check runs itself over the stored
@@ -30,6 +32,7 @@ a tie); the score that cosine.
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require, written
@@ -258,6 +261,9 @@ def _stage(embeddings):
     return (ours or stages)[-1]
 
 
+SIZE_IT = "GPUS = int(ray.cluster_resources().get(\"GPU\", 0))"
+
+
 def _check_stage(op) -> None:
     from ray.data import ActorPoolStrategy
 
@@ -270,7 +276,17 @@ def _check_stage(op) -> None:
         raise Wrong("the embedding stage asks for no GPU.", "Give the stage num_gpus=1: one CLIP per GPU.")
     if not isinstance(op.compute, ActorPoolStrategy):
         raise Wrong(f"the embedding stage runs with {op.compute}, not an actor pool.",
-                    "compute=ray.data.ActorPoolStrategy(size=2).")
+                    f"compute=ray.data.ActorPoolStrategy(size=GPUS), with {SIZE_IT}.")
+    import ray
+
+    cluster = float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+    room = int(cluster) * int(1 / gpus + 1e-9) if gpus <= 1 else int(cluster // math.ceil(gpus))
+    actors = int(op.compute.min_size or 1)
+    if cluster > 0 and actors > room:
+        raise Wrong(f"the embedding stage asks for a pool of {actors} actors with {gpus:g} GPU each, more than the "
+                    f"cluster's {cluster:g} GPU(s) can hold: the extra actors would wait for a GPU forever, with no "
+                    "error.",
+                    f"One actor per GPU: {SIZE_IT}, then compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 
 @exercise("Exercise 2")

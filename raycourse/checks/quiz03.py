@@ -45,7 +45,8 @@ QUIZ = Quiz("03", [
         {
             "a": ("One actor starts and does all the work; the other waits for a GPU that never becomes free.",
                   "Ray starts an actor only where its resources are free, and by default the pool sends work as "
-                  "soon as one actor is ready, so the pipeline still finishes."),
+                  "soon as one actor is ready, so the pipeline still finishes, with no error about the actor that "
+                  "waits. Sized from `ray.cluster_resources()`, the pool would have had one actor."),
             "b": ("Ray puts both actors on the one GPU, half of it each.",
                   "Ray never grants more than it has: `num_gpus=1` is a whole GPU per actor, and only fractions "
                   "such as 0.5 let two actors share one (module 04)."),
@@ -83,6 +84,21 @@ QUIZ = Quiz("03", [
             "c": ("So that a prompt gets the same image on every run, whichever actor draws it.",
                   "The starting noise then depends only on the row, not on the actor, the batch or the order in "
                   "which Ray hands out the work."),
+        },
+        right="c",
+    ),
+    Question(
+        "A stage of `num_gpus=1` actors must run unchanged on machines with 1, 2 or 4 GPUs. How do you size its "
+        "pool?",
+        {
+            "a": ("`size=4`, the most any of them has: on a smaller machine the extra actors just stay idle.",
+                  "They do not start at all: each waits for a GPU that never frees up, with no error, and the "
+                  "dashboard lists them as pending. On one GPU, one actor does all the work."),
+            "b": ("`size=1`: it fits every machine.",
+                  "It fits, but on 2 or 4 GPUs all but one GPU stay idle."),
+            "c": ("`size=GPUS`, with `GPUS = int(ray.cluster_resources().get(\"GPU\", 0))`.",
+                  "One actor per GPU uses every GPU and asks for none that is not there; the cluster says how "
+                  "many it has, all nodes together."),
         },
         right="c",
     ),
