@@ -269,11 +269,36 @@ def test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given(ray_session
 @pytest.mark.parametrize("options, message", [
     ({"num_gpus": None}, "num_gpus=None"),
     ({"num_gpus": 0.5}, "num_gpus=0.5"),
-    ({"compute": ray.data.ActorPoolStrategy(size=1)}, "not a pool of 2 actors"),
     ({"fn_constructor_kwargs": {"checkpoint_path": "elsewhere"}}, "not given the checkpoint"),
 ])
 def test_ex3_rejects_stage_mistakes(ray_session, checkpoint, options, message):
     _wrong(lab05.exercise_3.result(Batched, _pipeline(Batched, checkpoint, **options), checkpoint), message)
+
+
+def _cluster_gpus():
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    assert gpus >= 1, "the test Ray declares GPUs"
+    return gpus
+
+
+@pytest.mark.parametrize("pool", ["one", "cluster", "autoscaling"])
+def test_ex3_accepts_any_pool_from_one_actor_to_the_clusters_gpus(ray_session, checkpoint, pool):
+    gpus = _cluster_gpus()
+    compute = {"one": ray.data.ActorPoolStrategy(size=1), "cluster": ray.data.ActorPoolStrategy(size=gpus),
+               "autoscaling": ray.data.ActorPoolStrategy(min_size=1, max_size=gpus)}[pool]
+    verdict = lab05.exercise_3.result(Batched, _pipeline(Batched, checkpoint, compute=compute), checkpoint)
+    assert verdict.passed, verdict
+    assert f"the cluster has {gpus})" in verdict.message
+
+
+def test_ex3_rejects_a_pool_bigger_than_the_clusters_gpus(ray_session, checkpoint):
+    gpus = _cluster_gpus()
+    pipeline = _pipeline(Batched, checkpoint, compute=ray.data.ActorPoolStrategy(size=gpus + 1))
+    verdict = lab05.exercise_3.result(Batched, pipeline, checkpoint)
+    _wrong(verdict, f"the cluster has {gpus} GPUs, so 1 of them would wait for a GPU forever")
+    assert "ray.cluster_resources()" in str(verdict.hint)
+    growing = _pipeline(Batched, checkpoint, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=gpus + 2))
+    _wrong(lab05.exercise_3.result(Batched, growing, checkpoint), f"up to {gpus + 2} actors")
 
 
 def test_ex3_rejects_a_pipeline_without_the_class(ray_session, checkpoint):

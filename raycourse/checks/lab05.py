@@ -17,8 +17,9 @@ images, the way Ray would, while it counts the model loads (``from_pretrained``)
 forward passes of the ViT: one load, in ``__init__``, and one forward pass per batch,
 not one per image. A checkpoint path that does not exist must fail (so the class loads
 what it is given). Then it reads the plan of ``predictions``: a stage of that class with
-the checkpoint in its constructor arguments, ``num_gpus=1`` and an actor pool of two (Ray
-itself refuses GPU stages without a ``batch_size``). It does not run the pipeline: the cell after it does.
+the checkpoint in its constructor arguments, ``num_gpus=1`` and an actor pool of 1 to the
+cluster's GPUs (a bigger one leaves actors waiting for a GPU forever; Ray itself refuses GPU
+stages without a ``batch_size``). It does not run the pipeline: the cell after it does.
 """
 
 from __future__ import annotations
@@ -320,6 +321,13 @@ def _stage(predictions, ImageClassifier):
                 "per actor, so the model is loaded once per actor.")
 
 
+def cluster_gpus() -> int:
+    """The GPUs of the cluster this session is connected to, as the notebooks count them."""
+    import ray
+
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
 def _check_stage(op, checkpoint_path) -> None:
     from ray.data import ActorPoolStrategy
 
@@ -332,9 +340,16 @@ def _check_stage(op, checkpoint_path) -> None:
         raise Wrong(f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
                     "Give the stage num_gpus=1.")
     compute = op.compute
-    if not isinstance(compute, ActorPoolStrategy) or not (compute.min_size == compute.max_size == 2):
-        raise Wrong(f"the stage runs with {compute}, not a pool of 2 actors.",
-                    "compute=ray.data.ActorPoolStrategy(size=2).")
+    if not isinstance(compute, ActorPoolStrategy):
+        raise Wrong(f"the stage runs with {compute}, not a pool of actors.",
+                    "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.")
+    cluster = cluster_gpus()
+    if compute.max_size is not None and compute.max_size > cluster:
+        raise Wrong(f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; the cluster "
+                    f"has {cluster} GPUs, so {compute.max_size - cluster} of them would wait for a GPU forever, "
+                    "doing nothing.",
+                    "Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
+                    "compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 
 @exercise("Exercise 3")
@@ -355,8 +370,12 @@ def exercise_3(ImageClassifier, predictions, checkpoint_path):
                     "Build it with val_images.map_batches(ImageClassifier, ...); the next cell runs it.")
     op = _stage(predictions, ImageClassifier)
     _check_stage(op, checkpoint_path)
+    compute = op.compute
+    actors = (f"{compute.min_size}" if compute.min_size == compute.max_size
+              else f"{compute.min_size} to {compute.max_size or 'any number of'}")
     return (f"ImageClassifier loads the checkpoint once and runs one forward pass per batch ({probe}); the stage "
-            f"runs it on 2 actors with one GPU each, {op.batch_size} images per batch.")
+            f"runs it on {actors} actor(s) with one GPU each (the cluster has {cluster_gpus()}), "
+            f"{op.batch_size} images per batch.")
 
 
 # Stretch -----------------------------------------------------------------------------------------------

@@ -72,18 +72,18 @@ QUIZ = Quiz("05", [
         right="b",
     ),
     Question(
-        "`TorchTrainer` runs `train_func` on two workers (`ScalingConfig(num_workers=2)`). What does each worker "
-        "do?",
+        "`TorchTrainer` runs `train_func` on one worker per GPU (`ScalingConfig(num_workers=GPUS)`, two in `tiny`). "
+        "What does each worker do?",
         {
-            "a": ("It trains on the whole dataset on its own, and Ray Train keeps the better of the two models.",
-                  "`get_dataset_shard` gives each worker only its share of the rows, and the two workers "
+            "a": ("It trains on the whole dataset on its own, and Ray Train keeps the best of the models.",
+                  "`get_dataset_shard` gives each worker only its share of the rows, and the workers "
                   "cooperate on one model instead of competing."),
-            "b": ("It holds half of the model's layers, and every batch passes from one worker to the other.",
+            "b": ("It holds a part of the model's layers, and every batch passes from one worker to the next.",
                   "That would be model parallelism; here each worker holds a whole copy of the ViT, and it is "
                   "the data that is divided."),
             "c": ("It trains its own copy of the model on its shard of the data, and the copies average their "
                   "gradients after every step.",
-                  "This is data-parallel training: each step sees both workers' batches, and the copies stay "
+                  "This is data-parallel training: each step sees every worker's batch, and the copies stay "
                   "the same because they apply the same averaged gradients."),
         },
         right="c",
