@@ -88,28 +88,121 @@ def test_ex1_rejects_a_pipeline_without_the_given_encoder(ray_session):
     _wrong(lab07.exercise_1.result(ds, None), "no ReviewEncoder stage")
 
 
-def test_ex1_rejects_a_pool_that_still_waits(ray_session, monkeypatch):
-    class ReviewEncoder:
-        def __call__(self, batch):
-            return batch
+class ReviewEncoder:  # the name the check looks for; never run here
+    def __call__(self, batch):
+        return batch
 
-    ds = ray.data.from_items([{"id": 1}]).map_batches(ReviewEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=1))
+
+def _encoder_pipeline(**stage):
+    stage = {"batch_size": 1, "num_gpus": 1, "compute": ray.data.ActorPoolStrategy(size=1), **stage}
+    return ray.data.from_items([{"id": 1}]).map_batches(ReviewEncoder, **{k: v for k, v in stage.items() if v is not None})
+
+
+def _judged_as(monkeypatch, ds, share, starved):
+    """Run exercise 1 on `ds` with the encoder's runs measured at `share`, after a starved run at `starved`."""
     day = ray.data.from_pandas(SOURCE)
-    monkeypatch.setattr(lab07, "_reference_features", lambda rows: REFERENCE)
-    monkeypatch.setattr(type(ds), "to_pandas", lambda self, *a, **k: SOURCE if self is day else _run(0.4))
-    verdict = lab07.exercise_1.result(ds, day)
+    monkeypatch.setattr(lab07, "_starved", [] if starved is None else [starved])
+    monkeypatch.setattr(lab07, "_reference_features", lambda rows: (REFERENCE, None))
+    monkeypatch.setattr(type(ds), "to_pandas", lambda self, *a, **k: SOURCE if self is day else _run(share))
+    return lab07.exercise_1.result(ds, day)
+
+
+def test_busy_target_is_relative_to_the_starved_run():
+    assert lab07.busy_target(0.1) == pytest.approx(0.2)  # a GPU whose CPU stages set the pace
+    assert lab07.busy_target(0.3) == pytest.approx(0.6)
+    assert lab07.busy_target(0.5) == pytest.approx(lab07.BUSY_CAP)  # twice would be 100 %
+    assert lab07.starved_share(0.42) == 0.42 and lab07._starved == [0.42]
+
+
+def test_ex1_rejects_a_pool_that_still_waits(ray_session, monkeypatch):
+    verdict = _judged_as(monkeypatch, _encoder_pipeline(), share=0.4, starved=0.35)
     _wrong(verdict, "computed 47% of its time")  # 4 slots busy 0.4 s: 1.6 s of 3.4 s
-    assert "best of 2 runs" in verdict.message
+    assert "best of 2 runs" in verdict.message and "the target is 70% (the starved pipeline: 35%)" in verdict.message
+
+
+def test_ex1_target_follows_the_starved_run(ray_session, monkeypatch):
+    # the same pool, busy 47 %, passes where the starved run was 20 % (a GPU's CPU stages set the pace) ...
+    verdict = _judged_as(monkeypatch, _encoder_pipeline(), share=0.4, starved=0.2)
+    assert verdict.passed, verdict
+    assert "target 40%, from the starved 20%" in verdict.message
+    # ... and waits for the starved run's measure when the session has none
+    assert _judged_as(monkeypatch, _encoder_pipeline(), share=0.9, starved=None).status == "not solved"
+
+
+@pytest.mark.parametrize("pool", ["one", "cluster"])
+def test_ex1_accepts_an_encoder_pool_from_one_actor_to_the_clusters_gpus(ray_session, monkeypatch, pool):
+    gpus = int(ray.cluster_resources()["GPU"])
+    size = {"one": 1, "cluster": gpus}[pool]
+    ds = _encoder_pipeline(compute=ray.data.ActorPoolStrategy(size=size))
+    assert _judged_as(monkeypatch, ds, share=0.9, starved=0.3).passed
+
+
+def test_ex1_rejects_an_encoder_pool_bigger_than_the_clusters_gpus(ray_session, monkeypatch):
+    gpus = int(ray.cluster_resources()["GPU"])
+    verdict = _judged_as(monkeypatch, _encoder_pipeline(compute=ray.data.ActorPoolStrategy(size=gpus + 1)),
+                         share=0.9, starved=0.3)
+    _wrong(verdict, f"up to {gpus + 1} actors with num_gpus=1 each; the cluster has {gpus} GPUs")
+    assert "GPUS" in verdict.hint
+    _wrong(_judged_as(monkeypatch, _encoder_pipeline(num_gpus=None), share=0.9, starved=0.3), "asks for no GPU")
+
+
+def _sample_rows():
+    import raycourse
+
+    texts = ["A fine coat, warm and well made.", "It tore at once and my dog hated it.", "Too small for a beagle."]
+    return pd.DataFrame({"id": [1, 2, 3], "text": texts,
+                         "photo": [f"{raycourse.data_path('product_photos')}/{i:02d}.png" for i in (1, 2, 3)]})
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return lab07._reference_features(_sample_rows())
+
+
+def _features_in(dtype, rows):
+    """The rows' features with both models loaded in `dtype`, as another machine's kernels would round them."""
+    from unittest import mock
+
+    from transformers import AutoModel
+
+    load = AutoModel.from_pretrained
+    with mock.patch.object(AutoModel, "from_pretrained", lambda *a, **k: load(*a, **{**k, "dtype": dtype})):
+        return lab07._reference_features(rows)[0]
+
+
+def test_ex1_features_in_another_precision_pass_and_wrong_ones_do_not(reference):
+    want, text_width = reference
+    source = pd.DataFrame({"id": [1, 2, 3]})
+
+    def table(features):
+        run = _run(0.9, ids=(1, 2, 3), copies=1)
+        return run.assign(features=[features[rid] for rid in run["id"]])
+
+    as_fp32 = _features_in(torch.float32, _sample_rows())  # the LLM in float32: further from bf16 than a GPU's bf16
+    as_bf16 = {rid: torch.tensor(f).bfloat16().float().numpy() for rid, f in want.items()}  # bf16 all through
+    for features in (as_fp32, as_bf16):
+        distances = [lab07.feature_distance(features[rid], want[rid], text_width) for rid in want]
+        assert max(distances) < lab07.FEATURE_TOLERANCE / 2, distances  # room to spare
+        lab07.judge_run(table(features), source, want, text_width)
+    shifted = {rid: want[rid % 3 + 1] for rid in want}  # another review's features
+    swapped_images = {rid: np.concatenate([want[rid][:text_width], want[rid % 3 + 1][text_width:]]) for rid in want}
+    for features in (shifted, swapped_images):
+        with pytest.raises(lab07.Wrong) as caught:
+            lab07.judge_run(table(features), source, want, text_width)
+        assert "other features" in caught.value.problem
 
 
 def test_ex1_reference_features_are_the_lessons(ray_session):
+    from transformers import AutoConfig
+
     import raycourse
 
     rows = pd.DataFrame({"id": [1, 2], "text": ["A fine coat.", "It tore at once and my dog hated it."],
                          "photo": [f"{raycourse.data_path('product_photos')}/{i:02d}.png" for i in (1, 2)]})
-    features = lab07._reference_features(rows)
+    features, text_width = lab07._reference_features(rows)
     assert set(features) == {1, 2}
-    assert features[1].shape == features[2].shape and features[1].ndim == 1
+    assert features[1].shape == features[2].shape and features[1].ndim == 1 and features[1].dtype == np.float32
+    assert text_width == AutoConfig.from_pretrained(raycourse.model_id("llm")).hidden_size
     assert not np.allclose(features[1], features[2])
 
 

@@ -2,8 +2,22 @@
 
 Exercise 1 runs the learner's pipeline itself and measures it, as the lesson does, from the
 encoder's stopwatch columns: every row must come out once, with the features the given models
-give (so no stage may skip or change work), and the encoder pool must compute at least
-``BUSY_THRESHOLD`` of its time on duty. A noisy machine gets a second run.
+give (so no stage may skip or change work), and the encoder pool must compute a share of its
+time on duty set from the starved pipeline's share measured in the same session (the lab's
+given cell hands it over with ``starved_share``): at least ``TARGET_FACTOR`` times it, or
+``BUSY_CAP`` when that is less. The target is relative because what a fed encoder reaches depends
+on the machine: on CPU stand-ins the models are the slow part (fed 0.85-0.95, starved 0.2-0.5),
+on a GPU the CPU stages set the pace. A noisy machine gets a second run. The encoder's pool may
+hold 1 to the cluster's GPUs actors; more would wait for a GPU forever.
+
+The features are compared per part (the text model's, then the image model's) by their relative
+distance, ``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``. The reference is computed on
+the driver's CPU with each model in the dtype the encoder loads it in (the LLM in bfloat16 as
+shipped, ``dtype="auto"``; the ViT in float32), while the stage may run on a GPU, whose bfloat16
+kernels round in other places: a random Qwen2.5-0.5B of the real size gives 1.2-1.5 % between
+bfloat16 and float32 on a CPU, the tiny stand-in 0.2-0.4 %, and batch size changes nothing on a
+CPU. Another review's features, or the same review cut at another length or seen at another
+image size, are tens of percent away or more.
 Exercise 2 calls the learner's ``train_epoch`` on a small problem with a known answer.
 
 The stretch (optional) calls the learner's ``evaluate`` on a model with dropout, left in
@@ -26,10 +40,31 @@ from ._core import NotSolved, Wrong, exercise, plan_ops, progress_of, require
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
-BUSY_THRESHOLD = 0.70  # the lesson's fed encoder reaches 0.85-0.95 here; its starved one 0.2-0.5
+TARGET_FACTOR = 2.0  # the tuned pool computes at least twice the starved pool's share of its time ...
+BUSY_CAP = 0.70  # ... or this, when twice is more (CPU stand-ins: fed 0.85-0.95, starved 0.2-0.5)
+FEATURE_TOLERANCE = 0.05  # relative distance per part: bf16 on another device is 1-2 % away, a wrong input far more
 ENCODER = "ReviewEncoder"
 MAX_TOKENS = 64
 ATTEMPTS = 2
+_starved: list[float] = []  # the starved pipeline's busy share, as measured in this session
+
+
+def starved_share(share: float) -> float:
+    """Keep the starved pipeline's busy share, measured in this session (Exercise 1's target is set from it)."""
+    _starved[:] = [float(share)]
+    return share
+
+
+def busy_target(starved: float) -> float:
+    """The busy share a tuned pool must reach, given the starved pool's share."""
+    return min(BUSY_CAP, TARGET_FACTOR * starved)
+
+
+def cluster_gpus() -> int:
+    """The GPUs of the cluster this session is connected to, as the notebooks count them."""
+    import ray
+
+    return int(ray.cluster_resources().get("GPU", 0))
 
 
 def busy_share(table) -> float:
@@ -49,8 +84,32 @@ def _encoder_stage(ds):
     return stages[-1]
 
 
-def _reference_features(rows) -> dict[int, np.ndarray]:
-    """The features the given models give these rows (the lesson's three stages, run here)."""
+def _check_pool(stage) -> None:
+    """The encoder's actors fit the cluster's GPUs: 1 to GPUS actors of one GPU each (or fractions that fit)."""
+    from ray.data import ActorPoolStrategy
+
+    gpus = (getattr(stage, "ray_remote_args", None) or {}).get("num_gpus") or 0
+    if gpus <= 0:
+        raise Wrong("the ReviewEncoder stage asks for no GPU.",
+                    "Keep num_gpus=1: the encoder's models run on a GPU; tune batch sizes and pool sizes.")
+    compute = getattr(stage, "compute", None)
+    if not isinstance(compute, ActorPoolStrategy):
+        raise Wrong(f"the ReviewEncoder stage runs with {compute}, not a pool of actors.",
+                    "compute=ray.data.ActorPoolStrategy(size=...): each actor loads the models once.")
+    cluster = cluster_gpus()
+    if compute.max_size is not None and compute.max_size * gpus > cluster:
+        raise Wrong(f"the ReviewEncoder pool asks for up to {compute.max_size} actors with num_gpus={gpus:g} each; "
+                    f"the cluster has {cluster} GPUs, so the actors that do not fit would wait for a GPU forever.",
+                    "At most one actor per GPU: compute=ray.data.ActorPoolStrategy(size=n) with n from 1 to GPUS "
+                    "(GPUS = int(ray.cluster_resources().get(\"GPU\", 0))).")
+
+
+def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
+    """The features the given models give these rows (the lesson's three stages, run here), and the text part's width.
+
+    Each model is loaded in the dtype the lesson's encoder uses: the LLM as shipped (``dtype="auto"``, bfloat16
+    for Qwen2.5 and its tiny stand-in), the ViT in float32; the text model's output is averaged in float32.
+    """
     import torch
     from PIL import Image
     from torchvision.transforms import v2
@@ -67,15 +126,25 @@ def _reference_features(rows) -> dict[int, np.ndarray]:
     normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)])
     pixels = normalize(torch.stack([to_pixels(Image.open(p).convert("RGB")) for p in rows["photo"]]))
     with torch.inference_mode():
-        hidden = AutoModel.from_pretrained(text_id).eval()(**tokens).last_hidden_state
+        hidden = AutoModel.from_pretrained(text_id, dtype="auto").eval()(**tokens).last_hidden_state.float()
         weights = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         text = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
-        image = AutoModel.from_pretrained(image_id).eval()(pixel_values=pixels).last_hidden_state[:, 0]
+        vision = AutoModel.from_pretrained(image_id, dtype=torch.float32).eval()
+        image = vision(pixel_values=pixels).last_hidden_state[:, 0].float()
     features = torch.cat([text, image], dim=1).numpy()
-    return dict(zip(rows["id"].tolist(), features))
+    return dict(zip(rows["id"].tolist(), features)), text.shape[1]
 
 
-def judge_run(table, source, reference) -> float:
+def feature_distance(got, want, text_width: int | None = None) -> float:
+    """The larger relative distance of the two parts (text, image): |got - want| / |want| for each."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return float("inf")
+    parts = [slice(0, text_width), slice(text_width, None)] if text_width else [slice(None)]
+    return max(float(np.linalg.norm(got[p] - want[p]) / max(np.linalg.norm(want[p]), 1e-12)) for p in parts)
+
+
+def judge_run(table, source, reference, text_width: int | None = None) -> float:
     """Everything but the timing: one output row per input row, with the given models' features."""
     expected = Counter(source["id"].tolist())
     got = Counter(table["id"].tolist()) if "id" in table else Counter()
@@ -91,8 +160,11 @@ def judge_run(table, source, reference) -> float:
     for rid, want in reference.items():
         rows = table[table["id"] == rid]
         for got_features in rows["features"]:
-            if np.shape(got_features) != want.shape or not np.allclose(got_features, want, atol=1e-4, rtol=1e-3):
-                raise Wrong(f"review {rid} came out with other features than the given models give it.",
+            distance = feature_distance(got_features, want, text_width)
+            if not distance <= FEATURE_TOLERANCE:
+                away = "another shape" if distance == float("inf") else f"{distance:.0%} away"
+                raise Wrong(f"review {rid} came out with other features than the given models give it ({away}; "
+                            f"precision alone moves them less than {FEATURE_TOLERANCE:.0%}).",
                             "Keep Tokenize's max_length, the image size and the models as given: the work "
                             "itself must not change, only how it is batched and spread.")
     return busy_share(table)
@@ -104,23 +176,28 @@ def exercise_1(tuned, day) -> str:
     if not hasattr(tuned, "map_batches"):
         raise Wrong(f"`tuned` is a {type(tuned).__name__}, not a Dataset.",
                     "Build it lazily from `day`, as `starved(day)` is built; do not run it yourself.")
-    _encoder_stage(tuned)
+    _check_pool(_encoder_stage(tuned))
+    if not _starved:
+        raise NotSolved("the starved pipeline has not been measured in this session: run its cell (the one that "
+                        "prints `starved: ...`) first; the target is set from its busy share.")
+    starved = _starved[0]
+    target = busy_target(starved)
     source = day.to_pandas()
     sample = source.drop_duplicates("id").sort_values("id").head(6)
-    reference = _reference_features(sample)
+    reference, text_width = _reference_features(sample)
     shares = []
     for _ in range(ATTEMPTS):
-        shares.append(judge_run(tuned.to_pandas(), source, reference))
-        if shares[-1] >= BUSY_THRESHOLD:
+        shares.append(judge_run(tuned.to_pandas(), source, reference, text_width))
+        if shares[-1] >= target:
             break
     best = max(shares)
-    if best < BUSY_THRESHOLD:
+    if best < target:
         raise Wrong(f"the encoder pool computed {best:.0%} of its time on duty (best of {len(shares)} runs); "
-                    f"the target is {BUSY_THRESHOLD:.0%}.",
+                    f"the target is {target:.0%} (the starved pipeline: {starved:.0%}).",
                     "Look at what makes it wait: batches of one row in the CPU stages, tiny GPU batches, "
                     "more actors than the input keeps busy.")
     return (f"every row of `day` once, with the given models' features, and the encoder pool busy {best:.0%} "
-            f"of its time (target {BUSY_THRESHOLD:.0%}; {len(shares)} run(s)).")
+            f"of its time (target {target:.0%}, from the starved {starved:.0%}; {len(shares)} run(s)).")
 
 
 # ----------------------------------------------------------------------------- Exercise 2
