@@ -396,6 +396,28 @@ def test_exercise_2_accepts_a_correct_pipeline(prompts):
     assert "32x48" in verdict.message
 
 
+def _gpu_pools(prompts, actors):
+    """The lab's two stages on GPUs, `actors` per pool: the Enhancer at 0.6 of a GPU, the image stage at 0.4."""
+    pool = {"compute": ray.data.ActorPoolStrategy(size=actors)}
+    return (prompts.map_batches(FakeEnhancer, batch_size=4, num_gpus=0.6, fn_constructor_kwargs=ENHANCER_ARGS, **pool)
+            .map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **pool))
+
+
+@pytest.mark.parametrize("size", ["one actor", "one per GPU"])
+def test_exercise_2_accepts_gpu_pools_of_one_actor_up_to_one_per_gpu(prompts, size):
+    actors = 1 if size == "one actor" else int(ray.cluster_resources()["GPU"])
+    verdict = lab04.exercise_2.result(_gpu_pools(prompts, actors), "prompt")
+    assert verdict.passed, verdict
+
+
+def test_exercise_2_rejects_gpu_pools_larger_than_the_cluster(prompts):
+    gpus = int(ray.cluster_resources()["GPU"])
+    verdict = lab04.exercise_2.result(_gpu_pools(prompts, gpus + 1), "prompt")
+    assert verdict.status == "wrong", verdict
+    assert f"{gpus + 1} FakeEnhancer x 0.6 + {gpus + 1} FakeImageGen x 0.4 GPUs" in verdict.message
+    assert "wait for a GPU forever" in verdict.message and "ray.cluster_resources()" in verdict.hint
+
+
 def test_exercise_2_accepts_constructor_args_given_by_position(prompts):
     ds = (prompts.map_batches(FakeEnhancer, fn_constructor_args=("some-model", "prompt"), **ACTOR)
           .map_batches(fake_images))

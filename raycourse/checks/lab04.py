@@ -26,7 +26,8 @@ lab never uses, so that a class that only *looks* parameterised fails:
   loads a fixed model) runs without error and is rejected. The first probe ran the
   same batch successfully, so the error cannot come from the column or the batch.
 
-Exercise 2 looks at the learner's dataset: its plan (a class stage that gets
+Exercise 2 looks at the learner's dataset: its plan (GPU pools the cluster can hold: any
+size from one actor per stage to one per GPU passes, more is wrong; a class stage that gets
 constructor arguments; no image made before it, found by running the part of the
 plan in front of that stage, whatever the image stage is called) and a few rows
 (``take_batch``): an enhanced prompt, not one of the joined prompts, its season, and
@@ -413,6 +414,29 @@ def _joined_prompts() -> set[str]:
     return set(joined["animal"] + " wearing a " + joined["outfit"]) | set(animals["animal"])
 
 
+def _check_gpu_pools(stages) -> None:
+    """Wrong when the GPU actor pools ask for more than the cluster's GPUs can hold: their extra actors would wait
+    for a GPU forever, with no error. Two conditions that any placement needs (so no pool that fits is refused):
+    the shares add up to at most the cluster's GPUs, and no two actors of more than half a GPU share one."""
+    import ray
+    from ray.data import ActorPoolStrategy
+
+    gpus = float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+    pools = [(op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
+             for op in stages if isinstance(op.compute, ActorPoolStrategy)]
+    pools = [(name, actors, share) for name, actors, share in pools if share > 0]
+    if gpus <= 0 or not pools:
+        return
+    total = sum(actors * share for _, actors, share in pools)
+    large = sum(actors for _, actors, share in pools if share > 0.5)
+    if total > gpus + 1e-9 or large > gpus:
+        asked = " + ".join(f"{actors} {name} x {share:g}" for name, actors, share in pools)
+        raise Wrong(f"the pools ask for {asked} GPUs, more than the cluster's {gpus:g} GPU(s) can hold: the extra "
+                    "actors would wait for a GPU forever, with no error.",
+                    "One actor per stage fits any cluster (0.6 + 0.4 = one GPU); at most one per GPU, counted "
+                    "with int(ray.cluster_resources().get(\"GPU\", 0)).")
+
+
 @exercise("Exercise 2")
 def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) -> str:
     """``seasonal_images`` yields rows with an enhanced prompt, its season and an HxWx3 uint8 image."""
@@ -427,6 +451,7 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             "(without calling take/take_batch on it).",
         )
     stages = _class_stages(seasonal_images)
+    _check_gpu_pools(stages)
     if stages:
         with_args = [op for op in stages if op.fn_constructor_kwargs or op.fn_constructor_args]
         if not with_args:
