@@ -140,3 +140,25 @@ def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, 
     assert stages["06 CLIP embeddings"]["skipped"] == "not selected"
     assert stages["05 ViT inference"]["runs"]["full"]["status"] == "ok"
     assert "| 05 | ViT training |" in printed and "| 05 | ViT inference |" in printed
+
+
+def test_the_cuda_table_shows_memory_caps_oom_and_utilisation():
+    """The CUDA columns, from measures as a GPU run writes them (no GPU needed)."""
+    from raycourse.fullsize.verify import table
+
+    ok = dict(status="ok", load_s=3.2, work_s=2.0, rows=16, rows_per_s=8.0, busy_share=0.75, gpu_util=None,
+              gpu_util_note="n/a (ModuleNotFoundError)", peak_alloc_gb=10.4, peak_reserved_gb=11.0)
+    results = [
+        {"module": "03", "name": "image_gen", "runs": {"full": ok, "24GB": dict(ok, peak_alloc_gb=10.4),
+                                                        "16GB": dict(ok, peak_alloc_gb=10.4)}},
+        {"module": "04", "name": "enhancer + image_gen",
+         "runs": {"full": dict(ok, gpu_util=61.0, peak_alloc_gb=19.8), "24GB": dict(ok, peak_alloc_gb=19.8),
+                  "16GB": {"status": "OOM"}}},
+        {"module": "00", "name": "load clip", "runs": {"full": {"status": "failed", "error": "boom"}}},
+        {"module": "06", "name": "CLIP embeddings", "skipped": "not selected"},
+    ]
+    lines = table(results, "cuda").splitlines()
+    assert "GPU util" in lines[0] and "24 GB card" in lines[0] and "16 GB card" in lines[0]
+    assert lines[2].endswith("| 8.00 | 75 % | n/a (ModuleNotFoundError) | 10.40 / 11.00 | ok (10.4) | ok (10.4) |")
+    assert lines[3].endswith("| 61 % | 19.80 / 11.00 | ok (19.8) | OOM |")
+    assert "| failed: boom |" in lines[4] and "| not selected |" in lines[5]

@@ -407,6 +407,10 @@ def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
         result["status"] = "ok"
     except torch.OutOfMemoryError:
         result["status"] = "OOM"
+    except RuntimeError as exc:  # some kernels report a failed allocation as a plain RuntimeError
+        if "out of memory" not in str(exc).lower() and "ALLOC_FAILED" not in str(exc):
+            raise
+        result["status"] = "OOM"
     result.update(load_s=ctx.load_s, work_s=ctx.work_s, busy_s=ctx.busy_s, rows=ctx.rows,
                   rows_per_s=ctx.rows / ctx.work_s if ctx.work_s else None,
                   busy_share=ctx.busy_s / ctx.work_s if ctx.work_s else None,
@@ -494,7 +498,7 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
         for role, info in build(roles, cache, log=log).items():
             log(f"  {role:<10}{'kept' if info['kept'] else 'built'}: {info['bytes'] / GB:.2f} GB "
                 f"in {info['seconds']:.1f} s")
-    results = []
+    results, gpu_name = [], None
     for stage in STAGES:
         entry = {"module": stage.module, "name": stage.name, "roles": list(stage.roles), "what": stage.what}
         results.append(entry)
@@ -507,8 +511,9 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
                 " (does not fit a CPU)" if device == "cpu" and "image_gen" in missing else "")
             continue
         runs = {"full": _run_child(_key(stage), device, size, None, cache, timeout)}
-        if device == "cuda":
-            total = torch.cuda.get_device_properties(0).total_memory / GB
+        if device == "cuda":  # the card's size as the stage's process saw it (this one keeps CUDA uninitialised)
+            total = runs["full"].get("gpu_total_gb") or 0
+            gpu_name = runs["full"].get("gpu") or gpu_name
             for cap in CAPS_GB:
                 if cap < total:
                     runs[f"{cap}GB"] = _run_child(_key(stage), device, size, cap, cache, timeout)
@@ -518,7 +523,7 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
                                                     if full["status"] == "ok" else f" {full.get('error', '')}"))
     report = {
         "device": device,
-        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+        "gpu": gpu_name,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "torch": torch.__version__,
         "models": "the real weights (Hugging Face cache)" if real else f"full-size random weights ({cache})",
