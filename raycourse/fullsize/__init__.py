@@ -24,6 +24,7 @@ A role already in the cache, built from the same configs by the same code, is ke
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -217,6 +218,8 @@ def build(roles=None, cache_dir: Path | None = None, *, seed: int = 0, log=None)
                 root = cache_dir / ("models--" + spec.hub_id.replace("/", "--"))
                 shutil.rmtree(root, ignore_errors=True)  # a stale build's blobs go
                 _add_to_cache(cache_dir, spec, repo, spec.files)
+            with contextlib.suppress(OSError):
+                scratch.rmdir()  # only when empty: another build may be using it
             _stamp(cache_dir, spec).write_text(json.dumps({"digest": _digest(role), "seed": seed}))
         snapshot = cache_dir / ("models--" + spec.hub_id.replace("/", "--")) / "snapshots" / spec.revision
         size = sum((snapshot / f).stat().st_size for f in spec.files)
