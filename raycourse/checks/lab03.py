@@ -221,7 +221,10 @@ def _ran_pools(ds) -> list[tuple[str, int, int]]:
 
     A materialized Dataset keeps no plan; Ray's actor table still lists the pool's actors
     (``MapWorker(<operator>)``, one entry per actor, those that never got their resources with no start time).
-    Internal APIs: on any change, no pools are reported and the row checks still run.
+    The actors that ended with the last one are its last run; an earlier pool that Ray shut down only then
+    counts with it, so ``actors`` may be more than the pool's size, while the actors that never started are
+    the ones that waited for a GPU. Internal APIs: on any change, no pools are reported and the row checks
+    still run.
     """
     try:
         import ray
@@ -250,7 +253,7 @@ def _check_planned_pools(images) -> bool:
     planned = _planned_pools(images)
     for stage, actors, per_actor in planned:
         if gpus > 0 and per_actor > 0 and actors > _room(per_actor, gpus):
-            _too_many(stage, actors, gpus, waiting=None)
+            _too_many(stage, actors, gpus)
     return bool(planned)
 
 
@@ -259,7 +262,8 @@ def _check_ran_pools(ran) -> None:
     gpus = _cluster_gpus()
     for stage, actors, never_started in _ran_pools(ran) if gpus > 0 else []:
         if actors > gpus and never_started:
-            _too_many(stage, actors, gpus, waiting=never_started)
+            raise Wrong(f"{never_started} actor(s) of the pool of {stage} never started: each waited for a GPU that "
+                        f"never freed up, and Ray raises no error (the cluster has {gpus:g} GPU(s)).", SIZE_HINT)
 
 
 def _room(per_actor: float, gpus: float) -> int:
@@ -271,12 +275,14 @@ def _room(per_actor: float, gpus: float) -> int:
     return int(gpus // math.ceil(per_actor))
 
 
-def _too_many(stage: str, actors: int, gpus: float, waiting: int | None):
-    never = f"{waiting} of them never started" if waiting else "the extra ones would never start"
+def _too_many(stage: str, actors: int, gpus: float):
+    never = "the extra ones would never start"
     raise Wrong(f"the pool of {stage} has {actors} GPU actors, more than the cluster's {gpus:g} GPU(s) can hold: "
-                f"{never}, waiting for a GPU that never frees up (Ray raises no error).",
-                "Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
-                "compute=ray.data.ActorPoolStrategy(size=GPUS), one actor per GPU.")
+                f"{never}, waiting for a GPU that never frees up (Ray raises no error).", SIZE_HINT)
+
+
+SIZE_HINT = ("Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
+             "compute=ray.data.ActorPoolStrategy(size=GPUS), one actor per GPU.")
 
 
 @exercise("Exercise 1")
