@@ -16,8 +16,8 @@ stage's peak memory is its own. Per stage it records
 * rows per second over the stage's work (after loading);
 * the model's busy share: the time inside the model calls (a stopwatch around each
   call) over the stage's wall time, and on CUDA ``torch.cuda.utilization()`` sampled
-  every 50 ms in a background thread beside it (n/a when NVML is not installed: it needs
-  the ``nvidia-ml-py`` package, which the course's lock does not hold).
+  every 50 ms in a background thread beside it (NVML through ``nvidia-ml-py``, pinned in the
+  course's lock; n/a where NVML cannot be used).
 
 The models come from the cache that ``python -m raycourse standins --full-size`` builds
 (random weights of the real shapes, built on first use), or with ``--real`` from the
