@@ -78,8 +78,8 @@ QUIZ = Quiz("03", [
             "a": ("Because SDXL-Turbo cannot draw without a seed.",
                   "Without `generator` the pipeline draws fine, from fresh random noise each time, so the images "
                   "would change from run to run."),
-            "b": ("So that the two actors draw different images for the same prompt.",
-                  "It does the opposite: with the seed fixed by the row, both actors would draw the same image "
+            "b": ("So that the actors of the pool draw different images for the same prompt.",
+                  "It does the opposite: with the seed fixed by the row, any actor would draw the same image "
                   "for that row."),
             "c": ("So that a prompt gets the same image on every run, whichever actor draws it.",
                   "The starting noise then depends only on the row, not on the actor, the batch or the order in "
