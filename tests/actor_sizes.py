@@ -1,35 +1,51 @@
 """What a notebook built on a Ray, read back from Ray's state API: its GPU actor pools and its trainers.
 
 Every actor a job asked for is listed, alive or dead, including one that never got its GPU and was ended
-at the end of the pipeline (a pool larger than the cluster's GPUs leaves such actors behind, with no error).
-Used by the rehearsal (one logical GPU) and the two-node test (two), to show that each GPU notebook sizes its
-pools and its trainer from the cluster.
+with its pipeline: a pool of ``num_gpus=1`` actors larger than the cluster's GPUs leaves such actors behind,
+with no error. Ray Train's workers of one ``fit()`` share a placement group, so a trainer's size is the number
+of workers in its group. Used by the rehearsal (one logical GPU) and the two-node test (two), to show that each
+GPU notebook sizes its pools and its trainers from the cluster.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 
-def built(address: str) -> dict[str, dict[str, int]]:
-    """Per job (one notebook kernel each), the number of actors of each GPU stage and of Ray Train's workers.
+@dataclass
+class Built:
+    """One job's (one notebook kernel's) GPU stages and trainers."""
 
-    A GPU stage is a Ray Data map worker that asked for ``GPU`` (``MapWorker(MapBatches(ImageGen))``); Ray
-    Train's workers count whether or not they asked for one (``tiny`` trains without ``use_gpu``).
-    """
+    ran: Counter = field(default_factory=Counter)  # per GPU stage: actors that got a node and ran
+    never_placed: Counter = field(default_factory=Counter)  # per GPU stage: actors that never got a GPU
+    trainers: list = field(default_factory=list)  # per fit(): how many workers it asked for
+
+
+def built(address: str) -> dict[str, Built]:
+    """Per job, what it built: a GPU stage is a Ray Data map worker that asked for ``GPU``
+    (``MapWorker(MapBatches(ImageGen))``); Ray Train's workers count whether or not they asked for one
+    (``tiny`` trains without ``use_gpu``)."""
     from ray.util.state import list_actors
 
-    jobs: dict[str, Counter] = defaultdict(Counter)
+    jobs: dict[str, Built] = defaultdict(Built)
+    groups: dict[str, Counter] = defaultdict(Counter)
     for actor in list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False):
         wants = actor.required_resources or {}
         if actor.class_name.startswith("MapWorker(") and wants.get("GPU"):
-            jobs[actor.job_id][actor.class_name] += 1
+            placed = bool(actor.node_id) and bool(actor.pid)
+            (jobs[actor.job_id].ran if placed else jobs[actor.job_id].never_placed)[actor.class_name] += 1
         elif actor.class_name == "RayTrainWorker":
-            jobs[actor.job_id]["RayTrainWorker"] += 1
-    return {job: dict(stages) for job, stages in sorted(jobs.items())}
+            groups[actor.job_id][actor.placement_group_id or actor.actor_id] += 1
+    for job, sizes in groups.items():
+        jobs[job].trainers = sorted(sizes.values())
+    return dict(sorted(jobs.items()))
 
 
-def oversized(jobs: dict[str, dict[str, int]], gpus: int) -> list[str]:
-    """Every pool or trainer that asked for more actors than the cluster has GPUs."""
-    return [f"job {job}: {stage} x{n} on {gpus} GPU(s)" for job, stages in jobs.items()
-            for stage, n in stages.items() if n > gpus]
+def oversized(jobs: dict[str, Built], gpus: int) -> list[str]:
+    """Every pool that left an actor without a GPU, and every trainer with more workers than GPUs."""
+    found = [f"job {job}: {n} {stage} actor(s) never got a GPU" for job, b in jobs.items()
+             for stage, n in b.never_placed.items()]
+    found += [f"job {job}: a trainer of {n} workers on {gpus} GPU(s)" for job, b in jobs.items()
+              for n in b.trainers if n > gpus]
+    return found

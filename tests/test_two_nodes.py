@@ -82,7 +82,7 @@ def _actors(address: str) -> dict:
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_a_gpu_module_runs_on_both_nodes_of_a_two_node_ray(two_nodes, name):
-    from actor_sizes import built
+    from actor_sizes import built, oversized
 
     head, node_ids, outputs = two_nodes
     before = _actors(head.dashboard_url)
@@ -100,11 +100,14 @@ def test_a_gpu_module_runs_on_both_nodes_of_a_two_node_ray(two_nodes, name):
     # (featurizer, tokenizer), Ray Train's workers.
     used = {a.node_id for a in started if a.node_id}
     assert used == node_ids, f"{name}: its actors ran on {len(used)} of the 2 nodes: {[a.class_name for a in started]}"
-    # The notebook sized every GPU pool and its trainer from the cluster: two GPUs, two actors or workers each
-    # (the rehearsal shows the same notebooks building one of each on one GPU).
-    stages = {stage: n for job, built_stages in built(head.dashboard_url).items() if job not in jobs_before
-              for stage, n in built_stages.items()}
-    assert stages and set(stages.values()) == {2}, f"{name} built {stages} on 2 GPUs"
+    # The notebook sized every GPU pool and its trainer from the cluster: two GPUs, two actors (each run of a
+    # pipeline starts its pool anew, so a stage's actors come in twos) and two workers per fit, none waiting for
+    # a GPU (the rehearsal shows the same notebooks building one of each on one GPU).
+    jobs = {job: b for job, b in built(head.dashboard_url).items() if job not in jobs_before}
+    assert not oversized(jobs, 2), oversized(jobs, 2)
+    ran = {stage: n for b in jobs.values() for stage, n in b.ran.items()}
+    assert ran and all(n % 2 == 0 for n in ran.values()), f"{name} built {ran} on 2 GPUs"
+    assert all(n == 2 for b in jobs.values() for n in b.trainers), f"{name}: trainers of {jobs} workers"
     if name in OUTPUTS:
         folder = outputs / "notebooks" / name  # RAYCOURSE_OUTPUTS/<notebook folder>/<output name>
         assert list(folder.glob(OUTPUTS[name])), f"{name} wrote nothing under {folder}"
