@@ -33,7 +33,8 @@ QUIET_ENV = {
     # Ray's own deprecation notices, and diffusers' notice on every float16 SDXL decode (below): -W syntax,
     # action:message:category:module, where message is a literal that the warning's text must start with.
     "PYTHONWARNINGS": "ignore::DeprecationWarning:ray,ignore::FutureWarning:ray,"
-                      "ignore:`upcast_vae` is deprecated:FutureWarning",
+                      "ignore:`upcast_vae` is deprecated:FutureWarning,"
+                      "ignore:The given NumPy array is not writable:UserWarning",
 }
 # sdxl-turbo's VAE overflows in float16 (its config says force_upcast: true), so diffusers 0.42's SDXL pipeline
 # moves it to float32 for every decode of a float16 run, by calling its own upcast_vae(), which it has deprecated:
@@ -42,6 +43,14 @@ QUIET_ENV = {
 # (apply_environment) and in Ray's workers (PYTHONWARNINGS above, which travels to them); other FutureWarnings
 # still show.
 UPCAST_VAE_NOTICE = "`upcast_vae` is deprecated"
+# Ray Data hands `iter_torch_batches` NumPy arrays straight from its object store, read-only, and turns them into
+# tensors inside `warnings.catch_warnings()` + `simplefilter("ignore")` (ray/data/util/torch_utils.py), meaning to
+# drop torch's "The given NumPy array is not writable ..." UserWarning. With prefetch_batches that runs in several
+# threads at once, and catch_warnings is not thread-safe: one thread leaving its block restores the filters while
+# another is still converting, and the warning escapes into a cell now and then (lesson 07's accuracy loop in one
+# CI run of three). The course keeps Ray's intent with a filter of its own that every saved state includes: exactly
+# that message, in the notebook and, through PYTHONWARNINGS, in Ray's workers (Ray Train's loops).
+NONWRITABLE_NOTICE = "The given NumPy array is not writable"
 # Offline: nothing in the tiny profile may touch the network.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
 # Small machines: Ray starts new worker processes for shuffles (joins, groupby);
@@ -139,6 +148,7 @@ def apply_environment() -> None:
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
     warnings.filterwarnings("ignore", message=re.escape(UPCAST_VAE_NOTICE), category=FutureWarning)
+    warnings.filterwarnings("ignore", message=re.escape(NONWRITABLE_NOTICE), category=UserWarning)
     for name in ("transformers", "diffusers"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -336,3 +336,30 @@ def test_ray_workers_drop_the_float16_sdxl_decode_notice_through_pythonwarnings(
     course = stderr(runtime.QUIET_ENV["PYTHONWARNINGS"])
     assert "upcast_vae" not in course and "Invalid -W option" not in course
     assert "FutureWarning: another API is deprecated" in course
+
+
+@pytest.mark.parametrize("where", ["notebook", "worker"])
+def test_torchs_notice_on_ray_datas_read_only_arrays_is_dropped_like_ray_means_to(where):
+    """Ray's own catch_warnings around torch.as_tensor is not thread-safe (prefetch threads), so the notice
+    escaped into a cell once; the course's filter (apply_environment, PYTHONWARNINGS for workers) holds it."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, torch, warnings\n"
+            "{setup}\n"
+            "frozen = np.zeros(4, dtype=np.float32); frozen.flags.writeable = False\n"
+            "torch.as_tensor(frozen)\n"
+            "warnings.warn('another warning', UserWarning)\n")
+    setup = "from raycourse import runtime; runtime.apply_environment()" if where == "notebook" else ""
+
+    def stderr(course: bool):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+        if course and where == "worker":
+            env["PYTHONWARNINGS"] = runtime.QUIET_ENV["PYTHONWARNINGS"]
+        return subprocess.run([sys.executable, "-c", code.format(setup=setup if course else "")], env=env,
+                              capture_output=True, text=True, check=True).stderr
+
+    assert runtime.NONWRITABLE_NOTICE in stderr(course=False), "torch no longer warns: the filter may go"
+    course = stderr(course=True)
+    assert runtime.NONWRITABLE_NOTICE not in course and "Invalid -W option" not in course
+    assert "UserWarning: another warning" in course
