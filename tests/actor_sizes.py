@@ -26,11 +26,24 @@ def built(address: str) -> dict[str, Built]:
     """Per job, what it built: a GPU stage is a Ray Data map worker that asked for ``GPU``
     (``MapWorker(MapBatches(ImageGen))``); Ray Train's workers count whether or not they asked for one
     (``tiny`` trains without ``use_gpu``)."""
+    import os
+
     from ray.util.state import list_actors
 
+    # Ray's state API takes RAY_API_SERVER_ADDRESS, then RAY_ADDRESS (in a test run, the run's own Ray, which has
+    # no dashboard), over its address argument: point the first at the dashboard asked for.
+    saved = os.environ.get("RAY_API_SERVER_ADDRESS")
+    os.environ["RAY_API_SERVER_ADDRESS"] = address
+    try:
+        actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_API_SERVER_ADDRESS")
+        else:
+            os.environ["RAY_API_SERVER_ADDRESS"] = saved
     jobs: dict[str, Built] = defaultdict(Built)
     groups: dict[str, Counter] = defaultdict(Counter)
-    for actor in list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False):
+    for actor in actors:
         wants = actor.required_resources or {}
         if actor.class_name.startswith("MapWorker(") and wants.get("GPU"):
             placed = bool(actor.node_id) and bool(actor.pid)
