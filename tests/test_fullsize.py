@@ -163,3 +163,17 @@ def test_the_cuda_table_shows_memory_caps_oom_and_utilisation():
     assert lines[2].endswith("| 8.00 | 75 % | n/a (ModuleNotFoundError) | 10.40 / 11.00 | ok (10.4) | ok (10.4) |")
     assert lines[3].endswith("| 61 % | 19.80 / 11.00 | ok (19.8) | OOM |")
     assert "| failed: boom |" in lines[4] and "| not selected |" in lines[5]
+
+
+def test_a_stages_peak_memory_is_its_own_not_its_parents():
+    """ru_maxrss survives exec on Linux: a stage started by a big process (a pytest run) reported that process's
+    size as its peak, and a CPU stage's growth vanished under it (a test-fast run saw peak == base)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    parent = np.ones(int(1.5e9 / 8))  # this process now holds 1.5 GB
+    code = "from raycourse.fullsize.verify import _peak_rss_gb; print(_peak_rss_gb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert parent.sum() > 0 and child < 0.5, child

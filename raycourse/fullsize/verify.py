@@ -11,7 +11,7 @@ stage's peak memory is its own. Per stage it records
   the stage again with ``torch.cuda.set_per_process_memory_fraction`` capped at 24 GB
   and at 16 GB, to emulate those cards (an out-of-memory error is the result, not a
   crash; the CUDA context, about 0.5 GB, is outside the cap); on a CPU the process's
-  peak resident memory (``ru_maxrss``, which includes Python and the libraries: the
+  peak resident memory (VmHWM, which includes Python and the libraries: the
   ``base`` column is that figure before the stage starts);
 * rows per second over the stage's work (after loading);
 * the model's busy share: the time inside the model calls (a stopwatch around each
@@ -135,6 +135,24 @@ class Context:
             if sampler:
                 sampler.join()
 
+
+
+def _peak_rss_gb() -> float:
+    """This process's peak resident memory in GB: Linux's VmHWM, the high-water mark of this process's own
+    memory since it started its program. Not ``ru_maxrss``: Linux keeps that across exec, so a stage started by
+    a big parent (a pytest run at 2.4 GB) would report the parent's size as its own peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / GB
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, kB elsewhere
+    return peak / GB if sys.platform == "darwin" else peak * 1024 / GB
 
 def _images(n: int, size=(480, 640)):
     import numpy as np
@@ -400,7 +418,7 @@ def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
         if cap_gb:
             torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gb * GB / total))
         torch.cuda.reset_peak_memory_stats()
-    result["base_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
+    result["base_rss_gb"] = _peak_rss_gb()
     ctx = Context(device, SIZES[size])
     try:
         stage.run(ctx)
@@ -416,7 +434,7 @@ def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
                   busy_share=ctx.busy_s / ctx.work_s if ctx.work_s else None,
                   gpu_util=(sum(ctx.util) / len(ctx.util)) if ctx.util else None,
                   gpu_util_note=ctx.util_note or None,
-                  peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB)
+                  peak_rss_gb=_peak_rss_gb())
     if device == "cuda":
         result["peak_alloc_gb"] = torch.cuda.max_memory_allocated() / GB
         result["peak_reserved_gb"] = torch.cuda.max_memory_reserved() / GB
