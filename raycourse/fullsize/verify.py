@@ -81,25 +81,23 @@ class Context:
         self.util_note = ""
 
     @contextlib.contextmanager
-    def loading(self):
+    def _stopwatch(self, total: str):
+        """Add the block's time (the GPU's queued work included) to the attribute ``total``."""
         start = time.perf_counter()
         yield
         if self.device == "cuda":
             import torch
 
             torch.cuda.synchronize()
-        self.load_s += time.perf_counter() - start
+        setattr(self, total, getattr(self, total) + time.perf_counter() - start)
 
-    @contextlib.contextmanager
+    def loading(self):
+        """Around each model load."""
+        return self._stopwatch("load_s")
+
     def busy(self):
         """Around each model call: the stage's model stopwatch."""
-        start = time.perf_counter()
-        yield
-        if self.device == "cuda":
-            import torch
-
-            torch.cuda.synchronize()
-        self.busy_s += time.perf_counter() - start
+        return self._stopwatch("busy_s")
 
     @contextlib.contextmanager
     def work(self, rows: int):
