@@ -22,7 +22,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test test-fast grade test-gpu setup standins prefetch pins labs record bench lock clean-outputs help
+.PHONY: lab test test-fast grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs help
 
 help:
 	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
@@ -32,6 +32,7 @@ help:
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
 	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
+	@echo "make soak      a workshop day on one Ray: every notebook twice, a killed kernel between (SOAK_ARGS=...)"
 	@echo "make test-gpu  the whole suite in the gpu profile, on a GPU machine, after make prefetch"
 	@echo "make prefetch  download the gpu profile's pinned models (needs internet)"
 	@echo "make pins      show the pinned models, their sizes and licences"
@@ -82,6 +83,11 @@ record: setup
 
 bench: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
+
+# Not part of make test (about 35 min): every lesson and solved lab twice in one Ray, a kernel killed mid-pipeline
+# between the passes; fails if pass 2 is slower or the killed run holds CPUs/GPUs. Writes outputs/soak.json.
+soak: setup
+	$(TEST_ENV) $(BIN)/python -m raycourse.authoring soak $(SOAK_ARGS)
 
 prefetch: $(STAMP)
 	RAYCOURSE_PROFILE=gpu $(BIN)/python -m raycourse prefetch

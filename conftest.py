@@ -152,6 +152,7 @@ TINY_ONLY = {
     "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
     "tests/test_progress.py": "progress bars, with stand-in stages",
     "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
+    "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
     ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_half_solved_lab_passes_its_solved_exercises"):
@@ -189,6 +190,7 @@ SLOW_RUNS = {
     "tests/test_cluster.py": None,
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
+    "tests/test_soak.py": None,
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
                               "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
                               "test_a_half_solved_lab_passes_its_solved_exercises",

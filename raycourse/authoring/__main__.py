@@ -1,4 +1,4 @@
-"""Authoring commands: ``python -m raycourse.authoring {labs,quizzes,new-module,clean,check,record,bench}``."""
+"""Authoring commands: ``python -m raycourse.authoring {labs,quizzes,new-module,clean,check,record,bench,soak}``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "bench":
             p.add_argument("--runs", type=int, default=3)
             p.add_argument("--own-ray", action="store_true", help="a Ray per notebook instead of one for all")
+    p_soak = sub.add_parser("soak", help="every notebook twice in one Ray, an abandoned run between (make soak)")
+    p_soak.add_argument("--notebooks", nargs="+", type=Path, metavar="PATH",
+                        help="only these notebooks (default: every lesson, then every solved lab)")
+    p_soak.add_argument("--abandon", type=Path, metavar="PATH",
+                        help="the lesson whose run is abandoned (default: notebooks/03_image_generation.ipynb)")
+    p_soak.add_argument("--output", type=Path, help="where the figures go (default: outputs/soak.json)")
+    p_soak.add_argument("--keep-temp", action="store_true", help="keep the Ray's temp dir (logs) afterwards")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in getattr(args, "paths", [])] or notebooks.course_notebooks()
 
@@ -73,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             if any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
                 print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
                 notebooks.record(path)
+    elif args.command == "soak":
+        from . import soak
+
+        return soak.soak([p.resolve() for p in args.notebooks or []] or None,
+                         args.abandon.resolve() if args.abandon else None, args.output, args.keep_temp)
     elif args.command == "bench":
         bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
     return 0

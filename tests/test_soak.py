@@ -1,0 +1,58 @@
+"""An abandoned run gives back what it held: a kernel killed mid-pipeline (as a crashed or force-killed kernel) while
+its GPU actor is alive leaves no actor of its job alive and no CPU or GPU held (`make soak` checks the same, with
+the same code, on a lesson's run: raycourse.authoring.soak.abandon).
+
+The kernel joins the run's one Ray (``ray_session`` connects this process to it, and the kernel inherits its
+``RAY_ADDRESS``). That Ray has no dashboard, and needs none: the soak reads actors, placement groups and free
+resources from the GCS through this process's driver, so no Ray of the test's own (10 s more to start, with a
+dashboard) is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+
+from raycourse.authoring import soak
+
+CELLS = [
+    "import time\n\nimport ray\n\nimport raycourse\n\nraycourse.init()",
+    # A pool of one num_gpus=1 actor whose UDF sleeps far longer than the test: the kill comes while it works.
+    "class Sleepy:\n"
+    "    def __call__(self, batch):\n"
+    "        time.sleep(120)\n"
+    "        return batch\n\n\n"
+    "ray.data.range(4, override_num_blocks=4).map_batches(\n"
+    "    Sleepy, batch_size=1, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=1)).materialize()",
+]
+
+
+def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_session, tmp_path: Path):
+    import ray
+
+    view = soak.RayView(ray.get_runtime_context().gcs_address)
+    before = view.resources()
+    assert before["GPU"]["total"] >= 1, before
+    env = dict(os.environ, RAY_ADDRESS=view.address)  # the kernel joins this Ray (the run's one)
+
+    run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env)
+
+    # The kill happened, mid-pipeline: the kernel is gone, and at the kill its GPU actor held a GPU (and a CPU).
+    assert run.killed_in_cell == 1 and run.gpu_actor.startswith("MapWorker(MapBatches(Sleepy)")
+    assert run.kernel_gone and not psutil.pid_exists(run.kernel_pid)
+    assert run.held_at_kill["GPU"]["available"] <= before["GPU"]["available"] - 1, run.held_at_kill
+    # Within the wait: Ray ended the job, every actor of it that is not a detached 0-CPU helper is DEAD, none
+    # holds a CPU or GPU, no placement group of it is left, and CPU/GPU are back to what they were before.
+    cleanup = run.cleanup
+    assert cleanup.released, cleanup.problems()
+    assert cleanup.job_dead is True
+    assert not cleanup.holding and not cleanup.placement_groups
+    assert cleanup.actor_states.get("DEAD", 0) >= 1, cleanup.actor_states
+    assert all(not a["holds"] and a["detached"] for a in cleanup.helpers), cleanup.helpers
+    for name in soak.HELD:
+        assert cleanup.after[name]["available"] >= before[name]["available"], (name, cleanup.after, before)
+    assert cleanup.seconds < 60
+    alive = [a for a in view.actors(run.job_id) if a["state"] != "DEAD" and not a["detached"]]
+    assert not alive, alive
