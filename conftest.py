@@ -146,8 +146,9 @@ TINY_ONLY = {
     "tests/test_checks_lesson07.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
-    "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins and logical GPUs",
-    "tests/test_two_nodes.py": "two nodes on one machine with a logical GPU each (they would share one real GPU)",
+    "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
+    "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
+                               "with stand-ins",
     "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
     "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
     "tests/test_progress.py": "progress bars, with stand-in stages",
@@ -184,7 +185,6 @@ TINY_ONLY = {
 # checks' tests (on the run's one Ray), for an author's edit-test loop.
 SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
-    "tests/test_rehearsal.py": "test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu",
     "tests/test_two_nodes.py": None,
     "tests/test_browser.py": None,
     "tests/test_cluster.py": None,

@@ -39,3 +39,25 @@ def kernels_ray():
     ``RAYCOURSE_SHARED_RAY=0``, where whoever runs the kernels starts a Ray of its own.
     """
     return os.environ.get("RAY_ADDRESS")
+
+
+@pytest.fixture(scope="session")
+def rehearsal_cache(tmp_path_factory):
+    """The gpu profile's Hugging Face cache: the pinned files of each real repo, played by the tiny stand-ins
+    (``raycourse.rehearsal``); built once per run for the tests that check it and the run that uses it."""
+    from raycourse import rehearsal
+
+    cache = tmp_path_factory.mktemp("rehearsal-hf-cache")
+    rehearsal.build_cache(cache)
+    return cache
+
+
+def pytest_collection_finish(session):
+    """Start resolving the lock for every supported Python and platform now, if the run holds that test: it
+    waits on the package index (tests/lock_resolution.py) while the rest of the run uses the CPU."""
+    import lock_resolution
+
+    if any(item.name == lock_resolution.TEST and not item.get_closest_marker("skip") for item in session.items):
+        from test_environment import _supported_pythons
+
+        session.config.lock_resolutions = lock_resolution.start(_supported_pythons())

@@ -19,7 +19,7 @@ inline backend, the tiny profile, offline. Then the tests read the page:
 The last test runs a notebook with a cell that raises, and the same check reports the error.
 
 Screenshots of each notebook after its run, page by page, go to ``outputs/browser/`` (git-ignored, emptied
-when the tests start): ``01_ingest_and_transform-01.png``, ``01_ingest_and_transform-02.png``, ...
+when the tests start): ``03_image_generation-01.png``, ``03_image_generation-02.png``, ...
 
 It needs Debian's chromium and chromium-driver (``tools/install_browser.sh``, which ``.ci/run`` runs); where
 they are missing the tests skip and say what to install. Selenium gets the system chromedriver's path, so
@@ -50,8 +50,7 @@ from raycourse import cluster, runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "outputs" / "browser"
-COURSE = ["notebooks/01_ingest_and_transform.ipynb", "notebooks/03_image_generation.ipynb",
-          "labs/01_ingest_and_transform_lab.ipynb"]
+COURSE = ["notebooks/03_image_generation.ipynb", "labs/01_ingest_and_transform_lab.ipynb"]
 # The test run's switches that a learner's JupyterLab does not have: progress bars off, quiet Ray Data, no Ray
 # worker logs, no matplotlib display; and the test run's own Ray.
 TEST_ONLY_ENV = ("RAYCOURSE_TEST", "RAY_DATA_DISABLE_PROGRESS_BARS", "RAY_DATA_LOG_LEVEL", "RAY_LOG_TO_DRIVER",
@@ -417,14 +416,6 @@ def _check(run: NotebookRun) -> None:
     assert not found, f"{run.path} in JupyterLab (screenshots: {SCREENSHOTS}):\n" + "\n".join(found)
 
 
-def test_module_01_runs_in_jupyterlab_without_errors(lab):
-    run = lab.run_all("notebooks/01_ingest_and_transform.ipynb")
-    print(f"{run.path}: {run.seconds:.0f} s, {run.progress_bars()} progress bars, {len(run.screenshots)} screenshots")
-    _check(run)
-    assert NEWS not in lab.page_text(), "JupyterLab asked about Jupyter news over the notebook"
-    lab.shut_down_kernels()
-
-
 def test_module_03_shows_progress_bars_and_an_image_grid(lab):
     run = lab.run_all("notebooks/03_image_generation.ipynb")
     print(f"{run.path}: {run.seconds:.0f} s, {run.progress_bars()} progress bars, {len(run.screenshots)} screenshots")
@@ -433,6 +424,7 @@ def test_module_03_shows_progress_bars_and_an_image_grid(lab):
     assert run.progress_bars() >= 1, "no progress bar widget in module 03"
     grids = [size for size in run.images() if size[0] >= 400 and size[1] >= 200]
     assert grids, f"no image grid rendered in module 03 (images: {run.images()})"
+    assert NEWS not in lab.page_text(), "JupyterLab asked about Jupyter news over the notebook"
     lab.shut_down_kernels()
 
 

@@ -45,9 +45,8 @@ def test_issue_pins():
 
 
 # The lock is made on Linux with Python 3.11 (make lock). A learner may have another supported Python, or a Mac:
-# resolve the same requirements and lock for each, wheels only, without installing (uv resolves for any target).
-PLATFORMS = {"Linux x86_64": "x86_64-manylinux_2_28", "macOS arm64": "aarch64-apple-darwin"}
-MACOS = "14.0"  # torch 2.14's oldest macOS wheel
+# resolve the same requirements and lock for each, wheels only, without installing (uv resolves for any target;
+# tests/lock_resolution.py starts it early in the run).
 # Packages a platform needs that the Linux lock cannot pin (pip freeze on Linux never sees them).
 NOT_ON_LINUX = {"appnope"}
 
@@ -67,38 +66,26 @@ def test_supported_pythons_agree():
     assert project["requires-python"] == ">=3.11.5,<3.15"
 
 
-def _resolve(python, platform, out):
-    import subprocess
+def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos(request):
+    import lock_resolution
 
-    import uv
-
-    return subprocess.run(
-        [uv.find_uv_bin(), "pip", "compile", "requirements.txt", "-c", "constraints.txt", "--python-version",
-         python, "--python-platform", platform, "--only-binary", ":all:", "--no-header", "--quiet", "-o", out],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "MACOSX_DEPLOYMENT_TARGET": MACOS, "UV_NO_CONFIG": "1"},
-    )
-
-
-def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
+    runs = getattr(request.config, "lock_resolutions", None) or lock_resolution.start(_supported_pythons())
+    assert sorted((r.python, r.name) for r in runs) == sorted(
+        (py, name) for py in _supported_pythons() for name in lock_resolution.PLATFORMS)
     lock = _pins((ROOT / "constraints.txt").read_text().splitlines())
-    targets = [(py, name, platform) for py in _supported_pythons() for name, platform in PLATFORMS.items()]
-    with ThreadPoolExecutor(4) as pool:
-        runs = list(pool.map(lambda t: _resolve(t[0], t[2], str(tmp_path / f"{t[0]}-{t[2]}.txt")), targets))
-    if all(r.returncode and ("Failed to fetch" in r.stderr or "dns error" in r.stderr) for r in runs):
+    results = [r.wait() for r in runs]
+    if all(code and ("Failed to fetch" in said or "dns error" in said) for code, said in results):
         pytest.skip("the Python package index cannot be reached from here: nothing to resolve against")
     problems = []
-    for (python, name, platform), run in zip(targets, runs):
-        if run.returncode:
-            problems.append(f"Python {python} on {name}: {run.stderr.strip()[:600]}")
+    for run, (code, said) in zip(runs, results):
+        if code:
+            problems.append(f"Python {run.python} on {run.name}: {said.strip()[:600]}")
             continue
-        resolved = _pins((tmp_path / f"{python}-{platform}.txt").read_text().splitlines())
+        resolved = _pins(run.out.read_text().splitlines())
         assert {"ray", "torch", "torchvision", "diffusers"} <= set(resolved)
         unpinned = set(resolved) - set(lock) - NOT_ON_LINUX
         if unpinned:
-            problems.append(f"Python {python} on {name} needs packages the lock does not pin: {sorted(unpinned)}")
+            problems.append(f"Python {run.python} on {run.name} needs packages the lock does not pin: {sorted(unpinned)}")
         moved = {n: v for n, v in resolved.items() if n in lock and lock[n] != v}
         assert not moved, moved  # constraints are exact: a locked package never moves
     assert not problems, "\n".join(problems)

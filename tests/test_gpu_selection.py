@@ -69,9 +69,7 @@ def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_
 
 def test_test_fast_leaves_out_every_notebook_run_and_keeps_the_checks_tests():
     lesson_cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={})
-    slow = [lesson_cell, _item("tests/test_rehearsal.py",
-                               "test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu"),
-            _item("tests/test_two_nodes.py", "any"),
+    slow = [lesson_cell, _item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu"),
             _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise")]
     fast = [_item("tests/test_checks_lab05.py", "test_ex1_accepts_the_read_images_pipeline"),
             _item("tests/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),

@@ -1,116 +1,30 @@
-"""The gpu profile's rehearsal: every lesson and solution notebook through the gpu code path, here.
+"""The gpu profile's rehearsal on a CPU: the pinned cache it runs from, and how the notebooks load models.
 
-No GPU and no internet, yet the notebooks run as they would after ``make prefetch`` on a GPU
-machine: the gpu profile, ``HF_HUB_OFFLINE=1``, a Hugging Face cache in the hub's own layout
-holding exactly the pinned files of the real repos at their pinned commits (played by the
-tiny stand-ins, see ``raycourse/rehearsal.py``), and Ray's logical GPUs. A pin that misses a
-file, a load without ``variant="fp16"``, or a model resolved anywhere but the pinned snapshot
-fails a notebook here. It runs nbval in a second pytest, with the same checks as the main run
-(every cell runs, nothing on stderr), joined to this run's Ray.
-
-It runs every lesson notebook that loads a model (``raycourse.model_id``): between them they load every
-role, in the notebook's own process (module 00), in Ray Data actors (03, 04, 06, 07) and in Ray Train workers
-(05, 07). They run on a Ray of their own with **one** logical GPU, the smallest machine the gpu profile supports
-(an instructor's single L4, A10G or T4): every pool and trainer must size itself from the cluster, and Ray's
-state API shows what each notebook built (``tests/actor_sizes.py``); a pool or trainer that asked for two GPUs
-would wait forever or leave an actor pending, and fails here. The two-node test shows the same notebooks on two
-GPUs. Labs and solutions write the same loads (``test_every_model_load_is_written_the_same_way`` holds them to
-it), so running them again would prove nothing new about pins, files or variants.
+No GPU and no internet, yet the lessons run as they would after ``make prefetch`` on a GPU machine: the gpu
+profile, ``HF_HUB_OFFLINE=1``, and a Hugging Face cache in the hub's own layout holding exactly the pinned files
+of the real repos at their pinned commits (played by the tiny stand-ins, see ``raycourse/rehearsal.py``).
+``tests/test_two_nodes.py`` runs every lesson that loads a model that way, on a two-node Ray with one logical GPU.
+This file checks the cache itself, and that every notebook (lessons, labs, solutions) writes its loads the same
+way, so that running the labs and solutions there too would prove nothing new about pins, files or variants.
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from raycourse import config, rehearsal
+from raycourse import config
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_NOTEBOOKS = sorted(p.relative_to(ROOT) for folder in ("notebooks", "labs", "solutions")
                        for p in (ROOT / folder).glob("*.ipynb"))
-NOTEBOOKS = [p for p in ALL_NOTEBOOKS if p.parts[0] == "notebooks" and "raycourse.model_id(" in (ROOT / p).read_text()]
-REHEARSAL_GPUS = 1
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("rehearsal-hf-cache")
-    rehearsal.build_cache(cache)
-    return cache
-
-
-def rehearsal_env(cache: Path) -> dict:
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("RAYCOURSE_MODEL_") or key in ("HF_HOME", "HUGGINGFACE_HUB_CACHE"):
-            env.pop(key)  # resolve through the pins and this cache only
-    env.update({
-        config.PROFILE_ENV: "gpu",
-        config.REHEARSAL_ENV: "1",
-        "HF_HUB_CACHE": str(cache),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    })
-    return env
-
-
-def test_the_cache_holds_every_pinned_file_under_its_commit(cache):
+def test_the_cache_holds_every_pinned_file_under_its_commit(rehearsal_cache):
+    cache = rehearsal_cache
     for spec in config.MODEL_ROLES.values():
         snapshot = cache / ("models--" + spec.hub_id.replace("/", "--")) / "snapshots" / spec.revision
         assert sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if not p.is_dir()) == sorted(spec.files)
-
-
-@pytest.fixture(scope="module")
-def one_gpu_ray(cache):
-    """A Ray of the rehearsal's own, with one logical GPU and its dashboard (Ray's state API reads from it).
-
-    Started with the rehearsal's settings, as ``make lab`` would start it for the gpu profile, so the notebooks
-    that join it need no runtime_env (each worker would go through Ray's setup_worker first).
-    """
-    import tempfile
-
-    from raycourse import cluster
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key in set(os.environ) - set(rehearsal_env(cache)):
-            patch.delenv(key)
-        for key, value in rehearsal_env(cache).items():
-            patch.setenv(key, value)
-        ray_cluster = cluster.start(num_gpus=REHEARSAL_GPUS, dashboard=True, dashboard_port=cluster.free_port(),
-                                    temp_dir=tempfile.mkdtemp(prefix="rc1-", dir="/tmp"))
-    try:
-        yield ray_cluster
-    finally:
-        ray_cluster.stop()
-        left = ray_cluster.leftover_processes()
-        assert not left, f"Ray processes left behind: {left}"
-
-
-def test_every_notebook_runs_in_the_gpu_profile_offline_from_the_pinned_cache_on_one_gpu(cache, one_gpu_ray):
-    from actor_sizes import built, oversized
-
-    env = rehearsal_env(cache)
-    env.pop("RAY_ADDRESS", None)
-    env.update(one_gpu_ray.client_env())
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *map(str, NOTEBOOKS)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-    )
-    assert run.returncode == 0, "the gpu-profile rehearsal failed:\n" + run.stdout[-8000:] + run.stderr[-2000:]
-    summary = run.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "skipped" not in summary, summary
-    jobs = built(one_gpu_ray.dashboard_url)
-    assert not oversized(jobs, REHEARSAL_GPUS), oversized(jobs, REHEARSAL_GPUS)
-    # Modules 03, 04, 06 and 07 run GPU stages, 05 and 07 train once each: all of it built on the one GPU.
-    stages = {stage for b in jobs.values() for stage in b.ran}
-    assert {"MapWorker(MapBatches(ImageGen))", "MapWorker(MapBatches(Enhancer))",
-            "MapWorker(MapBatches(EmbeddingGenerator))", "MapWorker(MapBatches(ReviewEncoder))"} <= stages, jobs
-    assert sorted(n for b in jobs.values() for n in b.trainers) == [1, 1], jobs
 
 
 def _code_cells(path: Path):
