@@ -2,18 +2,19 @@
 its GPU actor is alive leaves no actor of its job alive and no CPU or GPU held (`make soak` checks the same, with
 the same code, on a lesson's run: raycourse.authoring.soak.abandon).
 
-The kernel joins the run's one Ray (``ray_session`` connects this process to it, and the kernel inherits its
-``RAY_ADDRESS``). That Ray has no dashboard, and needs none: the soak reads actors, placement groups and free
-resources from the GCS through this process's driver, so no Ray of the test's own (10 s more to start, with a
-dashboard) is needed.
+The kernel joins the run's one Ray (``kernels_ray``, its ``RAY_ADDRESS``). That Ray has no dashboard, and needs none:
+the soak reads actors, placement groups and free resources from the GCS, as ``ray status`` does, so no Ray of the
+test's own (10 s more to start, with a dashboard) is needed, and this process starts no Ray job.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import psutil
+import pytest
 
 from raycourse.authoring import soak
 
@@ -29,15 +30,31 @@ CELLS = [
 ]
 
 
-def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_session, tmp_path: Path):
-    import ray
+@pytest.fixture
+def ray_address(kernels_ray):
+    """The run's one Ray, or (``RAYCOURSE_SHARED_RAY=0``) a Ray of this test's own."""
+    if kernels_ray:
+        yield kernels_ray
+        return
+    from raycourse import cluster
 
-    view = soak.RayView(ray.get_runtime_context().gcs_address)
+    own = cluster.start(dashboard=False, temp_dir=tempfile.mkdtemp(prefix="rc-soak-", dir="/tmp"))
+    try:
+        yield own.address
+    finally:
+        own.stop()
+
+
+def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_address, tmp_path: Path):
+    view = soak.RayView(ray_address)
     before = view.resources()
     assert before["GPU"]["total"] >= 1, before
-    env = dict(os.environ, RAY_ADDRESS=view.address)  # the kernel joins this Ray (the run's one)
+    env = dict(os.environ, RAY_ADDRESS=ray_address)  # the kernel joins this Ray
 
-    run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env)
+    try:
+        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env)
+    finally:
+        view.close()
 
     # The kill happened, mid-pipeline: the kernel is gone, and at the kill its GPU actor held a GPU (and a CPU).
     assert run.killed_in_cell == 1 and run.gpu_actor.startswith("MapWorker(MapBatches(Sleepy)")
@@ -54,5 +71,7 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_sessio
     for name in soak.HELD:
         assert cleanup.after[name]["available"] >= before[name]["available"], (name, cleanup.after, before)
     assert cleanup.seconds < 60
-    alive = [a for a in view.actors(run.job_id) if a["state"] != "DEAD" and not a["detached"]]
-    assert not alive, alive
+    assert cleanup.processes_gone_s is not None, f"the job's actor processes still run: {cleanup.processes}"
+    print(f"killed {run.seconds_to_kill} s after the kernel's start, released {cleanup.seconds} s after the kill, "
+          f"its actor processes gone after {cleanup.processes_gone_s} s; "
+          f"its actors {cleanup.actor_states}, helpers left {[a['class_name'] for a in cleanup.helpers]}")

@@ -8,11 +8,13 @@ store, alive actors, placement groups, free CPUs and GPUs). It fails if pass 2 i
 if a notebook raises, or if anything of the abandoned run still holds a CPU or GPU after the wait; everything goes
 to outputs/soak.json.
 
-What a Ray holds is read from its GCS through a driver connected in this process (:class:`RayView`): it holds no
-resources, and it works on a Ray without a dashboard too (the test run's one), so that the abandoned-run check
-(:func:`abandon`, :func:`wait_released`) is the same code in the soak and in tests/test_soak.py. The GCS tables are
-those Ray's state API serves; read directly, they give each actor's required resources and each placement group's
-creator job without an HTTP server.
+What a Ray holds is read from its GCS (:class:`RayView`), as ``ray status`` and ``ray memory`` do: no driver, so
+the soak itself starts no job on the Ray (a driver would get idle worker processes of its own), and it works on a
+Ray without a dashboard too (the test run's one), so that the abandoned-run check (:func:`abandon`,
+:func:`wait_released`) is the same code in the soak and in tests/test_soak.py. The GCS tables are those Ray's state
+API serves from the dashboard; read directly, they give each actor's required resources and each placement group's
+creator job without an HTTP server. The dashboard's state API is asked too, for the alive actors an instructor
+sees there.
 """
 
 from __future__ import annotations
@@ -44,27 +46,20 @@ MB = 1024 * 1024
 
 
 class RayView:
-    """A Ray seen from a driver in this process (``ray.init(address=...)``, or the one already connected)."""
+    """A Ray seen through its GCS: no driver, so this process starts no job and holds nothing on the Ray."""
 
     def __init__(self, address: str):
-        import ray
+        from ray._private.internal_api import get_state_from_address
 
-        if not ray.is_initialized():
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
-                     namespace="raycourse-soak")
-        self.address = ray.get_runtime_context().gcs_address
-        self.own_job = ray.get_runtime_context().get_job_id()
+        self.address = address
+        self.state = get_state_from_address(address)
 
     def _accessor(self):
-        from ray._private.state import state
-
-        return state._connect_and_get_accessor()
+        return self.state._connect_and_get_accessor()
 
     def resources(self) -> dict:
         """CPU and GPU: available and total."""
-        import ray
-
-        total, available = ray.cluster_resources(), ray.available_resources()
+        total, available = self.state.cluster_resources(), self.state.available_resources()
         return {name: {"available": available.get(name, 0.0), "total": total.get(name, 0.0)} for name in HELD}
 
     def actors(self, job_id: str | None = None) -> list[dict]:
@@ -119,9 +114,9 @@ class RayView:
     def object_store(self) -> dict:
         """Bytes in the object store and spilled so far (the raylets' store stats, as `ray memory` shows)."""
         try:
-            from ray._private.internal_api import get_memory_info_reply, get_state_from_address
+            from ray._private.internal_api import get_memory_info_reply
 
-            stats = get_memory_info_reply(get_state_from_address(self.address), timeout_seconds=20).store_stats
+            stats = get_memory_info_reply(self.state, timeout_seconds=20).store_stats
             return {"used_mb": round(stats.object_store_bytes_used / MB, 1),
                     "spilled_mb_total": round(stats.spilled_bytes_total / MB, 1),
                     "objects": stats.num_local_objects}
@@ -129,9 +124,7 @@ class RayView:
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
     def close(self) -> None:
-        import ray
-
-        ray.shutdown()
+        self.state.disconnect()
 
 
 def _id_or_none(raw: bytes) -> str | None:
@@ -146,49 +139,59 @@ def _holds(actor: dict) -> dict:
 
 
 def ray_processes(gcs_port: str | int) -> list[dict]:
-    """This Ray's processes (as ``LocalRay.leftover_processes`` matches them: by GCS port) and their children:
-    worker processes (``ray::...`` or ``default_worker.py``) are the raylet's children, renamed by Ray."""
+    """This Ray's processes (matched by GCS port, as ``LocalRay.leftover_processes`` does) and their children.
+    A worker process is one Ray renamed ``ray::...`` (``ray::IDLE``, ``ray::MapWorker(...)``) or a
+    ``default_worker.py`` not renamed yet; Ray's agents (``ray::DashboardAgent``, ...) are Ray's own processes."""
     import psutil
 
     pattern = re.compile(rf"(gcs[-_]address[= ][^ ]*:{gcs_port}\b|gcs_server_port={gcs_port}\b)")
     found: dict[int, dict] = {}
 
-    def note(proc, cmdline):
+    def note(proc, argv: list[str]) -> None:
         try:
             rss, cpu = proc.memory_info().rss, proc.cpu_times()
         except psutil.Error:
             return
-        worker = cmdline.startswith("ray::") or "default_worker.py" in cmdline
-        role = cmdline.split()[0].rstrip(":") if worker and cmdline.startswith("ray::") else (
-            "default_worker" if worker else _role(cmdline))
+        role = _role(argv)
+        worker = (role.startswith("ray::") and not role.endswith("Agent")) or role == "default_worker.py"
         found[proc.pid] = {"pid": proc.pid, "worker": worker, "role": role, "rss_mb": rss / MB,
                            "cpu_s": cpu.user + cpu.system}
 
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
+            argv = proc.info["cmdline"] or []
         except psutil.Error:
             continue
-        if pattern.search(cmdline):
-            note(proc, cmdline)
+        if pattern.search(" ".join(argv)):
+            note(proc, argv)
             try:
                 children = proc.children(recursive=True)
             except psutil.Error:
                 continue
             for child in children:
                 try:
-                    note(child, " ".join(child.cmdline()))
+                    note(child, child.cmdline())
                 except psutil.Error:
                     continue
     return list(found.values())
 
 
-def _role(cmdline: str) -> str:
-    for role in ("gcs_server", "raylet", "dashboard/agent", "runtime_env/agent", "dashboard.py", "monitor.py",
-                 "log_monitor.py", "ray start"):
-        if role in cmdline:
-            return role
-    return cmdline.split()[0].rsplit("/", 1)[-1] if cmdline else "?"
+def _role(argv: list[str]) -> str:
+    """``ray::IDLE``, ``raylet``, ``gcs_server``, ``dashboard.py``, ``default_worker.py``, ...: what a process is."""
+    words = " ".join(argv).split()
+    if not words:
+        return "?"
+    if words[0].startswith("ray::") or words[0].startswith("ray-dashboard-"):
+        return words[0].rstrip(":")
+    name = words[0].rsplit("/", 1)[-1]
+    if name.startswith("python"):  # a script: its name (``-m module``: the module)
+        rest = iter(words[1:])
+        for word in rest:
+            if word == "-m":
+                return next(rest, name)
+            if not word.startswith("-"):
+                return word.rsplit("/", 1)[-1]
+    return name
 
 
 def disk_mb(path: Path) -> float:
@@ -278,6 +281,10 @@ class Released:
     before: dict = field(default_factory=dict)  # CPU/GPU available before the abandoned run
     after: dict = field(default_factory=dict)  # and at the end of the wait
     actor_states: dict = field(default_factory=dict)  # the job's actors by state at the end
+    # The job's actor processes still running after its CPU/GPU came back (Ray frees the resources when it marks
+    # the actor dead; the process, with its model in memory, exits a little later), and when the last one went.
+    processes: list = field(default_factory=list)
+    processes_gone_s: float | None = None
 
     def problems(self) -> list[str]:
         found = [f"{a['class_name']} ({a['state']}, holds {a['holds'] or 'nothing'}, "
@@ -310,8 +317,26 @@ def wait_released(view: RayView, job_id: str, before: dict, since: float,
         found = leftovers(view, job_id, before)
         found.seconds = round(time.monotonic() - since, 2)
         if found.released or time.monotonic() - since > timeout:
+            break
+        time.sleep(0.25)
+    pids = {a["pid"] for a in view.actors(job_id) if a["pid"] and not a["detached"]}
+    while True:
+        found.processes = sorted(pid for pid in pids if _running(pid))
+        if not found.processes:
+            found.processes_gone_s = round(time.monotonic() - since, 2)
+            return found
+        if time.monotonic() - since > timeout:
             return found
         time.sleep(0.25)
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -528,7 +553,9 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
                           f"{abandoned.killed_in_cell} `{abandoned.killed_during}` with {abandoned.gpu_actor} alive, "
                           f"{abandoned.seconds_to_kill:.0f} s after its start; CPU/GPU free at the kill: "
                           f"{ {k: v['available'] for k, v in abandoned.held_at_kill.items()} }", flush=True)
-                    print(f"  {'released' if c.released else 'NOT released'} after {c.seconds:.1f} s; job dead: "
+                    print(f"  {'released' if c.released else 'NOT released'} after {c.seconds:.1f} s (its actor "
+                          f"processes gone after {c.processes_gone_s} s, still running: {c.processes or 'none'}); "
+                          f"job dead: "
                           f"{c.job_dead}; its actors by state {c.actor_states}; left holding: "
                           f"{c.problems() or 'nothing'}; detached helpers left (no CPU/GPU): "
                           f"{[a['class_name'] for a in c.helpers] or 'none'}", flush=True)
