@@ -209,6 +209,53 @@ def disk_mb(path: Path) -> float:
     return round(total / MB, 1)
 
 
+# Ray Data 2.60 gives each running dataset the share of the cluster that one detached actor, shared by every job,
+# reserves for it (_AutoscalingCoordinatorActor): what no one asked for is split equally between the datasets
+# registered there. A dataset's executor registers when it starts, renews every 10 s and leaves when it shuts down;
+# one whose driver died (a killed kernel) stays registered until its request expires (180 s), and in the meantime
+# a new dataset gets half the CPUs and GPUs. Asked from a short-lived driver in a subprocess (its own job, gone
+# when it returns), so that this process stays off the Ray.
+_REQUESTERS = r"""
+import json, sys, time
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
+try:
+    actor = ray.get_actor("AutoscalingCoordinator", namespace="AutoscalingCoordinator")
+except ValueError:
+    print(json.dumps({"requesters": {}, "new_dataset_share": None}))
+    sys.exit(0)
+def look(self):
+    def held(reserved):
+        total = {}
+        for resources in reserved.values():
+            for name in ("CPU", "GPU"):
+                total[name] = total.get(name, 0) + resources.get(name, 0)
+        return total
+    self.request_resources(requester_id="raycourse-soak-probe", resources=[], expire_after_s=5,
+                           request_remaining=["CPU", "GPU", "memory", "object_store_memory"])
+    share = held(self.get_reserved_resources("raycourse-soak-probe", recompute=True))
+    self.cancel_request("raycourse-soak-probe")
+    return {"requesters": {key: {"expires_in_s": round(req.expiration_time - time.time()),
+                                 "reserved": held(req.reserved_resources)} for key, req in self._ongoing_reqs.items()},
+            "new_dataset_share": share}
+print(json.dumps(ray.get(actor.__ray_call__.remote(look), timeout=30)))
+"""
+
+
+def data_requesters(address: str) -> dict:
+    """The datasets registered with Ray Data's cluster-wide coordinator, and the share a new dataset would get."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
+    try:
+        done = subprocess.run([sys.executable, "-c", _REQUESTERS, address], capture_output=True, text=True,
+                              timeout=90, env=env)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except Exception as exc:  # private internals of Ray Data: a figure missing is not a soak failure
+        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+
+
 def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port: str | int) -> dict:
     """What the Ray holds now."""
     import psutil
@@ -234,6 +281,7 @@ def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port:
         "object_store": view.object_store(),
         "resources": view.resources(),
         "placement_groups": view.placement_groups(),
+        "data_requesters": data_requesters(view.address),
     }
     alive = [a for a in view.actors() if a["state"] == "ALIVE"]
     if dashboard_url:  # the dashboard's view of the same (what an instructor sees)
@@ -494,13 +542,18 @@ def verdict(times: dict, errors: list[str], abandoned: Abandoned | None, abandon
 def _brief(snap: dict) -> str:
     res, store = snap["resources"], snap["object_store"]
     own_cpu = sum(snap["ray_processes_cpu_s"].values())
+    data = snap.get("data_requesters", {})
+    share = data.get("new_dataset_share") or {}
+    requesters = (f"{len(data['requesters'])} dataset(s) registered with Ray Data's coordinator (a new one gets "
+                  f"CPU {share.get('CPU', 0):g} GPU {share.get('GPU', 0):g})" if "requesters" in data and share
+                  else f"Ray Data's coordinator: {data.get('error', 'not started')}")
     return (f"workers {snap['worker_processes']} ({snap['worker_rss_mb']} MB RSS), memory used "
             f"{snap['memory_used_mb']} MB, temp dir {snap['temp_dir_mb']:.0f} MB (logs "
             f"{snap['temp_dir_logs_mb']:.0f} MB in {snap['log_files']} files), Ray's own CPU {own_cpu:.0f} s,"
             f" object store {store.get('used_mb', '?')} MB (spilled {store.get('spilled_mb_total', '?')} MB), "
             f"CPU {res['CPU']['available']:g}/{res['CPU']['total']:g} GPU {res['GPU']['available']:g}/"
             f"{res['GPU']['total']:g} free, actors {snap['alive_actors']}, "
-            f"placement groups {len(snap['placement_groups'])}")
+            f"placement groups {len(snap['placement_groups'])}, {requesters}")
 
 
 def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, output: Path | None = None,
