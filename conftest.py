@@ -191,6 +191,10 @@ SLOW_RUNS = {
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
     "tests/test_soak.py": None,
+    # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
+    "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
+    "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
+                               "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
                               "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
                               "test_a_half_solved_lab_passes_its_solved_exercises",

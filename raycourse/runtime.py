@@ -66,6 +66,13 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # 2 s late, more than once per fit(); every 0.5 s took a one-step fit from 15 s to 11-12 s here.
 SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
                      "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
+# One Ray for a whole workshop day (make lab): Ray Data 2.60 shares a cluster's CPUs and GPUs out among the
+# datasets running on it, through one coordinator actor that every driver registers with; a running dataset renews
+# its registration at most every 10 s, and one that ends cancels it. A kernel killed mid-pipeline (a crash, Kernel >
+# Restart, a closed laptop) never cancels: its registration stayed 180 s, and meanwhile every new dataset in the
+# session got half the CPUs and GPUs (measured by `make soak`: 4 of 8 CPUs, 1 of 2 GPUs). 30 s is still three
+# renewals. Read by each notebook's driver when its first dataset runs, so raycourse.init() sets it.
+SHARED_RAY_ENV = {"RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S": "30"}
 TEST_ENV_FLAG = "RAYCOURSE_TEST"  # set by `make test`: no progress bars, no widgets
 # The environment of a test run (root conftest.py; the Makefile's TEST_ENV is the same for the shell) and,
 # without its profile, of a graded notebook (raycourse.grading): the tiny profile, offline, quiet.
@@ -139,7 +146,7 @@ def testing() -> bool:
 
 def apply_environment() -> None:
     """Set the quiet/offline environment variables (without overriding explicit ones)."""
-    env = dict(QUIET_ENV)
+    env = dict(QUIET_ENV, **SHARED_RAY_ENV)
     if config.profile() == "tiny":
         env.update(OFFLINE_ENV)
     if testing():

@@ -1,6 +1,8 @@
 """raycourse.init(), metrics and pictures, with the test run's one Ray."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -363,3 +365,22 @@ def test_torchs_notice_on_ray_datas_read_only_arrays_is_dropped_like_ray_means_t
     course = stderr(course=True)
     assert runtime.NONWRITABLE_NOTICE not in course and "Invalid -W option" not in course
     assert "UserWarning: another warning" in course
+
+
+def test_a_killed_kernels_dataset_gives_back_its_share_of_the_cluster_after_30_s_not_180():
+    """raycourse.init() sets the expiry of a dataset's registration with Ray Data's coordinator, and Ray Data reads
+    that name (a fresh process: Ray Data reads it when its first dataset runs; a Ray upgrade that renames it fails
+    here). `make soak` and tests/test_soak.py show the registration going after a kill."""
+    code = (
+        "import os\n"
+        "from raycourse import runtime\n"
+        "runtime.apply_environment()\n"
+        "from ray.data._internal.cluster_autoscaler.default_cluster_autoscaler_v2 import "
+        "DefaultClusterAutoscalerV2 as A\n"
+        "print(os.environ['RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S'], A.AUTOSCALING_REQUEST_EXPIRE_TIME_S)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["30", "30"], run.stdout
+    assert runtime.SHARED_RAY_ENV == {"RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S": "30"}

@@ -49,10 +49,12 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
     view = soak.RayView(ray_address)
     before = view.resources()
     assert before["GPU"]["total"] >= 1, before
-    env = dict(os.environ, RAY_ADDRESS=ray_address)  # the kernel joins this Ray
+    # The kernel joins this Ray. Its dataset's registration with Ray Data's coordinator expires after 8 s here
+    # (raycourse.init() makes it 30 s, Ray's own default is 180 s), and must be gone within 25 s of the kill.
+    env = dict(os.environ, RAY_ADDRESS=ray_address, RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S="8")
 
     try:
-        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env)
+        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env, registration_timeout=25)
     finally:
         view.close()
 
@@ -72,6 +74,10 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
         assert cleanup.after[name]["available"] >= before[name]["available"], (name, cleanup.after, before)
     assert cleanup.seconds < 60
     assert cleanup.processes_gone_s is not None, f"the job's actor processes still run: {cleanup.processes}"
+    # Its dataset no longer takes a share of the cluster from the datasets that come after it.
+    assert run.registered_at_kill >= 1
+    assert run.registrations_left == 0 and run.registrations_gone_s is not None, run.registrations_left
     print(f"killed {run.seconds_to_kill} s after the kernel's start, released {cleanup.seconds} s after the kill, "
+          f"its dataset unregistered {run.registrations_gone_s} s after it, "
           f"its actor processes gone after {cleanup.processes_gone_s} s; "
           f"its actors {cleanup.actor_states}, helpers left {[a['class_name'] for a in cleanup.helpers]}")

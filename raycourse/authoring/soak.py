@@ -39,6 +39,9 @@ TOTAL_RATIO = 1.10  # pass 2's total may be at most this times pass 1's
 EACH_RATIO, EACH_SLACK_S = 1.30, 5.0  # and each notebook at most this times its pass-1 time plus this
 RELEASE_TIMEOUT_S = 60.0
 GPU_ACTOR_TIMEOUT_S = 300.0  # the abandoned kernel's cells until a GPU actor of its job is alive
+# A killed kernel's dataset stays registered with Ray Data's coordinator until its request expires, taking its share
+# of the cluster from every new dataset meanwhile: raycourse.runtime.SHARED_RAY_ENV makes that 30 s, not 180.
+REGISTRATION_TIMEOUT_S = 75.0
 MB = 1024 * 1024
 
 
@@ -378,6 +381,19 @@ def wait_released(view: RayView, job_id: str, before: dict, since: float,
         time.sleep(0.25)
 
 
+def wait_unregistered(address: str, since: float, timeout: float = REGISTRATION_TIMEOUT_S) -> tuple:
+    """Poll Ray Data's coordinator until no dataset is registered (nothing else runs during the abandoned run):
+    how many are left, and the seconds from ``since`` (a monotonic time) until none was (None: never)."""
+    while True:
+        found = data_requesters(address)
+        left = len(found.get("requesters", {})) if "requesters" in found else None
+        if left == 0:
+            return 0, round(time.monotonic() - since, 1)
+        if left is None or time.monotonic() - since > timeout:
+            return left, None
+        time.sleep(2)
+
+
 def _running(pid: int) -> bool:
     import psutil
 
@@ -398,6 +414,11 @@ class Abandoned:
     held_at_kill: dict  # CPU/GPU available at the kill (less than before: the job held them)
     kernel_gone: bool  # the kernel process no longer runs after the kill
     cleanup: Released
+    # Datasets still registered with Ray Data's coordinator after the wait (nothing else runs then), and when the
+    # last registration went, in seconds from the kill.
+    registrations_left: int | None = None
+    registrations_gone_s: float | None = None
+    registered_at_kill: int = 0  # datasets registered with the coordinator when the kernel was killed
 
 
 class CellError(RuntimeError):
@@ -405,7 +426,8 @@ class CellError(RuntimeError):
 
 
 def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACTOR_TIMEOUT_S,
-            release_timeout: float = RELEASE_TIMEOUT_S, env: dict | None = None) -> Abandoned:
+            release_timeout: float = RELEASE_TIMEOUT_S, env: dict | None = None,
+            registration_timeout: float = REGISTRATION_TIMEOUT_S) -> Abandoned:
     """Run ``cells`` in a fresh kernel (which joins the Ray through ``RAY_ADDRESS``) until an actor of its job that
     asked for a GPU is ALIVE, SIGKILL the kernel there (a crashed kernel), then wait until its job holds nothing."""
     import psutil
@@ -427,7 +449,10 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
                 if job_id:
                     gpu = [a for a in view.actors(job_id) if a["state"] == "ALIVE"
                            and a["required_resources"].get("GPU")]
-                    if gpu:
+                    # Mid-pipeline: its GPU actor works, and its dataset has its share of the cluster from Ray
+                    # Data's coordinator (a dataset registers a few seconds after it starts).
+                    registered = len(data_requesters(view.address).get("requesters", {})) if gpu else 0
+                    if gpu and registered:
                         held = view.resources()
                         os.kill(pid, signal.SIGKILL)  # as a crashed or force-killed kernel
                         killed = time.monotonic()
@@ -439,8 +464,12 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
                         except psutil.TimeoutExpired:
                             gone = False
                         cleanup = wait_released(view, job_id, before, killed, release_timeout)
-                        return Abandoned(job_id, pid, index, source.strip().splitlines()[0][:80],
+                        done = Abandoned(job_id, pid, index, source.strip().splitlines()[0][:80],
                                          gpu[0]["class_name"], round(killed - started, 1), held, gone, cleanup)
+                        done.registered_at_kill = registered
+                        done.registrations_left, done.registrations_gone_s = wait_unregistered(view.address, killed,
+                                                                                        registration_timeout)
+                        return done
                 if time.monotonic() > deadline:
                     raise CellError(f"no GPU actor of the kernel's job was alive within {timeout:.0f} s "
                                     f"(cell {index}: {source.strip().splitlines()[0][:80]})")
@@ -527,6 +556,10 @@ def verdict(times: dict, errors: list[str], abandoned: Abandoned | None, abandon
         if not abandoned.cleanup.released:
             problems.append(f"the abandoned run still holds after {abandoned.cleanup.seconds:.0f} s: "
                             + "; ".join(abandoned.cleanup.problems()))
+        if abandoned.registrations_left:
+            problems.append(f"{abandoned.registrations_left} dataset(s) of the abandoned run still registered with "
+                            f"Ray Data's coordinator {REGISTRATION_TIMEOUT_S:.0f} s after the kill: every new dataset "
+                            "gets a smaller share of the CPUs and GPUs meanwhile (see raycourse.runtime.SHARED_RAY_ENV)")
     both = {name: t for name, t in times.items() if len(t) == 2}
     if both:
         first, second = sum(t[0] for t in both.values()), sum(t[1] for t in both.values())
@@ -612,6 +645,10 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
                           f"{c.job_dead}; its actors by state {c.actor_states}; left holding: "
                           f"{c.problems() or 'nothing'}; detached helpers left (no CPU/GPU): "
                           f"{[a['class_name'] for a in c.helpers] or 'none'}", flush=True)
+                    print(f"  Ray Data's coordinator: "
+                          + (f"no dataset registered {abandoned.registrations_gone_s:.0f} s after the kill"
+                             if abandoned.registrations_gone_s is not None else
+                             f"{abandoned.registrations_left} dataset(s) still registered"), flush=True)
                 except Exception as exc:
                     abandon_error = f"{type(exc).__name__}: {exc}"
                     print(f"  FAILED: {abandon_error}", flush=True)
