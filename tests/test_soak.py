@@ -54,7 +54,8 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
     env = dict(os.environ, RAY_ADDRESS=ray_address, RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S="8")
 
     try:
-        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env, registration_timeout=25)
+        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env,
+                           registration_timeout=25, registered_first=True)
     finally:
         view.close()
 

@@ -383,14 +383,17 @@ def wait_released(view: RayView, job_id: str, before: dict, since: float,
 
 def wait_unregistered(address: str, since: float, timeout: float = REGISTRATION_TIMEOUT_S) -> tuple:
     """Poll Ray Data's coordinator until no dataset is registered (nothing else runs during the abandoned run):
-    how many are left, and the seconds from ``since`` (a monotonic time) until none was (None: never)."""
+    how many were at the first look, how many are left, and the seconds from ``since`` (a monotonic time) until
+    none was (None: never)."""
+    first = None
     while True:
         found = data_requesters(address)
         left = len(found.get("requesters", {})) if "requesters" in found else None
+        first = left if first is None else first
         if left == 0:
-            return 0, round(time.monotonic() - since, 1)
+            return first, 0, round(time.monotonic() - since, 1)
         if left is None or time.monotonic() - since > timeout:
-            return left, None
+            return first or 0, left, None
         time.sleep(2)
 
 
@@ -427,9 +430,11 @@ class CellError(RuntimeError):
 
 def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACTOR_TIMEOUT_S,
             release_timeout: float = RELEASE_TIMEOUT_S, env: dict | None = None,
-            registration_timeout: float = REGISTRATION_TIMEOUT_S) -> Abandoned:
+            registration_timeout: float = REGISTRATION_TIMEOUT_S, registered_first: bool = False) -> Abandoned:
     """Run ``cells`` in a fresh kernel (which joins the Ray through ``RAY_ADDRESS``) until an actor of its job that
-    asked for a GPU is ALIVE, SIGKILL the kernel there (a crashed kernel), then wait until its job holds nothing."""
+    asked for a GPU is ALIVE (and, with ``registered_first``, its dataset is registered with Ray Data's coordinator:
+    each look takes seconds, so only for a pipeline that runs long), SIGKILL the kernel there (a crashed kernel),
+    then wait until its job holds nothing and no dataset is registered."""
     import psutil
     from jupyter_client import KernelManager
 
@@ -451,8 +456,9 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
                            and a["required_resources"].get("GPU")]
                     # Mid-pipeline: its GPU actor works, and its dataset has its share of the cluster from Ray
                     # Data's coordinator (a dataset registers a few seconds after it starts).
-                    registered = len(data_requesters(view.address).get("requesters", {})) if gpu else 0
-                    if gpu and registered:
+                    registered = (len(data_requesters(view.address).get("requesters", {}))
+                                  if gpu and registered_first else 0)
+                    if gpu and (registered or not registered_first):
                         held = view.resources()
                         os.kill(pid, signal.SIGKILL)  # as a crashed or force-killed kernel
                         killed = time.monotonic()
@@ -466,9 +472,9 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
                         cleanup = wait_released(view, job_id, before, killed, release_timeout)
                         done = Abandoned(job_id, pid, index, source.strip().splitlines()[0][:80],
                                          gpu[0]["class_name"], round(killed - started, 1), held, gone, cleanup)
-                        done.registered_at_kill = registered
-                        done.registrations_left, done.registrations_gone_s = wait_unregistered(view.address, killed,
-                                                                                        registration_timeout)
+                        first, done.registrations_left, done.registrations_gone_s = wait_unregistered(
+                            view.address, killed, registration_timeout)
+                        done.registered_at_kill = max(registered, first)
                         return done
                 if time.monotonic() > deadline:
                     raise CellError(f"no GPU actor of the kernel's job was alive within {timeout:.0f} s "
@@ -645,8 +651,8 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
                           f"{c.job_dead}; its actors by state {c.actor_states}; left holding: "
                           f"{c.problems() or 'nothing'}; detached helpers left (no CPU/GPU): "
                           f"{[a['class_name'] for a in c.helpers] or 'none'}", flush=True)
-                    print(f"  Ray Data's coordinator: "
-                          + (f"no dataset registered {abandoned.registrations_gone_s:.0f} s after the kill"
+                    print(f"  Ray Data's coordinator: {abandoned.registered_at_kill} dataset(s) registered at the "
+                          "kill; " + (f"none {abandoned.registrations_gone_s:.0f} s after it"
                              if abandoned.registrations_gone_s is not None else
                              f"{abandoned.registrations_left} dataset(s) still registered"), flush=True)
                 except Exception as exc:
