@@ -83,6 +83,50 @@ def pytest_runtest_call(item):
     assert not wrong, f"expected every check in {folder}/ to say '{expected}', got:\n" + "\n".join(wrong)
 
 
+# What each lesson under nbval built on the run's Ray (two logical GPUs in tiny): read from the GCS before its first
+# cell and after its last, so that every GPU stage and trainer of a lesson is seen to use every GPU of the cluster
+# (tests/actor_sizes.py; the two-node rehearsal shows the same lessons asking for no more than one GPU).
+_LESSON_ACTORS: dict = {}
+
+
+def _actor_sizes():
+    import sys
+
+    tests = str(Path(__file__).resolve().parent / "tests")
+    if tests not in sys.path:
+        sys.path.append(tests)
+    import actor_sizes
+
+    return actor_sizes
+
+
+def _is_lesson_cell(item) -> bool:
+    return (getattr(item, "cell", None) is not None and Path(str(item.fspath)).parent.name == "notebooks"
+            and bool(os.environ.get("RAY_ADDRESS")))
+
+
+def pytest_runtest_setup(item):
+    if _is_lesson_cell(item) and str(item.fspath) not in _LESSON_ACTORS:
+        _LESSON_ACTORS[str(item.fspath)] = _actor_sizes().actor_ids_from_gcs(os.environ["RAY_ADDRESS"])
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
+        return
+    sizes = _actor_sizes()
+    address = os.environ["RAY_ADDRESS"]
+    from raycourse.authoring.soak import RayView
+
+    view = RayView(address)
+    try:
+        gpus = int(view.resources()["GPU"]["total"])
+    finally:
+        view.close()
+    jobs = sizes.built_from_gcs(address, exclude=_LESSON_ACTORS.get(str(item.fspath), set()))
+    problems = sizes.oversized(jobs, gpus) + sizes.undersized(jobs, gpus)
+    assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
+
+
 _SHARED_RAY = None
 
 

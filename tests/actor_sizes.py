@@ -3,8 +3,9 @@
 Every actor a job asked for is listed, alive or dead, including one that never got its GPU and was ended
 with its pipeline: a pool of ``num_gpus=1`` actors larger than the cluster's GPUs leaves such actors behind,
 with no error. Ray Train's workers of one ``fit()`` share a placement group, so a trainer's size is the number
-of workers in its group. Used by the rehearsal (one logical GPU) and the two-node test (two), to show that each
-GPU notebook sizes its pools and its trainers from the cluster.
+of workers in its group. Used by the two-node test (the gpu rehearsal, one logical GPU: nothing asks for more) and,
+through the GCS, by the root conftest.py after each lesson under nbval (the test run's Ray, two logical GPUs:
+nothing uses fewer), to show that each GPU notebook sizes its pools and its trainers from the cluster.
 """
 
 from __future__ import annotations
@@ -41,15 +42,44 @@ def built(address: str) -> dict[str, Built]:
             os.environ.pop("RAY_API_SERVER_ADDRESS")
         else:
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
+    return count([{"actor_id": a.actor_id, "class_name": a.class_name, "job_id": a.job_id,
+                   "required_resources": a.required_resources or {}, "placed": bool(a.node_id) and bool(a.pid),
+                   "placement_group_id": a.placement_group_id} for a in actors])
+
+
+def built_from_gcs(address: str, exclude: set = frozenset()) -> dict[str, Built]:
+    """The same, read from the GCS's actor table (no dashboard needed: the test run's own Ray has none), leaving
+    out the actors whose ids are in ``exclude``."""
+    from raycourse.authoring.soak import RayView
+
+    view = RayView(address)
+    try:
+        actors = view.actors()
+    finally:
+        view.close()
+    return count([dict(a, placed=bool(a["pid"])) for a in actors if a["actor_id"] not in exclude])
+
+
+def actor_ids_from_gcs(address: str) -> set:
+    from raycourse.authoring.soak import RayView
+
+    view = RayView(address)
+    try:
+        return {a["actor_id"] for a in view.actors()}
+    finally:
+        view.close()
+
+
+def count(actors: list[dict]) -> dict[str, Built]:
+    """Per job: GPU stages (placed or never placed) and trainers (workers per placement group)."""
     jobs: dict[str, Built] = defaultdict(Built)
     groups: dict[str, Counter] = defaultdict(Counter)
     for actor in actors:
-        wants = actor.required_resources or {}
-        if actor.class_name.startswith("MapWorker(") and wants.get("GPU"):
-            placed = bool(actor.node_id) and bool(actor.pid)
-            (jobs[actor.job_id].ran if placed else jobs[actor.job_id].never_placed)[actor.class_name] += 1
-        elif actor.class_name == "RayTrainWorker":
-            groups[actor.job_id][actor.placement_group_id or actor.actor_id] += 1
+        wants = actor["required_resources"] or {}
+        if actor["class_name"].startswith("MapWorker(") and wants.get("GPU"):
+            (jobs[actor["job_id"]].ran if actor["placed"] else jobs[actor["job_id"]].never_placed)[actor["class_name"]] += 1
+        elif actor["class_name"] == "RayTrainWorker":
+            groups[actor["job_id"]][actor["placement_group_id"] or actor["actor_id"]] += 1
     for job, sizes in groups.items():
         jobs[job].trainers = sorted(sizes.values())
     return dict(sorted(jobs.items()))
@@ -61,4 +91,14 @@ def oversized(jobs: dict[str, Built], gpus: int) -> list[str]:
              for stage, n in b.never_placed.items()]
     found += [f"job {job}: a trainer of {n} workers on {gpus} GPU(s)" for job, b in jobs.items()
               for n in b.trainers if n > gpus]
+    return found
+
+
+def undersized(jobs: dict[str, Built], gpus: int) -> list[str]:
+    """Every GPU stage that ran on fewer actors than the cluster has GPUs (a GPU left idle), and every trainer with
+    fewer workers. A stage's actors are counted over the job: a pipeline run twice starts its pool twice."""
+    found = [f"job {job}: {stage} ran on {n} actor(s) with {gpus} GPUs" for job, b in jobs.items()
+             for stage, n in b.ran.items() if n < gpus]
+    found += [f"job {job}: a trainer of {n} worker(s) on {gpus} GPUs" for job, b in jobs.items()
+              for n in b.trainers if n < gpus]
     return found

@@ -17,9 +17,9 @@ two-node run of the tiny profile on two):
 - **One GPU**, the smallest machine the gpu profile supports (an instructor's single L4, A10G or T4): every pool
   and trainer must size itself from the cluster. A pool or trainer that asked for two GPUs would wait forever or
   leave an actor pending with no error; Ray's state API shows what each notebook built
-  (``tests/actor_sizes.py``). That the same notebooks use every GPU of a larger cluster is shown by the test
-  run's own Ray (two logical GPUs: the checks of labs 03-07 accept a pool of 1 to 2 actors there and reject 3)
-  and by ``tests/test_ddp.py`` (a fit on two workers).
+  (``tests/actor_sizes.py``). That the same lessons use every GPU of a larger cluster is checked on the test
+  run's own Ray, which has two logical GPUs: after each lesson under nbval, the root ``conftest.py`` reads from
+  the GCS what it built (every GPU stage on two actors or more, every fit on two workers, none waiting).
 
 Every cell must run without an error and write nothing to stderr (unless tagged ``stderr-ok``), and every check
 cell must pass, as under nbval. Labs and solutions write the same loads (``tests/test_rehearsal.py`` holds them
