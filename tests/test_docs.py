@@ -35,7 +35,7 @@ def test_the_schedule_gives_each_module_the_time_its_notebooks_state():
 def test_the_guide_has_a_measured_time_for_every_lesson_and_solved_lab():
     guide = GUIDE.read_text()
     for lesson in sorted((ROOT / "notebooks").glob("0*.ipynb")):
-        assert re.search(rf"\| {lesson.name[:2]} [^|\n]*\| [\d.]+ s \|", guide), lesson.name
+        assert re.search(rf"\| {lesson.name[:2]} [^|\n]*\| [\d.]+ s / [\d.]+ s \|", guide), lesson.name
 
 
 def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():
