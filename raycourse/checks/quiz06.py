@@ -4,103 +4,108 @@ from .quiz import Question, Quiz
 
 QUIZ = Quiz("06", [
     Question(
-        "`images.take(1)` returns one image. How much of the folder does Ray Data read to get it?",
+        "In `tiny` the full read ran 16 read tasks of about 10 images each. You run "
+        "`images.limit(20).materialize()`. How many images does `ReadImage` read?",
         {
-            "a": ("Every file: the reader cannot know which image comes first until it has read them all.",
-                  "Ray Data pushes the limit into the plan and stops once it has a row, so most read tasks "
-                  "never run."),
-            "b": ("Exactly one file: the limit is passed down to the file system.",
+            "a": ("All of them: the limit cuts the rows only once the read is done.",
+                  "Ray Data pushes the limit into the plan and stops starting read tasks once it has 20 rows, "
+                  "so most of the 16 never run."),
+            "b": ("Exactly 20: each read task stops reading at the row the limit needs.",
                   "A read task is the unit of work and reads its whole group of files into a block; the limit "
                   "stops further tasks, it does not cut one short."),
-            "c": ("The first read task or two, each reading its whole group of files into a block.",
-                  "The limit is pushed into the plan, so reading stops early, but a task always reads its "
-                  "whole block, several images, not one."),
+            "c": ("Two or three blocks' worth: each task it starts reads a whole block.",
+                  "The limit is pushed into the plan, so reading stops early, but every task that starts reads "
+                  "its whole block of about 10 images; `limit` then hands on exactly 20 rows."),
         },
         right="c",
     ),
     Question(
-        "The image store must see at most 2 reads at a time, and the embedding stage should run 2 actors. "
-        "Where do the two settings go?",
+        "An older example embeds with `map_batches(EmbeddingGenerator, ..., num_gpus=1, concurrency=2)`. "
+        "What does Ray 2.60 do with it?",
         {
-            "a": ("`concurrency=2` on `read_images`; `compute=ray.data.ActorPoolStrategy(size=2)` on `map_batches`.",
-                  "Readers still take `concurrency=` (how many read tasks run at once); transforms take "
-                  "`compute=`, and a callable class needs an actor pool."),
-            "b": ("`concurrency=2` on both.",
-                  "On `map` and `map_batches`, `concurrency=` is deprecated since Ray 2.51 and logs a warning; "
-                  "a transform says how it runs with `compute=`."),
-            "c": ("`override_num_blocks=2` on `read_images`; `compute=ray.data.ActorPoolStrategy(size=2)` on "
-                  "`map_batches`.",
-                  "`override_num_blocks` sets how many blocks the files are cut into, not how many are read at "
-                  "once: the lesson read 4 blocks, 2 at a time."),
-            "d": ("`compute=ray.data.TaskPoolStrategy(size=2)` on both.",
-                  "A reader takes no `compute=`, and Ray refuses a task pool for a callable class such as "
-                  "`EmbeddingGenerator`: a class runs in actors."),
-        },
-        right="a",
-    ),
-    Question(
-        "The `class` column is added with `map`, while CLIP runs in `map_batches`. Why the difference?",
-        {
-            "a": ("`map` is always faster than `map_batches`, so it is used wherever it works.",
-                  "For vectorised or model work batches usually win by far; `map` is chosen for clarity when "
-                  "each row is small Python work on its own."),
-            "b": ("Taking a folder's name gains nothing from a batch; a model's forward pass on 32 images costs far "
-                  "less than 32 passes on one.",
-                  "Per-row Python work reads most clearly with `map`; work that runs on a whole batch at once, "
-                  "above all a model, belongs in `map_batches`."),
-            "c": ("`map` cannot run a callable class, so a model stage has to use `map_batches`.",
-                  "`map` takes a callable class and `compute=ray.data.ActorPoolStrategy(...)` too; the model is "
-                  "in `map_batches` because it works on whole batches."),
+            "a": ("It fails: `map_batches` no longer takes a `concurrency=` argument.",
+                  "The argument is deprecated, not removed: Ray still accepts it, turns it into a compute "
+                  "strategy and logs a warning."),
+            "b": ("It runs a pool of 2 actors and logs that `concurrency` is deprecated.",
+                  "For a callable class, `concurrency=2` becomes `ActorPoolStrategy(size=2)`; since Ray 2.51 a "
+                  "transform says how it runs with `compute=`, hence the warning."),
+            "c": ("It runs 2 tasks at a time, each loading CLIP again for its batch.",
+                  "A callable class always runs in actors, which load the model once in `__init__`; Ray "
+                  "refuses a task pool for a class."),
+            "d": ("It limits the reader in front of it to 2 read tasks at a time.",
+                  "A transform's settings apply to that transform only; the reader's own `concurrency=` is the "
+                  "knob that limits how many read tasks run at once."),
         },
         right="b",
     ),
     Question(
-        "Why does `EmbeddingGenerator` normalise every embedding to length 1?",
+        "By the lesson's rule, which of these steps is best written with `map` rather than `map_batches`?",
         {
-            "a": ("Then the dot product of two embeddings is their cosine similarity, and a search over every "
-                  "image is one matrix product.",
-                  "Cosine similarity is the measure CLIP was trained with; with unit vectors it is a plain dot "
-                  "product, so `vectors @ query` scores every image at once."),
-            "b": ("So that image and text embeddings have the same number of values.",
-                  "Both already have the model's `projection_dim` numbers (512); normalising changes each "
-                  "vector's length, not how many numbers it holds."),
-            "c": ("Normalised vectors take less space in the parquet files.",
-                  "Every embedding keeps its 512 numbers whatever its length; normalising changes the scale of "
-                  "the values, not the size of the files."),
+            "a": ("CLIP's forward pass over the images of a batch.",
+                  "A model's forward pass on 32 images costs far less than 32 passes on one: model work "
+                  "belongs in `map_batches`."),
+            "b": ("Normalising every embedding with one torch call.",
+                  "One vectorised call over the whole batch is exactly what `map_batches` is for; row by row it "
+                  "would be the same maths, called many times."),
+            "c": ("Scoring many embeddings against a query at once.",
+                  "`vectors @ query` is one matrix product over a whole batch of vectors: vectorised NumPy "
+                  "work, the kind `map_batches` is for."),
+            "d": ("Reading an image's class from its folder name.",
+                  "Small per-row Python work with nothing to gain from a batch reads most clearly with `map`, "
+                  "as `add_class` does."),
+        },
+        right="d",
+    ),
+    Question(
+        "You run the lesson on a machine with 4 GPUs, unchanged. How many `EmbeddingGenerator` actors does the "
+        "stage start, and how often does each load CLIP?",
+        {
+            "a": ("4 actors, each loading CLIP once, in `__init__`.",
+                  "`GPUS` is read from `ray.cluster_resources()`, so the pool has one actor per GPU, and an "
+                  "actor loads its model once and keeps it for every batch."),
+            "b": ("2 actors, as in `tiny`, each loading CLIP once.",
+                  "No notebook hard-codes 2: `size=GPUS` counts the cluster's GPUs, so the same code starts 4 "
+                  "actors on 4 GPUs."),
+            "c": ("4 actors, each loading CLIP again for every batch.",
+                  "The model is loaded in `__init__`, which runs once per actor; `__call__` only runs it on "
+                  "each batch."),
+            "d": ("1 actor, which takes all 4 GPUs for itself.",
+                  "`num_gpus=1` gives each actor one GPU; a pool of `size=GPUS` actors uses every GPU, one "
+                  "each."),
         },
         right="a",
     ),
     Question(
-        "Why does the pipeline call `drop_columns([\"image\"])` before `write_parquet`?",
+        "You delete the `normalize` call from `EmbeddingGenerator`, store the embeddings again and search as "
+        "before. What changes?",
         {
-            "a": ("So that the embedding stage runs faster.",
-                  "The drop comes after `map_batches`: the encoder still gets every image, and dropping the "
-                  "column afterwards changes only what is stored."),
-            "b": ("Search and zero-shot need only the embedding, the path and the class; the pixels would make "
-                  "the stored table many times larger.",
-                  "The table keeps where each image is (to show a hit) and its class (to score); the vectors "
-                  "carry what the search needs from the pixels."),
-            "c": ("Otherwise Ray Data would write one parquet file per image.",
-                  "Ray writes one or more files per block, never one per row; the pixels would make those "
-                  "files bigger, not more numerous."),
-        },
-        right="b",
-    ),
-    Question(
-        "How does zero-shot classification label an image, and what are the labels from the paths for?",
-        {
-            "a": ("It fine-tunes CLIP for a few steps on the labels from the paths, then predicts.",
-                  "No training happens: the weights are the same before and after, and the model sees no "
-                  "labelled example at all."),
-            "b": ("It clusters the image embeddings and names each cluster after its most common path label.",
-                  "That would need the labels to name the clusters; zero-shot uses only the class names, "
-                  "written as sentences."),
-            "c": ("It embeds one sentence per class and gives each image the class whose sentence is closest; "
-                  "the labels from the paths only measure how well that works.",
-                  "It is a search the other way round: one text embedding per class, each image takes the "
-                  "nearest, and the path labels score the result."),
+            "a": ("Nothing: CLIP's image features already have length 1.",
+                  "`get_image_features` returns vectors of any length; the lesson normalises them, and the check "
+                  "\"all of length 1\" would then print False."),
+            "b": ("`write_parquet` fails: the vectors no longer fit the column.",
+                  "Normalising changes each vector's length, not how many numbers it holds: every embedding "
+                  "still has `projection_dim` (512) numbers."),
+            "c": ("The scores mix each image's vector length into the cosine.",
+                  "A dot product is length times length times cosine: unnormalised, images with longer vectors "
+                  "score higher, so the ranking is no longer by cosine similarity."),
         },
         right="c",
+    ),
+    Question(
+        "Zero-shot classification in `tiny`, on images of 4 classes, prints an accuracy of 27 %. What does "
+        "that tell you?",
+        {
+            "a": ("The pipeline is broken: CLIP should get most of them right.",
+                  "That holds for the real CLIP in `gpu`; the `tiny` stand-in has random weights, so it can only "
+                  "guess."),
+            "b": ("It is about chance (25 %): the stand-in's weights are random.",
+                  "Random weights know no classes, so each image's closest class sentence is arbitrary; a score "
+                  "near 1 in 4 shows the pipeline ran, not that CLIP works."),
+            "c": ("CLIP first has to be fine-tuned on the labels from the paths.",
+                  "Zero-shot needs no training: the path labels only measure how well the closest class "
+                  "sentence works."),
+        },
+        right="b",
     ),
 ])
 
