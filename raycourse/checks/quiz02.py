@@ -4,105 +4,109 @@ from .quiz import Question, Quiz
 
 QUIZ = Quiz("02", [
     Question(
-        "`animals.join(outfits, join_type=\"inner\", num_partitions=5, on=(\"id\",)).materialize()`: how many "
-        "blocks does the result have?",
+        "`animals.join(outfits, join_type=\"full_outer\", num_partitions=3, on=(\"id\",)).materialize()`: how "
+        "many rows and how many blocks does the result have?",
         {
-            "a": ("1: a join gathers all rows on one worker.",
-                  "One worker holding everything would not scale; the shuffle spreads the rows over "
-                  "`num_partitions` partitions that are joined in parallel."),
-            "b": ("16, as many as the read made (twice the 8 CPUs).",
-                  "That is how many blocks a read makes; a join shuffles every row into `num_partitions` "
-                  "partitions, so the read's split does not survive it."),
-            "c": ("19, one per matched id.",
-                  "Ids are not given a block each: all the ids that hash to the same partition end up together "
+            "a": ("19 rows in 3 blocks.",
+                  "19 is the inner join; a full outer join also keeps the five animals without an outfit and "
+                  "the two outfits without an animal."),
+            "b": ("26 rows in 26 blocks.",
+                  "Ids do not get a block each: all the ids that hash to the same partition end up together, "
                   "in that partition's one block."),
-            "d": ("5.",
-                  "Every row goes to the partition `hash(id) % 5`, each partition is joined on its own, and each "
-                  "becomes one block of the result."),
+            "c": ("24 rows in 3 blocks.",
+                  "24 is the left outer join, every animal; the full outer join keeps outfits 25 and 26 as "
+                  "well, with a missing `animal`."),
+            "d": ("26 rows in 3 blocks.",
+                  "Every row of both sides is kept (19 + 5 + 2 = 26), each goes to partition `hash(id) % 3`, "
+                  "and each partition becomes one block of the result."),
         },
         right="d",
     ),
     Question(
-        "Why does a join move rows between workers (a *shuffle*), when `map_batches` does not?",
+        "You swap the sides: `outfits.join(animals, join_type=\"left_outer\", num_partitions=2, on=(\"id\",))`. "
+        "What comes out?",
         {
-            "a": ("Because the result has more columns than either input, so it needs new blocks.",
-                  "`map_batches` adds columns too (the prompt) without moving any data; what forces the shuffle "
-                  "is that matching keys must meet."),
-            "b": ("To sort the result by the key.",
-                  "A join's output comes in no particular order, which is why the lesson sorts by `id` before "
-                  "showing or comparing it."),
-            "c": ("Rows with the same key may sit in blocks on different workers, and must meet on one worker to "
-                  "be paired.",
-                  "Hashing the key sends animal 7 and outfit 7 to the same partition, wherever their blocks were; "
-                  "`map_batches` needs only the rows of one block, so it works where the block lies."),
+            "a": ("24 rows; animals 4, 9, 13, 18 and 22 have no `outfit`.",
+                  "That is the join with `animals` on the left. The left side is the dataset you call `join` "
+                  "on, here `outfits`, and every row of it is kept, not every animal."),
+            "b": ("21 rows; outfits 25 and 26 have no `animal`.",
+                  "The left side is now `outfits`: all 21 of its rows stay, and the two outfits that belong to "
+                  "no animal get a missing `animal`."),
+            "c": ("19 rows; the rows without a partner are dropped.",
+                  "Dropping every unmatched row is what the inner join does; an outer join keeps the unmatched "
+                  "rows of its outer side, here the outfits."),
+            "d": ("26 rows; the orphans of both sides are kept.",
+                  "Only a full outer join keeps both kinds of orphans; a left outer join keeps those of its left "
+                  "side, here `outfits`."),
+        },
+        right="b",
+    ),
+    Question(
+        "You build the prompts from the left outer join: `joins[\"left_outer\"].map_batches(expand_prompt)"
+        ".to_pandas()`, with `expand_prompt` as in section 6. What happens?",
+        {
+            "a": ("It fails with a `TypeError` from inside a Ray task.",
+                  "Five rows have `outfit = None`, and a string plus None is an error in Python; Ray Data stops "
+                  "and raises it in your cell. Decide first what those rows get."),
+            "b": ("24 prompts, five of them ending in \"wearing a None\".",
+                  "NumPy adds the strings element by element with Python's `+`, and a string plus None raises; "
+                  "\"None\" appears only if you turn it into text with `str`, which you must avoid as well."),
+            "c": ("19 prompts: Ray Data skips the rows that fail.",
+                  "Ray Data does not skip single rows: a batch function that raises stops the whole run, unless "
+                  "you allow some failed blocks with `DataContext.max_errored_blocks`."),
+            "d": ("24 prompts, five of them ending in \"wearing a \".",
+                  "Nothing turns None into an empty string for you: your function runs as written, and the "
+                  "addition itself fails."),
+        },
+        right="a",
+    ),
+    Question(
+        "All 24 animals must get a sensible prompt, built from the left outer join. What do you do about the "
+        "missing outfits before the `+`?",
+        {
+            "a": ("Cast the column to text: `batch[\"outfit\"].astype(str)`.",
+                  "The `+` then works, but five prompts end in \"wearing a None\", which the image model would "
+                  "happily draw."),
+            "b": ("Drop those rows: `filter(expr=col(\"outfit\").is_not_null())`.",
+                  "That removes the error by removing the five animals: 19 prompts, not the 24 asked for."),
+            "c": ("Fill the gaps: `np.where(pd.isna(...), DEFAULT_OUTFIT, ...)`.",
+                  "`pd.isna` finds the None values, `np.where` puts the default outfit in their place, and the "
+                  "`+` then works on 24 strings."),
         },
         right="c",
     ),
     Question(
-        "You must draw an image for **every** animal, including those without an outfit. Which join of `animals` "
-        "(left) with `outfits` (right) do you start from?",
+        "`more_animals = animals.union(new_animals)`. A learner takes the last two rows of "
+        "`more_animals.to_pandas()` to be the new animals. What do they get?",
         {
-            "a": ("`\"inner\"`",
-                  "An inner join drops the five animals without an outfit, so they would never reach the image "
-                  "model."),
-            "b": ("`\"left_outer\"`",
-                  "It keeps all 24 animals; the five without a partner get a missing `outfit`, which you then "
-                  "drop, fill with a default or give another prompt."),
-            "c": ("`\"right_outer\"`",
-                  "It keeps every outfit, even 25 and 26 that belong to no animal, and drops the animals without "
-                  "an outfit: the wrong side."),
-            "d": ("`\"full_outer\"`",
-                  "It keeps every animal, but also the two orphan outfits: rows with no animal to draw, which "
-                  "you would have to remove again."),
+            "a": ("Ids 27 and 28: `union` puts `new_animals` last.",
+                  "In Ray 2.60 `union` passes on the blocks of its inputs as they become ready, interleaved: "
+                  "the new rows may come first, last or in between."),
+            "b": ("Whichever rows came last; that may change each run.",
+                  "`union` hands on blocks as they become ready, so the order is not fixed; sort by `id`, or "
+                  "keep a column that says where each row came from."),
+            "c": ("Ids 23 and 24: `union` keeps the rows sorted by `id`.",
+                  "Nothing in Ray Data sorts for you; the lesson's table is in `id` order only because it calls "
+                  "`sort_values(\"id\")`."),
         },
         right="b",
     ),
     Question(
-        "Why not glue the outfits onto the animals with `zip`, row by row?",
+        "A third table, `colours.csv`, has an `id` and a `colour` for 20 of the 24 animals. Which operation "
+        "puts each animal's colour beside it?",
         {
-            "a": ("`zip` is slower than `join`, because it shuffles both datasets.",
-                  "The lesson's objection is about wrong results, not speed: pairing by position gives animals "
-                  "the outfits of other animals."),
-            "b": ("`zip` pairs rows by position, and Ray Data guarantees no row order; one missing outfit also "
-                  "shifts every later pair.",
-                  "Position is not identity: from the hedgehog on, every animal got another animal's outfit, and "
-                  "24 rows cannot be paired with 21. A join on `id` matches them correctly."),
-            "c": ("`zip` only accepts datasets with the same columns.",
-                  "Same columns is the rule of `union`, which stacks rows; `zip` puts different columns side by "
-                  "side."),
-        },
-        right="b",
-    ),
-    Question(
-        "After the left outer join, the animals without an outfit have `outfit = None` in a NumPy batch. What does "
-        "`expand_prompt` (`batch[\"animal\"] + \" wearing a \" + batch[\"outfit\"]`) do with them?",
-        {
-            "a": ("It writes prompts such as \"... wearing a None\".",
-                  "NumPy adds the strings element by element, and a string plus None is an error in Python; "
-                  "\"wearing a None\" appears only with an explicit `str(None)`, which you must avoid as well."),
-            "b": ("It raises a `TypeError` inside a Ray task, and the pipeline stops.",
-                  "Adding None to a string fails, and Ray reports it when the dataset runs; decide before: drop "
-                  "those rows, fill in a default, or build another prompt."),
-            "c": ("Ray Data skips those rows and goes on with the others.",
-                  "Ray Data does not skip single rows: it aborts the whole execution at the first failing task, "
-                  "unless you allow some failed blocks with `DataContext.max_errored_blocks`."),
-            "d": ("It leaves the prompt empty for those rows.",
-                  "Nothing is filled in for you: your batch function runs as written, and here the addition "
-                  "itself fails."),
-        },
-        right="b",
-    ),
-    Question(
-        "`more_animals = animals.union(new_animals)`: what can you rely on?",
-        {
-            "a": ("It holds the rows of both datasets, with the same columns, in an order you must not rely on.",
-                  "`union` stacks datasets of the same schema; sort by a column, or keep one that says where each "
-                  "row came from, when order matters."),
-            "b": ("All rows of `animals` come first, then the rows of `new_animals`.",
-                  "In Ray 2.60 `union` passes on the blocks of its inputs as they become ready, interleaved; the "
-                  "new rows may come first, last or in between."),
-            "c": ("Rows with the same `id` are merged into one row.",
-                  "`union` stacks rows without looking at any key; matching rows by `id` is what `join` does."),
+            "a": ("A left outer `join` on `id`.",
+                  "A join matches rows by key, whatever their order; left outer keeps every animal, with a "
+                  "missing `colour` for the four that have none."),
+            "b": ("A `union` of the two datasets.",
+                  "`union` stacks rows of the same columns: it adds rows below the animals, and puts no colour "
+                  "beside any of them."),
+            "c": ("A `zip` of the two datasets.",
+                  "`zip` pairs rows by position, and Ray Data guarantees no row order; 20 colours cannot line "
+                  "up with 24 animals anyway, and Ray 2.60 deprecates `zip`."),
+            "d": ("A `map_batches` adding a column.",
+                  "A batch function gets only the rows of its own batch; bringing in the rows of another "
+                  "dataset by key is what a join is for."),
         },
         right="a",
     ),

@@ -4,103 +4,116 @@ from .quiz import Question, Quiz
 
 QUIZ = Quiz("03", [
     Question(
-        "1,000 prompts go through `map_batches(ImageGen, batch_size=8, num_gpus=1, "
-        "compute=ray.data.ActorPoolStrategy(size=2))`. How many times is SDXL-Turbo loaded?",
+        "2,000 prompts go through `map_batches(ImageGen, batch_size=8, num_gpus=1, "
+        "compute=ray.data.ActorPoolStrategy(size=GPUS))` on a one-node cluster with 4 GPUs. How many times is SDXL-Turbo "
+        "loaded?",
         {
-            "a": ("1, shared by both actors.",
-                  "Actors are separate processes, each on its own GPU, so every actor loads its own copy in its "
+            "a": ("Once, and the four actors share it.",
+                  "Actors are separate processes, each on its own GPU: every actor loads its own copy in its "
                   "own `__init__`."),
-            "b": ("125, once per batch.",
-                  "That is what a plain function would cost, loading the model inside every call; a class keeps "
-                  "its model in the actor between calls."),
-            "c": ("2.",
-                  "`__init__` runs once in each of the two actors, and each actor keeps its model for every batch "
-                  "it is sent afterwards."),
-            "d": ("1,000, once per prompt.",
-                  "The model is loaded neither per prompt nor per batch: each `__call__` draws a whole batch with "
-                  "the model that `__init__` already loaded."),
+            "b": ("250 times, once for every batch.",
+                  "That is what a function that loads the model would cost; a class keeps its model in the "
+                  "actor from one batch to the next."),
+            "c": ("4 times, once in each actor.",
+                  "`GPUS` is 4, so the pool has four actors; `__init__` runs once in each, and each keeps its "
+                  "model for every batch it is sent."),
+            "d": ("2,000 times, once for every prompt.",
+                  "The model is loaded neither per prompt nor per batch: each `__call__` draws a whole batch "
+                  "with the model that `__init__` already loaded."),
         },
         right="c",
     ),
     Question(
-        "Why does `ImageGen` put `np.stack([np.asarray(image) for image in images])` in the batch instead of the "
-        "PIL images the pipeline returns?",
+        "A learner leaves out `batch_size`: `prompts.map_batches(ImageGen, num_gpus=1, "
+        "compute=ray.data.ActorPoolStrategy(size=GPUS))`. What happens?",
         {
-            "a": ("Because Ray Data raises an error on a column of PIL images.",
-                  "PIL images would still run: Ray would store each one as a pickled Python object, opaque bytes "
-                  "that `write_images` does not accept and other Parquet readers cannot use."),
-            "b": ("So that Ray stores a tensor column: `uint8` pixels of a known shape, cheap to move between "
-                  "processes and writable as they are.",
-                  "Plain pixels are what Arrow, `write_parquet` and `write_images` handle directly; converting "
-                  "at the source keeps every later stage simple."),
-            "c": ("Because the NumPy arrays are much smaller than the images.",
-                  "The pixels take the same bytes either way (512 x 512 x 3 uint8 per image); what changes is a "
-                  "format Ray can store and move, not the size."),
+            "a": ("Nothing yet: it fails once the pipeline runs.",
+                  "`map_batches` runs nothing, but it checks its arguments when it is called: the `ValueError` "
+                  "comes from this very line."),
+            "b": ("It runs, with Ray's default batch size.",
+                  "With `num_gpus` Ray takes no default: how many images fit at once depends on the model, the "
+                  "data and the GPU's memory, so it makes you choose."),
+            "c": ("It runs, with one whole block per `__call__`.",
+                  "Whole blocks is what `batch_size=None` means for a function; with `num_gpus`, Ray refuses it "
+                  "and asks for an integer."),
+            "d": ("A `ValueError` at once, from `map_batches`.",
+                  "With `num_gpus`, `map_batches` wants an integer `batch_size` and says so when it is called, "
+                  "before any actor starts or any model loads."),
+        },
+        right="d",
+    ),
+    Question(
+        "On a machine with one GPU, the stage asks for `num_gpus=1` and "
+        "`compute=ray.data.ActorPoolStrategy(size=2)`. What happens when it runs?",
+        {
+            "a": ("The two actors share the GPU, half each.",
+                  "`num_gpus=1` reserves a whole GPU for each actor; only fractions such as 0.5 let two actors "
+                  "share one (module 04)."),
+            "b": ("One actor does all the work; one stays pending.",
+                  "Ray starts an actor only where a GPU is free, and the pool sends work as soon as one actor is "
+                  "ready: the run finishes, with no error about the other actor."),
+            "c": ("Ray raises an error: it has too few GPUs.",
+                  "Nothing fails: the second actor just waits for a GPU that never frees up "
+                  "(`PENDING_CREATION` in the dashboard), which is why the mistake goes unnoticed."),
+            "d": ("The run waits for ever for the second actor.",
+                  "The pool does not wait for all of its actors: work starts as soon as the first one has "
+                  "loaded its model."),
         },
         right="b",
     ),
     Question(
-        "The stage asks for a pool of two actors with `num_gpus=1` each, on a cluster that has a single GPU. What "
-        "happens when the pipeline runs?",
+        "The lesson's notebook runs on a cluster of two nodes with 4 GPUs each. With "
+        "`GPUS = int(ray.cluster_resources().get(\"GPU\", 0))`, how many actors does the pool ask for?",
         {
-            "a": ("One actor starts and does all the work; the other waits for a GPU that never becomes free.",
-                  "Ray starts an actor only where its resources are free, and by default the pool sends work as "
-                  "soon as one actor is ready, so the pipeline still finishes, with no error about the actor that "
-                  "waits. Sized from `ray.cluster_resources()`, the pool would have had one actor."),
-            "b": ("Ray puts both actors on the one GPU, half of it each.",
-                  "Ray never grants more than it has: `num_gpus=1` is a whole GPU per actor, and only fractions "
-                  "such as 0.5 let two actors share one (module 04)."),
-            "c": ("`map_batches` raises an error at once, before anything runs.",
-                  "`map_batches` only plans and checks its arguments, such as the integer `batch_size`; "
-                  "resources are looked at when the pipeline runs."),
+            "a": ("8, one for each GPU of the cluster.",
+                  "`ray.cluster_resources()` adds up the GPUs of all nodes, so the pool gets one actor per GPU, "
+                  "wherever that GPU is."),
+            "b": ("4, the GPUs of the notebook's node.",
+                  "`ray.cluster_resources()` counts the resources of every node of the cluster, not only of the "
+                  "one the notebook runs on."),
+            "c": ("2, one actor for each of the nodes.",
+                  "A pool is sized in actors, not nodes; `size=GPUS` asks for as many actors as the cluster has "
+                  "GPUs."),
+            "d": ("16, two actors for each GPU.",
+                  "Two is how many tasks an actor takes at a time (one running, one waiting), not actors per GPU: "
+                  "`num_gpus=1` gives each actor a whole GPU."),
         },
         right="a",
     ),
     Question(
-        "The eight prompts are in a single block (`repartition(1)`) and go to `map_batches(ImageGenWithActor, "
-        "batch_size=2, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=2))`. How is the work shared?",
+        "`prompts.repartition(1)` goes to `map_batches(ImageGenWithActor, batch_size=2, num_gpus=1, "
+        "compute=ray.data.ActorPoolStrategy(size=GPUS))` on two GPUs. How is the work done?",
         {
-            "a": ("Each actor draws four images, in two batches of two.",
-                  "That would need at least two bundles; Ray never cuts a block to make a bundle, so a single "
-                  "block is a single bundle."),
-            "b": ("One actor draws all eight, in four batches of two; the other loads its model and gets nothing.",
-                  "A bundle is whole blocks gathered to at least `batch_size` rows and goes to one actor, which "
-                  "then cuts it into batches of `batch_size` rows."),
-            "c": ("Four actors start, one for each batch.",
-                  "The pool's size is fixed at two; `batch_size` sets the rows per `__call__`, never the number "
-                  "of actors."),
-        },
-        right="b",
-    ),
-    Question(
-        "Why does `ImageGen` give every row its own `torch.Generator`, seeded with the row's `id`?",
-        {
-            "a": ("Because SDXL-Turbo cannot draw without a seed.",
-                  "Without `generator` the pipeline draws fine, from fresh random noise each time, so the images "
-                  "would change from run to run."),
-            "b": ("So that the actors of the pool draw different images for the same prompt.",
-                  "It does the opposite: with the seed fixed by the row, any actor would draw the same image "
-                  "for that row."),
-            "c": ("So that a prompt gets the same image on every run, whichever actor draws it.",
-                  "The starting noise then depends only on the row, not on the actor, the batch or the order in "
-                  "which Ray hands out the work."),
+            "a": ("Two actors, each with two batches of two.",
+                  "That would take at least two bundles; Ray never cuts a block to make a bundle, so a single "
+                  "block is a single bundle, for a single actor."),
+            "b": ("One actor, with one batch of all eight.",
+                  "The bundle goes whole to one actor, but `__call__` gets `batch_size` rows at a time: the "
+                  "bundle is cut into four batches of two."),
+            "c": ("One actor, with four batches of two.",
+                  "A single block makes a single bundle, which goes to one actor and is cut into batches of "
+                  "`batch_size` rows; the other actor loads its model and gets nothing."),
+            "d": ("Four actors, one for each batch of two.",
+                  "The pool has `GPUS` actors, two here; `batch_size` sets the rows per `__call__`, never the "
+                  "number of actors."),
         },
         right="c",
     ),
     Question(
-        "A stage of `num_gpus=1` actors must run unchanged on machines with 1, 2 or 4 GPUs. How do you size its "
-        "pool?",
+        "`ImageGen.__call__` ends with `batch[\"image\"] = images`, the PIL images as the pipeline returns them, "
+        "instead of `np.stack(...)`. What happens?",
         {
-            "a": ("`size=4`, the most any of them has: on a smaller machine the extra actors just stay idle.",
-                  "They do not start at all: each waits for a GPU that never frees up, with no error, and the "
-                  "dashboard lists them as pending. On one GPU, one actor does all the work."),
-            "b": ("`size=1`: it fits every machine.",
-                  "It fits, but on 2 or 4 GPUs all but one GPU stay idle."),
-            "c": ("`size=GPUS`, with `GPUS = int(ray.cluster_resources().get(\"GPU\", 0))`.",
-                  "One actor per GPU uses every GPU and asks for none that is not there; the cluster says how "
-                  "many it has, all nodes together."),
+            "a": ("It runs; Ray stores each as a pickled object.",
+                  "Ray keeps each image as opaque Python bytes: `write_images` does not accept them, and "
+                  "Parquet readers outside Python cannot use them."),
+            "b": ("Ray stops: a column cannot hold PIL images.",
+                  "A column of PIL images still works, as Python objects; the trouble is what you can do with "
+                  "them afterwards, not an error."),
+            "c": ("Ray turns them into the `uint8` tensor column.",
+                  "Ray converts NumPy arrays and tensors for you, not PIL images: the `uint8` tensor column "
+                  "comes only from your own `np.asarray`."),
         },
-        right="c",
+        right="a",
     ),
 ])
 
