@@ -55,9 +55,9 @@ def rehearsal_cache(tmp_path_factory):
 def pytest_collection_finish(session):
     """Start resolving the lock for every supported Python and platform now, if the run holds that test: it
     waits on the package index (tests/lock_resolution.py) while the rest of the run uses the CPU."""
-    import lock_resolution
-
-    if any(item.name == lock_resolution.TEST and not item.get_closest_marker("skip") for item in session.items):
+    test = "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos"
+    if any(item.name == test and not item.get_closest_marker("skip") for item in session.items):
+        import lock_resolution
         from test_environment import _supported_pythons
 
         session.config.lock_resolutions = lock_resolution.start(_supported_pythons())

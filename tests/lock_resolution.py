@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST = "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos"
 PLATFORMS = {"Linux x86_64": "x86_64-manylinux_2_28", "macOS arm64": "aarch64-apple-darwin"}
 MACOS = "14.0"  # torch 2.14's oldest macOS wheel
 

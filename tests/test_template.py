@@ -42,7 +42,8 @@ def scaffolded(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "raycourse", root / "raycourse", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "tests").mkdir()
-    shutil.copy(ROOT / "tests" / "conftest.py", root / "tests" / "conftest.py")
+    for name in ("conftest.py", "actor_sizes.py", "lock_resolution.py"):  # the tests' setup and its helpers
+        shutil.copy(ROOT / "tests" / name, root / "tests" / name)
     shutil.copy(ROOT / "conftest.py", root / "conftest.py")
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
     (root / "data").symlink_to(ROOT / "data")
