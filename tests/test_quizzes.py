@@ -91,3 +91,35 @@ def test_the_lesson_shows_the_generated_quiz_before_key_concepts(number):
     text, answer = (i for i, c in enumerate(nb.cells) if {"quiz-text", "quiz"} & set(notebooks.tags(c)))
     key = next(i for i, s in enumerate(sources) if s.startswith(quizzes.KEY_CONCEPTS))
     assert text + 1 == answer and answer + 1 == key
+
+
+def _longest_right(quiz) -> list[int]:
+    """The questions (1-based) whose right answer is the longest choice, alone."""
+    found = []
+    for number, question in enumerate(quiz.questions, 1):
+        lengths = {letter: len(text) for letter, (text, _) in question.choices.items()}
+        longest = max(lengths.values())
+        if lengths[question.right] == longest and list(lengths.values()).count(longest) == 1:
+            found.append(number)
+    return found
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_picking_the_longest_choice_does_not_pass_a_quiz(number):
+    """A learner who always picks the longest choice must not get most of a quiz right."""
+    quiz = quizzes.quiz_of(number)
+    found = _longest_right(quiz)
+    assert len(found) <= len(quiz.questions) // 2, (
+        f"quiz {number}: the right answer is the longest choice in questions {found} of {len(quiz.questions)}: "
+        "shorten it or lengthen the others")
+
+
+def test_the_longest_choice_rule_finds_a_quiz_that_gives_itself_away():
+    from raycourse.checks.quiz import Question, Quiz
+
+    def question(right):
+        choices = {letter: ("a much longer and more careful answer" if letter == right else "short", "why")
+                   for letter in "abc"}
+        return Question("q?", choices, right=right)
+
+    assert _longest_right(Quiz("99", [question("a"), question("b"), question("c"), question("a")])) == [1, 2, 3, 4]
