@@ -8,14 +8,14 @@ QUIZ = Quiz("06", [
         "`images.limit(20).materialize()`. How many images does `ReadImage` read?",
         {
             "a": ("All of them: the limit cuts the rows only once the read is done.",
-                  "Ray Data pushes the limit into the plan and stops starting read tasks once it has 20 rows, "
-                  "so most of the 16 never run."),
+                  "Ray Data stops starting read tasks once 20 rows are out, so the tasks that never started "
+                  "read nothing."),
             "b": ("Exactly 20: each read task stops reading at the row the limit needs.",
                   "A read task is the unit of work and reads its whole group of files into a block; the limit "
                   "stops further tasks, it does not cut one short."),
-            "c": ("Two or three blocks' worth: each task it starts reads a whole block.",
-                  "The limit is pushed into the plan, so reading stops early, but every task that starts reads "
-                  "its whole block of about 10 images; `limit` then hands on exactly 20 rows."),
+            "c": ("Whole blocks of about 10, and no new read task once 20 rows are out.",
+                  "Reading stops early, but not at row 20: every read task that started (several may run at "
+                  "once) reads its whole block of about 10 images; `limit` then hands on exactly 20 rows."),
         },
         right="c",
     ),
