@@ -107,22 +107,17 @@ def _is_lesson_cell(item) -> bool:
 
 def pytest_runtest_setup(item):
     if _is_lesson_cell(item) and str(item.fspath) not in _LESSON_ACTORS:
-        _LESSON_ACTORS[str(item.fspath)] = _actor_sizes().actor_ids_from_gcs(os.environ["RAY_ADDRESS"])
+        actors, _ = _actor_sizes().from_gcs(os.environ["RAY_ADDRESS"])
+        _LESSON_ACTORS[str(item.fspath)] = {a["actor_id"] for a in actors}
 
 
 def pytest_runtest_teardown(item, nextitem):
     if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
         return
     sizes = _actor_sizes()
-    address = os.environ["RAY_ADDRESS"]
-    from raycourse.authoring.soak import RayView
-
-    view = RayView(address)
-    try:
-        gpus = int(view.resources()["GPU"]["total"])
-    finally:
-        view.close()
-    jobs = sizes.built_from_gcs(address, exclude=_LESSON_ACTORS.get(str(item.fspath), set()))
+    actors, gpus = sizes.from_gcs(os.environ["RAY_ADDRESS"])
+    before = _LESSON_ACTORS.get(str(item.fspath), set())
+    jobs = sizes.count([a for a in actors if a["actor_id"] not in before])
     problems = sizes.oversized(jobs, gpus) + sizes.undersized(jobs, gpus)
     assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
 

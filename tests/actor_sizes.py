@@ -47,25 +47,14 @@ def built(address: str) -> dict[str, Built]:
                    "placement_group_id": a.placement_group_id} for a in actors])
 
 
-def built_from_gcs(address: str, exclude: set = frozenset()) -> dict[str, Built]:
-    """The same, read from the GCS's actor table (no dashboard needed: the test run's own Ray has none), leaving
-    out the actors whose ids are in ``exclude``."""
+def from_gcs(address: str) -> tuple[list[dict], int]:
+    """Every actor in the GCS's actor table, marked ``placed`` if it got a process, and the cluster's GPUs: what
+    :func:`count` reads, without a dashboard (the test run's own Ray has none)."""
     from raycourse.authoring.soak import RayView
 
     view = RayView(address)
     try:
-        actors = view.actors()
-    finally:
-        view.close()
-    return count([dict(a, placed=bool(a["pid"])) for a in actors if a["actor_id"] not in exclude])
-
-
-def actor_ids_from_gcs(address: str) -> set:
-    from raycourse.authoring.soak import RayView
-
-    view = RayView(address)
-    try:
-        return {a["actor_id"] for a in view.actors()}
+        return [dict(a, placed=bool(a["pid"])) for a in view.actors()], int(view.resources()["GPU"]["total"])
     finally:
         view.close()
 
