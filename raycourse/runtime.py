@@ -144,13 +144,18 @@ def testing() -> bool:
     return os.environ.get(TEST_ENV_FLAG, "") not in ("", "0")
 
 
+def log_to_driver() -> bool:
+    """Whether Ray forwards its workers' output to this driver: yes, unless RAY_LOG_TO_DRIVER=0 (a test run)."""
+    return os.environ.get("RAY_LOG_TO_DRIVER", "1").strip().lower() not in ("0", "false", "")
+
+
 def apply_environment() -> None:
     """Set the quiet/offline environment variables (without overriding explicit ones)."""
     env = dict(QUIET_ENV, **SHARED_RAY_ENV)
     if config.profile() == "tiny":
         env.update(OFFLINE_ENV)
     if testing():
-        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0")
+        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0", RAY_DATA_LOG_LEVEL="ERROR")
     for key, value in env.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
@@ -237,6 +242,15 @@ WORKER_POOL_WARNING = "maximum expected startup concurrency"
 # and the notices go there instead: the cell still checks the retried task's result, pytest lists the
 # notices at the end of the run, and a busy machine's one lost worker does not break a cell's output.
 RETRY_NOTICE = "so the task will be retried"
+# Lines of Ray's workers that a learner now sees (log_to_driver) and that say nothing about their pipeline, dropped
+# one by one, everything else a worker prints still reaching the cell:
+# - every new worker process announces the C++ log level that the course sets to keep Ray's C++ lines out of cells
+#   (RAY_BACKEND_LOG_LEVEL in QUIET_ENV): "(raylet) [...] logging.cc:303: Set ray log level from environment
+#   variable RAY_BACKEND_LOG_LEVEL to 3", once per worker, dozens per notebook;
+# - diffusers draws a text progress bar while it loads a pipeline's components, in every SDXL actor ("Loading
+#   pipeline components...: 57%|█████▋ | 4/7"), as the course keeps the Hugging Face Hub's download bars out too
+#   (HF_HUB_DISABLE_PROGRESS_BARS); diffusers has no setting for it that reaches a worker.
+DROPPED_LINES = ("Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL", "Loading pipeline components...")
 RAY_NOTICES_ENV = "RAYCOURSE_RAY_NOTICES"
 
 
@@ -250,6 +264,12 @@ def drop_worker_pool_warning() -> None:
         return  # another Ray version, or already done
 
     def print_to_stdstream(data, ignore_prefix):
+        lines = data.get("lines") or []
+        kept = [line for line in lines if not any(notice in str(line) for notice in DROPPED_LINES)]
+        if lines and not kept:
+            return None
+        if len(kept) != len(lines):
+            data = {**data, "lines": kept}
         if data.get("pid") == "raylet":
             text = "\n".join(str(line) for line in data.get("lines") or [])
             if WORKER_POOL_WARNING in text:
@@ -272,11 +292,10 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
 
-    kwargs = dict(
-        log_to_driver=os.environ.get("RAY_LOG_TO_DRIVER", "0") not in ("0", ""),
-        logging_level=logging.ERROR,
-        ignore_reinit_error=True,
-    )
+    # A learner sees what Ray prints on any cluster: its workers' output (a print() inside a UDF, a worker's
+    # warning) and its own warnings in the driver. A test run is quiet: RAY_LOG_TO_DRIVER=0 and only Ray's errors.
+    kwargs = dict(log_to_driver=log_to_driver(), logging_level=logging.ERROR if testing() else logging.WARNING,
+                  ignore_reinit_error=True)
     if ray_address:
         kwargs["address"] = ray_address
         if os.environ.get(RAY_ENV_DIGEST):  # the course's own Ray on this machine: the small-machine
@@ -339,11 +358,22 @@ def _configure_data_context() -> None:
     ctx.print_on_execution_start = False  # its message names a temporary log folder
     ctx.enable_progress_bars = not testing() and os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS", "0") in ("0", "")
     ctx.enable_operator_progress_bars = ctx.enable_progress_bars
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    _ray_data_console_at(logging.WARNING)
     if ctx.enable_progress_bars and _in_notebook():
         from .progress import use_notebook_progress_bars
 
         use_notebook_progress_bars()
+
+
+def _ray_data_console_at(level: int) -> None:
+    """Show Ray Data's warnings in the cell (its deprecation notices, such as `concurrency=` on a transform), not
+    its INFO lines about every execution; its log file keeps every level. Where RAY_DATA_LOG_LEVEL is set (a test
+    run: ERROR), Ray applies it to the whole `ray.data` logger itself and this changes nothing."""
+    if os.environ.get("RAY_DATA_LOG_LEVEL"):
+        return
+    for handler in logging.getLogger("ray.data").handlers:
+        if handler.name == "console":
+            handler.setLevel(level)
 
 
 def _in_notebook() -> bool:

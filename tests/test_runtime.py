@@ -166,6 +166,22 @@ def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, cap
     assert "startup concurrency" not in out
 
 
+def test_a_workers_known_noise_lines_are_dropped_one_by_one_and_the_rest_of_its_output_shows(monkeypatch, capsys):
+    from ray._private import worker
+
+    monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
+    runtime.drop_worker_pool_warning()
+    level = "[2026-11-25 09:37:51,204 I 27545 27545] logging.cc:303: Set ray log level from environment variable " \
+            "RAY_BACKEND_LOG_LEVEL to 3"
+    worker.print_to_stdstream({"lines": [level], "pid": "raylet", "is_err": True}, ignore_prefix=False)
+    loading = "Loading pipeline components...:  57%|█████▋    | 4/7 [00:00<00:00, 32.69it/s]"
+    worker.print_to_stdstream({"lines": [loading, "hello from inside a UDF", level], "pid": 4242, "is_err": True,
+                               "actor_name": "MapWorker(MapBatches(ImageGen))"}, ignore_prefix=False)
+    err = capsys.readouterr().err
+    assert "hello from inside a UDF" in err and "MapBatches(ImageGen)" in err
+    assert "RAY_BACKEND_LOG_LEVEL" not in err and "Loading pipeline components" not in err
+
+
 def test_a_task_retry_notice_reaches_a_learners_cell_and_a_test_runs_file(monkeypatch, capsys, tmp_path):
     from ray._private import worker
 
@@ -384,3 +400,46 @@ def test_a_killed_kernels_dataset_gives_back_its_share_of_the_cluster_after_30_s
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["30", "30"], run.stdout
     assert runtime.SHARED_RAY_ENV == {"RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S": "30"}
+
+
+# A learner's kernel against a test run's: the same driver code, once with a learner's environment and once with
+# the test run's switches (raycourse.runtime.TEST_ENV). It joins the run's Ray, like every notebook kernel.
+LEARNER_DRIVER = r"""
+import time
+import raycourse
+import ray
+
+raycourse.init(quiet=True)
+
+
+def shout(batch):
+    print("hello from inside a UDF")
+    return batch
+
+
+ray.data.range(4, override_num_blocks=1).map_batches(shout).materialize()
+ray.data.range(4, override_num_blocks=2).map(lambda row: row, concurrency=2).materialize()
+time.sleep(3)  # Ray forwards a worker's output to its driver within a second or so
+print("driver done")
+"""
+
+
+def _run_driver(env: dict) -> str:
+    done = subprocess.run([sys.executable, "-c", LEARNER_DRIVER], env=env, capture_output=True, text=True,
+                          timeout=240)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "driver done" in output, output
+    return output
+
+
+def test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not(kernels_ray):
+    """A UDF's print() and Ray Data's deprecation notice reach a learner (as on any cluster); a test run stays quiet."""
+    test_env = dict(os.environ)
+    learner_env = {k: v for k, v in os.environ.items() if k not in runtime.TEST_ENV or k in runtime.OFFLINE_ENV}
+    learner_env["RAYCOURSE_PROFILE"] = "tiny"
+    learner = _run_driver(learner_env)
+    assert "hello from inside a UDF" in learner, learner
+    assert "``concurrency`` is deprecated" in learner, learner
+    assert runtime.WORKER_POOL_WARNING not in learner  # the course's one known noise stays out
+    quiet = _run_driver(test_env)
+    assert "hello from inside a UDF" not in quiet and "deprecated" not in quiet, quiet
