@@ -230,6 +230,7 @@ SLOW_RUNS = {
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
     "tests/test_soak.py": None,
+    "tests/test_runtime.py": "test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not",
     # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
     "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
     "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
@@ -297,6 +298,94 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     _mark_items(items)
+    _run_alongside(config, items)
+
+
+# The two-node rehearsal (tests/test_two_nodes.py, about 220 s) runs on a Ray of its own and shares nothing with
+# the rest of the run, whose notebooks leave a third to two fifths of the 2 cores idle while they wait on Ray (actor
+# start-ups, the schedulers' polling). So a full run starts it at once, as a pytest of its own beside this one, and
+# its tests here report what that run found: each waits for the run to end (it has, by the time the main run gets
+# there), then passes, fails or skips as its own test did there. RAYCOURSE_ALONGSIDE=0 runs them in line instead.
+ALONGSIDE = ("tests/test_two_nodes.py",)
+ALONGSIDE_ENV = "RAYCOURSE_ALONGSIDE"  # "0": in line; set to "child" in the run started beside this one
+ALONGSIDE_TIMEOUT = 1800  # seconds: the whole rehearsal takes about 4 minutes here
+_alongside = None
+
+
+class _Alongside:
+    """A pytest run of ``items``' tests, started beside this one; each of those items reads its own result."""
+
+    def __init__(self, items):
+        import subprocess
+        import sys
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="rc-alongside-"))
+        self.report, self.log_path = folder / "report.xml", folder / "log.txt"
+        args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={self.report}",
+                *[i.nodeid for i in items]]
+        env = {**os.environ, ALONGSIDE_ENV: "child"}
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(args, cwd=Path(__file__).resolve().parent, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.results: dict | None = None
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+    def result(self, item) -> tuple[str, str]:
+        """("passed" | "failed" | "skipped" | "missing", details) of ``item`` in the run beside this one."""
+        if self.results is None:
+            import subprocess
+            import xml.etree.ElementTree as ET
+
+            try:
+                self.process.wait(timeout=ALONGSIDE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.results = {}
+            if self.report.is_file():
+                for case in ET.parse(self.report).getroot().iter("testcase"):
+                    found = [c for c in case if c.tag in ("failure", "error", "skipped")]
+                    status = {"failure": "failed", "error": "failed", "skipped": "skipped"}.get(
+                        found[0].tag if found else "", "passed")
+                    details = "\n".join(filter(None, [found[0].get("message", ""), found[0].text or ""])) if found else ""
+                    self.results[(case.get("classname", ""), case.get("name", ""))] = (status, details)
+        module, _, name = item.nodeid.partition("::")
+        classname = module[:-3].replace("/", ".") if module.endswith(".py") else module
+        return self.results.get((classname, name), ("missing", ""))
+
+
+def _report_alongside(item) -> None:
+    status, details = _alongside.result(item)
+    if status == "skipped":
+        pytest.skip(details.splitlines()[0] if details else "skipped in the run beside this one")
+    if status != "passed":
+        pytest.fail(f"{item.nodeid} {status} in the run beside this one (pytest exit "
+                    f"{_alongside.process.returncode}):\n{details or _alongside.log_tail()}", pytrace=False)
+
+
+def _run_alongside(config, items) -> None:
+    global _alongside
+    if os.environ.get(ALONGSIDE_ENV, "1") in ("0", "child") or config.option.collectonly:
+        return
+    beside = [i for i in items if _rel(i) in ALONGSIDE and not i.get_closest_marker("skip")]
+    if not beside or len(beside) == len(items):
+        return  # nothing to run beside, or nothing else: in line
+    _alongside = _Alongside(beside)
+    for item in beside:  # no fixtures here (the two nodes start there), only the result
+        item.setup = lambda: None
+        item.runtest = lambda item=item: _report_alongside(item)
+
+
+def pytest_unconfigure(config):
+    if _alongside is not None and _alongside.process.poll() is None:  # the run ended early (-x, Ctrl-C)
+        _alongside.process.terminate()
+        try:
+            _alongside.process.wait(timeout=120)
+        except Exception:
+            _alongside.process.kill()
 
 
 def _mark_items(items):
