@@ -224,6 +224,22 @@ class PerImage(Batched):
         return {"path": batch["path"], "label": batch["label"], "predicted": np.array(predicted)}
 
 
+class ProcessorPerBatch(Batched):
+    def __call__(self, batch):
+        from transformers import ViTImageProcessor
+
+        self.processor = ViTImageProcessor.from_pretrained(self.model.name_or_path)  # again for every batch
+        return super().__call__(batch)
+
+
+class WithGradients(Batched):
+    def __call__(self, batch):  # no torch.inference_mode(): the forward pass records an autograd graph
+        logits = self.model(**self.processor(list(batch["image"]), return_tensors="pt")).logits
+        names = self.model.config.id2label
+        return {"path": batch["path"], "label": batch["label"],
+                "predicted": np.array([names[i] for i in logits.argmax(-1).tolist()])}
+
+
 class Indices(Batched):
     def __call__(self, batch):
         out = super().__call__(batch)
@@ -250,7 +266,9 @@ def test_ex3_accepts_batched_classifiers(ray_session, checkpoint, cls):
 
 
 @pytest.mark.parametrize("cls, message", [
-    (PerBatchLoad, "model loaded per batch"),
+    (PerBatchLoad, "loaded a model 2 times"),
+    (ProcessorPerBatch, "loaded an image processor 2 times"),
+    (WithGradients, "gradients recorded"),
     (PerImage, "one image at a time"),
     (Indices, "not a class name"),
 ])

@@ -133,6 +133,30 @@ class HiddenStates(Solution):
         return batch
 
 
+class ProcessorPerBatch(Solution):
+    """Loads the model once but its processor in every call."""
+
+    def __call__(self, batch):
+        self.processor = CLIPProcessor.from_pretrained(self.model.name_or_path)
+        return super().__call__(batch)
+
+
+class WithGradients(Solution):
+    """No torch.inference_mode(): every forward pass records an autograd graph."""
+
+    def __call__(self, batch):
+        inputs = self.processor(images=[Image.fromarray(i) for i in batch["image"]], return_tensors="pt")
+        features = self.model.get_image_features(**inputs).pooler_output
+        batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).detach().numpy()
+        return batch
+
+
+class DropsClass(Solution):
+    def __call__(self, batch):
+        out = super().__call__(batch)
+        return {"path": out["path"], "embedding": out["embedding"]}
+
+
 class NoModelId:
     def __init__(self):
         self.loaded = False  # a body, but no model_id argument
@@ -160,6 +184,9 @@ def test_ex1_waits_for_the_placeholder():
     (NoPath, "lost its `path` column"),
     (HiddenStates, "numbers each"),
     (NoModelId, "model_id=...)` failed"),
+    (ProcessorPerBatch, "loaded a processor 2 times"),
+    (WithGradients, "gradients recorded"),
+    (DropsClass, "lost its `class` column"),
 ])
 def test_ex1_rejects_mistakes(cls, message):
     _wrong(lab06.exercise_1.result(cls), message)

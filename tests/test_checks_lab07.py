@@ -305,13 +305,77 @@ def returns_the_sum(model, optimizer, dataset):
     return total
 
 
+def returns_a_numpy_float32(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=10, dtypes=DTYPES):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return np.mean(np.array(losses, dtype=np.float32))
+
+
+def mean_over_rows(model, optimizer, dataset):
+    total, rows = 0.0, 0
+    for batch in dataset.iter_torch_batches(batch_size=10, dtypes=DTYPES):  # 96 rows: the last batch holds 6
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+        total, rows = total + loss.item() * len(batch["target"]), rows + len(batch["target"])
+    return torch.tensor(total / rows)
+
+
+@pytest.mark.parametrize("fn", [returns_a_numpy_float32, mean_over_rows])
+def test_ex2_accepts_the_mean_as_any_kind_of_number_and_over_rows(ray_session, fn):
+    verdict = lab07.exercise_2.result(fn)
+    assert verdict.passed, verdict
+
+
+def returns_the_last_loss(model, optimizer, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def mse_on_softmax(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        optimizer.zero_grad()
+        probabilities = torch.softmax(model(batch["features"]), dim=1)
+        wanted = torch.nn.functional.one_hot(batch["target"], num_classes=2).float()
+        loss = torch.nn.functional.mse_loss(probabilities, wanted)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def one_step_per_epoch(model, optimizer, dataset):
+    losses = []
+    optimizer.zero_grad()
+    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss.backward()  # gradients add up over the epoch ...
+        losses.append(loss.item())
+    optimizer.step()  # ... and the model learns once
+    return float(np.mean(losses))
+
+
 @pytest.mark.parametrize("fn, message", [
+    (returns_the_last_loss, "the last batch's loss"),
+    (mse_on_softmax, "not the mean cross-entropy"),
+    (one_step_per_epoch, "ran 12 batches and took 1 optimizer step(s)"),
     (loop_with(batch_size=10, drop_last=True), "trained on 90 rows"),
     (loop_with(zero_grad=False), "reset only 0 times"),
     (never_steps, "never took a step"),
     (through_pandas, "did not read the dataset with iter_torch_batches"),
     (returns_nothing, "not the mean loss"),
-    (returns_the_sum, "not the mean training loss"),
+    (returns_the_sum, "the sum of the batches' losses"),
     (loop_with(flip_targets=True), "loss went from"),
 ])
 def test_ex2_rejects_the_likely_mistakes(ray_session, fn, message):

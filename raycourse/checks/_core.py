@@ -272,30 +272,49 @@ def class_stages(ds) -> list:
 
 @contextlib.contextmanager
 def counting(model_class, method: str):
-    """Count model loads (any ``from_pretrained`` of a transformers model) and calls of ``model_class.method``.
+    """Count loads and calls while a model stage runs: ``load`` (any ``from_pretrained`` of a transformers model),
+    ``processor`` (of an image processor, a processor or a tokenizer), ``forward`` (calls of ``model_class.method``),
+    and of those, ``with_grad``: the calls that recorded gradients (neither ``torch.inference_mode()`` nor
+    ``torch.no_grad()`` around them).
 
-    The checks of model stages use it to tell a model loaded once from one loaded per batch,
-    and one forward pass per batch from one per image.
+    The checks of model stages use it to tell a model or processor loaded once from one loaded per batch, one
+    forward pass per batch from one per image, and inference from a forward pass that builds an autograd graph.
     """
-    from transformers import PreTrainedModel
+    import torch
+    from transformers import ImageProcessingMixin, PreTrainedModel, PreTrainedTokenizerBase, ProcessorMixin
 
     counts = Counter()
-    load, original = PreTrainedModel.from_pretrained.__func__, getattr(model_class, method)
+    originals = [(cls, "from_pretrained", cls.__dict__["from_pretrained"], key)
+                 for cls, key in ((PreTrainedModel, "load"), (ImageProcessingMixin, "processor"),
+                                  (ProcessorMixin, "processor"), (PreTrainedTokenizerBase, "processor"))]
+    original = getattr(model_class, method)
 
-    def counted_load(cls, *args, **kwargs):
-        counts["load"] += 1
-        return load(cls, *args, **kwargs)
+    loading = []  # the loads under way: a processor's own loads of its image processor and tokenizer count once
+
+    def counted_load(load, key):
+        def counted(cls, *args, **kwargs):
+            if not loading:
+                counts[key] += 1
+            loading.append(key)
+            try:
+                return load.__func__(cls, *args, **kwargs)
+            finally:
+                loading.pop()
+        return classmethod(counted)
 
     def counted(self, *args, **kwargs):
         counts["forward"] += 1
+        counts["with_grad"] += torch.is_grad_enabled()
         return original(self, *args, **kwargs)
 
-    PreTrainedModel.from_pretrained = classmethod(counted_load)
+    for cls, name, load, key in originals:
+        setattr(cls, name, counted_load(load, key))
     setattr(model_class, method, counted)
     try:
         yield counts
     finally:
-        PreTrainedModel.from_pretrained = classmethod(load)
+        for cls, name, load, _ in originals:
+            setattr(cls, name, load)
         setattr(model_class, method, original)
 
 

@@ -274,18 +274,23 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
                             "fn_constructor_kwargs={\"checkpoint_path\": ...} passes checkpoint_path to __init__: "
                             "give __init__ a parameter with that name.") from None
             raise
-        loads_in_init = counts["load"]
+        loads_in_init, processors_in_init = counts["load"], counts["processor"]
         if loads_in_init == 0:
             raise Wrong("`ImageClassifier.__init__` loads no model.",
                         "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
                         "checkpoint_path): once per actor.")
         out = call_as_ray(classifier, batch)
         second = call_as_ray(classifier, batch)
-    if counts["load"] > loads_in_init:
-        raise Wrong(f"`ImageClassifier` loaded a model {counts['load'] - loads_in_init} times while classifying "
-                    "2 batches: a model loaded per batch.",
+    if counts["load"] > loads_in_init or counts["processor"] > processors_in_init:
+        what = "a model" if counts["load"] > loads_in_init else "an image processor"
+        extra = max(counts["load"] - loads_in_init, counts["processor"] - processors_in_init)
+        raise Wrong(f"`ImageClassifier` loaded {what} {extra} times while classifying 2 batches: loaded per batch.",
                     "Load the model and the image processor once, in __init__, and keep them on self; __call__ "
                     "only uses them.")
+    if counts["with_grad"]:
+        raise Wrong("the ViT ran with gradients recorded: every forward pass built an autograd graph that "
+                    "inference never uses (memory and time on a GPU).",
+                    "Run the model under `with torch.inference_mode():`, as the lab asks.")
     predicted = _output_column(out, classes, n)
     _output_column(second, classes, n)
     if counts["forward"] == 0:

@@ -138,6 +138,10 @@ def _probe_batch() -> dict:
     return {"image": column, "path": np.array(paths), "class": np.array([Path(p).parent.name for p in paths])}
 
 
+def _columns(out) -> list:
+    return list(out.columns) if hasattr(out, "columns") else list(out.keys()) if hasattr(out, "keys") else []
+
+
 def _embedding_rows(out, n: int) -> tuple["np.ndarray", list]:  # noqa: F821
     """The learner's output batch as (embeddings (n, width), paths)."""
     import numpy as np
@@ -204,22 +208,32 @@ def exercise_1(EmbeddingGenerator):
                             "fn_constructor_kwargs={\"model_id\": ...} passes model_id to __init__: give __init__ "
                             "a parameter with that name.") from None
             raise
-        loads_in_init = counts["load"]
+        loads_in_init, processors_in_init = counts["load"], counts["processor"]
         if loads_in_init == 0:
             raise Wrong("`EmbeddingGenerator.__init__` loads no model.",
                         "Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor.")
         out = call_as_ray(generator, batch)
         second = call_as_ray(generator, batch)
-    if counts["load"] > loads_in_init:
-        raise Wrong(f"`EmbeddingGenerator` loaded a model {counts['load'] - loads_in_init} times while embedding "
-                    "2 batches: a model loaded per batch.",
+    if counts["load"] > loads_in_init or counts["processor"] > processors_in_init:
+        what = "a model" if counts["load"] > loads_in_init else "a processor"
+        extra = max(counts["load"] - loads_in_init, counts["processor"] - processors_in_init)
+        raise Wrong(f"`EmbeddingGenerator` loaded {what} {extra} times while embedding 2 batches: loaded per batch.",
                     "Load the model and the processor once, in __init__, and keep them on self; __call__ only "
                     "uses them.")
+    if counts["with_grad"]:
+        raise Wrong("CLIP ran with gradients recorded: every forward pass built an autograd graph that inference "
+                    "never uses (memory and time on a GPU).",
+                    "Run the model under `with torch.inference_mode():`, as the lab asks.")
     if counts["forward"] >= 2 * n:
         raise Wrong(f"CLIP ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
                     "Embed the whole batch at once: processor(images=[...every image...], return_tensors=\"pt\"), "
                     "then one get_image_features call.")
     vectors, paths = _embedding_rows(out, n)
+    lost = [c for c in batch if c != "image" and c not in _columns(out)]  # the images may go: Ex2 stores none
+    if lost:
+        raise Wrong(f"the batch `EmbeddingGenerator` returned lost its {', '.join(f'`{c}`' for c in lost)} "
+                    "column(s); the next exercise stores them beside each embedding.",
+                    "Add the `embedding` column to the batch you were given and return that batch, every column kept.")
     if paths != [str(p) for p in batch["path"]]:
         raise Wrong("the returned rows are not in the batch's order (or their paths changed).",
                     "Add the embeddings as a column of the batch you were given; keep its rows as they are.")

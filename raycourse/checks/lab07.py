@@ -18,7 +18,11 @@ kernels round in other places: a random Qwen2.5-0.5B of the real size gives 1.2-
 bfloat16 and float32 on a CPU, the tiny stand-in 0.2-0.4 %, and batch size changes nothing on a
 CPU. Another review's features, or the same review cut at another length or seen at another
 image size, are tens of percent away or more.
-Exercise 2 calls the learner's ``train_epoch`` on a small problem with a known answer.
+Exercise 2 calls the learner's ``train_epoch`` on a small problem with a known answer, watching the model: every
+row once per epoch, one optimizer step per batch, gradients reset, the model learning, and the number returned
+the mean of the batches' cross-entropies, recomputed from the logits the model gave each batch (the mean of the
+batch means or over the rows; as a Python, NumPy or 0-d PyTorch number). The last batch's loss, a sum, another
+loss (MSE on the softmax) or one step per epoch are told apart, each with its hint.
 
 The stretch (optional) calls the learner's ``evaluate`` on a model with dropout, left in
 training mode, over 101 rows (a batch size rarely divides them): it must read the dataset with
@@ -240,8 +244,36 @@ def _counting_iterators():
         ray.data.Dataset.iter_torch_batches = original
 
 
+LOSS_TOLERANCE = 1e-3  # relative: float32 sums in another order, or a float32 mean, differ by far less
+
+
+def _batch_losses(batches, targets_of) -> tuple[list[float], list[int]]:
+    """Each training batch's mean cross-entropy, from the logits the model gave it, and each batch's size."""
+    import torch
+
+    losses, sizes = [], []
+    for features, logits in batches:
+        target = torch.as_tensor(targets_of(features))
+        losses.append(torch.nn.functional.cross_entropy(torch.as_tensor(logits), target).item())
+        sizes.append(len(features))
+    return losses, sizes
+
+
+def _as_number(value):
+    """A loss returned as a Python, NumPy or 0-d PyTorch number, as a float; None for anything else."""
+    import numbers
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(float(value)):
+        return float(value)
+    return None
+
+
 @exercise("Exercise 2 · an iter_torch_batches training loop")
 def exercise_2(train_epoch) -> str:
+    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, cross-entropy, and the
+    mean of the batches' losses returned (of the batch means, or over the rows: both are the mean training loss)."""
     require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
     if not callable(train_epoch):
         raise Wrong("`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ...")
@@ -249,12 +281,17 @@ def exercise_2(train_epoch) -> str:
     import torch
 
     x, y = _problem()
+    target_of_row = {round(float(f), 6): int(t) for f, t in zip(x[:, 0], y)}  # a row is known by its first feature
+
+    def targets_of(features):
+        return np.array([target_of_row.get(round(float(f), 6), -1) for f in features[:, 0]])
+
     dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
     torch.manual_seed(0)
     model = torch.nn.Linear(x.shape[1], 2)
-    seen = []  # the rows the model saw in training mode, batch by batch
-    model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().numpy().copy())
-                                    if module.training else None)
+    seen = []  # (features, logits) of every batch the model saw in training mode
+    model.register_forward_hook(lambda module, inputs, output: seen.append(
+        (inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy())) if module.training else None)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     counts = Counter()
     _count_calls(optimizer, "step", counts, "step")
@@ -262,17 +299,24 @@ def exercise_2(train_epoch) -> str:
     _count_calls(model, "zero_grad", counts, "zero")
     with torch.no_grad():
         before = torch.nn.functional.cross_entropy(model(torch.as_tensor(x)), torch.as_tensor(y)).item()
-    losses = []
+    returned, batches = [], 0
     with _counting_iterators() as calls:
         for epoch in range(4):
             seen.clear()
+            steps = counts["step"]
             model.train()
-            losses.append(train_epoch(model, optimizer, dataset))
-            rows = np.concatenate(seen) if seen else np.zeros((0, x.shape[1]))
+            value = train_epoch(model, optimizer, dataset)
+            rows = np.concatenate([f for f, _ in seen]) if seen else np.zeros((0, x.shape[1]))
             if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
                 raise Wrong(f"epoch {epoch + 1} trained on {len(rows)} rows; the dataset has {len(x)}.",
                             "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
                             "and keep the last, smaller batch.")
+            if counts["step"] and counts["step"] - steps != len(seen):
+                raise Wrong(f"epoch {epoch + 1} ran {len(seen)} batches and took {counts['step'] - steps} optimizer "
+                            "step(s): the model learns from a batch only when the optimizer steps after it.",
+                            "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().")
+            batches += len(seen)
+            returned.append((value, _batch_losses(seen, targets_of)))
     if calls["iter_torch_batches"] == 0:
         raise Wrong("the loop did not read the dataset with iter_torch_batches.",
                     "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
@@ -282,9 +326,6 @@ def exercise_2(train_epoch) -> str:
         raise Wrong(f"{counts['step']} optimizer steps but the gradients were reset only {counts['zero']} times: "
                     "each step adds up the gradients of all earlier batches.",
                     "Call optimizer.zero_grad() once per batch, before loss.backward().")
-    if not all(isinstance(v, (float, int)) and np.isfinite(v) for v in losses):
-        raise Wrong(f"train_epoch returned {losses[-1]!r}, not the mean loss as a number.",
-                    "Collect loss.item() for every batch and return their mean as a float.")
     with torch.no_grad():
         logits = model(torch.as_tensor(x))
         after = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).item()
@@ -293,11 +334,26 @@ def exercise_2(train_epoch) -> str:
         raise Wrong(f"after 4 epochs the loss went from {before:.3f} to {after:.3f} (accuracy {accuracy:.0%}) on a "
                     "problem a linear model learns at once.",
                     "Use cross-entropy on the model's output for batch['features'] against batch['target'].")
-    if not losses[-1] < losses[0] <= before * 1.5:
-        raise Wrong(f"train_epoch returned {losses}, which is not the mean training loss of each epoch.",
-                    "Return the mean of the batches' loss.item().")
-    return (f"every row once per epoch, {counts['step'] // 4} steps per epoch, loss {before:.2f} -> {after:.2f}, "
-            f"accuracy {accuracy:.0%} after 4 epochs.")
+    for epoch, (value, (losses, sizes)) in enumerate(returned, 1):
+        number = _as_number(value)
+        if number is None:
+            raise Wrong(f"train_epoch returned {value!r}, not the mean loss as a number.",
+                        "Collect loss.item() for every batch and return their mean as a float.")
+        means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
+        if not any(abs(number - m) <= LOSS_TOLERANCE * max(abs(m), 1e-6) for m in means):
+            last, total = losses[-1], float(np.sum(losses))
+            if len(losses) > 1 and abs(number - last) <= LOSS_TOLERANCE * abs(last):
+                problem = "the last batch's loss, not the mean over the epoch"
+            elif len(losses) > 1 and abs(number - total) <= LOSS_TOLERANCE * abs(total):
+                problem = "the sum of the batches' losses, not their mean"
+            else:
+                problem = (f"not the mean cross-entropy of its batches ({means[0]:.4f}): another loss, or another "
+                           "value")
+            raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.",
+                        "Train with torch.nn.functional.cross_entropy(logits, target) on each batch, collect "
+                        "loss.item(), and return the mean of those numbers.")
+    return (f"every row once per epoch, one step per batch ({batches // 4} per epoch), the mean cross-entropy "
+            f"returned, loss {before:.2f} -> {after:.2f}, accuracy {accuracy:.0%} after 4 epochs.")
 
 
 @exercise("Stretch · an evaluation loop")
