@@ -17,6 +17,7 @@ it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def _cell_text(outputs) -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_call(item):
     cell = getattr(item, "cell", None)
-    if cell is None or item.test_outputs is None:
+    if cell is None or getattr(item, "test_outputs", None) is None:  # not a cell, or one run beside this run
         return
     cell_tags = cell.get("metadata", {}).get("tags", [])
     if "stderr-ok" not in cell_tags:
@@ -102,7 +103,7 @@ def _actor_sizes():
 
 def _is_lesson_cell(item) -> bool:
     return (getattr(item, "cell", None) is not None and Path(str(item.fspath)).parent.name == "notebooks"
-            and bool(os.environ.get("RAY_ADDRESS")))
+            and bool(os.environ.get("RAY_ADDRESS")) and not getattr(item, "raycourse_alongside", False))
 
 
 def pytest_runtest_setup(item):
@@ -301,12 +302,16 @@ def pytest_collection_modifyitems(config, items):
     _run_alongside(config, items)
 
 
-# The two-node rehearsal (tests/test_two_nodes.py, about 220 s) runs on a Ray of its own and shares nothing with
-# the rest of the run, whose notebooks leave a third to two fifths of the 2 cores idle while they wait on Ray (actor
-# start-ups, the schedulers' polling). So a full run starts it at once, as a pytest of its own beside this one, and
-# its tests here report what that run found: each waits for the run to end (it has, by the time the main run gets
-# there), then passes, fails or skips as its own test did there. RAYCOURSE_ALONGSIDE=0 runs them in line instead.
-ALONGSIDE = ("tests/test_two_nodes.py",)
+# A full run (one that holds the two-node rehearsal) runs two groups as a pytest of its own *beside* this one, started
+# at collection: the two-node rehearsal (tests/test_two_nodes.py, about 220 s, on a Ray of its own) and the lessons
+# under nbval (notebooks/, about 240 s, on that run's own one Ray, as this run's). Neither shares anything with the
+# rest, and the notebooks of a run leave a third of the 2 cores idle while they wait on Ray (actor start-ups, the
+# schedulers' polling). Their items here report what that run found: each waits for the run to end, then passes,
+# fails or skips as there. They wait after every other test here but the grading of lab 07, whose check times a
+# pipeline (a busy share) and so runs last, alone on the machine, once that run has ended.
+# RAYCOURSE_ALONGSIDE=0 runs everything in line, as does any run without the two-node rehearsal.
+ALONGSIDE = ("tests/test_two_nodes.py", "notebooks/")  # paths, or folders ending in /
+TIMED = ("tests/test_grading.py", "[07]")  # a grading that times a pipeline: last, after the run beside
 ALONGSIDE_ENV = "RAYCOURSE_ALONGSIDE"  # "0": in line; set to "child" in the run started beside this one
 ALONGSIDE_TIMEOUT = 1800  # seconds: the whole rehearsal takes about 4 minutes here
 _alongside = None
@@ -352,9 +357,9 @@ class _Alongside:
                         found[0].tag if found else "", "passed")
                     details = "\n".join(filter(None, [found[0].get("message", ""), found[0].text or ""])) if found else ""
                     self.results[(case.get("classname", ""), case.get("name", ""))] = (status, details)
-        module, _, name = item.nodeid.partition("::")
-        classname = module[:-3].replace("/", ".") if module.endswith(".py") else module
-        return self.results.get((classname, name), ("missing", ""))
+        names = item.nodeid.split("::")  # as pytest's junitxml names a test (mangle_test_address)
+        names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+        return self.results.get((".".join(names[:-1]), names[-1]), ("missing", ""))
 
 
 def _report_alongside(item) -> None:
@@ -366,17 +371,25 @@ def _report_alongside(item) -> None:
                     f"{_alongside.process.returncode}):\n{details or _alongside.log_tail()}", pytrace=False)
 
 
+def _is_alongside(item) -> bool:
+    rel = _rel(item) or ""
+    return any(rel.startswith(group) if group.endswith("/") else rel == group for group in ALONGSIDE)
+
+
 def _run_alongside(config, items) -> None:
     global _alongside
     if os.environ.get(ALONGSIDE_ENV, "1") in ("0", "child") or config.option.collectonly:
         return
-    beside = [i for i in items if _rel(i) in ALONGSIDE and not i.get_closest_marker("skip")]
-    if not beside or len(beside) == len(items):
-        return  # nothing to run beside, or nothing else: in line
+    beside = [i for i in items if _is_alongside(i) and not i.get_closest_marker("skip")]
+    if not any(_rel(i) == ALONGSIDE[0] for i in beside) or len(beside) == len(items):
+        return  # not a full run, or nothing else to run: in line
     _alongside = _Alongside(beside)
-    for item in beside:  # no fixtures here (the two nodes start there), only the result
+    for item in beside:  # no fixtures here (the two nodes, the notebooks' kernels start there), only the result
         item.setup = lambda: None
         item.runtest = lambda item=item: _report_alongside(item)
+        item.raycourse_alongside = True
+    timed = [i for i in items if _rel(i) == TIMED[0] and i.name.endswith(TIMED[1])]
+    items[:] = [i for i in items if i not in beside and i not in timed] + beside + timed
 
 
 def pytest_unconfigure(config):

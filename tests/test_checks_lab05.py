@@ -276,6 +276,22 @@ def test_ex3_rejects_class_mistakes(ray_session, checkpoint, cls, message):
     _wrong(lab05.exercise_3.result(cls, _pipeline(cls, checkpoint), checkpoint), message)
 
 
+def _read(folders):
+    return ray.data.read_images([str(f) for f in folders], include_paths=True, mode="RGB")
+
+
+def test_ex3_reads_the_validation_images_with_the_labs_batch_size(ray_session, checkpoint):
+    train, val = raycourse.data_path("images_train"), raycourse.data_path("images_val")
+    on_val = _read(val).map_batches(Batched, fn_constructor_kwargs={"checkpoint_path": str(checkpoint)},
+                                    batch_size=16, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=1))
+    assert lab05.exercise_3.result(Batched, on_val, checkpoint, val).passed
+    on_train = _read(train).map_batches(Batched, fn_constructor_kwargs={"checkpoint_path": str(checkpoint)},
+                                        batch_size=16, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=1))
+    _wrong(lab05.exercise_3.result(Batched, on_train, checkpoint, val), "from outside `val_folders`")
+    _wrong(lab05.exercise_3.result(Batched, _pipeline(Batched, checkpoint, batch_size=64), checkpoint),
+           "batches of 64 images; the lab asks for 16")
+
+
 def test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given(ray_session, checkpoint):
     class Fixed(Batched):
         def __init__(self, checkpoint_path):
@@ -344,20 +360,57 @@ def scored(ray_session):
 def test_stretch_placeholder_is_not_solved(scored):
     assert lab05.stretch.result(..., scored).status == "not solved"
 
+    def outline(predictions):
+        """One row per true `label`."""
+        ...
 
-def test_stretch_accepts_a_groupby_mean_and_a_pandas_table(scored):
-    assert lab05.stretch.result(scored.map_batches(_mark).groupby("label").mean("correct"), scored).passed
-    table = _PREDICTED.assign(accuracy=_PREDICTED["label"] == _PREDICTED["predicted"])
-    verdict = lab05.stretch.result(table.groupby("label")["accuracy"].mean().reset_index(), scored)
-    assert verdict.passed and "dog: 67% of 6, fish: 25% of 4" in verdict.message
+    assert lab05.stretch.result(outline, scored).status == "not solved"
 
 
-def test_stretch_rejects_sums_grouping_by_prediction_and_one_accuracy(scored):
-    verdict = lab05.stretch.result(scored.map_batches(_mark).groupby("label").sum("correct"), scored)
-    assert verdict.status == "wrong" and "not their share" in verdict.message
-    by_prediction = scored.map_batches(_mark).groupby("predicted").mean("correct")
-    verdict = lab05.stretch.result(by_prediction, scored)
-    assert verdict.status == "wrong" and "no `label` column" in verdict.message
-    swapped = pd.DataFrame({"label": ["dog", "fish"], "accuracy": [0.25, 0.67]})
-    verdict = lab05.stretch.result(swapped, scored)
-    assert verdict.status == "wrong" and "are predicted right" in verdict.message
+def by_label(predictions):
+    return predictions.map_batches(_mark).groupby("label").mean("correct")
+
+
+def through_pandas(predictions):
+    table = predictions.to_pandas()
+    return (table["label"] == table["predicted"]).groupby(table["label"]).mean().rename("accuracy").reset_index()
+
+
+def with_a_count(predictions):
+    from ray.data.aggregate import Count, Mean
+
+    return predictions.map_batches(_mark).groupby("label").aggregate(Count(), Mean("correct"))
+
+
+@pytest.mark.parametrize("fn", [by_label, through_pandas, with_a_count])
+def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_extra_columns(scored, fn):
+    verdict = lab05.stretch.result(fn, scored)
+    assert verdict.passed and "dog: 67% of 6, fish: 25% of 4" in verdict.message, verdict
+
+
+def by_prediction_named_label(predictions):  # grouped by the predicted class, the column renamed
+    return (predictions.map_batches(_mark).groupby("predicted").mean("correct")
+            .rename_columns({"predicted": "label"}))
+
+
+def all_right(predictions):  # the tiny model's run: every validation image right, so both groupings agree
+    return ray.data.from_pandas(pd.DataFrame({"label": ["dog", "fish"], "mean(correct)": [1.0, 1.0]}))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda p: p.map_batches(_mark).groupby("label").sum("correct"), "not their share"),
+    (lambda p: p.map_batches(_mark).groupby("predicted").mean("correct"), "grouped by `predicted`?"),
+    (by_prediction_named_label, "the share per *predicted* class?"),
+    (all_right, "predicted right"),
+    (lambda p: 0.5, "not a Ray Dataset"),
+])
+def test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data(scored, fn, message):
+    _wrong(lab05.stretch.result(fn, scored), message)
+
+
+def test_stretch_tells_the_groupings_apart_on_its_probe_even_when_every_prediction_is_right(ray_session):
+    every_one_right = ray.data.from_pandas(pd.DataFrame({"label": ["dog", "fish"] * 3,
+                                                         "predicted": ["dog", "fish"] * 3}))
+    grouped = lambda p: p.map_batches(_mark).groupby("predicted").mean("correct").rename_columns({"predicted": "label"})
+    assert lab05.stretch.result(grouped, every_one_right).status == "wrong"
+    assert lab05.stretch.result(by_label, every_one_right).passed

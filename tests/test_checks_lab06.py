@@ -241,9 +241,14 @@ def test_ex2_accepts_constructor_args_by_position(ray_session, correct, image_ro
     assert lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root).passed
 
 
-def test_ex2_waits_for_the_placeholder_and_the_files(ray_session, correct, image_root, tmp_path):
+def test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere(
+        ray_session, correct, image_root, tmp_path):
     assert lab06.exercise_2.result(..., tmp_path / "e", image_root).status == "not solved"
-    assert lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root).status == "not solved"
+    _wrong(lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root), "holds no parquet files.")
+    elsewhere = _write(correct, tmp_path / "embedings")  # a typo in the folder's name
+    verdict = lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root)
+    _wrong(verdict, f"there are some in {elsewhere}")
+    assert "write_parquet(str(embeddings_dir))" in verdict.hint
 
 
 def _spoil(correct, how):
@@ -378,8 +383,11 @@ def _searches(index):
     def basenames(query, k=5):
         return [Path(p).name for p in path_list(query, k)]
 
+    def renamed_score(query, k=5):
+        return solution(query, k).rename(columns={"score": "similarity"})
+
     return {f.__name__: f for f in (solution, path_list, pairs, torch_topk, worst_first, least_similar, ignores_k,
-                                    fixed_query, unnormalised_scores, basenames)}
+                                    fixed_query, unnormalised_scores, basenames, renamed_score)}
 
 
 @pytest.mark.parametrize("name", ["solution", "path_list", "pairs", "torch_topk"])
@@ -395,6 +403,7 @@ def test_ex3_accepts_any_correct_search(index, stored, name):
     ("fixed_query", "does not return the"),
     ("unnormalised_scores", "not the cosine similarities"),
     ("basenames", "not a stored path"),
+    ("renamed_score", "without a `score` column"),
 ])
 def test_ex3_rejects_mistakes(index, stored, name, message):
     _wrong(lab06.exercise_3.result(_searches(index)[name], stored), message)

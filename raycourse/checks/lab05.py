@@ -357,9 +357,32 @@ def _check_stage(op, checkpoint_path) -> None:
                     "compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 
+BATCH_SIZE = 16  # the lab's batch size for the classifier stage (the pool's size is the learner's: 1 to GPUS)
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether the file ``path`` lies in ``folder`` (a local path or a URI; Ray lists files without the scheme)."""
+    folder = str(folder).split("://", 1)[-1].rstrip("/")
+    return str(path).split("://", 1)[-1].rsplit("/", 1)[0].endswith(folder)
+
+
+def _check_inputs(predictions, val_folders) -> None:
+    """The stage classifies the validation images: every file the plan reads lies in one of ``val_folders``."""
+    files = predictions.input_files()
+    if not files or val_folders is None:
+        return
+    folders = [str(f) for f in val_folders]
+    stray = [f for f in files if not any(_under(f, folder) for folder in folders)]
+    if stray:
+        raise Wrong(f"`predictions` reads {len(stray)} of its {len(files)} images from outside `val_folders`, for "
+                    f"example {stray[0]}: a model scored on images it trained on looks better than it is.",
+                    "Read the validation images, read_labelled(val_folders), and classify those.")
+
+
 @exercise("Exercise 3")
-def exercise_3(ImageClassifier, predictions, checkpoint_path):
-    """``ImageClassifier`` from the checkpoint, batched; ``predictions``: its stage with GPUs and an actor pool."""
+def exercise_3(ImageClassifier, predictions, checkpoint_path, val_folders=None):
+    """``ImageClassifier`` from the checkpoint, batched; ``predictions``: its stage, over the validation images, with
+    GPUs, an actor pool and the lab's batch size."""
     if checkpoint_path is None:
         raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
     require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
@@ -375,6 +398,10 @@ def exercise_3(ImageClassifier, predictions, checkpoint_path):
                     "Build it with val_images.map_batches(ImageClassifier, ...); the next cell runs it.")
     op = _stage(predictions, ImageClassifier)
     _check_stage(op, checkpoint_path)
+    if op.batch_size != BATCH_SIZE:
+        raise Wrong(f"the stage takes batches of {op.batch_size} images; the lab asks for {BATCH_SIZE}.",
+                    f"batch_size={BATCH_SIZE}: the pool's size is yours to choose (1 to GPUS), the batch size is set.")
+    _check_inputs(predictions, val_folders)
     compute = op.compute
     actors = (f"{compute.min_size}" if compute.min_size == compute.max_size
               else f"{compute.min_size} to {compute.max_size or 'any number of'}")
@@ -385,46 +412,77 @@ def exercise_3(ImageClassifier, predictions, checkpoint_path):
 
 # Stretch -----------------------------------------------------------------------------------------------
 
-@exercise("Stretch · accuracy per class")
-def stretch(per_class, predictions):
-    """``per_class``: one row per true ``label``, with the share of that class's images predicted right."""
-    import numbers
+# The check's own predictions, with mistakes: six dogs (four right) and four fish (one right), 67 % and 25 %. Grouped
+# by the predicted class instead, they would give 57 % (4 of the 7 "dog" answers) and 33 % (1 of 3).
+PROBE = {"label": ["dog"] * 6 + ["fish"] * 4, "predicted": ["dog"] * 4 + ["fish"] * 3 + ["dog"] * 3}
 
+
+def _result_rows(result) -> list[dict]:
     import pandas as pd
     import ray.data
 
-    require("per_class", per_class, "a Dataset with one row per label and its accuracy")
-    require("predictions", predictions, "the Dataset of predictions of Exercise 3")
-    if isinstance(per_class, ray.data.Dataset):
-        rows = per_class.take_all()
-    elif isinstance(per_class, pd.DataFrame):
-        rows = per_class.to_dict("records")
-    else:
-        raise Wrong(f"`per_class` is a {type(per_class).__name__}, not a Ray Dataset.",
-                    "Group the predictions by their true label and aggregate each group.")
-    table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
+    if isinstance(result, ray.data.Dataset):
+        return result.take_all()
+    if isinstance(result, pd.DataFrame):
+        return result.to_dict("records")
+    raise Wrong(f"`per_class_accuracy` returned a {type(result).__name__}, not a Ray Dataset.",
+                "Group the predictions by their true label and aggregate each group: return that Dataset.")
+
+
+def _judge_per_class(rows: list[dict], table, where: str) -> dict:
+    """The share per true label in ``rows`` (one of its number columns), checked against ``table``'s predictions."""
+    import numbers
+
     expected = (table["predicted"] == table["label"]).groupby(table["label"]).mean().to_dict()
-    if not rows or "label" not in rows[0]:
-        raise Wrong(f"`per_class` has no `label` column (its columns: {list(rows[0]) if rows else []}).",
-                    "Group by the true class, `label`: one row per class.")
-    values = [c for c in rows[0] if c != "label"]
-    if len(values) != 1 or not isinstance(rows[0][values[0]], numbers.Real):
-        raise Wrong(f"`per_class` should have `label` and one number per class, not the columns {list(rows[0])}.",
-                    "Aggregate one column per group: the mean of a 0/1 `correct` column is the class's accuracy.")
-    got = {r["label"]: float(r[values[0]]) for r in rows}
-    if len(got) != len(rows):
-        raise Wrong("`per_class` has a label in more than one row.", "Group by `label`: one row per class.")
-    if set(got) != set(expected):
-        raise Wrong(f"`per_class` has the labels {sorted(got)}; the validation images have {sorted(expected)}.",
-                    "Group by the true `label`, not by `predicted`.")
     counts = table.groupby("label").size().to_dict()
-    for label, share in expected.items():
-        if abs(got[label] - share) < 1e-6:
-            continue
-        if abs(got[label] - share * counts[label]) < 1e-6:
-            raise Wrong(f"`per_class` gives {got[label]:g} for {label!r}: the number of images predicted right, "
-                        "not their share.", "Take the mean of `correct` (0 or 1) per class, not its sum.")
-        raise Wrong(f"`per_class` gives {got[label]:.3f} for {label!r}; {share:.1%} of its "
-                    f"{counts[label]} images are predicted right.",
-                    "Mark each row right or wrong (`predicted == label`), then average that per true `label`.")
-    return ", ".join(f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items())) + "."
+    if not rows or "label" not in rows[0]:
+        grouped_by = " (grouped by `predicted`?)" if rows and "predicted" in rows[0] else ""
+        raise Wrong(f"on {where}, the result has no `label` column{grouped_by} (its columns: "
+                    f"{list(rows[0]) if rows else []}).", "Group by the true class, `label`: one row per class.")
+    labels = [r["label"] for r in rows]
+    if len(set(labels)) != len(labels):
+        raise Wrong(f"on {where}, a label is in more than one row.", "Group by `label`: one row per class.")
+    if set(labels) != set(expected):
+        raise Wrong(f"on {where}, the result has the labels {sorted(labels)}; the predictions have {sorted(expected)}.",
+                    "Group by the true `label`, not by `predicted`.")
+    numbers_ = [c for c in rows[0] if c != "label" and all(isinstance(r[c], numbers.Real) for r in rows)]
+    if not numbers_:
+        raise Wrong(f"on {where}, the result has no number per class (its columns: {list(rows[0])}).",
+                    "Aggregate a 0/1 `correct` column per class: its mean is the class's accuracy.")
+    for column in numbers_:
+        if all(abs(float(r[column]) - expected[r["label"]]) < 1e-6 for r in rows):
+            return expected
+    by_label = {r["label"]: r for r in rows}
+    column = numbers_[0]
+    if all(abs(float(by_label[label][column]) - share * counts[label]) < 1e-6 for label, share in expected.items()):
+        raise Wrong(f"on {where}, `{column}` is the number of images predicted right per class, not their share.",
+                    "Take the mean of `correct` (0 or 1) per class, not its sum.")
+    by_prediction = (table["predicted"] == table["label"]).groupby(table["predicted"]).mean().to_dict()
+    label, share = next(iter(sorted(expected.items())))
+    got = float(by_label[label][column])
+    guess = " (the share per *predicted* class?)" if abs(got - by_prediction.get(label, -1)) < 1e-6 else ""
+    raise Wrong(f"on {where}, the result gives {got:.3f} for {label!r}, but {share:.1%} of its {counts[label]} "
+                f"images are predicted right{guess}.",
+                "Mark each row right or wrong (`predicted == label`), then average that per true `label`.")
+
+
+@exercise("Stretch · accuracy per class")
+def stretch(per_class_accuracy, predictions):
+    """``per_class_accuracy(predictions)``: one row per true ``label`` with the share of its images predicted right,
+    on the learner's predictions and on the check's own, which hold mistakes (grouping by ``predicted`` differs)."""
+    import pandas as pd
+    import ray.data
+
+    require("per_class_accuracy", per_class_accuracy,
+            "a function per_class_accuracy(predictions) returning one row per label with its accuracy")
+    require("predictions", predictions, "the Dataset of predictions of Exercise 3")
+    if not callable(per_class_accuracy):
+        raise Wrong(f"`per_class_accuracy` is a {type(per_class_accuracy).__name__}, not a function.",
+                    "Define it with def per_class_accuracy(predictions): ...")
+    probe = pd.DataFrame(PROBE)
+    _judge_per_class(_result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe, "the check's probe predictions")
+    table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
+    expected = _judge_per_class(_result_rows(per_class_accuracy(predictions)), table, "your predictions")
+    counts = table.groupby("label").size().to_dict()
+    return ("right on the check's predictions with mistakes, and on yours: " + ", ".join(
+        f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items())) + ".")

@@ -265,6 +265,15 @@ def _stored(embeddings_dir) -> "pd.DataFrame":  # noqa: F821
     return pd.concat([pq.read_table(str(f)).to_pandas() for f in files], ignore_index=True)
 
 
+def _parquet_elsewhere(embeddings_dir) -> str | None:
+    """A folder near ``embeddings_dir`` (under its parent) that holds parquet files, if any: where they went."""
+    parent = Path(embeddings_dir).parent
+    if not parent.is_dir():
+        return None
+    found = sorted({f.parent for f in parent.rglob("*.parquet")})
+    return str(found[0]) if found else None
+
+
 def _stage(embeddings):
     stages = class_stages(embeddings)
     if not stages:
@@ -314,7 +323,13 @@ def exercise_2(embeddings, embeddings_dir, image_root):
     if not isinstance(embeddings, ray.data.Dataset):
         raise Wrong(f"`embeddings` is a {type(embeddings).__name__}, not a Ray Dataset.",
                     "Build it with labelled.map_batches(EmbeddingGenerator, ...).drop_columns([\"image\"]).")
-    table = _stored(embeddings_dir)
+    try:
+        table = _stored(embeddings_dir)
+    except NotSolved:
+        elsewhere = _parquet_elsewhere(embeddings_dir)
+        raise Wrong(f"`embeddings` is built, but {embeddings_dir} holds no parquet files"
+                    + (f"; there are some in {elsewhere}" if elsewhere else "") + ".",
+                    "Write the embeddings into that folder: embeddings.write_parquet(str(embeddings_dir)).") from None
     if "image" in table.columns:
         raise Wrong("the stored table still holds the images (an `image` column).",
                     "Drop the pixels before writing: .drop_columns([\"image\"]). The path says where each image is.")
@@ -359,8 +374,11 @@ def _hits(out, k: int) -> tuple[list[str], list | None]:
         if "path" not in out.columns:
             raise Wrong(f"`search` returned a DataFrame without a `path` column (its columns: {list(out.columns)}).",
                         "Return the hits with a `path` column (and a `score` column), best first.")
-        scores = [float(s) for s in out["score"]] if "score" in out.columns else None
-        return [str(p) for p in out["path"]], scores
+        if "score" not in out.columns:
+            raise Wrong(f"`search` returned a DataFrame without a `score` column (its columns: {list(out.columns)}).",
+                        "Name the column of cosine similarities `score`, as the lab asks: the cell after the check "
+                        "reads hits[\"score\"].")
+        return [str(p) for p in out["path"]], [float(s) for s in out["score"]]
     if isinstance(out, (list, tuple)) or hasattr(out, "__array__"):
         items = list(out)
         if all(isinstance(i, str) for i in items):
