@@ -453,7 +453,12 @@ def test_a_cell_that_raises_is_reported(lab):
     run = lab.run_all(path)
     found = problems(run)
     assert any("code cell 2" in p and "raised ValueError: a cell that fails" in p for p in found), found
-    assert any("code cell 3" in p and "did not run" in p for p in found), found  # Run All stops at the error
+    # Run All usually stops at the error and leaves cell 3 unrun. Not always: JupyterLab sends every cell's request
+    # at once, and ipykernel aborts only the requests it has already read when the error happens (its
+    # stop_on_error_timeout); on a loaded machine cell 3's request can arrive after that, and then it runs (seen
+    # once in a full run, with the notebooks of a second pytest beside this one). Either way nothing else is wrong
+    # with it.
+    assert all("did not run" in p for p in found if "code cell 3" in p), found
     assert not any("code cell 1" in p for p in found), found
     with pytest.raises(AssertionError, match="raised ValueError"):
         _check(run)
