@@ -15,28 +15,30 @@ from raycourse.checks import lab01
 # Ray's workers cannot import this test module: send its functions by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
+COLUMNS = ["id", "pet", "text", "stars"]
+
 
 @pytest.fixture(scope="module")
-def animals(ray_session):
+def raw(ray_session):
     import ray
 
-    return ray.data.read_csv(raycourse.data_path("animals")).materialize()
+    return ray.data.read_json(raycourse.data_path("text")).materialize()
 
 
 @pytest.fixture(scope="module")
-def prompts(animals):
-    return animals.rename_columns({"animal": "prompt"}).materialize()
+def reviews(raw):
+    return raw.select_columns(COLUMNS).materialize()
 
 
-def _photos_pandas(batch: pd.DataFrame) -> pd.DataFrame:  # a different, pandas-based correct answer
-    keep = batch[batch["prompt"].str.lower().str.contains("photo")].copy()
-    keep["n_words"] = keep["prompt"].map(lambda p: len(p.split())).astype("int64")
+def _complaints_pandas(batch: pd.DataFrame) -> pd.DataFrame:  # a different, pandas-based correct answer
+    keep = batch[batch["stars"] < 3].copy()
+    keep["mentions_pet"] = [p.lower() in t.lower() for p, t in zip(keep["pet"], keep["text"])]
     return keep
 
 
 @pytest.fixture(scope="module")
-def photos(prompts):
-    return prompts.map_batches(_photos_pandas, batch_format="pandas").materialize()
+def complaints(reviews):
+    return reviews.map_batches(_complaints_pandas, batch_format="pandas").materialize()
 
 
 def verdict(check, *args):
@@ -47,27 +49,43 @@ def verdict(check, *args):
 
 def test_ex1_placeholder_is_not_solved():
     v = verdict(lab01.exercise_1, ...)
-    assert v.status == "not solved" and "`prompts` is still `...`" in v.message
+    assert v.status == "not solved" and "`reviews` is still `...`" in v.message
 
 
-def test_ex1_accepts_rename_and_an_equivalent_select(animals, prompts):
-    assert verdict(lab01.exercise_1, prompts).passed
-    other = animals.map_batches(lambda b: {"id": b["id"], "prompt": b["animal"]})
-    assert verdict(lab01.exercise_1, other).passed
+@pytest.mark.parametrize("answer", [
+    lambda raw: raw.select_columns(COLUMNS),  # the solution
+    lambda raw: raw.drop_columns(["product", "label"]),  # drop instead of select
+    lambda raw: raw.select_columns(["stars", "text", "pet", "id"]),  # another column order
+    lambda raw: raw.map_batches(lambda b: {c: b[c] for c in COLUMNS}),  # a batch function
+])
+def test_ex1_accepts_different_correct_answers(raw, answer):
+    v = verdict(lab01.exercise_1, answer(raw))
+    assert v.passed, v
+    assert "60 reviews" in v.message
 
 
 @pytest.mark.parametrize("mistake, message", [
-    (lambda a: a, "still has a column called `animal`"),
-    (lambda a: a.rename_columns({"animal": "prompts"}), "has no `prompt` column"),
-    (lambda a: a.rename_columns({"animal": "prompt"}).limit(5), "has 5 rows"),
-    (lambda a: a.rename_columns({"animal": "prompt"}).add_column("x", lambda b: b["id"]), "exactly the columns"),
-    (lambda a: a.rename_columns({"animal": "prompt"}).to_pandas(), "not a Ray Dataset"),
-    (lambda a: a.rename_columns({"animal": "prompt"}).map_batches(
-        lambda b: {"id": b["id"], "prompt": np.char.upper(b["prompt"].astype(str))}), "text differs"),
+    (lambda raw: raw, "still has the column(s) ['product', 'label']"),
+    (lambda raw: raw.select_columns(["id", "pet", "text", "stars", "label"]), "still has the column(s) ['label']"),
+    (lambda raw: raw.select_columns(["id", "text", "stars"]), "lacks the column(s) ['pet']"),
+    (lambda raw: raw.select_columns(COLUMNS).rename_columns({"text": "review"}), "lacks the column(s) ['text']"),
+    (lambda raw: raw.select_columns(COLUMNS).limit(5), "has 5 rows"),
+    (lambda raw: raw.select_columns(COLUMNS).to_pandas(), "not a Ray Dataset"),
+    (lambda raw: raw.select_columns(COLUMNS).map_batches(
+        lambda b: {**b, "text": np.char.upper(b["text"].astype(str))}), "differ from the file"),
+    (lambda raw: raw.select_columns(COLUMNS).filter(expr=col("id") < 0), "is empty"),
 ])
-def test_ex1_rejects_mistakes(animals, mistake, message):
-    v = verdict(lab01.exercise_1, mistake(animals))
-    assert v.status == "wrong" and message in v.message and v.hint
+def test_ex1_rejects_mistakes(raw, mistake, message):
+    v = verdict(lab01.exercise_1, mistake(raw))
+    assert v.status == "wrong" and message in v.message, v
+    assert v.hint
+
+
+def test_ex1_rejects_the_file_read_as_text(ray_session):
+    import ray
+
+    v = verdict(lab01.exercise_1, ray.data.read_text(raycourse.data_path("text")))
+    assert v.status == "wrong" and "was not read as JSON" in v.message, v
 
 
 # Exercise 2 ---------------------------------------------------------------------------------
@@ -76,79 +94,90 @@ def test_ex2_placeholder_is_not_solved():
     assert verdict(lab01.exercise_2, ...).status == "not solved"
 
 
-def _add_word_count(batch):  # the solution's batch function
-    batch["n_words"] = np.array([len(p.split()) for p in batch["prompt"]])
+def _add_flag(batch):  # the solution's batch function
+    batch["mentions_pet"] = np.array([p.lower() in t.lower() for p, t in zip(batch["pet"], batch["text"])])
     return batch
 
 
-def _capitalized(batch):  # also changes the prompt text (invisible on the animals table)
-    batch = _add_word_count(batch)
-    batch["prompt"] = np.array([p.capitalize() for p in batch["prompt"]], dtype=object)
+def _flag_case_sensitive(batch):  # right for the reviews file (every pet in lower case), wrong in general
+    batch["mentions_pet"] = np.array([p in t for p, t in zip(batch["pet"], batch["text"])])
     return batch
 
 
-def test_ex2_accepts_different_correct_answers(animals, prompts, photos):
-    assert verdict(lab01.exercise_2, photos).passed
-    numpy_way = prompts.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
-        lambda b: {**b, "n_words": np.char.count(b["prompt"].astype(str), " ") + 1})
-    assert verdict(lab01.exercise_2, numpy_way).passed
-    assert len(lab01.expected_photos()) == 5
+ALL_PETS = ["tabby cat", "hamster", "rabbit", "husky", "parrot", "beagle", "ferret", "corgi", "guinea pig",
+            "dachshund"]
+
+
+def _flag_any_pet(batch):  # any pet named, not the row's own: right on the file, wrong in general
+    batch["mentions_pet"] = np.array([any(p in t.lower() for p in ALL_PETS) for t in batch["text"]])
+    return batch
+
+
+def test_ex2_accepts_the_solution_and_a_pandas_answer(reviews, complaints):
+    v = verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= 2).map_batches(_add_flag))
+    assert v.passed, v
+    assert verdict(lab01.exercise_2, complaints).passed
+    assert len(lab01.expected_complaints()) == 30
 
 
 @pytest.mark.parametrize("answer", [
-    # the solution: an expression filter, then a batch function
-    lambda a, p: p.filter(expr=col("prompt").str.contains("photo", ignore_case=True)).map_batches(_add_word_count),
-    # a whole-word regular expression, ignoring case
-    lambda a, p: p.filter(lambda r: re.search(r"\bphoto\b", r["prompt"], re.IGNORECASE) is not None)
-    .map_batches(_add_word_count),
-    # filter the animals first, rename afterwards
-    lambda a, p: a.filter(expr=col("animal").str.lower().str.contains("photo")).rename_columns(
-        {"animal": "prompt"}).map_batches(_add_word_count),
-    # the word counts as whole numbers stored as floats
-    lambda a, p: p.filter(lambda r: "photo" in r["prompt"].casefold()).map_batches(
-        lambda b: {**b, "n_words": np.char.count(b["prompt"].astype(str), " ") + 1.0}),
+    # another comparison that keeps 1 and 2 stars
+    lambda raw, r: r.filter(expr=col("stars") < 3).map_batches(_add_flag),
+    # a Python predicate, then a regular expression per row
+    lambda raw, r: r.filter(lambda row: row["stars"] in (1, 2)).map_batches(
+        lambda b: {**b, "mentions_pet": np.array([re.search(re.escape(p), t, re.IGNORECASE) is not None
+                                                  for p, t in zip(b["pet"], b["text"])])}),
+    # the flag as 0/1 integers, in a pandas batch
+    lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+        lambda df: df.assign(mentions_pet=[int(p.casefold() in t.casefold()) for p, t in zip(df["pet"], df["text"])]),
+        batch_format="pandas"),
+    # filter the raw file first, choose the columns afterwards
+    lambda raw, r: raw.filter(expr=col("stars") <= 2).select_columns(COLUMNS).map_batches(_add_flag),
+    # the flag first, the filter afterwards
+    lambda raw, r: r.map_batches(_add_flag).filter(expr=col("stars") <= 2),
     # materialized: the check can no longer replay the steps, and judges the rows alone
-    lambda a, p: p.map_batches(_photos_pandas, batch_format="pandas").materialize(),
+    lambda raw, r: r.map_batches(_complaints_pandas, batch_format="pandas").materialize(),
 ])
-def test_ex2_accepts_more_correct_answers(animals, prompts, answer):
-    v = verdict(lab01.exercise_2, answer(animals, prompts))
+def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
+    v = verdict(lab01.exercise_2, answer(raw, reviews))
     assert v.passed, v
 
 
 @pytest.mark.parametrize("mistake, message", [
-    (lambda p: p.map_batches(lambda b: {**b, "n_words": np.zeros(len(b["id"]), int) + 3}), "not photos"),
-    (lambda p: p.filter(lambda r: "photo" in r["prompt"]), "no `n_words` column"),
-    (lambda p: p.filter(lambda r: "Photo" in r["prompt"]).map_batches(_photos_pandas, batch_format="pandas"),
-     "misses"),
-    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").map_batches(
-        lambda b: {**b, "n_words": b["n_words"] + 1}), "`n_words` is"),
-    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").drop_columns(["id"]), "lacks the column"),
-    (lambda p: p.map_batches(_photos_pandas, batch_format="pandas").union(
-        p.map_batches(_photos_pandas, batch_format="pandas")), "duplicate rows"),
-    # case-sensitive matches: right for the animals table (every "photo" is lower case), wrong in general
-    (lambda p: p.filter(lambda r: "photo" in r["prompt"]).map_batches(_add_word_count),
-     "drop the prompt 'A PHOTO OF A WOLF IN THE SNOW'"),
-    (lambda p: p.filter(expr=col("prompt").str.contains("photo")).map_batches(_add_word_count),
-     "drop the prompt 'A PHOTO OF A WOLF IN THE SNOW'"),
-    # the photo rows picked by their ids
-    (lambda p: p.filter(lambda r: r["id"] in (1, 5, 10, 15, 20)).map_batches(_add_word_count),
-     "drop the prompt"),
-    # n_words as text
-    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
-        lambda b: {**b, "n_words": np.array([str(len(t.split())) for t in b["prompt"]])}),
-     "`n_words` holds str values"),
-    # the batch function also changes the prompt
-    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(_capitalized),
-     "turn the prompt 'A PHOTO OF A WOLF IN THE SNOW' into 'A photo of a wolf in the snow'"),
-    (lambda p: p.filter(lambda r: "photo" in r["prompt"].lower()).map_batches(
-        lambda b: {**b, "prompt": np.char.strip(b["prompt"].astype(str), "A "),
-                   "n_words": np.array([len(t.split()) for t in b["prompt"]])}),
-     "the prompt of id"),
+    (lambda raw, r: r.map_batches(_add_flag), "keeps 30 review(s) of more than 2 stars"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2), "no `mentions_pet` column"),
+    (lambda raw, r: r.filter(expr=col("stars") < 2).map_batches(_add_flag), "misses 13 review(s) of 1 or 2 stars"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).drop_columns(["pet"]),
+     "lacks the column(s) ['pet']"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).union(
+        r.filter(expr=col("stars") <= 2).map_batches(_add_flag)), "duplicate rows"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+        lambda b: {**b, "mentions_pet": np.array([str(p in t) for p, t in zip(b["pet"], b["text"])])}),
+     "holds str values"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+        lambda b: {**b, "mentions_pet": np.ones(len(b["id"]), dtype=bool)}), "`mentions_pet` is True for review"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+        lambda b: {**_add_flag(b), "text": np.char.lower(b["text"].astype(str))}), "the text of review"),
+    # rules that are right for the reviews file only: the probe reviews show them
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_case_sensitive),
+     "`mentions_pet` = False for a review of a husky"),
+    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_any_pet),
+     "`mentions_pet` = True for a review of a ferret"),
+    (lambda raw, r: r.filter(expr=col("stars") < 4).map_batches(_add_flag), "keep a review of 3 stars"),
+    (lambda raw, r: raw.filter(expr=col("label") == "negative").select_columns(COLUMNS).map_batches(_add_flag),
+     "keep a review of 3 stars"),
+    (lambda raw, r: r.filter(lambda row: row["id"] in lab01.expected_complaints()).map_batches(_add_flag),
+     "drop a review of 2 star(s)"),
 ])
-def test_ex2_rejects_mistakes(prompts, mistake, message):
-    v = verdict(lab01.exercise_2, mistake(prompts))
+def test_ex2_rejects_mistakes(raw, reviews, mistake, message):
+    v = verdict(lab01.exercise_2, mistake(raw, reviews))
     assert v.status == "wrong" and message in v.message, v
     assert v.hint
+
+
+def test_ex2_rejects_an_empty_dataset(complaints):
+    v = verdict(lab01.exercise_2, complaints.filter(expr=col("stars") == 0))
+    assert v.status == "wrong" and "misses all 30" in v.message, v
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
@@ -158,45 +187,77 @@ def test_ex3_placeholder_and_nothing_written_are_not_solved(tmp_path):
     assert verdict(lab01.exercise_3, tmp_path).status == "not solved"
 
 
-def test_ex3_accepts_ray_and_pandas_writers(tmp_path, photos):
-    photos.write_parquet(str(tmp_path / "a" / "photos"))
-    assert verdict(lab01.exercise_3, tmp_path / "a").passed
-    (tmp_path / "b" / "photos").mkdir(parents=True)
-    photos.to_pandas().to_parquet(tmp_path / "b" / "photos" / "part.parquet")
+def test_ex3_accepts_ray_and_pandas_partitioned_writers(tmp_path, complaints):
+    complaints.write_parquet(str(tmp_path / "a" / "complaints"), partition_cols=["stars"])
+    v = verdict(lab01.exercise_3, tmp_path / "a")
+    assert v.passed, v
+    assert "30 complaints in 2 folders: stars=1/" in v.message
+    complaints.to_pandas().to_parquet(tmp_path / "b" / "complaints", partition_cols=["stars"])
     assert verdict(lab01.exercise_3, tmp_path / "b").passed
-    (tmp_path / "c" / "photos").mkdir(parents=True)  # a parquet file without the usual suffix
-    photos.to_pandas().to_parquet(tmp_path / "c" / "photos" / "part-0")
+    table = complaints.to_pandas()  # by hand, one file per folder, the `stars` column kept in the files too
+    for stars, part in table.groupby("stars"):
+        (tmp_path / "c" / "complaints" / f"stars={stars}").mkdir(parents=True)
+        part.to_parquet(tmp_path / "c" / "complaints" / f"stars={stars}" / "part-0")
     assert verdict(lab01.exercise_3, tmp_path / "c").passed
 
 
-def test_ex3_rejects_mistakes(tmp_path, prompts, photos):
-    photos.write_parquet(str(tmp_path / "wrong_place" / "out"))
+def test_ex3_rejects_mistakes(tmp_path, reviews, complaints):
+    complaints.write_parquet(str(tmp_path / "wrong_place" / "out"), partition_cols=["stars"])
     v = verdict(lab01.exercise_3, tmp_path / "wrong_place")
-    assert v.status == "wrong" and "not in photos/" in v.message
+    assert v.status == "wrong" and "not in complaints/" in v.message
 
-    prompts.write_parquet(str(tmp_path / "all" / "photos"))
+    complaints.write_parquet(str(tmp_path / "flat" / "complaints"))
+    v = verdict(lab01.exercise_3, tmp_path / "flat")
+    assert v.status == "wrong" and "lie directly in complaints/" in v.message and "column=value" in v.hint
+
+    complaints.write_parquet(str(tmp_path / "pet" / "complaints"), partition_cols=["pet"])
+    v = verdict(lab01.exercise_3, tmp_path / "pet")
+    assert v.status == "wrong" and "named after `pet`, not `stars`" in v.message
+
+    complaints.write_parquet(str(tmp_path / "two" / "complaints"), partition_cols=["stars", "pet"])
+    v = verdict(lab01.exercise_3, tmp_path / "two")
+    assert v.status == "wrong" and "one folder deep" in v.message
+
+    reviews.map_batches(_add_flag).write_parquet(str(tmp_path / "all" / "complaints"), partition_cols=["stars"])
     v = verdict(lab01.exercise_3, tmp_path / "all")
-    assert v.status == "wrong" and "no `n_words` column" in v.message
+    assert v.status == "wrong" and "30 review(s) that are not complaints" in v.message
 
-    prompts.map_batches(_photos_pandas, batch_format="pandas").limit(2).write_parquet(str(tmp_path / "few" / "photos"))
+    reviews.filter(expr=col("stars") <= 2).write_parquet(str(tmp_path / "noflag" / "complaints"),
+                                                         partition_cols=["stars"])
+    v = verdict(lab01.exercise_3, tmp_path / "noflag")
+    assert v.status == "wrong" and "no `mentions_pet` column" in v.message
+
+    complaints.limit(2).write_parquet(str(tmp_path / "few" / "complaints"), partition_cols=["stars"])
     v = verdict(lab01.exercise_3, tmp_path / "few")
-    assert v.status == "wrong" and "hold 2 rows" in v.message
+    assert v.status == "wrong" and "miss 28 complaint(s)" in v.message
+
+    for _ in range(2):
+        complaints.write_parquet(str(tmp_path / "twice" / "complaints"), partition_cols=["stars"])
+    v = verdict(lab01.exercise_3, tmp_path / "twice")
+    assert v.status == "wrong" and "written twice" in v.message and "Re-run the setup cell" in v.hint
+
+
+def test_ex3_rejects_a_review_in_the_wrong_folder(tmp_path, complaints):
+    table = complaints.to_pandas()
+    table["stars"] = 3 - table["stars"]  # the 1-star reviews in stars=2/ and the other way round
+    table.to_parquet(tmp_path / "complaints", partition_cols=["stars"])
+    v = verdict(lab01.exercise_3, tmp_path)
+    assert v.status == "wrong" and "star(s) but sits in stars=" in v.message, v
 
 
 @pytest.mark.parametrize("write, message", [
     # one parquet file where the folder should be
-    (lambda ds, d: ds.to_pandas().to_parquet(d / "photos"), "is a single file, not a folder"),
+    (lambda ds, d: ds.to_pandas().to_parquet(d / "complaints"), "is a single file, not a folder"),
     # another format in the folder
-    (lambda ds, d: ds.write_csv(str(d / "photos")), "holds no parquet files (it holds 1 .csv file"),
-    (lambda ds, d: ds.write_json(str(d / "photos")), "holds no parquet files (it holds 1 .json file"),
+    (lambda ds, d: ds.write_csv(str(d / "complaints")), "holds no parquet files (it holds 1 .csv file"),
     # an empty folder
-    (lambda ds, d: (d / "photos").mkdir(), "exists but is empty"),
+    (lambda ds, d: (d / "complaints").mkdir(), "exists but is empty"),
     # parquet files, and a stray file beside them
-    (lambda ds, d: (ds.write_parquet(str(d / "photos")), ds.write_csv(str(d / "photos"))),
-     "holds 1 .csv file beside the parquet files"),
+    (lambda ds, d: (ds.write_parquet(str(d / "complaints"), partition_cols=["stars"]),
+                    ds.write_csv(str(d / "complaints"))), "holds 1 .csv file beside the parquet files"),
 ])
-def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, photos, write, message):
-    write(photos.repartition(1), tmp_path)
+def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, complaints, write, message):
+    write(complaints.repartition(1), tmp_path)
     v = verdict(lab01.exercise_3, tmp_path)
     assert v.status == "wrong" and message in v.message, v
     assert v.hint
@@ -207,28 +268,32 @@ def test_check_cells_print_one_verdict_line(capsys):
     assert capsys.readouterr().out.startswith("⏳ Exercise 1 not solved yet")
 
 
-# Stretch: photo prompts per word count ------------------------------------------------------------------
+# Stretch: the happiest pets ------------------------------------------------------------------------------
 
 
 def test_stretch_placeholder_is_not_solved():
     assert lab01.stretch.result(...).status == "not solved"
 
 
-def test_stretch_accepts_a_groupby_count_a_pandas_table_and_rows(photos):
-    assert lab01.stretch.result(photos.groupby("n_words").count()).passed
-    counted = photos.to_pandas().groupby("n_words").size().reset_index(name="prompts")
-    assert lab01.stretch.result(counted).passed
-    assert lab01.stretch.result(counted.to_dict("records")).passed
+def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_rows(reviews):
+    v = lab01.stretch.result(reviews.groupby("pet").mean("stars"))
+    assert v.passed, v
+    assert "the happiest owners have a corgi" in v.message
+    table = reviews.to_pandas().groupby("pet")["stars"].mean().reset_index(name="mean_stars")
+    assert lab01.stretch.result(table).passed
+    assert lab01.stretch.result(table.to_dict("records")).passed
 
 
-def test_stretch_rejects_every_prompt_counted_and_a_missing_key(prompts, photos):
-    table = prompts.to_pandas()
-    every = table.assign(n_words=[len(p.split()) for p in table["prompt"]]).groupby("n_words").size().reset_index()
-    verdict = lab01.stretch.result(every)
-    assert verdict.status == "wrong" and "not only the photo prompts" in verdict.message
-    verdict = lab01.stretch.result(photos.groupby("prompt").count())
-    assert verdict.status == "wrong" and "no `n_words` column" in verdict.message
-    off_by_one = photos.to_pandas().groupby("n_words").size().reset_index(name="n").assign(n=lambda t: t["n"] + 1)
-    verdict = lab01.stretch.result(off_by_one)
-    assert verdict.status == "wrong" and "photo prompt(s) have" in verdict.message
-    assert lab01.stretch.result(42).status == "wrong"
+@pytest.mark.parametrize("mistake, message", [
+    (lambda r, c: r.groupby("pet").count(), "counts each pet's reviews"),
+    (lambda r, c: r.groupby("pet").sum("stars"), "adds each pet's stars up"),
+    (lambda r, c: c.groupby("pet").mean("stars"), "averages only the complaints"),
+    (lambda r, c: r.groupby("text").mean("stars"), "no `pet` column"),
+    (lambda r, c: r.groupby("pet").mean(["stars", "id"]), "one column of mean stars"),
+    (lambda r, c: r.groupby("pet").max("stars"), "its reviews average"),
+    (lambda r, c: 42, "not a Dataset or a table"),
+])
+def test_stretch_rejects_mistakes(reviews, complaints, mistake, message):
+    v = lab01.stretch.result(mistake(reviews, complaints))
+    assert v.status == "wrong" and message in v.message, v
+    assert v.hint

@@ -1,8 +1,9 @@
 """Lab 03 checks: pass any correct answer, reject placeholders and plausible mistakes.
 
 No model runs here: the "generated" images are seeded random pixels of the real shape
-(as PIL images where the lab's PILImageGen returns PIL images), so the tests are fast and
-exercise only what the checks look at: the Dataset's rows and types, files on disk.
+(as float32 values from 0.0 to 1.0 where the lab's FloatImageGen returns the pipeline's float
+output, from a stand-in class of the same name), so the tests are fast and exercise only what
+the checks look at: the Dataset's rows, types and stages, files on disk.
 """
 
 import io
@@ -68,14 +69,30 @@ def _pil_images(batch):
     return batch
 
 
+class FloatImageGen:  # the lab's stage without a model: seeded noise as the pipeline's float output
+    def __call__(self, batch):
+        batch["image"] = _noise(batch["id"]).astype(np.float32) / 255  # (rows, 512, 512, 3), 0.0 to 1.0
+        return batch
+
+
+def _float_images(prompts, batch_size=3, **kwargs):
+    return prompts.map_batches(FloatImageGen, batch_size=batch_size,
+                               compute=kwargs.pop("compute", ray.data.ActorPoolStrategy(size=1)), **kwargs)
+
+
 @pytest.fixture(scope="module")
 def pictures(prompts):
-    """What the lab's PILImageGen gives: the prompts with a list of PIL images (a pickled column)."""
-    return prompts.map_batches(_pil_images, batch_size=3).materialize()
+    """What the lab's FloatImageGen gives: the prompts with float32 images from 0.0 to 1.0."""
+    return _float_images(prompts).materialize()
 
 
 def _to_pixels(batch):  # the solution's conversion
-    batch["image"] = np.stack([np.asarray(image) for image in batch["image"]])
+    batch["image"] = (batch["image"] * 255).round().astype(np.uint8)
+    return batch
+
+
+def _to_pixels_truncated(batch):  # another correct one: truncates instead of rounding (off by one at most)
+    batch["image"] = np.clip(batch["image"] * 255, 0, 255).astype(np.uint8)
     return batch
 
 
@@ -83,6 +100,8 @@ def _to_pyarrow_tensor(batch):  # a pyarrow Table with pyarrow's own fixed-shape
     import pyarrow as pa
 
     pixels = np.stack([np.asarray(image) for image in batch["image"]])
+    if pixels.dtype != np.uint8:
+        pixels = (pixels * 255).round().astype(np.uint8)
     return pa.table({"id": batch["id"], "prompt": batch["prompt"],
                      "image": pa.FixedShapeTensorArray.from_numpy_ndarray(pixels)})
 
@@ -92,7 +111,16 @@ def _zeros(batch):
     return batch
 
 
-class PixelImageGen:  # the learner's own edit: the generator returns arrays itself
+def _edited_generator():
+    class FloatImageGen:  # the learner's own edit of the lab's class: it converts its output itself
+        def __call__(self, batch):
+            batch["image"] = (_noise(batch["id"]).astype(np.float32) / 255 * 255).round().astype(np.uint8)
+            return batch
+
+    return FloatImageGen
+
+
+class ImageGen:  # the lesson's class pasted in: right pixels, but not from the lab's FloatImageGen
     def __call__(self, batch):
         batch["image"] = _noise(batch["id"])
         return batch
@@ -108,9 +136,14 @@ def test_ex1_placeholder_is_not_solved(prompts):
 @pytest.mark.parametrize("answer", [
     lambda pics, p: pics.map_batches(_to_pixels),  # the solution, lazy
     lambda pics, p: pics.map_batches(_to_pixels, batch_size=2).materialize(),
-    lambda pics, p: pics.map_batches(lambda b: {**b, "image": [np.asarray(i) for i in b["image"]]}),  # a list
+    lambda pics, p: _float_images(p).map_batches(_to_pixels_truncated),  # one lazy pipeline, truncated values
+    lambda pics, p: pics.map_batches(  # a list of arrays, one per row
+        lambda b: {**b, "image": [(i * 255).round().astype(np.uint8) for i in b["image"]]}),
     lambda pics, p: pics.map_batches(_to_pyarrow_tensor),  # pyarrow's fixed-shape tensor column
-    lambda pics, p: p.map_batches(PixelImageGen, compute=ray.data.ActorPoolStrategy(size=1)),
+    lambda pics, p: pics.map_batches(  # pandas, one array per row: Ray makes them a tensor column again
+        lambda df: df.assign(image=df["image"].map(lambda i: (np.asarray(i) * 255).round().astype(np.uint8))),
+        batch_format="pandas"),
+    lambda pics, p: p.map_batches(_edited_generator(), compute=ray.data.ActorPoolStrategy(size=1)),
 ])
 def test_ex1_accepts_pixel_arrays(prompts, pictures, answer):
     v = lab03.exercise_1.result(answer(pictures, prompts), prompts)
@@ -119,16 +152,16 @@ def test_ex1_accepts_pixel_arrays(prompts, pictures, answer):
 
 
 @pytest.mark.parametrize("mistake, message", [
-    (lambda pics: pics, "holds PIL images, which Ray can only keep as pickled Python objects"),
-    (lambda pics: pics.map_batches(lambda b: b, batch_format="pandas"), "holds PIL images"),
-    # one array per row in a pandas column: still pickled objects, not a tensor column
-    (lambda pics: pics.map_batches(lambda df: df.assign(image=df["image"].map(np.asarray)), batch_format="pandas"),
-     "holds Python objects (ndarray)"),
+    (lambda pics: pics, "has pixels of type float32, not uint8"),
+    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.float64)}),
+     "has pixels of type float64, not uint8"),
+    # the classic mistakes: a cast of 0.0 .. 1.0 keeps 0 and 1; a cast before the scaling keeps 0 and 255
+    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8)}),
+     "is blank: all its pixels lie between 0 and 1"),
+    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8) * 255}),
+     "holds only the pixel values 0, 255"),
+    (lambda pics: pics.map_batches(_pil_images), "holds PIL images, which Ray can only keep as pickled Python objects"),
     (lambda pics: pics.map_batches(_to_pixels).map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
-    (lambda pics: pics.map_batches(_to_pixels).map_batches(
-        lambda b: {**b, "image": (b["image"] / 255).astype(np.uint8)}), "is blank: all its pixels lie between 0 and"),
-    (lambda pics: pics.map_batches(_to_pixels).map_batches(
-        lambda b: {**b, "image": b["image"].astype(np.float32) / 255}), "pixels of type float32"),
     (lambda pics: pics.map_batches(_to_pixels).map_batches(
         lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}), "colour channels first"),
     (lambda pics: pics.map_batches(_to_pixels).rename_columns({"image": "pixels"}), "has no `image` column"),
@@ -139,9 +172,19 @@ def test_ex1_rejects_mistakes(prompts, pictures, mistake, message):
     _wrong(lab03.exercise_1.result(mistake(pictures), prompts), message)
 
 
+def test_ex1_rejects_images_not_drawn_by_the_labs_class(prompts):
+    pasted = prompts.map_batches(ImageGen, batch_size=3, compute=ray.data.ActorPoolStrategy(size=1))
+    _wrong(lab03.exercise_1.result(pasted, prompts), "not drawn by the lab's FloatImageGen (the class stages that "
+                                                     "made it: ImageGen)")
+    _wrong(lab03.exercise_1.result(pasted.materialize(), prompts), "not drawn by the lab's FloatImageGen")
+    by_function = prompts.map_batches(lambda b: {**b, "image": _noise(b["id"])})
+    _wrong(lab03.exercise_1.result(by_function, prompts), "(the class stages that made it: none)")
+
+
 def _gpu_pool(prompts, size):
-    """The lab's stage with pixels from the start: a pool of `size` actors with a GPU each."""
-    return prompts.map_batches(PixelImageGen, batch_size=2, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=size))
+    """The lab's stage and the conversion after it: a pool of `size` actors with a GPU each."""
+    return _float_images(prompts, batch_size=2, num_gpus=1,
+                         compute=ray.data.ActorPoolStrategy(size=size)).map_batches(_to_pixels)
 
 
 @pytest.mark.parametrize("size", ["one actor", "one per GPU"])
@@ -159,7 +202,9 @@ def test_ex1_rejects_a_gpu_pool_larger_than_the_cluster(ray_session, prompts):
     _wrong(verdict, too_large)
     assert "ray.cluster_resources()" in verdict.hint
     ran = _gpu_pool(prompts, gpus + 1).materialize()  # runs: one actor waits for a GPU until the pool ends
-    _wrong(lab03.exercise_1.result(ran, prompts), "1 actor(s) of the pool of MapBatches(PixelImageGen) never started")
+    verdict = lab03.exercise_1.result(ran, prompts)  # one actor or more (those of a pool still ending) waited
+    _wrong(verdict, "actor(s) of the pool of MapBatches(FloatImageGen)")
+    assert "never started" in verdict.message
 
 
 # Exercise 2 ---------------------------------------------------------------------------------
@@ -171,11 +216,21 @@ def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
     assert lab03.exercise_2.result(out_dir / "missing" / "images_parquet", N).status == "not solved"
 
 
-def test_ex2_accepts_ray_parquet(out_dir, prompts, images):
-    images.write_parquet(str(out_dir / "images_parquet"))
+def test_ex2_accepts_one_ray_parquet_file(out_dir, prompts, images):
+    images.repartition(1).write_parquet(str(out_dir / "images_parquet"))
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.passed, v
-    assert "6 rows" in v.message
+    assert "6 rows" in v.message and "in one parquet file" in v.message
+    images.write_parquet(str(out_dir / "b" / "images_parquet"), min_rows_per_file=N)
+    assert lab03.exercise_2.result(out_dir / "b" / "images_parquet", prompts).passed
+
+
+def test_ex2_rejects_a_file_per_block(out_dir, prompts, images):
+    assert images.num_blocks() > 1
+    images.write_parquet(str(out_dir / "images_parquet"))
+    v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
+    _wrong(v, "the 6 images are spread over ")
+    assert "one file per block" in v.hint
 
 
 def test_ex2_accepts_png_bytes_written_with_pyarrow(out_dir, images):
@@ -194,7 +249,7 @@ def test_ex2_accepts_png_bytes_written_with_pyarrow(out_dir, images):
 
 
 def test_ex2_accepts_a_pyarrow_fixed_shape_tensor_column(out_dir, prompts, images):
-    images.map_batches(_to_pyarrow_tensor).write_parquet(str(out_dir / "images_parquet"))
+    images.map_batches(_to_pyarrow_tensor).repartition(1).write_parquet(str(out_dir / "images_parquet"))
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.passed, v
 
@@ -211,7 +266,7 @@ def test_ex2_accepts_a_pyarrow_fixed_shape_tensor_column(out_dir, prompts, image
 
 
 def test_ex2_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, images):
-    images.map_batches(lambda b: {**b, "seconds": np.ones(len(b["id"]))}).write_parquet(
+    images.map_batches(lambda b: {**b, "seconds": np.ones(len(b["id"]))}).repartition(1).write_parquet(
         str(out_dir / "images_parquet"))
     expected = [r["prompt"] for r in prompts.take_all()]
     assert lab03.exercise_2.result(out_dir / "images_parquet", expected).passed

@@ -378,7 +378,7 @@ def test_a_class_report_is_printed_and_written_as_a_readable_table(class_report)
     assert "dave: dave.ipynb: not graded: not a notebook: invalid JSON" in run.stdout
     assert f"Wrote {out / 'grades.csv'} and {out / 'grades.md'}" in run.stdout
     # Every verdict, with its message, in the report's details.
-    assert "⏳ Exercise 2 not solved yet: `photos` is still `...`" in markdown
+    assert "⏳ Exercise 2 not solved yet: `complaints` is still `...`" in markdown
     assert "Lab 02: 0 of 2 exercises passed" in markdown
 
 
@@ -391,12 +391,12 @@ def test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_gr
     assert run.returncode == 1, run.stderr[-3000:]
     assert run.stdout.splitlines() == [
         f"Grading {lab} (a copy, from the top, at most 600 s) ...",
-        "⏳ Exercise 1 not solved yet: `no_outfit` is still `...`; replace it with a Dataset of the animals that "
-        "have no outfit.",
+        "⏳ Exercise 1 not solved yet: `reviewed` is still `...`; replace it with a Dataset of every review with the "
+        "`id` of its product as `product_id`.",
         "⏳ Exercise 2 not solved yet: `prompts` is still `...`; replace it with a Dataset with a `prompt` for every "
-        "animal.",
-        "⏳ Stretch · outfits nobody wears not solved yet: `unworn` is still `...`; replace it with a Dataset of the "
-        "outfits that no animal wears.",
+        "animal and every outfit.",
+        "⏳ Stretch · reviews of outfits nobody wears not solved yet: `unworn_reviews` is still `...`; replace it with "
+        "a Dataset of the reviews of the outfits that no animal wears.",
         "Lab 02: 0 of 2 exercises passed",
         "",
         f"Grading {bad} (a copy, from the top, at most 600 s) ...",
@@ -421,7 +421,7 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
         "Lab 02 so far: 0 of 2 exercises passed",
         "  ⬜ Exercise 1 not checked: its check cell has not run in this session.",
         "  ⬜ Exercise 2 not checked: its check cell has not run in this session.",
-        "  ⬜ Stretch · outfits nobody wears not checked: its check cell has not run in this session.",
+        "  ⬜ Stretch · reviews of outfits nobody wears not checked: its check cell has not run in this session.",
         "Only the checks run in this kernel count (a restart forgets them). To grade the saved notebook from the "
         "top, in a terminal: python -m raycourse grade labs/02_joins_and_prompts_lab.ipynb",
     ]
@@ -437,7 +437,7 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
         "  ❌ Exercise 1 not right yet: the join drops animals.",
         "     Hint: Keep every animal.",
         "  ⏳ Exercise 2 not solved yet: `prompts` is still `...`; replace it with a Dataset with a `prompt` for "
-        "every animal.",
+        "every animal and every outfit.",
     ]
     for title in ("Exercise 1", "Exercise 2"):
         _core.record("raycourse.checks.lab02", _core.Verdict(title, "passed", "fine."))
@@ -446,7 +446,7 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
         "Lab 02 so far: 2 of 2 exercises passed",
         "  ✅ Exercise 1 passed: fine.",
         "  ✅ Exercise 2 passed: fine.",
-        "  ⬜ Stretch · outfits nobody wears not checked: its check cell has not run in this session.",
+        "  ⬜ Stretch · reviews of outfits nobody wears not checked: its check cell has not run in this session.",
         "Every exercise of this lab passed: well done. Done early? Try the stretch exercise.",
     ]
     assert json.loads(_core.results_json("raycourse.checks.lab02"))["Exercise 1"]["status"] == "passed"

@@ -1,9 +1,15 @@
-"""Checks for lab 01 (ingest and transform): rename, filter + map_batches, write parquet.
+"""Checks for lab 01 (ingest and transform), on data the lesson never read: the shop's reviews.
 
-The expected answers are computed from the course's animals table, so the checks
-stay right if the sample data changes. That table cannot test every rule (all its
-"photo"s are lower case), so Exercise 2 also runs the learner's own steps on a few
-probe prompts of its own (see :func:`_probe`).
+The lesson read a CSV of image prompts, renamed a column, filtered on text and counted words.
+The lab asks for the same pipeline on a JSON Lines file with other operations: read and keep
+four columns; keep the reviews of 1 or 2 stars (a comparison of numbers) and add a column from
+two columns of the same row (does the text name the row's own pet?); write parquet partitioned
+by a column; and, as a stretch, a mean per group.
+
+The expected answers are computed from ``text/reviews.jsonl`` with pandas, so the checks stay
+right if the sample data changes. That file cannot test every rule (it has no 3-star review,
+and every pet in it is written in lower case), so Exercise 2 also runs the learner's own steps
+on a few probe reviews of its own (see :func:`_probe`).
 """
 
 from __future__ import annotations
@@ -14,81 +20,110 @@ from ._core import NotSolved, Wrong, exercise, progress_of, require
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
-PHOTO_WORD = "photo"
+COLUMNS = ("id", "pet", "text", "stars")  # what Exercise 1 keeps
+MAX_STARS = 2  # a complaint: 1 or 2 stars
+FLAG = "mentions_pet"
 
 
-def _animals():
+def _reviews():
     import pandas as pd
 
     import raycourse
 
-    return pd.read_csv(raycourse.data_path("animals"))
+    return pd.read_json(raycourse.data_path("text"), lines=True)
 
 
-def expected_photos():
-    """id -> (prompt, n_words) for the animals whose prompt names a photo."""
-    table = _animals()
-    keep = table[table["animal"].str.contains(PHOTO_WORD, case=False)]
-    return {int(r.id): (r.animal, len(r.animal.split())) for r in keep.itertuples()}
+def _mentions(pet: str, text: str) -> bool:
+    return str(pet).lower() in str(text).lower()
 
 
-def _require_dataset(name, value):
+def expected_complaints() -> dict[int, dict]:
+    """id -> the row (pet, text, stars, mentions_pet) of every review with 1 or 2 stars."""
+    table = _reviews()
+    keep = table[table["stars"] <= MAX_STARS]
+    return {int(r.id): {"pet": r.pet, "text": r.text, "stars": int(r.stars), FLAG: _mentions(r.pet, r.text)}
+            for r in keep.itertuples()}
+
+
+def _require_dataset(name, value, hint="Keep working on the Dataset itself: Dataset methods return new Datasets."):
     import ray.data
 
     if not isinstance(value, ray.data.Dataset):
-        raise Wrong(f"`{name}` is a {type(value).__name__}, not a Ray Dataset.",
-                    "Keep working on the Dataset itself: Dataset methods return new Datasets.")
+        raise Wrong(f"`{name}` is a {type(value).__name__}, not a Ray Dataset.", hint)
 
 
-def _rows(ds) -> list[dict]:
-    return ds.take_all()
+def _integer(value):
+    """``value`` as an int when it is a whole number (int or float, not text or bool), else None."""
+    import numbers
 
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _truth(value):
+    """``value`` as a bool when it is a truth value (bool, or the integers 0 and 1), else None."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    return None
+
+
+# Exercise 1 ---------------------------------------------------------------------------------
 
 @exercise("Exercise 1")
-def exercise_1(prompts):
-    """`prompts`: the animals Dataset with the column `animal` renamed to `prompt`."""
-    require("prompts", prompts, "a Dataset built from `animals`")
-    _require_dataset("prompts", prompts)
-    columns = prompts.columns()
+def exercise_1(reviews):
+    """`reviews`: the reviews file read into a Dataset, with only the columns id, pet, text and stars."""
+    require("reviews", reviews, "a Dataset of the reviews with the columns id, pet, text and stars")
+    _require_dataset("reviews", reviews, "Read the file with a Ray Data reader: it returns a Dataset.")
+    columns = reviews.columns()
     if columns is None:  # an empty Dataset has no schema
-        raise Wrong("`prompts` is empty.", "Renaming keeps every row: start from the full animals Dataset.")
-    if "animal" in columns:
-        raise Wrong("`prompts` still has a column called `animal`.",
-                    "A Dataset method renames columns from a {old: new} mapping.")
-    if "prompt" not in columns:
-        raise Wrong(f"`prompts` has no `prompt` column (its columns: {columns}).",
-                    "Rename `animal` to exactly `prompt`.")
-    if sorted(columns) != ["id", "prompt"]:
-        raise Wrong(f"`prompts` should have exactly the columns `id` and `prompt`, not {columns}.",
-                    "Only rename; do not add or drop columns.")
-    expected = {int(r.id): r.animal for r in _animals().itertuples()}
-    rows = _rows(prompts)
-    if len(rows) != len(expected):
-        raise Wrong(f"`prompts` has {len(rows)} rows; the animals table has {len(expected)}.",
-                    "Renaming keeps every row: start from the full animals Dataset.")
-    got = {int(r["id"]): r["prompt"] for r in rows}
+        raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
+    table = _reviews()
+    lacking = [c for c in COLUMNS if c not in columns]
+    if lacking:
+        if len(columns) == 1:
+            raise Wrong(f"`reviews` has a single column {columns[0]!r}: the file was not read as JSON.",
+                        "Each line of the file is a JSON object: Ray Data has a reader for that format.")
+        raise Wrong(f"`reviews` lacks the column(s) {lacking} (its columns: {columns}).",
+                    "Keep the file's own column names; choose which columns stay, do not rename them.")
+    extra = [c for c in columns if c not in COLUMNS]
+    if extra:
+        raise Wrong(f"`reviews` still has the column(s) {extra}.",
+                    f"Keep exactly {', '.join(COLUMNS)}: a Dataset method selects (or drops) columns by name.")
+    rows = reviews.take_all()
+    if not rows:
+        raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
+    if len(rows) != len(table):
+        raise Wrong(f"`reviews` has {len(rows)} rows; the file has {len(table)} reviews.",
+                    "Keep every review: choosing columns keeps every row.")
+    expected = {int(r.id): (r.pet, r.text, int(r.stars)) for r in table.itertuples()}
+    got = {int(r["id"]): (r["pet"], r["text"], _integer(r["stars"])) for r in rows}
     if got != expected:
         bad = sorted(i for i in expected if got.get(i) != expected[i])[:3]
-        raise Wrong(f"the prompt text differs from the animals table for ids {bad}.",
-                    "The prompt is the `animal` text unchanged.")
-    return f"{len(rows)} prompts with columns id and prompt."
+        raise Wrong(f"the values of the reviews with ids {bad} differ from the file.",
+                    "Read the file as it is: choose columns, change no value.")
+    return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
 
 
-# Probe prompts for Exercise 2: the rule is "contains photo, in any capitalisation", and the
-# animals table only ever writes it in lower case. (No probe is ambiguous: none holds
-# "photo" inside a longer word, none has repeated spaces.)
-PROBE_PROMPTS = {
-    901: "A PHOTO OF A WOLF IN THE SNOW",
-    902: "Photo of a sleeping hedgehog",
-    903: "A blurry Photo of a heron",
-    904: "A cinematic photo of a mole",
-    905: "An ink drawing of a heron",
-    906: "A PAINTING OF A MOOSE",
+# Exercise 2: probes -----------------------------------------------------------------------------
+
+# Probe reviews for Exercise 2: the rules are "1 or 2 stars" and "the text names the row's own pet, in
+# any capitalisation", and the reviews file has no 3-star review and writes every pet in lower case.
+# A probe keeps the label a person would give it, so a filter on `label` instead of `stars` shows.
+PROBES = {
+    901: ("husky", "My HUSKY ripped the sleeves off within a minute.", 2, "negative"),
+    902: ("guinea pig", "The Guinea Pig would not keep it on.", 1, "negative"),
+    903: ("beagle", "Arrived torn and smelled of glue.", 2, "negative"),
+    904: ("ferret", "Bought it for my rabbit, but it would fit no animal.", 1, "negative"),
+    905: ("corgi", "Fine, but the colour is duller than in the picture.", 3, "negative"),
+    906: ("parrot", "My parrot loves it.", 5, "positive"),
 }
-
-
-def _keeps(text: str) -> bool:
-    return PHOTO_WORD in text.lower()
 
 
 def _plan_source(ds):
@@ -101,138 +136,139 @@ def _plan_source(ds):
     return sources[0] if len(sources) == 1 and sources[0] is not dag else None
 
 
-FILTER_HINT = (f"Keep a row whenever its prompt contains '{PHOTO_WORD}', in any capitalisation (PHOTO, Photo, "
-               "photo), and leave the prompt text as it is.")
-COUNT_HINT = "Count the words that splitting on whitespace gives, for whatever prompt the batch holds."
+FILTER_HINT = "Keep a review when its `stars` is 1 or 2, whatever its text or label says."
+FLAG_HINT = (f"`{FLAG}` is True when the text contains the row's own `pet` (HUSKY, Husky and husky alike), "
+             "False otherwise: compare each text with the pet of the same row.")
 
 
-def _probe(photos) -> tuple[str, str] | None:
-    """Run the steps that built ``photos`` on probe prompts; return (problem, hint), or None if right.
+def _probe(complaints) -> tuple[str, str] | None:
+    """Run the steps that built ``complaints`` on probe reviews; return (problem, hint), or None if right.
 
-    The plan of a Ray Dataset keeps the learner's steps (rename, filter, map_batches, ...)
-    after its source (the CSV read, or a materialized Dataset). The probe swaps that source
-    for a small table of the same columns whose prompts are :data:`PROBE_PROMPTS`, runs the
-    same steps and compares. Only the steps after the source are tested: if the source
-    already holds only photo prompts (a materialized result), the filter is not probed; if
-    it already has `n_words`, the count is not. Anything the probe cannot run is skipped.
+    The plan of a Ray Dataset keeps the learner's steps (select, filter, map_batches, ...) after
+    its source (the JSON read, or a materialized Dataset). The probe swaps that source for a small
+    table of the same columns whose rows are :data:`PROBES`, runs the same steps and compares. Only
+    the steps after the source are tested: if the source holds only complaints already (a
+    materialized result), the filter is not probed; if it already has the flag, the flag is not.
+    Anything the probe cannot run is skipped.
     """
     import pandas as pd
     import ray.data
     from ray.data._internal.logical.interfaces import LogicalPlan
 
-    source = _plan_source(photos)
+    source = _plan_source(complaints)
     if source is None:
         return None
     try:
-        source_ds = ray.data.Dataset._from_parent(photos, LogicalPlan(source, photos.context))
+        source_ds = ray.data.Dataset._from_parent(complaints, LogicalPlan(source, complaints.context))
         source_rows = source_ds.take_all()
     except Exception:
         return None
-    if not source_rows:
+    if not source_rows or not all(c in source_rows[0] for c in COLUMNS):
         return None
-    text_column = next((c for c in ("animal", "prompt") if c in source_rows[0]), None)
-    if text_column is None or "id" not in source_rows[0]:
-        return None
-    probes_filter = any(not _keeps(str(r[text_column])) for r in source_rows)
-    probes_count = "n_words" not in source_rows[0]
-    if not (probes_filter or probes_count):
+    probes_filter = any(_integer(r["stars"]) is None or _integer(r["stars"]) > MAX_STARS for r in source_rows)
+    probes_flag = FLAG not in source_rows[0]
+    if not (probes_filter or probes_flag):
         return None
     template = source_rows[0]
-    probe = pd.DataFrame([{**template, "id": i, text_column: text} for i, text in PROBE_PROMPTS.items()])
-    probe = probe.astype({"id": pd.Series([template["id"]]).dtype})
+    probe = pd.DataFrame([{**template, "id": i, "pet": pet, "text": text, "stars": stars,
+                           **({"label": label} if "label" in template else {})}
+                          for i, (pet, text, stars, label) in PROBES.items()])
+    probe = probe.astype({c: pd.Series([template[c]]).dtype for c in ("id", "stars")})
     try:
         probe_ds = ray.data.from_pandas(probe)
-        replay = photos._logical_plan.dag._apply_transform(
+        replay = complaints._logical_plan.dag._apply_transform(
             lambda op: probe_ds._logical_plan.dag if op is source else op)
-        rows = ray.data.Dataset._from_parent(probe_ds, LogicalPlan(replay, photos.context)).take_all()
+        rows = ray.data.Dataset._from_parent(probe_ds, LogicalPlan(replay, complaints.context)).take_all()
     except Exception:
         return None
-    if rows and not all(c in rows[0] for c in ("id", "prompt")):
+    if rows and not all(c in rows[0] for c in ("id", "text", FLAG)):
         return None
     got = {int(r["id"]): r for r in rows}
-    wanted = {i for i, text in PROBE_PROMPTS.items() if _keeps(text)}
     if probes_filter:
+        wanted = {i for i, p in PROBES.items() if p[2] <= MAX_STARS}
         dropped = sorted(wanted - set(got))
         if dropped:
-            return (f"your steps drop the prompt {PROBE_PROMPTS[dropped[0]]!r}, which contains the word "
-                    f"'{PHOTO_WORD}'.", FILTER_HINT)
+            pet, text, stars, _ = PROBES[dropped[0]]
+            return f"your steps drop a review of {stars} star(s): {text!r}.", FILTER_HINT
         kept = sorted(set(got) - wanted)
         if kept:
-            return f"your steps keep the prompt {PROBE_PROMPTS[kept[0]]!r}, which is not a photo.", FILTER_HINT
+            pet, text, stars, _ = PROBES[kept[0]]
+            return f"your steps keep a review of {stars} stars: {text!r}.", FILTER_HINT
     for i, row in sorted(got.items()):
-        if i in PROBE_PROMPTS and str(row["prompt"]) != PROBE_PROMPTS[i]:
-            return f"your steps turn the prompt {PROBE_PROMPTS[i]!r} into {row['prompt']!r}.", FILTER_HINT
-        if probes_count and i in PROBE_PROMPTS and "n_words" in row:
-            n = len(PROBE_PROMPTS[i].split())
-            if _integer(row["n_words"]) != n:
-                return (f"your steps give `n_words` = {row['n_words']!r} for {PROBE_PROMPTS[i]!r}, which has "
-                        f"{n} words.", COUNT_HINT)
+        if i not in PROBES:
+            continue
+        pet, text, _, _ = PROBES[i]
+        if str(row["text"]) != text:
+            return f"your steps turn the text {text!r} into {row['text']!r}.", "Add a column; leave the text as it is."
+        if probes_flag and _truth(row[FLAG]) != _mentions(pet, text):
+            return (f"your steps give `{FLAG}` = {row[FLAG]!r} for a review of a {pet}: {text!r}.", FLAG_HINT)
     return None
 
 
-def _integer(value):
-    """``value`` as an int when it is a whole number (int or float, not text or bool), else None."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return int(value) if float(value).is_integer() else None
-
+# Exercise 2 ---------------------------------------------------------------------------------
 
 @exercise("Exercise 2")
-def exercise_2(photos):
-    """`photos`: only the prompts that mention a photo, with a word count column `n_words`."""
-    require("photos", photos, "a Dataset of the photo prompts with an `n_words` column")
-    _require_dataset("photos", photos)
-    columns = photos.columns()
+def exercise_2(complaints):
+    """`complaints`: the reviews of 1 or 2 stars, with a column `mentions_pet`."""
+    require("complaints", complaints, "a Dataset of the 1- and 2-star reviews with a `mentions_pet` column")
+    _require_dataset("complaints", complaints)
+    expected = expected_complaints()
+    columns = complaints.columns()
     if columns is None:  # an empty Dataset has no schema
-        raise Wrong(f"`photos` is empty: it misses all {len(expected_photos())} photo prompts.",
-                    "Is your test case-sensitive, or does it look for the whole word only?")
-    missing = [c for c in ("id", "prompt") if c not in columns]
+        raise Wrong(f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
+                    "`stars` holds numbers: compare it with a number, not with text.")
+    missing = [c for c in COLUMNS if c not in columns]
     if missing:
-        raise Wrong(f"`photos` lacks the column(s) {missing} (it has {columns}).",
-                    "Start from `prompts`, the Dataset of exercise 1.")
-    if "n_words" not in columns:
-        raise Wrong(f"`photos` has no `n_words` column (it has {columns}).",
+        raise Wrong(f"`complaints` lacks the column(s) {missing} (it has {columns}).",
+                    "Start from `reviews`, the Dataset of exercise 1, and keep its columns.")
+    if FLAG not in columns:
+        raise Wrong(f"`complaints` has no `{FLAG}` column (it has {columns}).",
                     "Add it in a function that receives a whole batch (a dict of NumPy arrays).")
-    expected = expected_photos()
-    rows = _rows(photos)
+    rows = complaints.take_all()
+    if not rows:
+        raise Wrong(f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
+                    "`stars` holds numbers: compare it with a number, not with text.")
     ids = {int(r["id"]) for r in rows}
     if len(rows) != len(ids):
-        raise Wrong("`photos` has duplicate rows.", "Filter and transform each row once.")
+        raise Wrong("`complaints` has duplicate rows.", "Filter and transform each review once.")
     extra, lacking = ids - set(expected), set(expected) - ids
     if extra:
-        raise Wrong(f"`photos` keeps {len(extra)} prompt(s) that are not photos (ids {sorted(extra)[:3]}...).",
-                    f"Keep a row only when its prompt contains '{PHOTO_WORD}' (any capitalisation).")
+        raise Wrong(f"`complaints` keeps {len(extra)} review(s) of more than {MAX_STARS} stars "
+                    f"(ids {sorted(extra)[:3]}...).", FILTER_HINT)
     if lacking:
-        raise Wrong(f"`photos` misses {len(lacking)} photo prompt(s) (ids {sorted(lacking)[:3]}).",
-                    "Is your test case-sensitive, or does it look for the whole word only?")
-    changed = [r for r in rows if r["prompt"] != expected[int(r["id"])][0]]
+        raise Wrong(f"`complaints` misses {len(lacking)} review(s) of 1 or 2 stars (ids {sorted(lacking)[:3]}).",
+                    "Check your comparison: which numbers of stars does it let through?")
+    changed = [r for r in rows if r["text"] != expected[int(r["id"])]["text"]]
     if changed:
         r = changed[0]
-        raise Wrong(f"the prompt of id {int(r['id'])} is {r['prompt']!r}, but `prompts` has "
-                    f"{expected[int(r['id'])][0]!r}.",
-                    "Your batch function should only add `n_words`: return the prompts as they came in.")
-    not_numbers = [r for r in rows if _integer(r["n_words"]) is None]
-    if not_numbers:
-        r = not_numbers[0]
-        raise Wrong(f"`n_words` holds {type(r['n_words']).__name__} values such as {r['n_words']!r}, not "
-                    "whole numbers.",
-                    "A word count is a number: store integers (what `len` gives), not text.")
-    wrong_counts = [int(r["id"]) for r in rows if _integer(r["n_words"]) != expected[int(r["id"])][1]]
-    if wrong_counts:
-        r = next(r for r in rows if int(r["id"]) == wrong_counts[0])
-        raise Wrong(f"`n_words` is {r['n_words']} for {r['prompt']!r}; it has {expected[wrong_counts[0]][1]} words.",
-                    "Count the words that splitting on whitespace gives.")
-    probed = _probe(photos)
+        raise Wrong(f"the text of review {int(r['id'])} is {r['text']!r}, but `reviews` has "
+                    f"{expected[int(r['id'])]['text']!r}.",
+                    f"Your batch function should only add `{FLAG}`: return the other columns as they came in.")
+    not_truths = [r for r in rows if _truth(r[FLAG]) is None]
+    if not_truths:
+        r = not_truths[0]
+        raise Wrong(f"`{FLAG}` holds {type(r[FLAG]).__name__} values such as {r[FLAG]!r}, not True or False.",
+                    "Store truth values (what `in` or `==` gives), not text.")
+    wrong = sorted(int(r["id"]) for r in rows if _truth(r[FLAG]) != expected[int(r["id"])][FLAG])
+    if wrong:
+        want = expected[wrong[0]]
+        raise Wrong(f"`{FLAG}` is {not want[FLAG]} for review {wrong[0]} ({want['pet']}): {want['text']!r}.",
+                    FLAG_HINT)
+    probed = _probe(complaints)
     if probed:
         problem, hint = probed
-        raise Wrong(f"right for the animals table, but the check also ran your steps on prompts of its own, "
+        raise Wrong(f"right for the reviews file, but the check also ran your steps on reviews of its own, "
                     f"and {problem}", hint)
-    return f"{len(rows)} photo prompts with their word counts."
+    named = sum(v[FLAG] for v in expected.values())
+    return f"{len(rows)} complaints; {named} of them name the pet."
 
+
+# Exercise 3 ---------------------------------------------------------------------------------
 
 PARQUET_MAGIC = b"PAR1"  # the first (and last) four bytes of every parquet file
+PARTITION = "stars"
+FOLDER = "complaints"
+RERUN = "Re-run the setup cell (it empties out_dir), then run your exercise cell once."
 
 
 def _is_parquet(path: Path) -> bool:
@@ -256,55 +292,99 @@ def _kinds(files: list[Path]) -> str:
     return ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in kinds.most_common())
 
 
+def _partition_of(path: Path, target: Path) -> tuple[str, str] | None | str:
+    """("stars", "1") for target/stars=1/file; None for a file directly in target; the folder path otherwise."""
+    folders = path.relative_to(target).parts[:-1]
+    if not folders:
+        return None
+    if len(folders) == 1 and "=" in folders[0]:
+        key, _, value = folders[0].partition("=")
+        return key, value
+    return "/".join(folders)
+
+
+PARTITION_HINT = ("The parquet writer can split a Dataset by a column's values: one subfolder per value, "
+                  "named column=value.")
+
+
 @exercise("Exercise 3")
 def exercise_3(out_dir):
-    """`photos` written as parquet into the folder `out_dir / "photos"`."""
+    """`complaints` written as parquet into `out_dir / "complaints"`, one subfolder per number of stars."""
     require("out_dir", out_dir, "the output folder from the setup cell")
     import pyarrow.parquet as pq
 
     out_dir = Path(out_dir)
-    target = out_dir / "photos"
+    target = out_dir / FOLDER
     if target.is_file():
-        raise Wrong("`out_dir / \"photos\"` is a single file, not a folder of parquet files.",
+        raise Wrong(f"`out_dir / \"{FOLDER}\"` is a single file, not a folder of parquet files.",
                     "Give the Dataset's parquet writer the folder: it writes one or more files into it.")
     if not target.is_dir():
         elsewhere = [p for p in _visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
         if elsewhere:
             folder = elsewhere[0].parent
             where = "out_dir itself" if folder == out_dir else f"{folder.relative_to(out_dir)}/"
-            raise Wrong(f"found parquet files in {where}, not in photos/.",
-                        "Write to the folder `out_dir / \"photos\"` (pass it as a string).")
-        raise NotSolved("no parquet files in `out_dir / \"photos\"` yet; write the `photos` Dataset there.")
+            raise Wrong(f"found parquet files in {where}, not in {FOLDER}/.",
+                        f"Write to the folder `out_dir / \"{FOLDER}\"` (pass it as a string).")
+        raise NotSolved(f"no parquet files in `out_dir / \"{FOLDER}\"` yet; write the `complaints` Dataset there.")
     present = _visible_files(target)
     if not present:
-        raise Wrong("`out_dir / \"photos\"` exists but is empty.",
-                    "Write the `photos` Dataset into it with the Dataset's parquet writer.")
+        raise Wrong(f"`out_dir / \"{FOLDER}\"` exists but is empty.",
+                    "Write the `complaints` Dataset into it with the Dataset's parquet writer.")
     files = [p for p in present if _is_parquet(p)]
     if not files:
-        raise Wrong(f"`out_dir / \"photos\"` holds no parquet files (it holds {_kinds(present)}).",
+        raise Wrong(f"`out_dir / \"{FOLDER}\"` holds no parquet files (it holds {_kinds(present)}).",
                     "Look for the Dataset write method for the parquet format.")
     others = [p for p in present if p not in files]
     if others:
-        raise Wrong(f"`out_dir / \"photos\"` holds {_kinds(others)} beside the parquet files.",
-                    "Write only the parquet files there: re-run the setup cell (it empties out_dir), "
-                    "then run your exercise cell once.")
-    try:
-        table = pq.ParquetDataset([str(p) for p in files]).read().to_pandas()
-    except Exception as exc:  # e.g. files of two runs with different columns
-        raise Wrong(f"the parquet files in photos/ cannot be read as one table ({exc.__class__.__name__}: "
-                    f"{str(exc)[:120]}).",
-                    "Re-run the setup cell (it empties out_dir), then run your exercise cell once.") from None
-    expected = expected_photos()
-    for column in ("id", "prompt", "n_words"):
-        if column not in table.columns:
-            raise Wrong(f"the parquet files have no `{column}` column (they have {list(table.columns)}).",
-                        "Write the Dataset of exercise 2, with all its columns.")
-    if len(table) != len(expected) or set(table["id"].astype(int)) != set(expected):
-        raise Wrong(f"the parquet files hold {len(table)} rows; `photos` should have {len(expected)}.",
-                    "Write the filtered `photos` Dataset, not `prompts` or `animals`; re-run the setup "
-                    "cell to clear old files.")
-    return f"{len(table)} rows in {len(files)} parquet file(s) under photos/."
+        raise Wrong(f"`out_dir / \"{FOLDER}\"` holds {_kinds(others)} beside the parquet files.", RERUN)
+    partitions = {p: _partition_of(p, target) for p in files}
+    flat = [p for p, part in partitions.items() if part is None]
+    if flat:
+        raise Wrong(f"{len(flat)} parquet file(s) lie directly in {FOLDER}/, not in one folder per number of "
+                    "stars.", PARTITION_HINT)
+    odd = sorted({part for part in partitions.values() if isinstance(part, str)})
+    if odd:
+        raise Wrong(f"found parquet files in {FOLDER}/{odd[0]}/: the files should sit one folder deep, in "
+                    f"folders named {PARTITION}=<number of stars>.",
+                    f"Partition by `{PARTITION}` alone. " + PARTITION_HINT)
+    keys = sorted({part[0] for part in partitions.values()})
+    if keys != [PARTITION]:
+        raise Wrong(f"the folders are named after {', '.join(f'`{k}`' for k in keys)}, not `{PARTITION}`.",
+                    f"Partition by the column `{PARTITION}`.")
+    expected = expected_complaints()
+    seen: dict[int, str] = {}
+    per_folder: dict[str, int] = {}
+    for path, (_, value) in sorted(partitions.items(), key=lambda item: str(item[0])):
+        try:
+            table = pq.read_table(path).to_pandas()
+        except Exception as exc:
+            raise Wrong(f"{path.relative_to(target)} cannot be read ({exc.__class__.__name__}).", RERUN) from None
+        for column in ("id", "text", FLAG):
+            if column not in table.columns:
+                raise Wrong(f"the parquet files have no `{column}` column (they have {list(table.columns)}).",
+                            "Write the Dataset of exercise 2, with all its columns.")
+        folder = f"{PARTITION}={value}"
+        per_folder[folder] = per_folder.get(folder, 0) + len(table)
+        for row_id in table["id"].astype(int):
+            if row_id in seen:
+                raise Wrong(f"review {row_id} is written twice.", RERUN)
+            seen[row_id] = value
+            want = expected.get(row_id)
+            if want is not None and value != str(want["stars"]):
+                raise Wrong(f"review {row_id} has {want['stars']} star(s) but sits in {folder}/.",
+                            f"Let the writer build the folders from the `{PARTITION}` column.")
+    extra, lacking = set(seen) - set(expected), set(expected) - set(seen)
+    if extra:
+        raise Wrong(f"the files hold {len(extra)} review(s) that are not complaints (ids {sorted(extra)[:3]}...).",
+                    f"Write `complaints` (exercise 2), not `reviews`. {RERUN}")
+    if lacking:
+        raise Wrong(f"the files miss {len(lacking)} complaint(s) (ids {sorted(lacking)[:3]}).",
+                    f"Write the whole `complaints` Dataset. {RERUN}")
+    listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
+    return f"{len(seen)} complaints in {len(per_folder)} folders: {listing}."
 
+
+# Stretch -----------------------------------------------------------------------------------------
 
 def _table_rows(value) -> list[dict] | None:
     """Rows of a Dataset, a pandas DataFrame or a list of row dicts; None for anything else."""
@@ -320,42 +400,60 @@ def _table_rows(value) -> list[dict] | None:
     return None
 
 
-@exercise("Stretch · photo prompts per word count")
-def stretch(per_length):
-    """`per_length`: one row per word count of the photo prompts, with the number of prompts of that length."""
-    from collections import Counter
+def _number(value):
+    import numbers
 
-    require("per_length", per_length, "a Dataset with one row per `n_words` and its number of photo prompts")
-    rows = _table_rows(per_length)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _same(got: dict, want: dict) -> bool:
+    return set(got) == set(want) and all(abs(got[k] - want[k]) < 1e-6 for k in want)
+
+
+@exercise("Stretch · the happiest pets")
+def stretch(per_pet):
+    """`per_pet`: one row per pet of all reviews, with the mean number of stars its owners gave."""
+    require("per_pet", per_pet, "a Dataset with one row per `pet` and the mean of its reviews' stars")
+    rows = _table_rows(per_pet)
     if rows is None:
-        raise Wrong(f"`per_length` is a {type(per_length).__name__}, not a Dataset or a table.",
-                    "Group `photos` by a column, then count each group: the result is a Dataset.")
-    expected = Counter(n for _, n in expected_photos().values())
+        raise Wrong(f"`per_pet` is a {type(per_pet).__name__}, not a Dataset or a table.",
+                    "Group `reviews` by a column, then aggregate each group: the result is a Dataset.")
     if not rows:
-        raise Wrong("`per_length` is empty.", "Start from `photos`, the Dataset of exercise 2.")
-    if "n_words" not in rows[0]:
-        raise Wrong(f"`per_length` has no `n_words` column (it has {list(rows[0])}).",
-                    "Group by the word-count column, so that each group is one prompt length.")
-    counts = [c for c in rows[0] if c != "n_words"]
-    if len(counts) != 1:
-        raise Wrong(f"`per_length` should have `n_words` and one count column, not {list(rows[0])}.",
-                    "After grouping, count the rows of each group (and keep no other column).")
+        raise Wrong("`per_pet` is empty.", "Start from `reviews`, the Dataset of exercise 1.")
+    if "pet" not in rows[0]:
+        raise Wrong(f"`per_pet` has no `pet` column (it has {list(rows[0])}).",
+                    "Group by the `pet` column, so that each group is one kind of pet.")
+    values = [c for c in rows[0] if c != "pet"]
+    if len(values) != 1:
+        raise Wrong(f"`per_pet` should have `pet` and one column of mean stars, not {list(rows[0])}.",
+                    "After grouping, aggregate one column, `stars`, and keep no other.")
     got = {}
     for row in rows:
-        length = _integer(row["n_words"])
-        if length in got:
-            raise Wrong(f"`per_length` has {length} words in more than one row.",
-                        "Group by `n_words`: one row per word count.")
-        got[length] = _integer(row[counts[0]])
-    if got != dict(expected):
-        all_prompts = Counter(len(a.split()) for a in _animals()["animal"])
-        if got == dict(all_prompts):
-            raise Wrong("`per_length` counts every prompt, not only the photo prompts.",
-                        "Group `photos` (exercise 2), not `prompts`.")
-        wrong = sorted(set(got) ^ set(expected) or {n for n in got if got[n] != expected[n]})[0]
-        raise Wrong(f"`per_length` says {got.get(wrong, 0)} photo prompt(s) have {wrong} words; "
-                    f"`photos` has {expected.get(wrong, 0)}.",
-                    "Count the rows of each `n_words` group of `photos`.")
-    top = max(expected, key=lambda n: (expected[n], -n))
-    return (f"{len(expected)} prompt lengths; the most common is {top} words "
-            f"({expected[top]} of {sum(expected.values())} photo prompts).")
+        if row["pet"] in got:
+            raise Wrong(f"`per_pet` has the pet {row['pet']!r} in more than one row.", "Group by `pet`: one row each.")
+        value = _number(row[values[0]])
+        if value is None:
+            raise Wrong(f"`per_pet` holds {row[values[0]]!r} for {row['pet']!r}, not a number.",
+                        "Aggregate the `stars` column, a number per review.")
+        got[row["pet"]] = value
+    table = _reviews()
+    stars = table.groupby("pet")["stars"]
+    want = {k: float(v) for k, v in stars.mean().items()}
+    if _same(got, want):
+        top = max(want, key=lambda k: (want[k], k))
+        return f"{len(want)} pets; the happiest owners have a {top} ({want[top]:.2f} stars on average)."
+    complaints = table[table["stars"] <= MAX_STARS].groupby("pet")["stars"].mean()
+    if _same(got, {k: float(v) for k, v in stars.count().items()}):
+        raise Wrong("`per_pet` counts each pet's reviews instead of averaging their stars.",
+                    "Aggregate with the mean of `stars`, not a count.")
+    if _same(got, {k: float(v) for k, v in stars.sum().items()}):
+        raise Wrong("`per_pet` adds each pet's stars up instead of averaging them.",
+                    "Aggregate with the mean of `stars`, not a sum.")
+    if _same(got, {k: float(v) for k, v in complaints.items()}):
+        raise Wrong("`per_pet` averages only the complaints, not every review.",
+                    "Group `reviews` (exercise 1), not `complaints`.")
+    bad = sorted(set(got) ^ set(want) or {k for k in got if abs(got[k] - want[k]) >= 1e-6})[0]
+    raise Wrong(f"`per_pet` gives {got.get(bad)!r} for the pet {bad!r}; its reviews average {want.get(bad)!r} stars.",
+                "Group every review by `pet` and take the mean of `stars` in each group.")

@@ -1,11 +1,21 @@
-"""Checks for lab 02 (joins and prompts): animals without an outfit, a prompt for every animal.
+"""Checks for lab 02 (joins and prompts): joins the lesson did not make.
 
-The expected answers are computed from the course's animals and outfits tables (read
-with pandas), so the checks stay right if the sample data changes. The checks never
-depend on row order: join output comes back in no particular order.
+The lesson joined the animals and the outfits on their shared `id`, one row to one row, and
+handled the outfits missing on the right after a left outer join. The lab asks for:
 
-Both checks accept a Ray ``Dataset`` (the intended answer), and also a pandas
-``DataFrame``, a list of row dicts (``ds.take_all()``) or a batch dict of columns.
+* Exercise 1: every review with the `id` of its product, a join whose key has other names on
+  the two sides (`product` in the reviews, `outfit` in the outfits), many rows to one, and
+  whose two tables both have an `id` column that must not collide;
+* Exercise 2: a prompt for every animal *and* every outfit, from a full outer join, where
+  values are missing on either side (three kinds of prompt);
+* the stretch: the reviews of the outfits that no animal wears, with joins only.
+
+The expected answers are computed from the course's tables (read with pandas), so the checks
+stay right if the sample data changes. The checks never depend on row order: join output
+comes back in no particular order.
+
+Every check accepts a Ray ``Dataset`` (the intended answer), and also a pandas ``DataFrame``,
+a list of row dicts (``ds.take_all()``) or a batch dict of columns.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from ._core import Wrong, exercise, progress_of, require
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
 JOINER = " wearing a "
+PRODUCT_PHOTO = "A product photo of a "
 # What a missing value turns into when it is pasted into a string by accident.
 _MISSING_TEXT = re.compile(r"(?<![A-Za-z<])(None|nan|NaN|<NA>|NA|null|NULL)(?![A-Za-z>])")
 
@@ -32,6 +43,21 @@ def _tables():
     return pd.read_csv(raycourse.data_path("animals")), pd.read_csv(raycourse.data_path("outfits"))
 
 
+def _reviews():
+    import pandas as pd
+
+    import raycourse
+
+    return pd.read_json(raycourse.data_path("text"), lines=True)
+
+
+def expected_product_ids() -> dict[int, int]:
+    """review id -> the `id` of the outfit whose text is the review's `product`."""
+    _, outfits = _tables()
+    by_text = {r.outfit: int(r.id) for r in outfits.itertuples()}
+    return {int(r.id): by_text[r.product] for r in _reviews().itertuples() if r.product in by_text}
+
+
 def expected_no_outfit() -> dict[int, str]:
     """id -> animal text for every animal whose id has no row in the outfits table."""
     animals, outfits = _tables()
@@ -39,12 +65,28 @@ def expected_no_outfit() -> dict[int, str]:
     return {int(r.id): r.animal for r in animals.itertuples() if int(r.id) not in have}
 
 
+def expected_unworn() -> dict[int, str]:
+    """id -> outfit for every outfit whose id has no animal."""
+    animals, outfits = _tables()
+    have = set(animals["id"].astype(int))
+    return {int(r.id): r.outfit for r in outfits.itertuples() if int(r.id) not in have}
+
+
 def expected_prompts() -> dict[int, str]:
-    """id -> prompt for every animal: "<animal> wearing a <outfit>", or the animal text unchanged."""
+    """id -> prompt for every animal and every outfit: "<animal> wearing a <outfit>" where both exist, the
+    animal text unchanged where it has no outfit, "A product photo of a <outfit>" where no animal wears it."""
     animals, outfits = _tables()
     outfit = {int(r.id): r.outfit for r in outfits.itertuples()}
-    return {int(r.id): (r.animal + JOINER + outfit[int(r.id)]) if int(r.id) in outfit else r.animal
-            for r in animals.itertuples()}
+    animal = {int(r.id): r.animal for r in animals.itertuples()}
+    prompts = {}
+    for i in sorted(set(outfit) | set(animal)):
+        if i in animal and i in outfit:
+            prompts[i] = animal[i] + JOINER + outfit[i]
+        elif i in animal:
+            prompts[i] = animal[i]
+        else:
+            prompts[i] = PRODUCT_PHOTO + outfit[i]
+    return prompts
 
 
 def _outfit_of() -> dict[int, str]:
@@ -94,9 +136,15 @@ def _frame(name: str, value, what: str):
         try:
             return value.to_pandas()
         except Exception as exc:  # the learner's pipeline fails when it runs
-            raise Wrong(f"running `{name}` failed: {_error_line(exc)}",
-                        f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After a "
-                        "left outer join, some rows have no outfit (None): does your code handle them?") from None
+            error = _error_line(exc)
+            if "suffixes" in error:
+                raise Wrong(f"running `{name}` failed: {error}",
+                            "Both tables have a column of that name, and a joined row cannot hold two: give one "
+                            "of them another name before the join (or a suffix in the join).") from None
+            raise Wrong(f"running `{name}` failed: {error}",
+                        f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After an "
+                        "outer join, some rows miss the other side's columns (None): does your code handle "
+                        "them?") from None
     if isinstance(value, pd.DataFrame):
         return value.reset_index(drop=True)
     if isinstance(value, list) and all(isinstance(row, dict) for row in value):
@@ -118,11 +166,10 @@ def _require_columns(name: str, df, columns: tuple[str, ...], hint: str) -> None
         raise Wrong(f"`{name}` has no {listed} column (its columns: {list(df.columns)}).", hint)
 
 
-def _ids(name: str, df) -> list[int]:
+def _ids(name: str, df, hint: str) -> list[int]:
     values = list(df["id"])
     if any(_missing(v) for v in values):
-        raise Wrong(f"`{name}` has {sum(_missing(v) for v in values)} row(s) with a missing `id`.",
-                    "Which dataset did you call `join` on? Every row here should be an animal.")
+        raise Wrong(f"`{name}` has {sum(_missing(v) for v in values)} row(s) with a missing `id`.", hint)
     try:
         return [int(v) for v in values]
     except (TypeError, ValueError):
@@ -130,13 +177,12 @@ def _ids(name: str, df) -> list[int]:
                     "Keep the `id` column as the join produced it.") from None
 
 
-def _no_duplicates(name: str, ids: list[int]) -> None:
+def _no_duplicates(name: str, ids: list[int], hint: str) -> None:
     seen, dup = set(), set()
     for i in ids:
         (dup if i in seen else seen).add(i)
     if dup:
-        raise Wrong(f"`{name}` has {len(ids) - len(seen)} duplicate row(s) (ids {sorted(dup)[:3]}).",
-                    "Each animal should appear once: join once, and do not union a dataset with itself.")
+        raise Wrong(f"`{name}` has {len(ids) - len(seen)} duplicate row(s) (ids {sorted(dup)[:3]}).", hint)
 
 
 def _preview(ids) -> str:
@@ -146,84 +192,111 @@ def _preview(ids) -> str:
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
+KEY_HINT = ("The review names its product in `product`, the outfits table in `outfit`: `join` takes the key "
+            "columns of each side (`on=` and `right_on=`).")
+
+
 @exercise("Exercise 1")
-def exercise_1(no_outfit):
-    """`no_outfit`: the animals (id, animal) that have no outfit, found with a left outer join."""
-    df = _frame("no_outfit", no_outfit, "a Dataset of the animals that have no outfit")
+def exercise_1(reviewed):
+    """`reviewed`: every review (its own `id`) with `product_id`, the `id` of its product in the outfits."""
+    df = _frame("reviewed", reviewed, "a Dataset of every review with the `id` of its product as `product_id`")
+    expected = expected_product_ids()
     if len(df) == 0:
-        raise Wrong("`no_outfit` is empty.",
-                    "Look at `take_all()` of your joined dataset: how does a missing outfit look there?")
-    _require_columns("no_outfit", df, ("id", "animal"),
-                     "Keep the animals' columns `id` and `animal` from the join.")
-    ids = _ids("no_outfit", df)
-    _no_duplicates("no_outfit", ids)
-    expected = expected_no_outfit()
-    animals, _ = _tables()
-    all_ids = set(animals["id"].astype(int))
-    got = set(ids)
-    if got == all_ids - set(expected) and got:
-        raise Wrong(f"`no_outfit` holds the {len(got)} animals that DO have an outfit.",
-                    "You kept the rows where the join found a partner; the question is about the others.")
-    if got == all_ids:
-        raise Wrong(f"`no_outfit` holds all {len(got)} animals.",
-                    "A left outer join keeps every animal; after it, keep only the rows whose outfit is missing.")
-    strangers = got - all_ids
-    if strangers:
-        raise Wrong(f"`no_outfit` holds id(s) {_preview(strangers)}, which are not animals "
-                    "(outfits without an animal).",
-                    "Call `join` on `animals` (the left side) with `outfits` as the other dataset.")
-    extra, lacking = got - set(expected), set(expected) - got
-    if extra:
-        raise Wrong(f"`no_outfit` holds {len(extra)} animal(s) that do have an outfit (ids {_preview(extra)}).",
-                    "Keep only the rows where the join found no outfit.")
+        raise Wrong("`reviewed` is empty: no review found its product.", KEY_HINT)
+    outfit_ids = set(_outfit_of())
+    if "product_id" not in df.columns:
+        like = [c for c in df.columns if c != "id" and _outfit_like(df[c], outfit_ids)]
+        if like:
+            raise Wrong(f"`reviewed` has no `product_id` column; the outfits' `id` came out as `{like[0]}`.",
+                        "Name it `product_id`: rename the outfits' `id` before the join, or the suffixed column "
+                        "after it.")
+        if "id" in df.columns and _outfit_like(df["id"], outfit_ids):
+            raise Wrong("`reviewed` has no `product_id` column, and its `id` column holds the outfits' ids (several "
+                        "rows share one), not the reviews' ids.",
+                        "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.")
+        raise Wrong(f"`reviewed` has no `product_id` column (its columns: {list(df.columns)}).",
+                    "Bring the outfits' `id` into the join under the name `product_id`.")
+    if "id" not in df.columns:
+        raise Wrong(f"`reviewed` has no `id` column (its columns: {list(df.columns)}): the review's own id is gone.",
+                    "Keep the review's `id` as `id`; only the outfits' `id` gets another name.")
+    ids = _ids("reviewed", df, "Every row here should be a review: call `join` on `reviews`.")
+    review_ids = set(expected)
+    if not set(ids) <= review_ids | outfit_ids:
+        raise Wrong(f"`reviewed` holds id(s) {_preview(set(ids) - review_ids)}, which are not reviews.",
+                    "Call `join` on `reviews` (the left side), so that each row is one review.")
+    if set(ids) <= outfit_ids and len(set(ids)) < len(ids):
+        raise Wrong("the `id` column holds the outfits' ids (several rows share one), not the reviews' ids.",
+                    "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.")
+    _no_duplicates("reviewed", ids, "Each review should appear once: join once, on the product.")
+    lacking = review_ids - set(ids)
+    if len(ids) == len(outfit_ids) and lacking:
+        raise Wrong(f"`reviewed` has {len(ids)} rows, one per outfit; every one of the {len(expected)} reviews "
+                    "needs its row.",
+                    "Each outfit has several reviews: call `join` on `reviews`, so that every review keeps its row.")
     if lacking:
-        raise Wrong(f"`no_outfit` misses {len(lacking)} animal(s) without an outfit (ids {_preview(lacking)}).",
-                    "Keep every row where the joined outfit is missing.")
-    text = dict(zip(ids, df["animal"]))
-    bad = sorted(i for i in expected if text[i] != expected[i])
+        raise Wrong(f"`reviewed` misses {len(lacking)} review(s) (ids {_preview(lacking)}).", KEY_HINT)
+    got = dict(zip(ids, df["product_id"]))
+    bad = sorted(i for i in expected if _missing(got[i]) or _whole(got[i]) != expected[i])
     if bad:
-        raise Wrong(f"the `animal` text of id {bad[0]} is {text[bad[0]]!r}, not {expected[bad[0]]!r}.",
-                    "Keep the animal text as the animals table has it.")
-    return f"{len(ids)} animals have no outfit: ids {sorted(ids)}."
+        i = bad[0]
+        raise Wrong(f"review {i} has the `product_id` {got[i]!r}, but its product is the outfit {expected[i]}.",
+                    "Match the review's `product` with the outfit's `outfit` text, and take that outfit's `id`.")
+    per_product = len(expected) / len(set(expected.values()))
+    return (f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
+            f"{per_product:.1f} reviews each on average.")
+
+
+def _outfit_like(column, outfit_ids: set[int]) -> bool:
+    """True for a column of outfits' ids: whole numbers, all outfit ids, several rows sharing one."""
+    values = [_whole(v) for v in column]
+    return bool(values) and all(v in outfit_ids for v in values) and len(set(values)) < len(values)
+
+
+def _whole(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
 @exercise("Exercise 2")
 def exercise_2(prompts):
-    """`prompts`: one row per animal with a `prompt` column (outfit added where there is one)."""
-    df = _frame("prompts", prompts, "a Dataset with a `prompt` for every animal")
+    """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt)."""
+    df = _frame("prompts", prompts, "a Dataset with a `prompt` for every animal and every outfit")
     if len(df) == 0:
-        raise Wrong("`prompts` is empty.", "Every animal needs a prompt: start from a join that keeps them all.")
+        raise Wrong("`prompts` is empty.", "Start from a join that keeps every animal and every outfit.")
     _require_columns("prompts", df, ("prompt",),
                      "Add the column in a function that you pass to `map_batches`.")
     _require_columns("prompts", df, ("id",),
-                     "Keep the `id` column from the join: the check matches each prompt to its animal by id.")
-    ids = _ids("prompts", df)
+                     "Keep the `id` column from the join: the check matches each prompt to its row by id.")
+    ids = _ids("prompts", df, "Keep the key `id`: the full outer join fills it in for both sides' rows.")
     expected = expected_prompts()
-    no_outfit = expected_no_outfit()
-    with_outfit = set(expected) - set(no_outfit)
-    if set(ids) == with_outfit and len(ids) == len(with_outfit):
-        raise Wrong(f"`prompts` has {len(ids)} rows, only the animals with an outfit; "
-                    f"every one of the {len(expected)} animals needs a prompt.",
-                    "An inner join drops the animals without a partner. Which join keeps every animal?")
-    strangers = set(ids) - set(expected)
-    if strangers:
-        raise Wrong(f"`prompts` holds id(s) {_preview(strangers)}, which are not animals "
-                    "(outfits without an animal).",
-                    "Keep every animal, and only animals: join `animals` (left) with `outfits`.")
-    _no_duplicates("prompts", ids)
+    no_outfit, unworn = expected_no_outfit(), expected_unworn()
+    _no_duplicates("prompts", ids, "Each id should appear once: join once, and do not union a dataset with itself.")
     lacking = set(expected) - set(ids)
     if lacking:
-        raise Wrong(f"`prompts` has {len(ids)} rows; it misses {len(lacking)} animal(s) (ids {_preview(lacking)}).",
-                    f"Every one of the {len(expected)} animals needs a prompt: which join keeps them all?")
-
+        if lacking == set(unworn):
+            raise Wrong(f"`prompts` misses the outfits that no animal wears (ids {_preview(lacking)}).",
+                        "Which join keeps the rows of both sides, with or without a partner?")
+        if lacking == set(no_outfit):
+            raise Wrong(f"`prompts` misses the animals without an outfit (ids {_preview(lacking)}).",
+                        "Which join keeps the rows of both sides, with or without a partner?")
+        raise Wrong(f"`prompts` has {len(ids)} rows; it misses {len(lacking)} of the {len(expected)} ids "
+                    f"(ids {_preview(lacking)}).",
+                    "Every animal and every outfit needs a prompt: which join keeps them all?")
+    strangers = set(ids) - set(expected)
+    if strangers:
+        raise Wrong(f"`prompts` holds id(s) {_preview(strangers)}, which are neither animals nor outfits.",
+                    "Join `animals` with `outfits` on `id`.")
     got = dict(zip(ids, df["prompt"]))
     empty = sorted(i for i, p in got.items() if _missing(p))
     if empty:
         raise Wrong(f"{len(empty)} row(s) have no prompt (a missing value), e.g. id {empty[0]}.",
-                    "Where the join found no outfit, the outfit is missing (None, or <NA> in pandas), and "
-                    "so is anything you add it to. Decide what those rows get.")
+                    "After a full outer join, the animal or the outfit is missing (None, or <NA> in pandas) on "
+                    "some rows, and so is anything you add it to. Decide what each kind of row gets.")
     not_text = sorted(i for i, p in got.items() if not isinstance(p, str))
     if not_text:
         raise Wrong(f"the prompt of id {not_text[0]} is {_a(type(got[not_text[0]]).__name__)}, not a string.",
@@ -231,15 +304,15 @@ def exercise_2(prompts):
     blank = sorted(i for i, p in got.items() if not p.strip())
     if blank:
         raise Wrong(f"{len(blank)} prompt(s) are empty strings, e.g. id {blank[0]}.",
-                    "Every animal needs a prompt; at the least, its animal text.")
-    outfit = _outfit_of()
+                    "Every row needs a prompt: its animal, its outfit, or both.")
     leaked = sorted(i for i, p in got.items()
                     if _MISSING_TEXT.search(p) and not _MISSING_TEXT.search(expected[i]))
     if leaked:
         word = _MISSING_TEXT.search(got[leaked[0]]).group(1)
         raise Wrong(f"the prompt of id {leaked[0]} contains {word!r}: {got[leaked[0]]!r}.",
-                    "A missing outfit was turned into text. Treat the rows without an outfit on their own.")
-    for i in sorted(with_outfit):
+                    "A missing value was turned into text. Treat each kind of row on its own.")
+    outfit = _outfit_of()
+    for i in sorted(set(outfit) - set(unworn)):
         p = got[i].strip()
         if outfit[i] not in p:
             raise Wrong(f"the prompt of id {i} does not mention its outfit {outfit[i]!r}: {got[i]!r}.",
@@ -254,38 +327,52 @@ def exercise_2(prompts):
                         f"animal text unchanged, {expected[i]!r}.",
                         "Rows without an outfit keep the animal text as it is: no ' wearing a ' and no "
                         "stand-in outfit.")
-    return (f"{len(ids)} prompts: {len(with_outfit)} with an outfit, "
-            f"{len(no_outfit)} animals without one kept as they are.")
+    for i in sorted(unworn):
+        if got[i].strip() != expected[i]:
+            raise Wrong(f"the prompt of id {i}, an outfit that no animal wears, is {got[i]!r}; expected "
+                        f"{expected[i]!r}.",
+                        f"Rows without an animal get {PRODUCT_PHOTO!r} followed by the outfit.")
+    both = len(expected) - len(no_outfit) - len(unworn)
+    return (f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
+            f"{len(unworn)} product photos.")
 
 
 # Stretch ---------------------------------------------------------------------------------------------
 
-def expected_unworn() -> dict[int, str]:
-    """id -> outfit for every outfit whose id has no animal."""
-    animals, outfits = _tables()
-    have = set(animals["id"].astype(int))
-    return {int(r.id): r.outfit for r in outfits.itertuples() if int(r.id) not in have}
+def expected_unworn_reviews() -> set[int]:
+    """The ids of the reviews whose product is an outfit that no animal wears."""
+    unworn = set(expected_unworn().values())
+    return {int(r.id) for r in _reviews().itertuples() if r.product in unworn}
 
 
-@exercise("Stretch · outfits nobody wears")
-def stretch(unworn):
-    """`unworn`: the outfits whose id matches no animal, with the columns `id` and `outfit`."""
-    df = _frame("unworn", unworn, "a Dataset of the outfits that no animal wears")
-    _require_columns("unworn", df, ("id",), "Keep the key `id` of each outfit.")
-    ids = _ids("unworn", df)
-    _no_duplicates("unworn", ids)
-    expected = expected_unworn()
-    if set(ids) == set(expected_no_outfit()):
-        raise Wrong("`unworn` holds the animals without an outfit (exercise 1), not the outfits without an animal.",
-                    "Which table is on the left decides whose rows an anti join keeps.")
-    if set(ids) != set(expected):
-        extra, lacking = set(ids) - set(expected), set(expected) - set(ids)
-        problem = (f"`unworn` has the outfit(s) {_preview(extra)}, which an animal wears" if extra
-                   else f"`unworn` misses the outfit(s) {_preview(lacking)}, which no animal wears")
-        raise Wrong(f"{problem}.", "Keep exactly the outfits whose `id` has no row in `animals`.")
-    _require_columns("unworn", df, ("outfit",), "Keep the outfit's text, the `outfit` column.")
-    texts = {int(i): t for i, t in zip(df["id"], df["outfit"])}
-    if texts != expected:
-        raise Wrong("the `outfit` text of `unworn` differs from the outfits table.",
-                    "Keep the outfits' own rows: an anti join adds no columns from the other side.")
-    return f"{len(expected)} outfits nobody wears: {', '.join(sorted(expected.values()))}."
+@exercise("Stretch · reviews of outfits nobody wears")
+def stretch(unworn_reviews):
+    """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal."""
+    df = _frame("unworn_reviews", unworn_reviews, "a Dataset of the reviews of the outfits that no animal wears")
+    if len(df) == 0:
+        raise Wrong("`unworn_reviews` is empty.",
+                    "First the outfits that no animal wears (an anti join), then their reviews: the key has "
+                    "other names on the two sides.")
+    _require_columns("unworn_reviews", df, ("id", "product", "text"),
+                     "Keep the reviews' own columns: `id`, `product`, `text`, ...")
+    ids = _ids("unworn_reviews", df, "Every row here should be a review: call the last `join` on `reviews`.")
+    _no_duplicates("unworn_reviews", ids, "Each review should appear once.")
+    expected = expected_unworn_reviews()
+    worn = set(expected_product_ids()) - expected
+    if set(ids) == worn:
+        raise Wrong(f"`unworn_reviews` holds the {len(ids)} reviews of the outfits that animals DO wear.",
+                    "An anti join keeps the rows without a partner, a semi join those with one: which one "
+                    "keeps the reviews whose product is among the unworn outfits?")
+    if set(ids) != expected:
+        extra, lacking = set(ids) - expected, expected - set(ids)
+        problem = (f"`unworn_reviews` has the review(s) {_preview(extra)}, of outfits that an animal wears" if extra
+                   else f"`unworn_reviews` misses the review(s) {_preview(lacking)}, of outfits that no animal wears")
+        raise Wrong(f"{problem}.", "Keep exactly the reviews whose `product` is an outfit without an animal.")
+    reviews = _reviews()
+    foreign = [c for c in df.columns if c not in reviews.columns]
+    if foreign:
+        raise Wrong(f"`unworn_reviews` has the column(s) {foreign}, which are not the reviews' own.",
+                    "A semi join keeps the left side's rows that have a partner and adds no column from the "
+                    "right side.")
+    products = sorted(set(reviews[reviews["id"].isin(expected)]["product"]))
+    return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."

@@ -1,10 +1,15 @@
-"""Checks for lab 03 (batch image generation): pixels, not PIL images; Parquet; PNG files.
+"""Checks for lab 03 (batch image generation): uint8 pixels from float output; one Parquet file; PNG files.
 
-Exercise 1 looks at the learner's Dataset ``images``: the lab's ``PILImageGen`` returns
-PIL images, which Ray can only keep as pickled Python objects, and the learner turns
-them into uint8 pixel arrays (a tensor column). Exercises 2 and 3 look only at what
-is on disk, so any way of producing it passes: Ray Data's ``write_parquet`` /
-``write_images`` (the intended answers), pyarrow, pandas or PIL in a loop. Each check
+Exercise 1 looks at the learner's Dataset ``images``: the lab's ``FloatImageGen`` returns
+the diffusers pipeline's NumPy output, float32 values from 0.0 to 1.0 (the lesson's
+``ImageGen`` returned PIL images and converted them itself), and the learner turns it
+into uint8 pixels from 0 to 255 in a stage of its own. The images must come from the
+lab's ``FloatImageGen`` (read from the plan, or from the stats of a materialized
+Dataset), so the lesson's ``ImageGen`` pasted in does not pass. Exercises 2 and 3 look
+only at what is on disk, so any way of producing it passes: Ray Data's ``write_parquet``
+/ ``write_images`` (the intended answers), pyarrow, pandas or PIL in a loop. Exercise 2
+asks for one Parquet file (a Ray write makes a file per block: the learner decides the
+blocks, or the rows per file). Each check
 takes what the exercise names and the ``prompts`` Dataset the images were made from
 (or a list of the prompts, or just the expected number of images)::
 
@@ -20,7 +25,8 @@ and those that never started).
 
 Every image must be a 512x512 RGB uint8 array that is not blank: the random stand-in
 model draws noise and SDXL-Turbo draws pictures, and neither is one flat colour, while
-a conversion that scales pixels to 0..1 before a uint8 cast leaves only 0s and 1s.
+a uint8 cast of values from 0.0 to 1.0 leaves only 0s and 1s, and a cast before the
+scaling only 0s and 255s.
 Nothing written anywhere under the folder's parent (``out_dir``) means "not solved
 yet"; files of the right kind in another folder are a wrong answer.
 """
@@ -151,31 +157,38 @@ def _shape_problem(array) -> str | None:
 
 def _blank_problem(array) -> str | None:
     """What is wrong with a well-shaped image that holds (almost) no picture, or None."""
+    import numpy as np
+
     low, high = int(array.min()), int(array.max())
     if high - low < MIN_PIXEL_RANGE:
         return (f"is blank: all its pixels lie between {low} and {high}, where a drawn image uses the range "
                 "0 to 255")
+    levels = np.unique(array)
+    if len(levels) <= 2:
+        return (f"holds only the pixel values {', '.join(str(int(v)) for v in levels)}, where a drawn image uses "
+                "every level from 0 to 255")
     return None
 
 
-BLANK_HINT = ("Keep the pixel values the model drew (0 to 255) as they are: convert with np.asarray, without "
-              "scaling them to 0..1 or making new arrays.")
+BLANK_HINT = ("Pixels run from 0 to 255: scale FloatImageGen's values (0.0 to 1.0) up to that range first, then "
+              "cast to uint8; a cast first keeps only 0 and 1.")
 
 
 def _image_problem(array) -> tuple[str, str] | None:
     """(problem, hint) for one decoded image, or None when it is a real 512x512 RGB uint8 image."""
     problem = _shape_problem(array)
     if problem:
-        return problem, ("Store each generated image as it comes from the model, converted with np.asarray: "
-                         f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels, uint8.")
+        return problem, ("Turn FloatImageGen's float32 values (0.0 to 1.0) into uint8 pixels (0 to 255) and keep "
+                         f"the shape: {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels last.")
     problem = _blank_problem(array)
     return (problem, BLANK_HINT) if problem else None
 
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-PIXELS_HINT = ("Add a step after PILImageGen (or change PILImageGen) that replaces batch[\"image\"] with one NumPy "
-               "uint8 array for the whole batch: each image through np.asarray, stacked.")
+PIXELS_HINT = ("Add a step after FloatImageGen that replaces batch[\"image\"] with one NumPy uint8 array for the "
+               "whole batch, of the shape (rows, 512, 512, 3).")
+GENERATOR = "FloatImageGen"
 
 
 def _what_objects(values) -> str:
@@ -207,7 +220,7 @@ def _planned_pools(ds) -> list[tuple[str, int, float]]:
 
 
 def _operator_names(stats) -> set[str]:
-    """The operators (``MapBatches(PILImageGen)``, ...) that a Dataset's stats say made it."""
+    """The operators (``MapBatches(FloatImageGen)``, ...) that a Dataset's stats say made it."""
     names, stack = set(), [stats]
     while stack:
         current = stack.pop()
@@ -281,6 +294,20 @@ def _too_many(stage: str, actors: int, gpus: float):
                 f"{never}, waiting for a GPU that never frees up (Ray raises no error).", SIZE_HINT)
 
 
+def _drawn_by(lazy, ran) -> set[str] | None:
+    """The callable classes whose stages made ``ran`` (``lazy`` materialized): from the plan of ``lazy`` while it
+    was lazy, and from the operator names in the stats of ``ran``; None when neither can be read."""
+    import re
+
+    names = {op.fn.__name__ for op in class_stages(lazy)}
+    try:
+        for operator in _operator_names(ran._raw_stats()):
+            names.update(re.findall(r"MapBatches\((\w+)\)", operator))
+    except Exception:  # Ray internals: without them the images are judged by their rows alone
+        return names or None
+    return names
+
+
 SIZE_HINT = ("Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
              "compute=ray.data.ActorPoolStrategy(size=GPUS), one actor per GPU.")
 
@@ -299,11 +326,17 @@ def exercise_1(images, prompts):
     ds = images.materialize()  # runs the pipeline once if it is still lazy
     if not planned:
         _check_ran_pools(ds)
+    drawn_by = _drawn_by(images, ds)
+    if drawn_by is not None and GENERATOR not in drawn_by:
+        stages = ", ".join(sorted(drawn_by)) or "none"
+        raise Wrong(f"`images` was not drawn by the lab's {GENERATOR} (the class stages that made it: {stages}).",
+                    f"Generate the images with the lab's {GENERATOR}, as it is, and convert its output in a step "
+                    "after it.")
     schema = ds.schema()
     if schema is None or ds.count() == 0:
         raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")
     columns = list(schema.names)
-    for name, hint in (("image", "Keep the column name `image` that PILImageGen writes."),
+    for name, hint in (("image", f"Keep the column name `image` that {GENERATOR} writes."),
                        ("prompt", "Keep the `prompt` column beside the images.")):
         if name not in columns:
             raise Wrong(f"`images` has no `{name}` column (its columns: {columns}).", hint)
@@ -335,9 +368,13 @@ def exercise_1(images, prompts):
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
+ONE_FILE_HINT = ("A Ray write makes at least one file per block of the Dataset: make it one block before you "
+                 "write, or ask the writer for at least as many rows per file as there are images.")
+
+
 @exercise("Exercise 2")
 def exercise_2(folder, prompts):
-    """Prompts and images written as Parquet into ``folder`` (``out_dir / "images_parquet"``)."""
+    """Prompts and images written as one Parquet file into ``folder`` (``out_dir / "images_parquet"``)."""
     target = _folder(folder)
     import pyarrow.parquet as pq
     import ray.data  # noqa: F401  (registers Ray's tensor column type, so image cells read back as arrays)
@@ -397,8 +434,12 @@ def exercise_2(folder, prompts):
             continue
         problems = [(i, p) for i, p in enumerate(_image_problem(a) for a in arrays) if p]
         if not problems:
+            if len(files) > 1:
+                sizes = sorted(pq.ParquetFile(p).metadata.num_rows for p in files)
+                raise Wrong(f"the {table.num_rows} images are spread over {len(files)} parquet files (of "
+                            f"{', '.join(map(str, sizes))} rows); the exercise asks for one file.", ONE_FILE_HINT)
             return (f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
-                    f"in {len(files)} parquet file(s) under out_dir / \"{target.name}\".")
+                    f"in one parquet file under out_dir / \"{target.name}\".")
         if name == "image" or arrays[0].ndim >= 2:
             i, (problem, hint) = problems[0]
             raise Wrong(f"the image in row {i} of column `{name}` {problem}.", hint)

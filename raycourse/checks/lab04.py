@@ -1,11 +1,20 @@
-"""Checks for lab 04 (LLM prompt enhancement): a parameterised ``Enhancer`` and the pipeline that uses it.
+"""Checks for lab 04 (LLM prompt enhancement): a reusable ``Enhancer``, and a pipeline over other data.
+
+The lesson's ``Enhancer`` loads one model, reads one column and builds one kind of conversation,
+for the animals' prompts. The lab's pipeline enhances the shop's catalogue instead: product
+descriptions, in a column ``description``, which need another instruction
+(``catalogue_messages``). So the class takes the model, the column and the conversation
+builder as constructor arguments (Exercise 1), and the learner routes the columns and chooses
+the resources of a two-model pipeline over the catalogue (Exercise 2).
 
 Exercise 1 calls the learner's class itself, the way Ray would, with arguments the
 lab never uses, so that a class that only *looks* parameterised fails:
 
-* ``Enhancer(model_id=<the course LLM>, prompt_column="description")`` is called on
-  a batch with the columns ``id`` and ``description`` only (no ``prompt``). A class
-  that reads or writes a hard-coded ``"prompt"`` column fails here, by name. The
+* ``Enhancer(model_id=<the course LLM>, prompt_column="caption", messages=<the check's own
+  builder>)`` is called on a batch with the columns ``id`` and ``caption`` only (no ``prompt``).
+  A class that reads or writes a hard-coded ``"prompt"`` column fails here, by name; one that
+  builds its conversations without the ``messages`` it was given (the lab's ``chat_messages``)
+  fails because the model never receives the check's conversations. The
   batch is a dict of NumPy arrays, as Ray hands it by default; a class written for
   ``batch_format="pandas"`` gets the same batch as a DataFrame when the dict fails,
   and may return a dict, a DataFrame or a pyarrow Table, as Ray accepts all three.
@@ -19,19 +28,21 @@ lab never uses, so that a class that only *looks* parameterised fails:
   season in a ``season`` column, and the conversation sent for that row must name
   that season. The probe rows are chosen to have different seasons, so one season
   for the whole batch shows.
-* ``Enhancer(model_id=<a path that does not exist>, prompt_column="description")``
+* ``Enhancer(model_id=<a path that does not exist>, prompt_column="caption", messages=...)``
   must then fail. A missing path is the one model id that no correct class can
   load, so an error proves the class loads what it is given, whatever it calls its
   attributes or however it loads the model. A class that ignores ``model_id`` (and
   loads a fixed model) runs without error and is rejected. The first probe ran the
   same batch successfully, so the error cannot come from the column or the batch.
 
-Exercise 2 looks at the learner's dataset: its plan (GPU pools the cluster can hold: any
-size from one actor per stage to one per GPU passes, more is wrong; a class stage that gets
-constructor arguments; no image made before it, found by running the part of the
-plan in front of that stage, whatever the image stage is called) and a few rows
-(``take_batch``): an enhanced prompt, not one of the joined prompts, its season, and
-an image array per row.
+Exercise 2 looks at the learner's dataset: its plan (a GPU for the models, shares with which
+one actor of each stage fits on one GPU, so that the two share it as in the lesson; pools the
+cluster can hold; a class stage that gets constructor arguments, among them a conversation
+builder other than the animals' ``chat_messages``; no image made before it, found by running the
+part of the plan in front of that stage, whatever the image stage is called) and a few rows
+(``take_batch``): in ``prompt``, the column the image stage reads, an enhanced description, not
+one of the catalogue's own; its season; and an image array per row. A pipeline that fails when
+it runs (a column that is not there) is a wrong answer with the learner's own error.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,7 +59,11 @@ from ._core import Wrong, class_stages as _class_stages, exercise, plan_ops as _
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
-PROBE_COLUMN = "description"
+PROBE_COLUMN = "caption"
+PROBE_MARKER = "Probe instruction from the check"
+IMAGE_COLUMN = "prompt"  # the column the lab's ImageGen reads
+TEXT_COLUMN = "description"  # the catalogue's column
+PRODUCT_PHOTO = "A product photo of a "
 PROBE_PROMPTS = (
     "A cinematic photo of a raccoon wearing a yellow raincoat",
     "A watercolor painting of a red fox wearing a traditional Italian priest robe",
@@ -67,6 +83,12 @@ def _probe_ids(season_for) -> tuple[int, int]:
         if season_for(other) != first:
             return PROBE_IDS[0], other
     return PROBE_IDS
+
+
+def _probe_messages(prompt, season):
+    """The check's own conversation builder: the class must send what this returns, for each row."""
+    return [{"role": "system", "content": f"{PROBE_MARKER}: add two touches of {season}. One sentence."},
+            {"role": "user", "content": prompt}]
 
 
 def _probe_batch(ids=PROBE_IDS) -> dict:
@@ -138,14 +160,14 @@ def _recording():
 
 def _construct(cls, model_id: str):
     try:
-        return cls(model_id=model_id, prompt_column=PROBE_COLUMN)
+        return cls(model_id=model_id, prompt_column=PROBE_COLUMN, messages=_probe_messages)
     except TypeError as exc:
         if "argument" in str(exc):  # unexpected/missing keyword argument
             raise Wrong(
-                f"`Enhancer(model_id=..., prompt_column=...)` failed: {exc}",
+                f"`Enhancer(model_id=..., prompt_column=..., messages=...)` failed: {exc}",
                 "`fn_constructor_kwargs` passes its keys as keyword arguments to `__init__`; the lab's "
-                "pipeline uses the keys `model_id` and `prompt_column`, so `__init__` needs parameters "
-                "with those names.",
+                "pipeline uses the keys `model_id`, `prompt_column` and `messages`, so `__init__` needs "
+                "parameters with those names.",
             ) from None
         raise
 
@@ -243,6 +265,23 @@ def _sent_for(prompt: str, sent: list) -> list[str]:
     return texts
 
 
+def _check_messages(sent: list) -> None:
+    """Every conversation the class sent was built by the ``messages`` it was given (the check's builder)."""
+    if not sent:
+        return  # nothing recorded (another way to reach the model): the other properties still hold
+    own = [item for kind, item in sent
+           if (kind == "text" and PROBE_MARKER not in item)
+           or (kind == "chat" and not any(PROBE_MARKER in _text(m.get("content", "")) for m in item))]
+    if own:
+        kind = "plain text" if isinstance(own[0], str) else "conversations"
+        raise Wrong(
+            f"the check built Enhancer with a `messages` function of its own, but the model received {kind} "
+            "that function did not make: your class builds them some other way.",
+            "Keep the `messages` the constructor receives (on `self`) and call it for each row, "
+            "`self.messages(prompt, season)`, instead of a fixed function such as `chat_messages`.",
+        )
+
+
 def _check_seasons(columns: dict, ids, season_for, sent: list) -> None:
     """Every row has its own season in a `season` column and in the conversation sent for it."""
     if "season" not in columns:
@@ -336,11 +375,13 @@ def exercise_1(Enhancer, season_for=None) -> str:
         problem = _reply_problem(value, sent)
         if problem:
             raise Wrong(f"the enhanced prompt of row {i} {problem}: that is not the model's reply.", REPLY_HINT)
+    _check_messages(sent)
     _check_seasons(columns, ids, season_for, sent)
 
     missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
     try:  # the same call as above, which worked: only the model id differs
-        Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN)(_batch_format_input(_probe_batch(ids), fmt))
+        Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages)(
+            _batch_format_input(_probe_batch(ids), fmt))
     except Exception:  # what a class that really loads `model_id` does with a missing model
         pass
     else:
@@ -353,8 +394,9 @@ def exercise_1(Enhancer, season_for=None) -> str:
     finally:
         _release()
     seasons = ", each with its row's season" if season_for is not None else ""
-    return (f"Enhancer read {PROBE_COLUMN!r}, wrote {len(values)} model replies back into it{seasons}, and "
-            "refused a model path that does not exist: both constructor arguments are honoured.")
+    return (f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
+            f"{len(values)} model replies back into it{seasons}, and refused a model path that does not exist: "
+            "all three constructor arguments are honoured.")
 
 
 def _stage_name(op) -> str:
@@ -402,8 +444,9 @@ def _images_before(ds, stage):
     return columns, drawn_by
 
 
-def _joined_prompts() -> set[str]:
-    """Every prompt the lab's join builds (and the bare animal texts): what an unenhanced row holds."""
+def _originals() -> set[str]:
+    """Every text an unenhanced row can hold: the catalogue's descriptions, the bare outfits, and the animals'
+    prompts of the lesson (a pipeline started from the wrong table)."""
     import pandas as pd
 
     import raycourse
@@ -411,13 +454,16 @@ def _joined_prompts() -> set[str]:
     animals = pd.read_csv(raycourse.data_path("animals"))
     outfits = pd.read_csv(raycourse.data_path("outfits"))
     joined = animals.merge(outfits, on="id")
-    return set(joined["animal"] + " wearing a " + joined["outfit"]) | set(animals["animal"])
+    return (set(PRODUCT_PHOTO + outfits["outfit"]) | set(outfits["outfit"])
+            | set(joined["animal"] + " wearing a " + joined["outfit"]) | set(animals["animal"]))
 
 
 def _check_gpu_pools(stages) -> None:
-    """Wrong when the GPU actor pools ask for more than the cluster's GPUs can hold: their extra actors would wait
-    for a GPU forever, with no error. Two conditions that any placement needs (so no pool that fits is refused):
-    the shares add up to at most the cluster's GPUs, and no two actors of more than half a GPU share one."""
+    """Wrong when no stage asks for a GPU, when one actor of each GPU stage does not fit on one GPU (the models
+    cannot share it, as the lesson's do), or when the pools ask for more than the cluster's GPUs can hold: their
+    extra actors would wait for a GPU forever, with no error. Two conditions that any placement needs (so no pool
+    that fits is refused): the shares add up to at most the cluster's GPUs, and no two actors of more than half a
+    GPU share one."""
     import ray
     from ray.data import ActorPoolStrategy
 
@@ -425,32 +471,61 @@ def _check_gpu_pools(stages) -> None:
     pools = [(op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
              for op in stages if isinstance(op.compute, ActorPoolStrategy)]
     pools = [(name, actors, share) for name, actors, share in pools if share > 0]
-    if gpus <= 0 or not pools:
+    if gpus <= 0:
         return
+    if not pools:
+        raise Wrong("no stage of the pipeline asks for a GPU: on a GPU cluster both models would run on the CPU.",
+                    "Give each model stage a share of a GPU with `num_gpus=`, as the lesson does.")
+    one_each = sum(share for _, _, share in pools)
+    if one_each > 1 + 1e-9:
+        asked = " + ".join(f"{name} {share:g}" for name, _, share in pools)
+        raise Wrong(f"one actor of each stage asks for {asked} = {one_each:g} GPUs: the models cannot share a GPU, "
+                    "and on a one-GPU machine a stage would wait for its GPU forever, with no error.",
+                    "Give each stage a fraction of a GPU, so that one actor of each fits on one GPU together.")
     total = sum(actors * share for _, actors, share in pools)
     large = sum(actors for _, actors, share in pools if share > 0.5)
     if total > gpus + 1e-9 or large > gpus:
         asked = " + ".join(f"{actors} {name} x {share:g}" for name, actors, share in pools)
         raise Wrong(f"the pools ask for {asked} GPUs, more than the cluster's {gpus:g} GPU(s) can hold: the extra "
                     "actors would wait for a GPU forever, with no error.",
-                    "One actor per stage fits any cluster (0.6 + 0.4 = one GPU); at most one per GPU, counted "
-                    "with int(ray.cluster_resources().get(\"GPU\", 0)).")
+                    "One actor per stage fits any cluster; at most one per GPU, counted with "
+                    "int(ray.cluster_resources().get(\"GPU\", 0)).")
+
+
+def _builders(op) -> list:
+    """The functions given to a class stage's constructor (by keyword or by position)."""
+    values = list((op.fn_constructor_kwargs or {}).values()) + list(op.fn_constructor_args or ())
+    return [v for v in values if callable(v) and not isinstance(v, type)]
+
+
+_RUN_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+def _run_error(exc: Exception) -> str:
+    """The learner's own error (``KeyError: 'prompt'``) out of the Ray exception that wraps it."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    own = [m for m in (_RUN_ERROR.match(line.strip()) for line in text.splitlines())
+           if m and not m.group(1).startswith("ray.")]
+    if own:
+        return f"{own[-1].group(1)}: {own[-1].group(2)[:200]}"
+    return f"{type(exc).__name__}: {text.strip().splitlines()[-1][:200] if text.strip() else ''}"
 
 
 @exercise("Exercise 2")
-def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) -> str:
-    """``seasonal_images`` yields rows with an enhanced prompt, its season and an HxWx3 uint8 image."""
-    require("seasonal_images", seasonal_images, "the Dataset of your Enhancer + ImageGen pipeline")
+def exercise_2(catalogue_images, messages=None, rows: int = 3) -> str:
+    """``catalogue_images`` yields rows whose ``prompt`` (what ImageGen drew) is an enhanced description, with its
+    season and an HxWx3 uint8 image."""
+    require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
     import numpy as np
     import ray.data
 
-    if not isinstance(seasonal_images, ray.data.Dataset):
+    if not isinstance(catalogue_images, ray.data.Dataset):
         raise Wrong(
-            f"`seasonal_images` is a {type(seasonal_images).__name__}, not a Ray Dataset.",
-            "Chain `.map_batches(...)` calls on the prompts dataset and assign the resulting Dataset "
+            f"`catalogue_images` is a {type(catalogue_images).__name__}, not a Ray Dataset.",
+            "Chain `.map_batches(...)` calls on the catalogue and assign the resulting Dataset "
             "(without calling take/take_batch on it).",
         )
-    stages = _class_stages(seasonal_images)
+    stages = _class_stages(catalogue_images)
     _check_gpu_pools(stages)
     if stages:
         with_args = [op for op in stages if op.fn_constructor_kwargs or op.fn_constructor_args]
@@ -458,27 +533,37 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             names = ", ".join(op.fn.__name__ for op in stages)
             raise Wrong(
                 f"none of the class stages ({names}) gets constructor arguments, so the Enhancer cannot "
-                "know the model or the prompt column.",
+                "know the model, the column or the conversation.",
                 f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
             )
+        builders = [f for op in with_args for f in _builders(op)]
+        if messages is not None and any(getattr(f, "__name__", "") == "chat_messages" for f in builders):
+            raise Wrong("the Enhancer gets the animals' `chat_messages`, whose instruction keeps an animal wearing "
+                        "its clothing: the catalogue's photos show products.",
+                        "Pass the lab's conversation builder for the catalogue, `catalogue_messages`.")
+        if messages is not None and not builders:
+            raise Wrong("the Enhancer gets no conversation builder among its constructor arguments.",
+                        "Pass `catalogue_messages` as the `messages` argument, with the model and the column.")
         for enhancer in with_args:
-            early = _images_before(seasonal_images, enhancer)
+            early = _images_before(catalogue_images, enhancer)
             if early:
                 columns, drawn_by = early
                 who = f"{_stage_name(drawn_by)} draws" if drawn_by is not None else "the rows already hold"
                 raise Wrong(
                     f"{who} the images (column {columns[0]!r}) before {enhancer.fn.__name__} runs, so they "
-                    "are drawn from the original prompts, not the enhanced ones.",
+                    "are drawn from the original descriptions, not the enhanced ones.",
                     "The order of the `map_batches` calls is the order of the stages: enhance first, then "
                     "draw.",
                 )
-    no_rows = Wrong("`seasonal_images` yields no rows.", "Start from the lab's `prompts` dataset and keep its rows.")
+    no_rows = Wrong("`catalogue_images` yields no rows.", "Start from the lab's `catalogue` and keep its rows.")
     try:
-        batch = seasonal_images.take_batch(rows)
+        batch = catalogue_images.take_batch(rows)
     except ValueError as exc:  # Ray: "The dataset is empty."
         if "empty" in str(exc):
             raise no_rows from None
-        raise
+        raise Wrong(f"running `catalogue_images` failed: {_run_error(exc)}", RUN_HINT) from None
+    except Exception as exc:  # the learner's pipeline fails when it runs: a column that is not there, ...
+        raise Wrong(f"running `catalogue_images` failed: {_run_error(exc)}", RUN_HINT) from None
     n = len(next(iter(batch.values()))) if batch else 0
     if n == 0:
         raise no_rows
@@ -487,29 +572,30 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             f"the rows have no 'image' column (they have {sorted(batch)}).",
             "Chain the ImageGen stage after the Enhancer in the same pipeline.",
         )
-    if prompt_column not in batch:
+    if IMAGE_COLUMN not in batch:
         raise Wrong(
-            f"the rows have no {prompt_column!r} column (they have {sorted(batch)}).",
-            "The Enhancer writes the enhanced prompt back into the prompt column.",
+            f"the rows have no {IMAGE_COLUMN!r} column (they have {sorted(batch)}).",
+            "ImageGen draws what the `prompt` column holds: the enhanced description must be there.",
         )
-    prompts = [p for p in batch[prompt_column]]
+    prompts = [p for p in batch[IMAGE_COLUMN]]
     if not all(isinstance(p, str) for p in prompts):
         raise Wrong(
-            f"the {prompt_column!r} column should hold text; found a {type(prompts[0]).__name__}.",
+            f"the {IMAGE_COLUMN!r} column should hold text; found a {type(prompts[0]).__name__}.",
             "The Enhancer should store one string per row.",
         )
-    originals = _joined_prompts()
+    originals = _originals()
     unchanged = [p for p in prompts if p in originals]
     if unchanged:
         raise Wrong(
-            f"{len(unchanged)} of {n} rows still hold the joined prompt, e.g. {unchanged[0]!r}: the "
-            "Enhancer did not run on them.",
-            "Put the Enhancer stage (with its constructor arguments) between the prompts and ImageGen.",
+            f"{len(unchanged)} of {n} rows have an unenhanced text in {IMAGE_COLUMN!r}, e.g. {unchanged[0]!r}: "
+            "that is what ImageGen drew.",
+            "ImageGen reads `prompt`: the Enhancer's output must be there when ImageGen runs, whichever column "
+            "the Enhancer works on.",
         )
     if "season" not in batch:
         raise Wrong(
             f"the rows have no 'season' column (they have {sorted(batch)}).",
-            "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced prompt.",
+            "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced text.",
         )
     for i, image in enumerate(batch["image"]):
         arr = np.asarray(image)
@@ -523,7 +609,11 @@ def exercise_2(seasonal_images, prompt_column: str = "prompt", rows: int = 3) ->
             raise Wrong(f"row {i}: the image array has dtype {arr.dtype}, expected uint8.",
                         "Keep the lab's ImageGen stage as it is.")
     h, w = np.asarray(batch["image"][0]).shape[:2]
-    return f"{n} rows, each with an enhanced {prompt_column!r}, its season and a {h}x{w} RGB image."
+    return f"{n} rows, each with an enhanced {IMAGE_COLUMN!r}, its season and a {h}x{w} RGB image."
+
+
+RUN_HINT = ("Run `catalogue_images.take_batch(2)` in a cell of its own to see the whole error. Which column holds "
+            "the catalogue's text when the Enhancer runs, and which one does ImageGen read?")
 
 
 # Stretch ---------------------------------------------------------------------------------------------
@@ -534,49 +624,49 @@ def _chat_tokens(tokenizer, chat) -> int:
 
 
 @exercise("Stretch · what the LLM reads, in tokens")
-def stretch(costs, chat_messages=None, season_for=None) -> str:
-    """``costs``: the lab's prompts with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row."""
+def stretch(costs, messages=None, season_for=None) -> str:
+    """``costs``: the catalogue with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row."""
     import pandas as pd
     import ray.data
     from transformers import AutoTokenizer
 
     import raycourse
 
-    require("costs", costs, "the Dataset of `prompts` with an `n_tokens` column")
-    if chat_messages is None or season_for is None:
-        raise TypeError("call it as check.stretch(costs, chat_messages, season_for)")
+    require("costs", costs, "the Dataset of `catalogue` with an `n_tokens` column")
+    if messages is None or season_for is None:
+        raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
     if isinstance(costs, ray.data.Dataset):
         rows = costs.take_all()
     elif isinstance(costs, pd.DataFrame):
         rows = costs.to_dict("records")
     else:
         raise Wrong(f"`costs` is a {type(costs).__name__}, not a Ray Dataset.",
-                    "Build `costs` with `map_batches` on `prompts`.")
+                    "Build `costs` with `map_batches` on `catalogue`.")
     if not rows:
-        raise Wrong("`costs` is empty.", "Start from the lab's `prompts`: one row per prompt.")
-    lacking = [c for c in ("id", "prompt", "n_tokens") if c not in rows[0]]
+        raise Wrong("`costs` is empty.", "Start from the lab's `catalogue`: one row per product.")
+    lacking = [c for c in ("id", TEXT_COLUMN, "n_tokens") if c not in rows[0]]
     if lacking:
         raise Wrong(f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
-                    "Keep `id` and `prompt` and add the count as `n_tokens`.")
-    joined = _joined_prompts()
-    if any(str(r["prompt"]) not in joined for r in rows):
-        raise Wrong("`costs` holds prompts that the LLM has already rewritten.",
-                    "Count the tokens of the prompts before the Enhancer: start from `prompts` (that also runs "
-                    "no model but the tokenizer).")
+                    f"Keep `id` and `{TEXT_COLUMN}` and add the count as `n_tokens`.")
+    originals = _originals()
+    if any(str(r[TEXT_COLUMN]) not in originals for r in rows):
+        raise Wrong("`costs` holds descriptions that the LLM has already rewritten.",
+                    "Count the tokens of the descriptions before the Enhancer: start from `catalogue` (that also "
+                    "runs no model but the tokenizer).")
     tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
     for row in rows:
-        prompt, season = str(row["prompt"]), season_for(row["id"])
-        want = _chat_tokens(tokenizer, chat_messages(prompt, season))
+        text, season = str(row[TEXT_COLUMN]), season_for(row["id"])
+        want = _chat_tokens(tokenizer, messages(text, season))
         got = row["n_tokens"]
         if got == want:
             continue
-        if got == len(tokenizer(prompt)["input_ids"]):
-            raise Wrong(f"`n_tokens` of {prompt!r} is {got}: the tokens of the prompt alone.",
-                        "The model reads the whole conversation of `chat_messages` (the system message too) in its "
-                        "chat template, ready for its answer: count that.")
-        raise Wrong(f"`n_tokens` of {prompt!r} is {got!r}; the chat the Enhancer sends for it is {want} tokens.",
-                    "Apply the tokenizer's chat template to `chat_messages(prompt, season_for(id))`, with the "
-                    "generation prompt, and count the token ids.")
+        if got == len(tokenizer(text)["input_ids"]):
+            raise Wrong(f"`n_tokens` of {text!r} is {got}: the tokens of the description alone.",
+                        "The model reads the whole conversation of `catalogue_messages` (the system message too) in "
+                        "its chat template, ready for its answer: count that.")
+        raise Wrong(f"`n_tokens` of {text!r} is {got!r}; the chat the Enhancer sends for it is {want} tokens.",
+                    "Apply the tokenizer's chat template to `catalogue_messages(description, season_for(id))`, with "
+                    "the generation prompt, and count the token ids.")
     counts = [int(r["n_tokens"]) for r in rows]
-    return (f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the prompt, is "
-            "most of what the LLM reads.")
+    return (f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the description, "
+            "is most of what the LLM reads.")
