@@ -1,17 +1,21 @@
 """Lab 06 checks: pass any correct answer, reject placeholders and the likely mistakes.
 
-Exercise 1 gets EmbeddingGenerator classes and calls them in this process on sample images.
-Exercise 2 gets parquet folders written here (every image embedded once by the check's own
-CLIP, then spoiled one way per test) and lazy pipelines that are never run: the solution
-notebook runs the real one. Exercise 3 gets search functions over a correct folder.
+Exercise 1 gets ImagePathEmbedder classes and calls them in this process on sample catalogue rows (paths, no
+pixels). Exercise 2 gets stores written here (every image embedded once by the check's own CLIP, written one
+folder per class by pyarrow or by Ray, then spoiled one way per test) and lazy pipelines that are never run: the
+solution notebook runs the real one. Exercise 3 gets find_duplicates functions over a correct store, the stretch
+k-nearest-neighbour votes over it.
 """
 
+import io
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.fs
 import pyarrow.parquet as pq
 import pytest
 import ray
@@ -37,30 +41,44 @@ def _wrong(verdict, message):
 # ----------------------------------------------------------------------------- Exercise 1
 
 class Solution:
-    """The solution's EmbeddingGenerator."""
+    """The solution's ImagePathEmbedder."""
 
-    def __init__(self, model_id):
+    def __init__(self, model_id, image_root):
         self.model = CLIPModel.from_pretrained(model_id).eval()
         self.processor = CLIPProcessor.from_pretrained(model_id)
+        self.filesystem, _ = pyarrow.fs.FileSystem.from_uri(image_root)
+
+    def open(self, path):
+        with self.filesystem.open_input_file(path) as file:
+            return Image.open(file).convert("RGB")
 
     def __call__(self, batch):
-        images = [Image.fromarray(image) for image in batch["image"]]
-        inputs = self.processor(images=images, return_tensors="pt")
+        inputs = self.processor(images=[self.open(p) for p in batch["path"]], return_tensors="pt")
         with torch.inference_mode():
             features = self.model.get_image_features(**inputs).pooler_output
         batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).numpy()
         return batch
 
 
-class NumpyImages(Solution):
-    """Hands the processor NumPy arrays, returns a new dict, normalises with NumPy."""
+class BytesAndNumpy:
+    """Reads each file's bytes, hands the processor NumPy arrays, returns a new dict, normalises with NumPy."""
+
+    def __init__(self, model_id, image_root):
+        self.root = image_root
+        self.model = CLIPModel.from_pretrained(model_id)
+        self.model.eval()
+        self.processor = CLIPProcessor.from_pretrained(model_id)
 
     def __call__(self, batch):
-        inputs = self.processor(images=[np.asarray(i) for i in batch["image"]], return_tensors="pt")
+        filesystem, _ = pyarrow.fs.FileSystem.from_uri(self.root)  # per batch: cheap, and still the filesystem
+        arrays = []
+        for path in batch["path"]:
+            data = filesystem.open_input_file(str(path)).read()
+            arrays.append(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
         with torch.no_grad():
-            features = self.model.get_image_features(**inputs).pooler_output.numpy()
-        return {"path": batch["path"], "class": batch["class"],
-                "embedding": features / np.linalg.norm(features, axis=1, keepdims=True)}
+            features = self.model.get_image_features(**self.processor(images=arrays, return_tensors="pt"))
+        features = features.pooler_output.numpy()
+        return {**batch, "embedding": features / np.linalg.norm(features, axis=1, keepdims=True)}
 
 
 class PandasBatches(Solution):
@@ -69,28 +87,42 @@ class PandasBatches(Solution):
     def __call__(self, frame):
         if not isinstance(frame, pd.DataFrame):
             raise TypeError("this one wants pandas batches")
-        inputs = self.processor(images=[Image.fromarray(i) for i in frame["image"]], return_tensors="pt")
+        inputs = self.processor(images=[self.open(p) for p in frame["path"]], return_tensors="pt")
         with torch.inference_mode():
             features = torch.nn.functional.normalize(self.model.get_image_features(**inputs).pooler_output, dim=-1)
         frame["embedding"] = list(features.numpy())
         return frame
 
 
-class LoadsPerBatch:
-    def __init__(self, model_id):
-        self.model_id = model_id
-        self.processor = CLIPProcessor.from_pretrained(model_id)
-        CLIPModel.from_pretrained(model_id)
+class NoConvert(Solution):
+    """Leaves grayscale images as they are (the processor converts them to RGB itself)."""
+
+    def open(self, path):
+        with self.filesystem.open_input_file(path) as file:
+            image = Image.open(file)
+            image.load()
+            return image
+
+
+class LoadsPerBatch(Solution):
+    def __call__(self, batch):
+        self.model = CLIPModel.from_pretrained(MODEL_ID).eval()
+        return super().__call__(batch)
+
+
+class ProcessorPerBatch(Solution):
+    """Loads the model once but its processor in every call."""
 
     def __call__(self, batch):
-        return Solution(self.model_id)(batch)
+        self.processor = CLIPProcessor.from_pretrained(self.model.name_or_path)
+        return super().__call__(batch)
 
 
 class PerImage(Solution):
     def __call__(self, batch):
         rows = []
-        for image in batch["image"]:
-            inputs = self.processor(images=[Image.fromarray(image)], return_tensors="pt")
+        for path in batch["path"]:
+            inputs = self.processor(images=[self.open(path)], return_tensors="pt")
             with torch.inference_mode():
                 rows.append(torch.nn.functional.normalize(self.model.get_image_features(**inputs).pooler_output, dim=-1)[0])
         batch["embedding"] = torch.stack(rows).numpy()
@@ -99,15 +131,15 @@ class PerImage(Solution):
 
 class NotNormalised(Solution):
     def __call__(self, batch):
-        inputs = self.processor(images=[Image.fromarray(i) for i in batch["image"]], return_tensors="pt")
+        inputs = self.processor(images=[self.open(p) for p in batch["path"]], return_tensors="pt")
         with torch.inference_mode():
             batch["embedding"] = self.model.get_image_features(**inputs).pooler_output.numpy()
         return batch
 
 
 class FixedModel(Solution):
-    def __init__(self, model_id):
-        super().__init__(MODEL_ID)
+    def __init__(self, model_id, image_root):
+        super().__init__(MODEL_ID, image_root)
 
 
 class Shuffled(Solution):
@@ -122,42 +154,70 @@ class NoPath(Solution):
         return {"embedding": super().__call__(batch)["embedding"]}
 
 
-class HiddenStates(Solution):
-    """The vision tower's pooled output before the projection: the wrong vectors (and width)."""
-
-    def __call__(self, batch):
-        inputs = self.processor(images=[Image.fromarray(i) for i in batch["image"]], return_tensors="pt")
-        with torch.inference_mode():
-            features = self.model.vision_model(**inputs).pooler_output
-        batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).numpy()
-        return batch
-
-
-class ProcessorPerBatch(Solution):
-    """Loads the model once but its processor in every call."""
-
-    def __call__(self, batch):
-        self.processor = CLIPProcessor.from_pretrained(self.model.name_or_path)
-        return super().__call__(batch)
-
-
-class WithGradients(Solution):
-    """No torch.inference_mode(): every forward pass records an autograd graph."""
-
-    def __call__(self, batch):
-        inputs = self.processor(images=[Image.fromarray(i) for i in batch["image"]], return_tensors="pt")
-        features = self.model.get_image_features(**inputs).pooler_output
-        batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).detach().numpy()
-        return batch
-
-
 class DropsClass(Solution):
     def __call__(self, batch):
         out = super().__call__(batch)
         return {"path": out["path"], "embedding": out["embedding"]}
 
 
-class NoModelId:
+class OnlyWhatIsStored(Solution):
+    """Drops file_size itself (Exercise 2's job): the stage returns fewer columns than it got."""
+
+    def __call__(self, batch):
+        out = super().__call__(batch)
+        return {"path": out["path"], "class": out["class"], "embedding": out["embedding"]}
+
+
+class KeepsPixels(Solution):
+    def __call__(self, batch):
+        images = [np.asarray(self.open(p)) for p in batch["path"]]
+        batch = super().__call__(batch)
+        batch["image"] = np.array(images + [None], dtype=object)[:-1]
+        return batch
+
+
+class HiddenStates(Solution):
+    """The vision tower's pooled output before the projection: the wrong vectors (and width)."""
+
+    def __call__(self, batch):
+        inputs = self.processor(images=[self.open(p) for p in batch["path"]], return_tensors="pt")
+        with torch.inference_mode():
+            features = self.model.vision_model(**inputs).pooler_output
+        batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).numpy()
+        return batch
+
+
+class WithGradients(Solution):
+    """No torch.inference_mode(): every forward pass records an autograd graph."""
+
+    def __call__(self, batch):
+        inputs = self.processor(images=[self.open(p) for p in batch["path"]], return_tensors="pt")
+        features = self.model.get_image_features(**inputs).pooler_output
+        batch["embedding"] = torch.nn.functional.normalize(features, dim=-1).detach().numpy()
+        return batch
+
+
+class OpensByPath(Solution):
+    """Image.open(path): this machine's disk only, never the gpu profile's bucket."""
+
+    def open(self, path):
+        return Image.open(path).convert("RGB")
+
+
+class PlainOpen(Solution):
+    """open(path, "rb"): this machine's disk only."""
+
+    def open(self, path):
+        with open(path, "rb") as file:
+            return Image.open(file).convert("RGB")
+
+
+class NoImageRoot(Solution):
+    def __init__(self, model_id):
+        super().__init__(model_id, "/")
+
+
+class NoArguments:
     def __init__(self):
         self.loaded = False  # a body, but no model_id argument
 
@@ -165,28 +225,42 @@ class NoModelId:
         return batch
 
 
-@pytest.mark.parametrize("cls", [Solution, NumpyImages, PandasBatches])
+@pytest.mark.parametrize("cls", [Solution, BytesAndNumpy, PandasBatches, NoConvert])
 def test_ex1_accepts_correct_classes(cls):
     verdict = lab06.exercise_1.result(cls)
     assert verdict.passed, verdict
 
 
-def test_ex1_waits_for_the_placeholder():
+def test_ex1_waits_for_the_placeholder_and_the_outline():
     assert lab06.exercise_1.result(...).status == "not solved"
+
+    class Outline:
+        def __init__(self, model_id, image_root):
+            ...
+
+        def __call__(self, batch):
+            ...
+
+    assert lab06.exercise_1.result(Outline).status == "not solved"
 
 
 @pytest.mark.parametrize("cls, message", [
-    (LoadsPerBatch, "loaded a model"),
+    (LoadsPerBatch, "loaded a model 2 times"),
+    (ProcessorPerBatch, "loaded a processor 2 times"),
     (PerImage, "one image at a time"),
     (NotNormalised, "not of length 1"),
     (FixedModel, "loaded a model anyway"),
     (Shuffled, "not CLIP's image embeddings"),
     (NoPath, "lost its `path` column"),
+    (DropsClass, "lost its `class`, `file_size` column"),
+    (OnlyWhatIsStored, "lost its `file_size` column"),
+    (KeepsPixels, "carries the decoded images"),
     (HiddenStates, "numbers each"),
-    (NoModelId, "model_id=...)` failed"),
-    (ProcessorPerBatch, "loaded a processor 2 times"),
     (WithGradients, "gradients recorded"),
-    (DropsClass, "lost its `class` column"),
+    (OpensByPath, "by its path"),
+    (PlainOpen, "by its path"),
+    (NoImageRoot, "failed"),
+    (NoArguments, "failed"),
 ])
 def test_ex1_rejects_mistakes(cls, message):
     _wrong(lab06.exercise_1.result(cls), message)
@@ -194,6 +268,14 @@ def test_ex1_rejects_mistakes(cls, message):
 
 def test_ex1_rejects_a_function():
     _wrong(lab06.exercise_1.result(lambda batch: batch), "not a class")
+
+
+def test_ex1_leaves_open_and_image_open_as_they_were():
+    import builtins
+
+    before = (builtins.open, Image.open)
+    lab06.exercise_1.result(OpensByPath)
+    assert (builtins.open, Image.open) == before
 
 
 # ----------------------------------------------------------------------------- Exercise 2
@@ -212,23 +294,34 @@ def correct(image_root):
                          "embedding": list(lab06._image_embeddings(images).astype(np.float32))})
 
 
-def _write(frame, folder, files=3):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, part in enumerate(np.array_split(np.arange(len(frame)), files)):
-        chunk = frame.iloc[part]
-        columns = {c: chunk[c].tolist() for c in chunk.columns if c not in ("embedding", "image")}
+def _table(chunk, *, keep=("path", "embedding")):
+    columns = {c: chunk[c].tolist() for c in chunk.columns if c in keep and c not in ("embedding", "image")}
+    if "embedding" in keep and "embedding" in chunk.columns:
         columns["embedding"] = [list(map(float, v)) for v in chunk["embedding"]]
-        if "image" in chunk.columns:
-            columns["image"] = [b"pixels"] * len(chunk)
-        pq.write_table(pa.table(columns), folder / f"part-{i}.parquet")
+    if "image" in chunk.columns:
+        columns["image"] = [b"pixels"] * len(chunk)
+    return pa.table(columns)
+
+
+def _write(frame, folder, *, by="class", name="{column}={value}", keep=("path", "embedding"), files=2):
+    """The store as write_parquet(..., partition_cols=[by]) lays it out (or flat with by=None), written by pyarrow."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keep = tuple(keep) + (("image",) if "image" in frame.columns else ())
+    groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=True))
+    for value, group in groups:
+        where = folder if by is None else folder / name.format(column=by, value=value)
+        where.mkdir(parents=True, exist_ok=True)
+        for i, part in enumerate(np.array_split(np.arange(len(group)), files)):
+            pq.write_table(_table(group.iloc[part], keep=keep), where / f"part-{i}.parquet")
     return folder
 
 
-def _stage(ray_session, cls=Solution, **overrides):
-    options = dict(fn_constructor_kwargs={"model_id": MODEL_ID}, batch_size=32, num_gpus=1,
+def _stage(ray_session, cls=Solution, image_root=None, **overrides):
+    root = image_root or raycourse.data_path("embedding_images")
+    options = dict(fn_constructor_kwargs={"model_id": MODEL_ID, "image_root": root}, batch_size=32, num_gpus=1,
                    compute=ray.data.ActorPoolStrategy(size=1))
     options.update(overrides)
-    return ray.data.from_items([{"x": 1}]).map_batches(cls, **options).drop_columns(["x"])
+    return ray.data.from_items([{"path": "x", "class": "c"}]).map_batches(cls, **options)
 
 
 def test_ex2_accepts_the_stored_embeddings(ray_session, correct, image_root, tmp_path):
@@ -236,8 +329,21 @@ def test_ex2_accepts_the_stored_embeddings(ray_session, correct, image_root, tmp
     assert verdict.passed, verdict
 
 
-def test_ex2_accepts_constructor_args_by_position(ray_session, correct, image_root, tmp_path):
-    stage = _stage(ray_session, fn_constructor_kwargs=None, fn_constructor_args=(MODEL_ID,))
+def test_ex2_accepts_what_ray_writes_with_partition_cols(ray_session, correct, image_root, tmp_path):
+    folder = tmp_path / "e"
+    ray.data.from_pandas(correct).repartition(3).write_parquet(str(folder), partition_cols=["class"])
+    verdict = lab06.exercise_2.result(_stage(ray_session), folder, image_root)
+    assert verdict.passed, verdict
+
+
+def test_ex2_accepts_the_class_kept_in_the_files_too(ray_session, correct, image_root, tmp_path):
+    """One folder per class written by hand (a loop over the classes), each file with its class column."""
+    folder = _write(correct, tmp_path / "e", keep=("path", "class", "embedding"))
+    assert lab06.exercise_2.result(_stage(ray_session), folder, image_root).passed
+
+
+def test_ex2_accepts_constructor_args_by_position_and_a_free_batch_size(ray_session, correct, image_root, tmp_path):
+    stage = _stage(ray_session, fn_constructor_kwargs=None, fn_constructor_args=(MODEL_ID, image_root), batch_size=8)
     assert lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root).passed
 
 
@@ -247,8 +353,8 @@ def test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_w
     _wrong(lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root), "holds no parquet files.")
     elsewhere = _write(correct, tmp_path / "embedings")  # a typo in the folder's name
     verdict = lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root)
-    _wrong(verdict, f"there are some in {elsewhere}")
-    assert "write_parquet(str(embeddings_dir))" in verdict.hint
+    _wrong(verdict, f"there are some in {elsewhere}.")  # the store's root, not one of its class folders
+    assert "write_parquet(str(embeddings_dir)" in verdict.hint
 
 
 def _spoil(correct, how):
@@ -266,22 +372,50 @@ def _spoil(correct, how):
     elif how == "rows shuffled":
         frame["embedding"] = list(np.roll(np.stack(frame["embedding"]), 1, axis=0))
     elif how == "elsewhere":
-        frame["path"] = ["/somewhere/else/" + Path(p).name for p in frame["path"]]
+        frame["path"] = ["/somewhere/else/" + Path(p).parent.name + "/" + Path(p).name for p in frame["path"]]
+    elif how == "classes mixed up":
+        frame["class"] = np.roll(frame["class"].to_numpy(), 7)
     return frame
 
 
 @pytest.mark.parametrize("how, message", [
-    ("image", "still holds the images"),
+    ("image", "hold the images"),
     ("no path", "no path column"),
     ("twice", "more than once"),
     ("limit", "100 embeddings are stored for the 160 images"),
     ("not normalised", "not of length 1"),
     ("rows shuffled", "not CLIP's image embeddings"),
     ("elsewhere", "not images of"),
+    ("classes mixed up", "in the folder of another class"),
 ])
-def test_ex2_rejects_what_is_wrong_on_disk(ray_session, correct, image_root, tmp_path, how, message):
+def test_ex2_rejects_what_is_wrong_in_the_files(ray_session, correct, image_root, tmp_path, how, message):
     folder = _write(_spoil(correct, how), tmp_path / "e")
     _wrong(lab06.exercise_2.result(_stage(ray_session), folder, image_root), message)
+
+
+def test_ex2_rejects_a_column_no_later_step_reads(ray_session, correct, image_root, tmp_path):
+    frame = correct.assign(file_size=1234)
+    folder = _write(frame, tmp_path / "e", keep=("path", "embedding", "file_size"))
+    _wrong(lab06.exercise_2.result(_stage(ray_session), folder, image_root), "also hold `file_size`")
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"by": None, "keep": ("path", "class", "embedding")}, "lie directly in"),
+    ({"name": "{value}"}, "not in folders named `class=<name>`"),
+    ({"by": "shard"}, "not by `class` alone"),
+])
+def test_ex2_rejects_a_store_not_laid_out_one_folder_per_class(ray_session, correct, image_root, tmp_path, layout,
+                                                               message):
+    frame = correct.assign(shard=np.arange(len(correct)) % 2)
+    _wrong(lab06.exercise_2.result(_stage(ray_session), _write(frame, tmp_path / "e", **layout), image_root), message)
+
+
+def test_ex2_rejects_what_ray_writes_without_partition_cols(ray_session, correct, image_root, tmp_path):
+    folder = tmp_path / "e"
+    ray.data.from_pandas(correct).write_parquet(str(folder))
+    verdict = lab06.exercise_2.result(_stage(ray_session), folder, image_root)
+    _wrong(verdict, "not in one folder per class")
+    assert "partition_cols" in verdict.hint
 
 
 def _embed_function(batch):
@@ -289,13 +423,12 @@ def _embed_function(batch):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"fn_constructor_kwargs": {"model_id": "openai/some-other-clip"}}, "not given the model id"),
-    ({"num_gpus": None}, "asks for no GPU"),
+    ({"fn_constructor_kwargs": {"model_id": "openai/some-other-clip", "image_root": "x"}}, "not given the model id"),
+    ({"fn_constructor_kwargs": {"model_id": MODEL_ID, "image_root": "/somewhere/else"}}, "not given image_root"),
+    ({"num_gpus": 0}, "asks for no GPU"),
 ])
 def test_ex2_rejects_a_stage_without_its_settings(ray_session, correct, image_root, tmp_path, overrides, message):
-    options = {k: v for k, v in overrides.items() if v is not None}
-    stage = _stage(ray_session, **options) if "num_gpus" not in overrides else ray.data.from_items([{"x": 1}]).map_batches(
-        Solution, fn_constructor_kwargs={"model_id": MODEL_ID}, batch_size=32, compute=ray.data.ActorPoolStrategy(size=2))
+    stage = _stage(ray_session, **overrides)
     _wrong(lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root), message)
 
 
@@ -334,98 +467,147 @@ def stored(correct, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def index(stored):
-    table = pd.concat([pq.read_table(f).to_pandas() for f in sorted(stored.glob("*.parquet"))], ignore_index=True)
+    """The store as the lab reads it back: `table` (with the class) and `vectors`."""
+    table = lab06._stored(stored)
     return table, np.stack(table["embedding"]).astype(np.float64)
 
 
-def _searches(index):
+def _finders(index):
     table, vectors = index
     paths = table["path"].to_numpy()
 
-    def scores_of(query):
-        return vectors @ lab06._text_embedding(query)
+    def solution(queries, threshold):
+        scores = np.stack(queries["embedding"]) @ vectors.T
+        found = pd.DataFrame({"query": queries["query"].to_numpy(), "match": paths[scores.argmax(axis=1)],
+                              "score": scores.max(axis=1)})
+        found["duplicate"] = found["score"] >= threshold
+        return found.sort_values("score", ascending=False, ignore_index=True)
 
-    def solution(query, k=5):
-        scores = scores_of(query)
-        best = np.argsort(-scores)[:k]
-        return pd.DataFrame({"path": paths[best], "score": scores[best]})
+    def loop(queries, threshold):
+        rows = []
+        for name, query in zip(queries["query"], queries["embedding"]):
+            scores = vectors @ np.asarray(query)
+            best = int(np.argmax(scores))
+            rows.append({"query": name, "match": paths[best], "class": table["class"].iloc[best],
+                         "score": float(scores[best]), "duplicate": bool(scores[best] >= threshold)})
+        return pd.DataFrame(rows).sort_values("score", ascending=False)  # index not reset, an extra column
 
-    def path_list(query, k=5):
-        return list(solution(query, k)["path"])
+    def torch_max(queries, threshold):
+        scores = torch.from_numpy(np.stack(queries["embedding"]).astype(np.float64)) @ torch.from_numpy(vectors).T
+        values, rows = scores.max(dim=1)
+        found = pd.DataFrame({"query": list(queries["query"]), "match": paths[rows.numpy()], "score": values.numpy()})
+        return found.assign(duplicate=lambda f: f["score"].ge(threshold)).nlargest(len(found), "score")
 
-    def pairs(query, k=5):
-        hits = solution(query, k)
-        return list(zip(hits["path"], hits["score"]))
+    def rows_list(queries, threshold):
+        return solution(queries, threshold).to_dict("records")
 
-    def torch_topk(query, k=5):
-        values, rows = torch.topk(torch.from_numpy(scores_of(query)), k)
-        return pd.DataFrame({"path": paths[rows.numpy()], "score": values.numpy()})
+    def renamed_score(queries, threshold):
+        return solution(queries, threshold).rename(columns={"score": "similarity"})
 
-    def worst_first(query, k=5):
-        return solution(query, k).iloc[::-1]
+    def least_similar(queries, threshold):
+        scores = np.stack(queries["embedding"]) @ vectors.T
+        found = pd.DataFrame({"query": queries["query"], "match": paths[scores.argmin(axis=1)],
+                              "score": scores.min(axis=1)})
+        return found.assign(duplicate=found["score"] >= threshold).sort_values("score", ascending=False)
 
-    def least_similar(query, k=5):
-        scores = scores_of(query)
-        worst = np.argsort(scores)[:k]
-        return pd.DataFrame({"path": paths[worst], "score": scores[worst]})
+    def unsorted(queries, threshold):
+        return solution(queries, threshold).sort_values("query", ignore_index=True)
 
-    def ignores_k(query, k=5):
-        return solution(query, 5)
+    def worst_first(queries, threshold):
+        return solution(queries, threshold).iloc[::-1]
 
-    def fixed_query(query, k=5):
-        return solution("a photo of stripes", k)
+    def fixed_threshold(queries, threshold):
+        return solution(queries, 0.9)
 
-    def unnormalised_scores(query, k=5):
-        hits = solution(query, k)
-        hits["score"] = hits["score"] * 7.5
-        return hits
+    def inverted(queries, threshold):
+        found = solution(queries, threshold)
+        return found.assign(duplicate=found["score"] < threshold)
 
-    def basenames(query, k=5):
-        return [Path(p).name for p in path_list(query, k)]
+    def only_duplicates(queries, threshold):
+        found = solution(queries, threshold)
+        return found[found["duplicate"]]
 
-    def renamed_score(query, k=5):
-        return solution(query, k).rename(columns={"score": "similarity"})
+    def row_numbers(queries, threshold):
+        return solution(queries.assign(query=range(len(queries))), threshold)
 
-    return {f.__name__: f for f in (solution, path_list, pairs, torch_topk, worst_first, least_similar, ignores_k,
-                                    fixed_query, unnormalised_scores, basenames, renamed_score)}
+    def basenames(queries, threshold):
+        found = solution(queries, threshold)
+        return found.assign(match=[Path(p).name for p in found["match"]])
+
+    def distance(queries, threshold):
+        found = solution(queries, threshold)
+        return found.assign(score=1 - found["score"])
+
+    def words(queries, threshold):
+        found = solution(queries, threshold)
+        return found.assign(duplicate=np.where(found["duplicate"], "yes", "no"))
+
+    def a_dict(queries, threshold):
+        return {row["query"]: row["match"] for _, row in solution(queries, threshold).iterrows()}
+
+    return {f.__name__: f for f in (solution, loop, torch_max, rows_list, renamed_score, least_similar, unsorted,
+                                    worst_first, fixed_threshold, inverted, only_duplicates, row_numbers, basenames,
+                                    distance, words, a_dict)}
 
 
-@pytest.mark.parametrize("name", ["solution", "path_list", "pairs", "torch_topk"])
+@pytest.mark.parametrize("name", ["solution", "loop", "torch_max", "rows_list"])
 def test_ex3_accepts_any_correct_search(index, stored, name):
-    verdict = lab06.exercise_3.result(_searches(index)[name], stored)
+    verdict = lab06.exercise_3.result(_finders(index)[name], stored)
     assert verdict.passed, verdict
 
 
 @pytest.mark.parametrize("name, message", [
-    ("worst_first", "reverse order"),
-    ("least_similar", "least similar"),
-    ("ignores_k", "returned 5 hits"),
-    ("fixed_query", "does not return the"),
-    ("unnormalised_scores", "not the cosine similarities"),
+    ("renamed_score", "no `score` column"),
+    ("least_similar", "*least* similar"),
+    ("unsorted", "not sorted by score"),
+    ("worst_first", "worst first"),
+    ("fixed_threshold", "as a duplicate"),
+    ("inverted", "*below* the threshold"),
+    ("only_duplicates", "rows for 6 queries"),
+    ("row_numbers", "not the names of the queries"),
     ("basenames", "not a stored path"),
-    ("renamed_score", "without a `score` column"),
+    ("distance", "the cosine similarity of the query and its match"),
+    ("words", "should be True or False"),
+    ("a_dict", "not a DataFrame"),
 ])
 def test_ex3_rejects_mistakes(index, stored, name, message):
-    _wrong(lab06.exercise_3.result(_searches(index)[name], stored), message)
+    _wrong(lab06.exercise_3.result(_finders(index)[name], stored), message)
+
+
+def test_ex3_probes_flag_some_queries_and_not_others(index):
+    table, vectors = index
+    names, queries = lab06._probe_queries(vectors)
+    best = (queries @ vectors.T).max(axis=1)
+    for threshold in lab06._thresholds(best):
+        flagged = best >= threshold
+        assert flagged.any() and not flagged.all(), (threshold, best)
+        assert np.abs(best - threshold).min() > 1e-4, "no best score sits on the threshold"
+    assert names != sorted(names, key=lambda n: -best[names.index(n)])  # not already best first
 
 
 def test_ex3_waits_for_the_placeholder_and_the_embeddings(index, tmp_path):
     assert lab06.exercise_3.result(..., tmp_path).status == "not solved"
-    assert lab06.exercise_3.result(_searches(index)["solution"], tmp_path / "nothing").status == "not solved"
+    assert lab06.exercise_3.result(_finders(index)["solution"], tmp_path / "nothing").status == "not solved"
 
 
-# Stretch: every image's nearest neighbour ------------------------------------------------------------
+# Stretch: a k-nearest-neighbour classifier -------------------------------------------------------------
 
-
-def _neighbours(index, *, keep_self=False, worst=False):
-    """The right answer as a DataFrame (or a mistake: each image its own neighbour, the least similar one)."""
+def _votes(index, *, itself=False, weighted=True, k=lab06.K):
+    """Each stored image's class by its k nearest (other) images: weighted, or a plain count (ties: first seen)."""
     table, vectors = index
-    paths = table["path"].to_numpy()
+    classes = table["class"].to_numpy()
     scores = vectors @ vectors.T
-    if not keep_self:
-        np.fill_diagonal(scores, np.inf if worst else -np.inf)
-    best = scores.argmin(axis=1) if worst else scores.argmax(axis=1)
-    return pd.DataFrame({"path": paths, "neighbor": paths[best], "score": scores[np.arange(len(paths)), best]})
+    if not itself:
+        np.fill_diagonal(scores, -np.inf)
+    nearest = np.argsort(-scores, axis=1)[:, :k]
+    predicted = []
+    for i, row in enumerate(nearest):
+        if weighted:
+            tally = pd.Series(scores[i, row]).groupby(classes[row]).sum()
+            predicted.append(tally.idxmax())
+        else:
+            predicted.append(Counter(classes[row]).most_common(1)[0][0])
+    return pd.DataFrame({"path": table["path"].to_numpy(), "class": classes, "predicted": predicted})
 
 
 def test_stretch_waits_for_the_placeholder_and_the_embeddings(tmp_path):
@@ -433,44 +615,46 @@ def test_stretch_waits_for_the_placeholder_and_the_embeddings(tmp_path):
     assert lab06.stretch.result(pd.DataFrame(), tmp_path / "none").status == "not solved"
 
 
-def test_stretch_accepts_a_dataframe_and_a_ray_map_batches(index, stored, ray_session):
-    assert lab06.stretch.result(_neighbours(index), stored).passed
+def test_stretch_accepts_a_dataframe_rows_and_a_ray_map_batches(index, stored, ray_session):
+    assert lab06.stretch.result(_votes(index), stored).passed
+    assert lab06.stretch.result(_votes(index).to_dict("records"), stored).passed
     table, vectors = index
-    paths = table["path"].to_numpy()
+    paths, classes = table["path"].to_numpy(), table["class"].to_numpy()
 
-    def nearest_other(batch):
+    def neighbour_vote(batch):
         scores = np.stack(batch["embedding"]) @ vectors.T
         scores[np.equal.outer(batch["path"], paths)] = -np.inf
-        return {"path": batch["path"], "neighbor": paths[scores.argmax(axis=1)], "score": scores.max(axis=1)}
+        nearest = np.argsort(-scores, axis=1)[:, :lab06.K]
+        votes = []
+        for row, chosen in zip(scores, nearest):
+            tally = {}
+            for j in chosen:
+                tally[classes[j]] = tally.get(classes[j], 0) + row[j]
+            votes.append(max(tally, key=tally.get))
+        return {"path": batch["path"], "predicted": np.array(votes)}
 
-    assert lab06.stretch.result(ray.data.read_parquet(str(stored)).map_batches(nearest_other), stored).passed
-
-
-def test_stretch_accepts_a_list_of_rows_from_another_method(index, stored):
-    """The second-best of each row's sort (the best is the image itself), as the rows `take_all` gives."""
-    table, vectors = index
-    paths = table["path"].to_numpy()
-    scores = vectors @ vectors.T
-    second = np.argsort(-scores, axis=1)[:, 1]
-    rows = [{"path": p, "neighbor": paths[j], "score": float(scores[i, j])}
-            for i, (p, j) in enumerate(zip(paths, second))]
-    verdict = lab06.stretch.result(rows, stored)
+    knn = ray.data.read_parquet(str(stored)).map_batches(neighbour_vote)
+    verdict = lab06.stretch.result(knn, stored)
     assert verdict.passed, verdict
 
 
-def test_stretch_rejects_scores_that_are_not_the_cosine_and_other_types(index, stored):
-    answer = _neighbours(index)
-    answer["score"] = 1 - answer["score"]  # a distance, not the similarity
-    verdict = lab06.stretch.result(answer, stored)
-    assert verdict.status == "wrong" and "their cosine similarity is" in verdict.message, verdict
-    verdict = lab06.stretch.result(list(_neighbours(index)["neighbor"]), stored)
-    assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message, verdict
+def test_stretch_data_tells_a_weighted_vote_from_a_count(index):
+    """With K = 4 and two classes, ties 2 against 2 are common; a count settles some of them otherwise."""
+    assert (_votes(index)["predicted"] != _votes(index, weighted=False)["predicted"]).any()
 
 
-def test_stretch_rejects_itself_the_least_similar_and_missing_rows(index, stored):
-    verdict = lab06.stretch.result(_neighbours(index, keep_self=True), stored)
-    assert verdict.status == "wrong" and "its own nearest neighbour" in verdict.message
-    verdict = lab06.stretch.result(_neighbours(index, worst=True), stored)
-    assert verdict.status == "wrong" and "is not the image most similar" in verdict.message
-    verdict = lab06.stretch.result(_neighbours(index).head(3), stored)
-    assert verdict.status == "wrong" and "stored images" in verdict.message
+@pytest.mark.parametrize("answer, message", [
+    ({"itself": True}, "they themselves vote for"),
+    ({"weighted": False}, "plain count of votes"),
+    ({"k": 1}, "is predicted"),
+])
+def test_stretch_rejects_other_votes(index, stored, answer, message):
+    _wrong(lab06.stretch.result(_votes(index, **answer), stored), message)
+
+
+def test_stretch_rejects_the_true_class_missing_rows_and_columns(index, stored):
+    copied = _votes(index).assign(predicted=lambda f: f["class"])
+    _wrong(lab06.stretch.result(copied, stored), "own class")
+    _wrong(lab06.stretch.result(_votes(index).head(3), stored), "stored images")
+    _wrong(lab06.stretch.result(_votes(index).drop(columns=["predicted"]), stored), "no `predicted` column")
+    _wrong(lab06.stretch.result(list(_votes(index)["predicted"]), stored), "not a Ray Dataset")
