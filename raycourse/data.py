@@ -31,9 +31,19 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
         ["images/val/stripes_horizontal", "images/val/stripes_vertical"],
         [f"{_IMAGENETTE}/val/n02102040", f"{_IMAGENETTE}/val/n01440764"],
     ),
+    # lab 05's three classes: the two above and a third (checkerboards in tiny, parachutes in gpu)
+    "images_train_3": (
+        ["images/train/stripes_horizontal", "images/train/stripes_vertical", "images_extra/train/checks"],
+        [f"{_IMAGENETTE}/train/n02102040", f"{_IMAGENETTE}/train/n01440764", f"{_IMAGENETTE}/train/n03888605"],
+    ),
+    "images_val_3": (
+        ["images/val/stripes_horizontal", "images/val/stripes_vertical", "images_extra/val/checks"],
+        [f"{_IMAGENETTE}/val/n02102040", f"{_IMAGENETTE}/val/n01440764", f"{_IMAGENETTE}/val/n03888605"],
+    ),
     "labels": ("images/labels.csv", "gpu/imagenette_labels.csv"),
     "embedding_images": ("images/train", "s3://anonymous@doggos-dataset/train"),
     "text": ("text/reviews.jsonl", None),
+    "ratings": ("text/ratings.jsonl", None),  # lab 07: star ratings from the shop's app
     "product_photos": ("products", None),
 }
 

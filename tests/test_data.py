@@ -177,6 +177,25 @@ def test_labels_follow_union_order(manifest, images, split, name):
     assert [r["label"] for r in rows] == expected
 
 
+def test_lab05_third_class_is_drawn_like_the_stripes_outside_images(manifest):
+    extra = manifest["extra_class"]
+    root = DATA / extra["folder"]
+    listed = {e["path"] for e in manifest["files"] if e["role"] == "image: lab 05's third class"}
+    on_disk = {p.relative_to(DATA).as_posix() for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES}
+    assert on_disk == listed and not (DATA / "images" / "train" / extra["name"]).exists()
+    for split in ("train", "val"):
+        files = sorted((root / split / extra["name"]).iterdir())
+        per_class = manifest["image_counts"][split][manifest["classes"][0]]
+        assert len(files) == extra["image_counts"][split] == per_class, split  # as many as each stripes class
+        modes, sizes = [], set()
+        for path in files:
+            with Image.open(path) as im:
+                modes.append(im.mode)
+                sizes.add(im.size)
+        assert set(modes) == {"RGB", "L"} and modes.count("L") <= 0.1 * len(modes), split
+        assert {p.suffix for p in files} == {".png", ".jpg"} and len(sizes) >= 5, split
+
+
 # --------------------------------------------------------------------------------------
 # Text
 # --------------------------------------------------------------------------------------
@@ -196,3 +215,25 @@ def test_reviews_jsonl():
     assert [r["id"] for r in records] == list(range(1, len(records) + 1))
     assert len({r["text"] for r in records}) == len(records), "duplicate review texts"
     assert {r["label"] for r in records} == {"positive", "negative"}
+
+
+def test_ratings_jsonl_names_products_by_id_and_a_few_retired_ones():
+    """Lab 07's ratings: every star level, comments that name no product, product ids of the catalogue (and
+    photos) but for a few retired ones that an inner join leaves out, and rating ids that differ from them."""
+    gen = _load_generator()
+    records = [json.loads(line) for line in (DATA / "text" / "ratings.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == list(range(1, gen.N_RATINGS + 1))
+    catalogue = {pid for pid, _ in gen.OUTFITS}
+    for r in records:
+        assert set(r) == {"id", "product_id", "stars", "text"}, r
+        assert isinstance(r["stars"], int) and 1 <= r["stars"] <= 5, r
+        assert isinstance(r["product_id"], int) and r["text"].strip(), r
+        assert not any(outfit in r["text"] for _, outfit in gen.OUTFITS), r  # the app names the product by id only
+        if r["product_id"] in catalogue:
+            assert (DATA / "products" / f"{r['product_id']:02d}.png").is_file()
+    counts = np.bincount([r["stars"] for r in records], minlength=6)[1:]
+    assert counts.min() >= len(records) // 5 - 1, counts  # about as many of each star
+    retired = [r for r in records if r["product_id"] not in catalogue]
+    assert 3 <= len(retired) <= 10 and {r["product_id"] for r in retired} <= set(gen.RETIRED_PRODUCTS)
+    # joining on the rating's own id instead of the product's would pair most ratings with another product
+    assert sum(r["id"] == r["product_id"] for r in records) <= 2

@@ -17,7 +17,9 @@ Files written (paths relative to ``--out``):
 * ``images/{train,val}/<class>/*``     -- procedurally drawn striped images
 * ``images/labels.csv``                -- train labels, all class-A files (sorted) then all class-B
 * ``images/val_labels.csv``            -- the same for the val split
+* ``images_extra/{train,val}/checks/*`` -- lab 05's third class: checkerboards drawn like the stripes
 * ``text/reviews.jsonl``               -- short pet-outfit shop reviews with sentiment
+* ``text/ratings.jsonl``               -- star ratings from the shop's app, the product by its id (lab 07)
 * ``gpu/imagenette_labels.csv``        -- labels for the ``gpu`` profile (imagenette dog/fish)
 * ``README.md``                        -- provenance, licence, columns and counts
 * ``manifest.json``                    -- every file above with role, counts and sha256
@@ -210,6 +212,66 @@ def make_images(out: Path) -> tuple[list[dict], dict[str, dict[str, int]]]:
     return entries, counts
 
 
+# Lab 05's third class: checkerboards drawn like the stripes, kept out of images/ (lesson 06 embeds the whole
+# images/train tree, and the two-class lesson 05 reads images/ too).
+EXTRA_CLASS = "checks"
+EXTRA_DIR = "images_extra"
+
+
+def draw_checks(rng: np.random.Generator, noise: float = 8.0) -> np.ndarray:
+    """An HxWx3 uint8 image of a (slightly tilted) checkerboard in two random colours.
+
+    Size, colours, square size (5-14 px after resizing to 224 px), phase, tilt, the
+    distracting blob and the noise are drawn from the same distributions as the stripes';
+    only the pattern differs: squares, with edges in both directions.
+    """
+    w = int(rng.choice(SIZES))
+    h = int(rng.choice(SIZES)) if rng.random() < 0.6 else w
+    c1, c2 = _two_colours(rng)
+    period = rng.uniform(10, 28)  # px at 224x224, the ViT's input size (a patch is 16 px)
+    phase_y, phase_x = rng.uniform(0, 1), rng.uniform(0, 1)
+    tilt = np.deg2rad(rng.uniform(-10, 10))
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    y224, x224 = yy * 224 / h, xx * 224 / w  # drawn in the resized image's coordinates: square squares there
+    across = x224 * np.cos(tilt) + y224 * np.sin(tilt)
+    down = y224 * np.cos(tilt) - x224 * np.sin(tilt)
+    mask = (((across / period + phase_x) % 1.0) < 0.5) ^ (((down / period + phase_y) % 1.0) < 0.5)
+    img = np.where(mask[..., None], c1, c2)
+
+    if rng.random() < 0.7:  # the same distracting blob as in the stripes
+        c3 = rng.integers(0, 256, size=3).astype(np.float32)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(0.08, 0.25) * h, rng.uniform(0.08, 0.25) * w
+        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        img = np.where(blob[..., None], c3, img)
+
+    if noise > 0:
+        img = img + rng.normal(0, noise, size=img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def make_extra_class(out: Path) -> tuple[list[dict], dict[str, int]]:
+    """Write ``images_extra/{train,val}/checks/``: lab 05's third class, as many images per split as each
+    stripes class, with the same PNG/JPEG mix and the same share of grayscale files."""
+    shutil.rmtree(out / EXTRA_DIR, ignore_errors=True)  # no stale files
+    entries, counts = [], {}
+    for s_idx, (split, n_per_class) in enumerate(SPLITS.items()):
+        folder = out / EXTRA_DIR / split / EXTRA_CLASS
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            fmt = "png" if i % PNG_EVERY == 1 else "jpg"
+            img = Image.fromarray(draw_checks(_rng(s_idx, 2, i), noise=0.0 if fmt == "png" else 8.0))
+            if i % GRAY_EVERY == GRAY_OFFSET:
+                img = img.convert("L")
+            name = f"{EXTRA_CLASS}_{split}_{i:03d}.{fmt}"
+            (folder / name).write_bytes(_encode(img, fmt))
+            entries.append({"path": f"{EXTRA_DIR}/{split}/{EXTRA_CLASS}/{name}", "split": split,
+                            "label": EXTRA_CLASS, "mode": img.mode, "width": img.width, "height": img.height})
+        counts[split] = n_per_class
+    return entries, counts
+
+
 def make_product_photos(out: Path) -> list[dict]:
     """One catalogue photo per outfit, named by the outfit's id (``products/07.png``).
 
@@ -276,6 +338,56 @@ def make_reviews() -> list[dict]:
     return records
 
 
+# Lab 07's ratings: what the shop's app sends, a star rating (1-5) with a short comment, the product named by its
+# id (the app knows ids, not names). A few name a product the catalogue no longer lists (an id that is no outfit's,
+# so without a photo): an inner join with outfits.csv leaves them out. The comments name no product, and their
+# tone follows the stars, so that a model reading them can learn to predict the stars (in `gpu`).
+N_RATINGS = 96
+RETIRED_PRODUCTS = [4, 9, 13, 18, 22]  # product ids that are no outfit's (the animals without one)
+RETIRED_EVERY = 16  # every 16th rating (id % 16 == 5) names a retired product: 6 of 96
+RATING_COMMENTS = {
+    1: ["Fell apart the first time my {pet} wore it.",
+        "Itchy fabric, and my {pet} tried to bite it off within minutes.",
+        "The seams split on the first walk; sent it straight back.",
+        "My {pet} refused to move while wearing it. Never again."],
+    2: ["Looks cheaper than in the photo, and the strap broke.",
+        "My {pet} put up with it for five minutes; the fit is poor.",
+        "The colour faded after a single wash.",
+        "Far too tight around the neck for a {pet}."],
+    3: ["It is fine: nothing special, nothing wrong.",
+        "Decent for the price, though the size chart is off for a {pet}.",
+        "Cute, but the fastening is fiddly.",
+        "My {pet} wore it once; it does the job."],
+    4: ["Good fit and nice fabric; my {pet} looks smart in it.",
+        "Well made, only the delivery took a while.",
+        "My {pet} was comfortable in it all afternoon.",
+        "Nice colours and sturdy seams, if a little pricey."],
+    5: ["Perfect! My {pet} loves it and so do we.",
+        "The best outfit we have bought: it fits my {pet} like a glove.",
+        "Beautiful work and soft fabric; compliments on every walk.",
+        "Exactly as pictured, and my {pet} did not want to take it off."],
+}
+
+
+def make_ratings() -> list[dict]:
+    """``N_RATINGS`` ratings from the shop's app: ``id``, ``product_id`` (an outfit's id, or one of
+    ``RETIRED_PRODUCTS``), ``stars`` (1-5, about as many of each) and ``text`` (a comment that names no product)."""
+    rng = _rng(77)
+    catalogue = [pid for pid, _ in OUTFITS]
+    stars = np.resize(np.arange(1, 6), N_RATINGS)  # 1 to 5 in turn: 20 or 19 of each
+    rng.shuffle(stars)
+    records = []
+    for rid, star in enumerate(stars.tolist(), start=1):
+        if rid % RETIRED_EVERY == 5:
+            product_id = RETIRED_PRODUCTS[(rid // RETIRED_EVERY) % len(RETIRED_PRODUCTS)]
+        else:
+            product_id = catalogue[int(rng.integers(0, len(catalogue)))]
+        comments = RATING_COMMENTS[star]
+        text = comments[int(rng.integers(0, len(comments)))].format(pet=PETS[int(rng.integers(0, len(PETS)))])
+        records.append({"id": rid, "product_id": product_id, "stars": star, "text": text})
+    return records
+
+
 # --------------------------------------------------------------------------------------
 # Writers
 # --------------------------------------------------------------------------------------
@@ -320,8 +432,11 @@ and Pillow. No third-party data is included. The data is released under
 | `images/val/<class>/` | validation images, same classes | PNG and JPEG files | {n_val} images ({val_per_class} per class) |
 | `images/labels.csv` | labels of the train images in union order | `label` (str) | {n_train} rows |
 | `images/val_labels.csv` | labels of the val images in union order | `label` (str) | {n_val} rows |
+| `{extra_dir}/train/{extra_class}/` | lab 05's third class: checkerboards drawn like the stripes | PNG and JPEG files | {n_extra_train} images |
+| `{extra_dir}/val/{extra_class}/` | its validation images | PNG and JPEG files | {n_extra_val} images |
 | `products/<id>.png` | one catalogue photo per outfit, named by its `id` (`07.png`) | PNG files (a striped fabric swatch) | {n_products} images |
 | `text/reviews.jsonl` | short pet-outfit shop reviews, JSON lines | `id`, `product`, `pet`, `text`, `stars` (1-5), `label` (`positive`/`negative`) | {n_reviews} records |
+| `text/ratings.jsonl` | star ratings from the shop's app, JSON lines (lab 07) | `id` (int, unique), `product_id` (int), `stars` (1-5), `text` | {n_ratings} records |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
 
@@ -368,6 +483,16 @@ class-A-then-class-B order that `labels.csv` follows. The more robust way needs 
 CSV: the class is the parent folder's name, so `read_images(..., include_paths=True)`
 plus `path.rsplit("/", 3)[-2]` labels every image.
 
+### Lab 05's third class
+
+`{extra_dir}/{{train,val}}/{extra_class}/` holds checkerboards in two random colours, drawn
+like the stripes (the same sizes, colours, tilt, blob, noise, PNG/JPEG mix and every 20th
+image grayscale: {gray_extra} of them), so that lab 05 trains a three-class model on
+`stripes_horizontal`, `stripes_vertical` and `{extra_class}` (data roles `images_train_3`
+and `images_val_3`). The squares have edges in both directions, so neither stripe class is
+a shortcut to them. They live outside `images/` so that the lessons that read the whole
+`images/` tree (06 embeds `images/train`) see the same two classes as before.
+
 ### Reviews
 
 `text/reviews.jsonl` holds {n_reviews} one-sentence reviews ({n_pos} positive, {n_neg} negative)
@@ -377,6 +502,16 @@ tokenisation and LLM batch-inference examples. Every review names its product in
 photo in `products/` (for example `products/05.png`). Module 07 joins the three into one
 row per review: text, table fields and an image. The photos are drawn like the sample
 images and say nothing about the reviews.
+
+### Ratings
+
+`text/ratings.jsonl` holds {n_ratings} ratings from the shop's app, for lab 07's capstone: `stars` from 1 to 5
+(about as many of each) and a short comment in `text`, whose tone follows the stars and which names no product.
+The app knows a product by its id, so `product_id` is an `id` of `outfits.csv` (and of a photo in `products/`),
+except in {n_retired_ratings} ratings, whose products ({retired_products}) the catalogue no longer lists: they have no
+photo, and an inner join with `outfits.csv` leaves them out ({n_rated} ratings remain). The rating's own `id`
+and the table's `id` are different things: join on the product's id, not on `id`. The `gpu` profile reads the
+same file.
 
 ## The `gpu` profile
 
@@ -388,6 +523,8 @@ The `gpu` profile reads real data instead of the images above:
   and for testing the `/val/` equivalents
   `s3://anonymous@air-example-data-2/imagenette2/val/n02102040` and
   `s3://anonymous@air-example-data-2/imagenette2/val/n01440764`;
+* lab 05's three classes: the two above and a third, parachutes,
+  `s3://anonymous@air-example-data-2/imagenette2/train/n03888605` (and `/val/n03888605`);
 * embeddings: `s3://anonymous@doggos-dataset/train` (the public bucket of Ray's multimodal "doggos" example, read without credentials), labelled from the paths.
 
 The workshop's own labels file is not public, so `gpu/imagenette_labels.csv` stands in
@@ -441,6 +578,11 @@ def generate(out: Path) -> dict:
         rel = e.pop("path")
         add(rel, "image: product photo", **e)
 
+    extra_entries, extra_counts = make_extra_class(out)  # lab 05's third class
+    for e in extra_entries:
+        rel = e.pop("path")
+        add(rel, "image: lab 05's third class", **e)
+
     # Text
     reviews = make_reviews()
     (out / "text").mkdir(parents=True, exist_ok=True)
@@ -452,6 +594,17 @@ def generate(out: Path) -> dict:
         "text: pet-outfit shop reviews (JSON lines)",
         rows=len(reviews),
         columns=["id", "product", "pet", "text", "stars", "label"],
+    )
+    ratings = make_ratings()  # lab 07's capstone: the product by its id, the stars to predict
+    with (out / "text" / "ratings.jsonl").open("w", encoding="utf-8", newline="\n") as f:
+        for r in ratings:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    add(
+        "text/ratings.jsonl",
+        "text: star ratings from the shop's app, the product by its id (JSON lines)",
+        rows=len(ratings),
+        columns=["id", "product_id", "stars", "text"],
+        retired_products=sorted({r["product_id"] for r in ratings} - {pid for pid, _ in OUTFITS}),
     )
 
     # gpu profile labels
@@ -466,7 +619,8 @@ def generate(out: Path) -> dict:
     # README
     animal_ids = {i for i, _ in ANIMALS}
     outfit_ids = {i for i, _ in OUTFITS}
-    gray = {s: sum(1 for e in files if e.get("split") == s and e.get("mode") == "L") for s in SPLITS}
+    gray = {s: sum(1 for e in files if e["role"] == "image" and e.get("split") == s and e.get("mode") == "L")
+            for s in SPLITS}
     readme = README_TEMPLATE.format(
         n_animals=len(ANIMALS),
         n_outfits=len(OUTFITS),
@@ -475,6 +629,10 @@ def generate(out: Path) -> dict:
         train_per_class=SPLITS["train"],
         val_per_class=SPLITS["val"],
         n_reviews=len(reviews),
+        n_ratings=len(ratings),
+        n_retired_ratings=sum(r["product_id"] in RETIRED_PRODUCTS for r in ratings),
+        retired_products=", ".join(str(i) for i in sorted({r["product_id"] for r in ratings} & set(RETIRED_PRODUCTS))),
+        n_rated=sum(r["product_id"] not in RETIRED_PRODUCTS for r in ratings),
         n_products=len(OUTFITS),
         n_pos=sum(r["label"] == "positive" for r in reviews),
         n_neg=sum(r["label"] == "negative" for r in reviews),
@@ -484,6 +642,11 @@ def generate(out: Path) -> dict:
         gray_train=gray["train"],
         gray_val=gray["val"],
         jpeg_quality=JPEG_QUALITY,
+        extra_class=EXTRA_CLASS,
+        extra_dir=EXTRA_DIR,
+        n_extra_train=extra_counts["train"],
+        n_extra_val=extra_counts["val"],
+        gray_extra=sum(e.get("mode") == "L" for e in extra_entries),
     )
     (out / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     add("README.md", "documentation: provenance, licence, columns and counts")
@@ -500,6 +663,7 @@ def generate(out: Path) -> dict:
         "classes": CLASSES,
         "image_counts": counts,
         "grayscale_counts": gray,
+        "extra_class": {"name": EXTRA_CLASS, "folder": EXTRA_DIR, "image_counts": extra_counts},
         "files": files,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8", newline="\n")
