@@ -1,41 +1,58 @@
-"""Checks for lab 05 (fine-tuning a ViT): labels from paths, reports from Ray Train, batched inference.
+"""Checks for lab 05 (fine-tuning a ViT on three classes): the class list from the data, a plain PyTorch loop in
+Ray Train, and batched inference that sends the images the model is unsure of to a person.
 
-Exercise 1 reads the learner's Dataset ``train_images`` (path, label and the shape of
-each image, a batch at a time) and compares it with the class folders: every image of
-each folder (at most ``PER_CLASS``), no image twice, every image ``(H, W, 3)`` and every
-label the class of the folder in its path. The likely mistakes get their own hints:
-labels paired by row order (the union interleaves the classes), grayscale images kept
-as they came (``(1, H, W)`` or ``(H, W)``) or dropped instead of converted.
+Exercise 1 reads the learner's Dataset ``train_images`` (path, label and the shape of each image, a batch at a
+time) and compares it with the class folders, however many: every image of each folder (at most ``PER_CLASS``),
+no image twice, every image ``(H, W, 3)`` and every label the class of the folder in its path. The likely mistakes
+get their own hints: labels paired by row order (a union interleaves the classes), grayscale images kept as they
+came (``(1, H, W)`` or ``(H, W)``) or dropped instead of converted, a folder left out. ``CLASSES`` must be the
+class names found in the data, each once, in sorted order: ``Dataset.unique`` returns them in no fixed order, and
+a class's position is the model's output number for it.
 
-Exercise 2 reads the ``Result`` of ``TorchTrainer.fit()``: one report per checkpoint, at
-every ``settings["every"]`` steps up to ``settings["max_steps"]``, each with the
-validation accuracy, and a Hugging Face checkpoint in the last one. Any way of
-getting there passes (``eval_steps``/``save_steps``, an ``IntervalStrategy``, ...).
+Exercise 2 reads the ``Result`` of ``TorchTrainer.fit()`` and the learner's ``train_func``: one report per epoch
+(``epoch``, ``loss``, ``eval_accuracy``), the loss falling, the last validation accuracy well above a guess
+(``MIN_ACCURACY``; with several workers each reports the accuracy on its share of the validation rows, or of all
+of them when it adds up the counts: both pass), and a last checkpoint that ``from_pretrained`` loads with every
+weight, one output per class named after ``CLASSES``, and an image processor beside it. Weights saved from the
+DDP wrapper (``module.`` names), a checkpoint of another kind or in a sub-folder, and a head of the wrong size
+are told apart. From ``train_func``'s code (with the notebook's functions it calls) it reads only what a result
+cannot show: that the model goes through ``prepare_model`` (or DDP by hand), that the ``"valid"`` shard is read,
+and that ``model.module`` is not used unguarded (``prepare_model`` wraps only when there are several workers).
 
-Exercise 3 calls the learner's ``ImageClassifier`` in this process on a few validation
-images, the way Ray would, while it counts the model loads (``from_pretrained``) and the
-forward passes of the ViT: one load, in ``__init__``, and one forward pass per batch,
-not one per image. A checkpoint path that does not exist must fail (so the class loads
-what it is given). Then it reads the plan of ``predictions``: a stage of that class with
-the checkpoint in its constructor arguments, ``num_gpus=1`` and an actor pool of 1 to the
-cluster's GPUs (a bigger one leaves actors waiting for a GPU forever; Ray itself refuses GPU
-stages without a ``batch_size``). It does not run the pipeline: the cell after it does.
+Exercise 3 calls the learner's ``ImageClassifier`` in this process on a few validation images, the way Ray
+would, while it counts the model and processor loads (``from_pretrained``) and the forward passes of the ViT: one
+load of each, in ``__init__``; one forward pass per batch under ``torch.inference_mode()``. Its ``predicted`` and
+``confidence`` are compared with the check's own run of the checkpoint: the class name of the largest logit and
+its softmax probability. A checkpoint path that does not exist must fail (so the class loads what it is given).
+Then it reads the plan of ``predictions``: a stage of that class with the checkpoint in its constructor arguments,
+``num_gpus=1``, an actor pool of 1 to the cluster's GPUs (the batch size is the learner's), reading only the
+validation folders. ``scored`` must be materialized (the model runs once for every later use), with every
+validation image once; the CSV files in ``review_dir`` must hold exactly the rows of ``scored`` whose confidence
+is below ``review_below``: none lost, none answered twice.
+
+The stretch reads ``per_class_accuracy`` on the learner's rows and on a table of its own with mistakes, in which
+grouping by the predicted class gives other numbers than grouping by the true one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
 from collections import Counter
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require
+from ._core import written  # noqa: F401  (the lab's training cell asks check.written(train_func))
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
 PER_CLASS = 200  # the lesson's limit(200) per class
-READABLE = {"n02102040": "dog", "n01440764": "fish"}  # as in the notebooks: imagenette's WordNet ids
+READABLE = {"n02102040": "dog", "n01440764": "fish", "n03888605": "parachute"}  # as in the lab: imagenette's ids
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}  # what read_images reads
-PROBE_IMAGES = 6  # validation images in the probe batch of Exercise 3
+PROBE_PER_FOLDER = 3  # validation images of each local class folder in the probe batch of Exercise 3
+MIN_ACCURACY = 0.6  # Exercise 2: the last validation accuracy, against 1/3 for a guess among three classes
+SAME_PROBABILITY = 2e-3  # Exercise 3: the learner's confidence against the check's softmax (TF32 on a GPU)
 CONVERT_HINT = ("Read the images with mode=\"RGB\" (read_images converts every image to three channels), "
                 "as the lesson's section 2 does.")
 PATH_LABEL_HINT = ("Take each image's label from its own path: the name of the folder it came from "
@@ -45,6 +62,10 @@ PATH_LABEL_HINT = ("Take each image's label from its own path: the name of the f
 def class_name(folder: str) -> str:
     """The class of a folder (or of a file's parent folder name): readable names for imagenette's ids."""
     return READABLE.get(folder, folder)
+
+
+def _text(value) -> str:
+    return str(value.decode() if isinstance(value, bytes) else value)
 
 
 # Exercise 1 -------------------------------------------------------------------------------------
@@ -97,41 +118,33 @@ def _rows(ds) -> tuple[list[str], list, list[str]]:
     return paths, labels, layouts
 
 
-@exercise("Exercise 1")
-def exercise_1(train_images, folders):
-    """``train_images``: every image of the class ``folders``, in colour, labelled from its path."""
-    require("train_images", train_images, "the Dataset of labelled training images")
-    import ray.data
-
-    if not isinstance(train_images, ray.data.Dataset):
-        raise Wrong(f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
-                    "Build it from ray.data.read_images calls.")
-    folders = [str(f) for f in folders]
+def _check_images(train_images, folders) -> tuple[list[str], Counter]:
+    """Every image of every folder (at most PER_CLASS each), once, in colour, labelled from its path."""
     paths, labels, layouts = _rows(train_images)
     if not paths:
-        raise Wrong("`train_images` is empty.", "Read both class folders.")
+        raise Wrong("`train_images` is empty.", "Read every folder of `train_folders`.")
     by_folder = {_name(f): f for f in folders}
     stray = [p for p in paths if _parent_name(p) not in by_folder]
     if stray:
         raise Wrong(f"{len(stray)} images come from other folders (for example {stray[0]}).",
-                    "Read the two folders of `train_folders`, nothing else.")
+                    "Read the folders of `train_folders`, nothing else.")
     twice = [p for p, n in Counter(paths).items() if n > 1]
     if twice:
         raise Wrong(f"{len(twice)} images are in `train_images` more than once (for example {_name(twice[0])}).",
-                    "Read each class folder once and put the two reads together with union.")
-
+                    "Read each class folder once and put the reads together (union).")
     odd = Counter(layout for layout in layouts if layout != "colour")
     if odd:
         kinds = ", ".join(f"{n} of shape {kind}" for kind, n in odd.most_common())
         raise Wrong(f"{sum(odd.values())} images are not (H, W, 3) colour images ({kinds}): grayscale images "
                     "kept as they are; a ViT needs three channels.", CONVERT_HINT)
-
     per_folder = Counter(_parent_name(p) for p in paths)
+    missing = [name for name in by_folder if per_folder.get(name, 0) == 0]
+    if missing:
+        raise Wrong(f"no image of the folder {missing[0]} is in `train_images` ({len(per_folder)} of the "
+                    f"{len(by_folder)} folders are).",
+                    "Read every folder of the list you are given, however many there are: a loop over `folders`.")
     for name, folder in by_folder.items():
-        expected = min(PER_CLASS, len(_image_files(folder)))
-        got = per_folder.get(name, 0)
-        if got == 0:
-            raise Wrong(f"no image of the folder {name} is in `train_images`.", "Read both class folders.")
+        expected, got = min(PER_CLASS, len(_image_files(folder))), per_folder[name]
         if got < expected:
             raise Wrong(f"{expected - got} of the {expected} images of {name} are missing: dropped rather than "
                         "converted? A grayscale photo of a dog is still a good example of a dog.",
@@ -139,64 +152,252 @@ def exercise_1(train_images, folders):
         if got > expected:
             raise Wrong(f"{got} images of {name}, more than the lesson's {PER_CLASS} per class.",
                         f"Keep at most {PER_CLASS} images of each class with limit({PER_CLASS}).")
-
     wanted = [class_name(_parent_name(p)) for p in paths]
-    as_text = [str(label.decode() if isinstance(label, bytes) else label) for label in labels]
     if not all(isinstance(label, (str, bytes)) for label in labels):
         raise Wrong(f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
                     f"Label each image with its class name, one of {sorted(set(wanted))}.")
+    as_text = [_text(label) for label in labels]
     wrong = sum(a != b for a, b in zip(as_text, wanted))
     if wrong:
         example = next(i for i, (a, b) in enumerate(zip(as_text, wanted)) if a != b)
         raise Wrong(f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
                     f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
                     f"{as_text[example]!r}). Labels paired with the rows by position go wrong: union "
-                    "interleaves the blocks of the two reads.", PATH_LABEL_HINT)
+                    "interleaves the blocks of its inputs.", PATH_LABEL_HINT)
+    return paths, per_folder
+
+
+def _check_classes(classes, found: list[str]) -> None:
+    """``classes``: the class names found in the data, each once, sorted."""
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)):
+        raise Wrong(f"`CLASSES` is a {type(classes).__name__}, not a list of class names.",
+                    "Make it a list: the Featurizer calls CLASSES.index(label), and the model's id2label is built "
+                    "from it.")
+    names = [_text(c) for c in classes]
+    if not all(isinstance(c, (str, bytes)) for c in classes):
+        raise Wrong(f"`CLASSES` holds {type(classes[0]).__name__} values ({list(classes)[:3]}), not class names.",
+                    "Take the class names from the `label` column of train_images.")
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise Wrong(f"`CLASSES` names {twice[0]!r} more than once.", "One entry per class: the distinct labels.")
+    if set(names) != set(found):
+        lacking, extra = sorted(set(found) - set(names)), sorted(set(names) - set(found))
+        detail = (f"lacks {lacking}" if lacking else "") + (" and " if lacking and extra else "") + (
+            f"has {extra}, which no image of train_images is labelled with" if extra else "")
+        raise Wrong(f"`CLASSES` ({names}) {detail}.",
+                    "Compute it from the data: the distinct values of train_images' `label` column, which Ray "
+                    "Data can collect for you; a list typed by hand goes stale when a folder is added.")
+    if names != sorted(names):
+        raise Wrong(f"`CLASSES` is {names}, not in sorted order. Dataset.unique returns the values in no fixed "
+                    "order, so the same code can give another order on the next run, and a class's position is "
+                    "the number the model outputs for it: a checkpoint would mean other classes than the code "
+                    "that reads it.",
+                    "Put the names in an order that does not depend on the run: sorted(...).")
+
+
+@exercise("Exercise 1")
+def exercise_1(train_images, classes, folders):
+    """``train_images``: every image of the class ``folders``, in colour, labelled from its path; ``classes``
+    (``CLASSES``): the class names found in it, sorted."""
+    require("train_images", train_images, "the Dataset of labelled training images")
+    require("CLASSES", classes, "the sorted list of the class names found in train_images")
+    import ray.data
+
+    if not isinstance(train_images, ray.data.Dataset):
+        raise Wrong(f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
+                    "Build it from ray.data.read_images calls.")
+    folders = [str(f) for f in folders]
+    paths, per_folder = _check_images(train_images, folders)
+    found = sorted({class_name(_parent_name(p)) for p in paths})
+    _check_classes(classes, found)
     counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
-    return f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder."
+    return (f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
+            f"CLASSES = {[_text(c) for c in classes]}.")
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
-REPORT_HINT = ("RayTrainReportCallback reports to Ray Train each time the Trainer saves a checkpoint: save "
-               "(save_strategy=\"steps\", save_steps) and evaluate (eval_strategy=\"steps\", eval_steps) every "
-               "config[\"every\"] steps.")
+REPORT_HINT = ("At the end of every epoch, every worker calls ray.train.report({\"epoch\": ..., \"loss\": ..., "
+               "\"eval_accuracy\": ...}, checkpoint=...), rank 0 with the checkpoint and the others with None.")
+SAVE_HINT = ("On rank 0, save the model you gave prepare_model (not the wrapper it returned) with "
+             "save_pretrained(folder), the image processor with its save_pretrained(folder) beside it, and report "
+             "ray.train.Checkpoint.from_directory(folder).")
+
+
+def _code_parts(fn) -> tuple[set[str], set[str]]:
+    """The names and string constants in ``fn``'s code: its nested functions' too, and those of the functions of
+    its own module (the notebook) that it calls, so that helpers count as part of it."""
+    names: set[str] = set()
+    strings: set[str] = set()
+    seen, functions = set(), [fn]
+    while functions:
+        function = functions.pop()
+        code = getattr(function, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        own, codes = set(), [code]
+        while codes:
+            current = codes.pop()
+            own.update(current.co_names)
+            for const in current.co_consts:
+                if inspect.iscode(const):
+                    codes.append(const)
+                elif isinstance(const, str):
+                    strings.add(const)
+        names |= own
+        module = getattr(function, "__module__", None)
+        for name in own:
+            value = getattr(function, "__globals__", {}).get(name)
+            if inspect.isfunction(value) and value.__module__ == module:
+                functions.append(value)
+    return names, strings
+
+
+def _check_code(train_func) -> None:
+    names, strings = _code_parts(train_func)
+    if not names & {"prepare_model", "DistributedDataParallel"}:
+        raise Wrong("`train_func` never calls prepare_model: each worker trains a copy of its own on its share of "
+                    "the data, the copies never exchange a gradient, and the checkpoint holds rank 0's copy, "
+                    "trained on a part of the data only.",
+                    "Pass the model through ray.train.torch.prepare_model, and train what it returns.")
+    if "valid" not in strings:
+        raise Wrong("`train_func` never reads the \"valid\" shard: an accuracy measured on the training rows says "
+                    "how well the model remembers them, not how it does on images it has not seen.",
+                    "Evaluate on get_dataset_shard(\"valid\"), this worker's share of the validation rows.")
+    if "module" in names and "module" not in strings and "isinstance" not in names:
+        raise Wrong("`train_func` uses `model.module`: prepare_model wraps the model in DDP only when there are "
+                    "several workers; on a cluster with one GPU there is no `.module`, and the job fails.",
+                    "Keep the model you pass to prepare_model in a variable of its own, and save that one.")
+
+
+def _number(value) -> float:
+    try:
+        return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
+    """One report per epoch with epoch, loss and eval_accuracy; returns (losses, accuracies)."""
+    if frame is None or len(frame) == 0:
+        raise Wrong("Ray Train got no report from the training: no metrics and no checkpoint.", REPORT_HINT)
+    for column, what in (("epoch", "the epoch's number"), ("loss", "the epoch's mean training loss"),
+                         ("eval_accuracy", "the share of the validation rows classified right")):
+        if column not in frame:
+            raise Wrong(f"the reports have no `{column}` ({what}); their keys: "
+                        f"{[c for c in frame.columns if not str(c).startswith('_')]}.", REPORT_HINT)
+    if len(frame) != epochs:
+        per = " (one per batch?)" if len(frame) > epochs else ""
+        raise Wrong(f"Ray Train got {len(frame)} reports{per} for {epochs} epochs.",
+                    "Report once per epoch, after its evaluation: " + REPORT_HINT)
+    numbers = [_number(e) for e in frame["epoch"]]
+    if any(math.isnan(n) for n in numbers) or [n - numbers[0] for n in numbers] != list(range(epochs)):
+        raise Wrong(f"the reports' `epoch` values are {list(frame['epoch'])}, not the epochs counted one by one.",
+                    "Report the number of the epoch that just ended.")
+    losses = [_number(v) for v in frame["loss"]]
+    accuracies = [_number(v) for v in frame["eval_accuracy"]]
+    if not all(math.isfinite(v) for v in losses):
+        raise Wrong(f"the reported losses are {list(frame['loss'])}: not all numbers.",
+                    "Report the mean of the epoch's batch losses as a number (loss.item() per batch).")
+    if epochs > 1 and losses[-1] >= losses[0]:
+        raise Wrong(f"the training loss did not fall: {', '.join(f'{v:.3f}' for v in losses)}.",
+                    "For every batch: the cross-entropy of the logits and the labels, optimizer.zero_grad(), "
+                    "loss.backward(), optimizer.step(), with the optimizer over the prepared model's parameters.")
+    if not all(0 <= a <= 1 for a in accuracies):
+        raise Wrong(f"the reported eval_accuracy values are {', '.join(f'{a:g}' for a in accuracies)}: not shares "
+                    "between 0 and 1.", "Divide the number of right predictions by the number of rows seen.")
+    if accuracies[-1] < MIN_ACCURACY:
+        raise Wrong(f"the last validation accuracy is {accuracies[-1]:.2f}, below {MIN_ACCURACY}: a guess among "
+                    "three classes gets 0.33, and a model that learns does much better here.",
+                    "Check the evaluation: eval mode, the argmax of the logits compared with `labels`; and that "
+                    "the loop trains the model it evaluates.")
+    return losses, accuracies
+
+
+def _checkpoint_folder(result) -> Path:
+    checkpoint = getattr(result, "checkpoint", None)
+    if checkpoint is None:
+        raise Wrong("the result has no checkpoint: no report carried one.", SAVE_HINT)
+    folder = Path(checkpoint.path)
+    if not (folder / "config.json").is_file():
+        inner = sorted(p.parent.relative_to(folder) for p in folder.rglob("config.json"))
+        if inner:
+            raise Wrong(f"the model is in the sub-folder {inner[0]} of the checkpoint; Exercise 3 loads it from the "
+                        "checkpoint's own folder (result.checkpoint.path).",
+                        "Call save_pretrained on the very folder you hand to Checkpoint.from_directory.")
+        files = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        raise Wrong(f"the last checkpoint holds {files or 'nothing'}: no Hugging Face model (config.json and "
+                    "weights) for from_pretrained to load.", SAVE_HINT)
+    return folder
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No load report on the notebook's output while the check loads a checkpoint."""
+    from transformers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+
+
+def _check_checkpoint(folder: Path, classes) -> None:
+    """The checkpoint loads with every weight, one output per class named after CLASSES, and a processor."""
+    from transformers import ViTForImageClassification
+
+    try:
+        with _quiet_transformers(), contextlib.redirect_stdout(None):
+            model, info = ViTForImageClassification.from_pretrained(str(folder), output_loading_info=True)
+    except Exception as exc:
+        raise Wrong(f"from_pretrained cannot load the last checkpoint: {exc.__class__.__name__}: "
+                    f"{str(exc).splitlines()[0][:200]}", SAVE_HINT) from None
+    unexpected = list(info.get("unexpected_keys", []))
+    if any(str(key).startswith("module.") for key in unexpected):
+        raise Wrong("the checkpoint's weights are named `module.…`: they were saved from the DDP wrapper that "
+                    "prepare_model returned, and from_pretrained finds none of the ViT's weights in them.",
+                    "Save the model you gave prepare_model, not the wrapper: " + SAVE_HINT)
+    missing = list(info.get("missing_keys", []))
+    if missing:
+        raise Wrong(f"the checkpoint lacks {len(missing)} of the model's weights (for example {missing[0]}): "
+                    "from_pretrained would start them from random values.", SAVE_HINT)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    names = [_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None
+    if names is not None and len(labels) != len(names):
+        raise Wrong(f"the model has {len(labels)} outputs for {len(names)} classes ({names}).",
+                    "from_pretrained(..., num_labels=len(classes), id2label=..., label2id=...): one output per "
+                    "class, from config[\"classes\"].")
+    if names is not None and labels != names:
+        raise Wrong(f"the model's outputs are named {labels}, not after CLASSES ({names}): its predictions would "
+                    "come back as numbers or as the wrong class names.",
+                    "id2label=dict(enumerate(classes)) and label2id={name: i for i, name in enumerate(classes)}.")
+    if not (folder / "preprocessor_config.json").is_file():
+        raise Wrong("the checkpoint holds the model but no image processor: Exercise 3 loads both from it.",
+                    "Beside the model, save ViTImageProcessor.from_pretrained(config[\"model_id\"]) with its own "
+                    "save_pretrained(folder).")
 
 
 @exercise("Exercise 2")
-def exercise_2(result, settings):
-    """``result`` of ``trainer.fit()``: a report with the validation accuracy every ``settings["every"]`` steps."""
+def exercise_2(train_func, result, settings, classes):
+    """``result`` of ``trainer.fit()`` with the learner's ``train_func``: a report per epoch, the loss falling, the
+    validation accuracy well above a guess, and a checkpoint from_pretrained loads with CLASSES' names."""
+    require("train_func", train_func, "your training loop")
     if result is None:
-        raise NotSolved("there is no `result` yet: complete train_func, then run the training cell.")
+        raise NotSolved("there is no `result` yet: write the functions above, then run the training cell.")
     require("result", result, "the Result of trainer.fit()")
-    every, max_steps = int(settings["every"]), int(settings["max_steps"])
     if getattr(result, "error", None) is not None:
         raise Wrong(f"the training failed: {str(result.error).splitlines()[0][:200]}",
                     "Read the error above the check, fix train_func, and run the training cell again.")
-    frame = getattr(result, "metrics_dataframe", None)
-    if frame is None or len(frame) == 0:
-        raise Wrong("Ray Train got no report from the training: no metrics and no checkpoint.",
-                    "Add RayTrainReportCallback() to the Trainer (trainer.add_callback), and " + REPORT_HINT)
-    steps = [int(s) for s in frame["step"]] if "step" in frame else []
-    expected = list(range(every, max_steps + 1, every)) + ([max_steps] if max_steps % every else [])
-    if "eval_accuracy" not in frame or frame["eval_accuracy"].isna().any():
-        raise Wrong(f"the reports (at steps {steps}) have no validation accuracy (eval_accuracy).",
-                    "Evaluate at every report: eval_strategy=\"steps\" with eval_steps equal to save_steps; "
-                    "the Trainer then runs compute_metrics on the validation shard.")
-    if steps != expected:
-        raise Wrong(f"Ray Train got reports at steps {steps}, not every {every} steps ({expected}).", REPORT_HINT)
-    checkpoint = getattr(result, "checkpoint", None)
-    if checkpoint is None:
-        raise Wrong("the result has no checkpoint.", REPORT_HINT)
-    from ray.train.huggingface.transformers import RayTrainReportCallback
-
-    folder = Path(checkpoint.path) / RayTrainReportCallback.CHECKPOINT_NAME
-    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
-        raise Wrong(f"the last checkpoint ({folder}) holds no model (config.json and weights).",
-                    "Let the Trainer save the whole model: save_strategy=\"steps\" (save_only_model=True is fine).")
-    accuracy = ", ".join(f"{a:.2f}" for a in frame["eval_accuracy"])
-    return (f"{len(steps)} reports, at steps {', '.join(map(str, steps))}; validation accuracy {accuracy}; "
-            "the model is in the last checkpoint.")
+    _check_code(train_func)
+    epochs = int(settings["epochs"])
+    losses, accuracies = _check_reports(getattr(result, "metrics_dataframe", None), epochs)
+    _check_checkpoint(_checkpoint_folder(result), classes)
+    return (f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
+            f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
+            f"{len(classes)} named outputs and its image processor.")
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
@@ -204,17 +405,19 @@ def exercise_2(result, settings):
 def _probe_batch() -> dict:
     """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
 
-    Local sample images in every profile: the probe counts loads and forward passes, and
-    any image does for that (the gpu profile's own images are on object storage).
+    Local sample images of every class folder, in every profile: the probe counts loads and forward passes and
+    compares the outputs with the check's own run, and any image does for that (the gpu profile's own images
+    are on object storage).
     """
     import numpy as np
     from PIL import Image
 
-    from ..data import data_root
+    from ..data import DATA_ROLES, data_root
 
     paths = []
-    for folder in sorted(p for p in (data_root() / "images" / "val").iterdir() if p.is_dir()):
-        paths += [str(Path(folder) / name) for name in _image_files(folder)[: PROBE_IMAGES // 2]]
+    for folder in DATA_ROLES["images_val_3"][0]:  # the tiny profile's folders, relative to the data root
+        folder = data_root() / folder
+        paths += [str(folder / name) for name in _image_files(folder)[:PROBE_PER_FOLDER]]
     images = [np.array(Image.open(p).convert("RGB")) for p in paths]  # writable, as Ray hands them
     column = np.empty(len(images), dtype=object)
     column[:] = images
@@ -224,27 +427,44 @@ def _probe_batch() -> dict:
             "label": np.array([class_name(_parent_name(p)) for p in paths])}
 
 
-def _output_column(out, classes, n: int) -> list:
-    """The predicted class names in the learner's output batch (the column of class names)."""
+def _as_columns(out) -> dict:
     import pandas as pd
 
     if isinstance(out, pd.DataFrame):
-        out = {c: out[c] for c in out.columns}
+        return {c: out[c] for c in out.columns}
     if not hasattr(out, "keys"):
         raise Wrong(f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
-                    "Return a dict of columns, for example {\"path\": ..., \"label\": ..., \"predicted\": ...}.")
-    if "predicted" not in out:
-        raise Wrong(f"the batch `ImageClassifier` returned has no `predicted` column (its columns: {sorted(out)}).",
-                    "Put each image's predicted class name in a column called `predicted`.")
-    predicted = [str(v.decode() if isinstance(v, bytes) else v) for v in list(out["predicted"])]
-    if len(predicted) != n:
-        raise Wrong(f"`predicted` has {len(predicted)} values for a batch of {n} images.",
-                    "Return one prediction per image of the batch.")
+                    "Return a dict of columns, for example {\"path\": ..., \"predicted\": ..., \"confidence\": ...}.")
+    return out
+
+
+def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list[float]]:
+    """The predicted class names and the confidences in the learner's output batch."""
+    import numpy as np
+
+    out = _as_columns(out)
+    for column, what in (("predicted", "each image's predicted class name"),
+                         ("confidence", "the probability the model gives its prediction")):
+        if column not in out:
+            raise Wrong(f"the batch `ImageClassifier` returned has no `{column}` column (its columns: "
+                        f"{sorted(out)}).", f"Put {what} in a column called `{column}`.")
+    for column in ("path", "label"):
+        if column not in out:
+            raise Wrong(f"the batch `ImageClassifier` returned has no `{column}` column: the rows can no longer be "
+                        "told apart or scored.", f"Pass the batch's `{column}` column on to the output.")
+    predicted = [_text(v) for v in list(out["predicted"])]
+    values = out["confidence"]
+    values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
+    confidence = [_number(v) for v in list(np.asarray(values).reshape(-1))]
+    for column, got in (("predicted", predicted), ("confidence", confidence)):
+        if len(got) != n:
+            raise Wrong(f"`{column}` has {len(got)} values for a batch of {n} images.",
+                        "Return one value per image of the batch.")
     odd = [p for p in predicted if p not in classes]
     if odd:
         raise Wrong(f"`predicted` holds {odd[0]!r}, not a class name ({classes}).",
                     "Turn each output index into its name with model.config.id2label.")
-    return predicted
+    return predicted, confidence
 
 
 def _checkpoint_classes(checkpoint_path) -> list[str]:
@@ -253,19 +473,50 @@ def _checkpoint_classes(checkpoint_path) -> list[str]:
     config = Path(checkpoint_path) / "config.json"
     if not config.is_file():
         raise Wrong(f"{checkpoint_path} holds no model (no config.json).",
-                    "checkpoint_path = Path(result.checkpoint.path) / RayTrainReportCallback.CHECKPOINT_NAME.")
-    return sorted(json.loads(config.read_text()).get("id2label", {}).values())
+                    "checkpoint_path = result.checkpoint.path, the folder Exercise 2's rank 0 saved.")
+    id2label = json.loads(config.read_text()).get("id2label", {})
+    return [id2label[key] for key in sorted(id2label, key=int)]
+
+
+def _reference(checkpoint_path, batch) -> tuple[list[str], list[float]]:
+    """The check's own run of the checkpoint on the probe batch: the class of the largest logit, its softmax."""
+    import torch
+    from transformers import ViTForImageClassification, ViTImageProcessor
+
+    with _quiet_transformers():
+        processor = ViTImageProcessor.from_pretrained(str(checkpoint_path))
+        model = ViTForImageClassification.from_pretrained(str(checkpoint_path)).eval()
+    with torch.inference_mode():
+        probabilities = model(**processor(list(batch["image"]), return_tensors="pt")).logits.softmax(-1)
+    best, index = probabilities.max(-1)
+    return [model.config.id2label[i] for i in index.tolist()], best.tolist()
+
+
+def _check_confidence(got: list[float], want: list[float]) -> None:
+    if any(math.isnan(v) for v in got):
+        raise Wrong(f"`confidence` holds values that are not numbers ({got[:3]}).",
+                    "Return one probability per image, as a NumPy array of floats.")
+    if any(v < 0 or v > 1 for v in got):
+        raise Wrong(f"`confidence` holds {next(v for v in got if v < 0 or v > 1):.3f}: not a probability. Logits "
+                    "are scores of any size; the softmax turns them into probabilities that add up to 1.",
+                    "Take the softmax of the logits over the classes, then the largest probability of each row.")
+    far = [(g, w) for g, w in zip(got, want) if abs(g - w) > SAME_PROBABILITY]
+    if far:
+        g, w = far[0]
+        raise Wrong(f"`confidence` gives {g:.3f} where the softmax probability of the predicted class is {w:.3f} "
+                    f"({len(far)} of {len(got)} probe images differ).",
+                    "The softmax over the classes of each image's logits (softmax(-1)), and of it the value at "
+                    "the predicted class: the largest.")
 
 
 def _check_class(ImageClassifier, checkpoint_path) -> str:
-    import numpy as np
-
     classes = _checkpoint_classes(checkpoint_path)
     batch = _probe_batch()
     n = len(batch["path"])
+    want_predicted, want_confidence = _reference(checkpoint_path, batch)
     from transformers import ViTForImageClassification
 
-    with counting(ViTForImageClassification, "forward") as counts:
+    with _quiet_transformers(), counting(ViTForImageClassification, "forward") as counts:
         try:
             classifier = ImageClassifier(checkpoint_path=str(checkpoint_path))
         except TypeError as exc:
@@ -291,26 +542,30 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
         raise Wrong("the ViT ran with gradients recorded: every forward pass built an autograd graph that "
                     "inference never uses (memory and time on a GPU).",
                     "Run the model under `with torch.inference_mode():`, as the lab asks.")
-    predicted = _output_column(out, classes, n)
-    _output_column(second, classes, n)
     if counts["forward"] == 0:
         raise Wrong("the fine-tuned ViT never ran on the batch.",
                     "Call the model on the processed batch: model(**inputs).logits.")
     if counts["forward"] >= 2 * n:
         raise Wrong(f"the model ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
                     "Process the whole batch at once: processor(list(batch[\"image\"]), return_tensors=\"pt\"), "
-                    "then one model(**inputs) call, then argmax over the logits of every row.")
+                    "then one model(**inputs) call for every row.")
+    predicted, confidence = _outputs(out, classes, n)
+    _outputs(second, classes, n)
+    if predicted != want_predicted:
+        differ = sum(a != b for a, b in zip(predicted, want_predicted))
+        raise Wrong(f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
+                    "Predict each image's class as the argmax of its logits, named with model.config.id2label.")
+    _check_confidence(confidence, want_confidence)
     try:
-        ImageClassifier(checkpoint_path=str(Path(checkpoint_path) / "no-such-checkpoint"))
+        with _quiet_transformers():
+            ImageClassifier(checkpoint_path=str(Path(checkpoint_path) / "no-such-checkpoint"))
     except Exception:
         pass
     else:
         raise Wrong("`ImageClassifier(checkpoint_path=<a folder that does not exist>)` loaded a model anyway: it "
                     "does not load the checkpoint it is given.",
                     "Load the model from the checkpoint_path argument, not from a fixed name.")
-    if set(batch["label"]) <= set(classes):
-        return f"{int(np.sum(np.array(predicted) == batch['label']))} of {n} probe images right"
-    return f"{n} probe images"
+    return f"{n} probe images, their classes and confidences as the checkpoint gives them"
 
 
 def _stage(predictions, ImageClassifier):
@@ -339,7 +594,7 @@ def _check_stage(op, checkpoint_path) -> None:
     args = list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())
     if str(checkpoint_path) not in [str(a) for a in args]:
         raise Wrong("the ImageClassifier stage is not given the checkpoint's path.",
-                    "fn_constructor_kwargs={\"checkpoint_path\": str(checkpoint_path)}.")
+                    "fn_constructor_kwargs={\"checkpoint_path\": checkpoint_path}.")
     gpus = (op.ray_remote_args or {}).get("num_gpus")
     if gpus != 1:
         raise Wrong(f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
@@ -357,13 +612,17 @@ def _check_stage(op, checkpoint_path) -> None:
                     "compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 
-BATCH_SIZE = 16  # the lab's batch size for the classifier stage (the pool's size is the learner's: 1 to GPUS)
+def _bare(path: str) -> str:
+    """A path or URI without its scheme and user (``s3://anonymous@bucket/key`` -> ``bucket/key``), as Ray lists
+    the files it reads."""
+    rest = str(path).split("://", 1)[-1].rstrip("/")
+    head, slash, tail = rest.partition("/")
+    return head.rsplit("@", 1)[-1] + slash + tail if "://" in str(path) else rest
 
 
 def _under(path: str, folder: str) -> bool:
     """Whether the file ``path`` lies in ``folder`` (a local path or a URI; Ray lists files without the scheme)."""
-    folder = str(folder).split("://", 1)[-1].rstrip("/")
-    return str(path).split("://", 1)[-1].rsplit("/", 1)[0].endswith(folder)
+    return _bare(path).rsplit("/", 1)[0].endswith(_bare(folder))
 
 
 def _check_inputs(predictions, val_folders) -> None:
@@ -379,10 +638,104 @@ def _check_inputs(predictions, val_folders) -> None:
                     "Read the validation images, read_labelled(val_folders), and classify those.")
 
 
+def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
+    """``scored``: materialized, every validation image once with path, label, predicted and confidence."""
+    import pandas as pd
+    import ray.data
+    from ray.data.dataset import MaterializedDataset
+
+    require("scored", scored, "predictions, run once and kept (materialized)")
+    if not isinstance(scored, ray.data.Dataset):
+        raise Wrong(f"`scored` is a {type(scored).__name__}, not a Ray Dataset.",
+                    "Keep the predictions as a Dataset whose rows Ray holds in memory.")
+    if not isinstance(scored, MaterializedDataset):
+        raise Wrong("`scored` is still a plan: every use of it (the filter, the write, the scores after) would run "
+                    "the model on every image again.",
+                    "Run the pipeline once and keep its rows in Ray's object store (the lesson's section 1).")
+    columns = list(scored.schema().names)
+    lacking = [c for c in ("path", "label", "predicted", "confidence") if c not in columns]
+    if lacking:
+        raise Wrong(f"`scored` has no {lacking} column (its columns: {columns}).",
+                    "Make `scored` from `predictions`, as ImageClassifier returns them.")
+    table = pd.DataFrame(scored.select_columns(["path", "label", "predicted", "confidence"]).take_all())
+    table["path"] = table["path"].map(str)
+    if val_folders is not None:
+        folders = [str(f) for f in val_folders]
+        expected = sum(min(PER_CLASS, len(_image_files(f))) for f in folders)
+        stray = [p for p in table["path"] if not any(_under(p, f) for f in folders)]
+        if stray:
+            raise Wrong(f"`scored` holds {len(stray)} images from outside `val_folders` (for example {stray[0]}).",
+                        "Make `scored` from `predictions`, the validation images.")
+        if len(table) != expected or table["path"].duplicated().any():
+            raise Wrong(f"`scored` has {len(table)} rows ({table['path'].nunique()} images) for the {expected} "
+                        "validation images.", "Make `scored` from `predictions`, every validation image once.")
+    return table
+
+
+def _csv_rows(review_dir: Path) -> "pd.DataFrame":  # noqa: F821
+    import pandas as pd
+
+    files = sorted(p for p in review_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    others = [p for p in files if p.suffix.lower() != ".csv"]
+    if others:
+        raise Wrong(f"out_dir / \"{review_dir.name}\" holds {others[0].name}: not a CSV file.",
+                    "Write the rows with write_csv, a format a person opens in any spreadsheet.")
+    frames = [pd.read_csv(p) for p in files if p.stat().st_size]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["path", "confidence"])
+
+
+def _check_review(table, review_dir, review_below: float) -> tuple[int, int]:
+    """The CSV files in ``review_dir`` hold exactly the rows of ``table`` below ``review_below``."""
+    review_dir = Path(review_dir)
+    unsure = set(table.loc[table["confidence"] < review_below, "path"])
+    if not review_dir.exists():
+        if not unsure:
+            return 0, len(table)
+        stray = [p for p in review_dir.parent.rglob("*.csv") if "confidence" in p.read_text().split("\n", 1)[0]] \
+            if review_dir.parent.is_dir() else []
+        if stray:
+            raise Wrong(f"found CSV files in {stray[0].parent.name}, but nothing in out_dir / \"{review_dir.name}\".",
+                        f"Write into exactly the folder the exercise names: out_dir / \"{review_dir.name}\".")
+        raise NotSolved(f"nothing written to out_dir / \"{review_dir.name}\" yet: {len(unsure)} of the "
+                        f"{len(table)} images are below {review_below}.")
+    rows = _csv_rows(review_dir)
+    lacking = [c for c in ("path", "predicted", "confidence") if c not in rows.columns]
+    if lacking:
+        raise Wrong(f"the review files have no {lacking} column (their columns: {list(rows.columns)}): a person "
+                    "needs the image, what the model answered and how sure it was.",
+                    "Write the rows of `scored` as they are.")
+    paths = rows["path"].map(str)
+    if paths.duplicated().any():
+        raise Wrong(f"{int(paths.duplicated().sum())} images are in the review files more than once: the cell ran "
+                    "twice, and the second write added files beside the first's?",
+                    "write_csv(..., mode=\"overwrite\") replaces what an earlier run wrote.")
+    got = set(paths)
+    confident = set(table["path"]) - unsure
+    if got and got <= confident and not (got & unsure):
+        raise Wrong(f"the review files hold {len(got)} images the model is sure of (confidence {review_below} or "
+                    "more), and none of the unsure ones: the filter is the wrong way round.",
+                    f"Keep the rows whose confidence is below REVIEW_BELOW ({review_below}).")
+    answered = got & confident
+    if answered:
+        raise Wrong(f"{len(answered)} images in the review files have a confidence of {review_below} or more: "
+                    "those the model answers itself.", f"Keep only the rows below REVIEW_BELOW ({review_below}).")
+    lost = unsure - got
+    if lost:
+        raise Wrong(f"{len(lost)} of the {len(unsure)} images below {review_below} are not in the review files "
+                    f"(for example {_name(sorted(lost)[0])}): nobody would look at them.",
+                    "Filter `scored` on its confidence column, below REVIEW_BELOW, and write every row that passes.")
+    stray = got - set(table["path"])
+    if stray:
+        raise Wrong(f"the review files hold {len(stray)} images that are not in `scored`.",
+                    "Write the rows of `scored` whose confidence is below REVIEW_BELOW, nothing else.")
+    return len(unsure), len(table)
+
+
 @exercise("Exercise 3")
-def exercise_3(ImageClassifier, predictions, checkpoint_path, val_folders=None):
-    """``ImageClassifier`` from the checkpoint, batched; ``predictions``: its stage, over the validation images, with
-    GPUs, an actor pool and the lab's batch size."""
+def exercise_3(ImageClassifier, predictions, scored, checkpoint_path, val_folders, review_dir, review_below):
+    """``ImageClassifier`` from the checkpoint with each prediction's confidence, batched; ``predictions``: its
+    stage over the validation images with a GPU per actor and a pool the cluster holds; ``scored``: run once; the
+    images below ``review_below`` written as CSV to ``review_dir``."""
     if checkpoint_path is None:
         raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
     require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
@@ -390,31 +743,34 @@ def exercise_3(ImageClassifier, predictions, checkpoint_path, val_folders=None):
         raise Wrong(f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
                     "Write `class ImageClassifier:` with __init__(self, checkpoint_path) and __call__(self, batch).")
     probe = _check_class(ImageClassifier, checkpoint_path)
-    require("predictions", predictions, "the Dataset of predictions for val_images")
+    require("predictions", predictions, "the Dataset of predictions for the validation images")
     import ray.data
 
     if not isinstance(predictions, ray.data.Dataset):
         raise Wrong(f"`predictions` is a {type(predictions).__name__}, not a Ray Dataset.",
-                    "Build it with val_images.map_batches(ImageClassifier, ...); the next cell runs it.")
+                    "Build it with read_labelled(val_folders).map_batches(ImageClassifier, ...).")
     op = _stage(predictions, ImageClassifier)
     _check_stage(op, checkpoint_path)
-    if op.batch_size != BATCH_SIZE:
-        raise Wrong(f"the stage takes batches of {op.batch_size} images; the lab asks for {BATCH_SIZE}.",
-                    f"batch_size={BATCH_SIZE}: the pool's size is yours to choose (1 to GPUS), the batch size is set.")
     _check_inputs(predictions, val_folders)
+    table = _check_scored(scored, val_folders)
+    unsure, total = _check_review(table, review_dir, float(review_below))
     compute = op.compute
     actors = (f"{compute.min_size}" if compute.min_size == compute.max_size
               else f"{compute.min_size} to {compute.max_size or 'any number of'}")
-    return (f"ImageClassifier loads the checkpoint once and runs one forward pass per batch ({probe}); the stage "
-            f"runs it on {actors} actor(s) with one GPU each (the cluster has {cluster_gpus()}), "
-            f"{op.batch_size} images per batch.")
+    return (f"ImageClassifier loads the checkpoint once, runs one forward pass per batch and gives {probe}; the "
+            f"stage runs on {actors} actor(s) with one GPU each (the cluster has {cluster_gpus()}), "
+            f"{op.batch_size} images per batch; {unsure} of the {total} validation images are below "
+            f"{review_below} and wait in out_dir / \"{Path(review_dir).name}\" for a person.")
 
 
 # Stretch -----------------------------------------------------------------------------------------------
 
-# The check's own predictions, with mistakes: six dogs (four right) and four fish (one right), 67 % and 25 %. Grouped
-# by the predicted class instead, they would give 57 % (4 of the 7 "dog" answers) and 33 % (1 of 3).
-PROBE = {"label": ["dog"] * 6 + ["fish"] * 4, "predicted": ["dog"] * 4 + ["fish"] * 3 + ["dog"] * 3}
+# The check's own predictions, with mistakes: six dogs (four right), five fish (one right), five parachutes (three
+# right): 67 %, 20 % and 60 %. Grouped by the predicted class instead, they give 50 % (4 of the 8 "dog" answers),
+# 25 % (1 of 4) and 75 % (3 of 4).
+PROBE = {"label": ["dog"] * 6 + ["fish"] * 5 + ["parachute"] * 5,
+         "predicted": ["dog"] * 4 + ["fish"] * 2 + ["fish"] + ["dog"] * 3 + ["parachute"]
+         + ["parachute"] * 3 + ["dog", "fish"]}
 
 
 def _result_rows(result) -> list[dict]:
@@ -475,12 +831,13 @@ def stretch(per_class_accuracy, predictions):
 
     require("per_class_accuracy", per_class_accuracy,
             "a function per_class_accuracy(predictions) returning one row per label with its accuracy")
-    require("predictions", predictions, "the Dataset of predictions of Exercise 3")
+    require("scored", predictions, "the predictions of Exercise 3, run once")
     if not callable(per_class_accuracy):
         raise Wrong(f"`per_class_accuracy` is a {type(per_class_accuracy).__name__}, not a function.",
                     "Define it with def per_class_accuracy(predictions): ...")
     probe = pd.DataFrame(PROBE)
-    _judge_per_class(_result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe, "the check's probe predictions")
+    _judge_per_class(_result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe,
+                     "the check's probe predictions")
     table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
     expected = _judge_per_class(_result_rows(per_class_accuracy(predictions)), table, "your predictions")
     counts = table.groupby("label").size().to_dict()
