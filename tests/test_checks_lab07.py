@@ -1,11 +1,17 @@
 """Lab 07 checks: pass any correct answer, reject placeholders and the likely mistakes.
 
-Exercise 1's judgement (rows, features, busy share) is tested on tables made here, with the
-stopwatch columns set to a known busy share; the solution notebook runs the real pipeline
-through the whole check. Exercise 2 gets training functions, right and wrong, and runs them.
+Exercise 1 gets datasets built as learners build them (a rename or right_on=, a map or not) and spoiled the ways
+learners spoil them (a join on the rating's own id, a left join, a photo named by the rating's id, a lost column,
+lost or doubled rows). Exercise 2's plan checks run on real plans of stand-in stages named as the lab's (a
+materialize() in between, a GPU for a CPU stage, pools that do not fit); its verdicts on timing are tested on
+stopwatch tables made here (a starved run, one giant batch, a pool that leaves a GPU idle, a fed run), so that no
+test depends on how busy the machine is; one test runs a small real pipeline through the whole check. The solution
+notebook runs the real stages through it. Exercise 3 and the stretch get loops, right and wrong, and run them.
 """
 
 import sys
+import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,9 +20,11 @@ import ray
 import ray.cloudpickle
 import torch
 
+import raycourse
 from raycourse.checks import lab07
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this module
+PHOTOS = raycourse.data_path("product_photos")
 
 
 def _wrong(verdict, message):
@@ -27,195 +35,320 @@ def _wrong(verdict, message):
 
 # ----------------------------------------------------------------------------- Exercise 1
 
-def _run(share, actors=("a",), ids=range(1, 9), batch=4, copies=2):
-    """An encoder's output: `copies` of each id, batches of `batch` rows, busy `share` of the time."""
-    rows = [rid for rid in ids for _ in range(copies)]
-    table = pd.DataFrame({"id": rows, "features": [np.full(3, rid, np.float32) for rid in rows]})
-    batch_no = np.arange(len(table)) // batch
-    table["actor"] = [actors[b % len(actors)] for b in batch_no]
-    slot = batch_no // len(actors)  # each actor computes `share` of every 1-second slot
-    table["started"] = slot * 1.0
-    table["finished"] = slot * 1.0 + share
-    return table
+def _assembled():
+    """The right rows, in another order than the file's (a join gives none), as a learner's pandas would build them."""
+    rated, _, _ = lab07._rated()
+    return rated.sample(frac=1, random_state=0).reset_index(drop=True)
 
 
-SOURCE = pd.DataFrame({"id": [rid for rid in range(1, 9) for _ in range(2)]})
-REFERENCE = {rid: np.full(3, rid, np.float32) for rid in (1, 2)}
+def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
+    right = _assembled()
+    variants = [
+        right,
+        right.drop(columns=["product"]),  # the product's name is optional
+        right.assign(photo=[f"{PHOTOS}/../products/{pid:02d}.png" for pid in right["product_id"]]),  # another path
+    ]
+    for table in variants:
+        verdict = lab07.exercise_1.result(ray.data.from_pandas(table))
+        assert verdict.passed, verdict
+        assert "90 ratings of listed products" in verdict.message and "6 ratings of retired" in verdict.message
 
 
-@pytest.mark.parametrize("share, actors", [(0.9, ("a",)), (0.8, ("a", "b")), (0.5, ("a",))])
-def test_busy_share_is_computing_time_over_time_on_duty(share, actors):
-    # every actor computes `share` of each slot; the last slot ends `share` into it
-    table = _run(share, actors)
-    slots = (len(table) // 4 + len(actors) - 1) // len(actors)
-    expected = share * slots / (slots - 1 + share)
-    assert lab07.busy_share(table) == pytest.approx(expected)
+def test_ex1_accepts_a_join_with_a_rename_or_with_right_on(ray_session):
+    ratings = ray.data.read_json(raycourse.data_path("ratings"))
+    table = ray.data.read_csv(raycourse.data_path("outfits"))
+
+    def add_photo(row):
+        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
+        return row
+
+    renamed = ratings.join(table.rename_columns({"id": "product_id"}), join_type="inner", num_partitions=2,
+                           on=("product_id",))
+    right_on = ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
+    for ds in (renamed.map(add_photo), right_on.map(add_photo)):
+        assert lab07.exercise_1.result(ds).passed
 
 
-def test_ex1_judge_accepts_every_row_with_the_models_features():
-    assert lab07.judge_run(_run(0.9), SOURCE, REFERENCE) == pytest.approx(lab07.busy_share(_run(0.9)))
+def _ratings_with_products(how: str):
+    """The ratings joined with the table in pandas, `how` a merge (or a join on the rating's own id)."""
+    ratings = pd.read_json(raycourse.data_path("ratings"), lines=True)
+    table = pd.read_csv(raycourse.data_path("outfits"))
+    if how == "on_id":
+        joined = ratings.merge(table, on="id")
+    else:
+        joined = ratings.merge(table.rename(columns={"id": "product_id"}), on="product_id", how=how)
+    return joined.assign(photo=[f"{PHOTOS}/{pid:02d}.png" for pid in joined["product_id"]])
 
 
 @pytest.mark.parametrize("spoil, message", [
-    (lambda t: t.iloc[:-2], "2 missing"),
-    (lambda t: t.drop_duplicates("id"), "8 missing"),
-    (lambda t: pd.concat([t, t.iloc[:3]]), "3 extra"),
-    (lambda t: t.drop(columns=["started"]), "no ['started'] column"),
-    (lambda t: t.assign(features=[f * 0.5 for f in t["features"]]), "other features"),
-    (lambda t: t.assign(features=[f[:2] for f in t["features"]]), "other features"),
+    (lambda t: _ratings_with_products("on_id"), "the join matched the rating's id with the table's id"),
+    (lambda t: _ratings_with_products("left"), "6 row(s) rate products the catalogue no longer lists"),
+    (lambda t: t.assign(photo=[f"{PHOTOS}/{rid:02d}.png" for rid in t["id"]]), "its photo is"),
+    (lambda t: t.assign(photo=t["photo"].iloc[::-1].to_numpy()), "its photo is"),
+    (lambda t: t.drop(columns=["photo"]), "no column ['photo']"),
+    (lambda t: t.drop(columns=["stars"]), "no column ['stars']"),
+    (lambda t: t.assign(text=t["text"].iloc[::-1].to_numpy()), "another rating's text"),
+    (lambda t: t.iloc[:-3], "3 lost"),
+    (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
 ])
-def test_ex1_judge_rejects_a_run_that_skipped_or_changed_work(spoil, message):
-    with pytest.raises(lab07.Wrong) as caught:  # exercise_1 reports what the judge raises
-        lab07.judge_run(spoil(_run(0.9)), SOURCE, REFERENCE)
-    assert message in caught.value.problem
-    assert caught.value.hint
+def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
+    _wrong(lab07.exercise_1.result(ray.data.from_pandas(spoil(_assembled()))), message)
 
 
-def test_ex1_waits_for_the_placeholder():
-    assert lab07.exercise_1.result(..., None).status == "not solved"
+def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
+    assert lab07.exercise_1.result(...).status == "not solved"
+    _wrong(lab07.exercise_1.result(_assembled()), "not a Dataset")
 
 
-def test_ex1_rejects_what_is_not_a_pipeline(ray_session):
-    _wrong(lab07.exercise_1.result(pd.DataFrame(), None), "not a Dataset")
+# ----------------------------------------------------------------------------- Exercise 2: the measures
+
+def _stopwatch(batches, actors=("a", "b"), rows_per_batch=4, busy=1.0, gap=0.0, start=100.0):
+    """An encoder's output: `batches` batches dealt to `actors` in turn, each computing `busy` s after `gap` s idle."""
+    rows = []
+    clock = {actor: start for actor in actors}
+    for b in range(batches):
+        actor = actors[b % len(actors)]
+        began = clock[actor] + gap
+        clock[actor] = began + busy
+        rows += [{"id": b * rows_per_batch + i, "actor": actor, "started": began, "finished": began + busy}
+                 for i in range(rows_per_batch)]
+    return pd.DataFrame(rows)
 
 
-def test_ex1_rejects_a_pipeline_without_the_given_encoder(ray_session):
-    class OtherEncoder:
-        def __call__(self, batch):
-            return batch
+def test_rows_per_second_and_busy_share_count_every_gpu_held():
+    fed = _stopwatch(8)  # two actors, computing without a gap: 4 s of run, 32 rows
+    assert lab07.rows_per_second(fed) == pytest.approx(8.0)
+    assert lab07.busy_share(fed, 2) == pytest.approx(1.0)
+    alone = _stopwatch(8, actors=("a",))  # one actor on a cluster of two: 8 s, the other GPU idle throughout
+    assert lab07.busy_share(alone, 2) == pytest.approx(0.5)
+    assert lab07.busy_share(alone, 1) == pytest.approx(1.0)  # what the pool's own actors alone would say
+    waiting = _stopwatch(8, gap=3.0)  # 3 s idle before every 1 s batch: the run from 103 s to 116 s
+    assert lab07.busy_share(waiting, 2) == pytest.approx(8 / (2 * 13))
+    assert lab07.measure(waiting, 2)["batches"] == 8 and lab07.measure(waiting, 2)["actors"] == 2
 
-    ds = ray.data.from_items([{"id": 1}]).map_batches(OtherEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=1))
-    _wrong(lab07.exercise_1.result(ds, None), "no ReviewEncoder stage")
+
+STARVED = _stopwatch(40, rows_per_batch=2, busy=0.05, gap=0.45)  # batches of 2, the GPUs waiting 90 % of the time
 
 
-class ReviewEncoder:  # the name the check looks for; never run here
+@pytest.mark.parametrize("run, verdict", [
+    (STARVED, "pace"),  # the starved pipeline itself: 1 x its own pace
+    (_stopwatch(1, actors=("a",), rows_per_batch=80, busy=2.0), "batches"),  # one giant batch: fast and "busy"
+    (_stopwatch(2, rows_per_batch=40, busy=1.0), "batches"),  # one batch per GPU
+    (_stopwatch(10, actors=("a",), rows_per_batch=8, busy=0.3, gap=0.01), "pace"),  # fed, but a GPU idle: < 50 %
+    (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=0.6), "pace"),  # both GPUs, waiting two thirds of the time
+    (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=0.02), None),  # fed: both GPUs computing
+    (_stopwatch(20, rows_per_batch=4, busy=0.2, gap=0.02), None),  # fed in smaller batches
+])
+def test_the_targets_tell_a_fed_run_from_a_starved_a_giant_batch_and_an_idle_gpu(run, verdict):
+    starved = lab07.measure(STARVED, 2)
+    assert starved["busy"] == pytest.approx(0.1, abs=0.01)
+    assert lab07.verdict_of(lab07.measure(run, 2), starved, 2) == verdict
+
+
+def test_on_real_gpus_rows_per_second_alone_sets_the_target(monkeypatch):
+    monkeypatch.setattr(lab07, "busy_target", lambda: None)
+    idle_gpu = lab07.measure(_stopwatch(10, actors=("a",), rows_per_batch=8, busy=0.3, gap=0.01), 2)
+    assert lab07.verdict_of(idle_gpu, lab07.measure(STARVED, 2), 2) is None
+
+
+def test_busiest_day_is_every_listed_rating_in_blocks_of_one_and_waits_for_the_actors(ray_session):
+    day = lab07.busiest_day(copies=2)
+    rated, _, _ = lab07._rated()
+    assert day.count() == 2 * len(rated) == day.num_blocks()
+    assert day.context.wait_for_min_actors_s == lab07.WAIT_FOR_ACTORS_S
+    assert ray.data.DataContext.get_current().wait_for_min_actors_s != lab07.WAIT_FOR_ACTORS_S  # the day's only
+    assert set(day.schema().names) >= {"id", "text", "stars", "photo"}
+
+
+def test_keep_starved_wants_the_encoders_table():
+    with pytest.raises(ValueError):
+        lab07.keep_starved(pd.DataFrame({"id": [1]}))
+
+
+# ----------------------------------------------------------------------------- Exercise 2: the plan
+
+class Tokenize:  # the lab's stage names; cheap stand-ins, run only in the end-to-end test
+    def __init__(self, model_id, max_length):
+        self.max_length = max_length
+
     def __call__(self, batch):
+        batch["input_ids"] = np.ones((len(batch["id"]), self.max_length), dtype=np.int64)
         return batch
 
 
-def _encoder_pipeline(**stage):
-    stage = {"batch_size": 1, "num_gpus": 1, "compute": ray.data.ActorPoolStrategy(size=1), **stage}
-    return ray.data.from_items([{"id": 1}]).map_batches(ReviewEncoder, **{k: v for k, v in stage.items() if v is not None})
+def load_photos(batch):
+    batch["pixels"] = np.zeros((len(batch["id"]), 3, 4, 4), dtype=np.uint8)
+    return batch
 
 
-def _judged_as(monkeypatch, ds, share, starved):
-    """Run exercise 1 on `ds` with the encoder's runs measured at `share`, after a starved run at `starved`."""
-    day = ray.data.from_pandas(SOURCE)
-    monkeypatch.setattr(lab07, "_starved", [] if starved is None else [starved])
-    monkeypatch.setattr(lab07, "_reference_features", lambda rows: (REFERENCE, None))
-    monkeypatch.setattr(type(ds), "to_pandas", lambda self, *a, **k: SOURCE if self is day else _run(share))
-    return lab07.exercise_1.result(ds, day)
+class RatingEncoder:
+    def __init__(self, text_model, image_model):
+        self.actor = ray.get_runtime_context().get_actor_id()
+
+    def __call__(self, batch):
+        started = time.time()
+        time.sleep(0.05 + 0.005 * len(batch["id"]))  # a GPU's time: the CPU is free meanwhile
+        n = len(batch["id"])
+        return {"id": batch["id"], "stars": batch["stars"], "features": np.ones((n, 3), np.float32),
+                "actor": [self.actor] * n, "started": np.full(n, started), "finished": np.full(n, time.time())}
 
 
-def test_busy_target_is_relative_to_the_starved_run():
-    assert lab07.busy_target(0.1) == pytest.approx(0.2)  # a GPU whose CPU stages set the pace
-    assert lab07.busy_target(0.3) == pytest.approx(0.6)
-    assert lab07.busy_target(0.5) == pytest.approx(lab07.BUSY_CAP)  # twice would be 100 %
-    assert lab07.starved_share(0.42) == 0.42 and lab07._starved == [0.42]
+TOKENIZE, ENCODE = {"model_id": "m", "max_length": 8}, {"text_model": "t", "image_model": "i"}
+A, T = ray.data.ActorPoolStrategy, ray.data.TaskPoolStrategy
 
 
-def test_ex1_rejects_a_pool_that_still_waits(ray_session, monkeypatch):
-    verdict = _judged_as(monkeypatch, _encoder_pipeline(), share=0.4, starved=0.35)
-    _wrong(verdict, "computed 47% of its time")  # 4 slots busy 0.4 s: 1.6 s of 3.4 s
-    assert "best of 2 runs" in verdict.message and "the target is 70% (the starved pipeline: 35%)" in verdict.message
+def pipeline(source, tokenize=None, photos=None, encode=None):
+    """The lab's three stages over `source`, fed, each with its arguments replaced by those given."""
+    tokenize = {"batch_size": 16, "num_cpus": 1, "compute": A(size=1), **(tokenize or {})}
+    photos = {"batch_size": 16, "num_cpus": 1, "compute": T(size=2), **(photos or {})}
+    encode = {"batch_size": 16, "num_gpus": 1, "compute": A(size=2), **(encode or {})}
+    return (source.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, **tokenize)
+            .map_batches(load_photos, **photos)
+            .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, **encode))
 
 
-def test_ex1_target_follows_the_starved_run(ray_session, monkeypatch):
-    # the same pool, busy 47 %, passes where the starved run was 20 % (a GPU's CPU stages set the pace) ...
-    verdict = _judged_as(monkeypatch, _encoder_pipeline(), share=0.4, starved=0.2)
+def _source():
+    return ray.data.from_items([{"id": i, "stars": 3, "text": "fine", "photo": "x.png"} for i in range(8)])
+
+
+def _plan_verdict(make):
+    source = _source()
+    try:
+        lab07._check_plan(make(source), source)
+    except lab07.Wrong as wrong:
+        return wrong
+    return None
+
+
+def test_ex2_plan_accepts_fed_pipelines_of_any_shape(ray_session):
+    gpus = int(ray.cluster_resources()["GPU"])
+    for make in [
+        pipeline,
+        lambda s: pipeline(s, encode={"compute": A(size=1)}),
+        lambda s: pipeline(s, encode={"compute": A(min_size=1, max_size=gpus)}),
+        lambda s: pipeline(s, photos={"compute": None}, tokenize={"compute": A(min_size=1, max_size=2)}),
+        lambda s: pipeline(s.repartition(4)),  # a repartition of the source first: still the source's plan
+        lambda s: (s.map_batches(load_photos, batch_size=32)  # the CPU stages in the other order
+                   .map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=32, compute=A(size=1))
+                   .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=32, num_gpus=1,
+                                compute=A(size=gpus))),
+    ]:
+        assert _plan_verdict(make) is None
+
+
+def _materialized(source):
+    prepared = source.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=16, compute=A(size=1))
+    prepared = prepared.map_batches(load_photos, batch_size=16).materialize()  # the CPU stages run here, alone
+    return prepared.map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=16, num_gpus=1,
+                                compute=A(size=2))
+
+
+@pytest.mark.parametrize("make, message", [
+    (_materialized, "does not run Tokenize and load_photos"),
+    (lambda s: pipeline(ray.data.from_pandas(s.to_pandas())), "does not start from `source`"),
+    (lambda s: pipeline(s, photos={"num_gpus": 1}), "load_photos stage asks for num_gpus=1"),
+    (lambda s: pipeline(s, encode={"num_gpus": 0.5, "compute": A(size=4)}), "num_gpus=0.5 per actor"),
+    (lambda s: pipeline(s, encode={"compute": A(size=3)}), "may grow to 3 actors"),
+    (lambda s: pipeline(s, encode={"compute": A(min_size=1)}), "may grow to no limit"),
+    (lambda s: pipeline(s, tokenize={"compute": A(size=int(ray.cluster_resources()["CPU"]))}), "CPUs at once"),
+    (lambda s: s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1))
+     .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=8, num_gpus=1, compute=A(size=2))
+     .map_batches(load_photos, batch_size=8), "runs before a CPU stage"),
+    (lambda s: s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1)),
+     "no RatingEncoder stage"),
+])
+def test_ex2_plan_rejects_skipped_streaming_and_resources_that_do_not_fit(ray_session, make, message):
+    wrong = _plan_verdict(make)
+    assert wrong is not None and message in wrong.problem, wrong
+    assert wrong.hint
+
+
+# ----------------------------------------------------------------------------- Exercise 2: the whole check
+
+@pytest.fixture
+def small_day(monkeypatch):
+    """Exercise 2 on 10 ratings (40 rows) with the stand-in stages above: no models, no reference features."""
+    rated = pd.DataFrame({"id": range(1, 11), "product_id": 1, "product": "p", "stars": 3, "text": "fine",
+                          "photo": "x.png"})
+    monkeypatch.setattr(lab07, "_rated", lambda: (rated, rated.set_index("id"), []))
+    monkeypatch.setattr(lab07, "_reference_features", lambda rows: ({}, None))
+    monkeypatch.setattr(lab07, "_starved", [])
+    return rated
+
+
+def _checked(monkeypatch, fed, run=None, starved=STARVED):
+    """Exercise 2's verdict on `fed`, after a starved run `starved`; `run`: the stopwatch table every run gives."""
+    lab07.keep_starved(starved)
+    if run is not None:
+        monkeypatch.setattr(ray.data.Dataset, "to_pandas", lambda self, *a, **k: run)
+    return lab07.exercise_2.result(fed)
+
+
+def _day_run(**stopwatch):
+    """A stopwatch table for the small day's 40 rows (ids 1-10, 4 copies each)."""
+    table = _stopwatch(**stopwatch)
+    table["id"] = [rid for rid in range(1, 11) for _ in range(4)][:len(table)]
+    return table.assign(features=[np.ones(3, np.float32)] * len(table), stars=3)
+
+
+def test_ex2_waits_for_the_placeholder_and_the_starved_run(ray_session, small_day):
+    assert lab07.exercise_2.result(...).status == "not solved"
+    assert lab07.exercise_2.result(pipeline).status == "not solved"  # no starved run kept yet
+    _wrong(lab07.exercise_2.result(42), "not a function")
+
+
+def test_ex2_passes_a_fed_run_and_says_what_it_measured(ray_session, small_day, monkeypatch):
+    verdict = _checked(monkeypatch, pipeline, run=_day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02))
     assert verdict.passed, verdict
-    assert "target 40%, from the starved 20%" in verdict.message
-    # ... and waits for the starved run's measure when the session has none
-    assert _judged_as(monkeypatch, _encoder_pipeline(), share=0.9, starved=None).status == "not solved"
+    assert "rows/s with the GPUs busy" in verdict.message and "1 run(s)" in verdict.message
 
 
-@pytest.mark.parametrize("pool", ["one", "cluster"])
-def test_ex1_accepts_an_encoder_pool_from_one_actor_to_the_clusters_gpus(ray_session, monkeypatch, pool):
-    gpus = int(ray.cluster_resources()["GPU"])
-    size = {"one": 1, "cluster": gpus}[pool]
-    ds = _encoder_pipeline(compute=ray.data.ActorPoolStrategy(size=size))
-    assert _judged_as(monkeypatch, ds, share=0.9, starved=0.3).passed
+@pytest.mark.parametrize("run, message", [
+    (_day_run(batches=20, rows_per_batch=2, busy=0.05, gap=0.45), "best of 2 runs"),  # the starved pipeline again
+    (_day_run(batches=1, actors=("a",), rows_per_batch=40, busy=2.0), "the encoder ran 1 batch(es)"),
+    (_day_run(batches=10, actors=("a",), rows_per_batch=4, busy=0.3, gap=0.01), "an idle GPU counts"),
+])
+def test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu(ray_session, small_day, monkeypatch, run,
+                                                                       message):
+    _wrong(_checked(monkeypatch, pipeline, run=run), message)
 
 
-def test_ex1_rejects_an_encoder_pool_bigger_than_the_clusters_gpus(ray_session, monkeypatch):
-    gpus = int(ray.cluster_resources()["GPU"])
-    verdict = _judged_as(monkeypatch, _encoder_pipeline(compute=ray.data.ActorPoolStrategy(size=gpus + 1)),
-                         share=0.9, starved=0.3)
-    _wrong(verdict, f"up to {gpus + 1} actors with num_gpus=1 each; the cluster has {gpus} GPUs")
-    assert "GPUS" in verdict.hint
-    _wrong(_judged_as(monkeypatch, _encoder_pipeline(num_gpus=None), share=0.9, starved=0.3), "asks for no GPU")
+def test_ex2_rejects_a_run_that_lost_rows(ray_session, small_day, monkeypatch):
+    run = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02).iloc[:-4]
+    _wrong(_checked(monkeypatch, pipeline, run=run), "4 missing")
 
 
-def _sample_rows():
-    import raycourse
-
-    texts = ["A fine coat, warm and well made.", "It tore at once and my dog hated it.", "Too small for a beagle."]
-    return pd.DataFrame({"id": [1, 2, 3], "text": texts,
-                         "photo": [f"{raycourse.data_path('product_photos')}/{i:02d}.png" for i in (1, 2, 3)]})
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return lab07._reference_features(_sample_rows())
+def test_ex2_rejects_materialized_cpu_stages_before_running_anything(ray_session, small_day, monkeypatch):
+    runs = []
+    monkeypatch.setattr(lab07, "judge_run", lambda *a: runs.append(a))
+    _wrong(_checked(monkeypatch, _materialized), "does not run Tokenize and load_photos")
+    assert not runs
 
 
-def _features_in(dtype, rows):
-    """The rows' features with both models loaded in `dtype`, as another machine's kernels would round them."""
-    from unittest import mock
+def test_ex2_runs_the_learners_pipeline_itself_from_its_own_source(ray_session, small_day, monkeypatch):
+    monkeypatch.setattr(lab07, "BUSY_TARGET", 0.0)  # this test is about the flow, not this machine's load
+    slow = _day_run(batches=40, rows_per_batch=1, busy=0.05, gap=10.0)  # 40 rows in 2 minutes
+    sources = []
 
-    from transformers import AutoModel
+    def fed(source):
+        sources.append(source)
+        return pipeline(source, encode={"batch_size": 4})  # 10 batches of the 40 rows
 
-    load = AutoModel.from_pretrained
-    with mock.patch.object(AutoModel, "from_pretrained", lambda *a, **k: load(*a, **{**k, "dtype": dtype})):
-        return lab07._reference_features(rows)[0]
-
-
-def test_ex1_features_in_another_precision_pass_and_wrong_ones_do_not(reference):
-    want, text_width = reference
-    source = pd.DataFrame({"id": [1, 2, 3]})
-
-    def table(features):
-        run = _run(0.9, ids=(1, 2, 3), copies=1)
-        return run.assign(features=[features[rid] for rid in run["id"]])
-
-    as_fp32 = _features_in(torch.float32, _sample_rows())  # the LLM in float32: further from bf16 than a GPU's bf16
-    as_bf16 = {rid: torch.tensor(f).bfloat16().float().numpy() for rid, f in want.items()}  # bf16 all through
-    for features in (as_fp32, as_bf16):
-        distances = [lab07.feature_distance(features[rid], want[rid], text_width) for rid in want]
-        assert max(distances) < lab07.FEATURE_TOLERANCE / 2, distances  # room to spare
-        lab07.judge_run(table(features), source, want, text_width)
-    shifted = {rid: want[rid % 3 + 1] for rid in want}  # another review's features
-    swapped_images = {rid: np.concatenate([want[rid][:text_width], want[rid % 3 + 1][text_width:]]) for rid in want}
-    for features in (shifted, swapped_images):
-        with pytest.raises(lab07.Wrong) as caught:
-            lab07.judge_run(table(features), source, want, text_width)
-        assert "other features" in caught.value.problem
+    verdict = _checked(monkeypatch, fed, starved=slow)
+    assert verdict.passed, verdict
+    assert len(sources) == 1 and sources[0].context.wait_for_min_actors_s == lab07.WAIT_FOR_ACTORS_S
 
 
-def test_ex1_reference_features_are_the_lessons(ray_session):
-    from transformers import AutoConfig
+# ----------------------------------------------------------------------------- Exercise 3
 
-    import raycourse
-
-    rows = pd.DataFrame({"id": [1, 2], "text": ["A fine coat.", "It tore at once and my dog hated it."],
-                         "photo": [f"{raycourse.data_path('product_photos')}/{i:02d}.png" for i in (1, 2)]})
-    features, text_width = lab07._reference_features(rows)
-    assert set(features) == {1, 2}
-    assert features[1].shape == features[2].shape and features[1].ndim == 1 and features[1].dtype == np.float32
-    assert text_width == AutoConfig.from_pretrained(raycourse.model_id("llm")).hidden_size
-    assert not np.allclose(features[1], features[2])
-
-
-# ----------------------------------------------------------------------------- Exercise 2
-
-DTYPES = {"features": torch.float32, "target": torch.int64}
+DTYPES = {"features": torch.float32, "target": torch.float32}
 
 
 def solution(model, optimizer, dataset):
     losses = []
     for batch in dataset.iter_torch_batches(batch_size=16, dtypes=DTYPES, prefetch_batches=2,
                                             local_shuffle_buffer_size=32):
-        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss = torch.nn.functional.mse_loss(model(batch["features"]).squeeze(1), batch["target"])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -223,118 +356,83 @@ def solution(model, optimizer, dataset):
     return float(np.mean(losses))
 
 
-def with_collate_fn(model, optimizer, dataset):
+def target_unsqueezed_collate(model, optimizer, dataset):
     from ray.data.collate_fn import NumpyBatchCollateFn
 
     class Pair(NumpyBatchCollateFn):
         def __call__(self, batch):
-            return torch.tensor(batch["features"], dtype=torch.float32), torch.tensor(batch["target"])
+            return (torch.tensor(batch["features"], dtype=torch.float32),
+                    torch.tensor(batch["target"], dtype=torch.float32).unsqueeze(1))
 
     total, count = 0.0, 0
     for features, target in dataset.iter_torch_batches(batch_size=7, collate_fn=Pair()):
         model.zero_grad(set_to_none=True)
-        loss = torch.nn.CrossEntropyLoss()(model(features), target)
+        loss = torch.nn.MSELoss()(model(features), target)
         loss.backward()
         optimizer.step()
         total, count = total + loss.item(), count + 1
     return total / count
 
 
-def without_shuffle_one_batch(model, optimizer, dataset):
-    for batch in dataset.iter_torch_batches(batch_size=1000):
+def one_batch_int_target_view(model, optimizer, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=1000):  # the target left int64: mse_loss promotes it
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch["features"].float()), batch["target"].long())
+        loss = ((model(batch["features"]).view(-1) - batch["target"]) ** 2).mean()
         loss.backward()
         optimizer.step()
-    return loss.item()
-
-
-@pytest.mark.parametrize("fn", [solution, with_collate_fn, without_shuffle_one_batch])
-def test_ex2_accepts_different_correct_loops(ray_session, fn):
-    verdict = lab07.exercise_2.result(fn)
-    assert verdict.passed, verdict
-
-
-def loop_with(batch_size=8, drop_last=False, zero_grad=True, flip_targets=False):
-    """The solution's loop with one of a learner's slips."""
-
-    def train_epoch(model, optimizer, dataset):
-        losses = []
-        for batch in dataset.iter_torch_batches(batch_size=batch_size, dtypes=DTYPES, drop_last=drop_last):
-            if zero_grad:
-                optimizer.zero_grad()
-            target = 1 - batch["target"] if flip_targets else batch["target"]
-            loss = torch.nn.functional.cross_entropy(model(batch["features"]), target)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        return float(np.mean(losses))
-
-    return train_epoch
-
-
-def never_steps(model, optimizer, dataset):
-    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"]).backward()
-    return 0.5
-
-
-def through_pandas(model, optimizer, dataset):
-    table = dataset.to_pandas()
-    features = torch.tensor(np.stack(table["features"]), dtype=torch.float32)
-    optimizer.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(features), torch.tensor(table["target"].to_numpy()))
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-def returns_nothing(model, optimizer, dataset):
-    solution(model, optimizer, dataset)
-
-
-def returns_the_sum(model, optimizer, dataset):
-    total = 0.0
-    for batch in dataset.iter_torch_batches(batch_size=4, dtypes=DTYPES):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
-    return total
-
-
-def returns_a_numpy_float32(model, optimizer, dataset):
-    losses = []
-    for batch in dataset.iter_torch_batches(batch_size=10, dtypes=DTYPES):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return np.mean(np.array(losses, dtype=np.float32))
+    return loss
 
 
 def mean_over_rows(model, optimizer, dataset):
     total, rows = 0.0, 0
     for batch in dataset.iter_torch_batches(batch_size=10, dtypes=DTYPES):  # 96 rows: the last batch holds 6
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss = torch.nn.functional.mse_loss(model(batch["features"])[:, 0], batch["target"])
         loss.backward()
         optimizer.step()
         total, rows = total + loss.item() * len(batch["target"]), rows + len(batch["target"])
-    return torch.tensor(total / rows)
+    return np.float32(total / rows)
 
 
-@pytest.mark.parametrize("fn", [returns_a_numpy_float32, mean_over_rows])
-def test_ex2_accepts_the_mean_as_any_kind_of_number_and_over_rows(ray_session, fn):
-    verdict = lab07.exercise_2.result(fn)
+def squeeze_all_with_a_last_batch_of_one(model, optimizer, dataset):
+    losses = []
+    for batch in dataset.iter_torch_batches(batch_size=19, dtypes=DTYPES):  # 96 = 5 x 19 + 1
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(batch["features"]).squeeze(), batch["target"])  # () vs (1,)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("fn", [solution, target_unsqueezed_collate, one_batch_int_target_view, mean_over_rows,
+                                squeeze_all_with_a_last_batch_of_one])
+def test_ex3_accepts_different_correct_loops(ray_session, fn):
+    verdict = lab07.exercise_3.result(fn)
     assert verdict.passed, verdict
 
 
-def returns_the_last_loss(model, optimizer, dataset):
-    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
+def loop_with(loss_of=None, batch_size=8, drop_last=False, zero_grad=True, returns="mean"):
+    """A regression loop with one of a learner's slips."""
+    loss_of = loss_of or (lambda predicted, target: torch.nn.functional.mse_loss(predicted.squeeze(1), target))
+
+    def train_epoch(model, optimizer, dataset):
+        losses = []
+        for batch in dataset.iter_torch_batches(batch_size=batch_size, dtypes=DTYPES, drop_last=drop_last):
+            if zero_grad:
+                optimizer.zero_grad()
+            loss = loss_of(model(batch["features"]), batch["target"])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return {"mean": float(np.mean(losses)) if losses else 0.0, "last": losses[-1], "sum": sum(losses),
+                "nothing": None}[returns]
+
+    return train_epoch
+
+
+def classification(model, optimizer, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=8):
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
         loss.backward()
@@ -342,63 +440,66 @@ def returns_the_last_loss(model, optimizer, dataset):
     return loss.item()
 
 
-def mse_on_softmax(model, optimizer, dataset):
-    losses = []
-    for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
-        optimizer.zero_grad()
-        probabilities = torch.softmax(model(batch["features"]), dim=1)
-        wanted = torch.nn.functional.one_hot(batch["target"], num_classes=2).float()
-        loss = torch.nn.functional.mse_loss(probabilities, wanted)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return float(np.mean(losses))
-
-
 def one_step_per_epoch(model, optimizer, dataset):
     losses = []
     optimizer.zero_grad()
     for batch in dataset.iter_torch_batches(batch_size=8, dtypes=DTYPES):
-        loss = torch.nn.functional.cross_entropy(model(batch["features"]), batch["target"])
+        loss = torch.nn.functional.mse_loss(model(batch["features"]).squeeze(1), batch["target"])
         loss.backward()  # gradients add up over the epoch ...
         losses.append(loss.item())
     optimizer.step()  # ... and the model learns once
     return float(np.mean(losses))
 
 
+def through_pandas(model, optimizer, dataset):
+    table = dataset.to_pandas()
+    features = torch.tensor(np.stack(table["features"]), dtype=torch.float32)
+    optimizer.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(features).squeeze(1), torch.tensor(table["target"].to_numpy()).float())
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 @pytest.mark.parametrize("fn, message", [
-    (returns_the_last_loss, "the last batch's loss"),
-    (mse_on_softmax, "not the mean cross-entropy"),
+    (loop_with(lambda p, t: torch.nn.functional.mse_loss(p, t)), "broadcast to (batch, batch)"),
+    (classification, "in a classification loss"),
+    (loop_with(lambda p, t: torch.nn.functional.l1_loss(p.squeeze(1), t)), "another loss"),
+    (loop_with(lambda p, t: torch.nn.functional.mse_loss(p.squeeze(1), t, reduction="sum")), "another loss"),
+    (loop_with(returns="last"), "the last batch's loss"),
+    (loop_with(returns="sum"), "the sum of the batches' losses"),
+    (loop_with(returns="nothing"), "not the mean loss"),
     (one_step_per_epoch, "ran 12 batches and took 1 optimizer step(s)"),
     (loop_with(batch_size=10, drop_last=True), "trained on 90 rows"),
     (loop_with(zero_grad=False), "reset only 0 times"),
-    (never_steps, "never took a step"),
     (through_pandas, "did not read the dataset with iter_torch_batches"),
-    (returns_nothing, "not the mean loss"),
-    (returns_the_sum, "the sum of the batches' losses"),
-    (loop_with(flip_targets=True), "loss went from"),
 ])
-def test_ex2_rejects_the_likely_mistakes(ray_session, fn, message):
-    _wrong(lab07.exercise_2.result(fn), message)
+def test_ex3_rejects_the_likely_mistakes(ray_session, fn, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the check keeps a broadcasting loop's warning out of the cell
+        _wrong(lab07.exercise_3.result(fn), message)
 
 
-def test_ex2_waits_for_the_placeholder():
-    assert lab07.exercise_2.result(...).status == "not solved"
-    _wrong(lab07.exercise_2.result(42), "not a function")
+def test_ex3_waits_for_the_placeholder_and_the_outline():
+    def outline(model, optimizer, dataset):
+        """One pass over `dataset` with iter_torch_batches: a regression step per batch; returns the mean loss."""
+        ...
+
+    assert lab07.exercise_3.result(...).status == "not solved"
+    assert lab07.exercise_3.result(outline).status == "not solved"
+    _wrong(lab07.exercise_3.result(42), "not a function")
 
 
-# Stretch: an evaluation loop ---------------------------------------------------------------------------
-
+# ----------------------------------------------------------------------------- Stretch
 
 def evaluate_right(model, dataset):  # the solution's way
     model.eval()
-    right = rows = 0
+    error = rows = 0.0
     with torch.no_grad():
-        batches = dataset.iter_torch_batches(batch_size=16, dtypes={"features": torch.float32, "target": torch.int64})
-        for batch in batches:
-            right += (model(batch["features"]).argmax(dim=1) == batch["target"]).sum().item()
+        for batch in dataset.iter_torch_batches(batch_size=16, dtypes=DTYPES):
+            error += (model(batch["features"]).squeeze(1) - batch["target"]).abs().sum().item()
             rows += len(batch["target"])
-    return right / rows
+    return error / rows
 
 
 def evaluate_inference_mode(model, dataset):  # another way: one batch per block, inference mode, NumPy at the end
@@ -406,39 +507,55 @@ def evaluate_inference_mode(model, dataset):  # another way: one batch per block
     predicted, targets = [], []
     with torch.inference_mode():
         for batch in dataset.iter_torch_batches(batch_size=None):
-            predicted.append(model(batch["features"].float()).argmax(1).numpy())
+            predicted.append(model(batch["features"].float())[:, 0].numpy())
             targets.append(batch["target"].numpy())
-    return float((np.concatenate(predicted) == np.concatenate(targets)).mean())
+    return np.abs(np.concatenate(predicted) - np.concatenate(targets)).mean()
 
 
 def evaluate_training_mode(model, dataset):
     with torch.no_grad():
-        right = sum((model(b["features"]).argmax(1) == b["target"]).sum().item()
-                    for b in dataset.iter_torch_batches(batch_size=16))
-    return right / dataset.count()
+        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+                  for b in dataset.iter_torch_batches(batch_size=16)]
+    return sum(errors) / dataset.count()
 
 
 def evaluate_with_gradients(model, dataset):
     model.eval()
-    right = sum((model(b["features"]).argmax(1) == b["target"]).sum().item()
-                for b in dataset.iter_torch_batches(batch_size=16))
-    return right / dataset.count()
-
-
-def evaluate_drop_last(model, dataset):
-    model.eval()
-    with torch.no_grad():
-        scores = [(model(b["features"]).argmax(1) == b["target"]).float().mean().item()
-                  for b in dataset.iter_torch_batches(batch_size=16, drop_last=True)]
-    return sum(scores) / len(scores)
+    errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+              for b in dataset.iter_torch_batches(batch_size=16)]
+    return sum(errors) / dataset.count()
 
 
 def evaluate_mean_of_batches(model, dataset):
     model.eval()
     with torch.no_grad():
-        scores = [(model(b["features"]).argmax(1) == b["target"]).float().mean().item()
+        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().mean().item()
                   for b in dataset.iter_torch_batches(batch_size=16)]
-    return sum(scores) / len(scores)
+    return sum(errors) / len(errors)
+
+
+def evaluate_squared(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        errors = [((model(b["features"]).squeeze(1) - b["target"]) ** 2).sum().item()
+                  for b in dataset.iter_torch_batches(batch_size=16)]
+    return sum(errors) / dataset.count()
+
+
+def evaluate_broadcast(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        errors = [(model(b["features"]) - b["target"]).abs().mean().item() * len(b["target"])
+                  for b in dataset.iter_torch_batches(batch_size=16)]
+    return sum(errors) / dataset.count()
+
+
+def evaluate_drop_last(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+                  for b in dataset.iter_torch_batches(batch_size=16, drop_last=True)]
+    return sum(errors) / 96
 
 
 def test_stretch_placeholder_and_outline_are_not_solved():
@@ -459,7 +576,9 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
     (evaluate_training_mode, "training mode"),
     (evaluate_with_gradients, "recorded gradients"),
     (evaluate_drop_last, "rows; the dataset has 101"),
-    (evaluate_mean_of_batches, "of the rows right"),
+    (evaluate_mean_of_batches, "another number"),
+    (evaluate_squared, "the mean squared error, not the mean absolute error"),
+    (evaluate_broadcast, "broadcast"),
 ])
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)

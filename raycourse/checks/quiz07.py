@@ -72,36 +72,37 @@ QUIZ = Quiz("07", [
         right="b",
     ),
     Question(
-        "An encoder pool of 2 actors ran from the first batch's start at 0 s to the last batch's end at 10 s; "
-        "each actor computed for 3 s in all. What does `busy_share` report?",
+        "An encoder pool of **one** actor runs on a cluster of 2 GPUs. From its first batch's start to its last "
+        "batch's end took 10 s, and it computed for 8 s of them. What does `busy_share(run, GPUS)` report?",
         {
-            "a": ("60 %: the 6 s of computing over the 10 s on duty.",
-                  "The pool's time on duty counts every actor: 10 s times 2 actors is 20 s, of which 6 s were "
-                  "spent computing."),
-            "b": ("15 %: 3 s out of 10 s, halved between the 2 actors.",
-                  "Each actor computed 3 s, 6 s in all; dividing by the pool's 20 actor-seconds gives 30 %, not "
-                  "half of one actor's share."),
-            "c": ("30 %: 6 s of computing over 20 actor-seconds.",
-                  "`busy_share` divides the summed computing time by the time on duty times the number of "
-                  "actors: 6 / (10 × 2)."),
+            "a": ("80 %: the actor computed 8 of its 10 seconds.",
+                  "That is the pool's own view. The cluster's second GPU was held for those 10 s too, idle, and "
+                  "the busy share counts every GPU the job holds: 8 / (10 × 2)."),
+            "b": ("40 %: 8 s over 10 s times the 2 GPUs held.",
+                  "`busy_share` divides the computing time by the run's time times every GPU the job holds, the "
+                  "idle one too: 8 / 20, as a bill counts GPU-hours held."),
+            "c": ("100 %: one actor can only ever use one GPU.",
+                  "A pool of one uses one GPU; the other is held and idle. Counting only the pool's actors hides "
+                  "it, and the bill counts both."),
         },
-        right="c",
+        right="b",
     ),
     Question(
-        "The encoder's busy share is low, and the CPU stages in front of it stay as they are. Which change "
-        "raises it?",
+        "The busiest day's reviews arrive one block per review. The tokenizer and the photo loader run with "
+        "`batch_size=1`, the encoder with 32, one actor per GPU. Rows per second stay low and the GPUs wait. What "
+        "holds them up?",
         {
-            "a": ("A second actor in the pool, fed by the same stages.",
-                  "Two actors sharing the same trickle of input each wait about twice as much, so the pool's "
-                  "busy share falls."),
-            "b": ("A batch size of 2, so that each batch is ready sooner.",
-                  "Small batches pay the fixed cost of a call more often; the sweep showed the busy share "
-                  "falling as batches shrink."),
-            "c": ("A batch size of 32 instead of the 2 or 8 tried.",
-                  "Every call has a fixed cost that a batch of 32 pays once and a batch of 2 sixteen times, and "
-                  "the model does more per second on bigger batches."),
+            "a": ("Every review is a Ray task of its own in each CPU stage.",
+                  "Ray gives a task as many blocks as one batch needs. With a block per review and batch_size=1, "
+                  "each review pays for a task's scheduling and hand-over in each CPU stage: a trickle."),
+            "b": ("The encoder's batch of 32 waits until the day has ended.",
+                  "A batch waits until it holds 32 rows, not until the day ends: 120 rows fill 4 batches as they "
+                  "arrive. What makes them arrive slowly is in front of the encoder."),
+            "c": ("Two encoder actors share the input, so each waits twice.",
+                  "A second actor halves each one's share of a trickle, but the trickle is the problem: one actor "
+                  "would wait as much in all. The CPU stages set the pace."),
         },
-        right="c",
+        right="a",
     ),
 ])
 
