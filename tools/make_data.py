@@ -155,7 +155,14 @@ def draw_stripes(rng: np.random.Generator, horizontal: bool, noise: float = 8.0)
     mask = ((t / period + phase) % 1.0) < duty
     img = np.where(mask[..., None], c1, c2)
 
-    # A distracting filled ellipse of a third random colour, present in both classes.
+    return _blob_and_noise(img, yy, xx, rng, noise)
+
+
+def _blob_and_noise(img: np.ndarray, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator,
+                    noise: float) -> np.ndarray:
+    """Finish a drawn pattern: a distracting filled ellipse of a third random colour (in 70 % of the images, of
+    every class), then Gaussian noise; as uint8."""
+    h, w = yy.shape
     if rng.random() < 0.7:
         c3 = rng.integers(0, 256, size=3).astype(np.float32)
         cy, cx = rng.uniform(0, h), rng.uniform(0, w)
@@ -239,16 +246,7 @@ def draw_checks(rng: np.random.Generator, noise: float = 8.0) -> np.ndarray:
     mask = (((across / period + phase_x) % 1.0) < 0.5) ^ (((down / period + phase_y) % 1.0) < 0.5)
     img = np.where(mask[..., None], c1, c2)
 
-    if rng.random() < 0.7:  # the same distracting blob as in the stripes
-        c3 = rng.integers(0, 256, size=3).astype(np.float32)
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        ry, rx = rng.uniform(0.08, 0.25) * h, rng.uniform(0.08, 0.25) * w
-        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
-        img = np.where(blob[..., None], c3, img)
-
-    if noise > 0:
-        img = img + rng.normal(0, noise, size=img.shape).astype(np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    return _blob_and_noise(img, yy, xx, rng, noise)  # the same distracting blob as in the stripes
 
 
 def make_extra_class(out: Path) -> tuple[list[dict], dict[str, int]]:
