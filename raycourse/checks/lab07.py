@@ -17,12 +17,14 @@ from the encoder's stopwatch columns, as the lesson does: rows per second over t
 its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU of
 the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must come out once with the models'
 features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing
-about waiting), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same
-session (the lab's cell hands its run over with ``keep_starved``), and a busy share of at least ``BUSY_TARGET``
-(more than one GPU of two can give: a pool that leaves a GPU idle fails). A run that misses gets one more try (a
-busy machine), the best one counts. The numbers come from runs on the course's 2-core test machine, under the load
-of other test runs beside: the starved pipeline made 4-13 rows/s with its GPUs busy 7-12 %, a fed one 20-90 rows/s
-and 45-85 % busy (see docs/instructor.md for the spread measured).
+about waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest
+size leaves a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can
+do them all on one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session (the lab's cell
+hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved pipeline's. Both
+targets are relative to the starved run of the same machine and session: an absolute busy share is not (measured on
+the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test runs,
+and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved
+one 4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
 
 The features are compared per part (the text model's, then the image model's) by their relative distance,
 ``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``. The reference is computed on the driver's CPU with each
@@ -63,8 +65,8 @@ MAX_TOKENS = 64
 COPIES = 4  # the busiest day: every rating of the catalogue's products 4 times (360 rows)
 WAIT_FOR_ACTORS_S = 300  # the busiest day starts every pool's actors before its first row flows (at most this long)
 MIN_BATCHES_PER_GPU = 3  # a run of fewer encoder batches per GPU cannot show waiting between batches
-SPEEDUP = 2.0  # the fed pipeline's rows per second, at least this many times the starved one's ...
-BUSY_TARGET = 0.5  # ... and (CPU stand-ins) its GPUs busy more than half the run: more than one GPU of two gives
+SPEEDUP = 2.0  # the fed pipeline's rows per second, at least this many times the starved one's, and (CPU
+# stand-ins) its GPUs busier than the starved one's: both relative, since either pace depends on the machine
 FEATURE_TOLERANCE = 0.05  # relative distance per part: bf16 on another device is 1-2 % away, a wrong input far more
 ATTEMPTS = 2
 _starved: list = []  # the starved pipeline's run of this session (the encoder's output table)
@@ -277,6 +279,11 @@ def _check_plan(ds, day) -> None:
                     "GPUs, and an actor that does not fit waits for a GPU forever.",
                     "ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS "
                     "(GPUS = int(ray.cluster_resources().get(\"GPU\", 0))).")
+    if compute.max_size < cluster:
+        raise Wrong(f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, on a cluster "
+                    f"of {cluster} GPUs: the job holds the others all the same, idle, and an idle GPU counts.",
+                    "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
+                    "that grows with its input.")
     reserved = 0.0
     for op in ops:
         strategy = getattr(op, "compute", None)
@@ -358,20 +365,20 @@ def measure(table, gpus: int) -> dict:
             "actors": int(table["actor"].nunique())}
 
 
-def busy_target() -> float | None:
-    """The busy share a fed pipeline must pass: on CPU stand-ins, where a fed encoder is the slow stage, more than
-    one GPU's worth of a cluster of two; on real GPUs none (the CPU stages set the pace there, and a GPU "busied"
-    by small batches' fixed costs looks busier than a fed one: rows per second is the measure)."""
+def busy_target(starved: dict) -> float | None:
+    """The busy share a fed pipeline must pass: on CPU stand-ins, the starved pipeline's of the same session (fed
+    in bigger batches, the encoder waits less between them); on real GPUs none (the CPU stages set the pace there,
+    and a GPU "busied" by small batches' fixed costs looks busier than a fed one: rows per second is the measure)."""
     from .. import config
 
-    return BUSY_TARGET if config.uses_standins() else None
+    return starved["busy"] if config.uses_standins() else None
 
 
 def verdict_of(run: dict, starved: dict, gpus: int) -> str | None:
     """Why a measured run misses the targets: "batches", "pace", or None when it meets them."""
     if run["batches"] < MIN_BATCHES_PER_GPU * gpus:
         return "batches"
-    busy = busy_target()
+    busy = busy_target(starved)
     if run["rows/s"] < SPEEDUP * starved["rows/s"] or (busy is not None and not run["busy"] > busy):
         return "pace"
     return None
@@ -379,7 +386,7 @@ def verdict_of(run: dict, starved: dict, gpus: int) -> str | None:
 
 def _closeness(run: dict, starved: dict) -> float:
     """How near a run came to the targets (1 or more: met), to report the best of several."""
-    busy = busy_target()
+    busy = busy_target(starved)
     pace = run["rows/s"] / (SPEEDUP * starved["rows/s"])
     return min(pace, run["busy"] / busy) if busy else pace
 
@@ -424,7 +431,7 @@ def exercise_2(fed) -> str:
                     f"Keep at least {MIN_BATCHES_PER_GPU} encoder batches per GPU: a batch size a GPU's memory "
                     "holds, not the whole day.")
     if miss == "pace":
-        busy = busy_target()
+        busy = busy_target(starved)
         idle = ""
         if best["actors"] < gpus:
             pool = getattr(_stages(ds)[1][ENCODER], "compute", None)
@@ -433,7 +440,7 @@ def exercise_2(fed) -> str:
                 ", and a pool that grows adds an actor only once a queue has built up, which then loads its models "
                 "first." if grows else "."))
         target = f"at least {SPEEDUP:g} x the starved pipeline's {starved['rows/s']:.0f} rows/s" + (
-            f", and the GPUs busy more than {busy:.0%}" if busy is not None else "")
+            f", and the GPUs busier than its {busy:.0%}" if busy is not None else "")
         raise Wrong(f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
                     "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
                     "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.")
