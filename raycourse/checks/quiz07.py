@@ -5,7 +5,7 @@ from .quiz import Question, Quiz
 QUIZ = Quiz("07", [
     Question(
         "`add_photo` is changed to store each photo's decoded pixels instead of its path, still before "
-        "`repartition(4)`. What changes?",
+        "`repartition(3)`. What changes?",
         {
             "a": ("It fails: Ray Data cannot keep images in a column of a row.",
                   "Modules 05 and 06 kept images in an `image` column; a path is a choice that keeps moving "
