@@ -17,7 +17,6 @@ it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +56,7 @@ def _cell_text(outputs) -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_call(item):
     cell = getattr(item, "cell", None)
-    if cell is None or getattr(item, "test_outputs", None) is None:  # not a cell, or one run beside this run
+    if cell is None or getattr(item, "test_outputs", None) is None:  # not a cell
         return
     cell_tags = cell.get("metadata", {}).get("tags", [])
     if "stderr-ok" not in cell_tags:
@@ -103,7 +102,7 @@ def _actor_sizes():
 
 def _is_lesson_cell(item) -> bool:
     return (getattr(item, "cell", None) is not None and Path(str(item.fspath)).parent.name == "notebooks"
-            and bool(os.environ.get("RAY_ADDRESS")) and not getattr(item, "raycourse_alongside", False))
+            and bool(os.environ.get("RAY_ADDRESS")))
 
 
 def pytest_runtest_setup(item):
@@ -299,106 +298,6 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     _mark_items(items)
-    _run_alongside(config, items)
-
-
-# A full run (one that holds the two-node rehearsal) runs two groups as a pytest of its own *beside* this one, started
-# at collection: the two-node rehearsal (tests/test_two_nodes.py, about 220 s, on a Ray of its own) and the lessons
-# under nbval (notebooks/, about 240 s, on that run's own one Ray, as this run's). Neither shares anything with the
-# rest, and the notebooks of a run leave a third of the 2 cores idle while they wait on Ray (actor start-ups, the
-# schedulers' polling). Their items here report what that run found: each waits for the run to end, then passes,
-# fails or skips as there. They wait after every other test here but the grading of lab 07, whose check times a
-# pipeline (a busy share) and so runs last, alone on the machine, once that run has ended.
-# RAYCOURSE_ALONGSIDE=0 runs everything in line, as does any run without the two-node rehearsal.
-ALONGSIDE = ("tests/test_two_nodes.py", "notebooks/")  # paths, or folders ending in /
-TIMED = ("tests/test_grading.py", "[07]")  # a grading that times a pipeline: last, after the run beside
-ALONGSIDE_ENV = "RAYCOURSE_ALONGSIDE"  # "0": in line; set to "child" in the run started beside this one
-ALONGSIDE_TIMEOUT = 1800  # seconds: that run took 12.5 min here, beside the main run
-_alongside = None
-
-
-class _Alongside:
-    """A pytest run of ``items``' tests, started beside this one; each of those items reads its own result."""
-
-    def __init__(self, items):
-        import subprocess
-        import sys
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix="rc-alongside-"))
-        self.report, self.log_path = folder / "report.xml", folder / "log.txt"
-        args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={self.report}",
-                *[i.nodeid for i in items]]
-        env = {**os.environ, ALONGSIDE_ENV: "child"}
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(args, cwd=Path(__file__).resolve().parent, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.results: dict | None = None
-
-    def log_tail(self, chars: int = 6000) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-
-    def result(self, item) -> tuple[str, str]:
-        """("passed" | "failed" | "skipped" | "missing", details) of ``item`` in the run beside this one."""
-        if self.results is None:
-            import subprocess
-            import xml.etree.ElementTree as ET
-
-            try:
-                self.process.wait(timeout=ALONGSIDE_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.results = {}
-            if self.report.is_file():
-                for case in ET.parse(self.report).getroot().iter("testcase"):
-                    found = [c for c in case if c.tag in ("failure", "error", "skipped")]
-                    status = {"failure": "failed", "error": "failed", "skipped": "skipped"}.get(
-                        found[0].tag if found else "", "passed")
-                    details = "\n".join(filter(None, [found[0].get("message", ""), found[0].text or ""])) if found else ""
-                    self.results[(case.get("classname", ""), case.get("name", ""))] = (status, details)
-        names = item.nodeid.split("::")  # as pytest's junitxml names a test (mangle_test_address)
-        names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
-        return self.results.get((".".join(names[:-1]), names[-1]), ("missing", ""))
-
-
-def _report_alongside(item) -> None:
-    status, details = _alongside.result(item)
-    if status == "skipped":
-        pytest.skip(details.splitlines()[0] if details else "skipped in the run beside this one")
-    if status != "passed":
-        pytest.fail(f"{item.nodeid} {status} in the run beside this one (pytest exit "
-                    f"{_alongside.process.returncode}):\n{details or _alongside.log_tail()}", pytrace=False)
-
-
-def _is_alongside(item) -> bool:
-    rel = _rel(item) or ""
-    return any(rel.startswith(group) if group.endswith("/") else rel == group for group in ALONGSIDE)
-
-
-def _run_alongside(config, items) -> None:
-    global _alongside
-    if os.environ.get(ALONGSIDE_ENV, "1") in ("0", "child") or config.option.collectonly:
-        return
-    beside = [i for i in items if _is_alongside(i) and not i.get_closest_marker("skip")]
-    if not any(_rel(i) == ALONGSIDE[0] for i in beside) or len(beside) == len(items):
-        return  # not a full run, or nothing else to run: in line
-    _alongside = _Alongside(beside)
-    for item in beside:  # no fixtures here (the two nodes, the notebooks' kernels start there), only the result
-        item.setup = lambda: None
-        item.runtest = lambda item=item: _report_alongside(item)
-        item.raycourse_alongside = True
-    timed = [i for i in items if _rel(i) == TIMED[0] and i.name.endswith(TIMED[1])]
-    items[:] = [i for i in items if i not in beside and i not in timed] + beside + timed
-
-
-def pytest_unconfigure(config):
-    if _alongside is not None and _alongside.process.poll() is None:  # the run ended early (-x, Ctrl-C)
-        _alongside.process.terminate()
-        try:
-            _alongside.process.wait(timeout=120)
-        except Exception:
-            _alongside.process.kill()
 
 
 def _mark_items(items):
