@@ -399,6 +399,12 @@ def _write_csv(path: Path, header: list[str], rows: list[tuple]) -> None:
         writer.writerows(rows)
 
 
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -584,9 +590,7 @@ def generate(out: Path) -> dict:
     # Text
     reviews = make_reviews()
     (out / "text").mkdir(parents=True, exist_ok=True)
-    with (out / "text" / "reviews.jsonl").open("w", encoding="utf-8", newline="\n") as f:
-        for r in reviews:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    _write_jsonl(out / "text" / "reviews.jsonl", reviews)
     add(
         "text/reviews.jsonl",
         "text: pet-outfit shop reviews (JSON lines)",
@@ -594,9 +598,7 @@ def generate(out: Path) -> dict:
         columns=["id", "product", "pet", "text", "stars", "label"],
     )
     ratings = make_ratings()  # lab 07's capstone: the product by its id, the stars to predict
-    with (out / "text" / "ratings.jsonl").open("w", encoding="utf-8", newline="\n") as f:
-        for r in ratings:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    _write_jsonl(out / "text" / "ratings.jsonl", ratings)
     add(
         "text/ratings.jsonl",
         "text: star ratings from the shop's app, the product by its id (JSON lines)",
