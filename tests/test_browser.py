@@ -232,6 +232,13 @@ class Lab:
         A loaded machine has lost a save (CI once waited 30 s for it in vain): the save is tried again, a
         JupyterLab dialog in the way ("File Changed", ...) is answered as a learner would (its accept button),
         and a failure says what the file held, what the page showed and which dialogs there were.
+
+        The file is read from the disk, never through the server's contents API: a GET that arrives while the
+        server writes the file (atomic writing: the old file copied to ``.~name``, then the file rewritten in
+        place) finds it half written, and jupyter_server then "repairs" it, moving the file aside to
+        ``name.invalid`` and the copy back, under the save still running; the save then fails with "No such
+        file or directory" (CI's browser test failed so once). Reading the disk changes nothing: a half-written
+        file does not parse, and the next read sees the whole one.
         """
         from selenium.webdriver.common.by import By
 
@@ -240,8 +247,8 @@ class Lab:
 
         def saved():
             try:
-                notebook = _api(self.base, self.token, f"/api/contents/{urllib.parse.quote(path)}?content=1")["content"]
-            except OSError as exc:  # e.g. HTTP 500, read while the server is still writing the file: ask again
+                notebook = json.loads((self.root / path).read_text())
+            except (OSError, ValueError) as exc:  # missing, or read while the server is still writing it: again
                 read[0] = f"{type(exc).__name__}: {exc}"
                 return None
             read[0] = [c.get("execution_count") for c in notebook["cells"] if c["cell_type"] == "code"]
