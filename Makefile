@@ -42,11 +42,12 @@ $(BIN)/python:
 	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "raycourse needs Python 3.11.5+, 3.12, 3.13 or 3.14, and $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo "not found"). Install one (python.org, your package manager, or 'uv python install 3.12'), then run make again, or set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# pip byte-compiles every installed module (about 18 s here). Not --no-compile: where PYTHONDONTWRITEBYTECODE is
-# set (as on the course's CI machine), no .pyc would ever be written, and every process, each Ray worker included,
-# would compile torch and transformers from source at every import (the whole suite took 1.5-2x as long).
-$(STAMP): requirements.txt constraints.txt pyproject.toml | $(BIN)/python
-	$(PIP) install -r requirements.txt -c constraints.txt
+# uv installs the lock, from the places this machine's pip is set up to use (tools/install_env.py says why: 40 s
+# here, pip 2 min). Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on the course's CI
+# machine), no .pyc would ever be written, and every process, each Ray worker included, would compile torch and
+# transformers from source at every import (the whole suite took 1.5-2x as long).
+$(STAMP): requirements.txt constraints.txt pyproject.toml tools/install_env.py | $(BIN)/python
+	$(BIN)/python tools/install_env.py -r requirements.txt -c constraints.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -89,3 +89,25 @@ def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_mac
         moved = {n: v for n, v in resolved.items() if n in lock and lock[n] != v}
         assert not moved, moved  # constraints are exact: a locked package never moves
     assert not problems, "\n".join(problems)
+
+
+def test_the_installer_hands_pips_configuration_to_uv():
+    """tools/install_env.py: uv installs from the indexes, wheel folders and constraints this machine's pip uses."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_env", ROOT / "tools" / "install_env.py")
+    install_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_env)
+    said = ("global.cert='/etc/ssl/certs/ca.crt'\nglobal.constraint='/etc/pip/c.txt'\n"
+            "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\nglobal.find-links='/opt/old'\n"
+            "global.index-url='https://mirror.example/simple'\ninstall.find-links='/opt/install'\n"
+            ":env:.find-links='/opt/wheels'\n:env:.default-timeout='180'\nnot a setting\n")
+    config = install_env.parse_pip_config(said)
+    assert config["find-links"] == "/opt/wheels"  # PIP_FIND_LINKS over [install] over [global]
+    args, env = install_env.uv_arguments(config)
+    assert args == ["--index-strategy", "unsafe-best-match", "--index-url", "https://mirror.example/simple",
+                    "--extra-index-url", "file:///opt/a/simple", "--extra-index-url", "file:///opt/b/simple",
+                    "--find-links", "/opt/wheels", "--constraint", "/etc/pip/c.txt"]
+    assert env == {"SSL_CERT_FILE": "/etc/ssl/certs/ca.crt"}
+    assert install_env.uv_arguments(install_env.parse_pip_config(":env:.no-index='true'\n"))[0][-1] == "--no-index"
+    assert install_env.uv_arguments({}) == (["--index-strategy", "unsafe-best-match"], {})
