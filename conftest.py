@@ -195,8 +195,6 @@ TINY_ONLY = {
     "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
     ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
         "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_half_solved_lab_passes_its_solved_exercises"):
-        "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_broken_lab_reports_the_error_and_grades_the_rest"):
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked"):
@@ -237,7 +235,6 @@ SLOW_RUNS = {
                                "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
                               "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
-                              "test_a_half_solved_lab_passes_its_solved_exercises",
                               "test_a_broken_lab_reports_the_error_and_grades_the_rest",
                               "test_a_class_report_has_every_verdict_total_and_share",
                               "test_a_class_report_is_printed_and_written_as_a_readable_table",
