@@ -83,6 +83,7 @@ TEST_ENV = {
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
     "RAY_DATA_LOG_LEVEL": "ERROR",
     "RAY_LOG_TO_DRIVER": "0",
+    "RAY_SERVE_LOG_TO_STDERR": "0",
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "MPLBACKEND": "agg",
@@ -155,7 +156,8 @@ def apply_environment() -> None:
     if config.profile() == "tiny":
         env.update(OFFLINE_ENV)
     if testing():
-        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0", RAY_DATA_LOG_LEVEL="ERROR")
+        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0", RAY_DATA_LOG_LEVEL="ERROR",
+                   RAY_SERVE_LOG_TO_STDERR="0")
     for key, value in env.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
@@ -252,6 +254,12 @@ RETRY_NOTICE = "so the task will be retried"
 #   (HF_HUB_DISABLE_PROGRESS_BARS); diffusers has no setting for it that reaches a worker.
 DROPPED_LINES = ("Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL", "Loading pipeline components...")
 RAY_NOTICES_ENV = "RAYCOURSE_RAY_NOTICES"
+# serve.shutdown() ends Serve's controller with ray.kill, on purpose, while the calls that the driver's handles and
+# the shutdown itself have open on it are still waiting; Ray then tells the driver that each "failed" and "will be
+# retried" (Ray 2.60: "Task ServeController.listen_for_change failed. There are infinite retries remaining, so the
+# task will be retried. Error: The actor is dead because it was killed by `ray.kill`."), after every clean shutdown
+# (module 08). Those notices, and only those, are dropped: a replica or a task of the learner that dies still shows.
+SERVE_SHUTDOWN_NOTICE = ("Task ServeController.", "killed by `ray.kill`")
 
 
 def drop_worker_pool_warning() -> None:
@@ -274,6 +282,13 @@ def drop_worker_pool_warning() -> None:
             text = "\n".join(str(line) for line in data.get("lines") or [])
             if WORKER_POOL_WARNING in text:
                 return None
+            if all(part in text for part in SERVE_SHUTDOWN_NOTICE):
+                kept = [line for line in data.get("lines") or []
+                        if not all(part in str(line) for part in SERVE_SHUTDOWN_NOTICE)]
+                if not kept:
+                    return None
+                data = {**data, "lines": kept}
+                text = "\n".join(str(line) for line in kept)
             notices = os.environ.get(RAY_NOTICES_ENV)
             if notices and RETRY_NOTICE in text:
                 with open(notices, "a", encoding="utf-8") as log:

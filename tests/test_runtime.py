@@ -202,6 +202,31 @@ def test_a_task_retry_notice_reaches_a_learners_cell_and_a_test_runs_file(monkey
     assert notices.read_text() == retry + "\n"
 
 
+def test_serve_shutdowns_notices_are_dropped_and_a_dead_replica_still_shows(monkeypatch, capsys, tmp_path):
+    """serve.shutdown() kills Serve's controller under its own open calls; Ray's "will be retried" notices of
+    those calls say nothing to a learner (module 08). A learner's replica that dies is still reported."""
+    from ray._private import worker
+
+    monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
+    runtime.drop_worker_pool_warning()
+    shutdown = [f"Task ServeController.{name} failed. There are infinite retries remaining, so the task will be "
+                "retried. Error: The actor is dead because it was killed by `ray.kill`."
+                for name in ("listen_for_change", "graceful_shutdown")]
+    died = ("Task ServeReplica:enhancer:PromptEnhancer.handle_request failed. There are infinite retries remaining, "
+            "so the task will be retried. Error: The actor died unexpectedly before finishing this task.")
+    for learner in (True, False):
+        if learner:
+            monkeypatch.delenv(runtime.RAY_NOTICES_ENV, raising=False)
+        else:
+            monkeypatch.setenv(runtime.RAY_NOTICES_ENV, str(tmp_path / "notices.log"))
+        worker.print_to_stdstream({"lines": shutdown, "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        worker.print_to_stdstream({"lines": [*shutdown, died], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        out = capsys.readouterr().out
+        assert "ServeController" not in out
+        assert ("handle_request failed" in out) == learner  # a test run writes it to its notices file
+    assert (tmp_path / "notices.log").read_text() == died + "\n"
+
+
 def test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda(ray_session, monkeypatch):
     """A GPU runner's tiny smoke test: Ray grants its GPUs as usual, CUDA stays hidden from the stand-ins."""
     import ray

@@ -192,4 +192,4 @@ def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
     names = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     pinned = [l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
               if l.strip() and not l.startswith("#")]
-    assert names == pinned and "ray[data,train,default]" in names
+    assert names == pinned and "ray[data,train,default,serve]" in names
