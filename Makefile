@@ -18,7 +18,7 @@ TEST_PROFILE := $(or $(RAYCOURSE_PROFILE),tiny)
 # Quiet, offline test runs (see raycourse/runtime.py for what each does). Offline in
 # both profiles: the gpu profile loads its pinned models from the cache (make prefetch).
 TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_PROGRESS_BARS=1 \
-            RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 RAY_SERVE_LOG_TO_STDERR=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
+            RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 

@@ -17,6 +17,7 @@ from .errors import CourseError
 from .metrics import load_metric
 from .models import ensure_standins, model_id, prefetch
 from .outputs import output_dir
+from .cluster import serve_port
 from .runtime import init
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "output_dir",
     "prefetch",
     "profile",
+    "serve_port",
     "show_images",
     "stats_table",
 ]

@@ -40,6 +40,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVE_DEFAULT_PORT = 8000  # Ray Serve's own default; JupyterLab (8888) and the dashboard (8265) use others
+
+
+def serve_port() -> int:
+    """Where Ray Serve's HTTP proxy can listen on this machine: 8000, Serve's default, if nothing listens there,
+    else a free port (a second course session, or another program on 8000). Module 08 passes it to
+    ``serve.start(http_options={"port": ...})``; the proxy runs on the head node only (``proxy_location``)."""
+    return SERVE_DEFAULT_PORT if port_is_free(SERVE_DEFAULT_PORT) else free_port()
+
+
 def port_is_free(port: int) -> bool:
     """Nothing listens on the port (a closed connection's TIME_WAIT does not count)."""
     with socket.socket() as sock:

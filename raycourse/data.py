@@ -45,6 +45,8 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "text": ("text/reviews.jsonl", None),
     "ratings": ("text/ratings.jsonl", None),  # lab 07: star ratings from the shop's app
     "product_photos": ("products", None),
+    "new_reviews": ("text/new_reviews.jsonl", None),  # module 08: a new day's reviews, with bad rows to validate
+    "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
 }
 
 

@@ -64,8 +64,13 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # list that way (each actor a new process) and 1 s with one actor.
 # Ray Train's controller looks at its workers every 2 s, so it notices a started or finished run up to
 # 2 s late, more than once per fit(); every 0.5 s took a one-step fit from 15 s to 11-12 s here.
+# Ray Serve's router asks each replica how many requests it holds before it sends one, and gives it 0.1 s to answer;
+# on 2 busy cores replicas answer later, and every miss printed "Failed to get queue length from Replica(...) within
+# 0.1s" into the cell (16 lines for 64 requests in module 08). 1 s is Serve's own ceiling for that wait.
+SERVE_QUEUE_DEADLINE_ENV = "RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S"
 SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
-                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
+                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+                     SERVE_QUEUE_DEADLINE_ENV: "1"}
 # One Ray for a whole workshop day (make lab): Ray Data 2.60 shares a cluster's CPUs and GPUs out among the
 # datasets running on it, through one coordinator actor that every driver registers with; a running dataset renews
 # its registration at most every 10 s, and one that ends cancels it. A kernel killed mid-pipeline (a crash, Kernel >
@@ -83,7 +88,6 @@ TEST_ENV = {
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
     "RAY_DATA_LOG_LEVEL": "ERROR",
     "RAY_LOG_TO_DRIVER": "0",
-    "RAY_SERVE_LOG_TO_STDERR": "0",
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "MPLBACKEND": "agg",
@@ -156,8 +160,7 @@ def apply_environment() -> None:
     if config.profile() == "tiny":
         env.update(OFFLINE_ENV)
     if testing():
-        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0", RAY_DATA_LOG_LEVEL="ERROR",
-                   RAY_SERVE_LOG_TO_STDERR="0")
+        env.update(RAY_DATA_DISABLE_PROGRESS_BARS="1", RAY_LOG_TO_DRIVER="0", RAY_DATA_LOG_LEVEL="ERROR")
     for key, value in env.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
@@ -165,6 +168,23 @@ def apply_environment() -> None:
     warnings.filterwarnings("ignore", message=re.escape(NONWRITABLE_NOTICE), category=UserWarning)
     for name in ("transformers", "diffusers"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if testing():
+        quiet_serve_driver_log()
+
+
+class _WarningsAndAbove(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def quiet_serve_driver_log() -> None:
+    """A test run's driver keeps Ray Serve's INFO lines ("Started Serve in namespace", "Application ... is ready")
+    out of its cells, as RAY_DATA_LOG_LEVEL=ERROR does for Ray Data. Serve sets its driver logger up again, at INFO
+    and with a stream to stderr, in serve.start and serve.run, and no setting reaches it (RAY_SERVE_LOG_TO_STDERR is
+    for the replicas' logs); a filter on the logger itself stays. A learner sees the lines (idempotent)."""
+    logger = logging.getLogger("ray.serve")
+    if not any(isinstance(f, _WarningsAndAbove) for f in logger.filters):
+        logger.addFilter(_WarningsAndAbove())
 
 
 @contextlib.contextmanager
@@ -300,6 +320,17 @@ def drop_worker_pool_warning() -> None:
     worker.print_to_stdstream = print_to_stdstream
 
 
+def _serve_router_deadline() -> None:
+    """Serve reads SERVE_QUEUE_DEADLINE_ENV when ``ray.serve`` is imported, and a notebook imports it before
+    raycourse.init() sets the variable: a router class imported already gets the value here (private API; where
+    Serve moves it, the variable still reaches every process started after init)."""
+    module = sys.modules.get("ray.serve._private.request_router.request_router")
+    router = getattr(module, "RequestRouter", None)
+    value = os.environ.get(SERVE_QUEUE_DEADLINE_ENV)
+    if router is not None and value and hasattr(router, "queue_len_response_deadline_s"):
+        router.queue_len_response_deadline_s = max(router.queue_len_response_deadline_s, float(value))
+
+
 def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False):
     global _dashboard_url, _owns_ray
     import ray
@@ -329,6 +360,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         kwargs["include_dashboard"] = not testing()  # a test run has no one to look at it
         if job_env:
             kwargs["runtime_env"] = {"env_vars": job_env}
+    _serve_router_deadline()
     hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
     with _quiet_fd2(), hidden:
         try:

@@ -54,7 +54,6 @@ COURSE = ["notebooks/03_image_generation.ipynb", "labs/01_ingest_and_transform_l
 # The test run's switches that a learner's JupyterLab does not have: progress bars off, quiet Ray Data, no Ray
 # worker logs, no matplotlib display; and the test run's own Ray.
 TEST_ONLY_ENV = ("RAYCOURSE_TEST", "RAY_DATA_DISABLE_PROGRESS_BARS", "RAY_DATA_LOG_LEVEL", "RAY_LOG_TO_DRIVER",
-                 "RAY_SERVE_LOG_TO_STDERR",
                  "MPLBACKEND", "RAY_ADDRESS", runtime.RAY_ENV_DIGEST)
 # As root, without a screen, on a machine whose only network is a package index: no sandbox, no GPU, and none
 # of Chromium's background connections (each would be refused).

@@ -386,6 +386,66 @@ def make_ratings() -> list[dict]:
     return records
 
 
+# Module 08: a new day's data arriving from outside, with the kinds of bad rows that real feeds carry. The lesson
+# validates the reviews; lab 08 writes a stage for a new rule on the ratings. Each bad row has one fault, at a fixed
+# id, so a validation stage can be checked row by row (what `make_data` writes here is what the checks expect).
+N_NEW_REVIEWS = 40
+NEW_REVIEW_FAULTS = {  # id: (column, bad value): a fault a shop's export really produces
+    7: ("stars", 0),  # a review saved before the customer picked the stars
+    13: ("stars", 6),  # a 1-10 scale leaking from another form
+    21: ("text", None),  # the text never arrived
+    28: ("text", "   "),  # only white space
+    34: ("stars", None),  # no stars at all
+}
+N_NEW_RATINGS = 48
+NEW_RATING_FAULTS = {  # lab 08's rule: a known product and a comment of at most 120 characters
+    5: ("product_id", None),  # the app lost the product
+    11: ("product_id", 4),  # a retired product (no outfit has id 4)
+    19: ("text", "Great! " * 30),  # a comment pasted over and over (210 characters)
+    30: ("product_id", 99),  # an id the catalogue never had
+    41: ("text", "Loved it. " * 15),  # 150 characters
+}
+
+
+def make_new_reviews() -> list[dict]:
+    """``N_NEW_REVIEWS`` reviews of a new day, as ``make_reviews`` writes them (no ``label``), with one fault in
+    each row of ``NEW_REVIEW_FAULTS``."""
+    rng = _rng(808)
+    products = [o for _, o in OUTFITS]
+    records = []
+    for rid in range(1, N_NEW_REVIEWS + 1):
+        positive = bool(rng.integers(0, 2))
+        templates = POSITIVE if positive else NEGATIVE
+        product, pet = products[int(rng.integers(0, len(products)))], PETS[int(rng.integers(0, len(PETS)))]
+        text = templates[int(rng.integers(0, len(templates)))].format(product=product, pet=pet)
+        stars = (4 + int(rng.integers(0, 2))) if positive else (1 + int(rng.integers(0, 2)))
+        record = {"id": rid, "product": product, "pet": pet, "text": text[0].upper() + text[1:], "stars": stars}
+        if rid in NEW_REVIEW_FAULTS:
+            column, value = NEW_REVIEW_FAULTS[rid]
+            record[column] = value
+        records.append(record)
+    return records
+
+
+def make_new_ratings() -> list[dict]:
+    """``N_NEW_RATINGS`` ratings of a new day, as ``make_ratings`` writes them, with one fault in each row of
+    ``NEW_RATING_FAULTS`` (stars always 1-5: lab 08's rule is about the product and the comment)."""
+    rng = _rng(809)
+    catalogue = [pid for pid, _ in OUTFITS]
+    records = []
+    for rid in range(1, N_NEW_RATINGS + 1):
+        star = int(rng.integers(1, 6))
+        comments = RATING_COMMENTS[star]
+        text = comments[int(rng.integers(0, len(comments)))].format(pet=PETS[int(rng.integers(0, len(PETS)))])
+        record = {"id": rid, "product_id": catalogue[int(rng.integers(0, len(catalogue)))], "stars": star,
+                  "text": text}
+        if rid in NEW_RATING_FAULTS:
+            column, value = NEW_RATING_FAULTS[rid]
+            record[column] = value
+        records.append(record)
+    return records
+
+
 # --------------------------------------------------------------------------------------
 # Writers
 # --------------------------------------------------------------------------------------
@@ -441,6 +501,8 @@ and Pillow. No third-party data is included. The data is released under
 | `products/<id>.png` | one catalogue photo per outfit, named by its `id` (`07.png`) | PNG files (a striped fabric swatch) | {n_products} images |
 | `text/reviews.jsonl` | short pet-outfit shop reviews, JSON lines | `id`, `product`, `pet`, `text`, `stars` (1-5), `label` (`positive`/`negative`) | {n_reviews} records |
 | `text/ratings.jsonl` | star ratings from the shop's app, JSON lines (lab 07) | `id` (int, unique), `product_id` (int), `stars` (1-5), `text` | {n_ratings} records |
+| `text/new_reviews.jsonl` | a new day's reviews with bad rows, JSON lines (module 08) | as `reviews.jsonl`, without `label` | {n_new_reviews} records, {n_bad_reviews} bad |
+| `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
 
@@ -516,6 +578,15 @@ except in {n_retired_ratings} ratings, whose products ({retired_products}) the c
 photo, and an inner join with `outfits.csv` leaves them out ({n_rated} ratings remain). The rating's own `id`
 and the table's `id` are different things: join on the product's id, not on `id`. The `gpu` profile reads the
 same file.
+
+### A new day's data (module 08)
+
+`text/new_reviews.jsonl` holds {n_new_reviews} reviews written like `reviews.jsonl` (no `label`), and
+`text/new_ratings.jsonl` {n_new_ratings} ratings written like `ratings.jsonl`: data arriving from outside, which a
+pipeline must check before it uses it. Each has a few bad rows, one fault each, at fixed ids. The reviews
+({n_bad_reviews}): {review_faults}. The ratings ({n_bad_ratings}) break lab 08's rule (a product of the catalogue, a
+comment of at most 120 characters): ids 5 (no `product_id`), 11 (product 4, retired), 19 (a 210-character
+comment), 30 (product 99, never in the catalogue) and 41 (a 150-character comment). Both profiles read these files.
 
 ## The `gpu` profile
 
@@ -607,6 +678,25 @@ def generate(out: Path) -> dict:
         retired_products=sorted({r["product_id"] for r in ratings} - {pid for pid, _ in OUTFITS}),
     )
 
+    new_reviews = make_new_reviews()  # module 08: a new day's reviews, to validate
+    _write_jsonl(out / "text" / "new_reviews.jsonl", new_reviews)
+    add(
+        "text/new_reviews.jsonl",
+        "text: a new day's reviews with a few bad rows, for module 08's validation stage (JSON lines)",
+        rows=len(new_reviews),
+        columns=["id", "product", "pet", "text", "stars"],
+        bad_ids=sorted(NEW_REVIEW_FAULTS),
+    )
+    new_ratings = make_new_ratings()  # lab 08: a new day's ratings, a new rule
+    _write_jsonl(out / "text" / "new_ratings.jsonl", new_ratings)
+    add(
+        "text/new_ratings.jsonl",
+        "text: a new day's ratings with a few bad rows, for lab 08's validation rule (JSON lines)",
+        rows=len(new_ratings),
+        columns=["id", "product_id", "stars", "text"],
+        bad_ids=sorted(NEW_RATING_FAULTS),
+    )
+
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
     add(
@@ -630,6 +720,11 @@ def generate(out: Path) -> dict:
         val_per_class=SPLITS["val"],
         n_reviews=len(reviews),
         n_ratings=len(ratings),
+        n_new_reviews=len(new_reviews),
+        n_bad_reviews=len(NEW_REVIEW_FAULTS),
+        n_new_ratings=len(new_ratings),
+        n_bad_ratings=len(NEW_RATING_FAULTS),
+        review_faults="; ".join(f"id {i}: `{c}` is {v!r}" for i, (c, v) in NEW_REVIEW_FAULTS.items()),
         n_retired_ratings=sum(r["product_id"] in RETIRED_PRODUCTS for r in ratings),
         retired_products=", ".join(str(i) for i in sorted({r["product_id"] for r in ratings} & set(RETIRED_PRODUCTS))),
         n_rated=sum(r["product_id"] not in RETIRED_PRODUCTS for r in ratings),

@@ -37,19 +37,29 @@ class MarkerError(ValueError):
 
 
 def assigned_names(lines: list[str]) -> list[str]:
-    """Variables assigned at the top level of a solution region, in order (functions and classes excluded)."""
+    """Variables assigned at the top level of a solution region, in order (functions and classes excluded,
+    except decorated ones: ``@serve.deployment class TextEncoder`` is a value that a check takes)."""
     import ast
     import textwrap
 
     tree = ast.parse(textwrap.dedent("\n".join(lines)))
     names: list[str] = []
     for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            if node.name not in names:
+                names.append(node.name)
+            continue
         targets = node.targets if isinstance(node, ast.Assign) else (
             [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
-        for target in targets:
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name) and name.id not in names:
-                    names.append(name.id)
+        stack = list(targets)
+        while stack:  # names, and names in tuples; not `ray` of `ray.data.x = ...` (that sets an attribute)
+            target = stack.pop(0)
+            if isinstance(target, (ast.Tuple, ast.List)):
+                stack[:0] = target.elts
+            elif isinstance(target, ast.Starred):
+                stack.insert(0, target.value)
+            elif isinstance(target, ast.Name) and target.id not in names:
+                names.append(target.id)
     return names
 
 
