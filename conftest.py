@@ -87,6 +87,7 @@ def pytest_runtest_call(item):
 # cell and after its last, so that every GPU stage and trainer of a lesson is seen to use every GPU of the cluster
 # (tests/actor_sizes.py; the two-node rehearsal shows the same lessons asking for no more than one GPU).
 _LESSON_ACTORS: dict = {}
+SERVE_ACTORS = ("ServeController", "ProxyActor", "ServeReplica")  # Ray Serve's actors, by class name
 
 
 def _actor_sizes():
@@ -119,6 +120,10 @@ def pytest_runtest_teardown(item, nextitem):
     before = _LESSON_ACTORS.get(str(item.fspath), set())
     jobs = sizes.count([a for a in actors if a["actor_id"] not in before])
     problems = sizes.oversized(jobs, gpus) + sizes.undersized(jobs, gpus)
+    # A Serve application outlives its notebook (Serve's controller is detached), holding its replicas' GPUs in the
+    # course's one Ray: a lesson that started Serve stops it (module 08 ends with serve.shutdown()).
+    problems += [f"left running: {a['class_name']} (Ray Serve)" for a in actors
+                 if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)]
     assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
 
 

@@ -191,5 +191,5 @@ def test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one(tmp_path):
     verdict = lab08.stretch.result([runs[0], {**runs[1], "rows worked on": 48}], redone)
     assert verdict.status == "wrong" and "all 48 ratings again" in verdict.message
     verdict = lab08.stretch.result([{**runs[0], "killed": False}, runs[1]], resumed)
-    assert verdict.status == "wrong" and "run_job(3)" in verdict.hint
+    assert verdict.status == "wrong" and "run_words(3)" in verdict.hint
     assert np.array_equal(sorted(pd.read_parquet(resumed)["id"]), ids)

@@ -39,6 +39,7 @@ from raycourse.checks import _core
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_lab.ipynb"))
 P, N, W, E, C = "passed", "not solved", "wrong", "error", "not checked"
+SERVE_ACTORS = ("ServeController", "ProxyActor", "ServeReplica")  # Ray Serve's actors, by class name
 
 
 @dataclass
@@ -122,6 +123,12 @@ def _grade(grader, nb, tmp_path: Path, name: str) -> grading.Grade:
     grade = grader.grade(path)
     assert path.read_bytes() == before, "grading wrote to the notebook"
     assert not (tmp_path / "outputs").exists(), "grading wrote outputs beside the notebook"
+    if os.environ.get("RAY_ADDRESS"):  # nothing of Ray Serve outlives the graded notebook (lab 08 stops it)
+        from actor_sizes import from_gcs
+
+        left = [a["class_name"] for a in from_gcs(os.environ["RAY_ADDRESS"])[0]
+                if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)]
+        assert not left, f"left running after grading {name}: {left}"
     return grade
 
 

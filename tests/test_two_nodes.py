@@ -52,7 +52,7 @@ BUILDS = {"03_image_generation": ({"MapWorker(MapBatches(ImageGen))"}, 0),
           "05_vit_fine_tuning": (set(), 1),
           "06_clip_embeddings": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
           "07_multimodal_pipeline": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
-          "08_serving_and_resilient_jobs": ({"MapWorker(MapBatches(Enhancer))"}, 0)}
+          "08_serving_and_resilient_jobs": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0)}
 # Where a notebook writes what it reads back later: the folder must be shared by the nodes.
 OUTPUTS = {"05_vit_fine_tuning": "vit/checkpoint_*/checkpoint/model.safetensors",
            "06_clip_embeddings": "embeddings/*.parquet"}

@@ -251,22 +251,22 @@ def stretch(runs, output) -> str:
 
     from ..data import data_path
 
-    require("runs", runs, "what run_job returned for a killed run and for the run after it")
+    require("runs", runs, "what run_words returned for a killed run and for the run after it")
     if not isinstance(runs, (list, tuple)) or len(runs) != 2 or not all(isinstance(r, dict) for r in runs):
-        raise Wrong("`runs` should be a list of the two dicts run_job returned.", "runs = [run_job(3), run_job()]")
+        raise Wrong("`runs` should be a list of the two dicts run_words returned.", "runs = [run_words(3), run_words()]")
     first, second = runs
     total = len(pd.read_json(data_path("new_ratings"), lines=True))
     if not first.get("killed"):
-        raise Wrong("the first run was not killed.", "Kill it part-way: run_job(3).")
+        raise Wrong("the first run was not killed.", "Kill it part-way: run_words(3).")
     files = list(Path(output).glob("*.parquet")) if Path(output).is_dir() else []
     if not files:
-        raise Wrong(f"no parquet files in {output}.", "Run the job into `output` (run_job does).")
+        raise Wrong(f"no parquet files in {output}.", "Run the job into `output` (run_words does).")
     ids = pd.concat([pd.read_parquet(p, columns=["id"]) for p in files])["id"]
     if ids.duplicated().any():
         raise Wrong(f"{int(ids.duplicated().sum())} rating(s) were written twice: the second run wrote rows the first "
                     "one had written.", "Make the job skip them: a CheckpointConfig by id (see the lesson).")
     if len(ids) != total:
-        raise Wrong(f"{len(ids)} of {total} ratings were written.", "Let the second run finish: run_job().")
+        raise Wrong(f"{len(ids)} of {total} ratings were written.", "Let the second run finish: run_words().")
     worked = second.get("rows worked on", total)
     if worked >= total:
         raise Wrong(f"the second run worked on all {total} ratings again: the first run's work was redone.",

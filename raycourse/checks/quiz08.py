@@ -8,13 +8,13 @@ QUIZ = Quiz("08", [
         "it. A colleague suggests running lesson 04's Ray Data pipeline for each click instead of a "
         "Serve deployment. What is the problem?",
         {
-            "a": ("Each click would pay for a new job: starting actors and loading the model, seconds"
-                  " before the first row, while a deployment's replicas hold the model loaded and "
-                  "answer at once.",
+            "a": ("Each click would pay for starting actors and loading the model; a deployment keeps"
+                  " the model loaded.",
                   "Right: a batch job pays its start-up once per job, which is cheap over a million "
                   "rows and far too slow for one. The lesson's batch job spent seconds starting its "
                   "actors; the deployment answered one request in a fraction of a second."),
-            "b": ("Ray Data cannot run a model on a single row.",
+            "b": ("Ray Data cannot run a model on a single row: a Dataset needs at least one block "
+                  "for every CPU of the cluster.",
                   "It can: a Dataset of one row runs like any other. The cost is the start-up, not "
                   "the row count."),
             "c": ("Ray Data has no GPU support, so it would run on the CPU.",
@@ -27,11 +27,12 @@ QUIZ = Quiz("08", [
         "`enhance` method. Three callers each send one prompt within a few milliseconds. What "
         "happens?",
         {
-            "a": ("Each caller must send a list of 8 prompts, or the call fails.",
+            "a": ("Each caller must send a list of 8 prompts, or Serve rejects the call: every call "
+                  "must be max_batch_size long.",
                   "Callers send one item each; `max_batch_size` is the most Serve puts together, not "
                   "what a caller must send."),
-            "b": ("Serve waits up to 50 ms, calls `enhance` once with a list of the 3 prompts, and "
-                  "gives each caller its own answer.",
+            "b": ("Serve waits at most 50 ms, calls `enhance` once with the 3 prompts, and each "
+                  "caller gets its own answer.",
                   "Right: each caller sends one item and gets one result; the list is Serve's doing. "
                   "The lesson's answers carried how many requests shared their forward pass."),
             "c": ("Serve waits until 8 prompts have arrived, however long that takes.",
