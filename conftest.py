@@ -187,6 +187,7 @@ TINY_ONLY = {
     "tests/test_checks_lab05.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_checks_lab06.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_checks_lab07.py": "the checks' unit tests run on the sample data and the stand-ins",
+    "tests/test_checks_lab08.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_checks_lesson07.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
