@@ -25,7 +25,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
 .PHONY: lab test test-fast grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs help
 
 help:
-	@echo "make lab       set up (first time: ~3 min), start one Ray (dashboard on :8265) and JupyterLab"
+	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks"
 	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
