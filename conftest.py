@@ -17,6 +17,7 @@ it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,14 @@ def pytest_sessionfinish(session, exitstatus):
         for key in _SHARED_RAY.client_env():
             os.environ.pop(key, None)
         _SHARED_RAY.stop()
-        shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
+        notices = Path(os.environ.get(RAY_NOTICES_ENV, ""))
+        if notices.is_file() and notices.read_text(encoding="utf-8").strip():
+            # A worker died during the run (the notices name the task, not the test): its raylet and worker logs
+            # say why, so they stay (a flaky test is a bug to find, never retried away).
+            print(f"\nRay ran failed tasks again (listed below); the run's Ray logs are kept in "
+                  f"{_SHARED_RAY.log_path.parent} (raylet.out, python-core-worker-*.log)", file=sys.stderr)
+        else:
+            shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
         _SHARED_RAY = None
 
 
