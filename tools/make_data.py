@@ -678,24 +678,16 @@ def generate(out: Path) -> dict:
         retired_products=sorted({r["product_id"] for r in ratings} - {pid for pid, _ in OUTFITS}),
     )
 
-    new_reviews = make_new_reviews()  # module 08: a new day's reviews, to validate
-    _write_jsonl(out / "text" / "new_reviews.jsonl", new_reviews)
-    add(
-        "text/new_reviews.jsonl",
-        "text: a new day's reviews with a few bad rows, for module 08's validation stage (JSON lines)",
-        rows=len(new_reviews),
-        columns=["id", "product", "pet", "text", "stars"],
-        bad_ids=sorted(NEW_REVIEW_FAULTS),
-    )
-    new_ratings = make_new_ratings()  # lab 08: a new day's ratings, a new rule
-    _write_jsonl(out / "text" / "new_ratings.jsonl", new_ratings)
-    add(
-        "text/new_ratings.jsonl",
-        "text: a new day's ratings with a few bad rows, for lab 08's validation rule (JSON lines)",
-        rows=len(new_ratings),
-        columns=["id", "product_id", "stars", "text"],
-        bad_ids=sorted(NEW_RATING_FAULTS),
-    )
+    # Module 08: a new day's reviews to validate (the lesson), a new day's ratings for a new rule (lab 08)
+    new_reviews, new_ratings = make_new_reviews(), make_new_ratings()
+    for name, rows, what, columns, faults in [
+        ("new_reviews", new_reviews, "reviews", ["id", "product", "pet", "text", "stars"], NEW_REVIEW_FAULTS),
+        ("new_ratings", new_ratings, "ratings", ["id", "product_id", "stars", "text"], NEW_RATING_FAULTS),
+    ]:
+        _write_jsonl(out / "text" / f"{name}.jsonl", rows)
+        use = "module 08's validation stage" if what == "reviews" else "lab 08's validation rule"
+        add(f"text/{name}.jsonl", f"text: a new day's {what} with a few bad rows, for {use} (JSON lines)",
+            rows=len(rows), columns=columns, bad_ids=sorted(faults))
 
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
