@@ -20,6 +20,8 @@ from raycourse import config
 from raycourse import fullsize
 from raycourse.__main__ import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # Parameters per weight file, from the real model cards and checkpoints: SDXL's UNet 2.57 B,
 # its text encoders 123 M (CLIP ViT-L/14 text) and 695 M (OpenCLIP ViT-bigG/14 text), its
 # VAE 83.7 M; Qwen2.5-0.5B 0.49 B (tied embeddings); ViT-B/16 86.4 M; CLIP ViT-B/32 151.3 M.
@@ -177,3 +179,69 @@ def test_a_stages_peak_memory_is_its_own_not_its_parents():
     code = "from raycourse.fullsize.verify import _peak_rss_gb; print(_peak_rss_gb())"
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert parent.sum() > 0 and child < 0.5, child
+
+
+def test_a_cap_above_the_uncapped_peak_is_not_run_again_and_each_stage_is_saved_as_it_ends(monkeypatch, tmp_path):
+    """On CUDA a stage runs again under a 24 GB and a 16 GB cap only where its uncapped run reserved more than the
+    cap (below it the cap cannot bite: the H200 run of 2026-11-26 spent most of its 5.7 min starting processes).
+    The JSON is written after every stage, so that a run cut short keeps what it measured."""
+    import torch
+
+    from raycourse.fullsize import verify as v
+
+    calls, snapshots = [], []
+    peaks = {"03 image_gen, VAE not sliced": (15.9, 24.8), "03 image_gen": (8.6, 10.0)}
+
+    def fake_child(key, device, size, cap_gb, cache, timeout):
+        calls.append((key, cap_gb))
+        alloc, reserved = peaks[key]
+        if cap_gb:
+            alloc, reserved = min(alloc, cap_gb - 1), min(reserved, cap_gb - 0.5)
+        out = tmp_path / "verify.json"
+        snapshots.append(json.loads(out.read_text()) if out.exists() else None)
+        return dict(status="ok", gpu="NVIDIA X", gpu_total_gb=80.0, load_s=1.0, work_s=1.0, rows=16, rows_per_s=16.0,
+                    busy_share=1.0, gpu_util=50.0, peak_alloc_gb=alloc, peak_reserved_gb=reserved)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(v, "_run_child", fake_child)
+    report = v.verify(roles=["image_gen"], real=True, modules=["03"], out=tmp_path / "verify.json", log=lambda *a: None)
+    assert calls == [("03 image_gen", None), ("03 image_gen, VAE not sliced", None),
+                     ("03 image_gen, VAE not sliced", 24), ("03 image_gen, VAE not sliced", 16)]
+    sliced = next(s for s in report["stages"] if s["name"] == "image_gen")["runs"]
+    assert sliced["16GB"] == {"status": "ok", "peak_alloc_gb": 8.6, "from_uncapped_run": True}
+    assert "| fits (peak 8.6) | fits (peak 8.6) |" in report["table"]
+    assert "| ok (15.9) | ok (15.0) |" in report["table"]  # the capped runs' own peaks
+    # The second stage's first run found the first stage already on disk.
+    saved = snapshots[1]["stages"]
+    assert snapshots[0] is None and saved[4]["name"] == "image_gen" and "runs" in saved[4]
+
+
+def test_verify_loads_sdxl_as_the_lessons_imagegen_does(monkeypatch):
+    """The stage measures the lessons' code: ``ImageGen.__init__`` of modules 03 and 04 (and their labs) slices the
+    VAE, and so does the verify stage (an H200 run without it measured 15.9 GB at 8 images, with it 8.6 GB). The
+    unsliced stage is the comparison the lessons' text cites."""
+    import diffusers
+
+    from raycourse.fullsize import verify as v
+
+    class Pipe:
+        def __init__(self):
+            self.vae = type("Vae", (), {"sliced": False, "enable_slicing": lambda self: setattr(self, "sliced", True)})()
+
+        def to(self, device):
+            return self
+
+        def set_progress_bar_config(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(diffusers.AutoPipelineForText2Image, "from_pretrained", lambda *a, **k: Pipe())
+    ctx = v.Context("cpu", v.SIZES["small"])
+    assert v._sdxl(ctx).vae.sliced and not v._sdxl(ctx, slicing=False).vae.sliced
+    stages = []  # every batch stage that loads SDXL: a cell with the load and a __call__
+    for path in sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("solutions/*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if "AutoPipelineForText2Image.from_pretrained(" in source and "def __call__" in source:
+                stages.append(path.name)
+                assert "self.pipe.vae.enable_slicing()" in source, path.name
+    assert len(stages) >= 4, stages  # lessons 03 and 04, solutions 03 and 04
