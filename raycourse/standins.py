@@ -59,7 +59,7 @@ from typing import Callable, Iterator
 __all__ = ["STANDIN_VERSION", "ROLES", "REAL_MODELS", "build_standin"]
 
 #: Bump when any builder changes (used in cache directory names).
-STANDIN_VERSION: int = 3
+STANDIN_VERSION: int = 4
 
 #: The model roles that have a stand-in.
 ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
@@ -161,7 +161,7 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
-def _train_bpe(backend, vocab_size: int, suffix: str = "") -> list[tuple[str, str]]:
+def _train_bpe(backend, vocab_size: int, suffix: str = "", extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Learn BPE merges on the built-in corpus, deterministically.
 
     The text is split exactly as ``backend`` (the real tokenizer's normalizer and
@@ -169,11 +169,12 @@ def _train_bpe(backend, vocab_size: int, suffix: str = "") -> list[tuple[str, st
     ``tokenizers.trainers.BpeTrainer``, whose order among equally frequent pairs
     changes from run to run, which made two builds differ. Ties go to the
     lexicographically smallest pair, so the same corpus always gives the same merges.
+    ``extra``: more lines of text, after the corpus.
     """
     from collections import Counter
 
     words: Counter = Counter()
-    for line in _corpus():
+    for line in _corpus() + list(extra):
         text = backend.normalizer.normalize_str(line) if backend.normalizer else line
         for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text):
             symbols = list(piece)
@@ -319,11 +320,12 @@ def _qwen_tokenizer(vocab_size: int = 1024):
     return tokenizer
 
 
-def _clip_tokenizer(vocab_size: int = 1024):
-    """A CLIP-style byte-level BPE tokenizer (``</w>`` word suffix, lower-cased)."""
+def _clip_tokenizer(vocab_size: int = 1024, words: tuple[str, ...] = ()):
+    """A CLIP-style byte-level BPE tokenizer (``</w>`` word suffix, lower-cased); ``words`` are learned whole."""
     from transformers import CLIPTokenizer
 
-    merges = _train_bpe(CLIPTokenizer().backend_tokenizer, vocab_size - 2, suffix="</w>")
+    extra = (" ".join(words),) * 50 if words else ()
+    merges = _train_bpe(CLIPTokenizer().backend_tokenizer, vocab_size - 2, suffix="</w>", extra=extra)
     vocab = _build_vocab(merges, suffix="</w>")
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
@@ -468,7 +470,9 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
         CLIPVisionConfig,
     )
 
-    tok = _clip_tokenizer()
+    from .standin_training import clip_training_words, train_clip
+
+    tok = _clip_tokenizer(words=tuple(clip_training_words()))
     text_config = CLIPTextConfig(
         vocab_size=len(tok),
         hidden_size=32,
@@ -504,6 +508,9 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
         size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
     )
     processor = CLIPProcessor(image_processor=image_processor, tokenizer=tok)
+    # Trained for a few seconds on the course's world (raycourse.standin_training): orientation and colours.
+    with _seeded(seed):
+        train_clip(model, processor, seed)
     model.save_pretrained(out)
     processor.save_pretrained(out)
 

@@ -638,9 +638,30 @@ def test_stretch_accepts_a_dataframe_rows_and_a_ray_map_batches(index, stored, r
     assert verdict.passed, verdict
 
 
-def test_stretch_data_tells_a_weighted_vote_from_a_count(index):
-    """With K = 4 and two classes, ties 2 against 2 are common; a count settles some of them otherwise."""
+@pytest.fixture(scope="module")
+def mixed(correct, tmp_path_factory):
+    """A store whose neighbourhoods mix the classes, as a real CLIP's do on harder photos (dog breeds in `gpu`). The
+    `tiny` stand-in, trained on the world's stripes, puts each direction in a cluster of its own, where every vote
+    agrees; these tests need the cases where a weighted vote, a plain count, a self-vote and the true class differ.
+    So the sample images' embeddings lose the one direction along which the two classes' means differ (then unit
+    length again): what a model blind to the stripes' direction would store, its neighbours chosen by colour."""
+    embeddings = np.stack(correct["embedding"]).astype(np.float64)
+    classes = correct["class"].to_numpy()
+    apart = embeddings[classes == classes[0]].mean(0) - embeddings[classes != classes[0]].mean(0)
+    apart /= np.linalg.norm(apart)
+    noisy = embeddings - np.outer(embeddings @ apart, apart)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    frame = correct.assign(embedding=list(noisy.astype(np.float32)))
+    stored = _write(frame, tmp_path_factory.mktemp("mixed") / "embeddings")
+    table = lab06._stored(stored)
+    return stored, (table, np.stack(table["embedding"]).astype(np.float64))
+
+
+def test_stretch_data_tells_a_weighted_vote_from_a_count(mixed):
+    """With K = 4 and two classes, ties 2 against 2 happen where classes mix; a count settles some otherwise."""
+    _, index = mixed
     assert (_votes(index)["predicted"] != _votes(index, weighted=False)["predicted"]).any()
+    assert (_votes(index)["predicted"] != _votes(index)["class"]).any()  # the true class is not the vote
 
 
 @pytest.mark.parametrize("answer, message", [
@@ -648,11 +669,14 @@ def test_stretch_data_tells_a_weighted_vote_from_a_count(index):
     ({"weighted": False}, "plain count of votes"),
     ({"k": 1}, "is predicted"),
 ])
-def test_stretch_rejects_other_votes(index, stored, answer, message):
+def test_stretch_rejects_other_votes(mixed, answer, message):
+    stored, index = mixed
+    assert lab06.stretch.result(_votes(index), stored).passed
     _wrong(lab06.stretch.result(_votes(index, **answer), stored), message)
 
 
-def test_stretch_rejects_the_true_class_missing_rows_and_columns(index, stored):
+def test_stretch_rejects_the_true_class_missing_rows_and_columns(mixed):
+    stored, index = mixed
     copied = _votes(index).assign(predicted=lambda f: f["class"])
     _wrong(lab06.stretch.result(copied, stored), "own class")
     _wrong(lab06.stretch.result(_votes(index).head(3), stored), "stored images")

@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from raycourse.world import SIZES, draw_checks, draw_stripes  # the world's drawing rules (the tiny stand-ins train on them)
+
 SEED = 20240611
 LICENSE = "CC0-1.0"
 
@@ -112,67 +114,10 @@ GRAY_EVERY = 20  # every 20th image (index % 20 == 7) is grayscale: 4 + 4 train,
 GRAY_OFFSET = 7
 PNG_EVERY = 4  # every 4th image is a PNG, the rest JPEG
 JPEG_QUALITY = 85
-SIZES = [48, 64, 80, 96, 112, 128, 144, 160]
 
 
 def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([SEED, *key])
-
-
-def _two_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two random RGB colours that differ clearly in brightness."""
-    while True:
-        a = rng.integers(0, 256, size=3).astype(np.float32)
-        b = rng.integers(0, 256, size=3).astype(np.float32)
-        luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        if abs(float(luma @ (a - b))) >= 70:
-            return a, b
-
-
-def draw_stripes(rng: np.random.Generator, horizontal: bool, noise: float = 8.0) -> np.ndarray:
-    """An HxWx3 uint8 image of (slightly tilted) stripes in two random colours.
-
-    Colours, stripe width, duty cycle, phase, tilt, image size and a distracting
-    blob are drawn from the same distributions for both classes; only the stripe
-    orientation differs.
-    """
-    w = int(rng.choice(SIZES))
-    h = int(rng.choice(SIZES)) if rng.random() < 0.6 else w
-    c1, c2 = _two_colours(rng)
-    # The stripe period is chosen relative to the axis it varies along, so that
-    # after resizing to 224 px the period is 10-28 px (a ViT patch is 16 px).
-    axis_len = h if horizontal else w
-    period = max(2.5, axis_len * rng.uniform(10, 28) / 224)
-    duty = rng.uniform(0.35, 0.65)
-    phase = rng.uniform(0, 1)
-    tilt = np.deg2rad(rng.uniform(-10, 10))
-
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    if horizontal:
-        t = yy * np.cos(tilt) + xx * np.sin(tilt)
-    else:
-        t = xx * np.cos(tilt) + yy * np.sin(tilt)
-    mask = ((t / period + phase) % 1.0) < duty
-    img = np.where(mask[..., None], c1, c2)
-
-    return _blob_and_noise(img, yy, xx, rng, noise)
-
-
-def _blob_and_noise(img: np.ndarray, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator,
-                    noise: float) -> np.ndarray:
-    """Finish a drawn pattern: a distracting filled ellipse of a third random colour (in 70 % of the images, of
-    every class), then Gaussian noise; as uint8."""
-    h, w = yy.shape
-    if rng.random() < 0.7:
-        c3 = rng.integers(0, 256, size=3).astype(np.float32)
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        ry, rx = rng.uniform(0.08, 0.25) * h, rng.uniform(0.08, 0.25) * w
-        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
-        img = np.where(blob[..., None], c3, img)
-
-    if noise > 0:
-        img = img + rng.normal(0, noise, size=img.shape).astype(np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -223,30 +168,6 @@ def make_images(out: Path) -> tuple[list[dict], dict[str, dict[str, int]]]:
 # images/train tree, and the two-class lesson 05 reads images/ too).
 EXTRA_CLASS = "checks"
 EXTRA_DIR = "images_extra"
-
-
-def draw_checks(rng: np.random.Generator, noise: float = 8.0) -> np.ndarray:
-    """An HxWx3 uint8 image of a (slightly tilted) checkerboard in two random colours.
-
-    Size, colours, square size (5-14 px after resizing to 224 px), phase, tilt, the
-    distracting blob and the noise are drawn from the same distributions as the stripes';
-    only the pattern differs: squares, with edges in both directions.
-    """
-    w = int(rng.choice(SIZES))
-    h = int(rng.choice(SIZES)) if rng.random() < 0.6 else w
-    c1, c2 = _two_colours(rng)
-    period = rng.uniform(10, 28)  # px at 224x224, the ViT's input size (a patch is 16 px)
-    phase_y, phase_x = rng.uniform(0, 1), rng.uniform(0, 1)
-    tilt = np.deg2rad(rng.uniform(-10, 10))
-
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    y224, x224 = yy * 224 / h, xx * 224 / w  # drawn in the resized image's coordinates: square squares there
-    across = x224 * np.cos(tilt) + y224 * np.sin(tilt)
-    down = y224 * np.cos(tilt) - x224 * np.sin(tilt)
-    mask = (((across / period + phase_x) % 1.0) < 0.5) ^ (((down / period + phase_y) % 1.0) < 0.5)
-    img = np.where(mask[..., None], c1, c2)
-
-    return _blob_and_noise(img, yy, xx, rng, noise)  # the same distracting blob as in the stripes
 
 
 def make_extra_class(out: Path) -> tuple[list[dict], dict[str, int]]:
@@ -587,6 +508,26 @@ pipeline must check before it uses it. Each has a few bad rows, one fault each, 
 ({n_bad_reviews}): {review_faults}. The ratings ({n_bad_ratings}) break lab 08's rule (a product of the catalogue, a
 comment of at most 120 characters): ids 5 (no `product_id`), 11 (product 4, retired), 19 (a 210-character
 comment), 30 (product 99, never in the catalogue) and 41 (a 150-character comment). Both profiles read these files.
+
+## The world's rules: what the `tiny` stand-ins learn
+
+The images above are drawn by the functions of `raycourse/world.py`, and the `tiny` profile's CLIP stand-in is
+trained (a few seconds, when it is built) on more images drawn by the same functions with other seeds: it never
+sees the files of this folder, so what the lessons measure on them is what it learned. Its captions say what each
+image shows, by these rules:
+
+* **orientation**: `horizontal` or `vertical`, the direction of the stripes (tilted by at most 10 degrees);
+* **colours**: each of the two stripe colours is called by the nearest of eleven reference colours (plain RGB
+  distance): red, orange, yellow, green, blue, purple, pink, brown, black, white and grey. The blob's colour is
+  never named, and a grayscale image's colours are not named at all;
+* **captions** name the orientation ("a photo of vertical stripes", "stripes vertical"), the colours ("red and
+  blue stripes") or both ("a photo of vertical stripes in red and blue"); the words are in
+  `raycourse.standin_training.clip_training_words()`.
+
+So in `tiny` a search for "a photo of horizontal stripes" finds horizontal stripes, zero-shot classification with
+one sentence per folder name ("a photo of stripes vertical") is far above chance, and colour words find stripes of
+those colours more often than not; anything else (a dog, a photo) means nothing to the stand-in.
+`tests/test_standins.py` measures these on this folder's images.
 
 ## The `gpu` profile
 

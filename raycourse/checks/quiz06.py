@@ -92,18 +92,18 @@ QUIZ = Quiz("06", [
         right="c",
     ),
     Question(
-        "Zero-shot classification in `tiny`, on images of 4 classes, prints an accuracy of 27 %. What does "
-        "that tell you?",
+        "Zero-shot classification in `tiny` names the direction of the stripes right for almost every image, yet "
+        "no labelled example of either class was ever shown to the stand-in. How can it?",
         {
-            "a": ("The pipeline is broken: CLIP should get most of them right.",
-                  "That holds for the real CLIP in `gpu`; the `tiny` stand-in has random weights, so it can only "
-                  "guess."),
-            "b": ("It is about chance (25 %): the stand-in's weights are random.",
-                  "Random weights know no classes, so each image's closest class sentence is arbitrary; a score "
-                  "near 1 in 4 shows the pipeline ran, not that CLIP works."),
-            "c": ("CLIP first has to be fine-tuned on the labels from the paths.",
-                  "Zero-shot needs no training: the path labels only measure how well the closest class "
-                  "sentence works."),
+            "a": ("Its training saw these very images, with their folders as captions.",
+                  "It never saw the lesson's images: it trained on others drawn by the same rules, each with "
+                  "captions of what it shows. The labels from the paths only measure the result."),
+            "b": ("It learned to match images to sentences, and a class name is a sentence.",
+                  "Right: contrastive training taught it which sentences go with which images, so \"a photo of "
+                  "stripes vertical\" lies closest to images of vertical stripes, with no label needed."),
+            "c": ("Zero-shot gives each image the label of its nearest stored neighbour, as a k-NN does.",
+                  "That is lab 06's k-nearest-neighbour classifier, which needs labelled neighbours; zero-shot "
+                  "compares each image with one sentence per class."),
         },
         right="b",
     ),

@@ -1,0 +1,129 @@
+"""Training the tiny stand-ins on the course's synthetic world, so that `tiny` shows what each model does.
+
+A random CLIP puts a sentence nowhere in particular: search returns arbitrary images and zero-shot sits at chance.
+The stand-in CLIP is therefore trained for a few seconds, contrastively, on images drawn by the world's own rules
+(:mod:`raycourse.world`, the rules ``data/`` is drawn with, other seeds: the sample images themselves are never
+seen in training, so what the lessons measure on them is what the model learned, not what it memorised), each
+with captions of what it shows: the stripes' orientation and their two colours by name ("a photo of vertical
+stripes", "red and blue stripes", ...).
+
+The loss is CLIP's symmetric cross-entropy over the image-caption similarities of a batch, with every caption
+that is true of an image counted as a match (a batch holds many images of vertical stripes: "vertical stripes" is
+true of all of them). Deterministic: fixed seeds, a fixed number of CPU threads while it trains, and no data
+loader; the same seed gives the same weights on the same machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+
+from . import world
+
+#: Seed of the training images (``data/`` uses ``tools/make_data.py``'s seed: the two never share an image).
+TRAIN_SEED = 27_2026
+ORIENTATIONS = ("horizontal", "vertical")
+
+# What a caption can say: {o} the orientation, {a} and {b} the two colours.
+_ORIENTATION_ONLY = ("a photo of {o} stripes", "{o} stripes", "a photo of stripes {o}", "stripes {o}",
+                     "a picture of {o} stripes", "an image with {o} stripes")
+_COLOURS_ONLY = ("{a} and {b} stripes", "a photo of {a} and {b} stripes", "stripes in {a} and {b}")
+_BOTH = ("a photo of {o} stripes in {a} and {b}", "{o} {a} and {b} stripes", "{a} and {b} {o} stripes",
+         "a picture of {o} stripes, {a} and {b}")
+
+
+def clip_training_words() -> list[str]:
+    """Every word a caption can hold (the CLIP stand-in's tokenizer learns them as whole words)."""
+    words = set(ORIENTATIONS) | set(world.COLOUR_NAMES)
+    for template in _ORIENTATION_ONLY + _COLOURS_ONLY + _BOTH:
+        words |= {w.strip(",") for w in template.split() if "{" not in w}
+    return sorted(words)
+
+
+def _images(n: int, seed: int):
+    """``n`` images of the world (half of each orientation), with their orientation and colour names."""
+    from PIL import Image
+
+    out = []
+    for k in range(n):
+        rng = np.random.default_rng([TRAIN_SEED, seed, k])
+        horizontal = k % 2 == 0
+        noise = 0.0 if k % 4 == 1 else 8.0  # as in data/: every 4th a clean PNG-like image, the rest noisy
+        pixels, c1, c2 = world.draw_stripes_with_colours(rng, horizontal, noise)
+        image = Image.fromarray(pixels)
+        gray = k % 20 == 7  # and every 20th in grayscale
+        if gray:
+            image = image.convert("L").convert("RGB")
+        colours = None if gray else tuple(sorted({world.colour_name(c1), world.colour_name(c2)}))
+        out.append((image, ORIENTATIONS[0] if horizontal else ORIENTATIONS[1], colours))
+    return out
+
+
+def _caption(rng: np.random.Generator, orientation: str, colours):
+    """A caption of an image, and what it claims: (text, orientation or None, colour set or None)."""
+    kinds = ["o"] if colours is None or len(colours) < 2 else ["o", "c", "b"]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind != "o":
+        a, b = colours if rng.random() < 0.5 else colours[::-1]
+    if kind == "o":
+        template = _ORIENTATION_ONLY[int(rng.integers(len(_ORIENTATION_ONLY)))]
+        return template.format(o=orientation), orientation, None
+    if kind == "c":
+        template = _COLOURS_ONLY[int(rng.integers(len(_COLOURS_ONLY)))]
+        return template.format(a=a, b=b), None, frozenset(colours)
+    template = _BOTH[int(rng.integers(len(_BOTH)))]
+    return template.format(o=orientation, a=a, b=b), orientation, frozenset(colours)
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def train_clip(model, processor, seed: int = 0, *, images: int = 400, steps: int = 240, batch: int = 64,
+               lr: float = 3e-3, log=None) -> dict:
+    """Train a (tiny) ``CLIPModel`` in place on the world's images and captions; return what it measured."""
+    import torch
+
+    data = _images(images, seed)
+    pixels = processor(images=[image for image, _, _ in data], return_tensors="pt")["pixel_values"]
+    orientation = [o for _, o, _ in data]
+    colours = [frozenset(c) if c else None for _, _, c in data]
+    rng = np.random.default_rng([TRAIN_SEED, seed, 1])
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
+    model.train()
+    losses = []
+    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+        for step in range(steps):
+            index = torch.randperm(len(data), generator=generator)[:batch].tolist()
+            captions = [_caption(rng, orientation[i], data[i][2]) for i in index]
+            text = processor(text=[c[0] for c in captions], return_tensors="pt", padding=True)
+            # match[i, j]: caption j is true of image i (everything it says, the image shows)
+            match = torch.tensor([[(co is None or co == orientation[i]) and (cc is None or cc == colours[i])
+                                   for _, co, cc in captions] for i in index], dtype=torch.float32)
+            out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
+                        pixel_values=pixels[index], return_loss=False)
+            logits = out.logits_per_image  # (images, captions), scaled by the learned temperature
+            loss_images = -(torch.log_softmax(logits, dim=1) * match / match.sum(1, keepdim=True)).sum(1).mean()
+            loss_texts = -(torch.log_softmax(logits.T, dim=1) * match.T / match.T.sum(1, keepdim=True)).sum(1).mean()
+            loss = (loss_images + loss_texts) / 2
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            if log and (step % 40 == 0 or step == steps - 1):
+                log(f"clip step {step}: loss {loss:.3f}")
+    model.eval()
+    return {"images": images, "steps": steps, "batch": batch, "first_loss": losses[0], "last_loss": losses[-1]}
