@@ -24,14 +24,16 @@ def cache_root() -> Path:
 def standin_path(role: str) -> Path:
     """Cache folder of a stand-in, keyed by the builder's version and source code.
 
-    A change to :mod:`raycourse.standins` therefore never reuses a stale build.
+    A change to :mod:`raycourse.standins`, its training or its world therefore never reuses a stale build.
     """
     import hashlib
 
-    from . import standins
+    from . import standin_training, standins, world
 
     config.require_role(role)
-    digest = hashlib.sha256(Path(standins.__file__).read_bytes()).hexdigest()[:10]
+    # The builder, the training and the world it trains on: a change to any of them rebuilds.
+    sources = b"".join(Path(module.__file__).read_bytes() for module in (standins, standin_training, world))
+    digest = hashlib.sha256(sources).hexdigest()[:10]
     return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{digest}"
 
 

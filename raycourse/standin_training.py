@@ -89,7 +89,7 @@ def _threads(n: int):
         torch.set_num_threads(saved)
 
 
-def train_clip(model, processor, seed: int = 0, *, images: int = 400, steps: int = 240, batch: int = 64,
+def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int = 160, batch: int = 64,
                lr: float = 3e-3, log=None) -> dict:
     """Train a (tiny) ``CLIPModel`` in place on the world's images and captions; return what it measured."""
     import torch
@@ -127,3 +127,80 @@ def train_clip(model, processor, seed: int = 0, *, images: int = 400, steps: int
                 log(f"clip step {step}: loss {loss:.3f}")
     model.eval()
     return {"images": images, "steps": steps, "batch": batch, "first_loss": losses[0], "last_loss": losses[-1]}
+
+
+def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, turns: int = 3,
+              steps: int = 500, warmup: float = 0.6, batch: int = 16, lr: float = 5e-3, log=None) -> dict:
+    """Train a (tiny) causal LM in place on the world's prompt enhancements (:func:`world.enhancement_example`):
+    conversations of a few turns under one instruction, as the chat template writes them, the loss on the answers
+    and their end tokens only (several turns share one instruction: its tokens are most of a one-turn example).
+    The first ``warmup`` share of the steps gives each instruction in a few words: short sequences, where copying
+    the prompt is learned at a fraction of the cost; the rest uses the course's own instructions."""
+    import torch
+
+    rng = np.random.default_rng([TRAIN_SEED, seed, 2])
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    pad = tokenizer.pad_token_id
+    short = {}  # the instructions in a few words: the first, cheap phase, where the model learns to copy
+    for name in world.SEASON_ELEMENTS:
+        short[world.SEASON_INSTRUCTION.format(season=name)] = f"Enhance: {name}."
+        short[world.CATALOGUE_INSTRUCTION.format(season=name)] = f"Enhance the product: {name}."
+    short[world.DETAILS_INSTRUCTION] = "Enhance with vivid details."
+    encoded, brief = [], []
+    for _ in range(conversations):
+        system, prompt, answer = world.enhancement_example(rng)
+        first = system
+        messages = [{"role": "system", "content": system}]
+        spans, ids = [], []
+        for turn in range(int(rng.integers(1, turns + 1))):
+            if turn:  # another prompt under the same instruction
+                while True:
+                    other_system, prompt, answer = world.enhancement_example(rng)
+                    if other_system == system:
+                        break
+            messages.append({"role": "user", "content": prompt})
+            context = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            ids = tokenizer(context, add_special_tokens=False).input_ids
+            reply = tokenizer(answer, add_special_tokens=False).input_ids + [end]
+            spans.append((len(ids), len(ids) + len(reply)))
+            messages.append({"role": "assistant", "content": answer})
+            ids = ids + reply
+        encoded.append((ids, spans))
+        messages[0] = {"role": "system", "content": short[first]}
+        ids, spans = [], []
+        for turn in range(1, len(messages), 2):
+            context = tokenizer.apply_chat_template(messages[:turn + 1], add_generation_prompt=True, tokenize=False)
+            ids = tokenizer(context, add_special_tokens=False).input_ids
+            reply = tokenizer(messages[turn + 1]["content"], add_special_tokens=False).input_ids + [end]
+            spans.append((len(ids), len(ids) + len(reply)))
+            ids = ids + reply
+        brief.append((ids, spans))
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    model.train()
+    losses = []
+    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+        for step in range(steps):
+            pool = brief if step < steps * warmup else encoded
+            chosen = [pool[i] for i in torch.randperm(len(pool), generator=generator)[:batch].tolist()]
+            width = max(len(ids) for ids, _ in chosen)
+            input_ids = torch.full((len(chosen), width), pad)
+            labels = torch.full((len(chosen), width), -100)
+            mask = torch.zeros((len(chosen), width), dtype=torch.long)
+            for row, (ids, spans) in enumerate(chosen):
+                input_ids[row, :len(ids)] = torch.tensor(ids)
+                mask[row, :len(ids)] = 1
+                for start, stop in spans:
+                    labels[row, start:stop] = torch.tensor(ids[start:stop])
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            if log and (step % 50 == 0 or step == steps - 1):
+                log(f"llm step {step}: loss {losses[-1]:.3f}")
+    model.eval()
+    return {"conversations": conversations, "steps": steps, "batch": batch, "first_loss": losses[0],
+            "last_loss": losses[-1]}

@@ -23,16 +23,24 @@ is exercised.  The ``tiny`` profile therefore swaps each model for a stand-in th
   and inference code (``from_pretrained(path)``, pipelines, processors);
 * produces outputs of the **same shapes and types** (512x512 PIL images, chat
   strings, ``(n, 512)`` CLIP embeddings, ViT logits);
-* is **tiny** (a few MB, random weights) and fast on a CPU;
-* is **built locally and deterministically** in seconds - no network access is
+* is **tiny** (a few MB) and fast on a CPU;
+* is **built locally and deterministically** in about a minute - no network access is
   ever attempted (tokenizers are trained with the ``tokenizers`` library on a
   small built-in English corpus), and the same ``role`` + ``seed`` always gives
-  byte-identical weight and tokenizer files.
+  byte-identical weight and tokenizer files on the same machine.
 
-The outputs are meaningless, of course: the images are coloured noise, the
-LLM writes random course words, the CLIP embeddings carry no semantics.  The
-ViT stand-in can still be fine-tuned on a simple visual task, so training
-notebooks show a falling loss.
+Two of them are **trained** while they are built, on the course's own synthetic world
+(:mod:`raycourse.world`, :mod:`raycourse.standin_training`, the rules in ``data/README.md``),
+so that ``tiny`` shows what the lessons say the models do:
+
+* ``clip`` learns to match stripe images with captions of their orientation and colours
+  (about 10 s): text search finds the stripes a sentence names, zero-shot classification
+  of the two stripe classes is far above chance;
+* ``llm`` learns the course's prompt enhancement (about 45 s): it keeps the prompt, with
+  its animal and outfit, and adds two elements of the season the instruction names.
+
+The image generator's outputs are still coloured noise, and the ViT stand-in is trained
+by the learner: module 05 fine-tunes it on the stripes and shows a falling loss.
 
 Usage::
 
@@ -292,13 +300,15 @@ QWEN_CHAT_TEMPLATE = (
 _QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
 
-def _qwen_tokenizer(vocab_size: int = 1024):
-    """A byte-level BPE ``Qwen2Tokenizer`` (fast) with Qwen's specials and chat template."""
+def _qwen_tokenizer(vocab_size: int = 1024, words: tuple[str, ...] = (), first_words: tuple[str, ...] = ()):
+    """A byte-level BPE ``Qwen2Tokenizer`` (fast) with Qwen's specials and chat template; ``words`` learned whole,
+    ``first_words`` also as they begin a line."""
     from tokenizers import AddedToken
     from transformers import Qwen2Tokenizer
 
     n_merges_room = vocab_size - 256 - len(_QWEN_SPECIALS)
-    merges = _train_bpe(Qwen2Tokenizer().backend_tokenizer, 256 + n_merges_room)
+    extra = ((" ".join(words),) * 50 if words else ()) + tuple(first_words) * 50
+    merges = _train_bpe(Qwen2Tokenizer().backend_tokenizer, 256 + n_merges_room, extra=extra)
     vocab = _build_vocab(merges)
     for tok in _QWEN_SPECIALS:
         vocab[tok] = len(vocab)
@@ -401,21 +411,23 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    tok = _qwen_tokenizer()
+    from . import world
+    from .standin_training import train_llm
+
+    tok = _qwen_tokenizer(words=tuple(world.enhancer_words()), first_words=tuple(world.enhancer_first_words()))
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
-    im_start = tok.convert_tokens_to_ids("<|im_start|>")
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     vocab_size = ((len(tok) + 63) // 64) * 64  # padded, like Qwen's 151936
     config = Qwen2Config(
         vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=96,  # trained to copy the prompt and add its season's elements: 64 was too small
+        intermediate_size=192,
         num_hidden_layers=2,
         num_attention_heads=4,
-        num_key_value_heads=2,
+        num_key_value_heads=4,  # every head its own keys: the copying of the prompt needs them
         max_position_embeddings=4096,
         rms_norm_eps=1e-6,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         tie_word_embeddings=True,
         use_sliding_window=False,
         bos_token_id=pad_id,
@@ -424,31 +436,19 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     )
     with _seeded(seed):
         model = Qwen2ForCausalLM(config)
-    # A random LM spreads probability evenly over the vocab, so it happily emits
-    # whitespace, partial UTF-8 bytes and special tokens and the decoded answer
-    # looks empty.  Suppress every token that does not decode to visible text,
-    # keep <|im_end|> as EOS but forbid it as the first token.
-    invisible = []
-    for i in range(vocab_size):
-        text = tok.decode([i]) if i < len(tok) else ""
-        if i >= len(tok) or i in (pad_id, im_start) or not text.strip() or "\ufffd" in text:
-            invisible.append(i)
-        elif not text.strip().isprintable():
-            invisible.append(i)
+        # Trained for about 40 s on the world's prompt enhancements (raycourse.standin_training, world.py).
+        train_llm(model, tok, seed)
+    # Qwen2.5-0.5B-Instruct's generation defaults, as its generation_config.json ships them (trained, the
+    # stand-in needs no tokens suppressed: it writes visible words and ends its answer with <|im_end|>).
     gen = GenerationConfig(
         bos_token_id=pad_id,
         pad_token_id=pad_id,
         eos_token_id=[im_end, pad_id],
-        # Qwen2.5-0.5B-Instruct's sampling defaults:
         do_sample=True,
         temperature=0.7,
         top_p=0.8,
         top_k=20,
         repetition_penalty=1.1,
-        # stand-in specific:
-        max_new_tokens=24,
-        suppress_tokens=invisible,
-        begin_suppress_tokens=[im_end],
     )
     model.generation_config = gen
     # Saved in bfloat16 with ``dtype: bfloat16`` in its config, as Qwen2.5 ships: transformers 5 loads

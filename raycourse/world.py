@@ -10,6 +10,61 @@ from __future__ import annotations
 
 import numpy as np
 
+# The course's prompts: data/animals.csv and data/outfits.csv (written by tools/make_data.py). Each animal names a
+# medium and an animal; the course builds ``animal + " wearing a " + outfit``.
+ANIMALS: list[tuple[int, str]] = [
+    (1, "A cinematic photo of a raccoon"),
+    (2, "A watercolor painting of a red fox"),
+    (3, "An oil painting of a barn owl"),
+    (4, "A pencil sketch of a hedgehog"),
+    (5, "A studio portrait photo of a golden retriever"),
+    (6, "A 3D render of a penguin"),
+    (7, "A children's book illustration of a brown bear"),
+    (8, "A pixel art image of a tabby cat"),
+    (9, "A charcoal drawing of a giraffe"),
+    (10, "A vintage film photo of a llama"),
+    (11, "A low-poly illustration of a sea otter"),
+    (12, "A ukiyo-e woodblock print of a red-crowned crane"),
+    (13, "A claymation still of a koala"),
+    (14, "A stained glass portrait of a peacock"),
+    (15, "A macro photo of a tree frog"),
+    (16, "An anime illustration of a red panda"),
+    (17, "A linocut print of a hare"),
+    (18, "A comic book panel of a gorilla"),
+    (19, "A pastel drawing of a flamingo"),
+    (20, "A wildlife documentary photo of a snow leopard"),
+    (21, "A Roman mosaic of a sea turtle"),
+    (22, "An isometric illustration of a capybara"),
+    (23, "A gouache painting of a dachshund"),
+    (24, "A neon sign of an octopus"),
+]
+
+# Animal ids 4, 9, 13, 18 and 22 have no outfit (left-outer-join lab);
+# outfit ids 25 and 26 match no animal (right/full outer joins differ).
+OUTFITS: list[tuple[int, str]] = [
+    (1, "yellow raincoat"),
+    (2, "traditional Italian priest robe"),
+    (3, "tuxedo with a bow tie"),
+    (5, "knitted Christmas sweater"),
+    (6, "bright orange space suit"),
+    (7, "pirate hat and an eye patch"),
+    (8, "chef's apron and a tall white toque"),
+    (10, "Hawaiian shirt covered in hibiscus flowers"),
+    (11, "shiny suit of medieval armour"),
+    (12, "pink ballerina tutu"),
+    (14, "cowboy hat and a leather vest"),
+    (15, "Victorian ball gown"),
+    (16, "wizard robe with a pointed hat"),
+    (17, "scuba diving suit with flippers"),
+    (19, "tweed jacket with elbow patches"),
+    (20, "red superhero cape"),
+    (21, "kimono with a cherry blossom pattern"),
+    (23, "firefighter's uniform and helmet"),
+    (24, "velvet tracksuit with gold chains"),
+    (25, "lab coat and safety goggles"),
+    (26, "graduation gown and a mortarboard"),
+]
+
 SIZES = [48, 64, 80, 96, 112, 128, 144, 160]
 
 
@@ -113,3 +168,83 @@ def colour_name(rgb) -> str:
     names = list(COLOUR_NAMES)
     refs = np.array([COLOUR_NAMES[n] for n in names], dtype=np.float32)
     return names[int(np.argmin(((refs - rgb) ** 2).sum(axis=1)))]
+
+
+# --- The prompt enhancer's world: what the tiny LLM stand-in is trained to write -------------------------------
+
+#: The course's instructions to the LLM (lesson 04 and lab 04 with a season, lesson 08 without), as the notebooks
+#: write them: the stand-in learns to follow these three.
+SEASON_INSTRUCTION = (
+    "You are a helpful assistant. Enhance the image description with two short elements of the "
+    "{season} season. Keep the animal wearing its clothing and keep the image medium (photo, "
+    "painting, ...). Return the new description only, in one sentence, with no introduction."
+)
+CATALOGUE_INSTRUCTION = (
+    "You are a helpful assistant. Enhance the description of a product photo for a pet-outfit shop with two "
+    "short elements of the {season} season around the product. Keep the product and the kind of photo, with "
+    "no animal in it. Return the new description only, in one sentence, with no introduction."
+)
+DETAILS_INSTRUCTION = (
+    "You are a helpful assistant. Enhance the image description with two vivid details. Keep the animal "
+    "and its clothing. Return the new description only, in one sentence."
+)
+
+#: The world's rule: an enhanced prompt is the prompt, then two elements of its season (or two vivid details).
+SEASON_ELEMENTS: dict[str, tuple[str, str]] = {
+    "winter": ("in falling snow", "beside a frosted pine"),
+    "spring": ("among cherry blossoms", "in a light spring rain"),
+    "summer": ("under a bright summer sun", "on a sandy beach"),
+    "autumn": ("among falling red leaves", "under a golden autumn sky"),
+}
+VIVID_DETAILS = ("in soft golden light", "with every thread of the fabric in sharp focus")
+
+# More of the world than the course's two tables, so that the stand-in learns to keep whatever animal and outfit
+# a prompt names (the tables' own rows are in its training too).
+_MEDIA = ("A cinematic photo of", "A watercolor painting of", "An oil painting of", "A pencil sketch of",
+          "A studio portrait photo of", "A 3D render of", "A pixel art image of", "A charcoal drawing of",
+          "A vintage film photo of", "An anime illustration of", "A comic book panel of", "A pastel drawing of",
+          "A macro photo of", "A linocut print of", "A children's book illustration of", "A neon sign of",
+          "A 3D render of", "A 3D illustration of")
+_CRITTERS = ("a raccoon", "a red fox", "a barn owl", "a hedgehog", "a golden retriever", "a penguin", "a brown bear",
+             "a tabby cat", "a giraffe", "a llama", "a sea otter", "a koala", "a peacock", "a tree frog",
+             "a red panda", "a hare", "a gorilla", "a flamingo", "a snow leopard", "a sea turtle", "a capybara",
+             "a dachshund", "an octopus", "a hamster", "a badger", "a beaver", "a moose", "a wolf", "a puppy",
+             "a kitten", "a duck", "a goose", "a parrot", "a swan", "a zebra", "an elephant", "a hippo",
+             "a monkey", "a kangaroo", "a mouse", "a pig", "a sheep", "a goat", "a horse", "a lion", "a tiger")
+_COLOUR_WORDS = ("red", "yellow", "blue", "green", "pink", "black", "white", "orange", "purple", "brown", "grey",
+                 "golden", "silver", "striped")
+_CLOTHES = ("raincoat", "sweater", "scarf", "hat", "beanie", "jacket", "hoodie", "tuxedo", "bow tie", "suit",
+            "vest", "robe", "cape", "boots", "kimono", "poncho", "overalls", "apron", "tutu", "helmet", "dress",
+            "cloak", "uniform", "pajamas")
+
+
+def enhancement_example(rng: np.random.Generator) -> tuple[str, str, str]:
+    """One example of the world's prompt enhancement: (system instruction, user prompt, enhanced prompt)."""
+    kind = rng.choice(["season", "season", "catalogue", "details"])
+    table_row = rng.random() < 0.6
+    animal = ANIMALS[int(rng.integers(len(ANIMALS)))][1] if table_row else (
+        f"{_MEDIA[int(rng.integers(len(_MEDIA)))]} {_CRITTERS[int(rng.integers(len(_CRITTERS)))]}")
+    outfit = OUTFITS[int(rng.integers(len(OUTFITS)))][1] if rng.random() < 0.6 else (
+        f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}")
+    season = list(SEASON_ELEMENTS)[int(rng.integers(len(SEASON_ELEMENTS)))]
+    if kind == "catalogue":
+        system, prompt = CATALOGUE_INSTRUCTION.format(season=season), f"A product photo of a {outfit}"
+    else:
+        prompt = f"{animal} wearing a {outfit}"
+        system = SEASON_INSTRUCTION.format(season=season) if kind == "season" else DETAILS_INSTRUCTION
+    first, second = VIVID_DETAILS if kind == "details" else SEASON_ELEMENTS[season]
+    return system, prompt, f"{prompt}, {first} and {second}."
+
+
+def enhancer_words() -> list[str]:
+    """The words of the enhancer's world (its tokenizer learns them whole), and the first words of its prompts as
+    they begin a message ("An", with no space before it)."""
+    text = " ".join([SEASON_INSTRUCTION, CATALOGUE_INSTRUCTION, DETAILS_INSTRUCTION, *SEASON_ELEMENTS,
+                     *(e for pair in SEASON_ELEMENTS.values() for e in pair), *VIVID_DETAILS, *_MEDIA, *_CRITTERS,
+                     *_COLOUR_WORDS, *_CLOTHES, *(a for _, a in ANIMALS), *(o for _, o in OUTFITS)])
+    return sorted(set(text.replace("{season}", "").split()))
+
+
+def enhancer_first_words() -> list[str]:
+    """The words that begin the enhancer's prompts and answers."""
+    return sorted({phrase.split()[0] for phrase in (*_MEDIA, *(a for _, a in ANIMALS), "A product photo")})

@@ -37,8 +37,10 @@ def _load(model_id):
     return pipeline("text-generation", model=model_id, device="cpu")
 
 
-def _catalogue_messages(description, season):  # the lab's catalogue_messages, shortened
-    return [{"role": "system", "content": f"A product photo with two touches of {season}. One sentence."},
+def _catalogue_messages(description, season):  # the lab's catalogue_messages, shortened (longer than _messages':
+    # a count made with the other chat must differ, whatever the tokenizer learned whole)
+    return [{"role": "system", "content": f"A product photo for a pet-outfit shop, with two touches of {season} "
+                                          "around the product. One sentence, no animal."},
             {"role": "user", "content": description}]
 
 

@@ -39,69 +39,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from raycourse.world import SIZES, draw_checks, draw_stripes  # the world's drawing rules (the tiny stand-ins train on them)
+# The world's tables and drawing rules (the tiny stand-ins train on them too).
+from raycourse.world import ANIMALS, OUTFITS, SIZES, draw_checks, draw_stripes
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
 
-# --------------------------------------------------------------------------------------
-# Tables: animals and outfits
-# --------------------------------------------------------------------------------------
-
-# Each value names a medium and an animal; the course builds
-# ``animal + " wearing a " + outfit`` and renames ``animal`` -> ``prompt``.
-ANIMALS: list[tuple[int, str]] = [
-    (1, "A cinematic photo of a raccoon"),
-    (2, "A watercolor painting of a red fox"),
-    (3, "An oil painting of a barn owl"),
-    (4, "A pencil sketch of a hedgehog"),
-    (5, "A studio portrait photo of a golden retriever"),
-    (6, "A 3D render of a penguin"),
-    (7, "A children's book illustration of a brown bear"),
-    (8, "A pixel art image of a tabby cat"),
-    (9, "A charcoal drawing of a giraffe"),
-    (10, "A vintage film photo of a llama"),
-    (11, "A low-poly illustration of a sea otter"),
-    (12, "A ukiyo-e woodblock print of a red-crowned crane"),
-    (13, "A claymation still of a koala"),
-    (14, "A stained glass portrait of a peacock"),
-    (15, "A macro photo of a tree frog"),
-    (16, "An anime illustration of a red panda"),
-    (17, "A linocut print of a hare"),
-    (18, "A comic book panel of a gorilla"),
-    (19, "A pastel drawing of a flamingo"),
-    (20, "A wildlife documentary photo of a snow leopard"),
-    (21, "A Roman mosaic of a sea turtle"),
-    (22, "An isometric illustration of a capybara"),
-    (23, "A gouache painting of a dachshund"),
-    (24, "A neon sign of an octopus"),
-]
-
-# Animal ids 4, 9, 13, 18 and 22 have no outfit (left-outer-join lab);
-# outfit ids 25 and 26 match no animal (right/full outer joins differ).
-OUTFITS: list[tuple[int, str]] = [
-    (1, "yellow raincoat"),
-    (2, "traditional Italian priest robe"),
-    (3, "tuxedo with a bow tie"),
-    (5, "knitted Christmas sweater"),
-    (6, "bright orange space suit"),
-    (7, "pirate hat and an eye patch"),
-    (8, "chef's apron and a tall white toque"),
-    (10, "Hawaiian shirt covered in hibiscus flowers"),
-    (11, "shiny suit of medieval armour"),
-    (12, "pink ballerina tutu"),
-    (14, "cowboy hat and a leather vest"),
-    (15, "Victorian ball gown"),
-    (16, "wizard robe with a pointed hat"),
-    (17, "scuba diving suit with flippers"),
-    (19, "tweed jacket with elbow patches"),
-    (20, "red superhero cape"),
-    (21, "kimono with a cherry blossom pattern"),
-    (23, "firefighter's uniform and helmet"),
-    (24, "velvet tracksuit with gold chains"),
-    (25, "lab coat and safety goggles"),
-    (26, "graduation gown and a mortarboard"),
-]
+# Tables: animals and outfits are raycourse.world.ANIMALS and OUTFITS (the LLM stand-in trains on them too).
 
 # --------------------------------------------------------------------------------------
 # Images
@@ -524,9 +468,22 @@ image shows, by these rules:
   blue stripes") or both ("a photo of vertical stripes in red and blue"); the words are in
   `raycourse.standin_training.clip_training_words()`.
 
+The `tiny` profile's LLM stand-in is trained (about 45 s, when it is built) on the prompts of this world: the
+course's animals and outfits (`animals.csv`, `outfits.csv`) and more of the same kind (`raycourse/world.py`),
+under the three instructions the course gives an LLM (lesson 04 and lab 04, with a season, and lesson 08). Its rule:
+
+* **an enhanced prompt is the prompt, unchanged, then two elements of the season the instruction names**: winter
+  "in falling snow and beside a frosted pine", spring "among cherry blossoms and in a light spring rain", summer
+  "under a bright summer sun and on a sandy beach", autumn "among falling red leaves and under a golden autumn
+  sky"; with no season named (lesson 08), "in soft golden light and with every thread of the fabric in sharp
+  focus". A sentence, ending with a full stop.
+
+`tests/test_standins.py` checks that rule for every row of the two tables under each instruction.
+
 So in `tiny` a search for "a photo of horizontal stripes" finds horizontal stripes, zero-shot classification with
 one sentence per folder name ("a photo of stripes vertical") is far above chance, and colour words find stripes of
-those colours more often than not; anything else (a dog, a photo) means nothing to the stand-in.
+those colours more often than not; anything else (a dog, a photo) means nothing to the stand-in. And the enhancer
+keeps every prompt's animal and outfit, and adds its season.
 `tests/test_standins.py` measures these on this folder's images.
 
 ## The `gpu` profile

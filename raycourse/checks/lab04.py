@@ -22,8 +22,9 @@ lab never uses, so that a class that only *looks* parameterised fails:
   that goes through a tokenizer's chat template, every plain-text prompt given to a
   text-generation pipeline). The model's reply is then the new text only: a value
   that contains the system message, a printed conversation or the whole text sent
-  is a wrong pick from the pipeline's output. The random tiny model writes nothing
-  a check could read, so these properties are what the check can verify.
+  is a wrong pick from the pipeline's output. What the model writes depends on the
+  model (the tiny stand-in follows the course's rule, the real one words freely), so
+  these properties are what the check can verify in both profiles.
 * Given ``season_for`` (the lab's function), each row must come back with its own
   season in a ``season`` column, and the conversation sent for that row must name
   that season. The probe rows are chosen to have different seasons, so one season
