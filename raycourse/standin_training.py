@@ -89,6 +89,29 @@ def _threads(n: int):
         torch.set_num_threads(saved)
 
 
+def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None) -> list[float]:
+    """The loop both stand-ins train with: AdamW and a one-cycle schedule over ``steps`` steps, on a fixed number
+    of CPU threads (repeatable); ``batch_loss(step)`` gives each step's loss. Returns the losses."""
+    import torch
+
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=warm)
+    model.train()
+    losses = []
+    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+        for step in range(steps):
+            loss = batch_loss(step)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            if log and (step % every == 0 or step == steps - 1):
+                log(f"{name} step {step}: loss {losses[-1]:.3f}")
+    model.eval()
+    return losses
+
+
 def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int = 160, batch: int = 64,
                lr: float = 3e-3, log=None) -> dict:
     """Train a (tiny) ``CLIPModel`` in place on the world's images and captions; return what it measured."""
@@ -100,32 +123,22 @@ def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int
     colours = [frozenset(c) if c else None for _, _, c in data]
     rng = np.random.default_rng([TRAIN_SEED, seed, 1])
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
-    model.train()
-    losses = []
-    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
-        for step in range(steps):
-            index = torch.randperm(len(data), generator=generator)[:batch].tolist()
-            captions = [_caption(rng, orientation[i], data[i][2]) for i in index]
-            text = processor(text=[c[0] for c in captions], return_tensors="pt", padding=True)
-            # match[i, j]: caption j is true of image i (everything it says, the image shows)
-            match = torch.tensor([[(co is None or co == orientation[i]) and (cc is None or cc == colours[i])
-                                   for _, co, cc in captions] for i in index], dtype=torch.float32)
-            out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
-                        pixel_values=pixels[index], return_loss=False)
-            logits = out.logits_per_image  # (images, captions), scaled by the learned temperature
-            loss_images = -(torch.log_softmax(logits, dim=1) * match / match.sum(1, keepdim=True)).sum(1).mean()
-            loss_texts = -(torch.log_softmax(logits.T, dim=1) * match.T / match.T.sum(1, keepdim=True)).sum(1).mean()
-            loss = (loss_images + loss_texts) / 2
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            losses.append(loss.item())
-            if log and (step % 40 == 0 or step == steps - 1):
-                log(f"clip step {step}: loss {loss:.3f}")
-    model.eval()
+
+    def batch_loss(step):
+        index = torch.randperm(len(data), generator=generator)[:batch].tolist()
+        captions = [_caption(rng, orientation[i], data[i][2]) for i in index]
+        text = processor(text=[c[0] for c in captions], return_tensors="pt", padding=True)
+        # match[i, j]: caption j is true of image i (everything it says, the image shows)
+        match = torch.tensor([[(co is None or co == orientation[i]) and (cc is None or cc == colours[i])
+                               for _, co, cc in captions] for i in index], dtype=torch.float32)
+        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
+                    pixel_values=pixels[index], return_loss=False)
+        logits = out.logits_per_image  # (images, captions), scaled by the learned temperature
+        loss_images = -(torch.log_softmax(logits, dim=1) * match / match.sum(1, keepdim=True)).sum(1).mean()
+        loss_texts = -(torch.log_softmax(logits.T, dim=1) * match.T / match.T.sum(1, keepdim=True)).sum(1).mean()
+        return (loss_images + loss_texts) / 2
+
+    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.15, name="clip", every=40, log=log)
     return {"images": images, "steps": steps, "batch": batch, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
@@ -176,31 +189,21 @@ def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, tur
             ids = ids + reply
         brief.append((ids, spans))
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
-    model.train()
-    losses = []
-    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
-        for step in range(steps):
-            pool = brief if step < steps * warmup else encoded
-            chosen = [pool[i] for i in torch.randperm(len(pool), generator=generator)[:batch].tolist()]
-            width = max(len(ids) for ids, _ in chosen)
-            input_ids = torch.full((len(chosen), width), pad)
-            labels = torch.full((len(chosen), width), -100)
-            mask = torch.zeros((len(chosen), width), dtype=torch.long)
-            for row, (ids, spans) in enumerate(chosen):
-                input_ids[row, :len(ids)] = torch.tensor(ids)
-                mask[row, :len(ids)] = 1
-                for start, stop in spans:
-                    labels[row, start:stop] = torch.tensor(ids[start:stop])
-            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            losses.append(loss.item())
-            if log and (step % 50 == 0 or step == steps - 1):
-                log(f"llm step {step}: loss {losses[-1]:.3f}")
-    model.eval()
+
+    def batch_loss(step):
+        pool = brief if step < steps * warmup else encoded
+        chosen = [pool[i] for i in torch.randperm(len(pool), generator=generator)[:batch].tolist()]
+        width = max(len(ids) for ids, _ in chosen)
+        input_ids = torch.full((len(chosen), width), pad)
+        labels = torch.full((len(chosen), width), -100)
+        mask = torch.zeros((len(chosen), width), dtype=torch.long)
+        for row, (ids, spans) in enumerate(chosen):
+            input_ids[row, :len(ids)] = torch.tensor(ids)
+            mask[row, :len(ids)] = 1
+            for start, stop in spans:
+                labels[row, start:stop] = torch.tensor(ids[start:stop])
+        return model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+
+    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="llm", every=50, log=log)
     return {"conversations": conversations, "steps": steps, "batch": batch, "first_loss": losses[0],
             "last_loss": losses[-1]}

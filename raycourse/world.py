@@ -237,8 +237,7 @@ def enhancement_example(rng: np.random.Generator) -> tuple[str, str, str]:
 
 
 def enhancer_words() -> list[str]:
-    """The words of the enhancer's world (its tokenizer learns them whole), and the first words of its prompts as
-    they begin a message ("An", with no space before it)."""
+    """The words of the enhancer's world (its tokenizer learns them whole)."""
     text = " ".join([SEASON_INSTRUCTION, CATALOGUE_INSTRUCTION, DETAILS_INSTRUCTION, *SEASON_ELEMENTS,
                      *(e for pair in SEASON_ELEMENTS.values() for e in pair), *VIVID_DETAILS, *_MEDIA, *_CRITTERS,
                      *_COLOUR_WORDS, *_CLOTHES, *(a for _, a in ANIMALS), *(o for _, o in OUTFITS)])
@@ -246,5 +245,6 @@ def enhancer_words() -> list[str]:
 
 
 def enhancer_first_words() -> list[str]:
-    """The words that begin the enhancer's prompts and answers."""
+    """The words that begin the enhancer's prompts and answers: learned whole as they begin a message too ("An",
+    with no space before it)."""
     return sorted({phrase.split()[0] for phrase in (*_MEDIA, *(a for _, a in ANIMALS), "A product photo")})
