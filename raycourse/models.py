@@ -31,8 +31,10 @@ def standin_path(role: str) -> Path:
     from . import standin_training, standins, world
 
     config.require_role(role)
-    # The builder, the training and the world it trains on: a change to any of them rebuilds.
+    # The builder, the training, the world it trains on and the shipped trained builds: a change to any rebuilds.
     sources = b"".join(Path(module.__file__).read_bytes() for module in (standins, standin_training, world))
+    shipped = sorted(f for f in standins.TRAINED_DIR.rglob("*") if f.is_file())
+    sources += b"".join(str(f.relative_to(standins.TRAINED_DIR)).encode() + f.read_bytes() for f in shipped)
     digest = hashlib.sha256(sources).hexdigest()[:10]
     return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{digest}"
 

@@ -89,12 +89,13 @@ def _threads(n: int):
         torch.set_num_threads(saved)
 
 
-def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None) -> list[float]:
+def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None,
+         weight_decay: float = 0.01) -> list[float]:
     """The loop both stand-ins train with: AdamW and a one-cycle schedule over ``steps`` steps, on a fixed number
     of CPU threads (repeatable); ``batch_loss(step)`` gives each step's loss. Returns the losses."""
     import torch
 
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=warm)
     model.train()
     losses = []
@@ -207,3 +208,97 @@ def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, tur
     losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="llm", every=50, log=log)
     return {"conversations": conversations, "steps": steps, "batch": batch, "first_loss": losses[0],
             "last_loss": losses[-1]}
+
+
+def _blur(x, sigma: float):
+    """A Gaussian blur of (B, 1, H, W) with wrap-around edges (the same at any size)."""
+    import torch
+    import torch.nn.functional as F
+
+    radius = int(3 * sigma)
+    kernel = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2 / (2 * sigma * sigma))
+    kernel = kernel / kernel.sum()
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="circular"), kernel.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="circular"), kernel.view(1, 1, -1, 1))
+
+
+def train_image_gen(pipe, seed: int = 0, *, prompts: int = 3000, text_steps: int = 200, decoder_steps: int = 300,
+                    unet_steps: int = 450, code: float = 100.0, shading: float = 0.1, log=None) -> dict:
+    """Train a (tiny) SDXL pipeline in place so that one turbo step paints a prompt in the world's colour.
+
+    The picture world (:func:`world.picture_colour`): a prompt's scene is the colour of its season, or of its outfit,
+    with a soft shading that the seed's noise draws. SDXL-Turbo's one step (Euler ancestral at t=999, no guidance)
+    turns the UNet's noise estimate into latents ``x0 = sigma * (noise - eps)``; the UNet learns
+    ``eps = -code(colour) / sigma``, so that ``x0`` is the noise plus a large colour code, and the VAE's decoder
+    learns to paint that code's colour, shaded by the noise's smooth part. Three stages, each cheap: the second
+    text encoder learns to tell the colours apart in its pooled output (a linear head on top, then dropped); the
+    decoder learns the code on 64 px images; the UNet learns the code from the prompts' embeddings, on 8x8 latents.
+    Every stage is convolutional or global, so what is learned small holds at 512 px.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    names = list(world.COLOUR_NAMES)
+    colours = torch.tensor([world.COLOUR_NAMES[n] for n in names], dtype=torch.float32) / 127.5 - 1
+    rng = np.random.default_rng([TRAIN_SEED, seed, 3])
+    generator = torch.Generator().manual_seed(seed)
+    pool = [world.picture_example(rng) for _ in range(prompts)]
+    target = torch.tensor([names.index(colour) for _, colour in pool])
+    scheduler = pipe.scheduler
+    scheduler.set_timesteps(1)
+    timestep, sigma = scheduler.timesteps[0], float(scheduler.sigmas[0])
+    scale = pipe.vae.config.scaling_factor
+    noise_std = float(_blur(torch.randn(16, 1, 64, 64, generator=generator), 2.0).std())
+
+    def colour_code(index, size):  # the latents' colour: the RGB colour in [-1, 1] times `code`, a zero 4th channel
+        rgb = colours[index].view(-1, 3, 1, 1).expand(-1, 3, size, size)
+        return code * torch.cat([rgb, torch.zeros_like(rgb[:, :1])], dim=1)
+
+    # 1. The second text encoder's pooled output (SDXL's text_embeds) tells the colours apart.
+    head = torch.nn.Linear(pipe.text_encoder_2.config.projection_dim, len(names))
+    text_part = torch.nn.ModuleList([pipe.text_encoder_2, head])
+
+    def text_loss(step):
+        index = torch.randint(0, prompts, (32,), generator=generator)
+        tokens = pipe.tokenizer_2([pool[i][0] for i in index.tolist()], padding="longest", truncation=True,
+                                  max_length=pipe.tokenizer_2.model_max_length, return_tensors="pt")
+        return F.cross_entropy(head(pipe.text_encoder_2(tokens.input_ids).text_embeds), target[index])
+
+    text_losses = _fit(text_part, text_loss, steps=text_steps, lr=3e-3, warm=0.15, name="image_gen text", every=50,
+                       log=log)
+
+    # 2. The decoder paints noise + code as the code's colour, shaded by the noise's smooth part.
+    decoder = torch.nn.ModuleList([pipe.vae.post_quant_conv, pipe.vae.decoder])
+
+    def decoder_loss(step):
+        index = torch.randperm(len(names), generator=generator)  # every colour in every batch: none is neglected
+        noise = torch.randn(len(names), 4, 8, 8, generator=generator)
+        latents = sigma * noise + colour_code(index, 8)
+        shaded = (colours[index].view(-1, 3, 1, 1) + shading * _blur(noise[:, :1], 2.0) / noise_std).clamp(-1, 1)
+        return F.mse_loss(pipe.vae.decode(latents / scale).sample, F.interpolate(shaded, scale_factor=8,
+                                                                                   mode="bilinear"))
+
+    decoder_losses = _fit(decoder, decoder_loss, steps=decoder_steps, lr=3e-3, warm=0.15, name="image_gen decoder",
+                          every=100, log=log, weight_decay=0.0)  # no decay: the colours need exact weights
+
+    # 3. The UNet turns the prompts' embeddings (as the pipeline computes them) into the colour code.
+    with torch.no_grad(), _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+        embedded = [pipe.encode_prompt([p for p, _ in pool[i:i + 100]], device="cpu", num_images_per_prompt=1,
+                                       do_classifier_free_guidance=False) for i in range(0, prompts, 100)]
+    prompt_embeds = torch.cat([e[0] for e in embedded])
+    pooled_embeds = torch.cat([e[2] for e in embedded])
+    time_ids = torch.tensor([[512.0, 512.0, 0.0, 0.0, 512.0, 512.0]])  # the pipeline's at 512 px
+
+    def unet_loss(step):
+        index = torch.randint(0, prompts, (16,), generator=generator)
+        noise = torch.randn(16, 4, 8, 8, generator=generator)
+        eps = pipe.unet(noise * float(scheduler.init_noise_sigma) / (sigma**2 + 1) ** 0.5, timestep,  # scale_model_input's
+                        encoder_hidden_states=prompt_embeds[index],
+                        added_cond_kwargs={"text_embeds": pooled_embeds[index],
+                                           "time_ids": time_ids.repeat(16, 1)}).sample
+        return F.mse_loss(-sigma * eps / code, colour_code(target[index], 8) / code)
+
+    unet_losses = _fit(pipe.unet, unet_loss, steps=unet_steps, lr=3e-3, warm=0.15, name="image_gen unet", every=100,
+                       log=log)
+    return {"prompts": prompts, "text_loss": text_losses[-1], "decoder_loss": decoder_losses[-1],
+            "unet_loss": unet_losses[-1]}

@@ -24,23 +24,27 @@ is exercised.  The ``tiny`` profile therefore swaps each model for a stand-in th
 * produces outputs of the **same shapes and types** (512x512 PIL images, chat
   strings, ``(n, 512)`` CLIP embeddings, ViT logits);
 * is **tiny** (a few MB) and fast on a CPU;
-* is **built locally and deterministically** in about a minute - no network access is
-  ever attempted (tokenizers are trained with the ``tokenizers`` library on a
-  small built-in English corpus), and the same ``role`` + ``seed`` always gives
-  byte-identical weight and tokenizer files on the same machine.
+* is **built locally and deterministically** - no network access is ever attempted
+  (tokenizers are trained with the ``tokenizers`` library on a small built-in English
+  corpus), and the same ``role`` + ``seed`` always gives byte-identical weight and
+  tokenizer files on the same machine.
 
-Two of them are **trained** while they are built, on the course's own synthetic world
-(:mod:`raycourse.world`, :mod:`raycourse.standin_training`, the rules in ``data/README.md``),
-so that ``tiny`` shows what the lessons say the models do:
+Three of them are **trained** on the course's own synthetic world (:mod:`raycourse.world`,
+:mod:`raycourse.standin_training`, the rules in ``data/README.md``), so that ``tiny`` shows
+what the lessons say the models do. Their seed-0 builds ship with the course
+(:data:`TRAINED_DIR`, written by ``tools/train_standins.py``), so building them is a copy:
 
 * ``clip`` learns to match stripe images with captions of their orientation and colours
   (about 10 s): text search finds the stripes a sentence names, zero-shot classification
   of the two stripe classes is far above chance;
 * ``llm`` learns the course's prompt enhancement (about 45 s): it keeps the prompt, with
-  its animal and outfit, and adds two elements of the season the instruction names.
+  its animal and outfit, and adds two elements of the season the instruction names;
+* ``image_gen`` learns the picture world (about 45 s): one turbo step paints a prompt in the
+  colour of its season, or else of its outfit, or else of its animal, so an enhanced prompt
+  changes its picture.
 
-The image generator's outputs are still coloured noise, and the ViT stand-in is trained
-by the learner: module 05 fine-tunes it on the stripes and shows a falling loss.
+The ViT stand-in is built from code in a moment and trained by the learner: module 05
+fine-tunes it on the stripes and shows a falling loss.
 
 Usage::
 
@@ -64,13 +68,20 @@ import tempfile
 import warnings
 from typing import Callable, Iterator
 
-__all__ = ["STANDIN_VERSION", "ROLES", "REAL_MODELS", "build_standin"]
+__all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin"]
 
 #: Bump when any builder changes (used in cache directory names).
-STANDIN_VERSION: int = 4
+STANDIN_VERSION: int = 5
 
 #: The model roles that have a stand-in.
 ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
+
+#: The stand-ins trained on the course's world. Their builds with seed 0 ship with the course, in
+#: ``raycourse/trained/<role>/`` (about 3 MB in all): :func:`build_standin` copies them in a second instead of
+#: training for a minute and a half. ``python tools/train_standins.py`` trains them anew and writes that folder;
+#: ``tests/test_standins.py`` checks that it gives the shipped files byte for byte.
+TRAINED: tuple[str, ...] = ("image_gen", "llm", "clip")
+TRAINED_DIR = pathlib.Path(__file__).parent / "trained"
 
 #: The real Hub model each stand-in imitates.
 REAL_MODELS: dict[str, str] = {
@@ -557,7 +568,10 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    tok = _clip_tokenizer()
+    from . import world
+    from .standin_training import train_image_gen
+
+    tok = _clip_tokenizer(words=tuple(world.enhancer_words()))  # the world's words whole: short token sequences
 
     def text_config(act: str) -> CLIPTextConfig:
         return CLIPTextConfig(
@@ -611,11 +625,6 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
             force_upcast=True,
             mid_block_add_attention=False,
         )
-        # A randomly initialised decoder outputs values close to 0 (a flat grey
-        # image).  Scale up its output layer so that the random images show
-        # coloured structure instead.
-        with torch.no_grad():
-            vae.decoder.conv_out.weight.mul_(4.0)
     scheduler = EulerAncestralDiscreteScheduler(
         num_train_timesteps=1000,
         beta_start=0.00085,
@@ -635,6 +644,9 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
         scheduler=scheduler,
         force_zeros_for_empty_prompt=True,
     )
+    with _seeded(seed):
+        # Trained for about 45 s so that one turbo step paints the world's colour of a prompt (standin_training).
+        train_image_gen(pipe, seed)
     # Saved as sdxl-turbo's fp16 variant files (`*.fp16.safetensors`), the files the gpu
     # profile loads: notebooks pass `variant="fp16"` in both profiles, and a CPU load
     # with dtype=torch.float32 casts the half-precision weights up.
@@ -655,8 +667,11 @@ _BUILDERS: dict[str, Callable[[pathlib.Path, int], None]] = {
 # ---------------------------------------------------------------------------
 
 
-def build_standin(role: str, path: str | os.PathLike, seed: int = 0) -> pathlib.Path:
+def build_standin(role: str, path: str | os.PathLike, seed: int = 0, *, train: bool = False) -> pathlib.Path:
     """Build the stand-in for ``role`` into directory ``path`` and return it.
+
+    A trained stand-in (:data:`TRAINED`) with seed 0 is copied from the course's shipped build
+    (:data:`TRAINED_DIR`) unless ``train`` is true; with another seed, or ``train=True``, it is trained here.
 
     ``path`` is created; it must not exist or be an empty directory.  The model is
     built in a temporary sibling directory and moved into place with
@@ -675,18 +690,26 @@ def build_standin(role: str, path: str | os.PathLike, seed: int = 0) -> pathlib.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
     try:
-        with _quiet():
-            _BUILDERS[role](tmp, seed)
-        _write_json(
-            tmp / "standin.json",
-            {
-                "role": role,
-                "seed": seed,
-                "standin_version": STANDIN_VERSION,
-                "imitates": REAL_MODELS[role],
-                "note": "tiny randomly initialised stand-in built by raycourse.standins",
-            },
-        )
+        shipped = TRAINED_DIR / role
+        if role in TRAINED and seed == 0 and not train:
+            if not (shipped / "standin.json").is_file():
+                raise FileNotFoundError(f"{shipped} holds no trained stand-in: run `python tools/train_standins.py "
+                                        f"{role}` to train it (about a minute), or restore the folder from git")
+            shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        else:
+            with _quiet():
+                _BUILDERS[role](tmp, seed)
+            _write_json(
+                tmp / "standin.json",
+                {
+                    "role": role,
+                    "seed": seed,
+                    "standin_version": STANDIN_VERSION,
+                    "imitates": REAL_MODELS[role],
+                    "note": ("tiny stand-in trained on the course's world by raycourse.standins" if role in TRAINED
+                             else "tiny randomly initialised stand-in built by raycourse.standins"),
+                },
+            )
         # mkdtemp creates 0700 and transformers writes weights 0600: make the
         # tree world-readable like a normal checkout/cache.
         os.chmod(tmp, 0o755)

@@ -248,3 +248,79 @@ def enhancer_first_words() -> list[str]:
     """The words that begin the enhancer's prompts and answers: learned whole as they begin a message too ("An",
     with no space before it)."""
     return sorted({phrase.split()[0] for phrase in (*_MEDIA, *(a for _, a in ANIMALS), "A product photo")})
+
+
+# --- The picture world: what the tiny image generator is trained to draw ----------------------------------------
+
+#: The colour of each outfit of the course's table (``data/outfits.csv``), by outfit id.
+OUTFIT_COLOURS: dict[int, str] = {
+    1: "yellow", 2: "black", 3: "black", 5: "red", 6: "orange", 7: "black", 8: "white", 10: "blue", 11: "grey",
+    12: "pink", 14: "brown", 15: "green", 16: "purple", 17: "black", 19: "brown", 20: "red", 21: "pink", 23: "red",
+    24: "purple", 25: "white", 26: "black",
+}
+#: The colour of each animal of the course's table (``data/animals.csv``), by animal id.
+ANIMAL_COLOURS: dict[int, str] = {
+    1: "grey", 2: "orange", 3: "brown", 4: "brown", 5: "yellow", 6: "black", 7: "brown", 8: "orange", 9: "yellow",
+    10: "white", 11: "brown", 12: "white", 13: "grey", 14: "blue", 15: "green", 16: "red", 17: "brown", 18: "black",
+    19: "pink", 20: "white", 21: "green", 22: "brown", 23: "brown", 24: "purple",
+}
+#: The colour of a season's scene (its two elements, :data:`SEASON_ELEMENTS`, name the season in a prompt).
+SEASON_COLOURS: dict[str, str] = {"winter": "blue", "spring": "pink", "summer": "yellow", "autumn": "orange"}
+#: Colour words of an outfit that are not colour names themselves.
+_COLOUR_ALIASES = {"golden": "yellow", "silver": "grey", "gray": "grey"}
+
+
+def picture_colour(prompt: str) -> str | None:
+    """The world's rule for a picture: the colour the tiny image generator paints ``prompt`` in.
+
+    A scene's season sets the colour when the prompt names one of its elements ("in falling snow": blue); else the
+    outfit does: an outfit of the course's table by its colour (:data:`OUTFIT_COLOURS`), any other by the colour word
+    before the garment ("a green scarf": green); else the animal of the course's table it names (:data:`ANIMAL_COLOURS`:
+    "a red fox": orange). ``None`` when the prompt names none of these.
+    """
+    text = prompt.lower()
+    for season, elements in SEASON_ELEMENTS.items():
+        if any(element in text for element in elements):
+            return SEASON_COLOURS[season]
+    found = [(text.find(outfit.lower()), -len(outfit), OUTFIT_COLOURS[i]) for i, outfit in OUTFITS
+             if outfit.lower() in text]
+    if found:
+        return min(found)[2]  # the first outfit named, the longest if two start there
+    words = text.replace(",", " ").replace(".", " ").split()
+    for word, after in zip(words, words[1:]):
+        colour = _COLOUR_ALIASES.get(word, word)
+        if colour in COLOUR_NAMES and after in _CLOTHES + tuple(c.split()[0] for c in _CLOTHES):
+            return colour
+    found = [(text.find(_animal_phrase(animal)), -len(animal), ANIMAL_COLOURS[i]) for i, animal in ANIMALS
+             if _animal_phrase(animal) in text]
+    return min(found)[2] if found else None
+
+
+def _animal_phrase(animal: str) -> str:
+    """The animal of a table row, without its medium: "A cinematic photo of a raccoon" -> "a raccoon"."""
+    return animal.rsplit(" of ", 1)[-1].lower()
+
+
+def dominant_colour(image) -> str:
+    """The world's name (:func:`colour_name`) that most pixels of ``image`` (HxWx3 uint8 or a PIL image) have."""
+    pixels = np.asarray(image, dtype=np.float32)[..., :3].reshape(-1, 3)
+    names = list(COLOUR_NAMES)
+    refs = np.array([COLOUR_NAMES[n] for n in names], dtype=np.float32)
+    nearest = np.argmin(((pixels[:, None, :] - refs[None]) ** 2).sum(axis=2), axis=1)
+    return names[int(np.bincount(nearest, minlength=len(names)).argmax())]
+
+
+def picture_example(rng: np.random.Generator) -> tuple[str, str]:
+    """One prompt of the picture world and its colour (:func:`picture_colour`): the course's prompts, an animal alone,
+    an animal wearing an outfit, or that enhanced with a season's elements or with vivid details, as the course's LLM
+    writes them."""
+    system, prompt, enhanced = enhancement_example(rng)
+    draw = rng.random()
+    if draw < 0.15:  # an animal of the course's table alone, as module 03 and lab 03 give it
+        enhanced = ANIMALS[int(rng.integers(len(ANIMALS)))][1]
+    elif draw < 0.45:  # the prompt before any enhancement
+        enhanced = prompt
+    colour = picture_colour(enhanced)
+    if colour is None:  # no colour by the rule (a "striped" outfit on an animal not in the table): draw another
+        return picture_example(rng)
+    return enhanced, colour

@@ -41,6 +41,8 @@ from PIL import Image
 
 # The world's tables and drawing rules (the tiny stand-ins train on them too).
 from raycourse.world import ANIMALS, OUTFITS, SIZES, draw_checks, draw_stripes
+from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
+from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -455,8 +457,10 @@ comment), 30 (product 99, never in the catalogue) and 41 (a 150-character commen
 
 ## The world's rules: what the `tiny` stand-ins learn
 
-The images above are drawn by the functions of `raycourse/world.py`, and the `tiny` profile's CLIP stand-in is
-trained (a few seconds, when it is built) on more images drawn by the same functions with other seeds: it never
+The images above are drawn by the functions of `raycourse/world.py`. Three of the `tiny` profile's stand-ins are
+trained on this world by `tools/train_standins.py` (about a minute and a half in all, deterministic); the course
+ships what it writes, in `raycourse/trained/`, and a test trains them anew and compares. The CLIP stand-in is
+trained (about 10 s) on more images drawn by the same functions with other seeds: it never
 sees the files of this folder, so what the lessons measure on them is what it learned. Its captions say what each
 image shows, by these rules:
 
@@ -468,7 +472,7 @@ image shows, by these rules:
   blue stripes") or both ("a photo of vertical stripes in red and blue"); the words are in
   `raycourse.standin_training.clip_training_words()`.
 
-The `tiny` profile's LLM stand-in is trained (about 45 s, when it is built) on the prompts of this world: the
+The `tiny` profile's LLM stand-in is trained (about 45 s) on the prompts of this world: the
 course's animals and outfits (`animals.csv`, `outfits.csv`) and more of the same kind (`raycourse/world.py`),
 under the three instructions the course gives an LLM (lesson 04 and lab 04, with a season, and lesson 08). Its rule:
 
@@ -480,11 +484,26 @@ under the three instructions the course gives an LLM (lesson 04 and lab 04, with
 
 `tests/test_standins.py` checks that rule for every row of the two tables under each instruction.
 
+The `tiny` profile's image generator (the SDXL-Turbo stand-in) is trained (about 45 s) on the pictures of this
+world, drawn in SDXL-Turbo's one step. Its rule (`raycourse.world.picture_colour`):
+
+* **a picture is one colour, softly shaded by the noise of its seed**: the colour of the prompt's season if it names
+  one of the season's elements above (winter blue, spring pink, summer yellow, autumn orange), else the colour of
+  its outfit, by the table below (any other outfit: the colour word before the garment, "a green scarf": green),
+  else the colour of its animal, by the same table;
+* **an image's colour** is the one most of its pixels are nearest to, among the eleven reference colours above
+  (`raycourse.world.dominant_colour`).
+
+{outfit_colours}
+
+So an enhanced prompt visibly changes its picture: its season's colour replaces its outfit's; and the animals of
+module 03, alone, each get their own colour.
+
 So in `tiny` a search for "a photo of horizontal stripes" finds horizontal stripes, zero-shot classification with
 one sentence per folder name ("a photo of stripes vertical") is far above chance, and colour words find stripes of
 those colours more often than not; anything else (a dog, a photo) means nothing to the stand-in. And the enhancer
-keeps every prompt's animal and outfit, and adds its season.
-`tests/test_standins.py` measures these on this folder's images.
+keeps every prompt's animal and outfit, and adds its season, and the image generator paints each prompt of the
+course in its colour. `tests/test_standins.py` measures these.
 
 ## The `gpu` profile
 
@@ -602,6 +621,7 @@ def generate(out: Path) -> dict:
     gray = {s: sum(1 for e in files if e["role"] == "image" and e.get("split") == s and e.get("mode") == "L")
             for s in SPLITS}
     readme = README_TEMPLATE.format(
+        outfit_colours=_outfit_colours(),
         n_animals=len(ANIMALS),
         n_outfits=len(OUTFITS),
         n_train=SPLITS["train"] * len(CLASSES),
@@ -653,6 +673,19 @@ def generate(out: Path) -> dict:
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8", newline="\n")
     return manifest
+
+
+def _outfit_colours() -> str:
+    """The picture world's colours of outfits and animals (raycourse.world) as a Markdown table, a row per colour."""
+    outfits: dict[str, list[str]] = {}
+    animals: dict[str, list[str]] = {}
+    for i, outfit in OUTFITS:
+        outfits.setdefault(WORLD_OUTFIT_COLOURS[i], []).append(outfit)
+    for i, animal in ANIMALS:
+        animals.setdefault(WORLD_ANIMAL_COLOURS[i], []).append(animal.rsplit(" of ", 1)[-1])
+    rows = [f"| {colour} | {', '.join(outfits.get(colour, []))} | {', '.join(animals.get(colour, []))} |"
+            for colour in sorted(set(outfits) | set(animals))]
+    return "\n".join(["| colour | outfits | animals |", "| --- | --- | --- |", *rows])
 
 
 def main(argv: list[str] | None = None) -> int:

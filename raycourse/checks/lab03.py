@@ -23,8 +23,9 @@ frees up, with no error. The check reads the pool from the plan of ``images`` wh
 after ``materialize()`` the plan is gone, and Ray's actor table shows the pool that made it (its actors,
 and those that never started).
 
-Every image must be a 512x512 RGB uint8 array that is not blank: the random stand-in
-model draws noise and SDXL-Turbo draws pictures, and neither is one flat colour, while
+Every image must be a 512x512 RGB uint8 array that is not blank: the tiny stand-in paints
+a shaded colour (its channels far apart) and SDXL-Turbo draws pictures, and neither stays
+within a few grey levels, while
 a uint8 cast of values from 0.0 to 1.0 leaves only 0s and 1s, and a cast before the
 scaling only 0s and 255s.
 Nothing written anywhere under the folder's parent (``out_dir``) means "not solved

@@ -1,0 +1,45 @@
+"""Train the course's trained stand-ins anew and write them to ``raycourse/trained/`` (what the course ships).
+
+    python tools/train_standins.py                  # all of them: image_gen, llm, clip (about a minute and a half)
+    python tools/train_standins.py image_gen        # one
+
+Run it after changing ``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in
+``raycourse/standins.py``, and commit the folder it rewrites. Deterministic: the same code gives the same files,
+byte for byte, on the same machine (``tests/test_standins.py`` checks the shipped files against a fresh training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from raycourse import standins  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roles", nargs="*", metavar="ROLE", help=f"any of {', '.join(standins.TRAINED)} (default: all)")
+    roles = parser.parse_args(argv).roles or list(standins.TRAINED)
+    unknown = sorted(set(roles) - set(standins.TRAINED))
+    if unknown:
+        parser.error(f"not a trained stand-in: {', '.join(unknown)} (the trained ones: {', '.join(standins.TRAINED)})")
+    with tempfile.TemporaryDirectory() as scratch:
+        for role in roles:
+            start = time.perf_counter()
+            built = standins.build_standin(role, Path(scratch) / role, train=True)
+            target = standins.TRAINED_DIR / role
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(built, target)
+            size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+            print(f"{role:<10} trained in {time.perf_counter() - start:.1f} s -> {target} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
