@@ -144,7 +144,8 @@ def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int
 
 
 def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, turns: int = 3,
-              steps: int = 500, warmup: float = 0.6, batch: int = 16, lr: float = 5e-3, log=None) -> dict:
+              steps: int = 500, warmup: float = 0.6, batch: int = 16, lr: float = 5e-3, reviews: int = 4,
+              log=None) -> dict:
     """Train a (tiny) causal LM in place on the world's prompt enhancements (:func:`world.enhancement_example`):
     conversations of a few turns under one instruction, as the chat template writes them, the loss on the answers
     and their end tokens only (several turns share one instruction: its tokens are most of a one-turn example).
@@ -189,11 +190,19 @@ def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, tur
             spans.append((len(ids), len(ids) + len(reply)))
             ids = ids + reply
         brief.append((ids, spans))
+    # And the shop's reviews, as plain text (module 07 reads the model's hidden states of a review): ``reviews`` of
+    # them in every batch, the loss on every token, so that the model learns to write reviews of the shop's kind.
+    review_rng = np.random.default_rng([TRAIN_SEED, seed, 4])
+    shop = []
+    for _ in range(conversations):
+        ids = tokenizer(world.review_example(review_rng), add_special_tokens=False).input_ids
+        shop.append((ids, [(1, len(ids))]))
     generator = torch.Generator().manual_seed(seed)
 
     def batch_loss(step):
         pool = brief if step < steps * warmup else encoded
         chosen = [pool[i] for i in torch.randperm(len(pool), generator=generator)[:batch].tolist()]
+        chosen += [shop[i] for i in torch.randperm(len(shop), generator=generator)[:reviews].tolist()]
         width = max(len(ids) for ids, _ in chosen)
         input_ids = torch.full((len(chosen), width), pad)
         labels = torch.full((len(chosen), width), -100)

@@ -425,7 +425,8 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     from . import world
     from .standin_training import train_llm
 
-    tok = _qwen_tokenizer(words=tuple(world.enhancer_words()), first_words=tuple(world.enhancer_first_words()))
+    tok = _qwen_tokenizer(words=tuple(world.enhancer_words() + world.review_words()),
+                          first_words=tuple(world.enhancer_first_words()))
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     vocab_size = ((len(tok) + 63) // 64) * 64  # padded, like Qwen's 151936

@@ -236,6 +236,12 @@ def enhancement_example(rng: np.random.Generator) -> tuple[str, str, str]:
     return system, prompt, f"{prompt}, {first} and {second}."
 
 
+def review_words() -> list[str]:
+    """The words of the shop's reviews (the LLM stand-in's tokenizer learns them whole, as the enhancer's)."""
+    words = {w.strip(".,;:") for t in REVIEW_POSITIVE + REVIEW_NEGATIVE + PETS for w in t.split() if "{" not in w}
+    return sorted(words - {""})
+
+
 def enhancer_words() -> list[str]:
     """The words of the enhancer's world (its tokenizer learns them whole)."""
     text = " ".join([SEASON_INSTRUCTION, CATALOGUE_INSTRUCTION, DETAILS_INSTRUCTION, *SEASON_ELEMENTS,
@@ -324,3 +330,35 @@ def picture_example(rng: np.random.Generator) -> tuple[str, str]:
     if colour is None:  # no colour by the rule (a "striped" outfit on an animal not in the table): draw another
         return picture_example(rng)
     return enhanced, colour
+
+
+# --- The shop's reviews: data/text/reviews.jsonl is written by these templates (tools/make_data.py) ---------------
+
+#: The pets of the shop's customers.
+PETS = ["beagle", "tabby cat", "rabbit", "ferret", "guinea pig", "dachshund", "parrot", "husky", "hamster", "corgi"]
+#: How a happy customer writes about a {product} on their {pet}.
+REVIEW_POSITIVE = [
+    "The {product} fits my {pet} perfectly and looks adorable.",
+    "Great quality {product}. My {pet} wore it all afternoon without any fuss.",
+    "Fast delivery, and the {product} is even nicer than in the photos.",
+    "My {pet} gets compliments every time we go out in the {product}.",
+    "Soft fabric and sturdy seams; the {product} was worth every penny.",
+    "Bought the {product} for a costume party and my {pet} stole the show.",
+]
+#: How an unhappy one does.
+REVIEW_NEGATIVE = [
+    "The {product} ran two sizes small and my {pet} could barely move in it.",
+    "Cheap material: the {product} tore after a single wash.",
+    "My {pet} hated the {product} and chewed it to pieces within an hour.",
+    "The {product} arrived late and the colour looked nothing like the picture.",
+    "Sent the {product} back because the fastening kept coming undone on my {pet}.",
+    "Far too warm for my {pet}, and the {product} smelled of chemicals.",
+]
+
+
+def review_example(rng: np.random.Generator) -> str:
+    """A review of the shop's kind: one of its templates, about any outfit of the world on any of its pets."""
+    templates = REVIEW_POSITIVE + REVIEW_NEGATIVE
+    product = (OUTFITS[int(rng.integers(len(OUTFITS)))][1] if rng.random() < 0.5 else
+               f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}")
+    return templates[int(rng.integers(len(templates)))].format(product=product, pet=PETS[int(rng.integers(len(PETS)))])

@@ -43,6 +43,8 @@ from PIL import Image
 from raycourse.world import ANIMALS, OUTFITS, SIZES, draw_checks, draw_stripes
 from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
+from raycourse.world import PETS as WORLD_PETS
+from raycourse.world import REVIEW_NEGATIVE, REVIEW_POSITIVE
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -160,25 +162,9 @@ def make_product_photos(out: Path) -> list[dict]:
 # Text: pet-outfit shop reviews
 # --------------------------------------------------------------------------------------
 
-PETS = ["beagle", "tabby cat", "rabbit", "ferret", "guinea pig", "dachshund", "parrot", "husky", "hamster", "corgi"]
-
-POSITIVE = [
-    "The {product} fits my {pet} perfectly and looks adorable.",
-    "Great quality {product}. My {pet} wore it all afternoon without any fuss.",
-    "Fast delivery, and the {product} is even nicer than in the photos.",
-    "My {pet} gets compliments every time we go out in the {product}.",
-    "Soft fabric and sturdy seams; the {product} was worth every penny.",
-    "Bought the {product} for a costume party and my {pet} stole the show.",
-]
-
-NEGATIVE = [
-    "The {product} ran two sizes small and my {pet} could barely move in it.",
-    "Cheap material: the {product} tore after a single wash.",
-    "My {pet} hated the {product} and chewed it to pieces within an hour.",
-    "The {product} arrived late and the colour looked nothing like the picture.",
-    "Sent the {product} back because the fastening kept coming undone on my {pet}.",
-    "Far too warm for my {pet}, and the {product} smelled of chemicals.",
-]
+# The shop's pets and review templates: raycourse.world.PETS, REVIEW_POSITIVE, REVIEW_NEGATIVE (the LLM stand-in
+# learns to write reviews of their kind).
+PETS, POSITIVE, NEGATIVE = WORLD_PETS, REVIEW_POSITIVE, REVIEW_NEGATIVE
 
 N_REVIEWS = 60
 
@@ -483,6 +469,11 @@ under the three instructions the course gives an LLM (lesson 04 and lab 04, with
   focus". A sentence, ending with a full stop.
 
 `tests/test_standins.py` checks that rule for every row of the two tables under each instruction.
+
+The same LLM stand-in also learns to write the shop's reviews, as plain text: the twelve templates of
+`text/reviews.jsonl` (`raycourse.world.REVIEW_POSITIVE`, `REVIEW_NEGATIVE`), about any outfit of the world on any
+pet, never with a label. Module 07 reads its hidden states of a review as the review's features: reviews of one
+template land close together, so a classifier trained on 45 of them can tell the sentiment of the other 15.
 
 The `tiny` profile's image generator (the SDXL-Turbo stand-in) is trained (about 45 s) on the pictures of this
 world, drawn in SDXL-Turbo's one step. Its rule (`raycourse.world.picture_colour`):
