@@ -7,6 +7,7 @@ uses. See :mod:`raycourse.config` for the profiles and overrides.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,17 +27,24 @@ def standin_path(role: str) -> Path:
 
     A change to :mod:`raycourse.standins`, its training or its world therefore never reuses a stale build.
     """
+    from . import standins
+
+    config.require_role(role)
+    return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{_standin_sources_digest()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _standin_sources_digest() -> str:
+    """A digest of the builder, the training, the world it trains on and the shipped trained builds (about 3 MB):
+    a change to any of them rebuilds. Read once per process: every actor that loads a model asks for a path."""
     import hashlib
 
     from . import standin_training, standins, world
 
-    config.require_role(role)
-    # The builder, the training, the world it trains on and the shipped trained builds: a change to any rebuilds.
     sources = b"".join(Path(module.__file__).read_bytes() for module in (standins, standin_training, world))
     shipped = sorted(f for f in standins.TRAINED_DIR.rglob("*") if f.is_file())
     sources += b"".join(str(f.relative_to(standins.TRAINED_DIR)).encode() + f.read_bytes() for f in shipped)
-    digest = hashlib.sha256(sources).hexdigest()[:10]
-    return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{digest}"
+    return hashlib.sha256(sources).hexdigest()[:10]
 
 
 def ensure_standin(role: str) -> Path:

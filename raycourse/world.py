@@ -162,12 +162,16 @@ COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
 }
 
 
+def _nearest_colours(pixels) -> np.ndarray:
+    """The index in :data:`COLOUR_NAMES` of the nearest reference colour of each RGB row of ``pixels`` (N x 3)."""
+    refs = np.array(list(COLOUR_NAMES.values()), dtype=np.float32)
+    pixels = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
+    return np.argmin(((pixels[:, None, :] - refs[None]) ** 2).sum(axis=2), axis=1)
+
+
 def colour_name(rgb) -> str:
     """The world's word for an RGB colour: the nearest of :data:`COLOUR_NAMES`."""
-    rgb = np.asarray(rgb, dtype=np.float32)
-    names = list(COLOUR_NAMES)
-    refs = np.array([COLOUR_NAMES[n] for n in names], dtype=np.float32)
-    return names[int(np.argmin(((refs - rgb) ** 2).sum(axis=1)))]
+    return list(COLOUR_NAMES)[int(_nearest_colours(rgb)[0])]
 
 
 # --- The prompt enhancer's world: what the tiny LLM stand-in is trained to write -------------------------------
@@ -288,32 +292,28 @@ def picture_colour(prompt: str) -> str | None:
     for season, elements in SEASON_ELEMENTS.items():
         if any(element in text for element in elements):
             return SEASON_COLOURS[season]
-    found = [(text.find(outfit.lower()), -len(outfit), OUTFIT_COLOURS[i]) for i, outfit in OUTFITS
-             if outfit.lower() in text]
-    if found:
-        return min(found)[2]  # the first outfit named, the longest if two start there
+    outfit = _first_named(text, {outfit.lower(): OUTFIT_COLOURS[i] for i, outfit in OUTFITS})
+    if outfit:
+        return outfit
     words = text.replace(",", " ").replace(".", " ").split()
     for word, after in zip(words, words[1:]):
         colour = _COLOUR_ALIASES.get(word, word)
         if colour in COLOUR_NAMES and after in _CLOTHES + tuple(c.split()[0] for c in _CLOTHES):
             return colour
-    found = [(text.find(_animal_phrase(animal)), -len(animal), ANIMAL_COLOURS[i]) for i, animal in ANIMALS
-             if _animal_phrase(animal) in text]
+    # an animal without its medium: "A cinematic photo of a raccoon" -> "a raccoon"
+    return _first_named(text, {animal.rsplit(" of ", 1)[-1].lower(): ANIMAL_COLOURS[i] for i, animal in ANIMALS})
+
+
+def _first_named(text: str, colours: dict[str, str]) -> str | None:
+    """The colour of the phrase of ``colours`` that ``text`` names first (the longest if two start there)."""
+    found = [(text.find(phrase), -len(phrase), colour) for phrase, colour in colours.items() if phrase in text]
     return min(found)[2] if found else None
-
-
-def _animal_phrase(animal: str) -> str:
-    """The animal of a table row, without its medium: "A cinematic photo of a raccoon" -> "a raccoon"."""
-    return animal.rsplit(" of ", 1)[-1].lower()
 
 
 def dominant_colour(image) -> str:
     """The world's name (:func:`colour_name`) that most pixels of ``image`` (HxWx3 uint8 or a PIL image) have."""
-    pixels = np.asarray(image, dtype=np.float32)[..., :3].reshape(-1, 3)
-    names = list(COLOUR_NAMES)
-    refs = np.array([COLOUR_NAMES[n] for n in names], dtype=np.float32)
-    nearest = np.argmin(((pixels[:, None, :] - refs[None]) ** 2).sum(axis=2), axis=1)
-    return names[int(np.bincount(nearest, minlength=len(names)).argmax())]
+    nearest = _nearest_colours(np.asarray(image)[..., :3])
+    return list(COLOUR_NAMES)[int(np.bincount(nearest, minlength=len(COLOUR_NAMES)).argmax())]
 
 
 def picture_example(rng: np.random.Generator) -> tuple[str, str]:
