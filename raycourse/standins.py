@@ -68,7 +68,7 @@ import tempfile
 import warnings
 from typing import Callable, Iterator
 
-__all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin"]
+__all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin", "training_digest"]
 
 #: Bump when any builder changes (used in cache directory names).
 STANDIN_VERSION: int = 5
@@ -79,9 +79,30 @@ ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
 #: The stand-ins trained on the course's world. Their builds with seed 0 ship with the course, in
 #: ``raycourse/trained/<role>/`` (about 3 MB in all): :func:`build_standin` copies them in a second instead of
 #: training for a minute and a half. ``python tools/train_standins.py`` trains them anew and writes that folder;
-#: ``tests/test_standins.py`` checks that it gives the shipped files byte for byte.
+#: ``make test-standins`` checks that it gives the shipped files byte for byte, and ``make test`` that they were
+#: trained from today's sources (:func:`training_digest`).
 TRAINED: tuple[str, ...] = ("image_gen", "llm", "clip")
 TRAINED_DIR = pathlib.Path(__file__).parent / "trained"
+
+#: The libraries whose versions a trained stand-in's bytes depend on (part of :func:`training_digest`).
+TRAINING_LIBRARIES: tuple[str, ...] = ("torch", "transformers", "diffusers", "tokenizers", "safetensors")
+
+
+def training_digest() -> str:
+    """What a trained stand-in's files depend on: this builder, the training, the world it learns and the versions of
+    the libraries that compute and write it. A training writes it into its ``standin.json`` (``trained_from``), so a
+    shipped build made from other sources shows it (``tests/test_standins.py``) without training anew."""
+    import hashlib
+    from importlib import metadata
+
+    from . import standin_training, world
+
+    digest = hashlib.sha256()
+    for module_file in (__file__, standin_training.__file__, world.__file__):
+        digest.update(pathlib.Path(module_file).read_bytes())
+    for name in TRAINING_LIBRARIES:
+        digest.update(f"{name}=={metadata.version(name).split('+')[0]};".encode())
+    return digest.hexdigest()[:16]
 
 #: The real Hub model each stand-in imitates.
 REAL_MODELS: dict[str, str] = {
@@ -709,6 +730,7 @@ def build_standin(role: str, path: str | os.PathLike, seed: int = 0, *, train: b
                     "imitates": REAL_MODELS[role],
                     "note": ("tiny stand-in trained on the course's world by raycourse.standins" if role in TRAINED
                              else "tiny randomly initialised stand-in built by raycourse.standins"),
+                    **({"trained_from": training_digest()} if role in TRAINED else {}),
                 },
             )
         # mkdtemp creates 0700 and transformers writes weights 0600: make the

@@ -124,9 +124,30 @@ def test_same_seed_gives_identical_files(built, tmp_path):
 
 
 @pytest.mark.parametrize("role", standins.TRAINED)
+def test_the_shipped_trained_standins_were_trained_from_todays_sources(role):
+    """A change to the builder, the training, the world or a library that computes the weights makes the shipped
+    build stale: its standin.json names the sources it was trained from (standins.training_digest)."""
+    import json
+
+    meta = json.loads((standins.TRAINED_DIR / role / "standin.json").read_text())
+    assert meta.get("trained_from") == standins.training_digest(), (
+        f"raycourse/trained/{role} was trained from other sources than today's (raycourse/standins.py, "
+        f"standin_training.py, world.py, or the versions of {', '.join(standins.TRAINING_LIBRARIES)}): run "
+        f"`python tools/train_standins.py {role}` and commit it")
+
+
+# Training anew takes 10 s for CLIP, 47 s for the image generator and 77 s for the LLM. `make test` trains CLIP, whose
+# loop (standin_training._fit) the LLM shares, to show that a training gives the same bytes again; the sources test
+# above holds every shipped build to today's sources. `make test-standins` (RAYCOURSE_RETRAIN=1) trains all three.
+RETRAINED_IN_MAKE_TEST = ("clip",)
+
+
+@pytest.mark.parametrize("role", standins.TRAINED)
 def test_the_shipped_trained_standins_are_what_their_training_gives(built, role, tmp_path):
     """raycourse/trained/ is what `python tools/train_standins.py` writes: training anew gives it byte for byte (and
     the course's cache holds a copy of it)."""
+    if role not in RETRAINED_IN_MAKE_TEST and os.environ.get("RAYCOURSE_RETRAIN") != "1":
+        pytest.skip(f"{role} is trained anew by `make test-standins`; make test holds it to today's sources")
     again = standins.build_standin(role, tmp_path / role, train=True)
     assert _digests(again) == _digests(standins.TRAINED_DIR / role), (
         f"raycourse/trained/{role} is not what the training gives now: run `python tools/train_standins.py {role}`"

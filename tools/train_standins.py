@@ -5,7 +5,8 @@
 
 Run it after changing ``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in
 ``raycourse/standins.py``, and commit the folder it rewrites. Deterministic: the same code gives the same files,
-byte for byte, on the same machine (``tests/test_standins.py`` checks the shipped files against a fresh training).
+byte for byte, on the same machine (``make test-standins`` checks the shipped files against a fresh training;
+``make test`` that each one's ``standin.json`` names today's sources).
 """
 
 from __future__ import annotations
