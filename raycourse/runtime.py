@@ -357,7 +357,10 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         kwargs["address"] = "local"  # never Ray's guess from a stale /tmp/ray/ray_current_cluster
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
-        kwargs["include_dashboard"] = not testing()  # a test run has no one to look at it
+        # A test run has no one to look at it. Otherwise Ray's own default (None): the dashboard where its packages
+        # are installed (ray[default], as the course's lock has it), else a Ray without one; True would make a Ray
+        # without them refuse to start ("Cannot include dashboard with missing packages", seen on a GPU machine).
+        kwargs["include_dashboard"] = False if testing() else None
         if job_env:
             kwargs["runtime_env"] = {"env_vars": job_env}
     _serve_router_deadline()

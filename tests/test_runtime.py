@@ -86,6 +86,27 @@ def _init_kwargs(monkeypatch):
     return calls[0]
 
 
+def test_a_local_ray_has_a_dashboard_where_its_packages_are_and_starts_without_one_elsewhere(monkeypatch):
+    """Ray's own default for a learner (include_dashboard=None): True made a Ray without ray[default]'s packages
+    refuse to start on a GPU machine ("Cannot include dashboard with missing packages"); none in a test run."""
+    import ray
+
+    calls = []
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    monkeypatch.delenv(runtime.TEST_ENV_FLAG, raising=False)
+    for key, value in runtime.SMALL_MACHINE_ENV.items():  # set by a local start: put back after the test
+        monkeypatch.setenv(key, os.environ.get(key, value))
+    monkeypatch.setattr(runtime, "_owns_ray", runtime._owns_ray)
+    monkeypatch.setattr(runtime, "_dashboard_url", runtime._dashboard_url)
+    runtime._start_ray(None, None)
+    monkeypatch.setenv(runtime.TEST_ENV_FLAG, "1")
+    runtime._start_ray(None, None)
+    assert [call["include_dashboard"] for call in calls] == [None, False]
+    assert all(call["address"] == "local" for call in calls)
+
+
 def test_a_notebook_joining_the_courses_own_ray_with_its_settings_needs_no_runtime_env(monkeypatch):
     """No runtime_env: Ray starts workers directly (setup_worker per worker cost 10-30 s per notebook)."""
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
