@@ -39,9 +39,9 @@ def _standin_sources_digest() -> str:
     a change to any of them rebuilds. Read once per process: every actor that loads a model asks for a path."""
     import hashlib
 
-    from . import standin_training, standins, world
+    from . import standins
 
-    sources = b"".join(Path(module.__file__).read_bytes() for module in (standins, standin_training, world))
+    sources = standins.training_digest().encode()  # the builder, the training, the world, the library versions
     shipped = sorted(f for f in standins.TRAINED_DIR.rglob("*") if f.is_file())
     sources += b"".join(str(f.relative_to(standins.TRAINED_DIR)).encode() + f.read_bytes() for f in shipped)
     return hashlib.sha256(sources).hexdigest()[:10]
