@@ -26,7 +26,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
-	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks"
+	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in one process"
 	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
 	@echo "make test-standins  train the shipped stand-ins anew and compare them byte for byte (about 2.5 min)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
@@ -62,14 +62,20 @@ standins: $(STAMP)
 lab: setup
 	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# The tests run in TEST_WORKERS pytest processes side by side (pytest-xdist), each with a Ray of its own; a file's
+# tests stay in one process, but for the grading of each lab (the root conftest.py's _side_by_side). 2 fit 2 cores
+# (more only add Rays to start); TEST_WORKERS=0 runs them in this process, in line.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 # NOTEBOOKS=05 (or "03 05"): only those modules' lessons and the grading of their labs (solved and unsolved).
 test: setup
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
-	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
+	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
 
-# For authors: the unit tests and the checks' tests, no notebook run and no Ray but the run's one.
+# For authors: the unit tests and the checks' tests, no notebook run.
 test-fast: setup
-	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
 # The trained stand-ins (raycourse/trained/) trained anew and compared byte for byte with the shipped ones (about
 # 2.5 min); make test trains only CLIP and holds the others to the sources they were trained from.

@@ -298,6 +298,45 @@ def _tiny_only(item) -> str | None:
     return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
 
 
+# `make test` and `make test-fast` run in two processes side by side (pytest-xdist, `-n 2 --dist loadgroup`), each
+# with its own Ray: the run's processes then share 2 cores. torch's CPU threads in the notebook kernels and the test
+# processes are cut to one each (Ray's workers have one already), sleeping while they wait: with two threads each
+# spinning, a stand-in's training in one process took 142 s instead of 12 s beside a notebook in the other.
+SIDE_BY_SIDE_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):  # the xdist controller
+        for key, value in SIDE_BY_SIDE_ENV.items():  # before it starts the workers, which inherit it
+            os.environ.setdefault(key, value)
+
+
+def _scope(nodeid: str) -> str:
+    """What runs in one process: a file's tests (its module fixtures: the two-node cluster, Serve, a notebook's
+    cells in one kernel), except that every lab's grading is a unit of its own (the file holds a third of the run)."""
+    path, _, test = nodeid.partition("::")
+    if path == "tests/test_grading.py" and test.split("[")[0] in GRADED_PER_LAB:
+        return nodeid
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the units of ``_scope``, in the order the workers collected them (notebook, Ray and
+    kernel runs first). xdist's own loadgroup reads ``xdist_group`` marks into node ids, which pytest 9 no longer
+    lets a plugin rename, so it groups nothing: every test went its own way, and module fixtures ran twice."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the workers' order, not the biggest units first
+    return CourseScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """`make test-fast` (RAYCOURSE_FAST=1): no notebook runs; `make test NOTEBOOKS=05` (RAYCOURSE_NOTEBOOKS=05):
     only module 05's lesson and the grading of its lab."""
@@ -311,6 +350,9 @@ def pytest_collection_modifyitems(config, items):
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups that run notebooks, Rays or kernels
+        # first, so that the quick tests fill the end of the run in both processes instead of one waiting for the other
+        items.sort(key=lambda item: not _slow(item))  # stable: a notebook's cells stay in order
     _mark_items(items)
 
 

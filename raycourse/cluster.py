@@ -47,6 +47,8 @@ def serve_port() -> int:
     """Where Ray Serve's HTTP proxy can listen on this machine: 8000, Serve's default, if nothing listens there,
     else a free port (a second course session, or another program on 8000). Module 08 passes it to
     ``serve.start(http_options={"port": ...})``; the proxy runs on the head node only (``proxy_location``)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # tests side by side: 8000 could be taken between this and the bind
+        return free_port()
     return SERVE_DEFAULT_PORT if port_is_free(SERVE_DEFAULT_PORT) else free_port()
 
 
