@@ -90,3 +90,25 @@ def test_notebooks_05_keeps_lesson_05_and_the_grading_of_lab_05_only():
             _item("tests/test_checks_lab05.py", "anything")]
     assert all(root_conftest._in_modules(i, {"05"}) for i in keep)
     assert not any(root_conftest._in_modules(i, {"05"}) for i in drop)
+
+
+def test_side_by_side_a_files_tests_stay_in_one_process_and_each_labs_grading_is_a_unit():
+    """`make test` runs in two processes (pytest-xdist). A file's tests share its module fixtures and a notebook's cells
+    one kernel, so they must go to one process; each lab's grading is a unit of its own (test_grading.py holds a third
+    of the run). xdist's own loadgroup grouped nothing under pytest 9: this runs the real scheduler."""
+    scope = root_conftest._scope
+    assert scope("notebooks/05_vit_fine_tuning.ipynb::Cell 3") == scope("notebooks/05_vit_fine_tuning.ipynb::Cell 9")
+    assert scope("tests/test_two_nodes.py::test_a[05]") == scope("tests/test_two_nodes.py::test_b")
+    solved = "tests/test_grading.py::test_a_solved_lab_passes_every_exercise"
+    assert len({scope(f"{solved}[04]"), scope(f"{solved}[05]"), scope("tests/test_grading.py::test_other")}) == 3
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    files = ("tests/test_quizzes.py", "tests/test_docs.py", "tests/test_profiles.py")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist",
+                          "loadgroup", *files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    workers = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("[gw") and " PASSED " in line:
+            workers.setdefault(line.split(" PASSED ")[1].split("::")[0], set()).add(line.split("]")[0])
+    assert set(workers) == set(files) and all(len(w) == 1 for w in workers.values()), workers
+    assert len(set.union(*workers.values())) == 2, f"one process ran everything: {workers}"
