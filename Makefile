@@ -68,7 +68,7 @@ lab: setup
 # lost a test process without a trace (CONTRIBUTING.md, "Running the tests while you work").
 TEST_WORKERS ?= 0
 # A test process that dies is not replaced: its test fails, the other process goes on (a replacement re-ran the
-# dead one's file, a crashing test up to 8 times, and once the run then waited for good).
+# dead one's file, a crashing test 9 times, and once the run then waited for good).
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0
 
 # NOTEBOOKS=05 (or "03 05"): only those modules' lessons and the grading of their labs (solved and unsolved).
