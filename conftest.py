@@ -114,6 +114,7 @@ def pytest_runtest_setup(item):
 
 
 def pytest_runtest_teardown(item, nextitem):
+    _trail("teardown", item.nodeid)  # module and session fixtures end after this (the two-node cluster, Serve, Ray)
     if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
         return
     sizes = _actor_sizes()
@@ -309,6 +310,44 @@ def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):  # the xdist controller
         for key, value in SIDE_BY_SIDE_ENV.items():  # before it starts the workers, which inherit it
             os.environ.setdefault(key, value)
+
+
+# Where each test process is: a line as each phase of each test starts and ends, in a file per process beside Ray's
+# retry notices, written through at once. A test process that dies without a trace (a SIGKILL, or a library's own
+# _exit: no traceback, nothing from faulthandler) leaves there the phase it died in; side by side, the run prints it.
+def _trail_path(worker: str) -> Path:
+    return Path(os.environ[RAY_NOTICES_ENV]).with_name(f"trail-{worker}.log")
+
+
+_TRAIL = None
+
+
+def _trail(phase: str, nodeid: str) -> None:
+    global _TRAIL
+    if _TRAIL is None:
+        _TRAIL = _trail_path(os.environ.get("PYTEST_XDIST_WORKER", "main")).open("a", buffering=1, encoding="utf-8")
+    import time
+
+    _TRAIL.write(f"{time.strftime('%H:%M:%S')} pid {os.getpid()} {phase} {nodeid}\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    _trail("start", item.nodeid)
+    try:
+        return (yield)
+    finally:
+        _trail("end", item.nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """Side by side: a test process that died is named with the last lines it wrote to its trail."""
+    if not error:
+        return
+    path = _trail_path(node.gateway.id)
+    lines = path.read_text(encoding="utf-8").splitlines()[-6:] if path.is_file() else ["(no trail)"]
+    sys.stderr.write(f"\n{node.gateway.id} died ({error}); its last steps ({path}):\n  " + "\n  ".join(lines) + "\n")
 
 
 def _scope(nodeid: str) -> str:

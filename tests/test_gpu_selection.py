@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+from raycourse.runtime import RAY_NOTICES_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,3 +115,26 @@ def test_side_by_side_a_files_tests_stay_in_one_process_and_each_labs_grading_is
             workers.setdefault(line.split(" PASSED ")[1].split("::")[0], set()).add(line.split("]")[0])
     assert set(workers) == set(files) and all(len(w) == 1 for w in workers.values()), workers
     assert len(set.union(*workers.values())) == 2, f"one process ran everything: {workers}"
+
+
+def test_side_by_side_a_test_process_that_dies_is_named_with_the_step_it_died_in(tmp_path):
+    """A test process can die without a trace (SIGKILL, a library's _exit). Each one writes its steps to a trail as
+    it goes; the run names a dead one with its last steps, and the other process goes on."""
+    (tmp_path / "test_dies.py").write_text("import os, signal\n\n\ndef test_dies():\n"
+                                           "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (tmp_path / "test_lives.py").write_text("def test_lives():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    env[RAY_NOTICES_ENV] = str(tmp_path / "notices" / "ray-retries.log")
+    (tmp_path / "notices").mkdir()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-n", "2",
+                          "--dist", "loadgroup", "--max-worker-restart=0", "--rootdir", str(tmp_path),
+                          str(tmp_path / "test_dies.py"), str(tmp_path / "test_lives.py")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "1 failed, 1 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    said = re.search(r"\n(gw\d) died \(.*\); its last steps \((.*)\):\n(.*)", run.stderr)
+    assert said, run.stderr[-3000:]
+    worker, trail, last = said.groups()
+    assert Path(trail) == tmp_path / "notices" / f"trail-{worker}.log"
+    assert last.strip().endswith("start test_dies.py::test_dies"), last
+    lines = Path(trail).read_text().splitlines()
+    assert lines[-1].endswith("start test_dies.py::test_dies"), lines
