@@ -11,6 +11,7 @@ nothing uses fewer), to show that each GPU notebook sizes its pools and its trai
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -23,25 +24,38 @@ class Built:
     trainers: list = field(default_factory=list)  # per fit(): how many workers it asked for
 
 
-def built(address: str) -> dict[str, Built]:
-    """Per job, what it built: a GPU stage is a Ray Data map worker that asked for ``GPU``
-    (``MapWorker(MapBatches(ImageGen))``); Ray Train's workers count whether or not they asked for one
-    (``tiny`` trains without ``use_gpu``)."""
+@contextmanager
+def state_api_at(dashboard: str):
+    """Ray's state API asked at ``dashboard`` (an http:// URL) and nowhere else.
+
+    The state API takes ``RAY_API_SERVER_ADDRESS``, then ``RAY_ADDRESS``, over its ``address`` argument. Given a GCS
+    address (as ``RAY_ADDRESS`` is while the two-node test's kernels join its head), it asks that GCS where the
+    dashboard is, and on the way makes a client of that GCS the process's internal KV client
+    (``ray.dashboard.utils.ray_address_to_api_server_url``). Once that Ray is stopped, the process's next Ray Data
+    run reaches for it, and Ray ends the process 60 s later (``Failed to connect to GCS within 60 seconds``, at a
+    log level the tests do not show): a test process that ran the two-node test, then a checks test, died without
+    a trace. Pointing ``RAY_API_SERVER_ADDRESS`` at the dashboard keeps the state API on HTTP."""
     import os
 
-    from ray.util.state import list_actors
-
-    # Ray's state API takes RAY_API_SERVER_ADDRESS, then RAY_ADDRESS (in a test run, the run's own Ray, which has
-    # no dashboard), over its address argument: point the first at the dashboard asked for.
     saved = os.environ.get("RAY_API_SERVER_ADDRESS")
-    os.environ["RAY_API_SERVER_ADDRESS"] = address
+    os.environ["RAY_API_SERVER_ADDRESS"] = dashboard
     try:
-        actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)
+        yield
     finally:
         if saved is None:
             os.environ.pop("RAY_API_SERVER_ADDRESS")
         else:
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
+
+
+def built(address: str) -> dict[str, Built]:
+    """Per job, what it built: a GPU stage is a Ray Data map worker that asked for ``GPU``
+    (``MapWorker(MapBatches(ImageGen))``); Ray Train's workers count whether or not they asked for one
+    (``tiny`` trains without ``use_gpu``)."""
+    from ray.util.state import list_actors
+
+    with state_api_at(address):
+        actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)
     return count([{"actor_id": a.actor_id, "class_name": a.class_name, "job_id": a.job_id,
                    "required_resources": a.required_resources or {}, "placed": bool(a.node_id) and bool(a.pid),
                    "placement_group_id": a.placement_group_id} for a in actors])

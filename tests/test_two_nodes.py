@@ -74,8 +74,9 @@ def rehearsal_env(cache: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory, rehearsal_cache):
-    from ray.util.state import list_nodes
+    from ray.experimental import internal_kv
 
+    kv_client = internal_kv.internal_kv_get_gcs_client()  # this process's Ray's (the run's one Ray), or None
     shared = tmp_path_factory.mktemp("shared")
     patch = pytest.MonkeyPatch()
     # Before the nodes start: they carry it (each node's processes get the rehearsal's settings, as `make lab`
@@ -102,7 +103,7 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
     )
     try:
         deadline = time.monotonic() + 120
-        while len(nodes := list_nodes(address=head.dashboard_url, filters=[("state", "=", "ALIVE")])) < 2:
+        while len(nodes := _state("nodes", head.dashboard_url, state="ALIVE")) < 2:
             assert worker.poll() is None and time.monotonic() < deadline, (Path(temp_dir) / "worker-node.log").read_text()
             time.sleep(1)
         for key, value in head.client_env().items():  # the notebook kernels join the head
@@ -120,13 +121,19 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
         patch.undo()
         left = head.leftover_processes()
         assert not left, f"Ray processes left behind: {left}"
+        # The state API was asked over HTTP only: this process still talks to its own Ray, not to the head that is
+        # gone (actor_sizes.state_api_at says what happened when it did not).
+        assert internal_kv.internal_kv_get_gcs_client() is kv_client, "the two-node head became this process's KV"
 
 
 def _state(kind: str, address: str, **filters) -> list:
+    from actor_sizes import state_api_at
     from ray.util import state
 
-    return getattr(state, f"list_{kind}")(address=address, detail=True, limit=10_000, raise_on_missing_output=False,
-                                          filters=[(k, "=", v) for k, v in filters.items()])
+    with state_api_at(address):
+        return getattr(state, f"list_{kind}")(address=address, detail=True, limit=10_000,
+                                              raise_on_missing_output=False,
+                                              filters=[(k, "=", v) for k, v in filters.items()])
 
 
 def _problems(nb) -> list[str]:
