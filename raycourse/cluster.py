@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,6 +136,29 @@ class LocalRay:
             if pattern.search(cmdline):
                 found.append(cmdline[:200])
         return found
+
+
+@contextmanager
+def state_api_at(dashboard: str):
+    """Ray's state API asked at ``dashboard`` (an http:// URL) and nowhere else.
+
+    The state API takes ``RAY_API_SERVER_ADDRESS``, then ``RAY_ADDRESS``, over its ``address`` argument. Given a GCS
+    address (as ``RAY_ADDRESS`` is while the two-node test's kernels join its head), it asks that GCS where the
+    dashboard is, and on the way makes a client of that GCS the process's internal KV client
+    (``ray.dashboard.utils.ray_address_to_api_server_url``). Once that Ray is stopped, the process's next Ray Data
+    run reaches for it, and Ray ends the process 60 s later (``Failed to connect to GCS within 60 seconds``, at a
+    log level the tests do not show): a test process that ran the two-node test, then a checks test, died without
+    a trace. Pointing ``RAY_API_SERVER_ADDRESS`` at the dashboard keeps the state API on HTTP (``make soak`` and the
+    tests ask it this way)."""
+    saved = os.environ.get("RAY_API_SERVER_ADDRESS")
+    os.environ["RAY_API_SERVER_ADDRESS"] = dashboard
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_API_SERVER_ADDRESS", None)
+        else:
+            os.environ["RAY_API_SERVER_ADDRESS"] = saved
 
 
 def _forget_address(address: str) -> None:

@@ -11,7 +11,6 @@ nothing uses fewer), to show that each GPU notebook sizes its pools and its trai
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -24,35 +23,13 @@ class Built:
     trainers: list = field(default_factory=list)  # per fit(): how many workers it asked for
 
 
-@contextmanager
-def state_api_at(dashboard: str):
-    """Ray's state API asked at ``dashboard`` (an http:// URL) and nowhere else.
-
-    The state API takes ``RAY_API_SERVER_ADDRESS``, then ``RAY_ADDRESS``, over its ``address`` argument. Given a GCS
-    address (as ``RAY_ADDRESS`` is while the two-node test's kernels join its head), it asks that GCS where the
-    dashboard is, and on the way makes a client of that GCS the process's internal KV client
-    (``ray.dashboard.utils.ray_address_to_api_server_url``). Once that Ray is stopped, the process's next Ray Data
-    run reaches for it, and Ray ends the process 60 s later (``Failed to connect to GCS within 60 seconds``, at a
-    log level the tests do not show): a test process that ran the two-node test, then a checks test, died without
-    a trace. Pointing ``RAY_API_SERVER_ADDRESS`` at the dashboard keeps the state API on HTTP."""
-    import os
-
-    saved = os.environ.get("RAY_API_SERVER_ADDRESS")
-    os.environ["RAY_API_SERVER_ADDRESS"] = dashboard
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("RAY_API_SERVER_ADDRESS")
-        else:
-            os.environ["RAY_API_SERVER_ADDRESS"] = saved
-
-
 def built(address: str) -> dict[str, Built]:
     """Per job, what it built: a GPU stage is a Ray Data map worker that asked for ``GPU``
     (``MapWorker(MapBatches(ImageGen))``); Ray Train's workers count whether or not they asked for one
     (``tiny`` trains without ``use_gpu``)."""
     from ray.util.state import list_actors
+
+    from raycourse.cluster import state_api_at
 
     with state_api_at(address):
         actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)

@@ -122,13 +122,14 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
         left = head.leftover_processes()
         assert not left, f"Ray processes left behind: {left}"
         # The state API was asked over HTTP only: this process still talks to its own Ray, not to the head that is
-        # gone (actor_sizes.state_api_at says what happened when it did not).
+        # gone (raycourse.cluster.state_api_at says what happened when it did not).
         assert internal_kv.internal_kv_get_gcs_client() is kv_client, "the two-node head became this process's KV"
 
 
 def _state(kind: str, address: str, **filters) -> list:
-    from actor_sizes import state_api_at
     from ray.util import state
+
+    from raycourse.cluster import state_api_at
 
     with state_api_at(address):
         return getattr(state, f"list_{kind}")(address=address, detail=True, limit=10_000,

@@ -300,20 +300,15 @@ def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port:
 def _state_api_alive(dashboard_url: str) -> dict | None:
     from ray.util.state import list_actors
 
-    # The state API takes RAY_API_SERVER_ADDRESS, then RAY_ADDRESS, over its address argument: name the dashboard.
-    saved = os.environ.get("RAY_API_SERVER_ADDRESS")
-    os.environ["RAY_API_SERVER_ADDRESS"] = dashboard_url
+    from ..cluster import state_api_at
+
     try:
-        actors = list_actors(address=dashboard_url, filters=[("state", "=", "ALIVE")], limit=10_000,
-                             raise_on_missing_output=False)
+        with state_api_at(dashboard_url):
+            actors = list_actors(address=dashboard_url, filters=[("state", "=", "ALIVE")], limit=10_000,
+                                 raise_on_missing_output=False)
         return dict(Counter(a.class_name for a in actors).most_common())
     except Exception:
         return None
-    finally:
-        if saved is None:
-            os.environ.pop("RAY_API_SERVER_ADDRESS", None)
-        else:
-            os.environ["RAY_API_SERVER_ADDRESS"] = saved
 
 
 # The abandoned run --------------------------------------------------------------------------------------------
