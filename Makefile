@@ -26,7 +26,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
-	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=2: two processes side by side"
+	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
 	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
 	@echo "make test-standins  train the shipped stand-ins anew and compare them byte for byte (about 2.5 min)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
@@ -62,11 +62,10 @@ standins: $(STAMP)
 lab: setup
 	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# TEST_WORKERS=2 runs the tests in two pytest processes side by side (pytest-xdist), each with a Ray of its own; a
-# file's tests stay in one process, but for the grading of each lab (the root conftest.py's scheduler). From a fresh
-# clone 22.9-23.3 min against 26.6 in line (2026-11-26), but not the default yet: in one of three fresh-clone runs the
-# browser test's JupyterLab did not start lesson 03 within its 120 s beside the other process (CONTRIBUTING.md).
-TEST_WORKERS ?= 0
+# The tests run in two pytest processes side by side (pytest-xdist), each with a Ray of its own; a file's tests stay
+# in one process, but for the grading of each lab (the root conftest.py's scheduler). From a fresh clone 22.9-23.3 min
+# against 26.4-26.6 in line (2026-11-26); TEST_WORKERS=0 runs them in line, in one process (less memory).
+TEST_WORKERS ?= 2
 # A test process that dies is not replaced: its test fails, the other process goes on (a replacement re-ran the
 # dead one's file, a crashing test 9 times, and once the run then waited for good).
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0

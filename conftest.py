@@ -299,7 +299,7 @@ def _tiny_only(item) -> str | None:
     return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
 
 
-# `make test TEST_WORKERS=2` (and test-fast) runs two processes side by side (pytest-xdist, `--dist loadgroup`), each
+# `make test` and `make test-fast` run two processes side by side (TEST_WORKERS=0: in line) (pytest-xdist, `--dist loadgroup`), each
 # with its own Ray: the run's processes then share 2 cores. torch's CPU threads in the notebook kernels and the test
 # processes are cut to one each (Ray's workers have one already), sleeping while they wait: with two threads each
 # spinning, a stand-in's training in one process took 142 s instead of 12 s beside a notebook in the other.

@@ -69,7 +69,8 @@ AS_TEXT = re.compile(r"\d+%\|[█▉▊▋▌▍▎▏ #]*\||Tasks: \d+; Actors:
 
 # --- what the page shows, read in the page ------------------------------------------------------------------
 
-ACTIVE = "document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')"
+ACTIVE_CSS = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in view
+ACTIVE = f"document.querySelector('{ACTIVE_CSS}')"
 PROMPTS_JS = f"""
 const panel = {ACTIVE};
 if (!panel) return null;
@@ -91,6 +92,25 @@ return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell => ({{
 }}));
 """
 
+# When a wait runs out: which widget has focus, which tab is current, which menus are open and which of their
+# items are disabled (a command JupyterLab does not enable for the widget in hand does nothing when clicked).
+DIAGNOSIS_JS = f"""
+const panel = {ACTIVE};
+const focused = document.activeElement;
+return {{
+  notebook_panels: document.querySelectorAll('.jp-NotebookPanel').length,
+  visible_panel: panel ? panel.id : null,
+  focus: focused ? (focused.tagName + '.' + focused.className).slice(0, 200) : null,
+  focus_in_visible_panel: !!(panel && focused && panel.contains(focused)),
+  document_has_focus: document.hasFocus(),
+  current_tab: [...document.querySelectorAll('.lm-DockPanel-tabBar .lm-mod-current')].map(t => t.textContent),
+  open_menus: [...document.querySelectorAll('.lm-Menu')].length,
+  disabled_items: [...document.querySelectorAll('.lm-Menu-item.lm-mod-disabled')].map(i => i.dataset.command),
+  dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.textContent.slice(0, 200)),
+  kernel: panel && panel.querySelector('.jp-Notebook-ExecutionIndicator')
+          ? panel.querySelector('.jp-Notebook-ExecutionIndicator').getAttribute('data-status') : null,
+}};
+"""
 
 SAVE_ATTEMPTS = 3  # File > Save Notebook, waiting 20, 40 and 60 s
 
@@ -178,35 +198,60 @@ class Lab:
     log_path: Path
     driver: object = None
     shutting_down: list = field(default_factory=list)
+    clicked: list = field(default_factory=list)  # menu items clicked, as "Run > runmenu:run-all (disabled)"
 
     def url(self, path: str) -> str:
         # ?reset: a fresh workspace, so that only this notebook is open
         return f"{self.base}/lab/tree/{urllib.parse.quote(path)}?reset&token={self.token}"
 
-    def click_menu(self, menu: str, command: str) -> None:
-        """Open a menu of the menu bar and click one of its items, as a learner does."""
-        from selenium.webdriver.common.by import By
+    def click_menu(self, menu: str, command: str, enabled_within: float = 0) -> None:
+        """Open a menu of the menu bar and click one of its items, as a learner does.
 
-        self.driver.find_element(By.XPATH, f"//li[contains(@class, 'lm-MenuBar-item')][.//div[text()='{menu}']]").click()
-        item = _wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']"),
-                     10, f"the {menu} menu's {command} item", 0.1)
-        item[0].click()
+        A disabled item does nothing when clicked. With ``enabled_within``, a menu whose item is disabled is
+        closed and opened again (JupyterLab works out what is enabled as a menu opens) until the item is enabled;
+        past that the test fails with what the page showed."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        deadline = time.monotonic() + enabled_within
+        while True:
+            self.driver.find_element(By.XPATH, f"//li[contains(@class, 'lm-MenuBar-item')][.//div[text()='{menu}']]").click()
+            item = _wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']"),
+                         10, f"the {menu} menu's {command} item", 0.1)[0]
+            disabled = "lm-mod-disabled" in item.get_attribute("class")
+            self.clicked.append(f"{menu} > {command}" + (" (disabled)" if disabled else ""))
+            if not disabled:
+                item.click()
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"{menu} > {command} stayed disabled for {enabled_within:.0f} s\n"
+                            f"{self.diagnosis(command.replace(':', '-') + '-disabled')}")
+            self.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            time.sleep(0.5)
 
     def state(self) -> dict:
         return self.driver.execute_script(PROMPTS_JS) or {"status": None, "prompts": []}
 
     def run_all(self, path: str) -> NotebookRun:
         """Open the notebook, Run > Run All Cells, wait until the kernel is done, save it, read it, screenshot it."""
+        from selenium.webdriver.common.by import By
+
         self.driver.get(self.url(path))
         code_cells = sum(c["cell_type"] == "code" for c in json.loads((self.root / path).read_text())["cells"])
         # Generous waits: on a busy 2-core machine the first page load and kernel start take long.
         _wait(lambda: len(self.state()["prompts"]) == code_cells, 180, f"{path} to open")
         self._wait_until_idle(120, f"{path}'s kernel to start", settle=1)
+        # As a learner does before Run All: click into the notebook. JupyterLab enables its notebook commands for
+        # the notebook that has focus; on a loaded machine the page can show the notebook before it has it.
+        self.driver.find_element(By.CSS_SELECTOR, f"{ACTIVE_CSS} .jp-CodeCell .jp-InputPrompt").click()
         started = time.monotonic()
-        self.click_menu("Run", "runmenu:run-all")
+        self.click_menu("Run", "runmenu:run-all", enabled_within=30)
         # Running: a cell shows [*]: or has a count. Done: no [*]: left and the kernel idle, for 2 s in a row (a run
         # that stops at an error leaves the cells after it with [ ]:).
-        _wait(lambda: any(p != "[ ]:" for p in self.state()["prompts"]), 120, f"{path} to start running", 0.2)
+        try:
+            _wait(lambda: any(p != "[ ]:" for p in self.state()["prompts"]), 120, f"{path} to start running", 0.2)
+        except pytest.fail.Exception as exc:
+            pytest.fail(f"{exc}\n{self.diagnosis(Path(path).stem + '-not-started')}")
         self._wait_until_idle(NOTEBOOK_TIMEOUT, f"{path} to finish running (Run All Cells)")
         seconds = time.monotonic() - started
         cells = self.driver.execute_script(PAGE_JS)
@@ -286,6 +331,14 @@ class Lab:
                 break
             top = now + int(height * 0.9)
         return shots
+
+    def diagnosis(self, stem: str) -> str:
+        """What the page and JupyterLab looked like when a wait ran out: a screenshot, focus, menus, the log's end."""
+        shot = SCREENSHOTS / f"{stem}.png"
+        self.driver.save_screenshot(str(shot))
+        seen = self.driver.execute_script(DIAGNOSIS_JS)
+        return (f"screenshot: {shot}\nclicked: {self.clicked[-3:]}\npage: {json.dumps(seen)}\nJupyterLab's log ends:\n"
+                f"{self.log_path.read_text()[-2000:]}")
 
     def page_text(self) -> str:
         return self.driver.execute_script("return document.body.innerText")
