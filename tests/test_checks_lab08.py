@@ -192,4 +192,10 @@ def test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one(tmp_path):
     assert verdict.status == "wrong" and "all 48 ratings again" in verdict.message
     verdict = lab08.stretch.result([{**runs[0], "killed": False}, runs[1]], resumed)
     assert verdict.status == "wrong" and "run_words(3)" in verdict.hint
+    # the killed run's last file cut short, and no checkpoint to delete it: a verdict, not pyarrow's error
+    cut_short = _written(tmp_path / "cut_short", [ids[:12], ids[12:]])
+    whole = (cut_short / "run1.parquet").read_bytes()
+    (cut_short / "run2.parquet").write_bytes(whole[: len(whole) // 2])
+    verdict = lab08.stretch.result(runs, cut_short)
+    assert verdict.status == "wrong" and "run2.parquet" in verdict.message and "CheckpointConfig" in verdict.hint
     assert np.array_equal(sorted(pd.read_parquet(resumed)["id"]), ids)

@@ -245,6 +245,18 @@ def exercise_3(good_ratings, quarantine_dir) -> str:
             "reason.")
 
 
+def _whole_parquet(path) -> bool:
+    """Whether a parquet file was written to its end (it has its footer): a write cut short by a kill was not."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+        return True
+    except (pa.ArrowInvalid, OSError):
+        return False
+
+
 @exercise("Stretch · a job that resumes")
 def stretch(runs, output) -> str:
     import pandas as pd
@@ -261,6 +273,12 @@ def stretch(runs, output) -> str:
     files = list(Path(output).glob("*.parquet")) if Path(output).is_dir() else []
     if not files:
         raise Wrong(f"no parquet files in {output}.", "Run the job into `output` (run_words does).")
+    cut_short = sorted(p.name for p in files if not _whole_parquet(p))
+    if cut_short:
+        raise Wrong(f"{len(cut_short)} file(s) in {output} are not whole parquet ({cut_short[0]}): the kill cut their "
+                    "write short, and the second run did not clean them up.",
+                    "A job with a CheckpointConfig deletes the files its killed run left half written when it starts "
+                    "again: set one in JOB (see the lesson), then run both runs again.")
     ids = pd.concat([pd.read_parquet(p, columns=["id"]) for p in files])["id"]
     if ids.duplicated().any():
         raise Wrong(f"{int(ids.duplicated().sum())} rating(s) were written twice: the second run wrote rows the first "
