@@ -33,6 +33,22 @@ def _wrong(verdict, message):
     assert verdict.hint
 
 
+def test_the_reference_features_load_their_models_without_progress_bars(capfd):
+    """Exercise 2's check loads the LLM and the ViT in the notebook's process: its cell shows a verdict, not
+    transformers' "Loading weights" bars (seen on a GPU machine, where no test switches them off); a learner's
+    own loads keep theirs."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    try:
+        features, width = lab07._reference_features(lab07._rated()[0].head(2))
+        assert len(features) == 2 and width > 0
+        assert "Loading weights" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.disable_progress_bar()
+
+
 # ----------------------------------------------------------------------------- Exercise 1
 
 def _assembled():

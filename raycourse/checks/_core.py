@@ -294,6 +294,21 @@ def class_stages(ds) -> list:
 
 
 @contextlib.contextmanager
+def quiet_model_loading():
+    """Models that a check loads in the notebook's own process (a reference to compare with) without transformers'
+    "Loading weights" bars: a check cell shows its verdict. The learner's own loads keep theirs (restored after)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
 def counting(model_class, method: str):
     """Count loads and calls while a model stage runs: ``load`` (any ``from_pretrained`` of a transformers model),
     ``processor`` (of an image processor, a processor or a tokenizer), ``forward`` (calls of ``model_class.method``),

@@ -58,7 +58,8 @@ from collections import Counter
 
 import numpy as np
 
-from ._core import NotSolved, Wrong, exercise, plan_ops, progress_of, require, written  # noqa: F401 (written: the lab)
+from ._core import (NotSolved, Wrong, exercise, plan_ops, progress_of, quiet_model_loading, require,  # noqa: F401
+                    written)  # (written: the lab)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -319,7 +320,7 @@ def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
     to_pixels = v2.Compose([v2.PILToTensor(), v2.Resize(size), v2.CenterCrop(size)])
     normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)])
     pixels = normalize(torch.stack([to_pixels(Image.open(p).convert("RGB")) for p in rows["photo"]]))
-    with torch.inference_mode():
+    with torch.inference_mode(), quiet_model_loading():
         hidden = AutoModel.from_pretrained(text_id, dtype="auto").eval()(**tokens).last_hidden_state.float()
         weights = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         text = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
