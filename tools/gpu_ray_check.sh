@@ -17,6 +17,8 @@
 # seconds left, and never past the budget. Per notebook: $OUT/<name>.json (tools/run_cells.py's report); every
 # notebook's output goes to $OUT/cells.log and nvidia-smi's samples (1 s) to $OUT/smi.csv (a call returns at most
 # 8 files: tee this script's output into a seventh).
+# LOCAL_DATA=1: every data role reads the repository's data/ (as the tiny profile does) while the models stay the
+# full-size ones; modules 05 and 06 read their gpu data from S3, which the lent machine cannot reach.
 set -u
 T0=$(date +%s)
 NOTEBOOKS=${NOTEBOOKS:-notebooks/07_multimodal_pipeline.ipynb:210 notebooks/04_llm_prompt_enhancement.ipynb}
@@ -26,6 +28,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/tmp/rc RAYCOURSE_PROFILE=gpu HF_HUB_OFFLINE=1 \
   TRANSFORMERS_OFFLINE=1 MPLBACKEND=agg HF_HUB_CACHE=/tmp/rc/fullsize/hub TRANSFORMERS_VERBOSITY=error \
   RAY_USAGE_STATS_ENABLED=0
+[ "${LOCAL_DATA:-0}" = 1 ] && export RUN_CELLS_PRELUDE='import raycourse.data as _d; _d.DATA_ROLES.update({k: (t, None) for k, (t, g) in _d.DATA_ROLES.items()})'
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import ray, polars, pydantic, transformers, torch; print('ray', ray.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
 for i in $(seq 1 120); do

@@ -1,5 +1,6 @@
 """Run a course notebook's code cells in one Python process (no Jupyter on the GPU machine), one by one,
-recording each cell's time, error and result; write a JSON report. Usage: run_cells.py NOTEBOOK OUT.json"""
+recording each cell's time, error and result; write a JSON report. Usage: run_cells.py NOTEBOOK OUT.json
+RUN_CELLS_PRELUDE: Python run in the notebook's namespace before its first cell (tools/gpu_ray_check.sh's LOCAL_DATA)."""
 import ast, json, os, sys, time, traceback
 
 nb_path, out_path = sys.argv[1], sys.argv[2]
@@ -9,7 +10,9 @@ try:
     from IPython.display import display  # noqa
 except Exception:
     ns["display"] = lambda *a, **k: print(*[repr(x)[:300] for x in a])
-report = {"notebook": nb_path, "cells": []}
+if os.environ.get("RUN_CELLS_PRELUDE"):
+    exec(os.environ["RUN_CELLS_PRELUDE"], ns)
+report = {"notebook": nb_path, "cells": [], "prelude": os.environ.get("RUN_CELLS_PRELUDE", "")}
 start = time.time()
 for i, cell in enumerate(cells):
     src = "".join(cell["source"])
