@@ -5,7 +5,8 @@
 # The machine has torch and transformers but no Ray, and a call carries at most 64 MiB: Ray 2.60's wheel with what
 # it needs there (polars, pydantic, tensorboardX, jsonschema 4.23 and theirs: 137 MB) travels as one tar split in
 # three parts, one per call, while the machine stays warm (CONTRIBUTING.md, "On a real GPU"):
-#   call 1: carry .gpuray1 (part 1) and .whl (transformers, diffusers, tokenizers, regex), copy the part to
+#   call 1: carry .gpuray1 (part 1) and .whl (transformers, diffusers, tokenizers, regex; for lesson 05 also
+#           evaluate, datasets, dill, multiprocess), copy the part to
 #           /tmp/parts, install .whl into /tmp/site and start `standins --full-size --roles llm,vit,image_gen` into
 #           /tmp/rc/fullsize/hub under setsid (it goes on after the call), its log in /tmp/build.log and, where
 #           started as `setsid bash -c 'echo $$ >/tmp/build.pid; exec python3 -m raycourse standins ...'`, its pid

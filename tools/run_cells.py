@@ -1,7 +1,8 @@
 """Run a course notebook's code cells in one Python process (no Jupyter on the GPU machine), one by one,
 recording each cell's time, error and result; write a JSON report. Usage: run_cells.py NOTEBOOK OUT.json
+Top-level `await` runs as in Jupyter: on one event loop that lasts the whole notebook.
 RUN_CELLS_PRELUDE: Python run in the notebook's namespace before its first cell (tools/gpu_ray_check.sh's LOCAL_DATA)."""
-import ast, json, os, sys, time, traceback
+import ast, asyncio, inspect, json, os, sys, time, traceback
 
 nb_path, out_path = sys.argv[1], sys.argv[2]
 cells = [c for c in json.load(open(nb_path))["cells"] if c["cell_type"] == "code"]
@@ -12,6 +13,16 @@ except Exception:
     ns["display"] = lambda *a, **k: print(*[repr(x)[:300] for x in a])
 if os.environ.get("RUN_CELLS_PRELUDE"):
     exec(os.environ["RUN_CELLS_PRELUDE"], ns)
+loop = asyncio.new_event_loop()
+FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+def run(code):
+    """Run a compiled cell (or its last expression): a coroutine where the cell awaits, on the notebook's loop."""
+    result = eval(code, ns)
+    return loop.run_until_complete(result) if code.co_flags & inspect.CO_COROUTINE else result
+
+
 report = {"notebook": nb_path, "cells": [], "prelude": os.environ.get("RUN_CELLS_PRELUDE", "")}
 start = time.time()
 for i, cell in enumerate(cells):
@@ -23,9 +34,9 @@ for i, cell in enumerate(cells):
         last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         if last is not None:
             tree.body = tree.body[:-1]
-        exec(compile(tree, f"cell{i}", "exec"), ns)
+        run(compile(tree, f"cell{i}", "exec", flags=FLAGS))
         if last is not None:
-            value = eval(compile(ast.Expression(last.value), f"cell{i}", "eval"), ns)
+            value = run(compile(ast.Expression(last.value), f"cell{i}", "eval", flags=FLAGS))
             entry["result"] = repr(value)[:600]
         entry["status"] = "ok"
     except BaseException as exc:  # noqa
