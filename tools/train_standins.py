@@ -5,7 +5,8 @@
 
 Run it after changing ``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in
 ``raycourse/standins.py``, and commit the folder it rewrites. Deterministic: the same code gives the same files,
-byte for byte, on the same machine (``make test-standins`` checks the shipped files against a fresh training;
+byte for byte, on the same kind of CPU (``make test-standins`` checks the shipped files against a fresh training:
+byte for byte on such a CPU, else by what the stand-ins do;
 ``make test`` that each one's ``standin.json`` names today's sources).
 """
 
