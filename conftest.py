@@ -130,6 +130,31 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 _SHARED_RAY = None
+_EARLY_RAY = None  # the run's Ray while it starts beside the collection (a Future), see pytest_configure
+SELECTION_ENV = ("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS")  # read by this file's collection only, never by Ray
+
+
+def _ray_env() -> dict:
+    return {key: value for key, value in os.environ.items() if key not in SELECTION_ENV}
+
+
+def _start_shared_ray():
+    import tempfile
+
+    from raycourse import cluster
+
+    temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
+    return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
+
+
+def _starts_ray_early(config) -> bool:
+    """A run that certainly needs the run's Ray (`make test-fast`: the checks' tests; `make test NOTEBOOKS=05`) starts
+    it while the tests are collected: collection (imports of torch, transformers, Ray) and Ray's start (about 4 s)
+    then share the wait instead of following each other."""
+    return (not config.option.collectonly and not os.environ.get("RAY_ADDRESS")
+            and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0"
+            and (os.environ.get("RAYCOURSE_FAST", "") not in ("", "0") or bool(os.environ.get("RAYCOURSE_NOTEBOOKS"))))
+
 
 
 def _needs_ray(item) -> bool:
@@ -140,23 +165,35 @@ def _needs_ray(item) -> bool:
 
 
 def pytest_collection_finish(session):
-    """Start the run's one Ray if anything collected needs it (notebooks, Ray tests)."""
-    global _SHARED_RAY
-    if os.environ.get("RAY_ADDRESS") or not any(_needs_ray(i) for i in session.items):
-        return
-    if os.environ.get("RAYCOURSE_SHARED_RAY", "1") == "0":  # a Ray per notebook, to compare times
-        return
-    import tempfile
+    """Start the run's one Ray if anything collected needs it (notebooks, Ray tests), or take the one started early."""
+    global _SHARED_RAY, _EARLY_RAY
+    early, _EARLY_RAY = _EARLY_RAY, None
+    needed = not (session.config.option.collectonly or os.environ.get("RAY_ADDRESS")
+                  or os.environ.get("RAYCOURSE_SHARED_RAY", "1") == "0"  # a Ray per notebook, to compare times
+                  or not any(_needs_ray(i) for i in session.items))
+    if early is not None:
+        from raycourse import cluster, runtime
 
-    from raycourse import cluster
-
-    temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
-    _SHARED_RAY = cluster.start(dashboard=False, temp_dir=temp_dir)
-    os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
+        started = early.result()
+        # Kept only if nothing the kernels pass on to Ray changed while the tests were collected.
+        if needed and started.env_digest == runtime.env_digest(cluster.ray_environment(_ray_env())):
+            _SHARED_RAY = started
+        else:
+            started.stop()
+    if needed and _SHARED_RAY is None:
+        _SHARED_RAY = _start_shared_ray()
+    if _SHARED_RAY is not None:
+        os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
 
 
 def pytest_sessionfinish(session, exitstatus):
-    global _SHARED_RAY
+    global _SHARED_RAY, _EARLY_RAY
+    if _EARLY_RAY is not None:  # the collection did not finish (an error, an interrupt): stop the Ray started early
+        early, _EARLY_RAY = _EARLY_RAY, None
+        try:
+            early.result().stop()
+        except Exception:  # it did not start either; its own error says why
+            pass
     if _SHARED_RAY is not None:
         import shutil
 
@@ -248,7 +285,10 @@ SLOW_RUNS = {
     "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
     # trains the stand-ins anew to compare them with the shipped ones (about a minute and a half of training)
     "tests/test_standins.py": {"test_the_shipped_trained_standins_are_what_their_training_gives",
-                               "test_another_seed_gives_other_weights"},
+                               "test_another_seed_gives_other_weights",
+                               # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
+                               # learned, not a unit; `make test-standins` runs it with the trainings
+                               "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour"},
     "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
                                "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
@@ -310,6 +350,11 @@ def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):  # the xdist controller
         for key, value in SIDE_BY_SIDE_ENV.items():  # before it starts the workers, which inherit it
             os.environ.setdefault(key, value)
+    elif _starts_ray_early(config):  # a process that runs tests (an xdist worker, or pytest in line)
+        global _EARLY_RAY
+        from concurrent.futures import ThreadPoolExecutor
+
+        _EARLY_RAY = ThreadPoolExecutor(1, thread_name_prefix="ray-start").submit(_start_shared_ray)
 
 
 # Where each test process is: a line as each phase of each test starts and ends, in a file per process beside Ray's
@@ -390,9 +435,18 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups that run notebooks, Rays or kernels
-        # first, so that the quick tests fill the end of the run in both processes instead of one waiting for the other
-        items.sort(key=lambda item: not _slow(item))  # stable: a notebook's cells stay in order
+        # first, then the files whose tests use the run's Ray, so that the quick tests that need no Ray fill the end of
+        # the run in both processes instead of one waiting for the other (test-fast: tests/test_runtime.py, 34 s,
+        # came last in one process while the other had been idle for 22 s)
+        items[:] = _run_order(items)
     _mark_items(items)
+
+
+def _run_order(items) -> list:
+    """Notebook, Ray and kernel runs first, then the tests of files that use the run's Ray, then the rest; in
+    collection order within each (a notebook's cells stay in order)."""
+    ray_files = {_rel(item) for item in items if _needs_ray(item)}
+    return sorted(items, key=lambda item: (not _slow(item), _rel(item) not in ray_files))
 
 
 def _mark_items(items):

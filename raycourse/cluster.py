@@ -193,11 +193,13 @@ def start(
     temp_dir: str | None = None,
     log_path: Path | None = None,
     timeout: float = 120,
+    base_env: dict | None = None,
 ) -> LocalRay:
     """Start a local Ray head node with the course's settings and wait until it answers.
 
     CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
     8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
+    Its processes get ``base_env`` (default: this process's environment) with those settings.
     """
     from . import runtime
 
@@ -226,7 +228,7 @@ def start(
     log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
-    env = ray_environment()
+    env = ray_environment(base_env)
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, start_new_session=True)
     started = threading.Event()

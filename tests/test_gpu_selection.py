@@ -138,3 +138,67 @@ def test_side_by_side_a_test_process_that_dies_is_named_with_the_step_it_died_in
     assert last.strip().endswith("start test_dies.py::test_dies"), last
     lines = Path(trail).read_text().splitlines()
     assert lines[-1].endswith("start test_dies.py::test_dies"), lines
+
+
+def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_then_the_rest():
+    """The quick tests that need no Ray fill the end of the run in both processes (make test-fast: a Ray file
+    that came last kept one process busy 22 s after the other had finished)."""
+    def item(rel, name, fixtures=()):
+        return SimpleNamespace(fspath=ROOT / rel, originalname=name, name=name, fixturenames=list(fixtures),
+                               get_closest_marker=lambda _: None)
+
+    docs = item("tests/test_docs.py", "test_a")
+    runtime_pure = item("tests/test_runtime.py", "test_pure")
+    runtime_ray = item("tests/test_runtime.py", "test_ray", ["ray_session"])
+    authoring = item("tests/test_authoring.py", "test_b")
+    cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={},
+                           get_closest_marker=lambda _: None)
+    order = root_conftest._run_order([docs, runtime_pure, authoring, runtime_ray, cell])
+    assert order == [cell, runtime_pure, runtime_ray, docs, authoring]
+
+
+def test_only_a_run_that_surely_needs_the_runs_ray_starts_it_while_collecting(monkeypatch):
+    config = SimpleNamespace(option=SimpleNamespace(collectonly=False))
+    for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY", *root_conftest.SELECTION_ENV):
+        monkeypatch.delenv(key, raising=False)
+    assert not root_conftest._starts_ray_early(config)  # pytest tests/test_docs.py: maybe no Ray at all
+    monkeypatch.setenv("RAYCOURSE_FAST", "1")  # make test-fast: the checks' tests
+    assert root_conftest._starts_ray_early(config)
+    assert "RAYCOURSE_FAST" not in root_conftest._ray_env()  # Ray's processes never see the selection
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster of the caller's
+    assert not root_conftest._starts_ray_early(config)
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert not root_conftest._starts_ray_early(SimpleNamespace(option=SimpleNamespace(collectonly=True)))
+
+
+def test_a_ray_started_early_is_kept_only_while_the_settings_it_passes_on_are_the_same(monkeypatch):
+    from concurrent.futures import Future
+
+    from raycourse import cluster, runtime
+
+    class FakeRay:
+        def __init__(self, digest):
+            self.env_digest, self.stopped = digest, False
+
+        def client_env(self):
+            return {}
+
+        def stop(self):
+            self.stopped = True
+
+    needs_ray = SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace(collectonly=False)),
+                                items=[SimpleNamespace(cell={}, get_closest_marker=lambda _: None)])
+    for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY"):
+        monkeypatch.delenv(key, raising=False)
+    today = runtime.env_digest(cluster.ray_environment(root_conftest._ray_env()))
+    for digest, kept in [(today, True), ("other settings", False)]:
+        early, fresh = FakeRay(digest), FakeRay(today)
+        future = Future()
+        future.set_result(early)
+        monkeypatch.setattr(root_conftest, "_EARLY_RAY", future)
+        monkeypatch.setattr(root_conftest, "_SHARED_RAY", None)
+        monkeypatch.setattr(root_conftest, "_start_shared_ray", lambda: fresh)
+        root_conftest.pytest_collection_finish(needs_ray)
+        assert root_conftest._SHARED_RAY is (early if kept else fresh)
+        assert early.stopped is not kept and not fresh.stopped
+        assert root_conftest._EARLY_RAY is None
