@@ -443,10 +443,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _run_order(items) -> list:
-    """Notebook, Ray and kernel runs first, then the tests of files that use the run's Ray, then the rest; in
-    collection order within each (a notebook's cells stay in order)."""
+    """Notebook, Ray and kernel runs first, then the quick tests of files that use the run's Ray, then the rest; in
+    collection order within each (a notebook's cells stay in order; the runs too: the two-node file, whose runs start
+    a cluster of their own, once moved behind the others and ended the run 3 min after the other process)."""
     ray_files = {_rel(item) for item in items if _needs_ray(item)}
-    return sorted(items, key=lambda item: (not _slow(item), _rel(item) not in ray_files))
+    return sorted(items, key=lambda item: (not _slow(item), not _slow(item) and _rel(item) not in ray_files))
 
 
 def _mark_items(items):

@@ -153,8 +153,10 @@ def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_
     authoring = item("tests/test_authoring.py", "test_b")
     cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={},
                            get_closest_marker=lambda _: None)
-    order = root_conftest._run_order([docs, runtime_pure, authoring, runtime_ray, cell])
-    assert order == [cell, runtime_pure, runtime_ray, docs, authoring]
+    # a run that starts a cluster of its own, not the run's Ray: it keeps its place among the runs
+    two_nodes = item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu")
+    order = root_conftest._run_order([docs, runtime_pure, two_nodes, authoring, runtime_ray, cell])
+    assert order == [two_nodes, cell, runtime_pure, runtime_ray, docs, authoring]
 
 
 def test_only_a_run_that_surely_needs_the_runs_ray_starts_it_while_collecting(monkeypatch):
