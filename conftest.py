@@ -147,13 +147,19 @@ def _start_shared_ray():
     return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
 
 
+def _runs_its_own_ray(config) -> bool:
+    """Whether this run starts the run's one Ray at all: not for --collect-only, a caller's cluster (RAY_ADDRESS), or
+    ``RAYCOURSE_SHARED_RAY=0`` (a Ray per notebook, to compare times)."""
+    return (not config.option.collectonly and not os.environ.get("RAY_ADDRESS")
+            and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0")
+
+
 def _starts_ray_early(config) -> bool:
     """A run that certainly needs the run's Ray (`make test-fast`: the checks' tests; `make test NOTEBOOKS=05`) starts
     it while the tests are collected: collection (imports of torch, transformers, Ray) and Ray's start (about 4 s)
     then share the wait instead of following each other."""
-    return (not config.option.collectonly and not os.environ.get("RAY_ADDRESS")
-            and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0"
-            and (os.environ.get("RAYCOURSE_FAST", "") not in ("", "0") or bool(os.environ.get("RAYCOURSE_NOTEBOOKS"))))
+    return _runs_its_own_ray(config) and (os.environ.get("RAYCOURSE_FAST", "") not in ("", "0")
+                                          or bool(os.environ.get("RAYCOURSE_NOTEBOOKS")))
 
 
 
@@ -168,9 +174,7 @@ def pytest_collection_finish(session):
     """Start the run's one Ray if anything collected needs it (notebooks, Ray tests), or take the one started early."""
     global _SHARED_RAY, _EARLY_RAY
     early, _EARLY_RAY = _EARLY_RAY, None
-    needed = not (session.config.option.collectonly or os.environ.get("RAY_ADDRESS")
-                  or os.environ.get("RAYCOURSE_SHARED_RAY", "1") == "0"  # a Ray per notebook, to compare times
-                  or not any(_needs_ray(i) for i in session.items))
+    needed = _runs_its_own_ray(session.config) and any(_needs_ray(i) for i in session.items)
     if early is not None:
         from raycourse import cluster, runtime
 
