@@ -22,7 +22,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs help
+.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs help site site-setup
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
@@ -38,6 +38,7 @@ help:
 	@echo "make prefetch  download the gpu profile's pinned models (needs internet)"
 	@echo "make pins      show the pinned models, their sizes and licences"
 	@echo "make verify-gpu  every module's model stages at full size: load time, peak memory, rows/s (VERIFY_ARGS=...)"
+	@echo "make site     the course website in _site/ (lessons, labs, solved labs, guides), offline, from the stored outputs"
 
 $(BIN)/python:
 	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "raycourse needs Python 3.11.5+, 3.12, 3.13 or 3.14, and $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo "not found"). Install one (python.org, your package manager, or 'uv python install 3.12'), then run make again, or set PYTHON=/path/to/python3.12"; exit 1; }
@@ -127,6 +128,23 @@ lock: $(STAMP)
 	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \
 	   echo "# Regenerate with 'make lock' after changing requirements.txt."; \
 	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; } > constraints.txt
+
+# The course website (tools/build_site.py: Sphinx + MyST-NB): its tools live in a venv of their own, pinned in
+# website/requirements.txt, so they never enter the course's lock. Nothing is executed: the notebooks' stored outputs.
+SITE_VENV ?= .venv-site
+SITE_OUT  ?= _site
+SITE_STAMP := $(SITE_VENV)/.site-installed
+
+$(SITE_STAMP): website/requirements.txt tools/install_env.py
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "make site needs Python 3.11.5+, 3.12, 3.13 or 3.14; set PYTHON=/path/to/python3.12"; exit 1; }
+	@test -x $(SITE_VENV)/bin/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python tools/install_env.py -r website/requirements.txt
+	@touch $(SITE_STAMP)
+
+site-setup: $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	$(SITE_VENV)/bin/python tools/build_site.py --out $(SITE_OUT) $(SITE_ARGS)
 
 clean-outputs:
 	find notebooks labs solutions -maxdepth 2 -type d -name outputs -exec rm -rf {} +

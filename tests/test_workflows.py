@@ -56,7 +56,7 @@ def _runs(doc: dict) -> list[str]:
 
 
 def test_workflows_pass_actionlint():
-    assert {p.name for p in WORKFLOWS.glob("*.y*ml")} == {"ci.yml", "gpu.yml", "drift.yml"}
+    assert {p.name for p in WORKFLOWS.glob("*.y*ml")} == {"ci.yml", "gpu.yml", "drift.yml", "pages.yml"}
     result = _lint(ROOT)
     report = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and not report, f"actionlint (exit {result.returncode}):\n{report}"
@@ -193,3 +193,26 @@ def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
     pinned = [l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
               if l.strip() and not l.startswith("#")]
     assert names == pinned and "ray[data,train,default,serve]" in names
+
+
+def test_pages_workflow_builds_the_site_with_make_site_and_deploys_it_to_github_pages():
+    doc = _load("pages.yml")
+    assert doc["on"]["push"]["branches"] == ["main"] and "workflow_dispatch" in doc["on"]
+    assert doc["concurrency"]["cancel-in-progress"] is False  # a deployment is never cut off half-way
+    build, deploy = doc["jobs"]["build"], doc["jobs"]["deploy"]
+    runs = [s["run"].strip() for s in build["steps"] if "run" in s]
+    assert runs == ["make site"], runs  # the same command as a developer's, so the site built here is the one tested
+    make = next(s for s in build["steps"] if s.get("run", "").strip() == "make site")
+    assert make["env"]["SITE_REF"] == "${{ github.sha }}" and "github.repository" in make["env"]["SITE_REPOSITORY_URL"]
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_site"
+    assert build["steps"].index(make) < build["steps"].index(upload)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "SITE_OUT  ?= _site" in makefile, "the workflow uploads _site: make site must write there"
+    # deploy-pages needs these two permissions, and only its own job gets them
+    assert deploy["needs"] == "build" and deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert doc["permissions"] == {"contents": "read"}
+    assert deploy["environment"]["name"] == "github-pages"
+    (step,) = deploy["steps"]
+    assert step["uses"].startswith("actions/deploy-pages@") and step["id"] in deploy["environment"]["url"]
+    assert "_site/" in (ROOT / ".gitignore").read_text().split()
