@@ -280,6 +280,7 @@ SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
     "tests/test_two_nodes.py": None,
     "tests/test_browser.py": None,
+    "tests/test_site.py": None,  # builds the website (make site) and reads every page in Chromium
     "tests/test_cluster.py": None,
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,

@@ -30,7 +30,11 @@ suppress_warnings = ["myst.header"]
 
 html_theme = "sphinx_book_theme"
 html_title = project
-html_copy_source = False
+# A page icon of our own (else every browser asks for /favicon.ico, which is not there), and the theme's light/dark
+# mode set for a first visit (unset, the theme logs "Got invalid theme mode" to the console on every first visit).
+html_favicon = "favicon.svg"
+html_context = {"default_mode": "auto"}
+html_copy_source = True  # the download button offers each page's .ipynb or .md
 html_show_sourcelink = False
 html_theme_options = {
     "show_toc_level": 2,
