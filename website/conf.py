@@ -26,7 +26,8 @@ nb_ipywidgets_js = {}
 myst_heading_anchors = 4
 myst_enable_extensions = ["colon_fence", "deflist", "html_image"]
 # A notebook's first heading is its title; lessons skip from `#` to `###` in places, which is fine to read.
-suppress_warnings = ["myst.header"]
+# A page outside the navigation (a README beside the figures, say) is built and linked to, not an error.
+suppress_warnings = ["myst.header", "toc.not_included"]
 
 html_theme = "sphinx_book_theme"
 html_title = project
