@@ -297,6 +297,7 @@ def lab_environment(base: Path) -> dict:
 
 def run_lab(jupyter_args: list[str]) -> int:
     """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together."""
+    config.profile()  # a wrong RAYCOURSE_PROFILE is said before anything starts
     print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
     cluster = start(dashboard=True, dashboard_port=int(os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT))
     print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
