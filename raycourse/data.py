@@ -123,7 +123,7 @@ class DataProblem:
     path: Path
     what: str
     line: int | None = None
-    kind: str = ""  # "image", "json", "csv", "folder"
+    kind: str = ""  # "image", "json", "csv", "folder", "missing"
 
     def describe(self) -> str:
         where = _shown_path(self.path)
@@ -195,6 +195,12 @@ def _text_lines(path: Path, kind: str) -> tuple[list[str], list[DataProblem]]:
 
 
 def _check_json_lines(path: Path) -> list[DataProblem]:
+    if path.suffix.lower() == ".json":  # a .json file may also be one JSON document, which Ray reads as a whole
+        try:
+            json.loads(path.read_bytes())
+            return []
+        except ValueError:
+            pass  # read it as JSON lines, to name the line
     lines, found = _text_lines(path, "json")
     for number, line in enumerate(lines, 1):
         if not line.strip():
