@@ -249,6 +249,9 @@ TINY_ONLY = {
     "tests/test_progress.py": "progress bars, with stand-in stages",
     "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
     "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
+    ("tests/test_lab_signals.py", "test_closing_the_terminal_stops_jupyterlab_and_ray"): "make lab's tiny Ray",
+    ("tests/test_lab_signals.py", "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"):
+        "make lab's tiny Ray",
     ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_broken_lab_reports_the_error_and_grades_the_rest"):
@@ -285,6 +288,8 @@ SLOW_RUNS = {
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
     "tests/test_soak.py": None,
+    "tests/test_lab_signals.py": {"test_closing_the_terminal_stops_jupyterlab_and_ray",
+                                  "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"},
     "tests/test_runtime.py": "test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not",
     # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
     "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,grade,grade-class,lab,verify-gpu}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,check-data,pins,reset-lab,grade,grade-class,lab,verify-gpu}``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
     sub.add_parser("check-profile", help="exit 1 with advice when the profile cannot run here "
                    "(the gpu profile without a GPU or without its cached models)")
+    sub.add_parser("check-data", help="read every file of the course's data folder as Ray's readers would; exit 1 "
+                   "naming each file (and line) that they would fail on, and how to restore it")
     pins = sub.add_parser("pins", help="show the gpu profile's pinned models (raycourse/models.toml); move a pin")
     pins.add_argument("--move", nargs="+", metavar=("ROLE", "COMMIT"),
                       help="point ROLE at COMMIT (default: the Hub's current main); needs internet")
@@ -132,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             return _grade_class(parser, args)
         elif args.command == "check-profile":
             print(models.check_profile())
+        elif args.command == "check-data":
+            from . import data
+
+            config.profile()  # the data roles depend on it: a wrong name is the first thing to say
+            print(f"{data.data_root()}: {data.check_data()} data files read, none that Ray's readers would fail on.")
         elif args.command == "pins":
             if args.move:
                 role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)

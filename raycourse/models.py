@@ -7,6 +7,7 @@ uses. See :mod:`raycourse.config` for the profiles and overrides.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -145,6 +146,43 @@ def describe(role: str) -> str:
     return f"{spec.hub_id} @ {spec.revision[:12]}"
 
 
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _disk_problem(exc: BaseException, spec, needed: int) -> CourseError | None:
+    """A download that failed on the disk, not the network (a full disk, a cache it may not write), said so:
+    where the cache is and how much room it has. None for any other error."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    cause, seen = exc, set()
+    while cause is not None and id(cause) not in seen:  # the OSError may be wrapped by the Hub's own errors
+        seen.add(id(cause))
+        code = getattr(cause, "errno", None) if isinstance(cause, OSError) else None
+        if code in _DISK_FULL or code in _NOT_WRITABLE or "No space left on device" in str(cause):
+            break
+        cause = cause.__cause__ or cause.__context__
+    else:
+        return None
+    cache = Path(constants.HF_HUB_CACHE)
+    where = next((p for p in (cache, *cache.parents) if p.exists()), cache)
+    free = shutil.disk_usage(where).free
+    need = f"; {spec.hub_id} needs about {needed / 1e9:.2f} GB more" if needed else ""
+    if code in _NOT_WRITABLE:
+        return CourseError(
+            f"Could not write {spec.hub_id!r} into the Hugging Face cache {cache}: {cause}.",
+            "Make the cache writable for you, or point HF_HUB_CACHE at a folder you may write (the notebooks "
+            "must see the same HF_HUB_CACHE), then run `make prefetch` again.")
+    return CourseError(
+        f"The disk is full: downloading {spec.hub_id!r} into the Hugging Face cache {cache} failed with "
+        f"{cause.__class__.__name__}: {cause}. {free / 1e9:.2f} GB are free there{need}.",
+        f"Free space on that disk (`du -sh {cache}/*` shows what the cache holds), or point HF_HUB_CACHE at a "
+        "disk with room (`HF_HUB_CACHE=/big/disk/hub make prefetch`, and the same HF_HUB_CACHE for `make lab`), "
+        "then run `make prefetch` again: what was downloaded is kept. `make pins` lists the sizes.")
+
+
 def prefetch(roles: list[str] | None = None) -> dict[str, str]:
     """Download the ``gpu`` profile's pinned models into the Hugging Face cache: exactly their files."""
     from huggingface_hub import snapshot_download
@@ -174,6 +212,9 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
                 "(see README, 'Before a GPU workshop').",
             ) from exc
         except Exception as exc:
+            disk = _disk_problem(exc, spec, known)
+            if disk:
+                raise disk from exc
             raise CourseError(
                 f"Could not download {spec.hub_id!r}: {exc.__class__.__name__}: {exc}",
                 "Check the internet connection and that HF_HUB_OFFLINE is not set, then run "

@@ -178,6 +178,48 @@ def test_prefetch_fails_when_the_commit_lacks_a_pinned_file(course_env, tmp_path
         models.prefetch(["clip"])
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_prefetch_on_a_full_disk_says_the_disk_not_the_network(course_env, tmp_path, monkeypatch, wrapped):
+    import errno
+
+    import huggingface_hub
+    import huggingface_hub.constants as hub_constants
+
+    cache = tmp_path / "hub"  # not made yet: the room is measured on the nearest folder that exists
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+
+    def disk_full(*args, **kwargs):
+        error = OSError(errno.ENOSPC, "No space left on device")
+        if not wrapped:
+            raise error
+        try:
+            raise error
+        except OSError as inner:  # as a library that catches and raises its own error would
+            raise RuntimeError("Data processing error: download failed") from inner
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", disk_full)
+    with pytest.raises(CourseError, match="The disk is full") as err:
+        models.prefetch(["clip"])
+    assert str(cache) in err.value.problem and " GB are free there" in err.value.problem
+    assert "internet" not in str(err.value) and "HF_HUB_CACHE" in err.value.fix
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url: /api/models")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CourseError, match="Could not download") as err:  # the network: as before
+        models.prefetch(["clip"])
+    assert "internet connection" in err.value.fix
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(cache / "models--x"))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", read_only)
+    with pytest.raises(CourseError, match="Could not write") as err:
+        models.prefetch(["clip"])
+    assert "writable" in err.value.fix and "internet" not in str(err.value)
+
+
 def test_moving_a_pin_checks_the_files_and_rewrites_the_pins_file(tmp_path, monkeypatch):
     import huggingface_hub
 
