@@ -113,7 +113,8 @@ def fig_01_blocks(d=None):
         col, row = i % 8, i // 8
         d.box(30.5 + col * 2.9, 17 - row * 4.2, 2.4, 3.2, kind="data", lw=1)
     d.text(42, 7.8, "16 blocks = 2 × 8 CPUs\n(never fewer than twice the CPUs)", size=9, color=MUTED)
-    d.arrow((54.6, 15.5), (61, 15.5), text="repartition(4)", size=9, offset=(0, 1.6))
+    d.arrow((54.6, 15.5), (61, 15.5))
+    d.text(57.8, 17.9, "repartition(4)", size=9)
     for i in range(4):
         d.box(61.5 + i * 6.2, 12.5, 5.4, 6, f"block {i + 1}", kind="data", size=8.5)
     d.text(73.5, 7.8, "exactly 4 blocks\nof about equal size", size=9, color=MUTED)
