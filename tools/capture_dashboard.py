@@ -8,7 +8,9 @@ and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages
 - ``dashboard_jobs.png``: the Jobs page, with this script's job;
 - ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(Embed))`` actors and what
   each holds;
-- ``dashboard_data.png``: the job's page at its Ray Data overview: the dataset and its operators.
+- ``dashboard_data.png``: the job's page at its Ray Data overview: the dataset and its operators;
+- ``dashboard_serve.png``: the Serve page, with an application of two replicas (``@serve.batch``), started
+  after the pipeline with ``serve.start(proxy_location="HeadOnly")``.
 
 A real run never draws the same bytes twice, so the tests (tests/test_figures.py) hold the screenshots to
 existing, being small and being shown by a lesson; this script is their source. They are saved as palette PNGs,
@@ -126,6 +128,42 @@ def wait_until_gone(driver, text: str, timeout: float) -> None:
         time.sleep(1)
 
 
+serve_started = [False]
+
+
+def serve_page(driver, base: str, out: Path) -> None:
+    """Ray Serve with two replicas of a small deployment, a few requests, and the dashboard's Serve page."""
+    import urllib.request
+
+    from ray import serve
+
+    port = free_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    serve_started[0] = True
+
+    @serve.deployment(num_replicas=2, max_ongoing_requests=8)
+    class Enhancer:
+        @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+        async def enhance(self, prompts: list[str]) -> list[str]:
+            return [f"{p}, in spring" for p in prompts]
+
+        async def __call__(self, request) -> str:
+            return await self.enhance((await request.json())["prompt"])
+
+    serve.run(Enhancer.bind(), name="enhancer", route_prefix="/enhance")
+    for i in range(8):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/enhance", data=b'{"prompt": "a fox"}',
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).read()
+    show(driver, f"{base}/#/serve", settle=1, text="enhancer")
+    element(driver, "enhancer")
+    deadline = time.monotonic() + 30
+    while "HEALTHY" not in driver.execute_script("return document.body.innerText") and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(2)
+    save(driver, out / "dashboard_serve.png")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder for the PNGs (default {OUT})")
@@ -207,9 +245,14 @@ def main(argv=None) -> int:
         if run.is_alive():
             print("the pipeline was still running when the last screenshot was taken (as it should be)")
         run.join(timeout=120)
+        serve_page(driver, base, args.out)
     finally:
         if driver is not None:
             driver.quit()
+        if serve_started[0]:
+            from ray import serve
+
+            serve.shutdown()
         ray.shutdown()
     return 0
 
