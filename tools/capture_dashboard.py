@@ -9,6 +9,8 @@ and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages
 - ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(Embed))`` actors and what
   each holds;
 - ``dashboard_data.png``: the job's page at its Ray Data overview: the dataset and its operators;
+- ``dashboard_train.png``: the Actors page, filtered to a ``TorchTrainer``'s actors (two ``RayTrainWorker``, a
+  ``TrainController``) while it runs;
 - ``dashboard_serve.png``: the Serve page, with an application of two replicas (``@serve.batch``), started
   after the pipeline with ``serve.start(proxy_location="HeadOnly")``.
 
@@ -131,6 +133,36 @@ def wait_until_gone(driver, text: str, timeout: float) -> None:
 serve_started = [False]
 
 
+def train_page(driver, base: str, out: Path) -> None:
+    """A TorchTrainer with two workers, and the Actors page filtered to Ray Train's actors while it runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    def train_func():
+        time.sleep(25)  # stands for the training loop: the workers only have to be there for the screenshot
+
+    trainer = TorchTrainer(train_func, scaling_config=ScalingConfig(num_workers=2, use_gpu=False))
+    fit = threading.Thread(target=trainer.fit, daemon=True)
+    fit.start()
+    show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")
+    box = driver.find_element(By.XPATH, "//label[normalize-space(text())='Class']/following::input[1]")
+    box.send_keys("Train", Keys.ENTER)
+    deadline = time.monotonic() + 90
+    text = ""
+    while time.monotonic() < deadline:
+        text = driver.execute_script("return document.body.innerText")
+        if text.count("RayTrainWorker") >= 2 and "TrainController" in text and "PENDING_CREATION" not in text:
+            break
+        time.sleep(1)
+    else:
+        raise SystemExit(f"the Actors page did not show Ray Train's actors within 90 s: {text[-500:]!r}")
+    time.sleep(2)
+    save(driver, out / "dashboard_train.png")
+    fit.join(timeout=120)
+
+
 def serve_page(driver, base: str, out: Path) -> None:
     """Ray Serve with two replicas of a small deployment, a few requests, and the dashboard's Serve page."""
     import urllib.request
@@ -245,6 +277,7 @@ def main(argv=None) -> int:
         if run.is_alive():
             print("the pipeline was still running when the last screenshot was taken (as it should be)")
         run.join(timeout=120)
+        train_page(driver, base, args.out)
         serve_page(driver, base, args.out)
     finally:
         if driver is not None:
