@@ -104,7 +104,7 @@ labs: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python tools/figures.py
 
-# The dashboard screenshots, notebooks/figures/dashboard_*.png, from a real run in headless Chromium (about 2 min;
+# The dashboard screenshots, notebooks/figures/dashboard_*.png, from a real run in headless Chromium (2-4 min;
 # needs chromium and chromedriver: bash tools/install_browser.sh). A Ray of its own, never the course's.
 screenshots: $(STAMP)
 	$(BIN)/python tools/capture_dashboard.py
