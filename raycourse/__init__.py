@@ -18,6 +18,7 @@ from .metrics import load_metric
 from .models import ensure_standins, model_id, prefetch
 from .outputs import output_dir
 from .cluster import serve_port
+from .room import gpu_budget
 from .runtime import init
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "data_path",
     "data_root",
     "ensure_standins",
+    "gpu_budget",
     "init",
     "load_metric",
     "model_id",
