@@ -29,6 +29,7 @@ it started and checks that nothing is left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,6 +75,14 @@ def rehearsal_env(cache: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory, rehearsal_cache):
+    with two_node_ray(tmp_path_factory, rehearsal_cache, gpus=GPUS) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: int = 4, env: dict | None = None):
+    """A head (4 CPUs, no GPU) and a worker node (``worker_cpus``, ``gpus`` logical GPUs) in the rehearsal's
+    settings (and ``env``), with this process's environment set for kernels that join the head; stopped after."""
     from ray.experimental import internal_kv
 
     kv_client = internal_kv.internal_kv_get_gcs_client()  # this process's Ray's (the run's one Ray), or None
@@ -81,7 +90,7 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
     patch = pytest.MonkeyPatch()
     # Before the nodes start: they carry it (each node's processes get the rehearsal's settings, as `make lab`
     # would start a gpu-profile Ray, so the kernels that join need no runtime_env).
-    env = rehearsal_env(rehearsal_cache)
+    env = {**rehearsal_env(rehearsal_cache), **(env or {})}
     for key in set(os.environ) - set(env):
         patch.delenv(key)
     for key, value in env.items():
@@ -97,8 +106,8 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
                          temp_dir=temp_dir)
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
-        [*cluster.ray_cli(), "start", f"--address={head.address}", "--num-cpus=4", f"--num-gpus={GPUS}", "--block",
-         f"--dashboard-agent-listen-port={cluster.free_port()}", "--disable-usage-stats"],
+        [*cluster.ray_cli(), "start", f"--address={head.address}", f"--num-cpus={worker_cpus}", f"--num-gpus={gpus}",
+         "--block", f"--dashboard-agent-listen-port={cluster.free_port()}", "--disable-usage-stats"],
         env=cluster.ray_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
