@@ -269,6 +269,8 @@ TINY_ONLY = {
         "the grader's logic, which does not depend on the profile",
     ("tests/test_room.py", "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus"):
         "a Ray of its own with 2 logical GPUs",
+    ("tests/test_room.py", "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"):
+        "a Ray of its own with 2 logical GPUs",
     ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
     ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
     ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
@@ -285,7 +287,8 @@ SLOW_RUNS = {
     "tests/test_two_nodes.py": None,
     "tests/test_two_learners.py": None,
     # a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who
-    "tests/test_room.py": "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+    "tests/test_room.py": {"test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+                           "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"},
     "tests/test_browser.py": None,
     "tests/test_cluster.py": None,
     "tests/test_progress.py": None,

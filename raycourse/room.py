@@ -238,10 +238,11 @@ class Watcher:
     waited ``patience_s`` (without the GPUs it asks for being free), it writes :func:`holders_message` to
     ``stream`` once."""
 
-    def __init__(self, *, patience_s: float = PATIENCE_S, poll_s: float = POLL_S, stream=None):
+    def __init__(self, *, patience_s: float | None = None, poll_s: float | None = None, stream=None):
         import contextvars
 
-        self.patience_s, self.poll_s = patience_s, poll_s
+        self.patience_s = PATIENCE_S if patience_s is None else patience_s
+        self.poll_s = POLL_S if poll_s is None else poll_s
         self.stream = stream
         self.told = False
         self._stop = threading.Event()

@@ -126,3 +126,30 @@ def test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus(two_gpus):
     # A cell that ends with Ray Data's timeout gets the holders too; any other error gets nothing.
     ended = out.split("ENDED", 1)[1]
     assert ended.count("Who holds them") == 1 and f"job {holder_job}, " in ended, out
+
+
+KERNEL_CELLS = [
+    "import time, ray, raycourse\nraycourse.init(quiet=True)\nraycourse.room.PATIENCE_S, raycourse.room.POLL_S = 2, 0.5",
+    "@ray.remote(num_gpus=1)\nclass Holder:\n    def ready(self):\n        return True\n\n"
+    "held = [Holder.remote() for _ in range(int(ray.cluster_resources()['GPU']))]\n"
+    "ray.get([h.ready.remote() for h in held])",
+    "extra = Holder.remote()\ntime.sleep(8)",
+    "print('after')",
+]
+
+
+def test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them(two_gpus, tmp_path, monkeypatch):
+    """In a real kernel: raycourse.init() watches each cell; the cell whose actor waits gets the message (the
+    kernel's own actors hold the GPUs here), the next cell nothing."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in KERNEL_CELLS])
+    monkeypatch.delenv(room.BUDGET_ENV, raising=False)
+    for key, value in two_gpus.client_env().items():  # the kernel joins the test's Ray, as under make lab
+        monkeypatch.setenv(key, value)
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = ["".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr") for cell in nb.cells]
+    assert "Waiting for GPUs: 1 of this notebook's actors" in text[2] and "1 x Holder (1 GPU)" in text[2], text
+    assert "this notebook: 2 GPU(s): 2 x Holder (1 GPU)" in text[2], text
+    assert "Waiting for GPUs" not in text[1] + text[3], text
