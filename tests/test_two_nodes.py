@@ -101,9 +101,16 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
     # Every actor pool starts all its actors before it takes input (Ray Data's wait_for_min_actors_s, read in
     # the kernels' drivers), so that what the state API shows is what the pool asked for.
     patch.setenv("RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S", "300")
+    # Ray Train's placement-group cleaner (an actor) asks Ray's state API whether the fit's controller lives. With no
+    # address in its environment the state API asks the machine's latest Ray (/tmp/ray/ray_current_cluster): on a
+    # machine where others run Rays too, another one, which does not know the controller, so the cleaner removed a
+    # running fit's placement group ("Found multiple active Ray instances ... Connecting to latest cluster", then
+    # "Destroying worker since its placement group was removed", seen here). The nodes' processes ask their own.
+    dashboard_port = cluster.free_port()
+    patch.setenv("RAY_API_SERVER_ADDRESS", f"http://127.0.0.1:{dashboard_port}")
     temp_dir = tempfile.mkdtemp(prefix="rc2-", dir="/tmp")  # short: Ray's socket paths must fit
-    head = cluster.start(num_cpus=4, num_gpus=0, dashboard=True, dashboard_port=cluster.free_port(),
-                         temp_dir=temp_dir)
+    head = cluster.start(num_cpus=4, num_gpus=0, dashboard=True, dashboard_port=dashboard_port, temp_dir=temp_dir)
+    assert head.dashboard_url == f"http://127.0.0.1:{dashboard_port}", head.dashboard_url  # taken meanwhile
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
         [*cluster.ray_cli(), "start", f"--address={head.address}", f"--num-cpus={worker_cpus}", f"--num-gpus={gpus}",
