@@ -8,6 +8,8 @@ Typical first cell of a notebook::
 Then ``raycourse.model_id(role)`` says what to load with ``from_pretrained``,
 ``raycourse.data_path(role)`` where to read data, ``raycourse.output_dir(name)``
 where a notebook writes, and ``raycourse.show_images(...)`` draws an image grid.
+``raycourse.gpu_budget()`` is the GPUs a learner may use (every GPU of the cluster unless
+the instructor of a room sharing one sets ``RAYCOURSE_GPUS_PER_LEARNER``).
 """
 
 from .config import MODEL_ROLES, PROFILES, profile
