@@ -244,6 +244,8 @@ TINY_ONLY = {
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
     "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
                                "with stand-ins",
+    "tests/test_two_learners.py": "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on "
+                                  "a CPU with stand-ins",
     "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
     "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
     "tests/test_progress.py": "progress bars, with stand-in stages",
@@ -268,6 +270,10 @@ TINY_ONLY = {
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_class_report_is_printed_and_written_as_a_readable_table"):
         "the grader's logic, which does not depend on the profile",
+    ("tests/test_room.py", "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus"):
+        "a Ray of its own with 2 logical GPUs",
+    ("tests/test_room.py", "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"):
+        "a Ray of its own with 2 logical GPUs",
     ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
     ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
     ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
@@ -282,6 +288,10 @@ TINY_ONLY = {
 SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
     "tests/test_two_nodes.py": None,
+    "tests/test_two_learners.py": None,
+    # a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who
+    "tests/test_room.py": {"test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+                           "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"},
     "tests/test_browser.py": None,
     "tests/test_site.py": None,  # builds the website (make site) and reads every page in Chromium
     "tests/test_cluster.py": None,

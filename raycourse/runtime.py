@@ -506,6 +506,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     if gpus == 0:
         notes.append("Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
                      "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones).")
+    from . import room
+
+    notes += room.session_notes()  # a GPU budget where the room shares one cluster
+    room.watch_cells()  # a GPU stage that waits says who holds the GPUs
     where = ray.get_runtime_context().gcs_address
     _session = Session(
         profile=profile,

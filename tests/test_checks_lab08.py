@@ -77,12 +77,22 @@ def test_ex1_rejects_embeddings_that_are_not_normalised(serve_apps):
 @pytest.mark.parametrize("make, hint", [
     (lambda: _encoder().func_or_class, "@serve.deployment"),  # the plain class
     (lambda: _encoder(gpus=0), "num_gpus"),
-    (lambda: _encoder(replicas=8), "from the cluster"),
+    (lambda: _encoder(replicas=8), "num_replicas=GPUS"),
     (lambda: _encoder(batched=False), "@serve.batch"),
 ], ids=["not-a-deployment", "no-gpu", "more-gpus-than-the-cluster", "not-batched"])
 def test_ex1_rejects_what_would_not_serve_well_before_calling_it(ray_session, make, hint):
     verdict = lab08.exercise_1.result(make(), "search")
     assert verdict.status == "wrong" and hint in verdict.hint, verdict
+
+
+def test_ex1_holds_the_replicas_to_the_learners_gpu_budget(ray_session, monkeypatch):
+    import ray
+
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    verdict = lab08.exercise_1.result(_encoder(replicas=2 * gpus, gpus=0.5), "search")  # the cluster's, not yours
+    assert verdict.status == "wrong" and f"your budget of {gpus - 1} GPU(s)" in verdict.message, verdict
+    assert "raycourse.gpu_budget()" in verdict.hint
 
 
 def test_ex1_rejects_an_application_that_is_not_running(ray_session):

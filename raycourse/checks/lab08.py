@@ -92,12 +92,14 @@ def exercise_1(TextEncoder, app_name="search") -> str:
     if gpus <= 0:
         raise Wrong("its replicas ask for no GPU: the model would run on CPUs of a GPU cluster.",
                     'Give each replica part of a GPU: ray_actor_options={"num_gpus": 0.5}.')
-    cluster_gpus = ray.cluster_resources().get("GPU", 0)
+    from raycourse import room
+
+    cluster_gpus = room.learner_gpus()  # the cluster's GPUs, within the learner's budget
     replicas = TextEncoder.num_replicas
     if isinstance(replicas, int) and replicas * gpus > cluster_gpus + 1e-9:
-        raise Wrong(f"{replicas} replicas x {gpus:g} GPU = {replicas * gpus:g} GPUs, and the cluster has {cluster_gpus:g}: "
-                    "a replica would wait for a GPU forever.",
-                    "Size it from the cluster: num_replicas from ray.cluster_resources()['GPU'], as every stage does.")
+        raise Wrong(f"{replicas} replicas x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than "
+                    f"{room.budget_words(cluster_gpus)}: a replica would wait for a GPU forever.",
+                    f"Size it from the cluster, as every stage does: num_replicas=GPUS, with {room.GPU_SIZING}.")
     embed = getattr(TextEncoder.func_or_class, "embed", None)
     if embed is None:
         raise Wrong("the class has no method `embed`.", "Name the batched method `embed(self, texts)`.")
