@@ -108,6 +108,12 @@ def exercise_1(TextEncoder, app_name="search") -> str:
         raise Wrong("`embed` does not batch requests: each call would run CLIP on one query.",
                     "Decorate it with @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05): it then gets a list "
                     "of texts and returns a list of embeddings.")
+    ongoing = TextEncoder.max_ongoing_requests  # Serve's default: 5
+    if ongoing < max_batch:
+        raise Wrong(f"a replica holds at most {ongoing} requests at once (max_ongoing_requests), so `embed` never gets "
+                    f"a batch larger than {ongoing}, not the {max_batch} of its max_batch_size.",
+                    f"Set max_ongoing_requests to at least max_batch_size in @serve.deployment(...): "
+                    f"max_ongoing_requests={2 * max_batch} lets the next batch gather while one runs.")
     status = _applications().get(app_name)
     if status != "RUNNING":
         raise Wrong(f"no application {app_name!r} is running (Serve says: {status or 'none by that name'}).",
