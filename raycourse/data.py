@@ -6,6 +6,8 @@ which runs the stand-ins, reads ``data/`` like ``tiny``. The animals and outfits
 are the course's own and are read from ``data/`` in both profiles.
 ``RAYCOURSE_DATA`` points the course at another copy of ``data/`` (for example one
 on shared storage such as ``/mnt/cluster_storage`` on a multi-node cluster).
+``RAYCOURSE_GPU_DATA`` points the ``gpu`` profile at a local copy of its data sets instead of S3, such as the
+workshop-scale data that ``python -m raycourse make-data`` draws (:mod:`raycourse.workshop_data`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from . import config
 from .errors import CourseError
 
 DATA_ENV = "RAYCOURSE_DATA"
+GPU_DATA_ENV = "RAYCOURSE_GPU_DATA"  # a local copy of the gpu profile's data sets (s3://anonymous@B/K -> DIR/B/K)
 _IMAGENETTE = "s3://anonymous@air-example-data-2/imagenette2"
 
 # role -> (tiny: path(s) relative to the data root, gpu: public location(s) or None = same as tiny)
@@ -81,6 +84,35 @@ def data_path(role: str):
     except KeyError:
         raise CourseError(f"Unknown data role {role!r}.", f"Use one of: {', '.join(DATA_ROLES)}.") from None
     spec = tiny if gpu is None or config.uses_standins() else gpu  # stand-ins: tiny or the gpu rehearsal
-    if isinstance(spec, list):
-        return [s if "://" in s else _local(s) for s in spec]
-    return spec if "://" in spec else _local(spec)
+    local = gpu_data_root() if not config.uses_standins() else None
+    resolve = (lambda s: _in_gpu_data(local, s, role)) if local else (lambda s: s if "://" in s else _local(s))
+    return [resolve(s) for s in spec] if isinstance(spec, list) else resolve(spec)
+
+
+def gpu_data_root() -> Path | None:
+    """The local copy of the gpu profile's data sets (``RAYCOURSE_GPU_DATA``), or None: read S3."""
+    env = os.environ.get(GPU_DATA_ENV, "").strip()
+    if not env:
+        return None
+    root = Path(env).expanduser()
+    if not root.is_dir():
+        raise CourseError(
+            f"{GPU_DATA_ENV} names {root}, which is not a folder.",
+            f"Draw the gpu profile's data there with `python -m raycourse make-data --out {root}`, "
+            f"or unset {GPU_DATA_ENV} to read the data sets from S3.",
+        )
+    return root
+
+
+def _in_gpu_data(root: Path, spec: str, role: str) -> str:
+    """Where a data set of the gpu profile lies in the local copy: ``s3://anonymous@BUCKET/KEY`` is
+    ``root/BUCKET/KEY``; a course file is ``root/<file>`` where the copy has one, else the course's own."""
+    if "://" not in spec:
+        return str(root / spec) if (root / spec).exists() else _local(spec)
+    path = root / spec.split("://", 1)[1].split("@", 1)[-1]
+    if not path.exists():
+        raise CourseError(
+            f"The data of role {role!r} ({spec}) is not in {root} ({GPU_DATA_ENV}): {path} does not exist.",
+            f"Draw it with `python -m raycourse make-data --out {root}`, or unset {GPU_DATA_ENV} to read S3.",
+        )
+    return str(path)
