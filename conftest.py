@@ -294,6 +294,8 @@ SLOW_RUNS = {
                                # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
                                # learned, not a unit; `make test-standins` runs it with the trainings
                                "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour"},
+    # the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)
+    "tests/test_gpu_levers.py": "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
     "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
                                "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
