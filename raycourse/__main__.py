@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                         "cpu on a CPU; small is one batch each)")
     verify.add_argument("--json", type=Path, default=Path("outputs/verify-gpu.json"), metavar="PATH",
                         help="where to write the measures (default: outputs/verify-gpu.json)")
-    pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
+    pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache, then read "
+                         "one file of each of its data sets (all roles only)")
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
     sub.add_parser("check-profile", help="exit 1 with advice when the profile cannot run here "
                    "(the gpu profile without a GPU or without its cached models)")
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "prefetch":
             for role, where in models.prefetch(args.roles or None).items():
                 print(f"  {role:<10}{where}")
+            if not args.roles:
+                _check_gpu_data()
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -192,6 +195,15 @@ def _roles(text: str) -> list[str]:
         named = ", ".join(unknown) or repr(text)
         raise argparse.ArgumentTypeError(f"unknown role(s) {named}; the roles are {', '.join(config.MODEL_ROLES)}")
     return roles
+
+
+def _check_gpu_data() -> None:
+    """`make prefetch`'s last step: reach and read one file of each of the gpu profile's data sets."""
+    from .data import check_gpu_data
+
+    print("Reading one file of each of the gpu profile's data sets ...", flush=True)
+    for where, what in check_gpu_data().items():
+        print(f"  {where}: {what}")
 
 
 def _make_data(args) -> int:

@@ -116,3 +116,61 @@ def _in_gpu_data(root: Path, spec: str, role: str) -> str:
             f"Draw it with `python -m raycourse make-data --out {root}`, or unset {GPU_DATA_ENV} to read S3.",
         )
     return str(path)
+
+
+def check_gpu_data(open_fs=None, timeout: float = 60.0) -> dict[str, str]:
+    """Reach and read one file of each of the gpu profile's data sets on S3 (or of the local copy that
+    ``RAYCOURSE_GPU_DATA`` names); return ``{location: what was read}``, or raise CourseError naming the data set
+    that could not be read and what to do. ``open_fs(uri) -> (filesystem, path)`` is pyarrow's
+    ``FileSystem.from_uri`` (what Ray's readers use) unless given."""
+    import threading
+
+    if open_fs is None:
+        from pyarrow.fs import FileSystem
+
+        open_fs = FileSystem.from_uri
+    local = gpu_data_root()
+    locations = []
+    for role, (_, gpu) in DATA_ROLES.items():
+        for spec in gpu if isinstance(gpu, list) else [gpu]:
+            if spec and "://" in spec and spec not in locations:
+                locations.append(spec)
+    done = {}
+    for uri in locations:
+        target = _in_gpu_data(local, uri, "gpu data") if local else uri
+        result: dict = {}
+
+        def read_one(target=target, result=result):
+            try:
+                from pyarrow.fs import FileSelector, FileType
+
+                fs, path = open_fs(target) if "://" in target else _local_fs(target)
+                files = [f for f in fs.get_file_info(FileSelector(path, recursive=True)) if f.type == FileType.File]
+                if not files:
+                    raise FileNotFoundError(f"no file under {target}")
+                first = min(files, key=lambda f: f.path)
+                with fs.open_input_stream(first.path) as stream:
+                    result["ok"] = f"{len(files)} files, read {len(stream.read(65536))} bytes of {first.base_name}"
+            except Exception as exc:  # noqa: BLE001 - every failure is the learner's "no route" here
+                result["error"] = f"{type(exc).__name__}: {exc}"
+
+        worker = threading.Thread(target=read_one, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if "ok" not in result:
+            why = result.get("error") or f"no answer in {timeout:g} s"
+            raise CourseError(
+                f"Could not read the gpu profile's data at {target} ({why}).",
+                "This machine has no route to that public S3 bucket (a firewall, a proxy, no internet), so the "
+                "gpu profile's lessons 05 and 06 cannot read their data here. Open a route to "
+                "s3.amazonaws.com (anonymous, no credentials needed), or draw the data sets locally with "
+                "`python -m raycourse make-data --out DIR` and set RAYCOURSE_GPU_DATA=DIR on every node.",
+            )
+        done[target] = result["ok"]
+    return done
+
+
+def _local_fs(path: str):
+    from pyarrow.fs import LocalFileSystem
+
+    return LocalFileSystem(), str(Path(path).resolve())

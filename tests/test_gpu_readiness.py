@@ -35,3 +35,81 @@ def test_lesson_08s_vllm_cell_frees_the_serve_replicas_gpus_before_its_engine_as
     with pytest.raises(_Stop):
         exec(compile(cell.source, "lesson-08-vllm-cell", "exec"), namespace)
     assert calls[:2] == ["delete enhancer", "build_processor"]
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    from raycourse import workshop_data
+
+    out = tmp_path_factory.mktemp("gpu-data")
+    workshop_data.generate(out, 0.001, jobs=1)
+    return out
+
+
+def test_the_data_check_reads_one_file_of_each_s3_data_set(drawn, course_env):
+    from pyarrow.fs import LocalFileSystem
+
+    from raycourse import data
+
+    asked = []
+
+    def open_fs(uri):  # S3 as a folder: s3://anonymous@BUCKET/KEY is drawn/BUCKET/KEY
+        asked.append(uri)
+        return LocalFileSystem(), str(drawn / uri.split("@", 1)[1])
+
+    done = data.check_gpu_data(open_fs)
+    assert set(done) == set(asked) and len(asked) == 7  # imagenette's 3 classes x 2 splits, and the doggos photos
+    assert "s3://anonymous@doggos-dataset/train" in done
+    assert all("read" in what and "bytes" in what for what in done.values())
+
+
+def test_the_data_check_reads_the_local_copy_when_one_is_set(drawn, course_env):
+    from raycourse import data
+
+    course_env.setenv("RAYCOURSE_GPU_DATA", str(drawn))
+
+    def no_s3(uri):
+        raise AssertionError(f"asked S3 for {uri}")
+
+    done = data.check_gpu_data(no_s3)
+    assert len(done) == 7 and all(where.startswith(str(drawn)) for where in done)
+
+
+def test_no_route_to_s3_says_which_data_set_and_what_to_do(course_env):
+    from raycourse import data
+    from raycourse.errors import CourseError
+
+    def no_route(uri):
+        raise OSError("When resolving region for bucket 'air-example-data-2': AWS Error NETWORK_CONNECTION")
+
+    with pytest.raises(CourseError, match="air-example-data-2.*NETWORK_CONNECTION") as err:
+        data.check_gpu_data(no_route)
+    assert "no route" in err.value.fix and "make-data --out" in err.value.fix and "RAYCOURSE_GPU_DATA" in err.value.fix
+
+    def hangs(uri):
+        import time
+
+        time.sleep(30)
+
+    with pytest.raises(CourseError, match=r"no answer in 0\.2 s"):
+        data.check_gpu_data(hangs, timeout=0.2)
+
+
+def test_make_prefetch_ends_with_the_data_check_and_fails_without_a_route(course_env, monkeypatch, capsys):
+    from raycourse import data, models
+    from raycourse.__main__ import main
+    from raycourse.errors import CourseError
+
+    monkeypatch.setattr(models, "prefetch", lambda roles=None: {"llm": "/cache/qwen"})
+
+    def failing(**kwargs):
+        raise CourseError("Could not read the gpu profile's data at s3://x (OSError: no route).", "Open a route.")
+
+    monkeypatch.setattr(data, "check_gpu_data", failing)
+    assert main(["prefetch"]) == 1
+    assert "Could not read the gpu profile's data" in capsys.readouterr().err
+    monkeypatch.setattr(data, "check_gpu_data", lambda **kwargs: {"s3://x": "3 files, read 10 bytes of a.jpg"})
+    assert main(["prefetch"]) == 0
+    assert "s3://x: 3 files" in capsys.readouterr().out
+    monkeypatch.setattr(data, "check_gpu_data", failing)
+    assert main(["prefetch", "llm"]) == 0  # one role: the models only
