@@ -113,3 +113,58 @@ def test_make_prefetch_ends_with_the_data_check_and_fails_without_a_route(course
     assert "s3://x: 3 files" in capsys.readouterr().out
     monkeypatch.setattr(data, "check_gpu_data", failing)
     assert main(["prefetch", "llm"]) == 0  # one role: the models only
+
+
+def _qwen_loads():
+    """Every code line that loads the course's LLM (Qwen2.5) in a lesson or solved lab, with its notebook."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb")):
+        for cell in notebooks.read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if 'pipeline("text-generation"' in line or "AutoModel.from_pretrained(text_model" in line:
+                    found.append((path.name, lines, i))
+    return found
+
+
+def _cards(monkeypatch, native: bool):
+    """torch.cuda as on a card with (an A100, 8.0) or without (a T4, 7.5) native bfloat16; a T4 emulates it."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native or including_emulation)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["A100", "T4"])
+def test_qwen_loads_as_shipped_where_bfloat16_is_native_and_in_float16_on_a_t4(monkeypatch, native):
+    import torch
+
+    loads = _qwen_loads()
+    assert {name for name, _, _ in loads} >= {"00_environment_check.ipynb", "04_llm_prompt_enhancement.ipynb",
+                                              "07_multimodal_pipeline.ipynb", "08_serving_and_resilient_jobs.ipynb"}
+    _cards(monkeypatch, native)
+    for name, lines, i in loads:
+        call = lines[i] + (lines[i + 1] if not lines[i].rstrip().endswith(")") else "")
+        assert 'dtype="auto" if as_shipped else torch.float16' in call, (name, call)
+        [rule] = [line.strip() for line in lines[:i] if line.strip().startswith("as_shipped =")][-1:]
+        for device in ("cuda", "cpu"):
+            scope = {"torch": torch, "device": device, "self": types.SimpleNamespace(device=device)}
+            exec(rule, scope)
+            dtype = "auto" if scope["as_shipped"] else torch.float16
+            assert dtype == ("auto" if native or device == "cpu" else torch.float16), (name, device)
+
+
+def test_the_measuring_tools_choose_qwens_dtype_as_the_lessons_do(monkeypatch):
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("gpu_levers_dtype", ROOT / "tools" / "gpu_levers.py")
+    levers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levers)
+    _cards(monkeypatch, native=False)
+    assert levers._dtype("auto") is torch.float16 and levers._dtype("float32") is torch.float32
+    _cards(monkeypatch, native=True)
+    assert levers._dtype("auto") == "auto"

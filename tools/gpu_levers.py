@@ -78,9 +78,14 @@ STAGES = tuple(BASELINE)
 
 
 def _dtype(name):
+    """A dtype by name; "auto" as the lessons load Qwen2.5: as shipped (bfloat16), but float16 on a GPU without
+    native bfloat16 (a T4)."""
     import torch
 
-    return "auto" if name == "auto" else getattr(torch, name)
+    if name == "auto":
+        as_shipped = not torch.cuda.is_available() or torch.cuda.is_bf16_supported(including_emulation=False)
+        return "auto" if as_shipped else torch.float16
+    return getattr(torch, name)
 
 
 def _device():
