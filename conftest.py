@@ -242,6 +242,8 @@ TINY_ONLY = {
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
+    ("tests/test_gpu_levers.py", "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is"):
+        "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
     "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
                                "with stand-ins",
     "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",

@@ -84,7 +84,7 @@ def data_path(role: str):
     except KeyError:
         raise CourseError(f"Unknown data role {role!r}.", f"Use one of: {', '.join(DATA_ROLES)}.") from None
     spec = tiny if gpu is None or config.uses_standins() else gpu  # stand-ins: tiny or the gpu rehearsal
-    local = gpu_data_root() if not config.uses_standins() else None
+    local = gpu_data_root() if os.environ.get(GPU_DATA_ENV, "").strip() and not config.uses_standins() else None
     resolve = (lambda s: _in_gpu_data(local, s, role)) if local else (lambda s: s if "://" in s else _local(s))
     return [resolve(s) for s in spec] if isinstance(spec, list) else resolve(spec)
 
