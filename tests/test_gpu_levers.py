@@ -128,3 +128,12 @@ def test_the_table_refuses_a_file_that_is_not_a_results_file(tmp_path):
     bad.write_text('{"rows": 1}')
     with pytest.raises(SystemExit, match="not a results file"):
         lever_table.load(bad)
+
+
+def test_actors_per_gpu_ask_for_a_fraction_of_each_gpu_and_fill_them():
+    pool = levers._gpu_pool({"actors_per_gpu": 4, "in_flight": 3}, gpus=2)
+    assert pool["num_gpus"] == 0.25
+    assert pool["compute"].min_size == pool["compute"].max_size == 8
+    assert pool["compute"].max_tasks_in_flight_per_actor == 3
+    cpu = levers._gpu_pool({"actors_per_gpu": 2, "in_flight": None}, gpus=0)  # the dry run: no GPU to ask for
+    assert cpu["num_gpus"] == 0 and cpu["compute"].min_size == 2

@@ -7,6 +7,7 @@
 # that the machine lacks (or has at another version), the torch family apart, travels as wheels in parts made by
 # tools/gpu_bundle.py (--have: the machine's `python3 -m pip list --format=freeze`, from a first call), one part a
 # call while the machine stays warm (CONTRIBUTING.md, "On a real GPU"):
+#   call 0 (seconds): `python3 -m pip list --format=freeze > $OUT/pip.txt`, the --have of tools/gpu_bundle.py;
 #   calls 1 .. N-1: carry .gpubundle/pK, command `mkdir -p /tmp/parts && cp .gpubundle/pK/* /tmp/parts/`;
 #   call N: carry .gpubundle/pN, command `mkdir -p /tmp/parts && cp .gpubundle/pN/* /tmp/parts/ &&
 #           LEVERS=1 bash tools/gpu_ray_check.sh`, with a timeout_s above BUDGET_S.
@@ -21,6 +22,9 @@
 # $OUT/smi.csv (a call returns at most 8 files: tee this script's output into another).
 # LEVERS=1: then tools/gpu_levers.py (LEVER_ARGS, e.g. "--stages 07,05 --levers batch_size"), in the time left,
 # into $OUT/levers.json, and its table (tools/lever_table.py) into $OUT/levers.md.
+# The lever table alone, in one 10-minute call: NOTEBOOKS=none LEVERS=1 BUDGET_S=560 (timeout_s 590); the stages
+# run in the order 07, 07-iter, 03, 05, 06 and the budget skips what no longer fits (LEVER_ARGS="--stages 07,05"
+# to choose).
 # LOCAL_DATA=1: every data role reads the repository's data/ (as the tiny profile does) while the models stay the
 # full-size ones.
 set -u
