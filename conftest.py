@@ -242,6 +242,8 @@ TINY_ONLY = {
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
+    ("tests/test_gpu_levers.py", "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is"):
+        "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
     "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
                                "with stand-ins",
     "tests/test_two_learners.py": "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on "
@@ -309,6 +311,8 @@ SLOW_RUNS = {
                                # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
                                # learned, not a unit; `make test-standins` runs it with the trainings
                                "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour"},
+    # the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)
+    "tests/test_gpu_levers.py": "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
     "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
                                "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",

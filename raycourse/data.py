@@ -11,6 +11,8 @@ on shared storage such as ``/mnt/cluster_storage`` on a multi-node cluster).
 file): a corrupt image or a broken JSON line stops there with one message that names the file and the line and says
 how to restore it, instead of a Ray task error from inside the read. ``python -m raycourse check-data`` checks the
 whole data folder.
+``RAYCOURSE_GPU_DATA`` points the ``gpu`` profile at a local copy of its data sets instead of S3, such as the
+workshop-scale data that ``python -m raycourse make-data`` draws (:mod:`raycourse.workshop_data`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from . import config
 from .errors import CourseError
 
 DATA_ENV = "RAYCOURSE_DATA"
+GPU_DATA_ENV = "RAYCOURSE_GPU_DATA"  # a local copy of the gpu profile's data sets (s3://anonymous@B/K -> DIR/B/K)
 _IMAGENETTE = "s3://anonymous@air-example-data-2/imagenette2"
 
 # role -> (tiny: path(s) relative to the data root, gpu: public location(s) or None = same as tiny)
@@ -98,8 +101,10 @@ def data_path(role: str, *, check: bool = True):
     except KeyError:
         raise CourseError(f"Unknown data role {role!r}.", f"Use one of: {', '.join(DATA_ROLES)}.") from None
     spec = tiny if gpu is None or config.uses_standins() else gpu  # stand-ins: tiny or the gpu rehearsal
-    paths = [s if "://" in s else _local(s) for s in (spec if isinstance(spec, list) else [spec])]
-    if check:
+    local = gpu_data_root() if os.environ.get(GPU_DATA_ENV, "").strip() and not config.uses_standins() else None
+    resolve = (lambda s: _in_gpu_data(local, s, role)) if local else (lambda s: s if "://" in s else _local(s))
+    paths = [resolve(s) for s in (spec if isinstance(spec, list) else [spec])]
+    if check and local is None:  # the course's own data (a workshop-scale copy is thousands of photos)
         raise_problems(check_files([p for p in paths if "://" not in p]), role=role)
     return paths if isinstance(spec, list) else paths[0]
 
@@ -306,3 +311,90 @@ def check_data(root: Path | None = None) -> int:
     problems += [q for p in files for q in _check_file(p)]
     raise_problems(problems, root=root)
     return len(files)
+
+
+def gpu_data_root() -> Path | None:
+    """The local copy of the gpu profile's data sets (``RAYCOURSE_GPU_DATA``), or None: read S3."""
+    env = os.environ.get(GPU_DATA_ENV, "").strip()
+    if not env:
+        return None
+    root = Path(env).expanduser()
+    if not root.is_dir():
+        raise CourseError(
+            f"{GPU_DATA_ENV} names {root}, which is not a folder.",
+            f"Draw the gpu profile's data there with `python -m raycourse make-data --out {root}`, "
+            f"or unset {GPU_DATA_ENV} to read the data sets from S3.",
+        )
+    return root
+
+
+def _in_gpu_data(root: Path, spec: str, role: str) -> str:
+    """Where a data set of the gpu profile lies in the local copy: ``s3://anonymous@BUCKET/KEY`` is
+    ``root/BUCKET/KEY``; a course file is ``root/<file>`` where the copy has one, else the course's own."""
+    if "://" not in spec:
+        return str(root / spec) if (root / spec).exists() else _local(spec)
+    path = root / spec.split("://", 1)[1].split("@", 1)[-1]
+    if not path.exists():
+        raise CourseError(
+            f"The data of role {role!r} ({spec}) is not in {root} ({GPU_DATA_ENV}): {path} does not exist.",
+            f"Draw it with `python -m raycourse make-data --out {root}`, or unset {GPU_DATA_ENV} to read S3.",
+        )
+    return str(path)
+
+
+def check_gpu_data(open_fs=None, timeout: float = 60.0) -> dict[str, str]:
+    """Reach and read one file of each of the gpu profile's data sets on S3 (or of the local copy that
+    ``RAYCOURSE_GPU_DATA`` names); return ``{location: what was read}``, or raise CourseError naming the data set
+    that could not be read and what to do. ``open_fs(uri) -> (filesystem, path)`` is pyarrow's
+    ``FileSystem.from_uri`` (what Ray's readers use) unless given."""
+    import threading
+
+    if open_fs is None:
+        from pyarrow.fs import FileSystem
+
+        open_fs = FileSystem.from_uri
+    local = gpu_data_root()
+    locations = []
+    for role, (_, gpu) in DATA_ROLES.items():
+        for spec in gpu if isinstance(gpu, list) else [gpu]:
+            if spec and "://" in spec and spec not in locations:
+                locations.append(spec)
+    done = {}
+    for uri in locations:
+        target = _in_gpu_data(local, uri, "gpu data") if local else uri
+        result: dict = {}
+
+        def read_one(target=target, result=result):
+            try:
+                from pyarrow.fs import FileSelector, FileType
+
+                fs, path = open_fs(target) if "://" in target else _local_fs(target)
+                files = [f for f in fs.get_file_info(FileSelector(path, recursive=True)) if f.type == FileType.File]
+                if not files:
+                    raise FileNotFoundError(f"no file under {target}")
+                first = min(files, key=lambda f: f.path)
+                with fs.open_input_stream(first.path) as stream:
+                    result["ok"] = f"{len(files)} files, read {len(stream.read(65536))} bytes of {first.base_name}"
+            except Exception as exc:  # noqa: BLE001 - every failure is the learner's "no route" here
+                result["error"] = f"{type(exc).__name__}: {exc}"
+
+        worker = threading.Thread(target=read_one, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if "ok" not in result:
+            why = result.get("error") or f"no answer in {timeout:g} s"
+            raise CourseError(
+                f"Could not read the gpu profile's data at {target} ({why}).",
+                "This machine has no route to that public S3 bucket (a firewall, a proxy, no internet), so the "
+                "gpu profile's lessons 05 and 06 cannot read their data here. Open a route to "
+                "s3.amazonaws.com (anonymous, no credentials needed), or draw the data sets locally with "
+                "`python -m raycourse make-data --out DIR` and set RAYCOURSE_GPU_DATA=DIR on every node.",
+            )
+        done[target] = result["ok"]
+    return done
+
+
+def _local_fs(path: str):
+    from pyarrow.fs import LocalFileSystem
+
+    return LocalFileSystem(), str(Path(path).resolve())

@@ -275,6 +275,9 @@ def check_profile() -> str:
             "Run `make test-gpu` on a GPU machine (after `make prefetch`); here, run `make test` (tiny profile).",
         )
     gpus = torch_gpus()
+    too_old = card_too_old(gpus)
+    if too_old:
+        raise CourseError(*too_old)
     if not gpus["usable"]:
         raise CourseError(
             f"NVML sees {config.gpu_count()} NVIDIA GPU(s) ({gpus['name'] or 'name unknown'}, driver "
@@ -294,14 +297,36 @@ def check_profile() -> str:
             f"torch {gpus['torch']} for CUDA {gpus['cuda']}), every pinned model in the cache")
 
 
+def card_too_old(gpus: dict) -> tuple[str, str] | None:
+    """(problem, fix) when the GPU's compute capability is below every architecture this torch build has kernels
+    for (torch's CUDA 13 wheels: 7.5 and up, so a V100 at 7.0 or a P100 at 6.0 cannot run them), else None."""
+    capability, archs = gpus.get("capability"), gpus.get("arch_list") or []
+    built = sorted(int(a.split("_")[1]) for a in archs if a.startswith("sm_") and a.split("_")[1].isdigit())
+    if not capability or not built:
+        return None
+    major, minor = capability
+    if major * 10 + minor >= built[0]:
+        return None
+    lowest = f"{built[0] // 10}.{built[0] % 10}"
+    return (f"The GPU {gpus.get('name') or ''} has compute capability {major}.{minor}, and torch "
+            f"{gpus.get('torch')} (built for CUDA {gpus.get('cuda') or '?'}) has kernels for {lowest} and up only "
+            f"({', '.join(archs)}): no driver update changes that.",
+            f"Use a GPU of compute capability {lowest} or newer (a T4, L4, A10G, A100 or H100), or install a torch "
+            f"build whose torch.cuda.get_arch_list() includes sm_{major}{minor} (an older CUDA's), then run this "
+            "again; elsewhere the tiny profile runs (RAYCOURSE_PROFILE=tiny).")
+
+
 _TORCH_PROBE = """
 import json, torch
-info = {"torch": torch.__version__, "cuda": torch.version.cuda, "usable": False, "count": 0, "name": "", "error": ""}
+info = {"torch": torch.__version__, "cuda": torch.version.cuda, "usable": False, "count": 0, "name": "", "error": "",
+        "capability": None, "arch_list": []}
 try:
     info["usable"] = torch.cuda.is_available()
     if info["usable"]:
         info["count"] = torch.cuda.device_count()
         info["name"] = torch.cuda.get_device_name(0)
+        info["capability"] = list(torch.cuda.get_device_capability(0))  # known before any kernel runs
+        info["arch_list"] = torch.cuda.get_arch_list()  # what this build has kernels for (sm_75, ...)
         torch.ones(1, device="cuda").add_(1).item()  # a kernel runs: the driver and the build agree
 except Exception as exc:
     info["usable"], info["error"] = False, f"{type(exc).__name__}: {exc}"

@@ -278,3 +278,45 @@ def test_the_gpu_profile_without_its_models_says_make_prefetch(course_env, monke
     with pytest.raises(CourseError, match="image_gen, llm, vit, clip") as err:
         models.check_profile()
     assert "make prefetch" in err.value.fix
+
+
+def _probe(**info):
+    return {"usable": False, "count": 1, "name": "Tesla V100-SXM2-16GB", "driver": "580.95.05", "torch": "2.14.1",
+            "cuda": "13.0", "error": "AcceleratorError: CUDA error: no kernel image is available for execution",
+            "capability": [7, 0], "arch_list": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], **info}
+
+
+def test_a_card_older_than_the_torch_build_says_so_not_update_the_driver(course_env, monkeypatch):
+    """A V100 (7.0) or P100 (6.0) with a new driver: torch's CUDA 13 wheels have no kernels for it."""
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    for capability, name in (([7, 0], "Tesla V100-SXM2-16GB"), ([6, 0], "Tesla P100-PCIE-16GB")):
+        monkeypatch.setattr(models, "torch_gpus", lambda: _probe(capability=capability, name=name))
+        with pytest.raises(CourseError, match=rf"{name} has compute capability {capability[0]}\.{capability[1]}") as err:
+            models.check_profile()
+        assert "7.5 and up" in err.value.problem and "no driver update" in err.value.problem
+        assert "T4" in err.value.fix and f"sm_{capability[0]}{capability[1]}" in err.value.fix
+        assert "580" not in err.value.fix  # not the driver advice
+
+
+def test_a_card_the_build_supports_gets_the_driver_advice_when_torch_cannot_use_it(course_env, monkeypatch):
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    for probe in (_probe(capability=[7, 5], name="Tesla T4"), _probe(capability=None, arch_list=[])):
+        monkeypatch.setattr(models, "torch_gpus", lambda: probe)
+        with pytest.raises(CourseError, match="cannot use them") as err:
+            models.check_profile()
+        assert "580" in err.value.fix
+    assert models.card_too_old(_probe(capability=[8, 9])) is None
+    assert models.card_too_old(_probe(capability=[7, 0], arch_list=["sm_70", "sm_75"])) is None
+
+
+def test_the_torch_probe_reports_the_capability_and_arch_list_where_cuda_works():
+    import torch
+
+    info = models.torch_gpus()
+    if torch.cuda.is_available():
+        assert info["capability"] == list(torch.cuda.get_device_capability(0))
+        assert info["arch_list"] == torch.cuda.get_arch_list()
+    else:
+        assert info["capability"] is None and info["arch_list"] == []
