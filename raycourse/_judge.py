@@ -47,7 +47,7 @@ def _judge(secret, module, sources, calls, user_ns):
                 results.append({"attribute": attribute, "raised": [type(exc).__name__, str(exc), line]})
                 break
             verdict = getattr(lab, attribute).result(*values, **named)
-            print(verdict)
+            sys.stdout.write(f"\n{verdict}\n")  # one write, on a line of its own, whatever other threads print
             verdicts.append(verdict.to_dict())
             results.append({"attribute": attribute, "verdict": verdict.to_dict()})
     except BaseException as exc:
@@ -66,4 +66,5 @@ def _judge(secret, module, sources, calls, user_ns):
         pass
     payload = json.dumps(results, ensure_ascii=True)
     mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    print(f"{MARK}{mac}{payload}", flush=True)
+    sys.stdout.write(f"\n{MARK}{mac}{payload}\n")
+    sys.stdout.flush()

@@ -364,7 +364,11 @@ def _capped_client(nb, limit: int, **kwargs):
                         content["text"] = text[:room]
                 if not content["text"]:
                     return None
-            elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data", "error"):
+            elif msg.get("msg_type") == "error":  # always kept (it is how a cell's error is known), cut to size
+                content["evalue"] = _short(content.get("evalue", ""), 2000) if len(content.get("evalue", "")) > 2000 \
+                    else content.get("evalue", "")
+                content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
+            elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
                 size = len(json.dumps(content.get("data") or content.get("traceback") or "", default=str))
                 room = max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
                 if size > room:
@@ -389,7 +393,8 @@ def _processes_marked(mark: str) -> list:
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.pid != os.getpid() and proc.environ().get(GRADE_MARK_ENV) == mark:
+            if proc.pid != os.getpid() and proc.status() != psutil.STATUS_ZOMBIE \
+                    and proc.environ().get(GRADE_MARK_ENV) == mark:
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
@@ -465,7 +470,11 @@ class Grader:
             # which must not make a notebook pick the gpu profile.
             with _environ(self.env):
                 self.env[config.PROFILE_ENV] = config.profile()
-        why = "you asked for none" if self._want_sandbox is False else sandbox.unavailable()
+        if self.env.get("RAY_ADDRESS"):  # Ray takes no driver from another PID namespace
+            why = (f"they join the Ray in RAY_ADDRESS, {self.env['RAY_ADDRESS']}, which takes no kernel from a sandbox "
+                   "and runs their tasks outside one")
+        else:
+            why = "you asked for none" if self._want_sandbox is False else sandbox.unavailable()
         self.sandboxed = not why
         if why:
             self.warning = (f"Warning: no sandbox for the graded notebooks ({why}): each runs as you, with your files "
@@ -528,16 +537,18 @@ class Grader:
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
         deadline = started + self.timeout
+        # A sandbox starts its Ray before the kernel: that counts as the kernel's start, and on a busy machine
+        # takes longer than nbclient's 60 s.
         client = _capped_client(nb, self.output_limit, timeout=int(self.timeout), allow_errors=True,
+                                startup_timeout=max(60, int(self.timeout)),
                                 kernel_name="python3", resources={"metadata": {"path": str(folder)}})
         if self.sandboxed:
-            network = bool(env.get("RAY_ADDRESS"))  # a Ray elsewhere is reached over the network
-            # A Ray elsewhere runs the notebook's tasks outside any sandbox of the grader's: its kernel keeps the
-            # network and its files too, and gets a process tree that ends with it.
-            writable = None if network else [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",)
-                                                           if env.get(k, "").strip()]
-            client.km = _kernel_manager(wrap=lambda argv: sandbox.command(argv, writable, network),
-                                        ipc=None if network else work / "kernel")
+            writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
+            os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
+            watch = os.open(work / "grader", os.O_RDWR)
+            client.km = _kernel_manager(wrap=lambda argv: sandbox.command(argv, writable, ray=True,
+                                                                          watch=str(work / "grader")),
+                                        ipc=work / "kernel")
         else:
             client.km = _kernel_manager()
         final: dict[str, Verdict] = {}
@@ -619,6 +630,8 @@ class Grader:
             stopped = "failed"
         finally:
             kernel_log.close()
+            if self.sandboxed:
+                os.close(watch)
         if client.dropped:
             grade.notes.append(f"output truncated: the notebook printed more than {self.output_limit:,} characters; "
                                f"the grader kept the first ones and dropped {client.dropped:,}.")
@@ -668,23 +681,25 @@ class Grader:
         finally:
             client.judging = False
             nb.cells.pop()
-        signed, outputs = [], []
+        signed, streams, outputs = [], {}, []
         for out in request.outputs:
-            if out.get("output_type") == "stream":
-                lines = out.get("text", "").splitlines(True)
-                for line in lines:
-                    if line.startswith(_judge.MARK):
-                        body = line[len(_judge.MARK):].rstrip("\n")
-                        mac, payload = body[:64], body[64:]
-                        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-                        if hmac.compare_digest(mac, expected):
-                            signed.append(payload)
-                out = nbformat.from_dict(dict(out, text="".join(l for l in lines if not l.startswith(_judge.MARK))))
-                if not out.text:
-                    continue
-            elif out.get("output_type") == "error" and in_place:
-                continue  # the request's own traceback means nothing to a learner; the verdicts say what happened
-            outputs.append(out)
+            if out.get("output_type") == "stream":  # one text per stream: a line may come in pieces
+                streams[out.get("name", "stdout")] = streams.get(out.get("name", "stdout"), "") + out.get("text", "")
+            elif out.get("output_type") != "error" or not in_place:  # the request's own traceback means nothing
+                outputs.append(out)
+        for name, text in streams.items():
+            kept = []
+            for line in text.splitlines(True):
+                if line.startswith(_judge.MARK):
+                    body = line[len(_judge.MARK):].rstrip("\n")
+                    mac, payload = body[:64], body[64:]
+                    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+                    if hmac.compare_digest(mac, expected):
+                        signed.append(payload)
+                elif line.strip():  # the request writes its lines each after a newline of its own
+                    kept.append(line)
+            if kept:
+                outputs.insert(0, nbformat.v4.new_output("stream", name=name, text="".join(kept)))
         if in_place:
             nb.cells[index].outputs = outputs
             nb.cells[index].execution_count = request.get("execution_count")

@@ -8,10 +8,10 @@ it in new Linux namespaces, as an ordinary user may (user namespaces), and this 
   process left in it, ``setsid`` and double-forked ones included (``--kill-child`` ends the kernel when
   the grader's handle on it, the ``unshare`` process, is killed);
 * a mount namespace in which every file system is read-only except the folders given with ``--rw`` (the
-  graded copy's scratch folder) and ``/dev`` (Ray's shared memory is in ``/dev/shm``), unless
-  ``--keep-files`` (a kernel that joins a Ray elsewhere: its files stay writable, as Ray's workers are);
+  graded copy's scratch folder) and ``/dev`` (Ray's shared memory is in ``/dev/shm``);
 * with ``--no-network``, a network namespace with only its own loopback (brought up here): the kernel
-  and the Ray it starts talk over it, and nothing outside can be reached.
+  and its Ray talk over it, and nothing outside can be reached;
+* with ``--ray``, a Ray started inside before the kernel, which the kernel joins, stopped after it.
 
 Where ``unshare`` is missing or refused (macOS, a container without user namespaces), :func:`unavailable`
 says why and the grader runs kernels without a sandbox, with a warning.
@@ -48,10 +48,17 @@ def unavailable() -> str:
     return ""
 
 
-def command(argv: list[str], writable: list[str] | None, network: bool) -> list[str]:
-    """``argv`` run in a sandbox in which only ``writable`` folders can be written (None: every file system stays
-    as it is; ``network``: keep the network)."""
-    options = ["--keep-files"] if writable is None else [o for w in writable for o in ("--rw", str(w))]
+def command(argv: list[str], writable: list[str], network: bool = False, ray: bool = False,
+            watch: str | None = None) -> list[str]:
+    """``argv`` run in a sandbox in which only ``writable`` folders can be written (``network``: keep the network;
+    ``ray``: with a Ray of its own inside, in ``RAY_ADDRESS``; ``watch``: a FIFO the caller holds open for writing,
+    and whose end, when the caller dies, ends the sandbox, with ``ray``).
+
+    A kernel in it cannot join a Ray outside: Ray refuses a driver from another PID namespace ("Failed to connect
+    to Ray cluster").
+    """
+    options = [o for w in writable for o in ("--rw", str(w))] + (["--ray"] if ray else [])
+    options += ["--watch", str(watch)] if watch else []
     return [shutil.which("unshare") or "unshare", *UNSHARE, *([] if network else ["--net"]),
             sys.executable, "-m", "raycourse.sandbox", *options, *([] if network else ["--no-network"]), "--", *argv]
 
@@ -102,10 +109,39 @@ def main(args: list[str]) -> None:
     writable = [os.path.realpath(options[i + 1]) for i, o in enumerate(options) if o == "--rw"]
     if "--no-network" in options:
         _loopback_up()
-    failed = [] if "--keep-files" in options else _read_only(writable)
+    failed = _read_only(writable)
     if failed:
         print(f"raycourse.sandbox: could not make read-only: {', '.join(failed)}", file=sys.stderr, flush=True)
-    os.execvp(argv[0], argv)
+    if "--ray" not in options:
+        os.execvp(argv[0], argv)
+    sys.exit(_with_ray(argv, options[options.index("--watch") + 1] if "--watch" in options else None))
+
+
+def _with_ray(argv: list[str], watch: str | None) -> int:
+    """Start a Ray inside (``ray start``, as ``make lab`` does: it waits for a busy machine longer than
+    ``ray.init()``'s 30 s), run ``argv`` joined to it, stop it when ``argv`` ends; ``argv``'s exit status."""
+    import signal
+    import threading
+
+    from . import cluster
+
+    if watch:  # the caller gone (even killed), everything here goes: this process is the namespace's first
+        def wait_for_caller():
+            with open(watch, "rb") as fifo:
+                fifo.read()
+            os._exit(1)
+
+        threading.Thread(target=wait_for_caller, daemon=True).start()
+    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"))
+    try:
+        # No JPY_PARENT_PID: ipykernel would take this process (PID 1 here) for init and end itself.
+        env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+        child = subprocess.Popen(argv, env=dict(env, **ray.client_env()))
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # an interrupt is the kernel's
+            signal.signal(signum, lambda s, frame: child.send_signal(s))
+        return child.wait()
+    finally:
+        ray.stop()
 
 
 if __name__ == "__main__":
