@@ -774,7 +774,7 @@ def _environ(env: dict):
 
 
 def grade(path: Path | str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
-    """Grade one notebook (see :class:`Grader` to grade several on one Ray)."""
+    """Grade one notebook (see :class:`Grader` to grade several)."""
     with Grader(timeout) as grader:
         return grader.grade(path)
 

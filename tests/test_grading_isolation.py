@@ -38,7 +38,7 @@ def _notebook(*sources: str):
 
 
 def _text(cell) -> str:
-    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
 
 
 def _sleepers(seconds: str) -> list:
