@@ -624,7 +624,10 @@ class Grader:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
             if not grade.errors and not final:
-                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}"
+                kernel_log.flush()
+                said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
+                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
+                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else "")
                 return
             grade.notes.append(f"grading stopped early: {exc.__class__.__name__}: {_short(exc, 200)}")
             stopped = "failed"

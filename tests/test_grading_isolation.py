@@ -223,14 +223,18 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
         report = grading.grade_class(folder, timeout=300, echo=lambda *a, **k: None)
     finally:
         listener.close()
+    assert [(l.name, list(l.grades)) for l in report.learners] == \
+        [("mallory", ["raycourse.checks.lab01"]), ("trudy", ["raycourse.checks.lab01"])], \
+        [(l.name, l.notes) for l in report.learners]
     grades = {learner.name: learner.grades["raycourse.checks.lab01"] for learner in report.learners}
     bad, good = grades["mallory"], grades["trudy"]
     # mallory: her own grade, whatever she did
     assert [v.status for v in bad.verdicts] == [N, N, N, N], bad.report()
     cells = {i: _text(c) for i, c in enumerate(bad.notebook.cells)}
-    shown = "".join(cells.values())
-    assert "holding 0.0 GPUs free" in shown
+    shown = "".join(t for t in cells.values() if not t.startswith("xxxx"))
+    assert re.search(r"holding 0(\.0)? GPUs free", shown), (shown[-4000:], [str(e) for e in bad.errors])
     assert re.search(r"secrets: \[\] \S*/rcg-\w+/home\n", shown), shown[-3000:]  # no token, a HOME of its own
+    assert bad.errors == [], [str(e) for e in bad.errors]  # every attack ran (and failed quietly, or did nothing)
     kept = sum(len(t) for t in cells.values())
     assert kept <= grading.OUTPUT_LIMIT + 10_000
     assert any(n.startswith("output truncated: the notebook printed more than 1,000,000 characters") for n in bad.notes)
