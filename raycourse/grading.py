@@ -47,7 +47,6 @@ import signal
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +73,9 @@ JUDGE_OUTPUT_LIMIT = 64_000  # what the grader's own check requests keep besides
 # pass (RAY_*: the token of a Ray the kernel is told to join).
 SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 DROPPED_ENV = ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KRB5CCNAME", "DBUS_SESSION_BUS_ADDRESS")
-GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"  # (not a RAYCOURSE_ setting: it must not travel to Ray) in every process of a graded notebook: how the grader finds them all
+# In every process of a graded notebook: how the grader finds them all (not a RAYCOURSE_ setting: it must not travel
+# to Ray's workers).
+GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
 # Code in a notebook that reaches for the grading machinery (the record of verdicts, the checks' modules, the
 # interpreter's hooks): never needed to solve a lab; the grade notes it, for the instructor to read.
 SUSPICIOUS = re.compile(r"\b_core\b|_RESULTS|results_json|\bsys\.modules\b|\bbuiltins\b|__builtins__|"
@@ -429,7 +430,7 @@ class Grader:
         base = dict(os.environ if env is None else env)
         self.env = minimal_env(base)
         self.env.update(GRADE_ENV)
-        # Caches a temporary HOME must not hide: the stand-in models and the Hugging Face cache, read-only in the sandbox.
+        # Caches a temporary HOME must not hide: the stand-in models, the Hugging Face cache (read-only in the sandbox).
         home = Path(base.get("HOME") or Path.home()).expanduser()
         self._pinned = {"XDG_CACHE_HOME": base.get("XDG_CACHE_HOME") or str(home / ".cache"),
                         "RAYCOURSE_CACHE": base.get("RAYCOURSE_CACHE") or str(home / ".cache" / "raycourse")}
@@ -533,7 +534,6 @@ class Grader:
             shutil.rmtree(work, ignore_errors=True)
 
     def _execute(self, nb, grade, alias, names, exercises, env, work, folder, started) -> None:
-        import nbformat
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
         deadline = started + self.timeout

@@ -132,11 +132,14 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
             os._exit(1)
 
         threading.Thread(target=wait_for_caller, daemon=True).start()
-    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"))
+    # The grader's time limit covers this start; on a machine loaded well past its cores it took over 2 minutes.
+    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"),
+                        timeout=600)
     try:
         # No JPY_PARENT_PID: ipykernel would take this process (PID 1 here) for init and end itself.
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
-        child = subprocess.Popen(argv, env=dict(env, **ray.client_env()))
+        # Its stdout too goes where its stderr goes (the grader's kernel log), not into the grader's own output.
+        child = subprocess.Popen(argv, env=dict(env, **ray.client_env()), stdout=sys.stderr)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # an interrupt is the kernel's
             signal.signal(signum, lambda s, frame: child.send_signal(s))
         return child.wait()

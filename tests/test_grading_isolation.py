@@ -134,8 +134,9 @@ def test_a_notebook_in_format_4_4_with_cell_ids_is_graded(tmp_path):
 
 
 def test_the_kernel_environment_has_no_secrets():
-    env = grading.Grader(env={"HOME": "/home/x", "HF_TOKEN": "hf_x", "OPENAI_API_KEY": "k", "aws_secret_access_key": "s",
-                              "SSH_AUTH_SOCK": "/tmp/agent", "RAY_AUTH_TOKEN": "ray", "PATH": "/bin"}).env
+    env = grading.Grader(env={"HOME": "/home/x", "HF_TOKEN": "hf_x", "OPENAI_API_KEY": "k",
+                              "aws_secret_access_key": "s", "SSH_AUTH_SOCK": "/tmp/agent", "RAY_AUTH_TOKEN": "ray",
+                              "PATH": "/bin"}).env
     assert "HF_TOKEN" not in env and "OPENAI_API_KEY" not in env and "aws_secret_access_key" not in env
     assert "SSH_AUTH_SOCK" not in env
     assert env["RAY_AUTH_TOKEN"] == "ray" and env["PATH"] == "/bin"  # Ray's own settings pass
@@ -179,7 +180,7 @@ def _attacks(outside: Path, planted: Path, port: int) -> list[str]:
         except OSError as exc:
             print("network:", type(exc).__name__)
         """,
-        "import os\nprint('secrets:', sorted(k for k in os.environ if 'TOKEN' in k or 'KEY' in k), os.environ['HOME'])",
+        "import os\nprint('secrets:', [k for k in ('HF_TOKEN', 'MY_API_KEY') if k in os.environ], os.environ['HOME'])",
         "print('x' * 50_000_000)",
         FORGE,
     ]
