@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         "grade", help="grade lab notebooks: run a copy of each from the top, print every exercise's verdict and a total",
         description="Run a copy of each lab notebook from the top in a fresh kernel (the file and your outputs are "
         "not touched) and print the verdict of every exercise, as its check cell would, and the lab's total. A cell "
-        "that raises stops nothing. This runs the notebook's code, as you, offline. Exit status: 0 when every "
+        "that raises stops nothing. The verdicts are the grader's own checks, not what the notebook records. This runs "
+        "the notebook's code, as you, in a sandbox where Linux allows it (files read-only, no network, a Ray of its "
+        "own; else a warning says what is missing), without your secrets. Exit status: 0 when every "
         "notebook was graded (whatever its score), 1 when one could not be (not a lab notebook, unreadable), "
         "2 for a wrong command line.")
     grade.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="lab notebooks (.ipynb)")
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Grade every learner's lab notebooks in FOLDER: a notebook per learner (alice.ipynb) or a "
         "folder per learner (bob/, with lab notebooks anywhere inside). Writes grades.csv and grades.md (learner x "
         "exercise, totals, the share of learners who passed each exercise) and prints the table. A file that "
-        "cannot be graded is a note in its learner's row. This runs the learners' code, as you, offline: grade "
-        "only notebooks you would run yourself. Exit status: 0 when the report was written, 2 for a wrong "
+        "cannot be graded is a note in its learner's row. This runs the learners' code, as you, each notebook in a "
+        "sandbox where Linux allows it, with a Ray of its own (see docs/instructor.md, What grading protects). Exit "
+        "status: 0 when the report was written, 2 for a wrong "
         "command line.")
     class_.add_argument("folder", type=Path, metavar="FOLDER", help="the class folder")
     class_.add_argument("--out", type=Path, metavar="DIR", help="where to write grades.csv and grades.md "
