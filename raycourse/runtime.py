@@ -444,11 +444,17 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
 
 def _authenticate(address: str | None) -> None:
     """Token authentication (raycourse.auth): a Ray this notebook starts requires the user's token (made if there is
-    none, as ``make lab`` does); one it joins gets the token where one is found (``make lab`` passes it to its
-    kernels already). What the caller set (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) stays."""
-    from . import auth
+    none, as ``make lab`` does); a Ray of this machine that it joins gets the user's token where there is one
+    (``make lab`` passes it to its kernels already). A cluster elsewhere gets what the caller set, as Ray does for
+    an address it is given: the user's own token is not sent to someone else's cluster. What the caller set
+    (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) stays."""
+    from . import auth, cluster
 
-    for key, value in (auth.client_env() if address else auth.server_env()).items():
+    if not address:
+        settings = auth.server_env()
+    else:
+        settings = auth.client_env() if cluster.is_loopback(address) else {}
+    for key, value in settings.items():
         os.environ.setdefault(key, value)
     auth.refresh_ray_config()
 

@@ -83,3 +83,20 @@ def test_the_course_rays_processes_get_token_mode_and_the_token_file(home):
     assert (home / ".ray" / "auth_token").is_file()
     assert cluster.is_loopback("127.0.0.1:6379") and cluster.is_loopback("localhost:1")
     assert not cluster.is_loopback("10.0.0.5:6379") and not cluster.is_loopback(None)
+
+
+def test_a_notebook_sends_its_users_token_to_this_machines_ray_only(home, monkeypatch):
+    """raycourse.init(): a Ray it starts gets the user's token (made); a Ray on loopback it joins gets the token
+    found; a cluster elsewhere only what the caller set, as Ray does for an address it is given."""
+    from raycourse import runtime
+
+    monkeypatch.setattr(auth, "refresh_ray_config", lambda: None)  # this process's Ray stays as it is
+    runtime._authenticate("10.0.0.5:6379")
+    assert not any(key in os.environ for key in auth.AUTH_ENV) and not (home / ".ray").exists()
+    runtime._authenticate(None)
+    assert os.environ["RAY_AUTH_MODE"] == "token"
+    assert os.environ["RAY_AUTH_TOKEN_PATH"] == str(home / ".ray" / "auth_token")
+    for key in auth.AUTH_ENV:
+        monkeypatch.delenv(key, raising=False)
+    runtime._authenticate("127.0.0.1:6379")  # make lab's, found on this machine: the token there
+    assert os.environ["RAY_AUTH_MODE"] == "token"
