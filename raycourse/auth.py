@@ -93,9 +93,9 @@ def _owner_only(path: Path) -> None:
 
 def server_env(env=None) -> dict:
     """What a Ray the course starts needs in its environment: token mode and where the token is (made if
-    missing). Empty where ``RAY_AUTH_MODE=disabled``."""
+    missing). Empty where ``RAY_AUTH_MODE`` says otherwise (``disabled``, or another mode of Ray's)."""
     env = os.environ if env is None else env
-    if disabled(env):
+    if env.get(MODE_ENV, "").strip().lower() not in ("", "token"):  # disabled, or a mode of Ray's other than token
         return {}
     if env.get(TOKEN_ENV, "").strip():
         return {MODE_ENV: "token"}
