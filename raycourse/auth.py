@@ -150,6 +150,8 @@ def refresh_ray_config() -> None:
 
     if "ray._raylet" not in sys.modules:
         return  # the first import reads them
+    if sys.modules["ray"].is_initialized():
+        return  # connected: its settings stay for the connection
     try:
         from ray._raylet import AuthenticationTokenLoader, Config
 
