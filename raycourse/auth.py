@@ -69,12 +69,10 @@ def ensure_token(path: Path) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))  # what Ray's own generator makes: 256 bits
         try:
-            if path.exists():  # an empty file: replaced
-                os.replace(fresh, path)
-            else:
-                os.link(fresh, path)  # fails if another process made it meanwhile: theirs is kept
+            os.link(fresh, path)  # fails if another process made it meanwhile: theirs is kept
         except FileExistsError:
-            pass
+            if not path.read_text().strip():  # an empty file: replaced
+                os.replace(fresh, path)
         finally:
             fresh.unlink(missing_ok=True)
     _owner_only(path)

@@ -41,6 +41,8 @@ def test_a_token_file_others_can_read_is_made_private_and_kept(home):
     path.chmod(0o644)
     assert auth.ensure_token(path) == "a" * 64
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("\n")  # an empty one is no token: a new one takes its place
+    assert len(auth.ensure_token(path)) == 64 and path.read_text() == auth.ensure_token(path)
 
 
 def test_two_rays_starting_at_once_end_with_one_token(home):
