@@ -228,12 +228,14 @@ def start(
     log_path: Path | None = None,
     timeout: float = 120,
     base_env: dict | None = None,
+    abort: threading.Event | None = None,
 ) -> LocalRay:
     """Start a local Ray head node with the course's settings and wait until it answers.
 
     CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
     8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
-    Its processes get ``base_env`` (default: this process's environment) with those settings.
+    Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
+    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`.
     """
     from . import runtime
 
@@ -279,15 +281,22 @@ def start(
     cluster = LocalRay(f"{LOOPBACK}:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env),
                        {key: env[key] for key in auth.AUTH_ENV if key in env})
     deadline = time.monotonic() + timeout
-    while not started.wait(0.2):
-        if process.poll() is not None or time.monotonic() > deadline:
-            cluster.stop()
-            raise CourseError(
-                f"Ray's head node did not start (see {log_path}).",
-                "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
-            )
-    if dashboard_url:
-        _wait_for_http(dashboard_url, deadline, cluster.http_headers())
+    try:
+        while not started.wait(0.2):
+            if abort is not None and abort.is_set():
+                raise CourseError("Stopped while Ray's head node was starting; it is stopped too.",
+                                  "Nothing: start it again when you want it.")
+            if process.poll() is not None or time.monotonic() > deadline:
+                cluster.stop()
+                raise CourseError(
+                    f"Ray's head node did not start (see {log_path}).",
+                    "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
+                )
+        if dashboard_url:
+            _wait_for_http(dashboard_url, deadline, cluster.http_headers())
+    except BaseException:  # Ctrl-C or a signal (make lab stopped) while Ray starts: nothing is left running
+        cluster.stop()
+        raise
     return cluster
 
 
@@ -331,34 +340,104 @@ def lab_environment(base: Path) -> dict:
     return {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(workspaces)}
 
 
-def run_lab(jupyter_args: list[str]) -> int:
-    """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together."""
-    print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
-    cluster = start(dashboard=True, dashboard_port=int(os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT))
-    token = f"   token: {auth.where(cluster.auth_env)}" if cluster.http_headers() else ""
-    print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}", flush=True)
-    # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
-    # which must not make a notebook pick the gpu profile.
-    env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(), **lab_environment(Path.cwd()))
-    jupyter = str(Path(sys.executable).with_name("jupyter"))
-    lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+# Ray's workers bind ports from a range (`ray start --min-worker-port/--max-worker-port`, Ray 2.60's defaults; the
+# course sets none): a dashboard port inside it stops `ray start` ("used by other components"), and a JupyterLab
+# port inside it can be taken by a worker.
+RAY_MIN_WORKER_PORT, RAY_MAX_WORKER_PORT = 10002, 19999
 
-    def forward(signum, frame):  # `kill` of make lab stops JupyterLab, then Ray
-        lab.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGHUP, forward)
+def jupyter_port(jupyter_args: list[str]) -> int | str | None:
+    """The port given to ``jupyter lab`` (``--port=N``, ``--port N``, ``--ServerApp.port=N``), or None."""
+    for i, arg in enumerate(jupyter_args):
+        name, eq, value = arg.partition("=")
+        if name in ("--port", "--ServerApp.port"):
+            value = value if eq else (jupyter_args[i + 1] if i + 1 < len(jupyter_args) else "")
+            return int(value) if value.strip().isdigit() else value
+    return None
+
+
+def check_port(variable: str, value) -> None:
+    """A port the course's session may use: a number, 1-65535, outside Ray's worker port range."""
+    fix = (f"Choose a port outside Ray's worker port range, such as `make lab {variable}="
+           f"{DEFAULT_DASHBOARD_PORT if variable == 'DASHBOARD_PORT' else 8888}` (any of 1024-10001 or "
+           f"{RAY_MAX_WORKER_PORT + 1}-65535 that nothing else uses).")
+    text = str(value).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise CourseError(f"{variable}={value} is not a port number.", fix)
+    if RAY_MIN_WORKER_PORT <= int(text) <= RAY_MAX_WORKER_PORT:
+        raise CourseError(f"{variable}={value} is inside Ray's worker port range {RAY_MIN_WORKER_PORT}-"
+                          f"{RAY_MAX_WORKER_PORT}: Ray's workers bind these ports, and Ray refuses to start (or a "
+                          "worker takes the port).", fix)
+
+
+def _say(text: str) -> None:
+    """Print, where a terminal closed under us (EIO) or a pipe was cut must not stop the cleanup."""
     try:
-        while True:
+        print(text, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _stop_when_orphaned(stop, interval: float = 0.5) -> None:
+    """Call ``stop()`` once the process that started this one (``make``) is gone, whatever killed it (SIGKILL
+    sends no signal on): this process is then a child of another (init, a subreaper), and getppid says so."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        stop()
+
+    threading.Thread(target=watch, daemon=True, name="raycourse-parent-watch").start()
+
+
+def run_lab(jupyter_args: list[str]) -> int:
+    """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together: by JupyterLab's
+    exit, SIGTERM, SIGHUP (its terminal closed), or the death of the process that started it."""
+    config.profile()  # a wrong RAYCOURSE_PROFILE is said before anything starts
+    dashboard_port = os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT
+    check_port("DASHBOARD_PORT", dashboard_port)
+    if jupyter_port(jupyter_args) is not None:
+        check_port("PORT", jupyter_port(jupyter_args))
+    lab = None
+    stopping = threading.Event()
+
+    def stop(signum=None, frame=None):  # JupyterLab stops, then Ray (below); while Ray starts, start() gives up
+        stopping.set()
+        if lab is not None:
+            lab.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    _stop_when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    _say("Starting Ray for this session (head node, dashboard on) ...")
+    cluster = start(dashboard=True, dashboard_port=int(dashboard_port), abort=stopping)
+    code = 1
+    try:
+        token = f"   token: {auth.where(cluster.auth_env)}" if cluster.http_headers() else ""
+        _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}")
+        # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
+        # which must not make a notebook pick the gpu profile.
+        env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(),
+                   **lab_environment(Path.cwd()))
+        jupyter = str(Path(sys.executable).with_name("jupyter"))
+        if not stopping.is_set():
+            lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+        if stopping.is_set() and lab is not None:  # a signal came while JupyterLab started
+            lab.send_signal(signal.SIGTERM)
+        while lab is not None:
             try:
                 code = lab.wait()
                 break
             except KeyboardInterrupt:  # Ctrl-C reaches JupyterLab too; it asks or shuts down
                 continue
     finally:
-        print("Stopping Ray ...", flush=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal's SIGHUP must not cut the cleanup short
+        if lab is not None and lab.poll() is None:  # an error here: JupyterLab goes too
+            lab.terminate()
+        _say("Stopping Ray ...")
         cluster.stop()
         left = cluster.leftover_processes()
-        print("Ray stopped." if not left else f"Ray processes left behind: {left}", flush=True)
+        _say("Ray stopped." if not left else f"Ray processes left behind: {left}")
     return code

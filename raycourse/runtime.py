@@ -213,12 +213,14 @@ def _quiet_fd2():
 # cloud key): a cluster that needs one for gated models has it set on its nodes. SECRET_WORDS guards the list.
 PROPAGATED_KEYS = (
     "RAYCOURSE_PROFILE", "RAYCOURSE_DATA", "RAYCOURSE_OUTPUTS", "RAYCOURSE_CACHE", "RAYCOURSE_REHEARSAL",
-    "RAYCOURSE_TEST", "RAYCOURSE_STANDIN_THREADS", *(role.override_env for role in config.MODEL_ROLES.values()),
+    "RAYCOURSE_TEST", "RAYCOURSE_STANDIN_THREADS", "RAYCOURSE_GPUS_PER_LEARNER", "RAYCOURSE_GPU_DATA",
+    *(role.override_env for role in config.MODEL_ROLES.values()),
     "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", *OFFLINE_ENV,
     "HF_HUB_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY",
     "TOKENIZERS_PARALLELISM", "PYTHONWARNINGS",
 )
 SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL")
+DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES")  # the course's, read by the notebook's process only
 
 
 def _is_secret(name: str) -> bool:
@@ -575,6 +577,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     if gpus == 0:
         notes.append("Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
                      "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones).")
+    from . import room
+
+    notes += room.session_notes()  # a GPU budget where the room shares one cluster
+    room.watch_cells()  # a GPU stage that waits says who holds the GPUs
     where = ray.get_runtime_context().gcs_address
     _session = Session(
         profile=profile,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 GUIDE = ROOT / "docs" / "instructor.md"
 
 
@@ -47,3 +47,31 @@ def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():
     assert "Grading runs your notebook's code" in readme and "Grading runs the learners' code" in guide
     for doc in (readme, guide):
         assert f"at most {grading.DEFAULT_TIMEOUT} s" in doc
+
+
+GUIDES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", GUIDE]
+
+
+def test_the_changelog_exists_and_the_guides_cite_no_issue_numbers():
+    """History (earlier figures, issue numbers) lives in CHANGELOG.md; the guides say what is true today."""
+    assert (ROOT / "CHANGELOG.md").is_file()
+    for doc in GUIDES:
+        found = re.findall(r"\bissues? \d+", doc.read_text(), flags=re.IGNORECASE)
+        assert not found, f"{doc.name} cites {found}: move that history to CHANGELOG.md"
+
+
+def test_readme_says_what_ran_where_for_every_module():
+    """One row per module (or group of modules), five cells each: a date with a machine, or a stated 'never'/reason."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### What has been run where", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if re.match(r"\| \d\d", line)]
+    covered = {n for row in rows for n in re.findall(r"\b(\d\d)\b", row.split("|")[1])}
+    modules = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert covered == modules, f"modules without a row: {sorted(modules - covered)}; rows for none: {sorted(covered - modules)}"
+    machine = re.compile(r"H100|H200|cores|no model|no GPU stage|never")
+    for row in rows:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")][1:]
+        assert len(cells) == 5, row
+        for cell in cells:
+            assert re.search(r"\d{4}-\d\d-\d\d", cell) or re.search(r"never|no model|no GPU stage", cell), (row, cell)
+            assert machine.search(cell), f"{row}: {cell!r} names no machine"

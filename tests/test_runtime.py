@@ -92,6 +92,19 @@ def test_no_token_or_secret_travels_to_a_clusters_workers(monkeypatch):
     assert runtime._is_secret("HF_TOKEN") and runtime._is_secret("my_password") and not runtime._is_secret("HF_HOME")
 
 
+def test_every_course_setting_the_package_reads_travels_or_is_the_drivers_alone():
+    """A RAYCOURSE_* variable added to the package is named in the allow-list (or as the driver's own)."""
+    import re
+    from pathlib import Path
+
+    package = Path(runtime.__file__).parent
+    read = {name for path in package.rglob("*.py")
+            for name in re.findall(r"RAYCOURSE_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))}
+    read -= {"RAYCOURSE_MODEL"}  # the prefix of RAYCOURSE_MODEL_<ROLE>, each role listed
+    assert read <= set(runtime.PROPAGATED_KEYS) | set(runtime.DRIVER_ONLY_KEYS), \
+        read - set(runtime.PROPAGATED_KEYS) - set(runtime.DRIVER_ONLY_KEYS)
+
+
 class _Proc:
     def __init__(self, uid, cmdline):
         self.info = {"uids": type("uids", (), {"real": uid})(), "cmdline": cmdline}
