@@ -36,6 +36,16 @@ if not os.environ.get(RAY_NOTICES_ENV):
 
     os.environ[RAY_NOTICES_ENV] = os.path.join(tempfile.mkdtemp(prefix="rc-notices-"), "ray-retries.log")
 
+# Every Ray of the run requires a token, as make lab's does (raycourse.auth): one token for the run, in a folder of
+# its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
+# test processes. A caller's cluster (RAY_ADDRESS) or a caller's token settings are used as they are.
+if not os.environ.get("RAY_ADDRESS") and not any(os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN",
+                                                                                 "RAY_AUTH_TOKEN_PATH")):
+    import tempfile
+
+    os.environ.update(RAY_AUTH_MODE="token",
+                      RAY_AUTH_TOKEN_PATH=os.path.join(tempfile.mkdtemp(prefix="rc-auth-"), "auth_token"))
+
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
@@ -187,7 +197,11 @@ def pytest_collection_finish(session):
     if needed and _SHARED_RAY is None:
         _SHARED_RAY = _start_shared_ray()
     if _SHARED_RAY is not None:
+        from raycourse import auth, cluster
+
         os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
+        cluster.keep_loopback()  # this process's own clients of it (the lessons' actor checks, the soak test)
+        auth.refresh_ray_config()
 
 
 def pytest_sessionfinish(session, exitstatus):

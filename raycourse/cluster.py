@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
+from . import auth, config
 from .errors import CourseError
 
 DEFAULT_DASHBOARD_PORT = 8265
@@ -68,6 +68,33 @@ def port_is_free(port: int) -> bool:
 # up to 30 s (meant for Ray Serve on Kubernetes), and the helper actors that Ray Data leaves in a cluster keep the
 # drain from finishing: stopping `make lab` after any notebook had run took 33 s here, 5 s without the drain.
 STOP_NOW_ENV = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+# A one-machine Ray listens on loopback only. Ray binds its GCS, raylet, agents and client server to the node's IP,
+# but replaces 127.0.0.1 by the machine's outward IP wherever it meets it: in `ray start --node-ip-address` (then
+# the GCS and raylet listened on every interface, `*`, the agents on 0.0.0.0 and that IP) and in every address a
+# client is given (ray.init(address=...), the state API: services.canonicalize_bootstrap_address), where a
+# loopback-only Ray does not listen. Ray keeps loopback where it runs without clusters (ray_constants.
+# ENABLE_RAY_CLUSTER, off by default on macOS and Windows only, to spare a firewall prompt): LOOPBACK_ENV turns
+# that on for the head node, and keep_loopback() for a process that joins it; LocalRay.client_env() carries it
+# to the notebooks' kernels. Measured with `ss -ltnp` (tests/test_cluster.py): every port of the lab's Ray on
+# 127.0.0.1.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+LOOPBACK = "127.0.0.1"
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a Ray address (host:port) is on this machine's loopback interface."""
+    host = (address or "").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def keep_loopback() -> None:
+    """Make this process reach a Ray on 127.0.0.1 at 127.0.0.1 (and a Ray it starts listen there): Ray's setting
+    for the processes it starts, and the constant that Ray read from it when this process imported it
+    (private: where Ray moves it, a process started with LOOPBACK_ENV set still does)."""
+    os.environ.update(LOOPBACK_ENV)
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def ray_environment(base: dict | None = None) -> dict:
@@ -82,6 +109,7 @@ def ray_environment(base: dict | None = None) -> dict:
     for key, value in settings.items():
         env.setdefault(key, value)
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
+    env.update(auth.server_env(env))  # token authentication on, the token made if there is none (raycourse.auth)
     if config.uses_standins():
         env.pop("CUDA_VISIBLE_DEVICES", None)  # else Ray refuses 2 logical GPUs where it lists fewer
     return env
@@ -97,12 +125,18 @@ class LocalRay:
     log_path: Path
     ports: dict = field(default_factory=dict)
     env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
+    auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.auth)
 
     def client_env(self) -> dict:
-        """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match)."""
+        """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match):
+        its address, its token authentication's mode and token file, and loopback kept (LOOPBACK_ENV)."""
         from . import runtime
 
-        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest}
+        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest, **self.auth_env, **LOOPBACK_ENV}
+
+    def http_headers(self) -> dict:
+        """The header its dashboard wants (the job and state APIs answer 401 without it)."""
+        return auth.http_headers(self.auth_env)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -213,7 +247,7 @@ def start(
         *ray_cli(), "start", "--head", "--block",
         f"--port={gcs_port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
         f"--ray-client-server-port={ports['client']}", f"--dashboard-agent-listen-port={ports['agent']}",
-        "--disable-usage-stats",
+        "--disable-usage-stats", f"--node-ip-address={LOOPBACK}",
     ]
     dashboard_url = None
     if dashboard:
@@ -221,8 +255,8 @@ def start(
         if not port_is_free(port):
             port = free_port()
         ports["dashboard"] = port
-        cmd += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={port}"]
-        dashboard_url = f"http://127.0.0.1:{port}"
+        cmd += ["--include-dashboard=true", f"--dashboard-host={LOOPBACK}", f"--dashboard-port={port}"]
+        dashboard_url = f"http://{LOOPBACK}:{port}"
     else:
         cmd += ["--include-dashboard=false"]
     if temp_dir:
@@ -230,7 +264,7 @@ def start(
     log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
-    env = ray_environment(base_env)
+    env = dict(ray_environment(base_env), **LOOPBACK_ENV)
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, start_new_session=True)
     started = threading.Event()
@@ -244,7 +278,8 @@ def start(
         log.close()
 
     threading.Thread(target=pump, daemon=True).start()
-    cluster = LocalRay(f"127.0.0.1:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env))
+    cluster = LocalRay(f"{LOOPBACK}:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env),
+                       {key: env[key] for key in auth.AUTH_ENV if key in env})
     deadline = time.monotonic() + timeout
     try:
         while not started.wait(0.2):
@@ -258,19 +293,20 @@ def start(
                     "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
                 )
         if dashboard_url:
-            _wait_for_http(dashboard_url, deadline)
+            _wait_for_http(dashboard_url, deadline, cluster.http_headers())
     except BaseException:  # Ctrl-C or a signal (make lab stopped) while Ray starts: nothing is left running
         cluster.stop()
         raise
     return cluster
 
 
-def _wait_for_http(url: str, deadline: float) -> bool:
+def _wait_for_http(url: str, deadline: float, headers: dict | None = None) -> bool:
     import urllib.request
 
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/api/version", timeout=2) as response:
+            request = urllib.request.Request(url + "/api/version", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -378,7 +414,8 @@ def run_lab(jupyter_args: list[str]) -> int:
     cluster = start(dashboard=True, dashboard_port=int(dashboard_port), abort=stopping)
     code = 1
     try:
-        _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}")
+        token = f"   token: {auth.where(cluster.auth_env)}" if cluster.http_headers() else ""
+        _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}")
         # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
         # which must not make a notebook pick the gpu profile.
         env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(),

@@ -33,6 +33,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +59,15 @@ BUILDS = {"03_image_generation": ({"MapWorker(MapBatches(ImageGen))"}, 0),
 OUTPUTS = {"05_vit_fine_tuning": "vit/checkpoint_*/checkpoint/model.safetensors",
            "06_clip_embeddings": "embeddings/*.parquet"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
+
+
+# The worker node is Ray's own `ray start --address=<head>`, with the head's loopback address kept as given. Ray
+# replaces 127.0.0.1 in every address by the machine's outward IP, where the one-machine head does not listen, except
+# where it runs without clusters, and there it refuses to start a node that joins one (raycourse.cluster.LOOPBACK_ENV
+# says more). Both nodes then listen on loopback only, with the run's token (raycourse.auth).
+JOIN_ON_LOOPBACK = ("import sys; from ray._private import services; "
+                    "services.resolve_ip_for_localhost = lambda host: host; "
+                    "from ray.scripts.scripts import main; sys.argv[0] = 'ray'; sys.exit(main())")
 
 
 def test_every_lesson_that_loads_a_model_is_run_here():
@@ -113,8 +123,9 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
     assert head.dashboard_url == f"http://127.0.0.1:{dashboard_port}", head.dashboard_url  # taken meanwhile
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
-        [*cluster.ray_cli(), "start", f"--address={head.address}", f"--num-cpus={worker_cpus}", f"--num-gpus={gpus}",
-         "--block", f"--dashboard-agent-listen-port={cluster.free_port()}", "--disable-usage-stats"],
+        [sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={head.address}", f"--num-cpus={worker_cpus}",
+         f"--num-gpus={gpus}", "--block", f"--dashboard-agent-listen-port={cluster.free_port()}",
+         "--disable-usage-stats"],
         env=cluster.ray_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
