@@ -209,6 +209,9 @@ def main(argv=None) -> int:
     # If the pipeline's thread outlives this script's Ray (a failed capture shuts it down under the thread), it
     # must not connect to another Ray on this machine: no automatic ray.init().
     os.environ["RAY_ENABLE_AUTO_CONNECT"] = "0"
+    from raycourse.cluster import keep_loopback
+
+    keep_loopback()  # Ray would otherwise listen on the machine's outward address too (raycourse.cluster says why)
 
     import numpy as np
     import ray
