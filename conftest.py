@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from raycourse import catalogue
 from raycourse.runtime import RAY_NOTICES_ENV, TEST_ENV
 
 # Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
@@ -332,7 +333,7 @@ def _in_modules(item, modules: set) -> bool:
     """Whether ``item`` runs a notebook of one of ``modules`` ("05"): a lesson's cell or a lab's grading."""
     rel = _rel(item) or ""
     if hasattr(item, "cell"):
-        return Path(rel).name[:2] in modules
+        return catalogue.number_of(rel) in modules
     if rel == "tests/test_grading.py" and _name(item) in GRADED_PER_LAB:
         return item.name.split("[")[-1].rstrip("]") in modules
     return False
@@ -351,7 +352,18 @@ def _tiny_only(item) -> str | None:
 SIDE_BY_SIDE_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
+def _selected_modules() -> set:
+    """The modules ``make test NOTEBOOKS=05,06`` names (RAYCOURSE_NOTEBOOKS), as "05", "06"."""
+    return {m.strip().zfill(2) for m in os.environ.get("RAYCOURSE_NOTEBOOKS", "").replace(",", " ").split()}
+
+
 def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # NOTEBOOKS=19 would select nothing and say so only as "no tests ran"
+        for number in sorted(_selected_modules()):
+            try:
+                catalogue.module(number, Path(__file__).resolve().parent)
+            except catalogue.CourseError as error:
+                raise pytest.UsageError(f"NOTEBOOKS={number}: {error}") from None
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):  # the xdist controller
         for key, value in SIDE_BY_SIDE_ENV.items():  # before it starts the workers, which inherit it
             os.environ.setdefault(key, value)
@@ -431,7 +443,8 @@ def pytest_collection_modifyitems(config, items):
     only module 05's lesson and the grading of its lab."""
     # Read once and taken out of the environment: a test that runs pytest again (the rehearsal, the tests of
     # this file's own rules) must collect what it names.
-    modules = {m.strip().zfill(2) for m in os.environ.pop("RAYCOURSE_NOTEBOOKS", "").replace(",", " ").split()}
+    modules = _selected_modules()
+    os.environ.pop("RAYCOURSE_NOTEBOOKS", None)
     fast = os.environ.pop("RAYCOURSE_FAST", "") not in ("", "0")
     if modules or fast:
         keep = [i for i in items if (_in_modules(i, modules) if modules else not _slow(i))]
