@@ -229,17 +229,9 @@ def pytest_terminal_summary(terminalreporter):
 
 # Tests that prove something about the tiny profile only, by file (every test in it) or by file and test name.
 # `make test-gpu` (the gpu profile, on a GPU machine) skips them; `tests/test_gpu_selection.py` holds this list
-# to existing tests. Anything not listed runs in both profiles.
+# to existing tests. Anything not listed runs in both profiles. A file can say so itself, where it lives:
+# `pytestmark = pytest.mark.tiny_only("why")` (every check-test file does: `new-module` writes it).
 TINY_ONLY = {
-    "tests/test_checks_lab01.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab02.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab03.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab04.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab05.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab06.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab07.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab08.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lesson07.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
@@ -340,7 +332,10 @@ def _in_modules(item, modules: set) -> bool:
 
 
 def _tiny_only(item) -> str | None:
-    """Why ``item`` proves something about the tiny profile only (TINY_ONLY), or None."""
+    """Why ``item`` proves something about the tiny profile only (its tiny_only mark, TINY_ONLY), or None."""
+    mark = item.get_closest_marker("tiny_only") if hasattr(item, "get_closest_marker") else None
+    if mark is not None:
+        return mark.args[0] if mark.args else "marked tiny_only"
     rel = _rel(item)
     return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
 

@@ -69,3 +69,35 @@ def test_every_checks_quiz_and_check_test_file_belongs_to_a_module():
         if match:
             assert match.group(1) in numbers, f"{path.relative_to(ROOT)} names module {match.group(1)}, which has " \
                                               "no lesson in notebooks/"
+
+
+def _loads_a_model(module) -> bool:
+    return module.lesson.is_file() and "raycourse.model_id(" in module.lesson.read_text()
+
+
+def test_every_lesson_that_loads_a_model_has_its_full_size_stages_and_its_two_node_build():
+    """make verify-gpu measures each such module's models (a stage, or a reason in NO_STAGE); the two-node rehearsal
+    (tests/test_two_nodes.py) knows what each builds on one GPU."""
+    from raycourse.fullsize import verify
+
+    loading = {m.number for m in MODULES if _loads_a_model(m)}
+    staged = {stage.module for stage in verify.STAGES}
+    assert staged | set(verify.NO_STAGE) <= {m.number for m in MODULES}, "a stage of a module the course lacks"
+    assert not staged & set(verify.NO_STAGE), "a module with stages listed in verify.NO_STAGE"
+    lacking = loading - staged - set(verify.NO_STAGE)
+    assert not lacking, f"module(s) {sorted(lacking)} load a model: give them a stage in raycourse/fullsize/verify.py " \
+                        "(or say why not in its NO_STAGE)"
+    import test_two_nodes  # tests/ is on the path (tests/conftest.py imports test_environment the same way)
+
+    assert set(test_two_nodes.BUILDS) == loading, "tests/test_two_nodes.py BUILDS: an entry per lesson that " \
+                                                  f"loads a model, by module number ({sorted(loading)})"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.has_lab], ids=lambda m: m.name)
+def test_every_check_test_file_marks_itself_tiny_only(module):
+    """The checks' tests run on the sample data and the stand-ins: make test-gpu skips them (root conftest.py)."""
+    files = [module.check_tests] + ([ROOT / "tests" / f"test_checks_lesson{module.number}.py"]
+                                    if module.lesson_checks else [])
+    for path in files:
+        assert re.search(r"^pytestmark = pytest\.mark\.tiny_only\(", path.read_text(), re.M), \
+            f"{path.relative_to(ROOT)}: add pytestmark = pytest.mark.tiny_only(\"why\") below its imports"

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from raycourse.runtime import RAY_NOTICES_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +52,14 @@ def test_lessons_solved_labs_and_profile_free_tests_run_on_a_gpu_and_tiny_tests_
             _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
             _item("tests/test_pins.py", "anything"), _item("tests/test_profiles.py", "anything")]
     assert [root_conftest._tiny_only(item) for item in kept] == [None] * len(kept)
-    for rel, name in [("tests/test_checks_lab05.py", "test_anything"), ("tests/test_two_nodes.py", "t"),
+    for rel, name in [("tests/test_two_nodes.py", "t"),
                       ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
                       ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one")]:
         assert root_conftest._tiny_only(_item(rel, name)), (rel, name)
+    # A file that marks itself (every check-test file: pytestmark = pytest.mark.tiny_only("why")).
+    marked = _item("tests/test_checks_lab05.py", "test_anything")
+    marked.get_closest_marker = lambda name: pytest.mark.tiny_only("why").mark if name == "tiny_only" else None
+    assert root_conftest._tiny_only(marked) == "why"
 
 
 def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_ray():

@@ -169,6 +169,8 @@ import pytest
 
 from raycourse.checks import lab{number}
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 
 @pytest.fixture(scope="module")
 def ray_data(ray_session):
