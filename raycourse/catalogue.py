@@ -4,8 +4,8 @@ A module is its lesson, ``notebooks/NN_slug.ipynb``; the rest follows the same n
 
 - the lab ``labs/NN_slug_lab.ipynb``, generated from its solved lab ``solutions/NN_slug_lab.ipynb`` (``make labs``);
 - the lab's checks ``raycourse/checks/labNN.py`` and their tests ``tests/test_checks_labNN.py``;
-- the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells ``raycourse/checks/lessonNN.py``
-  where it has them.
+- the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells
+  ``raycourse/checks/lessonNN.py`` where it has them.
 
 Module 00 (the environment check) has a lesson and a quiz and no lab. ``python -m raycourse.authoring new-module 09
 "Title"`` writes a new module's files under these names; nothing else needs to list it.

@@ -85,8 +85,8 @@ def test_every_lesson_that_loads_a_model_has_its_full_size_stages_and_its_two_no
     assert staged | set(verify.NO_STAGE) <= {m.number for m in MODULES}, "a stage of a module the course lacks"
     assert not staged & set(verify.NO_STAGE), "a module with stages listed in verify.NO_STAGE"
     lacking = loading - staged - set(verify.NO_STAGE)
-    assert not lacking, f"module(s) {sorted(lacking)} load a model: give them a stage in raycourse/fullsize/verify.py " \
-                        "(or say why not in its NO_STAGE)"
+    assert not lacking, f"module(s) {sorted(lacking)} load a model: give each a stage in " \
+                        "raycourse/fullsize/verify.py (or say why not in its NO_STAGE)"
     import test_two_nodes  # tests/ is on the path (tests/conftest.py imports test_environment the same way)
 
     assert set(test_two_nodes.BUILDS) == loading, "tests/test_two_nodes.py BUILDS: an entry per lesson that " \
