@@ -22,7 +22,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs help site site-setup
+.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs figures screenshots help site site-setup
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
@@ -31,6 +31,8 @@ help:
 	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
 	@echo "make labs      regenerate labs/ from solutions/"
+	@echo "make figures   redraw the lessons' diagrams (notebooks/figures/*.svg) from tools/figures.py"
+	@echo "make screenshots  capture the dashboard screenshots (notebooks/figures/dashboard_*.png) from a real run"
 	@echo "make record    re-run notebooks and store the outputs that nbval compares"
 	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
 	@echo "make soak      a workshop day on one Ray: every notebook twice, a killed kernel between (SOAK_ARGS=...)"
@@ -98,6 +100,16 @@ test-gpu:
 labs: $(STAMP)
 	$(BIN)/python -m raycourse.authoring labs
 
+# The lessons' diagrams, notebooks/figures/*.svg, drawn anew from tools/figures.py (tests/test_figures.py fails
+# where a stored one is not what it draws).
+figures: $(STAMP)
+	$(BIN)/python tools/figures.py
+
+# The dashboard screenshots, notebooks/figures/dashboard_*.png, from a real run in headless Chromium (2-4 min;
+# needs chromium and chromedriver: bash tools/install_browser.sh). A Ray of its own, never the course's.
+screenshots: $(STAMP)
+	$(BIN)/python tools/capture_dashboard.py
+
 record: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring record
 	$(BIN)/python -m raycourse.authoring labs
@@ -105,7 +117,8 @@ record: setup
 bench: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
 
-# Not part of make test (about 14 min here): every lesson and solved lab twice in one Ray, a kernel killed mid-pipeline
+# Not part of make test (about 18 min here: 14 for modules 00-07 and 4 for module 08, measured apart on
+# 2026-11-25): every lesson and solved lab twice in one Ray, a kernel killed mid-pipeline
 # between the passes; fails if pass 2 is slower or the killed run holds CPUs/GPUs. Writes outputs/soak.json.
 soak: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring soak $(SOAK_ARGS)

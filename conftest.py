@@ -45,6 +45,16 @@ if not os.environ.get(RAY_NOTICES_ENV):
 
     os.environ[RAY_NOTICES_ENV] = os.path.join(tempfile.mkdtemp(prefix="rc-notices-"), "ray-retries.log")
 
+# Every Ray of the run requires a token, as make lab's does (raycourse.auth): one token for the run, in a folder of
+# its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
+# test processes. A caller's cluster (RAY_ADDRESS) or a caller's token settings are used as they are.
+if not os.environ.get("RAY_ADDRESS") and not any(os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN",
+                                                                                 "RAY_AUTH_TOKEN_PATH")):
+    import tempfile
+
+    os.environ.update(RAY_AUTH_MODE="token",
+                      RAY_AUTH_TOKEN_PATH=os.path.join(tempfile.mkdtemp(prefix="rc-auth-"), "auth_token"))
+
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
@@ -147,13 +157,20 @@ TINY_ONLY = {
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
+    ("tests/test_gpu_levers.py", "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is"):
+        "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
     "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
                                "with stand-ins",
+    "tests/test_two_learners.py": "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on "
+                                  "a CPU with stand-ins",
     "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
     "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
     "tests/test_progress.py": "progress bars, with stand-in stages",
     "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
     "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
+    ("tests/test_lab_signals.py", "test_closing_the_terminal_stops_jupyterlab_and_ray"): "make lab's tiny Ray",
+    ("tests/test_lab_signals.py", "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"):
+        "make lab's tiny Ray",
     ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_broken_lab_reports_the_error_and_grades_the_rest"):
@@ -170,6 +187,10 @@ TINY_ONLY = {
         "the grader's logic, which does not depend on the profile",
     ("tests/test_grading.py", "test_a_class_report_is_printed_and_written_as_a_readable_table"):
         "the grader's logic, which does not depend on the profile",
+    ("tests/test_room.py", "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus"):
+        "a Ray of its own with 2 logical GPUs",
+    ("tests/test_room.py", "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"):
+        "a Ray of its own with 2 logical GPUs",
     ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
     ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
     ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
@@ -184,12 +205,18 @@ TINY_ONLY = {
 SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
     "tests/test_two_nodes.py": None,
+    "tests/test_two_learners.py": None,
+    # a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who
+    "tests/test_room.py": {"test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+                           "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"},
     "tests/test_browser.py": None,
     "tests/test_site.py": None,  # builds the website (make site) and reads every page in Chromium
     "tests/test_cluster.py": None,
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
     "tests/test_soak.py": None,
+    "tests/test_lab_signals.py": {"test_closing_the_terminal_stops_jupyterlab_and_ray",
+                                  "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"},
     "tests/test_runtime.py": "test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not",
     # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
     "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
@@ -199,6 +226,8 @@ SLOW_RUNS = {
                                # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
                                # learned, not a unit; `make test-standins` runs it with the trainings
                                "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour"},
+    # the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)
+    "tests/test_gpu_levers.py": "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
     "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
                                "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
     "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",

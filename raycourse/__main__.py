@@ -1,4 +1,4 @@
-"""Command line: ``python -m raycourse {info,standins,prefetch,check-profile,pins,reset-lab,grade,grade-class,lab,verify-gpu}``."""
+"""Command line: ``python -m raycourse {info,standins,prefetch,make-data,check-profile,check-data,pins,reset-lab,grade,grade-class,lab,verify-gpu}``."""
 
 from __future__ import annotations
 
@@ -54,10 +54,23 @@ def main(argv: list[str] | None = None) -> int:
                         "cpu on a CPU; small is one batch each)")
     verify.add_argument("--json", type=Path, default=Path("outputs/verify-gpu.json"), metavar="PATH",
                         help="where to write the measures (default: outputs/verify-gpu.json)")
-    pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache")
+    pre = sub.add_parser("prefetch", help="download the gpu profile's models into the Hugging Face cache, then read "
+                         "one file of each of its data sets (all roles only)")
     pre.add_argument("roles", nargs="*", help=f"roles to fetch (default: all of {', '.join(config.MODEL_ROLES)})")
     sub.add_parser("check-profile", help="exit 1 with advice when the profile cannot run here "
                    "(the gpu profile without a GPU or without its cached models)")
+    sub.add_parser("check-data", help="read every file of the course's data folder as Ray's readers would; exit 1 "
+                   "naming each file (and line) that they would fail on, and how to restore it")
+    make_data = sub.add_parser(
+        "make-data", help="draw the gpu profile's data sets at workshop scale into a folder (no download)",
+        description="Draw the gpu profile's data sets (imagenette's three classes, the doggos photos) and module "
+        "07's reviews at their real sizes times --scale, from the course's world, into OUT (one folder per S3 "
+        "bucket); then RAYCOURSE_GPU_DATA=OUT makes raycourse.data_path() read them in the gpu profile. "
+        "Deterministic: the same scale gives the same bytes.")
+    make_data.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write")
+    make_data.add_argument("--scale", type=float, default=1.0, metavar="F",
+                           help="the fraction of the real sizes (default 1: 6,930 photos of about 80 kB)")
+    make_data.add_argument("--jobs", type=int, metavar="N", help="processes drawing (default: one per CPU)")
     pins = sub.add_parser("pins", help="show the gpu profile's pinned models (raycourse/models.toml); move a pin")
     pins.add_argument("--move", nargs="+", metavar=("ROLE", "COMMIT"),
                       help="point ROLE at COMMIT (default: the Hub's current main); needs internet")
@@ -67,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         "grade", help="grade lab notebooks: run a copy of each from the top, print every exercise's verdict and a total",
         description="Run a copy of each lab notebook from the top in a fresh kernel (the file and your outputs are "
         "not touched) and print the verdict of every exercise, as its check cell would, and the lab's total. A cell "
-        "that raises stops nothing. This runs the notebook's code, as you, offline. Exit status: 0 when every "
+        "that raises stops nothing. The verdicts are the grader's own checks, not what the notebook records. This runs "
+        "the notebook's code, as you, in a sandbox where Linux allows it (files read-only, no network, a Ray of its "
+        "own; else a warning says what is missing), without your secrets. Exit status: 0 when every "
         "notebook was graded (whatever its score), 1 when one could not be (not a lab notebook, unreadable), "
         "2 for a wrong command line.")
     grade.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="lab notebooks (.ipynb)")
@@ -76,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Grade every learner's lab notebooks in FOLDER: a notebook per learner (alice.ipynb) or a "
         "folder per learner (bob/, with lab notebooks anywhere inside). Writes grades.csv and grades.md (learner x "
         "exercise, totals, the share of learners who passed each exercise) and prints the table. A file that "
-        "cannot be graded is a note in its learner's row. This runs the learners' code, as you, offline: grade "
-        "only notebooks you would run yourself. Exit status: 0 when the report was written, 2 for a wrong "
+        "cannot be graded is a note in its learner's row. This runs the learners' code, as you, each notebook in a "
+        "sandbox where Linux allows it, with a Ray of its own (see docs/instructor.md, What grading protects). Exit "
+        "status: 0 when the report was written, 2 for a wrong "
         "command line.")
     class_.add_argument("folder", type=Path, metavar="FOLDER", help="the class folder")
     class_.add_argument("--out", type=Path, metavar="DIR", help="where to write grades.csv and grades.md "
@@ -130,8 +146,15 @@ def main(argv: list[str] | None = None) -> int:
             return _grade(args.notebooks, args.timeout)
         elif args.command == "grade-class":
             return _grade_class(parser, args)
+        elif args.command == "make-data":
+            return _make_data(args)
         elif args.command == "check-profile":
             print(models.check_profile())
+        elif args.command == "check-data":
+            from . import data
+
+            config.profile()  # the data roles depend on it: a wrong name is the first thing to say
+            print(f"{data.data_root()}: {data.check_data()} data files read, none that Ray's readers would fail on.")
         elif args.command == "pins":
             if args.move:
                 role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
@@ -167,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "prefetch":
             for role, where in models.prefetch(args.roles or None).items():
                 print(f"  {role:<10}{where}")
+            if not args.roles:
+                _check_gpu_data()
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -180,6 +205,29 @@ def _roles(text: str) -> list[str]:
         named = ", ".join(unknown) or repr(text)
         raise argparse.ArgumentTypeError(f"unknown role(s) {named}; the roles are {', '.join(config.MODEL_ROLES)}")
     return roles
+
+
+def _check_gpu_data() -> None:
+    """`make prefetch`'s last step: reach and read one file of each of the gpu profile's data sets."""
+    from .data import check_gpu_data
+
+    print("Reading one file of each of the gpu profile's data sets ...", flush=True)
+    for where, what in check_gpu_data().items():
+        print(f"  {where}: {what}")
+
+
+def _make_data(args) -> int:
+    from .data import GPU_DATA_ENV
+    from .workshop_data import generate
+
+    if not args.scale > 0:
+        raise CourseError(f"--scale {args.scale} is not a fraction above 0.", "Give --scale a fraction above 0 (1 is the data sets' real size).")
+    start = time.perf_counter()
+    manifest = generate(args.out, args.scale, args.jobs, log=print)
+    print(f"Wrote {manifest['images']} images and {manifest['counts']['text/reviews.jsonl']} reviews "
+          f"({manifest['bytes'] / 1e9:.2f} GB) in {time.perf_counter() - start:.1f} s. "
+          f"In the gpu profile, {GPU_DATA_ENV}={args.out.resolve()} makes raycourse.data_path() read them.")
+    return 0
 
 
 def _grade(paths: list[Path], timeout: float) -> int:

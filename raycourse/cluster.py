@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
+from . import auth, config
 from .errors import CourseError
 
 DEFAULT_DASHBOARD_PORT = 8265
@@ -68,6 +68,33 @@ def port_is_free(port: int) -> bool:
 # up to 30 s (meant for Ray Serve on Kubernetes), and the helper actors that Ray Data leaves in a cluster keep the
 # drain from finishing: stopping `make lab` after any notebook had run took 33 s here, 5 s without the drain.
 STOP_NOW_ENV = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+# A one-machine Ray listens on loopback only. Ray binds its GCS, raylet, agents and client server to the node's IP,
+# but replaces 127.0.0.1 by the machine's outward IP wherever it meets it: in `ray start --node-ip-address` (then
+# the GCS and raylet listened on every interface, `*`, the agents on 0.0.0.0 and that IP) and in every address a
+# client is given (ray.init(address=...), the state API: services.canonicalize_bootstrap_address), where a
+# loopback-only Ray does not listen. Ray keeps loopback where it runs without clusters (ray_constants.
+# ENABLE_RAY_CLUSTER, off by default on macOS and Windows only, to spare a firewall prompt): LOOPBACK_ENV turns
+# that on for the head node, and keep_loopback() for a process that joins it; LocalRay.client_env() carries it
+# to the notebooks' kernels. Measured with `ss -ltnp` (tests/test_cluster.py): every port of the lab's Ray on
+# 127.0.0.1.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+LOOPBACK = "127.0.0.1"
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a Ray address (host:port) is on this machine's loopback interface."""
+    host = (address or "").rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def keep_loopback() -> None:
+    """Make this process reach a Ray on 127.0.0.1 at 127.0.0.1 (and a Ray it starts listen there): Ray's setting
+    for the processes it starts, and the constant that Ray read from it when this process imported it
+    (private: where Ray moves it, a process started with LOOPBACK_ENV set still does)."""
+    os.environ.update(LOOPBACK_ENV)
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def ray_environment(base: dict | None = None) -> dict:
@@ -82,6 +109,7 @@ def ray_environment(base: dict | None = None) -> dict:
     for key, value in settings.items():
         env.setdefault(key, value)
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
+    env.update(auth.server_env(env))  # token authentication on, the token made if there is none (raycourse.auth)
     if config.uses_standins():
         env.pop("CUDA_VISIBLE_DEVICES", None)  # else Ray refuses 2 logical GPUs where it lists fewer
     return env
@@ -97,12 +125,18 @@ class LocalRay:
     log_path: Path
     ports: dict = field(default_factory=dict)
     env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
+    auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.auth)
 
     def client_env(self) -> dict:
-        """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match)."""
+        """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match):
+        its address, its token authentication's mode and token file, and loopback kept (LOOPBACK_ENV)."""
         from . import runtime
 
-        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest}
+        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest, **self.auth_env, **LOOPBACK_ENV}
+
+    def http_headers(self) -> dict:
+        """The header its dashboard wants (the job and state APIs answer 401 without it)."""
+        return auth.http_headers(self.auth_env)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -194,12 +228,14 @@ def start(
     log_path: Path | None = None,
     timeout: float = 120,
     base_env: dict | None = None,
+    abort: threading.Event | None = None,
 ) -> LocalRay:
     """Start a local Ray head node with the course's settings and wait until it answers.
 
     CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
     8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
-    Its processes get ``base_env`` (default: this process's environment) with those settings.
+    Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
+    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`.
     """
     from . import runtime
 
@@ -211,7 +247,7 @@ def start(
         *ray_cli(), "start", "--head", "--block",
         f"--port={gcs_port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
         f"--ray-client-server-port={ports['client']}", f"--dashboard-agent-listen-port={ports['agent']}",
-        "--disable-usage-stats",
+        "--disable-usage-stats", f"--node-ip-address={LOOPBACK}",
     ]
     dashboard_url = None
     if dashboard:
@@ -219,8 +255,8 @@ def start(
         if not port_is_free(port):
             port = free_port()
         ports["dashboard"] = port
-        cmd += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={port}"]
-        dashboard_url = f"http://127.0.0.1:{port}"
+        cmd += ["--include-dashboard=true", f"--dashboard-host={LOOPBACK}", f"--dashboard-port={port}"]
+        dashboard_url = f"http://{LOOPBACK}:{port}"
     else:
         cmd += ["--include-dashboard=false"]
     if temp_dir:
@@ -228,7 +264,7 @@ def start(
     log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
-    env = ray_environment(base_env)
+    env = dict(ray_environment(base_env), **LOOPBACK_ENV)
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, start_new_session=True)
     started = threading.Event()
@@ -242,26 +278,35 @@ def start(
         log.close()
 
     threading.Thread(target=pump, daemon=True).start()
-    cluster = LocalRay(f"127.0.0.1:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env))
+    cluster = LocalRay(f"{LOOPBACK}:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env),
+                       {key: env[key] for key in auth.AUTH_ENV if key in env})
     deadline = time.monotonic() + timeout
-    while not started.wait(0.2):
-        if process.poll() is not None or time.monotonic() > deadline:
-            cluster.stop()
-            raise CourseError(
-                f"Ray's head node did not start (see {log_path}).",
-                "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
-            )
-    if dashboard_url:
-        _wait_for_http(dashboard_url, deadline)
+    try:
+        while not started.wait(0.2):
+            if abort is not None and abort.is_set():
+                raise CourseError("Stopped while Ray's head node was starting; it is stopped too.",
+                                  "Nothing: start it again when you want it.")
+            if process.poll() is not None or time.monotonic() > deadline:
+                cluster.stop()
+                raise CourseError(
+                    f"Ray's head node did not start (see {log_path}).",
+                    "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
+                )
+        if dashboard_url:
+            _wait_for_http(dashboard_url, deadline, cluster.http_headers())
+    except BaseException:  # Ctrl-C or a signal (make lab stopped) while Ray starts: nothing is left running
+        cluster.stop()
+        raise
     return cluster
 
 
-def _wait_for_http(url: str, deadline: float) -> bool:
+def _wait_for_http(url: str, deadline: float, headers: dict | None = None) -> bool:
     import urllib.request
 
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/api/version", timeout=2) as response:
+            request = urllib.request.Request(url + "/api/version", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -295,33 +340,104 @@ def lab_environment(base: Path) -> dict:
     return {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(workspaces)}
 
 
-def run_lab(jupyter_args: list[str]) -> int:
-    """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together."""
-    print("Starting Ray for this session (head node, dashboard on) ...", flush=True)
-    cluster = start(dashboard=True, dashboard_port=int(os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT))
-    print(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}   log: {cluster.log_path}", flush=True)
-    # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
-    # which must not make a notebook pick the gpu profile.
-    env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(), **lab_environment(Path.cwd()))
-    jupyter = str(Path(sys.executable).with_name("jupyter"))
-    lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+# Ray's workers bind ports from a range (`ray start --min-worker-port/--max-worker-port`, Ray 2.60's defaults; the
+# course sets none): a dashboard port inside it stops `ray start` ("used by other components"), and a JupyterLab
+# port inside it can be taken by a worker.
+RAY_MIN_WORKER_PORT, RAY_MAX_WORKER_PORT = 10002, 19999
 
-    def forward(signum, frame):  # `kill` of make lab stops JupyterLab, then Ray
-        lab.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGHUP, forward)
+def jupyter_port(jupyter_args: list[str]) -> int | str | None:
+    """The port given to ``jupyter lab`` (``--port=N``, ``--port N``, ``--ServerApp.port=N``), or None."""
+    for i, arg in enumerate(jupyter_args):
+        name, eq, value = arg.partition("=")
+        if name in ("--port", "--ServerApp.port"):
+            value = value if eq else (jupyter_args[i + 1] if i + 1 < len(jupyter_args) else "")
+            return int(value) if value.strip().isdigit() else value
+    return None
+
+
+def check_port(variable: str, value) -> None:
+    """A port the course's session may use: a number, 1-65535, outside Ray's worker port range."""
+    fix = (f"Choose a port outside Ray's worker port range, such as `make lab {variable}="
+           f"{DEFAULT_DASHBOARD_PORT if variable == 'DASHBOARD_PORT' else 8888}` (any of 1024-10001 or "
+           f"{RAY_MAX_WORKER_PORT + 1}-65535 that nothing else uses).")
+    text = str(value).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise CourseError(f"{variable}={value} is not a port number.", fix)
+    if RAY_MIN_WORKER_PORT <= int(text) <= RAY_MAX_WORKER_PORT:
+        raise CourseError(f"{variable}={value} is inside Ray's worker port range {RAY_MIN_WORKER_PORT}-"
+                          f"{RAY_MAX_WORKER_PORT}: Ray's workers bind these ports, and Ray refuses to start (or a "
+                          "worker takes the port).", fix)
+
+
+def _say(text: str) -> None:
+    """Print, where a terminal closed under us (EIO) or a pipe was cut must not stop the cleanup."""
     try:
-        while True:
+        print(text, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _stop_when_orphaned(stop, interval: float = 0.5) -> None:
+    """Call ``stop()`` once the process that started this one (``make``) is gone, whatever killed it (SIGKILL
+    sends no signal on): this process is then a child of another (init, a subreaper), and getppid says so."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        stop()
+
+    threading.Thread(target=watch, daemon=True, name="raycourse-parent-watch").start()
+
+
+def run_lab(jupyter_args: list[str]) -> int:
+    """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together: by JupyterLab's
+    exit, SIGTERM, SIGHUP (its terminal closed), or the death of the process that started it."""
+    config.profile()  # a wrong RAYCOURSE_PROFILE is said before anything starts
+    dashboard_port = os.environ.get("DASHBOARD_PORT") or DEFAULT_DASHBOARD_PORT
+    check_port("DASHBOARD_PORT", dashboard_port)
+    if jupyter_port(jupyter_args) is not None:
+        check_port("PORT", jupyter_port(jupyter_args))
+    lab = None
+    stopping = threading.Event()
+
+    def stop(signum=None, frame=None):  # JupyterLab stops, then Ray (below); while Ray starts, start() gives up
+        stopping.set()
+        if lab is not None:
+            lab.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    _stop_when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    _say("Starting Ray for this session (head node, dashboard on) ...")
+    cluster = start(dashboard=True, dashboard_port=int(dashboard_port), abort=stopping)
+    code = 1
+    try:
+        token = f"   token: {auth.where(cluster.auth_env)}" if cluster.http_headers() else ""
+        _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}")
+        # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
+        # which must not make a notebook pick the gpu profile.
+        env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(),
+                   **lab_environment(Path.cwd()))
+        jupyter = str(Path(sys.executable).with_name("jupyter"))
+        if not stopping.is_set():
+            lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+        if stopping.is_set() and lab is not None:  # a signal came while JupyterLab started
+            lab.send_signal(signal.SIGTERM)
+        while lab is not None:
             try:
                 code = lab.wait()
                 break
             except KeyboardInterrupt:  # Ctrl-C reaches JupyterLab too; it asks or shuts down
                 continue
     finally:
-        print("Stopping Ray ...", flush=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal's SIGHUP must not cut the cleanup short
+        if lab is not None and lab.poll() is None:  # an error here: JupyterLab goes too
+            lab.terminate()
+        _say("Stopping Ray ...")
         cluster.stop()
         left = cluster.leftover_processes()
-        print("Ray stopped." if not left else f"Ray processes left behind: {left}", flush=True)
+        _say("Ray stopped." if not left else f"Ray processes left behind: {left}")
     return code

@@ -1,42 +1,56 @@
 """Grade lab notebooks: a learner's score (``python -m raycourse grade``) and a class report (``grade-class``).
 
 Grading runs a *copy* of a lab notebook from the top in a fresh kernel (nbclient), the way
-*Kernel > Restart Kernel and Run All Cells* would, and reads the verdict of every exercise from the
-lab's own checks: the check cells record each verdict in the kernel (``raycourse.checks._core``),
-and the grader reads that record after every cell. Nothing runs a check a second time. The file
-itself is never written, and neither are the learner's outputs: the copy runs in a temporary folder.
+*Kernel > Restart Kernel and Run All Cells* would. The verdicts are the grader's own: the notebook's
+cells run as they are, except its check cells (``check.exercise_2(photos)``), which the grader runs
+itself, in an execute request of its own (:mod:`raycourse._judge`): the course's checks compiled from
+the sources the grader read before any notebook ran, their verdicts read back from that request's
+output only, signed with a secret made for that request. Nothing the notebook records, prints or
+patches becomes a verdict. A cell that does more than check (a check call among other code) runs as it
+is, then the grader repeats its checks the same way. The file itself is never written, and neither are
+the learner's outputs: the copy runs in a temporary folder.
 
 * A cell that raises stops nothing: the next cells still run (``allow_errors``). An exercise whose
   check cell raised (``NameError: name 'photos' is not defined`` when the exercise cell failed before
   assigning it) is reported as ``💥 ... could not be checked`` with that error, and every verdict
   carries the first error its own cells raised (``Error: ...``).
 * Each notebook has a time limit (:data:`DEFAULT_TIMEOUT`, ``--timeout``); when it is reached the
-  kernel is stopped and the exercises not checked by then say so.
+  kernel is stopped and the exercises not checked by then say so. Its outputs are kept up to
+  :data:`OUTPUT_LIMIT` characters (a note says the rest was dropped).
 * Which lab a notebook is comes from its content (``from raycourse.checks import lab03 as check``),
   not its file name, and the list of exercises from that lab's checks module, so an exercise whose
   check cell was deleted or never reached is reported too.
 
-Grading runs the learner's code, as the user who runs the grader, with nothing more: the kernel
-gets that user's environment (and profile) plus the test run's quiet, offline settings
-(:data:`raycourse.runtime.TEST_ENV`). It joins the Ray in ``RAY_ADDRESS`` if one is set, else it
-starts one Ray for the whole grading run with the course's usual resources and stops it (and
-everything the graded code started on it) at the end.
+Each notebook is kept from the others and from the grader's machine (see docs/instructor.md, "What
+grading protects"): where Linux namespaces are available (:mod:`raycourse.sandbox`) its kernel runs
+with every file system read-only but its scratch folder, no network, and a process tree that ends with
+it; it starts a Ray of its own inside, gone with it. Elsewhere (macOS) it runs without that sandbox,
+with a warning, on a Ray the grader starts for it alone and stops after it, and its processes are found
+by a mark in their environment and killed. With ``RAY_ADDRESS`` set, every notebook joins that Ray (the
+network stays on, its files writable: trusted notebooks only). The kernel gets a minimal environment: the
+grader's, less anything that looks like a secret (tokens, keys, passwords), with a temporary ``HOME``,
+plus the test run's quiet, offline settings (:data:`raycourse.runtime.TEST_ENV`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config, runtime
+from . import _judge, config, runtime, sandbox
 from .checks import _core
 from .checks._core import Verdict
 
@@ -51,7 +65,22 @@ _IMPORTS = (
                re.M),
     re.compile(r"^\s*import\s+raycourse\.checks\.(?P<module>(?:lab|lesson)\d+)\s+as\s+(?P<alias>\w+)", re.M),
 )
-_DUMP_MARK = "<<raycourse-grade>>"
+# What a graded notebook keeps of its outputs (characters of text, all cells together); beyond it, a note.
+OUTPUT_LIMIT = 1_000_000
+JUDGE_OUTPUT_LIMIT = 64_000  # what the grader's own check requests keep besides their verdicts
+# Environment variables a graded kernel never gets: anything that looks like a secret, whatever its name's case
+# (HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, GITHUB_TOKEN, ...), and the user's agents. Ray's own settings
+# pass (RAY_*: the token of a Ray the kernel is told to join).
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
+DROPPED_ENV = ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KRB5CCNAME", "DBUS_SESSION_BUS_ADDRESS")
+# In every process of a graded notebook: how the grader finds them all (not a RAYCOURSE_ setting: it must not travel
+# to Ray's workers).
+GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
+# Code in a notebook that reaches for the grading machinery (the record of verdicts, the checks' modules, the
+# interpreter's hooks): never needed to solve a lab; the grade notes it, for the instructor to read.
+SUSPICIOUS = re.compile(r"\b_core\b|_RESULTS|results_json|\bsys\.modules\b|\bbuiltins\b|__builtins__|"
+                        r"\.events\.register|input_transformers|addaudithook|settrace|setprofile|<<raycourse|"
+                        r"raycourse\._judge|\bsys\.stdout\s*=")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -145,10 +174,23 @@ def read_notebook(path: Path):
     try:
         with _quiet_nbformat():
             nb = nbformat.reads(text, as_version=4)
+            _cell_ids_valid(nb)
             nbformat.validate(nb)
     except Exception as exc:  # nbformat's ValidationError and conversion errors
         return None, f"not a valid notebook: {_short(getattr(exc, 'message', exc), 200)}"
     return nb, ""
+
+
+def _cell_ids_valid(nb) -> None:
+    """A format 4.4 notebook whose cells have ids (Jupyter opens it; some tools write it) becomes 4.5, the format that
+    has them, every cell with an id: nbformat would refuse it ("'id' was unexpected")."""
+    import uuid
+
+    if nb.get("nbformat") == 4 and nb.get("nbformat_minor", 0) < 5 and any("id" in c for c in nb.cells):
+        nb.nbformat_minor = 5
+        for cell in nb.cells:
+            if not cell.get("id"):
+                cell.id = uuid.uuid4().hex[:8]
 
 
 @contextlib.contextmanager
@@ -233,8 +275,12 @@ def inspect_notebook(path: Path | str) -> tuple[Grade, object, str]:
 # Running a notebook --------------------------------------------------------------------------------
 
 
-def _kernel_manager(kernel_name: str = "python3"):
-    """A kernel manager for a Python kernel of *this* environment (the learner's), whatever kernels are installed."""
+def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = None):
+    """A kernel manager for a Python kernel of *this* environment (the learner's), whatever kernels are installed.
+
+    ``wrap``: turns the kernel's command into the one that starts it (a sandbox); ``ipc``: the kernel talks over
+    Unix sockets at this path's prefix, not TCP (a kernel without network).
+    """
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -242,26 +288,159 @@ def _kernel_manager(kernel_name: str = "python3"):
         def get_kernel_spec(self, name):
             import ipykernel.kernelspec
 
-            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                          **ipykernel.kernelspec.get_kernel_dict())
+            spec = ipykernel.kernelspec.get_kernel_dict()
+            if wrap is not None:
+                spec = dict(spec, argv=wrap(list(spec["argv"])))
+            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
-    return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=ThisPython())
+    extra = {"transport": "ipc", "ip": str(ipc)} if ipc is not None else {}
+    return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=ThisPython(), **extra)
+
+
+def minimal_env(env: dict) -> dict:
+    """``env`` without what looks like a secret (:data:`SECRET_NAMES`, Ray's settings aside) or an agent's socket."""
+    return {k: v for k, v in env.items()
+            if k not in DROPPED_ENV and (k.startswith("RAY_") or not SECRET_NAMES.search(k))}
+
+
+def checks_sources() -> dict[str, str]:
+    """The source of every module of ``raycourse.checks``, by module name, as the grader reads them now."""
+    from . import checks
+
+    folder = Path(checks.__file__).parent
+    return {("raycourse.checks" if p.stem == "__init__" else f"raycourse.checks.{p.stem}"): p.read_text("utf-8")
+            for p in sorted(folder.glob("*.py"))}
+
+
+JUDGE_SOURCE = Path(_judge.__file__).read_text("utf-8")
+
+
+def plan_cell(source: str, alias: str, names: dict[str, str]) -> tuple[bool, list]:
+    """``(only_checks, calls)`` of a cell: the check calls in it (``[attribute, [args], [[keyword, arg]], line]``,
+    in order), and whether the cell is nothing but such calls (a check cell the grader runs in its place)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except Exception:  # a syntax error: the cell raises when it runs, and its checks are reported with that error
+        return False, []
+    lines = source.splitlines()
+
+    def is_check(node) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == alias and node.func.attr in names
+                and not any(isinstance(a, ast.Starred) for a in node.args) and all(k.arg for k in node.keywords))
+
+    found = sorted((n for n in ast.walk(tree) if is_check(n)), key=lambda n: (n.lineno, n.col_offset))
+    calls = [[n.func.attr, [ast.unparse(a) for a in n.args], [[k.arg, ast.unparse(k.value)] for k in n.keywords],
+              lines[n.lineno - 1].strip() if 0 < n.lineno <= len(lines) else ""] for n in found]
+    only = bool(tree.body) and all(isinstance(s, ast.Expr) and is_check(s.value) for s in tree.body)
+    return only, calls
+
+
+def _capped_client(nb, limit: int, **kwargs):
+    from nbclient import NotebookClient
+
+    class Capped(NotebookClient):
+        kept = 0
+        dropped = 0
+        judging = False  # a request of the grader's: its verdict lines always, the rest up to JUDGE_OUTPUT_LIMIT
+
+        def output(self, outs, msg, display_id, cell_index):
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "stream":
+                text = content.get("text", "")
+                if self.judging:
+                    keep = [l for l in text.splitlines(True) if l.startswith(_judge.MARK)]
+                    rest = "".join(l for l in text.splitlines(True) if not l.startswith(_judge.MARK))
+                    room = max(0, JUDGE_OUTPUT_LIMIT - self.judged)
+                    self.judged += min(len(rest), room)
+                    self.dropped += max(0, len(rest) - room)
+                    content["text"] = rest[:room] + "".join(keep)
+                else:
+                    room = max(0, limit - self.kept)
+                    self.kept += min(len(text), room)
+                    if len(text) > room:
+                        self.dropped += len(text) - room
+                        content["text"] = text[:room]
+                if not content["text"]:
+                    return None
+            elif msg.get("msg_type") == "error":  # always kept (it is how a cell's error is known), cut to size
+                content["evalue"] = _short(content.get("evalue", ""), 2000) if len(content.get("evalue", "")) > 2000 \
+                    else content.get("evalue", "")
+                content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
+            elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
+                size = len(json.dumps(content.get("data") or content.get("traceback") or "", default=str))
+                room = max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
+                if size > room:
+                    self.dropped += size
+                    return None
+                if self.judging:
+                    self.judged += size
+                else:
+                    self.kept += size
+            return super().output(outs, msg, display_id, cell_index)
+
+    client = Capped(nb, **kwargs)
+    client.judged = 0
+    return client
+
+
+def _processes_marked(mark: str) -> list:
+    """This user's processes whose environment holds ``GRADE_MARK_ENV=mark`` (a graded notebook's, wherever they
+    went: ``setsid``, double forks)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and proc.status() != psutil.STATUS_ZOMBIE \
+                    and proc.environ().get(GRADE_MARK_ENV) == mark:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def kill_marked(mark: str) -> int:
+    """Kill every process of a graded notebook (:func:`_processes_marked`); return how many there were."""
+    import psutil
+
+    procs = _processes_marked(mark)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)
+    psutil.wait_procs(procs, timeout=10)
+    return len(procs)
 
 
 class Grader:
-    """Grades notebooks one after the other, all on one Ray; use it as a context manager.
+    """Grades notebooks one after the other, each kept from the others; use it as a context manager.
 
-    ``env`` is the environment the kernels start from (default: this process's). Ray: the one in
-    ``RAY_ADDRESS`` if set, else one started (lazily, at the first notebook that needs it) for this
-    grader and stopped when it closes.
+    ``env`` is the environment the kernels start from (default: this process's), less its secrets
+    (:func:`minimal_env`). Ray: the one in ``RAY_ADDRESS`` if set; else each notebook gets a Ray of its
+    own (started in its sandbox by the notebook, or without a sandbox by the grader) that ends with it.
+    ``sandbox``: None to use one where this machine allows it, False never (a warning says what is lost).
+    ``output_limit``: the characters of output kept per notebook.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None, *, sandbox: bool | None = None,
+                 output_limit: int = OUTPUT_LIMIT, echo=None):
         self.timeout = timeout
-        self.env = dict(os.environ if env is None else env)
+        base = dict(os.environ if env is None else env)
+        self.env = minimal_env(base)
         self.env.update(GRADE_ENV)
-        self._ray = None
-        self._ready = False  # the kernels' environment is complete (outputs aside, a Ray to join)
+        # Caches a temporary HOME must not hide: the stand-in models, the Hugging Face cache (read-only in the sandbox).
+        home = Path(base.get("HOME") or Path.home()).expanduser()
+        self._pinned = {"XDG_CACHE_HOME": base.get("XDG_CACHE_HOME") or str(home / ".cache"),
+                        "RAYCOURSE_CACHE": base.get("RAYCOURSE_CACHE") or str(home / ".cache" / "raycourse")}
+        self.output_limit = output_limit
+        self._want_sandbox = sandbox
+        self.sandboxed = False
+        self.warning = ""
+        self._echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr, flush=True))
+        self._sources = checks_sources()  # read before any notebook runs: what the verdicts are judged with
+        self._ready = False
         self._cleanup: list[Path] = []
 
     def __enter__(self) -> "Grader":
@@ -271,18 +450,14 @@ class Grader:
         self.close()
 
     def close(self) -> None:
-        if self._ray is not None:
-            self._ray.stop()
-            shutil.rmtree(self._ray.log_path.parent, ignore_errors=True)
-            self._ray = None
         for path in self._cleanup:
             shutil.rmtree(path, ignore_errors=True)
         self._cleanup = []
 
-    def _kernel_env(self) -> dict:
-        """The graded kernels' environment; on first use, moves outputs aside and starts a Ray if there is none."""
+    def _prepare(self) -> None:
+        """Once, at the first notebook: moves outputs aside, chooses the profile and whether there is a sandbox."""
         if self._ready:
-            return self.env
+            return
         from .outputs import OUTPUTS_ENV
 
         if self.env.get(OUTPUTS_ENV, "").strip():  # shared storage (a cluster): a fresh folder of its own there
@@ -292,17 +467,33 @@ class Grader:
             self._cleanup.append(aside)
             self.env[OUTPUTS_ENV] = str(aside)
         if not self.env.get("RAY_ADDRESS"):
-            from . import cluster
-
-            # The notebooks get the profile chosen here, as under `make lab`: the grading Ray has logical GPUs
-            # in tiny, which must not make a notebook pick the gpu profile.
+            # The notebooks get the profile chosen here, as under `make lab`: a local Ray has logical GPUs in tiny,
+            # which must not make a notebook pick the gpu profile.
             with _environ(self.env):
                 self.env[config.PROFILE_ENV] = config.profile()
-            with _environ(self.env):
-                self._ray = cluster.start(dashboard=False, temp_dir=tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
-            self.env.update(self._ray.client_env())
+        if self.env.get("RAY_ADDRESS"):  # Ray takes no driver from another PID namespace
+            why = (f"they join the Ray in RAY_ADDRESS, {self.env['RAY_ADDRESS']}, which takes no kernel from a sandbox "
+                   "and runs their tasks outside one")
+        else:
+            why = "you asked for none" if self._want_sandbox is False else sandbox.unavailable()
+        self.sandboxed = not why
+        if why:
+            self.warning = (f"Warning: no sandbox for the graded notebooks ({why}): each runs as you, with your files "
+                            "writable and the network reachable; its processes are still ended with it. Grade only "
+                            "notebooks you would run yourself.")
+            self._echo(self.warning)
         self._ready = True
-        return self.env
+
+    def _notebook_env(self, work: Path, mark: str) -> dict:
+        env = dict(self.env)
+        env[GRADE_MARK_ENV] = mark
+        if not env.get("RAY_ADDRESS"):  # a Ray of its own: a HOME and temporary folder of its own too
+            for key, value in self._pinned.items():
+                env[key] = value
+            (work / "home").mkdir()
+            (work / "tmp").mkdir()
+            env.update(HOME=str(work / "home"), TMPDIR=str(work / "tmp"), RAY_TMPDIR=str(work / "tmp"))
+        return env
 
     def grade(self, path: Path | str) -> Grade:
         """Grade one notebook (a copy of it; the file is only read)."""
@@ -315,31 +506,66 @@ class Grader:
         return grade
 
     def _run(self, nb, grade: Grade, alias: str, names: dict, exercises: list) -> None:
-        import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-        env = self._kernel_env()
-        started = time.monotonic()  # the time limit counts from the kernel's start, not the grading Ray's
-        deadline = started + self.timeout
-        work = Path(tempfile.mkdtemp(prefix="raycourse-grade-"))
+        self._prepare()
+        started = time.monotonic()  # the time limit counts from here: a Ray of the grader's is part of it
+        # A short path: Ray's Unix sockets live under it, and Linux allows them 107 characters.
+        work = Path(tempfile.mkdtemp(prefix="rcg-"))
         folder = work / (re.sub(r"[^\w.-]", "_", grade.path.resolve().parent.name) or "notebook")
         folder.mkdir()
-        client = NotebookClient(nb, timeout=int(self.timeout), allow_errors=True, kernel_name="python3",
-                                resources={"metadata": {"path": str(folder)}})
-        client.km = _kernel_manager()
-        dump = nbformat.v4.new_code_cell(
-            f"print({_DUMP_MARK!r} + __import__('raycourse.checks._core', fromlist=['_'])"
-            f".results_json({grade.module!r}))")
-        seen: dict[str, int] = {}  # exercise title -> order of the verdict last read
+        mark = secrets.token_hex(8)
+        env = self._notebook_env(work, mark)
+        ray = None
+        try:
+            if not env.get("RAY_ADDRESS") and not self.sandboxed:  # no sandbox: a Ray of the grader's, for it alone
+                from . import cluster
+
+                ray_env = {k: v for k, v in env.items() if k != GRADE_MARK_ENV}  # Ray's processes are not its
+                with _environ(ray_env):
+                    ray = cluster.start(dashboard=False, temp_dir=str(work / "tmp" / "ray"), base_env=ray_env)
+                env.update(ray.client_env())
+            self._execute(nb, grade, alias, names, exercises, env, work, folder, started)
+        finally:
+            if ray is not None:
+                ray.stop()
+            killed = kill_marked(mark)  # whatever outlived the kernel (a sandbox leaves nothing: counted anyway)
+            if killed:
+                grade.notes.append(f"{killed} process(es) it started outlived its kernel: the grader killed them.")
+            grade.seconds = time.monotonic() - started
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _execute(self, nb, grade, alias, names, exercises, env, work, folder, started) -> None:
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        deadline = started + self.timeout
+        # A sandbox starts its Ray before the kernel: that counts as the kernel's start, and on a busy machine
+        # takes longer than nbclient's 60 s.
+        client = _capped_client(nb, self.output_limit, timeout=int(self.timeout), allow_errors=True,
+                                startup_timeout=max(60, int(self.timeout)),
+                                kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+        if self.sandboxed:
+            writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
+            os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
+            watch = os.open(work / "grader", os.O_RDWR)
+            client.km = _kernel_manager(wrap=lambda argv: sandbox.command(argv, writable, ray=True,
+                                                                          watch=str(work / "grader")),
+                                        ipc=work / "kernel")
+        else:
+            client.km = _kernel_manager()
         final: dict[str, Verdict] = {}
         since_check: list[CellError] = []  # errors of the cells since the last check cell
         stopped = ""
         checked_in: dict[str, int] = {}  # exercise title -> index of the last cell that checks it
+        plans = {}
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
-                for title in check_calls(cell.source, alias, names):
+                titles = check_calls(cell.source, alias, names)
+                for title in titles:
                     checked_in[title] = index
+                plans[index] = plan_cell(cell.source, alias, names) if titles else (False, [])
+                what = sorted(set(SUSPICIOUS.findall(cell.source)))
+                if what:
+                    grade.notes.append(f"cell {index} reaches into the grading machinery ({', '.join(what)}): "
+                                       "it cannot change a verdict, but read it.")
         kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
         try:
             with client.setup_kernel(env=env, stderr=kernel_log):
@@ -351,8 +577,13 @@ class Grader:
                         stopped = "time"
                         break
                     client.timeout = max(1, int(remaining + 0.999))
+                    only_checks, calls = plans[index]
                     try:
-                        client.execute_cell(cell, index)
+                        if only_checks:  # the grader runs its checks in its place
+                            judged = self._judge(client, nb, index, calls, grade.module, in_place=True)
+                        else:
+                            client.execute_cell(cell, index)
+                            judged = None
                     except CellTimeoutError:
                         stopped = "time"
                         break
@@ -360,33 +591,32 @@ class Grader:
                         stopped = "died"
                         break
                     error = self._collect(cell, index, grade)
-                    client.timeout = 60
-                    nb.cells.append(dump)
-                    try:
-                        client.execute_cell(dump, len(nb.cells) - 1, store_history=False)
-                    except DeadKernelError:
-                        stopped = "died"
-                        break
-                    finally:
-                        nb.cells.pop()
-                    recorded = _read_dump(dump)
-                    new = {t: v for t, v in recorded.items() if seen.get(t) != v["order"]}
-                    seen.update({t: v["order"] for t, v in recorded.items()})
-                    calls = check_calls(cell.source, alias, names)
+                    titles = check_calls(cell.source, alias, names)
+                    if judged is None and calls and error is None:  # a cell that checks among other code
+                        remaining = deadline - time.monotonic()
+                        client.timeout = max(1, int(remaining + 0.999))
+                        try:
+                            judged = self._judge(client, nb, index, calls, grade.module, in_place=False)
+                        except CellTimeoutError:
+                            stopped = "time"
+                            break
+                        except DeadKernelError:
+                            stopped = "died"
+                            break
+                    new = self._verdicts(judged, calls, names, error, in_place=only_checks)
                     cause = since_check[0] if since_check else None
-                    for title, data in new.items():
-                        verdict = Verdict(data["exercise"], data["status"], data["message"], data["hint"])
+                    for title, verdict in new.items():
                         final[title] = _with_cause(verdict, cause)
-                    if error is not None and calls:
+                    if error is not None and titles:
                         earlier = cause or (grade.errors[0] if grade.errors[0] is not error else None)
-                        for title in calls:
+                        for title in titles:
                             if title not in new:
                                 final[title] = Verdict(
                                     title, "error", f"its check cell raised {error.ename}: {_short(error.evalue, 200)}",
                                     "Run the notebook from the top (Kernel > Restart Kernel and Run All Cells) "
                                     "and fix the first error.",
                                     str(earlier) if earlier else "")
-                    if new or calls:
+                    if new or titles:
                         since_check = []
                     elif error is not None:
                         since_check.append(error)
@@ -394,14 +624,20 @@ class Grader:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
             if not grade.errors and not final:
-                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}"
+                kernel_log.flush()
+                said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
+                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
+                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else "")
                 return
             grade.notes.append(f"grading stopped early: {exc.__class__.__name__}: {_short(exc, 200)}")
             stopped = "failed"
         finally:
-            grade.seconds = time.monotonic() - started
             kernel_log.close()
-            shutil.rmtree(work, ignore_errors=True)
+            if self.sandboxed:
+                os.close(watch)
+        if client.dropped:
+            grade.notes.append(f"output truncated: the notebook printed more than {self.output_limit:,} characters; "
+                               f"the grader kept the first ones and dropped {client.dropped:,}.")
         grade.timed_out = stopped == "time"
         why = {"time": f"the time limit ({self.timeout:g} s) was reached before its check ran.",
                "died": "the kernel died before its check ran (out of memory?).",
@@ -428,6 +664,57 @@ class Grader:
             grade.notes.append("the kernel died (out of memory?): the cells after it did not run.")
         grade.notebook = nb
 
+    def _judge(self, client, nb, index: int, calls: list, module: str, *, in_place: bool):
+        """Run ``calls`` (of cell ``index``) with the course's checks in a request of the grader's own; the results
+        (:mod:`raycourse._judge`), or None when no signed answer came back. ``in_place``: the request stands for
+        the cell (its outputs, less the verdict line, become the cell's)."""
+        import nbformat
+
+        secret = secrets.token_hex(32)
+        sources = {name: self._sources[name] for name in ("raycourse.checks", "raycourse.checks._core", module)}
+        code = (f"(lambda b, g: b.exec(b.compile({JUDGE_SOURCE + chr(10) + '_judge(*_args)'!r}, "
+                f"'<raycourse grader>', 'exec'), {{'__name__': 'raycourse_grader', '__builtins__': b, "
+                f"'_args': ({secret!r}, {module!r}, {sources!r}, {calls!r}, g)}}))"
+                f"(__import__('builtins'), globals())")
+        request = nbformat.v4.new_code_cell(code)
+        nb.cells.append(request)
+        client.judging, client.judged = True, 0
+        try:
+            client.execute_cell(request, len(nb.cells) - 1, store_history=in_place)
+        finally:
+            client.judging = False
+            nb.cells.pop()
+        signed, streams, outputs = [], {}, []
+        for out in request.outputs:
+            if out.get("output_type") == "stream":  # one text per stream: a line may come in pieces
+                streams[out.get("name", "stdout")] = streams.get(out.get("name", "stdout"), "") + out.get("text", "")
+            elif out.get("output_type") != "error" or not in_place:  # the request's own traceback means nothing
+                outputs.append(out)
+        for name, text in streams.items():
+            kept = []
+            for line in text.splitlines(True):
+                if line.startswith(_judge.MARK):
+                    body = line[len(_judge.MARK):].rstrip("\n")
+                    mac, payload = body[:64], body[64:]
+                    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+                    if hmac.compare_digest(mac, expected):
+                        signed.append(payload)
+                elif line.strip():  # the request writes its lines each after a newline of its own
+                    kept.append(line)
+            if kept:
+                outputs.insert(0, nbformat.v4.new_output("stream", name=name, text="".join(kept)))
+        if in_place:
+            nb.cells[index].outputs = outputs
+            nb.cells[index].execution_count = request.get("execution_count")
+        results = json.loads(signed[0]) if len(signed) == 1 else None
+        if in_place and results:
+            for result in results:  # what the check cell raised, as it would show it
+                if "raised" in result:
+                    ename, evalue, _ = result["raised"]
+                    nb.cells[index].outputs.append(nbformat.v4.new_output(
+                        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+        return results
+
     @staticmethod
     def _collect(cell, index: int, grade: Grade) -> CellError | None:
         """Note the cell's error and stderr in ``grade``; return its error, if it raised."""
@@ -443,19 +730,37 @@ class Grader:
                 grade.errors.append(error)
         return error
 
+    @staticmethod
+    def _verdicts(judged, calls: list, names: dict, error: CellError | None, *, in_place: bool) -> dict:
+        """The verdicts of a cell's check calls from the grader's request (title -> Verdict)."""
+        if not calls or (judged is None and not in_place and error is not None):
+            return {}
+        titles = [names[c[0]] for c in calls]
+        if judged is None:
+            return {t: Verdict(t, "error", "the grader got no verdict back from the kernel: the notebook's code "
+                                           "interfered with its output (sys.stdout?) or the kernel itself.",
+                               "Run the notebook from the top and look at what its cells change outside "
+                               "your exercises.") for t in titles}
+        new = {}
+        for result in judged:
+            if "verdict" in result:
+                new[names[result["attribute"]]] = Verdict(**result["verdict"])
+            elif "raised" in result and not in_place:
+                ename, evalue, line = result["raised"]
+                title = names[result["attribute"]]
+                new[title] = Verdict(title, "error", f"the grader could not repeat its check `{_short(line, 60)}`: "
+                                                     f"{ename}: {_short(evalue, 200)}",
+                                     "Put each check call in a cell of its own, as the lab has it.")
+            elif "failed" in result:
+                for title in titles:
+                    new.setdefault(title, Verdict(title, "error", f"the grader's check failed: {result['failed']}"))
+        return new
+
 
 def _with_cause(verdict: Verdict, cause: CellError | None) -> Verdict:
     if cause is None:
         return verdict
     return Verdict(verdict.exercise, verdict.status, verdict.message, verdict.hint, str(cause))
-
-
-def _read_dump(cell) -> dict:
-    for out in cell.outputs:
-        for line in out.get("text", "").splitlines():
-            if line.startswith(_DUMP_MARK):
-                return json.loads(line[len(_DUMP_MARK):])
-    return {}
 
 
 @contextlib.contextmanager
@@ -472,7 +777,7 @@ def _environ(env: dict):
 
 
 def grade(path: Path | str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
-    """Grade one notebook (see :class:`Grader` to grade several on one Ray)."""
+    """Grade one notebook (see :class:`Grader` to grade several)."""
     with Grader(timeout) as grader:
         return grader.grade(path)
 

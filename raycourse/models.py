@@ -7,6 +7,7 @@ uses. See :mod:`raycourse.config` for the profiles and overrides.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -145,6 +146,43 @@ def describe(role: str) -> str:
     return f"{spec.hub_id} @ {spec.revision[:12]}"
 
 
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _disk_problem(exc: BaseException, spec, needed: int) -> CourseError | None:
+    """A download that failed on the disk, not the network (a full disk, a cache it may not write), said so:
+    where the cache is and how much room it has. None for any other error."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    cause, seen = exc, set()
+    while cause is not None and id(cause) not in seen:  # the OSError may be wrapped by the Hub's own errors
+        seen.add(id(cause))
+        code = getattr(cause, "errno", None) if isinstance(cause, OSError) else None
+        if code in _DISK_FULL or code in _NOT_WRITABLE or "No space left on device" in str(cause):
+            break
+        cause = cause.__cause__ or cause.__context__
+    else:
+        return None
+    cache = Path(constants.HF_HUB_CACHE)
+    where = next((p for p in (cache, *cache.parents) if p.exists()), cache)
+    free = shutil.disk_usage(where).free
+    need = f"; {spec.hub_id} needs about {needed / 1e9:.2f} GB more" if needed else ""
+    if code in _NOT_WRITABLE:
+        return CourseError(
+            f"Could not write {spec.hub_id!r} into the Hugging Face cache {cache}: {cause}.",
+            "Make the cache writable for you, or point HF_HUB_CACHE at a folder you may write (the notebooks "
+            "must see the same HF_HUB_CACHE), then run `make prefetch` again.")
+    return CourseError(
+        f"The disk is full: downloading {spec.hub_id!r} into the Hugging Face cache {cache} failed with "
+        f"{cause.__class__.__name__}: {cause}. {free / 1e9:.2f} GB are free there{need}.",
+        f"Free space on that disk (`du -sh {cache}/*` shows what the cache holds), or point HF_HUB_CACHE at a "
+        "disk with room (`HF_HUB_CACHE=/big/disk/hub make prefetch`, and the same HF_HUB_CACHE for `make lab`), "
+        "then run `make prefetch` again: what was downloaded is kept. `make pins` lists the sizes.")
+
+
 def prefetch(roles: list[str] | None = None) -> dict[str, str]:
     """Download the ``gpu`` profile's pinned models into the Hugging Face cache: exactly their files."""
     from huggingface_hub import snapshot_download
@@ -174,6 +212,9 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
                 "(see README, 'Before a GPU workshop').",
             ) from exc
         except Exception as exc:
+            disk = _disk_problem(exc, spec, known)
+            if disk:
+                raise disk from exc
             raise CourseError(
                 f"Could not download {spec.hub_id!r}: {exc.__class__.__name__}: {exc}",
                 "Check the internet connection and that HF_HUB_OFFLINE is not set, then run "
@@ -234,6 +275,9 @@ def check_profile() -> str:
             "Run `make test-gpu` on a GPU machine (after `make prefetch`); here, run `make test` (tiny profile).",
         )
     gpus = torch_gpus()
+    too_old = card_too_old(gpus)
+    if too_old:
+        raise CourseError(*too_old)
     if not gpus["usable"]:
         raise CourseError(
             f"NVML sees {config.gpu_count()} NVIDIA GPU(s) ({gpus['name'] or 'name unknown'}, driver "
@@ -253,14 +297,36 @@ def check_profile() -> str:
             f"torch {gpus['torch']} for CUDA {gpus['cuda']}), every pinned model in the cache")
 
 
+def card_too_old(gpus: dict) -> tuple[str, str] | None:
+    """(problem, fix) when the GPU's compute capability is below every architecture this torch build has kernels
+    for (torch's CUDA 13 wheels: 7.5 and up, so a V100 at 7.0 or a P100 at 6.0 cannot run them), else None."""
+    capability, archs = gpus.get("capability"), gpus.get("arch_list") or []
+    built = sorted(int(a.split("_")[1]) for a in archs if a.startswith("sm_") and a.split("_")[1].isdigit())
+    if not capability or not built:
+        return None
+    major, minor = capability
+    if major * 10 + minor >= built[0]:
+        return None
+    lowest = f"{built[0] // 10}.{built[0] % 10}"
+    return (f"The GPU {gpus.get('name') or ''} has compute capability {major}.{minor}, and torch "
+            f"{gpus.get('torch')} (built for CUDA {gpus.get('cuda') or '?'}) has kernels for {lowest} and up only "
+            f"({', '.join(archs)}): no driver update changes that.",
+            f"Use a GPU of compute capability {lowest} or newer (a T4, L4, A10G, A100 or H100), or install a torch "
+            f"build whose torch.cuda.get_arch_list() includes sm_{major}{minor} (an older CUDA's), then run this "
+            "again; elsewhere the tiny profile runs (RAYCOURSE_PROFILE=tiny).")
+
+
 _TORCH_PROBE = """
 import json, torch
-info = {"torch": torch.__version__, "cuda": torch.version.cuda, "usable": False, "count": 0, "name": "", "error": ""}
+info = {"torch": torch.__version__, "cuda": torch.version.cuda, "usable": False, "count": 0, "name": "", "error": "",
+        "capability": None, "arch_list": []}
 try:
     info["usable"] = torch.cuda.is_available()
     if info["usable"]:
         info["count"] = torch.cuda.device_count()
         info["name"] = torch.cuda.get_device_name(0)
+        info["capability"] = list(torch.cuda.get_device_capability(0))  # known before any kernel runs
+        info["arch_list"] = torch.cuda.get_arch_list()  # what this build has kernels for (sm_75, ...)
         torch.ones(1, device="cuda").add_(1).item()  # a kernel runs: the driver and the build agree
 except Exception as exc:
     info["usable"], info["error"] = False, f"{type(exc).__name__}: {exc}"

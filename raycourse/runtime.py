@@ -20,7 +20,6 @@ from .errors import CourseError
 # Environment for a quiet, offline, small-machine run. Set before Ray starts so
 # that the Ray processes inherit it.
 QUIET_ENV = {
-    "RAY_AUTH_MODE": "disabled",  # Ray 2.60 warns about token auth otherwise (local cluster only)
     "RAY_BACKEND_LOG_LEVEL": "fatal",  # C++ core-worker log lines would land in notebook cells
     "RAY_DEDUP_LOGS": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -207,10 +206,26 @@ def _quiet_fd2():
         os.close(devnull)
 
 
-# Variables a job on an existing Ray cluster passes to its workers (runtime_env), so
-# that actors resolve the same profile, models, data and output folders as the notebook.
-PROPAGATED_PREFIXES = ("RAYCOURSE_", "HF_", "TRANSFORMERS_", "DIFFUSERS_")
-PROPAGATED_KEYS = ("TOKENIZERS_PARALLELISM", "PYTHONWARNINGS")
+# Variables a job on an existing Ray cluster passes to its workers (runtime_env), so that actors resolve the same
+# profile, models, data and output folders, and stay as quiet and offline, as the notebook: the course's own
+# settings, by name, and nothing else. A job's runtime_env is shown to anyone who can reach the cluster's dashboard
+# (its Jobs page and job API), so a token or password never travels this way (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, a
+# cloud key): a cluster that needs one for gated models has it set on its nodes. SECRET_WORDS guards the list.
+PROPAGATED_KEYS = (
+    "RAYCOURSE_PROFILE", "RAYCOURSE_DATA", "RAYCOURSE_OUTPUTS", "RAYCOURSE_CACHE", "RAYCOURSE_REHEARSAL",
+    "RAYCOURSE_TEST", "RAYCOURSE_STANDIN_THREADS", "RAYCOURSE_GPUS_PER_LEARNER", "RAYCOURSE_GPU_DATA",
+    *(role.override_env for role in config.MODEL_ROLES.values()),
+    "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", *OFFLINE_ENV,
+    "HF_HUB_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY",
+    "TOKENIZERS_PARALLELISM", "PYTHONWARNINGS",
+)
+SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL")
+DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES")  # the course's, read by the notebook's process only
+
+
+def _is_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS) and upper != "TOKENIZERS_PARALLELISM"
 
 _dashboard_url: str | None = None
 _owns_ray = False  # True when init() started a local Ray for this process alone
@@ -225,8 +240,7 @@ RAY_ENV_DIGEST = "RAYCOURSE_RAY_ENV"
 
 def _propagated_env(env=None) -> dict:
     env = os.environ if env is None else env
-    return {k: v for k, v in env.items()
-            if (k.startswith(PROPAGATED_PREFIXES) or k in PROPAGATED_KEYS) and k != RAY_ENV_DIGEST}
+    return {k: v for k, v in env.items() if k in PROPAGATED_KEYS and not _is_secret(k)}
 
 
 def env_digest(env=None) -> str:
@@ -237,16 +251,39 @@ def env_digest(env=None) -> str:
 
 
 def find_running_ray() -> str | None:
-    """The address of a Ray started with ``ray start`` on this machine (``make lab``), if it is alive."""
+    """The address of a Ray started with ``ray start`` on this machine (``make lab``) by this user, if it is alive.
+
+    Ray notes the latest ``ray start`` of the machine in /tmp/ray/ray_current_cluster, whoever ran it, and
+    ``ray.init()`` joins it. A notebook joins only a Ray whose processes are its own user's: another user's Ray
+    would run this learner's code as that user (and with token authentication, refuse it); a Ray of someone
+    else's is joined only when named in ``RAY_ADDRESS``."""
     try:
         from ray._private import services
 
         bootstrap = services.find_bootstrap_address(None)
-        if bootstrap and bootstrap in services.find_gcs_addresses():
+        if bootstrap and bootstrap in _own_gcs_addresses():
             return bootstrap
     except Exception:  # private API: on any change, just start a local Ray
         return None
     return None
+
+
+def _own_gcs_addresses() -> set:
+    """GCS addresses that this user's Ray processes on this machine name (``--gcs-address=...``, as Ray's own
+    ``services.find_gcs_addresses`` reads them from every process)."""
+    import psutil
+
+    found = set()
+    for proc in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            if proc.info["uids"] is None or proc.info["uids"].real != os.getuid():
+                continue
+            for arg in " ".join(proc.info["cmdline"] or []).split():  # setproctitle may join them (Ray's note)
+                if arg.startswith("--gcs-address="):
+                    found.add(arg.split("=", 1)[1])
+        except psutil.Error:
+            continue
+    return found
 
 
 # Ray's raylet tells every driver when a node runs 4x more Python workers than its *physical* cores
@@ -335,6 +372,8 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     global _dashboard_url, _owns_ray
     import ray
 
+    from . import cluster
+
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
 
@@ -355,6 +394,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
         kwargs["address"] = "local"  # never Ray's guess from a stale /tmp/ray/ray_current_cluster
+        kwargs["_node_ip_address"] = cluster.LOOPBACK  # a notebook's own Ray listens on loopback only, as make lab's
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
         # A test run has no one to look at it. Otherwise Ray's own default (None): the dashboard where its packages
@@ -365,6 +405,8 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
             kwargs["runtime_env"] = {"env_vars": job_env}
     _serve_router_deadline()
     hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
+    if not ray_address or cluster.is_loopback(ray_address):
+        cluster.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (cluster.py)
     with _quiet_fd2(), hidden:
         try:
             context = ray.init(**kwargs)
@@ -380,7 +422,9 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
             raise CourseError(
                 f"Could not connect to the Ray cluster at {ray_address}.",
                 "Start the cluster (`make lab` or `ray start --head`), fix RAY_ADDRESS, or unset it "
-                "to let raycourse start a local Ray.",
+                "to let raycourse start a local Ray. A cluster with token authentication needs its token here: "
+                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, or the token in ~/.ray/auth_token "
+                "(`ray get-auth-token` on its head node prints it).",
             ) from exc
         except Exception as exc:
             ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
@@ -398,6 +442,23 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         os.environ.update(CUDA_VISIBLE_DEVICES="")  # the notebook's own process too (module 00 loads models)
     url = getattr(context, "dashboard_url", None)
     _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
+
+
+def _authenticate(address: str | None) -> None:
+    """Token authentication (raycourse.auth): a Ray this notebook starts requires the user's token (made if there is
+    none, as ``make lab`` does); a Ray of this machine that it joins gets the user's token where there is one
+    (``make lab`` passes it to its kernels already). A cluster elsewhere gets what the caller set, as Ray does for
+    an address it is given: the user's own token is not sent to someone else's cluster. What the caller set
+    (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) stays."""
+    from . import auth, cluster
+
+    if not address:
+        settings = auth.server_env()
+    else:
+        settings = auth.client_env() if cluster.is_loopback(address) else {}
+    for key, value in settings.items():
+        os.environ.setdefault(key, value)
+    auth.refresh_ray_config()
 
 
 def _configure_data_context() -> None:
@@ -464,6 +525,15 @@ def _raylet_sees_all_gpus():
             os.environ["CUDA_VISIBLE_DEVICES"] = saved
 
 
+def _dashboard_with_token() -> str | None:
+    """The dashboard's address, and where its sign-in token is when Ray asks for one (raycourse.auth)."""
+    from . import auth
+
+    if not _dashboard_url or os.environ.get(auth.MODE_ENV, "").strip().lower() != "token" or not auth.has_token():
+        return _dashboard_url
+    return f"{_dashboard_url} (sign in with the token in {auth.where()})"
+
+
 def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     """Connect to the session's Ray, or start one, with the course settings; print a summary.
 
@@ -484,6 +554,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     address = None
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS") or find_running_ray()
+        _authenticate(address)
         _start_ray(num_cpus, address, hide_gpus=hide_real_gpus())
         if address and config.uses_standins() and not hide_real_gpus() and has_real_gpus(ray.cluster_resources()):
             ray.shutdown()  # a cluster's GPU workers behind a head without one: hide them from the stand-ins
@@ -506,6 +577,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     if gpus == 0:
         notes.append("Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
                      "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones).")
+    from . import room
+
+    notes += room.session_notes()  # a GPU budget where the room shares one cluster
+    room.watch_cells()  # a GPU stage that waits says who holds the GPUs
     where = ray.get_runtime_context().gcs_address
     _session = Session(
         profile=profile,
@@ -515,7 +590,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
         gpus=gpus,
         models={role: models.describe(role) for role in config.MODEL_ROLES},
         data_root=str(data.data_root()),
-        dashboard=_dashboard_url,
+        dashboard=_dashboard_with_token(),
         logical_gpus=config.uses_standins() or not has_real_gpus(resources),
         notes=notes,
     )

@@ -13,7 +13,7 @@ import pytest
 def course_env(monkeypatch):
     """Clear every RAYCOURSE_* override so a test starts from the documented defaults."""
     for key in list(os.environ):
-        if key.startswith("RAYCOURSE_MODEL_") or key in ("RAYCOURSE_DATA", "RAYCOURSE_OUTPUTS"):
+        if key.startswith("RAYCOURSE_MODEL_") or key in ("RAYCOURSE_DATA", "RAYCOURSE_OUTPUTS", "RAYCOURSE_GPU_DATA"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
     return monkeypatch

@@ -12,7 +12,8 @@ inline backend, the tiny profile, offline. Then the tests read the page:
 - Ray Data's progress draws as ipywidgets bars, never as text (tqdm's text bars, Ray Data's ``Tasks: 0;
   Actors: 0`` status lines, a widget's text stand-in): module 03's image generation runs long enough to
   show at least one bar (quick steps show none, by design);
-- module 03's image grid renders (an ``<img>`` of a matplotlib figure);
+- module 03's image grid renders (an ``<img>`` of a matplotlib figure), and so does every figure its markdown
+  cells show (``notebooks/figures/``: an SVG diagram, a PNG screenshot);
 - lab 01's check cells show their verdict (``⏳ ... not solved yet``);
 - JupyterLab's "get notified about official Jupyter news?" pop-up never shows.
 
@@ -90,6 +91,15 @@ return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell => ({{
                                           .map(img => [img.naturalWidth, img.naturalHeight]),
   }})),
 }}));
+"""
+
+# The markdown cells' images (the lesson's figures), each scrolled into view first: JupyterLab renders a cell
+# when it comes into view.
+FIGURES_JS = f"""
+const panel = {ACTIVE};
+for (const cell of panel.querySelectorAll('.jp-MarkdownCell')) cell.scrollIntoView();
+return [...panel.querySelectorAll('.jp-MarkdownCell img')].map(img =>
+  [img.getAttribute('alt'), img.complete && img.naturalWidth > 0]);
 """
 
 # When a wait runs out: which widget has focus, which tab is current, which menus are open and which of their
@@ -410,6 +420,7 @@ def lab(tmp_path_factory):
     for path in COURSE:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / path, root / path)
+    shutil.copytree(ROOT / "notebooks" / "figures", root / "notebooks" / "figures")
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     logs = tmp_path_factory.mktemp("logs")
@@ -484,6 +495,11 @@ def test_module_03_shows_progress_bars_and_an_image_grid(lab):
     assert run.progress_bars() >= 1, "no progress bar widget in module 03"
     grids = [size for size in run.images() if size[0] >= 400 and size[1] >= 200]
     assert grids, f"no image grid rendered in module 03 (images: {run.images()})"
+    shown = len([c for c in json.loads((ROOT / run.path).read_text())["cells"]
+                 if c["cell_type"] == "markdown" and "](figures/" in "".join(c["source"])])
+    figures = _wait(lambda: (lambda f: f if len(f) >= shown and all(ok for _, ok in f) else None)(
+        lab.driver.execute_script(FIGURES_JS)), 30, f"module 03's {shown} figures to render")
+    assert figures, "module 03 shows no figure"
     assert NEWS not in lab.page_text(), "JupyterLab asked about Jupyter news over the notebook"
     lab.shut_down_kernels()
 

@@ -209,6 +209,16 @@ def test_ex1_rejects_a_gpu_pool_larger_than_the_cluster(ray_session, prompts):
     assert "never started" in verdict.message
 
 
+def test_ex1_holds_the_pool_to_the_learners_gpu_budget(ray_session, prompts, monkeypatch):
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))  # a room that shares the cluster
+    assert lab03._check_planned_pools(_gpu_pool(prompts, gpus - 1))  # within the budget: the plan passes
+    verdict = lab03.exercise_1.result(_gpu_pool(prompts, gpus), prompts)  # every GPU of the cluster: over it
+    budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
+    _wrong(verdict, f"has {gpus} GPU actors, more than {budget} can hold")
+    assert "the room's other learners need" in verdict.message and "raycourse.gpu_budget()" in verdict.hint
+
+
 # Exercise 2 ---------------------------------------------------------------------------------
 
 def test_ex2_nothing_written_is_not_solved(out_dir, prompts):

@@ -485,6 +485,17 @@ def test_exercise_2_rejects_gpu_pools_larger_than_the_cluster(catalogue):
     assert "wait for a GPU forever" in verdict.message and "ray.cluster_resources()" in verdict.hint
 
 
+def test_exercise_2_holds_the_pools_to_the_learners_gpu_budget(catalogue, monkeypatch):
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    assert check2(_gpu_pools(catalogue, gpus - 1)).passed
+    verdict = check2(_gpu_pools(catalogue, gpus))
+    assert verdict.status == "wrong", verdict
+    budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
+    assert f"more than {budget} can hold" in verdict.message, verdict
+    assert "raycourse.gpu_budget()" in verdict.hint
+
+
 def test_exercise_2_rejects_models_that_cannot_share_a_gpu(catalogue):
     verdict = check2(_gpu_pools(catalogue, 1, 1, 1))  # fits the course's two GPUs, not a one-GPU machine
     assert verdict.status == "wrong", verdict

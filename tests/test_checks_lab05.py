@@ -626,17 +626,27 @@ def test_ex3_accepts_any_pool_from_one_actor_to_the_clusters_gpus(answer, checkp
                "autoscaling": ray.data.ActorPoolStrategy(min_size=1, max_size=gpus)}[pool]
     verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders, compute=compute))
     assert verdict.passed, verdict
-    assert f"the cluster has {gpus})" in verdict.message
+    assert f"(GPUS is {gpus})" in verdict.message
 
 
 def test_ex3_rejects_a_pool_bigger_than_the_clusters_gpus(answer, checkpoint, val_folders):
     gpus = _cluster_gpus()
     verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders,
                                            compute=ray.data.ActorPoolStrategy(size=gpus + 1)))
-    _wrong(verdict, f"the cluster has {gpus} GPUs, so 1 of them would wait for a GPU forever")
+    _wrong(verdict, f"it may use the cluster's {gpus} GPU(s), so 1 of them would wait for a GPU forever")
     assert "ray.cluster_resources()" in str(verdict.hint)
     growing = _pipeline(Batched, checkpoint, val_folders, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=gpus + 2))
     _wrong(answer(predictions=growing), f"up to {gpus + 2} actors")
+
+
+def test_ex3_holds_the_pool_to_the_learners_gpu_budget(answer, checkpoint, val_folders, monkeypatch):
+    gpus = _cluster_gpus()
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders,
+                                           compute=ray.data.ActorPoolStrategy(size=gpus)))
+    budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
+    _wrong(verdict, f"it may use {budget}, so 1 of them would wait")
+    assert "raycourse.gpu_budget()" in str(verdict.hint)
 
 
 def test_ex3_finds_the_gpu_profiles_files_in_its_folders():

@@ -451,6 +451,16 @@ def test_ex2_rejects_a_pool_larger_than_the_cluster(ray_session, correct, image_
     assert lab06.exercise_2.result(half, _write(correct, tmp_path / "h"), image_root).passed
 
 
+def test_ex2_holds_the_pool_to_the_learners_gpu_budget(ray_session, correct, image_root, tmp_path, monkeypatch):
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    stage = _stage(ray_session, compute=ray.data.ActorPoolStrategy(size=gpus))
+    verdict = lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root)
+    budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
+    _wrong(verdict, f"a pool of {gpus} actors with 1 GPU each, more than {budget} can hold")
+    assert "raycourse.gpu_budget()" in verdict.hint
+
+
 def test_ex2_rejects_a_pipeline_without_a_class_stage(ray_session, correct, image_root, tmp_path):
     stage = ray.data.from_items([{"x": 1}]).map_batches(_embed_function)
     _wrong(lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root), "no stage that runs a callable class")

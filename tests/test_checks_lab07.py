@@ -295,6 +295,16 @@ def test_ex2_plan_rejects_skipped_streaming_and_resources_that_do_not_fit(ray_se
     assert wrong.hint
 
 
+def test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget(ray_session, monkeypatch):
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    assert _plan_verdict(lambda s: pipeline(s, encode={"compute": A(size=gpus - 1)})) is None  # every GPU it may use
+    wrong = _plan_verdict(lambda s: pipeline(s, encode={"compute": A(size=gpus)}))
+    assert wrong is not None and f"may grow to {gpus} actors" in wrong.problem, wrong
+    assert f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}" in wrong.problem
+    assert "raycourse.gpu_budget()" in wrong.hint
+
+
 # ----------------------------------------------------------------------------- Exercise 2: the whole check
 
 @pytest.fixture

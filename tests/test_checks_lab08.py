@@ -17,7 +17,7 @@ from raycourse.checks import lab08
 pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
 
 
-def _encoder(normalise=True, batched=True, gpus=0.5, replicas=1):
+def _encoder(normalise=True, batched=True, gpus=0.5, replicas=1, ongoing=16):
     import torch
     from ray import serve
 
@@ -42,7 +42,8 @@ def _encoder(normalise=True, batched=True, gpus=0.5, replicas=1):
             async def embed(self, text):
                 return (await self._embed([text]))[0]
 
-    return serve.deployment(TextEncoder, num_replicas=replicas, ray_actor_options={"num_gpus": gpus})
+    return serve.deployment(TextEncoder, num_replicas=replicas, max_ongoing_requests=ongoing,
+                            ray_actor_options={"num_gpus": gpus}, logging_config={"enable_access_log": False})
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +80,23 @@ def test_ex1_rejects_embeddings_that_are_not_normalised(serve_apps):
 @pytest.mark.parametrize("make, hint", [
     (lambda: _encoder().func_or_class, "@serve.deployment"),  # the plain class
     (lambda: _encoder(gpus=0), "num_gpus"),
-    (lambda: _encoder(replicas=8), "from the cluster"),
+    (lambda: _encoder(replicas=8), "num_replicas=GPUS"),
     (lambda: _encoder(batched=False), "@serve.batch"),
-], ids=["not-a-deployment", "no-gpu", "more-gpus-than-the-cluster", "not-batched"])
+    (lambda: _encoder(ongoing=5), "max_ongoing_requests"),  # Serve's default: no batch larger than 5
+], ids=["not-a-deployment", "no-gpu", "more-gpus-than-the-cluster", "not-batched", "batches-capped-by-max-ongoing"])
 def test_ex1_rejects_what_would_not_serve_well_before_calling_it(ray_session, make, hint):
     verdict = lab08.exercise_1.result(make(), "search")
     assert verdict.status == "wrong" and hint in verdict.hint, verdict
+
+
+def test_ex1_holds_the_replicas_to_the_learners_gpu_budget(ray_session, monkeypatch):
+    import ray
+
+    gpus = int(ray.cluster_resources()["GPU"])
+    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
+    verdict = lab08.exercise_1.result(_encoder(replicas=2 * gpus, gpus=0.5), "search")  # the cluster's, not yours
+    assert verdict.status == "wrong" and f"your budget of {gpus - 1} GPU(s)" in verdict.message, verdict
+    assert "raycourse.gpu_budget()" in verdict.hint
 
 
 def test_ex1_rejects_an_application_that_is_not_running(ray_session):
@@ -147,6 +159,18 @@ def test_ex3_accepts_the_rule_with_every_bad_row_quarantined(tmp_path):
     good, folder = _validated(tmp_path)
     verdict = lab08.exercise_3.result(good, folder)
     assert verdict.passed and "5 that break the rule" in verdict.message, verdict
+
+
+def test_ex3_accepts_a_missing_product_with_both_reasons(tmp_path):
+    """not_in(CATALOGUE) is true for a missing product (lab 08 says why): the solution's rules quarantine that rating
+    twice, "no product" and "not in the catalogue", and the check accepts it."""
+    ratings = _ratings()
+    breakers = lab08._rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
+    assert breakers[5] == "no product"
+    rows = [{"id": i, "reason": why} for i, why in breakers.items()] + [{"id": 5, "reason": "not in the catalogue"}]
+    good, folder = _validated(tmp_path, quarantine=rows)
+    verdict = lab08.exercise_3.result(good, folder)
+    assert verdict.passed, verdict
 
 
 def test_ex3_rejects_a_rule_that_lets_a_null_product_through(tmp_path):

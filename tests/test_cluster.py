@@ -8,14 +8,18 @@ they stop without leaving a process behind.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -39,10 +43,11 @@ def _env_without_ray(**extra) -> dict:
 ALONE_SCRIPT = textwrap.dedent(
     """
     import json, time
-    import numpy as np, ray, raycourse
+    import numpy as np, psutil, ray, raycourse
     from ray.data.expressions import col
 
     session = raycourse.init(quiet=True)
+    listening = listening_addresses(psutil.Process())
 
     class Stage:
         def __init__(self, name):
@@ -71,14 +76,32 @@ ALONE_SCRIPT = textwrap.dedent(
         "address": session.address, "gpus": session.gpus, "cpus": session.cpus,
         "summary": str(session), "rows": len(rows), "seconds": time.perf_counter() - start,
         "enhancer": sorted({r["enhancer"] for r in rows}), "image_gen": sorted({r["image_gen"] for r in rows}),
+        "listening": listening,
     }))
     """
 )
 
 
+def listening_addresses(root) -> list:
+    """(ip, port, process name) of every socket that ``root`` or a process it started listens on."""
+    import psutil
+
+    found = []
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            found += [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN]
+        except psutil.Error:
+            continue
+    return found
+
+
+LOOPBACK_IPS = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
+
+
 def test_a_notebook_alone_starts_its_own_tiny_ray_and_module_04_shape_finishes(tmp_path):
     script = tmp_path / "alone.py"
-    script.write_text(ALONE_SCRIPT)
+    script.write_text(inspect.getsource(listening_addresses) + ALONE_SCRIPT)
     try:
         done = subprocess.run([sys.executable, str(script)], env=_env_without_ray(), cwd=tmp_path,
                               capture_output=True, text=True, timeout=300)
@@ -89,6 +112,8 @@ def test_a_notebook_alone_starts_its_own_tiny_ray_and_module_04_shape_finishes(t
     assert "started by this notebook" in result["address"]
     assert result["gpus"] == 2 and result["cpus"] >= 8
     assert "2 GPUs (logical" in result["summary"]
+    # Its own Ray listens on loopback only, as make lab's (test below)
+    assert result["listening"] and all(ip in LOOPBACK_IPS for ip, _, _ in result["listening"]), result["listening"]
     assert result["rows"] == 12
     for stage, share in (("enhancer", "0.6"), ("image_gen", "0.4")):
         actors = {v.split("|")[0] for v in result[stage]}
@@ -166,6 +191,91 @@ def _wait_for(predicate, timeout: float, what: str, process=None):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def _dashboard(url: str, path: str, headers: dict | None = None) -> urllib.request.Request:
+    """A request to a course Ray's dashboard, with the run's token (raycourse.auth) unless ``headers`` say else."""
+    from raycourse import auth
+
+    return urllib.request.Request(url + path, headers=auth.http_headers() if headers is None else headers)
+
+
+def _status(request: urllib.request.Request) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+# A driver that joins a Ray with plain ray.init(address=...), runs one task and waits (its workers listen too).
+# Ray's C++ client logs why it was refused: shown here. One try to reach the GCS instead of Ray's 20 (1 s each).
+DRIVER_SCRIPT = textwrap.dedent(
+    """
+    import sys, ray
+    try:
+        ray.init(address=sys.argv[1], log_to_driver=False)
+    except Exception as exc:
+        print("REFUSED", type(exc).__name__, exc, flush=True)
+        sys.exit(3)
+    print("JOINED", ray.get(ray.remote(lambda: "ran").remote()), flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_token(tmp_path):
+    """make lab's Ray (raycourse.cluster.start with a dashboard, as run_lab starts it): every port that it, its
+    workers and a kernel that joins it listen on is on 127.0.0.1 (Ray's GCS, raylet, agents, client server, dashboard,
+    workers); a driver without the token, or with another, is refused, and so is the dashboard's job API."""
+    import psutil
+
+    from raycourse import auth
+
+    lab_ray = cluster.start(dashboard=True, dashboard_port=cluster.free_port(),
+                            temp_dir=tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
+    home = tmp_path / "home"  # no ~/.ray/auth_token there: Ray finds no token but what it is given
+    home.mkdir()
+    bare = {k: v for k, v in os.environ.items() if k not in auth.AUTH_ENV and k not in ("RAY_ADDRESS", "HOME")}
+    bare.update(HOME=str(home), RAY_gcs_server_port_wait_time_s="1", RAY_BACKEND_LOG_LEVEL="warning",
+                **cluster.LOOPBACK_ENV)  # refused for the token, not for the address
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER_SCRIPT)
+    driver = None
+    try:
+        assert lab_ray.auth_env["RAY_AUTH_MODE"] == "token"
+        # A kernel of make lab: its environment has what client_env() gives (the token's mode and file).
+        driver = subprocess.Popen([sys.executable, str(script), lab_ray.address], env=dict(bare, **lab_ray.client_env()),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said = []
+        while not said or not said[-1].startswith(("JOINED", "REFUSED", "Traceback")) and said[-1]:
+            said.append(driver.stdout.readline())
+        assert said[-1].startswith("JOINED ran"), "".join(said)
+        listening = listening_addresses(psutil.Process(lab_ray.process.pid)) + listening_addresses(
+            psutil.Process(driver.pid))
+        ports = {port for _, port, _ in listening}
+        assert {lab_ray.ports["gcs"], lab_ray.ports["client"], lab_ray.ports["dashboard"]} <= ports, listening
+        beyond = [entry for entry in listening if entry[0] not in LOOPBACK_IPS]
+        assert not beyond, f"listening beyond loopback: {beyond}"
+
+        for name, env in (("no token", bare), ("another token", dict(bare, RAY_AUTH_MODE="token",
+                                                                     RAY_AUTH_TOKEN="0" * 64))):
+            refused = subprocess.run([sys.executable, str(script), lab_ray.address], env=env, stdin=subprocess.DEVNULL,
+                                     capture_output=True, text=True, timeout=180)
+            assert refused.returncode == 3 and "REFUSED" in refused.stdout, (name, refused.stdout, refused.stderr[-2000:])
+            assert "Unauthenticated" in refused.stderr, (name, refused.stderr[-2000:])
+
+        jobs = "/api/jobs/"
+        assert _status(_dashboard(lab_ray.dashboard_url, jobs, {})) == 401
+        assert _status(_dashboard(lab_ray.dashboard_url, jobs, {"Authorization": "Bearer " + "0" * 64})) == 403
+        assert _status(_dashboard(lab_ray.dashboard_url, jobs, lab_ray.http_headers())) == 200
+    finally:
+        if driver is not None:
+            driver.kill()
+            driver.wait()
+        lab_ray.stop()
+        shutil.rmtree(lab_ray.log_path.parent, ignore_errors=True)
+    assert not lab_ray.leftover_processes()
+
+
 def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_path):
     for name in ("a.ipynb", "b.ipynb"):
         (tmp_path / name).write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
@@ -184,7 +294,8 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         assert match, printed
         address, dashboard = match.groups()
         assert dashboard == f"http://127.0.0.1:{dashboard_port}"
-        with urllib.request.urlopen(dashboard + "/api/version", timeout=10) as response:
+        assert re.search(r"token: (\S+)", printed), printed  # where the dashboard's sign-in token is
+        with urllib.request.urlopen(_dashboard(dashboard, "/api/version"), timeout=10) as response:
             assert json.loads(response.read())["ray_version"]
 
         # Two notebooks opened in JupyterLab: two sessions, two kernels, one Ray.
@@ -199,7 +310,7 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         assert gcs_a.endswith(address.rsplit(":", 1)[1]) and gcs_b == gcs_a  # the lab's Ray, both
         assert job_a != job_b  # two drivers (jobs) in one Ray
         assert gpus_a == gpus_b == "2.0" and dash_a == dash_b == dashboard
-        with urllib.request.urlopen(dashboard + "/api/jobs/", timeout=10) as response:
+        with urllib.request.urlopen(_dashboard(dashboard, "/api/jobs/"), timeout=10) as response:
             drivers = [j for j in json.loads(response.read()) if j.get("type") == "DRIVER" and j.get("status") == "RUNNING"]
         assert len(drivers) >= 2
 

@@ -178,6 +178,48 @@ def test_prefetch_fails_when_the_commit_lacks_a_pinned_file(course_env, tmp_path
         models.prefetch(["clip"])
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_prefetch_on_a_full_disk_says_the_disk_not_the_network(course_env, tmp_path, monkeypatch, wrapped):
+    import errno
+
+    import huggingface_hub
+    import huggingface_hub.constants as hub_constants
+
+    cache = tmp_path / "hub"  # not made yet: the room is measured on the nearest folder that exists
+    course_env.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+
+    def disk_full(*args, **kwargs):
+        error = OSError(errno.ENOSPC, "No space left on device")
+        if not wrapped:
+            raise error
+        try:
+            raise error
+        except OSError as inner:  # as a library that catches and raises its own error would
+            raise RuntimeError("Data processing error: download failed") from inner
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", disk_full)
+    with pytest.raises(CourseError, match="The disk is full") as err:
+        models.prefetch(["clip"])
+    assert str(cache) in err.value.problem and " GB are free there" in err.value.problem
+    assert "internet" not in str(err.value) and "HF_HUB_CACHE" in err.value.fix
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url: /api/models")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CourseError, match="Could not download") as err:  # the network: as before
+        models.prefetch(["clip"])
+    assert "internet connection" in err.value.fix
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(cache / "models--x"))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", read_only)
+    with pytest.raises(CourseError, match="Could not write") as err:
+        models.prefetch(["clip"])
+    assert "writable" in err.value.fix and "internet" not in str(err.value)
+
+
 def test_moving_a_pin_checks_the_files_and_rewrites_the_pins_file(tmp_path, monkeypatch):
     import huggingface_hub
 
@@ -236,3 +278,45 @@ def test_the_gpu_profile_without_its_models_says_make_prefetch(course_env, monke
     with pytest.raises(CourseError, match="image_gen, llm, vit, clip") as err:
         models.check_profile()
     assert "make prefetch" in err.value.fix
+
+
+def _probe(**info):
+    return {"usable": False, "count": 1, "name": "Tesla V100-SXM2-16GB", "driver": "580.95.05", "torch": "2.14.1",
+            "cuda": "13.0", "error": "AcceleratorError: CUDA error: no kernel image is available for execution",
+            "capability": [7, 0], "arch_list": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], **info}
+
+
+def test_a_card_older_than_the_torch_build_says_so_not_update_the_driver(course_env, monkeypatch):
+    """A V100 (7.0) or P100 (6.0) with a new driver: torch's CUDA 13 wheels have no kernels for it."""
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    for capability, name in (([7, 0], "Tesla V100-SXM2-16GB"), ([6, 0], "Tesla P100-PCIE-16GB")):
+        monkeypatch.setattr(models, "torch_gpus", lambda: _probe(capability=capability, name=name))
+        with pytest.raises(CourseError, match=rf"{name} has compute capability {capability[0]}\.{capability[1]}") as err:
+            models.check_profile()
+        assert "7.5 and up" in err.value.problem and "no driver update" in err.value.problem
+        assert "T4" in err.value.fix and f"sm_{capability[0]}{capability[1]}" in err.value.fix
+        assert "580" not in err.value.fix  # not the driver advice
+
+
+def test_a_card_the_build_supports_gets_the_driver_advice_when_torch_cannot_use_it(course_env, monkeypatch):
+    course_env.setenv("RAYCOURSE_PROFILE", "gpu")
+    monkeypatch.setattr(config, "gpu_count", lambda: 1)
+    for probe in (_probe(capability=[7, 5], name="Tesla T4"), _probe(capability=None, arch_list=[])):
+        monkeypatch.setattr(models, "torch_gpus", lambda: probe)
+        with pytest.raises(CourseError, match="cannot use them") as err:
+            models.check_profile()
+        assert "580" in err.value.fix
+    assert models.card_too_old(_probe(capability=[8, 9])) is None
+    assert models.card_too_old(_probe(capability=[7, 0], arch_list=["sm_70", "sm_75"])) is None
+
+
+def test_the_torch_probe_reports_the_capability_and_arch_list_where_cuda_works():
+    import torch
+
+    info = models.torch_gpus()
+    if torch.cuda.is_available():
+        assert info["capability"] == list(torch.cuda.get_device_capability(0))
+        assert info["arch_list"] == torch.cuda.get_arch_list()
+    else:
+        assert info["capability"] is None and info["arch_list"] == []

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import raycourse
-from raycourse import runtime
+from raycourse import cluster, runtime
 from raycourse.errors import CourseError
 
 
@@ -76,12 +76,63 @@ def test_jobs_on_a_cluster_pass_the_course_settings_to_their_workers(monkeypatch
     assert env["HF_HUB_OFFLINE"] == "1" and "UNRELATED" not in env
 
 
+def test_no_token_or_secret_travels_to_a_clusters_workers(monkeypatch):
+    """A job's runtime_env is shown to anyone who reaches the dashboard: only the course's own settings, by name."""
+    monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
+    monkeypatch.setenv("HF_HOME", "/shared/hf")
+    for key in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "RAYCOURSE_API_KEY", "RAYCOURSE_SECRET",
+                "AWS_SECRET_ACCESS_KEY", "WANDB_API_KEY", "RAY_AUTH_TOKEN", "HF_HUB_PASSWORD", "TRANSFORMERS_X"):
+        monkeypatch.setenv(key, "s3cr3t")
+    monkeypatch.delenv(runtime.RAY_ENV_DIGEST, raising=False)  # a cluster: the settings travel
+    sent = _init_kwargs(monkeypatch)["runtime_env"]["env_vars"]
+    assert sent["RAYCOURSE_PROFILE"] == "tiny" and sent["HF_HOME"] == "/shared/hf"
+    assert "s3cr3t" not in sent.values(), sent
+    assert set(sent) <= set(runtime.PROPAGATED_KEYS)
+    assert not [key for key in runtime.PROPAGATED_KEYS if runtime._is_secret(key)]
+    assert runtime._is_secret("HF_TOKEN") and runtime._is_secret("my_password") and not runtime._is_secret("HF_HOME")
+
+
+def test_every_course_setting_the_package_reads_travels_or_is_the_drivers_alone():
+    """A RAYCOURSE_* variable added to the package is named in the allow-list (or as the driver's own)."""
+    import re
+    from pathlib import Path
+
+    package = Path(runtime.__file__).parent
+    read = {name for path in package.rglob("*.py")
+            for name in re.findall(r"RAYCOURSE_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))}
+    read -= {"RAYCOURSE_MODEL"}  # the prefix of RAYCOURSE_MODEL_<ROLE>, each role listed
+    assert read <= set(runtime.PROPAGATED_KEYS) | set(runtime.DRIVER_ONLY_KEYS), \
+        read - set(runtime.PROPAGATED_KEYS) - set(runtime.DRIVER_ONLY_KEYS)
+
+
+class _Proc:
+    def __init__(self, uid, cmdline):
+        self.info = {"uids": type("uids", (), {"real": uid})(), "cmdline": cmdline}
+
+
+def test_a_notebook_joins_the_machines_latest_ray_only_if_it_is_its_users(monkeypatch):
+    """Ray's note of the machine's latest `ray start` (/tmp/ray/ray_current_cluster) names whoever's Ray; a
+    notebook joins it only where this user's Ray processes serve it, never another user's."""
+    import psutil
+    from ray._private import services
+
+    mine, theirs = "127.0.0.1:6100", "127.0.0.1:6200"
+    processes = [_Proc(os.getuid() + 1, ["raylet", f"--gcs-address={theirs}"]),
+                 _Proc(os.getuid(), ["ray::IDLE --node-ip-address=127.0.0.1 --gcs-address=" + mine])]
+    monkeypatch.setattr(psutil, "process_iter", lambda attrs=None: iter(processes))
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: theirs)
+    assert runtime.find_running_ray() is None
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: mine)
+    assert runtime.find_running_ray() == mine
+
+
 def _init_kwargs(monkeypatch):
     import ray
 
     calls = []
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
     monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
+    monkeypatch.setattr(cluster, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
     runtime._start_ray(None, "127.0.0.1:6379")
     return calls[0]
 
@@ -94,6 +145,7 @@ def test_a_local_ray_has_a_dashboard_where_its_packages_are_and_starts_without_o
     calls = []
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
     monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
+    monkeypatch.setattr(cluster, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
     monkeypatch.delenv(runtime.TEST_ENV_FLAG, raising=False)
     for key, value in runtime.SMALL_MACHINE_ENV.items():  # set by a local start: put back after the test
@@ -330,7 +382,7 @@ def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
     from raycourse import cluster, config
 
     for key in list(os.environ):
-        if key.startswith(runtime.PROPAGATED_PREFIXES) or key in runtime.PROPAGATED_KEYS:
+        if key in runtime.PROPAGATED_KEYS:
             monkeypatch.delenv(key)
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
     lab_ray = runtime.env_digest(cluster.ray_environment())

@@ -29,9 +29,11 @@ it started and checks that nothing is left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,6 +65,15 @@ OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors",
 VERDICT_MARKS = ("✅", "⏳", "❌")
 
 
+# The worker node is Ray's own `ray start --address=<head>`, with the head's loopback address kept as given. Ray
+# replaces 127.0.0.1 in every address by the machine's outward IP, where the one-machine head does not listen, except
+# where it runs without clusters, and there it refuses to start a node that joins one (raycourse.cluster.LOOPBACK_ENV
+# says more). Both nodes then listen on loopback only, with the run's token (raycourse.auth).
+JOIN_ON_LOOPBACK = ("import sys; from ray._private import services; "
+                    "services.resolve_ip_for_localhost = lambda host: host; "
+                    "from ray.scripts.scripts import main; sys.argv[0] = 'ray'; sys.exit(main())")
+
+
 def test_every_lesson_that_loads_a_model_is_run_here():
     assert set(BUILDS) == {m.number for m in MODULES.values()}, NOTEBOOKS
 
@@ -78,6 +89,14 @@ def rehearsal_env(cache: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory, rehearsal_cache):
+    with two_node_ray(tmp_path_factory, rehearsal_cache, gpus=GPUS) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: int = 4, env: dict | None = None):
+    """A head (4 CPUs, no GPU) and a worker node (``worker_cpus``, ``gpus`` logical GPUs) in the rehearsal's
+    settings (and ``env``), with this process's environment set for kernels that join the head; stopped after."""
     from ray.experimental import internal_kv
 
     kv_client = internal_kv.internal_kv_get_gcs_client()  # this process's Ray's (the run's one Ray), or None
@@ -85,7 +104,7 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
     patch = pytest.MonkeyPatch()
     # Before the nodes start: they carry it (each node's processes get the rehearsal's settings, as `make lab`
     # would start a gpu-profile Ray, so the kernels that join need no runtime_env).
-    env = rehearsal_env(rehearsal_cache)
+    env = {**rehearsal_env(rehearsal_cache), **(env or {})}
     for key in set(os.environ) - set(env):
         patch.delenv(key)
     for key, value in env.items():
@@ -96,13 +115,21 @@ def two_nodes(tmp_path_factory, rehearsal_cache):
     # Every actor pool starts all its actors before it takes input (Ray Data's wait_for_min_actors_s, read in
     # the kernels' drivers), so that what the state API shows is what the pool asked for.
     patch.setenv("RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S", "300")
+    # Ray Train's placement-group cleaner (an actor) asks Ray's state API whether the fit's controller lives. With no
+    # address in its environment the state API asks the machine's latest Ray (/tmp/ray/ray_current_cluster): on a
+    # machine where others run Rays too, another one, which does not know the controller, so the cleaner removed a
+    # running fit's placement group ("Found multiple active Ray instances ... Connecting to latest cluster", then
+    # "Destroying worker since its placement group was removed", seen here). The nodes' processes ask their own.
+    dashboard_port = cluster.free_port()
+    patch.setenv("RAY_API_SERVER_ADDRESS", f"http://127.0.0.1:{dashboard_port}")
     temp_dir = tempfile.mkdtemp(prefix="rc2-", dir="/tmp")  # short: Ray's socket paths must fit
-    head = cluster.start(num_cpus=4, num_gpus=0, dashboard=True, dashboard_port=cluster.free_port(),
-                         temp_dir=temp_dir)
+    head = cluster.start(num_cpus=4, num_gpus=0, dashboard=True, dashboard_port=dashboard_port, temp_dir=temp_dir)
+    assert head.dashboard_url == f"http://127.0.0.1:{dashboard_port}", head.dashboard_url  # taken meanwhile
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
-        [*cluster.ray_cli(), "start", f"--address={head.address}", "--num-cpus=4", f"--num-gpus={GPUS}", "--block",
-         f"--dashboard-agent-listen-port={cluster.free_port()}", "--disable-usage-stats"],
+        [sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={head.address}", f"--num-cpus={worker_cpus}",
+         f"--num-gpus={gpus}", "--block", f"--dashboard-agent-listen-port={cluster.free_port()}",
+         "--disable-usage-stats"],
         env=cluster.ray_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:

@@ -98,7 +98,7 @@ def test_cpu_workflow_runs_make_test_on_every_push_and_pull_request():
     assert _runs(doc) == ["make test"]
 
 
-def test_gpu_workflow_prefetches_the_pins_into_a_cache_then_runs_make_test_gpu_and_verify_gpu():
+def test_gpu_workflow_prefetches_the_pins_then_runs_make_test_gpu_and_verify_gpu():
     doc = _load("gpu.yml")
     (job,) = doc["jobs"].values()
     # venv + prefetch + the gpu suite (~60 min on one GPU) + verify-gpu (~20 min): 60 minutes cut it short
@@ -113,10 +113,19 @@ def test_gpu_workflow_prefetches_the_pins_into_a_cache_then_runs_make_test_gpu_a
     assert "steps.prefetch.outcome == 'success'" in step["if"]  # measured even when a test failed
     upload = next(s for s in _steps(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "outputs/verify-gpu.json"
-    caches = [s for s in _steps(doc) if s.get("uses", "").startswith("actions/cache") and s["with"]["path"] != ".venv"]
-    assert caches and all(s["with"]["key"] == "hf-${{ hashFiles('raycourse/models.toml') }}"
-                          and s["with"]["path"] == "~/.cache/huggingface/hub" for s in caches)
-    assert any("HF_HOME=$HOME/.cache/huggingface" in r for r in runs)
+    assert any("HF_HOME=$HOME/.cache/huggingface" in r for r in runs)  # a self-hosted runner keeps the models
+
+
+def test_gpu_workflow_caches_the_venv_alone_within_githubs_10_gb():
+    """A repository has 10 GB of Actions cache in all. The pinned models (about 8.4 GB) with the CUDA venv are more
+    than that, so each would evict the other: only the venv is cached; the models stay in the runner's home."""
+    doc = _load("gpu.yml")
+    caches = [s for s in _steps(doc) if s.get("uses", "").startswith("actions/cache")]
+    assert [s["with"]["path"] for s in caches] == [".venv"]
+    from raycourse import config
+
+    models_gb = sum(sum(spec.sizes.values()) for spec in config.MODEL_ROLES.values()) / 1e9
+    assert models_gb > 10 - 2  # the models alone leave under 2 GB of the quota: they cannot share it
 
 
 def test_gpu_workflow_checks_the_gpu_and_driver_before_anything_else():

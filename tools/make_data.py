@@ -516,6 +516,18 @@ for it: a `label` column with 200 rows `dog` followed by 200 rows `fish`, matchi
 The union caveat above applies here too (Ray 2.60 interleaves the union's blocks), so
 labelling from the folder name (`n02102040` = dog, `n01440764` = fish) is the safer
 route. Animals and outfits are the bundled CSVs in both profiles.
+
+### Without a route to S3: the same data sets drawn locally
+
+`python -m raycourse make-data --out DIR [--scale F]` draws the `gpu` profile's data sets from the course's world
+(`raycourse/workshop_data.py`), at their real sizes times `F`: imagenette's three classes (imagenette2's counts,
+955, 963 and 960 train and 395, 387 and 390 val photos) and the doggos photos (36 breeds of 80: the generator's
+assumption, the bucket was never listed from here), 6,930 JPEGs of photo sizes (500 px on the long side), and 5,000
+reviews for module 07, deterministic. It keeps the buckets' layout (`s3://anonymous@BUCKET/KEY` is `DIR/BUCKET/KEY`);
+with `RAYCOURSE_GPU_DATA=DIR`, `raycourse.data_path()` reads it in the `gpu` profile, and the course's own files
+(tables, photos of products, ratings) from `data/` unless `DIR` holds one of the same name. The photos are stripes
+and checkerboards (imagenette's dog, fish and parachute are horizontal stripes, vertical stripes and checks): what
+a model learns from them means nothing; what they are for is a workshop's throughput on a machine without S3.
 """
 
 

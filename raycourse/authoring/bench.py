@@ -36,12 +36,13 @@ def bench(paths: list[Path], runs: int = 3, own_ray: bool = False) -> list[tuple
         from .. import cluster
 
         shared = cluster.start(dashboard=False)
-        os.environ["RAY_ADDRESS"] = shared.address
+        os.environ.update(shared.client_env())  # as make lab's kernels: its address, token and settings
     try:
         return _bench(paths, runs)
     finally:
         if shared is not None:
-            os.environ.pop("RAY_ADDRESS", None)
+            for key in shared.client_env():
+                os.environ.pop(key, None)
             shared.stop()
 
 

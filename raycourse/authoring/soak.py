@@ -593,7 +593,7 @@ def _brief(snap: dict) -> str:
 def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, output: Path | None = None,
          keep_temp: bool = False) -> int:
     """The soak; returns the exit status (0: passed)."""
-    from .. import cluster
+    from .. import auth, cluster
 
     paths = paths or course_paths()
     abandoned_path = abandoned_path or notebooks.ROOT / ABANDONED
@@ -606,6 +606,8 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
     gcs_port = ray.address.rsplit(":", 1)[1]
     print(f"Ray {ray.address}, dashboard {ray.dashboard_url}, temp dir {temp_dir}", flush=True)
     os.environ.update(ray.client_env())
+    cluster.keep_loopback()  # this process's clients of it (RayView, the state API) find it on loopback, with the
+    auth.refresh_ray_config()  # token (raycourse.auth)
     names = [str(p.relative_to(notebooks.ROOT)) for p in paths]
     times: dict[str, list[float]] = {name: [] for name in names}
     errors: list[str] = []

@@ -208,6 +208,13 @@ def _cluster_gpus() -> float:
     return float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
 
 
+def _learner_gpus() -> float:
+    """The GPUs the lab's pool may use: the cluster's, within the learner's budget (raycourse.gpu_budget())."""
+    from raycourse import room
+
+    return float(room.learner_gpus())
+
+
 def _planned_pools(ds) -> list[tuple[str, int, float]]:
     """(stage, actors, GPUs per actor) of every fixed actor pool in the plan of a lazy Dataset."""
     from ray.data import ActorPoolStrategy
@@ -263,7 +270,7 @@ def _ran_pools(ds) -> list[tuple[str, int, int]]:
 def _check_planned_pools(images) -> bool:
     """Wrong when a pool in the plan of ``images`` has more GPU actors than the cluster can hold; True when
     the plan shows its pools (a lazy Dataset), False when it cannot (a materialized one)."""
-    gpus = _cluster_gpus()
+    gpus = _learner_gpus()
     planned = _planned_pools(images)
     for stage, actors, per_actor in planned:
         if gpus > 0 and per_actor > 0 and actors > _room(per_actor, gpus):
@@ -290,8 +297,11 @@ def _room(per_actor: float, gpus: float) -> int:
 
 
 def _too_many(stage: str, actors: int, gpus: float):
-    never = "the extra ones would never start"
-    raise Wrong(f"the pool of {stage} has {actors} GPU actors, more than the cluster's {gpus:g} GPU(s) can hold: "
+    from raycourse import room
+
+    never = "the extra ones would never start" if gpus >= _cluster_gpus() else "the extra ones would take GPUs " \
+        "the room's other learners need, and theirs would wait"
+    raise Wrong(f"the pool of {stage} has {actors} GPU actors, more than {room.budget_words(int(gpus))} can hold: "
                 f"{never}, waiting for a GPU that never frees up (Ray raises no error).", SIZE_HINT)
 
 
@@ -309,8 +319,9 @@ def _drawn_by(lazy, ran) -> set[str] | None:
     return names
 
 
-SIZE_HINT = ("Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
-             "compute=ray.data.ActorPoolStrategy(size=GPUS), one actor per GPU.")
+SIZE_HINT = ("Size the pool to the cluster, within your GPU budget: GPUS = min(int(ray.cluster_resources().get("
+             "\"GPU\", 0)), raycourse.gpu_budget()), then compute=ray.data.ActorPoolStrategy(size=GPUS), one actor "
+             "per GPU.")
 
 
 @exercise("Exercise 1")

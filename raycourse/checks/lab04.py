@@ -469,7 +469,9 @@ def _check_gpu_pools(stages) -> None:
     import ray
     from ray.data import ActorPoolStrategy
 
-    gpus = float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+    from raycourse import room
+
+    gpus = float(room.learner_gpus())
     pools = [(op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
              for op in stages if isinstance(op.compute, ActorPoolStrategy)]
     pools = [(name, actors, share) for name, actors, share in pools if share > 0]
@@ -488,10 +490,10 @@ def _check_gpu_pools(stages) -> None:
     large = sum(actors for _, actors, share in pools if share > 0.5)
     if total > gpus + 1e-9 or large > gpus:
         asked = " + ".join(f"{actors} {name} x {share:g}" for name, actors, share in pools)
-        raise Wrong(f"the pools ask for {asked} GPUs, more than the cluster's {gpus:g} GPU(s) can hold: the extra "
-                    "actors would wait for a GPU forever, with no error.",
+        raise Wrong(f"the pools ask for {asked} GPUs, more than {room.budget_words(int(gpus))} can hold: the "
+                    "extra actors would wait for a GPU forever, with no error.",
                     "One actor per stage fits any cluster; at most one per GPU, counted with "
-                    "int(ray.cluster_resources().get(\"GPU\", 0)).")
+                    "min(int(ray.cluster_resources().get(\"GPU\", 0)), raycourse.gpu_budget()).")
 
 
 def _builders(op) -> list:

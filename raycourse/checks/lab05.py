@@ -582,10 +582,11 @@ def _stage(predictions, ImageClassifier):
 
 
 def cluster_gpus() -> int:
-    """The GPUs of the cluster this session is connected to, as the notebooks count them."""
-    import ray
+    """The GPUs of the cluster this session is connected to, within the learner's budget, as the notebooks count
+    them (GPUS)."""
+    from raycourse import room
 
-    return int(ray.cluster_resources().get("GPU", 0))
+    return room.learner_gpus()
 
 
 def _check_stage(op, checkpoint_path) -> None:
@@ -605,10 +606,12 @@ def _check_stage(op, checkpoint_path) -> None:
                     "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.")
     cluster = cluster_gpus()
     if compute.max_size is not None and compute.max_size > cluster:
-        raise Wrong(f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; the cluster "
-                    f"has {cluster} GPUs, so {compute.max_size - cluster} of them would wait for a GPU forever, "
-                    "doing nothing.",
-                    "Size the pool to the cluster: GPUS = int(ray.cluster_resources().get(\"GPU\", 0)), then "
+        from raycourse import room
+
+        raise Wrong(f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; it may use "
+                    f"{room.budget_words(cluster)}, so {compute.max_size - cluster} of them would wait for a GPU "
+                    "forever, doing nothing.",
+                    f"Size the pool to the cluster, within your budget: {room.GPU_SIZING}, then "
                     "compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 
@@ -758,7 +761,7 @@ def exercise_3(ImageClassifier, predictions, scored, checkpoint_path, val_folder
     actors = (f"{compute.min_size}" if compute.min_size == compute.max_size
               else f"{compute.min_size} to {compute.max_size or 'any number of'}")
     return (f"ImageClassifier loads the checkpoint once, runs one forward pass per batch and gives {probe}; the "
-            f"stage runs on {actors} actor(s) with one GPU each (the cluster has {cluster_gpus()}), "
+            f"stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
             f"{op.batch_size} images per batch; {unsure} of the {total} validation images are below "
             f"{review_below} and wait in out_dir / \"{Path(review_dir).name}\" for a person.")
 

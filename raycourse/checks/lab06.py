@@ -358,7 +358,7 @@ def _stage(embeddings):
     return (ours or stages)[-1]
 
 
-SIZE_IT = "GPUS = int(ray.cluster_resources().get(\"GPU\", 0))"
+SIZE_IT = "GPUS = min(int(ray.cluster_resources().get(\"GPU\", 0)), raycourse.gpu_budget())"
 
 
 def _check_stage(op, image_root) -> None:
@@ -378,15 +378,15 @@ def _check_stage(op, image_root) -> None:
     if not isinstance(op.compute, ActorPoolStrategy):
         raise Wrong(f"the embedding stage runs with {op.compute}, not an actor pool.",
                     f"compute=ray.data.ActorPoolStrategy(size=GPUS), with {SIZE_IT}.")
-    import ray
+    from raycourse import room as rooms
 
-    cluster = float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+    cluster = float(rooms.learner_gpus())  # the cluster's GPUs, within the learner's budget
     room = int(cluster) * int(1 / gpus + 1e-9) if gpus <= 1 else int(cluster // math.ceil(gpus))
     actors = int(op.compute.min_size or 1)
     if cluster > 0 and actors > room:
-        raise Wrong(f"the embedding stage asks for a pool of {actors} actors with {gpus:g} GPU each, more than the "
-                    f"cluster's {cluster:g} GPU(s) can hold: the extra actors would wait for a GPU forever, with no "
-                    "error.",
+        raise Wrong(f"the embedding stage asks for a pool of {actors} actors with {gpus:g} GPU each, more than "
+                    f"{rooms.budget_words(int(cluster))} can hold: the extra actors would wait for a GPU forever, "
+                    "with no error.",
                     f"One actor per GPU at most: {SIZE_IT}, then compute=ray.data.ActorPoolStrategy(size=GPUS).")
 
 

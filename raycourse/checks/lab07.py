@@ -189,10 +189,11 @@ def exercise_1(ratings) -> str:
 
 
 def cluster_gpus() -> int:
-    """The GPUs of the cluster this session is connected to, as the notebooks count them."""
-    import ray
+    """The GPUs of the cluster this session is connected to, within the learner's budget, as the notebooks count
+    them (GPUS)."""
+    from raycourse import room
 
-    return int(ray.cluster_resources().get("GPU", 0))
+    return room.learner_gpus()
 
 
 def cluster_cpus() -> float:
@@ -278,13 +279,15 @@ def _check_plan(ds, day) -> None:
     unlimited = compute.max_size is None or compute.max_size == float("inf")
     if unlimited or compute.max_size > cluster:
         size = "no limit" if unlimited else compute.max_size
-        raise Wrong(f"the RatingEncoder pool may grow to {size} actors of one GPU each; the cluster has {cluster} "
-                    "GPUs, and an actor that does not fit waits for a GPU forever.",
+        from raycourse import room
+
+        raise Wrong(f"the RatingEncoder pool may grow to {size} actors of one GPU each; it may use "
+                    f"{room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
                     "ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS "
-                    "(GPUS = int(ray.cluster_resources().get(\"GPU\", 0))).")
+                    f"({room.GPU_SIZING}).")
     if compute.max_size < cluster:
-        raise Wrong(f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, on a cluster "
-                    f"of {cluster} GPUs: the job holds the others all the same, idle, and an idle GPU counts.",
+        raise Wrong(f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, where GPUS is "
+                    f"{cluster}: the job holds the others all the same, idle, and an idle GPU counts.",
                     "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
                     "that grows with its input.")
     reserved = 0.0

@@ -92,12 +92,14 @@ def exercise_1(TextEncoder, app_name="search") -> str:
     if gpus <= 0:
         raise Wrong("its replicas ask for no GPU: the model would run on CPUs of a GPU cluster.",
                     'Give each replica part of a GPU: ray_actor_options={"num_gpus": 0.5}.')
-    cluster_gpus = ray.cluster_resources().get("GPU", 0)
+    from raycourse import room
+
+    cluster_gpus = room.learner_gpus()  # the cluster's GPUs, within the learner's budget
     replicas = TextEncoder.num_replicas
     if isinstance(replicas, int) and replicas * gpus > cluster_gpus + 1e-9:
-        raise Wrong(f"{replicas} replicas x {gpus:g} GPU = {replicas * gpus:g} GPUs, and the cluster has {cluster_gpus:g}: "
-                    "a replica would wait for a GPU forever.",
-                    "Size it from the cluster: num_replicas from ray.cluster_resources()['GPU'], as every stage does.")
+        raise Wrong(f"{replicas} replicas x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than "
+                    f"{room.budget_words(cluster_gpus)}: a replica would wait for a GPU forever.",
+                    f"Size it from the cluster, as every stage does: num_replicas=GPUS, with {room.GPU_SIZING}.")
     embed = getattr(TextEncoder.func_or_class, "embed", None)
     if embed is None:
         raise Wrong("the class has no method `embed`.", "Name the batched method `embed(self, texts)`.")
@@ -106,6 +108,12 @@ def exercise_1(TextEncoder, app_name="search") -> str:
         raise Wrong("`embed` does not batch requests: each call would run CLIP on one query.",
                     "Decorate it with @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05): it then gets a list "
                     "of texts and returns a list of embeddings.")
+    ongoing = TextEncoder.max_ongoing_requests  # Serve's default: 5
+    if ongoing < max_batch:
+        raise Wrong(f"a replica holds at most {ongoing} requests at once (max_ongoing_requests), so `embed` never gets "
+                    f"a batch larger than {ongoing}, not the {max_batch} of its max_batch_size.",
+                    f"Set max_ongoing_requests to at least max_batch_size in @serve.deployment(...): "
+                    f"max_ongoing_requests={2 * max_batch} lets the next batch gather while one runs.")
     status = _applications().get(app_name)
     if status != "RUNNING":
         raise Wrong(f"no application {app_name!r} is running (Serve says: {status or 'none by that name'}).",

@@ -62,12 +62,13 @@ QUIZ = Quiz("03", [
         right="b",
     ),
     Question(
-        "The lesson's notebook runs on a cluster of two nodes with 4 GPUs each. With "
-        "`GPUS = int(ray.cluster_resources().get(\"GPU\", 0))`, how many actors does the pool ask for?",
+        "The lesson's notebook runs on a cluster of two nodes with 4 GPUs each, with no GPU budget set. With "
+        "`GPUS = min(int(ray.cluster_resources().get(\"GPU\", 0)), raycourse.gpu_budget())`, how many actors "
+        "does the pool ask for?",
         {
             "a": ("8, one for each GPU of the cluster.",
-                  "`ray.cluster_resources()` adds up the GPUs of all nodes, so the pool gets one actor per GPU, "
-                  "wherever that GPU is."),
+                  "`ray.cluster_resources()` adds up the GPUs of all nodes, and the budget is all of them when "
+                  "the instructor set none, so the pool gets one actor per GPU, wherever that GPU is."),
             "b": ("4, the GPUs of the notebook's node.",
                   "`ray.cluster_resources()` counts the resources of every node of the cluster, not only of the "
                   "one the notebook runs on."),

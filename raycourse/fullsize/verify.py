@@ -190,12 +190,16 @@ def _draw(ctx, pipe, prompts, batch):
 
 
 def _chat(ctx):
+    import torch
     from transformers import pipeline
 
     import raycourse
 
-    # Qwen2.5 ships in bfloat16; dtype="auto" (transformers 5's default) keeps it.
-    return pipeline("text-generation", model=raycourse.model_id("llm"), dtype="auto", device=ctx.device)
+    # Qwen2.5 ships in bfloat16; dtype="auto" (transformers 5's default) keeps it, but the lessons ask for float16 on
+    # a GPU without native bfloat16 (a T4).
+    as_shipped = ctx.device == "cpu" or torch.cuda.is_bf16_supported(including_emulation=False)
+    return pipeline("text-generation", model=raycourse.model_id("llm"), dtype="auto" if as_shipped else torch.float16,
+                    device=ctx.device)
 
 
 def _enhance(ctx, chat, n):

@@ -79,7 +79,11 @@ def pytest_collection_finish(session):
     if needed and _SHARED_RAY is None:
         _SHARED_RAY = _start_shared_ray()
     if _SHARED_RAY is not None:
+        from raycourse import auth, cluster
+
         os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
+        cluster.keep_loopback()  # this process's own clients of it (the lessons' actor checks, the soak test)
+        auth.refresh_ray_config()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,0 +1,92 @@
+"""The carry to a lent GPU machine: every locked package it lacks, as wheels in parts that each fit a call
+(tools/gpu_bundle.py), joined and checked there (tools/gpu_join_parts.sh) by tools/gpu_ray_check.sh."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("gpu_bundle", ROOT / "tools" / "gpu_bundle.py")
+bundle = importlib.util.module_from_spec(spec)
+sys.modules["gpu_bundle"] = bundle
+spec.loader.exec_module(bundle)
+
+
+def test_the_plan_carries_what_the_machine_lacks_or_has_at_another_version_and_never_torch():
+    lock = bundle.read_pins((ROOT / "constraints.txt").read_text())
+    machine = {"torch": "2.11.0", "torchvision": "0.26.0", "nvidia-cublas": "13.0.1", "numpy": lock["numpy"],
+               "transformers": "0.0.1", "nvidia-ml-py": lock["nvidia-ml-py"]}
+    todo = bundle.plan(lock, machine)
+    carry = {name for name, _ in todo["carry"]}
+    # what lesson 05's fit, module 08's Serve and every notebook's import need, absent from the machine
+    assert {"ray", "evaluate", "datasets", "dill", "multiprocess", "fastapi", "uvicorn", "polars", "diffusers",
+            "ipython", "nbformat"} <= carry
+    assert "transformers" in carry  # another version there: the locked one travels
+    assert "numpy" not in carry and ("numpy", lock["numpy"]) in todo["present"]
+    assert not carry & {"torch", "torchvision", "triton"} and not any(n.startswith(("nvidia-c", "cuda-")) for n in carry)
+    assert "nvidia-ml-py" not in carry and ("nvidia-ml-py", lock["nvidia-ml-py"]) in todo["present"]
+    assert len(todo["carry"]) + len(todo["present"]) + len(todo["own"]) == len(lock)
+    # --any-version: the machine's pandas does, its transformers does not (the model code's results depend on it)
+    relaxed = {n for n, _ in bundle.plan(lock, {**machine, "pandas": "1.0"}, any_version=True)["carry"]}
+    assert "pandas" not in relaxed and "transformers" in relaxed and "ray" in relaxed
+    # without the machine's list, everything but the torch family travels
+    assert {n for n, _ in bundle.plan(lock, None)["carry"]} == set(lock) - {n for n, _, _ in todo["own"]}
+
+
+def test_read_pins_reads_pip_freeze_and_the_lock():
+    assert bundle.read_pins("# c\nRay[serve]==2.60.0\ntyping_extensions==4.15.0\n-e git+x#egg=y\nfoo @ file:///x\n") \
+        == {"ray": "2.60.0", "typing-extensions": "4.15.0"}
+
+
+def _wheels(folder: Path, n: int, size: int) -> list[Path]:
+    folder.mkdir()
+    out = []
+    for i in range(n):
+        path = folder / f"pkg{i}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(f"pkg{i}/data.bin", bytes((i + j) % 251 for j in range(size)))  # stored, not compressed
+        out.append(path)
+    return out
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs sha256sum, as the lent machine has")
+def test_the_parts_fit_their_size_and_join_back_into_the_wheels_on_the_machine(tmp_path):
+    wheels = _wheels(tmp_path / "w", 5, 300_000)
+    out = tmp_path / "bundle"
+    parts = bundle.bundle(wheels, out, part_mib=0.5)
+    assert len(parts) >= 3 and all(p["bytes"] <= 0.5 * bundle.MIB for p in parts)
+    manifest = "\n".join(f"{p['part']} {p['bytes']} {p['sha256']}" for p in parts) + "\n"
+    landing = tmp_path / "parts"
+    landing.mkdir()
+    (landing / "manifest.txt").write_text(manifest)
+    env = {"PATH": "/usr/bin:/bin", "PARTS": str(landing), "WORK": str(tmp_path / "unpacked"), "NO_INSTALL": "1"}
+    join = ["bash", str(ROOT / "tools" / "gpu_join_parts.sh")]
+    for p in parts[:-1]:  # the calls so far: the last part has not come yet
+        shutil.copy(out / p["folder"] / p["part"], landing)
+    run = subprocess.run(join, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and f"missing {parts[-1]['part']}" in run.stdout
+    shutil.copy(out / parts[-1]["folder"] / parts[-1]["part"], landing)
+    run = subprocess.run(join, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for wheel in wheels:
+        assert (tmp_path / "unpacked" / wheel.name).read_bytes() == wheel.read_bytes()
+    first = landing / parts[0]["part"]
+    first.write_bytes(b"x" + first.read_bytes()[1:])
+    run = subprocess.run(join, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and f"broken {parts[0]['part']}" in run.stdout
+
+
+def test_gpu_ray_check_joins_the_parts_draws_the_data_and_runs_the_levers():
+    script = (ROOT / "tools" / "gpu_ray_check.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(ROOT / "tools" / "gpu_ray_check.sh")]).returncode == 0
+    assert "tools/gpu_join_parts.sh" in script and "make-data --out /tmp/gpudata" in script
+    assert "RAYCOURSE_GPU_DATA=/tmp/gpudata" in script and "tools/gpu_levers.py" in script
+    assert "standins --full-size --cache /tmp/rc/fullsize/hub" in script  # every role: CLIP for module 06 too
+    assert ".gpubundle/" in (ROOT / ".gitignore").read_text()  # the parts never land in git

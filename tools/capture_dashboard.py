@@ -1,0 +1,294 @@
+"""Screenshots of the Ray dashboard during a real run: ``notebooks/figures/dashboard_*.png``.
+
+``make screenshots`` runs it. It starts a Ray of its own (``ray.init(address="local", include_dashboard=True)``,
+4 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares), runs a small Ray Data pipeline whose
+model stage is an actor pool with one GPU per actor, and while it runs, a headless Chromium (Debian's chromium
+and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
+
+- ``dashboard_jobs.png``: the Jobs page, with this script's job;
+- ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(Embed))`` actors and what
+  each holds;
+- ``dashboard_data.png``: the job's page at its Ray Data overview: the dataset and its operators;
+- ``dashboard_train.png``: the Actors page, filtered to a ``TorchTrainer``'s actors (two ``RayTrainWorker``, a
+  ``TrainController``) while it runs;
+- ``dashboard_serve.png``: the Serve page, with an application of two replicas (``@serve.batch``), started
+  after the pipeline with ``serve.start(proxy_location="HeadOnly")``.
+
+A real run never draws the same bytes twice, so the tests (tests/test_figures.py) hold the screenshots to
+existing, being small and being shown by a lesson; this script is their source. They are saved as palette PNGs,
+scaled to ``WIDTH`` pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "notebooks" / "figures"
+WINDOW = (1280, 800)
+WIDTH = 1100  # pixels of the stored PNG
+CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", f"--window-size={WINDOW[0]},{WINDOW[1]}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the dashboard did not answer at {url} within {timeout:.0f} s")
+        time.sleep(1)
+
+
+def browser():
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        raise SystemExit("no chromium/chromedriver here: run `bash tools/install_browser.sh` (Debian, as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.selenium_manager import SeleniumManager
+
+    def no_downloads(*args, **kwargs):
+        raise RuntimeError("Selenium Manager would download a browser; give Selenium the system chromedriver")
+
+    SeleniumManager.binary_paths = no_downloads
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={tempfile.mkdtemp(prefix='capture-dashboard-')}"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+
+
+def save(driver, path: Path) -> None:
+    from PIL import Image
+
+    raw = path.with_suffix(".raw.png")
+    driver.save_screenshot(str(raw))
+    with Image.open(raw) as image:
+        image = image.convert("RGB")
+        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.LANCZOS)
+        image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    raw.unlink()
+    print(f"{path} ({path.stat().st_size // 1024} kB)")
+
+
+def show(driver, url: str, settle: float, text: str | None = None, timeout: float = 30) -> None:
+    """Open ``url`` and wait until the page shows ``text`` (then ``settle`` seconds more for its tables)."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    deadline = time.monotonic() + timeout
+    while text and text not in driver.find_element(By.TAG_NAME, "body").text:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not show {text!r} within {timeout:.0f} s")
+        time.sleep(0.5)
+    time.sleep(settle)
+
+
+def element(driver, text: str, timeout: float = 30):
+    """The first element of the page whose own text is ``text``, once the page shows one."""
+    from selenium.common.exceptions import NoSuchElementException
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return driver.find_element(By.XPATH, f"//*[normalize-space(text())='{text}']")
+        except NoSuchElementException:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the page showed no {text!r} within {timeout:.0f} s") from None
+            time.sleep(0.5)
+
+
+def wait_until_gone(driver, text: str, timeout: float) -> None:
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while text in driver.find_element(By.TAG_NAME, "body").text and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+serve_started = [False]
+
+
+def train_page(driver, base: str, out: Path) -> None:
+    """A TorchTrainer with two workers, and the Actors page filtered to Ray Train's actors while it runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    def train_func():
+        time.sleep(25)  # stands for the training loop: the workers only have to be there for the screenshot
+
+    trainer = TorchTrainer(train_func, scaling_config=ScalingConfig(num_workers=2, use_gpu=False))
+    fit = threading.Thread(target=trainer.fit, daemon=True)
+    fit.start()
+    show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")
+    box = driver.find_element(By.XPATH, "//label[normalize-space(text())='Class']/following::input[1]")
+    box.send_keys("Train", Keys.ENTER)
+    deadline = time.monotonic() + 90
+    text = ""
+    while time.monotonic() < deadline:
+        text = driver.execute_script("return document.body.innerText")
+        if text.count("RayTrainWorker") >= 2 and "TrainController" in text and "PENDING_CREATION" not in text:
+            break
+        time.sleep(1)
+    else:
+        raise SystemExit(f"the Actors page did not show Ray Train's actors within 90 s: {text[-500:]!r}")
+    time.sleep(2)
+    save(driver, out / "dashboard_train.png")
+    fit.join(timeout=120)
+
+
+def serve_page(driver, base: str, out: Path) -> None:
+    """Ray Serve with two replicas of a small deployment, a few requests, and the dashboard's Serve page."""
+    import urllib.request
+
+    from ray import serve
+
+    port = free_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    serve_started[0] = True
+
+    @serve.deployment(num_replicas=2, max_ongoing_requests=8)
+    class Enhancer:
+        @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+        async def enhance(self, prompts: list[str]) -> list[str]:
+            return [f"{p}, in spring" for p in prompts]
+
+        async def __call__(self, request) -> str:
+            return await self.enhance((await request.json())["prompt"])
+
+    serve.run(Enhancer.bind(), name="enhancer", route_prefix="/enhance")
+    for i in range(8):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/enhance", data=b'{"prompt": "a fox"}',
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).read()
+    show(driver, f"{base}/#/serve", settle=1, text="enhancer")
+    element(driver, "enhancer")
+    deadline = time.monotonic() + 30
+    while "HEALTHY" not in driver.execute_script("return document.body.innerText") and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(2)
+    save(driver, out / "dashboard_serve.png")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder for the PNGs (default {OUT})")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.pop("RAY_ADDRESS", None)  # a Ray of this script's own, never the course's shared one
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray 2.60 turns token authentication on by default; this Ray listens on 127.0.0.1 only and lives for the
+    # minute of the capture, so it runs without, and the browser opens its pages as they look once signed in.
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    # If the pipeline's thread outlives this script's Ray (a failed capture shuts it down under the thread), it
+    # must not connect to another Ray on this machine: no automatic ray.init().
+    os.environ["RAY_ENABLE_AUTO_CONNECT"] = "0"
+
+    import numpy as np
+    import ray
+
+    port = free_port()
+    ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port,
+             num_cpus=4, num_gpus=2, log_to_driver=False)
+    base = f"http://127.0.0.1:{port}"
+    driver = None
+    try:
+        wait_for(f"{base}/api/version")
+        job_id = ray.get_runtime_context().get_job_id()
+
+        def prepare(batch):
+            time.sleep(0.05)
+            batch["x"] = batch["id"] * 2
+            return batch
+
+        class Embed:
+            """A model stage: loads once per actor, then takes a while per batch."""
+
+            def __init__(self):
+                time.sleep(1)
+
+            def __call__(self, batch):
+                time.sleep(0.6)
+                batch["embedding"] = np.stack([batch["x"], batch["x"]], axis=1).astype("float32")
+                return batch
+
+        ds = (ray.data.range(6400, override_num_blocks=128)
+              .map_batches(prepare, batch_size=50)
+              .map_batches(Embed, batch_size=50, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=2)))
+        run = threading.Thread(target=lambda: ds.materialize(), daemon=True)
+        run.start()
+        time.sleep(4)  # the pool's actors start and the first blocks flow
+
+        driver = browser()
+        # The Ray Data overview first, while the pipeline runs; then the actors and the job list.
+        show(driver, f"{base}/#/jobs/{job_id}", settle=2, text="Ray Data Overview", timeout=45)
+        element(driver, "Ray Core Overview").click()  # folded, so that the Ray Data overview fills the page
+        overview = element(driver, "Ray Data Overview")
+        overview.click()
+        element(driver, "Dataset / Operator Name")
+        time.sleep(3)
+        driver.execute_script("""
+            const cell = [...document.querySelectorAll('td')].find(td => td.textContent.startsWith('dataset_'));
+            const row = cell && cell.closest('tr');
+            const button = row && row.querySelector('button, svg');
+            if (button) button.dispatchEvent(new MouseEvent('click', {bubbles: true}));""")
+        element(driver, "MapBatches(Embed)")  # the operators, unfolded
+        deadline = time.monotonic() + 60  # until the model stage has output blocks to show (the page refreshes)
+        while time.monotonic() < deadline and not re.search(r"\b[1-9]\d* / \d+", driver.execute_script(
+                "const c = [...document.querySelectorAll('td')].find(td => td.textContent === 'MapBatches(Embed)');"
+                "return c ? c.closest('tr').textContent : '';")):
+            time.sleep(1)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -110);",
+                              element(driver, "Dataset / Operator Name"))
+        time.sleep(1)
+        save(driver, args.out / "dashboard_data.png")
+        show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")
+        wait_until_gone(driver, "PENDING_CREATION", timeout=30)  # the pool's actors loaded their model
+        time.sleep(2)
+        save(driver, args.out / "dashboard_actors.png")
+        show(driver, f"{base}/#/jobs", settle=3, text=job_id)
+        save(driver, args.out / "dashboard_jobs.png")
+        if run.is_alive():
+            print("the pipeline was still running when the last screenshot was taken (as it should be)")
+        run.join(timeout=120)
+        train_page(driver, base, args.out)
+        serve_page(driver, base, args.out)
+    finally:
+        if driver is not None:
+            driver.quit()
+        if serve_started[0]:
+            from ray import serve
+
+            serve.shutdown()
+        ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
