@@ -66,7 +66,7 @@ lab: setup
 	DASHBOARD_PORT=$(DASHBOARD_PORT) $(BIN)/python -m raycourse lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The tests run in two pytest processes side by side (pytest-xdist), each with a Ray of its own; a file's tests stay
-# in one process, but for the grading of each lab (the root conftest.py's scheduler). From a fresh clone 22.1-26.4 min
+# in one process, but for the grading of each lab (the scheduler of raycourse/testing/run_machinery.py). From a fresh clone 22.1-26.4 min
 # against 26.4-26.6 in line (2026-11-26, different hours: see CONTRIBUTING.md); TEST_WORKERS=0 runs them in line, in one process (less memory).
 TEST_WORKERS ?= 2
 # A test process that dies is not replaced: its test fails, the other process goes on (a replacement re-ran the

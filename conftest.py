@@ -8,10 +8,9 @@ check cell of a lesson printed a passing verdict, and that no cell writes to std
 deprecations, Ray log lines), unless it is tagged ``stderr-ok``. The same rules hold for any notebook
 of solutions/ or labs/ given to pytest by path.
 
-Like ``make lab``, a test run starts one Ray (``raycourse.cluster.start``) and every
-notebook kernel and test connects to it through ``RAY_ADDRESS``; it is stopped at the
-end of the run. ``RAY_ADDRESS`` set by the caller (a cluster of your own) is used as
-it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead.
+The run's machinery (its one Ray, the processes side by side, their order and trails) is the plugin
+``raycourse/testing/run_machinery.py``; this file says what a run selects (``make test-fast``, ``NOTEBOOKS=05``,
+``make test-gpu``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,17 @@ from pathlib import Path
 
 import pytest
 
+from raycourse import catalogue
 from raycourse.runtime import RAY_NOTICES_ENV, TEST_ENV
+
+pytest_plugins = ["raycourse.testing.run_machinery"]  # the run's one Ray, side by side, order, trails
+
+
+def _run_machinery():
+    """The plugin's module, imported by pytest (as pytest_plugins are: imported here first, it would warn)."""
+    import raycourse.testing.run_machinery
+
+    return raycourse.testing.run_machinery
 
 # Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
 # the tests and the grader: raycourse.runtime.TEST_ENV).
@@ -124,7 +133,8 @@ def pytest_runtest_setup(item):
 
 
 def pytest_runtest_teardown(item, nextitem):
-    _trail("teardown", item.nodeid)  # module and session fixtures end after this (the two-node cluster, Serve, Ray)
+    # module and session fixtures end after this (the two-node cluster, Serve, Ray)
+    _run_machinery().trail("teardown", item.nodeid)
     if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
         return
     sizes = _actor_sizes()
@@ -139,120 +149,11 @@ def pytest_runtest_teardown(item, nextitem):
     assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
 
 
-_SHARED_RAY = None
-_EARLY_RAY = None  # the run's Ray while it starts beside the collection (a Future), see pytest_configure
-SELECTION_ENV = ("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS")  # read by this file's collection only, never by Ray
-
-
-def _ray_env() -> dict:
-    return {key: value for key, value in os.environ.items() if key not in SELECTION_ENV}
-
-
-def _start_shared_ray():
-    import tempfile
-
-    from raycourse import cluster
-
-    temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
-    return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
-
-
-def _runs_its_own_ray(config) -> bool:
-    """Whether this run starts the run's one Ray at all: not for --collect-only, a caller's cluster (RAY_ADDRESS), or
-    ``RAYCOURSE_SHARED_RAY=0`` (a Ray per notebook, to compare times)."""
-    return (not config.option.collectonly and not os.environ.get("RAY_ADDRESS")
-            and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0")
-
-
-def _starts_ray_early(config) -> bool:
-    """A run that certainly needs the run's Ray (`make test-fast`: the checks' tests; `make test NOTEBOOKS=05`) starts
-    it while the tests are collected: collection (imports of torch, transformers, Ray) and Ray's start (about 4 s)
-    then share the wait instead of following each other."""
-    return _runs_its_own_ray(config) and (os.environ.get("RAYCOURSE_FAST", "") not in ("", "0")
-                                          or bool(os.environ.get("RAYCOURSE_NOTEBOOKS")))
-
-
-
-def _needs_ray(item) -> bool:
-    """Notebook cells (nbval), in-process Ray tests (ray_session), notebooks run in kernels (kernels_ray)."""
-    if item.get_closest_marker("skip"):  # e.g. a tiny-only test under make test-gpu
-        return False
-    return hasattr(item, "cell") or bool({"ray_session", "kernels_ray"} & set(getattr(item, "fixturenames", ())))
-
-
-def pytest_collection_finish(session):
-    """Start the run's one Ray if anything collected needs it (notebooks, Ray tests), or take the one started early."""
-    global _SHARED_RAY, _EARLY_RAY
-    early, _EARLY_RAY = _EARLY_RAY, None
-    needed = _runs_its_own_ray(session.config) and any(_needs_ray(i) for i in session.items)
-    if early is not None:
-        from raycourse import cluster, runtime
-
-        started = early.result()
-        # Kept only if nothing the kernels pass on to Ray changed while the tests were collected.
-        if needed and started.env_digest == runtime.env_digest(cluster.ray_environment(_ray_env())):
-            _SHARED_RAY = started
-        else:
-            started.stop()
-    if needed and _SHARED_RAY is None:
-        _SHARED_RAY = _start_shared_ray()
-    if _SHARED_RAY is not None:
-        from raycourse import auth, cluster
-
-        os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
-        cluster.keep_loopback()  # this process's own clients of it (the lessons' actor checks, the soak test)
-        auth.refresh_ray_config()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    global _SHARED_RAY, _EARLY_RAY
-    if _EARLY_RAY is not None:  # the collection did not finish (an error, an interrupt): stop the Ray started early
-        early, _EARLY_RAY = _EARLY_RAY, None
-        try:
-            early.result().stop()
-        except Exception:  # it did not start either; its own error says why
-            pass
-    if _SHARED_RAY is not None:
-        import shutil
-
-        for key in _SHARED_RAY.client_env():
-            os.environ.pop(key, None)
-        _SHARED_RAY.stop()
-        notices = Path(os.environ.get(RAY_NOTICES_ENV, ""))
-        if notices.is_file() and notices.read_text(encoding="utf-8").strip():
-            # A worker died during the run (the notices name the task, not the test): its raylet and worker logs
-            # say why, so they stay (a flaky test is a bug to find, never retried away).
-            print(f"\nRay ran failed tasks again (listed below); the run's Ray logs are kept in "
-                  f"{_SHARED_RAY.log_path.parent} (raylet.out, python-core-worker-*.log)", file=sys.stderr)
-        else:
-            shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
-        _SHARED_RAY = None
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Ray's task-retry notices of the run (a worker died and Ray ran its task again): kept out of the
-    cells, which still checked every result, and listed here so that a machine's trouble is not hidden."""
-    path = Path(os.environ.get(RAY_NOTICES_ENV, ""))
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
-    if lines:
-        terminalreporter.section(f"Ray ran {len(lines)} failed task(s) again (raycourse.runtime.RETRY_NOTICE)")
-        for line in lines:
-            terminalreporter.line(line)
-
-
 # Tests that prove something about the tiny profile only, by file (every test in it) or by file and test name.
 # `make test-gpu` (the gpu profile, on a GPU machine) skips them; `tests/test_gpu_selection.py` holds this list
-# to existing tests. Anything not listed runs in both profiles.
+# to existing tests. Anything not listed runs in both profiles. A file can say so itself, where it lives:
+# `pytestmark = pytest.mark.tiny_only("why")` (every check-test file does: `new-module` writes it).
 TINY_ONLY = {
-    "tests/test_checks_lab01.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab02.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab03.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab04.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab05.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab06.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab07.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lab08.py": "the checks' unit tests run on the sample data and the stand-ins",
-    "tests/test_checks_lesson07.py": "the checks' unit tests run on the sample data and the stand-ins",
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
@@ -365,72 +266,35 @@ def _in_modules(item, modules: set) -> bool:
     """Whether ``item`` runs a notebook of one of ``modules`` ("05"): a lesson's cell or a lab's grading."""
     rel = _rel(item) or ""
     if hasattr(item, "cell"):
-        return Path(rel).name[:2] in modules
+        return catalogue.number_of(rel) in modules
     if rel == "tests/test_grading.py" and _name(item) in GRADED_PER_LAB:
         return item.name.split("[")[-1].rstrip("]") in modules
     return False
 
 
 def _tiny_only(item) -> str | None:
-    """Why ``item`` proves something about the tiny profile only (TINY_ONLY), or None."""
+    """Why ``item`` proves something about the tiny profile only (its tiny_only mark, TINY_ONLY), or None."""
+    mark = item.get_closest_marker("tiny_only") if hasattr(item, "get_closest_marker") else None
+    if mark is not None:
+        return mark.args[0] if mark.args else "marked tiny_only"
     rel = _rel(item)
     return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
 
 
-# `make test` and `make test-fast` run two processes side by side (TEST_WORKERS=0: in line) (pytest-xdist, `--dist loadgroup`), each
-# with its own Ray: the run's processes then share 2 cores. torch's CPU threads in the notebook kernels and the test
-# processes are cut to one each (Ray's workers have one already), sleeping while they wait: with two threads each
-# spinning, a stand-in's training in one process took 142 s instead of 12 s beside a notebook in the other.
-SIDE_BY_SIDE_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+def _selected_modules() -> set:
+    """The modules ``make test NOTEBOOKS=05,06`` names (RAYCOURSE_NOTEBOOKS), as "05", "06"."""
+    return {m.strip().zfill(2) for m in os.environ.get("RAYCOURSE_NOTEBOOKS", "").replace(",", " ").split()}
 
 
+@pytest.hookimpl(tryfirst=True)  # before the run machinery starts a Ray early
 def pytest_configure(config):
-    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):  # the xdist controller
-        for key, value in SIDE_BY_SIDE_ENV.items():  # before it starts the workers, which inherit it
-            os.environ.setdefault(key, value)
-    elif _starts_ray_early(config):  # a process that runs tests (an xdist worker, or pytest in line)
-        global _EARLY_RAY
-        from concurrent.futures import ThreadPoolExecutor
-
-        _EARLY_RAY = ThreadPoolExecutor(1, thread_name_prefix="ray-start").submit(_start_shared_ray)
-
-
-# Where each test process is: a line as each phase of each test starts and ends, in a file per process beside Ray's
-# retry notices, written through at once. A test process that dies without a trace (a SIGKILL, or a library's own
-# _exit: no traceback, nothing from faulthandler) leaves there the phase it died in; side by side, the run prints it.
-def _trail_path(worker: str) -> Path:
-    return Path(os.environ[RAY_NOTICES_ENV]).with_name(f"trail-{worker}.log")
-
-
-_TRAIL = None
-
-
-def _trail(phase: str, nodeid: str) -> None:
-    global _TRAIL
-    if _TRAIL is None:
-        _TRAIL = _trail_path(os.environ.get("PYTEST_XDIST_WORKER", "main")).open("a", buffering=1, encoding="utf-8")
-    import time
-
-    _TRAIL.write(f"{time.strftime('%H:%M:%S')} pid {os.getpid()} {phase} {nodeid}\n")
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item, nextitem):
-    _trail("start", item.nodeid)
-    try:
-        return (yield)
-    finally:
-        _trail("end", item.nodeid)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error):
-    """Side by side: a test process that died is named with the last lines it wrote to its trail."""
-    if not error:
-        return
-    path = _trail_path(node.gateway.id)
-    lines = path.read_text(encoding="utf-8").splitlines()[-6:] if path.is_file() else ["(no trail)"]
-    sys.stderr.write(f"\n{node.gateway.id} died ({error}); its last steps ({path}):\n  " + "\n  ".join(lines) + "\n")
+    if not hasattr(config, "workerinput"):  # NOTEBOOKS=19 would select nothing and say so only as "no tests ran"
+        for number in sorted(_selected_modules()):
+            try:
+                catalogue.module(number, Path(__file__).resolve().parent)
+            except catalogue.CourseError as error:
+                raise pytest.UsageError(f"NOTEBOOKS={number}: {error}") from None
+    config.stash[_run_machinery().SCOPE] = _scope  # the units of work side by side
 
 
 def _scope(nodeid: str) -> str:
@@ -442,29 +306,13 @@ def _scope(nodeid: str) -> str:
     return path
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadgroup`` with the units of ``_scope``, in the order the workers collected them (notebook, Ray and
-    kernel runs first). xdist's own loadgroup reads ``xdist_group`` marks into node ids, which pytest 9 no longer
-    lets a plugin rename, so it groups nothing: every test went its own way, and module fixtures ran twice."""
-    if config.getvalue("dist") != "loadgroup":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class CourseScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _scope(nodeid)
-
-    config.option.loadscopereorder = False  # keep the workers' order, not the biggest units first
-    return CourseScheduling(config, log)
-
-
 def pytest_collection_modifyitems(config, items):
     """`make test-fast` (RAYCOURSE_FAST=1): no notebook runs; `make test NOTEBOOKS=05` (RAYCOURSE_NOTEBOOKS=05):
     only module 05's lesson and the grading of its lab."""
     # Read once and taken out of the environment: a test that runs pytest again (the rehearsal, the tests of
     # this file's own rules) must collect what it names.
-    modules = {m.strip().zfill(2) for m in os.environ.pop("RAYCOURSE_NOTEBOOKS", "").replace(",", " ").split()}
+    modules = _selected_modules()
+    os.environ.pop("RAYCOURSE_NOTEBOOKS", None)
     fast = os.environ.pop("RAYCOURSE_FAST", "") not in ("", "0")
     if modules or fast:
         keep = [i for i in items if (_in_modules(i, modules) if modules else not _slow(i))]
@@ -476,16 +324,8 @@ def pytest_collection_modifyitems(config, items):
         # first, then the files whose tests use the run's Ray, so that the quick tests that need no Ray fill the end of
         # the run in both processes instead of one waiting for the other (test-fast: tests/test_runtime.py, 34 s,
         # came last in one process while the other had been idle for 22 s)
-        items[:] = _run_order(items)
+        items[:] = _run_machinery().run_order(items, _slow)
     _mark_items(items)
-
-
-def _run_order(items) -> list:
-    """Notebook, Ray and kernel runs first, then the quick tests of files that use the run's Ray, then the rest; in
-    collection order within each (a notebook's cells stay in order; the runs too: the two-node file, whose runs start
-    a cluster of their own, once moved behind the others and ended the run 3 min after the other process)."""
-    ray_files = {_rel(item) for item in items if _needs_ray(item)}
-    return sorted(items, key=lambda item: (not _slow(item), not _slow(item) and _rel(item) not in ray_files))
 
 
 def _mark_items(items):

@@ -250,6 +250,7 @@ def _grade(paths: list[Path], timeout: float) -> int:
 def _grade_class(parser, args) -> int:
     import os
 
+    from . import catalogue
     from .grading import grade_class
 
     folder = args.folder
@@ -261,7 +262,7 @@ def _grade_class(parser, args) -> int:
         if not digits.isdigit():
             parser.error(f"--lab {lab}: give a lab's number, such as 03")
         labs.append(f"lab{int(digits):02d}")
-    known = {p.stem for p in Path(__file__).with_name("checks").glob("lab[0-9]*.py")}
+    known = {m.checks.rsplit(".", 1)[-1] for m in catalogue.labs() if m.checks}
     if set(labs) - known:
         parser.error(f"there is no {', '.join(sorted(set(labs) - known))}; the labs are {', '.join(sorted(known))}")
     out = args.out or folder

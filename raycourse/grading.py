@@ -207,7 +207,7 @@ def _quiet_nbformat():
         log.setLevel(level)
 
 
-def find_lab(nb) -> tuple[str, str] | None:
+def imported_checks(nb) -> tuple[str, str] | None:
     """The checks module and its name in the notebook (``("raycourse.checks.lab03", "check")``), if any."""
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -254,7 +254,7 @@ def inspect_notebook(path: Path | str) -> tuple[Grade, object, str]:
     nb, grade.reason = read_notebook(path)
     if nb is None:
         return grade, None, ""
-    found = find_lab(nb)
+    found = imported_checks(nb)
     if found is None:
         grade.reason = ("not a lab notebook: it never imports a lab's checks "
                         "(`from raycourse.checks import labNN as check`)")

@@ -12,21 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .authoring import labs, notebooks
-from .errors import CourseError
+from .catalogue import find_lab
 
 SAVED = "my-work"
-
-
-def find_lab(which: str, root: Path = notebooks.ROOT) -> Path:
-    """The lab for a module number ("03", "3") or a lab's file name or path."""
-    name = Path(which).name
-    candidates = sorted((root / "labs").glob(f"{int(name):02d}_*_lab.ipynb")) if name.isdigit() else \
-        [root / "labs" / (name if name.endswith(".ipynb") else name + ".ipynb")]
-    found = [c for c in candidates if (root / "solutions" / c.name).exists()]
-    if len(found) != 1:
-        known = ", ".join(p.name for p in sorted((root / "solutions").glob("*_lab.ipynb")))
-        raise CourseError(f"There is no lab {which!r}.", f"Name a module number (such as 03) or one of: {known}.")
-    return found[0]
 
 
 def reset_lab(which: str, root: Path = notebooks.ROOT) -> tuple[Path, Path | None]:

@@ -12,6 +12,8 @@ from ray.data.expressions import col
 import raycourse
 from raycourse.checks import lab01
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 # Ray's workers cannot import this test module: send its functions by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 

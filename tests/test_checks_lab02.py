@@ -10,6 +10,8 @@ import ray.cloudpickle
 import raycourse
 from raycourse.checks import lab02
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 # Ray workers cannot import this test module: send its batch functions by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 

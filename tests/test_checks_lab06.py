@@ -27,6 +27,8 @@ from transformers import CLIPModel, CLIPProcessor
 import raycourse
 from raycourse.checks import lab06
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this module
 
 MODEL_ID = raycourse.model_id("clip")

@@ -23,6 +23,8 @@ import torch
 import raycourse
 from raycourse.checks import lab07
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this module
 PHOTOS = raycourse.data_path("product_photos")
 

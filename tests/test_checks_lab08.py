@@ -14,6 +14,8 @@ import pytest
 from raycourse import data_path
 from raycourse.checks import lab08
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 
 def _encoder(normalise=True, batched=True, gpus=0.5, replicas=1, ongoing=16):
     import torch

@@ -13,6 +13,8 @@ import pytest
 import raycourse
 from raycourse.checks import lesson07
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 
 class Frame:
     """Anything with to_pandas(), as a Dataset has."""

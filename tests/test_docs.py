@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from raycourse import catalogue
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 GUIDE = ROOT / "docs" / "instructor.md"
@@ -24,9 +26,8 @@ def _estimated_minutes(path: Path) -> int:
 
 def test_the_schedule_gives_each_module_the_time_its_notebooks_state():
     guide = GUIDE.read_text()
-    for lesson in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
-        number = lesson.name[:2]
-        lab = ROOT / "labs" / f"{lesson.stem}_lab.ipynb"
+    for module in catalogue.labs(ROOT):
+        number, lesson, lab = module.number, module.lesson, module.lab
         row = re.search(rf"\| {number} [^|]*: lesson (\d+) min, lab (\d+) min", guide)
         assert row, f"module {number} is missing from the schedule"
         assert (int(row.group(1)), int(row.group(2))) == (_estimated_minutes(lesson), _estimated_minutes(lab))
@@ -34,8 +35,8 @@ def test_the_schedule_gives_each_module_the_time_its_notebooks_state():
 
 def test_the_guide_has_a_measured_time_for_every_lesson_and_solved_lab():
     guide = GUIDE.read_text()
-    for lesson in sorted((ROOT / "notebooks").glob("0*.ipynb")):
-        assert re.search(rf"\| {lesson.name[:2]} [^|\n]*\| [\d.]+ s / [\d.]+ s \|", guide), lesson.name
+    for module in catalogue.modules(ROOT):
+        assert re.search(rf"\| {module.number} [^|\n]*\| [\d.]+ s / [\d.]+ s \|", guide), module.name
 
 
 def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():
@@ -66,7 +67,7 @@ def test_readme_says_what_ran_where_for_every_module():
     section = readme.split("### What has been run where", 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if re.match(r"\| \d\d", line)]
     covered = {n for row in rows for n in re.findall(r"\b(\d\d)\b", row.split("|")[1])}
-    modules = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    modules = {m.number for m in catalogue.modules(ROOT)}
     assert covered == modules, f"modules without a row: {sorted(modules - covered)}; rows for none: {sorted(covered - modules)}"
     machine = re.compile(r"H100|H200|cores|no model|no GPU stage|never")
     for row in rows:

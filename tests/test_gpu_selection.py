@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from raycourse.runtime import RAY_NOTICES_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,21 @@ def _load_root_conftest():
 
 
 root_conftest = _load_root_conftest()
+
+
+def _load_run_machinery():
+    """The run's machinery (raycourse/testing/run_machinery.py) as a copy of its own: the tests below set its Rays,
+    never those of the run they are part of."""
+    import importlib.util
+
+    path = ROOT / "raycourse" / "testing" / "run_machinery.py"
+    spec = importlib.util.spec_from_file_location("raycourse_run_machinery_copy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_machinery = _load_run_machinery()
 
 
 def _item(rel: str, name: str):
@@ -50,10 +67,14 @@ def test_lessons_solved_labs_and_profile_free_tests_run_on_a_gpu_and_tiny_tests_
             _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
             _item("tests/test_pins.py", "anything"), _item("tests/test_profiles.py", "anything")]
     assert [root_conftest._tiny_only(item) for item in kept] == [None] * len(kept)
-    for rel, name in [("tests/test_checks_lab05.py", "test_anything"), ("tests/test_two_nodes.py", "t"),
+    for rel, name in [("tests/test_two_nodes.py", "t"),
                       ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
                       ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one")]:
         assert root_conftest._tiny_only(_item(rel, name)), (rel, name)
+    # A file that marks itself (every check-test file: pytestmark = pytest.mark.tiny_only("why")).
+    marked = _item("tests/test_checks_lab05.py", "test_anything")
+    marked.get_closest_marker = lambda name: pytest.mark.tiny_only("why").mark if name == "tiny_only" else None
+    assert root_conftest._tiny_only(marked) == "why"
 
 
 def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_ray():
@@ -155,22 +176,22 @@ def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_
                            get_closest_marker=lambda _: None)
     # a run that starts a cluster of its own, not the run's Ray: it keeps its place among the runs
     two_nodes = item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu")
-    order = root_conftest._run_order([docs, runtime_pure, two_nodes, authoring, runtime_ray, cell])
+    order = run_machinery.run_order([docs, runtime_pure, two_nodes, authoring, runtime_ray, cell], root_conftest._slow)
     assert order == [two_nodes, cell, runtime_pure, runtime_ray, docs, authoring]
 
 
 def test_only_a_run_that_surely_needs_the_runs_ray_starts_it_while_collecting(monkeypatch):
     config = SimpleNamespace(option=SimpleNamespace(collectonly=False))
-    for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY", *root_conftest.SELECTION_ENV):
+    for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY", *run_machinery.SELECTION_ENV):
         monkeypatch.delenv(key, raising=False)
-    assert not root_conftest._starts_ray_early(config)  # pytest tests/test_docs.py: maybe no Ray at all
+    assert not run_machinery._starts_ray_early(config)  # pytest tests/test_docs.py: maybe no Ray at all
     monkeypatch.setenv("RAYCOURSE_FAST", "1")  # make test-fast: the checks' tests
-    assert root_conftest._starts_ray_early(config)
-    assert "RAYCOURSE_FAST" not in root_conftest._ray_env()  # Ray's processes never see the selection
+    assert run_machinery._starts_ray_early(config)
+    assert "RAYCOURSE_FAST" not in run_machinery._ray_env()  # Ray's processes never see the selection
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster of the caller's
-    assert not root_conftest._starts_ray_early(config)
+    assert not run_machinery._starts_ray_early(config)
     monkeypatch.delenv("RAY_ADDRESS")
-    assert not root_conftest._starts_ray_early(SimpleNamespace(option=SimpleNamespace(collectonly=True)))
+    assert not run_machinery._starts_ray_early(SimpleNamespace(option=SimpleNamespace(collectonly=True)))
 
 
 def test_a_ray_started_early_is_kept_only_while_the_settings_it_passes_on_are_the_same(monkeypatch):
@@ -192,15 +213,15 @@ def test_a_ray_started_early_is_kept_only_while_the_settings_it_passes_on_are_th
                                 items=[SimpleNamespace(cell={}, get_closest_marker=lambda _: None)])
     for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY"):
         monkeypatch.delenv(key, raising=False)
-    today = runtime.env_digest(cluster.ray_environment(root_conftest._ray_env()))
+    today = runtime.env_digest(cluster.ray_environment(run_machinery._ray_env()))
     for digest, kept in [(today, True), ("other settings", False)]:
         early, fresh = FakeRay(digest), FakeRay(today)
         future = Future()
         future.set_result(early)
-        monkeypatch.setattr(root_conftest, "_EARLY_RAY", future)
-        monkeypatch.setattr(root_conftest, "_SHARED_RAY", None)
-        monkeypatch.setattr(root_conftest, "_start_shared_ray", lambda: fresh)
-        root_conftest.pytest_collection_finish(needs_ray)
-        assert root_conftest._SHARED_RAY is (early if kept else fresh)
+        monkeypatch.setattr(run_machinery, "_EARLY_RAY", future)
+        monkeypatch.setattr(run_machinery, "_SHARED_RAY", None)
+        monkeypatch.setattr(run_machinery, "_start_shared_ray", lambda: fresh)
+        run_machinery.pytest_collection_finish(needs_ray)
+        assert run_machinery._SHARED_RAY is (early if kept else fresh)
         assert early.stopped is not kept and not fresh.stopped
-        assert root_conftest._EARLY_RAY is None
+        assert run_machinery._EARLY_RAY is None

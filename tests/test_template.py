@@ -80,14 +80,55 @@ def test_the_scaffold_never_overwrites_a_module(scaffolded):
         scaffold.new_module("8", "Too short", root)
 
 
-def test_a_scaffolded_module_runs_and_its_tests_pass(scaffolded, ray_session):
-    """Its check tests pass, the solution's checks pass, the lab's say "not solved yet", the lesson runs."""
-    root, _ = scaffolded
-    env = dict(os.environ, PYTHONPATH=str(root))  # `raycourse` is the scaffolded copy, in kernels too
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_checks_lab42.py",
-         "notebooks/42_serving_embeddings.ipynb", "solutions/42_serving_embeddings_lab.ipynb",
-         "labs/42_serving_embeddings_lab.ipynb"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "passed" in run.stdout.splitlines()[-1]
+def _scratch_clone(dest: Path) -> Path:
+    """A copy of the course's checkout as git has it (committed, changed and new files, nothing ignored)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
+    """`new-module 09` in a scratch clone of the course, then `make labs`: `make test NOTEBOOKS=09` passes (the
+    lesson under nbval, the solved lab graded as solved, the lab as not solved yet), and so do the new check tests,
+    the catalogue's checks of every module's files and registrations, and the quizzes; no file outside the new
+    module's own was written."""
+    clone = _scratch_clone(tmp_path / "course")
+    before = _files(clone)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    env["PYTHONPATH"] = str(clone)  # `raycourse` is the clone's, in kernels too
+
+    def run(*args: str, **extra: str) -> str:
+        done = subprocess.run([sys.executable, *args], cwd=clone, env={**env, **extra}, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, f"{' '.join(args)}:\n" + done.stdout[-4000:] + done.stderr[-2000:]
+        return done.stdout
+
+    run("-m", "raycourse.authoring", "new-module", "09", "Vector search")
+    run("-m", "raycourse.authoring", "labs")  # make labs
+    after = _files(clone)
+    changed = sorted(rel for rel in after if before.get(rel) != after[rel]) + sorted(set(before) - set(after))
+    assert changed == ["labs/09_vector_search_lab.ipynb", "notebooks/09_vector_search.ipynb",
+                       "raycourse/checks/lab09.py", "raycourse/checks/quiz09.py",
+                       "solutions/09_vector_search_lab.ipynb", "tests/test_checks_lab09.py"], changed
+    # make test NOTEBOOKS=09 (in one process here: the run's Ray is this run's, RAY_ADDRESS)
+    out = run("-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "notebooks", "tests/test_grading.py",
+              RAYCOURSE_NOTEBOOKS="09")
+    passed = {line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("PASSED ")}
+    graded = ("test_a_solved_lab_passes_every_exercise",
+              "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors")
+    expected = {"notebooks/09_vector_search.ipynb::Cell 0", *(f"tests/test_grading.py::{t}[09]" for t in graded)}
+    assert expected <= passed, out[-3000:]
+    assert all("09" in nodeid for nodeid in passed), passed  # one module's notebooks only
+    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_checks_lab09.py", "tests/test_catalogue.py",
+              "tests/test_quizzes.py")
+    assert " failed" not in out.splitlines()[-1] and "passed" in out.splitlines()[-1], out[-3000:]

@@ -42,22 +42,26 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from raycourse import cluster, config, runtime
+from raycourse import catalogue, cluster, config, runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-# Every lesson that loads a model (raycourse.model_id).
-NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if "raycourse.model_id(" in p.read_text())
+# Every lesson that loads a model (raycourse.model_id), by its module (raycourse.catalogue).
+MODULES = {m.name: m for m in catalogue.modules(ROOT)
+           if m.lesson.is_file() and "raycourse.model_id(" in m.lesson.read_text()}
+NOTEBOOKS = sorted(MODULES)
 GPUS = 1
-# What each GPU notebook must build on the one GPU: its GPU stages, and how many fit() calls it makes.
-BUILDS = {"03_image_generation": ({"MapWorker(MapBatches(ImageGen))"}, 0),
-          "04_llm_prompt_enhancement": ({"MapWorker(MapBatches(ImageGenWithGrant))", "MapWorker(MapBatches(Enhancer))"}, 0),
-          "05_vit_fine_tuning": (set(), 1),
-          "06_clip_embeddings": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
-          "07_multimodal_pipeline": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
-          "08_serving_and_resilient_jobs": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0)}
-# Where a notebook writes what it reads back later: the folder must be shared by the nodes.
-OUTPUTS = {"05_vit_fine_tuning": "vit/checkpoint_*/checkpoint/model.safetensors",
-           "06_clip_embeddings": "embeddings/*.parquet"}
+# What each GPU lesson must build on the one GPU, by module: its GPU stages, and how many fit() calls it makes.
+# None: nothing built on the cluster (module 00 loads every model in the notebook's own process).
+BUILDS = {"00": None,
+          "03": ({"MapWorker(MapBatches(ImageGen))"}, 0),
+          "04": ({"MapWorker(MapBatches(ImageGenWithGrant))", "MapWorker(MapBatches(Enhancer))"}, 0),
+          "05": (set(), 1),
+          "06": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
+          "07": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
+          "08": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0)}
+# Where a lesson writes what it reads back later, by module: the folder must be shared by the nodes.
+OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors",
+           "06": "embeddings/*.parquet"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
 
 
@@ -71,7 +75,7 @@ JOIN_ON_LOOPBACK = ("import sys; from ray._private import services; "
 
 
 def test_every_lesson_that_loads_a_model_is_run_here():
-    assert {"00_environment_check", *BUILDS} == set(NOTEBOOKS), NOTEBOOKS
+    assert set(BUILDS) == {m.number for m in MODULES.values()}, NOTEBOOKS
 
 
 def rehearsal_env(cache: Path) -> dict:
@@ -196,7 +200,8 @@ def test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu(two_nodes, na
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     problems = _problems(nb)
     assert not problems, f"{name} in the gpu profile on two nodes:\n" + "\n".join(problems)
-    if name not in BUILDS:
+    number = MODULES[name].number
+    if BUILDS[number] is None:
         return  # module 00 loads every model in the notebook's own process
     jobs = {j.job_id for j in _state("jobs", head.dashboard_url) if j.job_id} - jobs_before
     assert jobs, f"{name} ran no job on the cluster (did it start a Ray of its own?)"
@@ -206,12 +211,12 @@ def test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu(two_nodes, na
     used = {x.node_id for x in actors + tasks}
     assert used == node_ids, f"{name}: its tasks and actors ran on {len(used)} of the 2 nodes"
     # Sized from the cluster: on one GPU no actor waited for a GPU and no fit asked for more workers than GPUs.
-    stages, fits = BUILDS[name]
+    stages, fits = BUILDS[number]
     new = {job: b for job, b in built(head.dashboard_url).items() if job in jobs}
     assert not oversized(new, GPUS), oversized(new, GPUS)
     ran = {stage for b in new.values() for stage in b.ran}
     assert stages <= ran, f"{name} built {ran}, expected {stages}"
     assert sorted(n for b in new.values() for n in b.trainers) == [GPUS] * fits, f"{name}: trainers of {new}"
-    if name in OUTPUTS:
+    if number in OUTPUTS:
         folder = outputs / "notebooks" / name  # RAYCOURSE_OUTPUTS/<notebook folder>/<output name>
-        assert list(folder.glob(OUTPUTS[name])), f"{name} wrote nothing under {folder}"
+        assert list(folder.glob(OUTPUTS[number])), f"{name} wrote nothing under {folder}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
+from .. import catalogue
 from . import notebooks
 
 TEXT_TAG, ANSWER_TAG = "quiz-text", "quiz"
@@ -20,16 +21,12 @@ KEY_CONCEPTS = "## Key concepts and APIs"
 
 
 def quiz_modules(root: Path = notebooks.ROOT) -> dict[str, str]:
-    """Module number -> quiz module name, for every ``raycourse/checks/quizNN.py``."""
-    return {p.stem[4:]: f"raycourse.checks.{p.stem}"
-            for p in sorted((root / "raycourse" / "checks").glob("quiz[0-9][0-9].py"))}
+    """Module number -> quiz module name, for every module with a ``raycourse/checks/quizNN.py``."""
+    return {m.number: m.quiz for m in catalogue.modules(root) if m.quiz}
 
 
 def lesson_of(number: str, root: Path = notebooks.ROOT) -> Path:
-    found = sorted((root / "notebooks").glob(f"{number}_*.ipynb"))
-    if len(found) != 1:
-        raise ValueError(f"no single lesson notebook for quiz {number}: {found}")
-    return found[0]
+    return catalogue.module(number, root).lesson
 
 
 def quiz_of(number: str):

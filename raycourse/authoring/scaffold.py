@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from .. import catalogue
 from ..errors import CourseError
 from . import notebooks
 
@@ -35,8 +36,8 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
 
 
-def _previous_lesson(root: Path, number: str) -> Path | None:
-    earlier = [p for p in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")) if p.name[:2] < number]
+def _previous_module(root: Path, number: str) -> catalogue.Module | None:
+    earlier = [m for m in catalogue.modules(root) if m.number < number]
     return earlier[-1] if earlier else None
 
 
@@ -49,8 +50,8 @@ def _quiz_cells(number: str, title: str):
     return cells_for(namespace["QUIZ"])
 
 
-def lesson(number: str, title: str, name: str, previous: Path | None):
-    prereq = (f"[{previous.name[:2]} · {previous.stem[3:].replace('_', ' ')}]({previous.name})"
+def lesson(number: str, title: str, name: str, previous: catalogue.Module | None):
+    prereq = (f"[{previous.label}]({previous.lesson.name})"
               if previous else "the course environment (`make lab`)")
     quiz_text, quiz_answers = _quiz_cells(number, title)
     cells = [
@@ -168,6 +169,8 @@ import pytest
 
 from raycourse.checks import lab{number}
 
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
 
 @pytest.fixture(scope="module")
 def ray_data(ray_session):
@@ -213,11 +216,11 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
         root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
         root / "tests" / f"test_checks_lab{number}.py": check_tests(number),
     }
-    taken = [p for p in files if p.exists()] + sorted((root / "notebooks").glob(f"{number}_*.ipynb"))
+    taken = [p for p in files if p.exists()] + [m.lesson for m in catalogue.modules(root) if m.number == number]
     if taken:
         raise CourseError(f"module {number} exists already: {', '.join(str(p.relative_to(root)) for p in taken)}.",
                           "Pick the next free number, or edit the existing files.")
-    previous = _previous_lesson(root, number)
+    previous = _previous_module(root, number)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         if text is not None:

@@ -242,13 +242,10 @@ def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> 
 
 def _notebook_of(module: str) -> str:
     """Where the course keeps the notebook of a checks module ("labs/03_image_generation_lab.ipynb")."""
-    from pathlib import Path
+    from .. import catalogue
 
-    root = Path(__file__).resolve().parents[2]
-    kind, _, number = lab_label(module).lower().partition(" ")
-    pattern = f"labs/{number}_*_lab.ipynb" if kind == "lab" else f"notebooks/{number}_*.ipynb"
-    found = sorted(root.glob(pattern))
-    return str(found[0].relative_to(root)) if found else "<notebook>.ipynb"
+    found = catalogue.notebook_of_checks(module)
+    return str(found.relative_to(catalogue.ROOT)) if found else "<notebook>.ipynb"
 
 
 def progress_of(module: str) -> Callable[[], None]:

@@ -399,6 +399,12 @@ STAGES = [
     Stage("06", "CLIP embeddings", ("clip",), "EmbeddingGenerator: processor + get_image_features", stage_06),
     Stage("07", "ReviewEncoder", ("llm", "vit"), "Qwen2.5 text encoder + ViT encoder, 64 tokens", stage_07),
 ]
+# The modules (raycourse.catalogue) whose lessons load a model without a stage of their own, and why: each other
+# such module has a stage above (tests/test_catalogue.py holds the course to it).
+NO_STAGE = {
+    "08": "its one model is module 04's: Qwen2.5 in the same chat pipeline (PromptEnhancer on Serve, BatchEnhancer "
+          "in Ray Data), measured by 04's enhancer stage",
+}
 
 
 def _key(stage: Stage) -> str:

@@ -1,0 +1,158 @@
+"""The course's modules, from its files' names: the one place that maps a module number to its files.
+
+A module is its lesson, ``notebooks/NN_slug.ipynb``; the rest follows the same name:
+
+- the lab ``labs/NN_slug_lab.ipynb``, generated from its solved lab ``solutions/NN_slug_lab.ipynb`` (``make labs``);
+- the lab's checks ``raycourse/checks/labNN.py`` and their tests ``tests/test_checks_labNN.py``;
+- the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells
+  ``raycourse/checks/lessonNN.py`` where it has them.
+
+Module 00 (the environment check) has a lesson and a quiz and no lab. ``python -m raycourse.authoring new-module 09
+"Title"`` writes a new module's files under these names; nothing else needs to list it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CourseError
+
+ROOT = Path(__file__).resolve().parents[1]  # the course's checkout: notebooks/, labs/, solutions/, raycourse/
+_LESSON = re.compile(r"(\d\d)_(\w+)\.ipynb")
+_NOTEBOOK = re.compile(r"(\d\d)_\w+?(?:_lab)?\.ipynb")
+_CHECKS = re.compile(r"(?:raycourse\.checks\.)?(lab|lesson)(\d\d)")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One module of the course: ``number`` "03", ``slug`` "image_generation", its files under ``root``."""
+
+    number: str
+    slug: str
+    root: Path = ROOT
+
+    @property
+    def name(self) -> str:
+        """ "03_image_generation": the stem every file of the module starts with."""
+        return f"{self.number}_{self.slug}"
+
+    @property
+    def label(self) -> str:
+        """ "03 · image generation", as a lesson names the one before it."""
+        return f"{self.number} · {self.slug.replace('_', ' ')}"
+
+    @property
+    def lesson(self) -> Path:
+        return self.root / "notebooks" / f"{self.name}.ipynb"
+
+    @property
+    def lab(self) -> Path:
+        """The learner's lab (generated from ``solution``)."""
+        return self.root / "labs" / f"{self.name}_lab.ipynb"
+
+    @property
+    def solution(self) -> Path:
+        """The solved lab, the lab's single source."""
+        return self.root / "solutions" / f"{self.name}_lab.ipynb"
+
+    @property
+    def has_lab(self) -> bool:
+        return self.solution.is_file()
+
+    def _package(self, stem: str) -> str | None:
+        return f"raycourse.checks.{stem}" if (self.root / "raycourse" / "checks" / f"{stem}.py").is_file() else None
+
+    @property
+    def checks(self) -> str | None:
+        """The lab's checks module ("raycourse.checks.lab03"), None without one."""
+        return self._package(f"lab{self.number}")
+
+    @property
+    def lesson_checks(self) -> str | None:
+        """The checks of the lesson's own cells ("raycourse.checks.lesson07"), None without them."""
+        return self._package(f"lesson{self.number}")
+
+    @property
+    def quiz(self) -> str | None:
+        """The lesson's quiz module ("raycourse.checks.quiz03"), None without one."""
+        return self._package(f"quiz{self.number}")
+
+    @property
+    def check_tests(self) -> Path:
+        return self.root / "tests" / f"test_checks_lab{self.number}.py"
+
+
+def modules(root: Path = ROOT) -> list[Module]:
+    """Every module of the course, by number: one per lesson in ``notebooks/`` or solved lab in ``solutions/``
+    (a solved lab without its lesson is still a module: tests/test_catalogue.py says what it lacks)."""
+    found: dict[str, Module] = {}
+    for folder, suffix in (("notebooks", ".ipynb"), ("solutions", "_lab.ipynb")):
+        for path in sorted((root / folder).glob(f"[0-9][0-9]_*{suffix}")):
+            match = _LESSON.fullmatch(path.name.removesuffix(suffix) + ".ipynb")
+            if match and (folder == "solutions" or not path.name.endswith("_lab.ipynb")):
+                found.setdefault(match.group(1), Module(match.group(1), match.group(2), root))
+    return [found[number] for number in sorted(found)]
+
+
+def labs(root: Path = ROOT) -> list[Module]:
+    """The modules that have a lab (a solved lab in ``solutions/``)."""
+    return [m for m in modules(root) if m.has_lab]
+
+
+def number_of(name: str | Path) -> str | None:
+    """The module number of a course notebook ("05" for ``notebooks/05_vit_fine_tuning.ipynb``, a lab or a solved
+    lab), of a checks module ("05" for ``raycourse.checks.lab05``), or of "05", "5", "lab05"; None for anything else."""
+    text = Path(str(name)).name
+    notebook, checks = _NOTEBOOK.fullmatch(text), _CHECKS.fullmatch(text)
+    if notebook:
+        return notebook.group(1)
+    if checks:
+        return checks.group(2)
+    return f"{int(text):02d}" if text.isdigit() and int(text) < 100 else None
+
+
+def _unknown(what: str, known: list[Module], hint: str = "") -> CourseError:
+    numbers = ", ".join(m.number for m in known) or "none"
+    return CourseError(f"There is no {what}. The course's modules are {numbers}.",
+                       hint or "Name one of those numbers (such as 03). A new module starts with "
+                               "`python -m raycourse.authoring new-module NN \"Title\"`.")
+
+
+def module(number: str, root: Path = ROOT) -> Module:
+    """The module of ``number`` ("03", "3", "lab03"), or a CourseError naming the modules there are."""
+    known = modules(root)
+    wanted = number_of(str(number))
+    for m in known:
+        if m.number == wanted:
+            return m
+    raise _unknown(f"module {number!r}", known)
+
+
+def find_lab(which: str, root: Path = ROOT) -> Path:
+    """The lab of a module number ("03", "3") or a lab's file name or path (``labs/03_image_generation_lab.ipynb``)."""
+    name = Path(str(which)).name
+    with_lab = labs(root)
+    if name.isdigit():
+        found = [m.lab for m in with_lab if m.number == f"{int(name):02d}"]
+    else:
+        name = name if name.endswith(".ipynb") else name + ".ipynb"
+        found = [m.lab for m in with_lab if m.lab.name == name]
+    if len(found) != 1:
+        known = ", ".join(m.solution.name for m in with_lab)
+        raise CourseError(f"There is no lab {which!r}.", f"Name a module number (such as 03) or one of: {known}.")
+    return found[0]
+
+
+def notebook_of_checks(checks: str, root: Path = ROOT) -> Path | None:
+    """The notebook whose check cells a checks module serves: ``raycourse.checks.lab03`` -> the lab of 03,
+    ``raycourse.checks.lesson07`` -> the lesson of 07; None when the course has no such notebook."""
+    match = _CHECKS.fullmatch(checks)
+    if not match:
+        return None
+    kind, number = match.groups()
+    for m in modules(root):
+        if m.number == number:
+            return m.lab if kind == "lab" else m.lesson
+    return None

@@ -1,0 +1,1 @@
+"""The course's pytest plugins (registered by the root conftest.py)."""
