@@ -33,6 +33,7 @@ def _run_machinery():
 
     return raycourse.testing.run_machinery
 
+
 # Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
 # the tests and the grader: raycourse.runtime.TEST_ENV).
 for _key, _value in TEST_ENV.items():
@@ -48,12 +49,14 @@ if not os.environ.get(RAY_NOTICES_ENV):
 # Every Ray of the run requires a token, as make lab's does (raycourse.auth): one token for the run, in a folder of
 # its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
 # test processes. A caller's cluster (RAY_ADDRESS) or a caller's token settings are used as they are.
-if not os.environ.get("RAY_ADDRESS") and not any(os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN",
-                                                                                 "RAY_AUTH_TOKEN_PATH")):
+if not os.environ.get("RAY_ADDRESS") and not any(
+    os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+):
     import tempfile
 
-    os.environ.update(RAY_AUTH_MODE="token",
-                      RAY_AUTH_TOKEN_PATH=os.path.join(tempfile.mkdtemp(prefix="rc-auth-"), "auth_token"))
+    os.environ.update(
+        RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=os.path.join(tempfile.mkdtemp(prefix="rc-auth-"), "auth_token")
+    )
 
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
@@ -80,15 +83,19 @@ def pytest_runtest_call(item):
         return
     cell_tags = cell.get("metadata", {}).get("tags", [])
     if "stderr-ok" not in cell_tags:
-        stderr = "".join(o.get("text", "") for o in item.test_outputs
-                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        stderr = "".join(
+            o.get("text", "")
+            for o in item.test_outputs
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        )
         assert not stderr.strip(), f"the cell wrote to stderr (a learner would see this):\n{stderr}"
     folder = Path(str(item.fspath)).parent.name
     if QUIZ_TAG in cell_tags and folder == "notebooks":  # a lesson ships its quiz unanswered
         lines = _cell_text(item.test_outputs).splitlines()
         answers = [line for line in lines if line.startswith(VERDICT_MARKS)]
-        assert answers and all(" not answered yet: " in line for line in answers), \
+        assert answers and all(" not answered yet: " in line for line in answers), (
             "the quiz as shipped must say 'not answered yet' for every question:\n" + "\n".join(lines)
+        )
         assert lines[-1].endswith(f": 0 of {len(answers)} right"), lines[-1]
         return
     if CHECK_TAG not in cell_tags:
@@ -111,7 +118,6 @@ SERVE_ACTORS = ("ServeController", "ProxyActor", "ServeReplica")  # Ray Serve's 
 
 
 def _actor_sizes():
-    import sys
 
     tests = str(Path(__file__).resolve().parent / "tests")
     if tests not in sys.path:
@@ -122,8 +128,11 @@ def _actor_sizes():
 
 
 def _is_lesson_cell(item) -> bool:
-    return (getattr(item, "cell", None) is not None and Path(str(item.fspath)).parent.name == "notebooks"
-            and bool(os.environ.get("RAY_ADDRESS")))
+    return (
+        getattr(item, "cell", None) is not None
+        and Path(str(item.fspath)).parent.name == "notebooks"
+        and bool(os.environ.get("RAY_ADDRESS"))
+    )
 
 
 def pytest_runtest_setup(item):
@@ -144,8 +153,11 @@ def pytest_runtest_teardown(item, nextitem):
     problems = sizes.oversized(jobs, gpus) + sizes.undersized(jobs, gpus)
     # A Serve application outlives its notebook (Serve's controller is detached), holding its replicas' GPUs in the
     # course's one Ray: a lesson that started Serve stops it (module 08 ends with serve.shutdown()).
-    problems += [f"left running: {a['class_name']} (Ray Serve)" for a in actors
-                 if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)]
+    problems += [
+        f"left running: {a['class_name']} (Ray Serve)"
+        for a in actors
+        if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)
+    ]
     assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
 
 
@@ -157,45 +169,71 @@ TINY_ONLY = {
     "tests/test_standins.py": "the stand-ins themselves",
     "tests/test_model_standins.py": "the stand-ins themselves",
     "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
-    ("tests/test_gpu_levers.py", "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is"):
-        "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
+    (
+        "tests/test_gpu_levers.py",
+        "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
+    ): "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
     "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
-                               "with stand-ins",
+    "with stand-ins",
     "tests/test_two_learners.py": "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on "
-                                  "a CPU with stand-ins",
+    "a CPU with stand-ins",
     "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
     "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
     "tests/test_progress.py": "progress bars, with stand-in stages",
     "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
     "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
     ("tests/test_lab_signals.py", "test_closing_the_terminal_stops_jupyterlab_and_ray"): "make lab's tiny Ray",
-    ("tests/test_lab_signals.py", "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"):
-        "make lab's tiny Ray",
-    ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_broken_lab_reports_the_error_and_grades_the_rest"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_dead_kernel_missing_check_cells_and_a_renamed_import"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_class_report_has_every_verdict_total_and_share"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_grading.py", "test_a_class_report_is_printed_and_written_as_a_readable_table"):
-        "the grader's logic, which does not depend on the profile",
-    ("tests/test_room.py", "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus"):
-        "a Ray of its own with 2 logical GPUs",
-    ("tests/test_room.py", "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"):
-        "a Ray of its own with 2 logical GPUs",
+    (
+        "tests/test_lab_signals.py",
+        "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray",
+    ): "make lab's tiny Ray",
+    (
+        "tests/test_grading.py",
+        "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_broken_lab_reports_the_error_and_grades_the_rest",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_dead_kernel_missing_check_cells_and_a_renamed_import",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_class_report_has_every_verdict_total_and_share",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_grading.py",
+        "test_a_class_report_is_printed_and_written_as_a_readable_table",
+    ): "the grader's logic, which does not depend on the profile",
+    (
+        "tests/test_room.py",
+        "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+    ): "a Ray of its own with 2 logical GPUs",
+    (
+        "tests/test_room.py",
+        "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them",
+    ): "a Ray of its own with 2 logical GPUs",
     ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
     ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
     ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
-    ("tests/test_runtime.py", "test_readers_take_concurrency_while_transforms_log_its_deprecation"):
-        "the sample images (the gpu profile reads them from S3)",
+    (
+        "tests/test_runtime.py",
+        "test_readers_take_concurrency_while_transforms_log_its_deprecation",
+    ): "the sample images (the gpu profile reads them from S3)",
 }
 
 
@@ -207,41 +245,52 @@ SLOW_RUNS = {
     "tests/test_two_nodes.py": None,
     "tests/test_two_learners.py": None,
     # a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who
-    "tests/test_room.py": {"test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
-                           "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them"},
+    "tests/test_room.py": {
+        "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
+        "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them",
+    },
     "tests/test_browser.py": None,
     "tests/test_site.py": None,  # builds the website (make site) and reads every page in Chromium
     "tests/test_cluster.py": None,
     "tests/test_progress.py": None,
     "tests/test_ddp.py": None,
     "tests/test_soak.py": None,
-    "tests/test_lab_signals.py": {"test_closing_the_terminal_stops_jupyterlab_and_ray",
-                                  "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray"},
+    "tests/test_lab_signals.py": {
+        "test_closing_the_terminal_stops_jupyterlab_and_ray",
+        "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray",
+    },
     "tests/test_runtime.py": "test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not",
     # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
     "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
     # trains the stand-ins anew to compare them with the shipped ones (about a minute and a half of training)
-    "tests/test_standins.py": {"test_the_shipped_trained_standins_are_what_their_training_gives",
-                               "test_another_seed_gives_other_weights",
-                               # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
-                               # learned, not a unit; `make test-standins` runs it with the trainings
-                               "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour"},
+    "tests/test_standins.py": {
+        "test_the_shipped_trained_standins_are_what_their_training_gives",
+        "test_another_seed_gives_other_weights",
+        # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
+        # learned, not a unit; `make test-standins` runs it with the trainings
+        "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour",
+    },
     # the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)
     "tests/test_gpu_levers.py": "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
-    "tests/test_fullsize.py": {"test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
-                               "test_full_size_build_resolves_and_loads_in_the_gpu_profile"},
-    "tests/test_grading.py": {"test_a_solved_lab_passes_every_exercise",
-                              "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
-                              "test_a_broken_lab_reports_the_error_and_grades_the_rest",
-                              "test_a_class_report_has_every_verdict_total_and_share",
-                              "test_a_class_report_is_printed_and_written_as_a_readable_table",
-                              "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"},
+    "tests/test_fullsize.py": {
+        "test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
+        "test_full_size_build_resolves_and_loads_in_the_gpu_profile",
+    },
+    "tests/test_grading.py": {
+        "test_a_solved_lab_passes_every_exercise",
+        "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
+        "test_a_broken_lab_reports_the_error_and_grades_the_rest",
+        "test_a_class_report_has_every_verdict_total_and_share",
+        "test_a_class_report_is_printed_and_written_as_a_readable_table",
+        "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
+    },
 }
 # The lab-grading tests that take one lab each: `make test NOTEBOOKS=05` keeps those of lab 05 (and lesson 05).
 GRADED_PER_LAB = SLOW_RUNS["tests/test_grading.py"] - {
     "test_a_class_report_has_every_verdict_total_and_share",
     "test_a_class_report_is_printed_and_written_as_a_readable_table",
-    "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade"}
+    "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
+}
 
 
 def _rel(item) -> str | None:

@@ -115,9 +115,12 @@ def number_of(name: str | Path) -> str | None:
 
 def _unknown(what: str, known: list[Module], hint: str = "") -> CourseError:
     numbers = ", ".join(m.number for m in known) or "none"
-    return CourseError(f"There is no {what}. The course's modules are {numbers}.",
-                       hint or "Name one of those numbers (such as 03). A new module starts with "
-                               "`python -m raycourse.authoring new-module NN \"Title\"`.")
+    return CourseError(
+        f"There is no {what}. The course's modules are {numbers}.",
+        hint
+        or "Name one of those numbers (such as 03). A new module starts with "
+        '`python -m raycourse.authoring new-module NN "Title"`.',
+    )
 
 
 def module(number: str, root: Path = ROOT) -> Module:

@@ -244,10 +244,17 @@ def start(
     gcs_port = free_port()
     ports = {"gcs": gcs_port, "client": free_port(), "agent": free_port()}
     cmd = [
-        *ray_cli(), "start", "--head", "--block",
-        f"--port={gcs_port}", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
-        f"--ray-client-server-port={ports['client']}", f"--dashboard-agent-listen-port={ports['agent']}",
-        "--disable-usage-stats", f"--node-ip-address={LOOPBACK}",
+        *ray_cli(),
+        "start",
+        "--head",
+        "--block",
+        f"--port={gcs_port}",
+        f"--num-cpus={num_cpus}",
+        f"--num-gpus={num_gpus}",
+        f"--ray-client-server-port={ports['client']}",
+        f"--dashboard-agent-listen-port={ports['agent']}",
+        "--disable-usage-stats",
+        f"--node-ip-address={LOOPBACK}",
     ]
     dashboard_url = None
     if dashboard:
@@ -265,8 +272,9 @@ def start(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     env = dict(ray_environment(base_env), **LOOPBACK_ENV)
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env, start_new_session=True)
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     started = threading.Event()
 
     def pump():  # copy Ray's output to the log file; note when the head node is up
@@ -278,14 +286,23 @@ def start(
         log.close()
 
     threading.Thread(target=pump, daemon=True).start()
-    cluster = LocalRay(f"{LOOPBACK}:{gcs_port}", dashboard_url, process, log_path, ports, runtime.env_digest(env),
-                       {key: env[key] for key in auth.AUTH_ENV if key in env})
+    cluster = LocalRay(
+        f"{LOOPBACK}:{gcs_port}",
+        dashboard_url,
+        process,
+        log_path,
+        ports,
+        runtime.env_digest(env),
+        {key: env[key] for key in auth.AUTH_ENV if key in env},
+    )
     deadline = time.monotonic() + timeout
     try:
         while not started.wait(0.2):
             if abort is not None and abort.is_set():
-                raise CourseError("Stopped while Ray's head node was starting; it is stopped too.",
-                                  "Nothing: start it again when you want it.")
+                raise CourseError(
+                    "Stopped while Ray's head node was starting; it is stopped too.",
+                    "Nothing: start it again when you want it.",
+                )
             if process.poll() is not None or time.monotonic() > deadline:
                 cluster.stop()
                 raise CourseError(
@@ -321,8 +338,7 @@ LAB_DIR = ".jupyter"
 LAB_DEFAULTS = {
     # No "Would you like to get notified about official Jupyter news?" pop-up over the first notebook, and no
     # check for a newer JupyterLab: the course pins its version.
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                        "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -358,16 +374,21 @@ def jupyter_port(jupyter_args: list[str]) -> int | str | None:
 
 def check_port(variable: str, value) -> None:
     """A port the course's session may use: a number, 1-65535, outside Ray's worker port range."""
-    fix = (f"Choose a port outside Ray's worker port range, such as `make lab {variable}="
-           f"{DEFAULT_DASHBOARD_PORT if variable == 'DASHBOARD_PORT' else 8888}` (any of 1024-10001 or "
-           f"{RAY_MAX_WORKER_PORT + 1}-65535 that nothing else uses).")
+    fix = (
+        f"Choose a port outside Ray's worker port range, such as `make lab {variable}="
+        f"{DEFAULT_DASHBOARD_PORT if variable == 'DASHBOARD_PORT' else 8888}` (any of 1024-10001 or "
+        f"{RAY_MAX_WORKER_PORT + 1}-65535 that nothing else uses)."
+    )
     text = str(value).strip()
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise CourseError(f"{variable}={value} is not a port number.", fix)
     if RAY_MIN_WORKER_PORT <= int(text) <= RAY_MAX_WORKER_PORT:
-        raise CourseError(f"{variable}={value} is inside Ray's worker port range {RAY_MIN_WORKER_PORT}-"
-                          f"{RAY_MAX_WORKER_PORT}: Ray's workers bind these ports, and Ray refuses to start (or a "
-                          "worker takes the port).", fix)
+        raise CourseError(
+            f"{variable}={value} is inside Ray's worker port range {RAY_MIN_WORKER_PORT}-"
+            f"{RAY_MAX_WORKER_PORT}: Ray's workers bind these ports, and Ray refuses to start (or a "
+            "worker takes the port).",
+            fix,
+        )
 
 
 def _say(text: str) -> None:
@@ -418,8 +439,9 @@ def run_lab(jupyter_args: list[str]) -> int:
         _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}")
         # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
         # which must not make a notebook pick the gpu profile.
-        env = dict(os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(),
-                   **lab_environment(Path.cwd()))
+        env = dict(
+            os.environ, RAYCOURSE_PROFILE=config.profile(), **cluster.client_env(), **lab_environment(Path.cwd())
+        )
         jupyter = str(Path(sys.executable).with_name("jupyter"))
         if not stopping.is_set():
             lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)

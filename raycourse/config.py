@@ -71,12 +71,20 @@ def load_pins(path: Path = PINS_FILE) -> dict[str, ModelRole]:
         pin = pins.get(name)
         if not pin or not _SHA.match(str(pin.get("revision", ""))) or not pin.get("files"):
             raise CourseError(
-                f"{path.name} has no valid pin for the model role '{name}' (a repo, a 40-hex revision "
-                "and its files).",
+                f"{path.name} has no valid pin for the model role '{name}' (a repo, a 40-hex revision and its files).",
                 f"Restore {path} from git, or move the pin with `python -m raycourse pins --move {name}`.",
             )
-        roles[name] = ModelRole(name, pin["repo"], purpose, loader, pin["revision"], tuple(pin["files"]),
-                                dict(pin.get("sizes", {})), pin.get("variant"), pin.get("licence", ""))
+        roles[name] = ModelRole(
+            name,
+            pin["repo"],
+            purpose,
+            loader,
+            pin["revision"],
+            tuple(pin["files"]),
+            dict(pin.get("sizes", {})),
+            pin.get("variant"),
+            pin.get("licence", ""),
+        )
     return roles
 
 
@@ -133,6 +141,4 @@ def require_role(role: str) -> ModelRole:
     try:
         return MODEL_ROLES[role]
     except KeyError:
-        raise CourseError(
-            f"Unknown model role {role!r}.", f"Use one of: {', '.join(MODEL_ROLES)}."
-        ) from None
+        raise CourseError(f"Unknown model role {role!r}.", f"Use one of: {', '.join(MODEL_ROLES)}.") from None

@@ -70,11 +70,15 @@ def data_root() -> Path:
     root = Path(env).expanduser() if env else _REPO_DATA
     if not root.is_dir():
         if env:
-            fix = (f"Point {DATA_ENV} at a copy of the repository's data/ folder, or unset it to use the "
-                   "repository's own; `python tools/make_data.py` regenerates data/ in a clone.")
+            fix = (
+                f"Point {DATA_ENV} at a copy of the repository's data/ folder, or unset it to use the "
+                "repository's own; `python tools/make_data.py` regenerates data/ in a clone."
+            )
         else:
-            fix = ("Restore it with `git checkout -- data/` in the course's folder, or regenerate it with "
-                   "`python tools/make_data.py`.")
+            fix = (
+                "Restore it with `git checkout -- data/` in the course's folder, or regenerate it with "
+                "`python tools/make_data.py`."
+            )
         raise CourseError(f"The course data folder {root} does not exist.", fix)
     return root
 
@@ -84,8 +88,7 @@ def _local(rel: str) -> str:
     if not path.exists():
         raise CourseError(
             f"Missing course data file: {path}.",
-            "Restore it with `git checkout -- data/` or regenerate everything with "
-            "`python tools/make_data.py`.",
+            "Restore it with `git checkout -- data/` or regenerate everything with `python tools/make_data.py`.",
         )
     return str(path)
 
@@ -148,8 +151,9 @@ def check_files(paths) -> list[DataProblem]:
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES]
             if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in readable):
-                problems.append(DataProblem(path, "a folder with no images in it (read_images would find none)",
-                                            kind="folder"))
+                problems.append(
+                    DataProblem(path, "a folder with no images in it (read_images would find none)", kind="folder")
+                )
             problems += [q for p in readable for q in _check_file(p)]
         elif path.is_file():
             problems += _check_file(path)
@@ -213,12 +217,21 @@ def _check_json_lines(path: Path) -> list[DataProblem]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            found.append(DataProblem(path, f"not valid JSON ({error.msg}: column {error.colno}): "
-                                     f"{_excerpt(line)}", number, "json"))
+            found.append(
+                DataProblem(
+                    path, f"not valid JSON ({error.msg}: column {error.colno}): {_excerpt(line)}", number, "json"
+                )
+            )
             continue
         if not isinstance(row, dict):
-            found.append(DataProblem(path, f"a JSON {type(row).__name__}, not an object (one row of named "
-                                     f"fields): {_excerpt(line)}", number, "json"))
+            found.append(
+                DataProblem(
+                    path,
+                    f"a JSON {type(row).__name__}, not an object (one row of named fields): {_excerpt(line)}",
+                    number,
+                    "json",
+                )
+            )
     return sorted(found, key=lambda p: p.line)
 
 
@@ -229,8 +242,9 @@ def _check_csv(path: Path) -> list[DataProblem]:
         header = next(reader)
         for row in reader:
             if row and len(row) != len(header):
-                found.append(DataProblem(path, f"{len(row)} fields where the header has {len(header)}",
-                                         reader.line_num, "csv"))
+                found.append(
+                    DataProblem(path, f"{len(row)} fields where the header has {len(header)}", reader.line_num, "csv")
+                )
     except csv.Error as error:
         found.append(DataProblem(path, f"not valid CSV ({error})", reader.line_num, "csv"))
     return sorted(found, key=lambda p: p.line)
@@ -266,24 +280,32 @@ def restore_advice(problems: list[DataProblem], root: Path) -> str:
     """What to do: restore the files, and how to read the good rows meanwhile with Ray's own options."""
     shown = sorted({_shown_path(p.path) for p in problems})
     if Path(root).resolve() != _REPO_DATA:
-        fix = (f"Copy {'these files' if len(shown) > 1 else 'this file'} again from the course repository's data/ "
-               f"folder into {root} (there, `git checkout -- data/` restores them; `python tools/make_data.py` "
-               "regenerates all of data/).")
+        fix = (
+            f"Copy {'these files' if len(shown) > 1 else 'this file'} again from the course repository's data/ "
+            f"folder into {root} (there, `git checkout -- data/` restores them; `python tools/make_data.py` "
+            "regenerates all of data/)."
+        )
     else:
-        fix = (f"Restore the shipped {'files' if len(shown) > 1 else 'file'}: `git checkout -- "
-               f"{' '.join(shown[:_SHOWN]) if len(shown) <= _SHOWN else 'data/'}` in the course's folder, or "
-               "regenerate all of data/ with `python tools/make_data.py`. `python -m raycourse check-data` checks "
-               "the whole folder again.")
+        fix = (
+            f"Restore the shipped {'files' if len(shown) > 1 else 'file'}: `git checkout -- "
+            f"{' '.join(shown[:_SHOWN]) if len(shown) <= _SHOWN else 'data/'}` in the course's folder, or "
+            "regenerate all of data/ with `python tools/make_data.py`. `python -m raycourse check-data` checks "
+            "the whole folder again."
+        )
     kinds = {p.kind for p in problems}
     if "image" in kinds:
-        fix += (" To read the other images meanwhile: give `ray.data.read_images` a list of the files that decode, "
-                "or set `ray.data.DataContext.get_current().max_errored_blocks` to the number of broken files "
-                "before `ray.data.read_images(folder, override_num_blocks=<number of files>)`: a block per file, so "
-                "that each failed block holds a broken file only.")
+        fix += (
+            " To read the other images meanwhile: give `ray.data.read_images` a list of the files that decode, "
+            "or set `ray.data.DataContext.get_current().max_errored_blocks` to the number of broken files "
+            "before `ray.data.read_images(folder, override_num_blocks=<number of files>)`: a block per file, so "
+            "that each failed block holds a broken file only."
+        )
     if "json" in kinds:
-        fix += (" To keep a file's good rows meanwhile: `ray.data.read_json` fails on the whole file, so read it "
-                "as text, a row per line (`ray.data.read_text(path)`), and parse each line with `json.loads` in a "
-                "`flat_map` that returns no row (or a quarantined one, as in module 08) for a line that fails.")
+        fix += (
+            " To keep a file's good rows meanwhile: `ray.data.read_json` fails on the whole file, so read it "
+            "as text, a row per line (`ray.data.read_text(path)`), and parse each line with `json.loads` in a "
+            "`flat_map` that returns no row (or a quarantined one, as in module 08) for a line that fails."
+        )
     if kinds & {"image", "json"}:
         fix += " `raycourse.data_path(role, check=False)` gives the path without this check."
     return fix
@@ -293,8 +315,14 @@ def check_data(root: Path | None = None) -> int:
     """Read every data file under the data folder (and find the ones its manifest lists that are missing).
     Returns how many files were read; raises one :class:`CourseError` listing every problem."""
     root = Path(root) if root else data_root()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES and p.name != "manifest.json")
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.suffix.lower() in IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES
+        and p.name != "manifest.json"
+    )
     problems = []
     folders = {rel for tiny, _ in DATA_ROLES.values() for rel in (tiny if isinstance(tiny, list) else [tiny])}
     for rel in sorted(folders):  # the image folders the lessons read must hold images

@@ -6,8 +6,9 @@ import textwrap
 from typing import Iterable, Sequence
 
 
-def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols: int = 4,
-                size: float = 2.6, wrap: int = 28):
+def show_images(
+    images: Iterable, titles: Sequence[str] | None = None, *, ncols: int = 4, size: float = 2.6, wrap: int = 28
+):
     """Show images (PIL images, or NumPy arrays HxW, HxWxC or 1xHxW) in a grid with optional titles."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -20,8 +21,9 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles is not None else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles is not None else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -37,7 +39,6 @@ def show_images(images: Iterable, titles: Sequence[str] | None = None, *, ncols:
     plt.show()
 
 
-
 def stats_table(stats: str):
     """The per-operator lines of ``Dataset.stats()`` as a table: operator, tasks, blocks, rows out.
 
@@ -48,21 +49,31 @@ def stats_table(stats: str):
 
     import pandas as pd
 
-    operator = re.compile(r"^Operator \d+ (?P<name>.+?): (?P<tasks>\d+) tasks? executed, "
-                          r"(?P<blocks>\d+) blocks? produced")
+    operator = re.compile(
+        r"^Operator \d+ (?P<name>.+?): (?P<tasks>\d+) tasks? executed, "
+        r"(?P<blocks>\d+) blocks? produced"
+    )
     rows_total = re.compile(r"^\* Output num rows per block: .*?(?P<rows>\d+) total")
     rows = []
     for line in str(stats).splitlines():
         line = line.strip()
         match = operator.match(line)
         if match:
-            rows.append({"operator": match["name"], "tasks": int(match["tasks"]),
-                         "blocks": int(match["blocks"]), "rows out": None})
+            rows.append(
+                {
+                    "operator": match["name"],
+                    "tasks": int(match["tasks"]),
+                    "blocks": int(match["blocks"]),
+                    "rows out": None,
+                }
+            )
             continue
         match = rows_total.match(line)
         if match and rows and rows[-1]["rows out"] is None:
             rows[-1]["rows out"] = int(match["rows"])
     if not rows:
-        raise ValueError("no operator lines in these stats: pass the text of ds.stats() after the dataset ran "
-                         "(for example ds.materialize().stats())")
+        raise ValueError(
+            "no operator lines in these stats: pass the text of ds.stats() after the dataset ran "
+            "(for example ds.materialize().stats())"
+        )
     return pd.DataFrame(rows)

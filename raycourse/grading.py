@@ -61,8 +61,9 @@ GRADE_ENV = {k: v for k, v in runtime.TEST_ENV.items() if k != config.PROFILE_EN
 
 # `from raycourse.checks import lab03 as check` (or `import raycourse.checks.lab03 as check`)
 _IMPORTS = (
-    re.compile(r"^\s*from\s+raycourse\.checks\s+import\s+(?P<module>(?:lab|lesson)\d+)(?:\s+as\s+(?P<alias>\w+))?",
-               re.M),
+    re.compile(
+        r"^\s*from\s+raycourse\.checks\s+import\s+(?P<module>(?:lab|lesson)\d+)(?:\s+as\s+(?P<alias>\w+))?", re.M
+    ),
     re.compile(r"^\s*import\s+raycourse\.checks\.(?P<module>(?:lab|lesson)\d+)\s+as\s+(?P<alias>\w+)", re.M),
 )
 # What a graded notebook keeps of its outputs (characters of text, all cells together); beyond it, a note.
@@ -78,9 +79,11 @@ DROPPED_ENV = ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KRB5CCNAME",
 GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
 # Code in a notebook that reaches for the grading machinery (the record of verdicts, the checks' modules, the
 # interpreter's hooks): never needed to solve a lab; the grade notes it, for the instructor to read.
-SUSPICIOUS = re.compile(r"\b_core\b|_RESULTS|results_json|\bsys\.modules\b|\bbuiltins\b|__builtins__|"
-                        r"\.events\.register|input_transformers|addaudithook|settrace|setprofile|<<raycourse|"
-                        r"raycourse\._judge|\bsys\.stdout\s*=")
+SUSPICIOUS = re.compile(
+    r"\b_core\b|_RESULTS|results_json|\bsys\.modules\b|\bbuiltins\b|__builtins__|"
+    r"\.events\.register|input_transformers|addaudithook|settrace|setprofile|<<raycourse|"
+    r"raycourse\._judge|\bsys\.stdout\s*="
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -256,8 +259,9 @@ def inspect_notebook(path: Path | str) -> tuple[Grade, object, str]:
         return grade, None, ""
     found = imported_checks(nb)
     if found is None:
-        grade.reason = ("not a lab notebook: it never imports a lab's checks "
-                        "(`from raycourse.checks import labNN as check`)")
+        grade.reason = (
+            "not a lab notebook: it never imports a lab's checks (`from raycourse.checks import labNN as check`)"
+        )
         return grade, None, ""
     grade.module, alias = found
     try:
@@ -299,8 +303,9 @@ def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = 
 
 def minimal_env(env: dict) -> dict:
     """``env`` without what looks like a secret (:data:`SECRET_NAMES`, Ray's settings aside) or an agent's socket."""
-    return {k: v for k, v in env.items()
-            if k not in DROPPED_ENV and (k.startswith("RAY_") or not SECRET_NAMES.search(k))}
+    return {
+        k: v for k, v in env.items() if k not in DROPPED_ENV and (k.startswith("RAY_") or not SECRET_NAMES.search(k))
+    }
 
 
 def checks_sources() -> dict[str, str]:
@@ -308,8 +313,10 @@ def checks_sources() -> dict[str, str]:
     from . import checks
 
     folder = Path(checks.__file__).parent
-    return {("raycourse.checks" if p.stem == "__init__" else f"raycourse.checks.{p.stem}"): p.read_text("utf-8")
-            for p in sorted(folder.glob("*.py"))}
+    return {
+        ("raycourse.checks" if p.stem == "__init__" else f"raycourse.checks.{p.stem}"): p.read_text("utf-8")
+        for p in sorted(folder.glob("*.py"))
+    }
 
 
 JUDGE_SOURCE = Path(_judge.__file__).read_text("utf-8")
@@ -327,13 +334,26 @@ def plan_cell(source: str, alias: str, names: dict[str, str]) -> tuple[bool, lis
     lines = source.splitlines()
 
     def is_check(node) -> bool:
-        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == alias and node.func.attr in names
-                and not any(isinstance(a, ast.Starred) for a in node.args) and all(k.arg for k in node.keywords))
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == alias
+            and node.func.attr in names
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+            and all(k.arg for k in node.keywords)
+        )
 
     found = sorted((n for n in ast.walk(tree) if is_check(n)), key=lambda n: (n.lineno, n.col_offset))
-    calls = [[n.func.attr, [ast.unparse(a) for a in n.args], [[k.arg, ast.unparse(k.value)] for k in n.keywords],
-              lines[n.lineno - 1].strip() if 0 < n.lineno <= len(lines) else ""] for n in found]
+    calls = [
+        [
+            n.func.attr,
+            [ast.unparse(a) for a in n.args],
+            [[k.arg, ast.unparse(k.value)] for k in n.keywords],
+            lines[n.lineno - 1].strip() if 0 < n.lineno <= len(lines) else "",
+        ]
+        for n in found
+    ]
     only = bool(tree.body) and all(isinstance(s, ast.Expr) and is_check(s.value) for s in tree.body)
     return only, calls
 
@@ -366,8 +386,11 @@ def _capped_client(nb, limit: int, **kwargs):
                 if not content["text"]:
                     return None
             elif msg.get("msg_type") == "error":  # always kept (it is how a cell's error is known), cut to size
-                content["evalue"] = _short(content.get("evalue", ""), 2000) if len(content.get("evalue", "")) > 2000 \
+                content["evalue"] = (
+                    _short(content.get("evalue", ""), 2000)
+                    if len(content.get("evalue", "")) > 2000
                     else content.get("evalue", "")
+                )
                 content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
             elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
                 size = len(json.dumps(content.get("data") or content.get("traceback") or "", default=str))
@@ -394,8 +417,11 @@ def _processes_marked(mark: str) -> list:
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.pid != os.getpid() and proc.status() != psutil.STATUS_ZOMBIE \
-                    and proc.environ().get(GRADE_MARK_ENV) == mark:
+            if (
+                proc.pid != os.getpid()
+                and proc.status() != psutil.STATUS_ZOMBIE
+                and proc.environ().get(GRADE_MARK_ENV) == mark
+            ):
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
@@ -424,16 +450,25 @@ class Grader:
     ``output_limit``: the characters of output kept per notebook.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None, *, sandbox: bool | None = None,
-                 output_limit: int = OUTPUT_LIMIT, echo=None):
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        env: dict | None = None,
+        *,
+        sandbox: bool | None = None,
+        output_limit: int = OUTPUT_LIMIT,
+        echo=None,
+    ):
         self.timeout = timeout
         base = dict(os.environ if env is None else env)
         self.env = minimal_env(base)
         self.env.update(GRADE_ENV)
         # Caches a temporary HOME must not hide: the stand-in models, the Hugging Face cache (read-only in the sandbox).
         home = Path(base.get("HOME") or Path.home()).expanduser()
-        self._pinned = {"XDG_CACHE_HOME": base.get("XDG_CACHE_HOME") or str(home / ".cache"),
-                        "RAYCOURSE_CACHE": base.get("RAYCOURSE_CACHE") or str(home / ".cache" / "raycourse")}
+        self._pinned = {
+            "XDG_CACHE_HOME": base.get("XDG_CACHE_HOME") or str(home / ".cache"),
+            "RAYCOURSE_CACHE": base.get("RAYCOURSE_CACHE") or str(home / ".cache" / "raycourse"),
+        }
         self.output_limit = output_limit
         self._want_sandbox = sandbox
         self.sandboxed = False
@@ -472,15 +507,19 @@ class Grader:
             with _environ(self.env):
                 self.env[config.PROFILE_ENV] = config.profile()
         if self.env.get("RAY_ADDRESS"):  # Ray takes no driver from another PID namespace
-            why = (f"they join the Ray in RAY_ADDRESS, {self.env['RAY_ADDRESS']}, which takes no kernel from a sandbox "
-                   "and runs their tasks outside one")
+            why = (
+                f"they join the Ray in RAY_ADDRESS, {self.env['RAY_ADDRESS']}, which takes no kernel from a sandbox "
+                "and runs their tasks outside one"
+            )
         else:
             why = "you asked for none" if self._want_sandbox is False else sandbox.unavailable()
         self.sandboxed = not why
         if why:
-            self.warning = (f"Warning: no sandbox for the graded notebooks ({why}): each runs as you, with your files "
-                            "writable and the network reachable; its processes are still ended with it. Grade only "
-                            "notebooks you would run yourself.")
+            self.warning = (
+                f"Warning: no sandbox for the graded notebooks ({why}): each runs as you, with your files "
+                "writable and the network reachable; its processes are still ended with it. Grade only "
+                "notebooks you would run yourself."
+            )
             self._echo(self.warning)
         self._ready = True
 
@@ -500,8 +539,11 @@ class Grader:
         grade, nb, alias = inspect_notebook(path)
         if nb is None:
             return grade
-        names = {attr: value.title for attr, value in vars(sys.modules[grade.module]).items()
-                 if isinstance(value, _core.Exercise)}
+        names = {
+            attr: value.title
+            for attr, value in vars(sys.modules[grade.module]).items()
+            if isinstance(value, _core.Exercise)
+        }
         self._run(nb, grade, alias, names, _core.exercises(grade.module))
         return grade
 
@@ -539,16 +581,23 @@ class Grader:
         deadline = started + self.timeout
         # A sandbox starts its Ray before the kernel: that counts as the kernel's start, and on a busy machine
         # takes longer than nbclient's 60 s.
-        client = _capped_client(nb, self.output_limit, timeout=int(self.timeout), allow_errors=True,
-                                startup_timeout=max(60, int(self.timeout)),
-                                kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+        client = _capped_client(
+            nb,
+            self.output_limit,
+            timeout=int(self.timeout),
+            allow_errors=True,
+            startup_timeout=max(60, int(self.timeout)),
+            kernel_name="python3",
+            resources={"metadata": {"path": str(folder)}},
+        )
         if self.sandboxed:
             writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
             os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
             watch = os.open(work / "grader", os.O_RDWR)
-            client.km = _kernel_manager(wrap=lambda argv: sandbox.command(argv, writable, ray=True,
-                                                                          watch=str(work / "grader")),
-                                        ipc=work / "kernel")
+            client.km = _kernel_manager(
+                wrap=lambda argv: sandbox.command(argv, writable, ray=True, watch=str(work / "grader")),
+                ipc=work / "kernel",
+            )
         else:
             client.km = _kernel_manager()
         final: dict[str, Verdict] = {}
@@ -564,8 +613,10 @@ class Grader:
                 plans[index] = plan_cell(cell.source, alias, names) if titles else (False, [])
                 what = sorted(set(SUSPICIOUS.findall(cell.source)))
                 if what:
-                    grade.notes.append(f"cell {index} reaches into the grading machinery ({', '.join(what)}): "
-                                       "it cannot change a verdict, but read it.")
+                    grade.notes.append(
+                        f"cell {index} reaches into the grading machinery ({', '.join(what)}): "
+                        "it cannot change a verdict, but read it."
+                    )
         kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
         try:
             with client.setup_kernel(env=env, stderr=kernel_log):
@@ -612,10 +663,13 @@ class Grader:
                         for title in titles:
                             if title not in new:
                                 final[title] = Verdict(
-                                    title, "error", f"its check cell raised {error.ename}: {_short(error.evalue, 200)}",
+                                    title,
+                                    "error",
+                                    f"its check cell raised {error.ename}: {_short(error.evalue, 200)}",
                                     "Run the notebook from the top (Kernel > Restart Kernel and Run All Cells) "
                                     "and fix the first error.",
-                                    str(earlier) if earlier else "")
+                                    str(earlier) if earlier else "",
+                                )
                     if new or titles:
                         since_check = []
                     elif error is not None:
@@ -627,7 +681,8 @@ class Grader:
                 kernel_log.flush()
                 said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
                 grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
-                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else "")
+                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else ""
+                )
                 return
             grade.notes.append(f"grading stopped early: {exc.__class__.__name__}: {_short(exc, 200)}")
             stopped = "failed"
@@ -636,12 +691,16 @@ class Grader:
             if self.sandboxed:
                 os.close(watch)
         if client.dropped:
-            grade.notes.append(f"output truncated: the notebook printed more than {self.output_limit:,} characters; "
-                               f"the grader kept the first ones and dropped {client.dropped:,}.")
+            grade.notes.append(
+                f"output truncated: the notebook printed more than {self.output_limit:,} characters; "
+                f"the grader kept the first ones and dropped {client.dropped:,}."
+            )
         grade.timed_out = stopped == "time"
-        why = {"time": f"the time limit ({self.timeout:g} s) was reached before its check ran.",
-               "died": "the kernel died before its check ran (out of memory?).",
-               "failed": "grading stopped before its check ran."}
+        why = {
+            "time": f"the time limit ({self.timeout:g} s) was reached before its check ran.",
+            "died": "the kernel died before its check ran (out of memory?).",
+            "failed": "grading stopped before its check ran.",
+        }
         for ex in exercises:
             if ex.title in final:
                 continue
@@ -672,10 +731,12 @@ class Grader:
 
         secret = secrets.token_hex(32)
         sources = {name: self._sources[name] for name in ("raycourse.checks", "raycourse.checks._core", module)}
-        code = (f"(lambda b, g: b.exec(b.compile({JUDGE_SOURCE + chr(10) + '_judge(*_args)'!r}, "
-                f"'<raycourse grader>', 'exec'), {{'__name__': 'raycourse_grader', '__builtins__': b, "
-                f"'_args': ({secret!r}, {module!r}, {sources!r}, {calls!r}, g)}}))"
-                f"(__import__('builtins'), globals())")
+        code = (
+            f"(lambda b, g: b.exec(b.compile({JUDGE_SOURCE + chr(10) + '_judge(*_args)'!r}, "
+            f"'<raycourse grader>', 'exec'), {{'__name__': 'raycourse_grader', '__builtins__': b, "
+            f"'_args': ({secret!r}, {module!r}, {sources!r}, {calls!r}, g)}}))"
+            f"(__import__('builtins'), globals())"
+        )
         request = nbformat.v4.new_code_cell(code)
         nb.cells.append(request)
         client.judging, client.judged = True, 0
@@ -694,7 +755,7 @@ class Grader:
             kept = []
             for line in text.splitlines(True):
                 if line.startswith(_judge.MARK):
-                    body = line[len(_judge.MARK):].rstrip("\n")
+                    body = line[len(_judge.MARK) :].rstrip("\n")
                     mac, payload = body[:64], body[64:]
                     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
                     if hmac.compare_digest(mac, expected):
@@ -711,22 +772,25 @@ class Grader:
             for result in results:  # what the check cell raised, as it would show it
                 if "raised" in result:
                     ename, evalue, _ = result["raised"]
-                    nb.cells[index].outputs.append(nbformat.v4.new_output(
-                        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+                    nb.cells[index].outputs.append(
+                        nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+                    )
         return results
 
     @staticmethod
     def _collect(cell, index: int, grade: Grade) -> CellError | None:
         """Note the cell's error and stderr in ``grade``; return its error, if it raised."""
         error = None
-        stderr = "".join(o.get("text", "") for o in cell.outputs
-                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        stderr = "".join(
+            o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        )
         if stderr.strip():
             grade.stderr.append((index, stderr))
         for out in cell.outputs:
             if out.get("output_type") == "error" and error is None:
-                error = CellError(index, out.get("ename", "Error"), out.get("evalue", ""),
-                                  _error_line(cell, out.get("traceback", [])))
+                error = CellError(
+                    index, out.get("ename", "Error"), out.get("evalue", ""), _error_line(cell, out.get("traceback", []))
+                )
                 grade.errors.append(error)
         return error
 
@@ -737,10 +801,16 @@ class Grader:
             return {}
         titles = [names[c[0]] for c in calls]
         if judged is None:
-            return {t: Verdict(t, "error", "the grader got no verdict back from the kernel: the notebook's code "
-                                           "interfered with its output (sys.stdout?) or the kernel itself.",
-                               "Run the notebook from the top and look at what its cells change outside "
-                               "your exercises.") for t in titles}
+            return {
+                t: Verdict(
+                    t,
+                    "error",
+                    "the grader got no verdict back from the kernel: the notebook's code "
+                    "interfered with its output (sys.stdout?) or the kernel itself.",
+                    "Run the notebook from the top and look at what its cells change outside your exercises.",
+                )
+                for t in titles
+            }
         new = {}
         for result in judged:
             if "verdict" in result:
@@ -748,9 +818,12 @@ class Grader:
             elif "raised" in result and not in_place:
                 ename, evalue, line = result["raised"]
                 title = names[result["attribute"]]
-                new[title] = Verdict(title, "error", f"the grader could not repeat its check `{_short(line, 60)}`: "
-                                                     f"{ename}: {_short(evalue, 200)}",
-                                     "Put each check call in a cell of its own, as the lab has it.")
+                new[title] = Verdict(
+                    title,
+                    "error",
+                    f"the grader could not repeat its check `{_short(line, 60)}`: {ename}: {_short(evalue, 200)}",
+                    "Put each check call in a cell of its own, as the lab has it.",
+                )
             elif "failed" in result:
                 for title in titles:
                     new.setdefault(title, Verdict(title, "error", f"the grader's check failed: {result['failed']}"))
@@ -786,11 +859,19 @@ def grade(path: Path | str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
 
 REPORT_NAMES = ("grades.csv", "grades.md")
 SKIPPED_FOLDERS = {".ipynb_checkpoints", "outputs", "__pycache__"}
-WORDS = {"passed": "passed", "not solved": "not solved", "wrong": "wrong", "error": "error",
-         "not checked": "not checked", None: "missing"}
+WORDS = {
+    "passed": "passed",
+    "not solved": "not solved",
+    "wrong": "wrong",
+    "error": "error",
+    "not checked": "not checked",
+    None: "missing",
+}
 MISSING_MARK = "—"
-LEGEND = ("✅ passed · ⏳ not solved yet · ❌ not right yet · 💥 could not be checked (an error) · "
-          "⬜ not checked · — not handed in (or not a readable lab notebook: see notes)")
+LEGEND = (
+    "✅ passed · ⏳ not solved yet · ❌ not right yet · 💥 could not be checked (an error) · "
+    "⬜ not checked · — not handed in (or not a readable lab notebook: see notes)"
+)
 
 
 @dataclass
@@ -831,8 +912,9 @@ class ClassReport:
                 verdict = self.verdict(learner, module, title)
                 passed += bool(verdict and verdict.passed and not _core.is_stretch(title))
                 status = verdict.status if verdict else None
-                row[self.column(module, title)] = (_core.MARKS[status] if status else MISSING_MARK) if marks \
-                    else WORDS[status]
+                row[self.column(module, title)] = (
+                    (_core.MARKS[status] if status else MISSING_MARK) if marks else WORDS[status]
+                )
             row["passed"] = passed
             row["of"] = sum(not _core.is_stretch(title) for _, title in self.exercises)
             row["notes"] = "; ".join(learner.notes)
@@ -858,18 +940,31 @@ class ClassReport:
         return f"{LEGEND}\n\n{markdown_table(self.table(marks=True))}"
 
     def markdown(self) -> str:
-        lines = [f"# Grades: {self.folder.name}", "",
-                 f"{len(self.learners)} learners, graded with `python -m raycourse grade-class` on "
-                 f"{time.strftime('%Y-%m-%d %H:%M')}: every lab notebook run from the top in a fresh kernel, "
-                 f"at most {self.timeout:g} s each. `passed` counts the exercises passed out of `of`; "
-                 f"a lab's optional stretch exercise has its own column but is not counted.", "",
-                 self.summary(), "", "## Every verdict", ""]
+        lines = [
+            f"# Grades: {self.folder.name}",
+            "",
+            f"{len(self.learners)} learners, graded with `python -m raycourse grade-class` on "
+            f"{time.strftime('%Y-%m-%d %H:%M')}: every lab notebook run from the top in a fresh kernel, "
+            f"at most {self.timeout:g} s each. `passed` counts the exercises passed out of `of`; "
+            f"a lab's optional stretch exercise has its own column but is not counted.",
+            "",
+            self.summary(),
+            "",
+            "## Every verdict",
+            "",
+        ]
         for learner in self.learners:
             lines += [f"### {learner.name}", ""]
             for module in sorted(learner.grades):
                 grade = learner.grades[module]
-                lines += [f"`{_display_path(grade.path, self.folder)}` ({grade.seconds:.0f} s):", "", "```",
-                          grade.report(), "```", ""]
+                lines += [
+                    f"`{_display_path(grade.path, self.folder)}` ({grade.seconds:.0f} s):",
+                    "",
+                    "```",
+                    grade.report(),
+                    "```",
+                    "",
+                ]
             lines += [f"- {note}" for note in learner.notes]
             if learner.notes:
                 lines.append("")
@@ -878,6 +973,7 @@ class ClassReport:
 
 def markdown_table(frame) -> str:
     """A DataFrame as a GitHub markdown table (pandas' to_markdown needs an extra package)."""
+
     def cell(value) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -907,17 +1003,26 @@ def find_learners(folder: Path, skip: tuple[Path, ...] = ()) -> list[tuple[str, 
         if entry.name.startswith(".") or entry.name in REPORT_NAMES or entry.resolve() in skipped:
             continue
         if entry.is_dir():
-            files = sorted(p for p in entry.rglob("*.ipynb")
-                           if not SKIPPED_FOLDERS & set(p.relative_to(entry).parts[:-1])
-                           and not any(part.startswith(".") for part in p.relative_to(entry).parts))
+            files = sorted(
+                p
+                for p in entry.rglob("*.ipynb")
+                if not SKIPPED_FOLDERS & set(p.relative_to(entry).parts[:-1])
+                and not any(part.startswith(".") for part in p.relative_to(entry).parts)
+            )
             learners.setdefault(entry.name, []).extend(files)
         else:
             learners.setdefault(entry.stem if entry.suffix == ".ipynb" else entry.name, []).append(entry)
     return sorted(learners.items(), key=lambda item: item[0].lower())
 
 
-def grade_class(folder: Path | str, *, timeout: float = DEFAULT_TIMEOUT, labs: list[str] | None = None,
-                skip: tuple[Path, ...] = (), echo=print) -> ClassReport:
+def grade_class(
+    folder: Path | str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    labs: list[str] | None = None,
+    skip: tuple[Path, ...] = (),
+    echo=print,
+) -> ClassReport:
     """Grade every learner's lab notebooks in ``folder`` (see :func:`find_learners`).
 
     ``labs`` (``["lab03"]``) limits the grading to those labs. A file that cannot be graded never
@@ -955,9 +1060,11 @@ def grade_class(folder: Path | str, *, timeout: float = DEFAULT_TIMEOUT, labs: l
                 other = learner.grades.get(grade.module)
                 if other is not None:
                     keep, drop = (grade, other) if grade.passed > other.passed else (other, grade)
-                    learner.notes.append(f"two notebooks of {grade.label}: counted "
-                                         f"{_display_path(keep.path, folder)} ({keep.passed} passed), not "
-                                         f"{_display_path(drop.path, folder)} ({drop.passed} passed)")
+                    learner.notes.append(
+                        f"two notebooks of {grade.label}: counted "
+                        f"{_display_path(keep.path, folder)} ({keep.passed} passed), not "
+                        f"{_display_path(drop.path, folder)} ({drop.passed} passed)"
+                    )
                     grade = keep
                 learner.grades[grade.module] = grade
     exercises = [(m, ex.title) for m in sorted(modules) for ex in _core.exercises(m)]

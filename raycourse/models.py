@@ -174,13 +174,15 @@ def _disk_problem(exc: BaseException, spec, needed: int) -> CourseError | None:
         return CourseError(
             f"Could not write {spec.hub_id!r} into the Hugging Face cache {cache}: {cause}.",
             "Make the cache writable for you, or point HF_HUB_CACHE at a folder you may write (the notebooks "
-            "must see the same HF_HUB_CACHE), then run `make prefetch` again.")
+            "must see the same HF_HUB_CACHE), then run `make prefetch` again.",
+        )
     return CourseError(
         f"The disk is full: downloading {spec.hub_id!r} into the Hugging Face cache {cache} failed with "
         f"{cause.__class__.__name__}: {cause}. {free / 1e9:.2f} GB are free there{need}.",
         f"Free space on that disk (`du -sh {cache}/*` shows what the cache holds), or point HF_HUB_CACHE at a "
         "disk with room (`HF_HUB_CACHE=/big/disk/hub make prefetch`, and the same HF_HUB_CACHE for `make lab`), "
-        "then run `make prefetch` again: what was downloaded is kept. `make pins` lists the sizes.")
+        "then run `make prefetch` again: what was downloaded is kept. `make pins` lists the sizes.",
+    )
 
 
 def prefetch(roles: list[str] | None = None) -> dict[str, str]:
@@ -201,8 +203,12 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
             done[role] = str(folder)
             continue
         known = sum(spec.sizes.get(f, 0) for f in missing)
-        print(f"Downloading {spec.hub_id} @ {spec.revision[:12]} ({spec.purpose}): {len(missing)} files"
-              + (f", {known / 1e9:.2f} GB" if known else "") + " ...", flush=True)
+        print(
+            f"Downloading {spec.hub_id} @ {spec.revision[:12]} ({spec.purpose}): {len(missing)} files"
+            + (f", {known / 1e9:.2f} GB" if known else "")
+            + " ...",
+            flush=True,
+        )
         try:
             snapshot_download(spec.hub_id, revision=spec.revision, allow_patterns=list(spec.files))
         except RevisionNotFoundError as exc:
@@ -217,8 +223,7 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
                 raise disk from exc
             raise CourseError(
                 f"Could not download {spec.hub_id!r}: {exc.__class__.__name__}: {exc}",
-                "Check the internet connection and that HF_HUB_OFFLINE is not set, then run "
-                "`make prefetch` again.",
+                "Check the internet connection and that HF_HUB_OFFLINE is not set, then run `make prefetch` again.",
             ) from exc
         folder, missing = pinned_snapshot(spec)
         if missing:
@@ -255,7 +260,7 @@ def move_pin(role: str, revision: str | None = None, path: Path | None = None) -
     body_end = rest.find("\n[")
     body = "".join(f'"{f}" = {present[f]}\n' for f in spec.files if present.get(f))
     line_end = rest.index("\n") + 1
-    rest = rest[:line_end] + body + ("\n" + rest[body_end + 1:] if body_end >= 0 else "")
+    rest = rest[:line_end] + body + ("\n" + rest[body_end + 1 :] if body_end >= 0 else "")
     path.write_text(head + sep + rest)
     return info.sha
 
@@ -286,15 +291,20 @@ def check_profile() -> str:
             "torch's CUDA 13 wheels need NVIDIA driver 580 or newer (`nvidia-smi` shows the driver): update the "
             "driver, or install the torch build for the CUDA version your driver supports, then run this again.",
         )
-    missing = [role for role, spec in config.MODEL_ROLES.items()
-               if not os.environ.get(spec.override_env) and pinned_snapshot(spec)[1]]
+    missing = [
+        role
+        for role, spec in config.MODEL_ROLES.items()
+        if not os.environ.get(spec.override_env) and pinned_snapshot(spec)[1]
+    ]
     if missing:
         raise CourseError(
             f"The gpu profile's models for {', '.join(missing)} are not in the Hugging Face cache.",
             "Run `make prefetch` once with internet (see README, 'Before a GPU workshop').",
         )
-    return (f"profile gpu: {gpus['count']} GPU(s) that torch can use ({gpus['name']}, driver {gpus['driver']}, "
-            f"torch {gpus['torch']} for CUDA {gpus['cuda']}), every pinned model in the cache")
+    return (
+        f"profile gpu: {gpus['count']} GPU(s) that torch can use ({gpus['name']}, driver {gpus['driver']}, "
+        f"torch {gpus['torch']} for CUDA {gpus['cuda']}), every pinned model in the cache"
+    )
 
 
 def card_too_old(gpus: dict) -> tuple[str, str] | None:
@@ -308,12 +318,14 @@ def card_too_old(gpus: dict) -> tuple[str, str] | None:
     if major * 10 + minor >= built[0]:
         return None
     lowest = f"{built[0] // 10}.{built[0] % 10}"
-    return (f"The GPU {gpus.get('name') or ''} has compute capability {major}.{minor}, and torch "
-            f"{gpus.get('torch')} (built for CUDA {gpus.get('cuda') or '?'}) has kernels for {lowest} and up only "
-            f"({', '.join(archs)}): no driver update changes that.",
-            f"Use a GPU of compute capability {lowest} or newer (a T4, L4, A10G, A100 or H100), or install a torch "
-            f"build whose torch.cuda.get_arch_list() includes sm_{major}{minor} (an older CUDA's), then run this "
-            "again; elsewhere the tiny profile runs (RAYCOURSE_PROFILE=tiny).")
+    return (
+        f"The GPU {gpus.get('name') or ''} has compute capability {major}.{minor}, and torch "
+        f"{gpus.get('torch')} (built for CUDA {gpus.get('cuda') or '?'}) has kernels for {lowest} and up only "
+        f"({', '.join(archs)}): no driver update changes that.",
+        f"Use a GPU of compute capability {lowest} or newer (a T4, L4, A10G, A100 or H100), or install a torch "
+        f"build whose torch.cuda.get_arch_list() includes sm_{major}{minor} (an older CUDA's), then run this "
+        "again; elsewhere the tiny profile runs (RAYCOURSE_PROFILE=tiny).",
+    )
 
 
 _TORCH_PROBE = """
@@ -349,8 +361,14 @@ def torch_gpus() -> dict:
         run = subprocess.run([sys.executable, "-c", _TORCH_PROBE], capture_output=True, text=True, timeout=300)
         info = json.loads(run.stdout.strip().splitlines()[-1])
     except Exception as exc:  # torch missing or broken: say what happened
-        info = {"torch": "?", "cuda": None, "usable": False, "count": 0, "name": "",
-                "error": f"the torch probe failed ({type(exc).__name__}: {exc})"}
+        info = {
+            "torch": "?",
+            "cuda": None,
+            "usable": False,
+            "count": 0,
+            "name": "",
+            "error": f"the torch probe failed ({type(exc).__name__}: {exc})",
+        }
     info["driver"] = _driver_version()
     return info
 
@@ -362,8 +380,12 @@ def _driver_version() -> str:
 
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=60).stdout.split()
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout.split()
             if out:
                 return out[0]
         except Exception:

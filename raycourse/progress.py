@@ -63,8 +63,15 @@ def _bar_class():
 
 def new_bar(desc: str, total: Optional[int], delay: Optional[float] = None):
     """A widget bar with a one-line description, hidden for its first ``delay`` (default DELAY_S) seconds."""
-    return _bar_class()(total=total or None, desc=short(desc), unit=" row", unit_scale=True,
-                        delay=DELAY_S if delay is None else delay, dynamic_ncols=True, leave=True)
+    return _bar_class()(
+        total=total or None,
+        desc=short(desc),
+        unit=" row",
+        unit_scale=True,
+        delay=DELAY_S if delay is None else delay,
+        dynamic_ncols=True,
+        leave=True,
+    )
 
 
 class _Bar:

@@ -47,8 +47,10 @@ def gpu_budget() -> int:
     import ray
 
     if not ray.is_initialized():
-        raise CourseError("gpu_budget() counts the cluster's GPUs, and this notebook is not connected to Ray.",
-                          "Run raycourse.init() first (the notebook's setup cell).")
+        raise CourseError(
+            "gpu_budget() counts the cluster's GPUs, and this notebook is not connected to Ray.",
+            "Run raycourse.init() first (the notebook's setup cell).",
+        )
     return int(ray.cluster_resources().get("GPU", 0))
 
 
@@ -62,7 +64,7 @@ def learner_gpus() -> int:
 
 
 def budget_words(gpus: int | None = None) -> str:
-    """"the cluster's 2 GPUs", or "your budget of 1 GPU (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's 2"."""
+    """ "the cluster's 2 GPUs", or "your budget of 1 GPU (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's 2"."""
     import ray
 
     cluster = int(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0
@@ -79,12 +81,15 @@ def session_notes() -> list[str]:
     if not os.environ.get(BUDGET_ENV, "").strip():
         return []
     budget, cluster = gpu_budget(), int(ray.cluster_resources().get("GPU", 0))
-    return [f"GPU budget {budget} of the cluster's {cluster} ({BUDGET_ENV}): GPUS = min({cluster}, {budget}) = "
-            f"{min(cluster, budget)}; the room shares this Ray."]
+    return [
+        f"GPU budget {budget} of the cluster's {cluster} ({BUDGET_ENV}): GPUS = min({cluster}, {budget}) = "
+        f"{min(cluster, budget)}; the room shares this Ray."
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ray's tables, read from the GCS of the Ray this process is connected to.
+
 
 def _accessor():
     from ray._private import state
@@ -111,13 +116,19 @@ def actors(job_id: str | None = None, state: str | None = None) -> list[dict]:
     found = []
     for raw in _accessor().get_actor_table(job, state):
         data = gcs_pb2.ActorTableData.FromString(raw)
-        found.append({
-            "actor_id": _hex(data.actor_id), "class_name": data.class_name, "name": data.name,
-            "job_id": _hex(data.job_id), "state": gcs_pb2.ActorTableData.ActorState.Name(data.state),
-            "detached": data.is_detached, "placed": bool(data.address.worker_id),
-            "gpus": float(data.required_resources.get("GPU", 0.0)),
-            "placement_group_id": _id_or_none(data.placement_group_id),
-        })
+        found.append(
+            {
+                "actor_id": _hex(data.actor_id),
+                "class_name": data.class_name,
+                "name": data.name,
+                "job_id": _hex(data.job_id),
+                "state": gcs_pb2.ActorTableData.ActorState.Name(data.state),
+                "detached": data.is_detached,
+                "placed": bool(data.address.worker_id),
+                "gpus": float(data.required_resources.get("GPU", 0.0)),
+                "placement_group_id": _id_or_none(data.placement_group_id),
+            }
+        )
     return found
 
 
@@ -132,9 +143,17 @@ def placement_groups() -> list[dict]:
         gpus = sum(float(b.unit_resources.get("GPU", 0.0)) for b in data.bundles)
         if state == "REMOVED" or not gpus:
             continue
-        found.append({"placement_group_id": _hex(data.placement_group_id), "name": data.name, "state": state,
-                      "job_id": _hex(data.creator_job_id), "detached": data.is_detached, "gpus": gpus,
-                      "bundles": len(data.bundles)})
+        found.append(
+            {
+                "placement_group_id": _hex(data.placement_group_id),
+                "name": data.name,
+                "state": state,
+                "job_id": _hex(data.creator_job_id),
+                "detached": data.is_detached,
+                "gpus": gpus,
+                "bundles": len(data.bundles),
+            }
+        )
     return found
 
 
@@ -142,8 +161,15 @@ def jobs() -> dict[str, dict]:
     """Ray's job table by job id: the driver's host and pid, whether it ended, its command line."""
     from ray._private import state
 
-    return {j["JobID"]: {"ip": j["DriverIPAddress"], "pid": j["DriverPid"], "dead": j["IsDead"],
-                         "entrypoint": j["Entrypoint"]} for j in state.jobs()}
+    return {
+        j["JobID"]: {
+            "ip": j["DriverIPAddress"],
+            "pid": j["DriverPid"],
+            "dead": j["IsDead"],
+            "entrypoint": j["Entrypoint"],
+        }
+        for j in state.jobs()
+    }
 
 
 def _this_job() -> str:
@@ -156,10 +182,16 @@ def waiting_for_gpus(job_id: str | None = None) -> list[dict]:
     """This job's actors and placement groups that ask for a GPU and have none yet: actors pending creation without
     a worker (outside a placement group: those wait with their group), groups not yet created."""
     job_id = job_id or _this_job()
-    found = [dict(a, kind="actor") for a in actors(job_id, "PENDING_CREATION")
-             if a["gpus"] and not a["placed"] and not a["placement_group_id"]]
-    found += [dict(g, kind="placement group") for g in placement_groups()
-              if g["job_id"] == job_id and g["state"] in ("PENDING", "RESCHEDULING")]
+    found = [
+        dict(a, kind="actor")
+        for a in actors(job_id, "PENDING_CREATION")
+        if a["gpus"] and not a["placed"] and not a["placement_group_id"]
+    ]
+    found += [
+        dict(g, kind="placement group")
+        for g in placement_groups()
+        if g["job_id"] == job_id and g["state"] in ("PENDING", "RESCHEDULING")
+    ]
     return found
 
 
@@ -177,12 +209,16 @@ def gpu_holders() -> list[dict]:
         if group["state"] == "CREATED":
             entry = held[group["job_id"]]
             entry["gpus"] += group["gpus"]
-            entry["what"][f"a placement group of {group['bundles']} bundle(s), {group['gpus']:g} GPU "
-                          "(a Ray Train fit's workers live in one)"] += 1
+            entry["what"][
+                f"a placement group of {group['bundles']} bundle(s), {group['gpus']:g} GPU "
+                "(a Ray Train fit's workers live in one)"
+            ] += 1
             entry["detached"] |= group["detached"]
     table, mine = jobs(), _this_job()
-    return [dict(entry, job_id=job, yours=job == mine, driver=table.get(job, {}))
-            for job, entry in sorted(held.items(), key=lambda kv: -kv[1]["gpus"])]
+    return [
+        dict(entry, job_id=job, yours=job == mine, driver=table.get(job, {}))
+        for job, entry in sorted(held.items(), key=lambda kv: -kv[1]["gpus"])
+    ]
 
 
 def _driver(job: dict) -> str:
@@ -191,8 +227,11 @@ def _driver(job: dict) -> str:
     driver = job["driver"]
     if not driver:
         return "a job Ray no longer lists"
-    who = ("a notebook kernel" if "ipykernel" in driver["entrypoint"]
-           else (" ".join(driver["entrypoint"].split())[:60] or "a driver"))
+    who = (
+        "a notebook kernel"
+        if "ipykernel" in driver["entrypoint"]
+        else (" ".join(driver["entrypoint"].split())[:60] or "a driver")
+    )
     state = "ended: its detached actors stay" if driver["dead"] else "running"
     return f"{who}, pid {driver['pid']} on {driver['ip']} ({state})"
 
@@ -207,10 +246,14 @@ def holders_message(waiting: list[dict] | None = None, waited_s: float | None = 
     if waiting:
         names = Counter(f"{w.get('class_name') or 'a placement group'} ({w['gpus']:g} GPU)" for w in waiting)
         since = f" for {waited_s:.0f} s" if waited_s else ""
-        lines.append(f"Waiting for GPUs: {sum(names.values())} of this notebook's actors or placement groups have "
-                     f"waited{since}: " + ", ".join(f"{n} x {name}" for name, n in names.items()) + ".")
-    lines.append(f"The cluster has {total:g} GPU(s), {free:g} free. Who holds them (Ray's actor, placement-group "
-                 "and job tables):")
+        lines.append(
+            f"Waiting for GPUs: {sum(names.values())} of this notebook's actors or placement groups have "
+            f"waited{since}: " + ", ".join(f"{n} x {name}" for name, n in names.items()) + "."
+        )
+    lines.append(
+        f"The cluster has {total:g} GPU(s), {free:g} free. Who holds them (Ray's actor, placement-group "
+        "and job tables):"
+    )
     holders = gpu_holders()
     for job in holders:
         what = "; ".join(f"{n} x {name}" for name, n in job["what"].items())
@@ -232,6 +275,7 @@ def holders_message(waiting: list[dict] | None = None, waited_s: float | None = 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Watching a running cell.
+
 
 class Watcher:
     """A thread that, while it runs, checks every ``poll_s`` what of this job waits for a GPU; once something has
@@ -271,7 +315,9 @@ class Watcher:
                 if not waiting or self.told:
                     continue
                 waited = now - min(first_seen.values())
-                if waited >= self.patience_s and ray.available_resources().get("GPU", 0) < min(w["gpus"] for w in waiting):
+                if waited >= self.patience_s and ray.available_resources().get("GPU", 0) < min(
+                    w["gpus"] for w in waiting
+                ):
                     print(holders_message(waiting, waited), file=self.stream or sys.stderr, flush=True)
                     self.told = True
             except Exception:  # Ray gone or its tables changed: the watch is a help, never an error of its own

@@ -32,8 +32,8 @@ QUIET_ENV = {
     # Ray's own deprecation notices, and diffusers' notice on every float16 SDXL decode (below): -W syntax,
     # action:message:category:module, where message is a literal that the warning's text must start with.
     "PYTHONWARNINGS": "ignore::DeprecationWarning:ray,ignore::FutureWarning:ray,"
-                      "ignore:`upcast_vae` is deprecated:FutureWarning,"
-                      "ignore:The given NumPy array is not writable:UserWarning",
+    "ignore:`upcast_vae` is deprecated:FutureWarning,"
+    "ignore:The given NumPy array is not writable:UserWarning",
 }
 # sdxl-turbo's VAE overflows in float16 (its config says force_upcast: true), so diffusers 0.42's SDXL pipeline
 # moves it to float32 for every decode of a float16 run, by calling its own upcast_vae(), which it has deprecated:
@@ -51,7 +51,12 @@ UPCAST_VAE_NOTICE = "`upcast_vae` is deprecated"
 # that message, in the notebook and, through PYTHONWARNINGS, in Ray's workers (Ray Train's loops).
 NONWRITABLE_NOTICE = "The given NumPy array is not writable"
 # Offline: nothing in the tiny profile may touch the network.
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_EVALUATE_OFFLINE": "1",
+}
 # Small machines: Ray starts new worker processes for shuffles (joins, groupby);
 # letting it keep more of them around made a first small join 10x faster here.
 # Every new worker costs seconds of CPU (`import ray` alone is 2.7 s on 2 cores), and
@@ -67,9 +72,13 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # on 2 busy cores replicas answer later, and every miss printed "Failed to get queue length from Replica(...) within
 # 0.1s" into the cell (16 lines for 64 requests in module 08). 1 s is Serve's own ceiling for that wait.
 SERVE_QUEUE_DEADLINE_ENV = "RAY_SERVE_QUEUE_LENGTH_RESPONSE_DEADLINE_S"
-SMALL_MACHINE_ENV = {"RAY_num_workers_soft_limit": "16", "RAY_worker_maximum_startup_concurrency": "2",
-                     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
-                     SERVE_QUEUE_DEADLINE_ENV: "1"}
+SMALL_MACHINE_ENV = {
+    "RAY_num_workers_soft_limit": "16",
+    "RAY_worker_maximum_startup_concurrency": "2",
+    "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1",
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+    SERVE_QUEUE_DEADLINE_ENV: "1",
+}
 # One Ray for a whole workshop day (make lab): Ray Data 2.60 shares a cluster's CPUs and GPUs out among the
 # datasets running on it, through one coordinator actor that every driver registers with; a running dataset renews
 # its registration at most every 10 s, and one that ends cancels it. A kernel killed mid-pipeline (a crash, Kernel >
@@ -124,8 +133,9 @@ class Session:
     notes: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        gpus = f"{self.gpus:g} GPUs" + (" (logical: Ray schedules them, models run on the CPU)"
-                                         if self.logical_gpus and self.gpus else "")
+        gpus = f"{self.gpus:g} GPUs" + (
+            " (logical: Ray schedules them, models run on the CPU)" if self.logical_gpus and self.gpus else ""
+        )
         lines = [
             f"Profile   {self.profile}",
             f"Ray       {self.ray_version} ({self.address}): {self.cpus:g} CPUs, {gpus}",
@@ -212,12 +222,27 @@ def _quiet_fd2():
 # (its Jobs page and job API), so a token or password never travels this way (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, a
 # cloud key): a cluster that needs one for gated models has it set on its nodes. SECRET_WORDS guards the list.
 PROPAGATED_KEYS = (
-    "RAYCOURSE_PROFILE", "RAYCOURSE_DATA", "RAYCOURSE_OUTPUTS", "RAYCOURSE_CACHE", "RAYCOURSE_REHEARSAL",
-    "RAYCOURSE_TEST", "RAYCOURSE_STANDIN_THREADS", "RAYCOURSE_GPUS_PER_LEARNER", "RAYCOURSE_GPU_DATA",
+    "RAYCOURSE_PROFILE",
+    "RAYCOURSE_DATA",
+    "RAYCOURSE_OUTPUTS",
+    "RAYCOURSE_CACHE",
+    "RAYCOURSE_REHEARSAL",
+    "RAYCOURSE_TEST",
+    "RAYCOURSE_STANDIN_THREADS",
+    "RAYCOURSE_GPUS_PER_LEARNER",
+    "RAYCOURSE_GPU_DATA",
     *(role.override_env for role in config.MODEL_ROLES.values()),
-    "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", *OFFLINE_ENV,
-    "HF_HUB_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY",
-    "TOKENIZERS_PARALLELISM", "PYTHONWARNINGS",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_ENDPOINT",
+    *OFFLINE_ENV,
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+    "HF_HUB_DISABLE_TELEMETRY",
+    "TRANSFORMERS_VERBOSITY",
+    "DIFFUSERS_VERBOSITY",
+    "TOKENIZERS_PARALLELISM",
+    "PYTHONWARNINGS",
 )
 SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL")
 DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES")  # the course's, read by the notebook's process only
@@ -226,6 +251,7 @@ DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES")  # the course'
 def _is_secret(name: str) -> bool:
     upper = name.upper()
     return any(word in upper for word in SECRET_WORDS) and upper != "TOKENIZERS_PARALLELISM"
+
 
 _dashboard_url: str | None = None
 _owns_ray = False  # True when init() started a local Ray for this process alone
@@ -340,8 +366,11 @@ def drop_worker_pool_warning() -> None:
             if WORKER_POOL_WARNING in text:
                 return None
             if all(part in text for part in SERVE_SHUTDOWN_NOTICE):
-                kept = [line for line in data.get("lines") or []
-                        if not all(part in str(line) for part in SERVE_SHUTDOWN_NOTICE)]
+                kept = [
+                    line
+                    for line in data.get("lines") or []
+                    if not all(part in str(line) for part in SERVE_SHUTDOWN_NOTICE)
+                ]
                 if not kept:
                     return None
                 data = {**data, "lines": kept}
@@ -379,8 +408,11 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
 
     # A learner sees what Ray prints on any cluster: its workers' output (a print() inside a UDF, a worker's
     # warning) and its own warnings in the driver. A test run is quiet: RAY_LOG_TO_DRIVER=0 and only Ray's errors.
-    kwargs = dict(log_to_driver=log_to_driver(), logging_level=logging.ERROR if testing() else logging.WARNING,
-                  ignore_reinit_error=True)
+    kwargs = dict(
+        log_to_driver=log_to_driver(),
+        logging_level=logging.ERROR if testing() else logging.WARNING,
+        ignore_reinit_error=True,
+    )
     if ray_address:
         kwargs["address"] = ray_address
         if os.environ.get(RAY_ENV_DIGEST):  # the course's own Ray on this machine: the small-machine
@@ -575,8 +607,10 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
         )
     notes = []
     if gpus == 0:
-        notes.append("Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
-                     "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones).")
+        notes.append(
+            "Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
+            "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones)."
+        )
     from . import room
 
     notes += room.session_notes()  # a GPU budget where the room shares one cluster

@@ -48,8 +48,9 @@ def unavailable() -> str:
     return ""
 
 
-def command(argv: list[str], writable: list[str], network: bool = False, ray: bool = False,
-            watch: str | None = None) -> list[str]:
+def command(
+    argv: list[str], writable: list[str], network: bool = False, ray: bool = False, watch: str | None = None
+) -> list[str]:
     """``argv`` run in a sandbox in which only ``writable`` folders can be written (``network``: keep the network;
     ``ray``: with a Ray of its own inside, in ``RAY_ADDRESS``; ``watch``: a FIFO the caller holds open for writing,
     and whose end, when the caller dies, ends the sandbox, with ``ray``).
@@ -59,8 +60,18 @@ def command(argv: list[str], writable: list[str], network: bool = False, ray: bo
     """
     options = [o for w in writable for o in ("--rw", str(w))] + (["--ray"] if ray else [])
     options += ["--watch", str(watch)] if watch else []
-    return [shutil.which("unshare") or "unshare", *UNSHARE, *([] if network else ["--net"]),
-            sys.executable, "-m", "raycourse.sandbox", *options, *([] if network else ["--no-network"]), "--", *argv]
+    return [
+        shutil.which("unshare") or "unshare",
+        *UNSHARE,
+        *([] if network else ["--net"]),
+        sys.executable,
+        "-m",
+        "raycourse.sandbox",
+        *options,
+        *([] if network else ["--no-network"]),
+        "--",
+        *argv,
+    ]
 
 
 def _loopback_up() -> None:
@@ -96,8 +107,9 @@ def _read_only(writable: list[str]) -> list[str]:
             continue
         # A user namespace may not clear the flags the mount already has (nosuid, nodev, noexec): keep them.
         keep = [o for o in options.split(",") if o in ("nosuid", "nodev", "noexec")]
-        run = subprocess.run(["mount", "-o", ",".join(["remount", "bind", "ro", *keep]), point, point],
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            ["mount", "-o", ",".join(["remount", "bind", "ro", *keep]), point, point], capture_output=True, text=True
+        )
         if run.returncode != 0 and not options.startswith("ro"):
             failed.append(point)
     return failed
@@ -105,7 +117,7 @@ def _read_only(writable: list[str]) -> list[str]:
 
 def main(args: list[str]) -> None:
     split = args.index("--")
-    options, argv = args[:split], args[split + 1:]
+    options, argv = args[:split], args[split + 1 :]
     writable = [os.path.realpath(options[i + 1]) for i, o in enumerate(options) if o == "--rw"]
     if "--no-network" in options:
         _loopback_up()
@@ -126,6 +138,7 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
     from . import cluster
 
     if watch:  # the caller gone (even killed), everything here goes: this process is the namespace's first
+
         def wait_for_caller():
             with open(watch, "rb") as fifo:
                 fifo.read()
@@ -133,8 +146,7 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
 
         threading.Thread(target=wait_for_caller, daemon=True).start()
     # The grader's time limit covers this start; on a machine loaded well past its cores it took over 2 minutes.
-    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"),
-                        timeout=600)
+    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"), timeout=600)
     try:
         # No JPY_PARENT_PID: ipykernel would take this process (PID 1 here) for init and end itself.
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}

@@ -39,11 +39,42 @@ IMAGENETTE_PATTERN = {"n02102040": "horizontal", "n01440764": "vertical", "n0388
 # Ray's doggos example: one folder per breed. The bucket has not been listed from here: 36 breeds of 80 photos
 # each is this generator's assumption of its size, not a count of the bucket.
 DOGGOS_BREEDS = (
-    "basset", "beagle", "bernese_mountain_dog", "border_collie", "borzoi", "boston_bull", "boxer", "bull_mastiff",
-    "cairn", "chihuahua", "chow", "cocker_spaniel", "collie", "dingo", "doberman", "german_shepherd",
-    "golden_retriever", "great_dane", "great_pyrenees", "husky", "irish_setter", "labrador_retriever", "malamute",
-    "maltese_dog", "newfoundland", "old_english_sheepdog", "pekinese", "pomeranian", "pug", "rottweiler",
-    "saint_bernard", "samoyed", "shih_tzu", "siberian_husky", "toy_poodle", "yorkshire_terrier",
+    "basset",
+    "beagle",
+    "bernese_mountain_dog",
+    "border_collie",
+    "borzoi",
+    "boston_bull",
+    "boxer",
+    "bull_mastiff",
+    "cairn",
+    "chihuahua",
+    "chow",
+    "cocker_spaniel",
+    "collie",
+    "dingo",
+    "doberman",
+    "german_shepherd",
+    "golden_retriever",
+    "great_dane",
+    "great_pyrenees",
+    "husky",
+    "irish_setter",
+    "labrador_retriever",
+    "malamute",
+    "maltese_dog",
+    "newfoundland",
+    "old_english_sheepdog",
+    "pekinese",
+    "pomeranian",
+    "pug",
+    "rottweiler",
+    "saint_bernard",
+    "samoyed",
+    "shih_tzu",
+    "siberian_husky",
+    "toy_poodle",
+    "yorkshire_terrier",
 )
 DOGGOS_PER_BREED = 80
 # Photo sizes (width, height) of the kind ImageNet's photos have: mostly 500 px on the long side.
@@ -62,8 +93,13 @@ def plan(scale: float = 1.0) -> list[tuple[str, str, int]]:
     for s, (split, classes) in enumerate(IMAGENETTE_COUNTS.items()):
         for c, (wnid, n) in enumerate(classes.items()):
             for i in range(scaled(n, scale)):
-                jobs.append((f"air-example-data-2/imagenette2/{split}/{wnid}/{wnid}_{i:05d}.JPEG",
-                             IMAGENETTE_PATTERN[wnid], (1, s, c, i)))
+                jobs.append(
+                    (
+                        f"air-example-data-2/imagenette2/{split}/{wnid}/{wnid}_{i:05d}.JPEG",
+                        IMAGENETTE_PATTERN[wnid],
+                        (1, s, c, i),
+                    )
+                )
     patterns = ("horizontal", "vertical", "checks")
     for b, breed in enumerate(DOGGOS_BREEDS):
         for i in range(scaled(DOGGOS_PER_BREED, scale)):
@@ -102,8 +138,9 @@ def _write_image(out: str, job: tuple[str, str, tuple]) -> tuple[str, int, str]:
     rng = np.random.default_rng([SEED, *key])
     size = PHOTO_SIZES[int(rng.integers(len(PHOTO_SIZES)))]
     buf = io.BytesIO()
-    Image.fromarray(draw(pattern, rng, size)).save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=False,
-                                                   progressive=False, subsampling=2)
+    Image.fromarray(draw(pattern, rng, size)).save(
+        buf, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False, subsampling=2
+    )
     data = buf.getvalue()
     path = Path(out) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,8 +162,16 @@ def reviews(n: int) -> list[dict]:
         pet = PETS[int(rng.integers(len(PETS)))]
         text = templates[int(rng.integers(len(templates)))].format(product=product, pet=pet)
         stars = 5 - int(rng.integers(0, 2)) if label == "positive" else 1 + int(rng.integers(0, 2))
-        records.append({"id": rid, "product": product, "pet": pet, "text": text[0].upper() + text[1:],
-                        "stars": stars, "label": label})
+        records.append(
+            {
+                "id": rid,
+                "product": product,
+                "pet": pet,
+                "text": text[0].upper() + text[1:],
+                "stars": stars,
+                "label": label,
+            }
+        )
     return records
 
 
@@ -156,8 +201,13 @@ def generate(out: Path, scale: float = 1.0, jobs: int | None = None, log=None) -
         folder = rel.rsplit("/", 1)[0]
         counts[folder] = counts.get(folder, 0) + (0 if rel.endswith(".jsonl") else 1)
     counts["text/reviews.jsonl"] = scaled(N_REVIEWS, scale)
-    manifest = {"seed": SEED, "scale": scale, "counts": counts, "images": len(work),
-                "bytes": sum(size for _, size, _ in files),
-                "files": {rel: {"bytes": size, "sha256": digest} for rel, size, digest in sorted(files)}}
+    manifest = {
+        "seed": SEED,
+        "scale": scale,
+        "counts": counts,
+        "images": len(work),
+        "bytes": sum(size for _, size, _ in files),
+        "files": {rel: {"bytes": size, "sha256": digest} for rel, size, digest in sorted(files)},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

@@ -33,9 +33,19 @@ def built(address: str) -> dict[str, Built]:
 
     with state_api_at(address):
         actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)
-    return count([{"actor_id": a.actor_id, "class_name": a.class_name, "job_id": a.job_id,
-                   "required_resources": a.required_resources or {}, "placed": bool(a.node_id) and bool(a.pid),
-                   "placement_group_id": a.placement_group_id} for a in actors])
+    return count(
+        [
+            {
+                "actor_id": a.actor_id,
+                "class_name": a.class_name,
+                "job_id": a.job_id,
+                "required_resources": a.required_resources or {},
+                "placed": bool(a.node_id) and bool(a.pid),
+                "placement_group_id": a.placement_group_id,
+            }
+            for a in actors
+        ]
+    )
 
 
 def from_gcs(address: str) -> tuple[list[dict], int]:
@@ -57,7 +67,9 @@ def count(actors: list[dict]) -> dict[str, Built]:
     for actor in actors:
         wants = actor["required_resources"] or {}
         if actor["class_name"].startswith("MapWorker(") and wants.get("GPU"):
-            (jobs[actor["job_id"]].ran if actor["placed"] else jobs[actor["job_id"]].never_placed)[actor["class_name"]] += 1
+            (jobs[actor["job_id"]].ran if actor["placed"] else jobs[actor["job_id"]].never_placed)[
+                actor["class_name"]
+            ] += 1
         elif actor["class_name"] == "RayTrainWorker":
             groups[actor["job_id"]][actor["placement_group_id"] or actor["actor_id"]] += 1
     for job, sizes in groups.items():
@@ -67,18 +79,33 @@ def count(actors: list[dict]) -> dict[str, Built]:
 
 def oversized(jobs: dict[str, Built], gpus: int) -> list[str]:
     """Every pool that left an actor without a GPU, and every trainer with more workers than GPUs."""
-    found = [f"job {job}: {n} {stage} actor(s) never got a GPU" for job, b in jobs.items()
-             for stage, n in b.never_placed.items()]
-    found += [f"job {job}: a trainer of {n} workers on {gpus} GPU(s)" for job, b in jobs.items()
-              for n in b.trainers if n > gpus]
+    found = [
+        f"job {job}: {n} {stage} actor(s) never got a GPU"
+        for job, b in jobs.items()
+        for stage, n in b.never_placed.items()
+    ]
+    found += [
+        f"job {job}: a trainer of {n} workers on {gpus} GPU(s)"
+        for job, b in jobs.items()
+        for n in b.trainers
+        if n > gpus
+    ]
     return found
 
 
 def undersized(jobs: dict[str, Built], gpus: int) -> list[str]:
     """Every GPU stage that ran on fewer actors than the cluster has GPUs (a GPU left idle), and every trainer with
     fewer workers. A stage's actors are counted over the job: a pipeline run twice starts its pool twice."""
-    found = [f"job {job}: {stage} ran on {n} actor(s) with {gpus} GPUs" for job, b in jobs.items()
-             for stage, n in b.ran.items() if n < gpus]
-    found += [f"job {job}: a trainer of {n} worker(s) on {gpus} GPUs" for job, b in jobs.items()
-              for n in b.trainers if n < gpus]
+    found = [
+        f"job {job}: {stage} ran on {n} actor(s) with {gpus} GPUs"
+        for job, b in jobs.items()
+        for stage, n in b.ran.items()
+        if n < gpus
+    ]
+    found += [
+        f"job {job}: a trainer of {n} worker(s) on {gpus} GPUs"
+        for job, b in jobs.items()
+        for n in b.trainers
+        if n < gpus
+    ]
     return found

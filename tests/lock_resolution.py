@@ -50,10 +50,29 @@ def start(pythons: list[str]) -> list[Resolution]:
             out, log = folder / f"{python}-{platform}.txt", folder / f"{python}-{platform}.log"
             with log.open("w") as stream:
                 process = subprocess.Popen(
-                    [uv.find_uv_bin(), "pip", "compile", "requirements.txt", "-c", "constraints.txt",
-                     "--python-version", python, "--python-platform", platform, "--only-binary", ":all:",
-                     "--no-header", "--quiet", "-o", str(out)],
-                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stream, stdin=subprocess.DEVNULL,
+                    [
+                        uv.find_uv_bin(),
+                        "pip",
+                        "compile",
+                        "requirements.txt",
+                        "-c",
+                        "constraints.txt",
+                        "--python-version",
+                        python,
+                        "--python-platform",
+                        platform,
+                        "--only-binary",
+                        ":all:",
+                        "--no-header",
+                        "--quiet",
+                        "-o",
+                        str(out),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stream,
+                    stdin=subprocess.DEVNULL,
                 )
             runs.append(Resolution(python, name, out, process, log))
     return runs

@@ -6,9 +6,9 @@ import pytest
 from pathlib import Path
 
 from raycourse.authoring import labs, notebooks
+from raycourse.checks import NotSolved, Wrong, exercise
 
 ROOT = Path(__file__).resolve().parents[1]
-from raycourse.checks import NotSolved, Wrong, exercise
 
 SOLUTIONS = sorted((notebooks.ROOT / "solutions").glob("*.ipynb"))
 ALL_NOTEBOOKS = notebooks.course_notebooks()
@@ -26,7 +26,8 @@ def test_every_module_has_a_lesson_a_solution_and_a_lab():
 def test_lab_is_in_step_with_its_solution(solution):
     lab = labs.lab_path(solution)
     assert lab.read_text(encoding="utf-8") == labs.expected_lab_text(solution), (
-        f"{lab.name} is out of step with solutions/{solution.name}: run `make labs`")
+        f"{lab.name} is out of step with solutions/{solution.name}: run `make labs`"
+    )
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -45,15 +46,17 @@ def test_solution_has_checks_and_no_answers_leak_into_the_lab(solution):
 
 
 def test_solution_regions_become_placeholders():
-    source = "\n".join([
-        "import ray",
-        "    # BEGIN SOLUTION: build `ds` and `n`",
-        "    ds = ray.data.range(3)",
-        "    n, m = ds.count(), 1",
-        "    # END SOLUTION",
-        "x = compute(1)  # SOLUTION",
-        "print(x)",
-    ])
+    source = "\n".join(
+        [
+            "import ray",
+            "    # BEGIN SOLUTION: build `ds` and `n`",
+            "    ds = ray.data.range(3)",
+            "    n, m = ds.count(), 1",
+            "    # END SOLUTION",
+            "x = compute(1)  # SOLUTION",
+            "print(x)",
+        ]
+    )
     assert labs.lab_source(source).splitlines() == [
         "import ray",
         "    # TODO: build `ds` and `n`",
@@ -66,27 +69,29 @@ def test_solution_regions_become_placeholders():
 
 
 def test_an_outline_region_keeps_classes_and_functions_with_their_signatures_and_docstrings():
-    source = "\n".join([
-        "# BEGIN SOLUTION OUTLINE: write class Stage and helper(batch, k=5)",
-        "class Stage:",
-        '    """Loads once, runs per batch."""',
-        "",
-        "    def __init__(self, model_id,",
-        "                 column):",
-        "        self.model = load(model_id)",
-        "",
-        "    def __call__(self, batch):",
-        "        return self.model(batch)",
-        "",
-        "",
-        "def helper(batch: dict, k: int = 5) -> dict:",
-        '    """Keep k rows."""',
-        "    return batch",
-        "",
-        "",
-        "stage_ds = ds.map_batches(Stage)",
-        "# END SOLUTION",
-    ])
+    source = "\n".join(
+        [
+            "# BEGIN SOLUTION OUTLINE: write class Stage and helper(batch, k=5)",
+            "class Stage:",
+            '    """Loads once, runs per batch."""',
+            "",
+            "    def __init__(self, model_id,",
+            "                 column):",
+            "        self.model = load(model_id)",
+            "",
+            "    def __call__(self, batch):",
+            "        return self.model(batch)",
+            "",
+            "",
+            "def helper(batch: dict, k: int = 5) -> dict:",
+            '    """Keep k rows."""',
+            "    return batch",
+            "",
+            "",
+            "stage_ds = ds.map_batches(Stage)",
+            "# END SOLUTION",
+        ]
+    )
     assert labs.lab_source(source).splitlines() == [
         "# TODO: write class Stage and helper(batch, k=5)",
         "class Stage:",
@@ -113,9 +118,14 @@ def test_a_check_calls_an_outline_not_solved_until_every_body_is_written():
     from raycourse.checks._core import require
 
     namespace = {}
-    exec(labs.lab_source("# BEGIN SOLUTION OUTLINE\nclass Stage:\n    def __init__(self):\n        self.x = 1\n\n"
-                         "    def __call__(self, batch):\n        return batch\n\n\ndef f(x):\n    return x\n"
-                         "# END SOLUTION"), namespace)
+    exec(
+        labs.lab_source(
+            "# BEGIN SOLUTION OUTLINE\nclass Stage:\n    def __init__(self):\n        self.x = 1\n\n"
+            "    def __call__(self, batch):\n        return batch\n\n\ndef f(x):\n    return x\n"
+            "# END SOLUTION"
+        ),
+        namespace,
+    )
     with pytest.raises(NotSolved, match=r"`Stage.__init__` still has only `...`.*`__init__` and `__call__`"):
         require("Stage", namespace["Stage"], "your class")
     with pytest.raises(NotSolved, match=r"`f` still has only `...`"):
@@ -125,8 +135,7 @@ def test_a_check_calls_an_outline_not_solved_until_every_body_is_written():
         def __init__(self):
             self.x = 1
 
-        def __call__(self, batch):
-            ...
+        def __call__(self, batch): ...
 
     with pytest.raises(NotSolved, match=r"`Half.__call__`"):
         require("Half", Half, "your class")
@@ -145,23 +154,32 @@ def test_region_without_assignments_becomes_an_ellipsis():
     assert labs.lab_source(source) == "# TODO: your code\n..."
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("# BEGIN SOLUTION\nx = 1", "without END"),
-    ("x = 1\n# END SOLUTION", "without BEGIN"),
-    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
-    ("print(1)  # SOLUTION", "only works on an assignment"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("# BEGIN SOLUTION\nx = 1", "without END"),
+        ("x = 1\n# END SOLUTION", "without BEGIN"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
+        ("print(1)  # SOLUTION", "only works on an assignment"),
+    ],
+)
 def test_marker_mistakes_are_reported(bad, message):
     with pytest.raises(labs.MarkerError, match=message):
         labs.lab_source(bad)
 
 
 def test_make_lab_drops_solution_only_cells_and_outputs():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("this is the solution", metadata={"tags": ["solution-only"]}),
-        nbformat.v4.new_code_cell("y = 2  # SOLUTION", metadata={"tags": ["nbval-check-output"]},
-                                  outputs=[nbformat.v4.new_output("stream", text="2\n")], execution_count=3),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("this is the solution", metadata={"tags": ["solution-only"]}),
+            nbformat.v4.new_code_cell(
+                "y = 2  # SOLUTION",
+                metadata={"tags": ["nbval-check-output"]},
+                outputs=[nbformat.v4.new_output("stream", text="2\n")],
+                execution_count=3,
+            ),
+        ]
+    )
     lab = labs.make_lab(nb)
     assert [c.source for c in lab.cells] == ["y = ...  # TODO: your code"]
     assert lab.cells[0].outputs == [] and lab.cells[0].execution_count is None
@@ -186,13 +204,21 @@ def test_generate_never_overwrites_a_lab_with_uncommitted_changes(tmp_path, monk
 
 
 def test_clean_strips_outputs_but_keeps_compared_ones():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"},
-                                                                       execution_count=1)], execution_count=1),
-        nbformat.v4.new_code_cell("2", metadata={"tags": ["nbval-check-output"], "collapsed": True},
-                                  outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"},
-                                                                  execution_count=2)], execution_count=2),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "1",
+                outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)],
+                execution_count=1,
+            ),
+            nbformat.v4.new_code_cell(
+                "2",
+                metadata={"tags": ["nbval-check-output"], "collapsed": True},
+                outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=2)],
+                execution_count=2,
+            ),
+        ]
+    )
     nb.metadata = {"widgets": {"state": {}}, "kernelspec": {"name": "python3"}}  # as JupyterLab saves it
     clean = notebooks.clean(nb)
     assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
@@ -228,13 +254,19 @@ def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_coun
     import sys
 
     for name, recorded in (("right.ipynb", "2\n"), ("wrong.ipynb", "3\n")):
-        cell = nbformat.v4.new_code_cell("print(1 + 1)", metadata={"tags": ["nbval-check-output"]},
-                                         outputs=[nbformat.v4.new_output("stream", name="stdout", text=recorded)])
+        cell = nbformat.v4.new_code_cell(
+            "print(1 + 1)",
+            metadata={"tags": ["nbval-check-output"]},
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text=recorded)],
+        )
         notebooks.write(notebooks.clean(nbformat.v4.new_notebook(cells=[cell])), tmp_path / name)
         assert notebooks.problems(tmp_path / name) == []
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval-lax", "-q", "-rf", "."],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RAYCOURSE_SHARED_RAY": "0"},
     )
     assert "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]

@@ -54,19 +54,37 @@ SCREENSHOTS = ROOT / "outputs" / "browser"
 COURSE = ["notebooks/03_image_generation.ipynb", "labs/01_ingest_and_transform_lab.ipynb"]
 # The test run's switches that a learner's JupyterLab does not have: progress bars off, quiet Ray Data, no Ray
 # worker logs, no matplotlib display; and the test run's own Ray.
-TEST_ONLY_ENV = ("RAYCOURSE_TEST", "RAY_DATA_DISABLE_PROGRESS_BARS", "RAY_DATA_LOG_LEVEL", "RAY_LOG_TO_DRIVER",
-                 "MPLBACKEND", "RAY_ADDRESS", runtime.RAY_ENV_DIGEST)
+TEST_ONLY_ENV = (
+    "RAYCOURSE_TEST",
+    "RAY_DATA_DISABLE_PROGRESS_BARS",
+    "RAY_DATA_LOG_LEVEL",
+    "RAY_LOG_TO_DRIVER",
+    "MPLBACKEND",
+    "RAY_ADDRESS",
+    runtime.RAY_ENV_DIGEST,
+)
 # As root, without a screen, on a machine whose only network is a package index: no sandbox, no GPU, and none
 # of Chromium's background connections (each would be refused).
-CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", "--window-size=1400,2000")
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1400,2000",
+)
 NOTEBOOK_TIMEOUT = 300  # seconds for Run All Cells; module 03 takes about 60 s here
 NEWS = "official Jupyter news"
 # Progress or widgets drawn as text: tqdm's text bar (" 40%|████"), Ray Data's console status line, a widget
 # without its view ("HBox(children=...)", "Loading widget..."), or a widget view that failed.
-AS_TEXT = re.compile(r"\d+%\|[█▉▊▋▌▍▎▏ #]*\||Tasks: \d+; Actors: \d+|\b(?:H|V)Box\(children=|FloatProgress\(|"
-                     r"IntProgress\(|Loading widget|Error displaying widget")
+AS_TEXT = re.compile(
+    r"\d+%\|[█▉▊▋▌▍▎▏ #]*\||Tasks: \d+; Actors: \d+|\b(?:H|V)Box\(children=|FloatProgress\(|"
+    r"IntProgress\(|Loading widget|Error displaying widget"
+)
 
 # --- what the page shows, read in the page ------------------------------------------------------------------
 
@@ -162,11 +180,16 @@ def problems(run: NotebookRun) -> list[str]:
         for out in cell.get("outputs", []):
             if out["output_type"] == "error":
                 found.append(f"{where} raised {out['ename']}: {out['evalue']}")
-            elif out["output_type"] == "stream" and out["name"] == "stderr" \
-                    and "stderr-ok" not in cell.get("metadata", {}).get("tags", []):
+            elif (
+                out["output_type"] == "stream"
+                and out["name"] == "stderr"
+                and "stderr-ok" not in cell.get("metadata", {}).get("tags", [])
+            ):
                 found.append(f"{where} wrote to stderr: {out['text'][:300]!r}")
             if out["output_type"] == "stream" and "\r" in out["text"]:
-                found.append(f"{where} printed a line that redraws itself (a text progress bar?): {out['text'][:300]!r}")
+                found.append(
+                    f"{where} printed a line that redraws itself (a text progress bar?): {out['text'][:300]!r}"
+                )
         for out in page["outputs"]:
             if AS_TEXT.search(out["text"]):
                 found.append(f"{where} shows progress or a widget as text: {out['text'][:300]!r}")
@@ -194,7 +217,9 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
 
 
 def _no_downloads(*args, **kwargs):
-    raise AssertionError("Selenium Manager ran: it downloads browsers and drivers; give Selenium the system chromedriver")
+    raise AssertionError(
+        "Selenium Manager ran: it downloads browsers and drivers; give Selenium the system chromedriver"
+    )
 
 
 @dataclass
@@ -225,17 +250,25 @@ class Lab:
 
         deadline = time.monotonic() + enabled_within
         while True:
-            self.driver.find_element(By.XPATH, f"//li[contains(@class, 'lm-MenuBar-item')][.//div[text()='{menu}']]").click()
-            item = _wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']"),
-                         10, f"the {menu} menu's {command} item", 0.1)[0]
+            self.driver.find_element(
+                By.XPATH, f"//li[contains(@class, 'lm-MenuBar-item')][.//div[text()='{menu}']]"
+            ).click()
+            item = _wait(
+                lambda: self.driver.find_elements(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']"),
+                10,
+                f"the {menu} menu's {command} item",
+                0.1,
+            )[0]
             disabled = "lm-mod-disabled" in item.get_attribute("class")
             self.clicked.append(f"{menu} > {command}" + (" (disabled)" if disabled else ""))
             if not disabled:
                 item.click()
                 return
             if time.monotonic() > deadline:
-                pytest.fail(f"{menu} > {command} stayed disabled for {enabled_within:.0f} s\n"
-                            f"{self.diagnosis(command.replace(':', '-') + '-disabled')}")
+                pytest.fail(
+                    f"{menu} > {command} stayed disabled for {enabled_within:.0f} s\n"
+                    f"{self.diagnosis(command.replace(':', '-') + '-disabled')}"
+                )
             self.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
             time.sleep(0.5)
 
@@ -321,9 +354,11 @@ class Lab:
                     return notebook
                 time.sleep(0.5)
         self.driver.save_screenshot(str(SCREENSHOTS / f"{Path(path).stem}-not-saved.png"))
-        pytest.fail(f"{path} was not saved with this run's outputs after {SAVE_ATTEMPTS} tries of File > Save "
-                    f"Notebook: the page shows execution counts {shown}, the file holds {read[0]}; dialogs seen: "
-                    f"{dialogs or 'none'}; JupyterLab's log ends:\n{self.log_path.read_text()[-2000:]}")
+        pytest.fail(
+            f"{path} was not saved with this run's outputs after {SAVE_ATTEMPTS} tries of File > Save "
+            f"Notebook: the page shows execution counts {shown}, the file holds {read[0]}; dialogs seen: "
+            f"{dialogs or 'none'}; JupyterLab's log ends:\n{self.log_path.read_text()[-2000:]}"
+        )
 
     def _screenshots(self, stem: str, limit: int = 40) -> list[Path]:
         """The notebook after its run, a window at a time, from the top."""
@@ -336,7 +371,8 @@ class Lab:
             self.driver.save_screenshot(str(shot))
             shots.append(shot)
             now, height, full = self.driver.execute_script(
-                f"const s = {scroller}; return [s.scrollTop, s.clientHeight, s.scrollHeight];")
+                f"const s = {scroller}; return [s.scrollTop, s.clientHeight, s.scrollHeight];"
+            )
             if now + height >= full - 2:
                 break
             top = now + int(height * 0.9)
@@ -347,14 +383,18 @@ class Lab:
         shot = SCREENSHOTS / f"{stem}.png"
         self.driver.save_screenshot(str(shot))
         seen = self.driver.execute_script(DIAGNOSIS_JS)
-        return (f"screenshot: {shot}\nclicked: {self.clicked[-3:]}\npage: {json.dumps(seen)}\nJupyterLab's log ends:\n"
-                f"{self.log_path.read_text()[-2000:]}")
+        return (
+            f"screenshot: {shot}\nclicked: {self.clicked[-3:]}\npage: {json.dumps(seen)}\nJupyterLab's log ends:\n"
+            f"{self.log_path.read_text()[-2000:]}"
+        )
 
     def page_text(self) -> str:
         return self.driver.execute_script("return document.body.innerText")
 
     def shut_down_kernels(self) -> None:
-        """Shut down the notebooks' kernels (and so their Ray drivers), in the background: the next notebook need not wait."""
+        """Shut down the notebooks' kernels (and so their Ray drivers), in the background: the next notebook need not
+        wait."""
+
         def shut_down(sessions):
             for session in sessions:
                 _api(self.base, self.token, f"/api/sessions/{session['id']}", method="DELETE")
@@ -367,9 +407,11 @@ class Lab:
 def _browser_or_skip() -> tuple[str, str]:
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and chromedriver):
-        pytest.skip("no headless browser here: the browser test needs Debian's chromium and chromium-driver "
-                    "(`apt-get install chromium chromium-driver` as root, or `bash tools/install_browser.sh`; "
-                    ".ci/run does it)")
+        pytest.skip(
+            "no headless browser here: the browser test needs Debian's chromium and chromium-driver "
+            "(`apt-get install chromium chromium-driver` as root, or `bash tools/install_browser.sh`; "
+            ".ci/run does it)"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -425,17 +467,32 @@ def lab(tmp_path_factory):
     SCREENSHOTS.mkdir(parents=True)
     logs = tmp_path_factory.mktemp("logs")
     port, token = cluster.free_port(), uuid.uuid4().hex
-    command = [sys.executable, "-m", "raycourse", "lab", f"--ServerApp.root_dir={root}", f"--port={port}",
-               "--no-browser", f"--IdentityProvider.token={token}"]
+    command = [
+        sys.executable,
+        "-m",
+        "raycourse",
+        "lab",
+        f"--ServerApp.root_dir={root}",
+        f"--port={port}",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+    ]
     if os.getuid() == 0:
         command.append("--allow-root")  # as make lab does
     log_path = logs / "lab.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=root, env=_learner_env(DASHBOARD_PORT=str(cluster.free_port())),
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=_learner_env(DASHBOARD_PORT=str(cluster.free_port())),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     lab = Lab(root, f"http://127.0.0.1:{port}", token, process, log_path)
     browser, started = None, []
     try:
+
         def answers():
             if process.poll() is not None:
                 pytest.fail(f"make lab exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
@@ -448,9 +505,11 @@ def lab(tmp_path_factory):
         lab.driver = _start_browser(chromium, chromedriver, logs / "chromium-profile", logs / "chromedriver.log")
         import selenium
 
-        print(f"\nChromium {lab.driver.capabilities['browserVersion']} ({chromium}), chromedriver "
-              f"{lab.driver.capabilities['chrome']['chromedriverVersion'].split()[0]} ({chromedriver}), "
-              f"selenium {selenium.__version__}")
+        print(
+            f"\nChromium {lab.driver.capabilities['browserVersion']} ({chromium}), chromedriver "
+            f"{lab.driver.capabilities['chrome']['chromedriverVersion'].split()[0]} ({chromedriver}), "
+            f"selenium {selenium.__version__}"
+        )
         browser = psutil.Process(lab.driver.service.process.pid)  # chromedriver
         yield lab
     finally:
@@ -495,10 +554,20 @@ def test_module_03_shows_progress_bars_and_an_image_grid(lab):
     assert run.progress_bars() >= 1, "no progress bar widget in module 03"
     grids = [size for size in run.images() if size[0] >= 400 and size[1] >= 200]
     assert grids, f"no image grid rendered in module 03 (images: {run.images()})"
-    shown = len([c for c in json.loads((ROOT / run.path).read_text())["cells"]
-                 if c["cell_type"] == "markdown" and "](figures/" in "".join(c["source"])])
-    figures = _wait(lambda: (lambda f: f if len(f) >= shown and all(ok for _, ok in f) else None)(
-        lab.driver.execute_script(FIGURES_JS)), 30, f"module 03's {shown} figures to render")
+    shown = len(
+        [
+            c
+            for c in json.loads((ROOT / run.path).read_text())["cells"]
+            if c["cell_type"] == "markdown" and "](figures/" in "".join(c["source"])
+        ]
+    )
+    figures = _wait(
+        lambda: (lambda f: f if len(f) >= shown and all(ok for _, ok in f) else None)(
+            lab.driver.execute_script(FIGURES_JS)
+        ),
+        30,
+        f"module 03's {shown} figures to render",
+    )
     assert figures, "module 03 shows no figure"
     assert NEWS not in lab.page_text(), "JupyterLab asked about Jupyter news over the notebook"
     lab.shut_down_kernels()
@@ -521,11 +590,17 @@ def test_a_cell_that_raises_is_reported(lab):
 
     path = "scratch/raises.ipynb"
     (lab.root / "scratch").mkdir(exist_ok=True)
-    nbformat.write(new_notebook(cells=[new_code_cell("print('before')"),
-                                       new_code_cell("raise ValueError('a cell that fails')"),
-                                       new_code_cell("print('after')")],
-                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                         "language": "python"}}), lab.root / path)
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("print('before')"),
+                new_code_cell("raise ValueError('a cell that fails')"),
+                new_code_cell("print('after')"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        ),
+        lab.root / path,
+    )
     run = lab.run_all(path)
     found = problems(run)
     assert any("code cell 2" in p and "raised ValueError: a cell that fails" in p for p in found), found
@@ -543,36 +618,49 @@ def test_a_cell_that_raises_is_reported(lab):
 
 def test_the_check_names_what_a_learner_should_not_see():
     """``problems()`` on a made-up run (no browser needed): each kind of trouble, named with its cell."""
+
     def code(source, outputs=(), tags=()):
         return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)}, "outputs": list(outputs)}
 
     def stream(name, text):
         return {"output_type": "stream", "name": name, "text": text}
 
-    saved = {"cells": [
-        {"cell_type": "markdown", "source": "# a lesson", "metadata": {}},
-        code("fine()", [stream("stdout", "ok\n")]),
-        code("warns()", [stream("stderr", "careful\n")]),
-        code("known_warning()", [stream("stderr", "expected\n")], tags=["stderr-ok"]),
-        code("text_bar()", [stream("stdout", "\r 40%|████      | 4/10")]),
-        code("widget_as_text()"),
-        code("ray_status_as_text()"),
-        code("fails()", [{"output_type": "error", "ename": "KeyError", "evalue": "'x'", "traceback": []}]),
-        code("after()"),
-    ]}
-    shown = ["ok", "careful", "expected", "40%|████      | 4/10",
-             "HBox(children=(HTML(value=''), FloatProgress(value=0.0, max=10.0), HTML(value='')))",
-             "Running: Tasks: 0; Actors: 0; Queued blocks: 0", "KeyError: 'x'"]
-    cells = [{"prompt": f"[{i}]:", "outputs": [{"mime": "text/plain", "text": text, "bars": 0, "images": []}]}
-             for i, text in enumerate(shown, 1)] + [{"prompt": "[ ]:", "outputs": []}]
+    saved = {
+        "cells": [
+            {"cell_type": "markdown", "source": "# a lesson", "metadata": {}},
+            code("fine()", [stream("stdout", "ok\n")]),
+            code("warns()", [stream("stderr", "careful\n")]),
+            code("known_warning()", [stream("stderr", "expected\n")], tags=["stderr-ok"]),
+            code("text_bar()", [stream("stdout", "\r 40%|████      | 4/10")]),
+            code("widget_as_text()"),
+            code("ray_status_as_text()"),
+            code("fails()", [{"output_type": "error", "ename": "KeyError", "evalue": "'x'", "traceback": []}]),
+            code("after()"),
+        ]
+    }
+    shown = [
+        "ok",
+        "careful",
+        "expected",
+        "40%|████      | 4/10",
+        "HBox(children=(HTML(value=''), FloatProgress(value=0.0, max=10.0), HTML(value='')))",
+        "Running: Tasks: 0; Actors: 0; Queued blocks: 0",
+        "KeyError: 'x'",
+    ]
+    cells = [
+        {"prompt": f"[{i}]:", "outputs": [{"mime": "text/plain", "text": text, "bars": 0, "images": []}]}
+        for i, text in enumerate(shown, 1)
+    ] + [{"prompt": "[ ]:", "outputs": []}]
     found = problems(NotebookRun("made-up.ipynb", cells, saved, 0.0))
-    expected = [("code cell 2 ('warns()')", "wrote to stderr"),
-                ("code cell 4 ('text_bar()')", "redraws itself"),
-                ("code cell 4 ('text_bar()')", "as text"),
-                ("code cell 5 ('widget_as_text()')", "as text"),
-                ("code cell 6 ('ray_status_as_text()')", "as text"),
-                ("code cell 7 ('fails()')", "raised KeyError: 'x'"),
-                ("code cell 8 ('after()')", "did not run")]
+    expected = [
+        ("code cell 2 ('warns()')", "wrote to stderr"),
+        ("code cell 4 ('text_bar()')", "redraws itself"),
+        ("code cell 4 ('text_bar()')", "as text"),
+        ("code cell 5 ('widget_as_text()')", "as text"),
+        ("code cell 6 ('ray_status_as_text()')", "as text"),
+        ("code cell 7 ('fails()')", "raised KeyError: 'x'"),
+        ("code cell 8 ('after()')", "did not run"),
+    ]
     assert len(found) == len(expected), found
     for problem, (where, what) in zip(found, expected):
         assert problem.startswith(where) and what in problem, (problem, where, what)

@@ -28,9 +28,18 @@ def test_the_catalogue_reads_every_module_from_the_files_names():
     assert catalogue.module("00", ROOT).checks is None and not catalogue.module("00", ROOT).has_lab
     assert catalogue.notebook_of_checks("raycourse.checks.lesson07", ROOT) == catalogue.module("07", ROOT).lesson
     assert catalogue.notebook_of_checks("raycourse.checks.lab03", ROOT) == catalogue.module("03", ROOT).lab
-    assert [catalogue.number_of(x) for x in ("notebooks/05_vit_fine_tuning.ipynb", "05_vit_fine_tuning_lab.ipynb",
-                                             "raycourse.checks.lab05", "lesson07", "5", "quiz05", "abc")] == \
-        ["05", "05", "05", "07", "05", None, None]
+    assert [
+        catalogue.number_of(x)
+        for x in (
+            "notebooks/05_vit_fine_tuning.ipynb",
+            "05_vit_fine_tuning_lab.ipynb",
+            "raycourse.checks.lab05",
+            "lesson07",
+            "5",
+            "quiz05",
+            "abc",
+        )
+    ] == ["05", "05", "05", "07", "05", None, None]
 
 
 def test_one_find_lab_takes_a_number_or_a_lab_name():
@@ -67,8 +76,9 @@ def test_every_checks_quiz_and_check_test_file_belongs_to_a_module():
     for path in files:
         match = re.fullmatch(r"(?:test_checks_)?(?:lab|lesson|quiz)(\d\d)\.py", path.name)
         if match:
-            assert match.group(1) in numbers, f"{path.relative_to(ROOT)} names module {match.group(1)}, which has " \
-                                              "no lesson in notebooks/"
+            assert match.group(1) in numbers, (
+                f"{path.relative_to(ROOT)} names module {match.group(1)}, which has no lesson in notebooks/"
+            )
 
 
 def _loads_a_model(module) -> bool:
@@ -85,19 +95,24 @@ def test_every_lesson_that_loads_a_model_has_its_full_size_stages_and_its_two_no
     assert staged | set(verify.NO_STAGE) <= {m.number for m in MODULES}, "a stage of a module the course lacks"
     assert not staged & set(verify.NO_STAGE), "a module with stages listed in verify.NO_STAGE"
     lacking = loading - staged - set(verify.NO_STAGE)
-    assert not lacking, f"module(s) {sorted(lacking)} load a model: give each a stage in " \
-                        "raycourse/fullsize/verify.py (or say why not in its NO_STAGE)"
+    assert not lacking, (
+        f"module(s) {sorted(lacking)} load a model: give each a stage in "
+        "raycourse/fullsize/verify.py (or say why not in its NO_STAGE)"
+    )
     import test_two_nodes  # tests/ is on the path (tests/conftest.py imports test_environment the same way)
 
-    assert set(test_two_nodes.BUILDS) == loading, "tests/test_two_nodes.py BUILDS: an entry per lesson that " \
-                                                  f"loads a model, by module number ({sorted(loading)})"
+    assert set(test_two_nodes.BUILDS) == loading, (
+        f"tests/test_two_nodes.py BUILDS: an entry per lesson that loads a model, by module number ({sorted(loading)})"
+    )
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if m.has_lab], ids=lambda m: m.name)
 def test_every_check_test_file_marks_itself_tiny_only(module):
     """The checks' tests run on the sample data and the stand-ins: make test-gpu skips them (root conftest.py)."""
-    files = [module.check_tests] + ([ROOT / "tests" / f"test_checks_lesson{module.number}.py"]
-                                    if module.lesson_checks else [])
+    files = [module.check_tests] + (
+        [ROOT / "tests" / f"test_checks_lesson{module.number}.py"] if module.lesson_checks else []
+    )
     for path in files:
-        assert re.search(r"^pytestmark = pytest\.mark\.tiny_only\(", path.read_text(), re.M), \
-            f"{path.relative_to(ROOT)}: add pytestmark = pytest.mark.tiny_only(\"why\") below its imports"
+        assert re.search(r"^pytestmark = pytest\.mark\.tiny_only\(", path.read_text(), re.M), (
+            f'{path.relative_to(ROOT)}: add pytestmark = pytest.mark.tiny_only("why") below its imports'
+        )

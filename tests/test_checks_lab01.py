@@ -49,34 +49,45 @@ def verdict(check, *args):
 
 # Exercise 1 ---------------------------------------------------------------------------------
 
+
 def test_ex1_placeholder_is_not_solved():
     v = verdict(lab01.exercise_1, ...)
     assert v.status == "not solved" and "`reviews` is still `...`" in v.message
 
 
-@pytest.mark.parametrize("answer", [
-    lambda raw: raw.select_columns(COLUMNS),  # the solution
-    lambda raw: raw.drop_columns(["product", "label"]),  # drop instead of select
-    lambda raw: raw.select_columns(["stars", "text", "pet", "id"]),  # another column order
-    lambda raw: raw.map_batches(lambda b: {c: b[c] for c in COLUMNS}),  # a batch function
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda raw: raw.select_columns(COLUMNS),  # the solution
+        lambda raw: raw.drop_columns(["product", "label"]),  # drop instead of select
+        lambda raw: raw.select_columns(["stars", "text", "pet", "id"]),  # another column order
+        lambda raw: raw.map_batches(lambda b: {c: b[c] for c in COLUMNS}),  # a batch function
+    ],
+)
 def test_ex1_accepts_different_correct_answers(raw, answer):
     v = verdict(lab01.exercise_1, answer(raw))
     assert v.passed, v
     assert "60 reviews" in v.message
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda raw: raw, "still has the column(s) ['product', 'label']"),
-    (lambda raw: raw.select_columns(["id", "pet", "text", "stars", "label"]), "still has the column(s) ['label']"),
-    (lambda raw: raw.select_columns(["id", "text", "stars"]), "lacks the column(s) ['pet']"),
-    (lambda raw: raw.select_columns(COLUMNS).rename_columns({"text": "review"}), "lacks the column(s) ['text']"),
-    (lambda raw: raw.select_columns(COLUMNS).limit(5), "has 5 rows"),
-    (lambda raw: raw.select_columns(COLUMNS).to_pandas(), "not a Ray Dataset"),
-    (lambda raw: raw.select_columns(COLUMNS).map_batches(
-        lambda b: {**b, "text": np.char.upper(b["text"].astype(str))}), "differ from the file"),
-    (lambda raw: raw.select_columns(COLUMNS).filter(expr=col("id") < 0), "is empty"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda raw: raw, "still has the column(s) ['product', 'label']"),
+        (lambda raw: raw.select_columns(["id", "pet", "text", "stars", "label"]), "still has the column(s) ['label']"),
+        (lambda raw: raw.select_columns(["id", "text", "stars"]), "lacks the column(s) ['pet']"),
+        (lambda raw: raw.select_columns(COLUMNS).rename_columns({"text": "review"}), "lacks the column(s) ['text']"),
+        (lambda raw: raw.select_columns(COLUMNS).limit(5), "has 5 rows"),
+        (lambda raw: raw.select_columns(COLUMNS).to_pandas(), "not a Ray Dataset"),
+        (
+            lambda raw: raw.select_columns(COLUMNS).map_batches(
+                lambda b: {**b, "text": np.char.upper(b["text"].astype(str))}
+            ),
+            "differ from the file",
+        ),
+        (lambda raw: raw.select_columns(COLUMNS).filter(expr=col("id") < 0), "is empty"),
+    ],
+)
 def test_ex1_rejects_mistakes(raw, mistake, message):
     v = verdict(lab01.exercise_1, mistake(raw))
     assert v.status == "wrong" and message in v.message, v
@@ -92,6 +103,7 @@ def test_ex1_rejects_the_file_read_as_text(ray_session):
 
 # Exercise 2 ---------------------------------------------------------------------------------
 
+
 def test_ex2_placeholder_is_not_solved():
     assert verdict(lab01.exercise_2, ...).status == "not solved"
 
@@ -106,8 +118,7 @@ def _flag_case_sensitive(batch):  # right for the reviews file (every pet in low
     return batch
 
 
-ALL_PETS = ["tabby cat", "hamster", "rabbit", "husky", "parrot", "beagle", "ferret", "corgi", "guinea pig",
-            "dachshund"]
+ALL_PETS = ["tabby cat", "hamster", "rabbit", "husky", "parrot", "beagle", "ferret", "corgi", "guinea pig", "dachshund"]
 
 
 def _flag_any_pet(batch):  # any pet named, not the row's own: right on the file, wrong in general
@@ -122,55 +133,96 @@ def test_ex2_accepts_the_solution_and_a_pandas_answer(reviews, complaints):
     assert len(lab01.expected_complaints()) == 30
 
 
-@pytest.mark.parametrize("answer", [
-    # another comparison that keeps 1 and 2 stars
-    lambda raw, r: r.filter(expr=col("stars") < 3).map_batches(_add_flag),
-    # a Python predicate, then a regular expression per row
-    lambda raw, r: r.filter(lambda row: row["stars"] in (1, 2)).map_batches(
-        lambda b: {**b, "mentions_pet": np.array([re.search(re.escape(p), t, re.IGNORECASE) is not None
-                                                  for p, t in zip(b["pet"], b["text"])])}),
-    # the flag as 0/1 integers, in a pandas batch
-    lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
-        lambda df: df.assign(mentions_pet=[int(p.casefold() in t.casefold()) for p, t in zip(df["pet"], df["text"])]),
-        batch_format="pandas"),
-    # filter the raw file first, choose the columns afterwards
-    lambda raw, r: raw.filter(expr=col("stars") <= 2).select_columns(COLUMNS).map_batches(_add_flag),
-    # the flag first, the filter afterwards
-    lambda raw, r: r.map_batches(_add_flag).filter(expr=col("stars") <= 2),
-    # materialized: the check can no longer replay the steps, and judges the rows alone
-    lambda raw, r: r.map_batches(_complaints_pandas, batch_format="pandas").materialize(),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # another comparison that keeps 1 and 2 stars
+        lambda raw, r: r.filter(expr=col("stars") < 3).map_batches(_add_flag),
+        # a Python predicate, then a regular expression per row
+        lambda raw, r: r.filter(lambda row: row["stars"] in (1, 2)).map_batches(
+            lambda b: {
+                **b,
+                "mentions_pet": np.array(
+                    [re.search(re.escape(p), t, re.IGNORECASE) is not None for p, t in zip(b["pet"], b["text"])]
+                ),
+            }
+        ),
+        # the flag as 0/1 integers, in a pandas batch
+        lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+            lambda df: df.assign(
+                mentions_pet=[int(p.casefold() in t.casefold()) for p, t in zip(df["pet"], df["text"])]
+            ),
+            batch_format="pandas",
+        ),
+        # filter the raw file first, choose the columns afterwards
+        lambda raw, r: raw.filter(expr=col("stars") <= 2).select_columns(COLUMNS).map_batches(_add_flag),
+        # the flag first, the filter afterwards
+        lambda raw, r: r.map_batches(_add_flag).filter(expr=col("stars") <= 2),
+        # materialized: the check can no longer replay the steps, and judges the rows alone
+        lambda raw, r: r.map_batches(_complaints_pandas, batch_format="pandas").materialize(),
+    ],
+)
 def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
     v = verdict(lab01.exercise_2, answer(raw, reviews))
     assert v.passed, v
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda raw, r: r.map_batches(_add_flag), "keeps 30 review(s) of more than 2 stars"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2), "no `mentions_pet` column"),
-    (lambda raw, r: r.filter(expr=col("stars") < 2).map_batches(_add_flag), "misses 13 review(s) of 1 or 2 stars"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).drop_columns(["pet"]),
-     "lacks the column(s) ['pet']"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).union(
-        r.filter(expr=col("stars") <= 2).map_batches(_add_flag)), "duplicate rows"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
-        lambda b: {**b, "mentions_pet": np.array([str(p in t) for p, t in zip(b["pet"], b["text"])])}),
-     "holds str values"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
-        lambda b: {**b, "mentions_pet": np.ones(len(b["id"]), dtype=bool)}), "`mentions_pet` is True for review"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
-        lambda b: {**_add_flag(b), "text": np.char.lower(b["text"].astype(str))}), "the text of review"),
-    # rules that are right for the reviews file only: the probe reviews show them
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_case_sensitive),
-     "`mentions_pet` = False for a review of a husky"),
-    (lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_any_pet),
-     "`mentions_pet` = True for a review of a ferret"),
-    (lambda raw, r: r.filter(expr=col("stars") < 4).map_batches(_add_flag), "keep a review of 3 stars"),
-    (lambda raw, r: raw.filter(expr=col("label") == "negative").select_columns(COLUMNS).map_batches(_add_flag),
-     "keep a review of 3 stars"),
-    (lambda raw, r: r.filter(lambda row: row["id"] in lab01.expected_complaints()).map_batches(_add_flag),
-     "drop a review of 2 star(s)"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda raw, r: r.map_batches(_add_flag), "keeps 30 review(s) of more than 2 stars"),
+        (lambda raw, r: r.filter(expr=col("stars") <= 2), "no `mentions_pet` column"),
+        (lambda raw, r: r.filter(expr=col("stars") < 2).map_batches(_add_flag), "misses 13 review(s) of 1 or 2 stars"),
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).drop_columns(["pet"]),
+            "lacks the column(s) ['pet']",
+        ),
+        (
+            lambda raw, r: (
+                r.filter(expr=col("stars") <= 2)
+                .map_batches(_add_flag)
+                .union(r.filter(expr=col("stars") <= 2).map_batches(_add_flag))
+            ),
+            "duplicate rows",
+        ),
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+                lambda b: {**b, "mentions_pet": np.array([str(p in t) for p, t in zip(b["pet"], b["text"])])}
+            ),
+            "holds str values",
+        ),
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+                lambda b: {**b, "mentions_pet": np.ones(len(b["id"]), dtype=bool)}
+            ),
+            "`mentions_pet` is True for review",
+        ),
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(
+                lambda b: {**_add_flag(b), "text": np.char.lower(b["text"].astype(str))}
+            ),
+            "the text of review",
+        ),
+        # rules that are right for the reviews file only: the probe reviews show them
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_case_sensitive),
+            "`mentions_pet` = False for a review of a husky",
+        ),
+        (
+            lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_any_pet),
+            "`mentions_pet` = True for a review of a ferret",
+        ),
+        (lambda raw, r: r.filter(expr=col("stars") < 4).map_batches(_add_flag), "keep a review of 3 stars"),
+        (
+            lambda raw, r: raw.filter(expr=col("label") == "negative").select_columns(COLUMNS).map_batches(_add_flag),
+            "keep a review of 3 stars",
+        ),
+        (
+            lambda raw, r: r.filter(lambda row: row["id"] in lab01.expected_complaints()).map_batches(_add_flag),
+            "drop a review of 2 star(s)",
+        ),
+    ],
+)
 def test_ex2_rejects_mistakes(raw, reviews, mistake, message):
     v = verdict(lab01.exercise_2, mistake(raw, reviews))
     assert v.status == "wrong" and message in v.message, v
@@ -183,6 +235,7 @@ def test_ex2_rejects_an_empty_dataset(complaints):
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
+
 
 def test_ex3_placeholder_and_nothing_written_are_not_solved(tmp_path):
     assert verdict(lab01.exercise_3, ...).status == "not solved"
@@ -224,8 +277,9 @@ def test_ex3_rejects_mistakes(tmp_path, reviews, complaints):
     v = verdict(lab01.exercise_3, tmp_path / "all")
     assert v.status == "wrong" and "30 review(s) that are not complaints" in v.message
 
-    reviews.filter(expr=col("stars") <= 2).write_parquet(str(tmp_path / "noflag" / "complaints"),
-                                                         partition_cols=["stars"])
+    reviews.filter(expr=col("stars") <= 2).write_parquet(
+        str(tmp_path / "noflag" / "complaints"), partition_cols=["stars"]
+    )
     v = verdict(lab01.exercise_3, tmp_path / "noflag")
     assert v.status == "wrong" and "no `mentions_pet` column" in v.message
 
@@ -247,17 +301,25 @@ def test_ex3_rejects_a_review_in_the_wrong_folder(tmp_path, complaints):
     assert v.status == "wrong" and "star(s) but sits in stars=" in v.message, v
 
 
-@pytest.mark.parametrize("write, message", [
-    # one parquet file where the folder should be
-    (lambda ds, d: ds.to_pandas().to_parquet(d / "complaints"), "is a single file, not a folder"),
-    # another format in the folder
-    (lambda ds, d: ds.write_csv(str(d / "complaints")), "holds no parquet files (it holds 1 .csv file"),
-    # an empty folder
-    (lambda ds, d: (d / "complaints").mkdir(), "exists but is empty"),
-    # parquet files, and a stray file beside them
-    (lambda ds, d: (ds.write_parquet(str(d / "complaints"), partition_cols=["stars"]),
-                    ds.write_csv(str(d / "complaints"))), "holds 1 .csv file beside the parquet files"),
-])
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        # one parquet file where the folder should be
+        (lambda ds, d: ds.to_pandas().to_parquet(d / "complaints"), "is a single file, not a folder"),
+        # another format in the folder
+        (lambda ds, d: ds.write_csv(str(d / "complaints")), "holds no parquet files (it holds 1 .csv file"),
+        # an empty folder
+        (lambda ds, d: (d / "complaints").mkdir(), "exists but is empty"),
+        # parquet files, and a stray file beside them
+        (
+            lambda ds, d: (
+                ds.write_parquet(str(d / "complaints"), partition_cols=["stars"]),
+                ds.write_csv(str(d / "complaints")),
+            ),
+            "holds 1 .csv file beside the parquet files",
+        ),
+    ],
+)
 def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, complaints, write, message):
     write(complaints.repartition(1), tmp_path)
     v = verdict(lab01.exercise_3, tmp_path)
@@ -286,15 +348,18 @@ def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_rows(reviews):
     assert lab01.stretch.result(table.to_dict("records")).passed
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda r, c: r.groupby("pet").count(), "counts each pet's reviews"),
-    (lambda r, c: r.groupby("pet").sum("stars"), "adds each pet's stars up"),
-    (lambda r, c: c.groupby("pet").mean("stars"), "averages only the complaints"),
-    (lambda r, c: r.groupby("text").mean("stars"), "no `pet` column"),
-    (lambda r, c: r.groupby("pet").mean(["stars", "id"]), "one column of mean stars"),
-    (lambda r, c: r.groupby("pet").max("stars"), "its reviews average"),
-    (lambda r, c: 42, "not a Dataset or a table"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda r, c: r.groupby("pet").count(), "counts each pet's reviews"),
+        (lambda r, c: r.groupby("pet").sum("stars"), "adds each pet's stars up"),
+        (lambda r, c: c.groupby("pet").mean("stars"), "averages only the complaints"),
+        (lambda r, c: r.groupby("text").mean("stars"), "no `pet` column"),
+        (lambda r, c: r.groupby("pet").mean(["stars", "id"]), "one column of mean stars"),
+        (lambda r, c: r.groupby("pet").max("stars"), "its reviews average"),
+        (lambda r, c: 42, "not a Dataset or a table"),
+    ],
+)
 def test_stretch_rejects_mistakes(reviews, complaints, mistake, message):
     v = lab01.stretch.result(mistake(reviews, complaints))
     assert v.status == "wrong" and message in v.message, v

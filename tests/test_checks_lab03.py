@@ -37,8 +37,7 @@ def _noise(ids, shape=SHAPE, dtype=np.uint8):
 def prompts(ray_session):
     import ray
 
-    return (ray.data.read_csv(raycourse.data_path("animals")).rename_columns({"animal": "prompt"})
-            .limit(N).materialize())
+    return ray.data.read_csv(raycourse.data_path("animals")).rename_columns({"animal": "prompt"}).limit(N).materialize()
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +77,12 @@ class FloatImageGen:  # the lab's stage without a model: seeded noise as the pip
 
 
 def _float_images(prompts, batch_size=3, **kwargs):
-    return prompts.map_batches(FloatImageGen, batch_size=batch_size,
-                               compute=kwargs.pop("compute", ray.data.ActorPoolStrategy(size=1)), **kwargs)
+    return prompts.map_batches(
+        FloatImageGen,
+        batch_size=batch_size,
+        compute=kwargs.pop("compute", ray.data.ActorPoolStrategy(size=1)),
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +107,9 @@ def _to_pyarrow_tensor(batch):  # a pyarrow Table with pyarrow's own fixed-shape
     pixels = np.stack([np.asarray(image) for image in batch["image"]])
     if pixels.dtype != np.uint8:
         pixels = (pixels * 255).round().astype(np.uint8)
-    return pa.table({"id": batch["id"], "prompt": batch["prompt"],
-                     "image": pa.FixedShapeTensorArray.from_numpy_ndarray(pixels)})
+    return pa.table(
+        {"id": batch["id"], "prompt": batch["prompt"], "image": pa.FixedShapeTensorArray.from_numpy_ndarray(pixels)}
+    )
 
 
 def _zeros(batch):
@@ -130,54 +134,78 @@ class ImageGen:  # the lesson's class pasted in: right pixels, but not from the 
 
 # Exercise 1 ---------------------------------------------------------------------------------
 
+
 def test_ex1_placeholder_is_not_solved(prompts):
     v = lab03.exercise_1.result(..., prompts)
     assert v.status == "not solved" and "`images` is still `...`" in v.message
 
 
-@pytest.mark.parametrize("answer", [
-    lambda pics, p: pics.map_batches(_to_pixels),  # the solution, lazy
-    lambda pics, p: pics.map_batches(_to_pixels, batch_size=2).materialize(),
-    lambda pics, p: _float_images(p).map_batches(_to_pixels_truncated),  # one lazy pipeline, truncated values
-    lambda pics, p: pics.map_batches(  # a list of arrays, one per row
-        lambda b: {**b, "image": [(i * 255).round().astype(np.uint8) for i in b["image"]]}),
-    lambda pics, p: pics.map_batches(_to_pyarrow_tensor),  # pyarrow's fixed-shape tensor column
-    lambda pics, p: pics.map_batches(  # pandas, one array per row: Ray makes them a tensor column again
-        lambda df: df.assign(image=df["image"].map(lambda i: (np.asarray(i) * 255).round().astype(np.uint8))),
-        batch_format="pandas"),
-    lambda pics, p: p.map_batches(_edited_generator(), compute=ray.data.ActorPoolStrategy(size=1)),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda pics, p: pics.map_batches(_to_pixels),  # the solution, lazy
+        lambda pics, p: pics.map_batches(_to_pixels, batch_size=2).materialize(),
+        lambda pics, p: _float_images(p).map_batches(_to_pixels_truncated),  # one lazy pipeline, truncated values
+        lambda pics, p: pics.map_batches(  # a list of arrays, one per row
+            lambda b: {**b, "image": [(i * 255).round().astype(np.uint8) for i in b["image"]]}
+        ),
+        lambda pics, p: pics.map_batches(_to_pyarrow_tensor),  # pyarrow's fixed-shape tensor column
+        lambda pics, p: pics.map_batches(  # pandas, one array per row: Ray makes them a tensor column again
+            lambda df: df.assign(image=df["image"].map(lambda i: (np.asarray(i) * 255).round().astype(np.uint8))),
+            batch_format="pandas",
+        ),
+        lambda pics, p: p.map_batches(_edited_generator(), compute=ray.data.ActorPoolStrategy(size=1)),
+    ],
+)
 def test_ex1_accepts_pixel_arrays(prompts, pictures, answer):
     v = lab03.exercise_1.result(answer(pictures, prompts), prompts)
     assert v.passed, v
     assert "tensor column" in v.message
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda pics: pics, "has pixels of type float32, not uint8"),
-    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.float64)}),
-     "has pixels of type float64, not uint8"),
-    # the classic mistakes: a cast of 0.0 .. 1.0 keeps 0 and 1; a cast before the scaling keeps 0 and 255
-    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8)}),
-     "is blank: all its pixels lie between 0 and 1"),
-    (lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8) * 255}),
-     "holds only the pixel values 0, 255"),
-    (lambda pics: pics.map_batches(_pil_images), "holds PIL images, which Ray can only keep as pickled Python objects"),
-    (lambda pics: pics.map_batches(_to_pixels).map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
-    (lambda pics: pics.map_batches(_to_pixels).map_batches(
-        lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}), "colour channels first"),
-    (lambda pics: pics.map_batches(_to_pixels).rename_columns({"image": "pixels"}), "has no `image` column"),
-    (lambda pics: pics.map_batches(_to_pixels).limit(2), "has 2 rows, but there are 6 prompts"),
-    (lambda pics: pics.map_batches(_to_pixels).take_batch(6), "not a Ray Dataset"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda pics: pics, "has pixels of type float32, not uint8"),
+        (
+            lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.float64)}),
+            "has pixels of type float64, not uint8",
+        ),
+        # the classic mistakes: a cast of 0.0 .. 1.0 keeps 0 and 1; a cast before the scaling keeps 0 and 255
+        (
+            lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8)}),
+            "is blank: all its pixels lie between 0 and 1",
+        ),
+        (
+            lambda pics: pics.map_batches(lambda b: {**b, "image": b["image"].astype(np.uint8) * 255}),
+            "holds only the pixel values 0, 255",
+        ),
+        (
+            lambda pics: pics.map_batches(_pil_images),
+            "holds PIL images, which Ray can only keep as pickled Python objects",
+        ),
+        (lambda pics: pics.map_batches(_to_pixels).map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
+        (
+            lambda pics: pics.map_batches(_to_pixels).map_batches(
+                lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}
+            ),
+            "colour channels first",
+        ),
+        (lambda pics: pics.map_batches(_to_pixels).rename_columns({"image": "pixels"}), "has no `image` column"),
+        (lambda pics: pics.map_batches(_to_pixels).limit(2), "has 2 rows, but there are 6 prompts"),
+        (lambda pics: pics.map_batches(_to_pixels).take_batch(6), "not a Ray Dataset"),
+    ],
+)
 def test_ex1_rejects_mistakes(prompts, pictures, mistake, message):
     _wrong(lab03.exercise_1.result(mistake(pictures), prompts), message)
 
 
 def test_ex1_rejects_images_not_drawn_by_the_labs_class(prompts):
     pasted = prompts.map_batches(ImageGen, batch_size=3, compute=ray.data.ActorPoolStrategy(size=1))
-    _wrong(lab03.exercise_1.result(pasted, prompts), "not drawn by the lab's FloatImageGen (the class stages that "
-                                                     "made it: ImageGen)")
+    _wrong(
+        lab03.exercise_1.result(pasted, prompts),
+        "not drawn by the lab's FloatImageGen (the class stages that made it: ImageGen)",
+    )
     _wrong(lab03.exercise_1.result(pasted.materialize(), prompts), "not drawn by the lab's FloatImageGen")
     by_function = prompts.map_batches(lambda b: {**b, "image": _noise(b["id"])})
     _wrong(lab03.exercise_1.result(by_function, prompts), "(the class stages that made it: none)")
@@ -185,8 +213,9 @@ def test_ex1_rejects_images_not_drawn_by_the_labs_class(prompts):
 
 def _gpu_pool(prompts, size):
     """The lab's stage and the conversion after it: a pool of `size` actors with a GPU each."""
-    return _float_images(prompts, batch_size=2, num_gpus=1,
-                         compute=ray.data.ActorPoolStrategy(size=size)).map_batches(_to_pixels)
+    return _float_images(prompts, batch_size=2, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=size)).map_batches(
+        _to_pixels
+    )
 
 
 @pytest.mark.parametrize("size", ["one actor", "one per GPU"])
@@ -221,6 +250,7 @@ def test_ex1_holds_the_pool_to_the_learners_gpu_budget(ray_session, prompts, mon
 
 # Exercise 2 ---------------------------------------------------------------------------------
 
+
 def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.status == "not solved" and "images_parquet" in v.message
@@ -251,8 +281,7 @@ def test_ex2_accepts_png_bytes_written_with_pyarrow(out_dir, images):
     import pyarrow.parquet as pq
 
     batch = images.take_batch(N)
-    table = pa.table({"prompt": batch["prompt"].tolist(),
-                      "png": [_png_bytes(a) for a in batch["image"]]})
+    table = pa.table({"prompt": batch["prompt"].tolist(), "png": [_png_bytes(a) for a in batch["image"]]})
     (out_dir / "images_parquet").mkdir()
     pq.write_table(table, out_dir / "images_parquet" / "all.parquet")
     v = lab03.exercise_2.result(str(out_dir / "images_parquet"), N)
@@ -269,8 +298,9 @@ def test_ex2_accepts_a_pyarrow_fixed_shape_tensor_column(out_dir, prompts, image
     import pyarrow.parquet as pq
 
     batch = images.take_batch(N)  # the same, written by pyarrow alone
-    table = pa.table({"prompt": batch["prompt"].tolist(),
-                      "image": pa.FixedShapeTensorArray.from_numpy_ndarray(batch["image"])})
+    table = pa.table(
+        {"prompt": batch["prompt"].tolist(), "image": pa.FixedShapeTensorArray.from_numpy_ndarray(batch["image"])}
+    )
     (out_dir / "b" / "images_parquet").mkdir(parents=True)
     pq.write_table(table, out_dir / "b" / "images_parquet" / "all.parquet")
     v = lab03.exercise_2.result(out_dir / "b" / "images_parquet", prompts)
@@ -279,7 +309,8 @@ def test_ex2_accepts_a_pyarrow_fixed_shape_tensor_column(out_dir, prompts, image
 
 def test_ex2_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, images):
     images.map_batches(lambda b: {**b, "seconds": np.ones(len(b["id"]))}).repartition(1).write_parquet(
-        str(out_dir / "images_parquet"))
+        str(out_dir / "images_parquet")
+    )
     expected = [r["prompt"] for r in prompts.take_all()]
     assert lab03.exercise_2.result(out_dir / "images_parquet", expected).passed
 
@@ -307,24 +338,37 @@ def test_ex2_rejects_an_empty_folder(out_dir, prompts):
     _wrong(lab03.exercise_2.result(out_dir / "images_parquet", prompts), "it is empty")
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda ds: ds.rename_columns({"prompt": "animal"}), "no `prompt` column"),
-    (lambda ds: ds.limit(3), "hold 3 rows, but there are 6 prompts"),
-    (lambda ds: ds.drop_columns(["image"]), "no image column"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": np.array([str(p) for p in b["prompt"]])}),
-     "holds str values, which cannot be read back as images"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}),
-     "has the shape (64, 64, 3), not (512, 512, 3)"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}),
-     "colour channels first"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"].astype(np.float32) / 255}),
-     "pixels of type float32"),
-    (lambda ds: ds.map_batches(_pil_images), "pickled Python objects"),
-    (lambda ds: ds.map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] // 255).astype(np.uint8)}), "is blank"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "prompt": np.char.upper(b["prompt"].astype(str))}),
-     "does not hold the prompts of `prompts`"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda ds: ds.rename_columns({"prompt": "animal"}), "no `prompt` column"),
+        (lambda ds: ds.limit(3), "hold 3 rows, but there are 6 prompts"),
+        (lambda ds: ds.drop_columns(["image"]), "no image column"),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "image": np.array([str(p) for p in b["prompt"]])}),
+            "holds str values, which cannot be read back as images",
+        ),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}),
+            "has the shape (64, 64, 3), not (512, 512, 3)",
+        ),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "image": np.transpose(b["image"], (0, 3, 1, 2))}),
+            "colour channels first",
+        ),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"].astype(np.float32) / 255}),
+            "pixels of type float32",
+        ),
+        (lambda ds: ds.map_batches(_pil_images), "pickled Python objects"),
+        (lambda ds: ds.map_batches(_zeros), "is blank: all its pixels lie between 0 and 0"),
+        (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] // 255).astype(np.uint8)}), "is blank"),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "prompt": np.char.upper(b["prompt"].astype(str))}),
+            "does not hold the prompts of `prompts`",
+        ),
+    ],
+)
 def test_ex2_rejects_mistakes(out_dir, prompts, images, mistake, message):
     mistake(images).write_parquet(str(out_dir / "images_parquet"))
     _wrong(lab03.exercise_2.result(out_dir / "images_parquet", prompts), message)
@@ -339,6 +383,7 @@ def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
+
 
 def test_ex3_nothing_written_is_not_solved(out_dir, prompts, images):
     assert lab03.exercise_3.result(out_dir / "png", prompts).status == "not solved"
@@ -380,13 +425,19 @@ def test_ex3_rejects_jpeg_content_named_png(out_dir, prompts, images):
     _wrong(lab03.exercise_3.result(out_dir / "png", prompts), "named .png but hold JPEG images")
 
 
-@pytest.mark.parametrize("mistake, message", [
-    (lambda ds: ds.limit(3), "found 3 PNG files, but there are 6 prompts"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}), "6 of the 6 PNG files are 64x64 RGB images"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"][..., 0]}), "are 512x512 L images"),
-    (lambda ds: ds.map_batches(_zeros), "6 of the 6 PNG files hold no picture"),
-    (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] / 255).astype(np.uint8)}), "is blank"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda ds: ds.limit(3), "found 3 PNG files, but there are 6 prompts"),
+        (
+            lambda ds: ds.map_batches(lambda b: {**b, "image": _noise(b["id"], (64, 64, 3))}),
+            "6 of the 6 PNG files are 64x64 RGB images",
+        ),
+        (lambda ds: ds.map_batches(lambda b: {**b, "image": b["image"][..., 0]}), "are 512x512 L images"),
+        (lambda ds: ds.map_batches(_zeros), "6 of the 6 PNG files hold no picture"),
+        (lambda ds: ds.map_batches(lambda b: {**b, "image": (b["image"] / 255).astype(np.uint8)}), "is blank"),
+    ],
+)
 def test_ex3_rejects_mistakes(out_dir, prompts, images, mistake, message):
     mistake(images).write_images(str(out_dir / "png"), column="image", file_format="png")
     _wrong(lab03.exercise_3.result(out_dir / "png", prompts), message)
@@ -409,11 +460,14 @@ def test_ex3_rejects_an_empty_folder_and_a_table(out_dir, prompts, images):
     assert ".parquet file" in v.message
 
 
-@pytest.mark.parametrize("stray, message", [
-    (lambda d, ds: (d / "notes.txt").write_text("my notes"), "holds 1 .txt file beside the PNG files"),
-    (lambda d, ds: ds.write_parquet(str(d)), "holds 1 .parquet file beside the PNG files"),
-    (lambda d, ds: ds.to_pandas()[["id", "prompt"]].to_csv(d / "prompts.csv"), ".csv file beside the PNG files"),
-])
+@pytest.mark.parametrize(
+    "stray, message",
+    [
+        (lambda d, ds: (d / "notes.txt").write_text("my notes"), "holds 1 .txt file beside the PNG files"),
+        (lambda d, ds: ds.write_parquet(str(d)), "holds 1 .parquet file beside the PNG files"),
+        (lambda d, ds: ds.to_pandas()[["id", "prompt"]].to_csv(d / "prompts.csv"), ".csv file beside the PNG files"),
+    ],
+)
 def test_ex3_rejects_stray_files_beside_the_pngs(out_dir, prompts, images, stray, message):
     images.write_images(str(out_dir / "png"), column="image", file_format="png")
     stray(out_dir / "png", images.repartition(1))

@@ -25,8 +25,10 @@ SEASONS = ["winter", "spring", "summer", "autumn"]
 
 
 def _messages(prompt, season):
-    return [{"role": "system", "content": f"Add two short touches of {season}. One sentence."},
-            {"role": "user", "content": prompt}]
+    return [
+        {"role": "system", "content": f"Add two short touches of {season}. One sentence."},
+        {"role": "user", "content": prompt},
+    ]
 
 
 def _season(row_id):
@@ -41,18 +43,26 @@ def _load(model_id):
 
 def _catalogue_messages(description, season):  # the lab's catalogue_messages, shortened (longer than _messages':
     # a count made with the other chat must differ, whatever the tokenizer learned whole)
-    return [{"role": "system", "content": f"A product photo for a pet-outfit shop, with two touches of {season} "
-                                          "around the product. One sentence, no animal."},
-            {"role": "user", "content": description}]
+    return [
+        {
+            "role": "system",
+            "content": f"A product photo for a pet-outfit shop, with two touches of {season} "
+            "around the product. One sentence, no animal.",
+        },
+        {"role": "user", "content": description},
+    ]
 
 
 def _replies(pipe, prompts, ids, messages=_messages):
     chats = [messages(p, _season(i)) for p, i in zip(prompts, ids)]
-    return [out[0]["generated_text"][-1]["content"].strip()
-            for out in pipe(chats, max_new_tokens=8, do_sample=False, batch_size=2)]
+    return [
+        out[0]["generated_text"][-1]["content"].strip()
+        for out in pipe(chats, max_new_tokens=8, do_sample=False, batch_size=2)
+    ]
 
 
 # ----------------------------------------------------------------------------- Exercise 1: right answers
+
 
 class SolutionEnhancer:  # as in the solution notebook
     def __init__(self, model_id, prompt_column, messages):
@@ -84,11 +94,13 @@ class ModelAndTokenizerEnhancer:
             self.model = AutoModelForCausalLM.from_pretrained(self.model_id)
         texts = []
         for prompt, row_id in zip(batch[self.column], batch["id"]):
-            enc = self.tokenizer.apply_chat_template(self.build(prompt, _season(row_id)), add_generation_prompt=True,
-                                                     return_tensors="pt", return_dict=True)
+            enc = self.tokenizer.apply_chat_template(
+                self.build(prompt, _season(row_id)), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
             out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens)
-            texts.append("Enhanced: " + self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:],
-                                                             skip_special_tokens=True))
+            texts.append(
+                "Enhanced: " + self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            )
         return {**batch, self.column: texts, "season": [_season(i) for i in batch["id"]]}
 
 
@@ -136,16 +148,20 @@ class TemplateThenText(SolutionEnhancer):  # the conversations of `messages`, th
     def __call__(self, batch):
         tokenizer = self.pipe.tokenizer
         seasons = [_season(i) for i in batch["id"]]
-        texts = [tokenizer.apply_chat_template(self.messages(p, s), tokenize=False, add_generation_prompt=True)
-                 for p, s in zip(batch[self.prompt_column], seasons)]
+        texts = [
+            tokenizer.apply_chat_template(self.messages(p, s), tokenize=False, add_generation_prompt=True)
+            for p, s in zip(batch[self.prompt_column], seasons)
+        ]
         outputs = self.pipe(texts, max_new_tokens=8, do_sample=False, return_full_text=False)
         batch["season"] = np.array(seasons)
         batch[self.prompt_column] = np.array([out[0]["generated_text"].strip() or "-" for out in outputs])
         return batch
 
 
-@pytest.mark.parametrize("answer", [SolutionEnhancer, ModelAndTokenizerEnhancer, PandasEnhancer, ReturnsDataFrame,
-                                    NewTextOnly, TemplateThenText])
+@pytest.mark.parametrize(
+    "answer",
+    [SolutionEnhancer, ModelAndTokenizerEnhancer, PandasEnhancer, ReturnsDataFrame, NewTextOnly, TemplateThenText],
+)
 def test_exercise_1_accepts_correct_classes(answer):
     verdict = lab04.exercise_1.result(answer, _season)
     assert verdict.passed, verdict
@@ -166,6 +182,7 @@ def test_exercise_1_placeholder_is_not_solved():
 
 
 # ----------------------------------------------------------------------------- Exercise 1: wrong answers
+
 
 def enhance_function(batch):  # a function, not a class
     return batch
@@ -273,8 +290,10 @@ def _pick(pick):
 
 class UserOnlyConversationAsText(SolutionEnhancer):  # no system message; the whole chat as the reply
     def __call__(self, batch):
-        chats = [[{"role": "user", "content": f"Add {_season(i)}: {p}"}]
-                 for p, i in zip(batch[self.prompt_column], batch["id"])]
+        chats = [
+            [{"role": "user", "content": f"Add {_season(i)}: {p}"}]
+            for p, i in zip(batch[self.prompt_column], batch["id"])
+        ]
         outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
         batch["season"] = np.array([_season(i) for i in batch["id"]])
         batch[self.prompt_column] = np.array([str(out[0]["generated_text"]) for out in outputs])
@@ -314,18 +333,21 @@ class FixedSeasonColumn(SolutionEnhancer):
         return batch
 
 
-@pytest.mark.parametrize("answer, expected", [
-    (_pick(lambda chat: chat[0]["content"]), "contains the system message sent to the model"),
-    (_pick(lambda chat: str(chat)), "contains the system message sent to the model"),
-    (_pick(lambda chat: " ".join(m["content"] for m in chat)), "contains the system message sent to the model"),
-    (UserOnlyConversationAsText, "is a whole conversation written out as text"),
-    (PlainTextWithTheInstruction, "contains the whole text sent to the model"),
-    (NoSeasonColumn, "has no 'season' column"),
-    (IgnoresMessages, "received conversations that function did not make"),
-    (PlainTextPrompts, "received plain text that function did not make"),
-    (OneSeasonForAll, "does not name its season"),
-    (FixedSeasonColumn, "came back with the season"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (_pick(lambda chat: chat[0]["content"]), "contains the system message sent to the model"),
+        (_pick(lambda chat: str(chat)), "contains the system message sent to the model"),
+        (_pick(lambda chat: " ".join(m["content"] for m in chat)), "contains the system message sent to the model"),
+        (UserOnlyConversationAsText, "is a whole conversation written out as text"),
+        (PlainTextWithTheInstruction, "contains the whole text sent to the model"),
+        (NoSeasonColumn, "has no 'season' column"),
+        (IgnoresMessages, "received conversations that function did not make"),
+        (PlainTextPrompts, "received plain text that function did not make"),
+        (OneSeasonForAll, "does not name its season"),
+        (FixedSeasonColumn, "came back with the season"),
+    ],
+)
 def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
     verdict = lab04.exercise_1.result(answer, _season)
     assert verdict.status == "wrong", verdict
@@ -333,21 +355,24 @@ def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
     assert verdict.hint
 
 
-@pytest.mark.parametrize("answer, expected", [
-    (enhance_function, "not a class"),
-    (NoCall, "no `__call__`"),
-    (OldSignature, "failed: "),
-    (OtherNames, "unexpected keyword argument 'model_id'"),
-    (TwoArguments, "unexpected keyword argument 'messages'"),
-    (HardCodedColumn, "read the column 'prompt'"),
-    (WritesToPrompt, "new text went to 'prompt'"),
-    (DropsTheColumn, "has no 'caption' column"),
-    (IgnoresModelId, "ignores `model_id`"),
-    (Unchanged, "came back unchanged"),
-    (RawOutputs, "one string per row; one value is a list"),
-    (ReturnsNothing, "returned a NoneType"),
-    (OneRowOnly, "came back with 1 value(s)"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        (enhance_function, "not a class"),
+        (NoCall, "no `__call__`"),
+        (OldSignature, "failed: "),
+        (OtherNames, "unexpected keyword argument 'model_id'"),
+        (TwoArguments, "unexpected keyword argument 'messages'"),
+        (HardCodedColumn, "read the column 'prompt'"),
+        (WritesToPrompt, "new text went to 'prompt'"),
+        (DropsTheColumn, "has no 'caption' column"),
+        (IgnoresModelId, "ignores `model_id`"),
+        (Unchanged, "came back unchanged"),
+        (RawOutputs, "one string per row; one value is a list"),
+        (ReturnsNothing, "returned a NoneType"),
+        (OneRowOnly, "came back with 1 value(s)"),
+    ],
+)
 def test_exercise_1_rejects_wrong_classes(answer, expected):
     verdict = lab04.exercise_1.result(answer)
     assert verdict.status == "wrong", verdict
@@ -356,6 +381,7 @@ def test_exercise_1_rejects_wrong_classes(answer, expected):
 
 
 # ----------------------------------------------------------------------------- Exercise 2: fake stages
+
 
 class FakeEnhancer:
     def __init__(self, model_id, prompt_column, messages):
@@ -370,8 +396,9 @@ class FakeEnhancer:
 
 class FakePandasEnhancer(FakeEnhancer):  # batch_format="pandas", returns a DataFrame
     def __call__(self, df):
-        return df.assign(original_prompt=df[self.column], season="winter",
-                         **{self.column: df[self.column] + ", snow on the ground"})
+        return df.assign(
+            original_prompt=df[self.column], season="winter", **{self.column: df[self.column] + ", snow on the ground"}
+        )
 
 
 class FakeEnhancerWithoutSeason(FakeEnhancer):
@@ -437,8 +464,9 @@ def catalogue(ray_session):
 
 def _enhanced(catalogue, enhancer=FakeEnhancer, **kwargs):
     """The fake enhancer on the descriptions, on a share of a GPU, then `prompt` for the image stage."""
-    return (catalogue.map_batches(enhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU, **kwargs)
-            .rename_columns(TO_PROMPT))
+    return catalogue.map_batches(enhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU, **kwargs).rename_columns(
+        TO_PROMPT
+    )
 
 
 def check2(ds):
@@ -453,9 +481,11 @@ def test_exercise_2_accepts_a_correct_pipeline(catalogue):
 
 def test_exercise_2_accepts_the_rename_before_the_enhancer(catalogue):
     args = {**ENHANCER_ARGS, "prompt_column": "prompt"}
-    ds = (catalogue.rename_columns(TO_PROMPT)
-          .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
-          .map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR))
+    ds = (
+        catalogue.rename_columns(TO_PROMPT)
+        .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
+        .map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR)
+    )
     verdict = check2(ds)
     assert verdict.passed, verdict
 
@@ -463,10 +493,13 @@ def test_exercise_2_accepts_the_rename_before_the_enhancer(catalogue):
 def _gpu_pools(catalogue, actors, enhancer_share=0.6, image_share=0.4):
     """The lab's two stages on GPUs, `actors` per pool."""
     pool = {"compute": ray.data.ActorPoolStrategy(size=actors)}
-    return (catalogue.map_batches(FakeEnhancer, batch_size=4, num_gpus=enhancer_share,
-                                  fn_constructor_kwargs=ENHANCER_ARGS, **pool)
-            .rename_columns(TO_PROMPT)
-            .map_batches(FakeImageGen, batch_size=8, num_gpus=image_share, **pool))
+    return (
+        catalogue.map_batches(
+            FakeEnhancer, batch_size=4, num_gpus=enhancer_share, fn_constructor_kwargs=ENHANCER_ARGS, **pool
+        )
+        .rename_columns(TO_PROMPT)
+        .map_batches(FakeImageGen, batch_size=8, num_gpus=image_share, **pool)
+    )
 
 
 @pytest.mark.parametrize("size", ["one actor", "one per GPU"])
@@ -504,16 +537,23 @@ def test_exercise_2_rejects_models_that_cannot_share_a_gpu(catalogue):
 
 
 def test_exercise_2_rejects_a_pipeline_without_gpus(catalogue):
-    ds = (catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
-          .rename_columns(TO_PROMPT).map_batches(FakeImageGen, **ACTOR))
+    ds = (
+        catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
+        .rename_columns(TO_PROMPT)
+        .map_batches(FakeImageGen, **ACTOR)
+    )
     verdict = check2(ds)
     assert verdict.status == "wrong" and "no stage of the pipeline asks for a GPU" in verdict.message, verdict
 
 
 def test_exercise_2_accepts_constructor_args_given_by_position(catalogue):
-    ds = (catalogue.map_batches(FakeEnhancer, fn_constructor_args=("some-model", "description", _catalogue_messages),
-                                **ON_GPU)
-          .rename_columns(TO_PROMPT).map_batches(fake_images))
+    ds = (
+        catalogue.map_batches(
+            FakeEnhancer, fn_constructor_args=("some-model", "description", _catalogue_messages), **ON_GPU
+        )
+        .rename_columns(TO_PROMPT)
+        .map_batches(fake_images)
+    )
     verdict = check2(ds)
     assert verdict.passed, verdict
 
@@ -537,34 +577,50 @@ def test_exercise_2_rejects_an_enhancer_without_constructor_arguments(catalogue)
 
 def test_exercise_2_rejects_the_animals_conversation_and_none_at_all(catalogue):
     args = {**ENHANCER_ARGS, "messages": chat_messages}
-    ds = (catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
-          .rename_columns(TO_PROMPT).map_batches(fake_images))
+    ds = (
+        catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
+        .rename_columns(TO_PROMPT)
+        .map_batches(fake_images)
+    )
     verdict = check2(ds)
     assert verdict.status == "wrong" and "the animals' `chat_messages`" in verdict.message, verdict
     args = {"model_id": "some-model", "prompt_column": "description"}
-    ds = (catalogue.map_batches(FakeEnhancerWithDefaults, fn_constructor_kwargs=args, **ON_GPU)
-          .rename_columns(TO_PROMPT).map_batches(fake_images))
+    ds = (
+        catalogue.map_batches(FakeEnhancerWithDefaults, fn_constructor_kwargs=args, **ON_GPU)
+        .rename_columns(TO_PROMPT)
+        .map_batches(fake_images)
+    )
     verdict = check2(ds)
     assert verdict.status == "wrong" and "no conversation builder" in verdict.message, verdict
 
 
-@pytest.mark.parametrize("ds", [
-    lambda c: c.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
-    .rename_columns(TO_PROMPT).map_batches(fake_images),
-    lambda c: _enhanced(c).map_batches(tensor_images),
-])
+@pytest.mark.parametrize(
+    "ds",
+    [
+        lambda c: (
+            c.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
+            .rename_columns(TO_PROMPT)
+            .map_batches(fake_images)
+        ),
+        lambda c: _enhanced(c).map_batches(tensor_images),
+    ],
+)
 def test_exercise_2_accepts_other_batch_formats(catalogue, ds):
     verdict = check2(ds(catalogue))
     assert verdict.passed, verdict
 
 
-@pytest.mark.parametrize("first, name", [(FakeImageGen, "FakeImageGen"), (Painter, "Painter"),
-                                         (fake_images, "fake_images")])
+@pytest.mark.parametrize(
+    "first, name", [(FakeImageGen, "FakeImageGen"), (Painter, "Painter"), (fake_images, "fake_images")]
+)
 def test_exercise_2_rejects_images_drawn_before_enhancing(catalogue, first, name):
     stage = ACTOR if isinstance(first, type) else {}
     args = {**ENHANCER_ARGS, "prompt_column": "prompt"}
-    ds = (catalogue.rename_columns(TO_PROMPT).map_batches(first, **stage)
-          .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU))
+    ds = (
+        catalogue.rename_columns(TO_PROMPT)
+        .map_batches(first, **stage)
+        .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
+    )
     verdict = check2(ds)
     assert verdict.status == "wrong", verdict
     assert f"{name} draws the images (column 'image') before FakeEnhancer runs" in verdict.message, verdict
@@ -581,29 +637,50 @@ def test_exercise_2_rejects_a_pipeline_without_images(catalogue):
     assert verdict.status == "wrong" and "no 'image' column" in verdict.message
 
 
-@pytest.mark.parametrize("build, message", [
-    # the descriptions enhanced, but nothing in `prompt`: the image stage fails
-    (lambda c: c.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU).map_batches(fake_images),
-     "failed: KeyError: 'prompt'"),
-    # renamed first, the Enhancer still told to read `description`
-    (lambda c: c.rename_columns(TO_PROMPT).map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
-     .map_batches(fake_images), "failed: KeyError: 'description'"),
-    # a copy of the description in `prompt` before the Enhancer: the image stage draws the original
-    (lambda c: c.map_batches(lambda b: {**b, "prompt": b["description"]})
-     .map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU).map_batches(fake_images),
-     "have an unenhanced text in 'prompt', e.g. 'A product photo of a"),
-    # no Enhancer at all
-    (lambda c: c.rename_columns(TO_PROMPT).map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR),
-     "none of the class stages (FakeImageGen) gets constructor arguments"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        # the descriptions enhanced, but nothing in `prompt`: the image stage fails
+        (
+            lambda c: c.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU).map_batches(
+                fake_images
+            ),
+            "failed: KeyError: 'prompt'",
+        ),
+        # renamed first, the Enhancer still told to read `description`
+        (
+            lambda c: (
+                c.rename_columns(TO_PROMPT)
+                .map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
+                .map_batches(fake_images)
+            ),
+            "failed: KeyError: 'description'",
+        ),
+        # a copy of the description in `prompt` before the Enhancer: the image stage draws the original
+        (
+            lambda c: (
+                c.map_batches(lambda b: {**b, "prompt": b["description"]})
+                .map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
+                .map_batches(fake_images)
+            ),
+            "have an unenhanced text in 'prompt', e.g. 'A product photo of a",
+        ),
+        # no Enhancer at all
+        (
+            lambda c: c.rename_columns(TO_PROMPT).map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR),
+            "none of the class stages (FakeImageGen) gets constructor arguments",
+        ),
+    ],
+)
 def test_exercise_2_rejects_columns_that_do_not_reach_the_image_stage(catalogue, build, message):
     verdict = check2(build(catalogue))
     assert verdict.status == "wrong" and message in verdict.message, verdict
     assert verdict.hint
 
 
-@pytest.mark.parametrize("images, expected", [(gray_images, "shape (height, width, 3)"),
-                                              (float_images, "dtype float32")])
+@pytest.mark.parametrize(
+    "images, expected", [(gray_images, "shape (height, width, 3)"), (float_images, "dtype float32")]
+)
 def test_exercise_2_rejects_wrong_images(catalogue, images, expected):
     verdict = check2(_enhanced(catalogue).map_batches(images))
     assert verdict.status == "wrong" and expected in verdict.message, verdict
@@ -636,9 +713,10 @@ def _count_by_text(df: pd.DataFrame) -> pd.DataFrame:  # another way: the templa
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
-    texts = [tokenizer.apply_chat_template(_catalogue_messages(d, _season(i)), tokenize=False,
-                                           add_generation_prompt=True)
-             for d, i in zip(df["description"], df["id"])]
+    texts = [
+        tokenizer.apply_chat_template(_catalogue_messages(d, _season(i)), tokenize=False, add_generation_prompt=True)
+        for d, i in zip(df["description"], df["id"])
+    ]
     return df.assign(n_tokens=[len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
 
 
@@ -654,20 +732,27 @@ def test_stretch_placeholder_is_not_solved():
 
 
 def test_stretch_accepts_a_tokenizer_actor_and_a_pandas_stage(catalogue):
-    actors = catalogue.map_batches(TokenCounter, fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
-                                   compute=ray.data.ActorPoolStrategy(size=1))
+    actors = catalogue.map_batches(
+        TokenCounter,
+        fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
+        compute=ray.data.ActorPoolStrategy(size=1),
+    )
     verdict = lab04.stretch.result(actors, _catalogue_messages, _season)
     assert verdict.passed, verdict
-    assert lab04.stretch.result(catalogue.map_batches(_count_by_text, batch_format="pandas"), _catalogue_messages,
-                                _season).passed
+    assert lab04.stretch.result(
+        catalogue.map_batches(_count_by_text, batch_format="pandas"), _catalogue_messages, _season
+    ).passed
 
 
 def test_stretch_rejects_the_description_alone_the_wrong_chat_and_character_counts(catalogue):
     alone = catalogue.map_batches(_description_only, batch_format="pandas")
     verdict = lab04.stretch.result(alone, _catalogue_messages, _season)
     assert verdict.status == "wrong" and "the tokens of the description alone" in verdict.message
-    animals_chat = catalogue.map_batches(TokenCounter, fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
-                                         compute=ray.data.ActorPoolStrategy(size=1))
+    animals_chat = catalogue.map_batches(
+        TokenCounter,
+        fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
+        compute=ray.data.ActorPoolStrategy(size=1),
+    )
     verdict = lab04.stretch.result(animals_chat, _messages, _season)  # counted with another conversation
     assert verdict.status == "wrong" and "the chat the Enhancer sends for it is" in verdict.message
     characters = catalogue.to_pandas().assign(n_tokens=lambda t: t["description"].str.len())

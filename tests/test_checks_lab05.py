@@ -40,6 +40,7 @@ def _wrong(verdict, message):
 
 # ----------------------------------------------------------------------------- Exercise 1
 
+
 @pytest.fixture(scope="module")
 def folders():
     return raycourse.data_path("images_train_3")
@@ -57,8 +58,9 @@ def rows(folders):
         for name in lab05._image_files(folder):
             path = str(Path(folder) / name)
             with Image.open(path) as image:
-                records.append({"raw": np.array(image), "rgb": np.array(image.convert("RGB")),
-                                "path": path, "label": _label(path)})
+                records.append(
+                    {"raw": np.array(image), "rgb": np.array(image.convert("RGB")), "path": path, "label": _label(path)}
+                )
     frame = pd.DataFrame(records)
     frame = frame.sample(frac=1, random_state=0, ignore_index=True)  # rows of every class mixed, as union gives
     assert (frame["raw"].map(np.ndim) == 2).any(), "the sample data has grayscale images"
@@ -102,7 +104,8 @@ def test_ex1_accepts_one_read_of_every_folder(ray_session, folders):
         return frame.assign(label=[_label(p) for p in frame["path"]])
 
     train_images = ray.data.read_images(folders, include_paths=True, mode="RGB").map_batches(
-        label, batch_format="pandas")
+        label, batch_format="pandas"
+    )
     classes = sorted(set(train_images.select_columns(["label"]).to_pandas()["label"]))
     assert lab05.exercise_1.result(train_images, classes, folders).passed
 
@@ -115,8 +118,9 @@ def test_ex1_accepts_grayscale_converted_by_hand(ray_session, rows, folders):
 def test_ex1_rejects_labels_paired_by_row_order(ray_session, rows, folders):
     # a label file's order (all of the first class, then the next, ...) against interleaved rows
     in_file_order = sorted(rows["label"])
-    _wrong(lab05.exercise_1.result(_dataset(rows, label=in_file_order), CLASSES, folders),
-           "not the class of their folder")
+    _wrong(
+        lab05.exercise_1.result(_dataset(rows, label=in_file_order), CLASSES, folders), "not the class of their folder"
+    )
 
 
 def test_ex1_rejects_grayscale_kept(ray_session, rows, folders):
@@ -134,8 +138,10 @@ def test_ex1_rejects_grayscale_dropped(ray_session, rows, folders):
 def test_ex1_rejects_the_lessons_two_folders(ray_session, rows, folders):
     # the lesson's read_class(folders[0]).union(read_class(folders[1])): the third folder is left out
     two = rows[rows["label"] != "checks"]
-    _wrong(lab05.exercise_1.result(_dataset(two), ["stripes_horizontal", "stripes_vertical"], folders),
-           "no image of the folder checks")
+    _wrong(
+        lab05.exercise_1.result(_dataset(two), ["stripes_horizontal", "stripes_vertical"], folders),
+        "no image of the folder checks",
+    )
 
 
 def test_ex1_rejects_other_image_mistakes(ray_session, rows, folders):
@@ -146,15 +152,18 @@ def test_ex1_rejects_other_image_mistakes(ray_session, rows, folders):
     _wrong(lab05.exercise_1.result(_dataset(rows.head(200)), CLASSES, folders), "missing")
 
 
-@pytest.mark.parametrize("classes, message", [
-    (["stripes_horizontal", "checks", "stripes_vertical"], "not in sorted order"),  # unique()'s order, kept
-    (["stripes_horizontal", "stripes_vertical"], "lacks ['checks']"),  # the lesson's two, typed by hand
-    (CLASSES + ["dog"], "has ['dog']"),
-    (CLASSES + ["checks"], "more than once"),
-    ("checks stripes_horizontal stripes_vertical", "not a list"),
-    (np.array(CLASSES), "not a list"),  # Featurizer's CLASSES.index would fail
-    ([0, 1, 2], "not class names"),
-])
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        (["stripes_horizontal", "checks", "stripes_vertical"], "not in sorted order"),  # unique()'s order, kept
+        (["stripes_horizontal", "stripes_vertical"], "lacks ['checks']"),  # the lesson's two, typed by hand
+        (CLASSES + ["dog"], "has ['dog']"),
+        (CLASSES + ["checks"], "more than once"),
+        ("checks stripes_horizontal stripes_vertical", "not a list"),
+        (np.array(CLASSES), "not a list"),  # Featurizer's CLASSES.index would fail
+        ([0, 1, 2], "not class names"),
+    ],
+)
 def test_ex1_rejects_class_lists_that_are_not_the_datas_sorted(ray_session, rows, folders, classes, message):
     _wrong(lab05.exercise_1.result(_dataset(rows), classes, folders), message)
 
@@ -189,14 +198,17 @@ def saved(tmp_path_factory):
 
 
 def _result(folder, epochs=3, loss=(1.1, 0.8, 0.45), accuracy=(0.6, 0.8, 0.95), drop=(), checkpoint=True):
-    frame = pd.DataFrame({"epoch": list(range(1, epochs + 1)),
-                          "loss": list(loss)[:epochs], "eval_accuracy": list(accuracy)[:epochs]})
+    frame = pd.DataFrame(
+        {"epoch": list(range(1, epochs + 1)), "loss": list(loss)[:epochs], "eval_accuracy": list(accuracy)[:epochs]}
+    )
     frame = frame.drop(columns=list(drop))
-    return SimpleNamespace(error=None, metrics_dataframe=frame,
-                           checkpoint=SimpleNamespace(path=str(folder)) if checkpoint else None)
+    return SimpleNamespace(
+        error=None, metrics_dataframe=frame, checkpoint=SimpleNamespace(path=str(folder)) if checkpoint else None
+    )
 
 
 # train_func variants: the check reads their code (with the helpers they call), it never runs them.
+
 
 def one_epoch(model, optimizer, shard, batch_size):
     losses = []
@@ -212,8 +224,10 @@ def one_epoch(model, optimizer, shard, batch_size):
 def evaluate(model, shard, batch_size):
     model.eval()
     with torch.no_grad():
-        hits = [(model(pixel_values=b["pixel_values"]).logits.argmax(-1) == b["labels"]).float()
-                for b in shard.iter_torch_batches(batch_size=batch_size)]
+        hits = [
+            (model(pixel_values=b["pixel_values"]).logits.argmax(-1) == b["labels"]).float()
+            for b in shard.iter_torch_batches(batch_size=batch_size)
+        ]
     return torch.cat(hits).mean().item()
 
 
@@ -237,8 +251,11 @@ def with_helpers(config):  # as the solution: the helpers hold the loops, get_da
     model = prepare_model(vit)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
     for epoch in range(1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "loss": one_epoch(model, optimizer, get_dataset_shard("train"), 16),
-                   "eval_accuracy": evaluate(model, get_dataset_shard("valid"), 16)}
+        metrics = {
+            "epoch": epoch,
+            "loss": one_epoch(model, optimizer, get_dataset_shard("train"), 16),
+            "eval_accuracy": evaluate(model, get_dataset_shard("valid"), 16),
+        }
         _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
 
 
@@ -258,8 +275,12 @@ def all_in_one(config):  # one function, DDP unwrapped with getattr, the counts 
         for batch in valid.iter_torch_batches(batch_size=config["batch_size"]):
             counts += torch.tensor([(model(**batch).logits.argmax(-1) == batch["labels"]).sum(), len(batch["labels"])])
         torch.distributed.all_reduce(counts)
-        _report(getattr(model, "module", model), {"epoch": epoch, "loss": loss.item(),
-                                                  "eval_accuracy": (counts[0] / counts[1]).item()}, 0, config)
+        _report(
+            getattr(model, "module", model),
+            {"epoch": epoch, "loss": loss.item(), "eval_accuracy": (counts[0] / counts[1]).item()},
+            0,
+            config,
+        )
 
 
 def ddp_by_hand(config):
@@ -268,8 +289,11 @@ def ddp_by_hand(config):
     vit = _vit()
     model = DistributedDataParallel(vit)
     for epoch in range(1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
-                   "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16)}
+        metrics = {
+            "epoch": epoch,
+            "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
+            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16),
+        }
         _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
 
 
@@ -277,8 +301,11 @@ def without_prepare_model(config):
     vit = _vit()
     optimizer = torch.optim.AdamW(vit.parameters(), lr=config["learning_rate"])
     for epoch in range(1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "loss": one_epoch(vit, optimizer, ray.train.get_dataset_shard("train"), 16),
-                   "eval_accuracy": evaluate(vit, ray.train.get_dataset_shard("valid"), 16)}
+        metrics = {
+            "epoch": epoch,
+            "loss": one_epoch(vit, optimizer, ray.train.get_dataset_shard("train"), 16),
+            "eval_accuracy": evaluate(vit, ray.train.get_dataset_shard("valid"), 16),
+        }
         _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
 
 
@@ -286,15 +313,22 @@ def evaluated_on_training_rows(config):
     model = ray.train.torch.prepare_model(_vit())
     shard = ray.train.get_dataset_shard("train")
     for epoch in range(1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "loss": one_epoch(model, None, shard, 16), "eval_accuracy": evaluate(model, shard, 16)}
+        metrics = {
+            "epoch": epoch,
+            "loss": one_epoch(model, None, shard, 16),
+            "eval_accuracy": evaluate(model, shard, 16),
+        }
         _report(model, metrics, ray.train.get_context().get_world_rank(), config)
 
 
 def saves_model_module(config):  # works with two workers; with one, prepare_model wraps nothing and this fails
     model = ray.train.torch.prepare_model(_vit())
     for epoch in range(1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
-                   "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16)}
+        metrics = {
+            "epoch": epoch,
+            "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
+            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16),
+        }
         _report(model.module, metrics, ray.train.get_context().get_world_rank(), config)
 
 
@@ -322,34 +356,41 @@ def test_ex2_accepts_numbers_as_tensors_and_epochs_from_zero(saved):
     assert lab05.exercise_2.result(with_helpers, result, SETTINGS, CLASSES).passed
 
 
-@pytest.mark.parametrize("train_func, message", [
-    (without_prepare_model, "never calls prepare_model"),
-    (evaluated_on_training_rows, "never reads the \"valid\" shard"),
-    (saves_model_module, "uses `model.module`"),
-])
+@pytest.mark.parametrize(
+    "train_func, message",
+    [
+        (without_prepare_model, "never calls prepare_model"),
+        (evaluated_on_training_rows, 'never reads the "valid" shard'),
+        (saves_model_module, "uses `model.module`"),
+    ],
+)
 def test_ex2_rejects_loops_that_do_not_train_one_model_on_the_right_rows(saved, train_func, message):
     _wrong(lab05.exercise_2.result(train_func, _result(saved), SETTINGS, CLASSES), message)
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(epochs=0), "no report"),
-    (dict(drop=["eval_accuracy"]), "no `eval_accuracy`"),
-    (dict(drop=["epoch"]), "no `epoch`"),
-    (dict(epochs=1), "1 reports for 3 epochs"),
-    (dict(loss=(0.9, 1.0, 1.1)), "did not fall"),
-    (dict(loss=(1.0, float("nan"), 0.5)), "not all numbers"),
-    (dict(accuracy=(60.0, 80.0, 95.0)), "not shares"),
-    (dict(accuracy=(0.3, 0.35, 0.4)), "0.40, below 0.6"),
-    (dict(checkpoint=False), "no checkpoint"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(epochs=0), "no report"),
+        (dict(drop=["eval_accuracy"]), "no `eval_accuracy`"),
+        (dict(drop=["epoch"]), "no `epoch`"),
+        (dict(epochs=1), "1 reports for 3 epochs"),
+        (dict(loss=(0.9, 1.0, 1.1)), "did not fall"),
+        (dict(loss=(1.0, float("nan"), 0.5)), "not all numbers"),
+        (dict(accuracy=(60.0, 80.0, 95.0)), "not shares"),
+        (dict(accuracy=(0.3, 0.35, 0.4)), "0.40, below 0.6"),
+        (dict(checkpoint=False), "no checkpoint"),
+    ],
+)
 def test_ex2_rejects_report_mistakes(saved, change, message):
     _wrong(lab05.exercise_2.result(with_helpers, _result(saved, **change), SETTINGS, CLASSES), message)
 
 
 def test_ex2_rejects_a_report_per_batch(saved):
     per_batch = _result(saved)
-    per_batch.metrics_dataframe = pd.DataFrame({"epoch": np.repeat([1, 2, 3], 6), "loss": np.linspace(1, 0.4, 18),
-                                                "eval_accuracy": np.linspace(0.5, 0.9, 18)})
+    per_batch.metrics_dataframe = pd.DataFrame(
+        {"epoch": np.repeat([1, 2, 3], 6), "loss": np.linspace(1, 0.4, 18), "eval_accuracy": np.linspace(0.5, 0.9, 18)}
+    )
     _wrong(lab05.exercise_2.result(with_helpers, per_batch, SETTINGS, CLASSES), "18 reports (one per batch?)")
 
 
@@ -370,16 +411,21 @@ def test_ex2_rejects_checkpoints_from_pretrained_cannot_use(tmp_path):
     _wrong(lab05.exercise_2.result(with_helpers, _result(wrapped), SETTINGS, CLASSES), "named `module.…`")
 
     head_only = _save(tmp_path / "head_only")  # only some weights saved
-    save_file({k: v.contiguous() for k, v in vit.state_dict().items() if k.startswith("classifier")},
-              head_only / "model.safetensors")
+    save_file(
+        {k: v.contiguous() for k, v in vit.state_dict().items() if k.startswith("classifier")},
+        head_only / "model.safetensors",
+    )
     _wrong(lab05.exercise_2.result(with_helpers, _result(head_only), SETTINGS, CLASSES), "lacks")
 
 
-@pytest.mark.parametrize("model, processor, message", [
-    (lambda: _vit(num_labels=2), True, "2 outputs for 3 classes"),  # the lesson's num_labels=2
-    (lambda: _vit(named=False), True, "not after CLASSES"),  # no id2label: LABEL_0, LABEL_1, ...
-    (lambda: _vit(), False, "no image processor"),
-])
+@pytest.mark.parametrize(
+    "model, processor, message",
+    [
+        (lambda: _vit(num_labels=2), True, "2 outputs for 3 classes"),  # the lesson's num_labels=2
+        (lambda: _vit(named=False), True, "not after CLASSES"),  # no id2label: LABEL_0, LABEL_1, ...
+        (lambda: _vit(), False, "no image processor"),
+    ],
+)
 def test_ex2_rejects_a_model_exercise_3_cannot_use(tmp_path, model, processor, message):
     folder = _save(tmp_path / "checkpoint", model=model(), processor=processor)
     _wrong(lab05.exercise_2.result(with_helpers, _result(folder), SETTINGS, CLASSES), message)
@@ -392,6 +438,7 @@ def test_ex2_names_the_error_of_a_failed_training(saved):
 
 
 # ----------------------------------------------------------------------------- Exercise 3
+
 
 @pytest.fixture(scope="module")
 def checkpoint(saved):
@@ -414,8 +461,12 @@ class Batched:  # as in the solution notebook
         probabilities = self.logits(batch).softmax(-1)
         confidence, index = probabilities.max(-1)
         names = self.model.config.id2label
-        return {"path": batch["path"], "label": batch["label"],
-                "predicted": np.array([names[i] for i in index.tolist()]), "confidence": confidence.numpy()}
+        return {
+            "path": batch["path"],
+            "label": batch["label"],
+            "predicted": np.array([names[i] for i in index.tolist()]),
+            "confidence": confidence.numpy(),
+        }
 
 
 class WithPipeline:  # another right answer: transformers' pipeline (its score is the softmax), pandas batches
@@ -427,8 +478,9 @@ class WithPipeline:  # another right answer: transformers' pipeline (its score i
     def __call__(self, frame):
         images = [Image.fromarray(np.asarray(image)) for image in frame["image"]]
         best = [r[0] for r in self.pipe(images, batch_size=len(images), top_k=1)]
-        return frame.drop(columns=["image"]).assign(predicted=[r["label"] for r in best],
-                                                    confidence=[r["score"] for r in best])
+        return frame.drop(columns=["image"]).assign(
+            predicted=[r["label"] for r in best], confidence=[r["score"] for r in best]
+        )
 
 
 class InNumpy(Batched):  # softmax written out in NumPy, float64, the class from the argmax of the logits
@@ -437,9 +489,13 @@ class InNumpy(Batched):  # softmax written out in NumPy, float64, the class from
         exp = np.exp(logits - logits.max(-1, keepdims=True))
         probabilities = exp / exp.sum(-1, keepdims=True)
         names = self.model.config.id2label
-        return {"path": batch["path"], "label": batch["label"], "image_size": np.array([i.size for i in batch["image"]]),
-                "predicted": np.array([names[int(i)] for i in logits.argmax(-1)]),
-                "confidence": probabilities.max(-1)}
+        return {
+            "path": batch["path"],
+            "label": batch["label"],
+            "image_size": np.array([i.size for i in batch["image"]]),
+            "predicted": np.array([names[int(i)] for i in logits.argmax(-1)]),
+            "confidence": probabilities.max(-1),
+        }
 
 
 class PerBatchLoad(Batched):
@@ -455,8 +511,9 @@ class PerBatchLoad(Batched):
 class PerImage(Batched):
     def logits(self, batch):  # the seed's loop: one image, one forward pass
         with torch.inference_mode():
-            return torch.cat([self.model(**self.processor(image, return_tensors="pt")).logits
-                              for image in batch["image"]])
+            return torch.cat(
+                [self.model(**self.processor(image, return_tensors="pt")).logits for image in batch["image"]]
+            )
 
 
 class ProcessorPerBatch(Batched):
@@ -485,6 +542,7 @@ def _confidence_from(make):
             out = super().__call__(batch)
             out["confidence"] = make(self.logits(batch))
             return out
+
     return Variant
 
 
@@ -518,8 +576,12 @@ def _read(folders):
 
 
 def _pipeline(cls, checkpoint, folders, **options):
-    stage = dict(fn_constructor_kwargs={"checkpoint_path": str(checkpoint)}, batch_size=16, num_gpus=1,
-                 compute=ray.data.ActorPoolStrategy(size=2))
+    stage = dict(
+        fn_constructor_kwargs={"checkpoint_path": str(checkpoint)},
+        batch_size=16,
+        num_gpus=1,
+        compute=ray.data.ActorPoolStrategy(size=2),
+    )
     stage.update(options)
     return _read(folders).map_batches(cls, **{k: v for k, v in stage.items() if v is not None})
 
@@ -530,8 +592,14 @@ def scored_table(val_folders):
     paths = [str(Path(f) / name) for f in val_folders for name in lab05._image_files(f)]
     rng = np.random.default_rng(5)
     labels = [_label(p) for p in paths]
-    return pd.DataFrame({"path": paths, "label": labels, "predicted": rng.permutation(labels),
-                         "confidence": rng.uniform(0.34, 1.0, len(paths)).round(6)})
+    return pd.DataFrame(
+        {
+            "path": paths,
+            "label": labels,
+            "predicted": rng.permutation(labels),
+            "confidence": rng.uniform(0.34, 1.0, len(paths)).round(6),
+        }
+    )
 
 
 def _write_review(folder, table, below=0.7, writer="csv"):
@@ -547,18 +615,21 @@ def _write_review(folder, table, below=0.7, writer="csv"):
 @pytest.fixture
 def answer(ray_session, checkpoint, val_folders, scored_table, tmp_path):
     """A right answer to every part of Exercise 3; each test changes one part."""
+
     def build(cls=Batched, predictions=None, scored=None, review=None, below=0.7):
         predictions = _pipeline(cls, checkpoint, val_folders) if predictions is None else predictions
         scored = ray.data.from_pandas(scored_table) if scored is None else scored
         review = _write_review(tmp_path / "review", scored_table, below) if review is None else review
         return lab05.exercise_3.result(cls, predictions, scored, checkpoint, val_folders, review, below)
+
     return build
 
 
 def test_ex3_placeholders_are_not_solved(ray_session, checkpoint, val_folders, tmp_path):
     assert lab05.exercise_3.result(..., ..., ..., None, val_folders, tmp_path / "review", 0.7).status == "not solved"
-    assert lab05.exercise_3.result(..., ..., ..., checkpoint, val_folders, tmp_path / "review", 0.7).status \
-        == "not solved"
+    assert (
+        lab05.exercise_3.result(..., ..., ..., checkpoint, val_folders, tmp_path / "review", 0.7).status == "not solved"
+    )
 
 
 def test_ex3_not_solved_until_scored_is_built(answer):
@@ -573,19 +644,22 @@ def test_ex3_accepts_batched_classifiers_with_the_softmax_confidence(answer, cls
     assert f"{unsure} of the 60 validation images are below 0.7" in verdict.message
 
 
-@pytest.mark.parametrize("cls, message", [
-    (PerBatchLoad, "loaded a model 2 times"),
-    (ProcessorPerBatch, "loaded an image processor 2 times"),
-    (WithGradients, "gradients recorded"),
-    (PerImage, "one image at a time"),
-    (Indices, "not a class name"),
-    (LogitConfidence, "not a probability"),
-    (Percent, "not a probability"),
-    (Sigmoid, "where the softmax probability of the predicted class is"),
-    (FirstClass, "where the softmax probability of the predicted class is"),
-    (NoConfidence, "no `confidence` column"),
-    (NoPath, "no `path` column"),
-])
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (PerBatchLoad, "loaded a model 2 times"),
+        (ProcessorPerBatch, "loaded an image processor 2 times"),
+        (WithGradients, "gradients recorded"),
+        (PerImage, "one image at a time"),
+        (Indices, "not a class name"),
+        (LogitConfidence, "not a probability"),
+        (Percent, "not a probability"),
+        (Sigmoid, "where the softmax probability of the predicted class is"),
+        (FirstClass, "where the softmax probability of the predicted class is"),
+        (NoConfidence, "no `confidence` column"),
+        (NoPath, "no `path` column"),
+    ],
+)
 def test_ex3_rejects_class_mistakes(answer, cls, message):
     _wrong(answer(cls=cls), message)
 
@@ -604,11 +678,14 @@ def test_ex3_leaves_the_batch_size_to_the_learner_and_reads_only_validation_imag
     _wrong(answer(predictions=on_train), "from outside `val_folders`")
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"num_gpus": None}, "num_gpus=None"),
-    ({"num_gpus": 0.5}, "num_gpus=0.5"),
-    ({"fn_constructor_kwargs": {"checkpoint_path": "elsewhere"}}, "not given the checkpoint"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"num_gpus": None}, "num_gpus=None"),
+        ({"num_gpus": 0.5}, "num_gpus=0.5"),
+        ({"fn_constructor_kwargs": {"checkpoint_path": "elsewhere"}}, "not given the checkpoint"),
+    ],
+)
 def test_ex3_rejects_stage_mistakes(answer, checkpoint, val_folders, options, message):
     _wrong(answer(predictions=_pipeline(Batched, checkpoint, val_folders, **options)), message)
 
@@ -622,8 +699,11 @@ def _cluster_gpus():
 @pytest.mark.parametrize("pool", ["one", "cluster", "autoscaling"])
 def test_ex3_accepts_any_pool_from_one_actor_to_the_clusters_gpus(answer, checkpoint, val_folders, pool):
     gpus = _cluster_gpus()
-    compute = {"one": ray.data.ActorPoolStrategy(size=1), "cluster": ray.data.ActorPoolStrategy(size=gpus),
-               "autoscaling": ray.data.ActorPoolStrategy(min_size=1, max_size=gpus)}[pool]
+    compute = {
+        "one": ray.data.ActorPoolStrategy(size=1),
+        "cluster": ray.data.ActorPoolStrategy(size=gpus),
+        "autoscaling": ray.data.ActorPoolStrategy(min_size=1, max_size=gpus),
+    }[pool]
     verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders, compute=compute))
     assert verdict.passed, verdict
     assert f"(GPUS is {gpus})" in verdict.message
@@ -631,19 +711,23 @@ def test_ex3_accepts_any_pool_from_one_actor_to_the_clusters_gpus(answer, checkp
 
 def test_ex3_rejects_a_pool_bigger_than_the_clusters_gpus(answer, checkpoint, val_folders):
     gpus = _cluster_gpus()
-    verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders,
-                                           compute=ray.data.ActorPoolStrategy(size=gpus + 1)))
+    verdict = answer(
+        predictions=_pipeline(Batched, checkpoint, val_folders, compute=ray.data.ActorPoolStrategy(size=gpus + 1))
+    )
     _wrong(verdict, f"it may use the cluster's {gpus} GPU(s), so 1 of them would wait for a GPU forever")
     assert "ray.cluster_resources()" in str(verdict.hint)
-    growing = _pipeline(Batched, checkpoint, val_folders, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=gpus + 2))
+    growing = _pipeline(
+        Batched, checkpoint, val_folders, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=gpus + 2)
+    )
     _wrong(answer(predictions=growing), f"up to {gpus + 2} actors")
 
 
 def test_ex3_holds_the_pool_to_the_learners_gpu_budget(answer, checkpoint, val_folders, monkeypatch):
     gpus = _cluster_gpus()
     monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
-    verdict = answer(predictions=_pipeline(Batched, checkpoint, val_folders,
-                                           compute=ray.data.ActorPoolStrategy(size=gpus)))
+    verdict = answer(
+        predictions=_pipeline(Batched, checkpoint, val_folders, compute=ray.data.ActorPoolStrategy(size=gpus))
+    )
     budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
     _wrong(verdict, f"it may use {budget}, so 1 of them would wait")
     assert "raycourse.gpu_budget()" in str(verdict.hint)
@@ -674,7 +758,8 @@ def test_ex3_rejects_scored_that_is_not_every_validation_image_run_once(answer, 
 def test_ex3_accepts_review_files_written_by_ray(answer, scored_table, tmp_path):
     review = tmp_path / "by_ray"
     ray.data.from_pandas(scored_table).filter(expr=ray.data.expressions.col("confidence") < 0.7).write_csv(
-        str(review), mode="overwrite")
+        str(review), mode="overwrite"
+    )
     assert answer(review=review).passed
 
 
@@ -687,24 +772,32 @@ def test_ex3_rejects_review_files_that_lose_or_misroute_images(answer, scored_ta
     table = scored_table
     assert answer(review=tmp_path / "missing").status == "not solved"
     _write_review(tmp_path / "elsewhere", table)
-    _wrong(answer(review=tmp_path / "missing"), "nothing in out_dir / \"missing\"")
-    _wrong(answer(review=_write_review(tmp_path / "reversed", table[table["confidence"] >= 0.7], below=2)),
-           "the wrong way round")
+    _wrong(answer(review=tmp_path / "missing"), 'nothing in out_dir / "missing"')
+    _wrong(
+        answer(review=_write_review(tmp_path / "reversed", table[table["confidence"] >= 0.7], below=2)),
+        "the wrong way round",
+    )
     _wrong(answer(review=_write_review(tmp_path / "everything", table, below=2)), "have a confidence of 0.7 or more")
     _wrong(answer(review=_write_review(tmp_path / "too_few", table, below=0.5)), "are not in the review files")
     twice = _write_review(tmp_path / "twice", table)
     table[table["confidence"] < 0.7].to_csv(twice / "part_1.csv", index=False)  # write_csv's default: append
     _wrong(answer(review=twice), "more than once")
     _wrong(answer(review=_write_review(tmp_path / "parquet", table, writer="parquet")), "not a CSV file")
-    _wrong(answer(review=_write_review(tmp_path / "paths_only", table[["path"]].assign(confidence=table["confidence"]))),
-           "no ['predicted'] column")
+    _wrong(
+        answer(review=_write_review(tmp_path / "paths_only", table[["path"]].assign(confidence=table["confidence"]))),
+        "no ['predicted'] column",
+    )
 
 
 # Stretch: accuracy per class --------------------------------------------------------------------------
 
 # Six dogs (four predicted right), four fish (one right), four parachutes (all right): 67 %, 25 %, 100 %.
-_PREDICTED = pd.DataFrame({"label": ["dog"] * 6 + ["fish"] * 4 + ["parachute"] * 4,
-                           "predicted": ["dog"] * 4 + ["fish"] * 2 + ["fish"] + ["dog"] * 3 + ["parachute"] * 4})
+_PREDICTED = pd.DataFrame(
+    {
+        "label": ["dog"] * 6 + ["fish"] * 4 + ["parachute"] * 4,
+        "predicted": ["dog"] * 4 + ["fish"] * 2 + ["fish"] + ["dog"] * 3 + ["parachute"] * 4,
+    }
+)
 
 
 def _mark(batch):
@@ -749,21 +842,23 @@ def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_extra_columns(scored,
 
 
 def by_prediction_named_label(predictions):  # grouped by the predicted class, the column renamed
-    return (predictions.map_batches(_mark).groupby("predicted").mean("correct")
-            .rename_columns({"predicted": "label"}))
+    return predictions.map_batches(_mark).groupby("predicted").mean("correct").rename_columns({"predicted": "label"})
 
 
 def all_right(predictions):  # the tiny model's run: every validation image right, so both groupings agree
     return ray.data.from_pandas(pd.DataFrame({"label": ["dog", "fish", "parachute"], "mean(correct)": [1.0] * 3}))
 
 
-@pytest.mark.parametrize("fn, message", [
-    (lambda p: p.map_batches(_mark).groupby("label").sum("correct"), "not their share"),
-    (lambda p: p.map_batches(_mark).groupby("predicted").mean("correct"), "grouped by `predicted`?"),
-    (by_prediction_named_label, "the share per *predicted* class?"),
-    (all_right, "predicted right"),
-    (lambda p: 0.5, "not a Ray Dataset"),
-])
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lambda p: p.map_batches(_mark).groupby("label").sum("correct"), "not their share"),
+        (lambda p: p.map_batches(_mark).groupby("predicted").mean("correct"), "grouped by `predicted`?"),
+        (by_prediction_named_label, "the share per *predicted* class?"),
+        (all_right, "predicted right"),
+        (lambda p: 0.5, "not a Ray Dataset"),
+    ],
+)
 def test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data(scored, fn, message):
     _wrong(lab05.stretch.result(fn, scored), message)
 

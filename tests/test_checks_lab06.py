@@ -42,6 +42,7 @@ def _wrong(verdict, message):
 
 # ----------------------------------------------------------------------------- Exercise 1
 
+
 class Solution:
     """The solution's ImagePathEmbedder."""
 
@@ -126,7 +127,9 @@ class PerImage(Solution):
         for path in batch["path"]:
             inputs = self.processor(images=[self.open(path)], return_tensors="pt")
             with torch.inference_mode():
-                rows.append(torch.nn.functional.normalize(self.model.get_image_features(**inputs).pooler_output, dim=-1)[0])
+                rows.append(
+                    torch.nn.functional.normalize(self.model.get_image_features(**inputs).pooler_output, dim=-1)[0]
+                )
         batch["embedding"] = torch.stack(rows).numpy()
         return batch
 
@@ -237,33 +240,34 @@ def test_ex1_waits_for_the_placeholder_and_the_outline():
     assert lab06.exercise_1.result(...).status == "not solved"
 
     class Outline:
-        def __init__(self, model_id, image_root):
-            ...
+        def __init__(self, model_id, image_root): ...
 
-        def __call__(self, batch):
-            ...
+        def __call__(self, batch): ...
 
     assert lab06.exercise_1.result(Outline).status == "not solved"
 
 
-@pytest.mark.parametrize("cls, message", [
-    (LoadsPerBatch, "loaded a model 2 times"),
-    (ProcessorPerBatch, "loaded a processor 2 times"),
-    (PerImage, "one image at a time"),
-    (NotNormalised, "not of length 1"),
-    (FixedModel, "loaded a model anyway"),
-    (Shuffled, "not CLIP's image embeddings"),
-    (NoPath, "lost its `path` column"),
-    (DropsClass, "lost its `class`, `file_size` column"),
-    (OnlyWhatIsStored, "lost its `file_size` column"),
-    (KeepsPixels, "carries the decoded images"),
-    (HiddenStates, "numbers each"),
-    (WithGradients, "gradients recorded"),
-    (OpensByPath, "by its path"),
-    (PlainOpen, "by its path"),
-    (NoImageRoot, "failed"),
-    (NoArguments, "failed"),
-])
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (LoadsPerBatch, "loaded a model 2 times"),
+        (ProcessorPerBatch, "loaded a processor 2 times"),
+        (PerImage, "one image at a time"),
+        (NotNormalised, "not of length 1"),
+        (FixedModel, "loaded a model anyway"),
+        (Shuffled, "not CLIP's image embeddings"),
+        (NoPath, "lost its `path` column"),
+        (DropsClass, "lost its `class`, `file_size` column"),
+        (OnlyWhatIsStored, "lost its `file_size` column"),
+        (KeepsPixels, "carries the decoded images"),
+        (HiddenStates, "numbers each"),
+        (WithGradients, "gradients recorded"),
+        (OpensByPath, "by its path"),
+        (PlainOpen, "by its path"),
+        (NoImageRoot, "failed"),
+        (NoArguments, "failed"),
+    ],
+)
 def test_ex1_rejects_mistakes(cls, message):
     _wrong(lab06.exercise_1.result(cls), message)
 
@@ -282,6 +286,7 @@ def test_ex1_leaves_open_and_image_open_as_they_were():
 
 # ----------------------------------------------------------------------------- Exercise 2
 
+
 @pytest.fixture(scope="module")
 def image_root():
     return raycourse.data_path("embedding_images")
@@ -292,8 +297,13 @@ def correct(image_root):
     """Every image of the folder with its class and its unit-length CLIP embedding (the check's own)."""
     paths = lab06._image_paths(image_root)
     images = [Image.open(p).convert("RGB") for p in paths]
-    return pd.DataFrame({"path": paths, "class": [Path(p).parent.name for p in paths],
-                         "embedding": list(lab06._image_embeddings(images).astype(np.float32))})
+    return pd.DataFrame(
+        {
+            "path": paths,
+            "class": [Path(p).parent.name for p in paths],
+            "embedding": list(lab06._image_embeddings(images).astype(np.float32)),
+        }
+    )
 
 
 def _table(chunk, *, keep=("path", "embedding")):
@@ -320,8 +330,12 @@ def _write(frame, folder, *, by="class", name="{column}={value}", keep=("path", 
 
 def _stage(ray_session, cls=Solution, image_root=None, **overrides):
     root = image_root or raycourse.data_path("embedding_images")
-    options = dict(fn_constructor_kwargs={"model_id": MODEL_ID, "image_root": root}, batch_size=32, num_gpus=1,
-                   compute=ray.data.ActorPoolStrategy(size=1))
+    options = dict(
+        fn_constructor_kwargs={"model_id": MODEL_ID, "image_root": root},
+        batch_size=32,
+        num_gpus=1,
+        compute=ray.data.ActorPoolStrategy(size=1),
+    )
     options.update(overrides)
     return ray.data.from_items([{"path": "x", "class": "c"}]).map_batches(cls, **options)
 
@@ -350,7 +364,8 @@ def test_ex2_accepts_constructor_args_by_position_and_a_free_batch_size(ray_sess
 
 
 def test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere(
-        ray_session, correct, image_root, tmp_path):
+    ray_session, correct, image_root, tmp_path
+):
     assert lab06.exercise_2.result(..., tmp_path / "e", image_root).status == "not solved"
     _wrong(lab06.exercise_2.result(_stage(ray_session), tmp_path / "e", image_root), "holds no parquet files.")
     elsewhere = _write(correct, tmp_path / "embedings")  # a typo in the folder's name
@@ -380,16 +395,19 @@ def _spoil(correct, how):
     return frame
 
 
-@pytest.mark.parametrize("how, message", [
-    ("image", "hold the images"),
-    ("no path", "no path column"),
-    ("twice", "more than once"),
-    ("limit", "100 embeddings are stored for the 160 images"),
-    ("not normalised", "not of length 1"),
-    ("rows shuffled", "not CLIP's image embeddings"),
-    ("elsewhere", "not images of"),
-    ("classes mixed up", "in the folder of another class"),
-])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("image", "hold the images"),
+        ("no path", "no path column"),
+        ("twice", "more than once"),
+        ("limit", "100 embeddings are stored for the 160 images"),
+        ("not normalised", "not of length 1"),
+        ("rows shuffled", "not CLIP's image embeddings"),
+        ("elsewhere", "not images of"),
+        ("classes mixed up", "in the folder of another class"),
+    ],
+)
 def test_ex2_rejects_what_is_wrong_in_the_files(ray_session, correct, image_root, tmp_path, how, message):
     folder = _write(_spoil(correct, how), tmp_path / "e")
     _wrong(lab06.exercise_2.result(_stage(ray_session), folder, image_root), message)
@@ -401,13 +419,17 @@ def test_ex2_rejects_a_column_no_later_step_reads(ray_session, correct, image_ro
     _wrong(lab06.exercise_2.result(_stage(ray_session), folder, image_root), "also hold `file_size`")
 
 
-@pytest.mark.parametrize("layout, message", [
-    ({"by": None, "keep": ("path", "class", "embedding")}, "lie directly in"),
-    ({"name": "{value}"}, "not in folders named `class=<name>`"),
-    ({"by": "shard"}, "not by `class` alone"),
-])
-def test_ex2_rejects_a_store_not_laid_out_one_folder_per_class(ray_session, correct, image_root, tmp_path, layout,
-                                                               message):
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({"by": None, "keep": ("path", "class", "embedding")}, "lie directly in"),
+        ({"name": "{value}"}, "not in folders named `class=<name>`"),
+        ({"by": "shard"}, "not by `class` alone"),
+    ],
+)
+def test_ex2_rejects_a_store_not_laid_out_one_folder_per_class(
+    ray_session, correct, image_root, tmp_path, layout, message
+):
     frame = correct.assign(shard=np.arange(len(correct)) % 2)
     _wrong(lab06.exercise_2.result(_stage(ray_session), _write(frame, tmp_path / "e", **layout), image_root), message)
 
@@ -424,11 +446,17 @@ def _embed_function(batch):
     return batch
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"fn_constructor_kwargs": {"model_id": "openai/some-other-clip", "image_root": "x"}}, "not given the model id"),
-    ({"fn_constructor_kwargs": {"model_id": MODEL_ID, "image_root": "/somewhere/else"}}, "not given image_root"),
-    ({"num_gpus": 0}, "asks for no GPU"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"fn_constructor_kwargs": {"model_id": "openai/some-other-clip", "image_root": "x"}},
+            "not given the model id",
+        ),
+        ({"fn_constructor_kwargs": {"model_id": MODEL_ID, "image_root": "/somewhere/else"}}, "not given image_root"),
+        ({"num_gpus": 0}, "asks for no GPU"),
+    ],
+)
 def test_ex2_rejects_a_stage_without_its_settings(ray_session, correct, image_root, tmp_path, overrides, message):
     stage = _stage(ray_session, **overrides)
     _wrong(lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root), message)
@@ -463,7 +491,10 @@ def test_ex2_holds_the_pool_to_the_learners_gpu_budget(ray_session, correct, ima
 
 def test_ex2_rejects_a_pipeline_without_a_class_stage(ray_session, correct, image_root, tmp_path):
     stage = ray.data.from_items([{"x": 1}]).map_batches(_embed_function)
-    _wrong(lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root), "no stage that runs a callable class")
+    _wrong(
+        lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root),
+        "no stage that runs a callable class",
+    )
 
 
 def test_ex2_rejects_something_else_than_a_dataset(correct, image_root, tmp_path):
@@ -471,6 +502,7 @@ def test_ex2_rejects_something_else_than_a_dataset(correct, image_root, tmp_path
 
 
 # ----------------------------------------------------------------------------- Exercise 3
+
 
 @pytest.fixture(scope="module")
 def stored(correct, tmp_path_factory):
@@ -490,8 +522,9 @@ def _finders(index):
 
     def solution(queries, threshold):
         scores = np.stack(queries["embedding"]) @ vectors.T
-        found = pd.DataFrame({"query": queries["query"].to_numpy(), "match": paths[scores.argmax(axis=1)],
-                              "score": scores.max(axis=1)})
+        found = pd.DataFrame(
+            {"query": queries["query"].to_numpy(), "match": paths[scores.argmax(axis=1)], "score": scores.max(axis=1)}
+        )
         found["duplicate"] = found["score"] >= threshold
         return found.sort_values("score", ascending=False, ignore_index=True)
 
@@ -500,8 +533,15 @@ def _finders(index):
         for name, query in zip(queries["query"], queries["embedding"]):
             scores = vectors @ np.asarray(query)
             best = int(np.argmax(scores))
-            rows.append({"query": name, "match": paths[best], "class": table["class"].iloc[best],
-                         "score": float(scores[best]), "duplicate": bool(scores[best] >= threshold)})
+            rows.append(
+                {
+                    "query": name,
+                    "match": paths[best],
+                    "class": table["class"].iloc[best],
+                    "score": float(scores[best]),
+                    "duplicate": bool(scores[best] >= threshold),
+                }
+            )
         return pd.DataFrame(rows).sort_values("score", ascending=False)  # index not reset, an extra column
 
     def torch_max(queries, threshold):
@@ -518,8 +558,9 @@ def _finders(index):
 
     def least_similar(queries, threshold):
         scores = np.stack(queries["embedding"]) @ vectors.T
-        found = pd.DataFrame({"query": queries["query"], "match": paths[scores.argmin(axis=1)],
-                              "score": scores.min(axis=1)})
+        found = pd.DataFrame(
+            {"query": queries["query"], "match": paths[scores.argmin(axis=1)], "score": scores.min(axis=1)}
+        )
         return found.assign(duplicate=found["score"] >= threshold).sort_values("score", ascending=False)
 
     def unsorted(queries, threshold):
@@ -557,9 +598,27 @@ def _finders(index):
     def a_dict(queries, threshold):
         return {row["query"]: row["match"] for _, row in solution(queries, threshold).iterrows()}
 
-    return {f.__name__: f for f in (solution, loop, torch_max, rows_list, renamed_score, least_similar, unsorted,
-                                    worst_first, fixed_threshold, inverted, only_duplicates, row_numbers, basenames,
-                                    distance, words, a_dict)}
+    return {
+        f.__name__: f
+        for f in (
+            solution,
+            loop,
+            torch_max,
+            rows_list,
+            renamed_score,
+            least_similar,
+            unsorted,
+            worst_first,
+            fixed_threshold,
+            inverted,
+            only_duplicates,
+            row_numbers,
+            basenames,
+            distance,
+            words,
+            a_dict,
+        )
+    }
 
 
 @pytest.mark.parametrize("name", ["solution", "loop", "torch_max", "rows_list"])
@@ -568,20 +627,23 @@ def test_ex3_accepts_any_correct_search(index, stored, name):
     assert verdict.passed, verdict
 
 
-@pytest.mark.parametrize("name, message", [
-    ("renamed_score", "no `score` column"),
-    ("least_similar", "*least* similar"),
-    ("unsorted", "not sorted by score"),
-    ("worst_first", "worst first"),
-    ("fixed_threshold", "as a duplicate"),
-    ("inverted", "*below* the threshold"),
-    ("only_duplicates", "rows for 6 queries"),
-    ("row_numbers", "not the names of the queries"),
-    ("basenames", "not a stored path"),
-    ("distance", "the cosine similarity of the query and its match"),
-    ("words", "should be True or False"),
-    ("a_dict", "not a DataFrame"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("renamed_score", "no `score` column"),
+        ("least_similar", "*least* similar"),
+        ("unsorted", "not sorted by score"),
+        ("worst_first", "worst first"),
+        ("fixed_threshold", "as a duplicate"),
+        ("inverted", "*below* the threshold"),
+        ("only_duplicates", "rows for 6 queries"),
+        ("row_numbers", "not the names of the queries"),
+        ("basenames", "not a stored path"),
+        ("distance", "the cosine similarity of the query and its match"),
+        ("words", "should be True or False"),
+        ("a_dict", "not a DataFrame"),
+    ],
+)
 def test_ex3_rejects_mistakes(index, stored, name, message):
     _wrong(lab06.exercise_3.result(_finders(index)[name], stored), message)
 
@@ -603,6 +665,7 @@ def test_ex3_waits_for_the_placeholder_and_the_embeddings(index, tmp_path):
 
 
 # Stretch: a k-nearest-neighbour classifier -------------------------------------------------------------
+
 
 def _votes(index, *, itself=False, weighted=True, k=lab06.K):
     """Each stored image's class by its k nearest (other) images: weighted, or a plain count (ties: first seen)."""
@@ -636,7 +699,7 @@ def test_stretch_accepts_a_dataframe_rows_and_a_ray_map_batches(index, stored, r
     def neighbour_vote(batch):
         scores = np.stack(batch["embedding"]) @ vectors.T
         scores[np.equal.outer(batch["path"], paths)] = -np.inf
-        nearest = np.argsort(-scores, axis=1)[:, :lab06.K]
+        nearest = np.argsort(-scores, axis=1)[:, : lab06.K]
         votes = []
         for row, chosen in zip(scores, nearest):
             tally = {}
@@ -676,11 +739,14 @@ def test_stretch_data_tells_a_weighted_vote_from_a_count(mixed):
     assert (_votes(index)["predicted"] != _votes(index)["class"]).any()  # the true class is not the vote
 
 
-@pytest.mark.parametrize("answer, message", [
-    ({"itself": True}, "they themselves vote for"),
-    ({"weighted": False}, "plain count of votes"),
-    ({"k": 1}, "is predicted"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ({"itself": True}, "they themselves vote for"),
+        ({"weighted": False}, "plain count of votes"),
+        ({"k": 1}, "is predicted"),
+    ],
+)
 def test_stretch_rejects_other_votes(mixed, answer, message):
     stored, index = mixed
     assert lab06.stretch.result(_votes(index), stored).passed

@@ -53,6 +53,7 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 
 # ----------------------------------------------------------------------------- Exercise 1
 
+
 def _assembled():
     """The right rows, in another order than the file's (a join gives none), as a learner's pandas would build them."""
     rated, _, _ = lab07._rated()
@@ -80,8 +81,9 @@ def test_ex1_accepts_a_join_with_a_rename_or_with_right_on(ray_session):
         row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
         return row
 
-    renamed = ratings.join(table.rename_columns({"id": "product_id"}), join_type="inner", num_partitions=2,
-                           on=("product_id",))
+    renamed = ratings.join(
+        table.rename_columns({"id": "product_id"}), join_type="inner", num_partitions=2, on=("product_id",)
+    )
     right_on = ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
     for ds in (renamed.map(add_photo), right_on.map(add_photo)):
         assert lab07.exercise_1.result(ds).passed
@@ -98,17 +100,20 @@ def _ratings_with_products(how: str):
     return joined.assign(photo=[f"{PHOTOS}/{pid:02d}.png" for pid in joined["product_id"]])
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda t: _ratings_with_products("on_id"), "the join matched the rating's id with the table's id"),
-    (lambda t: _ratings_with_products("left"), "6 row(s) rate products the catalogue no longer lists"),
-    (lambda t: t.assign(photo=[f"{PHOTOS}/{rid:02d}.png" for rid in t["id"]]), "its photo is"),
-    (lambda t: t.assign(photo=t["photo"].iloc[::-1].to_numpy()), "its photo is"),
-    (lambda t: t.drop(columns=["photo"]), "no column ['photo']"),
-    (lambda t: t.drop(columns=["stars"]), "no column ['stars']"),
-    (lambda t: t.assign(text=t["text"].iloc[::-1].to_numpy()), "another rating's text"),
-    (lambda t: t.iloc[:-3], "3 lost"),
-    (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
-])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda t: _ratings_with_products("on_id"), "the join matched the rating's id with the table's id"),
+        (lambda t: _ratings_with_products("left"), "6 row(s) rate products the catalogue no longer lists"),
+        (lambda t: t.assign(photo=[f"{PHOTOS}/{rid:02d}.png" for rid in t["id"]]), "its photo is"),
+        (lambda t: t.assign(photo=t["photo"].iloc[::-1].to_numpy()), "its photo is"),
+        (lambda t: t.drop(columns=["photo"]), "no column ['photo']"),
+        (lambda t: t.drop(columns=["stars"]), "no column ['stars']"),
+        (lambda t: t.assign(text=t["text"].iloc[::-1].to_numpy()), "another rating's text"),
+        (lambda t: t.iloc[:-3], "3 lost"),
+        (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
+    ],
+)
 def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
     _wrong(lab07.exercise_1.result(ray.data.from_pandas(spoil(_assembled()))), message)
 
@@ -120,6 +125,7 @@ def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
 
 # ----------------------------------------------------------------------------- Exercise 2: the measures
 
+
 def _stopwatch(batches, actors=("a", "b"), rows_per_batch=4, busy=1.0, gap=0.0, start=100.0):
     """An encoder's output: `batches` batches dealt to `actors` in turn, each computing `busy` s after `gap` s idle."""
     rows = []
@@ -128,8 +134,10 @@ def _stopwatch(batches, actors=("a", "b"), rows_per_batch=4, busy=1.0, gap=0.0, 
         actor = actors[b % len(actors)]
         began = clock[actor] + gap
         clock[actor] = began + busy
-        rows += [{"id": b * rows_per_batch + i, "actor": actor, "started": began, "finished": began + busy}
-                 for i in range(rows_per_batch)]
+        rows += [
+            {"id": b * rows_per_batch + i, "actor": actor, "started": began, "finished": began + busy}
+            for i in range(rows_per_batch)
+        ]
     return pd.DataFrame(rows)
 
 
@@ -148,20 +156,23 @@ def test_rows_per_second_and_busy_share_count_every_gpu_held():
 STARVED = _stopwatch(40, rows_per_batch=2, busy=0.05, gap=0.45)  # batches of 2, the GPUs waiting 90 % of the time
 
 
-@pytest.mark.parametrize("run, verdict", [
-    (STARVED, "pace"),  # the starved pipeline itself: 1 x its own pace
-    (_stopwatch(1, actors=("a",), rows_per_batch=80, busy=2.0), "batches"),  # one giant batch: fast and "busy"
-    (_stopwatch(2, rows_per_batch=40, busy=1.0), "batches"),  # one batch per GPU
-    # one actor did every batch (a fast encoder, or Ray's choice): measured over both GPUs; a pool that cannot
-    # reach every GPU is refused from its plan, before it runs
-    (_stopwatch(10, actors=("a",), rows_per_batch=8, busy=0.3, gap=0.01), None),
-    (_stopwatch(10, actors=("a",), rows_per_batch=4, busy=0.3, gap=0.01), "pace"),  # and 1.6 x the pace
-    (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=1.2), "pace"),  # both GPUs, still waiting: 1.3 x the pace
-    (_stopwatch(20, rows_per_batch=8, busy=0.01, gap=0.2), "pace"),  # 4.7 x the pace, but waiting more: 5 % busy
-    (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=0.02), None),  # fed: both GPUs computing
-    (_stopwatch(20, rows_per_batch=4, busy=0.2, gap=0.02), None),  # fed in smaller batches
-    (_stopwatch(12, rows_per_batch=30, busy=0.05, gap=0.15), None),  # a fast machine: 9 x the pace at 25 % busy
-])
+@pytest.mark.parametrize(
+    "run, verdict",
+    [
+        (STARVED, "pace"),  # the starved pipeline itself: 1 x its own pace
+        (_stopwatch(1, actors=("a",), rows_per_batch=80, busy=2.0), "batches"),  # one giant batch: fast and "busy"
+        (_stopwatch(2, rows_per_batch=40, busy=1.0), "batches"),  # one batch per GPU
+        # one actor did every batch (a fast encoder, or Ray's choice): measured over both GPUs; a pool that cannot
+        # reach every GPU is refused from its plan, before it runs
+        (_stopwatch(10, actors=("a",), rows_per_batch=8, busy=0.3, gap=0.01), None),
+        (_stopwatch(10, actors=("a",), rows_per_batch=4, busy=0.3, gap=0.01), "pace"),  # and 1.6 x the pace
+        (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=1.2), "pace"),  # both GPUs, still waiting: 1.3 x the pace
+        (_stopwatch(20, rows_per_batch=8, busy=0.01, gap=0.2), "pace"),  # 4.7 x the pace, but waiting more: 5 % busy
+        (_stopwatch(10, rows_per_batch=8, busy=0.3, gap=0.02), None),  # fed: both GPUs computing
+        (_stopwatch(20, rows_per_batch=4, busy=0.2, gap=0.02), None),  # fed in smaller batches
+        (_stopwatch(12, rows_per_batch=30, busy=0.05, gap=0.15), None),  # a fast machine: 9 x the pace at 25 % busy
+    ],
+)
 def test_the_targets_tell_a_fed_run_from_a_starved_a_giant_batch_and_an_idle_gpu(run, verdict):
     starved = lab07.measure(STARVED, 2)
     assert starved["busy"] == pytest.approx(0.1, abs=0.01)
@@ -198,6 +209,7 @@ def test_keep_starved_wants_the_encoders_table():
 
 # ----------------------------------------------------------------------------- Exercise 2: the plan
 
+
 class Tokenize:  # the lab's stage names; cheap stand-ins, run only in the end-to-end test
     def __init__(self, model_id, max_length):
         self.max_length = max_length
@@ -220,8 +232,14 @@ class RatingEncoder:
         started = time.time()
         time.sleep(0.05 + 0.005 * len(batch["id"]))  # a GPU's time: the CPU is free meanwhile
         n = len(batch["id"])
-        return {"id": batch["id"], "stars": batch["stars"], "features": np.ones((n, 3), np.float32),
-                "actor": [self.actor] * n, "started": np.full(n, started), "finished": np.full(n, time.time())}
+        return {
+            "id": batch["id"],
+            "stars": batch["stars"],
+            "features": np.ones((n, 3), np.float32),
+            "actor": [self.actor] * n,
+            "started": np.full(n, started),
+            "finished": np.full(n, time.time()),
+        }
 
 
 TOKENIZE, ENCODE = {"model_id": "m", "max_length": 8}, {"text_model": "t", "image_model": "i"}
@@ -233,9 +251,11 @@ def pipeline(source, tokenize=None, photos=None, encode=None):
     tokenize = {"batch_size": 16, "num_cpus": 1, "compute": A(size=1), **(tokenize or {})}
     photos = {"batch_size": 16, "num_cpus": 1, "compute": T(size=2), **(photos or {})}
     encode = {"batch_size": 16, "num_gpus": 1, "compute": A(size=2), **(encode or {})}
-    return (source.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, **tokenize)
-            .map_batches(load_photos, **photos)
-            .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, **encode))
+    return (
+        source.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, **tokenize)
+        .map_batches(load_photos, **photos)
+        .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, **encode)
+    )
 
 
 def _source():
@@ -258,10 +278,11 @@ def test_ex2_plan_accepts_fed_pipelines_of_any_shape(ray_session):
         lambda s: pipeline(s, encode={"compute": A(min_size=1, max_size=gpus)}),
         lambda s: pipeline(s, photos={"compute": None}, tokenize={"compute": A(min_size=1, max_size=2)}),
         lambda s: pipeline(s.repartition(4)),  # a repartition of the source first: still the source's plan
-        lambda s: (s.map_batches(load_photos, batch_size=32)  # the CPU stages in the other order
-                   .map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=32, compute=A(size=1))
-                   .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=32, num_gpus=1,
-                                compute=A(size=gpus))),
+        lambda s: (
+            s.map_batches(load_photos, batch_size=32)  # the CPU stages in the other order
+            .map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=32, compute=A(size=1))
+            .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=32, num_gpus=1, compute=A(size=gpus))
+        ),
     ]:
         assert _plan_verdict(make) is None
 
@@ -269,26 +290,37 @@ def test_ex2_plan_accepts_fed_pipelines_of_any_shape(ray_session):
 def _materialized(source):
     prepared = source.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=16, compute=A(size=1))
     prepared = prepared.map_batches(load_photos, batch_size=16).materialize()  # the CPU stages run here, alone
-    return prepared.map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=16, num_gpus=1,
-                                compute=A(size=2))
+    return prepared.map_batches(
+        RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=16, num_gpus=1, compute=A(size=2)
+    )
 
 
-@pytest.mark.parametrize("make, message", [
-    (_materialized, "does not run Tokenize and load_photos"),
-    (lambda s: pipeline(ray.data.from_pandas(s.to_pandas())), "does not start from `source`"),
-    (lambda s: pipeline(s, photos={"num_gpus": 1}), "load_photos stage asks for num_gpus=1"),
-    (lambda s: pipeline(s, encode={"num_gpus": 0.5, "compute": A(size=4)}), "num_gpus=0.5 per actor"),
-    (lambda s: pipeline(s, encode={"compute": A(size=3)}), "may grow to 3 actors"),
-    (lambda s: pipeline(s, encode={"compute": A(min_size=1)}), "may grow to no limit"),
-    (lambda s: pipeline(s, encode={"compute": A(size=1)}), "an idle GPU counts"),  # tiny's Ray has 2 GPUs
-    (lambda s: pipeline(s, encode={"compute": A(min_size=1, max_size=1)}), "an idle GPU counts"),
-    (lambda s: pipeline(s, tokenize={"compute": A(size=int(ray.cluster_resources()["CPU"]))}), "CPUs at once"),
-    (lambda s: s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1))
-     .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=8, num_gpus=1, compute=A(size=2))
-     .map_batches(load_photos, batch_size=8), "runs before a CPU stage"),
-    (lambda s: s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1)),
-     "no RatingEncoder stage"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (_materialized, "does not run Tokenize and load_photos"),
+        (lambda s: pipeline(ray.data.from_pandas(s.to_pandas())), "does not start from `source`"),
+        (lambda s: pipeline(s, photos={"num_gpus": 1}), "load_photos stage asks for num_gpus=1"),
+        (lambda s: pipeline(s, encode={"num_gpus": 0.5, "compute": A(size=4)}), "num_gpus=0.5 per actor"),
+        (lambda s: pipeline(s, encode={"compute": A(size=3)}), "may grow to 3 actors"),
+        (lambda s: pipeline(s, encode={"compute": A(min_size=1)}), "may grow to no limit"),
+        (lambda s: pipeline(s, encode={"compute": A(size=1)}), "an idle GPU counts"),  # tiny's Ray has 2 GPUs
+        (lambda s: pipeline(s, encode={"compute": A(min_size=1, max_size=1)}), "an idle GPU counts"),
+        (lambda s: pipeline(s, tokenize={"compute": A(size=int(ray.cluster_resources()["CPU"]))}), "CPUs at once"),
+        (
+            lambda s: (
+                s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1))
+                .map_batches(RatingEncoder, fn_constructor_kwargs=ENCODE, batch_size=8, num_gpus=1, compute=A(size=2))
+                .map_batches(load_photos, batch_size=8)
+            ),
+            "runs before a CPU stage",
+        ),
+        (
+            lambda s: s.map_batches(Tokenize, fn_constructor_kwargs=TOKENIZE, batch_size=8, compute=A(size=1)),
+            "no RatingEncoder stage",
+        ),
+    ],
+)
 def test_ex2_plan_rejects_skipped_streaming_and_resources_that_do_not_fit(ray_session, make, message):
     wrong = _plan_verdict(make)
     assert wrong is not None and message in wrong.problem, wrong
@@ -307,11 +339,13 @@ def test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget(ray_session,
 
 # ----------------------------------------------------------------------------- Exercise 2: the whole check
 
+
 @pytest.fixture
 def small_day(monkeypatch):
     """Exercise 2 on 10 ratings (40 rows) with the stand-in stages above: no models, no reference features."""
-    rated = pd.DataFrame({"id": range(1, 11), "product_id": 1, "product": "p", "stars": 3, "text": "fine",
-                          "photo": "x.png"})
+    rated = pd.DataFrame(
+        {"id": range(1, 11), "product_id": 1, "product": "p", "stars": 3, "text": "fine", "photo": "x.png"}
+    )
     monkeypatch.setattr(lab07, "_rated", lambda: (rated, rated.set_index("id"), []))
     monkeypatch.setattr(lab07, "_reference_features", lambda rows: ({}, None))
     monkeypatch.setattr(lab07, "_starved", [])
@@ -329,7 +363,7 @@ def _checked(monkeypatch, fed, run=None, starved=STARVED):
 def _day_run(**stopwatch):
     """A stopwatch table for the small day's 40 rows (ids 1-10, 4 copies each)."""
     table = _stopwatch(**stopwatch)
-    table["id"] = [rid for rid in range(1, 11) for _ in range(4)][:len(table)]
+    table["id"] = [rid for rid in range(1, 11) for _ in range(4)][: len(table)]
     return table.assign(features=[np.ones(3, np.float32)] * len(table), stars=3)
 
 
@@ -345,13 +379,15 @@ def test_ex2_passes_a_fed_run_and_says_what_it_measured(ray_session, small_day, 
     assert "rows/s with the GPUs busy" in verdict.message and "1 run(s)" in verdict.message
 
 
-@pytest.mark.parametrize("run, message", [
-    (_day_run(batches=20, rows_per_batch=2, busy=0.05, gap=0.45), "best of 2 runs"),  # the starved pipeline again
-    (_day_run(batches=1, actors=("a",), rows_per_batch=40, busy=2.0), "the encoder ran 1 batch(es)"),
-    (_day_run(batches=10, actors=("a",), rows_per_batch=4, busy=0.3, gap=0.01), "an idle GPU counts"),
-])
-def test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu(ray_session, small_day, monkeypatch, run,
-                                                                       message):
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        (_day_run(batches=20, rows_per_batch=2, busy=0.05, gap=0.45), "best of 2 runs"),  # the starved pipeline again
+        (_day_run(batches=1, actors=("a",), rows_per_batch=40, busy=2.0), "the encoder ran 1 batch(es)"),
+        (_day_run(batches=10, actors=("a",), rows_per_batch=4, busy=0.3, gap=0.01), "an idle GPU counts"),
+    ],
+)
+def test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu(ray_session, small_day, monkeypatch, run, message):
     _wrong(_checked(monkeypatch, pipeline, run=run), message)
 
 
@@ -387,8 +423,9 @@ DTYPES = {"features": torch.float32, "target": torch.float32}
 
 def solution(model, optimizer, dataset):
     losses = []
-    for batch in dataset.iter_torch_batches(batch_size=16, dtypes=DTYPES, prefetch_batches=2,
-                                            local_shuffle_buffer_size=32):
+    for batch in dataset.iter_torch_batches(
+        batch_size=16, dtypes=DTYPES, prefetch_batches=2, local_shuffle_buffer_size=32
+    ):
         loss = torch.nn.functional.mse_loss(model(batch["features"]).squeeze(1), batch["target"])
         optimizer.zero_grad()
         loss.backward()
@@ -402,8 +439,10 @@ def target_unsqueezed_collate(model, optimizer, dataset):
 
     class Pair(NumpyBatchCollateFn):
         def __call__(self, batch):
-            return (torch.tensor(batch["features"], dtype=torch.float32),
-                    torch.tensor(batch["target"], dtype=torch.float32).unsqueeze(1))
+            return (
+                torch.tensor(batch["features"], dtype=torch.float32),
+                torch.tensor(batch["target"], dtype=torch.float32).unsqueeze(1),
+            )
 
     total, count = 0.0, 0
     for features, target in dataset.iter_torch_batches(batch_size=7, collate_fn=Pair()):
@@ -446,8 +485,16 @@ def squeeze_all_with_a_last_batch_of_one(model, optimizer, dataset):
     return sum(losses) / len(losses)
 
 
-@pytest.mark.parametrize("fn", [solution, target_unsqueezed_collate, one_batch_int_target_view, mean_over_rows,
-                                squeeze_all_with_a_last_batch_of_one])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        solution,
+        target_unsqueezed_collate,
+        one_batch_int_target_view,
+        mean_over_rows,
+        squeeze_all_with_a_last_batch_of_one,
+    ],
+)
 def test_ex3_accepts_different_correct_loops(ray_session, fn):
     verdict = lab07.exercise_3.result(fn)
     assert verdict.passed, verdict
@@ -466,8 +513,12 @@ def loop_with(loss_of=None, batch_size=8, drop_last=False, zero_grad=True, retur
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        return {"mean": float(np.mean(losses)) if losses else 0.0, "last": losses[-1], "sum": sum(losses),
-                "nothing": None}[returns]
+        return {
+            "mean": float(np.mean(losses)) if losses else 0.0,
+            "last": losses[-1],
+            "sum": sum(losses),
+            "nothing": None,
+        }[returns]
 
     return train_epoch
 
@@ -502,19 +553,22 @@ def through_pandas(model, optimizer, dataset):
     return loss.item()
 
 
-@pytest.mark.parametrize("fn, message", [
-    (loop_with(lambda p, t: torch.nn.functional.mse_loss(p, t)), "broadcast to (batch, batch)"),
-    (classification, "in a classification loss"),
-    (loop_with(lambda p, t: torch.nn.functional.l1_loss(p.squeeze(1), t)), "another loss"),
-    (loop_with(lambda p, t: torch.nn.functional.mse_loss(p.squeeze(1), t, reduction="sum")), "another loss"),
-    (loop_with(returns="last"), "the last batch's loss"),
-    (loop_with(returns="sum"), "the sum of the batches' losses"),
-    (loop_with(returns="nothing"), "not the mean loss"),
-    (one_step_per_epoch, "ran 12 batches and took 1 optimizer step(s)"),
-    (loop_with(batch_size=10, drop_last=True), "trained on 90 rows"),
-    (loop_with(zero_grad=False), "reset only 0 times"),
-    (through_pandas, "did not read the dataset with iter_torch_batches"),
-])
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (loop_with(lambda p, t: torch.nn.functional.mse_loss(p, t)), "broadcast to (batch, batch)"),
+        (classification, "in a classification loss"),
+        (loop_with(lambda p, t: torch.nn.functional.l1_loss(p.squeeze(1), t)), "another loss"),
+        (loop_with(lambda p, t: torch.nn.functional.mse_loss(p.squeeze(1), t, reduction="sum")), "another loss"),
+        (loop_with(returns="last"), "the last batch's loss"),
+        (loop_with(returns="sum"), "the sum of the batches' losses"),
+        (loop_with(returns="nothing"), "not the mean loss"),
+        (one_step_per_epoch, "ran 12 batches and took 1 optimizer step(s)"),
+        (loop_with(batch_size=10, drop_last=True), "trained on 90 rows"),
+        (loop_with(zero_grad=False), "reset only 0 times"),
+        (through_pandas, "did not read the dataset with iter_torch_batches"),
+    ],
+)
 def test_ex3_rejects_the_likely_mistakes(ray_session, fn, message):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the check keeps a broadcasting loop's warning out of the cell
@@ -532,6 +586,7 @@ def test_ex3_waits_for_the_placeholder_and_the_outline():
 
 
 # ----------------------------------------------------------------------------- Stretch
+
 
 def evaluate_right(model, dataset):  # the solution's way
     model.eval()
@@ -555,53 +610,64 @@ def evaluate_inference_mode(model, dataset):  # another way: one batch per block
 
 def evaluate_training_mode(model, dataset):
     with torch.no_grad():
-        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
-                  for b in dataset.iter_torch_batches(batch_size=16)]
+        errors = [
+            (model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+            for b in dataset.iter_torch_batches(batch_size=16)
+        ]
     return sum(errors) / dataset.count()
 
 
 def evaluate_with_gradients(model, dataset):
     model.eval()
-    errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
-              for b in dataset.iter_torch_batches(batch_size=16)]
+    errors = [
+        (model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+        for b in dataset.iter_torch_batches(batch_size=16)
+    ]
     return sum(errors) / dataset.count()
 
 
 def evaluate_mean_of_batches(model, dataset):
     model.eval()
     with torch.no_grad():
-        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().mean().item()
-                  for b in dataset.iter_torch_batches(batch_size=16)]
+        errors = [
+            (model(b["features"]).squeeze(1) - b["target"]).abs().mean().item()
+            for b in dataset.iter_torch_batches(batch_size=16)
+        ]
     return sum(errors) / len(errors)
 
 
 def evaluate_squared(model, dataset):
     model.eval()
     with torch.no_grad():
-        errors = [((model(b["features"]).squeeze(1) - b["target"]) ** 2).sum().item()
-                  for b in dataset.iter_torch_batches(batch_size=16)]
+        errors = [
+            ((model(b["features"]).squeeze(1) - b["target"]) ** 2).sum().item()
+            for b in dataset.iter_torch_batches(batch_size=16)
+        ]
     return sum(errors) / dataset.count()
 
 
 def evaluate_broadcast(model, dataset):
     model.eval()
     with torch.no_grad():
-        errors = [(model(b["features"]) - b["target"]).abs().mean().item() * len(b["target"])
-                  for b in dataset.iter_torch_batches(batch_size=16)]
+        errors = [
+            (model(b["features"]) - b["target"]).abs().mean().item() * len(b["target"])
+            for b in dataset.iter_torch_batches(batch_size=16)
+        ]
     return sum(errors) / dataset.count()
 
 
 def evaluate_drop_last(model, dataset):
     model.eval()
     with torch.no_grad():
-        errors = [(model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
-                  for b in dataset.iter_torch_batches(batch_size=16, drop_last=True)]
+        errors = [
+            (model(b["features"]).squeeze(1) - b["target"]).abs().sum().item()
+            for b in dataset.iter_torch_batches(batch_size=16, drop_last=True)
+        ]
     return sum(errors) / 96
 
 
 def test_stretch_placeholder_and_outline_are_not_solved():
-    def outline(model, dataset):
-        ...
+    def outline(model, dataset): ...
 
     assert lab07.stretch.result(...).status == "not solved"
     assert lab07.stretch.result(outline).status == "not solved"
@@ -613,14 +679,17 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
     assert verdict.passed, verdict
 
 
-@pytest.mark.parametrize("evaluate, message", [
-    (evaluate_training_mode, "training mode"),
-    (evaluate_with_gradients, "recorded gradients"),
-    (evaluate_drop_last, "rows; the dataset has 101"),
-    (evaluate_mean_of_batches, "another number"),
-    (evaluate_squared, "the mean squared error, not the mean absolute error"),
-    (evaluate_broadcast, "broadcast"),
-])
+@pytest.mark.parametrize(
+    "evaluate, message",
+    [
+        (evaluate_training_mode, "training mode"),
+        (evaluate_with_gradients, "recorded gradients"),
+        (evaluate_drop_last, "rows; the dataset has 101"),
+        (evaluate_mean_of_batches, "another number"),
+        (evaluate_squared, "the mean squared error, not the mean absolute error"),
+        (evaluate_broadcast, "broadcast"),
+    ],
+)
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict

@@ -31,19 +31,27 @@ def _encoder(normalise=True, batched=True, gpus=0.5, replicas=1, ongoing=16):
         async def _embed(self, texts):
             with torch.inference_mode():
                 features = self.model.get_text_features(
-                    **self.processor(text=texts, return_tensors="pt", padding=True)).pooler_output
+                    **self.processor(text=texts, return_tensors="pt", padding=True)
+                ).pooler_output
             return (torch.nn.functional.normalize(features, dim=-1) if normalise else features).tolist()
 
         if batched:
+
             @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
             async def embed(self, texts):
                 return await self._embed(texts)
         else:
+
             async def embed(self, text):
                 return (await self._embed([text]))[0]
 
-    return serve.deployment(TextEncoder, num_replicas=replicas, max_ongoing_requests=ongoing,
-                            ray_actor_options={"num_gpus": gpus}, logging_config={"enable_access_log": False})
+    return serve.deployment(
+        TextEncoder,
+        num_replicas=replicas,
+        max_ongoing_requests=ongoing,
+        ray_actor_options={"num_gpus": gpus},
+        logging_config={"enable_access_log": False},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +85,17 @@ def test_ex1_rejects_embeddings_that_are_not_normalised(serve_apps):
     assert verdict.status == "wrong" and "normalize" in verdict.hint
 
 
-@pytest.mark.parametrize("make, hint", [
-    (lambda: _encoder().func_or_class, "@serve.deployment"),  # the plain class
-    (lambda: _encoder(gpus=0), "num_gpus"),
-    (lambda: _encoder(replicas=8), "num_replicas=GPUS"),
-    (lambda: _encoder(batched=False), "@serve.batch"),
-    (lambda: _encoder(ongoing=5), "max_ongoing_requests"),  # Serve's default: no batch larger than 5
-], ids=["not-a-deployment", "no-gpu", "more-gpus-than-the-cluster", "not-batched", "batches-capped-by-max-ongoing"])
+@pytest.mark.parametrize(
+    "make, hint",
+    [
+        (lambda: _encoder().func_or_class, "@serve.deployment"),  # the plain class
+        (lambda: _encoder(gpus=0), "num_gpus"),
+        (lambda: _encoder(replicas=8), "num_replicas=GPUS"),
+        (lambda: _encoder(batched=False), "@serve.batch"),
+        (lambda: _encoder(ongoing=5), "max_ongoing_requests"),  # Serve's default: no batch larger than 5
+    ],
+    ids=["not-a-deployment", "no-gpu", "more-gpus-than-the-cluster", "not-batched", "batches-capped-by-max-ongoing"],
+)
 def test_ex1_rejects_what_would_not_serve_well_before_calling_it(ray_session, make, hint):
     verdict = lab08.exercise_1.result(make(), "search")
     assert verdict.status == "wrong" and hint in verdict.hint, verdict
@@ -121,12 +133,16 @@ def test_ex2_accepts_a_table_and_a_dataset_once_the_app_is_deleted(ray_session):
     assert lab08.exercise_2.result(dataset, deleted).passed
 
 
-@pytest.mark.parametrize("change, hint", [
-    (lambda t: t.assign(batch_uuid="x", time_taken=0.1), "only id, outfit and embedding"),
-    (lambda t: t.drop(columns="outfit"), "postprocess"),
-    (lambda t: t.iloc[:-2], "every row"),
-    (lambda t: _catalogue("{}"), "exactly the text"),
-], ids=["internal-columns-kept", "a-column-lost", "rows-missing", "another-text"])
+@pytest.mark.parametrize(
+    "change, hint",
+    [
+        (lambda t: t.assign(batch_uuid="x", time_taken=0.1), "only id, outfit and embedding"),
+        (lambda t: t.drop(columns="outfit"), "postprocess"),
+        (lambda t: t.iloc[:-2], "every row"),
+        (lambda t: _catalogue("{}"), "exactly the text"),
+    ],
+    ids=["internal-columns-kept", "a-column-lost", "rows-missing", "another-text"],
+)
 def test_ex2_rejects_tables_that_are_not_the_catalogue(ray_session, change, hint):
     verdict = lab08.exercise_2.result(change(_catalogue()), "deleted-search")
     assert verdict.status == "wrong" and hint in verdict.hint, verdict
@@ -146,8 +162,11 @@ def _validated(tmp_path, good_ids=None, quarantine=None):
     ratings = _ratings()
     breakers = lab08._rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
     good = ratings[~ratings["id"].isin(breakers if good_ids is None else set(ratings["id"]) - set(good_ids))]
-    rows = quarantine if quarantine is not None else [
-        {**ratings.set_index("id").loc[i].to_dict(), "id": i, "reason": why} for i, why in breakers.items()]
+    rows = (
+        quarantine
+        if quarantine is not None
+        else [{**ratings.set_index("id").loc[i].to_dict(), "id": i, "reason": why} for i, why in breakers.items()]
+    )
     folder = tmp_path / "quarantine"
     folder.mkdir()
     (folder / "part-0.json").write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
@@ -207,8 +226,10 @@ def test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one(tmp_path):
     ids = list(range(1, 49))
     assert lab08.stretch.result(..., tmp_path).status == "not solved"
     resumed = _written(tmp_path / "resumed", [ids[:12], ids[12:]])
-    runs = [{"killed": True, "rows worked on": 16, "files written so far": 3},
-            {"killed": False, "rows worked on": 36, "files written so far": 9}]
+    runs = [
+        {"killed": True, "rows worked on": 16, "files written so far": 3},
+        {"killed": False, "rows worked on": 36, "files written so far": 9},
+    ]
     assert lab08.stretch.result(runs, resumed).passed
     restarted = _written(tmp_path / "restarted", [ids[:12], ids])  # no checkpoint: everything written again
     verdict = lab08.stretch.result([runs[0], {**runs[1], "rows worked on": 48}], restarted)

@@ -46,14 +46,17 @@ def test_checkpoint_1_passes_the_joined_rows_in_any_order():
     assert "60 reviews" in verdict.message
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda t: t.iloc[:-3], "3 reviews lost"),
-    (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
-    (lambda t: t.drop(columns=["photo"]), "no column"),
-    (lambda t: t.assign(photo=t["photo"].str.replace(".png", ".jpg")), "is not product"),
-    (lambda t: t.assign(photo=t["photo"].iloc[::-1].to_numpy()), "is not product"),
-    (lambda t: t.assign(text=t["text"].iloc[::-1].to_numpy()), "another review's text"),
-])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda t: t.iloc[:-3], "3 reviews lost"),
+        (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
+        (lambda t: t.drop(columns=["photo"]), "no column"),
+        (lambda t: t.assign(photo=t["photo"].str.replace(".png", ".jpg")), "is not product"),
+        (lambda t: t.assign(photo=t["photo"].iloc[::-1].to_numpy()), "is not product"),
+        (lambda t: t.assign(text=t["text"].iloc[::-1].to_numpy()), "another review's text"),
+    ],
+)
 def test_checkpoint_1_catches_lost_rows_and_wrong_photos(spoil, message):
     _wrong(lesson07.one_row_per_review.result(Frame(spoil(_rows()))), message)
 
@@ -61,20 +64,26 @@ def test_checkpoint_1_catches_lost_rows_and_wrong_photos(spoil, message):
 def _batch(n=4, tokens=64, size=224):
     mask = np.zeros((n, tokens), dtype=np.int64)
     mask[:, :10] = 1
-    return {"input_ids": np.ones((n, tokens), dtype=np.int64), "attention_mask": mask,
-            "pixels": np.zeros((n, 3, size, size), dtype=np.uint8)}
+    return {
+        "input_ids": np.ones((n, tokens), dtype=np.int64),
+        "attention_mask": mask,
+        "pixels": np.zeros((n, 3, size, size), dtype=np.uint8),
+    }
 
 
 def test_checkpoint_2_passes_fixed_shapes():
     assert lesson07.fixed_shapes.result(_batch(), 64, 224).passed
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda b: {**b, "input_ids": b["input_ids"][:, :50]}, "token ids have shape"),
-    (lambda b: {**b, "attention_mask": b["attention_mask"] * 0}, "attention mask"),
-    (lambda b: {**b, "pixels": b["pixels"].astype(np.float32)}, "dtype float32"),
-    (lambda b: {**b, "pixels": b["pixels"].transpose(0, 2, 3, 1)}, "pixels have shape"),
-])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda b: {**b, "input_ids": b["input_ids"][:, :50]}, "token ids have shape"),
+        (lambda b: {**b, "attention_mask": b["attention_mask"] * 0}, "attention mask"),
+        (lambda b: {**b, "pixels": b["pixels"].astype(np.float32)}, "dtype float32"),
+        (lambda b: {**b, "pixels": b["pixels"].transpose(0, 2, 3, 1)}, "pixels have shape"),
+    ],
+)
 def test_checkpoint_2_catches_ragged_text_and_wrong_pixels(spoil, message):
     _wrong(lesson07.fixed_shapes.result(spoil(_batch()), 64, 224), message)
 
@@ -83,9 +92,16 @@ def _encoded(rows):
     n = len(rows)
     rng = np.random.default_rng(0)
     started = np.repeat(np.arange(0, n, 16) * 0.1, 16)[:n]
-    return pd.DataFrame({"id": rows["id"].to_numpy(), "label": rows["label"].to_numpy(),
-                         "features": list(rng.normal(size=(n, 96)).astype(np.float32)),
-                         "actor": ["a", "b"] * (n // 2), "started": started, "finished": started + 0.05})
+    return pd.DataFrame(
+        {
+            "id": rows["id"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "features": list(rng.normal(size=(n, 96)).astype(np.float32)),
+            "actor": ["a", "b"] * (n // 2),
+            "started": started,
+            "finished": started + 0.05,
+        }
+    )
 
 
 def test_checkpoint_3_passes_every_review_encoded():
@@ -95,11 +111,14 @@ def test_checkpoint_3_passes_every_review_encoded():
     assert "96 features" in verdict.message
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (lambda t: t.iloc[:30], "30 encoded rows"),
-    (lambda t: t.assign(features=[np.zeros(96, np.float32)] * len(t)), "not finite numbers that differ"),
-    (lambda t: t.assign(finished=t["started"] - 1), "stopwatch"),
-])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda t: t.iloc[:30], "30 encoded rows"),
+        (lambda t: t.assign(features=[np.zeros(96, np.float32)] * len(t)), "not finite numbers that differ"),
+        (lambda t: t.assign(finished=t["started"] - 1), "stopwatch"),
+    ],
+)
 def test_checkpoint_3_catches_missing_rows_constant_features_and_a_broken_stopwatch(spoil, message):
     rows = _rows()
     _wrong(lesson07.encoded_every_review.result(Frame(spoil(_encoded(rows))), Frame(rows)), message)

@@ -89,8 +89,11 @@ def listening_addresses(root) -> list:
     found = []
     for proc in [root, *root.children(recursive=True)]:
         try:
-            found += [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections(kind="inet")
-                      if c.status == psutil.CONN_LISTEN]
+            found += [
+                (c.laddr.ip, c.laddr.port, proc.name())
+                for c in proc.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
         except psutil.Error:
             continue
     return found
@@ -103,8 +106,14 @@ def test_a_notebook_alone_starts_its_own_tiny_ray_and_module_04_shape_finishes(t
     script = tmp_path / "alone.py"
     script.write_text(inspect.getsource(listening_addresses) + ALONE_SCRIPT)
     try:
-        done = subprocess.run([sys.executable, str(script)], env=_env_without_ray(), cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            env=_env_without_ray(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("module 04's pipeline shape did not finish in 5 minutes on the tiny Ray (starved?)")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -141,13 +150,31 @@ async def _run_in_kernel(base: str, token: str, kernel_id: str, code: str, timeo
     url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels"
     conn = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
     msg_id = uuid.uuid4().hex
-    await conn.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
-    }))
+    await conn.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
+        )
+    )
     out, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         raw = await asyncio.wait_for(conn.read_message(), timeout=deadline - time.monotonic())
@@ -169,8 +196,12 @@ async def _run_in_kernel(base: str, token: str, kernel_id: str, code: str, timeo
 
 def _api(base: str, token: str, path: str, body: dict | None = None, method: str | None = None):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method or ("POST" if data else "GET"),
-                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + path,
+        data=data,
+        method=method or ("POST" if data else "GET"),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read()
         return json.loads(text) if text else None
@@ -230,37 +261,58 @@ def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_t
 
     from raycourse import auth
 
-    lab_ray = cluster.start(dashboard=True, dashboard_port=cluster.free_port(),
-                            temp_dir=tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
+    lab_ray = cluster.start(
+        dashboard=True, dashboard_port=cluster.free_port(), temp_dir=tempfile.mkdtemp(prefix="rc-", dir="/tmp")
+    )
     home = tmp_path / "home"  # no ~/.ray/auth_token there: Ray finds no token but what it is given
     home.mkdir()
     bare = {k: v for k, v in os.environ.items() if k not in auth.AUTH_ENV and k not in ("RAY_ADDRESS", "HOME")}
-    bare.update(HOME=str(home), RAY_gcs_server_port_wait_time_s="1", RAY_BACKEND_LOG_LEVEL="warning",
-                **cluster.LOOPBACK_ENV)  # refused for the token, not for the address
+    bare.update(
+        HOME=str(home), RAY_gcs_server_port_wait_time_s="1", RAY_BACKEND_LOG_LEVEL="warning", **cluster.LOOPBACK_ENV
+    )  # refused for the token, not for the address
     script = tmp_path / "driver.py"
     script.write_text(DRIVER_SCRIPT)
     driver = None
     try:
         assert lab_ray.auth_env["RAY_AUTH_MODE"] == "token"
         # A kernel of make lab: its environment has what client_env() gives (the token's mode and file).
-        driver = subprocess.Popen([sys.executable, str(script), lab_ray.address], env=dict(bare, **lab_ray.client_env()),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        driver = subprocess.Popen(
+            [sys.executable, str(script), lab_ray.address],
+            env=dict(bare, **lab_ray.client_env()),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         said = []
         while not said or not said[-1].startswith(("JOINED", "REFUSED", "Traceback")) and said[-1]:
             said.append(driver.stdout.readline())
         assert said[-1].startswith("JOINED ran"), "".join(said)
         listening = listening_addresses(psutil.Process(lab_ray.process.pid)) + listening_addresses(
-            psutil.Process(driver.pid))
+            psutil.Process(driver.pid)
+        )
         ports = {port for _, port, _ in listening}
         assert {lab_ray.ports["gcs"], lab_ray.ports["client"], lab_ray.ports["dashboard"]} <= ports, listening
         beyond = [entry for entry in listening if entry[0] not in LOOPBACK_IPS]
         assert not beyond, f"listening beyond loopback: {beyond}"
 
-        for name, env in (("no token", bare), ("another token", dict(bare, RAY_AUTH_MODE="token",
-                                                                     RAY_AUTH_TOKEN="0" * 64))):
-            refused = subprocess.run([sys.executable, str(script), lab_ray.address], env=env, stdin=subprocess.DEVNULL,
-                                     capture_output=True, text=True, timeout=180)
-            assert refused.returncode == 3 and "REFUSED" in refused.stdout, (name, refused.stdout, refused.stderr[-2000:])
+        for name, env in (
+            ("no token", bare),
+            ("another token", dict(bare, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64)),
+        ):
+            refused = subprocess.run(
+                [sys.executable, str(script), lab_ray.address],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert refused.returncode == 3 and "REFUSED" in refused.stdout, (
+                name,
+                refused.stdout,
+                refused.stderr[-2000:],
+            )
             assert "Unauthenticated" in refused.stderr, (name, refused.stderr[-2000:])
 
         jobs = "/api/jobs/"
@@ -282,10 +334,23 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
     port, dashboard_port, token = cluster.free_port(), cluster.free_port(), uuid.uuid4().hex
     log = (tmp_path / "lab.log").open("w")
     lab = subprocess.Popen(
-        [sys.executable, "-m", "raycourse", "lab", "--no-browser", f"--port={port}", "--allow-root",
-         f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}"],
-        env=_env_without_ray(DASHBOARD_PORT=str(dashboard_port)), cwd=tmp_path, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "raycourse",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--allow-root",
+            f"--ServerApp.root_dir={tmp_path}",
+            f"--IdentityProvider.token={token}",
+        ],
+        env=_env_without_ray(DASHBOARD_PORT=str(dashboard_port)),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: _api(base, token, "/api/status"), 180, "JupyterLab to answer", lab)
@@ -301,8 +366,12 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         # Two notebooks opened in JupyterLab: two sessions, two kernels, one Ray.
         outputs = []
         for name in ("a.ipynb", "b.ipynb"):
-            session = _api(base, token, "/api/sessions",
-                           {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}})
+            session = _api(
+                base,
+                token,
+                "/api/sessions",
+                {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}},
+            )
             outputs.append(asyncio.run(_run_in_kernel(base, token, session["kernel"]["id"], KERNEL_CODE)))
         found = [re.search(r"GCS (\S+) JOB (\S+) GPUS (\S+) DASH (\S+)", out) for out in outputs]
         assert all(found), outputs
@@ -311,7 +380,9 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         assert job_a != job_b  # two drivers (jobs) in one Ray
         assert gpus_a == gpus_b == "2.0" and dash_a == dash_b == dashboard
         with urllib.request.urlopen(_dashboard(dashboard, "/api/jobs/"), timeout=10) as response:
-            drivers = [j for j in json.loads(response.read()) if j.get("type") == "DRIVER" and j.get("status") == "RUNNING"]
+            drivers = [
+                j for j in json.loads(response.read()) if j.get("type") == "DRIVER" and j.get("status") == "RUNNING"
+            ]
         assert len(drivers) >= 2
 
         # The course's own settings: no news pop-up over the first notebook, no update check.

@@ -45,8 +45,14 @@ def _truncate(path: Path) -> None:
 
 
 def _cli(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "raycourse", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "raycourse", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
 
 
 def test_the_shipped_data_reads_without_a_problem(course_env):
@@ -81,7 +87,10 @@ def test_json_lines_that_are_not_rows_or_not_text(data_copy):
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_bytes(("\n".join(lines[:4] + ["[1, 2]"] + lines[4:9]) + "\n").encode() + b'{"text": "caf\xe9"}\n')
     problems = data.check_files([path])
-    assert [(p.line, p.what.split(" (")[0].split(",")[0]) for p in problems] == [(5, "a JSON list"), (11, "not UTF-8 text")]
+    assert [(p.line, p.what.split(" (")[0].split(",")[0]) for p in problems] == [
+        (5, "a JSON list"),
+        (11, "not UTF-8 text"),
+    ]
 
 
 def test_a_corrupt_image_is_named(data_copy):

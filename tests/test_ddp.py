@@ -27,16 +27,27 @@ def lesson_namespace() -> dict:
     """The lesson's cells that define the training loop, run in a namespace of their own (FEATURES made small)."""
     import ray
 
-    namespace = {"__name__": "lesson07_training", "FEATURES": FEATURES, "np": np, "torch": torch, "Path": Path,
-                 "ray": ray}
+    namespace = {
+        "__name__": "lesson07_training",
+        "FEATURES": FEATURES,
+        "np": np,
+        "torch": torch,
+        "Path": Path,
+        "ray": ray,
+    }
     defined = set()
     for cell in notebooks.read(LESSON).cells:
         if cell.cell_type != "code":
             continue
         tree = ast.parse(cell.source)
         names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-        names |= {target.id for node in tree.body if isinstance(node, ast.Assign)
-                  for target in node.targets if isinstance(target, ast.Name)}
+        names |= {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
         if names & NEEDED:
             exec(compile(tree, f"{LESSON.name}", "exec"), namespace)  # noqa: S102 - the course's own lesson
             defined |= names & NEEDED
@@ -60,7 +71,8 @@ def test_two_worker_ddp_fit_saves_a_checkpoint_that_loads_for_inference(ray_sess
     x, y = _problem()
     train_ds = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
     trainer = TorchTrainer(
-        lesson["train_func"], train_loop_config={"epochs": 4},
+        lesson["train_func"],
+        train_loop_config={"epochs": 4},
         scaling_config=ScalingConfig(num_workers=2, use_gpu=False),  # DDP over gloo, as tiny trains
         run_config=RunConfig(storage_path=str(tmp_path), name="ddp"),
         datasets={"train": train_ds},
@@ -76,8 +88,9 @@ def test_two_worker_ddp_fit_saves_a_checkpoint_that_loads_for_inference(ray_sess
     model = lesson["make_classifier"]()
     untrained = {name: value.clone() for name, value in model.state_dict().items()}
     model.load_state_dict(state, strict=True)
-    assert any(not torch.equal(untrained[name], value) for name, value in model.state_dict().items()), \
+    assert any(not torch.equal(untrained[name], value) for name, value in model.state_dict().items()), (
         "the checkpoint holds the untrained weights"
+    )
     model.eval()
     with torch.no_grad():
         accuracy = (model(torch.as_tensor(x)).argmax(1).numpy() == y).mean()

@@ -68,7 +68,9 @@ def test_readme_says_what_ran_where_for_every_module():
     rows = [line for line in section.splitlines() if re.match(r"\| \d\d", line)]
     covered = {n for row in rows for n in re.findall(r"\b(\d\d)\b", row.split("|")[1])}
     modules = {m.number for m in catalogue.modules(ROOT)}
-    assert covered == modules, f"modules without a row: {sorted(modules - covered)}; rows for none: {sorted(covered - modules)}"
+    assert covered == modules, (
+        f"modules without a row: {sorted(modules - covered)}; rows for none: {sorted(covered - modules)}"
+    )
     machine = re.compile(r"H100|H200|cores|no model|no GPU stage|never")
     for row in rows:
         cells = [c.strip() for c in row.strip().strip("|").split("|")][1:]

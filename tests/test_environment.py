@@ -1,6 +1,5 @@
 """The environment files agree with each other."""
 
-import os
 import re
 
 import pytest
@@ -22,7 +21,7 @@ def _pins(lines):
 def test_environment_yml_has_the_same_pins_as_requirements():
     req = _pins((ROOT / "requirements.txt").read_text().splitlines())
     env_lines = (ROOT / "environment.yml").read_text().splitlines()
-    pip_section = env_lines[env_lines.index("  - pip:") + 1:]
+    pip_section = env_lines[env_lines.index("  - pip:") + 1 :]
     assert _pins(pip_section) == req
     assert "  - python=3.11" in env_lines
 
@@ -39,8 +38,22 @@ def test_every_direct_dependency_is_pinned_exactly_and_locked():
 def test_issue_pins():
     req = _pins((ROOT / "requirements.txt").read_text().splitlines())
     assert req["torch"] == "2.14.1" and req["torchvision"] == "0.29.1" and req["ray"] == "2.60.0"
-    for name in ["jupyterlab", "ipywidgets", "transformers", "diffusers", "datasets", "evaluate",
-                 "accelerate", "polars", "matplotlib", "nbval", "pytest", "pandas", "pyarrow", "pillow"]:
+    for name in [
+        "jupyterlab",
+        "ipywidgets",
+        "transformers",
+        "diffusers",
+        "datasets",
+        "evaluate",
+        "accelerate",
+        "polars",
+        "matplotlib",
+        "nbval",
+        "pytest",
+        "pandas",
+        "pyarrow",
+        "pillow",
+    ]:
         assert name in req, name
 
 
@@ -71,7 +84,8 @@ def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_mac
 
     runs = getattr(request.config, "lock_resolutions", None) or lock_resolution.start(_supported_pythons())
     assert sorted((r.python, r.name) for r in runs) == sorted(
-        (py, name) for py in _supported_pythons() for name in lock_resolution.PLATFORMS)
+        (py, name) for py in _supported_pythons() for name in lock_resolution.PLATFORMS
+    )
     lock = _pins((ROOT / "constraints.txt").read_text().splitlines())
     results = [r.wait() for r in runs]
     if all(code and ("Failed to fetch" in said or "dns error" in said) for code, said in results):
@@ -85,7 +99,9 @@ def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_mac
         assert {"ray", "torch", "torchvision", "diffusers"} <= set(resolved)
         unpinned = set(resolved) - set(lock) - NOT_ON_LINUX
         if unpinned:
-            problems.append(f"Python {run.python} on {run.name} needs packages the lock does not pin: {sorted(unpinned)}")
+            problems.append(
+                f"Python {run.python} on {run.name} needs packages the lock does not pin: {sorted(unpinned)}"
+            )
         moved = {n: v for n, v in resolved.items() if n in lock and lock[n] != v}
         assert not moved, moved  # constraints are exact: a locked package never moves
     assert not problems, "\n".join(problems)
@@ -98,16 +114,29 @@ def test_the_installer_hands_pips_configuration_to_uv():
     spec = importlib.util.spec_from_file_location("install_env", ROOT / "tools" / "install_env.py")
     install_env = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(install_env)
-    said = ("global.cert='/etc/ssl/certs/ca.crt'\nglobal.constraint='/etc/pip/c.txt'\n"
-            "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\nglobal.find-links='/opt/old'\n"
-            "global.index-url='https://mirror.example/simple'\ninstall.find-links='/opt/install'\n"
-            ":env:.find-links='/opt/wheels'\n:env:.default-timeout='180'\nnot a setting\n")
+    said = (
+        "global.cert='/etc/ssl/certs/ca.crt'\nglobal.constraint='/etc/pip/c.txt'\n"
+        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\nglobal.find-links='/opt/old'\n"
+        "global.index-url='https://mirror.example/simple'\ninstall.find-links='/opt/install'\n"
+        ":env:.find-links='/opt/wheels'\n:env:.default-timeout='180'\nnot a setting\n"
+    )
     config = install_env.parse_pip_config(said)
     assert config["find-links"] == "/opt/wheels"  # PIP_FIND_LINKS over [install] over [global]
     args, env = install_env.uv_arguments(config)
-    assert args == ["--index-strategy", "unsafe-best-match", "--index-url", "https://mirror.example/simple",
-                    "--extra-index-url", "file:///opt/a/simple", "--extra-index-url", "file:///opt/b/simple",
-                    "--find-links", "/opt/wheels", "--constraint", "/etc/pip/c.txt"]
+    assert args == [
+        "--index-strategy",
+        "unsafe-best-match",
+        "--index-url",
+        "https://mirror.example/simple",
+        "--extra-index-url",
+        "file:///opt/a/simple",
+        "--extra-index-url",
+        "file:///opt/b/simple",
+        "--find-links",
+        "/opt/wheels",
+        "--constraint",
+        "/etc/pip/c.txt",
+    ]
     assert env == {"SSL_CERT_FILE": "/etc/ssl/certs/ca.crt"}
     assert install_env.uv_arguments(install_env.parse_pip_config(":env:.no-index='true'\n"))[0][-1] == "--no-index"
     assert install_env.uv_arguments({}) == (["--index-strategy", "unsafe-best-match"], {})

@@ -61,24 +61,43 @@ def test_the_configs_give_the_real_parameter_counts_and_file_sizes():
 def test_the_configs_hold_the_real_shapes():
     read = lambda *p: json.loads(fullsize.CONFIGS.joinpath(*p).read_text())  # noqa: E731
     qwen = read("llm", "config.json")
-    assert (qwen["hidden_size"], qwen["num_hidden_layers"], qwen["num_attention_heads"], qwen["num_key_value_heads"],
-            qwen["intermediate_size"], qwen["vocab_size"], qwen["tie_word_embeddings"], qwen["torch_dtype"],
-            qwen["rope_theta"]) == (896, 24, 14, 2, 4864, 151936, True, "bfloat16", 1e6)
+    assert (
+        qwen["hidden_size"],
+        qwen["num_hidden_layers"],
+        qwen["num_attention_heads"],
+        qwen["num_key_value_heads"],
+        qwen["intermediate_size"],
+        qwen["vocab_size"],
+        qwen["tie_word_embeddings"],
+        qwen["torch_dtype"],
+        qwen["rope_theta"],
+    ) == (896, 24, 14, 2, 4864, 151936, True, "bfloat16", 1e6)
     vit = read("vit", "config.json")
-    assert (vit["hidden_size"], vit["num_hidden_layers"], vit["num_attention_heads"], vit["intermediate_size"],
-            vit["patch_size"]) == (768, 12, 12, 3072, 16)
+    assert (
+        vit["hidden_size"],
+        vit["num_hidden_layers"],
+        vit["num_attention_heads"],
+        vit["intermediate_size"],
+        vit["patch_size"],
+    ) == (768, 12, 12, 3072, 16)
     clip = read("clip", "config.json")
     text, vision = clip["text_config"], clip["vision_config"]
     assert (text["hidden_size"], text["num_hidden_layers"], text["num_attention_heads"]) == (512, 12, 8)
-    assert (vision["hidden_size"], vision["num_hidden_layers"], vision["num_attention_heads"],
-            vision["patch_size"], clip["projection_dim"]) == (768, 12, 12, 32, 512)
+    assert (
+        vision["hidden_size"],
+        vision["num_hidden_layers"],
+        vision["num_attention_heads"],
+        vision["patch_size"],
+        clip["projection_dim"],
+    ) == (768, 12, 12, 32, 512)
     unet = read("image_gen", "unet", "config.json")
     assert (unet["sample_size"], unet["cross_attention_dim"], unet["addition_embed_type"]) == (64, 2048, "text_time")
     # Every pinned config file of every role is in the folder (nothing else is needed to build).
     for role, spec in config.MODEL_ROLES.items():
         pinned = {f for f in spec.files if f.endswith(".json") and "token" not in f and "vocab" not in f}
-        assert pinned <= {str(p.relative_to(fullsize.CONFIGS / role))
-                          for p in (fullsize.CONFIGS / role).rglob("*.json")}, role
+        assert pinned <= {
+            str(p.relative_to(fullsize.CONFIGS / role)) for p in (fullsize.CONFIGS / role).rglob("*.json")
+        }, role
 
 
 def test_roles_and_cache_go_with_full_size_only(capsys):
@@ -112,8 +131,14 @@ def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
         "print(json.dumps({'vit_id': vit_id, 'clip_id': clip_id, 'vit': count(vit.vit), 'clip': count(clip),\n"
         "                  'dtypes': [str(vit.dtype), str(clip.dtype)]}))\n"
     )
-    env = dict(os.environ, RAYCOURSE_PROFILE="gpu", HF_HUB_CACHE=str(built), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_VERBOSITY="error", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    env = dict(
+        os.environ,
+        RAYCOURSE_PROFILE="gpu",
+        HF_HUB_CACHE=str(built),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
     for role in ("IMAGE_GEN", "LLM", "VIT", "CLIP"):
         env.pop(f"RAYCOURSE_MODEL_{role}", None)
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -121,7 +146,9 @@ def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
     got = json.loads(run.stdout.strip().splitlines()[-1])
     for role in ("vit", "clip"):
         spec = config.MODEL_ROLES[role]
-        assert Path(got[f"{role}_id"]) == built / f"models--{spec.hub_id.replace('/', '--')}" / "snapshots" / spec.revision
+        assert (
+            Path(got[f"{role}_id"]) == built / f"models--{spec.hub_id.replace('/', '--')}" / "snapshots" / spec.revision
+        )
     # The classifier takes ViTModel without its pooler (768 x 768 + 768), which the in21k checkpoint also holds.
     assert got["vit"] == REAL_PARAMS["vit"]["model.safetensors"] - 768 * 768 - 768
     assert got["clip"] == REAL_PARAMS["clip"]["pytorch_model.bin"]
@@ -130,8 +157,21 @@ def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
 
 def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, capsys):
     out = tmp_path / "verify.json"
-    code = main(["verify-gpu", "--roles", "vit", "--modules", "05", "--size", "small", "--cache", str(built),
-                 "--json", str(out)])
+    code = main(
+        [
+            "verify-gpu",
+            "--roles",
+            "vit",
+            "--modules",
+            "05",
+            "--size",
+            "small",
+            "--cache",
+            str(built),
+            "--json",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads(out.read_text())
@@ -149,14 +189,33 @@ def test_the_cuda_table_shows_memory_caps_oom_and_utilisation():
     """The CUDA columns, from measures as a GPU run writes them (no GPU needed)."""
     from raycourse.fullsize.verify import table
 
-    ok = dict(status="ok", load_s=3.2, work_s=2.0, rows=16, rows_per_s=8.0, busy_share=0.75, gpu_util=None,
-              gpu_util_note="n/a (ModuleNotFoundError)", peak_alloc_gb=10.4, peak_reserved_gb=11.0)
+    ok = dict(
+        status="ok",
+        load_s=3.2,
+        work_s=2.0,
+        rows=16,
+        rows_per_s=8.0,
+        busy_share=0.75,
+        gpu_util=None,
+        gpu_util_note="n/a (ModuleNotFoundError)",
+        peak_alloc_gb=10.4,
+        peak_reserved_gb=11.0,
+    )
     results = [
-        {"module": "03", "name": "image_gen", "runs": {"full": ok, "24GB": dict(ok, peak_alloc_gb=10.4),
-                                                        "16GB": dict(ok, peak_alloc_gb=10.4)}},
-        {"module": "04", "name": "enhancer + image_gen",
-         "runs": {"full": dict(ok, gpu_util=61.0, peak_alloc_gb=19.8), "24GB": dict(ok, peak_alloc_gb=19.8),
-                  "16GB": {"status": "OOM"}}},
+        {
+            "module": "03",
+            "name": "image_gen",
+            "runs": {"full": ok, "24GB": dict(ok, peak_alloc_gb=10.4), "16GB": dict(ok, peak_alloc_gb=10.4)},
+        },
+        {
+            "module": "04",
+            "name": "enhancer + image_gen",
+            "runs": {
+                "full": dict(ok, gpu_util=61.0, peak_alloc_gb=19.8),
+                "24GB": dict(ok, peak_alloc_gb=19.8),
+                "16GB": {"status": "OOM"},
+            },
+        },
         {"module": "00", "name": "load clip", "runs": {"full": {"status": "failed", "error": "boom"}}},
         {"module": "06", "name": "CLIP embeddings", "skipped": "not selected"},
     ]
@@ -199,14 +258,29 @@ def test_a_cap_above_the_uncapped_peak_is_not_run_again_and_each_stage_is_saved_
             alloc, reserved = min(alloc, cap_gb - 1), min(reserved, cap_gb - 0.5)
         out = tmp_path / "verify.json"
         snapshots.append(json.loads(out.read_text()) if out.exists() else None)
-        return dict(status="ok", gpu="NVIDIA X", gpu_total_gb=80.0, load_s=1.0, work_s=1.0, rows=16, rows_per_s=16.0,
-                    busy_share=1.0, gpu_util=50.0, peak_alloc_gb=alloc, peak_reserved_gb=reserved)
+        return dict(
+            status="ok",
+            gpu="NVIDIA X",
+            gpu_total_gb=80.0,
+            load_s=1.0,
+            work_s=1.0,
+            rows=16,
+            rows_per_s=16.0,
+            busy_share=1.0,
+            gpu_util=50.0,
+            peak_alloc_gb=alloc,
+            peak_reserved_gb=reserved,
+        )
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(v, "_run_child", fake_child)
     report = v.verify(roles=["image_gen"], real=True, modules=["03"], out=tmp_path / "verify.json", log=lambda *a: None)
-    assert calls == [("03 image_gen", None), ("03 image_gen, VAE not sliced", None),
-                     ("03 image_gen, VAE not sliced", 24), ("03 image_gen, VAE not sliced", 16)]
+    assert calls == [
+        ("03 image_gen", None),
+        ("03 image_gen, VAE not sliced", None),
+        ("03 image_gen, VAE not sliced", 24),
+        ("03 image_gen, VAE not sliced", 16),
+    ]
     sliced = next(s for s in report["stages"] if s["name"] == "image_gen")["runs"]
     assert sliced["16GB"] == {"status": "ok", "peak_alloc_gb": 8.6, "from_uncapped_run": True}
     assert "| fits (peak 8.6) | fits (peak 8.6) |" in report["table"]
@@ -226,7 +300,9 @@ def test_verify_loads_sdxl_as_the_lessons_imagegen_does(monkeypatch):
 
     class Pipe:
         def __init__(self):
-            self.vae = type("Vae", (), {"sliced": False, "enable_slicing": lambda self: setattr(self, "sliced", True)})()
+            self.vae = type(
+                "Vae", (), {"sliced": False, "enable_slicing": lambda self: setattr(self, "sliced", True)}
+            )()
 
         def to(self, device):
             return self

@@ -21,16 +21,35 @@ spec.loader.exec_module(bundle)
 
 def test_the_plan_carries_what_the_machine_lacks_or_has_at_another_version_and_never_torch():
     lock = bundle.read_pins((ROOT / "constraints.txt").read_text())
-    machine = {"torch": "2.11.0", "torchvision": "0.26.0", "nvidia-cublas": "13.0.1", "numpy": lock["numpy"],
-               "transformers": "0.0.1", "nvidia-ml-py": lock["nvidia-ml-py"]}
+    machine = {
+        "torch": "2.11.0",
+        "torchvision": "0.26.0",
+        "nvidia-cublas": "13.0.1",
+        "numpy": lock["numpy"],
+        "transformers": "0.0.1",
+        "nvidia-ml-py": lock["nvidia-ml-py"],
+    }
     todo = bundle.plan(lock, machine)
     carry = {name for name, _ in todo["carry"]}
     # what lesson 05's fit, module 08's Serve and every notebook's import need, absent from the machine
-    assert {"ray", "evaluate", "datasets", "dill", "multiprocess", "fastapi", "uvicorn", "polars", "diffusers",
-            "ipython", "nbformat"} <= carry
+    assert {
+        "ray",
+        "evaluate",
+        "datasets",
+        "dill",
+        "multiprocess",
+        "fastapi",
+        "uvicorn",
+        "polars",
+        "diffusers",
+        "ipython",
+        "nbformat",
+    } <= carry
     assert "transformers" in carry  # another version there: the locked one travels
     assert "numpy" not in carry and ("numpy", lock["numpy"]) in todo["present"]
-    assert not carry & {"torch", "torchvision", "triton"} and not any(n.startswith(("nvidia-c", "cuda-")) for n in carry)
+    assert not carry & {"torch", "torchvision", "triton"} and not any(
+        n.startswith(("nvidia-c", "cuda-")) for n in carry
+    )
     assert "nvidia-ml-py" not in carry and ("nvidia-ml-py", lock["nvidia-ml-py"]) in todo["present"]
     assert len(todo["carry"]) + len(todo["present"]) + len(todo["own"]) == len(lock)
     # --any-version: the machine's pandas does, its transformers does not (the model code's results depend on it)
@@ -41,8 +60,9 @@ def test_the_plan_carries_what_the_machine_lacks_or_has_at_another_version_and_n
 
 
 def test_read_pins_reads_pip_freeze_and_the_lock():
-    assert bundle.read_pins("# c\nRay[serve]==2.60.0\ntyping_extensions==4.15.0\n-e git+x#egg=y\nfoo @ file:///x\n") \
-        == {"ray": "2.60.0", "typing-extensions": "4.15.0"}
+    assert bundle.read_pins(
+        "# c\nRay[serve]==2.60.0\ntyping_extensions==4.15.0\n-e git+x#egg=y\nfoo @ file:///x\n"
+    ) == {"ray": "2.60.0", "typing-extensions": "4.15.0"}
 
 
 def _wheels(folder: Path, n: int, size: int) -> list[Path]:

@@ -41,8 +41,15 @@ def test_the_plan_runs_each_baseline_then_moves_one_lever_at_a_time():
         assert changed == {lever} and settings[lever] == value
     assert ("07", "batch_size", 64, {**base["07"]}) not in runs  # the baseline's own value is not run twice
     named = {lever for stage in levers.LEVERS.values() for lever in stage}
-    assert {"batch_size", "text_dtype", "cpu_workers", "prefetch_batches", "actors_per_gpu", "pin_memory",
-            "preprocess_on_gpu"} <= named
+    assert {
+        "batch_size",
+        "text_dtype",
+        "cpu_workers",
+        "prefetch_batches",
+        "actors_per_gpu",
+        "pin_memory",
+        "preprocess_on_gpu",
+    } <= named
 
 
 def test_the_command_line_refuses_an_unknown_stage_or_lever(capsys):
@@ -72,10 +79,14 @@ def test_nvml_samples_give_the_mean_utilisation_and_peak_memory_of_the_window(mo
         return types.SimpleNamespace(gpu=current["u"])
 
     fake = types.SimpleNamespace(
-        nvmlInit=lambda: None, nvmlDeviceGetCount=lambda: 1, nvmlDeviceGetHandleByIndex=lambda i: i,
-        nvmlDeviceGetName=lambda h: b"NVIDIA T4", nvmlSystemGetDriverVersion=lambda: "580.1",
+        nvmlInit=lambda: None,
+        nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetName=lambda h: b"NVIDIA T4",
+        nvmlSystemGetDriverVersion=lambda: "580.1",
         nvmlDeviceGetUtilizationRates=utilisation,
-        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=current["m"] * 2**30))
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=current["m"] * 2**30),
+    )
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     sampler = levers.NvmlSampler(period=0.001)
     assert sampler.note == "ok" and sampler.names == ["NVIDIA T4"]
@@ -107,16 +118,48 @@ def test_the_dry_run_writes_the_results_and_the_table_says_what_it_is(ray_sessio
 
 
 def test_the_table_marks_failed_runs_and_compares_with_the_baseline():
-    report = {"schema": 1, "mode": "gpu", "profile": "gpu", "date": "2026-11-27T03:00:00+00:00", "nvml": "ok",
-              "machine": {"gpus": ["NVIDIA H100 80GB HBM3"], "driver": "580.159.04", "cpus": 16, "torch": "2.11.0",
-                          "ray": "2.60.0"},
-              "baseline": {"07": {"batch_size": 16}},
-              "runs": [{"stage": "07", "lever": "baseline", "value": None, "status": "ok", "rows_per_s": 100.0,
-                        "gpu_util": 40.0, "gpu_mem_peak_gib": 5.0},
-                       {"stage": "07", "lever": "batch_size", "value": 256, "status": "ok", "rows_per_s": 250.0,
-                        "gpu_util": 91.0, "gpu_mem_peak_gib": 12.5},
-                       {"stage": "07", "lever": "actors_per_gpu", "value": 4, "status": "error",
-                        "error": "OutOfMemoryError: CUDA out of memory"}]}
+    report = {
+        "schema": 1,
+        "mode": "gpu",
+        "profile": "gpu",
+        "date": "2026-11-27T03:00:00+00:00",
+        "nvml": "ok",
+        "machine": {
+            "gpus": ["NVIDIA H100 80GB HBM3"],
+            "driver": "580.159.04",
+            "cpus": 16,
+            "torch": "2.11.0",
+            "ray": "2.60.0",
+        },
+        "baseline": {"07": {"batch_size": 16}},
+        "runs": [
+            {
+                "stage": "07",
+                "lever": "baseline",
+                "value": None,
+                "status": "ok",
+                "rows_per_s": 100.0,
+                "gpu_util": 40.0,
+                "gpu_mem_peak_gib": 5.0,
+            },
+            {
+                "stage": "07",
+                "lever": "batch_size",
+                "value": 256,
+                "status": "ok",
+                "rows_per_s": 250.0,
+                "gpu_util": 91.0,
+                "gpu_mem_peak_gib": 12.5,
+            },
+            {
+                "stage": "07",
+                "lever": "actors_per_gpu",
+                "value": 4,
+                "status": "error",
+                "error": "OutOfMemoryError: CUDA out of memory",
+            },
+        ],
+    }
     text = lever_table.render(report)
     assert "NVIDIA H100 80GB HBM3 (driver 580.159.04)" in text and "2026-11-27" in text
     assert "| batch_size | 256 | 250.0 | 2.50x | 91 % | 12.5 GiB |" in text

@@ -27,11 +27,20 @@ def test_lesson_08s_vllm_cell_frees_the_serve_replicas_gpus_before_its_engine_as
         calls.append("build_processor")
         raise _Stop
 
-    serve = types.SimpleNamespace(delete=lambda name: calls.append(f"delete {name}"),
-                                  shutdown=lambda: calls.append("shutdown"))
+    serve = types.SimpleNamespace(
+        delete=lambda name: calls.append(f"delete {name}"), shutdown=lambda: calls.append("shutdown")
+    )
     monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))  # as where vLLM is installed
-    namespace = {"MODEL_ID": "Qwen/Qwen2.5-0.5B-Instruct", "GPUS": 1, "MAX_NEW_TOKENS": 60, "chat": lambda p: p,
-                 "prompts": None, "display": print, "serve": serve, "build_processor": build_processor}
+    namespace = {
+        "MODEL_ID": "Qwen/Qwen2.5-0.5B-Instruct",
+        "GPUS": 1,
+        "MAX_NEW_TOKENS": 60,
+        "chat": lambda p: p,
+        "prompts": None,
+        "display": print,
+        "serve": serve,
+        "build_processor": build_processor,
+    }
     with pytest.raises(_Stop):
         exec(compile(cell.source, "lesson-08-vllm-cell", "exec"), namespace)
     assert calls[:2] == ["delete enhancer", "build_processor"]
@@ -142,8 +151,12 @@ def test_qwen_loads_as_shipped_where_bfloat16_is_native_and_in_float16_on_a_t4(m
     import torch
 
     loads = _qwen_loads()
-    assert {name for name, _, _ in loads} >= {"00_environment_check.ipynb", "04_llm_prompt_enhancement.ipynb",
-                                              "07_multimodal_pipeline.ipynb", "08_serving_and_resilient_jobs.ipynb"}
+    assert {name for name, _, _ in loads} >= {
+        "00_environment_check.ipynb",
+        "04_llm_prompt_enhancement.ipynb",
+        "07_multimodal_pipeline.ipynb",
+        "08_serving_and_resilient_jobs.ipynb",
+    }
     _cards(monkeypatch, native)
     for name, lines, i in loads:
         call = lines[i] + (lines[i + 1] if not lines[i].rstrip().endswith(")") else "")

@@ -63,13 +63,18 @@ def test_every_tiny_only_entry_names_a_test_that_exists():
 
 
 def test_lessons_solved_labs_and_profile_free_tests_run_on_a_gpu_and_tiny_tests_do_not():
-    kept = [_item("notebooks/05_vit_fine_tuning.ipynb", "Cell 3"),
-            _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
-            _item("tests/test_pins.py", "anything"), _item("tests/test_profiles.py", "anything")]
+    kept = [
+        _item("notebooks/05_vit_fine_tuning.ipynb", "Cell 3"),
+        _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
+        _item("tests/test_pins.py", "anything"),
+        _item("tests/test_profiles.py", "anything"),
+    ]
     assert [root_conftest._tiny_only(item) for item in kept] == [None] * len(kept)
-    for rel, name in [("tests/test_two_nodes.py", "t"),
-                      ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
-                      ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one")]:
+    for rel, name in [
+        ("tests/test_two_nodes.py", "t"),
+        ("tests/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
+        ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"),
+    ]:
         assert root_conftest._tiny_only(_item(rel, name)), (rel, name)
     # A file that marks itself (every check-test file: pytestmark = pytest.mark.tiny_only("why")).
     marked = _item("tests/test_checks_lab05.py", "test_anything")
@@ -81,9 +86,24 @@ def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_
     """As under make test-gpu (collected and skipped: no Ray starts for them, no GPU is needed)."""
     env = {**os.environ, "RAYCOURSE_PROFILE": "gpu"}
     env.pop("RAY_ADDRESS", None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                          "tests/test_checks_lab01.py", "tests/test_two_nodes.py"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_checks_lab01.py",
+            "tests/test_two_nodes.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     last = run.stdout.strip().splitlines()[-1]
     assert "skipped" in last and "passed" not in last and "failed" not in last, last
@@ -93,11 +113,16 @@ def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_
 
 def test_test_fast_leaves_out_every_notebook_run_and_keeps_the_checks_tests():
     lesson_cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={})
-    slow = [lesson_cell, _item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu"),
-            _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise")]
-    fast = [_item("tests/test_checks_lab05.py", "test_ex1_accepts_the_read_images_pipeline"),
-            _item("tests/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),
-            _item("tests/test_grading.py", "test_grading_verdicts_read_like_the_check_cells")]
+    slow = [
+        lesson_cell,
+        _item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu"),
+        _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
+    ]
+    fast = [
+        _item("tests/test_checks_lab05.py", "test_ex1_accepts_the_read_images_pipeline"),
+        _item("tests/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),
+        _item("tests/test_grading.py", "test_grading_verdicts_read_like_the_check_cells"),
+    ]
     assert all(root_conftest._slow(i) for i in slow) and not any(root_conftest._slow(i) for i in fast)
 
 
@@ -108,10 +133,16 @@ def test_notebooks_05_keeps_lesson_05_and_the_grading_of_lab_05_only():
     def cell(path):
         return SimpleNamespace(fspath=ROOT / path, name="Cell 1", cell={})
 
-    keep = [cell("notebooks/05_vit_fine_tuning.ipynb"), graded("test_a_solved_lab_passes_every_exercise", "05"),
-            graded("test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors", "05")]
-    drop = [cell("notebooks/04_llm_prompt_enhancement.ipynb"), graded("test_a_solved_lab_passes_every_exercise", "04"),
-            _item("tests/test_checks_lab05.py", "anything")]
+    keep = [
+        cell("notebooks/05_vit_fine_tuning.ipynb"),
+        graded("test_a_solved_lab_passes_every_exercise", "05"),
+        graded("test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors", "05"),
+    ]
+    drop = [
+        cell("notebooks/04_llm_prompt_enhancement.ipynb"),
+        graded("test_a_solved_lab_passes_every_exercise", "04"),
+        _item("tests/test_checks_lab05.py", "anything"),
+    ]
     assert all(root_conftest._in_modules(i, {"05"}) for i in keep)
     assert not any(root_conftest._in_modules(i, {"05"}) for i in drop)
 
@@ -125,10 +156,18 @@ def test_side_by_side_a_files_tests_stay_in_one_process_and_each_labs_grading_is
     assert scope("tests/test_two_nodes.py::test_a[05]") == scope("tests/test_two_nodes.py::test_b")
     solved = "tests/test_grading.py::test_a_solved_lab_passes_every_exercise"
     assert len({scope(f"{solved}[04]"), scope(f"{solved}[05]"), scope("tests/test_grading.py::test_other")}) == 3
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))
+    }
     files = ("tests/test_quizzes.py", "tests/test_docs.py", "tests/test_profiles.py")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist",
-                          "loadgroup", *files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", *files],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     workers = {}
     for line in run.stdout.splitlines():
@@ -141,16 +180,40 @@ def test_side_by_side_a_files_tests_stay_in_one_process_and_each_labs_grading_is
 def test_side_by_side_a_test_process_that_dies_is_named_with_the_step_it_died_in(tmp_path):
     """A test process can die without a trace (SIGKILL, a library's _exit). Each one writes its steps to a trail as
     it goes; the run names a dead one with its last steps, and the other process goes on."""
-    (tmp_path / "test_dies.py").write_text("import os, signal\n\n\ndef test_dies():\n"
-                                           "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (tmp_path / "test_dies.py").write_text(
+        "import os, signal\n\n\ndef test_dies():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     (tmp_path / "test_lives.py").write_text("def test_lives():\n    pass\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))
+    }
     env[RAY_NOTICES_ENV] = str(tmp_path / "notices" / "ray-retries.log")
     (tmp_path / "notices").mkdir()
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-n", "2",
-                          "--dist", "loadgroup", "--max-worker-restart=0", "--rootdir", str(tmp_path),
-                          str(tmp_path / "test_dies.py"), str(tmp_path / "test_lives.py")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conftest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "--max-worker-restart=0",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_dies.py"),
+            str(tmp_path / "test_lives.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1 and "1 failed, 1 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
     said = re.search(r"\n(gw\d) died \(.*\); its last steps \((.*)\):\n(.*)", run.stderr)
     assert said, run.stderr[-3000:]
@@ -164,16 +227,23 @@ def test_side_by_side_a_test_process_that_dies_is_named_with_the_step_it_died_in
 def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_then_the_rest():
     """The quick tests that need no Ray fill the end of the run in both processes (make test-fast: a Ray file
     that came last kept one process busy 22 s after the other had finished)."""
+
     def item(rel, name, fixtures=()):
-        return SimpleNamespace(fspath=ROOT / rel, originalname=name, name=name, fixturenames=list(fixtures),
-                               get_closest_marker=lambda _: None)
+        return SimpleNamespace(
+            fspath=ROOT / rel,
+            originalname=name,
+            name=name,
+            fixturenames=list(fixtures),
+            get_closest_marker=lambda _: None,
+        )
 
     docs = item("tests/test_docs.py", "test_a")
     runtime_pure = item("tests/test_runtime.py", "test_pure")
     runtime_ray = item("tests/test_runtime.py", "test_ray", ["ray_session"])
     authoring = item("tests/test_authoring.py", "test_b")
-    cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={},
-                           get_closest_marker=lambda _: None)
+    cell = SimpleNamespace(
+        fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={}, get_closest_marker=lambda _: None
+    )
     # a run that starts a cluster of its own, not the run's Ray: it keeps its place among the runs
     two_nodes = item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu")
     order = run_machinery.run_order([docs, runtime_pure, two_nodes, authoring, runtime_ray, cell], root_conftest._slow)
@@ -209,8 +279,10 @@ def test_a_ray_started_early_is_kept_only_while_the_settings_it_passes_on_are_th
         def stop(self):
             self.stopped = True
 
-    needs_ray = SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace(collectonly=False)),
-                                items=[SimpleNamespace(cell={}, get_closest_marker=lambda _: None)])
+    needs_ray = SimpleNamespace(
+        config=SimpleNamespace(option=SimpleNamespace(collectonly=False)),
+        items=[SimpleNamespace(cell={}, get_closest_marker=lambda _: None)],
+    )
     for key in ("RAY_ADDRESS", "RAYCOURSE_SHARED_RAY"):
         monkeypatch.delenv(key, raising=False)
     today = runtime.env_digest(cluster.ray_environment(run_machinery._ray_env()))

@@ -1,4 +1,5 @@
-"""Grading (``python -m raycourse grade``): every lab solved and unsolved, a half-solved and a broken lab, and the grader's edges.
+"""Grading (``python -m raycourse grade``): every lab solved and unsolved, a half-solved and a broken lab, and the
+grader's edges.
 
 These tests are also the test run of ``solutions/`` and ``labs/`` (nbval runs ``notebooks/`` only):
 the solved copy is the solution notebook and the unsolved copy is the lab, each graded from the top
@@ -21,7 +22,6 @@ is still graded solved and unsolved.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -102,8 +102,13 @@ def build_copy(solution: Path, solved: set, typo: tuple[int, str] | None = None)
     for i, (solved_cell, lab_cell) in enumerate(zip(kept, lab.cells)):
         if owners[i] in solved:
             lab_cell.source = solved_cell.source
-        if typo and owners[i] == typo[0] and not broken_done and lab_cell.cell_type == "code" \
-                and solved_cell.source != labs.lab_source(solved_cell.source):
+        if (
+            typo
+            and owners[i] == typo[0]
+            and not broken_done
+            and lab_cell.cell_type == "code"
+            and solved_cell.source != labs.lab_source(solved_cell.source)
+        ):
             lab_cell.source = typo[1] + "\n" + lab_cell.source
             broken_done = True
     assert typo is None or broken_done, "no exercise cell to break"
@@ -126,8 +131,11 @@ def _grade(grader, nb, tmp_path: Path, name: str) -> grading.Grade:
     if os.environ.get("RAY_ADDRESS"):  # nothing of Ray Serve outlives the graded notebook (lab 08 stops it)
         from actor_sizes import from_gcs
 
-        left = [a["class_name"] for a in from_gcs(os.environ["RAY_ADDRESS"])[0]
-                if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)]
+        left = [
+            a["class_name"]
+            for a in from_gcs(os.environ["RAY_ADDRESS"])[0]
+            if a["state"] == "ALIVE" and a["class_name"].startswith(SERVE_ACTORS)
+        ]
         assert not left, f"left running after grading {name}: {left}"
     return grade
 
@@ -217,7 +225,7 @@ def test_a_broken_lab_reports_the_error_and_grades_the_rest(grader, solution, tm
     assert "\n   Hint: Run the notebook from the top" in str(broken)
     # Every exercise after the broken one is still graded, each with its own verdict (never "not checked"); one
     # whose check cell raised, or whose own cells did, names that error.
-    later = grade.verdicts[plan.broken:]
+    later = grade.verdicts[plan.broken :]
     assert later and all(v.status != C for v in later)
     for verdict in later:
         if verdict.status == E:
@@ -225,14 +233,16 @@ def test_a_broken_lab_reports_the_error_and_grades_the_rest(grader, solution, tm
         assert not verdict.error or "raised NameError" in verdict.error, str(verdict)
 
 
-# The grader's edges, on small notebooks that use no Ray (kernels_ray: so that the grader starts none) ---------------------------------------------
+# The grader's edges, on small notebooks that use no Ray (kernels_ray: so that the grader starts none) ----------
 
 SETUP = "from raycourse.checks import lab01 as check\nprompts = ..."
 
 
 def _notebook(*sources: str):
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(s) for s in sources],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
 
 
 def test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked(kernels_ray, tmp_path):
@@ -248,8 +258,12 @@ def test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked(kernels_ray, 
 
 def test_a_dead_kernel_missing_check_cells_and_a_renamed_import(kernels_ray, tmp_path):
     """The lab is found from its import (any alias), not the file name; a check cell that is missing is named."""
-    nb = _notebook("import raycourse.checks.lab01 as grader_check\nprompts = ...",
-                   "grader_check.exercise_1(prompts)", "import os\nos._exit(1)", "grader_check.exercise_2(photos)")
+    nb = _notebook(
+        "import raycourse.checks.lab01 as grader_check\nprompts = ...",
+        "grader_check.exercise_1(prompts)",
+        "import os\nos._exit(1)",
+        "grader_check.exercise_2(photos)",
+    )
     with grading.Grader(timeout=60) as grader:
         died = _grade(grader, nb, tmp_path, "anything.ipynb")
         nb.cells[2].source = "x = 1"
@@ -269,8 +283,11 @@ def test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners(kernels_
     (learners / ".raycourse-output").write_text("")
     (learners / "mine.txt").write_text("keep me")
     (tmp_path / "labs").mkdir()
-    nb = _notebook(SETUP, "import raycourse\nout_dir = raycourse.output_dir('01_ingest_and_transform_lab')\n"
-                          "(out_dir / 'x.txt').write_text('graded')\nprint(out_dir)")
+    nb = _notebook(
+        SETUP,
+        "import raycourse\nout_dir = raycourse.output_dir('01_ingest_and_transform_lab')\n"
+        "(out_dir / 'x.txt').write_text('graded')\nprint(out_dir)",
+    )
     for outputs in (None, str(shared)):
         if outputs:
             monkeypatch.setenv("RAYCOURSE_OUTPUTS", outputs)
@@ -287,19 +304,42 @@ def test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners(kernels_
     assert sorted(p.name for p in learners.iterdir()) == [".raycourse-output", "mine.txt"]
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"", "the file is empty (0 bytes)"),
-    (b"  \n", "the file is empty (only whitespace)"),
-    (b'{"cells": [', "not a notebook: invalid JSON (line 1, column 12: Expecting value)"),
-    (b"\x89PNG\r\n\x1a\n\x00", "not a notebook: the file is not text (not UTF-8)"),
-    (b'{"a": 1}', "not a notebook: the JSON has no list of cells"),
-    (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "not a valid notebook"),
-    (json.dumps(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])).encode(),
-     "not a lab notebook: it never imports a lab's checks"),
-    (json.dumps(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from raycourse.checks import lab99 as check")])).encode(), "it imports raycourse.checks.lab99"),
-], ids=["empty", "blank", "truncated-json", "binary", "json-without-cells", "invalid-cell", "no-lab-import",
-        "unknown-lab"])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"  \n", "the file is empty (only whitespace)"),
+        (b'{"cells": [', "not a notebook: invalid JSON (line 1, column 12: Expecting value)"),
+        (b"\x89PNG\r\n\x1a\n\x00", "not a notebook: the file is not text (not UTF-8)"),
+        (b'{"a": 1}', "not a notebook: the JSON has no list of cells"),
+        (
+            b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "not a valid notebook",
+        ),
+        (
+            json.dumps(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])).encode(),
+            "not a lab notebook: it never imports a lab's checks",
+        ),
+        (
+            json.dumps(
+                nbformat.v4.new_notebook(
+                    cells=[nbformat.v4.new_code_cell("from raycourse.checks import lab99 as check")]
+                )
+            ).encode(),
+            "it imports raycourse.checks.lab99",
+        ),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "truncated-json",
+        "binary",
+        "json-without-cells",
+        "invalid-cell",
+        "no-lab-import",
+        "unknown-lab",
+    ],
+)
 def test_a_file_that_is_not_a_lab_notebook_is_not_graded_with_a_reason(tmp_path, content, reason):
     path = tmp_path / "x.ipynb"
     path.write_bytes(content)
@@ -333,8 +373,14 @@ def class_report(kernels_ray, tmp_path_factory):
     (folder / "dave.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"', encoding="utf-8")
     (folder / "erin").mkdir()
     out = tmp_path_factory.mktemp("report")
-    run = subprocess.run([sys.executable, "-m", "raycourse", "grade-class", str(folder), "--out", str(out)],
-                         capture_output=True, text=True, timeout=900, cwd=ROOT, env=dict(os.environ))
+    run = subprocess.run(
+        [sys.executable, "-m", "raycourse", "grade-class", str(folder), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
     return run, out
 
 
@@ -344,8 +390,15 @@ def test_a_class_report_has_every_verdict_total_and_share(class_report):
     run, out = class_report
     assert run.returncode == 0, run.stderr[-3000:]
     table = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype=str)
-    columns = ["Lab 01 · Ex 1", "Lab 01 · Ex 2", "Lab 01 · Ex 3", "Lab 01 · Stretch",
-               "Lab 02 · Ex 1", "Lab 02 · Ex 2", "Lab 02 · Stretch"]
+    columns = [
+        "Lab 01 · Ex 1",
+        "Lab 01 · Ex 2",
+        "Lab 01 · Ex 3",
+        "Lab 01 · Stretch",
+        "Lab 02 · Ex 1",
+        "Lab 02 · Ex 2",
+        "Lab 02 · Stretch",
+    ]
     assert list(table.columns) == ["learner", *columns, "passed", "of", "notes"]
     rows = {r["learner"]: r for r in table.to_dict("records")}
     assert list(rows) == ["alice", "bob", "carol", "dave", "erin", "passed by (share of learners)"]
@@ -355,12 +408,19 @@ def test_a_class_report_has_every_verdict_total_and_share(class_report):
     for name in ("carol", "dave", "erin"):
         assert verdicts[name] == ["missing"] * 7
     # `of`: the five exercises everyone does; the stretch has its column, outside the total
-    assert [(rows[n]["passed"], rows[n]["of"]) for n in ("alice", "bob", "carol", "dave", "erin")] == \
-        [("3", "5"), ("1", "5"), ("0", "5"), ("0", "5"), ("0", "5")]
+    assert [(rows[n]["passed"], rows[n]["of"]) for n in ("alice", "bob", "carol", "dave", "erin")] == [
+        ("3", "5"),
+        ("1", "5"),
+        ("0", "5"),
+        ("0", "5"),
+        ("0", "5"),
+    ]
     assert verdicts["passed by (share of learners)"] == ["40%", "20%", "20%", "20%", "0%", "0%", "0%"]
     assert rows["alice"]["notes"] == ""
-    assert rows["bob"]["notes"] == "bob/scratch.ipynb: not a lab notebook: it never imports a lab's checks " \
-                                   "(`from raycourse.checks import labNN as check`)"
+    assert (
+        rows["bob"]["notes"] == "bob/scratch.ipynb: not a lab notebook: it never imports a lab's checks "
+        "(`from raycourse.checks import labNN as check`)"
+    )
     assert rows["carol"]["notes"] == "carol.ipynb: the file is empty (0 bytes)"
     assert rows["dave"]["notes"].startswith("dave.ipynb: not a notebook: invalid JSON (line 1")
     assert rows["erin"]["notes"] == "no notebooks handed in"
@@ -386,8 +446,13 @@ def test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_gr
     bad = tmp_path / "notes.ipynb"
     bad.write_text("{}", encoding="utf-8")
     lab = ROOT / "labs" / "02_joins_and_prompts_lab.ipynb"
-    run = subprocess.run([sys.executable, "-m", "raycourse", "grade", str(lab), str(bad)],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "raycourse", "grade", str(lab), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert run.returncode == 1, run.stderr[-3000:]
     assert run.stdout.splitlines() == [
         f"Grading {lab} (a copy, from the top, at most 600 s) ...",
@@ -456,7 +521,11 @@ def test_check_cells_record_their_verdicts_and_progress_lists_every_exercise(cap
 
 def test_the_exercises_of_a_lab_come_from_its_checks_module_in_order():
     assert [e.title for e in _core.exercises("raycourse.checks.lab05")] == [
-        "Exercise 1", "Exercise 2", "Exercise 3", "Stretch · accuracy per class"]
+        "Exercise 1",
+        "Exercise 2",
+        "Exercise 3",
+        "Stretch · accuracy per class",
+    ]
     assert _core.lab_label("raycourse.checks.lab05") == "Lab 05"
     assert _core.lab_label("raycourse.checks.lesson07") == "Lesson 07"
     for solution in SOLUTIONS:
@@ -468,13 +537,23 @@ def test_the_exercises_of_a_lab_come_from_its_checks_module_in_order():
 
 
 def test_grading_verdicts_read_like_the_check_cells():
-    assert str(_core.Verdict("Exercise 2", "error", "its check cell raised NameError: name 'photos' is not defined",
-                             "Run the notebook from the top.", "`x = y` raised NameError: name 'y' is not defined")) \
-        == ("💥 Exercise 2 could not be checked: its check cell raised NameError: name 'photos' is not defined\n"
-            "   Error: `x = y` raised NameError: name 'y' is not defined\n"
-            "   Hint: Run the notebook from the top.")
-    assert str(_core.Verdict("Exercise 3", "not checked", "the time limit (600 s) was reached before its check ran.")) \
+    assert str(
+        _core.Verdict(
+            "Exercise 2",
+            "error",
+            "its check cell raised NameError: name 'photos' is not defined",
+            "Run the notebook from the top.",
+            "`x = y` raised NameError: name 'y' is not defined",
+        )
+    ) == (
+        "💥 Exercise 2 could not be checked: its check cell raised NameError: name 'photos' is not defined\n"
+        "   Error: `x = y` raised NameError: name 'y' is not defined\n"
+        "   Hint: Run the notebook from the top."
+    )
+    assert (
+        str(_core.Verdict("Exercise 3", "not checked", "the time limit (600 s) was reached before its check ran."))
         == "⬜ Exercise 3 not checked: the time limit (600 s) was reached before its check ran."
+    )
 
 
 def test_a_stretch_exercise_is_graded_and_shown_but_not_counted_in_the_total(capsys, monkeypatch):
@@ -483,10 +562,12 @@ def test_a_stretch_exercise_is_graded_and_shown_but_not_counted_in_the_total(cap
 
     module = types.ModuleType("raycourse.checks.lab98")
     for title, name in (("Exercise 1", "exercise_1"), (_core.STRETCH, "stretch")):
+
         def check(value, title=title):
             if value is ...:
                 raise _core.NotSolved(f"{title}: still `...`.")
             return "fine."
+
         check.__module__ = module.__name__
         setattr(module, name, _core.exercise(title)(check))
     module.progress = _core.progress_of(module.__name__)
@@ -520,9 +601,13 @@ def test_a_stretch_exercise_is_graded_and_shown_but_not_counted_in_the_total(cap
 
     # The class report: a column of its own, its share of learners, but not in `passed` / `of`.
     verdicts = [_core.Verdict("Exercise 1", "passed", "fine."), _core.Verdict(_core.STRETCH, "passed", "fine.")]
-    learners = [grading.Learner("ann", {module.__name__: grading.Grade(Path("a.ipynb"), module.__name__, verdicts)}),
-                grading.Learner("ben", {module.__name__: grading.Grade(Path("b.ipynb"), module.__name__, verdicts[:1])})]
-    report = grading.ClassReport(Path("class"), learners, [(module.__name__, "Exercise 1"), (module.__name__, "Stretch")])
+    learners = [
+        grading.Learner("ann", {module.__name__: grading.Grade(Path("a.ipynb"), module.__name__, verdicts)}),
+        grading.Learner("ben", {module.__name__: grading.Grade(Path("b.ipynb"), module.__name__, verdicts[:1])}),
+    ]
+    report = grading.ClassReport(
+        Path("class"), learners, [(module.__name__, "Exercise 1"), (module.__name__, "Stretch")]
+    )
     table = report.table()
     assert list(table.columns) == ["learner", "Lab 98 · Ex 1", "Lab 98 · Stretch", "passed", "of", "notes"]
     assert table[["passed", "of"]].values.tolist()[:2] == [[1, 1], [1, 1]]

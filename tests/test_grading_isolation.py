@@ -13,16 +13,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
 import psutil
-import pytest
 
 from raycourse import grading, sandbox
 from raycourse.authoring import notebooks
@@ -33,8 +30,10 @@ P, N, E, C = "passed", "not solved", "error", "not checked"
 
 
 def _notebook(*sources: str):
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in sources], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(textwrap.dedent(s)) for s in sources],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
 
 
 def _text(cell) -> str:
@@ -49,11 +48,18 @@ def _sleepers(seconds: str) -> list:
     return found
 
 
-FORGED = json.dumps([{"attribute": a, "verdict": {"exercise": t, "status": "passed", "message": "forged",
-                                                  "hint": "", "error": ""}}
-                     for a, t in (("exercise_1", "Exercise 1"), ("exercise_2", "Exercise 2"),
-                                  ("exercise_3", "Exercise 3"), ("stretch", "Stretch · the happiest pets"))])
-FORGE = f'''
+FORGED = json.dumps(
+    [
+        {"attribute": a, "verdict": {"exercise": t, "status": "passed", "message": "forged", "hint": "", "error": ""}}
+        for a, t in (
+            ("exercise_1", "Exercise 1"),
+            ("exercise_2", "Exercise 2"),
+            ("exercise_3", "Exercise 3"),
+            ("stretch", "Stretch · the happiest pets"),
+        )
+    ]
+)
+FORGE = f"""
 import threading, time
 import raycourse.checks._core as core
 for title in ("Exercise 1", "Exercise 2", "Exercise 3", "Stretch · the happiest pets"):
@@ -64,7 +70,7 @@ def forge():  # a verdict line during every request of the grader's, signed with
         time.sleep(0.05)
 threading.Thread(target=forge, daemon=True).start()
 print("<<raycourse-verdicts>>" + "0" * 64 + {FORGED!r})
-'''
+"""
 
 
 def test_a_notebook_cannot_forge_its_verdicts(kernels_ray, tmp_path):
@@ -98,23 +104,29 @@ def test_a_notebook_cannot_forge_its_verdicts(kernels_ray, tmp_path):
     for index in (3, 4, 6, 7):
         text = _text(grade.notebook.cells[index])
         assert text.startswith("⏳ ") and "<<raycourse" not in text.split("\n", 1)[0], text[:300]
-    assert [n.split(" reaches")[0] for n in grade.notes if "grading machinery" in n] == \
-        ["cell 1", "cell 2", "cell 8"], grade.notes
+    assert [n.split(" reaches")[0] for n in grade.notes if "grading machinery" in n] == [
+        "cell 1",
+        "cell 2",
+        "cell 8",
+    ], grade.notes
 
 
 def test_a_check_call_among_other_code_is_repeated_by_the_grader(kernels_ray, tmp_path):
     """A cell that checks among other code runs as it is; the grader's own check gives the verdict."""
-    nb = _notebook("from raycourse.checks import lab01 as check\nreviews = ...",
-                   "x = 1\ncheck.exercise_1(reviews)\nprint('after')",
-                   "def local():\n    mine = ...\n    check.exercise_2(mine)\nlocal()")
+    nb = _notebook(
+        "from raycourse.checks import lab01 as check\nreviews = ...",
+        "x = 1\ncheck.exercise_1(reviews)\nprint('after')",
+        "def local():\n    mine = ...\n    check.exercise_2(mine)\nlocal()",
+    )
     path = tmp_path / "mixed.ipynb"
     nbformat.write(nb, str(path))
     with grading.Grader(timeout=120) as grader:
         grade = grader.grade(path)
     assert [v.status for v in grade.verdicts] == [N, E, C, C], grade.report()
     assert _text(grade.notebook.cells[1]).endswith("after\n")
-    assert grade.verdicts[1].message == ("the grader could not repeat its check `check.exercise_2(mine)`: "
-                                         "NameError: name 'mine' is not defined")
+    assert grade.verdicts[1].message == (
+        "the grader could not repeat its check `check.exercise_2(mine)`: NameError: name 'mine' is not defined"
+    )
 
 
 def test_a_notebook_in_format_4_4_with_cell_ids_is_graded(tmp_path):
@@ -134,9 +146,17 @@ def test_a_notebook_in_format_4_4_with_cell_ids_is_graded(tmp_path):
 
 
 def test_the_kernel_environment_has_no_secrets():
-    env = grading.Grader(env={"HOME": "/home/x", "HF_TOKEN": "hf_x", "OPENAI_API_KEY": "k",
-                              "aws_secret_access_key": "s", "SSH_AUTH_SOCK": "/tmp/agent", "RAY_AUTH_TOKEN": "ray",
-                              "PATH": "/bin"}).env
+    env = grading.Grader(
+        env={
+            "HOME": "/home/x",
+            "HF_TOKEN": "hf_x",
+            "OPENAI_API_KEY": "k",
+            "aws_secret_access_key": "s",
+            "SSH_AUTH_SOCK": "/tmp/agent",
+            "RAY_AUTH_TOKEN": "ray",
+            "PATH": "/bin",
+        }
+    ).env
     assert "HF_TOKEN" not in env and "OPENAI_API_KEY" not in env and "aws_secret_access_key" not in env
     assert "SSH_AUTH_SOCK" not in env
     assert env["RAY_AUTH_TOKEN"] == "ray" and env["PATH"] == "/bin"  # Ray's own settings pass
@@ -212,21 +232,26 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     mallory = notebooks.read(ROOT / "labs" / LAB01)
-    mallory.cells[-1:-1] = [nbformat.v4.new_code_cell(textwrap.dedent(s).strip())
-                            for s in _attacks(outside, planted, listener.getsockname()[1])]
+    mallory.cells[-1:-1] = [
+        nbformat.v4.new_code_cell(textwrap.dedent(s).strip())
+        for s in _attacks(outside, planted, listener.getsockname()[1])
+    ]
     nbformat.write(mallory, str(folder / "mallory.ipynb"))
     trudy = notebooks.read(ROOT / "solutions" / LAB01)
     after_init = next(i for i, c in enumerate(trudy.cells) if "raycourse.init(" in c.source) + 1
-    trudy.cells.insert(after_init, nbformat.v4.new_code_cell(
-        PROBE + f"assert not os.path.exists({str(planted)!r})\nprint('nothing planted')"))
+    trudy.cells.insert(
+        after_init,
+        nbformat.v4.new_code_cell(PROBE + f"assert not os.path.exists({str(planted)!r})\nprint('nothing planted')"),
+    )
     nbformat.write(trudy, str(folder / "trudy.ipynb"))
     try:
         report = grading.grade_class(folder, timeout=300, echo=lambda *a, **k: None)
     finally:
         listener.close()
-    assert [(l.name, list(l.grades)) for l in report.learners] == \
-        [("mallory", ["raycourse.checks.lab01"]), ("trudy", ["raycourse.checks.lab01"])], \
-        [(l.name, l.notes) for l in report.learners]
+    assert [(l.name, list(l.grades)) for l in report.learners] == [
+        ("mallory", ["raycourse.checks.lab01"]),
+        ("trudy", ["raycourse.checks.lab01"]),
+    ], [(l.name, l.notes) for l in report.learners]
     grades = {learner.name: learner.grades["raycourse.checks.lab01"] for learner in report.learners}
     bad, good = grades["mallory"], grades["trudy"]
     # mallory: her own grade, whatever she did
@@ -257,9 +282,12 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
 def test_without_a_sandbox_the_grader_gives_each_notebook_a_ray_and_kills_what_it_left(tmp_path, monkeypatch):
     for name in ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV"):
         monkeypatch.delenv(name, raising=False)
-    nb = _notebook("from raycourse.checks import lab01 as check\nreviews = ...",
-                   "import subprocess\nsubprocess.Popen('setsid sleep 986 &', shell=True)",
-                   PROBE, "check.exercise_1(reviews)")
+    nb = _notebook(
+        "from raycourse.checks import lab01 as check\nreviews = ...",
+        "import subprocess\nsubprocess.Popen('setsid sleep 986 &', shell=True)",
+        PROBE,
+        "check.exercise_1(reviews)",
+    )
     path = tmp_path / "plain.ipynb"
     nbformat.write(nb, str(path))
     said = []

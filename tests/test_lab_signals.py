@@ -42,8 +42,10 @@ class Lab:
 
     def __init__(self, tmp_path: Path, terminal: bool):
         self.port, self.dashboard_port = cluster.free_port(), cluster.free_port()
-        command = (f"{sys.executable} -m raycourse lab --no-browser --port={self.port} --allow-root "
-                   f"--ServerApp.root_dir={tmp_path} --IdentityProvider.token=t0k3n; echo make done")
+        command = (
+            f"{sys.executable} -m raycourse lab --no-browser --port={self.port} --allow-root "
+            f"--ServerApp.root_dir={tmp_path} --IdentityProvider.token=t0k3n; echo make done"
+        )
         self.output, self.master = [], None
         if terminal:
             self.master, slave = pty.openpty()
@@ -51,9 +53,14 @@ class Lab:
         else:
             self.log = (tmp_path / "lab.log").open("w+")
             io = {"stdin": subprocess.DEVNULL, "stdout": self.log, "stderr": subprocess.STDOUT}
-        self.shell = subprocess.Popen(["bash", "-c", command], env=_env(DASHBOARD_PORT=str(self.dashboard_port)),
-                                      cwd=tmp_path, start_new_session=True,
-                                      preexec_fn=_take_terminal if terminal else None, **io)
+        self.shell = subprocess.Popen(
+            ["bash", "-c", command],
+            env=_env(DASHBOARD_PORT=str(self.dashboard_port)),
+            cwd=tmp_path,
+            start_new_session=True,
+            preexec_fn=_take_terminal if terminal else None,
+            **io,
+        )
         if terminal:
             os.close(slave)
             threading.Thread(target=self._read_terminal, daemon=True).start()
@@ -149,16 +156,25 @@ def test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray(tmp_p
         lab.log.close()
 
 
-@pytest.mark.parametrize("variable,value,message", [
-    ("DASHBOARD_PORT", "15000", "inside Ray's worker port range 10002-19999"),
-    ("DASHBOARD_PORT", "dash", "not a port number"),
-    ("PORT", "10002", "inside Ray's worker port range 10002-19999"),
-])
+@pytest.mark.parametrize(
+    "variable,value,message",
+    [
+        ("DASHBOARD_PORT", "15000", "inside Ray's worker port range 10002-19999"),
+        ("DASHBOARD_PORT", "dash", "not a port number"),
+        ("PORT", "10002", "inside Ray's worker port range 10002-19999"),
+    ],
+)
 def test_a_port_that_ray_s_workers_would_take_is_refused_before_anything_starts(variable, value, message):
     args = ["--no-browser", f"--port={value if variable == 'PORT' else 8888}"]
     env = _env(DASHBOARD_PORT=value if variable == "DASHBOARD_PORT" else "8265")
-    result = subprocess.run([sys.executable, "-m", "raycourse", "lab", *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "raycourse", "lab", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith(f"error: {variable}={value} is ") and message in result.stderr, result.stderr
     assert "What to do: " in result.stderr and "Starting Ray" not in result.stdout
@@ -168,7 +184,9 @@ def test_the_worker_port_range_is_ray_s():
     from ray.scripts.scripts import start
 
     defaults = {p.name: p.default for p in start.params}
-    assert (cluster.RAY_MIN_WORKER_PORT, cluster.RAY_MAX_WORKER_PORT) == (defaults["min_worker_port"],
-                                                                           defaults["max_worker_port"])
+    assert (cluster.RAY_MIN_WORKER_PORT, cluster.RAY_MAX_WORKER_PORT) == (
+        defaults["min_worker_port"],
+        defaults["max_worker_port"],
+    )
     assert cluster.jupyter_port(["--no-browser", "--port", "9999"]) == 9999
     assert cluster.jupyter_port(["--ServerApp.port=9998"]) == 9998 and cluster.jupyter_port([]) is None

@@ -45,10 +45,12 @@ def test_an_unknown_lab_is_a_clear_error(course):
 
 
 def test_the_command_says_where_the_work_went():
-    run = subprocess.run([sys.executable, "-m", "raycourse", "reset-lab", "01"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "raycourse", "reset-lab", "01"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert "labs/01_ingest_and_transform_lab.ipynb is already as the course ships it" in run.stdout
-    bad = subprocess.run([sys.executable, "-m", "raycourse", "reset-lab", "99"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "raycourse", "reset-lab", "99"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 1 and "There is no lab '99'" in bad.stderr and "What to do" in bad.stderr

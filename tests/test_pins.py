@@ -77,13 +77,16 @@ def test_a_missing_model_names_the_role_and_make_prefetch(course_env, tmp_path):
     assert "make prefetch" in err.value.fix and "RAYCOURSE_PROFILE=tiny" in err.value.fix
 
 
-@pytest.mark.parametrize("role, left_out", [
-    ("image_gen", "tokenizer_2/vocab.json"),
-    ("image_gen", "unet/config.json"),
-    ("llm", "tokenizer_config.json"),  # the chat template lives there
-    ("vit", "preprocessor_config.json"),
-    ("clip", "pytorch_model.bin"),
-])
+@pytest.mark.parametrize(
+    "role, left_out",
+    [
+        ("image_gen", "tokenizer_2/vocab.json"),
+        ("image_gen", "unet/config.json"),
+        ("llm", "tokenizer_config.json"),  # the chat template lives there
+        ("vit", "preprocessor_config.json"),
+        ("clip", "pytorch_model.bin"),
+    ],
+)
 def test_a_pin_without_one_of_its_files_cannot_load(course_env, tmp_path, monkeypatch, role, left_out):
     """What the rehearsal guards: a file missing from a pin is a failed load, before a workshop."""
     import huggingface_hub.constants as hub_constants
@@ -119,7 +122,8 @@ def _load(role: str, folder: Path):
         from transformers import ViTForImageClassification, ViTImageProcessor
 
         return ViTImageProcessor.from_pretrained(str(folder)), ViTForImageClassification.from_pretrained(
-            str(folder), num_labels=2)
+            str(folder), num_labels=2
+        )
     from transformers import CLIPModel, CLIPProcessor
 
     return CLIPProcessor.from_pretrained(str(folder)), CLIPModel.from_pretrained(str(folder))
@@ -143,8 +147,9 @@ def test_prefetch_downloads_exactly_the_pinned_files(course_env, tmp_path, monke
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
     spec = config.MODEL_ROLES["vit"]
-    assert models.prefetch(["vit"]) == {"vit": str(tmp_path / "models--google--vit-base-patch16-224-in21k"
-                                                        / "snapshots" / spec.revision)}
+    assert models.prefetch(["vit"]) == {
+        "vit": str(tmp_path / "models--google--vit-base-patch16-224-in21k" / "snapshots" / spec.revision)
+    }
     assert calls == [(spec.hub_id, spec.revision, list(spec.files))]
     models.prefetch(["vit"])  # already cached: nothing is downloaded again
     assert len(calls) == 1
@@ -158,8 +163,10 @@ def test_prefetch_fails_clearly_on_a_pin_that_does_not_exist(course_env, tmp_pat
     course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
 
     def no_such_commit(*args, **kwargs):
-        raise RevisionNotFoundError("404 Client Error: Revision Not Found", response=SimpleNamespace(
-            headers={}, status_code=404, request=None, url="", text=""))
+        raise RevisionNotFoundError(
+            "404 Client Error: Revision Not Found",
+            response=SimpleNamespace(headers={}, status_code=404, request=None, url="", text=""),
+        )
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", no_such_commit)
     with pytest.raises(CourseError, match="pin of role 'llm' does not exist") as err:
@@ -172,8 +179,11 @@ def test_prefetch_fails_when_the_commit_lacks_a_pinned_file(course_env, tmp_path
     import huggingface_hub.constants as hub_constants
 
     course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: rehearsal.build_cache(
-        tmp_path, ["clip"], leave_out={"clip": ["pytorch_model.bin"]}))
+    monkeypatch.setattr(
+        huggingface_hub,
+        "snapshot_download",
+        lambda *a, **k: rehearsal.build_cache(tmp_path, ["clip"], leave_out={"clip": ["pytorch_model.bin"]}),
+    )
     with pytest.raises(CourseError, match="has no file pytorch_model.bin"):
         models.prefetch(["clip"])
 
@@ -228,14 +238,20 @@ def test_moving_a_pin_checks_the_files_and_rewrites_the_pins_file(tmp_path, monk
     spec = config.MODEL_ROLES["vit"]
     new = "0123456789abcdef0123456789abcdef01234567"
     siblings = [SimpleNamespace(rfilename=f, size=1000 + i) for i, f in enumerate(spec.files)]
-    monkeypatch.setattr(huggingface_hub, "model_info",
-                        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings))
+    monkeypatch.setattr(
+        huggingface_hub,
+        "model_info",
+        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings),
+    )
     assert models.move_pin("vit", path=pins) == new
     moved = config.load_pins(pins)
     assert moved["vit"].revision == new and moved["vit"].sizes == {f: 1000 + i for i, f in enumerate(spec.files)}
     assert moved["clip"] == config.MODEL_ROLES["clip"] and moved["clip"].sizes == config.MODEL_ROLES["clip"].sizes
-    monkeypatch.setattr(huggingface_hub, "model_info",
-                        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings[1:]))
+    monkeypatch.setattr(
+        huggingface_hub,
+        "model_info",
+        lambda repo, revision=None, files_metadata=False: SimpleNamespace(sha=new, siblings=siblings[1:]),
+    )
     with pytest.raises(CourseError, match="lacks"):
         models.move_pin("vit", path=pins)
 
@@ -273,17 +289,29 @@ def test_the_gpu_profile_without_its_models_says_make_prefetch(course_env, monke
     course_env.setenv("RAYCOURSE_PROFILE", "gpu")
     course_env.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(config, "gpu_count", lambda: 1)
-    monkeypatch.setattr(models, "torch_gpus", lambda: {"usable": True, "count": 1, "name": "NVIDIA L4",
-                                                       "driver": "580.1", "torch": "2.14.1", "cuda": "13.0"})
+    monkeypatch.setattr(
+        models,
+        "torch_gpus",
+        lambda: {"usable": True, "count": 1, "name": "NVIDIA L4", "driver": "580.1", "torch": "2.14.1", "cuda": "13.0"},
+    )
     with pytest.raises(CourseError, match="image_gen, llm, vit, clip") as err:
         models.check_profile()
     assert "make prefetch" in err.value.fix
 
 
 def _probe(**info):
-    return {"usable": False, "count": 1, "name": "Tesla V100-SXM2-16GB", "driver": "580.95.05", "torch": "2.14.1",
-            "cuda": "13.0", "error": "AcceleratorError: CUDA error: no kernel image is available for execution",
-            "capability": [7, 0], "arch_list": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], **info}
+    return {
+        "usable": False,
+        "count": 1,
+        "name": "Tesla V100-SXM2-16GB",
+        "driver": "580.95.05",
+        "torch": "2.14.1",
+        "cuda": "13.0",
+        "error": "AcceleratorError: CUDA error: no kernel image is available for execution",
+        "capability": [7, 0],
+        "arch_list": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+        **info,
+    }
 
 
 def test_a_card_older_than_the_torch_build_says_so_not_update_the_driver(course_env, monkeypatch):
@@ -292,7 +320,9 @@ def test_a_card_older_than_the_torch_build_says_so_not_update_the_driver(course_
     monkeypatch.setattr(config, "gpu_count", lambda: 1)
     for capability, name in (([7, 0], "Tesla V100-SXM2-16GB"), ([6, 0], "Tesla P100-PCIE-16GB")):
         monkeypatch.setattr(models, "torch_gpus", lambda: _probe(capability=capability, name=name))
-        with pytest.raises(CourseError, match=rf"{name} has compute capability {capability[0]}\.{capability[1]}") as err:
+        with pytest.raises(
+            CourseError, match=rf"{name} has compute capability {capability[0]}\.{capability[1]}"
+        ) as err:
             models.check_profile()
         assert "7.5 and up" in err.value.problem and "no driver update" in err.value.problem
         assert "T4" in err.value.fix and f"sm_{capability[0]}{capability[1]}" in err.value.fix

@@ -41,13 +41,14 @@ def notebook(tmp_path_factory):
         f"ray.data.range(30).write_parquet({json.dumps(str(folder / 'p'))})",
         f"ray.data.read_parquet({json.dumps(str(folder / 'p'))}).count()",  # OWN_BARS
     ]
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = new_notebook(
+        cells=[new_code_cell(c) for c in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     with pytest.MonkeyPatch.context() as mp:
         for key in ("RAYCOURSE_TEST", "RAY_DATA_DISABLE_PROGRESS_BARS"):  # as in a learner's JupyterLab
             mp.delenv(key, raising=False)
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     return nb
 
 
@@ -58,8 +59,11 @@ def widgets(cell) -> int:
 def descriptions(nb) -> list[str]:
     """The left-hand text of every progress bar drawn in the notebook, without its ": 100%"."""
     state = nb.metadata.get("widgets", {}).get(STATE, {}).get("state", {})
-    left = [m["state"]["children"][0].removeprefix("IPY_MODEL_") for m in state.values()
-            if m.get("model_name") == "HBoxModel" and len(m["state"].get("children", [])) == 3]
+    left = [
+        m["state"]["children"][0].removeprefix("IPY_MODEL_")
+        for m in state.values()
+        if m.get("model_name") == "HBoxModel" and len(m["state"].get("children", [])) == 3
+    ]
     return [state[key]["state"]["value"].replace("\u2007", " ").rsplit(": ", 1)[0] for key in left]
 
 
@@ -94,10 +98,13 @@ def test_ray_datas_own_bars_draw_as_widgets_not_text(notebook):
     assert cell.outputs[-1]["data"]["text/plain"] == "30"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("ReadCSV", "ReadCSV"),
-    ("a   b\nc", "a b c"),
-    ("x" * 100, "x" * (progress.MAX_DESC - 1) + "…"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("ReadCSV", "ReadCSV"),
+        ("a   b\nc", "a b c"),
+        ("x" * 100, "x" * (progress.MAX_DESC - 1) + "…"),
+    ],
+)
 def test_descriptions_are_one_short_line(text, expected):
     assert progress.short(text) == expected

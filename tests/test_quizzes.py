@@ -111,15 +111,17 @@ def test_picking_the_longest_choice_does_not_pass_a_quiz(number):
     found = _longest_right(quiz)
     assert len(found) <= len(quiz.questions) // 2, (
         f"quiz {number}: the right answer is the longest choice in questions {found} of {len(quiz.questions)}: "
-        "shorten it or lengthen the others")
+        "shorten it or lengthen the others"
+    )
 
 
 def test_the_longest_choice_rule_finds_a_quiz_that_gives_itself_away():
     from raycourse.checks.quiz import Question, Quiz
 
     def question(right):
-        choices = {letter: ("a much longer and more careful answer" if letter == right else "short", "why")
-                   for letter in "abc"}
+        choices = {
+            letter: ("a much longer and more careful answer" if letter == right else "short", "why") for letter in "abc"
+        }
         return Question("q?", choices, right=right)
 
     assert _longest_right(Quiz("99", [question("a"), question("b"), question("c"), question("a")])) == [1, 2, 3, 4]

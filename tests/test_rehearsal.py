@@ -16,8 +16,9 @@ from pathlib import Path
 from raycourse import config
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_NOTEBOOKS = sorted(p.relative_to(ROOT) for folder in ("notebooks", "labs", "solutions")
-                       for p in (ROOT / folder).glob("*.ipynb"))
+ALL_NOTEBOOKS = sorted(
+    p.relative_to(ROOT) for folder in ("notebooks", "labs", "solutions") for p in (ROOT / folder).glob("*.ipynb")
+)
 
 
 def test_the_cache_holds_every_pinned_file_under_its_commit(rehearsal_cache):
@@ -32,12 +33,20 @@ def _code_cells(path: Path):
 
     for index, cell in enumerate(nbformat.read(str(ROOT / path), as_version=4).cells):
         if cell.cell_type == "code":
-            yield index, "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            yield (
+                index,
+                "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))),
+            )
 
 
 def _role_of(node) -> str | None:
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "model_id"
-            and node.args and isinstance(node.args[0], ast.Constant)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "model_id"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ):
         return node.args[0].value
     return None
 
@@ -58,8 +67,13 @@ def test_every_model_load_is_written_the_same_way():
     for path in ALL_NOTEBOOKS:
         for index, source in _code_cells(path):
             tree = ast.parse(source)
-            names = {t.id: _role_of(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
-                     for t in n.targets if isinstance(t, ast.Name) and _role_of(n.value)}
+            names = {
+                t.id: _role_of(n.value)
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name) and _role_of(n.value)
+            }
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue

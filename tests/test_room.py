@@ -96,8 +96,14 @@ def two_gpus():
 def _driver(code: str, head, **kwargs):
     env = {k: v for k, v in os.environ.items() if k != room.BUDGET_ENV}
     env.update(head.client_env())
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code.format(address=head.address))], env=env,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code.format(address=head.address))],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kwargs,
+    )
 
 
 def test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus(two_gpus):
@@ -129,7 +135,8 @@ def test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus(two_gpus):
 
 
 KERNEL_CELLS = [
-    "import time, ray, raycourse\nraycourse.init(quiet=True)\nraycourse.room.PATIENCE_S, raycourse.room.POLL_S = 2, 0.5",
+    "import time, ray, raycourse\nraycourse.init(quiet=True)\n"
+    "raycourse.room.PATIENCE_S, raycourse.room.POLL_S = 2, 0.5",
     "@ray.remote(num_gpus=1)\nclass Holder:\n    def ready(self):\n        return True\n\n"
     "held = [Holder.remote() for _ in range(int(ray.cluster_resources()['GPU']))]\n"
     "ray.get([h.ready.remote() for h in held])",

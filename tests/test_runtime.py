@@ -80,8 +80,18 @@ def test_no_token_or_secret_travels_to_a_clusters_workers(monkeypatch):
     """A job's runtime_env is shown to anyone who reaches the dashboard: only the course's own settings, by name."""
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
     monkeypatch.setenv("HF_HOME", "/shared/hf")
-    for key in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "RAYCOURSE_API_KEY", "RAYCOURSE_SECRET",
-                "AWS_SECRET_ACCESS_KEY", "WANDB_API_KEY", "RAY_AUTH_TOKEN", "HF_HUB_PASSWORD", "TRANSFORMERS_X"):
+    for key in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_TOKEN_PATH",
+        "RAYCOURSE_API_KEY",
+        "RAYCOURSE_SECRET",
+        "AWS_SECRET_ACCESS_KEY",
+        "WANDB_API_KEY",
+        "RAY_AUTH_TOKEN",
+        "HF_HUB_PASSWORD",
+        "TRANSFORMERS_X",
+    ):
         monkeypatch.setenv(key, "s3cr3t")
     monkeypatch.delenv(runtime.RAY_ENV_DIGEST, raising=False)  # a cluster: the settings travel
     sent = _init_kwargs(monkeypatch)["runtime_env"]["env_vars"]
@@ -98,11 +108,15 @@ def test_every_course_setting_the_package_reads_travels_or_is_the_drivers_alone(
     from pathlib import Path
 
     package = Path(runtime.__file__).parent
-    read = {name for path in package.rglob("*.py")
-            for name in re.findall(r"RAYCOURSE_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))}
+    read = {
+        name
+        for path in package.rglob("*.py")
+        for name in re.findall(r"RAYCOURSE_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
+    }
     read -= {"RAYCOURSE_MODEL"}  # the prefix of RAYCOURSE_MODEL_<ROLE>, each role listed
-    assert read <= set(runtime.PROPAGATED_KEYS) | set(runtime.DRIVER_ONLY_KEYS), \
+    assert read <= set(runtime.PROPAGATED_KEYS) | set(runtime.DRIVER_ONLY_KEYS), (
         read - set(runtime.PROPAGATED_KEYS) - set(runtime.DRIVER_ONLY_KEYS)
+    )
 
 
 class _Proc:
@@ -117,8 +131,10 @@ def test_a_notebook_joins_the_machines_latest_ray_only_if_it_is_its_users(monkey
     from ray._private import services
 
     mine, theirs = "127.0.0.1:6100", "127.0.0.1:6200"
-    processes = [_Proc(os.getuid() + 1, ["raylet", f"--gcs-address={theirs}"]),
-                 _Proc(os.getuid(), ["ray::IDLE --node-ip-address=127.0.0.1 --gcs-address=" + mine])]
+    processes = [
+        _Proc(os.getuid() + 1, ["raylet", f"--gcs-address={theirs}"]),
+        _Proc(os.getuid(), ["ray::IDLE --node-ip-address=127.0.0.1 --gcs-address=" + mine]),
+    ]
     monkeypatch.setattr(psutil, "process_iter", lambda attrs=None: iter(processes))
     monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: theirs)
     assert runtime.find_running_ray() is None
@@ -212,8 +228,12 @@ def test_show_images_draws_a_grid(monkeypatch):
 
     shown = []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
-    images = [Image.new("RGB", (32, 32), "red"), np.zeros((16, 16), dtype=np.uint8), np.ones((8, 8, 3)),
-              np.full((1, 6, 4), 200, dtype=np.uint8)]  # grayscale as Ray Data returns it in a mixed block
+    images = [
+        Image.new("RGB", (32, 32), "red"),
+        np.zeros((16, 16), dtype=np.uint8),
+        np.ones((8, 8, 3)),
+        np.full((1, 6, 4), 200, dtype=np.uint8),
+    ]  # grayscale as Ray Data returns it in a mixed block
     raycourse.show_images(images, titles=["a", "b", "$x$o$", "gray"], ncols=2)  # "$" is not math
     fig = shown[0]
     assert len(fig.axes) == 4 and [a.get_title() for a in fig.axes] == ["a", "b", "$x$o$", "gray"]
@@ -230,8 +250,10 @@ def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, cap
     runtime.drop_worker_pool_warning()
     runtime.drop_worker_pool_warning()  # a second init must not wrap it twice
     assert worker.print_to_stdstream.raycourse_filter
-    size = ("WARNING: 8 PYTHON worker processes have been started on node: abc with address: 1.2.3.4, which is "
-            "4x the maximum expected startup concurrency (2).")
+    size = (
+        "WARNING: 8 PYTHON worker processes have been started on node: abc with address: 1.2.3.4, which is "
+        "4x the maximum expected startup concurrency (2)."
+    )
     for message in [size, "A worker died or was killed while executing a task."]:
         worker.print_to_stdstream({"lines": [message], "pid": "raylet", "is_err": False}, ignore_prefix=False)
     out = capsys.readouterr().out
@@ -244,12 +266,21 @@ def test_a_workers_known_noise_lines_are_dropped_one_by_one_and_the_rest_of_its_
 
     monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
     runtime.drop_worker_pool_warning()
-    level = "[2026-11-25 09:37:51,204 I 27545 27545] logging.cc:303: Set ray log level from environment variable " \
-            "RAY_BACKEND_LOG_LEVEL to 3"
+    level = (
+        "[2026-11-25 09:37:51,204 I 27545 27545] logging.cc:303: Set ray log level from environment variable "
+        "RAY_BACKEND_LOG_LEVEL to 3"
+    )
     worker.print_to_stdstream({"lines": [level], "pid": "raylet", "is_err": True}, ignore_prefix=False)
     loading = "Loading pipeline components...:  57%|█████▋    | 4/7 [00:00<00:00, 32.69it/s]"
-    worker.print_to_stdstream({"lines": [loading, "hello from inside a UDF", level], "pid": 4242, "is_err": True,
-                               "actor_name": "MapWorker(MapBatches(ImageGen))"}, ignore_prefix=False)
+    worker.print_to_stdstream(
+        {
+            "lines": [loading, "hello from inside a UDF", level],
+            "pid": 4242,
+            "is_err": True,
+            "actor_name": "MapWorker(MapBatches(ImageGen))",
+        },
+        ignore_prefix=False,
+    )
     err = capsys.readouterr().err
     assert "hello from inside a UDF" in err and "MapBatches(ImageGen)" in err
     assert "RAY_BACKEND_LOG_LEVEL" not in err and "Loading pipeline components" not in err
@@ -260,16 +291,19 @@ def test_a_task_retry_notice_reaches_a_learners_cell_and_a_test_runs_file(monkey
 
     monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
     runtime.drop_worker_pool_warning()
-    retry = ("Task _map_task failed. There are infinite retries remaining, so the task will be retried. "
-             "Error: The worker died unexpectedly.")
+    retry = (
+        "Task _map_task failed. There are infinite retries remaining, so the task will be retried. "
+        "Error: The worker died unexpectedly."
+    )
     monkeypatch.delenv(runtime.RAY_NOTICES_ENV, raising=False)  # a learner's run
     worker.print_to_stdstream({"lines": [retry], "pid": "raylet", "is_err": False}, ignore_prefix=False)
     assert "so the task will be retried" in capsys.readouterr().out
     notices = tmp_path / "notices.log"
     monkeypatch.setenv(runtime.RAY_NOTICES_ENV, str(notices))  # a test run
     worker.print_to_stdstream({"lines": [retry], "pid": "raylet", "is_err": False}, ignore_prefix=False)
-    worker.print_to_stdstream({"lines": ["A worker died or was killed."], "pid": "raylet", "is_err": False},
-                              ignore_prefix=False)
+    worker.print_to_stdstream(
+        {"lines": ["A worker died or was killed."], "pid": "raylet", "is_err": False}, ignore_prefix=False
+    )
     out = capsys.readouterr().out
     assert "retried" not in out and "A worker died or was killed." in out  # every other message still shows
     assert notices.read_text() == retry + "\n"
@@ -282,11 +316,15 @@ def test_serve_shutdowns_notices_are_dropped_and_a_dead_replica_still_shows(monk
 
     monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
     runtime.drop_worker_pool_warning()
-    shutdown = [f"Task ServeController.{name} failed. There are infinite retries remaining, so the task will be "
-                "retried. Error: The actor is dead because it was killed by `ray.kill`."
-                for name in ("listen_for_change", "graceful_shutdown")]
-    died = ("Task ServeReplica:enhancer:PromptEnhancer.handle_request failed. There are infinite retries remaining, "
-            "so the task will be retried. Error: The actor died unexpectedly before finishing this task.")
+    shutdown = [
+        f"Task ServeController.{name} failed. There are infinite retries remaining, so the task will be "
+        "retried. Error: The actor is dead because it was killed by `ray.kill`."
+        for name in ("listen_for_change", "graceful_shutdown")
+    ]
+    died = (
+        "Task ServeReplica:enhancer:PromptEnhancer.handle_request failed. There are infinite retries remaining, "
+        "so the task will be retried. Error: The actor died unexpectedly before finishing this task."
+    )
     for learner in (True, False):
         if learner:
             monkeypatch.delenv(runtime.RAY_NOTICES_ENV, raising=False)
@@ -409,14 +447,22 @@ def test_the_float16_sdxl_decode_notice_is_dropped_in_the_notebook_and_only_it()
     import torch
     from diffusers import AutoPipelineForText2Image
 
-    pipe = AutoPipelineForText2Image.from_pretrained(raycourse.model_id("image_gen"), variant="fp16",
-                                                     dtype=torch.float16)
+    pipe = AutoPipelineForText2Image.from_pretrained(
+        raycourse.model_id("image_gen"), variant="fp16", dtype=torch.float16
+    )
     pipe.set_progress_bar_config(disable=True)
     assert pipe.vae.config.force_upcast and pipe.vae.dtype == torch.float16
 
     def draw():
-        return pipe(prompt=["a fox"], num_inference_steps=1, guidance_scale=0.0, height=64, width=64,
-                    generator=[torch.Generator().manual_seed(0)], output_type="np").images
+        return pipe(
+            prompt=["a fox"],
+            num_inference_steps=1,
+            guidance_scale=0.0,
+            height=64,
+            width=64,
+            generator=[torch.Generator().manual_seed(0)],
+            output_type="np",
+        ).images
 
     with warnings.catch_warnings(record=True) as without_filter:
         warnings.simplefilter("always")
@@ -437,16 +483,17 @@ def test_ray_workers_drop_the_float16_sdxl_decode_notice_through_pythonwarnings(
     import subprocess
     import sys
 
-    code = ("import types, torch\n"
-            "from diffusers import StableDiffusionXLPipeline\n"
-            "StableDiffusionXLPipeline.upcast_vae(types.SimpleNamespace(vae=torch.nn.Linear(1, 1)))\n"
-            "import warnings; warnings.warn('another API is deprecated', FutureWarning)\n")
+    code = (
+        "import types, torch\n"
+        "from diffusers import StableDiffusionXLPipeline\n"
+        "StableDiffusionXLPipeline.upcast_vae(types.SimpleNamespace(vae=torch.nn.Linear(1, 1)))\n"
+        "import warnings; warnings.warn('another API is deprecated', FutureWarning)\n"
+    )
 
     def stderr(pythonwarnings):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
         env.update({"PYTHONWARNINGS": pythonwarnings} if pythonwarnings else {})
-        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                              check=True).stderr
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stderr
 
     assert "FutureWarning: `upcast_vae` is deprecated" in stderr(None)
     course = stderr(runtime.QUIET_ENV["PYTHONWARNINGS"])
@@ -461,19 +508,26 @@ def test_torchs_notice_on_ray_datas_read_only_arrays_is_dropped_like_ray_means_t
     import subprocess
     import sys
 
-    code = ("import numpy as np, torch, warnings\n"
-            "{setup}\n"
-            "frozen = np.zeros(4, dtype=np.float32); frozen.flags.writeable = False\n"
-            "torch.as_tensor(frozen)\n"
-            "warnings.warn('another warning', UserWarning)\n")
+    code = (
+        "import numpy as np, torch, warnings\n"
+        "{setup}\n"
+        "frozen = np.zeros(4, dtype=np.float32); frozen.flags.writeable = False\n"
+        "torch.as_tensor(frozen)\n"
+        "warnings.warn('another warning', UserWarning)\n"
+    )
     setup = "from raycourse import runtime; runtime.apply_environment()" if where == "notebook" else ""
 
     def stderr(course: bool):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
         if course and where == "worker":
             env["PYTHONWARNINGS"] = runtime.QUIET_ENV["PYTHONWARNINGS"]
-        return subprocess.run([sys.executable, "-c", code.format(setup=setup if course else "")], env=env,
-                              capture_output=True, text=True, check=True).stderr
+        return subprocess.run(
+            [sys.executable, "-c", code.format(setup=setup if course else "")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
 
     assert runtime.NONWRITABLE_NOTICE in stderr(course=False), "torch no longer warns: the filter may go"
     course = stderr(course=True)
@@ -523,8 +577,7 @@ print("driver done")
 
 
 def _run_driver(env: dict) -> str:
-    done = subprocess.run([sys.executable, "-c", LEARNER_DRIVER], env=env, capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run([sys.executable, "-c", LEARNER_DRIVER], env=env, capture_output=True, text=True, timeout=240)
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "driver done" in output, output
     return output

@@ -44,22 +44,33 @@ def problems(source: str) -> list[str]:
             logging = ast.literal_eval(options["logging_config"]) if "logging_config" in options else {}
             if logging.get("enable_access_log", True) is not False:
                 found.append(f"{node.name}: no logging_config={{'enable_access_log': False}}: a log line per request")
-            ongoing = (ast.literal_eval(options["max_ongoing_requests"]) if "max_ongoing_requests" in options
-                       else SERVE_DEFAULT_MAX_ONGOING)
+            ongoing = (
+                ast.literal_eval(options["max_ongoing_requests"])
+                if "max_ongoing_requests" in options
+                else SERVE_DEFAULT_MAX_ONGOING
+            )
             for method in node.body:
                 for decorator in getattr(method, "decorator_list", []):
                     if _is_call_of(decorator, "batch"):
                         size = ast.literal_eval(_keywords(decorator).get("max_batch_size", ast.Constant(10)))
                         if ongoing < size:
-                            found.append(f"{node.name}.{method.name}: max_batch_size={size} but max_ongoing_requests="
-                                         f"{ongoing}: no batch larger than {ongoing}")
-        elif isinstance(node, ast.Call) and _is_call_of(node, "start") and isinstance(node.func, ast.Attribute) \
-                and getattr(node.func.value, "id", "") == "serve":
+                            found.append(
+                                f"{node.name}.{method.name}: max_batch_size={size} but max_ongoing_requests="
+                                f"{ongoing}: no batch larger than {ongoing}"
+                            )
+        elif (
+            isinstance(node, ast.Call)
+            and _is_call_of(node, "start")
+            and isinstance(node.func, ast.Attribute)
+            and getattr(node.func.value, "id", "") == "serve"
+        ):
             options = _keywords(node)
             logging = ast.literal_eval(options["logging_config"]) if "logging_config" in options else {}
             if str(logging.get("log_level", "INFO")).upper() not in QUIET_LEVELS:
-                found.append("serve.start(...) without logging_config={'log_level': 'WARNING'}: the controller's "
-                             "INFO lines reach the cell")
+                found.append(
+                    "serve.start(...) without logging_config={'log_level': 'WARNING'}: the controller's "
+                    "INFO lines reach the cell"
+                )
     return found
 
 
@@ -77,8 +88,11 @@ def _without_serve_start(source: str) -> str:
 
 def test_the_lessons_and_solved_labs_serve_quietly_and_batch_in_full():
     found = [f"{where}: {problem}" for where, source in _cells("notebooks") for problem in problems(source)]
-    found += [f"{where}: {problem}" for where, source in _cells("solutions")
-              for problem in problems(_without_serve_start(source))]
+    found += [
+        f"{where}: {problem}"
+        for where, source in _cells("solutions")
+        for problem in problems(_without_serve_start(source))
+    ]
     assert not found, "\n".join(found)
 
 
@@ -89,16 +103,29 @@ def test_the_course_has_batched_deployments_to_hold():
     assert len(batched) >= 2, batched
 
 
-@pytest.mark.parametrize("source, expected", [
-    ('@serve.deployment(num_replicas=2)\nclass A:\n    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...',
-     ["a log line per request", "max_ongoing_requests=5"]),
-    ('@serve.deployment(max_ongoing_requests=16, logging_config={"enable_access_log": False})\nclass A:\n'
-     '    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...', []),
-    ('@serve.deployment(max_ongoing_requests=6, logging_config={"enable_access_log": True})\nclass A:\n'
-     '    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...', ["a log line per request", "no batch larger than 6"]),
-    ('serve.start(proxy_location="HeadOnly")', ["controller's INFO lines"]),
-    ('serve.start(logging_config={"log_level": "WARNING"})', []),
-], ids=["defaults", "as-taught", "too-few-ongoing", "start-loud", "start-quiet"])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (
+            "@serve.deployment(num_replicas=2)\nclass A:\n"
+            "    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...",
+            ["a log line per request", "max_ongoing_requests=5"],
+        ),
+        (
+            '@serve.deployment(max_ongoing_requests=16, logging_config={"enable_access_log": False})\nclass A:\n'
+            "    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...",
+            [],
+        ),
+        (
+            '@serve.deployment(max_ongoing_requests=6, logging_config={"enable_access_log": True})\nclass A:\n'
+            "    @serve.batch(max_batch_size=8)\n    async def f(self, x): ...",
+            ["a log line per request", "no batch larger than 6"],
+        ),
+        ('serve.start(proxy_location="HeadOnly")', ["controller's INFO lines"]),
+        ('serve.start(logging_config={"log_level": "WARNING"})', []),
+    ],
+    ids=["defaults", "as-taught", "too-few-ongoing", "start-loud", "start-quiet"],
+)
 def test_the_rules_catch_what_they_name(source, expected):
     found = problems(source)
     assert len(found) == len(expected) and all(e in f for e, f in zip(expected, found)), found

@@ -38,8 +38,9 @@ LINKING = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe":
 
 
 def _make(*args: str, timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _site_tools_or_skip() -> None:
@@ -47,8 +48,10 @@ def _site_tools_or_skip() -> None:
         pytest.skip("no make here")
     setup = _make("site-setup", timeout=600)
     if setup.returncode:
-        why = ("the website's tools (website/requirements.txt, into .venv-site) could not be installed: "
-               f"`make site-setup` said\n{(setup.stdout + setup.stderr)[-2000:]}")
+        why = (
+            "the website's tools (website/requirements.txt, into .venv-site) could not be installed: "
+            f"`make site-setup` said\n{(setup.stdout + setup.stderr)[-2000:]}"
+        )
         if os.environ.get("CI"):
             pytest.fail(why)  # CI has the package index: there the site must be built and tested
         pytest.skip(why)
@@ -139,14 +142,22 @@ def test_the_crawler_finds_a_broken_link_image_and_anchor(site, tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(site, copy)
     page = copy / "notebooks" / "01_ingest_and_transform.html"
-    page.write_text(page.read_text().replace(
-        "</body>", '<a href="02_joins_and_prompts.html#no-such-heading">x</a><img src="figures/none.svg">'
-                   '<a href="../labs/99_missing_lab.html">y</a><script src="https://cdn.example/x.js"></script>'
-                   "</body>"))
+    page.write_text(
+        page.read_text().replace(
+            "</body>",
+            '<a href="02_joins_and_prompts.html#no-such-heading">x</a><img src="figures/none.svg">'
+            '<a href="../labs/99_missing_lab.html">y</a><script src="https://cdn.example/x.js"></script>'
+            "</body>",
+        )
+    )
     _parse.cache_clear()
     found = "\n".join(broken_links(copy))
-    for expected in ("no #no-such-heading on notebooks/02_joins_and_prompts.html", "figures/none.svg: no such file",
-                     "99_missing_lab.html: no such file", "loads https://cdn.example/x.js from the internet"):
+    for expected in (
+        "no #no-such-heading on notebooks/02_joins_and_prompts.html",
+        "figures/none.svg: no such file",
+        "99_missing_lab.html: no such file",
+        "loads https://cdn.example/x.js from the internet",
+    ):
         assert expected in found, found
 
 
@@ -161,8 +172,12 @@ def _stored_text_outputs(notebook: Path) -> list[str]:
 
 
 def _stored_images(notebook: Path) -> int:
-    return sum(1 for cell in json.loads(notebook.read_text())["cells"] for out in cell.get("outputs", [])
-               if {"image/png", "image/svg+xml", "image/jpeg"} & set(out.get("data", {})))
+    return sum(
+        1
+        for cell in json.loads(notebook.read_text())["cells"]
+        for out in cell.get("outputs", [])
+        if {"image/png", "image/svg+xml", "image/jpeg"} & set(out.get("data", {}))
+    )
 
 
 @pytest.mark.parametrize("folder", ["notebooks", "labs", "solutions"])
@@ -236,8 +251,9 @@ def _load(driver, path: str) -> list[str]:
         if driver.execute_script("return document.readyState") == "complete" and all(done for _, done, _ in images):
             break
         time.sleep(0.2)
-    problems = [f"{path}: console {e['level']}: {e['message']}" for e in driver.get_log("browser")
-                if e["level"] == "SEVERE"]
+    problems = [
+        f"{path}: console {e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"
+    ]
     problems += [f"{path}: image {src} did not load" for src, done, width in images if not (done and width)]
     return problems
 
@@ -255,7 +271,8 @@ def test_the_search_finds_a_lesson_offline(site, browser):
     titles = []
     while time.monotonic() < deadline and not titles:
         titles = browser.execute_script(
-            "return [...document.querySelectorAll('#search-results li a')].map(a => a.textContent)")
+            "return [...document.querySelectorAll('#search-results li a')].map(a => a.textContent)"
+        )
         time.sleep(0.3)
     assert any("Joins and prompt" in t for t in titles), titles
 
@@ -277,9 +294,17 @@ FIGURE = '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><rect w
 
 
 def _notebook(*cells) -> str:
-    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": list(cells), "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}}})
+    return json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "cells": list(cells),
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+            },
+        }
+    )
 
 
 def _md(text: str, n: int) -> dict:
@@ -291,23 +316,40 @@ def _small_course(root: Path) -> None:
         (root / folder).mkdir(parents=True)
     (root / "notebooks" / "figures" / "blocks.svg").write_text(FIGURE)
     (root / "raycourse" / "helper.py").write_text("")
-    (root / "README.md").write_text("# A course\n\n## Start here\n\n[lesson](notebooks/01_a.ipynb), "
-                                    "[the helper](raycourse/helper.py), [guide](docs/instructor.md#night)\n")
+    (root / "README.md").write_text(
+        "# A course\n\n## Start here\n\n[lesson](notebooks/01_a.ipynb), "
+        "[the helper](raycourse/helper.py), [guide](docs/instructor.md#night)\n"
+    )
     (root / "docs" / "instructor.md").write_text("# Guide\n\n## Night\n\n[home](../README.md#start-here)\n")
     for page in ("CONTRIBUTING.md", "CHANGELOG.md", "data/README.md"):
         (root / page).write_text(f"# {page}\n")
-    output = {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": None, "source": "print(6 * 7)",
-              "outputs": [{"output_type": "stream", "name": "stdout", "text": "forty-two: 42\n"}]}
-    (root / "notebooks" / "01_a.ipynb").write_text(_notebook(
-        _md("# 01 · A\n\n![blocks](figures/blocks.svg)\n\n<img src=\"figures/blocks.svg\" alt=\"raw\">", 1), output))
-    lab = _notebook(_md("# Lab 01 · A\n\n![blocks](../notebooks/figures/blocks.svg) [lesson](../notebooks/01_a.ipynb)", 1))
+    output = {
+        "cell_type": "code",
+        "id": "c1",
+        "metadata": {},
+        "execution_count": None,
+        "source": "print(6 * 7)",
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "forty-two: 42\n"}],
+    }
+    (root / "notebooks" / "01_a.ipynb").write_text(
+        _notebook(
+            _md('# 01 · A\n\n![blocks](figures/blocks.svg)\n\n<img src="figures/blocks.svg" alt="raw">', 1), output
+        )
+    )
+    lab = _notebook(
+        _md("# Lab 01 · A\n\n![blocks](../notebooks/figures/blocks.svg) [lesson](../notebooks/01_a.ipynb)", 1)
+    )
     (root / "labs" / "01_a_lab.ipynb").write_text(lab)
     (root / "solutions" / "01_a_lab.ipynb").write_text(lab)
 
 
 def _build(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SITE_PYTHON), str(ROOT / "tools" / "build_site.py"), "--root", str(root),
-                           "--out", str(root / "_site")], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(SITE_PYTHON), str(ROOT / "tools" / "build_site.py"), "--root", str(root), "--out", str(root / "_site")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_figures_beside_the_notebooks_show_and_a_broken_link_fails_the_build(site, browser, tmp_path):
@@ -330,8 +372,9 @@ def test_figures_beside_the_notebooks_show_and_a_broken_link_fails_the_build(sit
     sizes = browser.execute_script("return [...document.images].map(i => i.naturalWidth)")
     assert sizes == [60, 60], sizes
 
-    (tmp_path / "docs" / "instructor.md").write_text("# Guide\n\n[gone](../notebooks/02_gone.ipynb)\n"
-                                                     "[no heading](../README.md#no-such-heading)\n")
+    (tmp_path / "docs" / "instructor.md").write_text(
+        "# Guide\n\n[gone](../notebooks/02_gone.ipynb)\n[no heading](../README.md#no-such-heading)\n"
+    )
     broken = _build(tmp_path)
     assert broken.returncode != 0
     said = broken.stdout + broken.stderr

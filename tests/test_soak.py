@@ -54,8 +54,16 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
     env = dict(os.environ, RAY_ADDRESS=ray_address, RAY_DATA_AUTOSCALING_REQUEST_EXPIRE_TIME_S="8")
 
     try:
-        run = soak.abandon(view, CELLS, tmp_path, timeout=120, release_timeout=60, env=env,
-                           registration_timeout=25, registered_first=True)
+        run = soak.abandon(
+            view,
+            CELLS,
+            tmp_path,
+            timeout=120,
+            release_timeout=60,
+            env=env,
+            registration_timeout=25,
+            registered_first=True,
+        )
     finally:
         view.close()
 
@@ -78,7 +86,9 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
     # Its dataset no longer takes a share of the cluster from the datasets that come after it.
     assert run.registered_at_kill >= 1
     assert run.registrations_left == 0 and run.registrations_gone_s is not None, run.registrations_left
-    print(f"killed {run.seconds_to_kill} s after the kernel's start, released {cleanup.seconds} s after the kill, "
-          f"its dataset unregistered {run.registrations_gone_s} s after it, "
-          f"its actor processes gone after {cleanup.processes_gone_s} s; "
-          f"its actors {cleanup.actor_states}, helpers left {[a['class_name'] for a in cleanup.helpers]}")
+    print(
+        f"killed {run.seconds_to_kill} s after the kernel's start, released {cleanup.seconds} s after the kill, "
+        f"its dataset unregistered {run.registrations_gone_s} s after it, "
+        f"its actor processes gone after {cleanup.processes_gone_s} s; "
+        f"its actors {cleanup.actor_states}, helpers left {[a['class_name'] for a in cleanup.helpers]}"
+    )

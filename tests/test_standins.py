@@ -39,10 +39,7 @@ pytestmark = [
 ]
 
 PROMPTS = ["A watercolor painting of a red fox", "A cinematic photo of a raccoon in a yellow raincoat"]
-CHATS = [
-    [{"role": "system", "content": "Enhance the image prompt."}, {"role": "user", "content": p}]
-    for p in PROMPTS
-]
+CHATS = [[{"role": "system", "content": "Enhance the image prompt."}, {"role": "user", "content": p}] for p in PROMPTS]
 # diffusers' schedulers call np.array(torch_tensor) in __init__; NumPy 2 answers with a
 # DeprecationWarning about torch's __array__ signature. Third-party internals, harmless.
 DIFFUSERS_NUMPY_WARNING = r"__array__ implementation doesn't accept a copy keyword"
@@ -133,7 +130,8 @@ def test_the_shipped_trained_standins_were_trained_from_todays_sources(role):
     assert meta.get("trained_from") == standins.training_digest(), (
         f"raycourse/trained/{role} was trained from other sources than today's (raycourse/standins.py, "
         f"standin_training.py, world.py, or the versions of {', '.join(standins.TRAINING_LIBRARIES)}): run "
-        f"`python tools/train_standins.py {role}` and commit it")
+        f"`python tools/train_standins.py {role}` and commit it"
+    )
 
 
 # Training anew takes 10 s for CLIP, 47 s for the image generator and 77 s for the LLM. `make test` trains CLIP, whose
@@ -144,8 +142,18 @@ RETRAINED_IN_MAKE_TEST = ("clip",)
 
 def _cpu() -> str:
     """This machine's CPU as far as torch's float kernels go: its model name and the instruction set torch uses."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "a CPU") if Path("/proc/cpuinfo").is_file() else "a CPU"
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "a CPU",
+        )
+        if Path("/proc/cpuinfo").is_file()
+        else "a CPU"
+    )
     return f"{model}, torch's {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
@@ -166,12 +174,16 @@ def test_the_shipped_trained_standins_are_what_their_training_gives(built, role,
     if _digests(again) == shipped:
         return
     # Everything but the weights is the same on every CPU: the tokenizer, the configs, standin.json.
-    assert {k: v for k, v in _digests(again).items() if not k.endswith(".safetensors")} == \
-        {k: v for k, v in shipped.items() if not k.endswith(".safetensors")}, (
+    assert {k: v for k, v in _digests(again).items() if not k.endswith(".safetensors")} == {
+        k: v for k, v in shipped.items() if not k.endswith(".safetensors")
+    }, (
         f"raycourse/trained/{role} is not what the training gives now: run `python tools/train_standins.py {role}`"
-        " and commit it")
-    warnings.warn(f"{role}: training on this CPU ({_cpu()}) gives other weights than the shipped ones (a CPU with "
-                  "other float kernels trained them); the stand-in trained here is held to the shipped one's tests")
+        " and commit it"
+    )
+    warnings.warn(
+        f"{role}: training on this CPU ({_cpu()}) gives other weights than the shipped ones (a CPU with "
+        "other float kernels trained them); the stand-in trained here is held to the shipped one's tests"
+    )
     QUALITY[role](again)
 
 
@@ -213,8 +225,7 @@ def test_image_gen_is_an_sdxl_pipeline_that_paints_512px_images(built):
     with warnings.catch_warnings():
         # raised both when the scheduler is built and by its set_timesteps() in every call
         warnings.filterwarnings("ignore", message=DIFFUSERS_NUMPY_WARNING, category=DeprecationWarning)
-        pipe = AutoPipelineForText2Image.from_pretrained(str(built["image_gen"]), dtype=torch.float32,
-                                                         variant="fp16")
+        pipe = AutoPipelineForText2Image.from_pretrained(str(built["image_gen"]), dtype=torch.float32, variant="fp16")
         pipe.set_progress_bar_config(disable=True)
         start = time.perf_counter()
         images = pipe(prompt=PROMPTS, num_inference_steps=1, guidance_scale=0.0).images
@@ -249,16 +260,22 @@ def _image_gen_paints_each_prompt_in_its_world_colour(path: Path):
     prompts = []
     for n, row in enumerate(sorted(set(animals) & set(outfits))):
         first, second = world.SEASON_ELEMENTS[seasons[n % len(seasons)]]
-        prompts += [f"{animals[row]} wearing a {outfits[row]}",
-                    f"{animals[row]} wearing a {outfits[row]}, {first} and {second}."]
+        prompts += [
+            f"{animals[row]} wearing a {outfits[row]}",
+            f"{animals[row]} wearing a {outfits[row]}, {first} and {second}.",
+        ]
     prompts += [animals[row] for row in sorted(animals)]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=DIFFUSERS_NUMPY_WARNING, category=DeprecationWarning)
         pipe = AutoPipelineForText2Image.from_pretrained(str(path), dtype=torch.float32, variant="fp16")
         pipe.set_progress_bar_config(disable=True)
         pipe.vae.enable_slicing()
-        images = pipe(prompt=prompts, num_inference_steps=1, guidance_scale=0.0,
-                      generator=[torch.Generator().manual_seed(n) for n in range(len(prompts))]).images
+        images = pipe(
+            prompt=prompts,
+            num_inference_steps=1,
+            guidance_scale=0.0,
+            generator=[torch.Generator().manual_seed(n) for n in range(len(prompts))],
+        ).images
     wanted = [world.picture_colour(p) for p in prompts]
     drawn = [world.dominant_colour(image) for image in images]
     misses = [(p, w, d) for p, w, d in zip(prompts, wanted, drawn) if w != d]
@@ -360,13 +377,17 @@ def test_clip_embeds_images_and_text_in_512_numbers(built, pil_images):
     assert torch.isfinite(image_out.pooler_output).all() and torch.isfinite(text_out.pooler_output).all()
     tok = CLIPTokenizer.from_pretrained(path)
     ids = tok("A photo of a cat!").input_ids
-    assert (ids[0], ids[-1]) == (tok.bos_token_id, tok.eos_token_id) == (
-        model.config.text_config.bos_token_id, model.config.text_config.eos_token_id)
+    assert (
+        (ids[0], ids[-1])
+        == (tok.bos_token_id, tok.eos_token_id)
+        == (model.config.text_config.bos_token_id, model.config.text_config.eos_token_id)
+    )
     assert tok.decode(ids, skip_special_tokens=True) == "a photo of a cat !"
     assert tok.model_max_length == 77
 
 
 # --- trained on the course's world (issue 27): what tiny shows, measured on data/ ---------------------------------
+
 
 def _clip_embed(path, image_paths, texts):
     from transformers import CLIPModel, CLIPProcessor
@@ -394,8 +415,7 @@ def _clip_finds_the_stripes_a_sentence_names(path: Path, split: str):
     image_paths = sorted((data_root() / "images" / split).glob("*/*"))
     classes = np.array([p.parent.name for p in image_paths])
     names = sorted(set(classes))
-    queries = ["a photo of horizontal stripes", "a photo of vertical stripes", "horizontal stripes",
-               "vertical stripes"]
+    queries = ["a photo of horizontal stripes", "a photo of vertical stripes", "horizontal stripes", "vertical stripes"]
     prompts = [f"a photo of {name.replace('_', ' ')}" for name in names]  # lesson 06's zero-shot sentences
     vectors, sentences = _clip_embed(path, image_paths, queries + prompts)
     for query, sentence in zip(queries, sentences[:4]):
@@ -428,8 +448,9 @@ def _clip_search_by_colour_beats_chance(path: Path):
         for i in range(make_data.SPLITS["train"]):
             _, a, b = draw_stripes_with_colours(make_data._rng(0, c_idx, i), name == "stripes_horizontal")
             image_paths.append(next((data_root() / "images" / "train" / name).glob(f"{name}_train_{i:03d}.*")))
-            colours.append(set() if i % make_data.GRAY_EVERY == make_data.GRAY_OFFSET
-                           else {colour_name(a), colour_name(b)})
+            colours.append(
+                set() if i % make_data.GRAY_EVERY == make_data.GRAY_OFFSET else {colour_name(a), colour_name(b)}
+            )
     counts = Counter(c for cs in colours for c in cs if c not in ("black", "white", "grey"))
     common = [c for c, _ in counts.most_common(4)]
     vectors, sentences = _clip_embed(path, image_paths, [f"{c} stripes" for c in common])
@@ -465,11 +486,20 @@ def _llm_enhances_every_prompt_of_the_course(path: Path):
         cases.append((world.DETAILS_INSTRUCTION, prompt, world.VIVID_DETAILS))
     for n, row in enumerate(sorted(outfits)):
         season = seasons[n % len(seasons)]
-        cases.append((world.CATALOGUE_INSTRUCTION.format(season=season), f"A product photo of a {outfits[row]}",
-                      world.SEASON_ELEMENTS[season]))
+        cases.append(
+            (
+                world.CATALOGUE_INSTRUCTION.format(season=season),
+                f"A product photo of a {outfits[row]}",
+                world.SEASON_ELEMENTS[season],
+            )
+        )
     chat = pipeline("text-generation", model=str(path), device="cpu")
-    out = chat([[{"role": "system", "content": s}, {"role": "user", "content": p}] for s, p, _ in cases],
-               max_new_tokens=60, do_sample=False, batch_size=8)
+    out = chat(
+        [[{"role": "system", "content": s}, {"role": "user", "content": p}] for s, p, _ in cases],
+        max_new_tokens=60,
+        do_sample=False,
+        batch_size=8,
+    )
     answers = [o[0]["generated_text"][-1]["content"].strip() for o in out]
     for (_, prompt, (first, second)), answer in zip(cases, answers):
         assert answer == f"{prompt}, {first} and {second}.", (prompt, answer)
@@ -477,8 +507,11 @@ def _llm_enhances_every_prompt_of_the_course(path: Path):
 
 # What a trained stand-in is tested for, by role: a stand-in trained anew on another CPU is held to it.
 QUALITY = {
-    "clip": lambda path: (_clip_finds_the_stripes_a_sentence_names(path, "train"),
-                          _clip_finds_the_stripes_a_sentence_names(path, "val"), _clip_search_by_colour_beats_chance(path)),
+    "clip": lambda path: (
+        _clip_finds_the_stripes_a_sentence_names(path, "train"),
+        _clip_finds_the_stripes_a_sentence_names(path, "val"),
+        _clip_search_by_colour_beats_chance(path),
+    ),
     "image_gen": _image_gen_paints_each_prompt_in_its_world_colour,
     "llm": _llm_enhances_every_prompt_of_the_course,
 }

@@ -32,7 +32,7 @@ def shared_definitions() -> dict[str, dict[str, list[str]]]:
             lines = source.splitlines()
             for node in ast.parse(source).body:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                    text = "\n".join(lines[node.lineno - 1 - len(node.decorator_list):node.end_lineno])
+                    text = "\n".join(lines[node.lineno - 1 - len(node.decorator_list) : node.end_lineno])
                     if "# TODO: " in text:
                         continue  # holds the learner's answer (or its outline)
                     if node.name in DIFFERENT_ON_PURPOSE:
@@ -43,8 +43,10 @@ def shared_definitions() -> dict[str, dict[str, list[str]]]:
 
 def test_repeated_classes_and_functions_are_the_same_everywhere():
     differing = {name: versions for name, versions in shared_definitions().items() if len(versions) > 1}
-    report = "\n".join(f"{name}: " + " | ".join(", ".join(where) for where in versions.values())
-                       for name, versions in differing.items())
+    report = "\n".join(
+        f"{name}: " + " | ".join(", ".join(where) for where in versions.values())
+        for name, versions in differing.items()
+    )
     assert not differing, f"these differ between notebooks (make them identical or rename a variation):\n{report}"
 
 

@@ -59,8 +59,12 @@ def scaffolded(tmp_path_factory):
 def test_the_scaffold_writes_a_lesson_a_quiz_a_solution_checks_and_their_tests(scaffolded):
     root, written = scaffolded
     assert [str(p.relative_to(root)) for p in written] == [
-        "notebooks/42_serving_embeddings.ipynb", "raycourse/checks/quiz42.py",
-        "solutions/42_serving_embeddings_lab.ipynb", "raycourse/checks/lab42.py", "tests/test_checks_lab42.py"]
+        "notebooks/42_serving_embeddings.ipynb",
+        "raycourse/checks/quiz42.py",
+        "solutions/42_serving_embeddings_lab.ipynb",
+        "raycourse/checks/lab42.py",
+        "tests/test_checks_lab42.py",
+    ]
 
 
 def test_a_scaffolded_lesson_has_every_section_and_its_links_resolve(scaffolded):
@@ -82,8 +86,13 @@ def test_the_scaffold_never_overwrites_a_module(scaffolded):
 
 def _scratch_clone(dest: Path) -> Path:
     """A copy of the course's checkout as git has it (committed, changed and new files, nothing ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for rel in filter(None, listed):
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +101,11 @@ def _scratch_clone(dest: Path) -> Path:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
@@ -103,13 +115,15 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     module's own was written."""
     clone = _scratch_clone(tmp_path / "course")
     before = _files(clone)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))
+    }
     env["PYTHONPATH"] = str(clone)  # `raycourse` is the clone's, in kernels too
 
     def run(*args: str, **extra: str) -> str:
-        done = subprocess.run([sys.executable, *args], cwd=clone, env={**env, **extra}, capture_output=True,
-                              text=True, timeout=900)
+        done = subprocess.run(
+            [sys.executable, *args], cwd=clone, env={**env, **extra}, capture_output=True, text=True, timeout=900
+        )
         assert done.returncode == 0, f"{' '.join(args)}:\n" + done.stdout[-4000:] + done.stderr[-2000:]
         return done.stdout
 
@@ -117,18 +131,42 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     run("-m", "raycourse.authoring", "labs")  # make labs
     after = _files(clone)
     changed = sorted(rel for rel in after if before.get(rel) != after[rel]) + sorted(set(before) - set(after))
-    assert changed == ["labs/09_vector_search_lab.ipynb", "notebooks/09_vector_search.ipynb",
-                       "raycourse/checks/lab09.py", "raycourse/checks/quiz09.py",
-                       "solutions/09_vector_search_lab.ipynb", "tests/test_checks_lab09.py"], changed
+    assert changed == [
+        "labs/09_vector_search_lab.ipynb",
+        "notebooks/09_vector_search.ipynb",
+        "raycourse/checks/lab09.py",
+        "raycourse/checks/quiz09.py",
+        "solutions/09_vector_search_lab.ipynb",
+        "tests/test_checks_lab09.py",
+    ], changed
     # make test NOTEBOOKS=09 (in one process here: the run's Ray is this run's, RAY_ADDRESS)
-    out = run("-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "notebooks", "tests/test_grading.py",
-              RAYCOURSE_NOTEBOOKS="09")
+    out = run(
+        "-m",
+        "pytest",
+        "-q",
+        "-rA",
+        "-p",
+        "no:cacheprovider",
+        "notebooks",
+        "tests/test_grading.py",
+        RAYCOURSE_NOTEBOOKS="09",
+    )
     passed = {line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("PASSED ")}
-    graded = ("test_a_solved_lab_passes_every_exercise",
-              "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors")
+    graded = (
+        "test_a_solved_lab_passes_every_exercise",
+        "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
+    )
     expected = {"notebooks/09_vector_search.ipynb::Cell 0", *(f"tests/test_grading.py::{t}[09]" for t in graded)}
     assert expected <= passed, out[-3000:]
     assert all("09" in nodeid for nodeid in passed), passed  # one module's notebooks only
-    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_checks_lab09.py", "tests/test_catalogue.py",
-              "tests/test_quizzes.py")
+    out = run(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_checks_lab09.py",
+        "tests/test_catalogue.py",
+        "tests/test_quizzes.py",
+    )
     assert " failed" not in out.splitlines()[-1] and "passed" in out.splitlines()[-1], out[-3000:]

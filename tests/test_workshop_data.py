@@ -41,8 +41,12 @@ def test_the_counts_are_the_real_ones_times_the_scale(drawn):
     breeds = sorted(p.name for p in (out / "doggos-dataset" / "train").iterdir())
     assert breeds == sorted(workshop_data.DOGGOS_BREEDS)
     # at scale 1: every photo of the two data sets
-    assert len(workshop_data.plan(1.0)) == sum(sum(c.values()) for c in workshop_data.IMAGENETTE_COUNTS.values()) \
-        + len(workshop_data.DOGGOS_BREEDS) * workshop_data.DOGGOS_PER_BREED == 6930
+    assert (
+        len(workshop_data.plan(1.0))
+        == sum(sum(c.values()) for c in workshop_data.IMAGENETTE_COUNTS.values())
+        + len(workshop_data.DOGGOS_BREEDS) * workshop_data.DOGGOS_PER_BREED
+        == 6930
+    )
 
 
 def test_the_photos_are_rgb_jpegs_of_photo_size_with_the_pattern_of_their_class(drawn):
@@ -77,8 +81,10 @@ def test_data_path_reads_the_local_copy_in_the_gpu_profile_only(drawn, course_en
     course_env.setenv("RAYCOURSE_PROFILE", "gpu")
     assert data.data_path("images_train")[0].startswith("s3://")  # without the variable: S3, as before
     course_env.setenv("RAYCOURSE_GPU_DATA", str(out))
-    assert data.data_path("images_train") == [str(out / "air-example-data-2/imagenette2/train/n02102040"),
-                                              str(out / "air-example-data-2/imagenette2/train/n01440764")]
+    assert data.data_path("images_train") == [
+        str(out / "air-example-data-2/imagenette2/train/n02102040"),
+        str(out / "air-example-data-2/imagenette2/train/n01440764"),
+    ]
     assert data.data_path("images_val_3")[2] == str(out / "air-example-data-2/imagenette2/val/n03888605")
     assert data.data_path("embedding_images") == str(out / "doggos-dataset/train")
     assert data.data_path("text") == str(out / "text/reviews.jsonl")  # the copy has its own reviews

@@ -103,7 +103,8 @@ def _files(folder: Path):
 
 
 def stage() -> dict[str, list[str]]:
-    """Copy the site's sources into build/site-src; returns the notebooks per folder (repository-relative, no suffix)."""
+    """Copy the site's sources into build/site-src; returns the notebooks per folder (repository-relative, no
+    suffix)."""
     STAGE = ROOT / "build" / "site-src"
     if STAGE.exists():
         shutil.rmtree(STAGE)
@@ -127,7 +128,7 @@ def stage() -> dict[str, list[str]]:
                 first = nb["cells"][0]["source"]
                 heading = first.splitlines()[0] if first else ""
                 if heading.startswith("# "):
-                    nb["cells"][0]["source"] = heading + " (solved)" + first[len(heading):]
+                    nb["cells"][0]["source"] = heading + " (solved)" + first[len(heading) :]
             target.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
             if len(rel.parts) == 2:
                 notebooks[rel.parts[0]].append(rel.with_suffix("").as_posix())
@@ -143,11 +144,20 @@ def _navigation(notebooks: dict[str, list[str]]) -> str:
         return "\n```{toctree}\n:hidden:\n:maxdepth: 1\n:caption: " + caption + "\n\n" + "\n".join(entries) + "\n```\n"
 
     solved = [f"{_title(ROOT / (name + '.ipynb'))} (solved) <{name}>" for name in notebooks["solutions"]]
-    guides = ["Instructor's guide <docs/instructor>", *(f"docs/{p.stem}" for p in sorted((ROOT / "docs").glob("*.md"))
-                                                        if p.stem != "instructor"),
-              "Writing course modules <CONTRIBUTING>", "Sample data <data/README>", "Changelog <CHANGELOG>"]
-    return ("\n" + toctree("Lessons", notebooks["notebooks"]) + toctree("Labs", notebooks["labs"])
-            + toctree("Solved labs", solved) + toctree("Guides", guides))
+    guides = [
+        "Instructor's guide <docs/instructor>",
+        *(f"docs/{p.stem}" for p in sorted((ROOT / "docs").glob("*.md")) if p.stem != "instructor"),
+        "Writing course modules <CONTRIBUTING>",
+        "Sample data <data/README>",
+        "Changelog <CHANGELOG>",
+    ]
+    return (
+        "\n"
+        + toctree("Lessons", notebooks["notebooks"])
+        + toctree("Labs", notebooks["labs"])
+        + toctree("Solved labs", solved)
+        + toctree("Guides", guides)
+    )
 
 
 def build(out: Path, jobs: str) -> None:
@@ -156,12 +166,30 @@ def build(out: Path, jobs: str) -> None:
     for folder in (html, out):
         if folder.exists():
             shutil.rmtree(folder)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going", "-j", jobs, "-E",
-               "-c", str(CONF), "-d", str(ROOT / "build" / "site-doctrees"), str(ROOT / "build" / "site-src"),
-               str(html)]
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-q",
+        "-W",
+        "--keep-going",
+        "-j",
+        jobs,
+        "-E",
+        "-c",
+        str(CONF),
+        "-d",
+        str(ROOT / "build" / "site-doctrees"),
+        str(ROOT / "build" / "site-src"),
+        str(html),
+    ]
     if subprocess.run(command).returncode:
-        sys.exit("build_site: Sphinx reported the problems above (warnings are errors: a broken link, image or "
-                 "anchor fails the build)")
+        sys.exit(
+            "build_site: Sphinx reported the problems above (warnings are errors: a broken link, image or "
+            "anchor fails the build)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(html, out)
     for folder in NOTEBOOK_DIRS:  # figures beside the notebooks, for raw <img> tags
@@ -186,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = stage()
     build(out, args.jobs)
     pages = sum(1 for _ in out.rglob("*.html"))
-    print(f"build_site: {sum(map(len, notebooks.values()))} notebooks, {pages} pages in {args.out} "
-          f"({time.monotonic() - start:.0f} s); open {args.out / 'index.html'}")
+    print(
+        f"build_site: {sum(map(len, notebooks.values()))} notebooks, {pages} pages in {args.out} "
+        f"({time.monotonic() - start:.0f} s); open {args.out / 'index.html'}"
+    )
     return 0
 
 

@@ -37,9 +37,18 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks" / "figures"
 WINDOW = (1280, 800)
 WIDTH = 1100  # pixels of the stored PNG
-CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", f"--window-size={WINDOW[0]},{WINDOW[1]}")
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
+)
 
 
 def free_port() -> int:
@@ -184,8 +193,11 @@ def serve_page(driver, base: str, out: Path) -> None:
 
     serve.run(Enhancer.bind(), name="enhancer", route_prefix="/enhance")
     for i in range(8):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/enhance", data=b'{"prompt": "a fox"}',
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/enhance",
+            data=b'{"prompt": "a fox"}',
+            headers={"Content-Type": "application/json"},
+        )
         urllib.request.urlopen(request, timeout=30).read()
     show(driver, f"{base}/#/serve", settle=1, text="enhancer")
     element(driver, "enhancer")
@@ -217,8 +229,15 @@ def main(argv=None) -> int:
     import ray
 
     port = free_port()
-    ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port,
-             num_cpus=4, num_gpus=2, log_to_driver=False)
+    ray.init(
+        address="local",
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=port,
+        num_cpus=4,
+        num_gpus=2,
+        log_to_driver=False,
+    )
     base = f"http://127.0.0.1:{port}"
     driver = None
     try:
@@ -241,9 +260,11 @@ def main(argv=None) -> int:
                 batch["embedding"] = np.stack([batch["x"], batch["x"]], axis=1).astype("float32")
                 return batch
 
-        ds = (ray.data.range(6400, override_num_blocks=128)
-              .map_batches(prepare, batch_size=50)
-              .map_batches(Embed, batch_size=50, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=2)))
+        ds = (
+            ray.data.range(6400, override_num_blocks=128)
+            .map_batches(prepare, batch_size=50)
+            .map_batches(Embed, batch_size=50, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=2))
+        )
         run = threading.Thread(target=lambda: ds.materialize(), daemon=True)
         run.start()
         time.sleep(4)  # the pool's actors start and the first blocks flow
@@ -263,12 +284,18 @@ def main(argv=None) -> int:
             if (button) button.dispatchEvent(new MouseEvent('click', {bubbles: true}));""")
         element(driver, "MapBatches(Embed)")  # the operators, unfolded
         deadline = time.monotonic() + 60  # until the model stage has output blocks to show (the page refreshes)
-        while time.monotonic() < deadline and not re.search(r"\b[1-9]\d* / \d+", driver.execute_script(
+        while time.monotonic() < deadline and not re.search(
+            r"\b[1-9]\d* / \d+",
+            driver.execute_script(
                 "const c = [...document.querySelectorAll('td')].find(td => td.textContent === 'MapBatches(Embed)');"
-                "return c ? c.closest('tr').textContent : '';")):
+                "return c ? c.closest('tr').textContent : '';"
+            ),
+        ):
             time.sleep(1)
-        driver.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -110);",
-                              element(driver, "Dataset / Operator Name"))
+        driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -110);",
+            element(driver, "Dataset / Operator Name"),
+        )
         time.sleep(1)
         save(driver, args.out / "dashboard_data.png")
         show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")

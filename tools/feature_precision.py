@@ -30,8 +30,11 @@ def rows(n: int = 16) -> dict:
     """The first ``n`` shop reviews of ``data/text``, each with one of the sample product photos."""
     reviews = [json.loads(line) for line in (ROOT / "data/text/reviews.jsonl").read_text().splitlines()[:n]]
     photos = sorted((ROOT / "data/products").glob("*.png"))
-    return {"id": np.array([r["id"] for r in reviews]), "text": [r["text"] for r in reviews],
-            "photo": [str(photos[i % len(photos)]) for i in range(len(reviews))]}
+    return {
+        "id": np.array([r["id"] for r in reviews]),
+        "text": [r["text"] for r in reviews],
+        "photo": [str(photos[i % len(photos)]) for i in range(len(reviews))],
+    }
 
 
 def encoder_features(batch: dict) -> np.ndarray:
@@ -46,8 +49,9 @@ def encoder_features(batch: dict) -> np.ndarray:
 
     text_model, image_model = raycourse.model_id("llm"), raycourse.model_id("vit")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tokens = AutoTokenizer.from_pretrained(text_model)(batch["text"], padding="max_length", truncation=True,
-                                                       max_length=MAX_TOKENS, return_tensors="np")
+    tokens = AutoTokenizer.from_pretrained(text_model)(
+        batch["text"], padding="max_length", truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+    )
     config = AutoImageProcessor.from_pretrained(image_model)
     size = config.size["height"]
     to_pixels = v2.Compose([v2.PILToTensor(), v2.Resize(size), v2.CenterCrop(size)])
@@ -80,18 +84,36 @@ def main() -> int:
     reference, width = _reference_features(pd.DataFrame(batch))
     want = np.stack([reference[i] for i in batch["id"].tolist()])
     parts = {"text": slice(0, width), "image": slice(width, None)}
-    distance = {name: [float(np.linalg.norm(g[p] - w[p]) / np.linalg.norm(w[p])) for g, w in zip(got, want)]
-                for name, p in parts.items()}
-    other = [float(np.linalg.norm(got[i][parts["text"]] - want[i - 1][parts["text"]]) /
-                   np.linalg.norm(want[i - 1][parts["text"]])) for i in range(1, len(got))]
-    print(json.dumps({
-        "profile": raycourse.profile(), "llm": raycourse.model_id("llm"), "device": device,
-        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None, "torch": torch.__version__,
-        "text_dtype": text_dtype, "rows": len(got), "text_width": width, "tolerance": FEATURE_TOLERANCE,
-        **{f"{name}_max": max(d) for name, d in distance.items()},
-        **{f"{name}_median": float(np.median(d)) for name, d in distance.items()},
-        "another_review_text_min": min(other), "cuda_utilization_call": util,
-    }))
+    distance = {
+        name: [float(np.linalg.norm(g[p] - w[p]) / np.linalg.norm(w[p])) for g, w in zip(got, want)]
+        for name, p in parts.items()
+    }
+    other = [
+        float(
+            np.linalg.norm(got[i][parts["text"]] - want[i - 1][parts["text"]])
+            / np.linalg.norm(want[i - 1][parts["text"]])
+        )
+        for i in range(1, len(got))
+    ]
+    print(
+        json.dumps(
+            {
+                "profile": raycourse.profile(),
+                "llm": raycourse.model_id("llm"),
+                "device": device,
+                "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+                "torch": torch.__version__,
+                "text_dtype": text_dtype,
+                "rows": len(got),
+                "text_width": width,
+                "tolerance": FEATURE_TOLERANCE,
+                **{f"{name}_max": max(d) for name, d in distance.items()},
+                **{f"{name}_median": float(np.median(d)) for name, d in distance.items()},
+                "another_review_text_min": min(other),
+                "cuda_utilization_call": util,
+            }
+        )
+    )
     return 0
 
 

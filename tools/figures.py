@@ -66,29 +66,67 @@ class Drawing:
         self.ax.set_ylim(0, h * 10)
         self.ax.axis("off")
 
-    def box(self, x, y, w, h, text="", kind="data", size=10, weight="normal", ls="-", lw=1.2, color=INK,
-            ha="center", round_=True):
+    def box(
+        self,
+        x,
+        y,
+        w,
+        h,
+        text="",
+        kind="data",
+        size=10,
+        weight="normal",
+        ls="-",
+        lw=1.2,
+        color=INK,
+        ha="center",
+        round_=True,
+    ):
         fill, edge = KINDS[kind]
         style = "round,pad=0,rounding_size=0.6" if round_ else "square,pad=0"
-        self.ax.add_patch(patches.FancyBboxPatch((x, y), w, h, boxstyle=style, facecolor=fill, edgecolor=edge,
-                                                 linewidth=lw, linestyle=ls))
+        self.ax.add_patch(
+            patches.FancyBboxPatch(
+                (x, y), w, h, boxstyle=style, facecolor=fill, edgecolor=edge, linewidth=lw, linestyle=ls
+            )
+        )
         if text:
             tx = x + w / 2 if ha == "center" else x + 0.8
             self.text(tx, y + h / 2, text, size=size, weight=weight, color=color, ha=ha)
         return (x, y, w, h)
 
-    def text(self, x, y, s, size=10, ha="center", va="center", color=INK, weight="normal", style="normal",
-             rotation=0):
-        self.ax.text(x, y, s, fontsize=size, ha=ha, va=va, color=color, fontweight=weight, fontstyle=style,
-                     linespacing=1.25, parse_math=False, rotation=rotation)
+    def text(self, x, y, s, size=10, ha="center", va="center", color=INK, weight="normal", style="normal", rotation=0):
+        self.ax.text(
+            x,
+            y,
+            s,
+            fontsize=size,
+            ha=ha,
+            va=va,
+            color=color,
+            fontweight=weight,
+            fontstyle=style,
+            linespacing=1.25,
+            parse_math=False,
+            rotation=rotation,
+        )
 
     def arrow(self, a, b, color=INK, lw=1.3, ls="-", rad=0.0, style="-|>", text=None, size=9, offset=(0, 1.2)):
-        self.ax.add_patch(patches.FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=11, color=color, lw=lw,
-                                                  linestyle=ls, connectionstyle=f"arc3,rad={rad}",
-                                                  shrinkA=1, shrinkB=1))
+        self.ax.add_patch(
+            patches.FancyArrowPatch(
+                a,
+                b,
+                arrowstyle=style,
+                mutation_scale=11,
+                color=color,
+                lw=lw,
+                linestyle=ls,
+                connectionstyle=f"arc3,rad={rad}",
+                shrinkA=1,
+                shrinkB=1,
+            )
+        )
         if text:
-            self.text((a[0] + b[0]) / 2 + offset[0], (a[1] + b[1]) / 2 + offset[1], text, size=size,
-                      color=color)
+            self.text((a[0] + b[0]) / 2 + offset[0], (a[1] + b[1]) / 2 + offset[1], text, size=size, color=color)
 
     def line(self, xs, ys, color=INK, lw=1.2, ls="-"):
         self.ax.plot(xs, ys, color=color, lw=lw, ls=ls, solid_capstyle="butt")
@@ -101,6 +139,7 @@ class Drawing:
 
 
 # --- lesson 01 ---------------------------------------------------------------------------------------------
+
 
 def fig_01_blocks(d=None):
     d = Drawing(9.6, 3.2)
@@ -118,8 +157,14 @@ def fig_01_blocks(d=None):
     for i in range(4):
         d.box(61.5 + i * 6.2, 12.5, 5.4, 6, f"block {i + 1}", kind="data", size=8.5)
     d.text(73.5, 7.8, "exactly 4 blocks\nof about equal size", size=9, color=MUTED)
-    d.text(48, 2.6, "A block is how Ray stores and moves rows; each block is processed by one task at a time, "
-           "so the number of blocks bounds the parallelism.", size=9, color=MUTED)
+    d.text(
+        48,
+        2.6,
+        "A block is how Ray stores and moves rows; each block is processed by one task at a time, "
+        "so the number of blocks bounds the parallelism.",
+        size=9,
+        color=MUTED,
+    )
     return d
 
 
@@ -134,8 +179,7 @@ def fig_01_tasks_actors():
         d.box(16, y - 0.2, 16, 4.6, "task: fn(batch)", kind="task", size=9)
         d.arrow((32.2, y + 2.1), (37.8, y + 2.1))
         d.box(38, y, 7, 4.2, "out", kind="data", size=9)
-    d.text(23.5, 4.4, "a task per block, started for it, stateless,\nanywhere in the cluster", size=9,
-           color=MUTED)
+    d.text(23.5, 4.4, "a task per block, started for it, stateless,\nanywhere in the cluster", size=9, color=MUTED)
     d.line([48.5, 48.5], [3, 34], color="#cccccc", lw=1)
     for i, y in enumerate(blocks_y):
         d.box(51, y, 8, 4.2, f"block {i + 1}", kind="data", size=9)
@@ -150,24 +194,25 @@ def fig_01_tasks_actors():
     for y in (28, 15):
         d.arrow((87.2, y), (90.8, y))
         d.box(91, y - 2.1, 5, 4.2, "out", kind="data", size=8)
-    d.text(73, 4.4, "long-lived processes: what __init__ built\nserves every batch the actor gets",
-           size=9, color=MUTED)
+    d.text(73, 4.4, "long-lived processes: what __init__ built\nserves every batch the actor gets", size=9, color=MUTED)
     return d
 
 
 # --- lesson 02 ---------------------------------------------------------------------------------------------
 
+
 def fig_02_hash_join():
     d = Drawing(9.6, 5.2)
-    d.text(48, 50, 'animals.join(outfits, join_type="inner", num_partitions=2, on=("id",))', size=11,
-           weight="bold")
+    d.text(48, 50, 'animals.join(outfits, join_type="inner", num_partitions=2, on=("id",))', size=11, weight="bold")
     # The grouping of the lesson's recorded run (cell "describe_block"): ids 1, 2, 7 hashed together, 3, 5, 8 too.
     part = {1: 0, 2: 0, 7: 0, 3: 1, 5: 1, 8: 1}
     colors = {0: ("#dbe9f6", "#1f77b4"), 1: ("#fbe3ef", "#c2185b")}
-    blocks = [("animals (left), block 1", [(1, "raccoon"), (2, "red fox"), (3, "barn owl")]),
-              ("animals (left), block 2", [(5, "golden retriever"), (7, "brown bear"), (8, "tabby cat")]),
-              ("outfits (right), block 1", [(1, "yellow raincoat"), (3, "tuxedo"), (7, "pirate hat")]),
-              ("outfits (right), block 2", [(2, "priest robe"), (5, "sweater"), (8, "chef's apron")])]
+    blocks = [
+        ("animals (left), block 1", [(1, "raccoon"), (2, "red fox"), (3, "barn owl")]),
+        ("animals (left), block 2", [(5, "golden retriever"), (7, "brown bear"), (8, "tabby cat")]),
+        ("outfits (right), block 1", [(1, "yellow raincoat"), (3, "tuxedo"), (7, "pirate hat")]),
+        ("outfits (right), block 2", [(2, "priest robe"), (5, "sweater"), (8, "chef's apron")]),
+    ]
     targets = {0: 34, 1: 14}
     y = 45.5
     for title, rows in blocks:
@@ -176,8 +221,11 @@ def fig_02_hash_join():
         for k, (i, name) in enumerate(rows):
             ry = y - 0.8 - 2.8 * (k + 1) + 0.2
             fill, edge = colors[part[i]]
-            d.ax.add_patch(patches.FancyBboxPatch((7, ry), 18, 2.4, boxstyle="round,pad=0,rounding_size=0.4",
-                                                  facecolor=fill, edgecolor=edge, lw=1))
+            d.ax.add_patch(
+                patches.FancyBboxPatch(
+                    (7, ry), 18, 2.4, boxstyle="round,pad=0,rounding_size=0.4", facecolor=fill, edgecolor=edge, lw=1
+                )
+            )
             d.text(16, ry + 1.2, f"id {i} · {name}", size=8.5)
             d.arrow((25.2, ry + 1.2), (50.8, targets[part[i]] + (ry - 24) * 0.1), color=edge, lw=0.8)
         y -= h + 1.6
@@ -196,24 +244,30 @@ def fig_02_hash_join():
         d.text(61, yc - 4.6, "2. joined on its own", size=8.5, color=MUTED)
         d.arrow((71.2, yc), (76.8, yc))
         joined = [i for i in ids if i in outfit_ids]
-        d.box(77, yc - 4, 18, 8, f"output block\nids {', '.join(map(str, joined))}", kind="data",
-              size=8.5)
+        d.box(77, yc - 4, 18, 8, f"output block\nids {', '.join(map(str, joined))}", kind="data", size=8.5)
     d.text(86, 46, "3. one block\nper partition", size=9.5, weight="bold")
-    d.text(73, 3.5, "Equal ids always meet in the same partition. Six of\nthe 24 ids, grouped as in the lesson's run.",
-           size=8.5, color=MUTED)
+    d.text(
+        73,
+        3.5,
+        "Equal ids always meet in the same partition. Six of\nthe 24 ids, grouped as in the lesson's run.",
+        size=8.5,
+        color=MUTED,
+    )
     return d
 
 
 # --- lesson 03 ---------------------------------------------------------------------------------------------
 
+
 def fig_03_blocks_bundles_batches():
     d = Drawing(9.6, 3.6)
-    d.text(48, 34, "prompts.repartition(4).map_batches(ImageGen, batch_size=2, ...): 8 rows", size=11,
-           weight="bold")
-    heads = [(9, "blocks (4)", "how Ray stores and moves rows"),
-             (36, "bundles", "whole blocks, gathered until ≥ batch_size rows;\na block is never cut"),
-             (66, "actors of the pool", "each bundle: one actor"),
-             (88, "batches", "batch_size rows,\ncut from the bundle")]
+    d.text(48, 34, "prompts.repartition(4).map_batches(ImageGen, batch_size=2, ...): 8 rows", size=11, weight="bold")
+    heads = [
+        (9, "blocks (4)", "how Ray stores and moves rows"),
+        (36, "bundles", "whole blocks, gathered until ≥ batch_size rows;\na block is never cut"),
+        (66, "actors of the pool", "each bundle: one actor"),
+        (88, "batches", "batch_size rows,\ncut from the bundle"),
+    ]
     for x, h, sub in heads:
         d.text(x, 29.5, h, size=10, weight="bold")
         d.text(x, 25.7, sub, size=8, color=MUTED)
@@ -232,15 +286,26 @@ def fig_03_blocks_bundles_batches():
     for j, yc in enumerate((16.8, 6.8)):
         d.arrow((75.2, yc), (80.8, yc))
         d.box(81, yc - 2.2, 14, 4.4, "__call__(2 rows)\n× 2 calls", kind="data", size=8.5)
-    d.text(48, 1.8, "With batch_size=8 and 8 blocks of one row: one bundle of 8, one actor. With repartition(1):"
-           " one bundle, one actor, however small the batch.", size=8.5, color=MUTED)
+    d.text(
+        48,
+        1.8,
+        "With batch_size=8 and 8 blocks of one row: one bundle of 8, one actor. With repartition(1):"
+        " one bundle, one actor, however small the batch.",
+        size=8.5,
+        color=MUTED,
+    )
     return d
 
 
 def fig_03_actor_pool():
     d = Drawing(9.6, 3.8)
-    d.text(48, 36, "An actor pool over GPUs: map_batches(ImageGen, num_gpus=1, compute=ActorPoolStrategy(size=2))",
-           size=10.5, weight="bold")
+    d.text(
+        48,
+        36,
+        "An actor pool over GPUs: map_batches(ImageGen, num_gpus=1, compute=ActorPoolStrategy(size=2))",
+        size=10.5,
+        weight="bold",
+    )
     d.text(11, 30.5, "bundles waiting", size=9.5, color=MUTED)
     for i in range(5):
         d.box(2 + i * 3.6, 24, 3, 4, kind="data", lw=1)
@@ -257,13 +322,20 @@ def fig_03_actor_pool():
         d.text(58.5, y + 2.3, "≤ 2 tasks in flight", size=8, color=MUTED)
         d.box(72, y + 1.5, 13, 7, f"GPU {j}", kind="gpu", size=10, weight="bold")
         d.arrow((67.2, y + 5), (71.8, y + 5), style="<|-|>")
-    d.text(12, 13, "An actor gets work only\nonce its __init__ (model\nload) has finished; work\n"
-           "starts with the first\nready actor.", size=8.5, color=MUTED)
+    d.text(
+        12,
+        13,
+        "An actor gets work only\nonce its __init__ (model\nload) has finished; work\n"
+        "starts with the first\nready actor.",
+        size=8.5,
+        color=MUTED,
+    )
     d.text(92.5, 17.5, "one\nactor\nper\nGPU", size=8.5, color=MUTED)
     return d
 
 
 # --- lesson 04 ---------------------------------------------------------------------------------------------
+
 
 def fig_04_backpressure():
     d = Drawing(9.6, 4.4)
@@ -274,8 +346,14 @@ def fig_04_backpressure():
         d.text(x + 21, 34.4, f"GPU {g}", size=9.5, weight="bold")
         d.box(x + 1.5, 25.5, 23, 6.5, "Enhancer\nnum_gpus=0.6", kind="actor", size=8.5)
         d.box(x + 25.5, 25.5, 15, 6.5, "ImageGen\nnum_gpus=0.4", kind="actor", size=8.5)
-    d.text(48, 21.6, "0.6 + 0.4 = 1.0 per GPU: a scheduling promise; Ray does not split the GPU's memory or"
-           " compute, both models must fit", size=8.5, color=MUTED)
+    d.text(
+        48,
+        21.6,
+        "0.6 + 0.4 = 1.0 per GPU: a scheduling promise; Ray does not split the GPU's memory or"
+        " compute, both models must fit",
+        size=8.5,
+        color=MUTED,
+    )
     # bottom: stream with budget
     d.box(2, 7.5, 15, 8, "read\nprompts", kind="task", size=9)
     d.arrow((17.2, 11.5), (21.8, 11.5))
@@ -290,17 +368,28 @@ def fig_04_backpressure():
     d.box(75, 7.5, 17, 8, "ImageGen\n(slow)", kind="actor", size=9)
     d.arrow((92.2, 11.5), (95.5, 11.5))
     d.arrow((57, 5.5), (30.5, 7.3), color="#d62728", rad=-0.2, ls="--")
-    d.text(48, 1.6, "its share of the object-store budget is full: no new Enhancer tasks until ImageGen takes a block",
-           size=8.5, color="#d62728")
+    d.text(
+        48,
+        1.6,
+        "its share of the object-store budget is full: no new Enhancer tasks until ImageGen takes a block",
+        size=8.5,
+        color="#d62728",
+    )
     return d
 
 
 # --- lesson 05 ---------------------------------------------------------------------------------------------
 
+
 def fig_05_ddp():
     d = Drawing(9.6, 4.0)
-    d.text(48, 38, "TorchTrainer(train_func, datasets={\"train\": ...}, scaling_config=ScalingConfig(num_workers=2,"
-           " use_gpu=...))", size=9.5, weight="bold")
+    d.text(
+        48,
+        38,
+        'TorchTrainer(train_func, datasets={"train": ...}, scaling_config=ScalingConfig(num_workers=2, use_gpu=...))',
+        size=9.5,
+        weight="bold",
+    )
     d.box(2, 12, 14, 16, "train\nDataset\n(features)", kind="data", size=9.5)
     for w, y in enumerate((21, 5)):
         d.arrow((16.2, 20), (25.8, y + 5.5), text=None)
@@ -308,11 +397,10 @@ def fig_05_ddp():
         d.arrow((40.2, y + 5.5), (44.8, y + 5.5))
         d.box(45, y, 30, 11, "", kind="actor")
         d.text(60, y + 8.6, f"worker {w} (RayTrainWorker)", size=9.5, weight="bold")
-        d.text(60, y + 5.6, "get_dataset_shard(\"train\")", size=8.5)
+        d.text(60, y + 5.6, 'get_dataset_shard("train")', size=8.5)
         d.text(60, y + 2.8, "model copy · HF Trainer · GPU", size=8.5)
     d.arrow((60, 20.8), (60, 16.2), style="<|-|>", color="#e8710a")
-    d.text(68.5, 18.5, "average gradients\nafter every step\n(torch.distributed)", size=8, color="#e8710a",
-           ha="left")
+    d.text(68.5, 18.5, "average gradients\nafter every step\n(torch.distributed)", size=8, color="#e8710a", ha="left")
     d.arrow((75.2, 26), (82.8, 22))
     d.arrow((75.2, 10), (82.8, 14))
     d.box(82, 11, 13, 14, "checkpoints\n+ metrics\nunder\nstorage_path", kind="store", size=8.5)
@@ -323,8 +411,13 @@ def fig_05_ddp():
 
 def fig_05_checkpoint_inference():
     d = Drawing(9.6, 3.6)
-    d.text(48, 34, "Batch inference from the checkpoint: one actor per GPU, one forward pass per batch", size=11,
-           weight="bold")
+    d.text(
+        48,
+        34,
+        "Batch inference from the checkpoint: one actor per GPU, one forward pass per batch",
+        size=11,
+        weight="bold",
+    )
     d.box(2, 12, 22, 17, "", kind="store")
     d.text(13, 26.6, "checkpoint folder", size=9.5, weight="bold")
     for k, f in enumerate(("model.safetensors", "config.json", "preprocessor_config.json")):
@@ -345,6 +438,7 @@ def fig_05_checkpoint_inference():
 
 
 # --- lesson 06 ---------------------------------------------------------------------------------------------
+
 
 def fig_06_read_embed_write():
     d = Drawing(9.6, 3.8)
@@ -379,6 +473,7 @@ def fig_06_read_embed_write():
 
 # --- lesson 07 ---------------------------------------------------------------------------------------------
 
+
 def fig_07_multimodal_dag():
     d = Drawing(9.6, 3.8)
     d.text(48, 36, "Three modalities, one row per review, into training", size=11, weight="bold")
@@ -398,18 +493,24 @@ def fig_07_multimodal_dag():
     d.text(50, 6.8, "each photo opened by its path", size=8, color=MUTED)
     d.text(63.5, 25.2, "CPU stages, one per modality (num_cpus=1)", size=8.5, color=MUTED)
     d.arrow((77.2, 19.5), (79.3, 19.5))
-    d.box(79.5, 14.5, 16, 10, "ReviewEncoder\nLLM + ViT\nnum_gpus=1, pool", kind="actor", size=8.5,
-          weight="bold")
+    d.box(79.5, 14.5, 16, 10, "ReviewEncoder\nLLM + ViT\nnum_gpus=1, pool", kind="actor", size=8.5, weight="bold")
     d.arrow((87.5, 14.3), (87.5, 11.2))
-    d.box(70, 1.5, 25.5, 9.5, "features → train_test_split\n→ iter_torch_batches →\nloop / TorchTrainer",
-          kind="data", size=8.5)
+    d.box(
+        70,
+        1.5,
+        25.5,
+        9.5,
+        "features → train_test_split\n→ iter_torch_batches →\nloop / TorchTrainer",
+        kind="data",
+        size=8.5,
+    )
     d.text(33, 29, "every stage runs at once, streaming blocks to the next", size=8.5, color=MUTED)
     return d
 
 
 def fig_07_gpu_waits():
     d = Drawing(9.6, 4.2)
-    d.text(48, 40, "What \"the GPU waits\" looks like (a sketch, not a measurement)", size=11, weight="bold")
+    d.text(48, 40, 'What "the GPU waits" looks like (a sketch, not a measurement)', size=11, weight="bold")
     d.text(48, 36.6, "busy share = time the actors compute / (run time × GPUs the job holds)", size=8.5, color=MUTED)
 
     def lane(y, label, spans, kind):
@@ -425,10 +526,16 @@ def fig_07_gpu_waits():
     lane(24, "GPU actor", gpu, "actor")
     for a, b in [(0, 2.2)] + [(i * 5.0 + 3.2, i * 5.0 + 7.2) for i in range(14)]:
         d.box(19 + a, 24.3, b - a, 2.4, kind="wait", lw=0, round_=False)
-    d.text(57, 20.5, "red: the GPU actor waits for the next trickle of rows (task overheads, one row per call)",
-           size=8.5, color="#d62728")
-    d.text(57, 16, "batch_size=32: one task carries 32 reviews, one encoder call computes 32 rows", size=9.5,
-           weight="bold")
+    d.text(
+        57,
+        20.5,
+        "red: the GPU actor waits for the next trickle of rows (task overheads, one row per call)",
+        size=8.5,
+        color="#d62728",
+    )
+    d.text(
+        57, 16, "batch_size=32: one task carries 32 reviews, one encoder call computes 32 rows", size=9.5, weight="bold"
+    )
     lane(10, "CPU stages", [(0, 12), (13, 25), (26, 38), (39, 51), (52, 64)], "task")
     lane(5, "GPU actor", [(12.5, 24.5), (25.5, 37.5), (38.5, 50.5), (51.5, 63.5), (64.5, 76)], "actor")
     d.arrow((19, 2.4), (95, 2.4), lw=1)
@@ -437,6 +544,7 @@ def fig_07_gpu_waits():
 
 
 # --- lesson 08 ---------------------------------------------------------------------------------------------
+
 
 def fig_08_serve_path():
     d = Drawing(9.6, 4.0)
@@ -450,8 +558,7 @@ def fig_08_serve_path():
     d.box(1, 5, 12, 8, "Python\nhandle\n.remote()", kind="plain", size=8.5)
     d.arrow((13.2, 9), (17.8, 9))
     d.box(18, 5, 24, 8, "router in the caller\n(no HTTP, no proxy)", kind="serve", size=8.5)
-    d.text(30, 16.5, "choice of 2 replicas, the less busy;\nat most max_ongoing_requests each", size=8,
-           color=MUTED)
+    d.text(30, 16.5, "choice of 2 replicas, the less busy;\nat most max_ongoing_requests each", size=8, color=MUTED)
     for j, y in enumerate((23.5, 1.5)):
         d.box(48, y, 47, 13, "", kind="actor")
         d.text(54, y + 11, f"replica {j + 1}", size=9.5, weight="bold", ha="left")
@@ -464,38 +571,51 @@ def fig_08_serve_path():
     d.arrow((42.2, 24), (47.8, 30))
     d.arrow((42.2, 9), (47.8, 8))
     d.arrow((42.2, 22), (47.8, 12.5), ls="--", color=MUTED)
-    d.text(71.5, 20, "a batch: ≤ max_batch_size, and ≤ max_ongoing_requests (default 5)\n"
-           "that the replica accepts at once; it waits batch_wait_timeout_s from its first request",
-           size=7.8, color=MUTED)
+    d.text(
+        71.5,
+        20,
+        "a batch: ≤ max_batch_size, and ≤ max_ongoing_requests (default 5)\n"
+        "that the replica accepts at once; it waits batch_wait_timeout_s from its first request",
+        size=7.8,
+        color=MUTED,
+    )
     return d
 
 
 def fig_08_checkpoint_files():
     d = Drawing(9.6, 4.0)
     d.text(48, 38, "Ray Data's checkpoint: a two-step commit per written file", size=11, weight="bold")
-    steps = [("1", "the ids of the rows to write →\ncheckpoint_path/ID.pending.parquet", "store"),
-             ("2", "the data file, named from the same ID:\nout/ID….parquet", "data"),
-             ("3", "commit: rename ID.pending.parquet →\ncheckpoint_path/ID.parquet", "task")]
+    steps = [
+        ("1", "the ids of the rows to write →\ncheckpoint_path/ID.pending.parquet", "store"),
+        ("2", "the data file, named from the same ID:\nout/ID….parquet", "data"),
+        ("3", "commit: rename ID.pending.parquet →\ncheckpoint_path/ID.parquet", "task"),
+    ]
     for k, (n, text, kind) in enumerate(steps):
         y = 25 - k * 9
         d.box(2, y, 38, 7, text, kind=kind, size=8.5)
         d.text(0.8, y + 3.5, n, size=10, weight="bold")
         if k < 2:
             d.arrow((21, y - 0.2), (21, y - 1.8))
-    d.text(21, 4.5, "a driver killed between 1 and 3 leaves a pending\nfile and perhaps a data file "
-           "without its footer", size=8.5, color="#d62728")
+    d.text(
+        21,
+        4.5,
+        "a driver killed between 1 and 3 leaves a pending\nfile and perhaps a data file without its footer",
+        size=8.5,
+        color="#d62728",
+    )
     d.line([45, 45], [3, 34], color="#cccccc", lw=1)
     d.text(70, 33, "The next run of the same job, before it reads", size=9.5, weight="bold")
-    nxt = [("delete the data files that match a pending checkpoint,\nthen the pending files", "wait"),
-           ("load the committed ids", "store"),
-           ("skip those rows; work on the rest", "data")]
+    nxt = [
+        ("delete the data files that match a pending checkpoint,\nthen the pending files", "wait"),
+        ("load the committed ids", "store"),
+        ("skip those rows; work on the rest", "data"),
+    ]
     for k, (text, kind) in enumerate(nxt):
         y = 23 - k * 8
         d.box(50, y, 40, 6.2, text, kind=kind, size=8.5)
         if k < 2:
             d.arrow((70, y - 0.2), (70, y - 1.6))
-    d.text(70, 3.4, "job finished: the checkpoint is deleted (delete_checkpoint_on_success=True)", size=8,
-           color=MUTED)
+    d.text(70, 3.4, "job finished: the checkpoint is deleted (delete_checkpoint_on_success=True)", size=8, color=MUTED)
     return d
 
 
@@ -542,10 +662,15 @@ def stale(stored: Path = FIGURES) -> list[str]:
         built = {p.name: p.read_bytes() for p in build(Path(tmp))}
     kept = {p.name: p.read_bytes() for p in stored.glob("*.svg")}
     found = [f"{name}: missing (run `make figures`)" for name in sorted(built.keys() - kept.keys())]
-    found += [f"{name}: stale, not what tools/figures.py draws now (run `make figures`)"
-              for name in sorted(built.keys() & kept.keys()) if built[name] != kept[name]]
-    found += [f"{name}: no function in tools/figures.py draws it (add one to FIGURES_BY_NAME, or delete the file)"
-              for name in sorted(kept.keys() - built.keys())]
+    found += [
+        f"{name}: stale, not what tools/figures.py draws now (run `make figures`)"
+        for name in sorted(built.keys() & kept.keys())
+        if built[name] != kept[name]
+    ]
+    found += [
+        f"{name}: no function in tools/figures.py draws it (add one to FIGURES_BY_NAME, or delete the file)"
+        for name in sorted(kept.keys() - built.keys())
+    ]
     return found
 
 

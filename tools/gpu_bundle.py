@@ -34,9 +34,19 @@ LOCK = ROOT / "constraints.txt"
 OUT = ROOT / ".gpubundle"
 # The machine's own: built together with its torch and CUDA, too large to carry (gigabytes).
 MACHINES_OWN = re.compile(r"^(torch|torchvision|torchaudio|triton|cuda-.*|nvidia-(?!ml-py).*)$")
-PLATFORMS = ("manylinux_2_39_x86_64", "manylinux_2_35_x86_64", "manylinux_2_34_x86_64", "manylinux_2_31_x86_64",
-             "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64", "linux_x86_64")
+PLATFORMS = (
+    "manylinux_2_39_x86_64",
+    "manylinux_2_35_x86_64",
+    "manylinux_2_34_x86_64",
+    "manylinux_2_31_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+    "linux_x86_64",
+)
 MIB = 2**20
 
 
@@ -57,8 +67,18 @@ def read_pins(text: str) -> dict[str, str]:
 
 # With --any-version: the packages that still travel at the locked version when the machine has another, because
 # the lessons' results depend on them (the model code and its tokenizers, the course's Ray).
-EXACT = ("ray", "transformers", "diffusers", "tokenizers", "huggingface-hub", "safetensors", "accelerate", "regex",
-         "evaluate", "datasets")
+EXACT = (
+    "ray",
+    "transformers",
+    "diffusers",
+    "tokenizers",
+    "huggingface-hub",
+    "safetensors",
+    "accelerate",
+    "regex",
+    "evaluate",
+    "datasets",
+)
 
 
 def plan(lock: dict[str, str], have: dict[str, str] | None, any_version: bool = False) -> dict[str, list]:
@@ -68,8 +88,7 @@ def plan(lock: dict[str, str], have: dict[str, str] | None, any_version: bool = 
     for name, version in sorted(lock.items()):
         if MACHINES_OWN.match(name):
             own.append((name, version, (have or {}).get(name)))
-        elif have is not None and (have.get(name) == version
-                                   or (any_version and name in have and name not in EXACT)):
+        elif have is not None and (have.get(name) == version or (any_version and name in have and name not in EXACT)):
             present.append((name, version))
         else:
             carry.append((name, version))
@@ -83,8 +102,22 @@ def download(packages, folder: Path, python: str = "3.12") -> list[str]:
     for name, version in packages:
         if any(_norm(p.name.split("-")[0]) == name and f"-{version}-" in p.name for p in folder.glob("*.whl")):
             continue
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-               "--python-version", python, "--implementation", "cp", "-d", str(folder), f"{name}=={version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "-d",
+            str(folder),
+            f"{name}=={version}",
+        ]
         for platform in PLATFORMS:
             cmd += ["--platform", platform]
         if subprocess.run(cmd, capture_output=True, text=True).returncode:
@@ -94,7 +127,7 @@ def download(packages, folder: Path, python: str = "3.12") -> list[str]:
 
 def split(tar_bytes: bytes, part_mib: float) -> list[bytes]:
     size = int(part_mib * MIB)
-    return [tar_bytes[i:i + size] for i in range(0, len(tar_bytes), size)] or [b""]
+    return [tar_bytes[i : i + size] for i in range(0, len(tar_bytes), size)] or [b""]
 
 
 def bundle(wheels: list[Path], out: Path, part_mib: float) -> list[dict]:
@@ -115,8 +148,14 @@ def bundle(wheels: list[Path], out: Path, part_mib: float) -> list[dict]:
         folder = out / f"p{i}"
         folder.mkdir(parents=True)
         (folder / f"part-{i:02d}").write_bytes(chunk)
-        parts.append({"part": f"part-{i:02d}", "folder": folder.name, "bytes": len(chunk),
-                      "sha256": hashlib.sha256(chunk).hexdigest()})
+        parts.append(
+            {
+                "part": f"part-{i:02d}",
+                "folder": folder.name,
+                "bytes": len(chunk),
+                "sha256": hashlib.sha256(chunk).hexdigest(),
+            }
+        )
     return parts
 
 
@@ -125,19 +164,29 @@ def main(argv=None) -> int:
     parser.add_argument("--have", type=Path, help="the machine's `python3 -m pip list --format=freeze`")
     parser.add_argument("--lock", type=Path, default=LOCK, help="the lock (default: constraints.txt)")
     parser.add_argument("--out", type=Path, default=OUT, help="where the parts go (default: .gpubundle)")
-    parser.add_argument("--part-mib", type=float, default=52.0,
-                        help="the largest part (default 52: a call carries 64 MiB with the working tree)")
-    parser.add_argument("--any-version", action="store_true",
-                        help="take the machine's version of what it has (fewer parts), except " + ", ".join(EXACT))
+    parser.add_argument(
+        "--part-mib",
+        type=float,
+        default=52.0,
+        help="the largest part (default 52: a call carries 64 MiB with the working tree)",
+    )
+    parser.add_argument(
+        "--any-version",
+        action="store_true",
+        help="take the machine's version of what it has (fewer parts), except " + ", ".join(EXACT),
+    )
     parser.add_argument("--dry-run", action="store_true", help="say what would be carried; download nothing")
     args = parser.parse_args(argv)
 
     lock = read_pins(args.lock.read_text())
     have = read_pins(args.have.read_text()) if args.have else None
     todo = plan(lock, have, args.any_version)
-    print(f"{len(lock)} locked packages: {len(todo['carry'])} to carry, {len(todo['present'])} already on the "
-          f"machine at {'its' if args.any_version else 'the locked'} version, {len(todo['own'])} the machine's own (torch and CUDA)"
-          + ("" if have is not None else "; no --have, so every other package is carried"))
+    print(
+        f"{len(lock)} locked packages: {len(todo['carry'])} to carry, {len(todo['present'])} already on the "
+        f"machine at {'its' if args.any_version else 'the locked'} version, "
+        f"{len(todo['own'])} the machine's own (torch and CUDA)"
+        + ("" if have is not None else "; no --have, so every other package is carried")
+    )
     for name, version, there in todo["own"]:
         if have is not None and there != version:
             print(f"  machine's own: {name} {there or '(absent)'} instead of the locked {version}")
@@ -147,24 +196,29 @@ def main(argv=None) -> int:
     wheels_dir = args.out / "wheels"
     missing = download(todo["carry"], wheels_dir)
     if missing:
-        print(f"error: no wheel for the machine (CPython 3.12, manylinux x86_64) of: {', '.join(missing)}",
-              file=sys.stderr)
+        print(
+            f"error: no wheel for the machine (CPython 3.12, manylinux x86_64) of: {', '.join(missing)}",
+            file=sys.stderr,
+        )
         return 1
     wanted = {f"{n}=={v}" for n, v in todo["carry"]}
-    wheels = [w for w in wheels_dir.glob("*.whl")
-              if f"{_norm(w.name.split('-')[0])}=={w.name.split('-')[1]}" in wanted]
+    wheels = [w for w in wheels_dir.glob("*.whl") if f"{_norm(w.name.split('-')[0])}=={w.name.split('-')[1]}" in wanted]
     parts = bundle(wheels, args.out, args.part_mib)
     manifest = [f"{p['part']} {p['bytes']} {p['sha256']}" for p in parts]
     (args.out / "manifest.txt").write_text("\n".join(manifest) + "\n")
     for p in parts:  # every part travels with the manifest, so the machine can check what it has so far
         (args.out / p["folder"] / "manifest.txt").write_text("\n".join(manifest) + "\n")
     total = sum(p["bytes"] for p in parts)
-    print(f"{len(wheels)} wheels, {total / MIB:.0f} MiB in {len(parts)} part(s) under {args.out}/. Calls, the "
-          "machine kept warm between them:")
+    print(
+        f"{len(wheels)} wheels, {total / MIB:.0f} MiB in {len(parts)} part(s) under {args.out}/. Calls, the "
+        "machine kept warm between them:"
+    )
     for i, p in enumerate(parts, start=1):
         last = i == len(parts)
-        print(f"  call {i}: carry [\"{args.out.name}/{p['folder']}\"], command: mkdir -p /tmp/parts && "
-              f"cp {args.out.name}/{p['folder']}/* /tmp/parts/" + ("; then tools/gpu_ray_check.sh" if last else ""))
+        print(
+            f'  call {i}: carry ["{args.out.name}/{p["folder"]}"], command: mkdir -p /tmp/parts && '
+            f"cp {args.out.name}/{p['folder']}/* /tmp/parts/" + ("; then tools/gpu_ray_check.sh" if last else "")
+        )
     return 0
 
 

@@ -44,26 +44,68 @@ if str(ROOT) not in sys.path:
 SCHEMA = 1
 # The lessons' own settings: what each stage runs with before any lever moves.
 BASELINE = {
-    "07": dict(batch_size=16, text_dtype="auto", vision_dtype="float32", cpu_workers=1, actors_per_gpu=1,
-               in_flight=None, preprocess_on_gpu=True, pin_memory=False),
-    "07-iter": dict(batch_size=16, text_dtype="auto", vision_dtype="float32", cpu_workers=1, prefetch_batches=1,
-                    pin_memory=False),
+    "07": dict(
+        batch_size=16,
+        text_dtype="auto",
+        vision_dtype="float32",
+        cpu_workers=1,
+        actors_per_gpu=1,
+        in_flight=None,
+        preprocess_on_gpu=True,
+        pin_memory=False,
+    ),
+    "07-iter": dict(
+        batch_size=16, text_dtype="auto", vision_dtype="float32", cpu_workers=1, prefetch_batches=1, pin_memory=False
+    ),
     "03": dict(batch_size=4, actors_per_gpu=1, in_flight=None),
-    "05": dict(batch_size=16, vision_dtype="float32", cpu_workers=1, actors_per_gpu=1, in_flight=None,
-               preprocess_on_gpu=False, pin_memory=False),
-    "06": dict(batch_size=32, vision_dtype="float32", cpu_workers=1, actors_per_gpu=1, in_flight=None,
-               preprocess_on_gpu=False, pin_memory=False),
+    "05": dict(
+        batch_size=16,
+        vision_dtype="float32",
+        cpu_workers=1,
+        actors_per_gpu=1,
+        in_flight=None,
+        preprocess_on_gpu=False,
+        pin_memory=False,
+    ),
+    "06": dict(
+        batch_size=32,
+        vision_dtype="float32",
+        cpu_workers=1,
+        actors_per_gpu=1,
+        in_flight=None,
+        preprocess_on_gpu=False,
+        pin_memory=False,
+    ),
 }
 # One lever at a time: the values tried besides the baseline's.
 LEVERS = {
-    "07": {"batch_size": [64, 256], "text_dtype": ["float16", "float32"], "cpu_workers": [4, 8],
-           "actors_per_gpu": [2, 4], "in_flight": [4], "preprocess_on_gpu": [False], "pin_memory": [True]},
+    "07": {
+        "batch_size": [64, 256],
+        "text_dtype": ["float16", "float32"],
+        "cpu_workers": [4, 8],
+        "actors_per_gpu": [2, 4],
+        "in_flight": [4],
+        "preprocess_on_gpu": [False],
+        "pin_memory": [True],
+    },
     "07-iter": {"prefetch_batches": [0, 4], "pin_memory": [True], "batch_size": [64, 256], "cpu_workers": [4]},
     "03": {"batch_size": [1, 8], "actors_per_gpu": [2]},
-    "05": {"batch_size": [64, 256], "vision_dtype": ["bfloat16"], "cpu_workers": [4, 8], "actors_per_gpu": [2],
-           "preprocess_on_gpu": [True], "pin_memory": [True]},
-    "06": {"batch_size": [128, 512], "vision_dtype": ["bfloat16"], "cpu_workers": [4, 8], "actors_per_gpu": [2],
-           "preprocess_on_gpu": [True], "pin_memory": [True]},
+    "05": {
+        "batch_size": [64, 256],
+        "vision_dtype": ["bfloat16"],
+        "cpu_workers": [4, 8],
+        "actors_per_gpu": [2],
+        "preprocess_on_gpu": [True],
+        "pin_memory": [True],
+    },
+    "06": {
+        "batch_size": [128, 512],
+        "vision_dtype": ["bfloat16"],
+        "cpu_workers": [4, 8],
+        "actors_per_gpu": [2],
+        "preprocess_on_gpu": [True],
+        "pin_memory": [True],
+    },
 }
 TINY_LEVERS = {  # the dry run: one value of a few levers per stage, the shape of the table and nothing more
     "07": {"batch_size": [8], "actors_per_gpu": [2]},
@@ -75,6 +117,9 @@ TINY_LEVERS = {  # the dry run: one value of a few levers per stage, the shape o
 ROWS = {"07": None, "07-iter": None, "03": 256, "05": None, "06": None}  # None: every row of the data set
 TINY_ROWS = {"07": 24, "07-iter": 24, "03": 4, "05": 24, "06": 24}
 STAGES = tuple(BASELINE)
+
+
+SHOWN_KEYS = ("status", "rows_per_s", "gpu_util", "gpu_mem_peak_gib", "error")  # printed after each run
 
 
 def _dtype(name):
@@ -126,10 +171,15 @@ class Tokenize:
         self.max_length = max_length
 
     def __call__(self, batch):
-        tokens = self.tokenizer(list(batch["text"]), padding="max_length", truncation=True,
-                                max_length=self.max_length, return_tensors="np")
-        return {"id": batch["id"], "photo": batch["photo"], "input_ids": tokens["input_ids"],
-                "attention_mask": tokens["attention_mask"]}
+        tokens = self.tokenizer(
+            list(batch["text"]), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        return {
+            "id": batch["id"],
+            "photo": batch["photo"],
+            "input_ids": tokens["input_ids"],
+            "attention_mask": tokens["attention_mask"],
+        }
 
 
 def load_photos(batch, size, normalize_on_cpu, mean, std):
@@ -161,8 +211,9 @@ class ReviewEncoder:
         self.vision = AutoModel.from_pretrained(image_model, dtype=_dtype(vision_dtype)).to(self.device).eval()
         config = AutoImageProcessor.from_pretrained(image_model)
         self.vision_dtype = next(self.vision.parameters()).dtype
-        self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean,
-                                                                                         config.image_std)])
+        self.normalize = v2.Compose(
+            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)]
+        )
 
     def encode(self, ids, mask, pixels):
         import torch
@@ -178,9 +229,11 @@ class ReviewEncoder:
 
     def __call__(self, batch):
         started = time.time()
-        features = self.encode(_to_device(batch["input_ids"], self.device, self.pin),
-                               _to_device(batch["attention_mask"], self.device, self.pin),
-                               _to_device(batch["pixels"], self.device, self.pin))
+        features = self.encode(
+            _to_device(batch["input_ids"], self.device, self.pin),
+            _to_device(batch["attention_mask"], self.device, self.pin),
+            _to_device(batch["pixels"], self.device, self.pin),
+        )
         return Stopwatch.stamp({"id": batch["id"], "features": features}, len(features), started)
 
 
@@ -191,9 +244,11 @@ def _photos() -> list[str]:
     if "://" in root:
         from raycourse.errors import CourseError
 
-        raise CourseError(f"The photos are on {root}, which this tool does not list.",
-                          "Draw the data sets here (`python -m raycourse make-data --out DIR`) and set "
-                          "RAYCOURSE_GPU_DATA=DIR, or pass --data DIR.")
+        raise CourseError(
+            f"The photos are on {root}, which this tool does not list.",
+            "Draw the data sets here (`python -m raycourse make-data --out DIR`) and set "
+            "RAYCOURSE_GPU_DATA=DIR, or pass --data DIR.",
+        )
     return sorted(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
@@ -215,14 +270,32 @@ def _prepared_07(s, rows, gpus):
     text_model, image_model = raycourse.model_id("llm"), raycourse.model_id("vit")
     config = AutoImageProcessor.from_pretrained(image_model)
     workers = max(1, s["cpu_workers"])
-    return (reviews.map(add_photo)
-            .map_batches(Tokenize, fn_constructor_kwargs={"model_id": text_model, "max_length": 64},
-                         batch_size=s["batch_size"], num_cpus=1, compute=ray.data.ActorPoolStrategy(size=workers))
-            .map_batches(load_photos, batch_size=s["batch_size"], num_cpus=1,
-                         fn_kwargs={"size": config.size["height"], "normalize_on_cpu": not s.get("preprocess_on_gpu",
-                                                                                                  True),
-                                    "mean": config.image_mean, "std": config.image_std},
-                         compute=ray.data.TaskPoolStrategy(size=max(workers, gpus or 1)))), text_model, image_model
+    return (
+        (
+            reviews.map(add_photo)
+            .map_batches(
+                Tokenize,
+                fn_constructor_kwargs={"model_id": text_model, "max_length": 64},
+                batch_size=s["batch_size"],
+                num_cpus=1,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+            )
+            .map_batches(
+                load_photos,
+                batch_size=s["batch_size"],
+                num_cpus=1,
+                fn_kwargs={
+                    "size": config.size["height"],
+                    "normalize_on_cpu": not s.get("preprocess_on_gpu", True),
+                    "mean": config.image_mean,
+                    "std": config.image_std,
+                },
+                compute=ray.data.TaskPoolStrategy(size=max(workers, gpus or 1)),
+            )
+        ),
+        text_model,
+        image_model,
+    )
 
 
 def _gpu_pool(s, gpus):
@@ -239,9 +312,17 @@ def _gpu_pool(s, gpus):
 def run_07(s, rows, gpus):
     prepared, text_model, image_model = _prepared_07(s, rows, gpus)
     return prepared.map_batches(
-        ReviewEncoder, batch_size=s["batch_size"], **_gpu_pool(s, gpus),
-        fn_constructor_kwargs=dict(text_model=text_model, image_model=image_model, text_dtype=s["text_dtype"],
-                                   vision_dtype=s["vision_dtype"], pin_memory=s["pin_memory"]))
+        ReviewEncoder,
+        batch_size=s["batch_size"],
+        **_gpu_pool(s, gpus),
+        fn_constructor_kwargs=dict(
+            text_model=text_model,
+            image_model=image_model,
+            text_dtype=s["text_dtype"],
+            vision_dtype=s["vision_dtype"],
+            pin_memory=s["pin_memory"],
+        ),
+    )
 
 
 def run_07_iter(s, rows, gpus):
@@ -249,8 +330,11 @@ def run_07_iter(s, rows, gpus):
     prepared, text_model, image_model = _prepared_07({**s, "preprocess_on_gpu": True}, rows, gpus)
     encoder = ReviewEncoder(text_model, image_model, s["text_dtype"], s["vision_dtype"], False)
     batches = prepared.select_columns(["input_ids", "attention_mask", "pixels"]).iter_torch_batches(
-        batch_size=s["batch_size"], prefetch_batches=s["prefetch_batches"], pin_memory=s["pin_memory"],
-        device=encoder.device)
+        batch_size=s["batch_size"],
+        prefetch_batches=s["prefetch_batches"],
+        pin_memory=s["pin_memory"],
+        device=encoder.device,
+    )
     for batch in batches:
         started = time.time()
         features = encoder.encode(batch["input_ids"], batch["attention_mask"], batch["pixels"])
@@ -276,8 +360,9 @@ class ImageGen:
         started = time.time()
         images = self.pipe(prompt=list(batch["prompt"]), num_inference_steps=1, guidance_scale=0.0).images
         pixels = np.stack([np.asarray(image) for image in images])
-        return Stopwatch.stamp({"id": batch["id"], "mean": pixels.reshape(len(pixels), -1).mean(1)}, len(pixels),
-                               started)
+        return Stopwatch.stamp(
+            {"id": batch["id"], "mean": pixels.reshape(len(pixels), -1).mean(1)}, len(pixels), started
+        )
 
 
 def run_03(s, rows, gpus):
@@ -291,8 +376,11 @@ def run_03(s, rows, gpus):
     prompts = [f"{a} wearing a {o}" for a, o in zip(pairs["animal"], pairs["outfit"])]
     items = [{"id": i, "prompt": prompts[i % len(prompts)]} for i in range(rows)]
     return ray.data.from_items(items).map_batches(
-        ImageGen, batch_size=s["batch_size"], fn_constructor_kwargs={"model_id": raycourse.model_id("image_gen")},
-        **_gpu_pool(s, gpus))
+        ImageGen,
+        batch_size=s["batch_size"],
+        fn_constructor_kwargs={"model_id": raycourse.model_id("image_gen")},
+        **_gpu_pool(s, gpus),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- modules 05, 06
@@ -346,8 +434,9 @@ class ImageModel:
         self.model = self.model.to(self.device).eval()
         self.dtype = next(self.model.parameters()).dtype
         config = _processor(model_id)
-        self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True),
-                                     v2.Normalize(config.image_mean, config.image_std)])
+        self.normalize = v2.Compose(
+            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)]
+        )
 
     def __call__(self, batch):
         import torch
@@ -378,11 +467,19 @@ def _run_images(role, paths, s, rows, gpus):
         images = images.limit(rows)
     workers = max(1, s["cpu_workers"])
     return images.map_batches(
-        preprocess_images, batch_size=s["batch_size"], num_cpus=1, compute=ray.data.TaskPoolStrategy(size=workers),
+        preprocess_images,
+        batch_size=s["batch_size"],
+        num_cpus=1,
+        compute=ray.data.TaskPoolStrategy(size=workers),
         fn_kwargs={"role": role, "on_gpu": s["preprocess_on_gpu"], "size": size},
-    ).map_batches(ImageModel, batch_size=s["batch_size"], **_gpu_pool(s, gpus),
-                  fn_constructor_kwargs=dict(role=role, model_id=model_id, vision_dtype=s["vision_dtype"],
-                                             pin_memory=s["pin_memory"]))
+    ).map_batches(
+        ImageModel,
+        batch_size=s["batch_size"],
+        **_gpu_pool(s, gpus),
+        fn_constructor_kwargs=dict(
+            role=role, model_id=model_id, vision_dtype=s["vision_dtype"], pin_memory=s["pin_memory"]
+        ),
+    )
 
 
 def run_05(s, rows, gpus):
@@ -453,8 +550,11 @@ class NvmlSampler:
         inside = [(u, m) for t, u, m in self.samples if start <= t <= end]
         if not inside:
             return {"gpu_util": None, "gpu_util_samples": 0, "gpu_mem_peak_gib": None}
-        return {"gpu_util": round(sum(u for u, _ in inside) / len(inside), 1), "gpu_util_samples": len(inside),
-                "gpu_mem_peak_gib": round(max(m for _, m in inside) / 2**30, 2)}
+        return {
+            "gpu_util": round(sum(u for u, _ in inside) / len(inside), 1),
+            "gpu_util_samples": len(inside),
+            "gpu_mem_peak_gib": round(max(m for _, m in inside) / 2**30, 2),
+        }
 
 
 def measure(stage: str, settings: dict, rows, gpus: int) -> dict:
@@ -474,8 +574,14 @@ def measure(stage: str, settings: dict, rows, gpus: int) -> dict:
     if not n:
         raise RuntimeError("the stage returned no rows")
     start, end = min(starts), max(ends)
-    return {"rows": n, "seconds": round(end - start, 3), "rows_per_s": round(n / max(end - start, 1e-9), 2),
-            "wall_s": round(time.perf_counter() - wall, 1), **sampler.window(start, end), "nvml": sampler.note}
+    return {
+        "rows": n,
+        "seconds": round(end - start, 3),
+        "rows_per_s": round(n / max(end - start, 1e-9), 2),
+        "wall_s": round(time.perf_counter() - wall, 1),
+        **sampler.window(start, end),
+        "nvml": sampler.note,
+    }
 
 
 def machine() -> dict:
@@ -483,9 +589,16 @@ def machine() -> dict:
     import torch
 
     nvml = NvmlSampler()
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "ray": ray.__version__, "cpus": os.cpu_count(), "gpus": nvml.names, "driver": nvml.driver,
-            "nvml": nvml.note}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ray": ray.__version__,
+        "cpus": os.cpu_count(),
+        "gpus": nvml.names,
+        "driver": nvml.driver,
+        "nvml": nvml.note,
+    }
     if torch.cuda.is_available():
         info["capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
     return info
@@ -516,16 +629,30 @@ def _value(text: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/levers.json"), help="the results JSON")
-    parser.add_argument("--tiny", action="store_true", help="a dry run: the tiny profile's stand-ins and data, "
-                        "a few rows, one value of a few levers (proves the harness runs; its figures mean nothing)")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a dry run: the tiny profile's stand-ins and data, "
+        "a few rows, one value of a few levers (proves the harness runs; its figures mean nothing)",
+    )
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
-    parser.add_argument("--levers", default="all", help="'all', 'none' (baselines only) or lever names, "
-                        "comma-separated")
-    parser.add_argument("--set", action="append", default=[], metavar="LEVER=VALUE",
-                        help="change the baseline (repeat for a recipe of several levers)")
+    parser.add_argument(
+        "--levers", default="all", help="'all', 'none' (baselines only) or lever names, comma-separated"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="LEVER=VALUE",
+        help="change the baseline (repeat for a recipe of several levers)",
+    )
     parser.add_argument("--rows", type=int, help="rows per stage (default: the whole data set; 03: 256 prompts)")
-    parser.add_argument("--data", type=Path, help="gpu profile: read the data drawn in DIR (RAYCOURSE_GPU_DATA), "
-                        "drawing it first at --scale if DIR has no manifest.json")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="gpu profile: read the data drawn in DIR (RAYCOURSE_GPU_DATA), "
+        "drawing it first at --scale if DIR has no manifest.json",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="with --data: the scale to draw at (default 1)")
     parser.add_argument("--budget-s", type=float, default=None, help="start no run after this many seconds")
     args = parser.parse_args(argv)
@@ -538,7 +665,9 @@ def main(argv=None) -> int:
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not any(key in b for b in BASELINE.values()):
-            parser.error(f"--set {item}: give LEVER=VALUE with a lever of {sorted({k for b in BASELINE.values() for k in b})}")
+            parser.error(
+                f"--set {item}: give LEVER=VALUE with a lever of {sorted({k for b in BASELINE.values() for k in b})}"
+            )
         overrides[key] = _value(value)
     if args.tiny:
         os.environ["RAYCOURSE_PROFILE"] = "tiny"
@@ -569,12 +698,19 @@ def main(argv=None) -> int:
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     raycourse.init(quiet=True)
     gpus = int(ray.cluster_resources().get("GPU", 0))
-    report = {"schema": SCHEMA, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "mode": "tiny" if args.tiny else raycourse.profile(), "profile": raycourse.profile(),
-              "machine": machine(), "ray_gpus": gpus, "data": os.environ.get("RAYCOURSE_GPU_DATA") or "data_path()",
-              "baseline": {st: {**BASELINE[st], **{k: v for k, v in overrides.items() if k in BASELINE[st]}}
-                           for st in stages},
-              "runs": []}
+    report = {
+        "schema": SCHEMA,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "tiny" if args.tiny else raycourse.profile(),
+        "profile": raycourse.profile(),
+        "machine": machine(),
+        "ray_gpus": gpus,
+        "data": os.environ.get("RAYCOURSE_GPU_DATA") or "data_path()",
+        "baseline": {
+            st: {**BASELINE[st], **{k: v for k, v in overrides.items() if k in BASELINE[st]}} for st in stages
+        },
+        "runs": [],
+    }
     report["nvml"] = report["machine"]["nvml"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
@@ -588,7 +724,10 @@ def main(argv=None) -> int:
                 entry.update(status="ok", **measure(stage, settings, rows[stage], gpus))
             except Exception as exc:
                 entry.update(status="error", error=f"{type(exc).__name__}: {str(exc)[:500]}")
-            print(f"   {json.dumps({k: entry.get(k) for k in ('status', 'rows_per_s', 'gpu_util', 'gpu_mem_peak_gib', 'error') if entry.get(k) is not None})}", flush=True)
+            print(
+                f"   {json.dumps({k: entry.get(k) for k in SHOWN_KEYS if entry.get(k) is not None})}",
+                flush=True,
+            )
         report["runs"].append(entry)
         args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")  # after every run: a cut-off run keeps
     print(f"Wrote {args.out} ({len(report['runs'])} runs, {time.perf_counter() - began:.0f} s)")

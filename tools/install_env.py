@@ -22,16 +22,21 @@ import subprocess
 import sys
 
 # pip's settings that uv has a flag for; values that are lists (several URLs) are separated by white space
-LIST_FLAGS = {"extra-index-url": "--extra-index-url", "find-links": "--find-links", "constraint": "--constraint",
-              "trusted-host": "--allow-insecure-host"}
+LIST_FLAGS = {
+    "extra-index-url": "--extra-index-url",
+    "find-links": "--find-links",
+    "constraint": "--constraint",
+    "trusted-host": "--allow-insecure-host",
+}
 ONE_FLAGS = {"index-url": "--index-url"}
 TRUE = {"1", "true", "yes", "on"}
 
 
 def pip_config(python: str) -> dict[str, str]:
     """pip's configuration for ``pip install``, as this Python's ``pip config list`` shows it."""
-    return parse_pip_config(subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                                           check=False).stdout)
+    return parse_pip_config(
+        subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False).stdout
+    )
 
 
 def parse_pip_config(said: str) -> dict[str, str]:
@@ -75,8 +80,11 @@ def main(argv: list[str]) -> int:
     args, env = uv_arguments(pip_config(python))
     command = [python, "-m", "uv", "pip", "install", "--quiet", "--python", python, "--compile-bytecode", *args, *argv]
     if subprocess.run(command, env={**os.environ, **{k: v for k, v in env.items() if k not in os.environ}}).returncode:
-        print(f"install_env: uv could not install the lock ({shlex.join(command[2:])}); installing with pip instead "
-              "(slower: about 2 minutes)", file=sys.stderr)
+        print(
+            f"install_env: uv could not install the lock ({shlex.join(command[2:])}); installing with pip instead "
+            "(slower: about 2 minutes)",
+            file=sys.stderr,
+        )
         subprocess.run([*pip, "install", *argv], check=True)
     return 0
 

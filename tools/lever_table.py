@@ -43,10 +43,15 @@ def load(path: Path) -> dict:
 def header(report: dict) -> str:
     m = report["machine"]
     gpus = ", ".join(m.get("gpus") or []) or "no GPU seen by NVML"
-    what = "a dry run (tiny stand-ins: the figures mean nothing)" if report["mode"] == "tiny" else \
-        f"the {report['profile']} profile"
-    return (f"{gpus} (driver {m.get('driver') or 'n/a'}), {m.get('cpus')} CPUs, torch {m.get('torch')}, "
-            f"Ray {m.get('ray')}; {report['date'][:10]}; {what}.")
+    what = (
+        "a dry run (tiny stand-ins: the figures mean nothing)"
+        if report["mode"] == "tiny"
+        else f"the {report['profile']} profile"
+    )
+    return (
+        f"{gpus} (driver {m.get('driver') or 'n/a'}), {m.get('cpus')} CPUs, torch {m.get('torch')}, "
+        f"Ray {m.get('ray')}; {report['date'][:10]}; {what}."
+    )
 
 
 def table(report: dict, stage: str) -> str:
@@ -55,17 +60,22 @@ def table(report: dict, stage: str) -> str:
         return ""
     base = next((r for r in runs if r["lever"] == "baseline" and r["status"] == "ok"), None)
     settings = ", ".join(f"{k}={v}" for k, v in report["baseline"][stage].items())
-    lines = [f"**{NAMES.get(stage, stage)}**, baseline: {settings}", "",
-             "| lever | value | rows/s | vs baseline | GPU utilisation (NVML) | GPU memory |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"**{NAMES.get(stage, stage)}**, baseline: {settings}",
+        "",
+        "| lever | value | rows/s | vs baseline | GPU utilisation (NVML) | GPU memory |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for r in runs:
         value = "" if r["lever"] == "baseline" else str(r["value"])
         if r["status"] != "ok":
             lines.append(f"| {r['lever']} | {value} | {r['status']}: {r.get('error', '')[:80]} | | | |")
             continue
         ratio = f"{r['rows_per_s'] / base['rows_per_s']:.2f}x" if base and base["rows_per_s"] else "n/a"
-        lines.append(f"| {r['lever']} | {value} | {r['rows_per_s']:.1f} | {ratio} | "
-                     f"{_fmt(r.get('gpu_util'), '.0f', ' %')} | {_fmt(r.get('gpu_mem_peak_gib'), '.1f', ' GiB')} |")
+        lines.append(
+            f"| {r['lever']} | {value} | {r['rows_per_s']:.1f} | {ratio} | "
+            f"{_fmt(r.get('gpu_util'), '.0f', ' %')} | {_fmt(r.get('gpu_mem_peak_gib'), '.1f', ' GiB')} |"
+        )
     return "\n".join(lines)
 
 

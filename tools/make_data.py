@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 # The world's tables and drawing rules (the tiny stand-ins train on them too).
-from raycourse.world import ANIMALS, OUTFITS, SIZES, draw_checks, draw_stripes
+from raycourse.world import ANIMALS, OUTFITS, draw_checks, draw_stripes
 from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 from raycourse.world import PETS as WORLD_PETS
@@ -133,8 +133,16 @@ def make_extra_class(out: Path) -> tuple[list[dict], dict[str, int]]:
                 img = img.convert("L")
             name = f"{EXTRA_CLASS}_{split}_{i:03d}.{fmt}"
             (folder / name).write_bytes(_encode(img, fmt))
-            entries.append({"path": f"{EXTRA_DIR}/{split}/{EXTRA_CLASS}/{name}", "split": split,
-                            "label": EXTRA_CLASS, "mode": img.mode, "width": img.width, "height": img.height})
+            entries.append(
+                {
+                    "path": f"{EXTRA_DIR}/{split}/{EXTRA_CLASS}/{name}",
+                    "split": split,
+                    "label": EXTRA_CLASS,
+                    "mode": img.mode,
+                    "width": img.width,
+                    "height": img.height,
+                }
+            )
         counts[split] = n_per_class
     return entries, counts
 
@@ -153,8 +161,16 @@ def make_product_photos(out: Path) -> list[dict]:
         img = Image.fromarray(arr)
         name = f"{pid:02d}.png"
         (folder / name).write_bytes(_encode(img, "png"))
-        entries.append({"path": f"products/{name}", "product_id": pid, "outfit": outfit,
-                        "mode": img.mode, "width": img.width, "height": img.height})
+        entries.append(
+            {
+                "path": f"products/{name}",
+                "product_id": pid,
+                "outfit": outfit,
+                "mode": img.mode,
+                "width": img.width,
+                "height": img.height,
+            }
+        )
     return entries
 
 
@@ -197,26 +213,36 @@ N_RATINGS = 96
 RETIRED_PRODUCTS = [4, 9, 13, 18, 22]  # product ids that are no outfit's (the animals without one)
 RETIRED_EVERY = 16  # every 16th rating (id % 16 == 5) names a retired product: 6 of 96
 RATING_COMMENTS = {
-    1: ["Fell apart the first time my {pet} wore it.",
+    1: [
+        "Fell apart the first time my {pet} wore it.",
         "Itchy fabric, and my {pet} tried to bite it off within minutes.",
         "The seams split on the first walk; sent it straight back.",
-        "My {pet} refused to move while wearing it. Never again."],
-    2: ["Looks cheaper than in the photo, and the strap broke.",
+        "My {pet} refused to move while wearing it. Never again.",
+    ],
+    2: [
+        "Looks cheaper than in the photo, and the strap broke.",
         "My {pet} put up with it for five minutes; the fit is poor.",
         "The colour faded after a single wash.",
-        "Far too tight around the neck for a {pet}."],
-    3: ["It is fine: nothing special, nothing wrong.",
+        "Far too tight around the neck for a {pet}.",
+    ],
+    3: [
+        "It is fine: nothing special, nothing wrong.",
         "Decent for the price, though the size chart is off for a {pet}.",
         "Cute, but the fastening is fiddly.",
-        "My {pet} wore it once; it does the job."],
-    4: ["Good fit and nice fabric; my {pet} looks smart in it.",
+        "My {pet} wore it once; it does the job.",
+    ],
+    4: [
+        "Good fit and nice fabric; my {pet} looks smart in it.",
         "Well made, only the delivery took a while.",
         "My {pet} was comfortable in it all afternoon.",
-        "Nice colours and sturdy seams, if a little pricey."],
-    5: ["Perfect! My {pet} loves it and so do we.",
+        "Nice colours and sturdy seams, if a little pricey.",
+    ],
+    5: [
+        "Perfect! My {pet} loves it and so do we.",
         "The best outfit we have bought: it fits my {pet} like a glove.",
         "Beautiful work and soft fabric; compliments on every walk.",
-        "Exactly as pictured, and my {pet} did not want to take it off."],
+        "Exactly as pictured, and my {pet} did not want to take it off.",
+    ],
 }
 
 
@@ -290,8 +316,7 @@ def make_new_ratings() -> list[dict]:
         star = int(rng.integers(1, 6))
         comments = RATING_COMMENTS[star]
         text = comments[int(rng.integers(0, len(comments)))].format(pet=PETS[int(rng.integers(0, len(PETS)))])
-        record = {"id": rid, "product_id": catalogue[int(rng.integers(0, len(catalogue)))], "stars": star,
-                  "text": text}
+        record = {"id": rid, "product_id": catalogue[int(rng.integers(0, len(catalogue)))], "stars": star, "text": text}
         if rid in NEW_RATING_FAULTS:
             column, value = NEW_RATING_FAULTS[rid]
             record[column] = value
@@ -606,8 +631,13 @@ def generate(out: Path) -> dict:
     ]:
         _write_jsonl(out / "text" / f"{name}.jsonl", rows)
         use = "module 08's validation stage" if what == "reviews" else "lab 08's validation rule"
-        add(f"text/{name}.jsonl", f"text: a new day's {what} with a few bad rows, for {use} (JSON lines)",
-            rows=len(rows), columns=columns, bad_ids=sorted(faults))
+        add(
+            f"text/{name}.jsonl",
+            f"text: a new day's {what} with a few bad rows, for {use} (JSON lines)",
+            rows=len(rows),
+            columns=columns,
+            bad_ids=sorted(faults),
+        )
 
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
@@ -621,8 +651,10 @@ def generate(out: Path) -> dict:
     # README
     animal_ids = {i for i, _ in ANIMALS}
     outfit_ids = {i for i, _ in OUTFITS}
-    gray = {s: sum(1 for e in files if e["role"] == "image" and e.get("split") == s and e.get("mode") == "L")
-            for s in SPLITS}
+    gray = {
+        s: sum(1 for e in files if e["role"] == "image" and e.get("split") == s and e.get("mode") == "L")
+        for s in SPLITS
+    }
     readme = README_TEMPLATE.format(
         outfit_colours=_outfit_colours(),
         n_animals=len(ANIMALS),
@@ -686,8 +718,10 @@ def _outfit_colours() -> str:
         outfits.setdefault(WORLD_OUTFIT_COLOURS[i], []).append(outfit)
     for i, animal in ANIMALS:
         animals.setdefault(WORLD_ANIMAL_COLOURS[i], []).append(animal.rsplit(" of ", 1)[-1])
-    rows = [f"| {colour} | {', '.join(outfits.get(colour, []))} | {', '.join(animals.get(colour, []))} |"
-            for colour in sorted(set(outfits) | set(animals))]
+    rows = [
+        f"| {colour} | {', '.join(outfits.get(colour, []))} | {', '.join(animals.get(colour, []))} |"
+        for colour in sorted(set(outfits) | set(animals))
+    ]
     return "\n".join(["| colour | outfits | animals |", "| --- | --- | --- |", *rows])
 
 

@@ -1,8 +1,17 @@
 """Run a course notebook's code cells in one Python process (no Jupyter on the GPU machine), one by one,
 recording each cell's time, error and result; write a JSON report. Usage: run_cells.py NOTEBOOK OUT.json
 Top-level `await` runs as in Jupyter: on one event loop that lasts the whole notebook.
-RUN_CELLS_PRELUDE: Python run in the notebook's namespace before its first cell (tools/gpu_ray_check.sh's LOCAL_DATA)."""
-import ast, asyncio, inspect, json, os, sys, time, traceback
+RUN_CELLS_PRELUDE: Python run in the notebook's namespace before its first cell (tools/gpu_ray_check.sh's
+LOCAL_DATA)."""
+
+import ast
+import asyncio
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
 
 nb_path, out_path = sys.argv[1], sys.argv[2]
 cells = [c for c in json.load(open(nb_path))["cells"] if c["cell_type"] == "code"]
@@ -27,7 +36,11 @@ report = {"notebook": nb_path, "cells": [], "prelude": os.environ.get("RUN_CELLS
 start = time.time()
 for i, cell in enumerate(cells):
     src = "".join(cell["source"])
-    entry = {"index": i, "first_line": src.splitlines()[0][:100] if src.strip() else "", "tags": cell["metadata"].get("tags", [])}
+    entry = {
+        "index": i,
+        "first_line": src.splitlines()[0][:100] if src.strip() else "",
+        "tags": cell["metadata"].get("tags", []),
+    }
     t = time.time()
     try:
         tree = ast.parse(src)
@@ -44,10 +57,15 @@ for i, cell in enumerate(cells):
         entry["error"] = f"{type(exc).__name__}: {str(exc)[:800]}"
         entry["traceback"] = traceback.format_exc()[-2500:]
     entry["seconds"] = round(time.time() - t, 2)
-    print(f"[{time.time() - start:6.1f} s] cell {i:2d} {entry['status']:5s} {entry['seconds']:6.1f} s  {entry['first_line'][:70]}"
-          + (f"\n      {entry['error'][:300]}" if entry["status"] == "error" else ""), flush=True)
+    print(
+        f"[{time.time() - start:6.1f} s] cell {i:2d} {entry['status']:5s} {entry['seconds']:6.1f} s  "
+        f"{entry['first_line'][:70]}" + (f"\n      {entry['error'][:300]}" if entry["status"] == "error" else ""),
+        flush=True,
+    )
     report["cells"].append(entry)
     json.dump(report, open(out_path, "w"), indent=1)
 report["seconds"] = round(time.time() - start, 1)
 json.dump(report, open(out_path, "w"), indent=1)
-print(f"{nb_path}: {sum(c['status'] == 'ok' for c in report['cells'])} of {len(cells)} cells ok in {report['seconds']} s")
+print(
+    f"{nb_path}: {sum(c['status'] == 'ok' for c in report['cells'])} of {len(cells)} cells ok in {report['seconds']} s"
+)

@@ -17,20 +17,32 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("quizzes", help="write each lesson's quiz cells from raycourse/checks/quizNN.py")
     p_new = sub.add_parser("new-module", help="scaffold a new module (lesson, quiz, solution, checks, tests)")
     p_new.add_argument("number", help="two digits, such as 08")
-    p_new.add_argument("title", help="the module's title, such as \"Serving embeddings\"")
-    for name, text in [("clean", "store notebooks clean"), ("check", "list notebooks that are not clean"),
-                       ("record", "run notebooks and record the outputs that nbval compares"),
-                       ("bench", "time every notebook")]:
+    p_new.add_argument("title", help='the module\'s title, such as "Serving embeddings"')
+    for name, text in [
+        ("clean", "store notebooks clean"),
+        ("check", "list notebooks that are not clean"),
+        ("record", "run notebooks and record the outputs that nbval compares"),
+        ("bench", "time every notebook"),
+    ]:
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
         if name == "bench":
             p.add_argument("--runs", type=int, default=3)
             p.add_argument("--own-ray", action="store_true", help="a Ray per notebook instead of one for all")
     p_soak = sub.add_parser("soak", help="every notebook twice in one Ray, an abandoned run between (make soak)")
-    p_soak.add_argument("--notebooks", nargs="+", type=Path, metavar="PATH",
-                        help="only these notebooks (default: every lesson, then every solved lab)")
-    p_soak.add_argument("--abandon", type=Path, metavar="PATH",
-                        help="the lesson whose run is abandoned (default: notebooks/03_image_generation.ipynb)")
+    p_soak.add_argument(
+        "--notebooks",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="only these notebooks (default: every lesson, then every solved lab)",
+    )
+    p_soak.add_argument(
+        "--abandon",
+        type=Path,
+        metavar="PATH",
+        help="the lesson whose run is abandoned (default: notebooks/03_image_generation.ipynb)",
+    )
     p_soak.add_argument("--output", type=Path, help="where the figures go (default: outputs/soak.json)")
     p_soak.add_argument("--keep-temp", action="store_true", help="keep the Ray's temp dir (logs) afterwards")
     args = parser.parse_args(argv)
@@ -83,8 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "soak":
         from . import soak
 
-        return soak.soak([p.resolve() for p in args.notebooks or []] or None,
-                         args.abandon.resolve() if args.abandon else None, args.output, args.keep_temp)
+        return soak.soak(
+            [p.resolve() for p in args.notebooks or []] or None,
+            args.abandon.resolve() if args.abandon else None,
+            args.output,
+            args.keep_temp,
+        )
     elif args.command == "bench":
         bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
     return 0

@@ -19,8 +19,9 @@ def run_once(path: Path, timeout: int = 900) -> float:
     from nbclient import NotebookClient
 
     nb = notebooks.read(path)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
@@ -51,8 +52,11 @@ def _bench(paths: list[Path], runs: int) -> list[tuple[Path, list[float]]]:
     for path in paths:
         times = [run_once(path) for _ in range(runs)]
         results.append((path, times))
-        print(f"{str(path.relative_to(notebooks.ROOT)):<45}{statistics.median(times):8.1f} s"
-              f"   (min {min(times):.1f}, max {max(times):.1f}, {runs} runs)", flush=True)
+        print(
+            f"{str(path.relative_to(notebooks.ROOT)):<45}{statistics.median(times):8.1f} s"
+            f"   (min {min(times):.1f}, max {max(times):.1f}, {runs} runs)",
+            flush=True,
+        )
     total = sum(statistics.median(t) for _, t in results)
     print(f"{'total of medians':<45}{total:8.1f} s")
     return results

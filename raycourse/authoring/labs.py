@@ -49,8 +49,11 @@ def assigned_names(lines: list[str]) -> list[str]:
             if node.name not in names:
                 names.append(node.name)
             continue
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        )
         stack = list(targets)
         while stack:  # names, and names in tuples; not `ray` of `ray.data.x = ...` (that sets an attribute)
             target = stack.pop(0)
@@ -75,7 +78,7 @@ def outline(lines: list[str]) -> list[str]:
     out: list[str] = []
 
     def text(first: int, last: int) -> list[str]:  # 1-based, inclusive
-        return source[first - 1:last]
+        return source[first - 1 : last]
 
     def skeleton(node) -> None:
         if node.decorator_list:
@@ -187,8 +190,9 @@ def locally_modified(path: Path) -> bool:
     import subprocess
 
     try:
-        result = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", path.name], cwd=path.parent,
-                                capture_output=True)
+        result = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", path.name], cwd=path.parent, capture_output=True
+        )
     except FileNotFoundError:  # no git: be careful
         return True
     return result.returncode == 1

@@ -2,8 +2,8 @@
 
 Notebooks are stored *clean*: no outputs and no execution counts, except the
 outputs (and execution count, which nbval needs to compare them) of cells tagged
-``nbval-check-output``, which nbval compares on every test run. Those outputs come from a real run (``python -m raycourse.authoring record``),
-never from hand editing.
+``nbval-check-output``, which nbval compares on every test run. Those outputs come from a real run
+(``python -m raycourse.authoring record``), never from hand editing.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def record(path: Path, *, timeout: int = 600) -> None:
     from nbclient import NotebookClient
 
     nb = read(path)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     write(clean(nb), path)

@@ -39,8 +39,10 @@ def expected_cells(number: str):
 
 def cells_for(quiz):
     """The quiz text cell and answer cell a lesson shows for ``quiz``."""
-    return (new_markdown_cell(quiz.markdown(), metadata={"tags": [TEXT_TAG]}),
-            new_code_cell(quiz.answer_cell(), metadata={"tags": [ANSWER_TAG]}))
+    return (
+        new_markdown_cell(quiz.markdown(), metadata={"tags": [TEXT_TAG]}),
+        new_code_cell(quiz.answer_cell(), metadata={"tags": [ANSWER_TAG]}),
+    )
 
 
 def place(nb, number: str) -> bool:
@@ -51,8 +53,10 @@ def place(nb, number: str) -> bool:
         return False
     for i in reversed(old):
         del nb.cells[i]
-    at = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-               and c.source.lstrip().startswith(KEY_CONCEPTS)), None)
+    at = next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith(KEY_CONCEPTS)),
+        None,
+    )
     if at is None:
         raise ValueError(f"lesson {number} has no '{KEY_CONCEPTS}' cell to put its quiz before")
     nb.cells[at:at] = [text, answer]

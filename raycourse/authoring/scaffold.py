@@ -28,8 +28,10 @@ from .. import catalogue
 from ..errors import CourseError
 from . import notebooks
 
-KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-          "language_info": {"name": "python"}}
+KERNEL = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
 
 
 def slug(title: str) -> str:
@@ -51,8 +53,7 @@ def _quiz_cells(number: str, title: str):
 
 
 def lesson(number: str, title: str, name: str, previous: catalogue.Module | None):
-    prereq = (f"[{previous.label}]({previous.lesson.name})"
-              if previous else "the course environment (`make lab`)")
+    prereq = f"[{previous.label}]({previous.lesson.name})" if previous else "the course environment (`make lab`)"
     quiz_text, quiz_answers = _quiz_cells(number, title)
     cells = [
         new_markdown_cell(
@@ -61,27 +62,32 @@ def lesson(number: str, title: str, name: str, previous: catalogue.Module | None
             "**After this module you will be able to**\n\n"
             "- TODO: a skill, as a verb the learner can be checked on (build, explain, choose, measure);\n"
             "- TODO: a second skill.\n\n"
-            f"**Prerequisites:** {prereq}. **Estimated time:** 30 minutes."),
+            f"**Prerequisites:** {prereq}. **Estimated time:** 30 minutes."
+        ),
         new_code_cell("import ray\n\nimport raycourse\n\nraycourse.init()"),
         new_markdown_cell(
             "## 1. TODO: the first idea\n\n"
-            "TODO: *why* before *how*: the problem this step solves, then the API that solves it."),
+            "TODO: *why* before *how*: the problem this step solves, then the API that solves it."
+        ),
         new_code_cell("ds = ray.data.range(8)  # TODO: a short cell that shows the idea\nds.count()"),
         new_markdown_cell(
             "> **Try it.** TODO: ask the learner to predict, then change one thing in the cell above. Change "
-            "`range(8)` to `range(3)`: what will `count()` say? You should see `3`."),
+            "`range(8)` to `range(3)`: what will `count()` say? You should see `3`."
+        ),
         new_markdown_cell("TODO: what the result shows, and the next step."),
         new_code_cell("ds.take(2)  # TODO"),
         new_markdown_cell(
             "> **Try it.** TODO: a second prompt. Ask for `ds.take(5)` instead: how many rows come back? "
-            "You should see five."),
+            "You should see five."
+        ),
         quiz_text,
         quiz_answers,
         new_markdown_cell(
             "## Key concepts and APIs\n\n"
             "| concept | API |\n| --- | --- |\n| TODO: a concept | `TODO: its API` |\n\n"
             f"**Lab:** [labs/{name}_lab.ipynb](../labs/{name}_lab.ipynb): TODO: what the learner builds.\n\n"
-            "**What's next:** TODO: the next module, or where to go from here."),
+            "**What's next:** TODO: the next module, or where to go from here."
+        ),
     ]
     return new_notebook(cells=cells, metadata=KERNEL)
 
@@ -93,25 +99,35 @@ def solution(number: str, title: str, name: str):
             "TODO: what the learner builds in this lab. Each exercise ends with a **check** cell: run it after "
             "your code, and it tells you at once whether the exercise is solved, or what is still wrong.\n\n"
             "**How to work:** replace each `...` under a `# TODO` line with your code, run the cell, then run the "
-            "check below it. Run the setup cell first. **Estimated time:** 20 minutes."),
+            "check below it. Run the setup cell first. **Estimated time:** 20 minutes."
+        ),
         new_markdown_cell(
             f"> **This is the solution notebook.** The lab with placeholders is `labs/{name}_lab.ipynb`;\n"
-            "> try it before you read on.", metadata={"tags": ["solution-only"]}),
-        new_code_cell(f"import ray\n\nimport raycourse\nfrom raycourse.checks import lab{number} as check\n\n"
-                      "raycourse.init()"),
-        new_markdown_cell("## Exercise 1: TODO\n\nTODO: the task. Build a Dataset `evens` with the even numbers "
-                          "below 10 from `ray.data.range(10)`."),
-        new_code_cell("# BEGIN SOLUTION: build `evens`\n"
-                      "evens = ray.data.range(10).filter(expr=ray.data.expressions.col(\"id\") % 2 == 0)\n"
-                      "# END SOLUTION"),
+            "> try it before you read on.",
+            metadata={"tags": ["solution-only"]},
+        ),
+        new_code_cell(
+            f"import ray\n\nimport raycourse\nfrom raycourse.checks import lab{number} as check\n\nraycourse.init()"
+        ),
+        new_markdown_cell(
+            "## Exercise 1: TODO\n\nTODO: the task. Build a Dataset `evens` with the even numbers "
+            "below 10 from `ray.data.range(10)`."
+        ),
+        new_code_cell(
+            "# BEGIN SOLUTION: build `evens`\n"
+            'evens = ray.data.range(10).filter(expr=ray.data.expressions.col("id") % 2 == 0)\n'
+            "# END SOLUTION"
+        ),
         new_code_cell("check.exercise_1(evens)", metadata={"tags": ["check"]}),
-        new_markdown_cell("## Stretch: TODO\n\nFor fast finishers. TODO: a harder variation. Count `evens` "
-                          "into `n_evens`."),
+        new_markdown_cell(
+            "## Stretch: TODO\n\nFor fast finishers. TODO: a harder variation. Count `evens` into `n_evens`."
+        ),
         new_code_cell("# BEGIN SOLUTION: count `evens`\nn_evens = evens.count()\n# END SOLUTION"),
         new_code_cell("check.stretch(n_evens)", metadata={"tags": ["check"]}),
         new_markdown_cell(
             "## Your progress\n\nEvery exercise of this lab, with the verdict its check cell gave when you last ran "
-            "it in this session; this cell runs no check itself."),
+            "it in this session; this cell runs no check itself."
+        ),
         new_code_cell("check.progress()"),
     ]
     return new_notebook(cells=cells, metadata=KERNEL)
@@ -148,18 +164,23 @@ def stretch(n_evens) -> str:
 def quiz_module(number: str, title: str) -> str:
     questions = []
     for n in range(1, 5):
-        questions.append(f'''    Question(
+        questions.append(f"""    Question(
         "TODO: question {n}: a concept of this lesson, asked as a situation the learner meets.",
         {{
             "a": ("TODO: the right answer.", "TODO: why this is right, in the lesson's own terms ({n})."),
             "b": ("TODO: a common misconception.", "TODO: why this is wrong and what actually happens ({n})."),
-            "c": ("TODO: another misconception.", "TODO: why this one is wrong too, and where the lesson shows it ({n})."),
+            "c": (
+                "TODO: another misconception.",
+                "TODO: why this one is wrong too, and where the lesson shows it ({n}).",
+            ),
         }},
         right="a",
-    ),''')
+    ),""")
     body = "\n".join(questions)
-    return (f'"""The quiz of lesson {number} ({title})."""\n\nfrom .quiz import Question, Quiz\n\n'
-            f'QUIZ = Quiz("{number}", [\n{body}\n])\n\ncheck = QUIZ.check\n')
+    return (
+        f'"""The quiz of lesson {number} ({title})."""\n\nfrom .quiz import Question, Quiz\n\n'
+        f'QUIZ = Quiz("{number}", [\n{body}\n])\n\ncheck = QUIZ.check\n'
+    )
 
 
 def check_tests(number: str) -> str:
@@ -218,8 +239,10 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
     }
     taken = [p for p in files if p.exists()] + [m.lesson for m in catalogue.modules(root) if m.number == number]
     if taken:
-        raise CourseError(f"module {number} exists already: {', '.join(str(p.relative_to(root)) for p in taken)}.",
-                          "Pick the next free number, or edit the existing files.")
+        raise CourseError(
+            f"module {number} exists already: {', '.join(str(p.relative_to(root)) for p in taken)}.",
+            "Pick the next free number, or edit the existing files.",
+        )
     previous = _previous_module(root, number)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,6 @@ sees there.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import queue
 import re
@@ -76,13 +75,19 @@ class RayView:
             job = binary_to_hex(data.job_id)
             if job_id is not None and job != job_id:
                 continue
-            found.append({
-                "actor_id": binary_to_hex(data.actor_id), "class_name": data.class_name, "name": data.name,
-                "job_id": job, "state": gcs_pb2.ActorTableData.ActorState.Name(data.state),
-                "detached": data.is_detached, "pid": data.pid,
-                "required_resources": {k: v for k, v in data.required_resources.items() if v},
-                "placement_group_id": _id_or_none(data.placement_group_id),
-            })
+            found.append(
+                {
+                    "actor_id": binary_to_hex(data.actor_id),
+                    "class_name": data.class_name,
+                    "name": data.name,
+                    "job_id": job,
+                    "state": gcs_pb2.ActorTableData.ActorState.Name(data.state),
+                    "detached": data.is_detached,
+                    "pid": data.pid,
+                    "required_resources": {k: v for k, v in data.required_resources.items() if v},
+                    "placement_group_id": _id_or_none(data.placement_group_id),
+                }
+            )
         return found
 
     def placement_groups(self, job_id: str | None = None) -> list[dict]:
@@ -97,9 +102,16 @@ class RayView:
             job = binary_to_hex(data.creator_job_id)
             if state == "REMOVED" or (job_id is not None and job != job_id):
                 continue
-            found.append({"placement_group_id": binary_to_hex(data.placement_group_id), "name": data.name,
-                          "state": state, "creator_job_id": job, "detached": data.is_detached,
-                          "bundles": [{k: v for k, v in b.unit_resources.items()} for b in data.bundles]})
+            found.append(
+                {
+                    "placement_group_id": binary_to_hex(data.placement_group_id),
+                    "name": data.name,
+                    "state": state,
+                    "creator_job_id": job,
+                    "detached": data.is_detached,
+                    "bundles": [{k: v for k, v in b.unit_resources.items()} for b in data.bundles],
+                }
+            )
         return found
 
     def job_dead(self, job_id: str) -> bool | None:
@@ -107,8 +119,9 @@ class RayView:
         from ray._common.utils import binary_to_hex
         from ray.core.generated import gcs_pb2
 
-        for raw in self._accessor().get_job_table(skip_submission_job_info_field=True,
-                                                  skip_is_running_tasks_field=True):
+        for raw in self._accessor().get_job_table(
+            skip_submission_job_info_field=True, skip_is_running_tasks_field=True
+        ):
             data = gcs_pb2.JobTableData.FromString(raw)
             if binary_to_hex(data.job_id) == job_id:
                 return data.is_dead
@@ -120,9 +133,11 @@ class RayView:
             from ray._private.internal_api import get_memory_info_reply
 
             stats = get_memory_info_reply(self.state, timeout_seconds=20).store_stats
-            return {"used_mb": round(stats.object_store_bytes_used / MB, 1),
-                    "spilled_mb_total": round(stats.spilled_bytes_total / MB, 1),
-                    "objects": stats.num_local_objects}
+            return {
+                "used_mb": round(stats.object_store_bytes_used / MB, 1),
+                "spilled_mb_total": round(stats.spilled_bytes_total / MB, 1),
+                "objects": stats.num_local_objects,
+            }
         except Exception as exc:  # private API: a figure missing is not a soak failure
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
@@ -157,8 +172,13 @@ def ray_processes(gcs_port: str | int) -> list[dict]:
             return
         role = _role(argv)
         worker = (role.startswith("ray::") and not role.endswith("Agent")) or role == "default_worker.py"
-        found[proc.pid] = {"pid": proc.pid, "worker": worker, "role": role, "rss_mb": rss / MB,
-                           "cpu_s": cpu.user + cpu.system}
+        found[proc.pid] = {
+            "pid": proc.pid,
+            "worker": worker,
+            "role": role,
+            "rss_mb": rss / MB,
+            "cpu_s": cpu.user + cpu.system,
+        }
 
     for proc in psutil.process_iter(["cmdline"]):
         try:
@@ -252,8 +272,9 @@ def data_requesters(address: str) -> dict:
 
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
     try:
-        done = subprocess.run([sys.executable, "-c", _REQUESTERS, address], capture_output=True, text=True,
-                              timeout=90, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", _REQUESTERS, address], capture_output=True, text=True, timeout=90, env=env
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
     except Exception as exc:  # private internals of Ray Data: a figure missing is not a soak failure
         return {"error": f"{type(exc).__name__}: {exc}"[:200]}
@@ -271,13 +292,18 @@ def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port:
         "worker_processes": len(workers),
         "worker_rss_mb": round(sum(p["rss_mb"] for p in workers)),
         "workers_by_title": dict(Counter(p["role"] for p in workers).most_common()),
-        "ray_processes_rss_mb": {role: round(sum(p["rss_mb"] for p in procs if p["role"] == role))
-                                 for role in sorted({p["role"] for p in procs if not p["worker"]})},
+        "ray_processes_rss_mb": {
+            role: round(sum(p["rss_mb"] for p in procs if p["role"] == role))
+            for role in sorted({p["role"] for p in procs if not p["worker"]})
+        },
         # CPU seconds each of Ray's own processes has used so far: the growth between two snapshots is Ray's
         # background work (GCS, raylet, dashboard, log monitor) while a notebook ran.
-        "ray_processes_cpu_s": {role: round(sum(p["cpu_s"] for p in procs if p["role"] == role), 1)
-                                for role in sorted({p["role"] for p in procs if not p["worker"]})},
-        "memory_used_mb": round(memory.used / MB), "memory_available_mb": round(memory.available / MB),
+        "ray_processes_cpu_s": {
+            role: round(sum(p["cpu_s"] for p in procs if p["role"] == role), 1)
+            for role in sorted({p["role"] for p in procs if not p["worker"]})
+        },
+        "memory_used_mb": round(memory.used / MB),
+        "memory_available_mb": round(memory.available / MB),
         "temp_dir_mb": disk_mb(temp_dir),
         "temp_dir_logs_mb": disk_mb(temp_dir / "session_latest" / "logs"),
         "log_files": sum(len(files) for _, _, files in os.walk(temp_dir / "session_latest" / "logs")),
@@ -292,8 +318,9 @@ def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port:
         if alive_names is not None:
             snap["alive_actors"] = alive_names
     snap.setdefault("alive_actors", dict(Counter(a["class_name"] for a in alive).most_common()))
-    snap["alive_actors_holding"] = [{"class_name": a["class_name"], "job_id": a["job_id"], "holds": _holds(a)}
-                                    for a in alive if _holds(a)]
+    snap["alive_actors_holding"] = [
+        {"class_name": a["class_name"], "job_id": a["job_id"], "holds": _holds(a)} for a in alive if _holds(a)
+    ]
     return snap
 
 
@@ -304,8 +331,9 @@ def _state_api_alive(dashboard_url: str) -> dict | None:
 
     try:
         with state_api_at(dashboard_url):
-            actors = list_actors(address=dashboard_url, filters=[("state", "=", "ALIVE")], limit=10_000,
-                                 raise_on_missing_output=False)
+            actors = list_actors(
+                address=dashboard_url, filters=[("state", "=", "ALIVE")], limit=10_000, raise_on_missing_output=False
+            )
         return dict(Counter(a.class_name for a in actors).most_common())
     except Exception:
         return None
@@ -333,13 +361,20 @@ class Released:
     processes_gone_s: float | None = None
 
     def problems(self) -> list[str]:
-        found = [f"{a['class_name']} ({a['state']}, holds {a['holds'] or 'nothing'}, "
-                 f"{'detached' if a['detached'] else 'not detached'})" for a in self.holding]
-        found += [f"placement group {g['placement_group_id'][:8]} {g['state']} {g['bundles']}"
-                  for g in self.placement_groups]
-        found += [f"{name} available {self.after[name]['available']:g} of {self.after[name]['total']:g}, "
-                  f"{self.before[name]['available']:g} before" for name in HELD
-                  if self.after.get(name, {}).get("available", 0) < self.before[name]["available"] - 1e-6]
+        found = [
+            f"{a['class_name']} ({a['state']}, holds {a['holds'] or 'nothing'}, "
+            f"{'detached' if a['detached'] else 'not detached'})"
+            for a in self.holding
+        ]
+        found += [
+            f"placement group {g['placement_group_id'][:8]} {g['state']} {g['bundles']}" for g in self.placement_groups
+        ]
+        found += [
+            f"{name} available {self.after[name]['available']:g} of {self.after[name]['total']:g}, "
+            f"{self.before[name]['available']:g} before"
+            for name in HELD
+            if self.after.get(name, {}).get("available", 0) < self.before[name]["available"] - 1e-6
+        ]
         return found
 
 
@@ -350,14 +385,24 @@ def leftovers(view: RayView, job_id: str, before: dict) -> Released:
     holding = [a for a in alive if a["holds"] or not a["detached"]]
     helpers = [a for a in alive if not (a["holds"] or not a["detached"])]
     after = view.resources()
-    result = Released(False, 0.0, view.job_dead(job_id), holding, helpers, view.placement_groups(job_id),
-                      before, after, dict(Counter(a["state"] for a in actors)))
+    result = Released(
+        False,
+        0.0,
+        view.job_dead(job_id),
+        holding,
+        helpers,
+        view.placement_groups(job_id),
+        before,
+        after,
+        dict(Counter(a["state"] for a in actors)),
+    )
     result.released = not result.problems()
     return result
 
 
-def wait_released(view: RayView, job_id: str, before: dict, since: float,
-                  timeout: float = RELEASE_TIMEOUT_S) -> Released:
+def wait_released(
+    view: RayView, job_id: str, before: dict, since: float, timeout: float = RELEASE_TIMEOUT_S
+) -> Released:
     """Poll until nothing of ``job_id`` holds a CPU or GPU (or ``timeout`` after ``since``, a monotonic time)."""
     while True:
         found = leftovers(view, job_id, before)
@@ -423,9 +468,16 @@ class CellError(RuntimeError):
     pass
 
 
-def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACTOR_TIMEOUT_S,
-            release_timeout: float = RELEASE_TIMEOUT_S, env: dict | None = None,
-            registration_timeout: float = REGISTRATION_TIMEOUT_S, registered_first: bool = False) -> Abandoned:
+def abandon(
+    view: RayView,
+    cells: list[str],
+    cwd: Path,
+    timeout: float = GPU_ACTOR_TIMEOUT_S,
+    release_timeout: float = RELEASE_TIMEOUT_S,
+    env: dict | None = None,
+    registration_timeout: float = REGISTRATION_TIMEOUT_S,
+    registered_first: bool = False,
+) -> Abandoned:
     """Run ``cells`` in a fresh kernel (which joins the Ray through ``RAY_ADDRESS``) until an actor of its job that
     asked for a GPU is ALIVE (and, with ``registered_first``, its dataset is registered with Ray Data's coordinator:
     each look takes seconds, so only for a pipeline that runs long), SIGKILL the kernel there (a crashed kernel),
@@ -447,12 +499,14 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
             msg_id = kc.execute(source, store_history=True)
             while True:
                 if job_id:
-                    gpu = [a for a in view.actors(job_id) if a["state"] == "ALIVE"
-                           and a["required_resources"].get("GPU")]
+                    gpu = [
+                        a for a in view.actors(job_id) if a["state"] == "ALIVE" and a["required_resources"].get("GPU")
+                    ]
                     # Mid-pipeline: its GPU actor works, and its dataset has its share of the cluster from Ray
                     # Data's coordinator (a dataset registers a few seconds after it starts).
-                    registered = (len(data_requesters(view.address).get("requesters", {}))
-                                  if gpu and registered_first else 0)
+                    registered = (
+                        len(data_requesters(view.address).get("requesters", {})) if gpu and registered_first else 0
+                    )
                     if gpu and (registered or not registered_first):
                         held = view.resources()
                         os.kill(pid, signal.SIGKILL)  # as a crashed or force-killed kernel
@@ -465,22 +519,36 @@ def abandon(view: RayView, cells: list[str], cwd: Path, timeout: float = GPU_ACT
                         except psutil.TimeoutExpired:
                             gone = False
                         cleanup = wait_released(view, job_id, before, killed, release_timeout)
-                        done = Abandoned(job_id, pid, index, source.strip().splitlines()[0][:80],
-                                         gpu[0]["class_name"], round(killed - started, 1), held, gone, cleanup)
+                        done = Abandoned(
+                            job_id,
+                            pid,
+                            index,
+                            source.strip().splitlines()[0][:80],
+                            gpu[0]["class_name"],
+                            round(killed - started, 1),
+                            held,
+                            gone,
+                            cleanup,
+                        )
                         first, done.registrations_left, done.registrations_gone_s = wait_unregistered(
-                            view.address, killed, registration_timeout)
+                            view.address, killed, registration_timeout
+                        )
                         done.registered_at_kill = max(registered, first)
                         return done
                 if time.monotonic() > deadline:
-                    raise CellError(f"no GPU actor of the kernel's job was alive within {timeout:.0f} s "
-                                    f"(cell {index}: {source.strip().splitlines()[0][:80]})")
+                    raise CellError(
+                        f"no GPU actor of the kernel's job was alive within {timeout:.0f} s "
+                        f"(cell {index}: {source.strip().splitlines()[0][:80]})"
+                    )
                 reply = _reply(kc, msg_id, 0.5)
                 if reply is None:
                     continue
                 if reply["content"]["status"] != "ok":
                     content = reply["content"]
-                    raise CellError(f"cell {index} ({source.strip().splitlines()[0][:80]}) raised "
-                                    f"{content.get('ename')}: {content.get('evalue')}")
+                    raise CellError(
+                        f"cell {index} ({source.strip().splitlines()[0][:80]}) raised "
+                        f"{content.get('ename')}: {content.get('evalue')}"
+                    )
                 if not job_id:
                     job_id = _job_id(kc)
                 break
@@ -507,8 +575,7 @@ _JOB_ID = "__import__('ray').get_runtime_context().get_job_id() if __import__('r
 
 
 def _job_id(kc) -> str:
-    reply = kc.execute_interactive("", user_expressions={"job": _JOB_ID}, timeout=30,
-                                   output_hook=lambda msg: None)
+    reply = kc.execute_interactive("", user_expressions={"job": _JOB_ID}, timeout=30, output_hook=lambda msg: None)
     value = reply["content"].get("user_expressions", {}).get("job", {})
     text = value.get("data", {}).get("text/plain", "''") if value.get("status") == "ok" else "''"
     return text.strip("'\"")
@@ -526,7 +593,8 @@ ABANDONED = "notebooks/03_image_generation.ipynb"
 
 def course_paths() -> list[Path]:
     return sorted((notebooks.ROOT / "notebooks").glob("*.ipynb")) + sorted(
-        (notebooks.ROOT / "solutions").glob("*.ipynb"))
+        (notebooks.ROOT / "solutions").glob("*.ipynb")
+    )
 
 
 def _timed(path: Path) -> tuple[float, str | None]:
@@ -555,12 +623,16 @@ def verdict(times: dict, errors: list[str], abandoned: Abandoned | None, abandon
         if not abandoned.kernel_gone:
             problems.append(f"the abandoned kernel (pid {abandoned.kernel_pid}) still runs after SIGKILL")
         if not abandoned.cleanup.released:
-            problems.append(f"the abandoned run still holds after {abandoned.cleanup.seconds:.0f} s: "
-                            + "; ".join(abandoned.cleanup.problems()))
+            problems.append(
+                f"the abandoned run still holds after {abandoned.cleanup.seconds:.0f} s: "
+                + "; ".join(abandoned.cleanup.problems())
+            )
         if abandoned.registrations_left:
-            problems.append(f"{abandoned.registrations_left} dataset(s) of the abandoned run still registered with "
-                            f"Ray Data's coordinator {REGISTRATION_TIMEOUT_S:.0f} s after the kill: every new dataset "
-                            "gets a smaller share of the CPUs and GPUs meanwhile (see raycourse.runtime.SHARED_RAY_ENV)")
+            problems.append(
+                f"{abandoned.registrations_left} dataset(s) of the abandoned run still registered with "
+                f"Ray Data's coordinator {REGISTRATION_TIMEOUT_S:.0f} s after the kill: every new dataset "
+                "gets a smaller share of the CPUs and GPUs meanwhile (see raycourse.runtime.SHARED_RAY_ENV)"
+            )
     both = {name: t for name, t in times.items() if len(t) == 2}
     if both:
         first, second = sum(t[0] for t in both.values()), sum(t[1] for t in both.values())
@@ -568,8 +640,9 @@ def verdict(times: dict, errors: list[str], abandoned: Abandoned | None, abandon
             problems.append(f"pass 2 took {second:.0f} s in all, more than {TOTAL_RATIO:.2f} x pass 1's {first:.0f} s")
         for name, (a, b) in both.items():
             if b > EACH_RATIO * a + EACH_SLACK_S:
-                problems.append(f"{name}: {b:.0f} s in pass 2, more than {EACH_RATIO:.2f} x {a:.0f} s "
-                                f"+ {EACH_SLACK_S:.0f} s")
+                problems.append(
+                    f"{name}: {b:.0f} s in pass 2, more than {EACH_RATIO:.2f} x {a:.0f} s + {EACH_SLACK_S:.0f} s"
+                )
     return problems
 
 
@@ -578,20 +651,29 @@ def _brief(snap: dict) -> str:
     own_cpu = sum(snap["ray_processes_cpu_s"].values())
     data = snap.get("data_requesters", {})
     share = data.get("new_dataset_share") or {}
-    requesters = (f"{len(data['requesters'])} dataset(s) registered with Ray Data's coordinator (a new one gets "
-                  f"CPU {share.get('CPU', 0):g} GPU {share.get('GPU', 0):g})" if "requesters" in data and share
-                  else f"Ray Data's coordinator: {data.get('error', 'not started')}")
-    return (f"workers {snap['worker_processes']} ({snap['worker_rss_mb']} MB RSS), memory used "
-            f"{snap['memory_used_mb']} MB, temp dir {snap['temp_dir_mb']:.0f} MB (logs "
-            f"{snap['temp_dir_logs_mb']:.0f} MB in {snap['log_files']} files), Ray's own CPU {own_cpu:.0f} s,"
-            f" object store {store.get('used_mb', '?')} MB (spilled {store.get('spilled_mb_total', '?')} MB), "
-            f"CPU {res['CPU']['available']:g}/{res['CPU']['total']:g} GPU {res['GPU']['available']:g}/"
-            f"{res['GPU']['total']:g} free, actors {snap['alive_actors']}, "
-            f"placement groups {len(snap['placement_groups'])}, {requesters}")
+    requesters = (
+        f"{len(data['requesters'])} dataset(s) registered with Ray Data's coordinator (a new one gets "
+        f"CPU {share.get('CPU', 0):g} GPU {share.get('GPU', 0):g})"
+        if "requesters" in data and share
+        else f"Ray Data's coordinator: {data.get('error', 'not started')}"
+    )
+    return (
+        f"workers {snap['worker_processes']} ({snap['worker_rss_mb']} MB RSS), memory used "
+        f"{snap['memory_used_mb']} MB, temp dir {snap['temp_dir_mb']:.0f} MB (logs "
+        f"{snap['temp_dir_logs_mb']:.0f} MB in {snap['log_files']} files), Ray's own CPU {own_cpu:.0f} s,"
+        f" object store {store.get('used_mb', '?')} MB (spilled {store.get('spilled_mb_total', '?')} MB), "
+        f"CPU {res['CPU']['available']:g}/{res['CPU']['total']:g} GPU {res['GPU']['available']:g}/"
+        f"{res['GPU']['total']:g} free, actors {snap['alive_actors']}, "
+        f"placement groups {len(snap['placement_groups'])}, {requesters}"
+    )
 
 
-def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, output: Path | None = None,
-         keep_temp: bool = False) -> int:
+def soak(
+    paths: list[Path] | None = None,
+    abandoned_path: Path | None = None,
+    output: Path | None = None,
+    keep_temp: bool = False,
+) -> int:
     """The soak; returns the exit status (0: passed)."""
     from .. import auth, cluster
 
@@ -630,28 +712,46 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
                 if error:
                     errors.append(f"{name} (pass {run}): {error}")
                 snap = note(f"pass {run}: {name}")
-                print(f"pass {run}  {name:<48}{seconds:7.1f} s{'  FAILED: ' + error if error else ''}\n"
-                      f"        {_brief(snap)}", flush=True)
+                print(
+                    f"pass {run}  {name:<48}{seconds:7.1f} s{'  FAILED: ' + error if error else ''}\n"
+                    f"        {_brief(snap)}",
+                    flush=True,
+                )
             if run == 1:
-                print(f"abandoned run: {abandoned_path.relative_to(notebooks.ROOT)}, killed once a GPU actor "
-                      "of its job is alive", flush=True)
+                print(
+                    f"abandoned run: {abandoned_path.relative_to(notebooks.ROOT)}, killed once a GPU actor "
+                    "of its job is alive",
+                    flush=True,
+                )
                 try:
                     abandoned = abandon(view, code_cells(abandoned_path), abandoned_path.parent)
                     c = abandoned.cleanup
-                    print(f"  killed kernel {abandoned.kernel_pid} (job {abandoned.job_id}) in code cell "
-                          f"{abandoned.killed_in_cell} `{abandoned.killed_during}` with {abandoned.gpu_actor} alive, "
-                          f"{abandoned.seconds_to_kill:.0f} s after its start; CPU/GPU free at the kill: "
-                          f"{ {k: v['available'] for k, v in abandoned.held_at_kill.items()} }", flush=True)
-                    print(f"  {'released' if c.released else 'NOT released'} after {c.seconds:.1f} s (its actor "
-                          f"processes gone after {c.processes_gone_s} s, still running: {c.processes or 'none'}); "
-                          f"job dead: "
-                          f"{c.job_dead}; its actors by state {c.actor_states}; left holding: "
-                          f"{c.problems() or 'nothing'}; detached helpers left (no CPU/GPU): "
-                          f"{[a['class_name'] for a in c.helpers] or 'none'}", flush=True)
-                    print(f"  Ray Data's coordinator: {abandoned.registered_at_kill} dataset(s) registered at the "
-                          "kill; " + (f"none {abandoned.registrations_gone_s:.0f} s after it"
-                             if abandoned.registrations_gone_s is not None else
-                             f"{abandoned.registrations_left} dataset(s) still registered"), flush=True)
+                    print(
+                        f"  killed kernel {abandoned.kernel_pid} (job {abandoned.job_id}) in code cell "
+                        f"{abandoned.killed_in_cell} `{abandoned.killed_during}` with {abandoned.gpu_actor} alive, "
+                        f"{abandoned.seconds_to_kill:.0f} s after its start; CPU/GPU free at the kill: "
+                        f"{ {k: v['available'] for k, v in abandoned.held_at_kill.items()} }",
+                        flush=True,
+                    )
+                    print(
+                        f"  {'released' if c.released else 'NOT released'} after {c.seconds:.1f} s (its actor "
+                        f"processes gone after {c.processes_gone_s} s, still running: {c.processes or 'none'}); "
+                        f"job dead: "
+                        f"{c.job_dead}; its actors by state {c.actor_states}; left holding: "
+                        f"{c.problems() or 'nothing'}; detached helpers left (no CPU/GPU): "
+                        f"{[a['class_name'] for a in c.helpers] or 'none'}",
+                        flush=True,
+                    )
+                    print(
+                        f"  Ray Data's coordinator: {abandoned.registered_at_kill} dataset(s) registered at the "
+                        "kill; "
+                        + (
+                            f"none {abandoned.registrations_gone_s:.0f} s after it"
+                            if abandoned.registrations_gone_s is not None
+                            else f"{abandoned.registrations_left} dataset(s) still registered"
+                        ),
+                        flush=True,
+                    )
                 except Exception as exc:
                     abandon_error = f"{type(exc).__name__}: {exc}"
                     print(f"  FAILED: {abandon_error}", flush=True)
@@ -670,22 +770,36 @@ def soak(paths: list[Path] | None = None, abandoned_path: Path | None = None, ou
     if left:
         problems.append(f"{len(left)} Ray process(es) left after stopping it: {left[:3]}")
     _table(times)
-    end_of = {label: next((s for s in reversed(snaps) if s["after"].startswith(label)), None)
-              for label in ("start", "pass 1", "abandoned run", "pass 2")}
+    end_of = {
+        label: next((s for s in reversed(snaps) if s["after"].startswith(label)), None)
+        for label in ("start", "pass 1", "abandoned run", "pass 2")
+    }
     for label, snap in end_of.items():
         if snap:
             print(f"after {label:<14}{_brief(snap)}")
-    result = {"notebooks": {name: t for name, t in times.items()}, "snapshots": snaps,
-              "abandoned": asdict(abandoned) if abandoned else None, "abandon_error": abandon_error,
-              "leftover_processes": left, "problems": problems, "minutes": round((time.monotonic() - started) / 60, 1),
-              "limits": {"total_ratio": TOTAL_RATIO, "each_ratio": EACH_RATIO, "each_slack_s": EACH_SLACK_S,
-                         "release_timeout_s": RELEASE_TIMEOUT_S}}
+    result = {
+        "notebooks": {name: t for name, t in times.items()},
+        "snapshots": snaps,
+        "abandoned": asdict(abandoned) if abandoned else None,
+        "abandon_error": abandon_error,
+        "leftover_processes": left,
+        "problems": problems,
+        "minutes": round((time.monotonic() - started) / 60, 1),
+        "limits": {
+            "total_ratio": TOTAL_RATIO,
+            "each_ratio": EACH_RATIO,
+            "each_slack_s": EACH_SLACK_S,
+            "release_timeout_s": RELEASE_TIMEOUT_S,
+        },
+    }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(f"wrote {output} ({result['minutes']} min)")
     if problems:
-        print(f"soak FAILED: {problems[0]}" + (f" (and {len(problems) - 1} more, see {output})"
-                                               if len(problems) > 1 else ""))
+        print(
+            f"soak FAILED: {problems[0]}"
+            + (f" (and {len(problems) - 1} more, see {output})" if len(problems) > 1 else "")
+        )
         return 1
     print("soak passed: pass 2 no slower than pass 1 beyond noise, the abandoned run released everything")
     return 0

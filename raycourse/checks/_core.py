@@ -28,8 +28,13 @@ class Wrong(AssertionError):
 # What a verdict line starts with. The first three are the check cells' own; "error" and "not checked"
 # come from a whole-notebook grading (``python -m raycourse grade``) and the lab's progress cell.
 MARKS = {"passed": "✅", "not solved": "⏳", "wrong": "❌", "error": "💥", "not checked": "⬜"}
-HEADS = {"passed": "passed", "not solved": "not solved yet", "wrong": "not right yet",
-         "error": "could not be checked", "not checked": "not checked"}
+HEADS = {
+    "passed": "passed",
+    "not solved": "not solved yet",
+    "wrong": "not right yet",
+    "error": "could not be checked",
+    "not checked": "not checked",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,13 @@ class Verdict:
         return text
 
     def to_dict(self) -> dict:
-        return {"exercise": self.exercise, "status": self.status, "message": self.message,
-                "hint": self.hint, "error": self.error}
+        return {
+            "exercise": self.exercise,
+            "status": self.status,
+            "message": self.message,
+            "hint": self.hint,
+            "error": self.error,
+        }
 
 
 def placeholder(value: Any) -> bool:
@@ -96,8 +106,10 @@ def require(name: str, value: Any, what: str) -> None:
     if inspect.isclass(value):
         stubs = [m for m, fn in vars(value).items() if inspect.isfunction(fn) and is_stub(fn)]
         if stubs:
-            raise NotSolved(f"`{name}.{stubs[0]}` still has only `...` as its body: write "
-                            f"{' and '.join(f'`{m}`' for m in stubs)} ({what}).")
+            raise NotSolved(
+                f"`{name}.{stubs[0]}` still has only `...` as its body: write "
+                f"{' and '.join(f'`{m}`' for m in stubs)} ({what})."
+            )
     elif inspect.isfunction(value) and is_stub(value):
         raise NotSolved(f"`{name}` still has only `...` as its body: write it ({what}).")
 
@@ -185,16 +197,21 @@ def results_json(module: str) -> str:
     """The recorded verdicts of ``module`` as JSON, each with the order in which it was recorded (for grading)."""
     import json
 
-    return json.dumps({title: dict(verdict.to_dict(), order=order)
-                       for title, (order, verdict) in _RESULTS.get(module, {}).items()}, ensure_ascii=False)
+    return json.dumps(
+        {title: dict(verdict.to_dict(), order=order) for title, (order, verdict) in _RESULTS.get(module, {}).items()},
+        ensure_ascii=False,
+    )
 
 
 def exercises(module: str) -> list[Exercise]:
     """The exercises of a checks module, in the order the module defines them (the lab's order)."""
     import importlib
 
-    return [value for value in vars(importlib.import_module(module)).values()
-            if isinstance(value, Exercise) and value.__module__ == module]
+    return [
+        value
+        for value in vars(importlib.import_module(module)).values()
+        if isinstance(value, Exercise) and value.__module__ == module
+    ]
 
 
 def lab_label(module: str) -> str:
@@ -258,11 +275,15 @@ def progress_of(module: str) -> Callable[[], None]:
         lines += ["  " + str(v).replace("\n", "\n  ") for v in verdicts]
         counted = required(verdicts)
         if all(v.passed for v in counted):
-            lines.append("Every exercise of this lab passed: well done." + (
-                "" if all(v.passed for v in verdicts) else " Done early? Try the stretch exercise."))
+            lines.append(
+                "Every exercise of this lab passed: well done."
+                + ("" if all(v.passed for v in verdicts) else " Done early? Try the stretch exercise.")
+            )
         elif any(v.status == "not checked" for v in counted):
-            lines.append("Only the checks run in this kernel count (a restart forgets them). To grade the saved "
-                         f"notebook from the top, in a terminal: python -m raycourse grade {_notebook_of(module)}")
+            lines.append(
+                "Only the checks run in this kernel count (a restart forgets them). To grade the saved "
+                f"notebook from the top, in a terminal: python -m raycourse grade {_notebook_of(module)}"
+            )
         print("\n".join(lines))
 
     progress.__module__ = module
@@ -319,9 +340,15 @@ def counting(model_class, method: str):
     from transformers import ImageProcessingMixin, PreTrainedModel, PreTrainedTokenizerBase, ProcessorMixin
 
     counts = Counter()
-    originals = [(cls, "from_pretrained", cls.__dict__["from_pretrained"], key)
-                 for cls, key in ((PreTrainedModel, "load"), (ImageProcessingMixin, "processor"),
-                                  (ProcessorMixin, "processor"), (PreTrainedTokenizerBase, "processor"))]
+    originals = [
+        (cls, "from_pretrained", cls.__dict__["from_pretrained"], key)
+        for cls, key in (
+            (PreTrainedModel, "load"),
+            (ImageProcessingMixin, "processor"),
+            (ProcessorMixin, "processor"),
+            (PreTrainedTokenizerBase, "processor"),
+        )
+    ]
     original = getattr(model_class, method)
 
     loading = []  # the loads under way: a processor's own loads of its image processor and tokenizer count once
@@ -335,6 +362,7 @@ def counting(model_class, method: str):
                 return load.__func__(cls, *args, **kwargs)
             finally:
                 loading.pop()
+
         return classmethod(counted)
 
     def counted(self, *args, **kwargs):

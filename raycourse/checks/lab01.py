@@ -41,8 +41,10 @@ def expected_complaints() -> dict[int, dict]:
     """id -> the row (pet, text, stars, mentions_pet) of every review with 1 or 2 stars."""
     table = _reviews()
     keep = table[table["stars"] <= MAX_STARS]
-    return {int(r.id): {"pet": r.pet, "text": r.text, "stars": int(r.stars), FLAG: _mentions(r.pet, r.text)}
-            for r in keep.itertuples()}
+    return {
+        int(r.id): {"pet": r.pet, "text": r.text, "stars": int(r.stars), FLAG: _mentions(r.pet, r.text)}
+        for r in keep.itertuples()
+    }
 
 
 def _require_dataset(name, value, hint="Keep working on the Dataset itself: Dataset methods return new Datasets."):
@@ -76,6 +78,7 @@ def _truth(value):
 
 # Exercise 1 ---------------------------------------------------------------------------------
 
+
 @exercise("Exercise 1")
 def exercise_1(reviews):
     """`reviews`: the reviews file read into a Dataset, with only the columns id, pet, text and stars."""
@@ -88,26 +91,36 @@ def exercise_1(reviews):
     lacking = [c for c in COLUMNS if c not in columns]
     if lacking:
         if len(columns) == 1:
-            raise Wrong(f"`reviews` has a single column {columns[0]!r}: the file was not read as JSON.",
-                        "Each line of the file is a JSON object: Ray Data has a reader for that format.")
-        raise Wrong(f"`reviews` lacks the column(s) {lacking} (its columns: {columns}).",
-                    "Keep the file's own column names; choose which columns stay, do not rename them.")
+            raise Wrong(
+                f"`reviews` has a single column {columns[0]!r}: the file was not read as JSON.",
+                "Each line of the file is a JSON object: Ray Data has a reader for that format.",
+            )
+        raise Wrong(
+            f"`reviews` lacks the column(s) {lacking} (its columns: {columns}).",
+            "Keep the file's own column names; choose which columns stay, do not rename them.",
+        )
     extra = [c for c in columns if c not in COLUMNS]
     if extra:
-        raise Wrong(f"`reviews` still has the column(s) {extra}.",
-                    f"Keep exactly {', '.join(COLUMNS)}: a Dataset method selects (or drops) columns by name.")
+        raise Wrong(
+            f"`reviews` still has the column(s) {extra}.",
+            f"Keep exactly {', '.join(COLUMNS)}: a Dataset method selects (or drops) columns by name.",
+        )
     rows = reviews.take_all()
     if not rows:
         raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
     if len(rows) != len(table):
-        raise Wrong(f"`reviews` has {len(rows)} rows; the file has {len(table)} reviews.",
-                    "Keep every review: choosing columns keeps every row.")
+        raise Wrong(
+            f"`reviews` has {len(rows)} rows; the file has {len(table)} reviews.",
+            "Keep every review: choosing columns keeps every row.",
+        )
     expected = {int(r.id): (r.pet, r.text, int(r.stars)) for r in table.itertuples()}
     got = {int(r["id"]): (r["pet"], r["text"], _integer(r["stars"])) for r in rows}
     if got != expected:
         bad = sorted(i for i in expected if got.get(i) != expected[i])[:3]
-        raise Wrong(f"the values of the reviews with ids {bad} differ from the file.",
-                    "Read the file as it is: choose columns, change no value.")
+        raise Wrong(
+            f"the values of the reviews with ids {bad} differ from the file.",
+            "Read the file as it is: choose columns, change no value.",
+        )
     return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
 
 
@@ -137,8 +150,10 @@ def _plan_source(ds):
 
 
 FILTER_HINT = "Keep a review when its `stars` is 1 or 2, whatever its text or label says."
-FLAG_HINT = (f"`{FLAG}` is True when the text contains the row's own `pet` (HUSKY, Husky and husky alike), "
-             "False otherwise: compare each text with the pet of the same row.")
+FLAG_HINT = (
+    f"`{FLAG}` is True when the text contains the row's own `pet` (HUSKY, Husky and husky alike), "
+    "False otherwise: compare each text with the pet of the same row."
+)
 
 
 def _probe(complaints) -> tuple[str, str] | None:
@@ -170,14 +185,25 @@ def _probe(complaints) -> tuple[str, str] | None:
     if not (probes_filter or probes_flag):
         return None
     template = source_rows[0]
-    probe = pd.DataFrame([{**template, "id": i, "pet": pet, "text": text, "stars": stars,
-                           **({"label": label} if "label" in template else {})}
-                          for i, (pet, text, stars, label) in PROBES.items()])
+    probe = pd.DataFrame(
+        [
+            {
+                **template,
+                "id": i,
+                "pet": pet,
+                "text": text,
+                "stars": stars,
+                **({"label": label} if "label" in template else {}),
+            }
+            for i, (pet, text, stars, label) in PROBES.items()
+        ]
+    )
     probe = probe.astype({c: pd.Series([template[c]]).dtype for c in ("id", "stars")})
     try:
         probe_ds = ray.data.from_pandas(probe)
         replay = complaints._logical_plan.dag._apply_transform(
-            lambda op: probe_ds._logical_plan.dag if op is source else op)
+            lambda op: probe_ds._logical_plan.dag if op is source else op
+        )
         rows = ray.data.Dataset._from_parent(probe_ds, LogicalPlan(replay, complaints.context)).take_all()
     except Exception:
         return None
@@ -207,6 +233,7 @@ def _probe(complaints) -> tuple[str, str] | None:
 
 # Exercise 2 ---------------------------------------------------------------------------------
 
+
 @exercise("Exercise 2")
 def exercise_2(complaints):
     """`complaints`: the reviews of 1 or 2 stars, with a column `mentions_pet`."""
@@ -215,50 +242,66 @@ def exercise_2(complaints):
     expected = expected_complaints()
     columns = complaints.columns()
     if columns is None:  # an empty Dataset has no schema
-        raise Wrong(f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
-                    "`stars` holds numbers: compare it with a number, not with text.")
+        raise Wrong(
+            f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
+            "`stars` holds numbers: compare it with a number, not with text.",
+        )
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
-        raise Wrong(f"`complaints` lacks the column(s) {missing} (it has {columns}).",
-                    "Start from `reviews`, the Dataset of exercise 1, and keep its columns.")
+        raise Wrong(
+            f"`complaints` lacks the column(s) {missing} (it has {columns}).",
+            "Start from `reviews`, the Dataset of exercise 1, and keep its columns.",
+        )
     if FLAG not in columns:
-        raise Wrong(f"`complaints` has no `{FLAG}` column (it has {columns}).",
-                    "Add it in a function that receives a whole batch (a dict of NumPy arrays).")
+        raise Wrong(
+            f"`complaints` has no `{FLAG}` column (it has {columns}).",
+            "Add it in a function that receives a whole batch (a dict of NumPy arrays).",
+        )
     rows = complaints.take_all()
     if not rows:
-        raise Wrong(f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
-                    "`stars` holds numbers: compare it with a number, not with text.")
+        raise Wrong(
+            f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
+            "`stars` holds numbers: compare it with a number, not with text.",
+        )
     ids = {int(r["id"]) for r in rows}
     if len(rows) != len(ids):
         raise Wrong("`complaints` has duplicate rows.", "Filter and transform each review once.")
     extra, lacking = ids - set(expected), set(expected) - ids
     if extra:
-        raise Wrong(f"`complaints` keeps {len(extra)} review(s) of more than {MAX_STARS} stars "
-                    f"(ids {sorted(extra)[:3]}...).", FILTER_HINT)
+        raise Wrong(
+            f"`complaints` keeps {len(extra)} review(s) of more than {MAX_STARS} stars (ids {sorted(extra)[:3]}...).",
+            FILTER_HINT,
+        )
     if lacking:
-        raise Wrong(f"`complaints` misses {len(lacking)} review(s) of 1 or 2 stars (ids {sorted(lacking)[:3]}).",
-                    "Check your comparison: which numbers of stars does it let through?")
+        raise Wrong(
+            f"`complaints` misses {len(lacking)} review(s) of 1 or 2 stars (ids {sorted(lacking)[:3]}).",
+            "Check your comparison: which numbers of stars does it let through?",
+        )
     changed = [r for r in rows if r["text"] != expected[int(r["id"])]["text"]]
     if changed:
         r = changed[0]
-        raise Wrong(f"the text of review {int(r['id'])} is {r['text']!r}, but `reviews` has "
-                    f"{expected[int(r['id'])]['text']!r}.",
-                    f"Your batch function should only add `{FLAG}`: return the other columns as they came in.")
+        raise Wrong(
+            f"the text of review {int(r['id'])} is {r['text']!r}, but `reviews` has "
+            f"{expected[int(r['id'])]['text']!r}.",
+            f"Your batch function should only add `{FLAG}`: return the other columns as they came in.",
+        )
     not_truths = [r for r in rows if _truth(r[FLAG]) is None]
     if not_truths:
         r = not_truths[0]
-        raise Wrong(f"`{FLAG}` holds {type(r[FLAG]).__name__} values such as {r[FLAG]!r}, not True or False.",
-                    "Store truth values (what `in` or `==` gives), not text.")
+        raise Wrong(
+            f"`{FLAG}` holds {type(r[FLAG]).__name__} values such as {r[FLAG]!r}, not True or False.",
+            "Store truth values (what `in` or `==` gives), not text.",
+        )
     wrong = sorted(int(r["id"]) for r in rows if _truth(r[FLAG]) != expected[int(r["id"])][FLAG])
     if wrong:
         want = expected[wrong[0]]
-        raise Wrong(f"`{FLAG}` is {not want[FLAG]} for review {wrong[0]} ({want['pet']}): {want['text']!r}.",
-                    FLAG_HINT)
+        raise Wrong(f"`{FLAG}` is {not want[FLAG]} for review {wrong[0]} ({want['pet']}): {want['text']!r}.", FLAG_HINT)
     probed = _probe(complaints)
     if probed:
         problem, hint = probed
-        raise Wrong(f"right for the reviews file, but the check also ran your steps on reviews of its own, "
-                    f"and {problem}", hint)
+        raise Wrong(
+            f"right for the reviews file, but the check also ran your steps on reviews of its own, and {problem}", hint
+        )
     named = sum(v[FLAG] for v in expected.values())
     return f"{len(rows)} complaints; {named} of them name the pet."
 
@@ -281,8 +324,11 @@ def _is_parquet(path: Path) -> bool:
 
 def _visible_files(folder: Path) -> list[Path]:
     """Files under ``folder``, without hidden ones (such as a notebook's checkpoints)."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _kinds(files: list[Path]) -> str:
@@ -303,8 +349,9 @@ def _partition_of(path: Path, target: Path) -> tuple[str, str] | None | str:
     return "/".join(folders)
 
 
-PARTITION_HINT = ("The parquet writer can split a Dataset by a column's values: one subfolder per value, "
-                  "named column=value.")
+PARTITION_HINT = (
+    "The parquet writer can split a Dataset by a column's values: one subfolder per value, named column=value."
+)
 
 
 @exercise("Exercise 3")
@@ -316,41 +363,55 @@ def exercise_3(out_dir):
     out_dir = Path(out_dir)
     target = out_dir / FOLDER
     if target.is_file():
-        raise Wrong(f"`out_dir / \"{FOLDER}\"` is a single file, not a folder of parquet files.",
-                    "Give the Dataset's parquet writer the folder: it writes one or more files into it.")
+        raise Wrong(
+            f'`out_dir / "{FOLDER}"` is a single file, not a folder of parquet files.',
+            "Give the Dataset's parquet writer the folder: it writes one or more files into it.",
+        )
     if not target.is_dir():
         elsewhere = [p for p in _visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
         if elsewhere:
             folder = elsewhere[0].parent
             where = "out_dir itself" if folder == out_dir else f"{folder.relative_to(out_dir)}/"
-            raise Wrong(f"found parquet files in {where}, not in {FOLDER}/.",
-                        f"Write to the folder `out_dir / \"{FOLDER}\"` (pass it as a string).")
-        raise NotSolved(f"no parquet files in `out_dir / \"{FOLDER}\"` yet; write the `complaints` Dataset there.")
+            raise Wrong(
+                f"found parquet files in {where}, not in {FOLDER}/.",
+                f'Write to the folder `out_dir / "{FOLDER}"` (pass it as a string).',
+            )
+        raise NotSolved(f'no parquet files in `out_dir / "{FOLDER}"` yet; write the `complaints` Dataset there.')
     present = _visible_files(target)
     if not present:
-        raise Wrong(f"`out_dir / \"{FOLDER}\"` exists but is empty.",
-                    "Write the `complaints` Dataset into it with the Dataset's parquet writer.")
+        raise Wrong(
+            f'`out_dir / "{FOLDER}"` exists but is empty.',
+            "Write the `complaints` Dataset into it with the Dataset's parquet writer.",
+        )
     files = [p for p in present if _is_parquet(p)]
     if not files:
-        raise Wrong(f"`out_dir / \"{FOLDER}\"` holds no parquet files (it holds {_kinds(present)}).",
-                    "Look for the Dataset write method for the parquet format.")
+        raise Wrong(
+            f'`out_dir / "{FOLDER}"` holds no parquet files (it holds {_kinds(present)}).',
+            "Look for the Dataset write method for the parquet format.",
+        )
     others = [p for p in present if p not in files]
     if others:
-        raise Wrong(f"`out_dir / \"{FOLDER}\"` holds {_kinds(others)} beside the parquet files.", RERUN)
+        raise Wrong(f'`out_dir / "{FOLDER}"` holds {_kinds(others)} beside the parquet files.', RERUN)
     partitions = {p: _partition_of(p, target) for p in files}
     flat = [p for p, part in partitions.items() if part is None]
     if flat:
-        raise Wrong(f"{len(flat)} parquet file(s) lie directly in {FOLDER}/, not in one folder per number of "
-                    "stars.", PARTITION_HINT)
+        raise Wrong(
+            f"{len(flat)} parquet file(s) lie directly in {FOLDER}/, not in one folder per number of stars.",
+            PARTITION_HINT,
+        )
     odd = sorted({part for part in partitions.values() if isinstance(part, str)})
     if odd:
-        raise Wrong(f"found parquet files in {FOLDER}/{odd[0]}/: the files should sit one folder deep, in "
-                    f"folders named {PARTITION}=<number of stars>.",
-                    f"Partition by `{PARTITION}` alone. " + PARTITION_HINT)
+        raise Wrong(
+            f"found parquet files in {FOLDER}/{odd[0]}/: the files should sit one folder deep, in "
+            f"folders named {PARTITION}=<number of stars>.",
+            f"Partition by `{PARTITION}` alone. " + PARTITION_HINT,
+        )
     keys = sorted({part[0] for part in partitions.values()})
     if keys != [PARTITION]:
-        raise Wrong(f"the folders are named after {', '.join(f'`{k}`' for k in keys)}, not `{PARTITION}`.",
-                    f"Partition by the column `{PARTITION}`.")
+        raise Wrong(
+            f"the folders are named after {', '.join(f'`{k}`' for k in keys)}, not `{PARTITION}`.",
+            f"Partition by the column `{PARTITION}`.",
+        )
     expected = expected_complaints()
     seen: dict[int, str] = {}
     per_folder: dict[str, int] = {}
@@ -361,8 +422,10 @@ def exercise_3(out_dir):
             raise Wrong(f"{path.relative_to(target)} cannot be read ({exc.__class__.__name__}).", RERUN) from None
         for column in ("id", "text", FLAG):
             if column not in table.columns:
-                raise Wrong(f"the parquet files have no `{column}` column (they have {list(table.columns)}).",
-                            "Write the Dataset of exercise 2, with all its columns.")
+                raise Wrong(
+                    f"the parquet files have no `{column}` column (they have {list(table.columns)}).",
+                    "Write the Dataset of exercise 2, with all its columns.",
+                )
         folder = f"{PARTITION}={value}"
         per_folder[folder] = per_folder.get(folder, 0) + len(table)
         for row_id in table["id"].astype(int):
@@ -371,20 +434,27 @@ def exercise_3(out_dir):
             seen[row_id] = value
             want = expected.get(row_id)
             if want is not None and value != str(want["stars"]):
-                raise Wrong(f"review {row_id} has {want['stars']} star(s) but sits in {folder}/.",
-                            f"Let the writer build the folders from the `{PARTITION}` column.")
+                raise Wrong(
+                    f"review {row_id} has {want['stars']} star(s) but sits in {folder}/.",
+                    f"Let the writer build the folders from the `{PARTITION}` column.",
+                )
     extra, lacking = set(seen) - set(expected), set(expected) - set(seen)
     if extra:
-        raise Wrong(f"the files hold {len(extra)} review(s) that are not complaints (ids {sorted(extra)[:3]}...).",
-                    f"Write `complaints` (exercise 2), not `reviews`. {RERUN}")
+        raise Wrong(
+            f"the files hold {len(extra)} review(s) that are not complaints (ids {sorted(extra)[:3]}...).",
+            f"Write `complaints` (exercise 2), not `reviews`. {RERUN}",
+        )
     if lacking:
-        raise Wrong(f"the files miss {len(lacking)} complaint(s) (ids {sorted(lacking)[:3]}).",
-                    f"Write the whole `complaints` Dataset. {RERUN}")
+        raise Wrong(
+            f"the files miss {len(lacking)} complaint(s) (ids {sorted(lacking)[:3]}).",
+            f"Write the whole `complaints` Dataset. {RERUN}",
+        )
     listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
     return f"{len(seen)} complaints in {len(per_folder)} folders: {listing}."
 
 
 # Stretch -----------------------------------------------------------------------------------------
+
 
 def _table_rows(value) -> list[dict] | None:
     """Rows of a Dataset, a pandas DataFrame or a list of row dicts; None for anything else."""
@@ -418,25 +488,33 @@ def stretch(per_pet):
     require("per_pet", per_pet, "a Dataset with one row per `pet` and the mean of its reviews' stars")
     rows = _table_rows(per_pet)
     if rows is None:
-        raise Wrong(f"`per_pet` is a {type(per_pet).__name__}, not a Dataset or a table.",
-                    "Group `reviews` by a column, then aggregate each group: the result is a Dataset.")
+        raise Wrong(
+            f"`per_pet` is a {type(per_pet).__name__}, not a Dataset or a table.",
+            "Group `reviews` by a column, then aggregate each group: the result is a Dataset.",
+        )
     if not rows:
         raise Wrong("`per_pet` is empty.", "Start from `reviews`, the Dataset of exercise 1.")
     if "pet" not in rows[0]:
-        raise Wrong(f"`per_pet` has no `pet` column (it has {list(rows[0])}).",
-                    "Group by the `pet` column, so that each group is one kind of pet.")
+        raise Wrong(
+            f"`per_pet` has no `pet` column (it has {list(rows[0])}).",
+            "Group by the `pet` column, so that each group is one kind of pet.",
+        )
     values = [c for c in rows[0] if c != "pet"]
     if len(values) != 1:
-        raise Wrong(f"`per_pet` should have `pet` and one column of mean stars, not {list(rows[0])}.",
-                    "After grouping, aggregate one column, `stars`, and keep no other.")
+        raise Wrong(
+            f"`per_pet` should have `pet` and one column of mean stars, not {list(rows[0])}.",
+            "After grouping, aggregate one column, `stars`, and keep no other.",
+        )
     got = {}
     for row in rows:
         if row["pet"] in got:
             raise Wrong(f"`per_pet` has the pet {row['pet']!r} in more than one row.", "Group by `pet`: one row each.")
         value = _number(row[values[0]])
         if value is None:
-            raise Wrong(f"`per_pet` holds {row[values[0]]!r} for {row['pet']!r}, not a number.",
-                        "Aggregate the `stars` column, a number per review.")
+            raise Wrong(
+                f"`per_pet` holds {row[values[0]]!r} for {row['pet']!r}, not a number.",
+                "Aggregate the `stars` column, a number per review.",
+            )
         got[row["pet"]] = value
     table = _reviews()
     stars = table.groupby("pet")["stars"]
@@ -446,14 +524,22 @@ def stretch(per_pet):
         return f"{len(want)} pets; the happiest owners have a {top} ({want[top]:.2f} stars on average)."
     complaints = table[table["stars"] <= MAX_STARS].groupby("pet")["stars"].mean()
     if _same(got, {k: float(v) for k, v in stars.count().items()}):
-        raise Wrong("`per_pet` counts each pet's reviews instead of averaging their stars.",
-                    "Aggregate with the mean of `stars`, not a count.")
+        raise Wrong(
+            "`per_pet` counts each pet's reviews instead of averaging their stars.",
+            "Aggregate with the mean of `stars`, not a count.",
+        )
     if _same(got, {k: float(v) for k, v in stars.sum().items()}):
-        raise Wrong("`per_pet` adds each pet's stars up instead of averaging them.",
-                    "Aggregate with the mean of `stars`, not a sum.")
+        raise Wrong(
+            "`per_pet` adds each pet's stars up instead of averaging them.",
+            "Aggregate with the mean of `stars`, not a sum.",
+        )
     if _same(got, {k: float(v) for k, v in complaints.items()}):
-        raise Wrong("`per_pet` averages only the complaints, not every review.",
-                    "Group `reviews` (exercise 1), not `complaints`.")
+        raise Wrong(
+            "`per_pet` averages only the complaints, not every review.",
+            "Group `reviews` (exercise 1), not `complaints`.",
+        )
     bad = sorted(set(got) ^ set(want) or {k for k in got if abs(got[k] - want[k]) >= 1e-6})[0]
-    raise Wrong(f"`per_pet` gives {got.get(bad)!r} for the pet {bad!r}; its reviews average {want.get(bad)!r} stars.",
-                "Group every review by `pet` and take the mean of `stars` in each group.")
+    raise Wrong(
+        f"`per_pet` gives {got.get(bad)!r} for the pet {bad!r}; its reviews average {want.get(bad)!r} stars.",
+        "Group every review by `pet` and take the mean of `stars` in each group.",
+    )

@@ -35,6 +35,7 @@ _MISSING_TEXT = re.compile(r"(?<![A-Za-z<])(None|nan|NaN|<NA>|NA|null|NULL)(?![A
 
 # Expected answers ------------------------------------------------------------------------------
 
+
 def _tables():
     import pandas as pd
 
@@ -95,6 +96,7 @@ def _outfit_of() -> dict[int, str]:
 
 # Turning an answer into rows -------------------------------------------------------------------
 
+
 def _missing(value) -> bool:
     """None, NaN or pandas' <NA>: what an outer join leaves where a partner row is missing."""
     if value is None:
@@ -138,13 +140,17 @@ def _frame(name: str, value, what: str):
         except Exception as exc:  # the learner's pipeline fails when it runs
             error = _error_line(exc)
             if "suffixes" in error:
-                raise Wrong(f"running `{name}` failed: {error}",
-                            "Both tables have a column of that name, and a joined row cannot hold two: give one "
-                            "of them another name before the join (or a suffix in the join).") from None
-            raise Wrong(f"running `{name}` failed: {error}",
-                        f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After an "
-                        "outer join, some rows miss the other side's columns (None): does your code handle "
-                        "them?") from None
+                raise Wrong(
+                    f"running `{name}` failed: {error}",
+                    "Both tables have a column of that name, and a joined row cannot hold two: give one "
+                    "of them another name before the join (or a suffix in the join).",
+                ) from None
+            raise Wrong(
+                f"running `{name}` failed: {error}",
+                f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After an "
+                "outer join, some rows miss the other side's columns (None): does your code handle "
+                "them?",
+            ) from None
     if isinstance(value, pd.DataFrame):
         return value.reset_index(drop=True)
     if isinstance(value, list) and all(isinstance(row, dict) for row in value):
@@ -154,9 +160,11 @@ def _frame(name: str, value, what: str):
             return pd.DataFrame({k: list(v) for k, v in value.items()})
         except (TypeError, ValueError):
             pass
-    raise Wrong(f"`{name}` is {_a(type(value).__name__)}; the check expects a Ray Dataset.",
-                "Assign the Dataset itself (not its count or a list of ids); a DataFrame or the rows "
-                "from `take_all()` work too.")
+    raise Wrong(
+        f"`{name}` is {_a(type(value).__name__)}; the check expects a Ray Dataset.",
+        "Assign the Dataset itself (not its count or a list of ids); a DataFrame or the rows "
+        "from `take_all()` work too.",
+    )
 
 
 def _require_columns(name: str, df, columns: tuple[str, ...], hint: str) -> None:
@@ -173,8 +181,9 @@ def _ids(name: str, df, hint: str) -> list[int]:
     try:
         return [int(v) for v in values]
     except (TypeError, ValueError):
-        raise Wrong(f"the `id` column of `{name}` does not hold whole numbers.",
-                    "Keep the `id` column as the join produced it.") from None
+        raise Wrong(
+            f"the `id` column of `{name}` does not hold whole numbers.", "Keep the `id` column as the join produced it."
+        ) from None
 
 
 def _no_duplicates(name: str, ids: list[int], hint: str) -> None:
@@ -192,8 +201,10 @@ def _preview(ids) -> str:
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-KEY_HINT = ("The review names its product in `product`, the outfits table in `outfit`: `join` takes the key "
-            "columns of each side (`on=` and `right_on=`).")
+KEY_HINT = (
+    "The review names its product in `product`, the outfits table in `outfit`: `join` takes the key "
+    "columns of each side (`on=` and `right_on=`)."
+)
 
 
 @exercise("Exercise 1")
@@ -207,43 +218,59 @@ def exercise_1(reviewed):
     if "product_id" not in df.columns:
         like = [c for c in df.columns if c != "id" and _outfit_like(df[c], outfit_ids)]
         if like:
-            raise Wrong(f"`reviewed` has no `product_id` column; the outfits' `id` came out as `{like[0]}`.",
-                        "Name it `product_id`: rename the outfits' `id` before the join, or the suffixed column "
-                        "after it.")
+            raise Wrong(
+                f"`reviewed` has no `product_id` column; the outfits' `id` came out as `{like[0]}`.",
+                "Name it `product_id`: rename the outfits' `id` before the join, or the suffixed column after it.",
+            )
         if "id" in df.columns and _outfit_like(df["id"], outfit_ids):
-            raise Wrong("`reviewed` has no `product_id` column, and its `id` column holds the outfits' ids (several "
-                        "rows share one), not the reviews' ids.",
-                        "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.")
-        raise Wrong(f"`reviewed` has no `product_id` column (its columns: {list(df.columns)}).",
-                    "Bring the outfits' `id` into the join under the name `product_id`.")
+            raise Wrong(
+                "`reviewed` has no `product_id` column, and its `id` column holds the outfits' ids (several "
+                "rows share one), not the reviews' ids.",
+                "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.",
+            )
+        raise Wrong(
+            f"`reviewed` has no `product_id` column (its columns: {list(df.columns)}).",
+            "Bring the outfits' `id` into the join under the name `product_id`.",
+        )
     if "id" not in df.columns:
-        raise Wrong(f"`reviewed` has no `id` column (its columns: {list(df.columns)}): the review's own id is gone.",
-                    "Keep the review's `id` as `id`; only the outfits' `id` gets another name.")
+        raise Wrong(
+            f"`reviewed` has no `id` column (its columns: {list(df.columns)}): the review's own id is gone.",
+            "Keep the review's `id` as `id`; only the outfits' `id` gets another name.",
+        )
     ids = _ids("reviewed", df, "Every row here should be a review: call `join` on `reviews`.")
     review_ids = set(expected)
     if not set(ids) <= review_ids | outfit_ids:
-        raise Wrong(f"`reviewed` holds id(s) {_preview(set(ids) - review_ids)}, which are not reviews.",
-                    "Call `join` on `reviews` (the left side), so that each row is one review.")
+        raise Wrong(
+            f"`reviewed` holds id(s) {_preview(set(ids) - review_ids)}, which are not reviews.",
+            "Call `join` on `reviews` (the left side), so that each row is one review.",
+        )
     if set(ids) <= outfit_ids and len(set(ids)) < len(ids):
-        raise Wrong("the `id` column holds the outfits' ids (several rows share one), not the reviews' ids.",
-                    "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.")
+        raise Wrong(
+            "the `id` column holds the outfits' ids (several rows share one), not the reviews' ids.",
+            "Keep the review's `id` as `id`; only the outfits' `id` gets another name, `product_id`.",
+        )
     _no_duplicates("reviewed", ids, "Each review should appear once: join once, on the product.")
     lacking = review_ids - set(ids)
     if len(ids) == len(outfit_ids) and lacking:
-        raise Wrong(f"`reviewed` has {len(ids)} rows, one per outfit; every one of the {len(expected)} reviews "
-                    "needs its row.",
-                    "Each outfit has several reviews: call `join` on `reviews`, so that every review keeps its row.")
+        raise Wrong(
+            f"`reviewed` has {len(ids)} rows, one per outfit; every one of the {len(expected)} reviews needs its row.",
+            "Each outfit has several reviews: call `join` on `reviews`, so that every review keeps its row.",
+        )
     if lacking:
         raise Wrong(f"`reviewed` misses {len(lacking)} review(s) (ids {_preview(lacking)}).", KEY_HINT)
     got = dict(zip(ids, df["product_id"]))
     bad = sorted(i for i in expected if _missing(got[i]) or _whole(got[i]) != expected[i])
     if bad:
         i = bad[0]
-        raise Wrong(f"review {i} has the `product_id` {got[i]!r}, but its product is the outfit {expected[i]}.",
-                    "Match the review's `product` with the outfit's `outfit` text, and take that outfit's `id`.")
+        raise Wrong(
+            f"review {i} has the `product_id` {got[i]!r}, but its product is the outfit {expected[i]}.",
+            "Match the review's `product` with the outfit's `outfit` text, and take that outfit's `id`.",
+        )
     per_product = len(expected) / len(set(expected.values()))
-    return (f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
-            f"{per_product:.1f} reviews each on average.")
+    return (
+        f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
+        f"{per_product:.1f} reviews each on average."
+    )
 
 
 def _outfit_like(column, outfit_ids: set[int]) -> bool:
@@ -262,16 +289,17 @@ def _whole(value):
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
+
 @exercise("Exercise 2")
 def exercise_2(prompts):
     """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt)."""
     df = _frame("prompts", prompts, "a Dataset with a `prompt` for every animal and every outfit")
     if len(df) == 0:
         raise Wrong("`prompts` is empty.", "Start from a join that keeps every animal and every outfit.")
-    _require_columns("prompts", df, ("prompt",),
-                     "Add the column in a function that you pass to `map_batches`.")
-    _require_columns("prompts", df, ("id",),
-                     "Keep the `id` column from the join: the check matches each prompt to its row by id.")
+    _require_columns("prompts", df, ("prompt",), "Add the column in a function that you pass to `map_batches`.")
+    _require_columns(
+        "prompts", df, ("id",), "Keep the `id` column from the join: the check matches each prompt to its row by id."
+    )
     ids = _ids("prompts", df, "Keep the key `id`: the full outer join fills it in for both sides' rows.")
     expected = expected_prompts()
     no_outfit, unworn = expected_no_outfit(), expected_unworn()
@@ -279,65 +307,88 @@ def exercise_2(prompts):
     lacking = set(expected) - set(ids)
     if lacking:
         if lacking == set(unworn):
-            raise Wrong(f"`prompts` misses the outfits that no animal wears (ids {_preview(lacking)}).",
-                        "Which join keeps the rows of both sides, with or without a partner?")
+            raise Wrong(
+                f"`prompts` misses the outfits that no animal wears (ids {_preview(lacking)}).",
+                "Which join keeps the rows of both sides, with or without a partner?",
+            )
         if lacking == set(no_outfit):
-            raise Wrong(f"`prompts` misses the animals without an outfit (ids {_preview(lacking)}).",
-                        "Which join keeps the rows of both sides, with or without a partner?")
-        raise Wrong(f"`prompts` has {len(ids)} rows; it misses {len(lacking)} of the {len(expected)} ids "
-                    f"(ids {_preview(lacking)}).",
-                    "Every animal and every outfit needs a prompt: which join keeps them all?")
+            raise Wrong(
+                f"`prompts` misses the animals without an outfit (ids {_preview(lacking)}).",
+                "Which join keeps the rows of both sides, with or without a partner?",
+            )
+        raise Wrong(
+            f"`prompts` has {len(ids)} rows; it misses {len(lacking)} of the {len(expected)} ids "
+            f"(ids {_preview(lacking)}).",
+            "Every animal and every outfit needs a prompt: which join keeps them all?",
+        )
     strangers = set(ids) - set(expected)
     if strangers:
-        raise Wrong(f"`prompts` holds id(s) {_preview(strangers)}, which are neither animals nor outfits.",
-                    "Join `animals` with `outfits` on `id`.")
+        raise Wrong(
+            f"`prompts` holds id(s) {_preview(strangers)}, which are neither animals nor outfits.",
+            "Join `animals` with `outfits` on `id`.",
+        )
     got = dict(zip(ids, df["prompt"]))
     empty = sorted(i for i, p in got.items() if _missing(p))
     if empty:
-        raise Wrong(f"{len(empty)} row(s) have no prompt (a missing value), e.g. id {empty[0]}.",
-                    "After a full outer join, the animal or the outfit is missing (None, or <NA> in pandas) on "
-                    "some rows, and so is anything you add it to. Decide what each kind of row gets.")
+        raise Wrong(
+            f"{len(empty)} row(s) have no prompt (a missing value), e.g. id {empty[0]}.",
+            "After a full outer join, the animal or the outfit is missing (None, or <NA> in pandas) on "
+            "some rows, and so is anything you add it to. Decide what each kind of row gets.",
+        )
     not_text = sorted(i for i, p in got.items() if not isinstance(p, str))
     if not_text:
-        raise Wrong(f"the prompt of id {not_text[0]} is {_a(type(got[not_text[0]]).__name__)}, not a string.",
-                    "Build the prompt from the text columns `animal` and `outfit`.")
+        raise Wrong(
+            f"the prompt of id {not_text[0]} is {_a(type(got[not_text[0]]).__name__)}, not a string.",
+            "Build the prompt from the text columns `animal` and `outfit`.",
+        )
     blank = sorted(i for i, p in got.items() if not p.strip())
     if blank:
-        raise Wrong(f"{len(blank)} prompt(s) are empty strings, e.g. id {blank[0]}.",
-                    "Every row needs a prompt: its animal, its outfit, or both.")
-    leaked = sorted(i for i, p in got.items()
-                    if _MISSING_TEXT.search(p) and not _MISSING_TEXT.search(expected[i]))
+        raise Wrong(
+            f"{len(blank)} prompt(s) are empty strings, e.g. id {blank[0]}.",
+            "Every row needs a prompt: its animal, its outfit, or both.",
+        )
+    leaked = sorted(i for i, p in got.items() if _MISSING_TEXT.search(p) and not _MISSING_TEXT.search(expected[i]))
     if leaked:
         word = _MISSING_TEXT.search(got[leaked[0]]).group(1)
-        raise Wrong(f"the prompt of id {leaked[0]} contains {word!r}: {got[leaked[0]]!r}.",
-                    "A missing value was turned into text. Treat each kind of row on its own.")
+        raise Wrong(
+            f"the prompt of id {leaked[0]} contains {word!r}: {got[leaked[0]]!r}.",
+            "A missing value was turned into text. Treat each kind of row on its own.",
+        )
     outfit = _outfit_of()
     for i in sorted(set(outfit) - set(unworn)):
         p = got[i].strip()
         if outfit[i] not in p:
-            raise Wrong(f"the prompt of id {i} does not mention its outfit {outfit[i]!r}: {got[i]!r}.",
-                        "Where an animal has an outfit, the prompt is the animal text, ' wearing a ', "
-                        "then the outfit.")
+            raise Wrong(
+                f"the prompt of id {i} does not mention its outfit {outfit[i]!r}: {got[i]!r}.",
+                "Where an animal has an outfit, the prompt is the animal text, ' wearing a ', then the outfit.",
+            )
         if p != expected[i]:
-            raise Wrong(f"the prompt of id {i} is {got[i]!r}; expected {expected[i]!r}.",
-                        "Check the exact text between the animal and the outfit, and the spaces.")
+            raise Wrong(
+                f"the prompt of id {i} is {got[i]!r}; expected {expected[i]!r}.",
+                "Check the exact text between the animal and the outfit, and the spaces.",
+            )
     for i in sorted(no_outfit):
         if got[i].strip() != expected[i]:
-            raise Wrong(f"the prompt of id {i}, an animal without an outfit, is {got[i]!r}; it should be its "
-                        f"animal text unchanged, {expected[i]!r}.",
-                        "Rows without an outfit keep the animal text as it is: no ' wearing a ' and no "
-                        "stand-in outfit.")
+            raise Wrong(
+                f"the prompt of id {i}, an animal without an outfit, is {got[i]!r}; it should be its "
+                f"animal text unchanged, {expected[i]!r}.",
+                "Rows without an outfit keep the animal text as it is: no ' wearing a ' and no stand-in outfit.",
+            )
     for i in sorted(unworn):
         if got[i].strip() != expected[i]:
-            raise Wrong(f"the prompt of id {i}, an outfit that no animal wears, is {got[i]!r}; expected "
-                        f"{expected[i]!r}.",
-                        f"Rows without an animal get {PRODUCT_PHOTO!r} followed by the outfit.")
+            raise Wrong(
+                f"the prompt of id {i}, an outfit that no animal wears, is {got[i]!r}; expected {expected[i]!r}.",
+                f"Rows without an animal get {PRODUCT_PHOTO!r} followed by the outfit.",
+            )
     both = len(expected) - len(no_outfit) - len(unworn)
-    return (f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
-            f"{len(unworn)} product photos.")
+    return (
+        f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
+        f"{len(unworn)} product photos."
+    )
 
 
 # Stretch ---------------------------------------------------------------------------------------------
+
 
 def expected_unworn_reviews() -> set[int]:
     """The ids of the reviews whose product is an outfit that no animal wears."""
@@ -350,29 +401,38 @@ def stretch(unworn_reviews):
     """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal."""
     df = _frame("unworn_reviews", unworn_reviews, "a Dataset of the reviews of the outfits that no animal wears")
     if len(df) == 0:
-        raise Wrong("`unworn_reviews` is empty.",
-                    "First the outfits that no animal wears (an anti join), then their reviews: the key has "
-                    "other names on the two sides.")
-    _require_columns("unworn_reviews", df, ("id", "product", "text"),
-                     "Keep the reviews' own columns: `id`, `product`, `text`, ...")
+        raise Wrong(
+            "`unworn_reviews` is empty.",
+            "First the outfits that no animal wears (an anti join), then their reviews: the key has "
+            "other names on the two sides.",
+        )
+    _require_columns(
+        "unworn_reviews", df, ("id", "product", "text"), "Keep the reviews' own columns: `id`, `product`, `text`, ..."
+    )
     ids = _ids("unworn_reviews", df, "Every row here should be a review: call the last `join` on `reviews`.")
     _no_duplicates("unworn_reviews", ids, "Each review should appear once.")
     expected = expected_unworn_reviews()
     worn = set(expected_product_ids()) - expected
     if set(ids) == worn:
-        raise Wrong(f"`unworn_reviews` holds the {len(ids)} reviews of the outfits that animals DO wear.",
-                    "An anti join keeps the rows without a partner, a semi join those with one: which one "
-                    "keeps the reviews whose product is among the unworn outfits?")
+        raise Wrong(
+            f"`unworn_reviews` holds the {len(ids)} reviews of the outfits that animals DO wear.",
+            "An anti join keeps the rows without a partner, a semi join those with one: which one "
+            "keeps the reviews whose product is among the unworn outfits?",
+        )
     if set(ids) != expected:
         extra, lacking = set(ids) - expected, expected - set(ids)
-        problem = (f"`unworn_reviews` has the review(s) {_preview(extra)}, of outfits that an animal wears" if extra
-                   else f"`unworn_reviews` misses the review(s) {_preview(lacking)}, of outfits that no animal wears")
+        problem = (
+            f"`unworn_reviews` has the review(s) {_preview(extra)}, of outfits that an animal wears"
+            if extra
+            else f"`unworn_reviews` misses the review(s) {_preview(lacking)}, of outfits that no animal wears"
+        )
         raise Wrong(f"{problem}.", "Keep exactly the reviews whose `product` is an outfit without an animal.")
     reviews = _reviews()
     foreign = [c for c in df.columns if c not in reviews.columns]
     if foreign:
-        raise Wrong(f"`unworn_reviews` has the column(s) {foreign}, which are not the reviews' own.",
-                    "A semi join keeps the left side's rows that have a partner and adds no column from the "
-                    "right side.")
+        raise Wrong(
+            f"`unworn_reviews` has the column(s) {foreign}, which are not the reviews' own.",
+            "A semi join keeps the left side's rows that have a partner and adds no column from the right side.",
+        )
     products = sorted(set(reviews[reviews["id"].isin(expected)]["product"]))
     return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."

@@ -44,11 +44,14 @@ progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 IMAGE_SHAPE = (512, 512, 3)  # what SDXL-Turbo and its tiny stand-in draw: 512x512 RGB
 MIN_PIXEL_RANGE = 8  # a drawn image spans more than this many grey levels; a blank one does not
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-RERUN_HINT = ("Ray's write methods add files to a folder that already has some: re-run the setup cell "
-              "(it empties out_dir), then run your exercise cell once.")
+RERUN_HINT = (
+    "Ray's write methods add files to a folder that already has some: re-run the setup cell "
+    "(it empties out_dir), then run your exercise cell once."
+)
 
 
 # helpers ----------------------------------------------------------------------------------------
+
 
 def _expected(prompts) -> tuple[int, list[str] | None]:
     """(number of images, prompt texts or None) from the prompts Dataset, a list of prompts or a count."""
@@ -81,8 +84,11 @@ def _where(folder: Path, out_dir: Path) -> str:
 
 def _visible_files(folder: Path) -> list[Path]:
     """Files under ``folder`` (recursively), without hidden ones such as the course's marker file."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _stray(target: Path, suffixes: set[str]) -> list[Path]:
@@ -90,8 +96,9 @@ def _stray(target: Path, suffixes: set[str]) -> list[Path]:
     parent = target.parent
     if not parent.is_dir():
         return []
-    return [p for p in _visible_files(parent)
-            if p.suffix.lower() in suffixes and target != p and target not in p.parents]
+    return [
+        p for p in _visible_files(parent) if p.suffix.lower() in suffixes and target != p and target not in p.parents
+    ]
 
 
 def _not_there(target: Path, suffixes: set[str], kind: str, what: str):
@@ -99,10 +106,11 @@ def _not_there(target: Path, suffixes: set[str], kind: str, what: str):
     stray = _stray(target, suffixes)
     if stray:
         folders = sorted({_where(p.parent, target.parent) for p in stray})
-        raise Wrong(f"found {len(stray)} {kind} file(s) in {', '.join(folders)}, but none in "
-                    f"{_where(target, target.parent)}.",
-                    f"Write into exactly the folder the exercise names: out_dir / \"{target.name}\".")
-    raise NotSolved(f"nothing written to out_dir / \"{target.name}\" yet; {what}.")
+        raise Wrong(
+            f"found {len(stray)} {kind} file(s) in {', '.join(folders)}, but none in {_where(target, target.parent)}.",
+            f'Write into exactly the folder the exercise names: out_dir / "{target.name}".',
+        )
+    raise NotSolved(f'nothing written to out_dir / "{target.name}" yet; {what}.')
 
 
 def _describe(files: list[Path]) -> str:
@@ -162,33 +170,40 @@ def _blank_problem(array) -> str | None:
 
     low, high = int(array.min()), int(array.max())
     if high - low < MIN_PIXEL_RANGE:
-        return (f"is blank: all its pixels lie between {low} and {high}, where a drawn image uses the range "
-                "0 to 255")
+        return f"is blank: all its pixels lie between {low} and {high}, where a drawn image uses the range 0 to 255"
     levels = np.unique(array)
     if len(levels) <= 2:
-        return (f"holds only the pixel values {', '.join(str(int(v)) for v in levels)}, where a drawn image uses "
-                "every level from 0 to 255")
+        return (
+            f"holds only the pixel values {', '.join(str(int(v)) for v in levels)}, where a drawn image uses "
+            "every level from 0 to 255"
+        )
     return None
 
 
-BLANK_HINT = ("Pixels run from 0 to 255: scale FloatImageGen's values (0.0 to 1.0) up to that range first, then "
-              "cast to uint8; a cast first keeps only 0 and 1.")
+BLANK_HINT = (
+    "Pixels run from 0 to 255: scale FloatImageGen's values (0.0 to 1.0) up to that range first, then "
+    "cast to uint8; a cast first keeps only 0 and 1."
+)
 
 
 def _image_problem(array) -> tuple[str, str] | None:
     """(problem, hint) for one decoded image, or None when it is a real 512x512 RGB uint8 image."""
     problem = _shape_problem(array)
     if problem:
-        return problem, ("Turn FloatImageGen's float32 values (0.0 to 1.0) into uint8 pixels (0 to 255) and keep "
-                         f"the shape: {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels last.")
+        return problem, (
+            "Turn FloatImageGen's float32 values (0.0 to 1.0) into uint8 pixels (0 to 255) and keep "
+            f"the shape: {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels, 3 colour channels last."
+        )
     problem = _blank_problem(array)
     return (problem, BLANK_HINT) if problem else None
 
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-PIXELS_HINT = ("Add a step after FloatImageGen that replaces batch[\"image\"] with one NumPy uint8 array for the "
-               "whole batch, of the shape (rows, 512, 512, 3).")
+PIXELS_HINT = (
+    'Add a step after FloatImageGen that replaces batch["image"] with one NumPy uint8 array for the '
+    "whole batch, of the shape (rows, 512, 512, 3)."
+)
 GENERATOR = "FloatImageGen"
 
 
@@ -283,8 +298,11 @@ def _check_ran_pools(ran) -> None:
     gpus = _cluster_gpus()
     for stage, actors, never_started in _ran_pools(ran) if gpus > 0 else []:
         if actors > gpus and never_started:
-            raise Wrong(f"{never_started} actor(s) of the pool of {stage} never started: each waited for a GPU that "
-                        f"never freed up, and Ray raises no error (the cluster has {gpus:g} GPU(s)).", SIZE_HINT)
+            raise Wrong(
+                f"{never_started} actor(s) of the pool of {stage} never started: each waited for a GPU that "
+                f"never freed up, and Ray raises no error (the cluster has {gpus:g} GPU(s)).",
+                SIZE_HINT,
+            )
 
 
 def _room(per_actor: float, gpus: float) -> int:
@@ -299,10 +317,16 @@ def _room(per_actor: float, gpus: float) -> int:
 def _too_many(stage: str, actors: int, gpus: float):
     from raycourse import room
 
-    never = "the extra ones would never start" if gpus >= _cluster_gpus() else "the extra ones would take GPUs " \
-        "the room's other learners need, and theirs would wait"
-    raise Wrong(f"the pool of {stage} has {actors} GPU actors, more than {room.budget_words(int(gpus))} can hold: "
-                f"{never}, waiting for a GPU that never frees up (Ray raises no error).", SIZE_HINT)
+    never = (
+        "the extra ones would never start"
+        if gpus >= _cluster_gpus()
+        else "the extra ones would take GPUs the room's other learners need, and theirs would wait"
+    )
+    raise Wrong(
+        f"the pool of {stage} has {actors} GPU actors, more than {room.budget_words(int(gpus))} can hold: "
+        f"{never}, waiting for a GPU that never frees up (Ray raises no error).",
+        SIZE_HINT,
+    )
 
 
 def _drawn_by(lazy, ran) -> set[str] | None:
@@ -319,9 +343,11 @@ def _drawn_by(lazy, ran) -> set[str] | None:
     return names
 
 
-SIZE_HINT = ("Size the pool to the cluster, within your GPU budget: GPUS = min(int(ray.cluster_resources().get("
-             "\"GPU\", 0)), raycourse.gpu_budget()), then compute=ray.data.ActorPoolStrategy(size=GPUS), one actor "
-             "per GPU.")
+SIZE_HINT = (
+    "Size the pool to the cluster, within your GPU budget: GPUS = min(int(ray.cluster_resources().get("
+    '"GPU", 0)), raycourse.gpu_budget()), then compute=ray.data.ActorPoolStrategy(size=GPUS), one actor '
+    "per GPU."
+)
 
 
 @exercise("Exercise 1")
@@ -332,8 +358,10 @@ def exercise_1(images, prompts):
     import ray.data
 
     if not isinstance(images, ray.data.Dataset):
-        raise Wrong(f"`images` is a {type(images).__name__}, not a Ray Dataset.",
-                    "Build `images` with `map_batches` calls on `prompts`; `materialize()` keeps it a Dataset.")
+        raise Wrong(
+            f"`images` is a {type(images).__name__}, not a Ray Dataset.",
+            "Build `images` with `map_batches` calls on `prompts`; `materialize()` keeps it a Dataset.",
+        )
     planned = _check_planned_pools(images)  # before the run: a pool too large never gets all its GPUs
     ds = images.materialize()  # runs the pipeline once if it is still lazy
     if not planned:
@@ -341,47 +369,61 @@ def exercise_1(images, prompts):
     drawn_by = _drawn_by(images, ds)
     if drawn_by is not None and GENERATOR not in drawn_by:
         stages = ", ".join(sorted(drawn_by)) or "none"
-        raise Wrong(f"`images` was not drawn by the lab's {GENERATOR} (the class stages that made it: {stages}).",
-                    f"Generate the images with the lab's {GENERATOR}, as it is, and convert its output in a step "
-                    "after it.")
+        raise Wrong(
+            f"`images` was not drawn by the lab's {GENERATOR} (the class stages that made it: {stages}).",
+            f"Generate the images with the lab's {GENERATOR}, as it is, and convert its output in a step after it.",
+        )
     schema = ds.schema()
     if schema is None or ds.count() == 0:
         raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")
     columns = list(schema.names)
-    for name, hint in (("image", f"Keep the column name `image` that {GENERATOR} writes."),
-                       ("prompt", "Keep the `prompt` column beside the images.")):
+    for name, hint in (
+        ("image", f"Keep the column name `image` that {GENERATOR} writes."),
+        ("prompt", "Keep the `prompt` column beside the images."),
+    ):
         if name not in columns:
             raise Wrong(f"`images` has no `{name}` column (its columns: {columns}).", hint)
     rows = ds.take_all()
     if len(rows) != n_expected:
-        raise Wrong(f"`images` has {len(rows)} rows, but there are {n_expected} prompts.",
-                    "Make one image per prompt: map the whole `prompts` Dataset, without limit or filter.")
+        raise Wrong(
+            f"`images` has {len(rows)} rows, but there are {n_expected} prompts.",
+            "Make one image per prompt: map the whole `prompts` Dataset, without limit or filter.",
+        )
     got_prompts = [str(r["prompt"]) for r in rows]
     if expected_prompts is not None and sorted(got_prompts) != sorted(expected_prompts):
-        raise Wrong("the `prompt` column does not hold the prompts of `prompts`.",
-                    "Convert the images only; leave the other columns as they are.")
+        raise Wrong(
+            "the `prompt` column does not hold the prompts of `prompts`.",
+            "Convert the images only; leave the other columns as they are.",
+        )
     values = [r["image"] for r in rows]
     column_type = schema.types[columns.index("image")]
     if _pickled(column_type):
-        raise Wrong(f"the `image` column holds {_what_objects(values)}, which Ray can only keep as pickled "
-                    "Python objects, not as a tensor column of pixels.", PIXELS_HINT)
+        raise Wrong(
+            f"the `image` column holds {_what_objects(values)}, which Ray can only keep as pickled "
+            "Python objects, not as a tensor column of pixels.",
+            PIXELS_HINT,
+        )
     for i, value in enumerate(values):
         try:
             array = _as_array(value)
         except ValueError:
-            raise Wrong(f"the `image` of row {i} is a {type(value).__name__}, not an array of pixels.",
-                        PIXELS_HINT) from None
+            raise Wrong(
+                f"the `image` of row {i} is a {type(value).__name__}, not an array of pixels.", PIXELS_HINT
+            ) from None
         found = _image_problem(array)
         if found:
             raise Wrong(f"the image in row {i} {found[0]}.", found[1])
-    return (f"{len(rows)} rows; `image` is a tensor column of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB uint8 pixels "
-            "per row.")
+    return (
+        f"{len(rows)} rows; `image` is a tensor column of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB uint8 pixels per row."
+    )
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
-ONE_FILE_HINT = ("A Ray write makes at least one file per block of the Dataset: make it one block before you "
-                 "write, or ask the writer for at least as many rows per file as there are images.")
+ONE_FILE_HINT = (
+    "A Ray write makes at least one file per block of the Dataset: make it one block before you "
+    "write, or ask the writer for at least as many rows per file as there are images."
+)
 
 
 @exercise("Exercise 2")
@@ -395,36 +437,53 @@ def exercise_2(folder, prompts):
         _not_there(target, {".parquet"}, "parquet", "write the images of Exercise 1 there as Parquet")
     n_expected, expected_prompts = _expected(prompts)
     if not target.is_dir():
-        raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
-                    "A Ray Data write method takes the folder to write its files into.")
+        raise Wrong(
+            f"{_where(target, target.parent)} is a file, not a folder.",
+            "A Ray Data write method takes the folder to write its files into.",
+        )
     files = [p for p in _visible_files(target) if p.suffix.lower() == ".parquet"]
     if not files:
         others = _visible_files(target)
         found = f" (it holds {_describe(others)})" if others else " (it is empty)"
-        raise Wrong(f"out_dir / \"{target.name}\" holds no .parquet files{found}.",
-                    "Look for the Dataset write method that writes the Parquet format.")
+        raise Wrong(
+            f'out_dir / "{target.name}" holds no .parquet files{found}.',
+            "Look for the Dataset write method that writes the Parquet format.",
+        )
     try:
         table = pq.ParquetDataset([str(p) for p in files]).read()
     except Exception as exc:  # e.g. files of two different runs with different columns
-        raise Wrong(f"the parquet files in out_dir / \"{target.name}\" cannot be read as one table "
-                    f"({exc.__class__.__name__}: {str(exc)[:120]}).", RERUN_HINT) from None
+        raise Wrong(
+            f'the parquet files in out_dir / "{target.name}" cannot be read as one table '
+            f"({exc.__class__.__name__}: {str(exc)[:120]}).",
+            RERUN_HINT,
+        ) from None
     columns = table.column_names
     if "prompt" not in columns:
-        raise Wrong(f"the parquet files have no `prompt` column (their columns: {columns}).",
-                    "Write the Dataset that holds both the prompts and the images, with its column names.")
+        raise Wrong(
+            f"the parquet files have no `prompt` column (their columns: {columns}).",
+            "Write the Dataset that holds both the prompts and the images, with its column names.",
+        )
     if table.num_rows != n_expected:
         if table.num_rows > n_expected:
-            raise Wrong(f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.",
-                        RERUN_HINT)
-        raise Wrong(f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.",
-                    "Write one row per prompt: the whole generated Dataset, not a sample of it.")
+            raise Wrong(
+                f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.", RERUN_HINT
+            )
+        raise Wrong(
+            f"the parquet files hold {table.num_rows} rows, but there are {n_expected} prompts.",
+            "Write one row per prompt: the whole generated Dataset, not a sample of it.",
+        )
     got_prompts = [str(p) for p in table.column("prompt").to_pylist()]
     if expected_prompts is not None and sorted(got_prompts) != sorted(expected_prompts):
-        odd = next(p for p in got_prompts if p not in expected_prompts) if set(got_prompts) - set(
-            expected_prompts) else None
+        odd = (
+            next(p for p in got_prompts if p not in expected_prompts)
+            if set(got_prompts) - set(expected_prompts)
+            else None
+        )
         detail = f" (for example {odd!r})" if odd else ""
-        raise Wrong(f"the `prompt` column does not hold the prompts of `prompts`{detail}.",
-                    "Generate the images from `prompts` and keep its `prompt` column unchanged.")
+        raise Wrong(
+            f"the `prompt` column does not hold the prompts of `prompts`{detail}.",
+            "Generate the images from `prompts` and keep its `prompt` column unchanged.",
+        )
 
     candidates = (["image"] if "image" in columns else []) + [c for c in columns if c not in ("image", "prompt")]
     tried = []
@@ -432,9 +491,11 @@ def exercise_2(folder, prompts):
         column = table.column(name)
         if _pickled(column.type):
             if name == "image":
-                raise Wrong("the `image` column holds pickled Python objects (PIL images?), not pixel arrays.",
-                            "Write the Dataset of Exercise 1, whose `image` column holds NumPy uint8 arrays "
-                            "(height x width x 3).")
+                raise Wrong(
+                    "the `image` column holds pickled Python objects (PIL images?), not pixel arrays.",
+                    "Write the Dataset of Exercise 1, whose `image` column holds NumPy uint8 arrays "
+                    "(height x width x 3).",
+                )
             continue
         try:
             arrays = _column_arrays(column)
@@ -448,21 +509,31 @@ def exercise_2(folder, prompts):
         if not problems:
             if len(files) > 1:
                 sizes = sorted(pq.ParquetFile(p).metadata.num_rows for p in files)
-                raise Wrong(f"the {table.num_rows} images are spread over {len(files)} parquet files (of "
-                            f"{', '.join(map(str, sizes))} rows); the exercise asks for one file.", ONE_FILE_HINT)
-            return (f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
-                    f"in one parquet file under out_dir / \"{target.name}\".")
+                raise Wrong(
+                    f"the {table.num_rows} images are spread over {len(files)} parquet files (of "
+                    f"{', '.join(map(str, sizes))} rows); the exercise asks for one file.",
+                    ONE_FILE_HINT,
+                )
+            return (
+                f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
+                f'in one parquet file under out_dir / "{target.name}".'
+            )
         if name == "image" or arrays[0].ndim >= 2:
             i, (problem, hint) = problems[0]
             raise Wrong(f"the image in row {i} of column `{name}` {problem}.", hint)
     if "image" not in columns:
-        raise Wrong(f"the parquet files have no image column (their columns: {columns}).",
-                    "Write the Dataset after the image generation step, the one with the images in it.")
-    raise Wrong(f"the `image` column holds {tried[0]} values, which cannot be read back as images.",
-                "Put the images in the batch as NumPy uint8 arrays (height x width x 3).")
+        raise Wrong(
+            f"the parquet files have no image column (their columns: {columns}).",
+            "Write the Dataset after the image generation step, the one with the images in it.",
+        )
+    raise Wrong(
+        f"the `image` column holds {tried[0]} values, which cannot be read back as images.",
+        "Put the images in the batch as NumPy uint8 arrays (height x width x 3).",
+    )
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
+
 
 @exercise("Exercise 3")
 def exercise_3(folder, prompts):
@@ -474,33 +545,45 @@ def exercise_3(folder, prompts):
         _not_there(target, IMAGE_SUFFIXES, "image", "write one PNG file per image there")
     n_expected, _ = _expected(prompts)
     if not target.is_dir():
-        raise Wrong(f"{_where(target, target.parent)} is a file, not a folder.",
-                    "Write the image files into the folder the exercise names.")
+        raise Wrong(
+            f"{_where(target, target.parent)} is a file, not a folder.",
+            "Write the image files into the folder the exercise names.",
+        )
     files = _visible_files(target)
     if not files:
-        raise Wrong(f"out_dir / \"{target.name}\" exists but is empty.",
-                    "Write the images into it; a Dataset write method runs the whole pipeline.")
+        raise Wrong(
+            f'out_dir / "{target.name}" exists but is empty.',
+            "Write the images into it; a Dataset write method runs the whole pipeline.",
+        )
     other_images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES - {".png"}]
     if other_images:
         kinds = sorted({p.suffix.lower() for p in other_images})
-        raise Wrong(f"found {len(other_images)} {'/'.join(kinds)} file(s) in out_dir / \"{target.name}\"; "
-                    "the exercise asks for PNG.",
-                    "The image write method has an argument that chooses the file format.")
+        raise Wrong(
+            f'found {len(other_images)} {"/".join(kinds)} file(s) in out_dir / "{target.name}"; '
+            "the exercise asks for PNG.",
+            "The image write method has an argument that chooses the file format.",
+        )
     pngs = [p for p in files if p.suffix.lower() == ".png"]
     if not pngs:
-        raise Wrong(f"out_dir / \"{target.name}\" holds no .png files (it holds {_describe(files)}).",
-                    "Write the images themselves, one image file per row, not a table of them.")
+        raise Wrong(
+            f'out_dir / "{target.name}" holds no .png files (it holds {_describe(files)}).',
+            "Write the images themselves, one image file per row, not a table of them.",
+        )
     stray = [p for p in files if p not in pngs]
     if stray:
-        raise Wrong(f"out_dir / \"{target.name}\" holds {_describe(stray)} beside the PNG files; the exercise "
-                    "asks for the images and nothing else.",
-                    "Write only the images into this folder (other files belong elsewhere in out_dir); "
-                    "re-run the setup cell to empty out_dir, then run your exercise cell once.")
+        raise Wrong(
+            f'out_dir / "{target.name}" holds {_describe(stray)} beside the PNG files; the exercise '
+            "asks for the images and nothing else.",
+            "Write only the images into this folder (other files belong elsewhere in out_dir); "
+            "re-run the setup cell to empty out_dir, then run your exercise cell once.",
+        )
     if len(pngs) != n_expected:
         if len(pngs) > n_expected:
             raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.", RERUN_HINT)
-        raise Wrong(f"found {len(pngs)} PNG files, but there are {n_expected} prompts.",
-                    "Write one file per generated image: all rows, not a sample.")
+        raise Wrong(
+            f"found {len(pngs)} PNG files, but there are {n_expected} prompts.",
+            "Write one file per generated image: all rows, not a sample.",
+        )
     import numpy as np
 
     unreadable, not_png, wrong_size, blank = [], [], [], []
@@ -522,20 +605,28 @@ def exercise_3(folder, prompts):
             if problem:
                 blank.append((path, problem))
     if unreadable:
-        raise Wrong(f"{len(unreadable)} of the {len(pngs)} .png files do not open as images.",
-                    "Write the files with an image writer, from NumPy uint8 arrays.")
+        raise Wrong(
+            f"{len(unreadable)} of the {len(pngs)} .png files do not open as images.",
+            "Write the files with an image writer, from NumPy uint8 arrays.",
+        )
     if not_png:
-        raise Wrong(f"{len(not_png)} of the {len(pngs)} files are named .png but hold {not_png[0]} images.",
-                    "Choose the format when you write, instead of renaming files.")
+        raise Wrong(
+            f"{len(not_png)} of the {len(pngs)} files are named .png but hold {not_png[0]} images.",
+            "Choose the format when you write, instead of renaming files.",
+        )
     if wrong_size:
-        raise Wrong(f"{len(wrong_size)} of the {len(pngs)} PNG files are {wrong_size[0]} images, not "
-                    f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB.",
-                    "Write the generated images as they are: uint8 arrays of height x width x 3.")
+        raise Wrong(
+            f"{len(wrong_size)} of the {len(pngs)} PNG files are {wrong_size[0]} images, not "
+            f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB.",
+            "Write the generated images as they are: uint8 arrays of height x width x 3.",
+        )
     if blank:
         path, problem = blank[0]
-        raise Wrong(f"{len(blank)} of the {len(pngs)} PNG files hold no picture: {path.name} {problem}.",
-                    "Write the images of Exercise 1, whose pixels are the ones the model drew. " + BLANK_HINT)
-    return f"{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / \"{target.name}\"."
+        raise Wrong(
+            f"{len(blank)} of the {len(pngs)} PNG files hold no picture: {path.name} {problem}.",
+            "Write the images of Exercise 1, whose pixels are the ones the model drew. " + BLANK_HINT,
+        )
+    return f'{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / "{target.name}".'
 
 
 # Stretch ---------------------------------------------------------------------------------------------
@@ -553,38 +644,54 @@ def stretch(thumbs, images):
     require("thumbs", thumbs, "the Dataset of `images` with a `thumb` column")
     require("images", images, "the Dataset of exercise 1")
     if not isinstance(thumbs, ray.data.Dataset):
-        raise Wrong(f"`thumbs` is a {type(thumbs).__name__}, not a Ray Dataset.",
-                    "Build `thumbs` with `map_batches` on `images`.")
+        raise Wrong(
+            f"`thumbs` is a {type(thumbs).__name__}, not a Ray Dataset.",
+            "Build `thumbs` with `map_batches` on `images`.",
+        )
     rows = thumbs.take_all()
     originals = {str(r["prompt"]): _as_array(r["image"]) for r in images.take_all()}
     if len(rows) != len(originals):
-        raise Wrong(f"`thumbs` has {len(rows)} rows; `images` has {len(originals)}.",
-                    "Shrink every image once: one row in, one row out.")
+        raise Wrong(
+            f"`thumbs` has {len(rows)} rows; `images` has {len(originals)}.",
+            "Shrink every image once: one row in, one row out.",
+        )
     if rows and "thumb" not in rows[0]:
-        raise Wrong(f"`thumbs` has no `thumb` column (its columns: {list(rows[0])}).",
-                    "Add the small image as a new column `thumb`, beside `prompt`.")
+        raise Wrong(
+            f"`thumbs` has no `thumb` column (its columns: {list(rows[0])}).",
+            "Add the small image as a new column `thumb`, beside `prompt`.",
+        )
     if rows and "prompt" not in rows[0]:
         raise Wrong("`thumbs` has no `prompt` column.", "Keep the prompt beside its thumbnail.")
     for row in rows:
         try:
             thumb = _as_array(row["thumb"])
         except ValueError:
-            raise Wrong(f"a `thumb` is a {type(row['thumb']).__name__}, not an array of pixels.",
-                        "Return the thumbnails as one uint8 NumPy array per batch, like the images.") from None
+            raise Wrong(
+                f"a `thumb` is a {type(row['thumb']).__name__}, not an array of pixels.",
+                "Return the thumbnails as one uint8 NumPy array per batch, like the images.",
+            ) from None
         if thumb.dtype == object or tuple(thumb.shape) != THUMB_SHAPE:
-            raise Wrong(f"a `thumb` has the shape {tuple(thumb.shape)}, not {THUMB_SHAPE}.",
-                        "Resize each image to 128x128 pixels (PIL's `Image.resize`, or a NumPy stride), "
-                        "keeping its 3 colour channels last.")
+            raise Wrong(
+                f"a `thumb` has the shape {tuple(thumb.shape)}, not {THUMB_SHAPE}.",
+                "Resize each image to 128x128 pixels (PIL's `Image.resize`, or a NumPy stride), "
+                "keeping its 3 colour channels last.",
+            )
         if str(thumb.dtype) != "uint8":
-            raise Wrong(f"a `thumb` has pixels of type {thumb.dtype}, not uint8.",
-                        "Keep pixels in 0..255 as uint8, as the images are.")
+            raise Wrong(
+                f"a `thumb` has pixels of type {thumb.dtype}, not uint8.",
+                "Keep pixels in 0..255 as uint8, as the images are.",
+            )
         image = originals.get(str(row["prompt"]))
         if image is None:
-            raise Wrong(f"`thumbs` has the prompt {row['prompt']!r}, which `images` does not.",
-                        "Start from `images` and leave `prompt` as it is.")
+            raise Wrong(
+                f"`thumbs` has the prompt {row['prompt']!r}, which `images` does not.",
+                "Start from `images` and leave `prompt` as it is.",
+            )
         shift = float(np.abs(thumb.reshape(-1, 3).mean(0) - image.reshape(-1, 3).mean(0)).max())
         if shift > MAX_MEAN_SHIFT:
-            raise Wrong(f"the thumbnail of {row['prompt']!r} has another mean colour than its image (off by "
-                        f"{shift:.0f} grey levels): it is not a smaller copy of it.",
-                        "Shrink the image of the same row; do not scale, invert or blank its pixels.")
+            raise Wrong(
+                f"the thumbnail of {row['prompt']!r} has another mean colour than its image (off by "
+                f"{shift:.0f} grey levels): it is not a smaller copy of it.",
+                "Shrink the image of the same row; do not scale, invert or blank its pixels.",
+            )
     return f"{len(rows)} thumbnails of {THUMB_SHAPE[0]}x{THUMB_SHAPE[1]} pixels, each a smaller copy of its image."

@@ -71,8 +71,10 @@ PROBE_PROMPTS = (
 )
 PROBE_IDS = (1, 2)
 MAPPER_DOCS = "https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.map_batches.html"
-REPLY_HINT = ("For each conversation the text-generation pipeline returns the whole conversation with the "
-              "model's reply appended as its last message: keep only the content of that last message.")
+REPLY_HINT = (
+    "For each conversation the text-generation pipeline returns the whole conversation with the "
+    "model's reply appended as its last message: keep only the content of that last message."
+)
 
 
 def _probe_ids(season_for) -> tuple[int, int]:
@@ -88,8 +90,10 @@ def _probe_ids(season_for) -> tuple[int, int]:
 
 def _probe_messages(prompt, season):
     """The check's own conversation builder: the class must send what this returns, for each row."""
-    return [{"role": "system", "content": f"{PROBE_MARKER}: add two touches of {season}. One sentence."},
-            {"role": "user", "content": prompt}]
+    return [
+        {"role": "system", "content": f"{PROBE_MARKER}: add two touches of {season}. One sentence."},
+        {"role": "user", "content": prompt},
+    ]
 
 
 def _probe_batch(ids=PROBE_IDS) -> dict:
@@ -117,8 +121,7 @@ def _text(content) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, (list, tuple)):
-        return " ".join(_text(part.get("text", "")) if isinstance(part, Mapping) else _text(part)
-                        for part in content)
+        return " ".join(_text(part.get("text", "")) if isinstance(part, Mapping) else _text(part) for part in content)
     return str(content)
 
 
@@ -238,8 +241,11 @@ def _iterable(value) -> bool:
 
 def _new_text(values) -> bool:
     """A column of one string per probe row, other than the probe prompts."""
-    return (len(values) == len(PROBE_PROMPTS) and all(isinstance(v, str) for v in values)
-            and any(v.strip() not in PROBE_PROMPTS for v in values))
+    return (
+        len(values) == len(PROBE_PROMPTS)
+        and all(isinstance(v, str) for v in values)
+        and any(v.strip() not in PROBE_PROMPTS for v in values)
+    )
 
 
 def _reply_problem(value: str, sent: list) -> str | None:
@@ -271,9 +277,12 @@ def _check_messages(sent: list) -> None:
     """Every conversation the class sent was built by the ``messages`` it was given (the check's builder)."""
     if not sent:
         return  # nothing recorded (another way to reach the model): the other properties still hold
-    own = [item for kind, item in sent
-           if (kind == "text" and PROBE_MARKER not in item)
-           or (kind == "chat" and not any(PROBE_MARKER in _text(m.get("content", "")) for m in item))]
+    own = [
+        item
+        for kind, item in sent
+        if (kind == "text" and PROBE_MARKER not in item)
+        or (kind == "chat" and not any(PROBE_MARKER in _text(m.get("content", "")) for m in item))
+    ]
     if own:
         kind = "plain text" if isinstance(own[0], str) else "conversations"
         raise Wrong(
@@ -290,12 +299,14 @@ def _check_seasons(columns: dict, ids, season_for, sent: list) -> None:
         raise Wrong(
             f"the returned batch has no 'season' column (its columns: {sorted(columns)}).",
             "Keep the season of each row beside the enhanced prompt, as the lesson's Enhancer does: "
-            "`batch[\"season\"]`, one season per row.",
+            '`batch["season"]`, one season per row.',
         )
     seasons = [str(s) for s in columns["season"]]
     if len(seasons) != len(ids):
-        raise Wrong(f"the 'season' column came back with {len(seasons)} value(s) for {len(ids)} rows.",
-                    "Store one season per row of the batch.")
+        raise Wrong(
+            f"the 'season' column came back with {len(seasons)} value(s) for {len(ids)} rows.",
+            "Store one season per row of the batch.",
+        )
     if season_for is None:
         return
     for row_id, prompt, season in zip(ids, PROBE_PROMPTS, seasons):
@@ -339,8 +350,7 @@ def exercise_1(Enhancer, season_for=None) -> str:
     columns = _as_columns(out)
     if columns is None:
         raise Wrong(
-            f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns or a "
-            "DataFrame).",
+            f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns or a DataFrame).",
             "Put the enhanced prompts into the batch and `return batch`.",
         )
     if PROBE_COLUMN not in columns:
@@ -383,7 +393,8 @@ def exercise_1(Enhancer, season_for=None) -> str:
     missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
     try:  # the same call as above, which worked: only the model id differs
         Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages)(
-            _batch_format_input(_probe_batch(ids), fmt))
+            _batch_format_input(_probe_batch(ids), fmt)
+        )
     except Exception:  # what a class that really loads `model_id` does with a missing model
         pass
     else:
@@ -396,9 +407,11 @@ def exercise_1(Enhancer, season_for=None) -> str:
     finally:
         _release()
     seasons = ", each with its row's season" if season_for is not None else ""
-    return (f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
-            f"{len(values)} model replies back into it{seasons}, and refused a model path that does not exist: "
-            "all three constructor arguments are honoured.")
+    return (
+        f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
+        f"{len(values)} model replies back into it{seasons}, and refused a model path that does not exist: "
+        "all three constructor arguments are honoured."
+    )
 
 
 def _stage_name(op) -> str:
@@ -456,8 +469,12 @@ def _originals() -> set[str]:
     animals = pd.read_csv(raycourse.data_path("animals"))
     outfits = pd.read_csv(raycourse.data_path("outfits"))
     joined = animals.merge(outfits, on="id")
-    return (set(PRODUCT_PHOTO + outfits["outfit"]) | set(outfits["outfit"])
-            | set(joined["animal"] + " wearing a " + joined["outfit"]) | set(animals["animal"]))
+    return (
+        set(PRODUCT_PHOTO + outfits["outfit"])
+        | set(outfits["outfit"])
+        | set(joined["animal"] + " wearing a " + joined["outfit"])
+        | set(animals["animal"])
+    )
 
 
 def _check_gpu_pools(stages) -> None:
@@ -466,34 +483,42 @@ def _check_gpu_pools(stages) -> None:
     extra actors would wait for a GPU forever, with no error. Two conditions that any placement needs (so no pool
     that fits is refused): the shares add up to at most the cluster's GPUs, and no two actors of more than half a
     GPU share one."""
-    import ray
     from ray.data import ActorPoolStrategy
 
     from raycourse import room
 
     gpus = float(room.learner_gpus())
-    pools = [(op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
-             for op in stages if isinstance(op.compute, ActorPoolStrategy)]
+    pools = [
+        (op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
+        for op in stages
+        if isinstance(op.compute, ActorPoolStrategy)
+    ]
     pools = [(name, actors, share) for name, actors, share in pools if share > 0]
     if gpus <= 0:
         return
     if not pools:
-        raise Wrong("no stage of the pipeline asks for a GPU: on a GPU cluster both models would run on the CPU.",
-                    "Give each model stage a share of a GPU with `num_gpus=`, as the lesson does.")
+        raise Wrong(
+            "no stage of the pipeline asks for a GPU: on a GPU cluster both models would run on the CPU.",
+            "Give each model stage a share of a GPU with `num_gpus=`, as the lesson does.",
+        )
     one_each = sum(share for _, _, share in pools)
     if one_each > 1 + 1e-9:
         asked = " + ".join(f"{name} {share:g}" for name, _, share in pools)
-        raise Wrong(f"one actor of each stage asks for {asked} = {one_each:g} GPUs: the models cannot share a GPU, "
-                    "and on a one-GPU machine a stage would wait for its GPU forever, with no error.",
-                    "Give each stage a fraction of a GPU, so that one actor of each fits on one GPU together.")
+        raise Wrong(
+            f"one actor of each stage asks for {asked} = {one_each:g} GPUs: the models cannot share a GPU, "
+            "and on a one-GPU machine a stage would wait for its GPU forever, with no error.",
+            "Give each stage a fraction of a GPU, so that one actor of each fits on one GPU together.",
+        )
     total = sum(actors * share for _, actors, share in pools)
     large = sum(actors for _, actors, share in pools if share > 0.5)
     if total > gpus + 1e-9 or large > gpus:
         asked = " + ".join(f"{actors} {name} x {share:g}" for name, actors, share in pools)
-        raise Wrong(f"the pools ask for {asked} GPUs, more than {room.budget_words(int(gpus))} can hold: the "
-                    "extra actors would wait for a GPU forever, with no error.",
-                    "One actor per stage fits any cluster; at most one per GPU, counted with "
-                    "min(int(ray.cluster_resources().get(\"GPU\", 0)), raycourse.gpu_budget()).")
+        raise Wrong(
+            f"the pools ask for {asked} GPUs, more than {room.budget_words(int(gpus))} can hold: the "
+            "extra actors would wait for a GPU forever, with no error.",
+            "One actor per stage fits any cluster; at most one per GPU, counted with "
+            'min(int(ray.cluster_resources().get("GPU", 0)), raycourse.gpu_budget()).',
+        )
 
 
 def _builders(op) -> list:
@@ -508,8 +533,11 @@ _RUN_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
 def _run_error(exc: Exception) -> str:
     """The learner's own error (``KeyError: 'prompt'``) out of the Ray exception that wraps it."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    own = [m for m in (_RUN_ERROR.match(line.strip()) for line in text.splitlines())
-           if m and not m.group(1).startswith("ray.")]
+    own = [
+        m
+        for m in (_RUN_ERROR.match(line.strip()) for line in text.splitlines())
+        if m and not m.group(1).startswith("ray.")
+    ]
     if own:
         return f"{own[-1].group(1)}: {own[-1].group(2)[:200]}"
     return f"{type(exc).__name__}: {text.strip().splitlines()[-1][:200] if text.strip() else ''}"
@@ -542,12 +570,16 @@ def exercise_2(catalogue_images, messages=None, rows: int = 3) -> str:
             )
         builders = [f for op in with_args for f in _builders(op)]
         if messages is not None and any(getattr(f, "__name__", "") == "chat_messages" for f in builders):
-            raise Wrong("the Enhancer gets the animals' `chat_messages`, whose instruction keeps an animal wearing "
-                        "its clothing: the catalogue's photos show products.",
-                        "Pass the lab's conversation builder for the catalogue, `catalogue_messages`.")
+            raise Wrong(
+                "the Enhancer gets the animals' `chat_messages`, whose instruction keeps an animal wearing "
+                "its clothing: the catalogue's photos show products.",
+                "Pass the lab's conversation builder for the catalogue, `catalogue_messages`.",
+            )
         if messages is not None and not builders:
-            raise Wrong("the Enhancer gets no conversation builder among its constructor arguments.",
-                        "Pass `catalogue_messages` as the `messages` argument, with the model and the column.")
+            raise Wrong(
+                "the Enhancer gets no conversation builder among its constructor arguments.",
+                "Pass `catalogue_messages` as the `messages` argument, with the model and the column.",
+            )
         for enhancer in with_args:
             early = _images_before(catalogue_images, enhancer)
             if early:
@@ -556,8 +588,7 @@ def exercise_2(catalogue_images, messages=None, rows: int = 3) -> str:
                 raise Wrong(
                     f"{who} the images (column {columns[0]!r}) before {enhancer.fn.__name__} runs, so they "
                     "are drawn from the original descriptions, not the enhanced ones.",
-                    "The order of the `map_batches` calls is the order of the stages: enhance first, then "
-                    "draw.",
+                    "The order of the `map_batches` calls is the order of the stages: enhance first, then draw.",
                 )
     no_rows = Wrong("`catalogue_images` yields no rows.", "Start from the lab's `catalogue` and keep its rows.")
     try:
@@ -610,17 +641,22 @@ def exercise_2(catalogue_images, messages=None, rows: int = 3) -> str:
                 "Keep the lab's ImageGen stage as it is: it stores each image as a NumPy array.",
             )
         if arr.dtype != np.uint8:
-            raise Wrong(f"row {i}: the image array has dtype {arr.dtype}, expected uint8.",
-                        "Keep the lab's ImageGen stage as it is.")
+            raise Wrong(
+                f"row {i}: the image array has dtype {arr.dtype}, expected uint8.",
+                "Keep the lab's ImageGen stage as it is.",
+            )
     h, w = np.asarray(batch["image"][0]).shape[:2]
     return f"{n} rows, each with an enhanced {IMAGE_COLUMN!r}, its season and a {h}x{w} RGB image."
 
 
-RUN_HINT = ("Run `catalogue_images.take_batch(2)` in a cell of its own to see the whole error. Which column holds "
-            "the catalogue's text when the Enhancer runs, and which one does ImageGen read?")
+RUN_HINT = (
+    "Run `catalogue_images.take_batch(2)` in a cell of its own to see the whole error. Which column holds "
+    "the catalogue's text when the Enhancer runs, and which one does ImageGen read?"
+)
 
 
 # Stretch ---------------------------------------------------------------------------------------------
+
 
 def _chat_tokens(tokenizer, chat) -> int:
     ids = tokenizer.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
@@ -644,19 +680,25 @@ def stretch(costs, messages=None, season_for=None) -> str:
     elif isinstance(costs, pd.DataFrame):
         rows = costs.to_dict("records")
     else:
-        raise Wrong(f"`costs` is a {type(costs).__name__}, not a Ray Dataset.",
-                    "Build `costs` with `map_batches` on `catalogue`.")
+        raise Wrong(
+            f"`costs` is a {type(costs).__name__}, not a Ray Dataset.",
+            "Build `costs` with `map_batches` on `catalogue`.",
+        )
     if not rows:
         raise Wrong("`costs` is empty.", "Start from the lab's `catalogue`: one row per product.")
     lacking = [c for c in ("id", TEXT_COLUMN, "n_tokens") if c not in rows[0]]
     if lacking:
-        raise Wrong(f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
-                    f"Keep `id` and `{TEXT_COLUMN}` and add the count as `n_tokens`.")
+        raise Wrong(
+            f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
+            f"Keep `id` and `{TEXT_COLUMN}` and add the count as `n_tokens`.",
+        )
     originals = _originals()
     if any(str(r[TEXT_COLUMN]) not in originals for r in rows):
-        raise Wrong("`costs` holds descriptions that the LLM has already rewritten.",
-                    "Count the tokens of the descriptions before the Enhancer: start from `catalogue` (that also "
-                    "runs no model but the tokenizer).")
+        raise Wrong(
+            "`costs` holds descriptions that the LLM has already rewritten.",
+            "Count the tokens of the descriptions before the Enhancer: start from `catalogue` (that also "
+            "runs no model but the tokenizer).",
+        )
     tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
     for row in rows:
         text, season = str(row[TEXT_COLUMN]), season_for(row["id"])
@@ -665,12 +707,18 @@ def stretch(costs, messages=None, season_for=None) -> str:
         if got == want:
             continue
         if got == len(tokenizer(text)["input_ids"]):
-            raise Wrong(f"`n_tokens` of {text!r} is {got}: the tokens of the description alone.",
-                        "The model reads the whole conversation of `catalogue_messages` (the system message too) in "
-                        "its chat template, ready for its answer: count that.")
-        raise Wrong(f"`n_tokens` of {text!r} is {got!r}; the chat the Enhancer sends for it is {want} tokens.",
-                    "Apply the tokenizer's chat template to `catalogue_messages(description, season_for(id))`, with "
-                    "the generation prompt, and count the token ids.")
+            raise Wrong(
+                f"`n_tokens` of {text!r} is {got}: the tokens of the description alone.",
+                "The model reads the whole conversation of `catalogue_messages` (the system message too) in "
+                "its chat template, ready for its answer: count that.",
+            )
+        raise Wrong(
+            f"`n_tokens` of {text!r} is {got!r}; the chat the Enhancer sends for it is {want} tokens.",
+            "Apply the tokenizer's chat template to `catalogue_messages(description, season_for(id))`, with "
+            "the generation prompt, and count the token ids.",
+        )
     counts = [int(r["n_tokens"]) for r in rows]
-    return (f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the description, "
-            "is most of what the LLM reads.")
+    return (
+        f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the description, "
+        "is most of what the LLM reads."
+    )

@@ -53,10 +53,14 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"}  # w
 PROBE_PER_FOLDER = 3  # validation images of each local class folder in the probe batch of Exercise 3
 MIN_ACCURACY = 0.6  # Exercise 2: the last validation accuracy, against 1/3 for a guess among three classes
 SAME_PROBABILITY = 2e-3  # Exercise 3: the learner's confidence against the check's softmax (TF32 on a GPU)
-CONVERT_HINT = ("Read the images with mode=\"RGB\" (read_images converts every image to three channels), "
-                "as the lesson's section 2 does.")
-PATH_LABEL_HINT = ("Take each image's label from its own path: the name of the folder it came from "
-                   "(Path(path).parent.name, made readable with READABLE), in map_batches.")
+CONVERT_HINT = (
+    'Read the images with mode="RGB" (read_images converts every image to three channels), '
+    "as the lesson's section 2 does."
+)
+PATH_LABEL_HINT = (
+    "Take each image's label from its own path: the name of the folder it came from "
+    "(Path(path).parent.name, made readable with READABLE), in map_batches."
+)
 
 
 def class_name(folder: str) -> str:
@@ -69,6 +73,7 @@ def _text(value) -> str:
 
 
 # Exercise 1 -------------------------------------------------------------------------------------
+
 
 def _name(path: str) -> str:
     """A file or folder's own name, for local paths and URIs alike."""
@@ -104,10 +109,14 @@ def _layout(shape) -> str:
 def _rows(ds) -> tuple[list[str], list, list[str]]:
     """(paths, labels, image layouts) of every row, a batch at a time (the images are not kept)."""
     columns = list(ds.schema().names) if ds.schema() is not None else []
-    for name, hint in (("path", "Read with include_paths=True: the path column says where each image came "
-                                "from, and the check uses it."),
-                       ("label", "Add a column called `label` with each image's class."),
-                       ("image", "Keep the `image` column that read_images makes.")):
+    for name, hint in (
+        (
+            "path",
+            "Read with include_paths=True: the path column says where each image came from, and the check uses it.",
+        ),
+        ("label", "Add a column called `label` with each image's class."),
+        ("image", "Keep the `image` column that read_images makes."),
+    ):
         if name not in columns:
             raise Wrong(f"`train_images` has no `{name}` column (its columns: {columns}).", hint)
     paths, labels, layouts = [], [], []
@@ -126,73 +135,101 @@ def _check_images(train_images, folders) -> tuple[list[str], Counter]:
     by_folder = {_name(f): f for f in folders}
     stray = [p for p in paths if _parent_name(p) not in by_folder]
     if stray:
-        raise Wrong(f"{len(stray)} images come from other folders (for example {stray[0]}).",
-                    "Read the folders of `train_folders`, nothing else.")
+        raise Wrong(
+            f"{len(stray)} images come from other folders (for example {stray[0]}).",
+            "Read the folders of `train_folders`, nothing else.",
+        )
     twice = [p for p, n in Counter(paths).items() if n > 1]
     if twice:
-        raise Wrong(f"{len(twice)} images are in `train_images` more than once (for example {_name(twice[0])}).",
-                    "Read each class folder once and put the reads together (union).")
+        raise Wrong(
+            f"{len(twice)} images are in `train_images` more than once (for example {_name(twice[0])}).",
+            "Read each class folder once and put the reads together (union).",
+        )
     odd = Counter(layout for layout in layouts if layout != "colour")
     if odd:
         kinds = ", ".join(f"{n} of shape {kind}" for kind, n in odd.most_common())
-        raise Wrong(f"{sum(odd.values())} images are not (H, W, 3) colour images ({kinds}): grayscale images "
-                    "kept as they are; a ViT needs three channels.", CONVERT_HINT)
+        raise Wrong(
+            f"{sum(odd.values())} images are not (H, W, 3) colour images ({kinds}): grayscale images "
+            "kept as they are; a ViT needs three channels.",
+            CONVERT_HINT,
+        )
     per_folder = Counter(_parent_name(p) for p in paths)
     missing = [name for name in by_folder if per_folder.get(name, 0) == 0]
     if missing:
-        raise Wrong(f"no image of the folder {missing[0]} is in `train_images` ({len(per_folder)} of the "
-                    f"{len(by_folder)} folders are).",
-                    "Read every folder of the list you are given, however many there are: a loop over `folders`.")
+        raise Wrong(
+            f"no image of the folder {missing[0]} is in `train_images` ({len(per_folder)} of the "
+            f"{len(by_folder)} folders are).",
+            "Read every folder of the list you are given, however many there are: a loop over `folders`.",
+        )
     for name, folder in by_folder.items():
         expected, got = min(PER_CLASS, len(_image_files(folder))), per_folder[name]
         if got < expected:
-            raise Wrong(f"{expected - got} of the {expected} images of {name} are missing: dropped rather than "
-                        "converted? A grayscale photo of a dog is still a good example of a dog.",
-                        "Keep every image: " + CONVERT_HINT)
+            raise Wrong(
+                f"{expected - got} of the {expected} images of {name} are missing: dropped rather than "
+                "converted? A grayscale photo of a dog is still a good example of a dog.",
+                "Keep every image: " + CONVERT_HINT,
+            )
         if got > expected:
-            raise Wrong(f"{got} images of {name}, more than the lesson's {PER_CLASS} per class.",
-                        f"Keep at most {PER_CLASS} images of each class with limit({PER_CLASS}).")
+            raise Wrong(
+                f"{got} images of {name}, more than the lesson's {PER_CLASS} per class.",
+                f"Keep at most {PER_CLASS} images of each class with limit({PER_CLASS}).",
+            )
     wanted = [class_name(_parent_name(p)) for p in paths]
     if not all(isinstance(label, (str, bytes)) for label in labels):
-        raise Wrong(f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
-                    f"Label each image with its class name, one of {sorted(set(wanted))}.")
+        raise Wrong(
+            f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
+            f"Label each image with its class name, one of {sorted(set(wanted))}.",
+        )
     as_text = [_text(label) for label in labels]
     wrong = sum(a != b for a, b in zip(as_text, wanted))
     if wrong:
         example = next(i for i, (a, b) in enumerate(zip(as_text, wanted)) if a != b)
-        raise Wrong(f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
-                    f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
-                    f"{as_text[example]!r}). Labels paired with the rows by position go wrong: union "
-                    "interleaves the blocks of its inputs.", PATH_LABEL_HINT)
+        raise Wrong(
+            f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
+            f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
+            f"{as_text[example]!r}). Labels paired with the rows by position go wrong: union "
+            "interleaves the blocks of its inputs.",
+            PATH_LABEL_HINT,
+        )
     return paths, per_folder
 
 
 def _check_classes(classes, found: list[str]) -> None:
     """``classes``: the class names found in the data, each once, sorted."""
     if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)):
-        raise Wrong(f"`CLASSES` is a {type(classes).__name__}, not a list of class names.",
-                    "Make it a list: the Featurizer calls CLASSES.index(label), and the model's id2label is built "
-                    "from it.")
+        raise Wrong(
+            f"`CLASSES` is a {type(classes).__name__}, not a list of class names.",
+            "Make it a list: the Featurizer calls CLASSES.index(label), and the model's id2label is built from it.",
+        )
     names = [_text(c) for c in classes]
     if not all(isinstance(c, (str, bytes)) for c in classes):
-        raise Wrong(f"`CLASSES` holds {type(classes[0]).__name__} values ({list(classes)[:3]}), not class names.",
-                    "Take the class names from the `label` column of train_images.")
+        raise Wrong(
+            f"`CLASSES` holds {type(classes[0]).__name__} values ({list(classes)[:3]}), not class names.",
+            "Take the class names from the `label` column of train_images.",
+        )
     twice = sorted(n for n, k in Counter(names).items() if k > 1)
     if twice:
         raise Wrong(f"`CLASSES` names {twice[0]!r} more than once.", "One entry per class: the distinct labels.")
     if set(names) != set(found):
         lacking, extra = sorted(set(found) - set(names)), sorted(set(names) - set(found))
-        detail = (f"lacks {lacking}" if lacking else "") + (" and " if lacking and extra else "") + (
-            f"has {extra}, which no image of train_images is labelled with" if extra else "")
-        raise Wrong(f"`CLASSES` ({names}) {detail}.",
-                    "Compute it from the data: the distinct values of train_images' `label` column, which Ray "
-                    "Data can collect for you; a list typed by hand goes stale when a folder is added.")
+        detail = (
+            (f"lacks {lacking}" if lacking else "")
+            + (" and " if lacking and extra else "")
+            + (f"has {extra}, which no image of train_images is labelled with" if extra else "")
+        )
+        raise Wrong(
+            f"`CLASSES` ({names}) {detail}.",
+            "Compute it from the data: the distinct values of train_images' `label` column, which Ray "
+            "Data can collect for you; a list typed by hand goes stale when a folder is added.",
+        )
     if names != sorted(names):
-        raise Wrong(f"`CLASSES` is {names}, not in sorted order. Dataset.unique returns the values in no fixed "
-                    "order, so the same code can give another order on the next run, and a class's position is "
-                    "the number the model outputs for it: a checkpoint would mean other classes than the code "
-                    "that reads it.",
-                    "Put the names in an order that does not depend on the run: sorted(...).")
+        raise Wrong(
+            f"`CLASSES` is {names}, not in sorted order. Dataset.unique returns the values in no fixed "
+            "order, so the same code can give another order on the next run, and a class's position is "
+            "the number the model outputs for it: a checkpoint would mean other classes than the code "
+            "that reads it.",
+            "Put the names in an order that does not depend on the run: sorted(...).",
+        )
 
 
 @exercise("Exercise 1")
@@ -204,24 +241,32 @@ def exercise_1(train_images, classes, folders):
     import ray.data
 
     if not isinstance(train_images, ray.data.Dataset):
-        raise Wrong(f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
-                    "Build it from ray.data.read_images calls.")
+        raise Wrong(
+            f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
+            "Build it from ray.data.read_images calls.",
+        )
     folders = [str(f) for f in folders]
     paths, per_folder = _check_images(train_images, folders)
     found = sorted({class_name(_parent_name(p)) for p in paths})
     _check_classes(classes, found)
     counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
-    return (f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
-            f"CLASSES = {[_text(c) for c in classes]}.")
+    return (
+        f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
+        f"CLASSES = {[_text(c) for c in classes]}."
+    )
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
-REPORT_HINT = ("At the end of every epoch, every worker calls ray.train.report({\"epoch\": ..., \"loss\": ..., "
-               "\"eval_accuracy\": ...}, checkpoint=...), rank 0 with the checkpoint and the others with None.")
-SAVE_HINT = ("On rank 0, save the model you gave prepare_model (not the wrapper it returned) with "
-             "save_pretrained(folder), the image processor with its save_pretrained(folder) beside it, and report "
-             "ray.train.Checkpoint.from_directory(folder).")
+REPORT_HINT = (
+    'At the end of every epoch, every worker calls ray.train.report({"epoch": ..., "loss": ..., '
+    '"eval_accuracy": ...}, checkpoint=...), rank 0 with the checkpoint and the others with None.'
+)
+SAVE_HINT = (
+    "On rank 0, save the model you gave prepare_model (not the wrapper it returned) with "
+    "save_pretrained(folder), the image processor with its save_pretrained(folder) beside it, and report "
+    "ray.train.Checkpoint.from_directory(folder)."
+)
 
 
 def _code_parts(fn) -> tuple[set[str], set[str]]:
@@ -257,18 +302,24 @@ def _code_parts(fn) -> tuple[set[str], set[str]]:
 def _check_code(train_func) -> None:
     names, strings = _code_parts(train_func)
     if not names & {"prepare_model", "DistributedDataParallel"}:
-        raise Wrong("`train_func` never calls prepare_model: each worker trains a copy of its own on its share of "
-                    "the data, the copies never exchange a gradient, and the checkpoint holds rank 0's copy, "
-                    "trained on a part of the data only.",
-                    "Pass the model through ray.train.torch.prepare_model, and train what it returns.")
+        raise Wrong(
+            "`train_func` never calls prepare_model: each worker trains a copy of its own on its share of "
+            "the data, the copies never exchange a gradient, and the checkpoint holds rank 0's copy, "
+            "trained on a part of the data only.",
+            "Pass the model through ray.train.torch.prepare_model, and train what it returns.",
+        )
     if "valid" not in strings:
-        raise Wrong("`train_func` never reads the \"valid\" shard: an accuracy measured on the training rows says "
-                    "how well the model remembers them, not how it does on images it has not seen.",
-                    "Evaluate on get_dataset_shard(\"valid\"), this worker's share of the validation rows.")
+        raise Wrong(
+            '`train_func` never reads the "valid" shard: an accuracy measured on the training rows says '
+            "how well the model remembers them, not how it does on images it has not seen.",
+            'Evaluate on get_dataset_shard("valid"), this worker\'s share of the validation rows.',
+        )
     if "module" in names and "module" not in strings and "isinstance" not in names:
-        raise Wrong("`train_func` uses `model.module`: prepare_model wraps the model in DDP only when there are "
-                    "several workers; on a cluster with one GPU there is no `.module`, and the job fails.",
-                    "Keep the model you pass to prepare_model in a variable of its own, and save that one.")
+        raise Wrong(
+            "`train_func` uses `model.module`: prepare_model wraps the model in DDP only when there are "
+            "several workers; on a cluster with one GPU there is no `.module`, and the job fails.",
+            "Keep the model you pass to prepare_model in a variable of its own, and save that one.",
+        )
 
 
 def _number(value) -> float:
@@ -282,36 +333,55 @@ def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
     """One report per epoch with epoch, loss and eval_accuracy; returns (losses, accuracies)."""
     if frame is None or len(frame) == 0:
         raise Wrong("Ray Train got no report from the training: no metrics and no checkpoint.", REPORT_HINT)
-    for column, what in (("epoch", "the epoch's number"), ("loss", "the epoch's mean training loss"),
-                         ("eval_accuracy", "the share of the validation rows classified right")):
+    for column, what in (
+        ("epoch", "the epoch's number"),
+        ("loss", "the epoch's mean training loss"),
+        ("eval_accuracy", "the share of the validation rows classified right"),
+    ):
         if column not in frame:
-            raise Wrong(f"the reports have no `{column}` ({what}); their keys: "
-                        f"{[c for c in frame.columns if not str(c).startswith('_')]}.", REPORT_HINT)
+            raise Wrong(
+                f"the reports have no `{column}` ({what}); their keys: "
+                f"{[c for c in frame.columns if not str(c).startswith('_')]}.",
+                REPORT_HINT,
+            )
     if len(frame) != epochs:
         per = " (one per batch?)" if len(frame) > epochs else ""
-        raise Wrong(f"Ray Train got {len(frame)} reports{per} for {epochs} epochs.",
-                    "Report once per epoch, after its evaluation: " + REPORT_HINT)
+        raise Wrong(
+            f"Ray Train got {len(frame)} reports{per} for {epochs} epochs.",
+            "Report once per epoch, after its evaluation: " + REPORT_HINT,
+        )
     numbers = [_number(e) for e in frame["epoch"]]
     if any(math.isnan(n) for n in numbers) or [n - numbers[0] for n in numbers] != list(range(epochs)):
-        raise Wrong(f"the reports' `epoch` values are {list(frame['epoch'])}, not the epochs counted one by one.",
-                    "Report the number of the epoch that just ended.")
+        raise Wrong(
+            f"the reports' `epoch` values are {list(frame['epoch'])}, not the epochs counted one by one.",
+            "Report the number of the epoch that just ended.",
+        )
     losses = [_number(v) for v in frame["loss"]]
     accuracies = [_number(v) for v in frame["eval_accuracy"]]
     if not all(math.isfinite(v) for v in losses):
-        raise Wrong(f"the reported losses are {list(frame['loss'])}: not all numbers.",
-                    "Report the mean of the epoch's batch losses as a number (loss.item() per batch).")
+        raise Wrong(
+            f"the reported losses are {list(frame['loss'])}: not all numbers.",
+            "Report the mean of the epoch's batch losses as a number (loss.item() per batch).",
+        )
     if epochs > 1 and losses[-1] >= losses[0]:
-        raise Wrong(f"the training loss did not fall: {', '.join(f'{v:.3f}' for v in losses)}.",
-                    "For every batch: the cross-entropy of the logits and the labels, optimizer.zero_grad(), "
-                    "loss.backward(), optimizer.step(), with the optimizer over the prepared model's parameters.")
+        raise Wrong(
+            f"the training loss did not fall: {', '.join(f'{v:.3f}' for v in losses)}.",
+            "For every batch: the cross-entropy of the logits and the labels, optimizer.zero_grad(), "
+            "loss.backward(), optimizer.step(), with the optimizer over the prepared model's parameters.",
+        )
     if not all(0 <= a <= 1 for a in accuracies):
-        raise Wrong(f"the reported eval_accuracy values are {', '.join(f'{a:g}' for a in accuracies)}: not shares "
-                    "between 0 and 1.", "Divide the number of right predictions by the number of rows seen.")
+        raise Wrong(
+            f"the reported eval_accuracy values are {', '.join(f'{a:g}' for a in accuracies)}: not shares "
+            "between 0 and 1.",
+            "Divide the number of right predictions by the number of rows seen.",
+        )
     if accuracies[-1] < MIN_ACCURACY:
-        raise Wrong(f"the last validation accuracy is {accuracies[-1]:.2f}, below {MIN_ACCURACY}: a guess among "
-                    "three classes gets 0.33, and a model that learns does much better here.",
-                    "Check the evaluation: eval mode, the argmax of the logits compared with `labels`; and that "
-                    "the loop trains the model it evaluates.")
+        raise Wrong(
+            f"the last validation accuracy is {accuracies[-1]:.2f}, below {MIN_ACCURACY}: a guess among "
+            "three classes gets 0.33, and a model that learns does much better here.",
+            "Check the evaluation: eval mode, the argmax of the logits compared with `labels`; and that "
+            "the loop trains the model it evaluates.",
+        )
     return losses, accuracies
 
 
@@ -323,12 +393,17 @@ def _checkpoint_folder(result) -> Path:
     if not (folder / "config.json").is_file():
         inner = sorted(p.parent.relative_to(folder) for p in folder.rglob("config.json"))
         if inner:
-            raise Wrong(f"the model is in the sub-folder {inner[0]} of the checkpoint; Exercise 3 loads it from the "
-                        "checkpoint's own folder (result.checkpoint.path).",
-                        "Call save_pretrained on the very folder you hand to Checkpoint.from_directory.")
+            raise Wrong(
+                f"the model is in the sub-folder {inner[0]} of the checkpoint; Exercise 3 loads it from the "
+                "checkpoint's own folder (result.checkpoint.path).",
+                "Call save_pretrained on the very folder you hand to Checkpoint.from_directory.",
+            )
         files = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        raise Wrong(f"the last checkpoint holds {files or 'nothing'}: no Hugging Face model (config.json and "
-                    "weights) for from_pretrained to load.", SAVE_HINT)
+        raise Wrong(
+            f"the last checkpoint holds {files or 'nothing'}: no Hugging Face model (config.json and "
+            "weights) for from_pretrained to load.",
+            SAVE_HINT,
+        )
     return folder
 
 
@@ -353,31 +428,45 @@ def _check_checkpoint(folder: Path, classes) -> None:
         with _quiet_transformers(), contextlib.redirect_stdout(None):
             model, info = ViTForImageClassification.from_pretrained(str(folder), output_loading_info=True)
     except Exception as exc:
-        raise Wrong(f"from_pretrained cannot load the last checkpoint: {exc.__class__.__name__}: "
-                    f"{str(exc).splitlines()[0][:200]}", SAVE_HINT) from None
+        raise Wrong(
+            f"from_pretrained cannot load the last checkpoint: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0][:200]}",
+            SAVE_HINT,
+        ) from None
     unexpected = list(info.get("unexpected_keys", []))
     if any(str(key).startswith("module.") for key in unexpected):
-        raise Wrong("the checkpoint's weights are named `module.…`: they were saved from the DDP wrapper that "
-                    "prepare_model returned, and from_pretrained finds none of the ViT's weights in them.",
-                    "Save the model you gave prepare_model, not the wrapper: " + SAVE_HINT)
+        raise Wrong(
+            "the checkpoint's weights are named `module.…`: they were saved from the DDP wrapper that "
+            "prepare_model returned, and from_pretrained finds none of the ViT's weights in them.",
+            "Save the model you gave prepare_model, not the wrapper: " + SAVE_HINT,
+        )
     missing = list(info.get("missing_keys", []))
     if missing:
-        raise Wrong(f"the checkpoint lacks {len(missing)} of the model's weights (for example {missing[0]}): "
-                    "from_pretrained would start them from random values.", SAVE_HINT)
+        raise Wrong(
+            f"the checkpoint lacks {len(missing)} of the model's weights (for example {missing[0]}): "
+            "from_pretrained would start them from random values.",
+            SAVE_HINT,
+        )
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     names = [_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None
     if names is not None and len(labels) != len(names):
-        raise Wrong(f"the model has {len(labels)} outputs for {len(names)} classes ({names}).",
-                    "from_pretrained(..., num_labels=len(classes), id2label=..., label2id=...): one output per "
-                    "class, from config[\"classes\"].")
+        raise Wrong(
+            f"the model has {len(labels)} outputs for {len(names)} classes ({names}).",
+            "from_pretrained(..., num_labels=len(classes), id2label=..., label2id=...): one output per "
+            'class, from config["classes"].',
+        )
     if names is not None and labels != names:
-        raise Wrong(f"the model's outputs are named {labels}, not after CLASSES ({names}): its predictions would "
-                    "come back as numbers or as the wrong class names.",
-                    "id2label=dict(enumerate(classes)) and label2id={name: i for i, name in enumerate(classes)}.")
+        raise Wrong(
+            f"the model's outputs are named {labels}, not after CLASSES ({names}): its predictions would "
+            "come back as numbers or as the wrong class names.",
+            "id2label=dict(enumerate(classes)) and label2id={name: i for i, name in enumerate(classes)}.",
+        )
     if not (folder / "preprocessor_config.json").is_file():
-        raise Wrong("the checkpoint holds the model but no image processor: Exercise 3 loads both from it.",
-                    "Beside the model, save ViTImageProcessor.from_pretrained(config[\"model_id\"]) with its own "
-                    "save_pretrained(folder).")
+        raise Wrong(
+            "the checkpoint holds the model but no image processor: Exercise 3 loads both from it.",
+            'Beside the model, save ViTImageProcessor.from_pretrained(config["model_id"]) with its own '
+            "save_pretrained(folder).",
+        )
 
 
 @exercise("Exercise 2")
@@ -389,18 +478,23 @@ def exercise_2(train_func, result, settings, classes):
         raise NotSolved("there is no `result` yet: write the functions above, then run the training cell.")
     require("result", result, "the Result of trainer.fit()")
     if getattr(result, "error", None) is not None:
-        raise Wrong(f"the training failed: {str(result.error).splitlines()[0][:200]}",
-                    "Read the error above the check, fix train_func, and run the training cell again.")
+        raise Wrong(
+            f"the training failed: {str(result.error).splitlines()[0][:200]}",
+            "Read the error above the check, fix train_func, and run the training cell again.",
+        )
     _check_code(train_func)
     epochs = int(settings["epochs"])
     losses, accuracies = _check_reports(getattr(result, "metrics_dataframe", None), epochs)
     _check_checkpoint(_checkpoint_folder(result), classes)
-    return (f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
-            f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
-            f"{len(classes)} named outputs and its image processor.")
+    return (
+        f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
+        f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
+        f"{len(classes)} named outputs and its image processor."
+    )
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
+
 
 def _probe_batch() -> dict:
     """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
@@ -423,8 +517,7 @@ def _probe_batch() -> dict:
     column[:] = images
     if len({i.shape for i in images}) == 1:
         column = np.stack(images)
-    return {"image": column, "path": np.array(paths),
-            "label": np.array([class_name(_parent_name(p)) for p in paths])}
+    return {"image": column, "path": np.array(paths), "label": np.array([class_name(_parent_name(p)) for p in paths])}
 
 
 def _as_columns(out) -> dict:
@@ -433,8 +526,10 @@ def _as_columns(out) -> dict:
     if isinstance(out, pd.DataFrame):
         return {c: out[c] for c in out.columns}
     if not hasattr(out, "keys"):
-        raise Wrong(f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
-                    "Return a dict of columns, for example {\"path\": ..., \"predicted\": ..., \"confidence\": ...}.")
+        raise Wrong(
+            f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
+            'Return a dict of columns, for example {"path": ..., "predicted": ..., "confidence": ...}.',
+        )
     return out
 
 
@@ -443,27 +538,38 @@ def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list[float]]:
     import numpy as np
 
     out = _as_columns(out)
-    for column, what in (("predicted", "each image's predicted class name"),
-                         ("confidence", "the probability the model gives its prediction")):
+    for column, what in (
+        ("predicted", "each image's predicted class name"),
+        ("confidence", "the probability the model gives its prediction"),
+    ):
         if column not in out:
-            raise Wrong(f"the batch `ImageClassifier` returned has no `{column}` column (its columns: "
-                        f"{sorted(out)}).", f"Put {what} in a column called `{column}`.")
+            raise Wrong(
+                f"the batch `ImageClassifier` returned has no `{column}` column (its columns: {sorted(out)}).",
+                f"Put {what} in a column called `{column}`.",
+            )
     for column in ("path", "label"):
         if column not in out:
-            raise Wrong(f"the batch `ImageClassifier` returned has no `{column}` column: the rows can no longer be "
-                        "told apart or scored.", f"Pass the batch's `{column}` column on to the output.")
+            raise Wrong(
+                f"the batch `ImageClassifier` returned has no `{column}` column: the rows can no longer be "
+                "told apart or scored.",
+                f"Pass the batch's `{column}` column on to the output.",
+            )
     predicted = [_text(v) for v in list(out["predicted"])]
     values = out["confidence"]
     values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
     confidence = [_number(v) for v in list(np.asarray(values).reshape(-1))]
     for column, got in (("predicted", predicted), ("confidence", confidence)):
         if len(got) != n:
-            raise Wrong(f"`{column}` has {len(got)} values for a batch of {n} images.",
-                        "Return one value per image of the batch.")
+            raise Wrong(
+                f"`{column}` has {len(got)} values for a batch of {n} images.",
+                "Return one value per image of the batch.",
+            )
     odd = [p for p in predicted if p not in classes]
     if odd:
-        raise Wrong(f"`predicted` holds {odd[0]!r}, not a class name ({classes}).",
-                    "Turn each output index into its name with model.config.id2label.")
+        raise Wrong(
+            f"`predicted` holds {odd[0]!r}, not a class name ({classes}).",
+            "Turn each output index into its name with model.config.id2label.",
+        )
     return predicted, confidence
 
 
@@ -472,8 +578,10 @@ def _checkpoint_classes(checkpoint_path) -> list[str]:
 
     config = Path(checkpoint_path) / "config.json"
     if not config.is_file():
-        raise Wrong(f"{checkpoint_path} holds no model (no config.json).",
-                    "checkpoint_path = result.checkpoint.path, the folder Exercise 2's rank 0 saved.")
+        raise Wrong(
+            f"{checkpoint_path} holds no model (no config.json).",
+            "checkpoint_path = result.checkpoint.path, the folder Exercise 2's rank 0 saved.",
+        )
     id2label = json.loads(config.read_text()).get("id2label", {})
     return [id2label[key] for key in sorted(id2label, key=int)]
 
@@ -494,19 +602,25 @@ def _reference(checkpoint_path, batch) -> tuple[list[str], list[float]]:
 
 def _check_confidence(got: list[float], want: list[float]) -> None:
     if any(math.isnan(v) for v in got):
-        raise Wrong(f"`confidence` holds values that are not numbers ({got[:3]}).",
-                    "Return one probability per image, as a NumPy array of floats.")
+        raise Wrong(
+            f"`confidence` holds values that are not numbers ({got[:3]}).",
+            "Return one probability per image, as a NumPy array of floats.",
+        )
     if any(v < 0 or v > 1 for v in got):
-        raise Wrong(f"`confidence` holds {next(v for v in got if v < 0 or v > 1):.3f}: not a probability. Logits "
-                    "are scores of any size; the softmax turns them into probabilities that add up to 1.",
-                    "Take the softmax of the logits over the classes, then the largest probability of each row.")
+        raise Wrong(
+            f"`confidence` holds {next(v for v in got if v < 0 or v > 1):.3f}: not a probability. Logits "
+            "are scores of any size; the softmax turns them into probabilities that add up to 1.",
+            "Take the softmax of the logits over the classes, then the largest probability of each row.",
+        )
     far = [(g, w) for g, w in zip(got, want) if abs(g - w) > SAME_PROBABILITY]
     if far:
         g, w = far[0]
-        raise Wrong(f"`confidence` gives {g:.3f} where the softmax probability of the predicted class is {w:.3f} "
-                    f"({len(far)} of {len(got)} probe images differ).",
-                    "The softmax over the classes of each image's logits (softmax(-1)), and of it the value at "
-                    "the predicted class: the largest.")
+        raise Wrong(
+            f"`confidence` gives {g:.3f} where the softmax probability of the predicted class is {w:.3f} "
+            f"({len(far)} of {len(got)} probe images differ).",
+            "The softmax over the classes of each image's logits (softmax(-1)), and of it the value at "
+            "the predicted class: the largest.",
+        )
 
 
 def _check_class(ImageClassifier, checkpoint_path) -> str:
@@ -521,40 +635,53 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
             classifier = ImageClassifier(checkpoint_path=str(checkpoint_path))
         except TypeError as exc:
             if "argument" in str(exc):
-                raise Wrong(f"`ImageClassifier(checkpoint_path=...)` failed: {exc}",
-                            "fn_constructor_kwargs={\"checkpoint_path\": ...} passes checkpoint_path to __init__: "
-                            "give __init__ a parameter with that name.") from None
+                raise Wrong(
+                    f"`ImageClassifier(checkpoint_path=...)` failed: {exc}",
+                    'fn_constructor_kwargs={"checkpoint_path": ...} passes checkpoint_path to __init__: '
+                    "give __init__ a parameter with that name.",
+                ) from None
             raise
         loads_in_init, processors_in_init = counts["load"], counts["processor"]
         if loads_in_init == 0:
-            raise Wrong("`ImageClassifier.__init__` loads no model.",
-                        "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
-                        "checkpoint_path): once per actor.")
+            raise Wrong(
+                "`ImageClassifier.__init__` loads no model.",
+                "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
+                "checkpoint_path): once per actor.",
+            )
         out = call_as_ray(classifier, batch)
         second = call_as_ray(classifier, batch)
     if counts["load"] > loads_in_init or counts["processor"] > processors_in_init:
         what = "a model" if counts["load"] > loads_in_init else "an image processor"
         extra = max(counts["load"] - loads_in_init, counts["processor"] - processors_in_init)
-        raise Wrong(f"`ImageClassifier` loaded {what} {extra} times while classifying 2 batches: loaded per batch.",
-                    "Load the model and the image processor once, in __init__, and keep them on self; __call__ "
-                    "only uses them.")
+        raise Wrong(
+            f"`ImageClassifier` loaded {what} {extra} times while classifying 2 batches: loaded per batch.",
+            "Load the model and the image processor once, in __init__, and keep them on self; __call__ only uses them.",
+        )
     if counts["with_grad"]:
-        raise Wrong("the ViT ran with gradients recorded: every forward pass built an autograd graph that "
-                    "inference never uses (memory and time on a GPU).",
-                    "Run the model under `with torch.inference_mode():`, as the lab asks.")
+        raise Wrong(
+            "the ViT ran with gradients recorded: every forward pass built an autograd graph that "
+            "inference never uses (memory and time on a GPU).",
+            "Run the model under `with torch.inference_mode():`, as the lab asks.",
+        )
     if counts["forward"] == 0:
-        raise Wrong("the fine-tuned ViT never ran on the batch.",
-                    "Call the model on the processed batch: model(**inputs).logits.")
+        raise Wrong(
+            "the fine-tuned ViT never ran on the batch.",
+            "Call the model on the processed batch: model(**inputs).logits.",
+        )
     if counts["forward"] >= 2 * n:
-        raise Wrong(f"the model ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
-                    "Process the whole batch at once: processor(list(batch[\"image\"]), return_tensors=\"pt\"), "
-                    "then one model(**inputs) call for every row.")
+        raise Wrong(
+            f"the model ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
+            'Process the whole batch at once: processor(list(batch["image"]), return_tensors="pt"), '
+            "then one model(**inputs) call for every row.",
+        )
     predicted, confidence = _outputs(out, classes, n)
     _outputs(second, classes, n)
     if predicted != want_predicted:
         differ = sum(a != b for a, b in zip(predicted, want_predicted))
-        raise Wrong(f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
-                    "Predict each image's class as the argmax of its logits, named with model.config.id2label.")
+        raise Wrong(
+            f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
+            "Predict each image's class as the argmax of its logits, named with model.config.id2label.",
+        )
     _check_confidence(confidence, want_confidence)
     try:
         with _quiet_transformers():
@@ -562,9 +689,11 @@ def _check_class(ImageClassifier, checkpoint_path) -> str:
     except Exception:
         pass
     else:
-        raise Wrong("`ImageClassifier(checkpoint_path=<a folder that does not exist>)` loaded a model anyway: it "
-                    "does not load the checkpoint it is given.",
-                    "Load the model from the checkpoint_path argument, not from a fixed name.")
+        raise Wrong(
+            "`ImageClassifier(checkpoint_path=<a folder that does not exist>)` loaded a model anyway: it "
+            "does not load the checkpoint it is given.",
+            "Load the model from the checkpoint_path argument, not from a fixed name.",
+        )
     return f"{n} probe images, their classes and confidences as the checkpoint gives them"
 
 
@@ -576,9 +705,11 @@ def _stage(predictions, ImageClassifier):
         return ours[-1]
     if stages:
         return stages[-1]
-    raise Wrong("`predictions` has no stage that runs the ImageClassifier class.",
-                "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
-                "per actor, so the model is loaded once per actor.")
+    raise Wrong(
+        "`predictions` has no stage that runs the ImageClassifier class.",
+        "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
+        "per actor, so the model is loaded once per actor.",
+    )
 
 
 def cluster_gpus() -> int:
@@ -594,25 +725,33 @@ def _check_stage(op, checkpoint_path) -> None:
 
     args = list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())
     if str(checkpoint_path) not in [str(a) for a in args]:
-        raise Wrong("the ImageClassifier stage is not given the checkpoint's path.",
-                    "fn_constructor_kwargs={\"checkpoint_path\": checkpoint_path}.")
+        raise Wrong(
+            "the ImageClassifier stage is not given the checkpoint's path.",
+            'fn_constructor_kwargs={"checkpoint_path": checkpoint_path}.',
+        )
     gpus = (op.ray_remote_args or {}).get("num_gpus")
     if gpus != 1:
-        raise Wrong(f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
-                    "Give the stage num_gpus=1.")
+        raise Wrong(
+            f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
+            "Give the stage num_gpus=1.",
+        )
     compute = op.compute
     if not isinstance(compute, ActorPoolStrategy):
-        raise Wrong(f"the stage runs with {compute}, not a pool of actors.",
-                    "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.")
+        raise Wrong(
+            f"the stage runs with {compute}, not a pool of actors.",
+            "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.",
+        )
     cluster = cluster_gpus()
     if compute.max_size is not None and compute.max_size > cluster:
         from raycourse import room
 
-        raise Wrong(f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; it may use "
-                    f"{room.budget_words(cluster)}, so {compute.max_size - cluster} of them would wait for a GPU "
-                    "forever, doing nothing.",
-                    f"Size the pool to the cluster, within your budget: {room.GPU_SIZING}, then "
-                    "compute=ray.data.ActorPoolStrategy(size=GPUS).")
+        raise Wrong(
+            f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; it may use "
+            f"{room.budget_words(cluster)}, so {compute.max_size - cluster} of them would wait for a GPU "
+            "forever, doing nothing.",
+            f"Size the pool to the cluster, within your budget: {room.GPU_SIZING}, then "
+            "compute=ray.data.ActorPoolStrategy(size=GPUS).",
+        )
 
 
 def _bare(path: str) -> str:
@@ -636,9 +775,11 @@ def _check_inputs(predictions, val_folders) -> None:
     folders = [str(f) for f in val_folders]
     stray = [f for f in files if not any(_under(f, folder) for folder in folders)]
     if stray:
-        raise Wrong(f"`predictions` reads {len(stray)} of its {len(files)} images from outside `val_folders`, for "
-                    f"example {stray[0]}: a model scored on images it trained on looks better than it is.",
-                    "Read the validation images, read_labelled(val_folders), and classify those.")
+        raise Wrong(
+            f"`predictions` reads {len(stray)} of its {len(files)} images from outside `val_folders`, for "
+            f"example {stray[0]}: a model scored on images it trained on looks better than it is.",
+            "Read the validation images, read_labelled(val_folders), and classify those.",
+        )
 
 
 def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
@@ -649,17 +790,23 @@ def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
 
     require("scored", scored, "predictions, run once and kept (materialized)")
     if not isinstance(scored, ray.data.Dataset):
-        raise Wrong(f"`scored` is a {type(scored).__name__}, not a Ray Dataset.",
-                    "Keep the predictions as a Dataset whose rows Ray holds in memory.")
+        raise Wrong(
+            f"`scored` is a {type(scored).__name__}, not a Ray Dataset.",
+            "Keep the predictions as a Dataset whose rows Ray holds in memory.",
+        )
     if not isinstance(scored, MaterializedDataset):
-        raise Wrong("`scored` is still a plan: every use of it (the filter, the write, the scores after) would run "
-                    "the model on every image again.",
-                    "Run the pipeline once and keep its rows in Ray's object store (the lesson's section 1).")
+        raise Wrong(
+            "`scored` is still a plan: every use of it (the filter, the write, the scores after) would run "
+            "the model on every image again.",
+            "Run the pipeline once and keep its rows in Ray's object store (the lesson's section 1).",
+        )
     columns = list(scored.schema().names)
     lacking = [c for c in ("path", "label", "predicted", "confidence") if c not in columns]
     if lacking:
-        raise Wrong(f"`scored` has no {lacking} column (its columns: {columns}).",
-                    "Make `scored` from `predictions`, as ImageClassifier returns them.")
+        raise Wrong(
+            f"`scored` has no {lacking} column (its columns: {columns}).",
+            "Make `scored` from `predictions`, as ImageClassifier returns them.",
+        )
     table = pd.DataFrame(scored.select_columns(["path", "label", "predicted", "confidence"]).take_all())
     table["path"] = table["path"].map(str)
     if val_folders is not None:
@@ -667,11 +814,16 @@ def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
         expected = sum(min(PER_CLASS, len(_image_files(f))) for f in folders)
         stray = [p for p in table["path"] if not any(_under(p, f) for f in folders)]
         if stray:
-            raise Wrong(f"`scored` holds {len(stray)} images from outside `val_folders` (for example {stray[0]}).",
-                        "Make `scored` from `predictions`, the validation images.")
+            raise Wrong(
+                f"`scored` holds {len(stray)} images from outside `val_folders` (for example {stray[0]}).",
+                "Make `scored` from `predictions`, the validation images.",
+            )
         if len(table) != expected or table["path"].duplicated().any():
-            raise Wrong(f"`scored` has {len(table)} rows ({table['path'].nunique()} images) for the {expected} "
-                        "validation images.", "Make `scored` from `predictions`, every validation image once.")
+            raise Wrong(
+                f"`scored` has {len(table)} rows ({table['path'].nunique()} images) for the {expected} "
+                "validation images.",
+                "Make `scored` from `predictions`, every validation image once.",
+            )
     return table
 
 
@@ -681,8 +833,10 @@ def _csv_rows(review_dir: Path) -> "pd.DataFrame":  # noqa: F821
     files = sorted(p for p in review_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     others = [p for p in files if p.suffix.lower() != ".csv"]
     if others:
-        raise Wrong(f"out_dir / \"{review_dir.name}\" holds {others[0].name}: not a CSV file.",
-                    "Write the rows with write_csv, a format a person opens in any spreadsheet.")
+        raise Wrong(
+            f'out_dir / "{review_dir.name}" holds {others[0].name}: not a CSV file.',
+            "Write the rows with write_csv, a format a person opens in any spreadsheet.",
+        )
     frames = [pd.read_csv(p) for p in files if p.stat().st_size]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["path", "confidence"])
 
@@ -694,43 +848,63 @@ def _check_review(table, review_dir, review_below: float) -> tuple[int, int]:
     if not review_dir.exists():
         if not unsure:
             return 0, len(table)
-        stray = [p for p in review_dir.parent.rglob("*.csv") if "confidence" in p.read_text().split("\n", 1)[0]] \
-            if review_dir.parent.is_dir() else []
+        stray = (
+            [p for p in review_dir.parent.rglob("*.csv") if "confidence" in p.read_text().split("\n", 1)[0]]
+            if review_dir.parent.is_dir()
+            else []
+        )
         if stray:
-            raise Wrong(f"found CSV files in {stray[0].parent.name}, but nothing in out_dir / \"{review_dir.name}\".",
-                        f"Write into exactly the folder the exercise names: out_dir / \"{review_dir.name}\".")
-        raise NotSolved(f"nothing written to out_dir / \"{review_dir.name}\" yet: {len(unsure)} of the "
-                        f"{len(table)} images are below {review_below}.")
+            raise Wrong(
+                f'found CSV files in {stray[0].parent.name}, but nothing in out_dir / "{review_dir.name}".',
+                f'Write into exactly the folder the exercise names: out_dir / "{review_dir.name}".',
+            )
+        raise NotSolved(
+            f'nothing written to out_dir / "{review_dir.name}" yet: {len(unsure)} of the '
+            f"{len(table)} images are below {review_below}."
+        )
     rows = _csv_rows(review_dir)
     lacking = [c for c in ("path", "predicted", "confidence") if c not in rows.columns]
     if lacking:
-        raise Wrong(f"the review files have no {lacking} column (their columns: {list(rows.columns)}): a person "
-                    "needs the image, what the model answered and how sure it was.",
-                    "Write the rows of `scored` as they are.")
+        raise Wrong(
+            f"the review files have no {lacking} column (their columns: {list(rows.columns)}): a person "
+            "needs the image, what the model answered and how sure it was.",
+            "Write the rows of `scored` as they are.",
+        )
     paths = rows["path"].map(str)
     if paths.duplicated().any():
-        raise Wrong(f"{int(paths.duplicated().sum())} images are in the review files more than once: the cell ran "
-                    "twice, and the second write added files beside the first's?",
-                    "write_csv(..., mode=\"overwrite\") replaces what an earlier run wrote.")
+        raise Wrong(
+            f"{int(paths.duplicated().sum())} images are in the review files more than once: the cell ran "
+            "twice, and the second write added files beside the first's?",
+            'write_csv(..., mode="overwrite") replaces what an earlier run wrote.',
+        )
     got = set(paths)
     confident = set(table["path"]) - unsure
     if got and got <= confident and not (got & unsure):
-        raise Wrong(f"the review files hold {len(got)} images the model is sure of (confidence {review_below} or "
-                    "more), and none of the unsure ones: the filter is the wrong way round.",
-                    f"Keep the rows whose confidence is below REVIEW_BELOW ({review_below}).")
+        raise Wrong(
+            f"the review files hold {len(got)} images the model is sure of (confidence {review_below} or "
+            "more), and none of the unsure ones: the filter is the wrong way round.",
+            f"Keep the rows whose confidence is below REVIEW_BELOW ({review_below}).",
+        )
     answered = got & confident
     if answered:
-        raise Wrong(f"{len(answered)} images in the review files have a confidence of {review_below} or more: "
-                    "those the model answers itself.", f"Keep only the rows below REVIEW_BELOW ({review_below}).")
+        raise Wrong(
+            f"{len(answered)} images in the review files have a confidence of {review_below} or more: "
+            "those the model answers itself.",
+            f"Keep only the rows below REVIEW_BELOW ({review_below}).",
+        )
     lost = unsure - got
     if lost:
-        raise Wrong(f"{len(lost)} of the {len(unsure)} images below {review_below} are not in the review files "
-                    f"(for example {_name(sorted(lost)[0])}): nobody would look at them.",
-                    "Filter `scored` on its confidence column, below REVIEW_BELOW, and write every row that passes.")
+        raise Wrong(
+            f"{len(lost)} of the {len(unsure)} images below {review_below} are not in the review files "
+            f"(for example {_name(sorted(lost)[0])}): nobody would look at them.",
+            "Filter `scored` on its confidence column, below REVIEW_BELOW, and write every row that passes.",
+        )
     stray = got - set(table["path"])
     if stray:
-        raise Wrong(f"the review files hold {len(stray)} images that are not in `scored`.",
-                    "Write the rows of `scored` whose confidence is below REVIEW_BELOW, nothing else.")
+        raise Wrong(
+            f"the review files hold {len(stray)} images that are not in `scored`.",
+            "Write the rows of `scored` whose confidence is below REVIEW_BELOW, nothing else.",
+        )
     return len(unsure), len(table)
 
 
@@ -743,27 +917,36 @@ def exercise_3(ImageClassifier, predictions, scored, checkpoint_path, val_folder
         raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
     require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
     if not inspect.isclass(ImageClassifier):
-        raise Wrong(f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
-                    "Write `class ImageClassifier:` with __init__(self, checkpoint_path) and __call__(self, batch).")
+        raise Wrong(
+            f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
+            "Write `class ImageClassifier:` with __init__(self, checkpoint_path) and __call__(self, batch).",
+        )
     probe = _check_class(ImageClassifier, checkpoint_path)
     require("predictions", predictions, "the Dataset of predictions for the validation images")
     import ray.data
 
     if not isinstance(predictions, ray.data.Dataset):
-        raise Wrong(f"`predictions` is a {type(predictions).__name__}, not a Ray Dataset.",
-                    "Build it with read_labelled(val_folders).map_batches(ImageClassifier, ...).")
+        raise Wrong(
+            f"`predictions` is a {type(predictions).__name__}, not a Ray Dataset.",
+            "Build it with read_labelled(val_folders).map_batches(ImageClassifier, ...).",
+        )
     op = _stage(predictions, ImageClassifier)
     _check_stage(op, checkpoint_path)
     _check_inputs(predictions, val_folders)
     table = _check_scored(scored, val_folders)
     unsure, total = _check_review(table, review_dir, float(review_below))
     compute = op.compute
-    actors = (f"{compute.min_size}" if compute.min_size == compute.max_size
-              else f"{compute.min_size} to {compute.max_size or 'any number of'}")
-    return (f"ImageClassifier loads the checkpoint once, runs one forward pass per batch and gives {probe}; the "
-            f"stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
-            f"{op.batch_size} images per batch; {unsure} of the {total} validation images are below "
-            f"{review_below} and wait in out_dir / \"{Path(review_dir).name}\" for a person.")
+    actors = (
+        f"{compute.min_size}"
+        if compute.min_size == compute.max_size
+        else f"{compute.min_size} to {compute.max_size or 'any number of'}"
+    )
+    return (
+        f"ImageClassifier loads the checkpoint once, runs one forward pass per batch and gives {probe}; the "
+        f"stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
+        f"{op.batch_size} images per batch; {unsure} of the {total} validation images are below "
+        f'{review_below} and wait in out_dir / "{Path(review_dir).name}" for a person.'
+    )
 
 
 # Stretch -----------------------------------------------------------------------------------------------
@@ -771,9 +954,16 @@ def exercise_3(ImageClassifier, predictions, scored, checkpoint_path, val_folder
 # The check's own predictions, with mistakes: six dogs (four right), five fish (one right), five parachutes (three
 # right): 67 %, 20 % and 60 %. Grouped by the predicted class instead, they give 50 % (4 of the 8 "dog" answers),
 # 25 % (1 of 4) and 75 % (3 of 4).
-PROBE = {"label": ["dog"] * 6 + ["fish"] * 5 + ["parachute"] * 5,
-         "predicted": ["dog"] * 4 + ["fish"] * 2 + ["fish"] + ["dog"] * 3 + ["parachute"]
-         + ["parachute"] * 3 + ["dog", "fish"]}
+PROBE = {
+    "label": ["dog"] * 6 + ["fish"] * 5 + ["parachute"] * 5,
+    "predicted": ["dog"] * 4
+    + ["fish"] * 2
+    + ["fish"]
+    + ["dog"] * 3
+    + ["parachute"]
+    + ["parachute"] * 3
+    + ["dog", "fish"],
+}
 
 
 def _result_rows(result) -> list[dict]:
@@ -784,8 +974,10 @@ def _result_rows(result) -> list[dict]:
         return result.take_all()
     if isinstance(result, pd.DataFrame):
         return result.to_dict("records")
-    raise Wrong(f"`per_class_accuracy` returned a {type(result).__name__}, not a Ray Dataset.",
-                "Group the predictions by their true label and aggregate each group: return that Dataset.")
+    raise Wrong(
+        f"`per_class_accuracy` returned a {type(result).__name__}, not a Ray Dataset.",
+        "Group the predictions by their true label and aggregate each group: return that Dataset.",
+    )
 
 
 def _judge_per_class(rows: list[dict], table, where: str) -> dict:
@@ -796,33 +988,43 @@ def _judge_per_class(rows: list[dict], table, where: str) -> dict:
     counts = table.groupby("label").size().to_dict()
     if not rows or "label" not in rows[0]:
         grouped_by = " (grouped by `predicted`?)" if rows and "predicted" in rows[0] else ""
-        raise Wrong(f"on {where}, the result has no `label` column{grouped_by} (its columns: "
-                    f"{list(rows[0]) if rows else []}).", "Group by the true class, `label`: one row per class.")
+        raise Wrong(
+            f"on {where}, the result has no `label` column{grouped_by} (its columns: {list(rows[0]) if rows else []}).",
+            "Group by the true class, `label`: one row per class.",
+        )
     labels = [r["label"] for r in rows]
     if len(set(labels)) != len(labels):
         raise Wrong(f"on {where}, a label is in more than one row.", "Group by `label`: one row per class.")
     if set(labels) != set(expected):
-        raise Wrong(f"on {where}, the result has the labels {sorted(labels)}; the predictions have {sorted(expected)}.",
-                    "Group by the true `label`, not by `predicted`.")
+        raise Wrong(
+            f"on {where}, the result has the labels {sorted(labels)}; the predictions have {sorted(expected)}.",
+            "Group by the true `label`, not by `predicted`.",
+        )
     numbers_ = [c for c in rows[0] if c != "label" and all(isinstance(r[c], numbers.Real) for r in rows)]
     if not numbers_:
-        raise Wrong(f"on {where}, the result has no number per class (its columns: {list(rows[0])}).",
-                    "Aggregate a 0/1 `correct` column per class: its mean is the class's accuracy.")
+        raise Wrong(
+            f"on {where}, the result has no number per class (its columns: {list(rows[0])}).",
+            "Aggregate a 0/1 `correct` column per class: its mean is the class's accuracy.",
+        )
     for column in numbers_:
         if all(abs(float(r[column]) - expected[r["label"]]) < 1e-6 for r in rows):
             return expected
     by_label = {r["label"]: r for r in rows}
     column = numbers_[0]
     if all(abs(float(by_label[label][column]) - share * counts[label]) < 1e-6 for label, share in expected.items()):
-        raise Wrong(f"on {where}, `{column}` is the number of images predicted right per class, not their share.",
-                    "Take the mean of `correct` (0 or 1) per class, not its sum.")
+        raise Wrong(
+            f"on {where}, `{column}` is the number of images predicted right per class, not their share.",
+            "Take the mean of `correct` (0 or 1) per class, not its sum.",
+        )
     by_prediction = (table["predicted"] == table["label"]).groupby(table["predicted"]).mean().to_dict()
     label, share = next(iter(sorted(expected.items())))
     got = float(by_label[label][column])
     guess = " (the share per *predicted* class?)" if abs(got - by_prediction.get(label, -1)) < 1e-6 else ""
-    raise Wrong(f"on {where}, the result gives {got:.3f} for {label!r}, but {share:.1%} of its {counts[label]} "
-                f"images are predicted right{guess}.",
-                "Mark each row right or wrong (`predicted == label`), then average that per true `label`.")
+    raise Wrong(
+        f"on {where}, the result gives {got:.3f} for {label!r}, but {share:.1%} of its {counts[label]} "
+        f"images are predicted right{guess}.",
+        "Mark each row right or wrong (`predicted == label`), then average that per true `label`.",
+    )
 
 
 @exercise("Stretch · accuracy per class")
@@ -832,17 +1034,26 @@ def stretch(per_class_accuracy, predictions):
     import pandas as pd
     import ray.data
 
-    require("per_class_accuracy", per_class_accuracy,
-            "a function per_class_accuracy(predictions) returning one row per label with its accuracy")
+    require(
+        "per_class_accuracy",
+        per_class_accuracy,
+        "a function per_class_accuracy(predictions) returning one row per label with its accuracy",
+    )
     require("scored", predictions, "the predictions of Exercise 3, run once")
     if not callable(per_class_accuracy):
-        raise Wrong(f"`per_class_accuracy` is a {type(per_class_accuracy).__name__}, not a function.",
-                    "Define it with def per_class_accuracy(predictions): ...")
+        raise Wrong(
+            f"`per_class_accuracy` is a {type(per_class_accuracy).__name__}, not a function.",
+            "Define it with def per_class_accuracy(predictions): ...",
+        )
     probe = pd.DataFrame(PROBE)
-    _judge_per_class(_result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe,
-                     "the check's probe predictions")
+    _judge_per_class(
+        _result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe, "the check's probe predictions"
+    )
     table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
     expected = _judge_per_class(_result_rows(per_class_accuracy(predictions)), table, "your predictions")
     counts = table.groupby("label").size().to_dict()
-    return ("right on the check's predictions with mistakes, and on yours: " + ", ".join(
-        f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items())) + ".")
+    return (
+        "right on the check's predictions with mistakes, and on yours: "
+        + ", ".join(f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items()))
+        + "."
+    )

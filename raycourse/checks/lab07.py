@@ -19,11 +19,11 @@ the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must
 features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing
 about waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest
 size leaves a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can
-do them all on one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session (the lab's cell
-hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved pipeline's. Both
-targets are relative to the starved run of the same machine and session: an absolute busy share is not (measured on
-the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test runs,
-and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved
+do them all on one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session
+(the lab's cell hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved
+pipeline's. Both targets are relative to the starved run of the same machine and session: an absolute busy share is not
+(measured on the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test
+runs, and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved
 one 4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
 
 The features are compared per part (the text model's, then the image model's) by their relative distance,
@@ -58,8 +58,16 @@ from collections import Counter
 
 import numpy as np
 
-from ._core import (NotSolved, Wrong, exercise, plan_ops, progress_of, quiet_model_loading, require,  # noqa: F401
-                    written)  # (written: the lab)
+from ._core import (
+    NotSolved,
+    Wrong,
+    exercise,
+    plan_ops,
+    progress_of,
+    quiet_model_loading,
+    require,
+    written,  # noqa: F401 (the lab imports it from here)
+)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -137,52 +145,66 @@ def _same_file(path, want: str) -> bool:
 def exercise_1(ratings) -> str:
     require("ratings", ratings, "a Dataset of the ratings joined with the product table, with each product's photo")
     if not hasattr(ratings, "to_pandas") or not hasattr(ratings, "map_batches"):
-        raise Wrong(f"`ratings` is a {type(ratings).__name__}, not a Dataset.",
-                    "Read the ratings with ray.data.read_json(...), join them with the table, add the photo's path.")
+        raise Wrong(
+            f"`ratings` is a {type(ratings).__name__}, not a Dataset.",
+            "Read the ratings with ray.data.read_json(...), join them with the table, add the photo's path.",
+        )
     table = ratings.to_pandas()
     missing = sorted({"id", "text", "stars", "photo"} - set(table.columns))
     if missing:
-        raise Wrong(f"the rows have no column {missing}.",
-                    "Keep the rating's id, text and stars through the join, and add the path of the product's photo "
-                    "in a column named photo (a map over the rows).")
+        raise Wrong(
+            f"the rows have no column {missing}.",
+            "Keep the rating's id, text and stars through the join, and add the path of the product's photo "
+            "in a column named photo (a map over the rows).",
+        )
     rated, every, retired = _rated()
     want = rated.set_index("id")
     ids = table["id"].tolist()
     counts = Counter(ids)
     catalogue = _catalogue()
     if set(counts) <= catalogue and len(counts) < len(want):  # what a join on the rating's own id keeps
-        raise Wrong(f"{len(counts)} rows, exactly the ratings whose own id is also a product's id: the join matched "
-                    "the rating's id with the table's id.",
-                    "Join on the product's id: the rating's product_id with the table's id (rename the table's id "
-                    "first, or give right_on=).")
+        raise Wrong(
+            f"{len(counts)} rows, exactly the ratings whose own id is also a product's id: the join matched "
+            "the rating's id with the table's id.",
+            "Join on the product's id: the rating's product_id with the table's id (rename the table's id "
+            "first, or give right_on=).",
+        )
     from_retired = sorted(i for i in counts if i in retired)
     if from_retired:
         products = sorted({int(every.loc[i, "product_id"]) for i in from_retired})
-        raise Wrong(f"{len(from_retired)} row(s) rate products the catalogue no longer lists (ratings "
-                    f"{', '.join(map(str, from_retired[:6]))}: products {', '.join(map(str, products))}), which have "
-                    "no photo.",
-                    "Keep only the ratings whose product is in the table: the join type decides that.")
+        raise Wrong(
+            f"{len(from_retired)} row(s) rate products the catalogue no longer lists (ratings "
+            f"{', '.join(map(str, from_retired[:6]))}: products {', '.join(map(str, products))}), which have "
+            "no photo.",
+            "Keep only the ratings whose product is in the table: the join type decides that.",
+        )
     for row in table.itertuples(index=False):
         if row.id not in want.index:
             continue
         expected = want.loc[row.id]
         if row.text != expected["text"] or row.stars != expected["stars"]:
-            raise Wrong(f"rating {row.id} carries another rating's text or stars.",
-                        "Keep the rating's own columns: rename the table's id before the join, not the rating's.")
+            raise Wrong(
+                f"rating {row.id} carries another rating's text or stars.",
+                "Keep the rating's own columns: rename the table's id before the join, not the rating's.",
+            )
         if not _same_file(row.photo, expected["photo"]):
             own = _same_file(row.photo, f"{_photo_folder()}/{row.id:02d}.png")
-            why = (" (the photo named by the rating's own id)" if own else "")
-            raise Wrong(f"rating {row.id} rates product {int(expected['product_id'])}, but its photo is "
-                        f"{row.photo!r}{why}.",
-                        "Join on the product's id (the rating's product_id with the table's id, not the rating's own "
-                        "id), then build the path from product_id: products/05.png for product 5.")
+            why = " (the photo named by the rating's own id)" if own else ""
+            raise Wrong(
+                f"rating {row.id} rates product {int(expected['product_id'])}, but its photo is {row.photo!r}{why}.",
+                "Join on the product's id (the rating's product_id with the table's id, not the rating's own "
+                "id), then build the path from product_id: products/05.png for product 5.",
+            )
     lost, doubled = len(set(want.index) - set(counts)), sum(n - 1 for n in counts.values())
     if lost or doubled:
-        raise Wrong(f"{len(table)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} "
-                    "duplicated).",
-                    "One row per rating: an inner join of the ratings with the table on the product's id.")
-    return (f"{len(table)} ratings of listed products, each with its text, stars and its product's photo "
-            f"({len(retired)} ratings of retired products left out).")
+        raise Wrong(
+            f"{len(table)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
+            "One row per rating: an inner join of the ratings with the table on the product's id.",
+        )
+    return (
+        f"{len(table)} ratings of listed products, each with its text, stars and its product's photo "
+        f"({len(retired)} ratings of retired products left out)."
+    )
 
 
 # ----------------------------------------------------------------------------- Exercise 2
@@ -247,49 +269,64 @@ def _check_plan(ds, day) -> None:
 
     ops, found = _stages(ds)
     if ENCODER not in found:
-        raise Wrong("the pipeline has no RatingEncoder stage.",
-                    "Keep the given RatingEncoder as the last stage: choose how it runs, not what it does.")
+        raise Wrong(
+            "the pipeline has no RatingEncoder stage.",
+            "Keep the given RatingEncoder as the last stage: choose how it runs, not what it does.",
+        )
     skipped = [name for name in (TOKENIZER, PHOTOS) if name not in found]
     if skipped or not ops or ops[0] is not day._logical_plan.dag:
-        what = (f"does not run {' and '.join(skipped)}" if skipped else "does not start from `source`")
-        raise Wrong(f"the pipeline that fed(source) returns {what}: the work before the encoder ran earlier (a "
-                    "materialize() or to_pandas() in between?), so the run the check measures skips it, and the "
-                    "stages no longer stream into each other.",
-                    "Chain the three map_batches calls on `source` and return the Dataset, lazy: the check runs it.")
+        what = f"does not run {' and '.join(skipped)}" if skipped else "does not start from `source`"
+        raise Wrong(
+            f"the pipeline that fed(source) returns {what}: the work before the encoder ran earlier (a "
+            "materialize() or to_pandas() in between?), so the run the check measures skips it, and the "
+            "stages no longer stream into each other.",
+            "Chain the three map_batches calls on `source` and return the Dataset, lazy: the check runs it.",
+        )
     order = [getattr(getattr(op, "fn", None), "__name__", "") for op in ops]
     if order.index(ENCODER) < max(order.index(TOKENIZER), order.index(PHOTOS)):
-        raise Wrong("the RatingEncoder stage runs before a CPU stage it needs.",
-                    "Tokenize and load_photos first (in either order), RatingEncoder last.")
+        raise Wrong(
+            "the RatingEncoder stage runs before a CPU stage it needs.",
+            "Tokenize and load_photos first (in either order), RatingEncoder last.",
+        )
     for name in (TOKENIZER, PHOTOS):
         gpus = _remote_args(found[name]).get("num_gpus") or 0
         if gpus > 0:
-            raise Wrong(f"the {name} stage asks for num_gpus={gpus:g}: it holds a GPU that the encoder needs, for "
-                        "work a CPU does.",
-                        "CPU stages ask for CPUs (num_cpus=); only the encoder asks for GPUs.")
+            raise Wrong(
+                f"the {name} stage asks for num_gpus={gpus:g}: it holds a GPU that the encoder needs, for "
+                "work a CPU does.",
+                "CPU stages ask for CPUs (num_cpus=); only the encoder asks for GPUs.",
+            )
     encoder = found[ENCODER]
     gpus = _remote_args(encoder).get("num_gpus") or 0
     if gpus != 1:
-        raise Wrong(f"the RatingEncoder stage asks for num_gpus={gpus:g} per actor.",
-                    "One GPU per encoder actor (num_gpus=1); how many actors run is the pool's size.")
+        raise Wrong(
+            f"the RatingEncoder stage asks for num_gpus={gpus:g} per actor.",
+            "One GPU per encoder actor (num_gpus=1); how many actors run is the pool's size.",
+        )
     compute = getattr(encoder, "compute", None)
     if not isinstance(compute, ActorPoolStrategy):
-        raise Wrong(f"the RatingEncoder stage runs with {compute}, not a pool of actors.",
-                    "compute=ray.data.ActorPoolStrategy(...): each actor loads the models once.")
+        raise Wrong(
+            f"the RatingEncoder stage runs with {compute}, not a pool of actors.",
+            "compute=ray.data.ActorPoolStrategy(...): each actor loads the models once.",
+        )
     cluster = cluster_gpus()
     unlimited = compute.max_size is None or compute.max_size == float("inf")
     if unlimited or compute.max_size > cluster:
         size = "no limit" if unlimited else compute.max_size
         from raycourse import room
 
-        raise Wrong(f"the RatingEncoder pool may grow to {size} actors of one GPU each; it may use "
-                    f"{room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
-                    "ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS "
-                    f"({room.GPU_SIZING}).")
+        raise Wrong(
+            f"the RatingEncoder pool may grow to {size} actors of one GPU each; it may use "
+            f"{room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
+            f"ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS ({room.GPU_SIZING}).",
+        )
     if compute.max_size < cluster:
-        raise Wrong(f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, where GPUS is "
-                    f"{cluster}: the job holds the others all the same, idle, and an idle GPU counts.",
-                    "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
-                    "that grows with its input.")
+        raise Wrong(
+            f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, where GPUS is "
+            f"{cluster}: the job holds the others all the same, idle, and an idle GPU counts.",
+            "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
+            "that grows with its input.",
+        )
     reserved = 0.0
     for op in ops:
         strategy = getattr(op, "compute", None)
@@ -297,9 +334,11 @@ def _check_plan(ds, day) -> None:
             cpus = _remote_args(op).get("num_cpus")
             reserved += strategy.min_size * (1 if cpus is None else cpus)
     if reserved > cluster_cpus():
-        raise Wrong(f"the actor pools ask for {reserved:g} CPUs at once (an actor holds its CPUs, a GPU actor one "
-                    f"too); the cluster has {cluster_cpus():g}, so a pool would wait for its actors forever.",
-                    "Size the actor pools to the cluster's CPUs (ray.cluster_resources()), GPU actors included.")
+        raise Wrong(
+            f"the actor pools ask for {reserved:g} CPUs at once (an actor holds its CPUs, a GPU actor one "
+            f"too); the cluster has {cluster_cpus():g}, so a pool would wait for its actors forever.",
+            "Size the actor pools to the cluster's CPUs (ray.cluster_resources()), GPU actors included.",
+        )
 
 
 def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
@@ -318,8 +357,9 @@ def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
     text_id, image_id = model_id("llm"), model_id("vit")
     config = AutoImageProcessor.from_pretrained(image_id)
     size = config.size["height"]
-    tokens = AutoTokenizer.from_pretrained(text_id)(list(rows["text"]), padding="max_length", truncation=True,
-                                                    max_length=MAX_TOKENS, return_tensors="pt")
+    tokens = AutoTokenizer.from_pretrained(text_id)(
+        list(rows["text"]), padding="max_length", truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+    )
     to_pixels = v2.Compose([v2.PILToTensor(), v2.Resize(size), v2.CenterCrop(size)])
     normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)])
     pixels = normalize(torch.stack([to_pixels(Image.open(p).convert("RGB")) for p in rows["photo"]]))
@@ -348,27 +388,36 @@ def judge_run(table, source_ids, reference, text_width: int | None = None) -> No
     got = Counter(table["id"].tolist()) if "id" in table else Counter()
     if got != expected:
         lost, extra = sum((expected - got).values()), sum((got - expected).values())
-        raise Wrong(f"the run gave {len(table)} rows for {sum(expected.values())} in the day "
-                    f"({lost} missing, {extra} extra).",
-                    "Choose batch sizes and pools, but let every row through every stage once.")
+        raise Wrong(
+            f"the run gave {len(table)} rows for {sum(expected.values())} in the day ({lost} missing, {extra} extra).",
+            "Choose batch sizes and pools, but let every row through every stage once.",
+        )
     missing = {"features", "actor", "started", "finished"} - set(table.columns)
     if missing:
-        raise Wrong(f"the output has no {sorted(missing)} column.",
-                    "Keep the given RatingEncoder unchanged: its stopwatch is what the check measures.")
+        raise Wrong(
+            f"the output has no {sorted(missing)} column.",
+            "Keep the given RatingEncoder unchanged: its stopwatch is what the check measures.",
+        )
     for rid, want in reference.items():
         for got_features in table.loc[table["id"] == rid, "features"]:
             distance = feature_distance(got_features, want, text_width)
             if not distance <= FEATURE_TOLERANCE:
                 away = "another shape" if distance == float("inf") else f"{distance:.0%} away"
-                raise Wrong(f"rating {rid} came out with other features than the given models give it ({away}; "
-                            f"precision alone moves them less than {FEATURE_TOLERANCE:.0%}).",
-                            "Keep Tokenize's max_length, the image size and the models as given: the work "
-                            "itself must not change, only how it is batched and spread.")
+                raise Wrong(
+                    f"rating {rid} came out with other features than the given models give it ({away}; "
+                    f"precision alone moves them less than {FEATURE_TOLERANCE:.0%}).",
+                    "Keep Tokenize's max_length, the image size and the models as given: the work "
+                    "itself must not change, only how it is batched and spread.",
+                )
 
 
 def measure(table, gpus: int) -> dict:
-    return {"rows/s": rows_per_second(table), "busy": busy_share(table, gpus), "batches": batches_of(table),
-            "actors": int(table["actor"].nunique())}
+    return {
+        "rows/s": rows_per_second(table),
+        "busy": busy_share(table, gpus),
+        "batches": batches_of(table),
+        "actors": int(table["actor"].nunique()),
+    }
 
 
 def busy_target(starved: dict) -> float | None:
@@ -403,8 +452,10 @@ def exercise_2(fed) -> str:
     if not callable(fed):
         raise Wrong("`fed` is not a function.", "Define it as starved is defined: def fed(source): return ...")
     if not _starved:
-        raise NotSolved("the starved pipeline has not run in this session: run its cell (the one that prints "
-                        "`starved: ...`) first; the target is set from it.")
+        raise NotSolved(
+            "the starved pipeline has not run in this session: run its cell (the one that prints "
+            "`starved: ...`) first; the target is set from it."
+        )
     gpus = cluster_gpus()
     starved = measure(_starved[0], gpus)
     rated, _, _ = _rated()
@@ -415,8 +466,10 @@ def exercise_2(fed) -> str:
         day = busiest_day()
         ds = fed(day)
         if not hasattr(ds, "map_batches"):
-            raise Wrong(f"fed(source) returned a {type(ds).__name__}, not a Dataset.",
-                        "Return the lazy Dataset that the three map_batches calls build; the check runs it.")
+            raise Wrong(
+                f"fed(source) returned a {type(ds).__name__}, not a Dataset.",
+                "Return the lazy Dataset that the three map_batches calls build; the check runs it.",
+            )
         _check_plan(ds, day)
         if reference is None:
             reference, text_width = _reference_features(rated.head(6))
@@ -428,30 +481,42 @@ def exercise_2(fed) -> str:
     passed = [run for run in runs if verdict_of(run, starved, gpus) is None]
     best = passed[0] if passed else max(runs, key=lambda run: _closeness(run, starved))
     miss = verdict_of(best, starved, gpus)
-    seen = (f"{best['rows/s']:.0f} rows/s with the GPUs busy {best['busy']:.0%} of the run, in {best['batches']} "
-            f"batch(es) on {best['actors']} actor(s)")
+    seen = (
+        f"{best['rows/s']:.0f} rows/s with the GPUs busy {best['busy']:.0%} of the run, in {best['batches']} "
+        f"batch(es) on {best['actors']} actor(s)"
+    )
     if miss == "batches":
-        raise Wrong(f"the encoder ran {best['batches']} batch(es) for the day's {len(day_ids)} rows on {gpus} "
-                    "GPU(s): too few to tell a fed encoder from a waiting one (a batch waits until it is full, and "
-                    "an actor that gets one batch never waits between two).",
-                    f"Keep at least {MIN_BATCHES_PER_GPU} encoder batches per GPU: a batch size a GPU's memory "
-                    "holds, not the whole day.")
+        raise Wrong(
+            f"the encoder ran {best['batches']} batch(es) for the day's {len(day_ids)} rows on {gpus} "
+            "GPU(s): too few to tell a fed encoder from a waiting one (a batch waits until it is full, and "
+            "an actor that gets one batch never waits between two).",
+            f"Keep at least {MIN_BATCHES_PER_GPU} encoder batches per GPU: a batch size a GPU's memory "
+            "holds, not the whole day.",
+        )
     if miss == "pace":
         busy = busy_target(starved)
         idle = ""
         if best["actors"] < gpus:
             pool = getattr(_stages(ds)[1][ENCODER], "compute", None)
             grows = getattr(pool, "min_size", None) != getattr(pool, "max_size", None)
-            idle = (f" Your pool ran {best['actors']} actor(s) on a cluster of {gpus} GPUs: an idle GPU counts" + (
+            idle = f" Your pool ran {best['actors']} actor(s) on a cluster of {gpus} GPUs: an idle GPU counts" + (
                 ", and a pool that grows adds an actor only once a queue has built up, which then loads its models "
-                "first." if grows else "."))
+                "first."
+                if grows
+                else "."
+            )
         target = f"at least {SPEEDUP:g} x the starved pipeline's {starved['rows/s']:.0f} rows/s" + (
-            f", and the GPUs busier than its {busy:.0%}" if busy is not None else "")
-        raise Wrong(f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
-                    "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
-                    "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.")
-    return (f"every row of the day once, with the models' features: {seen} (starved: {starved['rows/s']:.0f} "
-            f"rows/s, busy {starved['busy']:.0%}; {len(runs)} run(s)).")
+            f", and the GPUs busier than its {busy:.0%}" if busy is not None else ""
+        )
+        raise Wrong(
+            f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
+            "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
+            "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.",
+        )
+    return (
+        f"every row of the day once, with the models' features: {seen} (starved: {starved['rows/s']:.0f} "
+        f"rows/s, busy {starved['busy']:.0%}; {len(runs)} run(s))."
+    )
 
 
 # ----------------------------------------------------------------------------- Exercise 3
@@ -496,10 +561,14 @@ def _counting_iterators():
 
 
 LOSS_TOLERANCE = 1e-3  # relative: float32 sums in another order, or a float32 mean, differ by far less
-SHAPE_HINT = ("Make the prediction and the target the same shape: the model gives (batch, 1), the target is "
-              "(batch,); predictions.squeeze(1) (or target.unsqueeze(1)) before mse_loss.")
-MSE_HINT = ("Train with torch.nn.functional.mse_loss(prediction, target) on each batch, the target as floats of the "
-            "prediction's shape; collect loss.item() and return the mean of those numbers.")
+SHAPE_HINT = (
+    "Make the prediction and the target the same shape: the model gives (batch, 1), the target is "
+    "(batch,); predictions.squeeze(1) (or target.unsqueeze(1)) before mse_loss."
+)
+MSE_HINT = (
+    "Train with torch.nn.functional.mse_loss(prediction, target) on each batch, the target as floats of the "
+    "prediction's shape; collect loss.item() and return the mean of those numbers."
+)
 
 
 def _batch_losses(batches, targets_of) -> tuple[list[float], list[float], list[int]]:
@@ -533,13 +602,17 @@ def _explain_error(error: Exception) -> Wrong:
     names = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
     text = f"{type(error).__name__}: {error}"
     if names & {"cross_entropy", "nll_loss"} or "cross_entropy" in text:
-        return Wrong(f"train_epoch raised {text[:200]} in a classification loss.",
-                     "The stars are a number to predict, not a class: the model gives one number per row, and a "
-                     "regression loss (mean squared error) compares it with the target.")
+        return Wrong(
+            f"train_epoch raised {text[:200]} in a classification loss.",
+            "The stars are a number to predict, not a class: the model gives one number per row, and a "
+            "regression loss (mean squared error) compares it with the target.",
+        )
     if "Long" in text or "dtype" in text.lower():
-        return Wrong(f"train_epoch raised {text[:200]}.",
-                     "The target column holds integers (stars); a regression loss wants floats: "
-                     "dtypes={\"target\": torch.float32} in iter_torch_batches, or .float().")
+        return Wrong(
+            f"train_epoch raised {text[:200]}.",
+            "The target column holds integers (stars); a regression loss wants floats: "
+            'dtypes={"target": torch.float32} in iter_torch_batches, or .float().',
+        )
     return Wrong(f"train_epoch raised {text[:300]}.", "Run your loop on the lab's data and read its error.")
 
 
@@ -549,7 +622,9 @@ def exercise_3(train_epoch) -> str:
     the (n, 1) prediction against the stars, and the mean of the batches' losses returned."""
     require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
     if not callable(train_epoch):
-        raise Wrong("`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ...")
+        raise Wrong(
+            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
+        )
     import ray
     import torch
 
@@ -563,8 +638,13 @@ def exercise_3(train_epoch) -> str:
     torch.manual_seed(0)
     model = torch.nn.Linear(x.shape[1], 1)
     seen = []  # (features, predictions) of every batch the model saw in training mode
-    model.register_forward_hook(lambda module, inputs, output: seen.append(
-        (inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy())) if module.training else None)
+    model.register_forward_hook(
+        lambda module, inputs, output: (
+            seen.append((inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy()))
+            if module.training
+            else None
+        )
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2)  # stable from 1 row to all 96 per batch
     counts = Counter()
     _count_calls(optimizer, "step", counts, "step")
@@ -591,38 +671,51 @@ def exercise_3(train_epoch) -> str:
             broadcasting |= any("target size" in str(w.message) for w in caught)
             rows = np.concatenate([f for f, _ in seen]) if seen else np.zeros((0, x.shape[1]))
             if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
-                raise Wrong(f"epoch {epoch + 1} trained on {len(rows)} rows; the dataset has {len(x)}.",
-                            "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
-                            "and keep the last, smaller batch.")
+                raise Wrong(
+                    f"epoch {epoch + 1} trained on {len(rows)} rows; the dataset has {len(x)}.",
+                    "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
+                    "and keep the last, smaller batch.",
+                )
             if counts["step"] and counts["step"] - steps != len(seen):
-                raise Wrong(f"epoch {epoch + 1} ran {len(seen)} batches and took {counts['step'] - steps} optimizer "
-                            "step(s): the model learns from a batch only when the optimizer steps after it.",
-                            "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().")
+                raise Wrong(
+                    f"epoch {epoch + 1} ran {len(seen)} batches and took {counts['step'] - steps} optimizer "
+                    "step(s): the model learns from a batch only when the optimizer steps after it.",
+                    "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
+                )
             batches += len(seen)
             returned.append((value, _batch_losses(seen, targets_of)))
     if calls["iter_torch_batches"] == 0:
-        raise Wrong("the loop did not read the dataset with iter_torch_batches.",
-                    "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
+        raise Wrong(
+            "the loop did not read the dataset with iter_torch_batches.",
+            "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...",
+        )
     if counts["step"] == 0:
         raise Wrong("the optimizer never took a step.", "Call optimizer.step() after loss.backward().")
     if counts["zero"] < counts["step"]:
-        raise Wrong(f"{counts['step']} optimizer steps but the gradients were reset only {counts['zero']} times: "
-                    "each step adds up the gradients of all earlier batches.",
-                    "Call optimizer.zero_grad() once per batch, before loss.backward().")
+        raise Wrong(
+            f"{counts['step']} optimizer steps but the gradients were reset only {counts['zero']} times: "
+            "each step adds up the gradients of all earlier batches.",
+            "Call optimizer.zero_grad() once per batch, before loss.backward().",
+        )
     after = mse()
     for epoch, (value, (losses, broadcast, sizes)) in enumerate(returned, 1):
         number = _as_number(value)
         if number is None:
-            raise Wrong(f"train_epoch returned {value!r}, not the mean loss as a number.",
-                        "Collect loss.item() for every batch and return their mean as a float.")
+            raise Wrong(
+                f"train_epoch returned {value!r}, not the mean loss as a number.",
+                "Collect loss.item() for every batch and return their mean as a float.",
+            )
         means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
         if any(abs(number - m) <= LOSS_TOLERANCE * max(abs(m), 1e-6) for m in means):
             continue
         close = lambda value: abs(number - value) <= LOSS_TOLERANCE * max(abs(value), 1e-6)  # noqa: E731
         if broadcasting or close(float(np.mean(broadcast))) or close(float(np.average(broadcast, weights=sizes))):
-            raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}, the squared error of every prediction "
-                        "of a batch against every target of it: a (batch, 1) prediction and a (batch,) target "
-                        "broadcast to (batch, batch).", SHAPE_HINT)
+            raise Wrong(
+                f"in epoch {epoch} train_epoch returned {number:.4f}, the squared error of every prediction "
+                "of a batch against every target of it: a (batch, 1) prediction and a (batch,) target "
+                "broadcast to (batch, batch).",
+                SHAPE_HINT,
+            )
         if len(losses) > 1 and close(losses[-1]):
             problem = "the last batch's loss, not the mean over the epoch"
         elif len(losses) > 1 and close(float(np.sum(losses))):
@@ -631,10 +724,15 @@ def exercise_3(train_epoch) -> str:
             problem = f"not the mean squared error of its batches ({means[0]:.4f}): another loss, or another value"
         raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.", MSE_HINT)
     if not after < before * 0.3:
-        raise Wrong(f"after 4 epochs the mean squared error went from {before:.3f} to {after:.3f} on a problem a "
-                    "linear model learns at once.", MSE_HINT)
-    return (f"every row once per epoch, one step per batch ({batches // 4} per epoch), the mean squared error "
-            f"returned: {before:.2f} -> {after:.2f} after 4 epochs.")
+        raise Wrong(
+            f"after 4 epochs the mean squared error went from {before:.3f} to {after:.3f} on a problem a "
+            "linear model learns at once.",
+            MSE_HINT,
+        )
+    return (
+        f"every row once per epoch, one step per batch ({batches // 4} per epoch), the mean squared error "
+        f"returned: {before:.2f} -> {after:.2f} after 4 epochs."
+    )
 
 
 # ----------------------------------------------------------------------------- Stretch
@@ -671,17 +769,25 @@ def stretch(evaluate) -> str:
             error = evaluate(model, dataset)
     rows = np.concatenate(seen) if seen else np.zeros((0, x.shape[1]))
     if calls["iter_torch_batches"] == 0:
-        raise Wrong("evaluate did not read the dataset with iter_torch_batches.",
-                    "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...")
+        raise Wrong(
+            "evaluate did not read the dataset with iter_torch_batches.",
+            "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...",
+        )
     if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
-        raise Wrong(f"evaluate predicted {len(rows)} rows; the dataset has {len(x)}.",
-                    "Predict every batch once, the last, smaller one too (no drop_last).")
+        raise Wrong(
+            f"evaluate predicted {len(rows)} rows; the dataset has {len(x)}.",
+            "Predict every batch once, the last, smaller one too (no drop_last).",
+        )
     if any(k for k in modes):
-        raise Wrong("the model ran in training mode: its dropout still drops features at random.",
-                    "Call model.eval() before the loop.")
+        raise Wrong(
+            "the model ran in training mode: its dropout still drops features at random.",
+            "Call model.eval() before the loop.",
+        )
     if any(grads):
-        raise Wrong("the forward passes recorded gradients, which evaluation never uses.",
-                    "Run the loop under torch.no_grad() (or torch.inference_mode()).")
+        raise Wrong(
+            "the forward passes recorded gradients, which evaluation never uses.",
+            "Run the loop under torch.no_grad() (or torch.inference_mode()).",
+        )
     if any(not torch.equal(state[k], v) for k, v in model.state_dict().items()):
         raise Wrong("evaluate changed the model's weights.", "Evaluation only predicts: no loss.backward(), no step.")
     with torch.no_grad():
@@ -698,7 +804,9 @@ def stretch(evaluate) -> str:
             problem = "every prediction against every target: a (batch, 1) prediction and a (batch,) target broadcast"
         else:
             problem = "another number"
-        raise Wrong(f"evaluate returned {error!r}: {problem}; the model's mean absolute error is {want:.4f}.",
-                    "Add up |prediction - target| over all rows (the prediction squeezed to the target's shape) and "
-                    "divide by the number of rows (not the mean of per-batch errors: the last batch is smaller).")
+        raise Wrong(
+            f"evaluate returned {error!r}: {problem}; the model's mean absolute error is {want:.4f}.",
+            "Add up |prediction - target| over all rows (the prediction squeezed to the target's shape) and "
+            "divide by the number of rows (not the mean of per-batch errors: the last batch is smaller).",
+        )
     return f"all {len(x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."

@@ -29,22 +29,27 @@ def one_row_per_review(rows) -> str:
     reviews = _reviews()
     missing = {"id", "text", "product_id", "photo"} - set(table.columns)
     if missing:
-        raise Wrong(f"the rows have no column {sorted(missing)}.",
-                    "Join the reviews with the renamed product table, then add the photo path with map.")
+        raise Wrong(
+            f"the rows have no column {sorted(missing)}.",
+            "Join the reviews with the renamed product table, then add the photo path with map.",
+        )
     ids = table["id"].tolist()
     if sorted(ids) != sorted(reviews):
         lost = len(set(reviews) - set(ids))
-        raise Wrong(f"{len(ids)} rows for {len(reviews)} reviews ({lost} reviews lost, "
-                    f"{len(ids) - len(set(ids))} duplicated).",
-                    "An inner join on the product name keeps each review once; check the key columns.")
+        raise Wrong(
+            f"{len(ids)} rows for {len(reviews)} reviews ({lost} reviews lost, {len(ids) - len(set(ids))} duplicated).",
+            "An inner join on the product name keeps each review once; check the key columns.",
+        )
     import os
 
     for row in table.itertuples():
         if row.text != reviews[row.id]["text"]:
             raise Wrong(f"review {row.id} carries another review's text.", "Do not overwrite the review's own id.")
         if not os.path.exists(row.photo) or not row.photo.endswith(f"{row.product_id:02d}.png"):
-            raise Wrong(f"review {row.id}: photo {row.photo!r} is not product {row.product_id}'s photo.",
-                        "Build the path from the product id: products/05.png for product 5.")
+            raise Wrong(
+                f"review {row.id}: photo {row.photo!r} is not product {row.product_id}'s photo.",
+                "Build the path from the product id: products/05.png for product 5.",
+            )
     return f"{len(ids)} reviews, each with its product id and the path of its photo."
 
 
@@ -53,13 +58,17 @@ def fixed_shapes(batch, max_tokens: int, size: int) -> str:
     ids, mask, pixels = (np.asarray(batch[k]) for k in ("input_ids", "attention_mask", "pixels"))
     n = len(ids)
     if ids.shape != (n, max_tokens) or mask.shape != ids.shape:
-        raise Wrong(f"token ids have shape {ids.shape}, mask {mask.shape}; expected ({n}, {max_tokens}).",
-                    "Pad every review to the same length: padding='max_length', truncation=True, max_length=...")
+        raise Wrong(
+            f"token ids have shape {ids.shape}, mask {mask.shape}; expected ({n}, {max_tokens}).",
+            "Pad every review to the same length: padding='max_length', truncation=True, max_length=...",
+        )
     if not ((mask == 0) | (mask == 1)).all() or (mask.sum(axis=1) == 0).any():
         raise Wrong("the attention mask is not 1 for tokens and 0 for padding.", "Keep the tokenizer's mask.")
     if pixels.shape != (n, 3, size, size) or pixels.dtype != np.uint8:
-        raise Wrong(f"pixels have shape {pixels.shape} and dtype {pixels.dtype}; expected ({n}, 3, {size}, {size}) uint8.",
-                    "Resize and centre-crop to the model's size, channels first, and keep uint8.")
+        raise Wrong(
+            f"pixels have shape {pixels.shape} and dtype {pixels.dtype}; expected ({n}, 3, {size}, {size}) uint8.",
+            "Resize and centre-crop to the model's size, channels first, and keep uint8.",
+        )
     return f"a batch of {n}: token ids ({n}, {max_tokens}) with a 0/1 mask, pixels ({n}, 3, {size}, {size}) uint8."
 
 
@@ -71,8 +80,10 @@ def encoded_every_review(encoded, rows) -> str:
         raise Wrong(f"{len(table)} encoded rows for {len(expected)} reviews.", "Run the three stages on `rows`.")
     features = np.stack(table["features"])
     if not np.isfinite(features).all() or np.allclose(features.std(axis=0), 0):
-        raise Wrong("the features are not finite numbers that differ between reviews.",
-                    "Return the models' outputs, not a constant.")
+        raise Wrong(
+            "the features are not finite numbers that differ between reviews.",
+            "Return the models' outputs, not a constant.",
+        )
     if len(set(table["actor"])) < 1 or (table["finished"] < table["started"]).any():
         raise Wrong("the stopwatch columns are missing or run backwards.", "Keep the encoder's stopwatch.")
     return f"{len(table)} reviews, {features.shape[1]} features each, from {table['actor'].nunique()} actor(s)."

@@ -70,7 +70,7 @@ class Quiz:
             "## Quiz",
             "",
             f"{len(self.questions)} questions on this lesson. Answer each with the letter of one choice in the cell "
-            "below (`answers = {1: \"b\", ...}`) and run it: every answer, right or wrong, comes back with why.",
+            'below (`answers = {1: "b", ...}`) and run it: every answer, right or wrong, comes back with why.',
         ]
         for number, question in enumerate(self.questions, 1):
             lines += ["", f"**{number}.** {question.text}", ""]
@@ -80,14 +80,18 @@ class Quiz:
     def answer_cell(self) -> str:
         """The code cell a lesson ships: every answer still ``...``."""
         blanks = ", ".join(f"{n}: ..." for n in range(1, len(self.questions) + 1))
-        return (f"from raycourse.checks import quiz{self.module} as quiz\n\n"
-                f"answers = {{{blanks}}}  # your letters, for example 1: \"b\"\n"
-                "quiz.check(answers)")
+        return (
+            f"from raycourse.checks import quiz{self.module} as quiz\n\n"
+            f'answers = {{{blanks}}}  # your letters, for example 1: "b"\n'
+            "quiz.check(answers)"
+        )
 
     def results(self, answers) -> list[Answer]:
         if not isinstance(answers, dict):
-            return [Answer(n, "not answered", "`answers` should be a dict such as {1: \"b\", 2: \"a\"}.")
-                    for n in range(1, len(self.questions) + 1)]
+            return [
+                Answer(n, "not answered", '`answers` should be a dict such as {1: "b", 2: "a"}.')
+                for n in range(1, len(self.questions) + 1)
+            ]
         found = []
         for number, question in enumerate(self.questions, 1):
             given = answers.get(number, answers.get(str(number), ...))

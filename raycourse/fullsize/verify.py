@@ -44,18 +44,56 @@ CAPS_GB = (24, 16)
 # Rows per stage: "gpu" as the lessons run them in the gpu profile, "cpu" fewer (2 cores),
 # "small" one batch each (the test).
 SIZES = {
-    "gpu": dict(draw=16, draw_batch=8, enhance=8, new_tokens=60, train_steps=20, train_batch=32, classify=64,
-                classify_batch=16, embed=128, embed_batch=32, encode=64, encode_batch=16),
-    "cpu": dict(draw=2, draw_batch=1, enhance=4, new_tokens=60, train_steps=3, train_batch=16, classify=32,
-                classify_batch=16, embed=64, embed_batch=32, encode=32, encode_batch=16),
-    "small": dict(draw=1, draw_batch=1, enhance=1, new_tokens=4, train_steps=1, train_batch=2, classify=2,
-                  classify_batch=2, embed=2, embed_batch=2, encode=2, encode_batch=2),
+    "gpu": dict(
+        draw=16,
+        draw_batch=8,
+        enhance=8,
+        new_tokens=60,
+        train_steps=20,
+        train_batch=32,
+        classify=64,
+        classify_batch=16,
+        embed=128,
+        embed_batch=32,
+        encode=64,
+        encode_batch=16,
+    ),
+    "cpu": dict(
+        draw=2,
+        draw_batch=1,
+        enhance=4,
+        new_tokens=60,
+        train_steps=3,
+        train_batch=16,
+        classify=32,
+        classify_batch=16,
+        embed=64,
+        embed_batch=32,
+        encode=32,
+        encode_batch=16,
+    ),
+    "small": dict(
+        draw=1,
+        draw_batch=1,
+        enhance=1,
+        new_tokens=4,
+        train_steps=1,
+        train_batch=2,
+        classify=2,
+        classify_batch=2,
+        embed=2,
+        embed_batch=2,
+        encode=2,
+        encode_batch=2,
+    ),
 }
 
-PROMPTS = ["A watercolor painting of a red fox wearing a yellow raincoat in autumn",
-           "A photo of a penguin in a knitted scarf on a snowy street",
-           "A cinematic portrait of an otter wearing sunglasses at the beach",
-           "An oil painting of a barn owl in a tuxedo in a library"]
+PROMPTS = [
+    "A watercolor painting of a red fox wearing a yellow raincoat in autumn",
+    "A photo of a penguin in a knitted scarf on a snowy street",
+    "A cinematic portrait of an otter wearing sunglasses at the beach",
+    "An oil painting of a barn owl in a tuxedo in a library",
+]
 REVIEW = "Great raincoat, fits well and keeps the rain out; the colour is brighter than the photo."
 
 
@@ -112,6 +150,7 @@ class Context:
             except Exception as exc:  # pynvml / nvidia-ml-py not installed, or NVML unusable
                 self.util_note = f"n/a ({type(exc).__name__})"
             else:
+
                 def sample():
                     while not stop.is_set():
                         self.util.append(float(torch.cuda.utilization()))
@@ -134,7 +173,6 @@ class Context:
                 sampler.join()
 
 
-
 def _peak_rss_gb() -> float:
     """This process's peak resident memory in GB: Linux's VmHWM, the high-water mark of this process's own
     memory since it started its program. Not ``ru_maxrss``: Linux keeps that across exec, so a stage started by
@@ -151,6 +189,7 @@ def _peak_rss_gb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, kB elsewhere
     return peak / GB if sys.platform == "darwin" else peak * 1024 / GB
+
 
 def _images(n: int, size=(480, 640)):
     import numpy as np
@@ -169,7 +208,9 @@ def _sdxl(ctx, slicing=True):
 
     dtype = torch.float16 if torch.cuda.is_available() else torch.float32
     pipe = AutoPipelineForText2Image.from_pretrained(
-        raycourse.model_id("image_gen"), variant="fp16", dtype=dtype  # the float16 weight files
+        raycourse.model_id("image_gen"),
+        variant="fp16",
+        dtype=dtype,  # the float16 weight files
     ).to(ctx.device)
     pipe.set_progress_bar_config(disable=True)
     if slicing:
@@ -182,7 +223,7 @@ def _draw(ctx, pipe, prompts, batch):
     import torch
 
     for i in range(0, len(prompts), batch):
-        chunk = prompts[i:i + batch]
+        chunk = prompts[i : i + batch]
         seeds = [torch.Generator().manual_seed(i + j) for j in range(len(chunk))]
         with ctx.busy():
             images = pipe(prompt=chunk, num_inference_steps=1, guidance_scale=0.0, generator=seeds).images
@@ -198,19 +239,33 @@ def _chat(ctx):
     # Qwen2.5 ships in bfloat16; dtype="auto" (transformers 5's default) keeps it, but the lessons ask for float16 on
     # a GPU without native bfloat16 (a T4).
     as_shipped = ctx.device == "cpu" or torch.cuda.is_bf16_supported(including_emulation=False)
-    return pipeline("text-generation", model=raycourse.model_id("llm"), dtype="auto" if as_shipped else torch.float16,
-                    device=ctx.device)
+    return pipeline(
+        "text-generation",
+        model=raycourse.model_id("llm"),
+        dtype="auto" if as_shipped else torch.float16,
+        device=ctx.device,
+    )
 
 
 def _enhance(ctx, chat, n):
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
-    chats = [[{"role": "system", "content": "Rewrite the prompt for an image model, in one sentence."},
-              {"role": "user", "content": p}] for p in prompts]
+    chats = [
+        [
+            {"role": "system", "content": "Rewrite the prompt for an image model, in one sentence."},
+            {"role": "user", "content": p},
+        ]
+        for p in prompts
+    ]
     with ctx.busy():
         # min_new_tokens: every row writes the full count, so the work does not depend on when a
         # random-weight model happens to write an end token (the real one writes about as many).
-        outputs = chat(chats, max_new_tokens=ctx.sizes["new_tokens"], min_new_tokens=ctx.sizes["new_tokens"],
-                       do_sample=False, batch_size=4)
+        outputs = chat(
+            chats,
+            max_new_tokens=ctx.sizes["new_tokens"],
+            min_new_tokens=ctx.sizes["new_tokens"],
+            do_sample=False,
+            batch_size=4,
+        )
     return [out[0]["generated_text"][-1]["content"].strip() or p for out, p in zip(outputs, prompts)]
 
 
@@ -230,7 +285,9 @@ def stage_00(role):
                 model = _chat(ctx)
             elif role == "vit":
                 processor = ViTImageProcessor.from_pretrained(raycourse.model_id("vit"))
-                model = ViTForImageClassification.from_pretrained(raycourse.model_id("vit"), num_labels=2).to(ctx.device)
+                model = ViTForImageClassification.from_pretrained(raycourse.model_id("vit"), num_labels=2).to(
+                    ctx.device
+                )
             else:
                 model = CLIPModel.from_pretrained(raycourse.model_id("clip")).to(ctx.device)
                 processor = CLIPProcessor.from_pretrained(raycourse.model_id("clip"))
@@ -248,6 +305,7 @@ def stage_00(role):
                 inputs = processor(images=[image], return_tensors="pt").to(ctx.device)
                 with ctx.busy():
                     model.get_image_features(**inputs)
+
     return run
 
 
@@ -260,6 +318,7 @@ def stage_03(slicing=True):
         n, batch = ctx.sizes["draw"], ctx.sizes["draw_batch"]
         with ctx.work(rows=n), torch.inference_mode():
             _draw(ctx, pipe, [PROMPTS[i % len(PROMPTS)] for i in range(n)], batch)
+
     return run
 
 
@@ -294,7 +353,8 @@ def stage_05_train(ctx):
         model_id = raycourse.model_id("vit")
         processor = ViTImageProcessor.from_pretrained(model_id)
         model = ViTForImageClassification.from_pretrained(
-            model_id, num_labels=2, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1}).to(ctx.device)
+            model_id, num_labels=2, id2label={0: "cat", 1: "dog"}, label2id={"cat": 0, "dog": 1}
+        ).to(ctx.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
     steps, batch = ctx.sizes["train_steps"], ctx.sizes["train_batch"]
     images = _images(batch)
@@ -365,7 +425,9 @@ def stage_07(ctx):
         text = AutoModel.from_pretrained(text_model).to(ctx.device).eval()
         vision = AutoModel.from_pretrained(image_model).to(ctx.device).eval()
         config = AutoImageProcessor.from_pretrained(image_model)
-        normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)])
+        normalize = v2.Compose(
+            [v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.image_mean, config.image_std)]
+        )
     n, batch = ctx.sizes["encode"], ctx.sizes["encode_batch"]
     tokens = tokenizer([REVIEW] * batch, padding="max_length", truncation=True, max_length=64, return_tensors="np")
     photos = np.stack([np.moveaxis(a[:224, :224], -1, 0) for a in _images(batch)])
@@ -387,13 +449,20 @@ STAGES = [
     Stage("00", "load llm", ("llm",), "Qwen2.5 chat pipeline loads, answers (16 tokens)", stage_00("llm")),
     Stage("00", "load vit", ("vit",), "ViT classifier loads, one image", stage_00("vit")),
     Stage("00", "load clip", ("clip",), "CLIP loads, one image embedding", stage_00("clip")),
-    Stage("03", "image_gen", ("image_gen",), "ImageGen: 1 step, no guidance, batches of prompts, VAE sliced",
-          stage_03()),
-    Stage("03", "image_gen, VAE not sliced", ("image_gen",), "the same, the batch decoded in one pass (float32)",
-          stage_03(slicing=False)),
+    Stage(
+        "03", "image_gen", ("image_gen",), "ImageGen: 1 step, no guidance, batches of prompts, VAE sliced", stage_03()
+    ),
+    Stage(
+        "03",
+        "image_gen, VAE not sliced",
+        ("image_gen",),
+        "the same, the batch decoded in one pass (float32)",
+        stage_03(slicing=False),
+    ),
     Stage("04", "enhancer", ("llm",), "Enhancer: chat pipeline, batch_size=4, greedy", stage_04_enhance),
-    Stage("04", "enhancer + image_gen", ("llm", "image_gen"), "both models in one process, as on one GPU",
-          stage_04_both),
+    Stage(
+        "04", "enhancer + image_gen", ("llm", "image_gen"), "both models in one process, as on one GPU", stage_04_both
+    ),
     Stage("05", "ViT training", ("vit",), "ViTForImageClassification, AdamW, forward+backward", stage_05_train),
     Stage("05", "ViT inference", ("vit",), "ImageClassifier: processor + forward", stage_05_infer),
     Stage("06", "CLIP embeddings", ("clip",), "EmbeddingGenerator: processor + get_image_features", stage_06),
@@ -403,7 +472,7 @@ STAGES = [
 # such module has a stage above (tests/test_catalogue.py holds the course to it).
 NO_STAGE = {
     "08": "its one model is module 04's: Qwen2.5 in the same chat pipeline (PromptEnhancer on Serve, BatchEnhancer "
-          "in Ray Data), measured by 04's enhancer stage",
+    "in Ray Data), measured by 04's enhancer stage",
 }
 
 
@@ -413,7 +482,6 @@ def _key(stage: Stage) -> str:
 
 def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
     """Run one stage in this process (a child of :func:`verify`) and return its measures."""
-    import resource
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -446,12 +514,17 @@ def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
         if "out of memory" not in str(exc).lower() and "ALLOC_FAILED" not in str(exc):
             raise
         result["status"] = "OOM"
-    result.update(load_s=ctx.load_s, work_s=ctx.work_s, busy_s=ctx.busy_s, rows=ctx.rows,
-                  rows_per_s=ctx.rows / ctx.work_s if ctx.work_s else None,
-                  busy_share=ctx.busy_s / ctx.work_s if ctx.work_s else None,
-                  gpu_util=(sum(ctx.util) / len(ctx.util)) if ctx.util else None,
-                  gpu_util_note=ctx.util_note or None,
-                  peak_rss_gb=_peak_rss_gb())
+    result.update(
+        load_s=ctx.load_s,
+        work_s=ctx.work_s,
+        busy_s=ctx.busy_s,
+        rows=ctx.rows,
+        rows_per_s=ctx.rows / ctx.work_s if ctx.work_s else None,
+        busy_share=ctx.busy_s / ctx.work_s if ctx.work_s else None,
+        gpu_util=(sum(ctx.util) / len(ctx.util)) if ctx.util else None,
+        gpu_util_note=ctx.util_note or None,
+        peak_rss_gb=_peak_rss_gb(),
+    )
     if device == "cuda":
         result["peak_alloc_gb"] = torch.cuda.max_memory_allocated() / GB
         result["peak_reserved_gb"] = torch.cuda.max_memory_reserved() / GB
@@ -459,8 +532,15 @@ def _child(key: str, device: str, size: str, cap_gb: float | None) -> dict:
 
 
 def _env(cache: Path | None) -> dict:
-    env = dict(os.environ, RAYCOURSE_PROFILE="gpu", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        RAYCOURSE_PROFILE="gpu",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        TRANSFORMERS_VERBOSITY="error",
+        TOKENIZERS_PARALLELISM="false",
+    )
     if cache is not None:
         env["HF_HUB_CACHE"] = str(cache)
     for role in ("IMAGE_GEN", "LLM", "VIT", "CLIP"):  # the pinned models, not an override
@@ -471,8 +551,19 @@ def _env(cache: Path | None) -> dict:
 def _run_child(key, device, size, cap_gb, cache, timeout) -> dict:
     with tempfile.TemporaryDirectory(prefix="raycourse-verify-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "raycourse.fullsize.verify", "--child", key, "--device", device,
-               "--size", size, "--out", str(out)] + (["--cap-gb", str(cap_gb)] if cap_gb else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "raycourse.fullsize.verify",
+            "--child",
+            key,
+            "--device",
+            device,
+            "--size",
+            size,
+            "--out",
+            str(out),
+        ] + (["--cap-gb", str(cap_gb)] if cap_gb else [])
         try:
             proc = subprocess.run(cmd, env=_env(cache), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -490,7 +581,9 @@ def _fmt(value, spec=".1f", none="—"):
 def table(results: list[dict], device: str) -> str:
     cuda = device == "cuda"
     head = ["module", "stage", "load s", "work s", "rows", "rows/s", "busy share"]
-    head += ["GPU util", "peak GB (alloc/reserved)", "24 GB card", "16 GB card"] if cuda else ["peak RSS GB", "base RSS GB"]
+    head += (
+        ["GPU util", "peak GB (alloc/reserved)", "24 GB card", "16 GB card"] if cuda else ["peak RSS GB", "base RSS GB"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         row = [r["module"], r["name"]]
@@ -500,25 +593,47 @@ def table(results: list[dict], device: str) -> str:
             why = r.get("skipped") or status + (f": {full.get('error')}" if full.get("error") else "")
             lines.append("| " + " | ".join(row + [why] + [""] * (len(head) - 3)) + " |")
             continue
-        row += [_fmt(full["load_s"]), _fmt(full["work_s"]), str(full["rows"]), _fmt(full["rows_per_s"], ".2f"),
-                _fmt(full["busy_share"] * 100, ".0f") + " %"]
+        row += [
+            _fmt(full["load_s"]),
+            _fmt(full["work_s"]),
+            str(full["rows"]),
+            _fmt(full["rows_per_s"], ".2f"),
+            _fmt(full["busy_share"] * 100, ".0f") + " %",
+        ]
         if cuda:
-            row.append(_fmt(full.get("gpu_util"), ".0f") + " %" if full.get("gpu_util") is not None
-                       else full.get("gpu_util_note") or "n/a")
+            row.append(
+                _fmt(full.get("gpu_util"), ".0f") + " %"
+                if full.get("gpu_util") is not None
+                else full.get("gpu_util_note") or "n/a"
+            )
             row.append(f"{full['peak_alloc_gb']:.2f} / {full['peak_reserved_gb']:.2f}")
             for cap in CAPS_GB:
                 capped = r["runs"].get(f"{cap}GB")
-                row.append("—" if capped is None else capped["status"] if capped["status"] != "ok"
-                           else f"fits (peak {capped['peak_alloc_gb']:.1f})" if capped.get("from_uncapped_run")
-                           else f"ok ({capped['peak_alloc_gb']:.1f})")
+                row.append(
+                    "—"
+                    if capped is None
+                    else capped["status"]
+                    if capped["status"] != "ok"
+                    else f"fits (peak {capped['peak_alloc_gb']:.1f})"
+                    if capped.get("from_uncapped_run")
+                    else f"ok ({capped['peak_alloc_gb']:.1f})"
+                )
         else:
             row += [_fmt(full["peak_rss_gb"], ".2f"), _fmt(full["base_rss_gb"], ".2f")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def verify(roles=None, cache: Path | None = None, real: bool = False, size: str | None = None,
-           modules=None, out: Path | None = None, timeout: float = 1800, log=print) -> dict:
+def verify(
+    roles=None,
+    cache: Path | None = None,
+    real: bool = False,
+    size: str | None = None,
+    modules=None,
+    out: Path | None = None,
+    timeout: float = 1800,
+    log=print,
+) -> dict:
     """Run the stages whose roles are available; build the full-size models first unless ``real``."""
     import torch
 
@@ -530,8 +645,10 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
     if not real:
         cache = Path(cache or default_cache())
         for role, info in build(roles, cache, log=log).items():
-            log(f"  {role:<10}{'kept' if info['kept'] else 'built'}: {info['bytes'] / GB:.2f} GB "
-                f"in {info['seconds']:.1f} s")
+            log(
+                f"  {role:<10}{'kept' if info['kept'] else 'built'}: {info['bytes'] / GB:.2f} GB "
+                f"in {info['seconds']:.1f} s"
+            )
     results, gpu_name = [], None
     for stage in STAGES:
         entry = {"module": stage.module, "name": stage.name, "roles": list(stage.roles), "what": stage.what}
@@ -542,7 +659,8 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
         missing = [r for r in stage.roles if r not in roles]
         if missing:
             entry["skipped"] = f"skipped: needs {', '.join(missing)}" + (
-                " (does not fit a CPU)" if device == "cpu" and "image_gen" in missing else "")
+                " (does not fit a CPU)" if device == "cpu" and "image_gen" in missing else ""
+            )
             continue
         runs = {"full": _run_child(_key(stage), device, size, None, cache, timeout)}
         if device == "cuda":  # the card's size as the stage's process saw it (this one keeps CUDA uninitialised)
@@ -554,14 +672,23 @@ def verify(roles=None, cache: Path | None = None, real: bool = False, size: str 
                 if runs["full"]["status"] == "ok" and runs["full"]["peak_reserved_gb"] < cap:
                     # The uncapped run never held as much as the cap: the cap cannot bite, and running the stage
                     # again would only repeat its loading. The uncapped peak is the answer.
-                    runs[f"{cap}GB"] = {"status": "ok", "peak_alloc_gb": runs["full"]["peak_alloc_gb"],
-                                        "from_uncapped_run": True}
+                    runs[f"{cap}GB"] = {
+                        "status": "ok",
+                        "peak_alloc_gb": runs["full"]["peak_alloc_gb"],
+                        "from_uncapped_run": True,
+                    }
                 else:
                     runs[f"{cap}GB"] = _run_child(_key(stage), device, size, cap, cache, timeout)
         entry["runs"] = runs
         full = runs["full"]
-        log(f"  {_key(stage)}: {full['status']}" + (f" (load {full['load_s']:.1f} s, work {full['work_s']:.1f} s)"
-                                                    if full["status"] == "ok" else f" {full.get('error', '')}"))
+        log(
+            f"  {_key(stage)}: {full['status']}"
+            + (
+                f" (load {full['load_s']:.1f} s, work {full['work_s']:.1f} s)"
+                if full["status"] == "ok"
+                else f" {full.get('error', '')}"
+            )
+        )
         if out:  # after every stage, so that a run cut short keeps what it measured
             _write(out, _report(device, gpu_name, torch, real, cache, size, roles, results))
     report = _report(device, gpu_name, torch, real, cache, size, roles, results)

@@ -42,17 +42,20 @@ def _start_shared_ray():
 def _runs_its_own_ray(config) -> bool:
     """Whether this run starts the run's one Ray at all: not for --collect-only, a caller's cluster (RAY_ADDRESS), or
     ``RAYCOURSE_SHARED_RAY=0`` (a Ray per notebook, to compare times)."""
-    return (not config.option.collectonly and not os.environ.get("RAY_ADDRESS")
-            and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0")
+    return (
+        not config.option.collectonly
+        and not os.environ.get("RAY_ADDRESS")
+        and os.environ.get("RAYCOURSE_SHARED_RAY", "1") != "0"
+    )
 
 
 def _starts_ray_early(config) -> bool:
     """A run that certainly needs the run's Ray (`make test-fast`: the checks' tests; `make test NOTEBOOKS=05`) starts
     it while the tests are collected: collection (imports of torch, transformers, Ray) and Ray's start (about 4 s)
     then share the wait instead of following each other."""
-    return _runs_its_own_ray(config) and (os.environ.get("RAYCOURSE_FAST", "") not in ("", "0")
-                                          or bool(os.environ.get("RAYCOURSE_NOTEBOOKS")))
-
+    return _runs_its_own_ray(config) and (
+        os.environ.get("RAYCOURSE_FAST", "") not in ("", "0") or bool(os.environ.get("RAYCOURSE_NOTEBOOKS"))
+    )
 
 
 def _needs_ray(item) -> bool:
@@ -104,8 +107,11 @@ def pytest_sessionfinish(session, exitstatus):
         if notices.is_file() and notices.read_text(encoding="utf-8").strip():
             # A worker died during the run (the notices name the task, not the test): its raylet and worker logs
             # say why, so they stay (a flaky test is a bug to find, never retried away).
-            print(f"\nRay ran failed tasks again (listed below); the run's Ray logs are kept in "
-                  f"{_SHARED_RAY.log_path.parent} (raylet.out, python-core-worker-*.log)", file=sys.stderr)
+            print(
+                f"\nRay ran failed tasks again (listed below); the run's Ray logs are kept in "
+                f"{_SHARED_RAY.log_path.parent} (raylet.out, python-core-worker-*.log)",
+                file=sys.stderr,
+            )
         else:
             shutil.rmtree(_SHARED_RAY.log_path.parent, ignore_errors=True)
         _SHARED_RAY = None
@@ -122,10 +128,11 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.line(line)
 
 
-# `make test` and `make test-fast` run two processes side by side (TEST_WORKERS=0: in line) (pytest-xdist, `--dist loadgroup`), each
-# with its own Ray: the run's processes then share 2 cores. torch's CPU threads in the notebook kernels and the test
-# processes are cut to one each (Ray's workers have one already), sleeping while they wait: with two threads each
-# spinning, a stand-in's training in one process took 142 s instead of 12 s beside a notebook in the other.
+# `make test` and `make test-fast` run two processes side by side (TEST_WORKERS=0: in line) (pytest-xdist, `--dist
+# loadgroup`), each with its own Ray: the run's processes then share 2 cores. torch's CPU threads in the notebook
+# kernels and the test processes are cut to one each (Ray's workers have one already), sleeping while they wait: with
+# two threads each spinning, a stand-in's training in one process took 142 s instead of 12 s beside a notebook in the
+# other.
 SIDE_BY_SIDE_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
@@ -181,8 +188,9 @@ def pytest_testnodedown(node, error):
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` with the units of the root conftest.py's ``_scope``, in the order the workers collected
-    them (notebook, Ray and kernel runs first). xdist's own loadgroup reads ``xdist_group`` marks into node ids, which pytest 9 no longer
-    lets a plugin rename, so it groups nothing: every test went its own way, and module fixtures ran twice."""
+    them (notebook, Ray and kernel runs first). xdist's own loadgroup reads ``xdist_group`` marks into node ids,
+    which pytest 9 no longer lets a plugin rename, so it groups nothing: every test went its own way, and module
+    fixtures ran twice."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
