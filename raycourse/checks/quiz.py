@@ -66,15 +66,18 @@ class Quiz:
 
     def markdown(self) -> str:
         """The lesson's quiz cell: the questions and their lettered choices (no answers)."""
+        # Two source lines a question (its choices on one line, shown one under another by <br>), so that a
+        # quiz of six stays within the 20 lines a markdown cell may have (CONTRIBUTING.md, tests/test_prose.py).
         lines = [
             "## Quiz",
             "",
-            f"{len(self.questions)} questions on this lesson. Answer each with the letter of one choice in the cell "
-            'below (`answers = {1: "b", ...}`) and run it: every answer, right or wrong, comes back with why.',
+            f"{len(self.questions)} questions. Answer each with a letter in the cell below "
+            '(`answers = {1: "b", ...}`) and run it: every answer, right or wrong, comes back with why.',
+            "",
         ]
         for number, question in enumerate(self.questions, 1):
-            lines += ["", f"**{number}.** {question.text}", ""]
-            lines += [f"- **{letter}**: {text}" for letter, (text, _) in question.choices.items()]
+            choices = "<br>".join(f"**{letter}**: {text}" for letter, (text, _) in question.choices.items())
+            lines += [f"{number}. {question.text}<br>", f"   {choices}"]
         return "\n".join(lines)
 
     def answer_cell(self) -> str:
