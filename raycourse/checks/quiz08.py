@@ -6,90 +6,74 @@ QUIZ = Quiz(
     "08",
     [
         Question(
-            "The shop's web page asks for one enhanced prompt whenever a customer clicks, and waits for "
-            "it. A colleague suggests running lesson 04's Ray Data pipeline for each click instead of a "
-            "Serve deployment. What is the problem?",
+            "A web page waits for one enhanced prompt per click. Why not run lesson 04's Ray Data pipeline per click?",
             {
                 "a": (
-                    "Each click would pay for starting actors and loading the model; a deployment keeps"
-                    " the model loaded.",
-                    "Right: a batch job pays its start-up once per job, which is cheap over a million "
-                    "rows and far too slow for one. The lesson's batch job spent seconds starting its "
-                    "actors; the deployment answered one request in a fraction of a second.",
+                    "Each click would pay for starting actors and loading the model.",
+                    "Right: a batch job pays its start-up once per job, cheap over a million rows and far too slow "
+                    "for one.",
                 ),
                 "b": (
-                    "Ray Data cannot run a model on a single row: a Dataset needs at least one block "
-                    "for every CPU of the cluster.",
-                    "It can: a Dataset of one row runs like any other. The cost is the start-up, not the row count.",
+                    "A Dataset needs a block for every CPU core, so one row cannot run.",
+                    "It can: a one-row Dataset runs like any other; the cost is the start-up.",
                 ),
                 "c": (
-                    "Ray Data has no GPU support, so it would run on the CPU.",
+                    "Ray Data cannot use GPUs.",
                     "Ray Data stages ask for GPUs with `num_gpus=`, as every module since 03 does.",
                 ),
             },
             right="a",
         ),
         Question(
-            "A deployment has `@serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)` on its "
-            "`enhance` method. Three callers each send one prompt within a few milliseconds. What "
-            "happens?",
+            "`enhance` has `@serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)`. Three callers send one "
+            "prompt each, a few milliseconds apart. What happens?",
             {
                 "a": (
-                    "Each caller must send a list of 8 prompts, or Serve rejects the call: every call "
-                    "must be max_batch_size long.",
-                    "Callers send one item each; `max_batch_size` is the most Serve puts together, not "
-                    "what a caller must send.",
+                    "Serve rejects them: each caller must send 8 prompts.",
+                    "Callers send one item each; `max_batch_size` is the most Serve puts together.",
                 ),
                 "b": (
-                    "Serve waits at most 50 ms, calls `enhance` once with the 3 prompts, and each "
-                    "caller gets its own answer.",
-                    "Right: each caller sends one item and gets one result; the list is Serve's doing. "
-                    "The lesson's answers carried how many requests shared their forward pass.",
+                    "One call of `enhance` with the 3 prompts; each caller gets its answer.",
+                    "Right: each caller sends one item and gets one result; the list is Serve's doing.",
                 ),
                 "c": (
-                    "Serve waits until 8 prompts have arrived, however long that takes.",
-                    "`batch_wait_timeout_s` caps the wait: after 50 ms Serve calls with whatever has arrived.",
+                    "Serve waits for 8 prompts, however long that takes.",
+                    "`batch_wait_timeout_s` caps the wait: after 50 ms Serve calls with what has arrived.",
                 ),
             },
             right="b",
         ),
         Question(
-            "A batch job writes parquet with `DataContext.get_current().checkpoint_config = "
-            'CheckpointConfig(id_column="id", checkpoint_path=...)`. Its driver is killed after 20 of 60 '
-            "rows were written, and the same job is run again. What does the second run do?",
+            "A job with a `CheckpointConfig` is killed after writing 20 of its 60 rows, and run again. What does "
+            "the second run do?",
             {
                 "a": (
-                    "It continues the killed job's tasks where they stopped, in the middle of their batches.",
-                    "A killed driver's tasks are gone; the resumed run is a new job that skips finished"
-                    " rows, not a continuation of running tasks.",
+                    "It continues the killed tasks in the middle of their batches.",
+                    "A killed driver's tasks are gone; the second run is a new job that skips written rows.",
                 ),
                 "b": (
-                    "It starts from row one, because a new driver is a new job.",
-                    "That is what happens without a checkpoint. With one, the new job reads the checkpoint first.",
+                    "It starts from row one: a new driver is a new job.",
+                    "That is what happens without a checkpoint.",
                 ),
                 "c": (
-                    "It skips the 20 rows whose ids the checkpoint recorded and works on the other 40; "
-                    "rows that were in flight, not yet written, are done again.",
-                    "Right: the checkpoint records what the sink wrote, and the next run filters those "
-                    "ids out at the read. The lesson counted the rows each run worked on.",
+                    "It skips the 20 written rows and works on the other 40.",
+                    "Right: the checkpoint records the ids the sink wrote, and the next run skips them; rows in flight "
+                    "are done again.",
                 ),
             },
             right="c",
         ),
         Question(
-            'A validation stage keeps `good = ds.filter(expr=(col("stars") >= 1) & (col("stars") <= 5))` '
-            'and quarantines `ds.filter(expr=(col("stars") < 1) | (col("stars") > 5))`. Some rows have no'
-            " stars (null). Where do they go?",
+            'A stage keeps the rows where `col("stars") >= 1` and quarantines those where `col("stars") < 1`. '
+            "Where do rows with no stars (null) go?",
             {
                 "a": (
-                    "Nowhere: a comparison with null is null, neither true nor false, so both filters "
-                    "drop them, silently.",
-                    "Right: that is why the lesson's rules name the missing case with `is_null()`, and "
-                    "why its `validate` counts that every row is either good or quarantined.",
+                    "Nowhere: a comparison with null is null, so both filters drop them.",
+                    "Right: that is why the lesson's rules name the missing case with `is_null()`.",
                 ),
                 "b": (
-                    "Into `good`, because null counts as false in the quarantine rule.",
-                    "`filter` keeps only rows where the expression is true; null is not true in either filter.",
+                    "Into the good rows, because null counts as false in the quarantine rule.",
+                    "`filter` keeps only rows where the expression is true; null is not true in either.",
                 ),
                 "c": (
                     "Ray Data raises an error on the first null.",
