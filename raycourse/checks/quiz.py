@@ -65,16 +65,19 @@ class Quiz:
     questions: list[Question] = field(default_factory=list)
 
     def markdown(self) -> str:
-        """The lesson's quiz cell: the questions and their lettered choices (no answers)."""
+        """The lesson's quiz cell: the questions and their lettered choices (no answers), three lines each.
+
+        A question's stem ends in a hard line break (a backslash) and its choices share the next line,
+        so six questions fit a markdown cell of 20 lines.
+        """
         lines = [
             "## Quiz",
-            "",
-            f"{len(self.questions)} questions on this lesson. Answer each with the letter of one choice in the cell "
-            'below (`answers = {1: "b", ...}`) and run it: every answer, right or wrong, comes back with why.',
+            'Answer with one letter per question in the cell below (`answers = {1: "b", ...}`) and run it: '
+            "every answer comes back with why.",
         ]
         for number, question in enumerate(self.questions, 1):
-            lines += ["", f"**{number}.** {question.text}", ""]
-            lines += [f"- **{letter}**: {text}" for letter, (text, _) in question.choices.items()]
+            choices = " · ".join(f"**{letter}**: {text}" for letter, (text, _) in question.choices.items())
+            lines += ["", f"**{number}.** {question.text}\\", choices]
         return "\n".join(lines)
 
     def answer_cell(self) -> str:
