@@ -58,7 +58,10 @@ QUIZ = Quiz(
                     "`ray.cluster_resources()` adds up the GPUs of all nodes, and with no budget set the budget is "
                     "all of them: one actor per GPU, wherever it is.",
                 ),
-                "b": ("4, the notebook's node's GPUs.", "`ray.cluster_resources()` counts every node's resources."),
+                "b": (
+                    "4, the notebook's node's GPUs.",
+                    "`ray.cluster_resources()` counts the resources of every node.",
+                ),
                 "c": ("2, one per node.", "A pool is sized in actors, one per GPU here, not per node."),
                 "d": ("16, two per GPU.", "`num_gpus=1` gives each actor a whole GPU."),
             },
@@ -69,7 +72,10 @@ QUIZ = Quiz(
             "on two GPUs. How is the work done?",
             {
                 "a": ("Two actors, two batches each.", "One block is one bundle, and a bundle goes to one actor."),
-                "b": ("One actor, one batch of eight.", "`__call__` gets `batch_size` rows at a time: four batches."),
+                "b": (
+                    "One actor, with one batch of all eight.",
+                    "`__call__` gets `batch_size` rows at a time: four batches.",
+                ),
                 "c": (
                     "One actor, four batches of two.",
                     "A single block makes a single bundle, which goes to one actor and is cut into batches of "
@@ -88,7 +94,7 @@ QUIZ = Quiz(
                     "Ray keeps each image as opaque Python bytes: `write_images` does not accept them, and "
                     "Parquet readers outside Python cannot use them.",
                 ),
-                "b": ("Ray stops: a column cannot hold PIL images.", "It still runs, as Python objects."),
+                "b": ("Ray stops: a column cannot hold PIL images at all.", "It still runs, as Python objects."),
                 "c": ("Ray makes a `uint8` tensor column.", "Only your own `np.asarray` gives the tensor column."),
             },
             right="a",

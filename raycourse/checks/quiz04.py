@@ -9,29 +9,40 @@ QUIZ = Quiz(
             "In `Enhancer.__call__`, `season_for(row_id)` becomes `random.choice(SEASONS)`. Run twice: what do you "
             "see?",
             {
-                "a": ("The same seasons: Ray seeds every actor alike.", "Ray seeds nothing for you."),
+                "a": (
+                    "The same seasons: Ray seeds every actor alike.",
+                    "Ray seeds nothing for you: each actor differs.",
+                ),
                 "b": (
                     "Varied seasons, but a row may get another one next run.",
                     "Each actor's random state differs between actors and runs, and scheduling decides which rows "
                     "reach which actor; `season_for` seeds by the row, so a row keeps its season.",
                 ),
-                "c": ("One season for all: actors share a random state.", "Actors are separate processes."),
+                "c": (
+                    "One season for all: actors share a random state.",
+                    "Actors are separate processes, with separate random states.",
+                ),
                 "d": ("An error: no `random` in an actor.", "An actor runs ordinary Python, `random` included."),
             },
             right="b",
         ),
         Question(
-            "`do_sample=False` is deleted from the Enhancer's `self.pipe(...)` call. Run twice on the same prompts: "
-            "what changes?",
+            "Without `do_sample=False` in the Enhancer's `self.pipe(...)`, what changes between two runs?",
             {
                 "a": ("Nothing: the pipeline is greedy by default.", "The model's own config asks for sampling."),
-                "b": ("Every reply runs to `max_new_tokens`.", "`max_new_tokens` only caps the length."),
+                "b": (
+                    "Every reply runs to `max_new_tokens`.",
+                    "`max_new_tokens` only caps the length, sampled or not.",
+                ),
                 "c": (
                     "The enhanced prompts may differ between runs.",
                     "The model's config asks for sampling, drawn from each actor's random state; greedy decoding "
                     "writes the same reply every run.",
                 ),
-                "d": ("The chat template is no longer applied.", "`do_sample` is about picking tokens."),
+                "d": (
+                    "The chat template is no longer applied.",
+                    "`do_sample` is about picking tokens, not formatting.",
+                ),
             },
             right="c",
         ),
@@ -64,8 +75,8 @@ QUIZ = Quiz(
             right="a",
         ),
         Question(
-            "A pipeline reads CSV files, then runs two pools of two GPU actors (`num_cpus` left at its default) on a "
-            "GPU node with 4 vCPUs. What happens?",
+            "A pipeline reads CSV files, then runs two pools of two GPU actors (default `num_cpus`) on a node with "
+            "4 vCPUs. What happens?",
             {
                 "a": ("It runs: GPU actors hold no CPU.", "Ray Data gives every actor `num_cpus=1` unless told."),
                 "b": ("An error at once: too few CPUs.", "A task with no free CPU waits, without an error."),
@@ -79,8 +90,8 @@ QUIZ = Quiz(
             right="c",
         ),
         Question(
-            "In section 7, the 4 MiB cap keeps the fast stage about one block ahead of the slow one. Compared with no "
-            "cap, when does the run finish?",
+            "Section 7's 4 MiB cap keeps the fast stage one block ahead of the slow one. Against no cap, when does "
+            "the run end?",
             {
                 "a": ("Much sooner: nothing piles up.", "The slow stage sets the pace; the cap saves memory."),
                 "b": (
