@@ -15,14 +15,19 @@ from .grading import DEFAULT_TIMEOUT
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["lab"]:  # everything after `lab` goes to `jupyter lab` as it is
-        from .cluster import run_lab
+    if argv[:1] == ["lab"]:  # everything after `lab` goes to `jupyter lab` as it is (argparse would read it)
+        parser, args = None, argparse.Namespace(command="lab", jupyter_args=argv[1:])
+    else:
+        parser = _parser()
+        args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](parser, args) or 0
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
-        try:
-            return run_lab(argv[1:])
-        except CourseError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m raycourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show the profile and what each model role resolves to")
@@ -183,108 +188,123 @@ def main(argv: list[str] | None = None) -> int:
         help="start one Ray for the session (dashboard on), then JupyterLab; stop both together (what `make lab` runs)",
     )
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "info":
-            print(f"profile: {config.profile()}")
-            for role in config.MODEL_ROLES:
-                print(f"  {role:<10}{models.describe(role)}")
-        elif args.command == "standins" and args.full_size:
-            from . import fullsize
+    return parser
 
-            start = time.perf_counter()
-            built = fullsize.build(args.roles, args.cache, log=print)
-            for role, info in built.items():
-                took = "already built" if info["kept"] else f"{info['seconds']:.1f} s"
-                print(f"  {role:<10}{info['snapshot']}  ({info['bytes'] / 1e9:.2f} GB, {took})")
-            cache = args.cache or fullsize.default_cache()
-            print(
-                f"Built in {time.perf_counter() - start:.1f} s. In the gpu profile, HF_HUB_CACHE={cache} makes "
-                "raycourse.model_id() load these (tokenizers: the tiny stand-ins')."
-            )
-        elif args.command == "standins":
-            if args.roles or args.cache:
-                parser.error("--roles and --cache go with --full-size")
-            for role in config.MODEL_ROLES:
-                start = time.perf_counter()
-                path = models.ensure_standin(role)
-                size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-                print(f"  {role:<10}{path}  ({size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
-        elif args.command == "reset-lab":
-            from .labreset import reset_lab
 
-            lab, saved = reset_lab(args.lab)
-            where = lab.relative_to(lab.parents[1])
-            if saved is None:
-                print(f"{where} is already as the course ships it: nothing to reset.")
-            else:
-                print(
-                    f"Your work is kept in {saved.relative_to(lab.parents[1])}; {where} is fresh.\n"
-                    "In JupyterLab: File > Reload Notebook from Disk (or close the tab and open it again)."
-                )
-        elif args.command == "grade":
-            return _grade(args.notebooks, args.timeout)
-        elif args.command == "grade-class":
-            return _grade_class(parser, args)
-        elif args.command == "make-data":
-            return _make_data(args)
-        elif args.command == "check-profile":
-            print(models.check_profile())
-        elif args.command == "check-data":
-            from . import data
+# One function per sub-command: each takes the parser (for usage errors) and the parsed arguments, and returns
+# the exit status (None: 0). A CourseError it raises is printed as "error: ..." by main().
 
-            config.profile()  # the data roles depend on it: a wrong name is the first thing to say
-            print(f"{data.data_root()}: {data.check_data()} data files read, none that Ray's readers would fail on.")
-        elif args.command == "pins":
-            if args.move:
-                role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
-                print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models.toml)")
-                return 0
-            total, unrecorded = 0, []
-            for role, spec in config.MODEL_ROLES.items():
-                size = sum(spec.sizes.values())
-                total += size
-                unknown = [f for f in spec.files if f not in spec.sizes]
-                weights = [f for f in unknown if f.endswith((".safetensors", ".bin"))]
-                unrecorded += [f"{spec.hub_id}/{f}" for f in weights]
-                note = [f"size not recorded: {', '.join(weights)}"] if weights else []
-                if len(unknown) > len(weights):
-                    note.append(f"+{len(unknown) - len(weights)} small text files")
-                print(
-                    f"  {role:<10}{spec.hub_id} @ {spec.revision}  {len(spec.files)} files, "
-                    f"{size / 1e9:.2f} GB" + (f" ({'; '.join(note)})" if note else "")
-                )
-                print(f"  {'':<10}licence: {spec.licence}")
-            print(
-                f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`"
-                + (f", plus {', '.join(unrecorded)}" if unrecorded else "")
-            )
-        elif args.command == "verify-gpu":
-            from .fullsize.verify import verify as run_verify
 
-            report = run_verify(
-                args.roles, args.cache, real=args.real, size=args.size, modules=args.modules, out=args.json
-            )
-            gpu = f" ({report['gpu']})" if report["gpu"] else ""
-            print(
-                f"\nFull-size model stages on {report['device']}{gpu}, {report['machine']}; "
-                f"models: {report['models']}; rows: {report['sizes']['name']} sizes\n"
-            )
-            print(report["table"])
-            print(f"\nWrote {args.json}")
-            failed = [
-                s for s in report["stages"] if s.get("runs", {}).get("full", {}).get("status") not in (None, "ok")
-            ]
-            return 1 if failed else 0
-        elif args.command == "prefetch":
-            for role, where in models.prefetch(args.roles or None).items():
-                print(f"  {role:<10}{where}")
-            if not args.roles:
-                _check_gpu_data()
-    except CourseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+def _info(parser, args) -> None:
+    print(f"profile: {config.profile()}")
+    for role in config.MODEL_ROLES:
+        print(f"  {role:<10}{models.describe(role)}")
+
+
+def _standins(parser, args) -> None:
+    if args.full_size:
+        return _standins_full_size(args)
+    if args.roles or args.cache:
+        parser.error("--roles and --cache go with --full-size")
+    for role in config.MODEL_ROLES:
+        start = time.perf_counter()
+        path = models.ensure_standin(role)
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        print(f"  {role:<10}{path}  ({size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
+
+
+def _standins_full_size(args) -> None:
+    from . import fullsize
+
+    start = time.perf_counter()
+    built = fullsize.build(args.roles, args.cache, log=print)
+    for role, info in built.items():
+        took = "already built" if info["kept"] else f"{info['seconds']:.1f} s"
+        print(f"  {role:<10}{info['snapshot']}  ({info['bytes'] / 1e9:.2f} GB, {took})")
+    cache = args.cache or fullsize.default_cache()
+    print(
+        f"Built in {time.perf_counter() - start:.1f} s. In the gpu profile, HF_HUB_CACHE={cache} makes "
+        "raycourse.model_id() load these (tokenizers: the tiny stand-ins')."
+    )
+
+
+def _reset_lab(parser, args) -> None:
+    from .labreset import reset_lab
+
+    lab, saved = reset_lab(args.lab)
+    where = lab.relative_to(lab.parents[1])
+    if saved is None:
+        print(f"{where} is already as the course ships it: nothing to reset.")
+    else:
+        print(
+            f"Your work is kept in {saved.relative_to(lab.parents[1])}; {where} is fresh.\n"
+            "In JupyterLab: File > Reload Notebook from Disk (or close the tab and open it again)."
+        )
+
+
+def _check_profile(parser, args) -> None:
+    print(models.check_profile())
+
+
+def _check_data(parser, args) -> None:
+    from . import data
+
+    config.profile()  # the data roles depend on it: a wrong name is the first thing to say
+    print(f"{data.data_root()}: {data.check_data()} data files read, none that Ray's readers would fail on.")
+
+
+def _pins(parser, args) -> None:
+    if args.move:
+        role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
+        print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models.toml)")
+        return
+    total, unrecorded = 0, []
+    for role, spec in config.MODEL_ROLES.items():
+        size = sum(spec.sizes.values())
+        total += size
+        unknown = [f for f in spec.files if f not in spec.sizes]
+        weights = [f for f in unknown if f.endswith((".safetensors", ".bin"))]
+        unrecorded += [f"{spec.hub_id}/{f}" for f in weights]
+        note = [f"size not recorded: {', '.join(weights)}"] if weights else []
+        if len(unknown) > len(weights):
+            note.append(f"+{len(unknown) - len(weights)} small text files")
+        print(
+            f"  {role:<10}{spec.hub_id} @ {spec.revision}  {len(spec.files)} files, "
+            f"{size / 1e9:.2f} GB" + (f" ({'; '.join(note)})" if note else "")
+        )
+        print(f"  {'':<10}licence: {spec.licence}")
+    print(
+        f"  {'total':<10}{total / 1e9:.2f} GB in the Hugging Face cache after `make prefetch`"
+        + (f", plus {', '.join(unrecorded)}" if unrecorded else "")
+    )
+
+
+def _verify_gpu(parser, args) -> int:
+    from .fullsize.verify import verify as run_verify
+
+    report = run_verify(args.roles, args.cache, real=args.real, size=args.size, modules=args.modules, out=args.json)
+    gpu = f" ({report['gpu']})" if report["gpu"] else ""
+    print(
+        f"\nFull-size model stages on {report['device']}{gpu}, {report['machine']}; "
+        f"models: {report['models']}; rows: {report['sizes']['name']} sizes\n"
+    )
+    print(report["table"])
+    print(f"\nWrote {args.json}")
+    failed = [s for s in report["stages"] if s.get("runs", {}).get("full", {}).get("status") not in (None, "ok")]
+    return 1 if failed else 0
+
+
+def _prefetch(parser, args) -> None:
+    for role, where in models.prefetch(args.roles or None).items():
+        print(f"  {role:<10}{where}")
+    if not args.roles:
+        _check_gpu_data()
+
+
+def _lab(parser, args) -> int:
+    from .cluster import run_lab
+
+    return run_lab(args.jupyter_args)
 
 
 def _roles(text: str) -> list[str]:
@@ -305,7 +325,7 @@ def _check_gpu_data() -> None:
         print(f"  {where}: {what}")
 
 
-def _make_data(args) -> int:
+def _make_data(parser, args) -> int:
     from .data import GPU_DATA_ENV
     from .workshop_data import generate
 
@@ -324,9 +344,10 @@ def _make_data(args) -> int:
     return 0
 
 
-def _grade(paths: list[Path], timeout: float) -> int:
+def _grade(parser, args) -> int:
     from .grading import Grader
 
+    paths, timeout = args.notebooks, args.timeout
     grades = []
     with Grader(timeout) as grader:
         for i, path in enumerate(paths):
@@ -371,6 +392,22 @@ def _grade_class(parser, args) -> int:
     print(report.summary())
     print(f"\nWrote {csv_path} and {md_path}")
     return 0
+
+
+COMMANDS = {
+    "info": _info,
+    "standins": _standins,
+    "prefetch": _prefetch,
+    "make-data": _make_data,
+    "check-profile": _check_profile,
+    "check-data": _check_data,
+    "pins": _pins,
+    "reset-lab": _reset_lab,
+    "grade": _grade,
+    "grade-class": _grade_class,
+    "lab": _lab,
+    "verify-gpu": _verify_gpu,
+}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ replaced or patched ``raycourse.checks`` in its kernel, edited its files, wrote 
 verdicts, rebound ``check`` or printed something that looks like a verdict changes nothing. What this
 cannot stop (code that rewrites the interpreter or the kernel itself) is in docs/instructor.md.
 
-The request calls ``_judge(secret, module, sources, calls, user_ns)``: ``calls`` are the check calls the
+The request calls ``_judge(secret, module, sources, calls, user_ns)``: ``sources`` are the modules' sources in
+the order they are loaded (``raycourse.checks.Lab.modules``); ``calls`` are the check calls the
 cell makes, each ``[attribute, [argument source, ...], [[keyword, source], ...], line]``; their arguments
 are evaluated in the notebook's namespace, as the check cell would. It prints each verdict, as a check
 cell does, then one line: the mark, the HMAC-SHA256 of the payload, the payload (JSON).
@@ -25,7 +26,7 @@ def _judge(secret, module, sources, calls, user_ns):
     import types
 
     package = "raycourse.checks"
-    names = [package, f"{package}._core", module]
+    names = list(sources)  # the checks' machinery, the package, the lab: in the order they are loaded
     saved = {name: sys.modules.get(name) for name in names}
     results, verdicts = [], []
     try:
@@ -36,7 +37,7 @@ def _judge(secret, module, sources, calls, user_ns):
             if name == package:
                 fresh.__path__ = []
             sys.modules[name] = fresh
-        for name in (f"{package}._core", package, module):
+        for name in names:
             exec(compile(sources[name], f"<raycourse grader: {name}>", "exec"), sys.modules[name].__dict__)
         lab = sys.modules[module]
         for attribute, args, kwargs, line in calls:
@@ -59,7 +60,7 @@ def _judge(secret, module, sources, calls, user_ns):
             else:
                 sys.modules[name] = old
     try:  # the notebook's own record, for its progress cell (only what it shows; the grade is the line below)
-        core = sys.modules[f"{package}._core"]
+        core = sys.modules[names[0]]  # the kernel's own machinery (loaded first)
         for v in verdicts:
             core.record(module, core.Verdict(**v))
     except Exception:

@@ -137,7 +137,10 @@ def profile() -> str:
     return value
 
 
-def require_role(role: str) -> ModelRole:
+def require_role(role: str | ModelRole) -> ModelRole:
+    """The :class:`ModelRole` of a role's name; a role object as it is (so it is looked up once, at the top)."""
+    if isinstance(role, ModelRole):
+        return role
     try:
         return MODEL_ROLES[role]
     except KeyError:

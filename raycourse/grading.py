@@ -51,8 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _judge, config, runtime, sandbox
-from .checks import _core
-from .checks._core import Verdict
+from .checks import MARKS, STRETCH, Lab, Verdict, is_stretch
 
 DEFAULT_TIMEOUT = 600  # seconds per notebook; the slowest solved lab takes about 110 s on 2 cores
 # What the graded kernels get on top of the caller's environment: the tests' settings, without the
@@ -121,7 +120,7 @@ class Grade:
 
     @property
     def label(self) -> str:
-        return _core.lab_label(self.module) if self.module else "?"
+        return Lab(self.module).label if self.module else "?"
 
     @property
     def lab(self) -> str | None:
@@ -133,7 +132,7 @@ class Grade:
         return sum(v.passed for v in self.verdicts)
 
     def total_line(self) -> str:
-        return _core.total_line(self.label, self.verdicts)
+        return Lab(self.module or "?").total_line(self.verdicts)
 
     def report(self) -> str:
         """What ``python -m raycourse grade`` prints for this notebook (after its first line)."""
@@ -265,7 +264,7 @@ def inspect_notebook(path: Path | str) -> tuple[Grade, object, str]:
         return grade, None, ""
     grade.module, alias = found
     try:
-        exercises = _core.exercises(grade.module)
+        exercises = Lab.of(grade.module).exercises
     except ImportError:
         grade.reason = f"it imports raycourse.checks.{grade.lab}, which the course does not have"
         grade.module = None
@@ -539,15 +538,11 @@ class Grader:
         grade, nb, alias = inspect_notebook(path)
         if nb is None:
             return grade
-        names = {
-            attr: value.title
-            for attr, value in vars(sys.modules[grade.module]).items()
-            if isinstance(value, _core.Exercise)
-        }
-        self._run(nb, grade, alias, names, _core.exercises(grade.module))
+        lab = Lab.of(grade.module)
+        self._run(nb, grade, alias, lab.calls, lab.titles)
         return grade
 
-    def _run(self, nb, grade: Grade, alias: str, names: dict, exercises: list) -> None:
+    def _run(self, nb, grade: Grade, alias: str, names: dict, titles: list) -> None:
         self._prepare()
         started = time.monotonic()  # the time limit counts from here: a Ray of the grader's is part of it
         # A short path: Ray's Unix sockets live under it, and Linux allows them 107 characters.
@@ -565,7 +560,7 @@ class Grader:
                 with _environ(ray_env):
                     ray = cluster.start(dashboard=False, temp_dir=str(work / "tmp" / "ray"), base_env=ray_env)
                 env.update(ray.client_env())
-            self._execute(nb, grade, alias, names, exercises, env, work, folder, started)
+            self._execute(nb, grade, alias, names, titles, env, work, folder, started)
         finally:
             if ray is not None:
                 ray.stop()
@@ -575,7 +570,7 @@ class Grader:
             grade.seconds = time.monotonic() - started
             shutil.rmtree(work, ignore_errors=True)
 
-    def _execute(self, nb, grade, alias, names, exercises, env, work, folder, started) -> None:
+    def _execute(self, nb, grade, alias, names, titles, env, work, folder, started) -> None:
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
         deadline = started + self.timeout
@@ -600,23 +595,10 @@ class Grader:
             )
         else:
             client.km = _kernel_manager()
-        final: dict[str, Verdict] = {}
-        since_check: list[CellError] = []  # errors of the cells since the last check cell
+        plans, checked_in, notes = plan_notebook(nb, alias, names)
+        grade.notes.extend(notes)
+        book = Explanation(titles, names, alias, checked_in)
         stopped = ""
-        checked_in: dict[str, int] = {}  # exercise title -> index of the last cell that checks it
-        plans = {}
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                titles = check_calls(cell.source, alias, names)
-                for title in titles:
-                    checked_in[title] = index
-                plans[index] = plan_cell(cell.source, alias, names) if titles else (False, [])
-                what = sorted(set(SUSPICIOUS.findall(cell.source)))
-                if what:
-                    grade.notes.append(
-                        f"cell {index} reaches into the grading machinery ({', '.join(what)}): "
-                        "it cannot change a verdict, but read it."
-                    )
         kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
         try:
             with client.setup_kernel(env=env, stderr=kernel_log):
@@ -642,7 +624,6 @@ class Grader:
                         stopped = "died"
                         break
                     error = self._collect(cell, index, grade)
-                    titles = check_calls(cell.source, alias, names)
                     if judged is None and calls and error is None:  # a cell that checks among other code
                         remaining = deadline - time.monotonic()
                         client.timeout = max(1, int(remaining + 0.999))
@@ -654,30 +635,11 @@ class Grader:
                         except DeadKernelError:
                             stopped = "died"
                             break
-                    new = self._verdicts(judged, calls, names, error, in_place=only_checks)
-                    cause = since_check[0] if since_check else None
-                    for title, verdict in new.items():
-                        final[title] = _with_cause(verdict, cause)
-                    if error is not None and titles:
-                        earlier = cause or (grade.errors[0] if grade.errors[0] is not error else None)
-                        for title in titles:
-                            if title not in new:
-                                final[title] = Verdict(
-                                    title,
-                                    "error",
-                                    f"its check cell raised {error.ename}: {_short(error.evalue, 200)}",
-                                    "Run the notebook from the top (Kernel > Restart Kernel and Run All Cells) "
-                                    "and fix the first error.",
-                                    str(earlier) if earlier else "",
-                                )
-                    if new or titles:
-                        since_check = []
-                    elif error is not None:
-                        since_check.append(error)
+                    book.cell_ran(cell.source, judged, calls, error, grade.errors, in_place=only_checks)
         except DeadKernelError:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
-            if not grade.errors and not final:
+            if not grade.errors and not book.final:
                 kernel_log.flush()
                 said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
                 grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
@@ -696,31 +658,8 @@ class Grader:
                 f"the grader kept the first ones and dropped {client.dropped:,}."
             )
         grade.timed_out = stopped == "time"
-        why = {
-            "time": f"the time limit ({self.timeout:g} s) was reached before its check ran.",
-            "died": "the kernel died before its check ran (out of memory?).",
-            "failed": "grading stopped before its check ran.",
-        }
-        for ex in exercises:
-            if ex.title in final:
-                continue
-            if stopped:
-                message = why[stopped]
-            elif ex.title not in checked_in:
-                attr = next(a for a, t in names.items() if t == ex.title)
-                message = f"the notebook has no check cell for it (`{alias}.{attr}(...)`)."
-            else:
-                message = "its check cell ran but did not check it."
-            final[ex.title] = Verdict(ex.title, "not checked", message)
-        grade.verdicts = [final[ex.title] for ex in exercises]
-        last_check = max(checked_in.values(), default=-1)
-        for error in grade.errors:
-            if error.index > last_check:
-                grade.notes.append(f"a cell after the last check: {error}")
-        if stopped == "time":
-            grade.notes.append(f"time limit of {self.timeout:g} s reached: the kernel was stopped.")
-        elif stopped == "died":
-            grade.notes.append("the kernel died (out of memory?): the cells after it did not run.")
+        grade.verdicts, notes = book.finish(grade.errors, stopped, self.timeout)
+        grade.notes.extend(notes)
         grade.notebook = nb
 
     def _judge(self, client, nb, index: int, calls: list, module: str, *, in_place: bool):
@@ -730,7 +669,7 @@ class Grader:
         import nbformat
 
         secret = secrets.token_hex(32)
-        sources = {name: self._sources[name] for name in ("raycourse.checks", "raycourse.checks._core", module)}
+        sources = {name: self._sources[name] for name in Lab(module).modules}
         code = (
             f"(lambda b, g: b.exec(b.compile({JUDGE_SOURCE + chr(10) + '_judge(*_args)'!r}, "
             f"'<raycourse grader>', 'exec'), {{'__name__': 'raycourse_grader', '__builtins__': b, "
@@ -794,40 +733,132 @@ class Grader:
                 grade.errors.append(error)
         return error
 
-    @staticmethod
-    def _verdicts(judged, calls: list, names: dict, error: CellError | None, *, in_place: bool) -> dict:
-        """The verdicts of a cell's check calls from the grader's request (title -> Verdict)."""
-        if not calls or (judged is None and not in_place and error is not None):
-            return {}
-        titles = [names[c[0]] for c in calls]
-        if judged is None:
-            return {
-                t: Verdict(
-                    t,
-                    "error",
-                    "the grader got no verdict back from the kernel: the notebook's code "
-                    "interfered with its output (sys.stdout?) or the kernel itself.",
-                    "Run the notebook from the top and look at what its cells change outside your exercises.",
+
+# Which verdict each exercise gets, and which error explains it (pure: no kernel) -------------------------
+
+
+def plan_notebook(nb, alias: str, names: dict[str, str]) -> tuple[dict, dict[str, int], list[str]]:
+    """What the grader knows before it runs anything: ``(plans, checked_in, notes)``: the :func:`plan_cell` of
+    each code cell by index, the index of the last cell that checks each exercise, and a note for each cell that
+    reaches into the grading machinery."""
+    plans, checked_in, notes = {}, {}, []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            titles = check_calls(cell.source, alias, names)
+            for title in titles:
+                checked_in[title] = index
+            plans[index] = plan_cell(cell.source, alias, names) if titles else (False, [])
+            what = sorted(set(SUSPICIOUS.findall(cell.source)))
+            if what:
+                notes.append(
+                    f"cell {index} reaches into the grading machinery ({', '.join(what)}): "
+                    "it cannot change a verdict, but read it."
                 )
-                for t in titles
-            }
-        new = {}
-        for result in judged:
-            if "verdict" in result:
-                new[names[result["attribute"]]] = Verdict(**result["verdict"])
-            elif "raised" in result and not in_place:
-                ename, evalue, line = result["raised"]
-                title = names[result["attribute"]]
-                new[title] = Verdict(
-                    title,
-                    "error",
-                    f"the grader could not repeat its check `{_short(line, 60)}`: {ename}: {_short(evalue, 200)}",
-                    "Put each check call in a cell of its own, as the lab has it.",
-                )
-            elif "failed" in result:
-                for title in titles:
-                    new.setdefault(title, Verdict(title, "error", f"the grader's check failed: {result['failed']}"))
-        return new
+    return plans, checked_in, notes
+
+
+def request_verdicts(judged, calls: list, names: dict, error: CellError | None, *, in_place: bool) -> dict:
+    """The verdicts of a cell's check calls from the grader's request (title -> Verdict)."""
+    if not calls or (judged is None and not in_place and error is not None):
+        return {}
+    titles = [names[c[0]] for c in calls]
+    if judged is None:
+        return {
+            t: Verdict(
+                t,
+                "error",
+                "the grader got no verdict back from the kernel: the notebook's code "
+                "interfered with its output (sys.stdout?) or the kernel itself.",
+                "Run the notebook from the top and look at what its cells change outside your exercises.",
+            )
+            for t in titles
+        }
+    new = {}
+    for result in judged:
+        if "verdict" in result:
+            new[names[result["attribute"]]] = Verdict(**result["verdict"])
+        elif "raised" in result and not in_place:
+            ename, evalue, line = result["raised"]
+            title = names[result["attribute"]]
+            new[title] = Verdict(
+                title,
+                "error",
+                f"the grader could not repeat its check `{_short(line, 60)}`: {ename}: {_short(evalue, 200)}",
+                "Put each check call in a cell of its own, as the lab has it.",
+            )
+        elif "failed" in result:
+            for title in titles:
+                new.setdefault(title, Verdict(title, "error", f"the grader's check failed: {result['failed']}"))
+    return new
+
+
+@dataclass
+class Explanation:
+    """The verdicts of a notebook's exercises, built cell by cell from what each cell did, and the error that
+    explains each one: the first error of the cells since the previous check (a verdict's ``cause``). Pure: the
+    kernel loop (:meth:`Grader._execute`) feeds it; its unit tests feed it by hand."""
+
+    titles: list[str]  # the lab's exercises, in order
+    names: dict[str, str]  # exercise title by the attribute a check cell calls
+    alias: str  # the checks module's name in the notebook ("check")
+    checked_in: dict[str, int]  # the index of the last cell that checks each exercise
+    final: dict[str, Verdict] = field(default_factory=dict)
+    since_check: list[CellError] = field(default_factory=list)  # errors of the cells since the last check cell
+
+    def cell_ran(
+        self, source: str, judged, calls: list, error: CellError | None, errors: list[CellError], *, in_place: bool
+    ) -> None:
+        """A code cell ran: ``judged`` is what the grader's request brought back (None: none ran, or no signed
+        answer), ``error`` the cell's own error (already in ``errors``, every error so far)."""
+        titles = check_calls(source, self.alias, self.names)
+        new = request_verdicts(judged, calls, self.names, error, in_place=in_place)
+        cause = self.since_check[0] if self.since_check else None
+        for title, verdict in new.items():
+            self.final[title] = _with_cause(verdict, cause)
+        if error is not None and titles:
+            earlier = cause or (errors[0] if errors[0] is not error else None)
+            for title in titles:
+                if title not in new:
+                    self.final[title] = Verdict(
+                        title,
+                        "error",
+                        f"its check cell raised {error.ename}: {_short(error.evalue, 200)}",
+                        "Run the notebook from the top (Kernel > Restart Kernel and Run All Cells) "
+                        "and fix the first error.",
+                        str(earlier) if earlier else "",
+                    )
+        if new or titles:
+            self.since_check = []
+        elif error is not None:
+            self.since_check.append(error)
+
+    def finish(self, errors: list[CellError], stopped: str, timeout: float) -> tuple[list[Verdict], list[str]]:
+        """``(verdicts, notes)`` once the run ended (``stopped``: "", "time", "died" or "failed"): one verdict per
+        exercise, "not checked" and why for those no check cell decided."""
+        why = {
+            "time": f"the time limit ({timeout:g} s) was reached before its check ran.",
+            "died": "the kernel died before its check ran (out of memory?).",
+            "failed": "grading stopped before its check ran.",
+        }
+        final = dict(self.final)
+        for title in self.titles:
+            if title in final:
+                continue
+            if stopped:
+                message = why[stopped]
+            elif title not in self.checked_in:
+                attr = next(a for a, t in self.names.items() if t == title)
+                message = f"the notebook has no check cell for it (`{self.alias}.{attr}(...)`)."
+            else:
+                message = "its check cell ran but did not check it."
+            final[title] = Verdict(title, "not checked", message)
+        last_check = max(self.checked_in.values(), default=-1)
+        notes = [f"a cell after the last check: {error}" for error in errors if error.index > last_check]
+        if stopped == "time":
+            notes.append(f"time limit of {timeout:g} s reached: the kernel was stopped.")
+        elif stopped == "died":
+            notes.append("the kernel died (out of memory?): the cells after it did not run.")
+        return [final[title] for title in self.titles], notes
 
 
 def _with_cause(verdict: Verdict, cause: CellError | None) -> Verdict:
@@ -895,9 +926,9 @@ class ClassReport:
     def column(self, module: str, title: str) -> str:
         match = re.match(r"(Exercise|Checkpoint)\s+(\d+)", title)
         short = f"{'Ex' if match.group(1) == 'Exercise' else 'Cp'} {match.group(2)}" if match else title
-        if _core.is_stretch(title):
-            short = _core.STRETCH
-        return f"{_core.lab_label(module)} · {short}"
+        if is_stretch(title):
+            short = STRETCH
+        return f"{Lab(module).label} · {short}"
 
     def table(self, marks: bool = False):
         """Learner x exercise (pandas): verdict words (``marks``: the verdicts' marks), totals, notes; a last
@@ -910,13 +941,13 @@ class ClassReport:
             passed = 0
             for module, title in self.exercises:
                 verdict = self.verdict(learner, module, title)
-                passed += bool(verdict and verdict.passed and not _core.is_stretch(title))
+                passed += bool(verdict and verdict.passed and not is_stretch(title))
                 status = verdict.status if verdict else None
                 row[self.column(module, title)] = (
-                    (_core.MARKS[status] if status else MISSING_MARK) if marks else WORDS[status]
+                    (MARKS[status] if status else MISSING_MARK) if marks else WORDS[status]
                 )
             row["passed"] = passed
-            row["of"] = sum(not _core.is_stretch(title) for _, title in self.exercises)
+            row["of"] = sum(not is_stretch(title) for _, title in self.exercises)
             row["notes"] = "; ".join(learner.notes)
             rows.append(row)
         share = {"learner": "passed by (share of learners)"}
@@ -1067,5 +1098,5 @@ def grade_class(
                     )
                     grade = keep
                 learner.grades[grade.module] = grade
-    exercises = [(m, ex.title) for m in sorted(modules) for ex in _core.exercises(m)]
+    exercises = [(m, ex.title) for m in sorted(modules) for ex in Lab(m).exercises]
     return ClassReport(folder, learners, exercises, timeout)

@@ -23,15 +23,19 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "raycourse").expanduser()
 
 
-def standin_path(role: str) -> Path:
+def standin_path(role: str | config.ModelRole) -> Path:
     """Cache folder of a stand-in, keyed by the builder's version and source code.
 
     A change to :mod:`raycourse.standins`, its training or its world therefore never reuses a stale build.
     """
+
+    return _standin_folder(config.require_role(role))
+
+
+def _standin_folder(spec: config.ModelRole) -> Path:
     from . import standins
 
-    config.require_role(role)
-    return cache_root() / "standins" / f"{role}-v{standins.STANDIN_VERSION}-{_standin_sources_digest()}"
+    return cache_root() / "standins" / f"{spec.name}-v{standins.STANDIN_VERSION}-{_standin_sources_digest()}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,19 +52,20 @@ def _standin_sources_digest() -> str:
     return hashlib.sha256(sources).hexdigest()[:10]
 
 
-def ensure_standin(role: str) -> Path:
+def ensure_standin(role: str | config.ModelRole) -> Path:
     """Build the tiny stand-in for ``role`` unless it is already in the cache."""
     from filelock import FileLock
 
     from .standins import build_standin
 
-    path = standin_path(role)
+    spec = config.require_role(role)  # looked up once: a role object passes through as it is
+    path = _standin_folder(spec)
     if path.is_dir() and any(path.iterdir()):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):  # two actors asking at once build it once
         if not (path.is_dir() and any(path.iterdir())):
-            build_standin(role, path)
+            build_standin(spec.name, path)
     return path
 
 
@@ -129,7 +134,7 @@ def model_id(role: str, *, check: bool = True) -> str:
             _check_path(spec, override)
         return str(Path(override).expanduser()) if Path(override).expanduser().exists() else override
     if config.profile() == "tiny":
-        return str(ensure_standin(role))
+        return str(ensure_standin(spec))
     if not check:
         return spec.hub_id
     return _resolve_pinned(spec)

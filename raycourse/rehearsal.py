@@ -46,13 +46,14 @@ def _legacy_tokenizer(folder: Path) -> None:
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
 
 
-def fake_repo(role: str, out: Path) -> Path:
-    """Write the tiny stand-in of ``role`` as its real Hub repo lays it out, into ``out``."""
+def fake_repo(spec: config.ModelRole, out: Path) -> Path:
+    """Write the tiny stand-in of a role as its real Hub repo lays it out, into ``out``."""
     import torch
 
     from .models import ensure_standin
 
-    standin = ensure_standin(role)
+    role = spec.name
+    standin = ensure_standin(spec)
     out.mkdir(parents=True, exist_ok=True)
     if role == "image_gen":
         shutil.copytree(standin, out, dirs_exist_ok=True)  # saved as the fp16 variant files
@@ -115,7 +116,7 @@ def build_cache(cache_dir: Path, roles=None, *, leave_out: dict | None = None) -
     with tempfile.TemporaryDirectory(prefix="raycourse-rehearsal-") as tmp:
         for role in roles or list(config.MODEL_ROLES):
             spec = config.require_role(role)
-            repo = fake_repo(role, Path(tmp) / role)
+            repo = fake_repo(spec, Path(tmp) / role)
             absent = [f for f in spec.files if not (repo / f).is_file()]
             if absent:
                 raise CourseError(

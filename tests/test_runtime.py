@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import raycourse
-from raycourse import cluster, runtime
+from raycourse import cluster, config, runtime
 from raycourse.errors import CourseError
 
 
@@ -102,21 +102,48 @@ def test_no_token_or_secret_travels_to_a_clusters_workers(monkeypatch):
     assert runtime._is_secret("HF_TOKEN") and runtime._is_secret("my_password") and not runtime._is_secret("HF_HOME")
 
 
+def _course_variables(paths) -> set[str]:
+    """The ``RAYCOURSE_*`` names that the files at ``paths`` (files, or folders of .py files) mention."""
+    import re
+
+    files = [f for p in paths for f in (sorted(p.rglob("*.py")) if p.is_dir() else [p])]
+    return {
+        name
+        for path in files
+        for name in re.findall(r"(?<![A-Za-z0-9])_?RAYCOURSE_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8"))
+    }
+
+
 def test_every_course_setting_the_package_reads_travels_or_is_the_drivers_alone():
     """A RAYCOURSE_* variable added to the package is named in the allow-list (or as the driver's own)."""
-    import re
     from pathlib import Path
 
     package = Path(runtime.__file__).parent
-    read = {
-        name
-        for path in package.rglob("*.py")
-        for name in re.findall(r"RAYCOURSE_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
-    }
+    # raycourse/testing is the test run's plugin: what it reads, the test run reads (CONTRIBUTING's table lists it)
+    read = _course_variables([p for p in package.rglob("*.py") if "testing" not in p.relative_to(package).parts])
+    read -= {"_RAYCOURSE_GRADED_RUN"}  # the grader's mark of a graded notebook's processes, not a setting
     read -= {"RAYCOURSE_MODEL"}  # the prefix of RAYCOURSE_MODEL_<ROLE>, each role listed
     assert read <= set(runtime.PROPAGATED_KEYS) | set(runtime.DRIVER_ONLY_KEYS), (
         read - set(runtime.PROPAGATED_KEYS) - set(runtime.DRIVER_ONLY_KEYS)
     )
+
+
+def test_every_course_variable_the_code_reads_is_in_contributing_s_table():
+    """CONTRIBUTING.md's table of the RAYCOURSE_* variables lists every one that the package, the tools, the
+    Makefile and the tests read."""
+    import re
+    from pathlib import Path
+
+    root = Path(runtime.__file__).parents[1]
+    text = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\| `(_?RAYCOURSE_[A-Z0-9_<>]+)` \|", text, flags=re.M))
+    if "RAYCOURSE_MODEL_<ROLE>" in table:  # the roles' overrides, and the prefix the code builds them from
+        table |= {"RAYCOURSE_MODEL"} | {role.override_env for role in config.MODEL_ROLES.values()}
+    code = [root / "raycourse", root / "tools", *(root / "tools").glob("*.sh"), root / "conftest.py", root / "Makefile"]
+    read = _course_variables(code)
+    read |= _course_variables([root / "tests"]) - {"RAYCOURSE_API_KEY", "RAYCOURSE_SECRET"}  # the tests' fake secrets
+    assert read - table == set(), "add them to CONTRIBUTING.md's table of the RAYCOURSE_* variables"
+    assert {name for name in table if "_MODEL" not in name} <= read, "the table lists a variable nothing reads"
 
 
 class _Proc:

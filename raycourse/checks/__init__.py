@@ -14,8 +14,11 @@ and prints one of three verdicts:
 A check never crashes the notebook: an unexpected error in the learner's objects
 becomes a ``❌`` verdict that names the error. ``check.exercise_1.result(...)``
 returns the :class:`Verdict` instead of printing it (used by the unit tests).
+
+Grading (``raycourse.grading``) sees a lab through :class:`Lab` (its exercises, label, totals and
+recorded verdicts), :data:`MARKS` and :func:`is_stretch`, never through the private ``_core``.
 """
 
-from ._core import NotSolved, Verdict, Wrong, exercise
+from ._core import MARKS, STRETCH, Lab, NotSolved, Verdict, Wrong, exercise, is_stretch
 
-__all__ = ["NotSolved", "Verdict", "Wrong", "exercise"]
+__all__ = ["MARKS", "STRETCH", "Lab", "NotSolved", "Verdict", "Wrong", "exercise", "is_stretch"]

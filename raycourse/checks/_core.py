@@ -257,6 +257,65 @@ def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> 
     return line
 
 
+@dataclass(frozen=True)
+class Lab:
+    """A lab's checks as grading and reports see them: its exercises, label, totals and recorded verdicts.
+
+    ``Lab.of("raycourse.checks.lab03")`` (or ``Lab.of("lab03")``) imports the checks module; an unknown lab
+    raises ImportError.
+    """
+
+    module: str  # "raycourse.checks.lab03"
+
+    @classmethod
+    def of(cls, module: str) -> Lab:
+        import importlib
+
+        module = module if "." in module else f"{__package__}.{module}"
+        importlib.import_module(module)
+        return cls(module)
+
+    @property
+    def name(self) -> str:
+        """ "lab03"."""
+        return self.module.rsplit(".", 1)[-1]
+
+    @property
+    def label(self) -> str:
+        """ "Lab 03"."""
+        return lab_label(self.module)
+
+    @property
+    def exercises(self) -> list[Exercise]:
+        """Its exercises, in the lab's order."""
+        return exercises(self.module)
+
+    @property
+    def titles(self) -> list[str]:
+        return [ex.title for ex in self.exercises]
+
+    @property
+    def calls(self) -> dict[str, str]:
+        """The title of each exercise by the attribute a check cell calls (``{"exercise_2": "Exercise 2"}``)."""
+        import sys
+
+        return {
+            attr: value.title for attr, value in vars(sys.modules[self.module]).items() if isinstance(value, Exercise)
+        }
+
+    @property
+    def modules(self) -> list[str]:
+        """The modules its checks run from, in the order they are loaded (the grader sends their sources)."""
+        return [f"{__package__}._core", __package__, self.module]
+
+    def total_line(self, verdicts: list[Verdict], *, so_far: bool = False) -> str:
+        return total_line(self.label, verdicts, so_far=so_far)
+
+    def recorded(self) -> dict[str, Verdict]:
+        """The latest verdict of each of its exercises checked in this process."""
+        return recorded(self.module)
+
+
 def _notebook_of(module: str) -> str:
     """Where the course keeps the notebook of a checks module ("labs/03_image_generation_lab.ipynb")."""
     from .. import catalogue

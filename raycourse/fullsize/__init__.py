@@ -147,12 +147,11 @@ def _write_weights(role: str, repo: Path, seed: int) -> None:
         del tensors
 
 
-def _digest(role: str) -> str:
+def _digest(spec: config.ModelRole) -> str:
     """What a role's build depends on: this code, its configs, the pin (files and commit)."""
-    spec = config.require_role(role)
     h = hashlib.sha256(f"{FULLSIZE_VERSION} {spec.hub_id} {spec.revision} {spec.files}".encode())
     h.update(Path(__file__).read_bytes())
-    for path in sorted((CONFIGS / role).rglob("*.json")):
+    for path in sorted((CONFIGS / spec.name).rglob("*.json")):
         h.update(str(path.relative_to(CONFIGS)).encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -161,21 +160,21 @@ def _stamp(cache_dir: Path, spec) -> Path:
     return cache_dir / ("models--" + spec.hub_id.replace("/", "--")) / ".raycourse-fullsize.json"
 
 
-def is_built(role: str, cache_dir: Path) -> bool:
+def is_built(spec: config.ModelRole, cache_dir: Path) -> bool:
     from ..models import pinned_snapshot
 
-    spec = config.require_role(role)
     stamp = _stamp(Path(cache_dir), spec)
-    if not stamp.is_file() or json.loads(stamp.read_text()).get("digest") != _digest(role):
+    if not stamp.is_file() or json.loads(stamp.read_text()).get("digest") != _digest(spec):
         return False
     return not pinned_snapshot(spec, cache_dir=str(cache_dir))[1]
 
 
-def _fake_repo(role: str, out: Path, seed: int) -> Path:
+def _fake_repo(spec: config.ModelRole, out: Path, seed: int) -> Path:
     """The role's repo as the Hub holds it: the tiny stand-in's tokenizers, the real configs, full-size weights."""
     from ..rehearsal import fake_repo
 
-    fake_repo(role, out)  # tokenizers (and the layout) of the tiny stand-in
+    role = spec.name
+    fake_repo(spec, out)  # tokenizers (and the layout) of the tiny stand-in
     for path in list(out.rglob("*")):  # its weights and configs go; the real ones come
         if path.is_file() and (path.suffix in (".safetensors", ".bin")
                                or path.name in ("config.json", "model_index.json", "scheduler_config.json",
@@ -200,17 +199,17 @@ def build(roles=None, cache_dir: Path | None = None, *, seed: int = 0, log=None)
     cache_dir = Path(cache_dir or default_cache()).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
     done = {}
-    for role in roles or list(config.MODEL_ROLES):
-        spec = config.require_role(role)
+    for spec in [config.require_role(role) for role in roles or list(config.MODEL_ROLES)]:  # looked up once
+        role = spec.name
         start = time.perf_counter()
-        kept = is_built(role, cache_dir)
+        kept = is_built(spec, cache_dir)
         if not kept:
             if log:
                 log(f"  {role:<10}building {spec.hub_id} at full size ...")
             scratch = cache_dir.parent / ".building"
             scratch.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=f"{role}-", dir=scratch) as tmp:
-                repo = _fake_repo(role, Path(tmp) / role, seed)
+                repo = _fake_repo(spec, Path(tmp) / role, seed)
                 absent = [f for f in spec.files if not (repo / f).is_file()]
                 if absent:
                     raise CourseError(f"The full-size build of {spec.hub_id} lacks the pinned file(s) {absent}.",
@@ -220,7 +219,7 @@ def build(roles=None, cache_dir: Path | None = None, *, seed: int = 0, log=None)
                 _add_to_cache(cache_dir, spec, repo, spec.files)
             with contextlib.suppress(OSError):
                 scratch.rmdir()  # only when empty: another build may be using it
-            _stamp(cache_dir, spec).write_text(json.dumps({"digest": _digest(role), "seed": seed}))
+            _stamp(cache_dir, spec).write_text(json.dumps({"digest": _digest(spec), "seed": seed}))
         snapshot = cache_dir / ("models--" + spec.hub_id.replace("/", "--")) / "snapshots" / spec.revision
         size = sum((snapshot / f).stat().st_size for f in spec.files)
         done[role] = {"snapshot": snapshot, "bytes": size, "seconds": time.perf_counter() - start, "kept": kept}
