@@ -40,6 +40,13 @@ def _judge(secret, module, sources, calls, user_ns):
         for name in names:
             exec(compile(sources[name], f"<raycourse grader: {name}>", "exec"), sys.modules[name].__dict__)
         lab = sys.modules[module]
+        # What the lab's own cells hand its checks during the session (lab 07's starved run, kept by
+        # keep_starved): the names come from the grader's source (SESSION_STATE), the values from the kernel's
+        # module, as the learner's cells left them; data the learner gives the checks either way.
+        kernel_lab = saved.get(module)
+        for key in getattr(lab, "SESSION_STATE", ()):
+            if kernel_lab is not None and isinstance(getattr(kernel_lab, key, None), list):
+                getattr(lab, key)[:] = list(getattr(kernel_lab, key))
         for attribute, args, kwargs, line in calls:
             try:
                 values = [eval(compile(a, "<check cell>", "eval"), user_ns) for a in args]

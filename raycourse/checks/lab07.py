@@ -81,6 +81,9 @@ SPEEDUP = 2.0  # the fed pipeline's rows per second, at least this many times th
 FEATURE_TOLERANCE = 0.05  # relative distance per part: a GPU's bf16 is at most 1.1 % away (H200), a wrong input 45 %+
 ATTEMPTS = 2
 _starved: list = []  # the starved pipeline's run of this session (the encoder's output table)
+# Handed over by the lab's cells (keep_starved): the grader carries it into the checks it runs afresh
+# (raycourse/_judge.py).
+SESSION_STATE = ("_starved",)
 
 
 # ----------------------------------------------------------------------------- the data
