@@ -22,12 +22,13 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
             TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
             HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg
 
-.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs figures screenshots help site site-setup
+.PHONY: lab test test-fast test-standins grade test-gpu setup standins prefetch pins labs record bench soak lock clean-outputs figures screenshots help site site-setup test-room
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
 	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
+	@echo "make test-room two learners at once on one shared two-node Ray (lessons 04 and 05 within a GPU budget; about 10 min)"
 	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
 	@echo "make labs      regenerate labs/ from solutions/"
@@ -87,6 +88,10 @@ test-fast: setup
 # others to the sources they were trained from.
 test-standins: setup
 	$(TEST_ENV) RAYCOURSE_RETRAIN=1 $(BIN)/python -m pytest tests/test_standins.py -k "shipped_trained or world_colour" $(PYTEST_ARGS)
+
+# Two learners at once on one shared two-node Ray (lessons 04 and 05, a GPU budget of 1 each): about 10 min here.
+test-room: setup
+	$(TEST_ENV) RAYCOURSE_TWO_LEARNERS=1 $(BIN)/python -m pytest tests/test_two_learners.py $(PYTEST_ARGS)
 
 # Grade your labs: a copy of each runs from the top in a fresh kernel (offline, at most 600 s each);
 # one line per exercise and a total per lab. GRADE_ARGS=--timeout=900 gives each more time.

@@ -169,15 +169,17 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
             patch.setenv(key, value)
         yield head, {node.node_id for node in nodes}, shared / "outputs"
     finally:
-        worker.send_signal(signal.SIGTERM)  # `ray start --block` stops its node's processes
         try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        log.close()
-        head.stop()
-        patch.undo()
+            worker.send_signal(signal.SIGTERM)  # `ray start --block` stops its node's processes
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+            log.close()
+            head.stop()
+        finally:
+            patch.undo()  # whatever happened above: the next test gets this process's own environment back
         left = head.leftover_processes()
         assert not left, f"Ray processes left behind: {left}"
         # The state API was asked over HTTP only: this process still talks to its own Ray, not to the head that is
