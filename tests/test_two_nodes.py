@@ -78,6 +78,17 @@ JOIN_ON_LOOPBACK = (
 )
 
 
+def _worker_node_env() -> dict:
+    """The Ray processes' environment without the loopback switch: `ray start --address` refuses to join any
+    cluster while RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ("Multi-node Ray clusters are not supported", on Linux too),
+    and this process has it once anything here called raycourse.init() (cluster.keep_loopback); JOIN_ON_LOOPBACK
+    keeps the worker node on loopback instead."""
+    env = cluster.ray_environment()
+    for key in cluster.LOOPBACK_ENV:
+        env.pop(key, None)
+    return env
+
+
 def test_every_lesson_that_loads_a_model_is_run_here():
     assert set(BUILDS) == {m.number for m in MODULES.values()}, NOTEBOOKS
 
@@ -153,7 +164,7 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
             f"--dashboard-agent-listen-port={cluster.free_port()}",
             "--disable-usage-stats",
         ],
-        env=cluster.ray_environment(),
+        env=_worker_node_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
