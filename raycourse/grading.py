@@ -739,7 +739,7 @@ class Grader:
         except DeadKernelError:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
-            if not grade.errors and not book.final:
+            if not grade.errors and not book.final and not watch.exceeded:
                 kernel_log.flush()
                 said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
                 grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
