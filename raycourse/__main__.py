@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import config, models
 from .errors import CourseError
-from .grading import DEFAULT_TIMEOUT
+from .grading import DEFAULT_TIMEOUT, default_memory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +183,15 @@ def _parser() -> argparse.ArgumentParser:
             help=f"time limit per notebook in seconds (default: {DEFAULT_TIMEOUT}); when reached, the "
             "kernel is stopped and the exercises not checked by then are reported as such",
         )
+        p.add_argument(
+            "--memory",
+            type=_gib,
+            default=None,
+            metavar="GIB",
+            help="memory limit per notebook in GiB, its processes together (its kernel, what it started, its Ray's "
+            f"workers; default: half of this machine's memory, {default_memory():g} here); when exceeded, the "
+            "notebook is stopped and the exercises not checked by then say so",
+        )
     lab = sub.add_parser(
         "lab",
         help="start one Ray for the session (dashboard on), then JupyterLab; stop both together (what `make lab` runs)",
@@ -344,12 +353,22 @@ def _make_data(parser, args) -> int:
     return 0
 
 
+def _gib(text: str) -> float:
+    try:
+        value = float(text.strip().upper().removesuffix("GIB").removesuffix("G"))
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GiB above 0: give one such as 8 or 12.5")
+    return value
+
+
 def _grade(parser, args) -> int:
     from .grading import Grader
 
     paths, timeout = args.notebooks, args.timeout
     grades = []
-    with Grader(timeout) as grader:
+    with Grader(timeout, memory=args.memory) as grader:
         for i, path in enumerate(paths):
             print(("\n" if i else "") + f"Grading {path} (a copy, from the top, at most {timeout:g} s) ...", flush=True)
             grade = grader.grade(path)
@@ -386,7 +405,9 @@ def _grade_class(parser, args) -> int:
             "Note: you are root, so the learners' code runs as root too. Grade as an ordinary user where you can.",
             file=sys.stderr,
         )
-    report = grade_class(folder, timeout=args.timeout, labs=labs or None, skip=(out,) if args.out else ())
+    report = grade_class(
+        folder, timeout=args.timeout, memory=args.memory, labs=labs or None, skip=(out,) if args.out else ()
+    )
     csv_path, md_path = report.write(out)
     print()
     print(report.summary())

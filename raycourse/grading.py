@@ -15,7 +15,9 @@ the learner's outputs: the copy runs in a temporary folder.
   assigning it) is reported as ``💥 ... could not be checked`` with that error, and every verdict
   carries the first error its own cells raised (``Error: ...``).
 * Each notebook has a time limit (:data:`DEFAULT_TIMEOUT`, ``--timeout``); when it is reached the
-  kernel is stopped and the exercises not checked by then say so. Its outputs are kept up to
+  kernel is stopped and the exercises not checked by then say so. It has a memory limit too
+  (:func:`default_memory`, ``--memory``), on its processes together (:class:`MemoryWatch`): the kernel,
+  whatever it started and the Ray of its own; beyond it, the same. Its outputs are kept up to
   :data:`OUTPUT_LIMIT` characters (a note says the rest was dropped).
 * Which lab a notebook is comes from its content (``from raycourse.checks import lab03 as check``),
   not its file name, and the list of exercises from that lab's checks module, so an exercise whose
@@ -112,6 +114,8 @@ class Grade:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timed_out: bool = False
+    out_of_memory: bool = False  # its processes used more than the grader's memory limit: it was stopped
+    memory_peak: int = 0  # the most memory its processes held together, in bytes, as the grader saw it (MemoryWatch)
     notebook: object = None  # the executed copy (nbformat), for whoever wants to look at its outputs
 
     @property
@@ -427,6 +431,82 @@ def _processes_marked(mark: str) -> list:
     return found
 
 
+def default_memory() -> float:
+    """The memory limit per graded notebook, in GiB, when none is given: half of this machine's memory (the grader,
+    the system and whatever else runs here keep the other half)."""
+    import psutil
+
+    return round(psutil.virtual_memory().total / 2**30 / 2, 1)
+
+
+class MemoryWatch:
+    """Watches the memory of a graded notebook's processes and kills them all when they use more than ``limit``
+    GiB together: a thread that looks every ``interval`` seconds.
+
+    Its processes: those of ``roots()`` (the kernel's launcher; the Ray the grader started for it) with everything
+    they started (in a sandbox, every process of its PID namespace: its Ray's workers included), and, outside a
+    sandbox, every process with the notebook's ``mark`` (a ``setsid`` one included). What counts is each
+    process's private resident memory (resident less shared: not the libraries and weights mapped from files,
+    which the page cache holds once for all, nor Ray's object store in shared memory, which Ray caps itself).
+    ``peak``: the most they held together at one look; ``exceeded``: True once it killed them.
+    """
+
+    def __init__(self, limit: float, roots, mark: str | None = None, interval: float = 0.5):
+        import threading
+
+        self.limit, self.roots, self.mark, self.interval = limit, roots, mark, interval
+        self.peak, self.exceeded = 0, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="raycourse-memory-watch", daemon=True)
+
+    def __enter__(self) -> "MemoryWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def processes(self) -> list:
+        import psutil
+
+        found = {}
+        for root in self.roots():
+            with contextlib.suppress(psutil.Error):
+                for proc in [root, *root.children(recursive=True)]:
+                    found[proc.pid] = proc
+        if self.mark:
+            for proc in _processes_marked(self.mark):
+                found.setdefault(proc.pid, proc)
+        found.pop(os.getpid(), None)  # never the grader's own process
+        return list(found.values())
+
+    @staticmethod
+    def private(proc) -> int:
+        """``proc``'s private resident memory in bytes (0 once it is gone)."""
+        import psutil
+
+        try:
+            info = proc.memory_info()
+        except (psutil.Error, OSError):
+            return 0
+        return max(0, info.rss - getattr(info, "shared", 0))
+
+    def _watch(self) -> None:
+        import psutil
+
+        while not self._stop.wait(self.interval):
+            procs = self.processes()
+            used = sum(self.private(p) for p in procs)
+            self.peak = max(self.peak, used)
+            if used > self.limit * 2**30:
+                self.exceeded = True
+                for proc in procs:
+                    with contextlib.suppress(psutil.Error):
+                        proc.send_signal(signal.SIGKILL)
+                return
+
+
 def kill_marked(mark: str) -> int:
     """Kill every process of a graded notebook (:func:`_processes_marked`); return how many there were."""
     import psutil
@@ -446,7 +526,8 @@ class Grader:
     (:func:`minimal_env`). Ray: the one in ``RAY_ADDRESS`` if set; else each notebook gets a Ray of its
     own (started in its sandbox by the notebook, or without a sandbox by the grader) that ends with it.
     ``sandbox``: None to use one where this machine allows it, False never (a warning says what is lost).
-    ``output_limit``: the characters of output kept per notebook.
+    ``output_limit``: the characters of output kept per notebook; ``memory``: the GiB its processes may use
+    together (default: :func:`default_memory`).
     """
 
     def __init__(
@@ -456,9 +537,13 @@ class Grader:
         *,
         sandbox: bool | None = None,
         output_limit: int = OUTPUT_LIMIT,
+        memory: float | None = None,
         echo=None,
     ):
         self.timeout = timeout
+        self.memory = default_memory() if memory is None else memory
+        if not self.memory > 0:
+            raise ValueError(f"memory limit of {memory} GiB: give a number of GiB above 0 (for example 8)")
         base = dict(os.environ if env is None else env)
         self.env = minimal_env(base)
         self.env.update(GRADE_ENV)
@@ -531,6 +616,9 @@ class Grader:
             (work / "home").mkdir()
             (work / "tmp").mkdir()
             env.update(HOME=str(work / "home"), TMPDIR=str(work / "tmp"), RAY_TMPDIR=str(work / "tmp"))
+            # its Ray's token is its own, made in that HOME: not the caller's (a file the sandbox cannot write)
+            for key in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+                env.pop(key, None)
         return env
 
     def grade(self, path: Path | str) -> Grade:
@@ -560,7 +648,7 @@ class Grader:
                 with _environ(ray_env):
                     ray = cluster.start(dashboard=False, temp_dir=str(work / "tmp" / "ray"), base_env=ray_env)
                 env.update(ray.client_env())
-            self._execute(nb, grade, alias, names, titles, env, work, folder, started)
+            self._execute(nb, grade, alias, names, titles, env, work, folder, started, ray)
         finally:
             if ray is not None:
                 ray.stop()
@@ -570,7 +658,8 @@ class Grader:
             grade.seconds = time.monotonic() - started
             shutil.rmtree(work, ignore_errors=True)
 
-    def _execute(self, nb, grade, alias, names, titles, env, work, folder, started) -> None:
+    def _execute(self, nb, grade, alias, names, titles, env, work, folder, started, ray=None) -> None:
+        import psutil
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
         deadline = started + self.timeout
@@ -588,7 +677,7 @@ class Grader:
         if self.sandboxed:
             writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
             os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
-            watch = os.open(work / "grader", os.O_RDWR)
+            fifo = os.open(work / "grader", os.O_RDWR)
             client.km = _kernel_manager(
                 wrap=lambda argv: sandbox.command(argv, writable, ray=True, watch=str(work / "grader")),
                 ipc=work / "kernel",
@@ -600,8 +689,19 @@ class Grader:
         book = Explanation(titles, names, alias, checked_in)
         stopped = ""
         kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
+
+        def roots():  # the kernel's launcher (in a sandbox, `unshare`: the whole namespace below it) and its Ray
+            pids = [getattr(client.km.provisioner, "pid", None), ray.process.pid if ray is not None else None]
+            found = []
+            for pid in pids:
+                if pid is not None:  # psutil.Process(None) would be the grader itself
+                    with contextlib.suppress(psutil.Error):
+                        found.append(psutil.Process(pid))
+            return found
+
+        watch = MemoryWatch(self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV))
         try:
-            with client.setup_kernel(env=env, stderr=kernel_log):
+            with client.setup_kernel(env=env, stderr=kernel_log), watch:
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
                         continue
@@ -639,7 +739,7 @@ class Grader:
         except DeadKernelError:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
-            if not grade.errors and not book.final:
+            if not grade.errors and not book.final and not watch.exceeded:
                 kernel_log.flush()
                 said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
                 grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
@@ -651,14 +751,19 @@ class Grader:
         finally:
             kernel_log.close()
             if self.sandboxed:
-                os.close(watch)
+                os.close(fifo)
+        grade.memory_peak = watch.peak
+        if watch.exceeded and stopped in ("died", "failed", ""):
+            stopped = "memory"
+            grade.notes = [n for n in grade.notes if not n.startswith("grading stopped early")]
         if client.dropped:
             grade.notes.append(
                 f"output truncated: the notebook printed more than {self.output_limit:,} characters; "
                 f"the grader kept the first ones and dropped {client.dropped:,}."
             )
         grade.timed_out = stopped == "time"
-        grade.verdicts, notes = book.finish(grade.errors, stopped, self.timeout)
+        grade.out_of_memory = stopped == "memory"
+        grade.verdicts, notes = book.finish(grade.errors, stopped, self.timeout, self.memory)
         grade.notes.extend(notes)
         grade.notebook = nb
 
@@ -832,11 +937,14 @@ class Explanation:
         elif error is not None:
             self.since_check.append(error)
 
-    def finish(self, errors: list[CellError], stopped: str, timeout: float) -> tuple[list[Verdict], list[str]]:
-        """``(verdicts, notes)`` once the run ended (``stopped``: "", "time", "died" or "failed"): one verdict per
-        exercise, "not checked" and why for those no check cell decided."""
+    def finish(
+        self, errors: list[CellError], stopped: str, timeout: float, memory: float = 0.0
+    ) -> tuple[list[Verdict], list[str]]:
+        """``(verdicts, notes)`` once the run ended (``stopped``: "", "time", "memory", "died" or "failed"): one
+        verdict per exercise, "not checked" and why for those no check cell decided (``memory``: the limit, GiB)."""
         why = {
             "time": f"the time limit ({timeout:g} s) was reached before its check ran.",
+            "memory": f"its processes used more than {memory:g} GiB of memory (the limit) before its check ran.",
             "died": "the kernel died before its check ran (out of memory?).",
             "failed": "grading stopped before its check ran.",
         }
@@ -856,6 +964,11 @@ class Explanation:
         notes = [f"a cell after the last check: {error}" for error in errors if error.index > last_check]
         if stopped == "time":
             notes.append(f"time limit of {timeout:g} s reached: the kernel was stopped.")
+        elif stopped == "memory":
+            notes.append(
+                f"memory limit of {memory:g} GiB reached: the notebook's processes (its kernel, what it started and "
+                "its Ray's) used more than that together; the grader stopped them, and the cells after it did not run."
+            )
         elif stopped == "died":
             notes.append("the kernel died (out of memory?): the cells after it did not run.")
         return [final[title] for title in self.titles], notes
@@ -1050,6 +1163,7 @@ def grade_class(
     folder: Path | str,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    memory: float | None = None,
     labs: list[str] | None = None,
     skip: tuple[Path, ...] = (),
     echo=print,
@@ -1057,13 +1171,14 @@ def grade_class(
     """Grade every learner's lab notebooks in ``folder`` (see :func:`find_learners`).
 
     ``labs`` (``["lab03"]``) limits the grading to those labs. A file that cannot be graded never
-    stops the report: it is a note in its learner's row. Two notebooks of one lab from one learner:
+    stops the report: it is a note in its learner's row. ``memory``: the GiB each notebook's processes may use
+    together (:class:`Grader`). Two notebooks of one lab from one learner:
     the one with more exercises passed counts, and a note names the other.
     """
     folder = Path(folder)
     learners = []
     modules: set[str] = {f"raycourse.checks.{lab}" for lab in labs or []}
-    with Grader(timeout) as grader:
+    with Grader(timeout, memory=memory) as grader:
         for name, files in find_learners(folder, skip):
             learner = Learner(name)
             learners.append(learner)
@@ -1088,6 +1203,8 @@ def grade_class(
                 modules.add(grade.module)
                 if grade.timed_out:
                     learner.notes.append(f"{where}: time limit of {timeout:g} s reached")
+                if grade.out_of_memory:
+                    learner.notes.append(f"{where}: used more than {grader.memory:g} GiB of memory: stopped")
                 other = learner.grades.get(grade.module)
                 if other is not None:
                     keep, drop = (grade, other) if grade.passed > other.passed else (other, grade)

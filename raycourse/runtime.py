@@ -401,7 +401,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     global _dashboard_url, _owns_ray
     import ray
 
-    from . import cluster
+    from . import loopback
 
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
@@ -426,7 +426,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
         kwargs["address"] = "local"  # never Ray's guess from a stale /tmp/ray/ray_current_cluster
-        kwargs["_node_ip_address"] = cluster.LOOPBACK  # a notebook's own Ray listens on loopback only, as make lab's
+        kwargs["_node_ip_address"] = loopback.LOOPBACK  # a notebook's own Ray listens on loopback only, as make lab's
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
         # A test run has no one to look at it. Otherwise Ray's own default (None): the dashboard where its packages
@@ -437,8 +437,8 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
             kwargs["runtime_env"] = {"env_vars": job_env}
     _serve_router_deadline()
     hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
-    if not ray_address or cluster.is_loopback(ray_address):
-        cluster.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (cluster.py)
+    if not ray_address or loopback.is_loopback(ray_address):
+        loopback.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (loopback.py)
     with _quiet_fd2(), hidden:
         try:
             context = ray.init(**kwargs)
@@ -482,12 +482,12 @@ def _authenticate(address: str | None) -> None:
     (``make lab`` passes it to its kernels already). A cluster elsewhere gets what the caller set, as Ray does for
     an address it is given: the user's own token is not sent to someone else's cluster. What the caller set
     (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) stays."""
-    from . import auth, cluster
+    from . import auth, loopback
 
     if not address:
         settings = auth.server_env()
     else:
-        settings = auth.client_env() if cluster.is_loopback(address) else {}
+        settings = auth.client_env() if loopback.is_loopback(address) else {}
     for key, value in settings.items():
         os.environ.setdefault(key, value)
     auth.refresh_ray_config()

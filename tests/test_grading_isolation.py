@@ -8,11 +8,14 @@
   trudy's solved lab 01 then checks that the Ray it got is empty. Each notebook starts a Ray of its own, which is
   what is tested: about 35 s each here (the test about 80 s).
 * Without a sandbox (macOS), the grader's own Ray per notebook and the processes found by their mark (20 s).
+* Memory: a notebook that takes more than its limit is stopped, with a verdict that says so, and the next one is
+  graded as if alone (on the run's Ray, 7 s); the watch counts a process tree and the marked processes (1 s).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import textwrap
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
+import pytest
 
 from raycourse import grading, sandbox
 from raycourse.authoring import notebooks
@@ -268,6 +272,8 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     assert [v.status for v in good.verdicts] == [P, P, P, P], good.report()
     assert good.errors == [], [str(e) for e in good.errors]
     assert "clean\n" in "".join(_text(c) for c in good.notebook.cells)
+    # the memory limit (default: half the machine's) saw her kernel and the Ray in her sandbox: 1.6 GiB here
+    assert 512 << 20 < good.memory_peak < grading.default_memory() * 2**30 and not good.out_of_memory
     # nothing of mallory's outlived her grading
     assert not _sleepers("987"), [p.info["cmdline"] for p in _sleepers("987")]
     if sandbox.unavailable():  # macOS: no sandbox for files and network (the grader warned)
@@ -298,3 +304,110 @@ def test_without_a_sandbox_the_grader_gives_each_notebook_a_ray_and_kills_what_i
     assert grade.errors == [], [str(e) for e in grade.errors]
     assert "1 process(es) it started outlived its kernel: the grader killed them." in grade.notes
     assert not _sleepers("986")
+
+
+# Memory: a limit on a notebook's processes together ----------------------------------------------------------
+
+HOG = """
+import time
+hog = []
+for _ in range(64):  # up to 4 GiB, 64 MiB at a time: the grader stops it on the way, or while it holds them
+    hog.append(b"x" * (64 << 20))
+    time.sleep(0.05)
+time.sleep(60)
+print("not stopped")
+"""
+
+
+def test_a_notebook_that_takes_too_much_memory_is_stopped_and_the_next_one_is_not(kernels_ray, tmp_path):
+    hog = _notebook(
+        "from raycourse.checks import lab01 as check\nreviews = complaints = ...",
+        "check.exercise_1(reviews)",
+        HOG,
+        "check.exercise_2(complaints)",
+    )
+    calm = _notebook(
+        "from raycourse.checks import lab01 as check\nreviews = ...",
+        "kept = b'x' * (512 << 20)\nimport time\ntime.sleep(2)\nprint(len(kept) >> 20, 'MiB')",
+        "check.exercise_1(reviews)",
+    )
+    nbformat.write(hog, str(tmp_path / "hog.ipynb"))
+    nbformat.write(calm, str(tmp_path / "calm.ipynb"))
+    with grading.Grader(timeout=120, memory=1.5) as grader:
+        bad = grader.grade(tmp_path / "hog.ipynb")
+        good = grader.grade(tmp_path / "calm.ipynb")
+    # the hog: what was checked before it stays, the rest says why it was not checked
+    assert [v.status for v in bad.verdicts] == [N, C, C, C], bad.report()
+    assert bad.verdicts[1].message == "its processes used more than 1.5 GiB of memory (the limit) before its check ran."
+    assert bad.out_of_memory and not bad.timed_out
+    assert any(n.startswith("memory limit of 1.5 GiB reached: the notebook's processes") for n in bad.notes), bad.notes
+    assert "not stopped" not in _text(bad.notebook.cells[2])
+    # the next notebook, on the same grader: graded as if alone, its memory seen (512 MiB of it in the kernel)
+    assert [v.status for v in good.verdicts] == [N, C, C, C], good.report()
+    assert "512 MiB" in _text(good.notebook.cells[1])
+    assert not good.out_of_memory and not any("memory" in n for n in good.notes), good.notes
+    assert 512 << 20 < good.memory_peak < 1.5 * 2**30
+
+
+CHILD = """
+import os, subprocess, sys, time
+hog = b"x" * (300 << 20)  # held by a child of a child, in a session of its own
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+time.sleep(120)
+"""
+
+
+def test_the_memory_watch_counts_every_process_of_the_tree_and_the_marked_ones_and_kills_them(tmp_path):
+    """A parent that holds little, a grandchild (in a session of its own) and a marked process that holds 300 MiB
+    each: together over a 0.5 GiB limit, and only together; the watch kills them all."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, {str(script)!r}], "
+            "start_new_session=True)\ntime.sleep(120)",
+        ],
+    )
+    marked = subprocess.Popen(
+        [sys.executable, str(script)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, grading.GRADE_MARK_ENV: "m4rk"},
+    )
+    try:
+        assert marked.stdout.readline() == "ready\n"
+        watch = grading.MemoryWatch(0.5, lambda: [psutil.Process(parent.pid)], mark="m4rk", interval=0.2)
+        tree = watch.processes()
+        assert {p.pid for p in tree} >= {parent.pid, marked.pid} and len(tree) == 3, tree
+        with watch:
+            parent.wait(timeout=60)
+            marked.wait(timeout=60)
+        assert watch.exceeded and watch.peak > 0.5 * 2**30
+        _, alive = psutil.wait_procs(tree, timeout=60)  # killed: gone once the system has run their exit
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    finally:
+        for proc in (parent, marked):
+            proc.kill()
+            proc.wait()
+
+
+def test_the_memory_limit_is_given_in_gib_and_a_wrong_one_is_refused(capsys):
+    from raycourse.__main__ import _parser
+
+    parser = _parser()
+    assert parser.parse_args(["grade", "--memory", "8", "a.ipynb"]).memory == 8.0
+    assert parser.parse_args(["grade-class", "--memory=12.5G", "class"]).memory == 12.5
+    assert parser.parse_args(["grade", "a.ipynb"]).memory is None  # the Grader's default: half the machine's
+    for wrong in ("0", "-1", "lots"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["grade", f"--memory={wrong}", "a.ipynb"])
+        assert f"'{wrong}' is not a number of GiB above 0: give one such as 8 or 12.5" in capsys.readouterr().err
+    assert 0 < grading.default_memory() == round(psutil.virtual_memory().total / 2**31, 1)
+    with pytest.raises(ValueError, match="give a number of GiB above 0"):
+        grading.Grader(memory=0)

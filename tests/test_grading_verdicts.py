@@ -78,6 +78,14 @@ def test_the_exercises_no_check_decided_say_why():
     assert notes == ["time limit of 30 s reached: the kernel was stopped."]
     verdicts, notes = book.finish([], "died", 30)
     assert notes == ["the kernel died (out of memory?): the cells after it did not run."]
+    verdicts, notes = book.finish([], "memory", 30, 2.5)
+    assert {v.message for v in verdicts} == {
+        "its processes used more than 2.5 GiB of memory (the limit) before its check ran."
+    }
+    assert notes == [
+        "memory limit of 2.5 GiB reached: the notebook's processes (its kernel, what it started and its Ray's) used "
+        "more than that together; the grader stopped them, and the cells after it did not run."
+    ]
     assert book.final == {}  # finishing decides nothing for the book itself
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import raycourse
-from raycourse import cluster, config, runtime
+from raycourse import config, loopback, runtime
 from raycourse.errors import CourseError
 
 
@@ -175,7 +175,7 @@ def _init_kwargs(monkeypatch):
     calls = []
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
     monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
-    monkeypatch.setattr(cluster, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
+    monkeypatch.setattr(loopback, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
     runtime._start_ray(None, "127.0.0.1:6379")
     return calls[0]
 
@@ -188,7 +188,7 @@ def test_a_local_ray_has_a_dashboard_where_its_packages_are_and_starts_without_o
     calls = []
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs) or None)
     monkeypatch.setattr(ray, "get_runtime_context", lambda: None)
-    monkeypatch.setattr(cluster, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
+    monkeypatch.setattr(loopback, "keep_loopback", lambda: None)  # this process's Ray settings stay as they are
     monkeypatch.setenv("RAYCOURSE_PROFILE", "tiny")
     monkeypatch.delenv(runtime.TEST_ENV_FLAG, raising=False)
     for key, value in runtime.SMALL_MACHINE_ENV.items():  # set by a local start: put back after the test

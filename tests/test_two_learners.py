@@ -11,9 +11,12 @@ built within its budget (no actor that never got its GPU, every fit on one worke
 time. Costs about as much as lessons 04 and 05 of the two-node test together, run side by side (see the report of
 the run that added it), plus a two-node start.
 
-Not part of `make test`: `make test-room` runs it (RAYCOURSE_TWO_LEARNERS=1). It passed alone (552 s on a loaded
-machine, 2026-11-27) and failed once inside a whole `make test` run side by side on a machine loaded by other runs,
-cause not yet found; until it is, it is a rehearsal an author runs, like `make soak`.
+Not part of `make test`: `make test-room` runs it (RAYCOURSE_TWO_LEARNERS=1). It took 212-552 s here (2026-11-27,
+the machine loaded by other runs), a quarter to a half of a whole `make test`, on one of its two processes. In whole
+runs it failed, as every two-node lesson did, because the run's Ray had left RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 in
+the test process and the worker node refused to join ("Multi-node Ray clusters are not supported"): the two-node
+fixture starts the worker node without it since (test_two_nodes._worker_node_env). After tests/test_runtime.py in
+the same process (the same state), it passed in 212 s; with the fixture's old environment it failed as in those runs.
 """
 
 from __future__ import annotations
