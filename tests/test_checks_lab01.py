@@ -48,6 +48,12 @@ def verdict(check, *args):
 
 
 # Exercise 1 ---------------------------------------------------------------------------------
+# Exercise 1 requires (the lab's text, sentence by sentence):
+#   R1 a Dataset, read with a Ray Data reader: test_ex1_rejects_mistakes[to_pandas]
+#   R2 the JSON Lines file read as JSON: test_ex1_rejects_the_file_read_as_text, [differ from the file]
+#   R3 the whole file, every review: test_ex1_rejects_mistakes[limit], [is empty]
+#   R4 only the columns id, pet, text and stars: test_ex1_rejects_mistakes[still has..., lacks...]
+# Right answers written otherwise: test_ex1_accepts_different_correct_answers.
 
 
 def test_ex1_placeholder_is_not_solved():
@@ -102,6 +108,19 @@ def test_ex1_rejects_the_file_read_as_text(ray_session):
 
 
 # Exercise 2 ---------------------------------------------------------------------------------
+# Exercise 2 requires:
+#   R1 a Dataset built from `reviews`, its columns kept: test_ex2_rejects_mistakes[lacks the column(s)]
+#   R2 only the reviews with 1 or 2 stars (a number): [keeps 30], [misses 13], [keep a review of 3 stars],
+#      test_ex2_rejects_an_empty_dataset, test_ex2_names_the_learners_own_error (stars compared with text)
+#   R3 kept with an expression filter: test_ex2_rejects_steps_the_text_does_not_ask_for[python filter],
+#      [filter inside the batch function]
+#   R4 a column `mentions_pet`, True or False: [no `mentions_pet` column], [holds str values]
+#   R5 True where the text names the row's own pet, in any capitalisation: [`mentions_pet` is True],
+#      [False for a review of a husky], [True for a review of a ferret]
+#   R6 computed in a function that receives a whole batch: test_ex2_rejects_steps_...[row map]
+#   R7 the reviews otherwise unchanged, each once: [the text of review], [duplicate rows]
+#   R8 left lazy, so the check can read and try its steps (stated in the text): test_ex2_rejects_steps_...[materialized]
+# Right answers written otherwise: test_ex2_accepts_more_correct_answers.
 
 
 def test_ex2_placeholder_is_not_solved():
@@ -126,10 +145,9 @@ def _flag_any_pet(batch):  # any pet named, not the row's own: right on the file
     return batch
 
 
-def test_ex2_accepts_the_solution_and_a_pandas_answer(reviews, complaints):
+def test_ex2_accepts_the_solution(reviews):
     v = verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= 2).map_batches(_add_flag))
     assert v.passed, v
-    assert verdict(lab01.exercise_2, complaints).passed
     assert len(lab01.expected_complaints()) == 30
 
 
@@ -138,8 +156,8 @@ def test_ex2_accepts_the_solution_and_a_pandas_answer(reviews, complaints):
     [
         # another comparison that keeps 1 and 2 stars
         lambda raw, r: r.filter(expr=col("stars") < 3).map_batches(_add_flag),
-        # a Python predicate, then a regular expression per row
-        lambda raw, r: r.filter(lambda row: row["stars"] in (1, 2)).map_batches(
+        # an expression of two comparisons, then a regular expression per row
+        lambda raw, r: r.filter(expr=(col("stars") >= 1) & (col("stars") <= 2)).map_batches(
             lambda b: {
                 **b,
                 "mentions_pet": np.array(
@@ -158,8 +176,8 @@ def test_ex2_accepts_the_solution_and_a_pandas_answer(reviews, complaints):
         lambda raw, r: raw.filter(expr=col("stars") <= 2).select_columns(COLUMNS).map_batches(_add_flag),
         # the flag first, the filter afterwards
         lambda raw, r: r.map_batches(_add_flag).filter(expr=col("stars") <= 2),
-        # materialized: the check can no longer replay the steps, and judges the rows alone
-        lambda raw, r: r.map_batches(_complaints_pandas, batch_format="pandas").materialize(),
+        # another expression; `reviews` materialized first
+        lambda raw, r: r.materialize().filter(expr=col("stars").is_in([1, 2])).map_batches(_add_flag),
     ],
 )
 def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
@@ -218,7 +236,7 @@ def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
             "keep a review of 3 stars",
         ),
         (
-            lambda raw, r: r.filter(lambda row: row["id"] in lab01.expected_complaints()).map_batches(_add_flag),
+            lambda raw, r: r.filter(expr=col("id").is_in(list(lab01.expected_complaints()))).map_batches(_add_flag),
             "drop a review of 2 star(s)",
         ),
     ],
@@ -234,7 +252,59 @@ def test_ex2_rejects_an_empty_dataset(complaints):
     assert v.status == "wrong" and "misses all 30" in v.message, v
 
 
+@pytest.mark.parametrize(
+    "mistake, message, hint",
+    [
+        # R3: right rows, but a Python predicate where the text asks for an expression
+        (
+            lambda r: r.filter(lambda row: row["stars"] in (1, 2)).map_batches(_add_flag),
+            "with a Python function, not with an expression",
+            "filter(expr=",
+        ),
+        # R3: the rows chosen inside the batch function, no filter step at all
+        (
+            lambda r: r.map_batches(_complaints_pandas, batch_format="pandas"),
+            "no `filter` step",
+            "filter(expr=",
+        ),
+        # R6: the flag added row by row
+        (
+            lambda r: r.filter(expr=col("stars") <= 2).map(
+                lambda row: {**row, "mentions_pet": row["pet"].lower() in row["text"].lower()}
+            ),
+            "row by row (`map`)",
+            "map_batches",
+        ),
+        # R8: materialized, its steps gone
+        (
+            lambda r: r.filter(expr=col("stars") <= 2).map_batches(_add_flag).materialize(),
+            "is materialized",
+            "lazy",
+        ),
+    ],
+)
+def test_ex2_rejects_steps_the_text_does_not_ask_for(reviews, mistake, message, hint):
+    v = verdict(lab01.exercise_2, mistake(reviews))
+    assert v.status == "wrong" and message in v.message and hint in v.hint, v
+
+
+def test_ex2_names_the_learners_own_error(reviews):
+    # the mistake the lab warns about: `stars` compared with text fails inside Ray's run
+    v = verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= "2").map_batches(_add_flag))
+    assert v.status == "wrong" and v.message.startswith("running `complaints` failed: "), v
+    assert "less_equal" in v.message and "\n" not in v.message and len(v.message) < 300, v
+    assert "\x1b" not in v.message and v.hint == lab01.NUMBER_HINT
+
+
 # Exercise 3 ---------------------------------------------------------------------------------
+# Exercise 3 requires:
+#   R1 parquet: test_ex3_rejects_files_that_are_not_a_parquet_folder[csv], [single file]
+#   R2 into the folder out_dir / "complaints": test_ex3_rejects_mistakes (wrong_place),
+#      test_ex3_says_where_files_written_one_folder_up_went
+#   R3 partitioned by `stars`, one folder deep, named stars=<n>: test_ex3_rejects_mistakes (flat, pet, two)
+#   R4 each folder holding the complaints of its rating: test_ex3_rejects_a_review_in_the_wrong_folder
+#   R5 `complaints` itself, every row once, all its columns: test_ex3_rejects_mistakes (all, noflag, few, twice)
+# Right answers written otherwise: test_ex3_accepts_ray_and_pandas_partitioned_writers.
 
 
 def test_ex3_placeholder_and_nothing_written_are_not_solved(tmp_path):
@@ -293,6 +363,22 @@ def test_ex3_rejects_mistakes(tmp_path, reviews, complaints):
     assert v.status == "wrong" and "written twice" in v.message and "Re-run the setup cell" in v.hint
 
 
+@pytest.mark.parametrize(
+    "place",
+    [
+        lambda out: out.parent / "complaints",  # out_dir.parent / "complaints"
+        lambda out: f"{out}complaints",  # str(out_dir) + "complaints": a folder beside out_dir
+    ],
+)
+def test_ex3_says_where_files_written_one_folder_up_went(tmp_path, complaints, place):
+    out_dir = tmp_path / "lab"
+    out_dir.mkdir()
+    wrote = place(out_dir)
+    complaints.write_parquet(str(wrote), partition_cols=["stars"])
+    v = verdict(lab01.exercise_3, out_dir)
+    assert v.status == "wrong" and f"found parquet files in {wrote}, not in complaints/ of out_dir" in v.message, v
+
+
 def test_ex3_rejects_a_review_in_the_wrong_folder(tmp_path, complaints):
     table = complaints.to_pandas()
     table["stars"] = 3 - table["stars"]  # the 1-star reviews in stars=2/ and the other way round
@@ -333,19 +419,40 @@ def test_check_cells_print_one_verdict_line(capsys):
 
 
 # Stretch: the happiest pets ------------------------------------------------------------------------------
+# The stretch requires:
+#   R1 a Dataset, grouped and aggregated by Ray Data: test_stretch_rejects_a_table_made_outside_ray_data
+#   R2 one row per pet of all the reviews: test_stretch_rejects_mistakes[averages only the complaints], [no `pet`]
+#   R3 the column `pet` and one column of mean stars: [one column of mean stars], [not a Dataset]
+#   R4 the mean of that pet's stars: [counts], [adds], [its reviews average]
+# Right answers written otherwise: test_stretch_accepts_ray_data_groupings.
 
 
 def test_stretch_placeholder_is_not_solved():
     assert lab01.stretch.result(...).status == "not solved"
 
 
-def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_rows(reviews):
+def test_stretch_accepts_ray_data_groupings(reviews):
+    from ray.data.aggregate import Mean
+
     v = lab01.stretch.result(reviews.groupby("pet").mean("stars"))
     assert v.passed, v
     assert "the happiest owners have a corgi" in v.message
+    other = (
+        reviews.select_columns(["pet", "stars"])
+        .groupby("pet", num_partitions=2)
+        .aggregate(Mean("stars", alias_name="mean"))
+    )
+    assert lab01.stretch.result(other).passed
+
+
+def test_stretch_rejects_a_table_made_outside_ray_data(reviews):
+    import ray
+
     table = reviews.to_pandas().groupby("pet")["stars"].mean().reset_index(name="mean_stars")
-    assert lab01.stretch.result(table).passed
-    assert lab01.stretch.result(table.to_dict("records")).passed
+    v = lab01.stretch.result(table)
+    assert v.status == "wrong" and "is a DataFrame, not a Ray Dataset" in v.message, v
+    v = lab01.stretch.result(ray.data.from_pandas(table))  # a Dataset, but the grouping ran in pandas
+    assert v.status == "wrong" and "not grouped by Ray Data" in v.message and "groupby" in v.hint, v
 
 
 @pytest.mark.parametrize(
@@ -357,10 +464,27 @@ def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_rows(reviews):
         (lambda r, c: r.groupby("text").mean("stars"), "no `pet` column"),
         (lambda r, c: r.groupby("pet").mean(["stars", "id"]), "one column of mean stars"),
         (lambda r, c: r.groupby("pet").max("stars"), "its reviews average"),
-        (lambda r, c: 42, "not a Dataset or a table"),
+        (lambda r, c: 42, "is an int, not a Ray Dataset"),
     ],
 )
 def test_stretch_rejects_mistakes(reviews, complaints, mistake, message):
     v = lab01.stretch.result(mistake(reviews, complaints))
     assert v.status == "wrong" and message in v.message, v
     assert v.hint
+
+
+# Transfer ---------------------------------------------------------------------------------------------------
+
+
+def test_exercises_ask_for_transfer():
+    """No exercise cell of the solved lab repeats 60 % or more of a lesson cell's code lines (issue 41)."""
+    from test_transfer import LIMIT, _code_cells, _lines, overlap
+
+    from raycourse.catalogue import modules
+
+    module = next(m for m in modules() if m.number == "01")
+    lesson = _code_cells(module.lesson)
+    cells = [c for c in _code_cells(module.solution) if "SOLUTION" in c]
+    shares = {_lines(c)[0]: max(overlap(c, other) for other in lesson) for c in cells}
+    assert len(shares) == len(cells) >= 3
+    assert all(share < LIMIT for share in shares.values()), shares

@@ -146,3 +146,55 @@ def test_check_embeddings_rejects_wrong_width_length_and_direction():
         toolkit.check_embeddings(ref * 2, ref, "e", **kw)
     with pytest.raises(Wrong, match="elsewhere"):
         toolkit.check_embeddings(ref[::-1], ref, "e", **kw)
+
+
+# --- added by checks0102 ---
+
+
+def test_plan_kinds_filters_and_joins_read_the_steps(ray_session):
+    import ray.data
+    from ray.data.expressions import col
+
+    left, right = ray.data.range(6), ray.data.range(3)
+    ds = left.filter(expr=col("id") > 1).filter(lambda row: row["id"] < 5).map_batches(lambda b: b)
+    assert toolkit.plan_kinds(ds)[1:] == ["Filter", "Filter", "MapBatches"]
+    assert toolkit.filter_kinds(ds) == ["expression", "function"]
+    assert toolkit.join_types(left.join(right, join_type="left_anti", num_partitions=1, on=("id",))) == ["left_anti"]
+    assert toolkit.plan_kinds(ds.materialize()) == ["InputData"]
+
+
+def test_replay_runs_a_learners_steps_on_other_rows(ray_session):
+    import ray.data
+    from ray.data.expressions import col
+
+    ds = ray.data.range(10).filter(expr=col("id") >= 8)
+    source = toolkit.plan_source(ds)
+    assert len(toolkit.source_dataset(ds, source).take_all()) == 10
+    again = toolkit.replay(ds, source, ray.data.from_items([{"id": 7}, {"id": 9}]))
+    assert again.take_all() == [{"id": 9}]
+    assert toolkit.plan_source(ray.data.range(3)) is None  # no steps after the source
+
+
+def test_run_dataset_names_the_learners_own_error(ray_session):
+    import ray.data
+
+    def breaks(batch):
+        raise KeyError("pet")
+
+    with pytest.raises(Wrong, match=r"^running `ds` failed: KeyError: 'pet'$") as failed:
+        toolkit.run_dataset("ds", ray.data.range(2).map_batches(breaks), "h")
+    assert failed.value.hint == "h"
+    assert toolkit.run_dataset("ds", ray.data.range(2), "h") == [{"id": 0}, {"id": 1}]
+
+
+def test_written_elsewhere_finds_files_beside_or_above_the_folder(tmp_path):
+    out = tmp_path / "lab"
+    (out / "other").mkdir(parents=True)
+    wanted = lambda p: p.suffix == ".parquet"  # noqa: E731
+    assert toolkit.written_elsewhere(out, "complaints", wanted) is None
+    (out / "other" / "a.parquet").write_bytes(b"")
+    assert toolkit.written_elsewhere(out, "complaints", wanted) == out / "other"
+    (out / "other" / "a.parquet").unlink()
+    (tmp_path / "labcomplaints" / "stars=1").mkdir(parents=True)  # str(out_dir) + "complaints"
+    (tmp_path / "labcomplaints" / "stars=1" / "b.parquet").write_bytes(b"")
+    assert toolkit.written_elsewhere(out, "complaints", wanted) == tmp_path / "labcomplaints"

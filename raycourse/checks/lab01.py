@@ -9,7 +9,8 @@ by a column; and, as a stretch, a mean per group.
 The expected answers are computed from ``text/reviews.jsonl`` with pandas, so the checks stay
 right if the sample data changes. That file cannot test every rule (it has no 3-star review,
 and every pet in it is written in lower case), so Exercise 2 also runs the learner's own steps
-on a few probe reviews of its own (see :func:`_probe`).
+on a few probe reviews of its own (see :func:`_probe`), and reads from the Dataset's plan the
+steps the text names (an expression filter, a batch function; the stretch's groupby).
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
-from .toolkit import as_number, require_dataset, review_table, visible_files
+from .toolkit import (
+    as_number,
+    error_line,
+    filter_kinds,
+    plan_kinds,
+    plan_source,
+    replay,
+    require_dataset,
+    review_table,
+    run_dataset,
+    source_dataset,
+    visible_files,
+    written_elsewhere,
+)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -64,23 +78,30 @@ def _truth(value):
 
 # Exercise 1 ---------------------------------------------------------------------------------
 
+RUN_HINT = "Run `{name}.take_batch(3)` in a cell of its own to see the whole error."
+
 
 @exercise("Exercise 1")
 def exercise_1(reviews):
     """`reviews`: the reviews file read into a Dataset, with only the columns id, pet, text and stars."""
     require("reviews", reviews, "a Dataset of the reviews with the columns id, pet, text and stars")
     require_dataset("reviews", reviews, "Read the file with a Ray Data reader: it returns a Dataset.")
-    columns = reviews.columns()
+    _check_kept_columns(reviews.columns())
+    rows = run_dataset("reviews", reviews, RUN_HINT.format(name="reviews"))
+    _check_every_review(rows)
+    return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
+
+
+def _check_kept_columns(columns) -> None:
     if columns is None:  # an empty Dataset has no schema
         raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
-    table = review_table()
     lacking = [c for c in COLUMNS if c not in columns]
+    if lacking and len(columns) == 1:
+        raise Wrong(
+            f"`reviews` has a single column {columns[0]!r}: the file was not read as JSON.",
+            "Each line of the file is a JSON object: Ray Data has a reader for that format.",
+        )
     if lacking:
-        if len(columns) == 1:
-            raise Wrong(
-                f"`reviews` has a single column {columns[0]!r}: the file was not read as JSON.",
-                "Each line of the file is a JSON object: Ray Data has a reader for that format.",
-            )
         raise Wrong(
             f"`reviews` lacks the column(s) {lacking} (its columns: {columns}).",
             "Keep the file's own column names; choose which columns stay, do not rename them.",
@@ -91,7 +112,10 @@ def exercise_1(reviews):
             f"`reviews` still has the column(s) {extra}.",
             f"Keep exactly {', '.join(COLUMNS)}: a Dataset method selects (or drops) columns by name.",
         )
-    rows = reviews.take_all()
+
+
+def _check_every_review(rows: list[dict]) -> None:
+    table = review_table()
     if not rows:
         raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
     if len(rows) != len(table):
@@ -107,7 +131,6 @@ def exercise_1(reviews):
             f"the values of the reviews with ids {bad} differ from the file.",
             "Read the file as it is: choose columns, change no value.",
         )
-    return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
 
 
 # Exercise 2: probes -----------------------------------------------------------------------------
@@ -124,44 +147,45 @@ PROBES = {
     906: ("parrot", "My parrot loves it.", 5, "positive"),
 }
 
-
-def _plan_source(ds):
-    """The single source operator of ``ds``'s plan, or None (a join, a union, an unreadable plan)."""
-    try:
-        dag = ds._logical_plan.dag
-        sources = [op for op in dag.post_order_iter() if not op.input_dependencies]
-    except Exception:  # Ray internals: without them the probe is skipped, never failed
-        return None
-    return sources[0] if len(sources) == 1 and sources[0] is not dag else None
-
-
 FILTER_HINT = "Keep a review when its `stars` is 1 or 2, whatever its text or label says."
 FLAG_HINT = (
     f"`{FLAG}` is True when the text contains the row's own `pet` (HUSKY, Husky and husky alike), "
     "False otherwise: compare each text with the pet of the same row."
 )
+NUMBER_HINT = "`stars` holds numbers: compare it with a number, not with text."
+
+
+def _probe_rows(template: dict):
+    """:data:`PROBES` as a Dataset with the columns (and the `id` and `stars` types) of ``template``."""
+    import pandas as pd
+    import ray.data
+
+    rows = [
+        {
+            **template,
+            "id": i,
+            "pet": pet,
+            "text": text,
+            "stars": stars,
+            **({"label": lab} if "label" in template else {}),
+        }
+        for i, (pet, text, stars, lab) in PROBES.items()
+    ]
+    probe = pd.DataFrame(rows).astype({c: pd.Series([template[c]]).dtype for c in ("id", "stars")})
+    return ray.data.from_pandas(probe)
 
 
 def _probe(complaints) -> tuple[str, str] | None:
     """Run the steps that built ``complaints`` on probe reviews; return (problem, hint), or None if right.
 
-    The plan of a Ray Dataset keeps the learner's steps (select, filter, map_batches, ...) after
-    its source (the JSON read, or a materialized Dataset). The probe swaps that source for a small
-    table of the same columns whose rows are :data:`PROBES`, runs the same steps and compares. Only
-    the steps after the source are tested: if the source holds only complaints already (a
-    materialized result), the filter is not probed; if it already has the flag, the flag is not.
-    Anything the probe cannot run is skipped.
+    The steps after the plan's source (the JSON read, or a materialized ``reviews``) run again on a small table
+    of the same columns whose rows are :data:`PROBES`. Only those steps are tested: if the source holds only
+    complaints already, the filter is not probed; if it already has the flag, the flag is not. Anything the probe
+    cannot run is skipped.
     """
-    import pandas as pd
-    import ray.data
-    from ray.data._internal.logical.interfaces import LogicalPlan
-
-    source = _plan_source(complaints)
-    if source is None:
-        return None
+    source = plan_source(complaints)
     try:
-        source_ds = ray.data.Dataset._from_parent(complaints, LogicalPlan(source, complaints.context))
-        source_rows = source_ds.take_all()
+        source_rows = source_dataset(complaints, source).take_all() if source is not None else []
     except Exception:
         return None
     if not source_rows or not all(c in source_rows[0] for c in COLUMNS):
@@ -170,42 +194,29 @@ def _probe(complaints) -> tuple[str, str] | None:
     probes_flag = FLAG not in source_rows[0]
     if not (probes_filter or probes_flag):
         return None
-    template = source_rows[0]
-    probe = pd.DataFrame(
-        [
-            {
-                **template,
-                "id": i,
-                "pet": pet,
-                "text": text,
-                "stars": stars,
-                **({"label": label} if "label" in template else {}),
-            }
-            for i, (pet, text, stars, label) in PROBES.items()
-        ]
-    )
-    probe = probe.astype({c: pd.Series([template[c]]).dtype for c in ("id", "stars")})
     try:
-        probe_ds = ray.data.from_pandas(probe)
-        replay = complaints._logical_plan.dag._apply_transform(
-            lambda op: probe_ds._logical_plan.dag if op is source else op
-        )
-        rows = ray.data.Dataset._from_parent(probe_ds, LogicalPlan(replay, complaints.context)).take_all()
+        rows = replay(complaints, source, _probe_rows(source_rows[0])).take_all()
     except Exception:
         return None
     if rows and not all(c in rows[0] for c in ("id", "text", FLAG)):
         return None
     got = {int(r["id"]): r for r in rows}
-    if probes_filter:
-        wanted = {i for i, p in PROBES.items() if p[2] <= MAX_STARS}
-        dropped = sorted(wanted - set(got))
-        if dropped:
-            pet, text, stars, _ = PROBES[dropped[0]]
-            return f"your steps drop a review of {stars} star(s): {text!r}.", FILTER_HINT
-        kept = sorted(set(got) - wanted)
-        if kept:
-            pet, text, stars, _ = PROBES[kept[0]]
-            return f"your steps keep a review of {stars} stars: {text!r}.", FILTER_HINT
+    return (_probe_filter(got) if probes_filter else None) or _probe_flag(got, probes_flag)
+
+
+def _probe_filter(got: dict) -> tuple[str, str] | None:
+    wanted = {i for i, p in PROBES.items() if p[2] <= MAX_STARS}
+    dropped, kept = sorted(wanted - set(got)), sorted(set(got) - wanted)
+    if dropped:
+        _, text, stars, _ = PROBES[dropped[0]]
+        return f"your steps drop a review of {stars} star(s): {text!r}.", FILTER_HINT
+    if kept:
+        _, text, stars, _ = PROBES[kept[0]]
+        return f"your steps keep a review of {stars} stars: {text!r}.", FILTER_HINT
+    return None
+
+
+def _probe_flag(got: dict, probes_flag: bool) -> tuple[str, str] | None:
     for i, row in sorted(got.items()):
         if i not in PROBES:
             continue
@@ -222,16 +233,33 @@ def _probe(complaints) -> tuple[str, str] | None:
 
 @exercise("Exercise 2")
 def exercise_2(complaints):
-    """`complaints`: the reviews of 1 or 2 stars, with a column `mentions_pet`."""
+    """`complaints`: the reviews of 1 or 2 stars, kept by an expression filter, with a column `mentions_pet`
+    that a batch function adds; lazy, so that the check can run its steps on probe reviews too."""
     require("complaints", complaints, "a Dataset of the 1- and 2-star reviews with a `mentions_pet` column")
     require_dataset("complaints", complaints)
     expected = expected_complaints()
-    columns = complaints.columns()
-    if columns is None:  # an empty Dataset has no schema
+    rows = _complaint_rows(complaints, len(expected))
+    _check_kept_reviews(rows, expected)
+    _check_flag(rows, expected)
+    _check_steps(complaints)
+    probed = _probe(complaints)
+    if probed:
+        problem, hint = probed
         raise Wrong(
-            f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
-            "`stars` holds numbers: compare it with a number, not with text.",
+            f"right for the reviews file, but the check also ran your steps on reviews of its own, and {problem}", hint
         )
+    named = sum(v[FLAG] for v in expected.values())
+    return f"{len(rows)} complaints; {named} of them name the pet."
+
+
+def _complaint_rows(complaints, wanted: int) -> list[dict]:
+    empty = Wrong(f"`complaints` is empty: it misses all {wanted} reviews of 1 or 2 stars.", NUMBER_HINT)
+    try:
+        columns = complaints.columns()
+    except Exception as exc:  # the learner's steps fail when the schema is worked out
+        raise Wrong(f"running `complaints` failed: {error_line(exc)}", _run_hint(exc)) from None
+    if columns is None:  # an empty Dataset has no schema
+        raise empty
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise Wrong(
@@ -243,12 +271,22 @@ def exercise_2(complaints):
             f"`complaints` has no `{FLAG}` column (it has {columns}).",
             "Add it in a function that receives a whole batch (a dict of NumPy arrays).",
         )
-    rows = complaints.take_all()
+    try:
+        rows = complaints.take_all()
+    except Exception as exc:
+        raise Wrong(f"running `complaints` failed: {error_line(exc)}", _run_hint(exc)) from None
     if not rows:
-        raise Wrong(
-            f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.",
-            "`stars` holds numbers: compare it with a number, not with text.",
-        )
+        raise empty
+    return rows
+
+
+def _run_hint(exc: BaseException) -> str:
+    if "kernel matching input types" in error_line(exc):  # a number compared with text: col("stars") <= "2"
+        return NUMBER_HINT
+    return RUN_HINT.format(name="complaints")
+
+
+def _check_kept_reviews(rows: list[dict], expected: dict) -> None:
     ids = {int(r["id"]) for r in rows}
     if len(rows) != len(ids):
         raise Wrong("`complaints` has duplicate rows.", "Filter and transform each review once.")
@@ -271,6 +309,9 @@ def exercise_2(complaints):
             f"{expected[int(r['id'])]['text']!r}.",
             f"Your batch function should only add `{FLAG}`: return the other columns as they came in.",
         )
+
+
+def _check_flag(rows: list[dict], expected: dict) -> None:
     not_truths = [r for r in rows if _truth(r[FLAG]) is None]
     if not_truths:
         r = not_truths[0]
@@ -282,14 +323,30 @@ def exercise_2(complaints):
     if wrong:
         want = expected[wrong[0]]
         raise Wrong(f"`{FLAG}` is {not want[FLAG]} for review {wrong[0]} ({want['pet']}): {want['text']!r}.", FLAG_HINT)
-    probed = _probe(complaints)
-    if probed:
-        problem, hint = probed
+
+
+def _check_steps(complaints) -> None:
+    """The steps the text names, read from the plan: an expression filter, and a function on whole batches."""
+    kinds = plan_kinds(complaints)
+    if kinds == ["InputData"]:
         raise Wrong(
-            f"right for the reviews file, but the check also ran your steps on reviews of its own, and {problem}", hint
+            "`complaints` is materialized: its steps (the filter, the batch function) are gone from it, and the "
+            "check cannot see or try them.",
+            "Leave `complaints` lazy: build it from `reviews` with `filter` and `map_batches`, no `materialize()`.",
         )
-    named = sum(v[FLAG] for v in expected.values())
-    return f"{len(rows)} complaints; {named} of them name the pet."
+    filters = filter_kinds(complaints)
+    if "function" in filters or "expression" not in filters:
+        what = "a Python function" if "function" in filters else "no `filter` step: the rows are chosen elsewhere"
+        raise Wrong(
+            f"`complaints` keeps its reviews with {what}, not with an expression.",
+            'Filter with an expression on the column: `filter(expr=col("stars") ...)`, from ray.data.expressions.',
+        )
+    if "MapBatches" not in kinds:
+        row_map = "MapRows" in kinds or "FlatMap" in kinds
+        raise Wrong(
+            f"`{FLAG}` is added {'row by row (`map`)' if row_map else 'without a batch function'}.",
+            "Compute it in a function that receives a whole batch (a dict of NumPy arrays), passed to `map_batches`.",
+        )
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
@@ -335,25 +392,24 @@ PARTITION_HINT = (
 def exercise_3(out_dir):
     """`complaints` written as parquet into `out_dir / "complaints"`, one subfolder per number of stars."""
     require("out_dir", out_dir, "the output folder from the setup cell")
-    import pyarrow.parquet as pq
+    target = Path(out_dir) / FOLDER
+    files = _parquet_files(Path(out_dir), target)
+    partitions = _check_layout(files, target)
+    per_folder, seen = _check_folders(partitions, target)
+    _check_all_complaints(seen)
+    listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
+    return f"{len(seen)} complaints in {len(per_folder)} folders: {listing}."
 
-    out_dir = Path(out_dir)
-    target = out_dir / FOLDER
+
+def _parquet_files(out_dir: Path, target: Path) -> list[Path]:
+    """The parquet files in ``target``; :class:`Wrong` (or not solved) where they are not, saying where they went."""
     if target.is_file():
         raise Wrong(
             f'`out_dir / "{FOLDER}"` is a single file, not a folder of parquet files.',
             "Give the Dataset's parquet writer the folder: it writes one or more files into it.",
         )
     if not target.is_dir():
-        elsewhere = [p for p in visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
-        if elsewhere:
-            folder = elsewhere[0].parent
-            where = "out_dir itself" if folder == out_dir else f"{folder.relative_to(out_dir)}/"
-            raise Wrong(
-                f"found parquet files in {where}, not in {FOLDER}/.",
-                f'Write to the folder `out_dir / "{FOLDER}"` (pass it as a string).',
-            )
-        raise NotSolved(f'no parquet files in `out_dir / "{FOLDER}"` yet; write the `complaints` Dataset there.')
+        _not_written(out_dir)
     present = visible_files(target)
     if not present:
         raise Wrong(
@@ -369,6 +425,25 @@ def exercise_3(out_dir):
     others = [p for p in present if p not in files]
     if others:
         raise Wrong(f'`out_dir / "{FOLDER}"` holds {_kinds(others)} beside the parquet files.', RERUN)
+    return files
+
+
+def _not_written(out_dir: Path) -> None:
+    """No `complaints` folder: where the parquet files went instead, if anywhere."""
+    elsewhere = written_elsewhere(out_dir, FOLDER, _is_parquet)
+    if elsewhere is None:
+        raise NotSolved(f'no parquet files in `out_dir / "{FOLDER}"` yet; write the `complaints` Dataset there.')
+    where = "out_dir itself" if elsewhere == out_dir else str(elsewhere)
+    if out_dir in elsewhere.parents:
+        where = f"{elsewhere.relative_to(out_dir)}/"
+    raise Wrong(
+        f"found parquet files in {where}, not in {FOLDER}/ of out_dir ({out_dir}).",
+        f'Write to the folder `out_dir / "{FOLDER}"` (pass it as a string).',
+    )
+
+
+def _check_layout(files: list[Path], target: Path) -> dict[Path, tuple[str, str]]:
+    """Each file's hive folder ``(column, value)``: one folder deep, named after `stars`."""
     partitions = {p: _layout_of(p, target) for p in files}
     flat = [p for p, part in partitions.items() if part is None]
     if flat:
@@ -389,6 +464,13 @@ def exercise_3(out_dir):
             f"the folders are named after {', '.join(f'`{k}`' for k in keys)}, not `{PARTITION}`.",
             f"Partition by the column `{PARTITION}`.",
         )
+    return partitions
+
+
+def _check_folders(partitions: dict, target: Path) -> tuple[dict[str, int], dict[int, str]]:
+    """Rows per folder, and the folder of each review: every review once, in the folder of its stars."""
+    import pyarrow.parquet as pq
+
     expected = expected_complaints()
     seen: dict[int, str] = {}
     per_folder: dict[str, int] = {}
@@ -397,12 +479,12 @@ def exercise_3(out_dir):
             table = pq.read_table(path).to_pandas()
         except Exception as exc:
             raise Wrong(f"{path.relative_to(target)} cannot be read ({exc.__class__.__name__}).", RERUN) from None
-        for column in ("id", "text", FLAG):
-            if column not in table.columns:
-                raise Wrong(
-                    f"the parquet files have no `{column}` column (they have {list(table.columns)}).",
-                    "Write the Dataset of exercise 2, with all its columns.",
-                )
+        lacking = [c for c in ("id", "text", FLAG) if c not in table.columns]
+        if lacking:
+            raise Wrong(
+                f"the parquet files have no `{lacking[0]}` column (they have {list(table.columns)}).",
+                "Write the Dataset of exercise 2, with all its columns.",
+            )
         folder = f"{PARTITION}={value}"
         per_folder[folder] = per_folder.get(folder, 0) + len(table)
         for row_id in table["id"].astype(int):
@@ -415,6 +497,11 @@ def exercise_3(out_dir):
                     f"review {row_id} has {want['stars']} star(s) but sits in {folder}/.",
                     f"Let the writer build the folders from the `{PARTITION}` column.",
                 )
+    return per_folder, seen
+
+
+def _check_all_complaints(seen: dict[int, str]) -> None:
+    expected = expected_complaints()
     extra, lacking = set(seen) - set(expected), set(expected) - set(seen)
     if extra:
         raise Wrong(
@@ -426,25 +513,9 @@ def exercise_3(out_dir):
             f"the files miss {len(lacking)} complaint(s) (ids {sorted(lacking)[:3]}).",
             f"Write the whole `complaints` Dataset. {RERUN}",
         )
-    listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
-    return f"{len(seen)} complaints in {len(per_folder)} folders: {listing}."
 
 
 # Stretch -----------------------------------------------------------------------------------------
-
-
-def _table_rows(value) -> list[dict] | None:
-    """Rows of a Dataset, a pandas DataFrame or a list of row dicts; None for anything else."""
-    import pandas as pd
-    import ray.data
-
-    if isinstance(value, ray.data.Dataset):
-        return value.take_all()
-    if isinstance(value, pd.DataFrame):
-        return value.to_dict("records")
-    if isinstance(value, list) and all(isinstance(r, dict) for r in value):
-        return value
-    return None
 
 
 def _same(got: dict, want: dict) -> bool:
@@ -453,14 +524,28 @@ def _same(got: dict, want: dict) -> bool:
 
 @exercise("Stretch · the happiest pets")
 def stretch(per_pet):
-    """`per_pet`: one row per pet of all reviews, with the mean number of stars its owners gave."""
+    """`per_pet`: a Dataset grouped by Ray Data, one row per pet of all reviews, with the mean number of stars."""
     require("per_pet", per_pet, "a Dataset with one row per `pet` and the mean of its reviews' stars")
-    rows = _table_rows(per_pet)
-    if rows is None:
+    require_dataset(
+        "per_pet", per_pet, "Group `reviews` by a column, then aggregate each group: the result is a Dataset."
+    )
+    if "Aggregate" not in plan_kinds(per_pet):
         raise Wrong(
-            f"`per_pet` is a {type(per_pet).__name__}, not a Dataset or a table.",
-            "Group `reviews` by a column, then aggregate each group: the result is a Dataset.",
+            "`per_pet` was not grouped by Ray Data: its plan has no groupby and aggregation.",
+            "Group the `reviews` Dataset with its own `groupby`, then aggregate: the rows stay in Ray, not in pandas.",
         )
+    got = _means(run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet")))
+    table = review_table()
+    stars = table.groupby("pet")["stars"]
+    want = {k: float(v) for k, v in stars.mean().items()}
+    if not _same(got, want):
+        _explain_means(got, want, table)
+    top = max(want, key=lambda k: (want[k], k))
+    return f"{len(want)} pets; the happiest owners have a {top} ({want[top]:.2f} stars on average)."
+
+
+def _means(rows: list[dict]) -> dict:
+    """pet -> the number of its row: one row per pet, `pet` and one column of numbers."""
     if not rows:
         raise Wrong("`per_pet` is empty.", "Start from `reviews`, the Dataset of exercise 1.")
     if "pet" not in rows[0]:
@@ -478,19 +563,17 @@ def stretch(per_pet):
     for row in rows:
         if row["pet"] in got:
             raise Wrong(f"`per_pet` has the pet {row['pet']!r} in more than one row.", "Group by `pet`: one row each.")
-        value = as_number(row[values[0]])
-        if value is None:
+        got[row["pet"]] = as_number(row[values[0]])
+        if got[row["pet"]] is None:
             raise Wrong(
                 f"`per_pet` holds {row[values[0]]!r} for {row['pet']!r}, not a number.",
                 "Aggregate the `stars` column, a number per review.",
             )
-        got[row["pet"]] = value
-    table = review_table()
+    return got
+
+
+def _explain_means(got: dict, want: dict, table) -> None:
     stars = table.groupby("pet")["stars"]
-    want = {k: float(v) for k, v in stars.mean().items()}
-    if _same(got, want):
-        top = max(want, key=lambda k: (want[k], k))
-        return f"{len(want)} pets; the happiest owners have a {top} ({want[top]:.2f} stars on average)."
     complaints = table[table["stars"] <= MAX_STARS].groupby("pet")["stars"].mean()
     if _same(got, {k: float(v) for k, v in stars.count().items()}):
         raise Wrong(

@@ -14,8 +14,9 @@ The expected answers are computed from the course's tables (read with pandas), s
 stay right if the sample data changes. The checks never depend on row order: join output
 comes back in no particular order.
 
-Every check accepts a Ray ``Dataset`` (the intended answer), and also a pandas ``DataFrame``,
-a list of row dicts (``ds.take_all()``) or a batch dict of columns.
+Every answer is a Ray ``Dataset``, as the text asks. After its rows, each check reads from the
+Dataset's plan the steps the text names: a join (exercise 1), a join that keeps both sides and a
+batch function (exercise 2), joins and no filter (the stretch).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 import re
 
 from ._core import Wrong, exercise, progress_of, require
-from .toolkit import error_line, review_table
+from .toolkit import error_line, join_types, plan_kinds, require_dataset, review_table
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -104,51 +105,30 @@ def _missing(value) -> bool:
         return False
 
 
-_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def _frame(name: str, value, what: str):
-    """The answer as a pandas DataFrame, whatever container holds it."""
-    import pandas as pd
-    import ray.data
-
+    """The answer, a Ray Dataset, run and turned into a pandas DataFrame; its own error in one line if it fails."""
     require(name, value, what)
-    if isinstance(value, ray.data.Dataset):
-        try:
-            return value.to_pandas()
-        except Exception as exc:  # the learner's pipeline fails when it runs
-            error = error_line(exc)
-            if "suffixes" in error:
-                raise Wrong(
-                    f"running `{name}` failed: {error}",
-                    "Both tables have a column of that name, and a joined row cannot hold two: give one "
-                    "of them another name before the join (or a suffix in the join).",
-                ) from None
+    require_dataset(name, value, "Assign the Dataset itself (not its count, its rows or a pandas table).")
+    try:
+        return value.to_pandas()
+    except Exception as exc:  # the learner's pipeline fails when it runs
+        error = error_line(exc)
+        if "suffixes" in error:
             raise Wrong(
                 f"running `{name}` failed: {error}",
-                f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After an "
-                "outer join, some rows miss the other side's columns (None): does your code handle "
-                "them?",
+                "Both tables have a column of that name, and a joined row cannot hold two: give one "
+                "of them another name before the join (or a suffix in the join).",
             ) from None
-    if isinstance(value, pd.DataFrame):
-        return value.reset_index(drop=True)
-    if isinstance(value, list) and all(isinstance(row, dict) for row in value):
-        return pd.DataFrame(value)
-    if isinstance(value, dict):  # a batch: {column: array}
-        try:
-            return pd.DataFrame({k: list(v) for k, v in value.items()})
-        except (TypeError, ValueError):
-            pass
-    raise Wrong(
-        f"`{name}` is {_a(type(value).__name__)}; the check expects a Ray Dataset.",
-        "Assign the Dataset itself (not its count or a list of ids); a DataFrame or the rows "
-        "from `take_all()` work too.",
-    )
+        raise Wrong(
+            f"running `{name}` failed: {error}",
+            f"Run `{name}.take_batch(5)` in a cell of its own to see the whole error. After an "
+            "outer join, some rows miss the other side's columns (None): does your code handle "
+            "them?",
+        ) from None
 
 
 def _require_columns(name: str, df, columns: tuple[str, ...], hint: str) -> None:
@@ -193,11 +173,26 @@ KEY_HINT = (
 
 @exercise("Exercise 1")
 def exercise_1(reviewed):
-    """`reviewed`: every review (its own `id`) with `product_id`, the `id` of its product in the outfits."""
+    """`reviewed`: every review (its own `id` and columns) with `product_id`, the `id` of its product in the
+    outfits, made by a join."""
     df = _frame("reviewed", reviewed, "a Dataset of every review with the `id` of its product as `product_id`")
-    expected = expected_product_ids()
     if len(df) == 0:
         raise Wrong("`reviewed` is empty: no review found its product.", KEY_HINT)
+    _check_id_columns(df)
+    ids = _check_every_review(df)
+    _check_product_ids(dict(zip(ids, df["product_id"])))
+    _check_review_columns("reviewed", df, "Keep each review's own columns: join `reviews` with the outfits.")
+    _check_joined("reviewed", reviewed, "Match the reviews with the outfits with `join`, on the product's text.")
+    expected = expected_product_ids()
+    per_product = len(expected) / len(set(expected.values()))
+    return (
+        f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
+        f"{per_product:.1f} reviews each on average."
+    )
+
+
+def _check_id_columns(df) -> None:
+    """The review's `id` kept as `id`, the outfit's as `product_id`."""
     outfit_ids = set(_outfit_of())
     if "product_id" not in df.columns:
         like = [c for c in df.columns if c != "id" and _outfit_like(df[c], outfit_ids)]
@@ -221,8 +216,12 @@ def exercise_1(reviewed):
             f"`reviewed` has no `id` column (its columns: {list(df.columns)}): the review's own id is gone.",
             "Keep the review's `id` as `id`; only the outfits' `id` gets another name.",
         )
+
+
+def _check_every_review(df) -> list[int]:
+    """The ids of ``df``: every review once, and nothing else."""
+    review_ids, outfit_ids = set(expected_product_ids()), set(_outfit_of())
     ids = _ids("reviewed", df, "Every row here should be a review: call `join` on `reviews`.")
-    review_ids = set(expected)
     if not set(ids) <= review_ids | outfit_ids:
         raise Wrong(
             f"`reviewed` holds id(s) {_preview(set(ids) - review_ids)}, which are not reviews.",
@@ -237,12 +236,17 @@ def exercise_1(reviewed):
     lacking = review_ids - set(ids)
     if len(ids) == len(outfit_ids) and lacking:
         raise Wrong(
-            f"`reviewed` has {len(ids)} rows, one per outfit; every one of the {len(expected)} reviews needs its row.",
+            f"`reviewed` has {len(ids)} rows, one per outfit; every one of the {len(review_ids)} reviews needs its "
+            "row.",
             "Each outfit has several reviews: call `join` on `reviews`, so that every review keeps its row.",
         )
     if lacking:
         raise Wrong(f"`reviewed` misses {len(lacking)} review(s) (ids {_preview(lacking)}).", KEY_HINT)
-    got = dict(zip(ids, df["product_id"]))
+    return ids
+
+
+def _check_product_ids(got: dict) -> None:
+    expected = expected_product_ids()
     bad = sorted(i for i in expected if _missing(got[i]) or _whole(got[i]) != expected[i])
     if bad:
         i = bad[0]
@@ -250,11 +254,22 @@ def exercise_1(reviewed):
             f"review {i} has the `product_id` {got[i]!r}, but its product is the outfit {expected[i]}.",
             "Match the review's `product` with the outfit's `outfit` text, and take that outfit's `id`.",
         )
-    per_product = len(expected) / len(set(expected.values()))
-    return (
-        f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
-        f"{per_product:.1f} reviews each on average."
-    )
+
+
+def _check_review_columns(name: str, df, hint: str) -> None:
+    """Every column of the reviews file kept, under its own name."""
+    lacking = [c for c in review_table().columns if c not in df.columns]
+    if lacking:
+        raise Wrong(f"`{name}` lacks the reviews' own column(s) {lacking} (its columns: {list(df.columns)}).", hint)
+
+
+def _check_joined(name: str, ds, hint: str) -> list[str]:
+    """The join types of ``ds``'s plan; :class:`Wrong` when it has none (rows matched elsewhere, or materialized)."""
+    types = join_types(ds)
+    if not types:
+        gone = " (a materialized Dataset keeps none of its steps)" if plan_kinds(ds) == ["InputData"] else ""
+        raise Wrong(f"`{name}` was not made by a join: its plan has no `join`{gone}.", hint)
+    return types
 
 
 def _outfit_like(column, outfit_ids: set[int]) -> bool:
@@ -276,7 +291,8 @@ def _whole(value):
 
 @exercise("Exercise 2")
 def exercise_2(prompts):
-    """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt)."""
+    """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt), from a join that
+    keeps both sides' rows and a batch function."""
     df = _frame("prompts", prompts, "a Dataset with a `prompt` for every animal and every outfit")
     if len(df) == 0:
         raise Wrong("`prompts` is empty.", "Start from a join that keeps every animal and every outfit.")
@@ -284,22 +300,30 @@ def exercise_2(prompts):
     _require_columns(
         "prompts", df, ("id",), "Keep the `id` column from the join: the check matches each prompt to its row by id."
     )
+    ids = _check_every_id(df)
+    got = _check_prompt_text(dict(zip(ids, df["prompt"])))
+    _check_three_kinds(got)
+    _check_prompt_steps(prompts)
+    expected, no_outfit, unworn = expected_prompts(), expected_no_outfit(), expected_unworn()
+    both = len(expected) - len(no_outfit) - len(unworn)
+    return (
+        f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
+        f"{len(unworn)} product photos."
+    )
+
+
+def _check_every_id(df) -> list[int]:
+    """One row per id of either table, and no other."""
     ids = _ids("prompts", df, "Keep the key `id`: the full outer join fills it in for both sides' rows.")
-    expected = expected_prompts()
-    no_outfit, unworn = expected_no_outfit(), expected_unworn()
+    expected, no_outfit, unworn = expected_prompts(), expected_no_outfit(), expected_unworn()
     _no_duplicates("prompts", ids, "Each id should appear once: join once, and do not union a dataset with itself.")
     lacking = set(expected) - set(ids)
+    both_sides = "Which join keeps the rows of both sides, with or without a partner?"
+    if lacking and lacking == set(unworn):
+        raise Wrong(f"`prompts` misses the outfits that no animal wears (ids {_preview(lacking)}).", both_sides)
+    if lacking and lacking == set(no_outfit):
+        raise Wrong(f"`prompts` misses the animals without an outfit (ids {_preview(lacking)}).", both_sides)
     if lacking:
-        if lacking == set(unworn):
-            raise Wrong(
-                f"`prompts` misses the outfits that no animal wears (ids {_preview(lacking)}).",
-                "Which join keeps the rows of both sides, with or without a partner?",
-            )
-        if lacking == set(no_outfit):
-            raise Wrong(
-                f"`prompts` misses the animals without an outfit (ids {_preview(lacking)}).",
-                "Which join keeps the rows of both sides, with or without a partner?",
-            )
         raise Wrong(
             f"`prompts` has {len(ids)} rows; it misses {len(lacking)} of the {len(expected)} ids "
             f"(ids {_preview(lacking)}).",
@@ -311,7 +335,12 @@ def exercise_2(prompts):
             f"`prompts` holds id(s) {_preview(strangers)}, which are neither animals nor outfits.",
             "Join `animals` with `outfits` on `id`.",
         )
-    got = dict(zip(ids, df["prompt"]))
+    return ids
+
+
+def _check_prompt_text(got: dict) -> dict[int, str]:
+    """Every prompt a non-empty string with no missing value pasted into it."""
+    expected = expected_prompts()
     empty = sorted(i for i, p in got.items() if _missing(p))
     if empty:
         raise Wrong(
@@ -338,20 +367,24 @@ def exercise_2(prompts):
             f"the prompt of id {leaked[0]} contains {word!r}: {got[leaked[0]]!r}.",
             "A missing value was turned into text. Treat each kind of row on its own.",
         )
-    outfit = _outfit_of()
+    return got
+
+
+def _check_three_kinds(got: dict[int, str]) -> None:
+    """The prompt of each kind of row: animal and outfit, animal alone, outfit alone."""
+    expected, outfit, unworn = expected_prompts(), _outfit_of(), expected_unworn()
     for i in sorted(set(outfit) - set(unworn)):
-        p = got[i].strip()
-        if outfit[i] not in p:
+        if outfit[i] not in got[i].strip():
             raise Wrong(
                 f"the prompt of id {i} does not mention its outfit {outfit[i]!r}: {got[i]!r}.",
                 "Where an animal has an outfit, the prompt is the animal text, ' wearing a ', then the outfit.",
             )
-        if p != expected[i]:
+        if got[i].strip() != expected[i]:
             raise Wrong(
                 f"the prompt of id {i} is {got[i]!r}; expected {expected[i]!r}.",
                 "Check the exact text between the animal and the outfit, and the spaces.",
             )
-    for i in sorted(no_outfit):
+    for i in sorted(expected_no_outfit()):
         if got[i].strip() != expected[i]:
             raise Wrong(
                 f"the prompt of id {i}, an animal without an outfit, is {got[i]!r}; it should be its "
@@ -364,11 +397,24 @@ def exercise_2(prompts):
                 f"the prompt of id {i}, an outfit that no animal wears, is {got[i]!r}; expected {expected[i]!r}.",
                 f"Rows without an animal get {PRODUCT_PHOTO!r} followed by the outfit.",
             )
-    both = len(expected) - len(no_outfit) - len(unworn)
-    return (
-        f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
-        f"{len(unworn)} product photos."
-    )
+
+
+def _check_prompt_steps(prompts) -> None:
+    """The steps the text names: a join that keeps both sides' rows, and `prompt` added by a batch function."""
+    types = _check_joined("prompts", prompts, "Start from a join of `animals` and `outfits` that keeps both sides.")
+    if "full_outer" not in types:
+        raise Wrong(
+            f"`prompts` is built from {' and '.join(types)} join(s), not from one join that keeps the rows of both "
+            "sides.",
+            "Start from a single join that keeps every animal and every outfit, with or without a partner.",
+        )
+    kinds = plan_kinds(prompts)
+    if "MapBatches" not in kinds:
+        how = "row by row (`map`)" if "MapRows" in kinds else "without a batch function (no `map_batches` step)"
+        raise Wrong(
+            f"`prompt` is added {how}, not by a function on whole columns.",
+            "Add `prompt` in a function that works on whole columns (a batch), passed to `map_batches`.",
+        )
 
 
 # Stretch ---------------------------------------------------------------------------------------------
@@ -380,9 +426,12 @@ def expected_unworn_reviews() -> set[int]:
     return {int(r.id) for r in review_table().itertuples() if r.product in unworn}
 
 
+ROW_STEPS = {"Filter": "a filter", "MapBatches": "a batch function", "MapRows": "a row `map`", "FlatMap": "a flat_map"}
+
+
 @exercise("Stretch · reviews of outfits nobody wears")
 def stretch(unworn_reviews):
-    """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal."""
+    """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal, by joins only."""
     df = _frame("unworn_reviews", unworn_reviews, "a Dataset of the reviews of the outfits that no animal wears")
     if len(df) == 0:
         raise Wrong(
@@ -395,22 +444,35 @@ def stretch(unworn_reviews):
     )
     ids = _ids("unworn_reviews", df, "Every row here should be a review: call the last `join` on `reviews`.")
     _no_duplicates("unworn_reviews", ids, "Each review should appear once.")
+    expected = _check_unworn_ids(set(ids))
+    _check_only_review_columns(df)
+    _check_joins_only(unworn_reviews)
+    table = review_table()
+    products = sorted(set(table[table["id"].isin(expected)]["product"]))
+    return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."
+
+
+def _check_unworn_ids(ids: set[int]) -> set[int]:
     expected = expected_unworn_reviews()
-    worn = set(expected_product_ids()) - expected
-    if set(ids) == worn:
+    if ids == set(expected_product_ids()) - expected:
         raise Wrong(
             f"`unworn_reviews` holds the {len(ids)} reviews of the outfits that animals DO wear.",
             "An anti join keeps the rows without a partner, a semi join those with one: which one "
             "keeps the reviews whose product is among the unworn outfits?",
         )
-    if set(ids) != expected:
-        extra, lacking = set(ids) - expected, expected - set(ids)
+    if ids != expected:
+        extra, lacking = ids - expected, expected - ids
         problem = (
             f"`unworn_reviews` has the review(s) {_preview(extra)}, of outfits that an animal wears"
             if extra
             else f"`unworn_reviews` misses the review(s) {_preview(lacking)}, of outfits that no animal wears"
         )
         raise Wrong(f"{problem}.", "Keep exactly the reviews whose `product` is an outfit without an animal.")
+    return expected
+
+
+def _check_only_review_columns(df) -> None:
+    """The reviews' own columns, and nothing else."""
     table = review_table()
     foreign = [c for c in df.columns if c not in table.columns]
     if foreign:
@@ -418,5 +480,15 @@ def stretch(unworn_reviews):
             f"`unworn_reviews` has the column(s) {foreign}, which are not the reviews' own.",
             "A semi join keeps the left side's rows that have a partner and adds no column from the right side.",
         )
-    products = sorted(set(table[table["id"].isin(expected)]["product"]))
-    return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."
+    _check_review_columns("unworn_reviews", df, "Keep every column of the reviews: a semi join drops none.")
+
+
+def _check_joins_only(ds) -> None:
+    """Joins, and no step that chooses or changes rows some other way (the text: "joins only, no filter")."""
+    _check_joined("unworn_reviews", ds, "Use joins: an anti join, then a semi join.")
+    others = [ROW_STEPS[k] for k in plan_kinds(ds) if k in ROW_STEPS]
+    if others:
+        raise Wrong(
+            f"`unworn_reviews` is right, but it is made with {others[0]} besides joins.",
+            "The stretch asks for joins only: an anti join and a semi join choose the rows without a filter.",
+        )

@@ -453,3 +453,100 @@ def check_embeddings(vectors, reference, what: str, *, same_direction: float, wi
             direction_hint,
         )
     return vectors
+
+
+# --- added by checks0102 ---
+# The steps a learner's Dataset was built with (what the lab's text asks for: an expression filter, a batch function,
+# a join of a given type, joins only), and a learner's steps replayed on rows of the check's own.
+
+
+def plan_kinds(ds) -> list[str]:
+    """The kinds of ``ds``'s logical operators from source to sink: ``Read``, ``InputData`` (a materialized
+    Dataset, whose steps are gone), ``Filter``, ``MapBatches``, ``MapRows``, ``Join``, ``Aggregate``..."""
+    return [type(op).__name__ for op in plan_ops(ds)]
+
+
+def filter_kinds(ds) -> list[str]:
+    """One word per ``filter`` of ``ds``, from source to sink: ``"expression"`` for ``filter(expr=...)``,
+    ``"function"`` for a Python predicate ``filter(fn)``."""
+    return [
+        "expression" if getattr(op, "predicate_expr", None) is not None else "function"
+        for op in plan_ops(ds)
+        if type(op).__name__ == "Filter"
+    ]
+
+
+def join_types(ds) -> list[str]:
+    """The ``join_type`` of every join of ``ds``, from source to sink (``"inner"``, ``"full_outer"``...)."""
+    types = []
+    for op in plan_ops(ds):
+        if type(op).__name__ == "Join":
+            kind = getattr(op, "join_type", "")
+            types.append(str(getattr(kind, "value", kind)))
+    return types
+
+
+def plan_source(ds):
+    """The one source operator of ``ds`` (a read, or a materialized Dataset) when its plan has exactly one and
+    steps after it; None otherwise (a join or a union has two sources)."""
+    root = plan_root(ds)
+    sources = [op for op in plan_ops(ds) if not (getattr(op, "input_dependencies", None) or [])]
+    return sources[0] if root is not None and len(sources) == 1 and sources[0] is not root else None
+
+
+def source_dataset(ds, source):
+    """The Dataset that ``source`` (an operator of ``ds``'s plan) reads: ``ds`` without its later steps."""
+    import ray.data
+    from ray.data._internal.logical.interfaces import LogicalPlan
+
+    return ray.data.Dataset._from_parent(ds, LogicalPlan(source, ds.context))
+
+
+def replay(ds, source, rows):
+    """``ds``'s steps after its operator ``source``, run on the Dataset ``rows`` instead: how a check tries a
+    learner's steps (a filter, a batch function) on rows of its own that the course's file lacks."""
+    import ray.data
+    from ray.data._internal.logical.interfaces import LogicalPlan
+
+    new_source = rows._logical_plan.dag
+    dag = ds._logical_plan.dag._apply_transform(lambda op: new_source if op is source else op)
+    return ray.data.Dataset._from_parent(rows, LogicalPlan(dag, ds.context))
+
+
+def written_elsewhere(out_dir: Path, folder: str, wanted) -> Path | None:
+    """Where files meant for ``out_dir / folder`` went instead, if a learner's path missed it: a folder of
+    ``out_dir`` itself, ``out_dir``'s parent (``out_dir.parent / folder``, ``str(out_dir) + folder``), or the
+    notebook's working folder and its parent (a relative path). ``wanted(path)`` tells a file of the answer."""
+    out_dir = Path(out_dir)
+    places = [out_dir, out_dir.parent / folder, Path(f"{out_dir}{folder}"), Path.cwd() / folder]
+    places.append(Path.cwd().parent / folder)
+    for place in places:
+        if place.is_dir() and place != out_dir / folder:
+            found = [p for p in visible_files(place) if wanted(p) and (out_dir / folder) not in p.parents]
+            if found and place == out_dir:  # the top folder under out_dir that holds them, or out_dir itself
+                parts = found[0].relative_to(out_dir).parts
+                return out_dir / parts[0] if len(parts) > 1 else out_dir
+            if found:
+                return place
+    return None
+
+
+def run_dataset(name: str, ds, hint: str, *, pandas: bool = False):
+    """Run the learner's Dataset ``name``: its rows (``take_all()``), or with ``pandas`` a DataFrame; when the
+    learner's steps fail, :class:`Wrong` naming their own error in one line (:func:`error_line`), with ``hint``."""
+    try:
+        return ds.to_pandas() if pandas else ds.take_all()
+    except Exception as exc:  # the learner's pipeline failed while it ran
+        raise Wrong(f"running `{name}` failed: {error_line(exc)}", hint) from None
+
+
+__all__ += [
+    "run_dataset",
+    "filter_kinds",
+    "join_types",
+    "plan_kinds",
+    "plan_source",
+    "replay",
+    "source_dataset",
+    "written_elsewhere",
+]
