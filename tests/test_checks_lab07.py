@@ -54,39 +54,66 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
+# Exercise 1 requires (the lab's text, sentence by sentence):
+#   R1 `ratings` is a Dataset ............................................ test_ex1_waits_for_the_placeholder_and_wants_a_dataset
+#   R2 it runs (a learner's error inside a UDF: its own error line) ...... test_ex1_tells_the_learners_own_error_in_a_udf
+#   R3 columns id, text, stars, photo .................................... test_ex1_rejects_the_likely_mistakes[no-photo/no-stars]
+#   R4 joined on the product's id, not the rating's own id .............. ...[join-on-rating-id]
+#   R5 ratings of listed products only (inner) .......................... ...[left-join]
+#   R6 each rating with its own text and stars .......................... ...[another-text]
+#   R7 the photo of the rating's product ................................ ...[photo-by-rating-id/photos-swapped]
+#   R8 one row per rating ............................................... ...[rows-lost/rows-doubled]
+#   R9 read and joined in Ray (not assembled in pandas) ................. test_ex1_rejects_rows_assembled_outside_ray
+#   R10 the photo column from a batch function, not a row-by-row map .... test_ex1_rejects_a_row_by_row_map
+# Right answers written otherwise: test_ex1_accepts_the_rows_however_they_were_built (rename or right_on=, a pandas or
+# NumPy batch, the product's name dropped, another spelling of the path).
+
+
 def _assembled():
     """The right rows, in another order than the file's (a join gives none), as a learner's pandas would build them."""
     rated, _, _ = lab07._rated()
     return rated.sample(frac=1, random_state=0).reset_index(drop=True)
 
 
-def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
-    right = _assembled()
-    variants = [
-        right,
-        right.drop(columns=["product"]),  # the product's name is optional
-        right.assign(photo=[f"{PHOTOS}/../products/{pid:02d}.png" for pid in right["product_id"]]),  # another path
-    ]
-    for table in variants:
-        verdict = lab07.exercise_1.result(ray.data.from_pandas(table))
-        assert verdict.passed, verdict
-        assert "90 ratings of listed products" in verdict.message and "6 ratings of retired" in verdict.message
-
-
-def test_ex1_accepts_a_join_with_a_rename_or_with_right_on(ray_session):
+def _joined(right_on=False):
     ratings = ray.data.read_json(raycourse.data_path("ratings"))
     table = ray.data.read_csv(raycourse.data_path("outfits"))
+    if right_on:
+        return ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
+    table = table.rename_columns({"id": "product_id", "outfit": "product"})
+    return ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",))
 
-    def add_photo(row):
-        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
-        return row
 
-    renamed = ratings.join(
-        table.rename_columns({"id": "product_id"}), join_type="inner", num_partitions=2, on=("product_id",)
+def add_photos(batch):  # the solution's way: a NumPy batch
+    batch["photo"] = np.array([f"{PHOTOS}/{pid:02d}.png" for pid in batch["product_id"]])
+    return batch
+
+
+def add_photos_pandas(batch):  # another: a pandas batch, the path spelt otherwise, the product's name dropped
+    batch["photo"] = f"{PHOTOS}/../products/" + batch["product_id"].map("{:02d}.png".format)
+    return batch.drop(columns=[c for c in ("product", "outfit") if c in batch])
+
+
+def _spoiled(spoil):
+    """The right rows spoiled as `spoil` says, yet built in Ray as the text asks (a join, then batch functions), so
+    that only the spoiled requirement breaks: the last batch function hands over the spoiled rows whole."""
+    table = spoil(_assembled())
+    return (
+        _joined()
+        .map_batches(add_photos)
+        .repartition(1)
+        .map_batches(lambda batch: table, batch_format="pandas", batch_size=None)  # one block: one call
     )
-    right_on = ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
-    for ds in (renamed.map(add_photo), right_on.map(add_photo)):
-        assert lab07.exercise_1.result(ds).passed
+
+
+def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
+    for ds in (
+        _joined().map_batches(add_photos),
+        _joined(right_on=True).map_batches(add_photos_pandas, batch_format="pandas"),
+    ):
+        verdict = lab07.exercise_1.result(ds)
+        assert verdict.passed, verdict
+        assert "90 ratings of listed products" in verdict.message and "6 ratings of retired" in verdict.message
 
 
 def _ratings_with_products(how: str):
@@ -113,14 +140,49 @@ def _ratings_with_products(how: str):
         (lambda t: t.iloc[:-3], "3 lost"),
         (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
     ],
+    ids=[
+        "join-on-rating-id",
+        "left-join",
+        "photo-by-rating-id",
+        "photos-swapped",
+        "no-photo",
+        "no-stars",
+        "another-text",
+        "rows-lost",
+        "rows-doubled",
+    ],
 )
 def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
-    _wrong(lab07.exercise_1.result(ray.data.from_pandas(spoil(_assembled()))), message)
+    _wrong(lab07.exercise_1.result(_spoiled(spoil)), message)
+
+
+def test_ex1_rejects_rows_assembled_outside_ray(ray_session):
+    _wrong(lab07.exercise_1.result(ray.data.from_pandas(_assembled())), "no join in Ray made them")
+
+
+def test_ex1_rejects_a_row_by_row_map(ray_session):
+    def add_photo(row):  # the lesson's way
+        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
+        return row
+
+    verdict = lab07.exercise_1.result(_joined().map(add_photo))
+    _wrong(verdict, "runs add_photo with a row-by-row map")
+    assert "map_batches" in verdict.hint
+
+
+def test_ex1_tells_the_learners_own_error_in_a_udf(ray_session):
+    def add_photos_typo(batch):
+        batch["photo"] = [f"{PHOTOS}/{pid:02d}.png" for pid in batch["product"]]  # a column the ratings lack
+        return batch
+
+    verdict = lab07.exercise_1.result(_joined(right_on=True).map_batches(add_photos_typo))
+    _wrong(verdict, "running `ratings` failed: KeyError: ")
+    assert len(verdict.message) < 300 and "check could not use" not in verdict.message
 
 
 def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
     assert lab07.exercise_1.result(...).status == "not solved"
-    _wrong(lab07.exercise_1.result(_assembled()), "not a Dataset")
+    _wrong(lab07.exercise_1.result(_assembled()), "not a Ray Dataset")
 
 
 # ----------------------------------------------------------------------------- Exercise 2: the measures
@@ -337,6 +399,38 @@ def test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget(ray_session,
     assert "raycourse.gpu_budget()" in wrong.hint
 
 
+def _given_cells(edit=lambda source: source):
+    """The lab's given stages, compiled from its cells as a learner's notebook does (with `edit` applied)."""
+    import json
+
+    from raycourse.catalogue import modules
+
+    module = next(m for m in modules() if m.number == "07")
+    namespace = {}
+    for cell in json.loads(module.solution.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.startswith(("class Tokenize", "class RatingEncoder")):
+            exec(compile(edit(source), "<cell>", "exec"), namespace)
+    return {name: namespace[name] for name in ("Tokenize", "load_photos", "RatingEncoder")}
+
+
+def test_ex2_given_stages_run_as_they_are():
+    """R: "the same classes, functions and constructor arguments (the work must not change)": the given cells run
+    again pass; a RatingEncoder edited in place (its stopwatch started after the work) is told, before any run."""
+    given = _given_cells()
+    assert set(lab07._given_stages()) == set(given)
+
+    class Found:
+        def __init__(self, fn):
+            self.fn = fn
+
+    lab07._check_given({name: Found(fn) for name, fn in given.items()})
+    edited = _given_cells(lambda s: s.replace("        started = time.time()\n", "        pass\n"))
+    with pytest.raises(lab07.Wrong, match="a RatingEncoder that is not the lab's given one") as wrong:
+        lab07._check_given({name: Found(fn) for name, fn in edited.items()})
+    assert "as it is" in wrong.value.hint
+
+
 # ----------------------------------------------------------------------------- Exercise 2: the whole check
 
 
@@ -349,6 +443,8 @@ def small_day(monkeypatch):
     monkeypatch.setattr(lab07, "_rated", lambda: (rated, rated.set_index("id"), []))
     monkeypatch.setattr(lab07, "_reference_features", lambda rows: ({}, None))
     monkeypatch.setattr(lab07, "_starved", [])
+    stand_ins = {"Tokenize": Tokenize, "load_photos": load_photos, "RatingEncoder": RatingEncoder}
+    monkeypatch.setattr(lab07, "_given_stages", lambda: stand_ins)  # the stand-ins play the given stages
     return rated
 
 

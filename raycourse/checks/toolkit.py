@@ -51,6 +51,7 @@ __all__ = [
     "require_loaded_once",
     "require_model_in_init",
     "review_table",
+    "rows_of",
     "stages",
     "visible_files",
 ]
@@ -453,3 +454,15 @@ def check_embeddings(vectors, reference, what: str, *, same_direction: float, wi
             direction_hint,
         )
     return vectors
+
+
+# --- added by checks0708 ---
+
+
+def rows_of(ds, label: str, hint: str):
+    """``ds.to_pandas()``; an error that the learner's own functions raise while it runs is :class:`Wrong` with the
+    learner's error line, not an error of the check's own run."""
+    try:
+        return ds.to_pandas()
+    except Exception as error:  # noqa: BLE001 (a learner's function failed inside Ray)
+        raise Wrong(f"running `{label}` failed: {error_line(error)}", hint) from None
