@@ -5,13 +5,16 @@ Exercise 1 reads the learner's ``ratings`` and compares it with the check's own 
 no Ray): one row per rating whose product the catalogue lists (the ratings of retired products have no photo and
 are left out, as an inner join does), each with its own ``text`` and ``stars`` and the photo of the product it
 rates, a path to that product's file in the photo folder. A join on the rating's own ``id``, a left join, a photo
-named by the rating's id and lost or doubled rows are told apart, each with its hint.
+named by the rating's id and lost or doubled rows are told apart, each with its hint. Then its plan: the rows must
+come from a join in Ray (not assembled in pandas and handed over) and the photo from a batch function (no row-by-row
+``map``, which the lesson used); a learner's error inside a function is told by its own line.
 
 Exercise 2 builds the learner's ``fed(source)`` over the check's own busiest day (``busiest_day``: the ratings,
 ``COPIES`` times, one block per rating as the app uploads them, every pool's actors started before the first row
 flows) and reads its plan first: it must start from that source and run Tokenize, load_photos and RatingEncoder
 there (a pipeline that ran its CPU stages before, with ``materialize()``, lost the streaming the exercise is
-about); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's GPUs, and every
+about); they are the lab's given stages, unchanged (their bytecode against the lab's own cells: an encoder edited
+in place, its stopwatch moved, is told); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's GPUs, and every
 actor pool's CPUs fit the cluster (a pool that cannot start would wait). Then it runs the pipeline and measures it
 from the encoder's stopwatch columns, as the lesson does: rows per second over the run (its first batch's start to
 its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU of
