@@ -54,17 +54,17 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
-# Exercise 1 requires (the lab's text, sentence by sentence):
-#   R1 `ratings` is a Dataset ............................................ test_ex1_waits_for_the_placeholder_and_wants_a_dataset
-#   R2 it runs (a learner's error inside a UDF: its own error line) ...... test_ex1_tells_the_learners_own_error_in_a_udf
-#   R3 columns id, text, stars, photo .................................... test_ex1_rejects_the_likely_mistakes[no-photo/no-stars]
-#   R4 joined on the product's id, not the rating's own id .............. ...[join-on-rating-id]
-#   R5 ratings of listed products only (inner) .......................... ...[left-join]
-#   R6 each rating with its own text and stars .......................... ...[another-text]
-#   R7 the photo of the rating's product ................................ ...[photo-by-rating-id/photos-swapped]
-#   R8 one row per rating ............................................... ...[rows-lost/rows-doubled]
-#   R9 read and joined in Ray (not assembled in pandas) ................. test_ex1_rejects_rows_assembled_outside_ray
-#   R10 the photo column from a batch function, not a row-by-row map .... test_ex1_rejects_a_row_by_row_map
+# Exercise 1 requires (the lab's text, sentence by sentence), and the test whose wrong answer breaks only it:
+#   R1 `ratings` is a Dataset ....................... test_ex1_waits_for_the_placeholder_and_wants_a_dataset
+#   R2 it runs (a learner's error in a UDF: its line)  test_ex1_tells_the_learners_own_error_in_a_udf
+#   R3 columns id, text, stars, photo ............... test_ex1_rejects_the_likely_mistakes[no-photo/no-stars]
+#   R4 joined on the product's id, not the rating's . ...[join-on-rating-id]
+#   R5 ratings of listed products only (inner) ...... ...[left-join]
+#   R6 each rating with its own text and stars ...... ...[another-text]
+#   R7 the photo of the rating's product ............ ...[photo-by-rating-id/photos-swapped]
+#   R8 one row per rating ........................... ...[rows-lost/rows-doubled]
+#   R9 read and joined in Ray (not in pandas) ....... test_ex1_rejects_rows_assembled_outside_ray
+#   R10 the photo from a batch function, no row map . test_ex1_rejects_a_row_by_row_map
 # Right answers written otherwise: test_ex1_accepts_the_rows_however_they_were_built (rename or right_on=, a pandas or
 # NumPy batch, the product's name dropped, another spelling of the path).
 
@@ -186,6 +186,21 @@ def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
 
 
 # ----------------------------------------------------------------------------- Exercise 2: the measures
+
+# Exercise 2 requires (the lab's text, sentence by sentence):
+#   R1 fed(source) returns the lazy Dataset ........ test_ex2_wants_the_lazy_dataset, ..._waits_for_the_placeholder...
+#   R2 the same classes, functions and constructor arguments: the work unchanged ... test_ex2_given_stages_run_as_they_
+#      are (a given class edited in place), test_ex2_rejects_features_the_given_models_do_not_give
+#   R3 the three stages over source, streaming .... test_ex2_plan_rejects_...[does not run / does not start / before]
+#   R4 CPU stages ask for CPUs, no GPU ............. ...[load_photos stage asks for num_gpus=1]
+#   R5 the encoder one GPU per actor ............... ...[num_gpus=0.5 per actor]
+#   R6 its pool at most one actor per GPU, reaching every GPU ... ...[may grow to 3 / no limit / an idle GPU counts],
+#      test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget
+#   R7 the actor pools' CPUs fit the cluster ....... ...[CPUs at once]
+#   R8 twice the starved rows/s; R9 GPUs busier (stand-ins); R10 3 encoder batches per GPU ...
+#      test_the_targets_tell_..., test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu
+#   R11 every row of the day once .................. test_ex2_rejects_a_run_that_lost_rows
+# Right answers written otherwise: test_ex2_plan_accepts_fed_pipelines_of_any_shape.
 
 
 def _stopwatch(batches, actors=("a", "b"), rows_per_batch=4, busy=1.0, gap=0.0, start=100.0):
@@ -487,6 +502,20 @@ def test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu(ray_session
     _wrong(_checked(monkeypatch, pipeline, run=run), message)
 
 
+def test_ex2_rejects_features_the_given_models_do_not_give():
+    """R: "the work must not change": a rating whose features are another's (or cut at another length) is told."""
+    table = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02)
+    ids = [rid for rid in range(1, 11) for _ in range(4)]
+    lab07.judge_run(table, ids, {1: np.ones(3, np.float32)})  # the features the models give
+    with pytest.raises(lab07.Wrong, match="rating 1 came out with other features .* 50% away") as wrong:
+        lab07.judge_run(table, ids, {1: np.full(3, 2.0, np.float32)})
+    assert "as given" in wrong.value.hint
+
+
+def test_ex2_wants_the_lazy_dataset(ray_session, small_day, monkeypatch):
+    _wrong(_checked(monkeypatch, lambda source: source.take(3)), "returned a list, not a Dataset")
+
+
 def test_ex2_rejects_a_run_that_lost_rows(ray_session, small_day, monkeypatch):
     run = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02).iloc[:-4]
     _wrong(_checked(monkeypatch, pipeline, run=run), "4 missing")
@@ -513,6 +542,12 @@ def test_ex2_runs_the_learners_pipeline_itself_from_its_own_source(ray_session, 
 
 
 # ----------------------------------------------------------------------------- Exercise 3
+
+# Exercise 3 requires: R1 one pass over every row, batches from iter_torch_batches [trained on 90 rows, did not
+# read ... with iter_torch_batches]; R2 a mean squared error loss [classification, another loss, broadcast]; R3 one
+# optimizer step per batch, gradients reset [1 optimizer step(s), reset only 0 times]; R4 the mean of the batches'
+# losses returned [last, sum, not the mean loss]; R5 the model learns (checked after 4 epochs). Right answers written
+# otherwise: test_ex3_accepts_different_correct_loops.
 
 DTYPES = {"features": torch.float32, "target": torch.float32}
 
@@ -762,6 +797,28 @@ def evaluate_drop_last(model, dataset):
     return sum(errors) / 96
 
 
+def evaluate_shuffled(model, dataset):
+    model.eval()
+    error = rows = 0.0
+    with torch.no_grad():
+        for batch in dataset.iter_torch_batches(batch_size=16, local_shuffle_buffer_size=32):
+            error += (model(batch["features"]).squeeze(1) - batch["target"]).abs().sum().item()
+            rows += len(batch["target"])
+    return error / rows
+
+
+def evaluate_raising(model, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=16):
+        batch["label"]  # a column the dataset does not have
+    return 0.0
+
+
+# The stretch requires: R1 read with iter_torch_batches; R2 every row once, the last smaller batch too [drop_last];
+# R3 eval mode [training mode]; R4 no gradients [recorded gradients]; R5 no shuffle [shuffles]; R6 the mean
+# absolute error over all rows [another number, mean squared, broadcast]; the weights untouched; the learner's own
+# error told in one line (evaluate_raising). Right ones written otherwise: evaluate_inference_mode.
+
+
 def test_stretch_placeholder_and_outline_are_not_solved():
     def outline(model, dataset): ...
 
@@ -784,6 +841,8 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
         (evaluate_mean_of_batches, "another number"),
         (evaluate_squared, "the mean squared error, not the mean absolute error"),
         (evaluate_broadcast, "broadcast"),
+        (evaluate_shuffled, "shuffles the rows"),
+        (evaluate_raising, "evaluate raised KeyError: 'label'"),
     ],
 )
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):

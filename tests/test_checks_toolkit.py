@@ -146,3 +146,18 @@ def test_check_embeddings_rejects_wrong_width_length_and_direction():
         toolkit.check_embeddings(ref * 2, ref, "e", **kw)
     with pytest.raises(Wrong, match="elsewhere"):
         toolkit.check_embeddings(ref[::-1], ref, "e", **kw)
+
+
+# --- added by checks0708 ---
+
+
+def test_rows_of_tells_the_learners_own_error_in_one_line(ray_session):
+    import ray
+
+    def broken(batch):
+        return {"photo": batch["product"]}  # a column the rows do not have
+
+    assert list(toolkit.rows_of(ray.data.range(3), label="ds", hint="h")["id"]) == [0, 1, 2]
+    with pytest.raises(Wrong, match=r"^running `ds` failed: KeyError: 'product'$") as wrong:
+        toolkit.rows_of(ray.data.range(3).map_batches(broken), label="ds", hint="h")
+    assert wrong.value.hint == "h"

@@ -11,23 +11,23 @@ come from a join in Ray (not assembled in pandas and handed over) and the photo 
 
 Exercise 2 builds the learner's ``fed(source)`` over the check's own busiest day (``busiest_day``: the ratings,
 ``COPIES`` times, one block per rating as the app uploads them, every pool's actors started before the first row
-flows) and reads its plan first: it must start from that source and run Tokenize, load_photos and RatingEncoder
-there (a pipeline that ran its CPU stages before, with ``materialize()``, lost the streaming the exercise is
-about); they are the lab's given stages, unchanged (their bytecode against the lab's own cells: an encoder edited
-in place, its stopwatch moved, is told); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's GPUs, and every
-actor pool's CPUs fit the cluster (a pool that cannot start would wait). Then it runs the pipeline and measures it
-from the encoder's stopwatch columns, as the lesson does: rows per second over the run (its first batch's start to
-its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU of
-the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must come out once with the models'
-features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing
-about waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest
-size leaves a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can
-do them all on one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session
-(the lab's cell hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved
-pipeline's. Both targets are relative to the starved run of the same machine and session: an absolute busy share is not
-(measured on the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test
-runs, and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved
-one 4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
+flows) and reads its plan first: it must start from that source and run Tokenize, load_photos and RatingEncoder there
+(a pipeline that ran its CPU stages before, with ``materialize()``, lost the streaming the exercise is about); they
+are the lab's given stages, unchanged (their bytecode against the lab's own cells: an encoder edited in place, its
+stopwatch moved, is told); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's
+GPUs, and every actor pool's CPUs fit the cluster (a pool that cannot start would wait). Then it runs the pipeline and
+measures it from the encoder's stopwatch columns, as the lesson does: rows per second over the run (its first batch's
+start to its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU
+of the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must come out once with the models'
+features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing about
+waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest size leaves
+a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can do them all on
+one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session (the lab's
+cell hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved pipeline's.
+Both targets are relative to the starved run of the same machine and session: an absolute busy share is not (measured
+on the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test runs,
+and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved one
+4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
 
 The features are compared per part (the text model's, then the image model's) by their relative distance,
 ``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``. The reference is computed on the driver's CPU with each
@@ -667,6 +667,7 @@ def _counting_iterators():
 
     def counted(self, *args, **kwargs):
         calls["iter_torch_batches"] += 1
+        calls["shuffled"] += bool(kwargs.get("local_shuffle_buffer_size"))
         return original(self, *args, **kwargs)
 
     ray.data.Dataset.iter_torch_batches = counted
@@ -923,6 +924,11 @@ def _check_evaluation(ev: _Evaluated, calls: Counter) -> None:
         raise Wrong(
             f"evaluate predicted {len(rows)} rows; the dataset has {len(ev.x)}.",
             "Predict every batch once, the last, smaller one too (no drop_last).",
+        )
+    if calls["shuffled"]:
+        raise Wrong(
+            "evaluate shuffles the rows (local_shuffle_buffer_size): work that training needs and evaluation not.",
+            "Read the rows as they are: iter_torch_batches(batch_size=..., dtypes=...), no shuffle.",
         )
     if any(ev.modes):
         raise Wrong(
