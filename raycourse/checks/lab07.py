@@ -398,7 +398,7 @@ def _given_stages() -> dict:
     from ..catalogue import modules
 
     module = next(m for m in modules() if m.number == "07")
-    notebook = module.lab if module.lab.exists() else module.solution
+    notebook = module.solution if module.solution.exists() else module.lab  # the lab's copy may be edited
     given = {}
     for cell in json.loads(notebook.read_text())["cells"]:
         source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
