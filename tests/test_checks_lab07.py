@@ -507,7 +507,7 @@ def test_ex2_rejects_features_the_given_models_do_not_give():
     table = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02)
     ids = [rid for rid in range(1, 11) for _ in range(4)]
     lab07.judge_run(table, ids, {1: np.ones(3, np.float32)})  # the features the models give
-    with pytest.raises(lab07.Wrong, match="rating 1 came out with other features .* 50% away") as wrong:
+    with pytest.raises(lab07.Wrong, match=r"rating 1 came out with other features .*\(50% away") as wrong:
         lab07.judge_run(table, ids, {1: np.full(3, 2.0, np.float32)})
     assert "as given" in wrong.value.hint
 
