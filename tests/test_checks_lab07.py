@@ -54,39 +54,66 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
+# Exercise 1 requires (the lab's text, sentence by sentence), and the test whose wrong answer breaks only it:
+#   R1 `ratings` is a Dataset ....................... test_ex1_waits_for_the_placeholder_and_wants_a_dataset
+#   R2 it runs (a learner's error in a UDF: its line)  test_ex1_tells_the_learners_own_error_in_a_udf
+#   R3 columns id, text, stars, photo ............... test_ex1_rejects_the_likely_mistakes[no-photo/no-stars]
+#   R4 joined on the product's id, not the rating's . ...[join-on-rating-id]
+#   R5 ratings of listed products only (inner) ...... ...[left-join]
+#   R6 each rating with its own text and stars ...... ...[another-text]
+#   R7 the photo of the rating's product ............ ...[photo-by-rating-id/photos-swapped]
+#   R8 one row per rating ........................... ...[rows-lost/rows-doubled]
+#   R9 read and joined in Ray (not in pandas) ....... test_ex1_rejects_rows_assembled_outside_ray
+#   R10 the photo from a batch function, no row map . test_ex1_rejects_a_row_by_row_map
+# Right answers written otherwise: test_ex1_accepts_the_rows_however_they_were_built (rename or right_on=, a pandas or
+# NumPy batch, the product's name dropped, another spelling of the path).
+
+
 def _assembled():
     """The right rows, in another order than the file's (a join gives none), as a learner's pandas would build them."""
     rated, _, _ = lab07._rated()
     return rated.sample(frac=1, random_state=0).reset_index(drop=True)
 
 
-def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
-    right = _assembled()
-    variants = [
-        right,
-        right.drop(columns=["product"]),  # the product's name is optional
-        right.assign(photo=[f"{PHOTOS}/../products/{pid:02d}.png" for pid in right["product_id"]]),  # another path
-    ]
-    for table in variants:
-        verdict = lab07.exercise_1.result(ray.data.from_pandas(table))
-        assert verdict.passed, verdict
-        assert "90 ratings of listed products" in verdict.message and "6 ratings of retired" in verdict.message
-
-
-def test_ex1_accepts_a_join_with_a_rename_or_with_right_on(ray_session):
+def _joined(right_on=False):
     ratings = ray.data.read_json(raycourse.data_path("ratings"))
     table = ray.data.read_csv(raycourse.data_path("outfits"))
+    if right_on:
+        return ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
+    table = table.rename_columns({"id": "product_id", "outfit": "product"})
+    return ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",))
 
-    def add_photo(row):
-        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
-        return row
 
-    renamed = ratings.join(
-        table.rename_columns({"id": "product_id"}), join_type="inner", num_partitions=2, on=("product_id",)
+def add_photos(batch):  # the solution's way: a NumPy batch
+    batch["photo"] = np.array([f"{PHOTOS}/{pid:02d}.png" for pid in batch["product_id"]])
+    return batch
+
+
+def add_photos_pandas(batch):  # another: a pandas batch, the path spelt otherwise, the product's name dropped
+    batch["photo"] = f"{PHOTOS}/../products/" + batch["product_id"].map("{:02d}.png".format)
+    return batch.drop(columns=[c for c in ("product", "outfit") if c in batch])
+
+
+def _spoiled(spoil):
+    """The right rows spoiled as `spoil` says, yet built in Ray as the text asks (a join, then batch functions), so
+    that only the spoiled requirement breaks: the last batch function hands over the spoiled rows whole."""
+    table = spoil(_assembled())
+    return (
+        _joined()
+        .map_batches(add_photos)
+        .repartition(1)
+        .map_batches(lambda batch: table, batch_format="pandas", batch_size=None)  # one block: one call
     )
-    right_on = ratings.join(table, join_type="inner", num_partitions=2, on=("product_id",), right_on=("id",))
-    for ds in (renamed.map(add_photo), right_on.map(add_photo)):
-        assert lab07.exercise_1.result(ds).passed
+
+
+def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
+    for ds in (
+        _joined().map_batches(add_photos),
+        _joined(right_on=True).map_batches(add_photos_pandas, batch_format="pandas"),
+    ):
+        verdict = lab07.exercise_1.result(ds)
+        assert verdict.passed, verdict
+        assert "90 ratings of listed products" in verdict.message and "6 ratings of retired" in verdict.message
 
 
 def _ratings_with_products(how: str):
@@ -113,17 +140,67 @@ def _ratings_with_products(how: str):
         (lambda t: t.iloc[:-3], "3 lost"),
         (lambda t: pd.concat([t, t.iloc[:2]]), "2 duplicated"),
     ],
+    ids=[
+        "join-on-rating-id",
+        "left-join",
+        "photo-by-rating-id",
+        "photos-swapped",
+        "no-photo",
+        "no-stars",
+        "another-text",
+        "rows-lost",
+        "rows-doubled",
+    ],
 )
 def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
-    _wrong(lab07.exercise_1.result(ray.data.from_pandas(spoil(_assembled()))), message)
+    _wrong(lab07.exercise_1.result(_spoiled(spoil)), message)
+
+
+def test_ex1_rejects_rows_assembled_outside_ray(ray_session):
+    _wrong(lab07.exercise_1.result(ray.data.from_pandas(_assembled())), "no join in Ray made them")
+
+
+def test_ex1_rejects_a_row_by_row_map(ray_session):
+    def add_photo(row):  # the lesson's way
+        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
+        return row
+
+    verdict = lab07.exercise_1.result(_joined().map(add_photo))
+    _wrong(verdict, "runs add_photo with a row-by-row map")
+    assert "map_batches" in verdict.hint
+
+
+def test_ex1_tells_the_learners_own_error_in_a_udf(ray_session):
+    def add_photos_typo(batch):
+        batch["photo"] = [f"{PHOTOS}/{pid:02d}.png" for pid in batch["product"]]  # a column the ratings lack
+        return batch
+
+    verdict = lab07.exercise_1.result(_joined(right_on=True).map_batches(add_photos_typo))
+    _wrong(verdict, "running `ratings` failed: KeyError: ")
+    assert len(verdict.message) < 300 and "check could not use" not in verdict.message
 
 
 def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
     assert lab07.exercise_1.result(...).status == "not solved"
-    _wrong(lab07.exercise_1.result(_assembled()), "not a Dataset")
+    _wrong(lab07.exercise_1.result(_assembled()), "not a Ray Dataset")
 
 
 # ----------------------------------------------------------------------------- Exercise 2: the measures
+
+# Exercise 2 requires (the lab's text, sentence by sentence):
+#   R1 fed(source) returns the lazy Dataset ........ test_ex2_wants_the_lazy_dataset, ..._waits_for_the_placeholder...
+#   R2 the same classes, functions and constructor arguments: the work unchanged ... test_ex2_given_stages_run_as_they_
+#      are (a given class edited in place), test_ex2_rejects_features_the_given_models_do_not_give
+#   R3 the three stages over source, streaming .... test_ex2_plan_rejects_...[does not run / does not start / before]
+#   R4 CPU stages ask for CPUs, no GPU ............. ...[load_photos stage asks for num_gpus=1]
+#   R5 the encoder one GPU per actor ............... ...[num_gpus=0.5 per actor]
+#   R6 its pool at most one actor per GPU, reaching every GPU ... ...[may grow to 3 / no limit / an idle GPU counts],
+#      test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget
+#   R7 the actor pools' CPUs fit the cluster ....... ...[CPUs at once]
+#   R8 twice the starved rows/s; R9 GPUs busier (stand-ins); R10 3 encoder batches per GPU ...
+#      test_the_targets_tell_..., test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu
+#   R11 every row of the day once .................. test_ex2_rejects_a_run_that_lost_rows
+# Right answers written otherwise: test_ex2_plan_accepts_fed_pipelines_of_any_shape.
 
 
 def _stopwatch(batches, actors=("a", "b"), rows_per_batch=4, busy=1.0, gap=0.0, start=100.0):
@@ -337,6 +414,38 @@ def test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget(ray_session,
     assert "raycourse.gpu_budget()" in wrong.hint
 
 
+def _given_cells(edit=lambda source: source):
+    """The lab's given stages, compiled from its cells as a learner's notebook does (with `edit` applied)."""
+    import json
+
+    from raycourse.catalogue import modules
+
+    module = next(m for m in modules() if m.number == "07")
+    namespace = {}
+    for cell in json.loads(module.solution.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.startswith(("class Tokenize", "class RatingEncoder")):
+            exec(compile(edit(source), "<cell>", "exec"), namespace)
+    return {name: namespace[name] for name in ("Tokenize", "load_photos", "RatingEncoder")}
+
+
+def test_ex2_given_stages_run_as_they_are():
+    """R: "the same classes, functions and constructor arguments (the work must not change)": the given cells run
+    again pass; a RatingEncoder edited in place (its stopwatch started after the work) is told, before any run."""
+    given = _given_cells()
+    assert set(lab07._given_stages()) == set(given)
+
+    class Found:
+        def __init__(self, fn):
+            self.fn = fn
+
+    lab07._check_given({name: Found(fn) for name, fn in given.items()})
+    edited = _given_cells(lambda s: s.replace("        started = time.time()\n", "        pass\n"))
+    with pytest.raises(lab07.Wrong, match="a RatingEncoder that is not the lab's given one") as wrong:
+        lab07._check_given({name: Found(fn) for name, fn in edited.items()})
+    assert "as it is" in wrong.value.hint
+
+
 # ----------------------------------------------------------------------------- Exercise 2: the whole check
 
 
@@ -349,6 +458,8 @@ def small_day(monkeypatch):
     monkeypatch.setattr(lab07, "_rated", lambda: (rated, rated.set_index("id"), []))
     monkeypatch.setattr(lab07, "_reference_features", lambda rows: ({}, None))
     monkeypatch.setattr(lab07, "_starved", [])
+    stand_ins = {"Tokenize": Tokenize, "load_photos": load_photos, "RatingEncoder": RatingEncoder}
+    monkeypatch.setattr(lab07, "_given_stages", lambda: stand_ins)  # the stand-ins play the given stages
     return rated
 
 
@@ -391,6 +502,20 @@ def test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu(ray_session
     _wrong(_checked(monkeypatch, pipeline, run=run), message)
 
 
+def test_ex2_rejects_features_the_given_models_do_not_give():
+    """R: "the work must not change": a rating whose features are another's (or cut at another length) is told."""
+    table = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02)
+    ids = [rid for rid in range(1, 11) for _ in range(4)]
+    lab07.judge_run(table, ids, {1: np.ones(3, np.float32)})  # the features the models give
+    with pytest.raises(lab07.Wrong, match=r"rating 1 came out with other features .*\(50% away") as wrong:
+        lab07.judge_run(table, ids, {1: np.full(3, 2.0, np.float32)})
+    assert "as given" in wrong.value.hint
+
+
+def test_ex2_wants_the_lazy_dataset(ray_session, small_day, monkeypatch):
+    _wrong(_checked(monkeypatch, lambda source: source.take(3)), "returned a list, not a Dataset")
+
+
 def test_ex2_rejects_a_run_that_lost_rows(ray_session, small_day, monkeypatch):
     run = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02).iloc[:-4]
     _wrong(_checked(monkeypatch, pipeline, run=run), "4 missing")
@@ -417,6 +542,12 @@ def test_ex2_runs_the_learners_pipeline_itself_from_its_own_source(ray_session, 
 
 
 # ----------------------------------------------------------------------------- Exercise 3
+
+# Exercise 3 requires: R1 one pass over every row, batches from iter_torch_batches [trained on 90 rows, did not
+# read ... with iter_torch_batches]; R2 a mean squared error loss [classification, another loss, broadcast]; R3 one
+# optimizer step per batch, gradients reset [1 optimizer step(s), reset only 0 times]; R4 the mean of the batches'
+# losses returned [last, sum, not the mean loss]; R5 the model learns (checked after 4 epochs). Right answers written
+# otherwise: test_ex3_accepts_different_correct_loops.
 
 DTYPES = {"features": torch.float32, "target": torch.float32}
 
@@ -666,6 +797,28 @@ def evaluate_drop_last(model, dataset):
     return sum(errors) / 96
 
 
+def evaluate_shuffled(model, dataset):
+    model.eval()
+    error = rows = 0.0
+    with torch.no_grad():
+        for batch in dataset.iter_torch_batches(batch_size=16, local_shuffle_buffer_size=32):
+            error += (model(batch["features"]).squeeze(1) - batch["target"]).abs().sum().item()
+            rows += len(batch["target"])
+    return error / rows
+
+
+def evaluate_raising(model, dataset):
+    for batch in dataset.iter_torch_batches(batch_size=16):
+        batch["label"]  # a column the dataset does not have
+    return 0.0
+
+
+# The stretch requires: R1 read with iter_torch_batches; R2 every row once, the last smaller batch too [drop_last];
+# R3 eval mode [training mode]; R4 no gradients [recorded gradients]; R5 no shuffle [shuffles]; R6 the mean
+# absolute error over all rows [another number, mean squared, broadcast]; the weights untouched; the learner's own
+# error told in one line (evaluate_raising). Right ones written otherwise: evaluate_inference_mode.
+
+
 def test_stretch_placeholder_and_outline_are_not_solved():
     def outline(model, dataset): ...
 
@@ -688,8 +841,28 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
         (evaluate_mean_of_batches, "another number"),
         (evaluate_squared, "the mean squared error, not the mean absolute error"),
         (evaluate_broadcast, "broadcast"),
+        (evaluate_shuffled, "shuffles the rows"),
+        (evaluate_raising, "evaluate raised KeyError: 'label'"),
     ],
 )
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict
+
+
+# ----------------------------------------------------------------------------- Transfer
+
+
+def test_exercises_ask_for_transfer():
+    """No exercise cell of lab 07 repeats 60 % or more of a lesson cell's code lines (issue 41: Exercise 1 repeated
+    the lesson's row `map` and its read-and-join, 62 % by the issue's measure; now a batch function)."""
+    from test_transfer import LIMIT, _code_cells, _lines, overlap
+
+    from raycourse.catalogue import modules
+
+    module = next(m for m in modules() if m.number == "07")
+    lesson = _code_cells(module.lesson)
+    for cell in _code_cells(module.solution):
+        if "SOLUTION" in cell and len(_lines(cell)) >= 3:
+            share = max(overlap(cell, other) for other in lesson)
+            assert share < LIMIT, f"the exercise starting {_lines(cell)[0]!r} repeats {share:.0%} of a lesson cell"

@@ -198,3 +198,18 @@ def test_written_elsewhere_finds_files_beside_or_above_the_folder(tmp_path):
     (tmp_path / "labcomplaints" / "stars=1").mkdir(parents=True)  # str(out_dir) + "complaints"
     (tmp_path / "labcomplaints" / "stars=1" / "b.parquet").write_bytes(b"")
     assert toolkit.written_elsewhere(out, "complaints", wanted) == tmp_path / "labcomplaints"
+
+
+# --- added by checks0708 ---
+
+
+def test_rows_of_tells_the_learners_own_error_in_one_line(ray_session):
+    import ray
+
+    def broken(batch):
+        return {"photo": batch["product"]}  # a column the rows do not have
+
+    assert list(toolkit.rows_of(ray.data.range(3), label="ds", hint="h")["id"]) == [0, 1, 2]
+    with pytest.raises(Wrong, match=r"^running `ds` failed: KeyError: 'product'$") as wrong:
+        toolkit.rows_of(ray.data.range(3).map_batches(broken), label="ds", hint="h")
+    assert wrong.value.hint == "h"

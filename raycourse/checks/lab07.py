@@ -5,26 +5,29 @@ Exercise 1 reads the learner's ``ratings`` and compares it with the check's own 
 no Ray): one row per rating whose product the catalogue lists (the ratings of retired products have no photo and
 are left out, as an inner join does), each with its own ``text`` and ``stars`` and the photo of the product it
 rates, a path to that product's file in the photo folder. A join on the rating's own ``id``, a left join, a photo
-named by the rating's id and lost or doubled rows are told apart, each with its hint.
+named by the rating's id and lost or doubled rows are told apart, each with its hint. Then its plan: the rows must
+come from a join in Ray (not assembled in pandas and handed over) and the photo from a batch function (no row-by-row
+``map``, which the lesson used); a learner's error inside a function is told by its own line.
 
 Exercise 2 builds the learner's ``fed(source)`` over the check's own busiest day (``busiest_day``: the ratings,
 ``COPIES`` times, one block per rating as the app uploads them, every pool's actors started before the first row
-flows) and reads its plan first: it must start from that source and run Tokenize, load_photos and RatingEncoder
-there (a pipeline that ran its CPU stages before, with ``materialize()``, lost the streaming the exercise is
-about); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's GPUs, and every
-actor pool's CPUs fit the cluster (a pool that cannot start would wait). Then it runs the pipeline and measures it
-from the encoder's stopwatch columns, as the lesson does: rows per second over the run (its first batch's start to
-its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU of
-the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must come out once with the models'
-features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing
-about waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest
-size leaves a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can
-do them all on one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session
-(the lab's cell hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved
-pipeline's. Both targets are relative to the starved run of the same machine and session: an absolute busy share is not
-(measured on the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test
-runs, and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved
-one 4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
+flows) and reads its plan first: it must start from that source and run Tokenize, load_photos and RatingEncoder there
+(a pipeline that ran its CPU stages before, with ``materialize()``, lost the streaming the exercise is about); they
+are the lab's given stages, unchanged (their bytecode against the lab's own cells: an encoder edited in place, its
+stopwatch moved, is told); the CPU stages ask for no GPU, the encoder for one GPU per actor and at most the cluster's
+GPUs, and every actor pool's CPUs fit the cluster (a pool that cannot start would wait). Then it runs the pipeline and
+measures it from the encoder's stopwatch columns, as the lesson does: rows per second over the run (its first batch's
+start to its last batch's end) and the GPUs' busy share, the encoder's computing time over that time times *every* GPU
+of the cluster (a GPU the pool leaves idle counts, idle). Every row of the day must come out once with the models'
+features. It passes with at least ``MIN_BATCHES_PER_GPU`` encoder batches per GPU (one giant batch says nothing about
+waiting), an encoder pool that can use every GPU of the cluster (read from the plan: a pool whose largest size leaves
+a GPU idle fails before it runs; which actor gets which batch is Ray's choice, and a fast encoder can do them all on
+one), at least ``SPEEDUP`` times the rows per second of the starved pipeline measured in the same session (the lab's
+cell hands its run over with ``keep_starved``) and, on the CPU stand-ins, GPUs busier than the starved pipeline's.
+Both targets are relative to the starved run of the same machine and session: an absolute busy share is not (measured
+on the course's 2-core machine: a fed pipeline made 20-90 rows/s at 45-85 % busy under the load of other test runs,
+and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no longer the slow stage; the starved one
+4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
 
 The features are compared per part (the text model's, then the image model's) by their relative distance,
 ``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``. The reference is computed on the driver's CPU with each
@@ -52,6 +55,8 @@ the mean absolute error over all rows (not the mean of per-batch errors).
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
 import os
 import warnings
 from collections import Counter
@@ -66,7 +71,17 @@ from ._core import (
     require,
     written,  # noqa: F401 (the lab imports it from here)
 )
-from .toolkit import plan_ops, quiet_model_loading
+from .toolkit import (
+    as_number,
+    error_line,
+    plan_ops,
+    plan_root,
+    pools,
+    quiet_model_loading,
+    require_dataset,
+    rows_of,
+    stages,
+)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -143,34 +158,27 @@ def _same_file(path, want: str) -> bool:
         return False
 
 
-@exercise("Exercise 1 · assemble the ratings")
-def exercise_1(ratings) -> str:
-    require("ratings", ratings, "a Dataset of the ratings joined with the product table, with each product's photo")
-    if not hasattr(ratings, "to_pandas") or not hasattr(ratings, "map_batches"):
-        raise Wrong(
-            f"`ratings` is a {type(ratings).__name__}, not a Dataset.",
-            "Read the ratings with ray.data.read_json(...), join them with the table, add the photo's path.",
-        )
-    table = ratings.to_pandas()
+def _check_columns(table) -> None:
     missing = sorted({"id", "text", "stars", "photo"} - set(table.columns))
     if missing:
         raise Wrong(
             f"the rows have no column {missing}.",
             "Keep the rating's id, text and stars through the join, and add the path of the product's photo "
-            "in a column named photo (a map over the rows).",
+            "in a column named photo (a batch function, map_batches).",
         )
-    rated, every, retired = _rated()
-    want = rated.set_index("id")
-    ids = table["id"].tolist()
-    counts = Counter(ids)
-    catalogue = _catalogue()
-    if set(counts) <= catalogue and len(counts) < len(want):  # what a join on the rating's own id keeps
+
+
+def _check_join_key(counts: Counter, want) -> None:
+    if set(counts) <= _catalogue() and len(counts) < len(want):  # what a join on the rating's own id keeps
         raise Wrong(
             f"{len(counts)} rows, exactly the ratings whose own id is also a product's id: the join matched "
             "the rating's id with the table's id.",
             "Join on the product's id: the rating's product_id with the table's id (rename the table's id "
             "first, or give right_on=).",
         )
+
+
+def _check_listed_only(counts: Counter, every, retired) -> None:
     from_retired = sorted(i for i in counts if i in retired)
     if from_retired:
         products = sorted({int(every.loc[i, "product_id"]) for i in from_retired})
@@ -180,6 +188,9 @@ def exercise_1(ratings) -> str:
             "no photo.",
             "Keep only the ratings whose product is in the table: the join type decides that.",
         )
+
+
+def _check_rows_are_their_own(table, want) -> None:
     for row in table.itertuples(index=False):
         if row.id not in want.index:
             continue
@@ -197,15 +208,51 @@ def exercise_1(ratings) -> str:
                 "Join on the product's id (the rating's product_id with the table's id, not the rating's own "
                 "id), then build the path from product_id: products/05.png for product 5.",
             )
+
+
+def _check_one_row_each(table, counts: Counter, want) -> None:
     lost, doubled = len(set(want.index) - set(counts)), sum(n - 1 for n in counts.values())
     if lost or doubled:
         raise Wrong(
             f"{len(table)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
             "One row per rating: an inner join of the ratings with the table on the product's id.",
         )
+
+
+def _check_built_in_ray(ratings) -> None:
+    """The join runs in Ray (a Join in the plan), and no stage works row by row (the photo: a batch function)."""
+    if not any(type(op).__name__ == "Join" for op in plan_ops(ratings)):
+        raise Wrong(
+            "`ratings` has the right rows, but no join in Ray made them: they were assembled elsewhere (pandas?) "
+            "and handed to Ray whole.",
+            "Read with ray.data.read_json and ray.data.read_csv and join with Dataset.join: on a cluster, the "
+            "rows never pass through the notebook.",
+        )
+    by_row = [s.name for s in stages(ratings) if s.kind in ("MapRows", "FlatMap")]
+    if by_row:
+        raise Wrong(
+            f"`ratings` runs {', '.join(by_row)} with a row-by-row map: one Python call per rating.",
+            "Add the photo column with a batch function, ratings.map_batches(fn): fn gets a batch of rows as "
+            "columns and returns it with a photo column.",
+        )
+
+
+@exercise("Exercise 1 · assemble the ratings")
+def exercise_1(ratings) -> str:
+    require("ratings", ratings, "a Dataset of the ratings joined with the product table, with each product's photo")
+    require_dataset("ratings", ratings, "Read the ratings with ray.data.read_json(...), join them with the table.")
+    table = rows_of(ratings, "ratings", "Run your cell again and read its error: it comes from your own function.")
+    _check_columns(table)
+    rated, every, retired = _rated()
+    want, counts = rated.set_index("id"), Counter(table["id"].tolist())
+    _check_join_key(counts, want)
+    _check_listed_only(counts, every, retired)
+    _check_rows_are_their_own(table, want)
+    _check_one_row_each(table, counts, want)
+    _check_built_in_ray(ratings)
     return (
         f"{len(table)} ratings of listed products, each with its text, stars and its product's photo "
-        f"({len(retired)} ratings of retired products left out)."
+        f"({len(retired)} ratings of retired products left out), joined in Ray, the photos added batch by batch."
     )
 
 
@@ -250,33 +297,25 @@ def keep_starved(table) -> None:
     _starved[:] = [table]
 
 
-def _stages(ds):
-    """The plan's operators from source to sink, and the Tokenize, load_photos and encoder stages among them."""
-    ops = plan_ops(ds)
+def _lab_stages(ds) -> dict:
+    """The Tokenize, load_photos and encoder stages of ``ds`` (toolkit Stages), by name."""
     found = {}
-    for op in ops:
-        name = getattr(getattr(op, "fn", None), "__name__", "")
-        if name in (ENCODER, TOKENIZER, PHOTOS):
-            found.setdefault(name, op)
-    return ops, found
+    for stage in stages(ds):
+        if stage.name in (ENCODER, TOKENIZER, PHOTOS):
+            found.setdefault(stage.name, stage)
+    return found
 
 
-def _remote_args(op) -> dict:
-    return dict(getattr(op, "ray_remote_args", None) or {})
-
-
-def _check_plan(ds, day) -> None:
-    """The stages of the exercise, from ``day``, in one streaming plan, each asking for what fits the cluster."""
-    from ray.data import ActorPoolStrategy
-
-    ops, found = _stages(ds)
+def _check_streams_from(ds, day, found: dict) -> None:
+    """The stages of the exercise, from ``day``, in one streaming plan, the encoder last."""
     if ENCODER not in found:
         raise Wrong(
             "the pipeline has no RatingEncoder stage.",
             "Keep the given RatingEncoder as the last stage: choose how it runs, not what it does.",
         )
+    ops = plan_ops(ds)
     skipped = [name for name in (TOKENIZER, PHOTOS) if name not in found]
-    if skipped or not ops or ops[0] is not day._logical_plan.dag:
+    if skipped or not ops or ops[0] is not plan_root(day):
         what = f"does not run {' and '.join(skipped)}" if skipped else "does not start from `source`"
         raise Wrong(
             f"the pipeline that fed(source) returns {what}: the work before the encoder ran earlier (a "
@@ -284,63 +323,120 @@ def _check_plan(ds, day) -> None:
             "stages no longer stream into each other.",
             "Chain the three map_batches calls on `source` and return the Dataset, lazy: the check runs it.",
         )
-    order = [getattr(getattr(op, "fn", None), "__name__", "") for op in ops]
+    order = [stage.name for stage in stages(ds)]
     if order.index(ENCODER) < max(order.index(TOKENIZER), order.index(PHOTOS)):
         raise Wrong(
             "the RatingEncoder stage runs before a CPU stage it needs.",
             "Tokenize and load_photos first (in either order), RatingEncoder last.",
         )
+
+
+def _check_cpu_stages(found: dict) -> None:
     for name in (TOKENIZER, PHOTOS):
-        gpus = _remote_args(found[name]).get("num_gpus") or 0
-        if gpus > 0:
+        if found[name].num_gpus > 0:
             raise Wrong(
-                f"the {name} stage asks for num_gpus={gpus:g}: it holds a GPU that the encoder needs, for "
-                "work a CPU does.",
+                f"the {name} stage asks for num_gpus={found[name].num_gpus:g}: it holds a GPU that the encoder "
+                "needs, for work a CPU does.",
                 "CPU stages ask for CPUs (num_cpus=); only the encoder asks for GPUs.",
             )
-    encoder = found[ENCODER]
-    gpus = _remote_args(encoder).get("num_gpus") or 0
-    if gpus != 1:
+
+
+def _check_encoder_pool(encoder) -> None:
+    """One GPU per encoder actor, in a pool that reaches every GPU of the cluster and no more."""
+    from raycourse import room
+
+    if encoder.num_gpus != 1:
         raise Wrong(
-            f"the RatingEncoder stage asks for num_gpus={gpus:g} per actor.",
+            f"the RatingEncoder stage asks for num_gpus={encoder.num_gpus:g} per actor.",
             "One GPU per encoder actor (num_gpus=1); how many actors run is the pool's size.",
         )
-    compute = getattr(encoder, "compute", None)
-    if not isinstance(compute, ActorPoolStrategy):
+    if not encoder.is_pool:
         raise Wrong(
-            f"the RatingEncoder stage runs with {compute}, not a pool of actors.",
+            f"the RatingEncoder stage runs with {encoder.compute}, not a pool of actors.",
             "compute=ray.data.ActorPoolStrategy(...): each actor loads the models once.",
         )
-    cluster = cluster_gpus()
-    unlimited = compute.max_size is None or compute.max_size == float("inf")
-    if unlimited or compute.max_size > cluster:
-        size = "no limit" if unlimited else compute.max_size
-        from raycourse import room
-
+    cluster, largest = cluster_gpus(), encoder.pool_size[1]
+    if largest > cluster:
         raise Wrong(
-            f"the RatingEncoder pool may grow to {size} actors of one GPU each; it may use "
-            f"{room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
+            f"the RatingEncoder pool may grow to {'no limit' if largest == math.inf else largest} actors of one GPU "
+            f"each; it may use {room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
             f"ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS ({room.GPU_SIZING}).",
         )
-    if compute.max_size < cluster:
+    if largest < cluster:
         raise Wrong(
-            f"the RatingEncoder pool holds at most {compute.max_size} actor(s) of one GPU each, where GPUS is "
+            f"the RatingEncoder pool holds at most {largest} actor(s) of one GPU each, where GPUS is "
             f"{cluster}: the job holds the others all the same, idle, and an idle GPU counts.",
             "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
             "that grows with its input.",
         )
-    reserved = 0.0
-    for op in ops:
-        strategy = getattr(op, "compute", None)
-        if isinstance(strategy, ActorPoolStrategy):
-            cpus = _remote_args(op).get("num_cpus")
-            reserved += strategy.min_size * (1 if cpus is None else cpus)
+
+
+def _check_pools_fit(ds) -> None:
+    reserved = sum(pool.pool_size[0] * (1 if pool.num_cpus is None else pool.num_cpus) for pool in pools(ds))
     if reserved > cluster_cpus():
         raise Wrong(
             f"the actor pools ask for {reserved:g} CPUs at once (an actor holds its CPUs, a GPU actor one "
             f"too); the cluster has {cluster_cpus():g}, so a pool would wait for its actors forever.",
             "Size the actor pools to the cluster's CPUs (ray.cluster_resources()), GPU actors included.",
         )
+
+
+def _check_plan(ds, day) -> None:
+    """The stages of the exercise, from ``day``, in one streaming plan, each asking for what fits the cluster."""
+    found = _lab_stages(ds)
+    _check_streams_from(ds, day, found)
+    _check_cpu_stages(found)
+    _check_encoder_pool(found[ENCODER])
+    _check_pools_fit(ds)
+
+
+def _given_stages() -> dict:
+    """The lab's given Tokenize, load_photos and RatingEncoder, compiled from the lab's own cells (not run)."""
+    import ast
+    import json
+
+    from ..catalogue import modules
+
+    module = next(m for m in modules() if m.number == "07")
+    notebook = module.solution if module.solution.exists() else module.lab  # the lab's copy may be edited
+    given = {}
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:
+            continue
+        names = {node.name for node in body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+        if names & {ENCODER, TOKENIZER, PHOTOS} and all(isinstance(n, (ast.ClassDef, ast.FunctionDef)) for n in body):
+            namespace = {"__name__": "given"}
+            exec(compile(source, "<given>", "exec"), namespace)  # definitions only: nothing runs
+            given.update({name: namespace[name] for name in names})
+    return given
+
+
+def _code_of(fn) -> tuple:
+    """What a function does, without where it was written: its bytecode, names and constants, nested code too."""
+    code = getattr(fn, "__code__", fn)
+    consts = tuple(_code_of(c) if hasattr(c, "co_code") else c for c in code.co_consts)
+    return code.co_code, code.co_names, code.co_varnames, consts
+
+
+def _methods(obj) -> dict:
+    if not inspect.isclass(obj):
+        return {"": _code_of(obj)} if hasattr(obj, "__code__") else {}
+    return {name: _code_of(fn) for name, fn in vars(obj).items() if hasattr(fn, "__code__")}
+
+
+def _check_given(found: dict) -> None:
+    """The stages run the lab's given classes and function as they are: the work and the stopwatch unchanged."""
+    given = _given_stages()
+    for name, stage in found.items():
+        if name in given and _methods(stage.fn) != _methods(given[name]):
+            raise Wrong(
+                f"the pipeline runs a {name} that is not the lab's given one: it was edited (the check measures "
+                "the given stages, and RatingEncoder's stopwatch).",
+                f"Run the given cell of {name} again as it is: choose how each stage runs, not what it does.",
+            )
 
 
 def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
@@ -448,6 +544,68 @@ def _closeness(run: dict, starved: dict) -> float:
     return min(pace, run["busy"] / busy) if busy else pace
 
 
+def _fed_plan(fed, day):
+    """``fed(day)``, a lazy Dataset of the lab's stages (given ones, unchanged) whose plan fits the cluster."""
+    ds = fed(day)
+    if not hasattr(ds, "map_batches"):
+        raise Wrong(
+            f"fed(source) returned a {type(ds).__name__}, not a Dataset.",
+            "Return the lazy Dataset that the three map_batches calls build; the check runs it.",
+        )
+    _check_plan(ds, day)
+    _check_given(_lab_stages(ds))
+    return ds
+
+
+def _measured_runs(fed, starved: dict, gpus: int, day_ids: list, rated) -> tuple[list, object]:
+    """Run ``fed`` over the busiest day (once more when it misses the pace): each run's measures, the last plan."""
+    reference = text_width = None
+    runs = []
+    for _ in range(ATTEMPTS):
+        ds = _fed_plan(fed, busiest_day())
+        if reference is None:
+            reference, text_width = _reference_features(rated.head(6))
+        table = rows_of(ds, "fed(source)", "Run the given stages' cells again, as they are, then fed's cell.")
+        judge_run(table, day_ids, reference, text_width)
+        runs.append(measure(table, gpus))
+        if verdict_of(runs[-1], starved, gpus) != "pace":
+            break
+    return runs, ds
+
+
+def _check_batches(best: dict, rows: int, gpus: int) -> None:
+    if verdict_of(best, {"rows/s": 0, "busy": 0}, gpus) == "batches":
+        raise Wrong(
+            f"the encoder ran {best['batches']} batch(es) for the day's {rows} rows on {gpus} "
+            "GPU(s): too few to tell a fed encoder from a waiting one (a batch waits until it is full, and "
+            "an actor that gets one batch never waits between two).",
+            f"Keep at least {MIN_BATCHES_PER_GPU} encoder batches per GPU: a batch size a GPU's memory "
+            "holds, not the whole day.",
+        )
+
+
+def _check_pace(best: dict, runs: list, starved: dict, gpus: int, ds, seen: str) -> None:
+    if verdict_of(best, starved, gpus) != "pace":
+        return
+    busy = busy_target(starved)
+    idle = ""
+    if best["actors"] < gpus:
+        pool = _lab_stages(ds)[ENCODER].pool_size or (None, None)
+        idle = f" Your pool ran {best['actors']} actor(s) on a cluster of {gpus} GPUs: an idle GPU counts" + (
+            ", and a pool that grows adds an actor only once a queue has built up, which then loads its models first."
+            if pool[0] != pool[1]
+            else "."
+        )
+    target = f"at least {SPEEDUP:g} x the starved pipeline's {starved['rows/s']:.0f} rows/s" + (
+        f", and the GPUs busier than its {busy:.0%}" if busy is not None else ""
+    )
+    raise Wrong(
+        f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
+        "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
+        "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.",
+    )
+
+
 @exercise("Exercise 2 · feed the encoder")
 def exercise_2(fed) -> str:
     require("fed", fed, "a function fed(source) that returns the three stages over source, each with its resources")
@@ -462,59 +620,15 @@ def exercise_2(fed) -> str:
     starved = measure(_starved[0], gpus)
     rated, _, _ = _rated()
     day_ids = [rid for rid in rated["id"] for _ in range(COPIES)]
-    reference = text_width = None
-    runs = []
-    for _ in range(ATTEMPTS):
-        day = busiest_day()
-        ds = fed(day)
-        if not hasattr(ds, "map_batches"):
-            raise Wrong(
-                f"fed(source) returned a {type(ds).__name__}, not a Dataset.",
-                "Return the lazy Dataset that the three map_batches calls build; the check runs it.",
-            )
-        _check_plan(ds, day)
-        if reference is None:
-            reference, text_width = _reference_features(rated.head(6))
-        table = ds.to_pandas()
-        judge_run(table, day_ids, reference, text_width)
-        runs.append(measure(table, gpus))
-        if verdict_of(runs[-1], starved, gpus) != "pace":
-            break
+    runs, ds = _measured_runs(fed, starved, gpus, day_ids, rated)
     passed = [run for run in runs if verdict_of(run, starved, gpus) is None]
     best = passed[0] if passed else max(runs, key=lambda run: _closeness(run, starved))
-    miss = verdict_of(best, starved, gpus)
     seen = (
         f"{best['rows/s']:.0f} rows/s with the GPUs busy {best['busy']:.0%} of the run, in {best['batches']} "
         f"batch(es) on {best['actors']} actor(s)"
     )
-    if miss == "batches":
-        raise Wrong(
-            f"the encoder ran {best['batches']} batch(es) for the day's {len(day_ids)} rows on {gpus} "
-            "GPU(s): too few to tell a fed encoder from a waiting one (a batch waits until it is full, and "
-            "an actor that gets one batch never waits between two).",
-            f"Keep at least {MIN_BATCHES_PER_GPU} encoder batches per GPU: a batch size a GPU's memory "
-            "holds, not the whole day.",
-        )
-    if miss == "pace":
-        busy = busy_target(starved)
-        idle = ""
-        if best["actors"] < gpus:
-            pool = getattr(_stages(ds)[1][ENCODER], "compute", None)
-            grows = getattr(pool, "min_size", None) != getattr(pool, "max_size", None)
-            idle = f" Your pool ran {best['actors']} actor(s) on a cluster of {gpus} GPUs: an idle GPU counts" + (
-                ", and a pool that grows adds an actor only once a queue has built up, which then loads its models "
-                "first."
-                if grows
-                else "."
-            )
-        target = f"at least {SPEEDUP:g} x the starved pipeline's {starved['rows/s']:.0f} rows/s" + (
-            f", and the GPUs busier than its {busy:.0%}" if busy is not None else ""
-        )
-        raise Wrong(
-            f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
-            "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
-            "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.",
-        )
+    _check_batches(best, len(day_ids), gpus)
+    _check_pace(best, runs, starved, gpus, ds, seen)
     return (
         f"every row of the day once, with the models' features: {seen} (starved: {starved['rows/s']:.0f} "
         f"rows/s, busy {starved['busy']:.0%}; {len(runs)} run(s))."
@@ -553,6 +667,7 @@ def _counting_iterators():
 
     def counted(self, *args, **kwargs):
         calls["iter_torch_batches"] += 1
+        calls["shuffled"] += bool(kwargs.get("local_shuffle_buffer_size"))
         return original(self, *args, **kwargs)
 
     ray.data.Dataset.iter_torch_batches = counted
@@ -586,15 +701,12 @@ def _batch_losses(batches, targets_of) -> tuple[list[float], list[float], list[i
     return losses, broadcast, sizes
 
 
-def _as_number(value):
+def _loss_number(value):
     """A loss returned as a Python, NumPy or 0-d PyTorch number, as a float; None for anything else."""
-    import numbers
-
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(float(value)):
-        return float(value)
-    return None
+    if getattr(value, "ndim", 0) != 0:
+        return None
+    number = as_number(value)
+    return number if number is not None and np.isfinite(number) else None
 
 
 def _explain_error(error: Exception) -> Wrong:
@@ -602,90 +714,90 @@ def _explain_error(error: Exception) -> Wrong:
     import traceback
 
     names = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
-    text = f"{type(error).__name__}: {error}"
+    text = error_line(error)
     if names & {"cross_entropy", "nll_loss"} or "cross_entropy" in text:
         return Wrong(
-            f"train_epoch raised {text[:200]} in a classification loss.",
+            f"train_epoch raised {text} in a classification loss.",
             "The stars are a number to predict, not a class: the model gives one number per row, and a "
             "regression loss (mean squared error) compares it with the target.",
         )
     if "Long" in text or "dtype" in text.lower():
         return Wrong(
-            f"train_epoch raised {text[:200]}.",
+            f"train_epoch raised {text}.",
             "The target column holds integers (stars); a regression loss wants floats: "
             'dtypes={"target": torch.float32} in iter_torch_batches, or .float().',
         )
-    return Wrong(f"train_epoch raised {text[:300]}.", "Run your loop on the lab's data and read its error.")
+    return Wrong(f"train_epoch raised {text}.", "Run your loop on the lab's data and read its error.")
 
 
-@exercise("Exercise 3 · train a stars regressor from the stream")
-def exercise_3(train_epoch) -> str:
-    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
-    the (n, 1) prediction against the stars, and the mean of the batches' losses returned."""
-    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
-    if not callable(train_epoch):
-        raise Wrong(
-            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
-        )
-    import ray
-    import torch
+class _Trainee:
+    """The check's regression for ``train_epoch``: a linear model whose training batches and optimizer are watched."""
 
-    x, y = _problem()
-    target_of_row = {round(float(f), 6): int(t) for f, t in zip(x[:, 0], y)}  # a row is known by its first feature
+    def __init__(self):
+        import ray
+        import torch
 
-    def targets_of(features):
-        return np.array([target_of_row.get(round(float(f), 6), np.nan) for f in features[:, 0]])
+        self.x, self.y = _problem()
+        self.row_target = {round(float(f), 6): int(t) for f, t in zip(self.x[:, 0], self.y)}  # by first feature
+        self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])  # int64
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(self.x.shape[1], 1)
+        self.seen = []  # (features, predictions) of every batch the model saw in training mode
+        self.model.register_forward_hook(self._watch)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.2)  # stable from 1 row to all 96 per batch
+        self.counts = Counter()
+        _count_calls(self.optimizer, "step", self.counts, "step")
+        _count_calls(self.optimizer, "zero_grad", self.counts, "zero")  # either way of resetting the gradients
+        _count_calls(self.model, "zero_grad", self.counts, "zero")
 
-    dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])  # target: int64, as stars
-    torch.manual_seed(0)
-    model = torch.nn.Linear(x.shape[1], 1)
-    seen = []  # (features, predictions) of every batch the model saw in training mode
-    model.register_forward_hook(
-        lambda module, inputs, output: (
-            seen.append((inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy()))
-            if module.training
-            else None
-        )
-    )
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.2)  # stable from 1 row to all 96 per batch
-    counts = Counter()
-    _count_calls(optimizer, "step", counts, "step")
-    _count_calls(optimizer, "zero_grad", counts, "zero")  # either way of resetting the gradients counts
-    _count_calls(model, "zero_grad", counts, "zero")
+    def _watch(self, module, inputs, output):
+        if module.training:
+            self.seen.append((inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy()))
 
-    def mse() -> float:
+    def targets_of(self, features):
+        return np.array([self.row_target.get(round(float(f), 6), np.nan) for f in features[:, 0]])
+
+    def mse(self) -> float:
+        import torch
+
         with torch.no_grad():
-            return float(((model(torch.as_tensor(x))[:, 0] - torch.as_tensor(y, dtype=torch.float32)) ** 2).mean())
+            predicted = self.model(torch.as_tensor(self.x))[:, 0]
+            return float(((predicted - torch.as_tensor(self.y, dtype=torch.float32)) ** 2).mean())
 
-    before = mse()
-    returned, batches, broadcasting = [], 0, False
-    with _counting_iterators() as calls:
-        for epoch in range(4):
-            seen.clear()
-            steps = counts["step"]
-            model.train()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    value = train_epoch(model, optimizer, dataset)
-                except Exception as error:  # noqa: BLE001 (a learner's loop: say what its error means)
-                    raise _explain_error(error) from None
-            broadcasting |= any("target size" in str(w.message) for w in caught)
-            rows = np.concatenate([f for f, _ in seen]) if seen else np.zeros((0, x.shape[1]))
-            if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
-                raise Wrong(
-                    f"epoch {epoch + 1} trained on {len(rows)} rows; the dataset has {len(x)}.",
-                    "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
-                    "and keep the last, smaller batch.",
-                )
-            if counts["step"] and counts["step"] - steps != len(seen):
-                raise Wrong(
-                    f"epoch {epoch + 1} ran {len(seen)} batches and took {counts['step'] - steps} optimizer "
-                    "step(s): the model learns from a batch only when the optimizer steps after it.",
-                    "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
-                )
-            batches += len(seen)
-            returned.append((value, _batch_losses(seen, targets_of)))
+    def epoch(self, train_epoch, number: int):
+        """One call of ``train_epoch``: what it returned, and whether PyTorch warned of a broadcast."""
+        self.seen.clear()
+        steps = self.counts["step"]
+        self.model.train()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                value = train_epoch(self.model, self.optimizer, self.dataset)
+            except Exception as error:  # noqa: BLE001 (a learner's loop: say what its error means)
+                raise _explain_error(error) from None
+        self._check_every_row(number)
+        self._check_a_step_per_batch(number, self.counts["step"] - steps)
+        return value, any("target size" in str(w.message) for w in caught)
+
+    def _check_every_row(self, number: int) -> None:
+        rows = np.concatenate([f for f, _ in self.seen]) if self.seen else np.zeros((0, self.x.shape[1]))
+        if len(rows) != len(self.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(self.x[:, 0]), atol=1e-6):
+            raise Wrong(
+                f"epoch {number} trained on {len(rows)} rows; the dataset has {len(self.x)}.",
+                "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
+                "and keep the last, smaller batch.",
+            )
+
+    def _check_a_step_per_batch(self, number: int, steps: int) -> None:
+        if self.counts["step"] and steps != len(self.seen):
+            raise Wrong(
+                f"epoch {number} ran {len(self.seen)} batches and took {steps} optimizer "
+                "step(s): the model learns from a batch only when the optimizer steps after it.",
+                "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
+            )
+
+
+def _check_steps(calls: Counter, counts: Counter) -> None:
     if calls["iter_torch_batches"] == 0:
         raise Wrong(
             "the loop did not read the dataset with iter_torch_batches.",
@@ -699,32 +811,57 @@ def exercise_3(train_epoch) -> str:
             "each step adds up the gradients of all earlier batches.",
             "Call optimizer.zero_grad() once per batch, before loss.backward().",
         )
-    after = mse()
+
+
+def _check_returned(epoch: int, value, losses, broadcast, sizes, broadcasting: bool) -> None:
+    """What epoch ``epoch`` returned is the mean of its batches' mean squared errors (of the batches or the rows)."""
+    number = _loss_number(value)
+    if number is None:
+        raise Wrong(
+            f"train_epoch returned {value!r}, not the mean loss as a number.",
+            "Collect loss.item() for every batch and return their mean as a float.",
+        )
+    close = lambda want: abs(number - want) <= LOSS_TOLERANCE * max(abs(want), 1e-6)  # noqa: E731
+    means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
+    if any(close(m) for m in means):
+        return
+    if broadcasting or close(float(np.mean(broadcast))) or close(float(np.average(broadcast, weights=sizes))):
+        raise Wrong(
+            f"in epoch {epoch} train_epoch returned {number:.4f}, the squared error of every prediction "
+            "of a batch against every target of it: a (batch, 1) prediction and a (batch,) target "
+            "broadcast to (batch, batch).",
+            SHAPE_HINT,
+        )
+    if len(losses) > 1 and close(losses[-1]):
+        problem = "the last batch's loss, not the mean over the epoch"
+    elif len(losses) > 1 and close(float(np.sum(losses))):
+        problem = "the sum of the batches' losses, not their mean"
+    else:
+        problem = f"not the mean squared error of its batches ({means[0]:.4f}): another loss, or another value"
+    raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.", MSE_HINT)
+
+
+@exercise("Exercise 3 · train a stars regressor from the stream")
+def exercise_3(train_epoch) -> str:
+    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
+    the (n, 1) prediction against the stars, and the mean of the batches' losses returned."""
+    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
+    if not callable(train_epoch):
+        raise Wrong(
+            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
+        )
+    trainee = _Trainee()
+    before, returned, batches, broadcasting = trainee.mse(), [], 0, False
+    with _counting_iterators() as calls:
+        for epoch in range(1, 5):
+            value, broadcast = trainee.epoch(train_epoch, epoch)
+            broadcasting |= broadcast
+            batches += len(trainee.seen)
+            returned.append((value, _batch_losses(trainee.seen, trainee.targets_of)))
+    _check_steps(calls, trainee.counts)
+    after = trainee.mse()
     for epoch, (value, (losses, broadcast, sizes)) in enumerate(returned, 1):
-        number = _as_number(value)
-        if number is None:
-            raise Wrong(
-                f"train_epoch returned {value!r}, not the mean loss as a number.",
-                "Collect loss.item() for every batch and return their mean as a float.",
-            )
-        means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
-        if any(abs(number - m) <= LOSS_TOLERANCE * max(abs(m), 1e-6) for m in means):
-            continue
-        close = lambda value: abs(number - value) <= LOSS_TOLERANCE * max(abs(value), 1e-6)  # noqa: E731
-        if broadcasting or close(float(np.mean(broadcast))) or close(float(np.average(broadcast, weights=sizes))):
-            raise Wrong(
-                f"in epoch {epoch} train_epoch returned {number:.4f}, the squared error of every prediction "
-                "of a batch against every target of it: a (batch, 1) prediction and a (batch,) target "
-                "broadcast to (batch, batch).",
-                SHAPE_HINT,
-            )
-        if len(losses) > 1 and close(losses[-1]):
-            problem = "the last batch's loss, not the mean over the epoch"
-        elif len(losses) > 1 and close(float(np.sum(losses))):
-            problem = "the sum of the batches' losses, not their mean"
-        else:
-            problem = f"not the mean squared error of its batches ({means[0]:.4f}): another loss, or another value"
-        raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.", MSE_HINT)
+        _check_returned(epoch, value, losses, broadcast, sizes, broadcasting)
     if not after < before * 0.3:
         raise Wrong(
             f"after 4 epochs the mean squared error went from {before:.3f} to {after:.3f} on a problem a "
@@ -740,63 +877,76 @@ def exercise_3(train_epoch) -> str:
 # ----------------------------------------------------------------------------- Stretch
 
 
-@exercise("Stretch · an evaluation loop")
-def stretch(evaluate) -> str:
-    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients."""
-    require("evaluate", evaluate, "a function evaluate(model, dataset) returning the mean absolute error")
-    if not callable(evaluate):
-        raise Wrong("`evaluate` is not a function.", "Define it with def evaluate(model, dataset): ...")
-    import ray
+class _Evaluated:
+    """The check's model for ``evaluate``: dropout, left in training mode, its inputs, modes and gradients watched."""
+
+    def __init__(self):
+        import ray
+        import torch
+
+        self.x, self.y = _problem(n=101, seed=1)  # 101 rows: a batch size that divides it is unlikely
+        self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(self.x.shape[1], 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+        with torch.no_grad():
+            model[2].bias.fill_(3.0)  # near the stars: errors of about one star
+        model.train()  # as a training loop leaves it
+        self.model, self.state = model, {k: v.clone() for k, v in model.state_dict().items()}
+        self.seen, self.modes, self.grads = [], set(), []
+        model.register_forward_pre_hook(lambda module, inputs: self.seen.append(inputs[0].detach().numpy().copy()))
+        model.register_forward_hook(self._watch)
+
+    def _watch(self, module, inputs, output):  # returns None: the output stays as it is
+        import torch
+
+        self.modes.add(module.training)
+        self.grads.append(torch.is_grad_enabled())
+
+    def predicted(self):
+        import torch
+
+        with torch.no_grad():
+            self.model.eval()
+            return self.model(torch.as_tensor(self.x))[:, 0].numpy().astype(np.float64)
+
+
+def _check_evaluation(ev: _Evaluated, calls: Counter) -> None:
+    """Read with iter_torch_batches, every row once, in eval mode, without gradients, the weights untouched."""
     import torch
 
-    x, y = _problem(n=101, seed=1)  # 101 rows: a batch size that divides it is unlikely
-    dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(x, y)])
-    torch.manual_seed(1)
-    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
-    with torch.no_grad():
-        model[2].bias.fill_(3.0)  # near the stars: errors of about one star
-    model.train()  # as a training loop leaves it
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    seen, modes, grads = [], set(), []
-    model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().numpy().copy()))
-
-    def watch(module, inputs, output):  # returns None: the output stays as it is
-        modes.add(module.training)
-        grads.append(torch.is_grad_enabled())
-
-    model.register_forward_hook(watch)
-    with _counting_iterators() as calls:
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            error = evaluate(model, dataset)
-    rows = np.concatenate(seen) if seen else np.zeros((0, x.shape[1]))
+    rows = np.concatenate(ev.seen) if ev.seen else np.zeros((0, ev.x.shape[1]))
     if calls["iter_torch_batches"] == 0:
         raise Wrong(
             "evaluate did not read the dataset with iter_torch_batches.",
             "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...",
         )
-    if len(rows) != len(x) or not np.allclose(np.sort(rows[:, 0]), np.sort(x[:, 0]), atol=1e-6):
+    if len(rows) != len(ev.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(ev.x[:, 0]), atol=1e-6):
         raise Wrong(
-            f"evaluate predicted {len(rows)} rows; the dataset has {len(x)}.",
+            f"evaluate predicted {len(rows)} rows; the dataset has {len(ev.x)}.",
             "Predict every batch once, the last, smaller one too (no drop_last).",
         )
-    if any(k for k in modes):
+    if calls["shuffled"]:
+        raise Wrong(
+            "evaluate shuffles the rows (local_shuffle_buffer_size): work that training needs and evaluation not.",
+            "Read the rows as they are: iter_torch_batches(batch_size=..., dtypes=...), no shuffle.",
+        )
+    if any(ev.modes):
         raise Wrong(
             "the model ran in training mode: its dropout still drops features at random.",
             "Call model.eval() before the loop.",
         )
-    if any(grads):
+    if any(ev.grads):
         raise Wrong(
             "the forward passes recorded gradients, which evaluation never uses.",
             "Run the loop under torch.no_grad() (or torch.inference_mode()).",
         )
-    if any(not torch.equal(state[k], v) for k, v in model.state_dict().items()):
+    if any(not torch.equal(ev.state[k], v) for k, v in ev.model.state_dict().items()):
         raise Wrong("evaluate changed the model's weights.", "Evaluation only predicts: no loss.backward(), no step.")
-    with torch.no_grad():
-        model.eval()
-        predicted = model(torch.as_tensor(x))[:, 0].numpy().astype(np.float64)
+
+
+def _check_mean_absolute_error(error, predicted, y) -> float:
     want = float(np.abs(predicted - y).mean())
-    number = _as_number(error)
+    number = _loss_number(error)
     if number is None or abs(number - want) > 1e-4 * max(want, 1.0):
         squared = float(((predicted - y) ** 2).mean())
         broadcast = float(np.abs(predicted[:, None] - y[None, :]).mean())
@@ -811,4 +961,23 @@ def stretch(evaluate) -> str:
             "Add up |prediction - target| over all rows (the prediction squeezed to the target's shape) and "
             "divide by the number of rows (not the mean of per-batch errors: the last batch is smaller).",
         )
-    return f"all {len(x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."
+    return want
+
+
+@exercise("Stretch · an evaluation loop")
+def stretch(evaluate) -> str:
+    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients."""
+    require("evaluate", evaluate, "a function evaluate(model, dataset) returning the mean absolute error")
+    if not callable(evaluate):
+        raise Wrong("`evaluate` is not a function.", "Define it with def evaluate(model, dataset): ...")
+    ev = _Evaluated()
+    with _counting_iterators() as calls:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            try:
+                error = evaluate(ev.model, ev.dataset)
+            except Exception as failure:  # noqa: BLE001 (a learner's loop: its own error, one line)
+                raise Wrong(f"evaluate raised {error_line(failure)}.", "Run your loop and read its error.") from None
+    _check_evaluation(ev, calls)
+    want = _check_mean_absolute_error(error, ev.predicted(), ev.y)
+    return f"all {len(ev.x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."

@@ -1,8 +1,13 @@
 """Lab 08 checks (Serving and resilient jobs): pass any correct answer, reject placeholders and plausible mistakes.
 
-The checks call the learner's deployment themselves, through a handle (no port), from a thread of their own: a
-notebook's cells run inside an event loop, where Serve will not block on a response. The expected answers come
-from the check's own CLIP and from the data files, never from numbers written here.
+Exercise 1 reads the deployment's configuration (part of a GPU per replica, replicas sized to the cluster's GPUs,
+a batched ``embed``, enough requests at once to fill a batch, no access log), then calls the running application
+twice: ``embed`` through a handle, from a thread of its own (a notebook's cells run inside an event loop, where
+Serve will not block on a response), and ``__call__`` over HTTP at the route the lab names, through Serve's proxy.
+Exercise 2 wants the materialized Dataset that the processor made through the deployment (its run names the
+processor's Serve stage; a lazy one would call the deleted app). The expected answers come from the check's own
+CLIP and from the data files, never from numbers written here; a learner's error is told by its own line, and
+files not found where the lab asks are looked for beside that folder.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import concurrent.futures
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
-from .toolkit import model_for
+from .toolkit import check_embeddings, error_line, model_for, require_dataset, rows_of
 
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
@@ -26,6 +31,16 @@ QUERIES = [
 ]
 COLUMNS = {"id", "outfit", "embedding"}
 MAX_COMMENT = 120  # lab 08's rule: a comment of at most 120 characters, and a product of the catalogue
+_EMBEDDING_HINTS = {
+    "same_direction": SAME_DIRECTION,
+    "width_hint": "Return model.get_text_features(**inputs).pooler_output, one row per text, as a list of floats.",
+    "direction_hint": "Embed exactly the text asked for, with the processor's text= and padding=True, and keep the "
+    "rows in the order of the texts.",
+}
+HTTP_HINT = (
+    'Give the class `async def __call__(self, request)`: the text from (await request.json())["text"], and '
+    'return {"embedding": await self.embed(text)}; deploy with route_prefix="/search".'
+)
 
 
 _CLIP: dict = {}
@@ -62,57 +77,46 @@ def _applications() -> dict:
         return {}
 
 
-def _check_vectors(vectors, reference, what: str) -> None:
-    import numpy as np
-
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.shape != reference.shape:
-        raise Wrong(
-            f"{what}: embeddings of shape {vectors.shape}, CLIP's are {reference.shape}.",
-            "Return model.get_text_features(**inputs).pooler_output, one row per text, as a list of floats.",
-        )
-    norms = np.linalg.norm(vectors, axis=1)
-    if not np.allclose(norms, 1, atol=1e-3):
-        raise Wrong(
-            f"{what}: the embeddings have lengths {norms.min():.3g} to {norms.max():.3g}, not 1.",
-            "Normalise each one: torch.nn.functional.normalize(features, dim=-1).",
-        )
-    cosines = (vectors * reference).sum(axis=1)
-    if cosines.min() < SAME_DIRECTION:
-        raise Wrong(
-            f"{what}: some embeddings point elsewhere than CLIP's for the same text (cosine {cosines.min():.3f}).",
-            "Embed exactly the text asked for, with the processor's text= and padding=True, and keep the rows "
-            "in the order of the texts.",
-        )
+def _sized(TextEncoder) -> tuple[int, str]:
+    """How many replicas the deployment may run (an autoscaling one: its most), and how that was said."""
+    autoscaling = getattr(
+        getattr(TextEncoder, "_deployment_config", None), "autoscaling_config", None
+    )  # no public name
+    if autoscaling is not None:
+        return int(autoscaling.max_replicas), f"up to {autoscaling.max_replicas} autoscaled replicas"
+    return int(TextEncoder.num_replicas), f"{TextEncoder.num_replicas} replica(s)"
 
 
-@exercise("Exercise 1 · search queries online")
-def exercise_1(TextEncoder, app_name="search") -> str:
-    import numpy as np
-    from ray import serve
-
-    require("TextEncoder", TextEncoder, "your deployment: a class decorated with @serve.deployment(...)")
-    if not isinstance(TextEncoder, serve.Deployment):
-        raise Wrong(
-            f"`TextEncoder` is a {type(TextEncoder).__name__}, not a Serve deployment.",
-            "Decorate the class with @serve.deployment(num_replicas=..., ray_actor_options={...}).",
-        )
-    gpus = float(TextEncoder.ray_actor_options.get("num_gpus") or 0) if TextEncoder.ray_actor_options else 0.0
-    if gpus <= 0:
-        raise Wrong(
-            "its replicas ask for no GPU: the model would run on CPUs of a GPU cluster.",
-            'Give each replica part of a GPU: ray_actor_options={"num_gpus": 0.5}.',
-        )
+def _check_replicas(TextEncoder) -> float:
+    """Each replica asks for part of a GPU; the replicas are sized to the cluster's GPUs, and fit them."""
     from raycourse import room
 
-    cluster_gpus = room.learner_gpus()  # the cluster's GPUs, within the learner's budget
-    replicas = TextEncoder.num_replicas
-    if isinstance(replicas, int) and replicas * gpus > cluster_gpus + 1e-9:
+    gpus = float((TextEncoder.ray_actor_options or {}).get("num_gpus") or 0)
+    if not 0 < gpus < 1:
         raise Wrong(
-            f"{replicas} replicas x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than "
-            f"{room.budget_words(cluster_gpus)}: a replica would wait for a GPU forever.",
+            "its replicas ask for no GPU: the model would run on CPUs of a GPU cluster."
+            if gpus <= 0
+            else f"each replica asks for {gpus:g} GPU(s), where the lab asks for part of one: a small text "
+            "encoder leaves most of a GPU idle.",
+            'Give each replica part of a GPU: ray_actor_options={"num_gpus": 0.5}.',
+        )
+    cluster, (replicas, said) = room.learner_gpus(), _sized(TextEncoder)
+    if replicas * gpus > cluster + 1e-9:
+        raise Wrong(
+            f"{said} x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than {room.budget_words(cluster)}: a "
+            "replica would wait for a GPU forever.",
             f"Size it from the cluster, as every stage does: num_replicas=GPUS, with {room.GPU_SIZING}.",
         )
+    if replicas < cluster:
+        raise Wrong(
+            f"{said} on a cluster of {cluster} GPU(s): a count fixed by hand leaves GPUs without a replica.",
+            f"Size it from the cluster's GPUs: num_replicas=GPUS, with {room.GPU_SIZING}.",
+        )
+    return gpus
+
+
+def _check_batching(TextEncoder) -> int:
+    """``embed`` batches requests, and a replica holds enough requests at once to fill a batch."""
     embed = getattr(TextEncoder.func_or_class, "embed", None)
     if embed is None:
         raise Wrong("the class has no method `embed`.", "Name the batched method `embed(self, texts)`.")
@@ -131,12 +135,31 @@ def exercise_1(TextEncoder, app_name="search") -> str:
             f"Set max_ongoing_requests to at least max_batch_size in @serve.deployment(...): "
             f"max_ongoing_requests={2 * max_batch} lets the next batch gather while one runs.",
         )
+    return max_batch
+
+
+def _check_quiet(TextEncoder) -> None:
+    if (TextEncoder.logging_config or {}).get("enable_access_log", True):
+        raise Wrong(
+            "every request would write a log line (Serve's access log is on): thousands of lines a minute, "
+            "shown in the notebook.",
+            'Turn it off in @serve.deployment(...): logging_config={"enable_access_log": False}, as in the lesson.',
+        )
+
+
+def _check_running(app_name: str) -> None:
     status = _applications().get(app_name)
     if status != "RUNNING":
         raise Wrong(
             f"no application {app_name!r} is running (Serve says: {status or 'none by that name'}).",
             f'Deploy it: serve.run(TextEncoder.bind(CLIP_ID), name="{app_name}", route_prefix="/search").',
         )
+
+
+def _check_embed(app_name: str):
+    """``embed`` called through a handle, one text a call (Serve makes the batch): CLIP's normalised embeddings."""
+    import numpy as np
+    from ray import serve
 
     def ask():
         handle = serve.get_app_handle(app_name)
@@ -145,43 +168,90 @@ def exercise_1(TextEncoder, app_name="search") -> str:
 
     try:
         answers = _in_thread(ask)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (the learner's deployment failed: its own error, one line)
         raise Wrong(
-            f"calling `embed` of {app_name!r} with one text failed: {type(error).__name__}: "
-            f"{str(error).strip().splitlines()[-1][:300]}",
+            f"calling `embed` of {app_name!r} with one text failed: {error_line(error)}",
             "`embed` takes one text per call (Serve makes the list) and returns one list of floats per text.",
-        )
+        ) from None
     if not all(isinstance(a, (list, tuple, np.ndarray)) for a in answers):
         raise Wrong(
             f"`embed` answered {type(answers[0]).__name__}, not a list of floats.",
             "Return features.tolist(): one list of floats per text.",
         )
-    _check_vectors(answers, _text_embeddings(QUERIES), "`embed`")
-    sized = f"{replicas} replica(s)" if isinstance(replicas, int) else "autoscaled replicas"
-    return f"{sized} on {gpus:g} GPU each, batches of up to {max_batch}; {len(QUERIES)} queries embedded as CLIP does."
+    reference = _text_embeddings(QUERIES)
+    check_embeddings(answers, reference, "`embed`'s embeddings", **_EMBEDDING_HINTS)
+    return reference
 
 
-def _catalogue_frame(catalogue):
-    import pandas as pd
+def _check_http(url, reference) -> None:
+    """``__call__``, through Serve's HTTP proxy at the route the lab names: {"text": ...} in, {"embedding": ...} out."""
+    import requests
 
-    if isinstance(catalogue, pd.DataFrame):
-        return catalogue
-    if hasattr(catalogue, "to_pandas"):
-        return catalogue.to_pandas()
-    raise Wrong(
-        f"`catalogue` is a {type(catalogue).__name__}.",
-        "Keep what the processor returns: processor(outfits).materialize() (or .to_pandas()).",
+    if not url:
+        raise Wrong(
+            "the check got no URL to call.",
+            'Run the check cell as given: check.exercise_1(TextEncoder, "search", URL).',
+        )
+    try:
+        answer = _in_thread(lambda: requests.post(url, json={"text": QUERIES[0]}, timeout=120))
+        body = answer.json() if answer.ok else None
+    except Exception as error:  # noqa: BLE001 (no proxy there, or an answer that is not JSON)
+        raise Wrong(f"asking {url} over HTTP failed: {error_line(error)}", HTTP_HINT) from None
+    if body is None:
+        raise Wrong(f"{url} answered HTTP {answer.status_code}: {answer.text.strip()[:200]}", HTTP_HINT)
+    if not isinstance(body, dict) or "embedding" not in body:
+        raise Wrong(f"{url} answered {str(body)[:120]}, without an `embedding`.", HTTP_HINT)
+    check_embeddings([body["embedding"]], reference[:1], f"the embedding {url} answered", **_EMBEDDING_HINTS)
+
+
+@exercise("Exercise 1 · search queries online")
+def exercise_1(TextEncoder, app_name="search", url=None) -> str:
+    from ray import serve
+
+    require("TextEncoder", TextEncoder, "your deployment: a class decorated with @serve.deployment(...)")
+    if not isinstance(TextEncoder, serve.Deployment):
+        raise Wrong(
+            f"`TextEncoder` is a {type(TextEncoder).__name__}, not a Serve deployment.",
+            "Decorate the class with @serve.deployment(num_replicas=..., ray_actor_options={...}).",
+        )
+    gpus = _check_replicas(TextEncoder)
+    max_batch = _check_batching(TextEncoder)
+    _check_quiet(TextEncoder)
+    _check_running(app_name)
+    reference = _check_embed(app_name)
+    _check_http(url, reference)
+    return (
+        f"{_sized(TextEncoder)[1]} on {gpus:g} GPU each, batches of up to {max_batch}; {len(QUERIES)} queries "
+        f"embedded as CLIP does, and {url} answers over HTTP."
     )
 
 
-@exercise("Exercise 2 · the catalogue through the deployment")
-def exercise_2(catalogue, app_name="search") -> str:
-    import pandas as pd
+SERVE_STAGE = "ServeDeploymentStageUDF"  # the stage build_processor's ServeDeploymentProcessorConfig runs
 
-    from ..data import data_path
 
-    require("catalogue", catalogue, "the processor's output: every outfit with its embedding")
-    table = _catalogue_frame(catalogue)
+def _check_made_by_the_processor(catalogue):
+    """A materialized Dataset (lazy, it would call the deleted app again) that the deployment's processor made."""
+    from ray.data.dataset import MaterializedDataset
+
+    require_dataset("catalogue", catalogue, "Keep the processor's Dataset: processor(outfits).materialize().")
+    if not isinstance(catalogue, MaterializedDataset):
+        raise Wrong(
+            "`catalogue` is lazy: the processor has not run yet, and once the app is deleted it never can (each "
+            "row would ask a deployment that is gone).",
+            "Materialize it before you delete the app: catalogue = processor(outfits).materialize(), then "
+            'serve.delete("search").',
+        )
+    if SERVE_STAGE not in catalogue.stats():
+        raise Wrong(
+            "`catalogue` was not made by a processor that calls your deployment: its run has no "
+            f"{SERVE_STAGE} stage (the embeddings came from elsewhere, the notebook's own model?).",
+            'build_processor(ServeDeploymentProcessorConfig(deployment_name=..., app_name="search", ...), '
+            "preprocess=..., postprocess=...), then processor(outfits).materialize().",
+        )
+    return rows_of(catalogue, "catalogue", "Run the processor's cell again and read its error.")
+
+
+def _check_columns(table) -> None:
     extra, missing = set(table.columns) - COLUMNS, COLUMNS - set(table.columns)
     if missing:
         raise Wrong(
@@ -193,7 +263,9 @@ def exercise_2(catalogue, app_name="search") -> str:
             f"the table keeps columns nobody asked for: {sorted(extra)}.",
             "The processor carries every column to postprocess; return only id, outfit and embedding there.",
         )
-    outfits = pd.read_csv(data_path("outfits"))
+
+
+def _check_every_outfit(table, outfits):
     if sorted(table["id"].tolist()) != sorted(outfits["id"].tolist()):
         raise Wrong(
             f"{len(table)} rows with ids {sorted(table['id'].tolist())[:8]}..., the catalogue has "
@@ -204,7 +276,10 @@ def exercise_2(catalogue, app_name="search") -> str:
     expected = outfits.set_index("id").loc[table["id"], "outfit"]
     if list(table["outfit"]) != list(expected):
         raise Wrong("some rows pair an id with another outfit's name.", "Keep row['id'] and row['outfit'] together.")
-    _check_vectors(list(table["embedding"]), _text_embeddings([f"a photo of a {o}" for o in expected]), "the catalogue")
+    return table, expected
+
+
+def _check_deleted(app_name: str) -> None:
     status = _applications().get(app_name)
     if status in ("RUNNING", "DEPLOYING", "UNHEALTHY", "DEPLOY_FAILED"):
         raise Wrong(
@@ -212,6 +287,23 @@ def exercise_2(catalogue, app_name="search") -> str:
             "the batch is done.",
             f'Delete it when the processor has run: serve.delete("{app_name}").',
         )
+
+
+@exercise("Exercise 2 · the catalogue through the deployment")
+def exercise_2(catalogue, app_name="search") -> str:
+    import pandas as pd
+
+    from ..data import data_path
+
+    require("catalogue", catalogue, "the processor's output, materialized: every outfit with its embedding")
+    table = _check_made_by_the_processor(catalogue)
+    _check_columns(table)
+    table, expected = _check_every_outfit(table, pd.read_csv(data_path("outfits")))
+    texts = [f"a photo of a {o}" for o in expected]
+    check_embeddings(
+        list(table["embedding"]), _text_embeddings(texts), "the catalogue's embeddings", **_EMBEDDING_HINTS
+    )
+    _check_deleted(app_name)
     return f"{len(table)} outfits embedded through the deployment, three columns kept, and the app deleted."
 
 
@@ -235,34 +327,27 @@ def _rule_breakers(frame, catalogue: set) -> dict:
     return broken
 
 
+def _elsewhere(folder: Path, pattern: str) -> str:
+    """Where files like ``pattern`` went instead of ``folder``: up to three folders beside it, as words ("" if none)."""
+    parent = Path(folder).parent
+    found = sorted({p.parent for p in parent.rglob(pattern) if p.is_file()})[:3] if parent.is_dir() else []
+    return f" Files like it are in {', '.join(map(str, found))}." if found else ""
+
+
 def _quarantined(folder: Path):
     import pandas as pd
 
     files = sorted(p for p in Path(folder).rglob("*.json*") if p.is_file()) if Path(folder).is_dir() else []
     if not files:
         raise Wrong(
-            f"nothing was written to {folder}.",
+            f"nothing was written to {folder}.{_elsewhere(folder, '*.json*')}",
             'Pass out_dir / "quarantine" to validate(...): it writes the bad rows there with their reason.',
         )
     return pd.concat([pd.read_json(p, lines=True) for p in files], ignore_index=True)
 
 
-@exercise("Exercise 3 · a validation rule for the ratings")
-def exercise_3(good_ratings, quarantine_dir) -> str:
-    import pandas as pd
-
-    from ..data import data_path
-
-    require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
-    ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
-    catalogue = set(pd.read_csv(data_path("outfits"))["id"])
-    breakers = _rule_breakers(ratings, catalogue)
-    good = _catalogue_frame(good_ratings)
-    if "id" not in good.columns:
-        raise Wrong(
-            "`good_ratings` has no `id` column.", "Keep the ratings' own columns: validate returns ds.filter(...)."
-        )
-    kept = set(good["id"].astype(int))
+def _check_good_rows(kept: set, breakers: dict, ids: set) -> None:
+    """No rating that breaks the rule among the good ones, and no good one lost."""
     let_through = sorted(kept & set(breakers))
     if let_through:
         raise Wrong(
@@ -272,13 +357,16 @@ def exercise_3(good_ratings, quarantine_dir) -> str:
             "Every rule is an expression true where a row breaks it: is_null() for a missing value, "
             "not_in(CATALOGUE) for an unknown product, str.len() > 120 for a long comment.",
         )
-    lost = sorted(set(ratings["id"]) - set(breakers) - kept)
+    lost = sorted(ids - set(breakers) - kept)
     if lost:
         raise Wrong(
             f"{len(lost)} good rating(s) are missing from `good_ratings` (ids {lost[:5]}).",
             "A rule catches more than it should: check its comparison (at most 120 characters is fine).",
         )
-    quarantined = _quarantined(quarantine_dir)
+
+
+def _check_quarantine(quarantined, breakers: dict) -> None:
+    """Every rating that breaks the rule is in the quarantine with a reason, and no other."""
     if "reason" not in quarantined.columns:
         raise Wrong(
             "the quarantined rows have no `reason` column.", "Keep the reason: with_column('reason', lit(...))."
@@ -296,6 +384,26 @@ def exercise_3(good_ratings, quarantine_dir) -> str:
     wrongly = sorted(set(reasons.index.astype(int)) - set(breakers))
     if wrongly:
         raise Wrong(f"good rating(s) {wrongly[:5]} are in the quarantine.", "Check each rule's comparison.")
+
+
+@exercise("Exercise 3 · a validation rule for the ratings")
+def exercise_3(good_ratings, quarantine_dir) -> str:
+    import pandas as pd
+
+    from ..data import data_path
+
+    require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
+    require_dataset("good_ratings", good_ratings, "Keep what validate(...) returns: good_ratings, bad_ratings = ...")
+    ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
+    breakers = _rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
+    good = rows_of(good_ratings, "good_ratings", "Run validate's cell again and read its error.")
+    if "id" not in good.columns:
+        raise Wrong(
+            "`good_ratings` has no `id` column.", "Keep the ratings' own columns: validate returns ds.filter(...)."
+        )
+    kept = set(good["id"].astype(int))
+    _check_good_rows(kept, breakers, set(ratings["id"]))
+    _check_quarantine(_quarantined(quarantine_dir), breakers)
     return (
         f"{len(kept)} good ratings go on; the {len(breakers)} that break the rule are quarantined, each with its "
         "reason."
@@ -314,25 +422,25 @@ def _whole_parquet(path) -> bool:
         return False
 
 
-@exercise("Stretch · a job that resumes")
-def stretch(runs, output) -> str:
-    import pandas as pd
-
-    from ..data import data_path
-
-    require("runs", runs, "what run_words returned for a killed run and for the run after it")
+def _check_runs(runs) -> tuple[dict, dict]:
     if not isinstance(runs, (list, tuple)) or len(runs) != 2 or not all(isinstance(r, dict) for r in runs):
         raise Wrong(
             "`runs` should be a list of the two dicts run_words returned.", "runs = [run_words(3), run_words()]"
         )
-    first, second = runs
-    total = len(pd.read_json(data_path("new_ratings"), lines=True))
-    if not first.get("killed"):
+    if not runs[0].get("killed"):
         raise Wrong("the first run was not killed.", "Kill it part-way: run_words(3).")
-    files = list(Path(output).glob("*.parquet")) if Path(output).is_dir() else []
+    return runs[0], runs[1]
+
+
+def _written_ids(output):
+    """The ids in the job's parquet files: every file whole, each with the rating's id."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(output).glob("*.parquet")) if Path(output).is_dir() else []
     if not files:
-        raise Wrong(f"no parquet files in {output}.", "Run the job into `output` (run_words does).")
-    cut_short = sorted(p.name for p in files if not _whole_parquet(p))
+        raise Wrong(f"no parquet files in {output}.{_elsewhere(output, '*.parquet')}", "Run the job: run_words does.")
+    cut_short = [p.name for p in files if not _whole_parquet(p)]
     if cut_short:
         raise Wrong(
             f"{len(cut_short)} file(s) in {output} are not whole parquet ({cut_short[0]}): the kill cut their "
@@ -340,7 +448,25 @@ def stretch(runs, output) -> str:
             "A job with a CheckpointConfig deletes the files its killed run left half written when it starts "
             "again: set one in JOB (see the lesson), then run both runs again.",
         )
-    ids = pd.concat([pd.read_parquet(p, columns=["id"]) for p in files])["id"]
+    if "id" not in pq.read_schema(files[0]).names:
+        raise Wrong(
+            f"the job writes {pq.read_schema(files[0]).names} without the rating's id: no one can tell which "
+            "ratings a killed run finished, neither you nor a checkpoint.",
+            "Return the id with the counts from count_words: a checkpoint by id needs it in what is written.",
+        )
+    return pd.concat([pd.read_parquet(p, columns=["id"]) for p in files])["id"]
+
+
+@exercise("Stretch · a job that resumes")
+def stretch(runs, output) -> str:
+    import pandas as pd
+
+    from ..data import data_path
+
+    require("runs", runs, "what run_words returned for a killed run and for the run after it")
+    first, second = _check_runs(runs)
+    total = len(pd.read_json(data_path("new_ratings"), lines=True))
+    ids = _written_ids(output)
     if ids.duplicated().any():
         raise Wrong(
             f"{int(ids.duplicated().sum())} rating(s) were written twice: the second run wrote rows the first "
@@ -354,9 +480,9 @@ def stretch(runs, output) -> str:
         raise Wrong(
             f"the second run worked on all {total} ratings again: the first run's work was redone.",
             'Set ray.data.DataContext.get_current().checkpoint_config = CheckpointConfig(id_column="id", '
-            "checkpoint_path=checkpoints) in JOB, before the pipeline.",
+            "checkpoint_path=...) in JOB, before the pipeline runs.",
         )
     return (
         f"the killed run worked on {first.get('rows worked on')} ratings; the second skipped what was written and "
-        f"worked on {worked}; all {total} written once."
+        f"worked on {worked}; all {total} written once, each with its id."
     )

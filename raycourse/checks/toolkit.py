@@ -51,6 +51,7 @@ __all__ = [
     "require_loaded_once",
     "require_model_in_init",
     "review_table",
+    "rows_of",
     "stages",
     "visible_files",
 ]
@@ -550,3 +551,15 @@ __all__ += [
     "source_dataset",
     "written_elsewhere",
 ]
+
+
+# --- added by checks0708 ---
+
+
+def rows_of(ds, label: str, hint: str):
+    """``ds.to_pandas()``; an error that the learner's own functions raise while it runs is :class:`Wrong` with the
+    learner's error line, not an error of the check's own run."""
+    try:
+        return ds.to_pandas()
+    except Exception as error:  # noqa: BLE001 (a learner's function failed inside Ray)
+        raise Wrong(f"running `{label}` failed: {error_line(error)}", hint) from None
