@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import ray
 import ray.cloudpickle
+import ray.train
 import torch
 from PIL import Image
 
@@ -39,6 +40,19 @@ def _wrong(verdict, message):
 
 
 # ----------------------------------------------------------------------------- Exercise 1
+# Exercise 1 requires (the lab's text, sentence by sentence):
+#   R1 read_labelled reads any number of class folders, every one: test_ex1_rejects_the_lessons_two_folders
+#   R2 at most 200 images of each: test_ex1_rejects_more_than_the_limit_per_class
+#   R3 `image` (H, W, 3), grayscale converted, not kept and not dropped: test_ex1_rejects_grayscale_kept / _dropped
+#      (converted by hand passes: test_ex1_accepts_grayscale_converted_by_hand)
+#   R4 `path` where each image came from: test_ex1_rejects_other_image_mistakes (no path)
+#   R5 `label` the readable class of its folder, from its path: test_ex1_rejects_labels_paired_by_row_order,
+#      test_ex1_rejects_other_image_mistakes (numbers)
+#   R6 every image once: test_ex1_rejects_other_image_mistakes (three twice, 40 missing)
+#   R7 class_names(ds): the names found in the `label` column of the Dataset it is given (not typed, not the folder
+#      list): test_ex1_rejects_class_names_not_found_in_the_dataset_it_is_given
+#   R8 CLASSES a list, each class once, sorted: test_ex1_rejects_class_lists_that_are_not_the_datas_sorted
+#   (materialize() is the learner's choice here: both pass, test_ex1_accepts_one_read_of_every_folder is lazy)
 
 
 @pytest.fixture(scope="module")
@@ -79,22 +93,52 @@ def _label_from_path(batch):
     return batch
 
 
+def by_unique(ds):
+    return sorted(ds.unique("label"))
+
+
+def _ex1(train_images, classes, folders, class_names=by_unique):
+    return lab05.exercise_1.result(train_images, classes, folders, class_names)
+
+
 def test_ex1_placeholders_are_not_solved(ray_session, rows, folders):
-    assert lab05.exercise_1.result(..., ..., folders).status == "not solved"
-    assert lab05.exercise_1.result(_dataset(rows), ..., folders).status == "not solved"
+    assert _ex1(..., ..., folders).status == "not solved"
+    assert _ex1(_dataset(rows), ..., folders).status == "not solved"
+    assert _ex1(_dataset(rows), CLASSES, folders, ...).status == "not solved"
+
+
+def through_pandas_names(ds):  # another right answer: the labels collected, then made distinct in the driver
+    return sorted(set(ds.select_columns(["label"]).to_pandas()["label"]))
+
+
+@pytest.mark.parametrize(
+    "class_names, message",
+    [
+        (lambda ds: list(CLASSES), "typed by hand"),  # the right list for this data, typed
+        (lambda ds: [Path(f).name for f in raycourse.data_path("images_train_3")], "typed by hand"),  # the folders
+        (lambda ds: list(dict.fromkeys(r["label"] for r in ds.take_all())), "typed by hand"),  # first-seen order
+        (lambda ds: sorted(ds.unique("class")), "failed on a Dataset of the check's own"),  # the lesson's column
+    ],
+)
+def test_ex1_rejects_class_names_not_found_in_the_dataset_it_is_given(ray_session, rows, folders, class_names, message):
+    _wrong(_ex1(_dataset(rows), CLASSES, folders, class_names), message)
+
+
+def test_ex1_accepts_class_names_collected_through_pandas(ray_session, rows, folders):
+    assert _ex1(_dataset(rows), CLASSES, folders, through_pandas_names).passed
 
 
 def test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes(ray_session, rows, folders):
-    verdict = lab05.exercise_1.result(_dataset(rows), list(CLASSES), folders)
+    verdict = _ex1(_dataset(rows), list(CLASSES), folders)
     assert verdict.passed, verdict
     assert "240 images" in verdict.message and "80 checks" in verdict.message
-    assert lab05.exercise_1.result(_dataset(rows), tuple(CLASSES), folders).passed
+    assert _ex1(_dataset(rows), tuple(CLASSES), folders).passed
 
 
 def test_ex1_accepts_a_union_of_reads_and_classes_from_unique(ray_session, folders):
     reads = [ray.data.read_images(f, include_paths=True, mode="RGB").limit(200) for f in folders]
     train_images = reads[0].union(*reads[1:]).map_batches(_label_from_path).materialize()
-    verdict = lab05.exercise_1.result(train_images, sorted(train_images.unique("label")), folders)
+    verdict = _ex1(train_images, sorted(train_images.unique("label")), folders)
     assert verdict.passed, verdict
 
 
@@ -107,49 +151,52 @@ def test_ex1_accepts_one_read_of_every_folder(ray_session, folders):
         label, batch_format="pandas"
     )
     classes = sorted(set(train_images.select_columns(["label"]).to_pandas()["label"]))
-    assert lab05.exercise_1.result(train_images, classes, folders).passed
+    assert _ex1(train_images, classes, folders).passed
 
 
 def test_ex1_accepts_grayscale_converted_by_hand(ray_session, rows, folders):
     by_hand = rows["raw"].map(lambda a: np.stack([a] * 3, axis=-1) if a.ndim == 2 else a)
-    assert lab05.exercise_1.result(_dataset(rows.assign(by_hand=by_hand), image="by_hand"), CLASSES, folders).passed
+    assert _ex1(_dataset(rows.assign(by_hand=by_hand), image="by_hand"), CLASSES, folders).passed
 
 
 def test_ex1_rejects_labels_paired_by_row_order(ray_session, rows, folders):
     # a label file's order (all of the first class, then the next, ...) against interleaved rows
     in_file_order = sorted(rows["label"])
-    _wrong(
-        lab05.exercise_1.result(_dataset(rows, label=in_file_order), CLASSES, folders), "not the class of their folder"
-    )
+    _wrong(_ex1(_dataset(rows, label=in_file_order), CLASSES, folders), "not the class of their folder")
 
 
 def test_ex1_rejects_grayscale_kept(ray_session, rows, folders):
-    _wrong(lab05.exercise_1.result(_dataset(rows, image="raw"), CLASSES, folders), "not (H, W, 3)")
+    _wrong(_ex1(_dataset(rows, image="raw"), CLASSES, folders), "not (H, W, 3)")
     channels_first = rows["raw"].map(lambda a: a[None] if a.ndim == 2 else a)  # (1, H, W), as in mixed blocks
-    verdict = lab05.exercise_1.result(_dataset(rows.assign(cf=channels_first), image="cf"), CLASSES, folders)
+    verdict = _ex1(_dataset(rows.assign(cf=channels_first), image="cf"), CLASSES, folders)
     _wrong(verdict, "(1, H, W)")
+
+
+def test_ex1_rejects_more_than_the_limit_per_class(ray_session, rows, folders, monkeypatch):
+    monkeypatch.setattr(lab05, "PER_CLASS", 50)  # the sample folders hold 80 each: a read without limit(50)
+    _wrong(_ex1(_dataset(rows), CLASSES, folders), "more than the lesson's 50 per class")
 
 
 def test_ex1_rejects_grayscale_dropped(ray_session, rows, folders):
     colour = rows[rows["raw"].map(np.ndim) == 3]
-    _wrong(lab05.exercise_1.result(_dataset(colour), CLASSES, folders), "missing")
+    _wrong(_ex1(_dataset(colour), CLASSES, folders), "missing")
 
 
 def test_ex1_rejects_the_lessons_two_folders(ray_session, rows, folders):
     # the lesson's read_class(folders[0]).union(read_class(folders[1])): the third folder is left out
     two = rows[rows["label"] != "checks"]
     _wrong(
-        lab05.exercise_1.result(_dataset(two), ["stripes_horizontal", "stripes_vertical"], folders),
+        _ex1(_dataset(two), ["stripes_horizontal", "stripes_vertical"], folders),
         "no image of the folder checks",
     )
 
 
 def test_ex1_rejects_other_image_mistakes(ray_session, rows, folders):
-    _wrong(lab05.exercise_1.result(_dataset(rows).drop_columns(["path"]), CLASSES, folders), "no `path` column")
+    _wrong(_ex1(_dataset(rows).drop_columns(["path"]), CLASSES, folders), "no `path` column")
     numbers = [folders.index(str(Path(p).parent)) for p in rows["path"]]
-    _wrong(lab05.exercise_1.result(_dataset(rows, label=numbers), CLASSES, folders), "not class names")
-    _wrong(lab05.exercise_1.result(_dataset(pd.concat([rows, rows.head(3)])), CLASSES, folders), "more than once")
-    _wrong(lab05.exercise_1.result(_dataset(rows.head(200)), CLASSES, folders), "missing")
+    _wrong(_ex1(_dataset(rows, label=numbers), CLASSES, folders), "not class names")
+    _wrong(_ex1(_dataset(pd.concat([rows, rows.head(3)])), CLASSES, folders), "more than once")
+    _wrong(_ex1(_dataset(rows.head(200)), CLASSES, folders), "missing")
 
 
 @pytest.mark.parametrize(
@@ -165,11 +212,31 @@ def test_ex1_rejects_other_image_mistakes(ray_session, rows, folders):
     ],
 )
 def test_ex1_rejects_class_lists_that_are_not_the_datas_sorted(ray_session, rows, folders, classes, message):
-    _wrong(lab05.exercise_1.result(_dataset(rows), classes, folders), message)
+    _wrong(_ex1(_dataset(rows), classes, folders), message)
 
 
 # ----------------------------------------------------------------------------- Exercise 2
+# Exercise 2 requires:
+#   R1 one_epoch reads shard.iter_torch_batches(batch_size=...) once: evaluate_typed_batch_size (same rule, evaluate)
+#   R2 one_epoch in training mode: one_epoch_in_eval_mode
+#   R3 one optimizer step per batch, on the cross-entropy: one_epoch_one_step
+#   R4 one_epoch returns the epoch's mean loss: one_epoch_last_loss
+#   R5 evaluate returns the share of the shard's rows right: evaluate_mean_of_batches
+#   R6 evaluate in eval mode: evaluate_in_train_mode;  R7 without gradients: evaluate_with_gradients
+#   R8 the model from config["model_id"] with one named output per config["classes"]: lessons_classes
+#   R9 prepare_model (and no unguarded `.module`): without_prepare_model, saves_model_module
+#   R10 AdamW at config["learning_rate"]: typed_learning_rate, plain_sgd
+#   R11 config["epochs"] epochs, config["batch_size"]: typed_epochs, typed_batch_size
+#   R12 train on "train", evaluate on "valid": evaluated_on_training_rows
+#   R13 every worker reports every epoch (epoch, loss, eval_accuracy): only_rank_0_reports, test_ex2_rejects_report_*
+#   R14 only rank 0 saves, the others report checkpoint=None: every_rank_saves
+#   R15 the unwrapped model and its image processor saved, from_pretrained loads them:
+#       test_ex2_rejects_checkpoints_from_pretrained_cannot_use, test_ex2_rejects_a_model_exercise_3_cannot_use
+#   R16 (on result) the loss falls, the last accuracy well above a guess: test_ex2_rejects_report_mistakes
+#   The check calls one_epoch and evaluate on a tiny model, and runs train_func in this process as rank 1 of 2 with a
+#   config of its own (Ray Train's calls stand-ins); a failing piece is told with its own error line.
 
+SAVED_PATH = "<the checkpoint's path>"  # stands for checkpoint.path in a parametrize
 SETTINGS = {"epochs": 3, "batch_size": 16, "learning_rate": 3e-3}
 
 
@@ -207,10 +274,24 @@ def _result(folder, epochs=3, loss=(1.1, 0.8, 0.45), accuracy=(0.6, 0.8, 0.95), 
     )
 
 
-# train_func variants: the check reads their code (with the helpers they call), it never runs them.
+# train_func variants: the check reads their code (with the helpers they call) and runs them here as the second of
+# two workers, with a config of its own and a tiny model; `result` is a stand-in.
+
+
+def _model(config):
+    from transformers import ViTForImageClassification
+
+    classes = config["classes"]
+    return ViTForImageClassification.from_pretrained(
+        config["model_id"],
+        num_labels=len(classes),
+        id2label=dict(enumerate(classes)),
+        label2id={name: i for i, name in enumerate(classes)},
+    )
 
 
 def one_epoch(model, optimizer, shard, batch_size):
+    model.train()
     losses = []
     for batch in shard.iter_torch_batches(batch_size=batch_size):
         loss = torch.nn.functional.cross_entropy(model(pixel_values=batch["pixel_values"]).logits, batch["labels"])
@@ -231,7 +312,7 @@ def evaluate(model, shard, batch_size):
     return torch.cat(hits).mean().item()
 
 
-def _report(vit, metrics, rank, config):
+def _report(vit, metrics, rank, config):  # every worker reports; rank 0 with the checkpoint
     from transformers import ViTImageProcessor
 
     with tempfile.TemporaryDirectory() as folder:
@@ -247,23 +328,24 @@ def with_helpers(config):  # as the solution: the helpers hold the loops, get_da
     from ray.train import get_dataset_shard
     from ray.train.torch import prepare_model
 
-    vit = _vit()
+    vit = _model(config)
     model = prepare_model(vit)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
     for epoch in range(1, config["epochs"] + 1):
         metrics = {
             "epoch": epoch,
-            "loss": one_epoch(model, optimizer, get_dataset_shard("train"), 16),
-            "eval_accuracy": evaluate(model, get_dataset_shard("valid"), 16),
+            "loss": one_epoch(model, optimizer, get_dataset_shard("train"), config["batch_size"]),
+            "eval_accuracy": evaluate(model, get_dataset_shard("valid"), config["batch_size"]),
         }
         _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
 
 
 def all_in_one(config):  # one function, DDP unwrapped with getattr, the counts added up over the workers
     import ray.train.torch
+    from ray.train import get_context, report
 
-    model = ray.train.torch.prepare_model(_vit())
-    optimizer = torch.optim.SGD(model.parameters(), lr=config["learning_rate"])
+    model = ray.train.torch.prepare_model(_model(config))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"], weight_decay=0.01)
     train, valid = ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("valid")
     for epoch in range(config["epochs"]):
         for batch in train.iter_torch_batches(batch_size=config["batch_size"]):
@@ -275,61 +357,184 @@ def all_in_one(config):  # one function, DDP unwrapped with getattr, the counts 
         for batch in valid.iter_torch_batches(batch_size=config["batch_size"]):
             counts += torch.tensor([(model(**batch).logits.argmax(-1) == batch["labels"]).sum(), len(batch["labels"])])
         torch.distributed.all_reduce(counts)
-        _report(
-            getattr(model, "module", model),
-            {"epoch": epoch, "loss": loss.item(), "eval_accuracy": (counts[0] / counts[1]).item()},
-            0,
-            config,
-        )
+        metrics = {"epoch": epoch, "loss": loss.item(), "eval_accuracy": (counts[0] / counts[1]).item()}
+        if get_context().get_world_rank() == 0:
+            _report(getattr(model, "module", model), metrics, 0, config)
+        else:
+            report(metrics)
 
 
-def ddp_by_hand(config):
-    from torch.nn.parallel import DistributedDataParallel
-
-    vit = _vit()
-    model = DistributedDataParallel(vit)
-    for epoch in range(1, config["epochs"] + 1):
+def _loop(
+    config,
+    model=None,
+    *,
+    epochs=None,
+    batch_size=None,
+    lr=None,
+    shards=("train", "valid"),
+    rank=None,
+    optimizer=torch.optim.AdamW,
+    prepare=True,
+    report_every_rank=True,
+):
+    """with_helpers, with one thing changed: each wrong train_func below breaks one requirement only."""
+    vit = model or _model(config)
+    model = ray.train.torch.prepare_model(vit) if prepare else vit
+    optim = optimizer(model.parameters(), lr=config["learning_rate"] if lr is None else lr)
+    size = config["batch_size"] if batch_size is None else batch_size
+    for epoch in range(1, (config["epochs"] if epochs is None else epochs) + 1):
         metrics = {
             "epoch": epoch,
-            "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
-            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16),
+            "loss": one_epoch(model, optim, ray.train.get_dataset_shard(shards[0]), size),
+            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard(shards[1]), size),
         }
-        _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
+        world_rank = ray.train.get_context().get_world_rank() if rank is None else rank
+        if report_every_rank or world_rank == 0:
+            _report(vit, metrics, world_rank, config)
 
 
 def without_prepare_model(config):
-    vit = _vit()
+    vit = _model(config)
     optimizer = torch.optim.AdamW(vit.parameters(), lr=config["learning_rate"])
     for epoch in range(1, config["epochs"] + 1):
         metrics = {
             "epoch": epoch,
-            "loss": one_epoch(vit, optimizer, ray.train.get_dataset_shard("train"), 16),
-            "eval_accuracy": evaluate(vit, ray.train.get_dataset_shard("valid"), 16),
+            "loss": one_epoch(vit, optimizer, ray.train.get_dataset_shard("train"), config["batch_size"]),
+            "eval_accuracy": evaluate(vit, ray.train.get_dataset_shard("valid"), config["batch_size"]),
         }
         _report(vit, metrics, ray.train.get_context().get_world_rank(), config)
 
 
-def evaluated_on_training_rows(config):
-    model = ray.train.torch.prepare_model(_vit())
-    shard = ray.train.get_dataset_shard("train")
-    for epoch in range(1, config["epochs"] + 1):
-        metrics = {
-            "epoch": epoch,
-            "loss": one_epoch(model, None, shard, 16),
-            "eval_accuracy": evaluate(model, shard, 16),
-        }
-        _report(model, metrics, ray.train.get_context().get_world_rank(), config)
-
-
 def saves_model_module(config):  # works with two workers; with one, prepare_model wraps nothing and this fails
-    model = ray.train.torch.prepare_model(_vit())
+    model = ray.train.torch.prepare_model(_model(config))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
     for epoch in range(1, config["epochs"] + 1):
         metrics = {
             "epoch": epoch,
-            "loss": one_epoch(model, None, ray.train.get_dataset_shard("train"), 16),
-            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), 16),
+            "loss": one_epoch(model, optimizer, ray.train.get_dataset_shard("train"), config["batch_size"]),
+            "eval_accuracy": evaluate(model, ray.train.get_dataset_shard("valid"), config["batch_size"]),
         }
         _report(model.module, metrics, ray.train.get_context().get_world_rank(), config)
+
+
+def evaluated_on_training_rows(config):
+    _loop(config, shards=("train", "train"))
+
+
+def every_rank_saves(config):
+    _loop(config, rank=0)  # rank 0's branch on every worker
+
+
+def only_rank_0_reports(config):
+    _loop(config, report_every_rank=False)
+
+
+def typed_learning_rate(config):
+    _loop(config, lr=3e-3)
+
+
+def typed_batch_size(config):
+    _loop(config, batch_size=16)
+
+
+def typed_epochs(config):
+    _loop(config, epochs=3)
+
+
+def plain_sgd(config):
+    _loop(config, optimizer=torch.optim.SGD)
+
+
+def lessons_classes(config):  # the model of the notebook's CLASSES, not of config["classes"]
+    _loop(config, model=_model({**config, "classes": CLASSES}))
+
+
+def _share_right(model, shard, batch_size):
+    right = seen = 0
+    for batch in shard.iter_torch_batches(batch_size=batch_size):
+        right += (model(pixel_values=batch["pixel_values"]).logits.argmax(-1) == batch["labels"]).sum().item()
+        seen += len(batch["labels"])
+    return right / seen
+
+
+def evaluate_in_train_mode(model, shard, batch_size):  # without gradients, but no model.eval()
+    with torch.no_grad():
+        return _share_right(model, shard, batch_size)
+
+
+def evaluate_with_gradients(model, shard, batch_size):  # eval mode, but every pass records an autograd graph
+    model.eval()
+    return _share_right(model, shard, batch_size)
+
+
+def evaluate_in_inference_mode(model, shard, batch_size):  # another right answer: inference_mode, rows counted
+    model.eval()
+    with torch.inference_mode():
+        return _share_right(model, shard, batch_size)
+
+
+def evaluate_mean_of_batches(model, shard, batch_size):  # the mean of per-batch shares: batches of 3, 3 and 1
+    model.eval()
+    with torch.no_grad():
+        shares = [
+            (model(pixel_values=b["pixel_values"]).logits.argmax(-1) == b["labels"]).float().mean().item()
+            for b in shard.iter_torch_batches(batch_size=batch_size)
+        ]
+    return float(np.mean(shares))
+
+
+def evaluate_typed_batch_size(model, shard, batch_size):
+    return evaluate(model, shard, 16)
+
+
+def one_epoch_in_eval_mode(model, optimizer, shard, batch_size):  # evaluate's model.eval() carried into training
+    model.eval()
+    losses = []
+    for batch in shard.iter_torch_batches(batch_size=batch_size):
+        loss = torch.nn.functional.cross_entropy(model(pixel_values=batch["pixel_values"]).logits, batch["labels"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def one_epoch_one_step(model, optimizer, shard, batch_size):  # the gradients of every batch, one step per epoch
+    model.train()
+    optimizer.zero_grad()
+    losses = []
+    for batch in shard.iter_torch_batches(batch_size=batch_size):
+        loss = model(pixel_values=batch["pixel_values"], labels=batch["labels"]).loss
+        loss.backward()
+        losses.append(loss.item())
+    optimizer.step()
+    return float(np.mean(losses))
+
+
+def one_epoch_last_loss(model, optimizer, shard, batch_size):
+    model.train()
+    for batch in shard.iter_torch_batches(batch_size=batch_size):
+        loss = model(pixel_values=batch["pixel_values"], labels=batch["labels"]).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def one_epoch_with_labels(model, optimizer, shard, batch_size):  # another right answer: the model's own loss
+    model.train()
+    total = rows = 0
+    for batch in shard.iter_torch_batches(batch_size=batch_size, device="cpu"):
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, rows = total + loss.item(), rows + 1
+    return total / rows
+
+
+def _ex2(train_func, result, one_epoch=one_epoch, evaluate=evaluate):
+    return lab05.exercise_2.result(train_func, result, SETTINGS, CLASSES, one_epoch, evaluate)
 
 
 def test_ex2_placeholders_are_not_solved(saved):
@@ -337,14 +542,14 @@ def test_ex2_placeholders_are_not_solved(saved):
         """One worker's training."""
         ...
 
-    assert lab05.exercise_2.result(with_helpers, None, SETTINGS, CLASSES).status == "not solved"
-    assert lab05.exercise_2.result(outline, _result(saved), SETTINGS, CLASSES).status == "not solved"
-    assert lab05.exercise_2.result(..., None, SETTINGS, CLASSES).status == "not solved"
+    assert _ex2(with_helpers, None).status == "not solved"
+    assert _ex2(outline, _result(saved)).status == "not solved"
+    assert _ex2(..., None).status == "not solved"
 
 
-@pytest.mark.parametrize("train_func", [with_helpers, all_in_one, ddp_by_hand])
+@pytest.mark.parametrize("train_func", [with_helpers, all_in_one])
 def test_ex2_accepts_a_loop_through_prepare_model_with_a_report_per_epoch(saved, train_func):
-    verdict = lab05.exercise_2.result(train_func, _result(saved), SETTINGS, CLASSES)
+    verdict = _ex2(train_func, _result(saved))
     assert verdict.passed, verdict
     assert "3 reports; loss 1.100 → 0.450" in verdict.message and "3 named outputs" in verdict.message
 
@@ -353,19 +558,58 @@ def test_ex2_accepts_numbers_as_tensors_and_epochs_from_zero(saved):
     result = _result(saved)
     result.metrics_dataframe["epoch"] = [0, 1, 2]
     result.metrics_dataframe["eval_accuracy"] = [torch.tensor(a) for a in (0.5, 0.7, 0.9)]
-    assert lab05.exercise_2.result(with_helpers, result, SETTINGS, CLASSES).passed
+    assert _ex2(with_helpers, result).passed
 
 
 @pytest.mark.parametrize(
     "train_func, message",
     [
         (without_prepare_model, "never calls prepare_model"),
-        (evaluated_on_training_rows, 'never reads the "valid" shard'),
+        (evaluated_on_training_rows, "read the shards ['train']"),
         (saves_model_module, "uses `model.module`"),
+        (every_rank_saves, "the second worker (rank 1) saved the model"),
+        (only_rank_0_reports, "the second worker reported 0 times"),
+        (typed_learning_rate, "given learning_rate=0.0123"),
+        (plain_sgd, "[('SGD', 0.0123)]"),
+        (typed_batch_size, "given batch_size=3, `train_func` read its shards in batches of [16]"),
+        (typed_epochs, "given epochs=2, the second worker reported 3 times"),
+        (lessons_classes, "with the outputs ['checks', 'stripes_horizontal', 'stripes_vertical']"),
     ],
 )
 def test_ex2_rejects_loops_that_do_not_train_one_model_on_the_right_rows(saved, train_func, message):
-    _wrong(lab05.exercise_2.result(train_func, _result(saved), SETTINGS, CLASSES), message)
+    _wrong(_ex2(train_func, _result(saved)), message)
+
+
+@pytest.mark.parametrize(
+    "pieces, message",
+    [
+        ({"evaluate": evaluate_in_train_mode}, "`evaluate` ran the model in training mode"),
+        ({"evaluate": evaluate_with_gradients}, "`evaluate` ran the model with gradients recorded"),
+        ({"evaluate": evaluate_mean_of_batches}, "where 4 of 7 rows are classified right"),
+        ({"evaluate": evaluate_typed_batch_size}, "`evaluate` read the shard with batch_size [16]"),
+        ({"one_epoch": one_epoch_in_eval_mode}, "`one_epoch` ran the model in eval mode"),
+        ({"one_epoch": one_epoch_one_step}, "made 1 optimizer steps and 3 forward passes for the 3 batches"),
+        ({"one_epoch": one_epoch_last_loss}, "the mean of its batches' cross-entropy losses is"),
+    ],
+)
+def test_ex2_rejects_passes_in_the_wrong_mode_or_that_return_other_numbers(saved, pieces, message):
+    _wrong(_ex2(with_helpers, _result(saved), **pieces), message)
+
+
+def test_ex2_accepts_one_epoch_with_the_models_own_loss_and_evaluate_in_inference_mode(saved):
+    assert _ex2(
+        with_helpers, _result(saved), one_epoch=one_epoch_with_labels, evaluate=evaluate_in_inference_mode
+    ).passed
+
+
+def test_ex2_names_the_learners_own_error_in_a_piece(saved):
+    def broken(model, shard, batch_size):
+        model.eval()
+        return sum(b["label"] for b in shard.iter_torch_batches(batch_size=batch_size))  # "label", not "labels"
+
+    verdict = _ex2(with_helpers, _result(saved), evaluate=broken)
+    _wrong(verdict, "`evaluate` failed when the check called it on a tiny model")
+    assert "KeyError: 'label'" in verdict.message and len(verdict.message.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -383,7 +627,7 @@ def test_ex2_rejects_loops_that_do_not_train_one_model_on_the_right_rows(saved, 
     ],
 )
 def test_ex2_rejects_report_mistakes(saved, change, message):
-    _wrong(lab05.exercise_2.result(with_helpers, _result(saved, **change), SETTINGS, CLASSES), message)
+    _wrong(_ex2(with_helpers, _result(saved, **change)), message)
 
 
 def test_ex2_rejects_a_report_per_batch(saved):
@@ -391,7 +635,7 @@ def test_ex2_rejects_a_report_per_batch(saved):
     per_batch.metrics_dataframe = pd.DataFrame(
         {"epoch": np.repeat([1, 2, 3], 6), "loss": np.linspace(1, 0.4, 18), "eval_accuracy": np.linspace(0.5, 0.9, 18)}
     )
-    _wrong(lab05.exercise_2.result(with_helpers, per_batch, SETTINGS, CLASSES), "18 reports (one per batch?)")
+    _wrong(_ex2(with_helpers, per_batch), "18 reports (one per batch?)")
 
 
 def test_ex2_rejects_checkpoints_from_pretrained_cannot_use(tmp_path):
@@ -401,21 +645,21 @@ def test_ex2_rejects_checkpoints_from_pretrained_cannot_use(tmp_path):
     state = tmp_path / "state_dict"  # torch.save of the state_dict: no config.json
     state.mkdir()
     torch.save(vit.state_dict(), state / "model.pt")
-    _wrong(lab05.exercise_2.result(with_helpers, _result(state), SETTINGS, CLASSES), "no Hugging Face model")
+    _wrong(_ex2(with_helpers, _result(state)), "no Hugging Face model")
 
     nested = _save(tmp_path / "nested" / "checkpoint").parent  # save_pretrained into a sub-folder
-    _wrong(lab05.exercise_2.result(with_helpers, _result(nested), SETTINGS, CLASSES), "in the sub-folder checkpoint")
+    _wrong(_ex2(with_helpers, _result(nested)), "in the sub-folder checkpoint")
 
     wrapped = _save(tmp_path / "wrapped")  # the DDP wrapper's state_dict() under the model's file name
     save_file({f"module.{k}": v.contiguous() for k, v in vit.state_dict().items()}, wrapped / "model.safetensors")
-    _wrong(lab05.exercise_2.result(with_helpers, _result(wrapped), SETTINGS, CLASSES), "named `module.…`")
+    _wrong(_ex2(with_helpers, _result(wrapped)), "named `module.…`")
 
     head_only = _save(tmp_path / "head_only")  # only some weights saved
     save_file(
         {k: v.contiguous() for k, v in vit.state_dict().items() if k.startswith("classifier")},
         head_only / "model.safetensors",
     )
-    _wrong(lab05.exercise_2.result(with_helpers, _result(head_only), SETTINGS, CLASSES), "lacks")
+    _wrong(_ex2(with_helpers, _result(head_only)), "lacks")
 
 
 @pytest.mark.parametrize(
@@ -428,30 +672,48 @@ def test_ex2_rejects_checkpoints_from_pretrained_cannot_use(tmp_path):
 )
 def test_ex2_rejects_a_model_exercise_3_cannot_use(tmp_path, model, processor, message):
     folder = _save(tmp_path / "checkpoint", model=model(), processor=processor)
-    _wrong(lab05.exercise_2.result(with_helpers, _result(folder), SETTINGS, CLASSES), message)
+    _wrong(_ex2(with_helpers, _result(folder)), message)
 
 
 def test_ex2_names_the_error_of_a_failed_training(saved):
     failed = _result(saved)
     failed.error = RuntimeError("IndexError: Target 2 is out of bounds.")
-    _wrong(lab05.exercise_2.result(with_helpers, failed, SETTINGS, CLASSES), "Target 2 is out of bounds")
+    _wrong(_ex2(with_helpers, failed), "Target 2 is out of bounds")
 
 
 # ----------------------------------------------------------------------------- Exercise 3
+# Exercise 3 requires:
+#   R1 __init__(self, checkpoint) gets the Checkpoint and reaches its files with as_directory() (a Checkpoint on
+#      another filesystem works): ByPath
+#   R2 the image processor and the model loaded once: PerBatchLoad, ProcessorPerBatch
+#   R3 the checkpoint it is given: test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given
+#   R4 the whole batch in one forward pass: PerImage;  R5 under torch.inference_mode(): WithGradients
+#   R6 columns path, label, predicted (a class name), confidence (the softmax probability of the predicted class):
+#      Indices, LogitConfidence, Percent, Sigmoid, FirstClass, NoConfidence, NoPath
+#   R7 predictions read the validation folders: test_ex3_leaves_the_batch_size_..._reads_only_validation_images
+#   R8 the Checkpoint as constructor argument, one GPU per actor: test_ex3_rejects_stage_mistakes
+#   R9 a pool of 1 to GPUS actors: test_ex3_accepts_any_pool_..., test_ex3_rejects_a_pool_bigger_..., _gpu_budget
+#   R10 scored: the predictions run once (materialized), every validation image:
+#       test_ex3_rejects_scored_that_is_not_every_validation_image_run_once
+#   R11 the rows below REVIEW_BELOW as CSV in out_dir / "review", none lost, none twice (mode="overwrite"):
+#       test_ex3_rejects_review_files_that_lose_or_misroute_images
+#   Not checked here: "on the GPU when there is one" (this machine has none; the lab's gpu run shows it).
 
 
 @pytest.fixture(scope="module")
 def checkpoint(saved):
+    """The Checkpoint of the last report, as result.checkpoint gives it."""
     assert json.loads((saved / "config.json").read_text())["id2label"] == {str(i): c for i, c in enumerate(CLASSES)}
-    return saved
+    return ray.train.Checkpoint.from_directory(str(saved))
 
 
-class Batched:  # as in the solution notebook
-    def __init__(self, checkpoint_path):
+class Batched:  # as in the solution notebook, the forward pass in a method of its own
+    def __init__(self, checkpoint):
         from transformers import ViTForImageClassification, ViTImageProcessor
 
-        self.processor = ViTImageProcessor.from_pretrained(checkpoint_path)
-        self.model = ViTForImageClassification.from_pretrained(checkpoint_path).eval()
+        with checkpoint.as_directory() as folder:
+            self.processor = ViTImageProcessor.from_pretrained(folder)
+            self.model = ViTForImageClassification.from_pretrained(folder).eval()
 
     def logits(self, batch):
         with torch.inference_mode():
@@ -470,10 +732,11 @@ class Batched:  # as in the solution notebook
 
 
 class WithPipeline:  # another right answer: transformers' pipeline (its score is the softmax), pandas batches
-    def __init__(self, checkpoint_path):
+    def __init__(self, checkpoint):
         from transformers import pipeline
 
-        self.pipe = pipeline("image-classification", model=checkpoint_path, device="cpu")
+        folder = checkpoint.to_directory()  # a copy of its own, kept (a download when the checkpoint is remote)
+        self.pipe = pipeline("image-classification", model=folder, device="cpu")
 
     def __call__(self, frame):
         images = [Image.fromarray(np.asarray(image)) for image in frame["image"]]
@@ -499,12 +762,12 @@ class InNumpy(Batched):  # softmax written out in NumPy, float64, the class from
 
 
 class PerBatchLoad(Batched):
-    def __init__(self, checkpoint_path):
-        super().__init__(checkpoint_path)
-        self.checkpoint_path = checkpoint_path
+    def __init__(self, checkpoint):
+        super().__init__(checkpoint)
+        self.checkpoint = checkpoint
 
     def __call__(self, batch):
-        self.__init__(self.checkpoint_path)  # the model loaded again for every batch
+        self.__init__(self.checkpoint)  # the model loaded again for every batch
         return super().__call__(batch)
 
 
@@ -520,7 +783,7 @@ class ProcessorPerBatch(Batched):
     def __call__(self, batch):
         from transformers import ViTImageProcessor
 
-        self.processor = ViTImageProcessor.from_pretrained(self.model.name_or_path)  # again for every batch
+        self.processor = ViTImageProcessor.from_pretrained(raycourse.model_id("vit"))  # again for every batch
         return super().__call__(batch)
 
 
@@ -559,6 +822,14 @@ class NoConfidence(Batched):
         return out
 
 
+class ByPath(Batched):  # the lesson's checkpoint_path: the Checkpoint's path read as a local folder
+    def __init__(self, checkpoint):
+        from transformers import ViTForImageClassification, ViTImageProcessor
+
+        self.processor = ViTImageProcessor.from_pretrained(checkpoint.path)
+        self.model = ViTForImageClassification.from_pretrained(checkpoint.path).eval()
+
+
 class NoPath(Batched):
     def __call__(self, batch):
         out = super().__call__(batch)
@@ -577,7 +848,7 @@ def _read(folders):
 
 def _pipeline(cls, checkpoint, folders, **options):
     stage = dict(
-        fn_constructor_kwargs={"checkpoint_path": str(checkpoint)},
+        fn_constructor_kwargs={"checkpoint": checkpoint},
         batch_size=16,
         num_gpus=1,
         compute=ray.data.ActorPoolStrategy(size=2),
@@ -658,6 +929,7 @@ def test_ex3_accepts_batched_classifiers_with_the_softmax_confidence(answer, cls
         (FirstClass, "where the softmax probability of the predicted class is"),
         (NoConfidence, "no `confidence` column"),
         (NoPath, "no `path` column"),
+        (ByPath, "failed on a Checkpoint whose files are not on this machine's disk"),
     ],
 )
 def test_ex3_rejects_class_mistakes(answer, cls, message):
@@ -665,9 +937,11 @@ def test_ex3_rejects_class_mistakes(answer, cls, message):
 
 
 def test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given(answer, checkpoint):
+    fixed = checkpoint
+
     class Fixed(Batched):
-        def __init__(self, checkpoint_path):
-            super().__init__(str(checkpoint))
+        def __init__(self, checkpoint):
+            super().__init__(fixed)  # the one checkpoint of the notebook, whatever the stage is given
 
     _wrong(answer(cls=Fixed), "does not load the checkpoint")
 
@@ -683,10 +957,17 @@ def test_ex3_leaves_the_batch_size_to_the_learner_and_reads_only_validation_imag
     [
         ({"num_gpus": None}, "num_gpus=None"),
         ({"num_gpus": 0.5}, "num_gpus=0.5"),
-        ({"fn_constructor_kwargs": {"checkpoint_path": "elsewhere"}}, "not given the checkpoint"),
+        (
+            {"fn_constructor_kwargs": {"checkpoint": ray.train.Checkpoint("/elsewhere")}},
+            "not the Checkpoint of the last report",
+        ),
+        ({"fn_constructor_kwargs": {"checkpoint": str(SAVED_PATH)}}, "given the checkpoint's path"),
     ],
 )
 def test_ex3_rejects_stage_mistakes(answer, checkpoint, val_folders, options, message):
+    options = {
+        k: ({"checkpoint": checkpoint.path} if v == {"checkpoint": str(SAVED_PATH)} else v) for k, v in options.items()
+    }
     _wrong(answer(predictions=_pipeline(Batched, checkpoint, val_folders, **options)), message)
 
 
@@ -790,6 +1071,9 @@ def test_ex3_rejects_review_files_that_lose_or_misroute_images(answer, scored_ta
 
 
 # Stretch: accuracy per class --------------------------------------------------------------------------
+# The stretch requires:
+#   R1 one row per true `label` with the share of its images predicted right: the sums / by-prediction cases
+#   R2 a Dataset, grouped and aggregated in Ray Data (not a table counted in the driver): through_pandas, from_pandas
 
 # Six dogs (four predicted right), four fish (one right), four parachutes (all right): 67 %, 25 %, 100 %.
 _PREDICTED = pd.DataFrame(
@@ -835,8 +1119,12 @@ def with_a_count(predictions):
     return predictions.map_batches(_mark).groupby("label").aggregate(Count(), Mean("correct"))
 
 
-@pytest.mark.parametrize("fn", [by_label, through_pandas, with_a_count])
-def test_stretch_accepts_a_groupby_mean_a_pandas_table_and_extra_columns(scored, fn):
+def kept(predictions):  # another right answer: the grouped rows run once and kept
+    return by_label(predictions).materialize()
+
+
+@pytest.mark.parametrize("fn", [by_label, with_a_count, kept])
+def test_stretch_accepts_a_groupby_mean_and_extra_columns(scored, fn):
     verdict = lab05.stretch.result(fn, scored)
     assert verdict.passed and "dog: 67% of 6, fish: 25% of 4, parachute: 100% of 4" in verdict.message, verdict
 
@@ -846,7 +1134,10 @@ def by_prediction_named_label(predictions):  # grouped by the predicted class, t
 
 
 def all_right(predictions):  # the tiny model's run: every validation image right, so both groupings agree
-    return ray.data.from_pandas(pd.DataFrame({"label": ["dog", "fish", "parachute"], "mean(correct)": [1.0] * 3}))
+    def one(batch):
+        return {"label": batch["label"], "mean(correct)": np.ones(len(batch["label"]))}
+
+    return predictions.groupby("label").count().map_batches(one)
 
 
 @pytest.mark.parametrize(
@@ -857,6 +1148,8 @@ def all_right(predictions):  # the tiny model's run: every validation image righ
         (by_prediction_named_label, "the share per *predicted* class?"),
         (all_right, "predicted right"),
         (lambda p: 0.5, "not a Ray Dataset"),
+        (through_pandas, "is a DataFrame, not a Ray Dataset"),  # the text asks for a Dataset, grouped in Ray Data
+        (lambda p: ray.data.from_pandas(through_pandas(p)), "made from a table in the driver (FromPandas)"),
     ],
 )
 def test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data(scored, fn, message):
@@ -867,3 +1160,33 @@ def test_stretch_tells_the_groupings_apart_on_its_probe_even_when_every_predicti
     every_one_right = ray.data.from_pandas(pd.DataFrame({"label": CLASSES * 3, "predicted": CLASSES * 3}))
     assert lab05.stretch.result(by_prediction_named_label, every_one_right).status == "wrong"
     assert lab05.stretch.result(by_label, every_one_right).passed
+
+
+# ----------------------------------------------------------------------------- Transfer
+
+MAX_SHARED = 0.6  # issue 41: no lab exercise repeats 60 % or more of a lesson cell's lines
+
+
+def _lines(source):
+    return [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("# BEGIN")]
+
+
+def test_exercises_ask_for_transfer():
+    """Each solution cell of the lab shares less than 60 % of its lines with every code cell of the lesson."""
+    import difflib
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    lab = nbformat.read(next(root.glob("solutions/05_*.ipynb")), as_version=4)
+    lesson = nbformat.read(next(root.glob("notebooks/05_*.ipynb")), as_version=4)
+    taught = [_lines(c.source) for c in lesson.cells if c.cell_type == "code"]
+    for cell in lab.cells:
+        if cell.cell_type != "code" or "# BEGIN SOLUTION" not in cell.source:
+            continue
+        mine = [line for line in _lines(cell.source) if not line.startswith("# END")]
+        shared = max(
+            sum(b.size for b in difflib.SequenceMatcher(None, mine, other, autojunk=False).get_matching_blocks())
+            for other in taught
+        ) / len(mine)
+        assert shared < MAX_SHARED, f"{cell.source.splitlines()[0]} repeats {shared:.0%} of a lesson cell"

@@ -5,33 +5,37 @@ Exercise 1 reads the learner's Dataset ``train_images`` (path, label and the sha
 time) and compares it with the class folders, however many: every image of each folder (at most ``PER_CLASS``),
 no image twice, every image ``(H, W, 3)`` and every label the class of the folder in its path. The likely mistakes
 get their own hints: labels paired by row order (a union interleaves the classes), grayscale images kept as they
-came (``(1, H, W)`` or ``(H, W)``) or dropped instead of converted, a folder left out. ``CLASSES`` must be the
-class names found in the data, each once, in sorted order: ``Dataset.unique`` returns them in no fixed order, and
-a class's position is the model's output number for it.
+came (``(1, H, W)`` or ``(H, W)``) or dropped instead of converted, a folder left out. ``class_names(ds)`` is called
+on a Dataset of the check's own, with labels no folder has (a list typed by hand or taken from the folders fails);
+``CLASSES`` must be the class names found in the data, each once, in sorted order: ``Dataset.unique`` returns them
+in no fixed order, and a class's position is the model's output number for it.
 
-Exercise 2 reads the ``Result`` of ``TorchTrainer.fit()`` and the learner's ``train_func``: one report per epoch
-(``epoch``, ``loss``, ``eval_accuracy``), the loss falling, the last validation accuracy well above a guess
-(``MIN_ACCURACY``; with several workers each reports the accuracy on its share of the validation rows, or of all
-of them when it adds up the counts: both pass), and a last checkpoint that ``from_pretrained`` loads with every
-weight, one output per class named after ``CLASSES``, and an image processor beside it. Weights saved from the
-DDP wrapper (``module.`` names), a checkpoint of another kind or in a sub-folder, and a head of the wrong size
-are told apart. From ``train_func``'s code (with the notebook's functions it calls) it reads only what a result
-cannot show: that the model goes through ``prepare_model`` (or DDP by hand), that the ``"valid"`` shard is read,
-and that ``model.module`` is not used unguarded (``prepare_model`` wraps only when there are several workers).
+Exercise 2 reads the ``Result`` of ``TorchTrainer.fit()``: one report per epoch (``epoch``, ``loss``,
+``eval_accuracy``), the loss falling, the last validation accuracy well above a guess (``MIN_ACCURACY``), and a
+last checkpoint that ``from_pretrained`` loads with every weight, one output per class named after ``CLASSES``, and
+an image processor beside it (``module.`` names, a sub-folder, a head of the wrong size are told apart). Then it
+runs the learner's pieces here, on a tiny model of its own: ``one_epoch`` (training mode, one optimizer step per
+batch of the ``batch_size`` it is given, the mean loss returned), ``evaluate`` (eval mode, no gradients, the share
+of the rows right over batches of unequal size), and ``train_func`` as the second of two workers, with Ray Train's
+calls replaced by stand-ins and a ``config`` whose values differ from the lab's: the model from
+``config["model_id"]`` with ``config["classes"]``' outputs, ``prepare_model``, AdamW at ``config``'s rate, its
+batch size and epochs, both shards read, a report every epoch, and nothing saved (only rank 0 saves). From
+``train_func``'s code it reads that ``model.module`` is not used unguarded.
 
-Exercise 3 calls the learner's ``ImageClassifier`` in this process on a few validation images, the way Ray
-would, while it counts the model and processor loads (``from_pretrained``) and the forward passes of the ViT: one
-load of each, in ``__init__``; one forward pass per batch under ``torch.inference_mode()``. Its ``predicted`` and
-``confidence`` are compared with the check's own run of the checkpoint: the class name of the largest logit and
-its softmax probability. A checkpoint path that does not exist must fail (so the class loads what it is given).
-Then it reads the plan of ``predictions``: a stage of that class with the checkpoint in its constructor arguments,
+Exercise 3 calls the learner's ``ImageClassifier(checkpoint=...)`` in this process on a few validation images, the
+way Ray would, with a ``Checkpoint`` on a filesystem that is not this machine's disk (its ``path`` is no local
+folder; ``as_directory()`` reaches the files), while it counts the model and processor loads and the ViT's forward
+passes: one load of each, in ``__init__``; one forward pass per batch under ``torch.inference_mode()``. Its
+``predicted`` and ``confidence`` are compared with the check's own run of the checkpoint: the class name of the
+largest logit and its softmax probability. A Checkpoint of a folder that does not exist must fail. Then it reads
+the plan of ``predictions``: a stage of that class with the Checkpoint in its constructor arguments,
 ``num_gpus=1``, an actor pool of 1 to the cluster's GPUs (the batch size is the learner's), reading only the
-validation folders. ``scored`` must be materialized (the model runs once for every later use), with every
-validation image once; the CSV files in ``review_dir`` must hold exactly the rows of ``scored`` whose confidence
-is below ``review_below``: none lost, none answered twice.
+validation folders. ``scored`` must be materialized, with every validation image once; the CSV files in
+``review_dir`` must hold exactly the rows of ``scored`` whose confidence is below ``review_below``.
 
 The stretch reads ``per_class_accuracy`` on the learner's rows and on a table of its own with mistakes, in which
-grouping by the predicted class gives other numbers than grouping by the true one.
+grouping by the predicted class gives other numbers than grouping by the true one; the result must be a Dataset
+that Ray Data grouped, not a table made in the driver.
 """
 
 from __future__ import annotations
@@ -43,7 +47,22 @@ from collections import Counter
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
-from .toolkit import as_text, call_as_ray, class_stages, counting
+from .toolkit import (
+    as_columns,
+    as_number,
+    as_text,
+    call_as_ray,
+    construct,
+    counting,
+    error_line,
+    plan_ops,
+    quiet_model_loading,
+    require_dataset,
+    require_inference,
+    require_loaded_once,
+    require_model_in_init,
+    stages,
+)
 from ._core import written  # noqa: F401  (the lab's training cell asks check.written(train_func))
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
@@ -229,22 +248,42 @@ def _check_classes(classes, found: list[str]) -> None:
         )
 
 
-@exercise("Exercise 1")
-def exercise_1(train_images, classes, folders):
-    """``train_images``: every image of the class ``folders``, in colour, labelled from its path; ``classes``
-    (``CLASSES``): the class names found in it, sorted."""
-    require("train_images", train_images, "the Dataset of labelled training images")
-    require("CLASSES", classes, "the sorted list of the class names found in train_images")
+PROBE_LABELS = ["zebra", "ant", "moth", "ant", "zebra", "ant"]  # labels no folder of the lab has
+
+
+def _check_class_names(class_names) -> None:
+    """``class_names(ds)`` finds the labels in the Dataset it is given: a Dataset of the check's own, other labels."""
     import ray.data
 
-    if not isinstance(train_images, ray.data.Dataset):
+    probe = ray.data.from_items(
+        [{"path": f"probe/{label}/{i}.png", "label": label} for i, label in enumerate(PROBE_LABELS)]
+    )
+    hint = 'Find the names in the Dataset you are given: the distinct values of its "label" column, sorted.'
+    try:
+        got = class_names(probe)
+    except Exception as exc:
+        raise Wrong(f"`class_names` failed on a Dataset of the check's own: {error_line(exc)}", hint) from None
+    want = sorted(set(PROBE_LABELS))
+    if not isinstance(got, (list, tuple)) or [as_text(name) for name in got] != want:
         raise Wrong(
-            f"`train_images` is a {type(train_images).__name__}, not a Ray Dataset.",
-            "Build it from ray.data.read_images calls.",
+            f"`class_names` gives {got!r} for a Dataset whose labels are {', '.join(want)}: names typed by hand or "
+            "taken from the folders go stale when the data changes.",
+            hint,
         )
+
+
+@exercise("Exercise 1")
+def exercise_1(train_images, classes, folders, class_names):
+    """``train_images``: every image of the class ``folders``, in colour, labelled from its path; ``class_names``:
+    the sorted labels of any Dataset; ``classes`` (``CLASSES``): the class names found in train_images, sorted."""
+    require("train_images", train_images, "the Dataset of labelled training images")
+    require("class_names", class_names, "your class_names(ds) function")
+    require("CLASSES", classes, "class_names(train_images)")
+    require_dataset("train_images", train_images, "Build it from ray.data.read_images calls.")
     folders = [str(f) for f in folders]
     paths, per_folder = _check_images(train_images, folders)
     found = sorted({class_name(_parent_name(p)) for p in paths})
+    _check_class_names(class_names)
     _check_classes(classes, found)
     counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
     return (
@@ -298,18 +337,12 @@ def _code_parts(fn) -> tuple[set[str], set[str]]:
 
 def _check_code(train_func) -> None:
     names, strings = _code_parts(train_func)
-    if not names & {"prepare_model", "DistributedDataParallel"}:
+    if "prepare_model" not in names:
         raise Wrong(
             "`train_func` never calls prepare_model: each worker trains a copy of its own on its share of "
             "the data, the copies never exchange a gradient, and the checkpoint holds rank 0's copy, "
             "trained on a part of the data only.",
             "Pass the model through ray.train.torch.prepare_model, and train what it returns.",
-        )
-    if "valid" not in strings:
-        raise Wrong(
-            '`train_func` never reads the "valid" shard: an accuracy measured on the training rows says '
-            "how well the model remembers them, not how it does on images it has not seen.",
-            'Evaluate on get_dataset_shard("valid"), this worker\'s share of the validation rows.',
         )
     if "module" in names and "module" not in strings and "isinstance" not in names:
         raise Wrong(
@@ -317,13 +350,6 @@ def _check_code(train_func) -> None:
             "several workers; on a cluster with one GPU there is no `.module`, and the job fails.",
             "Keep the model you pass to prepare_model in a variable of its own, and save that one.",
         )
-
-
-def _number(value) -> float:
-    try:
-        return float(value.item() if hasattr(value, "item") else value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
@@ -347,15 +373,15 @@ def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
             f"Ray Train got {len(frame)} reports{per} for {epochs} epochs.",
             "Report once per epoch, after its evaluation: " + REPORT_HINT,
         )
-    numbers = [_number(e) for e in frame["epoch"]]
-    if any(math.isnan(n) for n in numbers) or [n - numbers[0] for n in numbers] != list(range(epochs)):
+    numbers = [as_number(e) for e in frame["epoch"]]
+    if None in numbers or [n - numbers[0] for n in numbers] != list(range(epochs)):
         raise Wrong(
             f"the reports' `epoch` values are {list(frame['epoch'])}, not the epochs counted one by one.",
             "Report the number of the epoch that just ended.",
         )
-    losses = [_number(v) for v in frame["loss"]]
-    accuracies = [_number(v) for v in frame["eval_accuracy"]]
-    if not all(math.isfinite(v) for v in losses):
+    losses = [as_number(v) for v in frame["loss"]]
+    accuracies = [as_number(v) for v in frame["eval_accuracy"]]
+    if not all(v is not None and math.isfinite(v) for v in losses):
         raise Wrong(
             f"the reported losses are {list(frame['loss'])}: not all numbers.",
             "Report the mean of the epoch's batch losses as a number (loss.item() per batch).",
@@ -366,9 +392,9 @@ def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
             "For every batch: the cross-entropy of the logits and the labels, optimizer.zero_grad(), "
             "loss.backward(), optimizer.step(), with the optimizer over the prepared model's parameters.",
         )
-    if not all(0 <= a <= 1 for a in accuracies):
+    if not all(a is not None and 0 <= a <= 1 for a in accuracies):
         raise Wrong(
-            f"the reported eval_accuracy values are {', '.join(f'{a:g}' for a in accuracies)}: not shares "
+            f"the reported eval_accuracy values are {', '.join(str(a) for a in frame['eval_accuracy'])}: not shares "
             "between 0 and 1.",
             "Divide the number of right predictions by the number of rows seen.",
         )
@@ -466,10 +492,335 @@ def _check_checkpoint(folder: Path, classes) -> None:
         )
 
 
+# Exercise 2: the loop's pieces, run here on a tiny model ------------------------------------------------
+
+PROBE_CONFIG = {"classes": ["ant", "bee", "cat", "dog"], "epochs": 2, "batch_size": 3, "learning_rate": 0.0123}
+PROBE_ROWS = 7  # rows of each probe shard: batches of 3, 3 and 1 (a mean over batches is not a mean over rows)
+PROBE_RIGHT = 4  # rows of the evaluation probe whose label is the model's own answer: 4 of 7
+_PROBE_MODEL: dict = {}  # the tiny probe checkpoint's folder, saved once per process
+
+
+def _probe_model_dir() -> str:
+    """A tiny random ViT (32 x 32 images) and its image processor, saved once: what ``config["model_id"]`` names in
+    the probe run of ``train_func``, so that the probe is cheap in every profile."""
+    import tempfile
+
+    if "dir" not in _PROBE_MODEL:
+        from transformers import ViTImageProcessor, ViTModel
+
+        folder = tempfile.mkdtemp(prefix="lab05-probe-vit-")
+        ViTModel(_probe_config(), add_pooling_layer=False).save_pretrained(folder)  # no head: the learner's has K
+        ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+        _PROBE_MODEL["dir"] = folder
+    return _PROBE_MODEL["dir"]
+
+
+def _probe_config(num_labels: int = 3):
+    from transformers import ViTConfig
+
+    return ViTConfig(
+        image_size=32,
+        patch_size=16,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=num_labels,
+    )
+
+
+class _Shard:
+    """A stand-in for a worker's dataset shard: ``iter_torch_batches`` over fixed rows, each call noted."""
+
+    def __init__(self, pixel_values, labels):
+        self.pixel_values, self.labels = pixel_values, labels
+        self.batch_sizes: list = []
+        self.current = None
+
+    def iter_torch_batches(self, *, batch_size=256, **_options):
+        self.batch_sizes.append(batch_size)
+        step = len(self.labels) if batch_size is None else int(batch_size)
+        for start in range(0, len(self.labels), step):
+            self.current = {
+                "pixel_values": self.pixel_values[start : start + step],
+                "labels": self.labels[start : start + step],
+            }
+            yield dict(self.current)
+
+
+def _probe_shard(num_labels: int, seed: int = 0) -> _Shard:
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return _Shard(
+        torch.randn(PROBE_ROWS, 3, 32, 32, generator=generator),
+        torch.randint(0, num_labels, (PROBE_ROWS,), generator=generator),
+    )
+
+
+@contextlib.contextmanager
+def _forwards(model):
+    """Every forward pass of ``model``: whether it ran in training mode, whether it recorded gradients, its logits."""
+    import torch
+
+    seen = []
+
+    def hook(module, args, output):
+        seen.append((module.training, torch.is_grad_enabled(), output.logits.detach()))
+
+    handle = model.register_forward_hook(hook)
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def _run_piece(fn, name: str, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise Wrong(
+            f"`{name}` failed when the check called it on a tiny model and a shard of {PROBE_ROWS} rows: "
+            f"{error_line(exc)}",
+            f"Run `{name}` alone: it gets the model, the shard and batch_size as arguments (see the list above).",
+        ) from None
+
+
+def _check_one_epoch(one_epoch) -> None:
+    """One pass in training mode with gradients, one optimizer step per batch of ``batch_size``, the mean loss."""
+    import torch
+    from transformers import ViTForImageClassification
+
+    require("one_epoch", one_epoch, "one pass over the training shard")
+    torch.manual_seed(0)
+    model, shard = ViTForImageClassification(_probe_config()).eval(), _probe_shard(3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    steps = []
+    optimizer.register_step_post_hook(lambda *_: steps.append(1))
+    losses = []
+    with _forwards(model) as seen:
+        model.register_forward_hook(
+            lambda m, a, out: losses.append(
+                torch.nn.functional.cross_entropy(out.logits, shard.current["labels"]).item()
+            )
+        )
+        loss = as_number(_run_piece(one_epoch, "one_epoch", model, optimizer, shard, 3))
+    batches = math.ceil(PROBE_ROWS / 3)
+    if shard.batch_sizes != [3]:
+        raise Wrong(
+            f"`one_epoch` read the shard with batch_size {shard.batch_sizes} where it was given batch_size=3.",
+            "One pass: shard.iter_torch_batches(batch_size=batch_size), with the argument it gets.",
+        )
+    if any(not training for training, _, _ in seen):
+        raise Wrong(
+            "`one_epoch` ran the model in eval mode: it trains as if it were evaluating (dropout off).",
+            "Put the model in training mode first: model.train() (evaluate leaves it in eval mode).",
+        )
+    if len(steps) != batches or len(seen) != batches:
+        raise Wrong(
+            f"`one_epoch` made {len(steps)} optimizer steps and {len(seen)} forward passes for the {batches} "
+            f"batches of {PROBE_ROWS} rows.",
+            "For every batch: one forward pass, the loss, optimizer.zero_grad(), loss.backward(), optimizer.step().",
+        )
+    if loss is None or abs(loss - sum(losses) / len(losses)) > 1e-4:
+        raise Wrong(
+            f"`one_epoch` returned {loss!r}; the mean of its batches' cross-entropy losses is "
+            f"{sum(losses) / len(losses):.4f}.",
+            "Return the mean of the batch losses as a number: loss.item() per batch, then their mean.",
+        )
+
+
+def _check_evaluate(evaluate) -> None:
+    """The share of the shard's rows classified right, in eval mode, without gradients."""
+    import torch
+    from transformers import ViTForImageClassification
+
+    require("evaluate", evaluate, "the share of the validation rows classified right")
+    torch.manual_seed(1)
+    model, shard = ViTForImageClassification(_probe_config()), _probe_shard(3, seed=1)
+    with torch.no_grad():
+        answers = model.eval()(pixel_values=shard.pixel_values).logits.argmax(-1)
+    shard.labels = torch.where(torch.arange(PROBE_ROWS) < PROBE_RIGHT, answers, (answers + 1) % 3)
+    model.train()
+    with _forwards(model) as seen:
+        accuracy = as_number(_run_piece(evaluate, "evaluate", model, shard, 3))
+    if shard.batch_sizes != [3]:
+        raise Wrong(
+            f"`evaluate` read the shard with batch_size {shard.batch_sizes} where it was given batch_size=3.",
+            "One pass: shard.iter_torch_batches(batch_size=batch_size), with the argument it gets.",
+        )
+    if any(training for training, _, _ in seen):
+        raise Wrong(
+            "`evaluate` ran the model in training mode (dropout on): its accuracy would be measured on a model "
+            "that drops part of what it computes.",
+            "Call model.eval() before the evaluation loop.",
+        )
+    if any(grad for _, grad, _ in seen):
+        raise Wrong(
+            "`evaluate` ran the model with gradients recorded: an autograd graph per batch that nothing uses.",
+            "Evaluate under `with torch.no_grad():` (or torch.inference_mode()).",
+        )
+    if accuracy is None or abs(accuracy - PROBE_RIGHT / PROBE_ROWS) > 1e-6:
+        raise Wrong(
+            f"`evaluate` returned {accuracy!r} on a shard where {PROBE_RIGHT} of {PROBE_ROWS} rows are classified "
+            f"right ({PROBE_RIGHT / PROBE_ROWS:.4f}), in batches of 3, 3 and 1.",
+            "Count the rows whose largest logit is their label over the whole shard, and divide by the rows seen.",
+        )
+
+
+class _Context:
+    """``ray.train.get_context()`` of the second of two workers."""
+
+    def get_world_rank(self):
+        return 1
+
+    def get_world_size(self):
+        return 2
+
+    def get_local_rank(self):
+        return 1
+
+    def get_local_world_size(self):
+        return 2
+
+    def get_node_rank(self):
+        return 0
+
+
+@contextlib.contextmanager
+def _as_second_worker(train_func, shards: dict, record: dict):
+    """Ray Train's calls, as the second of two workers sees them: the rank, the shards, ``report`` and
+    ``prepare_model`` (the model kept as it is), noted in ``record``; saving is noted, not done."""
+    import ray.train
+    import ray.train.torch
+    import torch
+    from transformers import ImageProcessingMixin, PreTrainedModel
+
+    def report(metrics, checkpoint=None, **_):
+        record["reports"].append((dict(metrics), checkpoint))
+
+    def prepare_model(model, *_, **__):
+        record["models"].append(model)
+        return model
+
+    def shard(name):
+        record["shards"].append(name)
+        return shards[name]
+
+    def saved(what):
+        return lambda *args, **kwargs: record["saved"].append(what)
+
+    def optimizer_init(self, params, defaults, *args, **kwargs):
+        record["optimizers"].append((type(self).__name__, defaults.get("lr")))
+        return original_init(self, params, defaults, *args, **kwargs)
+
+    original_init = torch.optim.Optimizer.__init__
+    fakes = {
+        (ray.train, "get_context"): lambda: _Context(),
+        (ray.train, "get_dataset_shard"): shard,
+        (ray.train, "report"): report,
+        (ray.train.torch, "prepare_model"): prepare_model,
+        (ray.train.torch, "get_device"): lambda: torch.device("cpu"),
+        (PreTrainedModel, "save_pretrained"): saved("the model (save_pretrained)"),
+        (ImageProcessingMixin, "save_pretrained"): saved("the image processor (save_pretrained)"),
+        (torch, "save"): saved("a file (torch.save)"),
+        (torch.distributed, "all_reduce"): lambda *a, **k: None,
+        (torch.distributed, "barrier"): lambda *a, **k: None,
+        (torch.optim.Optimizer, "__init__"): optimizer_init,
+    }
+    originals = {key: getattr(*key) for key in fakes}
+    namespace = getattr(train_func, "__globals__", {})
+    by_value = {id(originals[key]): fakes[key] for key in fakes}
+    rebound = {n: v for n, v in namespace.items() if id(v) in by_value}  # from ray.train import report, ...
+    for (owner, name), fake in fakes.items():
+        setattr(owner, name, fake)
+    namespace.update({n: by_value[id(v)] for n, v in rebound.items()})
+    try:
+        yield record
+    finally:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+        namespace.update(rebound)
+
+
+def _run_as_second_worker(train_func) -> tuple[dict, dict]:
+    """``train_func`` run here as rank 1 of 2 on the probe config: what it reported, saved, read and trained."""
+    config = {"model_id": _probe_model_dir(), **PROBE_CONFIG}
+    shards = {name: _probe_shard(3, seed) for seed, name in enumerate(("train", "valid"))}  # labels < any K here
+    record = {"reports": [], "models": [], "shards": [], "saved": [], "optimizers": []}
+    try:
+        with (
+            quiet_model_loading(),
+            _quiet_transformers(),
+            contextlib.redirect_stdout(None),
+            _as_second_worker(train_func, shards, record),
+        ):
+            train_func(dict(config))
+    except Exception as exc:
+        raise Wrong(
+            "`train_func` failed when the check ran it as the second of two workers (config "
+            f"{ {k: v for k, v in config.items() if k != 'model_id'} }, a tiny model): {error_line(exc)}",
+            "Take everything from `config` (model_id, classes, epochs, batch_size, learning_rate) and from "
+            "Ray Train's calls; the same function runs on every worker.",
+        ) from None
+    return record, shards
+
+
+def _check_second_worker(train_func) -> None:
+    """As rank 1: the model from config with its classes, AdamW at config's rate, config's batch size and
+    epochs, both shards read, a report every epoch without a checkpoint, nothing saved."""
+    record, shards = _run_as_second_worker(train_func)
+    config = PROBE_CONFIG
+    if not record["models"]:
+        raise Wrong("`train_func` never calls prepare_model.", "Pass the model through ray.train.torch.prepare_model.")
+    model = record["models"][0]
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if model.config.name_or_path != _probe_model_dir() or labels != config["classes"]:
+        raise Wrong(
+            f'given config["classes"] = {config["classes"]} and its own model_id, `train_func` trained a model '
+            f"from {Path(str(model.config.name_or_path)).name or 'elsewhere'} with the outputs {labels}.",
+            'Build the model from config: from_pretrained(config["model_id"], num_labels=len(config["classes"]), '
+            "id2label=..., label2id=...), not from names of the notebook.",
+        )
+    if record["optimizers"] != [("AdamW", config["learning_rate"])]:
+        raise Wrong(
+            f"given learning_rate={config['learning_rate']}, `train_func` made the optimizer(s) "
+            f"{record['optimizers']} (class, learning rate).",
+            'One torch.optim.AdamW(model.parameters(), lr=config["learning_rate"]).',
+        )
+    if set(record["shards"]) != {"train", "valid"}:
+        raise Wrong(
+            f"`train_func` read the shards {sorted(set(record['shards']))}: an accuracy measured on the training "
+            "rows says how well the model remembers them.",
+            'Train on get_dataset_shard("train") and evaluate on get_dataset_shard("valid").',
+        )
+    sizes = {size for s in shards.values() for size in s.batch_sizes}
+    if sizes != {config["batch_size"]}:
+        raise Wrong(
+            f"given batch_size={config['batch_size']}, `train_func` read its shards in batches of "
+            f"{sorted(sizes, key=str)}.",
+            'Pass config["batch_size"] to one_epoch and evaluate.',
+        )
+    if len(record["reports"]) != config["epochs"]:
+        raise Wrong(
+            f"given epochs={config['epochs']}, the second worker reported {len(record['reports'])} times: every "
+            "worker reports every epoch (the call is a barrier), for config's number of epochs.",
+            REPORT_HINT,
+        )
+    if record["saved"] or any(checkpoint is not None for _, checkpoint in record["reports"]):
+        what = record["saved"][0] if record["saved"] else "a checkpoint"
+        raise Wrong(
+            f"the second worker (rank 1) saved {what}: every worker writes the same weights, each to the "
+            "same storage, for one checkpoint.",
+            "Save only on rank 0 (ray.train.get_context().get_world_rank() == 0); the others report checkpoint=None.",
+        )
+
+
 @exercise("Exercise 2")
-def exercise_2(train_func, result, settings, classes):
-    """``result`` of ``trainer.fit()`` with the learner's ``train_func``: a report per epoch, the loss falling, the
-    validation accuracy well above a guess, and a checkpoint from_pretrained loads with CLASSES' names."""
+def exercise_2(train_func, result, settings, classes, one_epoch, evaluate):
+    """``one_epoch`` and ``evaluate`` on a tiny model; ``train_func`` as the second of two workers; ``result`` of
+    ``trainer.fit()``: a report per epoch, the loss falling, the validation accuracy well above a guess, and a
+    checkpoint from_pretrained loads with CLASSES' names."""
     require("train_func", train_func, "your training loop")
     if result is None:
         raise NotSolved("there is no `result` yet: write the functions above, then run the training cell.")
@@ -483,6 +834,9 @@ def exercise_2(train_func, result, settings, classes):
     epochs = int(settings["epochs"])
     losses, accuracies = _check_reports(getattr(result, "metrics_dataframe", None), epochs)
     _check_checkpoint(_checkpoint_folder(result), classes)
+    _check_one_epoch(one_epoch)
+    _check_evaluate(evaluate)
+    _check_second_worker(train_func)
     return (
         f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
         f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
@@ -517,44 +871,36 @@ def _validation_batch() -> dict:
     return {"image": column, "path": np.array(paths), "label": np.array([class_name(_parent_name(p)) for p in paths])}
 
 
-def _as_columns(out) -> dict:
-    import pandas as pd
+def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list]:
+    """The predicted class names and the confidences in the learner's output batch."""
+    import numpy as np
 
-    if isinstance(out, pd.DataFrame):
-        return {c: out[c] for c in out.columns}
-    if not hasattr(out, "keys"):
+    columns = as_columns(out)
+    if columns is None:
         raise Wrong(
             f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
             'Return a dict of columns, for example {"path": ..., "predicted": ..., "confidence": ...}.',
         )
-    return out
-
-
-def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list[float]]:
-    """The predicted class names and the confidences in the learner's output batch."""
-    import numpy as np
-
-    out = _as_columns(out)
     for column, what in (
         ("predicted", "each image's predicted class name"),
         ("confidence", "the probability the model gives its prediction"),
     ):
-        if column not in out:
+        if column not in columns:
             raise Wrong(
-                f"the batch `ImageClassifier` returned has no `{column}` column (its columns: {sorted(out)}).",
+                f"the batch `ImageClassifier` returned has no `{column}` column (its columns: {sorted(columns)}).",
                 f"Put {what} in a column called `{column}`.",
             )
     for column in ("path", "label"):
-        if column not in out:
+        if column not in columns:
             raise Wrong(
                 f"the batch `ImageClassifier` returned has no `{column}` column: the rows can no longer be "
                 "told apart or scored.",
                 f"Pass the batch's `{column}` column on to the output.",
             )
-    predicted = [as_text(v) for v in list(out["predicted"])]
-    values = out["confidence"]
+    predicted = [as_text(v) for v in columns["predicted"]]
+    values = out["confidence"] if not hasattr(out, "to_pydict") else columns["confidence"]
     values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
-    confidence = [_number(v) for v in list(np.asarray(values).reshape(-1))]
+    confidence = [as_number(v) for v in list(np.asarray(values).reshape(-1))]
     for column, got in (("predicted", predicted), ("confidence", confidence)):
         if len(got) != n:
             raise Wrong(
@@ -570,35 +916,35 @@ def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list[float]]:
     return predicted, confidence
 
 
-def _checkpoint_classes(checkpoint_path) -> list[str]:
+def _checkpoint_classes(folder) -> list[str]:
     import json
 
-    config = Path(checkpoint_path) / "config.json"
+    config = Path(folder) / "config.json"
     if not config.is_file():
         raise Wrong(
-            f"{checkpoint_path} holds no model (no config.json).",
-            "checkpoint_path = result.checkpoint.path, the folder Exercise 2's rank 0 saved.",
+            f"the checkpoint ({folder}) holds no model (no config.json).",
+            "checkpoint = result.checkpoint, the Checkpoint of Exercise 2's last report.",
         )
     id2label = json.loads(config.read_text()).get("id2label", {})
     return [id2label[key] for key in sorted(id2label, key=int)]
 
 
-def _reference(checkpoint_path, batch) -> tuple[list[str], list[float]]:
+def _reference(folder, batch) -> tuple[list[str], list[float]]:
     """The check's own run of the checkpoint on the probe batch: the class of the largest logit, its softmax."""
     import torch
     from transformers import ViTForImageClassification, ViTImageProcessor
 
     with _quiet_transformers():
-        processor = ViTImageProcessor.from_pretrained(str(checkpoint_path))
-        model = ViTForImageClassification.from_pretrained(str(checkpoint_path)).eval()
+        processor = ViTImageProcessor.from_pretrained(str(folder))
+        model = ViTForImageClassification.from_pretrained(str(folder)).eval()
     with torch.inference_mode():
         probabilities = model(**processor(list(batch["image"]), return_tensors="pt")).logits.softmax(-1)
     best, index = probabilities.max(-1)
     return [model.config.id2label[i] for i in index.tolist()], best.tolist()
 
 
-def _check_confidence(got: list[float], want: list[float]) -> None:
-    if any(math.isnan(v) for v in got):
+def _check_confidence(got: list, want: list[float]) -> None:
+    if any(v is None or math.isnan(v) for v in got):
         raise Wrong(
             f"`confidence` holds values that are not numbers ({got[:3]}).",
             "Return one probability per image, as a NumPy array of floats.",
@@ -620,88 +966,102 @@ def _check_confidence(got: list[float], want: list[float]) -> None:
         )
 
 
-def _check_class(ImageClassifier, checkpoint_path) -> str:
-    classes = _checkpoint_classes(checkpoint_path)
-    batch = _validation_batch()
-    n = len(batch["path"])
-    want_predicted, want_confidence = _reference(checkpoint_path, batch)
+CHECKPOINT_HINT = (
+    "Open the Checkpoint you are given with `with checkpoint.as_directory() as folder:` and load the image "
+    "processor and the model from that folder, inside the `with`."
+)
+
+
+@contextlib.contextmanager
+def _elsewhere(folder):
+    """A Checkpoint of ``folder`` as a cluster's storage gives it: on a filesystem that is not this machine's
+    disk, so that its ``path`` is no folder here and only ``as_directory()`` (a download) reaches the files."""
+    import tempfile
+
+    import pyarrow.fs
+    from ray.train import Checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="lab05-storage-") as storage:
+        (Path(storage) / "bucket" / "run").mkdir(parents=True)
+        (Path(storage) / "bucket" / "run" / "checkpoint").symlink_to(Path(folder).resolve(), target_is_directory=True)
+        filesystem = pyarrow.fs.SubTreeFileSystem(storage, pyarrow.fs.LocalFileSystem())
+        yield Checkpoint("bucket/run/checkpoint", filesystem=filesystem)
+
+
+def _classify(ImageClassifier, checkpoint, batch, n: int):
+    """The class built from ``checkpoint`` and called on two batches as Ray would, its loads and passes counted."""
     from transformers import ViTForImageClassification
 
     with _quiet_transformers(), counting(ViTForImageClassification, "forward") as counts:
         try:
-            classifier = ImageClassifier(checkpoint_path=str(checkpoint_path))
-        except TypeError as exc:
-            if "argument" in str(exc):
-                raise Wrong(
-                    f"`ImageClassifier(checkpoint_path=...)` failed: {exc}",
-                    'fn_constructor_kwargs={"checkpoint_path": ...} passes checkpoint_path to __init__: '
-                    "give __init__ a parameter with that name.",
-                ) from None
-            raise
-        loads_in_init, processors_in_init = counts["load"], counts["processor"]
-        if loads_in_init == 0:
-            raise Wrong(
-                "`ImageClassifier.__init__` loads no model.",
-                "Load the fine-tuned model in __init__ with ViTForImageClassification.from_pretrained("
-                "checkpoint_path): once per actor.",
+            classifier = construct(
+                ImageClassifier,
+                label="ImageClassifier(checkpoint=<a Checkpoint on a cluster's storage>)",
+                hint='fn_constructor_kwargs={"checkpoint": checkpoint} passes it to __init__ by name.',
+                checkpoint=checkpoint,
             )
-        out = call_as_ray(classifier, batch)
-        second = call_as_ray(classifier, batch)
-    if counts["load"] > loads_in_init or counts["processor"] > processors_in_init:
-        what = "a model" if counts["load"] > loads_in_init else "an image processor"
-        extra = max(counts["load"] - loads_in_init, counts["processor"] - processors_in_init)
-        raise Wrong(
-            f"`ImageClassifier` loaded {what} {extra} times while classifying 2 batches: loaded per batch.",
-            "Load the model and the image processor once, in __init__, and keep them on self; __call__ only uses them.",
+        except Wrong:
+            raise
+        except Exception as exc:
+            raise Wrong(
+                f"`ImageClassifier` failed on a Checkpoint whose files are not on this machine's disk (as on a "
+                f"cluster's storage): {error_line(exc)}",
+                CHECKPOINT_HINT,
+            ) from None
+        in_init = require_model_in_init(
+            counts, label="ImageClassifier", hint="Load the fine-tuned model in __init__: " + CHECKPOINT_HINT
         )
-    if counts["with_grad"]:
-        raise Wrong(
-            "the ViT ran with gradients recorded: every forward pass built an autograd graph that "
-            "inference never uses (memory and time on a GPU).",
-            "Run the model under `with torch.inference_mode():`, as the lab asks.",
-        )
-    if counts["forward"] == 0:
-        raise Wrong(
-            "the fine-tuned ViT never ran on the batch.",
-            "Call the model on the processed batch: model(**inputs).logits.",
-        )
+        outputs = [call_as_ray(classifier, batch) for _ in range(2)]
+    require_loaded_once(counts, in_init, label="ImageClassifier", batches=2, processor="an image processor")
+    require_inference(counts, model="ViT")
     if counts["forward"] >= 2 * n:
         raise Wrong(
             f"the model ran {counts['forward'] // 2} times for a batch of {n} images: one image at a time.",
             'Process the whole batch at once: processor(list(batch["image"]), return_tensors="pt"), '
             "then one model(**inputs) call for every row.",
         )
-    predicted, confidence = _outputs(out, classes, n)
-    _outputs(second, classes, n)
-    if predicted != want_predicted:
-        differ = sum(a != b for a, b in zip(predicted, want_predicted))
-        raise Wrong(
-            f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
-            "Predict each image's class as the argmax of its logits, named with model.config.id2label.",
-        )
-    _check_confidence(confidence, want_confidence)
-    try:
-        with _quiet_transformers():
-            ImageClassifier(checkpoint_path=str(Path(checkpoint_path) / "no-such-checkpoint"))
-    except Exception:
-        pass
-    else:
-        raise Wrong(
-            "`ImageClassifier(checkpoint_path=<a folder that does not exist>)` loaded a model anyway: it "
-            "does not load the checkpoint it is given.",
-            "Load the model from the checkpoint_path argument, not from a fixed name.",
-        )
+    return outputs
+
+
+def _check_class(ImageClassifier, checkpoint) -> str:
+    from ray.train import Checkpoint
+
+    batch = _validation_batch()
+    n = len(batch["path"])
+    with checkpoint.as_directory() as folder:
+        classes = _checkpoint_classes(folder)
+        want_predicted, want_confidence = _reference(folder, batch)
+        with _elsewhere(folder) as remote:
+            out, second = _classify(ImageClassifier, remote, batch, n)
+        predicted, confidence = _outputs(out, classes, n)
+        _outputs(second, classes, n)
+        if predicted != want_predicted:
+            differ = sum(a != b for a, b in zip(predicted, want_predicted))
+            raise Wrong(
+                f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
+                "Predict each image's class as the argmax of its logits, named with model.config.id2label.",
+            )
+        _check_confidence(confidence, want_confidence)
+        try:
+            with _quiet_transformers():
+                ImageClassifier(checkpoint=Checkpoint(str(Path(folder) / "no-such-checkpoint")))
+        except Exception:
+            pass
+        else:
+            raise Wrong(
+                "`ImageClassifier(checkpoint=<a Checkpoint of a folder that does not exist>)` loaded a model "
+                "anyway: it does not load the checkpoint it is given.",
+                "Load the model from the Checkpoint you are given, not from a fixed name: " + CHECKPOINT_HINT,
+            )
     return f"{n} probe images, their classes and confidences as the checkpoint gives them"
 
 
 def _stage(predictions, ImageClassifier):
     """The plan's stage that runs ImageClassifier (or a class stage, when it has another name)."""
-    stages = class_stages(predictions)
-    ours = [op for op in stages if op.fn is ImageClassifier or op.fn.__name__ == "ImageClassifier"]
-    if ours:
-        return ours[-1]
-    if stages:
-        return stages[-1]
+    classes = [s for s in stages(predictions) if s.is_class]
+    ours = [s for s in classes if s.fn is ImageClassifier or s.name == "ImageClassifier"]
+    if ours or classes:
+        return (ours or classes)[-1]
     raise Wrong(
         "`predictions` has no stage that runs the ImageClassifier class.",
         "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
@@ -717,35 +1077,39 @@ def cluster_gpus() -> int:
     return room.learner_gpus()
 
 
-def _check_stage(op, checkpoint_path) -> None:
-    from ray.data import ActorPoolStrategy
+def _check_stage(stage, checkpoint) -> None:
+    from ray.train import Checkpoint
 
-    args = list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())
-    if str(checkpoint_path) not in [str(a) for a in args]:
+    from raycourse import room
+
+    args = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
+    if not any(isinstance(a, Checkpoint) and str(a.path) == str(checkpoint.path) for a in args):
+        given = [a for a in args if str(a) == str(checkpoint.path) or str(a).endswith(str(checkpoint.path))]
         raise Wrong(
-            "the ImageClassifier stage is not given the checkpoint's path.",
-            'fn_constructor_kwargs={"checkpoint_path": checkpoint_path}.',
+            "the ImageClassifier stage is given "
+            + (
+                "the checkpoint's path, a folder name that other nodes may not have: it needs the Checkpoint itself."
+                if given
+                else "not the Checkpoint of the last report (result.checkpoint)."
+            ),
+            'fn_constructor_kwargs={"checkpoint": checkpoint}, the Checkpoint of result.checkpoint.',
         )
-    gpus = (op.ray_remote_args or {}).get("num_gpus")
-    if gpus != 1:
+    if stage.num_gpus != 1:
         raise Wrong(
-            f"the stage asks for num_gpus={gpus}, where each actor holds one model on its own GPU.",
+            f"the stage asks for num_gpus={stage.remote_args.get('num_gpus')}, where each actor holds one model on "
+            "its own GPU.",
             "Give the stage num_gpus=1.",
         )
-    compute = op.compute
-    if not isinstance(compute, ActorPoolStrategy):
+    if not stage.is_pool:
         raise Wrong(
-            f"the stage runs with {compute}, not a pool of actors.",
+            f"the stage runs with {stage.compute}, not a pool of actors.",
             "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.",
         )
-    cluster = cluster_gpus()
-    if compute.max_size is not None and compute.max_size > cluster:
-        from raycourse import room
-
+    cluster, high = cluster_gpus(), stage.pool_size[1]
+    if not math.isinf(high) and high > cluster:
         raise Wrong(
-            f"the stage asks for a pool of up to {compute.max_size} actors with one GPU each; it may use "
-            f"{room.budget_words(cluster)}, so {compute.max_size - cluster} of them would wait for a GPU "
-            "forever, doing nothing.",
+            f"the stage asks for a pool of up to {high} actors with one GPU each; it may use "
+            f"{room.budget_words(cluster)}, so {high - cluster} of them would wait for a GPU forever, doing nothing.",
             f"Size the pool to the cluster, within your budget: {room.GPU_SIZING}, then "
             "compute=ray.data.ActorPoolStrategy(size=GPUS).",
         )
@@ -782,15 +1146,10 @@ def _check_inputs(predictions, val_folders) -> None:
 def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
     """``scored``: materialized, every validation image once with path, label, predicted and confidence."""
     import pandas as pd
-    import ray.data
     from ray.data.dataset import MaterializedDataset
 
     require("scored", scored, "predictions, run once and kept (materialized)")
-    if not isinstance(scored, ray.data.Dataset):
-        raise Wrong(
-            f"`scored` is a {type(scored).__name__}, not a Ray Dataset.",
-            "Keep the predictions as a Dataset whose rows Ray holds in memory.",
-        )
+    require_dataset("scored", scored, "Keep the predictions as a Dataset whose rows Ray holds in memory.")
     if not isinstance(scored, MaterializedDataset):
         raise Wrong(
             "`scored` is still a plan: every use of it (the filter, the write, the scores after) would run "
@@ -906,42 +1265,34 @@ def _check_review(table, review_dir, review_below: float) -> tuple[int, int]:
 
 
 @exercise("Exercise 3")
-def exercise_3(ImageClassifier, predictions, scored, checkpoint_path, val_folders, review_dir, review_below):
-    """``ImageClassifier`` from the checkpoint with each prediction's confidence, batched; ``predictions``: its
-    stage over the validation images with a GPU per actor and a pool the cluster holds; ``scored``: run once; the
-    images below ``review_below`` written as CSV to ``review_dir``."""
-    if checkpoint_path is None:
+def exercise_3(ImageClassifier, predictions, scored, checkpoint, val_folders, review_dir, review_below):
+    """``ImageClassifier`` from a Checkpoint wherever it is stored, with each prediction's confidence, batched;
+    ``predictions``: its stage over the validation images with a GPU per actor and a pool the cluster holds;
+    ``scored``: run once; the images below ``review_below`` written as CSV to ``review_dir``."""
+    if checkpoint is None:
         raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
     require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
     if not inspect.isclass(ImageClassifier):
         raise Wrong(
             f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
-            "Write `class ImageClassifier:` with __init__(self, checkpoint_path) and __call__(self, batch).",
+            "Write `class ImageClassifier:` with __init__(self, checkpoint) and __call__(self, batch).",
         )
-    probe = _check_class(ImageClassifier, checkpoint_path)
+    probe = _check_class(ImageClassifier, checkpoint)
     require("predictions", predictions, "the Dataset of predictions for the validation images")
-    import ray.data
-
-    if not isinstance(predictions, ray.data.Dataset):
-        raise Wrong(
-            f"`predictions` is a {type(predictions).__name__}, not a Ray Dataset.",
-            "Build it with read_labelled(val_folders).map_batches(ImageClassifier, ...).",
-        )
-    op = _stage(predictions, ImageClassifier)
-    _check_stage(op, checkpoint_path)
+    require_dataset(
+        "predictions", predictions, "Build it: read_labelled(val_folders).map_batches(ImageClassifier, ...)."
+    )
+    stage = _stage(predictions, ImageClassifier)
+    _check_stage(stage, checkpoint)
     _check_inputs(predictions, val_folders)
     table = _check_scored(scored, val_folders)
     unsure, total = _check_review(table, review_dir, float(review_below))
-    compute = op.compute
-    actors = (
-        f"{compute.min_size}"
-        if compute.min_size == compute.max_size
-        else f"{compute.min_size} to {compute.max_size or 'any number of'}"
-    )
+    low, high = stage.pool_size
+    actors = f"{low}" if low == high else f"{low} to {'any number of' if math.isinf(high) else high}"
     return (
-        f"ImageClassifier loads the checkpoint once, runs one forward pass per batch and gives {probe}; the "
-        f"stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
-        f"{op.batch_size} images per batch; {unsure} of the {total} validation images are below "
+        f"ImageClassifier loads the checkpoint once, from wherever it is stored, runs one forward pass per batch "
+        f"and gives {probe}; the stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
+        f"{stage.batch_size} images per batch; {unsure} of the {total} validation images are below "
         f'{review_below} and wait in out_dir / "{Path(review_dir).name}" for a person.'
     )
 
@@ -963,18 +1314,21 @@ PROBE = {
 }
 
 
-def _result_rows(result) -> list[dict]:
-    import pandas as pd
-    import ray.data
+IN_RAY_HINT = "Group the predictions by their true label and aggregate each group in Ray Data: return that Dataset."
 
-    if isinstance(result, ray.data.Dataset):
-        return result.take_all()
-    if isinstance(result, pd.DataFrame):
-        return result.to_dict("records")
-    raise Wrong(
-        f"`per_class_accuracy` returned a {type(result).__name__}, not a Ray Dataset.",
-        "Group the predictions by their true label and aggregate each group: return that Dataset.",
-    )
+
+def _result_rows(result) -> list[dict]:
+    """The rows of the Dataset ``per_class_accuracy`` returned, which Ray Data grouped (not a table made in the
+    driver and handed back)."""
+    require_dataset("per_class_accuracy(predictions)", result, IN_RAY_HINT)
+    ops = [type(op).__name__ for op in plan_ops(result)]
+    if ops and ops[0].startswith("From") and "Aggregate" not in ops:
+        raise Wrong(
+            f"`per_class_accuracy` returned a Dataset made from a table in the driver ({ops[0]}): the predictions "
+            "were all brought to the notebook to be counted.",
+            IN_RAY_HINT,
+        )
+    return result.take_all()
 
 
 def _judge_per_class(rows: list[dict], table, where: str) -> dict:

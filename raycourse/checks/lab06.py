@@ -16,8 +16,8 @@ Exercise 2 reads what is on disk under ``embeddings_dir``: one folder per class,
 its images only, with ``path`` and ``embedding`` and nothing else (the class is in the folder's name); every image
 of the catalogue once; every embedding of length 1 and CLIP's embedding of the image at its path (on a sample).
 Files written elsewhere are pointed at. Then it reads the plan of ``embeddings``: a stage of a callable class given
-the model id and the image root as constructor arguments, with GPUs and an actor pool of any size from one actor
-to what the cluster's GPUs hold (one per GPU at ``num_gpus=1``).
+the model id and the image root as constructor arguments, with one whole GPU per actor (``num_gpus=1``, as the
+lab says) and an actor pool of any size from one actor to the cluster's GPUs.
 
 Exercise 3 calls the learner's ``find_duplicates(queries, threshold)`` with query embeddings the lab never uses
 (stored embeddings nudged, one stored embedding as it is, random directions) and two thresholds, and compares the
@@ -25,9 +25,12 @@ result with its own search over the stored embeddings: one row per query, its na
 with the highest cosine similarity in ``match`` (either one of a tie), that cosine in ``score``, ``duplicate``
 true exactly where the score reaches the threshold, the rows best first.
 
-The stretch (optional) reads ``knn`` (a Dataset, a DataFrame or the rows of ``take_all``) with ``path`` and
-``predicted`` for every stored image and compares it with the check's own leave-one-out vote: the class with the
-highest summed cosine similarity among the ``K`` most similar *other* stored images.
+The stretch (optional) reads ``knn``, a Dataset whose last ``map_batches`` stage is a function (a table made in
+the notebook is not what the lab asks for), with ``path`` and ``predicted`` for every stored image, and compares it
+with the check's own leave-one-out vote: the class with the highest summed cosine similarity among the ``K`` most
+similar *other* stored images. Then it calls that function on one stored row carrying another stored image's
+embedding (a copy under another name): an image left out by its score instead of by its path votes otherwise,
+wherever the store has a row on which the two rules disagree.
 """
 
 from __future__ import annotations
@@ -35,12 +38,25 @@ from __future__ import annotations
 import builtins
 import contextlib
 import inspect
-import math
 import os
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
-from .toolkit import call_as_ray, class_stages, counting, model_for, partition_of
+from .toolkit import (
+    as_columns,
+    call_as_ray,
+    check_embeddings,
+    construct,
+    counting,
+    error_line,
+    model_for,
+    partition_of,
+    require_dataset,
+    require_inference,
+    require_loaded_once,
+    require_model_in_init,
+    stages,
+)
 from ._core import written  # noqa: F401 (the lab calls check.written)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
@@ -202,104 +218,61 @@ def _embedding_rows(out, n: int) -> tuple["np.ndarray", list]:  # noqa: F821
     return vectors, [str(p) for p in out["path"]]
 
 
-def _check_vectors(vectors, reference, what: str) -> None:
-    import numpy as np
-
-    width = reference.shape[1]
-    if vectors.shape[1] != width:
-        raise Wrong(
-            f"{what} have {vectors.shape[1]} numbers each; this CLIP's embeddings have {width} "
-            "(its config's projection_dim).",
-            "Use what model.get_image_features(**inputs).pooler_output returns, and do not reshape or "
-            "hard-code a width.",
-        )
-    norms = np.linalg.norm(vectors, axis=1)
-    if not np.allclose(norms, 1, atol=1e-3):
-        raise Wrong(
-            f"{what} are not of length 1 (lengths from {norms.min():.3g} to {norms.max():.3g}).",
-            "Normalise each embedding: torch.nn.functional.normalize(features, dim=-1), so that a dot "
-            "product is the cosine similarity.",
-        )
-    cosines = np.sum(vectors * reference, axis=1)
-    if cosines.min() < SAME_DIRECTION:
-        raise Wrong(
-            f"{what} are not CLIP's image embeddings of the images at their paths (for one image the "
-            f"cosine with CLIP's own is {cosines.min():.2f}).",
-            "Open the image at each row's path, run all of them through processor(images=..., "
-            'return_tensors="pt") and model.get_image_features(**inputs).pooler_output, and keep the rows '
-            "in the batch's order.",
-        )
+WIDTH_HINT = (
+    "Use what model.get_image_features(**inputs).pooler_output returns (the config's projection_dim), one row per "
+    "image, and do not reshape or hard-code a width."
+)
+DIRECTION_HINT = (
+    'Open the image at each row\'s path, run all of them through processor(images=..., return_tensors="pt") and '
+    "model.get_image_features(**inputs).pooler_output, and keep the rows in the batch's order."
+)
+OPEN_HINT = (
+    "Open each file through the filesystem of image_root, as the lesson's load_image does: "
+    "pyarrow.fs.FileSystem.from_uri(image_root) in __init__, then filesystem.open_input_file(path)."
+)
 
 
-def _construct(cls, **kwargs):
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        if "argument" in str(exc):
-            raise Wrong(
-                f"`ImagePathEmbedder(model_id=..., image_root=...)` failed: {exc}",
-                'fn_constructor_kwargs={"model_id": ..., "image_root": ...} passes both to __init__ '
-                "by name: give __init__ parameters with those names.",
-            ) from None
-        raise
-
-
-@exercise("Exercise 1")
-def exercise_1(ImagePathEmbedder):
-    """``ImagePathEmbedder(model_id, image_root)``: CLIP loaded once, each batch's images opened through the
-    filesystem of ``image_root``, one forward pass per batch, unit-length embeddings, every column kept."""
-    require("ImagePathEmbedder", ImagePathEmbedder, "your ImagePathEmbedder class")
-    if not inspect.isclass(ImagePathEmbedder):
-        raise Wrong(
-            f"`ImagePathEmbedder` is a {type(ImagePathEmbedder).__name__}, not a class.",
-            "Write `class ImagePathEmbedder:` with __init__(self, model_id, image_root) and __call__(self, batch).",
-        )
-    batch = _catalogue_batch()
-    n = len(batch["path"])
-    root = _probe_root()
-    filesystem, _ = _filesystem(root)
-    reference = _image_embeddings([_open_image(filesystem, p) for p in batch["path"]])
+def _embed_probe(ImagePathEmbedder, batch: dict, root: str) -> list:
+    """The class built as Ray builds it and called on the probe batch twice, its loads, passes and opens counted."""
     from transformers import CLIPModel
 
+    n = len(batch["path"])
     with counting(CLIPModel, "get_image_features") as counts:
-        embedder = _construct(ImagePathEmbedder, model_id=model_for("clip"), image_root=root)
-        loads_in_init, processors_in_init = counts["load"], counts["processor"]
-        if loads_in_init == 0:
-            raise Wrong(
-                "`ImagePathEmbedder.__init__` loads no model.",
-                "Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor.",
-            )
-        with _opened_by_name(batch["path"]) as by_name:
-            out = call_as_ray(embedder, batch)
-            second = call_as_ray(embedder, batch)
-    if counts["load"] > loads_in_init or counts["processor"] > processors_in_init:
-        what = "a model" if counts["load"] > loads_in_init else "a processor"
-        extra = max(counts["load"] - loads_in_init, counts["processor"] - processors_in_init)
-        raise Wrong(
-            f"`ImagePathEmbedder` loaded {what} {extra} times while embedding 2 batches: loaded per batch.",
-            "Load the model and the processor once, in __init__, and keep them on self; __call__ only uses them.",
+        embedder = construct(
+            ImagePathEmbedder,
+            label="ImagePathEmbedder(model_id=..., image_root=...)",
+            hint='fn_constructor_kwargs={"model_id": ..., "image_root": ...} passes both to __init__ by name: '
+            "give __init__ parameters with those names.",
+            model_id=model_for("clip"),
+            image_root=root,
         )
+        in_init = require_model_in_init(
+            counts,
+            label="ImagePathEmbedder",
+            hint="Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor.",
+        )
+        with _opened_by_name(batch["path"]) as by_name:
+            outputs = [call_as_ray(embedder, batch) for _ in range(2)]
+    require_loaded_once(counts, in_init, label="ImagePathEmbedder", batches=2, processor="a processor")
     if by_name:
         raise Wrong(
-            f"`ImagePathEmbedder` opened {Path(by_name[0]).name} by its path (Image.open(path) or "
-            "open(path)): that reads this machine's disk, and in the gpu profile the paths are keys in an "
-            "S3 bucket, which no local open reaches.",
-            "Open each file through the filesystem of image_root, as the lesson's load_image does: "
-            "pyarrow.fs.FileSystem.from_uri(image_root) in __init__, then filesystem.open_input_file(path).",
+            f"`ImagePathEmbedder` opened {Path(by_name[0]).name} by its path (Image.open(path) or open(path)): that "
+            "reads this machine's disk, and in the gpu profile the paths are keys in an S3 bucket, which no local "
+            "open reaches.",
+            OPEN_HINT,
         )
-    if counts["with_grad"]:
-        raise Wrong(
-            "CLIP ran with gradients recorded: every forward pass built an autograd graph that inference "
-            "never uses (memory and time on a GPU).",
-            "Run the model under `with torch.inference_mode():`, as the lab asks.",
-        )
+    require_inference(counts, model="CLIP")
     if counts["forward"] >= 2 * n:
         raise Wrong(
             f"CLIP ran {counts['forward'] // 2} times for a batch of {n} paths: one image at a time.",
             "Open every image of the batch first, then embed them all at once: processor(images=[...], "
             'return_tensors="pt") and one get_image_features call.',
         )
-    vectors, paths = _embedding_rows(out, n)
+    return outputs
+
+
+def _check_columns_kept(out, batch: dict, paths: list) -> None:
+    """Every column of the batch kept, in its order, and no pixels added."""
     if "image" in _columns(out):
         raise Wrong(
             "the batch `ImagePathEmbedder` returned carries the decoded images (an `image` column): "
@@ -318,18 +291,48 @@ def exercise_1(ImagePathEmbedder):
             "the returned rows are not in the batch's order (or their paths changed).",
             "Add the embeddings as a column of the batch you were given; keep its rows as they are.",
         )
-    _check_vectors(vectors, reference, "the embeddings")
-    _embedding_rows(second, n)
+
+
+def _check_given_model(ImagePathEmbedder, root: str) -> None:
+    """A model id that does not exist fails: the class loads the model it is given."""
     try:
         ImagePathEmbedder(model_id=str(Path(model_for("clip")) / "no-such-model"), image_root=root)
     except Exception:
-        pass
-    else:
+        return
+    raise Wrong(
+        "`ImagePathEmbedder(model_id=<a model that does not exist>)` loaded a model anyway: it does "
+        "not load the model it is given.",
+        "Load CLIPModel.from_pretrained(model_id) with the model_id argument, not a fixed name.",
+    )
+
+
+@exercise("Exercise 1")
+def exercise_1(ImagePathEmbedder):
+    """``ImagePathEmbedder(model_id, image_root)``: CLIP loaded once, each batch's images opened through the
+    filesystem of ``image_root``, one forward pass per batch, unit-length embeddings, every column kept."""
+    require("ImagePathEmbedder", ImagePathEmbedder, "your ImagePathEmbedder class")
+    if not inspect.isclass(ImagePathEmbedder):
         raise Wrong(
-            "`ImagePathEmbedder(model_id=<a model that does not exist>)` loaded a model anyway: it does "
-            "not load the model it is given.",
-            "Load CLIPModel.from_pretrained(model_id) with the model_id argument, not a fixed name.",
+            f"`ImagePathEmbedder` is a {type(ImagePathEmbedder).__name__}, not a class.",
+            "Write `class ImagePathEmbedder:` with __init__(self, model_id, image_root) and __call__(self, batch).",
         )
+    batch, root = _catalogue_batch(), _probe_root()
+    n = len(batch["path"])
+    filesystem, _ = _filesystem(root)
+    reference = _image_embeddings([_open_image(filesystem, p) for p in batch["path"]])
+    out, second = _embed_probe(ImagePathEmbedder, batch, root)
+    vectors, paths = _embedding_rows(out, n)
+    _check_columns_kept(out, batch, paths)
+    check_embeddings(
+        vectors,
+        reference,
+        "the embeddings",
+        same_direction=SAME_DIRECTION,
+        width_hint=WIDTH_HINT,
+        direction_hint=DIRECTION_HINT,
+    )
+    _embedding_rows(second, n)
+    _check_given_model(ImagePathEmbedder, root)
     return (
         f"{n} paths (grayscale and colour, PNG and JPEG), opened through the filesystem; one load in __init__ "
         f"and one CLIP pass per batch; {vectors.shape[1]} numbers per embedding, each of length 1."
@@ -378,24 +381,26 @@ def _parquet_elsewhere(embeddings_dir) -> str | None:
 
 
 def _stage(embeddings):
-    stages = class_stages(embeddings)
-    if not stages:
+    classes = [s for s in stages(embeddings) if s.is_class]
+    if not classes:
         raise Wrong(
             "`embeddings` has no stage that runs a callable class.",
             "Pass the class itself to map_batches (map_batches(ImagePathEmbedder, ...)): Ray builds one "
             "per actor, so CLIP is loaded once per actor.",
         )
-    ours = [op for op in stages if op.fn.__name__ == "ImagePathEmbedder"]
-    return (ours or stages)[-1]
+    ours = [s for s in classes if s.name == "ImagePathEmbedder"]
+    return (ours or classes)[-1]
 
 
 SIZE_IT = 'GPUS = min(int(ray.cluster_resources().get("GPU", 0)), raycourse.gpu_budget())'
 
 
-def _check_stage(op, image_root) -> None:
-    from ray.data import ActorPoolStrategy
+def _check_stage(stage, image_root) -> None:
+    """The model id and image_root as constructor arguments, one whole GPU per actor, a pool the cluster holds."""
+    from raycourse import room as rooms
 
-    args = [str(a) for a in list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())]
+    given = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
+    args = [str(a) for a in given]
     if model_for("clip") not in args:
         raise Wrong(
             "the embedding stage is not given the model id.",
@@ -407,24 +412,24 @@ def _check_stage(op, image_root) -> None:
             "paths belong to.",
             "Pass image_root in fn_constructor_kwargs too, beside the model id.",
         )
-    gpus = (op.ray_remote_args or {}).get("num_gpus") or 0
-    if gpus <= 0:
+    if stage.num_gpus <= 0:
         raise Wrong("the embedding stage asks for no GPU.", "Give the stage num_gpus=1: one CLIP per GPU.")
-    if not isinstance(op.compute, ActorPoolStrategy):
+    if stage.num_gpus != 1:
         raise Wrong(
-            f"the embedding stage runs with {op.compute}, not an actor pool.",
+            f"the embedding stage asks for num_gpus={stage.num_gpus:g}, where the lab gives each actor one GPU "
+            "of its own.",
+            "Give the stage num_gpus=1, and the pool one actor per GPU.",
+        )
+    if not stage.is_pool:
+        raise Wrong(
+            f"the embedding stage runs with {stage.compute}, not an actor pool.",
             f"compute=ray.data.ActorPoolStrategy(size=GPUS), with {SIZE_IT}.",
         )
-    from raycourse import room as rooms
-
-    cluster = float(rooms.learner_gpus())  # the cluster's GPUs, within the learner's budget
-    room = int(cluster) * int(1 / gpus + 1e-9) if gpus <= 1 else int(cluster // math.ceil(gpus))
-    actors = int(op.compute.min_size or 1)
-    if cluster > 0 and actors > room:
+    cluster, actors = int(rooms.learner_gpus()), stage.pool_size[0]  # the cluster's GPUs, within the budget
+    if cluster > 0 and actors > cluster:
         raise Wrong(
-            f"the embedding stage asks for a pool of {actors} actors with {gpus:g} GPU each, more than "
-            f"{rooms.budget_words(int(cluster))} can hold: the extra actors would wait for a GPU forever, "
-            "with no error.",
+            f"the embedding stage asks for a pool of {actors} actors with 1 GPU each, more than "
+            f"{rooms.budget_words(cluster)} can hold: the extra actors would wait for a GPU forever, with no error.",
             f"One actor per GPU at most: {SIZE_IT}, then compute=ray.data.ActorPoolStrategy(size=GPUS).",
         )
 
@@ -455,21 +460,7 @@ def _check_layout(root: Path, files: list[Path]) -> None:
         )
 
 
-@exercise("Exercise 2")
-def exercise_2(embeddings, embeddings_dir, image_root):
-    """What is on disk in ``embeddings_dir``: one ``class=<name>`` folder per class holding the ``path`` and the
-    unit-length CLIP embedding of each of its images, every catalogue image once, nothing else."""
-    require("embeddings", embeddings, "the Dataset of embeddings (the ImagePathEmbedder stage over the catalogue)")
-    import numpy as np
-    import ray.data
-
-    if not isinstance(embeddings, ray.data.Dataset):
-        raise Wrong(
-            f"`embeddings` is a {type(embeddings).__name__}, not a Ray Dataset.",
-            "Build it with catalogue.map_batches(ImagePathEmbedder, ...).",
-        )
-    root = Path(embeddings_dir)
-    files = _parquet_files(root)
+def _check_written(root: Path, files: list) -> None:
     if not files:
         elsewhere = _parquet_elsewhere(root)
         raise Wrong(
@@ -478,8 +469,10 @@ def exercise_2(embeddings, embeddings_dir, image_root):
             + ".",
             "Write the embeddings into that folder: write_parquet(str(embeddings_dir), ...).",
         )
-    _check_layout(root, files)
-    table = _stored(root)
+
+
+def _check_stored_columns(table) -> None:
+    """``path`` and ``embedding`` in the files, no pixels, nothing else (the class is in the folder names)."""
     if "image" in table.columns:
         raise Wrong(
             "the stored files hold the images (an `image` column).",
@@ -498,6 +491,12 @@ def exercise_2(embeddings, embeddings_dir, image_root):
             "Keep only what later steps need before you write: the path and the embedding (the class goes "
             "into the folder names).",
         )
+
+
+def _check_stored_rows(table, image_root):
+    """Every catalogue image once, in its class's folder, with CLIP's unit-length embedding (on a sample)."""
+    import numpy as np
+
     files_listed = _image_paths(image_root)
     paths = [str(p) for p in table["path"]]
     if len(set(paths)) != len(paths):
@@ -529,9 +528,32 @@ def exercise_2(embeddings, embeddings_dir, image_root):
     rows = np.random.default_rng(0).choice(len(paths), size=min(SAMPLE_ROWS, len(paths)), replace=False)
     filesystem, _ = _filesystem(image_root)
     reference = _image_embeddings([_open_image(filesystem, paths[i]) for i in rows])
-    _check_vectors(vectors[rows], reference, "the stored embeddings")
+    check_embeddings(
+        vectors[rows],
+        reference,
+        "the stored embeddings",
+        same_direction=SAME_DIRECTION,
+        width_hint=WIDTH_HINT,
+        direction_hint=DIRECTION_HINT,
+    )
     if not np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
         raise Wrong("some stored embeddings are not of length 1.", "Normalise every embedding in ImagePathEmbedder.")
+    return paths, vectors
+
+
+@exercise("Exercise 2")
+def exercise_2(embeddings, embeddings_dir, image_root):
+    """What is on disk in ``embeddings_dir``: one ``class=<name>`` folder per class holding the ``path`` and the
+    unit-length CLIP embedding of each of its images, every catalogue image once, nothing else; then the stage."""
+    require("embeddings", embeddings, "the Dataset of embeddings (the ImagePathEmbedder stage over the catalogue)")
+    require_dataset("embeddings", embeddings, "Build it with catalogue.map_batches(ImagePathEmbedder, ...).")
+    root = Path(embeddings_dir)
+    files = _parquet_files(root)
+    _check_written(root, files)
+    _check_layout(root, files)
+    table = _stored(root)
+    _check_stored_columns(table)
+    paths, vectors = _check_stored_rows(table, image_root)
     _check_stage(_stage(embeddings), image_root)
     classes = sorted(table["class"].unique())
     return (
@@ -609,13 +631,88 @@ def _found(out, n: int) -> "pd.DataFrame":  # noqa: F821
     return out.reset_index(drop=True)
 
 
+def _check_search(find_duplicates, names: list, queries, scores, index: dict, threshold: float) -> None:
+    """One call of ``find_duplicates`` against the check's own search: the queries' names, the best match, its
+    cosine, the flag at ``threshold``, the rows best first."""
+    import numpy as np
+    import pandas as pd
+
+    best = scores.max(axis=1)
+    frame = pd.DataFrame({"query": names, "embedding": list(queries.astype(np.float32))})
+    got = _found(find_duplicates(frame.copy(), threshold), len(names))
+    if sorted(map(str, got["query"])) != sorted(names):
+        raise Wrong(
+            f"the `query` column holds {list(got['query'])[:3]}..., not the names of the queries ({names[:3]}...).",
+            'Copy each query\'s name from queries["query"] into its row.',
+        )
+    row_of = {name: names.index(name) for name in names}
+    mine = []
+    for name, match, score, flag in zip(got["query"], got["match"], got["score"], got["duplicate"]):
+        q = row_of[str(name)]
+        if str(match) not in index:
+            raise Wrong(
+                f"the match of {name!r} is {match!r}, which is not a stored path.",
+                "Return the `path` of the best stored image as it is stored in the table.",
+            )
+        cosine = scores[q, index[str(match)]]
+        if cosine < best[q] - 1e-5:
+            if abs(cosine - scores[q].min()) < 1e-5:
+                raise Wrong(
+                    f"the match of {name!r} is the stored image *least* similar to it.",
+                    "The most similar image has the highest cosine similarity: take the argmax.",
+                )
+            raise Wrong(
+                f"the match of {name!r} is not the stored image most similar to it (its cosine "
+                f"similarity is {cosine:.4f}; the best is {best[q]:.4f}).",
+                "Score the query against every stored embedding with a dot product (vectors @ query) "
+                "and keep the highest.",
+            )
+        if abs(float(score) - cosine) > 1e-3:
+            raise Wrong(
+                f"the score of {name!r} is {float(score):.4f}; the cosine similarity of the query and "
+                f"its match is {cosine:.4f}.",
+                "Both the stored and the query embeddings have length 1: their dot product is the score.",
+            )
+        if isinstance(flag, str) or not isinstance(flag, (bool, np.bool_, int, np.integer)):
+            raise Wrong(
+                f"`duplicate` holds {flag!r}; it should be True or False.",
+                "Compare the score with the threshold: score >= threshold gives True or False.",
+            )
+        flagged = bool(flag)
+        if flagged != bool(cosine >= threshold):
+            inverted = all(
+                bool(f) == bool(scores[row_of[str(n)]].max() < threshold)
+                for n, f in zip(got["query"], got["duplicate"])
+            )
+            if inverted:
+                raise Wrong(
+                    f"with threshold={threshold:.4f}, `duplicate` is True exactly for the queries whose "
+                    "best score is *below* the threshold.",
+                    "A near-duplicate is a query whose best score reaches the threshold.",
+                )
+            raise Wrong(
+                f"with threshold={threshold:.4f}, {name!r} (best score {cosine:.4f}) is "
+                f"{'flagged' if flagged else 'not flagged'} as a duplicate.",
+                "Flag a query when its best score reaches the threshold the function is given (not a fixed number).",
+            )
+        mine.append(cosine)
+    mine = np.array(mine)
+    if np.any(np.diff(mine) > 1e-6):
+        if np.all(np.diff(mine) >= -1e-6):
+            raise Wrong(
+                "the rows are in order of rising score: worst first.",
+                'Sort by score from the highest down: sort_values("score", ascending=False).',
+            )
+        raise Wrong(
+            "the rows are not sorted by score, best first.",
+            'Sort by score from the highest down: sort_values("score", ascending=False).',
+        )
+
+
 @exercise("Exercise 3")
 def exercise_3(find_duplicates, embeddings_dir):
     """``find_duplicates(queries, threshold)``: each query's most similar stored image, its cosine, whether it
     reaches the threshold; one row per query, best first."""
-    import numpy as np
-    import pandas as pd
-
     require("find_duplicates", find_duplicates, "your find_duplicates(queries, threshold) function")
     if not callable(find_duplicates):
         raise Wrong(
@@ -625,81 +722,12 @@ def exercise_3(find_duplicates, embeddings_dir):
     paths, vectors, _ = _store(embeddings_dir, "to search")
     names, queries = _probe_queries(vectors)
     scores = queries @ vectors.T  # (queries, stored)
-    best = scores.max(axis=1)
     index = {p: i for i, p in enumerate(paths)}
-    for threshold in _thresholds(best):
-        frame = pd.DataFrame({"query": names, "embedding": list(queries.astype(np.float32))})
-        got = _found(find_duplicates(frame.copy(), threshold), len(names))
-        if sorted(map(str, got["query"])) != sorted(names):
-            raise Wrong(
-                f"the `query` column holds {list(got['query'])[:3]}..., not the names of the queries ({names[:3]}...).",
-                'Copy each query\'s name from queries["query"] into its row.',
-            )
-        row_of = {name: names.index(name) for name in names}
-        mine = []
-        for name, match, score, flag in zip(got["query"], got["match"], got["score"], got["duplicate"]):
-            q = row_of[str(name)]
-            if str(match) not in index:
-                raise Wrong(
-                    f"the match of {name!r} is {match!r}, which is not a stored path.",
-                    "Return the `path` of the best stored image as it is stored in the table.",
-                )
-            cosine = scores[q, index[str(match)]]
-            if cosine < best[q] - 1e-5:
-                if abs(cosine - scores[q].min()) < 1e-5:
-                    raise Wrong(
-                        f"the match of {name!r} is the stored image *least* similar to it.",
-                        "The most similar image has the highest cosine similarity: take the argmax.",
-                    )
-                raise Wrong(
-                    f"the match of {name!r} is not the stored image most similar to it (its cosine "
-                    f"similarity is {cosine:.4f}; the best is {best[q]:.4f}).",
-                    "Score the query against every stored embedding with a dot product (vectors @ query) "
-                    "and keep the highest.",
-                )
-            if abs(float(score) - cosine) > 1e-3:
-                raise Wrong(
-                    f"the score of {name!r} is {float(score):.4f}; the cosine similarity of the query and "
-                    f"its match is {cosine:.4f}.",
-                    "Both the stored and the query embeddings have length 1: their dot product is the score.",
-                )
-            if isinstance(flag, str) or not isinstance(flag, (bool, np.bool_, int, np.integer)):
-                raise Wrong(
-                    f"`duplicate` holds {flag!r}; it should be True or False.",
-                    "Compare the score with the threshold: score >= threshold gives True or False.",
-                )
-            flagged = bool(flag)
-            if flagged != bool(cosine >= threshold):
-                inverted = all(
-                    bool(f) == bool(scores[row_of[str(n)]].max() < threshold)
-                    for n, f in zip(got["query"], got["duplicate"])
-                )
-                if inverted:
-                    raise Wrong(
-                        f"with threshold={threshold:.4f}, `duplicate` is True exactly for the queries whose "
-                        "best score is *below* the threshold.",
-                        "A near-duplicate is a query whose best score reaches the threshold.",
-                    )
-                raise Wrong(
-                    f"with threshold={threshold:.4f}, {name!r} (best score {cosine:.4f}) is "
-                    f"{'flagged' if flagged else 'not flagged'} as a duplicate.",
-                    "Flag a query when its best score reaches the threshold the function is given (not a "
-                    "fixed number).",
-                )
-            mine.append(cosine)
-        mine = np.array(mine)
-        if np.any(np.diff(mine) > 1e-6):
-            if np.all(np.diff(mine) >= -1e-6):
-                raise Wrong(
-                    "the rows are in order of rising score: worst first.",
-                    'Sort by score from the highest down: sort_values("score", ascending=False).',
-                )
-            raise Wrong(
-                "the rows are not sorted by score, best first.",
-                'Sort by score from the highest down: sort_values("score", ascending=False).',
-            )
+    thresholds = _thresholds(scores.max(axis=1))
+    for threshold in thresholds:
+        _check_search(find_duplicates, names, queries, scores, index, threshold)
     return (
-        f"{len(names)} new queries, {len(_thresholds(best))} thresholds: the same best matches, scores and flags "
+        f"{len(names)} new queries, {len(thresholds)} thresholds: the same best matches, scores and flags "
         f"as a search the check ran itself over the {len(paths)} stored embeddings, best first."
     )
 
@@ -707,20 +735,33 @@ def exercise_3(find_duplicates, embeddings_dir):
 # Stretch -----------------------------------------------------------------------------------------------
 
 
-def _as_frame(knn) -> "pd.DataFrame":  # noqa: F821
-    import pandas as pd
-    import ray.data
+KNN_HINT = (
+    "Build it with ray.data.read_parquet(str(embeddings_dir)).map_batches(your_vote), a function of a batch of "
+    "stored rows."
+)
 
-    if isinstance(knn, ray.data.Dataset):
-        return knn.to_pandas()
-    if isinstance(knn, pd.DataFrame):
-        return knn
-    if isinstance(knn, list) and knn and all(isinstance(r, dict) for r in knn):
-        return pd.DataFrame(knn)  # the rows of `knn.take_all()`
-    raise Wrong(
-        f"`knn` is a {type(knn).__name__}, not a Ray Dataset.",
-        "Build it with `map_batches` over the stored embeddings (`ray.data.read_parquet`).",
-    )
+
+def _vote_function(knn):
+    """``knn``: a Dataset whose last batch stage is a function (the vote): that function."""
+    require_dataset("knn", knn, KNN_HINT)
+    functions = [s for s in stages(knn) if s.kind == "MapBatches" and not s.is_class]
+    if not functions:
+        raise Wrong("`knn` has no map_batches stage with a function: where does the vote run?", KNN_HINT)
+    return functions[-1].fn
+
+
+def _check_knn_rows(got, paths: list) -> None:
+    lacking = [c for c in ("path", "predicted") if c not in got.columns]
+    if lacking:
+        raise Wrong(
+            f"`knn` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(got.columns)}).",
+            "One row per stored image: its `path` and the `predicted` class.",
+        )
+    if sorted(map(str, got["path"])) != sorted(paths):
+        raise Wrong(
+            f"`knn` has {len(got)} rows for {got['path'].nunique()} paths; there are {len(paths)} stored images.",
+            "One row for every stored image, each once.",
+        )
 
 
 def _votes(similarity, classes, k: int, weighted: bool) -> list[dict]:
@@ -742,29 +783,11 @@ def _winners(tally: dict, tolerance: float) -> set:
     return {c for c, v in tally.items() if v >= top - tolerance}
 
 
-@exercise("Stretch · a k-nearest-neighbour classifier")
-def stretch(knn, embeddings_dir):
-    """``knn``: for every stored image, the class its K most similar *other* stored images vote for, each vote
-    weighted by its cosine similarity."""
+def _check_votes(got, paths: list, vectors, classes) -> dict:
+    """Each stored image's ``predicted`` against the check's own weighted vote of its K nearest others; the likely
+    mistakes (itself among its neighbours, a plain count, its own class copied) told apart. Returns them by row."""
     import numpy as np
 
-    require("knn", knn, "a Dataset with `path` and `predicted` for every stored image")
-    paths, vectors, table = _store(embeddings_dir, "to classify")
-    if "class" not in table.columns:
-        raise NotSolved("the stored embeddings have no class folders yet: solve Exercise 2 first.")
-    got = _as_frame(knn)
-    lacking = [c for c in ("path", "predicted") if c not in got.columns]
-    if lacking:
-        raise Wrong(
-            f"`knn` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(got.columns)}).",
-            "One row per stored image: its `path` and the `predicted` class.",
-        )
-    if sorted(map(str, got["path"])) != sorted(paths):
-        raise Wrong(
-            f"`knn` has {len(got)} rows for {got['path'].nunique()} paths; there are {len(paths)} stored images.",
-            "One row for every stored image, each once.",
-        )
-    classes = np.array([str(c) for c in table["class"]])
     similarity = vectors @ vectors.T
     itself = _votes(similarity, classes, K, weighted=True)  # a plausible mistake: each image votes for itself
     np.fill_diagonal(similarity, -np.inf)
@@ -802,6 +825,60 @@ def stretch(knn, embeddings_dir):
             f"Take the {K} most similar other stored images, add up their cosine similarities per class and "
             "keep the class with the largest sum.",
         )
+    return predicted
+
+
+def _check_itself_by_path(vote, table, paths: list, vectors, classes) -> None:
+    """Itself left out by its path, not by its score: the vote function called on a stored row whose embedding
+    is another stored image's (a copy stored under another name, score 1), where the two rules vote differently."""
+    import numpy as np
+
+    similarity = vectors @ vectors.T
+    with_itself = _votes(similarity, classes, K, weighted=True)
+    np.fill_diagonal(similarity, -np.inf)
+    without = _votes(similarity, classes, K, weighted=True)
+    for y in range(len(paths)):
+        right, left_out = _winners(with_itself[y], 1e-6), _winners(without[y], 1e-6)
+        if len(right) == 1 and not right & left_out:
+            break
+    else:
+        return  # on this store, leaving out the best match by its score votes the same: nothing to tell apart
+    x = int(np.argmin(vectors @ vectors[y]))  # the row's own path: the stored image least like the copy
+    batch = {
+        "path": np.array([paths[x]]),
+        "class": np.array([classes[x]]),
+        "embedding": vectors[y : y + 1].astype(np.float32),
+    }
+    try:
+        columns = as_columns(vote({k: v.copy() for k, v in batch.items()})) or {}
+    except Exception as exc:
+        raise Wrong(f"your vote function failed on a batch of one stored row: {error_line(exc)}", KNN_HINT) from None
+    got = str(list(columns.get("predicted", [None]))[0])
+    if got in left_out and got not in right:
+        raise Wrong(
+            f"given the row of {Path(paths[x]).name} with the embedding of {Path(paths[y]).name} (a copy stored "
+            "under another path, score 1), your vote left that copy out: it leaves out the best score, not the "
+            "image itself.",
+            'Leave each image out by its path (np.equal.outer(batch["path"], all_paths)), not by its score.',
+        )
+
+
+@exercise("Stretch · a k-nearest-neighbour classifier")
+def stretch(knn, embeddings_dir):
+    """``knn``: a Dataset whose batch function gives every stored image the class its K most similar *other*
+    stored images vote for (left out by path), each vote weighted by its cosine similarity."""
+    import numpy as np
+
+    require("knn", knn, "a Dataset with `path` and `predicted` for every stored image")
+    paths, vectors, table = _store(embeddings_dir, "to classify")
+    if "class" not in table.columns:
+        raise NotSolved("the stored embeddings have no class folders yet: solve Exercise 2 first.")
+    vote = _vote_function(knn)
+    got = knn.to_pandas()
+    _check_knn_rows(got, paths)
+    classes = np.array([str(c) for c in table["class"]])
+    predicted = _check_votes(got, paths, vectors, classes)
+    _check_itself_by_path(vote, table, paths, vectors, classes)
     accuracy = np.mean([predicted[i] == classes[i] for i in range(len(paths))])
     return (
         f"{len(paths)} images, each labelled by the weighted vote of its {K} nearest others: leave-one-out "
