@@ -261,6 +261,19 @@ def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_coun
         )
         notebooks.write(notebooks.clean(nbformat.v4.new_notebook(cells=[cell])), tmp_path / name)
         assert notebooks.problems(tmp_path / name) == []
+    # A recorded lesson's other outputs (a timing, a picture) are not compared: nbval runs the cell, and passes
+    # it whatever it prints now (the hash ties them to their source instead: test_a_cell_edited_after_...).
+    recorded = nbformat.v4.new_code_cell(
+        "print(1 + 1)",
+        outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="took 3.2 s\n"),
+            nbformat.v4.new_output("display_data", {"image/png": _png(8, 8), "text/plain": "<Figure>"}),
+        ],
+    )
+    lesson = tmp_path / "notebooks" / "recorded.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(nbformat.v4.new_notebook(cells=[recorded]), lesson), lesson)
+    assert notebooks.problems(lesson) == [] and notebooks.images(notebooks.read(lesson).cells[0])
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval-lax", "-q", "-rf", "."],
         cwd=tmp_path,
@@ -269,7 +282,7 @@ def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_coun
         timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RAYCOURSE_SHARED_RAY": "0"},
     )
-    assert "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]
+    assert "1 failed, 2 passed" in run.stdout, run.stdout[-3000:]
     assert "FAILED wrong.ipynb" in run.stdout
 
 
