@@ -324,7 +324,9 @@ def _run_notebook():
                     )
                 ],
             ),
-            nbformat.v4.new_code_cell("print('hi')", execution_count=3, outputs=[out("stream", text="hi\n")]),
+            nbformat.v4.new_code_cell(
+                "print('hi')", execution_count=3, outputs=[out("stream", text=f"hi from {notebooks.ROOT / 'data'}\n")]
+            ),
             nbformat.v4.new_code_cell("x = 1", execution_count=4),
         ]
     )
@@ -345,7 +347,7 @@ def test_a_recorded_lesson_keeps_every_output_tied_to_its_source_and_a_lab_none(
         assert cell.execution_count is None and cell.metadata["recorded"] == {
             "source_sha256": notebooks.source_hash(cell.source)
         }
-    assert printed.outputs[0]["text"] == "hi\n"
+    assert printed.outputs[0]["text"] == "hi from <course>/data\n"  # not the recording checkout's path
     assert dataset.outputs[0]["data"] == {"text/plain": "Dataset()"}  # no widget view without its state
     assert silent.outputs == [] and "recorded" not in silent.metadata
     ((mime, data),) = notebooks.images(figure)

@@ -34,6 +34,7 @@ MAX_NOTEBOOK_BYTES = 500_000  # a stored lesson or solved lab, pictures included
 # Outputs that mean nothing without the kernel that made them: an ipywidget's view (its state is not stored),
 # dropped at recording; what they show in text (text/plain) stays.
 DROPPED_MIME = ("application/vnd.jupyter.widget-view+json",)
+COURSE = "<course>"  # the checkout's path in a stored output
 
 
 def course_notebooks(root: Path = ROOT) -> list[Path]:
@@ -117,9 +118,15 @@ def _smaller_picture(png: bytes) -> tuple[str, bytes]:
 
 
 def _stored_output(out):
-    """A recorded output as stored: no widget views, pictures made smaller; None when nothing is left of it."""
+    """A recorded output as stored: the recording checkout's path said as `<course>` (the summary's data folder, a
+    reader's differs), no widget views, pictures made smaller; None when nothing is left of it."""
+    if out.output_type == "stream":
+        out.text = out.text.replace(str(ROOT), COURSE)
     if out.output_type not in ("execute_result", "display_data"):
         return out
+    for mime, text in out.data.items():
+        if mime in ("text/plain", "text/html", "text/markdown") and isinstance(text, str):
+            out.data[mime] = text.replace(str(ROOT), COURSE if mime != "text/html" else "&lt;course&gt;")
     for mime in DROPPED_MIME:
         out.data.pop(mime, None)
     if not out.data:
