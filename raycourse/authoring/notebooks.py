@@ -171,7 +171,7 @@ def problems(path: Path) -> list[str]:
     nb = nbformat.reads(text, as_version=4)
     found = []
     shown = path.parent.name in SHOWN_DIRS
-    record = f"run `python -m raycourse.authoring record {path.parent.name}/{path.name}`"
+    record = f"run `make record NOTEBOOKS={path.name[:2]}`"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             if cell.execution_count is not None:
