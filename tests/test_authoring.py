@@ -364,6 +364,15 @@ def test_a_recorded_lesson_keeps_every_output_tied_to_its_source_and_a_lab_none(
     assert all(not c.get("outputs") and "recorded" not in c.metadata for c in made.cells)
 
 
+def test_a_run_in_which_ray_reported_trouble_is_not_stored(tmp_path):
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    run = _run_notebook()
+    run.cells[3].outputs[0]["text"] += "(raylet) A worker died or was killed while executing a task\n"
+    with pytest.raises(notebooks.RecordError, match="cell 3: Ray printed '\\(raylet\\) A worker died"):
+        notebooks.store(run, lesson)
+
+
 def test_a_cell_edited_after_its_recording_is_reported_stale(tmp_path):
     lesson = tmp_path / "notebooks" / "09_x.ipynb"
     lesson.parent.mkdir()

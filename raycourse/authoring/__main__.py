@@ -96,11 +96,19 @@ def main(argv: list[str] | None = None) -> int:
             if not paths:
                 print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
                 return 1
+        failed = []
         for path in paths:
             shown = path.parent.name in notebooks.SHOWN_DIRS
             if shown or any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
                 print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
-                notebooks.record(path)
+                try:
+                    notebooks.record(path)
+                except notebooks.RecordError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    failed.append(path)
+        if failed:
+            print(f"not stored: {', '.join(str(p.relative_to(notebooks.ROOT)) for p in failed)}", file=sys.stderr)
+            return 1
     elif args.command == "soak":
         from . import soak
 

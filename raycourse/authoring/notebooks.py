@@ -35,6 +35,13 @@ MAX_NOTEBOOK_BYTES = 500_000  # a stored lesson or solved lab, pictures included
 # dropped at recording; what they show in text (text/plain) stays.
 DROPPED_MIME = ("application/vnd.jupyter.widget-view+json",)
 COURSE = "<course>"  # the checkout's path in a stored output
+# A line of Ray's own in a cell's output (a worker that died, memory that ran out): the run met trouble of the machine
+# that recorded it, not what the lesson shows; it is not stored (record it again).
+RAY_TROUBLE = "(raylet)"
+
+
+class RecordError(Exception):
+    """A run that must not be stored."""
 
 
 def course_notebooks(root: Path = ROOT) -> list[Path]:
@@ -142,9 +149,13 @@ def store(nb, path: Path):
     """The stored form of ``nb`` just run (``execute``) from ``path``: a lesson or a solved lab keeps every output,
     each cell's with the hash of its source; a lab, only those of cells nbval compares (labs have none)."""
     shown = Path(path).parent.name in SHOWN_DIRS
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        for out in cell.get("outputs", []):
+            line = next((x for x in out.get("text", "").splitlines() if RAY_TROUBLE in x), None)
+            if shown and line:
+                raise RecordError(f"{Path(path).name}, cell {i}: Ray printed {line.strip()[:200]!r}; not stored, record it again")
         cell.metadata.pop(RECORDED, None)
         if shown:
             cell.outputs = [o for o in map(_stored_output, cell.outputs) if o is not None]
