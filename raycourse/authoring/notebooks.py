@@ -155,7 +155,9 @@ def store(nb, path: Path):
         for out in cell.get("outputs", []):
             line = next((x for x in out.get("text", "").splitlines() if RAY_TROUBLE in x), None)
             if shown and line:
-                raise RecordError(f"{Path(path).name}, cell {i}: Ray printed {line.strip()[:200]!r}; not stored, record it again")
+                raise RecordError(
+                    f"{Path(path).name}, cell {i}: Ray printed {line.strip()[:200]!r}; not stored, record it again"
+                )
         cell.metadata.pop(RECORDED, None)
         if shown:
             cell.outputs = [o for o in map(_stored_output, cell.outputs) if o is not None]
