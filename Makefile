@@ -34,7 +34,7 @@ help:
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make figures   redraw the lessons' diagrams (notebooks/figures/*.svg) from tools/figures.py"
 	@echo "make screenshots  capture the dashboard screenshots (notebooks/figures/dashboard_*.png) from a real run"
-	@echo "make record    re-run notebooks and store the outputs that nbval compares"
+	@echo "make record    run every lesson and solved lab and store it with its outputs (NOTEBOOKS=03: one module's)"
 	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
 	@echo "make soak      a workshop day on one Ray: every notebook twice, a killed kernel between (SOAK_ARGS=...)"
 	@echo "make test-gpu  the whole suite in the gpu profile, on a GPU machine, after make prefetch"
@@ -115,8 +115,10 @@ figures: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python tools/capture_dashboard.py
 
+# Every lesson and solved lab run from the top (tiny profile) and stored with its outputs (NOTEBOOKS=03: module 03's
+# lesson and solved lab only), then the labs regenerated (without outputs).
 record: setup
-	$(TEST_ENV) $(BIN)/python -m raycourse.authoring record
+	$(TEST_ENV) $(BIN)/python -m raycourse.authoring record $(if $(NOTEBOOKS),--modules $(NOTEBOOKS))
 	$(BIN)/python -m raycourse.authoring labs
 
 bench: setup

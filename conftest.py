@@ -378,8 +378,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _mark_items(items):
-    from raycourse.authoring.notebooks import COMPARED, tags
-
     gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
     # `make test-gpu` keeps what means something on a GPU machine: the lessons under nbval and the solved labs
     # graded with the real models, and the tests that do not depend on the profile. A test listed in TINY_ONLY proves
@@ -390,10 +388,11 @@ def _mark_items(items):
         if gpu_profile and why:
             item.add_marker(pytest.mark.skip(reason=f"tiny profile only: {why}"))
         # Stored notebooks carry no execution counts (a learner sees `[ ]` on every cell), and nbval
-        # treats a cell without one as never run: it would not compare the recorded output. Here, a
-        # cell tagged for comparison gets a count, so nbval compares it.
+        # treats a cell without one as never run: it would not compare the recorded output, and it fails
+        # one that has outputs ("Unrun reference cell has outputs"). Here, every cell with stored outputs
+        # gets a count; nbval compares only those tagged for comparison (--nbval-lax).
         cell = getattr(item, "cell", None)
-        if cell is not None and COMPARED in tags(cell) and cell.outputs:
+        if cell is not None and cell.outputs:
             cell.execution_count = 1
         # nbval waits only 5 s for a cell's output messages after the cell finishes; on a
         # busy 2-core machine that is too short and fails cells that ran fine.

@@ -261,6 +261,19 @@ def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_coun
         )
         notebooks.write(notebooks.clean(nbformat.v4.new_notebook(cells=[cell])), tmp_path / name)
         assert notebooks.problems(tmp_path / name) == []
+    # A recorded lesson's other outputs (a timing, a picture) are not compared: nbval runs the cell, and passes
+    # it whatever it prints now (the hash ties them to their source instead: test_a_cell_edited_after_...).
+    recorded = nbformat.v4.new_code_cell(
+        "print(1 + 1)",
+        outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="took 3.2 s\n"),
+            nbformat.v4.new_output("display_data", {"image/png": _png(8, 8), "text/plain": "<Figure>"}),
+        ],
+    )
+    lesson = tmp_path / "notebooks" / "recorded.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(nbformat.v4.new_notebook(cells=[recorded]), lesson), lesson)
+    assert notebooks.problems(lesson) == [] and notebooks.images(notebooks.read(lesson).cells[0])
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval-lax", "-q", "-rf", "."],
         cwd=tmp_path,
@@ -269,5 +282,125 @@ def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_coun
         timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RAYCOURSE_SHARED_RAY": "0"},
     )
-    assert "1 failed, 1 passed" in run.stdout, run.stdout[-3000:]
+    assert "1 failed, 2 passed" in run.stdout, run.stdout[-3000:]
     assert "FAILED wrong.ipynb" in run.stdout
+
+
+# --- Recorded outputs: lessons and solved labs are stored with a recorded run's outputs, each tied to its source ---
+
+
+def _png(width: int, height: int) -> str:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)  # a "photo": noise
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _run_notebook():
+    """A notebook as `execute` returns it: every cell run, with counts, a figure, a widget view, printed text."""
+    out = nbformat.v4.new_output
+    return nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A lesson"),
+            nbformat.v4.new_code_cell(
+                "show(picture)",
+                execution_count=1,
+                outputs=[out("display_data", {"image/png": _png(1600, 400), "text/plain": "<Figure>"})],
+            ),
+            nbformat.v4.new_code_cell(
+                "ds",
+                execution_count=2,
+                outputs=[
+                    out(
+                        "execute_result",
+                        {"application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "Dataset()"},
+                        execution_count=2,
+                    )
+                ],
+            ),
+            nbformat.v4.new_code_cell(
+                "print('hi')", execution_count=3, outputs=[out("stream", text=f"hi from {notebooks.ROOT / 'data'}\n")]
+            ),
+            nbformat.v4.new_code_cell("x = 1", execution_count=4),
+        ]
+    )
+
+
+def test_a_recorded_lesson_keeps_every_output_tied_to_its_source_and_a_lab_none(tmp_path):
+    import io
+
+    from PIL import Image
+
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lesson), lesson)
+    assert notebooks.problems(lesson) == []
+    stored = notebooks.read(lesson)
+    figure, dataset, printed, silent = stored.cells[1:]
+    for cell in (figure, dataset, printed):
+        assert cell.execution_count is None and cell.metadata["recorded"] == {
+            "source_sha256": notebooks.source_hash(cell.source)
+        }
+    assert printed.outputs[0]["text"] == "hi from <course>/data\n"  # not the recording checkout's path
+    assert dataset.outputs[0]["data"] == {"text/plain": "Dataset()"}  # no widget view without its state
+    assert silent.outputs == [] and "recorded" not in silent.metadata
+    ((mime, data),) = notebooks.images(figure)
+    assert mime == "image/jpeg" and len(data) < notebooks.MAX_IMAGE_BYTES  # noise: a photo's JPEG beats a PNG
+    assert Image.open(io.BytesIO(data)).size == (notebooks.IMAGE_WIDTH, notebooks.IMAGE_WIDTH // 4)
+
+    lab = tmp_path / "labs" / "09_x_lab.ipynb"  # a lab is stored without outputs, whatever its run printed
+    lab.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lab), lab)
+    assert notebooks.problems(lab) == []
+    assert all(not c.get("outputs") and "recorded" not in c.metadata for c in notebooks.read(lab).cells)
+    stored.cells.append(nbformat.v4.new_code_cell("y = 2  # SOLUTION"))
+    made = labs.make_lab(stored)  # nor is a lab made from a recorded solved lab
+    assert all(not c.get("outputs") and "recorded" not in c.metadata for c in made.cells)
+
+
+def test_a_run_in_which_ray_reported_trouble_is_not_stored(tmp_path):
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    run = _run_notebook()
+    run.cells[3].outputs[0]["text"] += "(raylet) A worker died or was killed while executing a task\n"
+    with pytest.raises(notebooks.RecordError, match="cell 3: Ray printed '\\(raylet\\) A worker died"):
+        notebooks.store(run, lesson)
+
+
+def test_a_cell_edited_after_its_recording_is_reported_stale(tmp_path):
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lesson), lesson)
+    nb = notebooks.read(lesson)
+    nb.cells[1].source = "show(another_picture)"  # the stored picture no longer comes from this cell
+    notebooks.write(nb, lesson)
+    (problem,) = notebooks.problems(lesson)
+    assert problem.startswith("cell 1: its stored outputs came from another version of its source (stale)")
+    assert problem.endswith("run `make record NOTEBOOKS=09`")
+    # outputs put there by hand (or by a run saved from JupyterLab) carry no hash: not stored by `make record`
+    nb.cells[1].source, nb.cells[1].metadata = "show(picture)", {}
+    notebooks.write(nb, lesson)
+    assert notebooks.problems(lesson)[0].startswith("cell 1: stored output that `make record` did not store")
+
+
+# Lessons whose stored run shows the learner a picture (an image a model drew, or a plot), with their solved labs.
+SHOWS_PICTURES = ("03", "04", "05", "06", "07", "08")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in ALL_NOTEBOOKS if p.parent.name in notebooks.SHOWN_DIRS and p.name[:2] in SHOWS_PICTURES],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_lessons_and_solved_labs_are_stored_with_the_pictures_of_a_recorded_run(path):
+    nb = notebooks.read(path)
+    pictures = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and notebooks.images(cell)]
+    assert pictures, f"{path.name} stores no picture from a recorded run: run `make record NOTEBOOKS={path.name[:2]}`"
+    # problems() (test_notebook_is_stored_clean) holds each to the source beside it; here, the weight of the whole
+    assert path.stat().st_size < notebooks.MAX_NOTEBOOK_BYTES, f"{path.name}: {path.stat().st_size // 1000} kB"

@@ -166,7 +166,8 @@ def _stored_text_outputs(notebook: Path) -> list[str]:
     for cell in json.loads(notebook.read_text())["cells"]:
         for out in cell.get("outputs", []):
             text = out.get("text") or out.get("data", {}).get("text/plain")
-            if text and "text/html" not in out.get("data", {}):
+            # a table's text/plain is its fallback for text/html, a figure's ("<Figure ...>") for its picture
+            if text and not {"text/html", "image/png", "image/jpeg"} & set(out.get("data", {})):
                 texts.append(" ".join(ANSI.sub("", "".join(text)).split()))
     return texts
 

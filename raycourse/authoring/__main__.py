@@ -21,11 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in [
         ("clean", "store notebooks clean"),
         ("check", "list notebooks that are not clean"),
-        ("record", "run notebooks and record the outputs that nbval compares"),
+        ("record", "run lessons and solved labs from the top and store them with their outputs"),
         ("bench", "time every notebook"),
     ]:
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
+        if name == "record":
+            p.add_argument("--modules", nargs="+", metavar="NN", help="only these modules' lesson and solved lab")
         if name == "bench":
             p.add_argument("--runs", type=int, default=3)
             p.add_argument("--own-ray", action="store_true", help="a Ray per notebook instead of one for all")
@@ -88,10 +90,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.relative_to(notebooks.ROOT)}: {problem}")
         return 1 if any(bad.values()) else 0
     elif args.command == "record":
+        if args.modules:
+            wanted = {m.strip().zfill(2) for m in " ".join(args.modules).replace(",", " ").split()}
+            paths = [p for p in paths if p.name[:2] in wanted]
+            if not paths:
+                print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
+                return 1
+        failed = []
         for path in paths:
-            if any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
+            shown = path.parent.name in notebooks.SHOWN_DIRS
+            if shown or any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
                 print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
-                notebooks.record(path)
+                try:
+                    notebooks.record(path)
+                except notebooks.RecordError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    failed.append(path)
+        if failed:
+            print(f"not stored: {', '.join(str(p.relative_to(notebooks.ROOT)) for p in failed)}", file=sys.stderr)
+            return 1
     elif args.command == "soak":
         from . import soak
 

@@ -174,7 +174,7 @@ def make_lab(solution_nb):
     nb.cells = cells
     if not any(has_solution(c.source) for c in solution_nb.cells if c.cell_type == "code"):
         raise MarkerError("the solution notebook has no solution regions")
-    return notebooks.clean(nb, keep_compared=False)
+    return notebooks.clean(nb, outputs=False)
 
 
 def lab_path(solution: Path, root: Path = notebooks.ROOT) -> Path:
