@@ -44,7 +44,7 @@ from raycourse.world import ANIMALS, OUTFITS, draw_checks, draw_stripes
 from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 from raycourse.world import PETS as WORLD_PETS
-from raycourse.world import REVIEW_NEGATIVE, REVIEW_POSITIVE
+from raycourse.world import COLOUR_NAMES, REVIEW_NEGATIVE, REVIEW_POSITIVE
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -172,6 +172,93 @@ def make_product_photos(out: Path) -> list[dict]:
             }
         )
     return entries
+
+
+# --------------------------------------------------------------------------------------
+# Videos: the products' fabric in motion (module 09)
+# --------------------------------------------------------------------------------------
+
+VIDEO_DIR = "video"
+VIDEO_FPS = 8  # frames per second of every clip
+VIDEO_SECONDS = 6
+VIDEO_SIZE = 128  # px, square (decord2 3.4.0 returns a wrong shape for some widths, such as 96: see the README)
+# product id -> (before, after, change_at): each state is (orientation, colour, colour); one thing changes, the
+# stripes' direction or their colours, at a time that is a multiple of 0.5 s (a frame of a 2 fps sample).
+VIDEOS = {
+    1: (("horizontal", "blue", "yellow"), ("horizontal", "purple", "yellow"), 2.5),
+    6: (("horizontal", "red", "yellow"), ("vertical", "red", "yellow"), 1.5),
+    11: (("vertical", "green", "white"), ("vertical", "green", "black"), 3.5),
+    15: (("horizontal", "green", "black"), ("horizontal", "grey", "blue"), 4.0),
+    20: (("horizontal", "red", "black"), ("vertical", "red", "black"), 3.0),
+    24: (("vertical", "blue", "white"), ("horizontal", "blue", "white"), 2.0),
+}
+
+
+def _video_frame(state: tuple[str, str, str], t: float, rng: np.random.Generator) -> np.ndarray:
+    """One frame: stripes of two reference colours (raycourse.world.COLOUR_NAMES) drifting across the frame and
+    rocking by a few degrees, as a fabric swatch filmed in motion, with a little noise."""
+    orientation, c1, c2 = state
+    yy, xx = np.mgrid[0:VIDEO_SIZE, 0:VIDEO_SIZE].astype(np.float32)
+    tilt = np.deg2rad(6.0 * np.sin(1.3 * t))
+    if orientation == "horizontal":
+        u = yy * np.cos(tilt) + xx * np.sin(tilt)
+    else:
+        u = xx * np.cos(tilt) + yy * np.sin(tilt)
+    mask = ((u / 16.0 + 0.3 * t) % 1.0) < 0.5
+    img = np.where(mask[..., None], np.float32(COLOUR_NAMES[c1]), np.float32(COLOUR_NAMES[c2]))
+    img = img + rng.normal(0, 6.0, size=img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    """H.264 in MP4 with PyAV, settings fixed and one thread: the same bytes on every run."""
+    import av  # PyAV: only this script writes videos; the course reads them with decord (ray.data.read_videos)
+
+    with av.open(str(path), mode="w", format="mp4") as container:
+        options = {"crf": "23", "preset": "medium", "x264-params": "threads=1:bframes=0"}
+        stream = container.add_stream("libx264", rate=fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.thread_count = 1
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def make_videos(out: Path) -> tuple[list[dict], list[dict]]:
+    """Short clips of the products' fabric (``video/<product id>.mp4``), in each of which one thing changes at a
+    known time, and the ground truth: every clip's states and the time of its change (``video_changes.jsonl``,
+    outside the read folder)."""
+    folder = out / VIDEO_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    entries, truth = [], []
+    for pid, (before, after, change_at) in VIDEOS.items():
+        rng = _rng(9, pid)
+        times = [i / VIDEO_FPS for i in range(VIDEO_FPS * VIDEO_SECONDS)]
+        frames = [_video_frame(before if t < change_at else after, t, rng) for t in times]
+        name = f"{pid:02d}.mp4"
+        _write_mp4(folder / name, frames, VIDEO_FPS)
+        changed = "direction" if before[0] != after[0] else "colours"
+        entries.append(
+            {
+                "path": f"{VIDEO_DIR}/{name}",
+                "product_id": pid,
+                "frames": len(frames),
+                "fps": VIDEO_FPS,
+                "width": VIDEO_SIZE,
+                "height": VIDEO_SIZE,
+            }
+        )
+        truth.append(
+            {
+                "video": name,
+                "product_id": pid,
+                "change_at": change_at,
+                "changed": changed,
+                "before": {"orientation": before[0], "colours": list(before[1:])},
+                "after": {"orientation": after[0], "colours": list(after[1:])},
+            }
+        )
+    return entries, truth
 
 
 # --------------------------------------------------------------------------------------
@@ -563,6 +650,7 @@ def generate(out: Path) -> dict:
     for split in SPLITS:
         shutil.rmtree(out / "images" / split, ignore_errors=True)
     shutil.rmtree(out / "products", ignore_errors=True)
+    shutil.rmtree(out / VIDEO_DIR, ignore_errors=True)
 
     files: list[dict] = []
 
@@ -638,6 +726,19 @@ def generate(out: Path) -> dict:
             columns=columns,
             bad_ids=sorted(faults),
         )
+
+    # Videos (module 09) and their ground truth, beside the read folder
+    video_entries, video_truth = make_videos(out)
+    for e in video_entries:
+        rel = e.pop("path")
+        add(rel, "video: a product's fabric in motion", **e)
+    _write_jsonl(out / "video_changes.jsonl", video_truth)
+    add(
+        "video_changes.jsonl",
+        "ground truth of the videos: each clip's states and when it changes (JSON lines)",
+        rows=len(video_truth),
+        columns=["video", "product_id", "change_at", "changed", "before", "after"],
+    )
 
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
