@@ -58,6 +58,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "product_photos": ("products", None),
     "new_reviews": ("text/new_reviews.jsonl", None),  # module 08: a new day's reviews, with bad rows to validate
     "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
+    "speech": ("audio", None),  # module 09: reviews spoken, <review id>.wav (ground truth: audio_transcripts.jsonl)
     "videos": ("video", None),  # module 09: short clips of the products' fabric, one change each
 }
 
@@ -122,10 +123,36 @@ def data_path(role: str, *, check: bool = True):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 JSON_SUFFIXES = (".json", ".jsonl")
 CSV_SUFFIXES = (".csv",)
+AUDIO_SUFFIXES = tuple(
+    f".{e}"
+    for e in (
+        "mp3",
+        "wav",
+        "aac",
+        "flac",
+        "ogg",
+        "m4a",
+        "wma",
+        "alac",
+        "aiff",
+        "pcm",
+        "amr",
+        "opus",
+        "ra",
+        "rm",
+        "au",
+        "mid",
+        "midi",
+        "caf",
+    )
+)  # read_audio's (Ray 2.60)
 VIDEO_SUFFIXES = (".mp4",)  # the course's videos (module 09); read_videos takes many more
 # What a folder of the course's data holds, by its path under the data root, where that is not images
-FOLDER_HOLDS = {"video": ("videos", VIDEO_SUFFIXES, "read_videos")}
-_READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + VIDEO_SUFFIXES
+FOLDER_HOLDS = {
+    "audio": ("audio", AUDIO_SUFFIXES, "read_audio"),
+    "video": ("videos", VIDEO_SUFFIXES, "read_videos"),
+}
+_READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES
 _SHOWN = 8  # problems listed in one message
 
 
@@ -136,7 +163,7 @@ class DataProblem:
     path: Path
     what: str
     line: int | None = None
-    kind: str = ""  # "image", "video", "json", "csv", "folder", "missing"
+    kind: str = ""  # "image", "audio", "video", "json", "csv", "folder", "missing"
 
     def describe(self) -> str:
         where = _shown_path(self.path)
@@ -174,11 +201,13 @@ def _check_file(path: Path) -> tuple[DataProblem, ...]:
     if key not in _checked:
         suffix = path.suffix.lower()
         kind = "image" if suffix in IMAGE_SUFFIXES else "json" if suffix in JSON_SUFFIXES else "csv"
-        kind = "video" if suffix in VIDEO_SUFFIXES else kind
+        kind = "audio" if suffix in AUDIO_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else kind
         if stat.st_size == 0:
             found = [DataProblem(path, "an empty file (0 bytes)", kind=kind)]
         elif kind == "image":
             found = _check_image(path)
+        elif kind == "audio":
+            found = _check_audio(path)
         elif kind == "video":
             found = _check_video(path)
         elif kind == "json":
@@ -197,6 +226,18 @@ def _check_image(path: Path) -> list[DataProblem]:
             image.load()  # decodes every pixel, as read_images does: a cut-off file fails here
     except Exception as error:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ValueError, ...
         return [DataProblem(path, f"does not decode as an image ({type(error).__name__}: {error})", kind="image")]
+    return []
+
+
+def _check_audio(path: Path) -> list[DataProblem]:
+    try:
+        import soundfile
+    except ImportError:  # read_audio itself says to install it; nothing to check the file with
+        return []
+    try:
+        soundfile.read(str(path), dtype="float32")  # what read_audio does with each file
+    except Exception as error:  # soundfile raises LibsndfileError (a RuntimeError), TypeError, ...
+        return [DataProblem(path, f"does not decode as audio ({type(error).__name__}: {error})", kind="audio")]
     return []
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from raycourse import world_speech
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 GENERATOR = ROOT / "tools" / "make_data.py"
@@ -85,7 +87,20 @@ def test_generator_is_deterministic(regenerated):
 
 
 def test_total_size_is_small(manifest):
-    assert sum(e["bytes"] for e in manifest["files"]) < 2 * 1024 * 1024
+    audio = [e for e in manifest["files"] if e["path"].startswith("audio/")]
+    assert sum(e["bytes"] for e in manifest["files"] if e not in audio) < 2 * 1024 * 1024
+    assert sum(e["bytes"] for e in audio) < 5 * 1024 * 1024  # module 09's spoken reviews: 16 kHz 16-bit mono
+
+
+@pytest.mark.skipif(
+    not world_speech.have_espeak(),
+    reason="espeak-ng is not installed: the clips were copied, "
+    "not synthesised (apt-get install espeak-ng to check their synthesis)",
+)
+def test_the_clips_are_synthesised_again_byte_for_byte(regenerated):
+    """The fixture synthesised data/audio/ anew with eSpeak NG (without it, make_data copies the shipped clips)."""
+    for clip in sorted((DATA / "audio").iterdir()):
+        assert (regenerated / "audio" / clip.name).read_bytes() == clip.read_bytes(), f"audio/{clip.name} differs"
 
 
 # --------------------------------------------------------------------------------------
@@ -215,6 +230,32 @@ def test_reviews_jsonl():
     assert [r["id"] for r in records] == list(range(1, len(records) + 1))
     assert len({r["text"] for r in records}) == len(records), "duplicate review texts"
     assert {r["label"] for r in records} == {"positive", "negative"}
+
+
+def test_speech_clips_are_reviews_spoken_at_16_khz_mono_with_two_bad_ones():
+    import soundfile
+
+    gen = _load_generator()
+    reviews = {r["id"]: r for r in map(json.loads, (DATA / "text" / "reviews.jsonl").read_text().splitlines())}
+    rows = [json.loads(line) for line in (DATA / "audio_transcripts.jsonl").read_text(encoding="utf-8").splitlines()]
+    clips = sorted((DATA / "audio").iterdir(), key=lambda p: int(p.stem))
+    assert [int(p.stem) for p in clips] == [r["id"] for r in rows] == list(range(1, gen.N_SPOKEN + 1))
+    assert all(p.suffix == ".wav" for p in clips)
+    for row, clip in zip(rows, clips):
+        samples, rate = soundfile.read(clip, dtype="int16")
+        assert rate == 16_000 and samples.ndim == 1, clip.name
+        seconds = len(samples) / rate
+        if row["fault"] == "silence":
+            assert row["text"] == "" and not samples.any()
+        elif row["fault"] == "noise":
+            assert row["text"] == "" and samples.std() > 1000
+        else:
+            assert row["fault"] is None and row["text"] == reviews[row["id"]]["text"]
+            assert 1.5 < seconds < 8.0 and np.abs(samples).max() > 3000, clip.name
+    assert {r["id"]: r["fault"] for r in rows if r["fault"]} == gen.AUDIO_FAULTS == {9: "silence", 22: "noise"}
+    # the clips' voices are never the stand-in's training voices (raycourse.speech_training)
+    assert {r["voice"] for r in rows if r["voice"]} == set(world_speech.CLIP_VOICES)
+    assert not set(world_speech.CLIP_VOICES) & set(world_speech.TRAINING_VOICES)
 
 
 def test_ratings_jsonl_names_products_by_id_and_a_few_retired_ones():

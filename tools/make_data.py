@@ -20,6 +20,8 @@ Files written (paths relative to ``--out``):
 * ``images_extra/{train,val}/checks/*`` -- lab 05's third class: checkerboards drawn like the stripes
 * ``text/reviews.jsonl``               -- short pet-outfit shop reviews with sentiment
 * ``text/ratings.jsonl``               -- star ratings from the shop's app, the product by its id (lab 07)
+* ``audio/<id>.wav``                   -- some reviews spoken (module 09), 16 kHz mono, by eSpeak NG
+* ``audio_transcripts.jsonl``          -- what each clip says (the ground truth of a transcription)
 * ``gpu/imagenette_labels.csv``        -- labels for the ``gpu`` profile (imagenette dog/fish)
 * ``README.md``                        -- provenance, licence, columns and counts
 * ``manifest.json``                    -- every file above with role, counts and sha256
@@ -45,6 +47,7 @@ from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 from raycourse.world import PETS as WORLD_PETS
 from raycourse.world import COLOUR_NAMES, REVIEW_NEGATIVE, REVIEW_POSITIVE
+from raycourse import world_speech
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -434,6 +437,61 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# --------------------------------------------------------------------------------------
+# Speech (module 09): some reviews spoken by eSpeak NG, with two bad recordings
+# --------------------------------------------------------------------------------------
+
+N_SPOKEN = 30  # reviews 1..30 of text/reviews.jsonl are spoken: about 4 MB of 16 kHz 16-bit mono
+AUDIO_DIR = "audio"
+TRANSCRIPTS = "audio_transcripts.jsonl"  # outside audio/: read_audio(data_path("speech")) reads only the clips
+# Two recordings that failed: nothing (a muted microphone) and hiss and hum (a broken cable); no words in either.
+AUDIO_FAULTS = {9: "silence", 22: "noise"}
+
+
+def make_speech(out: Path, reviews: list[dict]) -> list[dict]:
+    """Speak reviews 1..N_SPOKEN into ``audio/<id>.wav`` (the voice, speed and pitch cycle through eSpeak NG's
+    clip voices) and return the transcripts: ``id``, ``text`` (what the clip says, "" for a bad one), ``voice``,
+    ``speed``, ``pitch``, ``fault``. Without ``espeak-ng`` the shipped clips are copied from the repository's
+    data/ (tests/test_data.py then checks their synthesis only where eSpeak NG is installed)."""
+    folder = out / AUDIO_DIR
+    shipped = Path(__file__).resolve().parents[1] / "data" / AUDIO_DIR
+    synthesise = world_speech.have_espeak()
+    if not synthesise and folder.resolve() == shipped.resolve():
+        raise SystemExit(
+            "espeak-ng is not installed, and it speaks data/audio/: install it (Debian/Ubuntu: "
+            "`apt-get install espeak-ng`, macOS: `brew install espeak-ng`) or write elsewhere with --out"
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = []
+    for k, review in enumerate(reviews[:N_SPOKEN]):
+        rid = review["id"]
+        fault = AUDIO_FAULTS.get(rid)
+        voice = None if fault else world_speech.CLIP_VOICES[k % len(world_speech.CLIP_VOICES)]
+        speed = None if fault else world_speech.CLIP_SPEEDS[k % len(world_speech.CLIP_SPEEDS)]
+        pitch = None if fault else world_speech.CLIP_PITCHES[(k // 3) % len(world_speech.CLIP_PITCHES)]
+        target = folder / f"{rid}.wav"
+        if not synthesise:
+            shutil.copyfile(shipped / target.name, target)
+        elif fault == "silence":
+            target.write_bytes(world_speech.wav_bytes(world_speech.silence(2.0)))
+        elif fault == "noise":
+            target.write_bytes(world_speech.wav_bytes(world_speech.noise(2.5, _rng(909))))
+        else:
+            target.write_bytes(world_speech.wav_bytes(world_speech.speak(review["text"], voice, speed, pitch)))
+        rows.append(
+            {
+                "id": rid,
+                "text": "" if fault else review["text"],
+                "voice": voice,
+                "speed": speed,
+                "pitch": pitch,
+                "fault": fault,
+            }
+        )
+    return rows
+
+
 README_TEMPLATE = """\
 # Bundled sample data (`tiny` profile)
 
@@ -468,6 +526,8 @@ and Pillow. No third-party data is included. The data is released under
 | `text/ratings.jsonl` | star ratings from the shop's app, JSON lines (lab 07) | `id` (int, unique), `product_id` (int), `stars` (1-5), `text` | {n_ratings} records |
 | `text/new_reviews.jsonl` | a new day's reviews with bad rows, JSON lines (module 08) | as `reviews.jsonl`, without `label` | {n_new_reviews} records, {n_bad_reviews} bad |
 | `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
+| `audio/<id>.wav` | reviews spoken (module 09), named by the review's `id` | WAV, 16 kHz, mono, 16-bit | {n_clips} clips, {n_bad_clips} bad |
+| `audio_transcripts.jsonl` | what each clip says, JSON lines | `id`, `text`, `voice`, `speed`, `pitch`, `fault` | {n_clips} records |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
 
@@ -552,6 +612,24 @@ pipeline must check before it uses it. Each has a few bad rows, one fault each, 
 ({n_bad_reviews}): {review_faults}. The ratings ({n_bad_ratings}) break lab 08's rule (a product of the catalogue, a
 comment of at most 120 characters): ids 5 (no `product_id`), 11 (product 4, retired), 19 (a 210-character
 comment), 30 (product 99, never in the catalogue) and 41 (a 150-character comment). Both profiles read these files.
+
+### Speech (module 09)
+
+`audio/<id>.wav` holds reviews 1 to {n_clips} of `text/reviews.jsonl` spoken, one clip per review, named by the
+review's `id` (`audio/7.wav` says the `text` of review 7): WAV files, 16 kHz, mono, 16-bit, {min_seconds} to
+{max_seconds} s long ({audio_mb} MB in all). They were synthesised by eSpeak NG 1.51 (Debian 12's `espeak-ng`, a
+formant synthesiser) with five voices ({clip_voices}), speeds of {clip_speeds} words a minute and pitches of
+{clip_pitches}, through `raycourse/world_speech.py`; `python tools/make_data.py` remakes them where `espeak-ng` is
+installed (byte for byte with that version; without it the script copies the shipped clips and the tests skip the
+check of their synthesis). `ray.data.read_audio(raycourse.data_path("speech"))` reads them (it needs `soundfile`,
+in the course's lock): a row per clip, `amplitude` (float32, shape `(1, samples)`) and `sample_rate` (16000).
+
+Two recordings failed, on purpose, so that a pipeline has a transcript to quarantine: **{bad_clips}**. They say
+nothing, and a speech-to-text model gives an empty or garbled transcript of them.
+
+`audio_transcripts.jsonl` (outside `audio/`, so `read_audio` never meets it) is the ground truth: per clip the
+review's `id`, the `text` it says (`""` for the two bad ones), its `voice`, `speed` and `pitch`, and its `fault`
+(`null`, `"silence"` or `"noise"`).
 
 ## The world's rules: what the `tiny` stand-ins learn
 
@@ -740,6 +818,29 @@ def generate(out: Path) -> dict:
         columns=["video", "product_id", "change_at", "changed", "before", "after"],
     )
 
+    # Module 09: reviews spoken, and what each clip says
+    transcripts = make_speech(out, reviews)
+    for row in transcripts:
+        add(
+            f"{AUDIO_DIR}/{row['id']}.wav",
+            "audio: a review spoken (16 kHz mono WAV)",
+            review_id=row["id"],
+            fault=row["fault"],
+        )
+    _write_jsonl(out / TRANSCRIPTS, transcripts)
+    add(
+        TRANSCRIPTS,
+        "text: what each clip of audio/ says (JSON lines)",
+        rows=len(transcripts),
+        columns=["id", "text", "voice", "speed", "pitch", "fault"],
+        bad_ids=sorted(AUDIO_FAULTS),
+    )
+    clip_seconds = [
+        (out / AUDIO_DIR / f"{row['id']}.wav").stat().st_size / 2 / world_speech.SAMPLE_RATE
+        for row in transcripts
+        if not row["fault"]
+    ]
+
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
     add(
@@ -788,6 +889,15 @@ def generate(out: Path) -> dict:
         n_extra_train=extra_counts["train"],
         n_extra_val=extra_counts["val"],
         gray_extra=sum(e.get("mode") == "L" for e in extra_entries),
+        n_clips=len(transcripts),
+        n_bad_clips=len(AUDIO_FAULTS),
+        bad_clips="; ".join(f"`audio/{i}.wav` is {fault}" for i, fault in sorted(AUDIO_FAULTS.items())),
+        min_seconds=f"{min(clip_seconds):.1f}",
+        max_seconds=f"{max(clip_seconds):.1f}",
+        audio_mb=f"{sum(f.stat().st_size for f in (out / AUDIO_DIR).iterdir()) / 1e6:.1f}",
+        clip_voices=", ".join(f"`{v}`" for v in world_speech.CLIP_VOICES),
+        clip_speeds=", ".join(str(v) for v in world_speech.CLIP_SPEEDS),
+        clip_pitches=", ".join(str(v) for v in world_speech.CLIP_PITCHES),
     )
     (out / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     add("README.md", "documentation: provenance, licence, columns and counts")
