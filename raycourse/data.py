@@ -60,6 +60,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
     "speech": ("audio", None),  # module 09: reviews spoken, <review id>.wav (ground truth: audio_transcripts.jsonl)
     "videos": ("video", None),  # module 09: short clips of the products' fabric, one change each
+    "video_changes": ("video_changes.jsonl", None),  # module 09: when each clip changes, and from what to what
 }
 
 
