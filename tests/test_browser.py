@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 
 from raycourse import cluster, runtime
+from raycourse.testing.browser import start_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "outputs" / "browser"
@@ -62,20 +63,6 @@ TEST_ONLY_ENV = (
     "MPLBACKEND",
     "RAY_ADDRESS",
     runtime.RAY_ENV_DIGEST,
-)
-# As root, without a screen, on a machine whose only network is a package index: no sandbox, no GPU, and none
-# of Chromium's background connections (each would be refused).
-CHROMIUM_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--window-size=1400,2000",
 )
 NOTEBOOK_TIMEOUT = 300  # seconds for Run All Cells; module 03 takes about 60 s here
 NEWS = "official Jupyter news"
@@ -214,12 +201,6 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _no_downloads(*args, **kwargs):
-    raise AssertionError(
-        "Selenium Manager ran: it downloads browsers and drivers; give Selenium the system chromedriver"
-    )
 
 
 @dataclass
@@ -420,18 +401,7 @@ def _browser_or_skip() -> tuple[str, str]:
 
 
 def _start_browser(chromium: str, chromedriver: str, profile: Path, log: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.selenium_manager import SeleniumManager
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    options.unhandled_prompt_behavior = "accept"  # "leave the page?" when the next notebook opens
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SeleniumManager, "binary_paths", _no_downloads)
-        return webdriver.Chrome(service=Service(executable_path=chromedriver, log_output=str(log)), options=options)
+    return start_chromium(chromium, chromedriver, profile, window=(1400, 2000), log=log)
 
 
 def _learner_env(**extra) -> dict:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import socket
 import sys
 import tempfile
@@ -33,22 +32,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from raycourse.testing.browser import INSTALL, start_chromium, system_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks" / "figures"
 WINDOW = (1280, 800)
 WIDTH = 1100  # pixels of the stored PNG
-CHROMIUM_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    f"--window-size={WINDOW[0]},{WINDOW[1]}",
-)
 
 
 def free_port() -> int:
@@ -72,22 +61,10 @@ def wait_for(url: str, timeout: float = 60) -> None:
 
 
 def browser():
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        raise SystemExit("no chromium/chromedriver here: run `bash tools/install_browser.sh` (Debian, as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.selenium_manager import SeleniumManager
-
-    def no_downloads(*args, **kwargs):
-        raise RuntimeError("Selenium Manager would download a browser; give Selenium the system chromedriver")
-
-    SeleniumManager.binary_paths = no_downloads
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={tempfile.mkdtemp(prefix='capture-dashboard-')}"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    found = system_browser()
+    if found is None:
+        raise SystemExit(f"no chromium/chromedriver here: {INSTALL}")
+    return start_chromium(*found, Path(tempfile.mkdtemp(prefix="capture-dashboard-")), window=WINDOW)
 
 
 def save(driver, path: Path) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import itertools
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -347,107 +345,3 @@ def progress_of(module: str) -> Callable[[], None]:
 
     progress.__module__ = module
     return progress
-
-
-def plan_ops(ds) -> list:
-    """The logical operators of ``ds`` from source to sink ([] if the plan cannot be read)."""
-    try:
-        ops, order, stack = {}, [], [ds._logical_plan.dag]
-        while stack:
-            op = stack.pop()
-            if id(op) in ops:
-                continue
-            ops[id(op)] = op
-            order.append(op)
-            stack.extend(getattr(op, "input_dependencies", []) or [])
-        return list(reversed(order))
-    except Exception:  # an internal API; the row checks below still run without it
-        return []
-
-
-def class_stages(ds) -> list:
-    """The stages of ``ds`` that run a callable class (in an actor pool), from source to sink."""
-    return [op for op in plan_ops(ds) if inspect.isclass(getattr(op, "fn", None))]
-
-
-@contextlib.contextmanager
-def quiet_model_loading():
-    """Models that a check loads in the notebook's own process (a reference to compare with) without transformers'
-    "Loading weights" bars: a check cell shows its verdict. The learner's own loads keep theirs (restored after)."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def counting(model_class, method: str):
-    """Count loads and calls while a model stage runs: ``load`` (any ``from_pretrained`` of a transformers model),
-    ``processor`` (of an image processor, a processor or a tokenizer), ``forward`` (calls of ``model_class.method``),
-    and of those, ``with_grad``: the calls that recorded gradients (neither ``torch.inference_mode()`` nor
-    ``torch.no_grad()`` around them).
-
-    The checks of model stages use it to tell a model or processor loaded once from one loaded per batch, one
-    forward pass per batch from one per image, and inference from a forward pass that builds an autograd graph.
-    """
-    import torch
-    from transformers import ImageProcessingMixin, PreTrainedModel, PreTrainedTokenizerBase, ProcessorMixin
-
-    counts = Counter()
-    originals = [
-        (cls, "from_pretrained", cls.__dict__["from_pretrained"], key)
-        for cls, key in (
-            (PreTrainedModel, "load"),
-            (ImageProcessingMixin, "processor"),
-            (ProcessorMixin, "processor"),
-            (PreTrainedTokenizerBase, "processor"),
-        )
-    ]
-    original = getattr(model_class, method)
-
-    loading = []  # the loads under way: a processor's own loads of its image processor and tokenizer count once
-
-    def counted_load(load, key):
-        def counted(cls, *args, **kwargs):
-            if not loading:
-                counts[key] += 1
-            loading.append(key)
-            try:
-                return load.__func__(cls, *args, **kwargs)
-            finally:
-                loading.pop()
-
-        return classmethod(counted)
-
-    def counted(self, *args, **kwargs):
-        counts["forward"] += 1
-        counts["with_grad"] += torch.is_grad_enabled()
-        return original(self, *args, **kwargs)
-
-    for cls, name, load, key in originals:
-        setattr(cls, name, counted_load(load, key))
-    setattr(model_class, method, counted)
-    try:
-        yield counts
-    finally:
-        for cls, name, load, _ in originals:
-            setattr(cls, name, load)
-        setattr(model_class, method, original)
-
-
-def call_as_ray(stage, batch: dict):
-    """``stage(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame."""
-    import pandas as pd
-
-    try:
-        return stage({k: v.copy() for k, v in batch.items()})
-    except Exception as numpy_error:
-        try:
-            return stage(pd.DataFrame({k: list(v) for k, v in batch.items()}))
-        except Exception:
-            raise numpy_error from None

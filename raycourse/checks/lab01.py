@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
+from .toolkit import as_number, require_dataset, review_table, visible_files
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -25,33 +26,18 @@ MAX_STARS = 2  # a complaint: 1 or 2 stars
 FLAG = "mentions_pet"
 
 
-def _reviews():
-    import pandas as pd
-
-    import raycourse
-
-    return pd.read_json(raycourse.data_path("text"), lines=True)
-
-
 def _mentions(pet: str, text: str) -> bool:
     return str(pet).lower() in str(text).lower()
 
 
 def expected_complaints() -> dict[int, dict]:
     """id -> the row (pet, text, stars, mentions_pet) of every review with 1 or 2 stars."""
-    table = _reviews()
+    table = review_table()
     keep = table[table["stars"] <= MAX_STARS]
     return {
         int(r.id): {"pet": r.pet, "text": r.text, "stars": int(r.stars), FLAG: _mentions(r.pet, r.text)}
         for r in keep.itertuples()
     }
-
-
-def _require_dataset(name, value, hint="Keep working on the Dataset itself: Dataset methods return new Datasets."):
-    import ray.data
-
-    if not isinstance(value, ray.data.Dataset):
-        raise Wrong(f"`{name}` is a {type(value).__name__}, not a Ray Dataset.", hint)
 
 
 def _integer(value):
@@ -83,11 +69,11 @@ def _truth(value):
 def exercise_1(reviews):
     """`reviews`: the reviews file read into a Dataset, with only the columns id, pet, text and stars."""
     require("reviews", reviews, "a Dataset of the reviews with the columns id, pet, text and stars")
-    _require_dataset("reviews", reviews, "Read the file with a Ray Data reader: it returns a Dataset.")
+    require_dataset("reviews", reviews, "Read the file with a Ray Data reader: it returns a Dataset.")
     columns = reviews.columns()
     if columns is None:  # an empty Dataset has no schema
         raise Wrong("`reviews` is empty.", "Read the whole file: every line of it is one review.")
-    table = _reviews()
+    table = review_table()
     lacking = [c for c in COLUMNS if c not in columns]
     if lacking:
         if len(columns) == 1:
@@ -238,7 +224,7 @@ def _probe(complaints) -> tuple[str, str] | None:
 def exercise_2(complaints):
     """`complaints`: the reviews of 1 or 2 stars, with a column `mentions_pet`."""
     require("complaints", complaints, "a Dataset of the 1- and 2-star reviews with a `mentions_pet` column")
-    _require_dataset("complaints", complaints)
+    require_dataset("complaints", complaints)
     expected = expected_complaints()
     columns = complaints.columns()
     if columns is None:  # an empty Dataset has no schema
@@ -322,15 +308,6 @@ def _is_parquet(path: Path) -> bool:
         return False
 
 
-def _visible_files(folder: Path) -> list[Path]:
-    """Files under ``folder``, without hidden ones (such as a notebook's checkpoints)."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-
-
 def _kinds(files: list[Path]) -> str:
     from collections import Counter
 
@@ -338,7 +315,7 @@ def _kinds(files: list[Path]) -> str:
     return ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in kinds.most_common())
 
 
-def _partition_of(path: Path, target: Path) -> tuple[str, str] | None | str:
+def _layout_of(path: Path, target: Path) -> tuple[str, str] | None | str:
     """("stars", "1") for target/stars=1/file; None for a file directly in target; the folder path otherwise."""
     folders = path.relative_to(target).parts[:-1]
     if not folders:
@@ -368,7 +345,7 @@ def exercise_3(out_dir):
             "Give the Dataset's parquet writer the folder: it writes one or more files into it.",
         )
     if not target.is_dir():
-        elsewhere = [p for p in _visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
+        elsewhere = [p for p in visible_files(out_dir) if _is_parquet(p)] if out_dir.is_dir() else []
         if elsewhere:
             folder = elsewhere[0].parent
             where = "out_dir itself" if folder == out_dir else f"{folder.relative_to(out_dir)}/"
@@ -377,7 +354,7 @@ def exercise_3(out_dir):
                 f'Write to the folder `out_dir / "{FOLDER}"` (pass it as a string).',
             )
         raise NotSolved(f'no parquet files in `out_dir / "{FOLDER}"` yet; write the `complaints` Dataset there.')
-    present = _visible_files(target)
+    present = visible_files(target)
     if not present:
         raise Wrong(
             f'`out_dir / "{FOLDER}"` exists but is empty.',
@@ -392,7 +369,7 @@ def exercise_3(out_dir):
     others = [p for p in present if p not in files]
     if others:
         raise Wrong(f'`out_dir / "{FOLDER}"` holds {_kinds(others)} beside the parquet files.', RERUN)
-    partitions = {p: _partition_of(p, target) for p in files}
+    partitions = {p: _layout_of(p, target) for p in files}
     flat = [p for p, part in partitions.items() if part is None]
     if flat:
         raise Wrong(
@@ -470,14 +447,6 @@ def _table_rows(value) -> list[dict] | None:
     return None
 
 
-def _number(value):
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return float(value)
-
-
 def _same(got: dict, want: dict) -> bool:
     return set(got) == set(want) and all(abs(got[k] - want[k]) < 1e-6 for k in want)
 
@@ -509,14 +478,14 @@ def stretch(per_pet):
     for row in rows:
         if row["pet"] in got:
             raise Wrong(f"`per_pet` has the pet {row['pet']!r} in more than one row.", "Group by `pet`: one row each.")
-        value = _number(row[values[0]])
+        value = as_number(row[values[0]])
         if value is None:
             raise Wrong(
                 f"`per_pet` holds {row[values[0]]!r} for {row['pet']!r}, not a number.",
                 "Aggregate the `stars` column, a number per review.",
             )
         got[row["pet"]] = value
-    table = _reviews()
+    table = review_table()
     stars = table.groupby("pet")["stars"]
     want = {k: float(v) for k, v in stars.mean().items()}
     if _same(got, want):

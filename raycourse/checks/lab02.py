@@ -24,6 +24,7 @@ import math
 import re
 
 from ._core import Wrong, exercise, progress_of, require
+from .toolkit import error_line, review_table
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -44,19 +45,11 @@ def _tables():
     return pd.read_csv(raycourse.data_path("animals")), pd.read_csv(raycourse.data_path("outfits"))
 
 
-def _reviews():
-    import pandas as pd
-
-    import raycourse
-
-    return pd.read_json(raycourse.data_path("text"), lines=True)
-
-
 def expected_product_ids() -> dict[int, int]:
     """review id -> the `id` of the outfit whose text is the review's `product`."""
     _, outfits = _tables()
     by_text = {r.outfit: int(r.id) for r in outfits.itertuples()}
-    return {int(r.id): by_text[r.product] for r in _reviews().itertuples() if r.product in by_text}
+    return {int(r.id): by_text[r.product] for r in review_table().itertuples() if r.product in by_text}
 
 
 def expected_no_outfit() -> dict[int, str]:
@@ -115,15 +108,6 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _error_line(exc: Exception) -> str:
-    """The learner's own error (``TypeError: ...``) out of the Ray exception that wraps it."""
-    lines = [_ERROR_LINE.match(line.strip()) for line in _ANSI.sub("", str(exc)).splitlines()]
-    own = [m for m in lines if m and not m.group(1).startswith("ray.")]
-    if own:
-        return f"{own[-1].group(1)}: {own[-1].group(2)[:200]}"
-    return f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
-
-
 def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
@@ -138,7 +122,7 @@ def _frame(name: str, value, what: str):
         try:
             return value.to_pandas()
         except Exception as exc:  # the learner's pipeline fails when it runs
-            error = _error_line(exc)
+            error = error_line(exc)
             if "suffixes" in error:
                 raise Wrong(
                     f"running `{name}` failed: {error}",
@@ -393,7 +377,7 @@ def exercise_2(prompts):
 def expected_unworn_reviews() -> set[int]:
     """The ids of the reviews whose product is an outfit that no animal wears."""
     unworn = set(expected_unworn().values())
-    return {int(r.id) for r in _reviews().itertuples() if r.product in unworn}
+    return {int(r.id) for r in review_table().itertuples() if r.product in unworn}
 
 
 @exercise("Stretch · reviews of outfits nobody wears")
@@ -427,12 +411,12 @@ def stretch(unworn_reviews):
             else f"`unworn_reviews` misses the review(s) {_preview(lacking)}, of outfits that no animal wears"
         )
         raise Wrong(f"{problem}.", "Keep exactly the reviews whose `product` is an outfit without an animal.")
-    reviews = _reviews()
-    foreign = [c for c in df.columns if c not in reviews.columns]
+    table = review_table()
+    foreign = [c for c in df.columns if c not in table.columns]
     if foreign:
         raise Wrong(
             f"`unworn_reviews` has the column(s) {foreign}, which are not the reviews' own.",
             "A semi join keeps the left side's rows that have a partner and adds no column from the right side.",
         )
-    products = sorted(set(reviews[reviews["id"].isin(expected)]["product"]))
+    products = sorted(set(table[table["id"].isin(expected)]["product"]))
     return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."

@@ -37,7 +37,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, class_stages, exercise, progress_of, require
+from ._core import NotSolved, Wrong, exercise, progress_of, require
+from .toolkit import class_stages, visible_files
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -82,22 +83,13 @@ def _where(folder: Path, out_dir: Path) -> str:
     return "out_dir / " + " / ".join(f'"{part}"' for part in rel.parts)
 
 
-def _visible_files(folder: Path) -> list[Path]:
-    """Files under ``folder`` (recursively), without hidden ones such as the course's marker file."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-
-
 def _stray(target: Path, suffixes: set[str]) -> list[Path]:
     """Files with one of ``suffixes`` under the target's parent (out_dir) but outside the target."""
     parent = target.parent
     if not parent.is_dir():
         return []
     return [
-        p for p in _visible_files(parent) if p.suffix.lower() in suffixes and target != p and target not in p.parents
+        p for p in visible_files(parent) if p.suffix.lower() in suffixes and target != p and target not in p.parents
     ]
 
 
@@ -441,9 +433,9 @@ def exercise_2(folder, prompts):
             f"{_where(target, target.parent)} is a file, not a folder.",
             "A Ray Data write method takes the folder to write its files into.",
         )
-    files = [p for p in _visible_files(target) if p.suffix.lower() == ".parquet"]
+    files = [p for p in visible_files(target) if p.suffix.lower() == ".parquet"]
     if not files:
-        others = _visible_files(target)
+        others = visible_files(target)
         found = f" (it holds {_describe(others)})" if others else " (it is empty)"
         raise Wrong(
             f'out_dir / "{target.name}" holds no .parquet files{found}.',
@@ -549,7 +541,7 @@ def exercise_3(folder, prompts):
             f"{_where(target, target.parent)} is a file, not a folder.",
             "Write the image files into the folder the exercise names.",
         )
-    files = _visible_files(target)
+    files = visible_files(target)
     if not files:
         raise Wrong(
             f'out_dir / "{target.name}" exists but is empty.',

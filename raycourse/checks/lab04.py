@@ -56,7 +56,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._core import Wrong, class_stages as _class_stages, exercise, plan_ops as _plan_ops, progress_of, require
+from ._core import Wrong, exercise, progress_of, require
+from .toolkit import as_columns, as_text, class_stages as _class_stages, plan_ops as _plan_ops
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -96,7 +97,7 @@ def _probe_messages(prompt, season):
     ]
 
 
-def _probe_batch(ids=PROBE_IDS) -> dict:
+def _prompt_batch(ids=PROBE_IDS) -> dict:
     """A batch as Ray hands it to a class: NumPy arrays, strings as an object array."""
     import numpy as np
 
@@ -114,15 +115,6 @@ def _release() -> None:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         gc.collect()
         torch.cuda.empty_cache()
-
-
-def _text(content) -> str:
-    """A message's content as text (plain text, or the text parts of a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, (list, tuple)):
-        return " ".join(_text(part.get("text", "")) if isinstance(part, Mapping) else _text(part) for part in content)
-    return str(content)
 
 
 @contextlib.contextmanager
@@ -218,27 +210,6 @@ def _batch_format_input(batch: dict, fmt: str):
     return pd.DataFrame(batch) if fmt == "pandas" else dict(batch)
 
 
-def _as_columns(out):
-    """The learner's returned batch as {column: list of values}, or None when it is not a batch."""
-    import pandas as pd
-
-    if isinstance(out, pd.DataFrame):
-        return {str(c): list(out[c]) for c in out.columns}
-    if type(out).__module__.startswith("pyarrow") and hasattr(out, "to_pydict"):
-        return {str(c): list(v) for c, v in out.to_pydict().items()}
-    if isinstance(out, Mapping):
-        return {c: ([v] if isinstance(v, str) else list(v)) if _iterable(v) else [v] for c, v in out.items()}
-    return None
-
-
-def _iterable(value) -> bool:
-    try:
-        iter(value)
-    except TypeError:
-        return False
-    return True
-
-
 def _new_text(values) -> bool:
     """A column of one string per probe row, other than the probe prompts."""
     return (
@@ -253,7 +224,7 @@ def _reply_problem(value: str, sent: list) -> str | None:
     for kind, item in sent:
         if kind == "chat":
             for message in item:
-                content = _text(message.get("content", "")).strip()
+                content = as_text(message.get("content", "")).strip()
                 if message.get("role") == "system" and len(content) >= 20 and content in value:
                     return f"contains the system message sent to the model ({content[:60]!r}...)"
         elif len(item.strip()) >= 20 and item.strip() not in PROBE_PROMPTS and item.strip() in value:
@@ -267,7 +238,7 @@ def _sent_for(prompt: str, sent: list) -> list[str]:
     """The texts of what was sent to the model for one prompt (chats as the text of all their messages)."""
     texts = []
     for kind, item in sent:
-        text = " ".join(_text(m.get("content", "")) for m in item) if kind == "chat" else item
+        text = " ".join(as_text(m.get("content", "")) for m in item) if kind == "chat" else item
         if prompt in text:
             texts.append(text)
     return texts
@@ -281,7 +252,7 @@ def _check_messages(sent: list) -> None:
         item
         for kind, item in sent
         if (kind == "text" and PROBE_MARKER not in item)
-        or (kind == "chat" and not any(PROBE_MARKER in _text(m.get("content", "")) for m in item))
+        or (kind == "chat" and not any(PROBE_MARKER in as_text(m.get("content", "")) for m in item))
     ]
     if own:
         kind = "plain text" if isinstance(own[0], str) else "conversations"
@@ -344,10 +315,10 @@ def exercise_1(Enhancer, season_for=None) -> str:
     ids = _probe_ids(season_for)
     try:
         with _recording() as sent:
-            out, fmt = _call(_construct(Enhancer, raycourse.model_id("llm")), _probe_batch(ids))
+            out, fmt = _call(_construct(Enhancer, raycourse.model_id("llm")), _prompt_batch(ids))
     finally:
         _release()
-    columns = _as_columns(out)
+    columns = as_columns(out)
     if columns is None:
         raise Wrong(
             f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns or a DataFrame).",
@@ -393,7 +364,7 @@ def exercise_1(Enhancer, season_for=None) -> str:
     missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
     try:  # the same call as above, which worked: only the model id differs
         Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages)(
-            _batch_format_input(_probe_batch(ids), fmt)
+            _batch_format_input(_prompt_batch(ids), fmt)
         )
     except Exception:  # what a class that really loads `model_id` does with a missing model
         pass

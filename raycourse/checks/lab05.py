@@ -42,7 +42,8 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require
+from ._core import NotSolved, Wrong, exercise, progress_of, require
+from .toolkit import as_text, call_as_ray, class_stages, counting
 from ._core import written  # noqa: F401  (the lab's training cell asks check.written(train_func))
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
@@ -66,10 +67,6 @@ PATH_LABEL_HINT = (
 def class_name(folder: str) -> str:
     """The class of a folder (or of a file's parent folder name): readable names for imagenette's ids."""
     return READABLE.get(folder, folder)
-
-
-def _text(value) -> str:
-    return str(value.decode() if isinstance(value, bytes) else value)
 
 
 # Exercise 1 -------------------------------------------------------------------------------------
@@ -180,14 +177,14 @@ def _check_images(train_images, folders) -> tuple[list[str], Counter]:
             f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
             f"Label each image with its class name, one of {sorted(set(wanted))}.",
         )
-    as_text = [_text(label) for label in labels]
-    wrong = sum(a != b for a, b in zip(as_text, wanted))
+    label_texts = [as_text(label) for label in labels]
+    wrong = sum(a != b for a, b in zip(label_texts, wanted))
     if wrong:
-        example = next(i for i, (a, b) in enumerate(zip(as_text, wanted)) if a != b)
+        example = next(i for i, (a, b) in enumerate(zip(label_texts, wanted)) if a != b)
         raise Wrong(
             f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
             f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
-            f"{as_text[example]!r}). Labels paired with the rows by position go wrong: union "
+            f"{label_texts[example]!r}). Labels paired with the rows by position go wrong: union "
             "interleaves the blocks of its inputs.",
             PATH_LABEL_HINT,
         )
@@ -201,7 +198,7 @@ def _check_classes(classes, found: list[str]) -> None:
             f"`CLASSES` is a {type(classes).__name__}, not a list of class names.",
             "Make it a list: the Featurizer calls CLASSES.index(label), and the model's id2label is built from it.",
         )
-    names = [_text(c) for c in classes]
+    names = [as_text(c) for c in classes]
     if not all(isinstance(c, (str, bytes)) for c in classes):
         raise Wrong(
             f"`CLASSES` holds {type(classes[0]).__name__} values ({list(classes)[:3]}), not class names.",
@@ -252,7 +249,7 @@ def exercise_1(train_images, classes, folders):
     counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
     return (
         f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
-        f"CLASSES = {[_text(c) for c in classes]}."
+        f"CLASSES = {[as_text(c) for c in classes]}."
     )
 
 
@@ -448,7 +445,7 @@ def _check_checkpoint(folder: Path, classes) -> None:
             SAVE_HINT,
         )
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    names = [_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None
+    names = [as_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None
     if names is not None and len(labels) != len(names):
         raise Wrong(
             f"the model has {len(labels)} outputs for {len(names)} classes ({names}).",
@@ -496,7 +493,7 @@ def exercise_2(train_func, result, settings, classes):
 # Exercise 3 -------------------------------------------------------------------------------------
 
 
-def _probe_batch() -> dict:
+def _validation_batch() -> dict:
     """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
 
     Local sample images of every class folder, in every profile: the probe counts loads and forward passes and
@@ -554,7 +551,7 @@ def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list[float]]:
                 "told apart or scored.",
                 f"Pass the batch's `{column}` column on to the output.",
             )
-    predicted = [_text(v) for v in list(out["predicted"])]
+    predicted = [as_text(v) for v in list(out["predicted"])]
     values = out["confidence"]
     values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
     confidence = [_number(v) for v in list(np.asarray(values).reshape(-1))]
@@ -625,7 +622,7 @@ def _check_confidence(got: list[float], want: list[float]) -> None:
 
 def _check_class(ImageClassifier, checkpoint_path) -> str:
     classes = _checkpoint_classes(checkpoint_path)
-    batch = _probe_batch()
+    batch = _validation_batch()
     n = len(batch["path"])
     want_predicted, want_confidence = _reference(checkpoint_path, batch)
     from transformers import ViTForImageClassification

@@ -38,9 +38,9 @@ import inspect
 import math
 import os
 from pathlib import Path
-from urllib.parse import unquote
 
-from ._core import NotSolved, Wrong, call_as_ray, class_stages, counting, exercise, progress_of, require
+from ._core import NotSolved, Wrong, exercise, progress_of, require
+from .toolkit import call_as_ray, class_stages, counting, model_for, partition_of
 from ._core import written  # noqa: F401 (the lab calls check.written)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
@@ -53,12 +53,6 @@ STORED = ("path", "embedding")  # the columns the files of Exercise 2 hold (the 
 K = 4  # the stretch's neighbours (the lab gives the same K)
 
 
-def _model_id() -> str:
-    from ..models import model_id
-
-    return model_id("clip")
-
-
 _CLIP: dict = {}  # model id -> (model, processor): the check's own CLIP, loaded once per process
 
 
@@ -66,7 +60,7 @@ def _clip():
     """The check's own CLIP (model and processor) for the active profile."""
     from transformers import CLIPModel, CLIPProcessor
 
-    model_id = _model_id()
+    model_id = model_for("clip")
     if model_id not in _CLIP:
         _CLIP[model_id] = (CLIPModel.from_pretrained(model_id).eval(), CLIPProcessor.from_pretrained(model_id))
     return _CLIP[model_id]
@@ -129,7 +123,7 @@ def _probe_root() -> str:
     return str(data_root() / "images" / "train")
 
 
-def _probe_batch() -> dict:
+def _catalogue_batch() -> dict:
     """A catalogue batch as Ray hands it to a stage: a dict of NumPy arrays with paths, classes and sizes."""
     import numpy as np
 
@@ -260,7 +254,7 @@ def exercise_1(ImagePathEmbedder):
             f"`ImagePathEmbedder` is a {type(ImagePathEmbedder).__name__}, not a class.",
             "Write `class ImagePathEmbedder:` with __init__(self, model_id, image_root) and __call__(self, batch).",
         )
-    batch = _probe_batch()
+    batch = _catalogue_batch()
     n = len(batch["path"])
     root = _probe_root()
     filesystem, _ = _filesystem(root)
@@ -268,7 +262,7 @@ def exercise_1(ImagePathEmbedder):
     from transformers import CLIPModel
 
     with counting(CLIPModel, "get_image_features") as counts:
-        embedder = _construct(ImagePathEmbedder, model_id=_model_id(), image_root=root)
+        embedder = _construct(ImagePathEmbedder, model_id=model_for("clip"), image_root=root)
         loads_in_init, processors_in_init = counts["load"], counts["processor"]
         if loads_in_init == 0:
             raise Wrong(
@@ -327,7 +321,7 @@ def exercise_1(ImagePathEmbedder):
     _check_vectors(vectors, reference, "the embeddings")
     _embedding_rows(second, n)
     try:
-        ImagePathEmbedder(model_id=str(Path(_model_id()) / "no-such-model"), image_root=root)
+        ImagePathEmbedder(model_id=str(Path(model_for("clip")) / "no-such-model"), image_root=root)
     except Exception:
         pass
     else:
@@ -349,15 +343,6 @@ def _parquet_files(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
 
 
-def _partition_of(file: Path, root: Path) -> tuple[str, str] | None:
-    """(column, value) of a file in one hive folder under ``root`` (``class=cats/x.parquet``), else None."""
-    parts = file.relative_to(root).parts
-    if len(parts) == 2 and "=" in parts[0]:
-        column, _, value = parts[0].partition("=")
-        return column, unquote(value)
-    return None
-
-
 def _stored(embeddings_dir) -> "pd.DataFrame":  # noqa: F821
     """Every stored row, whatever the layout: the columns of its file, plus the folder's partition if it has one."""
     import pandas as pd
@@ -371,7 +356,7 @@ def _stored(embeddings_dir) -> "pd.DataFrame":  # noqa: F821
     frames = []
     for file in files:
         frame = pq.read_table(str(file), partitioning=None).to_pandas()
-        partition = _partition_of(file, root)
+        partition = partition_of(file, root)
         if partition and partition[0] not in frame.columns:
             frame[partition[0]] = partition[1]
         frames.append(frame)
@@ -411,7 +396,7 @@ def _check_stage(op, image_root) -> None:
     from ray.data import ActorPoolStrategy
 
     args = [str(a) for a in list(op.fn_constructor_args or []) + list((op.fn_constructor_kwargs or {}).values())]
-    if _model_id() not in args:
+    if model_for("clip") not in args:
         raise Wrong(
             "the embedding stage is not given the model id.",
             'fn_constructor_kwargs={"model_id": MODEL_ID, ...}: Ray passes it to __init__ in every actor.',
@@ -453,7 +438,7 @@ def _check_layout(root: Path, files: list[Path]) -> None:
             "Let the writer make the folders: write_parquet(str(embeddings_dir), partition_cols=[...]) "
             "with the class column.",
         )
-    partitions = {f: _partition_of(f, root) for f in files}
+    partitions = {f: partition_of(f, root) for f in files}
     odd = [f for f, p in partitions.items() if p is None]
     if odd:
         folder = odd[0].relative_to(root).parent

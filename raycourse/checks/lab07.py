@@ -62,12 +62,11 @@ from ._core import (
     NotSolved,
     Wrong,
     exercise,
-    plan_ops,
     progress_of,
-    quiet_model_loading,
     require,
     written,  # noqa: F401 (the lab imports it from here)
 )
+from .toolkit import plan_ops, quiet_model_loading
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 

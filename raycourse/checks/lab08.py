@@ -11,6 +11,7 @@ import concurrent.futures
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
+from .toolkit import model_for
 
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
@@ -27,12 +28,6 @@ COLUMNS = {"id", "outfit", "embedding"}
 MAX_COMMENT = 120  # lab 08's rule: a comment of at most 120 characters, and a product of the catalogue
 
 
-def _model_id() -> str:
-    from ..models import model_id
-
-    return model_id("clip")
-
-
 _CLIP: dict = {}
 
 
@@ -41,7 +36,7 @@ def _text_embeddings(texts: list[str]):
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
-    model_id = _model_id()
+    model_id = model_for("clip")
     if model_id not in _CLIP:
         _CLIP[model_id] = (CLIPModel.from_pretrained(model_id).eval(), CLIPProcessor.from_pretrained(model_id))
     model, processor = _CLIP[model_id]
@@ -166,7 +161,7 @@ def exercise_1(TextEncoder, app_name="search") -> str:
     return f"{sized} on {gpus:g} GPU each, batches of up to {max_batch}; {len(QUERIES)} queries embedded as CLIP does."
 
 
-def _frame(catalogue):
+def _catalogue_frame(catalogue):
     import pandas as pd
 
     if isinstance(catalogue, pd.DataFrame):
@@ -186,7 +181,7 @@ def exercise_2(catalogue, app_name="search") -> str:
     from ..data import data_path
 
     require("catalogue", catalogue, "the processor's output: every outfit with its embedding")
-    table = _frame(catalogue)
+    table = _catalogue_frame(catalogue)
     extra, missing = set(table.columns) - COLUMNS, COLUMNS - set(table.columns)
     if missing:
         raise Wrong(
@@ -262,7 +257,7 @@ def exercise_3(good_ratings, quarantine_dir) -> str:
     ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
     catalogue = set(pd.read_csv(data_path("outfits"))["id"])
     breakers = _rule_breakers(ratings, catalogue)
-    good = _frame(good_ratings)
+    good = _catalogue_frame(good_ratings)
     if "id" not in good.columns:
         raise Wrong(
             "`good_ratings` has no `id` column.", "Keep the ratings' own columns: validate returns ds.filter(...)."
