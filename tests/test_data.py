@@ -88,7 +88,9 @@ def test_generator_is_deterministic(regenerated):
 
 def test_total_size_is_small(manifest):
     audio = [e for e in manifest["files"] if e["path"].startswith("audio/")]
-    assert sum(e["bytes"] for e in manifest["files"] if e not in audio) < 2 * 1024 * 1024
+    videos = [e for e in manifest["files"] if e["path"].startswith("video/")]
+    assert sum(e["bytes"] for e in manifest["files"] if e not in audio + videos) < 2 * 1024 * 1024
+    assert sum(e["bytes"] for e in videos) < 512 * 1024  # module 09's clips: H.264, 128 px, 6 s each
     assert sum(e["bytes"] for e in audio) < 5 * 1024 * 1024  # module 09's spoken reviews: 16 kHz 16-bit mono
 
 
@@ -278,3 +280,32 @@ def test_ratings_jsonl_names_products_by_id_and_a_few_retired_ones():
     assert 3 <= len(retired) <= 10 and {r["product_id"] for r in retired} <= set(gen.RETIRED_PRODUCTS)
     # joining on the rating's own id instead of the product's would pair most ratings with another product
     assert sum(r["id"] == r["product_id"] for r in records) <= 2
+
+
+def test_each_video_shows_its_stated_stripes_before_and_after_its_one_change():
+    """Decoded as read_videos decodes them (decord): every clip's frames show, by their two most common reference
+    colours, the stated colours before its change and after, and the stripes run the stated way."""
+    from decord import VideoReader
+
+    from raycourse.world import COLOUR_NAMES, _nearest_colours
+
+    names = list(COLOUR_NAMES)
+    truth = [json.loads(line) for line in (DATA / "video_changes.jsonl").read_text().splitlines()]
+    assert sorted(t["video"] for t in truth) == sorted(p.name for p in (DATA / "video").iterdir())
+    states = {(t[s]["orientation"], *t[s]["colours"]) for t in truth for s in ("before", "after")}
+    assert len(states) == 2 * len(truth), "every state of every clip is shown by that clip only"
+    for t in truth:
+        with (DATA / "video" / t["video"]).open("rb") as file:
+            reader = VideoReader(file)
+            assert len(reader) == 48 and reader.get_avg_fps() == 8
+            for index in range(0, 48, 4):
+                second = index / 8
+                state = t["before"] if second < t["change_at"] else t["after"]
+                frame = reader[index].asnumpy()
+                assert frame.shape == (128, 128, 3)
+                counts = np.bincount(_nearest_colours(frame), minlength=len(names))
+                assert {names[i] for i in np.argsort(counts)[-2:]} == set(state["colours"]), (t["video"], second)
+                # stripes across (horizontal) vary down the columns: rows are nearly one colour
+                along_rows = np.abs(np.diff(frame.astype(int), axis=1)).mean()
+                along_columns = np.abs(np.diff(frame.astype(int), axis=0)).mean()
+                assert (along_columns > along_rows) == (state["orientation"] == "horizontal"), (t["video"], second)

@@ -80,6 +80,19 @@ def test_a_cut_off_audio_clip_is_named(data_copy):
     assert "5.wav" in str(err.value) and "does not decode as audio" in str(err.value)
 
 
+def test_a_cut_off_video_and_an_empty_video_folder_are_named(data_copy):
+    clip = data_copy / "video" / "06.mp4"
+    clip.write_bytes(clip.read_bytes()[:2000])  # the first frames only, no index
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("videos")
+    assert "06.mp4" in str(err.value) and "does not decode as a video" in str(err.value)
+    for video in (data_copy / "video").iterdir():
+        video.unlink()
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("videos")
+    assert "a folder with no videos in it (read_videos would find none)" in str(err.value)
+
+
 def test_a_bad_json_line_is_named_by_file_and_line(data_copy):
     _break_line(data_copy / REVIEWS, 17)
     with pytest.raises(CourseError) as err:

@@ -22,6 +22,8 @@ Files written (paths relative to ``--out``):
 * ``text/ratings.jsonl``               -- star ratings from the shop's app, the product by its id (lab 07)
 * ``audio/<id>.wav``                   -- some reviews spoken (module 09), 16 kHz mono, by eSpeak NG
 * ``audio_transcripts.jsonl``          -- what each clip says (the ground truth of a transcription)
+* ``video/<product id>.mp4``           -- a product's fabric in motion, one change each (module 09), by PyAV
+* ``video_changes.jsonl``              -- when each clip changes, and from what to what (its ground truth)
 * ``gpu/imagenette_labels.csv``        -- labels for the ``gpu`` profile (imagenette dog/fish)
 * ``README.md``                        -- provenance, licence, columns and counts
 * ``manifest.json``                    -- every file above with role, counts and sha256
@@ -528,6 +530,8 @@ and Pillow. No third-party data is included. The data is released under
 | `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
 | `audio/<id>.wav` | reviews spoken (module 09), named by the review's `id` | WAV, 16 kHz, mono, 16-bit | {n_clips} clips, {n_bad_clips} bad |
 | `audio_transcripts.jsonl` | what each clip says, JSON lines | `id`, `text`, `voice`, `speed`, `pitch`, `fault` | {n_clips} records |
+| `video/<id>.mp4` | short clips of a product's fabric (module 09), named by the product's `id` | H.264 in MP4, {video_size} x {video_size} px, {video_fps} fps, {video_seconds} s | {n_videos} clips |
+| `video_changes.jsonl` | when each clip changes, JSON lines | `video`, `product_id`, `change_at`, `changed`, `before`, `after` | {n_videos} records |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
 
@@ -630,6 +634,26 @@ nothing, and a speech-to-text model gives an empty or garbled transcript of them
 `audio_transcripts.jsonl` (outside `audio/`, so `read_audio` never meets it) is the ground truth: per clip the
 review's `id`, the `text` it says (`""` for the two bad ones), its `voice`, `speed` and `pitch`, and its `fault`
 (`null`, `"silence"` or `"noise"`).
+
+### Video (module 09)
+
+`video/<id>.mp4` holds {n_videos} clips of {video_seconds} s ({video_kb} kB in all), one per product of the table below,
+named by the product's `id` (`video/06.mp4` films the fabric of product 6): stripes of two of the world's reference
+colours (`raycourse.world.COLOUR_NAMES`, plain, with a little noise) drift across the frame and rock by a few
+degrees. At one moment, a multiple of 0.5 s, **one thing changes**: the stripes turn (`direction`) or take two other
+colours (`colours`). No two clips show the same stripes, so a sentence such as "a photo of vertical stripes in green
+and black" has one right clip and one right moment.
+
+{video_table}
+
+They are H.264 in MP4 ({video_size} x {video_size} px, {video_fps} frames a second, `yuv420p`), written by PyAV
+(`av`, in the course's lock) with x264's settings fixed and one thread, so that `python tools/make_data.py` remakes
+them byte for byte. `ray.data.read_videos(raycourse.data_path("videos"))` reads them with the `decord` module, which
+the course installs from the `decord2` package (wheels for Linux x86_64 and aarch64 and macOS arm64; the original
+`decord` 0.6.0 has Linux x86_64 wheels only). `decord2` 3.4.0 returns frames of some widths with a wrong shape (16,
+32, 48, 96 and 144 px, for example `(96, 96, 4)`): the clips are {video_size} px, and the course resizes to 64, 112
+or 224. `video_changes.jsonl`, outside `video/`, is the ground truth: per clip the `video`, its `product_id`, the
+second of its change `change_at`, what `changed`, and the stripes `before` and `after` (orientation and colours).
 
 ## The world's rules: what the `tiny` stand-ins learn
 
@@ -850,6 +874,15 @@ def generate(out: Path) -> dict:
         columns=["label"],
     )
 
+    video_table = "\n".join(
+        ["| clip | before | after | changes at |", "| --- | --- | --- | --- |"]
+        + [
+            f"| `{t['video']}` | {t['before']['orientation']}, {' and '.join(t['before']['colours'])} | "
+            f"{t['after']['orientation']}, {' and '.join(t['after']['colours'])} | {t['change_at']} s ({t['changed']}) |"
+            for t in video_truth
+        ]
+    )
+
     # README
     animal_ids = {i for i, _ in ANIMALS}
     outfit_ids = {i for i, _ in OUTFITS}
@@ -858,6 +891,12 @@ def generate(out: Path) -> dict:
         for s in SPLITS
     }
     readme = README_TEMPLATE.format(
+        n_videos=len(VIDEOS),
+        video_table=video_table,
+        video_size=VIDEO_SIZE,
+        video_fps=VIDEO_FPS,
+        video_seconds=VIDEO_SECONDS,
+        video_kb=round(sum((out / e["path"]).stat().st_size for e in files if e["role"].startswith("video:")) / 1024),
         outfit_colours=_outfit_colours(),
         n_animals=len(ANIMALS),
         n_outfits=len(OUTFITS),
