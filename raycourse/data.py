@@ -58,6 +58,9 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "product_photos": ("products", None),
     "new_reviews": ("text/new_reviews.jsonl", None),  # module 08: a new day's reviews, with bad rows to validate
     "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
+    "speech": ("audio", None),  # module 09: reviews spoken, <review id>.wav (ground truth: audio_transcripts.jsonl)
+    "videos": ("video", None),  # module 09: short clips of the products' fabric, one change each
+    "video_changes": ("video_changes.jsonl", None),  # module 09: when each clip changes, and from what to what
 }
 
 
@@ -121,6 +124,36 @@ def data_path(role: str, *, check: bool = True):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 JSON_SUFFIXES = (".json", ".jsonl")
 CSV_SUFFIXES = (".csv",)
+AUDIO_SUFFIXES = tuple(
+    f".{e}"
+    for e in (
+        "mp3",
+        "wav",
+        "aac",
+        "flac",
+        "ogg",
+        "m4a",
+        "wma",
+        "alac",
+        "aiff",
+        "pcm",
+        "amr",
+        "opus",
+        "ra",
+        "rm",
+        "au",
+        "mid",
+        "midi",
+        "caf",
+    )
+)  # read_audio's (Ray 2.60)
+VIDEO_SUFFIXES = (".mp4",)  # the course's videos (module 09); read_videos takes many more
+# What a folder of the course's data holds, by its path under the data root, where that is not images
+FOLDER_HOLDS = {
+    "audio": ("audio", AUDIO_SUFFIXES, "read_audio"),
+    "video": ("videos", VIDEO_SUFFIXES, "read_videos"),
+}
+_READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES
 _SHOWN = 8  # problems listed in one message
 
 
@@ -131,7 +164,7 @@ class DataProblem:
     path: Path
     what: str
     line: int | None = None
-    kind: str = ""  # "image", "json", "csv", "folder", "missing"
+    kind: str = ""  # "image", "audio", "video", "json", "csv", "folder", "missing"
 
     def describe(self) -> str:
         where = _shown_path(self.path)
@@ -149,10 +182,11 @@ def check_files(paths) -> list[DataProblem]:
     for path in map(Path, paths):
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            readable = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES]
-            if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in readable):
+            readable = [p for p in files if p.suffix.lower() in _READABLE]
+            noun, suffixes, reader = FOLDER_HOLDS.get(path.name, ("images", IMAGE_SUFFIXES, "read_images"))
+            if not any(p.suffix.lower() in suffixes for p in readable):
                 problems.append(
-                    DataProblem(path, "a folder with no images in it (read_images would find none)", kind="folder")
+                    DataProblem(path, f"a folder with no {noun} in it ({reader} would find none)", kind="folder")
                 )
             problems += [q for p in readable for q in _check_file(p)]
         elif path.is_file():
@@ -168,10 +202,15 @@ def _check_file(path: Path) -> tuple[DataProblem, ...]:
     if key not in _checked:
         suffix = path.suffix.lower()
         kind = "image" if suffix in IMAGE_SUFFIXES else "json" if suffix in JSON_SUFFIXES else "csv"
+        kind = "audio" if suffix in AUDIO_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else kind
         if stat.st_size == 0:
             found = [DataProblem(path, "an empty file (0 bytes)", kind=kind)]
         elif kind == "image":
             found = _check_image(path)
+        elif kind == "audio":
+            found = _check_audio(path)
+        elif kind == "video":
+            found = _check_video(path)
         elif kind == "json":
             found = _check_json_lines(path)
         else:
@@ -188,6 +227,32 @@ def _check_image(path: Path) -> list[DataProblem]:
             image.load()  # decodes every pixel, as read_images does: a cut-off file fails here
     except Exception as error:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ValueError, ...
         return [DataProblem(path, f"does not decode as an image ({type(error).__name__}: {error})", kind="image")]
+    return []
+
+
+def _check_audio(path: Path) -> list[DataProblem]:
+    try:
+        import soundfile
+    except ImportError:  # read_audio itself says to install it; nothing to check the file with
+        return []
+    try:
+        soundfile.read(str(path), dtype="float32")  # what read_audio does with each file
+    except Exception as error:  # soundfile raises LibsndfileError (a RuntimeError), TypeError, ...
+        return [DataProblem(path, f"does not decode as audio ({type(error).__name__}: {error})", kind="audio")]
+    return []
+
+
+def _check_video(path: Path) -> list[DataProblem]:
+    try:
+        from decord import VideoReader  # what ray.data.read_videos decodes with
+    except ImportError:  # read_videos itself says to install it
+        return []
+    try:
+        with path.open("rb") as file:
+            reader = VideoReader(file)
+            reader[len(reader) - 1]  # the last frame: a cut-off file fails here
+    except Exception as error:  # decord raises RuntimeError, DECORDError, ...
+        return [DataProblem(path, f"does not decode as a video ({type(error).__name__}: {error})", kind="video")]
     return []
 
 
@@ -318,16 +383,14 @@ def check_data(root: Path | None = None) -> int:
     files = sorted(
         p
         for p in root.rglob("*")
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix.lower() in IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES
-        and p.name != "manifest.json"
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _READABLE and p.name != "manifest.json"
     )
     problems = []
     folders = {rel for tiny, _ in DATA_ROLES.values() for rel in (tiny if isinstance(tiny, list) else [tiny])}
-    for rel in sorted(folders):  # the image folders the lessons read must hold images
-        if (root / rel).is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in (root / rel).rglob("*")):
-            problems.append(DataProblem(root / rel, "a folder with no images in it", kind="folder"))
+    for rel in sorted(folders):  # the image (video) folders the lessons read must hold images (videos)
+        noun, suffixes, _ = FOLDER_HOLDS.get(rel, ("images", IMAGE_SUFFIXES, ""))
+        if (root / rel).is_dir() and not any(p.suffix.lower() in suffixes for p in (root / rel).rglob("*")):
+            problems.append(DataProblem(root / rel, f"a folder with no {noun} in it", kind="folder"))
     manifest = root / "manifest.json"
     if manifest.is_file():
         try:

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from raycourse import world_speech
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 GENERATOR = ROOT / "tools" / "make_data.py"
@@ -85,7 +87,22 @@ def test_generator_is_deterministic(regenerated):
 
 
 def test_total_size_is_small(manifest):
-    assert sum(e["bytes"] for e in manifest["files"]) < 2 * 1024 * 1024
+    audio = [e for e in manifest["files"] if e["path"].startswith("audio/")]
+    videos = [e for e in manifest["files"] if e["path"].startswith("video/")]
+    assert sum(e["bytes"] for e in manifest["files"] if e not in audio + videos) < 2 * 1024 * 1024
+    assert sum(e["bytes"] for e in videos) < 512 * 1024  # module 09's clips: H.264, 128 px, 6 s each
+    assert sum(e["bytes"] for e in audio) < 5 * 1024 * 1024  # module 09's spoken reviews: 16 kHz 16-bit mono
+
+
+@pytest.mark.skipif(
+    not world_speech.have_espeak(),
+    reason="espeak-ng is not installed: the clips were copied, "
+    "not synthesised (apt-get install espeak-ng to check their synthesis)",
+)
+def test_the_clips_are_synthesised_again_byte_for_byte(regenerated):
+    """The fixture synthesised data/audio/ anew with eSpeak NG (without it, make_data copies the shipped clips)."""
+    for clip in sorted((DATA / "audio").iterdir()):
+        assert (regenerated / "audio" / clip.name).read_bytes() == clip.read_bytes(), f"audio/{clip.name} differs"
 
 
 # --------------------------------------------------------------------------------------
@@ -217,6 +234,32 @@ def test_reviews_jsonl():
     assert {r["label"] for r in records} == {"positive", "negative"}
 
 
+def test_speech_clips_are_reviews_spoken_at_16_khz_mono_with_two_bad_ones():
+    import soundfile
+
+    gen = _load_generator()
+    reviews = {r["id"]: r for r in map(json.loads, (DATA / "text" / "reviews.jsonl").read_text().splitlines())}
+    rows = [json.loads(line) for line in (DATA / "audio_transcripts.jsonl").read_text(encoding="utf-8").splitlines()]
+    clips = sorted((DATA / "audio").iterdir(), key=lambda p: int(p.stem))
+    assert [int(p.stem) for p in clips] == [r["id"] for r in rows] == list(range(1, gen.N_SPOKEN + 1))
+    assert all(p.suffix == ".wav" for p in clips)
+    for row, clip in zip(rows, clips):
+        samples, rate = soundfile.read(clip, dtype="int16")
+        assert rate == 16_000 and samples.ndim == 1, clip.name
+        seconds = len(samples) / rate
+        if row["fault"] == "silence":
+            assert row["text"] == "" and not samples.any()
+        elif row["fault"] == "noise":
+            assert row["text"] == "" and samples.std() > 1000
+        else:
+            assert row["fault"] is None and row["text"] == reviews[row["id"]]["text"]
+            assert 1.5 < seconds < 8.0 and np.abs(samples).max() > 3000, clip.name
+    assert {r["id"]: r["fault"] for r in rows if r["fault"]} == gen.AUDIO_FAULTS == {9: "silence", 22: "noise"}
+    # the clips' voices are never the stand-in's training voices (raycourse.speech_training)
+    assert {r["voice"] for r in rows if r["voice"]} == set(world_speech.CLIP_VOICES)
+    assert not set(world_speech.CLIP_VOICES) & set(world_speech.TRAINING_VOICES)
+
+
 def test_ratings_jsonl_names_products_by_id_and_a_few_retired_ones():
     """Lab 07's ratings: every star level, comments that name no product, product ids of the catalogue (and
     photos) but for a few retired ones that an inner join leaves out, and rating ids that differ from them."""
@@ -237,3 +280,32 @@ def test_ratings_jsonl_names_products_by_id_and_a_few_retired_ones():
     assert 3 <= len(retired) <= 10 and {r["product_id"] for r in retired} <= set(gen.RETIRED_PRODUCTS)
     # joining on the rating's own id instead of the product's would pair most ratings with another product
     assert sum(r["id"] == r["product_id"] for r in records) <= 2
+
+
+def test_each_video_shows_its_stated_stripes_before_and_after_its_one_change():
+    """Decoded as read_videos decodes them (decord): every clip's frames show, by their two most common reference
+    colours, the stated colours before its change and after, and the stripes run the stated way."""
+    from decord import VideoReader
+
+    from raycourse.world import COLOUR_NAMES, _nearest_colours
+
+    names = list(COLOUR_NAMES)
+    truth = [json.loads(line) for line in (DATA / "video_changes.jsonl").read_text().splitlines()]
+    assert sorted(t["video"] for t in truth) == sorted(p.name for p in (DATA / "video").iterdir())
+    states = {(t[s]["orientation"], *t[s]["colours"]) for t in truth for s in ("before", "after")}
+    assert len(states) == 2 * len(truth), "every state of every clip is shown by that clip only"
+    for t in truth:
+        with (DATA / "video" / t["video"]).open("rb") as file:
+            reader = VideoReader(file)
+            assert len(reader) == 48 and reader.get_avg_fps() == 8
+            for index in range(0, 48, 4):
+                second = index / 8
+                state = t["before"] if second < t["change_at"] else t["after"]
+                frame = reader[index].asnumpy()
+                assert frame.shape == (128, 128, 3)
+                counts = np.bincount(_nearest_colours(frame), minlength=len(names))
+                assert {names[i] for i in np.argsort(counts)[-2:]} == set(state["colours"]), (t["video"], second)
+                # stripes across (horizontal) vary down the columns: rows are nearly one colour
+                along_rows = np.abs(np.diff(frame.astype(int), axis=1)).mean()
+                along_columns = np.abs(np.diff(frame.astype(int), axis=0)).mean()
+                assert (along_columns > along_rows) == (state["orientation"] == "horizontal"), (t["video"], second)

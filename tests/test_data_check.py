@@ -68,6 +68,29 @@ def test_the_readers_file_types_are_ray_s():
 
     assert data.IMAGE_SUFFIXES == tuple(f".{e}" for e in ImageDatasource._FILE_EXTENSIONS)
     assert set(data.JSON_SUFFIXES) == {f".{e}" for e in JSON_FILE_EXTENSIONS if "." not in e}
+    from ray.data._internal.datasource.audio_datasource import AudioDatasource
+
+    assert data.AUDIO_SUFFIXES == tuple(f".{e}" for e in AudioDatasource._FILE_EXTENSIONS)
+
+
+def test_a_cut_off_audio_clip_is_named(data_copy):
+    (data_copy / "audio" / "5.wav").write_bytes((data_copy / "audio" / "5.wav").read_bytes()[:30])  # half a header
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("speech")
+    assert "5.wav" in str(err.value) and "does not decode as audio" in str(err.value)
+
+
+def test_a_cut_off_video_and_an_empty_video_folder_are_named(data_copy):
+    clip = data_copy / "video" / "06.mp4"
+    clip.write_bytes(clip.read_bytes()[:2000])  # the first frames only, no index
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("videos")
+    assert "06.mp4" in str(err.value) and "does not decode as a video" in str(err.value)
+    for video in (data_copy / "video").iterdir():
+        video.unlink()
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("videos")
+    assert "a folder with no videos in it (read_videos would find none)" in str(err.value)
 
 
 def test_a_bad_json_line_is_named_by_file_and_line(data_copy):

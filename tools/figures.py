@@ -619,6 +619,34 @@ def fig_08_checkpoint_files():
     return d
 
 
+# --- lesson 09 ---------------------------------------------------------------------------------------------
+
+
+def fig_09_video_search():
+    d = Drawing(9.6, 3.8)
+    d.text(48, 36, "read_videos → CLIP on GPU actors → groupby(path) → search", size=11, weight="bold")
+    d.box(1, 6, 12, 24, "", kind="store")
+    d.text(7, 27.4, "video files", size=9, weight="bold")
+    for k in range(4):
+        d.box(3, 22 - k * 4, 8, 2.8, f"{k + 1}.mp4", kind="plain", size=7, lw=0.8)
+    for t, y in enumerate((20, 7)):
+        d.arrow((13.2, 18), (17.8, y + 4), lw=0.9, color=MUTED)
+        d.box(18, y, 17, 8, f"read task {t + 1}\ndecode, fps=2,\nresize=(224, 224)", kind="task", size=8)
+        for k in range(3):
+            d.box(36 + k * 1.6, y + 2 + k * 1.2, 3, 3, kind="data", lw=0.8)
+    d.text(27, 2.5, "CPU: a row per frame\n(path, frame, timestamp)", size=8, color=MUTED)
+    for j, y in enumerate((20, 7)):
+        d.arrow((41.2, y + 4), (44.8, y + 4))
+        d.box(45, y, 17, 8, f"FrameEmbedder\nactor {j + 1} · GPU {j}", kind="actor", size=8.5)
+    d.text(53.5, 2.5, "num_gpus=1, one actor\nper GPU; no pixels go on", size=8, color=MUTED)
+    for y in (24, 11):
+        d.arrow((62.2, y), (66.8, 17))
+    d.box(67, 12, 12, 10, "groupby(path)\n.map_groups:\na row per video", kind="task", size=8)
+    d.arrow((79.2, 17), (82.8, 17))
+    d.box(83, 10, 12.5, 14, "sentence →\nbest video and\nthe first frame\nthat matches", kind="data", size=8)
+    return d
+
+
 FIGURES_BY_NAME = {
     "01_blocks": fig_01_blocks,
     "01_tasks_actors": fig_01_tasks_actors,
@@ -633,6 +661,7 @@ FIGURES_BY_NAME = {
     "07_gpu_waits": fig_07_gpu_waits,
     "08_serve_path": fig_08_serve_path,
     "08_checkpoint_files": fig_08_checkpoint_files,
+    "09_video_search": fig_09_video_search,
 }
 
 

@@ -20,6 +20,10 @@ Files written (paths relative to ``--out``):
 * ``images_extra/{train,val}/checks/*`` -- lab 05's third class: checkerboards drawn like the stripes
 * ``text/reviews.jsonl``               -- short pet-outfit shop reviews with sentiment
 * ``text/ratings.jsonl``               -- star ratings from the shop's app, the product by its id (lab 07)
+* ``audio/<id>.wav``                   -- some reviews spoken (module 09), 16 kHz mono, by eSpeak NG
+* ``audio_transcripts.jsonl``          -- what each clip says (the ground truth of a transcription)
+* ``video/<product id>.mp4``           -- a product's fabric in motion, one change each (module 09), by PyAV
+* ``video_changes.jsonl``              -- when each clip changes, and from what to what (its ground truth)
 * ``gpu/imagenette_labels.csv``        -- labels for the ``gpu`` profile (imagenette dog/fish)
 * ``README.md``                        -- provenance, licence, columns and counts
 * ``manifest.json``                    -- every file above with role, counts and sha256
@@ -44,7 +48,8 @@ from raycourse.world import ANIMALS, OUTFITS, draw_checks, draw_stripes
 from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 from raycourse.world import PETS as WORLD_PETS
-from raycourse.world import REVIEW_NEGATIVE, REVIEW_POSITIVE
+from raycourse.world import COLOUR_NAMES, REVIEW_NEGATIVE, REVIEW_POSITIVE
+from raycourse import world_speech
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -172,6 +177,93 @@ def make_product_photos(out: Path) -> list[dict]:
             }
         )
     return entries
+
+
+# --------------------------------------------------------------------------------------
+# Videos: the products' fabric in motion (module 09)
+# --------------------------------------------------------------------------------------
+
+VIDEO_DIR = "video"
+VIDEO_FPS = 8  # frames per second of every clip
+VIDEO_SECONDS = 6
+VIDEO_SIZE = 128  # px, square (decord2 3.4.0 returns a wrong shape for some widths, such as 96: see the README)
+# product id -> (before, after, change_at): each state is (orientation, colour, colour); one thing changes, the
+# stripes' direction or their colours, at a time that is a multiple of 0.5 s (a frame of a 2 fps sample).
+VIDEOS = {
+    1: (("horizontal", "blue", "yellow"), ("horizontal", "purple", "yellow"), 2.5),
+    6: (("horizontal", "red", "yellow"), ("vertical", "red", "yellow"), 1.5),
+    11: (("vertical", "green", "white"), ("vertical", "green", "black"), 3.5),
+    15: (("horizontal", "green", "black"), ("horizontal", "grey", "blue"), 4.0),
+    20: (("horizontal", "red", "black"), ("vertical", "red", "black"), 3.0),
+    24: (("vertical", "blue", "white"), ("horizontal", "blue", "white"), 2.0),
+}
+
+
+def _video_frame(state: tuple[str, str, str], t: float, rng: np.random.Generator) -> np.ndarray:
+    """One frame: stripes of two reference colours (raycourse.world.COLOUR_NAMES) drifting across the frame and
+    rocking by a few degrees, as a fabric swatch filmed in motion, with a little noise."""
+    orientation, c1, c2 = state
+    yy, xx = np.mgrid[0:VIDEO_SIZE, 0:VIDEO_SIZE].astype(np.float32)
+    tilt = np.deg2rad(6.0 * np.sin(1.3 * t))
+    if orientation == "horizontal":
+        u = yy * np.cos(tilt) + xx * np.sin(tilt)
+    else:
+        u = xx * np.cos(tilt) + yy * np.sin(tilt)
+    mask = ((u / 16.0 + 0.3 * t) % 1.0) < 0.5
+    img = np.where(mask[..., None], np.float32(COLOUR_NAMES[c1]), np.float32(COLOUR_NAMES[c2]))
+    img = img + rng.normal(0, 6.0, size=img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    """H.264 in MP4 with PyAV, settings fixed and one thread: the same bytes on every run."""
+    import av  # PyAV: only this script writes videos; the course reads them with decord (ray.data.read_videos)
+
+    with av.open(str(path), mode="w", format="mp4") as container:
+        options = {"crf": "23", "preset": "medium", "x264-params": "threads=1:bframes=0"}
+        stream = container.add_stream("libx264", rate=fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.thread_count = 1
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def make_videos(out: Path) -> tuple[list[dict], list[dict]]:
+    """Short clips of the products' fabric (``video/<product id>.mp4``), in each of which one thing changes at a
+    known time, and the ground truth: every clip's states and the time of its change (``video_changes.jsonl``,
+    outside the read folder)."""
+    folder = out / VIDEO_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    entries, truth = [], []
+    for pid, (before, after, change_at) in VIDEOS.items():
+        rng = _rng(9, pid)
+        times = [i / VIDEO_FPS for i in range(VIDEO_FPS * VIDEO_SECONDS)]
+        frames = [_video_frame(before if t < change_at else after, t, rng) for t in times]
+        name = f"{pid:02d}.mp4"
+        _write_mp4(folder / name, frames, VIDEO_FPS)
+        changed = "direction" if before[0] != after[0] else "colours"
+        entries.append(
+            {
+                "path": f"{VIDEO_DIR}/{name}",
+                "product_id": pid,
+                "frames": len(frames),
+                "fps": VIDEO_FPS,
+                "width": VIDEO_SIZE,
+                "height": VIDEO_SIZE,
+            }
+        )
+        truth.append(
+            {
+                "video": name,
+                "product_id": pid,
+                "change_at": change_at,
+                "changed": changed,
+                "before": {"orientation": before[0], "colours": list(before[1:])},
+                "after": {"orientation": after[0], "colours": list(after[1:])},
+            }
+        )
+    return entries, truth
 
 
 # --------------------------------------------------------------------------------------
@@ -347,6 +439,61 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# --------------------------------------------------------------------------------------
+# Speech (module 09): some reviews spoken by eSpeak NG, with two bad recordings
+# --------------------------------------------------------------------------------------
+
+N_SPOKEN = 30  # reviews 1..30 of text/reviews.jsonl are spoken: about 4 MB of 16 kHz 16-bit mono
+AUDIO_DIR = "audio"
+TRANSCRIPTS = "audio_transcripts.jsonl"  # outside audio/: read_audio(data_path("speech")) reads only the clips
+# Two recordings that failed: nothing (a muted microphone) and hiss and hum (a broken cable); no words in either.
+AUDIO_FAULTS = {9: "silence", 22: "noise"}
+
+
+def make_speech(out: Path, reviews: list[dict]) -> list[dict]:
+    """Speak reviews 1..N_SPOKEN into ``audio/<id>.wav`` (the voice, speed and pitch cycle through eSpeak NG's
+    clip voices) and return the transcripts: ``id``, ``text`` (what the clip says, "" for a bad one), ``voice``,
+    ``speed``, ``pitch``, ``fault``. Without ``espeak-ng`` the shipped clips are copied from the repository's
+    data/ (tests/test_data.py then checks their synthesis only where eSpeak NG is installed)."""
+    folder = out / AUDIO_DIR
+    shipped = Path(__file__).resolve().parents[1] / "data" / AUDIO_DIR
+    synthesise = world_speech.have_espeak()
+    if not synthesise and folder.resolve() == shipped.resolve():
+        raise SystemExit(
+            "espeak-ng is not installed, and it speaks data/audio/: install it (Debian/Ubuntu: "
+            "`apt-get install espeak-ng`, macOS: `brew install espeak-ng`) or write elsewhere with --out"
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = []
+    for k, review in enumerate(reviews[:N_SPOKEN]):
+        rid = review["id"]
+        fault = AUDIO_FAULTS.get(rid)
+        voice = None if fault else world_speech.CLIP_VOICES[k % len(world_speech.CLIP_VOICES)]
+        speed = None if fault else world_speech.CLIP_SPEEDS[k % len(world_speech.CLIP_SPEEDS)]
+        pitch = None if fault else world_speech.CLIP_PITCHES[(k // 3) % len(world_speech.CLIP_PITCHES)]
+        target = folder / f"{rid}.wav"
+        if not synthesise:
+            shutil.copyfile(shipped / target.name, target)
+        elif fault == "silence":
+            target.write_bytes(world_speech.wav_bytes(world_speech.silence(2.0)))
+        elif fault == "noise":
+            target.write_bytes(world_speech.wav_bytes(world_speech.noise(2.5, _rng(909))))
+        else:
+            target.write_bytes(world_speech.wav_bytes(world_speech.speak(review["text"], voice, speed, pitch)))
+        rows.append(
+            {
+                "id": rid,
+                "text": "" if fault else review["text"],
+                "voice": voice,
+                "speed": speed,
+                "pitch": pitch,
+                "fault": fault,
+            }
+        )
+    return rows
+
+
 README_TEMPLATE = """\
 # Bundled sample data (`tiny` profile)
 
@@ -381,6 +528,10 @@ and Pillow. No third-party data is included. The data is released under
 | `text/ratings.jsonl` | star ratings from the shop's app, JSON lines (lab 07) | `id` (int, unique), `product_id` (int), `stars` (1-5), `text` | {n_ratings} records |
 | `text/new_reviews.jsonl` | a new day's reviews with bad rows, JSON lines (module 08) | as `reviews.jsonl`, without `label` | {n_new_reviews} records, {n_bad_reviews} bad |
 | `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
+| `audio/<id>.wav` | reviews spoken (module 09), named by the review's `id` | WAV, 16 kHz, mono, 16-bit | {n_clips} clips, {n_bad_clips} bad |
+| `audio_transcripts.jsonl` | what each clip says, JSON lines | `id`, `text`, `voice`, `speed`, `pitch`, `fault` | {n_clips} records |
+| `video/<id>.mp4` | short clips of a product's fabric (module 09), named by the product's `id` | H.264 in MP4, {video_size} x {video_size} px, {video_fps} fps, {video_seconds} s | {n_videos} clips |
+| `video_changes.jsonl` | when each clip changes, JSON lines | `video`, `product_id`, `change_at`, `changed`, `before`, `after` | {n_videos} records |
 | `gpu/imagenette_labels.csv` | labels for the `gpu` profile's imagenette subset | `label` (str) | 400 rows |
 | `manifest.json` | machine-readable list of the files above | path, role, counts, sha256 | |
 
@@ -465,6 +616,44 @@ pipeline must check before it uses it. Each has a few bad rows, one fault each, 
 ({n_bad_reviews}): {review_faults}. The ratings ({n_bad_ratings}) break lab 08's rule (a product of the catalogue, a
 comment of at most 120 characters): ids 5 (no `product_id`), 11 (product 4, retired), 19 (a 210-character
 comment), 30 (product 99, never in the catalogue) and 41 (a 150-character comment). Both profiles read these files.
+
+### Speech (module 09)
+
+`audio/<id>.wav` holds reviews 1 to {n_clips} of `text/reviews.jsonl` spoken, one clip per review, named by the
+review's `id` (`audio/7.wav` says the `text` of review 7): WAV files, 16 kHz, mono, 16-bit, {min_seconds} to
+{max_seconds} s long ({audio_mb} MB in all). They were synthesised by eSpeak NG 1.51 (Debian 12's `espeak-ng`, a
+formant synthesiser) with five voices ({clip_voices}), speeds of {clip_speeds} words a minute and pitches of
+{clip_pitches}, through `raycourse/world_speech.py`; `python tools/make_data.py` remakes them where `espeak-ng` is
+installed (byte for byte with that version; without it the script copies the shipped clips and the tests skip the
+check of their synthesis). `ray.data.read_audio(raycourse.data_path("speech"))` reads them (it needs `soundfile`,
+in the course's lock): a row per clip, `amplitude` (float32, shape `(1, samples)`) and `sample_rate` (16000).
+
+Two recordings failed, on purpose, so that a pipeline has a transcript to quarantine: **{bad_clips}**. They say
+nothing, and a speech-to-text model gives an empty or garbled transcript of them.
+
+`audio_transcripts.jsonl` (outside `audio/`, so `read_audio` never meets it) is the ground truth: per clip the
+review's `id`, the `text` it says (`""` for the two bad ones), its `voice`, `speed` and `pitch`, and its `fault`
+(`null`, `"silence"` or `"noise"`).
+
+### Video (module 09)
+
+`video/<id>.mp4` holds {n_videos} clips of {video_seconds} s ({video_kb} kB in all), one per product of the table below,
+named by the product's `id` (`video/06.mp4` films the fabric of product 6): stripes of two of the world's reference
+colours (`raycourse.world.COLOUR_NAMES`, plain, with a little noise) drift across the frame and rock by a few
+degrees. At one moment, a multiple of 0.5 s, **one thing changes**: the stripes turn (`direction`) or take two other
+colours (`colours`). No two clips show the same stripes, so a sentence such as "a photo of vertical stripes in green
+and black" has one right clip and one right moment.
+
+{video_table}
+
+They are H.264 in MP4 ({video_size} x {video_size} px, {video_fps} frames a second, `yuv420p`), written by PyAV
+(`av`, in the course's lock) with x264's settings fixed and one thread, so that `python tools/make_data.py` remakes
+them byte for byte. `ray.data.read_videos(raycourse.data_path("videos"))` reads them with the `decord` module, which
+the course installs from the `decord2` package (wheels for Linux x86_64 and aarch64 and macOS arm64; the original
+`decord` 0.6.0 has Linux x86_64 wheels only). `decord2` 3.4.0 returns frames of some widths with a wrong shape (16,
+32, 48, 96 and 144 px, for example `(96, 96, 4)`): the clips are {video_size} px, and the course resizes to 64, 112
+or 224. `video_changes.jsonl`, outside `video/`, is the ground truth: per clip the `video`, its `product_id`, the
+second of its change `change_at`, what `changed`, and the stripes `before` and `after` (orientation and colours).
 
 ## The world's rules: what the `tiny` stand-ins learn
 
@@ -563,6 +752,7 @@ def generate(out: Path) -> dict:
     for split in SPLITS:
         shutil.rmtree(out / "images" / split, ignore_errors=True)
     shutil.rmtree(out / "products", ignore_errors=True)
+    shutil.rmtree(out / VIDEO_DIR, ignore_errors=True)
 
     files: list[dict] = []
 
@@ -639,6 +829,42 @@ def generate(out: Path) -> dict:
             bad_ids=sorted(faults),
         )
 
+    # Videos (module 09) and their ground truth, beside the read folder
+    video_entries, video_truth = make_videos(out)
+    for e in video_entries:
+        rel = e.pop("path")
+        add(rel, "video: a product's fabric in motion", **e)
+    _write_jsonl(out / "video_changes.jsonl", video_truth)
+    add(
+        "video_changes.jsonl",
+        "ground truth of the videos: each clip's states and when it changes (JSON lines)",
+        rows=len(video_truth),
+        columns=["video", "product_id", "change_at", "changed", "before", "after"],
+    )
+
+    # Module 09: reviews spoken, and what each clip says
+    transcripts = make_speech(out, reviews)
+    for row in transcripts:
+        add(
+            f"{AUDIO_DIR}/{row['id']}.wav",
+            "audio: a review spoken (16 kHz mono WAV)",
+            review_id=row["id"],
+            fault=row["fault"],
+        )
+    _write_jsonl(out / TRANSCRIPTS, transcripts)
+    add(
+        TRANSCRIPTS,
+        "text: what each clip of audio/ says (JSON lines)",
+        rows=len(transcripts),
+        columns=["id", "text", "voice", "speed", "pitch", "fault"],
+        bad_ids=sorted(AUDIO_FAULTS),
+    )
+    clip_seconds = [
+        (out / AUDIO_DIR / f"{row['id']}.wav").stat().st_size / 2 / world_speech.SAMPLE_RATE
+        for row in transcripts
+        if not row["fault"]
+    ]
+
     # gpu profile labels
     _write_csv(out / "gpu" / "imagenette_labels.csv", ["label"], [("dog",)] * 200 + [("fish",)] * 200)
     add(
@@ -646,6 +872,15 @@ def generate(out: Path) -> dict:
         "gpu profile: imagenette labels, 200 dog then 200 fish",
         rows=400,
         columns=["label"],
+    )
+
+    video_table = "\n".join(
+        ["| clip | before | after | changes at |", "| --- | --- | --- | --- |"]
+        + [
+            f"| `{t['video']}` | {t['before']['orientation']}, {' and '.join(t['before']['colours'])} | "
+            f"{t['after']['orientation']}, {' and '.join(t['after']['colours'])} | {t['change_at']} s ({t['changed']}) |"
+            for t in video_truth
+        ]
     )
 
     # README
@@ -656,6 +891,12 @@ def generate(out: Path) -> dict:
         for s in SPLITS
     }
     readme = README_TEMPLATE.format(
+        n_videos=len(VIDEOS),
+        video_table=video_table,
+        video_size=VIDEO_SIZE,
+        video_fps=VIDEO_FPS,
+        video_seconds=VIDEO_SECONDS,
+        video_kb=round(sum((out / e["path"]).stat().st_size for e in files if e["role"].startswith("video:")) / 1024),
         outfit_colours=_outfit_colours(),
         n_animals=len(ANIMALS),
         n_outfits=len(OUTFITS),
@@ -687,6 +928,15 @@ def generate(out: Path) -> dict:
         n_extra_train=extra_counts["train"],
         n_extra_val=extra_counts["val"],
         gray_extra=sum(e.get("mode") == "L" for e in extra_entries),
+        n_clips=len(transcripts),
+        n_bad_clips=len(AUDIO_FAULTS),
+        bad_clips="; ".join(f"`audio/{i}.wav` is {fault}" for i, fault in sorted(AUDIO_FAULTS.items())),
+        min_seconds=f"{min(clip_seconds):.1f}",
+        max_seconds=f"{max(clip_seconds):.1f}",
+        audio_mb=f"{sum(f.stat().st_size for f in (out / AUDIO_DIR).iterdir()) / 1e6:.1f}",
+        clip_voices=", ".join(f"`{v}`" for v in world_speech.CLIP_VOICES),
+        clip_speeds=", ".join(str(v) for v in world_speech.CLIP_SPEEDS),
+        clip_pitches=", ".join(str(v) for v in world_speech.CLIP_PITCHES),
     )
     (out / "README.md").write_text(readme, encoding="utf-8", newline="\n")
     add("README.md", "documentation: provenance, licence, columns and counts")

@@ -46,6 +46,7 @@ __all__ = [
     "plan_ops",
     "pools",
     "quiet_model_loading",
+    "read_options",
     "require_dataset",
     "require_inference",
     "require_loaded_once",
@@ -320,6 +321,16 @@ def plan_root(ds):
         return ds._logical_plan.dag
     except Exception:
         return None
+
+
+def read_options(ds) -> dict:
+    """The options the first reader of ``ds`` was given, as its datasource keeps them (``fps``, ``resize``,
+    ``include_timestamps`` of ``read_videos``...): public attributes only; {} when the plan cannot be read."""
+    for op in plan_ops(ds):
+        source = getattr(op, "datasource", None)
+        if source is not None:
+            return {k: v for k, v in vars(source).items() if not k.startswith("_")}
+    return {}
 
 
 def class_stages(ds) -> list:

@@ -473,6 +473,8 @@ STAGES = [
 NO_STAGE = {
     "08": "its one model is module 04's: Qwen2.5 in the same chat pipeline (PromptEnhancer on Serve, BatchEnhancer "
     "in Ray Data), measured by 04's enhancer stage",
+    "09": "its frame embedder runs module 06's CLIP the same way (the processor, then get_image_features on a batch "
+    "of 224 x 224 frames), measured by 06's stage",
 }
 
 

@@ -1,0 +1,218 @@
+"""Lab 09 checks (Audio and video): every frame's average colour, and the moment each video's colour changes.
+
+What each exercise's text states, and where it is checked:
+
+- Exercise 1 (`colours`): a Ray Dataset; `read_videos` at 4 frames a second, resized to 64 x 64, with paths and
+  timestamps (the reader's options); a `map_batches` stage (not a row `map`) running a function (not a class) that
+  asks for no GPU; the columns `path`, `second`, `colour`, no pixels; every frame's average colour and start.
+- Exercise 2 (`changes`): a Ray Dataset made with `groupby("path")` (a keyed repartition, then `map_groups`);
+  one row per video, named by its file; `change_at` the first frame of the new colours where the largest move is
+  at least 30, missing where it is below.
+- Stretch (`changes_once`, `decoded_twice`): the same rows from a materialized `colours` (no reader left in the
+  plan), and `decoded_twice` False.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._core import Wrong, exercise, progress_of, require
+from .toolkit import error_line, plan_ops, read_options, require_dataset, stages
+
+progress = progress_of(__name__)  # the lab's last cell: check.progress()
+
+FPS, SIZE, THRESHOLD = 4, (64, 64), 30
+COLUMNS = ["path", "second", "colour"]
+
+
+def _truth() -> dict[str, float | None]:
+    """video -> the second its colours change (None where only the stripes' direction changes)."""
+    import raycourse
+
+    rows = [json.loads(line) for line in Path(raycourse.data_path("video_changes")).read_text().splitlines() if line]
+    return {r["video"]: (r["change_at"] if r["changed"] == "colours" else None) for r in rows}
+
+
+def _rows(ds, name: str):
+    try:
+        return ds.to_pandas()
+    except Exception as exc:  # the learner's own error, in one line
+        raise Wrong(f"running `{name}` failed: {error_line(exc)}", "Fix the error above in your function.") from None
+
+
+# --- Exercise 1 -------------------------------------------------------------------------------------------------
+
+
+def _check_reader(ds) -> None:
+    options = read_options(ds)
+    if not options or "fps" not in options:
+        raise Wrong("`colours` does not start from `ray.data.read_videos`.", "Read the clips with read_videos.")
+    if options["fps"] != FPS:
+        raise Wrong(f"the reader keeps fps={options['fps']}.", "Read 4 frames a second: read_videos(..., fps=4).")
+    if tuple(options.get("resize") or ()) != SIZE:
+        raise Wrong(f"the reader resizes to {options.get('resize')}.", "Resize at decode: resize=(64, 64).")
+    if not options.get("include_timestamps"):
+        raise Wrong("the frames come without timestamps.", "Pass include_timestamps=True to read_videos.")
+
+
+def _check_colour_stage(ds) -> None:
+    mapped = [s for s in stages(ds) if s.kind in ("MapBatches", "MapRows")]
+    if not mapped:
+        raise Wrong("`colours` has no stage that computes the colours.", "Add a map_batches stage with a function.")
+    stage = mapped[-1]
+    if stage.kind != "MapBatches":
+        raise Wrong(
+            "the colours are computed a row at a time (`map`).",
+            "Use map_batches: the batch's frames are one NumPy array, averaged in one call.",
+        )
+    if stage.is_class:
+        raise Wrong(
+            f"the colour stage is a class ({stage.name}), run in an actor pool.",
+            "It loads nothing: write a function.",
+        )
+    if stage.num_gpus:
+        raise Wrong(f"the colour stage asks for num_gpus={stage.num_gpus:g}.", "An average needs no GPU: ask for none.")
+
+
+@functools.cache  # the shipped clips: decoded once per session
+def _reference_colours():
+    import ray
+
+    import raycourse
+
+    frames = ray.data.read_videos(
+        raycourse.data_path("videos"), fps=FPS, resize=SIZE, include_paths=True, include_timestamps=True
+    ).to_pandas()
+    return {
+        (Path(p).name, round(float(t[0]), 3)): np.asarray(f, dtype=np.float64).mean(axis=(0, 1))
+        for p, t, f in zip(frames["path"], frames["frame_timestamp"], frames["frame"])
+    }
+
+
+def _check_colour_rows(table) -> None:
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise Wrong(
+            f"`colours` has no column {missing[0]!r} (it has {list(table.columns)}).", "Return path, second, colour."
+        )
+    extra = [c for c in table.columns if c not in COLUMNS]
+    if extra:
+        raise Wrong(f"`colours` hands on {extra} too.", "Return only path, second and colour: no pixels.")
+    reference = _reference_colours()
+    if len(table) != len(reference):
+        raise Wrong(
+            f"`colours` has {len(table)} rows; the clips have {len(reference)} frames at 4 a second.",
+            "One row per frame.",
+        )
+    for path, second, colour in zip(table["path"], table["second"], table["colour"]):
+        key = (Path(str(path)).name, round(float(np.ravel(second)[0]), 3))
+        if key not in reference:
+            raise Wrong(f"no frame of {key[0]} starts at second {key[1]}.", "`second` is the frame_timestamp's start.")
+        values = np.ravel(np.asarray(colour, dtype=np.float64))
+        if values.shape != (3,) or not np.allclose(values, reference[key], atol=0.5):
+            raise Wrong(
+                f"the colour of {key[0]} at {key[1]} s is {np.round(values, 1).tolist()}, not its mean red, green "
+                f"and blue {np.round(reference[key], 1).tolist()}.",
+                "Average each frame over its height and width only: frames.mean(axis=(1, 2)).",
+            )
+
+
+@exercise("Exercise 1 · every frame's average colour")
+def exercise_1(colours) -> str:
+    require("colours", colours, "a Dataset: read_videos, then a map_batches function")
+    require_dataset("colours", colours)
+    _check_reader(colours)
+    _check_colour_stage(colours)
+    table = _rows(colours, "colours")
+    _check_colour_rows(table)
+    return f"{len(table)} frames, each with its average colour, computed by a batch function on CPUs."
+
+
+# --- Exercise 2 -------------------------------------------------------------------------------------------------
+
+
+def _check_grouped(ds) -> None:
+    names = [type(op).__name__ for op in plan_ops(ds)]
+    if not any(n in ("Repartition", "Aggregate", "Sort") for n in names):
+        raise Wrong(
+            "`changes` is not made with groupby: no step brings each video's frames together.",
+            'Use colours.groupby("path").map_groups(your_function).',
+        )
+
+
+def _missing(value) -> bool:
+    """None, NaN or pandas' NA: a change_at left missing, however it is written."""
+    import pandas as pd
+
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array: not a missing value
+        return False
+
+
+def _check_changes(table, truth: dict, name: str) -> None:
+    for column in ("video", "change_at"):
+        if column not in table.columns:
+            raise Wrong(
+                f"`{name}` has no column {column!r} (it has {list(table.columns)}).", "Return video and change_at."
+            )
+    videos = [Path(str(v)).name for v in table["video"]]
+    if sorted(videos) != sorted(truth):
+        raise Wrong(f"`{name}` has the rows {sorted(videos)}, not one per video.", "Return one row per group: [name].")
+    if any(str(v) != Path(str(v)).name for v in table["video"]):
+        raise Wrong(f"`{name}` names the videos by their whole path.", "`video` is the file's name: 01.mp4.")
+    for video, found in zip(videos, table["change_at"]):
+        found = None if _missing(found) else float(np.ravel(found)[0])
+        expected = truth[video]
+        if expected is None and found is not None:
+            raise Wrong(
+                f"{video} changes colour at {found} s, you say; its stripes only turn there.",
+                f"Leave change_at missing where the largest move is below {THRESHOLD}.",
+            )
+        if expected is not None and found is None:
+            raise Wrong(f"{video}'s colours change, but change_at is missing.", "Sort by second, then find the jump.")
+        if expected is not None and abs(found - expected) > 1e-6:
+            hint = (
+                "That is the frame before the jump: take the second of the frame after it."
+                if abs(found - (expected - 1 / FPS)) < 1e-6
+                else "Put the frames in time order (np.argsort on second) before taking differences."
+            )
+            raise Wrong(f"{video}'s colours change at {found} s, you say; not so.", hint)
+
+
+@exercise("Exercise 2 · the moment each video's colour changes")
+def exercise_2(changes) -> str:
+    require("changes", changes, 'a Dataset: colours.groupby("path").map_groups(...)')
+    require_dataset("changes", changes)
+    _check_grouped(changes)
+    truth = _truth()
+    _check_changes(_rows(changes, "changes"), truth, "changes")
+    moments = ", ".join(f"{v} at {s} s" for v, s in sorted(truth.items()) if s is not None)
+    return f"one row per video; the colours change in {moments}, and nowhere else."
+
+
+# --- Stretch ----------------------------------------------------------------------------------------------------
+
+
+@exercise("Stretch · the same moments, decoded once")
+def stretch(changes_once, decoded_twice) -> str:
+    require("changes_once", changes_once, "a Dataset grouped from a materialized colours")
+    require("decoded_twice", decoded_twice, "True or False")
+    require_dataset("changes_once", changes_once)
+    if read_options(changes_once):
+        raise Wrong(
+            "`changes_once` still starts from read_videos: every run decodes the clips again.",
+            "Group a materialized colours: colours.materialize().groupby(...).",
+        )
+    _check_grouped(changes_once)
+    _check_changes(_rows(changes_once, "changes_once"), _truth(), "changes_once")
+    if decoded_twice is not False:
+        raise Wrong(
+            f"`decoded_twice` is {decoded_twice!r}.",
+            "A materialized Dataset keeps its blocks: running the grouping again reads them, it decodes nothing.",
+        )
+    return "the frames were decoded once; grouping them again reads the kept blocks."
