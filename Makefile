@@ -29,7 +29,7 @@ help:
 	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
 	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
 	@echo "make test-room two learners at once on one shared two-node Ray (lessons 04 and 05 within a GPU budget; about 10 min)"
-	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min)"
+	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min; the speech one, with espeak-ng, some minutes more)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
 	@echo "make labs      regenerate labs/ from solutions/"
 	@echo "make figures   redraw the lessons' diagrams (notebooks/figures/*.svg) from tools/figures.py"

@@ -59,6 +59,7 @@ _ROLES = (
     ("llm", "prompt enhancement", 'pipeline("text-generation")'),
     ("vit", "fine-tuning base", "ViTForImageClassification"),
     ("clip", "image embeddings", "CLIPModel / CLIPProcessor"),
+    ("speech", "speech-to-text", "WhisperForConditionalGeneration / WhisperProcessor"),
 )
 
 

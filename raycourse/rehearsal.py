@@ -80,6 +80,19 @@ def fake_repo(spec: config.ModelRole, out: Path) -> Path:
         processor.image_processor.save_pretrained(out)  # preprocessor_config.json
         processor.tokenizer.save_pretrained(out)
         _legacy_tokenizer(out)
+    elif role == "speech":
+        from transformers import WhisperProcessor
+
+        for name in ("config.json", "generation_config.json", "model.safetensors"):
+            shutil.copyfile(standin / name, out / name)
+        processor = WhisperProcessor.from_pretrained(str(standin))
+        processor.feature_extractor.save_pretrained(out)  # preprocessor_config.json, as whisper-tiny's repo has it
+        processor.tokenizer.save_pretrained(out)
+        _legacy_tokenizer(out)
+        tokenizer = processor.tokenizer  # whisper-tiny's repo also lists its added tokens and its spelling normaliser
+        added = {t: tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens}
+        (out / "added_tokens.json").write_text(json.dumps(added, indent=2))
+        (out / "normalizer.json").write_text("{}")  # the stand-in spells nothing two ways
     else:  # pragma: no cover - every role is covered above
         raise ValueError(role)
     (out / "standin.json").unlink(missing_ok=True)

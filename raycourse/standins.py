@@ -2,7 +2,7 @@
 
 Why stand-ins?
 --------------
-The course notebooks use four pre-trained models from the Hugging Face Hub:
+The course notebooks use five pre-trained models from the Hugging Face Hub:
 
 =============  ==========================================  =============================
 role           real model                                  loaded with
@@ -11,6 +11,7 @@ role           real model                                  loaded with
 ``llm``        ``Qwen/Qwen2.5-0.5B-Instruct``              ``transformers.pipeline("text-generation")``
 ``vit``        ``google/vit-base-patch16-224-in21k``       ``ViTForImageClassification`` + ``ViTImageProcessor``
 ``clip``       ``openai/clip-vit-base-patch32``            ``CLIPModel`` + ``CLIPProcessor``
+``speech``     ``openai/whisper-tiny``                     ``WhisperForConditionalGeneration`` + ``WhisperProcessor``
 =============  ==========================================  =============================
 
 Together they are several GB and SDXL needs a GPU to be usable.  In CI and on
@@ -41,7 +42,9 @@ what the lessons say the models do. Their seed-0 builds ship with the course
   its animal and outfit, and adds two elements of the season the instruction names;
 * ``image_gen`` learns the picture world (about 45 s): one turbo step paints a prompt in the
   colour of its season, or else of its outfit, or else of its animal, so an enhanced prompt
-  changes its picture.
+  changes its picture;
+* ``speech`` learns to transcribe the shop's reviews spoken by eSpeak NG (:mod:`raycourse.speech_training`, a few
+  minutes, needs ``espeak-ng``): it writes the words of clips it never heard.
 
 The ViT stand-in is built from code in a moment and trained by the learner: module 05
 fine-tunes it on the stripes and shows a falling loss.
@@ -74,31 +77,36 @@ __all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", 
 STANDIN_VERSION: int = 5
 
 #: The model roles that have a stand-in.
-ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip")
+ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip", "speech")
 
 #: The stand-ins trained on the course's world. Their builds with seed 0 ship with the course, in
 #: ``raycourse/trained/<role>/`` (about 3 MB in all): :func:`build_standin` copies them in a second instead of
 #: training for a minute and a half. ``python tools/train_standins.py`` trains them anew and writes that folder;
 #: ``make test-standins`` checks that it gives the shipped files byte for byte, and ``make test`` that they were
 #: trained from today's sources (:func:`training_digest`).
-TRAINED: tuple[str, ...] = ("image_gen", "llm", "clip")
+TRAINED: tuple[str, ...] = ("image_gen", "llm", "clip", "speech")
 TRAINED_DIR = pathlib.Path(__file__).parent / "trained"
 
 #: The libraries whose versions a trained stand-in's bytes depend on (part of :func:`training_digest`).
 TRAINING_LIBRARIES: tuple[str, ...] = ("torch", "transformers", "diffusers", "tokenizers", "safetensors")
 
 
-def training_digest() -> str:
+def training_digest(role: str | None = None) -> str:
     """What a trained stand-in's files depend on: this builder, the training, the world it learns and the versions of
     the libraries that compute and write it. A training writes it into its ``standin.json`` (``trained_from``), so a
-    shipped build made from other sources shows it (``tests/test_standins.py``) without training anew."""
+    shipped build made from other sources shows it (``tests/test_standins.py``) without training anew. The speech
+    stand-in's training has sources of its own (``role="speech"``); ``None``: the digest of every role's."""
     import hashlib
     from importlib import metadata
 
-    from . import standin_training, world
+    from . import speech_training, standin_training, world, world_speech
 
+    if role is None:
+        return hashlib.sha256("".join(training_digest(r) for r in TRAINED).encode()).hexdigest()[:16]
     digest = hashlib.sha256()
-    for module_file in (__file__, standin_training.__file__, world.__file__):
+    sources = ((__file__, speech_training.__file__, world_speech.__file__, world.__file__, speech_training.REVIEWS)
+               if role == "speech" else (__file__, standin_training.__file__, world.__file__))
+    for module_file in sources:
         digest.update(pathlib.Path(module_file).read_bytes())
     for name in TRAINING_LIBRARIES:
         digest.update(f"{name}=={metadata.version(name).split('+')[0]};".encode())
@@ -110,6 +118,7 @@ REAL_MODELS: dict[str, str] = {
     "llm": "Qwen/Qwen2.5-0.5B-Instruct",
     "vit": "google/vit-base-patch16-224-in21k",
     "clip": "openai/clip-vit-base-patch32",
+    "speech": "openai/whisper-tiny",
 }
 
 # ---------------------------------------------------------------------------
@@ -676,11 +685,18 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
     pipe.save_pretrained(out, safe_serialization=True, variant="fp16")
 
 
+def _build_speech(out: pathlib.Path, seed: int) -> None:
+    from .speech_training import build_speech
+
+    build_speech(out, seed)  # trained for a few minutes on the world's speech (needs espeak-ng)
+
+
 _BUILDERS: dict[str, Callable[[pathlib.Path, int], None]] = {
     "image_gen": _build_image_gen,
     "llm": _build_llm,
     "vit": _build_vit,
     "clip": _build_clip,
+    "speech": _build_speech,
 }
 
 
@@ -730,7 +746,7 @@ def build_standin(role: str, path: str | os.PathLike, seed: int = 0, *, train: b
                     "imitates": REAL_MODELS[role],
                     "note": ("tiny stand-in trained on the course's world by raycourse.standins" if role in TRAINED
                              else "tiny randomly initialised stand-in built by raycourse.standins"),
-                    **({"trained_from": training_digest()} if role in TRAINED else {}),
+                    **({"trained_from": training_digest(role)} if role in TRAINED else {}),
                 },
             )
         # mkdtemp creates 0700 and transformers writes weights 0600: make the

@@ -13,6 +13,7 @@ version (Debian 12's 1.51 made the shipped clips); another version may pronounce
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import subprocess
 import wave
@@ -79,14 +80,19 @@ def _trim(samples: np.ndarray, rate: int, keep: float = 0.1) -> np.ndarray:
 
 
 def resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling by the FFT (deterministic, NumPy only)."""
+    """Band-limited resampling by the FFT (deterministic, NumPy only). The signal is padded with silence to a length
+    whose FFT is fast (the rates' ratio times a power of two), resampled, and cut back to its own length."""
     if rate == new_rate:
         return samples
-    n_new = int(round(len(samples) * new_rate / rate))
-    spectrum = np.fft.rfft(samples)
+    common = math.gcd(rate, new_rate)
+    up, down = new_rate // common, rate // common
+    blocks = 1 << max(0, math.ceil(math.log2(max(1, len(samples)) / down)))
+    padded = np.pad(samples, (0, down * blocks - len(samples)))
+    n_new = up * blocks
+    spectrum = np.fft.rfft(padded)
     keep = n_new // 2 + 1
     spectrum = spectrum[:keep] if keep <= len(spectrum) else np.pad(spectrum, (0, keep - len(spectrum)))
-    return np.fft.irfft(spectrum, n_new) * (n_new / len(samples))
+    return (np.fft.irfft(spectrum, n_new) * (n_new / len(padded)))[: int(round(len(samples) * up / down))]
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:

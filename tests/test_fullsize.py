@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Parameters per weight file, from the real model cards and checkpoints: SDXL's UNet 2.57 B,
 # its text encoders 123 M (CLIP ViT-L/14 text) and 695 M (OpenCLIP ViT-bigG/14 text), its
-# VAE 83.7 M; Qwen2.5-0.5B 0.49 B (tied embeddings); ViT-B/16 86.4 M; CLIP ViT-B/32 151.3 M.
+# VAE 83.7 M; Qwen2.5-0.5B 0.49 B (tied embeddings); ViT-B/16 86.4 M; CLIP ViT-B/32 151.3 M; Whisper tiny 37.8 M
+# (151,061,672 bytes of float32 at the pin, less the file's 19,112-byte header).
 REAL_PARAMS = {
     "image_gen": {
         "text_encoder/model.fp16.safetensors": 123_060_480,
@@ -35,8 +36,9 @@ REAL_PARAMS = {
     "llm": {"model.safetensors": 494_032_768},
     "vit": {"model.safetensors": 86_389_248},
     "clip": {"pytorch_model.bin": 151_277_313},
+    "speech": {"model.safetensors": 37_760_640},  # whisper-tiny 39 M with its fixed positions; output tied
 }
-BYTES_PER_PARAM = {"image_gen": 2, "llm": 2, "vit": 4, "clip": 4}
+BYTES_PER_PARAM = {"image_gen": 2, "llm": 2, "vit": 4, "clip": 4, "speech": 4}
 
 
 def test_the_configs_give_the_real_parameter_counts_and_file_sizes():
@@ -94,7 +96,8 @@ def test_the_configs_hold_the_real_shapes():
     assert (unet["sample_size"], unet["cross_attention_dim"], unet["addition_embed_type"]) == (64, 2048, "text_time")
     # Every pinned config file of every role is in the folder (nothing else is needed to build).
     for role, spec in config.MODEL_ROLES.items():
-        pinned = {f for f in spec.files if f.endswith(".json") and "token" not in f and "vocab" not in f}
+        tokenizer = ("token", "vocab", "normalizer")  # the tiny stand-ins' (Whisper's spelling normaliser too)
+        pinned = {f for f in spec.files if f.endswith(".json") and not any(word in f for word in tokenizer)}
         assert pinned <= {
             str(p.relative_to(fullsize.CONFIGS / role)) for p in (fullsize.CONFIGS / role).rglob("*.json")
         }, role
@@ -183,6 +186,23 @@ def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, 
     assert stages["06 CLIP embeddings"]["skipped"] == "not selected"
     assert stages["05 ViT inference"]["runs"]["full"]["status"] == "ok"
     assert "| 05 | ViT training |" in printed and "| 05 | ViT inference |" in printed
+
+
+def test_verify_gpu_transcribes_with_whisper_tiny_at_full_size(tmp_path, capsys):
+    """whisper-tiny built from its vendored configs (the real generation config: 99 languages, Whisper's ids) loads
+    in the gpu profile and generates from the course's clips; a random model's words are not the point."""
+    out = tmp_path / "verify.json"
+    args = ["verify-gpu", "--roles", "speech", "--modules", "00", "--size", "small", "--cache", str(tmp_path / "hub")]
+    code = main([*args, "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    stages = {f"{s['module']} {s['name']}": s for s in json.loads(out.read_text())["stages"]}
+    run = stages["00 load speech"]["runs"]["full"]
+    assert run["status"] == "ok" and run["rows"] == 1 and run["work_s"] > 0, run
+    spec = config.MODEL_ROLES["speech"]
+    snapshot = tmp_path / "hub" / f"models--{spec.hub_id.replace('/', '--')}" / "snapshots" / spec.revision
+    size = (snapshot / "model.safetensors").stat().st_size  # the real file: 167 float32 tensors and a header
+    assert 0 <= size - 37_760_640 * 4 < 1e-3 * spec.sizes["model.safetensors"]
 
 
 def test_the_cuda_table_shows_memory_caps_oom_and_utilisation():

@@ -37,7 +37,7 @@ def gpu_cache(course_env, rehearsal_cache):
 
 
 def test_every_role_is_pinned_to_exact_files_at_a_commit():
-    assert set(config.MODEL_ROLES) == {"image_gen", "llm", "vit", "clip"}
+    assert set(config.MODEL_ROLES) == {"image_gen", "llm", "vit", "clip", "speech"}
     for spec in config.MODEL_ROLES.values():
         assert re.fullmatch(r"[0-9a-f]{40}", spec.revision), spec.name
         assert spec.files and len(set(spec.files)) == len(spec.files), spec.name
@@ -85,6 +85,7 @@ def test_a_missing_model_names_the_role_and_make_prefetch(course_env, tmp_path):
         ("llm", "tokenizer_config.json"),  # the chat template lives there
         ("vit", "preprocessor_config.json"),
         ("clip", "pytorch_model.bin"),
+        ("speech", "preprocessor_config.json"),
     ],
 )
 def test_a_pin_without_one_of_its_files_cannot_load(course_env, tmp_path, monkeypatch, role, left_out):
@@ -124,6 +125,13 @@ def _load(role: str, folder: Path):
         return ViTImageProcessor.from_pretrained(str(folder)), ViTForImageClassification.from_pretrained(
             str(folder), num_labels=2
         )
+    if role == "speech":
+        from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+        processor = WhisperProcessor.from_pretrained(str(folder))
+        model = WhisperForConditionalGeneration.from_pretrained(str(folder))
+        features = processor([[0.0] * 16_000], sampling_rate=16_000, return_tensors="pt").input_features
+        return processor.batch_decode(model.generate(features, max_new_tokens=2), skip_special_tokens=True)
     from transformers import CLIPModel, CLIPProcessor
 
     return CLIPProcessor.from_pretrained(str(folder)), CLIPModel.from_pretrained(str(folder))

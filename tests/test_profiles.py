@@ -43,6 +43,7 @@ def test_gpu_profile_resolves_to_the_seed_models(course_env):
         "llm": "Qwen/Qwen2.5-0.5B-Instruct",
         "vit": "google/vit-base-patch16-224-in21k",
         "clip": "openai/clip-vit-base-patch32",
+        "speech": "openai/whisper-tiny",
     }
 
 

@@ -1,10 +1,13 @@
 """Train the course's trained stand-ins anew and write them to ``raycourse/trained/`` (what the course ships).
 
-    python tools/train_standins.py                  # all of them: image_gen, llm, clip (about a minute and a half)
+    python tools/train_standins.py                  # all of them: image_gen, llm, clip, speech
     python tools/train_standins.py image_gen        # one
 
-Run it after changing ``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in
-``raycourse/standins.py``, and commit the folder it rewrites. Deterministic: the same code gives the same files,
+image_gen, llm and clip take about a minute and a half together; speech some minutes more, and it needs the
+``espeak-ng`` program (``apt-get install espeak-ng``), which speaks its training sentences. Run it after changing
+``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in ``raycourse/standins.py`` (all of them), or
+``raycourse/speech_training.py``, ``raycourse/world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit
+the folder it rewrites. Deterministic: the same code gives the same files,
 byte for byte, on the same kind of CPU (``make test-standins`` checks the shipped files against a fresh training:
 byte for byte on such a CPU, else by what the stand-ins do;
 ``make test`` that each one's ``standin.json`` names today's sources).

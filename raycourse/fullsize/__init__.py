@@ -43,7 +43,7 @@ FULLSIZE_VERSION = 1
 CONFIGS = Path(__file__).with_name("configs")
 
 #: The roles that fit a CPU at full size (SDXL-Turbo does not: 3.5 B parameters, minutes per image).
-CPU_ROLES = ("clip", "vit", "llm")
+CPU_ROLES = ("clip", "vit", "llm", "speech")
 
 #: Each role's weight files: (file in the repo, component config folder, dtype).
 _WEIGHTS = {
@@ -56,6 +56,7 @@ _WEIGHTS = {
     "llm": [("model.safetensors", "", "bfloat16")],
     "vit": [("model.safetensors", "", "float32")],
     "clip": [("pytorch_model.bin", "", "float32")],
+    "speech": [("model.safetensors", "", "float32")],
 }
 
 
@@ -82,9 +83,11 @@ def _meta_model(role: str, component: str):
 
             cls = UNet2DConditionModel if component == "unet" else AutoencoderKL
             return cls.from_config(cls.load_config(folder))
-        from transformers import AutoConfig, AutoModelForCausalLM, CLIPModel, ViTModel
+        from transformers import AutoConfig, AutoModelForCausalLM, CLIPModel, ViTModel, WhisperForConditionalGeneration
 
         cfg = AutoConfig.from_pretrained(folder)
+        if role == "speech":
+            return WhisperForConditionalGeneration(cfg)
         if role == "llm":
             return AutoModelForCausalLM.from_config(cfg)
         if role == "vit":
@@ -109,8 +112,8 @@ def _state_dict(model, dtype: str, seed: int) -> dict:
     """Seeded random tensors for every entry of the model's state dict, in ``dtype``.
 
     Norm weights are 1 and biases 0, everything else normal(0, 0.02), so activations stay
-    finite through 32 fp16 layers. A tied ``lm_head.weight`` is left out, as the real
-    checkpoint does.
+    finite through 32 fp16 layers. A tied ``lm_head.weight`` (Whisper's ``proj_out.weight``) is left out, as the
+    real checkpoint does.
     """
     import torch
 
@@ -119,7 +122,7 @@ def _state_dict(model, dtype: str, seed: int) -> dict:
     generator = torch.Generator().manual_seed(seed)
     out = {}
     for name, meta in model.state_dict().items():
-        if tied and name == "lm_head.weight":
+        if tied and name in ("lm_head.weight", "proj_out.weight"):  # Qwen's, Whisper's output layer: the embeddings
             continue
         if meta.ndim == 1 and ("norm" in name or "ln_" in name) and name.endswith("weight"):
             tensor = torch.ones(meta.shape, dtype=target)

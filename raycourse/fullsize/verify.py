@@ -2,8 +2,8 @@
 
 Each stage runs the lesson's own model code (the same ``from_pretrained`` calls on
 ``raycourse.model_id(role)``, the same dtype policy: SDXL-Turbo float16 on CUDA and
-float32 on a CPU, Qwen2.5 as shipped in bfloat16 with ``dtype="auto"``, ViT and CLIP
-float32) on the full-size models, without Ray: one process per stage, so that each
+float32 on a CPU, Qwen2.5 as shipped in bfloat16 with ``dtype="auto"``, ViT, CLIP and
+Whisper float32) on the full-size models, without Ray: one process per stage, so that each
 stage's peak memory is its own. Per stage it records
 
 * the load time (``from_pretrained`` and the move to the device);
@@ -22,7 +22,7 @@ stage's peak memory is its own. Per stage it records
 The models come from the cache that ``python -m raycourse standins --full-size`` builds
 (random weights of the real shapes, built on first use), or with ``--real`` from the
 Hugging Face cache that ``make prefetch`` fills. On a CPU only the roles that fit run
-(CLIP, ViT, Qwen); the stages that need SDXL-Turbo are listed as skipped.
+(CLIP, ViT, Qwen, Whisper); the stages that need SDXL-Turbo are listed as skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..catalogue import modules
 
 GB = 1e9
 CAPS_GB = (24, 16)
@@ -57,6 +59,8 @@ SIZES = {
         embed_batch=32,
         encode=64,
         encode_batch=16,
+        transcribe=64,
+        transcribe_batch=16,
     ),
     "cpu": dict(
         draw=2,
@@ -71,6 +75,8 @@ SIZES = {
         embed_batch=32,
         encode=32,
         encode_batch=16,
+        transcribe=8,
+        transcribe_batch=4,
     ),
     "small": dict(
         draw=1,
@@ -85,6 +91,8 @@ SIZES = {
         embed_batch=2,
         encode=2,
         encode_batch=2,
+        transcribe=2,
+        transcribe_batch=2,
     ),
 }
 
@@ -288,6 +296,8 @@ def stage_00(role):
                 model = ViTForImageClassification.from_pretrained(raycourse.model_id("vit"), num_labels=2).to(
                     ctx.device
                 )
+            elif role == "speech":
+                processor, model = _whisper(ctx)
             else:
                 model = CLIPModel.from_pretrained(raycourse.model_id("clip")).to(ctx.device)
                 processor = CLIPProcessor.from_pretrained(raycourse.model_id("clip"))
@@ -301,6 +311,8 @@ def stage_00(role):
                 pixels = processor(images=[image], return_tensors="pt")["pixel_values"].to(ctx.device)
                 with ctx.busy():
                     model(pixel_values=pixels)
+            elif role == "speech":
+                _transcribe(ctx, processor, model, _clips(1))
             else:
                 inputs = processor(images=[image], return_tensors="pt").to(ctx.device)
                 with ctx.busy():
@@ -444,11 +456,53 @@ def stage_07(ctx):
                 torch.cat([features, image], dim=1).float().cpu().numpy()
 
 
+def _whisper(ctx):
+    """Module 09's transcriber: WhisperProcessor and WhisperForConditionalGeneration, float32 (whisper-tiny's dtype)."""
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    import raycourse
+
+    model_id = raycourse.model_id("speech")
+    processor = WhisperProcessor.from_pretrained(model_id)
+    return processor, WhisperForConditionalGeneration.from_pretrained(model_id).to(ctx.device).eval()
+
+
+def _clips(n: int):
+    """``n`` of the course's spoken reviews (data/audio/, 16 kHz mono), as float32 arrays, repeated as needed."""
+    import soundfile
+
+    import raycourse
+
+    files = sorted(Path(raycourse.data_path("speech")).glob("*.wav"))
+    return [soundfile.read(str(files[i % len(files)]), dtype="float32")[0] for i in range(n)]
+
+
+def _transcribe(ctx, processor, model, clips):
+    """One batch: the log-mel features (CPU), then ``generate`` (the model) and the decoded words."""
+    import torch
+
+    features = processor(clips, sampling_rate=16_000, return_tensors="pt").input_features.to(ctx.device)
+    with ctx.busy(), torch.inference_mode():
+        ids = model.generate(features, language="en", task="transcribe", max_new_tokens=ctx.sizes["new_tokens"])
+    return processor.batch_decode(ids, skip_special_tokens=True)
+
+
+def stage_09_transcribe(ctx):
+    with ctx.loading():
+        processor, model = _whisper(ctx)
+    n, batch = ctx.sizes["transcribe"], ctx.sizes["transcribe_batch"]
+    clips = _clips(batch)
+    with ctx.work(rows=n):
+        for _ in range(0, n, batch):
+            _transcribe(ctx, processor, model, clips)
+
+
 STAGES = [
     Stage("00", "load image_gen", ("image_gen",), "SDXL-Turbo loads, draws one image", stage_00("image_gen")),
     Stage("00", "load llm", ("llm",), "Qwen2.5 chat pipeline loads, answers (16 tokens)", stage_00("llm")),
     Stage("00", "load vit", ("vit",), "ViT classifier loads, one image", stage_00("vit")),
     Stage("00", "load clip", ("clip",), "CLIP loads, one image embedding", stage_00("clip")),
+    Stage("00", "load speech", ("speech",), "Whisper loads, transcribes one clip", stage_00("speech")),
     Stage(
         "03", "image_gen", ("image_gen",), "ImageGen: 1 step, no guidance, batches of prompts, VAE sliced", stage_03()
     ),
@@ -468,6 +522,18 @@ STAGES = [
     Stage("06", "CLIP embeddings", ("clip",), "EmbeddingGenerator: processor + get_image_features", stage_06),
     Stage("07", "ReviewEncoder", ("llm", "vit"), "Qwen2.5 text encoder + ViT encoder, 64 tokens", stage_07),
 ]
+# Module 09's (audio and video): measured once the course has the module (raycourse.catalogue), so that a branch
+# that adds the module brings its lesson and its stage together. Its frames are embedded by module 06's CLIP.
+if any(m.number == "09" for m in modules()):
+    STAGES.append(
+        Stage(
+            "09",
+            "transcriber",
+            ("speech",),
+            "Whisper: log-mel features + generate, batches of clips",
+            stage_09_transcribe,
+        )
+    )
 # The modules (raycourse.catalogue) whose lessons load a model without a stage of their own, and why: each other
 # such module has a stage above (tests/test_catalogue.py holds the course to it).
 NO_STAGE = {
@@ -642,7 +708,7 @@ def verify(
     from . import CPU_ROLES, build, default_cache
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    roles = tuple(roles or (("image_gen", "llm", "vit", "clip") if device == "cuda" else CPU_ROLES))
+    roles = tuple(roles or (("image_gen", "llm", "vit", "clip", "speech") if device == "cuda" else CPU_ROLES))
     size = size or ("gpu" if device == "cuda" else "cpu")
     if not real:
         cache = Path(cache or default_cache())
