@@ -312,9 +312,9 @@ def _check_conversion(plan, generator) -> None:
 
 def _check_materialized(images, generator) -> None:
     """``images`` is ``pixels`` materialized: a MaterializedDataset that FloatImageGen made."""
-    import ray.data
+    from ray.data.dataset import MaterializedDataset
 
-    if not isinstance(images, ray.data.MaterializedDataset):
+    if not isinstance(images, MaterializedDataset):
         raise Wrong(
             "`images` is a lazy Dataset: Exercises 2 and 3 would draw every image again.",
             "End with `images = pixels.materialize()`: it runs the generation once and keeps the result.",
