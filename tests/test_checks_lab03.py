@@ -278,6 +278,11 @@ def test_ex1_holds_the_pool_to_the_learners_gpu_budget(ray_session, prompts, mon
 
 
 # Exercise 2 ---------------------------------------------------------------------------------
+# Exercise 2 requires: E1 the folder out_dir / "images_parquet" (test_ex2_rejects_the_wrong_folder,
+#   ..._directly_in_out_dir,
+#   ..._one_folder_above_out_dir_went); E2 Parquet (test_ex2_rejects_another_format); E3 one file
+#   (test_ex2_rejects_a_file_per_block); E4 one row per prompt with `prompt` (test_ex2_rejects_mistakes: limit, rename,
+#   prompts changed); E5 an image column of 512x512 RGB images (test_ex2_rejects_mistakes: shapes, types, blank).
 
 
 def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
@@ -421,6 +426,10 @@ def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
 
 
 # Exercise 3 ---------------------------------------------------------------------------------
+# Exercise 3 requires: P1 the folder out_dir / "png" (test_ex3_rejects_the_wrong_folder); P2 PNG files
+#   (test_ex3_rejects_jpeg, ..._jpeg_content_named_png); P3 one file per prompt (test_ex3_rejects_mistakes: limit,
+#   a second write); P4 nothing else in the folder (test_ex3_rejects_stray_files_beside_the_pngs); P5 each a 512x512
+#   RGB image (test_ex3_rejects_mistakes: sizes, grey, blank).
 
 
 def test_ex3_nothing_written_is_not_solved(out_dir, prompts, images):
