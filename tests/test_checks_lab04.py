@@ -62,6 +62,21 @@ def _replies(pipe, prompts, ids, messages=_messages):
 
 
 # ----------------------------------------------------------------------------- Exercise 1: right answers
+# Exercise 1 requires (the lab's text, sentence by sentence), each broken alone by a wrong answer below:
+#   R1 a class `Enhancer` with `__call__`: enhance_function, NoCall
+#   R2 a constructor with the arguments model_id, prompt_column, messages: OldSignature, OtherNames, TwoArguments
+#   R3 `model_id` is what it loads: IgnoresModelId
+#   R4 `prompt_column` is the column it reads: HardCodedColumn
+#   R5 the enhanced texts go back into that same column: WritesToPrompt, DropsTheColumn, Unchanged
+#   R6 one string per row, the model's reply only: RawOutputs, OneRowOnly, ReturnsNothing, _pick(...),
+#      UserOnlyConversationAsText, PlainTextWithTheInstruction
+#   R7 `messages` builds each row's conversation: IgnoresMessages, PlainTextPrompts
+#   R8 each row's own season (season_for) in its conversation and in a `season` column: OneSeasonForAll,
+#      NoSeasonColumn, FixedSeasonColumn
+#   R9 greedy decoding, do_sample=False: _sampling(do_sample=True), _sampling() (the LLM's own config samples)
+#   R10 the pipeline loaded once per actor, as in the lesson: LoadsPerBatch
+# Right answers written otherwise: ModelAndTokenizerEnhancer (no pipeline, loaded lazily once), PandasEnhancer,
+# ReturnsDataFrame, NewTextOnly, TemplateThenText, GreedyByConfig (a GenerationConfig instead of do_sample=False).
 
 
 class SolutionEnhancer:  # as in the solution notebook
@@ -97,7 +112,7 @@ class ModelAndTokenizerEnhancer:
             enc = self.tokenizer.apply_chat_template(
                 self.build(prompt, _season(row_id)), add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
-            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens)
+            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False)
             texts.append(
                 "Enhanced: " + self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             )
@@ -158,9 +173,29 @@ class TemplateThenText(SolutionEnhancer):  # the conversations of `messages`, th
         return batch
 
 
+class GreedyByConfig(SolutionEnhancer):  # greedy decoding through a GenerationConfig instead of do_sample=False
+    def __call__(self, batch):
+        from transformers import GenerationConfig
+
+        chats = [self.messages(p, _season(i)) for p, i in zip(batch[self.prompt_column], batch["id"])]
+        config = GenerationConfig(do_sample=False, max_new_tokens=8)
+        outputs = self.pipe(chats, generation_config=config)
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+        return batch
+
+
 @pytest.mark.parametrize(
     "answer",
-    [SolutionEnhancer, ModelAndTokenizerEnhancer, PandasEnhancer, ReturnsDataFrame, NewTextOnly, TemplateThenText],
+    [
+        SolutionEnhancer,
+        ModelAndTokenizerEnhancer,
+        PandasEnhancer,
+        ReturnsDataFrame,
+        NewTextOnly,
+        TemplateThenText,
+        GreedyByConfig,
+    ],
 )
 def test_exercise_1_accepts_correct_classes(answer):
     verdict = lab04.exercise_1.result(answer, _season)
@@ -326,6 +361,29 @@ class OneSeasonForAll(SolutionEnhancer):  # every chat gets the first row's seas
         return batch
 
 
+def _sampling(**generate_kwargs):
+    """The solution's class with the pipeline called with `generate_kwargs` instead of do_sample=False."""
+
+    class Samples(SolutionEnhancer):
+        def __call__(self, batch):
+            chats = [self.messages(p, _season(i)) for p, i in zip(batch[self.prompt_column], batch["id"])]
+            outputs = self.pipe(chats, max_new_tokens=8, **generate_kwargs)
+            batch["season"] = np.array([_season(i) for i in batch["id"]])
+            batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+            return batch
+
+    return Samples
+
+
+class LoadsPerBatch(SolutionEnhancer):  # keeps the model id, loads the pipeline in every call
+    def __init__(self, model_id, prompt_column, messages):
+        self.model_id, self.prompt_column, self.messages = model_id, prompt_column, messages
+
+    def __call__(self, batch):
+        self.pipe = _load(self.model_id)
+        return super().__call__(batch)
+
+
 class FixedSeasonColumn(SolutionEnhancer):
     def __call__(self, batch):
         batch = super().__call__(batch)
@@ -346,6 +404,9 @@ class FixedSeasonColumn(SolutionEnhancer):
         (PlainTextPrompts, "received plain text that function did not make"),
         (OneSeasonForAll, "does not name its season"),
         (FixedSeasonColumn, "came back with the season"),
+        (_sampling(do_sample=True), "generate calls sampled"),
+        (_sampling(), "generate calls sampled"),  # no do_sample: the LLM's own generation config samples
+        (LoadsPerBatch, "loaded a model 1 times while working on 1 batches"),
     ],
 )
 def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
@@ -381,6 +442,23 @@ def test_exercise_1_rejects_wrong_classes(answer, expected):
 
 
 # ----------------------------------------------------------------------------- Exercise 2: fake stages
+# Exercise 2 requires (the lab's text, sentence by sentence):
+#   R1 a Dataset `catalogue_images` from `catalogue`, left lazy:
+#      test_exercise_2_rejects_a_batch_or_a_materialized_dataset
+#   R2 each description enhanced by your Enhancer with `enhancer_model` and `catalogue_messages` (constructor
+#      arguments through map_batches): test_exercise_2_rejects_wrong_constructor_arguments
+#   R3 then drawn by ImageGen (after the Enhancer): test_exercise_2_rejects_images_drawn_before_enhancing,
+#      test_exercise_2_rejects_a_pipeline_without_the_image_stage
+#   R4 `prompt` holds the enhanced description when ImageGen runs: test_exercise_2_rejects_columns_that_do_not_reach...
+#   R5 both models on a GPU, a fraction each, one actor of each fitting one GPU together:
+#      test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for
+#   R6 pools of one actor per stage (not the lesson's GPUS):
+#      test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for
+#   R7 a whole-number batch_size per stage: Ray itself refuses a GPU stage without one (no check)
+#   R8 the Enhancer's rows keep their season, and an image per row: test_exercise_2_rejects_rows_without_their_season,
+#      test_exercise_2_rejects_wrong_images
+# Right answers written otherwise: the rename before the Enhancer, constructor arguments by position, a pandas
+# Enhancer, a pyarrow tensor column of images, other shares of the GPU.
 
 
 class FakeEnhancer:
@@ -407,22 +485,13 @@ class FakeEnhancerWithoutSeason(FakeEnhancer):
 
 
 class FakeEnhancerWithDefaults(FakeEnhancer):
-    def __init__(self, model_id="some-model", prompt_column="description", messages=_catalogue_messages):
-        super().__init__(model_id, prompt_column, messages)
+    def __init__(self, model_id=None, prompt_column="description", messages=_catalogue_messages):
+        super().__init__(model_id or raycourse.model_id("llm"), prompt_column, messages)
 
 
 def fake_images(batch):  # a function stage: tasks, no actor start-up
     batch["image"] = np.zeros((len(batch["prompt"]), 32, 48, 3), dtype=np.uint8)
     return batch
-
-
-class FakeImageGen:
-    def __call__(self, batch):
-        return fake_images(batch)
-
-
-class Painter(FakeImageGen):  # an image stage whose name does not say "image"
-    pass
 
 
 def tensor_images(batch):  # the images as pyarrow's own fixed-shape tensor column
@@ -442,13 +511,26 @@ def float_images(batch):
     return batch
 
 
+def _image_gen(draw=fake_images, name="ImageGen"):
+    """A class stage named like the lab's (or `name`) that draws with `draw`: no model."""
+    return type(name, (), {"__call__": lambda self, batch: draw(batch)})
+
+
+ImageGen = _image_gen()
+
+
 def chat_messages(prompt, season):  # the animals' builder, by the lab's name
     return _messages(prompt, season)
 
 
-ENHANCER_ARGS = {"model_id": "some-model", "prompt_column": "description", "messages": _catalogue_messages}
+ENHANCER_ARGS = {
+    "model_id": raycourse.model_id("llm"),
+    "prompt_column": "description",
+    "messages": _catalogue_messages,
+}
 ACTOR = {"compute": ray.data.ActorPoolStrategy(size=1)}
 ON_GPU = {**ACTOR, "num_gpus": 0.6, "batch_size": 4}  # the enhancer's share of a GPU (Ray wants a batch_size)
+IMAGES_ON_GPU = {**ACTOR, "num_gpus": 0.4, "batch_size": 8}
 TO_PROMPT = {"description": "prompt"}
 
 
@@ -462,136 +544,54 @@ def catalogue(ray_session):
     return ray.data.from_pandas(outfits).materialize()
 
 
-def _enhanced(catalogue, enhancer=FakeEnhancer, **kwargs):
+def _enhanced(catalogue, enhancer=FakeEnhancer, args=ENHANCER_ARGS, **kwargs):
     """The fake enhancer on the descriptions, on a share of a GPU, then `prompt` for the image stage."""
-    return catalogue.map_batches(enhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU, **kwargs).rename_columns(
-        TO_PROMPT
-    )
+    return catalogue.map_batches(enhancer, fn_constructor_kwargs=args, **{**ON_GPU, **kwargs}).rename_columns(TO_PROMPT)
+
+
+def _pipeline(catalogue, draw=fake_images, enhancer=FakeEnhancer, **image_kwargs):
+    return _enhanced(catalogue, enhancer).map_batches(_image_gen(draw), **{**IMAGES_ON_GPU, **image_kwargs})
 
 
 def check2(ds):
-    return lab04.exercise_2.result(ds, _catalogue_messages)
+    return lab04.exercise_2.result(ds, _catalogue_messages, raycourse.model_id("llm"))
+
+
+def _wrong2(ds, message):
+    verdict = check2(ds)
+    assert verdict.status == "wrong", verdict
+    assert message in verdict.message, verdict
+    assert verdict.hint
+    return verdict
 
 
 def test_exercise_2_accepts_a_correct_pipeline(catalogue):
-    verdict = check2(_enhanced(catalogue).map_batches(fake_images, batch_size=8))
+    verdict = check2(_pipeline(catalogue))
     assert verdict.passed, verdict
-    assert "32x48" in verdict.message
+    assert "FakeEnhancer (0.6 GPU) then ImageGen (0.4 GPU), one actor each" in verdict.message
 
 
-def test_exercise_2_accepts_the_rename_before_the_enhancer(catalogue):
+def test_exercise_2_accepts_the_rename_before_the_enhancer_and_other_shares(catalogue):
     args = {**ENHANCER_ARGS, "prompt_column": "prompt"}
     ds = (
         catalogue.rename_columns(TO_PROMPT)
-        .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
-        .map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR)
+        .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **{**ON_GPU, "num_gpus": 0.25})
+        .map_batches(ImageGen, **{**IMAGES_ON_GPU, "num_gpus": 0.75})
     )
     verdict = check2(ds)
     assert verdict.passed, verdict
-
-
-def _gpu_pools(catalogue, actors, enhancer_share=0.6, image_share=0.4):
-    """The lab's two stages on GPUs, `actors` per pool."""
-    pool = {"compute": ray.data.ActorPoolStrategy(size=actors)}
-    return (
-        catalogue.map_batches(
-            FakeEnhancer, batch_size=4, num_gpus=enhancer_share, fn_constructor_kwargs=ENHANCER_ARGS, **pool
-        )
-        .rename_columns(TO_PROMPT)
-        .map_batches(FakeImageGen, batch_size=8, num_gpus=image_share, **pool)
-    )
-
-
-@pytest.mark.parametrize("size", ["one actor", "one per GPU"])
-def test_exercise_2_accepts_gpu_pools_of_one_actor_up_to_one_per_gpu(catalogue, size):
-    actors = 1 if size == "one actor" else int(ray.cluster_resources()["GPU"])
-    verdict = check2(_gpu_pools(catalogue, actors))
-    assert verdict.passed, verdict
-    assert check2(_gpu_pools(catalogue, actors, 0.25, 0.75)).passed  # other shares that fit
-
-
-def test_exercise_2_rejects_gpu_pools_larger_than_the_cluster(catalogue):
-    gpus = int(ray.cluster_resources()["GPU"])
-    verdict = check2(_gpu_pools(catalogue, gpus + 1))
-    assert verdict.status == "wrong", verdict
-    assert f"{gpus + 1} FakeEnhancer x 0.6 + {gpus + 1} FakeImageGen x 0.4 GPUs" in verdict.message
-    assert "wait for a GPU forever" in verdict.message and "ray.cluster_resources()" in verdict.hint
-
-
-def test_exercise_2_holds_the_pools_to_the_learners_gpu_budget(catalogue, monkeypatch):
-    gpus = int(ray.cluster_resources()["GPU"])
-    monkeypatch.setenv("RAYCOURSE_GPUS_PER_LEARNER", str(gpus - 1))
-    assert check2(_gpu_pools(catalogue, gpus - 1)).passed
-    verdict = check2(_gpu_pools(catalogue, gpus))
-    assert verdict.status == "wrong", verdict
-    budget = f"your budget of {gpus - 1} GPU(s) (RAYCOURSE_GPUS_PER_LEARNER) of the cluster's {gpus}"
-    assert f"more than {budget} can hold" in verdict.message, verdict
-    assert "raycourse.gpu_budget()" in verdict.hint
-
-
-def test_exercise_2_rejects_models_that_cannot_share_a_gpu(catalogue):
-    verdict = check2(_gpu_pools(catalogue, 1, 1, 1))  # fits the course's two GPUs, not a one-GPU machine
-    assert verdict.status == "wrong", verdict
-    assert "FakeEnhancer 1 + FakeImageGen 1 = 2 GPUs: the models cannot share a GPU" in verdict.message
-    assert "fraction" in verdict.hint
-
-
-def test_exercise_2_rejects_a_pipeline_without_gpus(catalogue):
-    ds = (
-        catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ACTOR)
-        .rename_columns(TO_PROMPT)
-        .map_batches(FakeImageGen, **ACTOR)
-    )
-    verdict = check2(ds)
-    assert verdict.status == "wrong" and "no stage of the pipeline asks for a GPU" in verdict.message, verdict
 
 
 def test_exercise_2_accepts_constructor_args_given_by_position(catalogue):
     ds = (
         catalogue.map_batches(
-            FakeEnhancer, fn_constructor_args=("some-model", "description", _catalogue_messages), **ON_GPU
+            FakeEnhancer, fn_constructor_args=(raycourse.model_id("llm"), "description", _catalogue_messages), **ON_GPU
         )
         .rename_columns(TO_PROMPT)
-        .map_batches(fake_images)
+        .map_batches(ImageGen, **IMAGES_ON_GPU)
     )
     verdict = check2(ds)
     assert verdict.passed, verdict
-
-
-def test_exercise_2_placeholder_is_not_solved():
-    verdict = check2(...)
-    assert verdict.status == "not solved"
-
-
-def test_exercise_2_rejects_a_batch_instead_of_a_dataset(catalogue):
-    verdict = check2(catalogue.take_batch(2))
-    assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message
-
-
-def test_exercise_2_rejects_an_enhancer_without_constructor_arguments(catalogue):
-    ds = catalogue.map_batches(FakeEnhancerWithDefaults, **ON_GPU).rename_columns(TO_PROMPT).map_batches(fake_images)
-    verdict = check2(ds)
-    assert verdict.status == "wrong" and "gets constructor arguments" in verdict.message
-    assert "fn_constructor_kwargs" in verdict.hint
-
-
-def test_exercise_2_rejects_the_animals_conversation_and_none_at_all(catalogue):
-    args = {**ENHANCER_ARGS, "messages": chat_messages}
-    ds = (
-        catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
-        .rename_columns(TO_PROMPT)
-        .map_batches(fake_images)
-    )
-    verdict = check2(ds)
-    assert verdict.status == "wrong" and "the animals' `chat_messages`" in verdict.message, verdict
-    args = {"model_id": "some-model", "prompt_column": "description"}
-    ds = (
-        catalogue.map_batches(FakeEnhancerWithDefaults, fn_constructor_kwargs=args, **ON_GPU)
-        .rename_columns(TO_PROMPT)
-        .map_batches(fake_images)
-    )
-    verdict = check2(ds)
-    assert verdict.status == "wrong" and "no conversation builder" in verdict.message, verdict
 
 
 @pytest.mark.parametrize(
@@ -600,9 +600,9 @@ def test_exercise_2_rejects_the_animals_conversation_and_none_at_all(catalogue):
         lambda c: (
             c.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
             .rename_columns(TO_PROMPT)
-            .map_batches(fake_images)
+            .map_batches(ImageGen, **IMAGES_ON_GPU)
         ),
-        lambda c: _enhanced(c).map_batches(tensor_images),
+        lambda c: _pipeline(c, tensor_images),
     ],
 )
 def test_exercise_2_accepts_other_batch_formats(catalogue, ds):
@@ -610,8 +610,38 @@ def test_exercise_2_accepts_other_batch_formats(catalogue, ds):
     assert verdict.passed, verdict
 
 
+def test_exercise_2_placeholder_is_not_solved():
+    verdict = check2(...)
+    assert verdict.status == "not solved"
+
+
+def test_exercise_2_rejects_a_batch_or_a_materialized_dataset(catalogue):
+    _wrong2(catalogue.take_batch(2), "not a Ray Dataset")
+    _wrong2(_pipeline(catalogue).materialize(), "it was run already")
+
+
 @pytest.mark.parametrize(
-    "first, name", [(FakeImageGen, "FakeImageGen"), (Painter, "Painter"), (fake_images, "fake_images")]
+    "enhancer, args, message",
+    [
+        (FakeEnhancerWithDefaults, None, "no class stage gets constructor arguments"),
+        (FakeEnhancer, {**ENHANCER_ARGS, "messages": chat_messages}, "`chat_messages`, not `catalogue_messages`"),
+        (
+            FakeEnhancerWithDefaults,
+            {"model_id": raycourse.model_id("llm"), "prompt_column": "description"},
+            "builder(s) none, not `catalogue_messages`",
+        ),
+        (FakeEnhancer, {**ENHANCER_ARGS, "model_id": "Qwen/Qwen2.5-7B-Instruct"}, "is not given `enhancer_model`"),
+    ],
+)
+def test_exercise_2_rejects_wrong_constructor_arguments(catalogue, enhancer, args, message):
+    ds = catalogue.map_batches(enhancer, fn_constructor_kwargs=args, **ON_GPU).rename_columns(TO_PROMPT)
+    verdict = _wrong2(ds.map_batches(ImageGen, **IMAGES_ON_GPU), message)
+    if args is None:
+        assert "fn_constructor_kwargs" in verdict.hint
+
+
+@pytest.mark.parametrize(
+    "first, name", [(ImageGen, "ImageGen"), (_image_gen(name="Painter"), "Painter"), (fake_images, "fake_images")]
 )
 def test_exercise_2_rejects_images_drawn_before_enhancing(catalogue, first, name):
     stage = ACTOR if isinstance(first, type) else {}
@@ -621,20 +651,35 @@ def test_exercise_2_rejects_images_drawn_before_enhancing(catalogue, first, name
         .map_batches(first, **stage)
         .map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
     )
-    verdict = check2(ds)
-    assert verdict.status == "wrong", verdict
-    assert f"{name} draws the images (column 'image') before FakeEnhancer runs" in verdict.message, verdict
-    assert verdict.hint
+    _wrong2(ds, f"{name} draws the images (column 'image') before FakeEnhancer runs")
+
+
+def test_exercise_2_rejects_a_pipeline_without_the_image_stage(catalogue):
+    _wrong2(_enhanced(catalogue), "no `ImageGen` stage runs after FakeEnhancer (stages after it: none)")
+    _wrong2(_enhanced(catalogue).map_batches(fake_images), "(stages after it: fake_images)")
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda c: _pipeline(c, num_gpus=0), "ImageGen asks for num_gpus=0"),  # "both models on a GPU"
+        (lambda c: _enhanced(c, num_gpus=1).map_batches(ImageGen, **IMAGES_ON_GPU), "FakeEnhancer asks for num_gpus=1"),
+        (
+            lambda c: _pipeline(c, num_gpus=0.6),  # each a fraction, but not one of each on one GPU
+            "FakeEnhancer 0.6 + ImageGen 0.6 = 1.2 GPUs: the models cannot share a GPU",
+        ),
+        (  # the lesson's sizing, a pool per GPU, where the lab asks for one actor per stage
+            lambda c: _pipeline(c, compute=ray.data.ActorPoolStrategy(size=int(ray.cluster_resources()["GPU"]))),
+            "the pool of ImageGen has",
+        ),
+    ],
+)
+def test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for(catalogue, build, message):
+    _wrong2(build(catalogue), message)
 
 
 def test_exercise_2_rejects_rows_without_their_season(catalogue):
-    verdict = check2(_enhanced(catalogue, FakeEnhancerWithoutSeason).map_batches(fake_images))
-    assert verdict.status == "wrong" and "no 'season' column" in verdict.message, verdict
-
-
-def test_exercise_2_rejects_a_pipeline_without_images(catalogue):
-    verdict = check2(_enhanced(catalogue))
-    assert verdict.status == "wrong" and "no 'image' column" in verdict.message
+    _wrong2(_pipeline(catalogue, enhancer=FakeEnhancerWithoutSeason), "no 'season' column")
 
 
 @pytest.mark.parametrize(
@@ -643,7 +688,7 @@ def test_exercise_2_rejects_a_pipeline_without_images(catalogue):
         # the descriptions enhanced, but nothing in `prompt`: the image stage fails
         (
             lambda c: c.map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU).map_batches(
-                fake_images
+                ImageGen, **IMAGES_ON_GPU
             ),
             "failed: KeyError: 'prompt'",
         ),
@@ -652,7 +697,7 @@ def test_exercise_2_rejects_a_pipeline_without_images(catalogue):
             lambda c: (
                 c.rename_columns(TO_PROMPT)
                 .map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
-                .map_batches(fake_images)
+                .map_batches(ImageGen, **IMAGES_ON_GPU)
             ),
             "failed: KeyError: 'description'",
         ),
@@ -661,103 +706,163 @@ def test_exercise_2_rejects_a_pipeline_without_images(catalogue):
             lambda c: (
                 c.map_batches(lambda b: {**b, "prompt": b["description"]})
                 .map_batches(FakeEnhancer, fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
-                .map_batches(fake_images)
+                .map_batches(ImageGen, **IMAGES_ON_GPU)
             ),
             "have an unenhanced text in 'prompt', e.g. 'A product photo of a",
         ),
         # no Enhancer at all
         (
-            lambda c: c.rename_columns(TO_PROMPT).map_batches(FakeImageGen, batch_size=8, num_gpus=0.4, **ACTOR),
-            "none of the class stages (FakeImageGen) gets constructor arguments",
+            lambda c: c.rename_columns(TO_PROMPT).map_batches(ImageGen, **IMAGES_ON_GPU),
+            "no class stage gets constructor arguments (class stages: ImageGen)",
         ),
     ],
 )
 def test_exercise_2_rejects_columns_that_do_not_reach_the_image_stage(catalogue, build, message):
-    verdict = check2(build(catalogue))
-    assert verdict.status == "wrong" and message in verdict.message, verdict
-    assert verdict.hint
+    verdict = _wrong2(build(catalogue), message)
+    assert len(verdict.message) < 300  # the learner's own error line, not Ray's traceback
 
 
 @pytest.mark.parametrize(
-    "images, expected", [(gray_images, "shape (height, width, 3)"), (float_images, "dtype float32")]
+    "draw, expected",
+    [(gray_images, "shape (32, 32)"), (float_images, "dtype float32"), (lambda b: b, "no 'image' column")],
 )
-def test_exercise_2_rejects_wrong_images(catalogue, images, expected):
-    verdict = check2(_enhanced(catalogue).map_batches(images))
-    assert verdict.status == "wrong" and expected in verdict.message, verdict
+def test_exercise_2_rejects_wrong_images(catalogue, draw, expected):
+    _wrong2(_pipeline(catalogue, draw), expected)
 
 
 def test_exercise_2_rejects_an_empty_dataset(catalogue):
     from ray.data.expressions import col
 
-    verdict = check2(_enhanced(catalogue.filter(expr=col("id") < 0)).map_batches(fake_images))
-    assert verdict.status == "wrong" and "no rows" in verdict.message
+    empty = catalogue.filter(expr=col("id") < 0)
+    _wrong2(_pipeline(empty), "no rows")
 
 
 # Stretch: what the LLM reads, in tokens ---------------------------------------------------------------
+# The stretch requires:
+#   S1 `costs`, a Dataset of `catalogue` with `n_tokens`: test_stretch_rejects_a_table_and_a_function_stage
+#   S2 the tokens of the whole chat of catalogue_messages(description, season_for(id)) through the chat template
+#      with the generation prompt: test_stretch_rejects_wrong_counts
+#   S3 in a class stage TokenCounter (left lazy): test_stretch_rejects_a_table_and_a_function_stage
+#   S4 that loads the tokenizer once per actor: test_stretch_rejects_a_tokenizer_loaded_per_batch
+#   S5 a pool of one actor with no GPU: test_stretch_rejects_a_gpu_or_a_larger_pool
 
 
-class TokenCounter:  # the solution's way: an actor that loads the tokenizer once
+def _token_counter(count, column="description", per_batch=False):
+    """A class stage named TokenCounter: `count(tokenizer, description, row id)` per row."""
+
     def __init__(self, model_id):
         from transformers import AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+        self.model_id = model_id
+        self.tokenizer = None if per_batch else AutoTokenizer.from_pretrained(model_id)
 
     def __call__(self, batch):
-        chats = [_catalogue_messages(d, _season(i)) for d, i in zip(batch["description"], batch["id"])]
-        ids = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True)["input_ids"] for c in chats]
-        batch["n_tokens"] = np.array([len(i) for i in ids])
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(self.model_id) if per_batch else self.tokenizer
+        batch["n_tokens"] = np.array([count(tokenizer, d, i) for d, i in zip(batch[column], batch["id"])])
         return batch
 
-
-def _count_by_text(df: pd.DataFrame) -> pd.DataFrame:  # another way: the template as text, then tokenize it
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
-    texts = [
-        tokenizer.apply_chat_template(_catalogue_messages(d, _season(i)), tokenize=False, add_generation_prompt=True)
-        for d, i in zip(df["description"], df["id"])
-    ]
-    return df.assign(n_tokens=[len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
+    return type("TokenCounter", (), {"__init__": __init__, "__call__": __call__})
 
 
-def _description_only(df: pd.DataFrame) -> pd.DataFrame:
-    from transformers import AutoTokenizer
+def _chat_ids(tokenizer, description, row_id):  # the solution's way
+    chat = _catalogue_messages(description, _season(row_id))
+    return len(tokenizer.apply_chat_template(chat, add_generation_prompt=True)["input_ids"])
 
-    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
-    return df.assign(n_tokens=[len(tokenizer(d)["input_ids"]) for d in df["description"]])
+
+def _chat_text(tokenizer, description, row_id):  # another way: the template as text, then tokenize it
+    chat = _catalogue_messages(description, _season(row_id))
+    text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _description_only(tokenizer, description, row_id):
+    return len(tokenizer(description)["input_ids"])
+
+
+def _costs(catalogue, count=_chat_ids, column="description", per_batch=False, **kwargs):
+    return catalogue.map_batches(
+        _token_counter(count, column, per_batch),
+        fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
+        **{"compute": ray.data.ActorPoolStrategy(size=1), **kwargs},
+    )
+
+
+def _stretch(costs, messages=_catalogue_messages):
+    return lab04.stretch.result(costs, messages, _season)
 
 
 def test_stretch_placeholder_is_not_solved():
     assert lab04.stretch.result(..., _catalogue_messages, _season).status == "not solved"
 
 
-def test_stretch_accepts_a_tokenizer_actor_and_a_pandas_stage(catalogue):
-    actors = catalogue.map_batches(
-        TokenCounter,
-        fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
-        compute=ray.data.ActorPoolStrategy(size=1),
-    )
-    verdict = lab04.stretch.result(actors, _catalogue_messages, _season)
+def test_stretch_accepts_a_tokenizer_actor_counting_ids_or_text(catalogue):
+    verdict = _stretch(_costs(catalogue))
     assert verdict.passed, verdict
-    assert lab04.stretch.result(
-        catalogue.map_batches(_count_by_text, batch_format="pandas"), _catalogue_messages, _season
-    ).passed
+    assert _stretch(_costs(catalogue, _chat_text, batch_size=2)).passed
 
 
-def test_stretch_rejects_the_description_alone_the_wrong_chat_and_character_counts(catalogue):
-    alone = catalogue.map_batches(_description_only, batch_format="pandas")
-    verdict = lab04.stretch.result(alone, _catalogue_messages, _season)
+def test_stretch_rejects_wrong_counts(catalogue):
+    verdict = _stretch(_costs(catalogue, _description_only))
     assert verdict.status == "wrong" and "the tokens of the description alone" in verdict.message
-    animals_chat = catalogue.map_batches(
-        TokenCounter,
-        fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
-        compute=ray.data.ActorPoolStrategy(size=1),
-    )
-    verdict = lab04.stretch.result(animals_chat, _messages, _season)  # counted with another conversation
+    verdict = _stretch(_costs(catalogue), _messages)  # counted with another conversation
     assert verdict.status == "wrong" and "the chat the Enhancer sends for it is" in verdict.message
-    characters = catalogue.to_pandas().assign(n_tokens=lambda t: t["description"].str.len())
-    verdict = lab04.stretch.result(characters, _catalogue_messages, _season)
-    assert verdict.status == "wrong" and "the chat the Enhancer sends for it is" in verdict.message
-    renamed = catalogue.rename_columns(TO_PROMPT).map_batches(lambda df: df.assign(n_tokens=1), batch_format="pandas")
-    verdict = lab04.stretch.result(renamed, _catalogue_messages, _season)
+    renamed = _costs(catalogue.rename_columns(TO_PROMPT), column="prompt")
+    verdict = _stretch(renamed)
     assert verdict.status == "wrong" and "no `description` column" in verdict.message
+
+
+def test_stretch_rejects_a_table_and_a_function_stage(catalogue):
+    table = catalogue.to_pandas().assign(n_tokens=1)
+    verdict = _stretch(table)
+    assert verdict.status == "wrong" and "is a DataFrame, not a Ray Dataset" in verdict.message
+    counter = _token_counter(_chat_ids)(raycourse.model_id("llm"))
+    verdict = _stretch(catalogue.map_batches(lambda b: counter(b)))  # right counts, but not in a TokenCounter stage
+    assert verdict.status == "wrong" and "no class stage `TokenCounter`" in verdict.message
+    verdict = _stretch(_costs(catalogue).materialize())
+    assert verdict.status == "wrong" and "it was run already" in verdict.message
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"num_gpus": 0.5, "batch_size": 4}, {"compute": ray.data.ActorPoolStrategy(min_size=1, max_size=2)}]
+)
+def test_stretch_rejects_a_gpu_or_a_larger_pool(catalogue, kwargs):
+    verdict = _stretch(_costs(catalogue, **kwargs))
+    assert verdict.status == "wrong" and "the lab asks for one actor and no GPU" in verdict.message, verdict
+
+
+def test_stretch_rejects_a_tokenizer_loaded_per_batch(catalogue):
+    verdict = _stretch(_costs(catalogue, per_batch=True))
+    assert verdict.status == "wrong" and "loaded a tokenizer 1 times" in verdict.message, verdict
+
+
+NUMBER = "04"  # the module whose lab these checks serve
+
+
+def _code_lines(source: str) -> list[str]:
+    stripped = (line.strip() for line in source.splitlines())
+    return [line for line in stripped if line and not line.startswith("#")]
+
+
+def _overlap(exercise: list[str], lesson: list[str]) -> float:
+    """The share of the exercise's lines that a lesson cell holds in the same order (difflib's matching blocks)."""
+    import difflib
+
+    matcher = difflib.SequenceMatcher(None, exercise, lesson, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(exercise)
+
+
+def test_exercises_ask_for_transfer():
+    """No exercise cell of the solved lab repeats 60 % or more of the lines of a lesson cell (issue 41)."""
+    import nbformat
+
+    from raycourse.catalogue import modules
+
+    module = next(m for m in modules() if m.number == NUMBER)
+    lesson = [_code_lines(c.source) for c in nbformat.read(module.lesson, 4).cells if c.cell_type == "code"]
+    for cell in nbformat.read(module.solution, 4).cells:
+        lines = _code_lines(cell.source)
+        if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source and len(lines) >= 3:
+            worst = max(_overlap(lines, other) for other in lesson if other)
+            assert worst < 0.6, f"the exercise cell starting {lines[0]!r} repeats {worst:.0%} of a lesson cell"

@@ -1,27 +1,21 @@
 """Checks for lab 03 (batch image generation): uint8 pixels from float output; one Parquet file; PNG files.
 
-Exercise 1 looks at the learner's Dataset ``images``: the lab's ``FloatImageGen`` returns
-the diffusers pipeline's NumPy output, float32 values from 0.0 to 1.0 (the lesson's
-``ImageGen`` returned PIL images and converted them itself), and the learner turns it
-into uint8 pixels from 0 to 255 in a stage of its own. The images must come from the
-lab's ``FloatImageGen`` (read from the plan, or from the stats of a materialized
-Dataset), so the lesson's ``ImageGen`` pasted in does not pass. Exercises 2 and 3 look
-only at what is on disk, so any way of producing it passes: Ray Data's ``write_parquet``
-/ ``write_images`` (the intended answers), pyarrow, pandas or PIL in a loop. Exercise 2
-asks for one Parquet file (a Ray write makes a file per block: the learner decides the
-blocks, or the rows per file). Each check
-takes what the exercise names and the ``prompts`` Dataset the images were made from
-(or a list of the prompts, or just the expected number of images)::
+Exercise 1 reads the plan of the learner's lazy pipeline ``pixels`` (toolkit.stages) and the rows of ``images``,
+``pixels.materialize()``. The lab's ``FloatImageGen`` returns the diffusers pipeline's NumPy output, float32 values
+from 0.0 to 1.0, and the learner turns it into uint8 pixels from 0 to 255 in a batch function of its own. The plan
+must show ``FloatImageGen`` (the lesson's ``ImageGen`` pasted in does not pass) with ``num_gpus=1`` in a pool of one
+actor per GPU of the cluster, within the learner's budget (fewer leaves GPUs idle; more never start, with no
+error), then a function stage (``map_batches``) with no GPU; ``images`` must be a MaterializedDataset that Ray's
+stats say ``FloatImageGen`` made. Exercises 2 and 3 look only at what is on disk, so any way of producing it passes:
+Ray Data's ``write_parquet`` / ``write_images`` (the intended answers), pyarrow, pandas or PIL in a loop. Exercise 2
+asks for one Parquet file (a Ray write makes a file per block: the learner decides the blocks, or the rows per
+file). Each check takes what the exercise names and the ``prompts`` Dataset the images were made from (or a list of
+the prompts, or just the expected number of images)::
 
-    check.exercise_1(images, prompts)
+    check.exercise_1(pixels, images, prompts)
     check.exercise_2(out_dir / "images_parquet", prompts)
     check.exercise_3(out_dir / "png", prompts)
-
-Exercise 1 also asks for a pool of GPU actors, one per GPU of the cluster: any pool of 1 to the
-cluster's GPUs passes, and a larger one is wrong, because its extra actors wait for a GPU that never
-frees up, with no error. The check reads the pool from the plan of ``images`` when it is still lazy;
-after ``materialize()`` the plan is gone, and Ray's actor table shows the pool that made it (its actors,
-and those that never started).
+    check.stretch(thumbs, images)  # a lazy Dataset whose last step is a CPU batch function
 
 Every image must be a 512x512 RGB uint8 array that is not blank: the tiny stand-in paints
 a shaded colour (its channels far apart) and SDXL-Turbo draws pictures, and neither stays
@@ -38,7 +32,7 @@ import io
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
-from .toolkit import class_stages, visible_files
+from .toolkit import require_dataset, stages, visible_files
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -100,6 +94,12 @@ def _not_there(target: Path, suffixes: set[str], kind: str, what: str):
         folders = sorted({_where(p.parent, target.parent) for p in stray})
         raise Wrong(
             f"found {len(stray)} {kind} file(s) in {', '.join(folders)}, but none in {_where(target, target.parent)}.",
+            f'Write into exactly the folder the exercise names: out_dir / "{target.name}".',
+        )
+    up = target.parent.parent / target.name  # out_dir's parent: a path built from the output root, not out_dir
+    if up.is_dir() and any(p.suffix.lower() in suffixes for p in visible_files(up)):
+        raise Wrong(
+            f"found {kind} files in {up}, one folder above out_dir, but none in {_where(target, target.parent)}.",
             f'Write into exactly the folder the exercise names: out_dir / "{target.name}".',
         )
     raise NotSolved(f'nothing written to out_dir / "{target.name}" yet; {what}.')
@@ -209,129 +209,17 @@ def _what_objects(values) -> str:
     return f"Python objects ({type(first).__name__})"
 
 
-def _cluster_gpus() -> float:
-    import ray
-
-    return float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
-
-
-def _learner_gpus() -> float:
-    """The GPUs the lab's pool may use: the cluster's, within the learner's budget (raycourse.gpu_budget())."""
-    from raycourse import room
-
-    return float(room.learner_gpus())
-
-
-def _planned_pools(ds) -> list[tuple[str, int, float]]:
-    """(stage, actors, GPUs per actor) of every fixed actor pool in the plan of a lazy Dataset."""
-    from ray.data import ActorPoolStrategy
-
-    pools = []
-    for op in class_stages(ds):
-        if isinstance(op.compute, ActorPoolStrategy):
-            gpus = float((op.ray_remote_args or {}).get("num_gpus") or 0)
-            pools.append((op.fn.__name__, int(op.compute.min_size or 1), gpus))
-    return pools
-
-
-def _operator_names(stats) -> set[str]:
-    """The operators (``MapBatches(FloatImageGen)``, ...) that a Dataset's stats say made it."""
-    names, stack = set(), [stats]
+def _operator_names(ds) -> set[str]:
+    """The operators (``MapBatches(FloatImageGen)``, ...) that the stats of a materialized Dataset say made it;
+    None when Ray's stats cannot be read (an internal API: the rows are still checked)."""
+    try:
+        names, stack = set(), [ds._raw_stats()]
+    except Exception:
+        return None
     while stack:
         current = stack.pop()
         names.update((getattr(current, "metadata", None) or {}).keys())
         stack.extend(getattr(current, "parents", None) or [])
-    return names
-
-
-def _ran_pools(ds) -> list[tuple[str, int, int]]:
-    """(stage, actors, actors that never started) of the last run of each actor pool that made ``ds``.
-
-    A materialized Dataset keeps no plan; Ray's actor table still lists the pool's actors
-    (``MapWorker(<operator>)``, one entry per actor, those that never got their resources with no start time).
-    The actors that ended with the last one are its last run; an earlier pool that Ray shut down only then
-    counts with it, so ``actors`` may be more than the pool's size, while the actors that never started are
-    the ones that waited for a GPU. Internal APIs: on any change, no pools are reported and the row checks
-    still run.
-    """
-    try:
-        import ray
-        from ray._private import state
-
-        operators = _operator_names(ds._raw_stats())
-        job = ray.get_runtime_context().get_job_id()
-        workers = [a for a in state.actors().values() if a.get("JobID") == job]
-    except Exception:
-        return []
-    pools = []
-    for operator in sorted(o for o in operators if "(" in o):
-        actors = [a for a in workers if a.get("ActorClassName") == f"MapWorker({operator})"]
-        if not actors:
-            continue
-        last_end = max(a.get("EndTime") or 0 for a in actors)  # a pool's actors end together, when it shuts down
-        run = [a for a in actors if abs((a.get("EndTime") or 0) - last_end) < 2000]  # milliseconds
-        pools.append((operator, len(run), sum(1 for a in run if not a.get("StartTime"))))
-    return pools
-
-
-def _check_planned_pools(images) -> bool:
-    """Wrong when a pool in the plan of ``images`` has more GPU actors than the cluster can hold; True when
-    the plan shows its pools (a lazy Dataset), False when it cannot (a materialized one)."""
-    gpus = _learner_gpus()
-    planned = _planned_pools(images)
-    for stage, actors, per_actor in planned:
-        if gpus > 0 and per_actor > 0 and actors > _room(per_actor, gpus):
-            _too_many(stage, actors, gpus)
-    return bool(planned)
-
-
-def _check_ran_pools(ran) -> None:
-    """Wrong when a pool that made the materialized ``ran`` had more actors than GPUs and some never started."""
-    gpus = _cluster_gpus()
-    for stage, actors, never_started in _ran_pools(ran) if gpus > 0 else []:
-        if actors > gpus and never_started:
-            raise Wrong(
-                f"{never_started} actor(s) of the pool of {stage} never started: each waited for a GPU that "
-                f"never freed up, and Ray raises no error (the cluster has {gpus:g} GPU(s)).",
-                SIZE_HINT,
-            )
-
-
-def _room(per_actor: float, gpus: float) -> int:
-    """How many actors that each ask for ``per_actor`` GPUs the cluster's GPUs can hold at once."""
-    import math
-
-    if per_actor <= 1:
-        return int(gpus) * int(1 / per_actor + 1e-9)  # a share never spans two GPUs
-    return int(gpus // math.ceil(per_actor))
-
-
-def _too_many(stage: str, actors: int, gpus: float):
-    from raycourse import room
-
-    never = (
-        "the extra ones would never start"
-        if gpus >= _cluster_gpus()
-        else "the extra ones would take GPUs the room's other learners need, and theirs would wait"
-    )
-    raise Wrong(
-        f"the pool of {stage} has {actors} GPU actors, more than {room.budget_words(int(gpus))} can hold: "
-        f"{never}, waiting for a GPU that never frees up (Ray raises no error).",
-        SIZE_HINT,
-    )
-
-
-def _drawn_by(lazy, ran) -> set[str] | None:
-    """The callable classes whose stages made ``ran`` (``lazy`` materialized): from the plan of ``lazy`` while it
-    was lazy, and from the operator names in the stats of ``ran``; None when neither can be read."""
-    import re
-
-    names = {op.fn.__name__ for op in class_stages(lazy)}
-    try:
-        for operator in _operator_names(ran._raw_stats()):
-            names.update(re.findall(r"MapBatches\((\w+)\)", operator))
-    except Exception:  # Ray internals: without them the images are judged by their rows alone
-        return names or None
     return names
 
 
@@ -340,55 +228,131 @@ SIZE_HINT = (
     '"GPU", 0)), raycourse.gpu_budget()), then compute=ray.data.ActorPoolStrategy(size=GPUS), one actor '
     "per GPU."
 )
+LAZY_HINT = (
+    "Build `pixels` without running it (FloatImageGen, then your batch function), then `images = pixels.materialize()`."
+)
 
 
-@exercise("Exercise 1")
-def exercise_1(images, prompts):
-    """``images``: the prompts with an ``image`` column of 512x512x3 uint8 arrays (a tensor column)."""
-    require("images", images, "the Dataset of the prompts and their images as pixel arrays")
-    n_expected, expected_prompts = _expected(prompts)
-    import ray.data
-
-    if not isinstance(images, ray.data.Dataset):
+def _check_generator(plan):
+    """The lab's FloatImageGen is a stage of ``pixels``, in a pool of actors with one whole GPU each."""
+    if not plan:
+        raise Wrong("`pixels` shows no stages: it was run already (materialize, take).", LAZY_HINT)
+    generator = next((s for s in plan if s.name == GENERATOR and s.is_class), None)
+    if generator is None:
         raise Wrong(
-            f"`images` is a {type(images).__name__}, not a Ray Dataset.",
-            "Build `images` with `map_batches` calls on `prompts`; `materialize()` keeps it a Dataset.",
-        )
-    planned = _check_planned_pools(images)  # before the run: a pool too large never gets all its GPUs
-    ds = images.materialize()  # runs the pipeline once if it is still lazy
-    if not planned:
-        _check_ran_pools(ds)
-    drawn_by = _drawn_by(images, ds)
-    if drawn_by is not None and GENERATOR not in drawn_by:
-        stages = ", ".join(sorted(drawn_by)) or "none"
-        raise Wrong(
-            f"`images` was not drawn by the lab's {GENERATOR} (the class stages that made it: {stages}).",
+            f"`pixels` has no {GENERATOR} stage (its stages: {', '.join(s.name for s in plan)}).",
             f"Generate the images with the lab's {GENERATOR}, as it is, and convert its output in a step after it.",
         )
+    if generator.num_gpus != 1:
+        raise Wrong(
+            f"{GENERATOR} asks for num_gpus={generator.num_gpus:g}; the lab asks for actors that hold one GPU each"
+            + (": with none, the model runs on the CPU." if not generator.num_gpus else "."),
+            f"Pass `num_gpus=1` to the map_batches call of {GENERATOR}.",
+        )
+    return generator
+
+
+def _check_pool_size(generator) -> None:
+    """One actor per GPU of the cluster (within the learner's budget): not fewer, and not more than can start."""
+    from raycourse import room
+
+    gpus = room.learner_gpus()
+    if gpus <= 0 or generator.pool_size is None:
+        return
+    low, high = generator.pool_size
+    if high > gpus:
+        never = (
+            "the extra ones would never start"
+            if gpus >= float(_cluster_gpus())
+            else "the extra ones would take GPUs the room's other learners need, and theirs would wait"
+        )
+        size = high if high != float("inf") else "an unbounded number of"
+        raise Wrong(
+            f"the pool of {GENERATOR} has {size} GPU actors, more than {room.budget_words(gpus)} can hold: "
+            f"{never}, waiting for a GPU that never frees up (Ray raises no error).",
+            SIZE_HINT,
+        )
+    if high < gpus:
+        raise Wrong(
+            f"the pool of {GENERATOR} has at most {high} actor(s), and {room.budget_words(gpus)} has {gpus}: the "
+            "lab asks for one actor per GPU of the cluster, so that every GPU draws.",
+            SIZE_HINT,
+        )
+
+
+def _cluster_gpus() -> float:
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0.0
+
+
+def _check_conversion(plan, generator) -> None:
+    """A batch function after FloatImageGen converts its output: a CPU stage, with no GPU."""
+    after = plan[plan.index(generator) + 1 :]
+    if not after:
+        raise Wrong(
+            f"`pixels` has no stage after {GENERATOR}: the conversion belongs in a batch function of its own.",
+            PIXELS_HINT,
+        )
+    convert = after[0]
+    if convert.is_class or convert.kind != "MapBatches":
+        what = "a class (an actor pool)" if convert.is_class else f"a {convert.kind} stage"
+        raise Wrong(
+            f"the stage after {GENERATOR}, {convert.name}, is {what}; the lab asks for a batch function.",
+            "Write a function `def to_pixels(batch): ...` and add it with `.map_batches(to_pixels)`.",
+        )
+    gpu_stages = [s for s in after if s.num_gpus]
+    if gpu_stages:
+        raise Wrong(
+            f"{gpu_stages[0].name} asks for num_gpus={gpu_stages[0].num_gpus:g}: the conversion is a CPU stage that "
+            "needs no GPU, and a GPU it holds is one the model cannot use.",
+            f"Leave `num_gpus` out of the map_batches call of {gpu_stages[0].name}.",
+        )
+
+
+def _check_materialized(images, generator) -> None:
+    """``images`` is ``pixels`` materialized: a MaterializedDataset that FloatImageGen made."""
+    from ray.data.dataset import MaterializedDataset
+
+    if not isinstance(images, MaterializedDataset):
+        raise Wrong(
+            "`images` is a lazy Dataset: Exercises 2 and 3 would draw every image again.",
+            "End with `images = pixels.materialize()`: it runs the generation once and keeps the result.",
+        )
+    names = _operator_names(images)
+    if names is not None and not any(f"({generator.name})" in name for name in names):
+        raise Wrong(
+            f"`images` was not made by `pixels` (the operators that made it: {', '.join(sorted(names)) or 'none'}).",
+            "Set `images = pixels.materialize()`.",
+        )
+
+
+def _rows(ds, n_expected, expected_prompts) -> list[dict]:
     schema = ds.schema()
     if schema is None or ds.count() == 0:
         raise Wrong("`images` is empty.", "Start from the lab's `prompts` and keep all its rows.")
-    columns = list(schema.names)
     for name, hint in (
         ("image", f"Keep the column name `image` that {GENERATOR} writes."),
         ("prompt", "Keep the `prompt` column beside the images."),
     ):
-        if name not in columns:
-            raise Wrong(f"`images` has no `{name}` column (its columns: {columns}).", hint)
+        if name not in schema.names:
+            raise Wrong(f"`images` has no `{name}` column (its columns: {list(schema.names)}).", hint)
     rows = ds.take_all()
     if len(rows) != n_expected:
         raise Wrong(
             f"`images` has {len(rows)} rows, but there are {n_expected} prompts.",
             "Make one image per prompt: map the whole `prompts` Dataset, without limit or filter.",
         )
-    got_prompts = [str(r["prompt"]) for r in rows]
-    if expected_prompts is not None and sorted(got_prompts) != sorted(expected_prompts):
+    if expected_prompts is not None and sorted(str(r["prompt"]) for r in rows) != sorted(expected_prompts):
         raise Wrong(
             "the `prompt` column does not hold the prompts of `prompts`.",
             "Convert the images only; leave the other columns as they are.",
         )
+    return rows
+
+
+def _check_pixels(rows, column_type) -> None:
     values = [r["image"] for r in rows]
-    column_type = schema.types[columns.index("image")]
     if _pickled(column_type):
         raise Wrong(
             f"the `image` column holds {_what_objects(values)}, which Ray can only keep as pickled "
@@ -405,8 +369,26 @@ def exercise_1(images, prompts):
         found = _image_problem(array)
         if found:
             raise Wrong(f"the image in row {i} {found[0]}.", found[1])
+
+
+@exercise("Exercise 1")
+def exercise_1(pixels, images, prompts):
+    """``pixels``: FloatImageGen (one GPU per actor, one actor per GPU) then a CPU batch function that makes uint8
+    pixels; ``images``: ``pixels.materialize()``, the prompts with a tensor column of 512x512x3 uint8 images."""
+    require("pixels", pixels, "the lazy pipeline: FloatImageGen, then your batch function")
+    require("images", images, "`pixels.materialize()`")
+    n_expected, expected_prompts = _expected(prompts)
+    plan = stages(require_dataset("pixels", pixels, LAZY_HINT))
+    generator = _check_generator(plan)
+    _check_pool_size(generator)
+    _check_conversion(plan, generator)
+    _check_materialized(require_dataset("images", images, LAZY_HINT), generator)
+    rows = _rows(images, n_expected, expected_prompts)
+    _check_pixels(rows, images.schema().types[list(images.schema().names).index("image")])
     return (
-        f"{len(rows)} rows; `image` is a tensor column of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB uint8 pixels per row."
+        f"{GENERATOR} on one GPU per actor, {generator.pool_size[1] if generator.pool_size else 1} actor(s), then "
+        f"a CPU batch function; {len(rows)} rows; `image` is a tensor column of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} "
+        "RGB uint8 pixels per row."
     )
 
 
@@ -418,16 +400,7 @@ ONE_FILE_HINT = (
 )
 
 
-@exercise("Exercise 2")
-def exercise_2(folder, prompts):
-    """Prompts and images written as one Parquet file into ``folder`` (``out_dir / "images_parquet"``)."""
-    target = _folder(folder)
-    import pyarrow.parquet as pq
-    import ray.data  # noqa: F401  (registers Ray's tensor column type, so image cells read back as arrays)
-
-    if not target.exists():
-        _not_there(target, {".parquet"}, "parquet", "write the images of Exercise 1 there as Parquet")
-    n_expected, expected_prompts = _expected(prompts)
+def _parquet_files(target: Path) -> list[Path]:
     if not target.is_dir():
         raise Wrong(
             f"{_where(target, target.parent)} is a file, not a folder.",
@@ -441,6 +414,13 @@ def exercise_2(folder, prompts):
             f'out_dir / "{target.name}" holds no .parquet files{found}.',
             "Look for the Dataset write method that writes the Parquet format.",
         )
+    return files
+
+
+def _read_table(files: list[Path], target: Path):
+    import pyarrow.parquet as pq
+    import ray.data  # noqa: F401  (registers Ray's tensor column type, so image cells read back as arrays)
+
     try:
         table = pq.ParquetDataset([str(p) for p in files]).read()
     except Exception as exc:  # e.g. files of two different runs with different columns
@@ -449,6 +429,10 @@ def exercise_2(folder, prompts):
             f"({exc.__class__.__name__}: {str(exc)[:120]}).",
             RERUN_HINT,
         ) from None
+    return table
+
+
+def _check_table_rows(table, n_expected: int, expected_prompts) -> None:
     columns = table.column_names
     if "prompt" not in columns:
         raise Wrong(
@@ -477,6 +461,10 @@ def exercise_2(folder, prompts):
             "Generate the images from `prompts` and keep its `prompt` column unchanged.",
         )
 
+
+def _image_column(table) -> str:
+    """The column that holds the 512x512 RGB images (``image`` first, then any other), or Wrong."""
+    columns = table.column_names
     candidates = (["image"] if "image" in columns else []) + [c for c in columns if c not in ("image", "prompt")]
     tried = []
     for name in candidates:
@@ -499,17 +487,7 @@ def exercise_2(folder, prompts):
             continue
         problems = [(i, p) for i, p in enumerate(_image_problem(a) for a in arrays) if p]
         if not problems:
-            if len(files) > 1:
-                sizes = sorted(pq.ParquetFile(p).metadata.num_rows for p in files)
-                raise Wrong(
-                    f"the {table.num_rows} images are spread over {len(files)} parquet files (of "
-                    f"{', '.join(map(str, sizes))} rows); the exercise asks for one file.",
-                    ONE_FILE_HINT,
-                )
-            return (
-                f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
-                f'in one parquet file under out_dir / "{target.name}".'
-            )
+            return name
         if name == "image" or arrays[0].ndim >= 2:
             i, (problem, hint) = problems[0]
             raise Wrong(f"the image in row {i} of column `{name}` {problem}.", hint)
@@ -524,18 +502,41 @@ def exercise_2(folder, prompts):
     )
 
 
+def _check_one_file(files: list[Path], table) -> None:
+    import pyarrow.parquet as pq
+
+    if len(files) > 1:
+        sizes = sorted(pq.ParquetFile(p).metadata.num_rows for p in files)
+        raise Wrong(
+            f"the {table.num_rows} images are spread over {len(files)} parquet files (of "
+            f"{', '.join(map(str, sizes))} rows); the exercise asks for one file.",
+            ONE_FILE_HINT,
+        )
+
+
+@exercise("Exercise 2")
+def exercise_2(folder, prompts):
+    """Prompts and images written as one Parquet file into ``folder`` (``out_dir / "images_parquet"``)."""
+    target = _folder(folder)
+    if not target.exists():
+        _not_there(target, {".parquet"}, "parquet", "write the images of Exercise 1 there as Parquet")
+    n_expected, expected_prompts = _expected(prompts)
+    files = _parquet_files(target)
+    table = _read_table(files, target)
+    _check_table_rows(table, n_expected, expected_prompts)
+    name = _image_column(table)
+    _check_one_file(files, table)
+    return (
+        f"{table.num_rows} rows with `prompt` and `{name}` ({IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} RGB) "
+        f'in one parquet file under out_dir / "{target.name}".'
+    )
+
+
 # Exercise 3 -------------------------------------------------------------------------------------
 
 
-@exercise("Exercise 3")
-def exercise_3(folder, prompts):
-    """One PNG file per prompt in ``folder`` (``out_dir / "png"``), each a 512x512 RGB image."""
-    target = _folder(folder)
-    from PIL import Image
-
-    if not target.exists():
-        _not_there(target, IMAGE_SUFFIXES, "image", "write one PNG file per image there")
-    n_expected, _ = _expected(prompts)
+def _png_files(target: Path, n_expected: int) -> list[Path]:
+    """The PNG files in ``target``: nothing else beside them, one per prompt."""
     if not target.is_dir():
         raise Wrong(
             f"{_where(target, target.parent)} is a file, not a folder.",
@@ -576,6 +577,12 @@ def exercise_3(folder, prompts):
             f"found {len(pngs)} PNG files, but there are {n_expected} prompts.",
             "Write one file per generated image: all rows, not a sample.",
         )
+    return pngs
+
+
+def _check_png_contents(pngs: list[Path]) -> None:
+    from PIL import Image
+
     import numpy as np
 
     unreadable, not_png, wrong_size, blank = [], [], [], []
@@ -618,6 +625,17 @@ def exercise_3(folder, prompts):
             f"{len(blank)} of the {len(pngs)} PNG files hold no picture: {path.name} {problem}.",
             "Write the images of Exercise 1, whose pixels are the ones the model drew. " + BLANK_HINT,
         )
+
+
+@exercise("Exercise 3")
+def exercise_3(folder, prompts):
+    """One PNG file per prompt in ``folder`` (``out_dir / "png"``), each a 512x512 RGB image."""
+    target = _folder(folder)
+    if not target.exists():
+        _not_there(target, IMAGE_SUFFIXES, "image", "write one PNG file per image there")
+    n_expected, _ = _expected(prompts)
+    pngs = _png_files(target, n_expected)
+    _check_png_contents(pngs)
     return f'{len(pngs)} PNG files of {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} RGB in out_dir / "{target.name}".'
 
 
@@ -627,19 +645,31 @@ THUMB_SHAPE = (128, 128, 3)
 MAX_MEAN_SHIFT = 12  # grey levels: any honest downscale keeps an image's mean colour (a crop of noise does too)
 
 
-@exercise("Stretch · thumbnails in a CPU stage")
-def stretch(thumbs, images):
-    """``thumbs``: ``images`` with a ``thumb`` column, each image shrunk to 128x128 RGB uint8."""
-    import numpy as np
-    import ray.data
+THUMB_HINT = "Build `thumbs` with `images.map_batches(add_thumb)`, a batch function, and leave it lazy."
 
-    require("thumbs", thumbs, "the Dataset of `images` with a `thumb` column")
-    require("images", images, "the Dataset of exercise 1")
-    if not isinstance(thumbs, ray.data.Dataset):
-        raise Wrong(
-            f"`thumbs` is a {type(thumbs).__name__}, not a Ray Dataset.",
-            "Build `thumbs` with `map_batches` on `images`.",
+
+def _check_thumb_stage(plan) -> None:
+    """``thumbs`` (lazy) ends with the thumbnails' own step: a batch function, run as CPU tasks with no GPU."""
+    if not plan:
+        raise Wrong("`thumbs` shows no stages: it was run already (materialize, take).", THUMB_HINT)
+    stage = plan[-1]
+    if stage.is_class or stage.kind != "MapBatches" or stage.num_gpus:
+        what = (
+            "a class (an actor pool)"
+            if stage.is_class
+            else f"a {stage.kind} stage"
+            if stage.kind != "MapBatches"
+            else f"a stage that asks for num_gpus={stage.num_gpus:g}"
         )
+        raise Wrong(
+            f"the thumbnails' step, {stage.name}, is {what}; the lab asks for a batch function that Ray runs as CPU "
+            "tasks, with no GPU.",
+            THUMB_HINT,
+        )
+
+
+def _thumb_rows(thumbs, images) -> tuple[list[dict], dict]:
+    """The rows of ``thumbs`` (one per image, with ``thumb`` and ``prompt``) and the images by prompt."""
     rows = thumbs.take_all()
     originals = {str(r["prompt"]): _as_array(r["image"]) for r in images.take_all()}
     if len(rows) != len(originals):
@@ -654,36 +684,53 @@ def stretch(thumbs, images):
         )
     if rows and "prompt" not in rows[0]:
         raise Wrong("`thumbs` has no `prompt` column.", "Keep the prompt beside its thumbnail.")
+    return rows, originals
+
+
+def _check_thumb(row, originals) -> None:
+    """One thumbnail: 128x128 RGB uint8, a smaller copy of its row's image."""
+    import numpy as np
+
+    try:
+        thumb = _as_array(row["thumb"])
+    except ValueError:
+        raise Wrong(
+            f"a `thumb` is a {type(row['thumb']).__name__}, not an array of pixels.",
+            "Return the thumbnails as one uint8 NumPy array per batch, like the images.",
+        ) from None
+    if thumb.dtype == object or tuple(thumb.shape) != THUMB_SHAPE:
+        raise Wrong(
+            f"a `thumb` has the shape {tuple(thumb.shape)}, not {THUMB_SHAPE}.",
+            "Resize each image to 128x128 pixels (PIL's `Image.resize`, or a NumPy stride), "
+            "keeping its 3 colour channels last.",
+        )
+    if str(thumb.dtype) != "uint8":
+        raise Wrong(
+            f"a `thumb` has pixels of type {thumb.dtype}, not uint8.",
+            "Keep pixels in 0..255 as uint8, as the images are.",
+        )
+    image = originals.get(str(row["prompt"]))
+    if image is None:
+        raise Wrong(
+            f"`thumbs` has the prompt {row['prompt']!r}, which `images` does not.",
+            "Start from `images` and leave `prompt` as it is.",
+        )
+    shift = float(np.abs(thumb.reshape(-1, 3).mean(0) - image.reshape(-1, 3).mean(0)).max())
+    if shift > MAX_MEAN_SHIFT:
+        raise Wrong(
+            f"the thumbnail of {row['prompt']!r} has another mean colour than its image (off by "
+            f"{shift:.0f} grey levels): it is not a smaller copy of it.",
+            "Shrink the image of the same row; do not scale, invert or blank its pixels.",
+        )
+
+
+@exercise("Stretch · thumbnails in a CPU stage")
+def stretch(thumbs, images):
+    """``thumbs``: ``images`` with a ``thumb`` column, each image shrunk to 128x128 RGB uint8."""
+    require("thumbs", thumbs, "the Dataset of `images` with a `thumb` column")
+    require("images", images, "the Dataset of exercise 1")
+    _check_thumb_stage(stages(require_dataset("thumbs", thumbs, THUMB_HINT)))
+    rows, originals = _thumb_rows(thumbs, images)
     for row in rows:
-        try:
-            thumb = _as_array(row["thumb"])
-        except ValueError:
-            raise Wrong(
-                f"a `thumb` is a {type(row['thumb']).__name__}, not an array of pixels.",
-                "Return the thumbnails as one uint8 NumPy array per batch, like the images.",
-            ) from None
-        if thumb.dtype == object or tuple(thumb.shape) != THUMB_SHAPE:
-            raise Wrong(
-                f"a `thumb` has the shape {tuple(thumb.shape)}, not {THUMB_SHAPE}.",
-                "Resize each image to 128x128 pixels (PIL's `Image.resize`, or a NumPy stride), "
-                "keeping its 3 colour channels last.",
-            )
-        if str(thumb.dtype) != "uint8":
-            raise Wrong(
-                f"a `thumb` has pixels of type {thumb.dtype}, not uint8.",
-                "Keep pixels in 0..255 as uint8, as the images are.",
-            )
-        image = originals.get(str(row["prompt"]))
-        if image is None:
-            raise Wrong(
-                f"`thumbs` has the prompt {row['prompt']!r}, which `images` does not.",
-                "Start from `images` and leave `prompt` as it is.",
-            )
-        shift = float(np.abs(thumb.reshape(-1, 3).mean(0) - image.reshape(-1, 3).mean(0)).max())
-        if shift > MAX_MEAN_SHIFT:
-            raise Wrong(
-                f"the thumbnail of {row['prompt']!r} has another mean colour than its image (off by "
-                f"{shift:.0f} grey levels): it is not a smaller copy of it.",
-                "Shrink the image of the same row; do not scale, invert or blank its pixels.",
-            )
+        _check_thumb(row, originals)
     return f"{len(rows)} thumbnails of {THUMB_SHAPE[0]}x{THUMB_SHAPE[1]} pixels, each a smaller copy of its image."

@@ -1,49 +1,34 @@
 """Checks for lab 04 (LLM prompt enhancement): a reusable ``Enhancer``, and a pipeline over other data.
 
-The lesson's ``Enhancer`` loads one model, reads one column and builds one kind of conversation,
-for the animals' prompts. The lab's pipeline enhances the shop's catalogue instead: product
-descriptions, in a column ``description``, which need another instruction
-(``catalogue_messages``). So the class takes the model, the column and the conversation
-builder as constructor arguments (Exercise 1), and the learner routes the columns and chooses
-the resources of a two-model pipeline over the catalogue (Exercise 2).
+The lesson's ``Enhancer`` loads one model, reads one column and builds one kind of conversation, for the animals'
+prompts. The lab's pipeline enhances the shop's catalogue instead: product descriptions, in a column ``description``,
+which need another instruction (``catalogue_messages``). So the class takes the model, the column and the
+conversation builder as constructor arguments (Exercise 1), and the learner routes the columns and chooses the
+resources of a two-model pipeline over the catalogue (Exercise 2).
 
-Exercise 1 calls the learner's class itself, the way Ray would, with arguments the
-lab never uses, so that a class that only *looks* parameterised fails:
+Exercise 1 builds and calls the learner's class itself, the way Ray would (toolkit.construct, call_as_ray), with
+arguments the lab never uses, so that a class that only *looks* parameterised fails:
 
-* ``Enhancer(model_id=<the course LLM>, prompt_column="caption", messages=<the check's own
-  builder>)`` is called on a batch with the columns ``id`` and ``caption`` only (no ``prompt``).
-  A class that reads or writes a hard-coded ``"prompt"`` column fails here, by name; one that
-  builds its conversations without the ``messages`` it was given (the lab's ``chat_messages``)
-  fails because the model never receives the check's conversations. The
-  batch is a dict of NumPy arrays, as Ray hands it by default; a class written for
-  ``batch_format="pandas"`` gets the same batch as a DataFrame when the dict fails,
-  and may return a dict, a DataFrame or a pyarrow Table, as Ray accepts all three.
-* While the class runs, the check notes what it sends to the model (every chat
-  that goes through a tokenizer's chat template, every plain-text prompt given to a
-  text-generation pipeline). The model's reply is then the new text only: a value
-  that contains the system message, a printed conversation or the whole text sent
-  is a wrong pick from the pipeline's output. What the model writes depends on the
-  model (the tiny stand-in follows the course's rule, the real one words freely), so
-  these properties are what the check can verify in both profiles.
-* Given ``season_for`` (the lab's function), each row must come back with its own
-  season in a ``season`` column, and the conversation sent for that row must name
-  that season. The probe rows are chosen to have different seasons, so one season
-  for the whole batch shows.
-* ``Enhancer(model_id=<a path that does not exist>, prompt_column="caption", messages=...)``
-  must then fail. A missing path is the one model id that no correct class can
-  load, so an error proves the class loads what it is given, whatever it calls its
-  attributes or however it loads the model. A class that ignores ``model_id`` (and
-  loads a fixed model) runs without error and is rejected. The first probe ran the
-  same batch successfully, so the error cannot come from the column or the batch.
+* ``Enhancer(model_id=<the course LLM>, prompt_column="caption", messages=<the check's own builder>)`` on a batch
+  with the columns ``id`` and ``caption`` only: a hard-coded ``"prompt"`` column fails by name; conversations not
+  made by the given ``messages`` fail because the model never receives the check's own.
+* While it runs, the check notes what goes to the model (chats through a chat template, plain-text prompts, and
+  whether each ``generate`` call samples): the reply must be the new text only, each row's conversation must name
+  that row's ``season_for`` season, which also goes into a ``season`` column, and decoding must be greedy
+  (``do_sample=False``: the course's LLM and its stand-in sample by default).
+* The same instance gets a second batch: it may load nothing then (the pipeline is loaded once per actor).
+* ``Enhancer(model_id=<a path that does not exist>, ...)`` must then fail: the one model id no correct class can load.
 
-Exercise 2 looks at the learner's dataset: its plan (a GPU for the models, shares with which
-one actor of each stage fits on one GPU, so that the two share it as in the lesson; pools the
-cluster can hold; a class stage that gets constructor arguments, among them a conversation
-builder other than the animals' ``chat_messages``; no image made before it, found by running the
-part of the plan in front of that stage, whatever the image stage is called) and a few rows
-(``take_batch``): in ``prompt``, the column the image stage reads, an enhanced description, not
-one of the catalogue's own; its season; and an image array per row. A pipeline that fails when
-it runs (a column that is not there) is a wrong answer with the learner's own error.
+Exercise 2 reads the learner's lazy Dataset: its plan (toolkit.stages: the Enhancer stage gets ``enhancer_model``
+and ``catalogue_messages`` as constructor arguments; the lab's ``ImageGen`` draws after it; each model stage holds a
+fraction of a GPU, one actor of each fitting one GPU together, in pools of one actor; no image made before the
+Enhancer, found by running the part of the plan in front of it) and a few rows (``take_batch``): in ``prompt``, the
+column ``ImageGen`` reads, an enhanced description, its season and an image per row. A pipeline that fails when it
+runs is a wrong answer with the learner's own error line.
+
+The stretch reads ``costs``: a lazy Dataset whose ``TokenCounter`` class stage runs in a pool of one actor with no
+GPU and loads its tokenizer once (built and called twice under toolkit.counting), and whose ``n_tokens`` are the
+lengths of the chats the Enhancer sends.
 """
 
 from __future__ import annotations
@@ -51,19 +36,30 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
-from .toolkit import as_columns, as_text, class_stages as _class_stages, plan_ops as _plan_ops
+from .toolkit import (
+    as_columns,
+    as_text,
+    call_as_ray,
+    construct,
+    counting,
+    error_line,
+    model_for,
+    require_dataset,
+    require_loaded_once,
+    stages,
+)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
 PROBE_COLUMN = "caption"
 PROBE_MARKER = "Probe instruction from the check"
 IMAGE_COLUMN = "prompt"  # the column the lab's ImageGen reads
+IMAGE_STAGE = "ImageGen"  # the lab's image stage
 TEXT_COLUMN = "description"  # the catalogue's column
 PRODUCT_PHOTO = "A product photo of a "
 PROBE_PROMPTS = (
@@ -117,17 +113,29 @@ def _release() -> None:
         torch.cuda.empty_cache()
 
 
+class _Sent(list):
+    """What went to the model: [("chat", messages) or ("text", prompt)], and ``sampled``: per ``generate`` call,
+    whether it sampled (``do_sample`` as passed, else the generation config's: Qwen's and its stand-in's sample)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sampled: list[bool] = []
+
+
 @contextlib.contextmanager
 def _recording():
-    """Note what goes to the model while the block runs: [("chat", messages) or ("text", prompt)]."""
-    sent: list = []
-    try:
-        from transformers import PreTrainedTokenizerBase
-        from transformers.pipelines.text_generation import TextGenerationPipeline
-    except ImportError:  # pragma: no cover - transformers is a course dependency
-        yield sent
-        return
+    """Note what goes to the model while the block runs (see :class:`_Sent`)."""
+    sent = _Sent()
+    from transformers import GenerationMixin, PreTrainedTokenizerBase
+    from transformers.pipelines.text_generation import TextGenerationPipeline
+
     template, preprocess = PreTrainedTokenizerBase.apply_chat_template, TextGenerationPipeline.preprocess
+    generate = GenerationMixin.generate
+
+    def recording_generate(self, *args, **kwargs):
+        config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
+        sent.sampled.append(bool(kwargs["do_sample"] if "do_sample" in kwargs else getattr(config, "do_sample", 0)))
+        return generate(self, *args, **kwargs)
 
     def note_chats(conversation):
         chats = conversation if conversation and isinstance(conversation[0], (list, tuple)) else [conversation]
@@ -148,25 +156,19 @@ def _recording():
 
     PreTrainedTokenizerBase.apply_chat_template = recording_template
     TextGenerationPipeline.preprocess = recording_preprocess
+    GenerationMixin.generate = recording_generate
     try:
         yield sent
     finally:
         PreTrainedTokenizerBase.apply_chat_template = template
         TextGenerationPipeline.preprocess = preprocess
+        GenerationMixin.generate = generate
 
 
-def _construct(cls, model_id: str):
-    try:
-        return cls(model_id=model_id, prompt_column=PROBE_COLUMN, messages=_probe_messages)
-    except TypeError as exc:
-        if "argument" in str(exc):  # unexpected/missing keyword argument
-            raise Wrong(
-                f"`Enhancer(model_id=..., prompt_column=..., messages=...)` failed: {exc}",
-                "`fn_constructor_kwargs` passes its keys as keyword arguments to `__init__`; the lab's "
-                "pipeline uses the keys `model_id`, `prompt_column` and `messages`, so `__init__` needs "
-                "parameters with those names.",
-            ) from None
-        raise
+CONSTRUCT_HINT = (
+    "`fn_constructor_kwargs` passes its keys as keyword arguments to `__init__`; the lab's pipeline uses the keys "
+    "`model_id`, `prompt_column` and `messages`, so `__init__` needs parameters with those names."
+)
 
 
 def _missing_column(exc: KeyError, batch) -> Wrong:
@@ -185,29 +187,11 @@ def _missing_column(exc: KeyError, batch) -> Wrong:
 
 
 def _call(instance, batch: dict):
-    """``instance(batch)`` as Ray would call it: a dict of NumPy arrays, else (batch_format="pandas") a DataFrame.
-
-    Returns (output, the format that worked).
-    """
-    import pandas as pd
-
+    """``instance(batch)`` as Ray would call it (toolkit.call_as_ray); a missing column named as such."""
     try:
-        return instance(dict(batch)), "numpy"
+        return call_as_ray(instance, batch)
     except KeyError as exc:
         raise _missing_column(exc, batch) from None
-    except Exception as numpy_error:
-        try:
-            return instance(pd.DataFrame(batch)), "pandas"
-        except KeyError as exc:
-            raise _missing_column(exc, batch) from None
-        except Exception:
-            raise numpy_error from None
-
-
-def _batch_format_input(batch: dict, fmt: str):
-    import pandas as pd
-
-    return pd.DataFrame(batch) if fmt == "pandas" else dict(batch)
 
 
 def _new_text(values) -> bool:
@@ -298,26 +282,37 @@ def _check_seasons(columns: dict, ids, season_for, sent: list) -> None:
             )
 
 
-@exercise("Exercise 1")
-def exercise_1(Enhancer, season_for=None) -> str:
-    """``Enhancer`` takes ``model_id`` and ``prompt_column`` and honours both (see the module docstring)."""
-    require("Enhancer", Enhancer, "your parameterised Enhancer class")
+def _check_class(Enhancer) -> None:
     if not inspect.isclass(Enhancer):
         raise Wrong(
             f"`Enhancer` is a {type(Enhancer).__name__}, not a class.",
-            "Write a class with `__init__(self, model_id, prompt_column)` that loads the model once, and "
+            "Write a class with `__init__(self, model_id, prompt_column, messages)` that loads the model once, and "
             "`__call__(self, batch)` that enhances one batch; Ray then keeps one model per actor.",
         )
     if not any("__call__" in vars(k) for k in Enhancer.__mro__ if k is not object):
         raise Wrong("`Enhancer` has no `__call__` method.", "Ray calls `instance(batch)` for every batch.")
-    import raycourse
 
-    ids = _probe_ids(season_for)
+
+def _probe(Enhancer, ids):
+    """Build the class and call it on two batches, recording what goes to the model; (output, sent, loads)."""
+    from transformers.pipelines.text_generation import TextGenerationPipeline
+
     try:
-        with _recording() as sent:
-            out, fmt = _call(_construct(Enhancer, raycourse.model_id("llm")), _prompt_batch(ids))
+        with _recording() as sent, counting(TextGenerationPipeline, "postprocess") as counts:
+            instance = construct(
+                Enhancer, label="Enhancer(model_id=..., prompt_column=..., messages=...)", hint=CONSTRUCT_HINT,
+                model_id=model_for("llm"), prompt_column=PROBE_COLUMN, messages=_probe_messages,
+            )  # fmt: skip
+            out = _call(instance, _prompt_batch(ids))
+            after_first = counts["load"], counts["processor"]
+            _call(instance, _prompt_batch(ids))  # a second batch for the same actor: nothing to load again
     finally:
         _release()
+    return out, sent, (counts, after_first)
+
+
+def _check_replies(out, sent) -> dict:
+    """The batch came back with one model reply per row in the probe column; returns its columns."""
     columns = as_columns(out)
     if columns is None:
         raise Wrong(
@@ -358,36 +353,59 @@ def exercise_1(Enhancer, season_for=None) -> str:
         problem = _reply_problem(value, sent)
         if problem:
             raise Wrong(f"the enhanced prompt of row {i} {problem}: that is not the model's reply.", REPLY_HINT)
-    _check_messages(sent)
-    _check_seasons(columns, ids, season_for, sent)
+    return columns
 
-    missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
-    try:  # the same call as above, which worked: only the model id differs
-        Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages)(
-            _batch_format_input(_prompt_batch(ids), fmt)
-        )
-    except Exception:  # what a class that really loads `model_id` does with a missing model
-        pass
-    else:
+
+def _check_greedy(sent: _Sent) -> None:
+    """Every ``generate`` call decoded greedily: the same text is enhanced the same way on every run."""
+    if any(sent.sampled):
         raise Wrong(
-            f"`Enhancer(model_id={str(missing)!r}, ...)` still worked, although no model exists there: "
-            "the class ignores `model_id`.",
-            "Load the text-generation pipeline from the `model_id` the constructor receives, not from a "
-            "fixed name or `raycourse.model_id(...)` inside the class.",
+            f"{sum(sent.sampled)} of the model's {len(sent.sampled)} generate calls sampled: the same text would be "
+            "enhanced differently on every run (the LLM's own generation config samples unless told not to).",
+            "Pass `do_sample=False` to the pipeline call, as the lesson does.",
         )
+
+
+def _check_model_id(Enhancer, ids) -> None:
+    """A model path that does not exist must fail: a class that loads a fixed model runs anyway."""
+    missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
+    try:  # the same call as the probe's, which worked: only the model id differs
+        call_as_ray(Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages),
+                    _prompt_batch(ids))  # fmt: skip
+    except Exception:  # what a class that really loads `model_id` does with a missing model
+        return
     finally:
         _release()
-    seasons = ", each with its row's season" if season_for is not None else ""
-    return (
-        f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
-        f"{len(values)} model replies back into it{seasons}, and refused a model path that does not exist: "
-        "all three constructor arguments are honoured."
+    raise Wrong(
+        f"`Enhancer(model_id={str(missing)!r}, ...)` still worked, although no model exists there: "
+        "the class ignores `model_id`.",
+        "Load the text-generation pipeline from the `model_id` the constructor receives, not from a "
+        "fixed name or `raycourse.model_id(...)` inside the class.",
     )
 
 
-def _stage_name(op) -> str:
-    fn = getattr(op, "fn", None)
-    return getattr(fn, "__name__", None) or getattr(op, "name", type(op).__name__)
+@exercise("Exercise 1")
+def exercise_1(Enhancer, season_for=None) -> str:
+    """``Enhancer`` takes ``model_id``, ``prompt_column`` and ``messages`` and honours them (see the docstring)."""
+    require("Enhancer", Enhancer, "your parameterised Enhancer class")
+    _check_class(Enhancer)
+    ids = _probe_ids(season_for)
+    out, sent, (counts, after_first) = _probe(Enhancer, ids)
+    columns = _check_replies(out, sent)
+    _check_messages(sent)
+    _check_seasons(columns, ids, season_for, sent)
+    _check_greedy(sent)
+    require_loaded_once(counts, after_first, label="Enhancer", batches=1, processor="a tokenizer")
+    _check_model_id(Enhancer, ids)
+    seasons = ", each with its row's season" if season_for is not None else ""
+    return (
+        f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
+        f"{len(columns[PROBE_COLUMN])} greedy model replies back into it{seasons}, loaded its model once, and "
+        "refused a model path that does not exist: all three constructor arguments are honoured."
+    )
+
+
+# Exercise 2 -------------------------------------------------------------------------------------------
 
 
 def _image_columns(batch) -> list[str]:
@@ -415,7 +433,7 @@ def _images_before(ds, stage):
     import ray.data
     from ray.data._internal.logical.interfaces import LogicalPlan
 
-    inputs = getattr(stage, "input_dependencies", None) or []
+    inputs = getattr(stage.op, "input_dependencies", None) or []
     if len(inputs) != 1:
         return None
     try:
@@ -426,8 +444,8 @@ def _images_before(ds, stage):
     columns = _image_columns(batch)
     if not columns:
         return None
-    drawn_by = next((op for op in reversed(_plan_ops(before)) if getattr(op, "fn", None) is not None), None)
-    return columns, drawn_by
+    drawn_by = stages(before)
+    return columns, drawn_by[-1] if drawn_by else None
 
 
 def _originals() -> set[str]:
@@ -448,178 +466,160 @@ def _originals() -> set[str]:
     )
 
 
-def _check_gpu_pools(stages) -> None:
-    """Wrong when no stage asks for a GPU, when one actor of each GPU stage does not fit on one GPU (the models
-    cannot share it, as the lesson's do), or when the pools ask for more than the cluster's GPUs can hold: their
-    extra actors would wait for a GPU forever, with no error. Two conditions that any placement needs (so no pool
-    that fits is refused): the shares add up to at most the cluster's GPUs, and no two actors of more than half a
-    GPU share one."""
-    from ray.data import ActorPoolStrategy
+def _check_enhancer(plan, messages, model):
+    """The class stage that gets constructor arguments: the Enhancer, given ``model`` and ``messages``."""
+    enhancers = [s for s in plan if s.is_class and (s.constructor_kwargs or getattr(s.op, "fn_constructor_args", None))]
+    if not enhancers:
+        names = ", ".join(s.name for s in plan if s.is_class) or "none"
+        raise Wrong(
+            f"no class stage gets constructor arguments (class stages: {names}), so no Enhancer can know the "
+            "model, the column or the conversation.",
+            f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
+        )
+    stage = enhancers[0]
+    given = list(stage.constructor_kwargs.values()) + list(getattr(stage.op, "fn_constructor_args", None) or ())
+    builders = [v for v in given if callable(v) and not isinstance(v, type)]
+    if messages is not None and not any(b is messages for b in builders):
+        named = ", ".join(f"`{getattr(b, '__name__', b)}`" for b in builders) or "none"
+        animals = (
+            " (the animals' conversation keeps an animal wearing its clothing)" if "chat_messages" in named else ""
+        )
+        raise Wrong(
+            f"{stage.name} gets the conversation builder(s) {named}, not `catalogue_messages`{animals}.",
+            "Pass `catalogue_messages` as the `messages` argument, with the model and the column.",
+        )
+    if model is not None and model not in given:
+        raise Wrong(
+            f"{stage.name} is not given `enhancer_model` ({model!r}) among its constructor arguments.",
+            "Pass `enhancer_model` as the `model_id` argument: the pipeline chooses the model, not the class.",
+        )
+    return stage
 
+
+def _check_order(ds, enhancer) -> None:
+    early = _images_before(ds, enhancer)
+    if early:
+        columns, drawn_by = early
+        who = f"{drawn_by.name} draws" if drawn_by is not None else "the rows already hold"
+        raise Wrong(
+            f"{who} the images (column {columns[0]!r}) before {enhancer.name} runs, so they are drawn from "
+            "the original descriptions, not the enhanced ones.",
+            "The order of the `map_batches` calls is the order of the stages: enhance first, then draw.",
+        )
+
+
+def _check_image_stage(plan, enhancer):
+    after = plan[plan.index(enhancer) + 1 :]
+    drawer = next((s for s in after if s.is_class and s.name == IMAGE_STAGE), None)
+    if drawer is None:
+        raise Wrong(
+            f"no `{IMAGE_STAGE}` stage runs after {enhancer.name} (stages after it: "
+            f"{', '.join(s.name for s in after) or 'none'}).",
+            f"Chain `.map_batches({IMAGE_STAGE}, ...)`, the lab's class as it is, after the Enhancer.",
+        )
+    return drawer
+
+
+def _check_gpu_shares(models) -> None:
+    """Each model stage holds a fraction of a GPU, one actor of each fitting one GPU together, in a pool of one."""
     from raycourse import room
 
-    gpus = float(room.learner_gpus())
-    pools = [
-        (op.fn.__name__, int(op.compute.min_size or 1), float((op.ray_remote_args or {}).get("num_gpus") or 0))
-        for op in stages
-        if isinstance(op.compute, ActorPoolStrategy)
-    ]
-    pools = [(name, actors, share) for name, actors, share in pools if share > 0]
-    if gpus <= 0:
+    if room.learner_gpus() <= 0:
         return
-    if not pools:
+    for stage in models:
+        if not 0 < stage.num_gpus < 1:
+            raise Wrong(
+                f"{stage.name} asks for num_gpus={stage.num_gpus:g}: the lab asks for a fraction of a GPU for "
+                "each model" + (" (with none, it runs on the CPU)." if not stage.num_gpus else "."),
+                "Give each model stage a share of one GPU with `num_gpus=`, as the lesson does.",
+            )
+        if stage.pool_size != (1, 1):
+            raise Wrong(
+                f"the pool of {stage.name} has {stage.pool_size} (min, max) actors; the lab asks for one actor "
+                "per stage (five products need no more, and one of each fits any cluster from one GPU up).",
+                "Use `compute=ray.data.ActorPoolStrategy(size=1)` for each model stage, not the lesson's GPUS.",
+            )
+    if sum(s.num_gpus for s in models) > 1 + 1e-9:
+        asked = " + ".join(f"{s.name} {s.num_gpus:g}" for s in models)
         raise Wrong(
-            "no stage of the pipeline asks for a GPU: on a GPU cluster both models would run on the CPU.",
-            "Give each model stage a share of a GPU with `num_gpus=`, as the lesson does.",
-        )
-    one_each = sum(share for _, _, share in pools)
-    if one_each > 1 + 1e-9:
-        asked = " + ".join(f"{name} {share:g}" for name, _, share in pools)
-        raise Wrong(
-            f"one actor of each stage asks for {asked} = {one_each:g} GPUs: the models cannot share a GPU, "
-            "and on a one-GPU machine a stage would wait for its GPU forever, with no error.",
+            f"one actor of each stage asks for {asked} = {sum(s.num_gpus for s in models):g} GPUs: the models "
+            "cannot share a GPU, and on a one-GPU machine a stage would wait for its GPU forever, with no error.",
             "Give each stage a fraction of a GPU, so that one actor of each fits on one GPU together.",
         )
-    total = sum(actors * share for _, actors, share in pools)
-    large = sum(actors for _, actors, share in pools if share > 0.5)
-    if total > gpus + 1e-9 or large > gpus:
-        asked = " + ".join(f"{actors} {name} x {share:g}" for name, actors, share in pools)
-        raise Wrong(
-            f"the pools ask for {asked} GPUs, more than {room.budget_words(int(gpus))} can hold: the "
-            "extra actors would wait for a GPU forever, with no error.",
-            "One actor per stage fits any cluster; at most one per GPU, counted with "
-            'min(int(ray.cluster_resources().get("GPU", 0)), raycourse.gpu_budget()).',
-        )
 
 
-def _builders(op) -> list:
-    """The functions given to a class stage's constructor (by keyword or by position)."""
-    values = list((op.fn_constructor_kwargs or {}).values()) + list(op.fn_constructor_args or ())
-    return [v for v in values if callable(v) and not isinstance(v, type)]
-
-
-_RUN_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
-
-
-def _run_error(exc: Exception) -> str:
-    """The learner's own error (``KeyError: 'prompt'``) out of the Ray exception that wraps it."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    own = [
-        m
-        for m in (_RUN_ERROR.match(line.strip()) for line in text.splitlines())
-        if m and not m.group(1).startswith("ray.")
-    ]
-    if own:
-        return f"{own[-1].group(1)}: {own[-1].group(2)[:200]}"
-    return f"{type(exc).__name__}: {text.strip().splitlines()[-1][:200] if text.strip() else ''}"
-
-
-@exercise("Exercise 2")
-def exercise_2(catalogue_images, messages=None, rows: int = 3) -> str:
-    """``catalogue_images`` yields rows whose ``prompt`` (what ImageGen drew) is an enhanced description, with its
-    season and an HxWx3 uint8 image."""
-    require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
-    import numpy as np
-    import ray.data
-
-    if not isinstance(catalogue_images, ray.data.Dataset):
-        raise Wrong(
-            f"`catalogue_images` is a {type(catalogue_images).__name__}, not a Ray Dataset.",
-            "Chain `.map_batches(...)` calls on the catalogue and assign the resulting Dataset "
-            "(without calling take/take_batch on it).",
-        )
-    stages = _class_stages(catalogue_images)
-    _check_gpu_pools(stages)
-    if stages:
-        with_args = [op for op in stages if op.fn_constructor_kwargs or op.fn_constructor_args]
-        if not with_args:
-            names = ", ".join(op.fn.__name__ for op in stages)
-            raise Wrong(
-                f"none of the class stages ({names}) gets constructor arguments, so the Enhancer cannot "
-                "know the model, the column or the conversation.",
-                f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
-            )
-        builders = [f for op in with_args for f in _builders(op)]
-        if messages is not None and any(getattr(f, "__name__", "") == "chat_messages" for f in builders):
-            raise Wrong(
-                "the Enhancer gets the animals' `chat_messages`, whose instruction keeps an animal wearing "
-                "its clothing: the catalogue's photos show products.",
-                "Pass the lab's conversation builder for the catalogue, `catalogue_messages`.",
-            )
-        if messages is not None and not builders:
-            raise Wrong(
-                "the Enhancer gets no conversation builder among its constructor arguments.",
-                "Pass `catalogue_messages` as the `messages` argument, with the model and the column.",
-            )
-        for enhancer in with_args:
-            early = _images_before(catalogue_images, enhancer)
-            if early:
-                columns, drawn_by = early
-                who = f"{_stage_name(drawn_by)} draws" if drawn_by is not None else "the rows already hold"
-                raise Wrong(
-                    f"{who} the images (column {columns[0]!r}) before {enhancer.fn.__name__} runs, so they "
-                    "are drawn from the original descriptions, not the enhanced ones.",
-                    "The order of the `map_batches` calls is the order of the stages: enhance first, then draw.",
-                )
+def _take(ds, rows: int) -> dict:
     no_rows = Wrong("`catalogue_images` yields no rows.", "Start from the lab's `catalogue` and keep its rows.")
     try:
-        batch = catalogue_images.take_batch(rows)
-    except ValueError as exc:  # Ray: "The dataset is empty."
-        if "empty" in str(exc):
+        batch = ds.take_batch(rows)
+    except Exception as exc:  # the learner's pipeline fails when it runs (Ray: "The dataset is empty." when empty)
+        if isinstance(exc, ValueError) and "empty" in str(exc):
             raise no_rows from None
-        raise Wrong(f"running `catalogue_images` failed: {_run_error(exc)}", RUN_HINT) from None
-    except Exception as exc:  # the learner's pipeline fails when it runs: a column that is not there, ...
-        raise Wrong(f"running `catalogue_images` failed: {_run_error(exc)}", RUN_HINT) from None
-    n = len(next(iter(batch.values()))) if batch else 0
-    if n == 0:
+        raise Wrong(f"running `catalogue_images` failed: {error_line(exc)}", RUN_HINT) from None
+    if not batch or not len(next(iter(batch.values()))):
         raise no_rows
-    if "image" not in batch:
-        raise Wrong(
-            f"the rows have no 'image' column (they have {sorted(batch)}).",
-            "Chain the ImageGen stage after the Enhancer in the same pipeline.",
-        )
-    if IMAGE_COLUMN not in batch:
-        raise Wrong(
-            f"the rows have no {IMAGE_COLUMN!r} column (they have {sorted(batch)}).",
-            "ImageGen draws what the `prompt` column holds: the enhanced description must be there.",
-        )
-    prompts = [p for p in batch[IMAGE_COLUMN]]
+    return batch
+
+
+def _check_rows(batch) -> int:
+    import numpy as np
+
+    for column, hint in (
+        ("image", f"Chain the {IMAGE_STAGE} stage after the Enhancer in the same pipeline."),
+        (IMAGE_COLUMN, f"{IMAGE_STAGE} draws what the `prompt` column holds: the enhanced description must be there."),
+        ("season", "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced text."),
+    ):
+        if column not in batch:
+            raise Wrong(f"the rows have no {column!r} column (they have {sorted(batch)}).", hint)
+    prompts, n = list(batch[IMAGE_COLUMN]), len(batch[IMAGE_COLUMN])
     if not all(isinstance(p, str) for p in prompts):
         raise Wrong(
             f"the {IMAGE_COLUMN!r} column should hold text; found a {type(prompts[0]).__name__}.",
             "The Enhancer should store one string per row.",
         )
-    originals = _originals()
-    unchanged = [p for p in prompts if p in originals]
+    unchanged = [p for p in prompts if p in _originals()]
     if unchanged:
         raise Wrong(
             f"{len(unchanged)} of {n} rows have an unenhanced text in {IMAGE_COLUMN!r}, e.g. {unchanged[0]!r}: "
-            "that is what ImageGen drew.",
-            "ImageGen reads `prompt`: the Enhancer's output must be there when ImageGen runs, whichever column "
+            f"that is what {IMAGE_STAGE} drew.",
+            f"{IMAGE_STAGE} reads `prompt`: the Enhancer's output must be there when it runs, whichever column "
             "the Enhancer works on.",
-        )
-    if "season" not in batch:
-        raise Wrong(
-            f"the rows have no 'season' column (they have {sorted(batch)}).",
-            "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced text.",
         )
     for i, image in enumerate(batch["image"]):
         arr = np.asarray(image)
-        if arr.dtype == object or arr.ndim != 3 or arr.shape[-1] != 3 or min(arr.shape[:2]) < 8:
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[-1] != 3:
             raise Wrong(
-                f"row {i}: the image should be an array of shape (height, width, 3); got "
-                f"{type(image).__name__} with shape {getattr(arr, 'shape', None)}.",
-                "Keep the lab's ImageGen stage as it is: it stores each image as a NumPy array.",
+                f"row {i}: the image is {type(image).__name__} of shape {getattr(arr, 'shape', None)} and dtype "
+                f"{arr.dtype}, not a (height, width, 3) uint8 array.",
+                f"Keep the lab's {IMAGE_STAGE} stage as it is: it stores each image as a NumPy uint8 array.",
             )
-        if arr.dtype != np.uint8:
-            raise Wrong(
-                f"row {i}: the image array has dtype {arr.dtype}, expected uint8.",
-                "Keep the lab's ImageGen stage as it is.",
-            )
-    h, w = np.asarray(batch["image"][0]).shape[:2]
-    return f"{n} rows, each with an enhanced {IMAGE_COLUMN!r}, its season and a {h}x{w} RGB image."
+    return n
 
 
+@exercise("Exercise 2")
+def exercise_2(catalogue_images, messages=None, model=None, rows: int = 3) -> str:
+    """``catalogue_images``: the catalogue enhanced by the Enhancer (``model``, ``messages``), then drawn by
+    ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few rows."""
+    require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
+    require_dataset("catalogue_images", catalogue_images, DATASET_HINT)
+    plan = stages(catalogue_images)
+    if not plan:
+        raise Wrong("`catalogue_images` shows no stages: it was run already (take/materialize).", DATASET_HINT)
+    enhancer = _check_enhancer(plan, messages, model or model_for("llm"))
+    _check_order(catalogue_images, enhancer)
+    drawer = _check_image_stage(plan, enhancer)
+    _check_gpu_shares([enhancer, drawer])
+    n = _check_rows(_take(catalogue_images, rows))
+    return (
+        f"{enhancer.name} ({enhancer.num_gpus:g} GPU) then {drawer.name} ({drawer.num_gpus:g} GPU), one actor "
+        f"each; {n} rows, each with an enhanced {IMAGE_COLUMN!r}, its season and an RGB image."
+    )
+
+
+DATASET_HINT = (
+    "Chain `.map_batches(...)` calls on the catalogue and assign the resulting Dataset, lazy: "
+    "without take, take_batch or materialize, so that the check can read its stages."
+)
 RUN_HINT = (
     "Run `catalogue_images.take_batch(2)` in a cell of its own to see the whole error. Which column holds "
     "the catalogue's text when the Enhancer runs, and which one does ImageGen read?"
@@ -634,27 +634,46 @@ def _chat_tokens(tokenizer, chat) -> int:
     return len(ids["input_ids"] if isinstance(ids, Mapping) else ids)
 
 
-@exercise("Stretch · what the LLM reads, in tokens")
-def stretch(costs, messages=None, season_for=None) -> str:
-    """``costs``: the catalogue with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row."""
-    import pandas as pd
-    import ray.data
-    from transformers import AutoTokenizer
+COUNTER = "TokenCounter"
 
-    import raycourse
 
-    require("costs", costs, "the Dataset of `catalogue` with an `n_tokens` column")
-    if messages is None or season_for is None:
-        raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
-    if isinstance(costs, ray.data.Dataset):
-        rows = costs.take_all()
-    elif isinstance(costs, pd.DataFrame):
-        rows = costs.to_dict("records")
-    else:
+def _check_counter_stage(costs):
+    """A class stage ``TokenCounter`` in a pool of one actor, with no GPU, in the plan of a lazy ``costs``."""
+    counter = next((s for s in stages(costs) if s.name == COUNTER), None)
+    if counter is None or not counter.is_class:
+        names = ", ".join(s.name for s in stages(costs)) or "none: it was run already (take/materialize)"
         raise Wrong(
-            f"`costs` is a {type(costs).__name__}, not a Ray Dataset.",
-            "Build `costs` with `map_batches` on `catalogue`.",
+            f"`costs` has no class stage `{COUNTER}` (its stages: {names}).",
+            f"Count in `map_batches({COUNTER}, ...)`, a class that loads the tokenizer once per actor, and leave "
+            "`costs` lazy.",
         )
+    if counter.num_gpus or counter.pool_size != (1, 1):
+        raise Wrong(
+            f"{COUNTER} runs in a pool of {counter.pool_size} (min, max) actors with num_gpus={counter.num_gpus:g}; "
+            "the lab asks for one actor and no GPU: a tokenizer is CPU work.",
+            "Use `compute=ray.data.ActorPoolStrategy(size=1)` and no `num_gpus`.",
+        )
+    return counter
+
+
+def _check_counter_loads_once(counter, rows) -> None:
+    """Build the learner's TokenCounter as Ray would and run it on two batches: the tokenizer loaded once."""
+    import numpy as np
+    from transformers import PreTrainedTokenizerBase
+
+    batch = {c: np.array([r[c] for r in rows[:2]], dtype=object) for c in ("id", TEXT_COLUMN)}
+    batch["id"] = batch["id"].astype(np.int64)
+    with counting(PreTrainedTokenizerBase, "apply_chat_template") as counts:
+        instance = construct(counter.fn, label=f"{COUNTER}(...)", hint="Give `__init__` the parameters that "
+                             "`fn_constructor_kwargs` names.", **counter.constructor_kwargs)  # fmt: skip
+        call_as_ray(instance, batch)
+        after_first = counts["load"], counts["processor"]
+        call_as_ray(instance, batch)
+    require_loaded_once(counts, after_first, label=COUNTER, batches=1, processor="a tokenizer")
+
+
+def _rows_of(costs) -> list[dict]:
+    rows = costs.take_all()
     if not rows:
         raise Wrong("`costs` is empty.", "Start from the lab's `catalogue`: one row per product.")
     lacking = [c for c in ("id", TEXT_COLUMN, "n_tokens") if c not in rows[0]]
@@ -663,18 +682,22 @@ def stretch(costs, messages=None, season_for=None) -> str:
             f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
             f"Keep `id` and `{TEXT_COLUMN}` and add the count as `n_tokens`.",
         )
-    originals = _originals()
-    if any(str(r[TEXT_COLUMN]) not in originals for r in rows):
+    if any(str(r[TEXT_COLUMN]) not in _originals() for r in rows):
         raise Wrong(
             "`costs` holds descriptions that the LLM has already rewritten.",
             "Count the tokens of the descriptions before the Enhancer: start from `catalogue` (that also "
             "runs no model but the tokenizer).",
         )
-    tokenizer = AutoTokenizer.from_pretrained(raycourse.model_id("llm"))
+    return rows
+
+
+def _check_counts(rows, messages, season_for) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_for("llm"))
     for row in rows:
         text, season = str(row[TEXT_COLUMN]), season_for(row["id"])
-        want = _chat_tokens(tokenizer, messages(text, season))
-        got = row["n_tokens"]
+        want, got = _chat_tokens(tokenizer, messages(text, season)), row["n_tokens"]
         if got == want:
             continue
         if got == len(tokenizer(text)["input_ids"]):
@@ -688,8 +711,22 @@ def stretch(costs, messages=None, season_for=None) -> str:
             "Apply the tokenizer's chat template to `catalogue_messages(description, season_for(id))`, with "
             "the generation prompt, and count the token ids.",
         )
+
+
+@exercise("Stretch · what the LLM reads, in tokens")
+def stretch(costs, messages=None, season_for=None) -> str:
+    """``costs``: the catalogue with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row,
+    counted by a TokenCounter actor (one, no GPU) that loads its tokenizer once."""
+    require("costs", costs, "the Dataset of `catalogue` with an `n_tokens` column")
+    if messages is None or season_for is None:
+        raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
+    require_dataset("costs", costs, f"Build `costs` with `map_batches({COUNTER}, ...)` on `catalogue`.")
+    counter = _check_counter_stage(costs)
+    rows = _rows_of(costs)
+    _check_counts(rows, messages, season_for)
+    _check_counter_loads_once(counter, rows)
     counts = [int(r["n_tokens"]) for r in rows]
     return (
-        f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens: the system message, not the description, "
-        "is most of what the LLM reads."
+        f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens, counted by one {COUNTER} actor with no GPU "
+        "that loads its tokenizer once: the system message, not the description, is most of what the LLM reads."
     )
