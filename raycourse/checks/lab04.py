@@ -672,7 +672,7 @@ def _check_counter_loads_once(counter, rows) -> None:
     require_loaded_once(counts, after_first, label=COUNTER, batches=1, processor="a tokenizer")
 
 
-def _rows_of(costs) -> list[dict]:
+def _cost_rows(costs) -> list[dict]:
     rows = costs.take_all()
     if not rows:
         raise Wrong("`costs` is empty.", "Start from the lab's `catalogue`: one row per product.")
@@ -722,7 +722,7 @@ def stretch(costs, messages=None, season_for=None) -> str:
         raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
     require_dataset("costs", costs, f"Build `costs` with `map_batches({COUNTER}, ...)` on `catalogue`.")
     counter = _check_counter_stage(costs)
-    rows = _rows_of(costs)
+    rows = _cost_rows(costs)
     _check_counts(rows, messages, season_for)
     _check_counter_loads_once(counter, rows)
     counts = [int(r["n_tokens"]) for r in rows]
