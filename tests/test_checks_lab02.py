@@ -512,20 +512,3 @@ def test_stretch_rejects_mistakes(animals, outfits, reviews, frames, mistake, me
 def test_stretch_rejects_other_steps_than_joins(animals, outfits, reviews, frames, mistake, message):
     v = lab02.stretch.result(mistake(animals, outfits, reviews, frames))
     assert v.status == "wrong" and message in v.message and "join" in v.hint, v
-
-
-# Transfer ---------------------------------------------------------------------------------------------------
-
-
-def test_exercises_ask_for_transfer():
-    """No exercise cell of the solved lab repeats 60 % or more of a lesson cell's code lines (issue 41)."""
-    from test_transfer import LIMIT, _code_cells, _lines, overlap
-
-    from raycourse.catalogue import modules
-
-    module = next(m for m in modules() if m.number == "02")
-    lesson = _code_cells(module.lesson)
-    cells = [c for c in _code_cells(module.solution) if "SOLUTION" in c]
-    shares = {_lines(c)[0]: max(overlap(c, other) for other in lesson) for c in cells}
-    assert len(shares) == len(cells) >= 3
-    assert all(share < LIMIT for share in shares.values()), shares

@@ -835,34 +835,3 @@ def test_stretch_rejects_a_gpu_or_a_larger_pool(catalogue, kwargs):
 def test_stretch_rejects_a_tokenizer_loaded_per_batch(catalogue):
     verdict = _stretch(_costs(catalogue, per_batch=True))
     assert verdict.status == "wrong" and "loaded a tokenizer 1 times" in verdict.message, verdict
-
-
-NUMBER = "04"  # the module whose lab these checks serve
-
-
-def _code_lines(source: str) -> list[str]:
-    stripped = (line.strip() for line in source.splitlines())
-    return [line for line in stripped if line and not line.startswith("#")]
-
-
-def _overlap(exercise: list[str], lesson: list[str]) -> float:
-    """The share of the exercise's lines that a lesson cell holds in the same order (difflib's matching blocks)."""
-    import difflib
-
-    matcher = difflib.SequenceMatcher(None, exercise, lesson, autojunk=False)
-    return sum(block.size for block in matcher.get_matching_blocks()) / len(exercise)
-
-
-def test_exercises_ask_for_transfer():
-    """No exercise cell of the solved lab repeats 60 % or more of the lines of a lesson cell (issue 41)."""
-    import nbformat
-
-    from raycourse.catalogue import modules
-
-    module = next(m for m in modules() if m.number == NUMBER)
-    lesson = [_code_lines(c.source) for c in nbformat.read(module.lesson, 4).cells if c.cell_type == "code"]
-    for cell in nbformat.read(module.solution, 4).cells:
-        lines = _code_lines(cell.source)
-        if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source and len(lines) >= 3:
-            worst = max(_overlap(lines, other) for other in lesson if other)
-            assert worst < 0.6, f"the exercise cell starting {lines[0]!r} repeats {worst:.0%} of a lesson cell"

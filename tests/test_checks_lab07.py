@@ -848,21 +848,3 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict
-
-
-# ----------------------------------------------------------------------------- Transfer
-
-
-def test_exercises_ask_for_transfer():
-    """No exercise cell of lab 07 repeats 60 % or more of a lesson cell's code lines (issue 41: Exercise 1 repeated
-    the lesson's row `map` and its read-and-join, 62 % by the issue's measure; now a batch function)."""
-    from test_transfer import LIMIT, _code_cells, _lines, overlap
-
-    from raycourse.catalogue import modules
-
-    module = next(m for m in modules() if m.number == "07")
-    lesson = _code_cells(module.lesson)
-    for cell in _code_cells(module.solution):
-        if "SOLUTION" in cell and len(_lines(cell)) >= 3:
-            share = max(overlap(cell, other) for other in lesson)
-            assert share < LIMIT, f"the exercise starting {_lines(cell)[0]!r} repeats {share:.0%} of a lesson cell"

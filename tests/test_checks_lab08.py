@@ -445,18 +445,3 @@ def test_stretch_wants_the_id_in_what_is_written(tmp_path):
     verdict = lab08.stretch.result(runs, tmp_path / "output")  # the job wrote into tmp_path/words
     assert verdict.status == "wrong" and "Files like it are in" in verdict.message, verdict
     assert str(tmp_path / "words") in verdict.message
-
-
-def test_exercises_ask_for_transfer():
-    """No exercise cell of lab 08 repeats 60 % or more of a lesson cell's code lines (issue 41: the stretch was the
-    lesson's job, 66 %, its answer the lesson's checkpoint line; now the job is another, and it must carry the id)."""
-    from test_transfer import LIMIT, _code_cells, _lines, overlap
-
-    from raycourse.catalogue import modules
-
-    module = next(m for m in modules() if m.number == "08")
-    lesson = _code_cells(module.lesson)
-    for cell in _code_cells(module.solution):
-        if "SOLUTION" in cell and len(_lines(cell)) >= 3:
-            share = max(overlap(cell, other) for other in lesson)
-            assert share < LIMIT, f"the exercise starting {_lines(cell)[0]!r} repeats {share:.0%} of a lesson cell"
