@@ -109,10 +109,13 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
-    """`new-module 09` in a scratch clone of the course, then `make labs`: `make test NOTEBOOKS=09` passes (the
-    lesson under nbval, the solved lab graded as solved, the lab as not solved yet), and so do the new check tests,
-    the catalogue's checks of every module's files and registrations, and the quizzes; no file outside the new
-    module's own was written."""
+    """`new-module NN` (the next free number) in a scratch clone of the course, then `make labs`:
+    `make test NOTEBOOKS=NN` passes (the lesson under nbval, the solved lab graded as solved, the lab as not solved
+    yet), and so do the new check tests, the catalogue's checks of every module's files and registrations, and the
+    quizzes; no file outside the new module's own was written."""
+    from raycourse.catalogue import modules
+
+    nn = f"{max(int(m.number) for m in modules()) + 1:02d}"
     clone = _scratch_clone(tmp_path / "course")
     before = _files(clone)
     env = {
@@ -127,19 +130,19 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
         assert done.returncode == 0, f"{' '.join(args)}:\n" + done.stdout[-4000:] + done.stderr[-2000:]
         return done.stdout
 
-    run("-m", "raycourse.authoring", "new-module", "09", "Vector search")
+    run("-m", "raycourse.authoring", "new-module", nn, "Vector search")
     run("-m", "raycourse.authoring", "labs")  # make labs
     after = _files(clone)
     changed = sorted(rel for rel in after if before.get(rel) != after[rel]) + sorted(set(before) - set(after))
     assert changed == [
-        "labs/09_vector_search_lab.ipynb",
-        "notebooks/09_vector_search.ipynb",
-        "raycourse/checks/lab09.py",
-        "raycourse/checks/quiz09.py",
-        "solutions/09_vector_search_lab.ipynb",
-        "tests/test_checks_lab09.py",
+        f"labs/{nn}_vector_search_lab.ipynb",
+        f"notebooks/{nn}_vector_search.ipynb",
+        f"raycourse/checks/lab{nn}.py",
+        f"raycourse/checks/quiz{nn}.py",
+        f"solutions/{nn}_vector_search_lab.ipynb",
+        f"tests/test_checks_lab{nn}.py",
     ], changed
-    # make test NOTEBOOKS=09 (in one process here: the run's Ray is this run's, RAY_ADDRESS)
+    # make test NOTEBOOKS=NN (in one process here: the run's Ray is this run's, RAY_ADDRESS)
     out = run(
         "-m",
         "pytest",
@@ -149,23 +152,23 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
         "no:cacheprovider",
         "notebooks",
         "tests/test_grading.py",
-        RAYCOURSE_NOTEBOOKS="09",
+        RAYCOURSE_NOTEBOOKS=nn,
     )
     passed = {line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("PASSED ")}
     graded = (
         "test_a_solved_lab_passes_every_exercise",
         "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
     )
-    expected = {"notebooks/09_vector_search.ipynb::Cell 0", *(f"tests/test_grading.py::{t}[09]" for t in graded)}
+    expected = {f"notebooks/{nn}_vector_search.ipynb::Cell 0", *(f"tests/test_grading.py::{t}[{nn}]" for t in graded)}
     assert expected <= passed, out[-3000:]
-    assert all("09" in nodeid for nodeid in passed), passed  # one module's notebooks only
+    assert all(nn in nodeid for nodeid in passed), passed  # one module's notebooks only
     out = run(
         "-m",
         "pytest",
         "-q",
         "-p",
         "no:cacheprovider",
-        "tests/test_checks_lab09.py",
+        f"tests/test_checks_lab{nn}.py",
         "tests/test_catalogue.py",
         "tests/test_quizzes.py",
     )
