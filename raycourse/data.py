@@ -243,15 +243,19 @@ def _check_audio(path: Path) -> list[DataProblem]:
 
 
 def _check_video(path: Path) -> list[DataProblem]:
+    # PyAV, not decord (what ray.data.read_videos decodes with): decord2 3.4.0 loads every CUDA library of the
+    # nvidia-* packages when it is imported, NVBLAS among them, which takes over torch's CPU matrix products and
+    # crashes the process (a kernel that checked its data and then ran a model died). Both decode with FFmpeg.
     try:
-        from decord import VideoReader  # what ray.data.read_videos decodes with
-    except ImportError:  # read_videos itself says to install it
+        import av
+    except ImportError:  # read_videos itself says what to install
         return []
     try:
-        with path.open("rb") as file:
-            reader = VideoReader(file)
-            reader[len(reader) - 1]  # the last frame: a cut-off file fails here
-    except Exception as error:  # decord raises RuntimeError, DECORDError, ...
+        with av.open(str(path)) as container:
+            frames = sum(1 for _ in container.decode(video=0))  # every frame: a cut-off file fails here
+        if frames == 0:
+            raise ValueError("no video frames")
+    except Exception as error:  # av raises InvalidDataError, ValueError, ...
         return [DataProblem(path, f"does not decode as a video ({type(error).__name__}: {error})", kind="video")]
     return []
 
