@@ -434,9 +434,11 @@ def _probe(validate, xs: list, max_bad_share: float):
         except Exception as error:  # noqa: BLE001 (the given validate raises ValueError; the caller tells the rest)
             return error, None, None
         files = sorted(Path(folder).rglob("*.json*"))
-        quarantined = sorted(pd.concat([pd.read_json(p, lines=True) for p in files])["id"]) if files else []
+        written = pd.concat([pd.read_json(p, lines=True) for p in files]) if files else pd.DataFrame()
+        quarantined = sorted(map(int, written.get("id", [])))
     good = answer[0] if isinstance(answer, tuple) and answer else answer
-    kept = sorted(rows_of(good, "validate(...)", GIVEN_HINT)["id"]) if isinstance(good, ray.data.Dataset) else None
+    is_dataset = isinstance(good, ray.data.Dataset)
+    kept = sorted(map(int, rows_of(good, "validate(...)", GIVEN_HINT)["id"])) if is_dataset else None
     return answer, kept, quarantined
 
 
