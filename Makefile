@@ -147,7 +147,9 @@ verify-gpu: $(STAMP)
 lock: $(STAMP)
 	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \
 	   echo "# Regenerate with 'make lock' after changing requirements.txt."; \
-	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; } > constraints.txt
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; \
+	   echo "# requirements.txt's pins for other platforms (pip freeze sees only this one's)"; \
+	   $(BIN)/python tools/install_env.py --other-platforms requirements.txt; } > constraints.txt
 
 # The course website (tools/build_site.py: Sphinx + MyST-NB): its tools live in a venv of their own, pinned in
 # website/requirements.txt, so they never enter the course's lock. Nothing is executed: the notebooks' stored outputs.
