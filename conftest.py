@@ -239,7 +239,7 @@ TINY_ONLY = {
 
 # What `make test-fast` leaves out (RAYCOURSE_FAST=1): every test that runs a whole notebook, starts a Ray of
 # its own or asks the package index, by file or by file and test name. What stays is the unit tests and the
-# checks' tests (on the run's one Ray), for an author's edit-test loop.
+# checks' tests that FAST_CHECKS names (on the run's one Ray), for an author's edit-test loop.
 SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
     "tests/test_two_nodes.py": None,
