@@ -1,20 +1,21 @@
 """The speech-to-text stand-in: a ``WhisperForConditionalGeneration`` of tiny dimensions, trained on the world's speech.
 
-A random Whisper writes nothing a pipeline could check. The stand-in is therefore trained (a few minutes on a
-quiet CPU, one thread, deterministic) on reviews of the shop's kind (:func:`raycourse.world.review_example`: its
-templates, outfits and pets), spoken by eSpeak NG with the voices of :data:`raycourse.world_speech.TRAINING_VOICES`
-at random speeds and pitches, with random loudness, hiss and offsets. It never hears the shipped clips
-(``data/audio/``): their voices (:data:`~raycourse.world_speech.CLIP_VOICES`) are not among the training voices, and
-no sentence of ``data/text/reviews.jsonl`` is among the training sentences; so the word error rate that
-``tests/test_standins.py`` measures on the clips is what it learned. It also hears silence and noise, whose
-transcript is empty.
+A random Whisper writes nothing a pipeline could check. The stand-in is therefore trained (on one CPU thread,
+deterministic; about half an hour on a quiet core) on reviews of the shop's kind
+(:func:`raycourse.world.review_example`: its templates, outfits and pets) and on random strings of the same words
+(:func:`random_strings`: a review's template can be guessed, a random string only heard), spoken by eSpeak NG with
+the voices of :data:`raycourse.world_speech.TRAINING_VOICES` at random speeds and pitches; every step hears new
+recordings of them (stretched, shifted, louder or softer, with hiss, and with bands of the spectrogram masked). It
+never hears the shipped clips (``data/audio/``): their voices (:data:`~raycourse.world_speech.CLIP_VOICES`) are not
+among the training voices, and no sentence of ``data/text/reviews.jsonl`` is among the training sentences; so the
+word error rate that ``tests/test_standins.py`` measures on the clips is what it learned. It also hears silence and
+noise, whose transcript is empty.
 
 It is laid out like ``openai/whisper-tiny``: the same classes, the same 80 log-mel bins and feature extractor (but
 8-second windows instead of 30, and a mel frame every 20 ms instead of 10: the encoder's 200 positions are what a
-CPU trains in minutes), a byte-level BPE
-tokenizer with Whisper's special tokens after the text tokens (``<|startoftranscript|>``, ``<|en|>``,
-``<|transcribe|>``, ``<|notimestamps|>``, ...), and Whisper's generation config, so that
-``WhisperProcessor``/``WhisperForConditionalGeneration.from_pretrained``, ``model.generate`` and
+CPU trains), a byte-level BPE tokenizer with Whisper's special tokens after the text tokens
+(``<|startoftranscript|>``, ``<|en|>``, ``<|transcribe|>``, ``<|notimestamps|>``, ...), and Whisper's generation
+config, so that ``WhisperProcessor``/``WhisperForConditionalGeneration.from_pretrained``, ``model.generate`` and
 ``pipeline("automatic-speech-recognition")`` work on it as on the real model. Training needs ``espeak-ng``
 (``tools/train_standins.py speech``); the course ships the trained build.
 """
@@ -195,9 +196,9 @@ def train_speech(
     seed: int = 0,
     *,
     sentences: int = 3000,
-    strings: int = 3000,
-    silent: int = 150,
-    steps: int = 3000,
+    strings: int = 4000,
+    silent: int = 450,
+    steps: int = 6000,
     batch: int = 32,
     lr: float = 3e-3,
     log=None,
