@@ -414,8 +414,8 @@ GIVEN_HINT = (
 
 
 def _probe(validate, xs: list, max_bad_share: float):
-    """``validate`` run on a table of its own (``id``, ``x``; two rules: x > 10, x < 0; the given validate wants two
-    or more, for its union): what it returned (or raised), the ids it returned as good, and the ids it quarantined."""
+    """``validate`` run on a table of its own (``id``, ``x``; two rules: x > 10, x < 0): what it returned (or
+    raised), the ids it returned as good, and the ids it quarantined."""
     import tempfile
 
     import pandas as pd
