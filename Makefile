@@ -27,7 +27,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
 	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
-	@echo "make test-fast the unit tests and the checks' tests only (no notebook runs), for authors"
+	@echo "make test-fast the unit tests and a right and a wrong answer per lab exercise (no notebook runs), for authors"
 	@echo "make test-room two learners at once on one shared two-node Ray (lessons 04 and 05 within a GPU budget; about 10 min)"
 	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min; the speech one, with espeak-ng, some minutes more)"
 	@echo "make grade     grade every lab in labs/: a verdict per exercise and a total (runs your code)"
@@ -79,7 +79,8 @@ test: setup
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
 	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
 
-# For authors: the unit tests and the checks' tests, no notebook run.
+# For authors: the unit tests and, of the checks' tests, a placeholder, a right and a wrong answer per exercise
+# (FAST_CHECKS in conftest.py); no notebook run.
 test-fast: setup
 	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
@@ -147,7 +148,9 @@ verify-gpu: $(STAMP)
 lock: $(STAMP)
 	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \
 	   echo "# Regenerate with 'make lock' after changing requirements.txt."; \
-	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; } > constraints.txt
+	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; \
+	   echo "# requirements.txt's pins for other platforms (pip freeze sees only this one's)"; \
+	   $(BIN)/python tools/install_env.py --other-platforms requirements.txt; } > constraints.txt
 
 # The course website (tools/build_site.py: Sphinx + MyST-NB): its tools live in a venv of their own, pinned in
 # website/requirements.txt, so they never enter the course's lock. Nothing is executed: the notebooks' stored outputs.

@@ -239,7 +239,7 @@ TINY_ONLY = {
 
 # What `make test-fast` leaves out (RAYCOURSE_FAST=1): every test that runs a whole notebook, starts a Ray of
 # its own or asks the package index, by file or by file and test name. What stays is the unit tests and the
-# checks' tests (on the run's one Ray), for an author's edit-test loop.
+# checks' tests that FAST_CHECKS names (on the run's one Ray), for an author's edit-test loop.
 SLOW_RUNS = {
     "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
     "tests/test_two_nodes.py": None,
@@ -275,6 +275,12 @@ SLOW_RUNS = {
     "tests/test_fullsize.py": {
         "test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
         "test_full_size_build_resolves_and_loads_in_the_gpu_profile",
+        "test_verify_gpu_transcribes_with_whisper_tiny_at_full_size",
+    },
+    # the grader runs a class of notebooks, each in its own kernel with a Ray of its own (a minute and a half here)
+    "tests/test_grading_isolation.py": {
+        "test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone",
+        "test_without_a_sandbox_the_grader_gives_each_notebook_a_ray_and_kills_what_it_left",
     },
     "tests/test_grading.py": {
         "test_a_solved_lab_passes_every_exercise",
@@ -285,6 +291,130 @@ SLOW_RUNS = {
         "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
     },
 }
+# What `make test-fast` keeps of the lab checks' tests: per exercise and stretch, its placeholder (where it has a
+# test of its own), one right answer and one wrong one, a parametrized test with its first case only; `make test`
+# runs every test of these files (each requirement of a lab's text with the wrong answer that breaks only it). A
+# check-test file with no line here runs whole in both. tests/test_gpu_selection.py holds every name to a test.
+FAST_CHECKS = {
+    "tests/test_checks_lab01.py": {
+        "test_ex1_placeholder_is_not_solved",
+        "test_ex1_accepts_different_correct_answers",
+        "test_ex1_rejects_the_file_read_as_text",
+        "test_ex2_placeholder_is_not_solved",
+        "test_ex2_accepts_the_solution",
+        "test_ex2_rejects_an_empty_dataset",
+        "test_ex3_placeholder_and_nothing_written_are_not_solved",
+        "test_ex3_accepts_ray_and_pandas_partitioned_writers",
+        "test_ex3_rejects_a_review_in_the_wrong_folder",
+        "test_check_cells_print_one_verdict_line",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_ray_data_groupings",
+        "test_stretch_rejects_a_table_made_outside_ray_data",
+    },
+    "tests/test_checks_lab02.py": {
+        "test_expected_answers_follow_the_data",
+        "test_ex1_placeholder_is_not_solved",
+        "test_ex1_accepts_different_correct_answers",
+        "test_ex1_rejects_a_key_that_matches_nothing_and_duplicates",
+        "test_ex2_placeholder_is_not_solved",
+        "test_ex2_accepts_different_correct_answers",
+        "test_ex2_rejects_a_different_joiner",
+        "test_check_cells_print_one_verdict_line",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_an_anti_then_a_semi_join",
+        "test_stretch_rejects_other_steps_than_joins",
+    },
+    "tests/test_checks_lab03.py": {
+        "test_ex1_placeholder_is_not_solved",
+        "test_ex1_accepts_pixel_arrays",
+        "test_ex1_rejects_missing_rows_and_a_batch",
+        "test_ex2_nothing_written_is_not_solved",
+        "test_ex2_accepts_one_ray_parquet_file",
+        "test_ex2_rejects_the_wrong_folder",
+        "test_ex3_nothing_written_is_not_solved",
+        "test_ex3_accepts_write_images",
+        "test_ex3_rejects_jpeg",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_a_pil_resize_and_a_stride",
+        "test_stretch_rejects_blank_and_full_size_thumbnails",
+    },
+    "tests/test_checks_lab04.py": {
+        "test_exercise_1_placeholder_is_not_solved",
+        "test_exercise_1_accepts_correct_classes",
+        "test_exercise_1_rejects_wrong_classes",
+        "test_exercise_2_placeholder_is_not_solved",
+        "test_exercise_2_accepts_a_correct_pipeline",
+        "test_exercise_2_rejects_an_empty_dataset",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_a_tokenizer_actor_counting_ids_or_text",
+        "test_stretch_rejects_a_table_and_a_function_stage",
+    },
+    "tests/test_checks_lab05.py": {
+        "test_ex1_placeholders_are_not_solved",
+        "test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes",
+        "test_ex1_rejects_grayscale_dropped",
+        "test_ex2_placeholders_are_not_solved",
+        "test_ex2_accepts_a_loop_through_prepare_model_with_a_report_per_epoch",
+        "test_ex2_rejects_a_report_per_batch",
+        "test_ex3_placeholders_are_not_solved",
+        "test_ex3_accepts_batched_classifiers_with_the_softmax_confidence",
+        "test_ex3_rejects_a_pipeline_without_the_class",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_a_groupby_mean_and_extra_columns",
+        "test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data",
+    },
+    "tests/test_checks_lab06.py": {
+        "test_ex1_waits_for_the_placeholder_and_the_outline",
+        "test_ex1_accepts_correct_classes",
+        "test_ex1_rejects_a_function",
+        "test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere",
+        "test_ex2_accepts_the_stored_embeddings",
+        "test_ex2_rejects_something_else_than_a_dataset",
+        "test_ex3_waits_for_the_placeholder_and_the_embeddings",
+        "test_ex3_accepts_any_correct_search",
+        "test_ex3_rejects_mistakes",
+        "test_stretch_waits_for_the_placeholder_and_the_embeddings",
+        "test_stretch_accepts_a_ray_map_batches_vote",
+        "test_stretch_rejects_a_table_made_in_the_notebook",
+    },
+    "tests/test_checks_lab07.py": {
+        "test_ex1_waits_for_the_placeholder_and_wants_a_dataset",
+        "test_ex1_accepts_the_rows_however_they_were_built",
+        "test_ex1_rejects_rows_assembled_outside_ray",
+        "test_ex2_waits_for_the_placeholder_and_the_starved_run",
+        "test_ex2_passes_a_fed_run_and_says_what_it_measured",
+        "test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu",
+        "test_ex3_waits_for_the_placeholder_and_the_outline",
+        "test_ex3_accepts_different_correct_loops",
+        "test_ex3_rejects_the_likely_mistakes",
+        "test_stretch_placeholder_and_outline_are_not_solved",
+        "test_stretch_accepts_correct_loops",
+        "test_stretch_rejects_mistakes",
+    },
+    "tests/test_checks_lab08.py": {
+        "test_ex1_placeholder_is_not_solved",
+        "test_ex1_accepts_right_deployments",
+        "test_ex1_rejects_embeddings_that_are_not_normalised",
+        "test_ex2_accepts_the_processors_catalogue",
+        "test_ex2_rejects_a_lazy_catalogue_and_a_pandas_table",
+        "test_ex3_accepts_the_rule_with_every_bad_row_quarantined",
+        "test_ex3_rejects_a_rule_that_lets_a_null_product_through",
+        "test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one",
+        "test_stretch_wants_the_id_in_what_is_written",
+    },
+    "tests/test_checks_lab09.py": {
+        "test_ex1_placeholder_is_not_solved",
+        "test_ex1_accepts_the_solution_and_a_pandas_batch_function",
+        "test_ex1_a_pandas_table",
+        "test_ex2_placeholder_is_not_solved",
+        "test_ex2_accepts_the_solution_and_a_pandas_group_function",
+        "test_ex2_not_grouped",
+        "test_stretch_placeholder_is_not_solved",
+        "test_stretch_accepts_a_materialized_colours",
+        "test_stretch_not_materialized",
+    },
+}
+
 # The lab-grading tests that take one lab each: `make test NOTEBOOKS=05` keeps those of lab 05 (and lesson 05).
 GRADED_PER_LAB = SLOW_RUNS["tests/test_grading.py"] - {
     "test_a_class_report_has_every_verdict_total_and_share",
@@ -309,6 +439,20 @@ def _slow(item) -> bool:
         return True
     names = SLOW_RUNS.get(_rel(item), ())
     return names is None or _name(item) == names or _name(item) in names
+
+
+def _beyond_fast(item) -> bool:
+    """Whether ``make test-fast`` leaves ``item`` out: a slow run, or a lab check's test beyond FAST_CHECKS (a test
+    not named there, or a parametrized one's later cases)."""
+    if _slow(item):
+        return True
+    kept = FAST_CHECKS.get(_rel(item))
+    if kept is None:
+        return False
+    if _name(item) not in kept:
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and any(callspec.indices.values())
 
 
 def _in_modules(item, modules: set) -> bool:
@@ -364,7 +508,7 @@ def pytest_collection_modifyitems(config, items):
     os.environ.pop("RAYCOURSE_NOTEBOOKS", None)
     fast = os.environ.pop("RAYCOURSE_FAST", "") not in ("", "0")
     if modules or fast:
-        keep = [i for i in items if (_in_modules(i, modules) if modules else not _slow(i))]
+        keep = [i for i in items if (_in_modules(i, modules) if modules else not _beyond_fast(i))]
         dropped = [i for i in items if i not in keep]
         if dropped:
             config.hook.pytest_deselected(items=dropped)

@@ -244,9 +244,10 @@ def _check_audio(path: Path) -> list[DataProblem]:
 
 
 def _check_video(path: Path) -> list[DataProblem]:
-    # PyAV, not decord (what ray.data.read_videos decodes with): decord2 3.4.0 loads every CUDA library of the
-    # nvidia-* packages when it is imported, NVBLAS among them, which takes over torch's CPU matrix products and
-    # crashes the process (a kernel that checked its data and then ran a model died). Both decode with FFmpeg.
+    # PyAV, not decord (what ray.data.read_videos decodes with): decord2 3.4.0 (the `decord` module on macOS arm64 and
+    # Linux aarch64) loads every CUDA library of the nvidia-* packages when it is imported, NVBLAS among them, which
+    # takes over torch's CPU matrix products and crashes the process (a kernel that checked its data and then ran a
+    # model died; Linux x86_64 gets decord 0.6.0, which does not). Both decode with FFmpeg.
     try:
         import av
     except ImportError:  # read_videos itself says what to install

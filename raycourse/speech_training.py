@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import world, world_speech
+from . import bpe, world, world_speech
+from .standin_training import seeded
 
 TRAIN_SEED = 9_2026
 CHUNK_SECONDS = 8  # the feature extractor's window (whisper: 30 s); the shipped clips last at most about 6 s
@@ -103,14 +104,13 @@ def whisper_tokenizer():
     from tokenizers import AddedToken
     from transformers import WhisperTokenizer
 
-    from .standins import _build_vocab, _train_bpe
 
     words = tokenizer_words()
     # each word after a space and at the start of a sentence, in lower case and capitalised
     extra = (" ".join(words),) * 50 + (" ".join(w.capitalize() for w in words),) * 20
     extra += tuple(w for w in words for _ in range(5)) + tuple(w.capitalize() for w in words for _ in range(5))
-    merges = _train_bpe(WhisperTokenizer().backend_tokenizer, 1024 - len(SPECIAL_TOKENS), extra=extra)
-    vocab = _build_vocab(merges)
+    merges = bpe.train_bpe(WhisperTokenizer().backend_tokenizer, 1024 - len(SPECIAL_TOKENS), extra=extra)
+    vocab = bpe.build_vocab(merges)
     for token in SPECIAL_TOKENS:
         vocab[token] = len(vocab)
     tokenizer = WhisperTokenizer(
@@ -139,15 +139,40 @@ def _speak_all(sentences: list[str], seed: int) -> list[np.ndarray]:
         return list(pool.map(lambda job: world_speech.speak(*job), jobs))
 
 
-def _augment(samples: np.ndarray, rng: np.random.Generator, window: int) -> np.ndarray:
-    """A recording of ``samples``: a random start, loudness and (sometimes) hiss, in float32 in [-1, 1]."""
+def random_strings(n: int, seed: int) -> list[str]:
+    """``n`` strings of one to eight of the world's words in random order. A review's words follow its template, so
+    a decoder that only reads text guesses most of them; here nothing can be guessed, and the model learns to hear."""
+    rng = np.random.default_rng([TRAIN_SEED, seed, 7])
+    words = tokenizer_words()
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(1, 9))
+        out.append(" ".join(words[int(i)] for i in rng.integers(0, len(words), k)).capitalize() + ".")
+    return out
+
+
+def _augment(samples: np.ndarray, rng: np.random.Generator, window: int, stretch: float = 0.1) -> np.ndarray:
+    """A new recording of ``samples`` at each call: stretched in time by up to ``stretch`` (which moves its pitch and
+    formants: another voice), a random start, loudness and (sometimes) hiss; float32 in [-1, 1]."""
     x = samples.astype(np.float32) / 32768.0
+    factor = rng.uniform(1 - stretch, 1 + stretch)
+    x = np.interp(np.arange(int(len(x) / factor)) * factor, np.arange(len(x)), x).astype(np.float32)
     x = x[: window - 1600]
     start = int(rng.integers(0, max(1, min(8000, window - len(x)))))
-    x = np.pad(x, (start, 0)) * float(rng.uniform(0.3, 1.2))
+    x = np.pad(x, (start, 0)) * float(rng.uniform(0.2, 1.3))
     if rng.random() < 0.5:
         x = x + rng.normal(0.0, float(rng.uniform(0.001, 0.02)), len(x)).astype(np.float32)
     return np.clip(x, -1.0, 1.0)
+
+
+def _mask(features, rng: np.random.Generator) -> None:
+    """SpecAugment, in place: a band of up to 10 mel bins and a stretch of up to 20 frames of each row set to the
+    row's mean."""
+    bins, frames = features.shape[1:]
+    for row in features:
+        f0, t0 = int(rng.integers(0, bins - 10)), int(rng.integers(0, frames - 20))
+        row[f0 : f0 + int(rng.integers(0, 10))] = row.mean()
+        row[:, t0 : t0 + int(rng.integers(0, 20))] = row.mean()
 
 
 def _no_speech(n: int, seed: int) -> list[np.ndarray]:
@@ -169,55 +194,61 @@ def train_speech(
     processor,
     seed: int = 0,
     *,
-    sentences: int = 800,
-    silent: int = 60,
-    steps: int = 240,
-    batch: int = 16,
+    sentences: int = 3000,
+    strings: int = 3000,
+    silent: int = 150,
+    steps: int = 3000,
+    batch: int = 32,
     lr: float = 3e-3,
     log=None,
 ) -> dict:
-    """Train a (tiny) ``WhisperForConditionalGeneration`` in place on the world's speech, and on ``silent``
-    recordings without words, whose transcript is empty; return what it measured."""
+    """Train a (tiny) ``WhisperForConditionalGeneration`` in place on ``sentences`` of the world's reviews and
+    ``strings`` random strings of its words (:func:`random_strings`), spoken, and on ``silent`` recordings without
+    words, whose transcript is empty; every step hears new recordings of them (:func:`_augment`, :func:`_mask`).
+    AdamW, a one-cycle schedule and gradient clipping, on one CPU thread (repeatable); return what it measured."""
     import torch
 
-    from .standin_training import _fit
+    from .standin_training import _threads
 
-    texts = training_sentences(sentences, seed) + [""] * silent
-    audio = _speak_all(texts[:sentences], seed) + _no_speech(silent, seed)
+    texts = training_sentences(sentences, seed) + random_strings(strings, seed)
+    audio = _speak_all(texts, seed) + _no_speech(silent, seed)
+    texts += [""] * silent
     rng = np.random.default_rng([TRAIN_SEED, seed, 3])
     extractor, tokenizer = processor.feature_extractor, processor.tokenizer
-    window = extractor.n_samples
-    features = []
-    for start in range(0, len(audio), 64):
-        chunk = [_augment(a, rng, window) for a in audio[start : start + 64]]
-        features.append(extractor(chunk, sampling_rate=world_speech.SAMPLE_RATE, return_tensors="pt").input_features)
-    features = torch.cat(features)
     ids = [tokenizer(t).input_ids for t in texts]  # <|startoftranscript|><|en|><|transcribe|><|notimestamps|> ... eot
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")  # whisper pads with its end of text
     generator = torch.Generator().manual_seed(seed)
-
-    def batch_loss(step):
-        index = torch.randperm(len(texts), generator=generator)[:batch].tolist()
-        width = max(len(ids[i]) for i in index) - 1
-        inputs = torch.full((len(index), width), pad)
-        labels = torch.full((len(index), width), -100)
-        for row, i in enumerate(index):
-            inputs[row, : len(ids[i]) - 1] = torch.tensor(ids[i][:-1])
-            labels[row, : len(ids[i]) - 1] = torch.tensor(ids[i][1:])
-        return model(input_features=features[index], decoder_input_ids=inputs, labels=labels).loss
-
-    # One thread (the loop reads RAYCOURSE_STANDIN_THREADS): repeatable, and on a busy machine faster than two
-    saved = os.environ.get("RAYCOURSE_STANDIN_THREADS")
-    os.environ["RAYCOURSE_STANDIN_THREADS"] = "1"
-    try:
-        losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="speech", every=50, log=log)
-    finally:
-        if saved is None:
-            os.environ.pop("RAYCOURSE_STANDIN_THREADS")
-        else:
-            os.environ["RAYCOURSE_STANDIN_THREADS"] = saved
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    losses = []
+    model.train()
+    with _threads(1):
+        for step in range(steps):
+            index = torch.randperm(len(texts), generator=generator)[:batch].tolist()
+            recordings = [_augment(audio[i], rng, extractor.n_samples) for i in index]
+            features = extractor(
+                recordings, sampling_rate=world_speech.SAMPLE_RATE, return_tensors="pt", device="cpu"
+            ).input_features
+            _mask(features, rng)
+            width = max(len(ids[i]) for i in index) - 1
+            inputs = torch.full((len(index), width), pad)
+            labels = torch.full((len(index), width), -100)
+            for row, i in enumerate(index):
+                inputs[row, : len(ids[i]) - 1] = torch.tensor(ids[i][:-1])
+                labels[row, : len(ids[i]) - 1] = torch.tensor(ids[i][1:])
+            loss = model(input_features=features, decoder_input_ids=inputs, labels=labels).loss
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            if log and (step % 100 == 0 or step == steps - 1):
+                log(f"speech step {step}: loss {losses[-1]:.3f}")
+    model.eval()
     return {
         "sentences": sentences,
+        "strings": strings,
         "silent": silent,
         "steps": steps,
         "batch": batch,
@@ -235,8 +266,6 @@ def build_speech(out: pathlib.Path, seed: int, *, log=None, **training) -> None:
         WhisperForConditionalGeneration,
         WhisperProcessor,
     )
-
-    from .standins import _seeded
 
     tokenizer = whisper_tokenizer()
     special = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
@@ -268,7 +297,7 @@ def build_speech(out: pathlib.Path, seed: int, *, log=None, **training) -> None:
         feature_size=80, sampling_rate=world_speech.SAMPLE_RATE, hop_length=HOP, chunk_length=CHUNK_SECONDS, n_fft=400
     )
     processor = WhisperProcessor(feature_extractor=extractor, tokenizer=tokenizer)
-    with _seeded(seed):
+    with seeded(seed):
         model = WhisperForConditionalGeneration(config)
         train_speech(model, processor, seed, log=log, **training)
     # whisper-tiny's generation config, for this vocabulary: English only, transcription, no timestamps by default

@@ -89,6 +89,16 @@ def _threads(n: int):
         torch.set_num_threads(saved)
 
 
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Seed torch's CPU RNG for a model's initial weights without disturbing the caller's RNG state."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
+
+
 def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None,
          weight_decay: float = 0.01) -> list[float]:
     """The loop both stand-ins train with: AdamW and a one-cycle schedule over ``steps`` steps, on a fixed number

@@ -71,6 +71,9 @@ import tempfile
 import warnings
 from typing import Callable, Iterator
 
+from . import bpe
+from .standin_training import seeded
+
 __all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin", "training_digest"]
 
 #: Bump when any builder changes (used in cache directory names).
@@ -104,8 +107,9 @@ def training_digest(role: str | None = None) -> str:
     if role is None:
         return hashlib.sha256("".join(training_digest(r) for r in TRAINED).encode()).hexdigest()[:16]
     digest = hashlib.sha256()
-    sources = ((__file__, speech_training.__file__, world_speech.__file__, world.__file__, speech_training.REVIEWS)
-               if role == "speech" else (__file__, standin_training.__file__, world.__file__))
+    shared = (__file__, bpe.__file__, standin_training.__file__, world.__file__)
+    speech = (speech_training.__file__, world_speech.__file__, speech_training.REVIEWS)
+    sources = shared + (speech if role == "speech" else ())
     for module_file in sources:
         digest.update(pathlib.Path(module_file).read_bytes())
     for name in TRAINING_LIBRARIES:
@@ -120,155 +124,6 @@ REAL_MODELS: dict[str, str] = {
     "clip": "openai/clip-vit-base-patch32",
     "speech": "openai/whisper-tiny",
 }
-
-# ---------------------------------------------------------------------------
-# Built-in corpus for training the tokenizers
-# ---------------------------------------------------------------------------
-
-_ANIMALS = (
-    "cat dog raccoon red fox barn owl hedgehog rabbit bunny bear panda koala "
-    "penguin otter squirrel deer horse pony cow pig sheep goat llama alpaca "
-    "duck goose chicken parrot eagle swan frog turtle lizard snake dolphin whale "
-    "seal walrus lion tiger leopard cheetah zebra giraffe elephant hippo monkey "
-    "gorilla kangaroo mouse hamster badger beaver moose wolf puppy kitten"
-).split()
-_CLOTHES = (
-    "raincoat sweater scarf hat cap beanie jacket coat hoodie shirt dress skirt "
-    "tuxedo bow tie suit vest robe cloak cape boots shoes sneakers socks gloves "
-    "mittens sunglasses glasses necklace crown tiara helmet apron pajamas kimono "
-    "poncho overalls jeans shorts uniform costume armor backpack umbrella"
-).split()
-_COLORS = (
-    "red orange yellow green blue purple pink brown black white grey gray gold "
-    "silver beige teal navy crimson pastel bright dark light colorful striped"
-).split()
-_SEASONS = (
-    "spring summer autumn fall winter snow rain sunny cloudy windy storm morning "
-    "evening night sunset sunrise Christmas Halloween holiday festival birthday"
-).split()
-_STYLES = (
-    "photo photograph cinematic portrait painting watercolor oil pencil sketch "
-    "drawing illustration cartoon anime digital art pixel poster studio lighting "
-    "close up wide angle detailed realistic vintage impressionist charcoal ink "
-    "pastel canvas gallery museum camera lens focus bokeh frame composition"
-).split()
-_PLACES = (
-    "forest garden park beach mountain river lake city street kitchen library "
-    "cafe shop market meadow field desert island castle village farm studio"
-).split()
-_WORDS = (
-    "the a an of in on with and or to is are was for at by from this that it "
-    "wearing sitting standing running playing looking smiling happy cute funny "
-    "small big little old young tiny fluffy elegant cozy warm cold soft "
-    "traditional modern classic fancy Italian French Japanese knitted woolen "
-    "leather cotton silk review product customer quality fits size great good "
-    "bad love like nice perfect poor cheap expensive recommend would buy again "
-    "image picture model pipeline data batch label class train test score"
-).split()
-
-
-def _corpus() -> list[str]:
-    """A deterministic, built-in English corpus of course-related sentences."""
-    lines = []
-    n = 0
-    for i, animal in enumerate(_ANIMALS):
-        for j in range(6):
-            style = _STYLES[(i * 7 + j * 3) % len(_STYLES)]
-            color = _COLORS[(i * 5 + j) % len(_COLORS)]
-            cloth = _CLOTHES[(i * 3 + j * 5) % len(_CLOTHES)]
-            season = _SEASONS[(i + j * 7) % len(_SEASONS)]
-            place = _PLACES[(i * 2 + j) % len(_PLACES)]
-            word = _WORDS[n % len(_WORDS)]
-            n += 1
-            lines.append(
-                f"A {style} of a {animal} wearing a {color} {cloth} in {season}, "
-                f"{word} {place}."
-            )
-            lines.append(
-                f"The {animal} is {_WORDS[(n * 7) % len(_WORDS)]} a {cloth}. "
-                f"{color.capitalize()} {style}, {season} {place}!"
-            )
-    everything = _ANIMALS + _CLOTHES + _COLORS + _SEASONS + _STYLES + _PLACES + _WORDS
-    lines.append(" ".join(everything))
-    lines.append(" ".join(w.capitalize() for w in everything))
-    lines.append("0 1 2 3 4 5 6 7 8 9 10 100 2024 3.5 ? ! , . : ; ' \" ( ) - + = / * % $ # @")
-    lines.append("You are a helpful assistant. Describe the image. Write a short caption.")
-    return lines
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2 / CLIP / Qwen byte-to-printable-unicode table (same order as theirs)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    bs += list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
-
-
-def _train_bpe(backend, vocab_size: int, suffix: str = "", extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """Learn BPE merges on the built-in corpus, deterministically.
-
-    The text is split exactly as ``backend`` (the real tokenizer's normalizer and
-    pre-tokenizer) splits it. The merges are learned here rather than with
-    ``tokenizers.trainers.BpeTrainer``, whose order among equally frequent pairs
-    changes from run to run, which made two builds differ. Ties go to the
-    lexicographically smallest pair, so the same corpus always gives the same merges.
-    ``extra``: more lines of text, after the corpus.
-    """
-    from collections import Counter
-
-    words: Counter = Counter()
-    for line in _corpus() + list(extra):
-        text = backend.normalizer.normalize_str(line) if backend.normalizer else line
-        for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text):
-            symbols = list(piece)
-            if suffix:
-                symbols[-1] += suffix
-            words[tuple(symbols)] += 1
-    alphabet = 256 * (2 if suffix else 1)
-    merges: list[tuple[str, str]] = []
-    while len(merges) < vocab_size - alphabet:
-        pairs: Counter = Counter()
-        for word, count in words.items():
-            for pair in zip(word, word[1:]):
-                pairs[pair] += count
-        if not pairs:
-            break
-        best, count = min(pairs.items(), key=lambda item: (-item[1], item[0]))
-        if count < 2:
-            break
-        merges.append(best)
-        merged: Counter = Counter()
-        for word, n in words.items():
-            out, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            merged[tuple(out)] += n
-        words = merged
-    return merges
-
-
-def _build_vocab(merges: list[tuple[str, str]], suffix: str = "") -> dict[str, int]:
-    """Vocab laid out like the real ones: bytes, (bytes + suffix), merged tokens."""
-    base = list(_bytes_to_unicode().values())
-    tokens = base + ([c + suffix for c in base] if suffix else [])
-    seen = set(tokens)
-    for a, b in merges:
-        t = a + b
-        if t not in seen:
-            seen.add(t)
-            tokens.append(t)
-    return {t: i for i, t in enumerate(tokens)}
 
 
 # ---------------------------------------------------------------------------
@@ -349,8 +204,8 @@ def _qwen_tokenizer(vocab_size: int = 1024, words: tuple[str, ...] = (), first_w
 
     n_merges_room = vocab_size - 256 - len(_QWEN_SPECIALS)
     extra = ((" ".join(words),) * 50 if words else ()) + tuple(first_words) * 50
-    merges = _train_bpe(Qwen2Tokenizer().backend_tokenizer, 256 + n_merges_room, extra=extra)
-    vocab = _build_vocab(merges)
+    merges = bpe.train_bpe(Qwen2Tokenizer().backend_tokenizer, 256 + n_merges_room, extra=extra)
+    vocab = bpe.build_vocab(merges)
     for tok in _QWEN_SPECIALS:
         vocab[tok] = len(vocab)
     tokenizer = Qwen2Tokenizer(
@@ -376,8 +231,8 @@ def _clip_tokenizer(vocab_size: int = 1024, words: tuple[str, ...] = ()):
     from transformers import CLIPTokenizer
 
     extra = (" ".join(words),) * 50 if words else ()
-    merges = _train_bpe(CLIPTokenizer().backend_tokenizer, vocab_size - 2, suffix="</w>", extra=extra)
-    vocab = _build_vocab(merges, suffix="</w>")
+    merges = bpe.train_bpe(CLIPTokenizer().backend_tokenizer, vocab_size - 2, suffix="</w>", extra=extra)
+    vocab = bpe.build_vocab(merges, suffix="</w>")
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
@@ -386,16 +241,6 @@ def _clip_tokenizer(vocab_size: int = 1024, words: tuple[str, ...] = ()):
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Seed torch's CPU RNG for model init without disturbing the caller's RNG state."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
-        yield
 
 
 @contextlib.contextmanager
@@ -476,7 +321,7 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
         eos_token_id=im_end,
         pad_token_id=pad_id,
     )
-    with _seeded(seed):
+    with seeded(seed):
         model = Qwen2ForCausalLM(config)
         # Trained for about 40 s on the world's prompt enhancements (raycourse.standin_training, world.py).
         train_llm(model, tok, seed)
@@ -543,7 +388,7 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
         vision_config=vision_config.to_dict(),
         projection_dim=512,
     )
-    with _seeded(seed):
+    with seeded(seed):
         model = CLIPModel(config)
     # Same preprocessing as openai/clip-vit-base-patch32 (the class defaults).
     image_processor = CLIPImageProcessor(
@@ -551,7 +396,7 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
     )
     processor = CLIPProcessor(image_processor=image_processor, tokenizer=tok)
     # Trained for a few seconds on the course's world (raycourse.standin_training): orientation and colours.
-    with _seeded(seed):
+    with seeded(seed):
         train_clip(model, processor, seed)
     model.save_pretrained(out)
     processor.save_pretrained(out)
@@ -575,7 +420,7 @@ def _build_vit(out: pathlib.Path, seed: int) -> None:
         # head) it reaches 100 % validation accuracy in ~20-40 steps at lr 2e-4..3e-3.
         initializer_range=0.1,
     )
-    with _seeded(seed):
+    with seeded(seed):
         model = ViTModel(config, add_pooling_layer=True)
     # Same preprocessing as google/vit-base-patch16-224-in21k.
     image_processor = ViTImageProcessor(
@@ -619,7 +464,7 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
             pad_token_id=tok.pad_token_id,
         )
 
-    with _seeded(seed):
+    with seeded(seed):
         text_encoder = CLIPTextModel(text_config("quick_gelu"))
         text_encoder_2 = CLIPTextModelWithProjection(text_config("gelu"))
         # 3 levels at 64/32/16 latent pixels, cross-attention only at the deepest
@@ -675,7 +520,7 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
         scheduler=scheduler,
         force_zeros_for_empty_prompt=True,
     )
-    with _seeded(seed):
+    with seeded(seed):
         # Trained for about 45 s so that one turbo step paints the world's colour of a prompt (standin_training).
         train_image_gen(pipe, seed)
     # Saved as sdxl-turbo's fp16 variant files (`*.fp16.safetensors`), the files the gpu

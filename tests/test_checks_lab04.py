@@ -447,6 +447,8 @@ def test_exercise_1_rejects_wrong_classes(answer, expected):
 #      test_exercise_2_rejects_a_batch_or_a_materialized_dataset
 #   R2 each description enhanced by your Enhancer with `enhancer_model` and `catalogue_messages` (constructor
 #      arguments through map_batches): test_exercise_2_rejects_wrong_constructor_arguments
+#   R2b the Enhancer stage runs your own class (the one handed to the check), not another:
+#      test_exercise_2_rejects_a_class_that_is_not_yours
 #   R3 then drawn by ImageGen (after the Enhancer): test_exercise_2_rejects_images_drawn_before_enhancing,
 #      test_exercise_2_rejects_a_pipeline_without_the_image_stage
 #   R4 `prompt` holds the enhanced description when ImageGen runs: test_exercise_2_rejects_columns_that_do_not_reach...
@@ -458,7 +460,8 @@ def test_exercise_1_rejects_wrong_classes(answer, expected):
 #   R8 the Enhancer's rows keep their season, and an image per row: test_exercise_2_rejects_rows_without_their_season,
 #      test_exercise_2_rejects_wrong_images
 # Right answers written otherwise: the rename before the Enhancer, constructor arguments by position, a pandas
-# Enhancer, a pyarrow tensor column of images, other shares of the GPU.
+# Enhancer, a pyarrow tensor column of images, other shares of the GPU, the Enhancer's cell run again after the
+# pipeline's (a new class object, the same code: test_exercise_2_accepts_the_enhancers_cell_run_again).
 
 
 class FakeEnhancer:
@@ -553,12 +556,12 @@ def _pipeline(catalogue, draw=fake_images, enhancer=FakeEnhancer, **image_kwargs
     return _enhanced(catalogue, enhancer).map_batches(_image_gen(draw), **{**IMAGES_ON_GPU, **image_kwargs})
 
 
-def check2(ds):
-    return lab04.exercise_2.result(ds, _catalogue_messages, raycourse.model_id("llm"))
+def check2(ds, enhancer=FakeEnhancer):
+    return lab04.exercise_2.result(ds, _catalogue_messages, raycourse.model_id("llm"), enhancer)
 
 
-def _wrong2(ds, message):
-    verdict = check2(ds)
+def _wrong2(ds, message, enhancer=FakeEnhancer):
+    verdict = check2(ds, enhancer)
     assert verdict.status == "wrong", verdict
     assert message in verdict.message, verdict
     assert verdict.hint
@@ -595,19 +598,50 @@ def test_exercise_2_accepts_constructor_args_given_by_position(catalogue):
 
 
 @pytest.mark.parametrize(
-    "ds",
+    "ds, enhancer",
     [
-        lambda c: (
-            c.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
-            .rename_columns(TO_PROMPT)
-            .map_batches(ImageGen, **IMAGES_ON_GPU)
+        (
+            lambda c: (
+                c.map_batches(FakePandasEnhancer, batch_format="pandas", fn_constructor_kwargs=ENHANCER_ARGS, **ON_GPU)
+                .rename_columns(TO_PROMPT)
+                .map_batches(ImageGen, **IMAGES_ON_GPU)
+            ),
+            FakePandasEnhancer,
         ),
-        lambda c: _pipeline(c, tensor_images),
+        (lambda c: _pipeline(c, tensor_images), FakeEnhancer),
     ],
 )
-def test_exercise_2_accepts_other_batch_formats(catalogue, ds):
-    verdict = check2(ds(catalogue))
+def test_exercise_2_accepts_other_batch_formats(catalogue, ds, enhancer):
+    verdict = check2(ds(catalogue), enhancer)
     assert verdict.passed, verdict
+
+
+def _enhancer_cell():
+    """The notebook cell that defines the Enhancer: each run makes a new class object with the same code."""
+
+    class CellEnhancer(FakeEnhancer):
+        def __call__(self, batch):
+            return super().__call__(batch)
+
+    return CellEnhancer
+
+
+def test_exercise_2_accepts_the_enhancers_cell_run_again(catalogue):
+    first, again = _enhancer_cell(), _enhancer_cell()
+    assert first is not again
+    verdict = check2(_pipeline(catalogue, enhancer=first), again)
+    assert verdict.passed, verdict
+
+
+def test_exercise_2_rejects_a_class_that_is_not_yours(catalogue):
+    """Another class with the right constructor arguments in the pipeline (the lesson's, a copy, a second try), an
+    older definition of the learner's class, and a check cell that hands over no class."""
+    verdict = _wrong2(_pipeline(catalogue), "runs `FakeEnhancer`, not your `FakePandasEnhancer`", FakePandasEnhancer)
+    assert "map_batches(Enhancer" in verdict.hint and len(verdict.message) < 200
+    changed = type("FakeEnhancer", (FakeEnhancer,), {"__call__": lambda self, batch: batch})  # its cell edited
+    _wrong2(_pipeline(catalogue), "runs `FakeEnhancer` (an older definition", changed)
+    verdict = _wrong2(_pipeline(catalogue), "got no `Enhancer` class", None)
+    assert "enhancer_model, Enhancer)" in verdict.hint
 
 
 def test_exercise_2_placeholder_is_not_solved():
@@ -635,7 +669,7 @@ def test_exercise_2_rejects_a_batch_or_a_materialized_dataset(catalogue):
 )
 def test_exercise_2_rejects_wrong_constructor_arguments(catalogue, enhancer, args, message):
     ds = catalogue.map_batches(enhancer, fn_constructor_kwargs=args, **ON_GPU).rename_columns(TO_PROMPT)
-    verdict = _wrong2(ds.map_batches(ImageGen, **IMAGES_ON_GPU), message)
+    verdict = _wrong2(ds.map_batches(ImageGen, **IMAGES_ON_GPU), message, enhancer)
     if args is None:
         assert "fn_constructor_kwargs" in verdict.hint
 
@@ -679,7 +713,7 @@ def test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for(catalogue, bui
 
 
 def test_exercise_2_rejects_rows_without_their_season(catalogue):
-    _wrong2(_pipeline(catalogue, enhancer=FakeEnhancerWithoutSeason), "no 'season' column")
+    _wrong2(_pipeline(catalogue, enhancer=FakeEnhancerWithoutSeason), "no 'season' column", FakeEnhancerWithoutSeason)
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,16 @@ GPU): a right encoder, one that forgets to normalise, and one with no HTTP route
 one, so it loads no model). The deployment objects handed to the check carry the configuration under test (replicas,
 GPUs, batching, logging); the check reads them, then calls the running application through a handle and over HTTP.
 Exercise 2 gets the catalogue that a real processor made through the right encoder (built once, with the
-applications) and changes of it; everything else is checked without Serve: the expected embeddings and verdicts come
-from the check's own CLIP and from the data files.
+applications) and changes of it, and a processor aimed at the app the test names (building one calls no Serve).
+Exercise 3 gets the lab's given `validate`, read from the solved lab's text, and edited copies of it; everything else
+is checked without Serve: the expected embeddings and verdicts come from the check's own CLIP and from the data files.
 """
 
+import ast
 import json
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -219,6 +222,7 @@ def test_ex1_rejects_an_application_that_is_not_running(ray_session):
 
 # Exercise 2 requires:
 #   R1 the embeddings made by build_processor through the deployment . test_ex2_rejects_embeddings_made_elsewhere
+#   R1b `processor` aimed at Exercise 1's app "search", no other ...... test_ex2_rejects_a_processor_aimed_elsewhere
 #   R2 `catalogue` a materialized Dataset (not pandas; not lazy: the app is deleted after) ....
 #      test_ex2_rejects_a_lazy_catalogue_and_a_pandas_table
 #   R3 each outfit sent as "a photo of a <outfit>" .................... ...[another-text]
@@ -226,6 +230,18 @@ def test_ex1_rejects_an_application_that_is_not_running(ray_session):
 #   R5 every outfit, once ............................................. ...[rows-missing]
 #   R6 the "search" app deleted ....................................... test_ex2_rejects_an_application_left_running
 # Right answers written otherwise: test_ex2_accepts_the_processors_catalogue (in another order, too).
+
+
+DELETED = "deleted-search"  # the lab's app name in these tests: an application that is not (or no longer) running
+
+
+def _aimed(app_name=DELETED):
+    """A processor of the lab's kind aimed at `app_name` (built only: the check reads what it calls)."""
+    from ray.data.llm import ServeDeploymentProcessorConfig, build_processor
+
+    return build_processor(
+        ServeDeploymentProcessorConfig(deployment_name="TextEncoder", app_name=app_name, batch_size=8, concurrency=1)
+    )
 
 
 def _catalogue(template="a photo of a {}"):
@@ -236,17 +252,27 @@ def _catalogue(template="a photo of a {}"):
 
 def test_ex2_accepts_the_processors_catalogue(serve_apps):
     assert lab08.exercise_2.result(...).status == "not solved"
-    deleted = "deleted-search"  # an application that is not (or no longer) running
-    assert lab08.exercise_2.result(serve_apps.catalogue, deleted).passed
+    assert lab08.exercise_2.result(serve_apps.catalogue, DELETED, ...).status == "not solved"
+    assert lab08.exercise_2.result(serve_apps.catalogue, DELETED, _aimed()).passed
     shuffled = serve_apps.catalogue.random_shuffle(seed=0).materialize()
-    assert lab08.exercise_2.result(shuffled, deleted).passed
+    assert lab08.exercise_2.result(shuffled, DELETED, _aimed()).passed
+
+
+def test_ex2_rejects_a_processor_aimed_elsewhere(serve_apps):
+    """A processor aimed at another app (a copy of the deployment under another name answers the same embeddings),
+    and a check cell that hands over no processor."""
+    verdict = lab08.exercise_2.result(serve_apps.catalogue, DELETED, _aimed("search-raw"))
+    assert verdict.status == "wrong" and "calls the application 'search-raw', not 'deleted-search'" in verdict.message
+    assert f'app_name="{DELETED}"' in verdict.hint and len(verdict.message) < 200, verdict
+    verdict = lab08.exercise_2.result(serve_apps.catalogue, DELETED)
+    assert verdict.status == "wrong" and "got no processor" in verdict.message and "processor)" in verdict.hint
 
 
 def test_ex2_rejects_a_lazy_catalogue_and_a_pandas_table(serve_apps):
-    verdict = lab08.exercise_2.result(serve_apps.lazy(), "deleted-search")
+    verdict = lab08.exercise_2.result(serve_apps.lazy(), DELETED, _aimed())
     assert verdict.status == "wrong" and "is lazy" in verdict.message and "materialize()" in verdict.hint, verdict
     assert len(verdict.message) < 300
-    verdict = lab08.exercise_2.result(serve_apps.catalogue.to_pandas(), "deleted-search")
+    verdict = lab08.exercise_2.result(serve_apps.catalogue.to_pandas(), DELETED, _aimed())
     assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message
 
 
@@ -255,7 +281,7 @@ def test_ex2_rejects_embeddings_made_elsewhere(ray_session):
 
     table = _catalogue()  # the notebook's own CLIP, right numbers, no deployment
     made_here = ray.data.from_pandas(table.assign(embedding=[v.tolist() for v in table["embedding"]])).materialize()
-    verdict = lab08.exercise_2.result(made_here, "deleted-search")
+    verdict = lab08.exercise_2.result(made_here, DELETED, _aimed())
     assert (
         verdict.status == "wrong" and "not made by a processor" in verdict.message and "build_processor" in verdict.hint
     )
@@ -286,12 +312,12 @@ def _another_text(table):
     ids=["internal-columns-kept", "a-column-lost", "rows-missing", "another-text"],
 )
 def test_ex2_rejects_tables_that_are_not_the_catalogue(serve_apps, change, hint):
-    verdict = lab08.exercise_2.result(_changed(serve_apps.catalogue, change), "deleted-search")
+    verdict = lab08.exercise_2.result(_changed(serve_apps.catalogue, change), DELETED, _aimed())
     assert verdict.status == "wrong" and hint in verdict.hint, verdict
 
 
 def test_ex2_rejects_an_application_left_running(serve_apps):
-    verdict = lab08.exercise_2.result(serve_apps.catalogue, "search")
+    verdict = lab08.exercise_2.result(serve_apps.catalogue, "search", serve_apps.processor)
     assert verdict.status == "wrong" and 'serve.delete("search")' in verdict.hint
 
 
@@ -302,7 +328,34 @@ def test_ex2_rejects_an_application_left_running(serve_apps):
 #   R3 no good rating lost (at most 120 characters is fine) ... test_ex3_rejects_a_rule_that_catches_a_good_rating
 #   R4 the bad rows quarantined in out_dir / "quarantine", each with its reason ...
 #      test_ex3_rejects_bad_rows_dropped_silently_and_rows_without_reason, test_ex3_wants_validates_dataset_and_...
-# Right answers written otherwise: a missing product with one reason or both (test_ex3_accepts_a_missing_product_...).
+#   R5 the given `validate` run as it is (not edited in place) ... test_ex3_rejects_an_edited_validate[share-loosened],
+#      [share-stricter], [rows-dropped-not-quarantined], [no-raise-for-a-row-no-rule-names], [not-handed-over]
+#   R6 at most 20 % bad rows (max_bad_share=0.2): the data hold 5 bad of 48, so any share from 0.11 up gives the same
+#      rows and the check cannot tell the value passed; how the given validate handles a share is held by
+#      [share-loosened], [share-stricter]
+# Right answers written otherwise: a missing product with one reason or both (test_ex3_accepts_a_missing_product_...);
+# the given validate written otherwise, its behaviour unchanged (test_ex3_accepts_the_given_validate_written_otherwise).
+
+LAB = Path(__file__).parents[1] / "solutions" / "08_serving_and_resilient_jobs_lab.ipynb"
+
+
+def _given_validate(*edits):
+    """The lab's given `validate`, read from the solved lab's text, with each (old, new) edit applied."""
+    import nbformat
+    from ray.data.expressions import lit
+
+    cell = next(c.source for c in nbformat.read(LAB, 4).cells if "def validate(" in c.source)
+    node = next(n for n in ast.parse(cell).body if getattr(n, "name", None) == "validate")
+    source = ast.get_source_segment(cell, node)
+    for old, new in edits:
+        assert old in source, f"the given validate no longer has {old!r}: update this test's edit"
+        source = source.replace(old, new)
+    namespace = {"lit": lit}
+    exec(source, namespace)
+    return namespace["validate"]
+
+
+GIVEN = _given_validate()
 
 
 def _ratings():
@@ -328,10 +381,52 @@ def _validated(tmp_path, good_ids=None, quarantine=None):
 
 
 def test_ex3_accepts_the_rule_with_every_bad_row_quarantined(ray_session, tmp_path):
-    assert lab08.exercise_3.result(..., tmp_path).status == "not solved"
+    assert lab08.exercise_3.result(..., tmp_path, GIVEN).status == "not solved"
     good, folder = _validated(tmp_path)
-    verdict = lab08.exercise_3.result(good, folder)
+    assert lab08.exercise_3.result(good, folder, ...).status == "not solved"
+    verdict = lab08.exercise_3.result(good, folder, GIVEN)
     assert verdict.passed and "5 that break the rule" in verdict.message, verdict
+
+
+def test_ex3_accepts_the_given_validate_written_otherwise(ray_session, tmp_path):
+    """The rules or-ed with functools.reduce, the docstring left out: what it does is what the check asks."""
+    rewritten = _given_validate(
+        (
+            "    broken = None\n    for rule in rules.values():\n"
+            "        broken = rule if broken is None else broken | rule\n",
+            "    broken = __import__('functools').reduce(lambda a, b: a | b, rules.values())\n",
+        ),
+        ('"""The rows that break no rule;', '"""'),
+    )
+    good, folder = _validated(tmp_path)
+    verdict = lab08.exercise_3.result(good, folder, rewritten)
+    assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize(
+    "edits, message",
+    [
+        ([("> max_bad_share * n", "> max(max_bad_share, 0.5) * n")], "let it through for 2 bad rows of 10 at max_bad"),
+        ([("> max_bad_share * n", ">= max_bad_share * n")], "raised for 2 bad rows of 10 at max_bad_share=0.2"),
+        ([("    bad.write_json(str(quarantine_dir))\n", "")], "kept [0, 1, 2, 3, 4, 5, 6, 7] and quarantined []"),
+        ([("if n_good + len(bad_ids) != n:", "if False:")], "let it through for a row no rule names"),
+        (None, "got no `validate`"),
+    ],
+    ids=[
+        "share-loosened",
+        "share-stricter",
+        "rows-dropped-not-quarantined",
+        "no-raise-for-a-row-no-rule-names",
+        "not-handed-over",
+    ],
+)
+def test_ex3_rejects_an_edited_validate(ray_session, tmp_path, edits, message):
+    """The learner's rows and quarantine are right (made by the rule); the validate handed over was edited."""
+    good, folder = _validated(tmp_path)
+    verdict = lab08.exercise_3.result(good, folder, None if edits is None else _given_validate(*edits))
+    assert verdict.status == "wrong" and message in verdict.message, verdict
+    assert "validate" in verdict.hint and "\n" not in verdict.message and len(verdict.message) < 250
+    assert "np." not in verdict.message  # the ids as the learner writes them
 
 
 def test_ex3_accepts_a_missing_product_with_both_reasons(ray_session, tmp_path):
@@ -342,14 +437,14 @@ def test_ex3_accepts_a_missing_product_with_both_reasons(ray_session, tmp_path):
     assert breakers[5] == "no product"
     rows = [{"id": i, "reason": why} for i, why in breakers.items()] + [{"id": 5, "reason": "not in the catalogue"}]
     good, folder = _validated(tmp_path, quarantine=rows)
-    verdict = lab08.exercise_3.result(good, folder)
+    verdict = lab08.exercise_3.result(good, folder, GIVEN)
     assert verdict.passed, verdict
 
 
 def test_ex3_rejects_a_rule_that_lets_a_null_product_through(ray_session, tmp_path):
     bad_ids = set(lab08._rule_breakers(_ratings(), set(pd.read_csv(data_path("outfits"))["id"])))
     good, folder = _validated(tmp_path, good_ids=set(_ratings()["id"]) - bad_ids | {5})
-    verdict = lab08.exercise_3.result(good, folder)
+    verdict = lab08.exercise_3.result(good, folder, GIVEN)
     assert verdict.status == "wrong" and "id 5 (no product)" in verdict.message and "is_null()" in verdict.hint
 
 
@@ -359,12 +454,12 @@ def test_ex3_rejects_bad_rows_dropped_silently_and_rows_without_reason(ray_sessi
     quiet = [{"id": i, "reason": why} for i, why in breakers.items() if i != 5]
     (tmp_path / "a").mkdir()
     good, folder = _validated(tmp_path / "a", quarantine=quiet)
-    verdict = lab08.exercise_3.result(good, folder)
+    verdict = lab08.exercise_3.result(good, folder, GIVEN)
     assert verdict.status == "wrong" and "dropped silently" in verdict.message
     blank = [{"id": i, "reason": "" if i == 11 else why} for i, why in breakers.items()]
     (tmp_path / "b").mkdir()
     good, folder = _validated(tmp_path / "b", quarantine=blank)
-    verdict = lab08.exercise_3.result(good, folder)
+    verdict = lab08.exercise_3.result(good, folder, GIVEN)
     assert verdict.status == "wrong" and "[11] have no reason" in verdict.message
     assert len(ratings) == 48
 
@@ -410,15 +505,15 @@ def test_ex3_rejects_a_rule_that_catches_a_good_rating(ray_session, tmp_path):
     good = ratings[~ratings["id"].isin(bad_ids)]
     longest = int(good.loc[good["text"].str.len().idxmax(), "id"])
     good_rows, folder = _validated(tmp_path, good_ids=set(good["id"]) - {longest})
-    verdict = lab08.exercise_3.result(good_rows, folder)
+    verdict = lab08.exercise_3.result(good_rows, folder, GIVEN)
     assert verdict.status == "wrong" and f"missing from `good_ratings` (ids [{longest}])" in verdict.message, verdict
 
 
 def test_ex3_wants_validates_dataset_and_says_where_files_went(ray_session, tmp_path):
     good, folder = _validated(tmp_path)
-    verdict = lab08.exercise_3.result(good.to_pandas(), folder)
+    verdict = lab08.exercise_3.result(good.to_pandas(), folder, GIVEN)
     assert verdict.status == "wrong" and "not a Ray Dataset" in verdict.message
-    verdict = lab08.exercise_3.result(good, tmp_path / "elsewhere")  # the quarantine went to tmp_path/quarantine
+    verdict = lab08.exercise_3.result(good, tmp_path / "elsewhere", GIVEN)  # the quarantine went to tmp_path/quarantine
     assert verdict.status == "wrong" and f"Files like it are in {folder}" in verdict.message, verdict
 
 

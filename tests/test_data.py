@@ -294,13 +294,37 @@ with open(sys.argv[1], "rb") as file:
 
 
 def _decoded_by_decord(video: Path, tmp_path: Path):
-    """(frames, fps) as read_videos decodes them, in a process of its own: importing decord2 3.4.0 loads every
-    nvidia-* library (NVBLAS takes over torch's CPU matrix products) and its FFmpeg's libx264 globally (PyAV's
-    encoder then writes other bytes), so this test process never imports it."""
+    """(frames, fps) as read_videos decodes them, in a process of its own: where the course installs decord2
+    (macOS arm64, Linux aarch64), importing 3.4.0 loads every nvidia-* library present (NVBLAS takes over torch's CPU
+    matrix products) and its FFmpeg's libx264 globally (PyAV's encoder then writes other bytes), so this test
+    process never imports it."""
     out = tmp_path / f"{video.stem}.npz"
     subprocess.run([sys.executable, "-c", _DECODE, str(video), str(out)], check=True, timeout=120)
     with np.load(out) as loaded:
         return loaded["frames"], float(loaded["fps"])
+
+
+_DECORD_THEN_TORCH = """
+import decord, torch
+product = torch.randn(256, 256) @ torch.randn(256, 256)
+print(decord.__version__, tuple(product.shape))
+"""
+
+
+def test_a_process_that_imported_decord_still_multiplies_matrices_with_torch():
+    """A Ray worker that ran read_videos (it imports decord) and then a model: decord2 3.4.0 on Linux x86_64 made
+    NVBLAS take over torch's CPU matrix product there, and the process died. Linux x86_64 gets decord 0.6.0."""
+    import platform
+    from importlib import metadata
+
+    said = subprocess.run([sys.executable, "-c", _DECORD_THEN_TORCH], capture_output=True, text=True, timeout=300)
+    assert said.returncode == 0, f"exit status {said.returncode}: {said.stderr[-2000:]}"
+    version, shape = said.stdout.split(maxsplit=1)
+    assert shape.strip() == "(256, 256)"
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert version == "0.6.0" and metadata.version("decord") == "0.6.0"
+        with pytest.raises(metadata.PackageNotFoundError):
+            metadata.version("decord2")  # both install the module `decord`
 
 
 def test_each_video_shows_its_stated_stripes_before_and_after_its_one_change(tmp_path):

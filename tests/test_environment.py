@@ -9,9 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pins(lines):
+    """{name: version} of the ``name==version`` lines, environment markers (``; sys_platform == ...``) left aside."""
     pins = {}
     for line in lines:
-        line = line.split("#")[0].strip().lstrip("- ").strip()
+        line = line.split("#")[0].split(";")[0].strip().lstrip("- ").strip()
         if "==" in line:
             name, version = line.split("==")
             pins[re.sub(r"\[.*\]", "", name).lower().replace("_", "-")] = version
@@ -23,7 +24,41 @@ def test_environment_yml_has_the_same_pins_as_requirements():
     env_lines = (ROOT / "environment.yml").read_text().splitlines()
     pip_section = env_lines[env_lines.index("  - pip:") + 1 :]
     assert _pins(pip_section) == req
+    assert _markers(pip_section) == _markers((ROOT / "requirements.txt").read_text().splitlines())
     assert "  - python=3.11" in env_lines
+
+
+def _markers(lines):
+    """{name: environment marker} of the pins for some platforms only."""
+    pins = [line.split("#")[0].strip().lstrip("- ").strip() for line in lines]
+    return {p.split("==")[0]: p.partition(";")[2].strip() for p in pins if ";" in p}
+
+
+# A learner's platforms: what Python's sys.platform and platform.machine() say on each
+PLATFORMS = {
+    "Linux x86_64": {"sys_platform": "linux", "platform_machine": "x86_64"},
+    "Linux aarch64": {"sys_platform": "linux", "platform_machine": "aarch64"},
+    "macOS arm64": {"sys_platform": "darwin", "platform_machine": "arm64"},
+}
+
+
+def test_every_platform_gets_one_decord_module_and_linux_x86_64_the_original():
+    """read_videos imports `decord`: decord 0.6.0 where it has a wheel (Linux x86_64), its fork decord2 elsewhere;
+    never both (they install the same module). pyproject.toml says the same as requirements.txt."""
+    import tomllib
+
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+
+    markers = _markers((ROOT / "requirements.txt").read_text().splitlines())
+    assert set(markers) == {"decord", "decord2"}, markers
+    project = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    declared = {r.name: r.marker for r in project if r.name in markers}
+    for name, environment in PLATFORMS.items():
+        chosen = [n for n, m in markers.items() if Marker(m).evaluate(environment)]
+        assert chosen == (["decord"] if name == "Linux x86_64" else ["decord2"]), (name, chosen)
+        assert [n for n, m in declared.items() if m.evaluate(environment)] == chosen, name
+    assert _pins((ROOT / "requirements.txt").read_text().splitlines())["decord"] == "0.6.0"
 
 
 def test_every_direct_dependency_is_pinned_exactly_and_locked():
@@ -140,3 +175,27 @@ def test_the_installer_hands_pips_configuration_to_uv():
     assert env == {"SSL_CERT_FILE": "/etc/ssl/certs/ca.crt"}
     assert install_env.uv_arguments(install_env.parse_pip_config(":env:.no-index='true'\n"))[0][-1] == "--no-index"
     assert install_env.uv_arguments({}) == (["--index-strategy", "unsafe-best-match"], {})
+
+
+def test_the_installer_and_the_lock_know_the_pins_for_other_platforms():
+    """A pin whose marker is false here: make lock adds it to the lock (pip freeze cannot see it), and the installer
+    uninstalls it from a venv made before (decord2 there, now decord: the same module, files of both)."""
+    import importlib.util
+    import platform
+
+    spec = importlib.util.spec_from_file_location("install_env", ROOT / "tools" / "install_env.py")
+    install_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_env)
+    lines = [
+        "# a comment; with a semicolon",
+        "numpy==2.4.6",
+        f'here==1.0; platform_machine == "{platform.machine()}"  # for this machine',
+        f'there==2.0; platform_machine != "{platform.machine()}"',
+    ]
+    assert install_env.other_platforms(lines) == [f'there==2.0; platform_machine != "{platform.machine()}"']
+    requirements = (ROOT / "requirements.txt").read_text().splitlines()
+    lock = (ROOT / "constraints.txt").read_text().splitlines()
+    for line in install_env.other_platforms(requirements):
+        assert line in lock, f"make lock: {line} is missing from constraints.txt"
+    assert install_env._name('decord2==3.4.0; sys_platform != "linux"') == "decord2"
+    assert install_env._name("ray[data,train]==2.60.0") == "ray"

@@ -119,11 +119,81 @@ def test_test_fast_leaves_out_every_notebook_run_and_keeps_the_checks_tests():
         _item("tests/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
     ]
     fast = [
-        _item("tests/test_checks_lab05.py", "test_ex1_accepts_the_read_images_pipeline"),
+        _item("tests/test_checks_lab05.py", "test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes"),
         _item("tests/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),
         _item("tests/test_grading.py", "test_grading_verdicts_read_like_the_check_cells"),
     ]
     assert all(root_conftest._slow(i) for i in slow) and not any(root_conftest._slow(i) for i in fast)
+    assert all(root_conftest._beyond_fast(i) for i in slow) and not any(root_conftest._beyond_fast(i) for i in fast)
+
+
+def _case(rel: str, name: str, index: int):
+    """A parametrized test's case ``index``, as pytest collects it (its callspec)."""
+    return SimpleNamespace(
+        fspath=ROOT / rel, originalname=name, name=f"{name}[{index}]", callspec=SimpleNamespace(indices={"x": index})
+    )
+
+
+def test_test_fast_keeps_one_right_and_one_wrong_answer_per_exercise_and_make_test_every_one():
+    """FAST_CHECKS: a listed test runs in test-fast with its first case only; an unlisted one of the file does not;
+    neither counts as slow, so make test runs and orders them as before."""
+    lab = "tests/test_checks_lab01.py"
+    assert not root_conftest._beyond_fast(_case(lab, "test_ex1_accepts_different_correct_answers", 0))
+    assert root_conftest._beyond_fast(_case(lab, "test_ex1_accepts_different_correct_answers", 1))
+    assert root_conftest._beyond_fast(_item(lab, "test_ex1_rejects_mistakes"))
+    assert not root_conftest._slow(_item(lab, "test_ex1_rejects_mistakes"))
+    assert not root_conftest._beyond_fast(_item("tests/test_checks_toolkit.py", "test_anything"))
+
+
+def _test_names(rel: str) -> set:
+    tree = ast.parse((ROOT / rel).read_text())
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+
+
+def test_every_fast_check_and_slow_run_names_a_test_that_exists_and_each_exercise_keeps_two():
+    for rel, names in [*root_conftest.SLOW_RUNS.items(), *root_conftest.FAST_CHECKS.items()]:
+        if rel == "tests/test_ddp.py" and not (ROOT / rel).exists():
+            continue
+        assert (ROOT / rel).is_file(), rel
+        names = {names} if isinstance(names, str) else names or set()
+        assert names <= _test_names(rel), (rel, sorted(names - _test_names(rel)))
+    labs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_checks_lab*.py")}
+    assert labs == set(root_conftest.FAST_CHECKS), "every lab's check tests name what make test-fast keeps"
+    for rel, kept in root_conftest.FAST_CHECKS.items():
+        exercises = {m.group(1) for n in _test_names(rel) if (m := re.match(r"test_(ex\d|exercise_\d|stretch)_", n))}
+        for exercise in exercises:
+            ones = [n for n in kept if n.startswith(f"test_{exercise}_")]
+            assert len(ones) >= 2, f"{rel}: test-fast keeps {ones} of {exercise}, not a right and a wrong answer"
+
+
+def test_test_fast_collects_the_first_case_of_a_kept_parametrized_check_test():
+    """A real collection (RAYCOURSE_FAST=1), lab 01: the listed tests, each parametrized one with its first case."""
+    env = {**os.environ, "RAYCOURSE_FAST": "1"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "--collect-only",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_checks_lab01.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    ids = [
+        line.split("::", 1)[1] for line in run.stdout.splitlines() if line.startswith("tests/test_checks_lab01.py::")
+    ]
+    assert run.returncode == 0 and ids, run.stdout[-2000:] + run.stderr[-2000:]
+    kept = root_conftest.FAST_CHECKS["tests/test_checks_lab01.py"]
+    assert {i.split("[")[0] for i in ids} == kept
+    assert "test_ex1_accepts_different_correct_answers[<lambda>0]" in ids
+    assert not any(i.startswith("test_ex1_accepts_different_correct_answers[") and i.endswith("1]") for i in ids)
 
 
 def test_notebooks_05_keeps_lesson_05_and_the_grading_of_lab_05_only():

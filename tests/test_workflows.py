@@ -206,19 +206,23 @@ def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_fa
 
 
 def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
-    """The sed line of drift.yml, run here on requirements.txt: names (with extras), no versions."""
+    """The sed line of drift.yml, run here on requirements.txt: names (with extras and platform markers), no
+    versions."""
     install = next(r for r in _runs(_load("drift.yml")) if "pip install" in r)
     sed = next(line for line in install.splitlines() if line.lstrip().startswith("sed "))
     sed = sed.strip().removesuffix("\\").strip()
     if shutil.which("sed") is None:
         pytest.skip("no sed here")
-    names = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    said = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    names = [line for line in said.splitlines() if line]  # the workflow's grep -v '^$'
     pinned = [
-        l.split("==")[0]
+        l.split("==")[0] + (f";{l.partition(';')[2]}" if ";" in l else "")
         for l in (ROOT / "requirements.txt").read_text().splitlines()
         if l.strip() and not l.startswith("#")
     ]
     assert names == pinned and "ray[data,train,default,serve]" in names
+    # decord where it has a wheel, decord2 elsewhere: the unpinned install keeps the markers, never both
+    assert 'decord; sys_platform == "linux" and platform_machine == "x86_64"' in names
 
 
 def test_pages_workflow_builds_the_site_with_make_site_and_deploys_it_to_github_pages():

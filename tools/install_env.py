@@ -12,11 +12,18 @@ mirror, a local index or a folder of wheels (``pip config list``: index-url, ext
 constraint, cert, trusted-host, no-index). The script hands the same settings to uv, with pip's rule for choosing
 among indexes (the best version from any of them: ``--index-strategy unsafe-best-match``), so both install the
 same files from the same places. Where uv fails it says so and installs with pip, as before.
+
+Pins for one platform only (``decord==0.6.0; sys_platform == "linux" and ...``, ``decord2==3.4.0; ...`` elsewhere):
+a package that requirements.txt pins for other platforms only is uninstalled first where a venv has it (decord and
+decord2 install the same ``decord`` module: installed over the other, and then the other uninstalled, it would take
+files that are now decord's with it). ``--other-platforms requirements.txt`` prints those pins (``make lock`` adds
+them to the lock, as pip freeze sees only this platform's).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -72,12 +79,59 @@ def uv_arguments(config: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
+def other_platforms(lines: list[str]) -> list[str]:
+    """The requirement lines (``name==version; marker``) whose environment marker is false on this machine."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # a new venv has pip only, which carries packaging
+        from pip._vendor.packaging.markers import Marker
+
+    found = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        requirement, semicolon, marker = line.partition(";")
+        if semicolon and not Marker(marker.strip()).evaluate():
+            found.append(f"{requirement.strip()}; {marker.strip()}")
+    return found
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[=<>!~;\[ ]", requirement, maxsplit=1)[0].strip()
+
+
+def installed_for_other_platforms(argv: list[str]) -> list[str]:
+    """The packages in this venv that the requirement files of ``argv`` (``-r FILE``) pin for other platforms only."""
+    from importlib import metadata
+
+    names = []
+    for flag, path in zip(argv, argv[1:]):
+        if flag == "-r":
+            with open(path, encoding="utf-8") as file:
+                names += [_name(line) for line in other_platforms(file.read().splitlines())]
+    present = []
+    for name in names:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        present.append(name)
+    return present
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--other-platforms"]:
+        with open(argv[1], encoding="utf-8") as file:
+            print("\n".join(other_platforms(file.read().splitlines())))
+        return 0
     python = sys.executable
     pip = [python, "-m", "pip", "--disable-pip-version-check", "-q"]
     lock = dict(line.split("==", 1) for line in open("constraints.txt").read().split() if line.startswith("uv=="))
     subprocess.run([*pip, "install", f"uv=={lock['uv']}"], check=True)
     args, env = uv_arguments(pip_config(python))
+    leftover = installed_for_other_platforms(argv)
+    if leftover:
+        print(f"install_env: uninstalling {', '.join(leftover)}, pinned for other platforms only", file=sys.stderr)
+        subprocess.run([*pip, "uninstall", "--yes", *leftover], check=True)
     command = [python, "-m", "uv", "pip", "install", "--quiet", "--python", python, "--compile-bytecode", *args, *argv]
     if subprocess.run(command, env={**os.environ, **{k: v for k, v in env.items() if k not in os.environ}}).returncode:
         print(

@@ -649,10 +649,9 @@ and black" has one right clip and one right moment.
 They are H.264 in MP4 ({video_size} x {video_size} px, {video_fps} frames a second, `yuv420p`), written by PyAV
 (`av`, in the course's lock) with x264's settings fixed and one thread, so that `python tools/make_data.py` remakes
 them byte for byte. `ray.data.read_videos(raycourse.data_path("videos"))` reads them with the `decord` module, which
-the course installs from the `decord2` package (wheels for Linux x86_64 and aarch64 and macOS arm64; the original
-`decord` 0.6.0 has Linux x86_64 wheels only). `decord2` 3.4.0 returns frames of some widths with a wrong shape (16,
-32, 48, 96 and 144 px, for example `(96, 96, 4)`): the clips are {video_size} px, and the course resizes to 64, 112
-or 224. `video_changes.jsonl`, outside `video/`, is the ground truth: per clip the `video`, its `product_id`, the
+the course installs from the original `decord` 0.6.0 on Linux x86_64 and, where that has no wheel (macOS arm64,
+Linux aarch64), from its fork `decord2`. `decord2` 3.4.0 returns frames of some widths with a wrong shape (16, 32, 48,
+96 and 144 px, for example `(96, 96, 4)`): the clips are {video_size} px, and the course resizes to 64, 112 or 224. `video_changes.jsonl`, outside `video/`, is the ground truth: per clip the `video`, its `product_id`, the
 second of its change `change_at`, what `changed`, and the stripes `before` and `after` (orientation and colours).
 
 ## The world's rules: what the `tiny` stand-ins learn

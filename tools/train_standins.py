@@ -5,12 +5,11 @@
 
 image_gen, llm and clip take about a minute and a half together; speech some minutes more, and it needs the
 ``espeak-ng`` program (``apt-get install espeak-ng``), which speaks its training sentences. Run it after changing
-``raycourse/world.py``, ``raycourse/standin_training.py`` or a builder in ``raycourse/standins.py`` (all of them), or
-``raycourse/speech_training.py``, ``raycourse/world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit
-the folder it rewrites. Deterministic: the same code gives the same files,
-byte for byte, on the same kind of CPU (``make test-standins`` checks the shipped files against a fresh training:
-byte for byte on such a CPU, else by what the stand-ins do;
-``make test`` that each one's ``standin.json`` names today's sources).
+``raycourse/world.py``, ``standin_training.py``, ``bpe.py`` or a builder in ``standins.py`` (all of them), or
+``speech_training.py``, ``world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit the folder it
+rewrites. Deterministic: the same code gives the same files, byte for byte, on the same kind of CPU (``make
+test-standins`` checks the shipped files against a fresh training: byte for byte on such a CPU, else by what the
+stand-ins do; ``make test`` that each one's ``standin.json`` names today's sources).
 """
 
 from __future__ import annotations

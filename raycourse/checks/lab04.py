@@ -19,12 +19,13 @@ arguments the lab never uses, so that a class that only *looks* parameterised fa
 * The same instance gets a second batch: it may load nothing then (the pipeline is loaded once per actor).
 * ``Enhancer(model_id=<a path that does not exist>, ...)`` must then fail: the one model id no correct class can load.
 
-Exercise 2 reads the learner's lazy Dataset: its plan (toolkit.stages: the Enhancer stage gets ``enhancer_model``
-and ``catalogue_messages`` as constructor arguments; the lab's ``ImageGen`` draws after it; each model stage holds a
-fraction of a GPU, one actor of each fitting one GPU together, in pools of one actor; no image made before the
-Enhancer, found by running the part of the plan in front of it) and a few rows (``take_batch``): in ``prompt``, the
-column ``ImageGen`` reads, an enhanced description, its season and an image per row. A pipeline that fails when it
-runs is a wrong answer with the learner's own error line.
+Exercise 2 reads the learner's lazy Dataset: its plan (toolkit.stages: the Enhancer stage runs the learner's own
+``Enhancer`` class, handed to the check, and gets ``enhancer_model`` and ``catalogue_messages`` as constructor
+arguments; the lab's ``ImageGen`` draws after it; each model stage holds a fraction of a GPU, one actor of each
+fitting one GPU together, in pools of one actor; no image made before the Enhancer, found by running the part of the
+plan in front of it) and a few rows (``take_batch``): in ``prompt``, the column ``ImageGen`` reads, an enhanced
+description, its season and an image per row. A pipeline that fails when it runs is a wrong answer with the
+learner's own error line.
 
 The stretch reads ``costs``: a lazy Dataset whose ``TokenCounter`` class stage runs in a pool of one actor with no
 GPU and loads its tokenizer once (built and called twice under toolkit.counting), and whose ``n_tokens`` are the
@@ -466,8 +467,43 @@ def _originals() -> set[str]:
     )
 
 
-def _check_enhancer(plan, messages, model):
-    """The class stage that gets constructor arguments: the Enhancer, given ``model`` and ``messages``."""
+def _methods_code(cls) -> dict:
+    return {name: fn.__code__ for name, fn in vars(cls).items() if inspect.isfunction(fn)}
+
+
+def _same_class(ran, mine) -> bool:
+    """``ran`` is ``mine``, or ``mine``'s cell run again: the same name, and every method's code the same."""
+    if ran is mine:
+        return True
+    if not inspect.isclass(ran) or getattr(ran, "__qualname__", None) != mine.__qualname__:
+        return False
+    return _methods_code(ran) == _methods_code(mine)
+
+
+def _check_yours(enhancers, Enhancer):
+    """The stage given constructor arguments runs the class the learner handed the check (their Enhancer)."""
+    if not inspect.isclass(Enhancer):
+        raise Wrong(
+            "the check got no `Enhancer` class.",
+            "Run the check cell as given: check.exercise_2(catalogue_images, catalogue_messages, enhancer_model, "
+            "Enhancer).",
+        )
+    mine = [s for s in enhancers if _same_class(s.fn, Enhancer)]
+    if not mine:
+        ran = ", ".join(f"`{s.fn.__qualname__}`" for s in enhancers)
+        older = (
+            " (an older definition, from before you ran its cell again)" if ran == f"`{Enhancer.__qualname__}`" else ""
+        )
+        raise Wrong(
+            f"the stage given constructor arguments runs {ran}{older}, not your `{Enhancer.__qualname__}`.",
+            "Pass your own Enhancer of Exercise 1 to map_batches, then build catalogue_images again: "
+            ".map_batches(Enhancer, fn_constructor_kwargs={...}, ...).",
+        )
+    return mine[0]
+
+
+def _check_enhancer(plan, messages, model, Enhancer):
+    """The class stage that gets constructor arguments: the learner's Enhancer, given ``model`` and ``messages``."""
     enhancers = [s for s in plan if s.is_class and (s.constructor_kwargs or getattr(s.op, "fn_constructor_args", None))]
     if not enhancers:
         names = ", ".join(s.name for s in plan if s.is_class) or "none"
@@ -476,7 +512,7 @@ def _check_enhancer(plan, messages, model):
             "model, the column or the conversation.",
             f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
         )
-    stage = enhancers[0]
+    stage = _check_yours(enhancers, Enhancer)
     given = list(stage.constructor_kwargs.values()) + list(getattr(stage.op, "fn_constructor_args", None) or ())
     builders = [v for v in given if callable(v) and not isinstance(v, type)]
     if messages is not None and not any(b is messages for b in builders):
@@ -597,15 +633,16 @@ def _check_rows(batch) -> int:
 
 
 @exercise("Exercise 2")
-def exercise_2(catalogue_images, messages=None, model=None, rows: int = 3) -> str:
-    """``catalogue_images``: the catalogue enhanced by the Enhancer (``model``, ``messages``), then drawn by
-    ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few rows."""
+def exercise_2(catalogue_images, messages=None, model=None, Enhancer=None, rows: int = 3) -> str:
+    """``catalogue_images``: the catalogue enhanced by the learner's ``Enhancer`` (``model``, ``messages``), then
+    drawn by ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few
+    rows."""
     require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
     require_dataset("catalogue_images", catalogue_images, DATASET_HINT)
     plan = stages(catalogue_images)
     if not plan:
         raise Wrong("`catalogue_images` shows no stages: it was run already (take/materialize).", DATASET_HINT)
-    enhancer = _check_enhancer(plan, messages, model or model_for("llm"))
+    enhancer = _check_enhancer(plan, messages, model or model_for("llm"), Enhancer)
     _check_order(catalogue_images, enhancer)
     drawer = _check_image_stage(plan, enhancer)
     _check_gpu_shares([enhancer, drawer])

@@ -5,14 +5,17 @@ a batched ``embed``, enough requests at once to fill a batch, no access log), th
 twice: ``embed`` through a handle, from a thread of its own (a notebook's cells run inside an event loop, where
 Serve will not block on a response), and ``__call__`` over HTTP at the route the lab names, through Serve's proxy.
 Exercise 2 wants the materialized Dataset that the processor made through the deployment (its run names the
-processor's Serve stage; a lazy one would call the deleted app). The expected answers come from the check's own
-CLIP and from the data files, never from numbers written here; a learner's error is told by its own line, and
-files not found where the lab asks are looked for beside that folder.
+processor's Serve stage; a lazy one would call the deleted app), and the processor, aimed at the app the lab names.
+Exercise 3 runs the learner's ``validate`` on small tables of its own, where the given one quarantines, raises for too
+many bad rows and raises for a row neither good nor quarantined: an edited copy is told. The expected answers come
+from the check's own CLIP and from the data files, never from numbers written here; a learner's error is told by its
+own line, and files not found where the lab asks are looked for beside that folder.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import weakref
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
@@ -251,6 +254,23 @@ def _check_made_by_the_processor(catalogue):
     return rows_of(catalogue, "catalogue", "Run the processor's cell again and read its error.")
 
 
+def _check_aimed(processor, app_name: str) -> None:
+    """The processor calls the deployment of the app the lab names (its configuration: no other app may answer)."""
+    config = getattr(processor, "config", None)
+    if processor is None or not hasattr(config, "app_name"):
+        raise Wrong(
+            "the check got no processor built with ServeDeploymentProcessorConfig"
+            + ("." if processor is None else f" (it got a {type(config or processor).__name__})."),
+            f'Run the check cell as given: check.exercise_2(catalogue, "{app_name}", processor).',
+        )
+    if config.app_name != app_name:
+        raise Wrong(
+            f"`processor` calls the application {config.app_name!r}, not {app_name!r}, the deployment of "
+            "Exercise 1 the lab asks it to use.",
+            f'Aim it at Exercise 1\'s app: ServeDeploymentProcessorConfig(app_name="{app_name}", ...).',
+        )
+
+
 def _check_columns(table) -> None:
     extra, missing = set(table.columns) - COLUMNS, COLUMNS - set(table.columns)
     if missing:
@@ -290,13 +310,15 @@ def _check_deleted(app_name: str) -> None:
 
 
 @exercise("Exercise 2 · the catalogue through the deployment")
-def exercise_2(catalogue, app_name="search") -> str:
+def exercise_2(catalogue, app_name="search", processor=None) -> str:
     import pandas as pd
 
     from ..data import data_path
 
     require("catalogue", catalogue, "the processor's output, materialized: every outfit with its embedding")
+    require("processor", processor, "the processor that build_processor(...) returned")
     table = _check_made_by_the_processor(catalogue)
+    _check_aimed(processor, app_name)
     _check_columns(table)
     table, expected = _check_every_outfit(table, pd.read_csv(data_path("outfits")))
     texts = [f"a photo of a {o}" for o in expected]
@@ -386,13 +408,85 @@ def _check_quarantine(quarantined, breakers: dict) -> None:
         raise Wrong(f"good rating(s) {wrongly[:5]} are in the quarantine.", "Check each rule's comparison.")
 
 
+GIVEN_HINT = (
+    "Run `validate` as the lab gives it: copy its cell from the lab again, unchanged, run it, then your RULES cell."
+)
+
+
+def _probe(validate, xs: list, max_bad_share: float):
+    """``validate`` run on a table of its own (``id``, ``x``; two rules: x > 10, x < 0; the given validate wants two
+    or more, for its union): what it returned (or raised), the ids it returned as good, and the ids it quarantined."""
+    import tempfile
+
+    import pandas as pd
+    import ray
+    from ray.data.expressions import col
+
+    table = ray.data.from_items([{"id": i, "x": x} for i, x in enumerate(xs)])
+    with tempfile.TemporaryDirectory(prefix="validate-") as folder:
+        try:
+            answer = validate(
+                table,
+                {"x over 10": col("x") > 10, "x negative": col("x") < 0},
+                Path(folder),
+                max_bad_share=max_bad_share,
+            )
+        except Exception as error:  # noqa: BLE001 (the given validate raises ValueError; the caller tells the rest)
+            return error, None, None
+        files = sorted(Path(folder).rglob("*.json*"))
+        written = pd.concat([pd.read_json(p, lines=True) for p in files]) if files else pd.DataFrame()
+        quarantined = sorted(map(int, written.get("id", [])))
+    good = answer[0] if isinstance(answer, tuple) and answer else answer
+    is_dataset = isinstance(good, ray.data.Dataset)
+    kept = sorted(map(int, rows_of(good, "validate(...)", GIVEN_HINT)["id"])) if is_dataset else None
+    return answer, kept, quarantined
+
+
+_RUN_AS_GIVEN = weakref.WeakSet()  # the validate functions that behaved as the given one (a check cell run again)
+
+
+def _check_given_validate(validate) -> None:
+    """The given validate, run as it is: it quarantines up to max_bad_share, raises above it, and raises for a row
+    that no rule catches and no rule lets through (a missing value: x > 10 is neither true nor false)."""
+    if not callable(validate):
+        raise Wrong(
+            "the check got no `validate` function.",
+            'Run the check cell as given: check.exercise_3(good_ratings, out_dir / "quarantine", validate).',
+        )
+    if validate in _RUN_AS_GIVEN:
+        return
+    answer, kept, quarantined = _probe(validate, [1, 2, 3, 4, 5, 6, 7, 8, 50, 60], 0.2)
+    if isinstance(answer, Exception):
+        raise Wrong(
+            "your `validate` raised for 2 bad rows of 10 at max_bad_share=0.2, where the given one returns them "
+            f"quarantined: {error_line(answer)}",
+            GIVEN_HINT,
+        )
+    if kept != list(range(8)) or quarantined != [8, 9]:
+        raise Wrong(
+            f"your `validate` kept {kept} and quarantined {quarantined} of a table whose rows 8 and 9 break the "
+            "rule: the given one returns 0-7 and writes 8 and 9 to quarantine_dir (rows dropped, not quarantined?).",
+            GIVEN_HINT,
+        )
+    for xs, share, what in (
+        ([1, 2, 3, 4, 5, 6, 7, 8, 50, 60], 0.1, "2 bad rows of 10 at max_bad_share=0.1"),
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9, None], 0.5, "a row no rule names (x missing: neither good nor quarantined)"),
+    ):
+        answer, _, _ = _probe(validate, xs, share)
+        if not isinstance(answer, ValueError):
+            got = f"raised {error_line(answer)}" if isinstance(answer, Exception) else "let it through"
+            raise Wrong(f"your `validate` {got} for {what}, where the given one raises ValueError.", GIVEN_HINT)
+    _RUN_AS_GIVEN.add(validate)
+
+
 @exercise("Exercise 3 · a validation rule for the ratings")
-def exercise_3(good_ratings, quarantine_dir) -> str:
+def exercise_3(good_ratings, quarantine_dir, validate=None) -> str:
     import pandas as pd
 
     from ..data import data_path
 
     require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
+    require("validate", validate, "the lab's validate function, as it is given")
     require_dataset("good_ratings", good_ratings, "Keep what validate(...) returns: good_ratings, bad_ratings = ...")
     ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
     breakers = _rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
@@ -404,9 +498,10 @@ def exercise_3(good_ratings, quarantine_dir) -> str:
     kept = set(good["id"].astype(int))
     _check_good_rows(kept, breakers, set(ratings["id"]))
     _check_quarantine(_quarantined(quarantine_dir), breakers)
+    _check_given_validate(validate)
     return (
         f"{len(kept)} good ratings go on; the {len(breakers)} that break the rule are quarantined, each with its "
-        "reason."
+        "reason, by the given `validate`."
     )
 
 

@@ -91,7 +91,7 @@ QUIZ = Quiz(
             {
                 "a": (
                     "It installs, and `read_videos` works.",
-                    "`decord` 0.6.0 has wheels for Linux x86_64 only and no source package, so pip says "
+                    "`decord` 0.6.0 has wheels for Linux x86_64 and Windows only and no source package, so pip says "
                     '"No matching distribution found for decord" on macOS arm64.',
                 ),
                 "b": (
@@ -102,7 +102,7 @@ QUIZ = Quiz(
                 "c": (
                     "It fails; `decord2` provides the module.",
                     "The original has no macOS arm64 wheel; its maintained fork `decord2`, which the course "
-                    "installs, provides the same `decord` module on Linux and macOS.",
+                    "installs there (the original on Linux x86_64), provides the same `decord` module.",
                 ),
             },
             right="c",
