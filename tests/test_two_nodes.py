@@ -61,7 +61,7 @@ BUILDS = {
     "06": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
     "07": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
     "08": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0),
-    "09": ({"MapWorker(MapBatches(FrameEmbedder))"}, 0),
+    "09": ({"MapWorker(MapBatches(Transcriber))", "MapWorker(MapBatches(FrameEmbedder))"}, 0),
 }
 # Where a lesson writes what it reads back later, by module: the folder must be shared by the nodes.
 OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors", "06": "embeddings/*.parquet"}
