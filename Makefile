@@ -125,9 +125,9 @@ record: setup
 bench: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
 
-# Not part of make test (about 18 min here: 14 for modules 00-07 and 4 for module 08, measured apart on
-# 2026-11-25): every lesson and solved lab twice in one Ray, a kernel killed mid-pipeline
-# between the passes; fails if pass 2 is slower or the killed run holds CPUs/GPUs. Writes outputs/soak.json.
+# Not part of make test (about 23 min here, 2026-11-27): every lesson and solved lab twice in one Ray, a kernel
+# killed mid-pipeline between the passes; fails if pass 2 is slower or the killed run holds CPUs/GPUs.
+# Writes outputs/soak.json.
 soak: setup
 	$(TEST_ENV) $(BIN)/python -m raycourse.authoring soak $(SOAK_ARGS)
 
