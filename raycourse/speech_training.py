@@ -23,7 +23,6 @@ config, so that ``WhisperProcessor``/``WhisperForConditionalGeneration.from_pret
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import bpe, world, world_speech
-from .standin_training import seeded
+from .standin_training import _fit, seeded
 
 TRAIN_SEED = 9_2026
 CHUNK_SECONDS = 8  # the feature extractor's window (whisper: 30 s); the shipped clips last at most about 6 s
@@ -209,8 +208,6 @@ def train_speech(
     AdamW, a one-cycle schedule and gradient clipping, on one CPU thread (repeatable); return what it measured."""
     import torch
 
-    from .standin_training import _threads
-
     texts = training_sentences(sentences, seed) + random_strings(strings, seed)
     audio = _speak_all(texts, seed) + _no_speech(silent, seed)
     texts += [""] * silent
@@ -219,34 +216,24 @@ def train_speech(
     ids = [tokenizer(t).input_ids for t in texts]  # <|startoftranscript|><|en|><|transcribe|><|notimestamps|> ... eot
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")  # whisper pads with its end of text
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
-    losses = []
-    model.train()
-    with _threads(1):
-        for step in range(steps):
-            index = torch.randperm(len(texts), generator=generator)[:batch].tolist()
-            recordings = [_augment(audio[i], rng, extractor.n_samples) for i in index]
-            features = extractor(
-                recordings, sampling_rate=world_speech.SAMPLE_RATE, return_tensors="pt", device="cpu"
-            ).input_features
-            _mask(features, rng)
-            width = max(len(ids[i]) for i in index) - 1
-            inputs = torch.full((len(index), width), pad)
-            labels = torch.full((len(index), width), -100)
-            for row, i in enumerate(index):
-                inputs[row, : len(ids[i]) - 1] = torch.tensor(ids[i][:-1])
-                labels[row, : len(ids[i]) - 1] = torch.tensor(ids[i][1:])
-            loss = model(input_features=features, decoder_input_ids=inputs, labels=labels).loss
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            schedule.step()
-            losses.append(loss.item())
-            if log and (step % 100 == 0 or step == steps - 1):
-                log(f"speech step {step}: loss {losses[-1]:.3f}")
-    model.eval()
+
+    def batch_loss(step):
+        index = torch.randperm(len(texts), generator=generator)[:batch].tolist()
+        recordings = [_augment(audio[i], rng, extractor.n_samples) for i in index]
+        features = extractor(
+            recordings, sampling_rate=world_speech.SAMPLE_RATE, return_tensors="pt", device="cpu"
+        ).input_features
+        _mask(features, rng)
+        width = max(len(ids[i]) for i in index) - 1
+        inputs = torch.full((len(index), width), pad)
+        labels = torch.full((len(index), width), -100)
+        for row, i in enumerate(index):
+            inputs[row, : len(ids[i]) - 1] = torch.tensor(ids[i][:-1])
+            labels[row, : len(ids[i]) - 1] = torch.tensor(ids[i][1:])
+        return model(input_features=features, decoder_input_ids=inputs, labels=labels).loss
+
+    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="speech", every=100, log=log,
+                  clip_norm=1.0, threads=1)
     return {
         "sentences": sentences,
         "strings": strings,

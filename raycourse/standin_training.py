@@ -100,20 +100,23 @@ def seeded(seed: int):
 
 
 def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None,
-         weight_decay: float = 0.01) -> list[float]:
-    """The loop both stand-ins train with: AdamW and a one-cycle schedule over ``steps`` steps, on a fixed number
-    of CPU threads (repeatable); ``batch_loss(step)`` gives each step's loss. Returns the losses."""
+         weight_decay: float = 0.01, clip_norm: float | None = None, threads: int | None = None) -> list[float]:
+    """The loop every trained stand-in uses: AdamW and a one-cycle schedule over ``steps`` steps (gradients clipped
+    to ``clip_norm`` if given), on a fixed number of CPU threads (repeatable: ``threads``, else
+    ``RAYCOURSE_STANDIN_THREADS``, default 2); ``batch_loss(step)`` gives each step's loss. Returns the losses."""
     import torch
 
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=warm)
     model.train()
     losses = []
-    with _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+    with _threads(threads or int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
         for step in range(steps):
             loss = batch_loss(step)
             optimiser.zero_grad()
             loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
             optimiser.step()
             schedule.step()
             losses.append(loss.item())
