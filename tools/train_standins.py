@@ -3,7 +3,7 @@
     python tools/train_standins.py                  # all of them: image_gen, llm, clip, speech
     python tools/train_standins.py image_gen        # one
 
-image_gen, llm and clip take about a minute and a half together; speech some minutes more, and it needs the
+image_gen, llm and clip take about a minute and a half together; speech about 25 minutes (one thread), and it needs the
 ``espeak-ng`` program (``apt-get install espeak-ng``), which speaks its training sentences. Run it after changing
 ``raycourse/world.py``, ``standin_training.py``, ``bpe.py`` or a builder in ``standins.py`` (all of them), or
 ``speech_training.py``, ``world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit the folder it
