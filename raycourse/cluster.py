@@ -192,16 +192,6 @@ def ray_cli() -> list[str]:
     return [str(ray)] if ray.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
 
 
-#: Run before ``ray start`` (then exec'd) for a Ray whose processes ignore SIGINT (the test run's Ray): a ``ray.cancel``
-#: of a running task (Ray Data cancels its running tasks when a run ends early or fails) then lets the task run to its
-#: end instead of interrupting it. While the test run's Ray took SIGINT, 3 of 6 fresh-clone runs hung inside Ray (the
-#: test process never heard of a Ray Data pool's ALIVE actors; once ``ray.cluster_resources()`` never answered); in the
-#: runs where it ignored SIGINT, as a run started in the background gives it, none did. Cause inside Ray not found.
-IGNORE_SIGINT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execvp(sys.argv[1], sys.argv[1:])"
-)
-
-
 def start(
     *,
     num_cpus: int | None = None,
@@ -213,16 +203,13 @@ def start(
     timeout: float = 120,
     base_env: dict | None = None,
     abort: threading.Event | None = None,
-    ignore_sigint: bool = False,
 ) -> LocalRay:
     """Start a local Ray head node with the course's settings and wait until it answers.
 
     CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
     8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
     Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
-    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`. Ray's processes keep
-    the SIGINT disposition they are given (a terminal's default), unless ``ignore_sigint``: then a ``ray.cancel`` of a
-    running task never interrupts it (see :data:`IGNORE_SIGINT`).
+    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`.
     """
     from . import runtime
 
@@ -260,12 +247,7 @@ def start(
     log = log_path.open("w")
     env = dict(ray_environment(base_env), **LOOPBACK_ENV)
     process = subprocess.Popen(
-        [sys.executable, "-c", IGNORE_SIGINT, *cmd] if ignore_sigint else cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
     )
     started = threading.Event()
 

@@ -23,27 +23,6 @@ def test_init_twice_reuses_ray_and_prints_a_summary(ray_session, capsys):
     assert str(os.getpid()) not in out  # no PIDs in a learner's cell
 
 
-def test_the_test_runs_ray_lets_a_cancelled_task_run_to_its_end(ray_session):
-    """The run's one Ray ignores SIGINT in its workers however the run was started (cluster.IGNORE_SIGINT): Ray's
-    cancel never interrupts a running task there (with it interrupting, fresh-clone runs hung inside Ray)."""
-    import signal
-
-    import ray
-
-    from raycourse.testing import run_machinery
-
-    if run_machinery._SHARED_RAY is None:
-        pytest.skip("a Ray of the caller's (RAY_ADDRESS): its SIGINT is the caller's")
-
-    @ray.remote
-    def sigint_handler():
-        import signal
-
-        return str(signal.getsignal(signal.SIGINT))
-
-    assert ray.get(sigint_handler.remote()) == str(signal.SIG_IGN)
-
-
 def test_init_applies_the_quiet_and_small_machine_settings(ray_session):
     import ray.data
 

@@ -36,8 +36,7 @@ def _start_shared_ray():
     from raycourse import cluster
 
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
-    # SIGINT ignored in its processes however the run was started (a terminal, CI, nohup): cluster.IGNORE_SIGINT
-    return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env(), ignore_sigint=True)
+    return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
 
 
 def _runs_its_own_ray(config) -> bool:
