@@ -192,6 +192,15 @@ def ray_cli() -> list[str]:
     return [str(ray)] if ray.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
 
 
+#: Run before ``ray start`` (then exec'd): SIGINT back to its default. A process started with SIGINT ignored (``nohup
+#: make lab &``, a job a non-interactive shell put in the background) passes the ignoring on to Ray's raylet and every
+#: worker; Ray's cancelling of a task (SIGINT: Ray Data cancels its last tasks when a dataset ends early) then fails
+#: inside Ray with "TypeError: 'Handlers' object is not callable", printed into the learner's cell.
+DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 def start(
     *,
     num_cpus: int | None = None,
@@ -247,7 +256,12 @@ def start(
     log = log_path.open("w")
     env = dict(ray_environment(base_env), **LOOPBACK_ENV)
     process = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+        [sys.executable, "-c", DEFAULT_SIGINT, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
     started = threading.Event()
 

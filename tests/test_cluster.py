@@ -414,3 +414,38 @@ def test_the_course_jupyterlab_has_its_own_settings_and_keeps_the_learners_chang
     news.write_text('{"fetchNews": "true"}')  # the learner turned the news on
     cluster.lab_environment(tmp_path)
     assert json.loads(news.read_text()) == {"fetchNews": "true"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads a process's ignored signals in /proc")
+def test_a_ray_started_with_sigint_ignored_gives_its_processes_sigint_back():
+    """`nohup make lab &` (or a job a non-interactive shell puts in the background) starts with SIGINT ignored, and an
+    ignored signal stays ignored across exec: every Ray worker would inherit it, and Ray's cancelling of a task
+    (SIGINT, as Ray Data cancels its last tasks when a dataset ends early) failed in the worker with "TypeError:
+    'Handlers' object is not callable", printed into the learner's cell. cluster.start gives SIGINT back."""
+    temp_dir = tempfile.mkdtemp(prefix="rc-sigint-", dir="/tmp")
+    script = textwrap.dedent(
+        f"""
+        import signal, psutil
+        from raycourse import cluster
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        own = cluster.start(dashboard=False, temp_dir={temp_dir!r})  # short: Ray's socket paths must fit
+        try:
+            port = own.address.rsplit(":", 1)[1]
+            ignored = {{}}
+            for proc in psutil.process_iter(["cmdline"]):
+                line = " ".join(proc.info["cmdline"] or [])
+                if proc.pid == own.process.pid or ("raylet" in line and ":" + port in line):
+                    with open(f"/proc/{{proc.pid}}/status") as status:
+                        mask = next(int(l.split()[1], 16) for l in status if l.startswith("SigIgn:"))
+                    ignored[line[:80]] = bool(mask & (1 << (signal.SIGINT - 1)))
+            print(ignored)
+            assert len(ignored) >= 2 and not any(ignored.values()), ignored
+        finally:
+            own.stop()
+        """
+    )
+    try:
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
