@@ -92,23 +92,3 @@ def test_a_killed_kernel_leaves_no_actor_alive_and_no_cpu_or_gpu_held(ray_addres
         f"its actor processes gone after {cleanup.processes_gone_s} s; "
         f"its actors {cleanup.actor_states}, helpers left {[a['class_name'] for a in cleanup.helpers]}"
     )
-
-
-def test_a_view_beside_a_driver_of_that_ray_reads_through_the_drivers_gcs_client(ray_session):
-    """A process whose driver is connected to a Ray (a test process) reads that Ray's GCS through the driver's own
-    client: a view's client of its own would ride the driver's HTTP/2 connection to the GCS (gRPC shares one per
-    address), and one opened and closed there preceded the GCS rejecting every later request on it (CHANGELOG)."""
-    import ray
-    from ray._private import state
-
-    address = ray.get_runtime_context().gcs_address
-    view = soak.RayView(address)
-    try:
-        assert view.state is state.state and not view.own
-        assert view.resources()["GPU"]["total"] == ray.cluster_resources()["GPU"]
-        assert all("class_name" in actor for actor in view.actors())
-    finally:
-        view.close()
-    assert ray.cluster_resources()["GPU"] == ray_session.gpus  # the driver's client is still open
-    host, port = address.rsplit(":", 1)
-    assert not soak._driver_connected_to(f"{host}:{int(port) + 1}")  # another Ray's GCS: a client of the view's own

@@ -48,25 +48,13 @@ MB = 1024 * 1024
 
 
 class RayView:
-    """A Ray seen through its GCS: no driver, so this process starts no job and holds nothing on the Ray.
-
-    In a process whose driver is connected to that Ray (a test process), the view reads through the driver's own
-    GCS client and opens none of its own: gRPC runs every client of one address in a process over one HTTP/2
-    connection, and a view's client opened and closed on it beside the driver's was the last thing that connection
-    carried before the GCS rejected every later request on it ("Missing :authority header": its header table no
-    longer matched the client's), which Ray retries without end (CHANGELOG, 2026-11-27)."""
+    """A Ray seen through its GCS: no driver, so this process starts no job and holds nothing on the Ray."""
 
     def __init__(self, address: str):
+        from ray._private.internal_api import get_state_from_address
+
         self.address = address
-        self.own = not _driver_connected_to(address)
-        if self.own:
-            from ray._private.internal_api import get_state_from_address
-
-            self.state = get_state_from_address(address)
-        else:
-            from ray._private import state
-
-            self.state = state.state
+        self.state = get_state_from_address(address)
 
     def _accessor(self):
         return self.state._connect_and_get_accessor()
@@ -81,8 +69,13 @@ class RayView:
         from ray._common.utils import binary_to_hex
         from ray.core.generated import gcs_pb2
 
+        import ray
+
         found = []
-        for raw in self._accessor().get_actor_table(None, None):
+        # One job's actors are filtered by the GCS: a test process reads them over its driver's connection, and a
+        # whole actor table read there came right before the GCS stopped understanding it (CHANGELOG, 2026-11-27).
+        wanted = None if job_id is None else ray.JobID.from_hex(job_id)
+        for raw in self._accessor().get_actor_table(wanted, None):
             data = gcs_pb2.ActorTableData.FromString(raw)
             job = binary_to_hex(data.job_id)
             if job_id is not None and job != job_id:
@@ -154,19 +147,7 @@ class RayView:
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
     def close(self) -> None:
-        if self.own:  # the driver's client stays the driver's
-            self.state.disconnect()
-
-
-def _driver_connected_to(address: str) -> bool:
-    """Whether this process has a Ray driver connected to the GCS at ``address`` (host:port)."""
-    import sys
-
-    ray = sys.modules.get("ray")
-    if ray is None or not ray.is_initialized():
-        return False
-    node = getattr(ray._private.worker.global_worker, "node", None)
-    return getattr(node, "gcs_address", None) == address
+        self.state.disconnect()
 
 
 def _id_or_none(raw: bytes) -> str | None:
