@@ -10,7 +10,6 @@ nothing uses fewer), to show that each GPU notebook sizes its pools and its trai
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -51,41 +50,14 @@ def built(address: str) -> dict[str, Built]:
 
 def from_gcs(address: str) -> tuple[list[dict], int]:
     """Every actor in the GCS's actor table, marked ``placed`` if it got a process, and the cluster's GPUs: what
-    :func:`count` reads, without a dashboard (the test run's own Ray has none).
+    :func:`count` reads, without a dashboard (the test run's own Ray has none)."""
+    from raycourse.authoring.soak import RayView
 
-    Read by a process of its own, never by the test process: a test process's driver keeps one connection to its
-    Ray's GCS for the whole run, and twice, caught live, the GCS stopped understanding every request on it right
-    after the test process had read the whole actor table over it (CHANGELOG)."""
-    import json
-    import subprocess
-    import sys
-
-    from raycourse.loopback import LOOPBACK_ENV
-
-    read = subprocess.run(
-        [sys.executable, "-c", _FROM_GCS, address],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=dict(os.environ, **LOOPBACK_ENV),
-    )
-    if read.returncode != 0:
-        raise RuntimeError(f"reading the actor table of {address} failed:\n{read.stderr[-3000:]}")
-    actors, gpus = json.loads(read.stdout.strip().splitlines()[-1])
-    return [dict(a, placed=bool(a["pid"])) for a in actors], gpus
-
-
-_FROM_GCS = (
-    "import json, sys\n"
-    "from raycourse.loopback import keep_loopback\n"
-    "keep_loopback()\n"
-    "from raycourse.authoring.soak import RayView\n"
-    "view = RayView(sys.argv[1])\n"
-    "try:\n"
-    "    print(json.dumps([view.actors(), int(view.resources()['GPU']['total'])]))\n"
-    "finally:\n"
-    "    view.close()\n"
-)
+    view = RayView(address)
+    try:
+        return [dict(a, placed=bool(a["pid"])) for a in view.actors()], int(view.resources()["GPU"]["total"])
+    finally:
+        view.close()
 
 
 def count(actors: list[dict]) -> dict[str, Built]:

@@ -86,8 +86,6 @@ def no_failed_runs_actors_left(request):
 
     worker = ray._private.worker.global_worker
     job = ray.get_runtime_context().get_job_id()
-    # this job's live actors only, filtered by the GCS: never the whole actor table over the driver's connection
-    # (tests/actor_sizes.py, from_gcs, says why)
-    for actor_id, actor in state.actors(job_id=ray.JobID.from_hex(job), actor_state_name="ALIVE").items():
+    for actor_id, actor in state.actors().items():
         if actor["State"] == "ALIVE" and actor["JobID"] == job and "MapWorker" in actor["ActorClassName"]:
             worker.core_worker.kill_actor(ray.ActorID.from_hex(actor_id), True)

@@ -316,8 +316,12 @@ def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_
     )
     # a run that starts a cluster of its own, not the run's Ray: it keeps its place among the runs
     two_nodes = item("tests/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu")
-    order = run_machinery.run_order([docs, runtime_pure, two_nodes, authoring, runtime_ray, cell], root_conftest._slow)
-    assert order == [two_nodes, cell, runtime_pure, runtime_ray, docs, authoring]
+    # before all, while the process has no Ray driver yet (run_machinery.BEFORE_ANY_DRIVER says why)
+    signals = item("tests/test_lab_signals.py", "test_the_worker_port_range_is_ray_s")
+    order = run_machinery.run_order(
+        [docs, runtime_pure, two_nodes, authoring, signals, runtime_ray, cell], root_conftest._slow
+    )
+    assert order == [signals, two_nodes, cell, runtime_pure, runtime_ray, docs, authoring]
 
 
 def test_only_a_run_that_surely_needs_the_runs_ray_starts_it_while_collecting(monkeypatch):

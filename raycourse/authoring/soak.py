@@ -69,13 +69,8 @@ class RayView:
         from ray._common.utils import binary_to_hex
         from ray.core.generated import gcs_pb2
 
-        import ray
-
         found = []
-        # One job's actors are filtered by the GCS: a test process reads them over its driver's connection, and a
-        # whole actor table read there came right before the GCS stopped understanding it (CHANGELOG, 2026-11-27).
-        wanted = None if job_id is None else ray.JobID.from_hex(job_id)
-        for raw in self._accessor().get_actor_table(wanted, None):
+        for raw in self._accessor().get_actor_table(None, None):
             data = gcs_pb2.ActorTableData.FromString(raw)
             job = binary_to_hex(data.job_id)
             if job_id is not None and job != job_id:

@@ -203,9 +203,22 @@ def pytest_xdist_make_scheduler(config, log):
     return CourseScheduling(config, log)
 
 
+# Run before anything else in their process, while it has no Ray driver yet: in three hangs caught live, the test
+# process's driver had been connected when tests/test_lab_signals.py ran, and during that file its connection to its
+# Ray's GCS went out of step (the GCS answered every later request "Missing :authority header", which Ray retries
+# without end: CHANGELOG, 2026-11-27). Which step of that file does it is not found.
+BEFORE_ANY_DRIVER = ("tests/test_lab_signals.py",)
+
+
 def run_order(items, slow) -> list:
     """Notebook, Ray and kernel runs first, then the quick tests of files that use the run's Ray, then the rest; in
     collection order within each (a notebook's cells stay in order; the runs too: the two-node file, whose runs start
-    a cluster of their own, once moved behind the others and ended the run 3 min after the other process)."""
+    a cluster of their own, once moved behind the others and ended the run 3 min after the other process); the files
+    of BEFORE_ANY_DRIVER before all."""
     ray_files = {str(item.fspath) for item in items if _needs_ray(item)}
-    return sorted(items, key=lambda item: (not slow(item), not slow(item) and str(item.fspath) not in ray_files))
+
+    def key(item):
+        first = not str(item.fspath).endswith(BEFORE_ANY_DRIVER)
+        return (first, not slow(item), not slow(item) and str(item.fspath) not in ray_files)
+
+    return sorted(items, key=key)
