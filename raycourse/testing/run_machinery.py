@@ -218,7 +218,7 @@ def run_order(items, slow) -> list:
     ray_files = {str(item.fspath) for item in items if _needs_ray(item)}
 
     def key(item):
-        first = not str(item.fspath).endswith(BEFORE_ANY_DRIVER)
-        return (first, not slow(item), not slow(item) and str(item.fspath) not in ray_files)
+        later = not str(item.fspath).endswith(BEFORE_ANY_DRIVER)
+        return (later, not slow(item), not slow(item) and str(item.fspath) not in ray_files)
 
     return sorted(items, key=key)
