@@ -41,10 +41,14 @@ for _key, _value in TEST_ENV.items():
 
 # Ray's notices of tasks it runs again after their worker died go to this file, not into cells
 # (raycourse.runtime.RETRY_NOTICE); the end of the run lists them.
+# The folders made here go at the end of the run (pytest_unconfigure): the token's always, the notices' (with the
+# test processes' trails) unless the run failed or Ray ran tasks again, when they say what happened.
+_MADE_HERE: dict[str, str] = {}
 if not os.environ.get(RAY_NOTICES_ENV):
     import tempfile
 
-    os.environ[RAY_NOTICES_ENV] = os.path.join(tempfile.mkdtemp(prefix="rc-notices-"), "ray-retries.log")
+    _MADE_HERE["notices"] = tempfile.mkdtemp(prefix="rc-notices-")
+    os.environ[RAY_NOTICES_ENV] = os.path.join(_MADE_HERE["notices"], "ray-retries.log")
 
 # Every Ray of the run requires a token, as make lab's does (raycourse.auth): one token for the run, in a folder of
 # its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
@@ -54,9 +58,8 @@ if not os.environ.get("RAY_ADDRESS") and not any(
 ):
     import tempfile
 
-    os.environ.update(
-        RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=os.path.join(tempfile.mkdtemp(prefix="rc-auth-"), "auth_token")
-    )
+    _MADE_HERE["token"] = tempfile.mkdtemp(prefix="rc-auth-")
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=os.path.join(_MADE_HERE["token"], "auth_token"))
 
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
@@ -488,6 +491,28 @@ def pytest_configure(config):
             except catalogue.CourseError as error:
                 raise pytest.UsageError(f"NOTEBOOKS={number}: {error}") from None
     config.stash[_run_machinery().SCOPE] = _scope  # the units of work side by side
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_EXIT_STATUS] = exitstatus
+
+
+_EXIT_STATUS = pytest.StashKey()
+
+
+@pytest.hookimpl(trylast=True)  # after the end-of-run summary has listed Ray's notices
+def pytest_unconfigure(config):
+    """The run's folders in /tmp go with it: the token's always; the notices' and trails' when the run passed
+    and Ray ran no task again (otherwise they are what a person reads next)."""
+    import shutil
+
+    if "token" in _MADE_HERE:
+        shutil.rmtree(_MADE_HERE.pop("token"), ignore_errors=True)
+    notices = _MADE_HERE.get("notices")
+    retries = Path(notices or "", "ray-retries.log")
+    quiet = not retries.is_file() or not retries.read_text(encoding="utf-8").strip()
+    if notices and config.stash.get(_EXIT_STATUS, None) == 0 and quiet:
+        shutil.rmtree(_MADE_HERE.pop("notices"), ignore_errors=True)
 
 
 def _scope(nodeid: str) -> str:

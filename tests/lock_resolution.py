@@ -76,3 +76,11 @@ def start(pythons: list[str]) -> list[Resolution]:
                 )
             runs.append(Resolution(python, name, out, process, log))
     return runs
+
+
+def remove(runs: list[Resolution]) -> None:
+    """The folder the runs wrote in, once everything is read (every run has ended: ``wait()``)."""
+    import shutil
+
+    for folder in {run.out.parent for run in runs}:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -294,6 +294,32 @@ def test_side_by_side_a_test_process_that_dies_is_named_with_the_step_it_died_in
     assert lines[-1].endswith("start test_dies.py::test_dies"), lines
 
 
+@pytest.mark.parametrize("outcome", ["passed", "failed"])
+def test_a_run_takes_its_token_folder_away_and_keeps_its_trails_only_when_it_failed(tmp_path, outcome):
+    """The run's token (rc-auth-*) never stays in /tmp; its notices and trails (rc-notices-*) stay after a failure."""
+    (tmp_path / "test_one.py").write_text(f"def test_one():\n    assert {outcome == 'passed'}\n")
+    strip = ("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_", "RAY_AUTH_", "RAY_ADDRESS", RAY_NOTICES_ENV)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(strip)}
+    env["TMPDIR"] = str(tmp_path)  # where the run makes its folders (tempfile)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)]
+        + [str(tmp_path / "test_one.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == (0 if outcome == "passed" else 1), run.stdout[-3000:] + run.stderr[-2000:]
+    assert f"1 {outcome}" in run.stdout, run.stdout[-3000:]
+    assert not list(tmp_path.glob("rc-auth-*")), "the run's token folder stayed"
+    kept = list(tmp_path.glob("rc-notices-*"))
+    if outcome == "passed":
+        assert not kept, "a run that passed left its notices folder"
+    else:
+        assert len(kept) == 1 and (kept[0] / "trail-main.log").is_file(), list(tmp_path.iterdir())
+
+
 def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_then_the_rest():
     """The quick tests that need no Ray fill the end of the run in both processes (make test-fast: a Ray file
     that came last kept one process busy 22 s after the other had finished)."""
