@@ -400,6 +400,24 @@ def _stop_when_orphaned(stop, interval: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="raycourse-parent-watch").start()
 
 
+def kernel_encryption_policy() -> str:
+    """How the course's kernel managers start a kernel over TCP: with its messages encrypted (``auto``: CurveZMQ
+    keys made for each kernel whose kernelspec supports them, as ipykernel's does). A kernel listens on loopback
+    TCP ports; without it, any user of a shared machine can subscribe to its output stream (messages are signed,
+    not hidden), and ipykernel 7.4 warns so at every kernel start. ``disabled`` where pyzmq lacks CurveZMQ."""
+    import zmq
+
+    return "auto" if zmq.has("curve") else "disabled"
+
+
+def kernel_encryption(jupyter_args: list[str]) -> list[str]:
+    """JupyterLab's setting for the policy above, unless its command line gives one."""
+    setting = "--MappingKernelManager.transport_encryption"
+    if any(arg.split("=")[0] == setting for arg in jupyter_args):
+        return []
+    return [f"{setting}={kernel_encryption_policy()}"]
+
+
 def run_lab(jupyter_args: list[str]) -> int:
     """``make lab``: one Ray for the session, JupyterLab on top of it, both stopped together: by JupyterLab's
     exit, SIGTERM, SIGHUP (its terminal closed), or the death of the process that started it."""
@@ -432,7 +450,7 @@ def run_lab(jupyter_args: list[str]) -> int:
         )
         jupyter = str(Path(sys.executable).with_name("jupyter"))
         if not stopping.is_set():
-            lab = subprocess.Popen([jupyter, "lab", *jupyter_args], env=env)
+            lab = subprocess.Popen([jupyter, "lab", *kernel_encryption(jupyter_args), *jupyter_args], env=env)
         if stopping.is_set() and lab is not None:  # a signal came while JupyterLab started
             lab.send_signal(signal.SIGTERM)
         while lab is not None:

@@ -300,7 +300,10 @@ def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = 
                 spec = dict(spec, argv=wrap(list(spec["argv"])))
             return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
-    extra = {"transport": "ipc", "ip": str(ipc)} if ipc is not None else {}
+    from raycourse.cluster import kernel_encryption_policy
+
+    tcp = {"transport_encryption": kernel_encryption_policy()}  # Unix sockets: in a 0700 folder of the grader
+    extra = {"transport": "ipc", "ip": str(ipc)} if ipc is not None else tcp
     return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=ThisPython(), **extra)
 
 

@@ -404,3 +404,28 @@ def test_lessons_and_solved_labs_are_stored_with_the_pictures_of_a_recorded_run(
     assert pictures, f"{path.name} stores no picture from a recorded run: run `make record NOTEBOOKS={path.name[:2]}`"
     # problems() (test_notebook_is_stored_clean) holds each to the source beside it; here, the weight of the whole
     assert path.stat().st_size < notebooks.MAX_NOTEBOOK_BYTES, f"{path.name}: {path.stat().st_size // 1000} kB"
+
+
+def test_the_course_runs_its_kernels_with_their_messages_encrypted(tmp_path, capfd):
+    """Recording, `make bench` and the grader start kernels over loopback TCP: each with CurveZMQ keys (as make lab's,
+    tests/test_cluster.py), so ipykernel has nothing to warn of and no other user can read a kernel's output."""
+    import asyncio
+
+    from raycourse import grading
+
+    path = tmp_path / "one.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
+    ran = notebooks.execute(path, timeout=120)
+    assert ran.cells[0].outputs[0]["text"] == "42\n"
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's stderr is this process's
+
+    async def grader_kernel():
+        km = grading._kernel_manager()
+        await km.start_kernel(cwd=str(tmp_path))
+        try:
+            return km.transport, km.get_connection_info()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    transport, info = asyncio.run(grader_kernel())
+    assert transport == "tcp" and info.get("curve_publickey") and info.get("curve_secretkey")

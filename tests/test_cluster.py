@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from jupyter_core.paths import jupyter_runtime_dir
 
 from raycourse import cluster
 
@@ -373,6 +374,9 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
                 {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}},
             )
             outputs.append(asyncio.run(_run_in_kernel(base, token, session["kernel"]["id"], KERNEL_CODE)))
+            # Its messages are encrypted: the server made CurveZMQ keys for it (cluster.kernel_encryption)
+            connection = Path(jupyter_runtime_dir()) / f"kernel-{session['kernel']['id']}.json"
+            assert json.loads(connection.read_text()).get("curve_publickey"), connection
         found = [re.search(r"GCS (\S+) JOB (\S+) GPUS (\S+) DASH (\S+)", out) for out in outputs]
         assert all(found), outputs
         (gcs_a, job_a, gpus_a, dash_a), (gcs_b, job_b, gpus_b, dash_b) = (m.groups() for m in found)
@@ -399,6 +403,7 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         log.close()
     printed = (tmp_path / "lab.log").read_text()
     assert "Ray stopped." in printed, printed[-2000:]
+    assert "without encryption" not in printed, printed[-2000:]  # ipykernel's warning at a plain-text kernel's start
     gcs_port = address.rsplit(":", 1)[1]
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in left.splitlines() if f":{gcs_port}" in line or f"--port={port}" in line]

@@ -16,12 +16,8 @@ from . import notebooks
 
 
 def run_once(path: Path, timeout: int = 900) -> float:
-    from nbclient import NotebookClient
-
     nb = notebooks.read(path)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
+    client = notebooks.client(nb, path, timeout)
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start

@@ -220,14 +220,24 @@ def execute(path: Path, *, timeout: int = 600):
     The kernel draws its figures inline (a test run's MPLBACKEND=agg would draw none)."""
     import os
 
-    from nbclient import NotebookClient
-
     nb = read(path)
     env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
-    NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute(env=env)
+    client(nb, path, timeout).execute(env=env)
     return nb
+
+
+def client(nb, path: Path, timeout: int):
+    """An nbclient runner for ``nb`` (read from ``path``) in a fresh python3 kernel in its folder, its messages
+    encrypted as make lab's kernels' are (``cluster.kernel_encryption_policy``)."""
+    from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    from raycourse.cluster import kernel_encryption_policy
+
+    config = Config({"KernelManager": {"transport_encryption": kernel_encryption_policy()}})
+    return NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}, config=config
+    )
 
 
 def record(path: Path, *, timeout: int = 600) -> None:

@@ -486,7 +486,9 @@ def abandon(
     from jupyter_client import KernelManager
 
     before = view.resources()
-    km = KernelManager(kernel_name="python3")
+    from raycourse.cluster import kernel_encryption_policy
+
+    km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption_policy())
     km.start_kernel(cwd=str(cwd), env=dict(os.environ if env is None else env))
     started = time.monotonic()
     kc = km.client()
