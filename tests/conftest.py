@@ -63,6 +63,20 @@ def pytest_collection_finish(session):
         session.config.lock_resolutions = lock_resolution.start(_supported_pythons())
 
 
+def pytest_sessionfinish(session):
+    """Side by side, every process collects the lock's test and starts the resolutions, one process runs the test:
+    the others' are ended here and their folder goes (the test removes its own once read)."""
+    runs = getattr(session.config, "lock_resolutions", None)
+    if runs:
+        import lock_resolution
+
+        for run in runs:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+        lock_resolution.remove(runs)
+
+
 @pytest.fixture(autouse=True)
 def no_failed_runs_actors_left(request):
     """After each checks test: no Ray Data actor of its runs is left holding the test Ray's GPUs.

@@ -347,10 +347,15 @@ def test_serve_shutdowns_notices_are_dropped_and_a_dead_replica_still_shows(monk
         f"Task ServeController.{name} failed. There are infinite retries remaining, so the task will be "
         "retried. Error: The actor is dead because it was killed by `ray.kill`."
         for name in ("listen_for_change", "graceful_shutdown")
-    ] + [  # the kill landing while a call is on the wire (a test run under load)
+    ] + [  # the kill landing while a call is on the wire (test runs under load)
         f"Task ServeController.{name} failed. There are infinite retries remaining, so the task will be "
-        "retried. Error: The actor is temporarily unavailable: RpcError: RPC error: Socket closed rpc_code: 14"
+        f"retried. Error: The actor is temporarily unavailable: RpcError: RPC error: {error}"
         for name in ("listen_for_change", "graceful_shutdown")
+        for error in (
+            "Socket closed rpc_code: 14",
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:19724: Failed to connect to "
+            "remote host: Connection refused rpc_code: 14",
+        )
     ]
     died = (
         "Task ServeReplica:enhancer:PromptEnhancer.handle_request failed. There are infinite retries remaining, "
