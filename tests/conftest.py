@@ -64,8 +64,8 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session):
-    """Side by side, every process collects the lock's test and starts the resolutions, one process runs the test:
-    the others' are ended here and their folder goes (the test removes its own once read)."""
+    """The lock resolutions end with the process and their folder goes: side by side, every process collects the
+    lock's test and starts them, and one runs the test (its results are read by then)."""
     runs = getattr(session.config, "lock_resolutions", None)
     if runs:
         import lock_resolution

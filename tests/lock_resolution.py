@@ -79,7 +79,7 @@ def start(pythons: list[str]) -> list[Resolution]:
 
 
 def remove(runs: list[Resolution]) -> None:
-    """The folder the runs wrote in, once everything is read (every run has ended: ``wait()``)."""
+    """The folder the runs wrote in (at the end of the test process: tests/conftest.py)."""
     import shutil
 
     for folder in {run.out.parent for run in runs}:

@@ -117,22 +117,22 @@ def test_supported_pythons_agree():
 def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos(request):
     import lock_resolution
 
-    runs = getattr(request.config, "lock_resolutions", None) or lock_resolution.start(_supported_pythons())
+    if not getattr(request.config, "lock_resolutions", None):  # tests/conftest.py ends them and removes their folder
+        request.config.lock_resolutions = lock_resolution.start(_supported_pythons())
+    runs = request.config.lock_resolutions
     assert sorted((r.python, r.name) for r in runs) == sorted(
         (py, name) for py in _supported_pythons() for name in lock_resolution.PLATFORMS
     )
     lock = _pins((ROOT / "constraints.txt").read_text().splitlines())
     results = [r.wait() for r in runs]
-    resolved_texts = [r.out.read_text() if not code else "" for r, (code, _) in zip(runs, results)]
-    lock_resolution.remove(runs)  # what uv wrote is read: its folder in /tmp goes
     if all(code and ("Failed to fetch" in said or "dns error" in said) for code, said in results):
         pytest.skip("the Python package index cannot be reached from here: nothing to resolve against")
     problems = []
-    for run, (code, said), text in zip(runs, results, resolved_texts):
+    for run, (code, said) in zip(runs, results):
         if code:
             problems.append(f"Python {run.python} on {run.name}: {said.strip()[:600]}")
             continue
-        resolved = _pins(text.splitlines())
+        resolved = _pins(run.out.read_text().splitlines())
         assert {"ray", "torch", "torchvision", "diffusers"} <= set(resolved)
         unpinned = set(resolved) - set(lock) - NOT_ON_LINUX
         if unpinned:
