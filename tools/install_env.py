@@ -140,7 +140,26 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         subprocess.run([*pip, "install", *argv], check=True)
+    for name, probe in NATIVE.items():
+        if subprocess.run([python, "-c", probe], capture_output=True).returncode:
+            version = lock_version(name)
+            print(f"install_env: {name} cannot load its native library; reinstalling it with pip", file=sys.stderr)
+            subprocess.run([*pip, "install", "--force-reinstall", "--no-deps", f"{name}=={version}"], check=True)
     return 0
+
+
+# Packages published both as a pure-Python wheel (which needs a system library) and as a platform wheel that
+# bundles it. Where two indexes list the same version, uv takes the first index's files even when another index has
+# the better wheel for this platform (seen: soundfile's py3-none-any wheel, then "cannot load library
+# 'libsndfile.so'" on a machine without Debian's libsndfile1). pip chooses by platform tag, so it mends them.
+NATIVE = {"soundfile": "import soundfile"}
+
+
+def lock_version(name: str) -> str:
+    for line in open("constraints.txt").read().split():
+        if line.lower().startswith(f"{name.lower()}=="):
+            return line.split("==", 1)[1]
+    raise SystemExit(f"install_env: {name} is not in constraints.txt")
 
 
 if __name__ == "__main__":
