@@ -252,7 +252,7 @@ def _photos() -> list[str]:
     return sorted(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
-def _prepared_07(s, rows, gpus):
+def _prepared_07(s, rows, gpus, repeat=1):
     import ray
     from transformers import AutoImageProcessor
 
@@ -260,8 +260,6 @@ def _prepared_07(s, rows, gpus):
 
     photos = _photos()
     reviews = ray.data.read_json(raycourse.data_path("text"))
-    if rows:
-        reviews = reviews.limit(rows)
 
     def add_photo(row):
         row["photo"] = photos[row["id"] % len(photos)]
@@ -270,6 +268,10 @@ def _prepared_07(s, rows, gpus):
     text_model, image_model = raycourse.model_id("llm"), raycourse.model_id("vit")
     config = AutoImageProcessor.from_pretrained(image_model)
     workers = max(1, s["cpu_workers"])
+    if repeat > 1:  # more rows than the data set has, for a measuring window long enough to be steady
+        reviews = reviews.flat_map(lambda row: [{**row, "id": row["id"] * repeat + k} for k in range(repeat)])
+    if rows:
+        reviews = reviews.limit(rows)
     return (
         (
             reviews.map(add_photo)
@@ -278,7 +280,8 @@ def _prepared_07(s, rows, gpus):
                 fn_constructor_kwargs={"model_id": text_model, "max_length": 64},
                 batch_size=s["batch_size"],
                 num_cpus=1,
-                compute=ray.data.ActorPoolStrategy(size=workers),
+                # tokenizing is cheap: a quarter of the CPU workers, so that the rest decode photos (the cost)
+                compute=ray.data.ActorPoolStrategy(size=max(1, -(-workers // 4))),
             )
             .map_batches(
                 load_photos,
@@ -309,8 +312,8 @@ def _gpu_pool(s, gpus):
     return dict(num_gpus=(1 / k if gpus else 0), compute=ray.data.ActorPoolStrategy(**pool))
 
 
-def run_07(s, rows, gpus):
-    prepared, text_model, image_model = _prepared_07(s, rows, gpus)
+def run_07(s, rows, gpus, repeat=1):
+    prepared, text_model, image_model = _prepared_07(s, rows, gpus, repeat)
     return prepared.map_batches(
         ReviewEncoder,
         batch_size=s["batch_size"],
@@ -325,9 +328,9 @@ def run_07(s, rows, gpus):
     )
 
 
-def run_07_iter(s, rows, gpus):
+def run_07_iter(s, rows, gpus, repeat=1):
     """The encoder in this process, fed by ``iter_torch_batches`` (``prefetch_batches``, ``pin_memory``)."""
-    prepared, text_model, image_model = _prepared_07({**s, "preprocess_on_gpu": True}, rows, gpus)
+    prepared, text_model, image_model = _prepared_07({**s, "preprocess_on_gpu": True}, rows, gpus, repeat)
     encoder = ReviewEncoder(text_model, image_model, s["text_dtype"], s["vision_dtype"], False)
     batches = prepared.select_columns(["input_ids", "attention_mask", "pixels"]).iter_torch_batches(
         batch_size=s["batch_size"],
@@ -557,20 +560,26 @@ class NvmlSampler:
         }
 
 
-def measure(stage: str, settings: dict, rows, gpus: int) -> dict:
-    """One run of a stage: consume its output, read its stopwatch columns, NVML beside them."""
+def measure(stage: str, settings: dict, rows, gpus: int, repeat: int = 1, window_s: float | None = None) -> dict:
+    """One run of a stage: consume its output, read its stopwatch columns, NVML beside them. With ``window_s``, stop
+    once the GPU stage's stopwatch has run that long (rows per second over a fixed window: a slow setting costs no
+    more time than a fast one)."""
     sampler = NvmlSampler().start()
     wall = time.perf_counter()
     try:
-        out = RUNNERS[stage](settings, rows, gpus)
+        extra = {"repeat": repeat} if stage.startswith("07") else {}
+        out = RUNNERS[stage](settings, rows, gpus, **extra)
         batches = out if stage == "07-iter" else out.iter_batches(batch_size=None, batch_format="numpy")
         starts, ends, n = [], [], 0
         for batch in batches:
             n += len(batch["started"])
             starts.append(float(min(batch["started"])))
             ends.append(float(max(batch["finished"])))
+            if window_s and max(ends) - min(starts) >= window_s:
+                break
     finally:
         sampler.stop()
+        batches = out = None  # a run stopped at its window: Ray Data ends the rest of its execution
     if not n:
         raise RuntimeError("the stage returned no rows")
     start, end = min(starts), max(ends)
@@ -578,6 +587,7 @@ def measure(stage: str, settings: dict, rows, gpus: int) -> dict:
         "rows": n,
         "seconds": round(end - start, 3),
         "rows_per_s": round(n / max(end - start, 1e-9), 2),
+        "stopped_at_window": bool(window_s and end - start >= window_s),
         "wall_s": round(time.perf_counter() - wall, 1),
         **sampler.window(start, end),
         "nvml": sampler.note,
@@ -604,12 +614,21 @@ def machine() -> dict:
     return info
 
 
-def plan(stages, levers: dict, base_overrides: dict) -> list[tuple[str, str, object, dict]]:
-    """Every run: ``(stage, lever, value, settings)``, the baseline first in each stage."""
+def plan(stages, levers: dict, base_overrides: dict, ladder=()) -> list[tuple[str, str, object, dict]]:
+    """Every run: ``(stage, lever, value, settings)``, the baseline first in each stage. With ``ladder`` (a list of
+    ``(lever, value)``), the levers are moved one after another and kept: each run adds one to the last (the lever
+    is then named ``+lever``), the order of a recipe; else each lever moves alone from the baseline."""
     runs = []
     for stage in stages:
         base = {**BASELINE[stage], **{k: v for k, v in base_overrides.items() if k in BASELINE[stage]}}
         runs.append((stage, "baseline", None, base))
+        if ladder:
+            settings = dict(base)
+            for lever, value in ladder:
+                if lever in settings and settings[lever] != value:
+                    settings = {**settings, lever: value}
+                    runs.append((stage, f"+{lever}", value, settings))
+            continue
         for lever, values in levers.get(stage, {}).items():
             for value in values:
                 if base.get(lever) != value:
@@ -648,6 +667,24 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--rows", type=int, help="rows per stage (default: the whole data set; 03: 256 prompts)")
     parser.add_argument(
+        "--ladder",
+        default="",
+        metavar="LEVER=VALUE,...",
+        help="move these levers one after another, each kept for the next run (a recipe in its order), "
+        "instead of one lever at a time",
+    )
+    parser.add_argument(
+        "--window-s",
+        type=float,
+        help="stop each run once its GPU stage has run this many seconds (default: run every row)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="module 07's stages: each review N times (each time with another photo), for a longer steady window",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         help="gpu profile: read the data drawn in DIR (RAYCOURSE_GPU_DATA), "
@@ -669,6 +706,12 @@ def main(argv=None) -> int:
                 f"--set {item}: give LEVER=VALUE with a lever of {sorted({k for b in BASELINE.values() for k in b})}"
             )
         overrides[key] = _value(value)
+    ladder = []
+    for item in filter(None, (x.strip() for x in args.ladder.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not any(key in b for b in BASELINE.values()):
+            parser.error(f"--ladder {item}: give LEVER=VALUE with a lever of a stage's baseline")
+        ladder.append((key, _value(value)))
     if args.tiny:
         os.environ["RAYCOURSE_PROFILE"] = "tiny"
     if args.data:
@@ -714,14 +757,15 @@ def main(argv=None) -> int:
     report["nvml"] = report["machine"]["nvml"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    for stage, lever, value, settings in plan(stages, levers, overrides):
+    report["repeat"], report["window_s"] = args.repeat, args.window_s
+    for stage, lever, value, settings in plan(stages, levers, overrides, ladder):
         entry = {"stage": stage, "lever": lever, "value": value, "settings": settings}
         if args.budget_s is not None and time.perf_counter() - began > args.budget_s:
             entry.update(status="skipped", error=f"over the budget of {args.budget_s:g} s")
         else:
             print(f"== {stage} {lever}{'' if value is None else '=' + str(value)}", flush=True)
             try:
-                entry.update(status="ok", **measure(stage, settings, rows[stage], gpus))
+                entry.update(status="ok", **measure(stage, settings, rows[stage], gpus, args.repeat, args.window_s))
             except Exception as exc:
                 entry.update(status="error", error=f"{type(exc).__name__}: {str(exc)[:500]}")
             print(

@@ -1,0 +1,76 @@
+#!/bin/bash
+# One GPU slot in one call (CONTRIBUTING.md, "On a real GPU"): on a lent machine with no internet and no Ray, install
+# the course's packages from one carried archive, build the full-size random-weight models, draw the gpu profile's
+# data at workshop scale, measure module 07's GPU stage lever by lever (tools/gpu_levers.py, NVML beside the
+# stopwatch), then run `make test` in the gpu profile (nbval on the lessons, the grader on the labs) for MODULES.
+# Everything it shows goes under $OUT; tools/gpu_results.py turns that into results/gpu/NN.json here.
+#
+# Here, first: `python tools/gpu_bundle.py --site --have FILE --any-version` writes .gpubundle/site.tar.xz (under
+# 48 MiB, so that it travels in one call with the working tree). The call: carry [".gpubundle"], command
+# `MODULES="07 05" bash tools/gpu_slot.sh`, timeout_s a little above BUDGET_S.
+#
+# MODULES: the modules whose notebooks `make test` runs, all in one pytest run with XDIST_N processes side by side
+# (default 4: each with a Ray of its own, all on the one GPU; their wall times are then times beside each other, and
+# the results say so). LEVERS: the ladder of tools/gpu_levers.py (empty: no lever runs). BUDGET_S: the whole script.
+set -u
+T0=$(date +%s)
+BUDGET_S=${BUDGET_S:-540} MODULES=${MODULES:-07} XDIST_N=${XDIST_N:-4}
+LEVERS=${LEVERS-cpu_workers=12,actors_per_gpu=2,batch_size=64,vision_dtype=bfloat16}
+LEVER_S=${LEVER_S:-180} WINDOW_S=${WINDOW_S:-12}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+say() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/slot.log"; }
+left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/machine.txt"
+nproc >> "$OUT/machine.txt"; date -u +%FT%TZ >> "$OUT/machine.txt"
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
+  > "$OUT/smi.csv" 2>&1 &
+
+mkdir -p /tmp/site
+if command -v xz >/dev/null; then xz -dc -T0 .gpubundle/site.tar.xz | tar -x -C /tmp/site
+else python3 -c "import lzma, tarfile; tarfile.open(fileobj=lzma.open('.gpubundle/site.tar.xz')).extractall('/tmp/site')"
+fi || { say "the archive does not unpack"; exit 1; }
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/tmp/rc HF_HUB_CACHE=/tmp/rc/fullsize/hub \
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/tmp/gpudata
+export PYTHONPATH=/tmp/site:$PWD
+python3 -c "import ray, transformers, torch, nbval; print('ray', ray.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
+  2>&1 | tee -a "$OUT/machine.txt"
+say "unpacked"
+
+# The make targets expect the venv's python at .venv/bin/python: here it is the machine's.
+mkdir -p .venv/bin && printf '#!/bin/sh\nexec python3 "$@"\n' > .venv/bin/python && chmod +x .venv/bin/python
+touch .venv/.raycourse-installed
+python3 -m raycourse standins --full-size --cache /tmp/rc/fullsize/hub > /tmp/build.log 2>&1 & BUILD=$!
+python3 -m raycourse make-data --out /tmp/gpudata --scale "${SCALE:-1}" > /tmp/data.log 2>&1 & DATA=$!
+wait $BUILD $DATA
+tail -2 /tmp/build.log /tmp/data.log | tee -a "$OUT/slot.log"
+say "models built and data drawn"
+
+if [ -n "$LEVERS" ]; then
+  say "levers (${LEVER_S} s at most)"
+  RAY_DATA_DISABLE_PROGRESS_BARS=1 RAYCOURSE_TEST=1 timeout -s INT "$LEVER_S" python3 tools/gpu_levers.py --stages 07 --ladder "$LEVERS" --repeat 6 \
+    --window-s "$WINDOW_S" --budget-s $(( LEVER_S - 45 )) --out "$OUT/levers.json" 2>&1 \
+    | grep -E "^==|^   |^Wrote|rror" | tee -a "$OUT/slot.log"
+  python3 -c "import sys; from ray.scripts.scripts import main; sys.argv = ['ray', 'stop', '--force']; main()" \
+    >/dev/null 2>&1
+  [ -f "$OUT/levers.json" ] && python3 tools/lever_table.py "$OUT/levers.json" | tee "$OUT/levers.md"
+fi
+
+T=$(( $(left) - 15 ))
+say "make test, gpu profile, NOTEBOOKS=\"$MODULES\", ${T} s at most"
+ARGS="notebooks tests/test_grading.py -v -p no:cacheprovider --junitxml=$OUT/tests.xml --durations=0"
+if command -v make >/dev/null; then
+  timeout -s INT -k 10 "$T" make -o setup test RAYCOURSE_PROFILE=gpu TEST_WORKERS="$XDIST_N" NOTEBOOKS="$MODULES" \
+    PYTEST_ARGS="$ARGS" > "$OUT/tests.log" 2>&1
+else  # the Makefile's test recipe, as make would run it
+  say "no make here: its recipe run as it is"
+  RAYCOURSE_PROFILE=gpu python3 -m raycourse check-profile > "$OUT/tests.log" 2>&1 && \
+  env RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=gpu RAY_DATA_DISABLE_PROGRESS_BARS=1 RAY_DATA_LOG_LEVEL=ERROR \
+    RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 MPLBACKEND=agg RAYCOURSE_NOTEBOOKS="$MODULES" \
+    timeout -s INT -k 10 "$T" python3 -m pytest -n "$XDIST_N" --dist loadgroup --max-worker-restart=0 $ARGS \
+    >> "$OUT/tests.log" 2>&1
+fi
+say "make test: exit $?"
+tail -25 "$OUT/tests.log"
