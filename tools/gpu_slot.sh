@@ -31,6 +31,9 @@ mkdir -p /tmp/site
 if command -v xz >/dev/null; then xz -dc -T0 .gpubundle/site.tar.xz | tar -x -C /tmp/site
 else python3 -c "import lzma, tarfile; tarfile.open(fileobj=lzma.open('.gpubundle/site.tar.xz')).extractall('/tmp/site')"
 fi || { say "the archive does not unpack"; exit 1; }
+for wheel in .gpubundle/*.whl .gpubundle2/*.whl; do  # single wheels that joined after the archive was made
+  [ -f "$wheel" ] && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/tmp/site')" "$wheel"
+done
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/tmp/rc HF_HUB_CACHE=/tmp/rc/fullsize/hub \
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/tmp/gpudata
 export PYTHONPATH=/tmp/site:$PWD
@@ -44,7 +47,7 @@ touch .venv/.raycourse-installed
 python3 -m raycourse standins --full-size --cache /tmp/rc/fullsize/hub > /tmp/build.log 2>&1 & BUILD=$!
 python3 -m raycourse make-data --out /tmp/gpudata --scale "${SCALE:-1}" > /tmp/data.log 2>&1 & DATA=$!
 wait $BUILD $DATA
-tail -2 /tmp/build.log /tmp/data.log | tee -a "$OUT/slot.log"
+tail -n 3 /tmp/build.log /tmp/data.log | tee -a "$OUT/slot.log"
 say "models built and data drawn"
 
 if [ -n "$LEVERS" ]; then
