@@ -11,7 +11,9 @@
 #
 # MODULES: the modules whose notebooks `make test` runs, all in one pytest run with XDIST_N processes side by side
 # (default 4: each with a Ray of its own, all on the one GPU; their wall times are then times beside each other, and
-# the results say so). LEVERS: the ladder of tools/gpu_levers.py (empty: no lever runs). BUDGET_S: the whole script.
+# the results say so; none: no tests). LEVERS: the ladder of tools/gpu_levers.py (empty: no lever runs); LEVER_SET:
+# its --set arguments (the ladder's starting point). ROLES: the full-size roles to build (default all, which
+# `make test`'s check-profile needs). BUDGET_S: the whole script.
 set -u
 T0=$(date +%s)
 BUDGET_S=${BUDGET_S:-540} MODULES=${MODULES:-07} XDIST_N=${XDIST_N:-4}
@@ -44,7 +46,8 @@ say "unpacked"
 # The make targets expect the venv's python at .venv/bin/python: here it is the machine's.
 mkdir -p .venv/bin && printf '#!/bin/sh\nexec python3 "$@"\n' > .venv/bin/python && chmod +x .venv/bin/python
 touch .venv/.raycourse-installed
-python3 -m raycourse standins --full-size --cache /tmp/rc/fullsize/hub > /tmp/build.log 2>&1 & BUILD=$!
+python3 -m raycourse standins --full-size ${ROLES:+--roles "$ROLES"} --cache /tmp/rc/fullsize/hub > /tmp/build.log 2>&1 &
+BUILD=$!
 python3 -m raycourse make-data --out /tmp/gpudata --scale "${SCALE:-1}" > /tmp/data.log 2>&1 & DATA=$!
 wait $BUILD $DATA
 tail -n 3 /tmp/build.log /tmp/data.log | tee -a "$OUT/slot.log"
@@ -53,13 +56,14 @@ say "models built and data drawn"
 if [ -n "$LEVERS" ]; then
   say "levers (${LEVER_S} s at most)"
   RAY_DATA_DISABLE_PROGRESS_BARS=1 RAYCOURSE_TEST=1 timeout -s INT "$LEVER_S" python3 tools/gpu_levers.py --stages 07 --ladder "$LEVERS" --repeat 6 \
-    --window-s "$WINDOW_S" --budget-s $(( LEVER_S - 45 )) --out "$OUT/levers.json" 2>&1 \
+    --window-s "$WINDOW_S" --budget-s $(( LEVER_S - 45 )) ${LEVER_SET:-} --out "$OUT/levers.json" 2>&1 \
     | grep -E "^==|^   |^Wrote|rror" | tee -a "$OUT/slot.log"
   python3 -c "import sys; from ray.scripts.scripts import main; sys.argv = ['ray', 'stop', '--force']; main()" \
     >/dev/null 2>&1
   [ -f "$OUT/levers.json" ] && python3 tools/lever_table.py "$OUT/levers.json" | tee "$OUT/levers.md"
 fi
 
+[ "$MODULES" = none ] && { say "no tests asked for"; exit 0; }
 T=$(( $(left) - 15 ))
 say "make test, gpu profile, NOTEBOOKS=\"$MODULES\", ${T} s at most"
 ARGS="notebooks tests/test_grading.py -v -p no:cacheprovider --junitxml=$OUT/tests.xml --durations=0"
