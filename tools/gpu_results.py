@@ -221,16 +221,17 @@ def main(argv=None) -> int:
             module, sep, text = item.partition("=")
             notes.update({module: text} if sep and re.fullmatch(r"\d\d", module) else {"": item})
         for path in collect(args.out, args.run, notes, args.command):
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {path}")
         return 0
     text = page()
     if args.check:
         if not PAGE.exists() or PAGE.read_text() != text:
-            print(f"{PAGE.relative_to(ROOT)} is stale: run `python tools/gpu_results.py page`", file=sys.stderr)
+            print(f"{PAGE} is stale: run `python tools/gpu_results.py page`", file=sys.stderr)
             return 1
         return 0
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text(text)
-    print(f"wrote {PAGE.relative_to(ROOT)}")
+    print(f"wrote {PAGE}")
     return 0
 
 

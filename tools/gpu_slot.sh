@@ -1,13 +1,15 @@
 #!/bin/bash
-# One GPU slot in one call (CONTRIBUTING.md, "On a real GPU"): on a lent machine with no internet and no Ray, install
-# the course's packages from one carried archive, build the full-size random-weight models, draw the gpu profile's
+# One GPU slot (CONTRIBUTING.md, "On a real GPU"): on a lent machine with no internet and no Ray, install the
+# course's packages from the carried archives, build the full-size random-weight models, draw the gpu profile's
 # data at workshop scale, measure module 07's GPU stage lever by lever (tools/gpu_levers.py, NVML beside the
 # stopwatch), then run `make test` in the gpu profile (nbval on the lessons, the grader on the labs) for MODULES.
 # Everything it shows goes under $OUT; tools/gpu_results.py turns that into results/gpu/NN.json here.
 #
-# Here, first: `python tools/gpu_bundle.py --site --have FILE --any-version` writes .gpubundle/site.tar.xz (under
-# 48 MiB, so that it travels in one call with the working tree). The call: carry [".gpubundle"], command
-# `MODULES="07 05" bash tools/gpu_slot.sh`, timeout_s a little above BUDGET_S.
+# Here, first: `python tools/gpu_bundle.py --site --any-version --have FILE --part-mib 48` (FILE: the machine's
+# `pip list --format=freeze`, or one made from .library's list of its packages) writes .gpubundle/sK/site-K.tar.xz,
+# each under 48 MiB so that it travels in one call with the working tree, and prints the calls: each but the last
+# carries one archive with UNPACK_ONLY=1 (seconds), while the machine stays warm (30 s between calls); the last
+# carries the last archive and runs the slot, with timeout_s a little above BUDGET_S.
 #
 # MODULES: the modules whose notebooks `make test` runs, all in one pytest run with XDIST_N processes side by side
 # (default 4: each with a Ray of its own, all on the one GPU; their wall times are then times beside each other, and
@@ -17,7 +19,8 @@
 set -u
 T0=$(date +%s)
 BUDGET_S=${BUDGET_S:-540} MODULES=${MODULES:-07} XDIST_N=${XDIST_N:-4}
-LEVERS=${LEVERS-cpu_workers=12,actors_per_gpu=2,batch_size=64,vision_dtype=bfloat16}
+# the ladder: the recipe measured so far (results/gpu/runs/), then what the next slot tries beyond it
+LEVERS=${LEVERS-cpu_workers=12,actors_per_gpu=2,batch_size=128,in_flight=4,actors_per_gpu=3,pin_memory=true}
 LEVER_S=${LEVER_S:-180} WINDOW_S=${WINDOW_S:-12}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -29,13 +32,21 @@ nproc >> "$OUT/machine.txt"; date -u +%FT%TZ >> "$OUT/machine.txt"
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
   > "$OUT/smi.csv" 2>&1 &
 
+# The archives of tools/gpu_bundle.py --site, one call's carry each, unpacked once each while the machine stays warm
 mkdir -p /tmp/site
-if command -v xz >/dev/null; then xz -dc -T0 .gpubundle/site.tar.xz | tar -x -C /tmp/site
-else python3 -c "import lzma, tarfile; tarfile.open(fileobj=lzma.open('.gpubundle/site.tar.xz')).extractall('/tmp/site')"
-fi || { say "the archive does not unpack"; exit 1; }
-for wheel in .gpubundle/*.whl .gpubundle2/*.whl; do  # single wheels that joined after the archive was made
+for archive in .gpubundle/site.tar.xz .gpubundle/s*/site-*.tar.xz; do
+  [ -f "$archive" ] || continue
+  mark=/tmp/site/.unpacked-$(basename "$archive")
+  [ -f "$mark" ] && continue
+  if command -v xz >/dev/null; then xz -dc -T0 "$archive" | tar -x -C /tmp/site
+  else python3 -c "import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall('/tmp/site')" "$archive"
+  fi || { say "$archive does not unpack"; exit 1; }
+  touch "$mark"; say "unpacked $archive"
+done
+for wheel in .gpubundle/*.whl .gpubundle2/*.whl; do  # single wheels that joined after the archives were made
   [ -f "$wheel" ] && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/tmp/site')" "$wheel"
 done
+[ "${UNPACK_ONLY:-0}" = 1 ] && { ls /tmp/site/.unpacked-* | tee -a "$OUT/slot.log"; exit 0; }
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/tmp/rc HF_HUB_CACHE=/tmp/rc/fullsize/hub \
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/tmp/gpudata
 export PYTHONPATH=/tmp/site:$PWD
