@@ -110,3 +110,50 @@ def test_gpu_ray_check_joins_the_parts_draws_the_data_and_runs_the_levers():
     assert "RAYCOURSE_GPU_DATA=/tmp/gpudata" in script and "tools/gpu_levers.py" in script
     assert "standins --full-size --cache /tmp/rc/fullsize/hub" in script  # every role: CLIP for module 06 too
     assert ".gpubundle/" in (ROOT / ".gitignore").read_text()  # the parts never land in git
+
+
+def test_the_site_carry_leaves_out_the_authors_tools_and_nothing_a_notebook_needs():
+    """A GPU run once failed for want of polars (Ray Data's join), ipywidgets (tqdm's stderr warning) and truststore
+    (huggingface_hub's import): only the authors' tools may stay behind."""
+    lock = bundle.read_pins((ROOT / "constraints.txt").read_text())
+    carry = {name for name, _ in bundle.site_plan(bundle.plan(lock, {"torch": "2.11.0"})["carry"])}
+    assert {"polars", "polars-runtime-32", "ipywidgets", "truststore", "ray", "nbval", "ipykernel"} <= carry
+    assert not carry & bundle.AUTHORS_TOOLS
+    runtime = {
+        bundle._norm(line.split("==")[0].split(";")[0].strip())
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    }
+    left_out = {name for name in runtime if name in lock and name not in carry and not bundle.MACHINES_OWN.match(name)}
+    assert left_out <= bundle.AUTHORS_TOOLS, (
+        f"needed on the GPU machine, left out: {sorted(left_out - bundle.AUTHORS_TOOLS)}"
+    )
+
+
+def test_the_site_is_unpacked_with_executables_kept_and_packed_into_archives_that_unpack_to_it(tmp_path):
+    wheel = tmp_path / "ray-2.60.0-cp312-cp312-manylinux2014_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        raylet = zipfile.ZipInfo("ray/core/raylet")
+        raylet.external_attr = 0o755 << 16
+        z.writestr(raylet, b"\x7fELF" + b"x" * 4000)
+        z.writestr("ray/__init__.py", "VERSION = 1\n" * 300)
+        z.writestr("ray/jars/big.jar", b"j" * 5000)
+        z.writestr("ray/__pycache__/x.pyc", b"c")
+        z.writestr("ray-2.60.0.dist-info/METADATA", "Name: ray\n")
+    other = tmp_path / "polars-2.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("polars/__init__.py", "import os\n" * 500)
+    site = tmp_path / "site"
+    bundle.unpack([wheel, other], site)
+    assert (site / "ray/core/raylet").stat().st_mode & 0o111
+    assert not (site / "ray/jars").exists() and not (site / "ray/__pycache__").exists()
+    assert bundle.assign({"a": 10, "b": 6, "c": 5}, 2) == [["a"], ["b", "c"]]
+    made = bundle.pack_site(site, tmp_path / "out", part_mib=0.005, ratio=1.0)  # 13 kB in parts of 5 kB
+    assert len(made) >= 2
+    back = tmp_path / "back"
+    back.mkdir()
+    for m in made:
+        subprocess.run(["tar", "-xJf", str(tmp_path / "out" / m["folder"] / m["archive"]), "-C", str(back)], check=True)
+    files = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*") if p.is_file()) == files
+    assert (back / "ray/core/raylet").stat().st_mode & 0o111
