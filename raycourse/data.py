@@ -325,7 +325,7 @@ def _check_json_lines(path: Path) -> list[DataProblem]:
                     )
                 )
                 break  # one problem a line
-    if not found and rows == 0 and path.suffix.lower() == ".jsonl":
+    if not found and rows == 0:
         found.append(DataProblem(path, "no rows, only blank lines (read_json would give no rows)", kind="json"))
     if not found:  # what Ray's reader does (pyarrow), for what the line by line check above does not know
         found += _check_with_pyarrow(path)
@@ -373,11 +373,11 @@ def _check_with_pyarrow(path: Path) -> list[DataProblem]:
     import pyarrow as pa
     import pyarrow.json
 
+    # the whole file in one block: Ray's reader doubles the block until a long row fits, pyarrow's default would not
+    whole = pyarrow.json.ReadOptions(block_size=min(max(path.stat().st_size + 1, 1 << 20), 2**31 - 1))
     try:
-        pyarrow.json.read_json(path)
+        pyarrow.json.read_json(str(path), read_options=whole)
     except pa.ArrowInvalid as error:
-        if path.suffix.lower() == ".json":  # one JSON document: Ray reads it with json.load, which worked above
-            return []
         return [DataProblem(path, f"does not read as JSON lines ({error})", kind="json")]
     return []
 

@@ -157,6 +157,10 @@ def test_nested_fields_and_blank_files_are_named(data_copy):
     ]
     path.write_text("\n\n", encoding="utf-8")
     assert [p.what for p in data.check_files([path])] == ["no rows, only blank lines (read_json would give no rows)"]
+    path.write_text('{"id": 1}\n{"id": 2, "id": 3}\n', encoding="utf-8")  # what only Ray's reader (pyarrow) minds
+    assert [p.what for p in data.check_files([path])] == [
+        "does not read as JSON lines (JSON parse error: Column(/id) was specified twice in row 1)"
+    ]
 
 
 def test_a_table_with_only_its_header_is_named(data_copy):
