@@ -45,7 +45,8 @@ def private_temp_dir() -> str:
     share ``/tmp/ray``; its log files are readable by all. On a shared machine another user could read a learner's
     worker logs (what a UDF printed) and put files into the session. Ray never changes the folders above its temp
     dir: one of mode 0700 keeps everyone else out of everything below it. The system temp dir is Ray's own choice
-    (``RAY_TMPDIR``, else ``TMPDIR`` on Linux, else ``/tmp``), kept short: Ray's socket paths must fit.
+    (``RAY_TMPDIR``, else ``TMPDIR`` on Linux, else ``/tmp``); the folder's name is short: Ray's socket paths below
+    it must fit in 107 bytes.
     """
     try:
         from ray._common.utils import get_default_system_temp_dir
@@ -54,6 +55,7 @@ def private_temp_dir() -> str:
     except Exception:  # private API: Ray's default before it
         system = "/tmp"
     base = Path(system) / f"raycourse-{os.getuid()}"
+    Path(system).mkdir(parents=True, exist_ok=True)  # as Ray would make it (a RAY_TMPDIR not there yet)
     try:
         base.mkdir(mode=0o700)
     except FileExistsError:
