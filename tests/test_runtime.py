@@ -167,6 +167,10 @@ def test_a_notebook_joins_the_machines_latest_ray_only_if_it_is_its_users(monkey
     assert runtime.find_running_ray() is None
     monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: mine)
     assert runtime.find_running_ray() == mine
+    # make lab's Ray notes its address in this user's own temp dir (cluster.private_temp_dir), not /tmp/ray
+    noted = {cluster.private_temp_dir(): mine, None: theirs}
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: noted.get(temp_dir))
+    assert runtime.find_running_ray() == mine
 
 
 def _init_kwargs(monkeypatch):
