@@ -9,6 +9,7 @@ PYTHON ?= $(or $(firstword $(foreach p,$(PYTHONS:%=python%) python3,$(shell $(p)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.raycourse-installed
+DEV_STAMP := $(VENV)/.raycourse-dev-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT   ?= 8888
 DASHBOARD_PORT ?= 8265
@@ -26,7 +27,7 @@ TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_
 
 help:
 	@echo "make lab       set up (first time: ~1 min), start one Ray (dashboard on :8265) and JupyterLab"
-	@echo "make test      set up, then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
+	@echo "make test      set up, add the authors' tools (requirements-dev.txt), then run the whole test suite offline (tiny profile); NOTEBOOKS=05: one module's notebooks; TEST_WORKERS=0: in line, one process"
 	@echo "make test-fast the unit tests and a right and a wrong answer per lab exercise (no notebook runs), for authors"
 	@echo "make test-room two learners at once on one shared two-node Ray (lessons 04 and 05 within a GPU budget; about 10 min)"
 	@echo "make test-standins  train the shipped stand-ins anew and compare them with the shipped ones (about 2.5 min; the speech one, with espeak-ng, some minutes more)"
@@ -58,6 +59,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/install_env.py |
 
 setup: $(STAMP) standins
 
+# The authors' tools (requirements-dev.txt: pytest, ruff, selenium, actionlint, uv), from the same lock: the targets
+# that test or capture add them; make setup and make lab install only what the course runs.
+$(DEV_STAMP): requirements-dev.txt constraints.txt tools/install_env.py $(STAMP)
+	$(BIN)/python tools/install_env.py -r requirements-dev.txt -c constraints.txt
+	@touch $(DEV_STAMP)
+
 standins: $(STAMP)
 	@RAYCOURSE_PROFILE=tiny HF_HUB_OFFLINE=1 $(BIN)/python -m raycourse standins
 
@@ -75,23 +82,23 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0
 
 # NOTEBOOKS=05 (or "03 05"): only those modules' lessons and the grading of their labs (solved and unsolved).
-test: setup
+test: setup $(DEV_STAMP)
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
 	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
 
 # For authors: the unit tests and, of the checks' tests, a placeholder, a right and a wrong answer per exercise
 # (FAST_CHECKS in conftest.py); no notebook run.
-test-fast: setup
+test-fast: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
 # The trained stand-ins (raycourse/trained/) trained anew and compared with the shipped ones, byte for byte on a CPU
 # like the one that trained them, else by what they do (about 2.5 min); make test trains only CLIP and holds the
 # others to the sources they were trained from.
-test-standins: setup
+test-standins: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_RETRAIN=1 $(BIN)/python -m pytest tests/test_standins.py -k "shipped_trained or world_colour" $(PYTEST_ARGS)
 
 # Two learners at once on one shared two-node Ray (lessons 04 and 05, a GPU budget of 1 each): about 10 min here.
-test-room: setup
+test-room: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_TWO_LEARNERS=1 $(BIN)/python -m pytest tests/test_two_learners.py $(PYTEST_ARGS)
 
 # Grade your labs: a copy of each runs from the top in a fresh kernel (offline, at most 600 s each);
@@ -113,7 +120,7 @@ figures: $(STAMP)
 
 # The dashboard screenshots, notebooks/figures/dashboard_*.png, from a real run in headless Chromium (2-4 min;
 # needs chromium and chromedriver: bash tools/install_browser.sh). A Ray of its own, never the course's.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(DEV_STAMP)
 	$(BIN)/python tools/capture_dashboard.py
 
 # Every lesson and solved lab run from the top (tiny profile) and stored with its outputs (NOTEBOOKS=03: module 03's
@@ -145,9 +152,10 @@ pins: $(STAMP)
 verify-gpu: $(STAMP)
 	$(BIN)/python -m raycourse verify-gpu $(VERIFY_ARGS)
 
-lock: $(STAMP)
-	@{ echo "# Lock of every package in the course environment (pip freeze of a fresh 'make' install)."; \
-	   echo "# Regenerate with 'make lock' after changing requirements.txt."; \
+lock: $(STAMP) $(DEV_STAMP)
+	@{ echo "# Lock of every package in the course environment and the authors' tools (pip freeze of a fresh"; \
+	   echo "# 'make setup' install with requirements-dev.txt added, as make test adds it)."; \
+	   echo "# Regenerate with 'make lock' after changing requirements.txt or requirements-dev.txt."; \
 	   $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^raycourse\|^pip=='; \
 	   echo "# requirements.txt's pins for other platforms (pip freeze sees only this one's)"; \
 	   $(BIN)/python tools/install_env.py --other-platforms requirements.txt; } > constraints.txt

@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check-data",
         help="read every file of the course's data folder as Ray's readers would; exit 1 "
-        "naming each file (and line) that they would fail on, and how to restore it",
+        "naming each file (and line) that they would fail on or read as empty, and how to restore it",
     )
     make_data = sub.add_parser(
         "make-data",

@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -33,6 +34,42 @@ from .errors import CourseError
 
 DEFAULT_DASHBOARD_PORT = 8265
 STARTED_LINE = "Ray runtime started."
+
+
+def private_temp_dir() -> str:
+    """Ray's temp dir for the course's Rays on this machine (``make lab``'s, a notebook's own): ``ray`` in a folder
+    that only this user may enter, ``<system temp>/raycourse-<uid>/ray``; made (mode 0700) where missing.
+
+    Ray 2.60 makes its temp dir and every folder in it (``session_*``, its ``logs``, ``sockets``) world-writable:
+    ``ray._common.utils.try_to_create_directory`` chmods each to 0777, whatever the umask, so that several users can
+    share ``/tmp/ray``; its log files are readable by all. On a shared machine another user could read a learner's
+    worker logs (what a UDF printed) and put files into the session. Ray never changes the folders above its temp
+    dir: one of mode 0700 keeps everyone else out of everything below it. The system temp dir is Ray's own choice
+    (``RAY_TMPDIR``, else ``TMPDIR`` on Linux, else ``/tmp``); the folder's name is short: Ray's socket paths below
+    it must fit in 107 bytes.
+    """
+    try:
+        from ray._common.utils import get_default_system_temp_dir
+
+        system = get_default_system_temp_dir()
+    except Exception:  # private API: Ray's default before it
+        system = "/tmp"
+    base = Path(system) / f"raycourse-{os.getuid()}"
+    Path(system).mkdir(parents=True, exist_ok=True)  # as Ray would make it (a RAY_TMPDIR not there yet)
+    try:
+        base.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():  # made by someone else, or a link
+        raise CourseError(
+            f"{base}, where the course keeps this user's Ray session folders, is not a folder of this user's.",
+            f"Remove {base} (someone else made it: an administrator may have to), or set RAY_TMPDIR to a folder "
+            "of your own, and start again.",
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(base, 0o700)
+    return str(base / "ray")
 
 
 def free_port() -> int:
@@ -100,6 +137,7 @@ class LocalRay:
     ports: dict = field(default_factory=dict)
     env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
     auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.auth)
+    temp_dir: str | None = None  # Ray's temp dir (--temp-dir): its session folders, its note of the address
 
     def client_env(self) -> dict:
         """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match):
@@ -127,7 +165,7 @@ class LocalRay:
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
-        _forget_address(self.address)
+        _forget_address(self.address, self.temp_dir)
 
     def leftover_processes(self) -> list[str]:
         """Command lines of processes that still belong to this Ray (empty after ``stop()``)."""
@@ -169,8 +207,8 @@ def state_api_at(dashboard: str):
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
 
 
-def _forget_address(address: str) -> None:
-    """Remove Ray's note of "the latest cluster" (/tmp/ray/ray_current_cluster) if it is this one.
+def _forget_address(address: str, temp_dir: str | None = None) -> None:
+    """Remove Ray's note of "the latest cluster" (``ray_current_cluster`` in its temp dir) if it is this one.
 
     ``ray stop`` does this; a head node stopped by a signal does not, and a stale note
     makes a later ``ray.init()`` try to connect to a Ray that is gone.
@@ -179,9 +217,9 @@ def _forget_address(address: str) -> None:
         from ray._common.utils import reset_ray_address
         from ray._private.utils import read_ray_address
 
-        noted = read_ray_address()
+        noted = read_ray_address(temp_dir)
         if noted and noted.rsplit(":", 1)[-1] == address.rsplit(":", 1)[-1]:
-            reset_ray_address()
+            reset_ray_address(temp_dir)
     except Exception:  # private API: the note is a convenience, never an error
         pass
 
@@ -216,7 +254,8 @@ def start(
     """Start a local Ray head node with the course's settings and wait until it answers.
 
     CPUs and GPUs default to what ``raycourse.init()`` gives a local Ray: at least
-    8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one.
+    8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one. Its session folders go to
+    ``temp_dir``, by default a folder of this user's only (:func:`private_temp_dir`).
     Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
     while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`.
     """
@@ -249,9 +288,9 @@ def start(
         dashboard_url = f"http://{LOOPBACK}:{port}"
     else:
         cmd += ["--include-dashboard=false"]
-    if temp_dir:
-        cmd.append(f"--temp-dir={temp_dir}")
-    log_path = Path(log_path) if log_path else Path(temp_dir or "/tmp") / f"raycourse-ray-{gcs_port}.log"
+    temp_dir = temp_dir or private_temp_dir()
+    cmd.append(f"--temp-dir={temp_dir}")
+    log_path = Path(log_path) if log_path else Path(temp_dir) / f"raycourse-ray-{gcs_port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     env = dict(ray_environment(base_env), **LOOPBACK_ENV)
@@ -282,6 +321,7 @@ def start(
         ports,
         runtime.env_digest(env),
         {key: env[key] for key in auth.AUTH_ENV if key in env},
+        temp_dir,
     )
     deadline = time.monotonic() + timeout
     try:

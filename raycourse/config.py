@@ -126,14 +126,15 @@ def uses_standins() -> bool:
 
 def profile() -> str:
     """The active profile: ``RAYCOURSE_PROFILE``, else ``gpu`` with a GPU and ``tiny`` without."""
-    value = os.environ.get(PROFILE_ENV, "").strip().lower()
+    value = os.environ.get(PROFILE_ENV, "").strip()
     if not value:
         return "gpu" if gpu_count() > 0 else "tiny"
-    if value not in PROFILES:
+    if value not in PROFILES:  # names as written, lower case: every file and command says them so
         raise CourseError(
             f"Unknown profile {value!r} in {PROFILE_ENV}.",
-            f"Set {PROFILE_ENV} to one of {', '.join(PROFILES)} (or unset it: the default is "
-            "'gpu' on a machine with a GPU and 'tiny' elsewhere).",
+            f"Set {PROFILE_ENV} to one of {', '.join(PROFILES)}"
+            + (f" (lower case: {value.lower()})" if value.lower() in PROFILES else "")
+            + " (or unset it: the default is 'gpu' on a machine with a GPU and 'tiny' elsewhere).",
         )
     return value
 

@@ -125,6 +125,7 @@ def data_path(role: str, *, check: bool = True):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 JSON_SUFFIXES = (".json", ".jsonl")
 CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)  # read_parquet's (Ray 2.60's PARQUET_FILE_EXTENSIONS)
 AUDIO_SUFFIXES = tuple(
     f".{e}"
     for e in (
@@ -154,7 +155,7 @@ FOLDER_HOLDS = {
     "audio": ("audio", AUDIO_SUFFIXES, "read_audio"),
     "video": ("videos", VIDEO_SUFFIXES, "read_videos"),
 }
-_READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES
+_READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES
 _SHOWN = 8  # problems listed in one message
 
 
@@ -165,7 +166,7 @@ class DataProblem:
     path: Path
     what: str
     line: int | None = None
-    kind: str = ""  # "image", "audio", "video", "json", "csv", "folder", "missing"
+    kind: str = ""  # "image", "audio", "video", "json", "csv", "parquet", "folder", "missing"
 
     def describe(self) -> str:
         where = _shown_path(self.path)
@@ -177,8 +178,9 @@ _checked: dict[tuple, tuple[DataProblem, ...]] = {}  # (path, size, mtime) -> pr
 
 def check_files(paths) -> list[DataProblem]:
     """Read each file (and every file of each folder, recursively) as the course's Ray readers would, and
-    return what fails: an image that does not decode, a JSON-lines line that does not parse (its number), a CSV
-    line with the wrong number of fields, an empty file, a folder without images. An empty list: all good."""
+    return what fails: an image that does not decode, a JSON-lines line that does not parse or whose field has
+    another type than in the lines before (its number), a CSV line with the wrong number of fields, a table without
+    rows, a Parquet file that does not read, an empty file, a folder without images. An empty list: all good."""
     problems: list[DataProblem] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -204,6 +206,7 @@ def _check_file(path: Path) -> tuple[DataProblem, ...]:
         suffix = path.suffix.lower()
         kind = "image" if suffix in IMAGE_SUFFIXES else "json" if suffix in JSON_SUFFIXES else "csv"
         kind = "audio" if suffix in AUDIO_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else kind
+        kind = "parquet" if suffix in PARQUET_SUFFIXES else kind
         if stat.st_size == 0:
             found = [DataProblem(path, "an empty file (0 bytes)", kind=kind)]
         elif kind == "image":
@@ -214,6 +217,8 @@ def _check_file(path: Path) -> tuple[DataProblem, ...]:
             found = _check_video(path)
         elif kind == "json":
             found = _check_json_lines(path)
+        elif kind == "parquet":
+            found = _check_parquet(path)
         else:
             found = _check_csv(path)
         _checked[key] = tuple(found)
@@ -282,6 +287,8 @@ def _check_json_lines(path: Path) -> list[DataProblem]:
         except ValueError:
             pass  # read it as JSON lines, to name the line
     lines, found = _text_lines(path, "json")
+    first: dict[str, tuple[str, int]] = {}  # field -> (its JSON type, the line that first gave it)
+    rows = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -303,22 +310,107 @@ def _check_json_lines(path: Path) -> list[DataProblem]:
                     "json",
                 )
             )
-    return sorted(found, key=lambda p: p.line)
+            continue
+        rows += 1
+        for field, kind, value in _json_fields(row):
+            seen = first.setdefault(field, (kind, number))
+            if seen[0] != kind:
+                found.append(
+                    DataProblem(
+                        path,
+                        f"the field '{field}' is {_a(kind)} ({_shortened(json.dumps(value))}) where line {seen[1]} "
+                        f"has {_a(seen[0])}: read_json needs one type per field",
+                        number,
+                        "json",
+                    )
+                )
+                break  # one problem a line
+    if not found and rows == 0:
+        found.append(DataProblem(path, "no rows, only blank lines (read_json would give no rows)", kind="json"))
+    if not found:  # what Ray's reader does (pyarrow), for what the line by line check above does not know
+        found += _check_with_pyarrow(path)
+    return sorted(found, key=lambda p: p.line or 0)
+
+
+# JSON types as pyarrow's JSON reader (Ray's read_json) tells them apart: an integer and a float are both numbers
+# (a column of both reads as floats), null goes with any type.
+def _json_kind(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}[type(value)]
+
+
+def _json_fields(row: dict, prefix: str = ""):
+    """(field path, JSON type, value) of each field of a row, nested objects' and lists' items too (``a/b``,
+    ``a[]``): what pyarrow holds to one type per column. Written here, not left to pyarrow, because pyarrow's
+    message counts rows within a block it read (``changed from number to string in row 0``), not the file's
+    lines."""
+    items = row.items() if isinstance(row, dict) else ((None, item) for item in row)
+    for key, value in items:
+        field = f"{prefix}/{key}" if key is not None else f"{prefix}[]"
+        field = field.lstrip("/")
+        kind = _json_kind(value)
+        if kind is None:
+            continue
+        yield field, kind, value
+        if kind in ("object", "array"):
+            yield from _json_fields(value, field)
+
+
+def _shortened(text: str, width: int = 30) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _check_with_pyarrow(path: Path) -> list[DataProblem]:
+    import pyarrow as pa
+    import pyarrow.json
+
+    # the whole file in one block: Ray's reader doubles the block until a long row fits, pyarrow's default would not
+    whole = pyarrow.json.ReadOptions(block_size=min(max(path.stat().st_size + 1, 1 << 20), 2**31 - 1))
+    try:
+        pyarrow.json.read_json(str(path), read_options=whole)
+    except pa.ArrowInvalid as error:
+        return [DataProblem(path, f"does not read as JSON lines ({error})", kind="json")]
+    return []
 
 
 def _check_csv(path: Path) -> list[DataProblem]:
     lines, found = _text_lines(path, "csv")
     reader = csv.reader(lines)
+    rows = 0
     try:
-        header = next(reader)
+        header = next(reader, [])
         for row in reader:
+            if row:
+                rows += 1
             if row and len(row) != len(header):
                 found.append(
                     DataProblem(path, f"{len(row)} fields where the header has {len(header)}", reader.line_num, "csv")
                 )
     except csv.Error as error:
         found.append(DataProblem(path, f"not valid CSV ({error})", reader.line_num, "csv"))
-    return sorted(found, key=lambda p: p.line)
+    if not found and rows == 0:
+        what = f"only a header line ({', '.join(header)}), no rows" if header else "no header line and no rows"
+        found.append(DataProblem(path, f"{what}: read_csv would give 0 rows", 1, "csv"))
+    return sorted(found, key=lambda p: p.line or 0)
+
+
+def _check_parquet(path: Path) -> list[DataProblem]:
+    import pyarrow.parquet
+
+    try:
+        pyarrow.parquet.read_table(path)  # every column of every row group, as read_parquet reads them
+    except Exception as error:  # pyarrow raises ArrowInvalid, ArrowIOError (OSError), ...
+        return [DataProblem(path, f"does not read as Parquet ({type(error).__name__}: {error})", kind="parquet")]
+    return []
 
 
 def _excerpt(line: str, width: int = 60) -> str:

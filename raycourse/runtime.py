@@ -279,16 +279,20 @@ def env_digest(env=None) -> str:
 def find_running_ray() -> str | None:
     """The address of a Ray started with ``ray start`` on this machine (``make lab``) by this user, if it is alive.
 
-    Ray notes the latest ``ray start`` of the machine in /tmp/ray/ray_current_cluster, whoever ran it, and
-    ``ray.init()`` joins it. A notebook joins only a Ray whose processes are its own user's: another user's Ray
-    would run this learner's code as that user (and with token authentication, refuse it); a Ray of someone
-    else's is joined only when named in ``RAY_ADDRESS``."""
+    Ray notes the latest ``ray start`` in its temp dir's ``ray_current_cluster``: ``make lab``'s in this user's
+    own (``cluster.private_temp_dir()``), one started by hand in /tmp/ray, whoever ran it (``ray.init()`` joins
+    that). A notebook joins only a Ray whose processes are its own user's: another user's Ray would run this
+    learner's code as that user (and with token authentication, refuse it); a Ray of someone else's is joined only
+    when named in ``RAY_ADDRESS``."""
     try:
         from ray._private import services
 
-        bootstrap = services.find_bootstrap_address(None)
-        if bootstrap and bootstrap in _own_gcs_addresses():
-            return bootstrap
+        from . import cluster
+
+        for temp_dir in (cluster.private_temp_dir(), None):
+            bootstrap = services.find_bootstrap_address(temp_dir)
+            if bootstrap and bootstrap in _own_gcs_addresses():
+                return bootstrap
     except Exception:  # private API: on any change, just start a local Ray
         return None
     return None
@@ -405,7 +409,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     global _dashboard_url, _owns_ray
     import ray
 
-    from . import loopback
+    from . import cluster, loopback
 
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
@@ -430,6 +434,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         for key, value in SMALL_MACHINE_ENV.items():
             os.environ.setdefault(key, value)
         kwargs["address"] = "local"  # never Ray's guess from a stale /tmp/ray/ray_current_cluster
+        kwargs["_temp_dir"] = cluster.private_temp_dir()  # its session folders: this user's only (cluster.py)
         kwargs["_node_ip_address"] = loopback.LOOPBACK  # a notebook's own Ray listens on loopback only, as make lab's
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()

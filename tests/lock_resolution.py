@@ -39,7 +39,8 @@ class Resolution:
 
 
 def start(pythons: list[str]) -> list[Resolution]:
-    """Start ``uv pip compile`` of requirements.txt within the lock for each Python and platform, wheels only."""
+    """Start ``uv pip compile`` of requirements.txt and requirements-dev.txt (the course's packages and the
+    authors' tools: one lock holds both) within the lock for each Python and platform, wheels only."""
     import uv
 
     folder = Path(tempfile.mkdtemp(prefix="rc-lock-"))
@@ -55,6 +56,7 @@ def start(pythons: list[str]) -> list[Resolution]:
                         "pip",
                         "compile",
                         "requirements.txt",
+                        "requirements-dev.txt",
                         "-c",
                         "constraints.txt",
                         "--python-version",

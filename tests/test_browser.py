@@ -396,7 +396,7 @@ def _browser_or_skip() -> tuple[str, str]:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        pytest.skip("selenium is not installed: `make setup` installs it (requirements.txt)")
+        pytest.skip("selenium is not installed: `make test` installs it (requirements-dev.txt)")
     return chromium, chromedriver
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -257,14 +258,13 @@ DRIVER_SCRIPT = textwrap.dedent(
 def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_token(tmp_path):
     """make lab's Ray (raycourse.cluster.start with a dashboard, as run_lab starts it): every port that it, its
     workers and a kernel that joins it listen on is on 127.0.0.1 (Ray's GCS, raylet, agents, client server, dashboard,
-    workers); a driver without the token, or with another, is refused, and so is the dashboard's job API."""
+    workers); a driver without the token, or with another, is refused, and so is the dashboard's job API. Its
+    session folder (worker logs: what UDFs print) is its user's only."""
     import psutil
 
     from raycourse import auth
 
-    lab_ray = cluster.start(
-        dashboard=True, dashboard_port=cluster.free_port(), temp_dir=tempfile.mkdtemp(prefix="rc-", dir="/tmp")
-    )
+    lab_ray = cluster.start(dashboard=True, dashboard_port=cluster.free_port())  # Ray's temp dir: run_lab's
     home = tmp_path / "home"  # no ~/.ray/auth_token there: Ray finds no token but what it is given
     home.mkdir()
     bare = {k: v for k, v in os.environ.items() if k not in auth.AUTH_ENV and k not in ("RAY_ADDRESS", "HOME")}
@@ -273,9 +273,11 @@ def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_t
     )  # refused for the token, not for the address
     script = tmp_path / "driver.py"
     script.write_text(DRIVER_SCRIPT)
-    driver = None
+    driver = session = None
     try:
         assert lab_ray.auth_env["RAY_AUTH_MODE"] == "token"
+        session = _session_folder(lab_ray)
+        _only_its_user_may_enter(session)
         # A kernel of make lab: its environment has what client_env() gives (the token's mode and file).
         driver = subprocess.Popen(
             [sys.executable, str(script), lab_ray.address],
@@ -325,8 +327,60 @@ def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_t
             driver.kill()
             driver.wait()
         lab_ray.stop()
-        shutil.rmtree(lab_ray.log_path.parent, ignore_errors=True)
+        if session is not None:  # its own session folder and log only: the temp dir is this user's other Rays' too
+            shutil.rmtree(session, ignore_errors=True)
+        lab_ray.log_path.unlink(missing_ok=True)
     assert not lab_ray.leftover_processes()
+
+
+def _session_folder(ray: cluster.LocalRay, timeout: float = 60) -> Path:
+    """The session folder of a Ray started by cluster.start, from what `ray start --block` prints (after it
+    started: "Process exit logs will be saved to: <session>/logs/ray_process_exit.log")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"saved to: (?:\x1b\[[0-9;]*m)*(\S+?)/logs/ray_process_exit\.log", ray.log_path.read_text())
+        if found:
+            return Path(found.group(1))
+        time.sleep(0.2)
+    raise AssertionError(f"ray start did not say where its session folder is:\n{ray.log_path.read_text()[-2000:]}")
+
+
+def _only_its_user_may_enter(session: Path) -> None:
+    """Ray 2.60 makes its session folders world-writable (0777) on purpose; a folder of this user's above it, mode
+    0700, keeps every other user out. Where the tests run as root, another user (nobody) tries to list the worker
+    logs and is refused."""
+    assert session.name.startswith("session_") and (session / "logs").is_dir(), session
+    modes = {str(folder): folder.stat() for folder in (session, *session.parents)}
+    private = [f for f, st in modes.items() if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077 == 0]
+    assert private, {f: oct(stat.S_IMODE(st.st_mode)) for f, st in modes.items()}
+    if os.getuid() == 0:
+        other = subprocess.run(
+            [sys.executable, "-c", f"import os; os.setuid(65534); print(os.listdir({str(session / 'logs')!r}))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert other.returncode != 0 and "PermissionError" in other.stderr, other.stdout
+
+
+def test_the_course_s_ray_temp_dir_is_its_users_alone(monkeypatch, tmp_path):
+    """cluster.private_temp_dir: made 0700, put back to 0700, and refused where someone else's folder (or a link to
+    one) stands in its place."""
+    from raycourse.errors import CourseError
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # Ray's own setting for its system temp dir
+    base = tmp_path / f"raycourse-{os.getuid()}"
+    assert cluster.private_temp_dir() == str(base / "ray")
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700
+    base.chmod(0o755)
+    cluster.private_temp_dir()
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700
+    base.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    base.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(CourseError, match="is not a folder of this user's") as err:
+        cluster.private_temp_dir()
+    assert "RAY_TMPDIR" in err.value.fix
 
 
 def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_path):

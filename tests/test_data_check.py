@@ -71,6 +71,9 @@ def test_the_readers_file_types_are_ray_s():
     from ray.data._internal.datasource.audio_datasource import AudioDatasource
 
     assert data.AUDIO_SUFFIXES == tuple(f".{e}" for e in AudioDatasource._FILE_EXTENSIONS)
+    from ray.data._internal.datasource.parquet_datasource import PARQUET_FILE_EXTENSIONS
+
+    assert data.PARQUET_SUFFIXES == tuple(f".{e}" for e in PARQUET_FILE_EXTENSIONS)
 
 
 def test_a_cut_off_audio_clip_is_named(data_copy):
@@ -113,6 +116,80 @@ def test_json_lines_that_are_not_rows_or_not_text(data_copy):
     assert [(p.line, p.what.split(" (")[0].split(",")[0]) for p in problems] == [
         (5, "a JSON list"),
         (11, "not UTF-8 text"),
+    ]
+
+
+def _retype(path: Path, number: int, field: str, value) -> None:
+    """Give the field of line ``number`` (1-based) another JSON type, as a hand edit or another tool's export would."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[number - 1])
+    row[field] = value
+    lines[number - 1] = json.dumps(row)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_json_field_of_another_type_is_named_by_file_and_line(data_copy):
+    """A `stars` written as a string: Ray's read_json (pyarrow) fails on the whole file with a long traceback."""
+    path = data_copy / "text" / "ratings.jsonl"
+    _retype(path, 10, "stars", "4")
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("ratings")
+    assert err.value.problem.splitlines()[1:] == [
+        f"    {path}, line 10: the field 'stars' is a string (\"4\") where line 1 has a number: read_json needs one "
+        "type per field"
+    ]
+    assert "read_text" in err.value.fix
+    with pytest.raises(CourseError, match="line 10: the field 'stars'"):
+        data.check_data()
+    _retype(path, 10, "stars", None)  # a missing value reads (as null), and an integer or a float is a number
+    _retype(path, 11, "stars", 4.5)
+    raycourse.data_path("ratings")
+
+
+def test_nested_fields_and_blank_files_are_named(data_copy):
+    path = data_copy / "video_changes.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[2])
+    row["before"]["colours"] = [1]
+    path.write_text("\n".join(lines[:2] + [json.dumps(row)] + lines[3:]) + "\n", encoding="utf-8")
+    assert [(p.line, p.what.split(" (")[0]) for p in data.check_files([path])] == [
+        (3, "the field 'before/colours[]' is a number")
+    ]
+    path.write_text("\n\n", encoding="utf-8")
+    assert [p.what for p in data.check_files([path])] == ["no rows, only blank lines (read_json would give no rows)"]
+    path.write_text('{"id": 1}\n{"id": 2, "id": 3}\n', encoding="utf-8")  # what only Ray's reader (pyarrow) minds
+    assert [p.what for p in data.check_files([path])] == [
+        "does not read as JSON lines (JSON parse error: Column(/id) was specified twice in row 1)"
+    ]
+
+
+def test_a_table_with_only_its_header_is_named(data_copy):
+    """read_csv gives 0 rows from it, without a word."""
+    (data_copy / "outfits.csv").write_text("id,outfit\n", encoding="utf-8")
+    with pytest.raises(CourseError) as err:
+        raycourse.data_path("outfits")
+    assert (
+        f"{data_copy / 'outfits.csv'}, line 1: only a header line (id, outfit), no rows: read_csv would give 0 rows"
+        in (err.value.problem)
+    )
+    (data_copy / "outfits.csv").write_text("id,outfit\n1,a scarf\n", encoding="utf-8")
+    raycourse.data_path("outfits")  # one row is a table
+
+
+def test_check_data_reads_parquet_files(data_copy):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = data.check_data()
+    pq.write_table(pa.table({"id": [1, 2], "stars": [4, 5]}), data_copy / "text" / "scores.parquet")
+    assert data.check_data() == files + 1
+    broken = data_copy / "text" / "broken.parquet"
+    broken.write_bytes((data_copy / "text" / "scores.parquet").read_bytes()[:-40])  # a copy cut short
+    with pytest.raises(CourseError) as err:
+        data.check_data()
+    assert err.value.problem.splitlines()[1:] == [
+        f"    {broken}: does not read as Parquet (ArrowInvalid: Could not open Parquet input source '{broken}': "
+        "Parquet magic bytes not found in footer. Either the file is corrupted or this is not a parquet file.)"
     ]
 
 
@@ -238,3 +315,11 @@ def test_the_message_s_ways_to_keep_reading_work_in_ray(data_copy, ray_session):
 
     rows = ray.data.read_text(str(path)).flat_map(parse).take_all()
     assert sorted(r["id"] for r in rows) == [i for i in range(1, 61) if i != 17]
+
+    # A field of two types: pyarrow refuses the file, and Ray's fallback (json.load of the whole file) fails on its
+    # second line, saying nothing of the field: the check names both.
+    ratings = data_copy / "text" / "ratings.jsonl"
+    _retype(ratings, 10, "stars", "4")
+    with pytest.raises(Exception, match="Extra data: line 2 column 1"):
+        ray.data.read_json(str(ratings)).materialize()
+    assert len(ray.data.read_text(str(ratings)).flat_map(parse).take_all()) == 96  # the way round it

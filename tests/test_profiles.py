@@ -15,7 +15,7 @@ def test_profile_default_follows_the_hardware(course_env):
     assert raycourse.profile() == expected
 
 
-@pytest.mark.parametrize("value, expected", [("tiny", "tiny"), ("GPU", "gpu"), (" tiny ", "tiny")])
+@pytest.mark.parametrize("value, expected", [("tiny", "tiny"), ("gpu", "gpu"), (" tiny ", "tiny")])
 def test_profile_from_environment(course_env, value, expected):
     course_env.setenv("RAYCOURSE_PROFILE", value)
     assert raycourse.profile() == expected
@@ -26,6 +26,14 @@ def test_unknown_profile_says_what_to_do(course_env):
     with pytest.raises(CourseError, match="Unknown profile 'laptop'") as err:
         raycourse.profile()
     assert "RAYCOURSE_PROFILE" in err.value.fix and "tiny" in err.value.fix
+
+
+def test_a_profile_in_capitals_is_refused_with_its_name_in_lower_case(course_env):
+    """The guides name the profiles in lower case (`tiny`, `gpu`), and so does every file that sets them."""
+    course_env.setenv("RAYCOURSE_PROFILE", "GPU")
+    with pytest.raises(CourseError, match="Unknown profile 'GPU' in RAYCOURSE_PROFILE") as err:
+        raycourse.profile()
+    assert "one of tiny, gpu (lower case: gpu)" in err.value.fix
 
 
 def test_tiny_profile_resolves_to_local_standins(course_env, tmp_path):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import raycourse
-from raycourse import config, loopback, runtime
+from raycourse import cluster, config, loopback, runtime
 from raycourse.errors import CourseError
 
 
@@ -167,6 +167,10 @@ def test_a_notebook_joins_the_machines_latest_ray_only_if_it_is_its_users(monkey
     assert runtime.find_running_ray() is None
     monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: mine)
     assert runtime.find_running_ray() == mine
+    # make lab's Ray notes its address in this user's own temp dir (cluster.private_temp_dir), not /tmp/ray
+    noted = {cluster.private_temp_dir(): mine, None: theirs}
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: noted.get(temp_dir))
+    assert runtime.find_running_ray() == mine
 
 
 def _init_kwargs(monkeypatch):
@@ -200,6 +204,8 @@ def test_a_local_ray_has_a_dashboard_where_its_packages_are_and_starts_without_o
     runtime._start_ray(None, None)
     assert [call["include_dashboard"] for call in calls] == [None, False]
     assert all(call["address"] == "local" for call in calls)
+    # its session folders in this user's own folder, not /tmp/ray (tests/test_cluster.py: what that keeps out)
+    assert all(call["_temp_dir"] == cluster.private_temp_dir() for call in calls)
 
 
 def test_a_notebook_joining_the_courses_own_ray_with_its_settings_needs_no_runtime_env(monkeypatch):

