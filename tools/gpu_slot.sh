@@ -32,24 +32,25 @@ nproc >> "$OUT/machine.txt"; date -u +%FT%TZ >> "$OUT/machine.txt"
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
   > "$OUT/smi.csv" 2>&1 &
 
-# The archives of tools/gpu_bundle.py --site, one call's carry each, unpacked once each while the machine stays warm
-mkdir -p /tmp/site
+# The archives of tools/gpu_bundle.py --site, one call's carry each, unpacked once each while the machine stays warm.
+# Packages, models and data under /opt/rcgpu, not /tmp: a graded notebook's sandbox has a /tmp of its own.
+mkdir -p /opt/rcgpu/site
 for archive in .gpubundle/site.tar.xz .gpubundle/s*/site-*.tar.xz; do
   [ -f "$archive" ] || continue
-  mark=/tmp/site/.unpacked-$(basename "$archive")
+  mark=/opt/rcgpu/site/.unpacked-$(basename "$archive")
   [ -f "$mark" ] && continue
-  if command -v xz >/dev/null; then xz -dc -T0 "$archive" | tar -x -C /tmp/site
-  else python3 -c "import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall('/tmp/site')" "$archive"
+  if command -v xz >/dev/null; then xz -dc -T0 "$archive" | tar -x -C /opt/rcgpu/site
+  else python3 -c "import lzma, sys, tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall('/opt/rcgpu/site')" "$archive"
   fi || { say "$archive does not unpack"; exit 1; }
   touch "$mark"; say "unpacked $archive"
 done
 for wheel in .gpubundle/*.whl .gpubundle2/*.whl; do  # single wheels that joined after the archives were made
-  [ -f "$wheel" ] && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/tmp/site')" "$wheel"
+  [ -f "$wheel" ] && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/opt/rcgpu/site')" "$wheel"
 done
-[ "${UNPACK_ONLY:-0}" = 1 ] && { ls /tmp/site/.unpacked-* | tee -a "$OUT/slot.log"; exit 0; }
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/tmp/rc HF_HUB_CACHE=/tmp/rc/fullsize/hub \
-  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/tmp/gpudata
-export PYTHONPATH=/tmp/site:$PWD
+[ "${UNPACK_ONLY:-0}" = 1 ] && { ls /opt/rcgpu/site/.unpacked-* | tee -a "$OUT/slot.log"; exit 0; }
+export PYTHONPATH=/opt/rcgpu/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/opt/rcgpu/rc HF_HUB_CACHE=/opt/rcgpu/rc/fullsize/hub \
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/opt/rcgpu/data
+export PYTHONPATH=/opt/rcgpu/site:$PWD
 python3 -c "import ray, transformers, torch, nbval; print('ray', ray.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
   2>&1 | tee -a "$OUT/machine.txt"
 say "unpacked"
@@ -57,9 +58,9 @@ say "unpacked"
 # The make targets expect the venv's python at .venv/bin/python: here it is the machine's.
 mkdir -p .venv/bin && printf '#!/bin/sh\nexec python3 "$@"\n' > .venv/bin/python && chmod +x .venv/bin/python
 touch .venv/.raycourse-installed
-python3 -m raycourse standins --full-size ${ROLES:+--roles "$ROLES"} --cache /tmp/rc/fullsize/hub > /tmp/build.log 2>&1 &
+python3 -m raycourse standins --full-size ${ROLES:+--roles "$ROLES"} --cache /opt/rcgpu/rc/fullsize/hub > /tmp/build.log 2>&1 &
 BUILD=$!
-python3 -m raycourse make-data --out /tmp/gpudata --scale "${SCALE:-1}" > /tmp/data.log 2>&1 & DATA=$!
+python3 -m raycourse make-data --out /opt/rcgpu/data --scale "${SCALE:-1}" > /tmp/data.log 2>&1 & DATA=$!
 wait $BUILD $DATA
 tail -n 3 /tmp/build.log /tmp/data.log | tee -a "$OUT/slot.log"
 say "models built and data drawn"
