@@ -44,7 +44,7 @@ for archive in .gpubundle/site.tar.xz .gpubundle/s*/site-*.tar.xz; do
   fi || { say "$archive does not unpack"; exit 1; }
   touch "$mark"; say "unpacked $archive"
 done
-for wheel in .gpubundle/*.whl .gpubundle2/*.whl; do  # single wheels that joined after the archives were made
+for wheel in .gpubundle/*.whl; do  # single wheels that joined after the archives were made
   [ -f "$wheel" ] && python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/opt/rcgpu/site')" "$wheel"
 done
 [ "${UNPACK_ONLY:-0}" = 1 ] && { ls /opt/rcgpu/site/.unpacked-* | tee -a "$OUT/slot.log"; exit 0; }
