@@ -3,12 +3,13 @@
 Grading runs a *copy* of a lab notebook from the top in a fresh kernel (nbclient), the way
 *Kernel > Restart Kernel and Run All Cells* would. The verdicts are the grader's own: the notebook's
 cells run as they are, except its check cells (``check.exercise_2(photos)``), which the grader runs
-itself, in an execute request of its own (:mod:`raycourse._judge`): the course's checks compiled from
-the sources the grader read before any notebook ran, their verdicts read back from that request's
-output only, signed with a secret made for that request. Nothing the notebook records, prints or
-patches becomes a verdict. A cell that does more than check (a check call among other code) runs as it
-is, then the grader repeats its checks the same way. The file itself is never written, and neither are
-the learner's outputs: the copy runs in a temporary folder.
+itself, in an execute request of its own (:mod:`raycourse._observe`): the course's checks, compiled from
+the sources the grader read before any notebook ran, *observe* the learner's objects (on probe inputs
+made from seeds the grader chooses then) and send back plain data, which the grader parses as untrusted
+JSON and judges in its own process with its own checks (:func:`decide`). No secret is sent; nothing the
+notebook records, prints or patches is taken as a verdict. A cell that does more than check (a check call
+among other code) runs as it is, then the grader repeats its checks the same way. The file itself is
+never written, and neither are the learner's outputs: the copy runs in a temporary folder.
 
 * A cell that raises stops nothing: the next cells still run (``allow_errors``). An exercise whose
   check cell raised (``NameError: name 'photos' is not defined`` when the exercise cell failed before
@@ -38,8 +39,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import hashlib
-import hmac
+import importlib
 import json
 import os
 import re
@@ -52,9 +52,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _judge, config, runtime, sandbox
+from . import _observe, config, runtime, sandbox
 from .checks import MARKS, STRETCH, Lab, Verdict, is_stretch
 
+# The course's modules the grader imports after a notebook has run (lazily, in functions): imported with the checks,
+# before any notebook runs, so that none of them is read from a file a notebook changed.
+GRADER_MODULES = (
+    "raycourse.catalogue",
+    "raycourse.cluster",
+    "raycourse.data",
+    "raycourse.models",
+    "raycourse.outputs",
+    "raycourse.checks.toolkit",
+)
 DEFAULT_TIMEOUT = 600  # seconds per notebook; the slowest solved lab takes about 110 s on 2 cores
 # What the graded kernels get on top of the caller's environment: the tests' settings, without the
 # profile (the learner's profile is kept).
@@ -69,7 +79,8 @@ _IMPORTS = (
 )
 # What a graded notebook keeps of its outputs (characters of text, all cells together); beyond it, a note.
 OUTPUT_LIMIT = 1_000_000
-JUDGE_OUTPUT_LIMIT = 64_000  # what the grader's own check requests keep besides their verdicts
+JUDGE_OUTPUT_LIMIT = 64_000  # what the grader's own check requests keep besides their observations
+OBSERVATION_LIMIT = 50_000_000  # characters of one request's observations; beyond it, no verdict
 # Environment variables a graded kernel never gets: anything that looks like a secret, whatever its name's case
 # (HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, GITHUB_TOKEN, ...), and the user's agents. Ray's own settings
 # pass (RAY_*: the token of a Ray the kernel is told to join).
@@ -83,7 +94,7 @@ GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
 SUSPICIOUS = re.compile(
     r"\b_core\b|_RESULTS|results_json|\bsys\.modules\b|\bbuiltins\b|__builtins__|"
     r"\.events\.register|input_transformers|addaudithook|settrace|setprofile|<<raycourse|"
-    r"raycourse\._judge|\bsys\.stdout\s*="
+    r"raycourse\._observe|\bsys\.stdout\s*="
 )
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -325,7 +336,7 @@ def checks_sources() -> dict[str, str]:
     }
 
 
-JUDGE_SOURCE = Path(_judge.__file__).read_text("utf-8")
+OBSERVE_SOURCE = Path(_observe.__file__).read_text("utf-8")
 
 
 def plan_cell(source: str, alias: str, names: dict[str, str]) -> tuple[bool, list]:
@@ -377,8 +388,8 @@ def _capped_client(nb, limit: int, **kwargs):
             if msg.get("msg_type") == "stream":
                 text = content.get("text", "")
                 if self.judging:
-                    keep = [l for l in text.splitlines(True) if l.startswith(_judge.MARK)]
-                    rest = "".join(l for l in text.splitlines(True) if not l.startswith(_judge.MARK))
+                    keep = [l for l in text.splitlines(True) if l.startswith(_observe.MARK)]
+                    rest = "".join(l for l in text.splitlines(True) if not l.startswith(_observe.MARK))
                     room = max(0, JUDGE_OUTPUT_LIMIT - self.judged)
                     self.judged += min(len(rest), room)
                     self.dropped += max(0, len(rest) - room)
@@ -522,6 +533,59 @@ def kill_marked(mark: str) -> int:
     return len(procs)
 
 
+class PackageSeal:
+    """The course's package (``root``) as it was when grading began, kept in memory: :meth:`restore` puts back
+    whatever a graded notebook changed in it, so that the next notebook's kernel imports the course, not what an
+    earlier notebook wrote (where no sandbox keeps the files read-only). Compiled files (``__pycache__``) are not
+    kept: one that appeared or changed since is removed (Python compiles it again from the source)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files, self.compiled = {}, {}
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if path.is_symlink() or not path.is_file():
+                continue
+            if "__pycache__" in rel.parts:
+                self.compiled[rel] = self._stamp(path)
+            else:
+                self.files[rel] = path.read_bytes()
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple:
+        info = path.lstat()
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def restore(self) -> list[str]:
+        """Put the package back as it was; the files changed, added or removed since (``"checks/lab01.py"``)."""
+        changed = []
+        for path in sorted(self.root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            rel = path.relative_to(self.root)
+            with contextlib.suppress(OSError):
+                if "__pycache__" in rel.parts and path.is_file() and not path.is_symlink():
+                    if self.compiled.get(rel) != self._stamp(path):
+                        path.unlink()
+                elif path.is_symlink() or (path.is_file() and rel not in self.files):
+                    path.unlink()
+                    changed.append(str(rel))
+                elif path.is_dir() and not any(rel in f.parents for f in self.files) and "__pycache__" not in rel.parts:
+                    shutil.rmtree(path)
+                    changed.append(f"{rel}/")
+        for rel, data in self.files.items():
+            path = self.root / rel
+            try:
+                same = not path.is_symlink() and path.read_bytes() == data
+            except OSError:
+                same = False
+            if not same:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                path.write_bytes(data)
+                changed.append(str(rel))
+        return sorted(set(changed))
+
+
 class Grader:
     """Grades notebooks one after the other, each kept from the others; use it as a context manager.
 
@@ -562,6 +626,11 @@ class Grader:
         self.warning = ""
         self._echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr, flush=True))
         self._sources = checks_sources()  # read before any notebook runs: what the verdicts are judged with
+        for name in self._sources:  # and imported now: a check's judge runs here, never from a later edit
+            importlib.import_module(name)
+        for name in GRADER_MODULES:  # what the grader imports later, imported now for the same reason
+            importlib.import_module(name)
+        self._seal = PackageSeal(Path(__file__).resolve().parent)
         self._ready = False
         self._cleanup: list[Path] = []
 
@@ -630,7 +699,15 @@ class Grader:
         if nb is None:
             return grade
         lab = Lab.of(grade.module)
-        self._run(nb, grade, alias, lab.calls, lab.titles)
+        try:
+            self._run(nb, grade, alias, lab.calls, lab.titles)
+        finally:
+            changed = self._seal.restore()
+            if changed:
+                grade.notes.append(
+                    f"its kernel changed the course's package ({', '.join(changed[:5])}"
+                    f"{', ...' if len(changed) > 5 else ''}): the grader put it back before the next notebook."
+                )
         return grade
 
     def _run(self, nb, grade: Grade, alias: str, names: dict, titles: list) -> None:
@@ -705,6 +782,7 @@ class Grader:
         watch = MemoryWatch(self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV))
         try:
             with client.setup_kernel(env=env, stderr=kernel_log), watch:
+                self._request(client, nb, "_watch()")  # before any cell of the notebook
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
                         continue
@@ -716,7 +794,7 @@ class Grader:
                     only_checks, calls = plans[index]
                     try:
                         if only_checks:  # the grader runs its checks in its place
-                            judged = self._judge(client, nb, index, calls, grade.module, in_place=True)
+                            judged = self._judge(client, nb, index, calls, grade, in_place=True)
                         else:
                             client.execute_cell(cell, index)
                             judged = None
@@ -731,7 +809,7 @@ class Grader:
                         remaining = deadline - time.monotonic()
                         client.timeout = max(1, int(remaining + 0.999))
                         try:
-                            judged = self._judge(client, nb, index, calls, grade.module, in_place=False)
+                            judged = self._judge(client, nb, index, calls, grade, in_place=False)
                         except CellTimeoutError:
                             stopped = "time"
                             break
@@ -739,6 +817,9 @@ class Grader:
                             stopped = "died"
                             break
                     book.cell_ran(cell.source, judged, calls, error, grade.errors, in_place=only_checks)
+                if not stopped:
+                    client.timeout = max(5, int(deadline - time.monotonic() + 0.999))
+                    grade.notes.extend(watched_notes(self._request(client, nb, "_watched()")))
         except DeadKernelError:
             stopped = "died"
         except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
@@ -770,18 +851,20 @@ class Grader:
         grade.notes.extend(notes)
         grade.notebook = nb
 
-    def _judge(self, client, nb, index: int, calls: list, module: str, *, in_place: bool):
-        """Run ``calls`` (of cell ``index``) with the course's checks in a request of the grader's own; the results
-        (:mod:`raycourse._judge`), or None when no signed answer came back. ``in_place``: the request stands for
-        the cell (its outputs, less the verdict line, become the cell's)."""
+    def _judge(self, client, nb, index: int, calls: list, grade: Grade, *, in_place: bool):
+        """Run ``calls`` (of cell ``index``) with the course's checks in a request of the grader's own, which
+        observes (:mod:`raycourse._observe`), and decide their verdicts here (:func:`decide`): the results, or None
+        when no observation came back. ``in_place``: the request stands for the cell (its outputs, less the
+        observation line, become the cell's, and the verdicts are shown there)."""
         import nbformat
 
-        secret = secrets.token_hex(32)
+        module = grade.module
+        seeds = [secrets.randbits(32) for _ in calls]  # the checks' probe inputs: chosen now, unknown before
         sources = {name: self._sources[name] for name in Lab(module).modules}
         code = (
-            f"(lambda b, g: b.exec(b.compile({JUDGE_SOURCE + chr(10) + '_judge(*_args)'!r}, "
+            f"(lambda b, g: b.exec(b.compile({OBSERVE_SOURCE + chr(10) + '_observe(*_args)'!r}, "
             f"'<raycourse grader>', 'exec'), {{'__name__': 'raycourse_grader', '__builtins__': b, "
-            f"'_args': ({secret!r}, {module!r}, {sources!r}, {calls!r}, g)}}))"
+            f"'_args': ({module!r}, {sources!r}, {calls!r}, {seeds!r}, g)}}))"
             f"(__import__('builtins'), globals())"
         )
         request = nbformat.v4.new_code_cell(code)
@@ -792,7 +875,7 @@ class Grader:
         finally:
             client.judging = False
             nb.cells.pop()
-        signed, streams, outputs = [], {}, []
+        marked, streams, outputs = [], {}, []
         for out in request.outputs:
             if out.get("output_type") == "stream":  # one text per stream: a line may come in pieces
                 streams[out.get("name", "stdout")] = streams.get(out.get("name", "stdout"), "") + out.get("text", "")
@@ -801,20 +884,30 @@ class Grader:
         for name, text in streams.items():
             kept = []
             for line in text.splitlines(True):
-                if line.startswith(_judge.MARK):
-                    body = line[len(_judge.MARK) :].rstrip("\n")
-                    mac, payload = body[:64], body[64:]
-                    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-                    if hmac.compare_digest(mac, expected):
-                        signed.append(payload)
+                if line.startswith(_observe.MARK):
+                    marked.append(line[len(_observe.MARK) :].rstrip("\n"))
                 elif line.strip():  # the request writes its lines each after a newline of its own
                     kept.append(line)
             if kept:
                 outputs.insert(0, nbformat.v4.new_output("stream", name=name, text="".join(kept)))
+        # Exactly one line of observations, or none is believed (a notebook that prints one of its own during the
+        # request makes two).
+        results, tampered = decide(marked[0] if len(marked) == 1 else None, calls, seeds, Lab.of(module))
+        for name in tampered:
+            note = f"its kernel had replaced {name} when the grader ran its checks: read it (no verdict depends on it)."
+            if note not in grade.notes:
+                grade.notes.append(note)
         if in_place:
             nb.cells[index].outputs = outputs
             nb.cells[index].execution_count = request.get("execution_count")
-        results = json.loads(signed[0]) if len(signed) == 1 else None
+        if results is not None:
+            shown = [Verdict(**r["verdict"]) for r in results if "verdict" in r]
+            if in_place and shown:
+                nb.cells[index].outputs.append(
+                    nbformat.v4.new_output("stream", name="stdout", text="".join(f"{v}\n" for v in shown))
+                )
+            if shown:
+                self._record(client, nb, module, shown)
         if in_place and results:
             for result in results:  # what the check cell raised, as it would show it
                 if "raised" in result:
@@ -823,6 +916,46 @@ class Grader:
                         nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
                     )
         return results
+
+    @staticmethod
+    def _request(client, nb, call: str) -> list[str]:
+        """Run one of :mod:`raycourse._observe`'s functions (``call``: "_watch()") in the kernel, outside the
+        notebook's history; the lines it printed (none when it failed: what it reports is a lead, not a grade)."""
+        import nbformat
+
+        code = f"exec(compile({OBSERVE_SOURCE + chr(10) + call!r}, '<raycourse grader>', 'exec'), {{}})"
+        request = nbformat.v4.new_code_cell(code)
+        nb.cells.append(request)
+        client.judging, client.judged = True, 0
+        try:
+            client.execute_cell(request, len(nb.cells) - 1, store_history=False)
+        except Exception:
+            return []
+        finally:
+            client.judging = False
+            nb.cells.pop()
+        text = "".join(o.get("text", "") for o in request.outputs if o.get("output_type") == "stream")
+        return text.splitlines()
+
+    @staticmethod
+    def _record(client, nb, module: str, verdicts: list) -> None:
+        """Tell the kernel the grader's verdicts, for the lab's progress cell only (what it shows; not the grade)."""
+        import nbformat
+
+        code = (
+            "(lambda c: [c.record({m!r}, c.Verdict(**v)) for v in {v!r}])"
+            "(__import__('raycourse.checks._core', fromlist=['record']))"
+        ).format(m=module, v=[v.to_dict() for v in verdicts])
+        request = nbformat.v4.new_code_cell(code)
+        nb.cells.append(request)
+        client.judging, client.judged = True, 0
+        try:
+            client.execute_cell(request, len(nb.cells) - 1, store_history=False)
+        except Exception:  # the progress cell says less; the grade is the grader's
+            pass
+        finally:
+            client.judging = False
+            nb.cells.pop()
 
     @staticmethod
     def _collect(cell, index: int, grade: Grade) -> CellError | None:
@@ -865,6 +998,83 @@ def plan_notebook(nb, alias: str, names: dict[str, str]) -> tuple[dict, dict[str
     return plans, checked_in, notes
 
 
+def _text(value, limit: int = 2000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def decide(line: str | None, calls: list, seeds: list, lab: Lab) -> tuple[list | None, list[str]]:
+    """The results of a cell's check calls, from the line of observations its request wrote (untrusted data:
+    parsed here, by the grader's ``json``, and judged by the grader's own checks): ``(results, tampered)``.
+
+    ``results`` (None when there is no readable line) has, for each call in order, ``{"attribute", "verdict"}``,
+    ``{"attribute", "raised"}`` or ``{"failed"}``; a verdict that passes comes only from a check's judge, run here
+    on what its observer saw, with the seed the grader chose (a check not split yet decides in the kernel: its
+    verdict is taken as it came). ``tampered``: what the request saw replaced in the kernel (``json.dumps``).
+    """
+    if line is None or len(line) > OBSERVATION_LIMIT:
+        return None, []
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None, []
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        return None, []
+    tampered = [_text(t, 100) for t in data.get("tampered") or [] if isinstance(t, str)][:20]
+    exercises = {attr: getattr(sys.modules[lab.module], attr) for attr in lab.calls}
+    results = []
+    for position, result in enumerate(data["results"]):
+        if not isinstance(result, dict):
+            return None, tampered
+        if "failed" in result:
+            results.append({"failed": _text(result["failed"], 300)})
+            break
+        if position >= len(calls) or result.get("attribute") != calls[position][0]:
+            return None, tampered  # not what was asked, in the order asked
+        attribute, check = calls[position][0], exercises[calls[position][0]]
+        if "raised" in result:
+            raised = result["raised"]
+            if not (isinstance(raised, list) and len(raised) == 3):
+                return None, tampered
+            results.append({"attribute": attribute, "raised": [_text(r, 2000) for r in raised]})
+            break
+        if check.judge is not None and "observation" in result:
+            verdict = check.decide(result["observation"], seeds[position])
+        elif check.judge is not None and isinstance(result.get("outcome"), list) and len(result["outcome"]) == 3:
+            status, message, hint = result["outcome"]
+            if status not in ("not solved", "wrong"):  # an observer never passes
+                return None, tampered
+            verdict = Verdict(check.title, status, _text(message), _text(hint))
+        elif check.judge is None and isinstance(result.get("verdict"), dict):
+            got = result["verdict"]
+            if got.get("status") not in ("passed", "not solved", "wrong"):
+                return None, tampered
+            verdict = Verdict(check.title, got["status"], _text(got.get("message")), _text(got.get("hint")))
+        else:
+            return None, tampered
+        results.append({"attribute": attribute, "verdict": verdict.to_dict()})
+    return results, tampered
+
+
+def watched_notes(lines: list[str]) -> list[str]:
+    """The note for what a kernel tried to change (the line :func:`raycourse._observe._watched` printed)."""
+    import ast
+
+    for line in lines:
+        if line.startswith(_observe.WATCH_MARK) and len(line) < 100_000:
+            try:
+                seen = ast.literal_eval(line[len(_observe.WATCH_MARK) :])
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return ["its kernel's report of what it tried to change could not be read."]
+            if not isinstance(seen, list) or not seen:
+                return []
+            what = "; ".join(_short(str(s), 160) for s in seen[:5]) + ("; ..." if len(seen) > 5 else "")
+            return [
+                f"its kernel tried to change the course's or Python's files, or to undo its sandbox ({what}): "
+                "in a sandbox that is refused; read the notebook."
+            ]
+    return []
+
+
 def request_verdicts(judged, calls: list, names: dict, error: CellError | None, *, in_place: bool) -> dict:
     """The verdicts of a cell's check calls from the grader's request (title -> Verdict)."""
     if not calls or (judged is None and not in_place and error is not None):
@@ -875,8 +1085,8 @@ def request_verdicts(judged, calls: list, names: dict, error: CellError | None, 
             t: Verdict(
                 t,
                 "error",
-                "the grader got no verdict back from the kernel: the notebook's code "
-                "interfered with its output (sys.stdout?) or the kernel itself.",
+                "the grader got no observation it could read back from the kernel: the notebook's code "
+                "interfered with its output (sys.stdout?), printed lines of its own, or the kernel itself.",
                 "Run the notebook from the top and look at what its cells change outside your exercises.",
             )
             for t in titles
