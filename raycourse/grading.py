@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import csv
+import hashlib
 import importlib
 import json
 import os
@@ -534,56 +536,33 @@ def kill_marked(mark: str) -> int:
 
 
 class PackageSeal:
-    """The course's package (``root``) as it was when grading began, kept in memory: :meth:`restore` puts back
-    whatever a graded notebook changed in it, so that the next notebook's kernel imports the course, not what an
-    earlier notebook wrote (where no sandbox keeps the files read-only). Compiled files (``__pycache__``) are not
-    kept: one that appeared or changed since is removed (Python compiles it again from the source)."""
+    """What the course's package (``root``) held when grading began (each file's digest): :meth:`changed` names
+    the files changed, added or removed since. The grader never writes them back (an instructor may be editing the
+    course): a sandbox keeps them read-only; the change is a note in the grade of the notebook it happened under.
+    Compiled files (``__pycache__``) are left out."""
 
     def __init__(self, root: Path):
         self.root = root
-        self.files, self.compiled = {}, {}
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if path.is_symlink() or not path.is_file():
-                continue
-            if "__pycache__" in rel.parts:
-                self.compiled[rel] = self._stamp(path)
-            else:
-                self.files[rel] = path.read_bytes()
+        self.files = self._digests()
 
-    @staticmethod
-    def _stamp(path: Path) -> tuple:
-        info = path.lstat()
-        return info.st_mtime_ns, info.st_size, info.st_ino
-
-    def restore(self) -> list[str]:
-        """Put the package back as it was; the files changed, added or removed since (``"checks/lab01.py"``)."""
-        changed = []
-        for path in sorted(self.root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+    def _digests(self) -> dict[str, str]:
+        found = {}
+        for path in sorted(self.root.rglob("*")):
             rel = path.relative_to(self.root)
-            with contextlib.suppress(OSError):
-                if "__pycache__" in rel.parts and path.is_file() and not path.is_symlink():
-                    if self.compiled.get(rel) != self._stamp(path):
-                        path.unlink()
-                elif path.is_symlink() or (path.is_file() and rel not in self.files):
-                    path.unlink()
-                    changed.append(str(rel))
-                elif path.is_dir() and not any(rel in f.parents for f in self.files) and "__pycache__" not in rel.parts:
-                    shutil.rmtree(path)
-                    changed.append(f"{rel}/")
-        for rel, data in self.files.items():
-            path = self.root / rel
+            if "__pycache__" in rel.parts or path.is_dir():
+                continue
             try:
-                same = not path.is_symlink() and path.read_bytes() == data
+                found[str(rel)] = "link" if path.is_symlink() else hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
-                same = False
-            if not same:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                path.write_bytes(data)
-                changed.append(str(rel))
-        return sorted(set(changed))
+                found[str(rel)] = "unreadable"
+        return found
+
+    def changed(self) -> list[str]:
+        """The files that differ from what the package held when grading began (and it holds them from now on)."""
+        now = self._digests()
+        changed = sorted(k for k in set(now) | set(self.files) if now.get(k) != self.files.get(k))
+        self.files = now
+        return changed
 
 
 class Grader:
@@ -702,11 +681,11 @@ class Grader:
         try:
             self._run(nb, grade, alias, lab.calls, lab.titles)
         finally:
-            changed = self._seal.restore()
+            changed = self._seal.changed()
             if changed:
                 grade.notes.append(
-                    f"its kernel changed the course's package ({', '.join(changed[:5])}"
-                    f"{', ...' if len(changed) > 5 else ''}): the grader put it back before the next notebook."
+                    f"the course's package changed while it was graded ({', '.join(changed[:5])}"
+                    f"{', ...' if len(changed) > 5 else ''}): read the notebook, and restore the course (git status)."
                 )
         return grade
 
@@ -1285,10 +1264,15 @@ class ClassReport:
         return pd.DataFrame(rows + [share], columns=columns)
 
     def write(self, out: Path) -> tuple[Path, Path]:
-        """Write ``grades.csv`` and ``grades.md`` into ``out``; return their paths."""
+        """Write ``grades.csv`` and ``grades.md`` into ``out``; return their paths. A learner's text is escaped in
+        both: a CSV cell that a spreadsheet would run as a formula (:func:`csv_cell`), markdown and HTML in the
+        report (:func:`md_text`)."""
         out.mkdir(parents=True, exist_ok=True)
         csv_path, md_path = out / REPORT_NAMES[0], out / REPORT_NAMES[1]
-        self.table().to_csv(csv_path, index=False)
+        table = self.table()
+        table.columns = [csv_cell(c) for c in table.columns]
+        # every text quoted: pandas' minimal quoting leaves a carriage return bare, which splits a row
+        table.map(csv_cell).to_csv(csv_path, index=False, quoting=csv.QUOTE_NONNUMERIC)
         md_path.write_text(self.markdown(), encoding="utf-8")
         return csv_path, md_path
 
@@ -1298,7 +1282,7 @@ class ClassReport:
 
     def markdown(self) -> str:
         lines = [
-            f"# Grades: {self.folder.name}",
+            f"# Grades: {md_text(self.folder.name)}",
             "",
             f"{len(self.learners)} learners, graded with `python -m raycourse grade-class` on "
             f"{time.strftime('%Y-%m-%d %H:%M')}: every lab notebook run from the top in a fresh kernel, "
@@ -1311,28 +1295,67 @@ class ClassReport:
             "",
         ]
         for learner in self.learners:
-            lines += [f"### {learner.name}", ""]
+            lines += [f"### {md_text(learner.name)}", ""]
             for module in sorted(learner.grades):
                 grade = learner.grades[module]
+                report = _ANSI.sub("", grade.report())
+                fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", report)), default=0))
                 lines += [
-                    f"`{_display_path(grade.path, self.folder)}` ({grade.seconds:.0f} s):",
+                    f"{md_code(_display_path(grade.path, self.folder))} ({grade.seconds:.0f} s):",
                     "",
-                    "```",
-                    grade.report(),
-                    "```",
+                    fence,
+                    report,
+                    fence,
                     "",
                 ]
-            lines += [f"- {note}" for note in learner.notes]
+            lines += [f"- {md_text(note)}" for note in learner.notes]
             if learner.notes:
                 lines.append("")
         return "\n".join(lines)
 
 
+# What a spreadsheet reads as the start of a formula (OWASP's "CSV injection"): such a cell gets a leading quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Markdown's and HTML's own characters, escaped in a learner's text (any ASCII punctuation may be, in CommonMark);
+# and what GitHub would turn into a link by itself (http://..., www.)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]#!|~<>&@])|^([-+=])|(?<=:)(/)|(?<=\bwww)(\.)", re.I)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def csv_cell(value):
+    """``value`` as a CSV cell no spreadsheet runs: text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return gets a leading ``'`` (numbers stay numbers)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def md_text(value) -> str:
+    """``value`` as plain text in markdown: on one line (control characters become spaces), every markdown and HTML
+    character escaped, so that a learner's name or note is shown as written and never becomes a heading, a link,
+    an image or HTML."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(), _CONTROL.sub(" ", str(value)))
+
+
+def md_code(value) -> str:
+    """``value`` as inline code, on one line, with a run of backticks longer than any inside it."""
+    text = _CONTROL.sub(" ", str(value))
+    ticks = "`" * (1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+    return f"{ticks} {text} {ticks}"
+
+
+def safe_line(value) -> str:
+    """``value`` for a terminal: control characters (a learner's file name may hold escape sequences) shown as
+    ``\\x1b``, never sent."""
+    return _CONTROL.sub(lambda m: "".join(ascii(c)[1:-1] for c in m.group()), str(value))
+
+
 def markdown_table(frame) -> str:
-    """A DataFrame as a GitHub markdown table (pandas' to_markdown needs an extra package)."""
+    """A DataFrame as a GitHub markdown table (pandas' to_markdown needs an extra package); every cell's text
+    escaped (:func:`md_text`)."""
 
     def cell(value) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return md_text(value)
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -1402,15 +1425,15 @@ def grade_class(
                 peek, nb, _ = inspect_notebook(path)
                 if nb is None:
                     learner.notes.append(f"{where}: {peek.reason}")
-                    echo(f"{name}: {where}: not graded: {peek.reason}")
+                    echo(safe_line(f"{name}: {where}: not graded: {peek.reason}"))
                     continue
                 if labs and peek.lab not in labs:
                     continue
-                echo(f"{name}: grading {where} ({peek.label}) ...", end=" ", flush=True)
+                echo(safe_line(f"{name}: grading {where} ({peek.label}) ..."), end=" ", flush=True)
                 grade = grader.grade(path)
                 if not grade.graded:
                     learner.notes.append(f"{where}: {grade.reason}")
-                    echo(f"not graded: {grade.reason}")
+                    echo(safe_line(f"not graded: {grade.reason}"))
                     continue
                 echo(f"{grade.total_line()} ({grade.seconds:.0f} s)")
                 modules.add(grade.module)
