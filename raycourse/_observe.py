@@ -46,9 +46,6 @@ def _tampered():
                 found.append(f"{module}.{name}")
         elif not str(getattr(getattr(fn, "__code__", None), "co_filename", "")).replace("\\", "/").endswith(home):
             found.append(f"{module}.{name}")
-    out = sys.stdout
-    if type(out).__name__ != "OutStream" or "write" in getattr(out, "__dict__", {}):
-        found.append("sys.stdout")
     return found
 
 

@@ -56,6 +56,7 @@ from pathlib import Path
 
 from . import _observe, config, runtime, sandbox
 from .checks import MARKS, STRETCH, Lab, Verdict, is_stretch
+from .outputs import OUTPUTS_ENV
 
 # The course's modules the grader imports after a notebook has run (lazily, in functions): imported with the checks,
 # before any notebook runs, so that none of them is read from a file a notebook changed.
@@ -628,8 +629,6 @@ class Grader:
         """Once, at the first notebook: moves outputs aside, chooses the profile and whether there is a sandbox."""
         if self._ready:
             return
-        from .outputs import OUTPUTS_ENV
-
         if self.env.get(OUTPUTS_ENV, "").strip():  # shared storage (a cluster): a fresh folder of its own there
             base = Path(self.env[OUTPUTS_ENV]).expanduser()
             base.mkdir(parents=True, exist_ok=True)
@@ -661,6 +660,8 @@ class Grader:
     def _notebook_env(self, work: Path, mark: str) -> dict:
         env = dict(self.env)
         env[GRADE_MARK_ENV] = mark
+        if env.get(OUTPUTS_ENV, "").strip():  # shared storage: a folder of its own in the grader's, gone after it
+            env[OUTPUTS_ENV] = tempfile.mkdtemp(prefix=f"{work.name}-", dir=env[OUTPUTS_ENV])
         if not env.get("RAY_ADDRESS"):  # a Ray of its own: a HOME and temporary folder of its own too
             for key, value in self._pinned.items():
                 env[key] = value
@@ -698,6 +699,7 @@ class Grader:
         folder.mkdir()
         mark = secrets.token_hex(8)
         env = self._notebook_env(work, mark)
+
         ray = None
         try:
             if not env.get("RAY_ADDRESS") and not self.sandboxed:  # no sandbox: a Ray of the grader's, for it alone
@@ -716,6 +718,8 @@ class Grader:
                 grade.notes.append(f"{killed} process(es) it started outlived its kernel: the grader killed them.")
             grade.seconds = time.monotonic() - started
             shutil.rmtree(work, ignore_errors=True)
+            if env.get(OUTPUTS_ENV) != self.env.get(OUTPUTS_ENV):
+                shutil.rmtree(env[OUTPUTS_ENV], ignore_errors=True)
 
     def _execute(self, nb, grade, alias, names, titles, env, work, folder, started, ray=None) -> None:
         import psutil
