@@ -62,10 +62,12 @@ def test_a_notebook_that_tampers_changes_its_own_grade_only(tmp_path, monkeypatc
     report = grading.grade_class(folder, timeout=300, echo=lambda *a, **k: None)
     grades = {learner.name: learner.grades["raycourse.checks.lab01"] for learner in report.learners}
     bad, good = grades["mallory"], grades["trudy"]
+    # trudy: graded as if alone
+    assert [v.status for v in good.verdicts] == [P, P, P, P], good.report()
+    assert good.errors == [] and not good.notes, ([str(e) for e in good.errors], good.notes)
+    # mallory: her own grade, and a note of what her kernel tried
     assert [v.status for v in bad.verdicts] == [N, N, N, N], bad.report()
     said = _text(bad.notebook)
     assert "package: OSError" in said or "package: PermissionError" in said, said[-2000:]
     assert any(n.startswith("its kernel tried to change the course's or Python's files") for n in bad.notes), bad.notes
-    assert [v.status for v in good.verdicts] == [P, P, P, P], good.report()
-    assert good.errors == [] and not good.notes, ([str(e) for e in good.errors], good.notes)
     assert not list(shared.iterdir()), list(shared.rglob("*"))  # the grader's folders there: gone with it
