@@ -14,7 +14,8 @@ import textwrap
 import nbformat
 import pytest
 
-from raycourse import _observe, grading
+from raycourse import grading
+from raycourse.grading import in_kernel
 from raycourse.checks import lab01
 
 P, N, W, E = "passed", "not solved", "wrong", "error"
@@ -108,7 +109,7 @@ def test_a_patched_hmac_new_forges_nothing_and_no_secret_reaches_the_kernel(kern
 STDOUT_WRITER = f"""
 import sys
 TITLES = {TITLES!r}
-MARK = {_observe.MARK!r}
+MARK = {in_kernel.MARK!r}
 FORGED = {FORGED!r}
 OBSERVED = {OBSERVED!r}
 class Writer:
@@ -126,7 +127,7 @@ sys.stdout = Writer(sys.stdout)
 # Lines that look like observations, printed by a thread all along (during every request of the grader's too)
 PRINTER = f"""
 import threading, time
-FORGED = {_observe.MARK!r} + {FORGED!r}
+FORGED = {in_kernel.MARK!r} + {FORGED!r}
 def forge():
     while True:
         print(FORGED, flush=True)
