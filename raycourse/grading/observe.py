@@ -99,9 +99,9 @@ def observe_cell(client, nb, index: int, calls: list, grade, sources: dict, *, i
         nb.cells[index].execution_count = request.get("execution_count")
     if results is not None:
         shown = [Verdict(**r["verdict"]) for r in results if "verdict" in r]
-        if in_place and shown:
-            nb.cells[index].outputs.append(
-                nbformat.v4.new_output("stream", name="stdout", text="".join(f"{v}\n" for v in shown))
+        if in_place and shown:  # first, as the check cell prints them, before what else the request printed
+            nb.cells[index].outputs.insert(
+                0, nbformat.v4.new_output("stream", name="stdout", text="".join(f"{v}\n" for v in shown))
             )
         if shown:
             record(client, nb, module, shown)

@@ -264,7 +264,7 @@ class Grader:
         finally:
             if ray is not None:
                 ray.stop()
-            killed = kill_marked(mark)  # whatever outlived the kernel (a sandbox leaves nothing: counted anyway)
+            killed = kill_marked(mark, grace=5.0 if self.sandboxed else 0.0)  # whatever outlived the kernel
             if killed:
                 grade.notes.append(f"{killed} process(es) it started outlived its kernel: the grader killed them.")
             grade.seconds = time.monotonic() - started
