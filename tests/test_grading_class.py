@@ -60,6 +60,10 @@ def test_a_notebook_that_tampers_changes_its_own_grade_only(tmp_path, monkeypatc
     nbformat.write(mallory, str(folder / "mallory.ipynb"))
     nbformat.write(notebooks.read(ROOT / "solutions" / LAB01), str(folder / "trudy.ipynb"))
     report = grading.grade_class(folder, timeout=300, echo=lambda *a, **k: None)
+    assert [(l.name, list(l.grades)) for l in report.learners] == [
+        ("mallory", ["raycourse.checks.lab01"]),
+        ("trudy", ["raycourse.checks.lab01"]),
+    ], [(l.name, l.notes) for l in report.learners]
     grades = {learner.name: learner.grades["raycourse.checks.lab01"] for learner in report.learners}
     bad, good = grades["mallory"], grades["trudy"]
     # trudy: graded as if alone
