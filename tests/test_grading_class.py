@@ -36,6 +36,7 @@ for root in {shared, shared.parent}:  # where the next notebook's outputs would 
     try:
         target.mkdir(parents=True, exist_ok=True)
         (target / "mine.txt").write_text("not yours")
+        (target / ".raycourse-output").unlink(missing_ok=True)  # not the course's folder any more: never cleared
         print("planted", target.relative_to(shared.parent))
     except OSError as exc:
         print("plant:", type(exc).__name__)
