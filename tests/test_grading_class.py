@@ -2,8 +2,8 @@
 
 A class of two graded as an instructor grades one (a sandbox and a Ray of its own per notebook, the outputs on shared
 storage, ``RAYCOURSE_OUTPUTS``): mallory's unsolved lab 01 tries to change the course's package and plants a folder
-where the next notebook's outputs would go (on the grader of before, that folder made trudy's setup cell stop and
-her solved lab score 0 of 3); trudy's solved lab 01 must pass as if alone, and mallory's grade says what her kernel
+where the next notebook's outputs would go (on the grader of before, that folder stopped trudy's setup cell, and
+her solved lab lost exercise 3); trudy's solved lab 01 must pass as if alone, and mallory's grade says what her kernel
 tried. About 35 s a notebook here.
 """
 
