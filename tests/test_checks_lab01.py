@@ -116,7 +116,7 @@ def test_ex1_rejects_the_file_read_as_text(ray_session):
 #      [filter inside the batch function]
 #   R4 a column `mentions_pet`, True or False: [no `mentions_pet` column], [holds str values]
 #   R5 True where the text names the row's own pet, in any capitalisation: [`mentions_pet` is True],
-#      [False for a review of a husky], [True for a review of a ferret]
+#      [False for a review of a], [True for a review of a]
 #   R6 computed in a function that receives a whole batch: test_ex2_rejects_steps_...[row map]
 #   R7 the reviews otherwise unchanged, each once: [the text of review], [duplicate rows]
 #   R8 left lazy, so the check can read and try its steps (stated in the text): test_ex2_rejects_steps_...[materialized]
@@ -224,11 +224,11 @@ def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
         # rules that are right for the reviews file only: the probe reviews show them
         (
             lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_case_sensitive),
-            "`mentions_pet` = False for a review of a husky",
+            "`mentions_pet` = False for a review of a",
         ),
         (
             lambda raw, r: r.filter(expr=col("stars") <= 2).map_batches(_flag_any_pet),
-            "`mentions_pet` = True for a review of a ferret",
+            "`mentions_pet` = True for a review of a",
         ),
         (lambda raw, r: r.filter(expr=col("stars") < 4).map_batches(_add_flag), "keep a review of 3 stars"),
         (
@@ -237,7 +237,7 @@ def test_ex2_accepts_more_correct_answers(raw, reviews, answer):
         ),
         (
             lambda raw, r: r.filter(expr=col("id").is_in(list(lab01.expected_complaints()))).map_batches(_add_flag),
-            "drop a review of 2 star(s)",
+            "drop a review of",
         ),
     ],
 )

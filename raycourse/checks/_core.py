@@ -130,17 +130,57 @@ def _release_abandoned_runs() -> None:
 
 
 class Exercise:
-    """A check function turned into a notebook check (see :func:`exercise`)."""
+    """A check function turned into a notebook check (see :func:`exercise`).
 
-    def __init__(self, title: str, fn: Callable[..., str]):
+    A check in two halves (``judge`` given): ``fn`` *observes* (it runs in the learner's kernel, calls the learner's
+    objects, and returns plain data: numbers, text, lists, dicts) and ``judge(observation, seed)`` decides (it runs
+    in the grader, on that data alone, from the grader's own sources). ``fn`` may still raise :class:`NotSolved`
+    or :class:`Wrong` (a verdict that never passes); only ``judge`` can pass. An ``fn`` with a keyword-only
+    ``seed`` gets a number the caller chooses (the grader: at grading time), from which it and ``judge`` make the
+    same probe inputs. A check without ``judge`` decides where it runs (the quizzes, and the labs not split yet).
+    """
+
+    def __init__(self, title: str, fn: Callable[..., Any], judge: Callable[[Any, int], str] | None = None):
         self.title = title
         self.fn = fn
+        self.judge = judge
+        self.seeded = "seed" in inspect.signature(fn).parameters
         functools.update_wrapper(self, fn)
+
+    def observe(self, *args, seed: int | None = None, **kwargs):
+        """What the check sees of the learner's objects, as plain data (JSON's types): ``fn``'s observation passed
+        through :func:`encode` and back, as the grader receives it."""
+        import json
+
+        if self.seeded:
+            kwargs["seed"] = seed
+        return json.loads(encode(self.fn(*args, **kwargs)))
+
+    def decide(self, observation, seed: int | None = None) -> Verdict:
+        """``judge``'s verdict on an observation (the grader's half: no learner object is touched)."""
+        try:
+            return Verdict(self.title, "passed", self.judge(observation, seed) or "well done.")
+        except NotSolved as exc:
+            return Verdict(self.title, "not solved", str(exc))
+        except Wrong as exc:
+            return Verdict(self.title, "wrong", exc.problem, exc.hint)
+        except Exception as exc:  # an observation that is not what the check makes: never a pass
+            return Verdict(
+                self.title, "wrong", f"the check could not read what it observed: {exc.__class__.__name__}: {exc}"
+            )
 
     def result(self, *args, **kwargs) -> Verdict:
         failed_run = False
+        seed = kwargs.pop("seed", None)
+        if self.seeded and seed is None:
+            import secrets
+
+            seed = secrets.randbits(32)
         try:
-            summary = self.fn(*args, **kwargs)
+            if self.judge is None:
+                summary = self.fn(*args, **kwargs)
+            else:
+                observation = self.observe(*args, seed=seed, **kwargs)
         except NotSolved as exc:
             return Verdict(self.title, "not solved", str(exc))
         except Wrong as exc:
@@ -157,6 +197,8 @@ class Exercise:
         finally:
             if failed_run:
                 _release_abandoned_runs()
+        if self.judge is not None:
+            return self.decide(observation, seed)
         return Verdict(self.title, "passed", summary or "well done.")
 
     def __call__(self, *args, **kwargs) -> None:
@@ -166,11 +208,74 @@ class Exercise:
         print(verdict)
 
 
-def exercise(title: str) -> Callable[[Callable[..., str]], Exercise]:
-    """Decorate a function that raises :class:`NotSolved`/:class:`Wrong` or returns a summary."""
+def encode(value) -> str:
+    """``value`` as JSON, written here rather than by ``json``: what a check observes in a learner's kernel, where
+    ``json`` may have been patched. NumPy and Python scalars become numbers, arrays and tuples lists, a dict's keys
+    text; NaN and infinities become the text "nan", "inf", "-inf"; anything else its ``str()``."""
+    import math
 
-    def wrap(fn: Callable[..., str]) -> Exercise:
-        return Exercise(title, fn)
+    out: list[str] = []
+
+    def text(s: str) -> str:
+        parts = ['"']
+        for ch in s:
+            code = ord(ch)
+            if ch in '"\\':
+                parts.append("\\" + ch)
+            elif code < 0x20 or code > 0x7E:
+                if code > 0xFFFF:
+                    code -= 0x10000
+                    parts.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+                else:
+                    parts.append(f"\\u{code:04x}")
+            else:
+                parts.append(ch)
+        parts.append('"')
+        return "".join(parts)
+
+    def walk(v, depth: int) -> None:
+        if depth > 50:
+            raise ValueError("an observation nested more than 50 deep")
+        kind = type(v).__module__
+        if kind == "numpy" and hasattr(v, "tolist"):
+            v = v.tolist()
+        if v is None:
+            out.append("null")
+        elif v is True or v is False:
+            out.append("true" if v else "false")
+        elif isinstance(v, int):
+            out.append(str(int(v)))
+        elif isinstance(v, float):
+            f = float(v)
+            out.append(repr(f) if math.isfinite(f) else text(str(f)))
+        elif isinstance(v, str):
+            out.append(text(str(v)))
+        elif isinstance(v, dict):
+            out.append("{")
+            for i, (k, item) in enumerate(v.items()):
+                out.append(("," if i else "") + text(str(k)) + ":")
+                walk(item, depth + 1)
+            out.append("}")
+        elif isinstance(v, (list, tuple)):
+            out.append("[")
+            for i, item in enumerate(v):
+                if i:
+                    out.append(",")
+                walk(item, depth + 1)
+            out.append("]")
+        else:
+            out.append(text(str(v)))
+
+    walk(value, 0)
+    return "".join(out)
+
+
+def exercise(title: str, judge: Callable[[Any, int], str] | None = None) -> Callable[[Callable], Exercise]:
+    """Decorate a function that raises :class:`NotSolved`/:class:`Wrong` or returns a summary; with ``judge``, a
+    function that observes (returns plain data), and ``judge`` decides from it (see :class:`Exercise`)."""
+
+    def wrap(fn: Callable) -> Exercise:
+        return Exercise(title, fn, judge)
 
     return wrap
 

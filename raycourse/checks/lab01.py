@@ -9,12 +9,18 @@ by a column; and, as a stretch, a mean per group.
 The expected answers are computed from ``text/reviews.jsonl`` with pandas, so the checks stay
 right if the sample data changes. That file cannot test every rule (it has no 3-star review,
 and every pet in it is written in lower case), so Exercise 2 also runs the learner's own steps
-on a few probe reviews of its own (see :func:`_probe`), and reads from the Dataset's plan the
-steps the text names (an expression filter, a batch function; the stretch's groupby).
+on a few probe reviews made from a seed the caller chooses (see :func:`probes`), and reads from
+the Dataset's plan the steps the text names (an expression filter, a batch function; the
+stretch's groupby).
+
+Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes the learner's
+objects and returns plain data; ``_judge_N`` decides from that data alone (in the grader's process
+when a notebook is graded).
 """
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
@@ -81,15 +87,22 @@ def _truth(value):
 RUN_HINT = "Run `{name}.take_batch(3)` in a cell of its own to see the whole error."
 
 
-@exercise("Exercise 1")
+def _judge_1(seen, seed=None) -> str:
+    _check_kept_columns(seen["columns"])
+    rows = seen["rows"]
+    _check_every_review(rows)
+    return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
+
+
+@exercise("Exercise 1", judge=_judge_1)
 def exercise_1(reviews):
     """`reviews`: the reviews file read into a Dataset, with only the columns id, pet, text and stars."""
     require("reviews", reviews, "a Dataset of the reviews with the columns id, pet, text and stars")
     require_dataset("reviews", reviews, "Read the file with a Ray Data reader: it returns a Dataset.")
-    _check_kept_columns(reviews.columns())
+    columns = reviews.columns()
+    _check_kept_columns(columns)
     rows = run_dataset("reviews", reviews, RUN_HINT.format(name="reviews"))
-    _check_every_review(rows)
-    return f"{len(rows)} reviews with the columns {', '.join(COLUMNS)}."
+    return {"columns": list(columns), "rows": [{c: r.get(c) for c in COLUMNS} for r in rows]}
 
 
 def _check_kept_columns(columns) -> None:
@@ -137,15 +150,41 @@ def _check_every_review(rows: list[dict]) -> None:
 
 # Probe reviews for Exercise 2: the rules are "1 or 2 stars" and "the text names the row's own pet, in
 # any capitalisation", and the reviews file has no 3-star review and writes every pet in lower case.
-# A probe keeps the label a person would give it, so a filter on `label` instead of `stars` shows.
-PROBES = {
-    901: ("husky", "My HUSKY ripped the sleeves off within a minute.", 2, "negative"),
-    902: ("guinea pig", "The Guinea Pig would not keep it on.", 1, "negative"),
-    903: ("beagle", "Arrived torn and smelled of glue.", 2, "negative"),
-    904: ("ferret", "Bought it for my rabbit, but it would fit no animal.", 1, "negative"),
-    905: ("corgi", "Fine, but the colour is duller than in the picture.", 3, "negative"),
-    906: ("parrot", "My parrot loves it.", 5, "positive"),
-}
+# A probe keeps the label a person would give it, so a filter on `label` instead of `stars` shows. Their pets,
+# ids, stars, capitalisation and order come from a seed: a notebook cannot know them before its check runs.
+PROBE_PETS = (  # the reviews file's pets: a rule that looks for any of them shows on a review naming another
+    "tabby cat",
+    "hamster",
+    "rabbit",
+    "husky",
+    "parrot",
+    "beagle",
+    "ferret",
+    "corgi",
+    "guinea pig",
+    "dachshund",
+)
+
+
+def probes(seed) -> dict[int, tuple[str, str, int, str]]:
+    """id -> (pet, text, stars, label) of six probe reviews made from ``seed``: two that name their pet (in
+    capitals, or capitalised) with 1 or 2 stars, one that names no animal, one that names another animal, one
+    "negative" review of 3 stars and one of 5."""
+    rng = random.Random(int(seed or 0))
+    pets = rng.sample(PROBE_PETS, 7)
+    write = [str.upper, str.title]
+    rng.shuffle(write)
+    cases = [
+        (pets[0], f"My {write[0](pets[0])} ripped the sleeves off within a minute.", rng.choice((1, 2)), "negative"),
+        (pets[1], f"The {write[1](pets[1])} would not keep it on.", rng.choice((1, 2)), "negative"),
+        (pets[2], "Arrived torn and smelled of glue.", rng.choice((1, 2)), "negative"),
+        (pets[3], f"Bought it for my {pets[6]}, but it would fit no animal.", rng.choice((1, 2)), "negative"),
+        (pets[4], "Fine, but the colour is duller than in the picture.", 3, "negative"),
+        (pets[5], f"My {pets[5]} loves it.", 5, "positive"),
+    ]
+    rng.shuffle(cases)
+    return dict(zip(sorted(rng.sample(range(100_000, 1_000_000), len(cases))), cases))
+
 
 FILTER_HINT = "Keep a review when its `stars` is 1 or 2, whatever its text or label says."
 FLAG_HINT = (
@@ -155,8 +194,8 @@ FLAG_HINT = (
 NUMBER_HINT = "`stars` holds numbers: compare it with a number, not with text."
 
 
-def _probe_rows(template: dict):
-    """:data:`PROBES` as a Dataset with the columns (and the `id` and `stars` types) of ``template``."""
+def _probe_rows(template: dict, probed: dict):
+    """``probed`` (:func:`probes`) as a Dataset with the columns (and the `id` and `stars` types) of ``template``."""
     import pandas as pd
     import ray.data
 
@@ -169,17 +208,18 @@ def _probe_rows(template: dict):
             "stars": stars,
             **({"label": lab} if "label" in template else {}),
         }
-        for i, (pet, text, stars, lab) in PROBES.items()
+        for i, (pet, text, stars, lab) in probed.items()
     ]
     probe = pd.DataFrame(rows).astype({c: pd.Series([template[c]]).dtype for c in ("id", "stars")})
     return ray.data.from_pandas(probe)
 
 
-def _probe(complaints) -> tuple[str, str] | None:
-    """Run the steps that built ``complaints`` on probe reviews; return (problem, hint), or None if right.
+def _probe(complaints, probed: dict) -> dict | None:
+    """Run the steps that built ``complaints`` on the probe reviews ``probed``: ``{"filter": ..., "flag": ...,
+    "rows": [...]}`` (which rules the probe tests, and the rows the steps gave), or None where it tests nothing.
 
     The steps after the plan's source (the JSON read, or a materialized ``reviews``) run again on a small table
-    of the same columns whose rows are :data:`PROBES`. Only those steps are tested: if the source holds only
+    of the same columns whose rows are the probes. Only those steps are tested: if the source holds only
     complaints already, the filter is not probed; if it already has the flag, the flag is not. Anything the probe
     cannot run is skipped.
     """
@@ -195,32 +235,40 @@ def _probe(complaints) -> tuple[str, str] | None:
     if not (probes_filter or probes_flag):
         return None
     try:
-        rows = replay(complaints, source, _probe_rows(source_rows[0])).take_all()
+        rows = replay(complaints, source, _probe_rows(source_rows[0], probed)).take_all()
     except Exception:
         return None
     if rows and not all(c in rows[0] for c in ("id", "text", FLAG)):
         return None
-    got = {int(r["id"]): r for r in rows}
-    return (_probe_filter(got) if probes_filter else None) or _probe_flag(got, probes_flag)
+    kept = [{c: r[c] for c in ("id", "text", FLAG)} for r in rows]
+    return {"filter": probes_filter, "flag": probes_flag, "rows": kept}
 
 
-def _probe_filter(got: dict) -> tuple[str, str] | None:
-    wanted = {i for i, p in PROBES.items() if p[2] <= MAX_STARS}
+def _probe_verdict(seen: dict | None, probed: dict) -> tuple[str, str] | None:
+    """What the probe found wrong, as (problem, hint), or None."""
+    if not seen:
+        return None
+    got = {int(r["id"]): r for r in seen["rows"]}
+    return (_probe_filter(got, probed) if seen["filter"] else None) or _probe_flag(got, bool(seen["flag"]), probed)
+
+
+def _probe_filter(got: dict, probed: dict) -> tuple[str, str] | None:
+    wanted = {i for i, p in probed.items() if p[2] <= MAX_STARS}
     dropped, kept = sorted(wanted - set(got)), sorted(set(got) - wanted)
     if dropped:
-        _, text, stars, _ = PROBES[dropped[0]]
+        _, text, stars, _ = probed[dropped[0]]
         return f"your steps drop a review of {stars} star(s): {text!r}.", FILTER_HINT
     if kept:
-        _, text, stars, _ = PROBES[kept[0]]
+        _, text, stars, _ = probed[kept[0]]
         return f"your steps keep a review of {stars} stars: {text!r}.", FILTER_HINT
     return None
 
 
-def _probe_flag(got: dict, probes_flag: bool) -> tuple[str, str] | None:
+def _probe_flag(got: dict, probes_flag: bool, probed: dict) -> tuple[str, str] | None:
     for i, row in sorted(got.items()):
-        if i not in PROBES:
+        if i not in probed:
             continue
-        pet, text, _, _ = PROBES[i]
+        pet, text, _, _ = probed[i]
         if str(row["text"]) != text:
             return f"your steps turn the text {text!r} into {row['text']!r}.", "Add a column; leave the text as it is."
         if probes_flag and _truth(row[FLAG]) != _mentions(pet, text):
@@ -231,25 +279,37 @@ def _probe_flag(got: dict, probes_flag: bool) -> tuple[str, str] | None:
 # Exercise 2 ---------------------------------------------------------------------------------
 
 
-@exercise("Exercise 2")
-def exercise_2(complaints):
-    """`complaints`: the reviews of 1 or 2 stars, kept by an expression filter, with a column `mentions_pet`
-    that a batch function adds; lazy, so that the check can run its steps on probe reviews too."""
-    require("complaints", complaints, "a Dataset of the 1- and 2-star reviews with a `mentions_pet` column")
-    require_dataset("complaints", complaints)
+def _judge_2(seen, seed) -> str:
     expected = expected_complaints()
-    rows = _complaint_rows(complaints, len(expected))
+    rows = seen["rows"]
+    if not rows:
+        raise Wrong(f"`complaints` is empty: it misses all {len(expected)} reviews of 1 or 2 stars.", NUMBER_HINT)
     _check_kept_reviews(rows, expected)
     _check_flag(rows, expected)
-    _check_steps(complaints)
-    probed = _probe(complaints)
-    if probed:
-        problem, hint = probed
+    _check_steps(seen["kinds"], seen["filters"])
+    found = _probe_verdict(seen["probe"], probes(seed))
+    if found:
+        problem, hint = found
         raise Wrong(
             f"right for the reviews file, but the check also ran your steps on reviews of its own, and {problem}", hint
         )
     named = sum(v[FLAG] for v in expected.values())
     return f"{len(rows)} complaints; {named} of them name the pet."
+
+
+@exercise("Exercise 2", judge=_judge_2)
+def exercise_2(complaints, *, seed=None):
+    """`complaints`: the reviews of 1 or 2 stars, kept by an expression filter, with a column `mentions_pet`
+    that a batch function adds; lazy, so that the check can run its steps on probe reviews too."""
+    require("complaints", complaints, "a Dataset of the 1- and 2-star reviews with a `mentions_pet` column")
+    require_dataset("complaints", complaints)
+    rows = _complaint_rows(complaints, len(expected_complaints()))
+    return {
+        "rows": [{c: r[c] for c in ("id", "text", FLAG)} for r in rows],
+        "kinds": plan_kinds(complaints),
+        "filters": filter_kinds(complaints),
+        "probe": _probe(complaints, probes(seed)),
+    }
 
 
 def _complaint_rows(complaints, wanted: int) -> list[dict]:
@@ -325,16 +385,15 @@ def _check_flag(rows: list[dict], expected: dict) -> None:
         raise Wrong(f"`{FLAG}` is {not want[FLAG]} for review {wrong[0]} ({want['pet']}): {want['text']!r}.", FLAG_HINT)
 
 
-def _check_steps(complaints) -> None:
-    """The steps the text names, read from the plan: an expression filter, and a function on whole batches."""
-    kinds = plan_kinds(complaints)
+def _check_steps(kinds: list, filters: list) -> None:
+    """The steps the text names, read from the plan (``kinds``, ``filters``: :func:`plan_kinds`,
+    :func:`filter_kinds`): an expression filter, and a function on whole batches."""
     if kinds == ["InputData"]:
         raise Wrong(
             "`complaints` is materialized: its steps (the filter, the batch function) are gone from it, and the "
             "check cannot see or try them.",
             "Leave `complaints` lazy: build it from `reviews` with `filter` and `map_batches`, no `materialize()`.",
         )
-    filters = filter_kinds(complaints)
     if "function" in filters or "expression" not in filters:
         what = "a Python function" if "function" in filters else "no `filter` step: the rows are chosen elsewhere"
         raise Wrong(
@@ -388,17 +447,45 @@ PARTITION_HINT = (
 )
 
 
-@exercise("Exercise 3")
+def _judge_3(seen, seed=None) -> str:
+    files = seen["files"]
+    if not files:
+        raise NotSolved(f'no parquet files in `out_dir / "{FOLDER}"` yet; write the `complaints` Dataset there.')
+    keys = sorted({str(f["key"]) for f in files})
+    if keys != [PARTITION]:
+        raise Wrong(
+            f"the folders are named after {', '.join(f'`{k}`' for k in keys)}, not `{PARTITION}`.",
+            f"Partition by the column `{PARTITION}`.",
+        )
+    per_folder, found = _check_folders(files)
+    _check_all_complaints(found)
+    listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
+    return f"{len(found)} complaints in {len(per_folder)} folders: {listing}."
+
+
+@exercise("Exercise 3", judge=_judge_3)
 def exercise_3(out_dir):
     """`complaints` written as parquet into `out_dir / "complaints"`, one subfolder per number of stars."""
+    import pyarrow.parquet as pq
+
     require("out_dir", out_dir, "the output folder from the setup cell")
     target = Path(out_dir) / FOLDER
     files = _parquet_files(Path(out_dir), target)
-    partitions = _check_layout(files, target)
-    per_folder, seen = _check_folders(partitions, target)
-    _check_all_complaints(seen)
-    listing = ", ".join(f"{folder}/ ({n} rows)" for folder, n in sorted(per_folder.items()))
-    return f"{len(seen)} complaints in {len(per_folder)} folders: {listing}."
+    found = []
+    for path, (key, value) in sorted(_check_layout(files, target).items(), key=lambda item: str(item[0])):
+        try:
+            table = pq.read_table(path).to_pandas()
+        except Exception as exc:
+            raise Wrong(f"{path.relative_to(target)} cannot be read ({exc.__class__.__name__}).", RERUN) from None
+        found.append(
+            {
+                "key": key,
+                "value": value,
+                "columns": [str(c) for c in table.columns],
+                "ids": [int(i) for i in table["id"]] if "id" in table.columns else [],
+            }
+        )
+    return {"files": found}
 
 
 def _parquet_files(out_dir: Path, target: Path) -> list[Path]:
@@ -467,27 +554,22 @@ def _check_layout(files: list[Path], target: Path) -> dict[Path, tuple[str, str]
     return partitions
 
 
-def _check_folders(partitions: dict, target: Path) -> tuple[dict[str, int], dict[int, str]]:
+def _check_folders(files: list[dict]) -> tuple[dict[str, int], dict[int, str]]:
     """Rows per folder, and the folder of each review: every review once, in the folder of its stars."""
-    import pyarrow.parquet as pq
-
     expected = expected_complaints()
     seen: dict[int, str] = {}
     per_folder: dict[str, int] = {}
-    for path, (_, value) in sorted(partitions.items(), key=lambda item: str(item[0])):
-        try:
-            table = pq.read_table(path).to_pandas()
-        except Exception as exc:
-            raise Wrong(f"{path.relative_to(target)} cannot be read ({exc.__class__.__name__}).", RERUN) from None
-        lacking = [c for c in ("id", "text", FLAG) if c not in table.columns]
+    for file in files:
+        value, columns = str(file["value"]), file["columns"]
+        lacking = [c for c in ("id", "text", FLAG) if c not in columns]
         if lacking:
             raise Wrong(
-                f"the parquet files have no `{lacking[0]}` column (they have {list(table.columns)}).",
+                f"the parquet files have no `{lacking[0]}` column (they have {list(columns)}).",
                 "Write the Dataset of exercise 2, with all its columns.",
             )
         folder = f"{PARTITION}={value}"
-        per_folder[folder] = per_folder.get(folder, 0) + len(table)
-        for row_id in table["id"].astype(int):
+        per_folder[folder] = per_folder.get(folder, 0) + len(file["ids"])
+        for row_id in (int(i) for i in file["ids"]):
             if row_id in seen:
                 raise Wrong(f"review {row_id} is written twice.", RERUN)
             seen[row_id] = value
@@ -522,19 +604,16 @@ def _same(got: dict, want: dict) -> bool:
     return set(got) == set(want) and all(abs(got[k] - want[k]) < 1e-6 for k in want)
 
 
-@exercise("Stretch · the happiest pets")
-def stretch(per_pet):
-    """`per_pet`: a Dataset grouped by Ray Data, one row per pet of all reviews, with the mean number of stars."""
-    require("per_pet", per_pet, "a Dataset with one row per `pet` and the mean of its reviews' stars")
-    require_dataset(
-        "per_pet", per_pet, "Group `reviews` by a column, then aggregate each group: the result is a Dataset."
-    )
-    if "Aggregate" not in plan_kinds(per_pet):
-        raise Wrong(
-            "`per_pet` was not grouped by Ray Data: its plan has no groupby and aggregation.",
-            "Group the `reviews` Dataset with its own `groupby`, then aggregate: the rows stay in Ray, not in pandas.",
-        )
-    got = _means(run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet")))
+NOT_GROUPED = Wrong(
+    "`per_pet` was not grouped by Ray Data: its plan has no groupby and aggregation.",
+    "Group the `reviews` Dataset with its own `groupby`, then aggregate: the rows stay in Ray, not in pandas.",
+)
+
+
+def _judge_stretch(seen, seed=None) -> str:
+    if "Aggregate" not in seen["kinds"]:
+        raise Wrong(NOT_GROUPED.problem, NOT_GROUPED.hint)
+    got = _means(seen["rows"])
     table = review_table()
     stars = table.groupby("pet")["stars"]
     want = {k: float(v) for k, v in stars.mean().items()}
@@ -542,6 +621,19 @@ def stretch(per_pet):
         _explain_means(got, want, table)
     top = max(want, key=lambda k: (want[k], k))
     return f"{len(want)} pets; the happiest owners have a {top} ({want[top]:.2f} stars on average)."
+
+
+@exercise("Stretch · the happiest pets", judge=_judge_stretch)
+def stretch(per_pet):
+    """`per_pet`: a Dataset grouped by Ray Data, one row per pet of all reviews, with the mean number of stars."""
+    require("per_pet", per_pet, "a Dataset with one row per `pet` and the mean of its reviews' stars")
+    require_dataset(
+        "per_pet", per_pet, "Group `reviews` by a column, then aggregate each group: the result is a Dataset."
+    )
+    kinds = plan_kinds(per_pet)
+    if "Aggregate" not in kinds:
+        raise Wrong(NOT_GROUPED.problem, NOT_GROUPED.hint)
+    return {"kinds": kinds, "rows": run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet"))}
 
 
 def _means(rows: list[dict]) -> dict:

@@ -17,6 +17,10 @@ comes back in no particular order.
 Every answer is a Ray ``Dataset``, as the text asks. After its rows, each check reads from the
 Dataset's plan the steps the text names: a join (exercise 1), a join that keeps both sides and a
 batch function (exercise 2), joins and no filter (the stretch).
+
+Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` runs the learner's Dataset and
+returns its rows and the kinds of its steps (:func:`_observe`); ``_judge_N`` decides from those alone (in the
+grader's process when a notebook is graded).
 """
 
 from __future__ import annotations
@@ -131,6 +135,26 @@ def _frame(name: str, value, what: str):
         ) from None
 
 
+def _observe(name: str, value, what: str) -> dict:
+    """What a check sees of a Dataset answer: its columns and rows (a missing value as None), the types of its
+    joins and the kinds of its steps."""
+    df = _frame(name, value, what)
+    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    return {
+        "columns": [str(c) for c in df.columns],
+        "rows": rows,
+        "joins": join_types(value),
+        "kinds": plan_kinds(value),
+    }
+
+
+def _table(seen: dict):
+    """The observed rows as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(seen["rows"], columns=seen["columns"], dtype=object)
+
+
 def _require_columns(name: str, df, columns: tuple[str, ...], hint: str) -> None:
     lacking = [c for c in columns if c not in df.columns]
     if lacking:
@@ -171,24 +195,28 @@ KEY_HINT = (
 )
 
 
-@exercise("Exercise 1")
-def exercise_1(reviewed):
-    """`reviewed`: every review (its own `id` and columns) with `product_id`, the `id` of its product in the
-    outfits, made by a join."""
-    df = _frame("reviewed", reviewed, "a Dataset of every review with the `id` of its product as `product_id`")
+def _judge_1(seen, seed=None) -> str:
+    df = _table(seen)
     if len(df) == 0:
         raise Wrong("`reviewed` is empty: no review found its product.", KEY_HINT)
     _check_id_columns(df)
     ids = _check_every_review(df)
     _check_product_ids(dict(zip(ids, df["product_id"])))
     _check_review_columns("reviewed", df, "Keep each review's own columns: join `reviews` with the outfits.")
-    _check_joined("reviewed", reviewed, "Match the reviews with the outfits with `join`, on the product's text.")
+    _check_joined("reviewed", seen, "Match the reviews with the outfits with `join`, on the product's text.")
     expected = expected_product_ids()
     per_product = len(expected) / len(set(expected.values()))
     return (
         f"{len(ids)} reviews, each with the id of its product: {len(set(expected.values()))} products, "
         f"{per_product:.1f} reviews each on average."
     )
+
+
+@exercise("Exercise 1", judge=_judge_1)
+def exercise_1(reviewed):
+    """`reviewed`: every review (its own `id` and columns) with `product_id`, the `id` of its product in the
+    outfits, made by a join."""
+    return _observe("reviewed", reviewed, "a Dataset of every review with the `id` of its product as `product_id`")
 
 
 def _check_id_columns(df) -> None:
@@ -263,11 +291,12 @@ def _check_review_columns(name: str, df, hint: str) -> None:
         raise Wrong(f"`{name}` lacks the reviews' own column(s) {lacking} (its columns: {list(df.columns)}).", hint)
 
 
-def _check_joined(name: str, ds, hint: str) -> list[str]:
-    """The join types of ``ds``'s plan; :class:`Wrong` when it has none (rows matched elsewhere, or materialized)."""
-    types = join_types(ds)
+def _check_joined(name: str, seen: dict, hint: str) -> list[str]:
+    """The join types of the answer's plan (``seen``: :func:`_observe`); :class:`Wrong` when it has none (rows
+    matched elsewhere, or materialized)."""
+    types = list(seen["joins"])
     if not types:
-        gone = " (a materialized Dataset keeps none of its steps)" if plan_kinds(ds) == ["InputData"] else ""
+        gone = " (a materialized Dataset keeps none of its steps)" if seen["kinds"] == ["InputData"] else ""
         raise Wrong(f"`{name}` was not made by a join: its plan has no `join`{gone}.", hint)
     return types
 
@@ -289,11 +318,8 @@ def _whole(value):
 # Exercise 2 -------------------------------------------------------------------------------------
 
 
-@exercise("Exercise 2")
-def exercise_2(prompts):
-    """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt), from a join that
-    keeps both sides' rows and a batch function."""
-    df = _frame("prompts", prompts, "a Dataset with a `prompt` for every animal and every outfit")
+def _judge_2(seen, seed=None) -> str:
+    df = _table(seen)
     if len(df) == 0:
         raise Wrong("`prompts` is empty.", "Start from a join that keeps every animal and every outfit.")
     _require_columns("prompts", df, ("prompt",), "Add the column in a function that you pass to `map_batches`.")
@@ -303,13 +329,20 @@ def exercise_2(prompts):
     ids = _check_every_id(df)
     got = _check_prompt_text(dict(zip(ids, df["prompt"])))
     _check_three_kinds(got)
-    _check_prompt_steps(prompts)
+    _check_prompt_steps(seen)
     expected, no_outfit, unworn = expected_prompts(), expected_no_outfit(), expected_unworn()
     both = len(expected) - len(no_outfit) - len(unworn)
     return (
         f"{len(ids)} prompts: {both} animals in their outfit, {len(no_outfit)} animals without one, "
         f"{len(unworn)} product photos."
     )
+
+
+@exercise("Exercise 2", judge=_judge_2)
+def exercise_2(prompts):
+    """`prompts`: one row per animal and per outfit with a `prompt` column (three kinds of prompt), from a join that
+    keeps both sides' rows and a batch function."""
+    return _observe("prompts", prompts, "a Dataset with a `prompt` for every animal and every outfit")
 
 
 def _check_every_id(df) -> list[int]:
@@ -399,16 +432,16 @@ def _check_three_kinds(got: dict[int, str]) -> None:
             )
 
 
-def _check_prompt_steps(prompts) -> None:
+def _check_prompt_steps(seen: dict) -> None:
     """The steps the text names: a join that keeps both sides' rows, and `prompt` added by a batch function."""
-    types = _check_joined("prompts", prompts, "Start from a join of `animals` and `outfits` that keeps both sides.")
+    types = _check_joined("prompts", seen, "Start from a join of `animals` and `outfits` that keeps both sides.")
     if "full_outer" not in types:
         raise Wrong(
             f"`prompts` is built from {' and '.join(types)} join(s), not from one join that keeps the rows of both "
             "sides.",
             "Start from a single join that keeps every animal and every outfit, with or without a partner.",
         )
-    kinds = plan_kinds(prompts)
+    kinds = seen["kinds"]
     if "MapBatches" not in kinds:
         how = "row by row (`map`)" if "MapRows" in kinds else "without a batch function (no `map_batches` step)"
         raise Wrong(
@@ -429,10 +462,8 @@ def expected_unworn_reviews() -> set[int]:
 ROW_STEPS = {"Filter": "a filter", "MapBatches": "a batch function", "MapRows": "a row `map`", "FlatMap": "a flat_map"}
 
 
-@exercise("Stretch · reviews of outfits nobody wears")
-def stretch(unworn_reviews):
-    """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal, by joins only."""
-    df = _frame("unworn_reviews", unworn_reviews, "a Dataset of the reviews of the outfits that no animal wears")
+def _judge_stretch(seen, seed=None) -> str:
+    df = _table(seen)
     if len(df) == 0:
         raise Wrong(
             "`unworn_reviews` is empty.",
@@ -446,10 +477,16 @@ def stretch(unworn_reviews):
     _no_duplicates("unworn_reviews", ids, "Each review should appear once.")
     expected = _check_unworn_ids(set(ids))
     _check_only_review_columns(df)
-    _check_joins_only(unworn_reviews)
+    _check_joins_only(seen)
     table = review_table()
     products = sorted(set(table[table["id"].isin(expected)]["product"]))
     return f"{len(expected)} reviews of the outfits nobody wears: {', '.join(products)}."
+
+
+@exercise("Stretch · reviews of outfits nobody wears", judge=_judge_stretch)
+def stretch(unworn_reviews):
+    """`unworn_reviews`: the reviews (their own columns) of the outfits whose id matches no animal, by joins only."""
+    return _observe("unworn_reviews", unworn_reviews, "a Dataset of the reviews of the outfits that no animal wears")
 
 
 def _check_unworn_ids(ids: set[int]) -> set[int]:
@@ -483,10 +520,10 @@ def _check_only_review_columns(df) -> None:
     _check_review_columns("unworn_reviews", df, "Keep every column of the reviews: a semi join drops none.")
 
 
-def _check_joins_only(ds) -> None:
+def _check_joins_only(seen: dict) -> None:
     """Joins, and no step that chooses or changes rows some other way (the text: "joins only, no filter")."""
-    _check_joined("unworn_reviews", ds, "Use joins: an anti join, then a semi join.")
-    others = [ROW_STEPS[k] for k in plan_kinds(ds) if k in ROW_STEPS]
+    _check_joined("unworn_reviews", seen, "Use joins: an anti join, then a semi join.")
+    others = [ROW_STEPS[k] for k in seen["kinds"] if k in ROW_STEPS]
     if others:
         raise Wrong(
             f"`unworn_reviews` is right, but it is made with {others[0]} besides joins.",

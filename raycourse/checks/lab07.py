@@ -96,7 +96,7 @@ FEATURE_TOLERANCE = 0.05  # relative distance per part: a GPU's bf16 is at most 
 ATTEMPTS = 2
 _starved: list = []  # the starved pipeline's run of this session (the encoder's output table)
 # Handed over by the lab's cells (keep_starved): the grader carries it into the checks it runs afresh
-# (raycourse/_judge.py).
+# (raycourse/grading/in_kernel.py).
 SESSION_STATE = ("_starved",)
 
 

@@ -10,6 +10,11 @@ What each exercise's text states, and where it is checked:
   at least 30, missing where it is below.
 - Stretch (`changes_once`, `decoded_twice`): the same rows from a materialized `colours` (no reader left in the
   plan), and `decoded_twice` False.
+
+Exercise 2 and the stretch are in two halves (``raycourse.checks.Exercise``): the check runs the learner's Dataset
+and returns its rows (:func:`_change_rows`); ``_judge_2`` and ``_judge_stretch`` compare them with the clips'
+truth (in the grader's process when a notebook is graded). Exercise 1's reference is itself a Ray run, so it
+decides where it runs.
 """
 
 from __future__ import annotations
@@ -184,22 +189,56 @@ def _check_changes(table, truth: dict, name: str) -> None:
             raise Wrong(f"{video}'s colours change at {found} s, you say; not so.", hint)
 
 
-@exercise("Exercise 2 · the moment each video's colour changes")
-def exercise_2(changes) -> str:
+def _change_rows(ds, name: str) -> dict:
+    """The rows of a `changes` answer as plain data: its columns, and each row's video and change_at (None where
+    missing; the first number of an array)."""
+    table = _rows(ds, name)
+    found = {
+        column: [
+            None if _missing(v) else (float(np.ravel(v)[0]) if column == "change_at" else str(v)) for v in table[column]
+        ]
+        for column in ("video", "change_at")
+        if column in table.columns
+    }
+    return {"columns": [str(c) for c in table.columns], **found}
+
+
+def _table_of(seen: dict):
+    import pandas as pd
+
+    return pd.DataFrame({c: seen[c] for c in ("video", "change_at") if c in seen}, columns=seen["columns"])
+
+
+def _judge_2(seen, seed=None) -> str:
+    truth = _truth()
+    _check_changes(_table_of(seen), truth, "changes")
+    moments = ", ".join(f"{v} at {s} s" for v, s in sorted(truth.items()) if s is not None)
+    return f"one row per video; the colours change in {moments}, and nowhere else."
+
+
+@exercise("Exercise 2 · the moment each video's colour changes", judge=_judge_2)
+def exercise_2(changes) -> dict:
     require("changes", changes, 'a Dataset: colours.groupby("path").map_groups(...)')
     require_dataset("changes", changes)
     _check_grouped(changes)
-    truth = _truth()
-    _check_changes(_rows(changes, "changes"), truth, "changes")
-    moments = ", ".join(f"{v} at {s} s" for v, s in sorted(truth.items()) if s is not None)
-    return f"one row per video; the colours change in {moments}, and nowhere else."
+    return _change_rows(changes, "changes")
 
 
 # --- Stretch ----------------------------------------------------------------------------------------------------
 
 
-@exercise("Stretch · the same moments, decoded once")
-def stretch(changes_once, decoded_twice) -> str:
+def _judge_stretch(seen, seed=None) -> str:
+    _check_changes(_table_of(seen), _truth(), "changes_once")
+    if seen["decoded_twice"] is not False:
+        raise Wrong(
+            f"`decoded_twice` is {seen['decoded_twice']!r}.",
+            "A materialized Dataset keeps its blocks: running the grouping again reads them, it decodes nothing.",
+        )
+    return "the frames were decoded once; grouping them again reads the kept blocks."
+
+
+@exercise("Stretch · the same moments, decoded once", judge=_judge_stretch)
+def stretch(changes_once, decoded_twice) -> dict:
     require("changes_once", changes_once, "a Dataset grouped from a materialized colours")
     require("decoded_twice", decoded_twice, "True or False")
     require_dataset("changes_once", changes_once)
@@ -209,10 +248,8 @@ def stretch(changes_once, decoded_twice) -> str:
             "Group a materialized colours: colours.materialize().groupby(...).",
         )
     _check_grouped(changes_once)
-    _check_changes(_rows(changes_once, "changes_once"), _truth(), "changes_once")
-    if decoded_twice is not False:
-        raise Wrong(
-            f"`decoded_twice` is {decoded_twice!r}.",
-            "A materialized Dataset keeps its blocks: running the grouping again reads them, it decodes nothing.",
-        )
-    return "the frames were decoded once; grouping them again reads the kept blocks."
+    # decoded_twice: True and False pass as they are, anything else as its text (never False)
+    return {
+        **_change_rows(changes_once, "changes_once"),
+        "decoded_twice": decoded_twice if isinstance(decoded_twice, bool) else repr(decoded_twice),
+    }

@@ -1,0 +1,91 @@
+"""The grading stages alone, without a kernel: the observation request's code run in this process, the judge on
+what it wrote, the watch for tampering (in a process of its own: an audit hook stays), the package's seal."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from raycourse import grading
+from raycourse.grading import in_kernel
+
+LAB = "raycourse.checks.lab01"
+
+
+def _observe(calls, user_ns, seeds=None):
+    sources = grading.checks_sources()
+    lab = grading.Lab.of(LAB)
+    seeds = seeds or [1] * len(calls)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        in_kernel._observe(LAB, {n: sources[n] for n in lab.modules}, calls, seeds, user_ns)
+    lines = [l[len(in_kernel.MARK) :] for l in out.getvalue().splitlines() if l.startswith(in_kernel.MARK)]
+    assert len(lines) == 1, out.getvalue()
+    return grading.decide(lines[0], calls, seeds, lab)
+
+
+def test_the_observation_request_sends_plain_data_that_the_grader_judges():
+    calls = [
+        ["exercise_1", ["reviews"], [], "check.exercise_1(reviews)"],
+        ["exercise_3", ["out_dir"], [], "check.exercise_3(out_dir)"],
+    ]
+    results, tampered = _observe(calls, {"reviews": ..., "out_dir": 42})
+    assert tampered == []
+    verdicts = [r["verdict"] for r in results]
+    assert [v["status"] for v in verdicts] == ["not solved", "wrong"], verdicts
+    assert "the check could not use your answer" in verdicts[1]["message"]
+    # the kernel's own modules are put back: the request leaves no trace in sys.modules
+    assert all(not getattr(m, "__file__", "").startswith("<raycourse grader") for m in list(sys.modules.values()))
+
+
+def test_an_argument_that_raises_stops_the_cells_checks_as_the_cell_would():
+    calls = [["exercise_1", ["missing"], [], "check.exercise_1(missing)"]]
+    results, _ = _observe(calls, {})
+    assert results == [
+        {"attribute": "exercise_1", "raised": ["NameError", "name 'missing' is not defined", calls[0][3]]}
+    ]
+
+
+def test_the_watch_notes_writes_to_the_package_and_sandbox_commands(tmp_path):
+    import raycourse
+
+    package = Path(raycourse.__file__).parent
+    script = (
+        Path(in_kernel.__file__).read_text()
+        + f"""
+_watch()
+import os, subprocess
+for act in (lambda: os.remove({str(package / "no-such-file.py")!r}),
+            lambda: subprocess.run(["mount", "-o", "remount,rw", "/"], capture_output=True),
+            lambda: open({str(tmp_path / "mine.txt")!r}, "w").close()):
+    try:
+        act()
+    except OSError:
+        pass
+_watched()
+"""
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    notes = grading.watched_notes(run.stdout.splitlines())
+    assert len(notes) == 1 and "no-such-file.py" in notes[0] and "ran `mount -o remount,rw /`" in notes[0], notes
+    assert "mine.txt" not in notes[0]  # its own files are its own
+    assert grading.watched_notes([in_kernel.WATCH_MARK + "[]"]) == []
+    assert "could not be read" in grading.watched_notes([in_kernel.WATCH_MARK + "[__import__('os')]"])[0]
+
+
+def test_the_seal_names_what_changed_in_the_package(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("a")
+    (tmp_path / "sub" / "b.py").write_text("b")
+    (tmp_path / "__pycache__").mkdir()
+    seal = grading.PackageSeal(tmp_path)
+    assert seal.changed() == []
+    (tmp_path / "a.py").write_text("changed")
+    (tmp_path / "sub" / "b.py").unlink()
+    (tmp_path / "new.py").write_text("new")
+    (tmp_path / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"compiled")  # Python's own: not a change
+    assert seal.changed() == ["a.py", "new.py", "sub/b.py"]
+    assert seal.changed() == []  # from now on, what it holds now
