@@ -70,11 +70,18 @@ _IMPORTS = (
 # What a graded notebook keeps of its outputs (characters of text, all cells together); beyond it, a note.
 OUTPUT_LIMIT = 1_000_000
 JUDGE_OUTPUT_LIMIT = 64_000  # what the grader's own check requests keep besides their verdicts
-# Environment variables a graded kernel never gets: anything that looks like a secret, whatever its name's case
-# (HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, GITHUB_TOKEN, ...), and the user's agents. Ray's own settings
-# pass (RAY_*: the token of a Ray the kernel is told to join).
-SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
-DROPPED_ENV = ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KRB5CCNAME", "DBUS_SESSION_BUS_ADDRESS")
+# The environment a graded kernel gets from the grader's: these variables only (an allow list: whatever else the
+# grader's environment holds, a database URL, a proxy with its password, a token of any name, stays out), those
+# that begin with ALLOWED_PREFIXES, less any whose name looks like a secret (Ray's own RAY_* settings aside: the
+# token of a Ray the kernel is told to join).
+ALLOWED_ENV = frozenset(
+    "PATH LANG LANGUAGE TZ TERM USER LOGNAME HOME TMPDIR VIRTUAL_ENV CONDA_PREFIX CONDA_DEFAULT_ENV LD_LIBRARY_PATH "
+    "CUDA_HOME CUDA_VISIBLE_DEVICES NVIDIA_VISIBLE_DEVICES OMP_NUM_THREADS MKL_NUM_THREADS OPENBLAS_NUM_THREADS "
+    "XDG_CACHE_HOME HF_HOME HF_HUB_CACHE TORCH_HOME MPLBACKEND PYTHONHASHSEED PYTHONUNBUFFERED PYTHONIOENCODING "
+    "PYTHONWARNINGS COVERAGE_PROCESS_START".split()
+)
+ALLOWED_PREFIXES = ("LC_", "RAY_", "RAYCOURSE_")
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|DSN|PAT\b", re.I)
 # In every process of a graded notebook: how the grader finds them all (not a RAYCOURSE_ setting: it must not travel
 # to Ray's workers).
 GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
@@ -303,14 +310,23 @@ def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = 
     from raycourse.cluster import kernel_encryption_policy
 
     tcp = {"transport_encryption": kernel_encryption_policy()}  # Unix sockets: in a 0700 folder of the grader
-    extra = {"transport": "ipc", "ip": str(ipc)} if ipc is not None else tcp
+    # With ipc, its connection file beside its sockets: a sandbox's kernel sees neither the grader's /tmp nor its
+    # runtime folder.
+    extra = {"transport": "ipc", "ip": str(ipc), "connection_file": f"{ipc}.json"} if ipc is not None else tcp
     return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=ThisPython(), **extra)
 
 
+# Folders a graded kernel reads, named in its environment: shown in its sandbox even where the host's /tmp is hidden.
+_READ = ("XDG_CACHE_HOME", "RAYCOURSE_CACHE", "RAYCOURSE_DATA", "RAYCOURSE_GPU_DATA", "HF_HOME", "HF_HUB_CACHE")
+
+
 def minimal_env(env: dict) -> dict:
-    """``env`` without what looks like a secret (:data:`SECRET_NAMES`, Ray's settings aside) or an agent's socket."""
+    """``env`` reduced to what a graded kernel needs: :data:`ALLOWED_ENV` and :data:`ALLOWED_PREFIXES`, less names
+    that look like a secret (:data:`SECRET_NAMES`; Ray's ``RAY_*`` settings aside)."""
     return {
-        k: v for k, v in env.items() if k not in DROPPED_ENV and (k.startswith("RAY_") or not SECRET_NAMES.search(k))
+        k: v
+        for k, v in env.items()
+        if (k in ALLOWED_ENV or k.startswith(ALLOWED_PREFIXES)) and (k.startswith("RAY_") or not SECRET_NAMES.search(k))
     }
 
 
@@ -365,6 +381,9 @@ def plan_cell(source: str, alias: str, names: dict[str, str]) -> tuple[bool, lis
 
 
 def _capped_client(nb, limit: int, **kwargs):
+    """An nbclient that keeps ``limit`` characters of the notebook's outputs, every kind counted (streams, displays,
+    results, errors); beyond it, the rest is dropped (counted in ``dropped``), but for one error per cell, cut to
+    its name and value: how the grader knows that the cell raised."""
     from nbclient import NotebookClient
 
     class Capped(NotebookClient):
@@ -372,46 +391,51 @@ def _capped_client(nb, limit: int, **kwargs):
         dropped = 0
         judging = False  # a request of the grader's: its verdict lines always, the rest up to JUDGE_OUTPUT_LIMIT
 
+        def _room(self) -> int:
+            return max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
+
+        def _take(self, size: int) -> None:
+            if self.judging:
+                self.judged += size
+            else:
+                self.kept += size
+
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
-            if msg.get("msg_type") == "stream":
+            kind = msg.get("msg_type")
+            if kind == "stream":
                 text = content.get("text", "")
-                if self.judging:
-                    keep = [l for l in text.splitlines(True) if l.startswith(_judge.MARK)]
-                    rest = "".join(l for l in text.splitlines(True) if not l.startswith(_judge.MARK))
-                    room = max(0, JUDGE_OUTPUT_LIMIT - self.judged)
-                    self.judged += min(len(rest), room)
-                    self.dropped += max(0, len(rest) - room)
-                    content["text"] = rest[:room] + "".join(keep)
-                else:
-                    room = max(0, limit - self.kept)
-                    self.kept += min(len(text), room)
-                    if len(text) > room:
-                        self.dropped += len(text) - room
-                        content["text"] = text[:room]
+                keep = ""
+                if self.judging:  # the verdict lines pass whatever their size (the grader reads them)
+                    keep = "".join(l for l in text.splitlines(True) if l.startswith(_judge.MARK))
+                    text = "".join(l for l in text.splitlines(True) if not l.startswith(_judge.MARK))
+                room = self._room()
+                self._take(min(len(text), room))
+                self.dropped += max(0, len(text) - room)
+                content["text"] = text[:room] + keep
                 if not content["text"]:
                     return None
-            elif msg.get("msg_type") == "error":  # always kept (it is how a cell's error is known), cut to size
-                content["evalue"] = (
-                    _short(content.get("evalue", ""), 2000)
-                    if len(content.get("evalue", "")) > 2000
-                    else content.get("evalue", "")
-                )
-                content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
-            elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
-                size = len(json.dumps(content.get("data") or content.get("traceback") or "", default=str))
-                room = max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
-                if size > room:
+            else:
+                if kind == "error":  # cut to size first
+                    evalue = content.get("evalue", "")
+                    content["evalue"] = _short(evalue, 2000) if len(evalue) > 2000 else evalue
+                    content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
+                size = len(json.dumps(content, default=str))
+                if size > self._room():
                     self.dropped += size
-                    return None
-                if self.judging:
-                    self.judged += size
-                else:
-                    self.kept += size
+                    if kind != "error" or cell_index in self.errored:
+                        return None
+                    content["evalue"] = _short(content["evalue"], 200)
+                    content["traceback"] = []
+                    size = len(json.dumps(content, default=str))
+                if kind == "error":
+                    self.errored.add(cell_index)
+                self._take(size)
             return super().output(outs, msg, display_id, cell_index)
 
     client = Capped(nb, **kwargs)
     client.judged = 0
+    client.errored = set()  # the cells with an error kept
     return client
 
 
@@ -454,10 +478,11 @@ class MemoryWatch:
     ``peak``: the most they held together at one look; ``exceeded``: True once it killed them.
     """
 
-    def __init__(self, limit: float, roots, mark: str | None = None, interval: float = 0.5):
+    def __init__(self, limit: float, roots, mark: str | None = None, interval: float = 0.5, files=None):
         import threading
 
         self.limit, self.roots, self.mark, self.interval = limit, roots, mark, interval
+        self.files = files or (lambda: 0)  # bytes its processes hold in memory as files (a sandbox's tmpfs)
         self.peak, self.exceeded = 0, False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="raycourse-memory-watch", daemon=True)
@@ -500,7 +525,7 @@ class MemoryWatch:
 
         while not self._stop.wait(self.interval):
             procs = self.processes()
-            used = sum(self.private(p) for p in procs)
+            used = sum(self.private(p) for p in procs) + self.files()
             self.peak = max(self.peak, used)
             if used > self.limit * 2**30:
                 self.exceeded = True
@@ -573,7 +598,7 @@ class Grader:
 
     def close(self) -> None:
         for path in self._cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+            sandbox.remove(path)
         self._cleanup = []
 
     def _prepare(self) -> None:
@@ -588,6 +613,10 @@ class Grader:
             aside = Path(tempfile.mkdtemp(prefix=".raycourse-grade-", dir=base))
             self._cleanup.append(aside)
             self.env[OUTPUTS_ENV] = str(aside)
+        # The course package the kernels import: a read-only copy taken now, before the first notebook runs.
+        package = Path(tempfile.mkdtemp(prefix="rcg-package-"))
+        self._cleanup.append(package)
+        self.env["PYTHONPATH"] = str(sandbox.package_copy(package))
         if not self.env.get("RAY_ADDRESS"):
             # The notebooks get the profile chosen here, as under `make lab`: a local Ray has logical GPUs in tiny,
             # which must not make a notebook pick the gpu profile.
@@ -679,10 +708,21 @@ class Grader:
         )
         if self.sandboxed:
             writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
+            # What the notebook writes (its HOME, temporary and working folders, /tmp, /dev/shm) is in the sandbox's
+            # memory, counted in its limit and gone with it; the kernel's sockets to the grader stay in `work`.
+            private = [env["HOME"], env["TMPDIR"], str(folder)]
             os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
             fifo = os.open(work / "grader", os.O_RDWR)
             client.km = _kernel_manager(
-                wrap=lambda argv: sandbox.command(argv, writable, ray=True, watch=str(work / "grader")),
+                wrap=lambda argv: sandbox.command(
+                    argv,
+                    writable,
+                    ray=True,
+                    watch=str(work / "grader"),
+                    private=private,
+                    readable=[self.env["PYTHONPATH"], *(env[k] for k in _READ if env.get(k, "").strip())],
+                    size=int(self.memory * 2**30),
+                ),
                 ipc=work / "kernel",
             )
         else:
@@ -702,7 +742,13 @@ class Grader:
                         found.append(psutil.Process(pid))
             return found
 
-        watch = MemoryWatch(self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV))
+        def in_files():  # the sandbox's private memory: files in its /tmp, /dev/shm, HOME, ...
+            pid = getattr(client.km.provisioner, "pid", None)
+            return sandbox.private_bytes(pid) if self.sandboxed and pid is not None else 0
+
+        watch = MemoryWatch(
+            self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV), files=in_files
+        )
         try:
             with client.setup_kernel(env=env, stderr=kernel_log), watch:
                 for index, cell in enumerate(nb.cells):
