@@ -30,8 +30,9 @@ it; it starts a Ray of its own inside, gone with it. Elsewhere (macOS) it runs w
 with a warning, on a Ray the grader starts for it alone and stops after it, and its processes are found
 by a mark in their environment and killed. With ``RAY_ADDRESS`` set, every notebook joins that Ray (the
 network stays on, its files writable: trusted notebooks only). The kernel gets a minimal environment: the
-grader's, less anything that looks like a secret (tokens, keys, passwords), with a temporary ``HOME``,
-plus the test run's quiet, offline settings (:data:`raycourse.runtime.TEST_ENV`).
+grader's variables of an allow list (:func:`minimal_env`), with a temporary ``HOME``, plus the test run's
+quiet, offline settings (:data:`raycourse.runtime.TEST_ENV`), and imports the course package from a read-only
+copy taken before the first notebook (:func:`raycourse.sandbox.package_copy`).
 """
 
 from __future__ import annotations
@@ -474,7 +475,8 @@ class MemoryWatch:
     they started (in a sandbox, every process of its PID namespace: its Ray's workers included), and, outside a
     sandbox, every process with the notebook's ``mark`` (a ``setsid`` one included). What counts is each
     process's private resident memory (resident less shared: not the libraries and weights mapped from files,
-    which the page cache holds once for all, nor Ray's object store in shared memory, which Ray caps itself).
+    which the page cache holds once for all), plus ``files()``: the bytes of a sandbox's own memory (its /tmp and
+    /dev/shm, Ray's object store there).
     ``peak``: the most they held together at one look; ``exceeded``: True once it killed them.
     """
 

@@ -323,7 +323,13 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
 
         threading.Thread(target=wait_for_caller, daemon=True).start()
     # The grader's time limit covers this start; on a machine loaded well past its cores it took over 2 minutes.
-    ray = cluster.start(dashboard=False, temp_dir=os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray"), timeout=600)
+    temp_dir = os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray")
+    try:
+        ray = cluster.start(dashboard=False, temp_dir=temp_dir, timeout=600)
+    except Exception:  # its log is in the sandbox's memory, gone with it: its end goes to the kernel's log
+        for log in sorted(Path(temp_dir).glob("raycourse-ray-*.log")):
+            print(f"{log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n", file=sys.stderr)
+        raise
     try:
         # No JPY_PARENT_PID: ipykernel would take this process (PID 1 here) for init and end itself.
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
