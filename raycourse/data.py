@@ -65,7 +65,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
 }
 
 
-_REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+_REPO_DATA = (Path(__file__).resolve().parent.parent / "data").resolve()  # a link in a copy of the package
 
 
 def data_root() -> Path:

@@ -278,8 +278,9 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     assert not _sleepers("987"), [p.info["cmdline"] for p in _sleepers("987")]
     if sandbox.unavailable():  # macOS: no sandbox for files and network (the grader warned)
         return
-    assert "remove PermissionError" in shown or "remove OSError" in shown, shown[-3000:]
-    assert "plant OSError" in shown or "plant PermissionError" in shown, shown[-3000:]
+    # read-only, or (under /tmp, as here) not even seen: the sandbox's /tmp is its own
+    assert re.search(r"remove (PermissionError|OSError|FileNotFoundError)\n", shown), shown[-3000:]
+    assert re.search(r"plant (PermissionError|OSError|FileNotFoundError)\n", shown), shown[-3000:]
     assert "network: ConnectionRefusedError" in shown
     assert outside.read_text() == "keep me" and not planted.exists()
     assert not any("outlived" in n for n in bad.notes), bad.notes  # the sandbox ended them with the kernel

@@ -24,6 +24,9 @@ GRADE_MARK_ENV = "_RAYCOURSE_GRADED_RUN"
 
 
 def _capped_client(nb, limit: int, **kwargs):
+    """An nbclient that keeps ``limit`` characters of the notebook's outputs, every kind counted (streams, displays,
+    results, errors); beyond it, the rest is dropped (counted in ``dropped``), but for one error per cell, cut to
+    its name and value: how the grader knows that the cell raised."""
     from nbclient import NotebookClient
 
     class Capped(NotebookClient):
@@ -31,46 +34,51 @@ def _capped_client(nb, limit: int, **kwargs):
         dropped = 0
         judging = False  # a request of the grader's: its verdict lines always, the rest up to JUDGE_OUTPUT_LIMIT
 
+        def _room(self) -> int:
+            return max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
+
+        def _take(self, size: int) -> None:
+            if self.judging:
+                self.judged += size
+            else:
+                self.kept += size
+
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
-            if msg.get("msg_type") == "stream":
+            kind = msg.get("msg_type")
+            if kind == "stream":
                 text = content.get("text", "")
-                if self.judging:
-                    keep = [l for l in text.splitlines(True) if l.startswith(in_kernel.MARK)]
-                    rest = "".join(l for l in text.splitlines(True) if not l.startswith(in_kernel.MARK))
-                    room = max(0, JUDGE_OUTPUT_LIMIT - self.judged)
-                    self.judged += min(len(rest), room)
-                    self.dropped += max(0, len(rest) - room)
-                    content["text"] = rest[:room] + "".join(keep)
-                else:
-                    room = max(0, limit - self.kept)
-                    self.kept += min(len(text), room)
-                    if len(text) > room:
-                        self.dropped += len(text) - room
-                        content["text"] = text[:room]
+                keep = ""
+                if self.judging:  # the verdict lines pass whatever their size (the grader reads them)
+                    keep = "".join(l for l in text.splitlines(True) if l.startswith(in_kernel.MARK))
+                    text = "".join(l for l in text.splitlines(True) if not l.startswith(in_kernel.MARK))
+                room = self._room()
+                self._take(min(len(text), room))
+                self.dropped += max(0, len(text) - room)
+                content["text"] = text[:room] + keep
                 if not content["text"]:
                     return None
-            elif msg.get("msg_type") == "error":  # always kept (it is how a cell's error is known), cut to size
-                content["evalue"] = (
-                    _short(content.get("evalue", ""), 2000)
-                    if len(content.get("evalue", "")) > 2000
-                    else content.get("evalue", "")
-                )
-                content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
-            elif msg.get("msg_type") in ("display_data", "execute_result", "update_display_data"):
-                size = len(json.dumps(content.get("data") or content.get("traceback") or "", default=str))
-                room = max(0, (JUDGE_OUTPUT_LIMIT - self.judged) if self.judging else limit - self.kept)
-                if size > room:
+            else:
+                if kind == "error":  # cut to size first
+                    evalue = content.get("evalue", "")
+                    content["evalue"] = _short(evalue, 2000) if len(evalue) > 2000 else evalue
+                    content["traceback"] = [line[:2000] for line in content.get("traceback", [])[-30:]]
+                size = len(json.dumps(content, default=str))
+                if size > self._room():
                     self.dropped += size
-                    return None
-                if self.judging:
-                    self.judged += size
-                else:
-                    self.kept += size
+                    if kind != "error" or cell_index in self.errored:
+                        return None
+                    content["evalue"] = _short(content["evalue"], 200)
+                    content["traceback"] = []
+                    size = len(json.dumps(content, default=str))
+                if kind == "error":
+                    self.errored.add(cell_index)
+                self._take(size)
             return super().output(outs, msg, display_id, cell_index)
 
     client = Capped(nb, **kwargs)
     client.judged = 0
+    client.errored = set()  # the cells with an error kept
     return client
 
 
@@ -109,14 +117,16 @@ class MemoryWatch:
     they started (in a sandbox, every process of its PID namespace: its Ray's workers included), and, outside a
     sandbox, every process with the notebook's ``mark`` (a ``setsid`` one included). What counts is each
     process's private resident memory (resident less shared: not the libraries and weights mapped from files,
-    which the page cache holds once for all, nor Ray's object store in shared memory, which Ray caps itself).
+    which the page cache holds once for all), plus ``files()``: the bytes of a sandbox's own memory (its /tmp and
+    /dev/shm, Ray's object store there).
     ``peak``: the most they held together at one look; ``exceeded``: True once it killed them.
     """
 
-    def __init__(self, limit: float, roots, mark: str | None = None, interval: float = 0.5):
+    def __init__(self, limit: float, roots, mark: str | None = None, interval: float = 0.5, files=None):
         import threading
 
         self.limit, self.roots, self.mark, self.interval = limit, roots, mark, interval
+        self.files = files or (lambda: 0)  # bytes its processes hold in memory as files (a sandbox's tmpfs)
         self.peak, self.exceeded = 0, False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="raycourse-memory-watch", daemon=True)
@@ -159,7 +169,7 @@ class MemoryWatch:
 
         while not self._stop.wait(self.interval):
             procs = self.processes()
-            used = sum(self.private(p) for p in procs)
+            used = sum(self.private(p) for p in procs) + self.files()
             self.peak = max(self.peak, used)
             if used > self.limit * 2**30:
                 self.exceeded = True

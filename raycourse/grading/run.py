@@ -44,13 +44,21 @@ DEFAULT_TIMEOUT = 600  # seconds per notebook; the slowest solved lab takes abou
 GRADE_ENV = {k: v for k, v in runtime.TEST_ENV.items() if k != config.PROFILE_ENV}
 
 
-# Environment variables a graded kernel never gets: anything that looks like a secret, whatever its name's case
-# (HF_TOKEN, AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY, GITHUB_TOKEN, ...), and the user's agents. Ray's own settings
-# pass (RAY_*: the token of a Ray the kernel is told to join).
-SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
-
-
-DROPPED_ENV = ("SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_AGENT_INFO", "KRB5CCNAME", "DBUS_SESSION_BUS_ADDRESS")
+# The environment a graded kernel gets from the grader's: these variables only (an allow list: whatever else the
+# grader's environment holds, a database URL, a proxy with its password, a token of any name, stays out), those
+# that begin with ALLOWED_PREFIXES, less any whose name looks like a secret (Ray's own RAY_* settings aside: the
+# token of a Ray the kernel is told to join). PYTHONPATH: where the grader's own packages come from (a GPU machine's
+# carried site); the course package itself comes first, from the grader's read-only copy.
+ALLOWED_ENV = frozenset(
+    "PATH LANG LANGUAGE TZ TERM USER LOGNAME HOME TMPDIR VIRTUAL_ENV CONDA_PREFIX CONDA_DEFAULT_ENV LD_LIBRARY_PATH "
+    "CUDA_HOME CUDA_VISIBLE_DEVICES NVIDIA_VISIBLE_DEVICES OMP_NUM_THREADS MKL_NUM_THREADS OPENBLAS_NUM_THREADS "
+    "XDG_CACHE_HOME HF_HOME HF_HUB_CACHE TORCH_HOME MPLBACKEND PYTHONHASHSEED PYTHONUNBUFFERED PYTHONIOENCODING "
+    "PYTHONWARNINGS PYTHONPATH COVERAGE_PROCESS_START".split()
+)
+ALLOWED_PREFIXES = ("LC_", "RAY_", "RAYCOURSE_")
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|DSN|PAT\b", re.I)
+# Folders a graded kernel reads, named in its environment: shown in its sandbox even where the host's /tmp is hidden.
+_READ = ("XDG_CACHE_HOME", "RAYCOURSE_CACHE", "RAYCOURSE_DATA", "RAYCOURSE_GPU_DATA", "HF_HOME", "HF_HUB_CACHE")
 
 
 def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = None):
@@ -74,14 +82,19 @@ def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = 
     from raycourse.cluster import kernel_encryption_policy
 
     tcp = {"transport_encryption": kernel_encryption_policy()}  # Unix sockets: in a 0700 folder of the grader
-    extra = {"transport": "ipc", "ip": str(ipc)} if ipc is not None else tcp
+    # With ipc, its connection file beside its sockets: a sandbox's kernel sees neither the grader's /tmp nor its
+    # runtime folder.
+    extra = {"transport": "ipc", "ip": str(ipc), "connection_file": f"{ipc}.json"} if ipc is not None else tcp
     return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=ThisPython(), **extra)
 
 
 def minimal_env(env: dict) -> dict:
-    """``env`` without what looks like a secret (:data:`SECRET_NAMES`, Ray's settings aside) or an agent's socket."""
+    """``env`` reduced to what a graded kernel needs: :data:`ALLOWED_ENV` and :data:`ALLOWED_PREFIXES`, less names
+    that look like a secret (:data:`SECRET_NAMES`; Ray's ``RAY_*`` settings aside)."""
     return {
-        k: v for k, v in env.items() if k not in DROPPED_ENV and (k.startswith("RAY_") or not SECRET_NAMES.search(k))
+        k: v
+        for k, v in env.items()
+        if (k in ALLOWED_ENV or k.startswith(ALLOWED_PREFIXES)) and (k.startswith("RAY_") or not SECRET_NAMES.search(k))
     }
 
 
@@ -170,8 +183,10 @@ class Grader:
         self.close()
 
     def close(self) -> None:
+        from . import sandbox as _sandbox
+
         for path in self._cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+            _sandbox.remove(path)
         self._cleanup = []
 
     def _prepare(self) -> None:
@@ -184,6 +199,15 @@ class Grader:
             aside = Path(tempfile.mkdtemp(prefix=".raycourse-grade-", dir=base))
             self._cleanup.append(aside)
             self.env[OUTPUTS_ENV] = str(aside)
+        # The course package the kernels import: a read-only copy taken now, before the first notebook runs, ahead
+        # of the grader's own PYTHONPATH (where its other packages may come from).
+        from . import sandbox as _sandbox
+
+        package = Path(tempfile.mkdtemp(prefix="rcg-package-"))
+        self._cleanup.append(package)
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(_sandbox.package_copy(package)), *filter(None, self.env.get("PYTHONPATH", "").split(os.pathsep))]
+        )
         if not self.env.get("RAY_ADDRESS"):
             # The notebooks get the profile chosen here, as under `make lab`: a local Ray has logical GPUs in tiny,
             # which must not make a notebook pick the gpu profile.
@@ -292,10 +316,23 @@ class Grader:
             from . import sandbox as _sandbox
 
             writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
+            # What the notebook writes (its HOME, temporary and working folders, /tmp, /dev/shm) is in the sandbox's
+            # memory, counted in its limit and gone with it; the kernel's sockets to the grader stay in `work`.
+            private = [env["HOME"], env["TMPDIR"], str(folder)]
+            readable = [*filter(None, self.env["PYTHONPATH"].split(os.pathsep))]
+            readable += [env[k] for k in _READ if env.get(k, "").strip()]
             os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
             fifo = os.open(work / "grader", os.O_RDWR)
             client.km = _kernel_manager(
-                wrap=lambda argv: _sandbox.command(argv, writable, ray=True, watch=str(work / "grader")),
+                wrap=lambda argv: _sandbox.command(
+                    argv,
+                    writable,
+                    ray=True,
+                    watch=str(work / "grader"),
+                    private=private,
+                    readable=readable,
+                    size=int(self.memory * 2**30),
+                ),
                 ipc=work / "kernel",
             )
         else:
@@ -315,7 +352,15 @@ class Grader:
                         found.append(psutil.Process(pid))
             return found
 
-        watch = MemoryWatch(self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV))
+        def in_files():  # the sandbox's private memory: files in its /tmp, /dev/shm, HOME, ...
+            from . import sandbox as _sandbox
+
+            pid = getattr(client.km.provisioner, "pid", None)
+            return _sandbox.private_bytes(pid) if self.sandboxed and pid is not None else 0
+
+        watch = MemoryWatch(
+            self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV), files=in_files
+        )
         try:
             with client.setup_kernel(env=env, stderr=kernel_log), watch:
                 request(client, nb, "_watch()")  # before any cell of the notebook
