@@ -215,7 +215,7 @@ def test_the_kernel_environment_is_built_from_an_allow_list():
             "AWS_SECRET_ACCESS_KEY": "s",
             "SSH_AUTH_SOCK": "/tmp/agent",
             "ANY_OTHER_NAME": "x",
-            "PYTHONPATH": "/home/me/evil",
+            "PYTHONPATH": "/opt/site",  # the grader's own packages (a GPU machine's carried site): the copy goes first
         }
     )
     assert env == {
@@ -224,6 +224,7 @@ def test_the_kernel_environment_is_built_from_an_allow_list():
         "LC_ALL": "C.UTF-8",
         "RAYCOURSE_PROFILE": "tiny",
         "RAY_AUTH_TOKEN": "ray",  # Ray's own: the token of a Ray the kernel is told to join
+        "PYTHONPATH": "/opt/site",
     }
 
 

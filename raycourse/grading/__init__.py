@@ -73,6 +73,8 @@ from .report import (  # noqa: F401
     safe_line,
 )
 from .run import (  # noqa: F401
+    ALLOWED_ENV,
+    ALLOWED_PREFIXES,
     DEFAULT_TIMEOUT,
     GRADE_ENV,
     SECRET_NAMES,
