@@ -33,7 +33,7 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,nohead
   > "$OUT/smi.csv" 2>&1 &
 
 # The archives of tools/gpu_bundle.py --site, one call's carry each, unpacked once each while the machine stays warm.
-# Packages, models and data under /opt/rcgpu, not /tmp: a graded notebook's sandbox has a /tmp of its own.
+# Packages, models and data under /opt/rcgpu, not /tmp: readable from a graded notebook's sandbox, whatever its /tmp.
 mkdir -p /opt/rcgpu/site
 for archive in .gpubundle/site.tar.xz .gpubundle/s*/site-*.tar.xz; do
   [ -f "$archive" ] || continue
