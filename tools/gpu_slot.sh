@@ -33,7 +33,7 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,nohead
   > "$OUT/smi.csv" 2>&1 &
 
 # The archives of tools/gpu_bundle.py --site, one call's carry each, unpacked once each while the machine stays warm.
-# Packages, models and data under /opt/rcgpu, not /tmp: a graded notebook's sandbox has a /tmp of its own.
+# Packages, models and data under /opt/rcgpu, not /tmp: readable from a graded notebook's sandbox, whatever its /tmp.
 mkdir -p /opt/rcgpu/site
 for archive in .gpubundle/site.tar.xz .gpubundle/s*/site-*.tar.xz; do
   [ -f "$archive" ] || continue
@@ -50,7 +50,6 @@ done
 [ "${UNPACK_ONLY:-0}" = 1 ] && { ls /opt/rcgpu/site/.unpacked-* | tee -a "$OUT/slot.log"; exit 0; }
 export PYTHONPATH=/opt/rcgpu/site:$PWD PYTHONUNBUFFERED=1 RAYCOURSE_CACHE=/opt/rcgpu/rc HF_HUB_CACHE=/opt/rcgpu/rc/fullsize/hub \
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 MPLBACKEND=agg RAYCOURSE_GPU_DATA=/opt/rcgpu/data
-export PYTHONPATH=/opt/rcgpu/site:$PWD
 python3 -c "import ray, transformers, torch, nbval; print('ray', ray.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda)" \
   2>&1 | tee -a "$OUT/machine.txt"
 say "unpacked"
