@@ -287,6 +287,7 @@ def test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners(kernels_
         SETUP,
         "import raycourse\nout_dir = raycourse.output_dir('01_ingest_and_transform_lab')\n"
         "(out_dir / 'x.txt').write_text('graded')\nprint(out_dir)",
+        "print((out_dir / 'x.txt').read_text())",
     )
     for outputs in (None, str(shared)):
         if outputs:
@@ -295,12 +296,13 @@ def test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners(kernels_
             grade = _grade(grader, nb, tmp_path / "labs", "mine.ipynb")
             assert grade.errors == [], [str(e) for e in grade.errors]
             written = Path(_text(grade.notebook.cells[1]).strip())
-            if outputs:  # on shared storage: a folder of the grader's own there, until the grader closes
-                assert (written / "x.txt").read_text() == "graded"
-                assert written.parents[2] == shared and written.parents[1].name.startswith(".raycourse-grade-")
+            assert _text(grade.notebook.cells[2]).strip() == "graded"  # written there while the notebook ran
+            if outputs:  # on shared storage: a folder of the grader's there, one per notebook, gone after it
+                assert written.parents[3] == shared and written.parents[2].name.startswith(".raycourse-grade-")
+                assert written.parents[1].name.startswith("rcg-")
             else:  # beside the copy, in a temporary folder removed with it
                 assert written.parents[2].name.startswith("rcg-")
-        assert not written.exists()
+            assert not written.exists()  # removed as soon as the notebook was graded: the next one never sees it
     assert sorted(p.name for p in learners.iterdir()) == [".raycourse-output", "mine.txt"]
 
 
