@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -300,3 +301,25 @@ def test_files_in_the_sandbox_count_as_its_memory_and_go_with_it(tmp_path):
         launcher.wait()
     assert not [p for p in Path("/dev/shm").iterdir() if token in p.name]
     assert not [p for p in Path("/tmp").iterdir() if token in p.name]
+
+
+@needs_sandbox
+def test_a_course_checked_out_under_tmp_keeps_its_data_readable_in_the_sandbox(tmp_path):
+    """The sandbox hides the host's /tmp behind its own, and a CI's clone often lies there: the course's data and
+    notebooks beside the package stay readable (read-only) in it, else ``raycourse.init()`` finds no data."""
+    course = tmp_path / "course"  # under /tmp (pytest's tmp_path), like a fresh clone in a temporary folder
+    shutil.copytree(ROOT / "raycourse", course / "raycourse", ignore=shutil.ignore_patterns("__pycache__"))
+    (course / "data").mkdir()
+    (course / "data" / "seen.txt").write_text("seen")
+    probe = (
+        "import os, subprocess, sys\n"
+        "from raycourse.grading import sandbox\n"
+        f"data = {str(course / 'data')!r}\n"
+        "script = 'import os; p = ' + repr(data)\n"
+        "script += '; print(open(os.path.join(p, \"seen.txt\")).read(), os.access(p, os.W_OK))'\n"
+        "run = subprocess.run(sandbox.command([sys.executable, '-c', script], []), capture_output=True, text=True)\n"
+        "print(run.stdout.strip() or run.stderr[-2000:])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(course))
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=course, timeout=99)
+    assert run.stdout.strip() == "seen False", (run.stdout, run.stderr[-2000:])

@@ -100,6 +100,8 @@ def command(
         sys.base_prefix,
         os.path.dirname(os.path.realpath(sys.executable)),
         str(Path(__file__).parents[1]),
+        # the course's data and notebooks beside the package (a checkout under /tmp, as a CI's clone, is hidden)
+        *[str(Path(__file__).parents[2] / name) for name in _BESIDE if (Path(__file__).parents[2] / name).is_dir()],
     ]
     options += [o for r in [*here, *readable] for o in ("--ro", os.path.realpath(r))]
     options += [o for s in host_sockets() for o in ("--hide", s)]
