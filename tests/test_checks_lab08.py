@@ -356,6 +356,7 @@ def _given_validate(*edits):
 
 
 GIVEN = _given_validate()
+SEED = 20240611  # the seed a test hands the checks where it names what the probes hold
 
 
 def _ratings():
@@ -408,7 +409,7 @@ def test_ex3_accepts_the_given_validate_written_otherwise(ray_session, tmp_path)
     [
         ([("> max_bad_share * n", "> max(max_bad_share, 0.5) * n")], "let it through for 2 bad rows of 10 at max_bad"),
         ([("> max_bad_share * n", ">= max_bad_share * n")], "raised for 2 bad rows of 10 at max_bad_share=0.2"),
-        ([("    bad.write_json(str(quarantine_dir))\n", "")], "kept [0, 1, 2, 3, 4, 5, 6, 7] and quarantined []"),
+        ([("    bad.write_json(str(quarantine_dir))\n", "")], "kept {good} and quarantined []"),
         ([("if n_good + len(bad_ids) != n:", "if False:")], "let it through for a row no rule names"),
         (None, "got no `validate`"),
     ],
@@ -423,7 +424,9 @@ def test_ex3_accepts_the_given_validate_written_otherwise(ray_session, tmp_path)
 def test_ex3_rejects_an_edited_validate(ray_session, tmp_path, edits, message):
     """The learner's rows and quarantine are right (made by the rule); the validate handed over was edited."""
     good, folder = _validated(tmp_path)
-    verdict = lab08.exercise_3.result(good, folder, None if edits is None else _given_validate(*edits))
+    verdict = lab08.exercise_3.result(good, folder, None if edits is None else _given_validate(*edits), seed=SEED)
+    probes = lab08.validate_probes(SEED)
+    message = message.format(good=[i for i in probes["ids"] if i not in probes["bad"]])
     assert verdict.status == "wrong" and message in verdict.message, verdict
     assert "validate" in verdict.hint and "\n" not in verdict.message and len(verdict.message) < 250
     assert "np." not in verdict.message  # the ids as the learner writes them
@@ -540,3 +543,95 @@ def test_stretch_wants_the_id_in_what_is_written(tmp_path):
     verdict = lab08.stretch.result(runs, tmp_path / "output")  # the job wrote into tmp_path/words
     assert verdict.status == "wrong" and "Files like it are in" in verdict.message, verdict
     assert str(tmp_path / "words") in verdict.message
+
+
+# Every check in two halves: what the observer sends of a right answer passes its judge (with the seed it was made
+# with); what a forger would send instead does not.
+
+
+def _never_passes(check, forgeries: dict, seed=SEED):
+    for what, forged in forgeries.items():
+        verdict = check.decide(forged, seed)
+        assert verdict.status != "passed", (what, verdict)
+
+
+def test_ex1_observation_passes_and_forgeries_do_not(serve_apps):
+    seen = lab08.exercise_1.observe(_encoder(), "search", f"{serve_apps.url}/search", seed=SEED)
+    assert lab08.exercise_1.decide(seen, SEED).passed
+    embed, http = seen["embed"], seen["http"]
+    first = embed["answers"][0]
+    _never_passes(
+        lab08.exercise_1,
+        {
+            "nothing": {},
+            "no answers": {**seen, "embed": {**embed, "types": [], "answers": []}},
+            "one answer for every query": {**seen, "embed": {**embed, "answers": [first] * len(embed["answers"])}},
+            "no HTTP": {**seen, "http": None},
+            "an HTTP answer without JSON": {**seen, "http": {**http, "json": False}},
+            "the app not running": {**seen, "status": None},
+            "replicas on CPUs": {**seen, "deployment": {**seen["deployment"], "num_gpus": 0.0}},
+        },
+    )
+    assert not lab08.exercise_1.decide(seen, SEED + 1).passed  # another seed's queries: other embeddings
+
+
+def test_ex2_observation_passes_and_forgeries_do_not(serve_apps):
+    seen = lab08.exercise_2.observe(serve_apps.catalogue, DELETED, _aimed())
+    assert lab08.exercise_2.decide(seen, SEED).passed
+    rows = seen["rows"]
+    _never_passes(
+        lab08.exercise_2,
+        {
+            "nothing": {},
+            "no rows": {**seen, "rows": []},
+            "one embedding for every outfit": {
+                **seen,
+                "rows": [{**r, "embedding": rows[0]["embedding"]} for r in rows],
+            },
+            "no serve stage": {**seen, "stats": ""},
+            "lazy": {**seen, "materialized": False},
+            "aimed elsewhere": {**seen, "processor": {**seen["processor"], "app_name": "search-raw"}},
+            "the app left running": {**seen, "status": "RUNNING"},
+        },
+    )
+
+
+def test_ex3_observation_passes_and_forgeries_do_not(ray_session, tmp_path):
+    good, folder = _validated(tmp_path)
+    seen = lab08.exercise_3.observe(good, folder, GIVEN, seed=SEED)
+    assert lab08.exercise_3.decide(seen, SEED).passed
+    first = seen["validate"][0]
+    _never_passes(
+        lab08.exercise_3,
+        {
+            "nothing": {},
+            "no good ids": {**seen, "good_ids": []},
+            "an empty quarantine": {**seen, "quarantine": {**seen["quarantine"], "rows": []}},
+            "no quarantine files": {**seen, "quarantine": {"folder": str(folder), "files": 0, "elsewhere": ""}},
+            "no validate": {**seen, "validate": None},
+            "validate never raises": {**seen, "validate": [first, first, first]},
+        },
+    )
+    assert not lab08.exercise_3.decide(seen, SEED + 1).passed  # another seed's tables: other ids
+
+
+def test_stretch_observation_passes_and_forgeries_do_not(tmp_path):
+    ids = list(range(1, 49))
+    runs = [
+        {"killed": True, "rows worked on": 16, "files written so far": 3},
+        {"killed": False, "rows worked on": 36, "files written so far": 9},
+    ]
+    seen = lab08.stretch.observe(runs, _written(tmp_path / "resumed", [ids[:12], ids[12:]]))
+    assert lab08.stretch.decide(seen, SEED).passed
+    files = seen["written"]["files"]
+    _never_passes(
+        lab08.stretch,
+        {
+            "nothing": {},
+            "no files": {**seen, "written": {**seen["written"], "files": []}},
+            "files without ids": {**seen, "written": {**seen["written"], "files": [{**f, "ids": []} for f in files]}},
+            "every id twice": {**seen, "written": {**seen["written"], "files": files + files}},
+            "no kill": {**seen, "runs": [{**runs[0], "killed": False}, runs[1]]},
+            "all redone": {**seen, "runs": [runs[0], {**runs[1], "rows worked on": 48}]},
+        },
+    )

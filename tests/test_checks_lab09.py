@@ -159,6 +159,30 @@ def test_ex1_the_learner_s_error_in_one_line(ray_session):
     _wrong(verdict, "KeyError")
 
 
+def test_ex1_the_solution_s_observation_passes_its_judge(ray_session):
+    seen = lab09.exercise_1.observe(_frames().map_batches(average_colour, batch_size=64))
+    assert lab09.exercise_1.decide(seen, 7).passed
+
+
+def test_ex1_a_forged_observation_does_not_pass(ray_session):
+    seen = lab09.exercise_1.observe(_frames().map_batches(average_colour, batch_size=64))
+    first = seen["rows"][0]
+    forgeries = {
+        "nothing": {},
+        "no rows": {**seen, "rows": []},
+        "no reader": {**seen, "reader": None},
+        "no stage": {**seen, "stages": []},
+        "a stage on a GPU": {**seen, "stages": [{**s, "num_gpus": 1} for s in seen["stages"]]},
+        "every colour grey": {**seen, "rows": [{**r, "colour": [128.0, 128.0, 128.0]} for r in seen["rows"]]},
+        "colours off by one": {**seen, "rows": [{**r, "colour": [c + 1 for c in r["colour"]]} for r in seen["rows"]]},
+        "one frame twice": {**seen, "rows": [first, *seen["rows"][2:], first]},
+        "text for numbers": {**seen, "rows": [{**r, "colour": str(r["colour"])} for r in seen["rows"]]},
+    }
+    for what, forged in forgeries.items():
+        verdict = lab09.exercise_1.decide(forged, 7)
+        assert verdict.status == "wrong", (what, verdict)
+
+
 # ----------------------------------------------------------------------------- Exercise 2
 
 
@@ -209,6 +233,19 @@ def test_ex2_no_threshold(colours):
     _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(always)), "only turn")
 
 
+def test_ex2_observation_passes_and_forgeries_do_not(colours):
+    seen = lab09.exercise_2.observe(colours.groupby("path").map_groups(colour_change))
+    assert lab09.exercise_2.decide(seen, 7).passed
+    forgeries = {
+        "nothing": {},
+        "no rows": {**seen, "video": [], "change_at": []},
+        "never a change": {**seen, "change_at": [None] * len(seen["video"])},
+        "a change everywhere": {**seen, "change_at": [1.0] * len(seen["video"])},
+    }
+    for what, forged in forgeries.items():
+        assert lab09.exercise_2.decide(forged, 7).status == "wrong", what
+
+
 # ----------------------------------------------------------------------------- Stretch
 
 
@@ -227,3 +264,10 @@ def test_stretch_not_materialized(ray_session):
 
 def test_stretch_wrong_answer(colours):
     _wrong(lab09.stretch.result(colours.groupby("path").map_groups(colour_change), True), "`decoded_twice` is True")
+
+
+def test_stretch_observation_passes_and_forgeries_do_not(colours):
+    seen = lab09.stretch.observe(colours.groupby("path").map_groups(colour_change), False)
+    assert lab09.stretch.decide(seen, 7).passed
+    for forged in ({}, {**seen, "decoded_twice": "False"}, {**seen, "video": [], "change_at": []}):
+        assert lab09.stretch.decide(forged, 7).status == "wrong", forged

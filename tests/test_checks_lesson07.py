@@ -122,3 +122,54 @@ def test_checkpoint_3_passes_every_review_encoded():
 def test_checkpoint_3_catches_missing_rows_constant_features_and_a_broken_stopwatch(spoil, message):
     rows = _rows()
     _wrong(lesson07.encoded_every_review.result(Frame(spoil(_encoded(rows))), Frame(rows)), message)
+
+
+# Each checkpoint in two halves: what the observer sends of a right answer passes its judge; what a forger would
+# send instead does not.
+
+
+def test_checkpoint_1_observation_passes_and_forgeries_do_not():
+    seen = lesson07.one_row_per_review.observe(Frame(_rows()))
+    assert lesson07.one_row_per_review.decide(seen, 7).passed
+    rows = seen["rows"]
+    forgeries = {
+        "nothing": {},
+        "no rows": {**seen, "rows": []},
+        "no photos on disk": {**seen, "rows": [{**r, "photo_exists": False} for r in rows]},
+        "the texts swapped": {**seen, "rows": [{**r, "text": o["text"]} for r, o in zip(rows, rows[::-1])]},
+        "one review twice": {**seen, "rows": [rows[0], *rows[1:-1], rows[0]]},
+    }
+    for what, forged in forgeries.items():
+        assert lesson07.one_row_per_review.decide(forged, 7).status == "wrong", what
+
+
+def test_checkpoint_2_observation_passes_and_forgeries_do_not():
+    seen = lesson07.fixed_shapes.observe(_batch(), 64, 224)
+    assert lesson07.fixed_shapes.decide(seen, 7).passed
+    mask = seen["attention_mask"]
+    forgeries = {
+        "nothing": {},
+        "no mask rows": {**seen, "attention_mask": {**mask, "row_sums": []}},
+        "a mask of twos": {**seen, "attention_mask": {**mask, "values": [0, 2]}},
+        "float pixels": {**seen, "pixels": {**seen["pixels"], "dtype": "float32"}},
+        "another size": {**seen, "size": 112},
+    }
+    for what, forged in forgeries.items():
+        assert lesson07.fixed_shapes.decide(forged, 7).status == "wrong", what
+
+
+def test_checkpoint_3_observation_passes_and_forgeries_do_not():
+    rows = _rows()
+    seen = lesson07.encoded_every_review.observe(Frame(_encoded(rows)), Frame(rows))
+    assert lesson07.encoded_every_review.decide(seen, 7).passed
+    forgeries = {
+        "nothing": {},
+        "no rows at all": {**seen, "ids": [], "review_ids": [], "features": []},
+        "constant features": {**seen, "features": [[1.0] * 96 for _ in seen["ids"]]},
+        "no features": {**seen, "features": []},
+        "text for numbers": {**seen, "features": [["nan"] * 96 for _ in seen["ids"]]},
+        "a stopwatch backwards": {**seen, "finished": [s - 1 for s in seen["started"]]},
+        "no stopwatch": {**seen, "actor": [], "started": [], "finished": []},
+    }
+    for what, forged in forgeries.items():
+        assert lesson07.encoded_every_review.decide(forged, 7).status == "wrong", what

@@ -10,12 +10,20 @@ Exercise 3 runs the learner's ``validate`` on small tables of its own, where the
 many bad rows and raises for a row neither good nor quarantined: an edited copy is told. The expected answers come
 from the check's own CLIP and from the data files, never from numbers written here; a learner's error is told by its
 own line, and files not found where the lab asks are looked for beside that folder.
+
+Every check is in two halves (``raycourse.checks.Exercise``): the observer reads the learner's objects in the kernel
+and returns plain data (the deployment's settings, the app's status, ``embed``'s and the HTTP route's answers; the
+catalogue's rows and its run's stats; the good ids, the quarantine's rows and what ``validate`` did with the check's
+tables; the runs and the job's files), and the judge decides from that data alone (in the grader's process when a
+notebook is graded): its CLIP and the data files are the truth. Exercises 1 and 3 probe with inputs made from a seed
+the caller chooses (:func:`queries`, :func:`validate_probes`). The observers still refuse early what must not run:
+a deployment that would wait for a GPU forever, a lazy catalogue that would call the deleted app.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import weakref
+import random
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
@@ -24,14 +32,6 @@ from .toolkit import check_embeddings, error_line, model_for, require_dataset, r
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
 SAME_DIRECTION = 0.99  # cosine between the learner's embedding and the check's, for the same text
-QUERIES = [
-    "red and blue stripes",
-    "horizontal stripes",
-    "a yellow raincoat",
-    "vertical green and white stripes",
-    "a tiny knitted hat",
-    "checks",
-]
 COLUMNS = {"id", "outfit", "embedding"}
 MAX_COMMENT = 120  # lab 08's rule: a comment of at most 120 characters, and a product of the catalogue
 _EMBEDDING_HINTS = {
@@ -50,7 +50,7 @@ _CLIP: dict = {}
 
 
 def _text_embeddings(texts: list[str]):
-    """The check's own normalised CLIP text embeddings."""
+    """The check's own normalised CLIP text embeddings (the judges' truth, computed in the grader's process)."""
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
@@ -61,6 +61,30 @@ def _text_embeddings(texts: list[str]):
     with torch.inference_mode():
         features = model.get_text_features(**processor(text=texts, return_tensors="pt", padding=True)).pooler_output
     return torch.nn.functional.normalize(features, dim=-1).numpy()
+
+
+# Exercise 1's search queries: made from a seed the caller chooses, so that a notebook cannot know them before its
+# check runs (words of different lengths: a batch of them needs padding).
+COLOURS = ("red", "blue", "yellow", "green", "white", "black", "grey", "purple", "orange", "pink")
+PATTERNS = ("stripes", "checks", "dots", "zigzags", "squares")
+THINGS = ("raincoat", "hat", "scarf", "jumper", "collar", "bandana", "coat", "bow tie")
+
+
+def queries(seed) -> list[str]:
+    """Six search queries made from ``seed``."""
+    rng = random.Random(int(seed or 0))
+    c = rng.sample(COLOURS, 5)
+    things = rng.sample(THINGS, 2)
+    texts = [
+        f"{c[0]} and {c[1]} stripes",
+        f"{rng.choice(('horizontal', 'vertical', 'diagonal'))} {rng.choice(PATTERNS)}",
+        f"a {c[2]} {things[0]}",
+        f"vertical {c[3]} and {c[4]} {rng.choice(PATTERNS)}",
+        f"a tiny knitted {things[1]}",
+        rng.choice(PATTERNS),
+    ]
+    rng.shuffle(texts)
+    return texts
 
 
 def _in_thread(fn, timeout: float = 180):
@@ -80,21 +104,54 @@ def _applications() -> dict:
         return {}
 
 
-def _sized(TextEncoder) -> tuple[int, str]:
-    """How many replicas the deployment may run (an autoscaling one: its most), and how that was said."""
+def _deployment(TextEncoder) -> dict:
+    """What the check reads of the deployment's configuration, as plain data."""
     autoscaling = getattr(
         getattr(TextEncoder, "_deployment_config", None), "autoscaling_config", None
     )  # no public name
-    if autoscaling is not None:
-        return int(autoscaling.max_replicas), f"up to {autoscaling.max_replicas} autoscaled replicas"
-    return int(TextEncoder.num_replicas), f"{TextEncoder.num_replicas} replica(s)"
+    embed = getattr(TextEncoder.func_or_class, "embed", None)
+    return {
+        "num_gpus": float((TextEncoder.ray_actor_options or {}).get("num_gpus") or 0),
+        "num_replicas": TextEncoder.num_replicas,
+        "max_replicas": None if autoscaling is None else autoscaling.max_replicas,
+        "has_embed": embed is not None,
+        "max_batch_size": embed._get_max_batch_size() if hasattr(embed, "_get_max_batch_size") else None,
+        "max_ongoing_requests": TextEncoder.max_ongoing_requests,  # Serve's default: 5
+        "access_log": (TextEncoder.logging_config or {}).get("enable_access_log", True),
+    }
 
 
-def _check_replicas(TextEncoder) -> float:
+def _gpus_seen() -> dict:
+    """The learner's GPUs (what GPU_SIZING gives in the kernel) and the cluster's."""
+    import ray
+
+    from raycourse import room
+
+    cluster = int(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0
+    return {"learner": room.learner_gpus(), "cluster": cluster}
+
+
+def _sized(deployment: dict) -> tuple[int, str]:
+    """How many replicas the deployment may run (an autoscaling one: its most), and how that was said."""
+    if deployment["max_replicas"] is not None:
+        return int(deployment["max_replicas"]), f"up to {deployment['max_replicas']} autoscaled replicas"
+    return int(deployment["num_replicas"]), f"{deployment['num_replicas']} replica(s)"
+
+
+def _budget_words(gpus: dict) -> str:
+    """raycourse.room.budget_words, from the GPUs the kernel saw."""
+    from raycourse import room
+
+    if gpus["learner"] < gpus["cluster"]:
+        return f"your budget of {gpus['learner']} GPU(s) ({room.BUDGET_ENV}) of the cluster's {gpus['cluster']}"
+    return f"the cluster's {gpus['cluster']} GPU(s)"
+
+
+def _check_replicas(deployment: dict, gpus_seen: dict) -> float:
     """Each replica asks for part of a GPU; the replicas are sized to the cluster's GPUs, and fit them."""
     from raycourse import room
 
-    gpus = float((TextEncoder.ray_actor_options or {}).get("num_gpus") or 0)
+    gpus = float(deployment["num_gpus"])
     if not 0 < gpus < 1:
         raise Wrong(
             "its replicas ask for no GPU: the model would run on CPUs of a GPU cluster."
@@ -103,10 +160,10 @@ def _check_replicas(TextEncoder) -> float:
             "encoder leaves most of a GPU idle.",
             'Give each replica part of a GPU: ray_actor_options={"num_gpus": 0.5}.',
         )
-    cluster, (replicas, said) = room.learner_gpus(), _sized(TextEncoder)
+    cluster, (replicas, said) = int(gpus_seen["learner"]), _sized(deployment)
     if replicas * gpus > cluster + 1e-9:
         raise Wrong(
-            f"{said} x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than {room.budget_words(cluster)}: a "
+            f"{said} x {gpus:g} GPU = {replicas * gpus:g} GPUs, more than {_budget_words(gpus_seen)}: a "
             "replica would wait for a GPU forever.",
             f"Size it from the cluster, as every stage does: num_replicas=GPUS, with {room.GPU_SIZING}.",
         )
@@ -118,19 +175,18 @@ def _check_replicas(TextEncoder) -> float:
     return gpus
 
 
-def _check_batching(TextEncoder) -> int:
+def _check_batching(deployment: dict) -> int:
     """``embed`` batches requests, and a replica holds enough requests at once to fill a batch."""
-    embed = getattr(TextEncoder.func_or_class, "embed", None)
-    if embed is None:
+    if deployment["has_embed"] is not True:
         raise Wrong("the class has no method `embed`.", "Name the batched method `embed(self, texts)`.")
-    max_batch = embed._get_max_batch_size() if hasattr(embed, "_get_max_batch_size") else None
+    max_batch = deployment["max_batch_size"]
     if not max_batch or max_batch < 2:
         raise Wrong(
             "`embed` does not batch requests: each call would run CLIP on one query.",
             "Decorate it with @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05): it then gets a list "
             "of texts and returns a list of embeddings.",
         )
-    ongoing = TextEncoder.max_ongoing_requests  # Serve's default: 5
+    ongoing = deployment["max_ongoing_requests"]
     if ongoing < max_batch:
         raise Wrong(
             f"a replica holds at most {ongoing} requests at once (max_ongoing_requests), so `embed` never gets "
@@ -141,8 +197,8 @@ def _check_batching(TextEncoder) -> int:
     return max_batch
 
 
-def _check_quiet(TextEncoder) -> None:
-    if (TextEncoder.logging_config or {}).get("enable_access_log", True):
+def _check_quiet(deployment: dict) -> None:
+    if deployment["access_log"] is not False:
         raise Wrong(
             "every request would write a log line (Serve's access log is on): thousands of lines a minute, "
             "shown in the notebook.",
@@ -150,8 +206,7 @@ def _check_quiet(TextEncoder) -> None:
         )
 
 
-def _check_running(app_name: str) -> None:
-    status = _applications().get(app_name)
+def _check_running(status, app_name: str) -> None:
     if status != "RUNNING":
         raise Wrong(
             f"no application {app_name!r} is running (Serve says: {status or 'none by that name'}).",
@@ -159,56 +214,108 @@ def _check_running(app_name: str) -> None:
         )
 
 
-def _check_embed(app_name: str):
-    """``embed`` called through a handle, one text a call (Serve makes the batch): CLIP's normalised embeddings."""
+LIST_TYPES = ("list", "tuple", "ndarray")
+
+
+def _vector(value):
+    """A list-like answer as a list of numbers (None where it is not one)."""
+    import numpy as np
+
+    try:
+        return np.asarray(value, dtype=np.float64).tolist()
+    except (TypeError, ValueError):
+        return None
+
+
+def _ask_embed(app_name: str, texts: list[str]) -> dict:
+    """``embed`` called through a handle, one text a call (Serve makes the batch): the answers, or the error."""
     import numpy as np
     from ray import serve
 
     def ask():
         handle = serve.get_app_handle(app_name)
-        responses = [handle.embed.remote(text) for text in QUERIES]
+        responses = [handle.embed.remote(text) for text in texts]
         return [response.result(timeout_s=120) for response in responses]
 
     try:
         answers = _in_thread(ask)
     except Exception as error:  # noqa: BLE001 (the learner's deployment failed: its own error, one line)
+        return {"error": error_line(error)}
+    return {
+        "types": [type(a).__name__ for a in answers],
+        "answers": [_vector(a) if isinstance(a, (list, tuple, np.ndarray)) else None for a in answers],
+    }
+
+
+def _check_embed(embed: dict, app_name: str, reference) -> None:
+    if embed.get("error") is not None:
         raise Wrong(
-            f"calling `embed` of {app_name!r} with one text failed: {error_line(error)}",
+            f"calling `embed` of {app_name!r} with one text failed: {embed['error']}",
             "`embed` takes one text per call (Serve makes the list) and returns one list of floats per text.",
-        ) from None
-    if not all(isinstance(a, (list, tuple, np.ndarray)) for a in answers):
+        )
+    types = embed["types"]
+    if not types or not all(t in LIST_TYPES for t in types):
         raise Wrong(
-            f"`embed` answered {type(answers[0]).__name__}, not a list of floats.",
+            f"`embed` answered {types[0] if types else 'nothing'}, not a list of floats.",
             "Return features.tolist(): one list of floats per text.",
         )
-    reference = _text_embeddings(QUERIES)
-    check_embeddings(answers, reference, "`embed`'s embeddings", **_EMBEDDING_HINTS)
-    return reference
+    check_embeddings(embed["answers"], reference, "`embed`'s embeddings", **_EMBEDDING_HINTS)
 
 
-def _check_http(url, reference) -> None:
-    """``__call__``, through Serve's HTTP proxy at the route the lab names: {"text": ...} in, {"embedding": ...} out."""
+def _ask_http(url, text: str) -> dict:
+    """``__call__``, through Serve's HTTP proxy: {"text": ...} posted; what came back."""
     import requests
 
-    if not url:
+    try:
+        answer = _in_thread(lambda: requests.post(url, json={"text": text}, timeout=120))
+        body = answer.json() if answer.ok else None
+    except Exception as error:  # noqa: BLE001 (no proxy there, or an answer that is not JSON)
+        return {"error": error_line(error)}
+    seen = {"error": None, "status": answer.status_code, "text": answer.text.strip()[:200], "json": body is not None}
+    if body is not None:
+        seen["shown"] = str(body)[:120]
+        if isinstance(body, dict) and "embedding" in body:
+            seen["embedding"] = body["embedding"]
+    return seen
+
+
+def _check_http(http, url, reference) -> None:
+    """``__call__`` at the route the lab names: {"text": ...} in, {"embedding": ...} out."""
+    if http is None:
         raise Wrong(
             "the check got no URL to call.",
             'Run the check cell as given: check.exercise_1(TextEncoder, "search", URL).',
         )
-    try:
-        answer = _in_thread(lambda: requests.post(url, json={"text": QUERIES[0]}, timeout=120))
-        body = answer.json() if answer.ok else None
-    except Exception as error:  # noqa: BLE001 (no proxy there, or an answer that is not JSON)
-        raise Wrong(f"asking {url} over HTTP failed: {error_line(error)}", HTTP_HINT) from None
-    if body is None:
-        raise Wrong(f"{url} answered HTTP {answer.status_code}: {answer.text.strip()[:200]}", HTTP_HINT)
-    if not isinstance(body, dict) or "embedding" not in body:
-        raise Wrong(f"{url} answered {str(body)[:120]}, without an `embedding`.", HTTP_HINT)
-    check_embeddings([body["embedding"]], reference[:1], f"the embedding {url} answered", **_EMBEDDING_HINTS)
+    if http["error"] is not None:
+        raise Wrong(f"asking {url} over HTTP failed: {http['error']}", HTTP_HINT)
+    if http["json"] is not True:
+        raise Wrong(f"{url} answered HTTP {http['status']}: {http['text']}", HTTP_HINT)
+    if "embedding" not in http:
+        raise Wrong(f"{url} answered {http['shown']}, without an `embedding`.", HTTP_HINT)
+    check_embeddings([http["embedding"]], reference[:1], f"the embedding {url} answered", **_EMBEDDING_HINTS)
 
 
-@exercise("Exercise 1 · search queries online")
-def exercise_1(TextEncoder, app_name="search", url=None) -> str:
+def _judge_1(seen, seed=None) -> str:
+    deployment, url = seen["deployment"], seen["url"]
+    gpus = _check_replicas(deployment, seen["gpus"])
+    max_batch = _check_batching(deployment)
+    _check_quiet(deployment)
+    _check_running(seen["status"], seen["app_name"])
+    texts = queries(seed)
+    reference = _text_embeddings(texts)
+    _check_embed(seen["embed"], seen["app_name"], reference)
+    _check_http(seen["http"], url, reference)
+    return (
+        f"{_sized(deployment)[1]} on {gpus:g} GPU each, batches of up to {max_batch}; {len(texts)} queries "
+        f"embedded as CLIP does, and {url} answers over HTTP."
+    )
+
+
+@exercise("Exercise 1 · search queries online", judge=_judge_1)
+def exercise_1(TextEncoder, app_name="search", url=None, *, seed=None) -> dict:
+    """Observes the deployment's configuration, the cluster's GPUs, the app's status, `embed`'s answers to the seed's
+    queries (through a handle) and the first query's answer over HTTP. The configuration is checked before the app is
+    called (a replica that waits for a GPU would never answer)."""
     from ray import serve
 
     require("TextEncoder", TextEncoder, "your deployment: a class decorated with @serve.deployment(...)")
@@ -217,65 +324,71 @@ def exercise_1(TextEncoder, app_name="search", url=None) -> str:
             f"`TextEncoder` is a {type(TextEncoder).__name__}, not a Serve deployment.",
             "Decorate the class with @serve.deployment(num_replicas=..., ray_actor_options={...}).",
         )
-    gpus = _check_replicas(TextEncoder)
-    max_batch = _check_batching(TextEncoder)
-    _check_quiet(TextEncoder)
-    _check_running(app_name)
-    reference = _check_embed(app_name)
-    _check_http(url, reference)
-    return (
-        f"{_sized(TextEncoder)[1]} on {gpus:g} GPU each, batches of up to {max_batch}; {len(QUERIES)} queries "
-        f"embedded as CLIP does, and {url} answers over HTTP."
-    )
+    deployment, gpus = _deployment(TextEncoder), _gpus_seen()
+    _check_replicas(deployment, gpus)
+    _check_batching(deployment)
+    _check_quiet(deployment)
+    status = _applications().get(app_name)
+    _check_running(status, app_name)
+    texts = queries(seed)
+    seen = {"deployment": deployment, "gpus": gpus, "app_name": app_name, "status": status, "url": url}
+    seen["embed"] = _ask_embed(app_name, texts)
+    seen["http"] = _ask_http(url, texts[0]) if url else None
+    return seen
 
 
 SERVE_STAGE = "ServeDeploymentStageUDF"  # the stage build_processor's ServeDeploymentProcessorConfig runs
+LAZY = Wrong(
+    "`catalogue` is lazy: the processor has not run yet, and once the app is deleted it never can (each "
+    "row would ask a deployment that is gone).",
+    "Materialize it before you delete the app: catalogue = processor(outfits).materialize(), then "
+    'serve.delete("search").',
+)
 
 
-def _check_made_by_the_processor(catalogue):
+def _check_made_by_the_processor(materialized, stats) -> None:
     """A materialized Dataset (lazy, it would call the deleted app again) that the deployment's processor made."""
-    from ray.data.dataset import MaterializedDataset
-
-    require_dataset("catalogue", catalogue, "Keep the processor's Dataset: processor(outfits).materialize().")
-    if not isinstance(catalogue, MaterializedDataset):
-        raise Wrong(
-            "`catalogue` is lazy: the processor has not run yet, and once the app is deleted it never can (each "
-            "row would ask a deployment that is gone).",
-            "Materialize it before you delete the app: catalogue = processor(outfits).materialize(), then "
-            'serve.delete("search").',
-        )
-    if SERVE_STAGE not in catalogue.stats():
+    if materialized is not True:
+        raise Wrong(LAZY.problem, LAZY.hint)
+    if SERVE_STAGE not in stats:
         raise Wrong(
             "`catalogue` was not made by a processor that calls your deployment: its run has no "
             f"{SERVE_STAGE} stage (the embeddings came from elsewhere, the notebook's own model?).",
             'build_processor(ServeDeploymentProcessorConfig(deployment_name=..., app_name="search", ...), '
             "preprocess=..., postprocess=...), then processor(outfits).materialize().",
         )
-    return rows_of(catalogue, "catalogue", "Run the processor's cell again and read its error.")
 
 
-def _check_aimed(processor, app_name: str) -> None:
-    """The processor calls the deployment of the app the lab names (its configuration: no other app may answer)."""
+def _aim(processor) -> dict:
+    """What the processor was built with: its configuration's kind and the app it calls."""
     config = getattr(processor, "config", None)
-    if processor is None or not hasattr(config, "app_name"):
+    seen = {"given": processor is not None, "kind": type(config or processor).__name__}
+    if hasattr(config, "app_name"):
+        seen["app_name"] = config.app_name
+    return seen
+
+
+def _check_aimed(aim: dict, app_name: str) -> None:
+    """The processor calls the deployment of the app the lab names (its configuration: no other app may answer)."""
+    if aim["given"] is not True or "app_name" not in aim:
         raise Wrong(
             "the check got no processor built with ServeDeploymentProcessorConfig"
-            + ("." if processor is None else f" (it got a {type(config or processor).__name__})."),
+            + ("." if aim["given"] is not True else f" (it got a {aim['kind']})."),
             f'Run the check cell as given: check.exercise_2(catalogue, "{app_name}", processor).',
         )
-    if config.app_name != app_name:
+    if aim["app_name"] != app_name:
         raise Wrong(
-            f"`processor` calls the application {config.app_name!r}, not {app_name!r}, the deployment of "
+            f"`processor` calls the application {aim['app_name']!r}, not {app_name!r}, the deployment of "
             "Exercise 1 the lab asks it to use.",
             f'Aim it at Exercise 1\'s app: ServeDeploymentProcessorConfig(app_name="{app_name}", ...).',
         )
 
 
-def _check_columns(table) -> None:
-    extra, missing = set(table.columns) - COLUMNS, COLUMNS - set(table.columns)
+def _check_columns(columns) -> None:
+    extra, missing = set(columns) - COLUMNS, COLUMNS - set(columns)
     if missing:
         raise Wrong(
-            f"the table has no column {sorted(missing)} (it has {sorted(table.columns)}).",
+            f"the table has no column {sorted(missing)} (it has {sorted(columns)}).",
             "Return {'id': row['id'], 'outfit': row['outfit'], 'embedding': row['embedding']} in postprocess.",
         )
     if extra:
@@ -299,8 +412,7 @@ def _check_every_outfit(table, outfits):
     return table, expected
 
 
-def _check_deleted(app_name: str) -> None:
-    status = _applications().get(app_name)
+def _check_deleted(status, app_name: str) -> None:
     if status in ("RUNNING", "DEPLOYING", "UNHEALTHY", "DEPLOY_FAILED"):
         raise Wrong(
             f"the {app_name!r} application is still {status.lower()}: its replicas hold their GPUs although "
@@ -309,24 +421,56 @@ def _check_deleted(app_name: str) -> None:
         )
 
 
-@exercise("Exercise 2 · the catalogue through the deployment")
-def exercise_2(catalogue, app_name="search", processor=None) -> str:
+def _judge_2(seen, seed=None) -> str:
     import pandas as pd
 
     from ..data import data_path
 
-    require("catalogue", catalogue, "the processor's output, materialized: every outfit with its embedding")
-    require("processor", processor, "the processor that build_processor(...) returned")
-    table = _check_made_by_the_processor(catalogue)
-    _check_aimed(processor, app_name)
-    _check_columns(table)
+    app_name = seen["app_name"]
+    _check_made_by_the_processor(seen["materialized"], seen["stats"])
+    _check_aimed(seen["processor"], app_name)
+    _check_columns(seen["columns"])
+    rows = seen["rows"]
+    table = pd.DataFrame({c: [r[c] for r in rows] for c in sorted(COLUMNS)})
     table, expected = _check_every_outfit(table, pd.read_csv(data_path("outfits")))
     texts = [f"a photo of a {o}" for o in expected]
     check_embeddings(
         list(table["embedding"]), _text_embeddings(texts), "the catalogue's embeddings", **_EMBEDDING_HINTS
     )
-    _check_deleted(app_name)
+    _check_deleted(seen["status"], app_name)
     return f"{len(table)} outfits embedded through the deployment, three columns kept, and the app deleted."
+
+
+@exercise("Exercise 2 · the catalogue through the deployment", judge=_judge_2)
+def exercise_2(catalogue, app_name="search", processor=None) -> dict:
+    """Observes whether `catalogue` is materialized and its run's stats (their text), the processor's aim, the
+    catalogue's columns and rows (id, outfit, embedding), and the app's status now."""
+    from ray.data.dataset import MaterializedDataset
+
+    require("catalogue", catalogue, "the processor's output, materialized: every outfit with its embedding")
+    require("processor", processor, "the processor that build_processor(...) returned")
+    require_dataset("catalogue", catalogue, "Keep the processor's Dataset: processor(outfits).materialize().")
+    if not isinstance(catalogue, MaterializedDataset):  # running it would call the deleted app
+        raise Wrong(LAZY.problem, LAZY.hint)
+    stats = str(catalogue.stats())[:1_000_000]  # a few KB: the run's operators and their times
+    _check_made_by_the_processor(True, stats)
+    table = rows_of(catalogue, "catalogue", "Run the processor's cell again and read its error.")
+    columns = [str(c) for c in table.columns]
+    rows = []
+    if COLUMNS <= set(columns):
+        rows = [
+            {"id": i, "outfit": o, "embedding": _vector(e)}
+            for i, o, e in zip(table["id"], table["outfit"], table["embedding"])
+        ]
+    return {
+        "app_name": app_name,
+        "materialized": True,
+        "stats": stats,
+        "processor": _aim(processor),
+        "columns": columns,
+        "rows": rows,
+        "status": _applications().get(app_name),
+    }
 
 
 def _rule_breakers(frame, catalogue: set) -> dict:
@@ -356,16 +500,33 @@ def _elsewhere(folder: Path, pattern: str) -> str:
     return f" Files like it are in {', '.join(map(str, found))}." if found else ""
 
 
-def _quarantined(folder: Path):
+def _plain_id(value):
+    """An id as the judge reads it: a whole number as an int, anything else (a missing one) as its text."""
+    try:
+        return int(value) if float(value).is_integer() else str(value)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
+def _quarantined(folder: Path) -> dict:
+    """What lies in the quarantine folder: how many JSON files, and their rows' id and reason (text, else None);
+    where none: where files like them went."""
     import pandas as pd
 
     files = sorted(p for p in Path(folder).rglob("*.json*") if p.is_file()) if Path(folder).is_dir() else []
     if not files:
-        raise Wrong(
-            f"nothing was written to {folder}.{_elsewhere(folder, '*.json*')}",
-            'Pass out_dir / "quarantine" to validate(...): it writes the bad rows there with their reason.',
-        )
-    return pd.concat([pd.read_json(p, lines=True) for p in files], ignore_index=True)
+        return {"folder": str(folder), "files": 0, "elsewhere": _elsewhere(folder, "*.json*")}
+    table = pd.concat([pd.read_json(p, lines=True) for p in files], ignore_index=True)
+    reasons = table["reason"] if "reason" in table.columns else [None] * len(table)
+    return {
+        "folder": str(folder),
+        "files": len(files),
+        "columns": [str(c) for c in table.columns],
+        "rows": [
+            {"id": _plain_id(i), "reason": r if isinstance(r, str) else None}
+            for i, r in zip(table["id"] if "id" in table.columns else [None] * len(table), reasons)
+        ],
+    }
 
 
 def _check_good_rows(kept: set, breakers: dict, ids: set) -> None:
@@ -387,14 +548,23 @@ def _check_good_rows(kept: set, breakers: dict, ids: set) -> None:
         )
 
 
-def _check_quarantine(quarantined, breakers: dict) -> None:
+def _check_quarantine(quarantine: dict, breakers: dict) -> None:
     """Every rating that breaks the rule is in the quarantine with a reason, and no other."""
-    if "reason" not in quarantined.columns:
+    if quarantine["files"] == 0:
+        raise Wrong(
+            f"nothing was written to {quarantine['folder']}.{quarantine['elsewhere']}",
+            'Pass out_dir / "quarantine" to validate(...): it writes the bad rows there with their reason.',
+        )
+    if "reason" not in quarantine["columns"]:
         raise Wrong(
             "the quarantined rows have no `reason` column.", "Keep the reason: with_column('reason', lit(...))."
         )
-    reasons = quarantined.groupby("id")["reason"].apply(lambda r: [x for x in r if isinstance(x, str) and x.strip()])
-    missing = sorted(set(breakers) - set(reasons.index.astype(int)))
+    reasons: dict = {}
+    for row in quarantine["rows"]:
+        reason = row["reason"]
+        reasons.setdefault(row["id"], []).extend([reason] if isinstance(reason, str) and reason.strip() else [])
+    quarantined = {int(i) for i in reasons}  # an id that is not a whole number: the judge cannot read it
+    missing = sorted(set(breakers) - quarantined)
     if missing:
         raise Wrong(
             f"rating(s) {missing} break the rule and are not in the quarantine: they were dropped silently.",
@@ -403,7 +573,7 @@ def _check_quarantine(quarantined, breakers: dict) -> None:
     unexplained = sorted(int(i) for i, r in reasons.items() if not r)
     if unexplained:
         raise Wrong(f"quarantined rating(s) {unexplained} have no reason.", "Name each rule: RULES = {'reason': expr}.")
-    wrongly = sorted(set(reasons.index.astype(int)) - set(breakers))
+    wrongly = sorted(quarantined - set(breakers))
     if wrongly:
         raise Wrong(f"good rating(s) {wrongly[:5]} are in the quarantine.", "Check each rule's comparison.")
 
@@ -413,16 +583,37 @@ GIVEN_HINT = (
 )
 
 
-def _probe(validate, xs: list, max_bad_share: float):
-    """``validate`` run on a table of its own (``id``, ``x``; two rules: x > 10, x < 0): what it returned (or
-    raised), the ids it returned as good, and the ids it quarantined."""
+def validate_probes(seed) -> dict:
+    """The tables the check hands `validate`, made from ``seed`` (columns ``id``, ``x``; two rules: x > 10, x < 0):
+    ten rows with their ids, two of which break a rule (``bad``: one over 10, one negative), and the same ids with
+    every x good but one missing (``with_null``: neither true nor false for a rule)."""
+    rng = random.Random(int(seed or 0))
+    ids = sorted(rng.sample(range(100, 1000), 10))
+    xs = [rng.randint(0, 10) for _ in ids]
+    over, negative = rng.sample(range(len(ids)), 2)
+    xs[over], xs[negative] = rng.randint(11, 99), -rng.randint(1, 99)
+    with_null = [rng.randint(0, 10) for _ in ids]
+    with_null[rng.randrange(len(ids))] = None
+    return {"ids": ids, "xs": xs, "bad": sorted((ids[over], ids[negative])), "with_null": with_null}
+
+
+PROBE_RUNS = (  # (the table: "xs" or "with_null", max_bad_share, what it is, in words)
+    ("xs", 0.2, "2 bad rows of 10 at max_bad_share=0.2"),
+    ("xs", 0.1, "2 bad rows of 10 at max_bad_share=0.1"),
+    ("with_null", 0.5, "a row no rule names (x missing: neither good nor quarantined)"),
+)
+
+
+def _probe(validate, ids: list, xs: list, max_bad_share: float) -> dict:
+    """``validate`` run on a table of the check's own: what it raised (its exception's classes and line), or the ids
+    it returned as good (None: not a Dataset) and the ids it quarantined."""
     import tempfile
 
     import pandas as pd
     import ray
     from ray.data.expressions import col
 
-    table = ray.data.from_items([{"id": i, "x": x} for i, x in enumerate(xs)])
+    table = ray.data.from_items([{"id": i, "x": x} for i, x in zip(ids, xs)])
     with tempfile.TemporaryDirectory(prefix="validate-") as folder:
         try:
             answer = validate(
@@ -431,78 +622,92 @@ def _probe(validate, xs: list, max_bad_share: float):
                 Path(folder),
                 max_bad_share=max_bad_share,
             )
-        except Exception as error:  # noqa: BLE001 (the given validate raises ValueError; the caller tells the rest)
-            return error, None, None
+        except Exception as error:  # noqa: BLE001 (the given validate raises ValueError; the judge tells the rest)
+            return {"raised": [c.__name__ for c in type(error).__mro__], "line": error_line(error)}
         files = sorted(Path(folder).rglob("*.json*"))
         written = pd.concat([pd.read_json(p, lines=True) for p in files]) if files else pd.DataFrame()
         quarantined = sorted(map(int, written.get("id", [])))
     good = answer[0] if isinstance(answer, tuple) and answer else answer
     is_dataset = isinstance(good, ray.data.Dataset)
     kept = sorted(map(int, rows_of(good, "validate(...)", GIVEN_HINT)["id"])) if is_dataset else None
-    return answer, kept, quarantined
+    return {"raised": None, "kept": kept, "quarantined": quarantined}
 
 
-_RUN_AS_GIVEN = weakref.WeakSet()  # the validate functions that behaved as the given one (a check cell run again)
+def _observe_validate(validate, seed) -> list[dict] | None:
+    if not callable(validate):
+        return None
+    probes = validate_probes(seed)
+    return [_probe(validate, probes["ids"], probes[table], share) for table, share, _ in PROBE_RUNS]
 
 
-def _check_given_validate(validate) -> None:
+def _check_given_validate(runs, seed) -> None:
     """The given validate, run as it is: it quarantines up to max_bad_share, raises above it, and raises for a row
     that no rule catches and no rule lets through (a missing value: x > 10 is neither true nor false)."""
-    if not callable(validate):
+    if runs is None:
         raise Wrong(
             "the check got no `validate` function.",
             'Run the check cell as given: check.exercise_3(good_ratings, out_dir / "quarantine", validate).',
         )
-    if validate in _RUN_AS_GIVEN:
-        return
-    answer, kept, quarantined = _probe(validate, [1, 2, 3, 4, 5, 6, 7, 8, 50, 60], 0.2)
-    if isinstance(answer, Exception):
+    if len(runs) != len(PROBE_RUNS):
+        raise Wrong(f"the check saw {len(runs)} runs of `validate`, not {len(PROBE_RUNS)}.", GIVEN_HINT)
+    probes = validate_probes(seed)
+    first = runs[0]
+    if first["raised"] is not None:
         raise Wrong(
-            "your `validate` raised for 2 bad rows of 10 at max_bad_share=0.2, where the given one returns them "
-            f"quarantined: {error_line(answer)}",
+            f"your `validate` raised for {PROBE_RUNS[0][2]}, where the given one returns them "
+            f"quarantined: {first['line']}",
             GIVEN_HINT,
         )
-    if kept != list(range(8)) or quarantined != [8, 9]:
+    good = [i for i in probes["ids"] if i not in probes["bad"]]
+    if first["kept"] != good or first["quarantined"] != probes["bad"]:
         raise Wrong(
-            f"your `validate` kept {kept} and quarantined {quarantined} of a table whose rows 8 and 9 break the "
-            "rule: the given one returns 0-7 and writes 8 and 9 to quarantine_dir (rows dropped, not quarantined?).",
+            f"your `validate` kept {first['kept']} and quarantined {first['quarantined']} of a table whose rows "
+            f"{probes['bad']} break the rule: the given one returns the other 8 and writes those 2 to "
+            "quarantine_dir (rows dropped, not quarantined?).",
             GIVEN_HINT,
         )
-    for xs, share, what in (
-        ([1, 2, 3, 4, 5, 6, 7, 8, 50, 60], 0.1, "2 bad rows of 10 at max_bad_share=0.1"),
-        ([1, 2, 3, 4, 5, 6, 7, 8, 9, None], 0.5, "a row no rule names (x missing: neither good nor quarantined)"),
-    ):
-        answer, _, _ = _probe(validate, xs, share)
-        if not isinstance(answer, ValueError):
-            got = f"raised {error_line(answer)}" if isinstance(answer, Exception) else "let it through"
+    for run, (_, _, what) in zip(runs[1:], PROBE_RUNS[1:]):
+        if run["raised"] is None or "ValueError" not in run["raised"]:
+            got = f"raised {run['line']}" if run["raised"] is not None else "let it through"
             raise Wrong(f"your `validate` {got} for {what}, where the given one raises ValueError.", GIVEN_HINT)
-    _RUN_AS_GIVEN.add(validate)
 
 
-@exercise("Exercise 3 · a validation rule for the ratings")
-def exercise_3(good_ratings, quarantine_dir, validate=None) -> str:
+def _judge_3(seen, seed=None) -> str:
     import pandas as pd
 
     from ..data import data_path
 
-    require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
-    require("validate", validate, "the lab's validate function, as it is given")
-    require_dataset("good_ratings", good_ratings, "Keep what validate(...) returns: good_ratings, bad_ratings = ...")
     ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
     breakers = _rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
-    good = rows_of(good_ratings, "good_ratings", "Run validate's cell again and read its error.")
-    if "id" not in good.columns:
+    if "id" not in seen["good_columns"]:
         raise Wrong(
             "`good_ratings` has no `id` column.", "Keep the ratings' own columns: validate returns ds.filter(...)."
         )
-    kept = set(good["id"].astype(int))
+    kept = {int(i) for i in seen["good_ids"]}
     _check_good_rows(kept, breakers, set(ratings["id"]))
-    _check_quarantine(_quarantined(quarantine_dir), breakers)
-    _check_given_validate(validate)
+    _check_quarantine(seen["quarantine"], breakers)
+    _check_given_validate(seen["validate"], seed)
     return (
         f"{len(kept)} good ratings go on; the {len(breakers)} that break the rule are quarantined, each with its "
         "reason, by the given `validate`."
     )
+
+
+@exercise("Exercise 3 · a validation rule for the ratings", judge=_judge_3)
+def exercise_3(good_ratings, quarantine_dir, validate=None, *, seed=None) -> dict:
+    """Observes `good_ratings`' columns and ids, what the quarantine folder holds, and what `validate` does with the
+    seed's tables (:func:`validate_probes`)."""
+    require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
+    require("validate", validate, "the lab's validate function, as it is given")
+    require_dataset("good_ratings", good_ratings, "Keep what validate(...) returns: good_ratings, bad_ratings = ...")
+    good = rows_of(good_ratings, "good_ratings", "Run validate's cell again and read its error.")
+    columns = [str(c) for c in good.columns]
+    return {
+        "good_columns": columns,
+        "good_ids": [int(i) for i in good["id"]] if "id" in columns else [],
+        "quarantine": _quarantined(quarantine_dir),
+        "validate": _observe_validate(validate, seed),
+    }
 
 
 def _whole_parquet(path) -> bool:
@@ -527,15 +732,27 @@ def _check_runs(runs) -> tuple[dict, dict]:
     return runs[0], runs[1]
 
 
-def _written_ids(output):
-    """The ids in the job's parquet files: every file whole, each with the rating's id."""
-    import pandas as pd
+def _written(output) -> dict:
+    """The job's parquet files in ``output``: each one's name, whether it is whole, its columns and ids (of a whole
+    file with an `id`); where none: where files like them went."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(output).glob("*.parquet")) if Path(output).is_dir() else []
+    seen = []
+    for path in files:
+        whole = _whole_parquet(path)
+        columns = list(pq.read_schema(path).names) if whole else None
+        ids = pq.read_table(path, columns=["id"])["id"].to_pylist() if whole and "id" in columns else None
+        seen.append({"name": path.name, "whole": whole, "columns": columns, "ids": ids})
+    return {"output": str(output), "files": seen, "elsewhere": "" if files else _elsewhere(output, "*.parquet")}
+
+
+def _written_ids(written: dict) -> list:
+    """The ids in the job's parquet files: every file whole, each with the rating's id."""
+    output, files = written["output"], written["files"]
     if not files:
-        raise Wrong(f"no parquet files in {output}.{_elsewhere(output, '*.parquet')}", "Run the job: run_words does.")
-    cut_short = [p.name for p in files if not _whole_parquet(p)]
+        raise Wrong(f"no parquet files in {output}.{written['elsewhere']}", "Run the job: run_words does.")
+    cut_short = [f["name"] for f in files if f["whole"] is not True]
     if cut_short:
         raise Wrong(
             f"{len(cut_short)} file(s) in {output} are not whole parquet ({cut_short[0]}): the kill cut their "
@@ -543,25 +760,24 @@ def _written_ids(output):
             "A job with a CheckpointConfig deletes the files its killed run left half written when it starts "
             "again: set one in JOB (see the lesson), then run both runs again.",
         )
-    if "id" not in pq.read_schema(files[0]).names:
+    without = [f for f in files if "id" not in f["columns"]]
+    if without:
         raise Wrong(
-            f"the job writes {pq.read_schema(files[0]).names} without the rating's id: no one can tell which "
+            f"the job writes {without[0]['columns']} without the rating's id: no one can tell which "
             "ratings a killed run finished, neither you nor a checkpoint.",
             "Return the id with the counts from count_words: a checkpoint by id needs it in what is written.",
         )
-    return pd.concat([pd.read_parquet(p, columns=["id"]) for p in files])["id"]
+    return [i for f in files for i in f["ids"]]
 
 
-@exercise("Stretch · a job that resumes")
-def stretch(runs, output) -> str:
+def _judge_stretch(seen, seed=None) -> str:
     import pandas as pd
 
     from ..data import data_path
 
-    require("runs", runs, "what run_words returned for a killed run and for the run after it")
-    first, second = _check_runs(runs)
+    first, second = _check_runs(seen["runs"])
     total = len(pd.read_json(data_path("new_ratings"), lines=True))
-    ids = _written_ids(output)
+    ids = pd.Series(_written_ids(seen["written"]), dtype=object)
     if ids.duplicated().any():
         raise Wrong(
             f"{int(ids.duplicated().sum())} rating(s) were written twice: the second run wrote rows the first "
@@ -581,3 +797,10 @@ def stretch(runs, output) -> str:
         f"the killed run worked on {first.get('rows worked on')} ratings; the second skipped what was written and "
         f"worked on {worked}; all {total} written once, each with its id."
     )
+
+
+@exercise("Stretch · a job that resumes", judge=_judge_stretch)
+def stretch(runs, output) -> dict:
+    """Observes `runs` as given (run_words' dicts) and the parquet files in `output`."""
+    require("runs", runs, "what run_words returned for a killed run and for the run after it")
+    return {"runs": runs, "written": _written(output)}

@@ -11,10 +11,12 @@ What each exercise's text states, and where it is checked:
 - Stretch (`changes_once`, `decoded_twice`): the same rows from a materialized `colours` (no reader left in the
   plan), and `decoded_twice` False.
 
-Exercise 2 and the stretch are in two halves (``raycourse.checks.Exercise``): the check runs the learner's Dataset
-and returns its rows (:func:`_change_rows`); ``_judge_2`` and ``_judge_stretch`` compare them with the clips'
-truth (in the grader's process when a notebook is graded). Exercise 1's reference is itself a Ray run, so it
-decides where it runs.
+Every check is in two halves (``raycourse.checks.Exercise``): the observer runs the learner's Dataset in the
+kernel and returns plain data, the judge decides from it alone (in the grader's process when a notebook is graded).
+Exercise 1 observes the reader's options, the plan's stages and every row (path, second, colour); ``_judge_1``
+compares the colours with the clips decoded in its own process, without Ray (:func:`_reference_colours`). Exercise
+2 and the stretch observe the rows of the learner's Dataset (:func:`_change_rows`); ``_judge_2`` and
+``_judge_stretch`` compare them with the clips' truth.
 """
 
 from __future__ import annotations
@@ -51,90 +53,173 @@ def _rows(ds, name: str):
 
 # --- Exercise 1 -------------------------------------------------------------------------------------------------
 
+READER_OPTIONS = ("fps", "resize", "include_timestamps")
 
-def _check_reader(ds) -> None:
+
+def _reader_of(ds) -> dict | None:
+    """The options of `ds`'s reader that the text names, as plain data; None when no reader of videos starts it."""
     options = read_options(ds)
     if not options or "fps" not in options:
+        return None
+    return {k: options.get(k) for k in READER_OPTIONS}
+
+
+def _stages_of(ds) -> list[dict]:
+    """`ds`'s user-function stages as plain data: kind (MapBatches, MapRows...), name, whether a class, num_gpus."""
+    return [{"kind": s.kind, "name": s.name, "is_class": s.is_class, "num_gpus": s.num_gpus} for s in stages(ds)]
+
+
+def _check_reader(reader: dict | None) -> None:
+    if reader is None:
         raise Wrong("`colours` does not start from `ray.data.read_videos`.", "Read the clips with read_videos.")
-    if options["fps"] != FPS:
-        raise Wrong(f"the reader keeps fps={options['fps']}.", "Read 4 frames a second: read_videos(..., fps=4).")
-    if tuple(options.get("resize") or ()) != SIZE:
-        raise Wrong(f"the reader resizes to {options.get('resize')}.", "Resize at decode: resize=(64, 64).")
-    if not options.get("include_timestamps"):
+    if reader["fps"] != FPS:
+        raise Wrong(f"the reader keeps fps={reader['fps']}.", "Read 4 frames a second: read_videos(..., fps=4).")
+    resize = reader["resize"]
+    if not isinstance(resize, (list, tuple)) or tuple(resize) != SIZE:
+        shown = tuple(resize) if isinstance(resize, (list, tuple)) else resize
+        raise Wrong(f"the reader resizes to {shown}.", "Resize at decode: resize=(64, 64).")
+    if reader["include_timestamps"] is not True:
         raise Wrong("the frames come without timestamps.", "Pass include_timestamps=True to read_videos.")
 
 
-def _check_colour_stage(ds) -> None:
-    mapped = [s for s in stages(ds) if s.kind in ("MapBatches", "MapRows")]
+def _check_colour_stage(found: list[dict]) -> None:
+    mapped = [s for s in found if s["kind"] in ("MapBatches", "MapRows")]
     if not mapped:
         raise Wrong("`colours` has no stage that computes the colours.", "Add a map_batches stage with a function.")
     stage = mapped[-1]
-    if stage.kind != "MapBatches":
+    if stage["kind"] != "MapBatches":
         raise Wrong(
             "the colours are computed a row at a time (`map`).",
             "Use map_batches: the batch's frames are one NumPy array, averaged in one call.",
         )
-    if stage.is_class:
+    if stage["is_class"] is not False:
         raise Wrong(
-            f"the colour stage is a class ({stage.name}), run in an actor pool.",
+            f"the colour stage is a class ({stage['name']}), run in an actor pool.",
             "It loads nothing: write a function.",
         )
-    if stage.num_gpus:
-        raise Wrong(f"the colour stage asks for num_gpus={stage.num_gpus:g}.", "An average needs no GPU: ask for none.")
+    if stage["num_gpus"] != 0:
+        gpus = float(stage["num_gpus"])
+        raise Wrong(f"the colour stage asks for num_gpus={gpus:g}.", "An average needs no GPU: ask for none.")
 
 
-@functools.cache  # the shipped clips: decoded once per session
-def _reference_colours():
-    import ray
+def _decoded(path: Path):
+    """(start second, RGB frame) of every frame of the clip that `read_videos(fps=4, resize=(64, 64))` keeps.
 
+    Decoded here, in the grader's process, without Ray: by PyAV through FFmpeg's bilinear scale to 64 x 64 and RGB,
+    what decord (read_videos' decoder) runs (the same pixels, measured on the course's clips), and its frame choice:
+    every round(average fps / 4)-th frame, in presentation order. PyAV rather than decord: decord2 (the `decord`
+    module on macOS arm64 and Linux aarch64) loads the nvidia-* libraries when imported (see raycourse.data).
+    Without PyAV, decord itself.
+    """
+    try:
+        import av
+        import av.filter
+    except ImportError:
+        from decord import VideoReader
+
+        reader = VideoReader(str(path), height=SIZE[0], width=SIZE[1])
+        stride = max(1, round(reader.get_avg_fps() / FPS))
+        for index in range(0, len(reader), stride):
+            yield float(reader.get_frame_timestamp(index)[0]), reader[index].asnumpy()
+        return
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stride = max(1, round(float(stream.average_rate) / FPS)) if stream.average_rate else 1
+        graph = av.filter.Graph()
+        steps = [
+            graph.add_buffer(template=stream),
+            graph.add("scale", f"{SIZE[1]}:{SIZE[0]}:flags=bilinear"),
+            graph.add("format", "rgb24"),
+            graph.add("buffersink"),
+        ]
+        for a, b in zip(steps, steps[1:]):
+            a.link_to(b)
+        graph.configure()
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % stride == 0:
+                graph.push(frame)
+                yield float(frame.pts * stream.time_base), graph.pull().to_ndarray()
+
+
+@functools.cache  # the shipped clips: decoded once per process
+def _reference_colours() -> dict[tuple[str, float], np.ndarray]:
+    """(clip's file name, the frame's start second rounded to ms) -> the frame's mean red, green and blue."""
     import raycourse
 
-    frames = ray.data.read_videos(
-        raycourse.data_path("videos"), fps=FPS, resize=SIZE, include_paths=True, include_timestamps=True
-    ).to_pandas()
+    root = Path(raycourse.data_path("videos", check=False))
     return {
-        (Path(p).name, round(float(t[0]), 3)): np.asarray(f, dtype=np.float64).mean(axis=(0, 1))
-        for p, t, f in zip(frames["path"], frames["frame_timestamp"], frames["frame"])
+        (path.name, round(second, 3)): np.asarray(frame, dtype=np.float64).mean(axis=(0, 1))
+        for path in sorted(root.glob("*.mp4"))
+        for second, frame in _decoded(path)
     }
 
 
-def _check_colour_rows(table) -> None:
-    missing = [c for c in COLUMNS if c not in table.columns]
+def _colour_rows(table) -> list[dict]:
+    """Each row's path (text), second (the first number) and colour (its numbers; None where they are not)."""
+    rows = []
+    for path, second, colour in zip(table["path"], table["second"], table["colour"]):
+        try:
+            values = np.ravel(np.asarray(colour, dtype=np.float64)).tolist()
+        except (TypeError, ValueError):
+            values = None
+        rows.append({"path": str(path), "second": float(np.ravel(second)[0]), "colour": values})
+    return rows
+
+
+def _check_colour_rows(columns: list, rows: list[dict]) -> None:
+    missing = [c for c in COLUMNS if c not in columns]
     if missing:
-        raise Wrong(
-            f"`colours` has no column {missing[0]!r} (it has {list(table.columns)}).", "Return path, second, colour."
-        )
-    extra = [c for c in table.columns if c not in COLUMNS]
+        raise Wrong(f"`colours` has no column {missing[0]!r} (it has {list(columns)}).", "Return path, second, colour.")
+    extra = [c for c in columns if c not in COLUMNS]
     if extra:
         raise Wrong(f"`colours` hands on {extra} too.", "Return only path, second and colour: no pixels.")
     reference = _reference_colours()
-    if len(table) != len(reference):
+    if len(rows) != len(reference):
         raise Wrong(
-            f"`colours` has {len(table)} rows; the clips have {len(reference)} frames at 4 a second.",
+            f"`colours` has {len(rows)} rows; the clips have {len(reference)} frames at 4 a second.",
             "One row per frame.",
         )
-    for path, second, colour in zip(table["path"], table["second"], table["colour"]):
-        key = (Path(str(path)).name, round(float(np.ravel(second)[0]), 3))
+    seen = set()
+    for row in rows:
+        key = (Path(str(row["path"])).name, round(float(row["second"]), 3))
         if key not in reference:
             raise Wrong(f"no frame of {key[0]} starts at second {key[1]}.", "`second` is the frame_timestamp's start.")
-        values = np.ravel(np.asarray(colour, dtype=np.float64))
+        if key in seen:
+            raise Wrong(f"`colours` has the frame of {key[0]} at {key[1]} s twice.", "One row per frame.")
+        seen.add(key)
+        values = np.asarray(row["colour"] if row["colour"] is not None else [], dtype=np.float64)
         if values.shape != (3,) or not np.allclose(values, reference[key], atol=0.5):
             raise Wrong(
-                f"the colour of {key[0]} at {key[1]} s is {np.round(values, 1).tolist()}, not its mean red, green "
+                f"the colour of {key[0]} at {key[1]} s is {_shown(row['colour'])}, not its mean red, green "
                 f"and blue {np.round(reference[key], 1).tolist()}.",
                 "Average each frame over its height and width only: frames.mean(axis=(1, 2)).",
             )
 
 
-@exercise("Exercise 1 · every frame's average colour")
-def exercise_1(colours) -> str:
+def _shown(colour) -> str:
+    if colour is None:
+        return "not numbers"
+    return str(np.round(np.asarray(colour, dtype=np.float64), 1).tolist())
+
+
+def _judge_1(seen, seed=None) -> str:
+    _check_reader(seen["reader"])
+    _check_colour_stage(seen["stages"])
+    _check_colour_rows(seen["columns"], seen["rows"])
+    return f"{len(seen['rows'])} frames, each with its average colour, computed by a batch function on CPUs."
+
+
+@exercise("Exercise 1 · every frame's average colour", judge=_judge_1)
+def exercise_1(colours) -> dict:
     require("colours", colours, "a Dataset: read_videos, then a map_batches function")
     require_dataset("colours", colours)
-    _check_reader(colours)
-    _check_colour_stage(colours)
+    reader, found = _reader_of(colours), _stages_of(colours)
+    _check_reader(reader)  # before the run: a stage that asks for a GPU would wait for one
+    _check_colour_stage(found)
     table = _rows(colours, "colours")
-    _check_colour_rows(table)
-    return f"{len(table)} frames, each with its average colour, computed by a batch function on CPUs."
+    columns = [str(c) for c in table.columns]
+    rows = _colour_rows(table) if all(c in columns for c in COLUMNS) else []
+    return {"reader": reader, "stages": found, "columns": columns, "rows": rows}
 
 
 # --- Exercise 2 -------------------------------------------------------------------------------------------------
