@@ -1,5 +1,5 @@
 """The README and the guides stay true and short: links resolve, the schedule uses the notebooks' own times, each
-page stays within its word count."""
+page stays within its word count and each CHANGELOG entry within three lines."""
 
 import re
 from pathlib import Path
@@ -88,7 +88,7 @@ def test_the_status_page_says_what_ran_where_for_every_module():
 
 
 # Short pages, by reader: README is the way in, each guide one topic, the CHANGELOG what changed for a user.
-README_WORDS, PAGE_WORDS = 1000, 2500
+README_WORDS, PAGE_WORDS, ENTRY_LINES, WIDTH = 1000, 2500, 3, 120
 
 
 def _words(path: Path) -> int:
@@ -107,3 +107,29 @@ def test_every_guide_page_is_short(page):
     """Every page of docs/ (the generated status page too) and CONTRIBUTING.md: at most 2,500 words."""
     words = _words(page)
     assert words <= PAGE_WORDS, f"{page.name} has {words} words (at most {PAGE_WORDS}): split it by topic"
+
+
+def _changelog_entries() -> list[list[str]]:
+    """Each entry: a top-level `- ` item under a `## ` heading, with its continuation and nested lines."""
+    entries: list[list[str]] = []
+    for line in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("- "):
+            entries.append([line])
+        elif line.startswith(" ") and line.strip() and entries:
+            entries[-1].append(line)
+        elif not line.strip() or line.startswith("#"):
+            continue
+        elif entries:  # text after the entries of a date, not indented: it belongs to none
+            entries.append([line])
+    return entries
+
+
+def test_every_changelog_entry_is_at_most_three_lines():
+    """What changed for a user, in at most three lines of the file's width; investigations go in commit messages."""
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    wide = [line[:60] for line in text.splitlines() if len(line) > WIDTH]
+    assert not wide, f"lines over {WIDTH} characters: {wide}"
+    entries = _changelog_entries()
+    assert len(entries) > 10
+    long = [entry[0][:80] for entry in entries if len(entry) > ENTRY_LINES]
+    assert not long, f"entries over {ENTRY_LINES} lines: {long}"
