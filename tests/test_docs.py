@@ -133,3 +133,18 @@ def test_every_changelog_entry_is_at_most_three_lines():
     assert len(entries) > 10
     long = [entry[0][:80] for entry in entries if len(entry) > ENTRY_LINES]
     assert not long, f"entries over {ENTRY_LINES} lines: {long}"
+
+
+def test_the_website_places_every_page_of_docs_by_reader():
+    """tools/build_site.py's navigation names every page of docs/ in its reader order (a page it does not name would
+    still be listed, after the others)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
+    build_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_site)
+    pages = {p.stem for p in (ROOT / "docs").glob("*.md")}
+    assert set(build_site.GUIDE_ORDER) == pages, (
+        pages - set(build_site.GUIDE_ORDER),
+        set(build_site.GUIDE_ORDER) - pages,
+    )
