@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         "folder per learner (bob/, with lab notebooks anywhere inside). Writes grades.csv and grades.md (learner x "
         "exercise, totals, the share of learners who passed each exercise) and prints the table. A file that "
         "cannot be graded is a note in its learner's row. This runs the learners' code, as you, each notebook in a "
-        "sandbox where Linux allows it, with a Ray of its own (see docs/instructor.md, What grading protects). Exit "
+        "sandbox where Linux allows it, with a Ray of its own (see docs/security.md, What grading protects). Exit "
         "status: 0 when the report was written, 2 for a wrong "
         "command line.",
     )

@@ -220,7 +220,7 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
             raise CourseError(
                 f"The pin of role '{role}' does not exist: {spec.hub_id} has no commit {spec.revision}.",
                 f"Move the pin to a commit that exists: `python -m raycourse pins --move {role}` "
-                "(see README, 'Before a GPU workshop').",
+                "(see docs/gpu.md, 'Before a GPU workshop').",
             ) from exc
         except Exception as exc:
             disk = _disk_problem(exc, spec, known)
@@ -304,7 +304,7 @@ def check_profile() -> str:
     if missing:
         raise CourseError(
             f"The gpu profile's models for {', '.join(missing)} are not in the Hugging Face cache.",
-            "Run `make prefetch` once with internet (see README, 'Before a GPU workshop').",
+            "Run `make prefetch` once with internet (see docs/gpu.md, 'Before a GPU workshop').",
         )
     return (
         f"profile gpu: {gpus['count']} GPU(s) that torch can use ({gpus['name']}, driver {gpus['driver']}, "

@@ -2,7 +2,7 @@
 
 The course's pools and trainers size themselves with a plain expression (``GPU_SIZING``): the cluster's GPUs,
 capped by :func:`gpu_budget`. The budget is every GPU of the cluster unless the instructor of a room that shares
-one cluster sets ``RAYCOURSE_GPUS_PER_LEARNER`` (docs/instructor.md, "One Ray per learner, or one for the room").
+one cluster sets ``RAYCOURSE_GPUS_PER_LEARNER`` (docs/gpu.md, "One Ray per learner, or one for the room").
 It is a budget the course's code keeps to, not a quota: Ray 2.60 has none per job.
 
 A GPU actor that Ray cannot place waits with no error. In a notebook, :func:`watch_cells` (called by

@@ -9,7 +9,10 @@ from pathlib import Path
 from raycourse.authoring import soak
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDES = ("README.md", "CONTRIBUTING.md", "docs/instructor.md", "Makefile")
+# The soak's duration is a measured figure: stated once among the docs (docs/measured.md, which the other guides link
+# to) and in the Makefile's comment; any other doc that states one states the same.
+GUIDES = ("docs/measured.md", "Makefile")
+DOCS = ("README.md", "CONTRIBUTING.md", *(p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").glob("*.md"))))
 
 
 def test_the_soak_runs_every_module_s_lesson_and_solved_lab():
@@ -25,10 +28,10 @@ def test_the_soak_runs_every_module_s_lesson_and_solved_lab():
 
 def test_every_guide_gives_the_soak_the_same_duration():
     said = {}
-    for name in GUIDES:
+    for name in dict.fromkeys(GUIDES + DOCS):
         text = (ROOT / name).read_text(encoding="utf-8")
         if name == "Makefile":  # the comment above the target
             text = "soak " + text.split("\nsoak:")[0].rsplit("\n\n", 1)[-1].replace("#", "")
         said[name] = re.findall(r"soak[^.]{0,80}?about (\d+) min", re.sub(r"\s+", " ", text))
-    assert all(said.values()), said  # each guide says it
+    assert all(said[name] for name in GUIDES), said  # each of GUIDES says it
     assert len({minutes for found in said.values() for minutes in found}) == 1, said

@@ -1,6 +1,6 @@
 """Two learners on one shared cluster: lessons 04 and 05 in two kernels at once, each within its GPU budget.
 
-The room's shared mode (docs/instructor.md, "One Ray per learner, or one for the room"): the two-node Ray of
+The room's shared mode (docs/gpu.md, "One Ray per learner, or one for the room"): the two-node Ray of
 ``tests/test_two_nodes.py`` (the gpu code path with stand-ins), here with 2 logical GPUs on its worker node and
 ``RAYCOURSE_GPUS_PER_LEARNER=1``, and two notebook kernels joining it as two learners' kernels would, started
 together: lesson 04 (an LLM pool and an image pool sharing a GPU, which waits up to 600 s for its actors) in one,

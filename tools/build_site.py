@@ -5,8 +5,8 @@ Run with the website's own venv (`.venv-site`, pinned in website/requirements.tx
     .venv-site/bin/python tools/build_site.py [--out _site]
 
 1. Stages the site's sources in build/site-src/: README.md as the home page (with the navigation: lessons, labs,
-   solutions, guides), notebooks/, labs/ and solutions/ (each with every file beside the notebooks, such as
-   notebooks/figures/), docs/*.md, CONTRIBUTING.md, CHANGELOG.md and data/README.md, at the same relative paths
+   solutions, the guides by reader), notebooks/, labs/ and solutions/ (each with every file beside the notebooks,
+   such as notebooks/figures/), docs/*.md, CONTRIBUTING.md, CHANGELOG.md and data/README.md, at the same relative paths
    as in the repository, so that every relative link and image between them works as it does on GitHub.
    A solved lab's title gets "(solved)", so it is not taken for the lab. A link to a file that is not a page
    (raycourse/checks/lab03.py, .github/workflows) points at the repository (SITE_REPOSITORY_URL at SITE_REF,
@@ -35,6 +35,22 @@ ROOT = Path(__file__).resolve().parents[1]  # the course to build (--root: anoth
 CONF = ROOT / "website"  # website/conf.py of this checkout
 NOTEBOOK_DIRS = ("notebooks", "labs", "solutions")
 PAGES = ("CONTRIBUTING.md", "CHANGELOG.md", "data/README.md")  # besides README.md and docs/*.md
+# docs/ in the site's navigation, by reader: learner, instructor, GPUs and clusters, author (CONTRIBUTING.md follows)
+GUIDE_ORDER = (
+    "learner",
+    "profiles",
+    "instructor",
+    "workshop",
+    "grading",
+    "security",
+    "gpu",
+    "measured",
+    "verify-gpu",
+    "gpu-status",
+    "authoring",
+    "checks",
+    "testing",
+)
 SKIP = {"outputs", ".ipynb_checkpoints", "__pycache__", "my-work"}
 # [text](target) and ![alt](target), and src="..."/href="..." in raw HTML
 MD_LINK = re.compile(r"(!?\[(?:[^\[\]]|\[[^\]]*\])*\])\(([^()\s]+)(\s+\"[^\"]*\")?\)")
@@ -144,10 +160,13 @@ def _navigation(notebooks: dict[str, list[str]]) -> str:
         return "\n```{toctree}\n:hidden:\n:maxdepth: 1\n:caption: " + caption + "\n\n" + "\n".join(entries) + "\n```\n"
 
     solved = [f"{_title(ROOT / (name + '.ipynb'))} (solved) <{name}>" for name in notebooks["solutions"]]
+    # The guides by reader (learner, instructor, GPUs and clusters, author), each page under its own title; a page of
+    # docs/ not named here comes after them, so that every page of docs/ is in the navigation.
+    pages = {p.stem for p in (ROOT / "docs").glob("*.md")}
+    ordered = [stem for stem in GUIDE_ORDER if stem in pages] + sorted(pages - set(GUIDE_ORDER))
     guides = [
-        "Instructor's guide <docs/instructor>",
-        *(f"docs/{p.stem}" for p in sorted((ROOT / "docs").glob("*.md")) if p.stem != "instructor"),
-        "Writing course modules <CONTRIBUTING>",
+        *(f"docs/{stem}" for stem in ordered),
+        "Contributing <CONTRIBUTING>",
         "Sample data <data/README>",
         "Changelog <CHANGELOG>",
     ]

@@ -6,7 +6,7 @@ Usage (from the repository root, on a machine with PyPI)::
     python tools/gpu_bundle.py --have device-pip.txt       # what the device lacks, downloaded, tarred and split
     python tools/gpu_bundle.py --have device-pip.txt --dry-run
 
-The lent machine (CONTRIBUTING.md, "On a real GPU") has torch and its CUDA libraries but not Ray, and a call
+The lent machine (docs/testing.md, "On a real GPU") has torch and its CUDA libraries but not Ray, and a call
 carries at most 64 MiB with the working tree. This takes every package of ``constraints.txt`` (the lock: what
 ``make setup`` installs) that the machine lacks or has at another version (``--have``: its ``python3 -m pip list
 --format=freeze``; without it, every package is taken), except the torch family, which cannot travel and is the

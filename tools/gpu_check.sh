@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The course's checks on a real GPU, in one run (CONTRIBUTING.md, "On a real GPU"): what the card and driver are,
+# The course's checks on a real GPU, in one run (docs/testing.md, "On a real GPU"): what the card and driver are,
 # lab 07's feature tolerance on the GPU (tiny stand-ins, then the full-size builds), check-profile, and
 # `make verify-gpu` at full size. Writes everything under $OUT (default outputs/gpu-check).
 #

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Join the parts of tools/gpu_bundle.py on the lent machine and install their wheels (CONTRIBUTING.md, "On a real
+# Join the parts of tools/gpu_bundle.py on the lent machine and install their wheels (docs/testing.md, "On a real
 # GPU"): PARTS (default /tmp/parts) holds part-01 ... part-NN and manifest.txt, copied there one part per call;
 # each part's sha256 is checked against the manifest, then the tar is unpacked and its wheels installed into SITE
 # (default /tmp/site; put it first on PYTHONPATH). Exit 1, naming what is missing or broken, before installing.

@@ -6,7 +6,7 @@
 # The machine has torch and transformers but no Ray, and a call carries at most 64 MiB. Every package of the lock
 # that the machine lacks (or has at another version), the torch family apart, travels as wheels in parts made by
 # tools/gpu_bundle.py (--have: the machine's `python3 -m pip list --format=freeze`, from a first call), one part a
-# call while the machine stays warm (CONTRIBUTING.md, "On a real GPU"):
+# call while the machine stays warm (docs/testing.md, "On a real GPU"):
 #   call 0 (seconds): `python3 -m pip list --format=freeze > $OUT/pip.txt`, the --have of tools/gpu_bundle.py;
 #   calls 1 .. N-1: carry .gpubundle/pK, command `mkdir -p /tmp/parts && cp .gpubundle/pK/* /tmp/parts/`;
 #   call N: carry .gpubundle/pN, command `mkdir -p /tmp/parts && cp .gpubundle/pN/* /tmp/parts/ &&

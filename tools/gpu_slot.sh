@@ -1,5 +1,5 @@
 #!/bin/bash
-# One GPU slot (CONTRIBUTING.md, "On a real GPU"): on a lent machine with no internet and no Ray, install the
+# One GPU slot (docs/testing.md, "On a real GPU"): on a lent machine with no internet and no Ray, install the
 # course's packages from the carried archives, build the full-size random-weight models, draw the gpu profile's
 # data at workshop scale, measure module 07's GPU stage lever by lever (tools/gpu_levers.py, NVML beside the
 # stopwatch), then run `make test` in the gpu profile (nbval on the lessons, the grader on the labs) for MODULES.

@@ -5,7 +5,7 @@ in it (its stats actor, its autoscaling coordinator, the actor location tracker,
 long as the Ray does. This starts a Ray of its own (as ``make lab`` does, without the dashboard), runs ``--datasets``
 small datasets one after the other in one driver (three operators each, and every tenth a fourth on an actor pool,
 as the lessons' pipelines are), and prints each helper actor's resident memory every ``--every`` datasets, as JSON
-lines (``--out`` writes them all as one JSON list too). The instructor's guide quotes one run.
+lines (``--out`` writes them all as one JSON list too). docs/measured.md quotes one run.
 
     .venv/bin/python tools/helper_actor_memory.py --datasets 2500 --out outputs/helper-actor-memory.json
 """
