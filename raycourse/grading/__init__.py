@@ -24,7 +24,7 @@ never written, and neither are the learner's outputs: the copy runs in a tempora
   not its file name, and the list of exercises from that lab's checks module, so an exercise whose
   check cell was deleted or never reached is reported too.
 
-Each notebook is kept from the others and from the grader's machine (see docs/instructor.md, "What
+Each notebook is kept from the others and from the grader's machine (see docs/security.md, "What
 grading protects"): where Linux namespaces are available (:mod:`raycourse.grading.sandbox`) its kernel runs
 with every file system read-only but its scratch folder, no network, and a process tree that ends with
 it; it starts a Ray of its own inside, gone with it. Elsewhere (macOS) it runs without that sandbox,
