@@ -215,6 +215,31 @@ def test_ex1_rejects_class_lists_that_are_not_the_datas_sorted(ray_session, rows
     _wrong(_ex1(_dataset(rows), classes, folders), message)
 
 
+# Exercise 1 in two halves: the judge decides from what the observer saw, with the seed of the class_names probe.
+
+
+def test_ex1_the_observation_of_a_right_answer_passes_the_judge(ray_session, rows, folders):
+    seen = lab05.exercise_1.observe(_dataset(rows), CLASSES, folders, by_unique, seed=11)
+    assert seen["class_names"]["names"] == sorted(set(lab05.probe_labels(11)))
+    assert lab05.exercise_1.decide(seen, 11).passed
+    json.dumps(seen)  # plain data
+
+
+def test_ex1_a_forged_observation_does_not_pass(ray_session, rows, folders):
+    seen = lab05.exercise_1.observe(_dataset(rows), CLASSES, folders, by_unique, seed=11)
+    other = next(s for s in range(12, 100) if sorted(set(lab05.probe_labels(s))) != sorted(set(lab05.probe_labels(11))))
+    _wrong(lab05.exercise_1.decide(seen, other), "`class_names` gives")  # another seed's probe answer
+    empty = {**seen, "images": {"seen": {"paths": [], "labels": [], "layouts": [], "not_text": None}}}
+    _wrong(lab05.exercise_1.decide(empty, 11), "is empty")
+    images = seen["images"]["seen"]
+    shuffled = {**images, "labels": sorted(images["labels"])}  # the right shape, the labels of other rows
+    _wrong(lab05.exercise_1.decide({**seen, "images": {"seen": shuffled}}, 11), "not the class of their folder")
+    half = {k: (v[: len(v) // 2] if isinstance(v, list) else v) for k, v in images.items()}
+    _wrong(lab05.exercise_1.decide({**seen, "images": {"seen": half}}, 11), "missing")
+    for broken in ({}, {**seen, "images": {}}, {**seen, "classes": {"type": "list"}}):
+        assert lab05.exercise_1.decide(broken, 11).status == "wrong"
+
+
 # ----------------------------------------------------------------------------- Exercise 2
 # Exercise 2 requires:
 #   R1 one_epoch reads shard.iter_torch_batches(batch_size=...) once: evaluate_typed_batch_size (same rule, evaluate)

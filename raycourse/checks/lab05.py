@@ -46,7 +46,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from ._core import NotSolved, Wrong, exercise, progress_of, require
+from ._core import NotSolved, Wrong, _release_abandoned_runs, exercise, progress_of, require
 from .toolkit import (
     as_columns,
     as_number,
@@ -88,6 +88,41 @@ def class_name(folder: str) -> str:
     return READABLE.get(folder, folder)
 
 
+def _part(fn, *args, **kwargs) -> dict:
+    """What one part of an observer saw: ``{"seen": ...}``, or the verdict the part reached in the kernel (``{"not
+    solved": message}``, ``{"wrong": [problem, hint]}``), which the judge raises in the check's own order. Such a
+    verdict never passes, so it may come from the kernel; only the judge passes, on what was seen."""
+    try:
+        return {"seen": fn(*args, **kwargs)}
+    except NotSolved as exc:
+        return {"not solved": str(exc)}
+    except Wrong as exc:
+        if exc.__context__ is not None:  # the part caught an error of the learner's run: free its actors now
+            _release_abandoned_runs()
+        return {"wrong": [exc.problem, exc.hint]}
+
+
+def _open(part: dict):
+    """What :func:`_part` saw; raises the verdict the part reached instead."""
+    if "not solved" in part:
+        raise NotSolved(str(part["not solved"]))
+    if "wrong" in part:
+        problem, hint = part["wrong"]
+        raise Wrong(str(problem), str(hint))
+    return part["seen"]
+
+
+def _pending(name: str, what: str) -> None:
+    """The verdict of :func:`require` on a placeholder, raised in the judge where the check reaches it."""
+    require(name, ..., what)
+
+
+def _not_a_dataset(name: str, type_name: str, hint: str) -> Wrong:
+    """:func:`require_dataset`'s verdict, from the type's name the observer saw."""
+    article = "an" if type_name[:1].lower() in "aeiou" else "a"
+    return Wrong(f"`{name}` is {article} {type_name}, not a Ray Dataset.", hint)
+
+
 # Exercise 1 -------------------------------------------------------------------------------------
 
 
@@ -111,6 +146,13 @@ def _image_files(folder: str) -> list[str]:
     return sorted(_name(i.path) for i in infos if Path(i.path).suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _course_folders(role: str) -> list[str]:
+    """The class folders of a data role (``images_train_3``, ``images_val_3``): what the judges compare with."""
+    import raycourse
+
+    return [str(f) for f in raycourse.data_path(role)]
+
+
 def _layout(shape) -> str:
     shape = tuple(shape)
     if len(shape) == 3 and shape[-1] == 3:
@@ -122,8 +164,9 @@ def _layout(shape) -> str:
     return str(shape)
 
 
-def _rows(ds) -> tuple[list[str], list, list[str]]:
-    """(paths, labels, image layouts) of every row, a batch at a time (the images are not kept)."""
+def _rows(ds) -> dict:
+    """The paths, labels and image layouts of every row, a batch at a time (the images are not kept): labels as
+    text, and the first label that is not text (its type's name and repr), if any."""
     columns = list(ds.schema().names) if ds.schema() is not None else []
     for name, hint in (
         (
@@ -135,17 +178,22 @@ def _rows(ds) -> tuple[list[str], list, list[str]]:
     ):
         if name not in columns:
             raise Wrong(f"`train_images` has no `{name}` column (its columns: {columns}).", hint)
-    paths, labels, layouts = [], [], []
+    paths, labels, layouts, not_text = [], [], [], None
     for batch in ds.iter_batches(batch_size=64, batch_format="numpy"):
         paths += [str(p) for p in batch["path"]]
-        labels += list(batch["label"])
+        for label in batch["label"]:
+            labels.append(as_text(label))
+            if not_text is None and not isinstance(label, (str, bytes)):
+                not_text = [type(label).__name__, repr(label)]
         layouts += [_layout(getattr(image, "shape", ())) for image in batch["image"]]
-    return paths, labels, layouts
+    return {"paths": paths, "labels": labels, "layouts": layouts, "not_text": not_text}
 
 
-def _check_images(train_images, folders) -> tuple[list[str], Counter]:
+def _check_images(seen: dict, folders: list[str]) -> tuple[list[str], Counter]:
     """Every image of every folder (at most PER_CLASS each), once, in colour, labelled from its path."""
-    paths, labels, layouts = _rows(train_images)
+    paths, labels, layouts = [str(p) for p in seen["paths"]], list(seen["labels"]), list(seen["layouts"])
+    if not (len(paths) == len(labels) == len(layouts)):
+        raise Wrong("the check saw more paths than labels or images.", "Run the exercise cell again, then the check.")
     if not paths:
         raise Wrong("`train_images` is empty.", "Read every folder of `train_folders`.")
     by_folder = {_name(f): f for f in folders}
@@ -161,7 +209,7 @@ def _check_images(train_images, folders) -> tuple[list[str], Counter]:
             f"{len(twice)} images are in `train_images` more than once (for example {_name(twice[0])}).",
             "Read each class folder once and put the reads together (union).",
         )
-    odd = Counter(layout for layout in layouts if layout != "colour")
+    odd = Counter(str(layout) for layout in layouts if layout != "colour")
     if odd:
         kinds = ", ".join(f"{n} of shape {kind}" for kind, n in odd.most_common())
         raise Wrong(
@@ -191,36 +239,48 @@ def _check_images(train_images, folders) -> tuple[list[str], Counter]:
                 f"Keep at most {PER_CLASS} images of each class with limit({PER_CLASS}).",
             )
     wanted = [class_name(_parent_name(p)) for p in paths]
-    if not all(isinstance(label, (str, bytes)) for label in labels):
+    if seen["not_text"] is not None or not all(isinstance(label, str) for label in labels):
+        kind, example = seen["not_text"] or [type(labels[0]).__name__, repr(labels[0])]
         raise Wrong(
-            f"the labels are {type(labels[0]).__name__} values (for example {labels[0]!r}), not class names.",
+            f"the labels are {kind} values (for example {example}), not class names.",
             f"Label each image with its class name, one of {sorted(set(wanted))}.",
         )
-    label_texts = [as_text(label) for label in labels]
-    wrong = sum(a != b for a, b in zip(label_texts, wanted))
+    wrong = sum(a != b for a, b in zip(labels, wanted))
     if wrong:
-        example = next(i for i, (a, b) in enumerate(zip(label_texts, wanted)) if a != b)
+        example = next(i for i, (a, b) in enumerate(zip(labels, wanted)) if a != b)
         raise Wrong(
             f"{wrong} of {len(paths)} images have a label that is not the class of their folder (for "
             f"example {_name(paths[example])} in {_parent_name(paths[example])} is labelled "
-            f"{label_texts[example]!r}). Labels paired with the rows by position go wrong: union "
+            f"{labels[example]!r}). Labels paired with the rows by position go wrong: union "
             "interleaves the blocks of its inputs.",
             PATH_LABEL_HINT,
         )
     return paths, per_folder
 
 
-def _check_classes(classes, found: list[str]) -> None:
-    """``classes``: the class names found in the data, each once, sorted."""
-    if isinstance(classes, (str, bytes)) or not isinstance(classes, (list, tuple)):
+def _classes_seen(classes) -> dict:
+    """``CLASSES`` as the judge reads it: its type's name, and for a list or tuple its items as text, whether each
+    is text, and the reprs of the first three."""
+    listed = isinstance(classes, (list, tuple))
+    return {
+        "type": type(classes).__name__,
+        "items": [as_text(c) for c in classes] if listed else None,
+        "texts": [isinstance(c, (str, bytes)) for c in classes] if listed else None,
+        "first": [repr(c) for c in list(classes)[:3]] if listed else None,
+    }
+
+
+def _check_classes(seen: dict, found: list[str]) -> None:
+    """``CLASSES``: the class names found in the data, each once, sorted."""
+    if seen["items"] is None:
         raise Wrong(
-            f"`CLASSES` is a {type(classes).__name__}, not a list of class names.",
+            f"`CLASSES` is a {seen['type']}, not a list of class names.",
             "Make it a list: the Featurizer calls CLASSES.index(label), and the model's id2label is built from it.",
         )
-    names = [as_text(c) for c in classes]
-    if not all(isinstance(c, (str, bytes)) for c in classes):
+    names = [str(c) for c in seen["items"]]
+    if len(seen["texts"]) != len(names) or not all(t is True for t in seen["texts"]):
         raise Wrong(
-            f"`CLASSES` holds {type(classes[0]).__name__} values ({list(classes)[:3]}), not class names.",
+            f"`CLASSES` holds values that are not text ({', '.join(map(str, seen['first']))}), not class names.",
             "Take the class names from the `label` column of train_images.",
         )
     twice = sorted(n for n, k in Counter(names).items() if k > 1)
@@ -248,48 +308,83 @@ def _check_classes(classes, found: list[str]) -> None:
         )
 
 
-PROBE_LABELS = ["zebra", "ant", "moth", "ant", "zebra", "ant"]  # labels no folder of the lab has
+# Labels no folder of the lab has, for class_names' probe Dataset: three of them, chosen from the seed.
+PROBE_WORDS = ("zebra", "ant", "moth", "heron", "otter", "lynx", "newt", "wasp", "yak", "gecko", "koala", "tapir")
 
 
-def _check_class_names(class_names) -> None:
-    """``class_names(ds)`` finds the labels in the Dataset it is given: a Dataset of the check's own, other labels."""
+def probe_labels(seed) -> list[str]:
+    """The `label` column of the Dataset ``class_names`` is given: three labels no folder has, six rows (one
+    label once, one twice, one three times), in an order from ``seed``."""
+    import random
+
+    rng = random.Random(int(seed or 0))
+    words = rng.sample(PROBE_WORDS, 3)
+    labels = [words[0]] + [words[1]] * 2 + [words[2]] * 3
+    rng.shuffle(labels)
+    return labels
+
+
+CLASS_NAMES_HINT = 'Find the names in the Dataset you are given: the distinct values of its "label" column, sorted.'
+
+
+def _class_names_seen(class_names, seed) -> dict:
+    """What ``class_names`` returns for a Dataset of the check's own (labels from ``seed``): ``{"raised": ...}`` or
+    ``{"names": [...] or None (not a list), "repr": ...}``."""
     import ray.data
 
     probe = ray.data.from_items(
-        [{"path": f"probe/{label}/{i}.png", "label": label} for i, label in enumerate(PROBE_LABELS)]
+        [{"path": f"probe/{label}/{i}.png", "label": label} for i, label in enumerate(probe_labels(seed))]
     )
-    hint = 'Find the names in the Dataset you are given: the distinct values of its "label" column, sorted.'
     try:
         got = class_names(probe)
     except Exception as exc:
-        raise Wrong(f"`class_names` failed on a Dataset of the check's own: {error_line(exc)}", hint) from None
-    want = sorted(set(PROBE_LABELS))
-    if not isinstance(got, (list, tuple)) or [as_text(name) for name in got] != want:
+        return {"raised": error_line(exc)}
+    listed = isinstance(got, (list, tuple))
+    return {"names": [as_text(name) for name in got] if listed else None, "repr": repr(got)[:300]}
+
+
+def _check_class_names(seen: dict, seed) -> None:
+    """``class_names(ds)`` finds the labels in the Dataset it is given: a Dataset of the check's own, other labels."""
+    if "raised" in seen:
+        raise Wrong(f"`class_names` failed on a Dataset of the check's own: {seen['raised']}", CLASS_NAMES_HINT)
+    want = sorted(set(probe_labels(seed)))
+    if seen["names"] != want:
         raise Wrong(
-            f"`class_names` gives {got!r} for a Dataset whose labels are {', '.join(want)}: names typed by hand or "
-            "taken from the folders go stale when the data changes.",
-            hint,
+            f"`class_names` gives {seen['repr']} for a Dataset whose labels are {', '.join(want)}: names typed by "
+            "hand or taken from the folders go stale when the data changes.",
+            CLASS_NAMES_HINT,
         )
 
 
-@exercise("Exercise 1")
-def exercise_1(train_images, classes, folders, class_names):
+def _judge_1(seen, seed) -> str:
+    paths, per_folder = _check_images(_open(seen["images"]), _course_folders("images_train_3"))
+    found = sorted({class_name(_parent_name(p)) for p in paths})
+    _check_class_names(seen["class_names"], seed)
+    _check_classes(seen["classes"], found)
+    counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
+    return (
+        f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
+        f"CLASSES = {[str(c) for c in seen['classes']['items']]}."
+    )
+
+
+@exercise("Exercise 1", judge=_judge_1)
+def exercise_1(train_images, classes, folders, class_names, *, seed=None):
     """``train_images``: every image of the class ``folders``, in colour, labelled from its path; ``class_names``:
-    the sorted labels of any Dataset; ``classes`` (``CLASSES``): the class names found in train_images, sorted."""
+    the sorted labels of any Dataset; ``classes`` (``CLASSES``): the class names found in train_images, sorted.
+
+    Observes the rows' paths, labels and image layouts, ``class_names`` on a Dataset of labels from ``seed``, and
+    ``CLASSES``; :func:`_judge_1` compares them with the course's class folders."""
     require("train_images", train_images, "the Dataset of labelled training images")
     require("class_names", class_names, "your class_names(ds) function")
     require("CLASSES", classes, "class_names(train_images)")
     require_dataset("train_images", train_images, "Build it from ray.data.read_images calls.")
-    folders = [str(f) for f in folders]
-    paths, per_folder = _check_images(train_images, folders)
-    found = sorted({class_name(_parent_name(p)) for p in paths})
-    _check_class_names(class_names)
-    _check_classes(classes, found)
-    counts = ", ".join(f"{n} {class_name(name)}" for name, n in sorted(per_folder.items()))
-    return (
-        f"{len(paths)} images ({counts}), all (H, W, 3), each labelled with the class of its folder; "
-        f"CLASSES = {[as_text(c) for c in classes]}."
-    )
+    return {
+        "folders": [str(f) for f in folders],
+        "images": _part(_rows, train_images),
+        "class_names": _class_names_seen(class_names, seed),
+        "classes": _classes_seen(classes),
+    }
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
