@@ -1185,3 +1185,24 @@ def test_stretch_tells_the_groupings_apart_on_its_probe_even_when_every_predicti
     every_one_right = ray.data.from_pandas(pd.DataFrame({"label": CLASSES * 3, "predicted": CLASSES * 3}))
     assert lab05.stretch.result(by_prediction_named_label, every_one_right).status == "wrong"
     assert lab05.stretch.result(by_label, every_one_right).passed
+
+
+def test_stretch_the_observation_of_a_right_answer_passes_the_judge(scored):
+    seen = lab05.stretch.observe(by_label, scored, seed=3)
+    json.dumps(seen)
+    verdict = lab05.stretch.decide(seen, 3)
+    assert verdict.passed and "dog: 67% of 6" in verdict.message, verdict
+
+
+def test_stretch_a_forged_observation_does_not_pass(scored):
+    seen = lab05.stretch.observe(by_label, scored, seed=3)
+    names = set(lab05.probe_predictions(3)["label"])
+    other = next(s for s in range(4, 100) if set(lab05.probe_predictions(s)["label"]) != names)
+    assert lab05.stretch.decide(seen, other).status == "wrong"  # the probe answer of another seed's class names
+    probe = seen["probe"]["seen"]
+    ones = [{**r, "mean(correct)": 1.0} for r in probe["rows"]]  # the right shape, every share 1
+    _wrong(lab05.stretch.decide({**seen, "probe": {"seen": {**probe, "rows": ones}}}, 3), "predicted right")
+    empty = {**probe, "rows": []}
+    _wrong(lab05.stretch.decide({**seen, "probe": {"seen": empty}}, 3), "no `label` column")
+    for broken in ({}, {"probe": seen["probe"]}, {**seen, "yours": {}}, {**seen, "probe": {"seen": {"dataset": True}}}):
+        assert lab05.stretch.decide(broken, 3).status == "wrong"

@@ -1394,36 +1394,63 @@ def exercise_3(ImageClassifier, predictions, scored, checkpoint, val_folders, re
 
 # Stretch -----------------------------------------------------------------------------------------------
 
-# The check's own predictions, with mistakes: six dogs (four right), five fish (one right), five parachutes (three
-# right): 67 %, 20 % and 60 %. Grouped by the predicted class instead, they give 50 % (4 of the 8 "dog" answers),
-# 25 % (1 of 4) and 75 % (3 of 4).
+# The check's own predictions, with mistakes: six of a first class (four right), five of a second (one right), five
+# of a third (three right): 67 %, 20 % and 60 %. Grouped by the predicted class instead, they give 50 % (4 of the 8
+# answers of the first class), 25 % (1 of 4) and 75 % (3 of 4). Which names the three classes have, and the rows'
+# order, come from the seed.
 PROBE = {
-    "label": ["dog"] * 6 + ["fish"] * 5 + ["parachute"] * 5,
-    "predicted": ["dog"] * 4
-    + ["fish"] * 2
-    + ["fish"]
-    + ["dog"] * 3
-    + ["parachute"]
-    + ["parachute"] * 3
-    + ["dog", "fish"],
+    "label": [0] * 6 + [1] * 5 + [2] * 5,
+    "predicted": [0] * 4 + [1] * 2 + [1] + [0] * 3 + [2] + [2] * 3 + [0, 1],
 }
+PROBE_CLASSES = ("dog", "fish", "parachute", "church", "chainsaw", "truck", "golf ball", "horn", "cassette", "bird")
+
+
+def probe_predictions(seed):
+    """The check's own predictions (:data:`PROBE`) as a DataFrame: class names and row order from ``seed``."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(int(seed or 0))
+    names = rng.sample(PROBE_CLASSES, 3)
+    rows = [(names[label], names[predicted]) for label, predicted in zip(PROBE["label"], PROBE["predicted"])]
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["label", "predicted"])
 
 
 IN_RAY_HINT = "Group the predictions by their true label and aggregate each group in Ray Data: return that Dataset."
 
 
-def _result_rows(result) -> list[dict]:
+def _result_seen(result) -> dict:
+    """What ``per_class_accuracy`` returned: its type's name, and for a Dataset its plan's operator names and rows."""
+    import ray.data
+
+    if not isinstance(result, ray.data.Dataset):
+        return {"dataset": False, "type": type(result).__name__}
+    return {
+        "dataset": True,
+        "type": type(result).__name__,
+        "ops": [type(op).__name__ for op in plan_ops(result)],
+        "rows": result.take_all(),
+    }
+
+
+def _result_rows(seen: dict) -> list[dict]:
     """The rows of the Dataset ``per_class_accuracy`` returned, which Ray Data grouped (not a table made in the
     driver and handed back)."""
-    require_dataset("per_class_accuracy(predictions)", result, IN_RAY_HINT)
-    ops = [type(op).__name__ for op in plan_ops(result)]
+    if seen["dataset"] is not True:
+        raise _not_a_dataset("per_class_accuracy(predictions)", str(seen["type"]), IN_RAY_HINT)
+    ops = [str(op) for op in seen["ops"]]
     if ops and ops[0].startswith("From") and "Aggregate" not in ops:
         raise Wrong(
             f"`per_class_accuracy` returned a Dataset made from a table in the driver ({ops[0]}): the predictions "
             "were all brought to the notebook to be counted.",
             IN_RAY_HINT,
         )
-    return result.take_all()
+    rows = seen["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise Wrong("the check could not read the rows of the result.", IN_RAY_HINT)
+    return rows
 
 
 def _judge_per_class(rows: list[dict], table, where: str) -> dict:
@@ -1473,11 +1500,28 @@ def _judge_per_class(rows: list[dict], table, where: str) -> dict:
     )
 
 
-@exercise("Stretch · accuracy per class")
-def stretch(per_class_accuracy, predictions):
-    """``per_class_accuracy(predictions)``: one row per true ``label`` with the share of its images predicted right,
-    on the learner's predictions and on the check's own, which hold mistakes (grouping by ``predicted`` differs)."""
+def _judge_stretch(seen, seed) -> str:
     import pandas as pd
+
+    probe = probe_predictions(seed)
+    _judge_per_class(_result_rows(_open(seen["probe"])), probe, "the check's probe predictions")
+    table = pd.DataFrame({"label": seen["predictions"]["label"], "predicted": seen["predictions"]["predicted"]})
+    expected = _judge_per_class(_result_rows(_open(seen["yours"])), table, "your predictions")
+    counts = table.groupby("label").size().to_dict()
+    return (
+        "right on the check's predictions with mistakes, and on yours: "
+        + ", ".join(f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items()))
+        + "."
+    )
+
+
+@exercise("Stretch · accuracy per class", judge=_judge_stretch)
+def stretch(per_class_accuracy, predictions, *, seed=None):
+    """``per_class_accuracy(predictions)``: one row per true ``label`` with the share of its images predicted right,
+    on the learner's predictions and on the check's own, which hold mistakes (grouping by ``predicted`` differs).
+
+    Observes what it returns on the check's predictions (class names from ``seed``) and on the learner's, and the
+    learner's labels and predictions; :func:`_judge_stretch` computes the shares from those."""
     import ray.data
 
     require(
@@ -1491,15 +1535,12 @@ def stretch(per_class_accuracy, predictions):
             f"`per_class_accuracy` is a {type(per_class_accuracy).__name__}, not a function.",
             "Define it with def per_class_accuracy(predictions): ...",
         )
-    probe = pd.DataFrame(PROBE)
-    _judge_per_class(
-        _result_rows(per_class_accuracy(ray.data.from_pandas(probe))), probe, "the check's probe predictions"
-    )
-    table = pd.DataFrame([{"label": r["label"], "predicted": r["predicted"]} for r in predictions.take_all()])
-    expected = _judge_per_class(_result_rows(per_class_accuracy(predictions)), table, "your predictions")
-    counts = table.groupby("label").size().to_dict()
-    return (
-        "right on the check's predictions with mistakes, and on yours: "
-        + ", ".join(f"{label}: {share:.0%} of {counts[label]}" for label, share in sorted(expected.items()))
-        + "."
-    )
+    probe = _part(_result_seen, per_class_accuracy(ray.data.from_pandas(probe_predictions(seed))))
+    if "seen" not in probe:
+        return {"probe": probe}  # not a Dataset: the verdict, before the learner's predictions are run
+    rows = predictions.take_all()
+    return {
+        "probe": probe,
+        "predictions": {"label": [r["label"] for r in rows], "predicted": [r["predicted"] for r in rows]},
+        "yours": _part(_result_seen, per_class_accuracy(predictions)),
+    }
