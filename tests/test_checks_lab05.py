@@ -706,6 +706,33 @@ def test_ex2_names_the_error_of_a_failed_training(saved):
     _wrong(_ex2(with_helpers, failed), "Target 2 is out of bounds")
 
 
+# Exercise 2 in two halves: the judge decides from the reports, the checkpoint as loaded, and the pieces' probes.
+
+
+def test_ex2_the_observation_of_a_right_answer_passes_the_judge(saved):
+    seen = lab05.exercise_2.observe(with_helpers, _result(saved), SETTINGS, CLASSES, one_epoch, evaluate, seed=7)
+    json.dumps(seen)
+    verdict = lab05.exercise_2.decide(seen, 7)
+    assert verdict.passed and "3 reports; loss 1.100 → 0.450" in verdict.message, verdict
+
+
+def test_ex2_a_forged_observation_does_not_pass(saved):
+    seen = lab05.exercise_2.observe(with_helpers, _result(saved), SETTINGS, CLASSES, one_epoch, evaluate, seed=7)
+    decide = lab05.exercise_2.decide
+    _wrong(decide({**seen, "reports": {"count": 0, "columns": []}}, 7), "no report")
+    _wrong(decide({**seen, "checkpoint": None}, 7), "no checkpoint")
+    _wrong(decide({**seen, "checkpoint": {**seen["checkpoint"], "labels": []}}, 7), "no outputs")
+    pieces = seen["one_epoch"]["seen"]
+    no_passes = {**pieces, "training": [], "losses": [], "steps": 0}  # a number returned, no batch run
+    _wrong(decide({**seen, "one_epoch": {"seen": no_passes}}, 7), "made 0 optimizer steps")
+    lazy = {**seen["evaluate"]["seen"], "training": [], "grad": [], "returned": 4 / 7}  # the share, typed
+    _wrong(decide({**seen, "evaluate": {"seen": lazy}}, 7), "without running the model")
+    worker = {**seen["second_worker"]["seen"], "model_from": "elsewhere"}
+    _wrong(decide({**seen, "second_worker": {"seen": worker}}, 7), "trained a model from elsewhere")
+    for broken in ({}, {**seen, "evaluate": {}}, {**seen, "second_worker": {"seen": {}}}):
+        assert decide(broken, 7).status == "wrong"
+
+
 # ----------------------------------------------------------------------------- Exercise 3
 # Exercise 3 requires:
 #   R1 __init__(self, checkpoint) gets the Checkpoint and reaches its files with as_directory() (a Checkpoint on

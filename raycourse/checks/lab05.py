@@ -430,8 +430,27 @@ def _code_parts(fn) -> tuple[set[str], set[str]]:
     return names, strings
 
 
-def _check_code(train_func) -> None:
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No load report on the notebook's output while the check loads a checkpoint."""
+    from transformers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+
+
+def _code_seen(train_func) -> dict:
+    """The names ``train_func``'s code (with its helpers) uses, and its string constants that are identifiers."""
     names, strings = _code_parts(train_func)
+    return {"names": sorted(names), "strings": sorted(s for s in strings if s.isidentifier())}
+
+
+def _check_code(seen: dict) -> None:
+    names, strings = set(seen["names"]), set(seen["strings"])
     if "prepare_model" not in names:
         raise Wrong(
             "`train_func` never calls prepare_model: each worker trains a copy of its own on its share of "
@@ -447,38 +466,57 @@ def _check_code(train_func) -> None:
         )
 
 
-def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
+def _value(v):
+    """A reported value as the judge reads it: a number (a tensor's or array's too), else its repr."""
+    number = as_number(v)
+    return repr(v)[:100] if number is None else number
+
+
+def _reports_seen(frame) -> dict | None:
+    """The reports Ray Train got (``result.metrics_dataframe``): how many, their keys, and the values of epoch,
+    loss and eval_accuracy; None when there is no table."""
+    if frame is None:
+        return None
+    return {
+        "count": len(frame),
+        "columns": [str(c) for c in frame.columns],
+        **{c: [_value(v) for v in frame[c]] for c in ("epoch", "loss", "eval_accuracy") if c in frame},
+    }
+
+
+def _check_reports(seen: dict | None, epochs: int) -> tuple[list[float], list[float]]:
     """One report per epoch with epoch, loss and eval_accuracy; returns (losses, accuracies)."""
-    if frame is None or len(frame) == 0:
+    if seen is None or seen["count"] == 0:
         raise Wrong("Ray Train got no report from the training: no metrics and no checkpoint.", REPORT_HINT)
     for column, what in (
         ("epoch", "the epoch's number"),
         ("loss", "the epoch's mean training loss"),
         ("eval_accuracy", "the share of the validation rows classified right"),
     ):
-        if column not in frame:
+        if column not in seen["columns"]:
             raise Wrong(
                 f"the reports have no `{column}` ({what}); their keys: "
-                f"{[c for c in frame.columns if not str(c).startswith('_')]}.",
+                f"{[c for c in seen['columns'] if not str(c).startswith('_')]}.",
                 REPORT_HINT,
             )
-    if len(frame) != epochs:
-        per = " (one per batch?)" if len(frame) > epochs else ""
+    count = int(seen["count"])
+    if count != epochs or not all(len(seen[c]) == count for c in ("epoch", "loss", "eval_accuracy")):
+        per = " (one per batch?)" if count > epochs else ""
         raise Wrong(
-            f"Ray Train got {len(frame)} reports{per} for {epochs} epochs.",
+            f"Ray Train got {count} reports{per} for {epochs} epochs.",
             "Report once per epoch, after its evaluation: " + REPORT_HINT,
         )
-    numbers = [as_number(e) for e in frame["epoch"]]
+    numbers = [as_number(e) for e in seen["epoch"]]
     if None in numbers or [n - numbers[0] for n in numbers] != list(range(epochs)):
         raise Wrong(
-            f"the reports' `epoch` values are {list(frame['epoch'])}, not the epochs counted one by one.",
+            f"the reports' `epoch` values are {list(seen['epoch'])}, not the epochs counted one by one.",
             "Report the number of the epoch that just ended.",
         )
-    losses = [as_number(v) for v in frame["loss"]]
-    accuracies = [as_number(v) for v in frame["eval_accuracy"]]
+    losses = [as_number(v) for v in seen["loss"]]
+    accuracies = [as_number(v) for v in seen["eval_accuracy"]]
     if not all(v is not None and math.isfinite(v) for v in losses):
         raise Wrong(
-            f"the reported losses are {list(frame['loss'])}: not all numbers.",
+            f"the reported losses are {list(seen['loss'])}: not all numbers.",
             "Report the mean of the epoch's batch losses as a number (loss.item() per batch).",
         )
     if epochs > 1 and losses[-1] >= losses[0]:
@@ -489,7 +527,7 @@ def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
         )
     if not all(a is not None and 0 <= a <= 1 for a in accuracies):
         raise Wrong(
-            f"the reported eval_accuracy values are {', '.join(str(a) for a in frame['eval_accuracy'])}: not shares "
+            f"the reported eval_accuracy values are {', '.join(str(a) for a in seen['eval_accuracy'])}: not shares "
             "between 0 and 1.",
             "Divide the number of right predictions by the number of rows seen.",
         )
@@ -503,70 +541,70 @@ def _check_reports(frame, epochs: int) -> tuple[list[float], list[float]]:
     return losses, accuracies
 
 
-def _checkpoint_folder(result) -> Path:
-    checkpoint = getattr(result, "checkpoint", None)
-    if checkpoint is None:
-        raise Wrong("the result has no checkpoint: no report carried one.", SAVE_HINT)
-    folder = Path(checkpoint.path)
-    if not (folder / "config.json").is_file():
-        inner = sorted(p.parent.relative_to(folder) for p in folder.rglob("config.json"))
-        if inner:
-            raise Wrong(
-                f"the model is in the sub-folder {inner[0]} of the checkpoint; Exercise 3 loads it from the "
-                "checkpoint's own folder (result.checkpoint.path).",
-                "Call save_pretrained on the very folder you hand to Checkpoint.from_directory.",
-            )
-        files = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        raise Wrong(
-            f"the last checkpoint holds {files or 'nothing'}: no Hugging Face model (config.json and "
-            "weights) for from_pretrained to load.",
-            SAVE_HINT,
-        )
-    return folder
-
-
-@contextlib.contextmanager
-def _quiet_transformers():
-    """No load report on the notebook's output while the check loads a checkpoint."""
-    from transformers.utils import logging
-
-    level = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(level)
-
-
-def _check_checkpoint(folder: Path, classes) -> None:
-    """The checkpoint loads with every weight, one output per class named after CLASSES, and a processor."""
+def _checkpoint_seen(result) -> dict | None:
+    """The last checkpoint's folder as from_pretrained finds it: whether it holds config.json (else where one is,
+    and its files), what loading it reports (an error, or the weights it did not expect and those it lacks), the
+    model's output names, and whether an image processor is beside it; None when the result has no checkpoint."""
     from transformers import ViTForImageClassification
 
+    checkpoint = getattr(result, "checkpoint", None)
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint.path)
+    seen = {"config": (folder / "config.json").is_file()}
+    if not seen["config"]:
+        seen["inner"] = sorted(str(p.parent.relative_to(folder)) for p in folder.rglob("config.json"))
+        seen["files"] = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        return seen
     try:
         with _quiet_transformers(), contextlib.redirect_stdout(None):
             model, info = ViTForImageClassification.from_pretrained(str(folder), output_loading_info=True)
     except Exception as exc:
+        return {**seen, "load_error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"}
+    return {
+        **seen,
+        "unexpected": [str(k) for k in info.get("unexpected_keys", [])],
+        "missing": [str(k) for k in info.get("missing_keys", [])],
+        "labels": [str(model.config.id2label[i]) for i in range(model.config.num_labels)],
+        "processor": (folder / "preprocessor_config.json").is_file(),
+    }
+
+
+def _check_checkpoint(seen: dict | None, names: list[str] | None) -> None:
+    """The checkpoint loads with every weight, one output per class named after CLASSES (``names``), and a
+    processor."""
+    if seen is None:
+        raise Wrong("the result has no checkpoint: no report carried one.", SAVE_HINT)
+    if seen["config"] is not True:
+        if seen["inner"]:
+            raise Wrong(
+                f"the model is in the sub-folder {seen['inner'][0]} of the checkpoint; Exercise 3 loads it from the "
+                "checkpoint's own folder (result.checkpoint.path).",
+                "Call save_pretrained on the very folder you hand to Checkpoint.from_directory.",
+            )
         raise Wrong(
-            f"from_pretrained cannot load the last checkpoint: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0][:200]}",
+            f"the last checkpoint holds {seen['files'] or 'nothing'}: no Hugging Face model (config.json and "
+            "weights) for from_pretrained to load.",
             SAVE_HINT,
-        ) from None
-    unexpected = list(info.get("unexpected_keys", []))
-    if any(str(key).startswith("module.") for key in unexpected):
+        )
+    if "load_error" in seen:
+        raise Wrong(f"from_pretrained cannot load the last checkpoint: {seen['load_error']}", SAVE_HINT)
+    if any(str(key).startswith("module.") for key in seen["unexpected"]):
         raise Wrong(
             "the checkpoint's weights are named `module.…`: they were saved from the DDP wrapper that "
             "prepare_model returned, and from_pretrained finds none of the ViT's weights in them.",
             "Save the model you gave prepare_model, not the wrapper: " + SAVE_HINT,
         )
-    missing = list(info.get("missing_keys", []))
+    missing = list(seen["missing"])
     if missing:
         raise Wrong(
             f"the checkpoint lacks {len(missing)} of the model's weights (for example {missing[0]}): "
             "from_pretrained would start them from random values.",
             SAVE_HINT,
         )
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    names = [as_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None
+    labels = [str(label) for label in seen["labels"]]
+    if not labels:
+        raise Wrong("the model of the last checkpoint has no outputs.", SAVE_HINT)
     if names is not None and len(labels) != len(names):
         raise Wrong(
             f"the model has {len(labels)} outputs for {len(names)} classes ({names}).",
@@ -579,7 +617,7 @@ def _check_checkpoint(folder: Path, classes) -> None:
             "come back as numbers or as the wrong class names.",
             "id2label=dict(enumerate(classes)) and label2id={name: i for i, name in enumerate(classes)}.",
         )
-    if not (folder / "preprocessor_config.json").is_file():
+    if seen["processor"] is not True:
         raise Wrong(
             "the checkpoint holds the model but no image processor: Exercise 3 loads both from it.",
             'Beside the model, save ViTImageProcessor.from_pretrained(config["model_id"]) with its own '
@@ -681,14 +719,21 @@ def _run_piece(fn, name: str, *args):
         ) from None
 
 
-def _check_one_epoch(one_epoch) -> None:
-    """One pass in training mode with gradients, one optimizer step per batch of ``batch_size``, the mean loss."""
+def _probe_seed(seed, offset: int = 0) -> int:
+    """A torch seed for the probes of Exercise 2, from the check's seed."""
+    return (int(seed or 0) + offset) % 2**31
+
+
+def _one_epoch_seen(one_epoch, seed) -> dict:
+    """``one_epoch`` run on a tiny model and a shard of PROBE_ROWS random rows (from ``seed``), batch_size 3: the
+    batch sizes it read the shard with, the mode of each forward pass, the optimizer steps, each batch's
+    cross-entropy as its forward pass gave it, and what it returned."""
     import torch
     from transformers import ViTForImageClassification
 
     require("one_epoch", one_epoch, "one pass over the training shard")
-    torch.manual_seed(0)
-    model, shard = ViTForImageClassification(_probe_config()).eval(), _probe_shard(3)
+    torch.manual_seed(_probe_seed(seed))
+    model, shard = ViTForImageClassification(_probe_config()).eval(), _probe_shard(3, seed=_probe_seed(seed, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     steps = []
     optimizer.register_step_post_hook(lambda *_: steps.append(1))
@@ -699,66 +744,100 @@ def _check_one_epoch(one_epoch) -> None:
                 torch.nn.functional.cross_entropy(out.logits, shard.current["labels"]).item()
             )
         )
-        loss = as_number(_run_piece(one_epoch, "one_epoch", model, optimizer, shard, 3))
+        returned = _run_piece(one_epoch, "one_epoch", model, optimizer, shard, 3)
+    return {
+        "batch_sizes": list(shard.batch_sizes),
+        "training": [bool(training) for training, _, _ in seen],
+        "steps": len(steps),
+        "losses": losses,
+        "returned": _value(returned),
+    }
+
+
+def _check_one_epoch(seen: dict) -> None:
+    """One pass in training mode with gradients, one optimizer step per batch of ``batch_size``, the mean loss."""
     batches = math.ceil(PROBE_ROWS / 3)
-    if shard.batch_sizes != [3]:
+    if seen["batch_sizes"] != [3]:
         raise Wrong(
-            f"`one_epoch` read the shard with batch_size {shard.batch_sizes} where it was given batch_size=3.",
+            f"`one_epoch` read the shard with batch_size {seen['batch_sizes']} where it was given batch_size=3.",
             "One pass: shard.iter_torch_batches(batch_size=batch_size), with the argument it gets.",
         )
-    if any(not training for training, _, _ in seen):
+    training = list(seen["training"])
+    if any(t is not True for t in training):
         raise Wrong(
             "`one_epoch` ran the model in eval mode: it trains as if it were evaluating (dropout off).",
             "Put the model in training mode first: model.train() (evaluate leaves it in eval mode).",
         )
-    if len(steps) != batches or len(seen) != batches:
+    steps, losses = int(seen["steps"]), [float(v) for v in seen["losses"]]
+    if steps != batches or len(training) != batches or len(losses) != batches:
         raise Wrong(
-            f"`one_epoch` made {len(steps)} optimizer steps and {len(seen)} forward passes for the {batches} "
+            f"`one_epoch` made {steps} optimizer steps and {len(training)} forward passes for the {batches} "
             f"batches of {PROBE_ROWS} rows.",
             "For every batch: one forward pass, the loss, optimizer.zero_grad(), loss.backward(), optimizer.step().",
         )
-    if loss is None or abs(loss - sum(losses) / len(losses)) > 1e-4:
+    loss, mean = as_number(seen["returned"]), sum(losses) / len(losses)
+    if loss is None or not math.isfinite(mean) or abs(loss - mean) > 1e-4:
         raise Wrong(
-            f"`one_epoch` returned {loss!r}; the mean of its batches' cross-entropy losses is "
-            f"{sum(losses) / len(losses):.4f}.",
+            f"`one_epoch` returned {seen['returned']!r}; the mean of its batches' cross-entropy losses is {mean:.4f}.",
             "Return the mean of the batch losses as a number: loss.item() per batch, then their mean.",
         )
 
 
-def _check_evaluate(evaluate) -> None:
-    """The share of the shard's rows classified right, in eval mode, without gradients."""
+def _evaluate_seen(evaluate, seed) -> dict:
+    """``evaluate`` run on a tiny model (in training mode when it is called) and a shard of PROBE_ROWS rows of which
+    PROBE_RIGHT (which ones: from ``seed``) are labelled with the model's own answer, batch_size 3: the batch sizes
+    it read, the mode and gradient recording of each forward pass, and what it returned."""
     import torch
     from transformers import ViTForImageClassification
 
     require("evaluate", evaluate, "the share of the validation rows classified right")
-    torch.manual_seed(1)
-    model, shard = ViTForImageClassification(_probe_config()), _probe_shard(3, seed=1)
+    torch.manual_seed(_probe_seed(seed, 2))
+    model, shard = ViTForImageClassification(_probe_config()), _probe_shard(3, seed=_probe_seed(seed, 3))
     with torch.no_grad():
         answers = model.eval()(pixel_values=shard.pixel_values).logits.argmax(-1)
-    shard.labels = torch.where(torch.arange(PROBE_ROWS) < PROBE_RIGHT, answers, (answers + 1) % 3)
+    order = torch.randperm(PROBE_ROWS, generator=torch.Generator().manual_seed(_probe_seed(seed, 4)))
+    right = torch.zeros(PROBE_ROWS, dtype=torch.bool)
+    right[order[:PROBE_RIGHT]] = True
+    shard.labels = torch.where(right, answers, (answers + 1) % 3)
     model.train()
     with _forwards(model) as seen:
-        accuracy = as_number(_run_piece(evaluate, "evaluate", model, shard, 3))
-    if shard.batch_sizes != [3]:
+        returned = _run_piece(evaluate, "evaluate", model, shard, 3)
+    return {
+        "batch_sizes": list(shard.batch_sizes),
+        "training": [bool(training) for training, _, _ in seen],
+        "grad": [bool(grad) for _, grad, _ in seen],
+        "returned": _value(returned),
+    }
+
+
+def _check_evaluate(seen: dict) -> None:
+    """The share of the shard's rows classified right, in eval mode, without gradients."""
+    if seen["batch_sizes"] != [3]:
         raise Wrong(
-            f"`evaluate` read the shard with batch_size {shard.batch_sizes} where it was given batch_size=3.",
+            f"`evaluate` read the shard with batch_size {seen['batch_sizes']} where it was given batch_size=3.",
             "One pass: shard.iter_torch_batches(batch_size=batch_size), with the argument it gets.",
         )
-    if any(training for training, _, _ in seen):
+    if any(t is not False for t in seen["training"]):
         raise Wrong(
             "`evaluate` ran the model in training mode (dropout on): its accuracy would be measured on a model "
             "that drops part of what it computes.",
             "Call model.eval() before the evaluation loop.",
         )
-    if any(grad for _, grad, _ in seen):
+    if any(g is not False for g in seen["grad"]):
         raise Wrong(
             "`evaluate` ran the model with gradients recorded: an autograd graph per batch that nothing uses.",
             "Evaluate under `with torch.no_grad():` (or torch.inference_mode()).",
         )
+    if not seen["training"] or len(seen["grad"]) != len(seen["training"]):
+        raise Wrong(
+            f"`evaluate` returned {seen['returned']!r} without running the model on the shard.",
+            "For every batch of the shard: the model's logits, their argmax compared with `labels`.",
+        )
+    accuracy = as_number(seen["returned"])
     if accuracy is None or abs(accuracy - PROBE_RIGHT / PROBE_ROWS) > 1e-6:
         raise Wrong(
-            f"`evaluate` returned {accuracy!r} on a shard where {PROBE_RIGHT} of {PROBE_ROWS} rows are classified "
-            f"right ({PROBE_RIGHT / PROBE_ROWS:.4f}), in batches of 3, 3 and 1.",
+            f"`evaluate` returned {seen['returned']!r} on a shard where {PROBE_RIGHT} of {PROBE_ROWS} rows are "
+            f"classified right ({PROBE_RIGHT / PROBE_ROWS:.4f}), in batches of 3, 3 and 1.",
             "Count the rows whose largest logit is their label over the whole shard, and divide by the rows seen.",
         )
 
@@ -838,10 +917,10 @@ def _as_second_worker(train_func, shards: dict, record: dict):
         namespace.update(rebound)
 
 
-def _run_as_second_worker(train_func) -> tuple[dict, dict]:
+def _run_as_second_worker(train_func, seed) -> tuple[dict, dict]:
     """``train_func`` run here as rank 1 of 2 on the probe config: what it reported, saved, read and trained."""
     config = {"model_id": _probe_model_dir(), **PROBE_CONFIG}
-    shards = {name: _probe_shard(3, seed) for seed, name in enumerate(("train", "valid"))}  # labels < any K here
+    shards = {name: _probe_shard(3, _probe_seed(seed, 5 + i)) for i, name in enumerate(("train", "valid"))}
     record = {"reports": [], "models": [], "shards": [], "saved": [], "optimizers": []}
     try:
         with (
@@ -861,49 +940,67 @@ def _run_as_second_worker(train_func) -> tuple[dict, dict]:
     return record, shards
 
 
-def _check_second_worker(train_func) -> None:
+def _second_worker_seen(train_func, seed) -> dict:
+    """What ``train_func`` did as rank 1 of 2 on the probe config (:data:`PROBE_CONFIG`, a tiny model of the
+    check's own at ``model_id``): the first model it passed to prepare_model (where from, its output names), the
+    optimizers it made, the shards it read and their batch sizes, its reports, and what it saved."""
+    record, shards = _run_as_second_worker(train_func, seed)
+    models = record["models"]
+    return {
+        "probe_model": _probe_model_dir(),
+        "models": len(models),
+        "model_from": str(models[0].config.name_or_path) if models else None,
+        "labels": [str(models[0].config.id2label[i]) for i in range(models[0].config.num_labels)] if models else [],
+        "optimizers": [[str(name), lr] for name, lr in record["optimizers"]],
+        "shards": list(record["shards"]),
+        "batch_sizes": sorted({size for s in shards.values() for size in s.batch_sizes}, key=str),
+        "reports": len(record["reports"]),
+        "reported_checkpoints": sum(checkpoint is not None for _, checkpoint in record["reports"]),
+        "saved": list(record["saved"]),
+    }
+
+
+def _check_second_worker(seen: dict) -> None:
     """As rank 1: the model from config with its classes, AdamW at config's rate, config's batch size and
     epochs, both shards read, a report every epoch without a checkpoint, nothing saved."""
-    record, shards = _run_as_second_worker(train_func)
     config = PROBE_CONFIG
-    if not record["models"]:
+    if not seen["models"]:
         raise Wrong("`train_func` never calls prepare_model.", "Pass the model through ray.train.torch.prepare_model.")
-    model = record["models"][0]
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if model.config.name_or_path != _probe_model_dir() or labels != config["classes"]:
+    labels = list(seen["labels"])
+    if seen["model_from"] != seen["probe_model"] or labels != config["classes"]:
         raise Wrong(
             f'given config["classes"] = {config["classes"]} and its own model_id, `train_func` trained a model '
-            f"from {Path(str(model.config.name_or_path)).name or 'elsewhere'} with the outputs {labels}.",
+            f"from {Path(str(seen['model_from'])).name or 'elsewhere'} with the outputs {labels}.",
             'Build the model from config: from_pretrained(config["model_id"], num_labels=len(config["classes"]), '
             "id2label=..., label2id=...), not from names of the notebook.",
         )
-    if record["optimizers"] != [("AdamW", config["learning_rate"])]:
+    optimizers = [tuple(o) for o in seen["optimizers"]]
+    if optimizers != [("AdamW", config["learning_rate"])]:
         raise Wrong(
             f"given learning_rate={config['learning_rate']}, `train_func` made the optimizer(s) "
-            f"{record['optimizers']} (class, learning rate).",
+            f"{optimizers} (class, learning rate).",
             'One torch.optim.AdamW(model.parameters(), lr=config["learning_rate"]).',
         )
-    if set(record["shards"]) != {"train", "valid"}:
+    if set(seen["shards"]) != {"train", "valid"}:
         raise Wrong(
-            f"`train_func` read the shards {sorted(set(record['shards']))}: an accuracy measured on the training "
+            f"`train_func` read the shards {sorted(set(seen['shards']))}: an accuracy measured on the training "
             "rows says how well the model remembers them.",
             'Train on get_dataset_shard("train") and evaluate on get_dataset_shard("valid").',
         )
-    sizes = {size for s in shards.values() for size in s.batch_sizes}
-    if sizes != {config["batch_size"]}:
+    if list(seen["batch_sizes"]) != [config["batch_size"]]:
         raise Wrong(
             f"given batch_size={config['batch_size']}, `train_func` read its shards in batches of "
-            f"{sorted(sizes, key=str)}.",
+            f"{seen['batch_sizes']}.",
             'Pass config["batch_size"] to one_epoch and evaluate.',
         )
-    if len(record["reports"]) != config["epochs"]:
+    if seen["reports"] != config["epochs"]:
         raise Wrong(
-            f"given epochs={config['epochs']}, the second worker reported {len(record['reports'])} times: every "
+            f"given epochs={config['epochs']}, the second worker reported {seen['reports']} times: every "
             "worker reports every epoch (the call is a barrier), for config's number of epochs.",
             REPORT_HINT,
         )
-    if record["saved"] or any(checkpoint is not None for _, checkpoint in record["reports"]):
-        what = record["saved"][0] if record["saved"] else "a checkpoint"
+    if seen["saved"] or seen["reported_checkpoints"] != 0:
+        what = seen["saved"][0] if seen["saved"] else "a checkpoint"
         raise Wrong(
             f"the second worker (rank 1) saved {what}: every worker writes the same weights, each to the "
             "same storage, for one checkpoint.",
@@ -911,11 +1008,31 @@ def _check_second_worker(train_func) -> None:
         )
 
 
-@exercise("Exercise 2")
-def exercise_2(train_func, result, settings, classes, one_epoch, evaluate):
+def _judge_2(seen, seed) -> str:
+    _check_code(seen["code"])
+    epochs = int(seen["epochs"])
+    losses, accuracies = _check_reports(seen["reports"], epochs)
+    names = seen["classes"]
+    _check_checkpoint(seen["checkpoint"], names)
+    _check_one_epoch(_open(seen["one_epoch"]))
+    _check_evaluate(_open(seen["evaluate"]))
+    _check_second_worker(_open(seen["second_worker"]))
+    outputs = len(names) if names is not None else len(seen["checkpoint"]["labels"])
+    return (
+        f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
+        f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
+        f"{outputs} named outputs and its image processor."
+    )
+
+
+@exercise("Exercise 2", judge=_judge_2)
+def exercise_2(train_func, result, settings, classes, one_epoch, evaluate, *, seed=None):
     """``one_epoch`` and ``evaluate`` on a tiny model; ``train_func`` as the second of two workers; ``result`` of
     ``trainer.fit()``: a report per epoch, the loss falling, the validation accuracy well above a guess, and a
-    checkpoint from_pretrained loads with CLASSES' names."""
+    checkpoint from_pretrained loads with CLASSES' names.
+
+    Observes ``train_func``'s code, the reports, the checkpoint as from_pretrained loads it, and what the pieces
+    do on probes made from ``seed``; :func:`_judge_2` decides from those."""
     require("train_func", train_func, "your training loop")
     if result is None:
         raise NotSolved("there is no `result` yet: write the functions above, then run the training cell.")
@@ -925,18 +1042,16 @@ def exercise_2(train_func, result, settings, classes, one_epoch, evaluate):
             f"the training failed: {str(result.error).splitlines()[0][:200]}",
             "Read the error above the check, fix train_func, and run the training cell again.",
         )
-    _check_code(train_func)
-    epochs = int(settings["epochs"])
-    losses, accuracies = _check_reports(getattr(result, "metrics_dataframe", None), epochs)
-    _check_checkpoint(_checkpoint_folder(result), classes)
-    _check_one_epoch(one_epoch)
-    _check_evaluate(evaluate)
-    _check_second_worker(train_func)
-    return (
-        f"{epochs} reports; loss {losses[0]:.3f} → {losses[-1]:.3f}; validation accuracy "
-        f"{', '.join(f'{a:.2f}' for a in accuracies)}; the last checkpoint loads with "
-        f"{len(classes)} named outputs and its image processor."
-    )
+    return {
+        "code": _code_seen(train_func),
+        "epochs": int(settings["epochs"]),
+        "reports": _reports_seen(getattr(result, "metrics_dataframe", None)),
+        "classes": [as_text(c) for c in classes] if isinstance(classes, (list, tuple)) else None,
+        "checkpoint": _checkpoint_seen(result),
+        "one_epoch": _part(_one_epoch_seen, one_epoch, seed),
+        "evaluate": _part(_evaluate_seen, evaluate, seed),
+        "second_worker": _part(_second_worker_seen, train_func, seed),
+    }
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
