@@ -1122,6 +1122,45 @@ def test_ex3_rejects_review_files_that_lose_or_misroute_images(answer, scored_ta
     )
 
 
+# Exercise 3 in two halves: the judge decides from the probe run, the plan, scored's rows and the review files.
+
+
+@pytest.fixture
+def observed(ray_session, checkpoint, val_folders, scored_table, tmp_path):
+    review = _write_review(tmp_path / "review", scored_table)
+    predictions = _pipeline(Batched, checkpoint, val_folders)
+    scored = ray.data.from_pandas(scored_table)
+    return lab05.exercise_3.observe(Batched, predictions, scored, checkpoint, val_folders, review, 0.7, seed=5)
+
+
+def test_ex3_the_observation_of_a_right_answer_passes_the_judge(observed, scored_table):
+    json.dumps(observed)
+    assert observed["classifier"]["seen"]["paths"] == lab05.probe_paths(5)
+    verdict = lab05.exercise_3.decide(observed, 5)
+    assert verdict.passed, verdict
+    unsure = int((scored_table["confidence"] < 0.7).sum())
+    assert f"{unsure} of the 60 validation images are below 0.7" in verdict.message
+
+
+def test_ex3_a_forged_observation_does_not_pass(observed):
+    decide, seen = lab05.exercise_3.decide, observed
+    other = next(s for s in range(6, 100) if lab05.probe_paths(s) != lab05.probe_paths(5))
+    _wrong(decide(seen, other), "other probe images")  # an observation of another seed's probe
+    classifier = seen["classifier"]["seen"]
+    run = classifier["run"]["seen"]
+    idle = {**run, "counts": {**run["counts"], "forward": 0}}  # answers that no forward pass gave
+    _wrong(decide({**seen, "classifier": {"seen": {**classifier, "run": {"seen": idle}}}}, 5), "never ran")
+    flipped = [row[::-1] for row in classifier["reference"]]  # the right shape, other probabilities
+    assert decide({**seen, "classifier": {"seen": {**classifier, "reference": flipped}}}, 5).status == "wrong"
+    rows = {c: [] for c in seen["scored"]["seen"]["rows"]}
+    _wrong(decide({**seen, "scored": {"seen": {**seen["scored"]["seen"], "rows": rows}}}, 5), "0 rows")
+    _wrong(decide({**seen, "review": {**seen["review"], "paths": []}}, 5), "are not in the review files")
+    _wrong(decide({**seen, "predictions": {"seen": {**seen["predictions"]["seen"], "stage": None}}}, 5), "no stage")
+    assert decide({**seen, "predictions": None}, 5).status == "not solved"
+    for broken in ({}, {**seen, "review": {}}, {**seen, "classifier": {"seen": {}}}, {**seen, "scored": {}}):
+        assert decide(broken, 5).status == "wrong"
+
+
 # Stretch: accuracy per class --------------------------------------------------------------------------
 # The stretch requires:
 #   R1 one row per true `label` with the share of its images predicted right: the sums / by-prediction cases

@@ -63,7 +63,7 @@ from .toolkit import (
     require_model_in_init,
     stages,
 )
-from ._core import written  # noqa: F401  (the lab's training cell asks check.written(train_func))
+from ._core import written  # the lab's training cell asks check.written(train_func)
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -1057,22 +1057,31 @@ def exercise_2(train_func, result, settings, classes, one_epoch, evaluate, *, se
 # Exercise 3 -------------------------------------------------------------------------------------
 
 
-def _validation_batch() -> dict:
-    """A few of the course's validation images, as Ray hands them to a stage: a dict of NumPy arrays.
+def probe_paths(seed) -> list[str]:
+    """The validation images of the probe batch: PROBE_PER_FOLDER of each local class folder, chosen by ``seed``.
 
-    Local sample images of every class folder, in every profile: the probe counts loads and forward passes and
-    compares the outputs with the check's own run, and any image does for that (the gpu profile's own images
-    are on object storage).
-    """
-    import numpy as np
-    from PIL import Image
+    Local sample images, in every profile: the probe counts loads and forward passes and compares the outputs with
+    the check's own run of the checkpoint, and any image does for that (the gpu profile's own images are on object
+    storage)."""
+    import random
 
     from ..data import DATA_ROLES, data_root
 
+    rng = random.Random(int(seed or 0))
     paths = []
     for folder in DATA_ROLES["images_val_3"][0]:  # the tiny profile's folders, relative to the data root
         folder = data_root() / folder
-        paths += [str(folder / name) for name in _image_files(folder)[:PROBE_PER_FOLDER]]
+        names = _image_files(folder)
+        paths += [str(folder / name) for name in rng.sample(names, min(PROBE_PER_FOLDER, len(names)))]
+    return paths
+
+
+def _validation_batch(seed) -> dict:
+    """The probe images (:func:`probe_paths`) as Ray hands them to a stage: a dict of NumPy arrays."""
+    import numpy as np
+    from PIL import Image
+
+    paths = probe_paths(seed)
     images = [np.array(Image.open(p).convert("RGB")) for p in paths]  # writable, as Ray hands them
     column = np.empty(len(images), dtype=object)
     column[:] = images
@@ -1081,16 +1090,33 @@ def _validation_batch() -> dict:
     return {"image": column, "path": np.array(paths), "label": np.array([class_name(_parent_name(p)) for p in paths])}
 
 
-def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list]:
-    """The predicted class names and the confidences in the learner's output batch."""
+def _output_seen(out) -> dict:
+    """An output batch of the learner's class as the judge reads it: its columns, and the values of `predicted`
+    (as text) and `confidence` (numbers, None where not a number) where it has them; ``{"type": ...}`` when it is
+    not a batch."""
     import numpy as np
 
     columns = as_columns(out)
     if columns is None:
+        return {"type": type(out).__name__}
+    seen = {"columns": sorted(str(c) for c in columns)}
+    if "predicted" in columns:
+        seen["predicted"] = [as_text(v) for v in columns["predicted"]]
+    if "confidence" in columns:
+        values = out["confidence"] if not hasattr(out, "to_pydict") else columns["confidence"]
+        values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
+        seen["confidence"] = [as_number(v) for v in list(np.asarray(values).reshape(-1))]
+    return seen
+
+
+def _outputs(seen: dict, classes: list[str], n: int) -> tuple[list[str], list]:
+    """The predicted class names and the confidences in the learner's output batch (as :func:`_output_seen` saw it)."""
+    if "columns" not in seen:
         raise Wrong(
-            f"`ImageClassifier` returned a {type(out).__name__}, not a batch.",
+            f"`ImageClassifier` returned a {seen['type']}, not a batch.",
             'Return a dict of columns, for example {"path": ..., "predicted": ..., "confidence": ...}.',
         )
+    columns = list(seen["columns"])
     for column, what in (
         ("predicted", "each image's predicted class name"),
         ("confidence", "the probability the model gives its prediction"),
@@ -1107,10 +1133,8 @@ def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list]:
                 "told apart or scored.",
                 f"Pass the batch's `{column}` column on to the output.",
             )
-    predicted = [as_text(v) for v in columns["predicted"]]
-    values = out["confidence"] if not hasattr(out, "to_pydict") else columns["confidence"]
-    values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
-    confidence = [as_number(v) for v in list(np.asarray(values).reshape(-1))]
+    predicted = [str(p) for p in seen["predicted"]]
+    confidence = [as_number(v) for v in seen["confidence"]]
     for column, got in (("predicted", predicted), ("confidence", confidence)):
         if len(got) != n:
             raise Wrong(
@@ -1126,21 +1150,19 @@ def _outputs(out, classes: list[str], n: int) -> tuple[list[str], list]:
     return predicted, confidence
 
 
-def _checkpoint_classes(folder) -> list[str]:
+def _checkpoint_classes(folder) -> list[str] | None:
+    """The output names in the checkpoint's config.json, in order; None when it has none."""
     import json
 
     config = Path(folder) / "config.json"
     if not config.is_file():
-        raise Wrong(
-            f"the checkpoint ({folder}) holds no model (no config.json).",
-            "checkpoint = result.checkpoint, the Checkpoint of Exercise 2's last report.",
-        )
+        return None
     id2label = json.loads(config.read_text()).get("id2label", {})
-    return [id2label[key] for key in sorted(id2label, key=int)]
+    return [str(id2label[key]) for key in sorted(id2label, key=int)]
 
 
-def _reference(folder, batch) -> tuple[list[str], list[float]]:
-    """The check's own run of the checkpoint on the probe batch: the class of the largest logit, its softmax."""
+def _reference(folder, batch) -> list[list[float]]:
+    """The check's own run of the checkpoint on the probe batch: each image's softmax probabilities."""
     import torch
     from transformers import ViTForImageClassification, ViTImageProcessor
 
@@ -1148,9 +1170,7 @@ def _reference(folder, batch) -> tuple[list[str], list[float]]:
         processor = ViTImageProcessor.from_pretrained(str(folder))
         model = ViTForImageClassification.from_pretrained(str(folder)).eval()
     with torch.inference_mode():
-        probabilities = model(**processor(list(batch["image"]), return_tensors="pt")).logits.softmax(-1)
-    best, index = probabilities.max(-1)
-    return [model.config.id2label[i] for i in index.tolist()], best.tolist()
+        return model(**processor(list(batch["image"]), return_tensors="pt")).logits.softmax(-1).tolist()
 
 
 def _check_confidence(got: list, want: list[float]) -> None:
@@ -1198,8 +1218,12 @@ def _elsewhere(folder):
         yield Checkpoint("bucket/run/checkpoint", filesystem=filesystem)
 
 
-def _classify(ImageClassifier, checkpoint, batch, n: int):
-    """The class built from ``checkpoint`` and called on two batches as Ray would, its loads and passes counted."""
+COUNTED = ("load", "processor", "forward", "with_grad")
+
+
+def _classify(ImageClassifier, checkpoint, batch) -> dict:
+    """The class built from ``checkpoint`` and called on two batches as Ray would: the loads (and passes) its
+    constructor made, those after the two calls, and its two output batches (:func:`_output_seen`)."""
     from transformers import ViTForImageClassification
 
     with _quiet_transformers(), counting(ViTForImageClassification, "forward") as counts:
@@ -1218,10 +1242,65 @@ def _classify(ImageClassifier, checkpoint, batch, n: int):
                 f"cluster's storage): {error_line(exc)}",
                 CHECKPOINT_HINT,
             ) from None
-        in_init = require_model_in_init(
-            counts, label="ImageClassifier", hint="Load the fine-tuned model in __init__: " + CHECKPOINT_HINT
-        )
+        in_init = {key: counts[key] for key in COUNTED}
+        if in_init["load"] == 0:  # the verdict require_model_in_init gives: no call is worth making
+            return {"in_init": in_init}
         outputs = [call_as_ray(classifier, batch) for _ in range(2)]
+    return {
+        "in_init": in_init,
+        "counts": {key: counts[key] for key in COUNTED},
+        "outputs": list(map(_output_seen, outputs)),
+    }
+
+
+def _classifier_seen(ImageClassifier, checkpoint, seed) -> dict:
+    """What the check sees of ``ImageClassifier`` on the probe batch (from ``seed``): the checkpoint's output names
+    and its own softmax probabilities for each probe image, the class's loads, passes and outputs on a Checkpoint
+    of the same files on another filesystem, and whether it loads a model from a Checkpoint of no folder."""
+    from ray.train import Checkpoint
+
+    batch = _validation_batch(seed)
+    seen = {"paths": [str(p) for p in batch["path"]]}
+    with checkpoint.as_directory() as folder:
+        seen["classes"] = _checkpoint_classes(folder)
+        if seen["classes"] is None:
+            return {**seen, "folder": str(checkpoint.path)}
+        seen["reference"] = _reference(folder, batch)
+        with _elsewhere(folder) as remote:
+            seen["run"] = _part(_classify, ImageClassifier, remote, batch)
+        try:
+            with _quiet_transformers():
+                ImageClassifier(checkpoint=Checkpoint(str(Path(folder) / "no-such-checkpoint")))
+        except Exception:
+            seen["loads_missing"] = False
+        else:
+            seen["loads_missing"] = True
+    return seen
+
+
+def _check_class(seen: dict, seed) -> int:
+    """``ImageClassifier`` on the probe batch: loaded once, one pass per batch without gradients, the class of the
+    largest logit of the checkpoint's own run and its softmax probability; returns the probe's size."""
+    from collections import Counter
+
+    paths = [str(p) for p in seen["paths"]]
+    if paths != probe_paths(seed):
+        raise Wrong("the check saw other probe images than it chose.", "Run the check cell again.")
+    n = len(paths)
+    classes = seen["classes"]
+    if classes is None:
+        raise Wrong(
+            f"the checkpoint ({seen['folder']}) holds no model (no config.json).",
+            "checkpoint = result.checkpoint, the Checkpoint of Exercise 2's last report.",
+        )
+    classes = [str(c) for c in classes]
+    run = _open(seen["run"])
+    in_init = require_model_in_init(
+        Counter(run["in_init"]),
+        label="ImageClassifier",
+        hint="Load the fine-tuned model in __init__: " + CHECKPOINT_HINT,
+    )
+    counts = Counter(run["counts"])
     require_loaded_once(counts, in_init, label="ImageClassifier", batches=2, processor="an image processor")
     require_inference(counts, model="ViT")
     if counts["forward"] >= 2 * n:
@@ -1230,53 +1309,39 @@ def _classify(ImageClassifier, checkpoint, batch, n: int):
             'Process the whole batch at once: processor(list(batch["image"]), return_tensors="pt"), '
             "then one model(**inputs) call for every row.",
         )
-    return outputs
-
-
-def _check_class(ImageClassifier, checkpoint) -> str:
-    from ray.train import Checkpoint
-
-    batch = _validation_batch()
-    n = len(batch["path"])
-    with checkpoint.as_directory() as folder:
-        classes = _checkpoint_classes(folder)
-        want_predicted, want_confidence = _reference(folder, batch)
-        with _elsewhere(folder) as remote:
-            out, second = _classify(ImageClassifier, remote, batch, n)
-        predicted, confidence = _outputs(out, classes, n)
-        _outputs(second, classes, n)
-        if predicted != want_predicted:
-            differ = sum(a != b for a, b in zip(predicted, want_predicted))
-            raise Wrong(
-                f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
-                "Predict each image's class as the argmax of its logits, named with model.config.id2label.",
-            )
-        _check_confidence(confidence, want_confidence)
-        try:
-            with _quiet_transformers():
-                ImageClassifier(checkpoint=Checkpoint(str(Path(folder) / "no-such-checkpoint")))
-        except Exception:
-            pass
-        else:
-            raise Wrong(
-                "`ImageClassifier(checkpoint=<a Checkpoint of a folder that does not exist>)` loaded a model "
-                "anyway: it does not load the checkpoint it is given.",
-                "Load the model from the Checkpoint you are given, not from a fixed name: " + CHECKPOINT_HINT,
-            )
-    return f"{n} probe images, their classes and confidences as the checkpoint gives them"
+    if counts["forward"] == 0:
+        raise Wrong(
+            "the model never ran on the two batches: the predictions do not come from it.",
+            "Run the model on every batch in __call__: one model(**inputs) call for the whole batch.",
+        )
+    first, second = run["outputs"]
+    predicted, confidence = _outputs(first, classes, n)
+    _outputs(second, classes, n)
+    reference = [[float(p) for p in row] for row in seen["reference"]]
+    if len(reference) != n or any(len(row) != len(classes) for row in reference):
+        raise Wrong("the check's own run of the checkpoint is not one row per probe image.", "Run the check again.")
+    want_predicted = [classes[max(range(len(row)), key=row.__getitem__)] for row in reference]
+    if predicted != want_predicted:
+        differ = sum(a != b for a, b in zip(predicted, want_predicted))
+        raise Wrong(
+            f"`predicted` differs from the class of the largest logit for {differ} of {n} probe images.",
+            "Predict each image's class as the argmax of its logits, named with model.config.id2label.",
+        )
+    _check_confidence(confidence, [max(row) for row in reference])
+    if seen["loads_missing"] is not False:
+        raise Wrong(
+            "`ImageClassifier(checkpoint=<a Checkpoint of a folder that does not exist>)` loaded a model "
+            "anyway: it does not load the checkpoint it is given.",
+            "Load the model from the Checkpoint you are given, not from a fixed name: " + CHECKPOINT_HINT,
+        )
+    return n
 
 
 def _stage(predictions, ImageClassifier):
-    """The plan's stage that runs ImageClassifier (or a class stage, when it has another name)."""
+    """The plan's stage that runs ImageClassifier (or a class stage, when it has another name); None if none."""
     classes = [s for s in stages(predictions) if s.is_class]
     ours = [s for s in classes if s.fn is ImageClassifier or s.name == "ImageClassifier"]
-    if ours or classes:
-        return (ours or classes)[-1]
-    raise Wrong(
-        "`predictions` has no stage that runs the ImageClassifier class.",
-        "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
-        "per actor, so the model is loaded once per actor.",
-    )
+    return (ours or classes)[-1] if ours or classes else None
 
 
 def cluster_gpus() -> int:
@@ -1287,14 +1352,62 @@ def cluster_gpus() -> int:
     return room.learner_gpus()
 
 
-def _check_stage(stage, checkpoint) -> None:
+def _predictions_seen(predictions, ImageClassifier, checkpoint) -> dict:
+    """The plan of ``predictions``: its class stage (what its constructor is given, its GPUs, its actor pool, its
+    batch size), the GPUs of the cluster (and of the learner's budget), and the files it reads."""
+    import ray
     from ray.train import Checkpoint
 
+    require_dataset(
+        "predictions", predictions, "Build it: read_labelled(val_folders).map_batches(ImageClassifier, ...)."
+    )
+    stage = _stage(predictions, ImageClassifier)
+    if stage is None:
+        return {"stage": None}
+    args = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
+    low, high = stage.pool_size or (None, None)
+    return {
+        "stage": {
+            "args": [
+                {"checkpoint": isinstance(a, Checkpoint), "path": str(a.path) if isinstance(a, Checkpoint) else None}
+                | {"text": str(a)[:500]}
+                for a in args
+            ],
+            "num_gpus": stage.remote_args.get("num_gpus"),
+            "pool": stage.is_pool,
+            "compute": str(stage.compute)[:200],
+            "pool_size": None if low is None else [low, None if math.isinf(high) else high],
+            "batch_size": stage.batch_size,
+        },
+        "checkpoint_path": str(checkpoint.path),
+        "cluster_gpus": int(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0,
+        "learner_gpus": cluster_gpus(),
+        "input_files": [str(f) for f in predictions.input_files()],
+    }
+
+
+def _budget_words(gpus: int, cluster: int) -> str:
+    """``raycourse.room.budget_words`` from the counts the observer saw."""
+    from raycourse.room import BUDGET_ENV
+
+    if gpus < cluster:
+        return f"your budget of {gpus} GPU(s) ({BUDGET_ENV}) of the cluster's {cluster}"
+    return f"the cluster's {cluster} GPU(s)"
+
+
+def _check_stage(seen: dict) -> None:
     from raycourse import room
 
-    args = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
-    if not any(isinstance(a, Checkpoint) and str(a.path) == str(checkpoint.path) for a in args):
-        given = [a for a in args if str(a) == str(checkpoint.path) or str(a).endswith(str(checkpoint.path))]
+    stage = seen["stage"]
+    if stage is None:
+        raise Wrong(
+            "`predictions` has no stage that runs the ImageClassifier class.",
+            "Pass the class itself to map_batches (map_batches(ImageClassifier, ...)): Ray builds one "
+            "per actor, so the model is loaded once per actor.",
+        )
+    path = str(seen["checkpoint_path"])
+    if not any(a["checkpoint"] is True and str(a["path"]) == path for a in stage["args"]):
+        given = [a for a in stage["args"] if str(a["text"]) == path or str(a["text"]).endswith(path)]
         raise Wrong(
             "the ImageClassifier stage is given "
             + (
@@ -1304,22 +1417,23 @@ def _check_stage(stage, checkpoint) -> None:
             ),
             'fn_constructor_kwargs={"checkpoint": checkpoint}, the Checkpoint of result.checkpoint.',
         )
-    if stage.num_gpus != 1:
+    num_gpus = as_number(stage["num_gpus"])
+    if num_gpus != 1:
         raise Wrong(
-            f"the stage asks for num_gpus={stage.remote_args.get('num_gpus')}, where each actor holds one model on "
-            "its own GPU.",
+            f"the stage asks for num_gpus={stage['num_gpus']}, where each actor holds one model on its own GPU.",
             "Give the stage num_gpus=1.",
         )
-    if not stage.is_pool:
+    if stage["pool"] is not True:
         raise Wrong(
-            f"the stage runs with {stage.compute}, not a pool of actors.",
+            f"the stage runs with {stage['compute']}, not a pool of actors.",
             "compute=ray.data.ActorPoolStrategy(size=GPUS): one actor per GPU, each loads the model once.",
         )
-    cluster, high = cluster_gpus(), stage.pool_size[1]
-    if not math.isinf(high) and high > cluster:
+    cluster, high = int(seen["learner_gpus"]), stage["pool_size"][1]
+    if high is not None and high > cluster:
         raise Wrong(
             f"the stage asks for a pool of up to {high} actors with one GPU each; it may use "
-            f"{room.budget_words(cluster)}, so {high - cluster} of them would wait for a GPU forever, doing nothing.",
+            f"{_budget_words(cluster, int(seen['cluster_gpus']))}, so {high - cluster} of them would wait for a "
+            "GPU forever, doing nothing.",
             f"Size the pool to the cluster, within your budget: {room.GPU_SIZING}, then "
             "compute=ray.data.ActorPoolStrategy(size=GPUS).",
         )
@@ -1338,12 +1452,8 @@ def _under(path: str, folder: str) -> bool:
     return _bare(path).rsplit("/", 1)[0].endswith(_bare(folder))
 
 
-def _check_inputs(predictions, val_folders) -> None:
-    """The stage classifies the validation images: every file the plan reads lies in one of ``val_folders``."""
-    files = predictions.input_files()
-    if not files or val_folders is None:
-        return
-    folders = [str(f) for f in val_folders]
+def _check_inputs(files: list[str], folders: list[str]) -> None:
+    """The stage classifies the validation images: every file the plan reads lies in one of ``folders``."""
     stray = [f for f in files if not any(_under(f, folder) for folder in folders)]
     if stray:
         raise Wrong(
@@ -1353,93 +1463,125 @@ def _check_inputs(predictions, val_folders) -> None:
         )
 
 
-def _check_scored(scored, val_folders) -> "pd.DataFrame":  # noqa: F821
-    """``scored``: materialized, every validation image once with path, label, predicted and confidence."""
-    import pandas as pd
+SCORED_COLUMNS = ("path", "label", "predicted", "confidence")
+
+
+def _scored_seen(scored) -> dict:
+    """``scored``: whether it is materialized, its columns, and (materialized, with them) its path, label,
+    predicted and confidence columns."""
     from ray.data.dataset import MaterializedDataset
 
-    require("scored", scored, "predictions, run once and kept (materialized)")
     require_dataset("scored", scored, "Keep the predictions as a Dataset whose rows Ray holds in memory.")
-    if not isinstance(scored, MaterializedDataset):
+    seen = {"materialized": isinstance(scored, MaterializedDataset), "columns": list(scored.schema().names)}
+    if seen["materialized"] and all(c in seen["columns"] for c in SCORED_COLUMNS):
+        rows = scored.select_columns(list(SCORED_COLUMNS)).take_all()
+        seen["rows"] = {
+            "path": [str(r["path"]) for r in rows],
+            "label": [as_text(r["label"]) for r in rows],
+            "predicted": [as_text(r["predicted"]) for r in rows],
+            "confidence": [as_number(r["confidence"]) for r in rows],
+        }
+    return seen
+
+
+def _check_scored(seen: dict, folders: list[str]) -> "pd.DataFrame":  # noqa: F821
+    """``scored``: materialized, every validation image once with path, label, predicted and confidence."""
+    import pandas as pd
+
+    if seen["materialized"] is not True:
         raise Wrong(
             "`scored` is still a plan: every use of it (the filter, the write, the scores after) would run "
             "the model on every image again.",
             "Run the pipeline once and keep its rows in Ray's object store (the lesson's section 1).",
         )
-    columns = list(scored.schema().names)
-    lacking = [c for c in ("path", "label", "predicted", "confidence") if c not in columns]
+    columns = list(seen["columns"])
+    lacking = [c for c in SCORED_COLUMNS if c not in columns]
     if lacking:
         raise Wrong(
             f"`scored` has no {lacking} column (its columns: {columns}).",
             "Make `scored` from `predictions`, as ImageClassifier returns them.",
         )
-    table = pd.DataFrame(scored.select_columns(["path", "label", "predicted", "confidence"]).take_all())
+    table = pd.DataFrame({c: seen["rows"][c] for c in SCORED_COLUMNS})
     table["path"] = table["path"].map(str)
-    if val_folders is not None:
-        folders = [str(f) for f in val_folders]
-        expected = sum(min(PER_CLASS, len(_image_files(f))) for f in folders)
-        stray = [p for p in table["path"] if not any(_under(p, f) for f in folders)]
-        if stray:
-            raise Wrong(
-                f"`scored` holds {len(stray)} images from outside `val_folders` (for example {stray[0]}).",
-                "Make `scored` from `predictions`, the validation images.",
-            )
-        if len(table) != expected or table["path"].duplicated().any():
-            raise Wrong(
-                f"`scored` has {len(table)} rows ({table['path'].nunique()} images) for the {expected} "
-                "validation images.",
-                "Make `scored` from `predictions`, every validation image once.",
-            )
+    if table["confidence"].isna().any():
+        raise Wrong("`scored` has rows whose confidence is not a number.", "Make `scored` from `predictions`.")
+    expected = sum(min(PER_CLASS, len(_image_files(f))) for f in folders)
+    stray = [p for p in table["path"] if not any(_under(p, f) for f in folders)]
+    if stray:
+        raise Wrong(
+            f"`scored` holds {len(stray)} images from outside `val_folders` (for example {stray[0]}).",
+            "Make `scored` from `predictions`, the validation images.",
+        )
+    if len(table) != expected or table["path"].duplicated().any():
+        raise Wrong(
+            f"`scored` has {len(table)} rows ({table['path'].nunique()} images) for the {expected} validation images.",
+            "Make `scored` from `predictions`, every validation image once.",
+        )
     return table
 
 
-def _csv_rows(review_dir: Path) -> "pd.DataFrame":  # noqa: F821
+def _review_seen(review_dir) -> dict:
+    """The folder ``review_dir`` read back: its name, whether it exists; if not, the folders beside it that hold
+    CSV files with a confidence column; if so, its files that are not CSV, else the columns and the paths of the
+    rows its CSV files hold."""
     import pandas as pd
 
-    files = sorted(p for p in review_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-    others = [p for p in files if p.suffix.lower() != ".csv"]
-    if others:
-        raise Wrong(
-            f'out_dir / "{review_dir.name}" holds {others[0].name}: not a CSV file.',
-            "Write the rows with write_csv, a format a person opens in any spreadsheet.",
-        )
-    frames = [pd.read_csv(p) for p in files if p.stat().st_size]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["path", "confidence"])
-
-
-def _check_review(table, review_dir, review_below: float) -> tuple[int, int]:
-    """The CSV files in ``review_dir`` hold exactly the rows of ``table`` below ``review_below``."""
     review_dir = Path(review_dir)
-    unsure = set(table.loc[table["confidence"] < review_below, "path"])
-    if not review_dir.exists():
-        if not unsure:
-            return 0, len(table)
+    seen = {"name": review_dir.name, "exists": review_dir.exists()}
+    if not seen["exists"]:
         stray = (
             [p for p in review_dir.parent.rglob("*.csv") if "confidence" in p.read_text().split("\n", 1)[0]]
             if review_dir.parent.is_dir()
             else []
         )
-        if stray:
+        return {**seen, "stray": [p.parent.name for p in stray]}
+    files = sorted(p for p in review_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    others = [p.name for p in files if p.suffix.lower() != ".csv"]
+    if others:
+        return {**seen, "others": others}
+    frames = [pd.read_csv(p) for p in files if p.stat().st_size]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["path", "confidence"])
+    return {
+        **seen,
+        "others": [],
+        "columns": [str(c) for c in rows.columns],
+        "paths": [str(p) for p in rows["path"]] if "path" in rows.columns else [],
+    }
+
+
+def _check_review(table, seen: dict, review_below: float) -> tuple[int, int]:
+    """The CSV files in the review folder hold exactly the rows of ``table`` below ``review_below``."""
+    name = str(seen["name"])
+    unsure = set(table.loc[table["confidence"] < review_below, "path"])
+    if seen["exists"] is not True:
+        if not unsure:
+            return 0, len(table)
+        if seen["stray"]:
             raise Wrong(
-                f'found CSV files in {stray[0].parent.name}, but nothing in out_dir / "{review_dir.name}".',
-                f'Write into exactly the folder the exercise names: out_dir / "{review_dir.name}".',
+                f'found CSV files in {seen["stray"][0]}, but nothing in out_dir / "{name}".',
+                f'Write into exactly the folder the exercise names: out_dir / "{name}".',
             )
         raise NotSolved(
-            f'nothing written to out_dir / "{review_dir.name}" yet: {len(unsure)} of the '
+            f'nothing written to out_dir / "{name}" yet: {len(unsure)} of the '
             f"{len(table)} images are below {review_below}."
         )
-    rows = _csv_rows(review_dir)
-    lacking = [c for c in ("path", "predicted", "confidence") if c not in rows.columns]
+    if seen["others"]:
+        raise Wrong(
+            f'out_dir / "{name}" holds {seen["others"][0]}: not a CSV file.',
+            "Write the rows with write_csv, a format a person opens in any spreadsheet.",
+        )
+    lacking = [c for c in ("path", "predicted", "confidence") if c not in seen["columns"]]
     if lacking:
         raise Wrong(
-            f"the review files have no {lacking} column (their columns: {list(rows.columns)}): a person "
+            f"the review files have no {lacking} column (their columns: {list(seen['columns'])}): a person "
             "needs the image, what the model answered and how sure it was.",
             "Write the rows of `scored` as they are.",
         )
-    paths = rows["path"].map(str)
-    if paths.duplicated().any():
+    paths = [str(p) for p in seen["paths"]]
+    twice = sum(n - 1 for n in Counter(paths).values())
+    if twice:
         raise Wrong(
-            f"{int(paths.duplicated().sum())} images are in the review files more than once: the cell ran "
+            f"{twice} images are in the review files more than once: the cell ran "
             "twice, and the second write added files beside the first's?",
             'write_csv(..., mode="overwrite") replaces what an earlier run wrote.',
         )
@@ -1474,11 +1616,44 @@ def _check_review(table, review_dir, review_below: float) -> tuple[int, int]:
     return len(unsure), len(table)
 
 
-@exercise("Exercise 3")
-def exercise_3(ImageClassifier, predictions, scored, checkpoint, val_folders, review_dir, review_below):
+PREDICTIONS_WHAT = "the Dataset of predictions for the validation images"
+SCORED_WHAT = "predictions, run once and kept (materialized)"
+
+
+def _judge_3(seen, seed) -> str:
+    n = _check_class(_open(seen["classifier"]), seed)
+    if seen["predictions"] is None:
+        _pending("predictions", PREDICTIONS_WHAT)
+    predictions = _open(seen["predictions"])
+    _check_stage(predictions)
+    folders = _course_folders("images_val_3")
+    _check_inputs([str(f) for f in predictions["input_files"]], folders)
+    if seen["scored"] is None:
+        _pending("scored", SCORED_WHAT)
+    table = _check_scored(_open(seen["scored"]), folders)
+    review_below = float(seen["review_below"])
+    unsure, total = _check_review(table, seen["review"], review_below)
+    stage = predictions["stage"]
+    low, high = stage["pool_size"]
+    actors = f"{low}" if low == high else f"{low} to {'any number of' if high is None else high}"
+    return (
+        f"ImageClassifier loads the checkpoint once, from wherever it is stored, runs one forward pass per batch "
+        f"and gives {n} probe images, their classes and confidences as the checkpoint gives them; the stage runs "
+        f"on {actors} actor(s) with one GPU each (GPUS is {predictions['learner_gpus']}), {stage['batch_size']} "
+        f"images per batch; {unsure} of the {total} validation images are below {seen['review_below']} and wait "
+        f'in out_dir / "{seen["review"]["name"]}" for a person.'
+    )
+
+
+@exercise("Exercise 3", judge=_judge_3)
+def exercise_3(ImageClassifier, predictions, scored, checkpoint, val_folders, review_dir, review_below, *, seed=None):
     """``ImageClassifier`` from a Checkpoint wherever it is stored, with each prediction's confidence, batched;
     ``predictions``: its stage over the validation images with a GPU per actor and a pool the cluster holds;
-    ``scored``: run once; the images below ``review_below`` written as CSV to ``review_dir``."""
+    ``scored``: run once; the images below ``review_below`` written as CSV to ``review_dir``.
+
+    Observes the class on probe images from ``seed`` (and the checkpoint's own run on them), the plan of
+    ``predictions``, the rows of ``scored`` and the review files read back; :func:`_judge_3` decides from those,
+    against the course's validation folders."""
     if checkpoint is None:
         raise NotSolved("there is no checkpoint yet: solve Exercise 2 first.")
     require("ImageClassifier", ImageClassifier, "your ImageClassifier class")
@@ -1487,24 +1662,16 @@ def exercise_3(ImageClassifier, predictions, scored, checkpoint, val_folders, re
             f"`ImageClassifier` is a {type(ImageClassifier).__name__}, not a class.",
             "Write `class ImageClassifier:` with __init__(self, checkpoint) and __call__(self, batch).",
         )
-    probe = _check_class(ImageClassifier, checkpoint)
-    require("predictions", predictions, "the Dataset of predictions for the validation images")
-    require_dataset(
-        "predictions", predictions, "Build it: read_labelled(val_folders).map_batches(ImageClassifier, ...)."
-    )
-    stage = _stage(predictions, ImageClassifier)
-    _check_stage(stage, checkpoint)
-    _check_inputs(predictions, val_folders)
-    table = _check_scored(scored, val_folders)
-    unsure, total = _check_review(table, review_dir, float(review_below))
-    low, high = stage.pool_size
-    actors = f"{low}" if low == high else f"{low} to {'any number of' if math.isinf(high) else high}"
-    return (
-        f"ImageClassifier loads the checkpoint once, from wherever it is stored, runs one forward pass per batch "
-        f"and gives {probe}; the stage runs on {actors} actor(s) with one GPU each (GPUS is {cluster_gpus()}), "
-        f"{stage.batch_size} images per batch; {unsure} of the {total} validation images are below "
-        f'{review_below} and wait in out_dir / "{Path(review_dir).name}" for a person.'
-    )
+    return {
+        "classifier": _part(_classifier_seen, ImageClassifier, checkpoint, seed),
+        "predictions": _part(_predictions_seen, predictions, ImageClassifier, checkpoint)
+        if written(predictions)
+        else None,
+        "scored": _part(_scored_seen, scored) if written(scored) else None,
+        "val_folders": None if val_folders is None else [str(f) for f in val_folders],
+        "review": _review_seen(review_dir),
+        "review_below": float(review_below),
+    }
 
 
 # Stretch -----------------------------------------------------------------------------------------------
