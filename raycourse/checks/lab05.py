@@ -36,6 +36,14 @@ validation folders. ``scored`` must be materialized, with every validation image
 The stretch reads ``per_class_accuracy`` on the learner's rows and on a table of its own with mistakes, in which
 grouping by the predicted class gives other numbers than grouping by the true one; the result must be a Dataset
 that Ray Data grouped, not a table made in the driver.
+
+Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes (the rows, the plans, what the
+learner's functions and class do on probes made from the check's seed, the checkpoint and the files read back) and
+returns plain data; ``_judge_N`` decides from that data alone, against the course's class folders (in the grader's
+process when a notebook is graded). A part of an observation may carry a verdict that never passes (``_part``), which
+the judge raises in the check's own order. The one reference the judge cannot make itself is the checkpoint's own run
+on the probe images (the checkpoint is the learner's file, in the kernel's private folders): Exercise 3 observes its
+probabilities beside the class's outputs.
 """
 
 from __future__ import annotations
@@ -314,13 +322,15 @@ PROBE_WORDS = ("zebra", "ant", "moth", "heron", "otter", "lynx", "newt", "wasp",
 
 def probe_labels(seed) -> list[str]:
     """The `label` column of the Dataset ``class_names`` is given: three labels no folder has, six rows (one
-    label once, one twice, one three times), in an order from ``seed``."""
+    label once, one twice, one three times), in an order from ``seed`` whose first-seen order is not sorted."""
     import random
 
     rng = random.Random(int(seed or 0))
     words = rng.sample(PROBE_WORDS, 3)
     labels = [words[0]] + [words[1]] * 2 + [words[2]] * 3
     rng.shuffle(labels)
+    last = labels.index(max(words))  # the last name in sorted order comes first: the first-seen order is not sorted
+    labels[0], labels[last] = labels[last], labels[0]
     return labels
 
 
