@@ -215,6 +215,31 @@ def test_ex1_rejects_class_lists_that_are_not_the_datas_sorted(ray_session, rows
     _wrong(_ex1(_dataset(rows), classes, folders), message)
 
 
+# Exercise 1 in two halves: the judge decides from what the observer saw, with the seed of the class_names probe.
+
+
+def test_ex1_the_observation_of_a_right_answer_passes_the_judge(ray_session, rows, folders):
+    seen = lab05.exercise_1.observe(_dataset(rows), CLASSES, folders, by_unique, seed=11)
+    assert seen["class_names"]["names"] == sorted(set(lab05.probe_labels(11)))
+    assert lab05.exercise_1.decide(seen, 11).passed
+    json.dumps(seen)  # plain data
+
+
+def test_ex1_a_forged_observation_does_not_pass(ray_session, rows, folders):
+    seen = lab05.exercise_1.observe(_dataset(rows), CLASSES, folders, by_unique, seed=11)
+    other = next(s for s in range(12, 100) if sorted(set(lab05.probe_labels(s))) != sorted(set(lab05.probe_labels(11))))
+    _wrong(lab05.exercise_1.decide(seen, other), "`class_names` gives")  # another seed's probe answer
+    empty = {**seen, "images": {"seen": {"paths": [], "labels": [], "layouts": [], "not_text": None}}}
+    _wrong(lab05.exercise_1.decide(empty, 11), "is empty")
+    images = seen["images"]["seen"]
+    shuffled = {**images, "labels": sorted(images["labels"])}  # the right shape, the labels of other rows
+    _wrong(lab05.exercise_1.decide({**seen, "images": {"seen": shuffled}}, 11), "not the class of their folder")
+    half = {k: (v[: len(v) // 2] if isinstance(v, list) else v) for k, v in images.items()}
+    _wrong(lab05.exercise_1.decide({**seen, "images": {"seen": half}}, 11), "missing")
+    for broken in ({}, {**seen, "images": {}}, {**seen, "classes": {"type": "list"}}):
+        assert lab05.exercise_1.decide(broken, 11).status == "wrong"
+
+
 # ----------------------------------------------------------------------------- Exercise 2
 # Exercise 2 requires:
 #   R1 one_epoch reads shard.iter_torch_batches(batch_size=...) once: evaluate_typed_batch_size (same rule, evaluate)
@@ -681,6 +706,33 @@ def test_ex2_names_the_error_of_a_failed_training(saved):
     _wrong(_ex2(with_helpers, failed), "Target 2 is out of bounds")
 
 
+# Exercise 2 in two halves: the judge decides from the reports, the checkpoint as loaded, and the pieces' probes.
+
+
+def test_ex2_the_observation_of_a_right_answer_passes_the_judge(saved):
+    seen = lab05.exercise_2.observe(with_helpers, _result(saved), SETTINGS, CLASSES, one_epoch, evaluate, seed=7)
+    json.dumps(seen)
+    verdict = lab05.exercise_2.decide(seen, 7)
+    assert verdict.passed and "3 reports; loss 1.100 → 0.450" in verdict.message, verdict
+
+
+def test_ex2_a_forged_observation_does_not_pass(saved):
+    seen = lab05.exercise_2.observe(with_helpers, _result(saved), SETTINGS, CLASSES, one_epoch, evaluate, seed=7)
+    decide = lab05.exercise_2.decide
+    _wrong(decide({**seen, "reports": {"count": 0, "columns": []}}, 7), "no report")
+    _wrong(decide({**seen, "checkpoint": None}, 7), "no checkpoint")
+    _wrong(decide({**seen, "checkpoint": {**seen["checkpoint"], "labels": []}}, 7), "no outputs")
+    pieces = seen["one_epoch"]["seen"]
+    no_passes = {**pieces, "training": [], "losses": [], "steps": 0}  # a number returned, no batch run
+    _wrong(decide({**seen, "one_epoch": {"seen": no_passes}}, 7), "made 0 optimizer steps")
+    lazy = {**seen["evaluate"]["seen"], "training": [], "grad": [], "returned": 4 / 7}  # the share, typed
+    _wrong(decide({**seen, "evaluate": {"seen": lazy}}, 7), "without running the model")
+    worker = {**seen["second_worker"]["seen"], "model_from": "elsewhere"}
+    _wrong(decide({**seen, "second_worker": {"seen": worker}}, 7), "trained a model from elsewhere")
+    for broken in ({}, {**seen, "evaluate": {}}, {**seen, "second_worker": {"seen": {}}}):
+        assert decide(broken, 7).status == "wrong"
+
+
 # ----------------------------------------------------------------------------- Exercise 3
 # Exercise 3 requires:
 #   R1 __init__(self, checkpoint) gets the Checkpoint and reaches its files with as_directory() (a Checkpoint on
@@ -1070,6 +1122,45 @@ def test_ex3_rejects_review_files_that_lose_or_misroute_images(answer, scored_ta
     )
 
 
+# Exercise 3 in two halves: the judge decides from the probe run, the plan, scored's rows and the review files.
+
+
+@pytest.fixture
+def observed(ray_session, checkpoint, val_folders, scored_table, tmp_path):
+    review = _write_review(tmp_path / "review", scored_table)
+    predictions = _pipeline(Batched, checkpoint, val_folders)
+    scored = ray.data.from_pandas(scored_table)
+    return lab05.exercise_3.observe(Batched, predictions, scored, checkpoint, val_folders, review, 0.7, seed=5)
+
+
+def test_ex3_the_observation_of_a_right_answer_passes_the_judge(observed, scored_table):
+    json.dumps(observed)
+    assert observed["classifier"]["seen"]["paths"] == lab05.probe_paths(5)
+    verdict = lab05.exercise_3.decide(observed, 5)
+    assert verdict.passed, verdict
+    unsure = int((scored_table["confidence"] < 0.7).sum())
+    assert f"{unsure} of the 60 validation images are below 0.7" in verdict.message
+
+
+def test_ex3_a_forged_observation_does_not_pass(observed):
+    decide, seen = lab05.exercise_3.decide, observed
+    other = next(s for s in range(6, 100) if lab05.probe_paths(s) != lab05.probe_paths(5))
+    _wrong(decide(seen, other), "other probe images")  # an observation of another seed's probe
+    classifier = seen["classifier"]["seen"]
+    run = classifier["run"]["seen"]
+    idle = {**run, "counts": {**run["counts"], "forward": 0}}  # answers that no forward pass gave
+    _wrong(decide({**seen, "classifier": {"seen": {**classifier, "run": {"seen": idle}}}}, 5), "never ran")
+    flipped = [row[::-1] for row in classifier["reference"]]  # the right shape, other probabilities
+    assert decide({**seen, "classifier": {"seen": {**classifier, "reference": flipped}}}, 5).status == "wrong"
+    rows = {c: [] for c in seen["scored"]["seen"]["rows"]}
+    _wrong(decide({**seen, "scored": {"seen": {**seen["scored"]["seen"], "rows": rows}}}, 5), "0 rows")
+    _wrong(decide({**seen, "review": {**seen["review"], "paths": []}}, 5), "are not in the review files")
+    _wrong(decide({**seen, "predictions": {"seen": {**seen["predictions"]["seen"], "stage": None}}}, 5), "no stage")
+    assert decide({**seen, "predictions": None}, 5).status == "not solved"
+    for broken in ({}, {**seen, "review": {}}, {**seen, "classifier": {"seen": {}}}, {**seen, "scored": {}}):
+        assert decide(broken, 5).status == "wrong"
+
+
 # Stretch: accuracy per class --------------------------------------------------------------------------
 # The stretch requires:
 #   R1 one row per true `label` with the share of its images predicted right: the sums / by-prediction cases
@@ -1160,3 +1251,24 @@ def test_stretch_tells_the_groupings_apart_on_its_probe_even_when_every_predicti
     every_one_right = ray.data.from_pandas(pd.DataFrame({"label": CLASSES * 3, "predicted": CLASSES * 3}))
     assert lab05.stretch.result(by_prediction_named_label, every_one_right).status == "wrong"
     assert lab05.stretch.result(by_label, every_one_right).passed
+
+
+def test_stretch_the_observation_of_a_right_answer_passes_the_judge(scored):
+    seen = lab05.stretch.observe(by_label, scored, seed=3)
+    json.dumps(seen)
+    verdict = lab05.stretch.decide(seen, 3)
+    assert verdict.passed and "dog: 67% of 6" in verdict.message, verdict
+
+
+def test_stretch_a_forged_observation_does_not_pass(scored):
+    seen = lab05.stretch.observe(by_label, scored, seed=3)
+    names = set(lab05.probe_predictions(3)["label"])
+    other = next(s for s in range(4, 100) if set(lab05.probe_predictions(s)["label"]) != names)
+    assert lab05.stretch.decide(seen, other).status == "wrong"  # the probe answer of another seed's class names
+    probe = seen["probe"]["seen"]
+    ones = [{**r, "mean(correct)": 1.0} for r in probe["rows"]]  # the right shape, every share 1
+    _wrong(lab05.stretch.decide({**seen, "probe": {"seen": {**probe, "rows": ones}}}, 3), "predicted right")
+    empty = {**probe, "rows": []}
+    _wrong(lab05.stretch.decide({**seen, "probe": {"seen": empty}}, 3), "no `label` column")
+    for broken in ({}, {"probe": seen["probe"]}, {**seen, "yours": {}}, {**seen, "probe": {"seen": {"dataset": True}}}):
+        assert lab05.stretch.decide(broken, 3).status == "wrong"
