@@ -89,3 +89,44 @@ def test_the_seal_names_what_changed_in_the_package(tmp_path):
     (tmp_path / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"compiled")  # Python's own: not a change
     assert seal.changed() == ["a.py", "new.py", "sub/b.py"]
     assert seal.changed() == []  # from now on, what it holds now
+
+
+def test_every_lab_check_has_a_judge_in_the_grader():
+    """A check that decided in the kernel could be answered "passed" by a notebook that rewrites its interpreter:
+    every exercise of every lab (and of lesson 07's checkpoints) observes there and is judged in the grader."""
+    import importlib
+    import pkgutil
+
+    from raycourse import checks
+
+    names = [m.name for m in pkgutil.iter_modules(checks.__path__) if m.name.startswith(("lab", "lesson"))]
+    assert len(names) >= 10, names
+    unjudged = [
+        f"{name}.{ex.fn.__name__}"
+        for name in names
+        for ex in grading.Lab.of(f"raycourse.checks.{name}").exercises
+        if ex.judge is None
+    ]
+    assert unjudged == []
+    assert importlib.import_module("raycourse.checks.lab01").exercise_1.judge is not None
+
+
+def test_a_pass_that_a_kernel_decided_is_never_taken(monkeypatch):
+    """A check without a judge (a quiz's, or one written without) decides in the kernel: its "passed" there is a
+    line a notebook can write, so the grader takes its "not solved" or "wrong" only."""
+    import json
+    import types
+
+    from raycourse.checks import exercise
+
+    module = types.ModuleType("raycourse.checks.lab_unjudged")
+    module.exercise_1 = exercise("Exercise 1")(lambda value: "fine")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    lab = grading.Lab(module.__name__)
+    calls = [["exercise_1", ["x"], [], "check.exercise_1(x)"]]
+    said = {"attribute": "exercise_1", "verdict": {"status": "passed", "message": "fine", "hint": ""}}
+    results, _ = grading.decide(json.dumps({"results": [said]}), calls, [1], lab)
+    assert results is None  # not believed: no verdict from that line
+    said["verdict"]["status"] = "wrong"
+    results, _ = grading.decide(json.dumps({"results": [said]}), calls, [1], lab)
+    assert results[0]["verdict"]["status"] == "wrong"

@@ -137,7 +137,8 @@ class Exercise:
     in the grader, on that data alone, from the grader's own sources). ``fn`` may still raise :class:`NotSolved`
     or :class:`Wrong` (a verdict that never passes); only ``judge`` can pass. An ``fn`` with a keyword-only
     ``seed`` gets a number the caller chooses (the grader: at grading time), from which it and ``judge`` make the
-    same probe inputs. A check without ``judge`` decides where it runs (the quizzes, and the labs not split yet).
+    same probe inputs. A check without ``judge`` decides where it runs (the quizzes); the grader never takes a pass
+    from one.
     """
 
     def __init__(self, title: str, fn: Callable[..., Any], judge: Callable[[Any, int], str] | None = None):

@@ -89,7 +89,7 @@ def _observe(module, sources, calls, seeds, user_ns):
                 results.append({"attribute": attribute, "raised": [type(exc).__name__, str(exc), line]})
                 break
             check = getattr(lab, attribute)
-            if check.judge is None:  # a check not split yet: its verdict, decided here
+            if check.judge is None:  # no judge: its verdict decided here (the grader never takes a pass from it)
                 results.append({"attribute": attribute, "verdict": check.result(*values, **named).to_dict()})
                 continue
             if check.seeded:

@@ -25,8 +25,9 @@ def decide(line: str | None, calls: list, seeds: list, lab: Lab) -> tuple[list |
 
     ``results`` (None when there is no readable line) has, for each call in order, ``{"attribute", "verdict"}``,
     ``{"attribute", "raised"}`` or ``{"failed"}``; a verdict that passes comes only from a check's judge, run here
-    on what its observer saw, with the seed the grader chose (a check not split yet decides in the kernel: its
-    verdict is taken as it came). ``tampered``: what the request saw replaced in the kernel (``json.dumps``).
+    on what its observer saw, with the seed the grader chose (a check without a judge decides in the kernel: its
+    "not solved" or "wrong" is taken as it came, a "passed" from there is not). ``tampered``: what the request saw
+    replaced in the kernel (``json.dumps``).
     """
     if line is None or len(line) > OBSERVATION_LIMIT:
         return None, []
@@ -62,8 +63,8 @@ def decide(line: str | None, calls: list, seeds: list, lab: Lab) -> tuple[list |
                 return None, tampered
             verdict = Verdict(check.title, status, _text(message), _text(hint))
         elif check.judge is None and isinstance(result.get("verdict"), dict):
-            got = result["verdict"]
-            if got.get("status") not in ("passed", "not solved", "wrong"):
+            got = result["verdict"]  # a check with no judge decided in the kernel: never believed to pass
+            if got.get("status") not in ("not solved", "wrong"):
                 return None, tampered
             verdict = Verdict(check.title, got["status"], _text(got.get("message")), _text(got.get("hint")))
         else:
