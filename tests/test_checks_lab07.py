@@ -848,3 +848,54 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict
+
+
+# Two halves: the observation of a right answer passes the judge; a forged one does not -----------------------
+
+
+def test_ex1_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.exercise_1.observe(_joined().map_batches(add_photos))
+    assert lab07.exercise_1.decide(seen).passed, lab07.exercise_1.decide(seen)
+    rows = seen["rows"]
+    for forged in (
+        {**seen, "rows": []},
+        {**seen, "joins": 0},
+        {**seen, "by_row": ["add_photo"]},
+        {**seen, "rows": [{**r, "photo_file": None} for r in rows]},  # photos that name no file
+        {**seen, "rows": [{**r, "text": "great"} for r in rows]},
+        {**seen, "rows": rows[:-1]},
+        {k: v for k, v in seen.items() if k != "joins"},
+        {},
+    ):
+        assert not lab07.exercise_1.decide(forged).passed, forged
+
+
+def test_ex3_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.exercise_3.observe(solution, seed=7)
+    assert lab07.exercise_3.decide(seen, 7).passed, lab07.exercise_3.decide(seen, 7)
+    assert lab07.exercise_3.decide(seen, 8).status == "wrong"  # the rows of another seed's regression
+    epochs = seen["epochs"]
+    for forged in (
+        {**seen, "epochs": [{**e, "batches": []} for e in epochs]},
+        {**seen, "epochs": epochs[:1]},
+        {**seen, "weight": [0.0] * len(seen["weight"]), "bias": [0.0]},  # a model that learned nothing
+        {**seen, "epochs": [{**e, "returned": {"number": 0.0, "repr": "0.0"}} for e in epochs]},
+        {**seen, "counts": {}},
+        {},
+    ):
+        assert not lab07.exercise_3.decide(forged, 7).passed, forged
+
+
+def test_stretch_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.stretch.observe(evaluate_right, seed=9)
+    assert lab07.stretch.decide(seen, 9).passed, lab07.stretch.decide(seen, 9)
+    assert lab07.stretch.decide(seen, 10).status == "wrong"  # the rows of another seed
+    for forged in (
+        {**seen, "rows": []},
+        {**seen, "modes": [True]},
+        {**seen, "state": {}},
+        {**seen, "returned": {"number": 1.0, "repr": "1.0"}},
+        {k: v for k, v in seen.items() if k != "grads"},
+        {},
+    ):
+        assert not lab07.stretch.decide(forged, 9).passed, forged

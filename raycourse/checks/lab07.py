@@ -50,6 +50,15 @@ The stretch (optional) calls the learner's ``evaluate`` on a model with dropout,
 rows (a batch size rarely divides them): it must read the dataset with ``iter_torch_batches``, predict every row
 once (the last, smaller batch too), in eval mode, with no gradients recorded and the weights untouched, and return
 the mean absolute error over all rows (not the mean of per-batch errors).
+
+Exercises 1 and 3 and the stretch are in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes in the
+learner's kernel and returns plain data, ``_judge_N`` decides from it alone (in the grader's process when a notebook
+is graded). Exercise 1 observes the rows (id, text, stars, photo, and the file the photo names) and the plan's joins
+and row-by-row stages; the judge assembles the ratings itself. Exercise 3 observes four epochs on a regression made
+from the seed (what each returned, the batches the model saw in training mode, the steps) and the weights after; the
+judge rebuilds the regression and the starting model. The stretch observes one call on rows made from the seed (rows
+predicted, modes, gradients, the weights after, what it returned); the judge rebuilds the model and predicts.
+Exercise 2 (a timed run of the learner's pipeline against the session's starved run) still decides in the kernel.
 """
 
 from __future__ import annotations
@@ -151,15 +160,30 @@ def busiest_day(copies: int = COPIES):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
-def _same_file(path, want: str) -> bool:
-    try:
-        return isinstance(path, str) and os.path.exists(path) and os.path.samefile(path, want)
-    except OSError:
-        return False
+def _plain(value):
+    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
+    and None as they are; anything else its ``repr``."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
-def _check_columns(table) -> None:
-    missing = sorted({"id", "text", "stars", "photo"} - set(table.columns))
+def _tail(path: str) -> str:
+    """``products/05.png``: a photo's file without the data folder, which the kernel and the grader may see at other
+    places."""
+    path = os.path.realpath(str(path))
+    return f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}"
+
+
+def _same_file(photo_file, want: str) -> bool:
+    """Whether the file a photo names (``photo_file``: its real path, None where it names none) is ``want``."""
+    return isinstance(photo_file, str) and os.path.isfile(want) and _tail(photo_file) == _tail(want)
+
+
+def _check_columns(columns) -> None:
+    missing = sorted({"id", "text", "stars", "photo"} - set(columns))
     if missing:
         raise Wrong(
             f"the rows have no column {missing}.",
@@ -190,70 +214,87 @@ def _check_listed_only(counts: Counter, every, retired) -> None:
         )
 
 
-def _check_rows_are_their_own(table, want) -> None:
-    for row in table.itertuples(index=False):
-        if row.id not in want.index:
+def _check_rows_are_their_own(rows: list[dict], want) -> None:
+    for row in rows:
+        if row["id"] not in want.index:
             continue
-        expected = want.loc[row.id]
-        if row.text != expected["text"] or row.stars != expected["stars"]:
+        expected = want.loc[row["id"]]
+        if row["text"] != expected["text"] or row["stars"] != expected["stars"]:
             raise Wrong(
-                f"rating {row.id} carries another rating's text or stars.",
+                f"rating {row['id']} carries another rating's text or stars.",
                 "Keep the rating's own columns: rename the table's id before the join, not the rating's.",
             )
-        if not _same_file(row.photo, expected["photo"]):
-            own = _same_file(row.photo, f"{_photo_folder()}/{row.id:02d}.png")
+        if not _same_file(row["photo_file"], expected["photo"]):
+            own = _same_file(row["photo_file"], f"{_photo_folder()}/{row['id']:02d}.png")
             why = " (the photo named by the rating's own id)" if own else ""
             raise Wrong(
-                f"rating {row.id} rates product {int(expected['product_id'])}, but its photo is {row.photo!r}{why}.",
+                f"rating {row['id']} rates product {int(expected['product_id'])}, but its photo is "
+                f"{row['photo']!r}{why}.",
                 "Join on the product's id (the rating's product_id with the table's id, not the rating's own "
                 "id), then build the path from product_id: products/05.png for product 5.",
             )
 
 
-def _check_one_row_each(table, counts: Counter, want) -> None:
+def _check_one_row_each(rows: list, counts: Counter, want) -> None:
     lost, doubled = len(set(want.index) - set(counts)), sum(n - 1 for n in counts.values())
     if lost or doubled:
         raise Wrong(
-            f"{len(table)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
+            f"{len(rows)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
             "One row per rating: an inner join of the ratings with the table on the product's id.",
         )
 
 
-def _check_built_in_ray(ratings) -> None:
+def _check_built_in_ray(joins: int, by_row: list) -> None:
     """The join runs in Ray (a Join in the plan), and no stage works row by row (the photo: a batch function)."""
-    if not any(type(op).__name__ == "Join" for op in plan_ops(ratings)):
+    if not joins:
         raise Wrong(
             "`ratings` has the right rows, but no join in Ray made them: they were assembled elsewhere (pandas?) "
             "and handed to Ray whole.",
             "Read with ray.data.read_json and ray.data.read_csv and join with Dataset.join: on a cluster, the "
             "rows never pass through the notebook.",
         )
-    by_row = [s.name for s in stages(ratings) if s.kind in ("MapRows", "FlatMap")]
     if by_row:
         raise Wrong(
-            f"`ratings` runs {', '.join(by_row)} with a row-by-row map: one Python call per rating.",
+            f"`ratings` runs {', '.join(map(str, by_row))} with a row-by-row map: one Python call per rating.",
             "Add the photo column with a batch function, ratings.map_batches(fn): fn gets a batch of rows as "
             "columns and returns it with a photo column.",
         )
 
 
-@exercise("Exercise 1 · assemble the ratings")
-def exercise_1(ratings) -> str:
+def _judge_1(seen, seed=None) -> str:
+    _check_columns(seen["columns"])
+    rows = seen["rows"]
+    rated, every, retired = _rated()
+    want, counts = rated.set_index("id"), Counter(row["id"] for row in rows)
+    _check_join_key(counts, want)
+    _check_listed_only(counts, every, retired)
+    _check_rows_are_their_own(rows, want)
+    _check_one_row_each(rows, counts, want)
+    _check_built_in_ray(int(seen["joins"]), list(seen["by_row"]))
+    return (
+        f"{len(rows)} ratings of listed products, each with its text, stars and its product's photo "
+        f"({len(retired)} ratings of retired products left out), joined in Ray, the photos added batch by batch."
+    )
+
+
+@exercise("Exercise 1 · assemble the ratings", judge=_judge_1)
+def exercise_1(ratings) -> dict:
+    """Observes the rows of ``ratings`` (its columns; each row's id, text, stars, photo, and the file the photo names,
+    where there is one) and its plan (the joins, the row-by-row stages)."""
     require("ratings", ratings, "a Dataset of the ratings joined with the product table, with each product's photo")
     require_dataset("ratings", ratings, "Read the ratings with ray.data.read_json(...), join them with the table.")
     table = rows_of(ratings, "ratings", "Run your cell again and read its error: it comes from your own function.")
-    _check_columns(table)
-    rated, every, retired = _rated()
-    want, counts = rated.set_index("id"), Counter(table["id"].tolist())
-    _check_join_key(counts, want)
-    _check_listed_only(counts, every, retired)
-    _check_rows_are_their_own(table, want)
-    _check_one_row_each(table, counts, want)
-    _check_built_in_ray(ratings)
-    return (
-        f"{len(table)} ratings of listed products, each with its text, stars and its product's photo "
-        f"({len(retired)} ratings of retired products left out), joined in Ray, the photos added batch by batch."
-    )
+    kept = [c for c in ("id", "text", "stars", "photo") if c in table.columns]
+    rows = [{c: _plain(v) for c, v in zip(kept, values)} for values in table[kept].itertuples(index=False)]
+    for row in rows:
+        photo = row.get("photo")
+        row["photo_file"] = os.path.realpath(photo) if isinstance(photo, str) and os.path.isfile(photo) else None
+    return {
+        "columns": [str(c) for c in table.columns],
+        "rows": rows,
+        "joins": sum(type(op).__name__ == "Join" for op in plan_ops(ratings)),
+        "by_row": [s.name for s in stages(ratings) if s.kind in ("MapRows", "FlatMap")],
+    }
 
 
 # ----------------------------------------------------------------------------- Exercise 2
@@ -730,19 +771,44 @@ def _explain_error(error: Exception) -> Wrong:
     return Wrong(f"train_epoch raised {text}.", "Run your loop on the lab's data and read its error.")
 
 
-class _Trainee:
-    """The check's regression for ``train_epoch``: a linear model whose training batches and optimizer are watched."""
+def _returned(value) -> dict:
+    """What a loop returned, as plain data: the number (None where it is not a finite number) and its repr."""
+    return {"number": _loss_number(value), "repr": repr(value)[:200]}
 
-    def __init__(self):
+
+def _number_of(returned: dict):
+    number = returned["number"]
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        return None
+    return float(number)
+
+
+def _linear(features: int):
+    """The check's linear model for ``train_epoch``, as it starts (the same weights in the kernel and the grader)."""
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Linear(features, 1)
+
+
+def _mse(weight, bias, x, y) -> float:
+    w = np.asarray(weight, dtype=np.float32).reshape(-1)
+    predicted = x @ w + np.float32(np.asarray(bias, dtype=np.float32).reshape(-1)[0])
+    return float(np.mean((predicted.astype(np.float64) - y) ** 2))
+
+
+class _Trainee:
+    """The check's regression for ``train_epoch`` (its data from ``seed``): a linear model whose training batches and
+    optimizer are watched."""
+
+    def __init__(self, seed=None):
         import ray
         import torch
 
-        self.x, self.y = _problem()
-        self.row_target = {round(float(f), 6): int(t) for f, t in zip(self.x[:, 0], self.y)}  # by first feature
+        self.x, self.y = _problem(seed=_seed_of(seed))
         self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])  # int64
-        torch.manual_seed(0)
-        self.model = torch.nn.Linear(self.x.shape[1], 1)
-        self.seen = []  # (features, predictions) of every batch the model saw in training mode
+        self.model = _linear(self.x.shape[1])
+        self.seen = []  # (first features, predictions) of every batch the model saw in training mode
         self.model.register_forward_hook(self._watch)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.2)  # stable from 1 row to all 96 per batch
         self.counts = Counter()
@@ -752,21 +818,14 @@ class _Trainee:
 
     def _watch(self, module, inputs, output):
         if module.training:
-            self.seen.append((inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy()))
+            features = inputs[0].detach().float().numpy()
+            predictions = output.detach().float().numpy().reshape(len(features), -1)
+            self.seen.append([features[:, 0].tolist(), predictions.tolist()])
 
-    def targets_of(self, features):
-        return np.array([self.row_target.get(round(float(f), 6), np.nan) for f in features[:, 0]])
-
-    def mse(self) -> float:
-        import torch
-
-        with torch.no_grad():
-            predicted = self.model(torch.as_tensor(self.x))[:, 0]
-            return float(((predicted - torch.as_tensor(self.y, dtype=torch.float32)) ** 2).mean())
-
-    def epoch(self, train_epoch, number: int):
-        """One call of ``train_epoch``: what it returned, and whether PyTorch warned of a broadcast."""
-        self.seen.clear()
+    def epoch(self, train_epoch) -> dict:
+        """One call of ``train_epoch``: what it returned, the batches the model saw, the optimizer's steps, and
+        whether PyTorch warned of a broadcast."""
+        self.seen = []
         steps = self.counts["step"]
         self.model.train()
         with warnings.catch_warnings(record=True) as caught:
@@ -775,26 +834,34 @@ class _Trainee:
                 value = train_epoch(self.model, self.optimizer, self.dataset)
             except Exception as error:  # noqa: BLE001 (a learner's loop: say what its error means)
                 raise _explain_error(error) from None
-        self._check_every_row(number)
-        self._check_a_step_per_batch(number, self.counts["step"] - steps)
-        return value, any("target size" in str(w.message) for w in caught)
+        return {
+            "returned": _returned(value),
+            "batches": self.seen,
+            "steps": self.counts["step"] - steps,
+            "broadcast": any("target size" in str(w.message) for w in caught),
+        }
 
-    def _check_every_row(self, number: int) -> None:
-        rows = np.concatenate([f for f, _ in self.seen]) if self.seen else np.zeros((0, self.x.shape[1]))
-        if len(rows) != len(self.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(self.x[:, 0]), atol=1e-6):
-            raise Wrong(
-                f"epoch {number} trained on {len(rows)} rows; the dataset has {len(self.x)}.",
-                "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
-                "and keep the last, smaller batch.",
-            )
 
-    def _check_a_step_per_batch(self, number: int, steps: int) -> None:
-        if self.counts["step"] and steps != len(self.seen):
-            raise Wrong(
-                f"epoch {number} ran {len(self.seen)} batches and took {steps} optimizer "
-                "step(s): the model learns from a batch only when the optimizer steps after it.",
-                "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
-            )
+def _seed_of(seed) -> int:
+    return 0 if seed is None else int(seed) % 2**32
+
+
+def _check_every_row(number: int, batches: list, x) -> None:
+    rows = np.asarray([f for first, _ in batches for f in first], dtype=np.float64)
+    if len(rows) != len(x) or not np.allclose(np.sort(rows), np.sort(x[:, 0]), atol=1e-6):
+        raise Wrong(
+            f"epoch {number} trained on {len(rows)} rows; the dataset has {len(x)}.",
+            "Loop over every batch of dataset.iter_torch_batches(...) once per call, and keep the last, smaller batch.",
+        )
+
+
+def _check_a_step_per_batch(number: int, steps: int, batches: int, any_step: int) -> None:
+    if any_step and steps != batches:
+        raise Wrong(
+            f"epoch {number} ran {batches} batches and took {steps} optimizer "
+            "step(s): the model learns from a batch only when the optimizer steps after it.",
+            "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
+        )
 
 
 def _check_steps(calls: Counter, counts: Counter) -> None:
@@ -813,14 +880,16 @@ def _check_steps(calls: Counter, counts: Counter) -> None:
         )
 
 
-def _check_returned(epoch: int, value, losses, broadcast, sizes, broadcasting: bool) -> None:
+def _check_returned(epoch: int, returned: dict, losses, broadcast, sizes, broadcasting: bool) -> None:
     """What epoch ``epoch`` returned is the mean of its batches' mean squared errors (of the batches or the rows)."""
-    number = _loss_number(value)
+    number = _number_of(returned)
     if number is None:
         raise Wrong(
-            f"train_epoch returned {value!r}, not the mean loss as a number.",
+            f"train_epoch returned {returned['repr']}, not the mean loss as a number.",
             "Collect loss.item() for every batch and return their mean as a float.",
         )
+    if not losses:
+        raise Wrong(f"epoch {epoch} trained on no batch.", MSE_HINT)
     close = lambda want: abs(number - want) <= LOSS_TOLERANCE * max(abs(want), 1e-6)  # noqa: E731
     means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
     if any(close(m) for m in means):
@@ -841,112 +910,147 @@ def _check_returned(epoch: int, value, losses, broadcast, sizes, broadcasting: b
     raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.", MSE_HINT)
 
 
-@exercise("Exercise 3 · train a stars regressor from the stream")
-def exercise_3(train_epoch) -> str:
-    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
-    the (n, 1) prediction against the stars, and the mean of the batches' losses returned."""
-    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
-    if not callable(train_epoch):
-        raise Wrong(
-            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
-        )
-    trainee = _Trainee()
-    before, returned, batches, broadcasting = trainee.mse(), [], 0, False
-    with _counting_iterators() as calls:
-        for epoch in range(1, 5):
-            value, broadcast = trainee.epoch(train_epoch, epoch)
-            broadcasting |= broadcast
-            batches += len(trainee.seen)
-            returned.append((value, _batch_losses(trainee.seen, trainee.targets_of)))
-    _check_steps(calls, trainee.counts)
-    after = trainee.mse()
-    for epoch, (value, (losses, broadcast, sizes)) in enumerate(returned, 1):
-        _check_returned(epoch, value, losses, broadcast, sizes, broadcasting)
+def _judge_3(seen, seed) -> str:
+    x, y = _problem(seed=_seed_of(seed))
+    row_target = {round(float(f), 6): int(t) for f, t in zip(x[:, 0], y)}
+
+    def targets_of(first):
+        return np.array([row_target.get(round(float(f), 6), np.nan) for f in first])
+
+    epochs = seen["epochs"]
+    if len(epochs) != 4:
+        raise ValueError("four epochs")
+    counts = Counter({k: int(seen["counts"][k]) for k in ("step", "zero")})
+    for number, epoch in enumerate(epochs, 1):
+        _check_every_row(number, epoch["batches"], x)
+        _check_a_step_per_batch(number, int(epoch["steps"]), len(epoch["batches"]), counts["step"])
+    _check_steps(Counter(iter_torch_batches=int(seen["iter_torch_batches"])), counts)
+    model = _linear(x.shape[1])
+    before = _mse(model.weight.detach().numpy(), model.bias.detach().numpy(), x, y)
+    after = _mse(seen["weight"], seen["bias"], x, y)
+    broadcasting = any(epoch["broadcast"] is True for epoch in epochs)
+    for number, epoch in enumerate(epochs, 1):
+        losses, broadcast, sizes = _batch_losses(epoch["batches"], targets_of)
+        _check_returned(number, epoch["returned"], losses, broadcast, sizes, broadcasting)
     if not after < before * 0.3:
         raise Wrong(
             f"after 4 epochs the mean squared error went from {before:.3f} to {after:.3f} on a problem a "
             "linear model learns at once.",
             MSE_HINT,
         )
+    batches = sum(len(epoch["batches"]) for epoch in epochs)
     return (
         f"every row once per epoch, one step per batch ({batches // 4} per epoch), the mean squared error "
         f"returned: {before:.2f} -> {after:.2f} after 4 epochs."
     )
 
 
+@exercise("Exercise 3 · train a stars regressor from the stream", judge=_judge_3)
+def exercise_3(train_epoch, *, seed=None) -> dict:
+    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
+    the (n, 1) prediction against the stars, and the mean of the batches' losses returned.
+
+    Observes 4 calls on the check's regression (its rows made from ``seed``): per epoch what it returned, the batches
+    the model saw in training mode (their rows' first feature, the predictions), the optimizer's steps and a
+    broadcast warning; the steps, gradient resets and iter_torch_batches calls in all; and the model's weights after.
+    """
+    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
+    if not callable(train_epoch):
+        raise Wrong(
+            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
+        )
+    trainee = _Trainee(seed)
+    with _counting_iterators() as calls:
+        epochs = [trainee.epoch(train_epoch) for _ in range(4)]
+    return {
+        "epochs": epochs,
+        "counts": {k: int(trainee.counts[k]) for k in ("step", "zero")},
+        "iter_torch_batches": int(calls["iter_torch_batches"]),
+        "weight": trainee.model.weight.detach().float().numpy().reshape(-1).tolist(),
+        "bias": trainee.model.bias.detach().float().numpy().reshape(-1).tolist(),
+    }
+
+
 # ----------------------------------------------------------------------------- Stretch
 
 
+def _evaluated_model(features: int):
+    """The check's model for ``evaluate``, as it starts: dropout, left in training mode (the same weights in the
+    kernel and the grader)."""
+    import torch
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(features, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+    with torch.no_grad():
+        model[2].bias.fill_(3.0)  # near the stars: errors of about one star
+    model.train()  # as a training loop leaves it
+    return model
+
+
+def _evaluation_problem(seed):
+    """101 rows (a batch size that divides it is unlikely), made from ``seed``."""
+    return _problem(n=101, seed=_seed_of(seed) + 1)
+
+
 class _Evaluated:
-    """The check's model for ``evaluate``: dropout, left in training mode, its inputs, modes and gradients watched."""
+    """The check's model for ``evaluate``: its inputs, modes and gradients watched."""
 
-    def __init__(self):
+    def __init__(self, seed=None):
         import ray
-        import torch
 
-        self.x, self.y = _problem(n=101, seed=1)  # 101 rows: a batch size that divides it is unlikely
+        self.x, self.y = _evaluation_problem(seed)
         self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])
-        torch.manual_seed(1)
-        model = torch.nn.Sequential(torch.nn.Linear(self.x.shape[1], 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
-        with torch.no_grad():
-            model[2].bias.fill_(3.0)  # near the stars: errors of about one star
-        model.train()  # as a training loop leaves it
-        self.model, self.state = model, {k: v.clone() for k, v in model.state_dict().items()}
-        self.seen, self.modes, self.grads = [], set(), []
+        self.model = model = _evaluated_model(self.x.shape[1])
+        self.seen, self.modes, self.grads = [], [], []
         model.register_forward_pre_hook(lambda module, inputs: self.seen.append(inputs[0].detach().numpy().copy()))
         model.register_forward_hook(self._watch)
 
     def _watch(self, module, inputs, output):  # returns None: the output stays as it is
         import torch
 
-        self.modes.add(module.training)
-        self.grads.append(torch.is_grad_enabled())
-
-    def predicted(self):
-        import torch
-
-        with torch.no_grad():
-            self.model.eval()
-            return self.model(torch.as_tensor(self.x))[:, 0].numpy().astype(np.float64)
+        self.modes.append(bool(module.training))
+        self.grads.append(bool(torch.is_grad_enabled()))
 
 
-def _check_evaluation(ev: _Evaluated, calls: Counter) -> None:
+def _check_evaluation(seen: dict, x) -> None:
     """Read with iter_torch_batches, every row once, in eval mode, without gradients, the weights untouched."""
-    import torch
-
-    rows = np.concatenate(ev.seen) if ev.seen else np.zeros((0, ev.x.shape[1]))
-    if calls["iter_torch_batches"] == 0:
+    rows = np.asarray(seen["rows"], dtype=np.float64)
+    if int(seen["iter_torch_batches"]) == 0:
         raise Wrong(
             "evaluate did not read the dataset with iter_torch_batches.",
             "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...",
         )
-    if len(rows) != len(ev.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(ev.x[:, 0]), atol=1e-6):
+    if len(rows) != len(x) or not np.allclose(np.sort(rows), np.sort(x[:, 0]), atol=1e-6):
         raise Wrong(
-            f"evaluate predicted {len(rows)} rows; the dataset has {len(ev.x)}.",
+            f"evaluate predicted {len(rows)} rows; the dataset has {len(x)}.",
             "Predict every batch once, the last, smaller one too (no drop_last).",
         )
-    if calls["shuffled"]:
+    if int(seen["shuffled"]):
         raise Wrong(
             "evaluate shuffles the rows (local_shuffle_buffer_size): work that training needs and evaluation not.",
             "Read the rows as they are: iter_torch_batches(batch_size=..., dtypes=...), no shuffle.",
         )
-    if any(ev.modes):
+    if any(mode is not False for mode in seen["modes"]):
         raise Wrong(
             "the model ran in training mode: its dropout still drops features at random.",
             "Call model.eval() before the loop.",
         )
-    if any(ev.grads):
+    if any(grad is not False for grad in seen["grads"]):
         raise Wrong(
             "the forward passes recorded gradients, which evaluation never uses.",
             "Run the loop under torch.no_grad() (or torch.inference_mode()).",
         )
-    if any(not torch.equal(ev.state[k], v) for k, v in ev.model.state_dict().items()):
+    state = _evaluated_model(x.shape[1]).state_dict()
+    after = seen["state"]
+    if set(after) != set(state) or any(
+        not np.array_equal(np.asarray(after[k], dtype=np.float32).reshape(v.shape), v.numpy()) for k, v in state.items()
+    ):
         raise Wrong("evaluate changed the model's weights.", "Evaluation only predicts: no loss.backward(), no step.")
 
 
-def _check_mean_absolute_error(error, predicted, y) -> float:
+def _check_mean_absolute_error(returned: dict, predicted, y) -> float:
     want = float(np.abs(predicted - y).mean())
-    number = _loss_number(error)
+    number = _number_of(returned)
     if number is None or abs(number - want) > 1e-4 * max(want, 1.0):
         squared = float(((predicted - y) ** 2).mean())
         broadcast = float(np.abs(predicted[:, None] - y[None, :]).mean())
@@ -957,20 +1061,36 @@ def _check_mean_absolute_error(error, predicted, y) -> float:
         else:
             problem = "another number"
         raise Wrong(
-            f"evaluate returned {error!r}: {problem}; the model's mean absolute error is {want:.4f}.",
+            f"evaluate returned {returned['repr']}: {problem}; the model's mean absolute error is {want:.4f}.",
             "Add up |prediction - target| over all rows (the prediction squeezed to the target's shape) and "
             "divide by the number of rows (not the mean of per-batch errors: the last batch is smaller).",
         )
     return want
 
 
-@exercise("Stretch · an evaluation loop")
-def stretch(evaluate) -> str:
-    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients."""
+def _judge_stretch(seen, seed) -> str:
+    import torch
+
+    x, y = _evaluation_problem(seed)
+    _check_evaluation(seen, x)
+    model = _evaluated_model(x.shape[1]).eval()
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(x))[:, 0].numpy().astype(np.float64)
+    want = _check_mean_absolute_error(seen["returned"], predicted, y)
+    return f"all {len(x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."
+
+
+@exercise("Stretch · an evaluation loop", judge=_judge_stretch)
+def stretch(evaluate, *, seed=None) -> dict:
+    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients.
+
+    Observes one call on the check's model and rows (made from ``seed``): the iter_torch_batches calls and shuffles,
+    the rows predicted (their first feature), each forward pass's mode and gradient recording, the weights after,
+    and what it returned."""
     require("evaluate", evaluate, "a function evaluate(model, dataset) returning the mean absolute error")
     if not callable(evaluate):
         raise Wrong("`evaluate` is not a function.", "Define it with def evaluate(model, dataset): ...")
-    ev = _Evaluated()
+    ev = _Evaluated(seed)
     with _counting_iterators() as calls:
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
@@ -978,6 +1098,13 @@ def stretch(evaluate) -> str:
                 error = evaluate(ev.model, ev.dataset)
             except Exception as failure:  # noqa: BLE001 (a learner's loop: its own error, one line)
                 raise Wrong(f"evaluate raised {error_line(failure)}.", "Run your loop and read its error.") from None
-    _check_evaluation(ev, calls)
-    want = _check_mean_absolute_error(error, ev.predicted(), ev.y)
-    return f"all {len(ev.x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."
+    rows = np.concatenate(ev.seen)[:, 0] if ev.seen else np.zeros(0)
+    return {
+        "iter_torch_batches": int(calls["iter_torch_batches"]),
+        "shuffled": int(calls["shuffled"]),
+        "rows": rows.astype(np.float64).tolist(),
+        "modes": ev.modes,
+        "grads": ev.grads,
+        "state": {k: v.detach().float().numpy().reshape(-1).tolist() for k, v in ev.model.state_dict().items()},
+        "returned": _returned(error),
+    }
