@@ -829,3 +829,93 @@ def test_stretch_rejects_missing_rows_and_columns(mixed, ray_session):
     stored, index = mixed
     _wrong(lab06.stretch.result(_knn(stored, index).limit(3), stored), "stored images")
     _wrong(lab06.stretch.result(_knn(stored, index).drop_columns(["predicted"]), stored), "no `predicted` column")
+
+
+# Two halves: the observation of a right answer passes the judge; a forged one does not -----------------------
+
+
+def test_ex1_the_solutions_observation_passes_the_judge_and_another_seeds_does_not():
+    seen = lab06.exercise_1.observe(Solution, seed=11)
+    assert lab06.exercise_1.decide(seen, 11).passed, lab06.exercise_1.decide(seen, 11)
+    other = next(
+        s
+        for s in range(12, 40)
+        if lab06._catalogue_batch(s)["path"].tolist() != lab06._catalogue_batch(11)["path"].tolist()
+    )
+    assert lab06.exercise_1.decide(seen, other).status == "wrong"  # the rows of another batch order
+
+
+def test_ex1_forged_observations_do_not_pass():
+    seen = lab06.exercise_1.observe(Solution, seed=5)
+    empty = {**seen, "outputs": [{**o, "embedding": [], "path": []} for o in seen["outputs"]]}
+    no_model_check = {k: v for k, v in seen.items() if k != "loads_missing_model"}
+    no_counts = {**seen, "counts": {}, "in_init": [1, 1]}
+    zeros = [[0.0] * len(v) for v in seen["outputs"][0]["embedding"]]
+    wrong_values = {**seen, "outputs": [{**o, "embedding": zeros} for o in seen["outputs"]]}
+    for forged in (empty, no_model_check, no_counts, wrong_values, {}, {"ok": True}):
+        verdict = lab06.exercise_1.decide(forged, 5)
+        assert not verdict.passed, forged
+
+
+def test_ex2_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(
+    ray_session, correct, image_root, tmp_path
+):
+    folder = _write(correct, tmp_path / "e")
+    seen = lab06.exercise_2.observe(_stage(ray_session), folder, image_root, seed=21)
+    assert lab06.exercise_2.decide(seen, 21).passed, lab06.exercise_2.decide(seen, 21)
+    assert lab06.exercise_2.decide(seen, 22).status == "wrong"  # the sample another seed asks for
+    rows = lab06._sample_rows(len(seen["path"]), 21)
+    wrong_values = {**seen, "sample": [[i, [0.0] * len(v)] for i, v in seen["sample"]]}
+    others = {
+        **seen,
+        "sample": [[i, seen["sample"][(k + 1) % len(rows)][1]] for k, (i, _) in enumerate(seen["sample"])],
+    }
+    for forged in (
+        {**seen, "path": [], "class": [], "norms": [], "sample": []},
+        {k: v for k, v in seen.items() if k != "norms"},
+        {**seen, "norms": []},
+        {k: v for k, v in seen.items() if k != "stage"},
+        wrong_values,
+        others,
+        {},
+    ):
+        assert not lab06.exercise_2.decide(forged, 21).passed, forged
+
+
+def test_ex3_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(index, stored):
+    solution = _finders(index)["solution"]
+    seen = lab06.exercise_3.observe(solution, stored, seed=31)
+    assert lab06.exercise_3.decide(seen, 31).passed, lab06.exercise_3.decide(seen, 31)
+    assert lab06.exercise_3.decide(seen, 32).status == "wrong"  # the queries of another seed
+    first = seen["answers"][0]
+    for forged in (
+        {**seen, "answers": [{"type": "DataFrame", "columns": list(lab06.FIND_COLUMNS), "rows": []}] * 2},
+        {**seen, "answers": []},
+        {**seen, "scores": [[1.0] * len(seen["paths"])] * len(seen["names"])},
+        {**seen, "answers": [{**a, "rows": [{**r, "score": 0.5} for r in a["rows"]]} for a in seen["answers"]]},
+        {**seen, "answers": [first, first]} if len(seen["answers"]) > 1 else {**seen, "answers": [{}]},
+        {},
+    ):
+        assert not lab06.exercise_3.decide(forged, 31).passed, forged
+
+
+def test_stretch_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(mixed, ray_session):
+    stored, index = mixed
+    seen = lab06.stretch.observe(_knn(stored, index), stored, seed=41)
+    assert seen["probe"] is not None  # this store tells leaving out by path from leaving out by score
+    assert lab06.stretch.decide(seen, 41).passed, lab06.stretch.decide(seen, 41)
+    rows = lab06._copy_rows(
+        lab06._tallies(seen, seen["classes"])["itself"], lab06._tallies(seen, seen["classes"])["weighted"]
+    )
+    other = next((s for s in range(42, 80) if lab06._copy_row(rows, s) != seen["probe"]["y"]), None)
+    if other is not None:
+        assert not lab06.stretch.decide(seen, other).passed  # the copy another seed asks for
+    for forged in (
+        {**seen, "knn_path": [], "knn_predicted": []},
+        {**seen, "knn_predicted": list(seen["classes"])},  # the true classes copied
+        {**seen, "probe": None},
+        {**seen, "near": [], "near_scores": []},
+        {**seen, "stages": []},
+        {},
+    ):
+        assert not lab06.stretch.decide(forged, 41).passed, forged

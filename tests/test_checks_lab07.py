@@ -848,3 +848,115 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict
+
+
+# Two halves: the observation of a right answer passes the judge; a forged one does not -----------------------
+
+
+def test_ex1_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.exercise_1.observe(_joined().map_batches(add_photos))
+    assert lab07.exercise_1.decide(seen).passed, lab07.exercise_1.decide(seen)
+    rows = seen["rows"]
+    for forged in (
+        {**seen, "rows": []},
+        {**seen, "joins": 0},
+        {**seen, "by_row": ["add_photo"]},
+        {**seen, "rows": [{**r, "photo_file": None} for r in rows]},  # photos that name no file
+        {**seen, "rows": [{**r, "text": "great"} for r in rows]},
+        {**seen, "rows": rows[:-1]},
+        {k: v for k, v in seen.items() if k != "joins"},
+        {},
+    ):
+        assert not lab07.exercise_1.decide(forged).passed, forged
+
+
+def test_ex3_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.exercise_3.observe(solution, seed=7)
+    assert lab07.exercise_3.decide(seen, 7).passed, lab07.exercise_3.decide(seen, 7)
+    assert lab07.exercise_3.decide(seen, 8).status == "wrong"  # the rows of another seed's regression
+    epochs = seen["epochs"]
+    for forged in (
+        {**seen, "epochs": [{**e, "batches": []} for e in epochs]},
+        {**seen, "epochs": epochs[:1]},
+        {**seen, "weight": [0.0] * len(seen["weight"]), "bias": [0.0]},  # a model that learned nothing
+        {**seen, "epochs": [{**e, "returned": {"number": 0.0, "repr": "0.0"}} for e in epochs]},
+        {**seen, "counts": {}},
+        {},
+    ):
+        assert not lab07.exercise_3.decide(forged, 7).passed, forged
+
+
+def test_stretch_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session):
+    seen = lab07.stretch.observe(evaluate_right, seed=9)
+    assert lab07.stretch.decide(seen, 9).passed, lab07.stretch.decide(seen, 9)
+    assert lab07.stretch.decide(seen, 10).status == "wrong"  # the rows of another seed
+    for forged in (
+        {**seen, "rows": []},
+        {**seen, "modes": [True]},
+        {**seen, "state": {}},
+        {**seen, "returned": {"number": 1.0, "repr": "1.0"}},
+        {k: v for k, v in seen.items() if k != "grads"},
+        {},
+    ):
+        assert not lab07.stretch.decide(forged, 9).passed, forged
+
+
+def test_ex2_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session, small_day, monkeypatch):
+    """A fed run's observation passes the judge, which reads nothing of the kernel (its cluster, its runs); the
+    features it compares are those of the ratings chosen from the seed, so another seed's observation fails."""
+    monkeypatch.setattr(
+        lab07, "_reference_features", lambda rows: ({int(r): np.full(3, float(r)) for r in rows["id"]}, None)
+    )
+    run = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02)
+    run["features"] = [np.full(3, float(r), np.float32) for r in run["id"]]  # each rating's own features
+    lab07.keep_starved(STARVED)
+    monkeypatch.setattr(ray.data.Dataset, "to_pandas", lambda self, *a, **k: run)
+    seen, other = lab07.exercise_2.observe(pipeline, seed=7), lab07.exercise_2.observe(pipeline, seed=8)
+    assert len(seen["attempts"]) == 1 and seen["attempts"][0]["run"]["rows"] == 40
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("the judge read the kernel")
+
+    for name in ("cluster_gpus", "cluster_cpus"):
+        monkeypatch.setattr(lab07, name, unreachable)
+    monkeypatch.setattr(ray.data.Dataset, "to_pandas", unreachable)
+    assert lab07.exercise_2.decide(seen, 7).passed, lab07.exercise_2.decide(seen, 7)
+    assert set(lab07._reference_rows(small_day, 7)["id"]) != set(lab07._reference_rows(small_day, 8)["id"])
+    assert lab07.exercise_2.decide(other, 7).status == "wrong"  # the features of another seed's ratings only
+
+    attempt = seen["attempts"][0]
+    plan, observed = attempt["plan"], attempt["run"]
+    encoder = plan["lab"]["RatingEncoder"]
+    empty = {**observed, "rows": 0, **{c: [] for c in ("id", "features", "actor", "started", "finished")}}
+    giant = {**observed, "started": [100.0] * 40, "finished": [102.0] * 40, "actor": ["a"] * 40}
+    for forged in (
+        {**seen, "attempts": []},
+        {**seen, "attempts": seen["attempts"] * 3},  # the best of many runs
+        {**seen, "attempts": [{"plan": plan}]},  # a plan and no run
+        {**seen, "attempts": [{**attempt, "run": empty}]},
+        {**seen, "attempts": [{**attempt, "run": {**observed, "features": [None] * 40}}]},
+        {**seen, "attempts": [{**attempt, "run": {**observed, "features": [[1.0, 1.0, 1.0]] * 40}}]},
+        {**seen, "attempts": [{**attempt, "run": giant}]},
+        {**seen, "attempts": [{**attempt, "run": {**observed, "id": observed["id"][:-4] + [99] * 4}}]},
+        {**seen, "attempts": [{**attempt, "plan": {**plan, "from_source": False}}]},
+        {**seen, "attempts": [{**attempt, "plan": {**plan, "code": {}}}]},
+        {
+            **seen,
+            "attempts": [
+                {**attempt, "plan": {**plan, "lab": {**plan["lab"], "RatingEncoder": {**encoder, "pool_size": [1, 1]}}}}
+            ],
+        },
+        {**seen, "cluster": {**seen["cluster"], "gpus": 0}},
+        {**seen, "starved": {**seen["starved"], "actor": []}},
+        {k: v for k, v in seen.items() if k != "starved"},
+        {},
+    ):
+        assert not lab07.exercise_2.decide(forged, 7).passed, forged
+
+
+def test_ex2_a_plan_that_cannot_run_is_observed_not_run_and_judged_from_the_plan(ray_session, small_day, monkeypatch):
+    lab07.keep_starved(STARVED)
+    monkeypatch.setattr(ray.data.Dataset, "to_pandas", lambda self, *a, **k: pytest.fail("a wrong plan ran"))
+    seen = lab07.exercise_2.observe(lambda s: pipeline(s, encode={"compute": A(size=3)}), seed=1)
+    assert [set(attempt) for attempt in seen["attempts"]] == [{"plan"}]
+    _wrong(lab07.exercise_2.decide(seen, 1), "may grow to 3 actors")

@@ -31,6 +31,22 @@ with the check's own leave-one-out vote: the class with the highest summed cosin
 similar *other* stored images. Then it calls that function on one stored row carrying another stored image's
 embedding (a copy under another name): an image left out by its score instead of by its path votes otherwise,
 wherever the store has a row on which the two rules disagree.
+
+Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes in the learner's kernel and
+returns plain data, ``_judge_N`` decides from it alone (in the grader's process when a notebook is graded), with
+the seed the caller chose:
+
+- Exercise 1 observes the counts (loads in ``__init__`` and in all, CLIP passes, passes with gradients), the probe
+  files opened by name, both batches returned (columns, paths, embeddings) and whether a missing model id fails; the
+  probe batch's order comes from the seed. The judge computes CLIP's embeddings of the probe images itself.
+- Exercise 2 observes the parquet files' places under ``embeddings_dir``, the stored columns, every row's path, class
+  and embedding length, the embeddings of a few rows chosen from the seed, and the class stage's settings. The judge
+  lists the course's images and computes CLIP's embeddings of the sampled ones itself.
+- Exercise 3 observes the stored paths, the stored embeddings the queries are made from (picked from the seed),
+  every query's cosine with every stored embedding and ``find_duplicates``'s tables. The judge rebuilds the queries,
+  checks the cosines of the picked rows against them, and runs the search on the cosines.
+- The stretch observes the store's neighbourhoods (each image's ``K + 1`` nearest others and their cosines), the
+  plan's stages, ``knn``'s rows and the vote on a copy chosen from the seed. The judge counts the votes itself.
 """
 
 from __future__ import annotations
@@ -139,19 +155,30 @@ def _probe_root() -> str:
     return str(data_root() / "images" / "train")
 
 
-def _catalogue_batch() -> dict:
-    """A catalogue batch as Ray hands it to a stage: a dict of NumPy arrays with paths, classes and sizes."""
+def _catalogue_batch(seed=None) -> dict:
+    """A catalogue batch as Ray hands it to a stage: a dict of NumPy arrays with paths, classes and sizes, its rows
+    in an order made from ``seed`` (observer and judge make the same batch from it)."""
+    import random
+
     import numpy as np
 
     paths = []
     for folder in sorted(p for p in Path(_probe_root()).iterdir() if p.is_dir()):
         files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         paths += [str(files[i]) for i in PROBE_FILES]
+    random.Random(int(seed or 0)).shuffle(paths)
     return {
         "path": np.array(paths),
         "class": np.array([Path(p).parent.name for p in paths]),
         "file_size": np.array([Path(p).stat().st_size for p in paths], dtype=np.int64),
     }
+
+
+def _tail(path) -> str:
+    """``class/file.png``: a probe image's path without the data folder, which the kernel and the grader may see
+    at other places."""
+    path = Path(str(path))
+    return f"{path.parent.name}/{path.name}"
 
 
 @contextlib.contextmanager
@@ -188,34 +215,50 @@ def _columns(out) -> list:
     return list(out.columns) if hasattr(out, "columns") else list(out.keys()) if hasattr(out, "keys") else []
 
 
-def _embedding_rows(out, n: int) -> tuple["np.ndarray", list]:  # noqa: F821
-    """The learner's output batch as (embeddings (n, width), paths)."""
+def _batch_facts(out) -> dict:
+    """What a batch the learner's stage returned holds, as plain data: its type, its columns, its paths and its
+    embeddings (one list of numbers per row)."""
     import pandas as pd
 
+    facts = {"type": type(out).__name__, "columns": [str(c) for c in _columns(out)]}
     if isinstance(out, pd.DataFrame):
         out = {c: out[c].to_numpy() for c in out.columns}
-    if not hasattr(out, "keys"):
+    facts["batch"] = hasattr(out, "keys")
+    if facts["batch"]:
+        if "embedding" in out:
+            facts["embedding"] = _vectors(out["embedding"]).tolist()
+        if "path" in out:
+            facts["path"] = [str(p) for p in out["path"]]
+    return facts
+
+
+def _embedding_rows(facts: dict, n: int) -> tuple["np.ndarray", list]:  # noqa: F821
+    """The learner's output batch (:func:`_batch_facts`) as (embeddings (n, width), paths)."""
+    import numpy as np
+
+    if facts["batch"] is not True:
         raise Wrong(
-            f"`ImagePathEmbedder` returned a {type(out).__name__}, not a batch.",
+            f"`ImagePathEmbedder` returned a {facts['type']}, not a batch.",
             "Return the batch (a dict of columns) with an `embedding` column added.",
         )
-    if "embedding" not in out:
+    if "embedding" not in facts:
         raise Wrong(
-            f"the batch `ImagePathEmbedder` returned has no `embedding` column (its columns: {sorted(out)}).",
+            f"the batch `ImagePathEmbedder` returned has no `embedding` column (its columns: "
+            f"{sorted(facts['columns'])}).",
             'Put each image\'s embedding in a column called `embedding`: batch["embedding"] = ...',
         )
-    if "path" not in out:
+    if "path" not in facts:
         raise Wrong(
             "the batch `ImagePathEmbedder` returned lost its `path` column.",
             "Add the embedding to the batch and return the whole batch: the path says which image it is.",
         )
-    vectors = _vectors(out["embedding"])
-    if len(vectors) != n:
+    vectors = np.asarray(facts["embedding"], dtype=np.float64)
+    if vectors.ndim != 2 or len(vectors) != n:
         raise Wrong(
             f"`embedding` has {len(vectors)} rows for a batch of {n} paths.",
             "Embed the whole batch: one embedding per path.",
         )
-    return vectors, [str(p) for p in out["path"]]
+    return vectors, [str(p) for p in facts["path"]]
 
 
 WIDTH_HINT = (
@@ -226,17 +269,22 @@ DIRECTION_HINT = (
     'Open the image at each row\'s path, run all of them through processor(images=..., return_tensors="pt") and '
     "model.get_image_features(**inputs).pooler_output, and keep the rows in the batch's order."
 )
+INIT_HINT = "Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor."
 OPEN_HINT = (
     "Open each file through the filesystem of image_root, as the lesson's load_image does: "
     "pyarrow.fs.FileSystem.from_uri(image_root) in __init__, then filesystem.open_input_file(path)."
 )
 
 
-def _embed_probe(ImagePathEmbedder, batch: dict, root: str) -> list:
-    """The class built as Ray builds it and called on the probe batch twice, its loads, passes and opens counted."""
+def _counted(counts) -> dict:
+    return {k: int(counts[k]) for k in ("load", "processor", "forward", "with_grad")}
+
+
+def _embed_probe(ImagePathEmbedder, batch: dict, root: str) -> dict:
+    """The class built as Ray builds it and called on the probe batch twice: its loads (in ``__init__`` and in
+    all), passes and opens by name counted, and both batches it returned (:func:`_batch_facts`)."""
     from transformers import CLIPModel
 
-    n = len(batch["path"])
     with counting(CLIPModel, "get_image_features") as counts:
         embedder = construct(
             ImagePathEmbedder,
@@ -246,17 +294,63 @@ def _embed_probe(ImagePathEmbedder, batch: dict, root: str) -> list:
             model_id=model_for("clip"),
             image_root=root,
         )
-        in_init = require_model_in_init(
-            counts,
-            label="ImagePathEmbedder",
-            hint="Load CLIPModel.from_pretrained(model_id) (and the CLIPProcessor) in __init__: once per actor.",
-        )
+        in_init = [counts["load"], counts["processor"]]
+        if not in_init[0]:  # no model in __init__: the judge says so before anything the calls would show
+            return {"in_init": in_init, "counts": _counted(counts), "by_name": [], "outputs": []}
         with _opened_by_name(batch["path"]) as by_name:
             outputs = [call_as_ray(embedder, batch) for _ in range(2)]
-    require_loaded_once(counts, in_init, label="ImagePathEmbedder", batches=2, processor="a processor")
-    if by_name:
+    return {
+        "in_init": in_init,
+        "counts": _counted(counts),
+        "by_name": [Path(p).name for p in by_name],
+        "outputs": [_batch_facts(out) for out in outputs],
+    }
+
+
+def _check_columns_kept(facts: dict, batch: dict, paths: list) -> None:
+    """Every column of the batch kept, in its order, and no pixels added."""
+    columns = facts["columns"]
+    if "image" in columns:
         raise Wrong(
-            f"`ImagePathEmbedder` opened {Path(by_name[0]).name} by its path (Image.open(path) or open(path)): that "
+            "the batch `ImagePathEmbedder` returned carries the decoded images (an `image` column): "
+            "the pixels would travel on to every later stage, for nothing.",
+            "Decode inside __call__, embed, and let the pixels go: return the batch's own columns and the `embedding`.",
+        )
+    lost = [c for c in batch if c not in columns]
+    if lost:
+        raise Wrong(
+            f"the batch `ImagePathEmbedder` returned lost its {', '.join(f'`{c}`' for c in lost)} "
+            "column(s); a stage adds what it computes and leaves the rest for later steps to choose.",
+            "Add the `embedding` column to the batch you were given and return that batch, every column kept.",
+        )
+    if [_tail(p) for p in paths] != [_tail(p) for p in batch["path"]]:
+        raise Wrong(
+            "the returned rows are not in the batch's order (or their paths changed).",
+            "Add the embeddings as a column of the batch you were given; keep its rows as they are.",
+        )
+
+
+def _loads_missing_model(ImagePathEmbedder, root: str) -> bool:
+    """Whether the class builds with a model id that does not exist (it should fail: it loads the model given)."""
+    try:
+        ImagePathEmbedder(model_id=str(Path(model_for("clip")) / "no-such-model"), image_root=root)
+    except Exception:
+        return False
+    return True
+
+
+def _judge_1(seen, seed) -> str:
+    from collections import Counter
+
+    batch = _catalogue_batch(seed)
+    n = len(batch["path"])
+    counts = Counter({k: int(seen["counts"][k]) for k in ("load", "processor", "forward", "with_grad")})
+    in_init = tuple(int(v) for v in seen["in_init"])
+    require_model_in_init(Counter(load=in_init[0]), label="ImagePathEmbedder", hint=INIT_HINT)
+    require_loaded_once(counts, in_init, label="ImagePathEmbedder", batches=2, processor="a processor")
+    if seen["by_name"]:
+        raise Wrong(
+            f"`ImagePathEmbedder` opened {seen['by_name'][0]} by its path (Image.open(path) or open(path)): that "
             "reads this machine's disk, and in the gpu profile the paths are keys in an S3 bucket, which no local "
             "open reaches.",
             OPEN_HINT,
@@ -268,61 +362,11 @@ def _embed_probe(ImagePathEmbedder, batch: dict, root: str) -> list:
             "Open every image of the batch first, then embed them all at once: processor(images=[...], "
             'return_tensors="pt") and one get_image_features call.',
         )
-    return outputs
-
-
-def _check_columns_kept(out, batch: dict, paths: list) -> None:
-    """Every column of the batch kept, in its order, and no pixels added."""
-    if "image" in _columns(out):
-        raise Wrong(
-            "the batch `ImagePathEmbedder` returned carries the decoded images (an `image` column): "
-            "the pixels would travel on to every later stage, for nothing.",
-            "Decode inside __call__, embed, and let the pixels go: return the batch's own columns and the `embedding`.",
-        )
-    lost = [c for c in batch if c not in _columns(out)]
-    if lost:
-        raise Wrong(
-            f"the batch `ImagePathEmbedder` returned lost its {', '.join(f'`{c}`' for c in lost)} "
-            "column(s); a stage adds what it computes and leaves the rest for later steps to choose.",
-            "Add the `embedding` column to the batch you were given and return that batch, every column kept.",
-        )
-    if paths != [str(p) for p in batch["path"]]:
-        raise Wrong(
-            "the returned rows are not in the batch's order (or their paths changed).",
-            "Add the embeddings as a column of the batch you were given; keep its rows as they are.",
-        )
-
-
-def _check_given_model(ImagePathEmbedder, root: str) -> None:
-    """A model id that does not exist fails: the class loads the model it is given."""
-    try:
-        ImagePathEmbedder(model_id=str(Path(model_for("clip")) / "no-such-model"), image_root=root)
-    except Exception:
-        return
-    raise Wrong(
-        "`ImagePathEmbedder(model_id=<a model that does not exist>)` loaded a model anyway: it does "
-        "not load the model it is given.",
-        "Load CLIPModel.from_pretrained(model_id) with the model_id argument, not a fixed name.",
-    )
-
-
-@exercise("Exercise 1")
-def exercise_1(ImagePathEmbedder):
-    """``ImagePathEmbedder(model_id, image_root)``: CLIP loaded once, each batch's images opened through the
-    filesystem of ``image_root``, one forward pass per batch, unit-length embeddings, every column kept."""
-    require("ImagePathEmbedder", ImagePathEmbedder, "your ImagePathEmbedder class")
-    if not inspect.isclass(ImagePathEmbedder):
-        raise Wrong(
-            f"`ImagePathEmbedder` is a {type(ImagePathEmbedder).__name__}, not a class.",
-            "Write `class ImagePathEmbedder:` with __init__(self, model_id, image_root) and __call__(self, batch).",
-        )
-    batch, root = _catalogue_batch(), _probe_root()
-    n = len(batch["path"])
-    filesystem, _ = _filesystem(root)
+    first, second = seen["outputs"]
+    vectors, paths = _embedding_rows(first, n)
+    _check_columns_kept(first, batch, paths)
+    filesystem, _ = _filesystem(_probe_root())
     reference = _image_embeddings([_open_image(filesystem, p) for p in batch["path"]])
-    out, second = _embed_probe(ImagePathEmbedder, batch, root)
-    vectors, paths = _embedding_rows(out, n)
-    _check_columns_kept(out, batch, paths)
     check_embeddings(
         vectors,
         reference,
@@ -332,11 +376,36 @@ def exercise_1(ImagePathEmbedder):
         direction_hint=DIRECTION_HINT,
     )
     _embedding_rows(second, n)
-    _check_given_model(ImagePathEmbedder, root)
+    if seen["loads_missing_model"] is not False:
+        raise Wrong(
+            "`ImagePathEmbedder(model_id=<a model that does not exist>)` loaded a model anyway: it does "
+            "not load the model it is given.",
+            "Load CLIPModel.from_pretrained(model_id) with the model_id argument, not a fixed name.",
+        )
     return (
         f"{n} paths (grayscale and colour, PNG and JPEG), opened through the filesystem; one load in __init__ "
         f"and one CLIP pass per batch; {vectors.shape[1]} numbers per embedding, each of length 1."
     )
+
+
+@exercise("Exercise 1", judge=_judge_1)
+def exercise_1(ImagePathEmbedder, *, seed=None):
+    """``ImagePathEmbedder(model_id, image_root)``: CLIP loaded once, each batch's images opened through the
+    filesystem of ``image_root``, one forward pass per batch, unit-length embeddings, every column kept.
+
+    Observes the class called as Ray calls it on a probe batch (its rows in an order made from ``seed``), twice:
+    the loads, CLIP passes and opens by name counted, both batches returned; and whether it builds with a model id
+    that does not exist."""
+    require("ImagePathEmbedder", ImagePathEmbedder, "your ImagePathEmbedder class")
+    if not inspect.isclass(ImagePathEmbedder):
+        raise Wrong(
+            f"`ImagePathEmbedder` is a {type(ImagePathEmbedder).__name__}, not a class.",
+            "Write `class ImagePathEmbedder:` with __init__(self, model_id, image_root) and __call__(self, batch).",
+        )
+    root = _probe_root()
+    seen = _embed_probe(ImagePathEmbedder, _catalogue_batch(seed), root)
+    seen["loads_missing_model"] = _loads_missing_model(ImagePathEmbedder, root)
+    return seen
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
@@ -380,27 +449,44 @@ def _parquet_elsewhere(embeddings_dir) -> str | None:
     return str(folder)
 
 
-def _stage(embeddings):
+def _stage_facts(embeddings) -> dict | None:
+    """The class stage of ``embeddings`` (the ImagePathEmbedder one, else the last), as plain data; None where the
+    plan runs no class."""
     classes = [s for s in stages(embeddings) if s.is_class]
     if not classes:
-        raise Wrong(
-            "`embeddings` has no stage that runs a callable class.",
-            "Pass the class itself to map_batches (map_batches(ImagePathEmbedder, ...)): Ray builds one "
-            "per actor, so CLIP is loaded once per actor.",
-        )
-    ours = [s for s in classes if s.name == "ImagePathEmbedder"]
-    return (ours or classes)[-1]
+        return None
+    stage = ([s for s in classes if s.name == "ImagePathEmbedder"] or classes)[-1]
+    given = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
+    return {
+        "name": stage.name,
+        "args": [str(a) for a in given],
+        "num_gpus": stage.num_gpus,
+        "pool": stage.is_pool,
+        "compute": str(stage.compute),
+        "actors": stage.pool_size[0] if stage.is_pool else None,
+    }
+
+
+def _course_image_root() -> str:
+    """The images the lab's catalogue lists (``image_root`` in the notebook), as the grader finds them."""
+    from ..data import data_path
+
+    return str(data_path("embedding_images", check=False))
 
 
 SIZE_IT = 'GPUS = min(int(ray.cluster_resources().get("GPU", 0)), raycourse.gpu_budget())'
 
 
-def _check_stage(stage, image_root) -> None:
-    """The model id and image_root as constructor arguments, one whole GPU per actor, a pool the cluster holds."""
-    from raycourse import room as rooms
-
-    given = list(getattr(stage.op, "fn_constructor_args", None) or []) + list(stage.constructor_kwargs.values())
-    args = [str(a) for a in given]
+def _check_stage(stage: dict | None, image_root: str, gpus: dict) -> None:
+    """The model id and image_root as constructor arguments, one whole GPU per actor, a pool the cluster holds
+    (``gpus``: the learner's GPUs in the kernel's cluster, and their words)."""
+    if stage is None:
+        raise Wrong(
+            "`embeddings` has no stage that runs a callable class.",
+            "Pass the class itself to map_batches (map_batches(ImagePathEmbedder, ...)): Ray builds one "
+            "per actor, so CLIP is loaded once per actor.",
+        )
+    args, num_gpus = [str(a) for a in stage["args"]], float(stage["num_gpus"])
     if model_for("clip") not in args:
         raise Wrong(
             "the embedding stage is not given the model id.",
@@ -412,41 +498,41 @@ def _check_stage(stage, image_root) -> None:
             "paths belong to.",
             "Pass image_root in fn_constructor_kwargs too, beside the model id.",
         )
-    if stage.num_gpus <= 0:
+    if num_gpus <= 0:
         raise Wrong("the embedding stage asks for no GPU.", "Give the stage num_gpus=1: one CLIP per GPU.")
-    if stage.num_gpus != 1:
+    if num_gpus != 1:
         raise Wrong(
-            f"the embedding stage asks for num_gpus={stage.num_gpus:g}, where the lab gives each actor one GPU "
-            "of its own.",
+            f"the embedding stage asks for num_gpus={num_gpus:g}, where the lab gives each actor one GPU of its own.",
             "Give the stage num_gpus=1, and the pool one actor per GPU.",
         )
-    if not stage.is_pool:
+    if stage["pool"] is not True:
         raise Wrong(
-            f"the embedding stage runs with {stage.compute}, not an actor pool.",
+            f"the embedding stage runs with {stage['compute']}, not an actor pool.",
             f"compute=ray.data.ActorPoolStrategy(size=GPUS), with {SIZE_IT}.",
         )
-    cluster, actors = int(rooms.learner_gpus()), stage.pool_size[0]  # the cluster's GPUs, within the budget
+    cluster, actors = int(gpus["learner"]), int(stage["actors"])  # the cluster's GPUs, within the budget
     if cluster > 0 and actors > cluster:
         raise Wrong(
             f"the embedding stage asks for a pool of {actors} actors with 1 GPU each, more than "
-            f"{rooms.budget_words(cluster)} can hold: the extra actors would wait for a GPU forever, with no error.",
+            f"{gpus['words']} can hold: the extra actors would wait for a GPU forever, with no error.",
             f"One actor per GPU at most: {SIZE_IT}, then compute=ray.data.ActorPoolStrategy(size=GPUS).",
         )
 
 
-def _check_layout(root: Path, files: list[Path]) -> None:
-    """One hive folder per class (``class=<name>``) directly under ``root``, every file in one."""
-    flat = [f for f in files if f.parent == root]
+def _check_layout(root: Path, files: list[str]) -> None:
+    """One hive folder per class (``class=<name>``) directly under ``root``, every file in one (``files``: their
+    paths under ``root``)."""
+    flat = [f for f in files if len(Path(f).parts) == 1]
     if flat:
         raise Wrong(
             f"{len(flat)} parquet files lie directly in {root}, not in one folder per class.",
             "Let the writer make the folders: write_parquet(str(embeddings_dir), partition_cols=[...]) "
             "with the class column.",
         )
-    partitions = {f: partition_of(f, root) for f in files}
+    partitions = {f: partition_of(root / f, root) for f in files}
     odd = [f for f, p in partitions.items() if p is None]
     if odd:
-        folder = odd[0].relative_to(root).parent
+        folder = Path(odd[0]).parent
         raise Wrong(
             f"the files are in folders such as {folder}/, not in folders named `class=<name>`: "
             "ray.data.read_parquet gives the class back as a column only from folders named that way.",
@@ -460,9 +546,8 @@ def _check_layout(root: Path, files: list[Path]) -> None:
         )
 
 
-def _check_written(root: Path, files: list) -> None:
+def _check_written(root: Path, files: list, elsewhere: str | None) -> None:
     if not files:
-        elsewhere = _parquet_elsewhere(root)
         raise Wrong(
             f"`embeddings` is built, but {root} holds no parquet files"
             + (f"; there are some in {elsewhere}" if elsewhere else "")
@@ -471,20 +556,20 @@ def _check_written(root: Path, files: list) -> None:
         )
 
 
-def _check_stored_columns(table) -> None:
+def _check_stored_columns(columns: list) -> None:
     """``path`` and ``embedding`` in the files, no pixels, nothing else (the class is in the folder names)."""
-    if "image" in table.columns:
+    if "image" in columns:
         raise Wrong(
             "the stored files hold the images (an `image` column).",
             "Store no pixels: the path says where each image is.",
         )
-    missing = {"path", "embedding"} - set(table.columns)
+    missing = {"path", "embedding"} - set(columns)
     if missing:
         raise Wrong(
-            f"the stored files have no {', '.join(sorted(missing))} column (its columns: {sorted(table.columns)}).",
+            f"the stored files have no {', '.join(sorted(missing))} column (its columns: {sorted(columns)}).",
             "Keep the path of every image and its embedding in what you write.",
         )
-    extra = sorted(set(table.columns) - set(STORED) - {"class"})
+    extra = sorted(set(columns) - set(STORED) - {"class"})
     if extra:
         raise Wrong(
             f"the stored files also hold {', '.join(f'`{c}`' for c in extra)}, which no later step reads.",
@@ -493,19 +578,28 @@ def _check_stored_columns(table) -> None:
         )
 
 
-def _check_stored_rows(table, image_root):
+def _sample_rows(n: int, seed) -> list[int]:
+    """The stored rows (of ``n``) whose embedding Exercise 2 recomputes, chosen from ``seed``."""
+    import numpy as np
+
+    rng = np.random.default_rng(int(seed or 0))
+    return sorted(int(i) for i in rng.choice(n, size=min(SAMPLE_ROWS, n), replace=False))
+
+
+def _check_stored_rows(seen: dict, seed, image_root: str) -> list[str]:
     """Every catalogue image once, in its class's folder, with CLIP's unit-length embedding (on a sample)."""
     import numpy as np
 
     files_listed = _image_paths(image_root)
-    paths = [str(p) for p in table["path"]]
+    paths, classes = [str(p) for p in seen["path"]], [str(c) for c in seen["class"]]
     if len(set(paths)) != len(paths):
         raise Wrong(
             f"{len(paths) - len(set(paths))} images are stored more than once.",
             "Write each image once: run the pipeline once, into an empty folder (out_dir is emptied by "
             "the setup cell).",
         )
-    unknown = [p for p in paths if not any(_same_path(p, f) for f in files_listed)]
+    listed = [next((f for f in files_listed if _same_path(p, f)), None) for p in paths]
+    unknown = [p for p, f in zip(paths, listed) if f is None]
     if unknown:
         raise Wrong(
             f"{len(unknown)} stored paths are not images of {image_root}, for example {unknown[0]}.",
@@ -516,7 +610,9 @@ def _check_stored_rows(table, image_root):
             f"{len(paths)} embeddings are stored for the {len(files_listed)} images of the catalogue.",
             "Embed every row of the catalogue: no limit, no filter.",
         )
-    misplaced = [(p, c) for p, c in zip(paths, table["class"]) if Path(p).parent.name != str(c)]
+    if len(classes) != len(paths):
+        raise Wrong(f"{len(classes)} classes for {len(paths)} stored paths.", "Partition by the class column.")
+    misplaced = [(p, c) for p, c in zip(paths, classes) if Path(p).parent.name != c]
     if misplaced:
         path, folder = misplaced[0]
         raise Wrong(
@@ -524,42 +620,79 @@ def _check_stored_rows(table, image_root):
             f"in class={folder}.",
             "Partition by the catalogue's own class column, unchanged.",
         )
-    vectors = _vectors(table["embedding"])
-    rows = np.random.default_rng(0).choice(len(paths), size=min(SAMPLE_ROWS, len(paths)), replace=False)
+    rows = _sample_rows(len(paths), seed)
+    sample = {int(i): v for i, v in seen["sample"]}
+    if sorted(sample) != rows:
+        raise Wrong("the check did not see the stored embeddings it asked for.", "Run the check cell again.")
     filesystem, _ = _filesystem(image_root)
-    reference = _image_embeddings([_open_image(filesystem, paths[i]) for i in rows])
+    reference = _image_embeddings([_open_image(filesystem, listed[i]) for i in rows])
     check_embeddings(
-        vectors[rows],
+        np.asarray([sample[i] for i in rows], dtype=np.float64),
         reference,
         "the stored embeddings",
         same_direction=SAME_DIRECTION,
         width_hint=WIDTH_HINT,
         direction_hint=DIRECTION_HINT,
     )
-    if not np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
+    norms = np.asarray(seen["norms"], dtype=np.float64)
+    if norms.shape != (len(paths),) or not np.allclose(norms, 1, atol=1e-3):
         raise Wrong("some stored embeddings are not of length 1.", "Normalise every embedding in ImagePathEmbedder.")
-    return paths, vectors
+    return paths
 
 
-@exercise("Exercise 2")
-def exercise_2(embeddings, embeddings_dir, image_root):
+def _judge_2(seen, seed) -> str:
+    import numpy as np
+
+    root, files = Path(seen["root"]), [str(f) for f in seen["files"]]
+    _check_written(root, files, seen.get("elsewhere"))
+    _check_layout(root, files)
+    _check_stored_columns([str(c) for c in seen["columns"]])
+    image_root = _course_image_root()
+    paths = _check_stored_rows(seen, seed, image_root)
+    _check_stage(seen["stage"], image_root, seen["gpus"])
+    classes = sorted(set(seen["class"]))
+    width = np.asarray(seen["sample"][0][1]).shape[0]
+    return (
+        f"{len(paths)} images in {len(classes)} class folders ({len(files)} parquet files), {width} "
+        "numbers per embedding, only path and embedding in the files."
+    )
+
+
+@exercise("Exercise 2", judge=_judge_2)
+def exercise_2(embeddings, embeddings_dir, image_root, *, seed=None):
     """What is on disk in ``embeddings_dir``: one ``class=<name>`` folder per class holding the ``path`` and the
-    unit-length CLIP embedding of each of its images, every catalogue image once, nothing else; then the stage."""
+    unit-length CLIP embedding of each of its images, every catalogue image once, nothing else; then the stage.
+
+    Observes the parquet files under ``embeddings_dir`` (their places; where others went when there are none), the
+    stored columns, every row's path, class and embedding length, the embeddings of a few rows chosen from
+    ``seed``, the class stage's settings, and the GPUs the kernel's cluster gives the learner."""
+    import numpy as np
+
+    from raycourse import room as rooms
+
     require("embeddings", embeddings, "the Dataset of embeddings (the ImagePathEmbedder stage over the catalogue)")
     require_dataset("embeddings", embeddings, "Build it with catalogue.map_batches(ImagePathEmbedder, ...).")
     root = Path(embeddings_dir)
     files = _parquet_files(root)
-    _check_written(root, files)
-    _check_layout(root, files)
+    learner = int(rooms.learner_gpus())
+    seen = {
+        "root": str(root),
+        "files": [f.relative_to(root).as_posix() for f in files],
+        "stage": _stage_facts(embeddings),
+        "gpus": {"learner": learner, "words": rooms.budget_words(learner)},
+    }
+    if not files:
+        return {**seen, "elsewhere": _parquet_elsewhere(root)}
     table = _stored(root)
-    _check_stored_columns(table)
-    paths, vectors = _check_stored_rows(table, image_root)
-    _check_stage(_stage(embeddings), image_root)
-    classes = sorted(table["class"].unique())
-    return (
-        f"{len(paths)} images in {len(classes)} class folders ({len(files)} parquet files), {vectors.shape[1]} "
-        "numbers per embedding, only path and embedding in the files."
-    )
+    seen["columns"] = [str(c) for c in table.columns]
+    for column in ("path", "class"):
+        if column in table.columns:
+            seen[column] = [str(v) for v in table[column]]
+    if "embedding" in table.columns:
+        vectors = _vectors(table["embedding"])
+        seen["norms"] = np.linalg.norm(vectors, axis=1).tolist()
+        seen["sample"] = [[i, vectors[i].tolist()] for i in _sample_rows(len(vectors), seed)]
+    return seen
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
@@ -573,19 +706,38 @@ def _store(embeddings_dir, what: str) -> tuple[list[str], "np.ndarray", "pd.Data
     return [str(p) for p in table["path"]], _vectors(table["embedding"]), table
 
 
-def _probe_queries(vectors) -> tuple[list[str], "np.ndarray"]:  # noqa: F821
-    """Queries the lab never uses: stored embeddings nudged, one as it is, and random directions; not in order."""
+QUERY_NAMES = ("edited photo 1", "edited photo 2", "edited photo 3", "exact copy", "unrelated 1", "unrelated 2")
+
+
+def _probe_plan(n: int, width: int, seed) -> tuple:
+    """What the queries are made of, from ``seed``: the 4 stored rows picked (3 to nudge, 1 to copy), the nudges,
+    2 random directions, and the order of the 6 queries (never the exact copy first: so never best first)."""
     import numpy as np
 
-    rng = np.random.default_rng(6)
-    picks = rng.choice(len(vectors), size=4, replace=False)
-    nudged = vectors[picks[:3]] + rng.normal(scale=0.005, size=(3, vectors.shape[1]))
-    random = rng.normal(size=(2, vectors.shape[1]))
-    queries = np.concatenate([nudged, vectors[picks[3:]], random])
+    rng = np.random.default_rng(6 if seed is None else int(seed))
+    picks = rng.choice(n, size=4, replace=False)
+    nudges = rng.normal(scale=0.005, size=(3, width))
+    random = rng.normal(size=(2, width))
+    order = rng.permutation(len(QUERY_NAMES))
+    if QUERY_NAMES[order[0]] == "exact copy":
+        order = np.roll(order, 1)
+    return [int(i) for i in picks], nudges, random, order
+
+
+def _queries_of(picked, nudges, random, order) -> tuple[list[str], "np.ndarray"]:  # noqa: F821
+    import numpy as np
+
+    picked = np.asarray(picked, dtype=np.float64)
+    queries = np.concatenate([picked[:3] + nudges, picked[3:], random])
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    names = ["edited photo 1", "edited photo 2", "edited photo 3", "exact copy", "unrelated 1", "unrelated 2"]
-    order = rng.permutation(len(names))
-    return [names[i] for i in order], queries[order]
+    return [QUERY_NAMES[i] for i in order], queries[order]
+
+
+def _probe_queries(vectors, seed=None) -> tuple[list[str], "np.ndarray"]:  # noqa: F821
+    """Queries the lab never uses, made from ``seed``: stored embeddings nudged, one as it is, and random
+    directions; not in order."""
+    picks, nudges, random, order = _probe_plan(len(vectors), vectors.shape[1], seed)
+    return _queries_of(vectors[picks], nudges, random, order)
 
 
 def _thresholds(best) -> list[float]:
@@ -605,49 +757,76 @@ def _thresholds(best) -> list[float]:
 FIND_COLUMNS = ("query", "match", "score", "duplicate")
 
 
-def _found(out, n: int) -> "pd.DataFrame":  # noqa: F821
+def _plain(value):
+    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
+    and None as they are; anything else its ``repr``."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _found_facts(out) -> dict:
+    """What ``find_duplicates`` returned, as plain data: its type and columns, and the four columns' rows."""
     import pandas as pd
 
     if isinstance(out, list) and all(isinstance(r, dict) for r in out):
         out = pd.DataFrame(out)
     if not isinstance(out, pd.DataFrame):
+        return {"type": type(out).__name__}
+    facts = {"type": "DataFrame", "columns": [str(c) for c in out.columns]}
+    if all(c in out.columns for c in FIND_COLUMNS):
+        rows = []
+        for query, match, score, flag in zip(out["query"], out["match"], out["score"], out["duplicate"]):
+            try:
+                score = float(score)
+            except (TypeError, ValueError):
+                score = _plain(score)
+            rows.append({"query": _plain(query), "match": _plain(match), "score": score, "duplicate": _plain(flag)})
+        facts["rows"] = rows
+    return facts
+
+
+def _found(facts: dict, n: int) -> list[dict]:
+    if facts["type"] != "DataFrame":
         raise Wrong(
-            f"`find_duplicates` returned a {type(out).__name__}, not a DataFrame.",
+            f"`find_duplicates` returned a {facts['type']}, not a DataFrame.",
             "Return a pandas DataFrame with the columns query, match, score and duplicate, one row per query.",
         )
-    missing = [c for c in FIND_COLUMNS if c not in out.columns]
+    missing = [c for c in FIND_COLUMNS if c not in facts["columns"]]
     if missing:
         raise Wrong(
             f"the DataFrame `find_duplicates` returned has no {', '.join(f'`{c}`' for c in missing)} column "
-            f"(its columns: {list(out.columns)}).",
+            f"(its columns: {list(facts['columns'])}).",
             "Name the columns as the lab asks (query, match, score, duplicate): the cell after the check "
             "reads them by name.",
         )
-    if len(out) != n:
+    rows = facts["rows"]
+    if len(rows) != n:
         raise Wrong(
-            f"`find_duplicates` returned {len(out)} rows for {n} queries.",
+            f"`find_duplicates` returned {len(rows)} rows for {n} queries.",
             "One row per query, flagged or not: its best stored match only.",
         )
-    return out.reset_index(drop=True)
+    return rows
 
 
-def _check_search(find_duplicates, names: list, queries, scores, index: dict, threshold: float) -> None:
-    """One call of ``find_duplicates`` against the check's own search: the queries' names, the best match, its
-    cosine, the flag at ``threshold``, the rows best first."""
+def _check_search(rows: list[dict], names: list, scores, index: dict, threshold: float) -> None:
+    """One answer of ``find_duplicates`` (:func:`_found`) against the check's own search: the queries' names, the
+    best match, its cosine, the flag at ``threshold``, the rows best first."""
     import numpy as np
-    import pandas as pd
 
     best = scores.max(axis=1)
-    frame = pd.DataFrame({"query": names, "embedding": list(queries.astype(np.float32))})
-    got = _found(find_duplicates(frame.copy(), threshold), len(names))
-    if sorted(map(str, got["query"])) != sorted(names):
+    got = [r["query"] for r in rows]
+    if sorted(map(str, got)) != sorted(names):
         raise Wrong(
-            f"the `query` column holds {list(got['query'])[:3]}..., not the names of the queries ({names[:3]}...).",
+            f"the `query` column holds {got[:3]}..., not the names of the queries ({names[:3]}...).",
             'Copy each query\'s name from queries["query"] into its row.',
         )
     row_of = {name: names.index(name) for name in names}
     mine = []
-    for name, match, score, flag in zip(got["query"], got["match"], got["score"], got["duplicate"]):
+    for row in rows:
+        name, match, flag = row["query"], row["match"], row["duplicate"]
         q = row_of[str(name)]
         if str(match) not in index:
             raise Wrong(
@@ -667,23 +846,20 @@ def _check_search(find_duplicates, names: list, queries, scores, index: dict, th
                 "Score the query against every stored embedding with a dot product (vectors @ query) "
                 "and keep the highest.",
             )
-        if abs(float(score) - cosine) > 1e-3:
+        if abs(float(row["score"]) - cosine) > 1e-3:
             raise Wrong(
-                f"the score of {name!r} is {float(score):.4f}; the cosine similarity of the query and "
+                f"the score of {name!r} is {float(row['score']):.4f}; the cosine similarity of the query and "
                 f"its match is {cosine:.4f}.",
                 "Both the stored and the query embeddings have length 1: their dot product is the score.",
             )
-        if isinstance(flag, str) or not isinstance(flag, (bool, np.bool_, int, np.integer)):
+        if not isinstance(flag, (bool, int)):  # text, a float, None: not a truth value
             raise Wrong(
                 f"`duplicate` holds {flag!r}; it should be True or False.",
                 "Compare the score with the threshold: score >= threshold gives True or False.",
             )
         flagged = bool(flag)
         if flagged != bool(cosine >= threshold):
-            inverted = all(
-                bool(f) == bool(scores[row_of[str(n)]].max() < threshold)
-                for n, f in zip(got["query"], got["duplicate"])
-            )
+            inverted = all(bool(r["duplicate"]) == bool(best[row_of[str(r["query"])]] < threshold) for r in rows)
             if inverted:
                 raise Wrong(
                     f"with threshold={threshold:.4f}, `duplicate` is True exactly for the queries whose "
@@ -709,27 +885,64 @@ def _check_search(find_duplicates, names: list, queries, scores, index: dict, th
         )
 
 
-@exercise("Exercise 3")
-def exercise_3(find_duplicates, embeddings_dir):
+def _judge_3(seen, seed) -> str:
+    import numpy as np
+
+    paths = [str(p) for p in seen["paths"]]
+    scores = np.asarray(seen["scores"], dtype=np.float64)  # (queries, stored): the stored embeddings' cosines
+    picked = {int(i): v for i, v in seen["picked"]}
+    width = len(next(iter(picked.values())))
+    picks, nudges, random, order = _probe_plan(len(paths), width, seed)
+    names, queries = _queries_of([picked[i] for i in picks], nudges, random, order)
+    if (
+        list(map(str, seen["names"])) != names
+        or scores.shape != (len(names), len(paths))
+        or not np.allclose(scores[:, picks], queries @ np.asarray([picked[i] for i in picks]).T, atol=1e-6)
+    ):
+        raise Wrong("the check's queries were not the ones it asked for.", "Run the check cell again.")
+    index = {p: i for i, p in enumerate(paths)}
+    thresholds = _thresholds(scores.max(axis=1))
+    answers = seen["answers"]
+    if len(answers) != len(thresholds) or not np.allclose(seen["thresholds"], thresholds, rtol=0, atol=1e-12):
+        raise Wrong("the check's thresholds were not the ones it asked for.", "Run the check cell again.")
+    for facts, threshold in zip(answers, thresholds):
+        _check_search(_found(facts, len(names)), names, scores, index, threshold)
+    return (
+        f"{len(names)} new queries, {len(thresholds)} thresholds: the same best matches, scores and flags "
+        f"as a search the check ran itself over the {len(paths)} stored embeddings, best first."
+    )
+
+
+@exercise("Exercise 3", judge=_judge_3)
+def exercise_3(find_duplicates, embeddings_dir, *, seed=None):
     """``find_duplicates(queries, threshold)``: each query's most similar stored image, its cosine, whether it
-    reaches the threshold; one row per query, best first."""
+    reaches the threshold; one row per query, best first.
+
+    Observes the stored paths, the embeddings of the stored rows the queries are made from (picked from ``seed``),
+    every query's cosine with every stored embedding, and what ``find_duplicates`` returns at each threshold."""
     require("find_duplicates", find_duplicates, "your find_duplicates(queries, threshold) function")
     if not callable(find_duplicates):
         raise Wrong(
             f"`find_duplicates` is a {type(find_duplicates).__name__}, not a function.",
             "def find_duplicates(queries, threshold): ...",
         )
+    import numpy as np
+    import pandas as pd
+
     paths, vectors, _ = _store(embeddings_dir, "to search")
-    names, queries = _probe_queries(vectors)
+    names, queries = _probe_queries(vectors, seed)
     scores = queries @ vectors.T  # (queries, stored)
-    index = {p: i for i, p in enumerate(paths)}
     thresholds = _thresholds(scores.max(axis=1))
-    for threshold in thresholds:
-        _check_search(find_duplicates, names, queries, scores, index, threshold)
-    return (
-        f"{len(names)} new queries, {len(thresholds)} thresholds: the same best matches, scores and flags "
-        f"as a search the check ran itself over the {len(paths)} stored embeddings, best first."
-    )
+    frame = pd.DataFrame({"query": names, "embedding": list(queries.astype(np.float32))})
+    picks = _probe_plan(len(vectors), vectors.shape[1], seed)[0]
+    return {
+        "paths": paths,
+        "picked": [[i, vectors[i].tolist()] for i in picks],
+        "names": names,
+        "scores": scores.tolist(),
+        "thresholds": thresholds,
+        "answers": [_found_facts(find_duplicates(frame.copy(), threshold)) for threshold in thresholds],
+    }
 
 
 # Stretch -----------------------------------------------------------------------------------------------
@@ -741,25 +954,28 @@ KNN_HINT = (
 )
 
 
-def _vote_function(knn):
-    """``knn``: a Dataset whose last batch stage is a function (the vote): that function."""
-    require_dataset("knn", knn, KNN_HINT)
-    functions = [s for s in stages(knn) if s.kind == "MapBatches" and not s.is_class]
-    if not functions:
+def _vote_functions(knn) -> list:
+    """``knn``'s batch stages that run a function (the vote is the last)."""
+    return [s.fn for s in stages(knn) if s.kind == "MapBatches" and not s.is_class]
+
+
+def _check_vote_stage(kinds: list) -> None:
+    if not any(kind == "MapBatches" and is_class is False for kind, is_class in kinds):
         raise Wrong("`knn` has no map_batches stage with a function: where does the vote run?", KNN_HINT)
-    return functions[-1].fn
 
 
-def _check_knn_rows(got, paths: list) -> None:
-    lacking = [c for c in ("path", "predicted") if c not in got.columns]
+def _check_knn_rows(seen: dict, paths: list) -> None:
+    columns = [str(c) for c in seen["columns"]]
+    lacking = [c for c in ("path", "predicted") if c not in columns]
     if lacking:
         raise Wrong(
-            f"`knn` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(got.columns)}).",
+            f"`knn` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {columns}).",
             "One row per stored image: its `path` and the `predicted` class.",
         )
-    if sorted(map(str, got["path"])) != sorted(paths):
+    got = [str(p) for p in seen["knn_path"]]
+    if sorted(got) != sorted(paths) or len(seen["knn_predicted"]) != len(got):
         raise Wrong(
-            f"`knn` has {len(got)} rows for {got['path'].nunique()} paths; there are {len(paths)} stored images.",
+            f"`knn` has {len(got)} rows for {len(set(got))} paths; there are {len(paths)} stored images.",
             "One row for every stored image, each once.",
         )
 
@@ -783,23 +999,55 @@ def _winners(tally: dict, tolerance: float) -> set:
     return {c for c, v in tally.items() if v >= top - tolerance}
 
 
-def _check_votes(got, paths: list, vectors, classes) -> dict:
-    """Each stored image's ``predicted`` against the check's own weighted vote of its K nearest others; the likely
-    mistakes (itself among its neighbours, a plain count, its own class copied) told apart. Returns them by row."""
+def _neighbourhoods(vectors) -> dict:
+    """Each stored image's ``K + 1`` most similar *other* stored images (``near``, most similar first, ties in the
+    store's order) and their cosines (``near_scores``), and its cosine with itself (``itself``): all the votes
+    the stretch compares with are made of these."""
     import numpy as np
 
     similarity = vectors @ vectors.T
-    itself = _votes(similarity, classes, K, weighted=True)  # a plausible mistake: each image votes for itself
+    itself = similarity.diagonal().copy()
     np.fill_diagonal(similarity, -np.inf)
-    weighted, counted = _votes(similarity, classes, K, True), _votes(similarity, classes, K, False)
-    ordered = np.sort(similarity, axis=1)[:, ::-1]
-    index = {p: i for i, p in enumerate(paths)}
-    predicted = {index[str(p)]: str(c) for p, c in zip(got["path"], got["predicted"])}
-    wrong = [
-        i
-        for i, c in predicted.items()
-        if c not in _winners(weighted[i], 1e-6) and ordered[i, K - 1] - ordered[i, K] > 1e-6
-    ]
+    near = np.argsort(-similarity, axis=1, kind="stable")[:, : K + 1]
+    return {
+        "itself": itself.tolist(),
+        "near": near.tolist(),
+        "near_scores": np.take_along_axis(similarity, near, axis=1).tolist(),
+    }
+
+
+def _tallies(seen: dict, classes: list) -> dict:
+    """The votes of every stored image from its neighbourhood (:func:`_neighbourhoods`): ``weighted`` and
+    ``counted`` among its K nearest others, ``itself`` weighted among its K nearest with itself counted in, and
+    ``gap``, how far its K-th nearest other is above the next (0: a tie at the edge, where either may vote)."""
+    n = len(classes)
+    near = [[int(j) for j in row] for row in seen["near"]]
+    scores = [[float(s) for s in row] for row in seen["near_scores"]]
+    itself = [float(s) for s in seen["itself"]]
+    if len(near) != n or len(scores) != n or len(itself) != n or any(len(r) != K + 1 for r in near + scores):
+        raise ValueError("the neighbourhoods do not match the store")
+    out: dict = {"weighted": [], "counted": [], "itself": [], "gap": []}
+    for i in range(n):
+        pairs = list(zip(near[i], scores[i]))
+        with_self = sorted(pairs + [(i, itself[i])], key=lambda p: (-p[1], p[0]))[:K]
+        for key, chosen, weighted in (
+            ("weighted", pairs[:K], True),
+            ("counted", pairs[:K], False),
+            ("itself", with_self, True),
+        ):
+            tally: dict = {}
+            for j, s in chosen:
+                tally[classes[j]] = tally.get(classes[j], 0.0) + (s if weighted else 1.0)
+            out[key].append(tally)
+        out["gap"].append(scores[i][K - 1] - scores[i][K])
+    return out
+
+
+def _check_votes(predicted: dict, paths: list, classes: list, tallies: dict) -> None:
+    """Each stored image's ``predicted`` (by row) against the check's own weighted vote of its K nearest others;
+    the likely mistakes (itself among its neighbours, a plain count, its own class copied) told apart."""
+    weighted, counted, itself = tallies["weighted"], tallies["counted"], tallies["itself"]
+    wrong = [i for i, c in predicted.items() if c not in _winners(weighted[i], 1e-6) and tallies["gap"][i] > 1e-6]
     if wrong:
         if all(c in _winners(itself[i], 1e-6) for i, c in predicted.items()):
             raise Wrong(
@@ -825,24 +1073,37 @@ def _check_votes(got, paths: list, vectors, classes) -> dict:
             f"Take the {K} most similar other stored images, add up their cosine similarities per class and "
             "keep the class with the largest sum.",
         )
-    return predicted
 
 
-def _check_itself_by_path(vote, table, paths: list, vectors, classes) -> None:
-    """Itself left out by its path, not by its score: the vote function called on a stored row whose embedding
-    is another stored image's (a copy stored under another name, score 1), where the two rules vote differently."""
+def _copy_rows(with_itself: list, without: list) -> list[int]:
+    """The stored rows where a copy of the image left out by its score instead of by its path votes otherwise: one
+    class wins with the copy counted in, and it is not among the winners without it."""
+    rows = []
+    for y, (a, b) in enumerate(zip(with_itself, without)):
+        right, left_out = _winners(a, 1e-6), _winners(b, 1e-6)
+        if len(right) == 1 and not right & left_out:
+            rows.append(y)
+    return rows
+
+
+def _copy_row(rows: list[int], seed) -> int | None:
+    import random
+
+    return rows[random.Random(int(seed or 0)).randrange(len(rows))] if rows else None
+
+
+def _itself_probe(vote, paths: list, vectors, classes: list, seed) -> dict | None:
+    """The vote function called on one stored row carrying another stored image's embedding (a copy under another
+    name, score 1), the image ``y`` chosen from ``seed`` among those where the two ways of leaving an image out
+    vote differently; None where the store has no such image."""
     import numpy as np
 
     similarity = vectors @ vectors.T
     with_itself = _votes(similarity, classes, K, weighted=True)
     np.fill_diagonal(similarity, -np.inf)
-    without = _votes(similarity, classes, K, weighted=True)
-    for y in range(len(paths)):
-        right, left_out = _winners(with_itself[y], 1e-6), _winners(without[y], 1e-6)
-        if len(right) == 1 and not right & left_out:
-            break
-    else:
-        return  # on this store, leaving out the best match by its score votes the same: nothing to tell apart
+    y = _copy_row(_copy_rows(with_itself, _votes(similarity, classes, K, weighted=True)), seed)
+    if y is None:
+        return None
     x = int(np.argmin(vectors @ vectors[y]))  # the row's own path: the stored image least like the copy
     batch = {
         "path": np.array([paths[x]]),
@@ -851,9 +1112,24 @@ def _check_itself_by_path(vote, table, paths: list, vectors, classes) -> None:
     }
     try:
         columns = as_columns(vote({k: v.copy() for k, v in batch.items()})) or {}
-    except Exception as exc:
-        raise Wrong(f"your vote function failed on a batch of one stored row: {error_line(exc)}", KNN_HINT) from None
-    got = str(list(columns.get("predicted", [None]))[0])
+    except Exception as exc:  # said by the judge, after what the rows show
+        return {"x": x, "y": y, "failed": error_line(exc)}
+    return {"x": x, "y": y, "predicted": str(list(columns.get("predicted", [None]))[0])}
+
+
+def _check_itself_by_path(probe: dict | None, paths: list, tallies: dict, seed) -> None:
+    """Itself left out by its path, not by its score (``probe``: :func:`_itself_probe`)."""
+    y = _copy_row(_copy_rows(tallies["itself"], tallies["weighted"]), seed)
+    if y is None:
+        if probe is not None:
+            raise ValueError("a copy probed where the store has none to probe")
+        return  # on this store, leaving out the best match by its score votes the same: nothing to tell apart
+    if int(probe["y"]) != y:
+        raise ValueError("the copy probed is not the one asked for")
+    if "failed" in probe:
+        raise Wrong(f"your vote function failed on a batch of one stored row: {probe['failed']}", KNN_HINT)
+    x, got = int(probe["x"]), str(probe["predicted"])
+    right, left_out = _winners(tallies["itself"][y], 1e-6), _winners(tallies["weighted"][y], 1e-6)
     if got in left_out and got not in right:
         raise Wrong(
             f"given the row of {Path(paths[x]).name} with the embedding of {Path(paths[y]).name} (a copy stored "
@@ -863,24 +1139,52 @@ def _check_itself_by_path(vote, table, paths: list, vectors, classes) -> None:
         )
 
 
-@exercise("Stretch · a k-nearest-neighbour classifier")
-def stretch(knn, embeddings_dir):
-    """``knn``: a Dataset whose batch function gives every stored image the class its K most similar *other*
-    stored images vote for (left out by path), each vote weighted by its cosine similarity."""
-    import numpy as np
+def _judge_stretch(seen, seed) -> str:
+    paths, classes = [str(p) for p in seen["paths"]], [str(c) for c in seen["classes"]]
+    if len(classes) != len(paths):
+        raise ValueError("a class for every stored path")
+    _check_vote_stage(seen["stages"])
+    _check_knn_rows(seen, paths)
+    tallies = _tallies(seen, classes)
+    index = {p: i for i, p in enumerate(paths)}
+    predicted = {index[str(p)]: str(c) for p, c in zip(seen["knn_path"], seen["knn_predicted"])}
+    _check_votes(predicted, paths, classes, tallies)
+    _check_itself_by_path(seen["probe"], paths, tallies, seed)
+    accuracy = sum(predicted[i] == classes[i] for i in range(len(paths))) / len(paths)
+    kinds = len(set(classes))
+    return (
+        f"{len(paths)} images, each labelled by the weighted vote of its {K} nearest others: leave-one-out "
+        f"accuracy {accuracy:.1%} over {kinds} classes (chance about {1 / kinds:.0%})."
+    )
 
+
+@exercise("Stretch · a k-nearest-neighbour classifier", judge=_judge_stretch)
+def stretch(knn, embeddings_dir, *, seed=None):
+    """``knn``: a Dataset whose batch function gives every stored image the class its K most similar *other*
+    stored images vote for (left out by path), each vote weighted by its cosine similarity.
+
+    Observes the store (paths, classes, and each image's nearest other images with their cosines: see
+    :func:`_neighbourhoods`), ``knn``'s stages and rows, and its vote function called on a copy of a stored image
+    chosen from ``seed`` (:func:`_itself_probe`)."""
     require("knn", knn, "a Dataset with `path` and `predicted` for every stored image")
     paths, vectors, table = _store(embeddings_dir, "to classify")
     if "class" not in table.columns:
         raise NotSolved("the stored embeddings have no class folders yet: solve Exercise 2 first.")
-    vote = _vote_function(knn)
+    require_dataset("knn", knn, KNN_HINT)
+    classes = [str(c) for c in table["class"]]
+    seen = {
+        "paths": paths,
+        "classes": classes,
+        **_neighbourhoods(vectors),
+        "stages": [[s.kind, s.is_class] for s in stages(knn)],
+    }
+    functions = _vote_functions(knn)
+    if not functions:
+        return seen
     got = knn.to_pandas()
-    _check_knn_rows(got, paths)
-    classes = np.array([str(c) for c in table["class"]])
-    predicted = _check_votes(got, paths, vectors, classes)
-    _check_itself_by_path(vote, table, paths, vectors, classes)
-    accuracy = np.mean([predicted[i] == classes[i] for i in range(len(paths))])
-    return (
-        f"{len(paths)} images, each labelled by the weighted vote of its {K} nearest others: leave-one-out "
-        f"accuracy {accuracy:.1%} over {len(set(classes))} classes (chance about {1 / len(set(classes)):.0%})."
-    )
+    seen["columns"] = [str(c) for c in got.columns]
+    for column in ("path", "predicted"):
+        if column in got.columns:
+            seen[f"knn_{column}"] = [str(v) for v in got[column]]
+    seen["probe"] = _itself_probe(functions[-1], paths, vectors, classes, seed)
+    return seen

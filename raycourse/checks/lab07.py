@@ -30,7 +30,8 @@ and 241 rows/s at 26 % busy on the idle machine, where the tiny encoder is no lo
 4-26 rows/s at 7-12 %). A run that misses gets one more try (a busy machine), the best one counts.
 
 The features are compared per part (the text model's, then the image model's) by their relative distance,
-``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``. The reference is computed on the driver's CPU with each
+``|got - want| / |want|``, at most ``FEATURE_TOLERANCE``, for every row of ``REFERENCE_ROWS`` ratings chosen from the
+seed. The reference is computed on the CPU of the judge's process (the grader's, when a notebook is graded) with each
 model in the dtype the encoder loads it in (the LLM in bfloat16 as shipped, ``dtype="auto"``; the ViT in float32),
 while the stage may run on a GPU, whose bfloat16 kernels round in other places: a random Qwen2.5-0.5B of the real
 size gives 1.2-1.5 % between bfloat16 and float32 on a CPU, the tiny stand-in 0.2-0.4 %; the lesson's encoder on
@@ -50,6 +51,22 @@ The stretch (optional) calls the learner's ``evaluate`` on a model with dropout,
 rows (a batch size rarely divides them): it must read the dataset with ``iter_torch_batches``, predict every row
 once (the last, smaller batch too), in eval mode, with no gradients recorded and the weights untouched, and return
 the mean absolute error over all rows (not the mean of per-batch errors).
+
+Exercises 1 and 3 and the stretch are in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes in the
+learner's kernel and returns plain data, ``_judge_N`` decides from it alone (in the grader's process when a notebook
+is graded). Exercise 1 observes the rows (id, text, stars, photo, and the file the photo names) and the plan's joins
+and row-by-row stages; the judge assembles the ratings itself. Exercise 3 observes four epochs on a regression made
+from the seed (what each returned, the batches the model saw in training mode, the steps) and the weights after; the
+judge rebuilds the regression and the starting model. The stretch observes one call on rows made from the seed (rows
+predicted, modes, gradients, the weights after, what it returned); the judge rebuilds the model and predicts.
+Exercise 2 observes the cluster (the learner's GPUs and their words, the CPUs), the stopwatch columns (actor,
+started, finished) of the session's starved run, and each run of ``fed``: its plan as data (stage names in order,
+whether its first operator is the day's own, the lab's stages' GPUs, pools and sizes, their bytecode, every pool's
+smallest size and CPUs) and its output (row count, columns, every row's id and stopwatch, and the features of the
+``REFERENCE_ROWS`` ratings chosen from the seed). A plan that cannot run as asked is judged in the kernel first and
+not run (a pool that does not fit would wait for minutes); the judge judges it again from the plan. The judge
+compiles the lab's given stages from the course's notebook, computes the reference features, measures both runs
+and decides every target.
 """
 
 from __future__ import annotations
@@ -151,15 +168,30 @@ def busiest_day(copies: int = COPIES):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
-def _same_file(path, want: str) -> bool:
-    try:
-        return isinstance(path, str) and os.path.exists(path) and os.path.samefile(path, want)
-    except OSError:
-        return False
+def _plain(value):
+    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
+    and None as they are; anything else its ``repr``."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
 
 
-def _check_columns(table) -> None:
-    missing = sorted({"id", "text", "stars", "photo"} - set(table.columns))
+def _tail(path: str) -> str:
+    """``products/05.png``: a photo's file without the data folder, which the kernel and the grader may see at other
+    places."""
+    path = os.path.realpath(str(path))
+    return f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}"
+
+
+def _same_file(photo_file, want: str) -> bool:
+    """Whether the file a photo names (``photo_file``: its real path, None where it names none) is ``want``."""
+    return isinstance(photo_file, str) and os.path.isfile(want) and _tail(photo_file) == _tail(want)
+
+
+def _check_columns(columns) -> None:
+    missing = sorted({"id", "text", "stars", "photo"} - set(columns))
     if missing:
         raise Wrong(
             f"the rows have no column {missing}.",
@@ -190,70 +222,87 @@ def _check_listed_only(counts: Counter, every, retired) -> None:
         )
 
 
-def _check_rows_are_their_own(table, want) -> None:
-    for row in table.itertuples(index=False):
-        if row.id not in want.index:
+def _check_rows_are_their_own(rows: list[dict], want) -> None:
+    for row in rows:
+        if row["id"] not in want.index:
             continue
-        expected = want.loc[row.id]
-        if row.text != expected["text"] or row.stars != expected["stars"]:
+        expected = want.loc[row["id"]]
+        if row["text"] != expected["text"] or row["stars"] != expected["stars"]:
             raise Wrong(
-                f"rating {row.id} carries another rating's text or stars.",
+                f"rating {row['id']} carries another rating's text or stars.",
                 "Keep the rating's own columns: rename the table's id before the join, not the rating's.",
             )
-        if not _same_file(row.photo, expected["photo"]):
-            own = _same_file(row.photo, f"{_photo_folder()}/{row.id:02d}.png")
+        if not _same_file(row["photo_file"], expected["photo"]):
+            own = _same_file(row["photo_file"], f"{_photo_folder()}/{row['id']:02d}.png")
             why = " (the photo named by the rating's own id)" if own else ""
             raise Wrong(
-                f"rating {row.id} rates product {int(expected['product_id'])}, but its photo is {row.photo!r}{why}.",
+                f"rating {row['id']} rates product {int(expected['product_id'])}, but its photo is "
+                f"{row['photo']!r}{why}.",
                 "Join on the product's id (the rating's product_id with the table's id, not the rating's own "
                 "id), then build the path from product_id: products/05.png for product 5.",
             )
 
 
-def _check_one_row_each(table, counts: Counter, want) -> None:
+def _check_one_row_each(rows: list, counts: Counter, want) -> None:
     lost, doubled = len(set(want.index) - set(counts)), sum(n - 1 for n in counts.values())
     if lost or doubled:
         raise Wrong(
-            f"{len(table)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
+            f"{len(rows)} rows for the {len(want)} ratings of listed products ({lost} lost, {doubled} duplicated).",
             "One row per rating: an inner join of the ratings with the table on the product's id.",
         )
 
 
-def _check_built_in_ray(ratings) -> None:
+def _check_built_in_ray(joins: int, by_row: list) -> None:
     """The join runs in Ray (a Join in the plan), and no stage works row by row (the photo: a batch function)."""
-    if not any(type(op).__name__ == "Join" for op in plan_ops(ratings)):
+    if not joins:
         raise Wrong(
             "`ratings` has the right rows, but no join in Ray made them: they were assembled elsewhere (pandas?) "
             "and handed to Ray whole.",
             "Read with ray.data.read_json and ray.data.read_csv and join with Dataset.join: on a cluster, the "
             "rows never pass through the notebook.",
         )
-    by_row = [s.name for s in stages(ratings) if s.kind in ("MapRows", "FlatMap")]
     if by_row:
         raise Wrong(
-            f"`ratings` runs {', '.join(by_row)} with a row-by-row map: one Python call per rating.",
+            f"`ratings` runs {', '.join(map(str, by_row))} with a row-by-row map: one Python call per rating.",
             "Add the photo column with a batch function, ratings.map_batches(fn): fn gets a batch of rows as "
             "columns and returns it with a photo column.",
         )
 
 
-@exercise("Exercise 1 · assemble the ratings")
-def exercise_1(ratings) -> str:
+def _judge_1(seen, seed=None) -> str:
+    _check_columns(seen["columns"])
+    rows = seen["rows"]
+    rated, every, retired = _rated()
+    want, counts = rated.set_index("id"), Counter(row["id"] for row in rows)
+    _check_join_key(counts, want)
+    _check_listed_only(counts, every, retired)
+    _check_rows_are_their_own(rows, want)
+    _check_one_row_each(rows, counts, want)
+    _check_built_in_ray(int(seen["joins"]), list(seen["by_row"]))
+    return (
+        f"{len(rows)} ratings of listed products, each with its text, stars and its product's photo "
+        f"({len(retired)} ratings of retired products left out), joined in Ray, the photos added batch by batch."
+    )
+
+
+@exercise("Exercise 1 · assemble the ratings", judge=_judge_1)
+def exercise_1(ratings) -> dict:
+    """Observes the rows of ``ratings`` (its columns; each row's id, text, stars, photo, and the file the photo names,
+    where there is one) and its plan (the joins, the row-by-row stages)."""
     require("ratings", ratings, "a Dataset of the ratings joined with the product table, with each product's photo")
     require_dataset("ratings", ratings, "Read the ratings with ray.data.read_json(...), join them with the table.")
     table = rows_of(ratings, "ratings", "Run your cell again and read its error: it comes from your own function.")
-    _check_columns(table)
-    rated, every, retired = _rated()
-    want, counts = rated.set_index("id"), Counter(table["id"].tolist())
-    _check_join_key(counts, want)
-    _check_listed_only(counts, every, retired)
-    _check_rows_are_their_own(table, want)
-    _check_one_row_each(table, counts, want)
-    _check_built_in_ray(ratings)
-    return (
-        f"{len(table)} ratings of listed products, each with its text, stars and its product's photo "
-        f"({len(retired)} ratings of retired products left out), joined in Ray, the photos added batch by batch."
-    )
+    kept = [c for c in ("id", "text", "stars", "photo") if c in table.columns]
+    rows = [{c: _plain(v) for c, v in zip(kept, values)} for values in table[kept].itertuples(index=False)]
+    for row in rows:
+        photo = row.get("photo")
+        row["photo_file"] = os.path.realpath(photo) if isinstance(photo, str) and os.path.isfile(photo) else None
+    return {
+        "columns": [str(c) for c in table.columns],
+        "rows": rows,
+        "joins": sum(type(op).__name__ == "Join" for op in plan_ops(ratings)),
+        "by_row": [s.name for s in stages(ratings) if s.kind in ("MapRows", "FlatMap")],
+    }
 
 
 # ----------------------------------------------------------------------------- Exercise 2
@@ -306,16 +355,79 @@ def _lab_stages(ds) -> dict:
     return found
 
 
-def _check_streams_from(ds, day, found: dict) -> None:
-    """The stages of the exercise, from ``day``, in one streaming plan, the encoder last."""
+def _cluster() -> dict:
+    """What the kernel's cluster gives the learner, as plain data: the GPUs within the budget (and how a message
+    names them) and the cluster's CPUs."""
+    from raycourse import room
+
+    gpus = cluster_gpus()
+    return {"gpus": gpus, "words": room.budget_words(gpus), "cpus": cluster_cpus()}
+
+
+def _code_of(fn) -> list:
+    """What a function does, without where it was written, as plain data: its bytecode, names and constants,
+    nested code too (a set of constants sorted, so that it reads the same in every process)."""
+    code = getattr(fn, "__code__", fn)
+    return [code.co_code.hex(), list(code.co_names), list(code.co_varnames), [_const_of(c) for c in code.co_consts]]
+
+
+def _const_of(value) -> dict:
+    if hasattr(value, "co_code"):
+        return {"code": _code_of(value)}
+    if isinstance(value, tuple):
+        return {"tuple": [_const_of(v) for v in value]}
+    if isinstance(value, frozenset):
+        return {"frozenset": sorted(repr(v) for v in value)}
+    return {type(value).__name__: repr(value)}
+
+
+def _methods(obj) -> dict:
+    if not inspect.isclass(obj):
+        return {"": _code_of(obj)} if hasattr(obj, "__code__") else {}
+    return {name: _code_of(fn) for name, fn in vars(obj).items() if hasattr(fn, "__code__")}
+
+
+def _stage_facts(stage) -> dict:
+    size = stage.pool_size
+    return {
+        "num_gpus": stage.num_gpus,
+        "pool": stage.is_pool,
+        "compute": str(stage.compute),
+        "pool_size": None if size is None else [size[0], size[1]],
+    }
+
+
+def _plan_facts(ds, day) -> dict:
+    """The plan of ``ds`` as plain data: its stages' names from source to sink, whether its first operator is
+    ``day``'s own, the lab's stages' resources and code (by name), and every actor pool's smallest size and CPUs per
+    actor."""
+    ops = plan_ops(ds)
+    found = _lab_stages(ds)
+    return {
+        "stages": [str(stage.name) for stage in stages(ds)],
+        "from_source": bool(ops) and ops[0] is plan_root(day),
+        "lab": {name: _stage_facts(stage) for name, stage in found.items()},
+        "code": {name: _methods(stage.fn) for name, stage in found.items()},
+        "pools": [[pool.pool_size[0], pool.num_cpus] for pool in pools(ds)],
+    }
+
+
+def _size(value) -> int | float:
+    """A pool size as observed (``inf``: no limit, read back as the text "inf")."""
+    number = float(value)
+    return number if math.isinf(number) or not number.is_integer() else int(number)
+
+
+def _check_streams_from(plan: dict) -> None:
+    """The stages of the exercise, from the day, in one streaming plan, the encoder last."""
+    found = plan["lab"]
     if ENCODER not in found:
         raise Wrong(
             "the pipeline has no RatingEncoder stage.",
             "Keep the given RatingEncoder as the last stage: choose how it runs, not what it does.",
         )
-    ops = plan_ops(ds)
     skipped = [name for name in (TOKENIZER, PHOTOS) if name not in found]
-    if skipped or not ops or ops[0] is not plan_root(day):
+    if skipped or plan["from_source"] is not True:
         what = f"does not run {' and '.join(skipped)}" if skipped else "does not start from `source`"
         raise Wrong(
             f"the pipeline that fed(source) returns {what}: the work before the encoder ran earlier (a "
@@ -323,7 +435,7 @@ def _check_streams_from(ds, day, found: dict) -> None:
             "stages no longer stream into each other.",
             "Chain the three map_batches calls on `source` and return the Dataset, lazy: the check runs it.",
         )
-    order = [stage.name for stage in stages(ds)]
+    order = [str(name) for name in plan["stages"]]
     if order.index(ENCODER) < max(order.index(TOKENIZER), order.index(PHOTOS)):
         raise Wrong(
             "the RatingEncoder stage runs before a CPU stage it needs.",
@@ -333,61 +445,71 @@ def _check_streams_from(ds, day, found: dict) -> None:
 
 def _check_cpu_stages(found: dict) -> None:
     for name in (TOKENIZER, PHOTOS):
-        if found[name].num_gpus > 0:
+        num_gpus = float(found[name]["num_gpus"])
+        if num_gpus > 0:
             raise Wrong(
-                f"the {name} stage asks for num_gpus={found[name].num_gpus:g}: it holds a GPU that the encoder "
-                "needs, for work a CPU does.",
+                f"the {name} stage asks for num_gpus={num_gpus:g}: it holds a GPU that the encoder needs, for "
+                "work a CPU does.",
                 "CPU stages ask for CPUs (num_cpus=); only the encoder asks for GPUs.",
             )
 
 
-def _check_encoder_pool(encoder) -> None:
-    """One GPU per encoder actor, in a pool that reaches every GPU of the cluster and no more."""
+def _check_encoder_pool(encoder: dict, cluster: dict) -> None:
+    """One GPU per encoder actor, in a pool that reaches every GPU of the cluster and no more (``cluster``: the
+    learner's GPUs, as observed)."""
     from raycourse import room
 
-    if encoder.num_gpus != 1:
+    num_gpus = float(encoder["num_gpus"])
+    if num_gpus != 1:
         raise Wrong(
-            f"the RatingEncoder stage asks for num_gpus={encoder.num_gpus:g} per actor.",
+            f"the RatingEncoder stage asks for num_gpus={num_gpus:g} per actor.",
             "One GPU per encoder actor (num_gpus=1); how many actors run is the pool's size.",
         )
-    if not encoder.is_pool:
+    if encoder["pool"] is not True:
         raise Wrong(
-            f"the RatingEncoder stage runs with {encoder.compute}, not a pool of actors.",
+            f"the RatingEncoder stage runs with {encoder['compute']}, not a pool of actors.",
             "compute=ray.data.ActorPoolStrategy(...): each actor loads the models once.",
         )
-    cluster, largest = cluster_gpus(), encoder.pool_size[1]
-    if largest > cluster:
+    gpus, largest = int(cluster["gpus"]), _size(encoder["pool_size"][1])
+    if largest > gpus:
         raise Wrong(
             f"the RatingEncoder pool may grow to {'no limit' if largest == math.inf else largest} actors of one GPU "
-            f"each; it may use {room.budget_words(cluster)}, and an actor that does not fit waits for a GPU forever.",
+            f"each; it may use {cluster['words']}, and an actor that does not fit waits for a GPU forever.",
             f"ActorPoolStrategy(size=n) or (min_size=..., max_size=n), with n from 1 to GPUS ({room.GPU_SIZING}).",
         )
-    if largest < cluster:
+    if largest < gpus:
         raise Wrong(
             f"the RatingEncoder pool holds at most {largest} actor(s) of one GPU each, where GPUS is "
-            f"{cluster}: the job holds the others all the same, idle, and an idle GPU counts.",
+            f"{gpus}: the job holds the others all the same, idle, and an idle GPU counts.",
             "Let the encoder's pool reach one actor per GPU (GPUS): size=GPUS, or max_size=GPUS for a pool "
             "that grows with its input.",
         )
 
 
-def _check_pools_fit(ds) -> None:
-    reserved = sum(pool.pool_size[0] * (1 if pool.num_cpus is None else pool.num_cpus) for pool in pools(ds))
-    if reserved > cluster_cpus():
+def _check_pools_fit(pool_sizes: list, cpus) -> None:
+    """``pool_sizes``: every actor pool's smallest size and CPUs per actor (None: one)."""
+    reserved = sum(_size(low) * (1 if per is None else float(per)) for low, per in pool_sizes)
+    cpus = float(cpus)
+    if reserved > cpus:
         raise Wrong(
             f"the actor pools ask for {reserved:g} CPUs at once (an actor holds its CPUs, a GPU actor one "
-            f"too); the cluster has {cluster_cpus():g}, so a pool would wait for its actors forever.",
+            f"too); the cluster has {cpus:g}, so a pool would wait for its actors forever.",
             "Size the actor pools to the cluster's CPUs (ray.cluster_resources()), GPU actors included.",
         )
 
 
+def _judge_plan(plan: dict, cluster: dict) -> None:
+    """The stages of the exercise, from the day, in one streaming plan, each asking for what fits the cluster."""
+    _check_streams_from(plan)
+    _check_cpu_stages(plan["lab"])
+    _check_encoder_pool(plan["lab"][ENCODER], cluster)
+    _check_pools_fit(plan["pools"], cluster["cpus"])
+
+
 def _check_plan(ds, day) -> None:
-    """The stages of the exercise, from ``day``, in one streaming plan, each asking for what fits the cluster."""
-    found = _lab_stages(ds)
-    _check_streams_from(ds, day, found)
-    _check_cpu_stages(found)
-    _check_encoder_pool(found[ENCODER])
-    _check_pools_fit(ds)
+    """The plan of ``ds`` judged in this process, against this process's cluster (the observer's early stop; and
+    the unit tests')."""
+    _judge_plan(_plan_facts(ds, day), _cluster())
 
 
 def _given_stages() -> dict:
@@ -414,29 +536,32 @@ def _given_stages() -> dict:
     return given
 
 
-def _code_of(fn) -> tuple:
-    """What a function does, without where it was written: its bytecode, names and constants, nested code too."""
-    code = getattr(fn, "__code__", fn)
-    consts = tuple(_code_of(c) if hasattr(c, "co_code") else c for c in code.co_consts)
-    return code.co_code, code.co_names, code.co_varnames, consts
-
-
-def _methods(obj) -> dict:
-    if not inspect.isclass(obj):
-        return {"": _code_of(obj)} if hasattr(obj, "__code__") else {}
-    return {name: _code_of(fn) for name, fn in vars(obj).items() if hasattr(fn, "__code__")}
-
-
-def _check_given(found: dict) -> None:
-    """The stages run the lab's given classes and function as they are: the work and the stopwatch unchanged."""
+def _judge_given(plan: dict) -> None:
+    """The stages run the lab's given classes and function as they are: the work and the stopwatch unchanged
+    (``plan["code"]``: each lab stage's code, as observed; compared with the lab's cells compiled here)."""
     given = _given_stages()
-    for name, stage in found.items():
-        if name in given and _methods(stage.fn) != _methods(given[name]):
+    for name in plan["lab"]:
+        if name in given and plan["code"][name] != _methods(given[name]):
             raise Wrong(
                 f"the pipeline runs a {name} that is not the lab's given one: it was edited (the check measures "
                 "the given stages, and RatingEncoder's stopwatch).",
                 f"Run the given cell of {name} again as it is: choose how each stage runs, not what it does.",
             )
+
+
+def _check_given(found: dict) -> None:
+    """:func:`_judge_given` on stages found in a plan (toolkit Stages, or anything with the stage's ``fn``)."""
+    _judge_given({"lab": list(found), "code": {name: _methods(stage.fn) for name, stage in found.items()}})
+
+
+REFERENCE_ROWS = 6  # the ratings whose features are compared with the given models', chosen from the seed
+
+
+def _reference_rows(rated, seed):
+    """The ratings (of ``rated``) whose features Exercise 2 recomputes, chosen from ``seed``."""
+    rng = np.random.default_rng(_seed_of(seed) + 2)
+    picks = sorted(int(i) for i in rng.choice(len(rated), size=min(REFERENCE_ROWS, len(rated)), replace=False))
+    return rated.iloc[picks]
 
 
 def _reference_features(rows) -> tuple[dict[int, np.ndarray], int]:
@@ -544,33 +669,76 @@ def _closeness(run: dict, starved: dict) -> float:
     return min(pace, run["busy"] / busy) if busy else pace
 
 
-def _fed_plan(fed, day):
-    """``fed(day)``, a lazy Dataset of the lab's stages (given ones, unchanged) whose plan fits the cluster."""
+def _fed_dataset(fed, day):
+    """``fed(day)``, which must be a lazy Dataset."""
     ds = fed(day)
     if not hasattr(ds, "map_batches"):
         raise Wrong(
             f"fed(source) returned a {type(ds).__name__}, not a Dataset.",
             "Return the lazy Dataset that the three map_batches calls build; the check runs it.",
         )
-    _check_plan(ds, day)
-    _check_given(_lab_stages(ds))
     return ds
 
 
-def _measured_runs(fed, starved: dict, gpus: int, day_ids: list, rated) -> tuple[list, object]:
-    """Run ``fed`` over the busiest day (once more when it misses the pace): each run's measures, the last plan."""
-    reference = text_width = None
-    runs = []
-    for _ in range(ATTEMPTS):
-        ds = _fed_plan(fed, busiest_day())
-        if reference is None:
-            reference, text_width = _reference_features(rated.head(6))
-        table = rows_of(ds, "fed(source)", "Run the given stages' cells again, as they are, then fed's cell.")
-        judge_run(table, day_ids, reference, text_width)
-        runs.append(measure(table, gpus))
-        if verdict_of(runs[-1], starved, gpus) != "pace":
-            break
-    return runs, ds
+TIMING = ("actor", "started", "finished")
+
+
+def _timing_facts(table) -> dict:
+    """A run's encoder stopwatch as plain data: its rows, columns, and each row's actor, start and end."""
+    seen = {"rows": len(table), "columns": [str(c) for c in table.columns]}
+    for column in TIMING:
+        if column in table.columns:
+            seen[column] = [_plain(v) for v in table[column]]
+    return seen
+
+
+def _features_of(value):
+    """A row's features as plain numbers (their shape kept); None where they are not numbers."""
+    try:
+        return np.asarray(value, dtype=np.float64).tolist()
+    except (TypeError, ValueError):
+        return None
+
+
+def _run_facts(table, sample: set) -> dict:
+    """The output of a run of ``fed`` as plain data: its stopwatch, every row's id, and the features of the rows of
+    the ratings in ``sample`` (None for the others)."""
+    seen = _timing_facts(table)
+    ids = [_plain(v) for v in table["id"]] if "id" in table.columns else [None] * len(table)
+    if "id" in table.columns:
+        seen["id"] = ids
+    if "features" in table.columns:
+        seen["features"] = [_features_of(f) if i in sample else None for i, f in zip(ids, table["features"])]
+    return seen
+
+
+def _table(seen: dict, read=("id", "features", *TIMING)):
+    """A run's table, rebuilt from what was observed of it: the columns it had, among those ``read``."""
+    import pandas as pd
+
+    rows, columns = int(seen["rows"]), {str(c) for c in seen["columns"]}
+    table = pd.DataFrame(index=range(rows))
+    for column in read:
+        if column not in columns:
+            continue
+        values = list(seen[column])
+        if len(values) != rows:
+            raise ValueError(f"{len(values)} values of {column} for {rows} rows")
+        if column in ("started", "finished"):
+            table[column] = np.asarray(values, dtype=np.float64)
+        else:
+            table[column] = pd.Series(values, dtype=object if column != "id" else None)
+    return table
+
+
+def _worth_another_run(table, day_ids: list, starved: dict, gpus: int) -> bool:
+    """Whether a run that let every row of the day through missed only the pace (a busy machine: one more try)."""
+    try:
+        if Counter(table["id"].tolist()) != Counter(day_ids):
+            return False
+        return verdict_of(measure(table, gpus), starved, gpus) == "pace"
+    except Exception:  # noqa: BLE001 (a run without the stopwatch: the judge tells what it lacks)
+        return False
 
 
 def _check_batches(best: dict, rows: int, gpus: int) -> None:
@@ -584,13 +752,13 @@ def _check_batches(best: dict, rows: int, gpus: int) -> None:
         )
 
 
-def _check_pace(best: dict, runs: list, starved: dict, gpus: int, ds, seen: str) -> None:
+def _check_pace(best: dict, runs: list, starved: dict, gpus: int, plan: dict, said: str) -> None:
     if verdict_of(best, starved, gpus) != "pace":
         return
     busy = busy_target(starved)
     idle = ""
     if best["actors"] < gpus:
-        pool = _lab_stages(ds)[ENCODER].pool_size or (None, None)
+        pool = [_size(n) for n in plan["lab"][ENCODER]["pool_size"] or (0, 0)]
         idle = f" Your pool ran {best['actors']} actor(s) on a cluster of {gpus} GPUs: an idle GPU counts" + (
             ", and a pool that grows adds an actor only once a queue has built up, which then loads its models first."
             if pool[0] != pool[1]
@@ -600,14 +768,56 @@ def _check_pace(best: dict, runs: list, starved: dict, gpus: int, ds, seen: str)
         f", and the GPUs busier than its {busy:.0%}" if busy is not None else ""
     )
     raise Wrong(
-        f"the run made {seen} (best of {len(runs)} runs). The target: {target}.{idle}",
+        f"the run made {said} (best of {len(runs)} runs). The target: {target}.{idle}",
         "Look at what makes the encoder wait: how many rows each CPU call (and so each Ray task) gets, "
         "how many CPU workers prepare them, how big each GPU batch is, how many encoder actors there are.",
     )
 
 
-@exercise("Exercise 2 · feed the encoder")
-def exercise_2(fed) -> str:
+def _judge_2(seen, seed) -> str:
+    cluster = seen["cluster"]
+    gpus = int(cluster["gpus"])
+    attempts = list(seen["attempts"])
+    if not 1 <= len(attempts) <= ATTEMPTS:
+        raise ValueError(f"{len(attempts)} attempts")
+    rated, _, _ = _rated()
+    day_ids = [rid for rid in rated["id"] for _ in range(COPIES)]
+    reference = text_width = None
+    runs = []
+    for attempt in attempts:
+        _judge_plan(attempt["plan"], cluster)
+        _judge_given(attempt["plan"])
+        if reference is None:
+            reference, text_width = _reference_features(_reference_rows(rated, seed))
+        table = _table(attempt["run"])
+        judge_run(table, day_ids, reference, text_width)
+        runs.append(measure(table, gpus))
+    starved = measure(_table(seen["starved"], read=TIMING), gpus)  # once the plan holds a GPU actor
+    passed = [run for run in runs if verdict_of(run, starved, gpus) is None]
+    best = passed[0] if passed else max(runs, key=lambda run: _closeness(run, starved))
+    said = (
+        f"{best['rows/s']:.0f} rows/s with the GPUs busy {best['busy']:.0%} of the run, in {best['batches']} "
+        f"batch(es) on {best['actors']} actor(s)"
+    )
+    _check_batches(best, len(day_ids), gpus)
+    _check_pace(best, runs, starved, gpus, attempts[-1]["plan"], said)
+    return (
+        f"every row of the day once, with the models' features: {said} (starved: {starved['rows/s']:.0f} "
+        f"rows/s, busy {starved['busy']:.0%}; {len(runs)} run(s))."
+    )
+
+
+@exercise("Exercise 2 · feed the encoder", judge=_judge_2)
+def exercise_2(fed, *, seed=None) -> dict:
+    """``fed(source)``: the lab's three stages over ``source``, each with resources that keep the encoder fed.
+
+    Observes the cluster (the learner's GPUs, the CPUs), the stopwatch of the session's starved run, and up to
+    ``ATTEMPTS`` runs of ``fed`` over the busiest day (one more when the first let every row through but missed
+    only the pace): for each, the plan (stage names in order, whether it starts from the day, the lab's stages'
+    resources and code, the actor pools' sizes and CPUs) and, unless that plan cannot run as asked (judged here
+    first: a pool that does not fit would wait for minutes), the output's rows, ids and stopwatch, and the features
+    of the ratings chosen from ``seed``.
+    """
     require("fed", fed, "a function fed(source) that returns the three stages over source, each with its resources")
     if not callable(fed):
         raise Wrong("`fed` is not a function.", "Define it as starved is defined: def fed(source): return ...")
@@ -616,23 +826,27 @@ def exercise_2(fed) -> str:
             "the starved pipeline has not run in this session: run its cell (the one that prints "
             "`starved: ...`) first; the target is set from it."
         )
-    gpus = cluster_gpus()
-    starved = measure(_starved[0], gpus)
+    cluster = _cluster()
+    gpus = int(cluster["gpus"])
     rated, _, _ = _rated()
+    sample = set(_reference_rows(rated, seed)["id"].tolist())
     day_ids = [rid for rid in rated["id"] for _ in range(COPIES)]
-    runs, ds = _measured_runs(fed, starved, gpus, day_ids, rated)
-    passed = [run for run in runs if verdict_of(run, starved, gpus) is None]
-    best = passed[0] if passed else max(runs, key=lambda run: _closeness(run, starved))
-    seen = (
-        f"{best['rows/s']:.0f} rows/s with the GPUs busy {best['busy']:.0%} of the run, in {best['batches']} "
-        f"batch(es) on {best['actors']} actor(s)"
-    )
-    _check_batches(best, len(day_ids), gpus)
-    _check_pace(best, runs, starved, gpus, ds, seen)
-    return (
-        f"every row of the day once, with the models' features: {seen} (starved: {starved['rows/s']:.0f} "
-        f"rows/s, busy {starved['busy']:.0%}; {len(runs)} run(s))."
-    )
+    attempts = []
+    for _ in range(ATTEMPTS):
+        day = busiest_day()
+        ds = _fed_dataset(fed, day)
+        plan = _plan_facts(ds, day)
+        attempts.append({"plan": plan})
+        try:
+            _judge_plan(plan, cluster)
+            _judge_given(plan)
+        except Wrong:
+            break  # not run: a pool that does not fit would wait; the judge tells what is wrong from the plan
+        table = rows_of(ds, "fed(source)", "Run the given stages' cells again, as they are, then fed's cell.")
+        attempts[-1]["run"] = _run_facts(table, sample)
+        if not _worth_another_run(table, day_ids, measure(_starved[0], gpus), gpus):
+            break
+    return {"cluster": cluster, "starved": _timing_facts(_starved[0]), "attempts": attempts}
 
 
 # ----------------------------------------------------------------------------- Exercise 3
@@ -730,19 +944,44 @@ def _explain_error(error: Exception) -> Wrong:
     return Wrong(f"train_epoch raised {text}.", "Run your loop on the lab's data and read its error.")
 
 
-class _Trainee:
-    """The check's regression for ``train_epoch``: a linear model whose training batches and optimizer are watched."""
+def _returned(value) -> dict:
+    """What a loop returned, as plain data: the number (None where it is not a finite number) and its repr."""
+    return {"number": _loss_number(value), "repr": repr(value)[:200]}
 
-    def __init__(self):
+
+def _number_of(returned: dict):
+    number = returned["number"]
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        return None
+    return float(number)
+
+
+def _linear(features: int):
+    """The check's linear model for ``train_epoch``, as it starts (the same weights in the kernel and the grader)."""
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Linear(features, 1)
+
+
+def _mse(weight, bias, x, y) -> float:
+    w = np.asarray(weight, dtype=np.float32).reshape(-1)
+    predicted = x @ w + np.float32(np.asarray(bias, dtype=np.float32).reshape(-1)[0])
+    return float(np.mean((predicted.astype(np.float64) - y) ** 2))
+
+
+class _Trainee:
+    """The check's regression for ``train_epoch`` (its data from ``seed``): a linear model whose training batches and
+    optimizer are watched."""
+
+    def __init__(self, seed=None):
         import ray
         import torch
 
-        self.x, self.y = _problem()
-        self.row_target = {round(float(f), 6): int(t) for f, t in zip(self.x[:, 0], self.y)}  # by first feature
+        self.x, self.y = _problem(seed=_seed_of(seed))
         self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])  # int64
-        torch.manual_seed(0)
-        self.model = torch.nn.Linear(self.x.shape[1], 1)
-        self.seen = []  # (features, predictions) of every batch the model saw in training mode
+        self.model = _linear(self.x.shape[1])
+        self.seen = []  # (first features, predictions) of every batch the model saw in training mode
         self.model.register_forward_hook(self._watch)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.2)  # stable from 1 row to all 96 per batch
         self.counts = Counter()
@@ -752,21 +991,14 @@ class _Trainee:
 
     def _watch(self, module, inputs, output):
         if module.training:
-            self.seen.append((inputs[0].detach().float().numpy().copy(), output.detach().float().numpy().copy()))
+            features = inputs[0].detach().float().numpy()
+            predictions = output.detach().float().numpy().reshape(len(features), -1)
+            self.seen.append([features[:, 0].tolist(), predictions.tolist()])
 
-    def targets_of(self, features):
-        return np.array([self.row_target.get(round(float(f), 6), np.nan) for f in features[:, 0]])
-
-    def mse(self) -> float:
-        import torch
-
-        with torch.no_grad():
-            predicted = self.model(torch.as_tensor(self.x))[:, 0]
-            return float(((predicted - torch.as_tensor(self.y, dtype=torch.float32)) ** 2).mean())
-
-    def epoch(self, train_epoch, number: int):
-        """One call of ``train_epoch``: what it returned, and whether PyTorch warned of a broadcast."""
-        self.seen.clear()
+    def epoch(self, train_epoch) -> dict:
+        """One call of ``train_epoch``: what it returned, the batches the model saw, the optimizer's steps, and
+        whether PyTorch warned of a broadcast."""
+        self.seen = []
         steps = self.counts["step"]
         self.model.train()
         with warnings.catch_warnings(record=True) as caught:
@@ -775,26 +1007,34 @@ class _Trainee:
                 value = train_epoch(self.model, self.optimizer, self.dataset)
             except Exception as error:  # noqa: BLE001 (a learner's loop: say what its error means)
                 raise _explain_error(error) from None
-        self._check_every_row(number)
-        self._check_a_step_per_batch(number, self.counts["step"] - steps)
-        return value, any("target size" in str(w.message) for w in caught)
+        return {
+            "returned": _returned(value),
+            "batches": self.seen,
+            "steps": self.counts["step"] - steps,
+            "broadcast": any("target size" in str(w.message) for w in caught),
+        }
 
-    def _check_every_row(self, number: int) -> None:
-        rows = np.concatenate([f for f, _ in self.seen]) if self.seen else np.zeros((0, self.x.shape[1]))
-        if len(rows) != len(self.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(self.x[:, 0]), atol=1e-6):
-            raise Wrong(
-                f"epoch {number} trained on {len(rows)} rows; the dataset has {len(self.x)}.",
-                "Loop over every batch of dataset.iter_torch_batches(...) once per call, "
-                "and keep the last, smaller batch.",
-            )
 
-    def _check_a_step_per_batch(self, number: int, steps: int) -> None:
-        if self.counts["step"] and steps != len(self.seen):
-            raise Wrong(
-                f"epoch {number} ran {len(self.seen)} batches and took {steps} optimizer "
-                "step(s): the model learns from a batch only when the optimizer steps after it.",
-                "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
-            )
+def _seed_of(seed) -> int:
+    return 0 if seed is None else int(seed) % 2**32
+
+
+def _check_every_row(number: int, batches: list, x) -> None:
+    rows = np.asarray([f for first, _ in batches for f in first], dtype=np.float64)
+    if len(rows) != len(x) or not np.allclose(np.sort(rows), np.sort(x[:, 0]), atol=1e-6):
+        raise Wrong(
+            f"epoch {number} trained on {len(rows)} rows; the dataset has {len(x)}.",
+            "Loop over every batch of dataset.iter_torch_batches(...) once per call, and keep the last, smaller batch.",
+        )
+
+
+def _check_a_step_per_batch(number: int, steps: int, batches: int, any_step: int) -> None:
+    if any_step and steps != batches:
+        raise Wrong(
+            f"epoch {number} ran {batches} batches and took {steps} optimizer "
+            "step(s): the model learns from a batch only when the optimizer steps after it.",
+            "Inside the loop, for every batch: zero_grad(), the loss, loss.backward(), optimizer.step().",
+        )
 
 
 def _check_steps(calls: Counter, counts: Counter) -> None:
@@ -813,14 +1053,16 @@ def _check_steps(calls: Counter, counts: Counter) -> None:
         )
 
 
-def _check_returned(epoch: int, value, losses, broadcast, sizes, broadcasting: bool) -> None:
+def _check_returned(epoch: int, returned: dict, losses, broadcast, sizes, broadcasting: bool) -> None:
     """What epoch ``epoch`` returned is the mean of its batches' mean squared errors (of the batches or the rows)."""
-    number = _loss_number(value)
+    number = _number_of(returned)
     if number is None:
         raise Wrong(
-            f"train_epoch returned {value!r}, not the mean loss as a number.",
+            f"train_epoch returned {returned['repr']}, not the mean loss as a number.",
             "Collect loss.item() for every batch and return their mean as a float.",
         )
+    if not losses:
+        raise Wrong(f"epoch {epoch} trained on no batch.", MSE_HINT)
     close = lambda want: abs(number - want) <= LOSS_TOLERANCE * max(abs(want), 1e-6)  # noqa: E731
     means = (float(np.mean(losses)), float(np.average(losses, weights=sizes)))
     if any(close(m) for m in means):
@@ -841,112 +1083,147 @@ def _check_returned(epoch: int, value, losses, broadcast, sizes, broadcasting: b
     raise Wrong(f"in epoch {epoch} train_epoch returned {number:.4f}: {problem}.", MSE_HINT)
 
 
-@exercise("Exercise 3 · train a stars regressor from the stream")
-def exercise_3(train_epoch) -> str:
-    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
-    the (n, 1) prediction against the stars, and the mean of the batches' losses returned."""
-    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
-    if not callable(train_epoch):
-        raise Wrong(
-            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
-        )
-    trainee = _Trainee()
-    before, returned, batches, broadcasting = trainee.mse(), [], 0, False
-    with _counting_iterators() as calls:
-        for epoch in range(1, 5):
-            value, broadcast = trainee.epoch(train_epoch, epoch)
-            broadcasting |= broadcast
-            batches += len(trainee.seen)
-            returned.append((value, _batch_losses(trainee.seen, trainee.targets_of)))
-    _check_steps(calls, trainee.counts)
-    after = trainee.mse()
-    for epoch, (value, (losses, broadcast, sizes)) in enumerate(returned, 1):
-        _check_returned(epoch, value, losses, broadcast, sizes, broadcasting)
+def _judge_3(seen, seed) -> str:
+    x, y = _problem(seed=_seed_of(seed))
+    row_target = {round(float(f), 6): int(t) for f, t in zip(x[:, 0], y)}
+
+    def targets_of(first):
+        return np.array([row_target.get(round(float(f), 6), np.nan) for f in first])
+
+    epochs = seen["epochs"]
+    if len(epochs) != 4:
+        raise ValueError("four epochs")
+    counts = Counter({k: int(seen["counts"][k]) for k in ("step", "zero")})
+    for number, epoch in enumerate(epochs, 1):
+        _check_every_row(number, epoch["batches"], x)
+        _check_a_step_per_batch(number, int(epoch["steps"]), len(epoch["batches"]), counts["step"])
+    _check_steps(Counter(iter_torch_batches=int(seen["iter_torch_batches"])), counts)
+    model = _linear(x.shape[1])
+    before = _mse(model.weight.detach().numpy(), model.bias.detach().numpy(), x, y)
+    after = _mse(seen["weight"], seen["bias"], x, y)
+    broadcasting = any(epoch["broadcast"] is True for epoch in epochs)
+    for number, epoch in enumerate(epochs, 1):
+        losses, broadcast, sizes = _batch_losses(epoch["batches"], targets_of)
+        _check_returned(number, epoch["returned"], losses, broadcast, sizes, broadcasting)
     if not after < before * 0.3:
         raise Wrong(
             f"after 4 epochs the mean squared error went from {before:.3f} to {after:.3f} on a problem a "
             "linear model learns at once.",
             MSE_HINT,
         )
+    batches = sum(len(epoch["batches"]) for epoch in epochs)
     return (
         f"every row once per epoch, one step per batch ({batches // 4} per epoch), the mean squared error "
         f"returned: {before:.2f} -> {after:.2f} after 4 epochs."
     )
 
 
+@exercise("Exercise 3 · train a stars regressor from the stream", judge=_judge_3)
+def exercise_3(train_epoch, *, seed=None) -> dict:
+    """``train_epoch(model, optimizer, dataset)``: one pass over every row, one step per batch, mean squared error of
+    the (n, 1) prediction against the stars, and the mean of the batches' losses returned.
+
+    Observes 4 calls on the check's regression (its rows made from ``seed``): per epoch what it returned, the batches
+    the model saw in training mode (their rows' first feature, the predictions), the optimizer's steps and a
+    broadcast warning; the steps, gradient resets and iter_torch_batches calls in all; and the model's weights after.
+    """
+    require("train_epoch", train_epoch, "a function train_epoch(model, optimizer, dataset) returning the mean loss")
+    if not callable(train_epoch):
+        raise Wrong(
+            "`train_epoch` is not a function.", "Define it with def train_epoch(model, optimizer, dataset): ..."
+        )
+    trainee = _Trainee(seed)
+    with _counting_iterators() as calls:
+        epochs = [trainee.epoch(train_epoch) for _ in range(4)]
+    return {
+        "epochs": epochs,
+        "counts": {k: int(trainee.counts[k]) for k in ("step", "zero")},
+        "iter_torch_batches": int(calls["iter_torch_batches"]),
+        "weight": trainee.model.weight.detach().float().numpy().reshape(-1).tolist(),
+        "bias": trainee.model.bias.detach().float().numpy().reshape(-1).tolist(),
+    }
+
+
 # ----------------------------------------------------------------------------- Stretch
 
 
+def _evaluated_model(features: int):
+    """The check's model for ``evaluate``, as it starts: dropout, left in training mode (the same weights in the
+    kernel and the grader)."""
+    import torch
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(features, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+    with torch.no_grad():
+        model[2].bias.fill_(3.0)  # near the stars: errors of about one star
+    model.train()  # as a training loop leaves it
+    return model
+
+
+def _evaluation_problem(seed):
+    """101 rows (a batch size that divides it is unlikely), made from ``seed``."""
+    return _problem(n=101, seed=_seed_of(seed) + 1)
+
+
 class _Evaluated:
-    """The check's model for ``evaluate``: dropout, left in training mode, its inputs, modes and gradients watched."""
+    """The check's model for ``evaluate``: its inputs, modes and gradients watched."""
 
-    def __init__(self):
+    def __init__(self, seed=None):
         import ray
-        import torch
 
-        self.x, self.y = _problem(n=101, seed=1)  # 101 rows: a batch size that divides it is unlikely
+        self.x, self.y = _evaluation_problem(seed)
         self.dataset = ray.data.from_items([{"features": f, "target": t} for f, t in zip(self.x, self.y)])
-        torch.manual_seed(1)
-        model = torch.nn.Sequential(torch.nn.Linear(self.x.shape[1], 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
-        with torch.no_grad():
-            model[2].bias.fill_(3.0)  # near the stars: errors of about one star
-        model.train()  # as a training loop leaves it
-        self.model, self.state = model, {k: v.clone() for k, v in model.state_dict().items()}
-        self.seen, self.modes, self.grads = [], set(), []
+        self.model = model = _evaluated_model(self.x.shape[1])
+        self.seen, self.modes, self.grads = [], [], []
         model.register_forward_pre_hook(lambda module, inputs: self.seen.append(inputs[0].detach().numpy().copy()))
         model.register_forward_hook(self._watch)
 
     def _watch(self, module, inputs, output):  # returns None: the output stays as it is
         import torch
 
-        self.modes.add(module.training)
-        self.grads.append(torch.is_grad_enabled())
-
-    def predicted(self):
-        import torch
-
-        with torch.no_grad():
-            self.model.eval()
-            return self.model(torch.as_tensor(self.x))[:, 0].numpy().astype(np.float64)
+        self.modes.append(bool(module.training))
+        self.grads.append(bool(torch.is_grad_enabled()))
 
 
-def _check_evaluation(ev: _Evaluated, calls: Counter) -> None:
+def _check_evaluation(seen: dict, x) -> None:
     """Read with iter_torch_batches, every row once, in eval mode, without gradients, the weights untouched."""
-    import torch
-
-    rows = np.concatenate(ev.seen) if ev.seen else np.zeros((0, ev.x.shape[1]))
-    if calls["iter_torch_batches"] == 0:
+    rows = np.asarray(seen["rows"], dtype=np.float64)
+    if int(seen["iter_torch_batches"]) == 0:
         raise Wrong(
             "evaluate did not read the dataset with iter_torch_batches.",
             "for batch in dataset.iter_torch_batches(batch_size=..., dtypes=...): ...",
         )
-    if len(rows) != len(ev.x) or not np.allclose(np.sort(rows[:, 0]), np.sort(ev.x[:, 0]), atol=1e-6):
+    if len(rows) != len(x) or not np.allclose(np.sort(rows), np.sort(x[:, 0]), atol=1e-6):
         raise Wrong(
-            f"evaluate predicted {len(rows)} rows; the dataset has {len(ev.x)}.",
+            f"evaluate predicted {len(rows)} rows; the dataset has {len(x)}.",
             "Predict every batch once, the last, smaller one too (no drop_last).",
         )
-    if calls["shuffled"]:
+    if int(seen["shuffled"]):
         raise Wrong(
             "evaluate shuffles the rows (local_shuffle_buffer_size): work that training needs and evaluation not.",
             "Read the rows as they are: iter_torch_batches(batch_size=..., dtypes=...), no shuffle.",
         )
-    if any(ev.modes):
+    if any(mode is not False for mode in seen["modes"]):
         raise Wrong(
             "the model ran in training mode: its dropout still drops features at random.",
             "Call model.eval() before the loop.",
         )
-    if any(ev.grads):
+    if any(grad is not False for grad in seen["grads"]):
         raise Wrong(
             "the forward passes recorded gradients, which evaluation never uses.",
             "Run the loop under torch.no_grad() (or torch.inference_mode()).",
         )
-    if any(not torch.equal(ev.state[k], v) for k, v in ev.model.state_dict().items()):
+    state = _evaluated_model(x.shape[1]).state_dict()
+    after = seen["state"]
+    if set(after) != set(state) or any(
+        not np.array_equal(np.asarray(after[k], dtype=np.float32).reshape(v.shape), v.numpy()) for k, v in state.items()
+    ):
         raise Wrong("evaluate changed the model's weights.", "Evaluation only predicts: no loss.backward(), no step.")
 
 
-def _check_mean_absolute_error(error, predicted, y) -> float:
+def _check_mean_absolute_error(returned: dict, predicted, y) -> float:
     want = float(np.abs(predicted - y).mean())
-    number = _loss_number(error)
+    number = _number_of(returned)
     if number is None or abs(number - want) > 1e-4 * max(want, 1.0):
         squared = float(((predicted - y) ** 2).mean())
         broadcast = float(np.abs(predicted[:, None] - y[None, :]).mean())
@@ -957,20 +1234,36 @@ def _check_mean_absolute_error(error, predicted, y) -> float:
         else:
             problem = "another number"
         raise Wrong(
-            f"evaluate returned {error!r}: {problem}; the model's mean absolute error is {want:.4f}.",
+            f"evaluate returned {returned['repr']}: {problem}; the model's mean absolute error is {want:.4f}.",
             "Add up |prediction - target| over all rows (the prediction squeezed to the target's shape) and "
             "divide by the number of rows (not the mean of per-batch errors: the last batch is smaller).",
         )
     return want
 
 
-@exercise("Stretch · an evaluation loop")
-def stretch(evaluate) -> str:
-    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients."""
+def _judge_stretch(seen, seed) -> str:
+    import torch
+
+    x, y = _evaluation_problem(seed)
+    _check_evaluation(seen, x)
+    model = _evaluated_model(x.shape[1]).eval()
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(x))[:, 0].numpy().astype(np.float64)
+    want = _check_mean_absolute_error(seen["returned"], predicted, y)
+    return f"all {len(x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."
+
+
+@exercise("Stretch · an evaluation loop", judge=_judge_stretch)
+def stretch(evaluate, *, seed=None) -> dict:
+    """``evaluate(model, dataset)``: the mean absolute error over every row, in eval mode, without gradients.
+
+    Observes one call on the check's model and rows (made from ``seed``): the iter_torch_batches calls and shuffles,
+    the rows predicted (their first feature), each forward pass's mode and gradient recording, the weights after,
+    and what it returned."""
     require("evaluate", evaluate, "a function evaluate(model, dataset) returning the mean absolute error")
     if not callable(evaluate):
         raise Wrong("`evaluate` is not a function.", "Define it with def evaluate(model, dataset): ...")
-    ev = _Evaluated()
+    ev = _Evaluated(seed)
     with _counting_iterators() as calls:
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
@@ -978,6 +1271,13 @@ def stretch(evaluate) -> str:
                 error = evaluate(ev.model, ev.dataset)
             except Exception as failure:  # noqa: BLE001 (a learner's loop: its own error, one line)
                 raise Wrong(f"evaluate raised {error_line(failure)}.", "Run your loop and read its error.") from None
-    _check_evaluation(ev, calls)
-    want = _check_mean_absolute_error(error, ev.predicted(), ev.y)
-    return f"all {len(ev.x)} rows predicted once, in eval mode without gradients: off by {want:.2f} stars on average."
+    rows = np.concatenate(ev.seen)[:, 0] if ev.seen else np.zeros(0)
+    return {
+        "iter_torch_batches": int(calls["iter_torch_batches"]),
+        "shuffled": int(calls["shuffled"]),
+        "rows": rows.astype(np.float64).tolist(),
+        "modes": ev.modes,
+        "grads": ev.grads,
+        "state": {k: v.detach().float().numpy().reshape(-1).tolist() for k, v in ev.model.state_dict().items()},
+        "returned": _returned(error),
+    }
