@@ -583,3 +583,136 @@ class Thumbs:
 )
 def test_stretch_rejects_a_step_that_is_not_a_cpu_batch_function(images, build, message):
     _wrong(lab03.stretch.result(build(images), images), message)
+
+
+# Two halves: the observation of a right answer passes the judge, a forged one does not ---------------------------
+# The judge decides from the observation alone (in the grader's process when a notebook is graded): the prompts it
+# expects must be the course's animals, and every image is judged by its facts (shape, type, range, levels, mean).
+
+SEED = 20240611
+
+
+def _not_passed(check, observation):
+    verdict = check.decide(observation, SEED)
+    assert not verdict.passed, verdict
+    return verdict
+
+
+@pytest.fixture(scope="module")
+def ex1_seen(prompts):
+    pixels = _generated(prompts).map_batches(_to_pixels)
+    return lab03.exercise_1.observe(pixels, pixels.materialize(), prompts, seed=SEED)
+
+
+def test_ex1_observation_of_the_solution_passes_the_judge(ex1_seen):
+    assert lab03.exercise_1.decide(ex1_seen, SEED).passed
+    assert all("pixels" not in str(f) and len(f) <= 7 for f in ex1_seen["images"]["images"])  # facts, not pixels
+
+
+def _forged(seen, path, value):
+    import copy
+
+    forged = copy.deepcopy(seen)
+    *keys, last = path
+    target = forged
+    for key in keys:
+        target = target[key]
+    target[last] = value
+    return forged
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("images", "prompts"), [], "has 0 rows, but there are 6 prompts"),
+        (("images", "images"), [], "could not read"),  # rows without their images
+        (("expected", "prompts"), ["a unicorn"] * 6, "not the course's"),
+        (("expected",), {"count": 0, "prompts": []}, "given no prompts"),
+        (("plan",), [], "shows no stages"),
+        (("images", "materialized"), "yes", "is a lazy Dataset"),
+        (("images", "pickled"), None, "pickled"),
+    ],
+)
+def test_ex1_judge_refuses_a_forged_observation(ex1_seen, path, value, message):
+    assert message in _not_passed(lab03.exercise_1, _forged(ex1_seen, path, value)).message
+
+
+def test_ex1_judge_refuses_blank_facts_and_a_bare_verdict(ex1_seen):
+    blank = [{**f, "min": 0, "max": 1, "n_levels": 2, "levels": [0, 1]} for f in ex1_seen["images"]["images"]]
+    assert "is blank" in _not_passed(lab03.exercise_1, _forged(ex1_seen, ("images", "images"), blank)).message
+    _not_passed(lab03.exercise_1, {"ok": True})
+    _not_passed(lab03.exercise_1, {})
+
+
+@pytest.fixture
+def ex2_seen(out_dir, prompts, images):
+    images.repartition(1).write_parquet(str(out_dir / "images_parquet"))
+    return lab03.exercise_2.observe(out_dir / "images_parquet", prompts, seed=SEED)
+
+
+def test_ex2_observation_of_the_solution_passes_the_judge(ex2_seen):
+    assert lab03.exercise_2.decide(ex2_seen, SEED).passed
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("table", "candidates"), [], "could not read"),  # the image column left out
+        (("files",), [], "it is empty"),
+        (("table", "file_rows"), [3], "could not read"),  # rows that no file holds
+        (("table", "prompts"), [], "could not read"),
+        (("expected", "prompts"), None, None),  # the count alone still needs the images
+    ],
+)
+def test_ex2_judge_refuses_a_forged_observation(ex2_seen, path, value, message):
+    forged = _forged(ex2_seen, path, value)
+    if message is None:  # a right observation stays right with the count alone; empty image facts never pass
+        assert lab03.exercise_2.decide(forged, SEED).passed
+        forged = _forged(forged, ("table", "candidates", 0, "images"), [])
+        message = "could not read"
+    assert message in _not_passed(lab03.exercise_2, forged).message
+
+
+def test_ex2_judge_refuses_a_table_without_images(ex2_seen):
+    forged = _forged(_forged(ex2_seen, ("table", "columns"), ["prompt"]), ("table", "candidates"), [])
+    assert "no image column" in _not_passed(lab03.exercise_2, forged).message
+
+
+@pytest.fixture
+def ex3_seen(out_dir, prompts, images):
+    images.write_images(str(out_dir / "png"), column="image", file_format="png")
+    return lab03.exercise_3.observe(out_dir / "png", prompts, seed=SEED)
+
+
+def test_ex3_observation_of_the_solution_passes_the_judge(ex3_seen):
+    assert lab03.exercise_3.decide(ex3_seen, SEED).passed
+
+
+def test_ex3_judge_refuses_a_forged_observation(ex3_seen):
+    assert "could not read" in _not_passed(lab03.exercise_3, _forged(ex3_seen, ("pngs",), {})).message
+    assert "exists but is empty" in _not_passed(lab03.exercise_3, _forged(ex3_seen, ("files",), [])).message
+    name = next(iter(ex3_seen["pngs"]))
+    grey = {**ex3_seen["pngs"][name]["pixels"], "min": 128, "max": 130}
+    forged = _forged(ex3_seen, ("pngs", name, "pixels"), grey)
+    assert "hold no picture" in _not_passed(lab03.exercise_3, forged).message
+    forged = _forged(ex3_seen, ("pngs", name, "opens"), "True")
+    assert "do not open as images" in _not_passed(lab03.exercise_3, forged).message
+
+
+@pytest.fixture(scope="module")
+def stretch_seen(images):
+    return lab03.stretch.observe(images.map_batches(_thumbs_pil), images, seed=SEED)
+
+
+def test_stretch_observation_of_the_solution_passes_the_judge(stretch_seen):
+    assert lab03.stretch.decide(stretch_seen, SEED).passed
+
+
+def test_stretch_judge_refuses_a_forged_observation(stretch_seen):
+    empty = _forged(_forged(stretch_seen, ("rows",), []), ("originals",), [])
+    assert "`images` is empty" in _not_passed(lab03.stretch, empty).message
+    assert "has 0 rows" in _not_passed(lab03.stretch, _forged(stretch_seen, ("rows",), [])).message
+    dark = [{**r, "thumb": {**r["thumb"], "mean": [0.0, 0.0, 0.0]}} for r in stretch_seen["rows"]]
+    assert "another mean colour" in _not_passed(lab03.stretch, _forged(stretch_seen, ("rows",), dark)).message
+    gpu = [{**s, "num_gpus": 1.0} for s in stretch_seen["plan"]]
+    assert "num_gpus=1" in _not_passed(lab03.stretch, _forged(stretch_seen, ("plan",), gpu)).message

@@ -869,3 +869,98 @@ def test_stretch_rejects_a_gpu_or_a_larger_pool(catalogue, kwargs):
 def test_stretch_rejects_a_tokenizer_loaded_per_batch(catalogue):
     verdict = _stretch(_costs(catalogue, per_batch=True))
     assert verdict.status == "wrong" and "loaded a tokenizer 1 times" in verdict.message, verdict
+
+
+# Two halves: the observation of a right answer passes the judge, a forged one does not ---------------------------
+# Exercise 1's probe batch comes from the seed: an observation made with another seed's probes is refused.
+
+SEED = 20240611
+
+
+def _forged(seen, path, value):
+    import copy
+
+    forged = copy.deepcopy(seen)
+    *keys, last = path
+    target = forged
+    for key in keys:
+        target = target[key]
+    target[last] = value
+    return forged
+
+
+def _not_passed(check, observation, seed=SEED):
+    verdict = check.decide(observation, seed)
+    assert not verdict.passed, verdict
+    return verdict
+
+
+@pytest.fixture(scope="module")
+def ex1_seen():
+    return lab04.exercise_1.observe(SolutionEnhancer, _season, seed=SEED)
+
+
+def test_exercise_1_observation_of_the_solution_passes_the_judge(ex1_seen):
+    assert lab04.exercise_1.decide(ex1_seen, SEED).passed
+    prompts, _ = lab04.probes(SEED)
+    assert ex1_seen["prompts"] == prompts and prompts != lab04.probes(SEED + 1)[0]
+
+
+def test_exercise_1_judge_refuses_a_forged_observation(ex1_seen):
+    assert "not the one of this check's seed" in _not_passed(lab04.exercise_1, ex1_seen, SEED + 1).message
+    unchanged = {**ex1_seen["columns"], "caption": list(ex1_seen["prompts"])}
+    assert "came back unchanged" in _not_passed(lab04.exercise_1, _forged(ex1_seen, ("columns",), unchanged)).message
+    assert "generate calls sampled" in _not_passed(lab04.exercise_1, _forged(ex1_seen, ("sampled",), [1])).message
+    assert "ignores `model_id`" in _not_passed(lab04.exercise_1, _forged(ex1_seen, ("missing_model",), "ran")).message
+    _not_passed(lab04.exercise_1, _forged(ex1_seen, ("missing_model",), None))
+    other = [s for s in SEASONS if s != ex1_seen["seasons_for"][0]][0]
+    seasons = _forged(ex1_seen, ("seasons_for",), [other, ex1_seen["seasons_for"][1]])
+    assert "came back with the season" in _not_passed(lab04.exercise_1, seasons).message
+    _not_passed(lab04.exercise_1, {"ok": True})
+
+
+@pytest.fixture(scope="module")
+def ex2_seen(catalogue):
+    return lab04.exercise_2.observe(
+        _pipeline(catalogue), _catalogue_messages, raycourse.model_id("llm"), FakeEnhancer, seed=SEED
+    )
+
+
+def test_exercise_2_observation_of_the_solution_passes_the_judge(ex2_seen):
+    assert lab04.exercise_2.decide(ex2_seen, SEED).passed
+
+
+def test_exercise_2_judge_refuses_a_forged_observation(ex2_seen):
+    _not_passed(lab04.exercise_2, _forged(ex2_seen, ("rows", "images"), []))
+    outfits = pd.read_csv(raycourse.data_path("outfits"))["outfit"]
+    originals = ["A product photo of a " + o for o in outfits[: len(ex2_seen["rows"]["prompts"])]]
+    forged = _forged(ex2_seen, ("rows", "prompts"), originals)  # the descriptions as they came in
+    assert "unenhanced text" in _not_passed(lab04.exercise_2, forged).message
+    forged = _forged(ex2_seen, ("before",), {"columns": ["image"], "drawn_by": "ImageGen"})
+    assert "before FakeEnhancer runs" in _not_passed(lab04.exercise_2, forged).message
+    plan = [{**s, "yours": False} for s in ex2_seen["plan"]]
+    assert "not your `FakeEnhancer`" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("plan",), plan)).message
+    plan = [{**s, "num_gpus": 1.0} for s in ex2_seen["plan"]]
+    assert "num_gpus=1" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("plan",), plan)).message
+    assert "no rows" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("rows", "prompts"), [])).message
+    _not_passed(lab04.exercise_2, {"ok": True})
+
+
+@pytest.fixture(scope="module")
+def stretch_seen(catalogue):
+    return lab04.stretch.observe(_costs(catalogue), _catalogue_messages, _season, seed=SEED)
+
+
+def test_stretch_observation_of_the_solution_passes_the_judge(stretch_seen):
+    assert lab04.stretch.decide(stretch_seen, SEED).passed
+
+
+def test_stretch_judge_refuses_a_forged_observation(stretch_seen):
+    counts = [{**r, "n_tokens": r["n_tokens"] + 1} for r in stretch_seen["rows"]]
+    assert "the chat the Enhancer sends" in _not_passed(lab04.stretch, _forged(stretch_seen, ("rows",), counts)).message
+    bare = [{**r, "chat": [m for m in r["chat"] if m["role"] != "system"]} for r in stretch_seen["rows"]]
+    _not_passed(lab04.stretch, _forged(stretch_seen, ("rows",), bare))  # a chat cut down to match a short count
+    assert "is empty" in _not_passed(lab04.stretch, _forged(stretch_seen, ("n_rows",), 0)).message
+    _not_passed(lab04.stretch, _forged(stretch_seen, ("rows",), []))
+    loads = _forged(stretch_seen, ("loads", "end"), [1, 0])
+    assert "loaded a model 1 times" in _not_passed(lab04.stretch, loads).message

@@ -30,6 +30,19 @@ learner's own error line.
 The stretch reads ``costs``: a lazy Dataset whose ``TokenCounter`` class stage runs in a pool of one actor with no
 GPU and loads its tokenizer once (built and called twice under toolkit.counting), and whose ``n_tokens`` are the
 lengths of the chats the Enhancer sends.
+
+Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` observes and returns plain data, and
+``_judge_N`` decides from it alone (in the grader's process when a notebook is graded). Exercise 1's probe batch
+(its two texts and row ids) comes from a seed chosen when the check runs (:func:`probes`); it observes the returned
+batch's cells, what went to the model (the chats' roles and texts, plain prompts), whether each ``generate`` call
+sampled, the loads counted after the constructor and at the end, the seasons ``season_for`` gives the probe rows, and
+the error (or none) of a class built with a missing model. Exercise 2 observes its plan's stages as data
+(:class:`_Stage`: GPUs, pools, whether a stage runs the learner's ``Enhancer``, the names of the builders it is given
+and whether one is ``catalogue_messages``, the texts it is given), the image columns found in front of the Enhancer,
+the learner's GPUs, and a few rows (texts, each image's type, shape and pixel type). The stretch observes its plan,
+each row's description, ``n_tokens`` and the chat ``catalogue_messages`` makes for it, and the tokenizer's loads; the
+judge counts each chat's tokens itself, with the course LLM's tokenizer. Where a plan is not what the lab asks for,
+the observer stops there (Wrong) rather than run it: a GPU stage the cluster cannot place waits forever.
 """
 
 from __future__ import annotations
@@ -37,8 +50,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
+import math
+import numbers
+import random
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
@@ -63,11 +81,14 @@ IMAGE_COLUMN = "prompt"  # the column the lab's ImageGen reads
 IMAGE_STAGE = "ImageGen"  # the lab's image stage
 TEXT_COLUMN = "description"  # the catalogue's column
 PRODUCT_PHOTO = "A product photo of a "
-PROBE_PROMPTS = (
+PROBE_POOL = (  # the probe batch's two texts are drawn from these, by the seed
     "A cinematic photo of a raccoon wearing a yellow raincoat",
     "A watercolor painting of a red fox wearing a traditional Italian priest robe",
+    "An oil painting of a barn owl wearing a tiny knitted scarf",
+    "A pencil sketch of a hedgehog wearing a striped sailor shirt",
+    "A studio photo of a golden retriever wearing a red bandana",
+    "A 3D render of a penguin wearing a blue bow tie",
 )
-PROBE_IDS = (1, 2)
 MAPPER_DOCS = "https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.map_batches.html"
 REPLY_HINT = (
     "For each conversation the text-generation pipeline returns the whole conversation with the "
@@ -75,15 +96,21 @@ REPLY_HINT = (
 )
 
 
-def _probe_ids(season_for) -> tuple[int, int]:
-    """Two row ids; with ``season_for``, two whose seasons differ (so one season for all rows shows)."""
+def probes(seed) -> tuple[list[str], list[int]]:
+    """The probe batch's two texts, and the row ids it may take (the first, then the second from the rest), made
+    from ``seed``: a notebook cannot know them before its check runs."""
+    rng = random.Random(int(seed or 0))
+    return rng.sample(PROBE_POOL, 2), rng.sample(range(1, 1_000_000), 100)
+
+
+def _probe_ids(candidates: list[int], season_for) -> tuple[int, int]:
+    """Two row ids of ``candidates``; with ``season_for``, two whose seasons differ (so one season for all rows
+    shows)."""
+    first = candidates[0]
     if season_for is None:
-        return PROBE_IDS
-    first = season_for(PROBE_IDS[0])
-    for other in range(PROBE_IDS[1], PROBE_IDS[1] + 100):
-        if season_for(other) != first:
-            return PROBE_IDS[0], other
-    return PROBE_IDS
+        return first, candidates[1]
+    season = season_for(first)
+    return first, next((other for other in candidates[1:] if season_for(other) != season), candidates[1])
 
 
 def _probe_messages(prompt, season):
@@ -94,11 +121,11 @@ def _probe_messages(prompt, season):
     ]
 
 
-def _prompt_batch(ids=PROBE_IDS) -> dict:
+def _prompt_batch(ids, prompts) -> dict:
     """A batch as Ray hands it to a class: NumPy arrays, strings as an object array."""
     import numpy as np
 
-    return {"id": np.array(ids, dtype=np.int64), PROBE_COLUMN: np.array(PROBE_PROMPTS, dtype=object)}
+    return {"id": np.array(ids, dtype=np.int64), PROBE_COLUMN: np.array(prompts, dtype=object)}
 
 
 def _release() -> None:
@@ -195,24 +222,29 @@ def _call(instance, batch: dict):
         raise _missing_column(exc, batch) from None
 
 
-def _new_text(values) -> bool:
+def _text(value) -> str:
+    """An observed cell as text (:func:`_cell`): a string as it is, anything else as its ``str()``."""
+    return value if isinstance(value, str) else str(value["text"])
+
+
+def _new_text(values, prompts) -> bool:
     """A column of one string per probe row, other than the probe prompts."""
     return (
-        len(values) == len(PROBE_PROMPTS)
+        len(values) == len(prompts)
         and all(isinstance(v, str) for v in values)
-        and any(v.strip() not in PROBE_PROMPTS for v in values)
+        and any(v.strip() not in prompts for v in values)
     )
 
 
-def _reply_problem(value: str, sent: list) -> str | None:
+def _reply_problem(value: str, sent: list, prompts) -> str | None:
     """What shows that ``value`` is not the model's reply alone, or None."""
     for kind, item in sent:
         if kind == "chat":
             for message in item:
-                content = as_text(message.get("content", "")).strip()
-                if message.get("role") == "system" and len(content) >= 20 and content in value:
+                content = str(message["content"]).strip()
+                if message["role"] == "system" and len(content) >= 20 and content in value:
                     return f"contains the system message sent to the model ({content[:60]!r}...)"
-        elif len(item.strip()) >= 20 and item.strip() not in PROBE_PROMPTS and item.strip() in value:
+        elif len(item.strip()) >= 20 and item.strip() not in prompts and item.strip() in value:
             return f"contains the whole text sent to the model ({item.strip()[:60]!r}...)"
     if ("'role'" in value or '"role"' in value) and ("'content'" in value or '"content"' in value):
         return "is a whole conversation written out as text (it has 'role' and 'content' keys)"
@@ -223,7 +255,7 @@ def _sent_for(prompt: str, sent: list) -> list[str]:
     """The texts of what was sent to the model for one prompt (chats as the text of all their messages)."""
     texts = []
     for kind, item in sent:
-        text = " ".join(as_text(m.get("content", "")) for m in item) if kind == "chat" else item
+        text = " ".join(str(m["content"]) for m in item) if kind == "chat" else item
         if prompt in text:
             texts.append(text)
     return texts
@@ -234,13 +266,14 @@ def _check_messages(sent: list) -> None:
     if not sent:
         return  # nothing recorded (another way to reach the model): the other properties still hold
     own = [
-        item
+        (kind, item)
         for kind, item in sent
         if (kind == "text" and PROBE_MARKER not in item)
-        or (kind == "chat" and not any(PROBE_MARKER in as_text(m.get("content", "")) for m in item))
+        or (kind == "chat" and not any(PROBE_MARKER in str(m["content"]) for m in item))
+        or kind not in ("text", "chat")
     ]
     if own:
-        kind = "plain text" if isinstance(own[0], str) else "conversations"
+        kind = "plain text" if own[0][0] == "text" else "conversations"
         raise Wrong(
             f"the check built Enhancer with a `messages` function of its own, but the model received {kind} "
             "that function did not make: your class builds them some other way.",
@@ -249,24 +282,25 @@ def _check_messages(sent: list) -> None:
         )
 
 
-def _check_seasons(columns: dict, ids, season_for, sent: list) -> None:
-    """Every row has its own season in a `season` column and in the conversation sent for it."""
+def _check_seasons(columns: dict, ids, prompts, seasons_for, sent: list) -> None:
+    """Every row has its own season in a `season` column and in the conversation sent for it (``seasons_for``:
+    what the lab's ``season_for`` gives for each row id, or None when the check was not given it)."""
     if "season" not in columns:
         raise Wrong(
             f"the returned batch has no 'season' column (its columns: {sorted(columns)}).",
             "Keep the season of each row beside the enhanced prompt, as the lesson's Enhancer does: "
             '`batch["season"]`, one season per row.',
         )
-    seasons = [str(s) for s in columns["season"]]
+    seasons = [_text(s) for s in columns["season"]]
     if len(seasons) != len(ids):
         raise Wrong(
             f"the 'season' column came back with {len(seasons)} value(s) for {len(ids)} rows.",
             "Store one season per row of the batch.",
         )
-    if season_for is None:
+    if seasons_for is None:
         return
-    for row_id, prompt, season in zip(ids, PROBE_PROMPTS, seasons):
-        expected = str(season_for(int(row_id)))
+    for row_id, prompt, season, expected in zip(ids, prompts, seasons, seasons_for, strict=True):
+        expected = str(expected)
         if season != expected:
             raise Wrong(
                 f"the row with id {row_id} came back with the season {season!r}, but season_for({row_id}) "
@@ -294,7 +328,7 @@ def _check_class(Enhancer) -> None:
         raise Wrong("`Enhancer` has no `__call__` method.", "Ray calls `instance(batch)` for every batch.")
 
 
-def _probe(Enhancer, ids):
+def _probe(Enhancer, ids, prompts):
     """Build the class and call it on two batches, recording what goes to the model; (output, sent, loads)."""
     from transformers.pipelines.text_generation import TextGenerationPipeline
 
@@ -304,20 +338,43 @@ def _probe(Enhancer, ids):
                 Enhancer, label="Enhancer(model_id=..., prompt_column=..., messages=...)", hint=CONSTRUCT_HINT,
                 model_id=model_for("llm"), prompt_column=PROBE_COLUMN, messages=_probe_messages,
             )  # fmt: skip
-            out = _call(instance, _prompt_batch(ids))
+            out = _call(instance, _prompt_batch(ids, prompts))
             after_first = counts["load"], counts["processor"]
-            _call(instance, _prompt_batch(ids))  # a second batch for the same actor: nothing to load again
+            _call(instance, _prompt_batch(ids, prompts))  # a second batch for the same actor: nothing to load again
     finally:
         _release()
     return out, sent, (counts, after_first)
 
 
-def _check_replies(out, sent) -> dict:
+MAX_TEXT = 4000  # characters of an observed text: a reply, a message
+
+
+def _cell(value):
+    """One cell of the returned batch as plain data: a string as it is (its first MAX_TEXT characters), anything
+    else as its type's name and its text."""
+    if isinstance(value, str):
+        return str(value)[:MAX_TEXT]
+    return {"type": type(value).__name__, "text": str(value)[:MAX_TEXT]}
+
+
+def _observe_sent(sent: _Sent) -> list:
+    """What went to the model, as plain data: ["chat", [{"role", "content"}, ...]] or ["text", prompt]."""
+    seen = []
+    for kind, item in sent:
+        if kind == "chat":
+            messages = [{"role": str(m.get("role")), "content": as_text(m.get("content", ""))[:MAX_TEXT]} for m in item]
+            seen.append(["chat", messages])
+        else:
+            seen.append(["text", str(item)[:MAX_TEXT]])
+    return seen
+
+
+def _check_replies(seen: dict, prompts) -> dict:
     """The batch came back with one model reply per row in the probe column; returns its columns."""
-    columns = as_columns(out)
+    columns, sent = seen["columns"], seen["sent"]
     if columns is None:
         raise Wrong(
-            f"`Enhancer(...)(batch)` returned a {type(out).__name__}, not a batch (a dict of columns or a DataFrame).",
+            f"`Enhancer(...)(batch)` returned a {seen['returned']}, not a batch (a dict of columns or a DataFrame).",
             "Put the enhanced prompts into the batch and `return batch`.",
         )
     if PROBE_COLUMN not in columns:
@@ -328,22 +385,21 @@ def _check_replies(out, sent) -> dict:
             "the Enhancer find it where the prompt was.",
         )
     values = columns[PROBE_COLUMN]
-    if len(values) != len(PROBE_PROMPTS):
+    if len(values) != len(prompts):
         raise Wrong(
-            f"for a batch of {len(PROBE_PROMPTS)} rows the {PROBE_COLUMN!r} column came back with "
-            f"{len(values)} value(s).",
+            f"for a batch of {len(prompts)} rows the {PROBE_COLUMN!r} column came back with {len(values)} value(s).",
             "Return exactly one enhanced prompt per row of the batch.",
         )
     not_text = [v for v in values if not isinstance(v, str)]
     if not_text:
         raise Wrong(
             f"the {PROBE_COLUMN!r} column should hold one string per row; one value is a "
-            f"{type(not_text[0]).__name__}: {str(not_text[0])[:120]}",
+            f"{not_text[0]['type']}: {str(not_text[0]['text'])[:120]}",
             "The text-generation pipeline returns, per chat, a list of results whose 'generated_text' is "
             "the whole conversation; the reply is the content of its last message.",
         )
-    if all(v.strip() == p for v, p in zip(values, PROBE_PROMPTS)):
-        elsewhere = [c for c in columns if c not in (PROBE_COLUMN, "id") and _new_text(columns[c])]
+    if all(v.strip() == p for v, p in zip(values, prompts)):
+        elsewhere = [c for c in columns if c not in (PROBE_COLUMN, "id") and _new_text(columns[c], prompts)]
         raise Wrong(
             f"the {PROBE_COLUMN!r} column came back unchanged: the prompts were not replaced by the "
             "model's output" + (f" (new text went to {elsewhere[0]!r} instead)." if elsewhere else "."),
@@ -351,59 +407,97 @@ def _check_replies(out, sent) -> dict:
             "another column if you want to compare).",
         )
     for i, value in enumerate(values):
-        problem = _reply_problem(value, sent)
+        problem = _reply_problem(value, sent, prompts)
         if problem:
             raise Wrong(f"the enhanced prompt of row {i} {problem}: that is not the model's reply.", REPLY_HINT)
     return columns
 
 
-def _check_greedy(sent: _Sent) -> None:
+def _check_greedy(sampled: list) -> None:
     """Every ``generate`` call decoded greedily: the same text is enhanced the same way on every run."""
-    if any(sent.sampled):
+    if any(s is not False for s in sampled):
         raise Wrong(
-            f"{sum(sent.sampled)} of the model's {len(sent.sampled)} generate calls sampled: the same text would be "
-            "enhanced differently on every run (the LLM's own generation config samples unless told not to).",
+            f"{sum(s is not False for s in sampled)} of the model's {len(sampled)} generate calls sampled: the same "
+            "text would be enhanced differently on every run (the LLM's own generation config samples unless told "
+            "not to).",
             "Pass `do_sample=False` to the pipeline call, as the lesson does.",
         )
 
 
-def _check_model_id(Enhancer, ids) -> None:
-    """A model path that does not exist must fail: a class that loads a fixed model runs anyway."""
-    missing = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
+MISSING_MODEL = Path(tempfile.gettempdir()) / "raycourse-lab04-probe" / "no-such-model"
+
+
+def _try_missing_model(Enhancer, ids, prompts) -> str:
+    """What ``Enhancer`` does with a model path that does not exist: the name of the error it raised, or "ran"."""
     try:  # the same call as the probe's, which worked: only the model id differs
-        call_as_ray(Enhancer(model_id=str(missing), prompt_column=PROBE_COLUMN, messages=_probe_messages),
-                    _prompt_batch(ids))  # fmt: skip
-    except Exception:  # what a class that really loads `model_id` does with a missing model
-        return
+        call_as_ray(Enhancer(model_id=str(MISSING_MODEL), prompt_column=PROBE_COLUMN, messages=_probe_messages),
+                    _prompt_batch(ids, prompts))  # fmt: skip
+    except Exception as exc:  # what a class that really loads `model_id` does with a missing model
+        return type(exc).__name__
     finally:
         _release()
-    raise Wrong(
-        f"`Enhancer(model_id={str(missing)!r}, ...)` still worked, although no model exists there: "
-        "the class ignores `model_id`.",
-        "Load the text-generation pipeline from the `model_id` the constructor receives, not from a "
-        "fixed name or `raycourse.model_id(...)` inside the class.",
-    )
+    return "ran"
 
 
-@exercise("Exercise 1")
-def exercise_1(Enhancer, season_for=None) -> str:
-    """``Enhancer`` takes ``model_id``, ``prompt_column`` and ``messages`` and honours them (see the docstring)."""
-    require("Enhancer", Enhancer, "your parameterised Enhancer class")
-    _check_class(Enhancer)
-    ids = _probe_ids(season_for)
-    out, sent, (counts, after_first) = _probe(Enhancer, ids)
-    columns = _check_replies(out, sent)
+def _check_model_id(outcome) -> None:
+    """A model path that does not exist must fail: a class that loads a fixed model runs anyway."""
+    if not isinstance(outcome, str) or not outcome:
+        raise ValueError(f"the outcome {outcome!r} of the missing model's run")
+    if outcome == "ran":
+        raise Wrong(
+            f"`Enhancer(model_id={str(MISSING_MODEL)!r}, ...)` still worked, although no model exists there: "
+            "the class ignores `model_id`.",
+            "Load the text-generation pipeline from the `model_id` the constructor receives, not from a "
+            "fixed name or `raycourse.model_id(...)` inside the class.",
+        )
+
+
+def _judge_1(seen, seed=None) -> str:
+    prompts, candidates = probes(seed)
+    ids = [int(i) for i in seen["ids"]]
+    if [str(p) for p in seen["prompts"]] != prompts or ids[0] != candidates[0] or ids[1] not in candidates[1:]:
+        raise Wrong(
+            "the check's probe batch is not the one of this check's seed.",
+            "Run the check cell as it is, after the cell that defines your Enhancer.",
+        )
+    columns = _check_replies(seen, prompts)
+    sent = seen["sent"]
     _check_messages(sent)
-    _check_seasons(columns, ids, season_for, sent)
-    _check_greedy(sent)
+    _check_seasons(columns, ids, prompts, seen["seasons_for"], sent)
+    _check_greedy(seen["sampled"])
+    loads = seen["loads"]
+    counts = Counter(load=int(loads["end"][0]), processor=int(loads["end"][1]))
+    after_first = int(loads["first"][0]), int(loads["first"][1])
     require_loaded_once(counts, after_first, label="Enhancer", batches=1, processor="a tokenizer")
-    _check_model_id(Enhancer, ids)
-    seasons = ", each with its row's season" if season_for is not None else ""
+    _check_model_id(seen["missing_model"])
+    seasons = ", each with its row's season" if seen["seasons_for"] is not None else ""
     return (
         f"Enhancer read {PROBE_COLUMN!r}, sent the conversations of the `messages` it was given, wrote "
         f"{len(columns[PROBE_COLUMN])} greedy model replies back into it{seasons}, loaded its model once, and "
         "refused a model path that does not exist: all three constructor arguments are honoured."
     )
+
+
+@exercise("Exercise 1", judge=_judge_1)
+def exercise_1(Enhancer, season_for=None, *, seed=None) -> dict:
+    """``Enhancer`` takes ``model_id``, ``prompt_column`` and ``messages`` and honours them (see the docstring)."""
+    require("Enhancer", Enhancer, "your parameterised Enhancer class")
+    _check_class(Enhancer)
+    prompts, candidates = probes(seed)
+    ids = _probe_ids(candidates, season_for)
+    out, sent, (counts, after_first) = _probe(Enhancer, ids, prompts)
+    columns = as_columns(out)
+    return {
+        "prompts": prompts,
+        "ids": list(ids),
+        "seasons_for": None if season_for is None else [str(season_for(i)) for i in ids],
+        "returned": type(out).__name__,
+        "columns": None if columns is None else {str(c): [_cell(v) for v in vs] for c, vs in columns.items()},
+        "sent": _observe_sent(sent),
+        "sampled": list(sent.sampled),
+        "loads": {"first": list(after_first), "end": [counts["load"], counts["processor"]]},
+        "missing_model": _try_missing_model(Enhancer, ids, prompts),
+    }
 
 
 # Exercise 2 -------------------------------------------------------------------------------------------
@@ -424,8 +518,9 @@ def _image_columns(batch) -> list[str]:
     return found
 
 
-def _images_before(ds, stage):
-    """(image columns, stage) already present in the rows that reach ``stage``, or None.
+def _images_before(ds, stage) -> dict | None:
+    """The image columns already present in the rows that reach ``stage``, and the last stage that ran before it
+    (``{"columns": [...], "drawn_by": name or None}``), or None.
 
     Runs the part of the plan in front of ``stage`` for one row: in a correct pipeline
     that is only the prompts (cheap); in a wrong one, it finds images whatever the stage
@@ -446,7 +541,7 @@ def _images_before(ds, stage):
     if not columns:
         return None
     drawn_by = stages(before)
-    return columns, drawn_by[-1] if drawn_by else None
+    return {"columns": columns, "drawn_by": drawn_by[-1].name if drawn_by else None}
 
 
 def _originals() -> set[str]:
@@ -480,31 +575,103 @@ def _same_class(ran, mine) -> bool:
     return _methods_code(ran) == _methods_code(mine)
 
 
-def _check_yours(enhancers, Enhancer):
+@dataclass(frozen=True)
+class _Stage:
+    """One stage of a plan as the check observed it: toolkit.Stage's fields as plain data, and for a class stage
+    given constructor arguments, what it was given (the conversation builders by name, and whether one is the
+    ``messages`` handed to the check; the texts) and whether its class is the learner's ``Enhancer``."""
+
+    index: int
+    name: str
+    kind: str
+    is_class: bool
+    num_gpus: float
+    pool_size: tuple[int, int | float] | None
+    qualname: str
+    has_args: bool
+    yours: bool
+    builders: tuple[tuple[str, bool], ...]
+    texts: tuple[str, ...]
+
+    @staticmethod
+    def observe(index: int, stage, messages, Enhancer) -> dict:
+        given = list(stage.constructor_kwargs.values()) + list(getattr(stage.op, "fn_constructor_args", None) or ())
+        return {
+            "index": index,
+            "name": str(stage.name),
+            "kind": stage.kind,
+            "is_class": stage.is_class,
+            "num_gpus": stage.num_gpus,
+            "pool_size": list(stage.pool_size) if stage.pool_size else None,
+            "qualname": str(getattr(stage.fn, "__qualname__", stage.name)),
+            "has_args": bool(given),
+            "yours": bool(inspect.isclass(Enhancer) and _same_class(stage.fn, Enhancer)),
+            "builders": [
+                [str(getattr(b, "__name__", b)), b is messages]
+                for b in given
+                if callable(b) and not isinstance(b, type)
+            ],
+            "texts": [v for v in given if isinstance(v, str)],
+        }
+
+    @classmethod
+    def of(cls, seen: dict) -> _Stage:
+        size = seen["pool_size"]
+        if size is not None:
+            low, high = size
+            high = float(high) if isinstance(high, str) else high  # "inf": a pool without a maximum
+            size = (int(low), high if high == math.inf else int(high))
+        flags = [seen[k] for k in ("is_class", "has_args", "yours")] + [given for _, given in seen["builders"]]
+        if not all(isinstance(f, bool) for f in flags):
+            raise ValueError(f"flags {flags!r} that are not true or false")
+        return cls(
+            int(seen["index"]),
+            str(seen["name"]),
+            str(seen["kind"]),
+            seen["is_class"],
+            float(seen["num_gpus"]),
+            size,
+            str(seen["qualname"]),
+            seen["has_args"],
+            seen["yours"],
+            tuple((str(name), given) for name, given in seen["builders"]),
+            tuple(str(t) for t in seen["texts"]),
+        )
+
+
+def _plan(seen: list) -> list[_Stage]:
+    plan = [_Stage.of(s) for s in seen]
+    if [s.index for s in plan] != list(range(len(plan))):
+        raise ValueError("stages out of order")
+    return plan
+
+
+def _check_yours(enhancers: list[_Stage], Enhancer: dict) -> _Stage:
     """The stage given constructor arguments runs the class the learner handed the check (their Enhancer)."""
-    if not inspect.isclass(Enhancer):
+    if Enhancer["is_class"] is not True:
         raise Wrong(
             "the check got no `Enhancer` class.",
             "Run the check cell as given: check.exercise_2(catalogue_images, catalogue_messages, enhancer_model, "
             "Enhancer).",
         )
-    mine = [s for s in enhancers if _same_class(s.fn, Enhancer)]
+    mine = [s for s in enhancers if s.yours]
     if not mine:
-        ran = ", ".join(f"`{s.fn.__qualname__}`" for s in enhancers)
+        ran = ", ".join(f"`{s.qualname}`" for s in enhancers)
         older = (
-            " (an older definition, from before you ran its cell again)" if ran == f"`{Enhancer.__qualname__}`" else ""
+            " (an older definition, from before you ran its cell again)" if ran == f"`{Enhancer['qualname']}`" else ""
         )
         raise Wrong(
-            f"the stage given constructor arguments runs {ran}{older}, not your `{Enhancer.__qualname__}`.",
+            f"the stage given constructor arguments runs {ran}{older}, not your `{Enhancer['qualname']}`.",
             "Pass your own Enhancer of Exercise 1 to map_batches, then build catalogue_images again: "
             ".map_batches(Enhancer, fn_constructor_kwargs={...}, ...).",
         )
     return mine[0]
 
 
-def _check_enhancer(plan, messages, model, Enhancer):
-    """The class stage that gets constructor arguments: the learner's Enhancer, given ``model`` and ``messages``."""
-    enhancers = [s for s in plan if s.is_class and (s.constructor_kwargs or getattr(s.op, "fn_constructor_args", None))]
+def _check_enhancer(plan: list[_Stage], seen: dict) -> _Stage:
+    """The class stage that gets constructor arguments: the learner's Enhancer, given the model and the messages
+    handed to the check (``seen``: the observation)."""
+    enhancers = [s for s in plan if s.is_class and s.has_args]
     if not enhancers:
         names = ", ".join(s.name for s in plan if s.is_class) or "none"
         raise Wrong(
@@ -512,11 +679,9 @@ def _check_enhancer(plan, messages, model, Enhancer):
             "model, the column or the conversation.",
             f"`map_batches` passes `fn_constructor_kwargs={{...}}` to the class's `__init__`: see {MAPPER_DOCS}",
         )
-    stage = _check_yours(enhancers, Enhancer)
-    given = list(stage.constructor_kwargs.values()) + list(getattr(stage.op, "fn_constructor_args", None) or ())
-    builders = [v for v in given if callable(v) and not isinstance(v, type)]
-    if messages is not None and not any(b is messages for b in builders):
-        named = ", ".join(f"`{getattr(b, '__name__', b)}`" for b in builders) or "none"
+    stage = _check_yours(enhancers, seen["enhancer"])
+    if seen["messages"] is not False and not any(given for _, given in stage.builders):
+        named = ", ".join(f"`{name}`" for name, _ in stage.builders) or "none"
         animals = (
             " (the animals' conversation keeps an animal wearing its clothing)" if "chat_messages" in named else ""
         )
@@ -524,7 +689,8 @@ def _check_enhancer(plan, messages, model, Enhancer):
             f"{stage.name} gets the conversation builder(s) {named}, not `catalogue_messages`{animals}.",
             "Pass `catalogue_messages` as the `messages` argument, with the model and the column.",
         )
-    if model is not None and model not in given:
+    model = str(seen["model"])
+    if model not in stage.texts:
         raise Wrong(
             f"{stage.name} is not given `enhancer_model` ({model!r}) among its constructor arguments.",
             "Pass `enhancer_model` as the `model_id` argument: the pipeline chooses the model, not the class.",
@@ -532,11 +698,11 @@ def _check_enhancer(plan, messages, model, Enhancer):
     return stage
 
 
-def _check_order(ds, enhancer) -> None:
-    early = _images_before(ds, enhancer)
+def _check_order(early: dict | None, enhancer: _Stage) -> None:
+    """``early``: :func:`_images_before` of the Enhancer's stage."""
     if early:
-        columns, drawn_by = early
-        who = f"{drawn_by.name} draws" if drawn_by is not None else "the rows already hold"
+        columns, drawn_by = [str(c) for c in early["columns"]], early["drawn_by"]
+        who = f"{drawn_by} draws" if drawn_by is not None else "the rows already hold"
         raise Wrong(
             f"{who} the images (column {columns[0]!r}) before {enhancer.name} runs, so they are drawn from "
             "the original descriptions, not the enhanced ones.",
@@ -544,7 +710,7 @@ def _check_order(ds, enhancer) -> None:
         )
 
 
-def _check_image_stage(plan, enhancer):
+def _check_image_stage(plan: list[_Stage], enhancer: _Stage) -> _Stage:
     after = plan[plan.index(enhancer) + 1 :]
     drawer = next((s for s in after if s.is_class and s.name == IMAGE_STAGE), None)
     if drawer is None:
@@ -556,11 +722,10 @@ def _check_image_stage(plan, enhancer):
     return drawer
 
 
-def _check_gpu_shares(models) -> None:
-    """Each model stage holds a fraction of a GPU, one actor of each fitting one GPU together, in a pool of one."""
-    from raycourse import room
-
-    if room.learner_gpus() <= 0:
+def _check_gpu_shares(models: list[_Stage], gpus) -> None:
+    """Each model stage holds a fraction of a GPU, one actor of each fitting one GPU together, in a pool of one.
+    ``gpus``: the learner's GPUs (the cluster's within the budget), as observed."""
+    if int(gpus) <= 0:
         return
     for stage in models:
         if not 0 < stage.num_gpus < 1:
@@ -597,20 +762,40 @@ def _take(ds, rows: int) -> dict:
     return batch
 
 
-def _check_rows(batch) -> int:
+def _observe_rows(batch) -> dict:
+    """A few rows as plain data: their columns, the texts ImageGen drew from, and each image's type, shape and
+    pixel type."""
     import numpy as np
 
+    seen = {"columns": sorted(str(c) for c in batch)}
+    if IMAGE_COLUMN in batch:
+        seen["prompts"] = [_cell(p) for p in batch[IMAGE_COLUMN]]
+    if "image" in batch:
+        images = []
+        for image in batch["image"]:
+            arr = np.asarray(image)
+            images.append({"type": type(image).__name__, "shape": [int(n) for n in arr.shape], "dtype": str(arr.dtype)})
+        seen["images"] = images
+    return seen
+
+
+def _check_rows(batch: dict) -> int:
+    columns = list(batch["columns"])
     for column, hint in (
         ("image", f"Chain the {IMAGE_STAGE} stage after the Enhancer in the same pipeline."),
         (IMAGE_COLUMN, f"{IMAGE_STAGE} draws what the `prompt` column holds: the enhanced description must be there."),
         ("season", "Use the Enhancer of Exercise 1, which keeps each row's season beside its enhanced text."),
     ):
-        if column not in batch:
-            raise Wrong(f"the rows have no {column!r} column (they have {sorted(batch)}).", hint)
-    prompts, n = list(batch[IMAGE_COLUMN]), len(batch[IMAGE_COLUMN])
+        if column not in columns:
+            raise Wrong(f"the rows have no {column!r} column (they have {columns}).", hint)
+    prompts = list(batch["prompts"])
+    n = len(prompts)
+    if not n:
+        raise Wrong("`catalogue_images` yields no rows.", "Start from the lab's `catalogue` and keep its rows.")
     if not all(isinstance(p, str) for p in prompts):
+        first = next(p for p in prompts if not isinstance(p, str))
         raise Wrong(
-            f"the {IMAGE_COLUMN!r} column should hold text; found a {type(prompts[0]).__name__}.",
+            f"the {IMAGE_COLUMN!r} column should hold text; found a {first['type']}.",
             "The Enhancer should store one string per row.",
         )
     unchanged = [p for p in prompts if p in _originals()]
@@ -621,36 +806,68 @@ def _check_rows(batch) -> int:
             f"{IMAGE_STAGE} reads `prompt`: the Enhancer's output must be there when it runs, whichever column "
             "the Enhancer works on.",
         )
-    for i, image in enumerate(batch["image"]):
-        arr = np.asarray(image)
-        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[-1] != 3:
+    images = batch["images"]
+    if len(images) != n:
+        raise ValueError(f"{len(images)} images observed for {n} rows")
+    for i, image in enumerate(images):
+        shape = tuple(int(d) for d in image["shape"])
+        if image["dtype"] != "uint8" or len(shape) != 3 or shape[-1] != 3:
             raise Wrong(
-                f"row {i}: the image is {type(image).__name__} of shape {getattr(arr, 'shape', None)} and dtype "
-                f"{arr.dtype}, not a (height, width, 3) uint8 array.",
+                f"row {i}: the image is {image['type']} of shape {shape} and dtype "
+                f"{image['dtype']}, not a (height, width, 3) uint8 array.",
                 f"Keep the lab's {IMAGE_STAGE} stage as it is: it stores each image as a NumPy uint8 array.",
             )
     return n
 
 
-@exercise("Exercise 2")
-def exercise_2(catalogue_images, messages=None, model=None, Enhancer=None, rows: int = 3) -> str:
-    """``catalogue_images``: the catalogue enhanced by the learner's ``Enhancer`` (``model``, ``messages``), then
-    drawn by ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few
-    rows."""
-    require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
-    require_dataset("catalogue_images", catalogue_images, DATASET_HINT)
-    plan = stages(catalogue_images)
+def _check_plan(seen: dict, plan: list[_Stage]) -> tuple[_Stage, _Stage]:
+    """The checks of the plan, in the order the text asks: the Enhancer, the order of the stages (its
+    ``before``: what runs in front of it), ImageGen after it, the GPU shares. Returns (Enhancer, ImageGen)."""
     if not plan:
         raise Wrong("`catalogue_images` shows no stages: it was run already (take/materialize).", DATASET_HINT)
-    enhancer = _check_enhancer(plan, messages, model or model_for("llm"), Enhancer)
-    _check_order(catalogue_images, enhancer)
+    enhancer = _check_enhancer(plan, seen)
+    _check_order(seen["before"], enhancer)
     drawer = _check_image_stage(plan, enhancer)
-    _check_gpu_shares([enhancer, drawer])
-    n = _check_rows(_take(catalogue_images, rows))
+    _check_gpu_shares([enhancer, drawer], seen["gpus"])
+    return enhancer, drawer
+
+
+def _judge_2(seen, seed=None) -> str:
+    enhancer, drawer = _check_plan(seen, _plan(seen["plan"]))
+    n = _check_rows(seen["rows"])
     return (
         f"{enhancer.name} ({enhancer.num_gpus:g} GPU) then {drawer.name} ({drawer.num_gpus:g} GPU), one actor "
         f"each; {n} rows, each with an enhanced {IMAGE_COLUMN!r}, its season and an RGB image."
     )
+
+
+@exercise("Exercise 2", judge=_judge_2)
+def exercise_2(catalogue_images, messages=None, model=None, Enhancer=None, rows: int = 3) -> dict:
+    """``catalogue_images``: the catalogue enhanced by the learner's ``Enhancer`` (``model``, ``messages``), then
+    drawn by ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few
+    rows."""
+    from raycourse import room
+
+    require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
+    require_dataset("catalogue_images", catalogue_images, DATASET_HINT)
+    real = stages(catalogue_images)
+    seen = {
+        "plan": [_Stage.observe(i, s, messages, Enhancer) for i, s in enumerate(real)],
+        "enhancer": {
+            "is_class": inspect.isclass(Enhancer),
+            "qualname": str(getattr(Enhancer, "__qualname__", type(Enhancer).__name__)),
+        },
+        "messages": messages is not None,
+        "model": str(model or model_for("llm")),
+        "gpus": room.learner_gpus(),
+    }
+    plan = _plan(seen["plan"])
+    # the plan's checks run here too, before anything runs: a pipeline the lab does not ask for may wait forever
+    if plan:
+        seen["before"] = _images_before(catalogue_images, real[_check_enhancer(plan, seen).index])
+    _check_plan(seen, plan)
+    seen["rows"] = _observe_rows(_take(catalogue_images, rows))
+    return seen
 
 
 DATASET_HINT = (
@@ -674,11 +891,11 @@ def _chat_tokens(tokenizer, chat) -> int:
 COUNTER = "TokenCounter"
 
 
-def _check_counter_stage(costs):
+def _check_counter_stage(plan: list[_Stage]) -> _Stage:
     """A class stage ``TokenCounter`` in a pool of one actor, with no GPU, in the plan of a lazy ``costs``."""
-    counter = next((s for s in stages(costs) if s.name == COUNTER), None)
+    counter = next((s for s in plan if s.name == COUNTER), None)
     if counter is None or not counter.is_class:
-        names = ", ".join(s.name for s in stages(costs)) or "none: it was run already (take/materialize)"
+        names = ", ".join(s.name for s in plan) or "none: it was run already (take/materialize)"
         raise Wrong(
             f"`costs` has no class stage `{COUNTER}` (its stages: {names}).",
             f"Count in `map_batches({COUNTER}, ...)`, a class that loads the tokenizer once per actor, and leave "
@@ -693,8 +910,9 @@ def _check_counter_stage(costs):
     return counter
 
 
-def _check_counter_loads_once(counter, rows) -> None:
-    """Build the learner's TokenCounter as Ray would and run it on two batches: the tokenizer loaded once."""
+def _counter_loads(counter, rows) -> dict:
+    """Build the learner's TokenCounter as Ray would and run it on two batches: the loads (models, processors)
+    counted after the constructor and at the end (see toolkit.require_loaded_once)."""
     import numpy as np
     from transformers import PreTrainedTokenizerBase
 
@@ -706,19 +924,22 @@ def _check_counter_loads_once(counter, rows) -> None:
         call_as_ray(instance, batch)
         after_first = counts["load"], counts["processor"]
         call_as_ray(instance, batch)
-    require_loaded_once(counts, after_first, label=COUNTER, batches=1, processor="a tokenizer")
+    return {"first": list(after_first), "end": [counts["load"], counts["processor"]]}
 
 
-def _cost_rows(costs) -> list[dict]:
-    rows = costs.take_all()
-    if not rows:
+def _check_cost_rows(seen: dict) -> list[dict]:
+    rows = seen["rows"]
+    if not seen["n_rows"]:
         raise Wrong("`costs` is empty.", "Start from the lab's `catalogue`: one row per product.")
-    lacking = [c for c in ("id", TEXT_COLUMN, "n_tokens") if c not in rows[0]]
+    columns = list(seen["columns"])
+    lacking = [c for c in ("id", TEXT_COLUMN, "n_tokens") if c not in columns]
     if lacking:
         raise Wrong(
-            f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {list(rows[0])}).",
+            f"`costs` has no {', '.join(f'`{c}`' for c in lacking)} column (its columns: {columns}).",
             f"Keep `id` and `{TEXT_COLUMN}` and add the count as `n_tokens`.",
         )
+    if len(rows) != seen["n_rows"]:
+        raise ValueError(f"{len(rows)} rows observed of {seen['n_rows']}")
     if any(str(r[TEXT_COLUMN]) not in _originals() for r in rows):
         raise Wrong(
             "`costs` holds descriptions that the LLM has already rewritten.",
@@ -728,14 +949,18 @@ def _cost_rows(costs) -> list[dict]:
     return rows
 
 
-def _check_counts(rows, messages, season_for) -> None:
+def _check_counts(rows: list[dict]) -> None:
+    """Each row's ``n_tokens`` against the chat that ``catalogue_messages`` made for it (observed), counted here."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_for("llm"))
     for row in rows:
-        text, season = str(row[TEXT_COLUMN]), season_for(row["id"])
-        want, got = _chat_tokens(tokenizer, messages(text, season)), row["n_tokens"]
-        if got == want:
+        text, got = str(row[TEXT_COLUMN]), row["n_tokens"]
+        chat = [{"role": str(m["role"]), "content": str(m["content"])} for m in row["chat"]]
+        if not any(text in m["content"] for m in chat) or not any(m["role"] == "system" for m in chat):
+            raise ValueError(f"a chat for {text!r} that is not catalogue_messages' (its text and an instruction)")
+        want = _chat_tokens(tokenizer, chat)
+        if isinstance(got, numbers.Real) and not isinstance(got, bool) and got == want:
             continue
         if got == len(tokenizer(text)["input_ids"]):
             raise Wrong(
@@ -750,20 +975,46 @@ def _check_counts(rows, messages, season_for) -> None:
         )
 
 
-@exercise("Stretch · what the LLM reads, in tokens")
-def stretch(costs, messages=None, season_for=None) -> str:
+def _judge_stretch(seen, seed=None) -> str:
+    _check_counter_stage(_plan(seen["plan"]))
+    rows = _check_cost_rows(seen)
+    _check_counts(rows)
+    loads = seen["loads"]
+    counts = Counter(load=int(loads["end"][0]), processor=int(loads["end"][1]))
+    after_first = int(loads["first"][0]), int(loads["first"][1])
+    require_loaded_once(counts, after_first, label=COUNTER, batches=1, processor="a tokenizer")
+    counts = [int(r["n_tokens"]) for r in rows]
+    return (
+        f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens, counted by one {COUNTER} actor with no GPU "
+        "that loads its tokenizer once: the system message, not the description, is most of what the LLM reads."
+    )
+
+
+@exercise("Stretch · what the LLM reads, in tokens", judge=_judge_stretch)
+def stretch(costs, messages=None, season_for=None) -> dict:
     """``costs``: the catalogue with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row,
     counted by a TokenCounter actor (one, no GPU) that loads its tokenizer once."""
     require("costs", costs, "the Dataset of `catalogue` with an `n_tokens` column")
     if messages is None or season_for is None:
         raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
     require_dataset("costs", costs, f"Build `costs` with `map_batches({COUNTER}, ...)` on `catalogue`.")
-    counter = _check_counter_stage(costs)
-    rows = _cost_rows(costs)
-    _check_counts(rows, messages, season_for)
-    _check_counter_loads_once(counter, rows)
-    counts = [int(r["n_tokens"]) for r in rows]
-    return (
-        f"{len(rows)} chats of {min(counts)} to {max(counts)} tokens, counted by one {COUNTER} actor with no GPU "
-        "that loads its tokenizer once: the system message, not the description, is most of what the LLM reads."
-    )
+    real = stages(costs)
+    seen = {"plan": [_Stage.observe(i, s, None, None) for i, s in enumerate(real)]}
+    counter = real[_check_counter_stage(_plan(seen["plan"])).index]  # a plan the lab does not ask for is not run
+    rows = costs.take_all()
+    seen["columns"] = [str(c) for c in rows[0]] if rows else []
+    seen["n_rows"] = len(rows)
+    seen["rows"] = [
+        {
+            "id": _cell(r["id"]) if isinstance(r["id"], str) else r["id"],
+            TEXT_COLUMN: str(r[TEXT_COLUMN]),
+            "n_tokens": r["n_tokens"] if isinstance(r["n_tokens"], numbers.Real) else _cell(r["n_tokens"]),
+            "chat": _observe_sent([("chat", messages(str(r[TEXT_COLUMN]), season_for(r["id"])))])[0][1],
+        }
+        for r in rows
+        if all(c in r for c in ("id", TEXT_COLUMN, "n_tokens"))
+    ]
+    if len(seen["rows"]) == len(rows) and rows:
+        _check_cost_rows(seen)  # rewritten descriptions: nothing to count
+        seen["loads"] = _counter_loads(counter, rows)
+    return seen
