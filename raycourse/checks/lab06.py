@@ -59,6 +59,7 @@ from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
 from .toolkit import (
+    plain_value,
     as_columns,
     call_as_ray,
     check_embeddings,
@@ -757,16 +758,6 @@ def _thresholds(best) -> list[float]:
 FIND_COLUMNS = ("query", "match", "score", "duplicate")
 
 
-def _plain(value):
-    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
-    and None as they are; anything else its ``repr``."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
 def _found_facts(out) -> dict:
     """What ``find_duplicates`` returned, as plain data: its type and columns, and the four columns' rows."""
     import pandas as pd
@@ -782,8 +773,15 @@ def _found_facts(out) -> dict:
             try:
                 score = float(score)
             except (TypeError, ValueError):
-                score = _plain(score)
-            rows.append({"query": _plain(query), "match": _plain(match), "score": score, "duplicate": _plain(flag)})
+                score = plain_value(score)
+            rows.append(
+                {
+                    "query": plain_value(query),
+                    "match": plain_value(match),
+                    "score": score,
+                    "duplicate": plain_value(flag),
+                }
+            )
         facts["rows"] = rows
     return facts
 

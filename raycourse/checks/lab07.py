@@ -89,6 +89,7 @@ from ._core import (
     written,  # noqa: F401 (the lab imports it from here)
 )
 from .toolkit import (
+    plain_value,
     as_number,
     error_line,
     plan_ops,
@@ -166,16 +167,6 @@ def busiest_day(copies: int = COPIES):
 
 
 # ----------------------------------------------------------------------------- Exercise 1
-
-
-def _plain(value):
-    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
-    and None as they are; anything else its ``repr``."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 def _tail(path: str) -> str:
@@ -293,7 +284,7 @@ def exercise_1(ratings) -> dict:
     require_dataset("ratings", ratings, "Read the ratings with ray.data.read_json(...), join them with the table.")
     table = rows_of(ratings, "ratings", "Run your cell again and read its error: it comes from your own function.")
     kept = [c for c in ("id", "text", "stars", "photo") if c in table.columns]
-    rows = [{c: _plain(v) for c, v in zip(kept, values)} for values in table[kept].itertuples(index=False)]
+    rows = [{c: plain_value(v) for c, v in zip(kept, values)} for values in table[kept].itertuples(index=False)]
     for row in rows:
         photo = row.get("photo")
         row["photo_file"] = os.path.realpath(photo) if isinstance(photo, str) and os.path.isfile(photo) else None
@@ -688,7 +679,7 @@ def _timing_facts(table) -> dict:
     seen = {"rows": len(table), "columns": [str(c) for c in table.columns]}
     for column in TIMING:
         if column in table.columns:
-            seen[column] = [_plain(v) for v in table[column]]
+            seen[column] = [plain_value(v) for v in table[column]]
     return seen
 
 
@@ -704,7 +695,7 @@ def _run_facts(table, sample: set) -> dict:
     """The output of a run of ``fed`` as plain data: its stopwatch, every row's id, and the features of the rows of
     the ratings in ``sample`` (None for the others)."""
     seen = _timing_facts(table)
-    ids = [_plain(v) for v in table["id"]] if "id" in table.columns else [None] * len(table)
+    ids = [plain_value(v) for v in table["id"]] if "id" in table.columns else [None] * len(table)
     if "id" in table.columns:
         seen["id"] = ids
     if "features" in table.columns:

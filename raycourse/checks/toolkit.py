@@ -96,6 +96,16 @@ def _iterable(value) -> bool:
     return True
 
 
+def plain_value(value):
+    """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
+    and None as they are; anything else its ``repr``."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
 def as_number(value) -> float | None:
     """A real number (Python, NumPy, or a one-element array or tensor) as a float; None for text, booleans and
     anything else."""
