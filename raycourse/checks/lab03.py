@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._core import NotSolved, Wrong, exercise, progress_of, require
-from .toolkit import require_dataset, stages, visible_files
+from .toolkit import pool_size_of, require_dataset, stages, visible_files
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
 
@@ -322,11 +322,7 @@ class _Stage:
 
     @classmethod
     def of(cls, seen: dict) -> _Stage:
-        size = seen["pool_size"]
-        if size is not None:
-            low, high = size
-            high = float(high) if isinstance(high, str) else high  # "inf": a pool without a maximum
-            size = (int(low), high if high == math.inf else int(high))
+        size = pool_size_of(seen["pool_size"])
         is_class = seen["is_class"]
         if not isinstance(is_class, bool):
             raise ValueError(f"is_class {is_class!r}")

@@ -50,7 +50,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
-import math
 import numbers
 import random
 import tempfile
@@ -61,6 +60,7 @@ from pathlib import Path
 
 from ._core import Wrong, exercise, progress_of, require
 from .toolkit import (
+    pool_size_of,
     as_columns,
     as_text,
     call_as_ray,
@@ -616,11 +616,7 @@ class _Stage:
 
     @classmethod
     def of(cls, seen: dict) -> _Stage:
-        size = seen["pool_size"]
-        if size is not None:
-            low, high = size
-            high = float(high) if isinstance(high, str) else high  # "inf": a pool without a maximum
-            size = (int(low), high if high == math.inf else int(high))
+        size = pool_size_of(seen["pool_size"])
         flags = [seen[k] for k in ("is_class", "has_args", "yours")] + [given for _, given in seen["builders"]]
         if not all(isinstance(f, bool) for f in flags):
             raise ValueError(f"flags {flags!r} that are not true or false")

@@ -96,6 +96,16 @@ def _iterable(value) -> bool:
     return True
 
 
+def pool_size_of(size):
+    """An actor pool's (smallest, largest) size from its observation (``[low, high]``, ``high`` maybe "inf": a pool
+    without a maximum), or None for none."""
+    if size is None:
+        return None
+    low, high = size
+    high = float(high) if isinstance(high, str) else high
+    return (int(low), high if high == math.inf else int(high))
+
+
 def plain_value(value):
     """A value of the learner's table as plain data: a NumPy scalar as its Python value; text, numbers, truth values
     and None as they are; anything else its ``repr``."""
