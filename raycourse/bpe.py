@@ -62,10 +62,7 @@ def corpus() -> list[str]:
             place = _PLACES[(i * 2 + j) % len(_PLACES)]
             word = _WORDS[n % len(_WORDS)]
             n += 1
-            lines.append(
-                f"A {style} of a {animal} wearing a {color} {cloth} in {season}, "
-                f"{word} {place}."
-            )
+            lines.append(f"A {style} of a {animal} wearing a {color} {cloth} in {season}, {word} {place}.")
             lines.append(
                 f"The {animal} is {_WORDS[(n * 7) % len(_WORDS)]} a {cloth}. "
                 f"{color.capitalize()} {style}, {season} {place}!"

@@ -104,7 +104,6 @@ def whisper_tokenizer():
     from tokenizers import AddedToken
     from transformers import WhisperTokenizer
 
-
     words = tokenizer_words()
     # each word after a space and at the start of a sentence, in lower case and capitalised
     extra = (" ".join(words),) * 50 + (" ".join(w.capitalize() for w in words),) * 20
@@ -232,8 +231,9 @@ def train_speech(
             labels[row, : len(ids[i]) - 1] = torch.tensor(ids[i][1:])
         return model(input_features=features, decoder_input_ids=inputs, labels=labels).loss
 
-    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="speech", every=100, log=log,
-                  clip_norm=1.0, threads=1)
+    losses = _fit(
+        model, batch_loss, steps=steps, lr=lr, warm=0.1, name="speech", every=100, log=log, clip_norm=1.0, threads=1
+    )
     return {
         "sentences": sentences,
         "strings": strings,

@@ -27,11 +27,21 @@ TRAIN_SEED = 27_2026
 ORIENTATIONS = ("horizontal", "vertical")
 
 # What a caption can say: {o} the orientation, {a} and {b} the two colours.
-_ORIENTATION_ONLY = ("a photo of {o} stripes", "{o} stripes", "a photo of stripes {o}", "stripes {o}",
-                     "a picture of {o} stripes", "an image with {o} stripes")
+_ORIENTATION_ONLY = (
+    "a photo of {o} stripes",
+    "{o} stripes",
+    "a photo of stripes {o}",
+    "stripes {o}",
+    "a picture of {o} stripes",
+    "an image with {o} stripes",
+)
 _COLOURS_ONLY = ("{a} and {b} stripes", "a photo of {a} and {b} stripes", "stripes in {a} and {b}")
-_BOTH = ("a photo of {o} stripes in {a} and {b}", "{o} {a} and {b} stripes", "{a} and {b} {o} stripes",
-         "a picture of {o} stripes, {a} and {b}")
+_BOTH = (
+    "a photo of {o} stripes in {a} and {b}",
+    "{o} {a} and {b} stripes",
+    "{a} and {b} {o} stripes",
+    "a picture of {o} stripes, {a} and {b}",
+)
 
 
 def clip_training_words() -> list[str]:
@@ -99,8 +109,20 @@ def seeded(seed: int):
         yield
 
 
-def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, every: int, log=None,
-         weight_decay: float = 0.01, clip_norm: float | None = None, threads: int | None = None) -> list[float]:
+def _fit(
+    model,
+    batch_loss,
+    *,
+    steps: int,
+    lr: float,
+    warm: float,
+    name: str,
+    every: int,
+    log=None,
+    weight_decay: float = 0.01,
+    clip_norm: float | None = None,
+    threads: int | None = None,
+) -> list[float]:
     """The loop every trained stand-in uses: AdamW and a one-cycle schedule over ``steps`` steps (gradients clipped
     to ``clip_norm`` if given), on a fixed number of CPU threads (repeatable: ``threads``, else
     ``RAYCOURSE_STANDIN_THREADS``, default 2); ``batch_loss(step)`` gives each step's loss. Returns the losses."""
@@ -126,8 +148,9 @@ def _fit(model, batch_loss, *, steps: int, lr: float, warm: float, name: str, ev
     return losses
 
 
-def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int = 160, batch: int = 64,
-               lr: float = 3e-3, log=None) -> dict:
+def train_clip(
+    model, processor, seed: int = 0, *, images: int = 320, steps: int = 160, batch: int = 64, lr: float = 3e-3, log=None
+) -> dict:
     """Train a (tiny) ``CLIPModel`` in place on the world's images and captions; return what it measured."""
     import torch
 
@@ -143,10 +166,19 @@ def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int
         captions = [_caption(rng, orientation[i], data[i][2]) for i in index]
         text = processor(text=[c[0] for c in captions], return_tensors="pt", padding=True)
         # match[i, j]: caption j is true of image i (everything it says, the image shows)
-        match = torch.tensor([[(co is None or co == orientation[i]) and (cc is None or cc == colours[i])
-                               for _, co, cc in captions] for i in index], dtype=torch.float32)
-        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
-                    pixel_values=pixels[index], return_loss=False)
+        match = torch.tensor(
+            [
+                [(co is None or co == orientation[i]) and (cc is None or cc == colours[i]) for _, co, cc in captions]
+                for i in index
+            ],
+            dtype=torch.float32,
+        )
+        out = model(
+            input_ids=text["input_ids"],
+            attention_mask=text["attention_mask"],
+            pixel_values=pixels[index],
+            return_loss=False,
+        )
         logits = out.logits_per_image  # (images, captions), scaled by the learned temperature
         loss_images = -(torch.log_softmax(logits, dim=1) * match / match.sum(1, keepdim=True)).sum(1).mean()
         loss_texts = -(torch.log_softmax(logits.T, dim=1) * match.T / match.T.sum(1, keepdim=True)).sum(1).mean()
@@ -156,9 +188,20 @@ def train_clip(model, processor, seed: int = 0, *, images: int = 320, steps: int
     return {"images": images, "steps": steps, "batch": batch, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
-def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, turns: int = 3,
-              steps: int = 500, warmup: float = 0.6, batch: int = 16, lr: float = 5e-3, reviews: int = 4,
-              log=None) -> dict:
+def train_llm(
+    model,
+    tokenizer,
+    seed: int = 0,
+    *,
+    conversations: int = 1500,
+    turns: int = 3,
+    steps: int = 500,
+    warmup: float = 0.6,
+    batch: int = 16,
+    lr: float = 5e-3,
+    reviews: int = 4,
+    log=None,
+) -> dict:
     """Train a (tiny) causal LM in place on the world's prompt enhancements (:func:`world.enhancement_example`):
     conversations of a few turns under one instruction, as the chat template writes them, the loss on the answers
     and their end tokens only (several turns share one instruction: its tokens are most of a one-turn example).
@@ -197,7 +240,7 @@ def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, tur
         messages[0] = {"role": "system", "content": short[first]}
         ids, spans = [], []
         for turn in range(1, len(messages), 2):
-            context = tokenizer.apply_chat_template(messages[:turn + 1], add_generation_prompt=True, tokenize=False)
+            context = tokenizer.apply_chat_template(messages[: turn + 1], add_generation_prompt=True, tokenize=False)
             ids = tokenizer(context, add_special_tokens=False).input_ids
             reply = tokenizer(messages[turn + 1]["content"], add_special_tokens=False).input_ids + [end]
             spans.append((len(ids), len(ids) + len(reply)))
@@ -221,15 +264,20 @@ def train_llm(model, tokenizer, seed: int = 0, *, conversations: int = 1500, tur
         labels = torch.full((len(chosen), width), -100)
         mask = torch.zeros((len(chosen), width), dtype=torch.long)
         for row, (ids, spans) in enumerate(chosen):
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            mask[row, :len(ids)] = 1
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
             for start, stop in spans:
                 labels[row, start:stop] = torch.tensor(ids[start:stop])
         return model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
 
     losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="llm", every=50, log=log)
-    return {"conversations": conversations, "steps": steps, "batch": batch, "first_loss": losses[0],
-            "last_loss": losses[-1]}
+    return {
+        "conversations": conversations,
+        "steps": steps,
+        "batch": batch,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+    }
 
 
 def _blur(x, sigma: float):
@@ -238,14 +286,24 @@ def _blur(x, sigma: float):
     import torch.nn.functional as F
 
     radius = int(3 * sigma)
-    kernel = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2 / (2 * sigma * sigma))
+    kernel = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2) / (2 * sigma * sigma))
     kernel = kernel / kernel.sum()
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="circular"), kernel.view(1, 1, 1, -1))
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="circular"), kernel.view(1, 1, -1, 1))
 
 
-def train_image_gen(pipe, seed: int = 0, *, prompts: int = 3000, text_steps: int = 200, decoder_steps: int = 300,
-                    unet_steps: int = 450, code: float = 100.0, shading: float = 0.1, log=None) -> dict:
+def train_image_gen(
+    pipe,
+    seed: int = 0,
+    *,
+    prompts: int = 3000,
+    text_steps: int = 200,
+    decoder_steps: int = 300,
+    unet_steps: int = 450,
+    code: float = 100.0,
+    shading: float = 0.1,
+    log=None,
+) -> dict:
     """Train a (tiny) SDXL pipeline in place so that one turbo step paints a prompt in the world's colour.
 
     The picture world (:func:`world.picture_colour`): a prompt's scene is the colour of its season, or of its outfit,
@@ -282,12 +340,18 @@ def train_image_gen(pipe, seed: int = 0, *, prompts: int = 3000, text_steps: int
 
     def text_loss(step):
         index = torch.randint(0, prompts, (32,), generator=generator)
-        tokens = pipe.tokenizer_2([pool[i][0] for i in index.tolist()], padding="longest", truncation=True,
-                                  max_length=pipe.tokenizer_2.model_max_length, return_tensors="pt")
+        tokens = pipe.tokenizer_2(
+            [pool[i][0] for i in index.tolist()],
+            padding="longest",
+            truncation=True,
+            max_length=pipe.tokenizer_2.model_max_length,
+            return_tensors="pt",
+        )
         return F.cross_entropy(head(pipe.text_encoder_2(tokens.input_ids).text_embeds), target[index])
 
-    text_losses = _fit(text_part, text_loss, steps=text_steps, lr=3e-3, warm=0.15, name="image_gen text", every=50,
-                       log=log)
+    text_losses = _fit(
+        text_part, text_loss, steps=text_steps, lr=3e-3, warm=0.15, name="image_gen text", every=50, log=log
+    )
 
     # 2. The decoder paints noise + code as the code's colour, shaded by the noise's smooth part.
     decoder = torch.nn.ModuleList([pipe.vae.post_quant_conv, pipe.vae.decoder])
@@ -297,16 +361,33 @@ def train_image_gen(pipe, seed: int = 0, *, prompts: int = 3000, text_steps: int
         noise = torch.randn(len(names), 4, 8, 8, generator=generator)
         latents = sigma * noise + colour_code(index, 8)
         shaded = (colours[index].view(-1, 3, 1, 1) + shading * _blur(noise[:, :1], 2.0) / noise_std).clamp(-1, 1)
-        return F.mse_loss(pipe.vae.decode(latents / scale).sample, F.interpolate(shaded, scale_factor=8,
-                                                                                   mode="bilinear"))
+        return F.mse_loss(
+            pipe.vae.decode(latents / scale).sample, F.interpolate(shaded, scale_factor=8, mode="bilinear")
+        )
 
-    decoder_losses = _fit(decoder, decoder_loss, steps=decoder_steps, lr=3e-3, warm=0.15, name="image_gen decoder",
-                          every=100, log=log, weight_decay=0.0)  # no decay: the colours need exact weights
+    decoder_losses = _fit(
+        decoder,
+        decoder_loss,
+        steps=decoder_steps,
+        lr=3e-3,
+        warm=0.15,
+        name="image_gen decoder",
+        every=100,
+        log=log,
+        weight_decay=0.0,
+    )  # no decay: the colours need exact weights
 
     # 3. The UNet turns the prompts' embeddings (as the pipeline computes them) into the colour code.
     with torch.no_grad(), _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
-        embedded = [pipe.encode_prompt([p for p, _ in pool[i:i + 100]], device="cpu", num_images_per_prompt=1,
-                                       do_classifier_free_guidance=False) for i in range(0, prompts, 100)]
+        embedded = [
+            pipe.encode_prompt(
+                [p for p, _ in pool[i : i + 100]],
+                device="cpu",
+                num_images_per_prompt=1,
+                do_classifier_free_guidance=False,
+            )
+            for i in range(0, prompts, 100)
+        ]
     prompt_embeds = torch.cat([e[0] for e in embedded])
     pooled_embeds = torch.cat([e[2] for e in embedded])
     time_ids = torch.tensor([[512.0, 512.0, 0.0, 0.0, 512.0, 512.0]])  # the pipeline's at 512 px
@@ -314,13 +395,20 @@ def train_image_gen(pipe, seed: int = 0, *, prompts: int = 3000, text_steps: int
     def unet_loss(step):
         index = torch.randint(0, prompts, (16,), generator=generator)
         noise = torch.randn(16, 4, 8, 8, generator=generator)
-        eps = pipe.unet(noise * float(scheduler.init_noise_sigma) / (sigma**2 + 1) ** 0.5, timestep,  # scale_model_input's
-                        encoder_hidden_states=prompt_embeds[index],
-                        added_cond_kwargs={"text_embeds": pooled_embeds[index],
-                                           "time_ids": time_ids.repeat(16, 1)}).sample
+        eps = pipe.unet(
+            noise * float(scheduler.init_noise_sigma) / (sigma**2 + 1) ** 0.5,
+            timestep,  # scale_model_input's
+            encoder_hidden_states=prompt_embeds[index],
+            added_cond_kwargs={"text_embeds": pooled_embeds[index], "time_ids": time_ids.repeat(16, 1)},
+        ).sample
         return F.mse_loss(-sigma * eps / code, colour_code(target[index], 8) / code)
 
-    unet_losses = _fit(pipe.unet, unet_loss, steps=unet_steps, lr=3e-3, warm=0.15, name="image_gen unet", every=100,
-                       log=log)
-    return {"prompts": prompts, "text_loss": text_losses[-1], "decoder_loss": decoder_losses[-1],
-            "unet_loss": unet_losses[-1]}
+    unet_losses = _fit(
+        pipe.unet, unet_loss, steps=unet_steps, lr=3e-3, warm=0.15, name="image_gen unet", every=100, log=log
+    )
+    return {
+        "prompts": prompts,
+        "text_loss": text_losses[-1],
+        "decoder_loss": decoder_losses[-1],
+        "unet_loss": unet_losses[-1],
+    }

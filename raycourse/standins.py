@@ -72,6 +72,7 @@ import warnings
 from typing import Callable, Iterator
 
 from . import bpe
+from .fingerprint import source_fingerprint
 from .standin_training import seeded
 
 __all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin", "training_digest"]
@@ -110,11 +111,12 @@ def training_digest(role: str | None = None) -> str:
     shared = (__file__, bpe.__file__, standin_training.__file__, world.__file__)
     speech = (speech_training.__file__, world_speech.__file__, speech_training.REVIEWS)
     sources = shared + (speech if role == "speech" else ())
-    for module_file in sources:
-        digest.update(pathlib.Path(module_file).read_bytes())
+    for module_file in sources:  # what the code does, not its layout: formatting leaves the shipped builds current
+        digest.update(source_fingerprint(module_file))
     for name in TRAINING_LIBRARIES:
         digest.update(f"{name}=={metadata.version(name).split('+')[0]};".encode())
     return digest.hexdigest()[:16]
+
 
 #: The real Hub model each stand-in imitates.
 REAL_MODELS: dict[str, str] = {
@@ -138,15 +140,15 @@ QWEN_CHAT_TEMPLATE = (
     "    {%- else %}\n"
     "        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n"
     "    {%- endif %}\n"
-    "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
+    '    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n'
+    'You are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}\n'
     "    {%- for tool in tools %}\n"
-    "        {{- \"\\n\" }}\n"
+    '        {{- "\\n" }}\n'
     "        {{- tool | tojson }}\n"
     "    {%- endfor %}\n"
-    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and "
-    "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, "
-    "\\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n"
+    '    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and '
+    'arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, '
+    '\\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}\n'
     "{%- else %}\n"
     "    {%- if messages[0]['role'] == 'system' %}\n"
     "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
@@ -156,10 +158,10 @@ QWEN_CHAT_TEMPLATE = (
     "    {%- endif %}\n"
     "{%- endif %}\n"
     "{%- for message in messages %}\n"
-    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or "
-    "(message.role == \"assistant\" and not message.tool_calls) %}\n"
+    '    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or '
+    '(message.role == "assistant" and not message.tool_calls) %}\n'
     "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
-    "    {%- elif message.role == \"assistant\" %}\n"
+    '    {%- elif message.role == "assistant" %}\n'
     "        {{- '<|im_start|>' + message.role }}\n"
     "        {%- if message.content %}\n"
     "            {{- '\\n' + message.content }}\n"
@@ -168,21 +170,21 @@ QWEN_CHAT_TEMPLATE = (
     "            {%- if tool_call.function is defined %}\n"
     "                {%- set tool_call = tool_call.function %}\n"
     "            {%- endif %}\n"
-    "            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n"
+    '            {{- \'\\n<tool_call>\\n{"name": "\' }}\n'
     "            {{- tool_call.name }}\n"
-    "            {{- '\", \"arguments\": ' }}\n"
+    '            {{- \'", "arguments": \' }}\n'
     "            {{- tool_call.arguments | tojson }}\n"
     "            {{- '}\\n</tool_call>' }}\n"
     "        {%- endfor %}\n"
     "        {{- '<|im_end|>\\n' }}\n"
-    "    {%- elif message.role == \"tool\" %}\n"
-    "        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n"
+    '    {%- elif message.role == "tool" %}\n'
+    '        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}\n'
     "            {{- '<|im_start|>user' }}\n"
     "        {%- endif %}\n"
     "        {{- '\\n<tool_response>\\n' }}\n"
     "        {{- message.content }}\n"
     "        {{- '\\n</tool_response>' }}\n"
-    "        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n"
+    '        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}\n'
     "            {{- '<|im_end|>\\n' }}\n"
     "        {%- endif %}\n"
     "    {%- endif %}\n"
@@ -271,7 +273,8 @@ def _quiet() -> Iterator[None]:
             # NumPy 2 flags with a DeprecationWarning about torch's __array__
             # not taking `copy=`; harmless and not ours to fix.
             warnings.filterwarnings(
-                "ignore", message=r"__array__ implementation doesn't accept a copy keyword",
+                "ignore",
+                message=r"__array__ implementation doesn't accept a copy keyword",
                 category=DeprecationWarning,
             )
             yield
@@ -300,8 +303,9 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     from . import world
     from .standin_training import train_llm
 
-    tok = _qwen_tokenizer(words=tuple(world.enhancer_words() + world.review_words()),
-                          first_words=tuple(world.enhancer_first_words()))
+    tok = _qwen_tokenizer(
+        words=tuple(world.enhancer_words() + world.review_words()), first_words=tuple(world.enhancer_first_words())
+    )
     pad_id = tok.convert_tokens_to_ids("<|endoftext|>")
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     vocab_size = ((len(tok) + 63) // 64) * 64  # padded, like Qwen's 151936
@@ -391,9 +395,7 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
     with seeded(seed):
         model = CLIPModel(config)
     # Same preprocessing as openai/clip-vit-base-patch32 (the class defaults).
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
-    )
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
     processor = CLIPProcessor(image_processor=image_processor, tokenizer=tok)
     # Trained for a few seconds on the course's world (raycourse.standin_training): orientation and colours.
     with seeded(seed):
@@ -576,8 +578,10 @@ def build_standin(role: str, path: str | os.PathLike, seed: int = 0, *, train: b
         shipped = TRAINED_DIR / role
         if role in TRAINED and seed == 0 and not train:
             if not (shipped / "standin.json").is_file():
-                raise FileNotFoundError(f"{shipped} holds no trained stand-in: run `python tools/train_standins.py "
-                                        f"{role}` to train it (about a minute), or restore the folder from git")
+                raise FileNotFoundError(
+                    f"{shipped} holds no trained stand-in: run `python tools/train_standins.py "
+                    f"{role}` to train it (about a minute), or restore the folder from git"
+                )
             shutil.copytree(shipped, tmp, dirs_exist_ok=True)
         else:
             with _quiet():
@@ -589,8 +593,11 @@ def build_standin(role: str, path: str | os.PathLike, seed: int = 0, *, train: b
                     "seed": seed,
                     "standin_version": STANDIN_VERSION,
                     "imitates": REAL_MODELS[role],
-                    "note": ("tiny stand-in trained on the course's world by raycourse.standins" if role in TRAINED
-                             else "tiny randomly initialised stand-in built by raycourse.standins"),
+                    "note": (
+                        "tiny stand-in trained on the course's world by raycourse.standins"
+                        if role in TRAINED
+                        else "tiny randomly initialised stand-in built by raycourse.standins"
+                    ),
                     **({"trained_from": training_digest(role)} if role in TRAINED else {}),
                 },
             )

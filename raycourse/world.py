@@ -88,8 +88,9 @@ def draw_stripes(rng: np.random.Generator, horizontal: bool, noise: float = 8.0)
     return draw_stripes_with_colours(rng, horizontal, noise)[0]
 
 
-def draw_stripes_with_colours(rng: np.random.Generator, horizontal: bool,
-                              noise: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_stripes_with_colours(
+    rng: np.random.Generator, horizontal: bool, noise: float = 8.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`draw_stripes`, and the stripes' two colours (RGB): what a caption of the image names."""
     w = int(rng.choice(SIZES))
     h = int(rng.choice(SIZES)) if rng.random() < 0.6 else w
@@ -113,8 +114,9 @@ def draw_stripes_with_colours(rng: np.random.Generator, horizontal: bool,
     return _blob_and_noise(img, yy, xx, rng, noise), c1, c2
 
 
-def _blob_and_noise(img: np.ndarray, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator,
-                    noise: float) -> np.ndarray:
+def _blob_and_noise(
+    img: np.ndarray, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator, noise: float
+) -> np.ndarray:
     """Finish a drawn pattern: a distracting filled ellipse of a third random colour (in 70 % of the images, of
     every class), then Gaussian noise; as uint8."""
     h, w = yy.shape
@@ -156,9 +158,17 @@ def draw_checks(rng: np.random.Generator, noise: float = 8.0) -> np.ndarray:
 
 #: The world's colour words: a colour is called by the nearest of these (RGB, plain distance).
 COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30), "orange": (245, 140, 20), "yellow": (240, 225, 40), "green": (40, 170, 50),
-    "blue": (30, 70, 220), "purple": (140, 40, 180), "pink": (245, 140, 200), "brown": (125, 75, 30),
-    "black": (15, 15, 15), "white": (240, 240, 240), "grey": (128, 128, 128),
+    "red": (220, 30, 30),
+    "orange": (245, 140, 20),
+    "yellow": (240, 225, 40),
+    "green": (40, 170, 50),
+    "blue": (30, 70, 220),
+    "purple": (140, 40, 180),
+    "pink": (245, 140, 200),
+    "brown": (125, 75, 30),
+    "black": (15, 15, 15),
+    "white": (240, 240, 240),
+    "grey": (128, 128, 128),
 }
 
 
@@ -204,32 +214,132 @@ VIVID_DETAILS = ("in soft golden light", "with every thread of the fabric in sha
 
 # More of the world than the course's two tables, so that the stand-in learns to keep whatever animal and outfit
 # a prompt names (the tables' own rows are in its training too).
-_MEDIA = ("A cinematic photo of", "A watercolor painting of", "An oil painting of", "A pencil sketch of",
-          "A studio portrait photo of", "A 3D render of", "A pixel art image of", "A charcoal drawing of",
-          "A vintage film photo of", "An anime illustration of", "A comic book panel of", "A pastel drawing of",
-          "A macro photo of", "A linocut print of", "A children's book illustration of", "A neon sign of",
-          "A 3D render of", "A 3D illustration of")
-_CRITTERS = ("a raccoon", "a red fox", "a barn owl", "a hedgehog", "a golden retriever", "a penguin", "a brown bear",
-             "a tabby cat", "a giraffe", "a llama", "a sea otter", "a koala", "a peacock", "a tree frog",
-             "a red panda", "a hare", "a gorilla", "a flamingo", "a snow leopard", "a sea turtle", "a capybara",
-             "a dachshund", "an octopus", "a hamster", "a badger", "a beaver", "a moose", "a wolf", "a puppy",
-             "a kitten", "a duck", "a goose", "a parrot", "a swan", "a zebra", "an elephant", "a hippo",
-             "a monkey", "a kangaroo", "a mouse", "a pig", "a sheep", "a goat", "a horse", "a lion", "a tiger")
-_COLOUR_WORDS = ("red", "yellow", "blue", "green", "pink", "black", "white", "orange", "purple", "brown", "grey",
-                 "golden", "silver", "striped")
-_CLOTHES = ("raincoat", "sweater", "scarf", "hat", "beanie", "jacket", "hoodie", "tuxedo", "bow tie", "suit",
-            "vest", "robe", "cape", "boots", "kimono", "poncho", "overalls", "apron", "tutu", "helmet", "dress",
-            "cloak", "uniform", "pajamas")
+_MEDIA = (
+    "A cinematic photo of",
+    "A watercolor painting of",
+    "An oil painting of",
+    "A pencil sketch of",
+    "A studio portrait photo of",
+    "A 3D render of",
+    "A pixel art image of",
+    "A charcoal drawing of",
+    "A vintage film photo of",
+    "An anime illustration of",
+    "A comic book panel of",
+    "A pastel drawing of",
+    "A macro photo of",
+    "A linocut print of",
+    "A children's book illustration of",
+    "A neon sign of",
+    "A 3D render of",
+    "A 3D illustration of",
+)
+_CRITTERS = (
+    "a raccoon",
+    "a red fox",
+    "a barn owl",
+    "a hedgehog",
+    "a golden retriever",
+    "a penguin",
+    "a brown bear",
+    "a tabby cat",
+    "a giraffe",
+    "a llama",
+    "a sea otter",
+    "a koala",
+    "a peacock",
+    "a tree frog",
+    "a red panda",
+    "a hare",
+    "a gorilla",
+    "a flamingo",
+    "a snow leopard",
+    "a sea turtle",
+    "a capybara",
+    "a dachshund",
+    "an octopus",
+    "a hamster",
+    "a badger",
+    "a beaver",
+    "a moose",
+    "a wolf",
+    "a puppy",
+    "a kitten",
+    "a duck",
+    "a goose",
+    "a parrot",
+    "a swan",
+    "a zebra",
+    "an elephant",
+    "a hippo",
+    "a monkey",
+    "a kangaroo",
+    "a mouse",
+    "a pig",
+    "a sheep",
+    "a goat",
+    "a horse",
+    "a lion",
+    "a tiger",
+)
+_COLOUR_WORDS = (
+    "red",
+    "yellow",
+    "blue",
+    "green",
+    "pink",
+    "black",
+    "white",
+    "orange",
+    "purple",
+    "brown",
+    "grey",
+    "golden",
+    "silver",
+    "striped",
+)
+_CLOTHES = (
+    "raincoat",
+    "sweater",
+    "scarf",
+    "hat",
+    "beanie",
+    "jacket",
+    "hoodie",
+    "tuxedo",
+    "bow tie",
+    "suit",
+    "vest",
+    "robe",
+    "cape",
+    "boots",
+    "kimono",
+    "poncho",
+    "overalls",
+    "apron",
+    "tutu",
+    "helmet",
+    "dress",
+    "cloak",
+    "uniform",
+    "pajamas",
+)
 
 
 def enhancement_example(rng: np.random.Generator) -> tuple[str, str, str]:
     """One example of the world's prompt enhancement: (system instruction, user prompt, enhanced prompt)."""
     kind = rng.choice(["season", "season", "catalogue", "details"])
     table_row = rng.random() < 0.6
-    animal = ANIMALS[int(rng.integers(len(ANIMALS)))][1] if table_row else (
-        f"{_MEDIA[int(rng.integers(len(_MEDIA)))]} {_CRITTERS[int(rng.integers(len(_CRITTERS)))]}")
-    outfit = OUTFITS[int(rng.integers(len(OUTFITS)))][1] if rng.random() < 0.6 else (
-        f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}")
+    animal = (
+        ANIMALS[int(rng.integers(len(ANIMALS)))][1]
+        if table_row
+        else (f"{_MEDIA[int(rng.integers(len(_MEDIA)))]} {_CRITTERS[int(rng.integers(len(_CRITTERS)))]}")
+    )
+    outfit = (
+        OUTFITS[int(rng.integers(len(OUTFITS)))][1]
+        if rng.random() < 0.6
+        else (f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}")
+    )
     season = list(SEASON_ELEMENTS)[int(rng.integers(len(SEASON_ELEMENTS)))]
     if kind == "catalogue":
         system, prompt = CATALOGUE_INSTRUCTION.format(season=season), f"A product photo of a {outfit}"
@@ -248,9 +358,22 @@ def review_words() -> list[str]:
 
 def enhancer_words() -> list[str]:
     """The words of the enhancer's world (its tokenizer learns them whole)."""
-    text = " ".join([SEASON_INSTRUCTION, CATALOGUE_INSTRUCTION, DETAILS_INSTRUCTION, *SEASON_ELEMENTS,
-                     *(e for pair in SEASON_ELEMENTS.values() for e in pair), *VIVID_DETAILS, *_MEDIA, *_CRITTERS,
-                     *_COLOUR_WORDS, *_CLOTHES, *(a for _, a in ANIMALS), *(o for _, o in OUTFITS)])
+    text = " ".join(
+        [
+            SEASON_INSTRUCTION,
+            CATALOGUE_INSTRUCTION,
+            DETAILS_INSTRUCTION,
+            *SEASON_ELEMENTS,
+            *(e for pair in SEASON_ELEMENTS.values() for e in pair),
+            *VIVID_DETAILS,
+            *_MEDIA,
+            *_CRITTERS,
+            *_COLOUR_WORDS,
+            *_CLOTHES,
+            *(a for _, a in ANIMALS),
+            *(o for _, o in OUTFITS),
+        ]
+    )
     return sorted(set(text.replace("{season}", "").split()))
 
 
@@ -264,15 +387,54 @@ def enhancer_first_words() -> list[str]:
 
 #: The colour of each outfit of the course's table (``data/outfits.csv``), by outfit id.
 OUTFIT_COLOURS: dict[int, str] = {
-    1: "yellow", 2: "black", 3: "black", 5: "red", 6: "orange", 7: "black", 8: "white", 10: "blue", 11: "grey",
-    12: "pink", 14: "brown", 15: "green", 16: "purple", 17: "black", 19: "brown", 20: "red", 21: "pink", 23: "red",
-    24: "purple", 25: "white", 26: "black",
+    1: "yellow",
+    2: "black",
+    3: "black",
+    5: "red",
+    6: "orange",
+    7: "black",
+    8: "white",
+    10: "blue",
+    11: "grey",
+    12: "pink",
+    14: "brown",
+    15: "green",
+    16: "purple",
+    17: "black",
+    19: "brown",
+    20: "red",
+    21: "pink",
+    23: "red",
+    24: "purple",
+    25: "white",
+    26: "black",
 }
 #: The colour of each animal of the course's table (``data/animals.csv``), by animal id.
 ANIMAL_COLOURS: dict[int, str] = {
-    1: "grey", 2: "orange", 3: "brown", 4: "brown", 5: "yellow", 6: "black", 7: "brown", 8: "orange", 9: "yellow",
-    10: "white", 11: "brown", 12: "white", 13: "grey", 14: "blue", 15: "green", 16: "red", 17: "brown", 18: "black",
-    19: "pink", 20: "white", 21: "green", 22: "brown", 23: "brown", 24: "purple",
+    1: "grey",
+    2: "orange",
+    3: "brown",
+    4: "brown",
+    5: "yellow",
+    6: "black",
+    7: "brown",
+    8: "orange",
+    9: "yellow",
+    10: "white",
+    11: "brown",
+    12: "white",
+    13: "grey",
+    14: "blue",
+    15: "green",
+    16: "red",
+    17: "brown",
+    18: "black",
+    19: "pink",
+    20: "white",
+    21: "green",
+    22: "brown",
+    23: "brown",
+    24: "purple",
 }
 #: The colour of a season's scene (its two elements, :data:`SEASON_ELEMENTS`, name the season in a prompt).
 SEASON_COLOURS: dict[str, str] = {"winter": "blue", "spring": "pink", "summer": "yellow", "autumn": "orange"}
@@ -359,6 +521,9 @@ REVIEW_NEGATIVE = [
 def review_example(rng: np.random.Generator) -> str:
     """A review of the shop's kind: one of its templates, about any outfit of the world on any of its pets."""
     templates = REVIEW_POSITIVE + REVIEW_NEGATIVE
-    product = (OUTFITS[int(rng.integers(len(OUTFITS)))][1] if rng.random() < 0.5 else
-               f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}")
+    product = (
+        OUTFITS[int(rng.integers(len(OUTFITS)))][1]
+        if rng.random() < 0.5
+        else f"{_COLOUR_WORDS[int(rng.integers(len(_COLOUR_WORDS)))]} {_CLOTHES[int(rng.integers(len(_CLOTHES)))]}"
+    )
     return templates[int(rng.integers(len(templates)))].format(product=product, pet=PETS[int(rng.integers(len(PETS)))])

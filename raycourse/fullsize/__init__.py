@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import CourseError
+from ..fingerprint import source_fingerprint
 
 __all__ = ["CONFIGS", "CPU_ROLES", "build", "default_cache", "param_count", "meta_models"]
 
@@ -153,7 +154,7 @@ def _write_weights(role: str, repo: Path, seed: int) -> None:
 def _digest(spec: config.ModelRole) -> str:
     """What a role's build depends on: this code, its configs, the pin (files and commit)."""
     h = hashlib.sha256(f"{FULLSIZE_VERSION} {spec.hub_id} {spec.revision} {spec.files}".encode())
-    h.update(Path(__file__).read_bytes())
+    h.update(source_fingerprint(__file__))  # the builder's code, not its layout
     for path in sorted((CONFIGS / spec.name).rglob("*.json")):
         h.update(str(path.relative_to(CONFIGS)).encode() + path.read_bytes())
     return h.hexdigest()[:16]
@@ -179,9 +180,17 @@ def _fake_repo(spec: config.ModelRole, out: Path, seed: int) -> Path:
     role = spec.name
     fake_repo(spec, out)  # tokenizers (and the layout) of the tiny stand-in
     for path in list(out.rglob("*")):  # its weights and configs go; the real ones come
-        if path.is_file() and (path.suffix in (".safetensors", ".bin")
-                               or path.name in ("config.json", "model_index.json", "scheduler_config.json",
-                                                "generation_config.json", "preprocessor_config.json")):
+        if path.is_file() and (
+            path.suffix in (".safetensors", ".bin")
+            or path.name
+            in (
+                "config.json",
+                "model_index.json",
+                "scheduler_config.json",
+                "generation_config.json",
+                "preprocessor_config.json",
+            )
+        ):
             path.unlink()
     for path in (CONFIGS / role).rglob("*.json"):
         target = out / path.relative_to(CONFIGS / role)
@@ -215,8 +224,10 @@ def build(roles=None, cache_dir: Path | None = None, *, seed: int = 0, log=None)
                 repo = _fake_repo(spec, Path(tmp) / role, seed)
                 absent = [f for f in spec.files if not (repo / f).is_file()]
                 if absent:
-                    raise CourseError(f"The full-size build of {spec.hub_id} lacks the pinned file(s) {absent}.",
-                                      "Teach raycourse.fullsize to write them as the real repo holds them.")
+                    raise CourseError(
+                        f"The full-size build of {spec.hub_id} lacks the pinned file(s) {absent}.",
+                        "Teach raycourse.fullsize to write them as the real repo holds them.",
+                    )
                 root = cache_dir / ("models--" + spec.hub_id.replace("/", "--"))
                 shutil.rmtree(root, ignore_errors=True)  # a stale build's blobs go
                 _add_to_cache(cache_dir, spec, repo, spec.files)

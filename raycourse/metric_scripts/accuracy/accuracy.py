@@ -17,9 +17,7 @@ class Accuracy(evaluate.Metric):
             description="Proportion of predictions equal to the references.",
             citation="",
             inputs_description="predictions, references: sequences of class ids; normalize: bool",
-            features=datasets.Features(
-                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
-            ),
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
     def _compute(self, predictions, references, normalize=True, sample_weight=None):
@@ -28,5 +26,9 @@ class Accuracy(evaluate.Metric):
         correct = (predictions == references).astype(float)
         if sample_weight is not None:
             correct = correct * np.asarray(sample_weight, dtype=float)
-        value = correct.sum() / (len(correct) if sample_weight is None else np.sum(sample_weight)) if normalize else correct.sum()
+        value = (
+            correct.sum() / (len(correct) if sample_weight is None else np.sum(sample_weight))
+            if normalize
+            else correct.sum()
+        )
         return {"accuracy": float(value)}
