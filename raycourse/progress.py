@@ -136,20 +136,17 @@ def _manager_class():
         """One bar per Dataset run and one per actor-pool stage, shown only for runs longer than DELAY_S."""
 
         def __init__(self, dataset_id, topology, show_op_progress, verbose_progress):
-            ops = [state.op for state in topology.values() if not isinstance(state.op, InputDataBuffer)]
-            self._name = " → ".join(op.name for op in ops) or "Dataset"
+            ops = [(state, state.op) for state in topology.values() if not isinstance(state.op, InputDataBuffer)]
+            self._name = " → ".join(op.name for _, op in ops) or "Dataset"
             self._total = OperatorBar(self._name, None)
-            self._ops = {}
+            self._ops = {
+                state: OperatorBar(op.name, op.num_output_rows_total())
+                for state, op in ops
+                if show_op_progress and _is_actor_pool(op)
+            }
             self._actors = {}  # the most actors seen running, per actor-pool stage
-            for state in topology.values():
-                op = state.op
-                if isinstance(op, InputDataBuffer):
-                    continue
-                if show_op_progress and _is_actor_pool(op):
-                    self._ops[state] = OperatorBar(op.name, op.num_output_rows_total())
-                if isinstance(op, SubProgressBarMixin):
-                    for name in op.get_sub_progress_bar_names() or []:
-                        op.set_sub_progress_bar(name, SubStepBar(name=name, max_name_length=MAX_DESC))
+            for _, op in ops:
+                _hide_sub_steps(op, SubStepBar, SubProgressBarMixin)
 
         def start(self) -> None:
             pass
@@ -182,6 +179,13 @@ def _manager_class():
                 bar.set_description(f"{op.name} · {running} actor{'s' if running > 1 else ''}")
 
     return CourseProgressManager
+
+
+def _hide_sub_steps(op, bar_class, mixin) -> None:
+    """An operator's sub-steps (shuffle, sort) get bars that are counted by its own bar, not drawn."""
+    if isinstance(op, mixin):
+        for name in op.get_sub_progress_bar_names() or []:
+            op.set_sub_progress_bar(name, bar_class(name=name, max_name_length=MAX_DESC))
 
 
 def _is_actor_pool(op) -> bool:

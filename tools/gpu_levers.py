@@ -645,6 +645,45 @@ def _value(text: str):
     return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
+def _choices(parser, args) -> tuple[list, dict, list]:
+    """The stages, the baseline's changes (--set) and the ladder (--ladder) the command line asks for, checked."""
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in BASELINE]
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}; the stages are {', '.join(STAGES)}")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not any(key in b for b in BASELINE.values()):
+            parser.error(
+                f"--set {item}: give LEVER=VALUE with a lever of {sorted({k for b in BASELINE.values() for k in b})}"
+            )
+        overrides[key] = _value(value)
+    ladder = []
+    for item in filter(None, (x.strip() for x in args.ladder.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not any(key in b for b in BASELINE.values()):
+            parser.error(f"--ladder {item}: give LEVER=VALUE with a lever of a stage's baseline")
+        ladder.append((key, _value(value)))
+    return stages, overrides, ladder
+
+
+def _levers_and_rows(args) -> tuple[dict, dict]:
+    """The levers to move, by stage, and the rows each stage reads."""
+    catalogue = TINY_LEVERS if args.tiny else LEVERS
+    if args.levers == "none":
+        levers = {}
+    elif args.levers == "all":
+        levers = catalogue
+    else:
+        wanted = {name.strip() for name in args.levers.split(",")}
+        levers = {st: {k: v for k, v in lv.items() if k in wanted} for st, lv in LEVERS.items()}
+    rows = dict(TINY_ROWS if args.tiny else ROWS)
+    if args.rows:
+        rows = {k: args.rows for k in rows}
+    return levers, rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/levers.json"), help="the results JSON")
@@ -694,24 +733,7 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=None, help="start no run after this many seconds")
     args = parser.parse_args(argv)
 
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in BASELINE]
-    if unknown:
-        parser.error(f"unknown stage(s) {', '.join(unknown)}; the stages are {', '.join(STAGES)}")
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not any(key in b for b in BASELINE.values()):
-            parser.error(
-                f"--set {item}: give LEVER=VALUE with a lever of {sorted({k for b in BASELINE.values() for k in b})}"
-            )
-        overrides[key] = _value(value)
-    ladder = []
-    for item in filter(None, (x.strip() for x in args.ladder.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not any(key in b for b in BASELINE.values()):
-            parser.error(f"--ladder {item}: give LEVER=VALUE with a lever of a stage's baseline")
-        ladder.append((key, _value(value)))
+    stages, overrides, ladder = _choices(parser, args)
     if args.tiny:
         os.environ["RAYCOURSE_PROFILE"] = "tiny"
     if args.data:
@@ -721,17 +743,7 @@ def main(argv=None) -> int:
             print(f"Drawing the gpu profile's data at scale {args.scale} into {args.data} ...", flush=True)
             generate(args.data, args.scale)
         os.environ["RAYCOURSE_GPU_DATA"] = str(args.data.resolve())
-    catalogue = TINY_LEVERS if args.tiny else LEVERS
-    if args.levers == "none":
-        levers = {}
-    elif args.levers == "all":
-        levers = catalogue
-    else:
-        wanted = {name.strip() for name in args.levers.split(",")}
-        levers = {st: {k: v for k, v in lv.items() if k in wanted} for st, lv in LEVERS.items()}
-    rows = dict(TINY_ROWS if args.tiny else ROWS)
-    if args.rows:
-        rows = {k: args.rows for k in rows}
+    levers, rows = _levers_and_rows(args)
 
     import ray
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import bench, labs, notebooks
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m raycourse.authoring")
     sub = parser.add_subparsers(dest="command", required=True)
     p_labs = sub.add_parser("labs", help="generate labs/ from solutions/")
@@ -47,80 +47,117 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_soak.add_argument("--output", type=Path, help="where the figures go (default: outputs/soak.json)")
     p_soak.add_argument("--keep-temp", action="store_true", help="keep the Ray's temp dir (logs) afterwards")
-    args = parser.parse_args(argv)
-    paths = [p.resolve() for p in getattr(args, "paths", [])] or notebooks.course_notebooks()
+    return parser
 
-    if args.command == "labs":
-        from ..errors import CourseError
 
-        try:
-            written = labs.generate(force=args.force)
-        except (CourseError, labs.MarkerError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        for path in written:
-            print(f"wrote {path.relative_to(notebooks.ROOT)}")
-        print(f"{len(written)} lab(s) regenerated" if written else "labs are up to date")
-    elif args.command == "new-module":
-        from ..errors import CourseError
-        from . import scaffold
-
-        try:
-            written = scaffold.new_module(args.number, args.title)
-        except CourseError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        for path in written:
-            print(f"wrote {path.relative_to(notebooks.ROOT)}")
-        print("next: `make labs` writes the lab from the solution; fill in every TODO; `make test`.")
-    elif args.command == "quizzes":
-        from . import quizzes
-
-        written = quizzes.write_all()
-        for path in written:
-            print(f"wrote {path.relative_to(notebooks.ROOT)}")
-        print(f"{len(written)} lesson(s) updated" if written else "quizzes are up to date")
-    elif args.command == "clean":
-        for path in paths:
-            notebooks.write(notebooks.clean(notebooks.read(path)), path)
-    elif args.command == "check":
-        bad = {p: notebooks.problems(p) for p in paths}
-        for path, found in bad.items():
-            for problem in found:
-                print(f"{path.relative_to(notebooks.ROOT)}: {problem}")
-        return 1 if any(bad.values()) else 0
-    elif args.command == "record":
-        if args.modules:
-            wanted = {m.strip().zfill(2) for m in " ".join(args.modules).replace(",", " ").split()}
-            paths = [p for p in paths if p.name[:2] in wanted]
-            if not paths:
-                print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
-                return 1
-        failed = []
-        for path in paths:
-            shown = path.parent.name in notebooks.SHOWN_DIRS
-            if shown or any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
-                print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
-                try:
-                    notebooks.record(path)
-                except notebooks.RecordError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    failed.append(path)
-        if failed:
-            print(f"not stored: {', '.join(str(p.relative_to(notebooks.ROOT)) for p in failed)}", file=sys.stderr)
-            return 1
-    elif args.command == "soak":
-        from . import soak
-
-        return soak.soak(
-            [p.resolve() for p in args.notebooks or []] or None,
-            args.abandon.resolve() if args.abandon else None,
-            args.output,
-            args.keep_temp,
-        )
-    elif args.command == "bench":
-        bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
+def _written(paths, done: str, none: str) -> int:
+    for path in paths:
+        print(f"wrote {path.relative_to(notebooks.ROOT)}")
+    print(done.format(len(paths)) if paths else none)
     return 0
+
+
+def _labs(args, paths) -> int:
+    from ..errors import CourseError
+
+    try:
+        written = labs.generate(force=args.force)
+    except (CourseError, labs.MarkerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return _written(written, "{} lab(s) regenerated", "labs are up to date")
+
+
+def _new_module(args, paths) -> int:
+    from ..errors import CourseError
+    from . import scaffold
+
+    try:
+        written = scaffold.new_module(args.number, args.title)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path.relative_to(notebooks.ROOT)}")
+    print("next: `make labs` writes the lab from the solution; fill in every TODO; `make test`.")
+    return 0
+
+
+def _quizzes(args, paths) -> int:
+    from . import quizzes
+
+    return _written(quizzes.write_all(), "{} lesson(s) updated", "quizzes are up to date")
+
+
+def _clean(args, paths) -> int:
+    for path in paths:
+        notebooks.write(notebooks.clean(notebooks.read(path)), path)
+    return 0
+
+
+def _check(args, paths) -> int:
+    bad = {p: notebooks.problems(p) for p in paths}
+    for path, found in bad.items():
+        for problem in found:
+            print(f"{path.relative_to(notebooks.ROOT)}: {problem}")
+    return 1 if any(bad.values()) else 0
+
+
+def _record(args, paths) -> int:
+    if args.modules:
+        wanted = {m.strip().zfill(2) for m in " ".join(args.modules).replace(",", " ").split()}
+        paths = [p for p in paths if p.name[:2] in wanted]
+        if not paths:
+            print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
+            return 1
+    failed = []
+    for path in paths:
+        shown = path.parent.name in notebooks.SHOWN_DIRS
+        if shown or any(notebooks.COMPARED in notebooks.tags(c) for c in notebooks.read(path).cells):
+            print(f"recording {path.relative_to(notebooks.ROOT)}", flush=True)
+            try:
+                notebooks.record(path)
+            except notebooks.RecordError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed.append(path)
+    if failed:
+        print(f"not stored: {', '.join(str(p.relative_to(notebooks.ROOT)) for p in failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _soak(args, paths) -> int:
+    from . import soak
+
+    return soak.soak(
+        [p.resolve() for p in args.notebooks or []] or None,
+        args.abandon.resolve() if args.abandon else None,
+        args.output,
+        args.keep_temp,
+    )
+
+
+def _bench(args, paths) -> int:
+    bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
+    return 0
+
+
+COMMANDS = {
+    "labs": _labs,
+    "new-module": _new_module,
+    "quizzes": _quizzes,
+    "clean": _clean,
+    "check": _check,
+    "record": _record,
+    "soak": _soak,
+    "bench": _bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    paths = [p.resolve() for p in getattr(args, "paths", [])] or notebooks.course_notebooks()
+    return COMMANDS[args.command](args, paths)
 
 
 if __name__ == "__main__":
