@@ -213,62 +213,65 @@ def encode(value) -> str:
     """``value`` as JSON, written here rather than by ``json``: what a check observes in a learner's kernel, where
     ``json`` may have been patched. NumPy and Python scalars become numbers, arrays and tuples lists, a dict's keys
     text; NaN and infinities become the text "nan", "inf", "-inf"; anything else its ``str()``."""
+    out: list[str] = []
+    _encode_into(out, value, 0)
+    return "".join(out)
+
+
+def _encode_into(out: list[str], v, depth: int) -> None:
+    if depth > 50:
+        raise ValueError("an observation nested more than 50 deep")
+    if type(v).__module__ == "numpy" and hasattr(v, "tolist"):
+        v = v.tolist()
+    if isinstance(v, dict):
+        out.append("{")
+        for i, (k, item) in enumerate(v.items()):
+            out.append(("," if i else "") + _json_text(str(k)) + ":")
+            _encode_into(out, item, depth + 1)
+        out.append("}")
+    elif isinstance(v, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(v):
+            if i:
+                out.append(",")
+            _encode_into(out, item, depth + 1)
+        out.append("]")
+    else:
+        out.append(_json_scalar(v))
+
+
+def _json_scalar(v) -> str:
+    """A value that holds no other: null, a boolean, a number (NaN and infinities as text), else its text."""
     import math
 
-    out: list[str] = []
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(int(v))
+    if isinstance(v, float):
+        f = float(v)
+        return repr(f) if math.isfinite(f) else _json_text(str(f))
+    return _json_text(str(v))
 
-    def text(s: str) -> str:
-        parts = ['"']
-        for ch in s:
-            code = ord(ch)
-            if ch in '"\\':
-                parts.append("\\" + ch)
-            elif code < 0x20 or code > 0x7E:
-                if code > 0xFFFF:
-                    code -= 0x10000
-                    parts.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-                else:
-                    parts.append(f"\\u{code:04x}")
-            else:
-                parts.append(ch)
-        parts.append('"')
-        return "".join(parts)
 
-    def walk(v, depth: int) -> None:
-        if depth > 50:
-            raise ValueError("an observation nested more than 50 deep")
-        kind = type(v).__module__
-        if kind == "numpy" and hasattr(v, "tolist"):
-            v = v.tolist()
-        if v is None:
-            out.append("null")
-        elif v is True or v is False:
-            out.append("true" if v else "false")
-        elif isinstance(v, int):
-            out.append(str(int(v)))
-        elif isinstance(v, float):
-            f = float(v)
-            out.append(repr(f) if math.isfinite(f) else text(str(f)))
-        elif isinstance(v, str):
-            out.append(text(str(v)))
-        elif isinstance(v, dict):
-            out.append("{")
-            for i, (k, item) in enumerate(v.items()):
-                out.append(("," if i else "") + text(str(k)) + ":")
-                walk(item, depth + 1)
-            out.append("}")
-        elif isinstance(v, (list, tuple)):
-            out.append("[")
-            for i, item in enumerate(v):
-                if i:
-                    out.append(",")
-                walk(item, depth + 1)
-            out.append("]")
+def _json_text(s: str) -> str:
+    """``s`` as a JSON string, in ASCII: quotes and backslashes escaped, other characters as ``\\uXXXX``."""
+    parts = ['"']
+    for ch in s:
+        code = ord(ch)
+        if ch in '"\\':
+            parts.append("\\" + ch)
+        elif 0x20 <= code <= 0x7E:
+            parts.append(ch)
+        elif code > 0xFFFF:
+            code -= 0x10000
+            parts.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
         else:
-            out.append(text(str(v)))
-
-    walk(value, 0)
-    return "".join(out)
+            parts.append(f"\\u{code:04x}")
+    parts.append('"')
+    return "".join(parts)
 
 
 def exercise(title: str, judge: Callable[[Any, int], str] | None = None) -> Callable[[Callable], Exercise]:
