@@ -147,6 +147,7 @@ class Exercise:
         self.judge = judge
         self.seeded = "seed" in inspect.signature(fn).parameters
         functools.update_wrapper(self, fn)
+        self.__module__ = lab_of(fn.__module__)  # the lab it belongs to: its verdicts are recorded under that name
 
     def observe(self, *args, seed: int | None = None, **kwargs):
         """What the check sees of the learner's objects, as plain data (JSON's types): ``fn``'s observation passed
@@ -269,6 +270,14 @@ def encode(value) -> str:
 
     walk(value, 0)
     return "".join(out)
+
+
+def lab_of(module: str) -> str:
+    """The checks module whose exercise a function of ``module`` is: ``module`` itself (``raycourse.checks.lab02``), or
+    for a module of a lab's package (``raycourse.checks.lab05.ex2``: a big lab keeps a module per exercise), the
+    package (``raycourse.checks.lab05``), the one its notebook imports and grading knows it by."""
+    inside = f"{__package__}."
+    return inside + module[len(inside) :].split(".", 1)[0] if module.startswith(inside) else module
 
 
 def exercise(title: str, judge: Callable[[Any, int], str] | None = None) -> Callable[[Callable], Exercise]:
@@ -409,8 +418,15 @@ class Lab:
 
     @property
     def modules(self) -> list[str]:
-        """The modules its checks run from, in the order they are loaded (the grader sends their sources)."""
-        return [f"{__package__}._core", __package__, self.module]
+        """The modules its checks run from, in the order they are loaded (the grader sends their sources). A lab's
+        package (``labNN/``) has its own modules loaded before itself, in the order of their names (``_common``,
+        ``ex1``, ..., ``stretch``): each imports only from those before it."""
+        import importlib
+        import pkgutil
+
+        found = getattr(importlib.import_module(self.module), "__path__", None)
+        parts = sorted(f"{self.module}.{m.name}" for m in pkgutil.iter_modules(found)) if found else []
+        return [f"{__package__}._core", __package__, *parts, self.module]
 
     def total_line(self, verdicts: list[Verdict], *, so_far: bool = False) -> str:
         return total_line(self.label, verdicts, so_far=so_far)

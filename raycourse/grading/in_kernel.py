@@ -53,8 +53,7 @@ def _observe(module, sources, calls, seeds, user_ns):
     import sys
     import types
 
-    package = "raycourse.checks"
-    names = list(sources)  # the checks' machinery, the package, the lab: in the order they are loaded
+    names = list(sources)  # the checks' machinery, the package, the lab (its modules first): in the order loaded
     saved = {name: sys.modules.get(name) for name in names}
     results = []
     try:
@@ -65,9 +64,10 @@ def _observe(module, sources, calls, seeds, user_ns):
     try:
         for name in names:  # fresh modules from the grader's sources; the kernel's own are put back after
             fresh = types.ModuleType(name)
-            fresh.__package__ = package
+            package = any(other.startswith(f"{name}.") for other in names)  # raycourse.checks, a lab's package
+            fresh.__package__ = name if package else name.rpartition(".")[0]
             fresh.__file__ = f"<raycourse grader: {name}>"
-            if name == package:
+            if package:
                 fresh.__path__ = []
             sys.modules[name] = fresh
         for name in names:

@@ -15,14 +15,17 @@ from .plan import _short
 
 
 def checks_sources() -> dict[str, str]:
-    """The source of every module of ``raycourse.checks``, by module name, as the grader reads them now."""
+    """The source of every module of ``raycourse.checks`` (a lab's package's modules too: ``labNN/exN.py``), by
+    module name, as the grader reads them now."""
     from .. import checks
 
     folder = Path(checks.__file__).parent
-    return {
-        ("raycourse.checks" if p.stem == "__init__" else f"raycourse.checks.{p.stem}"): p.read_text("utf-8")
-        for p in sorted(folder.glob("*.py"))
-    }
+    sources = {}
+    for path in sorted(folder.glob("*.py")) + sorted(folder.glob("*/*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        name = ".".join(["raycourse.checks", *(parts[:-1] if parts[-1] == "__init__" else parts)])
+        sources[name] = path.read_text("utf-8")
+    return sources
 
 
 OBSERVE_SOURCE = Path(in_kernel.__file__).read_text("utf-8")
