@@ -62,6 +62,23 @@ def test_ray_plan_internals_are_read_only_in_the_toolkit(lab):
         assert private not in source, f"{lab.name} reads {private!r}: use toolkit.stages()/pools()/plan_root()"
 
 
+@pytest.mark.parametrize("package", sorted({p.parent for p in LABS if p.parent != CHECKS}), ids=lambda p: p.name)
+def test_a_lab_packages_modules_each_import_only_from_those_loaded_before_it(package):
+    """The grader compiles a lab's package in the kernel one module after the other, in ``_core.load_order``."""
+    from raycourse.checks._core import load_order
+
+    order = [*load_order(p.stem for p in package.glob("*.py") if p.stem != "__init__"), "__init__"]
+    for position, name in enumerate(order):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        used = {
+            a.name if n.module is None else n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.level == 1
+            for a in n.names
+        }
+        assert used <= set(order[:position]), f"{package.name}/{name}.py imports {sorted(used - set(order[:position]))}"
+
+
 def test_stages_read_resources_and_pool_sizes_from_the_plan(ray_session):
     import ray.data
 

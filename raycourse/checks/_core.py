@@ -370,6 +370,18 @@ def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> 
     return line
 
 
+def load_order(names) -> list[str]:
+    """The modules of a lab's package (``ex2``, ``_common``, ``ex2_training``, ...) in the order the grader loads
+    them: ``_common`` (what several exercises share) first, then each exercise's module after its parts
+    (``ex1``, ``ex2_training``, ``ex2``, ..., ``stretch``). Each imports only from those before it."""
+
+    def key(name: str) -> tuple:
+        head, _, part = name.partition("_")  # "_common" -> ("", "common"), "ex2_training" -> ("ex2", "training")
+        return head, not part, part
+
+    return sorted(names, key=key)
+
+
 @dataclass(frozen=True)
 class Lab:
     """A lab's checks as grading and reports see them: its exercises, label, totals and recorded verdicts.
@@ -419,14 +431,13 @@ class Lab:
     @property
     def modules(self) -> list[str]:
         """The modules its checks run from, in the order they are loaded (the grader sends their sources). A lab's
-        package (``labNN/``) has its own modules loaded before itself, in the order of their names (``_common``,
-        ``ex1``, ..., ``stretch``): each imports only from those before it."""
+        package (``labNN/``) has its own modules loaded before itself (:func:`load_order`)."""
         import importlib
         import pkgutil
 
         found = getattr(importlib.import_module(self.module), "__path__", None)
-        parts = sorted(f"{self.module}.{m.name}" for m in pkgutil.iter_modules(found)) if found else []
-        return [f"{__package__}._core", __package__, *parts, self.module]
+        parts = load_order(m.name for m in pkgutil.iter_modules(found)) if found else []
+        return [f"{__package__}._core", __package__, *(f"{self.module}.{part}" for part in parts), self.module]
 
     def total_line(self, verdicts: list[Verdict], *, so_far: bool = False) -> str:
         return total_line(self.label, verdicts, so_far=so_far)
