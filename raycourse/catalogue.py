@@ -3,7 +3,8 @@
 A module is its lesson, ``notebooks/NN_slug.ipynb``; the rest follows the same name:
 
 - the lab ``labs/NN_slug_lab.ipynb``, generated from its solved lab ``solutions/NN_slug_lab.ipynb`` (``make labs``);
-- the lab's checks ``raycourse/checks/labNN.py`` and their tests ``tests/test_checks_labNN.py``;
+- the lab's checks ``raycourse/checks/labNN.py`` (a big lab's: a package ``labNN/``, a module per exercise) and
+  their tests ``tests/test_checks_labNN.py``;
 - the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells
   ``raycourse/checks/lessonNN.py`` where it has them.
 
@@ -62,7 +63,10 @@ class Module:
         return self.solution.is_file()
 
     def _package(self, stem: str) -> str | None:
-        return f"raycourse.checks.{stem}" if (self.root / "raycourse" / "checks" / f"{stem}.py").is_file() else None
+        """``raycourse.checks.<stem>`` where it is: a module ``<stem>.py``, or a package ``<stem>/`` (a big lab's)."""
+        folder = self.root / "raycourse" / "checks"
+        found = (folder / f"{stem}.py").is_file() or (folder / stem / "__init__.py").is_file()
+        return f"raycourse.checks.{stem}" if found else None
 
     @property
     def checks(self) -> str | None:

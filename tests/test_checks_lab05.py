@@ -173,7 +173,7 @@ def test_ex1_rejects_grayscale_kept(ray_session, rows, folders):
 
 
 def test_ex1_rejects_more_than_the_limit_per_class(ray_session, rows, folders, monkeypatch):
-    monkeypatch.setattr(lab05, "PER_CLASS", 50)  # the sample folders hold 80 each: a read without limit(50)
+    monkeypatch.setattr(lab05.ex1, "PER_CLASS", 50)  # the sample folders hold 80 each: a read without limit(50)
     _wrong(_ex1(_dataset(rows), CLASSES, folders), "more than the lesson's 50 per class")
 
 

@@ -257,7 +257,7 @@ def test_the_targets_tell_a_fed_run_from_a_starved_a_giant_batch_and_an_idle_gpu
 
 
 def test_on_real_gpus_rows_per_second_alone_sets_the_target(monkeypatch):
-    monkeypatch.setattr(lab07, "busy_target", lambda starved: None)
+    monkeypatch.setattr(lab07.ex2, "busy_target", lambda starved: None)
     starved = lab07.measure(STARVED, 2)
     waiting = lab07.measure(_stopwatch(20, rows_per_batch=8, busy=0.01, gap=0.2), 2)  # fast, mostly waiting
     assert lab07.verdict_of(waiting, starved, 2) is None
@@ -455,11 +455,11 @@ def small_day(monkeypatch):
     rated = pd.DataFrame(
         {"id": range(1, 11), "product_id": 1, "product": "p", "stars": 3, "text": "fine", "photo": "x.png"}
     )
-    monkeypatch.setattr(lab07, "_rated", lambda: (rated, rated.set_index("id"), []))
-    monkeypatch.setattr(lab07, "_reference_features", lambda rows: ({}, None))
-    monkeypatch.setattr(lab07, "_starved", [])
+    monkeypatch.setattr(lab07.ex2, "_rated", lambda: (rated, rated.set_index("id"), []))
+    monkeypatch.setattr(lab07.ex2, "_reference_features", lambda rows: ({}, None))
+    monkeypatch.setattr(lab07.ex2, "_starved", [])
     stand_ins = {"Tokenize": Tokenize, "load_photos": load_photos, "RatingEncoder": RatingEncoder}
-    monkeypatch.setattr(lab07, "_given_stages", lambda: stand_ins)  # the stand-ins play the given stages
+    monkeypatch.setattr(lab07.ex2_plan, "_given_stages", lambda: stand_ins)  # the stand-ins play the given stages
     return rated
 
 
@@ -523,7 +523,7 @@ def test_ex2_rejects_a_run_that_lost_rows(ray_session, small_day, monkeypatch):
 
 def test_ex2_rejects_materialized_cpu_stages_before_running_anything(ray_session, small_day, monkeypatch):
     runs = []
-    monkeypatch.setattr(lab07, "judge_run", lambda *a: runs.append(a))
+    monkeypatch.setattr(lab07.ex2, "judge_run", lambda *a: runs.append(a))
     _wrong(_checked(monkeypatch, _materialized), "does not run Tokenize and load_photos")
     assert not runs
 
@@ -905,7 +905,7 @@ def test_ex2_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(r
     """A fed run's observation passes the judge, which reads nothing of the kernel (its cluster, its runs); the
     features it compares are those of the ratings chosen from the seed, so another seed's observation fails."""
     monkeypatch.setattr(
-        lab07, "_reference_features", lambda rows: ({int(r): np.full(3, float(r)) for r in rows["id"]}, None)
+        lab07.ex2, "_reference_features", lambda rows: ({int(r): np.full(3, float(r)) for r in rows["id"]}, None)
     )
     run = _day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02)
     run["features"] = [np.full(3, float(r), np.float32) for r in run["id"]]  # each rating's own features
@@ -918,7 +918,7 @@ def test_ex2_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(r
         raise AssertionError("the judge read the kernel")
 
     for name in ("cluster_gpus", "cluster_cpus"):
-        monkeypatch.setattr(lab07, name, unreachable)
+        monkeypatch.setattr(lab07.ex2_plan, name, unreachable)
     monkeypatch.setattr(ray.data.Dataset, "to_pandas", unreachable)
     assert lab07.exercise_2.decide(seen, 7).passed, lab07.exercise_2.decide(seen, 7)
     assert set(lab07._reference_rows(small_day, 7)["id"]) != set(lab07._reference_rows(small_day, 8)["id"])

@@ -20,7 +20,7 @@ from raycourse.checks import toolkit
 from raycourse.checks._core import Wrong
 
 CHECKS = Path(toolkit.__file__).parent
-LABS = sorted(CHECKS.glob("lab[0-9][0-9].py"))
+LABS = sorted(CHECKS.glob("lab[0-9][0-9].py")) + sorted(CHECKS.glob("lab[0-9][0-9]/*.py"))  # a big lab: a package
 MAX_EXERCISE_LINES = 40  # issue 40: "exercise functions of at most about 40 lines" (lab05.exercise_2's shape)
 
 
@@ -33,19 +33,19 @@ def _is_exercise(fn: ast.FunctionDef) -> bool:
 
 
 def test_every_lab_of_the_catalogue_has_a_check_module():
-    have = {p.stem for p in LABS}
+    have = {p.stem if p.parent == CHECKS else p.parent.name for p in LABS}
     want = {f"lab{m.number}" for m in modules() if m.checks is not None}
     assert want <= have
 
 
-@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.relative_to(CHECKS).with_suffix("").as_posix())
 def test_no_lab_defines_a_helper_the_toolkit_has(lab):
     shared = {name.lstrip("_") for name in toolkit.__all__}
     again = [fn.name for fn in _functions(lab) if fn.name.lstrip("_") in shared]
     assert not again, f"{lab.name} defines {again} again: use raycourse.checks.toolkit's"
 
 
-@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.relative_to(CHECKS).with_suffix("").as_posix())
 def test_exercise_functions_are_short(lab):
     long = {
         fn.name: fn.end_lineno - fn.lineno + 1
@@ -55,11 +55,28 @@ def test_exercise_functions_are_short(lab):
     assert not long, f"{lab.name}: {long} (at most {MAX_EXERCISE_LINES} lines; move each requirement into a _check_*)"
 
 
-@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.relative_to(CHECKS).with_suffix("").as_posix())
 def test_ray_plan_internals_are_read_only_in_the_toolkit(lab):
     source = lab.read_text()
     for private in ("._logical_plan", "ray_remote_args", "isinstance(op.compute"):
         assert private not in source, f"{lab.name} reads {private!r}: use toolkit.stages()/pools()/plan_root()"
+
+
+@pytest.mark.parametrize("package", sorted({p.parent for p in LABS if p.parent != CHECKS}), ids=lambda p: p.name)
+def test_a_lab_packages_modules_each_import_only_from_those_loaded_before_it(package):
+    """The grader compiles a lab's package in the kernel one module after the other, in ``_core.load_order``."""
+    from raycourse.checks._core import load_order
+
+    order = [*load_order(p.stem for p in package.glob("*.py") if p.stem != "__init__"), "__init__"]
+    for position, name in enumerate(order):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        used = {
+            a.name if n.module is None else n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.level == 1
+            for a in n.names
+        }
+        assert used <= set(order[:position]), f"{package.name}/{name}.py imports {sorted(used - set(order[:position]))}"
 
 
 def test_stages_read_resources_and_pool_sizes_from_the_plan(ray_session):

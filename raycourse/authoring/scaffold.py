@@ -8,7 +8,8 @@ It writes the five files every module has, each already in the course's shape:
 - ``raycourse/checks/quiz08.py``: the lesson's quiz (four questions to rewrite);
 - ``solutions/08_serving_embeddings_lab.ipynb``: the lab's single source, with one exercise (a
   ``# BEGIN SOLUTION`` region and its check cell), a stretch exercise and the progress cell;
-- ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style;
+- ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style (checks that outgrow 600 lines
+  become a package ``lab08/``, a module per exercise, as lab 05's are);
 - ``tests/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
   placeholder and a wrong one.
 
@@ -250,7 +251,9 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
         root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
         root / "tests" / f"test_checks_lab{number}.py": check_tests(number),
     }
-    taken = [p for p in files if p.exists()] + [m.lesson for m in catalogue.modules(root) if m.number == number]
+    package = root / "raycourse" / "checks" / f"lab{number}"  # checks grown into a package
+    taken = [p for p in [*files, package] if p.exists()]
+    taken += [m.lesson for m in catalogue.modules(root) if m.number == number]
     if taken:
         raise CourseError(
             f"module {number} exists already: {', '.join(str(p.relative_to(root)) for p in taken)}.",

@@ -1,7 +1,8 @@
 """Automatic checks for the labs.
 
 Each lab has a module here (``raycourse.checks.lab01``) with one check per
-exercise. A check cell in a lab calls it with the learner's objects::
+exercise (a big lab's is a package, ``labNN/``, with a module per exercise; its
+exercises belong to the package). A check cell in a lab calls it with the learner's objects::
 
     check.exercise_1(prompts, out_dir)
 

@@ -147,6 +147,7 @@ class Exercise:
         self.judge = judge
         self.seeded = "seed" in inspect.signature(fn).parameters
         functools.update_wrapper(self, fn)
+        self.__module__ = lab_of(fn.__module__)  # the lab it belongs to: its verdicts are recorded under that name
 
     def observe(self, *args, seed: int | None = None, **kwargs):
         """What the check sees of the learner's objects, as plain data (JSON's types): ``fn``'s observation passed
@@ -274,6 +275,14 @@ def _json_text(s: str) -> str:
     return "".join(parts)
 
 
+def lab_of(module: str) -> str:
+    """The checks module whose exercise a function of ``module`` is: ``module`` itself (``raycourse.checks.lab02``), or
+    for a module of a lab's package (``raycourse.checks.lab05.ex2``: a big lab keeps a module per exercise), the
+    package (``raycourse.checks.lab05``), the one its notebook imports and grading knows it by."""
+    inside = f"{__package__}."
+    return inside + module[len(inside) :].split(".", 1)[0] if module.startswith(inside) else module
+
+
 def exercise(title: str, judge: Callable[[Any, int], str] | None = None) -> Callable[[Callable], Exercise]:
     """Decorate a function that raises :class:`NotSolved`/:class:`Wrong` or returns a summary; with ``judge``, a
     function that observes (returns plain data), and ``judge`` decides from it (see :class:`Exercise`)."""
@@ -364,6 +373,18 @@ def total_line(label: str, verdicts: list[Verdict], *, so_far: bool = False) -> 
     return line
 
 
+def load_order(names) -> list[str]:
+    """The modules of a lab's package (``ex2``, ``_common``, ``ex2_training``, ...) in the order the grader loads
+    them: ``_common`` (what several exercises share) first, then each exercise's module after its parts
+    (``ex1``, ``ex2_training``, ``ex2``, ..., ``stretch``). Each imports only from those before it."""
+
+    def key(name: str) -> tuple:
+        head, _, part = name.partition("_")  # "_common" -> ("", "common"), "ex2_training" -> ("ex2", "training")
+        return head, not part, part
+
+    return sorted(names, key=key)
+
+
 @dataclass(frozen=True)
 class Lab:
     """A lab's checks as grading and reports see them: its exercises, label, totals and recorded verdicts.
@@ -412,8 +433,14 @@ class Lab:
 
     @property
     def modules(self) -> list[str]:
-        """The modules its checks run from, in the order they are loaded (the grader sends their sources)."""
-        return [f"{__package__}._core", __package__, self.module]
+        """The modules its checks run from, in the order they are loaded (the grader sends their sources). A lab's
+        package (``labNN/``) has its own modules loaded before itself (:func:`load_order`)."""
+        import importlib
+        import pkgutil
+
+        found = getattr(importlib.import_module(self.module), "__path__", None)
+        parts = load_order(m.name for m in pkgutil.iter_modules(found)) if found else []
+        return [f"{__package__}._core", __package__, *(f"{self.module}.{part}" for part in parts), self.module]
 
     def total_line(self, verdicts: list[Verdict], *, so_far: bool = False) -> str:
         return total_line(self.label, verdicts, so_far=so_far)

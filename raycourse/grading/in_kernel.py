@@ -51,11 +51,8 @@ def _tampered():
 
 def _observe(module, sources, calls, seeds, user_ns):
     import sys
-    import types
 
-    package = "raycourse.checks"
-    names = list(sources)  # the checks' machinery, the package, the lab: in the order they are loaded
-    saved = {name: sys.modules.get(name) for name in names}
+    saved = {name: sys.modules.get(name) for name in sources}  # the kernel's own, put back after
     results = []
     try:
         tampered = _tampered()
@@ -63,24 +60,8 @@ def _observe(module, sources, calls, seeds, user_ns):
         tampered = ["the interpreter"]
     core = None
     try:
-        for name in names:  # fresh modules from the grader's sources; the kernel's own are put back after
-            fresh = types.ModuleType(name)
-            fresh.__package__ = package
-            fresh.__file__ = f"<raycourse grader: {name}>"
-            if name == package:
-                fresh.__path__ = []
-            sys.modules[name] = fresh
-        for name in names:
-            exec(compile(sources[name], f"<raycourse grader: {name}>", "exec"), sys.modules[name].__dict__)
-        core = sys.modules[names[0]]
-        lab = sys.modules[module]
-        # What the lab's own cells hand its checks during the session (lab 07's starved run, kept by
-        # keep_starved): the names come from the grader's source (SESSION_STATE), the values from the kernel's
-        # module, as the learner's cells left them; data the learner gives the checks either way.
-        kernel_lab = saved.get(module)
-        for key in getattr(lab, "SESSION_STATE", ()):
-            if kernel_lab is not None and isinstance(getattr(kernel_lab, key, None), list):
-                getattr(lab, key)[:] = list(getattr(kernel_lab, key))
+        core, lab = _load(module, sources)
+        _carry_session_state(lab, saved.get(module))
         for (attribute, args, kwargs, line), seed in zip(calls, seeds):
             try:
                 values = [eval(compile(a, "<check cell>", "eval"), user_ns) for a in args]
@@ -88,32 +69,7 @@ def _observe(module, sources, calls, seeds, user_ns):
             except BaseException as exc:  # what the check cell would have raised
                 results.append({"attribute": attribute, "raised": [type(exc).__name__, str(exc), line]})
                 break
-            check = getattr(lab, attribute)
-            if check.judge is None:  # no judge: its verdict decided here (the grader never takes a pass from it)
-                results.append({"attribute": attribute, "verdict": check.result(*values, **named).to_dict()})
-                continue
-            if check.seeded:
-                named["seed"] = seed
-            try:
-                results.append({"attribute": attribute, "observation": check.fn(*values, **named)})
-            except core.NotSolved as exc:
-                results.append({"attribute": attribute, "outcome": ["not solved", str(exc), ""]})
-            except core.Wrong as exc:
-                results.append({"attribute": attribute, "outcome": ["wrong", exc.problem, exc.hint]})
-                if exc.__context__ is not None:
-                    core._release_abandoned_runs()
-            except Exception as exc:  # the learner's object broke in a way the check did not foresee
-                results.append(
-                    {
-                        "attribute": attribute,
-                        "outcome": [
-                            "wrong",
-                            f"the check could not use your answer: {exc.__class__.__name__}: {exc}",
-                            "Run your exercise cell again and look at its error; then re-run this check.",
-                        ],
-                    }
-                )
-                core._release_abandoned_runs()
+            _observe_call(results, core, attribute, getattr(lab, attribute), values, named, seed)
     except BaseException as exc:
         results.append({"failed": f"{type(exc).__name__}: {exc}"})
     finally:
@@ -122,6 +78,72 @@ def _observe(module, sources, calls, seeds, user_ns):
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = old
+    _write_observations(core, results, tampered)
+
+
+def _load(module, sources):
+    """Fresh modules from the grader's sources, in their order (the checks' machinery, the package, the lab: a lab's
+    package after its own modules), in place of the kernel's own: ``(the checks' machinery, the lab)``."""
+    import sys
+    import types
+
+    names = list(sources)
+    for name in names:
+        fresh = types.ModuleType(name)
+        package = any(other.startswith(f"{name}.") for other in names)  # raycourse.checks, a lab's package
+        fresh.__package__ = name if package else name.rpartition(".")[0]
+        fresh.__file__ = f"<raycourse grader: {name}>"
+        if package:
+            fresh.__path__ = []
+        sys.modules[name] = fresh
+    for name in names:
+        exec(compile(sources[name], f"<raycourse grader: {name}>", "exec"), sys.modules[name].__dict__)
+    return sys.modules[names[0]], sys.modules[module]
+
+
+def _carry_session_state(lab, kernel_lab):
+    """What the lab's own cells hand its checks during the session (lab 07's starved run, kept by keep_starved): the
+    names come from the grader's source (SESSION_STATE), the values from the kernel's module, as the learner's cells
+    left them; data the learner gives the checks either way."""
+    for key in getattr(lab, "SESSION_STATE", ()):
+        if kernel_lab is not None and isinstance(getattr(kernel_lab, key, None), list):
+            getattr(lab, key)[:] = list(getattr(kernel_lab, key))
+
+
+def _observe_call(results, core, attribute, check, values, named, seed):
+    """One check call: what its observer saw (or its "not solved" / "wrong"), appended to ``results``; a check with
+    no judge decides here (the grader never takes a pass from it)."""
+    if check.judge is None:
+        results.append({"attribute": attribute, "verdict": check.result(*values, **named).to_dict()})
+        return
+    if check.seeded:
+        named["seed"] = seed
+    try:
+        results.append({"attribute": attribute, "observation": check.fn(*values, **named)})
+    except core.NotSolved as exc:
+        results.append({"attribute": attribute, "outcome": ["not solved", str(exc), ""]})
+    except core.Wrong as exc:
+        results.append({"attribute": attribute, "outcome": ["wrong", exc.problem, exc.hint]})
+        if exc.__context__ is not None:
+            core._release_abandoned_runs()
+    except Exception as exc:  # the learner's object broke in a way the check did not foresee
+        results.append(
+            {
+                "attribute": attribute,
+                "outcome": [
+                    "wrong",
+                    f"the check could not use your answer: {exc.__class__.__name__}: {exc}",
+                    "Run your exercise cell again and look at its error; then re-run this check.",
+                ],
+            }
+        )
+        core._release_abandoned_runs()
+
+
+def _write_observations(core, results, tampered):
+    """The one line the grader reads back, written by the checks' own encoder (not the kernel's ``json``)."""
+    import sys
+
     try:
         tampered += [t for t in _tampered() if t not in tampered]
         payload = core.encode({"results": results, "tampered": tampered})

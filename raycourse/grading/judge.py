@@ -112,7 +112,7 @@ def request_verdicts(judged, calls: list, names: dict, error: CellError | None, 
 class Explanation:
     """The verdicts of a notebook's exercises, built cell by cell from what each cell did, and the error that
     explains each one: the first error of the cells since the previous check (a verdict's ``cause``). Pure: the
-    kernel loop (:meth:`Grader._execute`) feeds it; its unit tests feed it by hand."""
+    kernel loop (:meth:`Grader._run_cells`) feeds it; its unit tests feed it by hand."""
 
     titles: list[str]  # the lab's exercises, in order
     names: dict[str, str]  # exercise title by the attribute a check cell calls

@@ -15,14 +15,17 @@ from .plan import _short
 
 
 def checks_sources() -> dict[str, str]:
-    """The source of every module of ``raycourse.checks``, by module name, as the grader reads them now."""
+    """The source of every module of ``raycourse.checks`` (a lab's package's modules too: ``labNN/exN.py``), by
+    module name, as the grader reads them now."""
     from .. import checks
 
     folder = Path(checks.__file__).parent
-    return {
-        ("raycourse.checks" if p.stem == "__init__" else f"raycourse.checks.{p.stem}"): p.read_text("utf-8")
-        for p in sorted(folder.glob("*.py"))
-    }
+    sources = {}
+    for path in sorted(folder.glob("*.py")) + sorted(folder.glob("*/*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        name = ".".join(["raycourse.checks", *(parts[:-1] if parts[-1] == "__init__" else parts)])
+        sources[name] = path.read_text("utf-8")
+    return sources
 
 
 OBSERVE_SOURCE = Path(in_kernel.__file__).read_text("utf-8")
@@ -72,21 +75,7 @@ def observe_cell(client, nb, index: int, calls: list, grade, sources: dict, *, i
     finally:
         client.judging = False
         nb.cells.pop()
-    marked, streams, outputs = [], {}, []
-    for out in request.outputs:
-        if out.get("output_type") == "stream":  # one text per stream: a line may come in pieces
-            streams[out.get("name", "stdout")] = streams.get(out.get("name", "stdout"), "") + out.get("text", "")
-        elif out.get("output_type") != "error" or not in_place:  # the request's own traceback means nothing
-            outputs.append(out)
-    for name, text in streams.items():
-        kept = []
-        for line in text.splitlines(True):
-            if line.startswith(in_kernel.MARK):
-                marked.append(line[len(in_kernel.MARK) :].rstrip("\n"))
-            elif line.strip():  # the request writes its lines each after a newline of its own
-                kept.append(line)
-        if kept:
-            outputs.insert(0, nbformat.v4.new_output("stream", name=name, text="".join(kept)))
+    marked, outputs = _read_back(request.outputs, in_place=in_place)
     # Exactly one line of observations, or none is believed (a notebook that prints one of its own during the
     # request makes two).
     results, tampered = decide(marked[0] if len(marked) == 1 else None, calls, seeds, Lab.of(module))
@@ -97,6 +86,38 @@ def observe_cell(client, nb, index: int, calls: list, grade, sources: dict, *, i
     if in_place:
         nb.cells[index].outputs = outputs
         nb.cells[index].execution_count = request.get("execution_count")
+    _show(client, nb, index, module, results, in_place=in_place)
+    return results
+
+
+def _read_back(request_outputs: list, *, in_place: bool) -> tuple[list[str], list]:
+    """``(marked, outputs)`` of a request: its lines of observations (the mark taken off), and the rest of what it
+    printed, as the cell's outputs (``in_place``: less the request's own traceback, which means nothing there)."""
+    import nbformat
+
+    marked, streams, outputs = [], {}, []
+    for out in request_outputs:
+        if out.get("output_type") == "stream":  # one text per stream: a line may come in pieces
+            streams[out.get("name", "stdout")] = streams.get(out.get("name", "stdout"), "") + out.get("text", "")
+        elif out.get("output_type") != "error" or not in_place:
+            outputs.append(out)
+    for name, text in streams.items():
+        kept = []
+        for line in text.splitlines(True):
+            if line.startswith(in_kernel.MARK):
+                marked.append(line[len(in_kernel.MARK) :].rstrip("\n"))
+            elif line.strip():  # the request writes its lines each after a newline of its own
+                kept.append(line)
+        if kept:
+            outputs.insert(0, nbformat.v4.new_output("stream", name=name, text="".join(kept)))
+    return marked, outputs
+
+
+def _show(client, nb, index: int, module: str, results: list | None, *, in_place: bool) -> None:
+    """The verdicts told to the kernel (for its progress cell) and, ``in_place``, shown in cell ``index`` as the
+    check cell prints them, with what it raised."""
+    import nbformat
+
     if results is not None:
         shown = [Verdict(**r["verdict"]) for r in results if "verdict" in r]
         if in_place and shown:  # first, as the check cell prints them, before what else the request printed
@@ -112,7 +133,6 @@ def observe_cell(client, nb, index: int, calls: list, grade, sources: dict, *, i
                 nb.cells[index].outputs.append(
                     nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
                 )
-    return results
 
 
 def request(client, nb, call: str) -> list[str]:

@@ -297,10 +297,40 @@ class Grader:
                 shutil.rmtree(env[OUTPUTS_ENV], ignore_errors=True)
 
     def _execute(self, nb, grade, alias, names, titles, env, work, folder, started, ray=None) -> None:
-        import psutil
-        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+        from nbclient.exceptions import DeadKernelError
 
         deadline = started + self.timeout
+        client, fifo = self._client(nb, env, work, folder)
+        plans, checked_in, notes = plan_notebook(nb, alias, names)
+        grade.notes.extend(notes)
+        book = Explanation(titles, names, alias, checked_in)
+        stopped = ""
+        kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
+        watch = self._memory_watch(client, env, ray)
+        try:
+            with client.setup_kernel(env=env, stderr=kernel_log), watch:
+                stopped = self._run_cells(client, nb, grade, plans, book, deadline)
+        except DeadKernelError:
+            stopped = "died"
+        except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
+            if not grade.errors and not book.final and not watch.exceeded:
+                kernel_log.flush()
+                said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
+                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
+                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else ""
+                )
+                return
+            grade.notes.append(f"grading stopped early: {exc.__class__.__name__}: {_short(exc, 200)}")
+            stopped = "failed"
+        finally:
+            kernel_log.close()
+            if fifo is not None:
+                os.close(fifo)
+        self._finish(nb, grade, book, client, watch, stopped)
+
+    def _client(self, nb, env, work, folder):
+        """``(client, fifo)``: the notebook's client and its kernel's manager (in a sandbox: the kernel launched in
+        it, and the end of the pipe the grader holds open, which ends the sandbox when the grader dies; else None)."""
         # A sandbox starts its Ray before the kernel: that counts as the kernel's start, and on a busy machine
         # takes longer than nbclient's 60 s.
         client = _capped_client(
@@ -312,36 +342,37 @@ class Grader:
             kernel_name="python3",
             resources={"metadata": {"path": str(folder)}},
         )
-        if self.sandboxed:
-            from . import sandbox as _sandbox
-
-            writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
-            # What the notebook writes (its HOME, temporary and working folders, /tmp, /dev/shm) is in the sandbox's
-            # memory, counted in its limit and gone with it; the kernel's sockets to the grader stay in `work`.
-            private = [env["HOME"], env["TMPDIR"], str(folder)]
-            readable = [*filter(None, self.env["PYTHONPATH"].split(os.pathsep))]
-            readable += [env[k] for k in _READ if env.get(k, "").strip()]
-            os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
-            fifo = os.open(work / "grader", os.O_RDWR)
-            client.km = _kernel_manager(
-                wrap=lambda argv: _sandbox.command(
-                    argv,
-                    writable,
-                    ray=True,
-                    watch=str(work / "grader"),
-                    private=private,
-                    readable=readable,
-                    size=int(self.memory * 2**30),
-                ),
-                ipc=work / "kernel",
-            )
-        else:
+        if not self.sandboxed:
             client.km = _kernel_manager()
-        plans, checked_in, notes = plan_notebook(nb, alias, names)
-        grade.notes.extend(notes)
-        book = Explanation(titles, names, alias, checked_in)
-        stopped = ""
-        kernel_log = (work / "kernel.log").open("w")  # the kernel's own messages, not the cells' (those are outputs)
+            return client, None
+        from . import sandbox as _sandbox
+
+        writable = [str(work)] + [env[k] for k in ("RAYCOURSE_OUTPUTS",) if env.get(k, "").strip()]
+        # What the notebook writes (its HOME, temporary and working folders, /tmp, /dev/shm) is in the sandbox's
+        # memory, counted in its limit and gone with it; the kernel's sockets to the grader stay in `work`.
+        private = [env["HOME"], env["TMPDIR"], str(folder)]
+        readable = [*filter(None, self.env["PYTHONPATH"].split(os.pathsep))]
+        readable += [env[k] for k in _READ if env.get(k, "").strip()]
+        os.mkfifo(work / "grader")  # held open by the grader: when it dies, the sandbox ends
+        fifo = os.open(work / "grader", os.O_RDWR)
+        client.km = _kernel_manager(
+            wrap=lambda argv: _sandbox.command(
+                argv,
+                writable,
+                ray=True,
+                watch=str(work / "grader"),
+                private=private,
+                readable=readable,
+                size=int(self.memory * 2**30),
+            ),
+            ipc=work / "kernel",
+        )
+        return client, fifo
+
+    def _memory_watch(self, client, env, ray) -> MemoryWatch:
+        """The watch on the memory of the notebook's processes: its kernel's and its Ray's, and (in a sandbox) the
+        files in the sandbox's private memory."""
+        import psutil
 
         def roots():  # the kernel's launcher (in a sandbox, `unshare`: the whole namespace below it) and its Ray
             pids = [getattr(client.km.provisioner, "pid", None), ray.process.pid if ray is not None else None]
@@ -358,65 +389,44 @@ class Grader:
             pid = getattr(client.km.provisioner, "pid", None)
             return _sandbox.private_bytes(pid) if self.sandboxed and pid is not None else 0
 
-        watch = MemoryWatch(
-            self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV), files=in_files
-        )
-        try:
-            with client.setup_kernel(env=env, stderr=kernel_log), watch:
-                request(client, nb, "_watch()")  # before any cell of the notebook
-                for index, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code" or not cell.source.strip():
-                        continue
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        stopped = "time"
-                        break
-                    client.timeout = max(1, int(remaining + 0.999))
-                    only_checks, calls = plans[index]
-                    try:
-                        if only_checks:  # the grader runs its checks in its place
-                            judged = observe_cell(client, nb, index, calls, grade, self._sources, in_place=True)
-                        else:
-                            client.execute_cell(cell, index)
-                            judged = None
-                    except CellTimeoutError:
-                        stopped = "time"
-                        break
-                    except DeadKernelError:
-                        stopped = "died"
-                        break
-                    error = self._collect(cell, index, grade)
-                    if judged is None and calls and error is None:  # a cell that checks among other code
-                        remaining = deadline - time.monotonic()
-                        client.timeout = max(1, int(remaining + 0.999))
-                        try:
-                            judged = observe_cell(client, nb, index, calls, grade, self._sources, in_place=False)
-                        except CellTimeoutError:
-                            stopped = "time"
-                            break
-                        except DeadKernelError:
-                            stopped = "died"
-                            break
-                    book.cell_ran(cell.source, judged, calls, error, grade.errors, in_place=only_checks)
-                if not stopped:
-                    client.timeout = max(5, int(deadline - time.monotonic() + 0.999))
-                    grade.notes.extend(watched_notes(request(client, nb, "_watched()")))
-        except DeadKernelError:
-            stopped = "died"
-        except Exception as exc:  # the kernel did not start, or nbclient failed: say so, stop nothing else
-            if not grade.errors and not book.final and not watch.exceeded:
-                kernel_log.flush()
-                said = [l for l in (work / "kernel.log").read_text(errors="replace").splitlines() if l.strip()][-3:]
-                grade.reason = f"the notebook could not be run: {exc.__class__.__name__}: {_short(exc, 200)}" + (
-                    f" (the kernel said: {_short(' / '.join(said), 600)})" if said else ""
-                )
-                return
-            grade.notes.append(f"grading stopped early: {exc.__class__.__name__}: {_short(exc, 200)}")
-            stopped = "failed"
-        finally:
-            kernel_log.close()
-            if self.sandboxed:
-                os.close(fifo)
+        return MemoryWatch(self.memory, roots, mark=None if self.sandboxed else env.get(GRADE_MARK_ENV), files=in_files)
+
+    def _run_cells(self, client, nb, grade, plans, book, deadline) -> str:
+        """Run the notebook's code cells in order, a check cell's checks in the grader's own request, and tell
+        ``book`` what each did: why it stopped early ("time", "died"), or "" when every cell ran."""
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        request(client, nb, "_watch()")  # before any cell of the notebook
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "time"
+            client.timeout = max(1, int(remaining + 0.999))
+            only_checks, calls = plans[index]
+            try:
+                if only_checks:  # the grader runs its checks in its place
+                    judged = observe_cell(client, nb, index, calls, grade, self._sources, in_place=True)
+                else:
+                    client.execute_cell(cell, index)
+                    judged = None
+                error = self._collect(cell, index, grade)
+                if judged is None and calls and error is None:  # a cell that checks among other code
+                    client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
+                    judged = observe_cell(client, nb, index, calls, grade, self._sources, in_place=False)
+            except CellTimeoutError:
+                return "time"
+            except DeadKernelError:
+                return "died"
+            book.cell_ran(cell.source, judged, calls, error, grade.errors, in_place=only_checks)
+        client.timeout = max(5, int(deadline - time.monotonic() + 0.999))
+        grade.notes.extend(watched_notes(request(client, nb, "_watched()")))
+        return ""
+
+    def _finish(self, nb, grade, book, client, watch, stopped: str) -> None:
+        """The grade once the run ended (``stopped``: "", "time", "died", "failed"): its memory, its notes, a
+        verdict per exercise."""
         grade.memory_peak = watch.peak
         if watch.exceeded and stopped in ("died", "failed", ""):
             stopped = "memory"
