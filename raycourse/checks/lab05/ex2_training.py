@@ -19,13 +19,16 @@ _PROBE_MODEL: dict = {}  # the tiny probe checkpoint's folder, saved once per pr
 
 def _probe_model_dir() -> str:
     """A tiny random ViT (32 x 32 images) and its image processor, saved once: what ``config["model_id"]`` names in
-    the probe run of ``train_func``, so that the probe is cheap in every profile."""
+    the probe run of ``train_func``, so that the probe is cheap in every profile. Removed when the process ends."""
+    import atexit
+    import shutil
     import tempfile
 
     if "dir" not in _PROBE_MODEL:
         from transformers import ViTImageProcessor, ViTModel
 
         folder = tempfile.mkdtemp(prefix="lab05-probe-vit-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # a kernel or test process leaves no folder behind
         ViTModel(_probe_config(), add_pooling_layer=False).save_pretrained(folder)  # no head: the learner's has K
         ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
         _PROBE_MODEL["dir"] = folder
