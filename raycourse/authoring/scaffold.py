@@ -9,11 +9,11 @@ It writes the five files every module has, each already in the course's shape:
 - ``solutions/08_serving_embeddings_lab.ipynb``: the lab's single source, with one exercise (a
   ``# BEGIN SOLUTION`` region and its check cell), a stretch exercise and the progress cell;
 - ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style;
-- ``tests/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
+- ``tests/checks/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
   placeholder and a wrong one.
 
 Then run ``make labs`` (the lab from the solution) and ``python -m raycourse.authoring quizzes``.
-Every ``TODO`` marks text to write; the scaffold runs as it is (tests/test_template.py runs it),
+Every ``TODO`` marks text to write; the scaffold runs as it is (tests/notebooks/test_template.py runs it),
 so an author starts from a module that passes, and fills it in. Nothing existing is overwritten.
 """
 
@@ -248,7 +248,7 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
         root / "raycourse" / "checks" / f"quiz{number}.py": quiz_module(number, title),
         root / "solutions" / f"{name}_lab.ipynb": None,
         root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
-        root / "tests" / f"test_checks_lab{number}.py": check_tests(number),
+        root / "tests" / "checks" / f"test_checks_lab{number}.py": check_tests(number),
     }
     taken = [p for p in files if p.exists()] + [m.lesson for m in catalogue.modules(root) if m.number == number]
     if taken:
