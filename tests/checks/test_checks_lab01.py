@@ -56,11 +56,13 @@ def verdict(check, *args):
 # Right answers written otherwise: test_ex1_accepts_different_correct_answers.
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     v = verdict(lab01.exercise_1, ...)
     assert v.status == "not solved" and "`reviews` is still `...`" in v.message
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer",
     [
@@ -100,6 +102,7 @@ def test_ex1_rejects_mistakes(raw, mistake, message):
     assert v.hint
 
 
+@pytest.mark.fast
 def test_ex1_rejects_the_file_read_as_text(ray_session):
     import ray
 
@@ -123,6 +126,7 @@ def test_ex1_rejects_the_file_read_as_text(ray_session):
 # Right answers written otherwise: test_ex2_accepts_more_correct_answers.
 
 
+@pytest.mark.fast
 def test_ex2_placeholder_is_not_solved():
     assert verdict(lab01.exercise_2, ...).status == "not solved"
 
@@ -145,6 +149,7 @@ def _flag_any_pet(batch):  # any pet named, not the row's own: right on the file
     return batch
 
 
+@pytest.mark.fast
 def test_ex2_accepts_the_solution(reviews):
     v = verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= 2).map_batches(_add_flag))
     assert v.passed, v
@@ -247,6 +252,7 @@ def test_ex2_rejects_mistakes(raw, reviews, mistake, message):
     assert v.hint
 
 
+@pytest.mark.fast
 def test_ex2_rejects_an_empty_dataset(complaints):
     v = verdict(lab01.exercise_2, complaints.filter(expr=col("stars") == 0))
     assert v.status == "wrong" and "misses all 30" in v.message, v
@@ -307,11 +313,13 @@ def test_ex2_names_the_learners_own_error(reviews):
 # Right answers written otherwise: test_ex3_accepts_ray_and_pandas_partitioned_writers.
 
 
+@pytest.mark.fast
 def test_ex3_placeholder_and_nothing_written_are_not_solved(tmp_path):
     assert verdict(lab01.exercise_3, ...).status == "not solved"
     assert verdict(lab01.exercise_3, tmp_path).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex3_accepts_ray_and_pandas_partitioned_writers(tmp_path, complaints):
     complaints.write_parquet(str(tmp_path / "a" / "complaints"), partition_cols=["stars"])
     v = verdict(lab01.exercise_3, tmp_path / "a")
@@ -379,6 +387,7 @@ def test_ex3_says_where_files_written_one_folder_up_went(tmp_path, complaints, p
     assert v.status == "wrong" and f"found parquet files in {wrote}, not in complaints/ of out_dir" in v.message, v
 
 
+@pytest.mark.fast
 def test_ex3_rejects_a_review_in_the_wrong_folder(tmp_path, complaints):
     table = complaints.to_pandas()
     table["stars"] = 3 - table["stars"]  # the 1-star reviews in stars=2/ and the other way round
@@ -413,6 +422,7 @@ def test_ex3_rejects_files_that_are_not_a_parquet_folder(tmp_path, complaints, w
     assert v.hint
 
 
+@pytest.mark.fast
 def test_check_cells_print_one_verdict_line(capsys):
     lab01.exercise_1(...)
     assert capsys.readouterr().out.startswith("⏳ Exercise 1 not solved yet")
@@ -427,10 +437,12 @@ def test_check_cells_print_one_verdict_line(capsys):
 # Right answers written otherwise: test_stretch_accepts_ray_data_groupings.
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved():
     assert lab01.stretch.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_stretch_accepts_ray_data_groupings(reviews):
     from ray.data.aggregate import Mean
 
@@ -445,6 +457,7 @@ def test_stretch_accepts_ray_data_groupings(reviews):
     assert lab01.stretch.result(other).passed
 
 
+@pytest.mark.fast
 def test_stretch_rejects_a_table_made_outside_ray_data(reviews):
     import ray
 

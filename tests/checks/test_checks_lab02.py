@@ -74,6 +74,7 @@ def _by_product(reviews, right, join_type="inner", right_on="outfit"):
     return reviews.join(right, join_type=join_type, num_partitions=2, on=("product",), right_on=(right_on,))
 
 
+@pytest.mark.fast
 def test_expected_answers_follow_the_data():
     assert sorted(lab02.expected_no_outfit()) == NO_OUTFIT_IDS
     assert sorted(lab02.expected_unworn()) == UNWORN_IDS
@@ -99,11 +100,13 @@ def test_expected_answers_follow_the_data():
 # Right answers written otherwise: test_ex1_accepts_different_correct_answers.
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     v = verdict(lab02.exercise_1, ...)
     assert v.status == "not solved" and "`reviewed` is still `...`" in v.message
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer",
     [
@@ -229,6 +232,7 @@ def test_ex1_rejects_two_id_columns_with_the_error_and_a_hint(reviews, outfits):
     assert "another name" in v.hint
 
 
+@pytest.mark.fast
 def test_ex1_rejects_a_key_that_matches_nothing_and_duplicates(reviews, outfits, frames):
     v = verdict(
         lab02.exercise_1,
@@ -314,11 +318,13 @@ def _prompt_default_outfit(df: pd.DataFrame) -> pd.DataFrame:  # the lesson's de
     return df
 
 
+@pytest.mark.fast
 def test_ex2_placeholder_is_not_solved():
     v = verdict(lab02.exercise_2, ...)
     assert v.status == "not solved" and "`prompts` is still `...`" in v.message
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer",
     [
@@ -401,6 +407,7 @@ def test_ex2_rejects_mistakes(full, left, mistake, message):
     assert v.status == "wrong" and message in v.message and v.hint, v
 
 
+@pytest.mark.fast
 def test_ex2_rejects_a_different_joiner(ray_session, frames):
     a, o, _ = frames
     df = _prompt_pandas(a.merge(o, on="id", how="outer"))
@@ -409,6 +416,7 @@ def test_ex2_rejects_a_different_joiner(ray_session, frames):
     assert v.status == "wrong" and "expected 'A cinematic photo of a raccoon wearing a yellow raincoat'" in v.message
 
 
+@pytest.mark.fast
 def test_check_cells_print_one_verdict_line(capsys):
     lab02.exercise_2(...)
     assert capsys.readouterr().out.startswith("⏳ Exercise 2 not solved yet")
@@ -423,6 +431,7 @@ def test_check_cells_print_one_verdict_line(capsys):
 # Right answers written otherwise: test_stretch_accepts_an_anti_then_a_semi_join.
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved():
     assert lab02.stretch.result(...).status == "not solved"
 
@@ -431,6 +440,7 @@ def _unworn(animals, outfits):
     return outfits.join(animals, join_type="left_anti", num_partitions=2, on=("id",))
 
 
+@pytest.mark.fast
 def test_stretch_accepts_an_anti_then_a_semi_join(animals, outfits, reviews):
     v = lab02.stretch.result(_by_product(reviews, _unworn(animals, outfits), "left_semi"))
     assert v.passed, v
@@ -486,6 +496,7 @@ def test_stretch_rejects_mistakes(animals, outfits, reviews, frames, mistake, me
     assert v.status == "wrong" and message in v.message and v.hint, v
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "mistake, message",
     [

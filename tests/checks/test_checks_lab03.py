@@ -160,6 +160,7 @@ def ex1(pixels, prompts, images=None):
     return lab03.exercise_1.result(pixels, pixels.materialize() if images is None else images, prompts)
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved(prompts):
     v = lab03.exercise_1.result(..., ..., prompts)
     assert v.status == "not solved" and "`pixels` is still `...`" in v.message
@@ -173,6 +174,7 @@ def _to_pixels_class():
     return ToPixels
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer",
     [
@@ -214,6 +216,7 @@ def test_ex1_rejects_wrong_pixels(prompts, mistake, message):
     _wrong(ex1(_generated(prompts).map_batches(mistake), prompts), message)
 
 
+@pytest.mark.fast
 def test_ex1_rejects_missing_rows_and_a_batch(prompts):
     _wrong(ex1(_generated(prompts).map_batches(_to_pixels).limit(2), prompts), "has 2 rows, but there are 6 prompts")
     _wrong(lab03.exercise_1.result(prompts.take_batch(6), prompts, prompts), "`pixels` is a dict, not a Ray Dataset")
@@ -285,6 +288,7 @@ def test_ex1_holds_the_pool_to_the_learners_gpu_budget(ray_session, prompts, mon
 #   prompts changed); E5 an image column of 512x512 RGB images (test_ex2_rejects_mistakes: shapes, types, blank).
 
 
+@pytest.mark.fast
 def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
     assert v.status == "not solved" and "images_parquet" in v.message
@@ -292,6 +296,7 @@ def test_ex2_nothing_written_is_not_solved(out_dir, prompts):
     assert lab03.exercise_2.result(out_dir / "missing" / "images_parquet", N).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex2_accepts_one_ray_parquet_file(out_dir, prompts, images):
     images.repartition(1).write_parquet(str(out_dir / "images_parquet"))
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
@@ -349,6 +354,7 @@ def test_ex2_accepts_a_list_of_prompts_and_extra_columns(out_dir, prompts, image
     assert lab03.exercise_2.result(out_dir / "images_parquet", expected).passed
 
 
+@pytest.mark.fast
 def test_ex2_rejects_the_wrong_folder(out_dir, prompts, images):
     images.write_parquet(str(out_dir / "images"))
     v = lab03.exercise_2.result(out_dir / "images_parquet", prompts)
@@ -432,6 +438,7 @@ def test_ex2_rejects_a_second_write_with_a_rerun_hint(out_dir, prompts, images):
 #   RGB image (test_ex3_rejects_mistakes: sizes, grey, blank).
 
 
+@pytest.mark.fast
 def test_ex3_nothing_written_is_not_solved(out_dir, prompts, images):
     assert lab03.exercise_3.result(out_dir / "png", prompts).status == "not solved"
     images.write_parquet(str(out_dir / "images_parquet"))  # exercise 2's files are not a wrong answer here
@@ -439,6 +446,7 @@ def test_ex3_nothing_written_is_not_solved(out_dir, prompts, images):
     assert v.status == "not solved" and '"png"' in v.message
 
 
+@pytest.mark.fast
 def test_ex3_accepts_write_images(out_dir, prompts, images):
     images.write_images(str(out_dir / "png"), column="image", file_format="png")
     v = lab03.exercise_3.result(out_dir / "png", prompts)
@@ -458,6 +466,7 @@ def test_ex3_rejects_the_wrong_folder(out_dir, prompts, images):
     _wrong(lab03.exercise_3.result(out_dir / "png", prompts), 'in out_dir / "images", but none in out_dir / "png"')
 
 
+@pytest.mark.fast
 def test_ex3_rejects_jpeg(out_dir, prompts, images):
     images.write_images(str(out_dir / "png"), column="image", file_format="jpeg")
     v = lab03.exercise_3.result(out_dir / "png", prompts)
@@ -549,15 +558,18 @@ def _thumbs_full_size(batch):
     return batch
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved(images):
     assert lab03.stretch.result(..., images).status == "not solved"
 
 
+@pytest.mark.fast
 def test_stretch_accepts_a_pil_resize_and_a_stride(images):
     assert lab03.stretch.result(images.map_batches(_thumbs_pil), images).passed
     assert lab03.stretch.result(images.map_batches(_thumbs_stride), images).passed
 
 
+@pytest.mark.fast
 def test_stretch_rejects_blank_and_full_size_thumbnails(images):
     verdict = lab03.stretch.result(images.map_batches(_thumbs_dark), images)
     assert verdict.status == "wrong" and "another mean colour" in verdict.message

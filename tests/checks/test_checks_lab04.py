@@ -185,6 +185,7 @@ class GreedyByConfig(SolutionEnhancer):  # greedy decoding through a GenerationC
         return batch
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer",
     [
@@ -210,6 +211,7 @@ def test_exercise_1_checks_seasons_only_when_given_season_for():
     assert "season" not in verdict.message
 
 
+@pytest.mark.fast
 def test_exercise_1_placeholder_is_not_solved():
     verdict = lab04.exercise_1.result(...)
     assert verdict.status == "not solved"
@@ -416,6 +418,7 @@ def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
     assert verdict.hint
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answer, expected",
     [
@@ -568,6 +571,7 @@ def _wrong2(ds, message, enhancer=FakeEnhancer):
     return verdict
 
 
+@pytest.mark.fast
 def test_exercise_2_accepts_a_correct_pipeline(catalogue):
     verdict = check2(_pipeline(catalogue))
     assert verdict.passed, verdict
@@ -644,6 +648,7 @@ def test_exercise_2_rejects_a_class_that_is_not_yours(catalogue):
     assert "enhancer_model, Enhancer)" in verdict.hint
 
 
+@pytest.mark.fast
 def test_exercise_2_placeholder_is_not_solved():
     verdict = check2(...)
     assert verdict.status == "not solved"
@@ -764,6 +769,7 @@ def test_exercise_2_rejects_wrong_images(catalogue, draw, expected):
     _wrong2(_pipeline(catalogue, draw), expected)
 
 
+@pytest.mark.fast
 def test_exercise_2_rejects_an_empty_dataset(catalogue):
     from ray.data.expressions import col
 
@@ -827,10 +833,12 @@ def _stretch(costs, messages=_catalogue_messages):
     return lab04.stretch.result(costs, messages, _season)
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved():
     assert lab04.stretch.result(..., _catalogue_messages, _season).status == "not solved"
 
 
+@pytest.mark.fast
 def test_stretch_accepts_a_tokenizer_actor_counting_ids_or_text(catalogue):
     verdict = _stretch(_costs(catalogue))
     assert verdict.passed, verdict
@@ -847,6 +855,7 @@ def test_stretch_rejects_wrong_counts(catalogue):
     assert verdict.status == "wrong" and "no `description` column" in verdict.message
 
 
+@pytest.mark.fast
 def test_stretch_rejects_a_table_and_a_function_stage(catalogue):
     table = catalogue.to_pandas().assign(n_tokens=1)
     verdict = _stretch(table)

@@ -101,6 +101,7 @@ def _ex1(train_images, classes, folders, class_names=by_unique):
     return lab05.exercise_1.result(train_images, classes, folders, class_names)
 
 
+@pytest.mark.fast
 def test_ex1_placeholders_are_not_solved(ray_session, rows, folders):
     assert _ex1(..., ..., folders).status == "not solved"
     assert _ex1(_dataset(rows), ..., folders).status == "not solved"
@@ -128,6 +129,7 @@ def test_ex1_accepts_class_names_collected_through_pandas(ray_session, rows, fol
     assert _ex1(_dataset(rows), CLASSES, folders, through_pandas_names).passed
 
 
+@pytest.mark.fast
 def test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes(ray_session, rows, folders):
     verdict = _ex1(_dataset(rows), list(CLASSES), folders)
     assert verdict.passed, verdict
@@ -177,6 +179,7 @@ def test_ex1_rejects_more_than_the_limit_per_class(ray_session, rows, folders, m
     _wrong(_ex1(_dataset(rows), CLASSES, folders), "more than the lesson's 50 per class")
 
 
+@pytest.mark.fast
 def test_ex1_rejects_grayscale_dropped(ray_session, rows, folders):
     colour = rows[rows["raw"].map(np.ndim) == 3]
     _wrong(_ex1(_dataset(colour), CLASSES, folders), "missing")
@@ -562,6 +565,7 @@ def _ex2(train_func, result, one_epoch=one_epoch, evaluate=evaluate):
     return lab05.exercise_2.result(train_func, result, SETTINGS, CLASSES, one_epoch, evaluate)
 
 
+@pytest.mark.fast
 def test_ex2_placeholders_are_not_solved(saved):
     def outline(config):
         """One worker's training."""
@@ -572,6 +576,7 @@ def test_ex2_placeholders_are_not_solved(saved):
     assert _ex2(..., None).status == "not solved"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("train_func", [with_helpers, all_in_one])
 def test_ex2_accepts_a_loop_through_prepare_model_with_a_report_per_epoch(saved, train_func):
     verdict = _ex2(train_func, _result(saved))
@@ -655,6 +660,7 @@ def test_ex2_rejects_report_mistakes(saved, change, message):
     _wrong(_ex2(with_helpers, _result(saved, **change)), message)
 
 
+@pytest.mark.fast
 def test_ex2_rejects_a_report_per_batch(saved):
     per_batch = _result(saved)
     per_batch.metrics_dataframe = pd.DataFrame(
@@ -948,6 +954,7 @@ def answer(ray_session, checkpoint, val_folders, scored_table, tmp_path):
     return build
 
 
+@pytest.mark.fast
 def test_ex3_placeholders_are_not_solved(ray_session, checkpoint, val_folders, tmp_path):
     assert lab05.exercise_3.result(..., ..., ..., None, val_folders, tmp_path / "review", 0.7).status == "not solved"
     assert (
@@ -959,6 +966,7 @@ def test_ex3_not_solved_until_scored_is_built(answer):
     assert answer(scored=...).status == "not solved"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("cls", [Batched, WithPipeline, InNumpy])
 def test_ex3_accepts_batched_classifiers_with_the_softmax_confidence(answer, cls, scored_table):
     verdict = answer(cls=cls)
@@ -1074,6 +1082,7 @@ def test_ex3_finds_the_gpu_profiles_files_in_its_folders():
     assert not lab05._under("air-example-data-2/imagenette2/train/n03888605/n03888605_1.JPEG", folder)
 
 
+@pytest.mark.fast
 def test_ex3_rejects_a_pipeline_without_the_class(answer, val_folders):
     _wrong(answer(predictions=_read(val_folders).map_batches(lambda batch: batch)), "no stage that runs")
 
@@ -1185,6 +1194,7 @@ def scored(ray_session):
     return ray.data.from_pandas(_PREDICTED).materialize()
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved(scored):
     assert lab05.stretch.result(..., scored).status == "not solved"
 
@@ -1214,6 +1224,7 @@ def kept(predictions):  # another right answer: the grouped rows run once and ke
     return by_label(predictions).materialize()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("fn", [by_label, with_a_count, kept])
 def test_stretch_accepts_a_groupby_mean_and_extra_columns(scored, fn):
     verdict = lab05.stretch.result(fn, scored)
@@ -1231,6 +1242,7 @@ def all_right(predictions):  # the tiny model's run: every validation image righ
     return predictions.groupby("label").count().map_batches(one)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "fn, message",
     [

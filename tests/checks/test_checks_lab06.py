@@ -241,12 +241,14 @@ class NoArguments:
         return batch
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("cls", [Solution, BytesAndNumpy, PandasBatches, NoConvert])
 def test_ex1_accepts_correct_classes(cls):
     verdict = lab06.exercise_1.result(cls)
     assert verdict.passed, verdict
 
 
+@pytest.mark.fast
 def test_ex1_waits_for_the_placeholder_and_the_outline():
     assert lab06.exercise_1.result(...).status == "not solved"
 
@@ -283,6 +285,7 @@ def test_ex1_rejects_mistakes(cls, message):
     _wrong(lab06.exercise_1.result(cls), message)
 
 
+@pytest.mark.fast
 def test_ex1_rejects_a_function():
     _wrong(lab06.exercise_1.result(lambda batch: batch), "not a class")
 
@@ -363,6 +366,7 @@ def _stage(ray_session, cls=Solution, image_root=None, **overrides):
     return ray.data.from_items([{"path": "x", "class": "c"}]).map_batches(cls, **options)
 
 
+@pytest.mark.fast
 def test_ex2_accepts_the_stored_embeddings(ray_session, correct, image_root, tmp_path):
     verdict = lab06.exercise_2.result(_stage(ray_session), _write(correct, tmp_path / "e"), image_root)
     assert verdict.passed, verdict
@@ -386,6 +390,7 @@ def test_ex2_accepts_constructor_args_by_position_and_a_free_batch_size(ray_sess
     assert lab06.exercise_2.result(stage, _write(correct, tmp_path / "e"), image_root).passed
 
 
+@pytest.mark.fast
 def test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere(
     ray_session, correct, image_root, tmp_path
 ):
@@ -519,6 +524,7 @@ def test_ex2_rejects_a_pipeline_without_a_class_stage(ray_session, correct, imag
     )
 
 
+@pytest.mark.fast
 def test_ex2_rejects_something_else_than_a_dataset(correct, image_root, tmp_path):
     _wrong(lab06.exercise_2.result(correct, _write(correct, tmp_path / "e"), image_root), "not a Ray Dataset")
 
@@ -648,12 +654,14 @@ def _finders(index):
     }
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ["solution", "loop", "torch_max", "rows_list"])
 def test_ex3_accepts_any_correct_search(index, stored, name):
     verdict = lab06.exercise_3.result(_finders(index)[name], stored)
     assert verdict.passed, verdict
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "name, message",
     [
@@ -686,6 +694,7 @@ def test_ex3_probes_flag_some_queries_and_not_others(index):
     assert names != sorted(names, key=lambda n: -best[names.index(n)])  # not already best first
 
 
+@pytest.mark.fast
 def test_ex3_waits_for_the_placeholder_and_the_embeddings(index, tmp_path):
     assert lab06.exercise_3.result(..., tmp_path).status == "not solved"
     assert lab06.exercise_3.result(_finders(index)["solution"], tmp_path / "nothing").status == "not solved"
@@ -745,11 +754,13 @@ def _knn(stored, index, *, itself=False, weighted=True, k=lab06.K, by_score=Fals
     return ray.data.read_parquet(str(stored)).map_batches(vote)
 
 
+@pytest.mark.fast
 def test_stretch_waits_for_the_placeholder_and_the_embeddings(tmp_path):
     assert lab06.stretch.result(..., tmp_path).status == "not solved"
     assert lab06.stretch.result(pd.DataFrame(), tmp_path / "none").status == "not solved"
 
 
+@pytest.mark.fast
 def test_stretch_accepts_a_ray_map_batches_vote(index, stored, ray_session):
     assert lab06.stretch.result(_knn(stored, index), stored).passed
     table, vectors = index
@@ -772,6 +783,7 @@ def test_stretch_accepts_a_ray_map_batches_vote(index, stored, ray_session):
     assert verdict.passed, verdict
 
 
+@pytest.mark.fast
 def test_stretch_rejects_a_table_made_in_the_notebook(index, stored, ray_session):
     rows = _knn(stored, index).to_pandas()  # the right votes, but not the Dataset the text asks for
     _wrong(lab06.stretch.result(rows, stored), "is a DataFrame, not a Ray Dataset")

@@ -106,6 +106,7 @@ def _spoiled(spoil):
     )
 
 
+@pytest.mark.fast
 def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
     for ds in (
         _joined().map_batches(add_photos),
@@ -156,6 +157,7 @@ def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
     _wrong(lab07.exercise_1.result(_spoiled(spoil)), message)
 
 
+@pytest.mark.fast
 def test_ex1_rejects_rows_assembled_outside_ray(ray_session):
     _wrong(lab07.exercise_1.result(ray.data.from_pandas(_assembled())), "no join in Ray made them")
 
@@ -180,6 +182,7 @@ def test_ex1_tells_the_learners_own_error_in_a_udf(ray_session):
     assert len(verdict.message) < 300 and "check could not use" not in verdict.message
 
 
+@pytest.mark.fast
 def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
     assert lab07.exercise_1.result(...).status == "not solved"
     _wrong(lab07.exercise_1.result(_assembled()), "not a Ray Dataset")
@@ -478,18 +481,21 @@ def _day_run(**stopwatch):
     return table.assign(features=[np.ones(3, np.float32)] * len(table), stars=3)
 
 
+@pytest.mark.fast
 def test_ex2_waits_for_the_placeholder_and_the_starved_run(ray_session, small_day):
     assert lab07.exercise_2.result(...).status == "not solved"
     assert lab07.exercise_2.result(pipeline).status == "not solved"  # no starved run kept yet
     _wrong(lab07.exercise_2.result(42), "not a function")
 
 
+@pytest.mark.fast
 def test_ex2_passes_a_fed_run_and_says_what_it_measured(ray_session, small_day, monkeypatch):
     verdict = _checked(monkeypatch, pipeline, run=_day_run(batches=10, rows_per_batch=4, busy=0.3, gap=0.02))
     assert verdict.passed, verdict
     assert "rows/s with the GPUs busy" in verdict.message and "1 run(s)" in verdict.message
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "run, message",
     [
@@ -616,6 +622,7 @@ def squeeze_all_with_a_last_batch_of_one(model, optimizer, dataset):
     return sum(losses) / len(losses)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "fn",
     [
@@ -684,6 +691,7 @@ def through_pandas(model, optimizer, dataset):
     return loss.item()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "fn, message",
     [
@@ -706,6 +714,7 @@ def test_ex3_rejects_the_likely_mistakes(ray_session, fn, message):
         _wrong(lab07.exercise_3.result(fn), message)
 
 
+@pytest.mark.fast
 def test_ex3_waits_for_the_placeholder_and_the_outline():
     def outline(model, optimizer, dataset):
         """One pass over `dataset` with iter_torch_batches: a regression step per batch; returns the mean loss."""
@@ -819,6 +828,7 @@ def evaluate_raising(model, dataset):
 # error told in one line (evaluate_raising). Right ones written otherwise: evaluate_inference_mode.
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_and_outline_are_not_solved():
     def outline(model, dataset): ...
 
@@ -826,12 +836,14 @@ def test_stretch_placeholder_and_outline_are_not_solved():
     assert lab07.stretch.result(outline).status == "not solved"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("evaluate", [evaluate_right, evaluate_inference_mode])
 def test_stretch_accepts_correct_loops(ray_session, evaluate):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.passed, verdict
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "evaluate, message",
     [

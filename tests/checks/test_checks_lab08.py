@@ -146,10 +146,12 @@ def serve_apps(ray_session):
 # autoscaling up to GPUS).
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     assert lab08.exercise_1.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "make",
     [
@@ -165,6 +167,7 @@ def test_ex1_accepts_right_deployments(serve_apps, make):
     assert "answers over HTTP" in verdict.message
 
 
+@pytest.mark.fast
 def test_ex1_rejects_embeddings_that_are_not_normalised(serve_apps):
     verdict = lab08.exercise_1.result(_encoder(), "search-raw", f"{serve_apps.url}/raw")
     assert verdict.status == "wrong" and "normalize" in verdict.hint, verdict
@@ -250,6 +253,7 @@ def _catalogue(template="a photo of a {}"):
     return outfits.assign(embedding=list(vectors))
 
 
+@pytest.mark.fast
 def test_ex2_accepts_the_processors_catalogue(serve_apps):
     assert lab08.exercise_2.result(...).status == "not solved"
     assert lab08.exercise_2.result(serve_apps.catalogue, DELETED, ...).status == "not solved"
@@ -268,6 +272,7 @@ def test_ex2_rejects_a_processor_aimed_elsewhere(serve_apps):
     assert verdict.status == "wrong" and "got no processor" in verdict.message and "processor)" in verdict.hint
 
 
+@pytest.mark.fast
 def test_ex2_rejects_a_lazy_catalogue_and_a_pandas_table(serve_apps):
     verdict = lab08.exercise_2.result(serve_apps.lazy(), DELETED, _aimed())
     assert verdict.status == "wrong" and "is lazy" in verdict.message and "materialize()" in verdict.hint, verdict
@@ -381,6 +386,7 @@ def _validated(tmp_path, good_ids=None, quarantine=None):
     return ray.data.from_pandas(good), folder
 
 
+@pytest.mark.fast
 def test_ex3_accepts_the_rule_with_every_bad_row_quarantined(ray_session, tmp_path):
     assert lab08.exercise_3.result(..., tmp_path, GIVEN).status == "not solved"
     good, folder = _validated(tmp_path)
@@ -444,6 +450,7 @@ def test_ex3_accepts_a_missing_product_with_both_reasons(ray_session, tmp_path):
     assert verdict.passed, verdict
 
 
+@pytest.mark.fast
 def test_ex3_rejects_a_rule_that_lets_a_null_product_through(ray_session, tmp_path):
     bad_ids = set(lab08._rule_breakers(_ratings(), set(pd.read_csv(data_path("outfits"))["id"])))
     good, folder = _validated(tmp_path, good_ids=set(_ratings()["id"]) - bad_ids | {5})
@@ -474,6 +481,7 @@ def _written(folder, runs_of_ids):
     return folder
 
 
+@pytest.mark.fast
 def test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one(tmp_path):
     ids = list(range(1, 49))
     assert lab08.stretch.result(..., tmp_path).status == "not solved"
@@ -527,6 +535,7 @@ def test_ex3_wants_validates_dataset_and_says_where_files_went(ray_session, tmp_
 #   R4 every rating written ................................. test_stretch_wants_the_id_in_what_is_written
 
 
+@pytest.mark.fast
 def test_stretch_wants_the_id_in_what_is_written(tmp_path):
     runs = [
         {"killed": True, "rows worked on": 16, "files written so far": 3},

@@ -89,15 +89,18 @@ def colours(ray_session):
 # ----------------------------------------------------------------------------- Exercise 1
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     assert lab09.exercise_1.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex1_accepts_the_solution_and_a_pandas_batch_function(ray_session):
     assert lab09.exercise_1.result(_frames().map_batches(average_colour, batch_size=64)).passed
     assert lab09.exercise_1.result(_frames().map_batches(average_colour_pandas, batch_format="pandas")).passed
 
 
+@pytest.mark.fast
 def test_ex1_a_pandas_table(colours):
     _wrong(lab09.exercise_1.result(colours.to_pandas()), "not a Ray Dataset")
 
@@ -186,16 +189,19 @@ def test_ex1_a_forged_observation_does_not_pass(ray_session):
 # ----------------------------------------------------------------------------- Exercise 2
 
 
+@pytest.mark.fast
 def test_ex2_placeholder_is_not_solved():
     assert lab09.exercise_2.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex2_accepts_the_solution_and_a_pandas_group_function(colours):
     assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change)).passed
     grouped = colours.groupby("path").map_groups(colour_change_pandas, batch_format="pandas")
     assert lab09.exercise_2.result(grouped).passed
 
 
+@pytest.mark.fast
 def test_ex2_not_grouped(colours):
     table = colours.to_pandas()
     rows = [colour_change_pandas(group) for _, group in table.groupby("path")]
@@ -249,14 +255,17 @@ def test_ex2_observation_passes_and_forgeries_do_not(colours):
 # ----------------------------------------------------------------------------- Stretch
 
 
+@pytest.mark.fast
 def test_stretch_placeholder_is_not_solved():
     assert lab09.stretch.result(..., ...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_stretch_accepts_a_materialized_colours(colours):
     assert lab09.stretch.result(colours.groupby("path").map_groups(colour_change), False).passed
 
 
+@pytest.mark.fast
 def test_stretch_not_materialized(ray_session):
     lazy = _frames().map_batches(average_colour, batch_size=64)
     _wrong(lab09.stretch.result(lazy.groupby("path").map_groups(colour_change), False), "still starts from read_videos")

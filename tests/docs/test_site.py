@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow("builds the website (make site) and reads every page in Chromium")
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE_PYTHON = ROOT / ".venv-site" / "bin" / "python"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -119,6 +119,7 @@ def built(tmp_path_factory):
     return cache
 
 
+@pytest.mark.slow("builds the full-size models and loads them in processes of their own")
 def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
     capsys.readouterr()
     assert main(["standins", "--full-size", "--roles", "vit,clip", "--cache", str(built)]) == 0
@@ -158,6 +159,7 @@ def test_full_size_build_resolves_and_loads_in_the_gpu_profile(built, capsys):
     assert got["dtypes"] == ["torch.float32", "torch.float32"]  # as their checkpoints ship
 
 
+@pytest.mark.slow("verify-gpu measures stages in processes of their own")
 def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, capsys):
     out = tmp_path / "verify.json"
     code = main(
@@ -188,6 +190,7 @@ def test_verify_gpu_measures_a_stage_and_lists_what_it_skipped(built, tmp_path, 
     assert "| 05 | ViT training |" in printed and "| 05 | ViT inference |" in printed
 
 
+@pytest.mark.slow("verify-gpu measures stages in processes of their own")
 def test_verify_gpu_transcribes_with_whisper_tiny_at_full_size(tmp_path, capsys):
     """whisper-tiny built from its vendored configs (the real generation config: 99 languages, Whisper's ids) loads
     in the gpu profile and generates from the course's clips; a random model's words are not the point."""

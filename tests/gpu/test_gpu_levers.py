@@ -100,6 +100,12 @@ def test_nvml_samples_give_the_mean_utilisation_and_peak_memory_of_the_window(mo
     assert [u for _, u, _ in sampler.samples[:3]] == [50, 100, 90]
 
 
+@pytest.mark.slow(
+    "the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)"
+)
+@pytest.mark.tiny_only(
+    "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)"
+)
 def test_the_dry_run_writes_the_results_and_the_table_says_what_it_is(ray_session, course_env, tmp_path):
     out = tmp_path / "levers.json"
     assert levers.main(["--tiny", "--stages", "06", "--levers", "none", "--rows", "8", "--out", str(out)]) == 0

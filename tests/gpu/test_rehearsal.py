@@ -14,7 +14,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from raycourse import config
+
+pytestmark = pytest.mark.tiny_only("the gpu code path rehearsed on a CPU with stand-ins")
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_NOTEBOOKS = sorted(

@@ -183,6 +183,8 @@ def _check_cells(grade: grading.Grade) -> list:
     return [c for c in grade.notebook.cells if "check" in notebooks.tags(c)]
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.per_lab
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_number)
 def test_a_solved_lab_passes_every_exercise(grader, solution, tmp_path):
     """The solution notebook, graded: every check passes (this is the test run of solutions/)."""
@@ -195,6 +197,9 @@ def test_a_solved_lab_passes_every_exercise(grader, solution, tmp_path):
     assert "Every exercise of this lab passed" in _text(grade.notebook.cells[-1])
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
+@pytest.mark.per_lab
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_number)
 def test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors(grader, solution, tmp_path):
     """The lab as generated, graded: every check says not solved yet (this is the test run of labs/)."""
@@ -206,6 +211,9 @@ def test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors(grader, solut
         assert _text(cell).startswith("⏳ ") and "not solved yet" in _text(cell), _text(cell)
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
+@pytest.mark.per_lab
 @pytest.mark.parametrize("solution", PLANNED, ids=_number)
 def test_a_broken_lab_reports_the_error_and_grades_the_rest(grader, solution, tmp_path):
     plan = _plan(solution)
@@ -245,6 +253,7 @@ def _notebook(*sources: str):
     )
 
 
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked(kernels_ray, tmp_path):
     nb = _notebook(SETUP, "check.exercise_1(prompts)", "import time\ntime.sleep(600)", "check.exercise_2(photos)")
     with grading.Grader(timeout=8) as grader:
@@ -256,6 +265,7 @@ def test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked(kernels_ray, 
     assert grade.total_line() == "Lab 01: 0 of 3 exercises passed"
 
 
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_a_dead_kernel_missing_check_cells_and_a_renamed_import(kernels_ray, tmp_path):
     """The lab is found from its import (any alias), not the file name; a check cell that is missing is named."""
     nb = _notebook(
@@ -275,6 +285,7 @@ def test_a_dead_kernel_missing_check_cells_and_a_renamed_import(kernels_ray, tmp
     assert missing.verdicts[2].message == "the notebook has no check cell for it (`grader_check.exercise_3(...)`)."
 
 
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners(kernels_ray, tmp_path, monkeypatch):
     """Outputs of a graded copy go to a temporary folder, on shared storage where RAYCOURSE_OUTPUTS points."""
     shared = tmp_path / "shared"
@@ -386,6 +397,8 @@ def class_report(kernels_ray, tmp_path_factory):
     return run, out
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_a_class_report_has_every_verdict_total_and_share(class_report):
     import pandas as pd
 
@@ -428,6 +441,8 @@ def test_a_class_report_has_every_verdict_total_and_share(class_report):
     assert rows["erin"]["notes"] == "no notebooks handed in"
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_a_class_report_is_printed_and_written_as_a_readable_table(class_report):
     run, out = class_report
     markdown = (out / "grades.md").read_text(encoding="utf-8")
@@ -444,6 +459,8 @@ def test_a_class_report_is_printed_and_written_as_a_readable_table(class_report)
     assert "Lab 02: 0 of 2 exercises passed" in markdown
 
 
+@pytest.mark.slow("the grader runs lab notebooks in kernels")
+@pytest.mark.tiny_only("the grader's logic, which does not depend on the profile")
 def test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade(kernels_ray, tmp_path):
     bad = tmp_path / "notes.ipynb"
     bad.write_text("{}", encoding="utf-8")

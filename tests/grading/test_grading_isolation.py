@@ -222,6 +222,9 @@ print("clean")
 """
 
 
+@pytest.mark.slow(
+    "the grader runs a class of notebooks, each in its own kernel with a Ray of its own (a minute and a half here)"
+)
 def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_path, monkeypatch):
     for name in ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV"):
         monkeypatch.delenv(name, raising=False)
@@ -286,6 +289,9 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     assert not any("outlived" in n for n in bad.notes), bad.notes  # the sandbox ended them with the kernel
 
 
+@pytest.mark.slow(
+    "the grader runs a class of notebooks, each in its own kernel with a Ray of its own (a minute and a half here)"
+)
 def test_without_a_sandbox_the_grader_gives_each_notebook_a_ray_and_kills_what_it_left(tmp_path, monkeypatch):
     for name in ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV"):
         monkeypatch.delenv(name, raising=False)

@@ -50,6 +50,11 @@ import pytest
 from raycourse import cluster, runtime
 from raycourse.testing.browser import start_chromium
 
+pytestmark = [
+    pytest.mark.slow("make lab's Ray and JupyterLab, and notebooks run in Chromium"),
+    pytest.mark.tiny_only("JupyterLab in a browser, on the tiny profile"),
+]
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "outputs" / "browser"
 COURSE = ["notebooks/03_image_generation.ipynb", "labs/01_ingest_and_transform_lab.ipynb"]

@@ -14,9 +14,15 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from raycourse.authoring import notebooks
+
+pytestmark = [
+    pytest.mark.slow("lesson 07's training on two Ray Train workers"),
+    pytest.mark.tiny_only("two-worker DDP on CPU with gloo"),
+]
 
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "07_multimodal_pipeline.ipynb"
 FEATURES = 8

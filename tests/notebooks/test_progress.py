@@ -13,6 +13,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from raycourse import progress
 
+pytestmark = [
+    pytest.mark.slow("runs notebook cells in a kernel of its own"),
+    pytest.mark.tiny_only("progress bars, with stand-in stages"),
+]
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
 

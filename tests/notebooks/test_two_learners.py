@@ -38,9 +38,15 @@ from test_two_nodes import _problems, _state, two_node_ray
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = ("04_llm_prompt_enhancement", "05_vit_fine_tuning")
 CLUSTER_GPUS, BUDGET = 2, 1
-pytestmark = pytest.mark.skipif(
-    os.environ.get("RAYCOURSE_TWO_LEARNERS") != "1", reason="a rehearsal of its own: make test-room runs it"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("RAYCOURSE_TWO_LEARNERS") != "1", reason="a rehearsal of its own: make test-room runs it"
+    ),
+    pytest.mark.slow("lessons 04 and 05 in two kernels at once, on a two-node Ray of its own"),
+    pytest.mark.tiny_only(
+        "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on a CPU with stand-ins"
+    ),
+]
 
 
 def _window(nb) -> tuple[datetime, datetime]:

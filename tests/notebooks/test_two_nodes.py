@@ -44,6 +44,13 @@ from nbclient import NotebookClient
 
 from raycourse import catalogue, cluster, config, runtime
 
+pytestmark = [
+    pytest.mark.slow("a two-node Ray of its own, on which every lesson that loads a model runs"),
+    pytest.mark.tiny_only(
+        "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU with stand-ins"
+    ),
+]
+
 ROOT = Path(__file__).resolve().parents[2]
 # Every lesson that loads a model (raycourse.model_id), by its module (raycourse.catalogue).
 MODULES = {

@@ -30,6 +30,11 @@ from jupyter_core.paths import jupyter_runtime_dir
 
 from raycourse import cluster
 
+pytestmark = [
+    pytest.mark.slow("starts Rays of its own: a lone notebook's and make lab's"),
+    pytest.mark.tiny_only("make lab's and a lone notebook's tiny Ray with logical GPUs"),
+]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

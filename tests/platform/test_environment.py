@@ -139,6 +139,7 @@ def test_supported_pythons_agree():
     assert project["requires-python"] == ">=3.11.5,<3.15"
 
 
+@pytest.mark.slow("asks the package index: uv resolves the lock for every supported Python, on Linux and macOS")
 def test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos(request):
     import lock_resolution
 

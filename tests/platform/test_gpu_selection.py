@@ -1,6 +1,7 @@
-"""What the make targets select (root conftest.py). `make test-gpu`: the lessons and solved labs with the real
-models, and every test that does not depend on the profile; the tests of the tiny profile (TINY_ONLY) are
-skipped, with why. `make test-fast`: no notebook run (SLOW_RUNS). `make test NOTEBOOKS=05`: one module's notebooks."""
+"""What the make targets select, read from the marks on the tests (root conftest.py; pyproject.toml registers them).
+`make test-gpu`: the lessons and solved labs with the real models, and every test that does not depend on the
+profile; the tests marked `tiny_only` are skipped, with why. `make test-fast`: no notebook run (`slow`), and of each
+lab's check tests those marked `fast`. `make test NOTEBOOKS=05`: one module's notebooks (`per_lab`)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from raycourse import catalogue
 from raycourse.runtime import RAY_NOTICES_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+COURSE_MARKS = {"tiny_only", "slow", "fast", "per_lab"}
+PYTEST_MARKS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings"}
 
 
 def _load_root_conftest():
@@ -47,39 +53,186 @@ def _load_run_machinery():
 run_machinery = _load_run_machinery()
 
 
-def _item(rel: str, name: str):
-    return SimpleNamespace(fspath=ROOT / rel, originalname=name, name=name)
+def _item(rel: str, name: str, *marks, case=None, module=None, fixtures=()):
+    """A collected test as the root conftest reads it: its file, its name (``case``: a parametrized one's case), its
+    marks (``pytest.mark.slow("why")``, ...), its fixtures, and its module (where test-fast reads ``fast`` marks)."""
+    found = {mark.mark.name: mark.mark for mark in marks}
+    return SimpleNamespace(
+        fspath=ROOT / rel,
+        originalname=name,
+        name=name if case is None else f"{name}[{case}]",
+        get_closest_marker=found.get,
+        module=module,
+        fixturenames=list(fixtures),
+    )
 
 
-def test_every_tiny_only_entry_names_a_test_that_exists():
-    for key in root_conftest.TINY_ONLY:
-        rel, name = key if isinstance(key, tuple) else (key, None)
-        if rel == "tests/notebooks/test_ddp.py" and not (ROOT / rel).exists():
-            continue
-        assert (ROOT / rel).is_file(), rel
-        if name:
-            tree = ast.parse((ROOT / rel).read_text())
-            assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}, (rel, name)
+def _cell(path: str):
+    """A lesson's cell under nbval (no marks: slow by its kind)."""
+    return SimpleNamespace(fspath=ROOT / path, name="Cell 3", cell={}, get_closest_marker=lambda _: None)
+
+
+def _lab_module():
+    """A check-test file that marks what test-fast keeps (as each lab's does)."""
+
+    @pytest.mark.fast
+    def test_kept():
+        pass
+
+    def test_other():
+        pass
+
+    return SimpleNamespace(test_kept=test_kept, test_other=test_other)
+
+
+# The marks as written in the test files: every file is held to them, collected here or not.
+
+
+def _mark(node) -> tuple[str, list] | None:
+    """``pytest.mark.NAME`` or ``pytest.mark.NAME(...)`` as (NAME, its arguments); None for anything else."""
+    target = node.func if isinstance(node, ast.Call) else node
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Attribute)
+        and target.value.attr == "mark"
+        and isinstance(target.value.value, ast.Name)
+        and target.value.value.id == "pytest"
+    ):
+        return target.attr, list(node.args) if isinstance(node, ast.Call) else []
+    return None
+
+
+def _written_marks() -> list[tuple[str, str | None, str, list]]:
+    """Every mark on a test or a file of tests/: (file, test or None for the file's ``pytestmark``, name, arguments)."""
+    found = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
+                values = node.value.elts if isinstance(node.value, ast.List) else [node.value]
+                found += [(rel, None, *mark) for mark in map(_mark, values) if mark]
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found += [(rel, node.name, *mark) for mark in map(_mark, node.decorator_list) if mark]
+    return found
+
+
+WRITTEN = _written_marks()
+
+
+def _marked(name: str) -> set[tuple[str, str | None]]:
+    return {(rel, test) for rel, test, mark, _ in WRITTEN if mark == name}
+
+
+def _test_names(rel: str) -> set:
+    tree = ast.parse((ROOT / rel).read_text())
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+
+
+def test_every_mark_is_registered_sits_on_a_test_and_slow_and_tiny_only_say_why():
+    """A misspelt mark would select nothing (--strict-markers refuses it where it is collected; this, in every file),
+    and make test-gpu prints a tiny_only test's reason with its skip."""
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    registered = {re.match(r"\w+", line).group() for line in options["markers"]}
+    assert registered == COURSE_MARKS and "--strict-markers" in options["addopts"]
+    assert {name for _, _, name, _ in WRITTEN} >= COURSE_MARKS
+    for rel, test, name, args in WRITTEN:
+        where = f"{rel}::{test or 'pytestmark'}"
+        assert name in COURSE_MARKS | PYTEST_MARKS, f"{where}: pytest.mark.{name} is not registered in pyproject.toml"
+        assert test is None or test.startswith("test_"), f"{where}: a mark on a function that is not a test"
+        if name in ("slow", "tiny_only"):
+            said = args[0].value if len(args) == 1 and isinstance(args[0], ast.Constant) else None
+            assert isinstance(said, str) and said.strip(), f'{where}: {name}("why") says why, in one string'
+        elif name in ("fast", "per_lab"):
+            assert not args and test, f"{where}: {name} marks a test, with no argument"
+
+
+def test_fast_marks_a_lab_check_test_that_is_not_slow_and_per_lab_a_grading_test():
+    slow = _marked("slow")
+    for rel, test in _marked("fast"):
+        assert re.fullmatch(r"tests/checks/test_checks_lab\d\d\.py", rel), f"{rel}::{test}: fast is for lab checks"
+        assert (rel, test) not in slow and (rel, None) not in slow, f"{rel}::{test}: both fast and slow"
+    assert _marked("per_lab") and all(rel.startswith("tests/grading/") for rel, _ in _marked("per_lab"))
+
+
+def _functions() -> dict[str, dict[str, ast.FunctionDef]]:
+    return {
+        path.relative_to(ROOT).as_posix(): {
+            n.name: n for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.FunctionDef)
+        }
+        for path in sorted(TESTS.rglob("*.py"))
+    }
+
+
+def _starts_a_ray(function: ast.FunctionDef) -> bool:
+    """Whether ``function`` calls ``cluster.start`` (raycourse.cluster: a Ray of its own, not the run's)."""
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "start"
+        and getattr(n.func.value, "id", None) == "cluster"
+        for n in ast.walk(function)
+    )
+
+
+def test_every_test_that_starts_a_ray_of_its_own_is_marked_slow():
+    """In its body, through a helper it calls or a fixture it asks for (of its file, another test file's it imports, or
+    tests/conftest.py's), up to ``cluster.start``: make test-fast would otherwise start a Ray per such test."""
+    functions = _functions()
+    starts = {(rel, name) for rel, defs in functions.items() for name, f in defs.items() if _starts_a_ray(f)}
+    while True:  # what reaches one of them, by name, through the functions a file has or imports from another
+        more = set(starts)
+        for rel, defs in functions.items():
+            tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"))
+            imported = {
+                alias.asname or alias.name: (other, alias.name)
+                for node in tree.body
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("test_")
+                for other in functions
+                if Path(other).stem == node.module
+                for alias in node.names
+            }
+            for name, f in defs.items():
+                used = {n.id for n in ast.walk(f) if isinstance(n, ast.Name)} | {a.arg for a in f.args.args}
+                reached = {(rel, u) for u in used if u in defs} | {imported[u] for u in used if u in imported}
+                reached |= {("tests/conftest.py", u) for u in used if u in functions["tests/conftest.py"]}
+                if reached & starts:
+                    more.add((rel, name))
+        if more == starts:
+            break
+        starts = more
+    tests = {(rel, name) for rel, name in starts if name.startswith("test_")}
+    assert ("tests/platform/test_room.py", "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus") in tests
+    assert any(rel == "tests/notebooks/test_two_nodes.py" for rel, _ in tests)
+    slow = _marked("slow")
+    unmarked = sorted(f"{rel}::{name}" for rel, name in tests if (rel, name) not in slow and (rel, None) not in slow)
+    assert not unmarked, f'mark them pytest.mark.slow("why"): {unmarked}'
 
 
 def test_lessons_solved_labs_and_profile_free_tests_run_on_a_gpu_and_tiny_tests_do_not():
+    solved = "test_a_solved_lab_passes_every_exercise"
     kept = [
-        _item("notebooks/05_vit_fine_tuning.ipynb", "Cell 3"),
-        _item("tests/grading/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
+        _cell("notebooks/05_vit_fine_tuning.ipynb"),
+        _item("tests/grading/test_grading.py", solved, pytest.mark.slow("kernels"), pytest.mark.per_lab, case="05"),
         _item("tests/gpu/test_pins.py", "anything"),
-        _item("tests/platform/test_profiles.py", "anything"),
     ]
     assert [root_conftest._tiny_only(item) for item in kept] == [None] * len(kept)
-    for rel, name in [
-        ("tests/notebooks/test_two_nodes.py", "t"),
+    marked = _item("tests/checks/test_checks_lab05.py", "test_anything", pytest.mark.tiny_only("why"))
+    assert root_conftest._tiny_only(marked) == "why"
+    # as written: the solved labs, the pins and the profiles run on a GPU; the two-node rehearsal, an unsolved lab's
+    # grading and Ray's logical GPUs do not
+    tiny = _marked("tiny_only")
+    for rel, test in [
+        ("tests/grading/test_grading.py", solved),
+        ("tests/gpu/test_pins.py", None),
+        ("tests/platform/test_profiles.py", None),
+    ]:
+        assert (rel, test) not in tiny and (rel, None) not in tiny, (rel, test)
+    for rel, test in [
+        ("tests/notebooks/test_two_nodes.py", None),
         ("tests/grading/test_grading.py", "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors"),
         ("tests/platform/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"),
     ]:
-        assert root_conftest._tiny_only(_item(rel, name)), (rel, name)
-    # A file that marks itself (every check-test file: pytestmark = pytest.mark.tiny_only("why")).
-    marked = _item("tests/checks/test_checks_lab05.py", "test_anything")
-    marked.get_closest_marker = lambda name: pytest.mark.tiny_only("why").mark if name == "tiny_only" else None
-    assert root_conftest._tiny_only(marked) == "why"
+        assert (rel, test) in tiny, (rel, test)
 
 
 def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_ray():
@@ -112,56 +265,58 @@ def test_a_gpu_profile_run_skips_the_tiny_tests_with_their_reason_and_starts_no_
 
 
 def test_test_fast_leaves_out_every_notebook_run_and_keeps_the_checks_tests():
-    lesson_cell = SimpleNamespace(fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={})
     slow = [
-        lesson_cell,
-        _item("tests/notebooks/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu"),
-        _item("tests/grading/test_grading.py", "test_a_solved_lab_passes_every_exercise"),
+        _cell("notebooks/05_vit_fine_tuning.ipynb"),
+        _item(
+            "tests/notebooks/test_two_nodes.py",
+            "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu",
+            pytest.mark.slow("a two-node Ray of its own"),
+        ),
+        _item(
+            "tests/grading/test_grading.py",
+            "test_a_solved_lab_passes_every_exercise",
+            pytest.mark.slow("kernels"),
+            pytest.mark.per_lab,
+            case="05",
+        ),
     ]
     fast = [
+        _item("tests/checks/test_checks_lab05.py", "test_kept", pytest.mark.fast, module=_lab_module()),
         _item(
-            "tests/checks/test_checks_lab05.py", "test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes"
+            "tests/gpu/test_rehearsal.py", "test_every_model_load_is_written_the_same_way", pytest.mark.tiny_only("")
         ),
-        _item("tests/gpu/test_rehearsal.py", "test_every_model_load_is_written_the_same_way"),
         _item("tests/grading/test_grading.py", "test_grading_verdicts_read_like_the_check_cells"),
     ]
     assert all(root_conftest._slow(i) for i in slow) and not any(root_conftest._slow(i) for i in fast)
     assert all(root_conftest._beyond_fast(i) for i in slow) and not any(root_conftest._beyond_fast(i) for i in fast)
 
 
-def _case(rel: str, name: str, index: int):
-    """A parametrized test's case ``index``, as pytest collects it (its callspec)."""
-    return SimpleNamespace(
-        fspath=ROOT / rel, originalname=name, name=f"{name}[{index}]", callspec=SimpleNamespace(indices={"x": index})
-    )
-
-
 def test_test_fast_keeps_one_right_and_one_wrong_answer_per_exercise_and_make_test_every_one():
-    """FAST_CHECKS: a listed test runs in test-fast with its first case only; an unlisted one of the file does not;
-    neither counts as slow, so make test runs and orders them as before."""
-    lab = "tests/checks/test_checks_lab01.py"
-    assert not root_conftest._beyond_fast(_case(lab, "test_ex1_accepts_different_correct_answers", 0))
-    assert root_conftest._beyond_fast(_case(lab, "test_ex1_accepts_different_correct_answers", 1))
-    assert root_conftest._beyond_fast(_item(lab, "test_ex1_rejects_mistakes"))
-    assert not root_conftest._slow(_item(lab, "test_ex1_rejects_mistakes"))
-    assert not root_conftest._beyond_fast(_item("tests/checks/test_checks_toolkit.py", "test_anything"))
+    """Of a file that marks tests `fast`: a marked test runs in test-fast with its first case only; an unmarked one of
+    the file does not; neither counts as slow, so make test runs and orders them as before. A file that marks none
+    runs whole."""
+    lab, module = "tests/checks/test_checks_lab01.py", _lab_module()
+
+    def case(index):
+        kept = _item(lab, "test_kept", pytest.mark.fast, case=index, module=module)
+        kept.callspec = SimpleNamespace(indices={"x": index})
+        return kept
+
+    assert not root_conftest._beyond_fast(case(0))
+    assert root_conftest._beyond_fast(case(1))
+    assert root_conftest._beyond_fast(_item(lab, "test_other", module=module))
+    assert not root_conftest._slow(_item(lab, "test_other", module=module))
+    whole = SimpleNamespace(test_other=_lab_module().test_other)
+    assert not root_conftest._beyond_fast(_item("tests/checks/test_checks_toolkit.py", "test_other", module=whole))
 
 
-def _test_names(rel: str) -> set:
-    tree = ast.parse((ROOT / rel).read_text())
-    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
-
-
-def test_every_fast_check_and_slow_run_names_a_test_that_exists_and_each_exercise_keeps_two():
-    for rel, names in [*root_conftest.SLOW_RUNS.items(), *root_conftest.FAST_CHECKS.items()]:
-        if rel == "tests/notebooks/test_ddp.py" and not (ROOT / rel).exists():
-            continue
-        assert (ROOT / rel).is_file(), rel
-        names = {names} if isinstance(names, str) else names or set()
-        assert names <= _test_names(rel), (rel, sorted(names - _test_names(rel)))
-    labs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "checks").glob("test_checks_lab*.py")}
-    assert labs == set(root_conftest.FAST_CHECKS), "every lab's check tests name what make test-fast keeps"
-    for rel, kept in root_conftest.FAST_CHECKS.items():
+def test_every_lab_check_file_marks_what_test_fast_keeps_and_each_exercise_keeps_two():
+    fast: dict[str, set] = {}
+    for rel, test in _marked("fast"):
+        fast.setdefault(rel, set()).add(test)
+    labs = {p.relative_to(ROOT).as_posix() for p in (TESTS / "checks").glob("test_checks_lab*.py")}
+    assert labs == set(fast), "every lab's check tests mark what make test-fast keeps (pytest.mark.fast)"
+    for rel, kept in fast.items():
         exercises = {m.group(1) for n in _test_names(rel) if (m := re.match(r"test_(ex\d|exercise_\d|stretch)_", n))}
         for exercise in exercises:
             ones = [n for n in kept if n.startswith(f"test_{exercise}_")]
@@ -169,7 +324,7 @@ def test_every_fast_check_and_slow_run_names_a_test_that_exists_and_each_exercis
 
 
 def test_test_fast_collects_the_first_case_of_a_kept_parametrized_check_test():
-    """A real collection (RAYCOURSE_FAST=1), lab 01: the listed tests, each parametrized one with its first case."""
+    """A real collection (RAYCOURSE_FAST=1), lab 01: the tests marked fast, a parametrized one with its first case."""
     env = {**os.environ, "RAYCOURSE_FAST": "1"}
     run = subprocess.run(
         [
@@ -194,31 +349,65 @@ def test_test_fast_collects_the_first_case_of_a_kept_parametrized_check_test():
         if line.startswith("tests/checks/test_checks_lab01.py::")
     ]
     assert run.returncode == 0 and ids, run.stdout[-2000:] + run.stderr[-2000:]
-    kept = root_conftest.FAST_CHECKS["tests/checks/test_checks_lab01.py"]
+    kept = {test for rel, test in _marked("fast") if rel == "tests/checks/test_checks_lab01.py"}
     assert {i.split("[")[0] for i in ids} == kept
     assert "test_ex1_accepts_different_correct_answers[<lambda>0]" in ids
     assert not any(i.startswith("test_ex1_accepts_different_correct_answers[") and i.endswith("1]") for i in ids)
 
 
 def test_notebooks_05_keeps_lesson_05_and_the_grading_of_lab_05_only():
-    def graded(name, lab):
-        return SimpleNamespace(fspath=ROOT / "tests/grading/test_grading.py", originalname=name, name=f"{name}[{lab}]")
+    def graded(name, lab, *marks):
+        return _item("tests/grading/test_grading.py", name, *marks, case=lab)
 
-    def cell(path):
-        return SimpleNamespace(fspath=ROOT / path, name="Cell 1", cell={})
-
+    per_lab = pytest.mark.per_lab
     keep = [
-        cell("notebooks/05_vit_fine_tuning.ipynb"),
-        graded("test_a_solved_lab_passes_every_exercise", "05"),
-        graded("test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors", "05"),
+        _cell("notebooks/05_vit_fine_tuning.ipynb"),
+        graded("test_a_solved_lab_passes_every_exercise", "05", per_lab),
+        graded("test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors", "05", per_lab),
     ]
     drop = [
-        cell("notebooks/04_llm_prompt_enhancement.ipynb"),
-        graded("test_a_solved_lab_passes_every_exercise", "04"),
+        _cell("notebooks/04_llm_prompt_enhancement.ipynb"),
+        graded("test_a_solved_lab_passes_every_exercise", "04", per_lab),
+        graded("test_a_case_that_is_not_a_lab", "05"),  # not per_lab: its case is no module
         _item("tests/checks/test_checks_lab05.py", "anything"),
     ]
     assert all(root_conftest._in_modules(i, {"05"}) for i in keep)
     assert not any(root_conftest._in_modules(i, {"05"}) for i in drop)
+
+
+def _collected_with_marks(tmp_path, *paths: str) -> dict[str, set]:
+    """A real collection of ``paths``: each test's node id and the names of its marks."""
+    (tmp_path / "print_marks.py").write_text(
+        "def pytest_collection_finish(session):\n"
+        "    for item in session.items:\n"
+        "        print('MARKS', item.nodeid, *sorted({m.name for m in item.iter_markers()}), sep='\\t')\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RAYCOURSE_FAST", "RAYCOURSE_NOTEBOOKS", "PYTEST_"))
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "print_marks", *paths],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    lines = [line.split("\t") for line in run.stdout.splitlines() if line.startswith("MARKS\t")]
+    return {nodeid: set(marks) for _, nodeid, *marks in lines}
+
+
+def test_side_by_side_each_case_of_a_per_lab_test_and_only_those_is_a_unit_of_its_own(tmp_path):
+    """The controller of a run side by side schedules node ids without their marks: its rule for a per_lab case
+    (PER_LAB_CASE) picks exactly the cases marked per_lab in a real collection of the grading tests, one per lab."""
+    collected = _collected_with_marks(tmp_path, "tests/grading")
+    per_lab = {nodeid for nodeid, marks in collected.items() if "per_lab" in marks}
+    units = {nodeid for nodeid in collected if root_conftest._scope(nodeid) == nodeid}
+    assert per_lab and units == per_lab, sorted(units ^ per_lab)
+    labs = {m.number for m in catalogue.modules() if m.has_lab}
+    assert {nodeid.split("[")[-1].rstrip("]") for nodeid in per_lab} == labs
 
 
 def test_side_by_side_a_files_tests_stay_in_one_process_and_each_labs_grading_is_a_unit():
@@ -330,28 +519,20 @@ def test_side_by_side_a_worker_runs_notebooks_first_then_the_files_that_use_ray_
     """The quick tests that need no Ray fill the end of the run in both processes (make test-fast: a Ray file
     that came last kept one process busy 22 s after the other had finished)."""
 
-    def item(rel, name, fixtures=()):
-        return SimpleNamespace(
-            fspath=ROOT / rel,
-            originalname=name,
-            name=name,
-            fixturenames=list(fixtures),
-            get_closest_marker=lambda _: None,
-        )
-
-    docs = item("tests/docs/test_docs.py", "test_a")
-    runtime_pure = item("tests/platform/test_runtime.py", "test_pure")
-    runtime_ray = item("tests/platform/test_runtime.py", "test_ray", ["ray_session"])
-    authoring = item("tests/notebooks/test_authoring.py", "test_b")
-    cell = SimpleNamespace(
-        fspath=ROOT / "notebooks/05_vit_fine_tuning.ipynb", name="Cell 3", cell={}, get_closest_marker=lambda _: None
-    )
+    docs = _item("tests/docs/test_docs.py", "test_a")
+    runtime_pure = _item("tests/platform/test_runtime.py", "test_pure")
+    runtime_ray = _item("tests/platform/test_runtime.py", "test_ray", fixtures=["ray_session"])
+    authoring = _item("tests/notebooks/test_authoring.py", "test_b")
+    cell = _cell("notebooks/05_vit_fine_tuning.ipynb")
+    cell.fixturenames = []
     # a run that starts a cluster of its own, not the run's Ray: it keeps its place among the runs
-    two_nodes = item(
-        "tests/notebooks/test_two_nodes.py", "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu"
+    two_nodes = _item(
+        "tests/notebooks/test_two_nodes.py",
+        "test_a_lesson_runs_in_the_gpu_profile_on_two_nodes_and_one_gpu",
+        pytest.mark.slow("a two-node Ray of its own"),
     )
     # before all, while the process has no Ray driver yet (run_machinery.BEFORE_ANY_DRIVER says why)
-    signals = item("tests/platform/test_lab_signals.py", "test_the_worker_port_range_is_ray_s")
+    signals = _item("tests/platform/test_lab_signals.py", "test_the_worker_port_range_is_ray_s")
     order = run_machinery.run_order(
         [docs, runtime_pure, two_nodes, authoring, signals, runtime_ray, cell], root_conftest._slow
     )

@@ -151,6 +151,8 @@ class Lab:
             pass
 
 
+@pytest.mark.slow("starts make lab (its Ray and JupyterLab, about 25 s)")
+@pytest.mark.tiny_only("make lab's tiny Ray")
 def test_closing_the_terminal_stops_jupyterlab_and_ray(tmp_path):
     lab = Lab(tmp_path, terminal=True)
     try:
@@ -161,6 +163,8 @@ def test_closing_the_terminal_stops_jupyterlab_and_ray(tmp_path):
         lab.kill_all()
 
 
+@pytest.mark.slow("starts make lab (its Ray and JupyterLab, about 25 s)")
+@pytest.mark.tiny_only("make lab's tiny Ray")
 def test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray(tmp_path):
     lab = Lab(tmp_path, terminal=False)
     try:

@@ -5,7 +5,11 @@ tests/platform/test_standins.py covers loading, shapes and the other roles' dete
 
 import hashlib
 
+import pytest
+
 from raycourse import models, standins
+
+pytestmark = pytest.mark.tiny_only("the stand-ins themselves")
 
 
 def _digest(path):

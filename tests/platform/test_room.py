@@ -106,6 +106,8 @@ def _driver(code: str, head, **kwargs):
     )
 
 
+@pytest.mark.slow("a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who")
+@pytest.mark.tiny_only("a Ray of its own with 2 logical GPUs")
 def test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus(two_gpus):
     holder = _driver(HOLDER, two_gpus, stdin=subprocess.PIPE)
     try:
@@ -145,6 +147,8 @@ KERNEL_CELLS = [
 ]
 
 
+@pytest.mark.slow("a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who")
+@pytest.mark.tiny_only("a Ray of its own with 2 logical GPUs")
 def test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them(two_gpus, tmp_path, monkeypatch):
     """In a real kernel: raycourse.init() watches each cell; the cell whose actor waits gets the message (the
     kernel's own actors hold the GPUs here), the next cell nothing."""

@@ -11,6 +11,7 @@ from raycourse import cluster, config, loopback, runtime
 from raycourse.errors import CourseError
 
 
+@pytest.mark.tiny_only("the tiny profile's summary")
 def test_init_twice_reuses_ray_and_prints_a_summary(ray_session, capsys):
     import ray
 
@@ -43,6 +44,7 @@ def test_gpu_profile_without_a_gpu_stops_with_advice(ray_session, monkeypatch):
     assert "RAYCOURSE_PROFILE=tiny" in err.value.fix
 
 
+@pytest.mark.tiny_only("logical GPUs")
 def test_tiny_profile_declares_logical_gpus_without_a_real_one(ray_session, monkeypatch):
     monkeypatch.setattr(runtime.config, "gpu_count", lambda: 0)
     assert runtime.local_gpus() == runtime.TINY_LOGICAL_GPUS == 2
@@ -380,6 +382,7 @@ def test_serve_shutdowns_notices_are_dropped_and_a_dead_replica_still_shows(monk
     assert (tmp_path / "notices.log").read_text() == died + "\n"
 
 
+@pytest.mark.tiny_only("stand-ins")
 def test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda(ray_session, monkeypatch):
     """A GPU runner's tiny smoke test: Ray grants its GPUs as usual, CUDA stays hidden from the stand-ins."""
     import ray
@@ -422,6 +425,7 @@ def test_stats_table_keeps_each_operators_tasks_blocks_and_rows(ray_session):
         raycourse.stats_table("nothing ran")
 
 
+@pytest.mark.tiny_only("the sample images (the gpu profile reads them from S3)")
 def test_readers_take_concurrency_while_transforms_log_its_deprecation(ray_session, caplog):
     """What module 06 teaches about Ray 2.60: concurrency= on a reader, compute= on a transform."""
     import logging
@@ -625,6 +629,7 @@ def _run_driver(env: dict) -> str:
     return output
 
 
+@pytest.mark.slow("runs notebook kernels, a learner's and a test run's")
 def test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not(kernels_ray):
     """A UDF's print() and Ray Data's deprecation notice reach a learner (as on any cluster); a test run stays quiet."""
     test_env = dict(os.environ)

@@ -18,6 +18,11 @@ import pytest
 
 from raycourse.authoring import soak
 
+pytestmark = [
+    pytest.mark.slow("a kernel killed mid-pipeline, then what it held waited for"),
+    pytest.mark.tiny_only("a killed kernel's logical GPU given back (the soak runs on a GPU machine too)"),
+]
+
 CELLS = [
     "import time\n\nimport ray\n\nimport raycourse\n\nraycourse.init()",
     # A pool of one num_gpus=1 actor whose UDF sleeps far longer than the test: the kill comes while it works.

@@ -36,6 +36,7 @@ from raycourse import standins  # noqa: E402
 pytestmark = [
     pytest.mark.filterwarnings("error::DeprecationWarning"),
     pytest.mark.filterwarnings("error::FutureWarning"),
+    pytest.mark.tiny_only("the stand-ins themselves"),
 ]
 
 PROMPTS = ["A watercolor painting of a red fox", "A cinematic photo of a raccoon in a yellow raincoat"]
@@ -158,6 +159,9 @@ def _cpu() -> str:
     return f"{model}, torch's {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
+@pytest.mark.slow(
+    "trains the stand-ins anew to compare them with the shipped ones (about a minute and a half of training)"
+)
 @pytest.mark.parametrize("role", standins.TRAINED)
 def test_the_shipped_trained_standins_are_what_their_training_gives(built, role, tmp_path):
     """raycourse/trained/ is what `python tools/train_standins.py` writes (and the course's cache holds a copy of it).
@@ -200,6 +204,7 @@ def test_a_trained_standin_that_is_not_shipped_says_how_to_train_it(tmp_path, mo
     assert not (tmp_path / "llm").exists()
 
 
+@pytest.mark.slow("trains a stand-in anew with another seed")
 def test_another_seed_gives_other_weights(built, tmp_path):
     # CLIP: a trained stand-in with a tokenizer, 10 s to build (the LLM's training takes 45 s)
     other = standins.build_standin("clip", tmp_path / "clip", seed=1)
@@ -247,6 +252,10 @@ def test_image_gen_is_an_sdxl_pipeline_that_paints_512px_images(built):
     assert all(isinstance(im, Image.Image) and im.size == (512, 512) and im.mode == "RGB" for im in images)
 
 
+@pytest.mark.slow(
+    "the image stand-in paints the course's 62 prompts at 512 px (20 s): what it learned, not a unit; "
+    "make test-standins runs it with the trainings"
+)
 def test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour(built):
     _image_gen_paints_each_prompt_in_its_world_colour(built["image_gen"])
 
