@@ -10,7 +10,7 @@ It writes the five files every module has, each already in the course's shape:
   ``# BEGIN SOLUTION`` region and its check cell), a stretch exercise and the progress cell;
 - ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style;
 - ``tests/checks/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
-  placeholder and a wrong one.
+  placeholder and a wrong one, each marked ``fast`` (what ``make test-fast`` keeps: docs/testing.md).
 
 Then run ``make labs`` (the lab from the solution) and ``python -m raycourse.authoring quizzes``.
 Every ``TODO`` marks text to write; the scaffold runs as it is (tests/notebooks/test_template.py runs it),
@@ -213,10 +213,12 @@ def ray_data(ray_session):
     return ray.data
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     assert lab{number}.exercise_1.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex1_accepts_a_filter_and_a_range_with_a_step(ray_data):
     from ray.data.expressions import col
 
@@ -224,6 +226,7 @@ def test_ex1_accepts_a_filter_and_a_range_with_a_step(ray_data):
     assert lab{number}.exercise_1.result(ray_data.from_items([{{"id": i}} for i in range(0, 10, 2)])).passed
 
 
+@pytest.mark.fast
 def test_ex1_rejects_the_odd_numbers(ray_data):
     from ray.data.expressions import col
 
@@ -231,9 +234,18 @@ def test_ex1_rejects_the_odd_numbers(ray_data):
     assert verdict.status == "wrong" and "% 2 == 0" in verdict.hint
 
 
-def test_stretch_counts():
+@pytest.mark.fast
+def test_stretch_placeholder_is_not_solved():
     assert lab{number}.stretch.result(...).status == "not solved"
+
+
+@pytest.mark.fast
+def test_stretch_accepts_the_count():
     assert lab{number}.stretch.result(5).passed
+
+
+@pytest.mark.fast
+def test_stretch_rejects_another_count():
     assert lab{number}.stretch.result(10).status == "wrong"
 '''
 

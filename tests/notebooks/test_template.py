@@ -108,11 +108,12 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow("a scaffolded module's notebooks run and its tests pass, in a clone")
 def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     """`new-module NN` (the next free number) in a scratch clone of the course, then `make labs`:
     `make test NOTEBOOKS=NN` passes (the lesson under nbval, the solved lab graded as solved, the lab as not solved
-    yet), and so do the new check tests, the catalogue's checks of every module's files and registrations, and the
-    quizzes; no file outside the new module's own was written."""
+    yet), and so do the new check tests, the catalogue's checks of every module's files and registrations, the
+    quizzes and the rules of the tests' marks; no file outside the new module's own was written."""
     from raycourse.catalogue import modules
 
     nn = f"{max(int(m.number) for m in modules()) + 1:02d}"
@@ -165,6 +166,10 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     }
     assert expected <= passed, out[-3000:]
     assert all(nn in nodeid for nodeid in passed), passed  # one module's notebooks only
+    marks = (  # the new check tests' marks: registered, with reasons, and two kept by test-fast per exercise
+        "test_every_mark_is_registered_sits_on_a_test_and_slow_and_tiny_only_say_why",
+        "test_every_lab_check_file_marks_what_test_fast_keeps_and_each_exercise_keeps_two",
+    )
     out = run(
         "-m",
         "pytest",
@@ -174,5 +179,6 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
         f"tests/checks/test_checks_lab{nn}.py",
         "tests/notebooks/test_catalogue.py",
         "tests/checks/test_quizzes.py",
+        *(f"tests/platform/test_gpu_selection.py::{t}" for t in marks),
     )
     assert " failed" not in out.splitlines()[-1] and "passed" in out.splitlines()[-1], out[-3000:]
