@@ -87,7 +87,7 @@ test: setup $(DEV_STAMP)
 	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/grading/test_grading.py))
 
 # For authors: the unit tests and, of the checks' tests, a placeholder, a right and a wrong answer per exercise
-# (FAST_CHECKS in conftest.py); no notebook run.
+# (the tests marked fast: conftest.py); no notebook run.
 test-fast: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
