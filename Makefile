@@ -1,6 +1,6 @@
 # raycourse: `make lab` to learn, `make test` to check everything. See README.md.
 # Pythons that every locked package has a wheel for, on Linux x86_64 and macOS arm64 (14+):
-# tests/test_environment.py resolves the lock for each. 3.10 is out (diffusers 0.42 needs 3.11),
+# tests/platform/test_environment.py resolves the lock for each. 3.10 is out (diffusers 0.42 needs 3.11),
 # and so is 3.11 before 3.11.5 (soupsieve). The venv gets the first of python3.11 ... python3.14,
 # python3 that is one of them (3.11 first: the lock is made and CI runs on it); PYTHON=... overrides.
 PYTHONS := 3.11 3.12 3.13 3.14
@@ -84,10 +84,10 @@ XDIST := -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart=0
 # NOTEBOOKS=05 (or "03 05"): only those modules' lessons and the grading of their labs (solved and unsolved).
 test: setup $(DEV_STAMP)
 	@RAYCOURSE_PROFILE=$(TEST_PROFILE) $(BIN)/python -m raycourse check-profile
-	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/test_grading.py))
+	$(TEST_ENV) $(if $(NOTEBOOKS),RAYCOURSE_NOTEBOOKS="$(NOTEBOOKS)") $(BIN)/python -m pytest $(XDIST) $(or $(PYTEST_ARGS),$(if $(NOTEBOOKS),notebooks tests/grading/test_grading.py))
 
 # For authors: the unit tests and, of the checks' tests, a placeholder, a right and a wrong answer per exercise
-# (FAST_CHECKS in conftest.py); no notebook run.
+# (the tests marked fast: conftest.py); no notebook run.
 test-fast: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
@@ -95,11 +95,11 @@ test-fast: setup $(DEV_STAMP)
 # like the one that trained them, else by what they do (about 2.5 min); make test trains only CLIP and holds the
 # others to the sources they were trained from.
 test-standins: setup $(DEV_STAMP)
-	$(TEST_ENV) RAYCOURSE_RETRAIN=1 $(BIN)/python -m pytest tests/test_standins.py -k "shipped_trained or world_colour" $(PYTEST_ARGS)
+	$(TEST_ENV) RAYCOURSE_RETRAIN=1 $(BIN)/python -m pytest tests/platform/test_standins.py -k "shipped_trained or world_colour" $(PYTEST_ARGS)
 
 # Two learners at once on one shared two-node Ray (lessons 04 and 05, a GPU budget of 1 each): about 10 min here.
 test-room: setup $(DEV_STAMP)
-	$(TEST_ENV) RAYCOURSE_TWO_LEARNERS=1 $(BIN)/python -m pytest tests/test_two_learners.py $(PYTEST_ARGS)
+	$(TEST_ENV) RAYCOURSE_TWO_LEARNERS=1 $(BIN)/python -m pytest tests/notebooks/test_two_learners.py $(PYTEST_ARGS)
 
 # Grade your labs: a copy of each runs from the top in a fresh kernel (offline, at most 600 s each);
 # one line per exercise and a total per lab. GRADE_ARGS=--timeout=900 gives each more time.
@@ -113,7 +113,7 @@ test-gpu:
 labs: $(STAMP)
 	$(BIN)/python -m raycourse.authoring labs
 
-# The lessons' diagrams, notebooks/figures/*.svg, drawn anew from tools/figures.py (tests/test_figures.py fails
+# The lessons' diagrams, notebooks/figures/*.svg, drawn anew from tools/figures.py (tests/docs/test_figures.py fails
 # where a stored one is not what it draws).
 figures: $(STAMP)
 	$(BIN)/python tools/figures.py

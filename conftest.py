@@ -1,7 +1,7 @@
 """Test-wide settings and the notebook checks that nbval alone cannot do.
 
 ``make test`` runs pytest with nbval over the lessons in notebooks/ (the labs and their solutions are
-graded instead, by tests/test_grading.py: each solution must pass every exercise, each lab say "not
+graded instead, by tests/grading/test_grading.py: each solution must pass every exercise, each lab say "not
 solved yet", and neither may have an error or stderr output in any cell). On top of nbval (every cell
 runs; cells tagged ``nbval-check-output`` match their recorded output) this file asserts that every
 check cell of a lesson printed a passing verdict, and that no cell writes to stderr (warnings,
@@ -16,6 +16,7 @@ The run's machinery (its one Ray, the processes side by side, their order and tr
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -164,266 +165,18 @@ def pytest_runtest_teardown(item, nextitem):
     assert not problems, f"{Path(str(item.fspath)).name} on {gpus} GPUs:\n" + "\n".join(problems)
 
 
-# Tests that prove something about the tiny profile only, by file (every test in it) or by file and test name.
-# `make test-gpu` (the gpu profile, on a GPU machine) skips them; `tests/test_gpu_selection.py` holds this list
-# to existing tests. Anything not listed runs in both profiles. A file can say so itself, where it lives:
-# `pytestmark = pytest.mark.tiny_only("why")` (every check-test file does: `new-module` writes it).
-TINY_ONLY = {
-    "tests/test_standins.py": "the stand-ins themselves",
-    "tests/test_model_standins.py": "the stand-ins themselves",
-    "tests/test_rehearsal.py": "the gpu code path rehearsed on a CPU with stand-ins",
-    (
-        "tests/test_gpu_levers.py",
-        "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
-    ): "the lever harness's dry run on the stand-ins (on a GPU, tools/gpu_ray_check.sh runs the real one)",
-    "tests/test_two_nodes.py": "two nodes on one machine and a logical GPU: the gpu code path rehearsed on a CPU "
-    "with stand-ins",
-    "tests/test_two_learners.py": "two kernels on a two-node Ray with logical GPUs: the gpu code path rehearsed on "
-    "a CPU with stand-ins",
-    "tests/test_cluster.py": "make lab's and a lone notebook's tiny Ray with logical GPUs",
-    "tests/test_browser.py": "JupyterLab in a browser, on the tiny profile",
-    "tests/test_progress.py": "progress bars, with stand-in stages",
-    "tests/test_ddp.py": "two-worker DDP on CPU with gloo",
-    "tests/test_soak.py": "a killed kernel's logical GPU given back (the soak runs on a GPU machine too)",
-    ("tests/test_lab_signals.py", "test_closing_the_terminal_stops_jupyterlab_and_ray"): "make lab's tiny Ray",
-    (
-        "tests/test_lab_signals.py",
-        "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray",
-    ): "make lab's tiny Ray",
-    (
-        "tests/test_grading.py",
-        "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_broken_lab_reports_the_error_and_grades_the_rest",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_time_limit_stops_the_kernel_and_the_rest_is_not_checked",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_dead_kernel_missing_check_cells_and_a_renamed_import",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_graded_copy_writes_its_outputs_aside_never_into_the_learners",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_class_report_has_every_verdict_total_and_share",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_grading.py",
-        "test_a_class_report_is_printed_and_written_as_a_readable_table",
-    ): "the grader's logic, which does not depend on the profile",
-    (
-        "tests/test_room.py",
-        "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
-    ): "a Ray of its own with 2 logical GPUs",
-    (
-        "tests/test_room.py",
-        "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them",
-    ): "a Ray of its own with 2 logical GPUs",
-    ("tests/test_runtime.py", "test_init_twice_reuses_ray_and_prints_a_summary"): "the tiny profile's summary",
-    ("tests/test_runtime.py", "test_tiny_profile_declares_logical_gpus_without_a_real_one"): "logical GPUs",
-    ("tests/test_runtime.py", "test_stand_ins_on_a_gpu_machine_get_rays_gpus_but_never_cuda"): "stand-ins",
-    (
-        "tests/test_runtime.py",
-        "test_readers_take_concurrency_while_transforms_log_its_deprecation",
-    ): "the sample images (the gpu profile reads them from S3)",
-}
-
-
-# What `make test-fast` leaves out (RAYCOURSE_FAST=1): every test that runs a whole notebook, starts a Ray of
-# its own or asks the package index, by file or by file and test name. What stays is the unit tests and the
-# checks' tests that FAST_CHECKS names (on the run's one Ray), for an author's edit-test loop.
-SLOW_RUNS = {
-    "tests/test_environment.py": "test_the_lock_resolves_to_wheels_for_every_supported_python_on_linux_and_macos",
-    "tests/test_two_nodes.py": None,
-    "tests/test_two_learners.py": None,
-    # a Ray of its own (2 logical GPUs) and two drivers: one holds the GPUs, the other is told who
-    "tests/test_room.py": {
-        "test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus",
-        "test_a_notebook_cell_that_waits_for_a_gpu_prints_who_holds_them",
-    },
-    "tests/test_browser.py": None,
-    "tests/test_site.py": None,  # builds the website (make site) and reads every page in Chromium
-    "tests/test_cluster.py": None,
-    "tests/test_progress.py": None,
-    "tests/test_ddp.py": None,
-    "tests/test_soak.py": None,
-    "tests/test_lab_signals.py": {
-        "test_closing_the_terminal_stops_jupyterlab_and_ray",
-        "test_the_death_of_the_process_that_started_it_stops_jupyterlab_and_ray",
-    },
-    "tests/test_runtime.py": "test_a_learners_kernel_shows_ray_worker_output_and_warnings_and_a_test_run_does_not",
-    # a scaffolded module's notebooks run; verify-gpu measures stages in processes of their own
-    "tests/test_template.py": "test_a_scaffolded_module_runs_and_its_tests_pass",
-    # trains the stand-ins anew to compare them with the shipped ones (about a minute and a half of training)
-    "tests/test_standins.py": {
-        "test_the_shipped_trained_standins_are_what_their_training_gives",
-        "test_another_seed_gives_other_weights",
-        # the image stand-in paints the course's 62 prompts at 512 px (20 s): what it
-        # learned, not a unit; `make test-standins` runs it with the trainings
-        "test_image_gen_paints_each_prompt_of_the_course_in_its_world_colour",
-    },
-    # the lever harness's dry run: a Ray Data pipeline with the CLIP stand-in's actors (about a minute here)
-    "tests/test_gpu_levers.py": "test_the_dry_run_writes_the_results_and_the_table_says_what_it_is",
-    "tests/test_fullsize.py": {
-        "test_verify_gpu_measures_a_stage_and_lists_what_it_skipped",
-        "test_full_size_build_resolves_and_loads_in_the_gpu_profile",
-        "test_verify_gpu_transcribes_with_whisper_tiny_at_full_size",
-    },
-    # the grader runs a class of notebooks, each in its own kernel with a Ray of its own (a minute and a half here)
-    "tests/test_grading_isolation.py": {
-        "test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone",
-        "test_without_a_sandbox_the_grader_gives_each_notebook_a_ray_and_kills_what_it_left",
-    },
-    "tests/test_grading.py": {
-        "test_a_solved_lab_passes_every_exercise",
-        "test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors",
-        "test_a_broken_lab_reports_the_error_and_grades_the_rest",
-        "test_a_class_report_has_every_verdict_total_and_share",
-        "test_a_class_report_is_printed_and_written_as_a_readable_table",
-        "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
-    },
-}
-# What `make test-fast` keeps of the lab checks' tests: per exercise and stretch, its placeholder (where it has a
-# test of its own), one right answer and one wrong one, a parametrized test with its first case only; `make test`
-# runs every test of these files (each requirement of a lab's text with the wrong answer that breaks only it). A
-# check-test file with no line here runs whole in both. tests/test_gpu_selection.py holds every name to a test.
-FAST_CHECKS = {
-    "tests/test_checks_lab01.py": {
-        "test_ex1_placeholder_is_not_solved",
-        "test_ex1_accepts_different_correct_answers",
-        "test_ex1_rejects_the_file_read_as_text",
-        "test_ex2_placeholder_is_not_solved",
-        "test_ex2_accepts_the_solution",
-        "test_ex2_rejects_an_empty_dataset",
-        "test_ex3_placeholder_and_nothing_written_are_not_solved",
-        "test_ex3_accepts_ray_and_pandas_partitioned_writers",
-        "test_ex3_rejects_a_review_in_the_wrong_folder",
-        "test_check_cells_print_one_verdict_line",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_ray_data_groupings",
-        "test_stretch_rejects_a_table_made_outside_ray_data",
-    },
-    "tests/test_checks_lab02.py": {
-        "test_expected_answers_follow_the_data",
-        "test_ex1_placeholder_is_not_solved",
-        "test_ex1_accepts_different_correct_answers",
-        "test_ex1_rejects_a_key_that_matches_nothing_and_duplicates",
-        "test_ex2_placeholder_is_not_solved",
-        "test_ex2_accepts_different_correct_answers",
-        "test_ex2_rejects_a_different_joiner",
-        "test_check_cells_print_one_verdict_line",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_an_anti_then_a_semi_join",
-        "test_stretch_rejects_other_steps_than_joins",
-    },
-    "tests/test_checks_lab03.py": {
-        "test_ex1_placeholder_is_not_solved",
-        "test_ex1_accepts_pixel_arrays",
-        "test_ex1_rejects_missing_rows_and_a_batch",
-        "test_ex2_nothing_written_is_not_solved",
-        "test_ex2_accepts_one_ray_parquet_file",
-        "test_ex2_rejects_the_wrong_folder",
-        "test_ex3_nothing_written_is_not_solved",
-        "test_ex3_accepts_write_images",
-        "test_ex3_rejects_jpeg",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_a_pil_resize_and_a_stride",
-        "test_stretch_rejects_blank_and_full_size_thumbnails",
-    },
-    "tests/test_checks_lab04.py": {
-        "test_exercise_1_placeholder_is_not_solved",
-        "test_exercise_1_accepts_correct_classes",
-        "test_exercise_1_rejects_wrong_classes",
-        "test_exercise_2_placeholder_is_not_solved",
-        "test_exercise_2_accepts_a_correct_pipeline",
-        "test_exercise_2_rejects_an_empty_dataset",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_a_tokenizer_actor_counting_ids_or_text",
-        "test_stretch_rejects_a_table_and_a_function_stage",
-    },
-    "tests/test_checks_lab05.py": {
-        "test_ex1_placeholders_are_not_solved",
-        "test_ex1_accepts_labels_from_paths_in_colour_and_the_sorted_classes",
-        "test_ex1_rejects_grayscale_dropped",
-        "test_ex2_placeholders_are_not_solved",
-        "test_ex2_accepts_a_loop_through_prepare_model_with_a_report_per_epoch",
-        "test_ex2_rejects_a_report_per_batch",
-        "test_ex3_placeholders_are_not_solved",
-        "test_ex3_accepts_batched_classifiers_with_the_softmax_confidence",
-        "test_ex3_rejects_a_pipeline_without_the_class",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_a_groupby_mean_and_extra_columns",
-        "test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data",
-    },
-    "tests/test_checks_lab06.py": {
-        "test_ex1_waits_for_the_placeholder_and_the_outline",
-        "test_ex1_accepts_correct_classes",
-        "test_ex1_rejects_a_function",
-        "test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere",
-        "test_ex2_accepts_the_stored_embeddings",
-        "test_ex2_rejects_something_else_than_a_dataset",
-        "test_ex3_waits_for_the_placeholder_and_the_embeddings",
-        "test_ex3_accepts_any_correct_search",
-        "test_ex3_rejects_mistakes",
-        "test_stretch_waits_for_the_placeholder_and_the_embeddings",
-        "test_stretch_accepts_a_ray_map_batches_vote",
-        "test_stretch_rejects_a_table_made_in_the_notebook",
-    },
-    "tests/test_checks_lab07.py": {
-        "test_ex1_waits_for_the_placeholder_and_wants_a_dataset",
-        "test_ex1_accepts_the_rows_however_they_were_built",
-        "test_ex1_rejects_rows_assembled_outside_ray",
-        "test_ex2_waits_for_the_placeholder_and_the_starved_run",
-        "test_ex2_passes_a_fed_run_and_says_what_it_measured",
-        "test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu",
-        "test_ex3_waits_for_the_placeholder_and_the_outline",
-        "test_ex3_accepts_different_correct_loops",
-        "test_ex3_rejects_the_likely_mistakes",
-        "test_stretch_placeholder_and_outline_are_not_solved",
-        "test_stretch_accepts_correct_loops",
-        "test_stretch_rejects_mistakes",
-    },
-    "tests/test_checks_lab08.py": {
-        "test_ex1_placeholder_is_not_solved",
-        "test_ex1_accepts_right_deployments",
-        "test_ex1_rejects_embeddings_that_are_not_normalised",
-        "test_ex2_accepts_the_processors_catalogue",
-        "test_ex2_rejects_a_lazy_catalogue_and_a_pandas_table",
-        "test_ex3_accepts_the_rule_with_every_bad_row_quarantined",
-        "test_ex3_rejects_a_rule_that_lets_a_null_product_through",
-        "test_stretch_accepts_a_resumed_run_and_rejects_a_restarted_one",
-        "test_stretch_wants_the_id_in_what_is_written",
-    },
-    "tests/test_checks_lab09.py": {
-        "test_ex1_placeholder_is_not_solved",
-        "test_ex1_accepts_the_solution_and_a_pandas_batch_function",
-        "test_ex1_a_pandas_table",
-        "test_ex2_placeholder_is_not_solved",
-        "test_ex2_accepts_the_solution_and_a_pandas_group_function",
-        "test_ex2_not_grouped",
-        "test_stretch_placeholder_is_not_solved",
-        "test_stretch_accepts_a_materialized_colours",
-        "test_stretch_not_materialized",
-    },
-}
-
-# The lab-grading tests that take one lab each: `make test NOTEBOOKS=05` keeps those of lab 05 (and lesson 05).
-GRADED_PER_LAB = SLOW_RUNS["tests/test_grading.py"] - {
-    "test_a_class_report_has_every_verdict_total_and_share",
-    "test_a_class_report_is_printed_and_written_as_a_readable_table",
-    "test_grade_prints_each_verdict_and_a_total_and_fails_for_a_file_it_cannot_grade",
-}
+# What a run selects is read from marks on the tests themselves (registered in pyproject.toml, each with its meaning;
+# a file marks every test of it with `pytestmark = ...` below its imports, a test alone with `@pytest.mark...`):
+# - `tiny_only(why)`: proves something about the tiny profile only (stand-ins, the sample data's paths, Ray's logical
+#   GPUs, the CPU rehearsal of the gpu path, the grader's logic on tiny copies); `make test-gpu` skips it, saying why.
+# - `slow(why)`: runs whole notebooks, starts a Ray of its own or asks the package index; `make test-fast` leaves it
+#   out, and side by side a process runs it first. A lesson's cell under nbval is slow by its kind.
+# - `fast`: of a file whose tests carry it (each lab's check tests), what `make test-fast` keeps: per exercise and
+#   stretch its placeholder, one right answer and one wrong one, a parametrized test with its first case only; `make
+#   test` runs every test of the file. A file without it runs whole in both.
+# - `per_lab`: a grading test with a case per lab, its id the module number: `make test NOTEBOOKS=05` keeps lab 05's
+#   case, and side by side each case is a unit of its own.
+# tests/platform/test_gpu_selection.py holds the marks to these rules (a reason for each, two kept per exercise, ...).
 
 
 def _rel(item) -> str | None:
@@ -433,48 +186,54 @@ def _rel(item) -> str | None:
         return None
 
 
-def _name(item) -> str:
-    return getattr(item, "originalname", None) or item.name.split("[")[0]
+def _why(item, name: str) -> str | None:
+    """The reason ``item``'s mark ``name`` gives (``slow("why")``), or None where it has none."""
+    mark = item.get_closest_marker(name) if hasattr(item, "get_closest_marker") else None
+    return None if mark is None else (mark.args[0] if mark.args else f"marked {name}")
 
 
 def _slow(item) -> bool:
-    if hasattr(item, "cell"):  # an nbval cell of a lesson
-        return True
-    names = SLOW_RUNS.get(_rel(item), ())
-    return names is None or _name(item) == names or _name(item) in names
+    return hasattr(item, "cell") or _why(item, "slow") is not None  # a lesson's nbval cell, or marked slow
+
+
+def _keeps_fast_only(module) -> bool:
+    """Whether a test file marks what ``make test-fast`` keeps of it (a test of it marked ``fast``): read from the
+    module, so that a selection of one of its tests is judged as the whole file is."""
+
+    def marks(obj):
+        found = getattr(obj, "pytestmark", [])
+        return found if isinstance(found, list) else [found]
+
+    return module is not None and any(
+        getattr(m, "name", None) == "fast" for o in vars(module).values() for m in marks(o)
+    )
 
 
 def _beyond_fast(item) -> bool:
-    """Whether ``make test-fast`` leaves ``item`` out: a slow run, or a lab check's test beyond FAST_CHECKS (a test
-    not named there, or a parametrized one's later cases)."""
+    """Whether ``make test-fast`` leaves ``item`` out: a slow run, or a test of a file that marks what test-fast keeps
+    which is not marked ``fast`` (or a later case of one that is)."""
     if _slow(item):
         return True
-    kept = FAST_CHECKS.get(_rel(item))
-    if kept is None:
+    if not _keeps_fast_only(getattr(item, "module", None)):
         return False
-    if _name(item) not in kept:
+    if _why(item, "fast") is None:
         return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and any(callspec.indices.values())
 
 
 def _in_modules(item, modules: set) -> bool:
-    """Whether ``item`` runs a notebook of one of ``modules`` ("05"): a lesson's cell or a lab's grading."""
-    rel = _rel(item) or ""
+    """Whether ``item`` runs a notebook of one of ``modules`` ("05"): a lesson's cell or a per-lab grading case."""
     if hasattr(item, "cell"):
-        return catalogue.number_of(rel) in modules
-    if rel == "tests/test_grading.py" and _name(item) in GRADED_PER_LAB:
+        return catalogue.number_of(_rel(item) or "") in modules
+    if _why(item, "per_lab") is not None:
         return item.name.split("[")[-1].rstrip("]") in modules
     return False
 
 
 def _tiny_only(item) -> str | None:
-    """Why ``item`` proves something about the tiny profile only (its tiny_only mark, TINY_ONLY), or None."""
-    mark = item.get_closest_marker("tiny_only") if hasattr(item, "get_closest_marker") else None
-    if mark is not None:
-        return mark.args[0] if mark.args else "marked tiny_only"
-    rel = _rel(item)
-    return TINY_ONLY.get(rel) or TINY_ONLY.get((rel, _name(item))) if rel else None
+    """Why ``item`` proves something about the tiny profile only (its ``tiny_only`` mark), or None."""
+    return _why(item, "tiny_only")
 
 
 def _selected_modules() -> set:
@@ -515,13 +274,16 @@ def pytest_unconfigure(config):
         shutil.rmtree(_MADE_HERE.pop("notices"), ignore_errors=True)
 
 
+# A case of a `per_lab` test by its node id alone: the controller of a run side by side schedules node ids, without
+# their marks (its workers collect the tests). tests/platform/test_gpu_selection.py holds it to the marks.
+PER_LAB_CASE = re.compile(r"tests/grading/[^:]+::[^\[]+\[\d\d\]")
+
+
 def _scope(nodeid: str) -> str:
     """What runs in one process: a file's tests (its module fixtures: the two-node cluster, Serve, a notebook's
-    cells in one kernel), except that every lab's grading is a unit of its own (the file holds a third of the run)."""
-    path, _, test = nodeid.partition("::")
-    if path == "tests/test_grading.py" and test.split("[")[0] in GRADED_PER_LAB:
-        return nodeid
-    return path
+    cells in one kernel), except that each case of a ``per_lab`` test, a lab's grading, is a unit of its own (they
+    hold a third of the run)."""
+    return nodeid if PER_LAB_CASE.fullmatch(nodeid) else nodeid.partition("::")[0]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -540,8 +302,8 @@ def pytest_collection_modifyitems(config, items):
             items[:] = keep
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups that run notebooks, Rays or kernels
         # first, then the files whose tests use the run's Ray, so that the quick tests that need no Ray fill the end of
-        # the run in both processes instead of one waiting for the other (test-fast: tests/test_runtime.py, 34 s,
-        # came last in one process while the other had been idle for 22 s)
+        # the run in both processes instead of one waiting for the other (test-fast: tests/platform/test_runtime.py,
+        # 34 s, came last in one process while the other had been idle for 22 s)
         items[:] = _run_machinery().run_order(items, _slow)
     _mark_items(items)
 
@@ -549,7 +311,7 @@ def pytest_collection_modifyitems(config, items):
 def _mark_items(items):
     gpu_profile = os.environ.get("RAYCOURSE_PROFILE", "").strip().lower() == "gpu"
     # `make test-gpu` keeps what means something on a GPU machine: the lessons under nbval and the solved labs
-    # graded with the real models, and the tests that do not depend on the profile. A test listed in TINY_ONLY proves
+    # graded with the real models, and the tests that do not depend on the profile. A test marked tiny_only proves
     # something about the tiny profile (stand-ins, the sample data's paths, Ray's logical GPUs, the CPU rehearsal
     # of the gpu path, the grader's logic on tiny copies): there it would test nothing, or fail for the wrong reason.
     for item in items:

@@ -4,7 +4,7 @@ A module is its lesson, ``notebooks/NN_slug.ipynb``; the rest follows the same n
 
 - the lab ``labs/NN_slug_lab.ipynb``, generated from its solved lab ``solutions/NN_slug_lab.ipynb`` (``make labs``);
 - the lab's checks ``raycourse/checks/labNN.py`` (a big lab's: a package ``labNN/``, a module per exercise) and
-  their tests ``tests/test_checks_labNN.py``;
+  their tests ``tests/checks/test_checks_labNN.py``;
 - the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells
   ``raycourse/checks/lessonNN.py`` where it has them.
 
@@ -85,12 +85,12 @@ class Module:
 
     @property
     def check_tests(self) -> Path:
-        return self.root / "tests" / f"test_checks_lab{self.number}.py"
+        return self.root / "tests" / "checks" / f"test_checks_lab{self.number}.py"
 
 
 def modules(root: Path = ROOT) -> list[Module]:
     """Every module of the course, by number: one per lesson in ``notebooks/`` or solved lab in ``solutions/``
-    (a solved lab without its lesson is still a module: tests/test_catalogue.py says what it lacks)."""
+    (a solved lab without its lesson is still a module: tests/notebooks/test_catalogue.py says what it lacks)."""
     found: dict[str, Module] = {}
     for folder, suffix in (("notebooks", ".ipynb"), ("solutions", "_lab.ipynb")):
         for path in sorted((root / folder).glob(f"[0-9][0-9]_*{suffix}")):

@@ -121,7 +121,7 @@ def data_path(role: str, *, check: bool = True):
 # --------------------------------------------------------------------------------------
 
 # What Ray 2.60's readers take from a folder by default (ImageDatasource._FILE_EXTENSIONS, JSON_FILE_EXTENSIONS
-# without the compressed ones; tests/test_data_check.py holds them to Ray's lists).
+# without the compressed ones; tests/platform/test_data_check.py holds them to Ray's lists).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 JSON_SUFFIXES = (".json", ".jsonl")
 CSV_SUFFIXES = (".csv",)

@@ -16,7 +16,7 @@ import sys
 # loopback-only Ray does not listen. Ray keeps loopback where it runs without clusters (ray_constants.
 # ENABLE_RAY_CLUSTER, off by default on macOS and Windows only, to spare a firewall prompt): LOOPBACK_ENV turns
 # that on for the head node, and keep_loopback() for a process that joins it; LocalRay.client_env() carries it
-# to the notebooks' kernels. Measured with `ss -ltnp` (tests/test_cluster.py): every port of the lab's Ray on
+# to the notebooks' kernels. Measured with `ss -ltnp` (tests/platform/test_cluster.py): every port of the lab's Ray on
 # 127.0.0.1.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 LOOPBACK = "127.0.0.1"

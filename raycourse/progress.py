@@ -20,7 +20,7 @@ Resources: ...") wraps over two lines. This manager draws:
 Ray Data's other bars (file metadata, sort and parquet sampling) draw through the
 same delayed widget. Test runs turn progress bars off instead (``RAYCOURSE_TEST=1``),
 and nothing here runs outside a notebook. The manager plugs into Ray Data's internal
-progress API (``ray.data._internal.progress``), which Ray may change: tests/test_progress.py
+progress API (``ray.data._internal.progress``), which Ray may change: tests/notebooks/test_progress.py
 runs it in a real kernel against the pinned Ray.
 """
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 # The environment (tiny profile, offline, quiet) is set in the root conftest.py.
+
+# The tests live in a folder per concern (docs/testing.md). pytest puts a test file's own folder on the path as it
+# imports it, and this one's (tests/: actor_sizes, lock_resolution); a test that takes another file's helpers by its
+# module name (test_two_nodes' cluster, test_browser's browser, test_environment's Pythons) finds it in any folder, in
+# any selection, as when all were in tests/. Module names stay unique across the folders (pytest refuses two alike).
+for _folder in sorted(Path(__file__).resolve().parent.iterdir()):
+    if _folder.is_dir() and any(_folder.glob("test_*.py")) and str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 ``uv pip compile`` asks the package index for each target: about 16 s each here, of which under 1 s is CPU,
 the rest waiting on the network. ``tests/conftest.py`` starts all of them as soon as the run has collected the
 test (so they wait on the network while the notebooks use the CPU), and
-``tests/test_environment.py`` reads what they wrote.
+``tests/platform/test_environment.py`` reads what they wrote.
 """
 
 from __future__ import annotations

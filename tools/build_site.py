@@ -16,7 +16,7 @@ Run with the website's own venv (`.venv-site`, pinned in website/requirements.tx
 3. Copies the files beside the notebooks (figures) into the site as well, so that a raw HTML ``<img src=...>``
    in a markdown cell finds its file too.
 
-tests/test_site.py builds it and checks every page in Chromium.
+tests/docs/test_site.py builds it and checks every page in Chromium.
 """
 
 from __future__ import annotations

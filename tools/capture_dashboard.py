@@ -14,7 +14,7 @@ and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages
 - ``dashboard_serve.png``: the Serve page, with an application of two replicas (``@serve.batch``), started
   after the pipeline with ``serve.start(proxy_location="HeadOnly")``.
 
-A real run never draws the same bytes twice, so the tests (tests/test_figures.py) hold the screenshots to
+A real run never draws the same bytes twice, so the tests (tests/docs/test_figures.py) hold the screenshots to
 existing, being small and being shown by a lesson; this script is their source. They are saved as palette PNGs,
 scaled to ``WIDTH`` pixels.
 """

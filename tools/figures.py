@@ -1,7 +1,7 @@
 """The lessons' diagrams: every ``notebooks/figures/NN_*.svg`` is drawn here, with matplotlib.
 
 ``make figures`` runs ``python tools/figures.py`` and rewrites them all; ``--out DIR`` writes them elsewhere (the
-test ``tests/test_figures.py`` does, and compares the bytes with the stored files: a figure edited here but not
+test ``tests/docs/test_figures.py`` does, and compares the bytes with the stored files: a figure edited here but not
 rebuilt fails it). ``--png DIR`` also writes a PNG of each, to look at. The SVGs are byte-for-byte the same on
 every run and machine with the pinned matplotlib: the text is drawn as paths (DejaVu Sans, shipped with
 matplotlib), ids come from ``svg.hashsalt`` and no date is written.

@@ -77,7 +77,7 @@ fi
 [ "$MODULES" = none ] && { say "no tests asked for"; exit 0; }
 T=$(( $(left) - 15 ))
 say "make test, gpu profile, NOTEBOOKS=\"$MODULES\", ${T} s at most"
-ARGS="notebooks tests/test_grading.py -v -p no:cacheprovider --junitxml=$OUT/tests.xml --durations=0"
+ARGS="notebooks tests/grading/test_grading.py -v -p no:cacheprovider --junitxml=$OUT/tests.xml --durations=0"
 if command -v make >/dev/null; then
   timeout -s INT -k 10 "$T" make -o setup -o .venv/.raycourse-dev-installed test RAYCOURSE_PROFILE=gpu TEST_WORKERS="$XDIST_N" NOTEBOOKS="$MODULES" \
     PYTEST_ARGS="$ARGS" > "$OUT/tests.log" 2>&1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser of tests/test_browser.py: Debian's chromium and its chromedriver, and an emoji font (the lab
+# The browser of tests/notebooks/test_browser.py: Debian's chromium and its chromedriver, and an emoji font (the lab
 # checks' verdicts start with one), all from Debian's packages: nothing downloads a browser build of its own.
 # .ci/run calls this before `make test`; run it yourself for the browser test on a Debian machine. Where it
 # cannot install them (not root and no passwordless sudo, no apt-get, no package mirror) it says so and exits 0:
@@ -20,7 +20,7 @@ versions() {
     done
 }
 skip() {
-    log "$1: not installing ${missing[*]%%=*}; tests/test_browser.py will skip without chromium and" \
+    log "$1: not installing ${missing[*]%%=*}; tests/notebooks/test_browser.py will skip without chromium and" \
         "chromedriver (as root: apt-get install chromium chromium-driver fonts-noto-color-emoji)" >&2
     exit 0
 }

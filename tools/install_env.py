@@ -5,7 +5,7 @@
 Why uv and not pip: the lock holds torch with its CUDA libraries (about 6 GB unpacked). pip unpacks them one by one
 (1 min 59 s for the whole lock in a fresh venv on a 2-core machine, measured); uv unpacks in parallel and links from
 its cache (40 s with an empty cache, bytecode compiled; the same 211 packages, ``pip freeze`` identical).
-uv is in the lock already (tests/test_environment.py resolves the lock with it), so pip installs only uv first.
+uv is in the lock already (tests/platform/test_environment.py resolves the lock with it), so pip installs only uv first.
 
 Why this script: uv does not read pip's configuration, and a machine's pip may be set up to install from a
 mirror, a local index or a folder of wheels (``pip config list``: index-url, extra-index-url, find-links,

@@ -30,7 +30,7 @@ SHOWN_DIRS = ("notebooks", "solutions")  # stored with the outputs of a recorded
 IMAGE_WIDTH = 800
 JPEG_QUALITY = 80
 MAX_IMAGE_BYTES = 200_000
-MAX_NOTEBOOK_BYTES = 500_000  # a stored lesson or solved lab, pictures included (tests/test_authoring.py)
+MAX_NOTEBOOK_BYTES = 500_000  # a stored lesson or solved lab, pictures included (tests/notebooks/test_authoring.py)
 # Outputs that mean nothing without the kernel that made them: an ipywidget's view (its state is not stored),
 # dropped at recording; what they show in text (text/plain) stays.
 DROPPED_MIME = ("application/vnd.jupyter.widget-view+json",)

@@ -3,7 +3,7 @@
 The questions are data in the quiz module, which checks the answers; the lesson shows them in a
 markdown cell tagged ``quiz-text``, followed by the answer cell tagged ``quiz``, both just before
 "## Key concepts and APIs". ``python -m raycourse.authoring quizzes`` writes (or rewrites) the
-two cells from the module; tests/test_quizzes.py fails when a lesson and its module differ.
+two cells from the module; tests/checks/test_quizzes.py fails when a lesson and its module differ.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ It writes the five files every module has, each already in the course's shape:
   ``# BEGIN SOLUTION`` region and its check cell), a stretch exercise and the progress cell;
 - ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style (checks that outgrow 600 lines
   become a package ``lab08/``, a module per exercise, as lab 05's are);
-- ``tests/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
-  placeholder and a wrong one.
+- ``tests/checks/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
+  placeholder and a wrong one, each marked ``fast`` (what ``make test-fast`` keeps: docs/testing.md).
 
 Then run ``make labs`` (the lab from the solution) and ``python -m raycourse.authoring quizzes``.
-Every ``TODO`` marks text to write; the scaffold runs as it is (tests/test_template.py runs it),
+Every ``TODO`` marks text to write; the scaffold runs as it is (tests/notebooks/test_template.py runs it),
 so an author starts from a module that passes, and fills it in. Nothing existing is overwritten.
 """
 
@@ -214,10 +214,12 @@ def ray_data(ray_session):
     return ray.data
 
 
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved():
     assert lab{number}.exercise_1.result(...).status == "not solved"
 
 
+@pytest.mark.fast
 def test_ex1_accepts_a_filter_and_a_range_with_a_step(ray_data):
     from ray.data.expressions import col
 
@@ -225,6 +227,7 @@ def test_ex1_accepts_a_filter_and_a_range_with_a_step(ray_data):
     assert lab{number}.exercise_1.result(ray_data.from_items([{{"id": i}} for i in range(0, 10, 2)])).passed
 
 
+@pytest.mark.fast
 def test_ex1_rejects_the_odd_numbers(ray_data):
     from ray.data.expressions import col
 
@@ -232,9 +235,18 @@ def test_ex1_rejects_the_odd_numbers(ray_data):
     assert verdict.status == "wrong" and "% 2 == 0" in verdict.hint
 
 
-def test_stretch_counts():
+@pytest.mark.fast
+def test_stretch_placeholder_is_not_solved():
     assert lab{number}.stretch.result(...).status == "not solved"
+
+
+@pytest.mark.fast
+def test_stretch_accepts_the_count():
     assert lab{number}.stretch.result(5).passed
+
+
+@pytest.mark.fast
+def test_stretch_rejects_another_count():
     assert lab{number}.stretch.result(10).status == "wrong"
 '''
 
@@ -249,7 +261,7 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
         root / "raycourse" / "checks" / f"quiz{number}.py": quiz_module(number, title),
         root / "solutions" / f"{name}_lab.ipynb": None,
         root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
-        root / "tests" / f"test_checks_lab{number}.py": check_tests(number),
+        root / "tests" / "checks" / f"test_checks_lab{number}.py": check_tests(number),
     }
     package = root / "raycourse" / "checks" / f"lab{number}"  # checks grown into a package
     taken = [p for p in [*files, package] if p.exists()]

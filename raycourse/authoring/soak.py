@@ -11,8 +11,8 @@ to outputs/soak.json.
 What a Ray holds is read from its GCS (:class:`RayView`), as ``ray status`` and ``ray memory`` do: no driver, so
 the soak itself starts no job on the Ray (a driver would get idle worker processes of its own), and it works on a
 Ray without a dashboard too (the test run's one), so that the abandoned-run check (:func:`abandon`,
-:func:`wait_released`) is the same code in the soak and in tests/test_soak.py. The GCS tables are those Ray's state
-API serves from the dashboard; read directly, they give each actor's required resources and each placement group's
+:func:`wait_released`) is the same code in the soak and in tests/platform/test_soak.py. The GCS tables are those Ray's
+state API serves from the dashboard; read directly, they give each actor's required resources and each placement group's
 creator job without an HTTP server. The dashboard's state API is asked too, for the alive actors an instructor
 sees there.
 """

@@ -10,7 +10,7 @@ A lesson (``notebooks/NN_name.ipynb``) has, in this order:
 4. ``## Key concepts and APIs`` and ``**What's next:**``.
 
 ``missing_sections`` says what a lesson lacks; ``broken_links`` lists its relative links that point
-nowhere. tests/test_template.py holds every lesson to both, and ``python -m raycourse.authoring
+nowhere. tests/notebooks/test_template.py holds every lesson to both, and ``python -m raycourse.authoring
 new-module`` (``scaffold.py``) writes a new module that already has every section.
 """
 

@@ -535,8 +535,8 @@ if any(m.number == "09" for m in modules()):
         )
     )
 # The modules (raycourse.catalogue) whose lessons load a model without a stage of their own, and why: each other
-# such module has a stage above (tests/test_catalogue.py holds the course to it). Module 09's frame embedder runs
-# module 06's CLIP the same way (measured by 06's stage); its own stage is the transcriber's.
+# such module has a stage above (tests/notebooks/test_catalogue.py holds the course to it). Module 09's frame embedder
+# runs module 06's CLIP the same way (measured by 06's stage); its own stage is the transcriber's.
 NO_STAGE = {
     "08": "its one model is module 04's: Qwen2.5 in the same chat pipeline (PromptEnhancer on Serve, BatchEnhancer "
     "in Ray Data), measured by 04's enhancer stage",

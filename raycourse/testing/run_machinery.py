@@ -204,10 +204,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 # Run before anything else in their process, while it has no Ray driver yet: in three hangs caught live, the test
-# process's driver had been connected when tests/test_lab_signals.py ran, and during that file its connection to its
-# Ray's GCS went out of step (the GCS answered every later request "Missing :authority header", which Ray retries
+# process's driver had been connected when tests/platform/test_lab_signals.py ran, and during that file its connection
+# to its Ray's GCS went out of step (the GCS answered every later request "Missing :authority header", which Ray retries
 # without end: CHANGELOG, 2026-11-27). Which step of that file does it is not found.
-BEFORE_ANY_DRIVER = ("tests/test_lab_signals.py",)
+BEFORE_ANY_DRIVER = ("tests/platform/test_lab_signals.py",)
 
 
 def run_order(items, slow) -> list:

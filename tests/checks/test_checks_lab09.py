@@ -1,0 +1,282 @@
+"""Lab 09 checks: right answers written differently pass, each stated requirement has a wrong answer that breaks
+only it, and the message names it in a line or two.
+
+What each test breaks, per exercise (the requirements are listed in raycourse/checks/lab09.py):
+
+| exercise | requirement | wrong answer (test) |
+| --- | --- | --- |
+| 1 | a Ray Dataset | a pandas table (`test_ex1_a_pandas_table`) |
+| 1 | read_videos at fps=4 | fps=2 (`test_ex1_wrong_reader_options[fps]`) |
+| 1 | resized to 64 x 64 | resize=(112, 112) (`test_ex1_wrong_reader_options[resize]`) |
+| 1 | with timestamps | no include_timestamps (`test_ex1_wrong_reader_options[timestamps]`) |
+| 1 | a batch function, not a row map | `map` (`test_ex1_a_row_map`) |
+| 1 | a function, not a class | a class in a pool (`test_ex1_a_class`) |
+| 1 | no GPU | num_gpus=1 (`test_ex1_a_gpu`) |
+| 1 | no pixels handed on | the frame kept (`test_ex1_pixels_kept`) |
+| 1 | the average colour of each frame | the average over the batch (`test_ex1_averaged_over_the_batch`) |
+| 2 | made with groupby | a Dataset from the driver's pandas (`test_ex2_not_grouped`) |
+| 2 | one row per video, named by its file | whole paths (`test_ex2_whole_paths`) |
+| 2 | the frame after the jump | the frame before (`test_ex2_the_frame_before`) |
+| 2 | missing below 30 | no threshold (`test_ex2_no_threshold`) |
+| stretch | decoded once | not materialized (`test_stretch_not_materialized`) |
+| stretch | decoded_twice False | True (`test_stretch_wrong_answer`) |
+"""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+import ray.cloudpickle
+
+import raycourse
+from raycourse.checks import lab09
+
+pytestmark = pytest.mark.tiny_only("the checks' unit tests run on the sample data and the stand-ins")
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this module
+
+
+def _wrong(verdict, message):
+    assert verdict.status == "wrong", verdict
+    assert message in verdict.message, verdict.message
+    assert verdict.hint and len(verdict.message.splitlines()) <= 3
+
+
+def average_colour(batch):
+    return {"path": batch["path"], "second": batch["frame_timestamp"][:, 0], "colour": batch["frame"].mean(axis=(1, 2))}
+
+
+def average_colour_pandas(batch: pd.DataFrame) -> pd.DataFrame:
+    """Written differently: pandas batches, a row's colour as a list."""
+    return pd.DataFrame(
+        {
+            "path": batch["path"],
+            "second": [t[0] for t in batch["frame_timestamp"]],
+            "colour": [np.asarray(f, dtype=float).reshape(-1, 3).mean(axis=0) for f in batch["frame"]],
+        }
+    )
+
+
+def _frames(**changes):
+    options = {"fps": 4, "resize": (64, 64), "include_paths": True, "include_timestamps": True, **changes}
+    return ray.data.read_videos(raycourse.data_path("videos"), **options)
+
+
+def colour_change(group):
+    order = np.argsort(group["second"])
+    seconds, rgb = group["second"][order], np.stack(group["colour"])[order]
+    moves = np.linalg.norm(np.diff(rgb, axis=0), axis=1)
+    change_at = seconds[moves.argmax() + 1] if moves.max() >= 30 else np.nan
+    return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [change_at]}
+
+
+def colour_change_pandas(group: pd.DataFrame) -> pd.DataFrame:
+    """Written differently: pandas, None for no change, the threshold as 'at least'."""
+    group = group.sort_values("second")
+    rgb = np.stack(group["colour"].to_numpy())
+    moves = np.sqrt((np.diff(rgb, axis=0) ** 2).sum(axis=1))
+    at = None if moves.max() < 30 else float(group["second"].iloc[int(moves.argmax()) + 1])
+    return pd.DataFrame({"video": [group["path"].iloc[0].split("/")[-1]], "change_at": [at]})
+
+
+@pytest.fixture(scope="module")
+def colours(ray_session):
+    return _frames().map_batches(average_colour, batch_size=64).materialize()
+
+
+# ----------------------------------------------------------------------------- Exercise 1
+
+
+@pytest.mark.fast
+def test_ex1_placeholder_is_not_solved():
+    assert lab09.exercise_1.result(...).status == "not solved"
+
+
+@pytest.mark.fast
+def test_ex1_accepts_the_solution_and_a_pandas_batch_function(ray_session):
+    assert lab09.exercise_1.result(_frames().map_batches(average_colour, batch_size=64)).passed
+    assert lab09.exercise_1.result(_frames().map_batches(average_colour_pandas, batch_format="pandas")).passed
+
+
+@pytest.mark.fast
+def test_ex1_a_pandas_table(colours):
+    _wrong(lab09.exercise_1.result(colours.to_pandas()), "not a Ray Dataset")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"fps": 2}, "fps=2"),
+        ({"resize": (112, 112)}, "resizes to (112, 112)"),
+        ({"include_timestamps": False}, "without timestamps"),
+    ],
+    ids=["fps", "resize", "timestamps"],
+)
+def test_ex1_wrong_reader_options(ray_session, change, message):
+    _wrong(lab09.exercise_1.result(_frames(**change).map_batches(average_colour)), message)
+
+
+def test_ex1_a_row_map(ray_session):
+    def row_colour(row):
+        return {"path": row["path"], "second": row["frame_timestamp"][0], "colour": row["frame"].mean(axis=(0, 1))}
+
+    _wrong(lab09.exercise_1.result(_frames().map(row_colour)), "a row at a time")
+
+
+class AverageColour:
+    def __call__(self, batch):
+        return average_colour(batch)
+
+
+def test_ex1_a_class(ray_session):
+    ds = _frames().map_batches(AverageColour, compute=ray.data.ActorPoolStrategy(size=1))
+    _wrong(lab09.exercise_1.result(ds), "is a class")
+
+
+def test_ex1_a_gpu(ray_session):
+    _wrong(lab09.exercise_1.result(_frames().map_batches(average_colour, batch_size=64, num_gpus=1)), "num_gpus=1")
+
+
+def test_ex1_pixels_kept(ray_session):
+    def with_pixels(batch):
+        return {**average_colour(batch), "frame": batch["frame"]}
+
+    _wrong(lab09.exercise_1.result(_frames().map_batches(with_pixels)), "hands on ['frame']")
+
+
+def test_ex1_averaged_over_the_batch(ray_session):
+    def batch_mean(batch):
+        colour = np.broadcast_to(batch["frame"].mean(axis=(0, 1, 2)), (len(batch["path"]), 3))
+        return {"path": batch["path"], "second": batch["frame_timestamp"][:, 0], "colour": colour.copy()}
+
+    _wrong(lab09.exercise_1.result(_frames().map_batches(batch_mean, batch_size=64)), "not its mean red")
+
+
+def test_ex1_the_learner_s_error_in_one_line(ray_session):
+    def broken(batch):
+        return {"path": batch["path"], "second": batch["timestamp"][:, 0], "colour": batch["frame"].mean(axis=(1, 2))}
+
+    verdict = lab09.exercise_1.result(_frames().map_batches(broken))
+    _wrong(verdict, "KeyError")
+
+
+def test_ex1_the_solution_s_observation_passes_its_judge(ray_session):
+    seen = lab09.exercise_1.observe(_frames().map_batches(average_colour, batch_size=64))
+    assert lab09.exercise_1.decide(seen, 7).passed
+
+
+def test_ex1_a_forged_observation_does_not_pass(ray_session):
+    seen = lab09.exercise_1.observe(_frames().map_batches(average_colour, batch_size=64))
+    first = seen["rows"][0]
+    forgeries = {
+        "nothing": {},
+        "no rows": {**seen, "rows": []},
+        "no reader": {**seen, "reader": None},
+        "no stage": {**seen, "stages": []},
+        "a stage on a GPU": {**seen, "stages": [{**s, "num_gpus": 1} for s in seen["stages"]]},
+        "every colour grey": {**seen, "rows": [{**r, "colour": [128.0, 128.0, 128.0]} for r in seen["rows"]]},
+        "colours off by one": {**seen, "rows": [{**r, "colour": [c + 1 for c in r["colour"]]} for r in seen["rows"]]},
+        "one frame twice": {**seen, "rows": [first, *seen["rows"][2:], first]},
+        "text for numbers": {**seen, "rows": [{**r, "colour": str(r["colour"])} for r in seen["rows"]]},
+    }
+    for what, forged in forgeries.items():
+        verdict = lab09.exercise_1.decide(forged, 7)
+        assert verdict.status == "wrong", (what, verdict)
+
+
+# ----------------------------------------------------------------------------- Exercise 2
+
+
+@pytest.mark.fast
+def test_ex2_placeholder_is_not_solved():
+    assert lab09.exercise_2.result(...).status == "not solved"
+
+
+@pytest.mark.fast
+def test_ex2_accepts_the_solution_and_a_pandas_group_function(colours):
+    assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change)).passed
+    grouped = colours.groupby("path").map_groups(colour_change_pandas, batch_format="pandas")
+    assert lab09.exercise_2.result(grouped).passed
+
+
+@pytest.mark.fast
+def test_ex2_not_grouped(colours):
+    table = colours.to_pandas()
+    rows = [colour_change_pandas(group) for _, group in table.groupby("path")]
+    _wrong(lab09.exercise_2.result(ray.data.from_pandas(pd.concat(rows))), "not made with groupby")
+
+
+def test_ex2_whole_paths(colours):
+    def whole_path(group):
+        row = colour_change(group)
+        return {**row, "video": group["path"][:1]}
+
+    _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(whole_path)), "whole path")
+
+
+def test_ex2_the_frame_before(colours):
+    def frame_before(group):
+        order = np.argsort(group["second"])
+        seconds, rgb = group["second"][order], np.stack(group["colour"])[order]
+        moves = np.linalg.norm(np.diff(rgb, axis=0), axis=1)
+        change_at = seconds[moves.argmax()] if moves.max() >= 30 else np.nan
+        return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [change_at]}
+
+    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(frame_before))
+    _wrong(verdict, "not so")
+    assert "frame after" in verdict.hint
+
+
+def test_ex2_no_threshold(colours):
+    def always(group):
+        order = np.argsort(group["second"])
+        seconds, rgb = group["second"][order], np.stack(group["colour"])[order]
+        moves = np.linalg.norm(np.diff(rgb, axis=0), axis=1)
+        return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [seconds[moves.argmax() + 1]]}
+
+    _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(always)), "only turn")
+
+
+def test_ex2_observation_passes_and_forgeries_do_not(colours):
+    seen = lab09.exercise_2.observe(colours.groupby("path").map_groups(colour_change))
+    assert lab09.exercise_2.decide(seen, 7).passed
+    forgeries = {
+        "nothing": {},
+        "no rows": {**seen, "video": [], "change_at": []},
+        "never a change": {**seen, "change_at": [None] * len(seen["video"])},
+        "a change everywhere": {**seen, "change_at": [1.0] * len(seen["video"])},
+    }
+    for what, forged in forgeries.items():
+        assert lab09.exercise_2.decide(forged, 7).status == "wrong", what
+
+
+# ----------------------------------------------------------------------------- Stretch
+
+
+@pytest.mark.fast
+def test_stretch_placeholder_is_not_solved():
+    assert lab09.stretch.result(..., ...).status == "not solved"
+
+
+@pytest.mark.fast
+def test_stretch_accepts_a_materialized_colours(colours):
+    assert lab09.stretch.result(colours.groupby("path").map_groups(colour_change), False).passed
+
+
+@pytest.mark.fast
+def test_stretch_not_materialized(ray_session):
+    lazy = _frames().map_batches(average_colour, batch_size=64)
+    _wrong(lab09.stretch.result(lazy.groupby("path").map_groups(colour_change), False), "still starts from read_videos")
+
+
+def test_stretch_wrong_answer(colours):
+    _wrong(lab09.stretch.result(colours.groupby("path").map_groups(colour_change), True), "`decoded_twice` is True")
+
+
+def test_stretch_observation_passes_and_forgeries_do_not(colours):
+    seen = lab09.stretch.observe(colours.groupby("path").map_groups(colour_change), False)
+    assert lab09.stretch.decide(seen, 7).passed
+    for forged in ({}, {**seen, "decoded_twice": "False"}, {**seen, "video": [], "change_at": []}):
+        assert lab09.stretch.decide(forged, 7).status == "wrong", forged

@@ -1,0 +1,432 @@
+"""Labs are generated from solutions, and every notebook is stored clean."""
+
+import nbformat
+import pytest
+
+from pathlib import Path
+
+from raycourse.authoring import labs, notebooks
+from raycourse.checks import NotSolved, Wrong, exercise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SOLUTIONS = sorted((notebooks.ROOT / "solutions").glob("*.ipynb"))
+ALL_NOTEBOOKS = notebooks.course_notebooks()
+
+
+def test_every_module_has_a_lesson_a_solution_and_a_lab():
+    lessons = {p.stem for p in (notebooks.ROOT / "notebooks").glob("*.ipynb")}
+    assert "00_environment_check" in lessons
+    for solution in SOLUTIONS:
+        assert solution.stem.removesuffix("_lab") in lessons, solution.name
+        assert labs.lab_path(solution).exists(), f"missing lab for {solution.name}: run `make labs`"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_lab_is_in_step_with_its_solution(solution):
+    lab = labs.lab_path(solution)
+    assert lab.read_text(encoding="utf-8") == labs.expected_lab_text(solution), (
+        f"{lab.name} is out of step with solutions/{solution.name}: run `make labs`"
+    )
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_is_stored_clean(path):
+    assert notebooks.problems(path) == []
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_has_checks_and_no_answers_leak_into_the_lab(solution):
+    nb = notebooks.read(solution)
+    checks = [c for c in nb.cells if "check" in notebooks.tags(c)]
+    assert checks, "a lab needs check cells"
+    lab_text = "\n".join(c.source for c in labs.make_lab(nb).cells)
+    assert "BEGIN SOLUTION" not in lab_text and "# SOLUTION" not in lab_text
+    assert "# TODO" in lab_text
+
+
+def test_solution_regions_become_placeholders():
+    source = "\n".join(
+        [
+            "import ray",
+            "    # BEGIN SOLUTION: build `ds` and `n`",
+            "    ds = ray.data.range(3)",
+            "    n, m = ds.count(), 1",
+            "    # END SOLUTION",
+            "x = compute(1)  # SOLUTION",
+            "print(x)",
+        ]
+    )
+    assert labs.lab_source(source).splitlines() == [
+        "import ray",
+        "    # TODO: build `ds` and `n`",
+        "    ds = ...",
+        "    n = ...",
+        "    m = ...",
+        "x = ...  # TODO: your code",
+        "print(x)",
+    ]
+
+
+def test_an_outline_region_keeps_classes_and_functions_with_their_signatures_and_docstrings():
+    source = "\n".join(
+        [
+            "# BEGIN SOLUTION OUTLINE: write class Stage and helper(batch, k=5)",
+            "class Stage:",
+            '    """Loads once, runs per batch."""',
+            "",
+            "    def __init__(self, model_id,",
+            "                 column):",
+            "        self.model = load(model_id)",
+            "",
+            "    def __call__(self, batch):",
+            "        return self.model(batch)",
+            "",
+            "",
+            "def helper(batch: dict, k: int = 5) -> dict:",
+            '    """Keep k rows."""',
+            "    return batch",
+            "",
+            "",
+            "stage_ds = ds.map_batches(Stage)",
+            "# END SOLUTION",
+        ]
+    )
+    assert labs.lab_source(source).splitlines() == [
+        "# TODO: write class Stage and helper(batch, k=5)",
+        "class Stage:",
+        '    """Loads once, runs per batch."""',
+        "",
+        "    def __init__(self, model_id,",
+        "                 column):",
+        "        ...  # TODO: your code",
+        "",
+        "    def __call__(self, batch):",
+        "        ...  # TODO: your code",
+        "",
+        "",
+        "def helper(batch: dict, k: int = 5) -> dict:",
+        '    """Keep k rows."""',
+        "    ...  # TODO: your code",
+        "",
+        "",
+        "stage_ds = ...",
+    ]
+
+
+def test_a_check_calls_an_outline_not_solved_until_every_body_is_written():
+    from raycourse.checks._core import require
+
+    namespace = {}
+    exec(
+        labs.lab_source(
+            "# BEGIN SOLUTION OUTLINE\nclass Stage:\n    def __init__(self):\n        self.x = 1\n\n"
+            "    def __call__(self, batch):\n        return batch\n\n\ndef f(x):\n    return x\n"
+            "# END SOLUTION"
+        ),
+        namespace,
+    )
+    with pytest.raises(NotSolved, match=r"`Stage.__init__` still has only `...`.*`__init__` and `__call__`"):
+        require("Stage", namespace["Stage"], "your class")
+    with pytest.raises(NotSolved, match=r"`f` still has only `...`"):
+        require("f", namespace["f"], "your function")
+
+    class Half:
+        def __init__(self):
+            self.x = 1
+
+        def __call__(self, batch): ...
+
+    with pytest.raises(NotSolved, match=r"`Half.__call__`"):
+        require("Half", Half, "your class")
+
+    class Done:
+        """Written."""
+
+        def __call__(self, batch):
+            return batch
+
+    require("Done", Done, "your class")  # passes: nothing left to write
+
+
+def test_region_without_assignments_becomes_an_ellipsis():
+    source = "# BEGIN SOLUTION\ndef f():\n    pass\nds.write_parquet('x')\n# END SOLUTION"
+    assert labs.lab_source(source) == "# TODO: your code\n..."
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("# BEGIN SOLUTION\nx = 1", "without END"),
+        ("x = 1\n# END SOLUTION", "without BEGIN"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
+        ("print(1)  # SOLUTION", "only works on an assignment"),
+    ],
+)
+def test_marker_mistakes_are_reported(bad, message):
+    with pytest.raises(labs.MarkerError, match=message):
+        labs.lab_source(bad)
+
+
+def test_make_lab_drops_solution_only_cells_and_outputs():
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("this is the solution", metadata={"tags": ["solution-only"]}),
+            nbformat.v4.new_code_cell(
+                "y = 2  # SOLUTION",
+                metadata={"tags": ["nbval-check-output"]},
+                outputs=[nbformat.v4.new_output("stream", text="2\n")],
+                execution_count=3,
+            ),
+        ]
+    )
+    lab = labs.make_lab(nb)
+    assert [c.source for c in lab.cells] == ["y = ...  # TODO: your code"]
+    assert lab.cells[0].outputs == [] and lab.cells[0].execution_count is None
+    assert "nbval-check-output" not in notebooks.tags(lab.cells[0])
+
+
+def test_generate_never_overwrites_a_lab_with_uncommitted_changes(tmp_path, monkeypatch):
+    (tmp_path / "solutions").mkdir()
+    solution = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1  # SOLUTION")])
+    notebooks.write(solution, tmp_path / "solutions" / "09_x_lab.ipynb")
+    assert labs.generate(tmp_path) == [tmp_path / "labs" / "09_x_lab.ipynb"]
+    assert labs.generate(tmp_path) == []  # up to date
+    lab = tmp_path / "labs" / "09_x_lab.ipynb"
+    lab.write_text(lab.read_text().replace("x = ...", "x = 42"))  # a learner's answer
+    monkeypatch.setattr(labs, "locally_modified", lambda path: True)
+    from raycourse.errors import CourseError
+
+    with pytest.raises(CourseError, match="uncommitted changes"):
+        labs.generate(tmp_path)
+    assert "x = 42" in lab.read_text()
+    assert labs.generate(tmp_path, force=True) == [lab]
+
+
+def test_clean_strips_outputs_but_keeps_compared_ones():
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "1",
+                outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)],
+                execution_count=1,
+            ),
+            nbformat.v4.new_code_cell(
+                "2",
+                metadata={"tags": ["nbval-check-output"], "collapsed": True},
+                outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=2)],
+                execution_count=2,
+            ),
+        ]
+    )
+    nb.metadata = {"widgets": {"state": {}}, "kernelspec": {"name": "python3"}}  # as JupyterLab saves it
+    clean = notebooks.clean(nb)
+    assert clean.cells[0].outputs == [] and clean.cells[0].execution_count is None
+    assert clean.cells[1].outputs[0]["data"]["text/plain"] == "2"
+    assert clean.cells[1].outputs[0]["execution_count"] is None
+    assert clean.cells[1].execution_count is None  # the test run gives compared cells a count (conftest.py)
+    assert clean.cells[1].metadata == {"tags": ["nbval-check-output"]}
+    assert set(clean.metadata) == {"kernelspec"}
+
+
+def test_check_verdicts():
+    @exercise("Exercise 9")
+    def check(value):
+        if value is Ellipsis:
+            raise NotSolved("`x` is still `...`.")
+        if value < 0:
+            raise Wrong("x is negative.", "Think about signs.")
+        if value == 0:
+            raise ZeroDivisionError("boom")
+        return "x is fine."
+
+    assert str(check.result(...)) == "⏳ Exercise 9 not solved yet: `x` is still `...`."
+    assert str(check.result(-1)) == "❌ Exercise 9 not right yet: x is negative.\n   Hint: Think about signs."
+    crashed = check.result(0)
+    assert crashed.status == "wrong" and "ZeroDivisionError: boom" in crashed.message
+    assert check.result(1).passed and str(check.result(1)) == "✅ Exercise 9 passed: x is fine."
+
+
+def test_the_test_run_compares_recorded_outputs_of_notebooks_stored_without_counts(tmp_path):
+    """Stored notebooks have no execution counts; the root conftest.py makes nbval compare them anyway."""
+    import os
+    import subprocess
+    import sys
+
+    for name, recorded in (("right.ipynb", "2\n"), ("wrong.ipynb", "3\n")):
+        cell = nbformat.v4.new_code_cell(
+            "print(1 + 1)",
+            metadata={"tags": ["nbval-check-output"]},
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text=recorded)],
+        )
+        notebooks.write(notebooks.clean(nbformat.v4.new_notebook(cells=[cell])), tmp_path / name)
+        assert notebooks.problems(tmp_path / name) == []
+    # A recorded lesson's other outputs (a timing, a picture) are not compared: nbval runs the cell, and passes
+    # it whatever it prints now (the hash ties them to their source instead: test_a_cell_edited_after_...).
+    recorded = nbformat.v4.new_code_cell(
+        "print(1 + 1)",
+        outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="took 3.2 s\n"),
+            nbformat.v4.new_output("display_data", {"image/png": _png(8, 8), "text/plain": "<Figure>"}),
+        ],
+    )
+    lesson = tmp_path / "notebooks" / "recorded.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(nbformat.v4.new_notebook(cells=[recorded]), lesson), lesson)
+    assert notebooks.problems(lesson) == [] and notebooks.images(notebooks.read(lesson).cells[0])
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--nbval-lax", "-q", "-rf", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAYCOURSE_SHARED_RAY": "0"},
+    )
+    assert "1 failed, 2 passed" in run.stdout, run.stdout[-3000:]
+    assert "FAILED wrong.ipynb" in run.stdout
+
+
+# --- Recorded outputs: lessons and solved labs are stored with a recorded run's outputs, each tied to its source ---
+
+
+def _png(width: int, height: int) -> str:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)  # a "photo": noise
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _run_notebook():
+    """A notebook as `execute` returns it: every cell run, with counts, a figure, a widget view, printed text."""
+    out = nbformat.v4.new_output
+    return nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A lesson"),
+            nbformat.v4.new_code_cell(
+                "show(picture)",
+                execution_count=1,
+                outputs=[out("display_data", {"image/png": _png(1600, 400), "text/plain": "<Figure>"})],
+            ),
+            nbformat.v4.new_code_cell(
+                "ds",
+                execution_count=2,
+                outputs=[
+                    out(
+                        "execute_result",
+                        {"application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "Dataset()"},
+                        execution_count=2,
+                    )
+                ],
+            ),
+            nbformat.v4.new_code_cell(
+                "print('hi')", execution_count=3, outputs=[out("stream", text=f"hi from {notebooks.ROOT / 'data'}\n")]
+            ),
+            nbformat.v4.new_code_cell("x = 1", execution_count=4),
+        ]
+    )
+
+
+def test_a_recorded_lesson_keeps_every_output_tied_to_its_source_and_a_lab_none(tmp_path):
+    import io
+
+    from PIL import Image
+
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lesson), lesson)
+    assert notebooks.problems(lesson) == []
+    stored = notebooks.read(lesson)
+    figure, dataset, printed, silent = stored.cells[1:]
+    for cell in (figure, dataset, printed):
+        assert cell.execution_count is None and cell.metadata["recorded"] == {
+            "source_sha256": notebooks.source_hash(cell.source)
+        }
+    assert printed.outputs[0]["text"] == "hi from <course>/data\n"  # not the recording checkout's path
+    assert dataset.outputs[0]["data"] == {"text/plain": "Dataset()"}  # no widget view without its state
+    assert silent.outputs == [] and "recorded" not in silent.metadata
+    ((mime, data),) = notebooks.images(figure)
+    assert mime == "image/jpeg" and len(data) < notebooks.MAX_IMAGE_BYTES  # noise: a photo's JPEG beats a PNG
+    assert Image.open(io.BytesIO(data)).size == (notebooks.IMAGE_WIDTH, notebooks.IMAGE_WIDTH // 4)
+
+    lab = tmp_path / "labs" / "09_x_lab.ipynb"  # a lab is stored without outputs, whatever its run printed
+    lab.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lab), lab)
+    assert notebooks.problems(lab) == []
+    assert all(not c.get("outputs") and "recorded" not in c.metadata for c in notebooks.read(lab).cells)
+    stored.cells.append(nbformat.v4.new_code_cell("y = 2  # SOLUTION"))
+    made = labs.make_lab(stored)  # nor is a lab made from a recorded solved lab
+    assert all(not c.get("outputs") and "recorded" not in c.metadata for c in made.cells)
+
+
+def test_a_run_in_which_ray_reported_trouble_is_not_stored(tmp_path):
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    run = _run_notebook()
+    run.cells[3].outputs[0]["text"] += "(raylet) A worker died or was killed while executing a task\n"
+    with pytest.raises(notebooks.RecordError, match="cell 3: Ray printed '\\(raylet\\) A worker died"):
+        notebooks.store(run, lesson)
+
+
+def test_a_cell_edited_after_its_recording_is_reported_stale(tmp_path):
+    lesson = tmp_path / "notebooks" / "09_x.ipynb"
+    lesson.parent.mkdir()
+    notebooks.write(notebooks.store(_run_notebook(), lesson), lesson)
+    nb = notebooks.read(lesson)
+    nb.cells[1].source = "show(another_picture)"  # the stored picture no longer comes from this cell
+    notebooks.write(nb, lesson)
+    (problem,) = notebooks.problems(lesson)
+    assert problem.startswith("cell 1: its stored outputs came from another version of its source (stale)")
+    assert problem.endswith("run `make record NOTEBOOKS=09`")
+    # outputs put there by hand (or by a run saved from JupyterLab) carry no hash: not stored by `make record`
+    nb.cells[1].source, nb.cells[1].metadata = "show(picture)", {}
+    notebooks.write(nb, lesson)
+    assert notebooks.problems(lesson)[0].startswith("cell 1: stored output that `make record` did not store")
+
+
+# Lessons whose stored run shows the learner a picture (an image a model drew, or a plot), with their solved labs.
+SHOWS_PICTURES = ("03", "04", "05", "06", "07", "08")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in ALL_NOTEBOOKS if p.parent.name in notebooks.SHOWN_DIRS and p.name[:2] in SHOWS_PICTURES],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_lessons_and_solved_labs_are_stored_with_the_pictures_of_a_recorded_run(path):
+    nb = notebooks.read(path)
+    pictures = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and notebooks.images(cell)]
+    assert pictures, f"{path.name} stores no picture from a recorded run: run `make record NOTEBOOKS={path.name[:2]}`"
+    # problems() (test_notebook_is_stored_clean) holds each to the source beside it; here, the weight of the whole
+    assert path.stat().st_size < notebooks.MAX_NOTEBOOK_BYTES, f"{path.name}: {path.stat().st_size // 1000} kB"
+
+
+def test_the_course_runs_its_kernels_with_their_messages_encrypted(tmp_path, capfd):
+    """Recording, `make bench` and the grader start kernels over loopback TCP: each with CurveZMQ keys (as make lab's,
+    tests/platform/test_cluster.py), so ipykernel has nothing to warn of and no other user can read a kernel's
+    output."""
+    import asyncio
+
+    from raycourse import grading
+
+    path = tmp_path / "one.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
+    ran = notebooks.execute(path, timeout=120)
+    assert ran.cells[0].outputs[0]["text"] == "42\n"
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's stderr is this process's
+
+    async def grader_kernel():
+        km = grading._kernel_manager()
+        await km.start_kernel(cwd=str(tmp_path))
+        try:
+            return km.transport, km.get_connection_info()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    transport, info = asyncio.run(grader_kernel())
+    assert transport == "tcp" and info.get("curve_publickey") and info.get("curve_secretkey")
