@@ -8,8 +8,8 @@ the voices of :data:`raycourse.world_speech.TRAINING_VOICES` at random speeds an
 recordings of them (stretched, shifted, louder or softer, with hiss, and with bands of the spectrogram masked). It
 never hears the shipped clips (``data/audio/``): their voices (:data:`~raycourse.world_speech.CLIP_VOICES`) are not
 among the training voices, and no sentence of ``data/text/reviews.jsonl`` is among the training sentences; so the
-word error rate that ``tests/platform/test_standins.py`` measures on the clips is what it learned. It also hears silence and
-noise, whose transcript is empty.
+word error rate that ``tests/platform/test_standins.py`` measures on the clips is what it learned. It also hears
+silence and noise, whose transcript is empty.
 
 It is laid out like ``openai/whisper-tiny``: the same classes, the same 80 log-mel bins and feature extractor (but
 8-second windows instead of 30, and a mel frame every 20 ms instead of 10: the encoder's 200 positions are what a

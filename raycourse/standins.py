@@ -98,8 +98,8 @@ TRAINING_LIBRARIES: tuple[str, ...] = ("torch", "transformers", "diffusers", "to
 def training_digest(role: str | None = None) -> str:
     """What a trained stand-in's files depend on: this builder, the training, the world it learns and the versions of
     the libraries that compute and write it. A training writes it into its ``standin.json`` (``trained_from``), so a
-    shipped build made from other sources shows it (``tests/platform/test_standins.py``) without training anew. The speech
-    stand-in's training has sources of its own (``role="speech"``); ``None``: the digest of every role's."""
+    shipped build made from other sources shows it (``tests/platform/test_standins.py``) without training anew. The
+    speech stand-in's training has sources of its own (``role="speech"``); ``None``: the digest of every role's."""
     import hashlib
     from importlib import metadata
 
