@@ -131,3 +131,18 @@ def test_a_pass_that_a_kernel_decided_is_never_taken(monkeypatch):
     said["verdict"]["status"] = "wrong"
     results, _ = grading.decide(json.dumps({"results": [said]}), calls, [1], lab)
     assert results[0]["verdict"]["status"] == "wrong"
+
+
+def test_rays_own_print_is_not_tampering_and_a_learners_is(monkeypatch):
+    """Ray's tqdm_ray puts its safe_print in builtins.print where Ray Data drew progress bars: no note for that; a
+    print the notebook wrote is noted."""
+    import builtins
+
+    from ray.experimental import tqdm_ray
+
+    from raycourse.grading import in_kernel
+
+    monkeypatch.setattr(builtins, "print", tqdm_ray.safe_print)
+    assert "builtins.print" not in in_kernel._tampered()
+    monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: None)
+    assert "builtins.print" in in_kernel._tampered()
