@@ -221,6 +221,18 @@ def gpu_holders() -> list[dict]:
     ]
 
 
+def _gpus_taken(need: float) -> bool:
+    """Whether fewer than ``need`` GPUs are free, both as Ray counts them and after what live actors and created
+    placement groups hold: an actor whose worker is still starting has its GPU reserved, not held, and waits for
+    its process (seconds on a busy machine), not for a GPU."""
+    import ray
+
+    if ray.available_resources().get("GPU", 0) >= need:
+        return False
+    held = sum(job["gpus"] for job in gpu_holders())
+    return ray.cluster_resources().get("GPU", 0) - held < need
+
+
 def _driver(job: dict) -> str:
     if job["yours"]:
         return "this notebook"
@@ -315,9 +327,7 @@ class Watcher:
                 if not waiting or self.told:
                     continue
                 waited = now - min(first_seen.values())
-                if waited >= self.patience_s and ray.available_resources().get("GPU", 0) < min(
-                    w["gpus"] for w in waiting
-                ):
+                if waited >= self.patience_s and _gpus_taken(min(w["gpus"] for w in waiting)):
                     print(holders_message(waiting, waited), file=self.stream or sys.stderr, flush=True)
                     self.told = True
             except Exception:  # Ray gone or its tables changed: the watch is a help, never an error of its own
