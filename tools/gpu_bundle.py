@@ -56,14 +56,33 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def read_pins(text: str) -> dict[str, str]:
-    """``name==version`` lines (pip freeze, constraints.txt) as {normalised name: version}; the rest ignored."""
+# The lent machine: what a lock line's environment marker is judged against (CPython 3.12, Linux x86_64).
+MACHINE = {
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
+def read_pins(text: str, machine: dict | None = MACHINE) -> dict[str, str]:
+    """``name==version`` lines (pip freeze, constraints.txt) as {normalised name: version}; the rest ignored, and a
+    line whose environment marker the machine does not meet (decord2, for other platforms than Linux x86_64)."""
+    from packaging.markers import Marker
+
     pins = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
-            pins[_norm(name.split("[")[0])] = version.split(";")[0].strip()
+            version, _, marker = version.partition(";")
+            if marker.strip() and machine is not None and not Marker(marker.strip()).evaluate(machine):
+                continue
+            pins[_norm(name.split("[")[0])] = version.strip()
     return pins
 
 
@@ -172,8 +191,23 @@ AUTHORS_TOOLS = frozenset(
 DROPPED = ("ray/jars", "ray/rllib")
 
 
-def site_plan(carry, skip=AUTHORS_TOOLS):
-    """The packages that travel unpacked, ``carry`` less ``skip``."""
+# With --site --only-modules: what only other modules use (module 09's video decoders) and what no test opens (the
+# JupyterLab front end: nbval and the grader run kernels through jupyter_client), to carry fewer archives.
+ONLY_FOR = {
+    "09": frozenset({"av", "decord"}),
+    "lab": frozenset({"jupyterlab", "jupyterlab-server", "jupyter-lsp", "babel", "notebook"}),
+}
+
+
+def site_plan(carry, skip=AUTHORS_TOOLS, modules=None):
+    """The packages that travel unpacked, ``carry`` less ``skip``; with ``modules`` (the modules the slot runs),
+    also less what only the others and the JupyterLab front end use."""
+    if modules is not None:
+        skip = (
+            skip
+            | ONLY_FOR["lab"]
+            | frozenset().union(*(v for k, v in ONLY_FOR.items() if k.isdigit() and k not in modules))
+        )
     return [(name, version) for name, version in carry if name not in skip]
 
 
@@ -206,7 +240,7 @@ def assign(sizes: dict[str, int], parts: int) -> list[list[str]]:
     return [sorted(g) for g in groups if g]
 
 
-def pack_site(site: Path, out: Path, part_mib: float, ratio: float = 0.36) -> list[dict]:
+def pack_site(site: Path, out: Path, part_mib: float, ratio: float = 0.25) -> list[dict]:
     """``site`` as xz archives of at most ``part_mib`` each, ``out/sK/site-K.tar.xz``, one call's carry each."""
     sizes = {
         entry.name: sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
@@ -259,7 +293,12 @@ def main(argv=None) -> int:
         help="unpack the wheels (authors' tools left out) and pack them as xz archives that each fit a call "
         "(.gpubundle/sK/site-K.tar.xz, for tools/gpu_slot.sh): about a third of the wheels' size",
     )
-    parser.add_argument("--ratio", type=float, default=0.36, help="with --site: xz's expected ratio (0.36)")
+    parser.add_argument("--ratio", type=float, default=0.25, help="with --site: xz's expected ratio (0.25)")
+    parser.add_argument(
+        "--only-modules",
+        help='with --site: the modules the slot runs ("07 05"); what only the others use, and JupyterLab\'s front '
+        "end, stay here",
+    )
     args = parser.parse_args(argv)
 
     lock = read_pins(args.lock.read_text())
@@ -276,8 +315,12 @@ def main(argv=None) -> int:
             print(f"  machine's own: {name} {there or '(absent)'} instead of the locked {version}")
     print("  carry: " + ", ".join(f"{n}=={v}" for n, v in todo["carry"]))
     if args.site:
-        todo["carry"] = site_plan(todo["carry"])
-        print(f"  --site: {len(todo['carry'])} packages travel, the authors' tools stay here")
+        modules = args.only_modules.split() if args.only_modules else None
+        todo["carry"] = site_plan(todo["carry"], modules=modules)
+        print(
+            f"  --site: {len(todo['carry'])} packages travel, the authors' tools stay here"
+            + (f" and what modules {args.only_modules} do not use" if modules else "")
+        )
     if args.dry_run:
         return 0
     wheels_dir = args.out / "wheels"
@@ -301,7 +344,11 @@ def main(argv=None) -> int:
             last = k == len(made)
             print(
                 f'  call {k}: carry [".gpubundle/{m["folder"]}"] ({m["bytes"] / MIB:.1f} MiB), command: '
-                + ('MODULES="07 05" bash tools/gpu_slot.sh' if last else "UNPACK_ONLY=1 bash tools/gpu_slot.sh")
+                + (
+                    f'MODULES="{args.only_modules or "07 05"}" bash tools/gpu_slot.sh'
+                    if last
+                    else "UNPACK_ONLY=1 bash tools/gpu_slot.sh"
+                )
             )
         return 0
     parts = bundle(wheels, args.out, args.part_mib)

@@ -56,14 +56,21 @@ def _notebook_of(case: ET.Element) -> tuple[str, str] | None:
     if lesson:
         return lesson.group(1), f"notebooks/{lesson.group(1)}_{lesson.group(2)}.ipynb"
     lab = re.match(r"test_(a_solved_lab|an_unsolved_lab)\w*\[(\d\d)\]$", name)
-    if classname == "tests.test_grading" and lab:
+    if classname in ("tests.test_grading", "tests.grading.test_grading") and lab:
         kind = "solved lab" if lab.group(1) == "a_solved_lab" else "unsolved lab"
         return lab.group(2), f"{kind} {lab.group(2)} (the grader)"
     return None
 
 
+def lesson_cells(notebook: str) -> int:
+    """How many tests nbval makes of a lesson: one per code cell."""
+    cells = json.loads((ROOT / notebook).read_text())["cells"]
+    return sum(1 for cell in cells if cell["cell_type"] == "code")
+
+
 def read_tests(path: Path) -> tuple[dict, dict]:
-    """Per module, per notebook: counts, seconds and failures from pytest's JUnit XML; and the run's start/seconds."""
+    """Per module, per notebook: counts, seconds and failures from pytest's JUnit XML (a lesson's cells that never
+    reported, when the slot's time ran out, as ``not_run``); and the run's start/seconds."""
     root = ET.parse(path).getroot()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     modules: dict = defaultdict(dict)
@@ -86,6 +93,11 @@ def read_tests(path: Path) -> tuple[dict, dict]:
             entry["skipped"] += 1
         else:
             entry["passed"] += 1
+    for notebooks in modules.values():
+        for label, entry in notebooks.items():
+            if label.startswith("notebooks/") and (ROOT / label).exists():
+                seen = entry["passed"] + entry["failed"] + entry["skipped"]
+                entry["not_run"] = max(0, lesson_cells(label) - seen)
     run = {"started": suite.get("timestamp"), "seconds": float(suite.get("time", 0))}
     return modules, run
 
@@ -138,6 +150,7 @@ def collect(out: Path, run: str, notes: dict, command: str) -> list[Path]:
     peak = gpu_peak(out / "smi.csv", timing["started"], timing["seconds"])
     for module, notebooks in sorted(modules.items()):
         failed = sum(n["failed"] for n in notebooks.values())
+        not_run = sum(n.get("not_run", 0) for n in notebooks.values())
         result = {
             "schema": SCHEMA,
             "module": module,
@@ -148,7 +161,7 @@ def collect(out: Path, run: str, notes: dict, command: str) -> list[Path]:
             "weights": "full-size random weights (python -m raycourse standins --full-size)",
             "command": command,
             "beside": sorted(m for m in modules if m != module),
-            "status": "passed" if not failed else "failed",
+            "status": "failed" if failed else "incomplete" if not_run else "passed",
             "notebooks": sorted(notebooks.values(), key=lambda n: n["notebook"]),
             "gpu_mem_peak_gib": peak,
             "note": notes.get(module, notes.get("", "")),
@@ -171,6 +184,7 @@ def page() -> str:
         "files by `python tools/gpu_results.py collect`); do not edit by hand. Each row is the newest `make test`",
         "run of that module in the `gpu` profile on a GPU (nbval on the lesson, the grader on the labs), with the",
         "full-size random weights. Modules run side by side in one pytest run share the GPU; `beside` names them.",
+        "A lesson's cells \"not reached\" had not reported when the slot's time ran out (status: incomplete).",
         "",
         "| # | run | machine | notebooks: tests passed / failed / skipped, seconds | GPU memory peak | status |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -183,7 +197,9 @@ def page() -> str:
             continue
         r = json.loads(path.read_text())
         cells = "; ".join(
-            f"{n['notebook']}: {n['passed']} / {n['failed']} / {n['skipped']}, {n['seconds']:.0f} s"
+            f"{n['notebook']}: {n['passed']} / {n['failed']} / {n['skipped']}"
+            + (f" ({n['not_run']} not reached)" if n.get("not_run") else "")
+            + f", {n['seconds']:.0f} s"
             for n in r["notebooks"]
         )
         beside = f" (beside {', '.join(r['beside'])})" if r["beside"] else ""

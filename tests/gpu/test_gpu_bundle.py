@@ -157,3 +157,23 @@ def test_the_site_is_unpacked_with_executables_kept_and_packed_into_archives_tha
     files = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
     assert sorted(str(p.relative_to(back)) for p in back.rglob("*") if p.is_file()) == files
     assert (back / "ray/core/raylet").stat().st_mode & 0o111
+
+
+def test_a_lock_line_for_another_platform_does_not_travel_to_the_linux_x86_64_machine():
+    lock = bundle.read_pins((ROOT / "constraints.txt").read_text())
+    assert "decord" in lock and "decord2" not in lock  # decord2 is for macOS arm64 and Linux aarch64 only
+    text = 'a==1\nb==2; sys_platform != "linux"\nc==3; python_version >= "3.12"\n'
+    assert bundle.read_pins(text) == {"a": "1", "c": "3"}
+    assert bundle.read_pins(text, machine=None) == {"a": "1", "b": "2", "c": "3"}  # the machine's pip freeze
+
+
+def test_a_slot_for_some_modules_leaves_out_what_only_the_others_and_jupyterlab_use():
+    lock = bundle.read_pins((ROOT / "constraints.txt").read_text())
+    carry = bundle.plan(lock, {"torch": "2.11.0"})["carry"]
+    everything = {name for name, _ in bundle.site_plan(carry)}
+    some = {name for name, _ in bundle.site_plan(carry, modules=["07", "05"])}
+    assert {"av", "decord", "jupyterlab"} <= everything - some
+    assert {"polars", "ipywidgets", "ray", "nbval", "ipykernel", "jupyter-client"} <= some
+    assert {"av", "decord"} <= {name for name, _ in bundle.site_plan(carry, modules=["09"])}
+    # every package left out for JupyterLab's front end is one the tests never import
+    assert "jupyterlab" not in {n for n, _ in bundle.site_plan(carry, modules=["09"])}

@@ -24,8 +24,9 @@ exception: the cell wrote to stderr">E   AssertionError: stderr</failure></testc
 <testcase classname="notebooks.07_multimodal_pipeline.ipynb" name="Cell 3" time="2.0"><failure message="#x1B[91mNotebook
 cell execution failed">ImportError: Dataset.join depends on 'polars'</failure></testcase>
 <testcase classname="tests.test_grading" name="test_a_solved_lab_passes_every_exercise[05]" time="50.0" />
-<testcase classname="tests.test_grading" name="test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors[05]"
-time="0.0"><skipped message="tiny profile only" /></testcase>
+<testcase classname="tests.grading.test_grading"
+name="test_an_unsolved_lab_is_not_solved_yet_and_runs_without_errors[05]" time="0.0">
+<skipped message="tiny profile only" /></testcase>
 <testcase classname="tests.test_docs" name="test_other" time="0.1" />
 </testsuite></testsuites>"""
 SMI = "\n".join(
@@ -58,8 +59,11 @@ def test_collect_writes_a_file_per_module_with_each_notebooks_counts_and_the_pea
     five = json.loads((results.RESULTS / "05.json").read_text())
     lesson = next(n for n in five["notebooks"] if n["notebook"].startswith("notebooks/05"))
     assert (lesson["passed"], lesson["failed"], lesson["skipped"], lesson["seconds"]) == (1, 1, 0, 10.0)
+    assert lesson["not_run"] == results.lesson_cells(lesson["notebook"]) - 2  # the cells that never reported
     solved = next(n for n in five["notebooks"] if n["notebook"].startswith("solved lab 05"))
     assert (solved["passed"], solved["failed"]) == (1, 0)
+    unsolved = next(n for n in five["notebooks"] if n["notebook"].startswith("unsolved lab 05"))
+    assert unsolved["skipped"] == 1  # the grading tests' folder (tests/grading/) is read as well as the old name
     assert five["status"] == "failed" and five["beside"] == ["07"] and five["note"] == "five"
     assert five["gpu_mem_peak_gib"] == 12.5  # 12,800 MiB, the samples outside the 100 s of tests left out
     assert five["machine"] == "NVIDIA H200, driver 580.159.04, 16 CPUs" and five["software"]["ray"] == "2.60.0"
@@ -69,6 +73,33 @@ def test_collect_writes_a_file_per_module_with_each_notebooks_counts_and_the_pea
     assert message.startswith("ImportError: Dataset.join") and "\x1b" not in message and "#x1B" not in message
     kept = results.RESULTS / "runs" / "run-a"
     assert {"machine.txt", "tests.xml", "smi.csv", "run.json"} <= {p.name for p in kept.iterdir()}
+
+
+def test_a_slot_cut_short_is_incomplete_not_passed_and_the_page_says_how_many_cells_it_never_reached(slot):
+    cells = results.lesson_cells("notebooks/06_clip_embeddings.ipynb")
+    cases = "".join(
+        f'<testcase classname="notebooks.06_clip_embeddings.ipynb" name="Cell {i}" time="1.0" />'
+        for i in range(cells - 3)
+    )
+    (slot / "tests.xml").write_text(
+        '<testsuites><testsuite name="pytest" time="50.0" timestamp="2026-11-28T06:31:05">'
+        + cases
+        + "</testsuite></testsuites>"
+    )
+    results.collect(slot, "run-b", {}, "make test")
+    six = json.loads((results.RESULTS / "06.json").read_text())
+    assert six["status"] == "incomplete" and six["notebooks"][0]["not_run"] == 3
+    assert f"{cells - 3} / 0 / 0 (3 not reached)" in results.page()
+    whole = "".join(
+        f'<testcase classname="notebooks.06_clip_embeddings.ipynb" name="Cell {i}" time="1.0" />' for i in range(cells)
+    )
+    (slot / "tests.xml").write_text(
+        '<testsuites><testsuite name="pytest" time="50.0" timestamp="2026-11-28T06:31:05">'
+        + whole
+        + "</testsuite></testsuites>"
+    )
+    results.collect(slot, "run-c", {}, "make test")
+    assert json.loads((results.RESULTS / "06.json").read_text())["status"] == "passed"
 
 
 def test_collect_refuses_a_folder_that_is_no_slot(tmp_path):
