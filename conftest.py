@@ -80,6 +80,26 @@ def _cell_text(outputs) -> str:
     return "".join(parts)
 
 
+def _stderr_of(item) -> str:
+    return "".join(
+        o.get("text", "")
+        for o in getattr(item, "test_outputs", None) or []
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A cell that failed nbval's comparison with "Unexpected output fields: {'stderr'}" has its stderr in the report:
+    nbval names the field, not what was written, and a failure that comes under load only must say what it was."""
+    report = yield
+    if call.when == "call" and report.failed and getattr(item, "cell", None) is not None:
+        stderr = _stderr_of(item)
+        if stderr.strip():
+            report.sections.append(("what the cell wrote to stderr", stderr[-5000:]))
+    return report
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_call(item):
     cell = getattr(item, "cell", None)
@@ -87,11 +107,7 @@ def pytest_runtest_call(item):
         return
     cell_tags = cell.get("metadata", {}).get("tags", [])
     if "stderr-ok" not in cell_tags:
-        stderr = "".join(
-            o.get("text", "")
-            for o in item.test_outputs
-            if o.get("output_type") == "stream" and o.get("name") == "stderr"
-        )
+        stderr = _stderr_of(item)
         assert not stderr.strip(), f"the cell wrote to stderr (a learner would see this):\n{stderr}"
     folder = Path(str(item.fspath)).parent.name
     if QUIZ_TAG in cell_tags and folder == "notebooks":  # a lesson ships its quiz unanswered
