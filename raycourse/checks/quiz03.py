@@ -91,8 +91,9 @@ QUIZ = Quiz(
             {
                 "a": (
                     "It runs; Ray stores each as a pickled object.",
-                    "Ray keeps each image as opaque Python bytes: `write_images` does not accept them, and "
-                    "Parquet readers outside Python cannot use them.",
+                    "Ray keeps each image as pickled Python bytes: `write_images` fails on them with a TypeError "
+                    "(Pillow's `Image.fromarray`, which it calls on each value, wants an array), and Parquet readers "
+                    "outside Python cannot unpickle them.",
                 ),
                 "b": ("Ray stops: a column cannot hold PIL images at all.", "It still runs, as Python objects."),
                 "c": ("Ray makes a `uint8` tensor column.", "Only your own `np.asarray` gives the tensor column."),

@@ -90,14 +90,18 @@ QUIZ = Quiz(
             right="c",
         ),
         Question(
-            "Section 7's 4 MiB cap keeps the fast stage one block ahead of the slow one. Against no cap, when does "
-            "the run end?",
+            "Section 7's 4 MiB cap keeps the fast stage one block ahead of the slow one. Against no cap, both on "
+            "workers already started, when does the run end?",
             {
-                "a": ("Much sooner: nothing piles up.", "The slow stage sets the pace; the cap saves memory."),
+                "a": (
+                    "Much sooner: nothing piles up.",
+                    "The slow stage sets the pace; the cap saves memory, not time.",
+                ),
                 "b": (
                     "At about the same time.",
                     "Backpressure holds back only the fast stage; the slow stage, which sets the pace, always has "
-                    "a block to work on.",
+                    "a block to work on. (In the lesson's plot the run without a cap went first and paid for "
+                    "starting Ray's workers.)",
                 ),
                 "c": ("Much later: the fast stage is paused.", "Its pauses cost nothing: the slow stage is busy."),
                 "d": ("Never: 12 MiB cannot fit in 4 MiB.", "Memory stays bounded whatever the dataset's size."),

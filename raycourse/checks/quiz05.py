@@ -24,7 +24,8 @@ QUIZ = Quiz(
                 ),
                 "d": (
                     "`preserve_order=True` was not set.",
-                    "`preserve_order` does not make a union yield the first read's rows first; the path's label does.",
+                    "With `preserve_order` the union takes one block from each read in turn: the same order each "
+                    "run, but the classes still alternate; only the path's label is right.",
                 ),
             },
             right="c",

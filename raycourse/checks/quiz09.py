@@ -20,8 +20,8 @@ QUIZ = Quiz(
                 ),
                 "c": (
                     "300: `fps=` only relabels the timestamps.",
-                    "`fps=` decides which frames are decoded into rows at all; the timestamps stay each frame's "
-                    "own, from the file.",
+                    "`fps=` decides which decoded frames become rows (the reader decodes every frame); the "
+                    "timestamps stay each frame's own, from the file.",
                 ),
             },
             right="b",
@@ -79,9 +79,9 @@ QUIZ = Quiz(
                     "wait longer for each.",
                 ),
                 "c": (
-                    "More CPUs for decoding, or fewer frames via `fps=`.",
+                    "More CPUs for decoding.",
                     "A low busy share says the GPUs wait for their input: decoding in the CPU read tasks sets the "
-                    "pace, so more decoding or less to decode helps.",
+                    "pace. A lower `fps=` would barely help: the reader decodes every frame and drops the rest.",
                 ),
             },
             right="c",
