@@ -24,6 +24,7 @@ so an author starts from a module that passes, and fills it in. Nothing existing
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -156,7 +157,7 @@ progress = progress_of(__name__)  # the lab's last cell: check.progress()
 def _judge_1(seen, seed=None) -> str:
     found = sorted(seen["ids"])
     if found != [0, 2, 4, 6, 8]:
-        raise Wrong(f"`evens` holds {{found}}.", "Keep the rows whose id divides by 2 (`col(\\"id\\") % 2 == 0`).")
+        raise Wrong(f"`evens` holds {{found}}.", 'Keep the rows whose id divides by 2 (`col("id") % 2 == 0`).')
     return "five even numbers."
 
 
@@ -195,10 +196,10 @@ def quiz_module(number: str, title: str) -> str:
         }},
         right="a",
     ),""")
-    body = "\n".join(questions)
+    body = textwrap.indent("\n".join(questions), "    ")  # as ruff format lays the list out
     return (
         f'"""The quiz of lesson {number} ({title})."""\n\nfrom .quiz import Question, Quiz\n\n'
-        f'QUIZ = Quiz("{number}", [\n{body}\n])\n\ncheck = QUIZ.check\n'
+        f'QUIZ = Quiz(\n    "{number}",\n    [\n{body}\n    ],\n)\n\ncheck = QUIZ.check\n'
     )
 
 

@@ -23,6 +23,9 @@ The models come from the cache that ``python -m raycourse standins --full-size``
 (random weights of the real shapes, built on first use), or with ``--real`` from the
 Hugging Face cache that ``make prefetch`` fills. On a CPU only the roles that fit run
 (CLIP, ViT, Qwen, Whisper); the stages that need SDXL-Turbo are listed as skipped.
+
+The stages' code is :mod:`raycourse.fullsize.stages`; which module runs which is each module's facts
+(``modules/NN_slug.toml``, ``[fullsize]``); the table and the JSON report are :mod:`raycourse.fullsize.report`.
 """
 
 from __future__ import annotations

@@ -178,6 +178,8 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     }
     assert expected <= passed, out[-3000:]
     assert all(nn in nodeid for nodeid in passed), passed  # one module's notebooks only
+    for git in (["init", "-q"], ["add", "-A"]):  # a checkout, as tests/docs/test_style.py lints what git tracks
+        subprocess.run(["git", *git], cwd=clone, check=True, capture_output=True)
     marks = (  # the new check tests' marks: registered, with reasons, and two kept by test-fast per exercise
         "test_every_mark_is_registered_sits_on_a_test_and_slow_and_tiny_only_say_why",
         "test_every_lab_check_file_marks_what_test_fast_keeps_and_each_exercise_keeps_two",
