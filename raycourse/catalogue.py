@@ -8,6 +8,10 @@ A module is its lesson, ``notebooks/NN_slug.ipynb``; the rest follows the same n
 - the lesson's quiz ``raycourse/checks/quizNN.py``, and checks of the lesson's own cells
   ``raycourse/checks/lessonNN.py`` where it has them.
 
+- its facts ``modules/NN_slug.toml`` (:class:`Facts`): title, minutes, GPUs, model roles, full-size stages, two-node
+  builds and where it has run, read by the README's and the guides' tables (``raycourse.authoring.tables``), by
+  ``make verify-gpu`` (``raycourse.fullsize.stages``) and by the two-node rehearsal.
+
 Module 00 (the environment check) has a lesson and a quiz and no lab. ``python -m raycourse.authoring new-module 09
 "Title"`` writes a new module's files under these names; nothing else needs to list it.
 """
@@ -15,7 +19,8 @@ Module 00 (the environment check) has a lesson and a quiz and no lab. ``python -
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CourseError
@@ -24,6 +29,108 @@ ROOT = Path(__file__).resolve().parents[1]  # the course's checkout: notebooks/,
 _LESSON = re.compile(r"(\d\d)_(\w+)\.ipynb")
 _NOTEBOOK = re.compile(r"(\d\d)_\w+?(?:_lab)?\.ipynb")
 _CHECKS = re.compile(r"(?:raycourse\.checks\.)?(lab|lesson)(\d\d)")
+
+
+ROLES = ("image_gen", "llm", "vit", "clip", "speech")  # the model roles (raycourse.model_id)
+PARTS = ("half day", "full day", "second morning")  # the workshop's schedules (docs/workshop.md)
+# docs/measured.md: "what has been run where" (a date and machine, or never), then the soak's run times
+RAN = ("tiny_ci", "two_node", "gpu_random", "gpu_real", "timed", "soak_lesson", "soak_lab")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A module's facts, from ``modules/NN_slug.toml`` (the scaffold writes it; docs/authoring.md lists the fields)."""
+
+    title: str
+    learn: str
+    roles: tuple[str, ...]
+    lesson_minutes: int
+    lab_minutes: int | None
+    gpus: int
+    one_gpu: str
+    more_gpus: str
+    stages: tuple[str, ...]  # make verify-gpu's stages of this module (raycourse.fullsize.stages.STAGE_RUNS names)
+    no_stage: str | None  # why a module that loads a model has no stage of its own
+    two_node: tuple[frozenset[str], int] | None  # GPU stages built and fit() calls on one GPU; None: not on the cluster
+    part: str | None  # the workshop schedule it is in (PARTS), None: not scheduled
+    break_after: int = 0
+    note: str = ""
+    ran: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def loads_a_model(self) -> bool:
+        return bool(self.roles)
+
+
+def _fail(path: Path, what: str) -> CourseError:
+    return CourseError(
+        f"{path.name}: {what}.", "Fix the module's facts file; docs/authoring.md says what each field holds."
+    )
+
+
+def read_facts(path: Path) -> Facts:
+    """Parse and check one facts file: a clear error names the file and the field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(
+            f"{path.name} is missing: every module has its facts file modules/NN_slug.toml.",
+            'A new module gets one from `python -m raycourse.authoring new-module NN "Title"`; copy a neighbour\'s.',
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, f"not valid TOML ({exc})") from None
+
+    def get(table: dict, key: str, kind: type, where: str, default=...):
+        value = table.get(key, default)
+        if value is ...:
+            raise _fail(path, f"{where}{key} is missing")
+        if key not in table:
+            return value
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            raise _fail(path, f"{where}{key} must be a {kind.__name__}, not {value!r}")
+        return value
+
+    minutes, gpus = get(data, "minutes", dict, ""), get(data, "gpus", dict, "")
+    fullsize, two_node = get(data, "fullsize", dict, "", {}), get(data, "two_node", dict, "", None)
+    schedule, ran = get(data, "schedule", dict, "", {}), get(data, "ran", dict, "")
+    roles = tuple(get(data, "roles", list, ""))
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise _fail(path, f"roles {unknown} are not model roles ({', '.join(ROLES)})")
+    stages = tuple(get(fullsize, "stages", list, "fullsize.", []))
+    no_stage = get(fullsize, "no_stage", str, "fullsize.", None)
+    if roles and not stages and not no_stage:
+        raise _fail(path, "it loads a model: name its stages in [fullsize] stages, or say why not in no_stage")
+    if stages and no_stage:
+        raise _fail(path, "[fullsize] has both stages and no_stage: keep one")
+    if roles and two_node is None:
+        raise _fail(path, "it loads a model: say what it builds on one GPU in [two_node] (stages, fits)")
+    builds = None
+    if two_node is not None and get(two_node, "on_cluster", bool, "two_node.", True):
+        builds = (frozenset(get(two_node, "stages", list, "two_node.")), get(two_node, "fits", int, "two_node."))
+    part = get(schedule, "part", str, "schedule.", None)
+    if part is not None and part not in PARTS:
+        raise _fail(path, f"schedule.part {part!r} is none of {', '.join(PARTS)}")
+    missing = [k for k in RAN if not isinstance(ran.get(k), str)]
+    if missing:
+        raise _fail(path, f"[ran] lacks {', '.join(missing)} (a date and machine, or never)")
+    return Facts(
+        title=get(data, "title", str, ""),
+        learn=get(data, "learn", str, ""),
+        roles=roles,
+        lesson_minutes=get(minutes, "lesson", int, "minutes."),
+        lab_minutes=get(minutes, "lab", int, "minutes.", None),
+        gpus=get(gpus, "needed", int, "gpus."),
+        one_gpu=get(gpus, "one", str, "gpus."),
+        more_gpus=get(gpus, "more", str, "gpus."),
+        stages=stages,
+        no_stage=no_stage,
+        two_node=builds,
+        part=part,
+        break_after=get(schedule, "break_after", int, "schedule.", 0),
+        note=get(schedule, "note", str, "schedule.", ""),
+        ran={k: ran[k] for k in RAN},
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +164,15 @@ class Module:
     def solution(self) -> Path:
         """The solved lab, the lab's single source."""
         return self.root / "solutions" / f"{self.name}_lab.ipynb"
+
+    @property
+    def facts_file(self) -> Path:
+        """``modules/NN_slug.toml``: the module's facts (:class:`Facts`)."""
+        return self.root / "modules" / f"{self.name}.toml"
+
+    @property
+    def facts(self) -> Facts:
+        return read_facts(self.facts_file)
 
     @property
     def has_lab(self) -> bool:

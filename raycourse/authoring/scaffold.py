@@ -11,7 +11,10 @@ It writes the five files every module has, each already in the course's shape:
 - ``raycourse/checks/lab08.py``: the checks, one per exercise, in the labs' style (checks that outgrow 600 lines
   become a package ``lab08/``, a module per exercise, as lab 05's are);
 - ``tests/checks/test_checks_lab08.py``: tests that the checks pass a right answer and reject the
-  placeholder and a wrong one, each marked ``fast`` (what ``make test-fast`` keeps: docs/testing.md).
+  placeholder and a wrong one, each marked ``fast`` (what ``make test-fast`` keeps: docs/testing.md);
+- ``modules/08_serving_embeddings.toml``: the module's facts (:class:`raycourse.catalogue.Facts`): its title, its
+  minutes, its GPUs and models, where it has run. The README's and the guides' tables of modules are generated from
+  them (:mod:`raycourse.authoring.tables`), so the scaffold rewrites those tables too.
 
 Then run ``make labs`` (the lab from the solution) and ``python -m raycourse.authoring quizzes``.
 Every ``TODO`` marks text to write; the scaffold runs as it is (tests/notebooks/test_template.py runs it),
@@ -21,13 +24,16 @@ so an author starts from a module that passes, and fills it in. Nothing existing
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from .. import catalogue
 from ..errors import CourseError
-from . import notebooks
+from . import notebooks, tables
+
+LESSON_MINUTES, LAB_MINUTES = 30, 20  # the scaffold's Estimated time, in its notebooks and in its facts
 
 KERNEL = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -63,7 +69,7 @@ def lesson(number: str, title: str, name: str, previous: catalogue.Module | None
             "**After this module you will be able to**\n\n"
             "- TODO: a skill, as a verb the learner can be checked on (build, explain, choose, measure);\n"
             "- TODO: a second skill.\n\n"
-            f"**Prerequisites:** {prereq}. **Estimated time:** 30 minutes."
+            f"**Prerequisites:** {prereq}. **Estimated time:** {LESSON_MINUTES} minutes."
         ),
         new_code_cell("import ray\n\nimport raycourse\n\nraycourse.init()"),
         new_markdown_cell(
@@ -100,7 +106,7 @@ def solution(number: str, title: str, name: str):
             "TODO: what the learner builds in this lab. Each exercise ends with a **check** cell: run it after "
             "your code, and it tells you at once whether the exercise is solved, or what is still wrong.\n\n"
             "**How to work:** replace each `...` under a `# TODO` line with your code, run the cell, then run the "
-            "check below it. Run the setup cell first. **Estimated time:** 20 minutes."
+            f"check below it. Run the setup cell first. **Estimated time:** {LAB_MINUTES} minutes."
         ),
         new_markdown_cell(
             f"> **This is the solution notebook.** The lab with placeholders is `labs/{name}_lab.ipynb`;\n"
@@ -151,7 +157,7 @@ progress = progress_of(__name__)  # the lab's last cell: check.progress()
 def _judge_1(seen, seed=None) -> str:
     found = sorted(seen["ids"])
     if found != [0, 2, 4, 6, 8]:
-        raise Wrong(f"`evens` holds {{found}}.", "Keep the rows whose id divides by 2 (`col(\\"id\\") % 2 == 0`).")
+        raise Wrong(f"`evens` holds {{found}}.", 'Keep the rows whose id divides by 2 (`col("id") % 2 == 0`).')
     return "five even numbers."
 
 
@@ -190,10 +196,10 @@ def quiz_module(number: str, title: str) -> str:
         }},
         right="a",
     ),""")
-    body = "\n".join(questions)
+    body = textwrap.indent("\n".join(questions), "    ")  # as ruff format lays the list out
     return (
         f'"""The quiz of lesson {number} ({title})."""\n\nfrom .quiz import Question, Quiz\n\n'
-        f'QUIZ = Quiz("{number}", [\n{body}\n])\n\ncheck = QUIZ.check\n'
+        f'QUIZ = Quiz(\n    "{number}",\n    [\n{body}\n    ],\n)\n\ncheck = QUIZ.check\n'
     )
 
 
@@ -251,8 +257,46 @@ def test_stretch_rejects_another_count():
 '''
 
 
+def facts(number: str, title: str) -> str:
+    """The new module's facts file: a CPU module with no model, scheduled on the second morning, never run yet."""
+    ran = "\n".join(f'{key} = "never"' for key in catalogue.RAN[:5])
+    return f"""# Module {number}'s facts, in one place: raycourse.catalogue reads them (Module.facts).
+# docs/authoring.md says what each field holds. After an edit: python -m raycourse.authoring.tables.
+title = {_toml(title)}
+learn = "TODO: what the learner learns, as README's table of modules says it"
+# The model roles its lesson loads (raycourse.model_id): image_gen, llm, vit, clip, speech. A module that loads one
+# also needs [fullsize] stages = [...] (raycourse/fullsize/stages.py) or no_stage = "why", and [two_node].
+roles = []
+
+[minutes]
+lesson = {LESSON_MINUTES}
+lab = {LAB_MINUTES}
+
+[schedule]
+part = "second morning"
+
+[gpus]
+needed = 0
+one = "CPU only"
+more = "nothing"
+
+[ran]
+{ran}
+soak_lesson = "not measured yet"
+soak_lab = "not measured yet"
+"""
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string (the escapes JSON's strings use are TOML's too)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
 def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Path]:
-    """Write a new module's files under ``root``; return them. Refuses to overwrite anything."""
+    """Write a new module's files under ``root`` and its rows in the guides' tables; return the files written.
+    Refuses to overwrite anything."""
     if not re.fullmatch(r"\d\d", number):
         raise CourseError(f"{number!r} is not a two-digit module number.", "Name it like 08.")
     name = f"{number}_{slug(title)}"
@@ -262,6 +306,7 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
         root / "solutions" / f"{name}_lab.ipynb": None,
         root / "raycourse" / "checks" / f"lab{number}.py": checks_module(number, title),
         root / "tests" / "checks" / f"test_checks_lab{number}.py": check_tests(number),
+        root / "modules" / f"{name}.toml": facts(number, title),
     }
     package = root / "raycourse" / "checks" / f"lab{number}"  # checks grown into a package
     taken = [p for p in [*files, package] if p.exists()]
@@ -279,4 +324,4 @@ def new_module(number: str, title: str, root: Path = notebooks.ROOT) -> list[Pat
     lesson_path, solution_path = list(files)[0], list(files)[2]
     notebooks.write(notebooks.clean(lesson(number, title, name, previous)), lesson_path)
     notebooks.write(notebooks.clean(solution(number, title, name)), solution_path)
-    return list(files)
+    return list(files) + tables.write(root)  # the guides' tables of modules, with the new one

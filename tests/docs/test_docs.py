@@ -38,9 +38,20 @@ def test_the_schedule_gives_each_module_the_time_its_notebooks_state():
 
 
 def test_the_guide_has_a_measured_time_for_every_lesson_and_solved_lab():
+    """From `make soak`, or (a module newer than the last soak) said to be not measured yet."""
     guide = MEASURED.read_text()
     for module in catalogue.modules(ROOT):
-        assert re.search(rf"\| {module.number} [^|\n]*\| [\d.]+ s / [\d.]+ s \|", guide), module.name
+        assert re.search(rf"\| {module.number} [^|\n]*\| ([\d.]+ s / [\d.]+ s|not measured yet) \|", guide), module.name
+
+
+def test_the_tables_of_modules_are_generated_from_the_modules_facts():
+    """README's modules, the schedules, the GPU table, what ran where and the run times: each row from the module's
+    facts file (modules/NN_slug.toml), so that a new module's rows need no hand edit."""
+    from raycourse.authoring import tables
+
+    stale = [str(p.relative_to(ROOT)) for p in tables.stale(ROOT)]
+    assert not stale, f"{stale} differ from the modules' facts: run python -m raycourse.authoring.tables"
+    assert "| 03 | [Batch image generation](notebooks/03_image_generation.ipynb) |" in (ROOT / "README.md").read_text()
 
 
 def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():

@@ -319,7 +319,7 @@ def test_verify_loads_sdxl_as_the_lessons_imagegen_does(monkeypatch):
     unsliced stage is the comparison the lessons' text cites."""
     import diffusers
 
-    from raycourse.fullsize import verify as v
+    from raycourse.fullsize import stages as v  # the stages' model code
 
     class Pipe:
         def __init__(self):

@@ -83,30 +83,92 @@ def test_every_checks_quiz_and_check_test_file_belongs_to_a_module():
             )
 
 
+def _roles_loaded(module) -> set[str]:
+    """The model roles a lesson names in ``raycourse.model_id("role")`` (module 00 loads every role in a loop)."""
+    return (
+        set(re.findall(r'raycourse\.model_id\(\\?"(\w+)', module.lesson.read_text()))
+        if module.lesson.is_file()
+        else set()
+    )
+
+
 def _loads_a_model(module) -> bool:
     return module.lesson.is_file() and "raycourse.model_id(" in module.lesson.read_text()
 
 
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
+def test_every_module_has_its_facts_and_they_say_what_its_notebooks_say(module):
+    """modules/NN_slug.toml: its minutes are its notebooks' Estimated time; its roles are the models its lesson
+    loads; a module with roles has its full-size stages (or why not) and its two-node build."""
+    facts = module.facts  # a missing or malformed file is a CourseError naming the file and the field
+    assert facts.lesson_minutes == _estimated_minutes(module.lesson), f"{module.facts_file.name}: minutes.lesson"
+    if module.has_lab:
+        assert facts.lab_minutes == _estimated_minutes(module.solution), f"{module.facts_file.name}: minutes.lab"
+    assert facts.loads_a_model == _loads_a_model(module), f"{module.facts_file.name}: roles {facts.roles}"
+    assert _roles_loaded(module) <= set(facts.roles), f"{module.facts_file.name}: roles lack {_roles_loaded(module)}"
+
+
+def _estimated_minutes(path: Path) -> int:
+    return int(re.search(r"Estimated time:\*\* (\d+) minutes", path.read_text()).group(1))
+
+
+def test_every_facts_file_belongs_to_a_module():
+    names = {m.name for m in MODULES}
+    for path in sorted((ROOT / "modules").glob("*.toml")):
+        assert path.stem in names, f"modules/{path.name} names no module (its lesson is notebooks/{path.stem}.ipynb)"
+
+
+def test_a_bad_facts_file_is_an_error_that_names_the_file_and_the_field(tmp_path):
+    good = catalogue.module("04", ROOT).facts_file.read_text()
+    path = tmp_path / "04_llm_prompt_enhancement.toml"
+    for broken, said in (
+        (good.replace("lesson = 30", 'lesson = "30"'), "minutes.lesson must be a int"),
+        (good.replace('roles = ["llm", "image_gen"]', 'roles = ["llm", "painter"]'), "['painter'] are not model"),
+        (good.replace("[fullsize]", "[fullsize_]"), "name its stages in [fullsize]"),
+        (good.replace("title =", "title"), "not valid TOML"),
+    ):
+        path.write_text(broken)
+        with pytest.raises(CourseError, match=re.escape(said)) as caught:
+            catalogue.read_facts(path)
+        assert path.name in str(caught.value)
+    with pytest.raises(CourseError, match="is missing: every module has its facts file"):
+        catalogue.read_facts(tmp_path / "missing.toml")
+
+
 def test_every_lesson_that_loads_a_model_has_its_full_size_stages_and_its_two_node_build():
-    """make verify-gpu measures each such module's models (a stage, or a reason in NO_STAGE); the two-node rehearsal
-    (tests/notebooks/test_two_nodes.py) knows what each builds on one GPU."""
-    from raycourse.fullsize import verify
+    """make verify-gpu measures each such module's models (a stage, or a reason in its facts' no_stage); the two-node
+    rehearsal (tests/notebooks/test_two_nodes.py) knows what each builds on one GPU: both from the modules' facts."""
+    from raycourse.fullsize import stages, verify
 
     loading = {m.number for m in MODULES if _loads_a_model(m)}
     staged = {stage.module for stage in verify.STAGES}
-    assert staged | set(verify.NO_STAGE) <= {m.number for m in MODULES}, "a stage of a module the course lacks"
-    assert not staged & set(verify.NO_STAGE), "a module with stages listed in verify.NO_STAGE"
+    assert [(s.module, s.name) for s in verify.STAGES] == [(m.number, n) for m in MODULES for n in m.facts.stages]
+    assert verify.NO_STAGE == {m.number: m.facts.no_stage for m in MODULES if m.facts.no_stage}
+    assert not staged & set(verify.NO_STAGE), "a module with stages and a no_stage"
     lacking = loading - staged - set(verify.NO_STAGE)
-    assert not lacking, (
-        f"module(s) {sorted(lacking)} load a model: give each a stage in "
-        "raycourse/fullsize/verify.py (or say why not in its NO_STAGE)"
-    )
+    assert not lacking, f"module(s) {sorted(lacking)} load a model: name its stages in its facts (or no_stage)"
+    for stage in verify.STAGES:  # a stage loads only models its module's lesson uses
+        facts = catalogue.module(stage.module, ROOT).facts
+        assert set(stage.roles) <= set(facts.roles), (stage.module, stage.name, stage.roles, facts.roles)
+    assert set(stages.STAGE_RUNS) == {s.name for s in verify.STAGES}, "a stage no module's facts name"
     import test_two_nodes  # every folder of tests/ is on the path (tests/conftest.py)
 
     assert set(test_two_nodes.BUILDS) == loading, (
-        "tests/notebooks/test_two_nodes.py BUILDS: an entry per lesson that loads a model, by module number "
-        f"({sorted(loading)})"
+        f"the facts' [two_node] of every lesson that loads a model, by module number ({sorted(loading)})"
     )
+
+
+def test_a_stage_a_facts_file_names_must_exist(tmp_path):
+    from raycourse.fullsize import stages
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "notebooks" / "03_image_generation.ipynb").write_text("{}")
+    facts = catalogue.module("03", ROOT).facts_file.read_text().replace('"image_gen, VAE not', '"image_gen, VAE un')
+    (tmp_path / "modules" / "03_image_generation.toml").write_text(facts)
+    with pytest.raises(CourseError, match="names the stage 'image_gen, VAE un sliced'"):
+        stages.course_stages(tmp_path)
+    assert [s.name for s in stages.course_stages(ROOT)][:2] == ["load image_gen", "load llm"]
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if m.has_lab], ids=lambda m: m.name)

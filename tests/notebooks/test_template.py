@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from raycourse import catalogue
 from raycourse.authoring import labs, notebooks, scaffold, template
 from raycourse.errors import CourseError
 
@@ -50,6 +51,8 @@ def scaffolded(tmp_path_factory):
     for folder in ("notebooks", "labs", "solutions"):
         (root / folder).mkdir()
     shutil.copy(LESSONS[-1], root / "notebooks" / LESSONS[-1].name)  # the lesson before it, for its link
+    (root / "modules").mkdir()
+    shutil.copy(ROOT / "modules" / f"{LESSONS[-1].stem}.toml", root / "modules")  # and its facts
     written = scaffold.new_module("42", "Serving embeddings", root)
     solution = root / "solutions" / "42_serving_embeddings_lab.ipynb"
     (root / "labs" / solution.name).write_text(labs.expected_lab_text(solution), encoding="utf-8")
@@ -64,7 +67,10 @@ def test_the_scaffold_writes_a_lesson_a_quiz_a_solution_checks_and_their_tests(s
         "solutions/42_serving_embeddings_lab.ipynb",
         "raycourse/checks/lab42.py",
         "tests/checks/test_checks_lab42.py",
+        "modules/42_serving_embeddings.toml",
     ]
+    facts = catalogue.module("42", root).facts
+    assert (facts.title, facts.lesson_minutes, facts.lab_minutes, facts.roles) == ("Serving embeddings", 30, 20, ())
 
 
 def test_a_scaffolded_lesson_has_every_section_and_its_links_resolve(scaffolded):
@@ -113,7 +119,8 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     """`new-module NN` (the next free number) in a scratch clone of the course, then `make labs`:
     `make test NOTEBOOKS=NN` passes (the lesson under nbval, the solved lab graded as solved, the lab as not solved
     yet), and so do the new check tests, the catalogue's checks of every module's files and registrations, the
-    quizzes and the rules of the tests' marks; no file outside the new module's own was written."""
+    quizzes, the guides' (tests/docs: the tables of modules, generated from the new facts file) and the rules of the
+    tests' marks; no file outside the new module's own and those tables was written."""
     from raycourse.catalogue import modules
 
     nn = f"{max(int(m.number) for m in modules()) + 1:02d}"
@@ -136,7 +143,12 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     after = _files(clone)
     changed = sorted(rel for rel in after if before.get(rel) != after[rel]) + sorted(set(before) - set(after))
     assert changed == [
+        "README.md",  # the tables of modules, generated from the new facts file
+        "docs/gpu.md",
+        "docs/measured.md",
+        "docs/workshop.md",
         f"labs/{nn}_vector_search_lab.ipynb",
+        f"modules/{nn}_vector_search.toml",
         f"notebooks/{nn}_vector_search.ipynb",
         f"raycourse/checks/lab{nn}.py",
         f"raycourse/checks/quiz{nn}.py",
@@ -166,6 +178,8 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
     }
     assert expected <= passed, out[-3000:]
     assert all(nn in nodeid for nodeid in passed), passed  # one module's notebooks only
+    for git in (["init", "-q"], ["add", "-A"]):  # a checkout, as tests/docs/test_style.py lints what git tracks
+        subprocess.run(["git", *git], cwd=clone, check=True, capture_output=True)
     marks = (  # the new check tests' marks: registered, with reasons, and two kept by test-fast per exercise
         "test_every_mark_is_registered_sits_on_a_test_and_slow_and_tiny_only_say_why",
         "test_every_lab_check_file_marks_what_test_fast_keeps_and_each_exercise_keeps_two",
@@ -179,6 +193,7 @@ def test_a_scaffolded_module_runs_and_its_tests_pass(tmp_path, kernels_ray):
         f"tests/checks/test_checks_lab{nn}.py",
         "tests/notebooks/test_catalogue.py",
         "tests/checks/test_quizzes.py",
+        "tests/docs",  # the guides' tables of modules (generated from the facts) hold the new module, unedited
         *(f"tests/platform/test_gpu_selection.py::{t}" for t in marks),
     )
     assert " failed" not in out.splitlines()[-1] and "passed" in out.splitlines()[-1], out[-3000:]

@@ -58,18 +58,10 @@ MODULES = {
 }
 NOTEBOOKS = sorted(MODULES)
 GPUS = 1
-# What each GPU lesson must build on the one GPU, by module: its GPU stages, and how many fit() calls it makes.
-# None: nothing built on the cluster (module 00 loads every model in the notebook's own process).
-BUILDS = {
-    "00": None,
-    "03": ({"MapWorker(MapBatches(ImageGen))"}, 0),
-    "04": ({"MapWorker(MapBatches(ImageGenWithGrant))", "MapWorker(MapBatches(Enhancer))"}, 0),
-    "05": (set(), 1),
-    "06": ({"MapWorker(MapBatches(EmbeddingGenerator))"}, 0),
-    "07": ({"MapWorker(MapBatches(ReviewEncoder))"}, 1),
-    "08": ({"MapWorker(MapBatches(BatchEnhancer))"}, 0),
-    "09": ({"MapWorker(MapBatches(Transcriber))", "MapWorker(MapBatches(FrameEmbedder))"}, 0),
-}
+# What each GPU lesson must build on the one GPU, by module: its GPU stages, and how many fit() calls it makes; None:
+# nothing built on the cluster (module 00 loads every model in the notebook's own process). From each module's facts
+# (modules/NN_slug.toml, [two_node]), for every module whose facts name a model role.
+BUILDS = {m.number: m.facts.two_node for m in catalogue.modules(ROOT) if m.facts.loads_a_model}
 # Where a lesson writes what it reads back later, by module: the folder must be shared by the nodes.
 OUTPUTS = {"05": "vit/checkpoint_*/checkpoint/model.safetensors", "06": "embeddings/*.parquet"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
