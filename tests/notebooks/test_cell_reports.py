@@ -8,8 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 
-pytestmark = pytest.mark.fast
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
