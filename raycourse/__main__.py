@@ -31,6 +31,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m raycourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show the profile and what each model role resolves to")
+    _add_standins(sub)
+    _add_verify(sub)
+    _add_course_tools(sub)
+    _add_grading(sub)
+    lab = sub.add_parser(
+        "lab",
+        help="start one Ray for the session (dashboard on), then JupyterLab; stop both together (what `make lab` runs)",
+    )
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
+    return parser
+
+
+def _add_standins(sub) -> None:
+    """``standins``: the tiny profile's stand-ins, or the gpu profile's models at full size."""
     standins = sub.add_parser(
         "standins",
         help="build the tiny profile's model stand-ins (cached); with --full-size, "
@@ -55,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         help="with --full-size: the Hugging Face cache to "
         "build into (default: ~/.cache/raycourse/fullsize/hub, or RAYCOURSE_CACHE/fullsize/hub)",
     )
+
+
+def _add_verify(sub) -> None:
+    """``verify-gpu``: every module's model stages at full size, measured."""
     verify = sub.add_parser(
         "verify-gpu",
         help="run every module's model stages at full size and measure them (make verify-gpu)",
@@ -98,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where to write the measures (default: outputs/verify-gpu.json)",
     )
+
+
+def _add_course_tools(sub) -> None:
+    """The course's data and models: ``prefetch``, ``check-profile``, ``check-data``, ``make-data``, ``pins``, and a
+    learner's ``reset-lab``."""
     pre = sub.add_parser(
         "prefetch",
         help="download the gpu profile's models into the Hugging Face cache, then read "
@@ -140,6 +163,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     reset = sub.add_parser("reset-lab", help="a fresh copy of a lab; the learner's copy moves to my-work/")
     reset.add_argument("lab", help="module number (03) or the lab's file name")
+
+
+def _add_grading(sub) -> None:
+    """``grade`` (lab notebooks, one by one) and ``grade-class`` (a class's folder), with their limits."""
     grade = sub.add_parser(
         "grade",
         help="grade lab notebooks: run a copy of each from the top, print every exercise's verdict and a total",
@@ -192,12 +219,6 @@ def _parser() -> argparse.ArgumentParser:
             f"workers; default: half of this machine's memory, {default_memory():g} here); when exceeded, the "
             "notebook is stopped and the exercises not checked by then say so",
         )
-    lab = sub.add_parser(
-        "lab",
-        help="start one Ray for the session (dashboard on), then JupyterLab; stop both together (what `make lab` runs)",
-    )
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
-    return parser
 
 
 # One function per sub-command: each takes the parser (for usage errors) and the parsed arguments, and returns

@@ -263,6 +263,31 @@ def start(
 
     num_cpus = num_cpus or max(runtime.MIN_LOCAL_CPUS, os.cpu_count() or 1)
     num_gpus = runtime.local_gpus() if num_gpus is None else num_gpus
+    temp_dir = temp_dir or private_temp_dir()
+    cmd, ports, dashboard_url = _head_command(num_cpus, num_gpus, dashboard, dashboard_port, temp_dir)
+    gcs_port = ports["gcs"]
+    log_path = Path(log_path) if log_path else Path(temp_dir) / f"raycourse-ray-{gcs_port}.log"
+    env = dict(ray_environment(base_env), **LOOPBACK_ENV)
+    process, started = _spawn(cmd, env, log_path)
+    cluster = LocalRay(
+        f"{LOOPBACK}:{gcs_port}",
+        dashboard_url,
+        process,
+        log_path,
+        ports,
+        runtime.env_digest(env),
+        {key: env[key] for key in auth.AUTH_ENV if key in env},
+        temp_dir,
+    )
+    _wait_started(cluster, started, time.monotonic() + timeout, abort)
+    return cluster
+
+
+def _head_command(
+    num_cpus: int, num_gpus: int, dashboard: bool, dashboard_port: int | None, temp_dir: str
+) -> tuple[list[str], dict, str | None]:
+    """``ray start --head`` for :func:`start`, on free ports of loopback: the command, its ports by name and the
+    dashboard's URL (``None`` without one)."""
     gcs_port = free_port()
     ports = {"gcs": gcs_port, "client": free_port(), "agent": free_port()}
     cmd = [
@@ -288,12 +313,15 @@ def start(
         dashboard_url = f"http://{LOOPBACK}:{port}"
     else:
         cmd += ["--include-dashboard=false"]
-    temp_dir = temp_dir or private_temp_dir()
     cmd.append(f"--temp-dir={temp_dir}")
-    log_path = Path(log_path) if log_path else Path(temp_dir) / f"raycourse-ray-{gcs_port}.log"
+    return cmd, ports, dashboard_url
+
+
+def _spawn(cmd: list[str], env: dict, log_path: Path) -> tuple[subprocess.Popen, threading.Event]:
+    """Run the head node's ``cmd`` in a session of its own; a thread copies its output to ``log_path`` and sets the
+    returned event when the head node says it is up."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
-    env = dict(ray_environment(base_env), **LOOPBACK_ENV)
     process = subprocess.Popen(
         [sys.executable, "-c", DEFAULT_SIGINT, *cmd],
         stdout=subprocess.PIPE,
@@ -313,17 +341,13 @@ def start(
         log.close()
 
     threading.Thread(target=pump, daemon=True).start()
-    cluster = LocalRay(
-        f"{LOOPBACK}:{gcs_port}",
-        dashboard_url,
-        process,
-        log_path,
-        ports,
-        runtime.env_digest(env),
-        {key: env[key] for key in auth.AUTH_ENV if key in env},
-        temp_dir,
-    )
-    deadline = time.monotonic() + timeout
+    return process, started
+
+
+def _wait_started(cluster: LocalRay, started: threading.Event, deadline: float, abort: threading.Event | None) -> None:
+    """Wait until the head node is up (and its dashboard answers); on a failure, ``abort`` or an interruption, stop
+    it and raise."""
+    process, log_path, dashboard_url = cluster.process, cluster.log_path, cluster.dashboard_url
     try:
         while not started.wait(0.2):
             if abort is not None and abort.is_set():
@@ -342,7 +366,6 @@ def start(
     except BaseException:  # Ctrl-C or a signal (make lab stopped) while Ray starts: nothing is left running
         cluster.stop()
         raise
-    return cluster
 
 
 def _wait_for_http(url: str, deadline: float, headers: dict | None = None) -> bool:

@@ -168,17 +168,22 @@ def _manager_class():
             pass  # "Active & requested resources: ..." is what made bars wrap; the dashboard has it
 
         def update_operator_progress(self, opstate, resource_manager) -> None:
-            bar = self._ops.get(opstate)
-            if bar is None:
-                return
-            op = opstate.op
-            bar.update_absolute(op.metrics.row_outputs_taken, op.num_output_rows_total())
-            running = max(_running_actors(op), self._actors.get(opstate, 0))
-            if running:  # the most that ran stays on the bar while the pool shuts down
-                self._actors[opstate] = running
-                bar.set_description(f"{op.name} · {running} actor{'s' if running > 1 else ''}")
+            _update_operator_bar(self._ops.get(opstate), opstate, self._actors)
 
     return CourseProgressManager
+
+
+def _update_operator_bar(bar, opstate, actors: dict) -> None:
+    """An actor-pool stage's bar (``None``: the stage has none): its rows, and the most actors that ran in it
+    (``actors``, per stage, kept here)."""
+    if bar is None:
+        return
+    op = opstate.op
+    bar.update_absolute(op.metrics.row_outputs_taken, op.num_output_rows_total())
+    running = max(_running_actors(op), actors.get(opstate, 0))
+    if running:  # the most that ran stays on the bar while the pool shuts down
+        actors[opstate] = running
+        bar.set_description(f"{op.name} · {running} actor{'s' if running > 1 else ''}")
 
 
 def _hide_sub_steps(op, bar_class, mixin) -> None:

@@ -16,6 +16,16 @@ from dataclasses import dataclass, field
 
 from . import config
 from .errors import CourseError
+from .ray_output import (  # re-exported: runtime.RAY_NOTICES_ENV and the rest
+    DROPPED_LINES as DROPPED_LINES,
+    RAY_NOTICES_ENV as RAY_NOTICES_ENV,
+    RETRY_NOTICE as RETRY_NOTICE,
+    SERVE_SHUTDOWN_NOTICE as SERVE_SHUTDOWN_NOTICE,
+    WORKER_POOL_WARNING as WORKER_POOL_WARNING,
+    _quiet_fd2,
+    _serve_shutdown_notice as _serve_shutdown_notice,
+    drop_worker_pool_warning,
+)
 
 # Environment for a quiet, offline, small-machine run. Set before Ray starts so
 # that the Ray processes inherit it.
@@ -198,26 +208,6 @@ def quiet_serve_driver_log() -> None:
         logger.addFilter(_WarningsAndAbove())
 
 
-@contextlib.contextmanager
-def _quiet_fd2():
-    """Keep what Ray's C++ core writes to file descriptor 2 while it starts out of the cell.
-
-    In Jupyter, fd 2 is forwarded into the cell, and Ray prints a log-level line there at
-    start-up. Python-level errors still arrive as exceptions.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 # Variables a job on an existing Ray cluster passes to its workers (runtime_env), so that actors resolve the same
 # profile, models, data and output folders, and stay as quiet and offline, as the notebook: the course's own
 # settings, by name, and nothing else. A job's runtime_env is shown to anyone who can reach the cluster's dashboard
@@ -318,84 +308,6 @@ def _own_gcs_addresses() -> set:
     return found
 
 
-# Ray's raylet tells every driver when a node runs 4x more Python workers than its *physical* cores
-# ("... worker processes have been started on node ... maximum expected startup concurrency").
-# The course's local Ray declares more logical CPUs than a laptop has cores, on purpose (GPU actors
-# must not starve the read tasks), and several notebooks share it, so that warning would print into
-# learners' cells in normal runs, again at every further multiple. It is dropped; every other message
-# from Ray (failed tasks, dead actors, out of memory) still reaches the cell, except the retry notices
-# of a test run (below).
-WORKER_POOL_WARNING = "maximum expected startup concurrency"
-# Since Ray 2.50 the driver also hears of every task that failed with a system error (its worker process
-# died) and that Ray runs again: "Task _map_task failed. There are infinite retries remaining, so the task
-# will be retried. Error: ...". A learner sees it: a retry that keeps coming back is the only sign of a
-# pipeline that cannot finish. A test run names a file in RAYCOURSE_RAY_NOTICES (the root conftest.py does)
-# and the notices go there instead: the cell still checks the retried task's result, pytest lists the
-# notices at the end of the run, and a busy machine's one lost worker does not break a cell's output.
-RETRY_NOTICE = "so the task will be retried"
-# Lines of Ray's workers that a learner now sees (log_to_driver) and that say nothing about their pipeline, dropped
-# one by one, everything else a worker prints still reaching the cell:
-# - every new worker process announces the C++ log level that the course sets to keep Ray's C++ lines out of cells
-#   (RAY_BACKEND_LOG_LEVEL in QUIET_ENV): "(raylet) [...] logging.cc:303: Set ray log level from environment
-#   variable RAY_BACKEND_LOG_LEVEL to 3", once per worker, dozens per notebook;
-# - diffusers draws a text progress bar while it loads a pipeline's components, in every SDXL actor ("Loading
-#   pipeline components...: 57%|█████▋ | 4/7"), as the course keeps the Hugging Face Hub's download bars out too
-#   (HF_HUB_DISABLE_PROGRESS_BARS); diffusers has no setting for it that reaches a worker.
-DROPPED_LINES = ("Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL", "Loading pipeline components...")
-RAY_NOTICES_ENV = "RAYCOURSE_RAY_NOTICES"
-# serve.shutdown() ends Serve's controller with ray.kill, on purpose, while the calls that the driver's handles and
-# the shutdown itself have open on it are still waiting; Ray then tells the driver that each "failed" and "will be
-# retried" (Ray 2.60: "Task ServeController.listen_for_change failed. There are infinite retries remaining, so the
-# task will be retried. Error: The actor is dead because it was killed by `ray.kill`."), after every clean shutdown
-# (module 08). When the kill lands while a call is on the wire, the error reads "The actor is temporarily
-# unavailable: RpcError: ..." instead ("Socket closed", or "failed to connect to all addresses": seen in test runs
-# under load). Those notices of Serve's controller, and only those, are dropped: a replica or a task of the learner
-# that dies still shows.
-SERVE_SHUTDOWN_NOTICE = ("Task ServeController.", ("killed by `ray.kill`", "The actor is temporarily unavailable"))
-
-
-def _serve_shutdown_notice(text: str) -> bool:
-    start, endings = SERVE_SHUTDOWN_NOTICE
-    return start in text and any(ending in text for ending in endings)
-
-
-def drop_worker_pool_warning() -> None:
-    """Filter the worker-pool size warning (and, in a test run, task-retry notices) out of what Ray
-    prints into this driver (idempotent)."""
-    from ray._private import worker
-
-    original = getattr(worker, "print_to_stdstream", None)
-    if original is None or getattr(original, "raycourse_filter", False):
-        return  # another Ray version, or already done
-
-    def print_to_stdstream(data, ignore_prefix):
-        lines = data.get("lines") or []
-        kept = [line for line in lines if not any(notice in str(line) for notice in DROPPED_LINES)]
-        if lines and not kept:
-            return None
-        if len(kept) != len(lines):
-            data = {**data, "lines": kept}
-        if data.get("pid") == "raylet":
-            text = "\n".join(str(line) for line in data.get("lines") or [])
-            if WORKER_POOL_WARNING in text:
-                return None
-            if _serve_shutdown_notice(text):
-                kept = [line for line in data.get("lines") or [] if not _serve_shutdown_notice(str(line))]
-                if not kept:
-                    return None
-                data = {**data, "lines": kept}
-                text = "\n".join(str(line) for line in kept)
-            notices = os.environ.get(RAY_NOTICES_ENV)
-            if notices and RETRY_NOTICE in text:
-                with open(notices, "a", encoding="utf-8") as log:
-                    log.write(text + "\n")
-                return None
-        return original(data, ignore_prefix)
-
-    print_to_stdstream.raycourse_filter = True
-    worker.print_to_stdstream = print_to_stdstream
-
-
 def _serve_router_deadline() -> None:
     """Serve reads SERVE_QUEUE_DEADLINE_ENV when ``ray.serve`` is imported, and a notebook imports it before
     raycourse.init() sets the variable: a router class imported already gets the value here (private API; where
@@ -409,12 +321,28 @@ def _serve_router_deadline() -> None:
 
 def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False):
     global _dashboard_url, _owns_ray
-    import ray
-
-    from . import cluster, loopback
+    from . import loopback
 
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
+    kwargs = _ray_init_kwargs(num_cpus, ray_address, job_env)
+    _serve_router_deadline()
+    hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
+    if not ray_address or loopback.is_loopback(ray_address):
+        loopback.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (loopback.py)
+    with _quiet_fd2(), hidden:
+        context = _ray_init(kwargs, num_cpus, ray_address)
+    _owns_ray = not ray_address
+    if hide_gpus:
+        os.environ.update(CUDA_VISIBLE_DEVICES="")  # the notebook's own process too (module 00 loads models)
+    url = getattr(context, "dashboard_url", None)
+    _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
+
+
+def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dict) -> dict:
+    """The arguments of ``ray.init``: joining ``ray_address`` (the course's settings travel to a cluster's workers
+    unless its Ray was started with them), else a local Ray of this user's own, on loopback."""
+    from . import cluster, loopback
 
     # A learner sees what Ray prints on any cluster: its workers' output (a print() inside a UDF, a worker's
     # warning) and its own warnings in the driver. A test run is quiet: RAY_LOG_TO_DRIVER=0 and only Ray's errors.
@@ -446,45 +374,42 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         kwargs["include_dashboard"] = False if testing() else None
         if job_env:
             kwargs["runtime_env"] = {"env_vars": job_env}
-    _serve_router_deadline()
-    hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
-    if not ray_address or loopback.is_loopback(ray_address):
-        loopback.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (loopback.py)
-    with _quiet_fd2(), hidden:
-        try:
-            context = ray.init(**kwargs)
-        except ValueError as exc:
-            if ray_address and "num_cpus" in str(exc):
-                raise CourseError(
-                    f"The Ray cluster at {ray_address} was started with its own resources "
-                    f"and rejects num_cpus={num_cpus}.",
-                    "Call raycourse.init() without num_cpus, or unset RAY_ADDRESS to start a local Ray.",
-                ) from exc
-            raise
-        except ConnectionError as exc:
+    return kwargs
+
+
+def _ray_init(kwargs: dict, num_cpus: int | None, ray_address: str | None):
+    """``ray.init(**kwargs)``; a failure that the learner can fix (a cluster's own resources, no cluster at the
+    address, a machine too busy to start Ray) as a :class:`CourseError` that says how."""
+    import ray
+
+    try:
+        return ray.init(**kwargs)
+    except ValueError as exc:
+        if ray_address and "num_cpus" in str(exc):
             raise CourseError(
-                f"Could not connect to the Ray cluster at {ray_address}.",
-                "Start the cluster (`make lab` or `ray start --head`), fix RAY_ADDRESS, or unset it "
-                "to let raycourse start a local Ray. A cluster with token authentication needs its token here: "
-                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, or the token in ~/.ray/auth_token "
-                "(`ray get-auth-token` on its head node prints it).",
+                f"The Ray cluster at {ray_address} was started with its own resources and rejects num_cpus={num_cpus}.",
+                "Call raycourse.init() without num_cpus, or unset RAY_ADDRESS to start a local Ray.",
             ) from exc
-        except Exception as exc:
-            ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
-            if "timed out during startup" in str(exc):
-                raise CourseError(
-                    "Ray did not start in time: this machine is too busy (every notebook opened "
-                    "outside `make lab` runs its own Ray).",
-                    "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), "
-                    "or start the course with `make lab` (one Ray for all notebooks), then run the "
-                    "cell again.",
-                ) from exc
-            raise
-    _owns_ray = not ray_address
-    if hide_gpus:
-        os.environ.update(CUDA_VISIBLE_DEVICES="")  # the notebook's own process too (module 00 loads models)
-    url = getattr(context, "dashboard_url", None)
-    _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
+        raise
+    except ConnectionError as exc:
+        raise CourseError(
+            f"Could not connect to the Ray cluster at {ray_address}.",
+            "Start the cluster (`make lab` or `ray start --head`), fix RAY_ADDRESS, or unset it "
+            "to let raycourse start a local Ray. A cluster with token authentication needs its token here: "
+            "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, or the token in ~/.ray/auth_token "
+            "(`ray get-auth-token` on its head node prints it).",
+        ) from exc
+    except Exception as exc:
+        ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
+        if "timed out during startup" in str(exc):
+            raise CourseError(
+                "Ray did not start in time: this machine is too busy (every notebook opened "
+                "outside `make lab` runs its own Ray).",
+                "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), "
+                "or start the course with `make lab` (one Ray for all notebooks), then run the "
+                "cell again.",
+            ) from exc
+        raise
 
 
 def _authenticate(address: str | None) -> None:
@@ -577,6 +502,35 @@ def _dashboard_with_token() -> str | None:
     return f"{_dashboard_url} (sign in with the token in {auth.where()})"
 
 
+def _connect(num_cpus: int | None) -> None:
+    """Join ``RAY_ADDRESS`` or this machine's running Ray, else start a local one (see :func:`init`)."""
+    import ray
+
+    address = os.environ.get("RAY_ADDRESS") or find_running_ray()
+    _authenticate(address)
+    _start_ray(num_cpus, address, hide_gpus=hide_real_gpus())
+    if address and config.uses_standins() and not hide_real_gpus() and has_real_gpus(ray.cluster_resources()):
+        ray.shutdown()  # a cluster's GPU workers behind a head without one: hide them from the stand-ins
+        _start_ray(num_cpus, address, hide_gpus=True)
+
+
+def _profile_for(profile: str, chosen: bool, resources: dict, gpus: float) -> str:
+    """The session's profile: the default follows the cluster's GPUs; the ``gpu`` profile without a GPU is an
+    error that says what to do."""
+    if not chosen and profile == "tiny" and has_real_gpus(resources):
+        # The default follows the cluster, not the driver: a head node without a GPU
+        # in front of GPU workers still runs the real models.
+        profile = "gpu"
+        os.environ[config.PROFILE_ENV] = profile
+    if profile == "gpu" and gpus == 0:
+        raise CourseError(
+            "The 'gpu' profile needs a GPU, but Ray sees none.",
+            "Run on a GPU machine, or use the laptop profile: set RAYCOURSE_PROFILE=tiny "
+            "(or unset it) and restart the kernel.",
+        )
+    return profile
+
+
 def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     """Connect to the session's Ray, or start one, with the course settings; print a summary.
 
@@ -594,28 +548,12 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     profile = config.profile()  # validates RAYCOURSE_PROFILE first
     chosen = bool(os.environ.get(config.PROFILE_ENV, "").strip())
     apply_environment()
-    address = None
     if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS") or find_running_ray()
-        _authenticate(address)
-        _start_ray(num_cpus, address, hide_gpus=hide_real_gpus())
-        if address and config.uses_standins() and not hide_real_gpus() and has_real_gpus(ray.cluster_resources()):
-            ray.shutdown()  # a cluster's GPU workers behind a head without one: hide them from the stand-ins
-            _start_ray(num_cpus, address, hide_gpus=True)
+        _connect(num_cpus)
     _configure_data_context()
     resources = ray.cluster_resources()
     gpus = float(resources.get("GPU", 0))
-    if not chosen and profile == "tiny" and has_real_gpus(resources):
-        # The default follows the cluster, not the driver: a head node without a GPU
-        # in front of GPU workers still runs the real models.
-        profile = "gpu"
-        os.environ[config.PROFILE_ENV] = profile
-    if profile == "gpu" and gpus == 0:
-        raise CourseError(
-            "The 'gpu' profile needs a GPU, but Ray sees none.",
-            "Run on a GPU machine, or use the laptop profile: set RAYCOURSE_PROFILE=tiny "
-            "(or unset it) and restart the kernel.",
-        )
+    profile = _profile_for(profile, chosen, resources, gpus)
     notes = []
     if gpus == 0:
         notes.append(
