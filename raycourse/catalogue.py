@@ -68,10 +68,9 @@ def _fail(path: Path, what: str) -> CourseError:
     )
 
 
-def read_facts(path: Path) -> Facts:
-    """Parse and check one facts file: a clear error names the file and the field."""
+def _load_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CourseError(
             f"{path.name} is missing: every module has its facts file modules/NN_slug.toml.",
@@ -79,6 +78,10 @@ def read_facts(path: Path) -> Facts:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"not valid TOML ({exc})") from None
+
+
+def _getter(path: Path):
+    """``get(table, key, kind, where, default)``: a field of the file at ``path``, checked for its type."""
 
     def get(table: dict, key: str, kind: type, where: str, default=...):
         value = table.get(key, default)
@@ -90,6 +93,12 @@ def read_facts(path: Path) -> Facts:
             raise _fail(path, f"{where}{key} must be a {kind.__name__}, not {value!r}")
         return value
 
+    return get
+
+
+def read_facts(path: Path) -> Facts:
+    """Parse and check one facts file: a clear error names the file and the field."""
+    data, get = _load_toml(path), _getter(path)
     minutes, gpus = get(data, "minutes", dict, ""), get(data, "gpus", dict, "")
     fullsize, two_node = get(data, "fullsize", dict, "", {}), get(data, "two_node", dict, "", None)
     schedule, ran = get(data, "schedule", dict, "", {}), get(data, "ran", dict, "")
