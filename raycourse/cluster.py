@@ -138,13 +138,22 @@ class LocalRay:
     env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
     auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.auth)
     temp_dir: str | None = None  # Ray's temp dir (--temp-dir): its session folders, its note of the address
+    prometheus: object | None = None  # the course's Prometheus beside it (raycourse.prometheus), if one runs
+
+    @property
+    def prometheus_url(self) -> str | None:
+        return self.prometheus.url if self.prometheus is not None and self.prometheus.alive() else None
 
     def client_env(self) -> dict:
         """What a notebook's environment needs to join this Ray (with no runtime_env when its settings match):
-        its address, its token authentication's mode and token file, and loopback kept (LOOPBACK_ENV)."""
-        from . import runtime
+        its address, its token authentication's mode and token file, loopback kept (LOOPBACK_ENV), and where its
+        Prometheus answers (RAY_PROMETHEUS_HOST, where one runs)."""
+        from . import prometheus, runtime
 
-        return {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest, **self.auth_env, **LOOPBACK_ENV}
+        env = {"RAY_ADDRESS": self.address, runtime.RAY_ENV_DIGEST: self.env_digest, **self.auth_env, **LOOPBACK_ENV}
+        if self.prometheus_url:
+            env[prometheus.HOST_ENV] = self.prometheus_url
+        return env
 
     def http_headers(self) -> dict:
         """The header its dashboard wants (the job and state APIs answer 401 without it)."""
@@ -153,7 +162,26 @@ class LocalRay:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def session_dir(self, timeout: float = 60) -> Path:
+        """Its session folder, from what ``ray start --block`` prints once started ("Process exit logs will be saved
+        to: <session>/logs/ray_process_exit.log"): never ``session_latest``, which another Ray of this user's in the
+        same temp folder may have taken since."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_path.read_text() if self.log_path.is_file() else ""
+            found = re.search(r"saved to: (?:\x1b\[[0-9;]*m)*(\S+?)/logs/ray_process_exit\.log", text)
+            if found:
+                return Path(found.group(1))
+            if time.monotonic() > deadline:
+                raise CourseError(
+                    f"Ray's head node did not say where its session folder is (see {self.log_path}).",
+                    "Stop other Ray sessions (`ray stop`) and start again.",
+                )
+            time.sleep(0.2)
+
     def stop(self, timeout: float = 60) -> None:
+        if self.prometheus is not None:
+            self.prometheus.stop()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # ray start --block stops its processes
             try:
@@ -250,6 +278,7 @@ def start(
     timeout: float = 120,
     base_env: dict | None = None,
     abort: threading.Event | None = None,
+    metrics: bool = False,
 ) -> LocalRay:
     """Start a local Ray head node with the course's settings and wait until it answers.
 
@@ -257,9 +286,11 @@ def start(
     8 logical CPUs, and in the tiny profile 2 logical GPUs on a machine without one. Its session folders go to
     ``temp_dir``, by default a folder of this user's only (:func:`private_temp_dir`).
     Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
-    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`.
+    while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`. ``metrics`` (with the
+    dashboard): Prometheus beside it, where this machine has one (:mod:`raycourse.prometheus`), else one line says
+    what is missing.
     """
-    from . import runtime
+    from . import prometheus, runtime
 
     num_cpus = num_cpus or max(runtime.MIN_LOCAL_CPUS, os.cpu_count() or 1)
     num_gpus = runtime.local_gpus() if num_gpus is None else num_gpus
@@ -267,7 +298,8 @@ def start(
     cmd, ports, dashboard_url = _head_command(num_cpus, num_gpus, dashboard, dashboard_port, temp_dir)
     gcs_port = ports["gcs"]
     log_path = Path(log_path) if log_path else Path(temp_dir) / f"raycourse-ray-{gcs_port}.log"
-    env = dict(ray_environment(base_env), **LOOPBACK_ENV)
+    server, note = prometheus.plan(temp_dir) if metrics and dashboard else (None, None)
+    env = dict(ray_environment(base_env), **LOOPBACK_ENV, **(server.env if server else {}))
     process, started = _spawn(cmd, env, log_path)
     cluster = LocalRay(
         f"{LOOPBACK}:{gcs_port}",
@@ -280,6 +312,11 @@ def start(
         temp_dir,
     )
     _wait_started(cluster, started, time.monotonic() + timeout, abort)
+    if server is not None:
+        note = server.start(cluster.session_dir())
+        cluster.prometheus = server if note is None else None
+    if note:
+        _say(note)
     return cluster
 
 
@@ -501,11 +538,13 @@ def run_lab(jupyter_args: list[str]) -> int:
     signal.signal(signal.SIGHUP, stop)
     _stop_when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
     _say("Starting Ray for this session (head node, dashboard on) ...")
-    cluster = start(dashboard=True, dashboard_port=int(dashboard_port), abort=stopping)
+    cluster = start(dashboard=True, dashboard_port=int(dashboard_port), abort=stopping, metrics=True)
     code = 1
     try:
         token = f"   token: {auth.where(cluster.auth_env)}" if cluster.http_headers() else ""
         _say(f"Ray: {cluster.address}   dashboard: {cluster.dashboard_url}{token}   log: {cluster.log_path}")
+        if cluster.prometheus_url:
+            _say(f"Prometheus (the dashboard's metrics): {cluster.prometheus_url}")
         # The notebooks get the profile chosen here: the lab's Ray has logical GPUs in tiny,
         # which must not make a notebook pick the gpu profile.
         env = dict(

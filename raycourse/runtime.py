@@ -321,7 +321,7 @@ def _serve_router_deadline() -> None:
 
 def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False):
     global _dashboard_url, _owns_ray
-    from . import loopback
+    from . import loopback, prometheus
 
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
@@ -330,8 +330,13 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
     if not ray_address or loopback.is_loopback(ray_address):
         loopback.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (loopback.py)
+    metrics = not ray_address and kwargs.get("include_dashboard") is not False
+    if metrics:
+        prometheus.before_own_ray(kwargs["_temp_dir"])
     with _quiet_fd2(), hidden:
         context = _ray_init(kwargs, num_cpus, ray_address)
+    if metrics:  # a notebook's own Ray with its dashboard: Prometheus beside it (raycourse/prometheus.py)
+        prometheus.after_own_ray(context)
     _owns_ray = not ray_address
     if hide_gpus:
         os.environ.update(CUDA_VISIBLE_DEVICES="")  # the notebook's own process too (module 00 loads models)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from jupyter_core.paths import jupyter_runtime_dir
 
-from raycourse import cluster
+from raycourse import cluster, prometheus
 
 pytestmark = [
     pytest.mark.slow("starts Rays of its own: a lone notebook's and make lab's"),
@@ -338,16 +338,8 @@ def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_t
     assert not lab_ray.leftover_processes()
 
 
-def _session_folder(ray: cluster.LocalRay, timeout: float = 60) -> Path:
-    """The session folder of a Ray started by cluster.start, from what `ray start --block` prints (after it
-    started: "Process exit logs will be saved to: <session>/logs/ray_process_exit.log")."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = re.search(r"saved to: (?:\x1b\[[0-9;]*m)*(\S+?)/logs/ray_process_exit\.log", ray.log_path.read_text())
-        if found:
-            return Path(found.group(1))
-        time.sleep(0.2)
-    raise AssertionError(f"ray start did not say where its session folder is:\n{ray.log_path.read_text()[-2000:]}")
+def _session_folder(ray: cluster.LocalRay) -> Path:
+    return ray.session_dir()
 
 
 def _only_its_user_may_enter(session: Path) -> None:
@@ -420,6 +412,8 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
         address, dashboard = match.groups()
         assert dashboard == f"http://127.0.0.1:{dashboard_port}"
         assert re.search(r"token: (\S+)", printed), printed  # where the dashboard's sign-in token is
+        metrics = re.search(r"Prometheus \(the dashboard's metrics\): http://127.0.0.1:(\d+)", printed)
+        assert bool(metrics) == bool(prometheus.binary()), printed  # test_prometheus.py: what it shows
         with urllib.request.urlopen(_dashboard(dashboard, "/api/version"), timeout=10) as response:
             assert json.loads(response.read())["ray_version"]
 
@@ -467,6 +461,7 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in left.splitlines() if f":{gcs_port}" in line or f"--port={port}" in line]
     assert cluster.port_is_free(port) and cluster.port_is_free(dashboard_port)
+    assert not metrics or cluster.port_is_free(int(metrics.group(1)))  # its Prometheus stopped with it
 
 
 def test_the_course_jupyterlab_has_its_own_settings_and_keeps_the_learners_changes(tmp_path):

@@ -1,0 +1,215 @@
+"""Prometheus beside the course's Ray, so that the dashboard's metrics are not all 0.
+
+Ray's dashboard reads every metric it shows from the Prometheus server at ``RAY_PROMETHEUS_HOST``: the Ray Data
+view's rows, bytes, CPU and GPU per operator among them (``ray/dashboard/modules/data/data_head.py``). Without a
+server there, each of those columns reads 0. Ray writes the scrape config itself: the dashboard's metrics module
+writes ``<session>/metrics/prometheus/prometheus.yml``, whose targets Ray keeps current in
+``<session>/prom_metrics_service_discovery.json``.
+
+The course runs the ``prometheus`` found on this machine (:func:`binary`) on that config, with one change: it scrapes
+every 2 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
+data in the Ray's own temp folder, and stops with the Ray. Where no ``prometheus`` is found, :data:`MISSING` says so
+in one line and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BINARY_ENV = "RAYCOURSE_PROMETHEUS"  # the binary's path; "off": start none
+HOST_ENV = "RAY_PROMETHEUS_HOST"  # Ray's own: where its dashboard asks for metrics (read when the dashboard starts)
+RAY_CONFIG = Path("metrics", "prometheus", "prometheus.yml")  # in the session folder, written by Ray's dashboard
+SCRAPE_INTERVAL = "2s"  # Ray's config says 10s: too coarse for a lesson's pipeline of a few seconds
+READ_0 = "the dashboard's metrics will read 0."
+MISSING = (
+    "No `prometheus` on this machine: the dashboard's metrics (its Ray Data view among them) will read 0. "
+    "To see them: `sudo apt install prometheus` (Debian, Ubuntu), `brew install prometheus` (macOS), or "
+    "`ray metrics launch-prometheus` in the course folder (it downloads one); then start again."
+)
+
+
+def binary() -> str | None:
+    """The ``prometheus`` to run: ``RAYCOURSE_PROMETHEUS`` if set (``off``: none), else the one on ``PATH``
+    (Debian's, Homebrew's), else one that ``ray metrics launch-prometheus`` unpacked into the current folder."""
+    chosen = os.environ.get(BINARY_ENV, "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return chosen
+    found = shutil.which("prometheus")
+    if found:
+        return found
+    unpacked = sorted(Path.cwd().glob("prometheus-*/prometheus"), reverse=True)
+    return next((str(p) for p in unpacked if os.access(p, os.X_OK)), None)
+
+
+@dataclass
+class Prometheus:
+    """A Prometheus server of the course's, for one Ray: planned with :func:`plan` before the Ray starts (the
+    dashboard reads ``env`` then), started with :meth:`start` once Ray has written its config."""
+
+    binary: str
+    port: int
+    data_dir: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        from .loopback import LOOPBACK
+
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def env(self) -> dict:
+        """What Ray's processes need in their environment to ask this server."""
+        return {HOST_ENV: self.url}
+
+    def start(self, session_dir: Path, timeout: float = 60) -> str | None:
+        """Start on Ray's config in ``session_dir`` and wait until it is ready; ``None``, or one line that says
+        why it did not start (the caller prints it and goes on without metrics)."""
+        from .cluster import port_is_free
+
+        if not port_is_free(self.port):
+            return f"Prometheus not started: port {self.port} is taken; {READ_0}"
+        ray_config = Path(session_dir) / RAY_CONFIG
+        deadline = time.monotonic() + timeout
+        while not ray_config.is_file():
+            if time.monotonic() > deadline:
+                return f"Prometheus not started: Ray wrote no scrape config ({ray_config}); {READ_0}"
+            time.sleep(0.2)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "prometheus.yml"
+        config.write_text(course_config(ray_config.read_text()))
+        log = (self.data_dir / "prometheus.log").open("w")
+        try:
+            self.process = subprocess.Popen(
+                [*self.command(config)], stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
+        except OSError as e:
+            return f"Prometheus not started ({self.binary}: {e.strerror}); {READ_0}"
+        finally:
+            log.close()
+        if not self._ready(deadline):
+            self.stop()
+            return f"Prometheus did not start (see {self.data_dir / 'prometheus.log'}); {READ_0}"
+        return None
+
+    def command(self, config: Path) -> list[str]:
+        from .loopback import LOOPBACK
+
+        return [
+            self.binary,
+            f"--config.file={config}",
+            f"--web.listen-address={LOOPBACK}:{self.port}",
+            f"--storage.tsdb.path={self.data_dir / 'data'}",
+            "--storage.tsdb.retention.time=1d",
+        ]
+
+    def _ready(self, deadline: float) -> bool:
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            time.sleep(0.3)
+        return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def course_config(ray_config: str) -> str:
+    """Ray's generated scrape config with the course's scrape interval: the same targets, the same file."""
+    import yaml
+
+    config = yaml.safe_load(ray_config)
+    config.setdefault("global", {}).update(scrape_interval=SCRAPE_INTERVAL, evaluation_interval=SCRAPE_INTERVAL)
+    header = f"# Ray's generated config ({RAY_CONFIG}), scraped every {SCRAPE_INTERVAL}: raycourse/prometheus.py\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def plan(temp_dir: str) -> tuple[Prometheus | None, str | None]:
+    """A server to start beside a new Ray whose temp folder is ``temp_dir``, on a free loopback port; or ``None``
+    and the one line that says what is missing."""
+    from .cluster import free_port
+
+    found = binary()
+    if found is None:
+        return None, (None if os.environ.get(BINARY_ENV, "").strip().lower() == "off" else MISSING)
+    if not (os.path.isfile(found) and os.access(found, os.X_OK)):
+        return None, f"{BINARY_ENV}={found} is not a program that can run; {READ_0}"
+    return Prometheus(found, free_port(), Path(temp_dir) / "prometheus"), None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: a SIGTERM when the process that started it dies (Linux), so that a killed
+    ``make lab`` or kernel leaves no Prometheus behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_own: Prometheus | None = None  # the server beside the Ray this process started (raycourse.init), if any
+
+
+def before_own_ray(temp_dir: str) -> None:
+    """Before ``ray.init`` starts a notebook's own Ray: plan a server and point the dashboard at it
+    (``RAY_PROMETHEUS_HOST`` in this process's environment, which Ray's processes inherit), or print the line that
+    says what is missing. A host the caller set already is kept, and nothing is started."""
+    global _own
+    if os.environ.get(HOST_ENV):
+        return
+    _own, note = plan(temp_dir)
+    if _own is not None:
+        os.environ.update(_own.env)
+    if note:
+        print(note)
+
+
+def after_own_ray(context) -> None:
+    """After ``ray.init`` (its ``context``): start the planned server on the new Ray's config, stopped when this
+    process exits; a Ray without a dashboard has no metrics to serve, and gets none. A failure is one printed line."""
+    global _own
+    server, _own = _own, None
+    if server is None:
+        return
+    note = None
+    if getattr(context, "dashboard_url", None):
+        from ray._private import worker
+
+        note = server.start(Path(worker._global_node.get_session_dir_path()))
+        if note is None:
+            import atexit
+
+            atexit.register(server.stop)
+            _own = server
+            return
+    os.environ.pop(HOST_ENV, None)
+    if note:
+        print(note)
+
+
+def own_url() -> str | None:
+    """Where the Prometheus beside this process's own Ray answers, if one runs."""
+    return _own.url if _own is not None and _own.alive() else None

@@ -1,0 +1,200 @@
+"""Prometheus beside make lab's Ray (raycourse/prometheus.py): the dashboard's Ray Data view reads real rows from it,
+and without a `prometheus` one line says what to install and the Ray starts as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from raycourse import cluster, prometheus
+
+pytestmark = [
+    pytest.mark.slow("starts make lab's Ray and a Prometheus of its own"),
+    pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile"),
+]
+
+PIPELINE = textwrap.dedent(
+    """
+    import time, ray
+    ray.init(logging_level="ERROR", log_to_driver=False)
+    def slow(batch):
+        time.sleep(0.5)
+        return batch
+    rows = ray.data.range(2000, override_num_blocks=8).map_batches(slow).count()
+    print(ray.get_runtime_context().get_job_id(), rows, flush=True)
+    """
+)
+
+
+def _get(url: str, headers: dict | None = None) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+        return json.load(response)
+
+
+def _outside_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", prometheus.HOST_ENV)}
+
+
+@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+def test_the_dashboards_ray_data_view_shows_a_pipelines_rows_from_the_courses_prometheus(tmp_path):
+    """make lab's Ray (cluster.start as run_lab calls it): a Prometheus on loopback, on Ray's own scrape config, that
+    the dashboard asks; a pipeline run by a kernel of that Ray shows its rows per operator in the Ray Data view."""
+    lab_ray = cluster.start(dashboard=True, dashboard_port=cluster.free_port(), num_cpus=4, num_gpus=0, metrics=True)
+    try:
+        url = lab_ray.prometheus_url
+        assert url and url.startswith("http://127.0.0.1:"), url
+        assert lab_ray.client_env()[prometheus.HOST_ENV] == url  # a notebook learns where to query it
+        config = (lab_ray.prometheus.data_dir / "prometheus.yml").read_text()
+        assert str(lab_ray.session_dir() / "prom_metrics_service_discovery.json") in config
+        assert "scrape_interval: 2s" in config
+
+        done = subprocess.run(
+            [sys.executable, "-c", PIPELINE],
+            env=dict(_outside_env(), **lab_ray.client_env()),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        job_id, rows = done.stdout.split()[-2:]
+        assert rows == "2000"
+
+        # Ray's own targets are scraped (its nodes' metrics ports, from its service discovery file)
+        targets = _get(url + "/api/v1/targets")["data"]["activeTargets"]
+        assert targets and all(t["labels"]["job"] == "ray" for t in targets), targets
+
+        seen, deadline = None, time.monotonic() + 90
+        while time.monotonic() < deadline:
+            datasets = _get(f"{lab_ray.dashboard_url}/api/data/datasets/{job_id}", lab_ray.http_headers())["datasets"]
+            seen = {op["operator"]: float(op["ray_data_output_rows"]["max"]) for d in datasets for op in d["operators"]}
+            if seen and max(seen.values()) >= 2000:  # Ray reports them every few seconds: the last report
+                break
+            time.sleep(2)
+        assert seen and max(seen.values()) == 2000, f"the Ray Data view's rows per operator: {seen}"
+    finally:
+        lab_ray.stop()
+    assert not lab_ray.prometheus.alive()
+    assert not lab_ray.leftover_processes()
+
+
+def test_without_prometheus_one_line_says_what_to_install_and_ray_starts_as_before(monkeypatch, tmp_path, capsys):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no prometheus on PATH (Ray's own commands are found by their path)
+    monkeypatch.delenv(prometheus.BINARY_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # and none unpacked by `ray metrics launch-prometheus` here
+    assert prometheus.binary() is None
+    server, note = prometheus.plan(str(tmp_path))
+    assert server is None and note == prometheus.MISSING
+    assert "\n" not in note and "apt install prometheus" in note and "launch-prometheus" in note
+
+    monkeypatch.setenv(prometheus.BINARY_ENV, str(tmp_path / "nowhere" / "prometheus"))
+    server, note = prometheus.plan(str(tmp_path))
+    assert server is None and "is not a program that can run" in note
+
+    monkeypatch.setenv(prometheus.BINARY_ENV, "off")  # asked for none: nothing said
+    assert prometheus.plan(str(tmp_path)) == (None, None)
+
+
+def test_a_prometheus_that_ray_unpacked_into_the_course_folder_is_found(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv(prometheus.BINARY_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    unpacked = tmp_path / "prometheus-2.48.1.linux-amd64" / "prometheus"
+    unpacked.parent.mkdir()
+    unpacked.write_text("#!/bin/sh\n")
+    unpacked.chmod(0o755)
+    assert prometheus.binary() == str(unpacked)
+
+
+def test_the_course_config_is_rays_own_with_a_shorter_scrape():
+    ray_config = textwrap.dedent(
+        """
+        global:
+          scrape_interval: 10s
+          evaluation_interval: 10s
+        scrape_configs:
+        - job_name: 'ray'
+          file_sd_configs:
+          - files:
+            - '/tmp/x/session_1/prom_metrics_service_discovery.json'
+        """
+    )
+    import yaml
+
+    ours = yaml.safe_load(prometheus.course_config(ray_config))
+    theirs = yaml.safe_load(ray_config)
+    assert ours["scrape_configs"] == theirs["scrape_configs"]
+    assert ours["global"] == {"scrape_interval": "2s", "evaluation_interval": "2s"}
+
+
+@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+def test_a_prometheus_that_cannot_start_is_one_line_and_stops(tmp_path):
+    """A busy port (another server there), or a binary that fails: one line each, nothing is left running."""
+    session = tmp_path / "session"
+    (session / prometheus.RAY_CONFIG).parent.mkdir(parents=True)
+    (session / prometheus.RAY_CONFIG).write_text("global: {}\nscrape_configs: []\n")
+    first = prometheus.Prometheus(prometheus.binary(), cluster.free_port(), tmp_path / "a")
+    assert first.start(session) is None
+    try:
+        second = prometheus.Prometheus(first.binary, first.port, tmp_path / "b")
+        note = second.start(session, timeout=30)
+        assert note and "\n" not in note and f"port {first.port} is taken" in note, note
+        assert not second.alive()
+        failing = tmp_path / "failing"
+        failing.write_text("#!/bin/sh\necho 'err: bad flag' >&2\nexit 2\n")
+        failing.chmod(0o755)
+        third = prometheus.Prometheus(str(failing), cluster.free_port(), tmp_path / "c")
+        note = third.start(session, timeout=30)
+        assert note and "\n" not in note and str(tmp_path / "c" / "prometheus.log") in note, note
+        assert "bad flag" in (tmp_path / "c" / "prometheus.log").read_text()
+    finally:
+        first.stop()
+    assert not first.alive()
+    assert urllib.parse.urlparse(first.url).hostname == "127.0.0.1"
+
+
+LONE_NOTEBOOK = textwrap.dedent(
+    """
+    import json, os, time, urllib.request
+    import raycourse
+    from raycourse import prometheus
+    raycourse.init(quiet=True)
+    url = prometheus.own_url()
+    print("URL", url, os.environ.get("RAY_PROMETHEUS_HOST"), flush=True)
+    for _ in range(60):  # Ray writes its nodes' metrics ports into the discovery file within seconds
+        with urllib.request.urlopen(url + "/api/v1/targets", timeout=10) as response:
+            targets = json.load(response)["data"]["activeTargets"]
+        if targets:
+            break
+        time.sleep(1)
+    print("TARGETS", len(targets), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+def test_a_notebook_that_starts_its_own_ray_gets_a_prometheus_that_goes_with_it(tmp_path):
+    """raycourse.init() outside make lab, as a learner's lone notebook (not a test run: its Ray has a dashboard)."""
+    import psutil
+
+    env = {k: v for k, v in _outside_env().items() if k != "RAYCOURSE_TEST"}
+    done = subprocess.run(
+        [sys.executable, "-c", LONE_NOTEBOOK], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("URL", "TARGETS")))
+    url, host = said["URL"].split()
+    assert url == host and url.startswith("http://127.0.0.1:"), said  # the dashboard was pointed at it
+    assert int(said["TARGETS"]) >= 1, said
+    listen = f"--web.listen-address={url.removeprefix('http://')}"
+    left = [p.pid for p in psutil.process_iter(["cmdline"]) if listen in (p.info["cmdline"] or [])]
+    assert not left, f"a Prometheus outlived its notebook: {left}"
