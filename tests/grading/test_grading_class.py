@@ -47,6 +47,7 @@ def _text(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
 
 
+@pytest.mark.slow("grade-class runs a class of notebooks, each in its own kernel (about two minutes here)")
 @pytest.mark.skipif(bool(sandbox.unavailable()), reason="the sandbox keeps the course's files read-only (Linux)")
 def test_a_notebook_that_tampers_changes_its_own_grade_only(tmp_path, monkeypatch):
     for name in ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV"):

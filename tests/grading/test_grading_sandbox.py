@@ -100,6 +100,9 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
+ATTACK_GRADED = pytest.mark.slow("grades an attacking lab in the sandbox, its kernel and Ray (about a minute here)")
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     """The unsolved lab 01 with the attacks, graded in a sandbox (no RAY_ADDRESS); what the host kept."""
@@ -160,6 +163,7 @@ def _line(shown: str, prefix: str) -> str:
     return lines[0][len(prefix) :].strip()
 
 
+@ATTACK_GRADED
 def test_an_unsolved_lab_that_attacks_the_sandbox_scores_0(attacked):
     grade = attacked["grade"]
     assert [v.status for v in grade.verdicts] == ["not solved"] * 4, grade.report()
@@ -167,6 +171,7 @@ def test_an_unsolved_lab_that_attacks_the_sandbox_scores_0(attacked):
     assert grade.errors == [], [str(e) for e in grade.errors]  # every attack ran, and failed quietly
 
 
+@ATTACK_GRADED
 def test_a_remount_is_refused_and_nothing_regains_a_privilege(attacked):
     shown = attacked["shown"]
     assert _line(shown, "remount:") != "0"
@@ -176,6 +181,7 @@ def test_a_remount_is_refused_and_nothing_regains_a_privilege(attacked):
     assert attacked["outside"] == "keep me"
 
 
+@ATTACK_GRADED
 def test_the_course_package_is_a_read_only_copy_not_the_checkout(attacked):
     shown = attacked["shown"]
     assert _line(shown, "package from the checkout:") == "False"
@@ -184,6 +190,7 @@ def test_the_course_package_is_a_read_only_copy_not_the_checkout(attacked):
     assert attacked["package"], "the checkout's raycourse/__init__.py was changed (restored)"
 
 
+@ATTACK_GRADED
 def test_dev_shm_and_tmp_are_the_notebooks_own_and_gone_after_it(attacked):
     shown = attacked["shown"]
     assert _line(shown, "host shm seen:") == "False host tmp seen: False"
@@ -192,12 +199,14 @@ def test_dev_shm_and_tmp_are_the_notebooks_own_and_gone_after_it(attacked):
     assert attacked["grade"].memory_peak > 64 << 20
 
 
+@ATTACK_GRADED
 def test_no_host_unix_socket_can_be_reached(attacked):
     shown = attacked["shown"]
     for name in ("tmp", "home", "abstract"):
         assert _line(shown, f"socket {name}") in ("FileNotFoundError", "ConnectionRefusedError"), name
 
 
+@ATTACK_GRADED
 def test_the_grader_environment_does_not_reach_the_notebook(attacked):
     assert _line(attacked["shown"], "environment:") == "[]"
 

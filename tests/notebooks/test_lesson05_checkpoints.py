@@ -16,6 +16,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from raycourse.authoring import notebooks
 
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "05_vit_fine_tuning.ipynb"
@@ -40,6 +42,7 @@ def test_the_lesson_waits_for_the_checkpoint_before_ray_copies_it():
     assert added == ["CheckpointWritten", "RayTrainReportCallback"], added
 
 
+@pytest.mark.slow("a Ray Train run of two workers (about 45 s here)")
 def test_every_worker_copies_worker_0s_checkpoint_whole(ray_session, tmp_path):
     from ray.train import RunConfig, ScalingConfig
     from ray.train.huggingface.transformers import RayTrainReportCallback

@@ -16,10 +16,9 @@ import pytest
 
 from raycourse import cluster, prometheus
 
-pytestmark = [
-    pytest.mark.slow("starts make lab's Ray and a Prometheus of its own"),
-    pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile"),
-]
+pytestmark = pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile")
+NEEDS_PROMETHEUS = pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+STARTS_RAY = pytest.mark.slow("starts a Ray of its own, with its dashboard and a Prometheus (20-40 s here)")
 
 PIPELINE = textwrap.dedent(
     """
@@ -43,7 +42,8 @@ def _outside_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", prometheus.HOST_ENV)}
 
 
-@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+@STARTS_RAY
+@NEEDS_PROMETHEUS
 def test_the_dashboards_ray_data_view_shows_a_pipelines_rows_from_the_courses_prometheus(tmp_path):
     """make lab's Ray (cluster.start as run_lab calls it): a Prometheus on loopback, on Ray's own scrape config, that
     the dashboard asks; a pipeline run by a kernel of that Ray shows its rows per operator in the Ray Data view."""
@@ -136,7 +136,7 @@ def test_the_course_config_is_rays_own_with_a_shorter_scrape():
     assert ours["global"] == {"scrape_interval": "2s", "evaluation_interval": "2s"}
 
 
-@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+@NEEDS_PROMETHEUS
 def test_a_prometheus_that_cannot_start_is_one_line_and_stops(tmp_path):
     """A busy port (another server there), or a binary that fails: one line each, nothing is left running."""
     session = tmp_path / "session"
@@ -181,7 +181,8 @@ LONE_NOTEBOOK = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
+@STARTS_RAY
+@NEEDS_PROMETHEUS
 def test_a_notebook_that_starts_its_own_ray_gets_a_prometheus_that_goes_with_it(tmp_path):
     """raycourse.init() outside make lab, as a learner's lone notebook (not a test run: its Ray has a dashboard)."""
     import psutil

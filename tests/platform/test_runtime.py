@@ -524,6 +524,7 @@ def test_the_float16_sdxl_decode_notice_is_dropped_in_the_notebook_and_only_it()
     assert images.shape == (1, 64, 64, 3) and pipe.vae.dtype == torch.float16  # upcast for the decode, then back
 
 
+@pytest.mark.slow("starts Ray workers that import torch and diffusers (about 45 s here)")
 def test_ray_workers_drop_the_float16_sdxl_decode_notice_through_pythonwarnings():
     """Ray's workers get the course's PYTHONWARNINGS (QUIET_ENV): its -W entry matches diffusers' message."""
     import subprocess
