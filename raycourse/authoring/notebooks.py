@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import nbformat
@@ -34,6 +35,10 @@ MAX_NOTEBOOK_BYTES = 500_000  # a stored lesson or solved lab, pictures included
 # Outputs that mean nothing without the kernel that made them: an ipywidget's view (its state is not stored),
 # dropped at recording; what they show in text (text/plain) stays.
 DROPPED_MIME = ("application/vnd.jupyter.widget-view+json",)
+# Where a cell's error is the point: stored as one line (error_line), without Ray's log record of it on stderr.
+RAY_LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+ERROR \S+\.py:\d+ -- ")
+ROOT_ERROR = re.compile(r"^\s*\w+(?:Error|Exception): ")  # "KeyError: 'promt'" in a wrapped error's message
+FIRST_FRAME = re.compile(r"(?:[^\n|]*\D)?0%\|")  # a tqdm bar's text when it was first drawn
 COURSE = "<course>"  # the checkout's path in a stored output
 # A line of Ray's own in a cell's output (a worker that died, memory that ran out): the run met trouble of the machine
 # that recorded it, not what the lesson shows; it is not stored (record it again).
@@ -124,18 +129,32 @@ def _smaller_picture(png: bytes) -> tuple[str, bytes]:
     return "image/png", as_png.getvalue() if resized or as_png.tell() < len(png) else png
 
 
+def error_line(ename: str, evalue: str) -> str:
+    """An error as one line: its type and the error at its root where it wraps one (a Ray task error's worker
+    traceback ends in the UDF's own ``KeyError: 'promt'``), else its message's first line."""
+    root = [line for line in evalue.splitlines() if ROOT_ERROR.match(line)]
+    first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+    return f"{ename}: {root[-1].strip() if root else first}"
+
+
 def _stored_output(out):
     """A recorded output as stored: the recording checkout's path said as `<course>` (the summary's data folder, a
     reader's differs), no widget views, pictures made smaller; None when nothing is left of it."""
     if out.output_type == "stream":
+        if out.name == "stderr" and RAY_LOG_RECORD.match(out.text):
+            return None  # Ray's log record of the error below (its time, its session's path): the error says it
         out.text = out.text.replace(str(ROOT), COURSE)
+    if out.output_type == "error":  # where an error is the point, its one line, not the library's frames
+        out.traceback = [error_line(out.ename, out.evalue)]
+        return out
     if out.output_type not in ("execute_result", "display_data"):
         return out
     for mime, text in out.data.items():
         if mime in ("text/plain", "text/html", "text/markdown") and isinstance(text, str):
             out.data[mime] = text.replace(str(ROOT), COURSE if mime != "text/html" else "&lt;course&gt;")
-    for mime in DROPPED_MIME:
-        out.data.pop(mime, None)
+    widget = any(out.data.pop(mime, None) is not None for mime in DROPPED_MIME)
+    if widget and FIRST_FRAME.match(out.data.get("text/plain", "")):
+        return None  # a progress bar's text as it was drawn first ("0%|"), not what the reader saw it reach
     if not out.data:
         return None
     if "image/png" in out.data:

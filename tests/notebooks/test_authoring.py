@@ -430,3 +430,38 @@ def test_the_course_runs_its_kernels_with_their_messages_encrypted(tmp_path, cap
 
     transport, info = asyncio.run(grader_kernel())
     assert transport == "tcp" and info.get("curve_publickey") and info.get("curve_secretkey")
+
+
+@pytest.mark.fast
+def test_a_progress_bar_recorded_at_its_first_frame_is_not_stored_but_a_widgets_other_text_is():
+    """A tqdm widget's text/plain is the bar as first drawn ("0%|"), not what a reader saw it reach."""
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0}}
+    bar = nbformat.v4.new_output(
+        "display_data", data={**view, "text/plain": "Loading pipeline components...:   0%|          | 0/7"}
+    )
+    assert notebooks._stored_output(bar) is None
+    done = nbformat.v4.new_output("display_data", data={**view, "text/plain": "100%|##########| 7/7"})
+    assert notebooks._stored_output(done).data == {"text/plain": "100%|##########| 7/7"}
+    printed = nbformat.v4.new_output("display_data", data={"text/plain": "0%| of the rows"})  # no widget: kept
+    assert notebooks._stored_output(printed) is not None
+
+
+@pytest.mark.fast
+def test_an_error_that_is_the_point_is_stored_as_one_line_without_rays_log_record_of_it():
+    """Lesson 01's failing UDF: Ray's 40 lines of frames become the UDF's own error, after the wrapper's type."""
+    evalue = (
+        "ray::Project->MapBatches(count_words_typo)() (pid=1, ip=127.0.0.1)\n"
+        '  File "/tmp/ipykernel_1/1.py", line 2, in count_words_typo\n'
+        "KeyError: 'promt'\n\nThe above exception was the direct cause of the following exception:\n\n"
+        "ray.exceptions.UserCodeException: UDF failed to process a data block."
+    )
+    error = nbformat.v4.new_output(
+        "error", ename="RayTaskError(UserCodeException)", evalue=evalue, traceback=["..."] * 40
+    )
+    assert notebooks._stored_output(error).traceback == ["RayTaskError(UserCodeException): KeyError: 'promt'"]
+    plain = nbformat.v4.new_output("error", ename="ValueError", evalue="no such column\nmore", traceback=["..."])
+    assert notebooks._stored_output(plain).traceback == ["ValueError: no such column"]
+    record = "2026-11-28 22:09:21,195\tERROR streaming_executor_state.py:745 -- An exception was raised from a task\n"
+    assert notebooks._stored_output(nbformat.v4.new_output("stream", name="stderr", text=record)) is None
+    said = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: concurrency is deprecated\n")
+    assert notebooks._stored_output(said) is not None
