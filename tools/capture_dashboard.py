@@ -1,9 +1,10 @@
 """Screenshots of the Ray dashboard during a real run: ``notebooks/figures/dashboard_*.png``.
 
 ``make screenshots`` runs it. It starts a Ray of its own (``ray.init(address="local", include_dashboard=True)``,
-4 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares), runs a small Ray Data pipeline whose
-model stage is an actor pool with one GPU per actor, and while it runs, a headless Chromium (Debian's chromium
-and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
+4 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares) with the Prometheus that ``make lab``
+starts beside Ray (``raycourse/prometheus.py``: the Ray Data view reads its rows and bytes there), runs a small
+Ray Data pipeline whose model stage is an actor pool with one GPU per actor, and while it runs, a headless Chromium
+(Debian's chromium and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
 
 - ``dashboard_jobs.png``: the Jobs page, with this script's job;
 - ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(Embed))`` actors and what
@@ -116,6 +117,28 @@ def wait_until_gone(driver, text: str, timeout: float) -> None:
         time.sleep(1)
 
 
+def embed_rows(base: str, job_id: str, timeout: float) -> float:
+    """The rows the model stage has output, as the dashboard's Ray Data view reads them from Prometheus, once
+    there are some."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{base}/api/data/datasets/{job_id}", timeout=10) as response:
+            datasets = json.load(response)["datasets"]
+        rows = [
+            float(op["ray_data_output_rows"]["max"])
+            for d in datasets
+            for op in d["operators"]
+            if "Embed" in op["operator"]
+        ]
+        if rows and max(rows) > 0:
+            return max(rows)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the Ray Data view read no rows for the model stage within {timeout:.0f} s: {datasets}")
+        time.sleep(2)
+
+
 serve_started = [False]
 
 
@@ -205,8 +228,12 @@ def main(argv=None) -> int:
     import numpy as np
     import ray
 
+    from raycourse import prometheus
+
+    # Prometheus beside this Ray, as make lab starts one, so that the Ray Data view shows its rows and bytes
+    prometheus.before_own_ray(tempfile.mkdtemp(prefix="capture-dashboard-"))
     port = free_port()
-    ray.init(
+    context = ray.init(
         address="local",
         include_dashboard=True,
         dashboard_host="127.0.0.1",
@@ -215,6 +242,9 @@ def main(argv=None) -> int:
         num_gpus=2,
         log_to_driver=False,
     )
+    prometheus.after_own_ray(context)
+    if prometheus.own_url() is None:
+        raise SystemExit(f"no Prometheus beside this Ray: the Ray Data view would read 0 ({prometheus.MISSING})")
     base = f"http://127.0.0.1:{port}"
     driver = None
     try:
@@ -269,6 +299,9 @@ def main(argv=None) -> int:
             ),
         ):
             time.sleep(1)
+        rows = embed_rows(base, job_id, timeout=60)  # and until Prometheus has its rows (the page shows them)
+        print(f"the Ray Data view: MapBatches(Embed) has output {rows:.0f} rows so far")
+        time.sleep(3)
         driver.execute_script(
             "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -110);",
             element(driver, "Dataset / Operator Name"),
