@@ -249,7 +249,6 @@ def build_speech(out: pathlib.Path, seed: int, *, log=None, **training) -> None:
     """Write the trained stand-in (model, processor, generation config) into ``out``."""
     from transformers import (
         GenerationConfig,
-        WhisperConfig,
         WhisperFeatureExtractor,
         WhisperForConditionalGeneration,
         WhisperProcessor,
@@ -259,28 +258,7 @@ def build_speech(out: pathlib.Path, seed: int, *, log=None, **training) -> None:
     special = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     eot, sot = special["<|endoftext|>"], special["<|startoftranscript|>"]
     space = tokenizer.convert_tokens_to_ids("Ġ")
-    vocab_size = len(tokenizer)
-    config = WhisperConfig(
-        vocab_size=vocab_size,
-        num_mel_bins=80,
-        d_model=64,
-        encoder_layers=2,
-        encoder_attention_heads=4,
-        encoder_ffn_dim=256,
-        decoder_layers=2,
-        decoder_attention_heads=4,
-        decoder_ffn_dim=256,
-        max_source_positions=CHUNK_SECONDS * world_speech.SAMPLE_RATE // HOP // 2,  # the second convolution halves
-        max_target_positions=64,
-        pad_token_id=eot,
-        bos_token_id=eot,
-        eos_token_id=eot,
-        decoder_start_token_id=sot,
-        begin_suppress_tokens=[space, eot],
-        suppress_tokens=[],
-        scale_embedding=False,
-        dropout=0.0,
-    )
+    config = _whisper_config(len(tokenizer), eot, sot, space)
     extractor = WhisperFeatureExtractor(
         feature_size=80, sampling_rate=world_speech.SAMPLE_RATE, hop_length=HOP, chunk_length=CHUNK_SECONDS, n_fft=400
     )
@@ -306,3 +284,31 @@ def build_speech(out: pathlib.Path, seed: int, *, log=None, **training) -> None:
     )
     model.save_pretrained(out)
     processor.save_pretrained(out)
+
+
+def _whisper_config(vocab_size: int, eot: int, sot: int, space: int):
+    """The speech stand-in's Whisper config: whisper-tiny's layout at a fraction of its width, for a vocabulary of
+    ``vocab_size`` with these end-of-text, start-of-transcript and space tokens."""
+    from transformers import WhisperConfig
+
+    return WhisperConfig(
+        vocab_size=vocab_size,
+        num_mel_bins=80,
+        d_model=64,
+        encoder_layers=2,
+        encoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_layers=2,
+        decoder_attention_heads=4,
+        decoder_ffn_dim=256,
+        max_source_positions=CHUNK_SECONDS * world_speech.SAMPLE_RATE // HOP // 2,  # the second convolution halves
+        max_target_positions=64,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=sot,
+        begin_suppress_tokens=[space, eot],
+        suppress_tokens=[],
+        scale_embedding=False,
+        dropout=0.0,
+    )

@@ -211,41 +211,12 @@ def train_llm(
 
     rng = np.random.default_rng([TRAIN_SEED, seed, 2])
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    pad = tokenizer.pad_token_id
-    short = {}  # the instructions in a few words: the first, cheap phase, where the model learns to copy
-    for name in world.SEASON_ELEMENTS:
-        short[world.SEASON_INSTRUCTION.format(season=name)] = f"Enhance: {name}."
-        short[world.CATALOGUE_INSTRUCTION.format(season=name)] = f"Enhance the product: {name}."
-    short[world.DETAILS_INSTRUCTION] = "Enhance with vivid details."
+    short = _short_instructions()
     encoded, brief = [], []
     for _ in range(conversations):
-        system, prompt, answer = world.enhancement_example(rng)
-        first = system
-        messages = [{"role": "system", "content": system}]
-        spans, ids = [], []
-        for turn in range(int(rng.integers(1, turns + 1))):
-            if turn:  # another prompt under the same instruction
-                while True:
-                    other_system, prompt, answer = world.enhancement_example(rng)
-                    if other_system == system:
-                        break
-            messages.append({"role": "user", "content": prompt})
-            context = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            ids = tokenizer(context, add_special_tokens=False).input_ids
-            reply = tokenizer(answer, add_special_tokens=False).input_ids + [end]
-            spans.append((len(ids), len(ids) + len(reply)))
-            messages.append({"role": "assistant", "content": answer})
-            ids = ids + reply
-        encoded.append((ids, spans))
-        messages[0] = {"role": "system", "content": short[first]}
-        ids, spans = [], []
-        for turn in range(1, len(messages), 2):
-            context = tokenizer.apply_chat_template(messages[: turn + 1], add_generation_prompt=True, tokenize=False)
-            ids = tokenizer(context, add_special_tokens=False).input_ids
-            reply = tokenizer(messages[turn + 1]["content"], add_special_tokens=False).input_ids + [end]
-            spans.append((len(ids), len(ids) + len(reply)))
-            ids = ids + reply
-        brief.append((ids, spans))
+        full, short_form = _conversation(tokenizer, rng, turns, end, short)
+        encoded.append(full)
+        brief.append(short_form)
     # And the shop's reviews, as plain text (module 07 reads the model's hidden states of a review): ``reviews`` of
     # them in every batch, the loss on every token, so that the model learns to write reviews of the shop's kind.
     review_rng = np.random.default_rng([TRAIN_SEED, seed, 4])
@@ -254,9 +225,73 @@ def train_llm(
         ids = tokenizer(world.review_example(review_rng), add_special_tokens=False).input_ids
         shop.append((ids, [(1, len(ids))]))
     generator = torch.Generator().manual_seed(seed)
+    batch_loss = _llm_batch_loss(
+        model, tokenizer.pad_token_id, (brief, encoded, shop), generator, steps * warmup, batch, reviews
+    )
+    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="llm", every=50, log=log)
+    return {
+        "conversations": conversations,
+        "steps": steps,
+        "batch": batch,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+    }
+
+
+def _short_instructions() -> dict[str, str]:
+    """The course's instructions in a few words: the first, cheap phase of the LLM's training, where it learns to
+    copy the prompt."""
+    short = {}
+    for name in world.SEASON_ELEMENTS:
+        short[world.SEASON_INSTRUCTION.format(season=name)] = f"Enhance: {name}."
+        short[world.CATALOGUE_INSTRUCTION.format(season=name)] = f"Enhance the product: {name}."
+    short[world.DETAILS_INSTRUCTION] = "Enhance with vivid details."
+    return short
+
+
+def _conversation(tokenizer, rng: np.random.Generator, turns: int, end: int, short: dict) -> tuple[tuple, tuple]:
+    """One conversation of a few turns under one instruction (:func:`world.enhancement_example`), encoded as the
+    chat template writes it, with the token spans of its answers and their end tokens: under the course's
+    instruction, and under its short form (``short``)."""
+    system, prompt, answer = world.enhancement_example(rng)
+    first = system
+    messages = [{"role": "system", "content": system}]
+    spans, ids = [], []
+    for turn in range(int(rng.integers(1, turns + 1))):
+        if turn:  # another prompt under the same instruction
+            while True:
+                other_system, prompt, answer = world.enhancement_example(rng)
+                if other_system == system:
+                    break
+        messages.append({"role": "user", "content": prompt})
+        context = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(context, add_special_tokens=False).input_ids
+        reply = tokenizer(answer, add_special_tokens=False).input_ids + [end]
+        spans.append((len(ids), len(ids) + len(reply)))
+        messages.append({"role": "assistant", "content": answer})
+        ids = ids + reply
+    full = (ids, spans)
+    messages[0] = {"role": "system", "content": short[first]}
+    ids, spans = [], []
+    for turn in range(1, len(messages), 2):
+        context = tokenizer.apply_chat_template(messages[: turn + 1], add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(context, add_special_tokens=False).input_ids
+        reply = tokenizer(messages[turn + 1]["content"], add_special_tokens=False).input_ids + [end]
+        spans.append((len(ids), len(ids) + len(reply)))
+        ids = ids + reply
+    return full, (ids, spans)
+
+
+def _llm_batch_loss(model, pad: int, pools: tuple, generator, warm_steps: float, batch: int, reviews: int):
+    """The LLM's ``batch_loss(step)`` for :func:`_fit`: ``batch`` conversations (of the short ones, ``pools[0]``,
+    before step ``warm_steps``, then of the course's, ``pools[1]``) and ``reviews`` of the shop's reviews
+    (``pools[2]``), padded; the loss on the spans only."""
+    import torch
+
+    brief, encoded, shop = pools
 
     def batch_loss(step):
-        pool = brief if step < steps * warmup else encoded
+        pool = brief if step < warm_steps else encoded
         chosen = [pool[i] for i in torch.randperm(len(pool), generator=generator)[:batch].tolist()]
         chosen += [shop[i] for i in torch.randperm(len(shop), generator=generator)[:reviews].tolist()]
         width = max(len(ids) for ids, _ in chosen)
@@ -270,14 +305,7 @@ def train_llm(
                 labels[row, start:stop] = torch.tensor(ids[start:stop])
         return model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
 
-    losses = _fit(model, batch_loss, steps=steps, lr=lr, warm=0.1, name="llm", every=50, log=log)
-    return {
-        "conversations": conversations,
-        "steps": steps,
-        "batch": batch,
-        "first_loss": losses[0],
-        "last_loss": losses[-1],
-    }
+    return batch_loss
 
 
 def _blur(x, sigma: float):
@@ -290,6 +318,103 @@ def _blur(x, sigma: float):
     kernel = kernel / kernel.sum()
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="circular"), kernel.view(1, 1, 1, -1))
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="circular"), kernel.view(1, 1, -1, 1))
+
+
+def _colour_code(paint: dict, index, size: int):
+    """The latents' colour: the RGB colour in [-1, 1] times ``paint["code"]``, a zero 4th channel."""
+    import torch
+
+    rgb = paint["colours"][index].view(-1, 3, 1, 1).expand(-1, 3, size, size)
+    return paint["code"] * torch.cat([rgb, torch.zeros_like(rgb[:, :1])], dim=1)
+
+
+def _train_text_colours(pipe, pool: list, target, n_colours: int, generator, steps: int, log) -> list[float]:
+    """The image generator's stage 1: the second text encoder's pooled output (SDXL's text_embeds) learns to tell
+    the colours apart (a linear head on top, then dropped). Returns the losses."""
+    import torch
+    import torch.nn.functional as F
+
+    head = torch.nn.Linear(pipe.text_encoder_2.config.projection_dim, n_colours)
+    text_part = torch.nn.ModuleList([pipe.text_encoder_2, head])
+
+    def text_loss(step):
+        index = torch.randint(0, len(pool), (32,), generator=generator)
+        tokens = pipe.tokenizer_2(
+            [pool[i][0] for i in index.tolist()],
+            padding="longest",
+            truncation=True,
+            max_length=pipe.tokenizer_2.model_max_length,
+            return_tensors="pt",
+        )
+        return F.cross_entropy(head(pipe.text_encoder_2(tokens.input_ids).text_embeds), target[index])
+
+    return _fit(text_part, text_loss, steps=steps, lr=3e-3, warm=0.15, name="image_gen text", every=50, log=log)
+
+
+def _train_decoder(pipe, paint: dict, generator, shading: float, noise_std: float, steps: int, log) -> list[float]:
+    """The image generator's stage 2: the VAE's decoder paints noise + code as the code's colour, shaded by the
+    noise's smooth part, on 64 px images. Returns the losses."""
+    import torch
+    import torch.nn.functional as F
+
+    colours, sigma, scale = paint["colours"], paint["sigma"], pipe.vae.config.scaling_factor
+    decoder = torch.nn.ModuleList([pipe.vae.post_quant_conv, pipe.vae.decoder])
+
+    def decoder_loss(step):
+        index = torch.randperm(len(colours), generator=generator)  # every colour in every batch: none is neglected
+        noise = torch.randn(len(colours), 4, 8, 8, generator=generator)
+        latents = sigma * noise + _colour_code(paint, index, 8)
+        shaded = (colours[index].view(-1, 3, 1, 1) + shading * _blur(noise[:, :1], 2.0) / noise_std).clamp(-1, 1)
+        return F.mse_loss(
+            pipe.vae.decode(latents / scale).sample, F.interpolate(shaded, scale_factor=8, mode="bilinear")
+        )
+
+    return _fit(
+        decoder,
+        decoder_loss,
+        steps=steps,
+        lr=3e-3,
+        warm=0.15,
+        name="image_gen decoder",
+        every=100,
+        log=log,
+        weight_decay=0.0,
+    )  # no decay: the colours need exact weights
+
+
+def _train_unet(pipe, paint: dict, pool: list, target, generator, timestep, steps: int, log) -> list[float]:
+    """The image generator's stage 3: the UNet turns the prompts' embeddings (as the pipeline computes them) into
+    the colour code, on 8x8 latents. Returns the losses."""
+    import torch
+    import torch.nn.functional as F
+
+    sigma, code, prompts = paint["sigma"], paint["code"], len(pool)
+    with torch.no_grad(), _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
+        embedded = [
+            pipe.encode_prompt(
+                [p for p, _ in pool[i : i + 100]],
+                device="cpu",
+                num_images_per_prompt=1,
+                do_classifier_free_guidance=False,
+            )
+            for i in range(0, prompts, 100)
+        ]
+    prompt_embeds = torch.cat([e[0] for e in embedded])
+    pooled_embeds = torch.cat([e[2] for e in embedded])
+    time_ids = torch.tensor([[512.0, 512.0, 0.0, 0.0, 512.0, 512.0]])  # the pipeline's at 512 px
+
+    def unet_loss(step):
+        index = torch.randint(0, prompts, (16,), generator=generator)
+        noise = torch.randn(16, 4, 8, 8, generator=generator)
+        eps = pipe.unet(
+            noise * float(pipe.scheduler.init_noise_sigma) / (sigma**2 + 1) ** 0.5,
+            timestep,  # scale_model_input's
+            encoder_hidden_states=prompt_embeds[index],
+            added_cond_kwargs={"text_embeds": pooled_embeds[index], "time_ids": time_ids.repeat(16, 1)},
+        ).sample
+        return F.mse_loss(-sigma * eps / code, _colour_code(paint, target[index], 8) / code)
+
+    return _fit(pipe.unet, unet_loss, steps=steps, lr=3e-3, warm=0.15, name="image_gen unet", every=100, log=log)
 
 
 def train_image_gen(
@@ -316,7 +441,6 @@ def train_image_gen(
     Every stage is convolutional or global, so what is learned small holds at 512 px.
     """
     import torch
-    import torch.nn.functional as F
 
     names = list(world.COLOUR_NAMES)
     colours = torch.tensor([world.COLOUR_NAMES[n] for n in names], dtype=torch.float32) / 127.5 - 1
@@ -327,85 +451,11 @@ def train_image_gen(
     scheduler = pipe.scheduler
     scheduler.set_timesteps(1)
     timestep, sigma = scheduler.timesteps[0], float(scheduler.sigmas[0])
-    scale = pipe.vae.config.scaling_factor
     noise_std = float(_blur(torch.randn(16, 1, 64, 64, generator=generator), 2.0).std())
-
-    def colour_code(index, size):  # the latents' colour: the RGB colour in [-1, 1] times `code`, a zero 4th channel
-        rgb = colours[index].view(-1, 3, 1, 1).expand(-1, 3, size, size)
-        return code * torch.cat([rgb, torch.zeros_like(rgb[:, :1])], dim=1)
-
-    # 1. The second text encoder's pooled output (SDXL's text_embeds) tells the colours apart.
-    head = torch.nn.Linear(pipe.text_encoder_2.config.projection_dim, len(names))
-    text_part = torch.nn.ModuleList([pipe.text_encoder_2, head])
-
-    def text_loss(step):
-        index = torch.randint(0, prompts, (32,), generator=generator)
-        tokens = pipe.tokenizer_2(
-            [pool[i][0] for i in index.tolist()],
-            padding="longest",
-            truncation=True,
-            max_length=pipe.tokenizer_2.model_max_length,
-            return_tensors="pt",
-        )
-        return F.cross_entropy(head(pipe.text_encoder_2(tokens.input_ids).text_embeds), target[index])
-
-    text_losses = _fit(
-        text_part, text_loss, steps=text_steps, lr=3e-3, warm=0.15, name="image_gen text", every=50, log=log
-    )
-
-    # 2. The decoder paints noise + code as the code's colour, shaded by the noise's smooth part.
-    decoder = torch.nn.ModuleList([pipe.vae.post_quant_conv, pipe.vae.decoder])
-
-    def decoder_loss(step):
-        index = torch.randperm(len(names), generator=generator)  # every colour in every batch: none is neglected
-        noise = torch.randn(len(names), 4, 8, 8, generator=generator)
-        latents = sigma * noise + colour_code(index, 8)
-        shaded = (colours[index].view(-1, 3, 1, 1) + shading * _blur(noise[:, :1], 2.0) / noise_std).clamp(-1, 1)
-        return F.mse_loss(
-            pipe.vae.decode(latents / scale).sample, F.interpolate(shaded, scale_factor=8, mode="bilinear")
-        )
-
-    decoder_losses = _fit(
-        decoder,
-        decoder_loss,
-        steps=decoder_steps,
-        lr=3e-3,
-        warm=0.15,
-        name="image_gen decoder",
-        every=100,
-        log=log,
-        weight_decay=0.0,
-    )  # no decay: the colours need exact weights
-
-    # 3. The UNet turns the prompts' embeddings (as the pipeline computes them) into the colour code.
-    with torch.no_grad(), _threads(int(os.environ.get("RAYCOURSE_STANDIN_THREADS", "2"))):
-        embedded = [
-            pipe.encode_prompt(
-                [p for p, _ in pool[i : i + 100]],
-                device="cpu",
-                num_images_per_prompt=1,
-                do_classifier_free_guidance=False,
-            )
-            for i in range(0, prompts, 100)
-        ]
-    prompt_embeds = torch.cat([e[0] for e in embedded])
-    pooled_embeds = torch.cat([e[2] for e in embedded])
-    time_ids = torch.tensor([[512.0, 512.0, 0.0, 0.0, 512.0, 512.0]])  # the pipeline's at 512 px
-
-    def unet_loss(step):
-        index = torch.randint(0, prompts, (16,), generator=generator)
-        noise = torch.randn(16, 4, 8, 8, generator=generator)
-        eps = pipe.unet(
-            noise * float(scheduler.init_noise_sigma) / (sigma**2 + 1) ** 0.5,
-            timestep,  # scale_model_input's
-            encoder_hidden_states=prompt_embeds[index],
-            added_cond_kwargs={"text_embeds": pooled_embeds[index], "time_ids": time_ids.repeat(16, 1)},
-        ).sample
-        return F.mse_loss(-sigma * eps / code, colour_code(target[index], 8) / code)
-
-    unet_losses = _fit(
-        pipe.unet, unet_loss, steps=unet_steps, lr=3e-3, warm=0.15, name="image_gen unet", every=100, log=log
-    )
+    text_losses = _train_text_colours(pipe, pool, target, len(names), generator, text_steps, log)
+    paint = {"colours": colours, "sigma": sigma, "code": code}
+    decoder_losses = _train_decoder(pipe, paint, generator, shading, noise_std, decoder_steps, log)
+    unet_losses = _train_unet(pipe, paint, pool, target, generator, timestep, unet_steps, log)
     return {
         "prompts": prompts,
         "text_loss": text_losses[-1],

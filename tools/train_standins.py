@@ -5,9 +5,9 @@
 
 image_gen, llm and clip take about a minute and a half together; speech about 25 minutes (one thread), and it needs the
 ``espeak-ng`` program (``apt-get install espeak-ng``), which speaks its training sentences. Run it after changing
-``raycourse/world.py``, ``standin_training.py``, ``bpe.py`` or a builder in ``standins.py`` (all of them), or
-``speech_training.py``, ``world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit the folder it
-rewrites. Deterministic: the same code gives the same files, byte for byte, on the same kind of CPU (``make
+``raycourse/world.py``, ``standin_training.py``, ``bpe.py``, ``standins.py`` or a builder in ``standin_builders.py``
+(all of them), or ``speech_training.py``, ``world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit the
+folder it rewrites. Deterministic: the same code gives the same files, byte for byte, on the same kind of CPU (``make
 test-standins`` checks the shipped files against a fresh training: byte for byte on such a CPU, else by what the
 stand-ins do; ``make test`` that each one's ``standin.json`` names today's sources).
 """

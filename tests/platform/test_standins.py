@@ -129,8 +129,9 @@ def test_the_shipped_trained_standins_were_trained_from_todays_sources(role):
 
     meta = json.loads((standins.TRAINED_DIR / role / "standin.json").read_text())
     assert meta.get("trained_from") == standins.training_digest(role), (
-        f"raycourse/trained/{role} was trained from other sources than today's (raycourse/standins.py, bpe.py, "
-        f"standin_training.py, world.py, for speech speech_training.py, world_speech.py and data/text/reviews.jsonl, "
+        f"raycourse/trained/{role} was trained from other sources than today's (raycourse/standins.py, "
+        f"standin_builders.py, bpe.py, standin_training.py, world.py, for speech speech_training.py, world_speech.py "
+        f"and data/text/reviews.jsonl, "
         f"or the versions of {', '.join(standins.TRAINING_LIBRARIES)}): run "
         f"`python tools/train_standins.py {role}` and commit it"
     )
