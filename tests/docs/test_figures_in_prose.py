@@ -114,7 +114,6 @@ def unsourced_figures(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_in_the_prose_comes_from_the_run_or_says_where_it_comes_from(path):
     found = unsourced_figures(path)
@@ -125,7 +124,6 @@ def test_every_figure_in_the_prose_comes_from_the_run_or_says_where_it_comes_fro
     )
 
 
-@pytest.mark.fast
 def test_a_figure_the_outputs_contradict_is_found(tmp_path):
     """Lesson 05's old cell 53 said "77.5 % and 100 %" beside a printed 95.0 %."""
     nb = {

@@ -432,7 +432,6 @@ def test_the_course_runs_its_kernels_with_their_messages_encrypted(tmp_path, cap
     assert transport == "tcp" and info.get("curve_publickey") and info.get("curve_secretkey")
 
 
-@pytest.mark.fast
 def test_a_progress_bar_recorded_at_its_first_frame_is_not_stored_but_a_widgets_other_text_is():
     """A tqdm widget's text/plain is the bar as first drawn ("0%|"), not what a reader saw it reach."""
     view = {"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0}}
@@ -446,7 +445,6 @@ def test_a_progress_bar_recorded_at_its_first_frame_is_not_stored_but_a_widgets_
     assert notebooks._stored_output(printed) is not None
 
 
-@pytest.mark.fast
 def test_an_error_that_is_the_point_is_stored_as_one_line_without_rays_log_record_of_it():
     """Lesson 01's failing UDF: Ray's 40 lines of frames become the UDF's own error, after the wrapper's type."""
     evalue = (

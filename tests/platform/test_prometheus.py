@@ -18,7 +18,6 @@ from raycourse import cluster, prometheus
 
 pytestmark = pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile")
 NEEDS_PROMETHEUS = pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
-STARTS_RAY = pytest.mark.slow("starts a Ray of its own, with its dashboard and a Prometheus (20-40 s here)")
 
 PIPELINE = textwrap.dedent(
     """
@@ -42,7 +41,7 @@ def _outside_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", prometheus.HOST_ENV)}
 
 
-@STARTS_RAY
+@pytest.mark.slow("starts make lab's Ray, its dashboard and a Prometheus (about 40 s here)")
 @NEEDS_PROMETHEUS
 def test_the_dashboards_ray_data_view_shows_a_pipelines_rows_from_the_courses_prometheus(tmp_path):
     """make lab's Ray (cluster.start as run_lab calls it): a Prometheus on loopback, on Ray's own scrape config, that
@@ -181,7 +180,7 @@ LONE_NOTEBOOK = textwrap.dedent(
 )
 
 
-@STARTS_RAY
+@pytest.mark.slow("a notebook's own Ray with its dashboard and a Prometheus (about 20 s here)")
 @NEEDS_PROMETHEUS
 def test_a_notebook_that_starts_its_own_ray_gets_a_prometheus_that_goes_with_it(tmp_path):
     """raycourse.init() outside make lab, as a learner's lone notebook (not a test run: its Ray has a dashboard)."""
