@@ -237,7 +237,8 @@ PROPAGATED_KEYS = (
     "PYTHONWARNINGS",
 )
 SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL")
-DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES")  # the course's, read by the notebook's process only
+# The course's, read by the process that starts Ray or by the notebook's only
+DRIVER_ONLY_KEYS = ("RAYCOURSE_RAY_ENV", "RAYCOURSE_RAY_NOTICES", "RAYCOURSE_PROMETHEUS")
 
 
 def _is_secret(name: str) -> bool:
