@@ -92,7 +92,7 @@ class Prometheus:
         log = (self.data_dir / "prometheus.log").open("w")
         try:
             self.process = subprocess.Popen(
-                [*self.command(config)], stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+                self.command(config), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
         except OSError as e:
             return f"Prometheus not started ({self.binary}: {e.strerror}); {READ_0}"
