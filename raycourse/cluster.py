@@ -73,10 +73,31 @@ def private_temp_dir() -> str:
 
 
 def free_port() -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port that nothing listens on right now, above Ray's worker ports and below the system's ephemeral
+    range (:func:`_quiet_ports`). A port is chosen here and bound later by another program (Ray's GCS, the
+    dashboard, Prometheus); one from the ephemeral range could meanwhile go to any process's ``bind(0)`` or
+    outgoing connection (Ray's own processes bind dozens), and that program would then fail to start."""
+    import random
+
+    low, high = _quiet_ports()
+    pick = random.SystemRandom()  # not the `random` a notebook or test seeds: two sessions must not pick alike
+    for _ in range(200):
+        port = pick.randint(low, high)
+        if port_is_free(port):
+            return port
+    with socket.socket() as sock:  # that range is full: the system's choice
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _quiet_ports() -> tuple[int, int]:
+    """The ports no program gets without asking for them by number: above Ray's worker range and below the
+    ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768 by default; macOS: 49152)."""
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 49152
+    return RAY_MAX_WORKER_PORT + 1, max(first_ephemeral - 1, RAY_MAX_WORKER_PORT + 1000)
 
 
 SERVE_DEFAULT_PORT = 8000  # Ray Serve's own default; JupyterLab (8888) and the dashboard (8265) use others
@@ -313,7 +334,11 @@ def start(
     )
     _wait_started(cluster, started, time.monotonic() + timeout, abort)
     if server is not None:
-        note = server.start(cluster.session_dir())
+        try:
+            note = server.start(cluster.session_dir())
+        except BaseException:  # Ctrl-C, or no session folder: the Ray started here is not left behind
+            cluster.stop()
+            raise
         cluster.prometheus = server if note is None else None
     if note:
         _say(note)

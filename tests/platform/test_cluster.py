@@ -214,11 +214,12 @@ def _api(base: str, token: str, path: str, body: dict | None = None, method: str
         return json.loads(text) if text else None
 
 
-def _wait_for(predicate, timeout: float, what: str, process=None):
+def _wait_for(predicate, timeout: float, what: str, process=None, log: Path | None = None):
     deadline = time.monotonic() + timeout
+    printed = lambda: f":\n{log.read_text()[-3000:]}" if log is not None and log.is_file() else ""  # noqa: E731
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            pytest.fail(f"the process exited with {process.returncode} while waiting for {what}")
+            pytest.fail(f"the process exited with {process.returncode} while waiting for {what}{printed()}")
         try:
             value = predicate()
             if value:
@@ -226,7 +227,7 @@ def _wait_for(predicate, timeout: float, what: str, process=None):
         except OSError:
             pass
         time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what}{printed()}")
 
 
 def _dashboard(url: str, path: str, headers: dict | None = None) -> urllib.request.Request:
@@ -380,6 +381,24 @@ def test_the_course_s_ray_temp_dir_is_its_users_alone(monkeypatch, tmp_path):
     assert "RAY_TMPDIR" in err.value.fix
 
 
+def test_a_free_port_is_one_no_program_gets_by_chance_and_a_seeded_random_does_not_choose_it(monkeypatch):
+    import random
+    import socket
+
+    low, high = cluster._quiet_ports()
+    assert cluster.RAY_MAX_WORKER_PORT < low < high  # above Ray's workers' ports
+    with socket.socket() as sock:  # below what the system hands out to bind(0)
+        sock.bind(("127.0.0.1", 0))
+        assert sock.getsockname()[1] > high
+    picks = []
+    for _ in range(3):
+        random.seed(0)  # a notebook's or a test's seed
+        picks.append(cluster.free_port())
+    assert all(low <= port <= high and cluster.port_is_free(port) for port in picks) and len(set(picks)) > 1
+    monkeypatch.setattr(cluster, "port_is_free", lambda port: False)  # that range full: the system's choice
+    assert cluster.free_port() > high
+
+
 def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_path):
     for name in ("a.ipynb", "b.ipynb"):
         (tmp_path / name).write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
@@ -405,7 +424,7 @@ def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _api(base, token, "/api/status"), 180, "JupyterLab to answer", lab)
+        _wait_for(lambda: _api(base, token, "/api/status"), 180, "JupyterLab to answer", lab, tmp_path / "lab.log")
         printed = (tmp_path / "lab.log").read_text()
         match = re.search(r"Ray: (\S+)\s+dashboard: (\S+)", printed)
         assert match, printed
