@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -31,8 +30,18 @@ from pathlib import Path
 from . import auth, config
 from .loopback import LOOPBACK, LOOPBACK_ENV, is_loopback, keep_loopback  # noqa: F401 (its callers' too)
 from .errors import CourseError
+from .ports import (  # noqa: F401 (its callers' too)
+    DEFAULT_DASHBOARD_PORT,
+    RAY_MAX_WORKER_PORT,
+    RAY_MIN_WORKER_PORT,
+    SERVE_DEFAULT_PORT,
+    check_port,
+    free_port,
+    jupyter_port,
+    port_is_free,
+    serve_port,
+)
 
-DEFAULT_DASHBOARD_PORT = 8265
 STARTED_LINE = "Ray runtime started."
 
 
@@ -70,57 +79,6 @@ def private_temp_dir() -> str:
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(base, 0o700)
     return str(base / "ray")
-
-
-def free_port() -> int:
-    """A TCP port that nothing listens on right now, above Ray's worker ports and below the system's ephemeral
-    range (:func:`_quiet_ports`). A port is chosen here and bound later by another program (Ray's GCS, the
-    dashboard, Prometheus); one from the ephemeral range could meanwhile go to any process's ``bind(0)`` or
-    outgoing connection (Ray's own processes bind dozens), and that program would then fail to start."""
-    import random
-
-    low, high = _quiet_ports()
-    pick = random.SystemRandom()  # not the `random` a notebook or test seeds: two sessions must not pick alike
-    for _ in range(200):
-        port = pick.randint(low, high)
-        if port_is_free(port):
-            return port
-    with socket.socket() as sock:  # that range is full: the system's choice
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _quiet_ports() -> tuple[int, int]:
-    """The ports no program gets without asking for them by number: above Ray's worker range and below the
-    ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768 by default; macOS: 49152)."""
-    try:
-        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        first_ephemeral = 49152
-    return RAY_MAX_WORKER_PORT + 1, max(first_ephemeral - 1, RAY_MAX_WORKER_PORT + 1000)
-
-
-SERVE_DEFAULT_PORT = 8000  # Ray Serve's own default; JupyterLab (8888) and the dashboard (8265) use others
-
-
-def serve_port() -> int:
-    """Where Ray Serve's HTTP proxy can listen on this machine: 8000, Serve's default, if nothing listens there,
-    else a free port (a second course session, or another program on 8000). Module 08 passes it to
-    ``serve.start(http_options={"port": ...})``; the proxy runs on the head node only (``proxy_location``)."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # tests side by side: 8000 could be taken between this and the bind
-        return free_port()
-    return SERVE_DEFAULT_PORT if port_is_free(SERVE_DEFAULT_PORT) else free_port()
-
-
-def port_is_free(port: int) -> bool:
-    """Nothing listens on the port (a closed connection's TIME_WAIT does not count)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 # Stopping the course's Ray stops it now. On SIGTERM, Ray 2.60's `ray start --block` first "drains" the node for
@@ -316,10 +274,55 @@ def start(
     num_cpus = num_cpus or max(runtime.MIN_LOCAL_CPUS, os.cpu_count() or 1)
     num_gpus = runtime.local_gpus() if num_gpus is None else num_gpus
     temp_dir = temp_dir or private_temp_dir()
-    cmd, ports, dashboard_url = _head_command(num_cpus, num_gpus, dashboard, dashboard_port, temp_dir)
+    server, note = prometheus.plan(temp_dir) if metrics and dashboard else (None, None)
+    head = dict(num_cpus=num_cpus, num_gpus=num_gpus, dashboard=dashboard, dashboard_port=dashboard_port)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            cluster = _start_head(head, temp_dir, _attempt_log(log_path, attempt), timeout, base_env, abort, server)
+            break
+        except SlowStart:
+            if attempt == START_ATTEMPTS:
+                raise
+            _say(f"Ray's head node gave up while starting: {SLOW_START_WHY}. Starting it again ...")
+    if server is not None:
+        try:
+            note = server.start(cluster.session_dir())
+        except BaseException:  # Ctrl-C, or no session folder: the Ray started here is not left behind
+            cluster.stop()
+            raise
+        cluster.prometheus = server if note is None else None
+    if note:
+        _say(note)
+    return cluster
+
+
+# Ray 2.60's raylet waits 15 s (fixed: agent_register_timeout_ms does not change it) for its dashboard agent to
+# write its ports, then aborts, and `ray start` says "The current node timed out during startup". On 2 busy cores
+# the agent's imports alone took 16.6 s (a CI run, 2026-11-29). A new head node on new ports usually makes it.
+SLOW_START = "timed out during startup"
+SLOW_START_WHY = "this machine is busy, and its dashboard agent took longer than Ray's fixed 15 s to report"
+START_ATTEMPTS = 3
+
+
+class SlowStart(CourseError):
+    """The head node died waiting for its own agents (:data:`SLOW_START`): a busy machine, worth another try."""
+
+
+def _attempt_log(log_path: Path | None, attempt: int) -> Path | None:
+    """The caller's log for the first attempt, a sibling for each later one (the first one's failure is kept)."""
+    if log_path is None or attempt == 1:
+        return log_path
+    path = Path(log_path)
+    return path.with_name(f"{path.stem}-{attempt}{path.suffix}")
+
+
+def _start_head(head: dict, temp_dir: str, log_path, timeout, base_env, abort, server) -> LocalRay:
+    """One try of :func:`start`: ``ray start --head`` on new free ports, waited for."""
+    from . import runtime
+
+    cmd, ports, dashboard_url = _head_command(**head, temp_dir=temp_dir)
     gcs_port = ports["gcs"]
     log_path = Path(log_path) if log_path else Path(temp_dir) / f"raycourse-ray-{gcs_port}.log"
-    server, note = prometheus.plan(temp_dir) if metrics and dashboard else (None, None)
     env = dict(ray_environment(base_env), **LOOPBACK_ENV, **(server.env if server else {}))
     process, started = _spawn(cmd, env, log_path)
     cluster = LocalRay(
@@ -333,15 +336,6 @@ def start(
         temp_dir,
     )
     _wait_started(cluster, started, time.monotonic() + timeout, abort)
-    if server is not None:
-        try:
-            note = server.start(cluster.session_dir())
-        except BaseException:  # Ctrl-C, or no session folder: the Ray started here is not left behind
-            cluster.stop()
-            raise
-        cluster.prometheus = server if note is None else None
-    if note:
-        _say(note)
     return cluster
 
 
@@ -419,6 +413,11 @@ def _wait_started(cluster: LocalRay, started: threading.Event, deadline: float, 
                 )
             if process.poll() is not None or time.monotonic() > deadline:
                 cluster.stop()
+                if _log_says(log_path, SLOW_START):
+                    raise SlowStart(
+                        f"Ray's head node did not start: {SLOW_START_WHY} (see {log_path}).",
+                        "Close notebooks you are not using, and try again.",
+                    )
                 raise CourseError(
                     f"Ray's head node did not start (see {log_path}).",
                     "Stop other Ray sessions (`ray stop`), close notebooks you are not using, and try again.",
@@ -428,6 +427,17 @@ def _wait_started(cluster: LocalRay, started: threading.Event, deadline: float, 
     except BaseException:  # Ctrl-C or a signal (make lab stopped) while Ray starts: nothing is left running
         cluster.stop()
         raise
+
+
+def _log_says(path: Path, text: str, wait: float = 5) -> bool:
+    """``text`` is in the log at ``path``, or appears there within ``wait`` seconds (its pump thread copies the rest
+    of the output of a process that just exited)."""
+    deadline = time.monotonic() + wait
+    while not (path.is_file() and text in path.read_text(errors="replace")):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _wait_for_http(url: str, deadline: float, headers: dict | None = None) -> bool:
@@ -472,38 +482,6 @@ def lab_environment(base: Path) -> dict:
 # Ray's workers bind ports from a range (`ray start --min-worker-port/--max-worker-port`, Ray 2.60's defaults; the
 # course sets none): a dashboard port inside it stops `ray start` ("used by other components"), and a JupyterLab
 # port inside it can be taken by a worker.
-RAY_MIN_WORKER_PORT, RAY_MAX_WORKER_PORT = 10002, 19999
-
-
-def jupyter_port(jupyter_args: list[str]) -> int | str | None:
-    """The port given to ``jupyter lab`` (``--port=N``, ``--port N``, ``--ServerApp.port=N``), or None."""
-    for i, arg in enumerate(jupyter_args):
-        name, eq, value = arg.partition("=")
-        if name in ("--port", "--ServerApp.port"):
-            value = value if eq else (jupyter_args[i + 1] if i + 1 < len(jupyter_args) else "")
-            return int(value) if value.strip().isdigit() else value
-    return None
-
-
-def check_port(variable: str, value) -> None:
-    """A port the course's session may use: a number, 1-65535, outside Ray's worker port range."""
-    fix = (
-        f"Choose a port outside Ray's worker port range, such as `make lab {variable}="
-        f"{DEFAULT_DASHBOARD_PORT if variable == 'DASHBOARD_PORT' else 8888}` (any of 1024-10001 or "
-        f"{RAY_MAX_WORKER_PORT + 1}-65535 that nothing else uses)."
-    )
-    text = str(value).strip()
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise CourseError(f"{variable}={value} is not a port number.", fix)
-    if RAY_MIN_WORKER_PORT <= int(text) <= RAY_MAX_WORKER_PORT:
-        raise CourseError(
-            f"{variable}={value} is inside Ray's worker port range {RAY_MIN_WORKER_PORT}-"
-            f"{RAY_MAX_WORKER_PORT}: Ray's workers bind these ports, and Ray refuses to start (or a "
-            "worker takes the port).",
-            fix,
-        )
-
-
 def _say(text: str) -> None:
     """Print, where a terminal closed under us (EIO) or a pipe was cut must not stop the cleanup."""
     try:

@@ -1,8 +1,5 @@
-"""``raycourse.init()``: one call at the top of every notebook.
-
-It starts Ray (or connects to ``RAY_ADDRESS``), applies the clean-output and
-small-machine settings, and prints a short summary. It is safe to run twice.
-"""
+"""``raycourse.init()``: one call at the top of every notebook. It starts Ray (or connects to ``RAY_ADDRESS``),
+applies the clean-output and small-machine settings, and prints a short summary. It is safe to run twice."""
 
 from __future__ import annotations
 
@@ -385,37 +382,51 @@ def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dic
 
 def _ray_init(kwargs: dict, num_cpus: int | None, ray_address: str | None):
     """``ray.init(**kwargs)``; a failure that the learner can fix (a cluster's own resources, no cluster at the
-    address, a machine too busy to start Ray) as a :class:`CourseError` that says how."""
+    address, a machine too busy to start Ray) as a :class:`CourseError` that says how. A local Ray that gave up
+    waiting for its own agents (a busy machine: :data:`raycourse.cluster.SLOW_START`) is started again."""
     import ray
 
-    try:
-        return ray.init(**kwargs)
-    except ValueError as exc:
-        if ray_address and "num_cpus" in str(exc):
-            raise CourseError(
-                f"The Ray cluster at {ray_address} was started with its own resources and rejects num_cpus={num_cpus}.",
-                "Call raycourse.init() without num_cpus, or unset RAY_ADDRESS to start a local Ray.",
-            ) from exc
-        raise
-    except ConnectionError as exc:
-        raise CourseError(
+    from .cluster import SLOW_START, SLOW_START_WHY, START_ATTEMPTS
+
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return ray.init(**kwargs)
+        except Exception as exc:
+            if ray_address or SLOW_START not in str(exc) or attempt == START_ATTEMPTS:
+                error = _init_error(exc, ray, num_cpus, ray_address)
+                if error is exc:
+                    raise
+                raise error from exc
+            ray.shutdown()  # what the try left running
+            print(f"Ray gave up while starting: {SLOW_START_WHY}. Starting it again ...", flush=True)
+
+
+def _init_error(exc: Exception, ray, num_cpus: int | None, ray_address: str | None) -> Exception:
+    """What :func:`_ray_init` raises for ``exc``: a :class:`CourseError` that says what to do, or ``exc`` itself."""
+    from .cluster import SLOW_START
+
+    if isinstance(exc, ValueError) and ray_address and "num_cpus" in str(exc):
+        return CourseError(
+            f"The Ray cluster at {ray_address} was started with its own resources and rejects num_cpus={num_cpus}.",
+            "Call raycourse.init() without num_cpus, or unset RAY_ADDRESS to start a local Ray.",
+        )
+    if isinstance(exc, ConnectionError):
+        return CourseError(
             f"Could not connect to the Ray cluster at {ray_address}.",
             "Start the cluster (`make lab` or `ray start --head`), fix RAY_ADDRESS, or unset it "
             "to let raycourse start a local Ray. A cluster with token authentication needs its token here: "
             "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN, or the token in ~/.ray/auth_token "
             "(`ray get-auth-token` on its head node prints it).",
-        ) from exc
-    except Exception as exc:
+        )
+    if not isinstance(exc, ValueError):
         ray.shutdown()  # a half-started local Ray leaves processes behind otherwise
-        if "timed out during startup" in str(exc):
-            raise CourseError(
-                "Ray did not start in time: this machine is too busy (every notebook opened "
-                "outside `make lab` runs its own Ray).",
-                "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), "
-                "or start the course with `make lab` (one Ray for all notebooks), then run the "
-                "cell again.",
-            ) from exc
-        raise
+    if SLOW_START not in str(exc):
+        return exc
+    return CourseError(
+        "Ray did not start in time: this machine is too busy (every notebook outside `make lab` runs its own Ray).",
+        "Shut down the kernels of notebooks you are not using (Kernel > Shut Down Kernel), or start the course with "
+        "`make lab` (one Ray for all notebooks), then run the cell again.",
+    )
 
 
 def _authenticate(address: str | None) -> None:

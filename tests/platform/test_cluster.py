@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from jupyter_core.paths import jupyter_runtime_dir
 
-from raycourse import cluster, prometheus
+from raycourse import cluster, ports, prometheus
 
 pytestmark = [
     pytest.mark.slow("starts Rays of its own: a lone notebook's and make lab's"),
@@ -385,7 +385,7 @@ def test_a_free_port_is_one_no_program_gets_by_chance_and_a_seeded_random_does_n
     import random
     import socket
 
-    low, high = cluster._quiet_ports()
+    low, high = ports._quiet_ports()
     assert cluster.RAY_MAX_WORKER_PORT < low < high  # above Ray's workers' ports
     with socket.socket() as sock:  # below what the system hands out to bind(0)
         sock.bind(("127.0.0.1", 0))
@@ -395,8 +395,39 @@ def test_a_free_port_is_one_no_program_gets_by_chance_and_a_seeded_random_does_n
         random.seed(0)  # a notebook's or a test's seed
         picks.append(cluster.free_port())
     assert all(low <= port <= high and cluster.port_is_free(port) for port in picks) and len(set(picks)) > 1
-    monkeypatch.setattr(cluster, "port_is_free", lambda port: False)  # that range full: the system's choice
+    monkeypatch.setattr(ports, "port_is_free", lambda port: False)  # that range full: the system's choice
     assert cluster.free_port() > high
+
+
+# The first dashboard agent of the Ray whose processes get this sitecustomize takes 20 s to start (a busy machine).
+SLOW_FIRST_AGENT = """
+import os, sys, time
+if any(a.endswith("dashboard/agent.py") for a in sys.argv):
+    try:
+        os.close(os.open(os.path.join(os.path.dirname(__file__), "slowed"), os.O_CREAT | os.O_EXCL))
+        time.sleep(20)
+    except FileExistsError:
+        pass
+"""
+
+
+@pytest.mark.slow("starts a Ray that dies, then another (about a minute)")
+def test_a_head_node_whose_agent_was_too_slow_to_report_is_started_again(tmp_path, capsys):
+    (tmp_path / "sitecustomize.py").write_text(SLOW_FIRST_AGENT)
+    env = _env_without_ray(PYTHONPATH=str(tmp_path))
+    head = cluster.start(
+        num_cpus=1, num_gpus=0, dashboard=False, temp_dir=tempfile.mkdtemp(prefix="rcs-", dir="/tmp"), base_env=env
+    )
+    try:
+        assert (tmp_path / "slowed").exists()  # the first one did wait
+        said = capsys.readouterr().out
+        assert f"Ray's head node gave up while starting: {cluster.SLOW_START_WHY}. Starting it again" in said, said
+        first = sorted(Path(head.temp_dir).glob("raycourse-ray-*.log"), key=lambda p: p.stat().st_mtime)[0]
+        assert cluster.SLOW_START in first.read_text() and first != head.log_path  # the failure's log is kept
+        assert head.process.poll() is None and cluster.STARTED_LINE in head.log_path.read_text()
+    finally:
+        head.stop()
+    assert not head.leftover_processes()
 
 
 def test_make_lab_runs_one_ray_for_every_notebook_and_leaves_nothing_behind(tmp_path):

@@ -239,6 +239,36 @@ def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
     assert "without num_cpus" in err.value.fix
 
 
+@pytest.mark.parametrize("slow_tries", [1, 3])
+def test_a_local_ray_that_gave_up_waiting_for_its_agents_is_started_again_then_said(monkeypatch, capsys, slow_tries):
+    import ray
+
+    from raycourse import cluster
+
+    tries, shutdowns = [], []
+
+    def fake_init(**kwargs):  # ray.init on a busy machine: the raylet gave its agents 15 s (cluster.SLOW_START)
+        tries.append(kwargs)
+        if len(tries) <= slow_tries:
+            raise Exception("The current node timed out during startup. This could happen because ...")
+        return "context"
+
+    monkeypatch.setattr(ray, "init", fake_init)
+    monkeypatch.setattr(ray, "shutdown", lambda: shutdowns.append(1))
+    if slow_tries < cluster.START_ATTEMPTS:
+        assert runtime._ray_init({"num_cpus": 8}, 8, None) == "context"
+        assert len(tries) == slow_tries + 1 and len(shutdowns) == slow_tries
+        assert capsys.readouterr().out.count("Starting it again") == slow_tries
+    else:
+        with pytest.raises(CourseError, match="too busy") as err:
+            runtime._ray_init({"num_cpus": 8}, 8, None)
+        assert len(tries) == cluster.START_ATTEMPTS and "make lab" in err.value.fix
+    tries.clear()
+    with pytest.raises(CourseError):  # joining a cluster: its start is not this machine's to try again
+        runtime._ray_init({"address": "ray://head:10001"}, None, "ray://head:10001")
+    assert len(tries) == 1
+
+
 def test_accuracy_metric_offline_in_another_directory(ray_session, tmp_path, monkeypatch):
     import ray
 
