@@ -125,6 +125,7 @@ def stage() -> dict[str, list[str]]:
     if STAGE.exists():
         shutil.rmtree(STAGE)
     sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *(ROOT / p for p in PAGES)]
+    sources += [p for p in _files(ROOT / "docs") if p.suffix != ".md"]  # README's pictures (docs/figures/home/)
     for folder in NOTEBOOK_DIRS:
         sources += list(_files(ROOT / folder))
     staged = {p.resolve() for p in sources}

@@ -1,6 +1,6 @@
 """The guides' tables of modules, generated from the modules' facts (``modules/NN_slug.toml``, read through
-:mod:`raycourse.catalogue`): the README's module table, the workshop schedules (docs/workshop.md), the GPU table
-(docs/gpu.md) and what has run where with the soak's run times (docs/measured.md).
+:mod:`raycourse.catalogue`): the README's module table (and its gallery, :mod:`.gallery`), the workshop schedules
+(docs/workshop.md), the GPU table (docs/gpu.md) and what has run where with the soak's run times (docs/measured.md).
 
 Each table sits between ``<!-- facts: NAME -->`` and ``<!-- /facts -->`` in its page; the text around it is the
 page's own. ``python -m raycourse.authoring.tables`` rewrites the tables (the scaffold runs it for a new module);
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import catalogue
 from ..errors import CourseError
+from . import gallery
 
 # Where each schedule starts, what opens and closes it (the workshop's own rows, not a module's).
 SCHEDULES = {
@@ -37,9 +38,22 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
+def _minutes(facts) -> str:
+    return f"{facts.lesson_minutes} + {facts.lab_minutes} min" if facts.lab_minutes else f"{facts.lesson_minutes} min"
+
+
 def readme_modules(modules: list[catalogue.Module]) -> str:
-    rows = [[m.number, f"[{m.facts.title}](notebooks/{m.lesson.name})", m.facts.learn] for m in modules]
-    return _table(["#", "module", "you learn"], rows)
+    rows = [
+        [
+            m.number,
+            f"[{m.facts.title}](notebooks/{m.lesson.name})",
+            _minutes(m.facts),
+            str(m.facts.gpus or "none"),
+            m.facts.learn,
+        ]
+        for m in modules
+    ]
+    return _table(["#", "module", "lesson + lab", "GPUs", "you learn"], rows)
 
 
 def schedule(modules: list[catalogue.Module], part: str) -> str:
@@ -84,7 +98,7 @@ def tables(root: Path = catalogue.ROOT) -> dict[Path, dict[str, str]]:
     """Each page's generated tables, by the name its markers give them."""
     modules = catalogue.modules(root)
     return {
-        root / "README.md": {"modules": readme_modules(modules)},
+        root / "README.md": {"gallery": gallery.markdown(root), "modules": readme_modules(modules)},
         root / "docs" / "workshop.md": {part: schedule(modules, part) for part in SCHEDULES},
         root / "docs" / "gpu.md": {"gpus": gpu_table(modules)},
         root / "docs" / "measured.md": {"ran where": ran_where(modules), "run times": run_times(modules)},
@@ -110,8 +124,10 @@ def render(page: Path, generated: dict[str, str]) -> str:
 
 
 def stale(root: Path = catalogue.ROOT) -> list[Path]:
-    """The pages whose tables differ from what the modules' facts give."""
-    return [page for page, generated in tables(root).items() if render(page, generated) != page.read_text("utf-8")]
+    """The pages whose tables differ from what the modules' facts give, and README's pictures that differ from their
+    lessons' stored outputs (:mod:`raycourse.authoring.gallery`)."""
+    pages = [page for page, generated in tables(root).items() if render(page, generated) != page.read_text("utf-8")]
+    return pages + gallery.stale(root)
 
 
 def write(root: Path = catalogue.ROOT) -> list[Path]:
@@ -125,7 +141,7 @@ def write(root: Path = catalogue.ROOT) -> list[Path]:
         if text != page.read_text(encoding="utf-8"):
             page.write_text(text, encoding="utf-8")
             changed.append(page)
-    return changed
+    return changed + gallery.write(root)
 
 
 if __name__ == "__main__":

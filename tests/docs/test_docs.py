@@ -2,6 +2,7 @@
 page stays within its word count and each CHANGELOG entry within three lines."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,27 @@ def test_the_tables_of_modules_are_generated_from_the_modules_facts():
     stale = [str(p.relative_to(ROOT)) for p in tables.stale(ROOT)]
     assert not stale, f"{stale} differ from the modules' facts: run python -m raycourse.authoring.tables"
     assert "| 03 | [Batch image generation](notebooks/03_image_generation.ipynb) |" in (ROOT / "README.md").read_text()
+
+
+def test_readmes_pictures_are_the_lessons_stored_outputs_and_a_stale_one_is_found(tmp_path):
+    """README's gallery (raycourse/authoring/gallery.py): each picture is the stored image of its lesson's cell, as a
+    file README shows; a picture changed or left over after a lesson is recorded again is stale."""
+    from raycourse.authoring import gallery
+
+    pictures = gallery.files(ROOT)
+    readme = (ROOT / "README.md").read_text()
+    assert len(pictures) == len(gallery.PICTURES) >= 6
+    for path, data in pictures.items():
+        assert path.read_bytes() == data and f"]({path.relative_to(ROOT).as_posix()})" in readme, path
+    for folder in ("modules", "notebooks"):  # a copy of the course whose pictures went stale
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    shutil.copytree(ROOT / gallery.FOLDER, tmp_path / gallery.FOLDER)
+    changed = tmp_path / gallery.FOLDER / next(iter(pictures)).name
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    (tmp_path / gallery.FOLDER / "old.png").write_bytes(b"")
+    assert sorted(p.name for p in gallery.stale(tmp_path)) == sorted([changed.name, "old.png"])
+    gallery.write(tmp_path)
+    assert gallery.stale(tmp_path) == []
 
 
 def test_the_docs_show_both_grading_commands_with_the_graders_time_limit():

@@ -268,6 +268,40 @@ def test_chromium_loads_every_page_without_a_console_error_or_a_broken_image(sit
     assert browser.title and "Ray Data AI Pipelines" in browser.title
 
 
+HOME_JS = """
+return {
+  headings: [...document.querySelectorAll('section > h2')].map(h => h.textContent.replace('#', '').trim()),
+  images: [...document.images].map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0]),
+  columns: [...document.querySelectorAll('th')].map(th => th.textContent.trim()),
+  code: [...document.querySelectorAll('pre')].map(pre => pre.textContent).join('\\n'),
+};
+"""
+
+
+def test_the_site_opens_on_what_a_learner_will_build(site, browser):
+    """The home page (README): first the lessons' own pictures, each shown, then the two commands, then the modules
+    with their minutes and GPUs."""
+    from test_browser import _wait
+
+    from raycourse.authoring import gallery
+
+    browser.get(browser.base)  # the site's address itself
+    _wait(lambda: browser.execute_script("return document.readyState") == "complete", 20, "the home page")
+    for img in browser.find_elements("tag name", "img"):
+        browser.execute_script("arguments[0].loading = 'eager'", img)
+    home = _wait(
+        lambda: (lambda h: h if all(ok for _, ok in h["images"]) else None)(browser.execute_script(HOME_JS)),
+        20,
+        "the home page's pictures to decode",
+    )
+    assert [h.rstrip("¶") for h in home["headings"][:3]] == ["What you will build", "Start here", "The modules"]
+    shown = [src.rsplit("/", 1)[-1] for src, _ in home["images"]]
+    for path in gallery.files(ROOT):
+        assert path.name in shown, f"the home page does not show {path.name}: {shown}"
+    assert {"lesson + lab", "GPUs", "you learn"} <= set(home["columns"]), home["columns"]
+    assert "make lab" in home["code"] and "make test" in home["code"]
+
+
 def test_the_search_finds_a_lesson_offline(site, browser):
     assert _load(browser, "search.html?q=join") == []
     deadline = time.monotonic() + 30
