@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import CourseError
 from . import bench, labs, notebooks
 
 
@@ -120,6 +121,14 @@ def _record(args, paths) -> int:
             except notebooks.RecordError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 failed.append(path)
+    from . import gallery
+
+    try:
+        for path in gallery.write():  # README's pictures, from the lessons just stored
+            print(f"wrote {path.relative_to(notebooks.ROOT)}")
+    except CourseError as exc:
+        print(f"error: README's pictures: {exc}", file=sys.stderr)
+        failed.append(notebooks.ROOT / gallery.FOLDER)
     if failed:
         print(f"not stored: {', '.join(str(p.relative_to(notebooks.ROOT)) for p in failed)}", file=sys.stderr)
         return 1
