@@ -98,10 +98,16 @@ def _image(root: Path, picture: Picture) -> tuple[bytes, str]:
     )
 
 
+def _pictures(root: Path) -> list[Picture]:
+    """The pictures whose lesson ``root`` has (a copy of the course with fewer modules shows fewer)."""
+    numbers = {m.number for m in catalogue.modules(root) if m.lesson.is_file()}
+    return [p for p in PICTURES if p.module in numbers]
+
+
 def files(root: Path = catalogue.ROOT) -> dict[Path, bytes]:
     """Every picture's file in the course (``root``) and the bytes its lesson stores."""
     found = {}
-    for picture in PICTURES:
+    for picture in _pictures(root):
         data, suffix = _image(root, picture)
         found[root / FOLDER / f"{picture.stem}{suffix}"] = data
     return found
@@ -109,10 +115,10 @@ def files(root: Path = catalogue.ROOT) -> dict[Path, bytes]:
 
 def markdown(root: Path = catalogue.ROOT) -> str:
     """README's gallery: rows of pictures, each column headed by its caption, linked to its lesson."""
-    paths = list(files(root))
+    pictures, paths = _pictures(root), list(files(root))
     rows = []
-    for start in range(0, len(PICTURES), PER_ROW):
-        row = list(zip(PICTURES[start : start + PER_ROW], paths[start : start + PER_ROW]))
+    for start in range(0, len(pictures), PER_ROW):
+        row = list(zip(pictures[start : start + PER_ROW], paths[start : start + PER_ROW]))
         lesson = {p.module: catalogue.module(p.module, root).lesson.name for p, _ in row}
         rows.append("| " + " | ".join(f"[{p.caption}](notebooks/{lesson[p.module]})" for p, _ in row) + " |")
         rows.append("| " + " | ".join("---" for _ in row) + " |")

@@ -3,7 +3,8 @@
 A lesson (``notebooks/NN_name.ipynb``) has, in this order:
 
 1. a title ``# NN · Title``, a promise ("After this module you will be able to" and a list),
-   the prerequisites and the estimated time (``**Prerequisites:**``, ``**Estimated time:** N minutes``);
+   the prerequisites and the estimated time (``**Prerequisites:**``, ``**Estimated time:** N minutes``), in its
+   first three markdown cells;
 2. its sections, with two or three ``> **Try it.**`` prompts where the learner predicts or changes
    something;
 3. a checked quiz (cells tagged ``quiz-text`` and ``quiz``, see ``raycourse.checks.quiz``);
@@ -39,7 +40,7 @@ def missing_sections(nb) -> list[str]:
     missing = []
     if not markdown or not SECTIONS["title"].search(markdown[0]):
         missing.append("title")
-    head = "\n".join(markdown[:2])
+    head = "\n".join(markdown[:3])
     for name in ("promise", "prerequisites", "time"):
         if not SECTIONS[name].search(head):
             missing.append(name)

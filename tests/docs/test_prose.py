@@ -5,6 +5,8 @@
   What a ``<details>`` block holds (a table of defaults, measured figures, an edge case explained at length) is
   reference material, folded away: a reader opens it on purpose, and reading the lesson does not mean reading it,
   so it is not counted.
+- No markdown cell of a lesson has more than ``MAX_CELL_WORDS`` words, its quiz, its tables' rows and its
+  ``<details>`` blocks aside: one idea a cell, then its code.
 - No markdown cell of a lesson, a solved lab or a lab has more than ``MAX_CELL_LINES`` lines, inside a
   ``<details>`` block or not: a longer cell does more than one thing, and a reader scrolls past it.
 - Every ``<details>`` block is closed and has a ``<summary>`` (without one, JupyterLab and GitHub show
@@ -26,6 +28,7 @@ from raycourse import catalogue
 ROOT = catalogue.ROOT
 MAX_LESSON_WORDS = 2500
 MAX_CELL_LINES = 20
+MAX_CELL_WORDS = 150
 
 DETAILS = re.compile(r"<details\b[^>]*>.*?</details\s*>", re.S | re.I)
 CLOSE = re.compile(r"</details\s*>", re.I)
@@ -93,6 +96,28 @@ def test_a_lesson_has_at_most_2500_words_of_markdown_outside_details(lesson):
         f"{lesson.relative_to(ROOT)} has {total} words of markdown outside <details> (at most {MAX_LESSON_WORDS}); "
         f"its largest cells: {largest}. Cut, or fold reference material into <details><summary>…</summary>."
     )
+
+
+def cell_words(text: str) -> int:
+    """The words a reader meets in one markdown cell: outside <details> blocks and tables' rows."""
+    text = DETAILS.sub(" ", text)
+    return len(" ".join(line for line in text.splitlines() if not line.lstrip().startswith("|")).split())
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_no_markdown_cell_of_a_lesson_has_more_than_150_words(lesson):
+    long = [
+        f"cell {i}: {n} words"
+        for i, text in markdown_cells(lesson)
+        if not text.lstrip().startswith("## Quiz") and (n := cell_words(text)) > MAX_CELL_WORDS
+    ]
+    assert not long, f"{lesson.relative_to(ROOT)}: {long} (at most {MAX_CELL_WORDS}): one idea a cell, then its code"
+
+
+def test_the_word_count_of_a_cell_leaves_out_tables_and_details():
+    table = "| a | b |\n| --- | --- |\n" + "| word word |\n" * 200
+    folded = "<details><summary>More</summary>\n\n" + "word " * 400 + "\n</details>"
+    assert cell_words("Two words\n\n" + table + folded) == 2 and cell_words("word " * 151) == 151
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
