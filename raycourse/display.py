@@ -21,8 +21,12 @@ def show_images(
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
+    wrapped = None if titles is None else [textwrap.fill(str(t), wrap) for t in titles]
+    # room above each row for its longest title: 8-point lines, 1.4 line spacing, a quarter inch of margin
+    rows = [wrapped[r * ncols : (r + 1) * ncols] for r in range(nrows)] if wrapped else []
+    lines = [max(t.count("\n") + 1 for t in row) for row in rows]
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 * nrows if titles is not None else 0)), squeeze=False
+        nrows, ncols, figsize=(size * ncols, size * nrows + sum(0.25 + n * 8 * 1.4 / 72 for n in lines)), squeeze=False
     )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -34,7 +38,7 @@ def show_images(
         ax.imshow(array, cmap="gray" if array.ndim == 2 else None)
         if titles is not None:
             # parse_math=False: a "$" in a prompt is text, not the start of a formula
-            ax.set_title(textwrap.fill(str(titles[i]), wrap), fontsize=8, parse_math=False)
+            ax.set_title(wrapped[i], fontsize=8, parse_math=False)
     fig.tight_layout()
     plt.show()
 

@@ -263,7 +263,7 @@ def fig_03_blocks_bundles_batches():
     d = Drawing(9.6, 3.6)
     d.text(48, 34, "prompts.repartition(4).map_batches(ImageGen, batch_size=2, ...): 8 rows", size=11, weight="bold")
     heads = [
-        (9, "blocks (4)", "how Ray stores and moves rows"),
+        (9, "blocks (4)", "how Ray stores\nand moves rows"),
         (36, "bundles", "whole blocks, gathered until ≥ batch_size rows;\na block is never cut"),
         (66, "actors of the pool", "each bundle: one actor"),
         (88, "batches", "batch_size rows,\ncut from the bundle"),

@@ -308,6 +308,25 @@ def test_show_images_draws_a_grid(monkeypatch):
     plt.close("all")
 
 
+def test_a_long_title_stays_clear_of_the_image_above_it(monkeypatch):
+    """Lesson 04's grid: prompts wrapped into seven lines each; every title sits between its image and the one above."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
+    prompt = "autumn: A 3D render of a penguin wearing a bright orange space suit, among falling red leaves and sky."
+    raycourse.show_images([np.zeros((64, 64, 3), dtype=np.uint8)] * 8, titles=[prompt] * 8, ncols=4, wrap=24)
+    fig = shown[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    above, below = fig.axes[0], fig.axes[4]  # the first image of each row
+    image_above = above.get_images()[0].get_window_extent(renderer)
+    title_below = below.title.get_window_extent(renderer)
+    assert title_below.y1 <= image_above.y0, (title_below, image_above)  # pixels: y grows upwards
+    plt.close("all")
+
+
 def test_only_the_worker_pool_size_warning_is_kept_out_of_cells(monkeypatch, capsys):
     from ray._private import worker
 
