@@ -16,7 +16,8 @@ comes back in no particular order.
 
 Every answer is a Ray ``Dataset``, as the text asks. After its rows, each check reads from the
 Dataset's plan the steps the text names: a join (exercise 1), a join that keeps both sides and a
-batch function (exercise 2), joins and no filter (the stretch).
+batch function (exercise 2), joins and no filter (the stretch). A materialized answer keeps no plan:
+then Ray's stats name its steps (:mod:`.stats`), and the rows alone tell which sides its join kept.
 
 Each check is in two halves (``raycourse.checks.Exercise``): ``exercise_N`` runs the learner's Dataset and
 returns its rows and the kinds of its steps (:func:`_observe`); ``_judge_N`` decides from those alone (in the
@@ -29,6 +30,7 @@ import math
 import re
 
 from ._core import Wrong, exercise, progress_of, require
+from .stats import made_by, step_kinds
 from .toolkit import error_line, join_types, plan_kinds, require_dataset, review_table
 
 progress = progress_of(__name__)  # the last cell of the lab: check.progress()
@@ -137,7 +139,7 @@ def _frame(name: str, value, what: str):
 
 def _observe(name: str, value, what: str) -> dict:
     """What a check sees of a Dataset answer: its columns and rows (a missing value as None), the types of its
-    joins and the kinds of its steps."""
+    joins and the kinds of its steps, and for a materialized answer the operators its stats say made it."""
     df = _frame(name, value, what)
     rows = df.astype(object).where(df.notna(), None).to_dict("records")
     return {
@@ -145,7 +147,16 @@ def _observe(name: str, value, what: str) -> dict:
         "rows": rows,
         "joins": join_types(value),
         "kinds": plan_kinds(value),
+        "made_by": made_by(value),
     }
+
+
+MATERIALIZED = "materialized"  # a join that Ray's stats name, of a type that only the rows can tell
+
+
+def _kinds(seen: dict) -> list[str]:
+    """The kinds of the answer's steps: from its plan, or (materialized) from its stats."""
+    return step_kinds(seen["made_by"]) if seen.get("made_by") else seen["kinds"]
 
 
 def _table(seen: dict):
@@ -295,8 +306,10 @@ def _check_joined(name: str, seen: dict, hint: str) -> list[str]:
     """The join types of the answer's plan (``seen``: :func:`_observe`); :class:`Wrong` when it has none (rows
     matched elsewhere, or materialized)."""
     types = list(seen["joins"])
+    if not types and "Join" in _kinds(seen):
+        return [MATERIALIZED]
     if not types:
-        gone = " (a materialized Dataset keeps none of its steps)" if seen["kinds"] == ["InputData"] else ""
+        gone = " (nor do the stats of the materialized Dataset name one)" if seen.get("made_by") is not None else ""
         raise Wrong(f"`{name}` was not made by a join: its plan has no `join`{gone}.", hint)
     return types
 
@@ -435,13 +448,13 @@ def _check_three_kinds(got: dict[int, str]) -> None:
 def _check_prompt_steps(seen: dict) -> None:
     """The steps the text names: a join that keeps both sides' rows, and `prompt` added by a batch function."""
     types = _check_joined("prompts", seen, "Start from a join of `animals` and `outfits` that keeps both sides.")
-    if "full_outer" not in types:
+    if "full_outer" not in types and types != [MATERIALIZED]:  # materialized: the rows tell which sides it kept
         raise Wrong(
             f"`prompts` is built from {' and '.join(types)} join(s), not from one join that keeps the rows of both "
             "sides.",
             "Start from a single join that keeps every animal and every outfit, with or without a partner.",
         )
-    kinds = seen["kinds"]
+    kinds = _kinds(seen)
     if "MapBatches" not in kinds:
         how = "row by row (`map`)" if "MapRows" in kinds else "without a batch function (no `map_batches` step)"
         raise Wrong(
@@ -523,7 +536,7 @@ def _check_only_review_columns(df) -> None:
 def _check_joins_only(seen: dict) -> None:
     """Joins, and no step that chooses or changes rows some other way (the text: "joins only, no filter")."""
     _check_joined("unworn_reviews", seen, "Use joins: an anti join, then a semi join.")
-    others = [ROW_STEPS[k] for k in seen["kinds"] if k in ROW_STEPS]
+    others = [ROW_STEPS[k] for k in _kinds(seen) if k in ROW_STEPS]
     if others:
         raise Wrong(
             f"`unworn_reviews` is right, but it is made with {others[0]} besides joins.",

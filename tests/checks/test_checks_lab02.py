@@ -339,6 +339,32 @@ def test_ex2_accepts_different_correct_answers(animals, outfits, answer):
     assert "26 prompts: 19 animals in their outfit, 5 animals without one, 2 product photos" in v.message
 
 
+def test_a_materialized_answer_is_judged_by_what_its_stats_say_made_it(animals, outfits, reviews, frames):
+    """Lesson 01 teaches materialize(), and no exercise forbids it: a right answer materialized passes every exercise;
+    one whose stats name no join, or a row `map` for the prompt, is still refused for that step."""
+    by_text = dict(on=("product",), right_on=("outfit",), num_partitions=2)
+    reviewed = reviews.join(outfits.rename_columns({"id": "product_id"}), join_type="inner", **by_text)
+    assert verdict(lab02.exercise_1, reviewed.materialize()).passed
+    prompts = _full_outer(animals, outfits).map_batches(_prompt_numpy).materialize()
+    assert type(prompts).__name__ == "MaterializedDataset"
+    v = verdict(lab02.exercise_2, prompts)
+    assert v.passed and "26 prompts" in v.message, v
+    assert lab02.stretch.result(_by_product(reviews, _unworn(animals, outfits), "left_semi").materialize()).passed
+    a, o, _ = frames
+    in_pandas = ray.data.from_pandas(_prompt_pandas(a.merge(o, on="id", how="outer"))).materialize()
+    v = verdict(lab02.exercise_2, in_pandas)
+    assert v.status == "wrong" and "was not made by a join" in v.message and "stats" in v.message, v
+    v = verdict(lab02.exercise_2, _full_outer(animals, outfits).map(_prompt_row).materialize())
+    assert v.status == "wrong" and "row by row (`map`)" in v.message, v
+    v = verdict(
+        lab02.exercise_2,
+        animals.join(outfits, join_type="left_outer", num_partitions=2, on=("id",))
+        .map_batches(_prompt_numpy)
+        .materialize(),
+    )
+    assert v.status == "wrong" and "misses the outfits that no animal wears" in v.message, v  # the rows tell
+
+
 def _no_animal(batch):  # the outfits of an anti join, with the `animal` column they lack
     return {**batch, "animal": np.array([None] * len(batch["id"]), dtype=object)}
 

@@ -208,6 +208,14 @@ def test_ex2_not_grouped(colours):
     _wrong(lab09.exercise_2.result(ray.data.from_pandas(pd.concat(rows))), "not made with groupby")
 
 
+def test_ex2_a_materialized_answer_is_judged_by_what_its_stats_say_made_it(colours):
+    """Materialized `changes`: its plan keeps no step, Ray's stats name the grouping (checks/stats.py)."""
+    assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change).materialize()).passed
+    table = colours.to_pandas()
+    rows = [colour_change_pandas(group) for _, group in table.groupby("path")]
+    _wrong(lab09.exercise_2.result(ray.data.from_pandas(pd.concat(rows)).materialize()), "not made with groupby")
+
+
 def test_ex2_whole_paths(colours):
     def whole_path(group):
         row = colour_change(group)

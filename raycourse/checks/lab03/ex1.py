@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .._core import Wrong, exercise, require
+from ..stats import operator_names
 from ..toolkit import require_dataset, stages
 from ._common import (
     IMAGE_SHAPE,
@@ -33,20 +34,6 @@ def _what_objects(values) -> str:
     if isinstance(first, Image.Image):
         return "PIL images"
     return f"Python objects ({type(first).__name__})"
-
-
-def _operator_names(ds) -> set[str]:
-    """The operators (``MapBatches(FloatImageGen)``, ...) that the stats of a materialized Dataset say made it;
-    None when Ray's stats cannot be read (an internal API: the rows are still checked)."""
-    try:
-        names, stack = set(), [ds._raw_stats()]
-    except Exception:
-        return None
-    while stack:
-        current = stack.pop()
-        names.update((getattr(current, "metadata", None) or {}).keys())
-        stack.extend(getattr(current, "parents", None) or [])
-    return names
 
 
 SIZE_HINT = (
@@ -166,7 +153,7 @@ def _observe_images(images) -> dict:
     from ray.data.dataset import MaterializedDataset
 
     materialized = isinstance(images, MaterializedDataset)
-    names = _operator_names(images) if materialized else None
+    names = operator_names(images) if materialized else None
     seen = {"materialized": materialized, "operators": None if names is None else sorted(names)}
     if not materialized:  # running it would draw every image again: the judge refuses it as it is
         return seen
