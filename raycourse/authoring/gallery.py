@@ -75,9 +75,8 @@ PICTURES = (
 PER_ROW = 3
 
 
-def _image(root: Path, picture: Picture) -> tuple[bytes, str]:
+def _image(lesson: Path, picture: Picture) -> tuple[bytes, str]:
     """The picture's bytes and file suffix, from its lesson's stored outputs."""
-    lesson = catalogue.module(picture.module, root).lesson
     cells = [
         c
         for c in json.loads(lesson.read_text(encoding="utf-8"))["cells"]
@@ -98,55 +97,57 @@ def _image(root: Path, picture: Picture) -> tuple[bytes, str]:
     )
 
 
-def _pictures(root: Path) -> list[Picture]:
-    """The pictures whose lesson ``root`` has (a copy of the course with fewer modules shows fewer)."""
-    numbers = {m.number for m in catalogue.modules(root) if m.lesson.is_file()}
-    return [p for p in PICTURES if p.module in numbers]
+def _shown(root: Path) -> list[tuple[Picture, Path, Path, bytes]]:
+    """Each picture whose lesson ``root`` has (a copy of the course with fewer modules shows fewer): the picture,
+    its lesson, its file in the course and the bytes its lesson stores."""
+    lessons = {m.number: m.lesson for m in catalogue.modules(root) if m.lesson.is_file()}
+    shown = []
+    for picture in (p for p in PICTURES if p.module in lessons):
+        data, suffix = _image(lessons[picture.module], picture)
+        shown.append((picture, lessons[picture.module], root / FOLDER / f"{picture.stem}{suffix}", data))
+    return shown
 
 
 def files(root: Path = catalogue.ROOT) -> dict[Path, bytes]:
     """Every picture's file in the course (``root``) and the bytes its lesson stores."""
-    found = {}
-    for picture in _pictures(root):
-        data, suffix = _image(root, picture)
-        found[root / FOLDER / f"{picture.stem}{suffix}"] = data
-    return found
+    return {path: data for _, _, path, data in _shown(root)}
 
 
 def markdown(root: Path = catalogue.ROOT) -> str:
     """README's gallery: rows of pictures, each column headed by its caption, linked to its lesson."""
-    pictures, paths = _pictures(root), list(files(root))
-    rows = []
-    for start in range(0, len(pictures), PER_ROW):
-        row = list(zip(pictures[start : start + PER_ROW], paths[start : start + PER_ROW]))
-        lesson = {p.module: catalogue.module(p.module, root).lesson.name for p, _ in row}
-        rows.append("| " + " | ".join(f"[{p.caption}](notebooks/{lesson[p.module]})" for p, _ in row) + " |")
+    shown, rows = _shown(root), []
+    for start in range(0, len(shown), PER_ROW):
+        row = shown[start : start + PER_ROW]
+        rows.append("| " + " | ".join(f"[{p.caption}](notebooks/{lesson.name})" for p, lesson, _, _ in row) + " |")
         rows.append("| " + " | ".join("---" for _ in row) + " |")
-        rows.append("| " + " | ".join(f"![{p.alt}]({path.relative_to(root).as_posix()})" for p, path in row) + " |")
+        rows.append(
+            "| " + " | ".join(f"![{p.alt}]({path.relative_to(root).as_posix()})" for p, _, path, _ in row) + " |"
+        )
         rows.append("")
     return "\n".join(rows).rstrip()
 
 
-def stale(root: Path = catalogue.ROOT) -> list[Path]:
-    """The pictures whose file differs from (or lacks) what their lesson stores, and files no picture is."""
+def _differences(root: Path) -> tuple[dict[Path, bytes], list[Path]]:
+    """The pictures' files as their lessons store them, and the paths that differ: a file missing or changed, or a
+    file of the folder that no picture is."""
     wanted = files(root)
     folder = root / FOLDER
     extra = [path for path in sorted(folder.iterdir()) if path not in wanted] if folder.is_dir() else []
-    return [path for path, data in wanted.items() if not path.is_file() or path.read_bytes() != data] + extra
+    return wanted, [path for path, data in wanted.items() if not path.is_file() or path.read_bytes() != data] + extra
+
+
+def stale(root: Path = catalogue.ROOT) -> list[Path]:
+    """The pictures whose file differs from (or lacks) what their lesson stores, and files no picture is."""
+    return _differences(root)[1]
 
 
 def write(root: Path = catalogue.ROOT) -> list[Path]:
     """Write the pictures that are stale, and remove files of the folder that no picture is; return what changed."""
-    wanted = files(root)
-    changed = []
-    for path, data in wanted.items():
-        if not path.is_file() or path.read_bytes() != data:
+    wanted, changed = _differences(root)
+    for path in changed:
+        if path in wanted:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            changed.append(path)
-    folder = root / FOLDER
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path not in wanted:
+            path.write_bytes(wanted[path])
+        else:
             path.unlink()
-            changed.append(path)
     return changed
