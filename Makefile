@@ -36,7 +36,7 @@ help:
 	@echo "make figures   redraw the lessons' diagrams (notebooks/figures/*.svg) from tools/figures.py"
 	@echo "make screenshots  capture the dashboard screenshots (notebooks/figures/dashboard_*.png) from a real run"
 	@echo "make record    run every lesson and solved lab and store it with its outputs (NOTEBOOKS=03: one module's)"
-	@echo "make bench     time every notebook (median of BENCH_RUNS runs, default 3)"
+	@echo "make bench     time every notebook and its slowest cells (median of BENCH_RUNS runs, default 3; NOTEBOOKS=03: one module's)"
 	@echo "make soak      a workshop day on one Ray: every notebook twice, a killed kernel between (SOAK_ARGS=...)"
 	@echo "make test-gpu  the whole suite in the gpu profile, on a GPU machine, after make prefetch"
 	@echo "make prefetch  download the gpu profile's pinned models (needs internet)"
@@ -130,7 +130,7 @@ record: setup
 	$(BIN)/python -m raycourse.authoring labs
 
 bench: setup
-	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
+	$(TEST_ENV) $(BIN)/python -m raycourse.authoring bench $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) $(if $(NOTEBOOKS),--modules $(NOTEBOOKS))
 
 # Not part of make test (about 23 min here, 2026-11-27): every lesson and solved lab twice in one Ray, a kernel
 # killed mid-pipeline between the passes; fails if pass 2 is slower or the killed run holds CPUs/GPUs.

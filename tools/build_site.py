@@ -50,6 +50,7 @@ GUIDE_ORDER = (
     "authoring",
     "checks",
     "testing",
+    "bench",
 )
 SKIP = {"outputs", ".ipynb_checkpoints", "__pycache__", "my-work"}
 # [text](target) and ![alt](target), and src="..."/href="..." in raw HTML

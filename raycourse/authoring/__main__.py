@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     ]:
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
-        if name == "record":
-            p.add_argument("--modules", nargs="+", metavar="NN", help="only these modules' lesson and solved lab")
+        if name in ("record", "bench"):
+            p.add_argument("--modules", nargs="+", metavar="NN", help="only these modules' notebooks")
         if name == "bench":
             p.add_argument("--runs", type=int, default=3)
             p.add_argument("--own-ray", action="store_true", help="a Ray per notebook instead of one for all")
@@ -104,13 +104,21 @@ def _check(args, paths) -> int:
     return 1 if any(bad.values()) else 0
 
 
+def _of_modules(args, paths: list) -> list:
+    """``paths``, or only those of the modules ``--modules`` names; [] (and a message) when it names none there."""
+    if not args.modules:
+        return paths
+    wanted = {m.strip().zfill(2) for m in " ".join(args.modules).replace(",", " ").split()}
+    paths = [p for p in paths if p.name[:2] in wanted]
+    if not paths:
+        print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
+    return paths
+
+
 def _record(args, paths) -> int:
-    if args.modules:
-        wanted = {m.strip().zfill(2) for m in " ".join(args.modules).replace(",", " ").split()}
-        paths = [p for p in paths if p.name[:2] in wanted]
-        if not paths:
-            print(f"error: no notebook of module(s) {', '.join(sorted(wanted))}", file=sys.stderr)
-            return 1
+    paths = _of_modules(args, paths)
+    if not paths:
+        return 1
     failed = []
     for path in paths:
         shown = path.parent.name in notebooks.SHOWN_DIRS
@@ -147,7 +155,16 @@ def _soak(args, paths) -> int:
 
 
 def _bench(args, paths) -> int:
+    if not args.paths:  # every lesson and solved lab (a lab as shipped stops at its placeholders)
+        paths = [p for p in paths if p.parent.name != "labs"]
+    paths = _of_modules(args, paths)
+    if not paths:
+        return 1
     bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
+    from . import tables
+
+    for path in tables.write():  # docs/measured.md's "where the time goes", from results/bench.json
+        print(f"wrote {path.relative_to(notebooks.ROOT)}")
     return 0
 
 

@@ -232,7 +232,7 @@ def _timed(path: Path) -> tuple[float, str | None]:
 
     start = time.perf_counter()
     try:
-        return run_once(path), None
+        return run_once(path)[0], None
     except CellExecutionError as exc:
         text = str(exc)
         source = text.split("------------------", 2)[1].strip().splitlines() if "------------------" in text else []

@@ -9,6 +9,7 @@ tests/docs/test_docs.py fails while a page differs from what the facts give.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -94,6 +95,37 @@ def run_times(modules: list[catalogue.Module]) -> str:
     return _table(head, rows)
 
 
+def _cell_said(cell: dict) -> str:
+    parts = []
+    if cell["actors"]:
+        noun = "actor" if cell["actors"] == 1 else "actors"
+        started = f"{cell['actor_start_s']} s to start, {cell['actor_init_s']} s in `__init__`"
+        parts.append(f"{cell['actors']} {noun}: {started}")
+    if cell["tasks"]:
+        training = f", {cell['train_s']} s training" if cell["train_s"] else ""
+        parts.append(f"{cell['tasks']} tasks: {cell['task_s']} s of work{training}")
+    code = cell["code"].replace("|", "\\|").replace("`", "'")
+    return f"cell {cell['index']}, {cell['wall_s']} s (`{code}`): " + ("; ".join(parts) or "the driver's own work")
+
+
+def where_the_time_goes(root: Path) -> str:
+    """``make bench``'s last results (results/bench.json): each notebook's median and its slowest cells."""
+    path = root / "results" / "bench.json"
+    if not path.is_file():
+        return "No `make bench` has written `results/bench.json` yet."
+    data = json.loads(path.read_text(encoding="utf-8"))
+    head = ["notebook", "median", "its slowest cells, and what Ray did in them"]
+    rows = [
+        [
+            f"`{name}`",
+            f"{m['median_s']} s ({m['runs']} run{'s' * (m['runs'] != 1)}, {m['date']})",
+            "<br>".join(_cell_said(c) for c in m["slowest"]),
+        ]
+        for name, m in data["notebooks"].items()
+    ]
+    return f"{data['machine']}, `{data['profile']}` profile.\n\n" + _table(head, rows)
+
+
 def tables(root: Path = catalogue.ROOT) -> dict[Path, dict[str, str]]:
     """Each page's generated tables, by the name its markers give them."""
     modules = catalogue.modules(root)
@@ -102,6 +134,7 @@ def tables(root: Path = catalogue.ROOT) -> dict[Path, dict[str, str]]:
         root / "docs" / "workshop.md": {part: schedule(modules, part) for part in SCHEDULES},
         root / "docs" / "gpu.md": {"gpus": gpu_table(modules)},
         root / "docs" / "measured.md": {"ran where": ran_where(modules), "run times": run_times(modules)},
+        root / "docs" / "bench.md": {"where the time goes": where_the_time_goes(root)},
     }
 
 

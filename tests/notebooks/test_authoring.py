@@ -463,3 +463,86 @@ def test_an_error_that_is_the_point_is_stored_as_one_line_without_rays_log_recor
     assert notebooks._stored_output(nbformat.v4.new_output("stream", name="stderr", text=record)) is None
     said = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: concurrency is deprecated\n")
     assert notebooks._stored_output(said) is not None
+
+
+# make bench: where each cell's time goes ----------------------------------------------------------------------------
+
+
+def _timed_notebook():
+    """Three code cells that ran 0-2 s, 2-12 s and 12-20 s after 06:00:00 (nbclient's timestamps) and a markdown one."""
+    nb = nbformat.v4.new_notebook()
+    spans = [(0, 2, "import ray"), (2, 12, "# load\nimages = ds.map_batches(Gen, compute=pool)"), (12, 20, "fit()")]
+    for began, ended, source in spans:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["execution"] = {
+            "iopub.execute_input": f"2026-11-29T06:00:{began:02d}.000000Z",
+            "shell.execute_reply": f"2026-11-29T06:00:{ended:02d}.000000Z",
+        }
+        nb.cells.append(cell)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("words"))
+    return nb
+
+
+def _task(kind, created, started, ended, name="MapWorker.submit"):
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    base = datetime(2026, 11, 29, 6, tzinfo=timezone.utc).timestamp() * 1000
+    return SimpleNamespace(
+        type=kind,
+        creation_time_ms=base + created * 1000,
+        start_time_ms=None if started is None else base + started * 1000,
+        end_time_ms=None if ended is None else base + ended * 1000,
+        func_or_class_name=name,
+        name=name,
+    )
+
+
+def test_bench_gives_each_ray_task_to_the_cell_that_submitted_it():
+    from raycourse.authoring import bench
+
+    cells = bench.cell_times(_timed_notebook())
+    assert [(c.index, c.code, c.wall_s) for c in cells] == [
+        (0, "import ray", 2.0),
+        (2, "images = ds.map_batches(Gen, compute=pool)", 10.0),  # the comment line is not its code
+        (3, "fit()", 8.0),
+    ]
+    tasks = [
+        _task("ACTOR_CREATION_TASK", 3, 8, 10, "MapWorker.__init__"),  # 5 s to start, 2 s in __init__
+        _task("ACTOR_CREATION_TASK", 3, 9, 10.5, "MapWorker.__init__"),  # 6 s, 1.5 s
+        _task("ACTOR_TASK", 10, 10, 11.5),
+        _task("NORMAL_TASK", 11, 11, 11.5, "ReadRange"),
+        _task("ACTOR_TASK", 13, 13, 19, "RayTrainWorker.run_train_fn"),
+        _task("NORMAL_TASK", 12.5, None, None),  # never ran: counted, no seconds
+        _task("NORMAL_TASK", 30, 30, 31),  # after every cell: no cell's
+        _task("DRIVER_TASK", 0.5, 0.5, 20),  # the kernel itself: not Ray's work for a cell
+        _task("ACTOR_TASK", 10, 10, 12, "_StatsActor.update_execution_metrics"),  # Ray Data's helpers: no cell's
+        _task("ACTOR_CREATION_TASK", 3, 4, 5, "ActorLocationTracker.__init__"),
+    ]
+    first, load, fit = bench.attribute(cells, tasks)
+    assert (first.actors, first.tasks) == (0, 0)
+    assert first.summary() == "cell 0 (2.0 s) `import ray`: no Ray work (the driver's own)"
+    assert (load.actors, load.actor_start_s, load.actor_init_s, load.tasks, load.task_s) == (2, 11.0, 3.5, 2, 2.0)
+    assert (fit.tasks, fit.train_s, fit.task_s) == (2, 6.0, 0.0)
+    assert load.summary() == (
+        "cell 2 (10.0 s) `images = ds.map_batches(Gen, compute=pool)`: 2 actors: 11.0 s to start, 3.5 s in __init__; "
+        "2 tasks: 2.0 s of work"
+    )
+    assert "start" not in load.row() and load.row()["actor_init_s"] == 3.5
+
+
+def test_bench_results_merge_by_notebook_and_become_the_guides_table(tmp_path):
+    from raycourse.authoring import bench, tables
+
+    results = tmp_path / "results" / "bench.json"
+    assert tables.where_the_time_goes(tmp_path) == "No `make bench` has written `results/bench.json` yet."
+    cells = bench.attribute(bench.cell_times(_timed_notebook()), [_task("ACTOR_CREATION_TASK", 3, 8, 10)])
+    slowest = sorted(cells, key=lambda c: -c.wall_s)[:2]
+    bench._write(results, {"notebooks/01_a.ipynb": dict(median_s=20.0, times_s=[20.0], slowest=slowest)}, runs=1)
+    bench._write(results, {"notebooks/02_b.ipynb": dict(median_s=5.5, times_s=[5.5], slowest=[])}, runs=1)
+    table = tables.where_the_time_goes(tmp_path)
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [row.split(" | ")[0] for row in rows] == ["| `notebooks/01_a.ipynb`", "| `notebooks/02_b.ipynb`"]
+    assert "20.0 s (1 run, " in rows[0]
+    assert "cell 2, 10.0 s (`images = ds.map_batches(Gen, compute=pool)`): 1 actor: 5.0 s to start" in rows[0]
+    assert "<br>cell 3, 8.0 s (`fit()`): the driver's own work" in rows[0]
