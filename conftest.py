@@ -62,6 +62,17 @@ if not os.environ.get("RAY_ADDRESS") and not any(
     _MADE_HERE["token"] = tempfile.mkdtemp(prefix="rc-auth-")
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=os.path.join(_MADE_HERE["token"], "auth_token"))
 
+# Every Ray the run starts without a temp dir of its own (a notebook alone, make lab's in a test) keeps its session
+# folders in a folder of the run's: RAY_TMPDIR, which Ray and raycourse.cluster.private_temp_dir read. A notebook that
+# starts "alone" looks for a Ray its user started with `ray start` (raycourse.runtime.find_running_ray) and joins it:
+# with the user's own `make lab` (or `make bench`) running beside the tests, it joined that Ray, and the tests of a
+# lone notebook failed. A short name: Ray's socket paths below it must fit in 107 bytes.
+if not os.environ.get("RAY_TMPDIR"):
+    import tempfile
+
+    _MADE_HERE["ray_tmp"] = tempfile.mkdtemp(prefix="rc-t-", dir="/tmp")
+    os.environ["RAY_TMPDIR"] = _MADE_HERE["ray_tmp"]
+
 CHECK_TAG = "check"
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
@@ -277,8 +288,8 @@ _EXIT_STATUS = pytest.StashKey()
 
 @pytest.hookimpl(trylast=True)  # after the end-of-run summary has listed Ray's notices
 def pytest_unconfigure(config):
-    """The run's folders in /tmp go with it: the token's always; the notices' and trails' when the run passed
-    and Ray ran no task again (otherwise they are what a person reads next)."""
+    """The run's folders in /tmp go with it: the token's always; the notices' and trails' and its Rays' session
+    folders when the run passed and Ray ran no task again (otherwise they are what a person reads next)."""
     import shutil
 
     if "token" in _MADE_HERE:
@@ -286,8 +297,10 @@ def pytest_unconfigure(config):
     notices = _MADE_HERE.get("notices")
     retries = Path(notices or "", "ray-retries.log")
     quiet = not retries.is_file() or not retries.read_text(encoding="utf-8").strip()
-    if notices and config.stash.get(_EXIT_STATUS, None) == 0 and quiet:
-        shutil.rmtree(_MADE_HERE.pop("notices"), ignore_errors=True)
+    if config.stash.get(_EXIT_STATUS, None) == 0 and quiet:
+        for kept in ("notices", "ray_tmp"):
+            if kept in _MADE_HERE:
+                shutil.rmtree(_MADE_HERE.pop(kept), ignore_errors=True)
 
 
 # A case of a `per_lab` test by its node id alone: the controller of a run side by side schedules node ids, without
