@@ -8,6 +8,10 @@ join's type, a filter's predicate) the rows judge.
 
 from __future__ import annotations
 
+from typing import Any
+
+from ._core import Wrong
+
 # The plan's kind of step (toolkit.plan_kinds) for a stats name, by the name's first word ("Map(fn)": a row `map`),
 # or by how it starts: Ray 2.60 names a join's operators JoinShuffleMapLeft/Right and JoinShuffleReduce, a groupby's
 # HashShuffleMap and HashShuffleReduce (measured on its stats).
@@ -59,3 +63,14 @@ def step_kinds(names: list[str]) -> list[str]:
         if kind:
             kinds.append(kind)
     return kinds
+
+
+def require_lazy(name: str, value: Any, reads: str, hint: str):
+    """``value`` itself, unless it is materialized (its plan keeps none of its steps, :func:`made_by`): where
+    the text asks to leave ``name`` lazy because the check reads ``reads`` from its plan, :class:`Wrong` says so."""
+    if made_by(value) is not None:
+        raise Wrong(
+            f"`{name}` is materialized: its plan keeps none of its steps, and the check reads {reads} from them.",
+            f"Leave `{name}` lazy (no materialize()): {hint}",
+        )
+    return value

@@ -434,7 +434,7 @@ def test_check_cells_print_one_verdict_line(capsys):
 #   R2 one row per pet of all the reviews: test_stretch_rejects_mistakes[averages only the complaints], [no `pet`]
 #   R3 the column `pet` and one column of mean stars: [one column of mean stars], [not a Dataset]
 #   R4 the mean of that pet's stars: [counts], [adds], [its reviews average]
-# Right answers written otherwise: test_stretch_accepts_ray_data_groupings.
+# Right answers written otherwise: test_stretch_accepts_ray_data_groupings (an aggregate; map_groups; materialized).
 
 
 @pytest.mark.fast
@@ -457,6 +457,24 @@ def test_stretch_accepts_ray_data_groupings(reviews):
     assert lab01.stretch.result(other).passed
 
 
+def _mean_of_group(group):
+    return {"pet": group["pet"][:1], "mean_stars": [group["stars"].mean()]}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda r: r.groupby("pet").mean("stars").materialize(),  # lesson 01 teaches materialize(); not forbidden
+        lambda r: r.groupby("pet").map_groups(_mean_of_group),  # another way to group in Ray Data
+        lambda r: r.groupby("pet").map_groups(_mean_of_group).materialize(),
+    ],
+    ids=["materialized", "map_groups", "map_groups materialized"],
+)
+def test_stretch_accepts_other_ray_data_groupings(reviews, answer):
+    v = lab01.stretch.result(answer(reviews))
+    assert v.passed, v
+
+
 @pytest.mark.fast
 def test_stretch_rejects_a_table_made_outside_ray_data(reviews):
     import ray
@@ -466,6 +484,8 @@ def test_stretch_rejects_a_table_made_outside_ray_data(reviews):
     assert v.status == "wrong" and "is a DataFrame, not a Ray Dataset" in v.message, v
     v = lab01.stretch.result(ray.data.from_pandas(table))  # a Dataset, but the grouping ran in pandas
     assert v.status == "wrong" and "not grouped by Ray Data" in v.message and "groupby" in v.hint, v
+    v = lab01.stretch.result(ray.data.from_pandas(table).materialize())  # materialized: its stats say FromPandas
+    assert v.status == "wrong" and "not grouped by Ray Data" in v.message, v
 
 
 @pytest.mark.parametrize(

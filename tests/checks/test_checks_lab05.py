@@ -1087,6 +1087,13 @@ def test_ex3_rejects_a_pipeline_without_the_class(answer, val_folders):
     _wrong(answer(predictions=_read(val_folders).map_batches(lambda batch: batch)), "no stage that runs")
 
 
+def test_ex3_says_to_leave_a_materialized_predictions_lazy(answer, val_folders):
+    kept = _read(val_folders).limit(2).map_batches(lambda batch: batch).materialize()  # run: its stage is gone
+    verdict = answer(predictions=kept)
+    _wrong(verdict, "`predictions` is materialized")
+    assert "Leave `predictions` lazy" in verdict.hint
+
+
 def test_ex3_rejects_scored_that_is_not_every_validation_image_run_once(answer, scored_table, val_folders):
     _wrong(answer(scored=scored_table), "not a Ray Dataset")
     lazy = ray.data.from_pandas(scored_table).map_batches(lambda batch: batch)  # a plan: the model would run again
@@ -1174,6 +1181,7 @@ def test_ex3_a_forged_observation_does_not_pass(observed):
 # The stretch requires:
 #   R1 one row per true `label` with the share of its images predicted right: the sums / by-prediction cases
 #   R2 a Dataset, grouped and aggregated in Ray Data (not a table counted in the driver): through_pandas, from_pandas
+#      (lazy and materialized), a Dataset with no grouping step; right otherwise: kept (materialized), by_map_groups
 
 # Six dogs (four predicted right), four fish (one right), four parachutes (all right): 67 %, 25 %, 100 %.
 _PREDICTED = pd.DataFrame(
@@ -1224,8 +1232,16 @@ def kept(predictions):  # another right answer: the grouped rows run once and ke
     return by_label(predictions).materialize()
 
 
+def _accuracy_of_group(group):
+    return {"label": group["label"][:1], "accuracy": [float(np.mean(group["predicted"] == group["label"]))]}
+
+
+def by_map_groups(predictions):  # another way to group in Ray Data: a function per group
+    return predictions.groupby("label").map_groups(_accuracy_of_group)
+
+
 @pytest.mark.fast
-@pytest.mark.parametrize("fn", [by_label, with_a_count, kept])
+@pytest.mark.parametrize("fn", [by_label, with_a_count, kept, by_map_groups])
 def test_stretch_accepts_a_groupby_mean_and_extra_columns(scored, fn):
     verdict = lab05.stretch.result(fn, scored)
     assert verdict.passed and "dog: 67% of 6, fish: 25% of 4, parachute: 100% of 4" in verdict.message, verdict
@@ -1253,6 +1269,11 @@ def all_right(predictions):  # the tiny model's run: every validation image righ
         (lambda p: 0.5, "not a Ray Dataset"),
         (through_pandas, "is a DataFrame, not a Ray Dataset"),  # the text asks for a Dataset, grouped in Ray Data
         (lambda p: ray.data.from_pandas(through_pandas(p)), "made from a table in the driver (FromPandas)"),
+        (  # materialized, the plan keeps no step: Ray's stats still say what made it
+            lambda p: ray.data.from_pandas(through_pandas(p)).materialize(),
+            "made from a table in the driver (FromPandas)",
+        ),
+        (lambda p: p.map_batches(_mark).select_columns(["label", "correct"]), "Ray Data did not group"),
     ],
 )
 def test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data(scored, fn, message):

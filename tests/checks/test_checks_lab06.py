@@ -524,6 +524,13 @@ def test_ex2_rejects_a_pipeline_without_a_class_stage(ray_session, correct, imag
     )
 
 
+def test_ex2_says_to_leave_a_materialized_embeddings_lazy(ray_session, correct, image_root, tmp_path):
+    kept = ray.data.from_items([{"x": 1}]).map_batches(_embed_function).materialize()  # its stage is gone
+    verdict = lab06.exercise_2.result(kept, _write(correct, tmp_path / "e"), image_root)
+    _wrong(verdict, "`embeddings` is materialized: its plan keeps none of its steps")
+    assert "Leave `embeddings` lazy" in verdict.hint
+
+
 @pytest.mark.fast
 def test_ex2_rejects_something_else_than_a_dataset(correct, image_root, tmp_path):
     _wrong(lab06.exercise_2.result(correct, _write(correct, tmp_path / "e"), image_root), "not a Ray Dataset")
@@ -790,6 +797,12 @@ def test_stretch_rejects_a_table_made_in_the_notebook(index, stored, ray_session
     _wrong(lab06.stretch.result(rows, stored), "is a DataFrame, not a Ray Dataset")
     _wrong(lab06.stretch.result(rows.to_dict("records"), stored), "is a list, not a Ray Dataset")
     _wrong(lab06.stretch.result(ray.data.from_pandas(rows), stored), "no map_batches stage with a function")
+
+
+def test_stretch_says_to_leave_a_materialized_knn_lazy(index, stored, ray_session):
+    verdict = lab06.stretch.result(_knn(stored, index).materialize(), stored)  # the right rows, the function gone
+    _wrong(verdict, "`knn` is materialized")
+    assert "Leave `knn` lazy" in verdict.hint
 
 
 @pytest.fixture(scope="module")

@@ -63,10 +63,10 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 #   R6 each rating with its own text and stars ...... ...[another-text]
 #   R7 the photo of the rating's product ............ ...[photo-by-rating-id/photos-swapped]
 #   R8 one row per rating ........................... ...[rows-lost/rows-doubled]
-#   R9 read and joined in Ray (not in pandas) ....... test_ex1_rejects_rows_assembled_outside_ray
-#   R10 the photo from a batch function, no row map . test_ex1_rejects_a_row_by_row_map
+#   R9 read and joined in Ray (not in pandas) ....... test_ex1_rejects_rows_assembled_outside_ray (lazy, materialized)
+#   R10 the photo from a batch function, no row map . test_ex1_rejects_a_row_by_row_map (lazy, materialized)
 # Right answers written otherwise: test_ex1_accepts_the_rows_however_they_were_built (rename or right_on=, a pandas or
-# NumPy batch, the product's name dropped, another spelling of the path).
+# NumPy batch, the product's name dropped, another spelling of the path, materialized).
 
 
 def _assembled():
@@ -111,6 +111,7 @@ def test_ex1_accepts_the_rows_however_they_were_built(ray_session):
     for ds in (
         _joined().map_batches(add_photos),
         _joined(right_on=True).map_batches(add_photos_pandas, batch_format="pandas"),
+        _joined().map_batches(add_photos).materialize(),  # run once and kept: its stats still show the join
     ):
         verdict = lab07.exercise_1.result(ds)
         assert verdict.passed, verdict
@@ -160,15 +161,19 @@ def test_ex1_rejects_the_likely_mistakes(ray_session, spoil, message):
 @pytest.mark.fast
 def test_ex1_rejects_rows_assembled_outside_ray(ray_session):
     _wrong(lab07.exercise_1.result(ray.data.from_pandas(_assembled())), "no join in Ray made them")
+    _wrong(lab07.exercise_1.result(ray.data.from_pandas(_assembled()).materialize()), "no join in Ray made them")
 
 
-def test_ex1_rejects_a_row_by_row_map(ray_session):
-    def add_photo(row):  # the lesson's way
-        row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
-        return row
+def _add_photo(row):  # the lesson's way
+    row["photo"] = f"{PHOTOS}/{row['product_id']:02d}.png"
+    return row
 
-    verdict = lab07.exercise_1.result(_joined().map(add_photo))
-    _wrong(verdict, "runs add_photo with a row-by-row map")
+
+@pytest.mark.parametrize("kept", [False, True], ids=["lazy", "materialized"])
+def test_ex1_rejects_a_row_by_row_map(ray_session, kept):
+    ds = _joined().map(_add_photo)
+    verdict = lab07.exercise_1.result(ds.materialize() if kept else ds)
+    _wrong(verdict, "runs _add_photo with a row-by-row map")
     assert "map_batches" in verdict.hint
 
 

@@ -1,10 +1,23 @@
-"""Lab 01, stretch: the mean stars per pet."""
+"""Lab 01, stretch: the mean stars per pet.
+
+What the text asks, and what judges it:
+- grouped by Ray Data, not in pandas: a grouping step (``groupby(...)`` then an aggregation, or ``map_groups``,
+  which Ray plans as a shuffle or a sort and a batch function) in the plan, or, for a materialized ``per_pet``, in
+  Ray's stats of what made it (:mod:`..stats`);
+- one row per pet of all the reviews, ``pet`` and one column of the mean stars: the rows, against the reviews
+  file read by the check itself.
+"""
 
 from __future__ import annotations
 
 from .._core import Wrong, exercise, require
+from ..stats import made_by, step_kinds
 from ..toolkit import as_number, plan_kinds, require_dataset, review_table, run_dataset
 from ._common import MAX_STARS, RUN_HINT
+
+# The plan's steps that group rows by a key: an aggregation (groupby(...).mean, .aggregate), or map_groups's
+# shuffle (Repartition with keys) or sort, each before its batch function.
+GROUPING = ("Aggregate", "Repartition", "Sort")
 
 
 def _same(got: dict, want: dict) -> bool:
@@ -12,13 +25,17 @@ def _same(got: dict, want: dict) -> bool:
 
 
 NOT_GROUPED = Wrong(
-    "`per_pet` was not grouped by Ray Data: its plan has no groupby and aggregation.",
+    "`per_pet` was not grouped by Ray Data: no step of it groups rows by a key (a groupby and an aggregation).",
     "Group the `reviews` Dataset with its own `groupby`, then aggregate: the rows stay in Ray, not in pandas.",
 )
 
 
+def _grouped(kinds: list) -> bool:
+    return any(kind in GROUPING for kind in kinds)
+
+
 def _judge_stretch(seen, seed=None) -> str:
-    if "Aggregate" not in seen["kinds"]:
+    if not _grouped(seen["kinds"]):
         raise Wrong(NOT_GROUPED.problem, NOT_GROUPED.hint)
     got = _means(seen["rows"])
     table = review_table()
@@ -37,8 +54,9 @@ def stretch(per_pet):
     require_dataset(
         "per_pet", per_pet, "Group `reviews` by a column, then aggregate each group: the result is a Dataset."
     )
-    kinds = plan_kinds(per_pet)
-    if "Aggregate" not in kinds:
+    made = made_by(per_pet)  # materialized: what Ray's stats say made it
+    kinds = step_kinds(made) if made is not None else plan_kinds(per_pet)
+    if not _grouped(kinds):
         raise Wrong(NOT_GROUPED.problem, NOT_GROUPED.hint)
     return {"kinds": kinds, "rows": run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet"))}
 

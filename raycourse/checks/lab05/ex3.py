@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from .._core import NotSolved, Wrong, exercise, require
+from ..stats import require_lazy
 from ..toolkit import as_number, as_text, require_dataset, stages
 from .._core import written
 from ._common import PER_CLASS, _course_folders, _image_files, _name, _open, _part
@@ -43,6 +44,12 @@ def _predictions_seen(predictions, ImageClassifier, checkpoint) -> dict:
 
     require_dataset(
         "predictions", predictions, "Build it: read_labelled(val_folders).map_batches(ImageClassifier, ...)."
+    )
+    require_lazy(
+        "predictions",
+        predictions,
+        "your stage's settings (its checkpoint, GPUs and pool)",
+        "`scored` is the one that runs, once: scored = predictions.materialize().",
     )
     stage = _stage(predictions, ImageClassifier)
     if stage is None:

@@ -1,9 +1,19 @@
 """Lab 05, stretch: ``per_class_accuracy`` on the learner's rows and on a table of the check's own with
-mistakes, grouped by Ray Data."""
+mistakes, grouped by Ray Data.
+
+What the text asks, and what judges it:
+- a Dataset grouped in Ray Data, not a table counted in the driver: a grouping step (an aggregation, or
+  ``map_groups``'s shuffle or sort) in the plan of what the function returns, or, returned materialized, in Ray's
+  stats of what made it (:mod:`..stats`);
+- one row per true ``label`` with the share of its images predicted right: the rows, on the check's own probe
+  predictions (class names and order from the grader's seed; grouping by ``predicted`` gives other shares) and on
+  the learner's.
+"""
 
 from __future__ import annotations
 
 from .._core import Wrong, exercise, require
+from ..stats import made_by, step_kinds
 from ..toolkit import plan_ops
 from ._common import _open, _part
 
@@ -39,6 +49,9 @@ def probe_predictions(seed):
 
 
 IN_RAY_HINT = "Group the predictions by their true label and aggregate each group in Ray Data: return that Dataset."
+# The plan's steps that group rows by a key: an aggregation (groupby(...).mean, .aggregate), or map_groups's
+# shuffle (Repartition with keys) or sort, each before its batch function.
+GROUPING = ("Aggregate", "Repartition", "Sort")
 
 
 def _result_seen(result) -> dict:
@@ -47,10 +60,12 @@ def _result_seen(result) -> dict:
 
     if not isinstance(result, ray.data.Dataset):
         return {"dataset": False, "type": type(result).__name__}
+    made = made_by(result)  # materialized: the operators Ray's stats say made it
     return {
         "dataset": True,
         "type": type(result).__name__,
-        "ops": [type(op).__name__ for op in plan_ops(result)],
+        "ops": [type(op).__name__ for op in plan_ops(result)] if made is None else made,
+        "kinds": [type(op).__name__ for op in plan_ops(result)] if made is None else step_kinds(made),
         "rows": result.take_all(),
     }
 
@@ -61,10 +76,15 @@ def _result_rows(seen: dict) -> list[dict]:
     if seen["dataset"] is not True:
         raise _not_a_dataset("per_class_accuracy(predictions)", str(seen["type"]), IN_RAY_HINT)
     ops = [str(op) for op in seen["ops"]]
-    if ops and ops[0].startswith("From") and "Aggregate" not in ops:
+    if not any(str(kind) in GROUPING for kind in seen.get("kinds", ())):
+        if len(ops) == 1 and ops[0].startswith("From"):  # a table handed to Ray whole, no step after it
+            raise Wrong(
+                f"`per_class_accuracy` returned a Dataset made from a table in the driver ({ops[0]}): the "
+                "predictions were all brought to the notebook to be counted.",
+                IN_RAY_HINT,
+            )
         raise Wrong(
-            f"`per_class_accuracy` returned a Dataset made from a table in the driver ({ops[0]}): the predictions "
-            "were all brought to the notebook to be counted.",
+            f"`per_class_accuracy` returned a Dataset that Ray Data did not group (its steps: {', '.join(ops)}).",
             IN_RAY_HINT,
         )
     rows = seen["rows"]

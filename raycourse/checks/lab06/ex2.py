@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._core import Wrong, exercise, require
+from ..stats import require_lazy
 from ..toolkit import check_embeddings, model_for, partition_of, require_dataset, stages
 from ._common import (
     DIRECTION_HINT,
@@ -276,6 +277,12 @@ def exercise_2(embeddings, embeddings_dir, image_root, *, seed=None):
 
     require("embeddings", embeddings, "the Dataset of embeddings (the ImagePathEmbedder stage over the catalogue)")
     require_dataset("embeddings", embeddings, "Build it with catalogue.map_batches(ImagePathEmbedder, ...).")
+    require_lazy(
+        "embeddings",
+        embeddings,
+        "your stage's settings (its model id, GPUs and pool)",
+        "build it, then write it; write_parquet runs it once.",
+    )
     root = Path(embeddings_dir)
     files = _parquet_files(root)
     learner = int(rooms.learner_gpus())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._core import NotSolved, Wrong, exercise, require
+from ..stats import require_lazy
 from ..toolkit import as_columns, error_line, require_dataset, stages
 from ._common import _store
 
@@ -235,6 +236,7 @@ def stretch(knn, embeddings_dir, *, seed=None):
     if "class" not in table.columns:
         raise NotSolved("the stored embeddings have no class folders yet: solve Exercise 2 first.")
     require_dataset("knn", knn, KNN_HINT)
+    require_lazy("knn", knn, "your vote function, which it calls on a row of its own,", "the check runs it.")
     classes = [str(c) for c in table["class"]]
     seen = {
         "paths": paths,
