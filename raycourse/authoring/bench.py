@@ -7,8 +7,8 @@ Ray.
 
 Where the time goes: each code cell's wall time (nbclient's own timestamps) and, on the benchmark's own Ray, what Ray
 did for it, from Ray's state API (its task events): the actors the cell started, how long each took from its
-request to running its ``__init__`` (waiting for resources, a worker process, its imports) and the ``__init__``
-itself (a model load), and the seconds its tasks ran (pipeline work; Ray Train's workers apart, as training). A
+request until Ray ran its creation (waiting for resources, a worker process) and from then until it was ready (the
+imports its class needs, then its ``__init__``: a model load), and the seconds its tasks ran (pipeline work; Ray Train's workers apart, as training). A
 notebook's three slowest cells are printed and written, with the medians, to ``results/bench.json``;
 ``python -m raycourse.authoring.tables`` puts them into docs/bench.md.
 """
@@ -42,8 +42,8 @@ class CellTime:
     code: str  # its first line
     wall_s: float
     actors: int = 0
-    actor_start_s: float = 0.0  # request to running __init__: waiting, a worker process, its imports
-    actor_init_s: float = 0.0  # __init__ itself: a model load
+    actor_start_s: float = 0.0  # request to its creation running: waiting for resources, a worker process
+    actor_init_s: float = 0.0  # creation: the imports its class needs, then __init__ (a model load)
     tasks: int = 0
     task_s: float = 0.0
     train_s: float = 0.0
