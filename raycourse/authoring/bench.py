@@ -8,9 +8,9 @@ Ray.
 Where the time goes: each code cell's wall time (nbclient's own timestamps) and, on the benchmark's own Ray, what Ray
 did for it, from Ray's state API (its task events): the actors the cell started, how long each took from its
 request until Ray ran its creation (waiting for resources, a worker process) and from then until it was ready (the
-imports its class needs, then its ``__init__``: a model load), and the seconds its tasks ran (pipeline work; Ray Train's workers apart, as training). A
-notebook's three slowest cells are printed and written, with the medians, to ``results/bench.json``;
-``python -m raycourse.authoring.tables`` puts them into docs/bench.md.
+imports its class needs, then its ``__init__``: a model load), and the seconds its tasks ran (pipeline work; Ray
+Train's workers apart, as training). A notebook's three slowest cells are printed and written, with the medians, to
+``results/bench.json``; ``python -m raycourse.authoring.tables`` puts them into docs/bench.md.
 """
 
 from __future__ import annotations
