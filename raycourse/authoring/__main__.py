@@ -163,7 +163,7 @@ def _bench(args, paths) -> int:
     bench.bench(paths, runs=args.runs, own_ray=args.own_ray)
     from . import tables
 
-    for path in tables.write():  # docs/measured.md's "where the time goes", from results/bench.json
+    for path in tables.write():  # docs/bench.md's table, from results/bench.json
         print(f"wrote {path.relative_to(notebooks.ROOT)}")
     return 0
 

@@ -51,24 +51,33 @@ class CellTime:
     end: float = 0.0
 
     def summary(self) -> str:
-        parts = []
-        if self.actors:
-            parts.append(
-                f"{self.actors} actor{'s' * (self.actors != 1)}: {self.actor_start_s:.1f} s to start, "
-                f"{self.actor_init_s:.1f} s in __init__"
-            )
-        if self.tasks:
-            parts.append(
-                f"{self.tasks} tasks: {self.task_s:.1f} s of work"
-                + (f", {self.train_s:.1f} s training" if self.train_s else "")
-            )
-        said = "; ".join(parts) or "no Ray work (the driver's own)"
+        said = ray_work(self.row()) or "no Ray work (the driver's own)"
         return f"cell {self.index} ({self.wall_s:.1f} s) `{self.code}`: {said}"
 
     def row(self) -> dict:
         kept = asdict(self)
         del kept["start"], kept["end"]
         return {k: round(v, 1) if isinstance(v, float) else v for k, v in kept.items()}
+
+
+def ray_work(row: dict, init: str = "__init__") -> str:
+    """What Ray did for a cell (:meth:`CellTime.row`), in words; "" when nothing. ``init``: how ``__init__`` is
+    written (docs/bench.md puts it in backticks)."""
+    parts = []
+    if row["actors"]:
+        noun = "actor" if row["actors"] == 1 else "actors"
+        parts.append(
+            f"{row['actors']} {noun}: {row['actor_start_s']:.1f} s to start, {row['actor_init_s']:.1f} s in {init}"
+        )
+    if row["tasks"]:
+        training = f", {row['train_s']:.1f} s training" if row["train_s"] else ""
+        parts.append(f"{row['tasks']} tasks: {row['task_s']:.1f} s of work{training}")
+    return "; ".join(parts)
+
+
+def _shown(path: Path) -> str:
+    """``path`` from the course's root where it is in the course."""
+    return str(path.relative_to(notebooks.ROOT)) if path.is_relative_to(notebooks.ROOT) else str(path)
 
 
 def _epoch(stamp: str) -> float:
@@ -187,7 +196,7 @@ def _bench(paths: list[Path], runs: int, dashboard: str | None) -> dict:
         median = statistics.median(times)
         cells = min(timed, key=lambda tc: abs(tc[0] - median))[1]  # the run nearest the median
         slowest = sorted(cells, key=lambda c: -c.wall_s)[:SLOWEST]
-        name = str(path.relative_to(notebooks.ROOT)) if path.is_relative_to(notebooks.ROOT) else str(path)
+        name = _shown(path)
         measured[name] = dict(median_s=round(median, 1), times_s=[round(t, 1) for t in times], slowest=slowest)
         print(f"{name:<45}{median:8.1f} s   (min {min(times):.1f}, max {max(times):.1f}, {runs} runs)", flush=True)
         for cell in slowest:
@@ -216,4 +225,4 @@ def _write(path: Path, measured: dict, runs: int) -> None:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {path.relative_to(notebooks.ROOT) if path.is_relative_to(notebooks.ROOT) else path}")
+    print(f"wrote {_shown(path)}")

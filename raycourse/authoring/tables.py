@@ -96,16 +96,11 @@ def run_times(modules: list[catalogue.Module]) -> str:
 
 
 def _cell_said(cell: dict) -> str:
-    parts = []
-    if cell["actors"]:
-        noun = "actor" if cell["actors"] == 1 else "actors"
-        started = f"{cell['actor_start_s']} s to start, {cell['actor_init_s']} s in `__init__`"
-        parts.append(f"{cell['actors']} {noun}: {started}")
-    if cell["tasks"]:
-        training = f", {cell['train_s']} s training" if cell["train_s"] else ""
-        parts.append(f"{cell['tasks']} tasks: {cell['task_s']} s of work{training}")
+    from .bench import ray_work
+
     code = cell["code"].replace("|", "\\|").replace("`", "'")
-    return f"cell {cell['index']}, {cell['wall_s']} s (`{code}`): " + ("; ".join(parts) or "the driver's own work")
+    said = ray_work(cell, init="`__init__`") or "the driver's own work"
+    return f"cell {cell['index']}, {cell['wall_s']} s (`{code}`): {said}"
 
 
 def where_the_time_goes(root: Path) -> str:

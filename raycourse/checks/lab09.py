@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from ._core import Wrong, exercise, progress_of, require
-from .stats import made_by, step_kinds
-from .toolkit import error_line, plan_ops, read_options, require_dataset, stages
+from .stats import GROUPING, kinds
+from .toolkit import error_line, read_options, require_dataset, stages
 
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
@@ -228,9 +228,7 @@ def exercise_1(colours) -> dict:
 
 def _check_grouped(ds) -> None:
     """A step that brings each video's frames together: in the plan, or (a materialized `changes`) in Ray's stats."""
-    made = made_by(ds)
-    names = step_kinds(made) if made is not None else [type(op).__name__ for op in plan_ops(ds)]
-    if not any(n in ("Repartition", "Aggregate", "Sort") for n in names):
+    if not any(kind in GROUPING for kind in kinds(ds)):
         raise Wrong(
             "`changes` is not made with groupby: no step brings each video's frames together.",
             'Use colours.groupby("path").map_groups(your_function).',

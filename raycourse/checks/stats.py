@@ -65,6 +65,19 @@ def step_kinds(names: list[str]) -> list[str]:
     return kinds
 
 
+# The steps that bring the rows of a key together: an aggregation (groupby(...).mean, .aggregate), or map_groups's
+# shuffle (Repartition with keys) or sort, each before its batch function.
+GROUPING = ("Aggregate", "Repartition", "Sort")
+
+
+def kinds(ds) -> list[str]:
+    """The kinds of ``ds``'s steps: from its plan, or, materialized (its plan keeps none), from Ray's stats."""
+    from .toolkit import plan_kinds
+
+    made = made_by(ds)
+    return step_kinds(made) if made is not None else plan_kinds(ds)
+
+
 def require_lazy(name: str, value: Any, reads: str, hint: str):
     """``value`` itself, unless it is materialized (its plan keeps none of its steps, :func:`made_by`): where
     the text asks to leave ``name`` lazy because the check reads ``reads`` from its plan, :class:`Wrong` says so."""

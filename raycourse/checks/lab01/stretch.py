@@ -11,13 +11,9 @@ What the text asks, and what judges it:
 from __future__ import annotations
 
 from .._core import Wrong, exercise, require
-from ..stats import made_by, step_kinds
-from ..toolkit import as_number, plan_kinds, require_dataset, review_table, run_dataset
+from ..stats import GROUPING, kinds
+from ..toolkit import as_number, require_dataset, review_table, run_dataset
 from ._common import MAX_STARS, RUN_HINT
-
-# The plan's steps that group rows by a key: an aggregation (groupby(...).mean, .aggregate), or map_groups's
-# shuffle (Repartition with keys) or sort, each before its batch function.
-GROUPING = ("Aggregate", "Repartition", "Sort")
 
 
 def _same(got: dict, want: dict) -> bool:
@@ -54,11 +50,10 @@ def stretch(per_pet):
     require_dataset(
         "per_pet", per_pet, "Group `reviews` by a column, then aggregate each group: the result is a Dataset."
     )
-    made = made_by(per_pet)  # materialized: what Ray's stats say made it
-    kinds = step_kinds(made) if made is not None else plan_kinds(per_pet)
-    if not _grouped(kinds):
+    steps = kinds(per_pet)  # materialized: what Ray's stats say made it
+    if not _grouped(steps):
         raise Wrong(NOT_GROUPED.problem, NOT_GROUPED.hint)
-    return {"kinds": kinds, "rows": run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet"))}
+    return {"kinds": steps, "rows": run_dataset("per_pet", per_pet, RUN_HINT.format(name="per_pet"))}
 
 
 def _means(rows: list[dict]) -> dict:

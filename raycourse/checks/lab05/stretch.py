@@ -13,7 +13,7 @@ What the text asks, and what judges it:
 from __future__ import annotations
 
 from .._core import Wrong, exercise, require
-from ..stats import made_by, step_kinds
+from ..stats import GROUPING, kinds, made_by
 from ..toolkit import plan_ops
 from ._common import _open, _part
 
@@ -49,9 +49,6 @@ def probe_predictions(seed):
 
 
 IN_RAY_HINT = "Group the predictions by their true label and aggregate each group in Ray Data: return that Dataset."
-# The plan's steps that group rows by a key: an aggregation (groupby(...).mean, .aggregate), or map_groups's
-# shuffle (Repartition with keys) or sort, each before its batch function.
-GROUPING = ("Aggregate", "Repartition", "Sort")
 
 
 def _result_seen(result) -> dict:
@@ -65,7 +62,7 @@ def _result_seen(result) -> dict:
         "dataset": True,
         "type": type(result).__name__,
         "ops": [type(op).__name__ for op in plan_ops(result)] if made is None else made,
-        "kinds": [type(op).__name__ for op in plan_ops(result)] if made is None else step_kinds(made),
+        "kinds": kinds(result),
         "rows": result.take_all(),
     }
 
