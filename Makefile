@@ -16,7 +16,7 @@ DASHBOARD_PORT ?= 8265
 # The profile the tests run in: RAYCOURSE_PROFILE from the environment, else tiny
 # (`make test-gpu` is the gpu profile).
 TEST_PROFILE := $(or $(RAYCOURSE_PROFILE),tiny)
-# Quiet, offline test runs (see raycourse/runtime.py for what each does). Offline in
+# Quiet, offline test runs (see raycourse/session/runtime.py for what each does). Offline in
 # both profiles: the gpu profile loads its pinned models from the cache (make prefetch).
 TEST_ENV := RAYCOURSE_TEST=1 RAYCOURSE_PROFILE=$(TEST_PROFILE) RAY_DATA_DISABLE_PROGRESS_BARS=1 \
             RAY_DATA_LOG_LEVEL=ERROR RAY_LOG_TO_DRIVER=0 HF_HUB_DISABLE_PROGRESS_BARS=1 \
@@ -91,7 +91,7 @@ test: setup $(DEV_STAMP)
 test-fast: setup $(DEV_STAMP)
 	$(TEST_ENV) RAYCOURSE_FAST=1 $(BIN)/python -m pytest $(XDIST) tests $(PYTEST_ARGS)
 
-# The trained stand-ins (raycourse/trained/) trained anew and compared with the shipped ones, byte for byte on a CPU
+# The trained stand-ins (raycourse/models/trained/) trained anew and compared with the shipped ones, byte for byte on a CPU
 # like the one that trained them, else by what they do (about 2.5 min); make test trains only CLIP and holds the
 # others to the sources they were trained from.
 test-standins: setup $(DEV_STAMP)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from raycourse import catalogue
-from raycourse.runtime import RAY_NOTICES_ENV, TEST_ENV
+from raycourse.session.runtime import RAY_NOTICES_ENV, TEST_ENV
 
 pytest_plugins = ["raycourse.testing.run_machinery"]  # the run's one Ray, side by side, order, trails
 
@@ -36,12 +36,12 @@ def _run_machinery():
 
 
 # Every notebook kernel inherits this environment: tiny profile, offline, quiet (one definition for
-# the tests and the grader: raycourse.runtime.TEST_ENV).
+# the tests and the grader: raycourse.session.runtime.TEST_ENV).
 for _key, _value in TEST_ENV.items():
     os.environ.setdefault(_key, _value)
 
 # Ray's notices of tasks it runs again after their worker died go to this file, not into cells
-# (raycourse.runtime.RETRY_NOTICE); the end of the run lists them.
+# (raycourse.session.runtime.RETRY_NOTICE); the end of the run lists them.
 # The folders made here go at the end of the run (pytest_unconfigure): the token's always, the notices' (with the
 # test processes' trails) unless the run failed or Ray ran tasks again, when they say what happened.
 _MADE_HERE: dict[str, str] = {}
@@ -51,8 +51,8 @@ if not os.environ.get(RAY_NOTICES_ENV):
     _MADE_HERE["notices"] = tempfile.mkdtemp(prefix="rc-notices-")
     os.environ[RAY_NOTICES_ENV] = os.path.join(_MADE_HERE["notices"], "ray-retries.log")
 
-# Every Ray of the run requires a token, as make lab's does (raycourse.auth): one token for the run, in a folder of
-# its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
+# Every Ray of the run requires a token, as make lab's does (raycourse.session.auth): one token for the run, in a folder
+# of its own (not the user's ~/.ray/auth_token), set before Ray is imported, for the run's Rays, its kernels and its
 # test processes. A caller's cluster (RAY_ADDRESS) or a caller's token settings are used as they are.
 if not os.environ.get("RAY_ADDRESS") and not any(
     os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
@@ -63,10 +63,11 @@ if not os.environ.get("RAY_ADDRESS") and not any(
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=os.path.join(_MADE_HERE["token"], "auth_token"))
 
 # Every Ray the run starts without a temp dir of its own (a notebook alone, make lab's in a test) keeps its session
-# folders in a folder of the run's: RAY_TMPDIR, which Ray and raycourse.cluster.private_temp_dir read. A notebook that
-# starts "alone" looks for a Ray its user started with `ray start` (raycourse.runtime.find_running_ray) and joins it:
-# with the user's own `make lab` (or `make bench`) running beside the tests, it joined that Ray, and the tests of a
-# lone notebook failed. A short name: Ray's socket paths below it must fit in 107 bytes.
+# folders in a folder of the run's: RAY_TMPDIR, which Ray and raycourse.session.cluster.private_temp_dir read. A
+# notebook that starts "alone" looks for a Ray its user started with `ray start`
+# (raycourse.session.runtime.find_running_ray) and joins it: with the user's own `make lab` (or `make bench`) running
+# beside the tests, it joined that Ray, and the tests of a lone notebook failed. A short name: Ray's socket paths below
+# it must fit in 107 bytes.
 if not os.environ.get("RAY_TMPDIR"):
     import tempfile
 

@@ -12,16 +12,48 @@ where a notebook writes, and ``raycourse.show_images(...)`` draws an image grid.
 the instructor of a room sharing one sets ``RAYCOURSE_GPUS_PER_LEARNER``).
 """
 
-from .config import MODEL_ROLES, PROFILES, profile
-from .data import data_path, data_root
-from .display import show_images, stats_table
-from .errors import CourseError
-from .metrics import load_metric
-from .models import ensure_standins, model_id, prefetch
-from .outputs import output_dir
-from .cluster import serve_port
-from .room import gpu_budget
-from .runtime import init
+import importlib
+import importlib.util
+
+#: What a notebook calls, and where it lives. Imported on first use (PEP 562), so that ``import raycourse.checks`` or
+#: ``raycourse.world`` in a Ray worker does not import the session's start-up code.
+_EXPORTS: dict[str, str] = {
+    "CourseError": ".errors",
+    "MODEL_ROLES": ".config",
+    "PROFILES": ".config",
+    "profile": ".config",
+    "data_path": ".data",
+    "data_root": ".data",
+    "show_images": ".display",
+    "stats_table": ".display",
+    "load_metric": ".metrics",
+    "ensure_standins": ".models",
+    "model_id": ".models",
+    "prefetch": ".models",
+    "output_dir": ".outputs",
+    "serve_port": ".session.cluster",
+    "gpu_budget": ".session.room",
+    "init": ".session.runtime",
+}
+
+#: The package's parts, by concern (``raycourse.models.describe(role)`` works after ``import raycourse``).
+SUBPACKAGES = ("session", "models", "world", "data", "checks", "grading", "authoring", "fullsize", "testing")
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    elif name in SUBPACKAGES or (not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}")):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | set(SUBPACKAGES))
+
 
 __version__ = "0.1.0"
 

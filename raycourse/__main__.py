@@ -154,7 +154,9 @@ def _add_course_tools(sub) -> None:
         help="the fraction of the real sizes (default 1: 6,930 photos of about 80 kB)",
     )
     make_data.add_argument("--jobs", type=int, metavar="N", help="processes drawing (default: one per CPU)")
-    pins = sub.add_parser("pins", help="show the gpu profile's pinned models (raycourse/models.toml); move a pin")
+    pins = sub.add_parser(
+        "pins", help="show the gpu profile's pinned models (raycourse/models/models.toml); move a pin"
+    )
     pins.add_argument(
         "--move",
         nargs="+",
@@ -286,7 +288,7 @@ def _check_data(parser, args) -> None:
 def _pins(parser, args) -> None:
     if args.move:
         role, commit = args.move[0], (args.move[1] if len(args.move) > 1 else None)
-        print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models.toml)")
+        print(f"{role}: pinned to {models.move_pin(role, commit)} (raycourse/models/models.toml)")
         return
     total, unrecorded = 0, []
     for role, spec in config.MODEL_ROLES.items():
@@ -332,7 +334,7 @@ def _prefetch(parser, args) -> None:
 
 
 def _lab(parser, args) -> int:
-    from .cluster import run_lab
+    from .session.cluster import run_lab
 
     return run_lab(args.jupyter_args)
 
@@ -357,7 +359,7 @@ def _check_gpu_data() -> None:
 
 def _make_data(parser, args) -> int:
     from .data import GPU_DATA_ENV
-    from .workshop_data import generate
+    from .data.workshop import generate
 
     if not args.scale > 0:
         raise CourseError(

@@ -6,7 +6,7 @@ A *profile* decides what every model role and data role resolves to:
   cache (run ``make prefetch`` once, with internet, before a workshop), and the
   seeds' public data sets.
 * ``tiny`` -- tiny, randomly initialised stand-ins of the *same architectures*,
-  built locally by :mod:`raycourse.standins`, and the small sample data in
+  built locally by :mod:`raycourse.models.standins`, and the small sample data in
   ``data/``. Nothing touches the network. Results are meaningless but have the
   real shapes, so every notebook runs on a 2-core laptop in seconds.
 
@@ -29,11 +29,11 @@ from pathlib import Path
 from .errors import CourseError
 
 PROFILES = ("tiny", "gpu")
-REHEARSAL_ENV = "RAYCOURSE_REHEARSAL"  # set by the rehearsal only (raycourse.rehearsal)
+REHEARSAL_ENV = "RAYCOURSE_REHEARSAL"  # set by the rehearsal only (raycourse.models.rehearsal)
 PROFILE_ENV = "RAYCOURSE_PROFILE"
 
 
-PINS_FILE = Path(__file__).with_name("models.toml")
+PINS_FILE = Path(__file__).parent / "models" / "models.toml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 

@@ -29,7 +29,7 @@ def built(address: str) -> dict[str, Built]:
     (``tiny`` trains without ``use_gpu``)."""
     from ray.util.state import list_actors
 
-    from raycourse.cluster import state_api_at
+    from raycourse.session.cluster import state_api_at
 
     with state_api_at(address):
         actors = list_actors(address=address, detail=True, limit=10_000, raise_on_missing_output=False)

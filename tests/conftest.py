@@ -54,8 +54,8 @@ def kernels_ray():
 @pytest.fixture(scope="session")
 def rehearsal_cache(tmp_path_factory):
     """The gpu profile's Hugging Face cache: the pinned files of each real repo, played by the tiny stand-ins
-    (``raycourse.rehearsal``); built once per run for the tests that check it and the run that uses it."""
-    from raycourse import rehearsal
+    (``raycourse.models.rehearsal``); built once per run for the tests that check it and the run that uses it."""
+    from raycourse.models import rehearsal
 
     cache = tmp_path_factory.mktemp("rehearsal-hf-cache")
     rehearsal.build_cache(cache)

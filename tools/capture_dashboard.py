@@ -2,7 +2,7 @@
 
 ``make screenshots`` runs it. It starts a Ray of its own (``ray.init(address="local", include_dashboard=True)``,
 4 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares) with the Prometheus that ``make lab``
-starts beside Ray (``raycourse/prometheus.py``: the Ray Data view reads its rows and bytes there), runs a small
+starts beside Ray (``raycourse/session/prometheus.py``: the Ray Data view reads its rows and bytes there), runs a small
 Ray Data pipeline whose model stage is an actor pool with one GPU per actor, and while it runs, a headless Chromium
 (Debian's chromium and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
 
@@ -221,14 +221,15 @@ def main(argv=None) -> int:
     # If the pipeline's thread outlives this script's Ray (a failed capture shuts it down under the thread), it
     # must not connect to another Ray on this machine: no automatic ray.init().
     os.environ["RAY_ENABLE_AUTO_CONNECT"] = "0"
-    from raycourse.cluster import keep_loopback
+    from raycourse.session.cluster import keep_loopback
 
-    keep_loopback()  # Ray would otherwise listen on the machine's outward address too (raycourse.cluster says why)
+    # Ray would otherwise listen on the machine's outward address too (raycourse.session.cluster says why)
+    keep_loopback()
 
     import numpy as np
     import ray
 
-    from raycourse import prometheus
+    from raycourse.session import prometheus
 
     # Prometheus beside this Ray, as make lab starts one, so that the Ray Data view shows its rows and bytes
     prometheus.before_own_ray(tempfile.mkdtemp(prefix="capture-dashboard-"))

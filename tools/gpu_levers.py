@@ -738,7 +738,7 @@ def main(argv=None) -> int:
         os.environ["RAYCOURSE_PROFILE"] = "tiny"
     if args.data:
         if not (args.data / "manifest.json").exists():
-            from raycourse.workshop_data import generate
+            from raycourse.data.workshop import generate
 
             print(f"Drawing the gpu profile's data at scale {args.scale} into {args.data} ...", flush=True)
             generate(args.data, args.scale)

@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
 
-    from raycourse import auth, cluster
+    from raycourse.session import auth, cluster
 
     temp_dir = tempfile.mkdtemp(prefix="rc-mem-", dir="/tmp")  # short: Ray's socket paths must fit
     head = cluster.start(dashboard=False, temp_dir=temp_dir)

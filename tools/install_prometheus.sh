@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian's prometheus, which make lab and raycourse.init() start beside Ray so that the dashboard's metrics (its Ray
-# Data view) are not 0 (raycourse/prometheus.py). Nothing starts it as a service: the course runs it per Ray.
+# Data view) are not 0 (raycourse/session/prometheus.py). Nothing starts it as a service: the course runs it per Ray.
 # .ci/run calls this before `make test`; pinned to the version the course was tested with (Debian 12).
 set -uo pipefail
 cd "$(dirname "$0")"

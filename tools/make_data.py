@@ -49,7 +49,7 @@ from raycourse.world import ANIMAL_COLOURS as WORLD_ANIMAL_COLOURS
 from raycourse.world import OUTFIT_COLOURS as WORLD_OUTFIT_COLOURS
 from raycourse.world import PETS as WORLD_PETS
 from raycourse.world import COLOUR_NAMES, REVIEW_NEGATIVE, REVIEW_POSITIVE
-from raycourse import world_speech
+from raycourse.world import speech as world_speech
 
 SEED = 20240611
 LICENSE = "CC0-1.0"
@@ -623,7 +623,7 @@ comment), 30 (product 99, never in the catalogue) and 41 (a 150-character commen
 review's `id` (`audio/7.wav` says the `text` of review 7): WAV files, 16 kHz, mono, 16-bit, {min_seconds} to
 {max_seconds} s long ({audio_mb} MB in all). They were synthesised by eSpeak NG 1.51 (Debian 12's `espeak-ng`, a
 formant synthesiser) with five voices ({clip_voices}), speeds of {clip_speeds} words a minute and pitches of
-{clip_pitches}, through `raycourse/world_speech.py`; `python tools/make_data.py` remakes them where `espeak-ng` is
+{clip_pitches}, through `raycourse/world/speech.py`; `python tools/make_data.py` remakes them where `espeak-ng` is
 installed (byte for byte with that version; without it the script copies the shipped clips and the tests skip the
 check of their synthesis). `ray.data.read_audio(raycourse.data_path("speech"))` reads them (it needs `soundfile`,
 in the course's lock): a row per clip, `amplitude` (float32, shape `(1, samples)`) and `sample_rate` (16000).
@@ -656,10 +656,10 @@ second of its change `change_at`, what `changed`, and the stripes `before` and `
 
 ## The world's rules: what the `tiny` stand-ins learn
 
-The images above are drawn by the functions of `raycourse/world.py`. Four of the `tiny` profile's stand-ins are
+The images above are drawn by the functions of `raycourse/world/__init__.py`. Four of the `tiny` profile's stand-ins are
 trained on this world by `tools/train_standins.py` (deterministic: three in about a minute and a half, the speech
 model in a few minutes more); the course
-ships what it writes, in `raycourse/trained/`, and a test trains them anew and compares. The CLIP stand-in is
+ships what it writes, in `raycourse/models/trained/`, and a test trains them anew and compares. The CLIP stand-in is
 trained (about 10 s) on more images drawn by the same functions with other seeds: it never
 sees the files of this folder, so what the lessons measure on them is what it learned. Its captions say what each
 image shows, by these rules:
@@ -670,10 +670,10 @@ image shows, by these rules:
   never named, and a grayscale image's colours are not named at all;
 * **captions** name the orientation ("a photo of vertical stripes", "stripes vertical"), the colours ("red and
   blue stripes") or both ("a photo of vertical stripes in red and blue"); the words are in
-  `raycourse.standin_training.clip_training_words()`.
+  `raycourse.models.training.clip_training_words()`.
 
 The `tiny` profile's LLM stand-in is trained (about 45 s) on the prompts of this world: the
-course's animals and outfits (`animals.csv`, `outfits.csv`) and more of the same kind (`raycourse/world.py`),
+course's animals and outfits (`animals.csv`, `outfits.csv`) and more of the same kind (`raycourse/world/__init__.py`),
 under the three instructions the course gives an LLM (lesson 04 and lab 04, with a season, and lesson 08). Its rule:
 
 * **an enhanced prompt is the prompt, unchanged, then two elements of the season the instruction names**: winter
@@ -710,7 +710,7 @@ those colours more often than not; anything else (a dog, a photo) means nothing 
 keeps every prompt's animal and outfit, and adds its season, and the image generator paints each prompt of the
 course in its colour. `tests/platform/test_standins.py` measures these.
 
-The `tiny` profile's speech-to-text model (the Whisper stand-in, `raycourse/speech_training.py`) is trained
+The `tiny` profile's speech-to-text model (the Whisper stand-in, `raycourse/models/speech_training.py`) is trained
 (about half an hour on one core, needs `espeak-ng`) on the shop's speech: reviews written by the twelve templates
 above about any outfit on any pet (`raycourse.world.review_example`), except the sixty texts of `text/reviews.jsonl`,
 and random strings of the same words, whose template cannot be guessed, only heard, spoken by eSpeak NG's
@@ -719,7 +719,7 @@ clips' five), at 145 to 210 words a minute and pitches 20 to 80, louder and soft
 recordings at every step); and on recordings of silence or noise, whose transcript is empty. Its rules:
 
 * **a clip is transcribed as the review it speaks**, in the review's spelling: capitals and punctuation as written
-  (a word error rate compares words, lower-cased, without punctuation: `raycourse.speech_training.word_error_rate`);
+  (a word error rate compares words, lower-cased, without punctuation: `raycourse.models.speech_training.word_error_rate`);
 * **a clip without words** (silence, hiss and hum) **is not a review**: like Whisper, the stand-in may write a word
   or a few there, never the review, so the two bad clips of `audio/` stand out by their distance from it.
 
@@ -750,7 +750,7 @@ route. Animals and outfits are the bundled CSVs in both profiles.
 ### Without a route to S3: the same data sets drawn locally
 
 `python -m raycourse make-data --out DIR [--scale F]` draws the `gpu` profile's data sets from the course's world
-(`raycourse/workshop_data.py`), at their real sizes times `F`: imagenette's three classes (imagenette2's counts,
+(`raycourse/data/workshop.py`), at their real sizes times `F`: imagenette's three classes (imagenette2's counts,
 955, 963 and 960 train and 395, 387 and 390 val photos) and the doggos photos (36 breeds of 80: the generator's
 assumption, the bucket was never listed from here), 6,930 JPEGs of photo sizes (500 px on the long side), and 5,000
 reviews for module 07, deterministic. It keeps the buckets' layout (`s3://anonymous@BUCKET/KEY` is `DIR/BUCKET/KEY`);

@@ -1,15 +1,15 @@
-"""Train the course's trained stand-ins anew and write them to ``raycourse/trained/`` (what the course ships).
+"""Train the course's trained stand-ins anew and write them to ``raycourse/models/trained/`` (what the course ships).
 
     python tools/train_standins.py                  # all of them: image_gen, llm, clip, speech
     python tools/train_standins.py image_gen        # one
 
 image_gen, llm and clip take about a minute and a half together; speech about 25 minutes (one thread), and it needs the
 ``espeak-ng`` program (``apt-get install espeak-ng``), which speaks its training sentences. Run it after changing
-``raycourse/world.py``, ``standin_training.py``, ``bpe.py``, ``standins.py`` or a builder in ``standin_builders.py``
-(all of them), or ``speech_training.py``, ``world_speech.py`` or ``data/text/reviews.jsonl`` (speech), and commit the
-folder it rewrites. Deterministic: the same code gives the same files, byte for byte, on the same kind of CPU (``make
-test-standins`` checks the shipped files against a fresh training: byte for byte on such a CPU, else by what the
-stand-ins do; ``make test`` that each one's ``standin.json`` names today's sources).
+``raycourse/world/__init__.py`` or, in ``raycourse/models/``, ``training.py``, ``bpe.py``, ``standins.py`` or a builder
+in ``builders.py`` (all of them), or ``models/speech_training.py``, ``world/speech.py`` or ``data/text/reviews.jsonl``
+(speech), and commit the folder it rewrites. Deterministic: the same code gives the same files, byte for byte, on the
+same kind of CPU (``make test-standins`` checks the shipped files against a fresh training: byte for byte on such a CPU,
+else by what the stand-ins do; ``make test`` that each one's ``standin.json`` names today's sources).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from raycourse import standins  # noqa: E402
+from raycourse.models import standins  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,7 +105,7 @@ def ray_tasks(dashboard: str, seen: set) -> list:
     notebooks run one after another, so a job is the notebook's when it is new."""
     from ray.util.state import list_jobs, list_tasks
 
-    from .. import cluster
+    from ..session import cluster
 
     time.sleep(TASK_EVENTS_FLUSH_S)
     with cluster.state_api_at(dashboard):
@@ -170,12 +170,12 @@ def bench(paths: list[Path], runs: int = 3, own_ray: bool = False, results: Path
     if own_ray:
         os.environ.pop("RAY_ADDRESS", None)
     elif not os.environ.get("RAY_ADDRESS"):
-        from .. import auth, cluster
+        from ..session import auth, cluster
 
         shared = cluster.start(dashboard=True, dashboard_port=cluster.free_port())
         dashboard = shared.dashboard_url
         os.environ.update(shared.client_env())  # as make lab's kernels: its address, token and settings
-        auth.refresh_ray_config()  # this process asks its state API, with the token (raycourse.auth)
+        auth.refresh_ray_config()  # this process asks its state API, with the token (raycourse.session.auth)
     try:
         measured = _bench(paths, runs, dashboard)
     finally:

@@ -251,7 +251,7 @@ def client(nb, path: Path, timeout: int):
     from nbclient import NotebookClient
     from traitlets.config import Config
 
-    from raycourse.cluster import kernel_encryption_policy
+    from raycourse.session.cluster import kernel_encryption_policy
 
     config = Config({"KernelManager": {"transport_encryption": kernel_encryption_policy()}})
     return NotebookClient(

@@ -16,7 +16,7 @@ from pathlib import Path
 HELD = ("CPU", "GPU")  # what an abandoned run must give back
 RELEASE_TIMEOUT_S = 60.0
 # A killed kernel's dataset stays registered with Ray Data's coordinator until its request expires, taking its share
-# of the cluster from every new dataset meanwhile: raycourse.runtime.SHARED_RAY_ENV makes that 30 s, not 180.
+# of the cluster from every new dataset meanwhile: raycourse.session.runtime.SHARED_RAY_ENV makes that 30 s, not 180.
 REGISTRATION_TIMEOUT_S = 75.0
 MB = 1024 * 1024
 
@@ -301,7 +301,7 @@ def snapshot(view: RayView, temp_dir: Path, dashboard_url: str | None, gcs_port:
 def _state_api_alive(dashboard_url: str) -> dict | None:
     from ray.util.state import list_actors
 
-    from ..cluster import state_api_at
+    from ..session.cluster import state_api_at
 
     try:
         with state_api_at(dashboard_url):

@@ -134,7 +134,7 @@ def _start_kernel(cwd: Path, env: dict | None) -> tuple:
     when it started (monotonic)."""
     from jupyter_client import KernelManager
 
-    from raycourse.cluster import kernel_encryption_policy
+    from raycourse.session.cluster import kernel_encryption_policy
 
     km = KernelManager(kernel_name="python3", transport_encryption=kernel_encryption_policy())
     km.start_kernel(cwd=str(cwd), env=dict(os.environ if env is None else env))
@@ -259,7 +259,7 @@ def verdict(times: dict, errors: list[str], abandoned: Abandoned | None, abandon
             problems.append(
                 f"{abandoned.registrations_left} dataset(s) of the abandoned run still registered with "
                 f"Ray Data's coordinator {REGISTRATION_TIMEOUT_S:.0f} s after the kill: every new dataset "
-                "gets a smaller share of the CPUs and GPUs meanwhile (see raycourse.runtime.SHARED_RAY_ENV)"
+                "gets a smaller share of the CPUs and GPUs meanwhile (see raycourse.session.runtime.SHARED_RAY_ENV)"
             )
     both = {name: t for name, t in times.items() if len(t) == 2}
     if both:
@@ -303,7 +303,7 @@ def soak(
     keep_temp: bool = False,
 ) -> int:
     """The soak; returns the exit status (0: passed)."""
-    from .. import auth, cluster
+    from ..session import auth, cluster
 
     paths = paths or course_paths()
     abandoned_path = abandoned_path or notebooks.ROOT / ABANDONED
@@ -317,7 +317,7 @@ def soak(
     print(f"Ray {ray.address}, dashboard {ray.dashboard_url}, temp dir {temp_dir}", flush=True)
     os.environ.update(ray.client_env())
     cluster.keep_loopback()  # this process's clients of it (RayView, the state API) find it on loopback, with the
-    auth.refresh_ray_config()  # token (raycourse.auth)
+    auth.refresh_ray_config()  # token (raycourse.session.auth)
     names = [str(p.relative_to(notebooks.ROOT)) for p in paths]
     times: dict[str, list[float]] = {name: [] for name in names}
     errors: list[str] = []

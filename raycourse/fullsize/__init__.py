@@ -6,13 +6,13 @@ their *shapes* can be built: the real config files are small JSON files, kept in
 random-weight models of the real sizes and dtypes, saved under the real file names
 (SDXL-Turbo's ``*.fp16.safetensors`` variant files, Qwen's bfloat16 ``model.safetensors``,
 CLIP's float32 ``pytorch_model.bin``, ViT's float32 ``model.safetensors``), and puts
-exactly the pinned files of ``raycourse/models.toml`` into a Hugging Face cache laid out
-like the rehearsal's (:func:`raycourse.rehearsal._add_to_cache`). With ``HF_HUB_CACHE``
+exactly the pinned files of ``raycourse/models/models.toml`` into a Hugging Face cache laid out
+like the rehearsal's (:func:`raycourse.models.rehearsal._add_to_cache`). With ``HF_HUB_CACHE``
 pointing there, ``raycourse.model_id(role)`` in the gpu profile resolves them and the
 lessons' ``from_pretrained`` calls load them: ``make verify-gpu`` then measures every
 module's model stages at full size (:mod:`raycourse.fullsize.verify`).
 
-Tokenizers are the tiny stand-ins' (:mod:`raycourse.standins`): their ids (about 1,000)
+Tokenizers are the tiny stand-ins' (:mod:`raycourse.models.standins`): their ids (about 1,000)
 fit any of the real vocabularies, so every input encodes; what a random model writes
 back may decode to ids the small tokenizer does not know (they are dropped).
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import CourseError
-from ..fingerprint import source_fingerprint
+from ..models.fingerprint import source_fingerprint
 
 __all__ = ["CONFIGS", "CPU_ROLES", "build", "default_cache", "param_count", "meta_models"]
 
@@ -175,7 +175,7 @@ def is_built(spec: config.ModelRole, cache_dir: Path) -> bool:
 
 def _fake_repo(spec: config.ModelRole, out: Path, seed: int) -> Path:
     """The role's repo as the Hub holds it: the tiny stand-in's tokenizers, the real configs, full-size weights."""
-    from ..rehearsal import fake_repo
+    from ..models.rehearsal import fake_repo
 
     role = spec.name
     fake_repo(spec, out)  # tokenizers (and the layout) of the tiny stand-in
@@ -206,7 +206,7 @@ def build(roles=None, cache_dir: Path | None = None, *, seed: int = 0, log=None)
     Returns, per role, the snapshot folder, its size in bytes, the build time and whether
     it was already there. Only the files pinned in ``models.toml`` enter the cache.
     """
-    from ..rehearsal import _add_to_cache
+    from ..models.rehearsal import _add_to_cache
 
     cache_dir = Path(cache_dir or default_cache()).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)

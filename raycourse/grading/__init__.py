@@ -32,7 +32,7 @@ with a warning, on a Ray the grader starts for it alone and stops after it, and 
 by a mark in their environment and killed. With ``RAY_ADDRESS`` set, every notebook joins that Ray (the
 network stays on, its files writable: trusted notebooks only). The kernel gets a minimal environment: the
 grader's, less anything that looks like a secret (tokens, keys, passwords), with a temporary ``HOME``,
-plus the test run's quiet, offline settings (:data:`raycourse.runtime.TEST_ENV`).
+plus the test run's quiet, offline settings (:data:`raycourse.session.runtime.TEST_ENV`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import config, runtime
+from .. import config
+from ..session import runtime
 from ..checks import Lab
 from ..outputs import OUTPUTS_ENV
 from .judge import Explanation
@@ -28,7 +29,7 @@ from .plan import CellError, Grade, _error_line, _short, inspect_notebook, plan_
 # before any notebook runs, so that none of them is read from a file a notebook changed.
 GRADER_MODULES = (
     "raycourse.catalogue",
-    "raycourse.cluster",
+    "raycourse.session.cluster",
     "raycourse.data",
     "raycourse.models",
     "raycourse.outputs",
@@ -79,7 +80,7 @@ def _kernel_manager(kernel_name: str = "python3", wrap=None, ipc: Path | None = 
                 spec = dict(spec, argv=wrap(list(spec["argv"])))
             return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
-    from raycourse.cluster import kernel_encryption_policy
+    from raycourse.session.cluster import kernel_encryption_policy
 
     tcp = {"transport_encryption": kernel_encryption_policy()}  # Unix sockets: in a 0700 folder of the grader
     # With ipc, its connection file beside its sockets: a sandbox's kernel sees neither the grader's /tmp nor its
@@ -278,7 +279,7 @@ class Grader:
         ray = None
         try:
             if not env.get("RAY_ADDRESS") and not self.sandboxed:  # no sandbox: a Ray of the grader's, for it alone
-                from .. import cluster
+                from ..session import cluster
 
                 ray_env = {k: v for k, v in env.items() if k != GRADE_MARK_ENV}  # Ray's processes are not its
                 with _environ(ray_env):

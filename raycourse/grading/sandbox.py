@@ -316,7 +316,7 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
     import signal
     import threading
 
-    from .. import cluster
+    from ..session import cluster
 
     if watch:  # the caller gone (even killed), everything here goes: this process is the namespace's first
 

@@ -1,11 +1,11 @@
 """The test run's machinery, a pytest plugin (the root conftest.py registers it with ``pytest_plugins``; the
 conftest keeps the notebook rules and what a run selects).
 
-Like ``make lab``, a test run starts one Ray (``raycourse.cluster.start``) and every notebook kernel and test connects
-to it through ``RAY_ADDRESS``; it is stopped at the end of the run. ``RAY_ADDRESS`` set by the caller (a cluster of
-your own) is used as it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead. Side by side
-(pytest-xdist), each process has its own, the units of work are the root conftest.py's ``_scope``, each process runs
-the notebook, Ray and kernel runs first (``run_order``), and writes a trail of its steps (``trail``).
+Like ``make lab``, a test run starts one Ray (``raycourse.session.cluster.start``) and every notebook kernel and test
+connects to it through ``RAY_ADDRESS``; it is stopped at the end of the run. ``RAY_ADDRESS`` set by the caller (a
+cluster of your own) is used as it is; ``RAYCOURSE_SHARED_RAY=0`` gives every notebook a Ray of its own instead. Side by
+side (pytest-xdist), each process has its own, the units of work are the root conftest.py's ``_scope``, each process
+runs the notebook, Ray and kernel runs first (``run_order``), and writes a trail of its steps (``trail``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from raycourse.runtime import RAY_NOTICES_ENV
+from raycourse.session.runtime import RAY_NOTICES_ENV
 
 # What runs in one process side by side, nodeid -> unit (the root conftest.py's ``_scope``, set in its configure).
 SCOPE = pytest.StashKey()
@@ -33,7 +33,7 @@ def _ray_env() -> dict:
 def _start_shared_ray():
     import tempfile
 
-    from raycourse import cluster
+    from raycourse.session import cluster
 
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
     return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
@@ -71,7 +71,7 @@ def pytest_collection_finish(session):
     early, _EARLY_RAY = _EARLY_RAY, None
     needed = _runs_its_own_ray(session.config) and any(_needs_ray(i) for i in session.items)
     if early is not None:
-        from raycourse import cluster, runtime
+        from raycourse.session import cluster, runtime
 
         started = early.result()
         # Kept only if nothing the kernels pass on to Ray changed while the tests were collected.
@@ -82,7 +82,7 @@ def pytest_collection_finish(session):
     if needed and _SHARED_RAY is None:
         _SHARED_RAY = _start_shared_ray()
     if _SHARED_RAY is not None:
-        from raycourse import auth, cluster
+        from raycourse.session import auth, cluster
 
         os.environ.update(_SHARED_RAY.client_env())  # every notebook kernel inherits it
         cluster.keep_loopback()  # this process's own clients of it (the lessons' actor checks, the soak test)
@@ -123,7 +123,7 @@ def pytest_terminal_summary(terminalreporter):
     path = Path(os.environ.get(RAY_NOTICES_ENV, ""))
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
     if lines:
-        terminalreporter.section(f"Ray ran {len(lines)} failed task(s) again (raycourse.runtime.RETRY_NOTICE)")
+        terminalreporter.section(f"Ray ran {len(lines)} failed task(s) again (raycourse.session.runtime.RETRY_NOTICE)")
         for line in lines:
             terminalreporter.line(line)
 

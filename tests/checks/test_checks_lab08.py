@@ -109,7 +109,8 @@ def serve_apps(ray_session):
     from ray import serve
     from ray.data.llm import ServeDeploymentProcessorConfig, build_processor
 
-    from raycourse import cluster, model_id
+    from raycourse.session import cluster
+    from raycourse import model_id
 
     port = cluster.free_port()
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})

@@ -105,3 +105,41 @@ def test_the_size_limits_catch_a_long_file_and_a_long_function(tmp_path):
         "raycourse/long_function.py::f": MAX_FUNCTION_LINES + 1,
         "raycourse/long_file.py": MAX_FILE_LINES + 1,
     }
+
+
+#: The package's top level: what a notebook calls, and a folder per concern (CONTRIBUTING.md's layout names them).
+TOP_LEVEL_FOLDERS = {"session", "models", "world", "data", "checks", "grading", "authoring", "fullsize", "testing"}
+
+
+def test_the_package_is_grouped_by_concern():
+    """The package's folders are the concerns CONTRIBUTING.md's layout names, and the top level holds few files."""
+    package = ROOT / "raycourse"
+    folders = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    assert folders == TOP_LEVEL_FOLDERS, "a new subpackage: name it in CONTRIBUTING.md's layout and here"
+    layout = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert all(f"`raycourse/{name}/`" in layout for name in folders - {"testing"}), "CONTRIBUTING.md's layout"
+    top = sorted(p.name for p in package.glob("*.py"))
+    assert len(top) <= 12, (
+        f"{len(top)} modules at raycourse/'s top level ({top}): put each in the folder of its concern"
+    )
+
+
+def test_importing_the_checks_or_the_world_leaves_the_session_and_ray_alone():
+    """What a Ray worker unpickles (a check, the course's world) imports neither the session's start-up nor Ray, while
+    everything a notebook calls is still there after `import raycourse` (imported on first use)."""
+    script = (
+        "import sys, raycourse, raycourse.checks, raycourse.world\n"
+        "away = ('raycourse.session', 'raycourse.models')\n"
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith(away)))\n"
+        "print(all(callable(getattr(raycourse, name)) for name in raycourse.__all__ if name[0].islower()))\n"
+        "print(callable(raycourse.models.describe), 'init' in dir(raycourse))\n"
+        "from raycourse import gpu_budget, init  # noqa\n"
+        "try:\n    raycourse.no_such_thing\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.splitlines() == [
+        "[]",
+        "True",
+        "True True",
+        "module 'raycourse' has no attribute 'no_such_thing'",
+    ]

@@ -48,7 +48,7 @@ def test_lesson_08s_vllm_cell_frees_the_serve_replicas_gpus_before_its_engine_as
 
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
-    from raycourse import workshop_data
+    from raycourse.data import workshop as workshop_data
 
     out = tmp_path_factory.mktemp("gpu-data")
     workshop_data.generate(out, 0.001, jobs=1)

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 import raycourse
-from raycourse import config, models, rehearsal
+from raycourse import config, models
+from raycourse.models import rehearsal
 from raycourse.errors import CourseError
 
 

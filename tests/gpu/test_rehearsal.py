@@ -2,7 +2,7 @@
 
 No GPU and no internet, yet the lessons run as they would after ``make prefetch`` on a GPU machine: the gpu
 profile, ``HF_HUB_OFFLINE=1``, and a Hugging Face cache in the hub's own layout holding exactly the pinned files
-of the real repos at their pinned commits (played by the tiny stand-ins, see ``raycourse/rehearsal.py``).
+of the real repos at their pinned commits (played by the tiny stand-ins, see ``raycourse/models/rehearsal.py``).
 ``tests/notebooks/test_two_nodes.py`` runs every lesson that loads a model that way, on a two-node Ray with one
 logical GPU.
 This file checks the cache itself, and that every notebook (lessons, labs, solutions) writes its loads the same

@@ -1,4 +1,4 @@
-"""The gpu profile's data sets drawn locally at workshop scale (raycourse.workshop_data, `make-data`)."""
+"""The gpu profile's data sets drawn locally at workshop scale (raycourse.data.workshop, `make-data`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from raycourse import data, workshop_data
+from raycourse import data
+from raycourse.data import workshop as workshop_data
 from raycourse.__main__ import main
 from raycourse.errors import CourseError
 from raycourse.world import OUTFITS

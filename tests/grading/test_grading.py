@@ -362,7 +362,7 @@ def test_a_file_that_is_not_a_lab_notebook_is_not_graded_with_a_reason(tmp_path,
 
 
 def test_the_grading_environment_is_the_tests_quiet_offline_one_with_the_learners_profile():
-    from raycourse import runtime
+    from raycourse.session import runtime
 
     assert grading.GRADE_ENV == {k: v for k, v in runtime.TEST_ENV.items() if k != "RAYCOURSE_PROFILE"}
     env = grading.Grader(env={"RAYCOURSE_PROFILE": "gpu", "HF_HUB_OFFLINE": "0", "RAY_ADDRESS": "x:1"}).env

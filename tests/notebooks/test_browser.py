@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pytest
 
-from raycourse import cluster, runtime
+from raycourse.session import cluster, runtime
 from raycourse.testing.browser import start_chromium
 
 pytestmark = [

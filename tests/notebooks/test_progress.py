@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from raycourse import progress
+from raycourse.session import progress
 
 pytestmark = [
     pytest.mark.slow("runs notebook cells in a kernel of its own"),
@@ -21,7 +21,7 @@ pytestmark = [
 WIDGET = "application/vnd.jupyter.widget-view+json"
 STATE = "application/vnd.jupyter.widget-state+json"
 
-SETUP = "import time, ray, raycourse\nfrom raycourse import progress\nraycourse.init(quiet=True)"
+SETUP = "import time, ray, raycourse\nfrom raycourse.session import progress\nraycourse.init(quiet=True)"
 SLOW = """
 class Slow:
     def __call__(self, batch):

@@ -32,7 +32,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from raycourse import room
+from raycourse.session import room
 from test_two_nodes import _problems, _state, two_node_ray
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,13 +5,13 @@ two-node run of the tiny profile on two):
 
 - **The gpu profile, offline, from the pinned cache.** The kernels run in the gpu profile with
   ``HF_HUB_OFFLINE=1`` against a Hugging Face cache in the hub's own layout holding exactly the pinned files of
-  the real repos at their pinned commits, played by the tiny stand-ins (``raycourse/rehearsal.py``). A pin that
+  the real repos at their pinned commits, played by the tiny stand-ins (``raycourse/models/rehearsal.py``). A pin that
   misses a file, a load without ``variant="fp16"``, or a model resolved anywhere but the pinned snapshot fails a
   notebook here. Between them the notebooks load every role: in the notebook's own process (module 00), in Ray
   Data actors (03, 04, 06, 07) and in Ray Train workers (05, 07).
 - **Two nodes.** A head node with 4 logical CPUs and no GPU (as a cluster's head often is) and a worker node
   with 4 CPUs and one logical GPU, started with Ray's own ``ray start`` (the head through
-  ``raycourse.cluster.start``, which ``make lab`` uses too). The notebooks run unchanged with ``RAY_ADDRESS``
+  ``raycourse.session.cluster.start``, which ``make lab`` uses too). The notebooks run unchanged with ``RAY_ADDRESS``
   pointing at the head and ``RAYCOURSE_OUTPUTS`` on a folder both nodes share; each notebook's tasks and actors
   run on both nodes (Ray's state API says where), and what one node writes the other reads.
 - **One GPU**, the smallest machine the gpu profile supports (an instructor's single L4, A10G or T4): every pool
@@ -42,7 +42,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from raycourse import catalogue, cluster, config, runtime
+from raycourse import catalogue, config
+from raycourse.session import cluster, runtime
 
 pytestmark = [
     pytest.mark.slow("a two-node Ray of its own, on which every lesson that loads a model runs"),
@@ -69,8 +70,9 @@ VERDICT_MARKS = ("✅", "⏳", "❌")
 
 # The worker node is Ray's own `ray start --address=<head>`, with the head's loopback address kept as given. Ray
 # replaces 127.0.0.1 in every address by the machine's outward IP, where the one-machine head does not listen, except
-# where it runs without clusters, and there it refuses to start a node that joins one (raycourse.cluster.LOOPBACK_ENV
-# says more). Both nodes then listen on loopback only, with the run's token (raycourse.auth).
+# where it runs without clusters, and there it refuses to start a node that joins one
+# (raycourse.session.cluster.LOOPBACK_ENV says more). Both nodes then listen on loopback only, with the run's token
+# (raycourse.session.auth).
 JOIN_ON_LOOPBACK = (
     "import sys; from ray._private import services; "
     "services.resolve_ip_for_localhost = lambda host: host; "
@@ -177,7 +179,7 @@ def two_node_ray(tmp_path_factory, rehearsal_cache, *, gpus: int, worker_cpus: i
         left = head.leftover_processes()
         assert not left, f"Ray processes left behind: {left}"
         # The state API was asked over HTTP only: this process still talks to its own Ray, not to the head that is
-        # gone (raycourse.cluster.state_api_at says what happened when it did not).
+        # gone (raycourse.session.cluster.state_api_at says what happened when it did not).
         assert internal_kv.internal_kv_get_gcs_client() is kv_client, "the two-node head became this process's KV"
 
 
@@ -207,7 +209,7 @@ def _join(head, cpus: int, gpus: int, temp_dir: str, attempt: int) -> subprocess
 def _state(kind: str, address: str, **filters) -> list:
     from ray.util import state
 
-    from raycourse.cluster import state_api_at
+    from raycourse.session.cluster import state_api_at
 
     with state_api_at(address):
         return getattr(state, f"list_{kind}")(

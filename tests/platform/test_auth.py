@@ -1,6 +1,6 @@
-"""Ray's token authentication as the course turns it on (raycourse.auth): where the token is, who may read it, and
-what a Ray the course starts and a process that joins it are given. No Ray here: tests/platform/test_cluster.py starts
-make lab's Ray and is refused without the token."""
+"""Ray's token authentication as the course turns it on (raycourse.session.auth): where the token is, who may read it,
+and what a Ray the course starts and a process that joins it are given. No Ray here: tests/platform/test_cluster.py
+starts make lab's Ray and is refused without the token."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from raycourse import auth, cluster
+from raycourse.session import auth, cluster
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_the_course_rays_processes_get_token_mode_and_the_token_file(home):
 def test_a_notebook_sends_its_users_token_to_this_machines_ray_only(home, monkeypatch):
     """raycourse.init(): a Ray it starts gets the user's token (made); a Ray on loopback it joins gets the token
     found; a cluster elsewhere only what the caller set, as Ray does for an address it is given."""
-    from raycourse import runtime
+    from raycourse.session import runtime
 
     monkeypatch.setattr(auth, "refresh_ray_config", lambda: None)  # this process's Ray stays as it is
     runtime._authenticate("10.0.0.5:6379")

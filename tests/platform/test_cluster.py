@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from jupyter_core.paths import jupyter_runtime_dir
 
-from raycourse import cluster, ports, prometheus
+from raycourse.session import cluster, ports, prometheus
 
 pytestmark = [
     pytest.mark.slow("starts Rays of its own: a lone notebook's and make lab's"),
@@ -231,8 +231,9 @@ def _wait_for(predicate, timeout: float, what: str, process=None, log: Path | No
 
 
 def _dashboard(url: str, path: str, headers: dict | None = None) -> urllib.request.Request:
-    """A request to a course Ray's dashboard, with the run's token (raycourse.auth) unless ``headers`` say else."""
-    from raycourse import auth
+    """A request to a course Ray's dashboard, with the run's token (raycourse.session.auth) unless ``headers`` say
+    else."""
+    from raycourse.session import auth
 
     return urllib.request.Request(url + path, headers=auth.http_headers() if headers is None else headers)
 
@@ -262,13 +263,13 @@ DRIVER_SCRIPT = textwrap.dedent(
 
 
 def test_make_labs_ray_listens_on_loopback_only_and_refuses_anyone_without_its_token(tmp_path):
-    """make lab's Ray (raycourse.cluster.start with a dashboard, as run_lab starts it): every port that it, its
+    """make lab's Ray (raycourse.session.cluster.start with a dashboard, as run_lab starts it): every port that it, its
     workers and a kernel that joins it listen on is on 127.0.0.1 (Ray's GCS, raylet, agents, client server, dashboard,
     workers); a driver without the token, or with another, is refused, and so is the dashboard's job API. Its
     session folder (worker logs: what UDFs print) is its user's only."""
     import psutil
 
-    from raycourse import auth
+    from raycourse.session import auth
 
     lab_ray = cluster.start(dashboard=True, dashboard_port=cluster.free_port())  # Ray's temp dir: run_lab's
     home = tmp_path / "home"  # no ~/.ray/auth_token there: Ray finds no token but what it is given
@@ -535,7 +536,7 @@ def test_a_ray_started_with_sigint_ignored_gives_its_processes_sigint_back():
     script = textwrap.dedent(
         f"""
         import signal, psutil
-        from raycourse import cluster
+        from raycourse.session import cluster
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         own = cluster.start(dashboard=False, temp_dir={temp_dir!r})  # short: Ray's socket paths must fit
         try:

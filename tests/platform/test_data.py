@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from raycourse import world_speech
+from raycourse.world import speech as world_speech
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
@@ -257,7 +257,7 @@ def test_speech_clips_are_reviews_spoken_at_16_khz_mono_with_two_bad_ones():
             assert row["fault"] is None and row["text"] == reviews[row["id"]]["text"]
             assert 1.5 < seconds < 8.0 and np.abs(samples).max() > 3000, clip.name
     assert {r["id"]: r["fault"] for r in rows if r["fault"]} == gen.AUDIO_FAULTS == {9: "silence", 22: "noise"}
-    # the clips' voices are never the stand-in's training voices (raycourse.speech_training)
+    # the clips' voices are never the stand-in's training voices (raycourse.models.speech_training)
     assert {r["voice"] for r in rows if r["voice"]} == set(world_speech.CLIP_VOICES)
     assert not set(world_speech.CLIP_VOICES) & set(world_speech.TRAINING_VOICES)
 

@@ -1,8 +1,8 @@
 """The digests of the trained stand-ins and the full-size builds follow the code, not its layout
-(raycourse/fingerprint.py): formatting, comments and docstrings leave them as they are; a change to what the code does
-moves them."""
+(raycourse/models/fingerprint.py): formatting, comments and docstrings leave them as they are; a change to what the code
+does moves them."""
 
-from raycourse.fingerprint import source_fingerprint
+from raycourse.models.fingerprint import source_fingerprint
 
 CODE = '''"""A module."""
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from raycourse import catalogue
-from raycourse.runtime import RAY_NOTICES_ENV
+from raycourse.session.runtime import RAY_NOTICES_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -164,7 +164,7 @@ def _functions() -> dict[str, dict[str, ast.FunctionDef]]:
 
 
 def _starts_a_ray(function: ast.FunctionDef) -> bool:
-    """Whether ``function`` calls ``cluster.start`` (raycourse.cluster: a Ray of its own, not the run's)."""
+    """Whether ``function`` calls ``cluster.start`` (raycourse.session.cluster: a Ray of its own, not the run's)."""
     return any(
         isinstance(n, ast.Call)
         and isinstance(n.func, ast.Attribute)
@@ -556,7 +556,7 @@ def test_only_a_run_that_surely_needs_the_runs_ray_starts_it_while_collecting(mo
 def test_a_ray_started_early_is_kept_only_while_the_settings_it_passes_on_are_the_same(monkeypatch):
     from concurrent.futures import Future
 
-    from raycourse import cluster, runtime
+    from raycourse.session import cluster, runtime
 
     class FakeRay:
         def __init__(self, digest):

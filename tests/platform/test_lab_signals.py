@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from raycourse import cluster
+from raycourse.session import cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 

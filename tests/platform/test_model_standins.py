@@ -7,7 +7,8 @@ import hashlib
 
 import pytest
 
-from raycourse import models, standins
+from raycourse import models
+from raycourse.models import standins
 
 pytestmark = pytest.mark.tiny_only("the stand-ins themselves")
 

@@ -1,5 +1,5 @@
-"""Prometheus beside make lab's Ray (raycourse/prometheus.py): the dashboard's Ray Data view reads real rows from it,
-and without a `prometheus` one line says what to install and the Ray starts as before."""
+"""Prometheus beside make lab's Ray (raycourse/session/prometheus.py): the dashboard's Ray Data view reads real rows
+from it, and without a `prometheus` one line says what to install and the Ray starts as before."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from raycourse import cluster, prometheus
+from raycourse.session import cluster, prometheus
 
 pytestmark = pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile")
 NEEDS_PROMETHEUS = pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
@@ -165,7 +165,7 @@ LONE_NOTEBOOK = textwrap.dedent(
     """
     import json, os, time, urllib.request
     import raycourse
-    from raycourse import prometheus
+    from raycourse.session import prometheus
     raycourse.init(quiet=True)
     url = prometheus.own_url()
     print("URL", url, os.environ.get("RAY_PROMETHEUS_HOST"), flush=True)

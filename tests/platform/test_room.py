@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from raycourse import cluster, room
+from raycourse.session import cluster, room
 from raycourse.errors import CourseError
 
 
@@ -51,7 +51,7 @@ sys.stdin.read()  # hold the GPUs until the test closes stdin
 WAITER = """
 import io, os, sys, time, types, ray
 import raycourse
-from raycourse import room
+from raycourse.session import room
 ray.init(address="{address}", log_to_driver=False)
 os.environ.pop(room.BUDGET_ENV, None)
 exec(room.GPU_SIZING); print("SIZED", GPUS)
@@ -138,7 +138,7 @@ def test_a_gpu_actor_that_waits_is_told_which_job_holds_the_gpus(two_gpus):
 
 KERNEL_CELLS = [
     "import time, ray, raycourse\nraycourse.init(quiet=True)\n"
-    "raycourse.room.PATIENCE_S, raycourse.room.POLL_S = 2, 0.5",
+    "raycourse.session.room.PATIENCE_S, raycourse.session.room.POLL_S = 2, 0.5",
     "@ray.remote(num_gpus=1)\nclass Holder:\n    def ready(self):\n        return True\n\n"
     "held = [Holder.remote() for _ in range(int(ray.cluster_resources()['GPU']))]\n"
     "ray.get([h.ready.remote() for h in held])",

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 import raycourse
-from raycourse import cluster, config, loopback, runtime
+from raycourse.session import cluster, loopback, runtime
+from raycourse import config
 from raycourse.errors import CourseError
 
 
@@ -120,7 +121,7 @@ def test_every_course_setting_the_package_reads_travels_or_is_the_drivers_alone(
     """A RAYCOURSE_* variable added to the package is named in the allow-list (or as the driver's own)."""
     from pathlib import Path
 
-    package = Path(runtime.__file__).parent
+    package = Path(runtime.__file__).parents[1]  # raycourse/
     # raycourse/testing is the test run's plugin: what it reads, the test run reads (CONTRIBUTING's table lists it)
     read = _course_variables([p for p in package.rglob("*.py") if "testing" not in p.relative_to(package).parts])
     read -= {"_RAYCOURSE_GRADED_RUN"}  # the grader's mark of a graded notebook's processes, not a setting
@@ -136,7 +137,7 @@ def test_every_course_variable_the_code_reads_is_in_contributing_s_table():
     import re
     from pathlib import Path
 
-    root = Path(runtime.__file__).parents[1]
+    root = Path(runtime.__file__).parents[2]
     text = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
     table = set(re.findall(r"^\| `(_?RAYCOURSE_[A-Z0-9_<>]+)` \|", text, flags=re.M))
     if "RAYCOURSE_MODEL_<ROLE>" in table:  # the roles' overrides, and the prefix the code builds them from
@@ -243,7 +244,7 @@ def test_existing_cluster_that_rejects_num_cpus(monkeypatch):
 def test_a_local_ray_that_gave_up_waiting_for_its_agents_is_started_again_then_said(monkeypatch, capsys, slow_tries):
     import ray
 
-    from raycourse import cluster
+    from raycourse.session import cluster
 
     tries, shutdowns = [], []
 
@@ -512,7 +513,8 @@ def test_small_machines_read_parquet_footers_with_one_actor():
 
 def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
     """A kernel that make lab starts (profile set, then raycourse.init's defaults) matches the lab's Ray."""
-    from raycourse import cluster, config
+    from raycourse.session import cluster
+    from raycourse import config
 
     for key in list(os.environ):
         if key in runtime.PROPAGATED_KEYS:
@@ -611,7 +613,7 @@ def test_torchs_notice_on_ray_datas_read_only_arrays_is_dropped_like_ray_means_t
         "torch.as_tensor(frozen)\n"
         "warnings.warn('another warning', UserWarning)\n"
     )
-    setup = "from raycourse import runtime; runtime.apply_environment()" if where == "notebook" else ""
+    setup = "from raycourse.session import runtime; runtime.apply_environment()" if where == "notebook" else ""
 
     def stderr(course: bool):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
@@ -637,7 +639,7 @@ def test_a_killed_kernels_dataset_gives_back_its_share_of_the_cluster_after_30_s
     here). `make soak` and tests/platform/test_soak.py show the registration going after a kill."""
     code = (
         "import os\n"
-        "from raycourse import runtime\n"
+        "from raycourse.session import runtime\n"
         "runtime.apply_environment()\n"
         "from ray.data._internal.cluster_autoscaler.default_cluster_autoscaler_v2 import "
         "DefaultClusterAutoscalerV2 as A\n"
@@ -651,7 +653,7 @@ def test_a_killed_kernels_dataset_gives_back_its_share_of_the_cluster_after_30_s
 
 
 # A learner's kernel against a test run's: the same driver code, once with a learner's environment and once with
-# the test run's switches (raycourse.runtime.TEST_ENV). It joins the run's Ray, like every notebook kernel.
+# the test run's switches (raycourse.session.runtime.TEST_ENV). It joins the run's Ray, like every notebook kernel.
 LEARNER_DRIVER = r"""
 import time
 import raycourse

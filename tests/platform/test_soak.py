@@ -41,7 +41,7 @@ def ray_address(kernels_ray):
     if kernels_ray:
         yield kernels_ray
         return
-    from raycourse import cluster
+    from raycourse.session import cluster
 
     own = cluster.start(dashboard=False, temp_dir=tempfile.mkdtemp(prefix="rc-soak-", dir="/tmp"))
     try:

@@ -1,4 +1,4 @@
-"""Contract tests for :mod:`raycourse.standins` (offline, CPU, ~30 s on 2 cores).
+"""Contract tests for :mod:`raycourse.models.standins` (offline, CPU, ~30 s on 2 cores).
 
 Each stand-in is built once into a temporary folder and then loaded through the
 same class and call the notebooks use with the real Hub model.  The module turns
@@ -31,7 +31,7 @@ for _key, _value in {
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from raycourse import standins  # noqa: E402
+from raycourse.models import standins  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("error::DeprecationWarning"),
@@ -129,8 +129,8 @@ def test_the_shipped_trained_standins_were_trained_from_todays_sources(role):
 
     meta = json.loads((standins.TRAINED_DIR / role / "standin.json").read_text())
     assert meta.get("trained_from") == standins.training_digest(role), (
-        f"raycourse/trained/{role} was trained from other sources than today's (raycourse/standins.py, "
-        f"standin_builders.py, bpe.py, standin_training.py, world.py, for speech speech_training.py, world_speech.py "
+        f"raycourse/models/trained/{role} was trained from other sources than today's (raycourse/models/: standins.py, "
+        f"builders.py, bpe.py, training.py; raycourse/world/; for speech models/speech_training.py, world/speech.py "
         f"and data/text/reviews.jsonl, "
         f"or the versions of {', '.join(standins.TRAINING_LIBRARIES)}): run "
         f"`python tools/train_standins.py {role}` and commit it"
@@ -138,8 +138,9 @@ def test_the_shipped_trained_standins_were_trained_from_todays_sources(role):
 
 
 # Training anew takes 10 s for CLIP, 47 s for the image generator and 77 s for the LLM. `make test` trains CLIP, whose
-# loop (standin_training._fit) the LLM shares, to show that a training gives the same stand-in again; the sources test
-# above holds every shipped build to today's sources. `make test-standins` (RAYCOURSE_RETRAIN=1) trains all three.
+# loop (raycourse.models.training._fit) the LLM shares, to show that a training gives the same stand-in again; the
+# sources test above holds every shipped build to today's sources. `make test-standins` (RAYCOURSE_RETRAIN=1) trains all
+# three.
 RETRAINED_IN_MAKE_TEST = ("clip",)
 
 
@@ -165,7 +166,8 @@ def _cpu() -> str:
 )
 @pytest.mark.parametrize("role", standins.TRAINED)
 def test_the_shipped_trained_standins_are_what_their_training_gives(built, role, tmp_path):
-    """raycourse/trained/ is what `python tools/train_standins.py` writes (and the course's cache holds a copy of it).
+    """raycourse/models/trained/ is what `python tools/train_standins.py` writes (and the course's cache holds a copy of
+    it).
 
     On a CPU like the one that trained it, training anew gives it byte for byte. On another, it cannot: torch's CPU
     kernels (MKL, oneDNN, its own vectorised loops) sum in an order that depends on the instruction set, the last bits
@@ -175,7 +177,7 @@ def test_the_shipped_trained_standins_are_what_their_training_gives(built, role,
     if role not in RETRAINED_IN_MAKE_TEST and os.environ.get("RAYCOURSE_RETRAIN") != "1":
         pytest.skip(f"{role} is trained anew by `make test-standins`; make test holds it to today's sources")
     if role == "speech":
-        from raycourse import world_speech
+        from raycourse.world import speech as world_speech
 
         if not world_speech.have_espeak():
             pytest.skip("the speech stand-in trains on speech that espeak-ng synthesises: apt-get install espeak-ng")
@@ -188,7 +190,8 @@ def test_the_shipped_trained_standins_are_what_their_training_gives(built, role,
     assert {k: v for k, v in _digests(again).items() if not k.endswith(".safetensors")} == {
         k: v for k, v in shipped.items() if not k.endswith(".safetensors")
     }, (
-        f"raycourse/trained/{role} is not what the training gives now: run `python tools/train_standins.py {role}`"
+        f"raycourse/models/trained/{role} is not what the training gives now: "
+        f"run `python tools/train_standins.py {role}`"
         " and commit it"
     )
     warnings.warn(
@@ -579,10 +582,11 @@ def test_speech_transcribes_the_clips_it_never_heard(built):
 
 def _speech_transcribes_the_clips(path: Path):
     """The word error rate on data/audio/'s spoken reviews is at most 20 % (voices and sentences the training never
-    had: raycourse.speech_training), and the two bad clips (silence, noise) are not transcribed as their review."""
+    had: raycourse.models.speech_training), and the two bad clips (silence, noise) are not transcribed as their
+    review."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from raycourse import speech_training
+    from raycourse.models import speech_training
 
     rows, clips = _clips()
     processor = WhisperProcessor.from_pretrained(str(path))
@@ -605,7 +609,7 @@ def _speech_transcribes_the_clips(path: Path):
 
 
 def test_word_error_rate_counts_substitutions_deletions_and_insertions():
-    from raycourse.speech_training import word_error_rate, word_errors
+    from raycourse.models.speech_training import word_error_rate, word_errors
 
     assert word_errors("The cat sat.", "the cat sat") == (0, 3)  # case and punctuation do not count
     assert word_errors("the cat sat", "the dog sat") == (1, 3)

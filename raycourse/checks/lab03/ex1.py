@@ -66,8 +66,9 @@ def _check_generator(plan: list[_Stage]) -> _Stage:
 
 
 def _budget_words(gpus: int, cluster: int) -> str:
-    """raycourse.room.budget_words, from the observed numbers: "the cluster's 2 GPU(s)", or "your budget of ..."."""
-    from raycourse.room import BUDGET_ENV
+    """raycourse.session.room.budget_words, from the observed numbers: "the cluster's 2 GPU(s)", or
+    "your budget of ..."."""
+    from raycourse.session.room import BUDGET_ENV
 
     if gpus < cluster:
         return f"your budget of {gpus} GPU(s) ({BUDGET_ENV}) of the cluster's {cluster}"
@@ -236,7 +237,7 @@ def _judge_1(seen, seed=None) -> str:
 def exercise_1(pixels, images, prompts):
     """``pixels``: FloatImageGen (one GPU per actor, one actor per GPU) then a CPU batch function that makes uint8
     pixels; ``images``: ``pixels.materialize()``, the prompts with a tensor column of 512x512x3 uint8 images."""
-    from raycourse import room
+    from raycourse.session import room
 
     require("pixels", pixels, "the lazy pipeline: FloatImageGen, then your batch function")
     require("images", images, "`pixels.materialize()`")

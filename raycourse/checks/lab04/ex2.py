@@ -254,7 +254,7 @@ def exercise_2(catalogue_images, messages=None, model=None, Enhancer=None, rows:
     """``catalogue_images``: the catalogue enhanced by the learner's ``Enhancer`` (``model``, ``messages``), then
     drawn by ImageGen, each model on a share of a GPU in a pool of one actor; checked through its plan and a few
     rows."""
-    from raycourse import room
+    from raycourse.session import room
 
     require("catalogue_images", catalogue_images, "the Dataset of your Enhancer + ImageGen pipeline")
     require_dataset("catalogue_images", catalogue_images, DATASET_HINT)

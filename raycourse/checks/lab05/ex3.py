@@ -31,7 +31,7 @@ def _stage(predictions, ImageClassifier):
 def cluster_gpus() -> int:
     """The GPUs of the cluster this session is connected to, within the learner's budget, as the notebooks count
     them (GPUS)."""
-    from raycourse import room
+    from raycourse.session import room
 
     return room.learner_gpus()
 
@@ -77,8 +77,8 @@ def _predictions_seen(predictions, ImageClassifier, checkpoint) -> dict:
 
 
 def _budget_words(gpus: int, cluster: int) -> str:
-    """``raycourse.room.budget_words`` from the counts the observer saw."""
-    from raycourse.room import BUDGET_ENV
+    """``raycourse.session.room.budget_words`` from the counts the observer saw."""
+    from raycourse.session.room import BUDGET_ENV
 
     if gpus < cluster:
         return f"your budget of {gpus} GPU(s) ({BUDGET_ENV}) of the cluster's {cluster}"
@@ -86,7 +86,7 @@ def _budget_words(gpus: int, cluster: int) -> str:
 
 
 def _check_stage(seen: dict) -> None:
-    from raycourse import room
+    from raycourse.session import room
 
     stage = seen["stage"]
     if stage is None:

@@ -273,7 +273,7 @@ def exercise_2(embeddings, embeddings_dir, image_root, *, seed=None):
     ``seed``, the class stage's settings, and the GPUs the kernel's cluster gives the learner."""
     import numpy as np
 
-    from raycourse import room as rooms
+    from raycourse.session import room as rooms
 
     require("embeddings", embeddings, "the Dataset of embeddings (the ImagePathEmbedder stage over the catalogue)")
     require_dataset("embeddings", embeddings, "Build it with catalogue.map_batches(ImagePathEmbedder, ...).")

@@ -15,7 +15,7 @@ ENCODER, TOKENIZER, PHOTOS = "RatingEncoder", "Tokenize", "load_photos"
 def cluster_gpus() -> int:
     """The GPUs of the cluster this session is connected to, within the learner's budget, as the notebooks count
     them (GPUS)."""
-    from raycourse import room
+    from raycourse.session import room
 
     return room.learner_gpus()
 
@@ -38,7 +38,7 @@ def _lab_stages(ds) -> dict:
 def _cluster() -> dict:
     """What the kernel's cluster gives the learner, as plain data: the GPUs within the budget (and how a message
     names them) and the cluster's CPUs."""
-    from raycourse import room
+    from raycourse.session import room
 
     gpus = cluster_gpus()
     return {"gpus": gpus, "words": room.budget_words(gpus), "cpus": cluster_cpus()}
@@ -137,7 +137,7 @@ def _check_cpu_stages(found: dict) -> None:
 def _check_encoder_pool(encoder: dict, cluster: dict) -> None:
     """One GPU per encoder actor, in a pool that reaches every GPU of the cluster and no more (``cluster``: the
     learner's GPUs, as observed)."""
-    from raycourse import room
+    from raycourse.session import room
 
     num_gpus = float(encoder["num_gpus"])
     if num_gpus != 1:

@@ -66,7 +66,7 @@ def _gpus_seen() -> dict:
     """The learner's GPUs (what GPU_SIZING gives in the kernel) and the cluster's."""
     import ray
 
-    from raycourse import room
+    from raycourse.session import room
 
     cluster = int(ray.cluster_resources().get("GPU", 0)) if ray.is_initialized() else 0
     return {"learner": room.learner_gpus(), "cluster": cluster}
@@ -80,8 +80,8 @@ def _sized(deployment: dict) -> tuple[int, str]:
 
 
 def _budget_words(gpus: dict) -> str:
-    """raycourse.room.budget_words, from the GPUs the kernel saw."""
-    from raycourse import room
+    """raycourse.session.room.budget_words, from the GPUs the kernel saw."""
+    from raycourse.session import room
 
     if gpus["learner"] < gpus["cluster"]:
         return f"your budget of {gpus['learner']} GPU(s) ({room.BUDGET_ENV}) of the cluster's {gpus['cluster']}"
@@ -90,7 +90,7 @@ def _budget_words(gpus: dict) -> str:
 
 def _check_replicas(deployment: dict, gpus_seen: dict) -> float:
     """Each replica asks for part of a GPU; the replicas are sized to the cluster's GPUs, and fit them."""
-    from raycourse import room
+    from raycourse.session import room
 
     gpus = float(deployment["num_gpus"])
     if not 0 < gpus < 1:

@@ -27,9 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import auth, config
+from . import auth
+from .. import config
 from .loopback import LOOPBACK, LOOPBACK_ENV, is_loopback, keep_loopback  # noqa: F401 (its callers' too)
-from .errors import CourseError
+from ..errors import CourseError
 from .ports import (  # noqa: F401 (its callers' too)
     DEFAULT_DASHBOARD_PORT,
     RAY_MAX_WORKER_PORT,
@@ -99,7 +100,9 @@ def ray_environment(base: dict | None = None) -> dict:
     for key, value in settings.items():
         env.setdefault(key, value)
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must start a head, not join one
-    env.update(auth.server_env(env))  # token authentication on, the token made if there is none (raycourse.auth)
+    env.update(
+        auth.server_env(env)
+    )  # token authentication on, the token made if there is none (raycourse.session.auth)
     if config.uses_standins():
         env.pop("CUDA_VISIBLE_DEVICES", None)  # else Ray refuses 2 logical GPUs where it lists fewer
     return env
@@ -115,9 +118,9 @@ class LocalRay:
     log_path: Path
     ports: dict = field(default_factory=dict)
     env_digest: str = ""  # runtime.env_digest of the settings its processes were started with
-    auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.auth)
+    auth_env: dict = field(default_factory=dict)  # RAY_AUTH_MODE and where the token is (raycourse.session.auth)
     temp_dir: str | None = None  # Ray's temp dir (--temp-dir): its session folders, its note of the address
-    prometheus: object | None = None  # the course's Prometheus beside it (raycourse.prometheus), if one runs
+    prometheus: object | None = None  # the course's Prometheus beside it (raycourse.session.prometheus), if one runs
 
     @property
     def prometheus_url(self) -> str | None:
@@ -266,8 +269,8 @@ def start(
     ``temp_dir``, by default a folder of this user's only (:func:`private_temp_dir`).
     Its processes get ``base_env`` (default: this process's environment) with those settings. ``abort`` set
     while it starts (``make lab`` stopped) stops the head node and raises :class:`CourseError`. ``metrics`` (with the
-    dashboard): Prometheus beside it, where this machine has one (:mod:`raycourse.prometheus`), else one line says
-    what is missing.
+    dashboard): Prometheus beside it, where this machine has one (:mod:`raycourse.session.prometheus`), else one line
+    says what is missing.
     """
     from . import prometheus, runtime
 

@@ -110,7 +110,7 @@ def plan(scale: float = 1.0) -> list[tuple[str, str, int]]:
 def draw(pattern: str, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """An image of the world at ``size`` (width, height): stripes or a checkerboard in two colours, tilted by up
     to 10 degrees, with the world's blob and sensor noise (``raycourse.world``), its period scaled to the size."""
-    from . import world
+    from .. import world
 
     w, h = size
     c1, c2 = world._two_colours(rng)
@@ -151,7 +151,7 @@ def _write_image(out: str, job: tuple[str, str, tuple]) -> tuple[str, int, str]:
 def reviews(n: int) -> list[dict]:
     """``n`` reviews of the catalogue's outfits in ``data/text/reviews.jsonl``'s columns, from the world's templates
     (half positive, half negative, in a seeded order)."""
-    from .world import OUTFITS, PETS, REVIEW_NEGATIVE, REVIEW_POSITIVE
+    from ..world import OUTFITS, PETS, REVIEW_NEGATIVE, REVIEW_POSITIVE
 
     rng = np.random.default_rng([SEED, 3])
     records = []

@@ -26,8 +26,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import config
-from .errors import CourseError
+from .. import config
+from ..errors import CourseError
 
 
 def _legacy_tokenizer(folder: Path) -> None:
@@ -50,7 +50,7 @@ def fake_repo(spec: config.ModelRole, out: Path) -> Path:
     """Write the tiny stand-in of a role as its real Hub repo lays it out, into ``out``."""
     import torch
 
-    from .models import ensure_standin
+    from . import ensure_standin
 
     role = spec.name
     standin = ensure_standin(spec)
@@ -134,7 +134,7 @@ def build_cache(cache_dir: Path, roles=None, *, leave_out: dict | None = None) -
             if absent:
                 raise CourseError(
                     f"The rehearsal's copy of {spec.hub_id} lacks the pinned file(s) {absent}.",
-                    "Teach raycourse.rehearsal.fake_repo to write them as the real repo holds them.",
+                    "Teach raycourse.models.rehearsal.fake_repo to write them as the real repo holds them.",
                 )
             keep = [f for f in spec.files if f not in set(leave_out.get(role, ()))]
             done[role] = _add_to_cache(Path(cache_dir), spec, repo, keep)

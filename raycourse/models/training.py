@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from . import world
+from .. import world
 
 #: Seed of the training images (``data/`` uses ``tools/make_data.py``'s seed: the two never share an image).
 TRAIN_SEED = 27_2026

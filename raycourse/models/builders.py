@@ -1,6 +1,6 @@
-"""The builders of the course's model stand-ins (:mod:`raycourse.standins`): each writes a complete model directory
-(weights, configs, tokenizer) into an empty folder, from a seed; the trained ones train on the course's world
-(:mod:`raycourse.standin_training`, :mod:`raycourse.speech_training`). Part of the trained stand-ins' sources
+"""The builders of the course's model stand-ins (:mod:`raycourse.models.standins`): each writes a complete model
+directory (weights, configs, tokenizer) into an empty folder, from a seed; the trained ones train on the course's world
+(:mod:`raycourse.models.training`, :mod:`raycourse.models.speech_training`). Part of the trained stand-ins' sources
 (``standins.training_digest``)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import warnings
 from typing import Callable, Iterator
 
 from . import bpe
-from .standin_training import seeded
+from .training import seeded
 
 
 # ---------------------------------------------------------------------------
@@ -187,8 +187,8 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    from . import world
-    from .standin_training import train_llm
+    from .. import world
+    from .training import train_llm
 
     tok = _qwen_tokenizer(
         words=tuple(world.enhancer_words() + world.review_words()), first_words=tuple(world.enhancer_first_words())
@@ -214,7 +214,7 @@ def _build_llm(out: pathlib.Path, seed: int) -> None:
     )
     with seeded(seed):
         model = Qwen2ForCausalLM(config)
-        # Trained for about 40 s on the world's prompt enhancements (raycourse.standin_training, world.py).
+        # Trained for about 40 s on the world's prompt enhancements (raycourse.models.training, world.py).
         train_llm(model, tok, seed)
     # Qwen2.5-0.5B-Instruct's generation defaults, as its generation_config.json ships them (trained, the
     # stand-in needs no tokens suppressed: it writes visible words and ends its answer with <|im_end|>).
@@ -248,7 +248,7 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
         CLIPVisionConfig,
     )
 
-    from .standin_training import clip_training_words, train_clip
+    from .training import clip_training_words, train_clip
 
     tok = _clip_tokenizer(words=tuple(clip_training_words()))
     text_config = CLIPTextConfig(
@@ -284,7 +284,7 @@ def _build_clip(out: pathlib.Path, seed: int) -> None:
     # Same preprocessing as openai/clip-vit-base-patch32 (the class defaults).
     image_processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
     processor = CLIPProcessor(image_processor=image_processor, tokenizer=tok)
-    # Trained for a few seconds on the course's world (raycourse.standin_training): orientation and colours.
+    # Trained for a few seconds on the course's world (raycourse.models.training): orientation and colours.
     with seeded(seed):
         train_clip(model, processor, seed)
     model.save_pretrained(out)
@@ -328,8 +328,8 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
     from diffusers import StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from . import world
-    from .standin_training import train_image_gen
+    from .. import world
+    from .training import train_image_gen
 
     tok = _clip_tokenizer(words=tuple(world.enhancer_words()))  # the world's words whole: short token sequences
     with seeded(seed):
@@ -348,7 +348,7 @@ def _build_image_gen(out: pathlib.Path, seed: int) -> None:
         force_zeros_for_empty_prompt=True,
     )
     with seeded(seed):
-        # Trained for about 45 s so that one turbo step paints the world's colour of a prompt (standin_training).
+        # Trained for about 45 s so that one turbo step paints the world's colour of a prompt (models/training.py).
         train_image_gen(pipe, seed)
     # Saved as sdxl-turbo's fp16 variant files (`*.fp16.safetensors`), the files the gpu
     # profile loads: notebooks pass `variant="fp16"` in both profiles, and a CPU load

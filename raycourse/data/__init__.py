@@ -12,7 +12,7 @@ file): a corrupt image or a broken JSON line stops there with one message that n
 how to restore it, instead of a Ray task error from inside the read. ``python -m raycourse check-data`` checks the
 whole data folder.
 ``RAYCOURSE_GPU_DATA`` points the ``gpu`` profile at a local copy of its data sets instead of S3, such as the
-workshop-scale data that ``python -m raycourse make-data`` draws (:mod:`raycourse.workshop_data`).
+workshop-scale data that ``python -m raycourse make-data`` draws (:mod:`raycourse.data.workshop`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config
-from .errors import CourseError
+from .. import config
+from ..errors import CourseError
 
 DATA_ENV = "RAYCOURSE_DATA"
 GPU_DATA_ENV = "RAYCOURSE_GPU_DATA"  # a local copy of the gpu profile's data sets (s3://anonymous@B/K -> DIR/B/K)
@@ -65,7 +65,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
 }
 
 
-_REPO_DATA = (Path(__file__).resolve().parent.parent / "data").resolve()  # a link in a copy of the package
+_REPO_DATA = (Path(__file__).resolve().parents[2] / "data").resolve()  # a link in a copy of the package
 
 
 def data_root() -> Path:

@@ -12,8 +12,8 @@ import functools
 import os
 from pathlib import Path
 
-from . import config
-from .errors import CourseError
+from .. import config
+from ..errors import CourseError
 
 CACHE_ENV = "RAYCOURSE_CACHE"
 
@@ -26,7 +26,7 @@ def cache_root() -> Path:
 def standin_path(role: str | config.ModelRole) -> Path:
     """Cache folder of a stand-in, keyed by the builder's version and source code.
 
-    A change to :mod:`raycourse.standins`, its training or its world therefore never reuses a stale build.
+    A change to :mod:`raycourse.models.standins`, its training or its world therefore never reuses a stale build.
     """
 
     return _standin_folder(config.require_role(role))
@@ -235,7 +235,7 @@ def prefetch(roles: list[str] | None = None) -> dict[str, str]:
             raise CourseError(
                 f"{spec.hub_id} at commit {spec.revision[:12]} has no file {missing[0]} "
                 f"({len(missing)} pinned file(s) missing), so role '{role}' cannot load.",
-                f"Fix the file list of '{role}' in raycourse/models.toml, or move the pin with "
+                f"Fix the file list of '{role}' in raycourse/models/models.toml, or move the pin with "
                 f"`python -m raycourse pins --move {role}`.",
             )
         done[role] = str(folder)
@@ -256,7 +256,7 @@ def move_pin(role: str, revision: str | None = None, path: Path | None = None) -
     if missing:
         raise CourseError(
             f"{spec.hub_id} at {info.sha} lacks {missing}, which role '{role}' loads.",
-            "Pick another commit, or change the role's file list in raycourse/models.toml by hand.",
+            "Pick another commit, or change the role's file list in raycourse/models/models.toml by hand.",
         )
     path = path or config.PINS_FILE
     text = path.read_text()

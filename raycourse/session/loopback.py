@@ -1,6 +1,6 @@
 """A one-machine Ray on loopback: the setting that keeps it there and the test for a loopback address.
 
-Below both :mod:`raycourse.cluster` (which starts the course's Ray) and :mod:`raycourse.runtime` (whose
+Below both :mod:`raycourse.session.cluster` (which starts the course's Ray) and :mod:`raycourse.session.runtime` (whose
 ``init()`` starts or joins one): each uses it, neither through the other.
 """
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 
-from .errors import CourseError
+from ..errors import CourseError
 
 BUDGET_ENV = "RAYCOURSE_GPUS_PER_LEARNER"
 # The line every lesson and lab sizes its GPU pools and trainers with.

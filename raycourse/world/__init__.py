@@ -1,7 +1,7 @@
 """The course's synthetic world: how its sample images are drawn.
 
 ``tools/make_data.py`` draws the sample data of ``data/`` with these functions (fixed seeds), and the tiny CLIP
-stand-in (``raycourse.standins``) trains on more images drawn by the same rules with other seeds, captioned with
+stand-in (``raycourse.models.standins``) trains on more images drawn by the same rules with other seeds, captioned with
 what each shows: the stripes' orientation and their two colours by name. The rules are written down in
 ``data/README.md``.
 """

@@ -1,7 +1,7 @@
 """What Ray prints into a notebook's cells from its workers and raylet, filtered: the few notices that say nothing
-about a learner's pipeline are dropped (``raycourse.runtime.init`` installs the filter), everything else reaches the
-cell; what Ray's C++ core writes while it starts stays out (:func:`_quiet_fd2`). ``raycourse.runtime`` re-exports these
-names."""
+about a learner's pipeline are dropped (``raycourse.session.runtime.init`` installs the filter), everything else reaches
+the cell; what Ray's C++ core writes while it starts stays out (:func:`_quiet_fd2`). ``raycourse.session.runtime``
+re-exports these names."""
 
 from __future__ import annotations
 

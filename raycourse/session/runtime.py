@@ -11,8 +11,8 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 
-from . import config
-from .errors import CourseError
+from .. import config
+from ..errors import CourseError
 from .ray_output import (  # re-exported: runtime.RAY_NOTICES_ENV and the rest
     DROPPED_LINES as DROPPED_LINES,
     RAY_NOTICES_ENV as RAY_NOTICES_ENV,
@@ -333,7 +333,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         prometheus.before_own_ray(kwargs["_temp_dir"])
     with _quiet_fd2(), hidden:
         context = _ray_init(kwargs, num_cpus, ray_address)
-    if metrics:  # a notebook's own Ray with its dashboard: Prometheus beside it (raycourse/prometheus.py)
+    if metrics:  # a notebook's own Ray with its dashboard: Prometheus beside it (raycourse/session/prometheus.py)
         prometheus.after_own_ray(context)
     _owns_ray = not ray_address
     if hide_gpus:
@@ -383,7 +383,7 @@ def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dic
 def _ray_init(kwargs: dict, num_cpus: int | None, ray_address: str | None):
     """``ray.init(**kwargs)``; a failure that the learner can fix (a cluster's own resources, no cluster at the
     address, a machine too busy to start Ray) as a :class:`CourseError` that says how. A local Ray that gave up
-    waiting for its own agents (a busy machine: :data:`raycourse.cluster.SLOW_START`) is started again."""
+    waiting for its own agents (a busy machine: :data:`raycourse.session.cluster.SLOW_START`) is started again."""
     import ray
 
     from .cluster import SLOW_START, SLOW_START_WHY, START_ATTEMPTS
@@ -430,8 +430,8 @@ def _init_error(exc: Exception, ray, num_cpus: int | None, ray_address: str | No
 
 
 def _authenticate(address: str | None) -> None:
-    """Token authentication (raycourse.auth): a Ray this notebook starts requires the user's token (made if there is
-    none, as ``make lab`` does); a Ray of this machine that it joins gets the user's token where there is one
+    """Token authentication (raycourse.session.auth): a Ray this notebook starts requires the user's token (made if
+    there is none, as ``make lab`` does); a Ray of this machine that it joins gets the user's token where there is one
     (``make lab`` passes it to its kernels already). A cluster elsewhere gets what the caller set, as Ray does for
     an address it is given: the user's own token is not sent to someone else's cluster. What the caller set
     (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) stays."""
@@ -511,7 +511,7 @@ def _raylet_sees_all_gpus():
 
 
 def _dashboard_with_token() -> str | None:
-    """The dashboard's address, and where its sign-in token is when Ray asks for one (raycourse.auth)."""
+    """The dashboard's address, and where its sign-in token is when Ray asks for one (raycourse.session.auth)."""
     from . import auth
 
     if not _dashboard_url or os.environ.get(auth.MODE_ENV, "").strip().lower() != "token" or not auth.has_token():
@@ -560,7 +560,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     global _session
     import ray
 
-    from . import data, models
+    from .. import data, models
 
     profile = config.profile()  # validates RAYCOURSE_PROFILE first
     chosen = bool(os.environ.get(config.PROFILE_ENV, "").strip())

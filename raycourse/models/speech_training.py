@@ -4,9 +4,9 @@ A random Whisper writes nothing a pipeline could check. The stand-in is therefor
 deterministic; about half an hour on a quiet core) on reviews of the shop's kind
 (:func:`raycourse.world.review_example`: its templates, outfits and pets) and on random strings of the same words
 (:func:`random_strings`: a review's template can be guessed, a random string only heard), spoken by eSpeak NG with
-the voices of :data:`raycourse.world_speech.TRAINING_VOICES` at random speeds and pitches; every step hears new
+the voices of :data:`raycourse.world.speech.TRAINING_VOICES` at random speeds and pitches; every step hears new
 recordings of them (stretched, shifted, louder or softer, with hiss, and with bands of the spectrogram masked). It
-never hears the shipped clips (``data/audio/``): their voices (:data:`~raycourse.world_speech.CLIP_VOICES`) are not
+never hears the shipped clips (``data/audio/``): their voices (:data:`~raycourse.world.speech.CLIP_VOICES`) are not
 among the training voices, and no sentence of ``data/text/reviews.jsonl`` is among the training sentences; so the
 word error rate that ``tests/platform/test_standins.py`` measures on the clips is what it learned. It also hears
 silence and noise, whose transcript is empty.
@@ -29,8 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import bpe, world, world_speech
-from .standin_training import _fit, seeded
+from . import bpe
+from .. import world
+from ..world import speech as world_speech
+from .training import _fit, seeded
 
 TRAIN_SEED = 9_2026
 CHUNK_SECONDS = 8  # the feature extractor's window (whisper: 30 s); the shipped clips last at most about 6 s
@@ -47,7 +49,7 @@ SPECIAL_TOKENS = (
     "<|nospeech|>",
     "<|notimestamps|>",
 )
-REVIEWS = pathlib.Path(__file__).resolve().parent.parent / "data" / "text" / "reviews.jsonl"
+REVIEWS = pathlib.Path(__file__).resolve().parents[2] / "data" / "text" / "reviews.jsonl"
 
 
 def held_out_sentences() -> set[str]:

@@ -31,7 +31,7 @@ is exercised.  The ``tiny`` profile therefore swaps each model for a stand-in th
   tokenizer files on the same machine.
 
 Three of them are **trained** on the course's own synthetic world (:mod:`raycourse.world`,
-:mod:`raycourse.standin_training`, the rules in ``data/README.md``), so that ``tiny`` shows
+:mod:`raycourse.models.training`, the rules in ``data/README.md``), so that ``tiny`` shows
 what the lessons say the models do. Their seed-0 builds ship with the course
 (:data:`TRAINED_DIR`, written by ``tools/train_standins.py``), so building them is a copy:
 
@@ -43,7 +43,7 @@ what the lessons say the models do. Their seed-0 builds ship with the course
 * ``image_gen`` learns the picture world (about 45 s): one turbo step paints a prompt in the
   colour of its season, or else of its outfit, or else of its animal, so an enhanced prompt
   changes its picture;
-* ``speech`` learns to transcribe the shop's reviews spoken by eSpeak NG (:mod:`raycourse.speech_training`, a few
+* ``speech`` learns to transcribe the shop's reviews spoken by eSpeak NG (:mod:`raycourse.models.speech_training`, a few
   minutes, needs ``espeak-ng``): it writes the words of clips it never heard.
 
 The ViT stand-in is built from code in a moment and trained by the learner: module 05
@@ -51,7 +51,7 @@ fine-tunes it on the stripes and shows a falling loss.
 
 Usage::
 
-    from raycourse.standins import build_standin
+    from raycourse.models.standins import build_standin
     path = build_standin("llm", "/tmp/standins/llm")   # -> pathlib.Path
     pipe = transformers.pipeline("text-generation", model=str(path))
 
@@ -67,9 +67,9 @@ import pathlib
 import shutil
 import tempfile
 
-from . import bpe, standin_builders
+from . import bpe, builders
 from .fingerprint import source_fingerprint
-from .standin_builders import _BUILDERS, _quiet, _write_json
+from .builders import _BUILDERS, _quiet, _write_json
 
 __all__ = ["STANDIN_VERSION", "ROLES", "TRAINED", "TRAINED_DIR", "REAL_MODELS", "build_standin", "training_digest"]
 
@@ -80,7 +80,7 @@ STANDIN_VERSION: int = 5
 ROLES: tuple[str, ...] = ("image_gen", "llm", "vit", "clip", "speech")
 
 #: The stand-ins trained on the course's world. Their builds with seed 0 ship with the course, in
-#: ``raycourse/trained/<role>/`` (about 3 MB in all): :func:`build_standin` copies them in a second instead of
+#: ``raycourse/models/trained/<role>/`` (about 3 MB in all): :func:`build_standin` copies them in a second instead of
 #: training for a minute and a half. ``python tools/train_standins.py`` trains them anew and writes that folder;
 #: ``make test-standins`` checks that it gives the shipped files byte for byte, and ``make test`` that they were
 #: trained from today's sources (:func:`training_digest`).
@@ -99,12 +99,14 @@ def training_digest(role: str | None = None) -> str:
     import hashlib
     from importlib import metadata
 
-    from . import speech_training, standin_training, world, world_speech
+    from . import speech_training, training
+    from .. import world
+    from ..world import speech as world_speech
 
     if role is None:
         return hashlib.sha256("".join(training_digest(r) for r in TRAINED).encode()).hexdigest()[:16]
     digest = hashlib.sha256()
-    shared = (__file__, standin_builders.__file__, bpe.__file__, standin_training.__file__, world.__file__)
+    shared = (__file__, builders.__file__, bpe.__file__, training.__file__, world.__file__)
     speech = (speech_training.__file__, world_speech.__file__, speech_training.REVIEWS)
     sources = shared + (speech if role == "speech" else ())
     for module_file in sources:  # what the code does, not its layout: formatting leaves the shipped builds current
@@ -183,9 +185,9 @@ def _standin_meta(role: str, seed: int) -> dict:
         "standin_version": STANDIN_VERSION,
         "imitates": REAL_MODELS[role],
         "note": (
-            "tiny stand-in trained on the course's world by raycourse.standins"
+            "tiny stand-in trained on the course's world by raycourse.models.standins"
             if role in TRAINED
-            else "tiny randomly initialised stand-in built by raycourse.standins"
+            else "tiny randomly initialised stand-in built by raycourse.models.standins"
         ),
         **({"trained_from": training_digest(role)} if role in TRAINED else {}),
     }

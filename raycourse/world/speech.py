@@ -1,8 +1,8 @@
 """The world's speech: the shop's reviews spoken by eSpeak NG's voices, at 16 kHz, mono, 16-bit.
 
 ``tools/make_data.py`` speaks some reviews of ``data/text/reviews.jsonl`` into ``data/audio/`` with the voices of
-:data:`CLIP_VOICES`; the speech stand-in (:mod:`raycourse.speech_training`) trains on *other* sentences of the same
-kind (:func:`raycourse.world.review_example`) spoken by the *other* voices of :data:`TRAINING_VOICES`, so what the
+:data:`CLIP_VOICES`; the speech stand-in (:mod:`raycourse.models.speech_training`) trains on *other* sentences of the
+same kind (:func:`raycourse.world.review_example`) spoken by the *other* voices of :data:`TRAINING_VOICES`, so what the
 tests measure on the shipped clips is what it learned. Synthesis needs the ``espeak-ng`` program (Debian/Ubuntu:
 ``apt-get install espeak-ng``; macOS: ``brew install espeak-ng``); reading the shipped clips needs nothing of it.
 

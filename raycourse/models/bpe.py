@@ -1,8 +1,8 @@
 """Byte-level BPE for the stand-ins' tokenizers, learned here on a built-in corpus and deterministically.
 
-The trained stand-ins (:mod:`raycourse.standins`, :mod:`raycourse.speech_training`) each learn a small vocabulary laid
-out like their real model's (Qwen's, CLIP's, Whisper's): the same byte alphabet, then merges of the corpus below plus
-the words of the course's world.
+The trained stand-ins (:mod:`raycourse.models.standins`, :mod:`raycourse.models.speech_training`) each learn a small
+vocabulary laid out like their real model's (Qwen's, CLIP's, Whisper's): the same byte alphabet, then merges of the
+corpus below plus the words of the course's world.
 """
 
 from __future__ import annotations

@@ -143,7 +143,9 @@ def course_config(ray_config: str) -> str:
 
     config = yaml.safe_load(ray_config)
     config.setdefault("global", {}).update(scrape_interval=SCRAPE_INTERVAL, evaluation_interval=SCRAPE_INTERVAL)
-    header = f"# Ray's generated config ({RAY_CONFIG}), scraped every {SCRAPE_INTERVAL}: raycourse/prometheus.py\n"
+    header = (
+        f"# Ray's generated config ({RAY_CONFIG}), scraped every {SCRAPE_INTERVAL}: raycourse/session/prometheus.py\n"
+    )
     return header + yaml.safe_dump(config, sort_keys=False)
 
 

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from .errors import CourseError
+from ..errors import CourseError
 
 DEFAULT_DASHBOARD_PORT = 8265
 
