@@ -5,9 +5,11 @@ What each exercise's text states, and where it is checked:
 - Exercise 1 (`colours`): a Ray Dataset; `read_videos` at 4 frames a second, resized to 64 x 64, with paths and
   timestamps (the reader's options); a `map_batches` stage (not a row `map`) running a function (not a class) that
   asks for no GPU; the columns `path`, `second`, `colour`, no pixels; every frame's average colour and start.
-- Exercise 2 (`changes`): a Ray Dataset made with `groupby("path")` (a keyed repartition, then `map_groups`);
-  one row per video, named by its file; `change_at` the first frame of the new colours where the largest move is
-  at least 30, missing where it is below.
+- Exercise 2 (`changes`): a Ray Dataset made with `groupby("path")` (a keyed repartition, then `map_groups`), left
+  lazy; one row per video, named by its file; `change_at` the first frame of the new colours where the largest move
+  is at least 30, missing where it is below. The course's clips cannot tell time order (Ray hands their frames in
+  order), the distance from its square, the largest move from the first or 30 from 31: a probe does
+  (:func:`_probe_frames`, :data:`SLIPS`), calling the learner's group function on made-up videos, shuffled.
 - Stretch (`changes_once`, `decoded_twice`): the same rows from a materialized `colours` (no reader left in the
   plan), and `decoded_twice` False.
 
@@ -15,8 +17,9 @@ Every check is in two halves (``raycourse.checks.Exercise``): the observer runs 
 kernel and returns plain data, the judge decides from it alone (in the grader's process when a notebook is graded).
 Exercise 1 observes the reader's options, the plan's stages and every row (path, second, colour); ``_judge_1``
 compares the colours with the clips decoded in its own process, without Ray (:func:`_reference_colours`). Exercise
-2 and the stretch observe the rows of the learner's Dataset (:func:`_change_rows`); ``_judge_2`` and
-``_judge_stretch`` compare them with the clips' truth.
+2 and the stretch observe the rows of the learner's Dataset (:func:`_change_rows`), exercise 2 also the probe's
+answers (:func:`_run_probe`); ``_judge_2`` holds those to the seed's probe, and both judges compare the rows with the
+clips' truth.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from ._core import Wrong, exercise, progress_of, require
-from .stats import GROUPING, kinds
-from .toolkit import error_line, read_options, require_dataset, stages
+from .stats import GROUPING, kinds, require_lazy
+from .toolkit import error_line, plan_ops, read_options, require_dataset, stages
 
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
@@ -297,17 +300,163 @@ def _table_of(seen: dict):
 
 def _judge_2(seen, seed=None) -> str:
     truth = _truth()
+    _check_probe(seen.get("probe") or {"error": "the check got no answer from it"}, seed)
     _check_changes(_table_of(seen), truth, "changes")
     moments = ", ".join(f"{v} at {s} s" for v, s in sorted(truth.items()) if s is not None)
     return f"one row per video; the colours change in {moments}, and nowhere else."
 
 
+# The probe: made-up videos, each built so that one near miss of the rule gives another answer than the rule. Moves go
+# along one channel by whole numbers, so that a distance of exactly 30 is 30.0 in any float type; small moves (1-4)
+# before and after, as many as the seed says, put the answer at another second for every seed.
+PROBE_MOVES: dict[str, tuple[int, ...]] = {
+    "exactly 30": (5, 30, 4),  # at least 30: a change at the frame after the 30 (`> 30` says none)
+    "just below": (5, 29, 4),  # below 30: none
+    "largest later": (31, 3, 45, 2),  # two moves over 30: the largest (45) counts, not the first
+    "squared": (6, 5, 4),  # distances 6, 5, 4, none a change (their squares 36, 25, 16 would say one)
+    "still": (2, 1, 3),  # hardly a move: none, by any measure (a rule with no threshold says one)
+}
+
+
+def _probe_frames(seed) -> dict[str, tuple[list[float], list[list[float]]]]:
+    """Each probe video's frames in a shuffled order (seconds, colours), from the seed: starting colours, small moves
+    around the case's own, the channel and sign of each move, and an order in which taking differences unsorted gives
+    another answer."""
+    rng = np.random.default_rng(seed)
+    frames = {}
+    for index, (case, moves) in enumerate(PROBE_MOVES.items()):
+        small = lambda: [int(m) for m in rng.integers(1, 5, size=rng.integers(0, 3))]  # noqa: E731
+        colour = rng.integers(90, 166, size=3).astype(float)
+        colours = [colour.copy()]
+        for move in [*small(), *moves, *small()]:
+            colour[rng.integers(3)] += move * rng.choice([-1, 1])
+            colours.append(colour.copy())
+        seconds = [i / FPS for i in range(len(colours))]
+        for _ in range(100):  # an order whose unsorted differences give another answer than the rule's
+            order = rng.permutation(len(colours))
+            if _rule([seconds[i] for i in order], [colours[i] for i in order]) != _rule(seconds, colours):
+                break
+        frames[f"probe{index}-{case.replace(' ', '_')}.mp4"] = (
+            [seconds[i] for i in order],
+            [colours[i].tolist() for i in order],
+        )
+    return frames
+
+
+def _rule(seconds, colours, *, at_least=True, squared=False, first=False, after=1, sort=False, threshold=THRESHOLD):
+    """change_at of one video by the text's rule, or by one of its near misses (the keywords)."""
+    if sort:
+        order = np.argsort(seconds)
+        seconds, colours = [seconds[i] for i in order], [colours[i] for i in order]
+    moves = np.linalg.norm(np.diff(np.asarray(colours, dtype=float), axis=0), axis=1)
+    moves = moves**2 if squared else moves
+    big = moves >= threshold if at_least else moves > threshold
+    if not big.any():
+        return None
+    at = int(np.argmax(big)) if first else int(np.argmax(moves))
+    return float(seconds[at + after])
+
+
+#: The near misses a probe tells apart: what the learner's function answers as if it took, and what to say.
+SLIPS: dict[str, tuple[dict, str]] = {
+    "the frames in the order they came": (
+        dict(),
+        "Put each video's frames in time order (np.argsort on second) before taking differences.",
+    ),
+    "more than 30 for at least 30": (
+        dict(at_least=False),
+        "A move of exactly 30 is a change: at least 30 (>= 30).",
+    ),
+    "squared distances": (dict(squared=True), "Compare the distance itself with 30 (np.linalg.norm), not its square."),
+    "the first move over 30": (dict(first=True), "Take the largest move, not the first one over 30."),
+    "the frame before the move": (
+        dict(after=0),
+        "That is the frame before the jump: take the second of the frame after it.",
+    ),
+    "no threshold": (dict(threshold=-1), f"Leave change_at missing where the largest move is below {THRESHOLD}."),
+}
+
+
+def _probe_expected(seed) -> dict[str, float | None]:
+    return {video: _rule(s, c, sort=True) for video, (s, c) in _probe_frames(seed).items()}
+
+
+def _group_stage(ds):
+    """The stage that runs the learner's group function: the first one after the grouping step."""
+    ops = plan_ops(ds)
+    grouped = [i for i, op in enumerate(ops) if type(op).__name__ in GROUPING]
+    return next((op for op in ops[grouped[-1] + 1 :] if getattr(op, "fn", None) is not None), None) if grouped else None
+
+
+def _run_probe(ds, seed) -> dict:
+    """The learner's group function, called as Ray calls it, on the probe videos: {video: change_at}, or the error."""
+    import inspect
+
+    import pandas as pd
+    from ray.data.block import BlockAccessor
+
+    op = _group_stage(ds)
+    if op is None:
+        return {"error": "no group function found after the grouping step"}
+    frames = _probe_frames(seed)
+    paths = [f"/probe/{video}" for video, (seconds, _) in frames.items() for _ in seconds]
+    block = BlockAccessor.batch_to_block(
+        {
+            "path": np.array(paths),
+            "second": np.array([s for seconds, _ in frames.values() for s in seconds]),
+            "colour": np.array([c for _, colours in frames.values() for c in colours]),
+        }
+    )
+    fn = op.fn
+    try:
+        if inspect.isclass(fn):
+            fn = fn(
+                *(getattr(op, "fn_constructor_args", None) or ()), **(getattr(op, "fn_constructor_kwargs", None) or {})
+            )
+        outputs = list(fn(block, *(getattr(op, "fn_args", None) or ()), **(getattr(op, "fn_kwargs", None) or {})))
+        table = pd.concat([BlockAccessor.for_block(BlockAccessor.batch_to_block(o)).to_pandas() for o in outputs])
+    except Exception as exc:
+        return {"error": error_line(exc)}
+    if not {"video", "change_at"} <= set(table.columns):
+        return {"error": f"it returned the columns {list(table.columns)}"}
+    return {
+        Path(str(v)).name: None if _missing(c) else float(np.ravel(c)[0])
+        for v, c in zip(table["video"], table["change_at"])
+    }
+
+
+def _check_probe(found: dict, seed) -> None:
+    """The learner's group function on the probe videos gives the rule's answers; else the near miss it matches."""
+    if "error" in found:
+        raise Wrong(
+            f"Your group function failed on the check's own frames: {found['error']}.",
+            "It gets one video's frames (path, second, colour) at a time, in any order; return video and change_at.",
+        )
+    expected = _probe_expected(seed)
+    if found == expected:
+        return
+    frames = _probe_frames(seed)
+    for slip, (options, hint) in SLIPS.items():
+        sort = slip != "the frames in the order they came"
+        if found == {video: _rule(s, c, sort=sort, **options) for video, (s, c) in frames.items()}:
+            raise Wrong(f"On frames of the check's own, your group function answers as if it took {slip}.", hint)
+    video = next(v for v in expected if found.get(v, "missing") != expected[v])
+    moves = ", ".join(map(str, PROBE_MOVES[video.split("-", 1)[1].removesuffix(".mp4").replace("_", " ")]))
+    raise Wrong(
+        f"On the check's video {video} (moves of {moves} among small ones), your group function says "
+        f"{found.get(video, 'nothing')}; the rule gives {expected[video]}.",
+        "Sort by second, take the frame after the largest move (at least 30). map_groups hands each group as a pandas "
+        'DataFrame unless you ask for batch_format="numpy": there, index by position (.iloc, .to_numpy()).',
+    )
+
+
 @exercise("Exercise 2 · the moment each video's colour changes", judge=_judge_2)
-def exercise_2(changes) -> dict:
+def exercise_2(changes, *, seed=None) -> dict:
     require("changes", changes, 'a Dataset: colours.groupby("path").map_groups(...)')
     require_dataset("changes", changes)
     _check_grouped(changes)
-    return _change_rows(changes, "changes")
+    require_lazy("changes", changes, "your group function, which it calls on frames of its own,", "the check runs it.")
+    return {**_change_rows(changes, "changes"), "probe": _run_probe(changes, seed)}
 
 
 # --- Stretch ----------------------------------------------------------------------------------------------------

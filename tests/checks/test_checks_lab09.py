@@ -17,6 +17,7 @@ What each test breaks, per exercise (the requirements are listed in raycourse/ch
 | 2 | made with groupby | a Dataset from the driver's pandas (`test_ex2_not_grouped`) |
 | 2 | one row per video, named by its file | whole paths (`test_ex2_whole_paths`) |
 | 2 | the frame after the jump | the frame before (`test_ex2_the_frame_before`) |
+| 2 | time order, distance, largest, at least 30 | a probe of the check's own frames (`test_ex2_a_probe_finds_...`) |
 | 2 | missing below 30 | no threshold (`test_ex2_no_threshold`) |
 | stretch | decoded once | not materialized (`test_stretch_not_materialized`) |
 | stretch | decoded_twice False | True (`test_stretch_wrong_answer`) |
@@ -87,6 +88,23 @@ def colours(ray_session):
 
 
 # ----------------------------------------------------------------------------- Exercise 1
+# Exercise 1 requires (the lab's text, sentence by sentence):
+#   R1 `colours` a Ray Dataset: test_ex1_a_pandas_table
+#   R2 one row per frame: test_ex1_a_forged_observation_does_not_pass (one frame twice, no rows)
+#   R3 `path` the video's file, `second` when the frame starts: test_ex1_wrong_seconds_or_paths
+#   R4 `colour` the frame's average red, green and blue, three numbers: test_ex1_averaged_over_the_batch,
+#      test_ex1_a_forged_observation_does_not_pass (every colour grey, colours off by one, text for numbers)
+#   R5 the clips read with read_videos: test_ex1_a_forged_observation_does_not_pass (no reader)
+#   R6 4 frames a second: test_ex1_wrong_reader_options[fps]
+#   R7 each frame resized to 64 x 64 at decode time: test_ex1_wrong_reader_options[resize]
+#   R8 with the paths: test_ex1_read_without_the_paths
+#   R9 with the timestamps: test_ex1_wrong_reader_options[timestamps]
+#   R10 `colour` computed in a map_batches stage on whole columns, not a row map: test_ex1_a_row_map,
+#       test_ex1_a_forged_observation_does_not_pass (no stage)
+#   R11 a function, not a class: test_ex1_a_class
+#   R12 asks for no GPU: test_ex1_a_gpu, test_ex1_a_forged_observation_does_not_pass (a stage on a GPU)
+#   R13 only the three columns handed on, no pixels: test_ex1_pixels_kept
+# Right answers written otherwise: test_ex1_accepts_the_solution_and_a_pandas_batch_function.
 
 
 @pytest.mark.fast
@@ -186,7 +204,46 @@ def test_ex1_a_forged_observation_does_not_pass(ray_session):
         assert verdict.status == "wrong", (what, verdict)
 
 
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        lambda b: {**average_colour(b), "second": b["frame_timestamp"][:, 1]},  # when the frame ends
+        lambda b: {**average_colour(b), "path": np.array([f"/elsewhere/{i}.mp4" for i in range(len(b["path"]))])},
+    ],
+    ids=["end of the frame", "another path"],
+)
+def test_ex1_wrong_seconds_or_paths(wrong):
+    verdict = lab09.exercise_1.result(_frames().map_batches(wrong, batch_size=64))
+    assert verdict.status == "wrong", verdict
+
+
+def test_ex1_read_without_the_paths():
+    def no_path(batch):
+        return {"second": batch["frame_timestamp"][:, 0], "colour": batch["frame"].mean(axis=(1, 2))}
+
+    verdict = lab09.exercise_1.result(_frames(include_paths=False).map_batches(no_path, batch_size=64))
+    assert verdict.status == "wrong" and "path" in verdict.message + verdict.hint, verdict
+
+
 # ----------------------------------------------------------------------------- Exercise 2
+# Exercise 2 requires (the lab's text, sentence by sentence):
+#   R1 `changes` a Ray Dataset: test_ex2_a_pandas_table
+#   R2 one row per video: test_ex2_observation_passes_and_forgeries_do_not (no rows)
+#   R3 `video` the file's name (01.mp4), not its path: test_ex2_whole_paths
+#   R4 each video's frames brought together with groupby("path"), a group turned into one row by map_groups:
+#      test_ex2_not_grouped, test_ex2_a_materialized_answer_is_judged_by_what_its_stats_say_made_it
+#   R5 (probe) the frames in time order: test_ex2_a_probe_finds_what_the_courses_clips_cannot[unsorted]
+#   R6 (probe) the move the distance between consecutive `colour` vectors:
+#      test_ex2_a_probe_finds_what_the_courses_clips_cannot[squared]
+#   R7 (probe) the largest move: test_ex2_a_probe_finds_what_the_courses_clips_cannot[first move],
+#      test_ex2_numpy_indexing_of_a_pandas_group_is_refused_with_its_hint
+#   R8 (probe) at least 30 is a change, 30 itself included: [more than 30]
+#   R9 `change_at` the second of the frame after it: test_ex2_the_frame_before,
+#      test_ex2_observation_passes_and_forgeries_do_not (never a change)
+#   R10 below 30, `change_at` missing (None or NaN): test_ex2_no_threshold,
+#      test_ex2_observation_passes_and_forgeries_do_not (a change everywhere)
+#   R11 `changes` left lazy (the check calls its group function): test_ex2_a_materialized_answer_is_judged_by...
+# Right answers written otherwise: test_ex2_accepts_the_solution_and_a_pandas_group_function.
 
 
 @pytest.mark.fast
@@ -196,9 +253,15 @@ def test_ex2_placeholder_is_not_solved():
 
 @pytest.mark.fast
 def test_ex2_accepts_the_solution_and_a_pandas_group_function(colours):
-    assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change)).passed
+    assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change, batch_format="numpy")).passed
     grouped = colours.groupby("path").map_groups(colour_change_pandas, batch_format="pandas")
     assert lab09.exercise_2.result(grouped).passed
+
+
+def test_ex2_a_pandas_table(colours):
+    table = colours.to_pandas()
+    verdict = lab09.exercise_2.result(pd.concat([colour_change_pandas(g) for _, g in table.groupby("path")]))
+    assert verdict.status == "wrong" and "Dataset" in verdict.message, verdict
 
 
 @pytest.mark.fast
@@ -209,11 +272,82 @@ def test_ex2_not_grouped(colours):
 
 
 def test_ex2_a_materialized_answer_is_judged_by_what_its_stats_say_made_it(colours):
-    """Materialized `changes`: its plan keeps no step, Ray's stats name the grouping (checks/stats.py)."""
-    assert lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change).materialize()).passed
+    """Materialized `changes`: its plan keeps no step, Ray's stats name the grouping (checks/stats.py); the text asks
+    to leave it lazy, since the check calls the group function on frames of its own."""
+    _wrong(
+        lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change, batch_format="numpy").materialize()),
+        "is materialized",
+    )
     table = colours.to_pandas()
     rows = [colour_change_pandas(group) for _, group in table.groupby("path")]
     _wrong(lab09.exercise_2.result(ray.data.from_pandas(pd.concat(rows)).materialize()), "not made with groupby")
+
+
+def _near_miss(*, sort=True, at_least=True, squared=False, first=False):
+    """The rule with one slip, as a learner might write it."""
+
+    def change(group):
+        order = np.argsort(group["second"]) if sort else np.arange(len(group["second"]))
+        seconds, rgb = group["second"][order], np.stack(group["colour"])[order]
+        moves = np.linalg.norm(np.diff(rgb, axis=0), axis=1)
+        moves = moves**2 if squared else moves
+        big = moves >= 30 if at_least else moves > 30
+        at = int(np.argmax(big)) if first else int(moves.argmax())
+        change_at = seconds[at + 1] if big.any() else np.nan
+        return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [change_at]}
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "slip, hint",
+    [
+        (dict(sort=False), "time order"),
+        (dict(at_least=False), "at least 30 (>= 30)"),
+        (dict(squared=True), "not its square"),
+        (dict(first=True), "the largest move"),
+    ],
+    ids=["unsorted", "more than 30", "squared", "first move"],
+)
+def test_ex2_a_probe_finds_what_the_courses_clips_cannot(colours, slip, hint):
+    """Ray hands each clip's frames in time order, and no clip's largest move is near 30 or second to another: only
+    the check's own frames, shuffled, with moves of 29, 30 and two over 30, tell these from the rule."""
+    wrong = colours.groupby("path").map_groups(_near_miss(**slip), batch_format="numpy")
+    assert lab09._check_changes(wrong.to_pandas(), lab09._truth(), "changes") is None  # the clips cannot tell
+    verdict = lab09.exercise_2.result(wrong)
+    _wrong(verdict, "On frames of the check's own, your group function answers as if")
+    assert hint in verdict.hint
+
+
+def test_ex2_a_group_function_that_fails_on_the_probe_says_so(colours):
+    def only_known_videos(group):
+        name = group["path"][0].rsplit("/", 1)[-1]
+        assert not name.startswith("probe"), "an unknown video"
+        return colour_change(group)
+
+    _wrong(
+        lab09.exercise_2.result(colours.groupby("path").map_groups(only_known_videos, batch_format="numpy")),
+        "failed on the check's own",
+    )
+
+
+def test_ex2_numpy_indexing_of_a_pandas_group_is_refused_with_its_hint(colours):
+    """map_groups hands pandas DataFrames by default: `seconds[i]` then reads a label, not a position, which only the
+    probe's shuffled frames show (Ray hands the clips' frames in time order)."""
+    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change))
+    _wrong(verdict, "your group function")
+    assert 'batch_format="numpy"' in verdict.hint
+
+
+def test_ex2_the_probe_is_the_seeds_and_its_near_misses_differ_from_the_rule():
+    for seed in (0, 1, 7, 12345):
+        frames, expected = lab09._probe_frames(seed), lab09._probe_expected(seed)
+        assert frames == lab09._probe_frames(seed) and any(v is None for v in expected.values())
+        assert expected != lab09._probe_expected(seed + 1) or expected != lab09._probe_expected(seed + 2)
+        for slip, (options, _) in lab09.SLIPS.items():  # each near miss is told apart, on every seed
+            unsorted = slip == "the frames in the order they came"
+            near = {v: lab09._rule(s, c, sort=not unsorted, **options) for v, (s, c) in frames.items()}
+            assert near != expected, (seed, slip)
 
 
 def test_ex2_whole_paths(colours):
@@ -221,7 +355,7 @@ def test_ex2_whole_paths(colours):
         row = colour_change(group)
         return {**row, "video": group["path"][:1]}
 
-    _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(whole_path)), "whole path")
+    _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(whole_path, batch_format="numpy")), "whole path")
 
 
 def test_ex2_the_frame_before(colours):
@@ -232,8 +366,8 @@ def test_ex2_the_frame_before(colours):
         change_at = seconds[moves.argmax()] if moves.max() >= 30 else np.nan
         return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [change_at]}
 
-    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(frame_before))
-    _wrong(verdict, "not so")
+    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(frame_before, batch_format="numpy"))
+    _wrong(verdict, "the frame before the move")
     assert "frame after" in verdict.hint
 
 
@@ -244,23 +378,36 @@ def test_ex2_no_threshold(colours):
         moves = np.linalg.norm(np.diff(rgb, axis=0), axis=1)
         return {"video": [group["path"][0].rsplit("/", 1)[-1]], "change_at": [seconds[moves.argmax() + 1]]}
 
-    _wrong(lab09.exercise_2.result(colours.groupby("path").map_groups(always)), "only turn")
+    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(always, batch_format="numpy"))
+    _wrong(verdict, "no threshold")
+    assert "missing where the largest move is below 30" in verdict.hint
 
 
 def test_ex2_observation_passes_and_forgeries_do_not(colours):
-    seen = lab09.exercise_2.observe(colours.groupby("path").map_groups(colour_change))
+    seen = lab09.exercise_2.observe(colours.groupby("path").map_groups(colour_change, batch_format="numpy"), seed=7)
     assert lab09.exercise_2.decide(seen, 7).passed
     forgeries = {
         "nothing": {},
         "no rows": {**seen, "video": [], "change_at": []},
         "never a change": {**seen, "change_at": [None] * len(seen["video"])},
         "a change everywhere": {**seen, "change_at": [1.0] * len(seen["video"])},
+        "no probe": {k: v for k, v in seen.items() if k != "probe"},
+        "another seed's probe": {
+            **seen,
+            "probe": next(e for s in range(8, 99) if (e := lab09._probe_expected(s)) != lab09._probe_expected(7)),
+        },
     }
     for what, forged in forgeries.items():
         assert lab09.exercise_2.decide(forged, 7).status == "wrong", what
 
 
 # ----------------------------------------------------------------------------- Stretch
+# The stretch requires (the lab's text, sentence by sentence):
+#   R1 `changes_once` the same rows as `changes`: test_stretch_observation_passes_and_forgeries_do_not (no rows)
+#   R2 from a `colours` materialized first, so that grouping it decodes nothing: test_stretch_not_materialized
+#   R3 `decoded_twice` True or False, the right one (False): test_stretch_wrong_answer,
+#      test_stretch_observation_passes_and_forgeries_do_not ("False" as text)
+# Right answers written otherwise: test_stretch_accepts_a_materialized_colours.
 
 
 @pytest.mark.fast
@@ -270,21 +417,27 @@ def test_stretch_placeholder_is_not_solved():
 
 @pytest.mark.fast
 def test_stretch_accepts_a_materialized_colours(colours):
-    assert lab09.stretch.result(colours.groupby("path").map_groups(colour_change), False).passed
+    assert lab09.stretch.result(colours.groupby("path").map_groups(colour_change, batch_format="numpy"), False).passed
 
 
 @pytest.mark.fast
 def test_stretch_not_materialized(ray_session):
     lazy = _frames().map_batches(average_colour, batch_size=64)
-    _wrong(lab09.stretch.result(lazy.groupby("path").map_groups(colour_change), False), "still starts from read_videos")
+    _wrong(
+        lab09.stretch.result(lazy.groupby("path").map_groups(colour_change, batch_format="numpy"), False),
+        "still starts from read_videos",
+    )
 
 
 def test_stretch_wrong_answer(colours):
-    _wrong(lab09.stretch.result(colours.groupby("path").map_groups(colour_change), True), "`decoded_twice` is True")
+    _wrong(
+        lab09.stretch.result(colours.groupby("path").map_groups(colour_change, batch_format="numpy"), True),
+        "`decoded_twice` is True",
+    )
 
 
 def test_stretch_observation_passes_and_forgeries_do_not(colours):
-    seen = lab09.stretch.observe(colours.groupby("path").map_groups(colour_change), False)
+    seen = lab09.stretch.observe(colours.groupby("path").map_groups(colour_change, batch_format="numpy"), False)
     assert lab09.stretch.decide(seen, 7).passed
     for forged in ({}, {**seen, "decoded_twice": "False"}, {**seen, "video": [], "change_at": []}):
         assert lab09.stretch.decide(forged, 7).status == "wrong", forged
