@@ -248,3 +248,55 @@ class _Stage:
 
 def _plan(seen: list) -> list[_Stage]:
     return [_Stage.of(s) for s in seen]
+
+
+# The probes: a learner's batch function called as Ray calls it, on a batch the check builds from a seed.
+
+PROBE_ROWS = 3  # the rows of a probe batch
+
+
+def _probe_columns(rows: list[dict], n: int = PROBE_ROWS) -> dict:
+    """The columns of ``rows`` but `image` (the prompts, their ids) for a probe batch of ``n`` rows: the first rows,
+    repeated when there are fewer, so that a function that reads them finds them as in the real batch."""
+    import numpy as np
+
+    names = [k for k in rows[0] if k != "image"] if rows else []
+    return {k: np.array([rows[i % len(rows)][k] for i in range(n)]) for k in names}
+
+
+def _copy_batch(batch):
+    """A batch with writable copies of its NumPy columns (Ray's ``zero_copy_batch=False``)."""
+    import numpy as np
+
+    if isinstance(batch, dict):
+        return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+    return batch
+
+
+def _call_batch_fn(stage, batch: dict) -> dict:
+    """The function of ``stage`` (a ``toolkit.Stage`` of ``map_batches``) called as Ray calls it, on ``batch`` (NumPy
+    columns): the batch handed over in the stage's ``batch_format`` (NumPy by default, or a DataFrame or an Arrow
+    table), with the stage's ``fn_args`` and ``fn_kwargs``; what it returns (a dict, a DataFrame, a table, or a
+    generator of them) as NumPy columns again, the way Ray stores a batch and reads it back."""
+    import types
+    import warnings
+
+    import numpy as np
+    from ray.data.block import BlockAccessor
+
+    op = stage.op
+    fmt = getattr(op, "batch_format", None)
+    fmt = "numpy" if fmt in (None, "default", "native") else fmt
+    data = BlockAccessor.for_block(BlockAccessor.batch_to_block(batch)).to_batch_format(fmt)
+    if not getattr(op, "zero_copy_batch", True):
+        data = _copy_batch(data)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # a wrong cast warns; the verdict says it
+        warnings.simplefilter("ignore")
+        out = stage.fn(data, *(getattr(op, "fn_args", None) or ()), **(getattr(op, "fn_kwargs", None) or {}))
+        parts = list(out) if isinstance(out, types.GeneratorType) else [out]
+    columns = [BlockAccessor.for_block(BlockAccessor.batch_to_block(p)).to_batch_format("numpy") for p in parts]
+    if not columns:
+        return {}
+    if len(columns) == 1:
+        return dict(columns[0])
+    return {k: np.concatenate([c[k] for c in columns]) for k in columns[0]}
