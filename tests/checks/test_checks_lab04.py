@@ -62,19 +62,30 @@ def _replies(pipe, prompts, ids, messages=_messages):
 
 
 # ----------------------------------------------------------------------------- Exercise 1: right answers
-# Exercise 1 requires (the lab's text, sentence by sentence), each broken alone by a wrong answer below:
-#   R1 a class `Enhancer` with `__call__`: enhance_function, NoCall
-#   R2 a constructor with the arguments model_id, prompt_column, messages: OldSignature, OtherNames, TwoArguments
-#   R3 `model_id` is what it loads: IgnoresModelId
-#   R4 `prompt_column` is the column it reads: HardCodedColumn
-#   R5 the enhanced texts go back into that same column: WritesToPrompt, DropsTheColumn, Unchanged
-#   R6 one string per row, the model's reply only: RawOutputs, OneRowOnly, ReturnsNothing, _pick(...),
-#      UserOnlyConversationAsText, PlainTextWithTheInstruction
-#   R7 `messages` builds each row's conversation: IgnoresMessages, PlainTextPrompts
-#   R8 each row's own season (season_for) in its conversation and in a `season` column: OneSeasonForAll,
-#      NoSeasonColumn, FixedSeasonColumn
-#   R9 greedy decoding, do_sample=False: _sampling(do_sample=True), _sampling() (the LLM's own config samples)
-#   R10 the pipeline loaded once per actor, as in the lesson: LoadsPerBatch
+# Exercise 1 requires:
+#   R1 a class `Enhancer` with `__call__`: test_exercise_1_rejects_wrong_classes[enhance_function, NoCall]
+#   R2 (probe) a constructor with the arguments model_id, prompt_column, messages:
+#      test_exercise_1_rejects_wrong_classes[OldSignature, OtherNames, TwoArguments]
+#   R3 (probe) `model_id` is what it loads (a path that does not exist fails):
+#      test_exercise_1_rejects_wrong_classes[IgnoresModelId]
+#   R4 (probe) `prompt_column` is the column it reads (the check's 'caption'):
+#      test_exercise_1_rejects_wrong_classes[HardCodedColumn]
+#   R5 (probe) the enhanced texts go back into that same column:
+#      test_exercise_1_rejects_wrong_classes[WritesToPrompt, DropsTheColumn, Unchanged]
+#   R6 (probe) one string per row, the model's reply only: test_exercise_1_rejects_wrong_classes[RawOutputs,
+#      OneRowOnly, ReturnsNothing, WrongReplyKey], test_exercise_1_rejects_wrong_replies_and_seasons[_pick(...),
+#      UserOnlyConversationAsText, PlainTextWithTheInstruction]
+#   R7 (probe) `messages` builds each row's conversation, called for each row with its text and its season (the
+#      check's own builder, which notes its calls): test_exercise_1_rejects_wrong_replies_and_seasons[IgnoresMessages,
+#      PlainTextPrompts, SeasonsList, SwappedArgs, ManualTokenizeNoMessages]
+#   R8 (probe) each row's own season (season_for of its id; the probe's ids have seasons that differ from each other
+#      and from their positions') in its conversation and in a `season` column, in every batch:
+#      test_exercise_1_rejects_wrong_replies_and_seasons[OneSeasonForAll, NoSeasonColumn, FixedSeasonColumn,
+#      SeasonByIndex], test_exercise_1_rejects_a_random_season
+#   R9 (probe) greedy decoding, do_sample=False: test_exercise_1_rejects_wrong_replies_and_seasons[
+#      _sampling(do_sample=True), _sampling() (the LLM's own config samples)]
+#   R10 (probe) the pipeline loaded once per actor, as in the lesson:
+#      test_exercise_1_rejects_wrong_replies_and_seasons[LoadsPerBatch]
 # Right answers written otherwise: ModelAndTokenizerEnhancer (no pipeline, loaded lazily once), PandasEnhancer,
 # ReturnsDataFrame, NewTextOnly, TemplateThenText, GreedyByConfig (a GenerationConfig instead of do_sample=False).
 
@@ -393,6 +404,72 @@ class FixedSeasonColumn(SolutionEnhancer):
         return batch
 
 
+def _with_seasons(chat_args):
+    """The solution's class with `chat_args(text, season, seasons)` as the arguments of `self.messages`."""
+
+    class Builds(SolutionEnhancer):
+        def __call__(self, batch):
+            seasons = [_season(i) for i in batch["id"]]
+            chats = [self.messages(*chat_args(p, s, seasons)) for p, s in zip(batch[self.prompt_column], seasons)]
+            outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+            batch["season"] = np.array(seasons)
+            batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+            return batch
+
+    return Builds
+
+
+SeasonsList = _with_seasons(lambda text, season, seasons: (text, seasons))  # every row's seasons, as a list
+SwappedArgs = _with_seasons(lambda text, season, seasons: (season, text))
+
+
+class ManualTokenizeNoMessages(ModelAndTokenizerEnhancer):  # a chat of its own, written out by hand: no `messages`
+    def __call__(self, batch):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self.model is None:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_id)
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_id)
+        texts = []
+        for prompt, row_id in zip(batch[self.column], batch["id"]):
+            chat = f"system: add two touches of {_season(row_id)}.\nuser: {prompt}\nassistant:"
+            enc = self.tokenizer(chat, return_tensors="pt")
+            out = self.model.generate(**enc, max_new_tokens=6, do_sample=False)
+            texts.append(self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True) + "!")
+        return {**batch, self.column: texts, "season": [_season(i) for i in batch["id"]]}
+
+
+class SeasonByIndex(SolutionEnhancer):  # the row's position in the batch taken for its id
+    def __call__(self, batch):
+        seasons = [_season(i) for i in range(len(batch["id"]))]
+        chats = [self.messages(p, s) for p, s in zip(batch[self.prompt_column], seasons)]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array(seasons)
+        batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+        return batch
+
+
+class RandomSeason(SolutionEnhancer):  # random.choice(SEASONS) for each row, seeded here so that the test is the same
+    def __call__(self, batch):
+        rng = getattr(self, "rng", None) or random.Random(5)
+        self.rng = rng
+        seasons = [rng.choice(SEASONS) for _ in batch["id"]]
+        chats = [self.messages(p, s) for p, s in zip(batch[self.prompt_column], seasons)]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array(seasons)
+        batch[self.prompt_column] = np.array([out[0]["generated_text"][-1]["content"] for out in outputs])
+        return batch
+
+
+class WrongReplyKey(SolutionEnhancer):  # the pipeline's result read with a key it does not have
+    def __call__(self, batch):
+        chats = [self.messages(p, _season(i)) for p, i in zip(batch[self.prompt_column], batch["id"])]
+        outputs = self.pipe(chats, max_new_tokens=8, do_sample=False)
+        batch["season"] = np.array([_season(i) for i in batch["id"]])
+        batch[self.prompt_column] = np.array([out[0]["generated"] for out in outputs])
+        return batch
+
+
 @pytest.mark.parametrize(
     "answer, expected",
     [
@@ -404,8 +481,12 @@ class FixedSeasonColumn(SolutionEnhancer):
         (NoSeasonColumn, "has no 'season' column"),
         (IgnoresMessages, "received conversations that function did not make"),
         (PlainTextPrompts, "received plain text that function did not make"),
-        (OneSeasonForAll, "does not name its season"),
+        (OneSeasonForAll, "was built with the season"),
         (FixedSeasonColumn, "came back with the season"),
+        (SeasonsList, "with a list as the season"),
+        (SwappedArgs, "the arguments are swapped"),
+        (ManualTokenizeNoMessages, "never called the `messages` it was given"),
+        (SeasonByIndex, "is season_for(0): the row's position in the batch, not its id"),
         (_sampling(do_sample=True), "generate calls sampled"),
         (_sampling(), "generate calls sampled"),  # no do_sample: the LLM's own generation config samples
         (LoadsPerBatch, "loaded a model 1 times while working on 1 batches"),
@@ -435,6 +516,7 @@ def test_exercise_1_rejects_wrong_replies_and_seasons(answer, expected):
         (RawOutputs, "one string per row; one value is a list"),
         (ReturnsNothing, "returned a NoneType"),
         (OneRowOnly, "came back with 1 value(s)"),
+        (WrongReplyKey, "raised KeyError: 'generated' while picking the reply"),
     ],
 )
 def test_exercise_1_rejects_wrong_classes(answer, expected):
@@ -444,27 +526,46 @@ def test_exercise_1_rejects_wrong_classes(answer, expected):
     assert verdict.hint
 
 
+def test_exercise_1_rejects_a_random_season():
+    """random.choice(SEASONS) per row: right by chance for one row, but not for both rows of two batches."""
+    verdict = lab04.exercise_1.result(RandomSeason, _season, seed=SEED)
+    assert verdict.status == "wrong", verdict
+    assert "season_for(" in verdict.message and verdict.hint == lab04.ex1.SEASON_HINT, verdict
+
+
+def test_exercise_1_probes_ids_whose_seasons_differ_from_each_other_and_from_their_positions():
+    for seed in range(20):
+        _, candidates = lab04.probes(seed)
+        ids = lab04.ex1._probe_ids(candidates, _season)
+        seasons = [_season(i) for i in ids]
+        assert len(set(seasons)) == 2 and not set(seasons) & {_season(0), _season(1)}, (seed, ids)
+
+
 # ----------------------------------------------------------------------------- Exercise 2: fake stages
-# Exercise 2 requires (the lab's text, sentence by sentence):
+# Exercise 2 requires:
 #   R1 a Dataset `catalogue_images` from `catalogue`, left lazy:
 #      test_exercise_2_rejects_a_batch_or_a_materialized_dataset
-#   R2 each description enhanced by your Enhancer with `enhancer_model` and `catalogue_messages` (constructor
-#      arguments through map_batches): test_exercise_2_rejects_wrong_constructor_arguments
-#   R2b the Enhancer stage runs your own class (the one handed to the check), not another:
-#      test_exercise_2_rejects_a_class_that_is_not_yours
-#   R3 then drawn by ImageGen (after the Enhancer): test_exercise_2_rejects_images_drawn_before_enhancing,
+#   R2 each description enhanced by your own Enhancer (the class handed to the check), a map_batches stage:
+#      test_exercise_2_rejects_a_class_that_is_not_yours, test_exercise_2_rejects_a_dataset_without_stages
+#   R3 (probe) given `enhancer_model` and `catalogue_messages` through map_batches (a builder that makes the same
+#      conversations on the check's texts is `catalogue_messages`): test_exercise_2_rejects_wrong_constructor_arguments
+#   R4 given the catalogue's column, which holds the descriptions when the Enhancer runs:
+#      test_exercise_2_rejects_an_enhancer_given_another_column
+#   R5 then drawn by ImageGen (after the Enhancer): test_exercise_2_rejects_images_drawn_before_enhancing,
 #      test_exercise_2_rejects_a_pipeline_without_the_image_stage
-#   R4 `prompt` holds the enhanced description when ImageGen runs: test_exercise_2_rejects_columns_that_do_not_reach...
-#   R5 both models on a GPU, a fraction each, one actor of each fitting one GPU together:
+#   R6 `prompt` holds the enhanced description when ImageGen runs: test_exercise_2_rejects_columns_that_do_not_reach...
+#   R7 both models on a GPU, a fraction each, one actor of each fitting one GPU together:
 #      test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for
-#   R6 pools of one actor per stage (not the lesson's GPUS):
+#   R8 pools of one actor per stage (not the lesson's GPUS):
 #      test_exercise_2_rejects_gpu_requests_the_lab_does_not_ask_for
-#   R7 a whole-number batch_size per stage: Ray itself refuses a GPU stage without one (no check)
-#   R8 the Enhancer's rows keep their season, and an image per row: test_exercise_2_rejects_rows_without_their_season,
+#   R9 a whole-number batch_size per stage: Ray itself refuses a GPU stage without one (no check)
+#   R10 the Enhancer's rows keep their season, and an image per row: test_exercise_2_rejects_rows_without_their_season,
 #      test_exercise_2_rejects_wrong_images
 # Right answers written otherwise: the rename before the Enhancer, constructor arguments by position, a pandas
 # Enhancer, a pyarrow tensor column of images, other shares of the GPU, the Enhancer's cell run again after the
-# pipeline's (a new class object, the same code: test_exercise_2_accepts_the_enhancers_cell_run_again).
+# pipeline's (a new class object, the same code: test_exercise_2_accepts_the_enhancers_cell_run_again), and
+# catalogue_messages's cell run again, or another builder of the same conversations
+# (test_exercise_2_accepts_catalogue_messages_defined_again).
 
 
 class FakeEnhancer:
@@ -637,6 +738,46 @@ def test_exercise_2_accepts_the_enhancers_cell_run_again(catalogue):
     assert verdict.passed, verdict
 
 
+def _catalogue_messages_cell():
+    """The setup cell that defines catalogue_messages: each run makes a new function object with the same code."""
+
+    def catalogue_messages(description, season):
+        return _catalogue_messages(description, season)
+
+    return catalogue_messages
+
+
+def test_exercise_2_accepts_catalogue_messages_defined_again(catalogue):
+    first, again = _catalogue_messages_cell(), _catalogue_messages_cell()
+    assert first is not again
+    args = {**ENHANCER_ARGS, "messages": first}
+    ds = _enhanced(catalogue, args=args).map_batches(ImageGen, **IMAGES_ON_GPU)
+    verdict = lab04.exercise_2.result(ds, again, raycourse.model_id("llm"), FakeEnhancer)
+    assert verdict.passed, verdict
+    args = {**ENHANCER_ARGS, "messages": lambda text, season: _catalogue_messages(text, season)}  # the same chats
+    ds = _enhanced(catalogue, args=args).map_batches(ImageGen, **IMAGES_ON_GPU)
+    assert check2(ds).passed
+
+
+def test_exercise_2_rejects_an_enhancer_given_another_column(catalogue):
+    """The Enhancer given the bare outfit, renamed to `prompt` for ImageGen: the enhanced text is not the
+    catalogue's description."""
+    args = {**ENHANCER_ARGS, "prompt_column": "outfit"}
+    ds = (
+        catalogue.map_batches(FakeEnhancer, fn_constructor_kwargs=args, **ON_GPU)
+        .rename_columns({"outfit": "prompt"})
+        .map_batches(ImageGen, **IMAGES_ON_GPU)
+    )
+    verdict = _wrong2(ds, "FakeEnhancer is given prompt_column='outfit', and that column holds")
+    assert "not a description of the catalogue" in verdict.message
+
+
+def test_exercise_2_rejects_a_dataset_without_stages(catalogue):
+    """A lazy Dataset with no map_batches stage is not "run already"."""
+    verdict = _wrong2(catalogue.rename_columns(TO_PROMPT), "has no `map_batches` stage")
+    assert "run already" not in verdict.message
+
+
 def test_exercise_2_rejects_a_class_that_is_not_yours(catalogue):
     """Another class with the right constructor arguments in the pipeline (the lesson's, a copy, a second try), an
     older definition of the learner's class, and a check cell that hands over no class."""
@@ -656,7 +797,8 @@ def test_exercise_2_placeholder_is_not_solved():
 
 def test_exercise_2_rejects_a_batch_or_a_materialized_dataset(catalogue):
     _wrong2(catalogue.take_batch(2), "not a Ray Dataset")
-    _wrong2(_pipeline(catalogue).materialize(), "it was run already")
+    verdict = _wrong2(_pipeline(catalogue).materialize(), "was run already (materialized, made by ")
+    assert "FakeEnhancer" in verdict.message
 
 
 @pytest.mark.parametrize(
@@ -779,16 +921,23 @@ def test_exercise_2_rejects_an_empty_dataset(catalogue):
 
 # Stretch: what the LLM reads, in tokens ---------------------------------------------------------------
 # The stretch requires:
-#   S1 `costs`, a Dataset of `catalogue` with `n_tokens`: test_stretch_rejects_a_table_and_a_function_stage
-#   S2 the tokens of the whole chat of catalogue_messages(description, season_for(id)) through the chat template
-#      with the generation prompt: test_stretch_rejects_wrong_counts
-#   S3 in a class stage TokenCounter (left lazy): test_stretch_rejects_a_table_and_a_function_stage
-#   S4 that loads the tokenizer once per actor: test_stretch_rejects_a_tokenizer_loaded_per_batch
-#   S5 a pool of one actor with no GPU: test_stretch_rejects_a_gpu_or_a_larger_pool
+#   R1 `costs`, a Dataset of `catalogue` with `n_tokens`: test_stretch_rejects_a_table_and_a_function_stage,
+#      test_stretch_rejects_wrong_counts (its description renamed)
+#   R2 the tokens of the whole chat through the chat template with the generation prompt:
+#      test_stretch_rejects_wrong_counts
+#   R3 (probe) each row's chat is catalogue_messages(description, season_for(id)), with its own id's season (the
+#      check's ids, whose seasons differ from each other and from their positions'; a season is one token, so the
+#      counts cannot tell): test_stretch_rejects_seasons_not_of_the_row_id[fixed, positional]
+#   R4 in a class stage TokenCounter (left lazy): test_stretch_rejects_a_table_and_a_function_stage
+#   R5 (probe) that loads the tokenizer once per actor: test_stretch_rejects_a_tokenizer_loaded_per_batch
+#   R6 a pool of one actor with no GPU: test_stretch_rejects_a_gpu_or_a_larger_pool
+# Right answers written otherwise: the template as text, then tokenized; the constructor's argument by position
+# (test_stretch_accepts_constructor_args_given_by_position).
 
 
-def _token_counter(count, column="description", per_batch=False):
-    """A class stage named TokenCounter: `count(tokenizer, description, row id)` per row."""
+def _token_counter(count, column="description", per_batch=False, by_position=False):
+    """A class stage named TokenCounter: `count(tokenizer, description, row id)` per row (`by_position`: the row's
+    position in the batch instead of its id)."""
 
     def __init__(self, model_id):
         from transformers import AutoTokenizer
@@ -800,7 +949,8 @@ def _token_counter(count, column="description", per_batch=False):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(self.model_id) if per_batch else self.tokenizer
-        batch["n_tokens"] = np.array([count(tokenizer, d, i) for d, i in zip(batch[column], batch["id"])])
+        ids = range(len(batch["id"])) if by_position else batch["id"]
+        batch["n_tokens"] = np.array([count(tokenizer, d, i) for d, i in zip(batch[column], ids)])
         return batch
 
     return type("TokenCounter", (), {"__init__": __init__, "__call__": __call__})
@@ -821,9 +971,14 @@ def _description_only(tokenizer, description, row_id):
     return len(tokenizer(description)["input_ids"])
 
 
-def _costs(catalogue, count=_chat_ids, column="description", per_batch=False, **kwargs):
+def _winter_chat(tokenizer, description, row_id):  # one season for every row
+    chat = _catalogue_messages(description, "winter")
+    return len(tokenizer.apply_chat_template(chat, add_generation_prompt=True)["input_ids"])
+
+
+def _costs(catalogue, count=_chat_ids, column="description", per_batch=False, by_position=False, **kwargs):
     return catalogue.map_batches(
-        _token_counter(count, column, per_batch),
+        _token_counter(count, column, per_batch, by_position),
         fn_constructor_kwargs={"model_id": raycourse.model_id("llm")},
         **{"compute": ray.data.ActorPoolStrategy(size=1), **kwargs},
     )
@@ -853,6 +1008,27 @@ def test_stretch_rejects_wrong_counts(catalogue):
     renamed = _costs(catalogue.rename_columns(TO_PROMPT), column="prompt")
     verdict = _stretch(renamed)
     assert verdict.status == "wrong" and "no `description` column" in verdict.message
+
+
+def test_stretch_accepts_constructor_args_given_by_position(catalogue):
+    costs = catalogue.map_batches(
+        _token_counter(_chat_ids),
+        fn_constructor_args=(raycourse.model_id("llm"),),
+        compute=ray.data.ActorPoolStrategy(size=1),
+    )
+    verdict = _stretch(costs)
+    assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize("case", ["fixed", "positional"])
+def test_stretch_rejects_seasons_not_of_the_row_id(catalogue, case):
+    """Right counts on the catalogue (a season is one token), but the chat of another season: found on the probe."""
+    costs = _costs(catalogue, _winter_chat) if case == "fixed" else _costs(catalogue, by_position=True)
+    verdict = lab04.stretch.result(costs, _catalogue_messages, _season, seed=SEED)
+    assert verdict.status == "wrong", verdict
+    assert "the chat counted for id " in verdict.message and "; season_for(" in verdict.message, verdict
+    if case == "positional":
+        assert "the row's position in the batch, not its id" in verdict.message, verdict
 
 
 @pytest.mark.fast
@@ -924,7 +1100,10 @@ def test_exercise_1_judge_refuses_a_forged_observation(ex1_seen):
     _not_passed(lab04.exercise_1, _forged(ex1_seen, ("missing_model",), None))
     other = [s for s in SEASONS if s != ex1_seen["seasons_for"][0]][0]
     seasons = _forged(ex1_seen, ("seasons_for",), [other, ex1_seen["seasons_for"][1]])
-    assert "came back with the season" in _not_passed(lab04.exercise_1, seasons).message
+    assert "was built with the season" in _not_passed(lab04.exercise_1, seasons).message
+    assert "never called the `messages`" in _not_passed(lab04.exercise_1, _forged(ex1_seen, ("calls",), [])).message
+    second = _forged(ex1_seen, ("second_seasons",), [other, ex1_seen["seasons_for"][1]])
+    assert "came back in the second batch with the season" in _not_passed(lab04.exercise_1, second).message
     _not_passed(lab04.exercise_1, {"ok": True})
 
 
@@ -952,7 +1131,14 @@ def test_exercise_2_judge_refuses_a_forged_observation(ex2_seen):
     plan = [{**s, "num_gpus": 1.0} for s in ex2_seen["plan"]]
     assert "num_gpus=1" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("plan",), plan)).message
     assert "no rows" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("rows", "prompts"), [])).message
+    assert ex2_seen["read"] == {"column": "description", "values": [ex2_seen["read"]["values"][0]]}
+    read = {"column": "outfit", "values": ["yellow raincoat"]}
+    assert "prompt_column='outfit'" in _not_passed(lab04.exercise_2, _forged(ex2_seen, ("read",), read)).message
     _not_passed(lab04.exercise_2, {"ok": True})
+
+
+def _observe(chat):
+    return [{"role": m["role"], "content": m["content"]} for m in chat]
 
 
 @pytest.fixture(scope="module")
@@ -973,3 +1159,10 @@ def test_stretch_judge_refuses_a_forged_observation(stretch_seen):
     _not_passed(lab04.stretch, _forged(stretch_seen, ("rows",), []))
     loads = _forged(stretch_seen, ("loads", "end"), [1, 0])
     assert "loaded a model 1 times" in _not_passed(lab04.stretch, loads).message
+    assert "not the one of this check's seed" in _not_passed(lab04.stretch, stretch_seen, SEED + 1).message
+    probe = stretch_seen["probe"]
+    assert probe["chats"], probe  # the probe saw the chats the TokenCounter sent
+    other = [s for s in SEASONS if s != probe["seasons_for"][0]][0]
+    wrong = [_observe(_catalogue_messages(probe["descriptions"][0], other)), *probe["chats"][1:]]
+    forged = _not_passed(lab04.stretch, _forged(stretch_seen, ("probe", "chats"), wrong))
+    assert f"has the season {other!r}" in forged.message

@@ -1,5 +1,26 @@
 """Lab 04, exercise 1: the learner's ``Enhancer`` called as Ray would, on probe prompts made from the seed (its
-messages, its replies, its model)."""
+messages, its replies, its model).
+
+What each part judges, by the text's requirements (R1 ... R10, as tests/checks/test_checks_lab04.py lists them):
+
+* R1 a class with ``__call__``: :func:`_check_class`, in the kernel (there is nothing to call otherwise).
+* R2 (probe) the constructor takes ``model_id``, ``prompt_column`` and ``messages``: :func:`_probe` builds the class
+  with them, by name (toolkit.construct).
+* R3 (probe) ``model_id`` is what it loads: :func:`_try_missing_model` builds it with a path that does not exist,
+  which must fail (:func:`_check_model_id`).
+* R4 (probe) ``prompt_column`` is the column it reads: the probe batch has ``caption``, not ``prompt``
+  (:func:`_missing_column`).
+* R5, R6 (probe) the replies go back into that column, one string per row, the reply only: :func:`_check_replies`
+  and :func:`_reply_problem`; a KeyError met while picking the reply is named as such (:func:`_reply_key`).
+* R7 (probe) ``messages`` builds each row's conversation: the check's own builder notes its calls
+  (:func:`_logging_messages`); :func:`_check_messages` judges what the model got, :func:`_check_calls` that it was
+  called for each row, with that row's text and one season, a str.
+* R8 (probe) each row's own season, in its conversation and in a ``season`` column: the probe rows' ids have seasons
+  that differ from each other and from their positions' (:func:`_probe_ids`); :func:`_check_calls` judges the
+  seasons given to ``messages``, :func:`_check_seasons` the column of both batches.
+* R9 (probe) greedy decoding: :func:`_check_greedy`, from each ``generate`` call.
+* R10 (probe) the pipeline loaded once: a second batch for the same instance (toolkit.require_loaded_once).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +30,11 @@ import inspect
 import random
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 
 from .._core import Wrong, exercise, require
 from ..toolkit import as_columns, call_as_ray, construct, counting, model_for, require_loaded_once
-from ._common import _Sent, _cell, _observe_sent
+from ._common import _cell, _observe_sent, _Sent, note_chats, season_ids
 
 PROBE_COLUMN = "caption"
 PROBE_MARKER = "Probe instruction from the check"
@@ -40,13 +60,11 @@ def probes(seed) -> tuple[list[str], list[int]]:
 
 
 def _probe_ids(candidates: list[int], season_for) -> tuple[int, int]:
-    """Two row ids of ``candidates``; with ``season_for``, two whose seasons differ (so one season for all rows
-    shows)."""
-    first = candidates[0]
-    if season_for is None:
-        return first, candidates[1]
-    season = season_for(first)
-    return first, next((other for other in candidates[1:] if season_for(other) != season), candidates[1])
+    """Two row ids of ``candidates``; with ``season_for``, two whose seasons differ from each other and from
+    ``season_for(0)`` and ``season_for(1)`` (so one season for all rows, or a row's position taken for its id, shows
+    in every row)."""
+    first, second = season_ids(candidates, season_for, 2)
+    return first, second
 
 
 def _probe_messages(prompt, season):
@@ -55,6 +73,20 @@ def _probe_messages(prompt, season):
         {"role": "system", "content": f"{PROBE_MARKER}: add two touches of {season}. One sentence."},
         {"role": "user", "content": prompt},
     ]
+
+
+MAX_CALLS = 50  # calls of the check's builder noted: two per row and batch, for a right answer
+
+
+def _logging_messages(calls: list):
+    """:func:`_probe_messages` that notes each call's ``(text, season)`` in ``calls``."""
+
+    def messages(prompt, season):
+        if len(calls) < MAX_CALLS:
+            calls.append((prompt, season))
+        return _probe_messages(prompt, season)
+
+    return messages
 
 
 def _prompt_batch(ids, prompts) -> dict:
@@ -92,16 +124,9 @@ def _recording():
         sent.sampled.append(bool(kwargs["do_sample"] if "do_sample" in kwargs else getattr(config, "do_sample", 0)))
         return generate(self, *args, **kwargs)
 
-    def note_chats(conversation):
-        chats = conversation if conversation and isinstance(conversation[0], (list, tuple)) else [conversation]
-        for chat in chats:
-            messages = [m for m in chat if isinstance(m, Mapping)]
-            if messages:
-                sent.append(("chat", messages))
-
     def recording_template(self, conversation, *args, **kwargs):
         with contextlib.suppress(Exception):
-            note_chats(list(conversation))
+            note_chats(sent, list(conversation))
         return template(self, conversation, *args, **kwargs)
 
     def recording_preprocess(self, prompt_text, *args, **kwargs):
@@ -126,8 +151,30 @@ CONSTRUCT_HINT = (
 )
 
 
+REPLY_KEYS = ("generated_text", "content", "role")  # the keys of the pipeline's results and of their messages
+REPLY_SLIPS = ("text", "generated", "output", "outputs", "reply", "response", "message", "answer")
+
+
+def _reply_key(key) -> bool:
+    """Whether a missing ``key`` is a slip in picking the reply out of the pipeline's results (not a str, a key they
+    have, one close to theirs or that names a reply) rather than a column the class looked for."""
+    import difflib
+
+    if not isinstance(key, str):
+        return True
+    return key in REPLY_SLIPS or bool(difflib.get_close_matches(key, REPLY_KEYS, n=1, cutoff=0.75))
+
+
 def _missing_column(exc: KeyError, batch) -> Wrong:
     key = exc.args[0] if exc.args else exc
+    if _reply_key(key):
+        return Wrong(
+            f"your Enhancer raised KeyError: {key!r} while picking the reply out of the pipeline's results: the "
+            f"batch has no such column (it has {sorted(batch)}), and the results have no such key there.",
+            "For each conversation the text-generation pipeline returns a list with one result, a dict whose "
+            "'generated_text' is the whole conversation, the model's reply appended as its last message (a dict "
+            "with 'role' and 'content'): print one result to see it.",
+        )
     if key == "prompt":
         return Wrong(
             f"your Enhancer read the column 'prompt', but it was built with "
@@ -209,30 +256,42 @@ def _check_messages(sent: list) -> None:
         )
 
 
-def _check_seasons(columns: dict, ids, prompts, seasons_for, sent: list) -> None:
-    """Every row has its own season in a `season` column and in the conversation sent for it (``seasons_for``:
-    what the lab's ``season_for`` gives for each row id, or None when the check was not given it)."""
+SEASON_HINT = "Give every row its own season: season_for(row id), for each id of the batch."
+
+
+def _positional(season: str, positional) -> str:
+    """A note for a wrong ``season`` that is the season of a position in the batch (``positional``: season_for(0),
+    season_for(1))."""
+    at = [p for p, s in enumerate(positional or []) if str(s) == season]
+    return f" ({season!r} is season_for({at[0]}): the row's position in the batch, not its id)" if at else ""
+
+
+def _check_seasons(columns: dict, ids, prompts, seen: dict, sent: list, batch: str = "") -> None:
+    """Every row has its own season in a `season` column and in the conversation sent for it (``seen``'s
+    ``seasons_for``: what the lab's ``season_for`` gives for each row id, or None when the check was not given it).
+    ``batch``: which batch's columns, in the messages (" in the second batch")."""
     if "season" not in columns:
         raise Wrong(
-            f"the returned batch has no 'season' column (its columns: {sorted(columns)}).",
+            f"the returned batch{batch} has no 'season' column (its columns: {sorted(columns)}).",
             "Keep the season of each row beside the enhanced prompt, as the lesson's Enhancer does: "
             '`batch["season"]`, one season per row.',
         )
     seasons = [_text(s) for s in columns["season"]]
     if len(seasons) != len(ids):
         raise Wrong(
-            f"the 'season' column came back with {len(seasons)} value(s) for {len(ids)} rows.",
+            f"the 'season' column{batch} came back with {len(seasons)} value(s) for {len(ids)} rows.",
             "Store one season per row of the batch.",
         )
+    seasons_for = seen["seasons_for"]
     if seasons_for is None:
         return
     for row_id, prompt, season, expected in zip(ids, prompts, seasons, seasons_for, strict=True):
         expected = str(expected)
         if season != expected:
             raise Wrong(
-                f"the row with id {row_id} came back with the season {season!r}, but season_for({row_id}) "
-                f"is {expected!r}.",
-                "Give every row its own season: season_for(row id), for each id of the batch.",
+                f"the row with id {row_id} came back{batch} with the season {season!r}, but season_for({row_id}) "
+                f"is {expected!r}{_positional(season, seen['positional'])}.",
+                SEASON_HINT,
             )
         texts = _sent_for(prompt, sent)
         if texts and not any(expected.lower() in t.lower() for t in texts):
@@ -241,6 +300,65 @@ def _check_seasons(columns: dict, ids, prompts, seasons_for, sent: list) -> None
                 f"{expected!r}, so the reply cannot be about it.",
                 "Build each row's conversation from that row's own prompt and season "
                 "(chat_messages(prompt, season), row by row).",
+            )
+
+
+CALL_HINT = (
+    "Build the conversations row by row, each from that row's text and its own season: "
+    "`[self.messages(text, season) for text, season in zip(texts, seasons)]`."
+)
+
+
+def _check_call(text, season, prompts) -> None:
+    """One call of the check's builder: ``messages(text, season)`` with a row's text and one season, a str."""
+    if not (isinstance(text, str) and text in prompts):
+        if isinstance(season, str) and season in prompts:
+            raise Wrong(
+                f"your Enhancer called `messages({_text(text)[:40]!r}, {season[:40]!r}...)`: the row's text comes "
+                "first, then its season (the arguments are swapped).",
+                "`messages(text, season)` takes the text, then the season, as `chat_messages` does.",
+            )
+        raise Wrong(
+            f"your Enhancer called `messages` with {_text(text)[:80]!r} as the text, not the text of a row of the "
+            "batch.",
+            CALL_HINT,
+        )
+    if not isinstance(season, str):
+        raise Wrong(
+            f"your Enhancer called `messages` for {text[:40]!r}... with a {season['type']} as the season "
+            f"({season['text'][:80]}): it takes one row's season, a single str.",
+            CALL_HINT,
+        )
+
+
+def _check_calls(seen: dict, ids, prompts) -> None:
+    """The check's builder was called for each row, with that row's text and, given ``season_for``, its season."""
+    calls = seen["calls"]
+    if not calls:
+        raise Wrong(
+            "your Enhancer never called the `messages` it was given (the check built it with a conversation "
+            "builder of its own): the conversations the model got were made some other way.",
+            "Keep the `messages` the constructor receives (on `self`) and build each row's conversation with it, "
+            "`self.messages(text, season)`, instead of a conversation or a template of your own.",
+        )
+    for text, season in calls:
+        _check_call(text, season, prompts)
+    for row_id, prompt in zip(ids, prompts):
+        if not any(text == prompt for text, _ in calls):
+            raise Wrong(
+                f"your Enhancer never called `messages` for the row with id {row_id} ({prompt[:40]!r}...).",
+                CALL_HINT,
+            )
+    if seen["seasons_for"] is None:
+        return
+    for text, season in calls:
+        k = prompts.index(text)
+        expected = str(seen["seasons_for"][k])
+        if season != expected:
+            raise Wrong(
+                f"the conversation of the row with id {ids[k]} was built with the season {season!r}, but "
+                f"season_for({ids[k]}) is {expected!r}{_positional(season, seen['positional'])}.",
+                SEASON_HINT,
             )
 
 
@@ -255,22 +373,23 @@ def _check_class(Enhancer) -> None:
         raise Wrong("`Enhancer` has no `__call__` method.", "Ray calls `instance(batch)` for every batch.")
 
 
-def _probe(Enhancer, ids, prompts):
-    """Build the class and call it on two batches, recording what goes to the model; (output, sent, loads)."""
+def _probe(Enhancer, ids, prompts, calls: list):
+    """Build the class and call it on two batches, recording what goes to the model and (in ``calls``) each call
+    of the check's builder; (output, the second batch's output, sent, loads)."""
     from transformers.pipelines.text_generation import TextGenerationPipeline
 
     try:
         with _recording() as sent, counting(TextGenerationPipeline, "postprocess") as counts:
             instance = construct(
                 Enhancer, label="Enhancer(model_id=..., prompt_column=..., messages=...)", hint=CONSTRUCT_HINT,
-                model_id=model_for("llm"), prompt_column=PROBE_COLUMN, messages=_probe_messages,
+                model_id=model_for("llm"), prompt_column=PROBE_COLUMN, messages=_logging_messages(calls),
             )  # fmt: skip
             out = _call(instance, _prompt_batch(ids, prompts))
             after_first = counts["load"], counts["processor"]
-            _call(instance, _prompt_batch(ids, prompts))  # a second batch for the same actor: nothing to load again
+            again = _call(instance, _prompt_batch(ids, prompts))  # a second batch for the same actor: no new load
     finally:
         _release()
-    return out, sent, (counts, after_first)
+    return out, again, sent, (counts, after_first)
 
 
 def _check_replies(seen: dict, prompts) -> dict:
@@ -359,7 +478,7 @@ def _check_model_id(outcome) -> None:
 def _judge_1(seen, seed=None) -> str:
     prompts, candidates = probes(seed)
     ids = [int(i) for i in seen["ids"]]
-    if [str(p) for p in seen["prompts"]] != prompts or ids[0] != candidates[0] or ids[1] not in candidates[1:]:
+    if [str(p) for p in seen["prompts"]] != prompts or len(set(ids)) != 2 or not set(ids) <= set(candidates):
         raise Wrong(
             "the check's probe batch is not the one of this check's seed.",
             "Run the check cell as it is, after the cell that defines your Enhancer.",
@@ -367,7 +486,11 @@ def _judge_1(seen, seed=None) -> str:
     columns = _check_replies(seen, prompts)
     sent = seen["sent"]
     _check_messages(sent)
-    _check_seasons(columns, ids, prompts, seen["seasons_for"], sent)
+    _check_calls(seen, ids, prompts)
+    _check_seasons(columns, ids, prompts, seen, sent)
+    if seen["seasons_for"] is not None:  # the same instance, the same rows: the same seasons
+        second = seen["second_seasons"]
+        _check_seasons({} if second is None else {"season": second}, ids, prompts, seen, [], " in the second batch")
     _check_greedy(seen["sampled"])
     loads = seen["loads"]
     counts = Counter(load=int(loads["end"][0]), processor=int(loads["end"][1]))
@@ -389,14 +512,18 @@ def exercise_1(Enhancer, season_for=None, *, seed=None) -> dict:
     _check_class(Enhancer)
     prompts, candidates = probes(seed)
     ids = _probe_ids(candidates, season_for)
-    out, sent, (counts, after_first) = _probe(Enhancer, ids, prompts)
-    columns = as_columns(out)
+    calls: list = []
+    out, again, sent, (counts, after_first) = _probe(Enhancer, ids, prompts, calls)
+    columns, second = as_columns(out), as_columns(again)
     return {
         "prompts": prompts,
         "ids": list(ids),
         "seasons_for": None if season_for is None else [str(season_for(i)) for i in ids],
+        "positional": None if season_for is None else [str(season_for(p)) for p in range(len(ids))],
         "returned": type(out).__name__,
         "columns": None if columns is None else {str(c): [_cell(v) for v in vs] for c, vs in columns.items()},
+        "second_seasons": [_cell(v) for v in second["season"]] if second and "season" in second else None,
+        "calls": [[_cell(text), _cell(season)] for text, season in calls],
         "sent": _observe_sent(sent),
         "sampled": list(sent.sampled),
         "loads": {"first": list(after_first), "end": [counts["load"], counts["processor"]]},

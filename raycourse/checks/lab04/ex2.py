@@ -1,12 +1,31 @@
-"""Lab 04, exercise 2: the pipeline's plan (the learner's ``Enhancer``, then the image stage) and its rows."""
+"""Lab 04, exercise 2: the pipeline's plan (the learner's ``Enhancer``, then the image stage) and its rows.
+
+What each part judges, by the text's requirements (R1 ... R10, as tests/checks/test_checks_lab04.py lists them):
+
+* R1 a lazy Dataset: toolkit.require_dataset, and :func:`_check_no_stages` (materialized, by Ray's stats:
+  stats.made_by, or lazy with no stage at all).
+* R2 the Enhancer stage runs the learner's own class: :func:`_check_enhancer`, :func:`_check_yours`.
+* R3 (probe) given ``enhancer_model`` and ``catalogue_messages``: :func:`_check_enhancer`, from what the stage is
+  given (a builder that makes ``catalogue_messages``'s conversations on the check's texts is it: _common.same_builder).
+* R4 given the catalogue's column: :func:`_check_read`, from what that column holds when the Enhancer runs (the part
+  of the plan in front of it, run for one row by :func:`_before`).
+* R5 ImageGen draws after the Enhancer: :func:`_check_order` (no image in front of the Enhancer) and
+  :func:`_check_image_stage`.
+* R6 ``prompt`` holds the enhanced description when ImageGen runs: :func:`_check_rows`, and a run that fails with the
+  learner's own error line (:func:`_take`).
+* R7, R8 a fraction of a GPU per model, one actor of each on one GPU, pools of one: :func:`_check_gpu_shares`.
+* R9 a whole-number batch_size: Ray itself refuses a GPU stage without one.
+* R10 each row's season and its image: :func:`_check_rows`.
+"""
 
 from __future__ import annotations
 
 import inspect
 
 from .._core import Wrong, exercise, require
+from ..stats import made_by
 from ..toolkit import error_line, model_for, require_dataset, stages
-from ._common import _Stage, _cell, _originals, _plan
+from ._common import _cell, _descriptions, _originals, _plan, _Stage
 
 IMAGE_COLUMN = "prompt"  # the column the lab's ImageGen reads
 IMAGE_STAGE = "ImageGen"  # the lab's image stage
@@ -28,9 +47,23 @@ def _image_columns(batch) -> list[str]:
     return found
 
 
-def _images_before(ds, stage) -> dict | None:
-    """The image columns already present in the rows that reach ``stage``, and the last stage that ran before it
-    (``{"columns": [...], "drawn_by": name or None}``), or None.
+def _prompt_column(stage) -> str | None:
+    """The ``prompt_column`` the Enhancer stage is given, by name or by position (bound to its ``__init__``)."""
+    args, kwargs = tuple(getattr(stage.op, "fn_constructor_args", None) or ()), stage.constructor_kwargs
+    try:
+        bound = inspect.signature(stage.fn).bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        column = bound.arguments.get("prompt_column", kwargs.get("prompt_column"))
+    except (TypeError, ValueError):  # a signature that does not take them: the check of Exercise 1 says so
+        column = kwargs.get("prompt_column")
+    return column if isinstance(column, str) else None
+
+
+def _before(ds, stage) -> tuple[dict | None, dict | None]:
+    """What reaches ``stage``, from one row: the image columns already present and the last stage that ran before
+    it (``{"columns": [...], "drawn_by": name or None}``, or None when no image is there), and the column the stage
+    reads (``{"column": its prompt_column, "values": its cells, or None when the rows have no such column}``, or
+    None).
 
     Runs the part of the plan in front of ``stage`` for one row: in a correct pipeline
     that is only the prompts (cheap); in a wrong one, it finds images whatever the stage
@@ -41,17 +74,21 @@ def _images_before(ds, stage) -> dict | None:
 
     inputs = getattr(stage.op, "input_dependencies", None) or []
     if len(inputs) != 1:
-        return None
+        return None, None
     try:
         before = ray.data.Dataset._from_parent(ds, LogicalPlan(inputs[0], ds.context))
         batch = before.take_batch(1)
     except Exception:  # an internal API, or a plan that cannot run in parts: the row checks remain
-        return None
+        return None, None
+    column = _prompt_column(stage)
+    read = None if column is None else {"column": column, "values": None}
+    if column is not None and column in batch:
+        read["values"] = [_cell(v) for v in batch[column]]
     columns = _image_columns(batch)
     if not columns:
-        return None
+        return None, read
     drawn_by = stages(before)
-    return {"columns": columns, "drawn_by": drawn_by[-1].name if drawn_by else None}
+    return {"columns": columns, "drawn_by": drawn_by[-1].name if drawn_by else None}, read
 
 
 def _check_yours(enhancers: list[_Stage], Enhancer: dict) -> _Stage:
@@ -115,6 +152,24 @@ def _check_order(early: dict | None, enhancer: _Stage) -> None:
             f"{who} the images (column {columns[0]!r}) before {enhancer.name} runs, so they are drawn from "
             "the original descriptions, not the enhanced ones.",
             "The order of the `map_batches` calls is the order of the stages: enhance first, then draw.",
+        )
+
+
+def _check_read(read: dict | None, enhancer: _Stage) -> None:
+    """``read``: the column the Enhancer is given, and what it holds when the Enhancer runs (:func:`_before`): a
+    catalogue description."""
+    if not read or read["values"] is None:
+        return  # no such column: the run fails, and says so
+    column = str(read["column"])
+    known = _descriptions()
+    others = [v for v in read["values"] if not (isinstance(v, str) and v in known)]
+    if others:
+        shown = others[0] if isinstance(others[0], str) else f"a {others[0]['type']}"
+        raise Wrong(
+            f"{enhancer.name} is given prompt_column={column!r}, and that column holds {str(shown)[:80]!r} when it "
+            "runs: not a description of the catalogue, so that is not what gets enhanced.",
+            "Give the Enhancer the column that holds the catalogue's descriptions when it runs (`description`, "
+            "or the name you renamed it to).",
         )
 
 
@@ -228,12 +283,28 @@ def _check_rows(batch: dict) -> int:
     return n
 
 
+def _check_no_stages(made: list | None) -> None:
+    """A plan without a stage: materialized (``made``: the operators Ray's stats say made it), or never given one."""
+    if made is not None:
+        names = ", ".join(str(n) for n in made[:6])
+        raise Wrong(
+            f"`catalogue_images` was run already (materialized, made by {names or 'nothing Ray recorded'}): its plan "
+            "keeps none of its stages, and the check reads them.",
+            DATASET_HINT,
+        )
+    raise Wrong(
+        "`catalogue_images` has no `map_batches` stage: neither your Enhancer nor ImageGen runs in it.",
+        "Chain `.map_batches(Enhancer, ...)` and then `.map_batches(ImageGen, ...)` on the catalogue.",
+    )
+
+
 def _check_plan(seen: dict, plan: list[_Stage]) -> tuple[_Stage, _Stage]:
     """The checks of the plan, in the order the text asks: the Enhancer, the order of the stages (its
     ``before``: what runs in front of it), ImageGen after it, the GPU shares. Returns (Enhancer, ImageGen)."""
     if not plan:
-        raise Wrong("`catalogue_images` shows no stages: it was run already (take/materialize).", DATASET_HINT)
+        _check_no_stages(seen["made_by"])
     enhancer = _check_enhancer(plan, seen)
+    _check_read(seen["read"], enhancer)
     _check_order(seen["before"], enhancer)
     drawer = _check_image_stage(plan, enhancer)
     _check_gpu_shares([enhancer, drawer], seen["gpus"])
@@ -268,11 +339,14 @@ def exercise_2(catalogue_images, messages=None, model=None, Enhancer=None, rows:
         "messages": messages is not None,
         "model": str(model or model_for("llm")),
         "gpus": room.learner_gpus(),
+        "made_by": None if real else made_by(catalogue_images),
+        "before": None,
+        "read": None,
     }
     plan = _plan(seen["plan"])
     # the plan's checks run here too, before anything runs: a pipeline the lab does not ask for may wait forever
     if plan:
-        seen["before"] = _images_before(catalogue_images, real[_check_enhancer(plan, seen).index])
+        seen["before"], seen["read"] = _before(catalogue_images, real[_check_enhancer(plan, seen).index])
     _check_plan(seen, plan)
     seen["rows"] = _observe_rows(_take(catalogue_images, rows))
     return seen

@@ -1,14 +1,30 @@
-"""Lab 04, stretch: a token counter stage, and the cost it reports per prompt."""
+"""Lab 04, stretch: a token counter stage, and the cost it reports per prompt.
+
+What each part judges, by the text's requirements (R1 ... R6, as tests/checks/test_checks_lab04.py lists them):
+
+* R1 ``costs``, a Dataset of the catalogue with ``n_tokens``: toolkit.require_dataset, :func:`_check_cost_rows`.
+* R2 the tokens of the whole chat through the chat template, with the generation prompt: :func:`_check_counts`,
+  counted again by the judge with the course LLM's tokenizer.
+* R3 (probe) each row's chat is ``catalogue_messages(description, season_for(id))``: a season is one token, so the
+  counts cannot tell; the TokenCounter runs on a probe batch whose ids (from the seed) have seasons that differ from
+  each other and from their positions', and :func:`_check_probe_chats` judges the chats it handed the chat template.
+* R4 a class stage TokenCounter, left lazy: :func:`_check_counter_stage`.
+* R5 (probe) the tokenizer loaded once: the same probe's second batch (toolkit.require_loaded_once).
+* R6 a pool of one actor, no GPU: :func:`_check_counter_stage`.
+"""
 
 from __future__ import annotations
 
+import functools
 import numbers
+import random
+import re
 from collections import Counter
 from collections.abc import Mapping
 
 from .._core import Wrong, exercise, require
 from ..toolkit import call_as_ray, construct, counting, model_for, require_dataset, require_loaded_once, stages
-from ._common import _Stage, _cell, _observe_sent, _originals, _plan
+from ._common import SEASONS, _cell, _observe_sent, _originals, _plan, _Stage, recording_chats, season_ids
 
 TEXT_COLUMN = "description"  # the catalogue's column
 
@@ -40,21 +56,62 @@ def _check_counter_stage(plan: list[_Stage]) -> _Stage:
     return counter
 
 
-def _counter_loads(counter, rows) -> dict:
-    """Build the learner's TokenCounter as Ray would and run it on two batches: the loads (models, processors)
-    counted after the constructor and at the end (see toolkit.require_loaded_once)."""
+def probe_candidates(seed) -> list[int]:
+    """The row ids the stretch's probe batch may take, made from ``seed``: a notebook cannot know them before its
+    check runs."""
+    return random.Random(f"lab04-stretch-{int(seed or 0)}").sample(range(1, 1_000_000), 100)
+
+
+def _probe_batch(rows: list[dict], ids: list[int]) -> dict:
+    """The first rows of ``costs`` as a batch of the catalogue (their text and number columns, not ``n_tokens``),
+    under the probe's row ids."""
     import numpy as np
+
+    base = rows[: len(ids)]
+    batch = {}
+    for column in base[0]:
+        values = [r[column] for r in base]
+        if column != "n_tokens" and all(isinstance(v, str) for v in values):
+            batch[column] = np.array(values, dtype=object)
+        elif column != "n_tokens" and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            batch[column] = np.array(values, dtype=np.int64)
+    batch["id"] = np.array(ids, dtype=np.int64)
+    return batch
+
+
+def _counter_probe(counter, batch: dict) -> tuple[dict, list]:
+    """Build the learner's TokenCounter as Ray would (its constructor arguments by position and by name) and run it
+    on the probe batch twice: the loads (models, processors) counted after the constructor and at the end (see
+    toolkit.require_loaded_once), and the chats it handed the chat template for the first batch."""
     from transformers import PreTrainedTokenizerBase
 
-    batch = {c: np.array([r[c] for r in rows[:2]], dtype=object) for c in ("id", TEXT_COLUMN)}
-    batch["id"] = batch["id"].astype(np.int64)
+    built = functools.partial(counter.fn, *(getattr(counter.op, "fn_constructor_args", None) or ()))
     with counting(PreTrainedTokenizerBase, "apply_chat_template") as counts:
-        instance = construct(counter.fn, label=f"{COUNTER}(...)", hint="Give `__init__` the parameters that "
+        instance = construct(built, label=f"{COUNTER}(...)", hint="Give `__init__` the parameters that "
                              "`fn_constructor_kwargs` names.", **counter.constructor_kwargs)  # fmt: skip
-        call_as_ray(instance, batch)
+        with recording_chats() as chats:
+            call_as_ray(instance, batch)
         after_first = counts["load"], counts["processor"]
         call_as_ray(instance, batch)
-    return {"first": list(after_first), "end": [counts["load"], counts["processor"]]}
+    return {"first": list(after_first), "end": [counts["load"], counts["processor"]]}, _observe_sent(chats[:50])
+
+
+def _observe_probe(counter, rows: list[dict], messages, season_for, seed) -> tuple[dict, dict]:
+    """The loads of the learner's TokenCounter, and what it made of the probe batch: two rows of ``costs`` under
+    row ids of the seed whose seasons differ from each other and from their positions' (:func:`season_ids`), the
+    chats it handed the chat template, and the chat ``messages`` makes for each row (with ``season_for(id)``)."""
+    ids = season_ids(probe_candidates(seed), season_for, min(2, len(rows)))
+    batch = _probe_batch(rows, ids)
+    loads, chats = _counter_probe(counter, batch)
+    descriptions = [str(d) for d in batch[TEXT_COLUMN]]
+    return loads, {
+        "ids": ids,
+        "descriptions": descriptions,
+        "seasons_for": [str(season_for(i)) for i in ids],
+        "positional": [str(season_for(p)) for p in range(len(ids))],
+        "expected": [_observe_sent([("chat", messages(d, season_for(i)))])[0][1] for d, i in zip(descriptions, ids)],
+        "chats": [chat for _, chat in chats],
+    }
 
 
 def _check_cost_rows(seen: dict) -> list[dict]:
@@ -105,10 +162,48 @@ def _check_counts(rows: list[dict]) -> None:
         )
 
 
+def _season_in(chat: list, expected: list, seasons) -> str | None:
+    """A season named in ``chat`` and not in ``expected`` (the lab's seasons and those ``season_for`` gave)."""
+    text, want = (" ".join(str(m["content"]) for m in c).lower() for c in (chat, expected))
+    return next((s for s in seasons if re.search(rf"\b{re.escape(s.lower())}\b", text) and s.lower() not in want), None)
+
+
+def _check_probe_chats(probe: dict, seed) -> None:
+    """Each chat the TokenCounter handed the chat template for the probe batch is the one ``catalogue_messages``
+    makes for its row, with ``season_for`` of the row's id (a chat that holds none of the rows' descriptions is not
+    a row's: the counts of the catalogue's rows judge it)."""
+    ids, descriptions = [int(i) for i in probe["ids"]], [str(d) for d in probe["descriptions"]]
+    if not ids or len(set(ids)) != len(ids) or not set(ids) <= set(probe_candidates(seed)):
+        raise Wrong(
+            "the check's probe batch is not the one of this check's seed.",
+            "Run the check cell as it is, after the cell that builds `costs`.",
+        )
+    seasons = [*SEASONS, *(str(s) for s in probe["seasons_for"])]
+    for chat in probe["chats"]:
+        text = " ".join(str(m["content"]) for m in chat)
+        found = sorted((len(d), k) for k, d in enumerate(descriptions) if d in text)
+        if not found:
+            continue
+        k = found[-1][1]
+        if chat == probe["expected"][k]:
+            continue
+        row_id, want = ids[k], str(probe["seasons_for"][k])
+        season = _season_in(chat, probe["expected"][k], seasons)
+        at = [p for p, s in enumerate(probe["positional"]) if season is not None and str(s) == season]
+        raise Wrong(
+            f"the chat counted for id {row_id} has the season {season!r}; season_for({row_id}) is {want!r}"
+            + (f" ({season!r} is season_for({at[0]}): the row's position in the batch, not its id)." if at else ".")
+            if season
+            else f"the chat counted for id {row_id} is not catalogue_messages(description, season_for({row_id})).",
+            "Build each row's chat with `catalogue_messages(description, season_for(id))`, from that row's own id.",
+        )
+
+
 def _judge_stretch(seen, seed=None) -> str:
     _check_counter_stage(_plan(seen["plan"]))
     rows = _check_cost_rows(seen)
     _check_counts(rows)
+    _check_probe_chats(seen["probe"], seed)
     loads = seen["loads"]
     counts = Counter(load=int(loads["end"][0]), processor=int(loads["end"][1]))
     after_first = int(loads["first"][0]), int(loads["first"][1])
@@ -121,9 +216,10 @@ def _judge_stretch(seen, seed=None) -> str:
 
 
 @exercise("Stretch · what the LLM reads, in tokens", judge=_judge_stretch)
-def stretch(costs, messages=None, season_for=None) -> dict:
+def stretch(costs, messages=None, season_for=None, *, seed=None) -> dict:
     """``costs``: the catalogue with ``n_tokens``, the length in tokens of the chat the Enhancer sends per row,
-    counted by a TokenCounter actor (one, no GPU) that loads its tokenizer once."""
+    counted by a TokenCounter actor (one, no GPU) that loads its tokenizer once and builds each row's chat with the
+    season of its id (probed on row ids of the seed)."""
     require("costs", costs, "the Dataset of `catalogue` with an `n_tokens` column")
     if messages is None or season_for is None:
         raise TypeError("call it as check.stretch(costs, catalogue_messages, season_for)")
@@ -146,5 +242,5 @@ def stretch(costs, messages=None, season_for=None) -> dict:
     ]
     if len(seen["rows"]) == len(rows) and rows:
         _check_cost_rows(seen)  # rewritten descriptions: nothing to count
-        seen["loads"] = _counter_loads(counter, rows)
+        seen["loads"], seen["probe"] = _observe_probe(counter, rows, messages, season_for, seed)
     return seen
