@@ -1,5 +1,9 @@
 """Lab 08, exercise 2: the catalogue materialized through the deployment by the processor, aimed at the app the
-lab names, with the check's own CLIP embeddings of every outfit."""
+lab names, with the check's own CLIP embeddings of every outfit. By the text's requirements (R1-R7 of its check
+tests): R1 made by a processor through the deployment (its run's stats name the processor's Serve stage), R2 the
+processor aimed at the app the lab names, R3 a materialized Dataset, R4 the text "a photo of a <outfit>" (the
+embeddings against the check's own CLIP of that text), R5 exactly the three columns, R6 every outfit once, R7 the
+app deleted (Serve's status)."""
 
 from __future__ import annotations
 

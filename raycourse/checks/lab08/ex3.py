@@ -1,6 +1,16 @@
-"""Lab 08, exercise 3: the good rows and the quarantine, and the learner's ``validate`` on small tables of the
-check's own made from the seed (the given one quarantines, raises for too many bad rows and for a row neither good
-nor quarantined)."""
+"""Lab 08, exercise 3: the good rows and the quarantine, the learner's ``RULES`` on ratings of the check's own, and
+the learner's ``validate`` on small tables of the check's own, both made from the seed. By the text's requirements
+(R1-R8 of its check tests):
+
+- R1 ``good_ratings`` a Dataset of the ratings' rows, R6 the bad rows quarantined with their reason: the sample's 48
+  ratings against the rule, and the quarantine folder's newest write (Ray's write_json adds files beside an earlier
+  run's; those are named, not judged);
+- R2-R5 (probe) ``RULES``, expressions true where a row breaks the rule (a product of the catalogue, a comment of at
+  most 120 characters, every missing value named): :mod:`.ex3_rules`, on the edges the sample cannot show;
+- R7 (probe) the given ``validate`` run as it is: it quarantines, raises for too many bad rows and for a row neither
+  good nor quarantined (:func:`validate_probes`);
+- R8 at most 20 % bad rows: not judged; the share the learner passed is not seen, and any from 5/48 up gives the
+  same rows."""
 
 from __future__ import annotations
 
@@ -10,8 +20,7 @@ from pathlib import Path
 from .._core import Wrong, exercise, require
 from ..toolkit import error_line, require_dataset, rows_of
 from ._common import _elsewhere
-
-MAX_COMMENT = 120  # lab 08's rule: a comment of at most 120 characters, and a product of the catalogue
+from .ex3_rules import MAX_COMMENT, check_rules, observe_rules
 
 
 def _rule_breakers(frame, catalogue: set) -> dict:
@@ -42,19 +51,39 @@ def _plain_id(value):
         return str(value)
 
 
+def _write_of(path: Path) -> str:
+    """Which write made a file: Ray names a write's files ``{dataset}_{write}_{task:06}.json``, so its name less the
+    task's number (the folder included); a file named otherwise is a write of its own."""
+    stem = path.name.split(".", 1)[0]
+    head, _, task = stem.rpartition("_")
+    return str(path.parent / (head if head and task.isdigit() else stem))
+
+
+def _newest_write(files: list[Path]) -> tuple[list[Path], int]:
+    """The files of the newest write among ``files`` (Ray's write_json adds files beside an earlier run's), and how
+    many files earlier writes left."""
+    writes: dict[str, list[Path]] = {}
+    for path in files:
+        writes.setdefault(_write_of(path), []).append(path)
+    newest = max(writes.values(), key=lambda group: max(p.stat().st_mtime_ns for p in group))
+    return newest, len(files) - len(newest)
+
+
 def _quarantined(folder: Path) -> dict:
-    """What lies in the quarantine folder: how many JSON files, and their rows' id and reason (text, else None);
-    where none: where files like them went."""
+    """What the newest write of the quarantine folder holds: how many JSON files, their rows' id and reason (text,
+    else None), and how many files earlier writes left there; where none: where files like them went."""
     import pandas as pd
 
     files = sorted(p for p in Path(folder).rglob("*.json*") if p.is_file()) if Path(folder).is_dir() else []
     if not files:
         return {"folder": str(folder), "files": 0, "elsewhere": _elsewhere(folder, "*.json*")}
+    files, earlier = _newest_write(files)
     table = pd.concat([pd.read_json(p, lines=True) for p in files], ignore_index=True)
     reasons = table["reason"] if "reason" in table.columns else [None] * len(table)
     return {
         "folder": str(folder),
         "files": len(files),
+        "earlier_files": earlier,
         "columns": [str(c) for c in table.columns],
         "rows": [
             {"id": _plain_id(i), "reason": r if isinstance(r, str) else None}
@@ -180,7 +209,7 @@ def _check_given_validate(runs, seed) -> None:
     if runs is None:
         raise Wrong(
             "the check got no `validate` function.",
-            'Run the check cell as given: check.exercise_3(good_ratings, out_dir / "quarantine", validate).',
+            'Run the check cell as given: check.exercise_3(good_ratings, out_dir / "quarantine", validate, RULES).',
         )
     if len(runs) != len(PROBE_RUNS):
         raise Wrong(f"the check saw {len(runs)} runs of `validate`, not {len(PROBE_RUNS)}.", GIVEN_HINT)
@@ -206,13 +235,23 @@ def _check_given_validate(runs, seed) -> None:
             raise Wrong(f"your `validate` {got} for {what}, where the given one raises ValueError.", GIVEN_HINT)
 
 
+def _catalogue() -> set:
+    """The catalogue's product ids (outfits.csv's ``id``)."""
+    import pandas as pd
+
+    from ...data import data_path
+
+    return {int(i) for i in pd.read_csv(data_path("outfits"))["id"]}
+
+
 def _judge_3(seen, seed=None) -> str:
     import pandas as pd
 
     from ...data import data_path
 
     ratings = pd.read_json(data_path("new_ratings"), lines=True, dtype={"product_id": "Int64"})
-    breakers = _rule_breakers(ratings, set(pd.read_csv(data_path("outfits"))["id"]))
+    catalogue = _catalogue()
+    breakers = _rule_breakers(ratings, catalogue)
     if "id" not in seen["good_columns"]:
         raise Wrong(
             "`good_ratings` has no `id` column.", "Keep the ratings' own columns: validate returns ds.filter(...)."
@@ -220,19 +259,29 @@ def _judge_3(seen, seed=None) -> str:
     kept = {int(i) for i in seen["good_ids"]}
     _check_good_rows(kept, breakers, set(ratings["id"]))
     _check_quarantine(seen["quarantine"], breakers)
+    check_rules(seen["rules"], seed, catalogue)
     _check_given_validate(seen["validate"], seed)
+    earlier = seen["quarantine"].get("earlier_files") or 0
     return (
         f"{len(kept)} good ratings go on; the {len(breakers)} that break the rule are quarantined, each with its "
-        "reason, by the given `validate`."
+        "reason, by the given `validate`; your RULES sort the check's own ratings right"
+        + (
+            f" (the quarantine folder also holds {earlier} file(s) of an earlier run of validate, not judged: "
+            "empty it to keep only this run's)."
+            if earlier
+            else "."
+        )
     )
 
 
 @exercise("Exercise 3 · a validation rule for the ratings", judge=_judge_3)
-def exercise_3(good_ratings, quarantine_dir, validate=None, *, seed=None) -> dict:
-    """Observes `good_ratings`' columns and ids, what the quarantine folder holds, and what `validate` does with the
-    seed's tables (:func:`validate_probes`)."""
+def exercise_3(good_ratings, quarantine_dir, validate=None, rules=None, *, seed=None) -> dict:
+    """Observes `good_ratings`' columns and ids, what the quarantine folder's newest write holds, what the learner's
+    `rules` make of the seed's ratings (:func:`~.ex3_rules.rule_probes`) and what `validate` does with the seed's
+    tables (:func:`validate_probes`)."""
     require("good_ratings", good_ratings, "the rows that break no rule, from validate(...)")
     require("validate", validate, "the lab's validate function, as it is given")
+    require("RULES", rules, "a dict from each reason to an expression true where a row breaks it")
     require_dataset("good_ratings", good_ratings, "Keep what validate(...) returns: good_ratings, bad_ratings = ...")
     good = rows_of(good_ratings, "good_ratings", "Run validate's cell again and read its error.")
     columns = [str(c) for c in good.columns]
@@ -240,5 +289,6 @@ def exercise_3(good_ratings, quarantine_dir, validate=None, *, seed=None) -> dic
         "good_columns": columns,
         "good_ids": [int(i) for i in good["id"]] if "id" in columns else [],
         "quarantine": _quarantined(quarantine_dir),
+        "rules": observe_rules(rules, seed, _catalogue()),
         "validate": _observe_validate(validate, seed),
     }
