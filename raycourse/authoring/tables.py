@@ -1,6 +1,7 @@
 """The guides' tables of modules, generated from the modules' facts (``modules/NN_slug.toml``, read through
 :mod:`raycourse.catalogue`): the README's module table (and its gallery, :mod:`.gallery`), the workshop schedules
-(docs/workshop.md), the GPU table (docs/gpu.md) and what has run where with the soak's run times (docs/measured.md).
+(docs/workshop.md), the GPU table (docs/gpu.md), what has run where with the soak's run times (docs/measured.md), and
+what each lab's checks judge (docs/checks.md, from the check tests' lists: :mod:`.requirements`).
 
 Each table sits between ``<!-- facts: NAME -->`` and ``<!-- /facts -->`` in its page; the text around it is the
 page's own. ``python -m raycourse.authoring.tables`` rewrites the tables (the scaffold runs it for a new module);
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .. import catalogue
 from ..errors import CourseError
-from . import gallery
+from . import gallery, requirements
 
 # Where each schedule starts, what opens and closes it (the workshop's own rows, not a module's).
 SCHEDULES = {
@@ -130,6 +131,7 @@ def tables(root: Path = catalogue.ROOT) -> dict[Path, dict[str, str]]:
         root / "docs" / "gpu.md": {"gpus": gpu_table(modules)},
         root / "docs" / "measured.md": {"ran where": ran_where(modules), "run times": run_times(modules)},
         root / "docs" / "bench.md": {"where the time goes": where_the_time_goes(root)},
+        root / "docs" / "checks.md": {"requirements": requirements.table(root)},
     }
 
 

@@ -113,12 +113,13 @@ def test_ex1_rejects_the_file_read_as_text(ray_session):
 # Exercise 2 ---------------------------------------------------------------------------------
 # Exercise 2 requires:
 #   R1 a Dataset built from `reviews`, its columns kept: test_ex2_rejects_mistakes[lacks the column(s)]
-#   R2 only the reviews with 1 or 2 stars (a number): [keeps 30], [misses 13], [keep a review of 3 stars],
-#      test_ex2_rejects_an_empty_dataset, test_ex2_names_the_learners_own_error (stars compared with text)
+#   R2 (probe) only the reviews with 1 or 2 stars (a number): [keeps 30], [misses 13], [keep a review of 3 stars],
+#      [drop a review of], test_ex2_rejects_an_empty_dataset,
+#      test_ex2_names_the_learners_own_error (stars compared with text)
 #   R3 kept with an expression filter: test_ex2_rejects_steps_the_text_does_not_ask_for[python filter],
 #      [filter inside the batch function]
 #   R4 a column `mentions_pet`, True or False: [no `mentions_pet` column], [holds str values]
-#   R5 True where the text names the row's own pet, in any capitalisation: [`mentions_pet` is True],
+#   R5 (probe) True where the text names the row's own pet, in any capitalisation: [`mentions_pet` is True],
 #      [False for a review of a], [True for a review of a]
 #   R6 computed in a function that receives a whole batch: test_ex2_rejects_steps_...[row map]
 #   R7 the reviews otherwise unchanged, each once: [the text of review], [duplicate rows]

@@ -43,16 +43,18 @@ def _wrong(verdict, message):
 # Exercise 1 requires (the lab's text, sentence by sentence):
 #   R1 read_labelled reads any number of class folders, every one: test_ex1_rejects_the_lessons_two_folders
 #   R2 at most 200 images of each: test_ex1_rejects_more_than_the_limit_per_class
-#   R3 `image` (H, W, 3), grayscale converted, not kept and not dropped: test_ex1_rejects_grayscale_kept / _dropped
-#      (converted by hand passes: test_ex1_accepts_grayscale_converted_by_hand)
-#   R4 `path` where each image came from: test_ex1_rejects_other_image_mistakes (no path)
+#   R3 `image` (H, W, 3), grayscale converted, not kept and not dropped: test_ex1_rejects_grayscale_kept,
+#      test_ex1_rejects_grayscale_dropped
+#   R4 `path` where each image came from: test_ex1_rejects_other_image_mistakes[no `path` column]
 #   R5 `label` the readable class of its folder, from its path: test_ex1_rejects_labels_paired_by_row_order,
-#      test_ex1_rejects_other_image_mistakes (numbers)
-#   R6 every image once: test_ex1_rejects_other_image_mistakes (three twice, 40 missing)
-#   R7 class_names(ds): the names found in the `label` column of the Dataset it is given (not typed, not the folder
-#      list): test_ex1_rejects_class_names_not_found_in_the_dataset_it_is_given
+#      test_ex1_rejects_other_image_mistakes[not class names]
+#   R6 every image once: test_ex1_rejects_other_image_mistakes[more than once], [missing]
+#   R7 (probe) class_names(ds): the names found in the `label` column of the Dataset it is given (not typed, not the
+#      folder list): test_ex1_rejects_class_names_not_found_in_the_dataset_it_is_given
 #   R8 CLASSES a list, each class once, sorted: test_ex1_rejects_class_lists_that_are_not_the_datas_sorted
-#   (materialize() is the learner's choice here: both pass, test_ex1_accepts_one_read_of_every_folder is lazy)
+# Right answers written otherwise: test_ex1_accepts_grayscale_converted_by_hand, test_ex1_accepts_a_union_of_reads_...,
+# test_ex1_accepts_class_names_collected_through_pandas; materialize() is the learner's choice (both pass:
+# test_ex1_accepts_one_read_of_every_folder is lazy).
 
 
 @pytest.fixture(scope="module")
@@ -245,19 +247,23 @@ def test_ex1_a_forged_observation_does_not_pass(ray_session, rows, folders):
 
 # ----------------------------------------------------------------------------- Exercise 2
 # Exercise 2 requires:
-#   R1 one_epoch reads shard.iter_torch_batches(batch_size=...) once: evaluate_typed_batch_size (same rule, evaluate)
-#   R2 one_epoch in training mode: one_epoch_in_eval_mode
-#   R3 one optimizer step per batch, on the cross-entropy: one_epoch_one_step
-#   R4 one_epoch returns the epoch's mean loss: one_epoch_last_loss
-#   R5 evaluate returns the share of the shard's rows right: evaluate_mean_of_batches
-#   R6 evaluate in eval mode: evaluate_in_train_mode;  R7 without gradients: evaluate_with_gradients
-#   R8 the model from config["model_id"] with one named output per config["classes"]: lessons_classes
-#   R9 prepare_model (and no unguarded `.module`): without_prepare_model, saves_model_module
-#   R10 AdamW at config["learning_rate"]: typed_learning_rate, plain_sgd
-#   R11 config["epochs"] epochs, config["batch_size"]: typed_epochs, typed_batch_size
-#   R12 train on "train", evaluate on "valid": evaluated_on_training_rows
-#   R13 every worker reports every epoch (epoch, loss, eval_accuracy): only_rank_0_reports, test_ex2_rejects_report_*
-#   R14 only rank 0 saves, the others report checkpoint=None: every_rank_saves
+#   R1 (probe) one_epoch reads shard.iter_torch_batches(batch_size=...) once: test_ex2_rejects_passes_in_the_...
+#      [evaluate_typed_batch_size] (the same rule, in evaluate)
+#   R2 (probe) one_epoch in training mode: [one_epoch_in_eval_mode]
+#   R3 (probe) one optimizer step per batch, on the cross-entropy: [one_epoch_one_step]
+#   R4 (probe) one_epoch returns the epoch's mean loss: [one_epoch_last_loss]
+#   R5 (probe) evaluate returns the share of the shard's rows right: [evaluate_mean_of_batches]
+#   R6 (probe) evaluate in eval mode: [evaluate_in_train_mode]
+#   R7 (probe) evaluate without gradients: [evaluate_with_gradients]
+#   R8 (probe) the model from config["model_id"] with one named output per config["classes"]:
+#      test_ex2_rejects_loops_that_do_not_train_one_model_on_the_right_rows[lessons_classes]
+#   R9 prepare_model (and no unguarded `.module`): [without_prepare_model], [saves_model_module]
+#   R10 (probe) AdamW at config["learning_rate"]: [typed_learning_rate], [plain_sgd]
+#   R11 (probe) config["epochs"] epochs, config["batch_size"]: [typed_epochs], [typed_batch_size]
+#   R12 (probe) train on "train", evaluate on "valid": [evaluated_on_training_rows]
+#   R13 (probe) every worker reports every epoch (epoch, loss, eval_accuracy): [only_rank_0_reports],
+#       test_ex2_rejects_report_mistakes[no `epoch`], [1 reports for 3 epochs], test_ex2_rejects_a_report_per_batch
+#   R14 (probe) only rank 0 saves, the others report checkpoint=None: [every_rank_saves]
 #   R15 the unwrapped model and its image processor saved, from_pretrained loads them:
 #       test_ex2_rejects_checkpoints_from_pretrained_cannot_use, test_ex2_rejects_a_model_exercise_3_cannot_use
 #   R16 (on result) the loss falls, the last accuracy well above a guess: test_ex2_rejects_report_mistakes
@@ -741,16 +747,20 @@ def test_ex2_a_forged_observation_does_not_pass(saved):
 
 # ----------------------------------------------------------------------------- Exercise 3
 # Exercise 3 requires:
-#   R1 __init__(self, checkpoint) gets the Checkpoint and reaches its files with as_directory() (a Checkpoint on
-#      another filesystem works): ByPath
-#   R2 the image processor and the model loaded once: PerBatchLoad, ProcessorPerBatch
-#   R3 the checkpoint it is given: test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given
-#   R4 the whole batch in one forward pass: PerImage;  R5 under torch.inference_mode(): WithGradients
-#   R6 columns path, label, predicted (a class name), confidence (the softmax probability of the predicted class):
-#      Indices, LogitConfidence, Percent, Sigmoid, FirstClass, NoConfidence, NoPath
-#   R7 predictions read the validation folders: test_ex3_leaves_the_batch_size_..._reads_only_validation_images
-#   R8 the Checkpoint as constructor argument, one GPU per actor: test_ex3_rejects_stage_mistakes
-#   R9 a pool of 1 to GPUS actors: test_ex3_accepts_any_pool_..., test_ex3_rejects_a_pool_bigger_..., _gpu_budget
+#   R1 (probe) __init__(self, checkpoint) gets the Checkpoint and reaches its files with as_directory() (a
+#      Checkpoint on another filesystem works): test_ex3_rejects_class_mistakes[ByPath]
+#   R2 (probe) the image processor and the model loaded once: [PerBatchLoad], [ProcessorPerBatch]
+#   R3 (probe) the checkpoint it is given: test_ex3_rejects_a_class_that_ignores_the_checkpoint_it_is_given
+#   R4 (probe) the whole batch in one forward pass: [PerImage]
+#   R5 (probe) under torch.inference_mode(): [WithGradients]
+#   R6 (probe) columns path, label, predicted (a class name), confidence (the softmax probability of the predicted
+#      class): [Indices], [LogitConfidence], [Percent], [Sigmoid], [FirstClass], [NoConfidence], [NoPath]
+#   R7 predictions read the validation folders: test_ex3_leaves_the_batch_size_... (on the training folders)
+#   R8 predictions through ImageClassifier, the Checkpoint as constructor argument, one GPU per actor (read from the
+#      lazy plan): test_ex3_rejects_stage_mistakes, test_ex3_rejects_a_pipeline_without_the_class,
+#      test_ex3_says_to_leave_a_materialized_predictions_lazy
+#   R9 a pool of 1 to GPUS actors: test_ex3_rejects_a_pool_bigger_than_the_clusters_gpus,
+#      test_ex3_holds_the_pool_to_the_learners_gpu_budget (right: test_ex3_accepts_any_pool_...)
 #   R10 scored: the predictions run once (materialized), every validation image:
 #       test_ex3_rejects_scored_that_is_not_every_validation_image_run_once
 #   R11 the rows below REVIEW_BELOW as CSV in out_dir / "review", none lost, none twice (mode="overwrite"):
@@ -1179,9 +1189,14 @@ def test_ex3_a_forged_observation_does_not_pass(observed):
 
 # Stretch: accuracy per class --------------------------------------------------------------------------
 # The stretch requires:
-#   R1 one row per true `label` with the share of its images predicted right: the sums / by-prediction cases
-#   R2 a Dataset, grouped and aggregated in Ray Data (not a table counted in the driver): through_pandas, from_pandas
-#      (lazy and materialized), a Dataset with no grouping step; right otherwise: kept (materialized), by_map_groups
+#   R1 (probe) one row per true `label` with the share of its images predicted right:
+#      test_stretch_rejects_sums_grouping_by_prediction_and_answers_that_ignore_the_data[not their share],
+#      [grouped by `predicted`?], [the share per *predicted* class?], [all_right],
+#      test_stretch_tells_the_groupings_apart_on_its_probe_even_when_every_prediction_is_right
+#   R2 a Dataset, grouped and aggregated in Ray Data (not a table counted in the driver): [not a Ray Dataset],
+#      [through_pandas], [made from a table in the driver (FromPandas)] (lazy and materialized),
+#      [Ray Data did not group]
+# Right answers written otherwise: test_stretch_accepts_a_groupby_mean_and_extra_columns[kept], [by_map_groups].
 
 # Six dogs (four predicted right), four fish (one right), four parachutes (all right): 67 %, 25 %, 100 %.
 _PREDICTED = pd.DataFrame(

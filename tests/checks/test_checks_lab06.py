@@ -42,14 +42,18 @@ def _wrong(verdict, message):
 
 # ----------------------------------------------------------------------------- Exercise 1
 # Exercise 1 requires (the lab's text, sentence by sentence):
-#   R1 __init__(self, model_id, image_root), the names fixed: NoImageRoot, NoArguments
-#   R2 CLIPModel and CLIPProcessor loaded from model_id, once: LoadsPerBatch, ProcessorPerBatch, FixedModel
-#   R3 the filesystem opened from image_root, each path opened through it: OpensByPath, PlainOpen
-#   R4 all the batch's images in one pass: PerImage;  R5 under torch.inference_mode(): WithGradients
-#   R6 each embedding of length 1: NotNormalised;  CLIP's image embedding, in the batch's order: Shuffled,
-#      HiddenStates (another width)
-#   R7 the batch returned with a new `embedding` column, every column kept: NoPath, DropsClass, OnlyWhatIsStored
-#   R8 no pixels added: KeepsPixels
+#   R1 (probe) a class, __init__(self, model_id, image_root), the names fixed: test_ex1_rejects_mistakes[NoImageRoot],
+#      [NoArguments], test_ex1_rejects_a_function
+#   R2 (probe) CLIPModel and CLIPProcessor loaded from model_id, once: [LoadsPerBatch], [ProcessorPerBatch],
+#      [FixedModel]
+#   R3 (probe) the filesystem opened from image_root, each path opened through it: [OpensByPath], [PlainOpen]
+#   R4 (probe) all the batch's images in one pass: [PerImage]
+#   R5 (probe) under torch.inference_mode(): [WithGradients]
+#   R6 (probe) each embedding of length 1: [NotNormalised]
+#   R7 (probe) CLIP's image embedding, in the batch's order: [Shuffled], [HiddenStates] (another width)
+#   R8 (probe) the batch returned with a new `embedding` column, every column kept: [NoPath], [DropsClass],
+#      [OnlyWhatIsStored]
+#   R9 (probe) no pixels added: [KeepsPixels]
 #   Not checked: "the model on the GPU when there is one" (no GPU here). Grayscale images: the text leaves the
 #   conversion free (CLIP's processor converts them itself), so it states no requirement.
 
@@ -301,16 +305,21 @@ def test_ex1_leaves_open_and_image_open_as_they_were():
 # ----------------------------------------------------------------------------- Exercise 2
 # Exercise 2 requires:
 #   R1 embeddings: the ImagePathEmbedder stage over the catalogue (a class stage):
-#      test_ex2_rejects_a_pipeline_without_a_class_stage, test_ex2_rejects_something_else_than_a_dataset
-#   R2 MODEL_ID and image_root through fn_constructor_kwargs: test_ex2_rejects_a_stage_without_its_settings
-#   R3 one GPU per actor (a whole one): test_ex2_rejects_a_stage_without_its_settings (num_gpus 0 and 0.5)
+#      test_ex2_rejects_a_pipeline_without_a_class_stage, test_ex2_rejects_something_else_than_a_dataset,
+#      test_ex2_says_to_leave_a_materialized_embeddings_lazy (the stage read from the plan)
+#   R2 MODEL_ID and image_root through fn_constructor_kwargs: test_ex2_rejects_a_stage_without_its_settings[not
+#      given the model id], [not given image_root]
+#   R3 one GPU per actor (a whole one): test_ex2_rejects_a_stage_without_its_settings[asks for no GPU],
+#      [asks for num_gpus=0.5]
 #   R4 a pool of one actor up to the cluster's GPUs within the budget:
 #      test_ex2_rejects_a_pool_larger_than_the_cluster, test_ex2_holds_the_pool_to_the_learners_gpu_budget
-#   R5 only path, class and embedding kept, no file_size: test_ex2_rejects_a_column_no_later_step_reads, ("image")
+#   R5 only path, class and embedding kept, no file_size: test_ex2_rejects_a_column_no_later_step_reads,
+#      test_ex2_rejects_what_is_wrong_in_the_files[image], [no path]
 #   R6 written to embeddings_dir as parquet, one class=<name> folder per class:
-#      test_ex2_rejects_a_store_not_laid_out_..., test_ex2_rejects_what_ray_writes_without_partition_cols,
-#      test_ex2_waits_..._when_the_files_went_elsewhere
-#   R7 every catalogue image once, CLIP's unit-length embedding: test_ex2_rejects_what_is_wrong_in_the_files
+#      test_ex2_rejects_a_store_not_laid_out_one_folder_per_class, test_ex2_rejects_what_ray_writes_without_...,
+#      test_ex2_waits_for_the_placeholder_and_points_at_the_folder_when_the_files_went_elsewhere
+#   R7 every catalogue image once, CLIP's unit-length embedding: test_ex2_rejects_what_is_wrong_in_the_files[twice],
+#      [limit], [not normalised], [rows shuffled], [elsewhere], [classes mixed up]
 
 
 @pytest.fixture(scope="module")
@@ -538,10 +547,16 @@ def test_ex2_rejects_something_else_than_a_dataset(correct, image_root, tmp_path
 
 # ----------------------------------------------------------------------------- Exercise 3
 # Exercise 3 requires:
-#   R1 find_duplicates(queries, threshold) returns a DataFrame, one row per query: a_dict, only_duplicates
-#   R2 `query` the query's name: row_numbers;  R3 `match` the stored path most similar: least_similar, basenames
-#   R4 `score` their cosine: distance, renamed_score;  R5 `duplicate` True where the score reaches the threshold it is
-#      given: fixed_threshold, inverted, words;  R6 sorted by score, best first: unsorted, worst_first
+#   R1 (probe) find_duplicates(queries, threshold) returns a DataFrame, one row per query:
+#      test_ex3_rejects_mistakes[a_dict], [only_duplicates]
+#   R2 (probe) `query` the query's name: [row_numbers]
+#   R3 (probe) `match` the stored path most similar: [least_similar], [basenames]
+#   R4 (probe) `score` their cosine: [distance], [renamed_score]
+#   R5 (probe) `duplicate` True where the score reaches the threshold it is given: [fixed_threshold], [inverted],
+#      [words]
+#   R6 (probe) sorted by score, best first: [unsorted], [worst_first]
+#   The check calls find_duplicates on queries of its own (test_ex3_probes_flag_some_queries_and_not_others), at two
+#   thresholds of its own: every requirement is judged on that probe.
 
 
 @pytest.fixture(scope="module")
@@ -711,10 +726,11 @@ def test_ex3_waits_for_the_placeholder_and_the_embeddings(index, tmp_path):
 # Stretch: a k-nearest-neighbour classifier -------------------------------------------------------------
 # The stretch requires:
 #   R1 knn: the store read back and a map_batches *function* (a Dataset):
-#      test_stretch_rejects_a_table_made_in_the_notebook
-#   R2 the K most similar *other* images, itself left out (by its path): {"itself": True}, {"by_score": True}
-#   R3 each neighbour's cosine added to its class's tally, the largest sum wins: {"weighted": False}, {"k": 1},
-#      {"copy_class": True}
+#      test_stretch_rejects_a_table_made_in_the_notebook, test_stretch_says_to_leave_a_materialized_knn_lazy
+#   R2 (probe) the K most similar *other* images, itself left out (by its path):
+#      test_stretch_rejects_other_votes[{"itself": True}], [{"by_score": True}]
+#   R3 each neighbour's cosine added to its class's tally, the largest sum wins: [{"weighted": False}], [{"k": 1}],
+#      [{"copy_class": True}]
 #   R4 path and predicted for every stored image: test_stretch_rejects_missing_rows_and_columns
 
 

@@ -55,16 +55,16 @@ def test_the_reference_features_load_their_models_without_progress_bars(capfd):
 
 
 # Exercise 1 requires (the lab's text, sentence by sentence), and the test whose wrong answer breaks only it:
-#   R1 `ratings` is a Dataset ....................... test_ex1_waits_for_the_placeholder_and_wants_a_dataset
-#   R2 it runs (a learner's error in a UDF: its line)  test_ex1_tells_the_learners_own_error_in_a_udf
-#   R3 columns id, text, stars, photo ............... test_ex1_rejects_the_likely_mistakes[no-photo/no-stars]
-#   R4 joined on the product's id, not the rating's . ...[join-on-rating-id]
-#   R5 ratings of listed products only (inner) ...... ...[left-join]
-#   R6 each rating with its own text and stars ...... ...[another-text]
-#   R7 the photo of the rating's product ............ ...[photo-by-rating-id/photos-swapped]
-#   R8 one row per rating ........................... ...[rows-lost/rows-doubled]
-#   R9 read and joined in Ray (not in pandas) ....... test_ex1_rejects_rows_assembled_outside_ray (lazy, materialized)
-#   R10 the photo from a batch function, no row map . test_ex1_rejects_a_row_by_row_map (lazy, materialized)
+#   R1 `ratings` is a Dataset: test_ex1_waits_for_the_placeholder_and_wants_a_dataset
+#   R2 it runs (a learner's error in a UDF told in one line): test_ex1_tells_the_learners_own_error_in_a_udf
+#   R3 columns id, text, stars, photo: test_ex1_rejects_the_likely_mistakes[no-photo], [no-stars]
+#   R4 joined on the product's id, not the rating's: test_ex1_rejects_the_likely_mistakes[join-on-rating-id]
+#   R5 ratings of listed products only (inner): test_ex1_rejects_the_likely_mistakes[left-join]
+#   R6 each rating with its own text and stars: test_ex1_rejects_the_likely_mistakes[another-text]
+#   R7 the photo of the rating's product: test_ex1_rejects_the_likely_mistakes[photo-by-rating-id], [photos-swapped]
+#   R8 one row per rating: test_ex1_rejects_the_likely_mistakes[rows-lost], [rows-doubled]
+#   R9 read and joined in Ray (not in pandas): test_ex1_rejects_rows_assembled_outside_ray (lazy, materialized)
+#   R10 the photo from a batch function, no row map: test_ex1_rejects_a_row_by_row_map[lazy], [materialized]
 # Right answers written otherwise: test_ex1_accepts_the_rows_however_they_were_built (rename or right_on=, a pandas or
 # NumPy batch, the product's name dropped, another spelling of the path, materialized).
 
@@ -196,18 +196,31 @@ def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
 # ----------------------------------------------------------------------------- Exercise 2: the measures
 
 # Exercise 2 requires (the lab's text, sentence by sentence):
-#   R1 fed(source) returns the lazy Dataset ........ test_ex2_wants_the_lazy_dataset, ..._waits_for_the_placeholder...
-#   R2 the same classes, functions and constructor arguments: the work unchanged ... test_ex2_given_stages_run_as_they_
-#      are (a given class edited in place), test_ex2_rejects_features_the_given_models_do_not_give
-#   R3 the three stages over source, streaming .... test_ex2_plan_rejects_...[does not run / does not start / before]
-#   R4 CPU stages ask for CPUs, no GPU ............. ...[load_photos stage asks for num_gpus=1]
-#   R5 the encoder one GPU per actor ............... ...[num_gpus=0.5 per actor]
-#   R6 its pool at most one actor per GPU, reaching every GPU ... ...[may grow to 3 / no limit / an idle GPU counts],
-#      test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget
-#   R7 the actor pools' CPUs fit the cluster ....... ...[CPUs at once]
-#   R8 twice the starved rows/s; R9 GPUs busier (stand-ins); R10 3 encoder batches per GPU ...
-#      test_the_targets_tell_..., test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu
-#   R11 every row of the day once .................. test_ex2_rejects_a_run_that_lost_rows
+#   R1 (probe) fed(source) returns the lazy Dataset: test_ex2_wants_the_lazy_dataset,
+#      test_ex2_waits_for_the_placeholder_and_the_starved_run (not a function)
+#   R2 (probe) the same classes, functions and constructor arguments, the work unchanged:
+#      test_ex2_given_stages_run_as_they_are (a given class edited in place),
+#      test_ex2_rejects_features_the_given_models_do_not_give
+#   R3 (probe) the three stages over source, streaming:
+#      test_ex2_plan_rejects_skipped_streaming_and_resources_that_do_not_fit[does not run Tokenize and load_photos],
+#      [does not start from `source`], [runs before a CPU stage], [no RatingEncoder stage],
+#      test_ex2_rejects_materialized_cpu_stages_before_running_anything
+#   R4 CPU stages ask for CPUs, no GPU: test_ex2_plan_rejects_...[load_photos stage asks for num_gpus=1]
+#   R5 the encoder one GPU per actor: test_ex2_plan_rejects_...[num_gpus=0.5 per actor]
+#   R6 its pool at most one actor per GPU, reaching every GPU: test_ex2_plan_rejects_...[may grow to 3 actors],
+#      [may grow to no limit], [an idle GPU counts], test_ex2_plan_holds_the_encoder_pool_to_the_learners_gpu_budget
+#   R7 the actor pools' CPUs fit the cluster: test_ex2_plan_rejects_...[CPUs at once]
+#   R8 (probe) twice the starved run's rows/s: test_the_targets_tell_a_fed_run_from_a_starved_...[pace],
+#      test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu[best of 2 runs], [an idle GPU counts],
+#      test_on_real_gpus_rows_per_second_alone_sets_the_target
+#   R9 (probe) the GPUs busier than in the starved run (stand-ins): test_the_targets_tell_...[pace] (4.7 x the
+#      pace, 5 % busy), test_the_busy_target_on_stand_ins_is_the_starved_runs_own_share
+#   R10 (probe) 3 encoder batches per GPU: test_the_targets_tell_...[batches],
+#       test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu[the encoder ran 1 batch(es)]
+#   R11 (probe) every row of the day once: test_ex2_rejects_a_run_that_lost_rows
+#   The check calls fed on a day of its own (busiest_day: every listed rating 4 times, a block each, the actors
+#   started first: test_ex2_runs_the_learners_pipeline_itself_from_its_own_source) and times that run; the
+#   resources (R4-R7) it reads from the plan fed returns, the same on any source.
 # Right answers written otherwise: test_ex2_plan_accepts_fed_pipelines_of_any_shape.
 
 
@@ -554,11 +567,18 @@ def test_ex2_runs_the_learners_pipeline_itself_from_its_own_source(ray_session, 
 
 # ----------------------------------------------------------------------------- Exercise 3
 
-# Exercise 3 requires: R1 one pass over every row, batches from iter_torch_batches [trained on 90 rows, did not
-# read ... with iter_torch_batches]; R2 a mean squared error loss [classification, another loss, broadcast]; R3 one
-# optimizer step per batch, gradients reset [1 optimizer step(s), reset only 0 times]; R4 the mean of the batches'
-# losses returned [last, sum, not the mean loss]; R5 the model learns (checked after 4 epochs). Right answers written
-# otherwise: test_ex3_accepts_different_correct_loops.
+# Exercise 3 requires (the lab's text, sentence by sentence):
+#   R1 (probe) one pass over every row, batches from iter_torch_batches:
+#      test_ex3_rejects_the_likely_mistakes[trained on 90 rows], [did not read the dataset with iter_torch_batches]
+#   R2 (probe) a mean squared error loss: [broadcast to (batch, batch)], [in a classification loss], [another loss]
+#   R3 (probe) one optimizer step per batch, gradients reset: [ran 12 batches and took 1 optimizer step(s)],
+#      [reset only 0 times]
+#   R4 (probe) the mean of the batches' losses returned: [the last batch's loss], [the sum of the batches' losses],
+#      [not the mean loss]
+#   R5 (probe) the model learns (checked after 4 epochs):
+#      test_ex3_the_solutions_observation_passes_the_judge_and_forged_ones_do_not (a model that learned nothing)
+#   The check trains a model of its own on a regression of its own (rows from the seed) with the learner's function.
+# Right answers written otherwise: test_ex3_accepts_different_correct_loops.
 
 DTYPES = {"features": torch.float32, "target": torch.float32}
 
@@ -827,10 +847,17 @@ def evaluate_raising(model, dataset):
     return 0.0
 
 
-# The stretch requires: R1 read with iter_torch_batches; R2 every row once, the last smaller batch too [drop_last];
-# R3 eval mode [training mode]; R4 no gradients [recorded gradients]; R5 no shuffle [shuffles]; R6 the mean
-# absolute error over all rows [another number, mean squared, broadcast]; the weights untouched; the learner's own
-# error told in one line (evaluate_raising). Right ones written otherwise: evaluate_inference_mode.
+# The stretch requires (the lab's text, sentence by sentence):
+#   R1 (probe) read with iter_torch_batches: not broken by a test yet
+#   R2 (probe) every row once, the last, smaller batch too: test_stretch_rejects_mistakes[evaluate_drop_last]
+#   R3 (probe) the model in eval mode: [evaluate_training_mode]
+#   R4 (probe) no gradients: [evaluate_with_gradients]
+#   R5 (probe) no shuffle: [evaluate_shuffled]
+#   R6 (probe) the mean absolute error over all rows, errors and rows added up: [evaluate_mean_of_batches],
+#      [evaluate_squared], [evaluate_broadcast]
+#   The check runs evaluate on a model of its own with dropout, left in training mode, and rows of its own. It also
+#   holds the weights untouched and tells the learner's own error in one line ([evaluate_raising]).
+# Right answers written otherwise: test_stretch_accepts_correct_loops[evaluate_inference_mode].
 
 
 @pytest.mark.fast

@@ -55,6 +55,30 @@ def test_the_tables_of_modules_are_generated_from_the_modules_facts():
     assert "| 03 | [Batch image generation](notebooks/03_image_generation.ipynb) |" in (ROOT / "README.md").read_text()
 
 
+def test_every_exercise_lists_the_requirements_its_check_judges():
+    """Each lab's check tests list, per exercise, what the text requires and what breaks it (docs/checks.md's table)."""
+    from raycourse.authoring import requirements
+
+    found = [p for module in catalogue.labs(ROOT) for p in requirements.problems(module)]
+    assert not found, "\n".join(found)
+
+
+def test_a_missing_or_misnumbered_requirement_list_is_found(tmp_path):
+    from raycourse.authoring import requirements
+
+    tests_file = tmp_path / "test_checks_lab99.py"
+    tests_file.write_text(
+        "# Exercise 1 requires:\n#   R1 a Dataset: test_a\n#   R3 (probe) at least 30,\n#      30 included: [29]\n"
+        "def test_a():\n    pass\n"
+    )
+    found = requirements.listed(tests_file)
+    assert [(r.number, r.probe, r.text) for r in found["1"]] == [
+        (1, False, "a Dataset: test_a"),
+        (3, True, "at least 30, 30 included: [29]"),
+    ]
+    assert "stretch" not in found
+
+
 def test_readmes_pictures_are_the_lessons_stored_outputs_and_a_stale_one_is_found(tmp_path):
     """README's gallery (raycourse/authoring/gallery.py): each picture is the stored image of its lesson's cell, as a
     file README shows; a picture changed or left over after a lesson is recorded again is stale."""
