@@ -3,8 +3,10 @@
 What each exercise's text states, and where it is checked:
 
 - Exercise 1 (`colours`): a Ray Dataset; `read_videos` at 4 frames a second, resized to 64 x 64, with paths and
-  timestamps (the reader's options); a `map_batches` stage (not a row `map`) running a function (not a class) that
-  asks for no GPU; the columns `path`, `second`, `colour`, no pixels; every frame's average colour and start.
+  timestamps (the reader's options), its read tasks on CPUs; a `map_batches` stage (not a row `map`) running a
+  function (not a class) that asks for no GPU and averages the batch's frames as one NumPy array (a probe: the
+  function called on frames held in an array that counts the rows a loop takes out); the columns `path`, `second`,
+  `colour`, no pixels; every frame's average colour and start.
 - Exercise 2 (`changes`): a Ray Dataset made with `groupby("path")` (a keyed repartition, then `map_groups`), left
   lazy; one row per video, named by its file; `change_at` the first frame of the new colours where the largest move
   is at least 30, missing where it is below. The course's clips cannot tell time order (Ray hands their frames in
@@ -61,11 +63,14 @@ READER_OPTIONS = ("fps", "resize", "include_timestamps")
 
 
 def _reader_of(ds) -> dict | None:
-    """The options of `ds`'s reader that the text names, as plain data; None when no reader of videos starts it."""
+    """The options of `ds`'s reader that the text names, and the GPUs its read tasks ask for, as plain data; None when
+    no reader of videos starts it."""
     options = read_options(ds)
     if not options or "fps" not in options:
         return None
-    return {k: options.get(k) for k in READER_OPTIONS}
+    read = next((op for op in plan_ops(ds) if getattr(op, "datasource", None) is not None), None)
+    asks = dict(getattr(read, "ray_remote_args", None) or {})
+    return {**{k: options.get(k) for k in READER_OPTIONS}, "num_gpus": float(asks.get("num_gpus") or 0)}
 
 
 def _stages_of(ds) -> list[dict]:
@@ -84,6 +89,11 @@ def _check_reader(reader: dict | None) -> None:
         raise Wrong(f"the reader resizes to {shown}.", "Resize at decode: resize=(64, 64).")
     if reader["include_timestamps"] is not True:
         raise Wrong("the frames come without timestamps.", "Pass include_timestamps=True to read_videos.")
+    if reader.get("num_gpus"):
+        raise Wrong(
+            f"the read tasks ask for num_gpus={reader['num_gpus']:g}.",
+            "Decoding runs on CPUs: give read_videos no ray_remote_args with GPUs.",
+        )
 
 
 def _check_colour_stage(found: list[dict]) -> None:
@@ -104,6 +114,64 @@ def _check_colour_stage(found: list[dict]) -> None:
     if stage["num_gpus"] != 0:
         gpus = float(stage["num_gpus"])
         raise Wrong(f"the colour stage asks for num_gpus={gpus:g}.", "An average needs no GPU: ask for none.")
+
+
+class _Watched(np.ndarray):
+    """The probe's frames: a NumPy array that counts how often code takes one frame out of it (a loop over rows)."""
+
+    taken = 0
+
+    def __iter__(self):
+        _Watched.taken += 1
+        return super().__iter__()
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            _Watched.taken += 1
+        return super().__getitem__(key)
+
+
+def _whole_array_probe(ds) -> dict:
+    """The colour function called on a batch of frames held in one NumPy array that counts rows taken out of it: the
+    text asks for the batch's frames as one array, averaged in one call, not a loop over them."""
+    mapped = [s for s in stages(ds) if s.kind == "MapBatches" and not s.is_class]
+    if not mapped:
+        return {}
+    stage = mapped[-1]
+    if stage.batch_format == "pandas":
+        return {"batch_format": "pandas"}
+    rng = np.random.default_rng(0)
+    n = 6
+    frames = rng.integers(0, 256, size=(n, *SIZE, 3), dtype=np.uint8).view(_Watched)
+    batch = {
+        "frame": frames,
+        "frame_index": np.arange(n),
+        "frame_timestamp": np.stack([np.arange(n) / FPS, np.arange(n) / FPS + 1 / (2 * FPS)], axis=1),
+        "path": np.array(["/probe/01.mp4"] * n, dtype=object),
+    }
+    _Watched.taken = 0
+    try:
+        stage.fn(batch, *(getattr(stage.op, "fn_args", None) or ()), **(getattr(stage.op, "fn_kwargs", None) or {}))
+    except Exception as exc:
+        return {"error": error_line(exc)}
+    return {"frames_taken": _Watched.taken, "frames": n}
+
+
+def _check_whole_array(probe: dict, name: str) -> None:
+    if probe.get("batch_format") == "pandas":
+        raise Wrong(
+            "the colour function asks for pandas batches: the frames then come as a column of separate arrays.",
+            "Leave the batch format as it is: the batch's frames are one NumPy array (n, 64, 64, 3), averaged at once.",
+        )
+    if probe.get("error"):
+        raise Wrong(
+            f"the colour function failed on a batch of the check's: {probe['error']}.", "It gets NumPy columns."
+        )
+    if probe.get("frames_taken"):
+        raise Wrong(
+            f"the colour function takes the batch's frames one at a time (a loop over them, {name}).",
+            "Average the whole array in one call: batch['frame'].mean(axis=(1, 2)).",
+        )
 
 
 def _decoded(path: Path):
@@ -209,6 +277,7 @@ def _shown(colour) -> str:
 def _judge_1(seen, seed=None) -> str:
     _check_reader(seen["reader"])
     _check_colour_stage(seen["stages"])
+    _check_whole_array(seen.get("whole_array") or {"error": "the check got no answer from it"}, "colours")
     _check_colour_rows(seen["columns"], seen["rows"])
     return f"{len(seen['rows'])} frames, each with its average colour, computed by a batch function on CPUs."
 
@@ -220,10 +289,11 @@ def exercise_1(colours) -> dict:
     reader, found = _reader_of(colours), _stages_of(colours)
     _check_reader(reader)  # before the run: a stage that asks for a GPU would wait for one
     _check_colour_stage(found)
+    whole_array = _whole_array_probe(colours)
     table = _rows(colours, "colours")
     columns = [str(c) for c in table.columns]
     rows = _colour_rows(table) if all(c in columns for c in COLUMNS) else []
-    return {"reader": reader, "stages": found, "columns": columns, "rows": rows}
+    return {"reader": reader, "stages": found, "whole_array": whole_array, "columns": columns, "rows": rows}
 
 
 # --- Exercise 2 -------------------------------------------------------------------------------------------------

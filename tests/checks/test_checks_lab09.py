@@ -49,8 +49,18 @@ def average_colour(batch):
     return {"path": batch["path"], "second": batch["frame_timestamp"][:, 0], "colour": batch["frame"].mean(axis=(1, 2))}
 
 
+def average_colour_other(batch):
+    """Written differently: the frames flattened to pixels, a float32 mean, the start taken with take()."""
+    pixels = batch["frame"].reshape(len(batch["frame"]), -1, 3).astype(np.float32)
+    return {
+        "path": batch["path"],
+        "second": np.take(batch["frame_timestamp"], 0, axis=1),
+        "colour": pixels.mean(axis=1),
+    }
+
+
 def average_colour_pandas(batch: pd.DataFrame) -> pd.DataFrame:
-    """Written differently: pandas batches, a row's colour as a list."""
+    """Pandas batches: the frames a column of separate arrays, a loop over them (the text asks for one array)."""
     return pd.DataFrame(
         {
             "path": batch["path"],
@@ -104,7 +114,9 @@ def colours(ray_session):
 #   R11 a function, not a class: test_ex1_a_class
 #   R12 asks for no GPU: test_ex1_a_gpu, test_ex1_a_forged_observation_does_not_pass (a stage on a GPU)
 #   R13 only the three columns handed on, no pixels: test_ex1_pixels_kept
-# Right answers written otherwise: test_ex1_accepts_the_solution_and_a_pandas_batch_function.
+#   R14 (probe) the batch's frames as one NumPy array, not a loop over them: test_ex1_a_loop_over_the_frames...
+#   R15 the frames decoded by CPU read tasks: test_ex1_read_tasks_on_a_gpu
+# Right answers written otherwise: test_ex1_accepts_the_solution_and_another_whole_array_function.
 
 
 @pytest.mark.fast
@@ -113,9 +125,39 @@ def test_ex1_placeholder_is_not_solved():
 
 
 @pytest.mark.fast
-def test_ex1_accepts_the_solution_and_a_pandas_batch_function(ray_session):
+def test_ex1_accepts_the_solution_and_another_whole_array_function(ray_session):
     assert lab09.exercise_1.result(_frames().map_batches(average_colour, batch_size=64)).passed
-    assert lab09.exercise_1.result(_frames().map_batches(average_colour_pandas, batch_format="pandas")).passed
+    assert lab09.exercise_1.result(_frames().map_batches(average_colour_other)).passed
+
+
+def test_ex1_a_loop_over_the_frames_or_pandas_batches(ray_session):
+    """The text: the batch's frames as one NumPy array. A loop over them, or pandas batches (a column of separate
+    arrays), gives the same rows: only the probe's array, which counts the frames taken out of it, tells."""
+
+    def looped(batch):
+        colours = np.stack([frame.reshape(-1, 3).mean(axis=0) for frame in batch["frame"]])
+        return {"path": batch["path"], "second": batch["frame_timestamp"][:, 0], "colour": colours}
+
+    def indexed(batch):
+        colours = [batch["frame"][i].mean(axis=(0, 1)) for i in range(len(batch["frame"]))]
+        return {"path": batch["path"], "second": batch["frame_timestamp"][:, 0], "colour": np.stack(colours)}
+
+    for fn in (looped, indexed):
+        assert lab09._check_colour_rows(*_columns_and_rows(_frames().map_batches(fn, batch_size=64))) is None
+        verdict = lab09.exercise_1.result(_frames().map_batches(fn, batch_size=64))
+        _wrong(verdict, "one at a time")
+        assert "whole array" in verdict.hint
+    _wrong(lab09.exercise_1.result(_frames().map_batches(average_colour_pandas, batch_format="pandas")), "pandas")
+
+
+def _columns_and_rows(ds):
+    table = ds.to_pandas()
+    return [str(c) for c in table.columns], lab09._colour_rows(table)
+
+
+def test_ex1_read_tasks_on_a_gpu(ray_session):
+    ds = _frames(ray_remote_args={"num_gpus": 1}).map_batches(average_colour, batch_size=64)
+    _wrong(lab09.exercise_1.result(ds), "read tasks ask for num_gpus=1")
 
 
 @pytest.mark.fast
@@ -198,6 +240,9 @@ def test_ex1_a_forged_observation_does_not_pass(ray_session):
         "colours off by one": {**seen, "rows": [{**r, "colour": [c + 1 for c in r["colour"]]} for r in seen["rows"]]},
         "one frame twice": {**seen, "rows": [first, *seen["rows"][2:], first]},
         "text for numbers": {**seen, "rows": [{**r, "colour": str(r["colour"])} for r in seen["rows"]]},
+        "no probe": {k: v for k, v in seen.items() if k != "whole_array"},
+        "a loop": {**seen, "whole_array": {"frames_taken": 6, "frames": 6}},
+        "a reader on a GPU": {**seen, "reader": {**seen["reader"], "num_gpus": 1.0}},
     }
     for what, forged in forgeries.items():
         verdict = lab09.exercise_1.decide(forged, 7)
