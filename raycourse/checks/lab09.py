@@ -34,7 +34,7 @@ import numpy as np
 
 from ._core import Wrong, exercise, progress_of, require
 from .stats import GROUPING, kinds, require_lazy
-from .toolkit import error_line, plan_ops, read_options, require_dataset, stages
+from .toolkit import Stage, error_line, plan_ops, read_options, require_dataset, stages
 
 progress = progress_of(__name__)  # the lab's last cell: check.progress()
 
@@ -69,8 +69,7 @@ def _reader_of(ds) -> dict | None:
     if not options or "fps" not in options:
         return None
     read = next((op for op in plan_ops(ds) if getattr(op, "datasource", None) is not None), None)
-    asks = dict(getattr(read, "ray_remote_args", None) or {})
-    return {**{k: options.get(k) for k in READER_OPTIONS}, "num_gpus": float(asks.get("num_gpus") or 0)}
+    return {**{k: options.get(k) for k in READER_OPTIONS}, "num_gpus": Stage(read).num_gpus if read else 0.0}
 
 
 def _stages_of(ds) -> list[dict]:
@@ -92,7 +91,7 @@ def _check_reader(reader: dict | None) -> None:
     if reader.get("num_gpus"):
         raise Wrong(
             f"the read tasks ask for num_gpus={reader['num_gpus']:g}.",
-            "Decoding runs on CPUs: give read_videos no ray_remote_args with GPUs.",
+            "Decoding runs on CPUs: read_videos asks for no GPU unless told to; tell it nothing of GPUs.",
         )
 
 
