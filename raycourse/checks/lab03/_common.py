@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._core import NotSolved, Wrong, require
-from ..toolkit import pool_size_of, visible_files
+from ..toolkit import error_line, pool_size_of, visible_files
 
 IMAGE_SHAPE = (512, 512, 3)  # what SDXL-Turbo and its tiny stand-in draw: 512x512 RGB
 MIN_PIXEL_RANGE = 8  # a drawn image spans more than this many grey levels; a blank one does not
@@ -300,3 +300,18 @@ def _call_batch_fn(stage, batch: dict) -> dict:
     if len(columns) == 1:
         return dict(columns[0])
     return {k: np.concatenate([c[k] for c in columns]) for k in columns[0]}
+
+
+def _probe_output(stage, rows: list[dict], images, column: str) -> tuple[dict, object]:
+    """``stage`` called as Ray calls it (:func:`_call_batch_fn`) on a probe batch: the prompts' columns ``rows`` and
+    the check's ``images``. Returns what the judge sees so far (the stage's name, and its error or the columns it
+    returned) and the column ``column`` as an array (None when it failed or returned no such column)."""
+    import numpy as np
+
+    seen = {"stage": stage.name}
+    try:
+        out = _call_batch_fn(stage, {**_probe_columns(rows), "image": images})
+    except Exception as exc:  # the learner's function failed on the probe: the judge names its error
+        return {**seen, "error": error_line(exc)}, None
+    seen["columns"] = sorted(str(k) for k in out)
+    return seen, (np.asarray(out[column]) if column in out else None)

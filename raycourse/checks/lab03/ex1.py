@@ -8,12 +8,11 @@ import math
 
 from .._core import Wrong, exercise, require
 from ..stats import operator_names
-from ..toolkit import error_line, plan_kinds, require_dataset, stages
+from ..toolkit import plan_kinds, require_dataset, stages
 from ._common import (
     IMAGE_SHAPE,
     PROBE_ROWS,
-    _call_batch_fn,
-    _probe_columns,
+    _probe_output,
     _Stage,
     _image_problem,
     _judge_expected,
@@ -273,15 +272,9 @@ def _observe_conversion(stage, rows: list[dict], seed) -> dict:
     import numpy as np
 
     images, positions = _float_probe(seed)
-    seen = {"stage": stage.name}
-    try:
-        out = _call_batch_fn(stage, {**_probe_columns(rows), "image": images})
-    except Exception as exc:  # the learner's function failed on the probe: the judge names its error
-        return {**seen, "error": error_line(exc)}
-    seen["columns"] = sorted(str(k) for k in out)
-    if "image" not in out:
+    seen, pixels = _probe_output(stage, rows, images, "image")
+    if pixels is None:
         return seen
-    pixels = np.asarray(out["image"])
     seen.update(dtype=str(pixels.dtype), shape=list(pixels.shape))
     if pixels.shape == (PROBE_ROWS, *IMAGE_SHAPE) and np.issubdtype(pixels.dtype, np.number):
         flat = pixels.reshape(PROBE_ROWS, -1)

@@ -5,8 +5,8 @@ where it is, in its colour (any honest downscale does; a crop, a reshape or anot
 from __future__ import annotations
 
 from .._core import Wrong, exercise, require
-from ..toolkit import error_line, require_dataset, stages
-from ._common import IMAGE_SHAPE, PROBE_ROWS, _call_batch_fn, _plan, _probe_columns, _Stage, _value_facts
+from ..toolkit import require_dataset, stages
+from ._common import IMAGE_SHAPE, PROBE_ROWS, _plan, _probe_output, _Stage, _value_facts
 
 THUMB_SHAPE = (128, 128, 3)
 MAX_MEAN_SHIFT = 12  # grey levels: any honest downscale keeps an image's mean colour (a crop of noise does too)
@@ -136,15 +136,9 @@ def _observe_probe(stage, rows: list[dict], seed) -> dict:
 
     side = IMAGE_SHAPE[0] // GRID
     images = np.repeat(np.repeat(_probe_colours(seed), side, axis=1), side, axis=2)
-    seen = {"stage": stage.name}
-    try:
-        out = _call_batch_fn(stage, {**_probe_columns(rows), "image": images})
-    except Exception as exc:  # the learner's function failed on the probe: the judge names its error
-        return {**seen, "error": error_line(exc)}
-    seen["columns"] = sorted(str(k) for k in out)
-    if "thumb" not in out:
+    seen, thumbs = _probe_output(stage, rows, images, "thumb")
+    if thumbs is None:
         return seen
-    thumbs = np.asarray(out["thumb"])
     if thumbs.dtype == object and len(thumbs) and all(isinstance(t, np.ndarray) for t in thumbs):
         try:
             thumbs = np.stack(list(thumbs))
