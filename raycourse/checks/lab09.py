@@ -401,9 +401,9 @@ def _probe_frames(seed) -> dict[str, tuple[list[float], list[list[float]]]]:
             colour[rng.integers(3)] += move * rng.choice([-1, 1])
             colours.append(colour.copy())
         seconds = [i / FPS for i in range(len(colours))]
-        for _ in range(100):  # an order whose unsorted differences give another answer than the rule's
+        for _ in range(100):  # an order in which the slips that read the order give answers of their own
             order = rng.permutation(len(colours))
-            if _rule([seconds[i] for i in order], [colours[i] for i in order]) != _rule(seconds, colours):
+            if _telling([seconds[i] for i in order], [colours[i] for i in order]):
                 break
         frames[f"probe{index}-{case.replace(' ', '_')}.mp4"] = (
             [seconds[i] for i in order],
@@ -412,8 +412,34 @@ def _probe_frames(seed) -> dict[str, tuple[list[float], list[list[float]]]]:
     return frames
 
 
-def _rule(seconds, colours, *, at_least=True, squared=False, first=False, after=1, sort=False, threshold=THRESHOLD):
-    """change_at of one video by the text's rule, or by one of its near misses (the keywords)."""
+def _telling(seconds, colours) -> bool:
+    """Whether frames in this order tell the two slips that read it (the order they came, pandas labels) from the
+    rule and, where the video has a change, from each other and every other slip."""
+    rule, came = _rule(seconds, colours, sort=True), _rule(seconds, colours)
+    if rule is None or came == rule:
+        return came != rule
+    fixed = {
+        _rule(seconds, colours, sort=True, **opts) for name, (opts, _) in SLIPS.items() if name not in (CAME, LABEL)
+    }
+    return came not in fixed and _rule(seconds, colours, sort=True, labels=True) not in fixed | {rule, came}
+
+
+def _rule(
+    seconds,
+    colours,
+    *,
+    at_least=True,
+    squared=False,
+    first=False,
+    after=1,
+    sort=False,
+    threshold=THRESHOLD,
+    labels=False,
+):
+    """change_at of one video by the text's rule, or by one of its near misses (the keywords). ``labels``: the
+    frames sorted, but the second read by label from the frames as they came, as ``seconds[i]`` reads a pandas
+    Series reordered by ``np.argsort``."""
+    came = seconds
     if sort:
         order = np.argsort(seconds)
         seconds, colours = [seconds[i] for i in order], [colours[i] for i in order]
@@ -423,14 +449,19 @@ def _rule(seconds, colours, *, at_least=True, squared=False, first=False, after=
     if not big.any():
         return None
     at = int(np.argmax(big)) if first else int(np.argmax(moves))
-    return float(seconds[at + after])
+    return float((came if labels else seconds)[at + after])
+
+
+CAME, LABEL = "the frames in the order they came", "a row's position read as a pandas label"
 
 
 #: The near misses a probe tells apart: what the learner's function answers as if it took, and what to say.
 SLIPS: dict[str, tuple[dict, str]] = {
-    "the frames in the order they came": (
-        dict(),
-        "Put each video's frames in time order (np.argsort on second) before taking differences.",
+    CAME: (dict(), "Put each video's frames in time order (np.argsort on second) before taking differences."),
+    LABEL: (
+        dict(labels=True),
+        'map_groups hands each group as a pandas DataFrame, where group["second"][i] reads the label i, not the '
+        'i-th row: ask for batch_format="numpy", or index by position (.iloc, .to_numpy()).',
     ),
     "more than 30 for at least 30": (
         dict(at_least=False),
@@ -506,7 +537,7 @@ def _check_probe(found: dict, seed) -> None:
         return
     frames = _probe_frames(seed)
     for slip, (options, hint) in SLIPS.items():
-        sort = slip != "the frames in the order they came"
+        sort = slip != CAME
         if found == {video: _rule(s, c, sort=sort, **options) for video, (s, c) in frames.items()}:
             raise Wrong(f"On frames of the check's own, your group function answers as if it took {slip}.", hint)
     video = next(v for v in expected if found.get(v, "missing") != expected[v])

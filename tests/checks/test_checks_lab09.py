@@ -23,6 +23,7 @@ What each test breaks, per exercise (the requirements are listed in raycourse/ch
 | stretch | decoded_twice False | True (`test_stretch_wrong_answer`) |
 """
 
+import itertools
 import sys
 
 import numpy as np
@@ -281,7 +282,8 @@ def test_ex1_read_without_the_paths():
 #   R6 (probe) the move the distance between consecutive `colour` vectors:
 #      test_ex2_a_probe_finds_what_the_courses_clips_cannot[squared]
 #   R7 (probe) the largest move: test_ex2_a_probe_finds_what_the_courses_clips_cannot[first move],
-#      test_ex2_numpy_indexing_of_a_pandas_group_is_refused_with_its_hint
+#      test_ex2_numpy_indexing_of_a_pandas_group_is_refused_with_its_hint,
+#      test_ex2_on_every_seed_each_near_miss_answers_otherwise_than_the_rule_and_every_other_near_miss
 #   R8 (probe) at least 30 is a change, 30 itself included: [more than 30]
 #   R9 `change_at` the second of the frame after it: test_ex2_the_frame_before,
 #      test_ex2_observation_passes_and_forgeries_do_not (never a change)
@@ -379,9 +381,11 @@ def test_ex2_a_group_function_that_fails_on_the_probe_says_so(colours):
 def test_ex2_numpy_indexing_of_a_pandas_group_is_refused_with_its_hint(colours):
     """map_groups hands pandas DataFrames by default: `seconds[i]` then reads a label, not a position, which only the
     probe's shuffled frames show (Ray hands the clips' frames in time order)."""
-    verdict = lab09.exercise_2.result(colours.groupby("path").map_groups(colour_change))
-    _wrong(verdict, "your group function")
-    assert 'batch_format="numpy"' in verdict.hint
+    changes = colours.groupby("path").map_groups(colour_change)
+    for seed in (0, 1, 394):
+        verdict = lab09.exercise_2.result(changes, seed=seed)
+        _wrong(verdict, "your group function answers as if it took a row's position read as a pandas label")
+        assert 'batch_format="numpy"' in verdict.hint
 
 
 def test_ex2_the_probe_is_the_seeds_and_its_near_misses_differ_from_the_rule():
@@ -389,10 +393,18 @@ def test_ex2_the_probe_is_the_seeds_and_its_near_misses_differ_from_the_rule():
         frames, expected = lab09._probe_frames(seed), lab09._probe_expected(seed)
         assert frames == lab09._probe_frames(seed) and any(v is None for v in expected.values())
         assert expected != lab09._probe_expected(seed + 1) or expected != lab09._probe_expected(seed + 2)
-        for slip, (options, _) in lab09.SLIPS.items():  # each near miss is told apart, on every seed
-            unsorted = slip == "the frames in the order they came"
-            near = {v: lab09._rule(s, c, sort=not unsorted, **options) for v, (s, c) in frames.items()}
-            assert near != expected, (seed, slip)
+
+
+def test_ex2_on_every_seed_each_near_miss_answers_otherwise_than_the_rule_and_every_other_near_miss():
+    """The grader draws a seed at random: the near miss a check names must not depend on it (a pandas group read by
+    label once matched "the first move over 30" on one seed in a hundred)."""
+    for seed in range(300):
+        frames = lab09._probe_frames(seed)
+        answers = {"the rule": lab09._probe_expected(seed)}
+        for slip, (options, _) in lab09.SLIPS.items():
+            answers[slip] = {v: lab09._rule(s, c, sort=slip != lab09.CAME, **options) for v, (s, c) in frames.items()}
+        same = [(a, b) for a, b in itertools.combinations(answers, 2) if answers[a] == answers[b]]
+        assert not same, (seed, same)
 
 
 def test_ex2_whole_paths(colours):
