@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "serve_port": ".session.cluster",
     "gpu_budget": ".session.room",
     "init": ".session.runtime",
+    "prometheus_url": ".session.prometheus",
 }
 
 #: The package's parts, by concern (``raycourse.models.describe(role)`` works after ``import raycourse``).

@@ -5,6 +5,8 @@ re-exports these names."""
 
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import os
 import sys
@@ -105,3 +107,18 @@ def _quiet_fd2():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class _WarningsAndAbove(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def quiet_serve_driver_log() -> None:
+    """A test run's driver keeps Ray Serve's INFO lines ("Started Serve in namespace", "Application ... is ready")
+    out of its cells, as RAY_DATA_LOG_LEVEL=ERROR does for Ray Data. Serve sets its driver logger up again, at INFO
+    and with a stream to stderr, in serve.start and serve.run, and no setting reaches it (RAY_SERVE_LOG_TO_STDERR is
+    for the replicas' logs); a filter on the logger itself stays. A learner sees the lines (idempotent)."""
+    logger = logging.getLogger("ray.serve")
+    if not any(isinstance(f, _WarningsAndAbove) for f in logger.filters):
+        logger.addFilter(_WarningsAndAbove())

@@ -22,6 +22,7 @@ from .ray_output import (  # re-exported: runtime.RAY_NOTICES_ENV and the rest
     _quiet_fd2,
     _serve_shutdown_notice as _serve_shutdown_notice,
     drop_worker_pool_warning,
+    quiet_serve_driver_log,
 )
 
 # Environment for a quiet, offline, small-machine run. Set before Ray starts so
@@ -138,6 +139,7 @@ class Session:
     models: dict = field(default_factory=dict)
     data_root: str = ""
     dashboard: str | None = None
+    prometheus: str | None = None  # where Ray's metrics can be queried (PromQL), if a Prometheus runs
     logical_gpus: bool = False  # GPUs that Ray schedules but that no process can compute on
     notes: list = field(default_factory=list)
 
@@ -149,6 +151,7 @@ class Session:
             f"Profile   {self.profile}",
             f"Ray       {self.ray_version} ({self.address}): {self.cpus:g} CPUs, {gpus}",
             f"Dashboard {self.dashboard or 'off'}",
+            *([f"Metrics   {self.prometheus} (Prometheus)"] if self.prometheus else []),
             "Models",
         ]
         lines += [f"  {role:<10}{desc}" for role, desc in self.models.items()]
@@ -188,21 +191,6 @@ def apply_environment() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     if testing():
         quiet_serve_driver_log()
-
-
-class _WarningsAndAbove(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
-
-
-def quiet_serve_driver_log() -> None:
-    """A test run's driver keeps Ray Serve's INFO lines ("Started Serve in namespace", "Application ... is ready")
-    out of its cells, as RAY_DATA_LOG_LEVEL=ERROR does for Ray Data. Serve sets its driver logger up again, at INFO
-    and with a stream to stderr, in serve.start and serve.run, and no setting reaches it (RAY_SERVE_LOG_TO_STDERR is
-    for the replicas' logs); a filter on the logger itself stays. A learner sees the lines (idempotent)."""
-    logger = logging.getLogger("ray.serve")
-    if not any(isinstance(f, _WarningsAndAbove) for f in logger.filters):
-        logger.addFilter(_WarningsAndAbove())
 
 
 # Variables a job on an existing Ray cluster passes to its workers (runtime_env), so that actors resolve the same
@@ -317,13 +305,13 @@ def _serve_router_deadline() -> None:
         router.queue_len_response_deadline_s = max(router.queue_len_response_deadline_s, float(value))
 
 
-def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False):
+def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool = False, metrics: bool = False):
     global _dashboard_url, _owns_ray
     from . import loopback, prometheus
 
     drop_worker_pool_warning()
     job_env = dict(HIDE_GPUS_ENV) if hide_gpus else {}
-    kwargs = _ray_init_kwargs(num_cpus, ray_address, job_env)
+    kwargs = _ray_init_kwargs(num_cpus, ray_address, job_env, metrics=metrics)
     _serve_router_deadline()
     hidden = _raylet_sees_all_gpus() if hide_gpus and not ray_address else contextlib.nullcontext()
     if not ray_address or loopback.is_loopback(ray_address):
@@ -342,7 +330,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
     _dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
 
 
-def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dict) -> dict:
+def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dict, *, metrics: bool = False) -> dict:
     """The arguments of ``ray.init``: joining ``ray_address`` (the course's settings travel to a cluster's workers
     unless its Ray was started with them), else a local Ray of this user's own, on loopback."""
     from . import cluster, loopback
@@ -371,10 +359,9 @@ def _ray_init_kwargs(num_cpus: int | None, ray_address: str | None, job_env: dic
         kwargs["_node_ip_address"] = loopback.LOOPBACK  # a notebook's own Ray listens on loopback only, as make lab's
         kwargs["num_cpus"] = num_cpus or max(MIN_LOCAL_CPUS, os.cpu_count() or 1)
         kwargs["num_gpus"] = local_gpus()
-        # A test run has no one to look at it. Otherwise Ray's own default (None): the dashboard where its packages
-        # are installed (ray[default], as the course's lock has it), else a Ray without one; True would make a Ray
-        # without them refuse to start ("Cannot include dashboard with missing packages", seen on a GPU machine).
-        kwargs["include_dashboard"] = False if testing() else None
+        # A test run has no one to look at it, unless the notebook reads the metrics (module 10). Else Ray's default
+        # (None): the dashboard where ray[default] is installed; True would refuse to start without it.
+        kwargs["include_dashboard"] = False if testing() and not metrics else None
         if job_env:
             kwargs["runtime_env"] = {"env_vars": job_env}
     return kwargs
@@ -519,16 +506,16 @@ def _dashboard_with_token() -> str | None:
     return f"{_dashboard_url} (sign in with the token in {auth.where()})"
 
 
-def _connect(num_cpus: int | None) -> None:
+def _connect(num_cpus: int | None, metrics: bool = False) -> None:
     """Join ``RAY_ADDRESS`` or this machine's running Ray, else start a local one (see :func:`init`)."""
     import ray
 
     address = os.environ.get("RAY_ADDRESS") or find_running_ray()
     _authenticate(address)
-    _start_ray(num_cpus, address, hide_gpus=hide_real_gpus())
+    _start_ray(num_cpus, address, hide_gpus=hide_real_gpus(), metrics=metrics)
     if address and config.uses_standins() and not hide_real_gpus() and has_real_gpus(ray.cluster_resources()):
         ray.shutdown()  # a cluster's GPU workers behind a head without one: hide them from the stand-ins
-        _start_ray(num_cpus, address, hide_gpus=True)
+        _start_ray(num_cpus, address, hide_gpus=True, metrics=metrics)
 
 
 def _profile_for(profile: str, chosen: bool, resources: dict, gpus: float) -> str:
@@ -548,14 +535,15 @@ def _profile_for(profile: str, chosen: bool, resources: dict, gpus: float) -> st
     return profile
 
 
-def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
+def init(num_cpus: int | None = None, *, quiet: bool = False, metrics: bool = False) -> Session:
     """Connect to the session's Ray, or start one, with the course settings; print a summary.
 
     Where it connects, in order: ``RAY_ADDRESS`` (a cluster, or the Ray that ``make lab``
     started), else a Ray started with ``ray start`` on this machine, else it starts a
     local Ray for this notebook alone. ``num_cpus`` sets the logical CPUs of that local
     Ray (default: at least 8, so that no course pipeline waits for a CPU). Safe to call
-    twice: the second call reuses the running Ray and prints the summary again.
+    twice: the second call reuses the running Ray and prints the summary again. ``metrics``: the notebook reads
+    Ray's metrics (module 10), so a test run's own Ray starts its dashboard and Prometheus too (else it has none).
     """
     global _session
     import ray
@@ -566,7 +554,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
     chosen = bool(os.environ.get(config.PROFILE_ENV, "").strip())
     apply_environment()
     if not ray.is_initialized():
-        _connect(num_cpus)
+        _connect(num_cpus, metrics)
     _configure_data_context()
     resources = ray.cluster_resources()
     gpus = float(resources.get("GPU", 0))
@@ -577,7 +565,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
             "Ray has no GPUs: stages with num_gpus= (modules 03 on) would wait forever. Start "
             "the cluster with GPUs (`ray start --head --num-gpus=2` gives logical ones)."
         )
-    from . import room
+    from . import prometheus, room
 
     notes += room.session_notes()  # a GPU budget where the room shares one cluster
     room.watch_cells()  # a GPU stage that waits says who holds the GPUs
@@ -591,6 +579,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False) -> Session:
         models={role: models.describe(role) for role in config.MODEL_ROLES},
         data_root=str(data.data_root()),
         dashboard=_dashboard_with_token(),
+        prometheus=prometheus.prometheus_url(),
         logical_gpus=config.uses_standins() or not has_real_gpus(resources),
         notes=notes,
     )

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 import time
 import urllib.parse
 import urllib.request
@@ -143,6 +144,11 @@ def test_a_prometheus_that_cannot_start_is_one_line_and_stops(tmp_path):
     (session / prometheus.RAY_CONFIG).write_text("global: {}\nscrape_configs: []\n")
     first = prometheus.Prometheus(prometheus.binary(), cluster.free_port(), tmp_path / "a")
     assert first.start(session) is None
+    # Its series live in the Ray's session folder: a new Ray's queries see none of an older one's runs.
+    assert first.tsdb == session / "prometheus" and f"--storage.tsdb.path={session / 'prometheus'}" in first.command(
+        tmp_path / "a" / "prometheus.yml"
+    )
+    assert first.tsdb.is_dir()
     try:
         second = prometheus.Prometheus(first.binary, first.port, tmp_path / "b")
         note = second.start(session, timeout=30)
@@ -198,3 +204,18 @@ def test_a_notebook_that_starts_its_own_ray_gets_a_prometheus_that_goes_with_it(
     listen = f"--web.listen-address={url.removeprefix('http://')}"
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if listen in (p.info["cmdline"] or [])]
     assert not left, f"a Prometheus outlived its notebook: {left}"
+
+
+def test_ray_reports_every_2_s_where_a_prometheus_listens_and_a_notebook_finds_it(monkeypatch):
+    """Ray's processes hand their metrics over every 10 s by default: a lesson's pipeline of seconds showed up 11 s
+    after it ended. Where the course runs a Prometheus, they report every 2 s, and raycourse.prometheus_url() says where
+    to send PromQL: this process's own server, else make lab's (RAY_PROMETHEUS_HOST)."""
+    import raycourse
+
+    server = prometheus.Prometheus("prometheus", 9999, Path("/nowhere"))
+    assert server.env == {prometheus.HOST_ENV: server.url, "RAY_metrics_report_interval_ms": "2000"}
+    monkeypatch.setattr(prometheus, "_own", None)
+    monkeypatch.delenv(prometheus.HOST_ENV, raising=False)
+    assert raycourse.prometheus_url() is None
+    monkeypatch.setenv(prometheus.HOST_ENV, "http://127.0.0.1:9090")
+    assert raycourse.prometheus_url() == "http://127.0.0.1:9090"
