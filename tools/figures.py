@@ -647,6 +647,32 @@ def fig_09_video_search():
     return d
 
 
+# --- lesson 10 ---------------------------------------------------------------------------------------------
+
+
+def fig_10_metrics_path():
+    d = Drawing(9.6, 3.8)
+    d.text(48, 36, "Where a pipeline's metrics go", size=11, weight="bold")
+    sources = [
+        (25, "your UDF (task or actor)\nCounter.inc(), Histogram.observe()", "actor"),
+        (14.5, "Ray Data's executor\nrows, bytes, seconds per operator", "task"),
+        (4, "the node itself\nCPU, GPU, memory", "store"),
+    ]
+    for y, text, kind in sources:
+        d.box(1, y, 25, 8, text, kind=kind, size=8.5)
+        d.arrow((26.2, y + 4), (31.8, 18))
+    d.box(32, 12, 14, 12, "metrics agent\n(one per node)\n/metrics", kind="plain", size=8.5)
+    d.text(39, 9.5, "reported every 2 s", size=7.5, color=MUTED)
+    d.arrow((46.2, 18), (59.8, 18), text="scraped every 2 s", size=7.5, offset=(0, 1.6))
+    d.box(60, 11, 15, 14, "Prometheus\nkeeps each series\nover time", kind="data", size=8.5)
+    d.arrow((75.2, 21), (80.8, 27))
+    d.arrow((75.2, 15), (80.8, 9))
+    d.box(81, 23, 14.5, 8, "dashboard:\nRay Data view", kind="serve", size=8.5)
+    d.box(81, 5, 14.5, 8, "your notebook:\nPromQL over HTTP", kind="serve", size=8.5)
+    d.text(88.2, 2.6, "raycourse.prometheus_url()", size=7.5, color=MUTED)
+    return d
+
+
 FIGURES_BY_NAME = {
     "01_blocks": fig_01_blocks,
     "01_tasks_actors": fig_01_tasks_actors,
@@ -662,6 +688,7 @@ FIGURES_BY_NAME = {
     "08_serve_path": fig_08_serve_path,
     "08_checkpoint_files": fig_08_checkpoint_files,
     "09_video_search": fig_09_video_search,
+    "10_metrics_path": fig_10_metrics_path,
 }
 
 
