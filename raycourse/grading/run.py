@@ -166,6 +166,7 @@ class Grader:
         self.output_limit = output_limit
         self._want_sandbox = sandbox
         self.sandboxed = False
+        self._metrics = False  # the notebook being graded reads Ray's metrics (_reads_metrics)
         self.warning = ""
         self._echo = echo if echo is not None else (lambda text: print(text, file=sys.stderr, flush=True))
         self._sources = checks_sources()  # read before any notebook runs: what the verdicts are judged with
@@ -255,6 +256,7 @@ class Grader:
         if nb is None:
             return grade
         lab = Lab.of(grade.module)
+        self._metrics = _reads_metrics(grade.module)
         try:
             self._run(nb, grade, alias, lab.calls, lab.titles)
         finally:
@@ -283,7 +285,12 @@ class Grader:
 
                 ray_env = {k: v for k, v in env.items() if k != GRADE_MARK_ENV}  # Ray's processes are not its
                 with _environ(ray_env):
-                    ray = cluster.start(dashboard=False, temp_dir=str(work / "tmp" / "ray"), base_env=ray_env)
+                    ray = cluster.start(
+                        dashboard=self._metrics,
+                        metrics=self._metrics,
+                        temp_dir=str(work / "tmp" / "ray"),
+                        base_env=ray_env,
+                    )
                 env.update(ray.client_env())
             self._execute(nb, grade, alias, names, titles, env, work, folder, started, ray)
         finally:
@@ -362,6 +369,7 @@ class Grader:
                 writable,
                 ray=True,
                 watch=str(work / "grader"),
+                metrics=self._metrics,
                 private=private,
                 readable=readable,
                 size=int(self.memory * 2**30),
@@ -472,3 +480,14 @@ def _environ(env: dict):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _reads_metrics(number: str | None) -> bool:
+    """Whether the module's notebooks read Ray's metrics (its facts' ``metrics``): its Ray then gets a dashboard and a
+    Prometheus, as make lab's has, so that its checks can ask Prometheus."""
+    from .. import catalogue
+
+    try:
+        return bool(number) and catalogue.module(number).facts.metrics
+    except Exception:  # a notebook of no known module is graded as before; its own verdict says what is wrong
+        return False

@@ -80,13 +80,15 @@ def command(
     ray: bool = False,
     watch: str | None = None,
     *,
+    metrics: bool = False,
     private: list[str] = (),
     readable: list[str] = (),
     size: int = 1 << 30,
 ) -> list[str]:
     """``argv`` run in a sandbox in which only ``writable`` folders can be written (``network``: keep the network;
     ``ray``: with a Ray of its own inside, in ``RAY_ADDRESS``; ``watch``: a FIFO the caller holds open for writing,
-    and whose end, when the caller dies, ends the sandbox, with ``ray``), with ``size`` bytes of private memory
+    and whose end, when the caller dies, ends the sandbox, with ``ray``; ``metrics``: that Ray with its dashboard and
+    a Prometheus, for a module whose notebooks read its metrics), with ``size`` bytes of private memory
     for its ``/tmp``, ``/dev/shm`` and the ``private`` folders (each shown empty and writable in it). ``readable``:
     folders it reads that may lie where the sandbox hides the host's (``/tmp``): shown, read-only, as they are (this
     Python's and the course's own are added).
@@ -105,7 +107,7 @@ def command(
     ]
     options += [o for r in [*here, *readable] for o in ("--ro", os.path.realpath(r))]
     options += [o for s in host_sockets() for o in ("--hide", s)]
-    options += ["--size", str(int(size))] + (["--ray"] if ray else [])
+    options += ["--size", str(int(size))] + (["--ray"] if ray else []) + (["--metrics"] if metrics else [])
     options += ["--watch", str(watch)] if watch else []
     return [
         shutil.which("unshare") or "unshare",
@@ -307,10 +309,11 @@ def main(args: list[str]) -> None:
         os.execv(setpriv, [setpriv, *SETPRIV, "--", *again])
     if "--ray" not in options:
         os.execvp(argv[0], argv)
-    sys.exit(_with_ray(argv, options[options.index("--watch") + 1] if "--watch" in options else None))
+    watch = options[options.index("--watch") + 1] if "--watch" in options else None
+    sys.exit(_with_ray(argv, watch, metrics="--metrics" in options))
 
 
-def _with_ray(argv: list[str], watch: str | None) -> int:
+def _with_ray(argv: list[str], watch: str | None, metrics: bool = False) -> int:
     """Start a Ray inside (``ray start``, as ``make lab`` does: it waits for a busy machine longer than
     ``ray.init()``'s 30 s), run ``argv`` joined to it, stop it when ``argv`` ends; ``argv``'s exit status."""
     import signal
@@ -329,7 +332,7 @@ def _with_ray(argv: list[str], watch: str | None) -> int:
     # The grader's time limit covers this start; on a machine loaded well past its cores it took over 2 minutes.
     temp_dir = os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray")
     try:
-        ray = cluster.start(dashboard=False, temp_dir=temp_dir, timeout=600)
+        ray = cluster.start(dashboard=metrics, metrics=metrics, temp_dir=temp_dir, timeout=600)
     except Exception:  # its log is in the sandbox's memory, gone with it: its end goes to the kernel's log
         for log in sorted(Path(temp_dir).glob("raycourse-ray-*.log")):
             print(f"{log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n", file=sys.stderr)

@@ -36,8 +36,11 @@ def _start_shared_ray():
     from raycourse.session import cluster
 
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
-    # With its dashboard and a Prometheus, as make lab's: lesson and lab 10 query the metrics of their pipelines.
-    return cluster.start(dashboard=True, metrics=True, temp_dir=temp_dir, base_env=_ray_env())
+    # With its dashboard and a Prometheus, as make lab's: lesson and lab 10 query the metrics of their pipelines. The
+    # dashboard on a port of its own: the two test processes start their Rays at once, and both found 8265 free.
+    return cluster.start(
+        dashboard=True, dashboard_port=cluster.free_port(), metrics=True, temp_dir=temp_dir, base_env=_ray_env()
+    )
 
 
 def _runs_its_own_ray(config) -> bool:
