@@ -75,6 +75,7 @@ if not os.environ.get("RAY_TMPDIR"):
     os.environ["RAY_TMPDIR"] = _MADE_HERE["ray_tmp"]
 
 CHECK_TAG = "check"
+METRICS_TAG = "metrics"  # a lesson's cell that compares the metrics it reads back with the data (module 10)
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
@@ -130,6 +131,13 @@ def pytest_runtest_call(item):
         )
         assert lines[-1].endswith(f": 0 of {len(answers)} right"), lines[-1]
         return
+    if METRICS_TAG in cell_tags and folder == "notebooks":  # a lesson's own metrics, read back from its Prometheus
+        from raycourse.session import prometheus
+
+        text = _cell_text(item.test_outputs)
+        if prometheus.binary() is not None:
+            assert "Prometheus counts what the data says: True" in text, f"the lesson read no metrics back:\n{text}"
+        return
     if CHECK_TAG not in cell_tags:
         return
     expected = EXPECTED.get(folder)
@@ -167,7 +175,29 @@ def _is_lesson_cell(item) -> bool:
     )
 
 
+# A lesson whose module reads Ray's metrics (its facts say `metrics = true`: module 10) runs on a Ray of its own, which
+# raycourse.init(metrics=True) starts with its dashboard and a Prometheus: the run's one Ray has neither (metrics
+# reported every 2 s by every worker of a whole run made its agents grind). Its kernel, started after the first
+# cell's setup hook, gets no RAY_ADDRESS; the run's Ray is named again after the notebook's last cell.
+_OWN_RAY_KEYS = ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV")
+_OWN_RAY_SAVED: dict[str, dict] = {}
+
+
+def _reads_metrics(item) -> bool:
+    if getattr(item, "cell", None) is None:
+        return False
+    from raycourse import catalogue
+
+    number = catalogue.number_of(Path(str(item.fspath)).name)
+    try:
+        return bool(number) and catalogue.module(number).facts.metrics
+    except Exception:  # a notebook of no module: the run's Ray, as every other
+        return False
+
+
 def pytest_runtest_setup(item):
+    if _reads_metrics(item) and str(item.fspath) not in _OWN_RAY_SAVED:
+        _OWN_RAY_SAVED[str(item.fspath)] = {k: os.environ.pop(k) for k in _OWN_RAY_KEYS if k in os.environ}
     if _is_lesson_cell(item) and str(item.fspath) not in _LESSON_ACTORS:
         actors, _ = _actor_sizes().from_gcs(os.environ["RAY_ADDRESS"])
         _LESSON_ACTORS[str(item.fspath)] = {a["actor_id"] for a in actors}
@@ -176,6 +206,8 @@ def pytest_runtest_setup(item):
 def pytest_runtest_teardown(item, nextitem):
     # module and session fixtures end after this (the two-node cluster, Serve, Ray)
     _run_machinery().trail("teardown", item.nodeid)
+    if str(item.fspath) in _OWN_RAY_SAVED and (nextitem is None or str(nextitem.fspath) != str(item.fspath)):
+        os.environ.update(_OWN_RAY_SAVED.pop(str(item.fspath)))
     if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
         return
     sizes = _actor_sizes()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .. import config
 from ..session import runtime
+from ..session.prometheus import HOST_ENV
+from ..session.runtime import RAY_ENV_DIGEST
 from ..checks import Lab
 from ..outputs import OUTPUTS_ENV
 from .judge import Explanation
@@ -237,6 +239,11 @@ class Grader:
     def _notebook_env(self, work: Path, mark: str) -> dict:
         env = dict(self.env)
         env[GRADE_MARK_ENV] = mark
+        if self._metrics and env.get("RAY_ADDRESS") and not env.get(HOST_ENV):
+            # Its checks ask the Ray's Prometheus, and the Ray in RAY_ADDRESS has none the grader knows of (the
+            # tests' Ray): a Ray of its own, with one, as without RAY_ADDRESS.
+            for key in ("RAY_ADDRESS", RAY_ENV_DIGEST):
+                env.pop(key, None)
         if env.get(OUTPUTS_ENV, "").strip():  # shared storage: a folder of its own in the grader's, gone after it
             env[OUTPUTS_ENV] = tempfile.mkdtemp(prefix=f"{work.name}-", dir=env[OUTPUTS_ENV])
         if not env.get("RAY_ADDRESS"):  # a Ray of its own: a HOME and temporary folder of its own too

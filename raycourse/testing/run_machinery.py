@@ -36,11 +36,10 @@ def _start_shared_ray():
     from raycourse.session import cluster
 
     temp_dir = tempfile.mkdtemp(prefix="rc-", dir="/tmp")  # short: Ray's socket paths must fit
-    # With its dashboard and a Prometheus, as make lab's: lesson and lab 10 query the metrics of their pipelines. The
-    # dashboard on a port of its own: the two test processes start their Rays at once, and both found 8265 free.
-    return cluster.start(
-        dashboard=True, dashboard_port=cluster.free_port(), metrics=True, temp_dir=temp_dir, base_env=_ray_env()
-    )
+    # No dashboard, no Prometheus: metrics reported every 2 s by every worker of a whole run made the metrics agents
+    # grind (their CPU grew with the run's series, to a quarter of a core each). The notebooks that read metrics
+    # (module 10) get a Ray of their own (root conftest.py, the grader).
+    return cluster.start(dashboard=False, temp_dir=temp_dir, base_env=_ray_env())
 
 
 def _runs_its_own_ray(config) -> bool:
