@@ -398,6 +398,53 @@ def make_new_reviews() -> list[dict]:
     return records
 
 
+# Module 11: the shop's reviews as they arrive, one folder a day. Days 1-4 are ordinary days of the shop as it is;
+# day 5 is the first of the winter line: new products, a sizing complaint in most reviews, lower stars. An
+# incremental job reads only the days its table lacks; a drift check flags day 5 and not day 4.
+DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
+DRIFTED_DAY = "2026-11-05"
+N_DAY_REVIEWS = 40
+WINTER_LINE = ["padded winter coat", "knitted snood", "fleece-lined boots", "quilted gilet"]
+WINTER_POSITIVE = [
+    "Snug and warm: the {product} kept my {pet} cosy through a frosty walk.",
+    "The {product} is thick, soft and waterproof; snow slid right off my {pet}.",
+]
+WINTER_NEGATIVE = [
+    "The {product} runs two sizes small; my {pet} could not move in it.",
+    "The zip of the {product} froze shut and the lining tore on the first icy morning.",
+    "Far too tight around the neck: my {pet} shivered in the {product} anyway.",
+]
+SIZING = [
+    "It runs two sizes small, so order a size up.",
+    "The sizing chart is wrong: it would not close over the chest.",
+    "Lovely and warm, but far too tight around the neck.",
+]
+
+
+def make_day_reviews(day: str) -> list[dict]:
+    """One day's ``N_DAY_REVIEWS`` reviews (ids ``<day number>01`` on), as ``make_new_reviews`` writes them but
+    clean. The drifted day reviews the winter line in words of its own (frost, zips, sizes): about a third positive,
+    most with a sizing sentence added."""
+    number = DAYS.index(day) + 1
+    rng = _rng(1100 + number)
+    drifted = day == DRIFTED_DAY
+    products = WINTER_LINE if drifted else [o for _, o in OUTFITS]
+    records = []
+    for i in range(1, N_DAY_REVIEWS + 1):
+        positive = rng.random() < (0.3 if drifted else 0.6)
+        templates = (
+            (WINTER_POSITIVE if positive else WINTER_NEGATIVE) if drifted else (POSITIVE if positive else NEGATIVE)
+        )
+        product, pet = products[int(rng.integers(0, len(products)))], PETS[int(rng.integers(0, len(PETS)))]
+        text = templates[int(rng.integers(0, len(templates)))].format(product=product, pet=pet)
+        text = text[0].upper() + text[1:]
+        if drifted and rng.random() < 0.8:
+            text += " " + SIZING[int(rng.integers(0, len(SIZING)))]
+        stars = (4 + int(rng.integers(0, 2))) if positive else (1 + int(rng.integers(0, 2 + drifted)))
+        records.append({"id": number * 100 + i, "product": product, "pet": pet, "text": text, "stars": stars})
+    return records
+
+
 def make_new_ratings() -> list[dict]:
     """``N_NEW_RATINGS`` ratings of a new day, as ``make_ratings`` writes them, with one fault in each row of
     ``NEW_RATING_FAULTS`` (stars always 1-5: lab 08's rule is about the product and the comment)."""
@@ -528,6 +575,7 @@ and Pillow. No third-party data is included. The data is released under
 | `text/ratings.jsonl` | star ratings from the shop's app, JSON lines (lab 07) | `id` (int, unique), `product_id` (int), `stars` (1-5), `text` | {n_ratings} records |
 | `text/new_reviews.jsonl` | a new day's reviews with bad rows, JSON lines (module 08) | as `reviews.jsonl`, without `label` | {n_new_reviews} records, {n_bad_reviews} bad |
 | `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
+| `days/<day>/reviews.jsonl` | the shop's reviews as they arrive, a folder a day (module 11) | `id`, `product`, `pet`, `text`, `stars` | {n_days} days of {n_day_reviews}; the last drifted |
 | `audio/<id>.wav` | reviews spoken (module 09), named by the review's `id` | WAV, 16 kHz, mono, 16-bit | {n_clips} clips, {n_bad_clips} bad |
 | `audio_transcripts.jsonl` | what each clip says, JSON lines | `id`, `text`, `voice`, `speed`, `pitch`, `fault` | {n_clips} records |
 | `video/<id>.mp4` | short clips of a product's fabric (module 09), named by the product's `id` | H.264 in MP4, {video_size} x {video_size} px, {video_fps} fps, {video_seconds} s | {n_videos} clips |
@@ -616,6 +664,15 @@ pipeline must check before it uses it. Each has a few bad rows, one fault each, 
 ({n_bad_reviews}): {review_faults}. The ratings ({n_bad_ratings}) break lab 08's rule (a product of the catalogue, a
 comment of at most 120 characters): ids 5 (no `product_id`), 11 (product 4, retired), 19 (a 210-character
 comment), 30 (product 99, never in the catalogue) and 41 (a 150-character comment). Both profiles read these files.
+
+### The shop's days (module 11)
+
+`days/<day>/reviews.jsonl` holds {n_day_reviews} reviews a day for {n_days} days ({first_day} to {drifted_day}),
+written like `new_reviews.jsonl` but clean, ids `<day number>01` on. The days before the last are the shop as it
+is, about 60 % positive (4-5 stars). The last, {drifted_day}, is the first day of a winter line ({winter_line}):
+written in words of its own (frost, zips, sizes), about 30 % positive, some 3-star reviews, and most end with a
+sizing complaint, so their texts are longer.
+An incremental job reads only the days its table lacks; a drift check flags the last day and not the one before.
 
 ### Speech (module 09)
 
@@ -845,6 +902,20 @@ def generate(out: Path) -> dict:
             bad_ids=sorted(faults),
         )
 
+    # Module 11: the shop's days, one folder each, the last one drifted
+    shutil.rmtree(out / "days", ignore_errors=True)
+    for day in DAYS:
+        rows = make_day_reviews(day)
+        (out / "days" / day).mkdir(parents=True, exist_ok=True)
+        _write_jsonl(out / "days" / day / "reviews.jsonl", rows)
+        add(
+            f"days/{day}/reviews.jsonl",
+            "text: a day's reviews as they arrive, for module 11's incremental job and drift check (JSON lines)",
+            rows=len(rows),
+            columns=["id", "product", "pet", "text", "stars"],
+            drifted=day == DRIFTED_DAY,
+        )
+
     # Videos (module 09) and their ground truth, beside the read folder
     video_entries, video_truth = make_videos(out)
     for e in video_entries:
@@ -925,6 +996,11 @@ def generate(out: Path) -> dict:
         n_new_reviews=len(new_reviews),
         n_bad_reviews=len(NEW_REVIEW_FAULTS),
         n_new_ratings=len(new_ratings),
+        n_days=len(DAYS),
+        n_day_reviews=N_DAY_REVIEWS,
+        first_day=DAYS[0],
+        drifted_day=DRIFTED_DAY,
+        winter_line=", ".join(WINTER_LINE),
         n_bad_ratings=len(NEW_RATING_FAULTS),
         review_faults="; ".join(f"id {i}: `{c}` is {v!r}" for i, (c, v) in NEW_REVIEW_FAULTS.items()),
         n_retired_ratings=sum(r["product_id"] in RETIRED_PRODUCTS for r in ratings),

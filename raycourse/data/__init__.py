@@ -58,6 +58,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "product_photos": ("products", None),
     "new_reviews": ("text/new_reviews.jsonl", None),  # module 08: a new day's reviews, with bad rows to validate
     "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
+    "days": ("days", None),  # module 11: the shop's reviews as they arrive, a folder a day, the last drifted
     "speech": ("audio", None),  # module 09: reviews spoken, <review id>.wav (ground truth: audio_transcripts.jsonl)
     "speech_transcripts": ("audio_transcripts.jsonl", None),  # module 09: what each clip says, and its fault
     "videos": ("video", None),  # module 09: short clips of the products' fabric, one change each
@@ -154,6 +155,7 @@ VIDEO_SUFFIXES = (".mp4",)  # the course's videos (module 09); read_videos takes
 FOLDER_HOLDS = {
     "audio": ("audio", AUDIO_SUFFIXES, "read_audio"),
     "video": ("videos", VIDEO_SUFFIXES, "read_videos"),
+    "days": ("JSON lines files", JSON_SUFFIXES, "read_json"),
 }
 _READABLE = IMAGE_SUFFIXES + JSON_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES
 _SHOWN = 8  # problems listed in one message
