@@ -14,7 +14,7 @@ QUIZ = Quiz(
                     "with none left it writes nothing, and the table keeps its snapshots.",
                 ),
                 "b": (
-                    "A copy of every day: an append always adds rows.",
+                    "A copy of every day in the inbox: an append always adds the rows it is given.",
                     "That is what a job without the check of the table's days does, and why it checks: an append "
                     "adds whatever it is given, twice if given twice.",
                 ),
@@ -29,7 +29,7 @@ QUIZ = Quiz(
             "A write task fails after two of four tasks wrote their Parquet files. What do readers of the table see?",
             {
                 "a": (
-                    "Half the day: the two files that were written.",
+                    "Half the day: the rows of the two files that were written before the failure.",
                     "The files are in the folder, but no snapshot lists them: Ray commits once, in the driver, "
                     "after every task has written.",
                 ),
