@@ -74,6 +74,12 @@ OFFLINE_ENV = {
 # Ray 2.60's parquet reader (datasource V2) starts RAY_DATA_PARQUET_FOOTER_NUM_ACTORS actors (32)
 # for every read_parquet to read the files' footers; on 2 cores, 4 small files took 20-29 s to
 # list that way (each actor a new process) and 1 s with one actor.
+# Ray 2.60 lists a read's files with 8 threads (RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS), in the driver and in its
+# ListFiles tasks; the thread that ends the listing can lose a race with the reader (ray/data/_internal/
+# dynamic_work_queue.py, _signal_completion: its queue is closed before it has told every thread to stop) and print
+# "Exception in thread pool-0/completion-signaler ... InterruptedError" into the cell after a complete listing (lesson
+# 10's read_parquet, in one CI run of many). One thread lists sequentially, with no such race, and a course's folders
+# of a few files list as fast.
 # Ray Train's controller looks at its workers every 2 s, so it notices a started or finished run up to
 # 2 s late, more than once per fit(); every 0.5 s took a one-step fit from 15 s to 11-12 s here.
 # Ray Serve's router asks each replica how many requests it holds before it sends one, and gives it 0.1 s to answer;
@@ -86,6 +92,7 @@ SMALL_MACHINE_ENV = {
     "RAY_num_workers_soft_limit": "16",
     "RAY_worker_maximum_startup_concurrency": "2",
     "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1",
+    "RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS": "1",
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
     SERVE_QUEUE_DEADLINE_ENV: "2",
 }

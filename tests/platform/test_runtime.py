@@ -511,6 +511,47 @@ def test_small_machines_read_parquet_footers_with_one_actor():
     assert runtime.SMALL_MACHINE_ENV["RAY_DATA_PARQUET_FOOTER_NUM_ACTORS"] == "1"
 
 
+LISTING = """
+import pyarrow as pa, pyarrow.fs
+from ray.data._internal import dynamic_work_queue
+from ray.data._internal.datasource_v2.common.non_sampling_file_indexer import NonSamplingFileIndexer
+started = []
+start_thread = dynamic_work_queue._WorkerPool.start_thread
+dynamic_work_queue._WorkerPool.start_thread = lambda self, *a, **kw: started.append(start_thread(self, *a, **kw))
+indexer = NonSamplingFileIndexer(ignore_missing_paths=False)
+infos = list(indexer.list_file_infos(pa.array([{folder!r}]), filesystem=pyarrow.fs.LocalFileSystem()))
+print(len(infos), len(started))
+"""
+
+
+def test_rays_file_listing_race_is_real_and_the_course_lists_without_threads(tmp_path):
+    """Ray 2.60's threaded listing ends with a thread that can find its queue closed by the reader: InterruptedError,
+    printed into the cell (forced here: the reader has already gone). The course's setting lists without threads."""
+    import threading
+
+    from ray.data._internal import dynamic_work_queue
+
+    pool = dynamic_work_queue._WorkerPool()
+    pool.interrupted.set()  # the reader took the last file and closed the pool
+    errors = []
+    previous, threading.excepthook = threading.excepthook, errors.append
+    try:
+        thread = threading.Thread(target=dynamic_work_queue._signal_completion, args=(pool, 8))
+        thread.start()
+        thread.join()
+    finally:
+        threading.excepthook = previous
+    assert [e.exc_type for e in errors] == [InterruptedError], "Ray fixed the race: the setting can go"
+
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.parquet").write_bytes(b"x")
+    env = {**os.environ, "RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS": "8"}
+    run = [sys.executable, "-c", LISTING.format(folder=str(tmp_path))]
+    assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.split() == ["3", "9"]
+    env.update(runtime.SMALL_MACHINE_ENV)
+    assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.split() == ["3", "0"]
+
+
 def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
     """A kernel that make lab starts (profile set, then raycourse.init's defaults) matches the lab's Ray."""
     from raycourse.session import cluster
