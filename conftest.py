@@ -76,6 +76,7 @@ if not os.environ.get("RAY_TMPDIR"):
 
 CHECK_TAG = "check"
 METRICS_TAG = "metrics"  # a lesson's cell that compares the metrics it reads back with the data (module 10)
+CLAIMS_KEY = "claims"  # a lesson cell's metadata: lines its output must hold, as its prose says (module 12)
 QUIZ_TAG = "quiz"  # a lesson's quiz cell (raycourse.checks.quiz): shipped with every answer `...`
 EXPECTED = {"solutions": "passed", "labs": "not solved yet", "notebooks": "passed"}
 VERDICT_MARKS = ("✅", "⏳", "❌")
@@ -138,6 +139,11 @@ def pytest_runtest_call(item):
         if prometheus.binary() is not None:
             assert "Prometheus counts what the data says: True" in text, f"the lesson read no metrics back:\n{text}"
         return
+    claims = cell.get("metadata", {}).get(CLAIMS_KEY, [])
+    if claims and folder == "notebooks":  # what a lesson's prose says its run shows (module 12: no failed request)
+        text = _cell_text(item.test_outputs)
+        missing = [claim for claim in claims if claim not in text]
+        assert not missing, f"the lesson says its run prints {missing}; the run printed:\n{text}"
     if CHECK_TAG not in cell_tags:
         return
     expected = EXPECTED.get(folder)

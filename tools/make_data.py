@@ -445,6 +445,38 @@ def make_day_reviews(day: str) -> list[dict]:
     return records
 
 
+# Module 12: a day of requests to the shop's review classifier after the winter launch, from returning users (a
+# user's requests go to one model version, so the user is in every request). Most reviews are of the winter line;
+# `stars` is what the user gave, which the shop learns after answering (the A/B test's feedback).
+N_TRAFFIC = 800
+N_TRAFFIC_USERS = 200
+TRAFFIC_WINTER_SHARE = 0.6
+
+
+def make_traffic() -> list[dict]:
+    """``N_TRAFFIC`` requests of ``N_TRAFFIC_USERS`` users (``u001`` on): reviews written as module 11's days write
+    them, ``TRAFFIC_WINTER_SHARE`` of them of the winter line (with its sizing sentences), the rest of the shop as it
+    was."""
+    rng = _rng(1200)
+    records = []
+    for i in range(1, N_TRAFFIC + 1):
+        winter = rng.random() < TRAFFIC_WINTER_SHARE
+        positive = rng.random() < (0.45 if winter else 0.6)
+        if winter:
+            templates, products = (WINTER_POSITIVE if positive else WINTER_NEGATIVE), WINTER_LINE
+        else:
+            templates, products = (POSITIVE if positive else NEGATIVE), [o for _, o in OUTFITS]
+        product, pet = products[int(rng.integers(0, len(products)))], PETS[int(rng.integers(0, len(PETS)))]
+        text = templates[int(rng.integers(0, len(templates)))].format(product=product, pet=pet)
+        text = text[0].upper() + text[1:]
+        if winter and rng.random() < 0.8:
+            text += " " + SIZING[int(rng.integers(0, len(SIZING)))]
+        stars = (4 + int(rng.integers(0, 2))) if positive else (1 + int(rng.integers(0, 2 + winter)))
+        user = f"u{int(rng.integers(1, N_TRAFFIC_USERS + 1)):03d}"
+        records.append({"request": i, "user": user, "product": product, "text": text, "stars": stars})
+    return records
+
+
 def make_new_ratings() -> list[dict]:
     """``N_NEW_RATINGS`` ratings of a new day, as ``make_ratings`` writes them, with one fault in each row of
     ``NEW_RATING_FAULTS`` (stars always 1-5: lab 08's rule is about the product and the comment)."""
@@ -915,6 +947,18 @@ def generate(out: Path) -> dict:
             columns=["id", "product", "pet", "text", "stars"],
             drifted=day == DRIFTED_DAY,
         )
+
+    # Module 12: a day of requests to the review classifier, with the stars the users then gave
+    rows = make_traffic()
+    _write_jsonl(out / "traffic.jsonl", rows)
+    add(
+        "traffic.jsonl",
+        "text: a day of requests to the shop's review classifier and the stars each user then gave, for module 12's "
+        "A/B test (JSON lines)",
+        rows=len(rows),
+        columns=["request", "user", "product", "text", "stars"],
+        users=len({row["user"] for row in rows}),
+    )
 
     # Videos (module 09) and their ground truth, beside the read folder
     video_entries, video_truth = make_videos(out)

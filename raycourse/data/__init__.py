@@ -59,6 +59,7 @@ DATA_ROLES: dict[str, tuple[object, object]] = {
     "new_reviews": ("text/new_reviews.jsonl", None),  # module 08: a new day's reviews, with bad rows to validate
     "new_ratings": ("text/new_ratings.jsonl", None),  # lab 08: a new day's ratings, a new rule
     "days": ("days", None),  # module 11: the shop's reviews as they arrive, a folder a day, the last drifted
+    "traffic": ("traffic.jsonl", None),  # module 12: requests to the review classifier, and the users' stars
     "speech": ("audio", None),  # module 09: reviews spoken, <review id>.wav (ground truth: audio_transcripts.jsonl)
     "speech_transcripts": ("audio_transcripts.jsonl", None),  # module 09: what each clip says, and its fault
     "videos": ("video", None),  # module 09: short clips of the products' fabric, one change each
