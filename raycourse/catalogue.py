@@ -32,7 +32,7 @@ _CHECKS = re.compile(r"(?:raycourse\.checks\.)?(lab|lesson)(\d\d)")
 
 
 ROLES = ("image_gen", "llm", "vit", "clip", "speech")  # the model roles (raycourse.model_id)
-PARTS = ("half day", "full day", "second morning")  # the workshop's schedules (docs/workshop.md)
+PARTS = ("half day", "full day", "second morning", "production day")  # the workshop's schedules (docs/workshop.md)
 # docs/measured.md: "what has been run where" (a date and machine, or never), then the soak's run times
 RAN = ("tiny_ci", "two_node", "gpu_random", "gpu_real", "timed", "soak_lesson", "soak_lab")
 

@@ -24,7 +24,8 @@ COMPARED = "nbval-check-output"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # Jupyter's own: figures drawn into the cell
 KEEP_METADATA = ("kernelspec", "language_info")
 RECORDED = "recorded"  # cell metadata: {"source_sha256": the hash of the source its stored outputs came from}
-KEEP_CELL_METADATA = ("tags", RECORDED)
+CLAIMS = "claims"  # cell metadata: lines its output must hold (the root conftest.py checks them)
+KEEP_CELL_METADATA = ("tags", RECORDED, CLAIMS)
 SHOWN_DIRS = ("notebooks", "solutions")  # stored with the outputs of a recorded run; labs/ never
 # A recorded picture is stored at most this wide: 800 px, as JPEG where that is under half the size of a PNG
 # (the images a model drew), else as PNG (plots, text); problems() reports a larger one.

@@ -28,6 +28,11 @@ SCHEDULES = {
     ),
     "full day": dict(start=5 * 60, opening=None, closing="wrap-up"),
     "second morning": dict(start=0, opening=None, closing=None),
+    "production day": dict(
+        start=0,
+        opening=(15, "recap of modules 06 and 08; `make lab` on every machine prints a Metrics address (Prometheus)"),
+        closing="wrap-up: which of the day's tools your own pipeline needs first",
+    ),
 }
 
 

@@ -87,3 +87,5 @@ QUIZ = Quiz(
         ),
     ],
 )
+
+check = QUIZ.check
