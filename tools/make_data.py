@@ -608,6 +608,7 @@ and Pillow. No third-party data is included. The data is released under
 | `text/new_reviews.jsonl` | a new day's reviews with bad rows, JSON lines (module 08) | as `reviews.jsonl`, without `label` | {n_new_reviews} records, {n_bad_reviews} bad |
 | `text/new_ratings.jsonl` | a new day's ratings with bad rows, JSON lines (lab 08) | as `ratings.jsonl` | {n_new_ratings} records, {n_bad_ratings} bad |
 | `days/<day>/reviews.jsonl` | the shop's reviews as they arrive, a folder a day (module 11) | `id`, `product`, `pet`, `text`, `stars` | {n_days} days of {n_day_reviews}; the last drifted |
+| `traffic.jsonl` | a day of requests to the review classifier and the stars each user then gave (module 12) | `request`, `user`, `product`, `text`, `stars` | {n_traffic} requests of {n_traffic_users} users |
 | `audio/<id>.wav` | reviews spoken (module 09), named by the review's `id` | WAV, 16 kHz, mono, 16-bit | {n_clips} clips, {n_bad_clips} bad |
 | `audio_transcripts.jsonl` | what each clip says, JSON lines | `id`, `text`, `voice`, `speed`, `pitch`, `fault` | {n_clips} records |
 | `video/<id>.mp4` | short clips of a product's fabric (module 09), named by the product's `id` | H.264 in MP4, {video_size} x {video_size} px, {video_fps} fps, {video_seconds} s | {n_videos} clips |
@@ -705,6 +706,13 @@ is, about 60 % positive (4-5 stars). The last, {drifted_day}, is the first day o
 written in words of its own (frost, zips, sizes), about 30 % positive, some 3-star reviews, and most end with a
 sizing complaint, so their texts are longer.
 An incremental job reads only the days its table lacks; a drift check flags the last day and not the one before.
+
+### A day of traffic (module 12)
+
+`traffic.jsonl` holds {n_traffic} requests to the shop's review classifier from {n_traffic_users} returning users
+(`u001` on), the day after the winter launch: about {winter_percent} % of the reviews are of the winter line, written as
+the drifted day writes them, the rest of the shop as it was. `stars` is what the user gave, which the shop learns
+after it answered: the A/B test's feedback.
 
 ### Speech (module 09)
 
@@ -1042,6 +1050,9 @@ def generate(out: Path) -> dict:
         n_new_ratings=len(new_ratings),
         n_days=len(DAYS),
         n_day_reviews=N_DAY_REVIEWS,
+        n_traffic=N_TRAFFIC,
+        n_traffic_users=N_TRAFFIC_USERS,
+        winter_percent=round(100 * TRAFFIC_WINTER_SHARE),
         first_day=DAYS[0],
         drifted_day=DRIFTED_DAY,
         winter_line=", ".join(WINTER_LINE),
