@@ -1,15 +1,17 @@
 """Screenshots of the Ray dashboard during a real run: ``notebooks/figures/dashboard_*.png``.
 
 ``make screenshots`` runs it. It starts a Ray of its own (``ray.init(address="local", include_dashboard=True)``,
-4 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares) with the Prometheus that ``make lab``
-starts beside Ray (``raycourse/session/prometheus.py``: the Ray Data view reads its rows and bytes there), runs a small
-Ray Data pipeline whose model stage is an actor pool with one GPU per actor, and while it runs, a headless Chromium
-(Debian's chromium and chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
+8 logical CPUs and 2 logical GPUs, as the course's ``tiny`` Ray declares) with the Prometheus that ``make lab``
+starts beside Ray (``raycourse/session/prometheus.py``: the Ray Data view reads its rows and bytes there), runs
+lesson 10's own pipeline (its code cells up to the one that writes the day's embeddings: ``Validate``, then a
+``TextEmbedder`` actor pool with one GPU per actor), and while it runs, a headless Chromium (Debian's chromium and
+chromedriver: ``bash tools/install_browser.sh``) opens the dashboard's pages and saves:
 
 - ``dashboard_jobs.png``: the Jobs page, with this script's job;
-- ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(Embed))`` actors and what
-  each holds;
-- ``dashboard_data.png``: the job's page at its Ray Data overview: the dataset and its operators;
+- ``dashboard_actors.png``: the Actors page, with the pool's ``MapWorker(MapBatches(TextEmbedder))`` actors and
+  what each holds;
+- ``dashboard_data.png``: the job's page at its Ray Data overview: the lesson's dataset, ``daily_reviews``, and its
+  operators, with the rows that Prometheus holds for them;
 - ``dashboard_train.png``: the Actors page, filtered to a ``TorchTrainer``'s actors (two ``RayTrainWorker``, a
   ``TrainController``) while it runs;
 - ``dashboard_serve.png``: the Serve page, with an application of two replicas (``@serve.batch``), started
@@ -39,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "notebooks" / "figures"
 WINDOW = (1280, 800)
 WIDTH = 1100  # pixels of the stored PNG
+LESSON = ROOT / "notebooks" / "10_observe_and_size_a_pipeline.ipynb"  # whose pipeline the Ray Data view shows
+DATASET, MODEL_STAGE = "daily_reviews", "MapBatches(TextEmbedder)"  # its dataset's name (set_name) and model stage
 
 
 def free_port() -> int:
@@ -117,6 +121,18 @@ def wait_until_gone(driver, text: str, timeout: float) -> None:
         time.sleep(1)
 
 
+def lesson_pipeline() -> None:
+    """Lesson 10's code cells, as a learner runs them, up to the one that runs its pipeline (it writes Parquet), in
+    this process: its ``raycourse.init(metrics=True)`` finds this script's Ray and Prometheus and uses them."""
+    import json
+
+    cells = ["".join(c["source"]) for c in json.loads(LESSON.read_text())["cells"] if c["cell_type"] == "code"]
+    last = next(i for i, source in enumerate(cells) if ".write_parquet(" in source)
+    namespace = {"__name__": "__main__"}
+    for source in cells[: last + 1]:
+        exec(compile(source, str(LESSON), "exec"), namespace)  # noqa: S102 (the course's own lesson)
+
+
 def embed_rows(base: str, job_id: str, timeout: float) -> float:
     """The rows the model stage has output, as the dashboard's Ray Data view reads them from Prometheus, once
     there are some."""
@@ -130,7 +146,7 @@ def embed_rows(base: str, job_id: str, timeout: float) -> float:
             float(op["ray_data_output_rows"]["max"])
             for d in datasets
             for op in d["operators"]
-            if "Embed" in op["operator"]
+            if MODEL_STAGE in op["operator"]
         ]
         if rows and max(rows) > 0:
             return max(rows)
@@ -155,7 +171,7 @@ def train_page(driver, base: str, out: Path) -> None:
     trainer = TorchTrainer(train_func, scaling_config=ScalingConfig(num_workers=2, use_gpu=False))
     fit = threading.Thread(target=trainer.fit, daemon=True)
     fit.start()
-    show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")
+    show(driver, f"{base}/#/actors", settle=1, text=MODEL_STAGE)
     box = driver.find_element(By.XPATH, "//label[normalize-space(text())='Class']/following::input[1]")
     box.send_keys("Train", Keys.ENTER)
     deadline = time.monotonic() + 90
@@ -215,6 +231,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.pop("RAY_ADDRESS", None)  # a Ray of this script's own, never the course's shared one
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAYCOURSE_PROFILE", "tiny")  # the lesson on the stand-ins, offline, unless told otherwise
     # Ray 2.60 turns token authentication on by default; this Ray listens on 127.0.0.1 only and lives for the
     # minute of the capture, so it runs without, and the browser opens its pages as they look once signed in.
     os.environ["RAY_AUTH_MODE"] = "disabled"
@@ -226,8 +243,8 @@ def main(argv=None) -> int:
     # Ray would otherwise listen on the machine's outward address too (raycourse.session.cluster says why)
     keep_loopback()
 
-    import numpy as np
     import ray
+    from selenium.webdriver.common.by import By
 
     from raycourse.session import prometheus
 
@@ -239,7 +256,7 @@ def main(argv=None) -> int:
         include_dashboard=True,
         dashboard_host="127.0.0.1",
         dashboard_port=port,
-        num_cpus=4,
+        num_cpus=8,
         num_gpus=2,
         log_to_driver=False,
     )
@@ -252,56 +269,56 @@ def main(argv=None) -> int:
         wait_for(f"{base}/api/version")
         job_id = ray.get_runtime_context().get_job_id()
 
-        def prepare(batch):
-            time.sleep(0.05)
-            batch["x"] = batch["id"] * 2
-            return batch
-
-        class Embed:
-            """A model stage: loads once per actor, then takes a while per batch."""
-
-            def __init__(self):
-                time.sleep(1)
-
-            def __call__(self, batch):
-                time.sleep(0.6)
-                batch["embedding"] = np.stack([batch["x"], batch["x"]], axis=1).astype("float32")
-                return batch
-
-        ds = (
-            ray.data.range(6400, override_num_blocks=128)
-            .map_batches(prepare, batch_size=50)
-            .map_batches(Embed, batch_size=50, num_gpus=1, compute=ray.data.ActorPoolStrategy(size=2))
-        )
-        run = threading.Thread(target=lambda: ds.materialize(), daemon=True)
+        driver = browser()  # before the lesson: its pipeline runs for seconds in tiny
+        run = threading.Thread(target=lesson_pipeline, daemon=True)
         run.start()
-        time.sleep(4)  # the pool's actors start and the first blocks flow
-
-        driver = browser()
-        # The Ray Data overview first, while the pipeline runs; then the actors and the job list.
+        # The actors first, while the lesson's pool is alive; then the Ray Data overview (the pipeline may have
+        # finished by then, and the view still holds its rows) and the job list.
+        alive_row = (
+            "return [...document.querySelectorAll('tr')].some(r => r.textContent.includes(arguments[0])"
+            " && r.textContent.includes('ALIVE'));"
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            driver.get(f"{base}/#/actors")
+            time.sleep(1.5)
+            if driver.execute_script(alive_row, MODEL_STAGE):
+                break
+        else:
+            raise SystemExit(f"the Actors page showed no live {MODEL_STAGE} actor within 90 s")
+        driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'});",
+            driver.find_element(By.XPATH, f"//*[contains(text(), '{MODEL_STAGE}')]"),
+        )
+        time.sleep(0.5)
+        save(driver, args.out / "dashboard_actors.png")
         show(driver, f"{base}/#/jobs/{job_id}", settle=2, text="Ray Data Overview", timeout=45)
         element(driver, "Ray Core Overview").click()  # folded, so that the Ray Data overview fills the page
         overview = element(driver, "Ray Data Overview")
         overview.click()
         element(driver, "Dataset / Operator Name")
         time.sleep(3)
-        driver.execute_script("""
-            const cell = [...document.querySelectorAll('td')].find(td => td.textContent.startsWith('dataset_'));
+        driver.execute_script(
+            """
+            const cell = [...document.querySelectorAll('td')].find(td => td.textContent.startsWith(arguments[0]));
             const row = cell && cell.closest('tr');
             const button = row && row.querySelector('button, svg');
-            if (button) button.dispatchEvent(new MouseEvent('click', {bubbles: true}));""")
-        element(driver, "MapBatches(Embed)")  # the operators, unfolded
+            if (button) button.dispatchEvent(new MouseEvent('click', {bubbles: true}));""",
+            DATASET,
+        )
+        element(driver, MODEL_STAGE)  # the operators, unfolded
         deadline = time.monotonic() + 60  # until the model stage has output blocks to show (the page refreshes)
         while time.monotonic() < deadline and not re.search(
             r"\b[1-9]\d* / \d+",
             driver.execute_script(
-                "const c = [...document.querySelectorAll('td')].find(td => td.textContent === 'MapBatches(Embed)');"
-                "return c ? c.closest('tr').textContent : '';"
+                "const c = [...document.querySelectorAll('td')].find(td => td.textContent === arguments[0]);"
+                "return c ? c.closest('tr').textContent : '';",
+                MODEL_STAGE,
             ),
         ):
             time.sleep(1)
         rows = embed_rows(base, job_id, timeout=60)  # and until Prometheus has its rows (the page shows them)
-        print(f"the Ray Data view: MapBatches(Embed) has output {rows:.0f} rows so far")
+        print(f"the Ray Data view: {MODEL_STAGE} has output {rows:.0f} rows so far")
         time.sleep(3)
         driver.execute_script(
             "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -110);",
@@ -309,10 +326,6 @@ def main(argv=None) -> int:
         )
         time.sleep(1)
         save(driver, args.out / "dashboard_data.png")
-        show(driver, f"{base}/#/actors", settle=1, text="MapBatches(Embed)")
-        wait_until_gone(driver, "PENDING_CREATION", timeout=30)  # the pool's actors loaded their model
-        time.sleep(2)
-        save(driver, args.out / "dashboard_actors.png")
         show(driver, f"{base}/#/jobs", settle=3, text=job_id)
         save(driver, args.out / "dashboard_jobs.png")
         if run.is_alive():
