@@ -390,7 +390,7 @@ def seen_2(ray_session):
 def _shares(fn, seed, threshold=0.2, flagged=("2026-11-05",)):
     """Exercise 2's observation of a function of products (lists), without Ray."""
     answers = [["number", float(fn(c["day"], c["reference"]))] for c in lab11.share_probes(seed)]
-    return {"shares": answers, "threshold": ex2._number(threshold), "flagged": ex2._flagged(list(flagged))}
+    return {"shares": answers, "threshold": ex2.encoded_number(threshold), "flagged": ex2._flagged(list(flagged))}
 
 
 @pytest.mark.fast

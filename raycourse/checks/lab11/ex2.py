@@ -13,11 +13,10 @@ and ``flagged`` to say so.
 from __future__ import annotations
 
 import math
-import numbers
 import random
 
 from .._core import Wrong, exercise, require
-from ..toolkit import error_line
+from ..toolkit import encoded_number, error_line
 from ._common import products_of, shop_days
 
 KNOWN = (
@@ -127,23 +126,13 @@ def _dataset(products: list[str], rng: random.Random):
     return ray.data.from_items(rows, override_num_blocks=2)
 
 
-def _number(value) -> list:
-    """["number", value] for a real number, ["other", its repr] else."""
-    if hasattr(value, "item") and type(value).__module__ == "numpy":
-        value = value.item()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = float(value)
-        return ["number", number if math.isfinite(number) else str(number)]
-    return ["other", repr(value)[:80]]
-
-
 def _probe(new_product_share, seed) -> list:
     rng = random.Random(int(seed or 0) + 12)
     answers = []
     for case in share_probes(seed):
         day, reference = _dataset(case["day"], rng), _dataset(case["reference"], rng)
         try:
-            answers.append(_number(new_product_share(day, reference)))
+            answers.append(encoded_number(new_product_share(day, reference)))
         except Exception as exc:  # noqa: BLE001 (the learner's error, named by the judge)
             answers.append(["error", error_line(exc)])
             break
@@ -235,4 +224,8 @@ def exercise_2(new_product_share, threshold, flagged, *, seed=None) -> dict:
     require("flagged", flagged, "the days after the reference whose share is above THRESHOLD")
     if not callable(new_product_share):
         raise Wrong(f"`new_product_share` is {new_product_share!r}, not a function.", "Define it with def.")
-    return {"shares": _probe(new_product_share, seed), "threshold": _number(threshold), "flagged": _flagged(flagged)}
+    return {
+        "shares": _probe(new_product_share, seed),
+        "threshold": encoded_number(threshold),
+        "flagged": _flagged(flagged),
+    }

@@ -4,19 +4,15 @@ and the comparison of numbers that the judges make."""
 from __future__ import annotations
 
 import math
-import numbers
+
+from ..toolkit import encoded_number
 
 TOLERANCE = 1e-9  # relative; a learner's numbers and the judge's agree this closely when computed the same way
 
 
 def number(value) -> list:
     """["number", value] for a real number (NaN and infinities as text), ["other", its repr] else."""
-    if hasattr(value, "item") and type(value).__module__ == "numpy":
-        value = value.item()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = float(value)
-        return ["number", number if math.isfinite(number) else str(number)]
-    return ["other", shown(value)]
+    return encoded_number(value, shown)
 
 
 def truth(value) -> list:
