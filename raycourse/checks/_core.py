@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -481,3 +482,16 @@ def progress_of(module: str) -> Callable[[], None]:
 
     progress.__module__ = module
     return progress
+
+
+def encoded_number(value, shown=lambda value: repr(value)[:80]) -> list:
+    """A learner's answer as plain data for a judge: ["number", value] for a real number (NumPy's included; NaN and
+    infinities as text), ["other", ``shown(value)``] else."""
+    import numbers
+
+    if hasattr(value, "item") and type(value).__module__ == "numpy":
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        return ["number", number if math.isfinite(number) else str(number)]
+    return ["other", shown(value)]

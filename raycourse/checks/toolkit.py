@@ -131,19 +131,6 @@ def as_number(value) -> float | None:
     return float(value)
 
 
-def encoded_number(value, shown=lambda value: repr(value)[:80]) -> list:
-    """A learner's answer as plain data for a judge: ["number", value] for a real number (NumPy's included; NaN and
-    infinities as text), ["other", ``shown(value)``] else."""
-    import numbers
-
-    if hasattr(value, "item") and type(value).__module__ == "numpy":
-        value = value.item()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = float(value)
-        return ["number", number if math.isfinite(number) else str(number)]
-    return ["other", shown(value)]
-
-
 def review_table():
     """The course's review table (``data_path("text")``) as a pandas DataFrame: what lab checks compare with."""
     import pandas as pd

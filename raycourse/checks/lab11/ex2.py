@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import random
 
-from .._core import Wrong, exercise, require
-from ..toolkit import encoded_number, error_line
+from .._core import Wrong, encoded_number, exercise, require
+from ..toolkit import error_line
 from ._common import products_of, shop_days
 
 KNOWN = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..toolkit import encoded_number
+from .._core import encoded_number
 
 TOLERANCE = 1e-9  # relative; a learner's numbers and the judge's agree this closely when computed the same way
 
