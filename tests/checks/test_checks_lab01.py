@@ -295,6 +295,12 @@ def test_ex2_rejects_steps_the_text_does_not_ask_for(reviews, mistake, message, 
     assert v.status == "wrong" and message in v.message and hint in v.hint, v
 
 
+def test_the_checks_run_a_lazy_answer_to_its_end_never_stopping_it_early(raw, reviews, limits):
+    assert verdict(lab01.exercise_1, raw.select_columns(COLUMNS)).passed
+    assert verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= 2).map_batches(_add_flag)).passed
+    assert limits == []
+
+
 def test_ex2_names_the_learners_own_error(reviews):
     # the mistake the lab warns about: `stars` compared with text fails inside Ray's run
     v = verdict(lab01.exercise_2, reviews.filter(expr=col("stars") <= "2").map_batches(_add_flag))

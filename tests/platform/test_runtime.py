@@ -552,6 +552,45 @@ def test_rays_file_listing_race_is_real_and_the_course_lists_without_threads(tmp
     assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.split() == ["3", "0"]
 
 
+# A driver cancels tasks whose argument, a small result, it holds in its own memory, each before Ray's I/O thread
+# has taken its submission (``ray.remote`` hands it over; ``ray.cancel`` acts at once).
+CANCEL_RACE = """
+import ray
+
+ray.init(num_cpus=1, include_dashboard=False)
+
+
+@ray.remote
+def small():
+    return b"x" * 100
+
+
+@ray.remote
+def size(data):
+    return len(data)
+
+
+data = small.remote()
+ray.wait([data])
+for _ in range(3000):
+    ray.cancel(size.remote(data))
+print("alive")
+"""
+
+
+def test_rays_cancel_race_is_real_so_the_checks_never_stop_a_dataset_early():
+    """Ray 2.60 lowers a small argument's count twice when its task is cancelled before the submission ran: the
+    driver dies. Ray Data cancels its tasks in flight when a dataset stops early (``columns()``, ``take()``); a lab
+    check's test process died so in CI. The checks run a learner's Dataset to its end (tests/checks, ``limits``)."""
+    course_only = {"RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"}
+    bare_env = {k: v for k, v in os.environ.items() if k not in course_only}  # Ray as pip installs it
+    bare = subprocess.run(
+        [sys.executable, "-c", CANCEL_RACE], env=bare_env, capture_output=True, text=True, timeout=300
+    )
+    assert bare.returncode != 0, "Ray fixed the race: the checks may stop a dataset early again"
+    assert "Check failed: it->second.submitted_task_ref_count > 0" in bare.stderr, bare.stderr[-3000:]
+
+
 def test_make_labs_kernels_carry_the_settings_of_the_labs_ray(monkeypatch):
     """A kernel that make lab starts (profile set, then raycourse.init's defaults) matches the lab's Ray."""
     from raycourse.session import cluster

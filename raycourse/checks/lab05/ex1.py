@@ -13,6 +13,7 @@ CONVERT_HINT = (
     'Read the images with mode="RGB" (read_images converts every image to three channels), '
     "as the lesson's section 2 does."
 )
+RUN_HINT = "Run `train_images.take_batch(2)` in a cell of its own to see the whole error."
 PATH_LABEL_HINT = (
     "Take each image's label from its own path: the name of the folder it came from "
     "(Path(path).parent.name, made readable with READABLE), in map_batches."
@@ -31,9 +32,13 @@ def _layout(shape) -> str:
 
 
 def _rows(ds) -> dict:
-    """The paths, labels and image layouts of every row, a batch at a time (the images are not kept): labels as
-    text, and the first label that is not text (its type's name and repr), if any."""
-    columns = list(ds.schema().names) if ds.schema() is not None else []
+    """The paths, labels and image layouts of every row, read a batch at a time from one whole run (the check keeps
+    no image): labels as text, and the first label that is not text (its type's name and repr), if any."""
+    try:  # run to its end once, never stopped early (toolkit.run_dataset says why)
+        ds = ds.materialize()
+    except Exception as exc:  # the learner's steps fail
+        raise Wrong(f"running `train_images` failed: {error_line(exc)}", RUN_HINT) from None
+    columns = ds.columns() or []
     for name, hint in (
         (
             "path",
