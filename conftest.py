@@ -212,13 +212,16 @@ def pytest_runtest_setup(item):
 def pytest_runtest_teardown(item, nextitem):
     # module and session fixtures end after this (the two-node cluster, Serve, Ray)
     _run_machinery().trail("teardown", item.nodeid)
-    if str(item.fspath) in _OWN_RAY_SAVED and (nextitem is None or str(nextitem.fspath) != str(item.fspath)):
+    last = nextitem is None or str(nextitem.fspath) != str(item.fspath)
+    if str(item.fspath) in _OWN_RAY_SAVED and last:
         os.environ.update(_OWN_RAY_SAVED.pop(str(item.fspath)))
-    if not _is_lesson_cell(item) or (nextitem is not None and str(nextitem.fspath) == str(item.fspath)):
+    # Only a lesson that ran on the run's Ray (its actors there were listed before its first cell): one on a Ray of
+    # its own would be held to every actor that earlier tests left in the run's Ray.
+    if not last or not _is_lesson_cell(item) or str(item.fspath) not in _LESSON_ACTORS:
         return
     sizes = _actor_sizes()
     actors, gpus = sizes.from_gcs(os.environ["RAY_ADDRESS"])
-    before = _LESSON_ACTORS.get(str(item.fspath), set())
+    before = _LESSON_ACTORS[str(item.fspath)]
     jobs = sizes.count([a for a in actors if a["actor_id"] not in before])
     problems = sizes.oversized(jobs, gpus) + sizes.undersized(jobs, gpus)
     # A Serve application outlives its notebook (Serve's controller is detached), holding its replicas' GPUs in the
