@@ -54,6 +54,15 @@ class CountStars:
         return batch
 
 
+class SlowCountStars(CountStars):
+    def __call__(self, batch):
+        time.sleep(WORKING_S)
+        return super().__call__(batch)
+
+
+WORKING_S = 0.3
+
+
 class TimedLength:
     def __init__(self):
         from ray.util.metrics import Histogram
@@ -103,8 +112,16 @@ def metrics_ray():
 
 @pytest.fixture(scope="module")
 def counted(metrics_ray):
-    """The solution's pipeline, run once; the check's observer waits for its counts."""
-    ds = _ratings().map_batches(CountStars, batch_size=16, compute=ray.data.ActorPoolStrategy(size=2)).materialize()
+    """The solution's pipeline, run once on both workers of its pool; the check's observer waits for its counts.
+
+    The slips of one series per worker need two workers. A pool hands its batches to the actors that are ready, so on
+    a busy machine the first actor up could count every rating before the second started (seen here). So the pool
+    starts both actors before its first batch, each holds one batch at a time, and a batch takes long enough
+    (WORKING_S) that the next goes to the other actor."""
+    ds = _ratings()
+    ds.context.wait_for_min_actors_s = 300  # this dataset's own context: nothing else waits
+    pool = ray.data.ActorPoolStrategy(size=2, max_tasks_in_flight_per_actor=1)
+    ds = ds.map_batches(SlowCountStars, batch_size=16, compute=pool).materialize()
     lab10.exercise_1.observe(ds, dict(TRUTH))
     return ds
 
