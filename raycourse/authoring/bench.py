@@ -1,9 +1,9 @@
 """Wall time of every course notebook, and where it goes: ``make bench`` (``--runs N`` for a median of N).
 
-Like ``make lab``, the notebooks run against one Ray for the whole benchmark (dashboard on, as make lab's), so the
-times are those a learner sees in a session, without Ray's start-up in every notebook. ``--own-ray`` gives each
-notebook a Ray of its own instead (the time of a notebook opened outside ``make lab``); ``RAY_ADDRESS`` set: that
-Ray.
+Like ``make lab``, the notebooks run against one Ray for the whole benchmark (dashboard on, and Prometheus beside it,
+as make lab's), so the times are those a learner sees in a session, without Ray's start-up in every notebook.
+``--own-ray`` gives each notebook a Ray of its own instead (the time of a notebook opened outside ``make lab``);
+``RAY_ADDRESS`` set: that Ray.
 
 Where the time goes: each code cell's wall time (nbclient's own timestamps) and, on the benchmark's own Ray, what Ray
 did for it, from Ray's state API (its task events): the actors the cell started, how long each took from its
@@ -172,7 +172,8 @@ def bench(paths: list[Path], runs: int = 3, own_ray: bool = False, results: Path
     elif not os.environ.get("RAY_ADDRESS"):
         from ..session import auth, cluster
 
-        shared = cluster.start(dashboard=True, dashboard_port=cluster.free_port())
+        # As make lab's: the dashboard, and Prometheus beside it where this machine has one (lessons 10-12 read it)
+        shared = cluster.start(dashboard=True, dashboard_port=cluster.free_port(), metrics=True)
         dashboard = shared.dashboard_url
         os.environ.update(shared.client_env())  # as make lab's kernels: its address, token and settings
         auth.refresh_ray_config()  # this process asks its state API, with the token (raycourse.session.auth)
