@@ -223,7 +223,10 @@ def _check_measured(seen: dict) -> str:
     if measured is None:
         raise Wrong(f"`measured` is {seen['measured']}, not a number.", "Read it from Prometheus: a float.")
     if not (math.isfinite(measured) and measured > 0):
-        raise Wrong(f"`measured` is {measured:g}: rows per second are positive.", "Read it after the run has ended.")
+        raise Wrong(
+            f"`measured` is {measured:g}: rows per second are positive.",
+            "Ray Data reports every 5 s: read the rate once the rows in Prometheus reach counted.count().",
+        )
     runs = [r for r in seen["runs"] if r["seconds"] > 0 and r["rows"] > 0]
     if not runs:
         raise Wrong(
