@@ -54,13 +54,13 @@ class CountStars:
         return batch
 
 
+WORKING_S = 0.3  # a batch's seconds in the tests' counting stage: the next batch goes to the other actor
+
+
 class SlowCountStars(CountStars):
     def __call__(self, batch):
         time.sleep(WORKING_S)
         return super().__call__(batch)
-
-
-WORKING_S = 0.3
 
 
 class TimedLength:
