@@ -171,11 +171,14 @@ def cost_per_million_other(rows_per_second_per_gpu, price_per_gpu_hour):
     return 1_000_000 / rows_per_dollar
 
 
-def _measured(url):
-    """The counting stage's rows per busy second, once Prometheus has it: Ray Data's executor hands its gauges over
-    every 5 s, so right after the run the rate can still be missing (NaN: 0 rows over 0 s), as a learner's can."""
+def _measured(url, ds):
+    """The counting stage's rows per busy second, read as the lab says: once its rows in Prometheus reach
+    ``ds.count()``. Ray Data's executor hands its gauges over every 5 s: right after the run the rate can still be
+    missing (NaN: 0 rows over 0 s), or a value from the middle of the run, which the check then tells apart from the
+    final one it reads."""
     rows = 'sum(max_over_time(ray_data_output_rows{operator=~".*CountStars.*"}[10m]))'
     busy = 'sum(max_over_time(ray_data_block_generation_time{operator=~".*CountStars.*"}[10m]))'
+    _common.poll(lambda: _common.query(url, rows), lambda v: bool(v) and v[0][1] >= ds.count())
     found = _common.poll(
         lambda: _common.query(url, f"{rows} / {busy}"), lambda v: bool(v) and math.isfinite(v[0][1]) and v[0][1] > 0
     )
@@ -411,7 +414,7 @@ def test_ex2_workers_a_float_or_an_error():
 @NEEDS_PROMETHEUS
 @pytest.mark.fast
 def test_ex2_accepts_the_measured_rate(counted, metrics_ray):
-    measured = _measured(metrics_ray)
+    measured = _measured(metrics_ray, counted)
     verdict = lab10.exercise_2.result(workers_needed, cost_per_million, measured, counted)
     assert verdict.passed, verdict
     assert lab10.exercise_2.result(workers_needed, cost_per_million, measured * 1.1, counted).passed
@@ -419,7 +422,7 @@ def test_ex2_accepts_the_measured_rate(counted, metrics_ray):
 
 @NEEDS_PROMETHEUS
 def test_ex2_measured_wrong(counted, metrics_ray, settled):
-    measured = _measured(metrics_ray)
+    measured = _measured(metrics_ray, counted)
     check = lambda m, ds=counted: lab10.exercise_2.result(workers_needed, cost_per_million, m, ds)  # noqa: E731
     _wrong(check(1 / measured), "seconds per row", "Divide the rows")
     _wrong(check(measured / 3), "Prometheus says", "max_over_time")
