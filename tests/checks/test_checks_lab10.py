@@ -178,7 +178,8 @@ def _measured(url, ds):
     final one it reads."""
     rows = 'sum(max_over_time(ray_data_output_rows{operator=~".*CountStars.*"}[10m]))'
     busy = 'sum(max_over_time(ray_data_block_generation_time{operator=~".*CountStars.*"}[10m]))'
-    _common.poll(lambda: _common.query(url, rows), lambda v: bool(v) and v[0][1] >= ds.count())
+    total = ds.count()
+    _common.poll(lambda: _common.query(url, rows), lambda v: bool(v) and v[0][1] >= total)
     found = _common.poll(
         lambda: _common.query(url, f"{rows} / {busy}"), lambda v: bool(v) and math.isfinite(v[0][1]) and v[0][1] > 0
     )
