@@ -249,7 +249,7 @@ def main(argv=None) -> int:
     from raycourse.session import prometheus
 
     # Prometheus beside this Ray, as make lab starts one, so that the Ray Data view shows its rows and bytes
-    prometheus.before_own_ray(tempfile.mkdtemp(prefix="capture-dashboard-"))
+    prometheus.before_own_ray()
     port = free_port()
     context = ray.init(
         address="local",

@@ -651,6 +651,8 @@ def fig_09_video_search():
 
 
 def fig_10_metrics_path():
+    from raycourse.session.prometheus import REPORT_SECONDS, SCRAPE_SECONDS  # the course's intervals, drawn
+
     d = Drawing(9.6, 3.8)
     d.text(48, 36, "Where a pipeline's metrics go", size=11, weight="bold")
     sources = [
@@ -662,8 +664,8 @@ def fig_10_metrics_path():
         d.box(1, y, 25, 8, text, kind=kind, size=8.5)
         d.arrow((26.2, y + 4), (31.8, 18))
     d.box(32, 12, 14, 12, "metrics agent\n(one per node)\n/metrics", kind="plain", size=8.5)
-    d.text(39, 9.5, "reported every 2 s", size=7.5, color=MUTED)
-    d.arrow((46.2, 18), (59.8, 18), text="scraped every 2 s", size=7.5, offset=(0, 1.6))
+    d.text(39, 9.5, f"reported every {REPORT_SECONDS} s", size=7.5, color=MUTED)
+    d.arrow((46.2, 18), (59.8, 18), text=f"scraped every {SCRAPE_SECONDS} s", size=7.5, offset=(0, 1.6))
     d.box(60, 11, 15, 14, "Prometheus\nkeeps each series\nover time", kind="data", size=8.5)
     d.arrow((75.2, 21), (80.8, 27))
     d.arrow((75.2, 15), (80.8, 9))

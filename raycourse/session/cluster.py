@@ -277,7 +277,7 @@ def start(
     num_cpus = num_cpus or max(runtime.MIN_LOCAL_CPUS, os.cpu_count() or 1)
     num_gpus = runtime.local_gpus() if num_gpus is None else num_gpus
     temp_dir = temp_dir or private_temp_dir()
-    server, note = prometheus.plan(temp_dir) if metrics and dashboard else (None, None)
+    server, note = prometheus.plan() if metrics and dashboard else (None, None)
     head = dict(num_cpus=num_cpus, num_gpus=num_gpus, dashboard=dashboard, dashboard_port=dashboard_port)
     for attempt in range(1, START_ATTEMPTS + 1):
         try:

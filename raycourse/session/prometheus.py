@@ -7,7 +7,7 @@ writes ``<session>/metrics/prometheus/prometheus.yml``, whose targets Ray keeps 
 ``<session>/prom_metrics_service_discovery.json``.
 
 The course runs the ``prometheus`` found on this machine (:func:`binary`) on that config, with one change: it scrapes
-every 2 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
+every 5 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
 series in the Ray's session folder (a new Ray's queries see no older Ray's runs, and two Rays of one user never share
 a store), and stops with the Ray. Where no ``prometheus`` is found, :data:`MISSING` says so
 in one line and nothing else changes.
@@ -16,12 +16,14 @@ in one line and nothing else changes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +31,22 @@ from pathlib import Path
 BINARY_ENV = "RAYCOURSE_PROMETHEUS"  # the binary's path; "off": start none
 HOST_ENV = "RAY_PROMETHEUS_HOST"  # Ray's own: where its dashboard asks for metrics (read when the dashboard starts)
 RAY_CONFIG = Path("metrics", "prometheus", "prometheus.yml")  # in the session folder, written by Ray's dashboard
-SCRAPE_INTERVAL = "2s"  # Ray's config says 10s: too coarse for a lesson's pipeline of a few seconds
+TARGETS = Path("prom_metrics_service_discovery.json")  # in the session folder: the targets Ray keeps current
+# Ray's config says 10 s: too coarse for a lesson's pipeline of a few seconds. Not 2 s: each scrape makes the node's
+# metrics agent render every series it holds, and Ray Data adds series for every dataset run that stay while the Ray
+# lives (ray-project/ray#65029); after a day of notebooks one scrape took 2.6 s of a core (docs/bench.md).
+SCRAPE_SECONDS = 5
+SCRAPE_INTERVAL = f"{SCRAPE_SECONDS}s"
 # How often Ray's processes hand their metrics to the node's agent (Ray's default 10 s): a pipeline's rows reached
 # Prometheus 11 s after it ended, 4.5 s at 2 s (measured here, Ray 2.60). Read by every Ray process when it starts.
-REPORT_ENV = {"RAY_metrics_report_interval_ms": "2000"}
+# The node's own numbers (CPU, GPU, memory) are the agent's, taken every 5 s by default, and the agent keeps a gauge
+# for two reports (4 s): a 5 s scrape in step with them found no node CPU for seconds on end. Taken every 2 s, they
+# are always there (the agent's CPU: +0.3 % of a core, measured).
+REPORT_SECONDS = 2
+REPORT_ENV = {
+    "RAY_metrics_report_interval_ms": str(REPORT_SECONDS * 1000),
+    "REPORTER_UPDATE_INTERVAL_MS": str(REPORT_SECONDS * 1000),
+}
 READ_0 = "the dashboard's metrics will read 0."
 MISSING = (
     "No `prometheus` on this machine: the dashboard's metrics (its Ray Data view among them) will read 0. "
@@ -63,9 +77,10 @@ class Prometheus:
 
     binary: str
     port: int
-    data_dir: Path
     process: subprocess.Popen | None = None
-    tsdb: Path | None = None  # its series: in the Ray's session folder, so that a new Ray starts with none
+    # Its config, log and series (data/): in the Ray's session folder, set by start(). One Ray's own: a new Ray starts
+    # with no series, and two Rays of one user started at once never write each other's config.
+    home: Path | None = None
 
     @property
     def url(self) -> str:
@@ -91,11 +106,11 @@ class Prometheus:
             if time.monotonic() > deadline:
                 return f"Prometheus not started: Ray wrote no scrape config ({ray_config}); {READ_0}"
             time.sleep(0.2)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.tsdb = Path(session_dir) / "prometheus"
-        config = self.data_dir / "prometheus.yml"
+        self.home = Path(session_dir) / "prometheus"
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self.home / "prometheus.yml"
         config.write_text(course_config(ray_config.read_text()))
-        log = (self.data_dir / "prometheus.log").open("w")
+        log = (self.home / "prometheus.log").open("w")
         try:
             self.process = subprocess.Popen(
                 self.command(config), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
@@ -106,7 +121,8 @@ class Prometheus:
             log.close()
         if not self._ready(deadline):
             self.stop()
-            return f"Prometheus did not start (see {self.data_dir / 'prometheus.log'}); {READ_0}"
+            return f"Prometheus did not start (see {self.home / 'prometheus.log'}); {READ_0}"
+        self._scraped(Path(session_dir), min(deadline, time.monotonic() + 3 * SCRAPE_SECONDS))
         return None
 
     def command(self, config: Path) -> list[str]:
@@ -116,7 +132,7 @@ class Prometheus:
             self.binary,
             f"--config.file={config}",
             f"--web.listen-address={LOOPBACK}:{self.port}",
-            f"--storage.tsdb.path={self.tsdb or self.data_dir / 'data'}",
+            f"--storage.tsdb.path={config.parent / 'data'}",
             "--storage.tsdb.retention.time=1d",
         ]
 
@@ -127,6 +143,23 @@ class Prometheus:
                     if response.status == 200:
                         return True
             time.sleep(0.3)
+        return False
+
+    def _scraped(self, session_dir: Path, deadline: float) -> bool:
+        """Wait until every target Ray lists has been scraped once: a query made next, and a range query over a job
+        started next, then find the series from its start. Each target's first scrape comes within one interval."""
+        targets = 1
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            groups = json.loads((session_dir / TARGETS).read_text())
+            targets = sum(len(group.get("targets", [])) for group in groups) or 1
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': 'count(up)'})}"
+                with urllib.request.urlopen(address, timeout=2) as response:
+                    found = json.load(response)["data"]["result"]
+                if found and float(found[0]["value"][1]) >= targets:
+                    return True
+            time.sleep(0.5)
         return False
 
     def alive(self) -> bool:
@@ -155,9 +188,9 @@ def course_config(ray_config: str) -> str:
     return header + yaml.safe_dump(config, sort_keys=False)
 
 
-def plan(temp_dir: str) -> tuple[Prometheus | None, str | None]:
-    """A server to start beside a new Ray whose temp folder is ``temp_dir``, on a free loopback port; or ``None``
-    and the one line that says what is missing."""
+def plan() -> tuple[Prometheus | None, str | None]:
+    """A server to start beside a new Ray, on a free loopback port; or ``None`` and the one line that says what is
+    missing."""
     from .cluster import free_port
 
     found = binary()
@@ -165,7 +198,7 @@ def plan(temp_dir: str) -> tuple[Prometheus | None, str | None]:
         return None, (None if os.environ.get(BINARY_ENV, "").strip().lower() == "off" else MISSING)
     if not (os.path.isfile(found) and os.access(found, os.X_OK)):
         return None, f"{BINARY_ENV}={found} is not a program that can run; {READ_0}"
-    return Prometheus(found, free_port(), Path(temp_dir) / "prometheus"), None
+    return Prometheus(found, free_port()), None
 
 
 def _die_with_parent() -> None:
@@ -181,14 +214,14 @@ def _die_with_parent() -> None:
 _own: Prometheus | None = None  # the server beside the Ray this process started (raycourse.init), if any
 
 
-def before_own_ray(temp_dir: str) -> None:
+def before_own_ray() -> None:
     """Before ``ray.init`` starts a notebook's own Ray: plan a server and point the dashboard at it
     (``RAY_PROMETHEUS_HOST`` in this process's environment, which Ray's processes inherit), or print the line that
     says what is missing. A host the caller set already is kept, and nothing is started."""
     global _own
     if os.environ.get(HOST_ENV):
         return
-    _own, note = plan(temp_dir)
+    _own, note = plan()
     if _own is not None:
         os.environ.update(_own.env)
     if note:

@@ -325,7 +325,7 @@ def _start_ray(num_cpus: int | None, ray_address: str | None, *, hide_gpus: bool
         loopback.keep_loopback()  # else Ray would look for this machine's Ray on its outward IP (loopback.py)
     metrics = not ray_address and kwargs.get("include_dashboard") is not False
     if metrics:
-        prometheus.before_own_ray(kwargs["_temp_dir"])
+        prometheus.before_own_ray()
     with _quiet_fd2(), hidden:
         context = _ray_init(kwargs, num_cpus, ray_address)
     if metrics:  # a notebook's own Ray with its dashboard: Prometheus beside it (raycourse/session/prometheus.py)

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 import time
 import urllib.parse
 import urllib.request
@@ -52,9 +51,9 @@ def test_the_dashboards_ray_data_view_shows_a_pipelines_rows_from_the_courses_pr
         url = lab_ray.prometheus_url
         assert url and url.startswith("http://127.0.0.1:"), url
         assert lab_ray.client_env()[prometheus.HOST_ENV] == url  # a notebook learns where to query it
-        config = (lab_ray.prometheus.data_dir / "prometheus.yml").read_text()
+        config = (lab_ray.prometheus.home / "prometheus.yml").read_text()
         assert str(lab_ray.session_dir() / "prom_metrics_service_discovery.json") in config
-        assert "scrape_interval: 2s" in config
+        assert f"scrape_interval: {prometheus.SCRAPE_INTERVAL}" in config
 
         done = subprocess.run(
             [sys.executable, "-c", PIPELINE],
@@ -92,16 +91,16 @@ def test_without_prometheus_one_line_says_what_to_install_and_ray_starts_as_befo
     monkeypatch.delenv(prometheus.BINARY_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # and none unpacked by `ray metrics launch-prometheus` here
     assert prometheus.binary() is None
-    server, note = prometheus.plan(str(tmp_path))
+    server, note = prometheus.plan()
     assert server is None and note == prometheus.MISSING
     assert "\n" not in note and "apt install prometheus" in note and "launch-prometheus" in note
 
     monkeypatch.setenv(prometheus.BINARY_ENV, str(tmp_path / "nowhere" / "prometheus"))
-    server, note = prometheus.plan(str(tmp_path))
+    server, note = prometheus.plan()
     assert server is None and "is not a program that can run" in note
 
     monkeypatch.setenv(prometheus.BINARY_ENV, "off")  # asked for none: nothing said
-    assert prometheus.plan(str(tmp_path)) == (None, None)
+    assert prometheus.plan() == (None, None)
 
 
 def test_a_prometheus_that_ray_unpacked_into_the_course_folder_is_found(monkeypatch, tmp_path):
@@ -133,7 +132,7 @@ def test_the_course_config_is_rays_own_with_a_shorter_scrape():
     ours = yaml.safe_load(prometheus.course_config(ray_config))
     theirs = yaml.safe_load(ray_config)
     assert ours["scrape_configs"] == theirs["scrape_configs"]
-    assert ours["global"] == {"scrape_interval": "2s", "evaluation_interval": "2s"}
+    assert ours["global"] == {"scrape_interval": "5s", "evaluation_interval": "5s"}
 
 
 @NEEDS_PROMETHEUS
@@ -142,25 +141,28 @@ def test_a_prometheus_that_cannot_start_is_one_line_and_stops(tmp_path):
     session = tmp_path / "session"
     (session / prometheus.RAY_CONFIG).parent.mkdir(parents=True)
     (session / prometheus.RAY_CONFIG).write_text("global: {}\nscrape_configs: []\n")
-    first = prometheus.Prometheus(prometheus.binary(), cluster.free_port(), tmp_path / "a")
+    first = prometheus.Prometheus(prometheus.binary(), cluster.free_port())
     assert first.start(session) is None
-    # Its series live in the Ray's session folder: a new Ray's queries see none of an older one's runs.
-    assert first.tsdb == session / "prometheus" and f"--storage.tsdb.path={session / 'prometheus'}" in first.command(
-        tmp_path / "a" / "prometheus.yml"
-    )
-    assert first.tsdb.is_dir()
+    # Its config, log and series live in the Ray's session folder: a new Ray's queries see none of an older one's
+    # runs, and two Rays started at once never share a config.
+    home = session / "prometheus"
+    assert first.home == home and f"--storage.tsdb.path={home / 'data'}" in first.command(home / "prometheus.yml")
+    assert (home / "data").is_dir() and "scrape_configs" in (home / "prometheus.yml").read_text()
     try:
-        second = prometheus.Prometheus(first.binary, first.port, tmp_path / "b")
+        second = prometheus.Prometheus(first.binary, first.port)
         note = second.start(session, timeout=30)
         assert note and "\n" not in note and f"port {first.port} is taken" in note, note
         assert not second.alive()
         failing = tmp_path / "failing"
         failing.write_text("#!/bin/sh\necho 'err: bad flag' >&2\nexit 2\n")
         failing.chmod(0o755)
-        third = prometheus.Prometheus(str(failing), cluster.free_port(), tmp_path / "c")
-        note = third.start(session, timeout=30)
-        assert note and "\n" not in note and str(tmp_path / "c" / "prometheus.log") in note, note
-        assert "bad flag" in (tmp_path / "c" / "prometheus.log").read_text()
+        other = tmp_path / "other-session"
+        (other / prometheus.RAY_CONFIG).parent.mkdir(parents=True)
+        (other / prometheus.RAY_CONFIG).write_text("global: {}\nscrape_configs: []\n")
+        third = prometheus.Prometheus(str(failing), cluster.free_port())
+        note = third.start(other, timeout=30)
+        assert note and "\n" not in note and str(other / "prometheus" / "prometheus.log") in note, note
+        assert "bad flag" in (other / "prometheus" / "prometheus.log").read_text()
     finally:
         first.stop()
     assert not first.alive()
@@ -212,8 +214,12 @@ def test_ray_reports_every_2_s_where_a_prometheus_listens_and_a_notebook_finds_i
     to send PromQL: this process's own server, else make lab's (RAY_PROMETHEUS_HOST)."""
     import raycourse
 
-    server = prometheus.Prometheus("prometheus", 9999, Path("/nowhere"))
-    assert server.env == {prometheus.HOST_ENV: server.url, "RAY_metrics_report_interval_ms": "2000"}
+    server = prometheus.Prometheus("prometheus", 9999)
+    assert server.env == {
+        prometheus.HOST_ENV: server.url,
+        "RAY_metrics_report_interval_ms": "2000",
+        "REPORTER_UPDATE_INTERVAL_MS": "2000",
+    }
     monkeypatch.setattr(prometheus, "_own", None)
     monkeypatch.delenv(prometheus.HOST_ENV, raising=False)
     assert raycourse.prometheus_url() is None

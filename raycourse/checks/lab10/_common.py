@@ -15,8 +15,11 @@ from raycourse.session import prometheus
 from ..stats import made_by
 from ..toolkit import as_number, stages
 
-POLL_SECONDS = 20  # Ray reports every 2 s, Prometheus scrapes every 2 s: a run's numbers arrive 2-5 s after it ends
-STEADY_SECONDS = 6  # numbers unchanged this long have all arrived (measured: up to 6.5 s after a run)
+# A run's last numbers reach the agent within a report and Prometheus within a scrape after that, later on a busy
+# machine (2 s reports and scrapes: up to 6.5 s after a run, measured). Numbers unchanged through two of each have
+# all arrived; the poll gives up after twice that.
+STEADY_SECONDS = 2 * (prometheus.REPORT_SECONDS + prometheus.SCRAPE_SECONDS)
+POLL_SECONDS = 2 * STEADY_SECONDS
 # Labels Ray and Prometheus put on every series of a metric: what is left is the learner's own tags.
 RAY_LABELS = {
     "__name__",
