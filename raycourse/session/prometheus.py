@@ -7,7 +7,7 @@ writes ``<session>/metrics/prometheus/prometheus.yml``, whose targets Ray keeps 
 ``<session>/prom_metrics_service_discovery.json``.
 
 The course runs the ``prometheus`` found on this machine (:func:`binary`) on that config, with one change: it scrapes
-every 5 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
+every 4 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
 series in the Ray's session folder (a new Ray's queries see no older Ray's runs, and two Rays of one user never share
 a store), and stops with the Ray. Where no ``prometheus`` is found, :data:`MISSING` says so
 in one line and nothing else changes.
@@ -32,18 +32,21 @@ BINARY_ENV = "RAYCOURSE_PROMETHEUS"  # the binary's path; "off": start none
 HOST_ENV = "RAY_PROMETHEUS_HOST"  # Ray's own: where its dashboard asks for metrics (read when the dashboard starts)
 RAY_CONFIG = Path("metrics", "prometheus", "prometheus.yml")  # in the session folder, written by Ray's dashboard
 TARGETS = Path("prom_metrics_service_discovery.json")  # in the session folder: the targets Ray keeps current
-# Ray's config says 10 s: too coarse for a lesson's pipeline of a few seconds. Not 2 s: each scrape makes the node's
-# metrics agent render every series it holds, and Ray Data adds series for every dataset run that stay while the Ray
-# lives (ray-project/ray#65029); after a day of notebooks one scrape took 2.6 s of a core (docs/bench.md).
-SCRAPE_SECONDS = 5
+# How often Prometheus scrapes, and how often Ray's processes hand their metrics to the node's agent (Ray's default
+# for both: 10 s; a pipeline's rows then reached Prometheus 11 s after it ended, measured here, Ray 2.60).
+# - Each scrape makes the agent render every series it holds, and Ray Data adds series for every dataset run that stay
+#   while the Ray lives (ray-project/ray#65029): after a day of notebooks, 2.6 s of a core a scrape (docs/bench.md).
+#   So not every 2 s.
+# - The agent keeps a gauge for two reports after its last one (OpenTelemetryMetricRecorder), and Ray Data reports a
+#   finished dataset's numbers once: a scrape must come within that, or they are never stored. At 2 s reports and
+#   5 s scrapes, one scrape of five saw a short run's final rows, and solved lab 10 late in a long session waited
+#   30 s for rows that never came (measured).
+# - The node's own numbers (CPU, GPU, memory) are the agent's, taken every 5 s by default: every report here.
+SCRAPE_SECONDS = 4
+REPORT_SECONDS = 3
 SCRAPE_INTERVAL = f"{SCRAPE_SECONDS}s"
-# How often Ray's processes hand their metrics to the node's agent (Ray's default 10 s): a pipeline's rows reached
-# Prometheus 11 s after it ended, 4.5 s at 2 s (measured here, Ray 2.60). Read by every Ray process when it starts.
-# The node's own numbers (CPU, GPU, memory) are the agent's, taken every 5 s by default, and the agent keeps a gauge
-# for two reports (4 s): a 5 s scrape in step with them found no node CPU for seconds on end. Taken every 2 s, they
-# are always there (the agent's CPU: +0.3 % of a core, measured).
-REPORT_SECONDS = 2
-REPORT_ENV = {
+GAUGE_KEPT_SECONDS = 2 * REPORT_SECONDS  # ray._private.telemetry.open_telemetry_metric_recorder, Ray 2.60
+REPORT_ENV = {  # read by every Ray process when it starts
     "RAY_metrics_report_interval_ms": str(REPORT_SECONDS * 1000),
     "REPORTER_UPDATE_INTERVAL_MS": str(REPORT_SECONDS * 1000),
 }

@@ -151,6 +151,9 @@ class Session:
     notes: list = field(default_factory=list)
 
     def __str__(self) -> str:
+        from .prometheus import REPORT_SECONDS, SCRAPE_SECONDS
+
+        every = f"Prometheus, scraping every {SCRAPE_SECONDS} s; Ray reports every {REPORT_SECONDS} s"
         gpus = f"{self.gpus:g} GPUs" + (
             " (logical: Ray schedules them, models run on the CPU)" if self.logical_gpus and self.gpus else ""
         )
@@ -158,7 +161,7 @@ class Session:
             f"Profile   {self.profile}",
             f"Ray       {self.ray_version} ({self.address}): {self.cpus:g} CPUs, {gpus}",
             f"Dashboard {self.dashboard or 'off'}",
-            *([f"Metrics   {self.prometheus} (Prometheus)"] if self.prometheus else []),
+            *([f"Metrics   {self.prometheus} ({every})"] if self.prometheus else []),
             "Models",
         ]
         lines += [f"  {role:<10}{desc}" for role, desc in self.models.items()]
