@@ -149,8 +149,8 @@ class Prometheus:
         return False
 
     def _scraped(self, session_dir: Path, deadline: float) -> bool:
-        """Wait until every target Ray lists has been scraped once: a query made next, and a range query over a job
-        started next, then find the series from its start. Each target's first scrape comes within one interval."""
+        """Wait until every target Ray lists has been scraped once, so that a query made next finds Ray's series and
+        a plot of a job started next has them from its start. Each target's first scrape comes within one interval."""
         targets = 1
         with contextlib.suppress(OSError, ValueError, AttributeError):
             groups = json.loads((session_dir / TARGETS).read_text())
