@@ -156,11 +156,9 @@ class Prometheus:
             groups = json.loads((session_dir / TARGETS).read_text())
             targets = sum(len(group.get("targets", [])) for group in groups) or 1
         while time.monotonic() < deadline and self.process.poll() is None:
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': 'count(up)'})}"
-                with urllib.request.urlopen(address, timeout=2) as response:
-                    found = json.load(response)["data"]["result"]
-                if found and float(found[0]["value"][1]) >= targets:
+            with contextlib.suppress(OSError, ValueError, KeyError, RuntimeError):
+                found = query(self.url, "count(up)", timeout=2)
+                if found and found[0][1] >= targets:
                     return True
             time.sleep(0.5)
         return False
@@ -202,6 +200,19 @@ def plan() -> tuple[Prometheus | None, str | None]:
     if not (os.path.isfile(found) and os.access(found, os.X_OK)):
         return None, f"{BINARY_ENV}={found} is not a program that can run; {READ_0}"
     return Prometheus(found, free_port()), None
+
+
+def query(url: str, promql: str, timeout: float = 10) -> list[tuple[dict, float]]:
+    """An instant PromQL query: each series' labels and value (NaN and infinities as floats)."""
+    address = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    with urllib.request.urlopen(address, timeout=timeout) as response:
+        answer = json.load(response)
+    if answer.get("status") != "success":
+        raise RuntimeError(f"Prometheus refused {promql!r}: {answer.get('error')}")
+    data = answer["data"]
+    if data["resultType"] == "scalar":
+        return [({}, float(data["result"][1]))]
+    return [(item["metric"], float(item["value"][1])) for item in data["result"]]
 
 
 def _die_with_parent() -> None:
