@@ -35,6 +35,8 @@ import pytest
 from raycourse import grading
 from raycourse.authoring import labs, notebooks
 from raycourse.checks import _core
+from raycourse.grading.run import _reads_metrics
+from raycourse.session import prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*_lab.ipynb"))
@@ -186,9 +188,19 @@ def _check_cells(grade: grading.Grade) -> list:
 @pytest.mark.slow("the grader runs lab notebooks in kernels")
 @pytest.mark.per_lab
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_number)
-def test_a_solved_lab_passes_every_exercise(grader, solution, tmp_path):
-    """The solution notebook, graded: every check passes (this is the test run of solutions/)."""
-    grade = _grade(grader, notebooks.read(solution), tmp_path, solution.name)
+def test_a_solved_lab_passes_every_exercise(grader, solution, tmp_path, monkeypatch):
+    """The solution notebook, graded: every check passes (this is the test run of solutions/).
+
+    A lab that reads Ray's metrics (module 10) is graded as an instructor grades it, without ``RAY_ADDRESS``: in its
+    sandbox, with a Ray and a Prometheus of its own, where its checks must find the counts its stages made. Its
+    unsolved copy is graded beside the run's Ray instead, where the grader starts that Ray outside a sandbox."""
+    if _reads_metrics(_number(solution)):
+        for name in ("RAY_ADDRESS", "RAYCOURSE_RAY_ENV", prometheus.HOST_ENV):  # not the run's Ray: one of its own
+            monkeypatch.delenv(name, raising=False)
+        with grading.Grader() as own:
+            grade = _grade(own, notebooks.read(solution), tmp_path, solution.name)
+    else:
+        grade = _grade(grader, notebooks.read(solution), tmp_path, solution.name)
     _assert_runs_clean(grade)
     _assert_statuses(grade, [P] * len(grade.verdicts), solution)
     for cell, verdict in zip(_check_cells(grade), grade.verdicts):

@@ -4,9 +4,11 @@
   printed, from a cell and from a thread) on a small notebook that needs no Ray, graded on the run's Ray.
 * A class of two (``grade_class``) graded the way an instructor grades one, without ``RAY_ADDRESS``: mallory's
   unsolved lab 01 leaves a ``setsid`` process, a detached actor and a placement group holding both logical GPUs,
-  deletes a file outside its folder, plants one in the class folder, reaches for the network and prints 50 MB;
-  trudy's solved lab 01 then checks that the Ray it got is empty. Each notebook starts a Ray of its own, which is
-  what is tested: about 35 s each here (the test about 80 s).
+  deletes a file outside its folder, plants one in the class folder, reaches for the network, prints 50 MB, tries to
+  change the course's package and plants a folder where the next notebook's outputs would go (on the grader of
+  before, that folder stopped trudy's setup cell, and her solved lab lost exercise 3); trudy's solved lab 01 then
+  checks that the Ray it got is empty, and passes as if alone. Each notebook starts a Ray of its own, which is what
+  is tested: about 35 s each here (the test about 80 s).
 * Without a sandbox (macOS), the grader's own Ray per notebook and the processes found by their mark (20 s).
 * Memory: a notebook that takes more than its limit is stopped, with a verdict that says so, and the next one is
   graded as if alone (on the run's Ray, 7 s); the watch counts a process tree and the marked processes (1 s).
@@ -205,9 +207,33 @@ def _attacks(outside: Path, planted: Path, port: int) -> list[str]:
             print("network:", type(exc).__name__)
         """,
         "import os\nprint('secrets:', [k for k in ('HF_TOKEN', 'MY_API_KEY') if k in os.environ], os.environ['HOME'])",
-        "print('x' * 50_000_000)",
+        TAMPER,
+        "print('x' * 50_000_000)",  # what the notebook prints after this is over the limit: dropped
         FORGE,
     ]
+
+
+# Writes into the course's own package (which every later kernel imports), and a folder planted where the next
+# notebook's outputs would go on the class's shared storage (RAYCOURSE_OUTPUTS): a folder the course did not make.
+TAMPER = """
+import os, pathlib, raycourse
+try:
+    with open(pathlib.Path(raycourse.__file__), "a") as f:
+        f.write("\\nraise SystemExit('sabotaged')\\n")
+    print("package: written")
+except OSError as exc:
+    print("package:", type(exc).__name__)
+shared = pathlib.Path(os.environ["RAYCOURSE_OUTPUTS"])
+for root in {shared, shared.parent}:
+    target = root / pathlib.Path.cwd().name / "01_ingest_and_transform_lab"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "mine.txt").write_text("not yours")
+        (target / ".raycourse-output").unlink(missing_ok=True)  # not the course's folder any more: never cleared
+        print("planted", target.relative_to(shared.parent))
+    except OSError as exc:
+        print("plant:", type(exc).__name__)
+"""
 
 
 PROBE = """
@@ -230,6 +256,9 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.setenv("MY_API_KEY", "secret")
+    shared = tmp_path / "shared"  # the class's outputs on shared storage, as on a cluster
+    shared.mkdir()
+    monkeypatch.setenv("RAYCOURSE_OUTPUTS", str(shared))
     folder = tmp_path / "class"
     folder.mkdir()
     outside = tmp_path / "instructor.txt"
@@ -273,7 +302,7 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     assert any(n.startswith("output truncated: the notebook printed more than 1,000,000 characters") for n in bad.notes)
     # trudy: graded as if alone, on an empty Ray of her own
     assert [v.status for v in good.verdicts] == [P, P, P, P], good.report()
-    assert good.errors == [], [str(e) for e in good.errors]
+    assert good.errors == [] and not good.notes, ([str(e) for e in good.errors], good.notes)
     assert "clean\n" in "".join(_text(c) for c in good.notebook.cells)
     # the memory limit (default: half the machine's) saw her kernel and the Ray in her sandbox: 1.6 GiB here
     assert 512 << 20 < good.memory_peak < grading.default_memory() * 2**30 and not good.out_of_memory
@@ -287,6 +316,9 @@ def test_a_class_where_one_notebook_attacks_grades_the_next_one_as_if_alone(tmp_
     assert "network: ConnectionRefusedError" in shown
     assert outside.read_text() == "keep me" and not planted.exists()
     assert not any("outlived" in n for n in bad.notes), bad.notes  # the sandbox ended them with the kernel
+    assert "package: OSError" in shown or "package: PermissionError" in shown, shown[-2000:]
+    assert any(n.startswith("its kernel tried to change the course's or Python's files") for n in bad.notes), bad.notes
+    assert not list(shared.iterdir()), list(shared.rglob("*"))  # the grader's folders there: gone with it
 
 
 @pytest.mark.slow(
