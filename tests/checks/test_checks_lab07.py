@@ -218,7 +218,7 @@ def test_ex1_waits_for_the_placeholder_and_wants_a_dataset():
 #   R10 (probe) 3 encoder batches per GPU: test_the_targets_tell_...[batches],
 #       test_ex2_rejects_the_starved_run_one_giant_batch_and_an_idle_gpu[the encoder ran 1 batch(es)]
 #   R11 (probe) every row of the day once: test_ex2_rejects_a_run_that_lost_rows
-#   The check calls fed on a day of its own (busiest_day: every listed rating 4 times, a block each, the actors
+#   The check calls fed on a day of its own (busiest_day: every listed rating 3 times, a block each, the actors
 #   started first: test_ex2_runs_the_learners_pipeline_itself_from_its_own_source) and times that run; the
 #   resources (R4-R7) it reads from the plan fed returns, the same on any source.
 # Right answers written otherwise: test_ex2_plan_accepts_fed_pipelines_of_any_shape.
@@ -472,7 +472,9 @@ def test_ex2_given_stages_run_as_they_are():
 
 @pytest.fixture
 def small_day(monkeypatch):
-    """Exercise 2 on 10 ratings (40 rows) with the stand-in stages above: no models, no reference features."""
+    """Exercise 2 on 10 ratings, 4 copies each (40 rows), with the stand-in stages above: no models, no reference
+    features."""
+    monkeypatch.setattr(lab07.ex2, "COPIES", 4)  # the tables of _day_run, whatever the lab's own day
     rated = pd.DataFrame(
         {"id": range(1, 11), "product_id": 1, "product": "p", "stars": 3, "text": "fine", "photo": "x.png"}
     )

@@ -14,7 +14,7 @@ from ._common import _rated, _seed_of
 from .ex2_plan import ENCODER, _cluster, _judge_given, _judge_plan, _plan_facts, _size
 
 MAX_TOKENS = 64
-COPIES = 4  # the busiest day: every rating of the catalogue's products 4 times (360 rows)
+COPIES = 3  # the busiest day: every rating of the catalogue's products 3 times (270 rows; 9 batches of 32)
 WAIT_FOR_ACTORS_S = 300  # the busiest day starts every pool's actors before its first row flows (at most this long)
 MIN_BATCHES_PER_GPU = 3  # a run of fewer encoder batches per GPU cannot show waiting between batches
 SPEEDUP = 2.0  # the fed pipeline's rows per second, at least this many times the starved one's, and (CPU
@@ -24,9 +24,10 @@ ATTEMPTS = 2
 _starved: list = []  # the starved pipeline's run of this session (the encoder's output table)
 
 
-def busiest_day(copies: int = COPIES):
-    """The app's busiest day: every rating of a listed product ``copies`` times, one block per rating (as the app
-    uploads them, one small file each), in a Dataset whose pools start their actors before its first row flows.
+def busiest_day(copies: int | None = None):
+    """The app's busiest day: every rating of a listed product ``copies`` times (default ``COPIES``), one block per
+    rating (as the app uploads them, one small file each), in a Dataset whose pools start their actors before its
+    first row flows.
 
     Started that way, the encoder's stopwatch sees the pace at which the stages feed it, not the minutes in which
     its actors load their models while the CPU stages run ahead: what a long run on a cluster sees.
@@ -34,7 +35,7 @@ def busiest_day(copies: int = COPIES):
     import ray
 
     rated, _, _ = _rated()
-    rows = rated[["id", "product_id", "product", "stars", "text", "photo"]].to_dict("records") * copies
+    rows = rated[["id", "product_id", "product", "stars", "text", "photo"]].to_dict("records") * (copies or COPIES)
     day = ray.data.from_items(rows, override_num_blocks=len(rows))
     day.context.wait_for_min_actors_s = WAIT_FOR_ACTORS_S  # day's own context: nothing else waits
     return day
