@@ -171,6 +171,29 @@ def test_the_kernel_environment_has_no_secrets():
 # A class, graded as an instructor grades one: a Ray per notebook -------------------------------------------------
 
 
+# Writes into the course's own package (which every later kernel imports), and a folder planted where the next
+# notebook's outputs would go on the class's shared storage (RAYCOURSE_OUTPUTS): a folder the course did not make.
+TAMPER = """
+import os, pathlib, raycourse
+try:
+    with open(pathlib.Path(raycourse.__file__), "a") as f:
+        f.write("\\nraise SystemExit('sabotaged')\\n")
+    print("package: written")
+except OSError as exc:
+    print("package:", type(exc).__name__)
+shared = pathlib.Path(os.environ["RAYCOURSE_OUTPUTS"])
+for root in {shared, shared.parent}:
+    target = root / pathlib.Path.cwd().name / "01_ingest_and_transform_lab"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "mine.txt").write_text("not yours")
+        (target / ".raycourse-output").unlink(missing_ok=True)  # not the course's folder any more: never cleared
+        print("planted", target.relative_to(shared.parent))
+    except OSError as exc:
+        print("plant:", type(exc).__name__)
+"""
+
+
 def _attacks(outside: Path, planted: Path, port: int) -> list[str]:
     return [
         "import subprocess\nsubprocess.Popen(['setsid', 'sleep', '987'])\n"
@@ -211,29 +234,6 @@ def _attacks(outside: Path, planted: Path, port: int) -> list[str]:
         "print('x' * 50_000_000)",  # what the notebook prints after this is over the limit: dropped
         FORGE,
     ]
-
-
-# Writes into the course's own package (which every later kernel imports), and a folder planted where the next
-# notebook's outputs would go on the class's shared storage (RAYCOURSE_OUTPUTS): a folder the course did not make.
-TAMPER = """
-import os, pathlib, raycourse
-try:
-    with open(pathlib.Path(raycourse.__file__), "a") as f:
-        f.write("\\nraise SystemExit('sabotaged')\\n")
-    print("package: written")
-except OSError as exc:
-    print("package:", type(exc).__name__)
-shared = pathlib.Path(os.environ["RAYCOURSE_OUTPUTS"])
-for root in {shared, shared.parent}:
-    target = root / pathlib.Path.cwd().name / "01_ingest_and_transform_lab"
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "mine.txt").write_text("not yours")
-        (target / ".raycourse-output").unlink(missing_ok=True)  # not the course's folder any more: never cleared
-        print("planted", target.relative_to(shared.parent))
-    except OSError as exc:
-        print("plant:", type(exc).__name__)
-"""
 
 
 PROBE = """

@@ -35,7 +35,8 @@ def busiest_day(copies: int | None = None):
     import ray
 
     rated, _, _ = _rated()
-    rows = rated[["id", "product_id", "product", "stars", "text", "photo"]].to_dict("records") * (copies or COPIES)
+    copies = COPIES if copies is None else copies
+    rows = rated[["id", "product_id", "product", "stars", "text", "photo"]].to_dict("records") * copies
     day = ray.data.from_items(rows, override_num_blocks=len(rows))
     day.context.wait_for_min_actors_s = WAIT_FOR_ACTORS_S  # day's own context: nothing else waits
     return day
