@@ -823,6 +823,16 @@ def evaluate_broadcast(model, dataset):
     return sum(errors) / dataset.count()
 
 
+def evaluate_root_mean_squared(model, dataset):
+    model.eval()
+    with torch.no_grad():
+        errors = [
+            ((model(b["features"]).squeeze(1) - b["target"]) ** 2).sum().item()
+            for b in dataset.iter_torch_batches(batch_size=16)
+        ]
+    return (sum(errors) / dataset.count()) ** 0.5
+
+
 def evaluate_drop_last(model, dataset):
     model.eval()
     with torch.no_grad():
@@ -856,7 +866,8 @@ def evaluate_raising(model, dataset):
 #   R4 (probe) no gradients: [evaluate_with_gradients]
 #   R5 (probe) no shuffle: [evaluate_shuffled]
 #   R6 (probe) the mean absolute error over all rows, errors and rows added up: [evaluate_mean_of_batches],
-#      [evaluate_squared], [evaluate_broadcast]
+#      [evaluate_squared], [evaluate_root_mean_squared], [evaluate_broadcast]; the mistakes told apart whatever the
+#      seed: test_stretch_tells_the_batch_dependent_mistakes_apart_on_every_seed
 #   The check runs evaluate on a model of its own with dropout, left in training mode, and rows of its own. It also
 #   holds the weights untouched and tells the learner's own error in one line ([evaluate_raising]).
 # Right answers written otherwise: test_stretch_accepts_correct_loops[evaluate_inference_mode].
@@ -884,8 +895,9 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
         (evaluate_training_mode, "training mode"),
         (evaluate_with_gradients, "recorded gradients"),
         (evaluate_drop_last, "rows; the dataset has 101"),
-        (evaluate_mean_of_batches, "another number"),
+        (evaluate_mean_of_batches, "the mean of the batches' errors"),
         (evaluate_squared, "the mean squared error, not the mean absolute error"),
+        (evaluate_root_mean_squared, "another number"),
         (evaluate_broadcast, "broadcast"),
         (evaluate_shuffled, "shuffles the rows"),
         (evaluate_raising, "evaluate raised KeyError: 'label'"),
@@ -894,6 +906,19 @@ def test_stretch_accepts_correct_loops(ray_session, evaluate):
 def test_stretch_rejects_mistakes(ray_session, evaluate, message):
     verdict = lab07.stretch.result(evaluate)
     assert verdict.status == "wrong" and message in verdict.message, verdict
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 21])
+def test_stretch_tells_the_batch_dependent_mistakes_apart_on_every_seed(ray_session, seed):
+    # Both numbers depend on the seed's rows and on which rows share a batch; the check computes them from the
+    # batches it saw and names the nearest mistake. A fixed tolerance once read a mean of per-batch errors as a
+    # broadcast; on seed 21 the broadcast comes within 1e-4 of the mean squared error.
+    for evaluate, message in (
+        (evaluate_mean_of_batches, "the mean of the batches' errors"),
+        (evaluate_broadcast, "broadcast"),
+    ):
+        verdict = lab07.stretch.result(evaluate, seed=seed)
+        assert verdict.status == "wrong" and message in verdict.message, (seed, verdict)
 
 
 # Two halves: the observation of a right answer passes the judge; a forged one does not -----------------------
@@ -945,6 +970,9 @@ def test_stretch_the_solutions_observation_passes_the_judge_and_forged_ones_do_n
         {},
     ):
         assert not lab07.stretch.decide(forged, 9).passed, forged
+    for sizes in ([16, "16"], [0, 101], [100], None):  # batches the judge cannot read: it names no mistake
+        verdict = lab07.stretch.decide({**seen, "batch_sizes": sizes, "returned": {"number": 1.0, "repr": "1.0"}}, 9)
+        assert verdict.status == "wrong" and "1.0: another number" in verdict.message, verdict
 
 
 def test_ex2_the_solutions_observation_passes_the_judge_and_forged_ones_do_not(ray_session, small_day, monkeypatch):
