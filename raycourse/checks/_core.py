@@ -130,6 +130,14 @@ def _release_abandoned_runs() -> None:
         gc.collect()
 
 
+def fresh_seed() -> int:
+    """A probe seed for a check run in the kernel: chosen at the run, so no answer can be fitted to its inputs.
+    (The grader chooses its own, at grading time.)"""
+    import secrets
+
+    return secrets.randbits(32)
+
+
 class Exercise:
     """A check function turned into a notebook check (see :func:`exercise`).
 
@@ -176,9 +184,7 @@ class Exercise:
         failed_run = False
         seed = kwargs.pop("seed", None)
         if self.seeded and seed is None:
-            import secrets
-
-            seed = secrets.randbits(32)
+            seed = fresh_seed()
         try:
             if self.judge is None:
                 summary = self.fn(*args, **kwargs)
