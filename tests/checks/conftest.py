@@ -14,7 +14,7 @@ SEED_SALT = os.environ.get("CHECK_SEED_SALT", "")
 @pytest.fixture(autouse=True)
 def seeds_of_this_test(request, monkeypatch):
     """The checks' probe seeds, fixed by the test's id: a test runs the same inputs every time, so a failure
-    repeats (a check wrong on one seed in fifty once failed one CI run in several). ``CHECK_SEED_SALT=k`` gives
+    repeats (a check that misjudged some seeds once failed one CI run and passed others). ``CHECK_SEED_SALT=k`` gives
     every test other seeds: sweeping a few salts is how to find a check that misjudges some inputs
     (docs/checks.md)."""
     from raycourse.checks import _core

@@ -824,13 +824,7 @@ def evaluate_broadcast(model, dataset):
 
 
 def evaluate_root_mean_squared(model, dataset):
-    model.eval()
-    with torch.no_grad():
-        errors = [
-            ((model(b["features"]).squeeze(1) - b["target"]) ** 2).sum().item()
-            for b in dataset.iter_torch_batches(batch_size=16)
-        ]
-    return (sum(errors) / dataset.count()) ** 0.5
+    return evaluate_squared(model, dataset) ** 0.5
 
 
 def evaluate_drop_last(model, dataset):
