@@ -43,6 +43,7 @@ GUIDE_ORDER = (
     "workshop",
     "grading",
     "security",
+    "metrics",
     "gpu",
     "measured",
     "verify-gpu",

@@ -289,7 +289,7 @@ def start(
             _say(f"Ray's head node gave up while starting: {SLOW_START_WHY}. Starting it again ...")
     if server is not None:
         try:
-            note = server.start(cluster.session_dir())
+            note = server.start(cluster.session_dir(), say=_say)  # make lab's terminal hears it slow down
         except BaseException:  # Ctrl-C, or no session folder: the Ray started here is not left behind
             cluster.stop()
             raise

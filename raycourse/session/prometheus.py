@@ -7,10 +7,10 @@ writes ``<session>/metrics/prometheus/prometheus.yml``, whose targets Ray keeps 
 ``<session>/prom_metrics_service_discovery.json``.
 
 The course runs the ``prometheus`` found on this machine (:func:`binary`) on that config, with one change: it scrapes
-every 4 s rather than 10 s, so that a pipeline of a few seconds shows up. It listens on loopback only, keeps its
-series in the Ray's session folder (a new Ray's queries see no older Ray's runs, and two Rays of one user never share
-a store), and stops with the Ray. Where no ``prometheus`` is found, :data:`MISSING` says so
-in one line and nothing else changes.
+every 4 s rather than 10 s, so that a pipeline of a few seconds shows up, and less often once the agent grows slow to
+answer (:meth:`Prometheus.pace`). It listens on loopback only, keeps its series in the Ray's session folder (a new
+Ray's queries see no older Ray's runs, and two Rays of one user never share a store), and stops with the Ray. Where no
+``prometheus`` is found, :data:`MISSING` says so in one line and nothing else changes.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BINARY_ENV = "RAYCOURSE_PROMETHEUS"  # the binary's path; "off": start none
@@ -35,7 +36,7 @@ TARGETS = Path("prom_metrics_service_discovery.json")  # in the session folder: 
 # How often Prometheus scrapes, and how often Ray's processes hand their metrics to the node's agent (Ray's default
 # for both: 10 s; a pipeline's rows then reached Prometheus 11 s after it ended, measured here, Ray 2.60).
 # - Each scrape makes the agent render every series it holds, and Ray Data adds series for every dataset run that stay
-#   while the Ray lives (ray-project/ray#65029): after a day of notebooks, 2.6 s of a core a scrape (docs/bench.md).
+#   while the Ray lives (ray-project/ray#65029): after a day of notebooks, 2.6 s of a core a scrape (docs/metrics.md).
 #   So not every 2 s.
 # - The agent keeps a gauge for two reports after its last one (OpenTelemetryMetricRecorder), and Ray Data reports a
 #   finished dataset's numbers once: a scrape must come within that, or they are never stored. At 2 s reports and
@@ -50,6 +51,16 @@ REPORT_ENV = {  # read by every Ray process when it starts
     "RAY_metrics_report_interval_ms": str(REPORT_SECONDS * 1000),
     "REPORTER_UPDATE_INTERVAL_MS": str(REPORT_SECONDS * 1000),
 }
+# Ray Data's series stay while Ray lives, up to 2,000 label sets per metric (the agent's OpenTelemetry SDK then puts
+# the rest into one overflow series): 185,000 lines after about 1,000 datasets here, and each scrape renders them all.
+# At 4 s scrapes an hour of notebooks reached Prometheus's timeout (4.0 s) and then no metric came in at all
+# (docs/metrics.md). The course then scrapes less often (each scrape's timeout its interval), so that rendering takes at
+# most half a core and a scrape does not time out. Past the first step, a short run's last gauges (kept
+# GAUGE_KEPT_SECONDS) can fall between two scrapes: so half a core, not a quarter (which went to 8 s after 150
+# datasets here, docs/metrics.md).
+PACE_STEPS = (SCRAPE_SECONDS, 8, 16, 32, 64, 128)
+AGENT_SHARE = 0.5
+PACE_EVERY = 20  # seconds between two looks at Prometheus's own scrape_duration_seconds
 READ_0 = "the dashboard's metrics will read 0."
 MISSING = (
     "No `prometheus` on this machine: the dashboard's metrics (its Ray Data view among them) will read 0. "
@@ -84,6 +95,9 @@ class Prometheus:
     # Its config, log and series (data/): in the Ray's session folder, set by start(). One Ray's own: a new Ray starts
     # with no series, and two Rays of one user started at once never write each other's config.
     home: Path | None = None
+    seconds: int = SCRAPE_SECONDS  # between two scrapes, now (pace() lengthens it)
+    ray_config: Path | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -96,9 +110,10 @@ class Prometheus:
         """What Ray's processes need in their environment to ask this server."""
         return {HOST_ENV: self.url, **REPORT_ENV}
 
-    def start(self, session_dir: Path, timeout: float = 60) -> str | None:
-        """Start on Ray's config in ``session_dir`` and wait until it is ready; ``None``, or one line that says
-        why it did not start (the caller prints it and goes on without metrics)."""
+    def start(self, session_dir: Path, timeout: float = 60, say=None) -> str | None:
+        """Start on Ray's config in ``session_dir``, wait until it is ready and :meth:`pace` it (``say``: where its
+        lines go, else none); ``None``, or one line that says why it did not start (the caller prints it and goes on
+        without metrics)."""
         from .cluster import port_is_free
 
         if not port_is_free(self.port):
@@ -111,8 +126,8 @@ class Prometheus:
             time.sleep(0.2)
         self.home = Path(session_dir) / "prometheus"
         self.home.mkdir(parents=True, exist_ok=True)
-        config = self.home / "prometheus.yml"
-        config.write_text(course_config(ray_config.read_text()))
+        self.ray_config = ray_config
+        config = self.write_config()
         log = (self.home / "prometheus.log").open("w")
         try:
             self.process = subprocess.Popen(
@@ -126,7 +141,51 @@ class Prometheus:
             self.stop()
             return f"Prometheus did not start (see {self.home / 'prometheus.log'}); {READ_0}"
         self._scraped(Path(session_dir), min(deadline, time.monotonic() + 3 * SCRAPE_SECONDS))
+        self.pace(say)
         return None
+
+    def write_config(self) -> Path:
+        """Ray's config at the interval of now, in this server's home."""
+        config = self.home / "prometheus.yml"
+        config.write_text(course_config(self.ray_config.read_text(), self.seconds))
+        return config
+
+    def pace(self, say=None, every: float | None = None) -> threading.Thread:
+        """Every ``every`` s (:data:`PACE_EVERY`), read how long each scrape took (Prometheus's own
+        ``scrape_duration_seconds``), and when the slowest target took more than :data:`AGENT_SHARE` of the interval,
+        or timed out, scrape less often (:func:`paced_seconds`; the config rewritten, then reloaded with SIGHUP).
+        ``say`` gets one line for each change, and one if even the longest interval times out."""
+        quiet = lambda line: None  # noqa: E731
+        thread = threading.Thread(target=self._pace, args=(say or quiet, every or PACE_EVERY), daemon=True)
+        thread.start()
+        return thread
+
+    def _pace(self, say, every: float) -> None:
+        warned = False
+        while not self.stopping.wait(every) and self.alive():
+            now = self.seconds
+            timeout = 0.9 * now  # a scrape that took this long, and failed, reached its timeout
+            try:
+                slowest = max((s for _, s in query(self.url, "scrape_duration_seconds", timeout=5)), default=0.0)
+                timed_out = query(self.url, f"scrape_duration_seconds >= {timeout} and on(job, instance) up == 0")
+            except (OSError, ValueError, KeyError, RuntimeError):
+                continue
+            seconds = paced_seconds(slowest, now)
+            if seconds > now:
+                self.seconds = seconds
+                self.write_config()
+                self.process.send_signal(signal.SIGHUP)  # Prometheus reloads its config
+                slow = f"did not answer within {now} s" if timed_out else f"took {slowest:.1f} s to answer"
+                say(
+                    f"Prometheus: Ray's metrics agent {slow} (Ray keeps every dataset's series while it lives); "
+                    f"scraping every {seconds} s from now on. A fresh Ray starts at {SCRAPE_SECONDS} s."
+                )
+            elif timed_out and not warned:
+                warned = True
+                say(
+                    f"Prometheus: Ray's metrics agent did not answer within {now} s, so the dashboard's "
+                    "metrics have stopped. Restart (`make lab`, or a fresh kernel) for a fresh Ray."
+                )
 
     def command(self, config: Path) -> list[str]:
         from .loopback import LOOPBACK
@@ -167,6 +226,7 @@ class Prometheus:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 10) -> None:
+        self.stopping.set()
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
@@ -177,16 +237,46 @@ class Prometheus:
             self.process.wait()
 
 
-def course_config(ray_config: str) -> str:
-    """Ray's generated scrape config with the course's scrape interval: the same targets, the same file."""
+def course_config(ray_config: str, seconds: int = SCRAPE_SECONDS) -> str:
+    """Ray's generated scrape config scraped every ``seconds``, each scrape's timeout the same: the same targets,
+    the same file."""
     import yaml
 
     config = yaml.safe_load(ray_config)
-    config.setdefault("global", {}).update(scrape_interval=SCRAPE_INTERVAL, evaluation_interval=SCRAPE_INTERVAL)
-    header = (
-        f"# Ray's generated config ({RAY_CONFIG}), scraped every {SCRAPE_INTERVAL}: raycourse/session/prometheus.py\n"
-    )
+    every = f"{seconds}s"
+    config.setdefault("global", {}).update(scrape_interval=every, scrape_timeout=every, evaluation_interval=every)
+    header = f"# Ray's generated config ({RAY_CONFIG}), scraped every {every}: raycourse/session/prometheus.py\n"
     return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def paced_seconds(slowest: float, seconds: int) -> int:
+    """The interval to scrape at when the slowest target took ``slowest`` s to answer at ``seconds``: the first of
+    :data:`PACE_STEPS`, never shorter than now, in which that takes at most :data:`AGENT_SHARE`; else the longest."""
+    return next((s for s in PACE_STEPS if s >= seconds and slowest <= AGENT_SHARE * s), PACE_STEPS[-1])
+
+
+def scrape_seconds(url: str | None) -> float:
+    """How often the Prometheus at ``url`` scrapes now (the config it runs, from its HTTP API); the course's first
+    interval where it does not say."""
+    import yaml
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/status/config", timeout=5) as response:
+            config = yaml.safe_load(json.load(response)["data"]["yaml"])
+        return _duration(config["global"]["scrape_interval"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        return SCRAPE_SECONDS
+
+
+def _duration(text: str) -> float:
+    """A Prometheus duration (``8s``, ``2m8s``, ``1h``) in seconds."""
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip())
+    if not parts or not any(parts.groups()):
+        raise ValueError(f"not a duration: {text!r}")
+    hours, minutes, seconds = (int(part or 0) for part in parts.groups())
+    return 3600 * hours + 60 * minutes + seconds
 
 
 def plan() -> tuple[Prometheus | None, str | None]:

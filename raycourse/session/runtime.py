@@ -147,13 +147,14 @@ class Session:
     data_root: str = ""
     dashboard: str | None = None
     prometheus: str | None = None  # where Ray's metrics can be queried (PromQL), if a Prometheus runs
+    scrape_seconds: float | None = None  # how often it scrapes now (less often late in a long session)
     logical_gpus: bool = False  # GPUs that Ray schedules but that no process can compute on
     notes: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        from .prometheus import REPORT_SECONDS, SCRAPE_SECONDS
+        from .prometheus import REPORT_SECONDS as REPORT, SCRAPE_SECONDS as SCRAPE
 
-        every = f"Prometheus, scraping every {SCRAPE_SECONDS} s; Ray reports every {REPORT_SECONDS} s"
+        every = f"Prometheus, scraping every {self.scrape_seconds or SCRAPE:g} s; Ray reports every {REPORT} s"
         gpus = f"{self.gpus:g} GPUs" + (
             " (logical: Ray schedules them, models run on the CPU)" if self.logical_gpus and self.gpus else ""
         )
@@ -590,6 +591,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False, metrics: bool = Fa
         data_root=str(data.data_root()),
         dashboard=_dashboard_with_token(),
         prometheus=prometheus.prometheus_url(),
+        scrape_seconds=prometheus.scrape_seconds(prometheus.prometheus_url()),
         logical_gpus=config.uses_standins() or not has_real_gpus(resources),
         notes=notes,
     )

@@ -204,6 +204,31 @@ def _measured(url, ds):
 
 
 @pytest.mark.fast
+def test_the_observers_wait_longer_where_prometheus_now_scrapes_less_often(monkeypatch):
+    """A long session's Prometheus scrapes a slow agent less often (prometheus.Prometheus.pace): a value unchanged
+    for the steady window may still be on its way, so the window grows by twice the extra seconds. On a clock of the
+    test's own, reads 0.5 s apart: one wait at the first interval; 1 s more of scraping, four waits more."""
+
+    class Clock:
+        now = 0.0
+
+        def monotonic(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.now += seconds
+
+    monkeypatch.setattr(_common, "time", Clock())
+    monkeypatch.setattr(_common, "STEADY_SECONDS", 0.5)
+    monkeypatch.setattr(_common, "prometheus_url", lambda: "http://127.0.0.1:9")
+    for scrape, waits in ((prometheus.SCRAPE_SECONDS, 1), (prometheus.SCRAPE_SECONDS + 1, 5)):
+        monkeypatch.setattr(prometheus, "scrape_seconds", lambda url, scrape=scrape: scrape)
+        reads = []
+        assert _common.poll(lambda: reads.append(1) or 7, lambda value: False) == 7
+        assert len(reads) == 1 + waits, (scrape, len(reads))
+
+
+@pytest.mark.fast
 def test_ex1_placeholder_is_not_solved(ray_session):
     assert lab10.exercise_1.result(..., ...).status == "not solved"
     assert lab10.exercise_1.result(_ratings(), ...).status == "not solved"

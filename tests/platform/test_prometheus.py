@@ -3,6 +3,7 @@ from it, and without a `prometheus` one line says what to install and the Ray st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from raycourse.session import cluster, prometheus
+from raycourse.session import cluster, prometheus, runtime
 
 pytestmark = pytest.mark.tiny_only("a Ray of its own with no GPU; nothing here depends on the profile")
 NEEDS_PROMETHEUS = pytest.mark.skipif(prometheus.binary() is None, reason=prometheus.MISSING)
@@ -132,7 +133,94 @@ def test_the_course_config_is_rays_own_with_a_shorter_scrape():
     ours = yaml.safe_load(prometheus.course_config(ray_config))
     theirs = yaml.safe_load(ray_config)
     assert ours["scrape_configs"] == theirs["scrape_configs"]
-    assert ours["global"] == {"scrape_interval": "4s", "evaluation_interval": "4s"}
+    assert ours["global"] == {"scrape_interval": "4s", "scrape_timeout": "4s", "evaluation_interval": "4s"}
+    slower = yaml.safe_load(prometheus.course_config(ray_config, 16))
+    assert slower["global"] == {"scrape_interval": "16s", "scrape_timeout": "16s", "evaluation_interval": "16s"}
+    assert slower["scrape_configs"] == theirs["scrape_configs"]
+
+
+def test_a_slower_agent_is_scraped_less_often_and_never_more_often_again():
+    """The agent's render time over the interval stays at most a half (of a core); a scrape that timed out is at
+    least its interval; the interval never shrinks (Ray's series never do); past the last step it stays there."""
+    assert prometheus.PACE_STEPS[0] == prometheus.SCRAPE_SECONDS
+    slowest = (0.2, 2.0, 2.01, 4.0, 4.01, 7.9)
+    assert [prometheus.paced_seconds(seconds, 4) for seconds in slowest] == [4, 4, 8, 8, 16, 16]
+    assert prometheus.paced_seconds(0.1, 16) == 16 and prometheus.paced_seconds(16.0, 16) == 32
+    assert prometheus.paced_seconds(500.0, 4) == prometheus.PACE_STEPS[-1] == 128
+    assert [prometheus._duration(t) for t in ("8s", "2m8s", "1h", "1m")] == [8, 128, 3600, 60]
+    with pytest.raises(ValueError):
+        prometheus._duration("500ms")
+    assert prometheus.scrape_seconds("http://127.0.0.1:9") == prometheus.SCRAPE_SECONDS  # nothing there: the first
+
+
+class _SlowTarget:
+    """An HTTP endpoint of metrics that answers each scrape after ``delay`` s, as Ray's agent does once it holds an
+    hour of Ray Data's series (4.0 s, docs/metrics.md): a stand-in, since a real agent takes that hour to get there."""
+
+    def __init__(self, delay: float):
+        import http.server
+        import threading
+
+        class Slow(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(delay)
+                body = b"# TYPE course_slow gauge\ncourse_slow 1\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(OSError):  # Prometheus gave up on it: a timeout
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.slow("a Prometheus on two slow targets until it has paced them (about 15 s here)")
+@NEEDS_PROMETHEUS
+def test_prometheus_scrapes_a_slow_agent_less_often_so_it_stays_up_and_says_so(tmp_path, monkeypatch):
+    """A target slower than the scrape's timeout is down and sends no metric (what an hour of notebooks did to Ray's
+    agent): the course's Prometheus reads its own scrape durations, scrapes less often, and the target is up again;
+    one that times out even at the longest interval gets one line. Steps of 1 and 4 s, for time: the rule is the
+    same at the course's (above)."""
+    monkeypatch.setattr(prometheus, "PACE_STEPS", (1, 4))
+    monkeypatch.setattr(prometheus, "PACE_EVERY", 0.5)
+    slow, slower = _SlowTarget(1.3), _SlowTarget(5.0)
+    session = tmp_path / "session"
+    (session / prometheus.RAY_CONFIG).parent.mkdir(parents=True)
+    (session / prometheus.TARGETS).write_text(
+        json.dumps([{"labels": {"job": "ray"}, "targets": [slow.address, slower.address]}])
+    )
+    discovery = {"job_name": "ray", "file_sd_configs": [{"files": [str(session / prometheus.TARGETS)]}]}
+    (session / prometheus.RAY_CONFIG).write_text(json.dumps({"global": {}, "scrape_configs": [discovery]}))
+    said = []
+    server = prometheus.Prometheus(prometheus.binary(), cluster.free_port(), seconds=1)
+    try:
+        assert server.start(session, say=said.append) is None
+        up = {}
+        for _ in range(80):
+            up = {labels["instance"]: value for labels, value in prometheus.query(server.url, "up")}
+            if len(said) == 2 and up.get(slow.address) == 1:
+                break
+            time.sleep(0.25)
+        assert server.seconds == 4 and prometheus.scrape_seconds(server.url) == 4, (server.seconds, said)
+        assert "scrape_interval: 4s" in (server.home / "prometheus.yml").read_text()
+        assert up == {slow.address: 1, slower.address: 0}, (up, said)
+        assert "scraping every 4 s" in said[0] and "did not answer within 4 s" in said[1], said
+        assert all("\n" not in line for line in said)
+        # A notebook's summary (raycourse.init) says how often its Prometheus scrapes now, not at first.
+        now = prometheus.scrape_seconds(server.url)  # as raycourse.init() asks
+        summary = runtime.Session("tiny", "2.60", "here", 4, 0, prometheus=server.url, scrape_seconds=now)
+        assert f"Metrics   {server.url} (Prometheus, scraping every 4 s;" in str(summary)
+    finally:
+        server.stop()
+        slow.server.shutdown()
+        slower.server.shutdown()
 
 
 @NEEDS_PROMETHEUS

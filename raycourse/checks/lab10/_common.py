@@ -59,11 +59,13 @@ def metric_names(url: str) -> list[str]:
 
 def poll(read, done, seconds: float | None = None):
     """``read()`` again and again until ``done(value)``, or until a value read has not changed for
-    :data:`STEADY_SECONDS`, or ``seconds`` (:data:`POLL_SECONDS`) have passed: the last value read."""
-    deadline = time.monotonic() + (POLL_SECONDS if seconds is None else seconds)
+    :data:`STEADY_SECONDS`, or ``seconds`` (:data:`POLL_SECONDS`) have passed: the last value read. Both are longer
+    where the server now scrapes less often than at first (a slow agent: ``prometheus.Prometheus.pace``)."""
+    later = 2 * max(0.0, prometheus.scrape_seconds(prometheus_url()) - prometheus.SCRAPE_SECONDS)
+    deadline = time.monotonic() + (POLL_SECONDS if seconds is None else seconds) + 2 * later
     value, since = read(), time.monotonic()
     while not done(value) and time.monotonic() < deadline:
-        if value and time.monotonic() - since >= STEADY_SECONDS:
+        if value and time.monotonic() - since >= STEADY_SECONDS + later:
             break
         time.sleep(0.5)
         latest = read()
