@@ -257,14 +257,16 @@ def paced_seconds(slowest: float, seconds: int) -> int:
 
 def scrape_seconds(url: str | None) -> float:
     """How often the Prometheus at ``url`` scrapes now (the config it runs, from its HTTP API); the course's first
-    interval where it does not say."""
+    interval where there is none or it does not say."""
     import yaml
 
+    if not url:
+        return SCRAPE_SECONDS
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/status/config", timeout=5) as response:
             config = yaml.safe_load(json.load(response)["data"]["yaml"])
         return _duration(config["global"]["scrape_interval"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return SCRAPE_SECONDS
 
 

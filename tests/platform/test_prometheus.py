@@ -151,6 +151,7 @@ def test_a_slower_agent_is_scraped_less_often_and_never_more_often_again():
     with pytest.raises(ValueError):
         prometheus._duration("500ms")
     assert prometheus.scrape_seconds("http://127.0.0.1:9") == prometheus.SCRAPE_SECONDS  # nothing there: the first
+    assert prometheus.scrape_seconds(None) == prometheus.SCRAPE_SECONDS
 
 
 class _SlowTarget:
