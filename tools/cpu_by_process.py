@@ -7,7 +7,7 @@ imports and model load included), Ray's tasks, workers that never ran anything, 
 
 It samples every process on the machine every 0.25 s while COMMAND runs (a notebook joins a Ray that is not its
 child), so run it on an otherwise quiet machine. A process's CPU counts from its first sample; one that lives less than
-a sample is missed, and the machine's total (from /proc/stat) says how much that was. Example::
+a sample is missed, and the machine's total (psutil.cpu_times) says how much that was. Example::
 
     make setup .venv/.raycourse-dev-installed
     RAYCOURSE_TEST=1 .venv/bin/python tools/cpu_by_process.py -- \\
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -76,9 +75,9 @@ def summary(samples: dict, machine_cpu_s: float, wall_s: float) -> dict:
 
 
 def _machine_cpu_s() -> float:
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    busy = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
-    return busy / os.sysconf("SC_CLK_TCK")
+    """The seconds the machine's cores have been busy (everything but idle and I/O wait)."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, field, 0.0) for field in ("user", "nice", "system", "irq", "softirq", "steal"))
 
 
 def _sample(samples: dict, stop: threading.Event) -> None:

@@ -580,7 +580,7 @@ def init(num_cpus: int | None = None, *, quiet: bool = False, metrics: bool = Fa
 
     notes += room.session_notes()  # a GPU budget where the room shares one cluster
     room.watch_cells()  # a GPU stage that waits says who holds the GPUs
-    where, metrics = ray.get_runtime_context().gcs_address, prometheus.prometheus_url()
+    where, prometheus_at = ray.get_runtime_context().gcs_address, prometheus.prometheus_url()
     _session = Session(
         profile=profile,
         ray_version=ray.__version__,
@@ -590,8 +590,8 @@ def init(num_cpus: int | None = None, *, quiet: bool = False, metrics: bool = Fa
         models={role: models.describe(role) for role in config.MODEL_ROLES},
         data_root=str(data.data_root()),
         dashboard=_dashboard_with_token(),
-        prometheus=metrics,
-        scrape_seconds=prometheus.scrape_seconds(metrics) if metrics else None,
+        prometheus=prometheus_at,
+        scrape_seconds=prometheus.scrape_seconds(prometheus_at) if prometheus_at else None,
         logical_gpus=config.uses_standins() or not has_real_gpus(resources),
         notes=notes,
     )
