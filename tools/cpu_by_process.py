@@ -5,9 +5,12 @@ beside another one. `make bench` says which cells are slow and what Ray did in t
 API); this says what the machine's cores spent, summed per kind of process: each Ray actor class (its worker process,
 imports and model load included), Ray's tasks, workers that never ran anything, Ray's own processes, and the rest.
 
-It samples every process on the machine every 0.25 s while COMMAND runs (a notebook joins a Ray that is not its
-child), so run it on an otherwise quiet machine. A process's CPU counts from its first sample; one that lives less than
-a sample is missed, and the machine's total (psutil.cpu_times) says how much that was. Example::
+It samples every process on the machine every 0.25 s (``--every``) while COMMAND runs (a notebook joins a Ray that is
+not its child), so run it on an otherwise quiet machine. A process started meanwhile counts from its start, one that
+was running from its first sample; what a process spends after its last sample, or in a life shorter than a sample, is
+missed: the table's ``unattributed`` row (the machine's total, from psutil.cpu_times, less the rest, the sampler's
+own included) says how much.
+A whole test suite is sampled every second or two (``--every 1``), to keep the sampler's own CPU small. Example::
 
     make setup .venv/.raycourse-dev-installed
     RAYCOURSE_TEST=1 .venv/bin/python tools/cpu_by_process.py -- \\
@@ -63,15 +66,38 @@ def kind(titles: list[str]) -> str:
     return "other"
 
 
+# The kinds summed into groups, for a long command (a whole suite) whose kinds run to hundreds: a kind's group is the
+# first of these its name starts with, else the kind itself.
+GROUPS = ("Ray Data actor", "Ray Serve replica", "Ray actor")
+
+
+def group(kind_name: str) -> str:
+    """The group of a kind: ``Ray Data actor ReviewEncoder`` is one of the ``Ray Data actors``."""
+    return next((f"{prefix}s (every class)" for prefix in GROUPS if kind_name.startswith(prefix + " ")), kind_name)
+
+
+def _rows(sums: dict) -> list:
+    return sorted(([k, n, round(s, 1)] for k, (n, s) in sums.items() if s >= 0.05), key=lambda r: -r[2])
+
+
 def summary(samples: dict, machine_cpu_s: float, wall_s: float) -> dict:
-    """Per kind: processes and CPU seconds (last sample minus first), largest first; with the machine's totals."""
+    """Per kind and per group: processes and CPU seconds (last sample minus first), largest first; the machine's
+    totals, and what no sample saw (``unattributed``)."""
     kinds: dict[str, list] = defaultdict(lambda: [0, 0.0])
+    groups: dict[str, list] = defaultdict(lambda: [0, 0.0])
     for first, last, titles in samples.values():
-        row = kinds[kind(sorted(titles))]
-        row[0] += 1
-        row[1] += last - first
-    rows = sorted(([k, n, round(s, 1)] for k, (n, s) in kinds.items() if s >= 0.05), key=lambda r: -r[2])
-    return {"wall_s": round(wall_s, 1), "machine_cpu_s": round(machine_cpu_s, 1), "kinds": rows}
+        name = kind(sorted(titles))
+        for row in (kinds[name], groups[group(name)]):
+            row[0] += 1
+            row[1] += last - first
+    seen = sum(s for _, s in kinds.values())
+    return {
+        "wall_s": round(wall_s, 1),
+        "machine_cpu_s": round(machine_cpu_s, 1),
+        "unattributed_s": round(max(machine_cpu_s - seen, 0.0), 1),
+        "groups": _rows(groups),
+        "kinds": _rows(kinds),
+    }
 
 
 def _machine_cpu_s() -> float:
@@ -80,7 +106,9 @@ def _machine_cpu_s() -> float:
     return sum(getattr(times, field, 0.0) for field in ("user", "nice", "system", "irq", "softirq", "steal"))
 
 
-def _sample(samples: dict, stop: threading.Event) -> None:
+def _sample(samples: dict, stop: threading.Event, every: float, since: float) -> None:
+    """Every ``every`` seconds, each process's CPU so far; a process created after ``since`` (epoch seconds)
+    counts from zero, not from its first sample."""
     me = psutil.Process().pid
     while not stop.is_set():
         for proc in psutil.process_iter(["pid", "cmdline", "name", "cpu_times", "create_time"]):
@@ -91,33 +119,40 @@ def _sample(samples: dict, stop: threading.Event) -> None:
             title = " ".join(info["cmdline"] or [info["name"] or ""])
             title = title if title.startswith("ray::") else title[:200]
             key = (info["pid"], info["create_time"])
-            first, _, titles = samples.get(key, (cpu, cpu, set()))
+            born = 0.0 if info["create_time"] >= since else cpu
+            first, _, titles = samples.get(key, (born, cpu, set()))
             titles.add(title.strip())
             samples[key] = (first, cpu, titles)
-        stop.wait(SAMPLE_SECONDS)
+        stop.wait(every)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table as JSON here")
+    parser.add_argument("--every", type=float, default=SAMPLE_SECONDS, help="seconds between samples (0.25)")
+    parser.add_argument("--top", type=int, help="list only the N kinds that used the most CPU (the groups: all)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to measure after --")
+    if args.every <= 0:
+        parser.error(f"--every must be a number of seconds above 0, not {args.every:g}")
     samples: dict = {}
     stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(samples, stop), daemon=True)
     cpu0, t0 = _machine_cpu_s(), time.monotonic()
+    sampler = threading.Thread(target=_sample, args=(samples, stop, args.every, time.time()), daemon=True)
     sampler.start()
     code = subprocess.call(command)
     stop.set()
     sampler.join()
     table = summary(samples, _machine_cpu_s() - cpu0, time.monotonic() - t0)
     print(f"\n{table['wall_s']} s of wall time; the machine's cores were busy {table['machine_cpu_s']} s")
-    print(f"{'CPU s':>8}  {'procs':>5}  kind")
-    for name, procs, seconds in table["kinds"]:
-        print(f"{seconds:8.1f}  {procs:5d}  {name}")
+    for title, rows in (("group", table["groups"]), ("kind", table["kinds"][: args.top])):
+        print(f"\n{'CPU s':>8}  {'procs':>5}  {title}")
+        for name, procs, seconds in rows:
+            print(f"{seconds:8.1f}  {procs:5d}  {name}")
+    print(f"{table['unattributed_s']:8.1f}  {'':>5}  unattributed (this sampler's own, and what no sample saw)")
     if args.out:
         args.out.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
     return code
