@@ -35,6 +35,11 @@ RETRY_NOTICE = "so the task will be retried"
 #   pipeline components...: 57%|█████▋ | 4/7"), as the course keeps the Hugging Face Hub's download bars out too
 #   (HF_HUB_DISABLE_PROGRESS_BARS); diffusers has no setting for it that reaches a worker.
 DROPPED_LINES = ("Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL", "Loading pipeline components...")
+# A progress bar redraws its line with "\r" and ends it with "\n" when it closes. Ray's log monitor publishes what a
+# worker's file holds when it reads it, a line without its end too: read between the bar's last redraw and its "\n",
+# the bar arrives as one line (dropped above) and its end as an empty line of its own, which reached a learner's cell
+# as a bare "(MapWorker(MapBatches(ImageGen)) pid=...)" on stderr (a CI run of lesson 03 in the browser). So the first
+# line a worker sends after a dropped line is dropped too when it is empty.
 RAY_NOTICES_ENV = "RAYCOURSE_RAY_NOTICES"
 # serve.shutdown() ends Serve's controller with ray.kill, on purpose, while the calls that the driver's handles and
 # the shutdown itself have open on it are still waiting; Ray then tells the driver that each "failed" and "will be
@@ -52,6 +57,17 @@ def _serve_shutdown_notice(text: str) -> bool:
     return start in text and any(ending in text for ending in endings)
 
 
+def _drop_noise(lines: list, after_dropped: dict, pid) -> list:
+    """``lines`` without DROPPED_LINES, nor the empty line that ends a dropped progress bar (see DROPPED_LINES)."""
+    kept = []
+    for line in lines:
+        dropped = any(notice in str(line) for notice in DROPPED_LINES)
+        if not dropped and not (after_dropped.get(pid) and not str(line).strip()):
+            kept.append(line)
+        after_dropped[pid] = dropped
+    return kept
+
+
 def drop_worker_pool_warning() -> None:
     """Filter the worker-pool size warning (and, in a test run, task-retry notices) out of what Ray
     prints into this driver (idempotent)."""
@@ -61,9 +77,11 @@ def drop_worker_pool_warning() -> None:
     if original is None or getattr(original, "raycourse_filter", False):
         return  # another Ray version, or already done
 
+    after_dropped: dict = {}  # per worker (pid): whether the last line it sent was dropped
+
     def print_to_stdstream(data, ignore_prefix):
         lines = data.get("lines") or []
-        kept = [line for line in lines if not any(notice in str(line) for notice in DROPPED_LINES)]
+        kept = _drop_noise(lines, after_dropped, data.get("pid"))
         if lines and not kept:
             return None
         if len(kept) != len(lines):

@@ -371,6 +371,23 @@ def test_a_workers_known_noise_lines_are_dropped_one_by_one_and_the_rest_of_its_
     assert "RAY_BACKEND_LOG_LEVEL" not in err and "Loading pipeline components" not in err
 
 
+def test_a_dropped_progress_bars_end_read_on_its_own_is_dropped_and_a_workers_own_empty_line_is_not(
+    monkeypatch, capsys
+):
+    """The log monitor read the bar before its closing newline: the newline arrives alone, as an empty line."""
+    from ray._private import worker
+
+    monkeypatch.setattr(worker, "print_to_stdstream", worker.print_to_stdstream)  # restored afterwards
+    runtime.drop_worker_pool_warning()
+    actor = {"is_err": True, "actor_name": "MapWorker(MapBatches(ImageGen))"}
+    bar = "Loading pipeline components...: 100%|██████████| 7/7 [00:00<00:00, 30.1it/s]"
+    worker.print_to_stdstream({**actor, "lines": [bar], "pid": 4242}, ignore_prefix=False)
+    worker.print_to_stdstream({**actor, "lines": [""], "pid": 4343}, ignore_prefix=False)  # another worker's
+    worker.print_to_stdstream({**actor, "lines": ["", "", "drawn"], "pid": 4242}, ignore_prefix=False)
+    err = capsys.readouterr().err.splitlines()
+    assert [line.rsplit("pid=", 1)[1] for line in err] == ["4343)\x1b[0m ", "4242)\x1b[0m ", "4242)\x1b[0m drawn"], err
+
+
 def test_a_task_retry_notice_reaches_a_learners_cell_and_a_test_runs_file(monkeypatch, capsys, tmp_path):
     from ray._private import worker
 
