@@ -57,14 +57,18 @@ def _serve_shutdown_notice(text: str) -> bool:
     return start in text and any(ending in text for ending in endings)
 
 
-def _drop_noise(lines: list, after_dropped: dict, pid) -> list:
-    """``lines`` without DROPPED_LINES, nor the empty line that ends a dropped progress bar (see DROPPED_LINES)."""
+def _drop_noise(lines: list, after_dropped: set, pid) -> list:
+    """``lines`` without DROPPED_LINES, nor the empty line that ends a dropped progress bar (see DROPPED_LINES).
+    ``after_dropped`` holds the workers (pids) whose last line was dropped, and only those."""
     kept = []
     for line in lines:
-        dropped = any(notice in str(line) for notice in DROPPED_LINES)
-        if not dropped and not (after_dropped.get(pid) and not str(line).strip()):
+        text = str(line)
+        if any(notice in text for notice in DROPPED_LINES):
+            after_dropped.add(pid)
+            continue
+        if text.strip() or pid not in after_dropped:
             kept.append(line)
-        after_dropped[pid] = dropped
+        after_dropped.discard(pid)
     return kept
 
 
@@ -77,7 +81,7 @@ def drop_worker_pool_warning() -> None:
     if original is None or getattr(original, "raycourse_filter", False):
         return  # another Ray version, or already done
 
-    after_dropped: dict = {}  # per worker (pid): whether the last line it sent was dropped
+    after_dropped: set = set()  # the workers (pids) whose last line was dropped
 
     def print_to_stdstream(data, ignore_prefix):
         lines = data.get("lines") or []
